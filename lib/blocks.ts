@@ -1,0 +1,429 @@
+// Reusable blocks: weights validated once and, when the block runs on CUDA, uploaded once as
+// resident float32 DeviceTensors. Per call only x and the optional tensors are checked, into a
+// preallocated configuration and pointer array.
+
+import { CFG, DEV, type NativeBinding } from './backend/contract.js';
+import { parseEnum, parseObject, parseStream } from './args.js';
+import { binding, useCuda } from './cuda.js';
+import { DeviceTensor, allocDeviceTensor, rawPtr, releaseTensor, retainTensor } from './device-tensor.js';
+import { formatShape, rangeError, rangeErrorText } from './is.js';
+import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
+import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
+import { SE_SPEC, type SEWeights } from './ops/se.js';
+import {
+  DTYPES,
+  type OpSpec,
+  type PreparedCall,
+  type Settings,
+  type WeightSet,
+  copyWeights,
+  fillCfg,
+  parseSettings,
+  positiveInt,
+  resolveOperands,
+  runAsync,
+  runSync,
+} from './ops/shared.js';
+import type { Activation, DType, Device, Gate, Layout, OutputActivation, Shape4 } from './types.js';
+import type { cbamForward } from './ops/cbam.js';
+import type { ecaForward } from './ops/eca.js';
+import type { seForward } from './ops/se.js';
+
+/** Constructor options of SEBlock. */
+export interface SEBlockOptions {
+  /** Layout of host inputs (default 'NCHW'); DeviceTensor inputs must match it when given. */
+  layout?: Layout;
+  activation?: Activation;
+  gate?: Gate;
+  outputActivation?: OutputActivation;
+  /** Resolved once, at construction ('auto': CUDA when available). */
+  device?: Device;
+  deviceIndex?: number;
+  /** dtype DeviceTensor inputs must have, when given (host arrays are always float32). */
+  dtype?: DType;
+  /** C, needed only when w2 is present and b1 and b2 are both omitted. */
+  channels?: number;
+}
+
+/** Constructor options of ECABlock. */
+export interface ECABlockOptions {
+  layout?: Layout;
+  gate?: Gate;
+  device?: Device;
+  deviceIndex?: number;
+  dtype?: DType;
+}
+
+/** Constructor options of CBAMBlock. */
+export interface CBAMBlockOptions {
+  layout?: Layout;
+  activation?: Activation;
+  gate?: Gate;
+  device?: Device;
+  deviceIndex?: number;
+  dtype?: DType;
+  /** C, needed only when b1 and b2 are both omitted. */
+  channels?: number;
+}
+
+/** Per-call options of SEBlock.forward with host arrays. */
+export interface SEBlockForwardOptions {
+  residual?: Float32Array;
+  out?: Float32Array;
+  scaleOut?: Float32Array;
+  stream?: bigint;
+}
+/** Per-call options of SEBlock.forward with a DeviceTensor. */
+export interface SEBlockDeviceForwardOptions {
+  residual?: DeviceTensor;
+  out?: DeviceTensor;
+  scaleOut?: DeviceTensor;
+  stream?: bigint;
+}
+export interface ECABlockForwardOptions {
+  out?: Float32Array;
+  scaleOut?: Float32Array;
+  stream?: bigint;
+}
+export interface ECABlockDeviceForwardOptions {
+  out?: DeviceTensor;
+  scaleOut?: DeviceTensor;
+  stream?: bigint;
+}
+export interface CBAMBlockForwardOptions {
+  out?: Float32Array;
+  stream?: bigint;
+}
+export interface CBAMBlockDeviceForwardOptions {
+  out?: DeviceTensor;
+  stream?: bigint;
+}
+
+const SE_BLOCK_KEYS = ['layout', 'activation', 'gate', 'outputActivation', 'device', 'deviceIndex', 'dtype', 'channels'] as const;
+const ECA_BLOCK_KEYS = ['layout', 'gate', 'device', 'deviceIndex', 'dtype'] as const;
+const CBAM_BLOCK_KEYS = ['layout', 'activation', 'gate', 'device', 'deviceIndex', 'dtype', 'channels'] as const;
+const SE_CALL_KEYS = ['residual', 'out', 'scaleOut', 'stream'] as const;
+const ECA_CALL_KEYS = ['out', 'scaleOut', 'stream'] as const;
+const CBAM_CALL_KEYS = ['out', 'stream'] as const;
+
+/** Shared machinery of the three block classes. */
+class BlockCore {
+  readonly name: string;
+  readonly spec: OpSpec;
+  readonly callKeys: readonly string[];
+  readonly weights: WeightSet;
+  readonly settings: Settings;
+  readonly dtype: DType | undefined;
+  readonly cuda: boolean;
+  readonly deviceIndex: number;
+  readonly cfg = new Float64Array(CFG.length);
+  /** Weight slots hold the resident weights; activation slots are rewritten per call. */
+  readonly dev = new BigUint64Array(DEV.length);
+  resident: DeviceTensor[] = [];
+  disposed = false;
+
+  constructor(
+    name: string,
+    spec: OpSpec,
+    ctorKeys: readonly string[],
+    callKeys: readonly string[],
+    weights: unknown,
+    options: unknown,
+  ) {
+    const fn = `new ${name}`;
+    this.name = name;
+    this.spec = spec;
+    this.callKeys = callKeys;
+    const opts = parseObject(fn, 'options', options, ctorKeys, true);
+    this.settings = parseSettings(fn, spec, opts);
+    this.dtype = opts.dtype === undefined ? undefined : parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
+    const channels = positiveInt(fn, 'options.channels', opts.channels);
+    this.weights = copyWeights(spec.validateWeights(fn, weights, undefined, channels));
+    this.cuda = useCuda(fn, this.settings.device, this.settings.deviceIndex);
+    this.deviceIndex = this.settings.deviceIndex ?? 0;
+    if (this.cuda) this.upload();
+  }
+
+  private upload(): void {
+    const slots = [DEV.w1, DEV.b1, DEV.w2, DEV.b2, DEV.aux];
+    try {
+      this.weights.host.forEach((w, i) => {
+        if (w === null) return;
+        const t = DeviceTensor.from(w, [w.length, 1, 1, 1], { device: this.deviceIndex });
+        this.resident.push(t);
+        this.dev[slots[i]!] = t.ptr;
+        this.dev[slots[i]! + 1] = BigInt(t.byteLength);
+      });
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const t of this.resident) t.dispose();
+    this.resident = [];
+  }
+
+  /**
+   * Runs one call. A DeviceTensor x without residual/out/scaleOut takes the resident path: it
+   * checks x, rewrites the preallocated cfg and pointer array, and calls the addon directly, so
+   * the result tensor is the only allocation. cfg and dev are reused by every call, async ones
+   * included: the addon reads both before it returns (it queues copies of the values).
+   */
+  run(fn: string, x: unknown, a2: unknown, a3: unknown): Float32Array | DeviceTensor {
+    if (this.disposed) throw new Error(`${fn}: this ${this.name} has been disposed`);
+    if (x instanceof DeviceTensor && (a2 === undefined || this.isStreamOnly(fn, a2))) {
+      const stream = a2 === undefined ? 0n : parseStream(fn, 'options.stream', (a2 as { stream?: unknown }).stream);
+      const native = this.checkResident(fn, x);
+      const result = allocDeviceTensor(native, x.shape, x.layout, x.dtype, x.device);
+      this.fillResident(x, result);
+      try {
+        native.cudaForwardDevice(this.cfg, this.dev, null, stream);
+      } catch (err) {
+        result.dispose();
+        throw err;
+      }
+      return result;
+    }
+    return runSync(this.prepare(fn, x, a2, a3));
+  }
+
+  async runAsync(fn: string, x: unknown, a2: unknown, a3: unknown): Promise<Float32Array | DeviceTensor> {
+    if (this.disposed) throw new Error(`${fn}: this ${this.name} has been disposed`);
+    if (x instanceof DeviceTensor && (a2 === undefined || this.isStreamOnly(fn, a2))) {
+      const stream = a2 === undefined ? 0n : parseStream(fn, 'options.stream', (a2 as { stream?: unknown }).stream);
+      const native = this.checkResident(fn, x);
+      const result = allocDeviceTensor(native, x.shape, x.layout, x.dtype, x.device);
+      this.fillResident(x, result);
+      retainTensor(x);
+      retainTensor(result);
+      try {
+        await native.cudaForwardDeviceAsync(this.cfg, this.dev, null, stream);
+      } catch (err) {
+        releaseTensor(x);
+        releaseTensor(result);
+        result.dispose();
+        throw err;
+      }
+      releaseTensor(x);
+      releaseTensor(result);
+      return result;
+    }
+    return runAsync(this.prepare(fn, x, a2, a3));
+  }
+
+  /** An options object (checked) that asks for nothing but a stream. */
+  private isStreamOnly(fn: string, a2: unknown): boolean {
+    if (Array.isArray(a2)) return false;
+    const opts = parseObject(fn, 'options', a2, this.callKeys, true);
+    return opts.residual === undefined && opts.out === undefined && opts.scaleOut === undefined;
+  }
+
+  /** Checks a DeviceTensor x against the block; returns the addon. */
+  private checkResident(fn: string, x: DeviceTensor): NativeBinding {
+    if (x.disposed) throw rangeError(fn, 'x', 'a DeviceTensor that has not been disposed', x);
+    if (!this.cuda) throw rangeError(fn, 'x', `a Float32Array: this ${this.name} runs on the CPU`, x);
+    const s = x.shape;
+    if (this.weights.c !== 0 && s[1] !== this.weights.c) {
+      throw rangeErrorText(fn, 'x.shape[1] (C)', `${this.weights.c}, the channels of the block's weights`, `${s[1]} in ${formatShape(s)}`);
+    }
+    if (this.settings.layout !== undefined && x.layout !== this.settings.layout) {
+      throw rangeError(fn, 'x', `a DeviceTensor in the block's layout '${this.settings.layout}'`, x);
+    }
+    if (this.dtype !== undefined && x.dtype !== this.dtype) {
+      throw rangeError(fn, 'x', `a DeviceTensor of the block's dtype '${this.dtype}'`, x);
+    }
+    if (x.device !== this.deviceIndex) {
+      throw rangeError(fn, 'x', `a DeviceTensor on the block's device cuda:${this.deviceIndex}`, x);
+    }
+    return binding();
+  }
+
+  private fillResident(x: DeviceTensor, result: DeviceTensor): void {
+    fillCfg(this.cfg, this.spec, this.weights, this.settings, x.shape, x.layout, x.dtype, x.device);
+    const dev = this.dev;
+    dev[DEV.x] = rawPtr(x);
+    dev[DEV.x + 1] = BigInt(x.byteLength);
+    dev[DEV.residual] = 0n;
+    dev[DEV.residual + 1] = 0n;
+    dev[DEV.out] = rawPtr(result);
+    dev[DEV.out + 1] = BigInt(result.byteLength);
+    dev[DEV.scaleOut] = 0n;
+    dev[DEV.scaleOut + 1] = 0n;
+  }
+
+  /** The general path: host x, or a DeviceTensor with a shape argument or optional tensors. */
+  private prepare(fn: string, x: unknown, a2: unknown, a3: unknown): PreparedCall {
+    const shapeGiven = Array.isArray(a2) || !(x instanceof DeviceTensor);
+    const opts = parseObject(fn, 'options', shapeGiven ? a3 : a2, this.callKeys, true);
+    const stream = parseStream(fn, 'options.stream', opts.stream);
+    if (x instanceof DeviceTensor && !this.cuda) {
+      throw rangeError(fn, 'x', `a Float32Array: this ${this.name} runs on the CPU`, x);
+    }
+    const ops = resolveOperands(
+      fn,
+      this.spec,
+      x,
+      a2,
+      shapeGiven,
+      // The block's backend is fixed: a host x goes to CUDA exactly when the block does.
+      { ...this.settings, device: this.cuda ? 'cuda' : 'cpu' },
+      opts,
+      this.weights.host,
+      this.weights.c,
+      this.dtype,
+    );
+    if (ops.kind === 'host') {
+      fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, 'float32', this.deviceIndex);
+      return { fn, cfg: this.cfg, ops, weights: this.weights, stream, dev: null };
+    }
+    fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
+    return { fn, cfg: this.cfg, ops, weights: this.weights, stream, dev: this.dev };
+  }
+}
+
+function describeBlock(core: BlockCore): string {
+  return `${core.name} (${core.cuda ? `cuda:${core.deviceIndex}` : 'cpu'}${core.disposed ? ', disposed' : ''})`;
+}
+
+// Symbol.dispose is missing on early Node 20 releases; Node uses this registered symbol there.
+const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('nodejs.dispose')) as typeof Symbol.dispose;
+
+/**
+ * A squeeze-and-excitation block with fixed weights. See {@link seForward} for the math.
+ * On CUDA the weights stay resident on the device until dispose().
+ */
+export class SEBlock {
+  readonly #core: BlockCore;
+
+  constructor(weights: SEWeights, options?: SEBlockOptions) {
+    this.#core = new BlockCore('SEBlock', SE_SPEC, SE_BLOCK_KEYS, SE_CALL_KEYS, weights, options);
+  }
+
+  /** Where the block runs: fixed at construction. */
+  get backend(): 'cpu' | 'cuda' {
+    return this.#core.cuda ? 'cuda' : 'cpu';
+  }
+  /** Channels C the weights fix. */
+  get channels(): number {
+    return this.#core.weights.c;
+  }
+  get disposed(): boolean {
+    return this.#core.disposed;
+  }
+
+  forward(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Float32Array;
+  forward(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): DeviceTensor;
+  forward(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): DeviceTensor;
+  forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
+    return this.#core.run('SEBlock.forward', x, a2, a3);
+  }
+
+  forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
+  forwardAsync(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
+  forwardAsync(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
+  async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
+    return this.#core.runAsync('SEBlock.forwardAsync', x, a2, a3);
+  }
+
+  /** Frees the resident device weights. Idempotent; forward afterwards throws. */
+  dispose(): void {
+    this.#core.dispose();
+  }
+  [disposeSymbol](): void {
+    this.#core.dispose();
+  }
+  toString(): string {
+    return describeBlock(this.#core);
+  }
+}
+
+/** An ECA block with a fixed conv kernel. See {@link ecaForward}. */
+export class ECABlock {
+  readonly #core: BlockCore;
+
+  constructor(weights: ECAWeights, options?: ECABlockOptions) {
+    this.#core = new BlockCore('ECABlock', ECA_SPEC, ECA_BLOCK_KEYS, ECA_CALL_KEYS, weights, options);
+  }
+
+  get backend(): 'cpu' | 'cuda' {
+    return this.#core.cuda ? 'cuda' : 'cpu';
+  }
+  /** The conv kernel length k. */
+  get kernelSize(): number {
+    return this.#core.weights.ecaK;
+  }
+  get disposed(): boolean {
+    return this.#core.disposed;
+  }
+
+  forward(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Float32Array;
+  forward(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): DeviceTensor;
+  forward(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): DeviceTensor;
+  forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
+    return this.#core.run('ECABlock.forward', x, a2, a3);
+  }
+
+  forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
+  forwardAsync(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
+  forwardAsync(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
+  async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
+    return this.#core.runAsync('ECABlock.forwardAsync', x, a2, a3);
+  }
+
+  dispose(): void {
+    this.#core.dispose();
+  }
+  [disposeSymbol](): void {
+    this.#core.dispose();
+  }
+  toString(): string {
+    return describeBlock(this.#core);
+  }
+}
+
+/** A CBAM block with fixed weights. See {@link cbamForward}. */
+export class CBAMBlock {
+  readonly #core: BlockCore;
+
+  constructor(weights: CBAMWeights, options?: CBAMBlockOptions) {
+    this.#core = new BlockCore('CBAMBlock', CBAM_SPEC, CBAM_BLOCK_KEYS, CBAM_CALL_KEYS, weights, options);
+  }
+
+  get backend(): 'cpu' | 'cuda' {
+    return this.#core.cuda ? 'cuda' : 'cpu';
+  }
+  get channels(): number {
+    return this.#core.weights.c;
+  }
+  get disposed(): boolean {
+    return this.#core.disposed;
+  }
+
+  forward(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Float32Array;
+  forward(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
+  forward(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
+  forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
+    return this.#core.run('CBAMBlock.forward', x, a2, a3);
+  }
+
+  forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
+  forwardAsync(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
+  forwardAsync(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
+  async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
+    return this.#core.runAsync('CBAMBlock.forwardAsync', x, a2, a3);
+  }
+
+  dispose(): void {
+    this.#core.dispose();
+  }
+  [disposeSymbol](): void {
+    this.#core.dispose();
+  }
+  toString(): string {
+    return describeBlock(this.#core);
+  }
+}

@@ -1,0 +1,43 @@
+// squeeze-excite: fused channel-attention blocks (SE, ECA, CBAM) on the CPU and CUDA.
+
+export type { Activation, DType, Device, Gate, Layout, OutputActivation, Shape4 } from './types.js';
+
+export { seForward, seForwardAsync } from './ops/se.js';
+export type { SEDeviceOptions, SEOptions, SEWeights } from './ops/se.js';
+export { ecaForward, ecaForwardAsync, ecaKernelSize } from './ops/eca.js';
+export type { ECADeviceOptions, ECAOptions, ECAWeights } from './ops/eca.js';
+export { cbamForward, cbamForwardAsync } from './ops/cbam.js';
+export type { CBAMDeviceOptions, CBAMOptions, CBAMWeights } from './ops/cbam.js';
+
+export { CBAMBlock, ECABlock, SEBlock } from './blocks.js';
+export type {
+  CBAMBlockDeviceForwardOptions,
+  CBAMBlockForwardOptions,
+  CBAMBlockOptions,
+  ECABlockDeviceForwardOptions,
+  ECABlockForwardOptions,
+  ECABlockOptions,
+  SEBlockDeviceForwardOptions,
+  SEBlockForwardOptions,
+  SEBlockOptions,
+} from './blocks.js';
+
+export { DeviceTensor } from './device-tensor.js';
+export type { DevicePointerOptions, DeviceTensorOptions, DownloadOptions } from './device-tensor.js';
+
+export { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
+
+export { cuda } from './cuda.js';
+export type { CudaDeviceInfo, CudaStatus } from './cuda.js';
+
+export { loadReport, LoadError } from './backend/load.js';
+export type { LoadAttempt, LoadReport } from './backend/load.js';
+
+import { DeviceTensor } from './device-tensor.js';
+import type { DevicePointerOptions } from './device-tensor.js';
+import type { Shape4 } from './types.js';
+
+/** Wraps CUDA memory owned by someone else, without taking ownership (DeviceTensor.fromPointer). */
+export function fromPointer(ptr: bigint, shape: Shape4, options?: DevicePointerOptions): DeviceTensor {
+  return DeviceTensor.fromPointer(ptr, shape, options);
+}

@@ -1,0 +1,125 @@
+// CBAM (timm CbamModule with BatchNorm folded): channel gate from avg- and max-pooled MLP, then a
+// spatial gate from a k×k conv over [mean over C, max over C] of the channel-gated x.
+
+import { OP_CODE } from '../backend/contract.js';
+import { parseObject } from '../args.js';
+import type { DeviceTensor } from '../device-tensor.js';
+import { rangeError, rangeErrorText } from '../is.js';
+import type { Activation, Device, Gate, Layout, Shape4 } from '../types.js';
+import { type OpSpec, type WeightSet, expectLength, prepare, runAsync, runSync, validateMlp, weightArray } from './shared.js';
+
+/**
+ * CBAM weights, fp32: the shared channel MLP w1 [hidden, C], b1 [hidden], w2 [C, hidden], b2 [C]
+ * (b2 counts once per pooled branch, as in timm), and the spatial conv spatialWeight [1, 2, k, k]
+ * (input channel 0: mean map, 1: max map; k odd) with spatialBias [1] (folded BatchNorm).
+ */
+export interface CBAMWeights {
+  w1: Float32Array;
+  b1?: Float32Array;
+  w2: Float32Array;
+  b2?: Float32Array;
+  spatialWeight: Float32Array;
+  spatialBias?: Float32Array;
+}
+
+/** Options of cbamForward with host arrays. */
+export interface CBAMOptions {
+  layout?: Layout;
+  activation?: Activation;
+  gate?: Gate;
+  device?: Device;
+  /** Receives y; may be x itself, not a partial overlap of it. */
+  out?: Float32Array;
+  stream?: bigint;
+  deviceIndex?: number;
+}
+
+/** Options of cbamForward with a DeviceTensor x. */
+export interface CBAMDeviceOptions {
+  layout?: Layout;
+  activation?: Activation;
+  gate?: Gate;
+  device?: 'auto' | 'cuda';
+  out?: DeviceTensor;
+  stream?: bigint;
+  deviceIndex?: number;
+}
+
+export const CBAM_OPTION_KEYS = ['layout', 'activation', 'gate', 'device', 'out', 'stream', 'deviceIndex'] as const;
+const CBAM_WEIGHT_KEYS = ['w1', 'b1', 'w2', 'b2', 'spatialWeight', 'spatialBias'] as const;
+/** The native re-check's bound (cfg spatialK ≤ 4096). */
+const MAX_SPATIAL_K = 4095;
+
+function validateCbamWeights(fn: string, weights: unknown, cKnown: number | undefined, channels: number | undefined): WeightSet {
+  const w = parseObject(fn, 'weights', weights, CBAM_WEIGHT_KEYS, false);
+  const m = validateMlp(fn, w, cKnown, channels);
+  const sw = weightArray(fn, 'weights.spatialWeight', w.spatialWeight, false)!;
+  const k = Math.round(Math.sqrt(sw.length / 2));
+  if (k < 1 || 2 * k * k !== sw.length || k % 2 === 0 || k > MAX_SPATIAL_K) {
+    throw rangeError(
+      fn,
+      'weights.spatialWeight',
+      `a Float32Array [1, 2, k, k] of length 2·k² with k odd, k ≤ ${MAX_SPATIAL_K} (e.g. 98 for k = 7)`,
+      sw,
+    );
+  }
+  const sb = weightArray(fn, 'weights.spatialBias', w.spatialBias, true);
+  expectLength(fn, 'weights.spatialBias', sb, 1, 'the single spatial conv bias');
+  if (sb !== null && !Number.isFinite(sb[0])) {
+    throw rangeErrorText(fn, 'weights.spatialBias', 'a Float32Array holding one finite value', `[${String(sb[0])}]`);
+  }
+  return {
+    c: m.c,
+    hidden: m.hidden,
+    twoFc: 1,
+    ecaK: 0,
+    spatialK: k,
+    spatialBias: sb === null ? 0 : sb[0]!,
+    host: [m.w1, m.b1, m.w2, m.b2, sw],
+  };
+}
+
+export const CBAM_SPEC: OpSpec = {
+  op: OP_CODE.cbam,
+  name: 'CBAM',
+  optionKeys: CBAM_OPTION_KEYS,
+  hasResidual: false,
+  hasScaleOut: false,
+  hasActivation: true,
+  hasOutputActivation: false,
+  validateWeights: validateCbamWeights,
+};
+
+/**
+ * CBAM forward: s = gate(MLP(avgpool x) + MLP(maxpool x)), x1 = x·s; m = [mean over C of x1,
+ * max over C of x1]; g = gate(conv2d_k×k(m) + spatialBias); y = x1·g.
+ *
+ * Arguments are all checked before any work (TypeError / RangeError naming the argument; `out`
+ * untouched on error). A DeviceTensor x gives a DeviceTensor result.
+ */
+export function cbamForward(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Float32Array;
+export function cbamForward(x: DeviceTensor, shape: Shape4, weights: CBAMWeights, options?: CBAMDeviceOptions): DeviceTensor;
+export function cbamForward(
+  x: Float32Array | DeviceTensor,
+  shape: Shape4,
+  weights: CBAMWeights,
+  options?: CBAMOptions | CBAMDeviceOptions,
+): Float32Array | DeviceTensor {
+  const fn = 'cbamForward';
+  const opts = parseObject(fn, 'options', options, CBAM_OPTION_KEYS, true);
+  return runSync(prepare(fn, CBAM_SPEC, x, shape, weights, opts));
+}
+
+/** As {@link cbamForward}, resolving when done; bad arguments reject the Promise. */
+export function cbamForwardAsync(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Promise<Float32Array>;
+export function cbamForwardAsync(x: DeviceTensor, shape: Shape4, weights: CBAMWeights, options?: CBAMDeviceOptions): Promise<DeviceTensor>;
+export async function cbamForwardAsync(
+  x: Float32Array | DeviceTensor,
+  shape: Shape4,
+  weights: CBAMWeights,
+  options?: CBAMOptions | CBAMDeviceOptions,
+): Promise<Float32Array | DeviceTensor> {
+  const fn = 'cbamForwardAsync';
+  const opts = parseObject(fn, 'options', options, CBAM_OPTION_KEYS, true);
+  return runAsync(prepare(fn, CBAM_SPEC, x, shape, weights, opts));
+}

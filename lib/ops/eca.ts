@@ -1,0 +1,118 @@
+// Efficient channel attention: s = gate(conv1d_k(mean_HW(x)) over channels, zero pad (k-1)/2,
+// no bias), y = x·s.
+
+import { OP_CODE } from '../backend/contract.js';
+import { parseObject } from '../args.js';
+import type { DeviceTensor } from '../device-tensor.js';
+import { rangeError, typeError } from '../is.js';
+import type { Device, Gate, Layout, Shape4 } from '../types.js';
+import { type OpSpec, type WeightSet, prepare, runAsync, runSync, weightArray } from './shared.js';
+
+/** ECA weights: the 1-D conv kernel over the channel axis, [k] with k odd (PyTorch [1, 1, k] flattened). */
+export interface ECAWeights {
+  weight: Float32Array;
+}
+
+/** Options of ecaForward with host arrays. */
+export interface ECAOptions {
+  layout?: Layout;
+  gate?: Gate;
+  device?: Device;
+  /** Receives y; may be x itself, not a partial overlap of it. */
+  out?: Float32Array;
+  /** Receives s, [N, C]. */
+  scaleOut?: Float32Array;
+  stream?: bigint;
+  deviceIndex?: number;
+}
+
+/** Options of ecaForward with a DeviceTensor x. */
+export interface ECADeviceOptions {
+  layout?: Layout;
+  gate?: Gate;
+  device?: 'auto' | 'cuda';
+  out?: DeviceTensor;
+  scaleOut?: DeviceTensor;
+  stream?: bigint;
+  deviceIndex?: number;
+}
+
+export const ECA_OPTION_KEYS = ['layout', 'gate', 'device', 'out', 'scaleOut', 'stream', 'deviceIndex'] as const;
+const ECA_WEIGHT_KEYS = ['weight'] as const;
+/** The native re-check's bound (cfg ecaK ≤ 2^20). */
+const MAX_ECA_K = 2 ** 20 - 1;
+
+function validateEcaWeights(fn: string, weights: unknown): WeightSet {
+  const w = parseObject(fn, 'weights', weights, ECA_WEIGHT_KEYS, false);
+  const weight = weightArray(fn, 'weights.weight', w.weight, false)!;
+  if (weight.length < 1 || weight.length % 2 === 0 || weight.length > MAX_ECA_K) {
+    throw rangeError(fn, 'weights.weight', `a Float32Array of odd length k, 1 ≤ k ≤ ${MAX_ECA_K} (the conv kernel over channels)`, weight);
+  }
+  return { c: 0, hidden: 0, twoFc: 0, ecaK: weight.length, spatialK: 0, spatialBias: 0, host: [null, null, null, null, weight] };
+}
+
+export const ECA_SPEC: OpSpec = {
+  op: OP_CODE.eca,
+  name: 'ECA',
+  optionKeys: ECA_OPTION_KEYS,
+  hasResidual: false,
+  hasScaleOut: true,
+  hasActivation: false,
+  hasOutputActivation: false,
+  validateWeights: validateEcaWeights,
+};
+
+/**
+ * ECA forward: z = mean over H·W of x, s = gate(conv1d_k(z) across channels, zero padding
+ * (k − 1) / 2, no bias), y = x·s.
+ *
+ * Arguments are all checked before any work (TypeError / RangeError naming the argument; `out`
+ * untouched on error). A DeviceTensor x gives a DeviceTensor result.
+ *
+ * @param x - a Float32Array or a DeviceTensor, [N, C, H, W] in `options.layout`.
+ * @param shape - logical [N, C, H, W].
+ * @param weights - `{ weight }`, k odd; {@link ecaKernelSize} gives the usual k for C.
+ */
+export function ecaForward(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Float32Array;
+export function ecaForward(x: DeviceTensor, shape: Shape4, weights: ECAWeights, options?: ECADeviceOptions): DeviceTensor;
+export function ecaForward(
+  x: Float32Array | DeviceTensor,
+  shape: Shape4,
+  weights: ECAWeights,
+  options?: ECAOptions | ECADeviceOptions,
+): Float32Array | DeviceTensor {
+  const fn = 'ecaForward';
+  const opts = parseObject(fn, 'options', options, ECA_OPTION_KEYS, true);
+  return runSync(prepare(fn, ECA_SPEC, x, shape, weights, opts));
+}
+
+/** As {@link ecaForward}, resolving when done; bad arguments reject the Promise. */
+export function ecaForwardAsync(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Promise<Float32Array>;
+export function ecaForwardAsync(x: DeviceTensor, shape: Shape4, weights: ECAWeights, options?: ECADeviceOptions): Promise<DeviceTensor>;
+export async function ecaForwardAsync(
+  x: Float32Array | DeviceTensor,
+  shape: Shape4,
+  weights: ECAWeights,
+  options?: ECAOptions | ECADeviceOptions,
+): Promise<Float32Array | DeviceTensor> {
+  const fn = 'ecaForwardAsync';
+  const opts = parseObject(fn, 'options', options, ECA_OPTION_KEYS, true);
+  return runAsync(prepare(fn, ECA_SPEC, x, shape, weights, opts));
+}
+
+/**
+ * The ECA paper's kernel size for C channels: t = floor(|log2(C) + beta| / gamma), k = t if t is
+ * odd else t + 1, and at least 3.
+ */
+export function ecaKernelSize(channels: number, gamma = 2, beta = 1): number {
+  const fn = 'ecaKernelSize';
+  if (typeof channels !== 'number') throw typeError(fn, 'channels', 'a positive integer', channels);
+  if (!Number.isInteger(channels) || channels < 1) throw rangeError(fn, 'channels', 'a positive integer', channels);
+  if (typeof gamma !== 'number') throw typeError(fn, 'gamma', 'a positive finite number', gamma);
+  if (!Number.isFinite(gamma) || gamma <= 0) throw rangeError(fn, 'gamma', 'a positive finite number', gamma);
+  if (typeof beta !== 'number') throw typeError(fn, 'beta', 'a finite number', beta);
+  if (!Number.isFinite(beta)) throw rangeError(fn, 'beta', 'a finite number', beta);
+  const t = Math.floor(Math.abs(Math.log2(channels) + beta) / gamma);
+  const k = t % 2 === 1 ? t : t + 1;
+  return Math.max(k, 3);
+}

@@ -1,0 +1,521 @@
+// Validation and dispatch shared by the three ops and the blocks. Everything a call needs is
+// checked here before any work: no allocation of the result, no native call and no write to
+// `out` happens until every argument has passed.
+
+import {
+  ACT_CODE,
+  CFG,
+  DEV,
+  DTYPE_CODE,
+  GATE_CODE,
+  LAYOUT_CODE,
+  OUT_ACT_CODE,
+  type HostOperands,
+  type HostWeights,
+  type NativeBinding,
+} from '../backend/contract.js';
+import { numelOf, parseEnum, parseIndex, parseShape, parseStream } from '../args.js';
+import { binding, requireCuda, useCuda } from '../cuda.js';
+import {
+  DTYPES,
+  DeviceTensor,
+  LAYOUTS,
+  allocDeviceTensor,
+  rawPtr,
+  releaseTensor,
+  retainTensor,
+} from '../device-tensor.js';
+import { formatShape, isDetached, isFloat32Array, rangeError, rangeErrorText, typeError } from '../is.js';
+import type { Activation, DType, Device, Gate, Layout, OutputActivation, Shape4 } from '../types.js';
+
+export const ACTIVATIONS: readonly Activation[] = ['relu', 'silu'];
+export const GATES: readonly Gate[] = ['sigmoid', 'hardsigmoid'];
+export const OUTPUT_ACTIVATIONS: readonly OutputActivation[] = ['none', 'relu'];
+export const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda'];
+export { DTYPES, LAYOUTS };
+
+/** Validated weights of one op, with the sizes they fix. Host copies or the caller's arrays. */
+export interface WeightSet {
+  /** Channels fixed by the weights; 0 when any C works (ECA). */
+  readonly c: number;
+  readonly hidden: number;
+  readonly twoFc: number;
+  readonly ecaK: number;
+  readonly spatialK: number;
+  readonly spatialBias: number;
+  /** [w1, b1, w2, b2, aux] */
+  readonly host: HostWeights;
+}
+
+/** What differs between SE, ECA and CBAM. */
+export interface OpSpec {
+  readonly op: number;
+  readonly name: string;
+  readonly optionKeys: readonly string[];
+  readonly hasResidual: boolean;
+  readonly hasScaleOut: boolean;
+  readonly hasActivation: boolean;
+  readonly hasOutputActivation: boolean;
+  /** c: the channel count from the shape, or undefined for a block (infer from the weights). */
+  validateWeights(fn: string, weights: unknown, c: number | undefined, channels: number | undefined): WeightSet;
+}
+
+/** Scalar settings after parsing. */
+export interface Settings {
+  /** undefined when not given (a DeviceTensor x then supplies it). */
+  readonly layout: Layout | undefined;
+  readonly act: Activation;
+  readonly gate: Gate;
+  readonly outAct: OutputActivation;
+  readonly device: Device;
+  readonly deviceIndex: number | undefined;
+}
+
+export function parseSettings(fn: string, spec: OpSpec, opts: Readonly<Record<string, unknown>>): Settings {
+  return {
+    layout: opts.layout === undefined ? undefined : parseEnum(fn, 'options.layout', opts.layout, LAYOUTS, 'NCHW'),
+    act: spec.hasActivation ? parseEnum(fn, 'options.activation', opts.activation, ACTIVATIONS, 'relu') : 'relu',
+    gate: parseEnum(fn, 'options.gate', opts.gate, GATES, 'sigmoid'),
+    outAct: spec.hasOutputActivation
+      ? parseEnum(fn, 'options.outputActivation', opts.outputActivation, OUTPUT_ACTIVATIONS, 'none')
+      : 'none',
+    device: parseEnum(fn, 'options.device', opts.device, DEVICES, 'auto'),
+    deviceIndex: parseIndex(fn, 'options.deviceIndex', opts.deviceIndex),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight checks
+
+/** A required or optional Float32Array weight (undefined → null when optional). */
+export function weightArray(fn: string, arg: string, value: unknown, optional: boolean): Float32Array | null {
+  if (value === undefined && optional) return null;
+  const expected = optional ? 'a Float32Array or undefined' : 'a Float32Array';
+  if (!isFloat32Array(value)) throw typeError(fn, arg, expected, value);
+  if (isDetached(value)) throw typeError(fn, arg, 'a Float32Array that is not detached', value);
+  return value;
+}
+
+export function expectLength(fn: string, arg: string, value: Float32Array | null, length: number, why: string): void {
+  if (value !== null && value.length !== length) {
+    throw rangeError(fn, arg, `a Float32Array of length ${length} (${why})`, value);
+  }
+}
+
+/** A positive integer option such as channels (blocks). */
+export function positiveInt(fn: string, arg: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') throw typeError(fn, arg, 'a positive integer', value);
+  if (!Number.isInteger(value) || value < 1 || value > 0x7fffffff) throw rangeError(fn, arg, 'a positive integer', value);
+  return value;
+}
+
+/**
+ * The [hidden, C] / [C, hidden] MLP of SE (two FC) and CBAM. c may be unknown (blocks): then b2,
+ * b1 or `channels` fix it.
+ */
+export function validateMlp(
+  fn: string,
+  w: Readonly<Record<string, unknown>>,
+  cKnown: number | undefined,
+  channels: number | undefined,
+): { c: number; hidden: number; w1: Float32Array; b1: Float32Array | null; w2: Float32Array; b2: Float32Array | null } {
+  const w1 = weightArray(fn, 'weights.w1', w.w1, false)!;
+  const b1 = weightArray(fn, 'weights.b1', w.b1, true);
+  const w2 = weightArray(fn, 'weights.w2', w.w2, false)!;
+  const b2 = weightArray(fn, 'weights.b2', w.b2, true);
+  let c = cKnown ?? channels;
+  if (c === undefined) {
+    if (b2 !== null) c = b2.length;
+    else if (b1 !== null && b1.length > 0 && w1.length % b1.length === 0) c = w1.length / b1.length;
+    else {
+      throw rangeError(
+        fn,
+        'options.channels',
+        'given when weights.b1 and weights.b2 are both omitted (w1 [hidden, C] and w2 [C, hidden] alone do not fix C)',
+        channels,
+      );
+    }
+  }
+  if (c < 1) throw rangeError(fn, 'weights.b2', 'a Float32Array of length C ≥ 1', b2);
+  // hidden from w1 when it divides; else from b1 or w2, so the w1 message can name the size.
+  let hidden = w1.length % c === 0 ? w1.length / c : 0;
+  if (hidden === 0) {
+    if (b1 !== null && b1.length > 0) hidden = b1.length;
+    else if (w2.length % c === 0 && w2.length > 0) hidden = w2.length / c;
+    if (hidden === 0) {
+      throw rangeError(fn, 'weights.w1', `a Float32Array [hidden, C] whose length is a positive multiple of C = ${c}`, w1);
+    }
+    throw rangeError(fn, 'weights.w1', `a Float32Array of length ${hidden * c} (hidden × C = ${hidden} × ${c})`, w1);
+  }
+  expectLength(fn, 'weights.b1', b1, hidden, `hidden = ${hidden}, from w1 [hidden, C] = ${w1.length} / ${c}`);
+  expectLength(fn, 'weights.w2', w2, c * hidden, `C × hidden = ${c} × ${hidden}`);
+  expectLength(fn, 'weights.b2', b2, c, `C = ${c}`);
+  return { c, hidden, w1, b1, w2, b2 };
+}
+
+/** Copies of the weights for blocks (so later writes by the caller do not change them). */
+export function copyWeights(ws: WeightSet): WeightSet {
+  const copy = (a: Float32Array | null): Float32Array | null => (a === null ? null : new Float32Array(a));
+  const [w1, b1, w2, b2, aux] = ws.host;
+  return { ...ws, host: [copy(w1), copy(b1), copy(w2), copy(b2), copy(aux)] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activation operands
+
+function dimsText(shape: Shape4): string {
+  return `N × C × H × W = ${shape.join(' × ')}`;
+}
+
+function hostTensor(fn: string, arg: string, value: unknown, length: number, why: string): Float32Array {
+  if (!isFloat32Array(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why})`, value);
+  if (isDetached(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why}) that is not detached`, value);
+  if (value.length !== length) throw rangeError(fn, arg, `a Float32Array of length ${length} (${why})`, value);
+  return value;
+}
+
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}
+
+function sameRegion(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
+}
+
+function deviceOverlaps(a: DeviceTensor, b: DeviceTensor): boolean {
+  if (a.device !== b.device) return false;
+  const pa = rawPtr(a);
+  const pb = rawPtr(b);
+  return pa < pb + BigInt(b.byteLength) && pb < pa + BigInt(a.byteLength);
+}
+
+function liveTensor(fn: string, arg: string, value: DeviceTensor): void {
+  if (value.disposed) throw rangeError(fn, arg, 'a DeviceTensor that has not been disposed', value);
+}
+
+/** Like x: same shape, dtype, layout and device. */
+function deviceLike(fn: string, arg: string, value: unknown, x: DeviceTensor): DeviceTensor {
+  const expected = `a DeviceTensor like x (${x.dtype} ${x.layout} ${formatShape(x.shape)} on cuda:${x.device})`;
+  if (!(value instanceof DeviceTensor)) throw typeError(fn, arg, expected, value);
+  liveTensor(fn, arg, value);
+  const s = value.shape;
+  const sameShape = s[0] === x.shape[0] && s[1] === x.shape[1] && s[2] === x.shape[2] && s[3] === x.shape[3];
+  if (!sameShape || value.dtype !== x.dtype || value.layout !== x.layout || value.device !== x.device) {
+    throw rangeError(fn, arg, expected, value);
+  }
+  return value;
+}
+
+/** Resolved operands of one call. */
+export type Operands = HostOperandSet | DeviceOperandSet;
+
+export interface HostOperandSet {
+  readonly kind: 'host';
+  readonly shape: Shape4;
+  readonly layout: Layout;
+  readonly x: Float32Array;
+  readonly residual: Float32Array | null;
+  readonly out: Float32Array | null;
+  readonly scaleOut: Float32Array | null;
+  readonly cuda: boolean;
+  readonly deviceIndex: number;
+}
+
+export interface DeviceOperandSet {
+  readonly kind: 'device';
+  readonly shape: Shape4;
+  readonly layout: Layout;
+  readonly x: DeviceTensor;
+  readonly residual: DeviceTensor | null;
+  readonly out: DeviceTensor | null;
+  readonly scaleOut: DeviceTensor | null;
+}
+
+/** The options object: residual, out and scaleOut are read from it. */
+export type RawOperands = Readonly<Record<string, unknown>>;
+
+/**
+ * Checks x against the shape (given, or x's own for a DeviceTensor when `shape` is undefined),
+ * then residual, out and scaleOut, aliasing, and finally picks the backend. `weights` are the
+ * host arrays that `out` must not overlap. `expectC`: channels fixed by the weights (0 = any).
+ */
+export function resolveOperands(
+  fn: string,
+  spec: OpSpec,
+  x: unknown,
+  shapeArg: unknown,
+  shapeGiven: boolean,
+  settings: Settings,
+  raw: RawOperands,
+  weights: HostWeights,
+  expectC: number,
+  dtype: DType | undefined,
+): Operands {
+  if (x instanceof DeviceTensor) return resolveDevice(fn, spec, x, shapeArg, shapeGiven, settings, raw, expectC, dtype);
+  if (!isFloat32Array(x)) throw typeError(fn, 'x', 'a Float32Array or a DeviceTensor', x);
+  const shape = parseShape(fn, 'shape', shapeArg);
+  checkChannels(fn, shape, expectC);
+  const numel = numelOf(shape);
+  const why = dimsText(shape);
+  const xs = hostTensor(fn, 'x', x, numel, why);
+  const residual = spec.hasResidual && raw.residual !== undefined
+    ? hostTensor(fn, 'options.residual', raw.residual, numel, `like x: ${why}`)
+    : null;
+  const out = raw.out !== undefined ? hostTensor(fn, 'options.out', raw.out, numel, `like x: ${why}`) : null;
+  const nc = shape[0] * shape[1];
+  const scaleOut = spec.hasScaleOut && raw.scaleOut !== undefined
+    ? hostTensor(fn, 'options.scaleOut', raw.scaleOut, nc, `N × C = ${shape[0]} × ${shape[1]}`)
+    : null;
+  if (out !== null) {
+    if (overlaps(out, xs) && !sameRegion(out, xs)) {
+      throw rangeError(fn, 'options.out', 'x itself or memory disjoint from x (partial overlap with x)', out);
+    }
+    if (residual !== null && overlaps(out, residual) && !sameRegion(out, residual)) {
+      throw rangeError(fn, 'options.out', 'options.residual itself or memory disjoint from it (partial overlap)', out);
+    }
+    for (const wgt of weights) {
+      if (wgt !== null && overlaps(out, wgt)) throw rangeError(fn, 'options.out', 'memory disjoint from the weights', out);
+    }
+  }
+  if (scaleOut !== null) {
+    const others: [string, Float32Array | null][] = [['x', xs], ['options.residual', residual], ['options.out', out]];
+    for (const [name, other] of others) {
+      if (other !== null && overlaps(scaleOut, other)) {
+        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${name}`, scaleOut);
+      }
+    }
+    for (const wgt of weights) {
+      if (wgt !== null && overlaps(scaleOut, wgt)) {
+        throw rangeError(fn, 'options.scaleOut', 'memory disjoint from the weights', scaleOut);
+      }
+    }
+  }
+  const layout = settings.layout ?? 'NCHW';
+  const cuda = useCuda(fn, settings.device, settings.deviceIndex);
+  return {
+    kind: 'host',
+    shape,
+    layout,
+    x: xs,
+    residual,
+    out,
+    scaleOut,
+    cuda,
+    // The CPU has no device index; the native re-check bounds cfg.device, so send 0 there.
+    deviceIndex: cuda ? (settings.deviceIndex ?? 0) : 0,
+  };
+}
+
+function checkChannels(fn: string, shape: Shape4, expectC: number): void {
+  if (expectC !== 0 && shape[1] !== expectC) {
+    throw rangeErrorText(fn, 'shape[1] (C)', `${expectC}, the channels of the block's weights`, `${shape[1]} in ${formatShape(shape)}`);
+  }
+}
+
+function resolveDevice(
+  fn: string,
+  spec: OpSpec,
+  x: DeviceTensor,
+  shapeArg: unknown,
+  shapeGiven: boolean,
+  settings: Settings,
+  raw: RawOperands,
+  expectC: number,
+  dtype: DType | undefined,
+): DeviceOperandSet {
+  liveTensor(fn, 'x', x);
+  if (shapeGiven) {
+    const shape = parseShape(fn, 'shape', shapeArg);
+    const s = x.shape;
+    if (shape[0] !== s[0] || shape[1] !== s[1] || shape[2] !== s[2] || shape[3] !== s[3]) {
+      throw rangeErrorText(fn, 'shape', `x.shape ${formatShape(s)} when x is a DeviceTensor`, formatShape(shape));
+    }
+  }
+  checkChannels(fn, x.shape, expectC);
+  if (settings.layout !== undefined && settings.layout !== x.layout) {
+    throw rangeError(fn, 'options.layout', `x.layout '${x.layout}' (or omitted) when x is a DeviceTensor`, settings.layout);
+  }
+  if (dtype !== undefined && dtype !== x.dtype) {
+    throw rangeError(fn, 'x', `a DeviceTensor of dtype '${dtype}' (the block's dtype)`, x);
+  }
+  if (settings.device === 'cpu') {
+    throw rangeError(fn, 'options.device', "'auto' or 'cuda' when x is a DeviceTensor", settings.device);
+  }
+  if (settings.deviceIndex !== undefined && settings.deviceIndex !== x.device) {
+    throw rangeError(fn, 'options.deviceIndex', `x.device (${x.device}) or omitted when x is a DeviceTensor`, settings.deviceIndex);
+  }
+  const residual = spec.hasResidual && raw.residual !== undefined ? deviceLike(fn, 'options.residual', raw.residual, x) : null;
+  const out = raw.out !== undefined ? deviceLike(fn, 'options.out', raw.out, x) : null;
+  let scaleOut: DeviceTensor | null = null;
+  if (spec.hasScaleOut && raw.scaleOut !== undefined) {
+    const nc = x.shape[0] * x.shape[1];
+    const expected = `a float32 DeviceTensor of N × C = ${nc} elements on cuda:${x.device}`;
+    if (!(raw.scaleOut instanceof DeviceTensor)) throw typeError(fn, 'options.scaleOut', expected, raw.scaleOut);
+    const so = raw.scaleOut;
+    liveTensor(fn, 'options.scaleOut', so);
+    if (so.dtype !== 'float32' || numelOf(so.shape) !== nc || so.device !== x.device) {
+      throw rangeError(fn, 'options.scaleOut', expected, so);
+    }
+    scaleOut = so;
+  }
+  if (out !== null) {
+    if (deviceOverlaps(out, x) && rawPtr(out) !== rawPtr(x)) {
+      throw rangeError(fn, 'options.out', 'x itself or memory disjoint from x (partial overlap with x)', out);
+    }
+    if (residual !== null && deviceOverlaps(out, residual) && rawPtr(out) !== rawPtr(residual)) {
+      throw rangeError(fn, 'options.out', 'options.residual itself or memory disjoint from it (partial overlap)', out);
+    }
+  }
+  if (scaleOut !== null) {
+    const others: [string, DeviceTensor | null][] = [['x', x], ['options.residual', residual], ['options.out', out]];
+    for (const [name, other] of others) {
+      if (other !== null && deviceOverlaps(scaleOut, other)) {
+        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${name}`, scaleOut);
+      }
+    }
+  }
+  requireCuda(fn, 'a DeviceTensor x');
+  return { kind: 'device', shape: x.shape, layout: x.layout, x, residual, out, scaleOut };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration and dispatch
+
+/** Writes every CFG entry for one call. */
+export function fillCfg(
+  cfg: Float64Array,
+  spec: OpSpec,
+  ws: WeightSet,
+  s: Settings,
+  shape: Shape4,
+  layout: Layout,
+  dtype: DType,
+  deviceIndex: number,
+): Float64Array {
+  cfg[CFG.op] = spec.op;
+  cfg[CFG.n] = shape[0];
+  cfg[CFG.c] = shape[1];
+  cfg[CFG.h] = shape[2];
+  cfg[CFG.w] = shape[3];
+  cfg[CFG.layout] = LAYOUT_CODE[layout];
+  cfg[CFG.hidden] = ws.hidden;
+  cfg[CFG.twoFc] = ws.twoFc;
+  cfg[CFG.act] = ACT_CODE[s.act];
+  cfg[CFG.gate] = GATE_CODE[s.gate];
+  cfg[CFG.outAct] = OUT_ACT_CODE[s.outAct];
+  cfg[CFG.ecaK] = ws.ecaK;
+  cfg[CFG.spatialK] = ws.spatialK;
+  cfg[CFG.spatialBias] = ws.spatialBias;
+  cfg[CFG.dtype] = DTYPE_CODE[dtype];
+  cfg[CFG.device] = deviceIndex;
+  return cfg;
+}
+
+/** Everything validated, ready to run. */
+export interface PreparedCall {
+  readonly fn: string;
+  readonly cfg: Float64Array;
+  readonly ops: Operands;
+  readonly weights: WeightSet;
+  readonly stream: bigint;
+  /** Device pointers of resident weights (blocks), or null to pass host weights. */
+  readonly dev: BigUint64Array | null;
+}
+
+export function prepare(
+  fn: string,
+  spec: OpSpec,
+  x: unknown,
+  shape: unknown,
+  weights: unknown,
+  opts: Readonly<Record<string, unknown>>,
+): PreparedCall {
+  const settings = parseSettings(fn, spec, opts);
+  const stream = parseStream(fn, 'options.stream', opts.stream);
+  // C for the weight check: from the shape, or from x itself when x is a DeviceTensor.
+  let c: number;
+  if (x instanceof DeviceTensor) {
+    liveTensor(fn, 'x', x);
+    c = x.shape[1];
+    parseShape(fn, 'shape', shape);
+  } else {
+    c = parseShape(fn, 'shape', shape)[1];
+  }
+  const ws = spec.validateWeights(fn, weights, c, undefined);
+  const ops = resolveOperands(fn, spec, x, shape, true, settings, opts, ws.host, 0, undefined);
+  const cfg = new Float64Array(CFG.length);
+  if (ops.kind === 'host') fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, 'float32', ops.deviceIndex);
+  else fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
+  return { fn, cfg, ops, weights: ws, stream, dev: null };
+}
+
+function hostOperands(o: HostOperandSet, out: Float32Array, w: HostWeights): HostOperands {
+  return [o.x, o.residual, out, o.scaleOut, w[0], w[1], w[2], w[3], w[4]];
+}
+
+/** Fills the activation slots of a DEV array (weight slots are left as they are). */
+export function fillDevActivations(dev: BigUint64Array, o: DeviceOperandSet, result: DeviceTensor): void {
+  dev[DEV.x] = rawPtr(o.x);
+  dev[DEV.x + 1] = BigInt(o.x.byteLength);
+  dev[DEV.residual] = o.residual === null ? 0n : rawPtr(o.residual);
+  dev[DEV.residual + 1] = o.residual === null ? 0n : BigInt(o.residual.byteLength);
+  dev[DEV.out] = rawPtr(result);
+  dev[DEV.out + 1] = BigInt(result.byteLength);
+  dev[DEV.scaleOut] = o.scaleOut === null ? 0n : rawPtr(o.scaleOut);
+  dev[DEV.scaleOut + 1] = o.scaleOut === null ? 0n : BigInt(o.scaleOut.byteLength);
+}
+
+function deviceResult(native: NativeBinding, o: DeviceOperandSet): DeviceTensor {
+  return o.out ?? allocDeviceTensor(native, o.x.shape, o.x.layout, o.x.dtype, o.x.device);
+}
+
+export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
+  const native = binding();
+  const o = call.ops;
+  if (o.kind === 'host') {
+    const out = o.out ?? new Float32Array(o.x.length);
+    const operands = hostOperands(o, out, call.weights.host);
+    if (o.cuda) native.cudaForwardHost(call.cfg, operands, call.stream);
+    else native.cpuForward(call.cfg, operands);
+    return out;
+  }
+  const result = deviceResult(native, o);
+  const dev = call.dev ?? new BigUint64Array(DEV.length);
+  fillDevActivations(dev, o, result);
+  try {
+    native.cudaForwardDevice(call.cfg, dev, call.dev === null ? call.weights.host : null, call.stream);
+  } catch (err) {
+    if (result !== o.out) result.dispose();
+    throw err;
+  }
+  return result;
+}
+
+export async function runAsync(call: PreparedCall): Promise<Float32Array | DeviceTensor> {
+  const native = binding();
+  const o = call.ops;
+  if (o.kind === 'host') {
+    const out = o.out ?? new Float32Array(o.x.length);
+    const operands = hostOperands(o, out, call.weights.host);
+    if (o.cuda) await native.cudaForwardHostAsync(call.cfg, operands, call.stream);
+    else await native.cpuForwardAsync(call.cfg, operands);
+    return out;
+  }
+  const result = deviceResult(native, o);
+  const dev = call.dev ?? new BigUint64Array(DEV.length);
+  fillDevActivations(dev, o, result);
+  const held = [o.x, o.residual, o.scaleOut, result].filter((t): t is DeviceTensor => t !== null);
+  for (const t of held) retainTensor(t);
+  try {
+    await native.cudaForwardDeviceAsync(call.cfg, dev, call.dev === null ? call.weights.host : null, call.stream);
+  } catch (err) {
+    for (const t of held) releaseTensor(t);
+    if (result !== o.out) result.dispose();
+    throw err;
+  }
+  for (const t of held) releaseTensor(t);
+  return result;
+}
+
+

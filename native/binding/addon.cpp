@@ -1,0 +1,450 @@
+// N-API entry points. Everything here converts, re-checks and dispatches; the work itself is in
+// native/cpu and native/cuda. The module keeps no per-environment state, so it is context-aware
+// and safe to load from several worker_threads at once.
+#include <napi.h>
+
+#include <exception>
+#include <functional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "binding/convert.h"
+#include "sqex/cpu.h"
+#include "sqex/cuda_api.h"
+
+#ifndef SQEX_VERSION
+#define SQEX_VERSION "0.0.0"
+#endif
+#ifndef SQEX_BUILD_SYSTEM
+#define SQEX_BUILD_SYSTEM "unknown"
+#endif
+
+namespace sqex::binding {
+namespace {
+
+// Runs `work` on the libuv thread pool and settles a promise with its Status. Holds references to
+// every JS object whose memory the work touches until it settles.
+class StatusWorker : public Napi::AsyncWorker {
+ public:
+  StatusWorker(const Napi::Env& env, std::function<Status()> work, const std::vector<Napi::Value>& keep)
+      : Napi::AsyncWorker(env, "squeeze-excite"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)) {
+    for (const auto& v : keep) {
+      if (!v.IsEmpty() && v.IsObject()) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+    }
+  }
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      status_ = work_();
+    } catch (const std::exception& e) {
+      status_ = Status::Error(StatusCode::Internal, e.what());
+    } catch (...) {
+      status_ = Status::Error(StatusCode::Internal, "unknown native exception");
+    }
+  }
+  void OnOK() override {
+    if (status_.ok()) {
+      deferred_.Resolve(Env().Undefined());
+    } else {
+      deferred_.Reject(ErrorFromStatus(Env(), status_).Value());
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<Status()> work_;
+  std::vector<Napi::ObjectReference> refs_;
+  Status status_;
+};
+
+Napi::Promise Queue(const Napi::Env& env, std::function<Status()> work, const std::vector<Napi::Value>& keep) {
+  auto* worker = new StatusWorker(env, std::move(work), keep);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+std::vector<Napi::Value> KeepList(const HostArrays& a) { return {a.keep.begin(), a.keep.end()}; }
+
+Tensors TensorsFrom(const HostArrays& a) {
+  Tensors t;
+  t.x = a.ptr[kX];
+  t.residual = a.ptr[kResidual];
+  t.y = a.ptr[kOut];
+  t.scale_out = a.ptr[kScaleOut];
+  return t;
+}
+
+void CheckArgCount(const Napi::CallbackInfo& info, size_t n, const char* fn) {
+  if (info.Length() < n) {
+    throw Napi::TypeError::New(info.Env(), std::string("squeeze-excite (native): ") + fn + " expects " +
+                                               std::to_string(n) + " arguments");
+  }
+}
+
+int DeviceArg(const Napi::CallbackInfo& info, size_t i) {
+  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "squeeze-excite (native): device must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d < 65536) || static_cast<int>(d) != d) {
+    throw Napi::RangeError::New(info.Env(), "squeeze-excite (native): device must be an integer >= 0");
+  }
+  return static_cast<int>(d);
+}
+
+void* StreamArg(const Napi::CallbackInfo& info, size_t i) {
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(BigIntToU64(info.Env(), info[i], "stream")));
+}
+
+// ---- info --------------------------------------------------------------------------------------
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto o = Napi::Object::New(env);
+  o.Set("version", SQEX_VERSION);
+  o.Set("napiVersion", NAPI_VERSION);
+  o.Set("buildSystem", SQEX_BUILD_SYSTEM);
+  o.Set("cudaCompiled", cuda_status().compiled);
+  o.Set("simd", cpu_simd_level());
+  o.Set("threads", cpu_thread_count());
+  return o;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  CheckArgCount(info, 1, "setThreads");
+  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "squeeze-excite (native): threads must be a number");
+  double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 0 && n <= 1024) || static_cast<int>(n) != n) {
+    throw Napi::RangeError::New(info.Env(), "squeeze-excite (native): threads must be an integer in [0, 1024]");
+  }
+  cpu_set_thread_count(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+// ---- CPU ---------------------------------------------------------------------------------------
+
+Napi::Value CpuForward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 2, "cpuForward");
+  ParsedCfg cfg = ParseCfg(env, info[0]);
+  if (cfg.params.dtype != DType::F32) throw Napi::TypeError::New(env, "squeeze-excite (native): the CPU backend is float32 only");
+  HostArrays a = ParseHostOperands(env, info[1], cfg.params);
+  Status s = forward_cpu(cfg.params, WeightsFrom(a.ptr), TensorsFrom(a));
+  if (!s.ok()) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+Napi::Value CpuForwardAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 2, "cpuForwardAsync");
+  ParsedCfg cfg = ParseCfg(env, info[0]);
+  if (cfg.params.dtype != DType::F32) throw Napi::TypeError::New(env, "squeeze-excite (native): the CPU backend is float32 only");
+  HostArrays a = ParseHostOperands(env, info[1], cfg.params);
+  OpParams p = cfg.params;
+  Weights w = WeightsFrom(a.ptr);
+  Tensors t = TensorsFrom(a);
+  return Queue(env, [p, w, t] { return forward_cpu(p, w, t); }, KeepList(a));
+}
+
+// ---- CUDA status and memory --------------------------------------------------------------------
+
+Napi::Value VersionString(const Napi::Env& env, int v) {
+  if (v <= 0) return env.Null();
+  return Napi::String::New(env, std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10));
+}
+
+Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CudaStatusInfo s = cuda_status();
+  auto o = Napi::Object::New(env);
+  o.Set("compiled", s.compiled);
+  o.Set("available", s.available);
+  o.Set("deviceCount", s.device_count);
+  o.Set("driverVersion", VersionString(env, s.driver_version));
+  o.Set("runtimeVersion", VersionString(env, s.runtime_version));
+  o.Set("reason", s.reason.empty() ? env.Null() : Napi::String::New(env, s.reason));
+  auto devices = Napi::Array::New(env, s.devices.size());
+  for (size_t i = 0; i < s.devices.size(); ++i) {
+    const auto& d = s.devices[i];
+    auto dev = Napi::Object::New(env);
+    dev.Set("index", d.index);
+    dev.Set("name", d.name);
+    dev.Set("computeCapability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor));
+    dev.Set("multiprocessors", d.sm_count);
+    dev.Set("totalMemory", static_cast<double>(d.total_memory));
+    dev.Set("l2Bytes", static_cast<double>(d.l2_bytes));
+    devices.Set(static_cast<uint32_t>(i), dev);
+  }
+  o.Set("devices", devices);
+  return o;
+}
+
+Napi::Value CudaAlloc(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 2, "cudaAlloc");
+  int device = DeviceArg(info, 0);
+  if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "squeeze-excite (native): bytes must be a number");
+  double bytes = info[1].As<Napi::Number>().DoubleValue();
+  if (!(bytes >= 1 && bytes <= 9007199254740991.0) || static_cast<double>(static_cast<int64_t>(bytes)) != bytes) {
+    throw Napi::RangeError::New(env, "squeeze-excite (native): bytes must be a positive integer");
+  }
+  void* ptr = nullptr;
+  Status s = cuda_alloc(device, static_cast<size_t>(bytes), &ptr);
+  if (!s.ok()) ThrowStatus(env, s);
+  return U64ToBigInt(env, reinterpret_cast<uintptr_t>(ptr));
+}
+
+Napi::Value CudaFree(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 2, "cudaFree");
+  int device = DeviceArg(info, 0);
+  void* ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(BigIntToU64(env, info[1], "ptr")));
+  Status s = cuda_free(device, ptr);
+  if (!s.ok()) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+struct HostView {
+  void* data = nullptr;
+  size_t bytes = 0;
+};
+
+HostView ViewArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsTypedArray()) {
+    throw Napi::TypeError::New(info.Env(), std::string("squeeze-excite (native): ") + what + " must be a TypedArray");
+  }
+  auto ta = info[i].As<Napi::TypedArray>();
+  HostView v;
+  v.data = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  v.bytes = ta.ByteLength();
+  return v;
+}
+
+Napi::Value CudaUpload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 4, "cudaUpload");
+  int device = DeviceArg(info, 0);
+  void* ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(BigIntToU64(env, info[1], "ptr")));
+  HostView src = ViewArg(info, 2, "src");
+  Status s = cuda_upload(device, ptr, src.data, src.bytes, StreamArg(info, 3));
+  if (!s.ok()) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+Napi::Value CudaDownload(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 4, "cudaDownload");
+  int device = DeviceArg(info, 0);
+  void* ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(BigIntToU64(env, info[1], "ptr")));
+  HostView dst = ViewArg(info, 2, "dst");
+  Status s = cuda_download(device, dst.data, ptr, dst.bytes, StreamArg(info, 3));
+  if (!s.ok()) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+Napi::Value CudaDownloadAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 4, "cudaDownloadAsync");
+  int device = DeviceArg(info, 0);
+  void* ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(BigIntToU64(env, info[1], "ptr")));
+  HostView dst = ViewArg(info, 2, "dst");
+  void* stream = StreamArg(info, 3);
+  return Queue(env, [=] { return cuda_download(device, dst.data, ptr, dst.bytes, stream); }, {info[2]});
+}
+
+Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 2, "cudaSynchronize");
+  Status s = cuda_stream_synchronize(DeviceArg(info, 0), StreamArg(info, 1));
+  if (!s.ok()) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+Napi::Value CudaMemInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 1, "cudaMemInfo");
+  size_t free_bytes = 0, total_bytes = 0;
+  Status s = cuda_mem_info(DeviceArg(info, 0), &free_bytes, &total_bytes);
+  if (!s.ok()) ThrowStatus(env, s);
+  auto o = Napi::Object::New(env);
+  o.Set("free", static_cast<double>(free_bytes));
+  o.Set("total", static_cast<double>(total_bytes));
+  return o;
+}
+
+// ---- CUDA forward ------------------------------------------------------------------------------
+
+Napi::Value CudaForwardHost(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 3, "cudaForwardHost");
+  ParsedCfg cfg = ParseCfg(env, info[0]);
+  if (cfg.params.dtype != DType::F32) throw Napi::TypeError::New(env, "squeeze-excite (native): host arrays are float32");
+  HostArrays a = ParseHostOperands(env, info[1], cfg.params);
+  Status s = cuda_forward_host(cfg.params, WeightsFrom(a.ptr), TensorsFrom(a), cfg.device, StreamArg(info, 2));
+  if (!s.ok()) ThrowStatus(env, s);
+  return env.Undefined();
+}
+
+Napi::Value CudaForwardHostAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 3, "cudaForwardHostAsync");
+  ParsedCfg cfg = ParseCfg(env, info[0]);
+  if (cfg.params.dtype != DType::F32) throw Napi::TypeError::New(env, "squeeze-excite (native): host arrays are float32");
+  HostArrays a = ParseHostOperands(env, info[1], cfg.params);
+  OpParams p = cfg.params;
+  int device = cfg.device;
+  Weights w = WeightsFrom(a.ptr);
+  Tensors t = TensorsFrom(a);
+  void* stream = StreamArg(info, 2);
+  return Queue(env, [=] { return cuda_forward_host(p, w, t, device, stream); }, KeepList(a));
+}
+
+struct DevicePtrs {
+  std::array<void*, kSlotCount> ptr{};
+};
+
+// Reads the (pointer, byte length) pairs and checks each present slot covers its tensor.
+DevicePtrs ParseDevicePtrs(const Napi::Env& env, const Napi::Value& v, const OpParams& p, bool host_weights) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array) {
+    throw Napi::TypeError::New(env, "squeeze-excite (native): dev must be a BigUint64Array");
+  }
+  auto arr = v.As<Napi::TypedArray>();
+  if (arr.ElementLength() != 2 * kSlotCount) {
+    throw Napi::RangeError::New(env, "squeeze-excite (native): dev must have 18 entries");
+  }
+  const uint64_t* d = reinterpret_cast<const uint64_t*>(static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset());
+  static const char* names[kSlotCount] = {"x", "residual", "out", "scaleOut", "w1", "b1", "w2", "b2", "aux"};
+  SlotSizes sizes = ExpectedSlots(p);
+  DevicePtrs out;
+  for (int slot = 0; slot < kSlotCount; ++slot) {
+    if (host_weights && slot >= kW1) continue;
+    uint64_t ptr = d[2 * slot];
+    uint64_t bytes = d[2 * slot + 1];
+    if (ptr == 0) {
+      if (sizes.required[slot]) {
+        throw Napi::TypeError::New(env, std::string("squeeze-excite (native): device operand ") + names[slot] + " is required");
+      }
+      continue;
+    }
+    if (!sizes.allowed[slot]) {
+      throw Napi::TypeError::New(env, std::string("squeeze-excite (native): device operand ") + names[slot] + " is not used by this op");
+    }
+    const bool activation = slot == kX || slot == kResidual || slot == kOut;
+    const uint64_t need = static_cast<uint64_t>(sizes.elems[slot]) * (activation ? dtype_size(p.dtype) : 4);
+    if (bytes < need) {
+      throw Napi::RangeError::New(env, std::string("squeeze-excite (native): device operand ") + names[slot] + " must have at least " +
+                                           std::to_string(need) + " bytes; received " + std::to_string(bytes));
+    }
+    out.ptr[slot] = reinterpret_cast<void*>(static_cast<uintptr_t>(ptr));
+  }
+  return out;
+}
+
+struct DeviceCall {
+  OpParams p;
+  int device = 0;
+  Tensors t;
+  Weights w;
+  bool host_weights = false;
+  void* stream = nullptr;
+  HostArrays hw;
+};
+
+DeviceCall ParseDeviceCall(const Napi::CallbackInfo& info, const char* fn) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 4, fn);
+  DeviceCall c;
+  ParsedCfg cfg = ParseCfg(env, info[0]);
+  c.p = cfg.params;
+  c.device = cfg.device;
+  c.host_weights = !(info[2].IsNull() || info[2].IsUndefined());
+  DevicePtrs d = ParseDevicePtrs(env, info[1], c.p, c.host_weights);
+  c.t.x = d.ptr[kX];
+  c.t.residual = d.ptr[kResidual];
+  c.t.y = d.ptr[kOut];
+  c.t.scale_out = static_cast<float*>(d.ptr[kScaleOut]);
+  if (c.host_weights) {
+    c.hw = ParseHostOperands(env, info[2], c.p, /*weights_only=*/true);
+    c.w = WeightsFrom(c.hw.ptr);
+  } else {
+    std::array<float*, kSlotCount> wp{};
+    for (int slot = kW1; slot < kSlotCount; ++slot) wp[slot] = static_cast<float*>(d.ptr[slot]);
+    c.w = WeightsFrom(wp);
+  }
+  c.stream = StreamArg(info, 3);
+  return c;
+}
+
+Status RunDeviceCall(const DeviceCall& c) {
+  return c.host_weights ? cuda_forward_host_weights(c.p, c.w, c.t, c.device, c.stream)
+                        : cuda_forward(c.p, c.w, c.t, c.device, c.stream);
+}
+
+Napi::Value CudaForwardDevice(const Napi::CallbackInfo& info) {
+  DeviceCall c = ParseDeviceCall(info, "cudaForwardDevice");
+  Status s = RunDeviceCall(c);
+  if (!s.ok()) ThrowStatus(info.Env(), s);
+  return info.Env().Undefined();
+}
+
+Napi::Value CudaForwardDeviceAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  DeviceCall c = ParseDeviceCall(info, "cudaForwardDeviceAsync");
+  // Enqueue on this thread so calls keep their order on the stream; only the wait goes off-thread.
+  Status s = RunDeviceCall(c);
+  if (!s.ok()) ThrowStatus(env, s);
+  int device = c.device;
+  void* stream = c.stream;
+  return Queue(env, [=] { return cuda_stream_synchronize(device, stream); }, {});
+}
+
+Napi::Value CudaBenchmark(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckArgCount(info, 3, "cudaBenchmark");
+  ParsedCfg cfg = ParseCfg(env, info[0]);
+  HostArrays hw = ParseHostOperands(env, info[1], cfg.params, /*weights_only=*/true);
+  if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "squeeze-excite (native): iters must be a number");
+  int iters = info[2].As<Napi::Number>().Int32Value();
+  if (iters < 1 || iters > 100000) throw Napi::RangeError::New(env, "squeeze-excite (native): iters must be in [1, 100000]");
+  CudaBenchResult r;
+  Status s = cuda_benchmark(cfg.params, WeightsFrom(hw.ptr), cfg.device, iters, &r);
+  if (!s.ok()) ThrowStatus(env, s);
+  auto o = Napi::Object::New(env);
+  o.Set("opUs", r.op_us);
+  o.Set("copyUs", r.copy_us);
+  o.Set("opGraphUs", r.op_graph_us);
+  o.Set("rotatingSets", r.rotating_sets);
+  o.Set("bytes", static_cast<double>(r.bytes));
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("cpuForward", Napi::Function::New(env, CpuForward, "cpuForward"));
+  exports.Set("cpuForwardAsync", Napi::Function::New(env, CpuForwardAsync, "cpuForwardAsync"));
+  exports.Set("cudaStatus", Napi::Function::New(env, CudaStatus, "cudaStatus"));
+  exports.Set("cudaForwardHost", Napi::Function::New(env, CudaForwardHost, "cudaForwardHost"));
+  exports.Set("cudaForwardHostAsync", Napi::Function::New(env, CudaForwardHostAsync, "cudaForwardHostAsync"));
+  exports.Set("cudaForwardDevice", Napi::Function::New(env, CudaForwardDevice, "cudaForwardDevice"));
+  exports.Set("cudaForwardDeviceAsync", Napi::Function::New(env, CudaForwardDeviceAsync, "cudaForwardDeviceAsync"));
+  exports.Set("cudaAlloc", Napi::Function::New(env, CudaAlloc, "cudaAlloc"));
+  exports.Set("cudaFree", Napi::Function::New(env, CudaFree, "cudaFree"));
+  exports.Set("cudaUpload", Napi::Function::New(env, CudaUpload, "cudaUpload"));
+  exports.Set("cudaDownload", Napi::Function::New(env, CudaDownload, "cudaDownload"));
+  exports.Set("cudaDownloadAsync", Napi::Function::New(env, CudaDownloadAsync, "cudaDownloadAsync"));
+  exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize, "cudaSynchronize"));
+  exports.Set("cudaMemInfo", Napi::Function::New(env, CudaMemInfo, "cudaMemInfo"));
+  exports.Set("cudaBenchmark", Napi::Function::New(env, CudaBenchmark, "cudaBenchmark"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace sqex::binding
+
+// NODE_API_MODULE pastes the function name into an identifier, so it needs an unqualified one.
+static Napi::Object InitSqueezeExcite(Napi::Env env, Napi::Object exports) { return sqex::binding::Init(env, exports); }
+NODE_API_MODULE(squeeze_excite, InitSqueezeExcite)

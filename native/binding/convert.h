@@ -1,0 +1,53 @@
+// Conversions between JS values and the plain sqex structs. The TS layer has validated
+// everything already; these re-checks guard the native code against a broken or bypassed
+// lib/ (byte lengths above all), and throw instead of touching memory they cannot prove.
+#pragma once
+#include <napi.h>
+
+#include <array>
+
+#include "sqex/params.h"
+
+namespace sqex::binding {
+
+// Indices into the cfg Float64Array; must match CFG in lib/backend/contract.ts.
+enum Cfg : int {
+  kOp = 0, kN, kC, kH, kW, kLayout, kHidden, kTwoFc, kAct, kGate, kOutAct,
+  kEcaK, kSpatialK, kSpatialBias, kDType, kDevice, kCfgLength
+};
+// Slots of the HostOperands tuple and of the device (ptr, bytes) array.
+enum Slot : int { kX = 0, kResidual, kOut, kScaleOut, kW1, kB1, kW2, kB2, kAux, kSlotCount };
+
+struct ParsedCfg {
+  OpParams params;
+  int device = 0;
+};
+
+ParsedCfg ParseCfg(const Napi::Env& env, const Napi::Value& value);
+
+// Element counts each slot must hold for these params (0 = the slot must be absent).
+struct SlotSizes {
+  std::array<int64_t, kSlotCount> elems{};     // required element count when present
+  std::array<bool, kSlotCount> required{};     // must be present
+  std::array<bool, kSlotCount> allowed{};      // may be present
+};
+SlotSizes ExpectedSlots(const OpParams& p);
+
+// A host operand slot: a Float32Array of exactly the expected length, or null/undefined.
+struct HostArrays {
+  std::array<float*, kSlotCount> ptr{};
+  std::array<Napi::Value, kSlotCount> keep;  // the JS objects, for async keep-alive
+};
+HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const OpParams& p,
+                             bool weights_only = false);
+
+Weights WeightsFrom(const std::array<float*, kSlotCount>& ptr);
+
+// Throws the JS error that matches a failed status (RangeError / Error with code).
+[[noreturn]] void ThrowStatus(const Napi::Env& env, const Status& s);
+Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s);
+
+uint64_t BigIntToU64(const Napi::Env& env, const Napi::Value& v, const char* what);
+Napi::Value U64ToBigInt(const Napi::Env& env, uint64_t v);
+
+}  // namespace sqex::binding

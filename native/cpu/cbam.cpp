@@ -1,0 +1,270 @@
+// CBAM forward on the CPU (timm CbamModule, BatchNorm folded), block by block of samples:
+// pool (sum + max) -> channel MLP on both pooled vectors -> per-pixel mean/max over channels
+// of x * s -> k x k conv + gate -> y = (x * s) * g. x1 = x * s is never stored: the last pass
+// recomputes it, which costs no more traffic than writing and re-reading it, and keeps y == x safe.
+#include <new>
+#include <vector>
+
+#include "common.h"
+#include "sqex/cpu.h"
+#include "thread_pool.h"
+
+namespace sqex {
+namespace cpu {
+namespace {
+
+constexpr int64_t kBytesPerTask = 96 << 10;
+
+// Tasks per parallel phase: up to kTasksPerThread per thread so a descheduled thread's share
+// can be taken over (each thread's home range stays contiguous and identical across phases).
+constexpr int kTasksPerThread = 4;
+
+int tasks_for(int64_t bytes, int64_t rows, int threads) {
+  if (threads <= 1) return 1;
+  int64_t t = std::min<int64_t>(int64_t(threads) * kTasksPerThread, std::max<int64_t>(1, bytes / kBytesPerTask));
+  return int(std::max<int64_t>(1, std::min(t, rows)));
+}
+
+struct PostCtx {
+  Act act;
+};
+
+void post_act(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t r1) {
+  const Act a = static_cast<PostCtx*>(ctx)->act;
+  for (int64_t n = 0; n < nb; ++n)
+    for (int64_t r = r0; r < r1; ++r) y[n * ldy + r] = act_apply(a, y[n * ldy + r]);
+}
+
+// g[oy, :] = gate(conv_kxk([mean, max])[oy, :] + bias) for output rows [y0, y1) of one sample,
+// accumulated in double in acc [w].
+void spatial_rows(const double* mean, const double* mx, const float* wk, int k, float bias, Gate gate,
+                  int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* acc) {
+  const int pad = (k - 1) / 2;
+  for (int64_t oy = y0; oy < y1; ++oy) {
+    double* out = acc;
+    for (int64_t ox = 0; ox < w; ++ox) out[ox] = 0.0;
+    for (int ch = 0; ch < 2; ++ch) {
+      const double* in = ch == 0 ? mean : mx;
+      for (int ky = 0; ky < k; ++ky) {
+        const int64_t iy = oy + ky - pad;
+        if (iy < 0 || iy >= h) continue;
+        const double* row = in + iy * w;
+        for (int kx = 0; kx < k; ++kx) {
+          const double wv = wk[(ch * k + ky) * k + kx];
+          const int64_t dx = kx - pad;
+          const int64_t lo = std::max<int64_t>(0, -dx), hi = std::min<int64_t>(w, w - dx);
+          const double* src = row + dx;
+          for (int64_t ox = lo; ox < hi; ++ox) out[ox] += wv * src[ox];
+        }
+      }
+    }
+    for (int64_t ox = 0; ox < w; ++ox) g[oy * w + ox] = float(gate_apply(gate, out[ox] + double(bias)));
+  }
+}
+
+struct Scratch {
+  std::vector<float> s, g, pmax;
+  std::vector<double> zz, h, o, mean, mx, psum, conv_acc;
+  void resize(int64_t nb, int64_t cc, int64_t hidden, int64_t hw, int64_t ww, int64_t tasks, bool nhwc) {
+    zz.resize(size_t(2 * nb * cc));
+    h.resize(size_t(2 * nb * hidden));
+    o.resize(size_t(2 * nb * cc));
+    s.resize(size_t(nb * cc));
+    mean.resize(size_t(nb * hw));
+    mx.resize(size_t(nb * hw));
+    g.resize(size_t(nb * hw));
+    if (nhwc) {
+      psum.resize(size_t(tasks * nb * cc));
+      pmax.resize(size_t(tasks * nb * cc));
+    }
+    conv_acc.resize(size_t(tasks * ww));
+  }
+};
+
+// One block of nb samples, its phases split over up to `threads` threads (1: all on the caller).
+void run_block(const OpParams& p, const Weights& wt, const float* xb, float* yb, int64_t nb, int threads,
+               Scratch& sc) {
+  const Kernels& kn = kernels();
+  const int64_t cc = p.shape.c, hh = p.shape.h, ww = p.shape.w, hw = hh * ww;
+  const int64_t hidden = p.hidden, sample = cc * hw;
+  const bool nhwc = p.layout == Layout::NHWC;
+  const double inv_hw = hw > 0 ? 1.0 / double(hw) : 0.0;
+  PostCtx post{p.act};
+  std::vector<float>& s = sc.s;
+  std::vector<float>& g = sc.g;
+  std::vector<float>& pmax = sc.pmax;
+  std::vector<double>& zz = sc.zz;
+  std::vector<double>& h = sc.h;
+  std::vector<double>& o = sc.o;
+  std::vector<double>& mean = sc.mean;
+  std::vector<double>& mx = sc.mx;
+  std::vector<double>& psum = sc.psum;
+  std::vector<double>& conv_acc = sc.conv_acc;
+  const int64_t bytes = nb * sample * int64_t(sizeof(float));
+  const int64_t pix = nb * hw;  // pixel rows of the block
+
+  // 1. Pool: zz[0..nb) = mean over H*W, zz[nb..2nb) = max over H*W.
+  double* avg = zz.data();
+  double* cmax = zz.data() + nb * cc;
+  if (!nhwc) {
+    const int64_t rows = nb * cc;
+    const int tasks = tasks_for(bytes, rows, threads);
+    parallel_for(tasks, [&](int64_t i) {
+      int64_t r0, r1;
+      split_range(rows, tasks, i, &r0, &r1);
+      for (int64_t r = r0; r < r1; ++r) {
+        double sum;
+        float m;
+        kn.sum_max(xb + r * hw, hw, &sum, &m);
+        avg[r] = sum * inv_hw;
+        cmax[r] = m;
+      }
+    });
+  } else {
+    const int tasks = tasks_for(bytes, pix, threads);
+    parallel_for(tasks, [&](int64_t i) {
+      int64_t r0, r1;
+      split_range(pix, tasks, i, &r0, &r1);
+      double* ps = psum.data() + i * nb * cc;
+      float* pm = pmax.data() + i * nb * cc;
+      std::fill(ps, ps + nb * cc, 0.0);
+      std::fill(pm, pm + nb * cc, -INFINITY);
+      for (int64_t r = r0; r < r1;) {
+        const int64_t n = r / hw, end = std::min(r1, (n + 1) * hw);
+        kn.accum_max_rows(xb + r * cc, end - r, cc, ps + n * cc, pm + n * cc);
+        r = end;
+      }
+    });
+    for (int64_t j = 0; j < nb * cc; ++j) {
+      double acc = 0;
+      float m = -INFINITY;
+      for (int i = 0; i < tasks; ++i) {
+        acc += psum[size_t(i * nb * cc + j)];
+        const float v = pmax[size_t(i * nb * cc + j)];
+        m = v > m ? v : m;
+      }
+      avg[j] = acc * inv_hw;
+      cmax[j] = m;
+    }
+  }
+
+  // 2. Channel gate: s = gate(MLP(avg) + MLP(max)), both pooled vectors as one batch of 2nb.
+  fc_rows(wt.w1, wt.b1, hidden, cc, zz.data(), 2 * nb, h.data(), post_act, &post);
+  fc_rows(wt.w2, wt.b2, cc, hidden, h.data(), 2 * nb, o.data(), nullptr, nullptr);
+  for (int64_t j = 0; j < nb * cc; ++j) s[size_t(j)] = float(gate_apply(p.gate, o[size_t(j)] + o[size_t(nb * cc + j)]));
+
+  // 3. Per-pixel mean and max over channels of x * s.
+  {
+    const int tasks = tasks_for(bytes, pix, threads);
+    parallel_for(tasks, [&](int64_t i) {
+      int64_t r0, r1;
+      split_range(pix, tasks, i, &r0, &r1);
+      for (int64_t r = r0; r < r1;) {
+        const int64_t n = r / hw, end = std::min(r1, (n + 1) * hw);
+        if (nhwc) {
+          kn.chan_stats_rows(xb + r * cc, s.data() + n * cc, cc, end - r, mean.data() + r, mx.data() + r);
+        } else {
+          kn.chan_stats_planes(xb + n * sample + (r - n * hw), s.data() + n * cc, cc, hw, end - r, mean.data() + r,
+                               mx.data() + r);
+        }
+        r = end;
+      }
+    });
+  }
+
+  // 4. Spatial gate g = gate(conv(maps) + bias), split over output rows of the block.
+  {
+    const int64_t out_rows = nb * hh;
+    const int64_t macs = pix * 2 * int64_t(p.spatial_k) * p.spatial_k;
+    const int tasks =
+        int(std::max<int64_t>(1, std::min<int64_t>({int64_t(threads) * kTasksPerThread, out_rows, macs / (1 << 16)})));
+    parallel_for(tasks, [&](int64_t i) {
+      int64_t r0, r1;
+      split_range(out_rows, tasks, i, &r0, &r1);
+      for (int64_t r = r0; r < r1;) {
+        const int64_t n = r / hh, end = std::min(r1, (n + 1) * hh);
+        spatial_rows(mean.data() + n * hw, mx.data() + n * hw, wt.aux, p.spatial_k, p.spatial_bias, p.gate, hh, ww,
+                     r - n * hh, end - n * hh, g.data() + n * hw, conv_acc.data() + i * ww);
+        r = end;
+      }
+    });
+  }
+
+  // 5. y = (x * s) * g.
+  if (!nhwc) {
+    const int64_t rows = nb * cc;
+    const int tasks = tasks_for(bytes, rows, threads);
+    parallel_for(tasks, [&](int64_t i) {
+      int64_t r0, r1;
+      split_range(rows, tasks, i, &r0, &r1);
+      for (int64_t r = r0; r < r1; ++r)
+        kn.scale_gate_plane(xb + r * hw, s[size_t(r)], g.data() + (r / cc) * hw, yb + r * hw, hw);
+    });
+  } else {
+    const int tasks = tasks_for(bytes, pix, threads);
+    parallel_for(tasks, [&](int64_t i) {
+      int64_t r0, r1;
+      split_range(pix, tasks, i, &r0, &r1);
+      for (int64_t r = r0; r < r1;) {
+        const int64_t n = r / hw, end = std::min(r1, (n + 1) * hw);
+        kn.scale_gate_rows(xb + r * cc, s.data() + n * cc, g.data() + r, yb + r * cc, end - r, cc);
+        r = end;
+      }
+    });
+  }
+}
+
+}  // namespace
+}  // namespace cpu
+
+Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) {
+  using namespace cpu;
+  Status st = check_common(p, t);
+  if (!st.ok()) return st;
+  if (wt.w1 == nullptr || wt.w2 == nullptr || wt.aux == nullptr || p.hidden < 1)
+    return Status::Error(StatusCode::InvalidArgument, "CBAM needs w1, w2, the spatial weight and hidden >= 1");
+  if (p.spatial_k < 1 || p.spatial_k % 2 == 0)
+    return Status::Error(StatusCode::InvalidArgument, "CBAM spatial kernel size must be odd and >= 1");
+
+  const int64_t n_total = p.shape.n, cc = p.shape.c, hw = p.shape.hw(), ww = p.shape.w;
+  const int64_t sample = cc * hw, sample_bytes = sample * int64_t(sizeof(float));
+  const bool nhwc = p.layout == Layout::NHWC;
+  const float* x = static_cast<const float*>(t.x);
+  float* y = static_cast<float*>(t.y);
+  if (n_total == 0) return Status::Ok();
+  const int threads = std::max(1, pool_size());
+
+  // As SE: whole samples to threads (every phase of a sample on one core, no barriers) while
+  // at least `threads` samples remain; the rest in blocks split across threads.
+  int64_t whole = n_total >= threads ? n_total / threads * threads : 0;
+  if (n_total * sample_bytes < int64_t(threads) * kBytesPerTask) whole = n_total;
+  const int64_t rest = n_total - whole;
+  int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;
+  nb_max = std::max<int64_t>(1, std::min(nb_max, (int64_t(1) << 16) / cc));
+
+  std::vector<Scratch> slots;
+  Scratch block;
+  try {
+    if (whole > 0) {
+      slots.resize(size_t(threads));
+      for (Scratch& sc : slots) sc.resize(1, cc, p.hidden, hw, ww, 1, nhwc);
+    }
+    if (rest > 0) block.resize(nb_max, cc, p.hidden, hw, ww, int64_t(threads) * kTasksPerThread, nhwc);
+  } catch (const std::bad_alloc&) {
+    return Status::Error(StatusCode::Internal, "out of memory for CPU scratch buffers");
+  }
+
+  if (whole > 0) {
+    parallel_for(
+        whole,
+        [&](int64_t n) { run_block(p, wt, x + n * sample, y + n * sample, 1, 1, slots[size_t(participant_index())]); },
+        threads);
+  }
+  for (int64_t n0 = whole; n0 < n_total; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, n_total - n0);
+    run_block(p, wt, x + n0 * sample, y + n0 * sample, nb, threads, block);
+  }
+  return Status::Ok();
+}
+
+}  // namespace sqex

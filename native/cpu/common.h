@@ -1,0 +1,118 @@
+// Shared pieces of the CPU kernels: scalar activation/gate helpers, the table of vectorised
+// inner loops (one instance per instruction set, chosen once at run time) and small helpers
+// the op drivers share.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "sqex/params.h"
+
+namespace sqex {
+namespace cpu {
+
+// In double: they act on the small excitation vectors only.
+// 1 / (1 + exp(-v)) saturates to 0 or 1 without NaN for any finite v (exp overflows to inf).
+inline double act_apply(Act a, double v) { return a == Act::ReLU ? (v > 0 ? v : 0) : v / (1 + std::exp(-v)); }
+
+inline double gate_apply(Gate g, double v) {
+  if (g == Gate::Sigmoid) return 1 / (1 + std::exp(-v));
+  return std::min(std::max(v + 3, 0.0), 6.0) / 6;
+}
+
+// The vectorised inner loops. Everything that amplifies rounding error (pooled sums, the
+// excitation FCs, CBAM's channel statistics and spatial conv) accumulates in double: with
+// |x| ~ 1e4 and unsaturated gates, float accumulation alone misses 1e-5 against float64.
+// x and y may be the same array, and r may equal y (each element is read before it is written).
+struct Kernels {
+  const char* name;
+  // Sum of x[0..n), in double lanes.
+  double (*sum)(const float* x, int64_t n);
+  // Sum and max of x[0..n).
+  void (*sum_max)(const float* x, int64_t n, double* sum, float* max);
+  // acc[c] += sum over `rows` rows of x[row * c_count + c].
+  void (*accum_rows)(const float* x, int64_t rows, int64_t c_count, double* acc);
+  // As accum_rows, and mx[c] = max(mx[c], x[row, c]).
+  void (*accum_max_rows)(const float* x, int64_t rows, int64_t c_count, double* acc, float* mx);
+  // y[i] = x[i] * s (+ r[i]) (then max(., 0) when relu); r may be null. stream: non-temporal
+  // stores (for outputs much larger than the caches).
+  void (*scale)(const float* x, float s, const float* r, float* y, int64_t n, bool relu, bool stream);
+  // y[row, c] = x[row, c] * s[c] (+ r[row, c]) (relu), rows of c_count contiguous floats.
+  void (*scale_rows)(const float* x, const float* s, const float* r, float* y, int64_t rows,
+                     int64_t c_count, bool relu, bool stream);
+  // Y[n * ldy + row] = dot(W[row, 0..k), X[n * ldx + 0..k)) (+ b[row]) for rows [r0, r1), n < nb.
+  void (*fc)(const float* w, const float* b, int64_t k, const double* x, int64_t ldx, int64_t nb,
+             double* y, int64_t ldy, int64_t r0, int64_t r1);
+  // CBAM, NCHW: for pixels [0, n) of a sample (x points at pixel 0 of channel 0, channel stride
+  // hw): mean[q] = mean_c x[c, q] * s[c], max[q] = max_c x[c, q] * s[c].
+  void (*chan_stats_planes)(const float* x, const float* s, int64_t c_count, int64_t hw, int64_t n,
+                            double* mean, double* max);
+  // CBAM, NHWC: the same for `rows` pixel rows of c_count contiguous floats.
+  void (*chan_stats_rows)(const float* x, const float* s, int64_t c_count, int64_t rows, double* mean,
+                          double* max);
+  // y[i] = (x[i] * s) * g[i].
+  void (*scale_gate_plane)(const float* x, float s, const float* g, float* y, int64_t n);
+  // y[row, c] = (x[row, c] * s[c]) * g[row].
+  void (*scale_gate_rows)(const float* x, const float* s, const float* g, float* y, int64_t rows,
+                          int64_t c_count);
+};
+
+// The best table this CPU supports (decided once).
+const Kernels& kernels();
+// Per instruction set, for the dev harness: null when not compiled in or not supported here.
+const Kernels* kernels_scalar();
+const Kernels* kernels_sse2();
+const Kernels* kernels_avx2();
+const Kernels* kernels_neon();
+// Dev harness and tests only: run with `k` instead of the best table (nullptr = best again).
+void force_kernels(const Kernels* k);
+
+// Outputs at least this large are written with streaming stores (set by the dev harness).
+extern int64_t g_stream_min_bytes;
+
+// Samples handled per block: as many as fit a cache budget, but at least one.
+// Pool -> excite -> scale run block by block, so a block is re-read while still cached.
+inline int64_t samples_per_block(int64_t n, int64_t sample_bytes, int threads) {
+  const int64_t budget = int64_t(threads) * (768 << 10);
+  int64_t nb = sample_bytes > 0 ? budget / sample_bytes : n;
+  nb = std::max<int64_t>(1, std::min(nb, n));
+  const int64_t blocks = (n + nb - 1) / nb;
+  return (n + blocks - 1) / blocks;  // even blocks
+}
+
+inline Status check_common(const OpParams& p, const Tensors& t) {
+  if (p.dtype != DType::F32) return Status::Error(StatusCode::Unsupported, "the CPU backend supports float32 only");
+  if (p.shape.n < 0 || p.shape.c < 1 || p.shape.h < 0 || p.shape.w < 0)
+    return Status::Error(StatusCode::InvalidArgument, "invalid shape");
+  if (p.layout != Layout::NCHW && p.layout != Layout::NHWC)
+    return Status::Error(StatusCode::InvalidArgument, "invalid layout");
+  if (p.shape.numel() > 0 && (t.x == nullptr || t.y == nullptr))
+    return Status::Error(StatusCode::InvalidArgument, "x and y are required");
+  return Status::Ok();
+}
+
+// The SE/ECA pipeline (se.cpp): pool x over H*W into z [nb, C] (double), excite fills the
+// gates s [nb, C], then y = x * s (+ residual) (relu). Writes t.scale_out when non-null.
+// Whole samples go to threads while there are at least as many samples left as threads (no
+// barriers, each sample re-read from the cache of the core that pooled it); the remaining
+// samples are split over channels (NCHW) or pixels (NHWC) with the same partition for the
+// pooling and the scaling. excite(ctx, slot, z, nb, s) may run concurrently with distinct
+// slots in [0, threads), slot 0 with up to N samples, the others one sample at a time, and
+// may call parallel_for (it runs inline inside a task). threads: pool_size() read once by the
+// caller (the pool may be resized concurrently; task indices never exceed it).
+typedef void (*ExciteFn)(void* ctx, int slot, const double* z, int64_t nb, float* s);
+// weight_bytes: bytes of weights one excitation reads; when they outweigh a sample, samples
+// are batched so the weights are read once per block rather than once per sample.
+Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, void* ctx, int threads,
+                         int64_t weight_bytes);
+
+// Batched fully connected layer over the pool: Y[n, r] = W[r, :] . X[n, :] + b[r], then
+// post(row value) applied by the caller's loop over its rows. Splits rows across the pool
+// when the product is big enough to pay for it.
+void fc_rows(const float* w, const float* b, int64_t rows, int64_t k, const double* x, int64_t nb,
+             double* y, void (*post)(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t r1),
+             void* post_ctx);
+
+}  // namespace cpu
+}  // namespace sqex

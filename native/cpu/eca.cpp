@@ -1,0 +1,44 @@
+// ECA forward on the CPU: the SE pipeline with a k-tap convolution over the pooled channels.
+#include "common.h"
+#include "sqex/cpu.h"
+#include "thread_pool.h"
+
+namespace sqex {
+namespace cpu {
+namespace {
+
+struct EcaCtx {
+  const OpParams* p;
+  const float* weight;
+};
+
+void eca_excite(void* vctx, int /*slot*/, const double* z, int64_t nb, float* s) {
+  const EcaCtx& c = *static_cast<const EcaCtx*>(vctx);
+  const int64_t cc = c.p->shape.c;
+  const int k = c.p->eca_k, pad = (k - 1) / 2;
+  for (int64_t n = 0; n < nb; ++n) {
+    const double* zn = z + n * cc;
+    for (int64_t ch = 0; ch < cc; ++ch) {
+      double v = 0;
+      for (int j = 0; j < k; ++j) {
+        const int64_t src = ch + j - pad;
+        if (src >= 0 && src < cc) v += double(c.weight[j]) * zn[src];
+      }
+      s[n * cc + ch] = float(gate_apply(c.p->gate, v));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace cpu
+
+Status eca_forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
+  Status st = cpu::check_common(p, t);
+  if (!st.ok()) return st;
+  if (p.eca_k < 1 || p.eca_k % 2 == 0) return Status::Error(StatusCode::InvalidArgument, "ECA kernel size must be odd and >= 1");
+  if (w.aux == nullptr) return Status::Error(StatusCode::InvalidArgument, "ECA needs its conv weight");
+  cpu::EcaCtx ctx{&p, w.aux};
+  return cpu::pool_excite_scale(p, t, cpu::eca_excite, &ctx, cpu::pool_size(), 0);
+}
+
+}  // namespace sqex

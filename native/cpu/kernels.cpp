@@ -1,0 +1,220 @@
+// Instantiates kernels_impl.h once per instruction set and picks the best one at run time.
+// x86-64: SSE2 (baseline, always) and AVX2+FMA (GCC/Clang only, behind a target region and
+// __builtin_cpu_supports). arm64: NEON. Anything else: scalar.
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "common.h"
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#define SQEX_X86 1
+#include <immintrin.h>
+#endif
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define SQEX_NEON 1
+#include <arm_neon.h>
+#endif
+#if SQEX_X86 && (defined(__GNUC__) || defined(__clang__))
+#define SQEX_HAVE_AVX2 1
+#endif
+
+namespace sqex {
+namespace cpu {
+
+namespace isa_scalar {
+typedef float vf;
+static const int W = 1;
+static const char* const kIsaName = "scalar";
+static inline vf vld(const float* p) { return *p; }
+static inline void vst(float* p, vf v) { *p = v; }
+static inline void vst_nt(float* p, vf v) { *p = v; }
+static inline void vfence() {}
+static inline vf vset(float s) { return s; }
+static inline vf vzero() { return 0.f; }
+static inline vf vadd(vf a, vf b) { return a + b; }
+static inline vf vmul(vf a, vf b) { return a * b; }
+static inline vf vmax(vf a, vf b) { return a > b ? a : b; }
+typedef double vd;
+static inline vd vd_zero() { return 0.0; }
+static inline vd vd_ld(const double* p) { return *p; }
+static inline void vd_st(double* p, vd v) { *p = v; }
+static inline vd vd_addf(vd a, vf v) { return a + double(v); }
+static inline vd vd_fmaf(vd a, vf v, const double* p) { return a + double(v) * p[0]; }
+static inline double vd_sum(vd a) { return a; }
+#include "kernels_impl.h"
+}  // namespace isa_scalar
+
+#if SQEX_X86
+namespace isa_sse2 {
+typedef __m128 vf;
+static const int W = 4;
+static const char* const kIsaName = "sse2";
+static inline vf vld(const float* p) { return _mm_loadu_ps(p); }
+static inline void vst(float* p, vf v) { _mm_storeu_ps(p, v); }
+static inline void vst_nt(float* p, vf v) { _mm_stream_ps(p, v); }
+static inline void vfence() { _mm_sfence(); }
+static inline vf vset(float s) { return _mm_set1_ps(s); }
+static inline vf vzero() { return _mm_setzero_ps(); }
+static inline vf vadd(vf a, vf b) { return _mm_add_ps(a, b); }
+static inline vf vmul(vf a, vf b) { return _mm_mul_ps(a, b); }
+static inline vf vmax(vf a, vf b) { return _mm_max_ps(a, b); }
+struct vd {
+  __m128d lo, hi;
+};
+static inline vd vd_zero() { return {_mm_setzero_pd(), _mm_setzero_pd()}; }
+static inline vd vd_ld(const double* p) { return {_mm_loadu_pd(p), _mm_loadu_pd(p + 2)}; }
+static inline void vd_st(double* p, vd v) {
+  _mm_storeu_pd(p, v.lo);
+  _mm_storeu_pd(p + 2, v.hi);
+}
+static inline vd vd_addf(vd a, vf v) {
+  return {_mm_add_pd(a.lo, _mm_cvtps_pd(v)), _mm_add_pd(a.hi, _mm_cvtps_pd(_mm_movehl_ps(v, v)))};
+}
+static inline vd vd_fmaf(vd a, vf v, const double* p) {
+  return {_mm_add_pd(a.lo, _mm_mul_pd(_mm_cvtps_pd(v), _mm_loadu_pd(p))),
+          _mm_add_pd(a.hi, _mm_mul_pd(_mm_cvtps_pd(_mm_movehl_ps(v, v)), _mm_loadu_pd(p + 2)))};
+}
+static inline double vd_sum(vd a) {
+  __m128d s = _mm_add_pd(a.lo, a.hi);
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+#include "kernels_impl.h"
+}  // namespace isa_sse2
+#endif
+
+#if SQEX_HAVE_AVX2
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+namespace isa_avx2 {
+typedef __m256 vf;
+static const int W = 8;
+static const char* const kIsaName = "avx2";
+static inline vf vld(const float* p) { return _mm256_loadu_ps(p); }
+static inline void vst(float* p, vf v) { _mm256_storeu_ps(p, v); }
+static inline void vst_nt(float* p, vf v) { _mm256_stream_ps(p, v); }
+static inline void vfence() { _mm_sfence(); }
+static inline vf vset(float s) { return _mm256_set1_ps(s); }
+static inline vf vzero() { return _mm256_setzero_ps(); }
+static inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
+struct vd {
+  __m256d lo, hi;
+};
+static inline vd vd_zero() { return {_mm256_setzero_pd(), _mm256_setzero_pd()}; }
+static inline vd vd_ld(const double* p) { return {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)}; }
+static inline void vd_st(double* p, vd v) {
+  _mm256_storeu_pd(p, v.lo);
+  _mm256_storeu_pd(p + 4, v.hi);
+}
+static inline vd vd_addf(vd a, vf v) {
+  return {_mm256_add_pd(a.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v))),
+          _mm256_add_pd(a.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)))};
+}
+static inline vd vd_fmaf(vd a, vf v, const double* p) {
+  return {_mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_loadu_pd(p), a.lo),
+          _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), _mm256_loadu_pd(p + 4), a.hi)};
+}
+static inline double vd_sum(vd a) {
+  __m256d d = _mm256_add_pd(a.lo, a.hi);
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+#include "kernels_impl.h"
+}  // namespace isa_avx2
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+#endif
+
+#if SQEX_NEON
+namespace isa_neon {
+typedef float32x4_t vf;
+static const int W = 4;
+static const char* const kIsaName = "neon";
+static inline vf vld(const float* p) { return vld1q_f32(p); }
+static inline void vst(float* p, vf v) { vst1q_f32(p, v); }
+static inline void vst_nt(float* p, vf v) { vst1q_f32(p, v); }
+static inline void vfence() {}
+static inline vf vset(float s) { return vdupq_n_f32(s); }
+static inline vf vzero() { return vdupq_n_f32(0.f); }
+static inline vf vadd(vf a, vf b) { return vaddq_f32(a, b); }
+static inline vf vmul(vf a, vf b) { return vmulq_f32(a, b); }
+static inline vf vmax(vf a, vf b) { return vmaxq_f32(a, b); }
+struct vd {
+  float64x2_t lo, hi;
+};
+static inline vd vd_zero() { return {vdupq_n_f64(0.0), vdupq_n_f64(0.0)}; }
+static inline vd vd_ld(const double* p) { return {vld1q_f64(p), vld1q_f64(p + 2)}; }
+static inline void vd_st(double* p, vd v) {
+  vst1q_f64(p, v.lo);
+  vst1q_f64(p + 2, v.hi);
+}
+static inline vd vd_addf(vd a, vf v) {
+  return {vaddq_f64(a.lo, vcvt_f64_f32(vget_low_f32(v))), vaddq_f64(a.hi, vcvt_f64_f32(vget_high_f32(v)))};
+}
+static inline vd vd_fmaf(vd a, vf v, const double* p) {
+  return {vfmaq_f64(a.lo, vcvt_f64_f32(vget_low_f32(v)), vld1q_f64(p)),
+          vfmaq_f64(a.hi, vcvt_f64_f32(vget_high_f32(v)), vld1q_f64(p + 2))};
+}
+static inline double vd_sum(vd a) { return vaddvq_f64(vaddq_f64(a.lo, a.hi)); }
+#include "kernels_impl.h"
+}  // namespace isa_neon
+#endif
+
+const Kernels* kernels_scalar() { return &isa_scalar::kTable; }
+
+const Kernels* kernels_sse2() {
+#if SQEX_X86
+  return &isa_sse2::kTable;
+#else
+  return nullptr;
+#endif
+}
+
+const Kernels* kernels_avx2() {
+#if SQEX_HAVE_AVX2
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return ok ? &isa_avx2::kTable : nullptr;
+#else
+  return nullptr;
+#endif
+}
+
+const Kernels* kernels_neon() {
+#if SQEX_NEON
+  return &isa_neon::kTable;
+#else
+  return nullptr;
+#endif
+}
+
+namespace {
+const Kernels* best_kernels() {
+  if (const Kernels* k = kernels_avx2()) return k;
+  if (const Kernels* k = kernels_neon()) return k;
+  if (const Kernels* k = kernels_sse2()) return k;
+  return kernels_scalar();
+}
+std::atomic<const Kernels*> g_forced{nullptr};
+}  // namespace
+
+const Kernels& kernels() {
+  if (const Kernels* f = g_forced.load(std::memory_order_relaxed)) return *f;
+  static const Kernels* const best = best_kernels();
+  return *best;
+}
+
+void force_kernels(const Kernels* k) { g_forced.store(k, std::memory_order_relaxed); }
+
+}  // namespace cpu
+}  // namespace sqex

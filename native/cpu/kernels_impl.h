@@ -1,0 +1,321 @@
+// Vectorised inner loops, written once against a small vector vocabulary and included by
+// kernels.cpp once per instruction set, inside that set's namespace (and, for AVX2, inside a
+// target("avx2,fma") region). No include guard on purpose; includes nothing itself.
+//
+// Expected in the including namespace:
+//   vf (W float lanes), vld, vst, vst_nt (aligned streaming store), vfence, vset, vzero, vadd,
+//   vmul, vmax;
+//   vd (W double lanes): vd_zero, vd_ld, vd_st, vd_addf(a, v) = a + double(v),
+//   vd_fmaf(a, v, p) = a + double(v) * p[0..W), vd_sum (sum of the lanes).
+
+static float vlanes_max(vf v) {
+  alignas(64) float t[W];
+  vst(t, v);
+  float m = t[0];
+  for (int j = 1; j < W; ++j) m = t[j] > m ? t[j] : m;
+  return m;
+}
+
+static double k_sum(const float* x, int64_t n) {
+  vd a0 = vd_zero(), a1 = vd_zero();
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    a0 = vd_addf(a0, vld(x + i));
+    a1 = vd_addf(a1, vld(x + i + W));
+  }
+  double total = vd_sum(a0) + vd_sum(a1);
+  for (; i < n; ++i) total += x[i];
+  return total;
+}
+
+static void k_sum_max(const float* x, int64_t n, double* sum_out, float* max_out) {
+  vd a0 = vd_zero(), a1 = vd_zero();
+  vf m0 = vset(-INFINITY), m1 = m0;
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    const vf v0 = vld(x + i), v1 = vld(x + i + W);
+    a0 = vd_addf(a0, v0);
+    a1 = vd_addf(a1, v1);
+    m0 = vmax(m0, v0);
+    m1 = vmax(m1, v1);
+  }
+  double total = vd_sum(a0) + vd_sum(a1);
+  float mx = vlanes_max(vmax(m0, m1));
+  for (; i < n; ++i) {
+    total += x[i];
+    mx = x[i] > mx ? x[i] : mx;
+  }
+  *sum_out = total;
+  *max_out = mx;
+}
+
+static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cc;
+    int64_t c = 0;
+    for (; c + 2 * W <= cc; c += 2 * W) {
+      vd_st(acc + c, vd_addf(vd_ld(acc + c), vld(xr + c)));
+      vd_st(acc + c + W, vd_addf(vd_ld(acc + c + W), vld(xr + c + W)));
+    }
+    for (; c < cc; ++c) acc[c] += xr[c];
+  }
+}
+
+static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cc;
+    int64_t c = 0;
+    for (; c + W <= cc; c += W) {
+      const vf v = vld(xr + c);
+      vd_st(acc + c, vd_addf(vd_ld(acc + c), v));
+      vst(mx + c, vmax(vld(mx + c), v));
+    }
+    for (; c < cc; ++c) {
+      acc[c] += xr[c];
+      mx[c] = xr[c] > mx[c] ? xr[c] : mx[c];
+    }
+  }
+}
+
+// Streaming (non-temporal) stores: for outputs far larger than the caches, skipping the
+// read-for-ownership of y saves a third of the traffic. Stores before y is aligned and the tail
+// are ordinary; vfence orders the streamed stores before the task reports completion.
+template <bool HasR, bool Relu, bool NT>
+static void scale_t(const float* x, float s, const float* r, float* y, int64_t n) {
+  const vf vs = vset(s), z = vzero();
+  int64_t i = 0;
+  if (NT)
+    for (; i < n && (reinterpret_cast<uintptr_t>(y + i) & (W * sizeof(float) - 1)) != 0; ++i) {
+      float v = x[i] * s;
+      if (HasR) v += r[i];
+      if (Relu) v = v > 0.f ? v : 0.f;
+      y[i] = v;
+    }
+  for (; i + 2 * W <= n; i += 2 * W) {
+    vf a = vmul(vld(x + i), vs), b = vmul(vld(x + i + W), vs);
+    if (HasR) {
+      a = vadd(a, vld(r + i));
+      b = vadd(b, vld(r + i + W));
+    }
+    if (Relu) {
+      a = vmax(a, z);
+      b = vmax(b, z);
+    }
+    if (NT) {
+      vst_nt(y + i, a);
+      vst_nt(y + i + W, b);
+    } else {
+      vst(y + i, a);
+      vst(y + i + W, b);
+    }
+  }
+  for (; i < n; ++i) {
+    float v = x[i] * s;
+    if (HasR) v += r[i];
+    if (Relu) v = v > 0.f ? v : 0.f;
+    y[i] = v;
+  }
+  if (NT) vfence();
+}
+
+static void k_scale(const float* x, float s, const float* r, float* y, int64_t n, bool relu, bool stream) {
+  if (stream) {
+    if (r) {
+      relu ? scale_t<true, true, true>(x, s, r, y, n) : scale_t<true, false, true>(x, s, r, y, n);
+    } else {
+      relu ? scale_t<false, true, true>(x, s, r, y, n) : scale_t<false, false, true>(x, s, r, y, n);
+    }
+  } else if (r) {
+    relu ? scale_t<true, true, false>(x, s, r, y, n) : scale_t<true, false, false>(x, s, r, y, n);
+  } else {
+    relu ? scale_t<false, true, false>(x, s, r, y, n) : scale_t<false, false, false>(x, s, r, y, n);
+  }
+}
+
+template <bool HasR, bool Relu, bool NT>
+static void scale_rows_t(const float* x, const float* s, const float* r, float* y, int64_t rows,
+                         int64_t cc) {
+  const vf z = vzero();
+  // Streaming needs every row start aligned, i.e. y aligned and C a multiple of W.
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* xr = x + row * cc;
+    const float* rr = HasR ? r + row * cc : nullptr;
+    float* yr = y + row * cc;
+    int64_t c = 0;
+    for (; c + 2 * W <= cc; c += 2 * W) {
+      vf a = vmul(vld(xr + c), vld(s + c)), b = vmul(vld(xr + c + W), vld(s + c + W));
+      if (HasR) {
+        a = vadd(a, vld(rr + c));
+        b = vadd(b, vld(rr + c + W));
+      }
+      if (Relu) {
+        a = vmax(a, z);
+        b = vmax(b, z);
+      }
+      if (NT) {
+        vst_nt(yr + c, a);
+        vst_nt(yr + c + W, b);
+      } else {
+        vst(yr + c, a);
+        vst(yr + c + W, b);
+      }
+    }
+    for (; c < cc; ++c) {
+      float v = xr[c] * s[c];
+      if (HasR) v += rr[c];
+      if (Relu) v = v > 0.f ? v : 0.f;
+      yr[c] = v;
+    }
+  }
+  if (NT) vfence();
+}
+
+static void k_scale_rows(const float* x, const float* s, const float* r, float* y, int64_t rows,
+                         int64_t cc, bool relu, bool stream) {
+  stream = stream && (reinterpret_cast<uintptr_t>(y) & (W * sizeof(float) - 1)) == 0 && cc % (2 * W) == 0;
+  if (stream) {
+    if (r) {
+      relu ? scale_rows_t<true, true, true>(x, s, r, y, rows, cc) : scale_rows_t<true, false, true>(x, s, r, y, rows, cc);
+    } else {
+      relu ? scale_rows_t<false, true, true>(x, s, r, y, rows, cc) : scale_rows_t<false, false, true>(x, s, r, y, rows, cc);
+    }
+  } else if (r) {
+    relu ? scale_rows_t<true, true, false>(x, s, r, y, rows, cc) : scale_rows_t<true, false, false>(x, s, r, y, rows, cc);
+  } else {
+    relu ? scale_rows_t<false, true, false>(x, s, r, y, rows, cc) : scale_rows_t<false, false, false>(x, s, r, y, rows, cc);
+  }
+}
+
+// G samples at once share each load of a weight row; products and sums in double. U-way
+// unrolled so that G * U * 2 independent FMA chains hide the FMA latency.
+template <int G, int U>
+static void fc_group(const float* wr, int64_t k, const double* x, int64_t ldx, double* out) {
+  vd a[G][U];
+  for (int g = 0; g < G; ++g)
+    for (int u = 0; u < U; ++u) a[g][u] = vd_zero();
+  int64_t i = 0;
+  for (; i + U * W <= k; i += U * W) {
+    for (int u = 0; u < U; ++u) {
+      const vf w0 = vld(wr + i + u * W);
+      for (int g = 0; g < G; ++g) a[g][u] = vd_fmaf(a[g][u], w0, x + g * ldx + i + u * W);
+    }
+  }
+  for (; i + W <= k; i += W) {
+    const vf w0 = vld(wr + i);
+    for (int g = 0; g < G; ++g) a[g][0] = vd_fmaf(a[g][0], w0, x + g * ldx + i);
+  }
+  for (int g = 0; g < G; ++g) {
+    double t = 0;
+    for (int u = 0; u < U; ++u) t += vd_sum(a[g][u]);
+    for (int64_t j = i; j < k; ++j) t += double(wr[j]) * x[g * ldx + j];
+    out[g] = t;
+  }
+}
+
+static void k_fc(const float* w, const float* b, int64_t k, const double* x, int64_t ldx, int64_t nb,
+                 double* y, int64_t ldy, int64_t r0, int64_t r1) {
+  double d[4];
+  for (int64_t row = r0; row < r1; ++row) {
+    const float* wr = w + row * k;
+    const double bias = b ? double(b[row]) : 0.0;
+    int64_t n = 0;
+    for (; n + 4 <= nb; n += 4) {
+      fc_group<4, 1>(wr, k, x + n * ldx, ldx, d);
+      for (int g = 0; g < 4; ++g) y[(n + g) * ldy + row] = d[g] + bias;
+    }
+    for (; n + 2 <= nb; n += 2) {
+      fc_group<2, 2>(wr, k, x + n * ldx, ldx, d);
+      for (int g = 0; g < 2; ++g) y[(n + g) * ldy + row] = d[g] + bias;
+    }
+    for (; n < nb; ++n) {
+      fc_group<1, 4>(wr, k, x + n * ldx, ldx, d);
+      y[n * ldy + row] = d[0] + bias;
+    }
+  }
+}
+
+static void k_chan_stats_planes(const float* x, const float* s, int64_t cc, int64_t hw, int64_t n,
+                                double* mean, double* max) {
+  const int64_t kChunk = 256;
+  alignas(64) double sum_d[kChunk];
+  alignas(64) float max_f[kChunk];
+  const double inv_c = 1.0 / double(cc);
+  for (int64_t q0 = 0; q0 < n; q0 += kChunk) {
+    const int64_t len = std::min(kChunk, n - q0);
+    for (int64_t q = 0; q < len; ++q) {
+      max_f[q] = -INFINITY;
+      sum_d[q] = 0.0;
+    }
+    for (int64_t c = 0; c < cc; ++c) {
+      const float* xc = x + c * hw + q0;
+      const vf vs = vset(s[c]);
+      int64_t q = 0;
+      for (; q + W <= len; q += W) {
+        const vf v = vmul(vld(xc + q), vs);
+        vd_st(sum_d + q, vd_addf(vd_ld(sum_d + q), v));
+        vst(max_f + q, vmax(vld(max_f + q), v));
+      }
+      for (; q < len; ++q) {
+        const float v = xc[q] * s[c];
+        sum_d[q] += v;
+        max_f[q] = v > max_f[q] ? v : max_f[q];
+      }
+    }
+    for (int64_t q = 0; q < len; ++q) {
+      mean[q0 + q] = sum_d[q] * inv_c;
+      max[q0 + q] = max_f[q];
+    }
+  }
+}
+
+static void k_chan_stats_rows(const float* x, const float* s, int64_t cc, int64_t rows, double* mean,
+                              double* max) {
+  const double inv_c = 1.0 / double(cc);
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* xr = x + row * cc;
+    vd a0 = vd_zero(), a1 = vd_zero();
+    vf m0 = vset(-INFINITY), m1 = m0;
+    int64_t c = 0;
+    for (; c + 2 * W <= cc; c += 2 * W) {
+      const vf v0 = vmul(vld(xr + c), vld(s + c)), v1 = vmul(vld(xr + c + W), vld(s + c + W));
+      a0 = vd_addf(a0, v0);
+      a1 = vd_addf(a1, v1);
+      m0 = vmax(m0, v0);
+      m1 = vmax(m1, v1);
+    }
+    double total = vd_sum(a0) + vd_sum(a1);
+    float mx = vlanes_max(vmax(m0, m1));
+    for (; c < cc; ++c) {
+      const float v = xr[c] * s[c];
+      total += v;
+      mx = v > mx ? v : mx;
+    }
+    mean[row] = total * inv_c;
+    max[row] = mx;
+  }
+}
+
+static void k_scale_gate_plane(const float* x, float s, const float* g, float* y, int64_t n) {
+  const vf vs = vset(s);
+  int64_t i = 0;
+  for (; i + W <= n; i += W) vst(y + i, vmul(vmul(vld(x + i), vs), vld(g + i)));
+  for (; i < n; ++i) y[i] = (x[i] * s) * g[i];
+}
+
+static void k_scale_gate_rows(const float* x, const float* s, const float* g, float* y, int64_t rows,
+                              int64_t cc) {
+  for (int64_t row = 0; row < rows; ++row) {
+    const float* xr = x + row * cc;
+    float* yr = y + row * cc;
+    const vf vg = vset(g[row]);
+    int64_t c = 0;
+    for (; c + W <= cc; c += W) vst(yr + c, vmul(vmul(vld(xr + c), vld(s + c)), vg));
+    for (; c < cc; ++c) yr[c] = (xr[c] * s[c]) * g[row];
+  }
+}
+
+static const Kernels kTable = {
+    kIsaName,       k_sum,     k_sum_max, k_accum_rows,        k_accum_max_rows,   k_scale,
+    k_scale_rows,   k_fc,      k_chan_stats_planes, k_chan_stats_rows, k_scale_gate_plane,
+    k_scale_gate_rows,
+};

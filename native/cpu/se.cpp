@@ -1,0 +1,260 @@
+// SE forward on the CPU, and the pool -> excite -> scale pipeline that ECA shares.
+#include <memory>
+#include <new>
+#include <vector>
+
+#include "common.h"
+#include "sqex/cpu.h"
+#include "thread_pool.h"
+
+namespace sqex {
+namespace cpu {
+namespace {
+
+// Below this many bytes a phase runs on one thread: a wake-up costs more than it saves.
+constexpr int64_t kBytesPerTask = 96 << 10;
+// Excitation FCs below this many multiply-adds run on the calling thread.
+constexpr int64_t kParallelFcMacs = 1 << 17;
+
+// Tasks per parallel phase: up to kTasksPerThread per thread so a descheduled thread's share
+// can be taken over (each thread's home range stays contiguous and identical across phases).
+constexpr int kTasksPerThread = 4;
+
+int tasks_for(int64_t bytes, int64_t rows, int threads) {
+  int64_t t = std::min<int64_t>(int64_t(threads) * kTasksPerThread, std::max<int64_t>(1, bytes / kBytesPerTask));
+  return int(std::max<int64_t>(1, std::min(t, rows)));
+}
+
+}  // namespace
+
+int64_t g_stream_min_bytes = int64_t(1) << 62;
+
+void fc_rows(const float* w, const float* b, int64_t rows, int64_t k, const double* x, int64_t nb, double* y,
+             void (*post)(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t r1), void* post_ctx) {
+  const Kernels& kn = kernels();
+  const int threads = pool_size();
+  const int64_t macs = rows * k * nb;
+  const int tasks = macs < kParallelFcMacs ? 1 : int(std::min<int64_t>(threads, rows));
+  parallel_for(tasks, [&](int64_t i) {
+    int64_t r0, r1;
+    split_range(rows, tasks, i, &r0, &r1);
+    kn.fc(w, b, k, x, k, nb, y, rows, r0, r1);
+    if (post) post(post_ctx, y, rows, nb, r0, r1);
+  });
+}
+
+namespace {
+
+// One sample end to end on the calling thread.
+void run_sample(const OpParams& p, const Tensors& t, ExciteFn excite, void* ctx, int slot, int64_t n, double* z,
+                float* s, bool stream) {
+  const Kernels& kn = kernels();
+  const int64_t cc = p.shape.c, hw = p.shape.hw(), sample = cc * hw;
+  const bool relu = p.out_act == OutAct::ReLU;
+  const float* xs = static_cast<const float*>(t.x) + n * sample;
+  const float* rs = t.residual ? static_cast<const float*>(t.residual) + n * sample : nullptr;
+  float* ys = static_cast<float*>(t.y) + n * sample;
+  const double inv_hw = hw > 0 ? 1.0 / double(hw) : 0.0;
+  if (p.layout == Layout::NCHW) {
+    for (int64_t c = 0; c < cc; ++c) z[c] = kn.sum(xs + c * hw, hw) * inv_hw;
+  } else {
+    std::fill(z, z + cc, 0.0);
+    kn.accum_rows(xs, hw, cc, z);
+    for (int64_t c = 0; c < cc; ++c) z[c] *= inv_hw;
+  }
+  excite(ctx, slot, z, 1, s);
+  if (t.scale_out) std::memcpy(t.scale_out + n * cc, s, size_t(cc) * sizeof(float));
+  if (p.layout == Layout::NCHW) {
+    for (int64_t c = 0; c < cc; ++c) kn.scale(xs + c * hw, s[c], rs ? rs + c * hw : nullptr, ys + c * hw, hw, relu, stream);
+  } else {
+    kn.scale_rows(xs, s, rs, ys, hw, cc, relu, stream);
+  }
+}
+
+}  // namespace
+
+Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, void* ctx, int threads,
+                         int64_t weight_bytes) {
+  const Kernels& kn = kernels();
+  const int64_t n_total = p.shape.n, cc = p.shape.c, hw = p.shape.hw();
+  const int64_t sample = cc * hw;
+  const bool nhwc = p.layout == Layout::NHWC;
+  const bool relu = p.out_act == OutAct::ReLU;
+  const float* x = static_cast<const float*>(t.x);
+  const float* res = static_cast<const float*>(t.residual);
+  float* y = static_cast<float*>(t.y);
+  if (n_total == 0) return Status::Ok();
+  threads = std::max(1, threads);
+  const int64_t sample_bytes = sample * int64_t(sizeof(float));
+  const bool stream = n_total * sample_bytes >= g_stream_min_bytes;
+
+  // Samples handed whole to threads: a multiple of the thread count, or all of them when the
+  // batch is too small to be worth a split.
+  // When the excitation weights outweigh a sample (SE-ResNet's 2048x7x7 stage: 2 MB of FC
+  // weights against 400 KB of activations), batch samples instead so the FCs read them once
+  // per block, their rows split across threads.
+  const bool weight_bound = weight_bytes > sample_bytes;
+  int64_t whole = n_total >= threads && !weight_bound ? n_total / threads * threads : 0;
+  if (n_total * sample_bytes < int64_t(threads) * kBytesPerTask) whole = n_total;
+  const int64_t rest = n_total - whole;
+  int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;
+  if (weight_bound) nb_max = std::min<int64_t>(rest, std::max<int64_t>(nb_max, 16));
+  // Bound the per-block scratch (NHWC keeps per-task partial sums of nb * C doubles).
+  nb_max = std::max<int64_t>(1, std::min(nb_max, (int64_t(1) << 16) / cc));
+
+  std::vector<float> s;
+  std::vector<double> z, partial;
+  try {
+    z.resize(size_t(std::max<int64_t>(nb_max, threads) * cc));
+    s.resize(size_t(std::max<int64_t>(nb_max, threads) * cc));
+    if (nhwc && rest > 0) partial.resize(size_t(threads * kTasksPerThread * nb_max * cc));
+  } catch (const std::bad_alloc&) {
+    return Status::Error(StatusCode::Internal, "out of memory for CPU scratch buffers");
+  }
+
+  if (whole > 0) {
+    // One task per sample; slots per participating thread.
+    parallel_for(
+        whole,
+        [&](int64_t n) {
+          const int slot = participant_index();
+          run_sample(p, t, excite, ctx, slot, n, z.data() + slot * cc, s.data() + slot * cc, stream);
+        },
+        threads);
+  }
+
+  const double inv_hw = hw > 0 ? 1.0 / double(hw) : 0.0;
+  for (int64_t n0 = whole; n0 < n_total; n0 += nb_max) {
+    const int64_t nb = std::min(nb_max, n_total - n0);
+    const float* xb = x + n0 * sample;
+    const float* rb = res ? res + n0 * sample : nullptr;
+    float* yb = y + n0 * sample;
+    const int64_t rows = nhwc ? nb * hw : nb * cc;
+    const int tasks = tasks_for(nb * sample_bytes, rows, threads);
+
+    // Pool.
+    if (!nhwc) {
+      parallel_for(tasks, [&](int64_t i) {
+        int64_t r0, r1;
+        split_range(rows, tasks, i, &r0, &r1);
+        for (int64_t r = r0; r < r1; ++r) z[size_t(r)] = kn.sum(xb + r * hw, hw) * inv_hw;
+      }, threads);
+    } else {
+      parallel_for(tasks, [&](int64_t i) {
+        int64_t r0, r1;
+        split_range(rows, tasks, i, &r0, &r1);
+        double* part = partial.data() + i * nb * cc;
+        if (r1 > r0) std::fill(part + (r0 / hw) * cc, part + ((r1 - 1) / hw + 1) * cc, 0.0);
+        for (int64_t r = r0; r < r1;) {
+          const int64_t n = r / hw, end = std::min(r1, (n + 1) * hw);
+          kn.accum_rows(xb + r * cc, end - r, cc, part + n * cc);
+          r = end;
+        }
+      }, threads);
+      // z = sum of the partials of the tasks whose pixel range touched each sample.
+      std::fill(z.begin(), z.begin() + nb * cc, 0.0);
+      for (int i = 0; i < tasks; ++i) {
+        int64_t r0, r1;
+        split_range(rows, tasks, i, &r0, &r1);
+        if (r1 <= r0) continue;
+        const double* part = partial.data() + i * nb * cc;
+        for (int64_t j = (r0 / hw) * cc; j < ((r1 - 1) / hw + 1) * cc; ++j) z[size_t(j)] += part[j];
+      }
+      for (int64_t j = 0; j < nb * cc; ++j) z[size_t(j)] *= inv_hw;
+    }
+
+    excite(ctx, 0, z.data(), nb, s.data());
+    if (t.scale_out) std::memcpy(t.scale_out + n0 * cc, s.data(), size_t(nb * cc) * sizeof(float));
+
+    // Scale, with the pooling's partition.
+    if (!nhwc) {
+      parallel_for(tasks, [&](int64_t i) {
+        int64_t r0, r1;
+        split_range(rows, tasks, i, &r0, &r1);
+        for (int64_t r = r0; r < r1; ++r)
+          kn.scale(xb + r * hw, s[size_t(r)], rb ? rb + r * hw : nullptr, yb + r * hw, hw, relu, stream);
+      }, threads);
+    } else {
+      parallel_for(tasks, [&](int64_t i) {
+        int64_t r0, r1;
+        split_range(rows, tasks, i, &r0, &r1);
+        for (int64_t r = r0; r < r1;) {
+          const int64_t n = r / hw, end = std::min(r1, (n + 1) * hw);
+          kn.scale_rows(xb + r * cc, s.data() + n * cc, rb ? rb + r * cc : nullptr, yb + r * cc, end - r, cc, relu, stream);
+          r = end;
+        }
+      }, threads);
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+struct SeCtx {
+  const OpParams* p;
+  const Weights* w;
+  int64_t n;  // rows of slot 0; the other slots hold one sample
+  std::vector<double> h, o;
+};
+
+struct SePost {
+  const OpParams* p;
+  float* s;
+};
+
+void post_act(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t r1) {
+  const Act a = static_cast<SePost*>(ctx)->p->act;
+  for (int64_t n = 0; n < nb; ++n)
+    for (int64_t r = r0; r < r1; ++r) y[n * ldy + r] = act_apply(a, y[n * ldy + r]);
+}
+
+void post_gate(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t r1) {
+  SePost& c = *static_cast<SePost*>(ctx);
+  for (int64_t n = 0; n < nb; ++n)
+    for (int64_t r = r0; r < r1; ++r) c.s[n * ldy + r] = float(gate_apply(c.p->gate, y[n * ldy + r]));
+}
+
+void se_excite(void* vctx, int slot, const double* z, int64_t nb, float* s) {
+  SeCtx& c = *static_cast<SeCtx*>(vctx);
+  const int64_t cc = c.p->shape.c;
+  const int64_t row0 = slot == 0 ? 0 : c.n + slot - 1;
+  double* h = c.h.data() + row0 * (c.p->two_fc ? c.p->hidden : 0);
+  double* o = c.o.data() + row0 * cc;
+  SePost post{c.p, s};
+  if (c.p->two_fc) {
+    const int64_t hidden = c.p->hidden;
+    fc_rows(c.w->w1, c.w->b1, hidden, cc, z, nb, h, post_act, &post);
+    fc_rows(c.w->w2, c.w->b2, cc, hidden, h, nb, o, post_gate, &post);
+  } else {
+    fc_rows(c.w->w1, c.w->b1, cc, cc, z, nb, o, post_gate, &post);
+  }
+}
+
+}  // namespace
+}  // namespace cpu
+
+Status se_forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
+  Status st = cpu::check_common(p, t);
+  if (!st.ok()) return st;
+  if (w.w1 == nullptr) return Status::Error(StatusCode::InvalidArgument, "SE needs w1");
+  if (p.two_fc) {
+    if (w.w2 == nullptr || p.hidden < 1) return Status::Error(StatusCode::InvalidArgument, "SE two-FC needs w2 and hidden >= 1");
+  } else if (p.hidden != 0 && p.hidden != p.shape.c) {
+    return Status::Error(StatusCode::InvalidArgument, "single-FC SE needs hidden == C");
+  }
+  // Per-slot scratch: one slot per thread for whole-sample tasks, slot 0 for a block.
+  const int threads = std::max(1, cpu::pool_size());
+  cpu::SeCtx ctx{&p, &w, p.shape.n, {}, {}};
+  try {
+    const int64_t rows = p.shape.n + threads - 1;
+    ctx.h.resize(size_t(rows * (p.two_fc ? p.hidden : 0)));
+    ctx.o.resize(size_t(rows * p.shape.c));
+  } catch (const std::bad_alloc&) {
+    return Status::Error(StatusCode::Internal, "out of memory for CPU scratch buffers");
+  }
+  const int64_t weight_bytes = int64_t(sizeof(float)) * p.shape.c * (p.two_fc ? 2 * p.hidden : p.shape.c);
+  return cpu::pool_excite_scale(p, t, cpu::se_excite, &ctx, threads, weight_bytes);
+}
+
+}  // namespace sqex

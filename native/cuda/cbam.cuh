@@ -1,0 +1,190 @@
+// CBAM pieces used by the fused kernel (fused.cuh): the channel gate from the shared MLP of
+// the avg and max branches, and the spatial gate (mean/max over channels of x*s, k x k conv,
+// folded-BN bias, gate).
+#pragma once
+#include "common.cuh"
+
+namespace sqex {
+namespace cuda {
+
+struct FusedArgs;
+
+// s[c] = gate((W2[c,:] . hid_avg + b2[c]) + (W2[c,:] . hid_max + b2[c]))
+__device__ __forceinline__ void cbam_gates(const FusedArgs& a, int n, int64_t c0, int64_t c1,
+                                           const float* hid_sm, const float* hidmax_sm,
+                                           float* s_sm, bool to_sbuf) {
+  const int64_t cb = static_cast<int64_t>(n) * a.C;
+  rows_dot(a.w2, c0, c1, a.hidden, hid_sm, hidmax_sm, [&](int64_t c, float va, float vm) {
+    const float b = a.b2 ? __ldg(a.b2 + c) : 0.f;
+    const float s = gate_f((va + b) + (vm + b), a.gate);
+    s_sm[c] = s;
+    if (to_sbuf) __stcg(a.sbuf + cb + c, s);
+  });
+}
+
+// Spatial gate at position p straight from the sample's [2][HW] maps in the workspace (L2).
+__device__ __forceinline__ float cbam_spatial_gate(const FusedArgs& a, const float* map_n,
+                                                   int64_t p) {
+  const int k = a.sk, pad = (k - 1) / 2;
+  const int r = static_cast<int>(p / a.W), col = static_cast<int>(p - static_cast<int64_t>(r) * a.W);
+  float acc = a.sbias;
+  for (int ci = 0; ci < 2; ++ci) {
+    const float* m = map_n + static_cast<int64_t>(ci) * a.HW;
+    for (int dy = 0; dy < k; ++dy) {
+      const int rr = r + dy - pad;
+      if (rr < 0 || rr >= a.H) continue;
+      for (int dx = 0; dx < k; ++dx) {
+        const int cc = col + dx - pad;
+        if (cc < 0 || cc >= a.W) continue;
+        acc = fmaf(__ldg(a.aux + (ci * k + dy) * k + dx), __ldcg(m + static_cast<int64_t>(rr) * a.W + cc),
+                   acc);
+      }
+    }
+  }
+  return gate_f(acc, a.gate);
+}
+
+// Spatial gate for positions [p0, p1) of sample n from its [2][HW] maps in the workspace:
+// the map rows a batch of output rows touches are staged in shared memory (halo, kHalo
+// floats), then each position's 2*k*k taps read shared memory. emit(p, g).
+template <typename F>
+__device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float* map_n, int64_t p0,
+                                                int64_t p1, float* halo, F&& emit) {
+  if (p0 >= p1) return;
+  const int k = a.sk, pad = (k - 1) / 2, W = a.W, H = a.H;
+  const int64_t HW = a.HW;
+  const int rows_cap = kHalo / (2 * W) - 2 * pad;
+  const int tid = threadIdx.x;
+  const int r_first = static_cast<int>(p0 / W), r_last = static_cast<int>((p1 - 1) / W);
+  if (rows_cap < 1) {  // very wide maps: taps straight from L2
+    for (int64_t p = p0 + tid; p < p1; p += kThreads) emit(p, cbam_spatial_gate(a, map_n, p));
+    return;
+  }
+  for (int rb = r_first; rb <= r_last; rb += rows_cap) {
+    const int re = min(r_last + 1, rb + rows_cap);  // output rows [rb, re)
+    const int h0 = rb - pad, nrows = re - rb + 2 * pad;
+    const int span = nrows * W;
+    __syncthreads();
+    for (int i = tid; i < 2 * span; i += kThreads) {
+      const int ci = i / span, rem = i - ci * span;
+      const int rr = h0 + rem / W;
+      halo[i] = (rr >= 0 && rr < H) ? __ldcg(map_n + ci * HW + static_cast<int64_t>(rr) * W + rem % W) : 0.f;
+    }
+    __syncthreads();
+    const int64_t q0 = max(p0, static_cast<int64_t>(rb) * W), q1 = min(p1, static_cast<int64_t>(re) * W);
+    for (int64_t p = q0 + tid; p < q1; p += kThreads) {
+      const int r = static_cast<int>(p / W), col = static_cast<int>(p - static_cast<int64_t>(r) * W);
+      float acc = a.sbias;
+      for (int ci = 0; ci < 2; ++ci)
+        for (int dy = 0; dy < k; ++dy) {
+          const float* hrow = halo + ci * span + (r - h0 + dy - pad) * W;  // zero rows outside H
+          for (int dx = 0; dx < k; ++dx) {
+            const int cc = col + dx - pad;
+            if (cc < 0 || cc >= W) continue;
+            acc = fmaf(__ldg(a.aux + (ci * k + dy) * k + dx), hrow[cc], acc);
+          }
+        }
+      emit(p, gate_f(acc, a.gate));
+    }
+  }
+  __syncthreads();
+}
+
+// Fills g_sm with the spatial gate for the positions this tile scales and returns the
+// position g_sm[0] stands for. NCHW tiles hold channel ranges, so per-position partials
+// go through the workspace and three more barriers; NHWC tiles hold whole positions.
+template <typename T, bool NHWC>
+__device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, int64_t u1,
+                                int nchunks, bool held, const T* xn, const T* chunk_sm,
+                                unsigned char* area, const float* s_sm, float* g_sm, float* halo,
+                                unsigned* cnt, int& phase) {
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int T_ = a.T;
+  const int64_t HW = a.HW;
+  float* map_n = a.map + static_cast<int64_t>(n) * 2 * HW;
+  const float invC = 1.f / static_cast<float>(a.C);
+  if constexpr (!NHWC) {
+    float* sp = a.spart + (static_cast<int64_t>(n) * T_ + j) * 2 * HW;
+    for (int ch = 0; ch < nchunks; ++ch) {
+      const int64_t cu0 = u0 + static_cast<int64_t>(ch) * a.upc;
+      const int64_t cu1 = min(u1, cu0 + a.upc);
+      if (!held) chunk_sm = load_chunk<T>(area, xn + cu0 * HW, (cu1 - cu0) * HW);
+      for (int64_t p = tid; p < HW; p += kThreads) {
+        float sum = 0.f, mx = -INFINITY;
+        for (int64_t cl = 0; cl < cu1 - cu0; ++cl) {
+          const float v = to_f(chunk_sm[cl * HW + p]) * s_sm[cu0 + cl];
+          sum += v;
+          mx = fmaxf(mx, v);
+        }
+        if (ch > 0) {
+          sum = __ldcg(sp + p) + sum;
+          mx = fmaxf(__ldcg(sp + HW + p), mx);
+        }
+        __stcg(sp + p, sum);
+        __stcg(sp + HW + p, mx);
+      }
+      __syncthreads();
+    }
+    sample_sync(cnt, phase, T_);  // D: per-tile position partials in
+    int64_t p0, p1;
+    split_range(HW, T_, j, p0, p1);
+    for (int64_t p = p0 + tid; p < p1; p += kThreads) {
+      float sum, mx;
+      const float* sp0 = a.spart + static_cast<int64_t>(n) * T_ * 2 * HW + p;
+      ordered_reduce<true>(sp0, sp0 + HW, 2 * HW, T_, sum, mx);
+      __stcg(map_n + p, sum * invC);
+      __stcg(map_n + HW + p, mx);
+    }
+    sample_sync(cnt, phase, T_);  // E: maps in
+    float* gb = a.gbuf + static_cast<int64_t>(n) * HW;
+    cbam_gate_range(a, map_n, p0, p1, halo, [&](int64_t p, float g) { __stcg(gb + p, g); });
+    sample_sync(cnt, phase, T_);  // F: spatial gate in
+    for (int64_t p = tid; p < HW; p += kThreads) g_sm[p] = __ldcg(a.gbuf + static_cast<int64_t>(n) * HW + p);
+    __syncthreads();
+    return 0;
+  } else {
+    const int C = a.C;
+    for (int ch = 0; ch < nchunks; ++ch) {
+      const int64_t cu0 = u0 + static_cast<int64_t>(ch) * a.upc;
+      const int64_t cu1 = min(u1, cu0 + a.upc);
+      if (!held) chunk_sm = load_chunk<T>(area, xn + cu0 * C, (cu1 - cu0) * C);
+      const int64_t np = cu1 - cu0;
+      if (C >= 32) {
+        for (int64_t pl = warp; pl < np; pl += kWarps) {
+          const T* row = chunk_sm + pl * C;
+          float sum = 0.f, mx = -INFINITY;
+          for (int c = lane; c < C; c += 32) {
+            const float v = to_f(row[c]) * s_sm[c];
+            sum += v;
+            mx = fmaxf(mx, v);
+          }
+          sum = warp_sum(sum);
+          mx = warp_max(mx);
+          if (lane == 0) {
+            __stcg(map_n + cu0 + pl, sum * invC);
+            __stcg(map_n + HW + cu0 + pl, mx);
+          }
+        }
+      } else {
+        for (int64_t pl = tid; pl < np; pl += kThreads) {
+          const T* row = chunk_sm + pl * C;
+          float sum = 0.f, mx = -INFINITY;
+          for (int c = 0; c < C; ++c) {
+            const float v = to_f(row[c]) * s_sm[c];
+            sum += v;
+            mx = fmaxf(mx, v);
+          }
+          __stcg(map_n + cu0 + pl, sum * invC);
+          __stcg(map_n + HW + cu0 + pl, mx);
+        }
+      }
+      __syncthreads();
+    }
+    sample_sync(cnt, phase, T_);  // D: maps of n in
+    cbam_gate_range(a, map_n, u0, u1, halo, [&](int64_t p, float g) { g_sm[p - u0] = g; });
+    return u0;
+  }
+}
+
+}  // namespace cuda
+}  // namespace sqex

@@ -1,0 +1,510 @@
+// The fused, persistent kernel shared by SE, ECA and CBAM (each op's .cu instantiates it for
+// its own op only). One launch per op call; x is read from HBM once and y written once.
+//
+// Work split: a sample's slice is cut into T tiles of whole units (channels in NCHW, positions
+// in NHWC; both contiguous in memory). Blocks take tiles in increasing order from an integer
+// ticket, copy the tile into shared memory (cp.async, 16 B), reduce it, publish partials, and
+// meet the other blocks of the same sample at counter barriers (integer atomics, fixed-order
+// reductions: bitwise deterministic). After the excitation the block scales the tile it still
+// holds and writes it. Since tickets are handed out in order and only running blocks take
+// tickets, every tile of the oldest unfinished sample is held by a running block, so the
+// barriers cannot deadlock as long as T <= blocks that can run at once (the host keeps
+// T <= resident/2). If a tile does not fit in shared memory it is processed in chunks and
+// re-read (from L2 usually) instead of held.
+#pragma once
+#include "common.cuh"
+
+namespace sqex {
+namespace cuda {
+
+struct FusedArgs {
+  const void* x;
+  const void* res;
+  void* y;
+  float* scale_out;
+  const float* w1;
+  const float* b1;
+  const float* w2;
+  const float* b2;
+  const float* aux;
+  int N, C, H, W, HW, hidden;
+  int act, gate, out_relu, two_fc, eca_k, sk;
+  float sbias;
+  // tiling
+  int T;            // tiles per sample
+  int upt;          // units per tile
+  int upc;          // units per shared-memory chunk
+  int total_tiles;  // N * T
+  int fc1_blocks;   // blocks of a sample sharing the first FC (SE two-FC, CBAM)
+  int s_local;      // NHWC: every block computes all C gates itself (cheap excitation)
+  int s_blocks;     // NHWC, !s_local: blocks sharing the gate computation
+  int vec_ok;       // x, y, residual share their alignment mod 16: 16-byte path in apply
+  int tile_area;    // bytes of shared memory reserved for a chunk (+16 alignment slack)
+  int g_len;        // CBAM: floats of the spatial-gate buffer in shared memory
+  // workspace (device), see plan in launch.cuh
+  unsigned* cnt;     // [N] per-sample barrier counters
+  unsigned* ticket;  // [2] next tile, blocks done
+  float* zmean;      // [N][C]
+  float* zmax;       // [N][C] (CBAM)
+  float* part;       // NHWC [N][T][C] partial sums
+  float* pmax;       // NHWC CBAM [N][T][C] partial maxes
+  float* hid;        // [N][hidden]
+  float* hidmax;     // CBAM [N][hidden]
+  float* sbuf;       // [N][C]
+  float* spart;      // CBAM NCHW [N][T][2][HW]
+  float* map;        // CBAM [N][2][HW] (mean map, max map)
+  float* gbuf;       // CBAM NCHW [N][HW]
+};
+
+// Shared memory after the tile area, in floats.
+struct SmemLayout {
+  int z, zmax, hid, hidmax, s, g, red, total;
+};
+__host__ __device__ inline SmemLayout smem_layout(int op, int C, int hidden, int g_len) {
+  // every vector starts on a 16-byte boundary (float4 reads in apply_chunk)
+  auto r4 = [](int v) { return (v + 3) & ~3; };
+  SmemLayout L;
+  int o = 0;
+  const bool cbam = op == static_cast<int>(Op::CBAM);
+  L.z = o;
+  o += r4(C);
+  L.zmax = o;
+  o += cbam ? r4(C) : 0;
+  L.hid = o;
+  o += (op == static_cast<int>(Op::ECA)) ? 0 : r4(hidden);
+  L.hidmax = o;
+  o += cbam ? r4(hidden) : 0;
+  L.s = o;
+  o += r4(C);
+  L.g = o;
+  o += cbam ? r4(g_len) : 0;
+  L.red = o;
+  o += cbam ? (2 * kThreads > kHalo ? 2 * kThreads : kHalo) : 2 * kThreads;  // CBAM: halo too
+  L.total = o;
+  return L;
+}
+
+// Copies ne elements at g (any alignment) into the tile area so that smem and global agree
+// mod 16 (vector chunks then line up), and returns the shared address of element 0.
+template <typename T>
+__device__ __forceinline__ const T* load_chunk(unsigned char* area, const T* g, int64_t ne) {
+  const int tid = threadIdx.x;
+  const int mis = static_cast<int>(reinterpret_cast<uintptr_t>(g) & 15);
+  T* s = reinterpret_cast<T*>(area + mis);
+  const int64_t nbytes = ne * static_cast<int64_t>(sizeof(T));
+  int64_t head = mis ? (16 - mis) : 0;
+  if (head > nbytes) head = nbytes;
+  const int64_t nvec = (nbytes - head) / 16;
+  const int64_t he = head / static_cast<int64_t>(sizeof(T));
+  const int64_t tail_start = he + nvec * (16 / static_cast<int64_t>(sizeof(T)));
+  const char* gb = reinterpret_cast<const char*>(g) + head;
+  unsigned char* sb = area + mis + head;
+  for (int64_t k = tid; k < nvec; k += kThreads) cp_async16(sb + 16 * k, gb + 16 * k);
+  for (int64_t i = tid; i < he; i += kThreads) s[i] = g[i];
+  for (int64_t i = tail_start + tid; i < ne; i += kThreads) s[i] = g[i];
+  cp_async_wait_all();
+  __syncthreads();
+  return s;
+}
+
+// y = x * s[c] (* g[p]) (+ residual), optional output ReLU, for one chunk.
+// D = elements per unit; unit q of the chunk is absolute unit cu0 + q.
+template <int OP, typename T, bool NHWC>
+__device__ __forceinline__ void apply_chunk(const FusedArgs& a, const T* xs, T* yd, const T* rd,
+                                            int64_t ne, int64_t cu0, const float* s_sm,
+                                            const float* g_sm, int64_t g_base) {
+  constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
+  const int tid = threadIdx.x;
+  const int64_t D = NHWC ? a.C : a.HW;
+  const bool relu = a.out_relu != 0;
+  auto scale_of = [&](int64_t q, int64_t r) -> float {
+    const int64_t c = NHWC ? r : cu0 + q;
+    float sc = s_sm[c];
+    if constexpr (kCbam) {
+      const int64_t p = NHWC ? cu0 + q : r;
+      sc *= g_sm[p - g_base];
+    }
+    return sc;
+  };
+  auto finish = [&](float v, int64_t i) -> T {
+    if (rd) v += to_f(rd[i]);
+    if (relu) v = fmaxf(v, 0.f);
+    return from_f<T>(v);
+  };
+  if (!a.vec_ok) {
+    for (int64_t i = tid; i < ne; i += kThreads) {
+      const int64_t q = i / D, r = i - q * D;
+      yd[i] = finish(to_f(xs[i]) * scale_of(q, r), i);
+    }
+    return;
+  }
+  constexpr int VE = Vec<T>::kN;
+  const int mis = static_cast<int>(reinterpret_cast<uintptr_t>(yd) & 15);
+  int64_t he = mis ? (16 - mis) / static_cast<int>(sizeof(T)) : 0;
+  if (he > ne) he = ne;
+  const int64_t nvec = (ne - he) / VE;
+  const int64_t tail_start = he + nvec * VE;
+  // head and tail: element by element
+  for (int64_t i = tid; i < he; i += kThreads) {
+    const int64_t q = i / D, r = i - q * D;
+    yd[i] = finish(to_f(xs[i]) * scale_of(q, r), i);
+  }
+  for (int64_t i = tail_start + tid; i < ne; i += kThreads) {
+    const int64_t q = i / D, r = i - q * D;
+    yd[i] = finish(to_f(xs[i]) * scale_of(q, r), i);
+  }
+  const uint4* xv = reinterpret_cast<const uint4*>(xs + he);
+  uint4* yv = reinterpret_cast<uint4*>(yd + he);
+  const uint4* rv = rd ? reinterpret_cast<const uint4*>(rd + he) : nullptr;
+  for (int64_t k = tid; k < nvec; k += kThreads) {
+    Vec<T> vx;
+    vx.raw = xv[k];
+    float f[VE];
+    vx.unpack(f);
+    const int64_t i0 = he + k * VE;
+    int64_t q = i0 / D, r = i0 - q * D;
+    float sc[VE];
+    if (r + VE <= D) {
+      // the whole vector lies in one unit
+      if constexpr (NHWC) {
+        // channel varies along the vector (s), position fixed (g)
+        if ((r & 3) == 0) {
+#pragma unroll
+          for (int e = 0; e < VE; e += 4) {
+            const float4 s4 = *reinterpret_cast<const float4*>(s_sm + r + e);
+            sc[e] = s4.x; sc[e + 1] = s4.y; sc[e + 2] = s4.z; sc[e + 3] = s4.w;
+          }
+        } else {
+#pragma unroll
+          for (int e = 0; e < VE; ++e) sc[e] = s_sm[r + e];
+        }
+        if constexpr (kCbam) {
+          const float g = g_sm[cu0 + q - g_base];
+#pragma unroll
+          for (int e = 0; e < VE; ++e) sc[e] *= g;
+        }
+      } else {
+        const float s = s_sm[cu0 + q];
+        if constexpr (kCbam) {
+          const float* gp = g_sm + (r - g_base);
+          if (((r - g_base) & 3) == 0) {
+#pragma unroll
+            for (int e = 0; e < VE; e += 4) {
+              const float4 g4 = *reinterpret_cast<const float4*>(gp + e);
+              sc[e] = s * g4.x; sc[e + 1] = s * g4.y; sc[e + 2] = s * g4.z; sc[e + 3] = s * g4.w;
+            }
+          } else {
+#pragma unroll
+            for (int e = 0; e < VE; ++e) sc[e] = s * gp[e];
+          }
+        } else {
+#pragma unroll
+          for (int e = 0; e < VE; ++e) sc[e] = s;
+        }
+      }
+    } else {
+#pragma unroll
+      for (int e = 0; e < VE; ++e) {
+        sc[e] = scale_of(q, r);
+        if (++r == D) { r = 0; ++q; }
+      }
+    }
+    float rf[VE];
+    if (rv) {
+      Vec<T> vr;
+      vr.raw = rv[k];
+      vr.unpack(rf);
+    }
+#pragma unroll
+    for (int e = 0; e < VE; ++e) {
+      float v = f[e] * sc[e];
+      if (rv) v += rf[e];
+      if (relu) v = fmaxf(v, 0.f);
+      f[e] = v;
+    }
+    Vec<T> vy;
+    vy.pack(f);
+    yv[k] = vy.raw;
+  }
+}
+
+// NCHW pooling of a chunk of whole channels [cu0, cu1): complete per-channel mean (and max).
+template <bool kMax, typename T>
+__device__ __forceinline__ void pool_nchw(const FusedArgs& a, const T* xs, int n, int64_t cu0,
+                                          int64_t cu1) {
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int HW = a.HW;
+  const float inv = 1.f / static_cast<float>(HW);
+  const int64_t ncl = cu1 - cu0;
+  if (HW >= 64) {
+    for (int64_t cl = warp; cl < ncl; cl += kWarps) {
+      const T* row = xs + cl * HW;
+      float sum = 0.f, mx = -INFINITY;
+      for (int i = lane; i < HW; i += 32) {
+        const float v = to_f(row[i]);
+        sum += v;
+        if (kMax) mx = fmaxf(mx, v);
+      }
+      sum = warp_sum(sum);
+      if (kMax) mx = warp_max(mx);
+      if (lane == 0) {
+        const int64_t c = cu0 + cl;
+        __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum * inv);
+        if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
+      }
+    }
+  } else {
+    for (int64_t cl = tid; cl < ncl; cl += kThreads) {
+      const T* row = xs + cl * HW;
+      float sum = 0.f, mx = -INFINITY;
+      for (int i = 0; i < HW; ++i) {
+        const float v = to_f(row[i]);
+        sum += v;
+        if (kMax) mx = fmaxf(mx, v);
+      }
+      const int64_t c = cu0 + cl;
+      __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum * inv);
+      if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
+    }
+  }
+}
+
+// NHWC pooling of a chunk of positions: per-channel partial sum (and max) of this tile,
+// accumulated over the tile's chunks into part[n][j][c] in a fixed order.
+template <bool kMax, typename T>
+__device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64_t npos,
+                                          float* part_row, float* pmax_row, bool first,
+                                          float* red) {
+  const int tid = threadIdx.x;
+  const int C = a.C;
+  if (C < kThreads) {
+    const int G = kThreads / C;  // position groups
+    float sum = 0.f, mx = -INFINITY;
+    if (tid < G * C) {
+      const int g = tid / C, c = tid - g * C;
+      for (int64_t p = g; p < npos; p += G) {
+        const float v = to_f(xs[p * C + c]);
+        sum += v;
+        if (kMax) mx = fmaxf(mx, v);
+      }
+    }
+    red[tid] = sum;
+    if (kMax) red[kThreads + tid] = mx;
+    __syncthreads();
+    if (tid < C) {
+      float s2 = 0.f, m2 = -INFINITY;
+      for (int g = 0; g < G; ++g) {
+        s2 += red[g * C + tid];
+        if (kMax) m2 = fmaxf(m2, red[kThreads + g * C + tid]);
+      }
+      if (!first) {
+        s2 = __ldcg(part_row + tid) + s2;
+        if (kMax) m2 = fmaxf(__ldcg(pmax_row + tid), m2);
+      }
+      __stcg(part_row + tid, s2);
+      if (kMax) __stcg(pmax_row + tid, m2);
+    }
+  } else {
+    for (int c = tid; c < C; c += kThreads) {
+      float sum = 0.f, mx = -INFINITY;
+      for (int64_t p = 0; p < npos; ++p) {
+        const float v = to_f(xs[p * C + c]);
+        sum += v;
+        if (kMax) mx = fmaxf(mx, v);
+      }
+      if (!first) {
+        sum = __ldcg(part_row + c) + sum;
+        if (kMax) mx = fmaxf(__ldcg(pmax_row + c), mx);
+      }
+      __stcg(part_row + c, sum);
+      if (kMax) __stcg(pmax_row + c, mx);
+    }
+  }
+}
+
+// Loads n's channel means (and maxes) [c0, c1) from the workspace into shared memory.
+__device__ __forceinline__ void load_z(const FusedArgs& a, int n, int64_t c0, int64_t c1,
+                                       float* z_sm, float* zmax_sm) {
+  const int64_t base = static_cast<int64_t>(n) * a.C;
+  for (int64_t c = c0 + threadIdx.x; c < c1; c += kThreads) {
+    z_sm[c] = __ldcg(a.zmean + base + c);
+    if (zmax_sm) zmax_sm[c] = __ldcg(a.zmax + base + c);
+  }
+}
+
+}  // namespace cuda
+}  // namespace sqex
+
+#include "cbam.cuh"
+#include "eca.cuh"
+#include "se.cuh"
+
+namespace sqex {
+namespace cuda {
+
+// Gate computation for channels [c0, c1) into s_sm (absolute channel index); also to
+// sbuf (for other blocks) and/or scale_out when asked.
+template <int OP>
+__device__ __forceinline__ void gates_for(const FusedArgs& a, int n, int64_t c0, int64_t c1,
+                                          float* z_sm, float* zmax_sm, float* hid_sm,
+                                          float* hidmax_sm, float* s_sm, bool to_sbuf,
+                                          bool to_scale_out) {
+  if constexpr (OP == static_cast<int>(Op::SE)) {
+    se_gates(a, n, c0, c1, z_sm, hid_sm, s_sm, to_sbuf, to_scale_out);
+  } else if constexpr (OP == static_cast<int>(Op::ECA)) {
+    eca_gates(a, n, c0, c1, z_sm, s_sm, to_sbuf, to_scale_out);
+  } else {
+    cbam_gates(a, n, c0, c1, hid_sm, hidmax_sm, s_sm, to_sbuf);
+  }
+}
+
+template <int OP, typename T, bool NHWC>
+__global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const FusedArgs a) {
+  constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
+  constexpr bool kEca = OP == static_cast<int>(Op::ECA);
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ int s_tile;
+  const SmemLayout L = smem_layout(OP, a.C, a.hidden, a.g_len);
+  float* fx = reinterpret_cast<float*>(smem + a.tile_area);
+  float* z_sm = fx + L.z;
+  float* zmax_sm = kCbam ? fx + L.zmax : nullptr;
+  float* hid_sm = fx + L.hid;
+  float* hidmax_sm = fx + L.hidmax;
+  float* s_sm = fx + L.s;
+  float* g_sm = fx + L.g;
+  float* red = fx + L.red;
+  const int tid = threadIdx.x;
+  const int64_t U = NHWC ? a.HW : a.C;
+  const int64_t unit = NHWC ? a.C : a.HW;
+  const int64_t sample_elems = static_cast<int64_t>(a.C) * a.HW;
+  const int Tn = a.T;
+
+  for (;;) {
+    if (tid == 0) s_tile = static_cast<int>(atomicAdd(a.ticket, 1u));
+    __syncthreads();
+    const int tile = s_tile;
+    __syncthreads();
+    if (tile >= a.total_tiles) break;
+    const int n = tile / Tn, j = tile - n * Tn;
+    const int64_t u0 = static_cast<int64_t>(j) * a.upt;
+    const int64_t u1 = min(U, u0 + a.upt);
+    const int nchunks = static_cast<int>((u1 - u0 + a.upc - 1) / a.upc);
+    const bool held = nchunks == 1;
+    unsigned* cnt = a.cnt + n;
+    int phase = 0;
+    const T* xn = static_cast<const T*>(a.x) + n * sample_elems;
+    T* yn = static_cast<T*>(a.y) + n * sample_elems;
+    const T* rn = a.res ? static_cast<const T*>(a.res) + n * sample_elems : nullptr;
+    const T* chunk_sm = nullptr;
+
+    // ---- pass 1: pooling ------------------------------------------------------------
+    for (int ch = 0; ch < nchunks; ++ch) {
+      const int64_t cu0 = u0 + static_cast<int64_t>(ch) * a.upc;
+      const int64_t cu1 = min(u1, cu0 + a.upc);
+      chunk_sm = load_chunk<T>(smem, xn + cu0 * unit, (cu1 - cu0) * unit);
+      if constexpr (NHWC) {
+        float* prow = a.part + (static_cast<int64_t>(n) * Tn + j) * a.C;
+        float* mrow = kCbam ? a.pmax + (static_cast<int64_t>(n) * Tn + j) * a.C : nullptr;
+        pool_nhwc<kCbam>(a, chunk_sm, cu1 - cu0, prow, mrow, ch == 0, red);
+      } else {
+        pool_nchw<kCbam>(a, chunk_sm, n, cu0, cu1);
+      }
+      __syncthreads();
+    }
+    sample_sync(cnt, phase, Tn);  // A: all partials of n are in
+    if constexpr (NHWC) {
+      // channel means from the tiles' partials, channels split over the sample's blocks
+      int64_t c0, c1;
+      split_range(a.C, Tn, j, c0, c1);
+      const float inv = 1.f / static_cast<float>(a.HW);
+      for (int64_t c = c0 + tid; c < c1; c += kThreads) {
+        float sum, mx;
+        const int64_t o = static_cast<int64_t>(n) * Tn * a.C + c;
+        ordered_reduce<kCbam>(a.part + o, kCbam ? a.pmax + o : nullptr, a.C, Tn, sum, mx);
+        __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum * inv);
+        if (kCbam) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
+      }
+      sample_sync(cnt, phase, Tn);  // A2: means of n are in
+    }
+
+    // ---- excitation: s_sm[c] for the channels this tile needs ----------------------
+    if constexpr (!kEca) {
+      const bool two_fc = kCbam || a.two_fc;
+      if (two_fc) {
+        if (j < a.fc1_blocks) {
+          load_z(a, n, 0, a.C, z_sm, zmax_sm);
+          __syncthreads();
+          int64_t h0, h1;
+          split_range(a.hidden, a.fc1_blocks, j, h0, h1);
+          fc1_rows(a, n, h0, h1, z_sm, zmax_sm);
+        }
+        sample_sync(cnt, phase, Tn);  // B: hidden layer of n is in
+        const int64_t hb = static_cast<int64_t>(n) * a.hidden;
+        for (int h = tid; h < a.hidden; h += kThreads) {
+          hid_sm[h] = __ldcg(a.hid + hb + h);
+          if (kCbam) hidmax_sm[h] = __ldcg(a.hidmax + hb + h);
+        }
+      } else {
+        load_z(a, n, 0, a.C, z_sm, nullptr);  // single FC needs all of z
+      }
+      __syncthreads();
+    } else {
+      // ECA: z over the channels the 1-D conv touches
+      const int pad = (a.eca_k - 1) / 2;
+      const int64_t c0 = NHWC ? 0 : (u0 - pad > 0 ? u0 - pad : int64_t(0));
+      const int64_t c1 = NHWC ? a.C : (u1 + pad < a.C ? u1 + pad : int64_t(a.C));
+      load_z(a, n, c0, c1, z_sm, nullptr);
+      __syncthreads();
+    }
+    const bool want_scale_out = a.scale_out != nullptr && !kCbam;
+    if constexpr (!NHWC) {
+      gates_for<OP>(a, n, u0, u1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false, want_scale_out);
+    } else {
+      if (a.s_local) {
+        gates_for<OP>(a, n, 0, a.C, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false,
+                      want_scale_out && j == 0);
+      } else {
+        if (j < a.s_blocks) {
+          int64_t c0, c1;
+          split_range(a.C, a.s_blocks, j, c0, c1);
+          gates_for<OP>(a, n, c0, c1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, true,
+                        want_scale_out);
+        }
+        sample_sync(cnt, phase, Tn);  // C: all gates of n are in
+        for (int c = tid; c < a.C; c += kThreads)
+          s_sm[c] = __ldcg(a.sbuf + static_cast<int64_t>(n) * a.C + c);
+      }
+    }
+    __syncthreads();
+
+    // ---- CBAM spatial gate -----------------------------------------------------------
+    int64_t g_base = 0;
+    if constexpr (kCbam) {
+      g_base = cbam_spatial<T, NHWC>(a, n, j, u0, u1, nchunks, held, xn, chunk_sm, smem, s_sm,
+                                     g_sm, red, cnt, phase);  // red doubles as the conv halo
+    }
+
+    // ---- pass 2: scale and write ----------------------------------------------------
+    for (int ch = 0; ch < nchunks; ++ch) {
+      const int64_t cu0 = u0 + static_cast<int64_t>(ch) * a.upc;
+      const int64_t cu1 = min(u1, cu0 + a.upc);
+      const int64_t ne = (cu1 - cu0) * unit;
+      if (!held) chunk_sm = load_chunk<T>(smem, xn + cu0 * unit, ne);
+      apply_chunk<OP, T, NHWC>(a, chunk_sm, yn + cu0 * unit, rn ? rn + cu0 * unit : nullptr, ne,
+                               cu0, s_sm, g_sm, g_base);
+      __syncthreads();
+    }
+    sample_depart(cnt, phase, Tn);
+  }
+  // last block out resets the ticket for the next launch on this workspace
+  if (tid == 0) {
+    __threadfence();
+    if (atomicAdd(a.ticket + 1, 1u) == gridDim.x - 1) {
+      atomicExch(a.ticket, 0u);
+      atomicExch(a.ticket + 1, 0u);
+    }
+  }
+}
+
+}  // namespace cuda
+}  // namespace sqex

@@ -1,0 +1,218 @@
+// Host side of the fused kernel: picks the tiling from the device's occupancy, sizes the
+// workspace and launches. Included by se.cu, eca.cu and cbam.cu for their own op only.
+#pragma once
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "fused.cuh"
+#include "internal.h"
+
+namespace sqex {
+namespace cuda {
+
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Raises the kernel's dynamic shared-memory limit to the device maximum once per device
+// (so concurrent launches never race on the attribute), and caches occupancy per smem size.
+inline Status kernel_occupancy(const void* kern, int device, const DeviceProps& dp, int64_t smem,
+                               int* occ) {
+  static std::mutex m;
+  static std::map<std::tuple<const void*, int, int64_t>, int> cache;
+  std::lock_guard<std::mutex> lock(m);
+  auto key = std::make_tuple(kern, device, int64_t(-1));
+  if (cache.find(key) == cache.end()) {
+    cudaFuncAttributes fa;
+    SQEX_CUDA_TRY(cudaFuncGetAttributes(&fa, kern), "reading kernel attributes");
+    SQEX_CUDA_TRY(cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                       dp.smem_optin - static_cast<int>(fa.sharedSizeBytes)),
+                  "raising the kernel's shared-memory limit");
+    cache[key] = dp.smem_optin - static_cast<int>(fa.sharedSizeBytes);
+  }
+  if (smem > cache[key])
+    return Status::Error(StatusCode::Unsupported, "shape needs more shared memory than the device has");
+  auto k2 = std::make_tuple(kern, device, smem);
+  auto it = cache.find(k2);
+  if (it != cache.end()) {
+    *occ = it->second;
+    return Status::Ok();
+  }
+  int o = 0;
+  SQEX_CUDA_TRY(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&o, kern, kThreads, static_cast<size_t>(smem)),
+                "querying occupancy");
+  cache[k2] = o;
+  *occ = o;
+  return Status::Ok();
+}
+
+template <int OP, typename T, bool NHWC>
+Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int device,
+                    cudaStream_t stream) {
+  constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
+  constexpr bool kEca = OP == static_cast<int>(Op::ECA);
+  auto kern = fused_kernel<OP, T, NHWC>;
+  const DeviceProps* dp = nullptr;
+  Status st = device_props(device, &dp);
+  if (!st.ok()) return st;
+
+  const int64_t N = p.shape.n, C = p.shape.c, HW = p.shape.hw();
+  if (N <= 0 || C <= 0 || HW <= 0) return Status::Ok();
+  if (N * C * HW > (int64_t(1) << 40) || C > (1 << 24) || HW > (int64_t(1) << 30) || N > (1 << 26))
+    return Status::Error(StatusCode::InvalidArgument, "tensor too large for the CUDA kernels");
+  const int64_t es = sizeof(T);
+  const int64_t U = NHWC ? HW : C;          // units per sample
+  const int64_t unit = NHWC ? C : HW;       // elements per unit
+  const int64_t unit_bytes = unit * es;
+  const int hidden = kEca ? 0 : static_cast<int>(p.two_fc || kCbam ? p.hidden : C);
+
+  // Shared memory: a chunk of units plus per-sample vectors. CBAM's spatial gate buffer holds
+  // the whole map (NCHW) or the tile's positions (NHWC, bounded by 4096).
+  const int64_t g_cap = kCbam ? (NHWC ? std::min<int64_t>(HW, 4096) : HW) : 0;
+  const SmemLayout Lmax = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_cap));
+  const int64_t extras = int64_t(Lmax.total) * 4;
+  // Prefer 4 blocks per SM (tiles staggered in time keep HBM busy while others wait at
+  // barriers); fall back to 2 or 1 when a unit plus the per-sample buffers does not fit.
+  int64_t tile_cap = 0;
+  for (int per_sm : {4, 2, 1}) {
+    const int64_t budget = per_sm == 1 ? dp->smem_optin - 64 : dp->smem_per_sm / per_sm - dp->smem_reserved;
+    tile_cap = (budget - extras - 16) & ~int64_t(15);
+    if (tile_cap >= unit_bytes) break;
+  }
+  if (tile_cap < unit_bytes)
+    return Status::Error(StatusCode::Unsupported,
+                         "shape too large for the CUDA kernel: one " +
+                             std::string(NHWC ? "position" : "channel") + " (" +
+                             std::to_string(unit_bytes) + " bytes) plus per-sample buffers (" +
+                             std::to_string(extras) + " bytes) exceed shared memory");
+  int64_t upc = std::min<int64_t>(U, tile_cap / unit_bytes);
+  if (kCbam && NHWC) upc = std::min(upc, g_cap);
+  const int64_t smem_max = ((upc * unit_bytes + 16 + 15) & ~int64_t(15)) + extras;
+  int occ = 0;
+  st = kernel_occupancy(reinterpret_cast<const void*>(kern), device, *dp, smem_max, &occ);
+  if (!st.ok()) return st;
+  if (occ <= 0)
+    return Status::Error(StatusCode::Internal, "fused kernel cannot be resident on this device");
+  const int64_t resident = int64_t(occ) * dp->sm_count;
+  const int64_t limit = std::max<int64_t>(1, resident / 2);  // tiles per sample, deadlock margin
+  int64_t upt = std::min(ceil_div(N * U, resident), upc);
+  upt = std::max(upt, ceil_div(U, limit));
+  upt = std::max<int64_t>(upt, 1);
+  const int64_t T_ = ceil_div(U, upt);
+  const bool held = upt <= upc;
+  int64_t g_len = g_cap;
+  if (kCbam && NHWC) {
+    g_len = upt;
+    if (g_len > g_cap)
+      return Status::Error(StatusCode::Unsupported,
+                           "shape too large for the CUDA CBAM kernel (NHWC, too many positions per tile)");
+  }
+  const SmemLayout L = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_len));
+  const int64_t tile_area = ((std::min(upt, upc) * unit_bytes + 16 + 15) & ~int64_t(15));
+  const int64_t smem = tile_area + int64_t(L.total) * 4;
+
+  FusedArgs a{};
+  a.x = t.x;
+  a.res = t.residual;
+  a.y = t.y;
+  a.scale_out = t.scale_out;
+  a.w1 = w.w1;
+  a.b1 = w.b1;
+  a.w2 = w.w2;
+  a.b2 = w.b2;
+  a.aux = w.aux;
+  a.N = static_cast<int>(N);
+  a.C = static_cast<int>(C);
+  a.H = static_cast<int>(p.shape.h);
+  a.W = static_cast<int>(p.shape.w);
+  a.HW = static_cast<int>(HW);
+  a.hidden = hidden;
+  a.act = static_cast<int>(p.act);
+  a.gate = static_cast<int>(p.gate);
+  a.out_relu = p.out_act == OutAct::ReLU;
+  a.two_fc = kCbam ? 1 : (p.two_fc ? 1 : 0);
+  a.eca_k = p.eca_k;
+  a.sk = p.spatial_k;
+  a.sbias = p.spatial_bias;
+  a.T = static_cast<int>(T_);
+  a.upt = static_cast<int>(upt);
+  a.upc = static_cast<int>(held ? upt : upc);
+  a.total_tiles = static_cast<int>(N * T_);
+  a.fc1_blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(T_, ceil_div(hidden, kWarps))));
+  int64_t s_work = 0;
+  if (OP == static_cast<int>(Op::SE)) s_work = C * (p.two_fc ? hidden : C);
+  if (kCbam) s_work = 2 * C * hidden;
+  a.s_local = (!NHWC || kEca || s_work <= 65536) ? 1 : 0;
+  a.s_blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(T_, ceil_div(C, 32))));
+  const uintptr_t xa = reinterpret_cast<uintptr_t>(t.x) & 15;
+  a.vec_ok = ((reinterpret_cast<uintptr_t>(t.y) & 15) == xa) &&
+             (t.residual == nullptr || (reinterpret_cast<uintptr_t>(t.residual) & 15) == xa);
+  a.tile_area = static_cast<int>(tile_area);
+  a.g_len = static_cast<int>(g_len);
+
+  // workspace: float arrays, each 256-byte aligned
+  size_t off = 0;
+  auto take = [&](int64_t nfloats, bool need) -> size_t {
+    if (!need) return SIZE_MAX;
+    const size_t o = off;
+    off += (static_cast<size_t>(nfloats) * 4 + 255) & ~size_t(255);
+    return o;
+  };
+  const size_t o_zmean = take(N * C, true);
+  const size_t o_zmax = take(N * C, kCbam);
+  const size_t o_part = take(N * T_ * C, NHWC);
+  const size_t o_pmax = take(N * T_ * C, NHWC && kCbam);
+  const size_t o_hid = take(N * std::max(hidden, 1), !kEca);
+  const size_t o_hidmax = take(N * std::max(hidden, 1), kCbam);
+  const size_t o_sbuf = take(N * C, NHWC && !a.s_local);
+  const size_t o_spart = take(N * T_ * 2 * HW, kCbam && !NHWC);
+  const size_t o_map = take(N * 2 * HW, kCbam);
+  const size_t o_gbuf = take(N * HW, kCbam && !NHWC);
+  unsigned* counters = nullptr;
+  float* fbase = nullptr;
+  st = workspace(device, stream, static_cast<size_t>(N) + 2, off, &counters, &fbase);
+  if (!st.ok()) return st;
+  auto at = [&](size_t o) -> float* {
+    return o == SIZE_MAX ? nullptr : reinterpret_cast<float*>(reinterpret_cast<char*>(fbase) + o);
+  };
+  a.ticket = counters;
+  a.cnt = counters + 2;
+  a.zmean = at(o_zmean);
+  a.zmax = at(o_zmax);
+  a.part = at(o_part);
+  a.pmax = at(o_pmax);
+  a.hid = at(o_hid);
+  a.hidmax = at(o_hidmax);
+  a.sbuf = at(o_sbuf);
+  a.spart = at(o_spart);
+  a.map = at(o_map);
+  a.gbuf = at(o_gbuf);
+
+  const int64_t grid = std::min<int64_t>(N * T_, resident);
+  kern<<<static_cast<unsigned>(grid), kThreads, static_cast<size_t>(smem), stream>>>(a);
+  SQEX_CUDA_TRY(cudaGetLastError(), "launching the fused kernel");
+  return Status::Ok();
+}
+
+// Dispatch on storage type and layout.
+template <int OP>
+Status launch_op(const OpParams& p, const Weights& w, const Tensors& t, int device,
+                 cudaStream_t stream) {
+  const bool nhwc = p.layout == Layout::NHWC;
+  switch (p.dtype) {
+    case DType::F32:
+      return nhwc ? launch_fused<OP, float, true>(p, w, t, device, stream)
+                  : launch_fused<OP, float, false>(p, w, t, device, stream);
+    case DType::F16:
+      return nhwc ? launch_fused<OP, __half, true>(p, w, t, device, stream)
+                  : launch_fused<OP, __half, false>(p, w, t, device, stream);
+    case DType::BF16:
+      return nhwc ? launch_fused<OP, __nv_bfloat16, true>(p, w, t, device, stream)
+                  : launch_fused<OP, __nv_bfloat16, false>(p, w, t, device, stream);
+  }
+  return Status::Error(StatusCode::InvalidArgument, "unknown dtype");
+}
+
+}  // namespace cuda
+}  // namespace sqex

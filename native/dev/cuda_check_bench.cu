@@ -1,0 +1,620 @@
+// Validation and timing harness for the CUDA backend (llm.c dev/cuda style).
+//   nvcc -std=c++17 -O3 -arch=sm_90 -Inative/include native/dev/cuda_check_bench.cu \
+//        native/cuda/se.cu native/cuda/eca.cu native/cuda/cbam.cu native/cuda/runtime.cpp -o cuda_check_bench
+//   ./cuda_check_bench [check|bench|all] [results.md]
+// check: every op x options x dtype x layout on odd shapes against a float64 CPU reference
+//        computed from the storage-rounded inputs; outputs poisoned (NaN) before each run;
+//        bitwise determinism across two runs; in place, misaligned and two-stream runs.
+// bench: cuda_benchmark (op vs same-size D2D memcpy, events, median) on the target shapes.
+//
+// Tolerance: fp32 1e-5 of max|ref|. fp16/bf16: the kernel computes in fp32 from the same
+// rounded inputs the reference uses, so the only large error is the final rounding of y to the
+// storage type: at most half an ulp of |y| <= eps/2 * max|ref| (eps = 2^-10 fp16, 2^-7 bf16).
+// We allow eps * max|ref| (two half-ulps), plus 1e-5 for the fp32 arithmetic.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "sqex/cuda_api.h"
+
+using namespace sqex;
+
+#define CK(x)                                                                              \
+  do {                                                                                     \
+    cudaError_t e_ = (x);                                                                  \
+    if (e_ != cudaSuccess) {                                                               \
+      std::printf("CUDA error %s at %s:%d: %s\n", cudaGetErrorName(e_), __FILE__, __LINE__, \
+                  cudaGetErrorString(e_));                                                 \
+      std::exit(2);                                                                        \
+    }                                                                                      \
+  } while (0)
+
+static std::mt19937_64 rng(20261123);
+static double urand(double lo, double hi) {
+  return std::uniform_real_distribution<double>(lo, hi)(rng);
+}
+
+struct Case {
+  Op op;
+  int n, c, h, w;
+  Layout layout;
+  DType dtype;
+  int hidden = 0;
+  bool two_fc = true, bias = true, residual = false, scale_out = false;
+  Act act = Act::ReLU;
+  Gate gate = Gate::Sigmoid;
+  OutAct out_act = OutAct::None;
+  int eca_k = 3, sk = 7;
+  double xscale = 1.0;
+  int x_offset = 0, y_offset = 0;  // elements: misalignment tests
+  bool in_place = false;
+  std::string label() const {
+    static const char* on[] = {"SE", "ECA", "CBAM"};
+    static const char* dn[] = {"f32", "f16", "bf16"};
+    char b[256];
+    std::snprintf(b, sizeof b, "%-4s %s %s %dx%dx%dx%d", on[int(op)], dn[int(dtype)],
+                  layout == Layout::NCHW ? "NCHW" : "NHWC", n, c, h, w);
+    std::string s = b;
+    if (op == Op::SE) {
+      s += two_fc ? " fc2" : " fc1";
+      if (two_fc) s += " hid=" + std::to_string(hidden);
+    }
+    if (op == Op::CBAM) s += " hid=" + std::to_string(hidden) + " k=" + std::to_string(sk);
+    if (op == Op::ECA) s += " k=" + std::to_string(eca_k);
+    if (op != Op::ECA) s += act == Act::ReLU ? " relu" : " silu";
+    s += gate == Gate::Sigmoid ? " sig" : " hsig";
+    if (!bias) s += " nobias";
+    if (residual) s += " +res";
+    if (out_act == OutAct::ReLU) s += " outrelu";
+    if (scale_out) s += " s_out";
+    if (xscale != 1.0) s += " |x|~" + std::to_string(int(xscale));
+    if (in_place) s += " inplace";
+    if (x_offset || y_offset) s += " off" + std::to_string(x_offset) + "/" + std::to_string(y_offset);
+    return s;
+  }
+};
+
+// storage conversion on the host
+static uint16_t f2h(float f) { return __half_as_ushort(__float2half_rn(f)); }
+static float h2f(uint16_t h) { return __half2float(__ushort_as_half(h)); }
+static uint16_t f2bf(float f) { return __bfloat16_as_ushort(__float2bfloat16_rn(f)); }
+static float bf2f(uint16_t h) { return __bfloat162float(__ushort_as_bfloat16(h)); }
+
+static void to_storage(DType t, const std::vector<double>& v, std::vector<unsigned char>& raw,
+                       std::vector<double>& rounded) {
+  const size_t n = v.size(), es = dtype_size(t);
+  raw.assign(n * es, 0);
+  rounded.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const float f = static_cast<float>(v[i]);
+    if (t == DType::F32) {
+      std::memcpy(&raw[i * 4], &f, 4);
+      rounded[i] = f;
+    } else if (t == DType::F16) {
+      uint16_t h = f2h(f);
+      std::memcpy(&raw[i * 2], &h, 2);
+      rounded[i] = h2f(h);
+    } else {
+      uint16_t h = f2bf(f);
+      std::memcpy(&raw[i * 2], &h, 2);
+      rounded[i] = bf2f(h);
+    }
+  }
+}
+static double from_storage(DType t, const unsigned char* raw, size_t i) {
+  if (t == DType::F32) {
+    float f;
+    std::memcpy(&f, raw + i * 4, 4);
+    return f;
+  }
+  uint16_t h;
+  std::memcpy(&h, raw + i * 2, 2);
+  return t == DType::F16 ? h2f(h) : bf2f(h);
+}
+
+// ---- float64 reference ----------------------------------------------------------------
+static double act64(double v, Act a) { return a == Act::ReLU ? std::max(v, 0.0) : v / (1.0 + std::exp(-v)); }
+static double gate64(double v, Gate g) {
+  return g == Gate::Sigmoid ? 1.0 / (1.0 + std::exp(-v)) : std::min(std::max(v + 3.0, 0.0), 6.0) / 6.0;
+}
+
+struct HostWeights {
+  std::vector<float> w1, b1, w2, b2, aux;
+};
+
+// x, res: logical value arrays in the case's memory layout. Returns y in the same layout and s [N][C].
+static void reference(const Case& k, const HostWeights& W, const std::vector<double>& x,
+                      const std::vector<double>* res, std::vector<double>& y, std::vector<double>& s) {
+  const int N = k.n, C = k.c, H = k.h, Wd = k.w, HW = k.h * k.w;
+  auto idx = [&](int n, int c, int p) -> size_t {
+    return k.layout == Layout::NCHW ? (size_t(n) * C + c) * HW + p : (size_t(n) * HW + p) * C + c;
+  };
+  y.assign(x.size(), 0.0);
+  s.assign(size_t(N) * C, 0.0);
+  for (int n = 0; n < N; ++n) {
+    std::vector<double> z(C, 0.0), zm(C, -INFINITY);
+    for (int c = 0; c < C; ++c) {
+      double acc = 0;
+      for (int p = 0; p < HW; ++p) {
+        const double v = x[idx(n, c, p)];
+        acc += v;
+        zm[c] = std::max(zm[c], v);
+      }
+      z[c] = acc / HW;
+    }
+    std::vector<double> sc(C);
+    if (k.op == Op::SE) {
+      if (k.two_fc) {
+        std::vector<double> hdn(k.hidden);
+        for (int h = 0; h < k.hidden; ++h) {
+          double a = W.b1.empty() ? 0 : W.b1[h];
+          for (int c = 0; c < C; ++c) a += double(W.w1[size_t(h) * C + c]) * z[c];
+          hdn[h] = act64(a, k.act);
+        }
+        for (int c = 0; c < C; ++c) {
+          double a = W.b2.empty() ? 0 : W.b2[c];
+          for (int h = 0; h < k.hidden; ++h) a += double(W.w2[size_t(c) * k.hidden + h]) * hdn[h];
+          sc[c] = gate64(a, k.gate);
+        }
+      } else {
+        for (int c = 0; c < C; ++c) {
+          double a = W.b1.empty() ? 0 : W.b1[c];
+          for (int i = 0; i < C; ++i) a += double(W.w1[size_t(c) * C + i]) * z[i];
+          sc[c] = gate64(a, k.gate);
+        }
+      }
+    } else if (k.op == Op::ECA) {
+      const int pad = (k.eca_k - 1) / 2;
+      for (int c = 0; c < C; ++c) {
+        double a = 0;
+        for (int t = 0; t < k.eca_k; ++t) {
+          const int cc = c + t - pad;
+          if (cc >= 0 && cc < C) a += double(W.aux[t]) * z[cc];
+        }
+        sc[c] = gate64(a, k.gate);
+      }
+    } else {
+      auto mlp = [&](const std::vector<double>& v, std::vector<double>& o) {
+        std::vector<double> hdn(k.hidden);
+        for (int h = 0; h < k.hidden; ++h) {
+          double a = W.b1.empty() ? 0 : W.b1[h];
+          for (int c = 0; c < C; ++c) a += double(W.w1[size_t(h) * C + c]) * v[c];
+          hdn[h] = act64(a, k.act);
+        }
+        o.assign(C, 0);
+        for (int c = 0; c < C; ++c) {
+          double a = W.b2.empty() ? 0 : W.b2[c];
+          for (int h = 0; h < k.hidden; ++h) a += double(W.w2[size_t(c) * k.hidden + h]) * hdn[h];
+          o[c] = a;
+        }
+      };
+      std::vector<double> oa, om;
+      mlp(z, oa);
+      mlp(zm, om);
+      for (int c = 0; c < C; ++c) sc[c] = gate64(oa[c] + om[c], k.gate);
+    }
+    for (int c = 0; c < C; ++c) s[size_t(n) * C + c] = sc[c];
+    if (k.op == Op::CBAM) {
+      std::vector<double> mean(HW, 0), mx(HW, -INFINITY), g(HW);
+      for (int p = 0; p < HW; ++p)
+        for (int c = 0; c < C; ++c) {
+          const double v = x[idx(n, c, p)] * sc[c];
+          mean[p] += v;
+          mx[p] = std::max(mx[p], v);
+        }
+      for (int p = 0; p < HW; ++p) mean[p] /= C;
+      const int K = k.sk, pad = (K - 1) / 2;
+      const double sb = 0.25;  // spatial bias used by the harness
+      for (int r = 0; r < H; ++r)
+        for (int q = 0; q < Wd; ++q) {
+          double a = sb;
+          for (int ci = 0; ci < 2; ++ci)
+            for (int dy = 0; dy < K; ++dy)
+              for (int dx = 0; dx < K; ++dx) {
+                const int rr = r + dy - pad, qq = q + dx - pad;
+                if (rr < 0 || rr >= H || qq < 0 || qq >= Wd) continue;
+                a += double(W.aux[(ci * K + dy) * K + dx]) * (ci == 0 ? mean : mx)[rr * Wd + qq];
+              }
+          g[r * Wd + q] = gate64(a, k.gate);
+        }
+      for (int c = 0; c < C; ++c)
+        for (int p = 0; p < HW; ++p) y[idx(n, c, p)] = x[idx(n, c, p)] * sc[c] * g[p];
+    } else {
+      for (int c = 0; c < C; ++c)
+        for (int p = 0; p < HW; ++p) {
+          double v = x[idx(n, c, p)] * sc[c];
+          if (res) v += (*res)[idx(n, c, p)];
+          if (k.out_act == OutAct::ReLU) v = std::max(v, 0.0);
+          y[idx(n, c, p)] = v;
+        }
+    }
+  }
+}
+
+static HostWeights make_weights(const Case& k) {
+  HostWeights W;
+  const int C = k.c;
+  auto fill = [](std::vector<float>& v, size_t n, double a) {
+    v.resize(n);
+    for (auto& e : v) e = static_cast<float>(urand(-a, a));
+  };
+  if (k.op == Op::SE) {
+    if (k.two_fc) {
+      fill(W.w1, size_t(k.hidden) * C, 2.0 / std::sqrt(double(C)));
+      fill(W.w2, size_t(C) * k.hidden, 2.0 / std::sqrt(double(k.hidden)));
+      if (k.bias) {
+        fill(W.b1, k.hidden, 0.5);
+        fill(W.b2, C, 0.5);
+      }
+    } else {
+      fill(W.w1, size_t(C) * C, 2.0 / std::sqrt(double(C)));
+      if (k.bias) fill(W.b1, C, 0.5);
+    }
+  } else if (k.op == Op::ECA) {
+    fill(W.aux, k.eca_k, 1.0);
+  } else {
+    fill(W.w1, size_t(k.hidden) * C, 2.0 / std::sqrt(double(C)));
+    fill(W.w2, size_t(C) * k.hidden, 2.0 / std::sqrt(double(k.hidden)));
+    if (k.bias) {
+      fill(W.b1, k.hidden, 0.5);
+      fill(W.b2, C, 0.5);
+    }
+    fill(W.aux, size_t(2) * k.sk * k.sk, 0.3);
+  }
+  return W;
+}
+
+static OpParams params_of(const Case& k) {
+  OpParams p;
+  p.op = k.op;
+  p.shape = Shape4{k.n, k.c, k.h, k.w};
+  p.layout = k.layout;
+  p.hidden = k.op == Op::SE && !k.two_fc ? k.c : k.hidden;
+  p.two_fc = k.op == Op::SE ? k.two_fc : true;
+  p.act = k.act;
+  p.gate = k.gate;
+  p.out_act = k.out_act;
+  p.eca_k = k.eca_k;
+  p.spatial_k = k.sk;
+  p.spatial_bias = 0.25f;
+  p.dtype = k.dtype;
+  return p;
+}
+
+struct DevW {
+  float *w1 = nullptr, *b1 = nullptr, *w2 = nullptr, *b2 = nullptr, *aux = nullptr;
+};
+static float* up(const std::vector<float>& v) {
+  if (v.empty()) return nullptr;
+  float* d = nullptr;
+  CK(cudaMalloc(&d, v.size() * 4));
+  CK(cudaMemcpy(d, v.data(), v.size() * 4, cudaMemcpyHostToDevice));
+  return d;
+}
+
+static int g_fail = 0, g_pass = 0;
+
+static void check_case(const Case& k) {
+  const size_t numel = size_t(k.n) * k.c * k.h * k.w;
+  const size_t es = dtype_size(k.dtype);
+  std::vector<double> xv(numel), rv;
+  for (auto& v : xv) v = urand(-2, 2) * k.xscale;
+  std::vector<unsigned char> xraw, rraw;
+  std::vector<double> xr, rr;
+  to_storage(k.dtype, xv, xraw, xr);
+  if (k.residual) {
+    rv.resize(numel);
+    for (auto& v : rv) v = urand(-2, 2) * k.xscale;
+    to_storage(k.dtype, rv, rraw, rr);
+  }
+  HostWeights W = make_weights(k);
+  std::vector<double> yref, sref;
+  reference(k, W, xr, k.residual ? &rr : nullptr, yref, sref);
+  double maxref = 0;
+  for (double v : yref) maxref = std::max(maxref, std::fabs(v));
+  if (maxref == 0) maxref = 1;
+
+  // device buffers with optional element offsets
+  const size_t pad_elems = 64;
+  unsigned char *xb = nullptr, *yb = nullptr, *rb = nullptr;
+  float* sb = nullptr;
+  CK(cudaMalloc(&xb, (numel + pad_elems) * es));
+  CK(cudaMalloc(&yb, (numel + pad_elems) * es));
+  if (k.residual) CK(cudaMalloc(&rb, (numel + pad_elems) * es));
+  if (k.scale_out) CK(cudaMalloc(&sb, size_t(k.n) * k.c * 4));
+  unsigned char* x = xb + k.x_offset * es;
+  unsigned char* y = k.in_place ? x : yb + k.y_offset * es;
+  if (k.residual) CK(cudaMemcpy(rb + k.x_offset * es, rraw.data(), numel * es, cudaMemcpyHostToDevice));
+  DevW dw;
+  dw.w1 = up(W.w1);
+  dw.b1 = up(W.b1);
+  dw.w2 = up(W.w2);
+  dw.b2 = up(W.b2);
+  dw.aux = up(W.aux);
+  Weights w{dw.w1, dw.b1, dw.w2, dw.b2, dw.aux};
+  OpParams p = params_of(k);
+
+  std::vector<unsigned char> out[2];
+  std::vector<float> sout[2];
+  bool ok = true;
+  std::string why;
+  for (int run = 0; run < 2; ++run) {
+    CK(cudaMemcpy(x, xraw.data(), numel * es, cudaMemcpyHostToDevice));
+    if (!k.in_place) CK(cudaMemset(yb, 0xFF, (numel + pad_elems) * es));  // NaN poison
+    if (sb) CK(cudaMemset(sb, 0xFF, size_t(k.n) * k.c * 4));
+    Tensors t;
+    t.x = x;
+    t.y = y;
+    t.residual = k.residual ? rb + k.x_offset * es : nullptr;
+    t.scale_out = sb;
+    Status st = cuda_forward(p, w, t, 0, nullptr);
+    if (!st.ok()) {
+      ok = false;
+      why = "status: " + st.message;
+      break;
+    }
+    CK(cudaDeviceSynchronize());
+    out[run].resize(numel * es);
+    CK(cudaMemcpy(out[run].data(), y, numel * es, cudaMemcpyDeviceToHost));
+    if (sb) {
+      sout[run].resize(size_t(k.n) * k.c);
+      CK(cudaMemcpy(sout[run].data(), sb, sout[run].size() * 4, cudaMemcpyDeviceToHost));
+    }
+    if (!k.in_place && k.y_offset > 0) {
+      // guard elements before y must still be poison
+      std::vector<unsigned char> g(k.y_offset * es);
+      CK(cudaMemcpy(g.data(), yb, g.size(), cudaMemcpyDeviceToHost));
+      for (unsigned char b : g)
+        if (b != 0xFF) { ok = false; why = "wrote before y"; }
+    }
+    if (!k.in_place) {
+      std::vector<unsigned char> g(8 * es);
+      CK(cudaMemcpy(g.data(), y + numel * es, g.size(), cudaMemcpyDeviceToHost));
+      for (unsigned char b : g)
+        if (b != 0xFF) { ok = false; why = "wrote past y"; }
+    }
+  }
+  double maxerr = 0, serr = 0;
+  if (ok) {
+    const double tol = k.dtype == DType::F32 ? 1e-5 : (k.dtype == DType::F16 ? std::ldexp(1.0, -10) : std::ldexp(1.0, -7)) + 1e-5;
+    for (size_t i = 0; i < numel; ++i) {
+      const double v = from_storage(k.dtype, out[0].data(), i);
+      if (!std::isfinite(v)) {
+        ok = false;
+        why = "non-finite at " + std::to_string(i);
+        break;
+      }
+      maxerr = std::max(maxerr, std::fabs(v - yref[i]) / maxref);
+    }
+    if (ok && maxerr > tol) {
+      ok = false;
+      why = "error " + std::to_string(maxerr) + " > tol";
+    }
+    if (ok && k.scale_out) {
+      for (size_t i = 0; i < sout[0].size(); ++i) {
+        if (!std::isfinite(sout[0][i])) { ok = false; why = "scale_out unwritten"; break; }
+        serr = std::max(serr, std::fabs(sout[0][i] - sref[i]));
+      }
+      if (ok && serr > 1e-5) { ok = false; why = "scale_out error " + std::to_string(serr); }
+    }
+    if (ok && out[0] != out[1]) { ok = false; why = "not bitwise deterministic"; }
+    if (ok && k.scale_out && sout[0] != sout[1]) { ok = false; why = "scale_out not deterministic"; }
+  }
+  std::printf("%s %-80s err %.2e%s%s\n", ok ? "PASS" : "FAIL", k.label().c_str(), maxerr,
+              ok ? "" : "  <- ", ok ? "" : why.c_str());
+  (ok ? g_pass : g_fail)++;
+  cudaFree(xb);
+  cudaFree(yb);
+  if (rb) cudaFree(rb);
+  if (sb) cudaFree(sb);
+  for (float* d : {dw.w1, dw.b1, dw.w2, dw.b2, dw.aux})
+    if (d) cudaFree(d);
+}
+
+// Two streams running the same op concurrently on different data: each must match its own
+// single-stream result bitwise (workspaces are per stream).
+static void check_two_streams() {
+  Case k{Op::SE, 8, 256, 28, 28, Layout::NHWC, DType::F32};
+  k.hidden = 32;
+  const size_t numel = size_t(k.n) * k.c * k.h * k.w;
+  HostWeights W = make_weights(k);
+  DevW dw;
+  dw.w1 = up(W.w1); dw.b1 = up(W.b1); dw.w2 = up(W.w2); dw.b2 = up(W.b2);
+  Weights w{dw.w1, dw.b1, dw.w2, dw.b2, nullptr};
+  OpParams p = params_of(k);
+  std::vector<float> hx[2];
+  float *dx[2], *dy[2];
+  cudaStream_t s[2];
+  std::vector<float> single[2], conc[2];
+  for (int i = 0; i < 2; ++i) {
+    hx[i].resize(numel);
+    for (auto& v : hx[i]) v = float(urand(-2, 2));
+    CK(cudaMalloc(&dx[i], numel * 4));
+    CK(cudaMalloc(&dy[i], numel * 4));
+    CK(cudaMemcpy(dx[i], hx[i].data(), numel * 4, cudaMemcpyHostToDevice));
+    CK(cudaStreamCreateWithFlags(&s[i], cudaStreamNonBlocking));
+  }
+  bool ok = true;
+  for (int i = 0; i < 2; ++i) {
+    Tensors t; t.x = dx[i]; t.y = dy[i];
+    if (!cuda_forward(p, w, t, 0, s[i]).ok()) ok = false;
+    CK(cudaStreamSynchronize(s[i]));
+    single[i].resize(numel);
+    CK(cudaMemcpy(single[i].data(), dy[i], numel * 4, cudaMemcpyDeviceToHost));
+  }
+  for (int rep = 0; rep < 20; ++rep)
+    for (int i = 0; i < 2; ++i) {
+      Tensors t; t.x = dx[i]; t.y = dy[i];
+      if (!cuda_forward(p, w, t, 0, s[i]).ok()) ok = false;
+    }
+  CK(cudaDeviceSynchronize());
+  for (int i = 0; i < 2; ++i) {
+    conc[i].resize(numel);
+    CK(cudaMemcpy(conc[i].data(), dy[i], numel * 4, cudaMemcpyDeviceToHost));
+    if (std::memcmp(conc[i].data(), single[i].data(), numel * 4) != 0) ok = false;
+  }
+  std::printf("%s two streams concurrently, 20 launches each, bitwise equal to single runs\n", ok ? "PASS" : "FAIL");
+  (ok ? g_pass : g_fail)++;
+  for (int i = 0; i < 2; ++i) { cudaFree(dx[i]); cudaFree(dy[i]); cudaStreamDestroy(s[i]); }
+  for (float* d : {dw.w1, dw.b1, dw.w2, dw.b2}) cudaFree(d);
+}
+
+static void run_checks() {
+  std::vector<Case> cases;
+  struct Shp { int n, c, h, w; };
+  const Shp shapes[] = {{2, 32, 7, 7},  {3, 1, 5, 5},    {2, 13, 1, 1},  {2, 24, 1, 31},
+                        {1, 16, 112, 112}, {2, 256, 14, 14}, {4, 2048, 7, 7}, {1, 64, 56, 56},
+                        {2, 3, 17, 19}, {5, 40, 9, 9}};
+  int variant = 0;
+  for (DType dt : {DType::F32, DType::F16, DType::BF16})
+    for (Layout lay : {Layout::NCHW, Layout::NHWC})
+      for (const Shp& s : shapes) {
+        const int v = variant++;
+        Case se{Op::SE, s.n, s.c, s.h, s.w, lay, dt};
+        se.hidden = std::max(1, s.c >= 2048 ? 128 : s.c / 4);
+        se.two_fc = (v % 5) != 3;
+        se.bias = (v % 3) != 1;
+        se.act = (v % 2) ? Act::SiLU : Act::ReLU;
+        se.gate = (v % 4) == 2 ? Gate::HardSigmoid : Gate::Sigmoid;
+        se.residual = (v % 3) == 0;
+        se.out_act = (v % 3) == 0 ? OutAct::ReLU : OutAct::None;
+        se.scale_out = (v % 2) == 0;
+        cases.push_back(se);
+        Case eca{Op::ECA, s.n, s.c, s.h, s.w, lay, dt};
+        eca.eca_k = (v % 2) ? 5 : 3;
+        eca.gate = (v % 3) == 1 ? Gate::HardSigmoid : Gate::Sigmoid;
+        eca.scale_out = (v % 2) == 1;
+        cases.push_back(eca);
+        Case cb{Op::CBAM, s.n, s.c, s.h, s.w, lay, dt};
+        cb.hidden = std::max(1, s.c >= 2048 ? 128 : s.c / 8);
+        cb.sk = (v % 3) == 2 ? 3 : 7;
+        cb.act = (v % 2) ? Act::ReLU : Act::SiLU;
+        cb.gate = (v % 5) == 4 ? Gate::HardSigmoid : Gate::Sigmoid;
+        cb.bias = (v % 4) != 3;
+        cases.push_back(cb);
+      }
+  // large |x|, saturated gates
+  for (Op op : {Op::SE, Op::ECA, Op::CBAM})
+    for (Layout lay : {Layout::NCHW, Layout::NHWC}) {
+      Case k{op, 2, 64, 112, 112, lay, DType::F32};
+      k.hidden = 16;
+      k.xscale = 1e4;
+      k.scale_out = op != Op::CBAM;
+      cases.push_back(k);
+      Case h = k;
+      h.dtype = DType::F16;
+      h.n = 1;
+      cases.push_back(h);
+    }
+  // chunked (tile larger than shared memory: re-read) path, in place and misaligned
+  for (Op op : {Op::SE, Op::CBAM, Op::ECA})
+    for (Layout lay : {Layout::NCHW, Layout::NHWC}) {
+      Case k{op, 1, 1024, 56, 56, lay, DType::F32};
+      k.hidden = 64;
+      cases.push_back(k);
+    }
+  for (Op op : {Op::SE, Op::ECA, Op::CBAM})
+    for (DType dt : {DType::F32, DType::F16})
+      for (Layout lay : {Layout::NCHW, Layout::NHWC}) {
+        Case k{op, 3, 24, 9, 11, lay, dt};
+        k.hidden = 6;
+        k.in_place = true;
+        k.residual = op == Op::SE;
+        cases.push_back(k);
+        Case m = k;
+        m.in_place = false;
+        m.x_offset = 1;
+        m.y_offset = 1;
+        cases.push_back(m);
+        Case q = m;
+        q.y_offset = 3;
+        cases.push_back(q);
+      }
+  for (const Case& k : cases) check_case(k);
+  check_two_streams();
+  std::printf("checks: %d passed, %d failed\n", g_pass, g_fail);
+}
+
+// ---- timing -----------------------------------------------------------------------------
+static void run_bench(const char* md_path, bool quick) {
+  struct Shp { int n, c, h, w; };
+  std::vector<Shp> shapes = {{32, 256, 56, 56}, {32, 512, 28, 28}, {32, 1024, 14, 14}, {32, 2048, 7, 7},
+                             {32, 96, 112, 112}, {32, 1152, 7, 7}, {128, 256, 56, 56}, {128, 2048, 7, 7},
+                             {1, 256, 56, 56},  {1, 2048, 7, 7}};
+  if (quick) shapes = {{32, 256, 56, 56}, {32, 2048, 7, 7}, {1, 256, 56, 56}, {1, 2048, 7, 7}};
+  cudaDeviceProp prop;
+  CK(cudaGetDeviceProperties(&prop, 0));
+  FILE* md = md_path ? std::fopen(md_path, "w") : nullptr;
+  char date[64];
+  std::time_t now = std::time(nullptr);
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  if (md) {
+    std::fprintf(md, "# squeeze-excite CUDA harness timings\n\n- date: %s\n- GPU: %s (%d SMs, L2 %d MB)\n"
+                 "- tool: native/dev/cuda_check_bench.cu (cuda_benchmark: CUDA events, median of per-launch times;"
+                 " graph = per-op time from replaying a CUDA graph of the launches; copy = same-size D2D cudaMemcpy in the same run;"
+                 " inputs rotated among several sets when they fit in ~3x L2)\n"
+                 "- SE: hidden = C/16 (min 8), ReLU, sigmoid, biases. ECA: k = 3 (C<512) / 5. CBAM: hidden = C/16, ReLU, sigmoid, k = 7.\n\n"
+                 "| op | shape (N,C,H,W) | dtype | layout | op µs | graph µs | copy µs | ratio (op/copy) | MB |\n"
+                 "|---|---|---|---|---|---|---|---|---|\n",
+                 date, prop.name, prop.multiProcessorCount, prop.l2CacheSize >> 20);
+  }
+  std::printf("\n%-5s %-18s %-4s %-5s %9s %9s %9s %7s\n", "op", "shape", "dt", "lay", "op_us", "graph_us", "copy_us", "ratio");
+  for (Op op : {Op::SE, Op::ECA, Op::CBAM})
+    for (const Shp& s : shapes)
+      for (DType dt : {DType::F32, DType::F16})
+        for (Layout lay : {Layout::NCHW, Layout::NHWC}) {
+          Case k{op, s.n, s.c, s.h, s.w, lay, dt};
+          k.hidden = std::max(8, s.c / 16);
+          k.eca_k = s.c < 512 ? 3 : 5;
+          HostWeights W = make_weights(k);
+          OpParams p = params_of(k);
+          Weights hw{W.w1.empty() ? nullptr : W.w1.data(), W.b1.empty() ? nullptr : W.b1.data(),
+                     W.w2.empty() ? nullptr : W.w2.data(), W.b2.empty() ? nullptr : W.b2.data(),
+                     W.aux.empty() ? nullptr : W.aux.data()};
+          CudaBenchResult r;
+          const int iters = s.n == 1 ? 200 : 40;
+          Status st = cuda_benchmark(p, hw, 0, iters, &r);
+          static const char* on[] = {"SE", "ECA", "CBAM"};
+          char shp[64];
+          std::snprintf(shp, sizeof shp, "%dx%dx%dx%d", s.n, s.c, s.h, s.w);
+          if (!st.ok()) {
+            std::printf("%-5s %-18s %-4s %-5s ERROR %s\n", on[int(op)], shp, dt == DType::F32 ? "f32" : "f16",
+                        lay == Layout::NCHW ? "NCHW" : "NHWC", st.message.c_str());
+            continue;
+          }
+          std::printf("%-5s %-18s %-4s %-5s %9.2f %9.2f %9.2f %7.3f\n", on[int(op)], shp,
+                      dt == DType::F32 ? "f32" : "f16", lay == Layout::NCHW ? "NCHW" : "NHWC", r.op_us,
+                      r.op_graph_us, r.copy_us, r.op_us / r.copy_us);
+          if (md)
+            std::fprintf(md, "| %s | %d,%d,%d,%d | %s | %s | %.2f | %.2f | %.2f | %.3f | %.1f |\n", on[int(op)], s.n, s.c,
+                         s.h, s.w, dt == DType::F32 ? "fp32" : "fp16", lay == Layout::NCHW ? "NCHW" : "NHWC", r.op_us,
+                         r.op_graph_us, r.copy_us, r.op_us / r.copy_us, r.bytes / 1e6);
+          std::fflush(stdout);
+        }
+  if (md) std::fclose(md);
+}
+
+int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "all";
+  CudaStatusInfo info = cuda_status();
+  std::printf("cuda_status: compiled=%d available=%d devices=%d driver=%d runtime=%d reason='%s'\n",
+              info.compiled, info.available, info.device_count, info.driver_version, info.runtime_version,
+              info.reason.c_str());
+  for (auto& d : info.devices)
+    std::printf("  device %d: %s cc %d.%d, %d SMs, %lld MB, L2 %lld MB\n", d.index, d.name.c_str(), d.cc_major,
+                d.cc_minor, d.sm_count, (long long)(d.total_memory >> 20), (long long)(d.l2_bytes >> 20));
+  if (!info.available) return 1;
+  if (mode == "check" || mode == "all") run_checks();
+  if (mode == "bench" || mode == "all" || mode == "quick") run_bench(argc > 2 ? argv[2] : nullptr, mode == "quick");
+  return g_fail ? 1 : 0;
+}

@@ -1,0 +1,52 @@
+// SEBlock / ECABlock / CBAMBlock on the CPU equal the functions bitwise, and the reference.
+import { describe, expect, test } from 'vitest';
+import { CBAMBlock, ECABlock, SEBlock, cbamForward, ecaForward, seForward } from '../dist/index.js';
+import { refCBAM, refECA, refSE, type Shape4 } from './reference.js';
+import { LAYOUTS, TOL_F32, bitsEqual, expectClose, freshRng, numel, poisoned, randCBAMWeights, randECAWeight, randSEWeights, seedNote } from './helpers.js';
+
+describe('blocks on the CPU', () => {
+  test.each(LAYOUTS)('forward and forwardAsync equal the functions (%s)', async (layout) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 20, 7, 9];
+    const [N, C] = shape;
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const r = rng.normals(numel(shape));
+
+    const seW = randSEWeights(rng, C, 5, { twoFc: true, b1: true, b2: true });
+    const seOpts = { layout, activation: 'silu', gate: 'sigmoid', outputActivation: 'relu' } as const;
+    const se = new SEBlock(seW, { ...seOpts, device: 'cpu', channels: C });
+    expect(se.backend).toBe('cpu');
+    expect(se.channels).toBe(C);
+    const o1 = poisoned(x.length);
+    const s1 = poisoned(N * C);
+    expect(se.forward(x, shape, { residual: r, out: o1, scaleOut: s1 })).toBe(o1);
+    const o2 = seForward(x, shape, seW, { ...seOpts, device: 'cpu', residual: r });
+    expect(bitsEqual(o1, o2)).toBe(true);
+    const ref = refSE(x, shape, seW, { ...seOpts, residual: r });
+    expectClose(o1, ref.y, TOL_F32, seedNote(rng));
+    expectClose(s1, ref.scale, TOL_F32, seedNote(rng));
+    expect(bitsEqual(await se.forwardAsync(x, shape, { residual: r }), o2)).toBe(true);
+    // weights are copied at construction: changing the caller's arrays changes nothing
+    seW.w1.fill(0);
+    expect(bitsEqual(se.forward(x, shape, { residual: r }), o2)).toBe(true);
+    se.dispose();
+    expect(se.disposed).toBe(true);
+    expect(() => se.forward(x, shape)).toThrow(Error);
+    expect(() => se.dispose()).not.toThrow();
+
+    const weight = randECAWeight(rng, 3);
+    const eca = new ECABlock({ weight }, { layout, gate: 'hardsigmoid', device: 'cpu' });
+    expect(eca.kernelSize).toBe(3);
+    const e1 = eca.forward(x, shape);
+    expect(bitsEqual(e1, ecaForward(x, shape, { weight }, { layout, gate: 'hardsigmoid', device: 'cpu' }))).toBe(true);
+    expectClose(e1, refECA(x, shape, { weight }, { layout, gate: 'hardsigmoid' }).y, TOL_F32, seedNote(rng));
+    eca.dispose();
+
+    const cbW = randCBAMWeights(rng, C, 5, 7, { b1: true, b2: false, spatialBias: true });
+    const cbam = new CBAMBlock(cbW, { layout, activation: 'relu', gate: 'sigmoid', device: 'cpu', channels: C });
+    const c1 = await cbam.forwardAsync(x, shape);
+    expect(bitsEqual(c1, cbamForward(x, shape, cbW, { layout, device: 'cpu' }))).toBe(true);
+    expectClose(c1, refCBAM(x, shape, cbW, { layout }).y, TOL_F32, seedNote(rng));
+    cbam.dispose();
+  });
+});

@@ -1,0 +1,176 @@
+// CBAM on the CPU against the float64 reference: biases present/absent, act, gate, layouts,
+// spatial kernel sizes (including k larger than H, W), odd shapes, large H·W and magnitudes.
+import { describe, expect, test } from 'vitest';
+import { cbamForward, cbamForwardAsync } from '../dist/index.js';
+import { nchwToNhwc, refCBAM, relErr, type Act, type Gate, type Layout, type Shape4 } from './reference.js';
+import {
+  ACTS,
+  GATES,
+  LAYOUTS,
+  ODD_SHAPES,
+  TOL_F32,
+  bitsEqual,
+  expectClose,
+  freshRng,
+  numel,
+  poisoned,
+  product,
+  randCBAMWeights,
+  saturated,
+  seedNote,
+} from './helpers.js';
+
+interface Case {
+  b1: boolean;
+  b2: boolean;
+  act: Act;
+  gate: Gate;
+  layout: Layout;
+  k: number;
+}
+const CASES: Case[] = product({
+  b1: [true, false],
+  b2: [true, false],
+  act: ACTS,
+  gate: GATES,
+  layout: LAYOUTS,
+  k: [1, 3, 5, 7],
+});
+const name = (c: Case) => `${c.b1 ? '+b1' : '-b1'} ${c.b2 ? '+b2' : '-b2'} ${c.act} ${c.gate} ${c.layout} k=${c.k}`;
+
+function problem(rng: ReturnType<typeof freshRng>, shape: Shape4, c: Case, spatialBias: boolean, xScale = 1) {
+  const C = shape[1];
+  const hidden = rng.int(1, Math.max(2, C));
+  const weights = randCBAMWeights(rng, C, hidden, c.k, { b1: c.b1, b2: c.b2, spatialBias });
+  const x = rng.normals(numel(shape), xScale, 0.3 * xScale);
+  return { hidden, weights, x };
+}
+
+describe('CBAM on the CPU: every option combination', () => {
+  test.each(CASES.map((c, i) => [name(c), c, i] as const))('%s', (_n, c, i) => {
+    const rng = freshRng();
+    for (const shape of [ODD_SHAPES[i % ODD_SHAPES.length], ODD_SHAPES[(i * 5 + 2) % ODD_SHAPES.length]]) {
+      const spatialBias = (i + shape[1]) % 3 !== 0;
+      const { hidden, weights, x } = problem(rng, shape, c, spatialBias);
+      const out = poisoned(x.length);
+      const xCopy = x.slice();
+      const y = cbamForward(x, shape, weights, { layout: c.layout, activation: c.act, gate: c.gate, device: 'cpu', out });
+      expect(y).toBe(out);
+      const ref = refCBAM(x, shape, weights, { layout: c.layout, activation: c.act, gate: c.gate });
+      const ctx = `${name(c)} spatialBias=${spatialBias} shape=${shape} hidden=${hidden} ${seedNote(rng)}`;
+      expectClose(y, ref.y, TOL_F32, ctx);
+      expect(bitsEqual(x, xCopy), `x was modified: ${ctx}`).toBe(true);
+    }
+  });
+
+  test('default options equal the reference (NCHW, relu, sigmoid)', () => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 16, 6, 5];
+    const c: Case = { b1: true, b2: true, act: 'relu', gate: 'sigmoid', layout: 'NCHW', k: 7 };
+    const { weights, x } = problem(rng, shape, c, true);
+    expectClose(cbamForward(x, shape, weights), refCBAM(x, shape, weights).y, TOL_F32, seedNote(rng));
+  });
+
+  test('b2 counts once per branch (twice in all): a large b2 alone moves the gate', () => {
+    // With w2 = 0 the channel gate is gate(2·b2) exactly; a kernel adding b2 once gives gate(b2).
+    const rng = freshRng();
+    const shape: Shape4 = [1, 4, 3, 3];
+    const c: Case = { b1: true, b2: true, act: 'relu', gate: 'sigmoid', layout: 'NCHW', k: 3 };
+    const { weights, x } = problem(rng, shape, c, true);
+    weights.w2.fill(0);
+    weights.b2 = new Float32Array([0.7, -1.1, 0.2, 1.9]);
+    const ref = refCBAM(x, shape, weights);
+    expect(ref.scale[0]).toBeCloseTo(1 / (1 + Math.exp(-2 * weights.b2[0])), 12);
+    expectClose(cbamForward(x, shape, weights, { device: 'cpu', out: poisoned(x.length) }), ref.y, TOL_F32, seedNote(rng));
+  });
+
+  test('the mean map is conv input channel 0 and the max map channel 1', () => {
+    // Only the max-map taps are non-zero: swapping the maps would give a different gate.
+    const rng = freshRng();
+    const shape: Shape4 = [2, 6, 5, 4];
+    const c: Case = { b1: true, b2: true, act: 'silu', gate: 'sigmoid', layout: 'NHWC', k: 3 };
+    const { weights, x } = problem(rng, shape, c, true);
+    weights.spatialWeight.fill(0, 0, 9);
+    const ref = refCBAM(x, shape, weights, { layout: 'NHWC', activation: 'silu' });
+    const swapped = { ...weights, spatialWeight: new Float32Array([...weights.spatialWeight.subarray(9), ...weights.spatialWeight.subarray(0, 9)]) };
+    const refSwapped = refCBAM(x, shape, swapped, { layout: 'NHWC', activation: 'silu' });
+    expect(relErr(refSwapped.y, ref.y)).toBeGreaterThan(1e-3); // the test can tell them apart
+    const y = cbamForward(x, shape, weights, { layout: 'NHWC', activation: 'silu', device: 'cpu', out: poisoned(x.length) });
+    expectClose(y, ref.y, TOL_F32, seedNote(rng));
+  });
+
+  test.each(LAYOUTS)('large H·W (1×16×112×112, %s), k=7', (layout) => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 16, 112, 112];
+    const c: Case = { b1: true, b2: true, act: 'relu', gate: 'sigmoid', layout, k: 7 };
+    const { weights, x } = problem(rng, shape, c, true);
+    const out = poisoned(x.length);
+    cbamForward(x, shape, weights, { layout, device: 'cpu', out });
+    expectClose(out, refCBAM(x, shape, weights, { layout }).y, TOL_F32, seedNote(rng));
+  });
+
+  test.each(product({ gate: GATES, layout: LAYOUTS }))('|x| ~ 1e4, saturated gates stay finite (%o)', ({ gate, layout }) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 12, 6, 7];
+    const c: Case = { b1: true, b2: true, act: 'relu', gate, layout, k: 3 };
+    // Redraw until every channel and spatial gate of the reference is saturated (see cpu.se.test.ts).
+    let p = problem(rng, shape, c, true, 1e4);
+    let ref = refCBAM(p.x, shape, p.weights, { layout, gate });
+    for (let t = 0; t < 500 && !(saturated(ref.scale, gate) && saturated(ref.spatial, gate)); t++) {
+      p = problem(rng, shape, c, true, 1e4);
+      ref = refCBAM(p.x, shape, p.weights, { layout, gate });
+    }
+    expect(saturated(ref.scale, gate) && saturated(ref.spatial, gate), 'could not draw a saturated problem').toBe(true);
+    const out = poisoned(p.x.length);
+    cbamForward(p.x, shape, p.weights, { layout, gate, device: 'cpu', out });
+    expectClose(out, ref.y, TOL_F32, seedNote(rng));
+  });
+});
+
+describe('CBAM on the CPU: layouts, aliasing, async', () => {
+  test('NCHW and NHWC agree', () => {
+    const rng = freshRng();
+    for (const shape of [[2, 13, 7, 11], [1, 40, 5, 6]] as Shape4[]) {
+      const c: Case = { b1: true, b2: false, act: 'silu', gate: 'hardsigmoid', layout: 'NCHW', k: 5 };
+      const { weights, x } = problem(rng, shape, c, true);
+      const opts = { activation: 'silu' as const, gate: 'hardsigmoid' as const, device: 'cpu' as const };
+      const a = cbamForward(x, shape, weights, { ...opts, layout: 'NCHW' });
+      const b = cbamForward(nchwToNhwc(x, shape), shape, weights, { ...opts, layout: 'NHWC' });
+      expect(relErr(b, nchwToNhwc(a, shape)), `shape=${shape} ${seedNote(rng)}`).toBeLessThanOrEqual(TOL_F32);
+    }
+  });
+
+  test.each(LAYOUTS)('in place: out === x (%s)', (layout) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 10, 9, 5];
+    const c: Case = { b1: true, b2: true, act: 'relu', gate: 'sigmoid', layout, k: 7 };
+    const { weights, x } = problem(rng, shape, c, true);
+    const ref = refCBAM(x, shape, weights, { layout });
+    const buf = x.slice();
+    expect(cbamForward(buf, shape, weights, { layout, device: 'cpu', out: buf })).toBe(buf);
+    expectClose(buf, ref.y, TOL_F32, seedNote(rng));
+  });
+
+  test('async equals sync bitwise', async () => {
+    const rng = freshRng();
+    for (const [i, c] of CASES.entries()) {
+      if (i % 3 !== 0) continue;
+      const shape = ODD_SHAPES[(i * 7 + 1) % ODD_SHAPES.length];
+      const { weights, x } = problem(rng, shape, c, i % 2 === 0);
+      const opts = { layout: c.layout, activation: c.act, gate: c.gate, device: 'cpu' as const };
+      const ySync = cbamForward(x, shape, weights, { ...opts, out: poisoned(x.length) });
+      const out = poisoned(x.length);
+      const yAsync = await cbamForwardAsync(x, shape, weights, { ...opts, out });
+      expect(yAsync).toBe(out);
+      expect(bitsEqual(ySync, yAsync), `${name(c)} shape=${shape} ${seedNote(rng)}`).toBe(true);
+    }
+    const shape: Shape4 = [2, 5, 6, 6];
+    const c: Case = { b1: false, b2: false, act: 'relu', gate: 'sigmoid', layout: 'NCHW', k: 3 };
+    const { weights, x } = problem(rng, shape, c, false);
+    const fresh = await cbamForwardAsync(x, shape, weights, { device: 'cpu' });
+    const buf = x.slice();
+    expect(await cbamForwardAsync(buf, shape, weights, { device: 'cpu', out: buf })).toBe(buf);
+    expect(bitsEqual(fresh, buf)).toBe(true);
+    expectClose(fresh, refCBAM(x, shape, weights).y, TOL_F32, seedNote(rng));
+  });
+});

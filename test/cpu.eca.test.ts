@@ -1,0 +1,169 @@
+// ECA on the CPU against the float64 reference, plus ecaKernelSize against timm's formula.
+import { describe, expect, test } from 'vitest';
+import { ecaForward, ecaForwardAsync, ecaKernelSize } from '../dist/index.js';
+import { nchwToNhwc, refECA, relErr, type Gate, type Layout, type Shape4 } from './reference.js';
+import {
+  GATES,
+  LAYOUTS,
+  ODD_SHAPES,
+  TOL_F32,
+  bitsEqual,
+  expectClose,
+  freshRng,
+  loadEcaKernelTable,
+  numel,
+  poisoned,
+  product,
+  randECAWeight,
+  saturated,
+  seedNote,
+} from './helpers.js';
+
+const KS = [1, 3, 5, 7, 9] as const;
+const CASES = product({ gate: GATES, layout: LAYOUTS, k: KS });
+
+function problem(rng: ReturnType<typeof freshRng>, shape: Shape4, k: number, xScale = 1) {
+  return { x: rng.normals(numel(shape), xScale, 0.3 * xScale), weight: randECAWeight(rng, k) };
+}
+
+describe('ECA on the CPU: every option combination', () => {
+  test.each(CASES.map((c, i) => [`${c.gate} ${c.layout} k=${c.k}`, c, i] as const))('%s', (_n, c, i) => {
+    const rng = freshRng();
+    // Three shapes per combination, including C smaller than k (the zero padding covers it all).
+    for (const shape of [0, 4, 9].map((d) => ODD_SHAPES[(i + d) % ODD_SHAPES.length])) {
+      const { x, weight } = problem(rng, shape, c.k);
+      const out = poisoned(x.length);
+      const scaleOut = poisoned(shape[0] * shape[1]);
+      const y = ecaForward(x, shape, { weight }, { layout: c.layout, gate: c.gate, device: 'cpu', out, scaleOut });
+      expect(y).toBe(out);
+      const ref = refECA(x, shape, { weight }, { layout: c.layout, gate: c.gate });
+      const ctx = `${c.gate} ${c.layout} k=${c.k} shape=${shape} ${seedNote(rng)}`;
+      expectClose(y, ref.y, TOL_F32, ctx);
+      expectClose(scaleOut, ref.scale, TOL_F32, `scaleOut ${ctx}`);
+    }
+  });
+
+  test('default options equal the reference (NCHW, sigmoid)', () => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 12, 4, 4];
+    const { x, weight } = problem(rng, shape, 3);
+    expectClose(ecaForward(x, shape, { weight }), refECA(x, shape, { weight }).y, TOL_F32, seedNote(rng));
+  });
+
+  test.each(LAYOUTS)('large H·W (2×24×112×112, %s), k=5', (layout) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 24, 112, 112];
+    const { x, weight } = problem(rng, shape, 5);
+    const out = poisoned(x.length);
+    const scaleOut = poisoned(48);
+    ecaForward(x, shape, { weight }, { layout, device: 'cpu', out, scaleOut });
+    const ref = refECA(x, shape, { weight }, { layout });
+    expectClose(out, ref.y, TOL_F32, seedNote(rng));
+    expectClose(scaleOut, ref.scale, TOL_F32, seedNote(rng));
+  });
+
+  test.each(product({ gate: GATES, layout: LAYOUTS }))('|x| ~ 1e4, saturated gates stay finite (%o)', ({ gate, layout }) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 33, 5, 9];
+    // Redraw until all reference gates are saturated (see cpu.se.test.ts for why).
+    let p = problem(rng, shape, 5, 1e4);
+    let ref = refECA(p.x, shape, { weight: p.weight }, { layout, gate });
+    for (let t = 0; t < 500 && !saturated(ref.scale, gate); t++) {
+      p = problem(rng, shape, 5, 1e4);
+      p.weight = p.weight.map((v) => (Math.abs(v) < 0.05 ? 0.05 : v)); // avoid near-zero taps
+      ref = refECA(p.x, shape, { weight: p.weight }, { layout, gate });
+    }
+    expect(saturated(ref.scale, gate), 'could not draw a fully saturated problem').toBe(true);
+    const out = poisoned(p.x.length);
+    ecaForward(p.x, shape, { weight: p.weight }, { layout, gate, device: 'cpu', out });
+    expectClose(out, ref.y, TOL_F32, seedNote(rng));
+  });
+});
+
+describe('ECA on the CPU: layouts, aliasing, async', () => {
+  test('NCHW and NHWC agree', () => {
+    const rng = freshRng();
+    for (const shape of [[2, 13, 7, 11], [1, 64, 5, 6]] as Shape4[]) {
+      const { x, weight } = problem(rng, shape, 5);
+      const a = ecaForward(x, shape, { weight }, { layout: 'NCHW', gate: 'hardsigmoid', device: 'cpu' });
+      const b = ecaForward(nchwToNhwc(x, shape), shape, { weight }, { layout: 'NHWC', gate: 'hardsigmoid', device: 'cpu' });
+      expect(relErr(b, nchwToNhwc(a, shape)), `shape=${shape} ${seedNote(rng)}`).toBeLessThanOrEqual(TOL_F32);
+    }
+  });
+
+  test.each(LAYOUTS)('in place: out === x (%s)', (layout: Layout) => {
+    const rng = freshRng();
+    const shape: Shape4 = [3, 10, 4, 7];
+    const { x, weight } = problem(rng, shape, 3);
+    const ref = refECA(x, shape, { weight }, { layout });
+    const buf = x.slice();
+    const scaleOut = poisoned(30);
+    expect(ecaForward(buf, shape, { weight }, { layout, device: 'cpu', out: buf, scaleOut })).toBe(buf);
+    expectClose(buf, ref.y, TOL_F32, seedNote(rng));
+    expectClose(scaleOut, ref.scale, TOL_F32, seedNote(rng));
+  });
+
+  test('async equals sync bitwise', async () => {
+    const rng = freshRng();
+    for (const [i, c] of CASES.entries()) {
+      const shape = ODD_SHAPES[(i * 5 + 1) % ODD_SHAPES.length];
+      const { x, weight } = problem(rng, shape, c.k);
+      const opts = { layout: c.layout, gate: c.gate as Gate, device: 'cpu' as const };
+      const s1 = poisoned(shape[0] * shape[1]);
+      const s2 = poisoned(shape[0] * shape[1]);
+      const ySync = ecaForward(x, shape, { weight }, { ...opts, out: poisoned(x.length), scaleOut: s1 });
+      const out = poisoned(x.length);
+      const yAsync = await ecaForwardAsync(x, shape, { weight }, { ...opts, out, scaleOut: s2 });
+      expect(yAsync).toBe(out);
+      expect(bitsEqual(ySync, yAsync), `shape=${shape} ${seedNote(rng)}`).toBe(true);
+      expect(bitsEqual(s1, s2)).toBe(true);
+    }
+    // and without out / in place
+    const shape: Shape4 = [2, 6, 3, 3];
+    const { x, weight } = problem(rng, shape, 3);
+    const fresh = await ecaForwardAsync(x, shape, { weight }, { device: 'cpu' });
+    const buf = x.slice();
+    await ecaForwardAsync(buf, shape, { weight }, { device: 'cpu', out: buf });
+    expect(bitsEqual(fresh, buf)).toBe(true);
+    expectClose(fresh, refECA(x, shape, { weight }).y, TOL_F32, seedNote(rng));
+  });
+});
+
+describe('ecaKernelSize', () => {
+  const table = loadEcaKernelTable();
+
+  test('matches timm EcaModule for C = 1..1024 and large C (gamma=2, beta=1), default arguments', () => {
+    const g = table.groups.find((t) => t.gamma === 2 && t.beta === 1)!;
+    expect(g.channels.length).toBeGreaterThan(1000);
+    const wrong: string[] = [];
+    g.channels.forEach((c, i) => {
+      const k = ecaKernelSize(c);
+      if (k !== g.k[i]) wrong.push(`C=${c}: got ${k}, timm ${g.k[i]}`);
+      if (ecaKernelSize(c, 2, 1) !== k) wrong.push(`C=${c}: explicit (2, 1) differs from the defaults`);
+    });
+    expect(wrong).toEqual([]);
+  });
+
+  test('matches timm\'s formula for other gamma/beta', () => {
+    const wrong: string[] = [];
+    for (const g of table.groups) {
+      g.channels.forEach((c, i) => {
+        const k = ecaKernelSize(c, g.gamma, g.beta);
+        if (k !== g.k[i]) wrong.push(`C=${c} gamma=${g.gamma} beta=${g.beta}: got ${k}, timm ${g.k[i]}`);
+      });
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  test('is odd and at least 3, and agrees with an inline formula for random C', () => {
+    const rng = freshRng();
+    for (let i = 0; i < 2000; i++) {
+      const c = rng.int(1, 1 << 20);
+      const t = Math.trunc(Math.abs(Math.log2(c) + 1) / 2);
+      const expected = Math.max(t % 2 ? t : t + 1, 3);
+      const k = ecaKernelSize(c);
+      expect(k % 2, `C=${c}`).toBe(1);
+      expect(k, `C=${c} ${seedNote(rng)}`).toBe(expected);
+    }
+  });
+});

@@ -1,0 +1,278 @@
+// SE on the CPU against the float64 reference: every option combination, odd shapes, large H·W,
+// large magnitudes, layouts, in-place, residual aliasing, async == sync, scaleOut.
+import { describe, expect, test } from 'vitest';
+import { seForward, seForwardAsync } from '../dist/index.js';
+import { nchwToNhwc, refSE, relErr, type Act, type Gate, type Layout, type Shape4 } from './reference.js';
+import {
+  ACTS,
+  GATES,
+  LAYOUTS,
+  ODD_SHAPES,
+  TOL_F32,
+  bitsEqual,
+  expectClose,
+  freshRng,
+  numel,
+  poisoned,
+  product,
+  randSEWeights,
+  saturated,
+  seedNote,
+} from './helpers.js';
+
+interface Case {
+  twoFc: boolean;
+  b1: boolean;
+  b2: boolean;
+  act: Act;
+  gate: Gate;
+  residual: boolean;
+  outAct: 'none' | 'relu';
+  layout: Layout;
+}
+
+// Single-FC SE has no second layer (so no b2) and no activation: those combinations are dropped.
+const CASES: Case[] = product({
+  twoFc: [true, false],
+  b1: [true, false],
+  b2: [true, false],
+  act: ACTS,
+  gate: GATES,
+  residual: [false, true],
+  outAct: ['none', 'relu'] as const,
+  layout: LAYOUTS,
+}).filter((c) => c.twoFc || (!c.b2 && c.act === 'relu'));
+
+function caseName(c: Case): string {
+  return [
+    c.twoFc ? 'two-FC' : 'single-FC',
+    c.b1 ? '+b1' : '-b1',
+    c.twoFc ? (c.b2 ? '+b2' : '-b2') : '',
+    c.twoFc ? c.act : '',
+    c.gate,
+    c.residual ? 'residual' : '',
+    c.outAct === 'relu' ? 'out-relu' : '',
+    c.layout,
+  ]
+    .filter(Boolean)
+    .join(' ');
+}
+
+function makeProblem(rng: ReturnType<typeof freshRng>, shape: Shape4, c: Case, xScale = 1) {
+  const [N, C] = shape;
+  const hidden = c.twoFc ? rng.int(1, Math.max(2, C)) : C;
+  const weights = randSEWeights(rng, C, hidden, { twoFc: c.twoFc, b1: c.b1, b2: c.b2 });
+  const x = rng.normals(numel(shape), xScale, 0.3 * xScale);
+  const residual = c.residual ? rng.normals(numel(shape), xScale) : undefined;
+  const refOpts = {
+    layout: c.layout,
+    activation: c.act,
+    gate: c.gate,
+    residual,
+    outputActivation: c.outAct,
+  };
+  const apiOpts = (out?: Float32Array, scaleOut?: Float32Array) => ({
+    layout: c.layout,
+    ...(c.twoFc ? { activation: c.act } : {}),
+    gate: c.gate,
+    ...(residual ? { residual } : {}),
+    outputActivation: c.outAct,
+    device: 'cpu' as const,
+    ...(out ? { out } : {}),
+    ...(scaleOut ? { scaleOut } : {}),
+  });
+  return { N, C, hidden, weights, x, residual, refOpts, apiOpts };
+}
+
+describe('SE on the CPU: every option combination', () => {
+  test.each(CASES.map((c, i) => [caseName(c), c, i] as const))('%s', (_name, c, i) => {
+    const rng = freshRng();
+    // Two shapes per combination, spread so every odd shape meets every option over the suite.
+    for (const shape of [ODD_SHAPES[i % ODD_SHAPES.length], ODD_SHAPES[(i * 7 + 3) % ODD_SHAPES.length]]) {
+      const p = makeProblem(rng, shape, c);
+      const xCopy = p.x.slice();
+      const out = poisoned(p.x.length);
+      const scaleOut = poisoned(p.N * p.C);
+      const y = seForward(p.x, shape, p.weights, p.apiOpts(out, scaleOut));
+      const ctx = `${caseName(c)} shape=${shape} hidden=${p.hidden} ${seedNote(rng)}`;
+      expect(y, 'returns the out array').toBe(out);
+      const ref = refSE(p.x, shape, p.weights, p.refOpts);
+      expectClose(y, ref.y, TOL_F32, ctx);
+      expectClose(scaleOut, ref.scale, TOL_F32, `scaleOut ${ctx}`);
+      expect(bitsEqual(p.x, xCopy), `x was modified: ${ctx}`).toBe(true);
+    }
+  });
+});
+
+describe('SE on the CPU: shapes and magnitudes', () => {
+  test('allocates and returns a fresh output when out is not given', () => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 24, 5, 7];
+    const c: Case = { twoFc: true, b1: true, b2: true, act: 'relu', gate: 'sigmoid', residual: false, outAct: 'none', layout: 'NCHW' };
+    const p = makeProblem(rng, shape, c);
+    const y = seForward(p.x, shape, p.weights, p.apiOpts());
+    expect(y).toBeInstanceOf(Float32Array);
+    expect(y).not.toBe(p.x);
+    expectClose(y, refSE(p.x, shape, p.weights, p.refOpts).y, TOL_F32, seedNote(rng));
+  });
+
+  test('default options (NCHW, relu, sigmoid) equal the reference', () => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 16, 3, 5];
+    const w = randSEWeights(rng, 16, 4, { twoFc: true, b1: true, b2: true });
+    const x = rng.normals(numel(shape), 1, 0.3);
+    expectClose(seForward(x, shape, w), refSE(x, shape, w).y, TOL_F32, seedNote(rng));
+  });
+
+  test.each(LAYOUTS)('large H·W (1×16×112×112, %s), residual + output relu, silu', (layout) => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 16, 112, 112];
+    const c: Case = { twoFc: true, b1: true, b2: true, act: 'silu', gate: 'sigmoid', residual: true, outAct: 'relu', layout };
+    const p = makeProblem(rng, shape, c);
+    const out = poisoned(p.x.length);
+    const scaleOut = poisoned(p.N * p.C);
+    seForward(p.x, shape, p.weights, p.apiOpts(out, scaleOut));
+    const ref = refSE(p.x, shape, p.weights, p.refOpts);
+    expectClose(out, ref.y, TOL_F32, seedNote(rng));
+    expectClose(scaleOut, ref.scale, TOL_F32, `scaleOut ${seedNote(rng)}`);
+  });
+
+  test.each(product({ act: ACTS, gate: GATES, layout: LAYOUTS }))(
+    '|x| ~ 1e4 saturates the gates and stays finite (%o)',
+    ({ act, gate, layout }) => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 19, 9, 7];
+      const c: Case = { twoFc: true, b1: true, b2: true, act, gate, residual: true, outAct: 'none', layout };
+      // Redraw until every gate is saturated in the reference: a gate left in its transition
+      // region would turn fp32 rounding of |x|~1e4 sums into errors far above 1e-5 of any
+      // correct fp32 kernel, which is not what this test is about.
+      let p = makeProblem(rng, shape, c, 1e4);
+      let ref = refSE(p.x, shape, p.weights, p.refOpts);
+      for (let tries = 0; tries < 200 && !saturated(ref.scale, gate); tries++) {
+        p = makeProblem(rng, shape, c, 1e4);
+        ref = refSE(p.x, shape, p.weights, p.refOpts);
+      }
+      expect(saturated(ref.scale, gate), 'could not draw a fully saturated problem').toBe(true);
+      const out = poisoned(p.x.length);
+      const scaleOut = poisoned(p.N * p.C);
+      seForward(p.x, shape, p.weights, p.apiOpts(out, scaleOut));
+      expectClose(out, ref.y, TOL_F32, seedNote(rng));
+      expectClose(scaleOut, ref.scale, TOL_F32, `scaleOut ${seedNote(rng)}`);
+    },
+  );
+});
+
+describe('SE on the CPU: layouts, aliasing, async', () => {
+  test('NCHW and NHWC agree on the same logical tensor', () => {
+    const rng = freshRng();
+    for (const shape of [[2, 13, 7, 11], [1, 64, 6, 5], [3, 1, 4, 4]] as Shape4[]) {
+      const c: Case = { twoFc: true, b1: true, b2: true, act: 'silu', gate: 'hardsigmoid', residual: true, outAct: 'relu', layout: 'NCHW' };
+      const p = makeProblem(rng, shape, c);
+      const yNchw = seForward(p.x, shape, p.weights, p.apiOpts(poisoned(p.x.length)));
+      const xN = nchwToNhwc(p.x, shape);
+      const rN = nchwToNhwc(p.residual!, shape);
+      const yNhwc = seForward(xN, shape, p.weights, {
+        layout: 'NHWC',
+        activation: 'silu',
+        gate: 'hardsigmoid',
+        residual: rN,
+        outputActivation: 'relu',
+        device: 'cpu',
+        out: poisoned(p.x.length),
+      });
+      const err = relErr(yNhwc, nchwToNhwc(yNchw, shape));
+      expect(err, `shape=${shape} ${seedNote(rng)}`).toBeLessThanOrEqual(TOL_F32);
+    }
+  });
+
+  test.each(LAYOUTS)('in place: out === x (%s)', (layout) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 21, 6, 5];
+    const c: Case = { twoFc: true, b1: true, b2: false, act: 'relu', gate: 'sigmoid', residual: true, outAct: 'relu', layout };
+    const p = makeProblem(rng, shape, c);
+    const ref = refSE(p.x, shape, p.weights, p.refOpts);
+    const buf = p.x.slice();
+    const scaleOut = poisoned(p.N * p.C);
+    const y = seForward(buf, shape, p.weights, { ...p.apiOpts(buf, scaleOut) });
+    expect(y).toBe(buf);
+    expectClose(buf, ref.y, TOL_F32, seedNote(rng));
+    expectClose(scaleOut, ref.scale, TOL_F32, seedNote(rng));
+  });
+
+  test.each(LAYOUTS)('residual === out (%s)', (layout) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 11, 7, 3];
+    const c: Case = { twoFc: true, b1: true, b2: true, act: 'silu', gate: 'sigmoid', residual: true, outAct: 'none', layout };
+    const p = makeProblem(rng, shape, c);
+    const ref = refSE(p.x, shape, p.weights, p.refOpts);
+    const buf = p.residual!.slice();
+    const y = seForward(p.x, shape, p.weights, { ...p.apiOpts(buf), residual: buf });
+    expect(y).toBe(buf);
+    expectClose(buf, ref.y, TOL_F32, seedNote(rng));
+  });
+
+  test('views with a byte offset into a larger buffer are honoured', () => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 9, 5, 5];
+    const c: Case = { twoFc: true, b1: true, b2: true, act: 'relu', gate: 'sigmoid', residual: true, outAct: 'none', layout: 'NCHW' };
+    const p = makeProblem(rng, shape, c);
+    const n = p.x.length;
+    const big = new Float32Array(3 * n + 10).fill(Number.NaN);
+    const xv = big.subarray(1, 1 + n);
+    xv.set(p.x);
+    const rv = big.subarray(n + 3, 2 * n + 3);
+    rv.set(p.residual!);
+    const outv = big.subarray(2 * n + 7, 3 * n + 7);
+    seForward(xv, shape, p.weights, { ...p.apiOpts(outv), residual: rv });
+    expectClose(outv, refSE(p.x, shape, p.weights, p.refOpts).y, TOL_F32, seedNote(rng));
+    // the guard elements around the views stay untouched
+    expect(Number.isNaN(big[0]) && Number.isNaN(big[n + 1]) && Number.isNaN(big[2 * n + 6]) && Number.isNaN(big[3 * n + 7])).toBe(true);
+  });
+
+  test('async equals sync bitwise, for every option combination', async () => {
+    const rng = freshRng();
+    for (const [i, c] of CASES.entries()) {
+      if (i % 4 !== 0) continue; // a quarter of the combinations, spread over all options
+      const shape = ODD_SHAPES[i % ODD_SHAPES.length];
+      const p = makeProblem(rng, shape, c);
+      const outSync = poisoned(p.x.length);
+      const scaleSync = poisoned(p.N * p.C);
+      seForward(p.x, shape, p.weights, p.apiOpts(outSync, scaleSync));
+      const outAsync = poisoned(p.x.length);
+      const scaleAsync = poisoned(p.N * p.C);
+      const y = await seForwardAsync(p.x, shape, p.weights, p.apiOpts(outAsync, scaleAsync));
+      expect(y).toBe(outAsync);
+      const ctx = `${caseName(c)} shape=${shape} ${seedNote(rng)}`;
+      expect(bitsEqual(outSync, outAsync), ctx).toBe(true);
+      expect(bitsEqual(scaleSync, scaleAsync), ctx).toBe(true);
+      expectClose(outAsync, refSE(p.x, shape, p.weights, p.refOpts).y, TOL_F32, ctx);
+    }
+  });
+
+  test('many async calls in flight at once each get their own correct result', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 32, 28, 28];
+    const c: Case = { twoFc: true, b1: true, b2: true, act: 'silu', gate: 'sigmoid', residual: true, outAct: 'relu', layout: 'NHWC' };
+    const problems = Array.from({ length: 8 }, () => makeProblem(rng, shape, c));
+    const outs = problems.map((p) => poisoned(p.x.length));
+    const ys = await Promise.all(problems.map((p, i) => seForwardAsync(p.x, shape, p.weights, p.apiOpts(outs[i]))));
+    ys.forEach((y, i) => {
+      expect(y).toBe(outs[i]);
+      expectClose(y, refSE(problems[i].x, shape, problems[i].weights, problems[i].refOpts).y, TOL_F32, `call ${i} ${seedNote(rng)}`);
+    });
+  });
+
+  test('async in place (out === x) and async without out', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 7, 13, 7];
+    const c: Case = { twoFc: false, b1: true, b2: false, act: 'relu', gate: 'hardsigmoid', residual: false, outAct: 'none', layout: 'NHWC' };
+    const p = makeProblem(rng, shape, c);
+    const ref = refSE(p.x, shape, p.weights, p.refOpts);
+    const fresh = await seForwardAsync(p.x, shape, p.weights, p.apiOpts());
+    expectClose(fresh, ref.y, TOL_F32, seedNote(rng));
+    const buf = p.x.slice();
+    const y = await seForwardAsync(buf, shape, p.weights, p.apiOpts(buf));
+    expect(y).toBe(buf);
+    expect(bitsEqual(buf, fresh)).toBe(true);
+  });
+});

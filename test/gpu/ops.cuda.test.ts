@@ -1,0 +1,310 @@
+// Every op × option × dtype × layout on CUDA against the float64 reference, with poisoned
+// outputs; odd sizes; CPU/GPU agreement; bitwise-repeatable runs; in place; async; streams.
+// Skipped (with the reason in the suite name) where CUDA is not available.
+import { describe, expect, test } from 'vitest';
+import { DeviceTensor, cbamForward, cuda, ecaForward, seForward, seForwardAsync } from '../../dist/index.js';
+import { nchwToNhwc, refSE, relErr, type Gate, type Layout, type Shape4 } from '../reference.js';
+import {
+  ACTS,
+  GATES,
+  LAYOUTS,
+  TOL_F32,
+  bitsEqual,
+  expectClose,
+  freshRng,
+  gpuGate,
+  halfBits,
+  numel,
+  poisoned,
+  product,
+  randCBAMWeights,
+  randECAWeight,
+  randSEWeights,
+  saturated,
+  seedNote,
+  type HalfDtype,
+} from '../helpers.js';
+import {
+  DTYPES,
+  SYNC,
+  TOL,
+  cbamProblem,
+  download,
+  ecaProblem,
+  poisonTensor,
+  quantize,
+  runOnDevice,
+  seProblem,
+  upload,
+  type CBAMCase,
+  type DType,
+  type Problem,
+  type SECase,
+} from './gpu-common.js';
+
+const gate = gpuGate(cuda.status(), 'GPU ops');
+
+// Odd sizes: C=1, H=W=1, C=13, prime H·W (7×11), C not a multiple of 8, and some bigger ones.
+const GPU_SHAPES: readonly Shape4[] = [
+  [1, 1, 1, 1],
+  [2, 1, 7, 11],
+  [1, 13, 7, 11],
+  [2, 13, 1, 1],
+  [1, 3, 4, 4],
+  [2, 64, 14, 14],
+  [1, 37, 9, 9],
+  [3, 8, 5, 3],
+  [1, 256, 7, 7],
+  [2, 160, 1, 1],
+  [1, 24, 28, 28],
+];
+
+const SE_CASES: SECase[] = product({
+  twoFc: [true, false],
+  b1: [true, false],
+  b2: [true, false],
+  act: ACTS,
+  gate: GATES,
+  residual: [false, true],
+  outAct: ['none', 'relu'] as const,
+}).filter((c) => c.twoFc || (!c.b2 && c.act === 'relu'));
+
+const CBAM_CASES: CBAMCase[] = product({
+  b1: [true, false],
+  b2: [true, false],
+  act: ACTS,
+  gate: GATES,
+  k: [1, 3, 7],
+}).map((c, i) => ({ ...c, spatialBias: i % 3 !== 0 }));
+
+async function check(p: Problem, dtype: DType, rng: ReturnType<typeof freshRng>, async = false): Promise<void> {
+  const run = await runOnDevice(p, dtype, rng, { async });
+  const ctx = `${p.label} ${dtype} ${p.layout} shape=${p.shape} ${seedNote(rng)}`;
+  expectClose(run.y, run.ref.y, TOL[dtype], ctx);
+  if (run.scale) expectClose(run.scale, run.ref.scale, TOL_F32, `scaleOut ${ctx}`);
+}
+
+describe.skipIf(!gate.ok)(gate.title, () => {
+  describe('SE: option × dtype × layout', () => {
+    test.each(product({ dtype: DTYPES, layout: LAYOUTS }))('%o, all option combinations', async ({ dtype, layout }) => {
+      const rng = freshRng();
+      for (const [i, c] of SE_CASES.entries()) {
+        const shape = GPU_SHAPES[(i + (dtype === 'float32' ? 0 : 3)) % GPU_SHAPES.length];
+        await check(seProblem(rng, shape, layout, c), dtype, rng, i % 5 === 0);
+      }
+    });
+  });
+
+  describe('ECA: option × dtype × layout', () => {
+    test.each(product({ dtype: DTYPES, layout: LAYOUTS }))('%o, gate × k × shapes', async ({ dtype, layout }) => {
+      const rng = freshRng();
+      let i = 0;
+      for (const g of GATES)
+        for (const k of [1, 3, 5, 7, 9])
+          for (const d of [0, 4, 8]) {
+            const shape = GPU_SHAPES[(i + d) % GPU_SHAPES.length];
+            await check(ecaProblem(rng, shape, layout, g, k), dtype, rng, i++ % 4 === 0);
+          }
+    });
+  });
+
+  describe('CBAM: option × dtype × layout', () => {
+    test.each(product({ dtype: DTYPES, layout: LAYOUTS }))('%o, all option combinations', async ({ dtype, layout }) => {
+      const rng = freshRng();
+      for (const [i, c] of CBAM_CASES.entries()) {
+        const shape = GPU_SHAPES[(i * 3 + 1) % GPU_SHAPES.length];
+        await check(cbamProblem(rng, shape, layout, c), dtype, rng, i % 5 === 0);
+      }
+    });
+  });
+
+  describe('large shapes and magnitudes', () => {
+    test.each(product({ dtype: DTYPES, layout: LAYOUTS }))('112×112 and 2×256×56×56, every op (%o)', async ({ dtype, layout }) => {
+      const rng = freshRng();
+      for (const shape of [[1, 32, 112, 112], [2, 256, 56, 56]] as Shape4[]) {
+        const se: SECase = { twoFc: true, b1: true, b2: true, act: 'silu', gate: 'sigmoid', residual: true, outAct: 'relu' };
+        await check(seProblem(rng, shape, layout, se), dtype, rng);
+        await check(ecaProblem(rng, shape, layout, 'sigmoid', 5), dtype, rng);
+        const cb: CBAMCase = { b1: true, b2: true, act: 'relu', gate: 'sigmoid', k: 7, spatialBias: true };
+        await check(cbamProblem(rng, shape, layout, cb), dtype, rng);
+      }
+    });
+
+    test.each(product({ gate: GATES, layout: LAYOUTS }))('|x| ~ 1e4 in fp32: saturated gates stay finite (%o)', async ({ gate: g, layout }) => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 19, 9, 7];
+      const makers: (() => Problem)[] = [
+        () => seProblem(rng, shape, layout, { twoFc: true, b1: true, b2: true, act: 'silu', gate: g, residual: true, outAct: 'none' }),
+        () => ecaProblem(rng, shape, layout, g, 5),
+        () => cbamProblem(rng, shape, layout, { b1: true, b2: true, act: 'relu', gate: g, k: 3, spatialBias: true }),
+      ];
+      for (const make of makers) {
+        // Redraw until every gate of the reference is saturated (see test/cpu.se.test.ts for why).
+        for (let t = 0; ; t++) {
+          const p = make();
+          const x = rng.normals(numel(shape), 1e4, 3e3);
+          const r = p.residual ? rng.normals(numel(shape), 1e4) : undefined;
+          const ref = p.ref(x, r) as ReturnType<Problem['ref']> & { spatial?: Float64Array };
+          if (!saturated(ref.scale, g) || (ref.spatial && !saturated(ref.spatial, g))) {
+            expect(t, 'could not draw a saturated problem').toBeLessThan(500);
+            continue;
+          }
+          const run = await runOnDevice(p, 'float32', rng, { x, residual: r });
+          expectClose(run.y, ref.y, TOL_F32, `${p.label} ${layout} ${seedNote(rng)}`);
+          break;
+        }
+      }
+    });
+  });
+
+  describe('agreement, repeatability, aliasing', () => {
+    test.each(LAYOUTS)('host arrays: CUDA and CPU agree, sync and async (%s)', async (layout: Layout) => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 40, 13, 11];
+      const x = rng.normals(numel(shape), 1, 0.3);
+      const r = rng.normals(numel(shape));
+      const seW = randSEWeights(rng, 40, 10, { twoFc: true, b1: true, b2: true });
+      const seOpts = { layout, activation: 'silu', gate: 'hardsigmoid', residual: r, outputActivation: 'relu' } as const;
+      const cpu = seForward(x, shape, seW, { ...seOpts, device: 'cpu' });
+      const gpuOut = poisoned(x.length);
+      const gpuScale = poisoned(80);
+      expect(seForward(x, shape, seW, { ...seOpts, device: 'cuda', out: gpuOut, scaleOut: gpuScale })).toBe(gpuOut);
+      const ref = refSE(x, shape, seW, seOpts);
+      expectClose(gpuOut, ref.y, TOL_F32, seedNote(rng));
+      expectClose(gpuScale, ref.scale, TOL_F32, seedNote(rng));
+      expect(relErr(gpuOut, cpu)).toBeLessThanOrEqual(TOL_F32);
+      const gpuAsync = await seForwardAsync(x, shape, seW, { ...seOpts, device: 'cuda', out: poisoned(x.length) });
+      expect(bitsEqual(gpuAsync, gpuOut), 'CUDA async differs from CUDA sync').toBe(true);
+
+      const weight = randECAWeight(rng, 5);
+      const ecaCpu = ecaForward(x, shape, { weight }, { layout, device: 'cpu' });
+      const ecaGpu = ecaForward(x, shape, { weight }, { layout, device: 'cuda', out: poisoned(x.length) });
+      expect(relErr(ecaGpu, ecaCpu), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+      const cbW = randCBAMWeights(rng, 40, 10, 7, { b1: true, b2: true, spatialBias: true });
+      const cbCpu = cbamForward(x, shape, cbW, { layout, device: 'cpu' });
+      const cbGpu = cbamForward(x, shape, cbW, { layout, device: 'cuda', out: poisoned(x.length) });
+      expect(relErr(cbGpu, cbCpu), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+    });
+
+    test.each(DTYPES)('repeated runs are bitwise identical (%s)', async (dtype) => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 96, 17, 19];
+      const x = rng.normals(numel(shape), 1, 0.3);
+      const r = rng.normals(numel(shape));
+      const problems = [
+        seProblem(rng, shape, 'NHWC', { twoFc: true, b1: true, b2: true, act: 'silu', gate: 'sigmoid', residual: true, outAct: 'relu' }),
+        ecaProblem(rng, shape, 'NCHW', 'sigmoid', 5),
+        cbamProblem(rng, shape, 'NHWC', { b1: true, b2: true, act: 'relu', gate: 'sigmoid', k: 7, spatialBias: true }),
+      ];
+      for (const p of problems) {
+        const first = await runOnDevice(p, dtype, rng, { x, residual: r });
+        for (let i = 0; i < 4; i++) {
+          const again = await runOnDevice(p, dtype, rng, { x, residual: r, async: i % 2 === 1 });
+          expect(bitsEqual(again.yBits, first.yBits), `${p.label} ${dtype} run ${i + 1}`).toBe(true);
+        }
+      }
+    });
+
+    test.each(product({ dtype: DTYPES, layout: LAYOUTS }))('device tensors in place: out === x, and residual === out (%o)', async ({ dtype, layout }) => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 21, 6, 5];
+      const p = seProblem(rng, shape, layout, { twoFc: true, b1: true, b2: true, act: 'relu', gate: 'sigmoid', residual: true, outAct: 'relu' });
+      const ref = await runOnDevice(p, dtype, rng); // out-of-place result and reference
+      const qx = quantize(ref.x, dtype);
+      // out === x
+      const xT = upload(qx.host, shape, layout, dtype);
+      // residual from the same draw: rebuild from the values the first run used
+      const rHost = dtype === 'float32' ? Float32Array.from(ref.rValues!) : halfBits(ref.rValues!, dtype as HalfDtype);
+      const rT = upload(rHost, shape, layout, dtype);
+      try {
+        const y = SYNC.se(xT, shape, p.weights, { ...p.options, layout, device: 'cuda', residual: rT, out: xT });
+        expect(y).toBe(xT);
+        expectClose(await download(xT), ref.ref.y, TOL[dtype], `out === x ${seedNote(rng)}`);
+      } finally {
+        xT.dispose();
+        rT.dispose();
+      }
+      // residual === out
+      const xT2 = upload(qx.host, shape, layout, dtype);
+      const rT2 = upload(rHost, shape, layout, dtype);
+      try {
+        const y = SYNC.se(xT2, shape, p.weights, { ...p.options, layout, device: 'cuda', residual: rT2, out: rT2 });
+        expect(y).toBe(rT2);
+        expectClose(await download(rT2), ref.ref.y, TOL[dtype], `residual === out ${seedNote(rng)}`);
+      } finally {
+        xT2.dispose();
+        rT2.dispose();
+      }
+      // ECA and CBAM in place too
+      for (const q of [ecaProblem(rng, shape, layout, 'hardsigmoid', 3), cbamProblem(rng, shape, layout, { b1: true, b2: false, act: 'silu', gate: 'sigmoid', k: 5, spatialBias: true })]) {
+        const base = await runOnDevice(q, dtype, rng);
+        const t = upload(quantize(base.x, dtype).host, shape, layout, dtype);
+        try {
+          expect(SYNC[q.op](t, shape, q.weights, { ...q.options, layout, device: 'cuda', out: t })).toBe(t);
+          const y = await download(t);
+          expectClose(y, base.ref.y, TOL[dtype], `${q.label} in place ${seedNote(rng)}`);
+        } finally {
+          t.dispose();
+        }
+      }
+    });
+
+    test('without out, a new DeviceTensor of x\'s dtype and layout is returned', async () => {
+      const rng = freshRng();
+      const shape: Shape4 = [1, 16, 5, 5];
+      for (const dtype of DTYPES) {
+        const x = rng.normals(numel(shape));
+        const q = quantize(x, dtype);
+        const xT = upload(q.host, shape, 'NHWC', dtype);
+        const w = randSEWeights(rng, 16, 4, { twoFc: true, b1: true, b2: true });
+        const y = seForward(xT, shape, w, { device: 'cuda' }) as unknown as DeviceTensor;
+        try {
+          expect(y).toBeInstanceOf(DeviceTensor);
+          expect(y).not.toBe(xT);
+          expect(y.dtype).toBe(dtype);
+          expect(y.layout).toBe('NHWC');
+          expect([...y.shape]).toEqual(shape);
+          expectClose(await download(y), refSE(q.values, shape, w, { layout: 'NHWC' }).y, TOL[dtype], `${dtype} ${seedNote(rng)}`);
+        } finally {
+          xT.dispose();
+          y.dispose();
+        }
+      }
+    });
+
+    test('NCHW and NHWC device tensors agree', async () => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 13, 7, 11];
+      const x = rng.normals(numel(shape), 1, 0.3);
+      const w = randCBAMWeights(rng, 13, 4, 7, { b1: true, b2: true, spatialBias: true });
+      const a = upload(x, shape, 'NCHW', 'float32');
+      const b = upload(nchwToNhwc(x, shape), shape, 'NHWC', 'float32');
+      const outA = poisonTensor(shape, 'NCHW', 'float32');
+      const outB = poisonTensor(shape, 'NHWC', 'float32');
+      try {
+        cbamForward(a, shape, w, { device: 'cuda', out: outA });
+        cbamForward(b, shape, w, { device: 'cuda', out: outB, layout: 'NHWC' });
+        const ya = (await outA.toHost()) as Float32Array;
+        const yb = (await outB.toHost()) as Float32Array;
+        expect(relErr(yb, nchwToNhwc(ya, shape)), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+      } finally {
+        for (const t of [a, b, outA, outB]) t.dispose();
+      }
+    });
+
+    test('the default stream (stream: 0n) and the sync/async pairs work on device tensors', async () => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 32, 9, 9];
+      const p = ecaProblem(rng, shape, 'NCHW', 'sigmoid' as Gate, 3);
+      const run = await runOnDevice(p, 'float32', rng, { stream: 0n });
+      expectClose(run.y, run.ref.y, TOL_F32, seedNote(rng));
+      const runAsync = await runOnDevice(p, 'float32', rng, { stream: 0n, async: true, x: run.x });
+      expect(bitsEqual(runAsync.yBits, run.yBits)).toBe(true);
+      // host arrays with a stream too
+      const w = randSEWeights(rng, 32, 8, { twoFc: true, b1: true, b2: true });
+      const out = poisoned(numel(shape));
+      seForward(run.x, shape, w, { device: 'cuda', stream: 0n, out });
+      expectClose(out, refSE(run.x, shape, w).y, TOL_F32, seedNote(rng));
+    });
+  });
+});

@@ -1,0 +1,271 @@
+// DeviceTensor lifecycle and memory, fromPointer, and the Block classes on CUDA.
+// Skipped (with the reason in the suite name) where CUDA is not available.
+import { createRequire } from 'node:module';
+import { describe, expect, test } from 'vitest';
+import {
+  CBAMBlock,
+  DeviceTensor,
+  ECABlock,
+  SEBlock,
+  cbamForward,
+  cuda,
+  ecaForward,
+  seForward,
+} from '../../dist/index.js';
+import { refSE, type Shape4 } from '../reference.js';
+import {
+  HALF_NAN,
+  TOL_F32,
+  bitsEqual,
+  expectClose,
+  freshRng,
+  gpuGate,
+  halfBits,
+  numel,
+  poisoned,
+  randCBAMWeights,
+  randECAWeight,
+  randSEWeights,
+  seedNote,
+} from '../helpers.js';
+import { DTYPES, download, poisonTensor, upload } from './gpu-common.js';
+
+const gate = gpuGate(cuda.status(), 'GPU DeviceTensor and blocks');
+
+// No public API reports device memory, so the addon's own binding is used (as bench/ does).
+function memInfo(): { free: number; total: number } {
+  const require = createRequire(import.meta.url);
+  const load = require('../../dist/backend/load.js') as { loadBinding(): { cudaMemInfo(d: number): { free: number; total: number } } };
+  return load.loadBinding().cudaMemInfo(0);
+}
+
+describe.skipIf(!gate.ok)(gate.title, () => {
+  describe('DeviceTensor', () => {
+    test.each(DTYPES)('from / toHost / toHostSync / toFloat32 round-trip the bits (%s)', async (dtype) => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 3, 5, 7];
+      const x = rng.normals(numel(shape), 3);
+      const host = dtype === 'float32' ? x : halfBits(x, dtype);
+      const t = DeviceTensor.from(host, shape, { layout: 'NHWC', dtype });
+      try {
+        expect(t.dtype).toBe(dtype);
+        expect(t.layout).toBe('NHWC');
+        expect([...t.shape]).toEqual(shape);
+        expect(t.byteLength).toBe(numel(shape) * (dtype === 'float32' ? 4 : 2));
+        expect(typeof t.ptr).toBe('bigint');
+        expect(t.ptr).not.toBe(0n);
+        expect(t.disposed).toBe(false);
+        const a = await t.toHost();
+        const b = t.toHostSync();
+        expect(bitsEqual(a, host)).toBe(true);
+        expect(bitsEqual(b, host)).toBe(true);
+        const f = await t.toFloat32();
+        expect(f).toBeInstanceOf(Float32Array);
+        expectClose(f, await download(t), 0, 'toFloat32 against this suite\'s converter');
+        if (dtype !== 'float32') {
+          // a Float32Array uploaded as a half type is rounded the same way as our converter
+          const t2 = DeviceTensor.from(x, shape, { dtype });
+          try {
+            expect(bitsEqual(await t2.toHost(), host)).toBe(true);
+          } finally {
+            t2.dispose();
+          }
+        }
+      } finally {
+        t.dispose();
+      }
+    });
+
+    test('use after dispose throws; double dispose is harmless', async () => {
+      const shape: Shape4 = [1, 4, 2, 2];
+      const t = DeviceTensor.from(new Float32Array(16).fill(1.5), shape);
+      const out = DeviceTensor.empty(shape);
+      t.dispose();
+      expect(t.disposed).toBe(true);
+      expect(() => t.dispose()).not.toThrow();
+      expect(() => t.ptr).toThrow(Error);
+      expect(() => t.toHostSync()).toThrow(/dispose/);
+      await expect(t.toHost()).rejects.toThrow(Error);
+      const w = { w1: new Float32Array(16).fill(0.1) };
+      expect(() => seForward(t, shape, w, { device: 'cuda', out })).toThrow(Error);
+      // a disposed out is refused too
+      const live = DeviceTensor.from(new Float32Array(16).fill(2), shape);
+      out.dispose();
+      expect(() => seForward(live, shape, w, { device: 'cuda', out })).toThrow(Error);
+      live.dispose();
+      expect(() => live.dispose()).not.toThrow();
+    });
+
+    test('an absurd allocation (2^40 bytes) throws an Error and the process carries on', () => {
+      const before = memInfo();
+      let err: unknown;
+      try {
+        const t = DeviceTensor.empty([1, 1, 2 ** 19, 2 ** 19]); // 2^38 float32 = 2^40 bytes
+        t.dispose();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(Error);
+      expect(String((err as Error).message).length).toBeGreaterThan(0);
+      // still usable afterwards
+      const t = DeviceTensor.from(new Float32Array([1, 2, 3, 4]), [1, 1, 2, 2]);
+      expect(Array.from(t.toHostSync())).toEqual([1, 2, 3, 4]);
+      t.dispose();
+      expect(Math.abs(memInfo().free - before.free)).toBeLessThan(64 * 2 ** 20);
+    });
+
+    test('10^5 alloc/dispose cycles return free device memory to its baseline', () => {
+      const shape: Shape4 = [1, 16, 32, 32]; // 64 KiB: 6.4 GB if every one leaked
+      DeviceTensor.empty(shape).dispose(); // warm the allocator
+      const baseline = memInfo().free;
+      for (let i = 0; i < 100_000; i++) {
+        const t = DeviceTensor.empty(shape, { dtype: i % 3 === 0 ? 'float16' : 'float32' });
+        t.dispose();
+      }
+      const after = memInfo().free;
+      expect(baseline - after, `free ${baseline} -> ${after}`).toBeLessThan(32 * 2 ** 20);
+    }, 60_000);
+  });
+
+  describe('fromPointer', () => {
+    test('wraps an existing tensor\'s memory; dispose only detaches', async () => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 24, 7, 9];
+      const x = rng.normals(numel(shape), 1, 0.3);
+      const w = randSEWeights(rng, 24, 6, { twoFc: true, b1: true, b2: true });
+      const base = DeviceTensor.from(x, shape, { layout: 'NHWC' });
+      const outBase = poisonTensor(shape, 'NHWC', 'float32');
+      const outView = poisonTensor(shape, 'NHWC', 'float32');
+      try {
+        const view = DeviceTensor.fromPointer(base.ptr, shape, { layout: 'NHWC', dtype: 'float32' });
+        expect(view.ptr).toBe(base.ptr);
+        seForward(base, shape, w, { device: 'cuda', out: outBase });
+        seForward(view, shape, w, { device: 'cuda', out: outView });
+        const a = (await outBase.toHost()) as Float32Array;
+        const b = (await outView.toHost()) as Float32Array;
+        expect(bitsEqual(a, b)).toBe(true);
+        expectClose(b, refSE(x, shape, w, { layout: 'NHWC' }).y, TOL_F32, seedNote(rng));
+        view.dispose();
+        expect(view.disposed).toBe(true);
+        // the memory is still base's
+        expect(bitsEqual(await base.toHost(), x)).toBe(true);
+        // a view that claims less memory than the tensor needs is refused
+        expect(() => DeviceTensor.fromPointer(base.ptr, shape, { byteLength: base.byteLength - 4 })).toThrow(RangeError);
+        // a half view of the same bytes (reinterpreting: 2x the elements)
+        const halfView = DeviceTensor.fromPointer(base.ptr, [2, 48, 7, 9], { dtype: 'float16' });
+        expect(halfView.byteLength).toBe(base.byteLength);
+        halfView.dispose();
+      } finally {
+        base.dispose();
+        outBase.dispose();
+        outView.dispose();
+      }
+    });
+  });
+
+  describe('blocks', () => {
+    test.each(DTYPES)('SEBlock / ECABlock / CBAMBlock forward equals the functions (%s)', async (dtype) => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 40, 9, 11];
+      const [N, C] = shape;
+      const x = rng.normals(numel(shape), 1, 0.3);
+      const r = rng.normals(numel(shape));
+      const host = (a: Float32Array) => (dtype === 'float32' ? a : halfBits(a, dtype));
+      const xT = upload(host(x), shape, 'NHWC', dtype);
+      const rT = upload(host(r), shape, 'NHWC', dtype);
+      const made = [xT, rT];
+      const fresh = () => {
+        const t = poisonTensor(shape, 'NHWC', dtype);
+        made.push(t);
+        return t;
+      };
+      const freshScale = () => {
+        const t = DeviceTensor.from(poisoned(N * C), [N, C, 1, 1]);
+        made.push(t);
+        return t;
+      };
+      try {
+        // SE
+        const seW = randSEWeights(rng, C, 10, { twoFc: true, b1: true, b2: true });
+        const seOpts = { layout: 'NHWC', activation: 'silu', gate: 'hardsigmoid', outputActivation: 'relu' } as const;
+        const se = new SEBlock(seW, { ...seOpts, device: 'cuda', channels: C });
+        try {
+          expect(se.backend).toBe('cuda');
+          const [o1, s1, o2, s2] = [fresh(), freshScale(), fresh(), freshScale()];
+          expect(se.forward(xT, { residual: rT, out: o1, scaleOut: s1 })).toBe(o1);
+          seForward(xT, shape, seW, { ...seOpts, device: 'cuda', residual: rT, out: o2, scaleOut: s2 });
+          expect(bitsEqual(await o1.toHost(), await o2.toHost()), 'SEBlock vs seForward').toBe(true);
+          expect(bitsEqual(await s1.toHost(), await s2.toHost()), 'SEBlock scaleOut').toBe(true);
+          const o3 = fresh();
+          await se.forwardAsync(xT, { residual: rT, out: o3 });
+          expect(bitsEqual(await o3.toHost(), await o2.toHost()), 'SEBlock async').toBe(true);
+          // host arrays through the same block
+          if (dtype === 'float32') {
+            const hostOut = poisoned(x.length);
+            const xN = (await xT.toHost()) as Float32Array;
+            const rN = (await rT.toHost()) as Float32Array;
+            se.forward(xN, shape, { residual: rN, out: hostOut });
+            expect(bitsEqual(hostOut, await o2.toHost()), 'SEBlock host arrays').toBe(true);
+          }
+        } finally {
+          se.dispose();
+        }
+        expect(se.disposed).toBe(true);
+        expect(() => se.forward(xT, { out: fresh() })).toThrow(Error);
+        expect(() => se.dispose()).not.toThrow();
+
+        // ECA
+        const weight = randECAWeight(rng, 5);
+        const eca = new ECABlock({ weight }, { layout: 'NHWC', gate: 'sigmoid', device: 'cuda' });
+        try {
+          const [o1, s1, o2, s2] = [fresh(), freshScale(), fresh(), freshScale()];
+          eca.forward(xT, { out: o1, scaleOut: s1 });
+          ecaForward(xT, shape, { weight }, { layout: 'NHWC', device: 'cuda', out: o2, scaleOut: s2 });
+          expect(bitsEqual(await o1.toHost(), await o2.toHost()), 'ECABlock vs ecaForward').toBe(true);
+          expect(bitsEqual(await s1.toHost(), await s2.toHost()), 'ECABlock scaleOut').toBe(true);
+        } finally {
+          eca.dispose();
+        }
+
+        // CBAM
+        const cbW = randCBAMWeights(rng, C, 10, 7, { b1: true, b2: true, spatialBias: true });
+        const cbam = new CBAMBlock(cbW, { layout: 'NHWC', activation: 'relu', gate: 'sigmoid', device: 'cuda', channels: C });
+        try {
+          const [o1, o2] = [fresh(), fresh()];
+          cbam.forward(xT, { out: o1 });
+          cbamForward(xT, shape, cbW, { layout: 'NHWC', device: 'cuda', out: o2 });
+          expect(bitsEqual(await o1.toHost(), await o2.toHost()), 'CBAMBlock vs cbamForward').toBe(true);
+          const o3 = fresh();
+          cbam.forward(xT, shape, { out: o3, stream: 0n });
+          expect(bitsEqual(await o3.toHost(), await o2.toHost()), 'CBAMBlock with shape and stream 0n').toBe(true);
+        } finally {
+          cbam.dispose();
+        }
+      } finally {
+        for (const t of made) t.dispose();
+      }
+    });
+  });
+
+  test('poisoned half outputs: a NaN fill is fully overwritten', async () => {
+    // (the op suites do this for every case; here it is checked directly on the raw bits)
+    const rng = freshRng();
+    const shape: Shape4 = [3, 13, 7, 11];
+    for (const dtype of ['float16', 'bfloat16'] as const) {
+      const x = upload(halfBits(rng.normals(numel(shape)), dtype), shape, 'NCHW', dtype);
+      const out = poisonTensor(shape, 'NCHW', dtype);
+      try {
+        const before = (await out.toHost()) as Uint16Array;
+        expect(before.every((b) => b === HALF_NAN[dtype])).toBe(true);
+        ecaForward(x, shape, { weight: randECAWeight(rng, 3) }, { device: 'cuda', out });
+        const bits = (await out.toHost()) as Uint16Array;
+        const nanMask = dtype === 'float16' ? 0x7c00 : 0x7f80;
+        const firstNaN = bits.findIndex((b) => (b & nanMask) === nanMask);
+        expect(firstNaN, `${dtype} ${seedNote(rng)}`).toBe(-1);
+      } finally {
+        x.dispose();
+        out.dispose();
+      }
+    }
+  });
+});

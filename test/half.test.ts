@@ -1,0 +1,74 @@
+// Host half-precision converters against the independent rounding in helpers.ts: every binary16
+// and bfloat16 bit pattern round-trips, and float32 values (random, ties, edges) round to nearest even.
+import { describe, expect, test } from 'vitest';
+import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from '../dist/index.js';
+import { freshRng, fromBf16Bits, fromF16Bits, seedNote, toBf16Bits, toF16Bits } from './helpers.js';
+
+const isNaNBits16 = (h: number) => (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
+const isNaNBitsBf = (h: number) => (h & 0x7f80) === 0x7f80 && (h & 0x7f) !== 0;
+
+describe('half-precision helpers', () => {
+  test('every float16 pattern decodes exactly and re-encodes to itself (NaN stays NaN)', () => {
+    const all = new Uint16Array(65536).map((_, i) => i);
+    const f = float16BitsToFloat32(all);
+    const back = float32ToFloat16Bits(f);
+    for (let h = 0; h < 65536; h++) {
+      const v = float16BitsToFloat32(h);
+      if (isNaNBits16(h)) {
+        expect(Number.isNaN(v) && Number.isNaN(f[h]!) && isNaNBits16(back[h]!), `0x${h.toString(16)}`).toBe(true);
+        continue;
+      }
+      if (!Object.is(v, fromF16Bits(h)) || !Object.is(f[h], v) || back[h] !== h || float32ToFloat16Bits(v) !== h) {
+        expect.fail(`float16 0x${h.toString(16)}: ${v} vs ${fromF16Bits(h)}, re-encoded 0x${back[h]!.toString(16)}`);
+      }
+    }
+  });
+
+  test('every bfloat16 pattern decodes exactly and re-encodes to itself (NaN stays NaN)', () => {
+    const all = new Uint16Array(65536).map((_, i) => i);
+    const f = bfloat16BitsToFloat32(all);
+    const back = float32ToBfloat16Bits(f);
+    for (let h = 0; h < 65536; h++) {
+      const v = bfloat16BitsToFloat32(h);
+      if (isNaNBitsBf(h)) {
+        expect(Number.isNaN(v) && isNaNBitsBf(back[h]!), `0x${h.toString(16)}`).toBe(true);
+        continue;
+      }
+      if (!Object.is(v, fromBf16Bits(h)) || back[h] !== h) expect.fail(`bfloat16 0x${h.toString(16)}`);
+    }
+  });
+
+  test('float32 -> half rounds to nearest even, like the independent rounding', () => {
+    const rng = freshRng();
+    const xs = new Float32Array(200000);
+    for (let i = 0; i < xs.length; i++) {
+      const mag = 2 ** rng.uniform(-30, 20);
+      xs[i] = (rng.next() < 0.5 ? -1 : 1) * mag;
+    }
+    const f16 = float32ToFloat16Bits(xs);
+    const bf = float32ToBfloat16Bits(xs);
+    for (let i = 0; i < xs.length; i++) {
+      if (f16[i] !== toF16Bits(xs[i]!) || bf[i] !== toBf16Bits(xs[i]!)) {
+        expect.fail(`x=${xs[i]}: f16 0x${f16[i]!.toString(16)} vs 0x${toF16Bits(xs[i]!).toString(16)}, bf16 0x${bf[i]!.toString(16)} vs 0x${toBf16Bits(xs[i]!).toString(16)} ${seedNote(rng)}`);
+      }
+    }
+  });
+
+  test('ties and edges', () => {
+    expect(float32ToFloat16Bits(1)).toBe(0x3c00);
+    expect(float32ToFloat16Bits(1 + 2 ** -11)).toBe(0x3c00); // tie, to even
+    expect(float32ToFloat16Bits(1 + 3 * 2 ** -11)).toBe(0x3c02); // tie, to even (up)
+    expect(float32ToFloat16Bits(65504)).toBe(0x7bff);
+    expect(float32ToFloat16Bits(65520)).toBe(0x7c00); // tie between max and 2^16 -> Inf
+    expect(float32ToFloat16Bits(-Infinity)).toBe(0xfc00);
+    expect(float32ToFloat16Bits(2 ** -24)).toBe(0x0001);
+    expect(float32ToFloat16Bits(2 ** -25)).toBe(0x0000); // tie with zero, to even
+    expect(float32ToFloat16Bits(-0)).toBe(0x8000);
+    expect(isNaNBits16(float32ToFloat16Bits(Number.NaN))).toBe(true);
+    expect(float32ToBfloat16Bits(1 + 2 ** -8)).toBe(0x3f80);
+    expect(float32ToBfloat16Bits(1 + 3 * 2 ** -8)).toBe(0x3f82);
+    expect(isNaNBitsBf(float32ToBfloat16Bits(Number.NaN))).toBe(true);
+    expect(float16BitsToFloat32(0x7bff)).toBe(65504);
+    expect(bfloat16BitsToFloat32(0x3f80)).toBe(1);
+  });
+});

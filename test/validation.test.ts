@@ -1,0 +1,802 @@
+// Bad input: every malformed argument of the public API is refused before any work, with a
+// TypeError (wrong kind) or a RangeError (wrong value or size) whose message reads
+//   `${fn}: ${arg} must be ${expected}; received ${received}`.
+// A refused call never writes to `out`; the Async functions return a rejected Promise instead of
+// throwing synchronously; a valid call still works afterwards. Runs on the CPU.
+import { describe, expect, test } from 'vitest';
+import {
+  CBAMBlock,
+  DeviceTensor,
+  ECABlock,
+  SEBlock,
+  cbamForward,
+  cbamForwardAsync,
+  cuda,
+  ecaForward,
+  ecaForwardAsync,
+  ecaKernelSize,
+  seForward,
+  seForwardAsync,
+} from '../dist/index.js';
+import { makeRng, refCBAM, refECA, refSE, relErr, type Shape4 } from './reference.js';
+
+const SENTINEL = 12345.5;
+const N = 2;
+const C = 8;
+const H = 3;
+const W = 5;
+const HIDDEN = 2;
+const SHAPE: Shape4 = [N, C, H, W];
+const NUMEL = N * C * H * W;
+
+type Loose = (...args: unknown[]) => unknown;
+type Args = { x: unknown; shape: unknown; weights: unknown; options: Record<string, unknown> | unknown };
+type Weights = Record<string, Float32Array>;
+
+interface OpDef {
+  name: 'se' | 'eca' | 'cbam';
+  sync: Loose;
+  async: Loose;
+  fnSync: string;
+  fnAsync: string;
+  weights: () => Weights;
+  reference: (x: Float32Array, w: Weights) => Float64Array;
+}
+
+const rng = makeRng((Math.random() * 2 ** 32) >>> 0);
+const rand = (n: number, scale = 1): Float32Array => rng.normals(n, scale);
+
+const OPS: OpDef[] = [
+  {
+    name: 'se',
+    sync: seForward as unknown as Loose,
+    async: seForwardAsync as unknown as Loose,
+    fnSync: 'seForward',
+    fnAsync: 'seForwardAsync',
+    weights: () => ({ w1: rand(HIDDEN * C, 0.5), b1: rand(HIDDEN, 0.3), w2: rand(C * HIDDEN, 0.5), b2: rand(C, 0.3) }),
+    reference: (x, w) => refSE(x, [...SHAPE], { w1: w.w1!, b1: w.b1!, w2: w.w2!, b2: w.b2! }).y,
+  },
+  {
+    name: 'eca',
+    sync: ecaForward as unknown as Loose,
+    async: ecaForwardAsync as unknown as Loose,
+    fnSync: 'ecaForward',
+    fnAsync: 'ecaForwardAsync',
+    weights: () => ({ weight: rand(3, 0.6) }),
+    reference: (x, w) => refECA(x, [...SHAPE], { weight: w.weight! }).y,
+  },
+  {
+    name: 'cbam',
+    sync: cbamForward as unknown as Loose,
+    async: cbamForwardAsync as unknown as Loose,
+    fnSync: 'cbamForward',
+    fnAsync: 'cbamForwardAsync',
+    weights: () => ({
+      w1: rand(HIDDEN * C, 0.5),
+      b1: rand(HIDDEN, 0.3),
+      w2: rand(C * HIDDEN, 0.5),
+      b2: rand(C, 0.3),
+      spatialWeight: rand(2 * 3 * 3, 0.4),
+      spatialBias: rand(1, 0.3),
+    }),
+    reference: (x, w) =>
+      refCBAM(x, [...SHAPE], {
+        w1: w.w1!,
+        b1: w.b1!,
+        w2: w.w2!,
+        b2: w.b2!,
+        spatialWeight: w.spatialWeight!,
+        spatialBias: w.spatialBias!,
+      }).y,
+  },
+];
+
+function detached(n: number): Float32Array {
+  const a = new Float32Array(n);
+  structuredClone(a.buffer, { transfer: [a.buffer] });
+  return a;
+}
+
+interface BadCase {
+  label: string;
+  ops?: readonly ('se' | 'eca' | 'cbam')[];
+  cls: typeof TypeError | typeof RangeError;
+  arg: string;
+  /** extra text the message must contain */
+  contains?: string;
+  /** Rewrites valid args into bad ones. The args' options.out is the sentinel output. */
+  make: (a: Args & { options: Record<string, unknown> }, op: OpDef) => void;
+}
+
+const MLP: readonly ('se' | 'cbam')[] = ['se', 'cbam'];
+const WITH_SCALE: readonly ('se' | 'eca')[] = ['se', 'eca'];
+
+const CASES: BadCase[] = [
+  // x
+  { label: 'x plain array', cls: TypeError, arg: 'x', make: (a) => void (a.x = Array.from(a.x as Float32Array)) },
+  { label: 'x Float64Array', cls: TypeError, arg: 'x', make: (a) => void (a.x = new Float64Array(NUMEL)) },
+  { label: 'x Uint8Array', cls: TypeError, arg: 'x', make: (a) => void (a.x = new Uint8Array(NUMEL * 4)) },
+  { label: 'x null', cls: TypeError, arg: 'x', make: (a) => void (a.x = null) },
+  { label: 'x number', cls: TypeError, arg: 'x', make: (a) => void (a.x = 3) },
+  { label: 'x undefined', cls: TypeError, arg: 'x', make: (a) => void (a.x = undefined) },
+  { label: 'x detached', cls: TypeError, arg: 'x', contains: 'detached', make: (a) => void (a.x = detached(NUMEL)) },
+  { label: 'x too short', cls: RangeError, arg: 'x', contains: `length ${NUMEL}`, make: (a) => void (a.x = new Float32Array(NUMEL - 1)) },
+  { label: 'x too long', cls: RangeError, arg: 'x', make: (a) => void (a.x = new Float32Array(NUMEL + C)) },
+  // shape
+  { label: 'shape null', cls: TypeError, arg: 'shape', make: (a) => void (a.shape = null) },
+  { label: 'shape string', cls: TypeError, arg: 'shape', make: (a) => void (a.shape = '2,8,3,5') },
+  { label: 'shape Int32Array', cls: TypeError, arg: 'shape', make: (a) => void (a.shape = Int32Array.of(N, C, H, W)) },
+  { label: 'shape array-like object', cls: TypeError, arg: 'shape', make: (a) => void (a.shape = { 0: N, 1: C, 2: H, 3: W, length: 4 }) },
+  { label: 'shape of 3 entries', cls: RangeError, arg: 'shape', make: (a) => void (a.shape = [N, C, H * W]) },
+  { label: 'shape of 5 entries', cls: RangeError, arg: 'shape', make: (a) => void (a.shape = [N, C, H, W, 1]) },
+  { label: 'shape entry NaN', cls: RangeError, arg: 'shape[3] (W)', make: (a) => void (a.shape = [N, C, H, Number.NaN]) },
+  { label: 'shape entry negative', cls: RangeError, arg: 'shape[0] (N)', make: (a) => void (a.shape = [-N, C, H, W]) },
+  { label: 'shape entry zero', cls: RangeError, arg: 'shape[2] (H)', make: (a) => void (a.shape = [N, C, 0, W]) },
+  { label: 'shape entry fractional', cls: RangeError, arg: 'shape[1] (C)', make: (a) => void (a.shape = [N, 8.5, H, W]) },
+  { label: 'shape entry Infinity', cls: RangeError, arg: 'shape[2] (H)', make: (a) => void (a.shape = [N, C, Infinity, W]) },
+  { label: 'shape entry string', cls: TypeError, arg: 'shape[3] (W)', make: (a) => void (a.shape = [N, C, H, '5']) },
+  { label: 'shape entry null', cls: TypeError, arg: 'shape[0] (N)', make: (a) => void (a.shape = [null, C, H, W]) },
+  { label: 'shape entry bigint', cls: TypeError, arg: 'shape[1] (C)', make: (a) => void (a.shape = [N, 8n, H, W]) },
+  { label: 'shape entry above 2^31-1', cls: RangeError, arg: 'shape[3] (W)', make: (a) => void (a.shape = [1, 1, 1, 2 ** 31]) },
+  {
+    label: 'shape with more than 2^31-1 elements',
+    cls: RangeError,
+    arg: 'shape',
+    contains: '2147483647',
+    make: (a) => void (a.shape = [N, C, 65536, 65536]),
+  },
+  // weights, all ops
+  { label: 'weights null', cls: TypeError, arg: 'weights', make: (a) => void (a.weights = null) },
+  { label: 'weights number', cls: TypeError, arg: 'weights', make: (a) => void (a.weights = 1) },
+  { label: 'weights array', cls: TypeError, arg: 'weights', make: (a) => void (a.weights = [new Float32Array(16)]) },
+  {
+    label: 'weights unknown key',
+    cls: TypeError,
+    arg: 'weights',
+    contains: '"bias"',
+    make: (a) => void ((a.weights as Weights).bias = new Float32Array(C)),
+  },
+  // SE / CBAM MLP
+  { label: 'w1 missing', ops: MLP, cls: TypeError, arg: 'weights.w1', make: (a) => void delete (a.weights as Weights).w1 },
+  {
+    label: 'w1 Float64Array',
+    ops: MLP,
+    cls: TypeError,
+    arg: 'weights.w1',
+    make: (a) => void ((a.weights as Record<string, unknown>).w1 = new Float64Array(HIDDEN * C)),
+  },
+  {
+    label: 'w1 plain array',
+    ops: MLP,
+    cls: TypeError,
+    arg: 'weights.w1',
+    make: (a) => void ((a.weights as Record<string, unknown>).w1 = new Array(HIDDEN * C).fill(0)),
+  },
+  {
+    label: 'w1 detached',
+    ops: MLP,
+    cls: TypeError,
+    arg: 'weights.w1',
+    make: (a) => void ((a.weights as Weights).w1 = detached(HIDDEN * C)),
+  },
+  {
+    label: 'w1 not a multiple of C',
+    ops: MLP,
+    cls: RangeError,
+    arg: 'weights.w1',
+    contains: `of length ${HIDDEN * C} (hidden × C = ${HIDDEN} × ${C})`,
+    make: (a) => void ((a.weights as Weights).w1 = new Float32Array(HIDDEN * C - 1)),
+  },
+  {
+    label: 'b1 not hidden',
+    ops: MLP,
+    cls: RangeError,
+    arg: 'weights.b1',
+    make: (a) => void ((a.weights as Weights).b1 = new Float32Array(HIDDEN + 1)),
+  },
+  {
+    label: 'b1 number',
+    ops: MLP,
+    cls: TypeError,
+    arg: 'weights.b1',
+    make: (a) => void ((a.weights as Record<string, unknown>).b1 = 0.5),
+  },
+  {
+    label: 'w2 not C × hidden',
+    ops: MLP,
+    cls: RangeError,
+    arg: 'weights.w2',
+    make: (a) => void ((a.weights as Weights).w2 = new Float32Array(C * HIDDEN + 1)),
+  },
+  {
+    label: 'b2 not C',
+    ops: MLP,
+    cls: RangeError,
+    arg: 'weights.b2',
+    make: (a) => void ((a.weights as Weights).b2 = new Float32Array(C - 1)),
+  },
+  { label: 'w2 missing (CBAM needs two FCs)', ops: ['cbam'], cls: TypeError, arg: 'weights.w2', make: (a) => void delete (a.weights as Weights).w2 },
+  {
+    label: 'single FC: w1 not C × C',
+    ops: ['se'],
+    cls: RangeError,
+    arg: 'weights.w1',
+    contains: `C × C = ${C} × ${C}`,
+    make: (a) => void (a.weights = { w1: new Float32Array(HIDDEN * C), b1: new Float32Array(C) }),
+  },
+  {
+    label: 'single FC: b1 not C',
+    ops: ['se'],
+    cls: RangeError,
+    arg: 'weights.b1',
+    make: (a) => void (a.weights = { w1: new Float32Array(C * C), b1: new Float32Array(HIDDEN) }),
+  },
+  {
+    label: 'single FC: b2 given without w2',
+    ops: ['se'],
+    cls: TypeError,
+    arg: 'weights.b2',
+    make: (a) => void (a.weights = { w1: new Float32Array(C * C), b2: new Float32Array(C) }),
+  },
+  // ECA
+  { label: 'ECA k even', ops: ['eca'], cls: RangeError, arg: 'weights.weight', contains: 'odd', make: (a) => void (a.weights = { weight: new Float32Array(4) }) },
+  { label: 'ECA k = 0', ops: ['eca'], cls: RangeError, arg: 'weights.weight', make: (a) => void (a.weights = { weight: new Float32Array(0) }) },
+  { label: 'ECA weight missing', ops: ['eca'], cls: TypeError, arg: 'weights.weight', make: (a) => void (a.weights = {}) },
+  {
+    label: 'ECA weight Float64Array',
+    ops: ['eca'],
+    cls: TypeError,
+    arg: 'weights.weight',
+    make: (a) => void (a.weights = { weight: new Float64Array(3) }),
+  },
+  // CBAM spatial conv
+  {
+    label: 'spatialWeight not 2·k²',
+    ops: ['cbam'],
+    cls: RangeError,
+    arg: 'weights.spatialWeight',
+    make: (a) => void ((a.weights as Weights).spatialWeight = new Float32Array(97)),
+  },
+  {
+    label: 'spatialWeight with k even',
+    ops: ['cbam'],
+    cls: RangeError,
+    arg: 'weights.spatialWeight',
+    make: (a) => void ((a.weights as Weights).spatialWeight = new Float32Array(2 * 4 * 4)),
+  },
+  {
+    label: 'spatialWeight missing',
+    ops: ['cbam'],
+    cls: TypeError,
+    arg: 'weights.spatialWeight',
+    make: (a) => void delete (a.weights as Weights).spatialWeight,
+  },
+  {
+    label: 'spatialBias of length 2',
+    ops: ['cbam'],
+    cls: RangeError,
+    arg: 'weights.spatialBias',
+    make: (a) => void ((a.weights as Weights).spatialBias = new Float32Array(2)),
+  },
+  {
+    label: 'spatialBias NaN',
+    ops: ['cbam'],
+    cls: RangeError,
+    arg: 'weights.spatialBias',
+    contains: 'finite',
+    make: (a) => void ((a.weights as Weights).spatialBias = Float32Array.of(Number.NaN)),
+  },
+  {
+    label: 'spatialBias number',
+    ops: ['cbam'],
+    cls: TypeError,
+    arg: 'weights.spatialBias',
+    make: (a) => void ((a.weights as Record<string, unknown>).spatialBias = 0.25),
+  },
+  // options object
+  { label: 'options number', cls: TypeError, arg: 'options', make: (a) => void ((a as Args).options = 5) },
+  { label: 'options string', cls: TypeError, arg: 'options', make: (a) => void ((a as Args).options = 'NCHW') },
+  { label: 'options null', cls: TypeError, arg: 'options', make: (a) => void ((a as Args).options = null) },
+  { label: 'options array', cls: TypeError, arg: 'options', make: (a) => void ((a as Args).options = []) },
+  {
+    label: 'options unknown key',
+    cls: TypeError,
+    arg: 'options',
+    contains: '"layot"',
+    make: (a) => void (a.options.layot = 'NCHW'),
+  },
+  {
+    label: 'options key of another op (residual)',
+    ops: ['eca', 'cbam'],
+    cls: TypeError,
+    arg: 'options',
+    contains: '"residual"',
+    make: (a) => void (a.options.residual = new Float32Array(NUMEL)),
+  },
+  {
+    label: 'options key of another op (scaleOut)',
+    ops: ['cbam'],
+    cls: TypeError,
+    arg: 'options',
+    contains: '"scaleOut"',
+    make: (a) => void (a.options.scaleOut = new Float32Array(N * C)),
+  },
+  // enums
+  { label: 'layout lower case', cls: RangeError, arg: 'options.layout', make: (a) => void (a.options.layout = 'nchw') },
+  { label: 'layout number', cls: TypeError, arg: 'options.layout', make: (a) => void (a.options.layout = 0) },
+  { label: 'gate unknown', cls: RangeError, arg: 'options.gate', make: (a) => void (a.options.gate = 'tanh') },
+  { label: 'activation unknown', ops: MLP, cls: RangeError, arg: 'options.activation', make: (a) => void (a.options.activation = 'gelu') },
+  {
+    label: 'outputActivation unknown',
+    ops: ['se'],
+    cls: RangeError,
+    arg: 'options.outputActivation',
+    make: (a) => void (a.options.outputActivation = 'sigmoid'),
+  },
+  { label: 'device unknown', cls: RangeError, arg: 'options.device', make: (a) => void (a.options.device = 'gpu') },
+  { label: 'device boolean', cls: TypeError, arg: 'options.device', make: (a) => void (a.options.device = true) },
+  { label: 'stream number', cls: TypeError, arg: 'options.stream', make: (a) => void (a.options.stream = 0) },
+  { label: 'stream negative', cls: RangeError, arg: 'options.stream', make: (a) => void (a.options.stream = -1n) },
+  { label: 'deviceIndex negative', cls: RangeError, arg: 'options.deviceIndex', make: (a) => void (a.options.deviceIndex = -1) },
+  { label: 'deviceIndex fractional', cls: RangeError, arg: 'options.deviceIndex', make: (a) => void (a.options.deviceIndex = 0.5) },
+  { label: 'deviceIndex string', cls: TypeError, arg: 'options.deviceIndex', make: (a) => void (a.options.deviceIndex = '0') },
+  // residual / out / scaleOut
+  {
+    label: 'residual wrong length',
+    ops: ['se'],
+    cls: RangeError,
+    arg: 'options.residual',
+    make: (a) => void (a.options.residual = new Float32Array(NUMEL - 1)),
+  },
+  {
+    label: 'residual Float64Array',
+    ops: ['se'],
+    cls: TypeError,
+    arg: 'options.residual',
+    make: (a) => void (a.options.residual = new Float64Array(NUMEL)),
+  },
+  {
+    label: 'out wrong length (a view of the sentinel)',
+    cls: RangeError,
+    arg: 'options.out',
+    make: (a) => void (a.options.out = (a.options.out as Float32Array).subarray(1)),
+  },
+  { label: 'out Float64Array', cls: TypeError, arg: 'options.out', make: (a) => void (a.options.out = new Float64Array(NUMEL)) },
+  { label: 'out plain array', cls: TypeError, arg: 'options.out', make: (a) => void (a.options.out = new Array(NUMEL).fill(0)) },
+  {
+    label: 'out partially overlapping x',
+    cls: RangeError,
+    arg: 'options.out',
+    contains: 'overlap',
+    make: (a) => {
+      // x and out are views of one buffer, one element apart.
+      const whole = new Float32Array(NUMEL + 4).fill(SENTINEL);
+      a.x = whole.subarray(0, NUMEL);
+      a.options.out = whole.subarray(1, NUMEL + 1);
+    },
+  },
+  {
+    label: 'out partially overlapping residual',
+    ops: ['se'],
+    cls: RangeError,
+    arg: 'options.out',
+    make: (a) => {
+      const whole = new Float32Array(NUMEL + 4).fill(SENTINEL);
+      a.options.residual = whole.subarray(0, NUMEL);
+      a.options.out = whole.subarray(2, NUMEL + 2);
+    },
+  },
+  {
+    label: 'scaleOut wrong length',
+    ops: WITH_SCALE,
+    cls: RangeError,
+    arg: 'options.scaleOut',
+    contains: `N × C = ${N} × ${C}`,
+    make: (a) => void (a.options.scaleOut = new Float32Array(N * C + 1)),
+  },
+  {
+    label: 'scaleOut Uint8Array',
+    ops: WITH_SCALE,
+    cls: TypeError,
+    arg: 'options.scaleOut',
+    make: (a) => void (a.options.scaleOut = new Uint8Array(N * C * 4)),
+  },
+  {
+    label: 'scaleOut overlapping out',
+    ops: WITH_SCALE,
+    cls: RangeError,
+    arg: 'options.scaleOut',
+    make: (a) => {
+      const whole = new Float32Array(NUMEL + N * C).fill(SENTINEL);
+      a.options.out = whole.subarray(0, NUMEL);
+      a.options.scaleOut = whole.subarray(4, 4 + N * C);
+    },
+  },
+  // DeviceTensor x: refused during validation, so the (fake) pointer is never touched.
+  {
+    label: 'DeviceTensor x with device cpu',
+    cls: RangeError,
+    arg: 'options.device',
+    make: (a) => {
+      a.x = DeviceTensor.fromPointer(0x10000n, SHAPE);
+      a.options = { device: 'cpu' };
+    },
+  },
+  {
+    label: 'DeviceTensor x with a different shape argument',
+    cls: RangeError,
+    arg: 'shape',
+    make: (a) => {
+      a.x = DeviceTensor.fromPointer(0x10000n, [N, C, W, H]);
+      a.options = {};
+    },
+  },
+  {
+    label: 'DeviceTensor x with a host out',
+    cls: TypeError,
+    arg: 'options.out',
+    make: (a) => {
+      a.x = DeviceTensor.fromPointer(0x10000n, SHAPE);
+      a.options = { out: new Float32Array(NUMEL) };
+    },
+  },
+  {
+    label: 'DeviceTensor x with another layout option',
+    cls: RangeError,
+    arg: 'options.layout',
+    make: (a) => {
+      a.x = DeviceTensor.fromPointer(0x10000n, SHAPE, { layout: 'NHWC' });
+      a.options = { layout: 'NCHW' };
+    },
+  },
+  {
+    label: 'disposed DeviceTensor x',
+    cls: RangeError,
+    arg: 'x',
+    contains: 'disposed',
+    make: (a) => {
+      const t = DeviceTensor.fromPointer(0x10000n, SHAPE);
+      t.dispose();
+      a.x = t;
+      a.options = {};
+    },
+  },
+  {
+    label: 'DeviceTensor out overlapping DeviceTensor x',
+    cls: RangeError,
+    arg: 'options.out',
+    make: (a) => {
+      a.x = DeviceTensor.fromPointer(0x10000n, SHAPE);
+      a.options = { out: DeviceTensor.fromPointer(0x10004n, SHAPE) };
+    },
+  },
+];
+
+function validArgs(op: OpDef): Args & { options: Record<string, unknown> } {
+  return { x: rand(NUMEL), shape: [...SHAPE], weights: op.weights(), options: { out: new Float32Array(NUMEL).fill(SENTINEL) } };
+}
+
+/** Every element of every buffer the args point into, to prove nothing was written. */
+function snapshot(a: Args): { view: Float32Array; copy: Float32Array }[] {
+  const out: { view: Float32Array; copy: Float32Array }[] = [];
+  const opts = typeof a.options === 'object' && a.options !== null ? (a.options as Record<string, unknown>) : {};
+  for (const v of [a.x, opts.out, opts.residual, opts.scaleOut]) {
+    if (v instanceof Float32Array && v.buffer.byteLength > 0) {
+      const whole = new Float32Array(v.buffer, 0, v.buffer.byteLength >> 2);
+      out.push({ view: whole, copy: whole.slice() });
+    }
+  }
+  return out;
+}
+
+function expectUntouched(snaps: { view: Float32Array; copy: Float32Array }[]): void {
+  for (const s of snaps) {
+    let changed = -1;
+    for (let i = 0; i < s.view.length; i++) {
+      if (!Object.is(s.view[i], s.copy[i])) {
+        changed = i;
+        break;
+      }
+    }
+    expect(changed, 'a refused call wrote to a buffer it was given').toBe(-1);
+  }
+}
+
+function expectMessage(err: unknown, cls: BadCase['cls'], fn: string, arg: string, contains?: string): void {
+  expect(err).toBeInstanceOf(cls);
+  const msg = (err as Error).message;
+  expect(msg.startsWith(`${fn}: ${arg} must be `), msg).toBe(true);
+  expect(msg).toMatch(/; received .+/);
+  if (contains !== undefined) expect(msg).toContain(contains);
+}
+
+function callArgs(a: Args): unknown[] {
+  return [a.x, a.shape, a.weights, a.options];
+}
+
+async function expectValidCallWorks(op: OpDef, asyncMode: boolean): Promise<void> {
+  const x = rand(NUMEL);
+  const w = op.weights();
+  const out = new Float32Array(NUMEL).fill(SENTINEL);
+  const y = asyncMode ? await op.async(x, [...SHAPE], w, { device: 'cpu', out }) : op.sync(x, [...SHAPE], w, { device: 'cpu', out });
+  expect(y).toBe(out);
+  expect(relErr(out, op.reference(x, w))).toBeLessThanOrEqual(1e-5);
+}
+
+describe.each(OPS)('$fnSync / $fnAsync refuse bad input', (op) => {
+  const cases = CASES.filter((c) => c.ops === undefined || (c.ops as readonly string[]).includes(op.name));
+
+  test.each(cases)('sync: $label', (c) => {
+    const a = validArgs(op);
+    c.make(a, op);
+    const snaps = snapshot(a);
+    let caught: unknown;
+    try {
+      op.sync(...callArgs(a));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught, 'the call did not throw').toBeDefined();
+    expectMessage(caught, c.cls, op.fnSync, c.arg, c.contains);
+    expectUntouched(snaps);
+  });
+
+  test.each(cases)('async: $label (a rejected Promise, no synchronous throw)', async (c) => {
+    const a = validArgs(op);
+    c.make(a, op);
+    const snaps = snapshot(a);
+    let promise: unknown;
+    expect(() => {
+      promise = op.async(...callArgs(a));
+    }).not.toThrow();
+    expect(promise).toBeInstanceOf(Promise);
+    let caught: unknown;
+    try {
+      await promise;
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught, 'the Promise did not reject').toBeDefined();
+    expectMessage(caught, c.cls, op.fnAsync, c.arg, c.contains);
+    expectUntouched(snaps);
+  });
+
+  test('a valid call works after the refused ones (sync and async)', async () => {
+    for (const c of cases) {
+      const a = validArgs(op);
+      c.make(a, op);
+      try {
+        op.sync(...callArgs(a));
+      } catch {
+        // refused, as the tests above check
+      }
+    }
+    await expectValidCallWorks(op, false);
+    await expectValidCallWorks(op, true);
+  });
+
+  test("device 'cuda' without CUDA is an Error carrying the status reason", async () => {
+    const status = cuda.status();
+    if (status.available) return; // exercised by the GPU suite instead
+    const a = validArgs(op);
+    a.options.device = 'cuda';
+    const snaps = snapshot(a);
+    let caught: unknown;
+    try {
+      op.sync(...callArgs(a));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(Error);
+    expect(caught).not.toBeInstanceOf(TypeError);
+    expect(caught).not.toBeInstanceOf(RangeError);
+    expect((caught as Error).message).toContain(status.reason ?? '<no reason>');
+    await expect(op.async(...callArgs(a)) as Promise<unknown>).rejects.toThrow(status.reason ?? '<no reason>');
+    expectUntouched(snaps);
+  });
+});
+
+describe('ecaKernelSize', () => {
+  test.each([
+    [1, 3],
+    [64, 3],
+    [128, 5],
+    [256, 5],
+    [512, 5],
+    [1024, 5],
+    [2048, 7],
+  ])('C = %i gives k = %i', (channels, k) => {
+    expect(ecaKernelSize(channels)).toBe(k);
+  });
+
+  test('gamma and beta', () => {
+    // t = floor(|log2(256) + 3| / 1) = 11 (odd)
+    expect(ecaKernelSize(256, 1, 3)).toBe(11);
+  });
+
+  test.each([
+    ['channels', [0], RangeError],
+    ['channels', [-4], RangeError],
+    ['channels', [1.5], RangeError],
+    ['channels', [Number.NaN], RangeError],
+    ['channels', ['64'], TypeError],
+    ['gamma', [64, 0], RangeError],
+    ['gamma', [64, Infinity], RangeError],
+    ['gamma', [64, '2'], TypeError],
+    ['beta', [64, 2, Number.NaN], RangeError],
+    ['beta', [64, 2, null], TypeError],
+  ] as const)('refuses bad %s %j', (arg, args, cls) => {
+    let caught: unknown;
+    try {
+      (ecaKernelSize as unknown as Loose)(...args);
+    } catch (err) {
+      caught = err;
+    }
+    expectMessage(caught, cls, 'ecaKernelSize', arg);
+  });
+});
+
+describe('blocks refuse bad input', () => {
+  const se = OPS[0]!;
+  const eca = OPS[1]!;
+  const cbam = OPS[2]!;
+
+  test('constructor: weights and options are checked once, with the block name', () => {
+    const bad: [() => unknown, BadCase['cls'], string, string][] = [
+      [() => new SEBlock(null as never), TypeError, 'new SEBlock', 'weights'],
+      [() => new SEBlock({ ...se.weights(), b1: new Float32Array(3) } as never), RangeError, 'new SEBlock', 'weights.b1'],
+      [() => new SEBlock(se.weights() as never, { layout: 'CHW' } as never), RangeError, 'new SEBlock', 'options.layout'],
+      [() => new SEBlock(se.weights() as never, { residual: new Float32Array(1) } as never), TypeError, 'new SEBlock', 'options'],
+      [() => new SEBlock(se.weights() as never, { dtype: 'float64' } as never), RangeError, 'new SEBlock', 'options.dtype'],
+      [
+        () => new SEBlock({ w1: new Float32Array(HIDDEN * C), w2: new Float32Array(C * HIDDEN) }),
+        RangeError,
+        'new SEBlock',
+        'options.channels',
+      ],
+      [() => new ECABlock({ weight: new Float32Array(2) }), RangeError, 'new ECABlock', 'weights.weight'],
+      [() => new ECABlock(eca.weights() as never, { activation: 'relu' } as never), TypeError, 'new ECABlock', 'options'],
+      [
+        () => new CBAMBlock({ ...cbam.weights(), spatialWeight: new Float32Array(8) } as never),
+        RangeError,
+        'new CBAMBlock',
+        'weights.spatialWeight',
+      ],
+      [() => new CBAMBlock(cbam.weights() as never, { device: 'tpu' } as never), RangeError, 'new CBAMBlock', 'options.device'],
+    ];
+    for (const [make, cls, fn, arg] of bad) {
+      let caught: unknown;
+      try {
+        make();
+      } catch (err) {
+        caught = err;
+      }
+      expectMessage(caught, cls, fn, arg);
+    }
+  });
+
+  test('forward: x, shape and per-call options are checked; a valid call matches the function', async () => {
+    const w = se.weights();
+    const block = new SEBlock(w as never, { device: 'cpu' });
+    expect(block.channels).toBe(C);
+    const out = new Float32Array(NUMEL).fill(SENTINEL);
+    const bad: [() => unknown, BadCase['cls'], string][] = [
+      [() => block.forward(new Float64Array(NUMEL) as never, SHAPE), TypeError, 'x'],
+      [() => block.forward(rand(N * 4 * H * W), [N, 4, H, W], { out } as never), RangeError, 'shape[1] (C)'],
+      [() => block.forward(rand(NUMEL), SHAPE, { out, layout: 'NHWC' } as never), TypeError, 'options'],
+      [() => block.forward(rand(NUMEL), SHAPE, { out, scaleOut: new Float32Array(1) }), RangeError, 'options.scaleOut'],
+      [() => block.forward(DeviceTensor.fromPointer(0x10000n, SHAPE)), RangeError, 'x'],
+    ];
+    for (const [call, cls, arg] of bad) {
+      let caught: unknown;
+      try {
+        call();
+      } catch (err) {
+        caught = err;
+      }
+      expectMessage(caught, cls, 'SEBlock.forward', arg);
+    }
+    expect(out.every((v) => v === SENTINEL)).toBe(true);
+    const rejected = block.forwardAsync(rand(NUMEL), [N, C, H] as never);
+    expect(rejected).toBeInstanceOf(Promise);
+    await rejected.then(
+      () => expect.unreachable('forwardAsync resolved with a bad shape'),
+      (err: unknown) => expectMessage(err, RangeError, 'SEBlock.forwardAsync', 'shape'),
+    );
+
+    const x = rand(NUMEL);
+    const viaBlock = block.forward(x, SHAPE, { out });
+    expect(viaBlock).toBe(out);
+    expect(relErr(out, se.reference(x, w))).toBeLessThanOrEqual(1e-5);
+    const viaAsync = await block.forwardAsync(x, SHAPE);
+    expect(relErr(viaAsync, se.reference(x, w))).toBeLessThanOrEqual(1e-5);
+
+    block.dispose();
+    block.dispose(); // idempotent
+    expect(block.disposed).toBe(true);
+    expect(() => block.forward(x, SHAPE)).toThrow(/SEBlock.*disposed/);
+  });
+
+  test('a block keeps its own copy of the weights', () => {
+    const w = eca.weights();
+    const block = new ECABlock(w as never, { device: 'cpu' });
+    const x = rand(NUMEL);
+    const before = block.forward(x, SHAPE);
+    w.weight!.fill(100);
+    const after = block.forward(x, SHAPE);
+    expect(Array.from(after)).toEqual(Array.from(before));
+  });
+});
+
+describe('DeviceTensor refuses bad input', () => {
+  test('fromPointer arguments', () => {
+    const bad: [() => unknown, BadCase['cls'], string][] = [
+      [() => DeviceTensor.fromPointer(4096 as never, SHAPE), TypeError, 'ptr'],
+      [() => DeviceTensor.fromPointer(0n, SHAPE), RangeError, 'ptr'],
+      [() => DeviceTensor.fromPointer(1n << 64n, SHAPE), RangeError, 'ptr'],
+      [() => DeviceTensor.fromPointer(0x1000n, [N, C, H] as never), RangeError, 'shape'],
+      [() => DeviceTensor.fromPointer(0x1000n, SHAPE, { dtype: 'half' } as never), RangeError, 'options.dtype'],
+      [() => DeviceTensor.fromPointer(0x1000n, SHAPE, { layout: 'CHWN' } as never), RangeError, 'options.layout'],
+      [() => DeviceTensor.fromPointer(0x1000n, SHAPE, { device: -1 }), RangeError, 'options.device'],
+      [() => DeviceTensor.fromPointer(0x1000n, SHAPE, { byteLength: NUMEL * 4 - 1 }), RangeError, 'options.byteLength'],
+      [() => DeviceTensor.fromPointer(0x1000n, SHAPE, { stream: 0n } as never), TypeError, 'options'],
+    ];
+    for (const [call, cls, arg] of bad) {
+      let caught: unknown;
+      try {
+        call();
+      } catch (err) {
+        caught = err;
+      }
+      expectMessage(caught, cls, 'DeviceTensor.fromPointer', arg);
+    }
+  });
+
+  test('from and empty check their arguments before needing CUDA', () => {
+    const bad: [() => unknown, BadCase['cls'], string, string][] = [
+      [() => DeviceTensor.from(new Float64Array(NUMEL) as never, SHAPE), TypeError, 'DeviceTensor.from', 'data'],
+      [() => DeviceTensor.from([1, 2] as never, SHAPE), TypeError, 'DeviceTensor.from', 'data'],
+      [() => DeviceTensor.from(detached(NUMEL), SHAPE), TypeError, 'DeviceTensor.from', 'data'],
+      [() => DeviceTensor.from(new Float32Array(NUMEL - 1), SHAPE), RangeError, 'DeviceTensor.from', 'data'],
+      [() => DeviceTensor.from(new Uint16Array(NUMEL), SHAPE), RangeError, 'DeviceTensor.from', 'options.dtype'],
+      [() => DeviceTensor.from(new Float32Array(NUMEL), SHAPE, { dtype: 'int8' } as never), RangeError, 'DeviceTensor.from', 'options.dtype'],
+      [() => DeviceTensor.empty([0, C, H, W]), RangeError, 'DeviceTensor.empty', 'shape[0] (N)'],
+      [() => DeviceTensor.empty(SHAPE, { device: 1.5 }), RangeError, 'DeviceTensor.empty', 'options.device'],
+    ];
+    for (const [call, cls, fn, arg] of bad) {
+      let caught: unknown;
+      try {
+        call();
+      } catch (err) {
+        caught = err;
+      }
+      expectMessage(caught, cls, fn, arg);
+    }
+  });
+
+  test('from without CUDA is an Error carrying the status reason', () => {
+    const status = cuda.status();
+    if (status.available) return;
+    expect(() => DeviceTensor.from(new Float32Array(NUMEL), SHAPE)).toThrow(status.reason ?? '<no reason>');
+  });
+
+  test('use after dispose names the tensor; double dispose is a no-op; borrowed memory is never freed', async () => {
+    const t = DeviceTensor.fromPointer(0x2000n, SHAPE, { dtype: 'float16', layout: 'NHWC' });
+    expect(t.owned).toBe(false);
+    expect(t.byteLength).toBe(NUMEL * 2);
+    expect(t.ptr).toBe(0x2000n);
+    t.dispose();
+    t.dispose();
+    expect(t.disposed).toBe(true);
+    const named = /DeviceTensor float16 NHWC \[2, 8, 3, 5\] on cuda:0/;
+    expect(() => t.ptr).toThrow(named);
+    expect(() => t.toHostSync()).toThrow(named);
+    await expect(t.toHost()).rejects.toThrow(named);
+    await expect(t.toFloat32()).rejects.toThrow(named);
+    const u = DeviceTensor.fromPointer(0x3000n, SHAPE);
+    const dispose = (u as unknown as Record<symbol, () => void>)[Symbol.dispose ?? Symbol.for('nodejs.dispose')];
+    expect(typeof dispose).toBe('function');
+    dispose!.call(u);
+    expect(u.disposed).toBe(true);
+  });
+});
