@@ -31,8 +31,12 @@ export function numel(shape: Shape4): number {
   return shape[0] * shape[1] * shape[2] * shape[3];
 }
 
-/** Asserts relErr(y, ref) <= tol and that y has no non-finite element, with the context in the message. */
-export function expectClose(y: ArrayLike<number>, ref: ArrayLike<number>, tol: number, context: string): number {
+/**
+ * Asserts relErr(y, ref) <= tol and that y has no non-finite element, with the context in the
+ * message. With absTol > 0 the bound is max|y - ref| <= tol·max|ref| + absTol instead (used for
+ * float16, whose subnormal spacing 2^-24 is an absolute error floor: see test/gpu/gpu-common.ts).
+ */
+export function expectClose(y: ArrayLike<number>, ref: ArrayLike<number>, tol: number, context: string, absTol = 0): number {
   expect(y.length, `length mismatch: ${context}`).toBe(ref.length);
   let bad = -1;
   for (let i = 0; i < y.length; i++)
@@ -42,6 +46,17 @@ export function expectClose(y: ArrayLike<number>, ref: ArrayLike<number>, tol: n
     }
   expect(bad, `non-finite output at index ${bad} (value ${bad >= 0 ? y[bad] : ''}): ${context}`).toBe(-1);
   const err = relErr(y, ref);
+  if (absTol > 0) {
+    let maxDiff = 0;
+    let maxRef = 0;
+    for (let i = 0; i < y.length; i++) {
+      maxDiff = Math.max(maxDiff, Math.abs(y[i] - ref[i]));
+      maxRef = Math.max(maxRef, Math.abs(ref[i]));
+    }
+    const bound = tol * maxRef + absTol;
+    expect(maxDiff, `max|y-ref| ${maxDiff.toExponential(3)} > ${tol}·max|ref| + ${absTol} = ${bound.toExponential(3)} (relErr ${err.toExponential(3)}): ${context}`).toBeLessThanOrEqual(bound);
+    return err;
+  }
   expect(err, `relErr ${err.toExponential(3)} > ${tol}: ${context}`).toBeLessThanOrEqual(tol);
   return err;
 }
@@ -313,5 +328,7 @@ export function gpuGate(status: { available: boolean; reason: string | null; dev
     return { ok: true, reason: '', title: `${what} on ${d ? `${d.name} (sm ${d.computeCapability})` : 'CUDA'}` };
   }
   const reason = status.reason ?? 'CUDA not available';
+  // The default reporter does not list skipped tests by name, so say it in the output as well.
+  console.warn(`SKIPPED ${what}: ${reason}`);
   return { ok: false, reason, title: `${what} (skipped: ${reason})` };
 }

@@ -1,4 +1,5 @@
-// CBAM forward on the CPU (timm CbamModule, BatchNorm folded), block by block of samples:
+// CBAM forward on the CPU (timm CbamModule, BatchNorm folded), whole samples per thread (or a
+// block of samples split across threads when fewer samples than threads remain):
 // pool (sum + max) -> channel MLP on both pooled vectors -> per-pixel mean/max over channels
 // of x * s -> k x k conv + gate -> y = (x * s) * g. x1 = x * s is never stored: the last pass
 // recomputes it, which costs no more traffic than writing and re-reading it, and keeps y == x safe.
@@ -176,8 +177,8 @@ void run_block(const OpParams& p, const Weights& wt, const float* xb, float* yb,
   {
     const int64_t out_rows = nb * hh;
     const int64_t macs = pix * 2 * int64_t(p.spatial_k) * p.spatial_k;
-    const int tasks =
-        int(std::max<int64_t>(1, std::min<int64_t>({int64_t(threads) * kTasksPerThread, out_rows, macs / (1 << 16)})));
+    const int tasks = threads <= 1 ? 1
+        : int(std::max<int64_t>(1, std::min<int64_t>({int64_t(threads) * kTasksPerThread, out_rows, macs / (1 << 16)})));
     parallel_for(tasks, [&](int64_t i) {
       int64_t r0, r1;
       split_range(out_rows, tasks, i, &r0, &r1);
@@ -237,6 +238,7 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   // As SE: whole samples to threads (every phase of a sample on one core, no barriers) while
   // at least `threads` samples remain; the rest in blocks split across threads.
   int64_t whole = n_total >= threads ? n_total / threads * threads : 0;
+  // Tiny batches are not worth a wake-up: all on the caller.
   if (n_total * sample_bytes < int64_t(threads) * kBytesPerTask) whole = n_total;
   const int64_t rest = n_total - whole;
   int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;

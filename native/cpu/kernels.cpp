@@ -9,11 +9,15 @@
 
 #include "common.h"
 
-#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+// x86-64 always has SSE2; 32-bit x86 only when the compiler targets it.
+// SQEX_CPU_SCALAR_ONLY (testing): build the portable scalar table alone.
+#if defined(SQEX_CPU_SCALAR_ONLY)
+#elif defined(__x86_64__) || defined(_M_X64) || (defined(__i386__) && defined(__SSE2__)) || \
+    (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
 #define SQEX_X86 1
 #include <immintrin.h>
 #endif
-#if defined(__aarch64__) || defined(_M_ARM64)
+#if (defined(__aarch64__) || defined(_M_ARM64)) && !defined(SQEX_CPU_SCALAR_ONLY)
 #define SQEX_NEON 1
 #include <arm_neon.h>
 #endif

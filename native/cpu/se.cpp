@@ -27,7 +27,7 @@ int tasks_for(int64_t bytes, int64_t rows, int threads) {
 
 }  // namespace
 
-int64_t g_stream_min_bytes = int64_t(1) << 62;
+int64_t g_stream_min_bytes = int64_t(16) << 20;
 
 void fc_rows(const float* w, const float* b, int64_t rows, int64_t k, const double* x, int64_t nb, double* y,
              void (*post)(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t r1), void* post_ctx) {
@@ -93,8 +93,9 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, v
   // When the excitation weights outweigh a sample (SE-ResNet's 2048x7x7 stage: 2 MB of FC
   // weights against 400 KB of activations), batch samples instead so the FCs read them once
   // per block, their rows split across threads.
-  const bool weight_bound = weight_bytes > sample_bytes;
+  const bool weight_bound = weight_bytes > sample_bytes && n_total > 1;
   int64_t whole = n_total >= threads && !weight_bound ? n_total / threads * threads : 0;
+  // Tiny batches are not worth a wake-up: all on the caller.
   if (n_total * sample_bytes < int64_t(threads) * kBytesPerTask) whole = n_total;
   const int64_t rest = n_total - whole;
   int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;

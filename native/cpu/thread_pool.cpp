@@ -4,12 +4,15 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <type_traits>
 #include <vector>
 
-#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+// x86-64 always has SSE2; 32-bit x86 only when the compiler targets it.
+#if defined(__x86_64__) || defined(_M_X64) || (defined(__i386__) && defined(__SSE2__)) || \
+    (defined(_M_IX86_FP) && _M_IX86_FP >= 2)
 #include <immintrin.h>
 #define SQEX_CPU_RELAX() _mm_pause()
 #elif defined(__aarch64__) && (defined(__GNUC__) || defined(__clang__))
@@ -22,9 +25,9 @@ namespace sqex {
 namespace cpu {
 namespace {
 
-// Workers spin this long after a job before sleeping, so back-to-back phases of one op (and
-// back-to-back ops) do not pay a futex wake-up each.
-constexpr auto kSpin = std::chrono::microseconds(200);
+// Workers spin this long after a job before sleeping, so back-to-back phases of one op do not
+// pay a futex wake-up each; short, so idle spinning does not starve a loaded machine.
+constexpr auto kSpin = std::chrono::microseconds(50);
 constexpr int kMaxParticipants = 256;
 
 // True while this thread runs pool tasks: a nested parallel_for then runs inline (the caller
@@ -33,20 +36,52 @@ thread_local bool t_in_task = false;
 thread_local int t_participant = 0;
 
 struct AsParticipant {
-  int saved;
-  explicit AsParticipant(int p) : saved(t_participant) { t_participant = p; }
-  ~AsParticipant() { t_participant = saved; }
-};
-
-struct InTask {
-  bool saved;
-  InTask() : saved(t_in_task) { t_in_task = true; }
-  ~InTask() { t_in_task = saved; }
+  bool saved_in;
+  int saved_p;
+  explicit AsParticipant(int p) : saved_in(t_in_task), saved_p(t_participant) {
+    t_in_task = true;
+    t_participant = p;
+  }
+  ~AsParticipant() {
+    t_in_task = saved_in;
+    t_participant = saved_p;
+  }
 };
 
 struct alignas(64) Cursor {
   std::atomic<int64_t> next{0};
   int64_t end = 0;
+};
+
+// One parallel_for. Shared-owned so that a worker waking up late (descheduled on a loaded
+// machine) only finds exhausted cursors: the caller waits for tasks to finish, never for
+// idle workers to check in.
+struct Job {
+  TaskRef task{nullptr, nullptr};
+  int participants = 1;
+  std::unique_ptr<Cursor[]> cursors;
+  std::atomic<int64_t> remaining{0};
+
+  void call(int64_t i) {
+    try {
+      task.call(task.ctx, i);
+    } catch (...) {
+      // Kernels do not throw; nothing may escape a worker thread.
+    }
+  }
+
+  // Participant p: its own range first, then whatever is left in the others'.
+  void work(int p) {
+    for (int k = 0; k < participants; ++k) {
+      Cursor& c = cursors[(p + k) % participants];
+      for (;;) {
+        const int64_t i = c.next.fetch_add(1, std::memory_order_relaxed);
+        if (i >= c.end) break;
+        call(i);
+        remaining.fetch_sub(1, std::memory_order_acq_rel);
+      }
+    }
+  }
 };
 
 class Pool {
@@ -65,50 +100,58 @@ class Pool {
 
   int run(int64_t count, TaskRef task, int max_participants) {
     if (count <= 0) return 1;
-    if (t_in_task) return run_inline(count, task);
+    if (t_in_task || count == 1) return run_inline(count, task);
     std::unique_lock<std::mutex> run(run_mutex_, std::try_to_lock);
-    if (!run.owns_lock() || count == 1) return run_inline(count, task);
+    if (!run.owns_lock()) return run_inline(count, task);  // pool busy: do it here
     int workers;
     {
       std::lock_guard<std::mutex> g(config_mutex_);
       ensure_workers_locked();
       workers = static_cast<int>(threads_.size());
     }
-    if (workers == 0) return run_inline(count, task);
-
     int participants = workers + 1;
     if (max_participants > 0) participants = std::min(participants, max_participants);
-    if (count < participants) participants = int(count);
+    if (count < participants) participants = static_cast<int>(count);
     if (participants <= 1) return run_inline(count, task);
-    task_ = task;
-    failed_.store(false, std::memory_order_relaxed);
+
+    std::shared_ptr<Job> job;
+    try {
+      job = std::make_shared<Job>();
+      job->cursors.reset(new Cursor[participants]);
+    } catch (...) {
+      return run_inline(count, task);
+    }
+    job->task = task;
+    job->participants = participants;
+    job->remaining.store(count, std::memory_order_relaxed);
     for (int p = 0; p < participants; ++p) {
       int64_t lo, hi;
       split_range(count, participants, p, &lo, &hi);
-      cursors_[p].next.store(lo, std::memory_order_relaxed);
-      cursors_[p].end = hi;
+      job->cursors[p].next.store(lo, std::memory_order_relaxed);
+      job->cursors[p].end = hi;
     }
-    participants_ = participants;
-    workers_busy_.store(workers, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> g(wake_mutex_);
+      current_ = job;
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_cv_.notify_all();
 
     {
-      InTask in_task;
       AsParticipant as(0);
-      work(0);
+      job->work(0);
     }
-    // Wait for every worker to leave the job before its state can be reused.
     int spins = 0;
-    while (workers_busy_.load(std::memory_order_acquire) != 0) {
-      if (++spins < 4096) {
+    while (job->remaining.load(std::memory_order_acquire) != 0) {
+      if (++spins < 2048) {
         SQEX_CPU_RELAX();
       } else {
         std::this_thread::yield();
       }
+    }
+    {
+      std::lock_guard<std::mutex> g(wake_mutex_);
+      if (current_ == job) current_.reset();
     }
     return participants;
   }
@@ -116,47 +159,44 @@ class Pool {
  private:
   int target_size_locked() const {
     if (requested_ > 0) return requested_;
-    unsigned hc = std::thread::hardware_concurrency();
-    return hc == 0 ? 1 : static_cast<int>(hc);
+    // Read once: glibc answers hardware_concurrency() by reading sysfs (~20 us a call).
+    static const int hc = [] {
+      const unsigned n = std::thread::hardware_concurrency();
+      return n == 0 ? 1 : static_cast<int>(n);
+    }();
+    return hc;
   }
 
   static int run_inline(int64_t count, TaskRef task) {
     AsParticipant as(0);
-    for (int64_t i = 0; i < count; ++i) call_guarded(task, i);
+    for (int64_t i = 0; i < count; ++i) {
+      try {
+        task.call(task.ctx, i);
+      } catch (...) {
+      }
+    }
     return 1;
   }
 
-  static bool call_guarded(TaskRef task, int64_t i) {
-    try {
-      task.call(task.ctx, i);
-      return true;
-    } catch (...) {
-      return false;
-    }
-  }
-
-  // Participant p: its own range first, then whatever is left in the others'.
-  void work(int p) {
-    const int n = participants_;
-    for (int k = 0; k < n; ++k) {
-      Cursor& c = cursors_[(p + k) % n];
-      for (;;) {
-        int64_t i = c.next.fetch_add(1, std::memory_order_relaxed);
-        if (i >= c.end) break;
-        if (!call_guarded(task_, i)) failed_.store(true, std::memory_order_relaxed);
-      }
-    }
-  }
-
+  // A worker that fails to wait (std::system_error) just ends: its share of any later job is
+  // taken by the other participants, since nobody waits for a worker to check in.
   void worker_main(int index, uint64_t seen) {
+    try {
+      worker_loop(index, seen);
+    } catch (...) {
+    }
+  }
+
+  void worker_loop(int index, uint64_t seen) {
     t_in_task = true;
+    t_participant = index + 1;
     for (;;) {
       // Spin briefly, then sleep until the generation moves.
       auto start = std::chrono::steady_clock::now();
       int spins = 0;
       while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed)) {
         SQEX_CPU_RELAX();
-        if ((++spins & 255) == 0 && std::chrono::steady_clock::now() - start > kSpin) {
+        if ((++spins & 127) == 0 && std::chrono::steady_clock::now() - start > kSpin) {
           std::unique_lock<std::mutex> lk(wake_mutex_);
           wake_cv_.wait(lk, [&] {
             return generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_relaxed);
@@ -165,13 +205,13 @@ class Pool {
         }
       }
       if (stop_.load(std::memory_order_acquire)) return;
-      seen = generation_.load(std::memory_order_acquire);
-      if (index + 1 < participants_) {
-        t_participant = index + 1;
-        work(index + 1);
-        t_participant = 0;
+      std::shared_ptr<Job> job;
+      {
+        std::lock_guard<std::mutex> g(wake_mutex_);
+        job = current_;
+        seen = generation_.load(std::memory_order_relaxed);
       }
-      workers_busy_.fetch_sub(1, std::memory_order_acq_rel);
+      if (job && index + 1 < job->participants) job->work(index + 1);
     }
   }
 
@@ -206,16 +246,11 @@ class Pool {
   int requested_ = 0;
   std::vector<std::thread> threads_;
 
-  std::mutex wake_mutex_;
+  std::mutex wake_mutex_;  // guards current_
   std::condition_variable wake_cv_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
-
-  TaskRef task_{nullptr, nullptr};
-  int participants_ = 1;
-  Cursor cursors_[kMaxParticipants];
-  std::atomic<int> workers_busy_{0};
-  std::atomic<bool> failed_{false};
+  std::shared_ptr<Job> current_;
 };
 
 // Never destroyed: joining threads from static destructors at process exit (or DLL unload on

@@ -12,9 +12,9 @@ struct FusedArgs;
 // s[c] = gate((W2[c,:] . hid_avg + b2[c]) + (W2[c,:] . hid_max + b2[c]))
 __device__ __forceinline__ void cbam_gates(const FusedArgs& a, int n, int64_t c0, int64_t c1,
                                            const float* hid_sm, const float* hidmax_sm,
-                                           float* s_sm, bool to_sbuf) {
+                                           float* s_sm, bool to_sbuf, double* scratch) {
   const int64_t cb = static_cast<int64_t>(n) * a.C;
-  rows_dot(a.w2, c0, c1, a.hidden, hid_sm, hidmax_sm, [&](int64_t c, float va, float vm) {
+  block_rows_dot(a.w2, c0, c1, a.hidden, hid_sm, hidmax_sm, scratch, [&](int64_t c, float va, float vm) {
     const float b = a.b2 ? __ldg(a.b2 + c) : 0.f;
     const float s = gate_f((va + b) + (vm + b), a.gate);
     s_sm[c] = s;
@@ -27,7 +27,7 @@ __device__ __forceinline__ float cbam_spatial_gate(const FusedArgs& a, const flo
                                                    int64_t p) {
   const int k = a.sk, pad = (k - 1) / 2;
   const int r = static_cast<int>(p / a.W), col = static_cast<int>(p - static_cast<int64_t>(r) * a.W);
-  float acc = a.sbias;
+  double acc = a.sbias;
   for (int ci = 0; ci < 2; ++ci) {
     const float* m = map_n + static_cast<int64_t>(ci) * a.HW;
     for (int dy = 0; dy < k; ++dy) {
@@ -36,12 +36,12 @@ __device__ __forceinline__ float cbam_spatial_gate(const FusedArgs& a, const flo
       for (int dx = 0; dx < k; ++dx) {
         const int cc = col + dx - pad;
         if (cc < 0 || cc >= a.W) continue;
-        acc = fmaf(__ldg(a.aux + (ci * k + dy) * k + dx), __ldcg(m + static_cast<int64_t>(rr) * a.W + cc),
-                   acc);
+        acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)),
+                  double(__ldcg(m + static_cast<int64_t>(rr) * a.W + cc)), acc);
       }
     }
   }
-  return gate_f(acc, a.gate);
+  return gate_f(static_cast<float>(acc), a.gate);
 }
 
 // Spatial gate for positions [p0, p1) of sample n from its [2][HW] maps in the workspace:
@@ -74,17 +74,17 @@ __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float*
     const int64_t q0 = max(p0, static_cast<int64_t>(rb) * W), q1 = min(p1, static_cast<int64_t>(re) * W);
     for (int64_t p = q0 + tid; p < q1; p += kThreads) {
       const int r = static_cast<int>(p / W), col = static_cast<int>(p - static_cast<int64_t>(r) * W);
-      float acc = a.sbias;
+      double acc = a.sbias;  // fp64: the taps of large maps cancel
       for (int ci = 0; ci < 2; ++ci)
         for (int dy = 0; dy < k; ++dy) {
           const float* hrow = halo + ci * span + (r - h0 + dy - pad) * W;  // zero rows outside H
           for (int dx = 0; dx < k; ++dx) {
             const int cc = col + dx - pad;
             if (cc < 0 || cc >= W) continue;
-            acc = fmaf(__ldg(a.aux + (ci * k + dy) * k + dx), hrow[cc], acc);
+            acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)), double(hrow[cc]), acc);
           }
         }
-      emit(p, gate_f(acc, a.gate));
+      emit(p, gate_f(static_cast<float>(acc), a.gate));
     }
   }
   __syncthreads();
@@ -102,7 +102,6 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
   const int T_ = a.T;
   const int64_t HW = a.HW;
   float* map_n = a.map + static_cast<int64_t>(n) * 2 * HW;
-  const float invC = 1.f / static_cast<float>(a.C);
   if constexpr (!NHWC) {
     float* sp = a.spart + (static_cast<int64_t>(n) * T_ + j) * 2 * HW;
     for (int ch = 0; ch < nchunks; ++ch) {
@@ -110,17 +109,19 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
       const int64_t cu1 = min(u1, cu0 + a.upc);
       if (!held) chunk_sm = load_chunk<T>(area, xn + cu0 * HW, (cu1 - cu0) * HW);
       for (int64_t p = tid; p < HW; p += kThreads) {
-        float sum = 0.f, mx = -INFINITY;
+        SumAcc sacc;
+        float mx = -INFINITY;
         for (int64_t cl = 0; cl < cu1 - cu0; ++cl) {
           const float v = to_f(chunk_sm[cl * HW + p]) * s_sm[cu0 + cl];
-          sum += v;
+          sacc.add(v);
           mx = fmaxf(mx, v);
         }
+        double sum = sacc.get();
         if (ch > 0) {
-          sum = __ldcg(sp + p) + sum;
+          sum += __ldcg(sp + p);
           mx = fmaxf(__ldcg(sp + HW + p), mx);
         }
-        __stcg(sp + p, sum);
+        __stcg(sp + p, static_cast<float>(sum));
         __stcg(sp + HW + p, mx);
       }
       __syncthreads();
@@ -128,12 +129,14 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
     sample_sync(cnt, phase, T_);  // D: per-tile position partials in
     int64_t p0, p1;
     split_range(HW, T_, j, p0, p1);
-    for (int64_t p = p0 + tid; p < p1; p += kThreads) {
-      float sum, mx;
-      const float* sp0 = a.spart + static_cast<int64_t>(n) * T_ * 2 * HW + p;
-      ordered_reduce<true>(sp0, sp0 + HW, 2 * HW, T_, sum, mx);
-      __stcg(map_n + p, sum * invC);
-      __stcg(map_n + HW + p, mx);
+    {
+      const float* sp0 = a.spart + static_cast<int64_t>(n) * T_ * 2 * HW;
+      double* dscr = reinterpret_cast<double*>(halo);
+      block_strided_reduce<true>(sp0, sp0 + HW, 2 * HW, T_, p0, p1, dscr, halo + 2 * kThreads,
+                                 [&](int64_t p, double sum, float mx) {
+                                   __stcg(map_n + p, static_cast<float>(sum / a.C));
+                                   __stcg(map_n + HW + p, mx);
+                                 });
     }
     sample_sync(cnt, phase, T_);  // E: maps in
     float* gb = a.gbuf + static_cast<int64_t>(n) * HW;
@@ -152,29 +155,33 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
       if (C >= 32) {
         for (int64_t pl = warp; pl < np; pl += kWarps) {
           const T* row = chunk_sm + pl * C;
-          float sum = 0.f, mx = -INFINITY;
+          SumAcc sacc;
+          float mx = -INFINITY;
           for (int c = lane; c < C; c += 32) {
             const float v = to_f(row[c]) * s_sm[c];
-            sum += v;
+            sacc.add(v);
             mx = fmaxf(mx, v);
           }
+          double sum = sacc.get();
           sum = warp_sum(sum);
           mx = warp_max(mx);
           if (lane == 0) {
-            __stcg(map_n + cu0 + pl, sum * invC);
+            __stcg(map_n + cu0 + pl, static_cast<float>(sum / C));
             __stcg(map_n + HW + cu0 + pl, mx);
           }
         }
       } else {
         for (int64_t pl = tid; pl < np; pl += kThreads) {
           const T* row = chunk_sm + pl * C;
-          float sum = 0.f, mx = -INFINITY;
+          SumAcc sacc;
+          float mx = -INFINITY;
           for (int c = 0; c < C; ++c) {
             const float v = to_f(row[c]) * s_sm[c];
-            sum += v;
+            sacc.add(v);
             mx = fmaxf(mx, v);
           }
-          __stcg(map_n + cu0 + pl, sum * invC);
+          double sum = sacc.get();
+          __stcg(map_n + cu0 + pl, static_cast<float>(sum / C));
           __stcg(map_n + HW + cu0 + pl, mx);
         }
       }

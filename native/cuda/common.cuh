@@ -14,9 +14,13 @@
 namespace sqex {
 namespace cuda {
 
-constexpr int kThreads = 256;  // every fused kernel runs 256-thread blocks, up to 4 per SM
+#ifndef SQEX_CUDA_THREADS
+#define SQEX_CUDA_THREADS 256
+#endif
+// Threads per block of every fused kernel; kMinBlocks of them per SM cap registers at 64.
+constexpr int kThreads = SQEX_CUDA_THREADS;
 constexpr int kWarps = kThreads / 32;
-constexpr int kMinBlocks = 4;  // __launch_bounds__ minimum: caps registers at 64
+constexpr int kMinBlocks = 2048 / 2 / kThreads;
 constexpr int kHalo = 2048;    // CBAM: floats of shared memory for map rows around a conv
 
 // ---- storage <-> fp32 -------------------------------------------------------------------
@@ -65,6 +69,11 @@ __device__ __forceinline__ float warp_sum(float v) {
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
   return v;
 }
+__device__ __forceinline__ double warp_sum(double v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
@@ -72,13 +81,37 @@ __device__ __forceinline__ float warp_max(float v) {
 }
 
 // ---- cp.async (global -> shared, 16 bytes, bypassing registers) ---------------------------
+// (sm_75 has no cp.async: a plain 16-byte load and store there.)
 __device__ __forceinline__ void cp_async16(void* smem_dst, const void* gmem_src) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(smem_dst));
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem_src) : "memory");
+#else
+  *static_cast<uint4*>(smem_dst) = __ldcg(static_cast<const uint4*>(gmem_src));
+#endif
 }
 __device__ __forceinline__ void cp_async_wait_all() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("cp.async.wait_all;\n" ::: "memory");
+#endif
 }
+
+// fp64 accumulation fed by short fp32 runs: fp64 adds are 1/64 rate on consumer GPUs, and a
+// 16-element fp32 run keeps the rounding of |x| ~ 1e4 sums well inside 1e-5.
+struct SumAcc {
+  double total = 0.0;
+  float run = 0.f;
+  int k = 0;
+  __device__ __forceinline__ void add(float v) {
+    run += v;
+    if (++k == 16) {
+      total += run;
+      run = 0.f;
+      k = 0;
+    }
+  }
+  __device__ __forceinline__ double get() const { return total + run; }
+};
 
 // ---- per-sample barrier among the blocks that hold a sample's tiles -----------------------
 // One monotonically increasing counter per sample: phase k is complete when it reaches k*T.
@@ -93,14 +126,22 @@ __device__ __forceinline__ unsigned ld_acquire_u32(const unsigned* p) {
 __device__ __forceinline__ void sample_arrive(unsigned* cnt) {
   __syncthreads();
   if (threadIdx.x == 0) {
-    __threadfence();
-    atomicAdd(cnt, 1u);
+    // release at gpu scope: the block's writes (ordered before by the barrier) become visible
+    // to any block that acquires the new count
+    asm volatile("red.release.gpu.global.add.u32 [%0], 1;\n" ::"l"(cnt) : "memory");
   }
 }
+// A wait that lasts seconds means the co-residency assumption broke (e.g. several concurrent
+// streams each running this kernel on huge samples): trap, so the caller gets an error instead
+// of a hang.
 __device__ __forceinline__ void sample_wait(const unsigned* cnt, unsigned target) {
   if (threadIdx.x == 0) {
-    while (ld_acquire_u32(cnt) < target) __nanosleep(20);
-    __threadfence();
+    if (ld_acquire_u32(cnt) < target) {
+      const long long t0 = clock64();
+      while (ld_acquire_u32(cnt) < target) {
+        if (clock64() - t0 > (1ll << 33)) __trap();  // ~4 s at 2 GHz
+      }
+    }
   }
   __syncthreads();
 }
@@ -141,11 +182,11 @@ __device__ __forceinline__ void rows_dot_impl(const float* __restrict__ W, int64
   const int sub = lane / G, sl = lane - sub * G;
   const int64_t ngroups = int64_t(kWarps) * per_warp;
   for (int64_t base0 = r0 + int64_t(warp) * per_warp; base0 < r1; base0 += R * ngroups) {
-    float a1[R], a2[R];
+    double a1[R], a2[R];  // fp64: |x| ~ 1e4 makes the FC sums cancel badly in fp32
 #pragma unroll
     for (int rr = 0; rr < R; ++rr) {
-      a1[rr] = 0.f;
-      a2[rr] = 0.f;
+      a1[rr] = 0.0;
+      a2[rr] = 0.0;
       const int64_t row = base0 + sub + rr * ngroups;
       if (row < r1) {
         if constexpr (V4) {
@@ -155,18 +196,18 @@ __device__ __forceinline__ void rows_dot_impl(const float* __restrict__ W, int64
           for (int i = sl; i < units; i += G) {
             const float4 w = __ldg(w4 + i);
             const float4 x = x4[i];
-            a1[rr] = fmaf(w.x, x.x, fmaf(w.y, x.y, fmaf(w.z, x.z, fmaf(w.w, x.w, a1[rr]))));
+            a1[rr] = fma(double(w.x), double(x.x), fma(double(w.y), double(x.y), fma(double(w.z), double(x.z), fma(double(w.w), double(x.w), a1[rr]))));
             if (v2) {
               const float4 y = y4[i];
-              a2[rr] = fmaf(w.x, y.x, fmaf(w.y, y.y, fmaf(w.z, y.z, fmaf(w.w, y.w, a2[rr]))));
+              a2[rr] = fma(double(w.x), double(y.x), fma(double(w.y), double(y.y), fma(double(w.z), double(y.z), fma(double(w.w), double(y.w), a2[rr]))));
             }
           }
         } else {
           const float* w = W + row * len;
           for (int i = sl; i < units; i += G) {
             const float wv = __ldg(w + i);
-            a1[rr] = fmaf(wv, v1[i], a1[rr]);
-            if (v2) a2[rr] = fmaf(wv, v2[i], a2[rr]);
+            a1[rr] = fma(double(wv), double(v1[i]), a1[rr]);
+            if (v2) a2[rr] = fma(double(wv), double(v2[i]), a2[rr]);
           }
         }
       }
@@ -178,7 +219,7 @@ __device__ __forceinline__ void rows_dot_impl(const float* __restrict__ W, int64
         if (v2) a2[rr] += __shfl_xor_sync(0xffffffffu, a2[rr], o);
       }
       const int64_t row = base0 + sub + rr * ngroups;
-      if (sl == 0 && row < r1) emit(row, a1[rr], a2[rr]);
+      if (sl == 0 && row < r1) emit(row, static_cast<float>(a1[rr]), static_cast<float>(a2[rr]));
     }
   }
 }
@@ -191,11 +232,149 @@ __device__ __forceinline__ void rows_dot(const float* __restrict__ W, int64_t r0
     rows_dot_impl<false>(W, r0, r1, len, v1, v2, emit);
 }
 
+// Block-wide version for all threads of the block: TPR threads per row (a power of two sized
+// so that one pass covers min(rows, kThreads/TPR) rows and TPR <= the row's float4 count),
+// partials combined by shuffles and, beyond a warp, in shared memory in warp order.
+// Deterministic for a given launch configuration. scratch: 2 * kWarps doubles.
+template <bool V4, typename F>
+__device__ __forceinline__ void block_rows_dot_impl(const float* __restrict__ W, int64_t r0, int64_t r1,
+                                                    int len, const float* v1, const float* v2,
+                                                    double* scratch, F&& emit) {
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t nrows = r1 - r0;
+  const int units = V4 ? len / 4 : len;
+  const int want_rows = nrows < kThreads ? static_cast<int>(nrows) : kThreads;
+  int TPR = kThreads;
+  while (TPR > 1 && TPR / 2 * want_rows >= kThreads) TPR >>= 1;  // TPR * want_rows <= kThreads
+  while (TPR * want_rows > kThreads) TPR >>= 1;
+  while (TPR > 1 && TPR / 2 >= units) TPR >>= 1;
+  const int RP = kThreads / TPR;
+  const int tr = tid / TPR, tk = tid - tr * TPR;
+  for (int64_t base = r0; base < r1; base += RP) {
+    const int64_t row = base + tr;
+    const bool valid = row < r1;
+    double a1 = 0.0, a2 = 0.0;
+    if (valid) {
+      if constexpr (V4) {
+        const float4* w4 = reinterpret_cast<const float4*>(W + row * len);
+        const float4* x4 = reinterpret_cast<const float4*>(v1);
+        const float4* y4 = reinterpret_cast<const float4*>(v2);
+#pragma unroll 4
+        for (int i = tk; i < units; i += TPR) {
+          const float4 w = __ldg(w4 + i);
+          const float4 x = x4[i];
+          a1 = fma(double(w.x), double(x.x), fma(double(w.y), double(x.y),
+               fma(double(w.z), double(x.z), fma(double(w.w), double(x.w), a1))));
+          if (v2) {
+            const float4 y = y4[i];
+            a2 = fma(double(w.x), double(y.x), fma(double(w.y), double(y.y),
+                 fma(double(w.z), double(y.z), fma(double(w.w), double(y.w), a2))));
+          }
+        }
+      } else {
+        const float* w = W + row * len;
+#pragma unroll 4
+        for (int i = tk; i < units; i += TPR) {
+          const float wv = __ldg(w + i);
+          a1 = fma(double(wv), double(v1[i]), a1);
+          if (v2) a2 = fma(double(wv), double(v2[i]), a2);
+        }
+      }
+    }
+    const int span = TPR < 32 ? TPR : 32;
+    for (int o = span >> 1; o > 0; o >>= 1) {
+      a1 += __shfl_xor_sync(0xffffffffu, a1, o);
+      if (v2) a2 += __shfl_xor_sync(0xffffffffu, a2, o);
+    }
+    if (TPR > 32) {
+      if (lane == 0) {
+        scratch[warp] = a1;
+        scratch[kWarps + warp] = a2;
+      }
+      __syncthreads();
+      if (tk == 0) {
+        const int w0 = warp, nw = TPR / 32;
+        a1 = 0.0;
+        a2 = 0.0;
+        for (int w = 0; w < nw; ++w) {
+          a1 += scratch[w0 + w];
+          a2 += scratch[kWarps + w0 + w];
+        }
+      }
+      __syncthreads();
+    }
+    if (tk == 0 && valid) emit(row, static_cast<float>(a1), static_cast<float>(a2));
+  }
+}
+template <typename F>
+__device__ __forceinline__ void block_rows_dot(const float* __restrict__ W, int64_t r0, int64_t r1, int len,
+                                               const float* v1, const float* v2, double* scratch, F&& emit) {
+  if (r1 <= r0) return;
+  if ((len & 3) == 0 && (reinterpret_cast<uintptr_t>(W) & 15) == 0)
+    block_rows_dot_impl<true>(W, r0, r1, len, v1, v2, scratch, emit);
+  else
+    block_rows_dot_impl<false>(W, r0, r1, len, v1, v2, scratch, emit);
+}
+
+// For items i in [i0, i1): sum (and max) over t < count of p[i + t * stride], the whole block
+// cooperating (TPI threads per item, t strided over them), combined by fixed shuffles and, past
+// a warp, in shared memory in warp order: deterministic for a given configuration.
+// dscr: kWarps doubles, mscr: kWarps floats. emit(i, sum, max) on one thread per item.
+template <bool kMax, typename F>
+__device__ __forceinline__ void block_strided_reduce(const float* p, const float* pm, int64_t stride,
+                                                     int count, int64_t i0, int64_t i1, double* dscr,
+                                                     float* mscr, F&& emit) {
+  if (i1 <= i0) return;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t nitems = i1 - i0;
+  const int want = nitems < kThreads ? static_cast<int>(nitems) : kThreads;
+  int TPI = kThreads;
+  while (TPI > 1 && TPI * want > kThreads) TPI >>= 1;
+  while (TPI > 1 && TPI / 2 >= count) TPI >>= 1;
+  const int IP = kThreads / TPI;
+  const int ti = tid / TPI, tk = tid - ti * TPI;
+  for (int64_t base = i0; base < i1; base += IP) {
+    const int64_t i = base + ti;
+    const bool valid = i < i1;
+    double s = 0.0;
+    float m = -INFINITY;
+    if (valid) {
+#pragma unroll 4
+      for (int t = tk; t < count; t += TPI) {
+        s += __ldcg(p + i + t * stride);
+        if (kMax) m = fmaxf(m, __ldcg(pm + i + t * stride));
+      }
+    }
+    const int span = TPI < 32 ? TPI : 32;
+    for (int o = span >> 1; o > 0; o >>= 1) {
+      s += __shfl_xor_sync(0xffffffffu, s, o);
+      if (kMax) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+    }
+    if (TPI > 32) {
+      if (lane == 0) {
+        dscr[warp] = s;
+        mscr[warp] = m;
+      }
+      __syncthreads();
+      if (tk == 0) {
+        s = 0.0;
+        m = -INFINITY;
+        for (int w = 0; w < TPI / 32; ++w) {
+          s += dscr[warp + w];
+          m = fmaxf(m, mscr[warp + w]);
+        }
+      }
+      __syncthreads();
+    }
+    if (tk == 0 && valid) emit(i, s, m);
+  }
+}
+
 // Sum (and max) of count values p[t * stride], t ascending, loads batched 8 deep (L2 latency).
 template <bool kMax>
 __device__ __forceinline__ void ordered_reduce(const float* p, const float* pm, int64_t stride,
-                                               int count, float& sum, float& mx) {
-  sum = 0.f;
+                                               int count, double& sum, float& mx) {
+  sum = 0.0;
   mx = -INFINITY;
   int t = 0;
   for (; t + 8 <= count; t += 8) {

@@ -15,12 +15,12 @@ __device__ __forceinline__ void eca_gates(const FusedArgs& a, int n, int64_t c0,
   const int k = a.eca_k, pad = (k - 1) / 2;
   const int64_t cb = static_cast<int64_t>(n) * a.C;
   for (int64_t c = c0 + threadIdx.x; c < c1; c += kThreads) {
-    float v = 0.f;
+    double v = 0.0;
     for (int t = 0; t < k; ++t) {
       const int64_t cc = c + t - pad;
-      if (cc >= 0 && cc < a.C) v = fmaf(__ldg(a.aux + t), z_sm[cc], v);
+      if (cc >= 0 && cc < a.C) v = fma(double(__ldg(a.aux + t)), double(z_sm[cc]), v);
     }
-    const float s = gate_f(v, a.gate);
+    const float s = gate_f(static_cast<float>(v), a.gate);
     s_sm[c] = s;
     if (to_sbuf) __stcg(a.sbuf + cb + c, s);
     if (to_scale_out) a.scale_out[cb + c] = s;

@@ -36,6 +36,8 @@ struct FusedArgs {
   int upc;          // units per shared-memory chunk
   int total_tiles;  // N * T
   int fc1_blocks;   // blocks of a sample sharing the first FC (SE two-FC, CBAM)
+  int fc1_local;    // first FC small: every block computes all of it (no barrier)
+  int ct;           // NHWC, SE/ECA, small H*W: tiles are channel ranges over all positions
   int s_local;      // NHWC: every block computes all C gates itself (cheap excitation)
   int s_blocks;     // NHWC, !s_local: blocks sharing the gate computation
   int vec_ok;       // x, y, residual share their alignment mod 16: 16-byte path in apply
@@ -78,8 +80,8 @@ __host__ __device__ inline SmemLayout smem_layout(int op, int C, int hidden, int
   o += r4(C);
   L.g = o;
   o += cbam ? r4(g_len) : 0;
-  L.red = o;
-  o += cbam ? (2 * kThreads > kHalo ? 2 * kThreads : kHalo) : 2 * kThreads;  // CBAM: halo too
+  L.red = o;  // kThreads doubles + kThreads floats (pooling); CBAM: also the conv halo
+  o += cbam ? (3 * kThreads > kHalo ? 3 * kThreads : kHalo) : 3 * kThreads;
   L.total = o;
   return L;
 }
@@ -111,13 +113,14 @@ __device__ __forceinline__ const T* load_chunk(unsigned char* area, const T* g, 
 // D = elements per unit; unit q of the chunk is absolute unit cu0 + q.
 template <int OP, typename T, bool NHWC>
 __device__ __forceinline__ void apply_chunk(const FusedArgs& a, const T* xs, T* yd, const T* rd,
-                                            int64_t ne, int64_t cu0, const float* s_sm,
+                                            int64_t ne64, int64_t cu0, const float* s_sm,
                                             const float* g_sm, int64_t g_base) {
   constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
   const int tid = threadIdx.x;
-  const int64_t D = NHWC ? a.C : a.HW;
+  const int D = NHWC ? a.C : a.HW;
+  const int ne = static_cast<int>(ne64);  // a chunk fits in shared memory
   const bool relu = a.out_relu != 0;
-  auto scale_of = [&](int64_t q, int64_t r) -> float {
+  auto scale_of = [&](int q, int r) -> float {
     const int64_t c = NHWC ? r : cu0 + q;
     float sc = s_sm[c];
     if constexpr (kCbam) {
@@ -126,43 +129,51 @@ __device__ __forceinline__ void apply_chunk(const FusedArgs& a, const T* xs, T* 
     }
     return sc;
   };
-  auto finish = [&](float v, int64_t i) -> T {
+  auto finish = [&](float v, int i) -> T {
     if (rd) v += to_f(rd[i]);
     if (relu) v = fmaxf(v, 0.f);
     return from_f<T>(v);
   };
   if (!a.vec_ok) {
-    for (int64_t i = tid; i < ne; i += kThreads) {
-      const int64_t q = i / D, r = i - q * D;
+    for (int i = tid; i < ne; i += kThreads) {
+      const int q = i / D, r = i - q * D;
       yd[i] = finish(to_f(xs[i]) * scale_of(q, r), i);
     }
     return;
   }
   constexpr int VE = Vec<T>::kN;
   const int mis = static_cast<int>(reinterpret_cast<uintptr_t>(yd) & 15);
-  int64_t he = mis ? (16 - mis) / static_cast<int>(sizeof(T)) : 0;
+  int he = mis ? (16 - mis) / static_cast<int>(sizeof(T)) : 0;
   if (he > ne) he = ne;
-  const int64_t nvec = (ne - he) / VE;
-  const int64_t tail_start = he + nvec * VE;
+  const int nvec = (ne - he) / VE;
+  const int tail_start = he + nvec * VE;
   // head and tail: element by element
-  for (int64_t i = tid; i < he; i += kThreads) {
-    const int64_t q = i / D, r = i - q * D;
+  for (int i = tid; i < he; i += kThreads) {
+    const int q = i / D, r = i - q * D;
     yd[i] = finish(to_f(xs[i]) * scale_of(q, r), i);
   }
-  for (int64_t i = tail_start + tid; i < ne; i += kThreads) {
-    const int64_t q = i / D, r = i - q * D;
+  for (int i = tail_start + tid; i < ne; i += kThreads) {
+    const int q = i / D, r = i - q * D;
     yd[i] = finish(to_f(xs[i]) * scale_of(q, r), i);
   }
   const uint4* xv = reinterpret_cast<const uint4*>(xs + he);
   uint4* yv = reinterpret_cast<uint4*>(yd + he);
   const uint4* rv = rd ? reinterpret_cast<const uint4*>(rd + he) : nullptr;
-  for (int64_t k = tid; k < nvec; k += kThreads) {
+  // (q, r) = divmod(he + k * VE, D), advanced incrementally (no division in the loop)
+  const int step = kThreads * VE, step_q = step / D, step_r = step - step_q * D;
+  int q0 = (he + tid * VE) / D, r0 = (he + tid * VE) - q0 * D;
+  for (int k = tid; k < nvec; k += kThreads) {
     Vec<T> vx;
     vx.raw = xv[k];
     float f[VE];
     vx.unpack(f);
-    const int64_t i0 = he + k * VE;
-    int64_t q = i0 / D, r = i0 - q * D;
+    int q = q0, r = r0;
+    q0 += step_q;
+    r0 += step_r;
+    if (r0 >= D) {
+      r0 -= D;
+      ++q0;
+    }
     float sc[VE];
     if (r + VE <= D) {
       // the whole vector lies in one unit
@@ -234,36 +245,70 @@ __device__ __forceinline__ void pool_nchw(const FusedArgs& a, const T* xs, int n
                                           int64_t cu1) {
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int HW = a.HW;
-  const float inv = 1.f / static_cast<float>(HW);
   const int64_t ncl = cu1 - cu0;
   if (HW >= 64) {
+    // warp per channel; 16-byte shared loads over the aligned body of the row
+    constexpr int VE = Vec<T>::kN;
     for (int64_t cl = warp; cl < ncl; cl += kWarps) {
       const T* row = xs + cl * HW;
-      float sum = 0.f, mx = -INFINITY;
-      for (int i = lane; i < HW; i += 32) {
+      int head = static_cast<int>(((16 - (reinterpret_cast<uintptr_t>(row) & 15)) & 15) / sizeof(T));
+      if (head > HW) head = HW;
+      const int nvec = (HW - head) / VE;
+      const int tail = head + nvec * VE;
+      double sum = 0.0;
+      float mx = -INFINITY;
+      float run = 0.f;
+      for (int i = lane; i < head; i += 32) {
         const float v = to_f(row[i]);
-        sum += v;
+        run += v;
         if (kMax) mx = fmaxf(mx, v);
+      }
+      for (int i = tail + lane; i < HW; i += 32) {
+        const float v = to_f(row[i]);
+        run += v;
+        if (kMax) mx = fmaxf(mx, v);
+      }
+      sum += run;
+      const uint4* rv = reinterpret_cast<const uint4*>(row + head);
+      for (int k = lane; k < nvec; k += 32) {
+        Vec<T> vv;
+        vv.raw = rv[k];
+        float f[VE];
+        vv.unpack(f);
+        float r = 0.f;
+#pragma unroll
+        for (int e = 0; e < VE; ++e) {
+          r += f[e];
+          if (kMax) mx = fmaxf(mx, f[e]);
+        }
+        sum += r;  // fp32 runs of VE elements, fp64 across them
       }
       sum = warp_sum(sum);
       if (kMax) mx = warp_max(mx);
       if (lane == 0) {
         const int64_t c = cu0 + cl;
-        __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum * inv);
+        __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, static_cast<float>(sum / HW));
         if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
       }
     }
   } else {
+    // thread per channel (HW < 64): fp32 runs of 16, fp64 across runs
     for (int64_t cl = tid; cl < ncl; cl += kThreads) {
       const T* row = xs + cl * HW;
-      float sum = 0.f, mx = -INFINITY;
-      for (int i = 0; i < HW; ++i) {
-        const float v = to_f(row[i]);
-        sum += v;
-        if (kMax) mx = fmaxf(mx, v);
+      double sum = 0.0;
+      float mx = -INFINITY;
+      for (int i0 = 0; i0 < HW; i0 += 16) {
+        const int ie = i0 + 16 < HW ? i0 + 16 : HW;
+        float run = 0.f;
+        for (int i = i0; i < ie; ++i) {
+          const float v = to_f(row[i]);
+          run += v;
+          if (kMax) mx = fmaxf(mx, v);
+        }
+        sum += run;
       }
       const int64_t c = cu0 + cl;
-      __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum * inv);
+      __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, static_cast<float>(sum / HW));
       if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
     }
   }
@@ -277,46 +322,61 @@ __device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64
                                           float* red) {
   const int tid = threadIdx.x;
   const int C = a.C;
+  double* dred = reinterpret_cast<double*>(red);
+  float* mred = red + 2 * kThreads;
   if (C < kThreads) {
     const int G = kThreads / C;  // position groups
-    float sum = 0.f, mx = -INFINITY;
+    double sum = 0.0;
+    float mx = -INFINITY;
     if (tid < G * C) {
       const int g = tid / C, c = tid - g * C;
-      for (int64_t p = g; p < npos; p += G) {
-        const float v = to_f(xs[p * C + c]);
-        sum += v;
-        if (kMax) mx = fmaxf(mx, v);
+      for (int64_t p0 = g; p0 < npos; p0 += 16 * G) {  // fp32 runs of 16, fp64 across runs
+        const int64_t pe = p0 + 16 * G < npos ? p0 + 16 * G : npos;
+        float run = 0.f;
+        for (int64_t p = p0; p < pe; p += G) {
+          const float v = to_f(xs[p * C + c]);
+          run += v;
+          if (kMax) mx = fmaxf(mx, v);
+        }
+        sum += run;
       }
     }
-    red[tid] = sum;
-    if (kMax) red[kThreads + tid] = mx;
+    dred[tid] = sum;
+    if (kMax) mred[tid] = mx;
     __syncthreads();
     if (tid < C) {
-      float s2 = 0.f, m2 = -INFINITY;
+      double s2 = 0.0;
+      float m2 = -INFINITY;
       for (int g = 0; g < G; ++g) {
-        s2 += red[g * C + tid];
-        if (kMax) m2 = fmaxf(m2, red[kThreads + g * C + tid]);
+        s2 += dred[g * C + tid];
+        if (kMax) m2 = fmaxf(m2, mred[g * C + tid]);
       }
       if (!first) {
-        s2 = __ldcg(part_row + tid) + s2;
+        s2 += __ldcg(part_row + tid);
         if (kMax) m2 = fmaxf(__ldcg(pmax_row + tid), m2);
       }
-      __stcg(part_row + tid, s2);
+      __stcg(part_row + tid, static_cast<float>(s2));
       if (kMax) __stcg(pmax_row + tid, m2);
     }
   } else {
     for (int c = tid; c < C; c += kThreads) {
-      float sum = 0.f, mx = -INFINITY;
-      for (int64_t p = 0; p < npos; ++p) {
-        const float v = to_f(xs[p * C + c]);
-        sum += v;
-        if (kMax) mx = fmaxf(mx, v);
+      double sum = 0.0;
+      float mx = -INFINITY;
+      for (int64_t p0 = 0; p0 < npos; p0 += 16) {
+        const int64_t pe = p0 + 16 < npos ? p0 + 16 : npos;
+        float run = 0.f;
+        for (int64_t p = p0; p < pe; ++p) {
+          const float v = to_f(xs[p * C + c]);
+          run += v;
+          if (kMax) mx = fmaxf(mx, v);
+        }
+        sum += run;
       }
       if (!first) {
-        sum = __ldcg(part_row + c) + sum;
+        sum += __ldcg(part_row + c);
         if (kMax) mx = fmaxf(__ldcg(pmax_row + c), mx);
       }
-      __stcg(part_row + c, sum);
+      __stcg(part_row + c, static_cast<float>(sum));
       if (kMax) __stcg(pmax_row + c, mx);
     }
   }
@@ -342,19 +402,116 @@ __device__ __forceinline__ void load_z(const FusedArgs& a, int n, int64_t c0, in
 namespace sqex {
 namespace cuda {
 
+// ---- NHWC channel tiles (ct): a tile is channels [c0, c0 + w) at every position, held as
+// [HW][w] in shared memory. Pooling is then complete per channel (no partials, no extra barrier),
+// as in NCHW. The host picks it only when C and w are multiples of the vector width, x/y/residual
+// are 16-byte aligned, and each row segment is >= 128 bytes.
+template <typename T>
+__device__ __forceinline__ const T* load_ct(unsigned char* area, const T* xn, int C, int HW, int64_t c0,
+                                            int w) {
+  constexpr int VE = Vec<T>::kN;
+  const int vpr = w / VE, total = HW * vpr;
+  T* s = reinterpret_cast<T*>(area);
+  for (int k = threadIdx.x; k < total; k += kThreads) {
+    const int p = k / vpr, v = k - p * vpr;
+    cp_async16(s + p * w + v * VE, xn + static_cast<int64_t>(p) * C + c0 + v * VE);
+  }
+  cp_async_wait_all();
+  __syncthreads();
+  return s;
+}
+
+template <typename T>
+__device__ __forceinline__ void pool_ct(const FusedArgs& a, const T* xs, int n, int64_t c0, int w,
+                                        float* red) {
+  const int tid = threadIdx.x, HW = a.HW;
+  const int64_t zb = static_cast<int64_t>(n) * a.C + c0;
+  if (w < kThreads) {
+    double* dred = reinterpret_cast<double*>(red);
+    const int G = kThreads / w;  // position groups
+    double sum = 0.0;
+    if (tid < G * w) {
+      const int g = tid / w, cl = tid - g * w;
+      for (int p0 = g; p0 < HW; p0 += 16 * G) {  // fp32 runs of 16, fp64 across runs
+        const int pe = p0 + 16 * G < HW ? p0 + 16 * G : HW;
+        float run = 0.f;
+        for (int p = p0; p < pe; p += G) run += to_f(xs[p * w + cl]);
+        sum += run;
+      }
+    }
+    dred[tid] = sum;
+    __syncthreads();
+    if (tid < w) {
+      double s2 = 0.0;
+      for (int g = 0; g < G; ++g) s2 += dred[g * w + tid];
+      __stcg(a.zmean + zb + tid, static_cast<float>(s2 / HW));
+    }
+  } else {
+    for (int cl = tid; cl < w; cl += kThreads) {
+      double sum = 0.0;
+      for (int p0 = 0; p0 < HW; p0 += 16) {
+        const int pe = p0 + 16 < HW ? p0 + 16 : HW;
+        float run = 0.f;
+        for (int p = p0; p < pe; ++p) run += to_f(xs[p * w + cl]);
+        sum += run;
+      }
+      __stcg(a.zmean + zb + cl, static_cast<float>(sum / HW));
+    }
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void apply_ct(const FusedArgs& a, const T* xs, T* yn, const T* rn, int64_t c0,
+                                         int w, const float* s_sm) {
+  constexpr int VE = Vec<T>::kN;
+  const int vpr = w / VE, total = a.HW * vpr;
+  const bool relu = a.out_relu != 0;
+  for (int k = threadIdx.x; k < total; k += kThreads) {
+    const int p = k / vpr, v = k - p * vpr;
+    const int64_t og = static_cast<int64_t>(p) * a.C + c0 + v * VE;
+    Vec<T> vx;
+    vx.raw = *reinterpret_cast<const uint4*>(xs + p * w + v * VE);
+    float f[VE];
+    vx.unpack(f);
+    const float* sp = s_sm + c0 + v * VE;
+    float rf[VE];
+    if (rn) {
+      Vec<T> vr;
+      vr.raw = *reinterpret_cast<const uint4*>(rn + og);
+      vr.unpack(rf);
+    }
+#pragma unroll
+    for (int e = 0; e < VE; e += 4) {
+      const float4 s4 = *reinterpret_cast<const float4*>(sp + e);
+      f[e] *= s4.x;
+      f[e + 1] *= s4.y;
+      f[e + 2] *= s4.z;
+      f[e + 3] *= s4.w;
+    }
+#pragma unroll
+    for (int e = 0; e < VE; ++e) {
+      if (rn) f[e] += rf[e];
+      if (relu) f[e] = fmaxf(f[e], 0.f);
+    }
+    Vec<T> vy;
+    vy.pack(f);
+    *reinterpret_cast<uint4*>(yn + og) = vy.raw;
+  }
+}
+
 // Gate computation for channels [c0, c1) into s_sm (absolute channel index); also to
 // sbuf (for other blocks) and/or scale_out when asked.
 template <int OP>
 __device__ __forceinline__ void gates_for(const FusedArgs& a, int n, int64_t c0, int64_t c1,
                                           float* z_sm, float* zmax_sm, float* hid_sm,
                                           float* hidmax_sm, float* s_sm, bool to_sbuf,
-                                          bool to_scale_out) {
+                                          bool to_scale_out, double* scratch) {
   if constexpr (OP == static_cast<int>(Op::SE)) {
-    se_gates(a, n, c0, c1, z_sm, hid_sm, s_sm, to_sbuf, to_scale_out);
+    se_gates(a, n, c0, c1, z_sm, hid_sm, s_sm, to_sbuf, to_scale_out, scratch);
   } else if constexpr (OP == static_cast<int>(Op::ECA)) {
     eca_gates(a, n, c0, c1, z_sm, s_sm, to_sbuf, to_scale_out);
   } else {
-    cbam_gates(a, n, c0, c1, hid_sm, hidmax_sm, s_sm, to_sbuf);
+    cbam_gates(a, n, c0, c1, hid_sm, hidmax_sm, s_sm, to_sbuf, scratch);
   }
 }
 
@@ -373,8 +530,10 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
   float* s_sm = fx + L.s;
   float* g_sm = fx + L.g;
   float* red = fx + L.red;
+  double* scratch = reinterpret_cast<double*>(red);  // FC partials (2 * kWarps doubles)
   const int tid = threadIdx.x;
-  const int64_t U = NHWC ? a.HW : a.C;
+  const bool ct = NHWC && !kCbam && a.ct != 0;
+  const int64_t U = (NHWC && !ct) ? a.HW : a.C;
   const int64_t unit = NHWC ? a.C : a.HW;
   const int64_t sample_elems = static_cast<int64_t>(a.C) * a.HW;
   const int Tn = a.T;
@@ -398,7 +557,12 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
     const T* chunk_sm = nullptr;
 
     // ---- pass 1: pooling ------------------------------------------------------------
-    for (int ch = 0; ch < nchunks; ++ch) {
+    if (ct) {
+      chunk_sm = load_ct<T>(smem, xn, a.C, a.HW, u0, static_cast<int>(u1 - u0));
+      pool_ct<T>(a, chunk_sm, n, u0, static_cast<int>(u1 - u0), red);
+      __syncthreads();
+    }
+    for (int ch = 0; ch < (ct ? 0 : nchunks); ++ch) {
       const int64_t cu0 = u0 + static_cast<int64_t>(ch) * a.upc;
       const int64_t cu1 = min(u1, cu0 + a.upc);
       chunk_sm = load_chunk<T>(smem, xn + cu0 * unit, (cu1 - cu0) * unit);
@@ -412,31 +576,34 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
       __syncthreads();
     }
     sample_sync(cnt, phase, Tn);  // A: all partials of n are in
-    if constexpr (NHWC) {
+    if (NHWC && !ct) {
       // channel means from the tiles' partials, channels split over the sample's blocks
       int64_t c0, c1;
       split_range(a.C, Tn, j, c0, c1);
-      const float inv = 1.f / static_cast<float>(a.HW);
-      for (int64_t c = c0 + tid; c < c1; c += kThreads) {
-        float sum, mx;
-        const int64_t o = static_cast<int64_t>(n) * Tn * a.C + c;
-        ordered_reduce<kCbam>(a.part + o, kCbam ? a.pmax + o : nullptr, a.C, Tn, sum, mx);
-        __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum * inv);
-        if (kCbam) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
-      }
+      const int64_t nb = static_cast<int64_t>(n) * a.C;
+      const float* pp = a.part + nb * Tn;
+      block_strided_reduce<kCbam>(pp, kCbam ? a.pmax + nb * Tn : nullptr, a.C, Tn, c0, c1, scratch,
+                                  red + 2 * kThreads, [&](int64_t c, double sum, float mx) {
+                                    __stcg(a.zmean + nb + c, static_cast<float>(sum / a.HW));
+                                    if (kCbam) __stcg(a.zmax + nb + c, mx);
+                                  });
       sample_sync(cnt, phase, Tn);  // A2: means of n are in
     }
 
     // ---- excitation: s_sm[c] for the channels this tile needs ----------------------
     if constexpr (!kEca) {
       const bool two_fc = kCbam || a.two_fc;
-      if (two_fc) {
+      if (two_fc && a.fc1_local) {
+        load_z(a, n, 0, a.C, z_sm, zmax_sm);
+        __syncthreads();
+        fc1_rows(a, n, 0, a.hidden, z_sm, zmax_sm, scratch, hid_sm, hidmax_sm);
+      } else if (two_fc) {
         if (j < a.fc1_blocks) {
           load_z(a, n, 0, a.C, z_sm, zmax_sm);
           __syncthreads();
           int64_t h0, h1;
           split_range(a.hidden, a.fc1_blocks, j, h0, h1);
-          fc1_rows(a, n, h0, h1, z_sm, zmax_sm);
+          fc1_rows(a, n, h0, h1, z_sm, zmax_sm, scratch);
         }
         sample_sync(cnt, phase, Tn);  // B: hidden layer of n is in
         const int64_t hb = static_cast<int64_t>(n) * a.hidden;
@@ -451,24 +618,24 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
     } else {
       // ECA: z over the channels the 1-D conv touches
       const int pad = (a.eca_k - 1) / 2;
-      const int64_t c0 = NHWC ? 0 : (u0 - pad > 0 ? u0 - pad : int64_t(0));
-      const int64_t c1 = NHWC ? a.C : (u1 + pad < a.C ? u1 + pad : int64_t(a.C));
+      const int64_t c0 = (NHWC && !ct) ? 0 : (u0 - pad > 0 ? u0 - pad : int64_t(0));
+      const int64_t c1 = (NHWC && !ct) ? a.C : (u1 + pad < a.C ? u1 + pad : int64_t(a.C));
       load_z(a, n, c0, c1, z_sm, nullptr);
       __syncthreads();
     }
     const bool want_scale_out = a.scale_out != nullptr && !kCbam;
-    if constexpr (!NHWC) {
-      gates_for<OP>(a, n, u0, u1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false, want_scale_out);
+    if (!NHWC || ct) {
+      gates_for<OP>(a, n, u0, u1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false, want_scale_out, scratch);
     } else {
       if (a.s_local) {
         gates_for<OP>(a, n, 0, a.C, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false,
-                      want_scale_out && j == 0);
+                      want_scale_out && j == 0, scratch);
       } else {
         if (j < a.s_blocks) {
           int64_t c0, c1;
           split_range(a.C, a.s_blocks, j, c0, c1);
           gates_for<OP>(a, n, c0, c1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, true,
-                        want_scale_out);
+                        want_scale_out, scratch);
         }
         sample_sync(cnt, phase, Tn);  // C: all gates of n are in
         for (int c = tid; c < a.C; c += kThreads)
@@ -485,7 +652,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
     }
 
     // ---- pass 2: scale and write ----------------------------------------------------
-    for (int ch = 0; ch < nchunks; ++ch) {
+    if (ct) apply_ct<T>(a, chunk_sm, yn, rn, u0, static_cast<int>(u1 - u0), s_sm);
+    for (int ch = 0; ch < (ct ? 0 : nchunks); ++ch) {
       const int64_t cu0 = u0 + static_cast<int64_t>(ch) * a.upc;
       const int64_t cu1 = min(u1, cu0 + a.upc);
       const int64_t ne = (cu1 - cu0) * unit;

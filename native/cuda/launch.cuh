@@ -72,44 +72,90 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   const int64_t g_cap = kCbam ? (NHWC ? std::min<int64_t>(HW, 4096) : HW) : 0;
   const SmemLayout Lmax = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_cap));
   const int64_t extras = int64_t(Lmax.total) * 4;
-  // Prefer 4 blocks per SM (tiles staggered in time keep HBM busy while others wait at
-  // barriers); fall back to 2 or 1 when a unit plus the per-sample buffers does not fit.
-  int64_t tile_cap = 0;
-  for (int per_sm : {4, 2, 1}) {
-    const int64_t budget = per_sm == 1 ? dp->smem_optin - 64 : dp->smem_per_sm / per_sm - dp->smem_reserved;
-    tile_cap = (budget - extras - 16) & ~int64_t(15);
-    if (tile_cap >= unit_bytes) break;
+  const int64_t min_tile = N >= 4 ? 16384 : 0;
+  bool ct = false;
+  int64_t T_ = 0, upt = 0, upc = 0, resident = 0, tile_area = 0, g_len = g_cap;
+  bool held = true;
+  // NHWC SE/ECA with small H*W: channel-range tiles over all positions (complete pooling per
+  // tile, no partials and no second barrier). Needs C and the tile width in whole 16-byte
+  // vectors, 16-byte aligned x/y/residual, and >= 128-byte row segments (DRAM sectors).
+  if (NHWC && !kCbam) {
+    const int64_t VE = 16 / es;
+    const uintptr_t al = reinterpret_cast<uintptr_t>(t.x) | reinterpret_cast<uintptr_t>(t.y) |
+                         reinterpret_cast<uintptr_t>(t.residual ? t.residual : t.x);
+    if (C % VE == 0 && (al & 15) == 0) {
+      const int64_t gran = std::min<int64_t>(C, std::max<int64_t>(VE, 128 / es));
+      const int64_t ch_bytes = HW * es;
+      for (int per_sm : {4, 2}) {
+        const int64_t budget = dp->smem_per_sm / per_sm - dp->smem_reserved;
+        const int64_t cap = (budget - extras - 16) & ~int64_t(15);
+        int64_t upc_ct = cap / ch_bytes;
+        upc_ct = upc_ct >= C ? C : upc_ct / gran * gran;
+        if (upc_ct < gran) continue;
+        const int64_t smem_ct = ((upc_ct * ch_bytes + 16 + 15) & ~int64_t(15)) + extras;
+        int occ = 0;
+        st = kernel_occupancy(reinterpret_cast<const void*>(kern), device, *dp, smem_ct, &occ);
+        if (!st.ok()) return st;
+        if (occ <= 0) continue;
+        const int64_t res = int64_t(occ) * dp->sm_count;
+        const int64_t lim = std::max<int64_t>(1, res / 2);
+        // as below: spread over the resident blocks, capped by what one tile holds, but at
+        // least C / limit channels (deadlock margin)
+        int64_t u = std::min(std::max(ceil_div(N * C, res), ceil_div(min_tile, ch_bytes)), upc_ct);
+        u = std::max({u, ceil_div(C, lim), int64_t(1)});
+        u = std::min(ceil_div(u, gran) * gran, C);
+        if (u > upc_ct) continue;
+        ct = true;
+        upt = upc = u;
+        T_ = ceil_div(C, u);
+        resident = res;
+        tile_area = (u * ch_bytes + 16 + 15) & ~int64_t(15);
+        break;
+      }
+    }
   }
-  if (tile_cap < unit_bytes)
-    return Status::Error(StatusCode::Unsupported,
-                         "shape too large for the CUDA kernel: one " +
-                             std::string(NHWC ? "position" : "channel") + " (" +
-                             std::to_string(unit_bytes) + " bytes) plus per-sample buffers (" +
-                             std::to_string(extras) + " bytes) exceed shared memory");
-  int64_t upc = std::min<int64_t>(U, tile_cap / unit_bytes);
-  if (kCbam && NHWC) upc = std::min(upc, g_cap);
-  const int64_t smem_max = ((upc * unit_bytes + 16 + 15) & ~int64_t(15)) + extras;
-  int occ = 0;
-  st = kernel_occupancy(reinterpret_cast<const void*>(kern), device, *dp, smem_max, &occ);
-  if (!st.ok()) return st;
-  if (occ <= 0)
-    return Status::Error(StatusCode::Internal, "fused kernel cannot be resident on this device");
-  const int64_t resident = int64_t(occ) * dp->sm_count;
-  const int64_t limit = std::max<int64_t>(1, resident / 2);  // tiles per sample, deadlock margin
-  int64_t upt = std::min(ceil_div(N * U, resident), upc);
-  upt = std::max(upt, ceil_div(U, limit));
-  upt = std::max<int64_t>(upt, 1);
-  const int64_t T_ = ceil_div(U, upt);
-  const bool held = upt <= upc;
-  int64_t g_len = g_cap;
-  if (kCbam && NHWC) {
-    g_len = upt;
-    if (g_len > g_cap)
+  if (!ct) {
+    // Prefer 4 blocks per SM (tiles staggered in time keep HBM busy while others wait at
+    // barriers); fall back to 2 or 1 when a unit plus the per-sample buffers does not fit.
+    int64_t tile_cap = 0;
+    for (int per_sm : {4, 2, 1}) {
+      const int64_t budget = per_sm == 1 ? dp->smem_optin - 64 : dp->smem_per_sm / per_sm - dp->smem_reserved;
+      tile_cap = (budget - extras - 16) & ~int64_t(15);
+      if (tile_cap >= unit_bytes) break;
+    }
+    if (tile_cap < unit_bytes)
       return Status::Error(StatusCode::Unsupported,
-                           "shape too large for the CUDA CBAM kernel (NHWC, too many positions per tile)");
+                           "shape too large for the CUDA kernel: one " +
+                               std::string(NHWC ? "position" : "channel") + " (" +
+                               std::to_string(unit_bytes) + " bytes) plus per-sample buffers (" +
+                               std::to_string(extras) + " bytes) exceed shared memory");
+    upc = std::min<int64_t>(U, tile_cap / unit_bytes);
+    if (kCbam && NHWC) upc = std::min(upc, g_cap);
+    const int64_t smem_max = ((upc * unit_bytes + 16 + 15) & ~int64_t(15)) + extras;
+    int occ = 0;
+    st = kernel_occupancy(reinterpret_cast<const void*>(kern), device, *dp, smem_max, &occ);
+    if (!st.ok()) return st;
+    if (occ <= 0)
+      return Status::Error(StatusCode::Internal, "fused kernel cannot be resident on this device");
+    resident = int64_t(occ) * dp->sm_count;
+    const int64_t limit = std::max<int64_t>(1, resident / 2);  // tiles per sample, deadlock margin
+    // Spread the work over every resident block; from batch 4 up, not below 16 KB tiles (fewer
+    // blocks per sample to meet at each barrier; measured: 32x2048x7x7 fp16 NHWC SE 56 -> 44 us,
+    // while batch 1 got slower with it).
+    upt = std::min(std::max(ceil_div(N * U, resident), ceil_div(min_tile, unit_bytes)), upc);
+    upt = std::max(upt, ceil_div(U, limit));
+    upt = std::max<int64_t>(upt, 1);
+    T_ = ceil_div(U, upt);
+    held = upt <= upc;
+    if (kCbam && NHWC) {
+      g_len = upt;
+      if (g_len > g_cap)
+        return Status::Error(StatusCode::Unsupported,
+                             "shape too large for the CUDA CBAM kernel (NHWC, too many positions per tile)");
+    }
+    tile_area = ((std::min(upt, upc) * unit_bytes + 16 + 15) & ~int64_t(15));
   }
   const SmemLayout L = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_len));
-  const int64_t tile_area = ((std::min(upt, upc) * unit_bytes + 16 + 15) & ~int64_t(15));
   const int64_t smem = tile_area + int64_t(L.total) * 4;
 
   FusedArgs a{};
@@ -139,16 +185,20 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   a.upt = static_cast<int>(upt);
   a.upc = static_cast<int>(held ? upt : upc);
   a.total_tiles = static_cast<int>(N * T_);
-  a.fc1_blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(T_, ceil_div(hidden, kWarps))));
+  a.fc1_blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(T_, hidden)));
+  // A first FC of <= 8192 weights (32 KB) is cheaper to repeat in every block than to share
+  // through a barrier (~1-2 us per barrier at batch 1).
+  a.fc1_local = (!kEca && (kCbam || p.two_fc) && int64_t(hidden) * C <= 8192) ? 1 : 0;
   int64_t s_work = 0;
   if (OP == static_cast<int>(Op::SE)) s_work = C * (p.two_fc ? hidden : C);
   if (kCbam) s_work = 2 * C * hidden;
-  a.s_local = (!NHWC || kEca || s_work <= 65536) ? 1 : 0;
-  a.s_blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(T_, ceil_div(C, 32))));
+  a.s_local = (!NHWC || kEca || s_work <= 8192) ? 1 : 0;
+  a.s_blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(T_, ceil_div(C, 8))));
   const uintptr_t xa = reinterpret_cast<uintptr_t>(t.x) & 15;
   a.vec_ok = ((reinterpret_cast<uintptr_t>(t.y) & 15) == xa) &&
              (t.residual == nullptr || (reinterpret_cast<uintptr_t>(t.residual) & 15) == xa);
   a.tile_area = static_cast<int>(tile_area);
+  a.ct = ct ? 1 : 0;
   a.g_len = static_cast<int>(g_len);
 
   // workspace: float arrays, each 256-byte aligned
@@ -161,7 +211,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   };
   const size_t o_zmean = take(N * C, true);
   const size_t o_zmax = take(N * C, kCbam);
-  const size_t o_part = take(N * T_ * C, NHWC);
+  const size_t o_part = take(N * T_ * C, NHWC && !ct);
   const size_t o_pmax = take(N * T_ * C, NHWC && kCbam);
   const size_t o_hid = take(N * std::max(hidden, 1), !kEca);
   const size_t o_hidmax = take(N * std::max(hidden, 1), kCbam);

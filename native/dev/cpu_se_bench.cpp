@@ -300,6 +300,7 @@ static Status se_forward_stream(const OpParams& p, const Weights& w, const Tenso
 
 // ---------------------------------------------------------------- validation
 static int g_fail = 0, g_checks = 0;
+static double g_worst_rel[3] = {0, 0, 0}, g_worst_s[3] = {0, 0, 0};
 
 static bool run_check(const char* tag, Variant fn, Problem& P, bool inplace, bool res_is_y, bool want_scale) {
   const OpParams& p = P.p;
@@ -333,6 +334,8 @@ static bool run_check(const char* tag, Variant fn, Problem& P, bool inplace, boo
   const double rel = maxref > 0 ? maxerr / maxref : maxerr;
   const bool ok = st.ok() && finite && rel <= 1e-5 && serr <= 1e-5;
   ++g_checks;
+  g_worst_rel[int(p.op)] = std::max(g_worst_rel[int(p.op)], rel);
+  g_worst_s[int(p.op)] = std::max(g_worst_s[int(p.op)], serr);
   if (!ok || std::getenv("VERBOSE")) {
     std::printf("%s %-22s op=%d %s n=%ld c=%ld %ldx%ld hid=%ld twofc=%d act=%d gate=%d out=%d res=%d%s%s b=%d: rel=%.2e serr=%.2e finite=%d status=%d %s\n",
                 ok ? "  ok" : "FAIL", tag, int(p.op), p.layout == Layout::NHWC ? "NHWC" : "NCHW", (long)p.shape.n,
@@ -344,7 +347,6 @@ static bool run_check(const char* tag, Variant fn, Problem& P, bool inplace, boo
   return ok;
 }
 
-static double g_worst = 0;
 
 static void check_all() {
   struct Sh { int64_t n, c, h, w, hid; float xs; };
@@ -381,7 +383,6 @@ static void check_all() {
       }
     }
   }
-  (void)g_worst;
 }
 
 // Concurrent callers (as from the main thread, worker_threads and the libuv pool at once),
@@ -546,6 +547,8 @@ int main(int argc, char** argv) {
     }
     cpu::force_kernels(nullptr);
     stress_concurrent();
+    std::printf("worst max|y-ref|/max|ref|: se %.2e  eca %.2e  cbam %.2e;  worst |s-ref| (scale_out): se %.2e  eca %.2e\n",
+                g_worst_rel[0], g_worst_rel[1], g_worst_rel[2], g_worst_s[0], g_worst_s[1]);
     std::printf("validation: %d failures out of %d checks\n", g_fail, g_checks);
   }
   if (mode == "bench" || mode == "all") bench_all();

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Builds the CUDA harness (sm_90 only, static cudart) into build-cuda/. Objects are reused when
-# their sources are older. Usage: native/dev/cuda_build.sh [arch, default sm_90]
+# Builds the CUDA harness (one arch, static cudart) into build-cuda/.
+# Usage: native/dev/cuda_build.sh [arch=sm_90] [outdir=build-cuda] [extra nvcc flags]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ARCH=${1:-sm_90}
-OUT=build-cuda
+OUT=${2:-build-cuda}
+EXTRA=${3:-}
 mkdir -p $OUT
-FLAGS="-std=c++17 -O3 -arch=$ARCH -Inative/include -Xptxas -v -lineinfo"
+FLAGS="-std=c++17 -O3 -arch=$ARCH -Inative/include -Xptxas -v -lineinfo $EXTRA"
 pids=()
 for f in se eca cbam; do
   nvcc $FLAGS -c native/cuda/$f.cu -o $OUT/$f.o > $OUT/$f.ptxas.txt 2>&1 & pids+=($!)

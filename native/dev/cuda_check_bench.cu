@@ -469,6 +469,84 @@ static void check_two_streams() {
   for (float* d : {dw.w1, dw.b1, dw.w2, dw.b2}) cudaFree(d);
 }
 
+// The host-facing entry points must give bitwise the same result as cuda_forward on device
+// pointers: cuda_forward_host (pinned staging), cuda_forward_host_weights (weight cache), and the
+// memory helpers around them.
+static void check_host_apis() {
+  for (DType dt : {DType::F32, DType::F16})
+    for (Op op : {Op::SE, Op::ECA, Op::CBAM}) {
+      Case k{op, 3, 64, 14, 14, Layout::NHWC, dt};
+      k.hidden = 16;
+      k.residual = op == Op::SE;
+      k.scale_out = op != Op::CBAM;
+      const size_t numel = size_t(k.n) * k.c * k.h * k.w, es = dtype_size(dt);
+      std::vector<double> xv(numel), rv(numel), dummy;
+      for (auto& v : xv) v = urand(-2, 2);
+      for (auto& v : rv) v = urand(-2, 2);
+      std::vector<unsigned char> xraw, rraw;
+      to_storage(dt, xv, xraw, dummy);
+      to_storage(dt, rv, rraw, dummy);
+      HostWeights W = make_weights(k);
+      OpParams p = params_of(k);
+      Weights hw{W.w1.empty() ? nullptr : W.w1.data(), W.b1.empty() ? nullptr : W.b1.data(),
+                 W.w2.empty() ? nullptr : W.w2.data(), W.b2.empty() ? nullptr : W.b2.data(),
+                 W.aux.empty() ? nullptr : W.aux.data()};
+      DevW dw;
+      dw.w1 = up(W.w1); dw.b1 = up(W.b1); dw.w2 = up(W.w2); dw.b2 = up(W.b2); dw.aux = up(W.aux);
+      Weights w{dw.w1, dw.b1, dw.w2, dw.b2, dw.aux};
+      bool ok = true;
+      std::string why;
+      // device reference through the API's own memory helpers
+      void *dx = nullptr, *dy = nullptr, *dr = nullptr, *ds = nullptr;
+      size_t fr = 0, tot = 0;
+      if (!cuda_mem_info(0, &fr, &tot).ok() || tot == 0) { ok = false; why = "mem_info"; }
+      if (!cuda_alloc(0, numel * es, &dx).ok() || !cuda_alloc(0, numel * es, &dy).ok() ||
+          !cuda_alloc(0, numel * es, &dr).ok() || !cuda_alloc(0, size_t(k.n) * k.c * 4, &ds).ok()) {
+        ok = false; why = "alloc";
+      }
+      cudaStream_t st;
+      CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+      if (ok && (!cuda_upload(0, dx, xraw.data(), numel * es, st).ok() ||
+                 !cuda_upload(0, dr, rraw.data(), numel * es, st).ok())) { ok = false; why = "upload"; }
+      Tensors t;
+      t.x = dx; t.y = dy; t.residual = k.residual ? dr : nullptr; t.scale_out = k.scale_out ? (float*)ds : nullptr;
+      std::vector<unsigned char> y_dev(numel * es), y_host(numel * es), y_hw(numel * es);
+      std::vector<float> s_dev(size_t(k.n) * k.c), s_host(s_dev.size(), -1.f), s_hw(s_dev.size());
+      if (ok && !cuda_forward(p, w, t, 0, st).ok()) { ok = false; why = "forward"; }
+      if (ok && !cuda_stream_synchronize(0, st).ok()) { ok = false; why = "sync"; }
+      if (ok && !cuda_download(0, y_dev.data(), dy, numel * es, st).ok()) { ok = false; why = "download"; }
+      if (ok && k.scale_out) cuda_download(0, s_dev.data(), ds, s_dev.size() * 4, st);
+      // host arrays, staged
+      Tensors th;
+      th.x = xraw.data(); th.y = y_host.data(); th.residual = k.residual ? rraw.data() : nullptr;
+      th.scale_out = k.scale_out ? s_host.data() : nullptr;
+      Status s1 = cuda_forward_host(p, hw, th, 0, st);
+      if (ok && !s1.ok()) { ok = false; why = "forward_host: " + s1.message; }
+      if (ok && y_host != y_dev) { ok = false; why = "forward_host differs"; }
+      if (ok && k.scale_out && s_host != s_dev) { ok = false; why = "forward_host scale_out differs"; }
+      // device activations, host weights (twice: the second call reuses the cache)
+      for (int rep = 0; rep < 2 && ok; ++rep) {
+        CK(cudaMemset(dy, 0xFF, numel * es));
+        Status s2 = cuda_forward_host_weights(p, hw, t, 0, st);
+        if (!s2.ok()) { ok = false; why = "forward_host_weights: " + s2.message; break; }
+        cuda_download(0, y_hw.data(), dy, numel * es, st);
+        if (y_hw != y_dev) { ok = false; why = "forward_host_weights differs"; }
+      }
+      // an error must come back as a Status, not a crash: free a bogus pointer
+      Status bad = cuda_free(0, reinterpret_cast<void*>(0x10));
+      if (ok && (bad.ok() || bad.code != StatusCode::Cuda || bad.cuda_name.empty())) { ok = false; why = "bad free not reported"; }
+      if (ok && !cuda_forward(p, w, t, 0, st).ok()) { ok = false; why = "forward after error"; }
+      cuda_stream_synchronize(0, st);
+      std::printf("%s host APIs %-4s %s (forward_host, forward_host_weights, alloc/upload/download/sync, error status '%s')%s%s\n",
+                  ok ? "PASS" : "FAIL", op == Op::SE ? "SE" : op == Op::ECA ? "ECA" : "CBAM", dt == DType::F32 ? "f32" : "f16",
+                  bad.cuda_name.c_str(), ok ? "" : "  <- ", why.c_str());
+      (ok ? g_pass : g_fail)++;
+      for (void* d : {dx, dy, dr, ds}) if (d) cuda_free(0, d);
+      for (float* d : {dw.w1, dw.b1, dw.w2, dw.b2, dw.aux}) if (d) cudaFree(d);
+      cudaStreamDestroy(st);
+    }
+}
+
 static void run_checks() {
   std::vector<Case> cases;
   struct Shp { int n, c, h, w; };
@@ -542,6 +620,7 @@ static void run_checks() {
       }
   for (const Case& k : cases) check_case(k);
   check_two_streams();
+  check_host_apis();
   std::printf("checks: %d passed, %d failed\n", g_pass, g_fail);
 }
 
@@ -614,6 +693,24 @@ int main(int argc, char** argv) {
     std::printf("  device %d: %s cc %d.%d, %d SMs, %lld MB, L2 %lld MB\n", d.index, d.name.c_str(), d.cc_major,
                 d.cc_minor, d.sm_count, (long long)(d.total_memory >> 20), (long long)(d.l2_bytes >> 20));
   if (!info.available) return 1;
+  if (mode == "one" && argc >= 9) {
+    // one <se|eca|cbam> N C H W <f32|f16|bf16> <NCHW|NHWC>: three launches, for ncu
+    const std::string o = argv[2], d = argv[7], l = argv[8];
+    Case k{o == "se" ? Op::SE : o == "eca" ? Op::ECA : Op::CBAM, std::atoi(argv[3]), std::atoi(argv[4]),
+           std::atoi(argv[5]), std::atoi(argv[6]), l == "NHWC" ? Layout::NHWC : Layout::NCHW,
+           d == "f16" ? DType::F16 : d == "bf16" ? DType::BF16 : DType::F32};
+    k.hidden = std::max(8, k.c / 16);
+    k.eca_k = k.c < 512 ? 3 : 5;
+    HostWeights W = make_weights(k);
+    OpParams p = params_of(k);
+    Weights hw{W.w1.empty() ? nullptr : W.w1.data(), W.b1.empty() ? nullptr : W.b1.data(),
+               W.w2.empty() ? nullptr : W.w2.data(), W.b2.empty() ? nullptr : W.b2.data(),
+               W.aux.empty() ? nullptr : W.aux.data()};
+    CudaBenchResult r;
+    Status st = cuda_benchmark(p, hw, 0, 3, &r);
+    std::printf("%s: op %.2f us, copy %.2f us\n", k.label().c_str(), r.op_us, r.copy_us);
+    return st.ok() ? 0 : 1;
+  }
   if (mode == "check" || mode == "all") run_checks();
   if (mode == "bench" || mode == "all" || mode == "quick") run_bench(argc > 2 ? argv[2] : nullptr, mode == "quick");
   return g_fail ? 1 : 0;

@@ -33,6 +33,13 @@ export const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16'];
  * half precision throughout (errors growing with H·W in the mean), fails, as it should.
  */
 export const TOL: Record<DType, number> = { float32: TOL_F32, float16: 4 * 2 ** -10, bfloat16: 4 * 2 ** -7 };
+/**
+ * float16 also has an absolute floor: below 2^-14 its spacing is the subnormal step 2^-24, so a
+ * y whose every element is tiny (e.g. a nearly closed gate with C = 1) is stored with an error of
+ * up to 2^-25 whatever its size, which no relative bound covers. bfloat16 and float32 share
+ * float32's exponent range and need none for data of this size.
+ */
+export const ABS_TOL: Record<DType, number> = { float32: 0, float16: 2 ** -24, bfloat16: 0 };
 
 export type OpName = 'se' | 'eca' | 'cbam';
 

@@ -25,6 +25,7 @@ import {
   type HalfDtype,
 } from '../helpers.js';
 import {
+  ABS_TOL,
   DTYPES,
   SYNC,
   TOL,
@@ -80,7 +81,7 @@ const CBAM_CASES: CBAMCase[] = product({
 async function check(p: Problem, dtype: DType, rng: ReturnType<typeof freshRng>, async = false): Promise<void> {
   const run = await runOnDevice(p, dtype, rng, { async });
   const ctx = `${p.label} ${dtype} ${p.layout} shape=${p.shape} ${seedNote(rng)}`;
-  expectClose(run.y, run.ref.y, TOL[dtype], ctx);
+  expectClose(run.y, run.ref.y, TOL[dtype], ctx, ABS_TOL[dtype]);
   if (run.scale) expectClose(run.scale, run.ref.scale, TOL_F32, `scaleOut ${ctx}`);
 }
 
@@ -219,7 +220,7 @@ describe.skipIf(!gate.ok)(gate.title, () => {
       try {
         const y = SYNC.se(xT, shape, p.weights, { ...p.options, layout, device: 'cuda', residual: rT, out: xT });
         expect(y).toBe(xT);
-        expectClose(await download(xT), ref.ref.y, TOL[dtype], `out === x ${seedNote(rng)}`);
+        expectClose(await download(xT), ref.ref.y, TOL[dtype], `out === x ${seedNote(rng)}`, ABS_TOL[dtype]);
       } finally {
         xT.dispose();
         rT.dispose();
@@ -230,7 +231,7 @@ describe.skipIf(!gate.ok)(gate.title, () => {
       try {
         const y = SYNC.se(xT2, shape, p.weights, { ...p.options, layout, device: 'cuda', residual: rT2, out: rT2 });
         expect(y).toBe(rT2);
-        expectClose(await download(rT2), ref.ref.y, TOL[dtype], `residual === out ${seedNote(rng)}`);
+        expectClose(await download(rT2), ref.ref.y, TOL[dtype], `residual === out ${seedNote(rng)}`, ABS_TOL[dtype]);
       } finally {
         xT2.dispose();
         rT2.dispose();
@@ -242,7 +243,7 @@ describe.skipIf(!gate.ok)(gate.title, () => {
         try {
           expect(SYNC[q.op](t, shape, q.weights, { ...q.options, layout, device: 'cuda', out: t })).toBe(t);
           const y = await download(t);
-          expectClose(y, base.ref.y, TOL[dtype], `${q.label} in place ${seedNote(rng)}`);
+          expectClose(y, base.ref.y, TOL[dtype], `${q.label} in place ${seedNote(rng)}`, ABS_TOL[dtype]);
         } finally {
           t.dispose();
         }
@@ -264,7 +265,7 @@ describe.skipIf(!gate.ok)(gate.title, () => {
           expect(y.dtype).toBe(dtype);
           expect(y.layout).toBe('NHWC');
           expect([...y.shape]).toEqual(shape);
-          expectClose(await download(y), refSE(q.values, shape, w, { layout: 'NHWC' }).y, TOL[dtype], `${dtype} ${seedNote(rng)}`);
+          expectClose(await download(y), refSE(q.values, shape, w, { layout: 'NHWC' }).y, TOL[dtype], `${dtype} ${seedNote(rng)}`, ABS_TOL[dtype]);
         } finally {
           xT.dispose();
           y.dispose();

@@ -1,0 +1,239 @@
+// GPU half of `npm run bench` (bench/run.mjs imports it when CUDA is available).
+// For every shape × op × dtype × layout it calls the addon's cudaBenchmark: the fused op against a
+// same-size device-to-device cudaMemcpy measured in the same call with CUDA events (median of
+// per-launch times; also the per-op time when the launches are replayed as a CUDA graph), on random
+// inputs rotated among enough sets to defeat the L2. Then, when python3 with torch is present, it
+// runs bench/torch_peers.py on the same shapes (PyTorch eager and CUDA-graph replay by default;
+// set SQEX_PEER_MODES=eager,graph,compile,compile_graph to add torch.compile, which is slow to
+// build) and writes bench/results/<gpu>-<date>.md.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+const SHAPES = [
+  [32, 256, 56, 56],
+  [32, 512, 28, 28],
+  [32, 1024, 14, 14],
+  [32, 2048, 7, 7],
+  [32, 96, 112, 112],
+  [32, 1152, 7, 7],
+  [128, 256, 56, 56],
+  [128, 2048, 7, 7],
+  [1, 256, 56, 56],
+  [1, 2048, 7, 7],
+];
+const QUICK_SHAPES = [
+  [32, 256, 56, 56],
+  [32, 2048, 7, 7],
+  [1, 256, 56, 56],
+  [1, 2048, 7, 7],
+];
+const OPS = ['se', 'eca', 'cbam'];
+const DTYPES = ['float32', 'float16'];
+const LAYOUTS = ['NCHW', 'NHWC'];
+
+// Same settings as native/dev/cuda_check_bench.cu and bench/torch_peers.py:
+// SE hidden = max(8, C/16), ReLU, sigmoid, biases; ECA k = 3 (C < 512) else 5;
+// CBAM hidden = max(8, C/16), ReLU, sigmoid, 7×7 spatial conv, spatial bias 0.25.
+function weightsFor(op, c, seed) {
+  let s = seed >>> 0 || 1;
+  const rnd = (n, scale) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      s ^= s << 13;
+      s >>>= 0;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      s >>>= 0;
+      a[i] = ((s / 4294967296) * 2 - 1) * scale;
+    }
+    return a;
+  };
+  const hidden = Math.max(8, Math.floor(c / 16));
+  if (op === 'eca') {
+    const k = c < 512 ? 3 : 5;
+    return { hidden: 0, k, hw: [null, null, null, null, rnd(k, 1)] };
+  }
+  const w1 = rnd(hidden * c, 2 / Math.sqrt(c));
+  const b1 = rnd(hidden, 0.5);
+  const w2 = rnd(c * hidden, 2 / Math.sqrt(hidden));
+  const b2 = rnd(c, 0.5);
+  if (op === 'se') return { hidden, k: 0, hw: [w1, b1, w2, b2, null] };
+  return { hidden, k: 7, hw: [w1, b1, w2, b2, rnd(2 * 7 * 7, 0.3)] };
+}
+
+function makeCfg(contract, op, [n, c, h, w], dtype, layout, hidden, k) {
+  const { CFG, OP_CODE, LAYOUT_CODE, ACT_CODE, GATE_CODE, OUT_ACT_CODE, DTYPE_CODE } = contract;
+  const cfg = new Float64Array(CFG.length);
+  cfg[CFG.op] = OP_CODE[op];
+  cfg[CFG.n] = n;
+  cfg[CFG.c] = c;
+  cfg[CFG.h] = h;
+  cfg[CFG.w] = w;
+  cfg[CFG.layout] = LAYOUT_CODE[layout];
+  cfg[CFG.hidden] = hidden;
+  cfg[CFG.twoFc] = op === 'eca' ? 0 : 1;
+  cfg[CFG.act] = ACT_CODE.relu;
+  cfg[CFG.gate] = GATE_CODE.sigmoid;
+  cfg[CFG.outAct] = OUT_ACT_CODE.none;
+  cfg[CFG.ecaK] = op === 'eca' ? k : 0;
+  cfg[CFG.spatialK] = op === 'cbam' ? k : 0;
+  cfg[CFG.spatialBias] = op === 'cbam' ? 0.25 : 0;
+  cfg[CFG.dtype] = DTYPE_CODE[dtype];
+  cfg[CFG.device] = 0;
+  return cfg;
+}
+
+const key = (op, [n, c, h, w], dtype, layout) => `${op}|${n}x${c}x${h}x${w}|${dtype}|${layout}`;
+
+function hasTorch() {
+  const r = spawnSync('python3', ['-c', 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 3)'], {
+    stdio: 'ignore',
+    timeout: 120_000,
+  });
+  return r.status === 0;
+}
+
+// Runs bench/torch_peers.py and returns { key -> { bestUs, bestMode, bestRatio, copyUs, modes } }.
+function runPeers({ quick, log }) {
+  const modes = process.env.SQEX_PEER_MODES || 'eager,graph';
+  const args = [path.join(HERE, 'torch_peers.py'), '--modes', modes];
+  if (quick) args.push('--quick');
+  log(`GPU bench: PyTorch peers (${modes}) via python3 ${args.slice(1).join(' ')}`);
+  return new Promise((resolve) => {
+    const child = spawn('python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const peers = new Map();
+    let meta = null;
+    let buf = '';
+    child.stdout.on('data', (d) => {
+      buf += d;
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl).trim();
+        buf = buf.slice(nl + 1);
+        if (!line) continue;
+        let rec;
+        try {
+          rec = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (rec.gpu) {
+          meta = rec;
+          continue;
+        }
+        if (rec.error || rec.mode === 'copy' || typeof rec.us !== 'number') continue;
+        const k = key(rec.op, [rec.n, rec.c, rec.h, rec.w], rec.dtype, rec.layout);
+        const p = peers.get(k) ?? { bestUs: Infinity, bestMode: null, bestRatio: null, copyUs: rec.copy_us, modes: {} };
+        p.modes[rec.mode] = rec.us;
+        if (rec.us < p.bestUs) {
+          p.bestUs = rec.us;
+          p.bestMode = rec.mode;
+          p.bestRatio = rec.ratio;
+        }
+        peers.set(k, p);
+      }
+    });
+    child.stderr.on('data', (d) => {
+      const s = String(d).trim();
+      if (s) log(`  torch_peers: ${s.split('\n').slice(-1)[0]}`);
+    });
+    child.on('error', (e) => {
+      log(`GPU bench: could not run torch_peers.py: ${e.message}`);
+      resolve({ peers, meta });
+    });
+    child.on('close', (code) => {
+      if (code !== 0) log(`GPU bench: torch_peers.py exited with ${code}`);
+      resolve({ peers, meta });
+    });
+  });
+}
+
+function gitCommit() {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: HERE, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : 'unknown';
+}
+
+const fmt = (v, d = 2) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
+
+export async function runGpuBench({ quick = false, log = (m) => process.stderr.write(`${m}\n`) } = {}) {
+  require('../dist/index.js');
+  const binding = require('../dist/backend/load.js').loadBinding();
+  const contract = require('../dist/backend/contract.js');
+  const status = binding.cudaStatus();
+  if (!status.available) {
+    log(`GPU bench skipped: ${status.reason}`);
+    return [];
+  }
+  const dev = status.devices[0];
+  const shapes = quick ? QUICK_SHAPES : SHAPES;
+  const iters = quick ? 20 : 50;
+  const rows = [];
+  log(`GPU bench on ${dev.name} (${dev.multiprocessors} SMs): ${shapes.length} shapes × ${OPS.length} ops × 2 dtypes × 2 layouts`);
+  for (const op of OPS) {
+    for (const shape of shapes) {
+      const { hidden, k, hw } = weightsFor(op, shape[1], 12345 + shape[1]);
+      for (const dtype of DTYPES) {
+        for (const layout of LAYOUTS) {
+          const cfg = makeCfg(contract, op, shape, dtype, layout, hidden, k);
+          const its = shape[0] === 1 ? iters * 4 : iters;
+          try {
+            const r = binding.cudaBenchmark(cfg, hw, its);
+            rows.push({ op, shape, dtype, layout, ...r, ratio: r.opUs / r.copyUs });
+            log(`  ${op.padEnd(4)} ${shape.join('x').padEnd(14)} ${dtype.padEnd(7)} ${layout}  ${fmt(r.opUs)} µs (graph ${fmt(r.opGraphUs)})  copy ${fmt(r.copyUs)} µs  ×${fmt(r.opUs / r.copyUs, 3)}`);
+          } catch (e) {
+            rows.push({ op, shape, dtype, layout, error: e.message });
+            log(`  ${op} ${shape.join('x')} ${dtype} ${layout}: ERROR ${e.message}`);
+          }
+        }
+      }
+    }
+  }
+
+  let peers = new Map();
+  let peerMeta = null;
+  if (hasTorch()) {
+    ({ peers, meta: peerMeta } = await runPeers({ quick, log }));
+  } else {
+    log('GPU bench: python3 with CUDA-enabled torch not found; PyTorch peers skipped');
+  }
+
+  const date = new Date().toISOString().slice(0, 10);
+  const gpuSlug = dev.name.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  const lines = [];
+  lines.push(`# squeeze-excite GPU benchmark: ${dev.name}`, '');
+  lines.push(`- date: ${new Date().toISOString()}`);
+  lines.push(`- GPU: ${dev.name}, compute capability ${dev.computeCapability}, ${dev.multiprocessors} SMs, L2 ${(dev.l2Bytes / 2 ** 20).toFixed(0)} MiB`);
+  lines.push(`- driver ${status.driverVersion}, runtime ${status.runtimeVersion}; commit ${gitCommit()}`);
+  lines.push(`- ours: addon cudaBenchmark, ${iters} launches per shape (×4 at batch 1), median of per-launch CUDA-event times; graph = per-op time of the launches replayed as a CUDA graph; copy = same-size D2D cudaMemcpy in the same call; ratio = op / copy (floor 1.0 = one read + one write)`);
+  lines.push(`- settings: SE hidden = max(8, C/16), ReLU, sigmoid, biases; ECA k = 3 (C < 512) else 5; CBAM hidden = max(8, C/16), ReLU, sigmoid, 7×7, bias`);
+  if (peerMeta) {
+    lines.push(`- PyTorch ${peerMeta.torch} peers (bench/torch_peers.py, modes ${process.env.SQEX_PEER_MODES || 'eager,graph'}): best mode's per-op time and its ratio to the copy PyTorch measured in its own run (NHWC = channels_last)`);
+  } else {
+    lines.push('- PyTorch peers: not run (no python3 with CUDA torch)');
+  }
+  lines.push('', '| op | N,C,H,W | dtype | layout | ours µs | ours graph µs | copy µs | ratio | PyTorch best µs (mode) | PyTorch ratio | speedup |', '|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    const p = peers.get(key(r.op, r.shape, r.dtype, r.layout));
+    if (r.error) {
+      lines.push(`| ${r.op} | ${r.shape.join(',')} | ${r.dtype} | ${r.layout} | error: ${r.error} | | | | | | |`);
+      continue;
+    }
+    const ours = Math.min(r.opUs, r.opGraphUs);
+    lines.push(
+      `| ${r.op} | ${r.shape.join(',')} | ${r.dtype} | ${r.layout} | ${fmt(r.opUs)} | ${fmt(r.opGraphUs)} | ${fmt(r.copyUs)} | ${fmt(r.ratio, 3)} | ${p ? `${fmt(p.bestUs)} (${p.bestMode})` : '–'} | ${p ? fmt(p.bestRatio, 3) : '–'} | ${p ? fmt(p.bestUs / ours, 2) + '×' : '–'} |`,
+    );
+  }
+  lines.push('', 'speedup = PyTorch best µs / min(ours, ours graph) µs (both per-op times; graph replay on both sides removes launch gaps).', '');
+  const outDir = path.join(HERE, 'results');
+  mkdirSync(outDir, { recursive: true });
+  const file = path.join(outDir, `${gpuSlug}-${date}.md`);
+  writeFileSync(file, lines.join('\n'));
+  log(`GPU bench: wrote ${path.relative(process.cwd(), file)}`);
+  return rows;
+}
