@@ -1,0 +1,47 @@
+// Host overhead of one forward call on resident DeviceTensors: the average wall time of 10k
+// back-to-back calls (enqueue only), then one synchronize. When the GPU work per call is shorter
+// than the host's, this is the host overhead; otherwise it is bounded below by the GPU time, so a
+// tiny tensor is timed as well as a real one.
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+
+const require = createRequire(import.meta.url);
+
+function rand(n, scale) {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = (Math.random() * 2 - 1) * scale;
+  return a;
+}
+
+export async function runOverheadBench({ calls = 10_000, log = () => {} } = {}) {
+  const api = require('../dist/index.js');
+  const native = require('../dist/backend/load.js').loadBinding();
+  const rows = [];
+  for (const [n, c, h, w] of [[1, 64, 4, 4], [1, 2048, 7, 7]]) {
+    const hidden = Math.max(8, c / 16);
+    const weights = { w1: rand(hidden * c, 0.1), b1: rand(hidden, 0.1), w2: rand(c * hidden, 0.1), b2: rand(c, 0.1) };
+    const shape = [n, c, h, w];
+    const x = api.DeviceTensor.from(rand(n * c * h * w, 1), shape, { dtype: 'float16' });
+    const out = api.DeviceTensor.empty(shape, { dtype: 'float16' });
+    const block = new api.SEBlock(weights, { device: 'cuda', dtype: 'float16' });
+    for (const [what, call] of [
+      ['SEBlock.forward (resident weights)', () => block.forward(x, { out })],
+      ['seForward (DeviceTensor x, host weights)', () => api.seForward(x, shape, weights, { out })],
+    ]) {
+      for (let i = 0; i < 200; i++) call();
+      native.cudaSynchronize(0, 0n);
+      const t0 = performance.now();
+      for (let i = 0; i < calls; i++) call();
+      const enqueueUs = ((performance.now() - t0) * 1e3) / calls;
+      native.cudaSynchronize(0, 0n);
+      const totalUs = ((performance.now() - t0) * 1e3) / calls;
+      const row = { what, shape: shape.join('x'), dtype: 'float16', calls, enqueueUs: +enqueueUs.toFixed(2), withSyncUs: +totalUs.toFixed(2) };
+      rows.push(row);
+      log(`overhead ${what.padEnd(42)} ${row.shape.padEnd(10)} ${row.enqueueUs.toFixed(2)} µs/call (incl. final sync ${row.withSyncUs.toFixed(2)})`);
+    }
+    block.dispose();
+    x.dispose();
+    out.dispose();
+  }
+  return rows;
+}
