@@ -292,138 +292,105 @@ function describeBlock(core: BlockCore): string {
 // Symbol.dispose is missing on early Node 20 releases; Node uses this registered symbol there.
 const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('nodejs.dispose')) as typeof Symbol.dispose;
 
+/** What every block shares: where it runs, disposal, and its description. */
+abstract class Block {
+  protected readonly core: BlockCore;
+
+  protected constructor(core: BlockCore) {
+    this.core = core;
+  }
+  /** Where the block runs: fixed at construction. */
+  get backend(): 'cpu' | 'cuda' {
+    return this.core.cuda ? 'cuda' : 'cpu';
+  }
+  get disposed(): boolean {
+    return this.core.disposed;
+  }
+  /** Frees the resident device weights. Idempotent; forward afterwards throws. */
+  dispose(): void {
+    this.core.dispose();
+  }
+  [disposeSymbol](): void {
+    this.core.dispose();
+  }
+  toString(): string {
+    return describeBlock(this.core);
+  }
+}
+
 /**
  * A squeeze-and-excitation block with fixed weights. See {@link seForward} for the math.
  * On CUDA the weights stay resident on the device until dispose().
  */
-export class SEBlock {
-  readonly #core: BlockCore;
-
+export class SEBlock extends Block {
   constructor(weights: SEWeights, options?: SEBlockOptions) {
-    this.#core = new BlockCore('SEBlock', SE_SPEC, SE_BLOCK_KEYS, SE_CALL_KEYS, weights, options);
+    super(new BlockCore('SEBlock', SE_SPEC, SE_BLOCK_KEYS, SE_CALL_KEYS, weights, options));
   }
 
-  /** Where the block runs: fixed at construction. */
-  get backend(): 'cpu' | 'cuda' {
-    return this.#core.cuda ? 'cuda' : 'cpu';
-  }
   /** Channels C the weights fix. */
   get channels(): number {
-    return this.#core.weights.c;
+    return this.core.weights.c;
   }
-  get disposed(): boolean {
-    return this.#core.disposed;
-  }
-
   forward(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Float32Array;
   forward(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): DeviceTensor;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
-    return this.#core.run('SEBlock.forward', x, a2, a3);
+    return this.core.run('SEBlock.forward', x, a2, a3);
   }
 
   forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
   forwardAsync(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return this.#core.runAsync('SEBlock.forwardAsync', x, a2, a3);
-  }
-
-  /** Frees the resident device weights. Idempotent; forward afterwards throws. */
-  dispose(): void {
-    this.#core.dispose();
-  }
-  [disposeSymbol](): void {
-    this.#core.dispose();
-  }
-  toString(): string {
-    return describeBlock(this.#core);
+    return this.core.runAsync('SEBlock.forwardAsync', x, a2, a3);
   }
 }
 
 /** An ECA block with a fixed conv kernel. See {@link ecaForward}. */
-export class ECABlock {
-  readonly #core: BlockCore;
-
+export class ECABlock extends Block {
   constructor(weights: ECAWeights, options?: ECABlockOptions) {
-    this.#core = new BlockCore('ECABlock', ECA_SPEC, ECA_BLOCK_KEYS, ECA_CALL_KEYS, weights, options);
+    super(new BlockCore('ECABlock', ECA_SPEC, ECA_BLOCK_KEYS, ECA_CALL_KEYS, weights, options));
   }
 
-  get backend(): 'cpu' | 'cuda' {
-    return this.#core.cuda ? 'cuda' : 'cpu';
-  }
   /** The conv kernel length k. */
   get kernelSize(): number {
-    return this.#core.weights.ecaK;
+    return this.core.weights.ecaK;
   }
-  get disposed(): boolean {
-    return this.#core.disposed;
-  }
-
   forward(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Float32Array;
   forward(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): DeviceTensor;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
-    return this.#core.run('ECABlock.forward', x, a2, a3);
+    return this.core.run('ECABlock.forward', x, a2, a3);
   }
 
   forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
   forwardAsync(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return this.#core.runAsync('ECABlock.forwardAsync', x, a2, a3);
-  }
-
-  dispose(): void {
-    this.#core.dispose();
-  }
-  [disposeSymbol](): void {
-    this.#core.dispose();
-  }
-  toString(): string {
-    return describeBlock(this.#core);
+    return this.core.runAsync('ECABlock.forwardAsync', x, a2, a3);
   }
 }
 
 /** A CBAM block with fixed weights. See {@link cbamForward}. */
-export class CBAMBlock {
-  readonly #core: BlockCore;
-
+export class CBAMBlock extends Block {
   constructor(weights: CBAMWeights, options?: CBAMBlockOptions) {
-    this.#core = new BlockCore('CBAMBlock', CBAM_SPEC, CBAM_BLOCK_KEYS, CBAM_CALL_KEYS, weights, options);
+    super(new BlockCore('CBAMBlock', CBAM_SPEC, CBAM_BLOCK_KEYS, CBAM_CALL_KEYS, weights, options));
   }
 
-  get backend(): 'cpu' | 'cuda' {
-    return this.#core.cuda ? 'cuda' : 'cpu';
-  }
   get channels(): number {
-    return this.#core.weights.c;
+    return this.core.weights.c;
   }
-  get disposed(): boolean {
-    return this.#core.disposed;
-  }
-
   forward(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Float32Array;
   forward(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
-    return this.#core.run('CBAMBlock.forward', x, a2, a3);
+    return this.core.run('CBAMBlock.forward', x, a2, a3);
   }
 
   forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
   forwardAsync(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return this.#core.runAsync('CBAMBlock.forwardAsync', x, a2, a3);
-  }
-
-  dispose(): void {
-    this.#core.dispose();
-  }
-  [disposeSymbol](): void {
-    this.#core.dispose();
-  }
-  toString(): string {
-    return describeBlock(this.#core);
+    return this.core.runAsync('CBAMBlock.forwardAsync', x, a2, a3);
   }
 }

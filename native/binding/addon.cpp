@@ -95,9 +95,11 @@ int DeviceArg(const Napi::CallbackInfo& info, size_t i) {
   return static_cast<int>(d);
 }
 
-void* StreamArg(const Napi::CallbackInfo& info, size_t i) {
-  return reinterpret_cast<void*>(static_cast<uintptr_t>(BigIntToU64(info.Env(), info[i], "stream")));
+void* PointerArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  return reinterpret_cast<void*>(static_cast<uintptr_t>(BigIntToU64(info.Env(), info[i], what)));
 }
+void* StreamArg(const Napi::CallbackInfo& info, size_t i) { return PointerArg(info, i, "stream"); }
+void* PtrArg(const Napi::CallbackInfo& info, size_t i) { return PointerArg(info, i, "ptr"); }
 
 // ---- info --------------------------------------------------------------------------------------
 
@@ -201,7 +203,7 @@ Napi::Value CudaFree(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 2, "cudaFree");
   int device = DeviceArg(info, 0);
-  void* ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(BigIntToU64(env, info[1], "ptr")));
+  void* ptr = PtrArg(info, 1);
   Status s = cuda_free(device, ptr);
   if (!s.ok()) ThrowStatus(env, s);
   return env.Undefined();
@@ -227,7 +229,7 @@ Napi::Value CudaUpload(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 4, "cudaUpload");
   int device = DeviceArg(info, 0);
-  void* ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(BigIntToU64(env, info[1], "ptr")));
+  void* ptr = PtrArg(info, 1);
   HostView src = ViewArg(info, 2, "src");
   Status s = cuda_upload(device, ptr, src.data, src.bytes, StreamArg(info, 3));
   if (!s.ok()) ThrowStatus(env, s);
@@ -238,7 +240,7 @@ Napi::Value CudaDownload(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 4, "cudaDownload");
   int device = DeviceArg(info, 0);
-  void* ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(BigIntToU64(env, info[1], "ptr")));
+  void* ptr = PtrArg(info, 1);
   HostView dst = ViewArg(info, 2, "dst");
   Status s = cuda_download(device, dst.data, ptr, dst.bytes, StreamArg(info, 3));
   if (!s.ok()) ThrowStatus(env, s);
@@ -249,7 +251,7 @@ Napi::Value CudaDownloadAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 4, "cudaDownloadAsync");
   int device = DeviceArg(info, 0);
-  void* ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(BigIntToU64(env, info[1], "ptr")));
+  void* ptr = PtrArg(info, 1);
   HostView dst = ViewArg(info, 2, "dst");
   void* stream = StreamArg(info, 3);
   return Queue(env, [=] { return cuda_download(device, dst.data, ptr, dst.bytes, stream); }, {info[2]});
