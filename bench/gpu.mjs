@@ -235,5 +235,11 @@ export async function runGpuBench({ quick = false, log = (m) => process.stderr.w
   const file = path.join(outDir, `${gpuSlug}-${date}.md`);
   writeFileSync(file, lines.join('\n'));
   log(`GPU bench: wrote ${path.relative(process.cwd(), file)}`);
+  // Machine-readable copy for scripts/bench-chart.mjs (the README's SVG).
+  const json = {
+    date: new Date().toISOString(), gpu: dev.name, commit: gitCommit(), driver: status.driverVersion, torch: peerMeta?.torch ?? null,
+    rows: rows.map((r) => ({ ...r, peer: peers.get(key(r.op, r.shape, r.dtype, r.layout)) ?? null })),
+  };
+  writeFileSync(file.replace(/\.md$/, '.json'), JSON.stringify(json, null, 1));
   return rows;
 }

@@ -43,6 +43,8 @@ struct FusedArgs {
   int vec_ok;       // x, y, residual share their alignment mod 16: 16-byte path in apply
   int tile_area;    // bytes of shared memory reserved for a chunk (+16 alignment slack)
   int g_len;        // CBAM: floats of the spatial-gate buffer in shared memory
+  int grp;          // SE sample groups: samples per barrier domain (1 = off), see se_group_tile
+  int slot;         // grp > 1: bytes of the tile area per sample of the group
   // workspace (device), see plan in launch.cuh
   unsigned* cnt;     // [N] per-sample barrier counters
   unsigned* ticket;  // [2] next tile, blocks done
@@ -62,7 +64,7 @@ struct FusedArgs {
 struct SmemLayout {
   int z, zmax, hid, hidmax, s, g, red, total;
 };
-__host__ __device__ inline SmemLayout smem_layout(int op, int C, int hidden, int g_len) {
+__host__ __device__ inline SmemLayout smem_layout(int op, int C, int hidden, int g_len, int grp = 1) {
   // every vector starts on a 16-byte boundary (float4 reads in apply_chunk)
   auto r4 = [](int v) { return (v + 3) & ~3; };
   SmemLayout L;
@@ -73,7 +75,7 @@ __host__ __device__ inline SmemLayout smem_layout(int op, int C, int hidden, int
   L.zmax = o;
   o += cbam ? r4(C) : 0;
   L.hid = o;
-  o += (op == static_cast<int>(Op::ECA)) ? 0 : r4(hidden);
+  o += (op == static_cast<int>(Op::ECA)) ? 0 : r4(hidden) * grp;
   L.hidmax = o;
   o += cbam ? r4(hidden) : 0;
   L.s = o;
@@ -89,7 +91,7 @@ __host__ __device__ inline SmemLayout smem_layout(int op, int C, int hidden, int
 // Copies ne elements at g (any alignment) into the tile area so that smem and global agree
 // mod 16 (vector chunks then line up), and returns the shared address of element 0.
 template <typename T>
-__device__ __forceinline__ const T* load_chunk(unsigned char* area, const T* g, int64_t ne) {
+__device__ __forceinline__ const T* load_chunk_issue(unsigned char* area, const T* g, int64_t ne) {
   const int tid = threadIdx.x;
   const int mis = static_cast<int>(reinterpret_cast<uintptr_t>(g) & 15);
   T* s = reinterpret_cast<T*>(area + mis);
@@ -104,6 +106,11 @@ __device__ __forceinline__ const T* load_chunk(unsigned char* area, const T* g, 
   for (int64_t k = tid; k < nvec; k += kThreads) cp_async16(sb + 16 * k, gb + 16 * k);
   for (int64_t i = tid; i < he; i += kThreads) s[i] = g[i];
   for (int64_t i = tail_start + tid; i < ne; i += kThreads) s[i] = g[i];
+  return s;
+}
+template <typename T>
+__device__ __forceinline__ const T* load_chunk(unsigned char* area, const T* g, int64_t ne) {
+  const T* s = load_chunk_issue<T>(area, g, ne);
   cp_async_wait_all();
   __syncthreads();
   return s;
@@ -407,8 +414,8 @@ namespace cuda {
 // as in NCHW. The host picks it only when C and w are multiples of the vector width, x/y/residual
 // are 16-byte aligned, and each row segment is >= 128 bytes.
 template <typename T>
-__device__ __forceinline__ const T* load_ct(unsigned char* area, const T* xn, int C, int HW, int64_t c0,
-                                            int w) {
+__device__ __forceinline__ const T* load_ct_issue(unsigned char* area, const T* xn, int C, int HW, int64_t c0,
+                                                  int w) {
   constexpr int VE = Vec<T>::kN;
   const int vpr = w / VE, total = HW * vpr;
   T* s = reinterpret_cast<T*>(area);
@@ -416,6 +423,12 @@ __device__ __forceinline__ const T* load_ct(unsigned char* area, const T* xn, in
     const int p = k / vpr, v = k - p * vpr;
     cp_async16(s + p * w + v * VE, xn + static_cast<int64_t>(p) * C + c0 + v * VE);
   }
+  return s;
+}
+template <typename T>
+__device__ __forceinline__ const T* load_ct(unsigned char* area, const T* xn, int C, int HW, int64_t c0,
+                                            int w) {
+  const T* s = load_ct_issue<T>(area, xn, C, HW, c0, w);
   cp_async_wait_all();
   __syncthreads();
   return s;
@@ -515,13 +528,132 @@ __device__ __forceinline__ void gates_for(const FusedArgs& a, int n, int64_t c0,
   }
 }
 
+// One tile of an SE sample group (a.grp > 1; host: SE two-FC, hidden*C large, channel-owning
+// tiles that fit in shared memory). Group gidx = samples [n0, n0 + nv); the tile is channels
+// [u0, u1) of each of them (NCHW: channel rows; NHWC: ct tiles), one slot of a.slot bytes each.
+// The group's blocks meet at one counter per group. FC1 is split into (sample, row range)
+// pairs over the group's tiles; each tile's gate rows are computed for all nv samples from one
+// read of its W2 rows (the per-sample W2 reads were the uncoalesced, L2-bound part: one thread
+// per 512-byte row). Gates of sample g live at s_sm[g * upt + (c - u0)].
+template <int OP, typename T, bool NHWC>
+__device__ __forceinline__ void se_group_tile(const FusedArgs& a, int tile, unsigned char* smem,
+                                              float* z_sm, float* hid_sm, float* s_sm, float* red,
+                                              double* scratch) {
+  const int tid = threadIdx.x;
+  const int G = a.grp, Tn = a.T;
+  const int gidx = tile / Tn, j = tile - gidx * Tn;
+  const int n0 = gidx * G;
+  const int nv = a.N - n0 < G ? a.N - n0 : G;
+  const int64_t U = a.C;
+  const int64_t unit = NHWC ? a.C : a.HW;  // NHWC: ct tiles (channel range, all positions)
+  const int64_t u0 = static_cast<int64_t>(j) * a.upt;
+  const int64_t u1 = min(U, u0 + a.upt);
+  const int w = static_cast<int>(u1 - u0);
+  const int64_t sample_elems = static_cast<int64_t>(a.C) * a.HW;
+  unsigned* cnt = a.cnt + gidx;
+  int phase = 0;
+  const T* xs[kMaxGrp];
+  // ---- pass 1: load the nv slices (all copies in flight at once), then pool each
+#pragma unroll
+  for (int g = 0; g < kMaxGrp; ++g) {
+    if (g < nv) {
+      const T* xn = static_cast<const T*>(a.x) + (n0 + g) * sample_elems;
+      unsigned char* area = smem + static_cast<int64_t>(g) * a.slot;
+      if constexpr (NHWC) xs[g] = load_ct_issue<T>(area, xn, a.C, a.HW, u0, w);
+      else xs[g] = load_chunk_issue<T>(area, xn + u0 * unit, (u1 - u0) * unit);
+    } else {
+      xs[g] = nullptr;
+    }
+  }
+  cp_async_wait_all();
+  __syncthreads();
+  if (!NHWC && a.HW < 64) {
+    // thread per channel row over all nv samples at once (pool_nchw's small-H*W path sample by
+    // sample left 3/4 of the threads idle at w ~ upt/G rows); same arithmetic per channel
+    const int HW = a.HW;
+    for (int idx = tid; idx < nv * w; idx += kThreads) {
+      const int g = idx / w, cl = idx - g * w;
+      const T* src = static_cast<const T*>(a.x) + (n0 + g) * sample_elems + u0 * unit;
+      const T* row = reinterpret_cast<const T*>(smem + static_cast<int64_t>(g) * a.slot +
+                                                (reinterpret_cast<uintptr_t>(src) & 15)) + cl * HW;
+      double sum = 0.0;
+      for (int i0 = 0; i0 < HW; i0 += 16) {
+        const int ie = i0 + 16 < HW ? i0 + 16 : HW;
+        float run = 0.f;
+        for (int i = i0; i < ie; ++i) run += to_f(row[i]);
+        sum += run;
+      }
+      __stcg(a.zmean + static_cast<int64_t>(n0 + g) * a.C + u0 + cl, static_cast<float>(sum / HW));
+    }
+    __syncthreads();
+  } else {
+#pragma unroll
+    for (int g = 0; g < kMaxGrp; ++g) {
+      if (g < nv) {
+        if constexpr (NHWC) pool_ct<T>(a, xs[g], n0 + g, u0, w, red);
+        else pool_nchw<false>(a, xs[g], n0 + g, u0, u1);
+        __syncthreads();
+      }
+    }
+  }
+  sample_sync(cnt, phase, Tn);  // A: all means of the group are in
+  // ---- FC1 for the group: (sample, row range) pairs over the group's tiles, R tiles per
+  // sample (measured: sharing one W1 read across the group's samples with K-chunked z made the
+  // FC1 blocks 4x longer while the others waited; W1 rows are read coalesced anyway).
+  {
+    const int R = max(1, min(a.hidden, Tn / nv));
+    if (j < nv * R) {
+      const int g = j / R, r = j - g * R;
+      const int n = n0 + g;
+      load_z(a, n, 0, a.C, z_sm, nullptr);
+      __syncthreads();
+      int64_t h0, h1;
+      split_range(a.hidden, R, r, h0, h1);
+      fc1_rows(a, n, h0, h1, z_sm, nullptr, scratch);
+    }
+  }
+  sample_sync(cnt, phase, Tn);  // B: hidden layers of the group are in
+  // ---- gates of this tile's channels for the nv samples (one read of the W2 rows)
+  const int hs = (a.hidden + 3) & ~3;
+  const int upt = a.upt;
+  const float* hg = a.hid + static_cast<int64_t>(n0) * a.hidden;
+  for (int i = tid; i < nv * a.hidden; i += kThreads) {
+    const int g = i / a.hidden;
+    hid_sm[g * hs + (i - g * a.hidden)] = __ldcg(hg + i);
+  }
+  __syncthreads();
+  block_rows_dot_grp(a.w2, u0, u1, a.hidden, nv, hid_sm, hs, scratch, [&](int64_t c, int g, float v) {
+    const float s = gate_f(v + (a.b2 ? __ldg(a.b2 + c) : 0.f), a.gate);
+    s_sm[g * upt + (c - u0)] = s;
+    if (a.scale_out) a.scale_out[static_cast<int64_t>(n0 + g) * a.C + c] = s;
+  });
+  __syncthreads();
+  // ---- pass 2: scale and write each slice
+#pragma unroll
+  for (int g = 0; g < kMaxGrp; ++g) {
+    if (g < nv) {
+      const int64_t off = (n0 + g) * sample_elems;
+      T* yn = static_cast<T*>(a.y) + off;
+      const T* rn = a.res ? static_cast<const T*>(a.res) + off : nullptr;
+      const float* sg = s_sm + g * upt - u0;  // indexed by absolute channel
+      if constexpr (NHWC) {
+        apply_ct<T>(a, xs[g], yn, rn, u0, w, sg);
+      } else {
+        apply_chunk<OP, T, NHWC>(a, xs[g], yn + u0 * unit, rn ? rn + u0 * unit : nullptr,
+                                 (u1 - u0) * unit, u0, sg, nullptr, 0);
+      }
+    }
+  }
+  sample_depart(cnt, phase, Tn);
+}
+
 template <int OP, typename T, bool NHWC>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const FusedArgs a) {
   constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
   constexpr bool kEca = OP == static_cast<int>(Op::ECA);
   extern __shared__ __align__(16) unsigned char smem[];
   __shared__ int s_tile;
-  const SmemLayout L = smem_layout(OP, a.C, a.hidden, a.g_len);
+  const SmemLayout L = smem_layout(OP, a.C, a.hidden, a.g_len, a.grp);
   float* fx = reinterpret_cast<float*>(smem + a.tile_area);
   float* z_sm = fx + L.z;
   float* zmax_sm = kCbam ? fx + L.zmax : nullptr;
@@ -665,6 +797,34 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
     sample_depart(cnt, phase, Tn);
   }
   // last block out resets the ticket for the next launch on this workspace
+  if (tid == 0) {
+    __threadfence();
+    if (atomicAdd(a.ticket + 1, 1u) == gridDim.x - 1) {
+      atomicExch(a.ticket, 0u);
+      atomicExch(a.ticket + 1, 0u);
+    }
+  }
+}
+
+// SE with sample groups (a.grp > 1): its own kernel so that the ungrouped kernel keeps its
+// register allocation (inlining the group path into it made it spill).
+template <typename T, bool NHWC>
+__global__ void __launch_bounds__(kThreads, kMinBlocks) se_group_kernel(const FusedArgs a) {
+  constexpr int OP = static_cast<int>(Op::SE);
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ int s_tile;
+  const SmemLayout L = smem_layout(OP, a.C, a.hidden, a.g_len, a.grp);
+  float* fx = reinterpret_cast<float*>(smem + a.tile_area);
+  double* scratch = reinterpret_cast<double*>(fx + L.red);
+  const int tid = threadIdx.x;
+  for (;;) {
+    if (tid == 0) s_tile = static_cast<int>(atomicAdd(a.ticket, 1u));
+    __syncthreads();
+    const int tile = s_tile;
+    __syncthreads();
+    if (tile >= a.total_tiles) break;
+    se_group_tile<OP, T, NHWC>(a, tile, smem, fx + L.z, fx + L.hid, fx + L.s, fx + L.red, scratch);
+  }
   if (tid == 0) {
     __threadfence();
     if (atomicAdd(a.ticket + 1, 1u) == gridDim.x - 1) {

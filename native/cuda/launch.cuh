@@ -155,7 +155,49 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
     }
     tile_area = ((std::min(upt, upc) * unit_bytes + 16 + 15) & ~int64_t(15));
   }
-  const SmemLayout L = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_len));
+  // SE sample groups (see se_group_tile): with a large two-FC excitation each sample re-reads
+  // 2*hidden*C*4 bytes of weights from L2 (2 MB at C = 2048); G samples per barrier domain share
+  // one read. Same bytes per tile (per-sample width / G), so the same tiles in flight.
+  int64_t grp = 1, slot = 0, groups = N;
+  const void* group_kern = nullptr;
+  if constexpr (OP == static_cast<int>(Op::SE))
+    group_kern = reinterpret_cast<const void*>(se_group_kernel<T, NHWC>);
+  // Measured (H100, v6): a win at batch 128 (128x2048x7x7: 1.2-1.8x), a loss at batch 32
+  // for most shapes (the group barrier has G times the participants; one wave there, so the
+  // chain latency, not L2 traffic, is the limit): only from batch 64 and weights >= 2x a sample.
+  if (group_kern && p.two_fc && held && (!NHWC || ct) && N >= 64 &&
+      2 * int64_t(hidden) * C * 4 >= 2 * C * HW * es && C % 4 == 0 && hidden % 4 == 0 &&
+      (reinterpret_cast<uintptr_t>(w.w1) & 15) == 0 && (reinterpret_cast<uintptr_t>(w.w2) & 15) == 0) {
+    const int64_t gran = ct ? std::min<int64_t>(C, std::max<int64_t>(16 / es, 128 / es)) : 1;
+    const int64_t c4 = (C + 3) & ~int64_t(3);
+    for (int64_t G : {int64_t(4), int64_t(2)}) {
+      if (G > N) continue;
+      int64_t ug = ct ? ceil_div(ceil_div(upt, G), gran) * gran : ceil_div(upt, G);
+      bool ok = false;
+      int64_t sl = 0, res_g = 0;
+      for (int tries = 0; tries < 8 && ug > 0; ++tries, ug -= gran) {
+        if (G * ug > c4) continue;                        // gates of the group in s_sm
+        if (ceil_div(C, ug) > std::max<int64_t>(1, resident / 2)) break;  // deadlock margin
+        sl = ct ? ((ug * HW * es + 15) & ~int64_t(15)) : ((ug * unit_bytes + 16 + 15) & ~int64_t(15));
+        const SmemLayout Lg = smem_layout(OP, static_cast<int>(C), hidden, 0, static_cast<int>(G));
+        const int64_t smem_g = G * sl + int64_t(Lg.total) * 4;
+        int occ = 0;
+        st = kernel_occupancy(group_kern, device, *dp, smem_g, &occ);
+        if (!st.ok()) { st = Status::Ok(); break; }  // too large: no grouping at this G
+        res_g = int64_t(occ) * dp->sm_count;
+        if (res_g >= resident) { ok = true; break; }   // no occupancy lost
+      }
+      if (!ok) continue;
+      grp = G;
+      slot = sl;
+      upt = ug;
+      T_ = ceil_div(C, ug);
+      groups = ceil_div(N, G);
+      tile_area = G * sl;
+      break;
+    }
+  }
+  const SmemLayout L = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_len), static_cast<int>(grp));
   const int64_t smem = tile_area + int64_t(L.total) * 4;
 
   FusedArgs a{};
@@ -184,8 +226,11 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   a.T = static_cast<int>(T_);
   a.upt = static_cast<int>(upt);
   a.upc = static_cast<int>(held ? upt : upc);
-  a.total_tiles = static_cast<int>(N * T_);
+  a.total_tiles = static_cast<int>(groups * T_);
   a.fc1_blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(T_, hidden)));
+  a.grp = static_cast<int>(grp);
+  a.slot = static_cast<int>(slot);
+
   // A first FC of <= 8192 weights (32 KB) is cheaper to repeat in every block than to share
   // through a barrier (~1-2 us per barrier at batch 1).
   a.fc1_local = (!kEca && (kCbam || p.two_fc) && int64_t(hidden) * C <= 8192) ? 1 : 0;
@@ -239,8 +284,15 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   a.map = at(o_map);
   a.gbuf = at(o_gbuf);
 
-  const int64_t grid = std::min<int64_t>(N * T_, resident);
-  kern<<<static_cast<unsigned>(grid), kThreads, static_cast<size_t>(smem), stream>>>(a);
+  const int64_t grid = std::min<int64_t>(groups * T_, resident);
+  if constexpr (OP == static_cast<int>(Op::SE)) {
+    if (grp > 1)
+      se_group_kernel<T, NHWC><<<static_cast<unsigned>(grid), kThreads, static_cast<size_t>(smem), stream>>>(a);
+    else
+      kern<<<static_cast<unsigned>(grid), kThreads, static_cast<size_t>(smem), stream>>>(a);
+  } else {
+    kern<<<static_cast<unsigned>(grid), kThreads, static_cast<size_t>(smem), stream>>>(a);
+  }
   SQEX_CUDA_TRY(cudaGetLastError(), "launching the fused kernel");
   return Status::Ok();
 }

@@ -43,5 +43,72 @@ __device__ __forceinline__ void se_gates(const FusedArgs& a, int n, int64_t c0, 
            });
 }
 
+// ---- sample groups (SE two-FC, large FC; see se_group_tile): one read of a weight row serves
+// nv <= kMaxGrp samples. Rows [r0, r1) of W (row-major, len floats, len % 4 == 0, W 16-byte
+// aligned) dotted with nv shared-memory vectors at vsm + g * vstride (vstride % 4 == 0). TPR
+// threads per row as in block_rows_dot; fixed assignment and combine order: deterministic.
+// scratch: kMaxGrp * kWarps doubles. emit(row, g, dot) on one thread per row.
+constexpr int kMaxGrp = 4;
+template <typename EmitF>
+__device__ __forceinline__ void block_rows_dot_grp(const float* __restrict__ W, int64_t r0, int64_t r1,
+                                                   int len, int nv, const float* vsm, int vstride,
+                                                   double* scratch, EmitF&& emit) {
+  if (r1 <= r0) return;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t nrows = r1 - r0;
+  const int units = len / 4;
+  const int want_rows = nrows < kThreads ? static_cast<int>(nrows) : kThreads;
+  int TPR = kThreads;
+  while (TPR > 1 && TPR / 2 * want_rows >= kThreads) TPR >>= 1;
+  while (TPR * want_rows > kThreads) TPR >>= 1;
+  while (TPR > 1 && TPR / 2 >= units) TPR >>= 1;
+  const int RP = kThreads / TPR;
+  const int tr = tid / TPR, tk = tid - tr * TPR;
+  for (int64_t base = r0; base < r1; base += RP) {
+    const int64_t row = base + tr;
+    const bool valid = row < r1;
+    double acc[kMaxGrp];
+#pragma unroll
+    for (int g = 0; g < kMaxGrp; ++g) acc[g] = 0.0;
+    if (valid) {
+      const float4* w4 = reinterpret_cast<const float4*>(W + row * len);
+#pragma unroll 2
+      for (int i = tk; i < units; i += TPR) {
+        const float4 w = __ldg(w4 + i);
+        const double wx = w.x, wy = w.y, wz = w.z, ww = w.w;
+#pragma unroll
+        for (int g = 0; g < kMaxGrp; ++g) {
+          if (g < nv) {
+            const float4 x = reinterpret_cast<const float4*>(vsm + g * vstride)[i];
+            acc[g] = fma(wx, double(x.x), fma(wy, double(x.y), fma(wz, double(x.z), fma(ww, double(x.w), acc[g]))));
+          }
+        }
+      }
+    }
+    const int span = TPR < 32 ? TPR : 32;
+#pragma unroll
+    for (int g = 0; g < kMaxGrp; ++g)
+      for (int o = span >> 1; o > 0; o >>= 1) acc[g] += __shfl_xor_sync(0xffffffffu, acc[g], o);
+    if (TPR > 32) {
+      if (lane == 0) {
+#pragma unroll
+        for (int g = 0; g < kMaxGrp; ++g) scratch[g * kWarps + warp] = acc[g];
+      }
+      __syncthreads();
+      if (tk == 0) {
+        const int nw = TPR / 32;
+#pragma unroll
+        for (int g = 0; g < kMaxGrp; ++g) {
+          acc[g] = 0.0;
+          for (int w = 0; w < nw; ++w) acc[g] += scratch[g * kWarps + warp + w];
+        }
+      }
+      __syncthreads();
+    }
+    if (tk == 0 && valid)
+      for (int g = 0; g < nv; ++g) emit(row, g, static_cast<float>(acc[g]));
+  }
+}
+
 }  // namespace cuda
 }  // namespace sqex

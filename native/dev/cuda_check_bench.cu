@@ -601,6 +601,42 @@ static void run_checks() {
       k.hidden = 64;
       cases.push_back(k);
     }
+  // SE sample groups (two FCs, hidden*C >= 65536, N >= 64, weights >= 2x a sample): full and
+  // partial last groups, odd H*W,
+  // residual/relu/scale_out, SiLU/hard sigmoid, in place, misaligned (ungrouped fallback), |x| ~ 1e4
+  {
+    struct Shp { int n, c, h, w, hidden; };
+    const Shp gs[] = {{64, 1024, 3, 3, 64}, {66, 1152, 5, 5, 72}, {65, 2048, 7, 7, 128}, {2, 1024, 3, 5, 64},
+                      {64, 1024, 9, 9, 64}};
+    int v = 0;
+    for (DType dt : {DType::F32, DType::F16, DType::BF16})
+      for (Layout lay : {Layout::NCHW, Layout::NHWC})
+        for (const Shp& g : gs) {
+          Case k{Op::SE, g.n, g.c, g.h, g.w, lay, dt};
+          k.hidden = g.hidden;
+          k.bias = (v % 3) != 1;
+          k.act = (v % 2) ? Act::SiLU : Act::ReLU;
+          k.gate = (v % 4) == 2 ? Gate::HardSigmoid : Gate::Sigmoid;
+          k.residual = (v % 3) == 0;
+          k.out_act = (v % 3) == 0 ? OutAct::ReLU : OutAct::None;
+          k.scale_out = (v % 2) == 0;
+          k.in_place = (v % 7) == 5;
+          ++v;
+          cases.push_back(k);
+        }
+    for (Layout lay : {Layout::NCHW, Layout::NHWC}) {
+      Case k{Op::SE, 64, 1024, 7, 7, lay, DType::F32};
+      k.hidden = 64;
+      k.xscale = 1e4;
+      k.scale_out = true;
+      cases.push_back(k);
+      Case m = k;
+      m.xscale = 1.0;
+      m.x_offset = 1;
+      m.y_offset = 1;
+      cases.push_back(m);
+    }
+  }
   for (Op op : {Op::SE, Op::ECA, Op::CBAM})
     for (DType dt : {DType::F32, DType::F16})
       for (Layout lay : {Layout::NCHW, Layout::NHWC}) {
@@ -625,7 +661,7 @@ static void run_checks() {
 }
 
 // ---- timing -----------------------------------------------------------------------------
-static void run_bench(const char* md_path, bool quick) {
+static void run_bench(const char* md_path, bool quick, bool se_only = false) {
   struct Shp { int n, c, h, w; };
   std::vector<Shp> shapes = {{32, 256, 56, 56}, {32, 512, 28, 28}, {32, 1024, 14, 14}, {32, 2048, 7, 7},
                              {32, 96, 112, 112}, {32, 1152, 7, 7}, {128, 256, 56, 56}, {128, 2048, 7, 7},
@@ -650,6 +686,7 @@ static void run_bench(const char* md_path, bool quick) {
   std::printf("\n%-5s %-18s %-4s %-5s %9s %9s %9s %7s\n", "op", "shape", "dt", "lay", "op_us", "graph_us", "copy_us", "ratio");
   for (Op op : {Op::SE, Op::ECA, Op::CBAM})
     for (const Shp& s : shapes)
+      if (!se_only || op == Op::SE)
       for (DType dt : {DType::F32, DType::F16})
         for (Layout lay : {Layout::NCHW, Layout::NHWC}) {
           Case k{op, s.n, s.c, s.h, s.w, lay, dt};
@@ -713,5 +750,6 @@ int main(int argc, char** argv) {
   }
   if (mode == "check" || mode == "all") run_checks();
   if (mode == "bench" || mode == "all" || mode == "quick") run_bench(argc > 2 ? argv[2] : nullptr, mode == "quick");
+  if (mode == "bench_se") run_bench(argc > 2 ? argv[2] : nullptr, false, true);  // SE rows only
   return g_fail ? 1 : 0;
 }

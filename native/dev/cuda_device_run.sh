@@ -9,11 +9,11 @@ OUT=${OUT:-/tmp/out}; mkdir -p $OUT
 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu --format=csv | tee $OUT/gpu.txt
 GPU=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
 DATE=$(date -u +%Y-%m-%d)
-if [ "$MODE" = all ] || [ "$MODE" = check ]; then
+if [ "$MODE" = all ] || [ "$MODE" = check ] || [ "$MODE" = check_se ]; then
   timeout 150 build-cuda/cuda_check_bench check > $OUT/check.log 2>&1; echo "check rc=$?"
   grep -E "^FAIL|checks:|CUDA error" $OUT/check.log | head -60; tail -2 $OUT/check.log
 fi
-BMODE=bench; [ "$MODE" = quick ] && BMODE=quick
+BMODE=bench; [ "$MODE" = quick ] && BMODE=quick; [ "$MODE" = check_se ] && BMODE=bench_se
 if [ "$MODE" != check ]; then
   timeout 300 build-cuda/cuda_check_bench $BMODE $OUT/${GPU}-${DATE}-harness.md > $OUT/harness.log 2>&1
   echo "bench rc=$?"

@@ -5,9 +5,9 @@
 # Steps, each logged under $OUT: the GPU vitest suite; the same suite under compute-sanitizer
 # memcheck and racecheck; the packed tarball installed offline running the golden fixtures on
 # 'cuda'; `npm run bench` (GPU table with PyTorch peers, host overhead).
-# Usage: bash native/dev/gpu_suite.sh [tests] [sanitize] [tarball] [bench]   (default: all)
+# Usage: bash native/dev/gpu_suite.sh [tests] [tarball] [bench] [sanitize]   (default: all, in that order)
 set -uo pipefail
-steps=${*:-tests sanitize tarball bench}
+steps=${*:-tests tarball bench sanitize}
 source .gpu/enter.sh
 export SQUEEZE_EXCITE_BINARY=$PWD/.gpu/addon/squeeze_excite.node
 summary=()
@@ -16,14 +16,6 @@ note() { summary+=("$1"); echo "== $1"; }
 if [[ " $steps " == *" tests "* ]]; then
   npx vitest run test/gpu test/golden.test.ts > "$OUT/vitest-gpu.log" 2>&1
   note "vitest GPU suite: exit $? — $(grep -E 'Tests ' "$OUT/vitest-gpu.log" | sed 's/\x1b\[[0-9;]*m//g' | tr -s ' ')"
-fi
-if [[ " $steps " == *" sanitize "* ]]; then
-  for tool in memcheck racecheck; do
-    SQEX_ALLOC_CYCLES=2000 timeout 150 compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
-      node node_modules/vitest/vitest.mjs run test/gpu --pool=forks --maxWorkers=1 --testTimeout=200000 > "$OUT/sanitizer-$tool.log" 2>&1
-    rc=$?
-    note "compute-sanitizer $tool: exit $rc — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer-$tool.log" | sort | uniq -c | tr -s ' ' | tr '\n' ';') $(grep -E 'Tests ' "$OUT/sanitizer-$tool.log" | sed 's/\x1b\[[0-9;]*m//g' | tr -s ' ')"
-  done
 fi
 if [[ " $steps " == *" tarball "* ]]; then
   rm -rf /tmp/app && mkdir -p /tmp/app && echo '{"name":"app","version":"1.0.0","private":true}' > /tmp/app/package.json
@@ -34,6 +26,14 @@ fi
 if [[ " $steps " == *" bench "* ]]; then
   node bench/run.mjs --gpu-only > "$OUT/bench.md" 2> "$OUT/bench-progress.log"
   note "bench: exit $?"
-  cp bench/results/*"$(date -u +%F)"*.md "$OUT/" 2>/dev/null
+  cp bench/results/*-"$(date -u +%F)".md bench/results/*-"$(date -u +%F)".json "$OUT/" 2>/dev/null
+fi
+if [[ " $steps " == *" sanitize "* ]]; then
+  for tool in memcheck racecheck; do
+    SQEX_ALLOC_CYCLES=2000 timeout 130 compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
+      node node_modules/vitest/vitest.mjs run test/gpu --pool=forks --maxWorkers=1 --testTimeout=200000 > "$OUT/sanitizer-$tool.log" 2>&1
+    rc=$?
+    note "compute-sanitizer $tool: exit $rc — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$OUT/sanitizer-$tool.log" | sort | uniq -c | tr -s ' ' | tr '\n' ';') $(grep -E 'Tests ' "$OUT/sanitizer-$tool.log" | sed 's/\x1b\[[0-9;]*m//g' | tr -s ' ')"
+  done
 fi
 printf '%s\n' "${summary[@]}"
