@@ -24,6 +24,11 @@ import time
 import torch
 import torch.nn.functional as F
 
+# Every (shape, dtype, layout) is a new specialisation of the same functions; dynamo's default
+# limit of 8 recompiles would silently fall back to eager after the eighth and time that instead.
+torch._dynamo.config.recompile_limit = 4096
+torch._dynamo.config.cache_size_limit = 4096
+
 SHAPES = [
     (32, 256, 56, 56), (32, 512, 28, 28), (32, 1024, 14, 14), (32, 2048, 7, 7),
     (32, 96, 112, 112), (32, 1152, 7, 7), (128, 256, 56, 56), (128, 2048, 7, 7),
