@@ -5,6 +5,8 @@
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
+import { randomArray } from './random.mjs';
+
 const require = createRequire(import.meta.url);
 
 // SE-ResNet-50 stage shapes (reduction 16) and two EfficientNet-B0 SE shapes.
@@ -16,21 +18,6 @@ const SHAPES = [
   { c: 96, h: 112, w: 112, hidden: 4 },
   { c: 240, h: 28, w: 28, hidden: 10 },
 ];
-
-// Deterministic uniform(-1, 1) fill (xorshift32) so runs are comparable.
-function randomArray(length, seed, scale = 1) {
-  const a = new Float32Array(length);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    a[i] = (s / 4294967296 * 2 - 1) * scale;
-  }
-  return a;
-}
 
 function median(values) {
   const v = [...values].sort((a, b) => a - b);

@@ -12,6 +12,8 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { xorshiftFiller } from './random.mjs';
+
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -41,19 +43,7 @@ const LAYOUTS = ['NCHW', 'NHWC'];
 // SE hidden = max(8, C/16), ReLU, sigmoid, biases; ECA k = 3 (C < 512) else 5;
 // CBAM hidden = max(8, C/16), ReLU, sigmoid, 7×7 spatial conv, spatial bias 0.25.
 function weightsFor(op, c, seed) {
-  let s = seed >>> 0 || 1;
-  const rnd = (n, scale) => {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      s ^= s << 13;
-      s >>>= 0;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      s >>>= 0;
-      a[i] = ((s / 4294967296) * 2 - 1) * scale;
-    }
-    return a;
-  };
+  const rnd = xorshiftFiller(seed);
   const hidden = Math.max(8, Math.floor(c / 16));
   if (op === 'eca') {
     const k = c < 512 ? 3 : 5;
