@@ -10,13 +10,14 @@ namespace cuda {
 struct FusedArgs;
 
 // s[c] = gate((W2[c,:] . hid_avg + b2[c]) + (W2[c,:] . hid_max + b2[c]))
+template <int UNR = 4>
 __device__ __forceinline__ void cbam_gates(const FusedArgs& a, int n, int64_t c0, int64_t c1,
-                                           const float* hid_sm, const float* hidmax_sm,
+                                           const double* hid_sm, const double* hidmax_sm,
                                            float* s_sm, bool to_sbuf, double* scratch) {
   const int64_t cb = static_cast<int64_t>(n) * a.C;
-  block_rows_dot(a.w2, c0, c1, a.hidden, hid_sm, hidmax_sm, scratch, [&](int64_t c, float va, float vm) {
-    const float b = a.b2 ? __ldg(a.b2 + c) : 0.f;
-    const float s = gate_f((va + b) + (vm + b), a.gate);
+  block_rows_dot<UNR>(a.w2, c0, c1, a.hidden, hid_sm, hidmax_sm, scratch, [&](int64_t c, double va, double vm) {
+    const double b = a.b2 ? double(__ldg(a.b2 + c)) : 0.0;  // fp64 up to the gate
+    const float s = gate_f(static_cast<float>((va + b) + (vm + b)), a.gate);
     s_sm[c] = s;
     if (to_sbuf) __stcg(a.sbuf + cb + c, s);
   });

@@ -58,6 +58,14 @@ __device__ __forceinline__ float sigmoidf_(float v) { return 1.f / (1.f + expf(-
 __device__ __forceinline__ float act_f(float v, int act) {
   return act == static_cast<int>(Act::ReLU) ? fmaxf(v, 0.f) : v * sigmoidf_(v);
 }
+// fp64 activation for the hidden layer (kept in fp64 between the FCs: at |x| ~ 1e4 its fp32
+// rounding moved unsaturated gates by > 1e-5, see NOTES-cuda.md v7). SiLU's sigmoid factor in
+// fp32 is enough: its error times v is <= ~1e-7 absolute (largest near |v| ~ 2; for large v it
+// is exactly 1 or 0), while v itself is not rounded. A fp64 exp() made the SE kernel spill.
+__device__ __forceinline__ double act_d(double v, int act) {
+  return act == static_cast<int>(Act::ReLU) ? fmax(v, 0.0)
+                                            : v * static_cast<double>(sigmoidf_(static_cast<float>(v)));
+}
 __device__ __forceinline__ float gate_f(float v, int gate) {
   return gate == static_cast<int>(Gate::Sigmoid) ? sigmoidf_(v)
                                                   : fminf(fmaxf(v + 3.f, 0.f), 6.f) * (1.f / 6.f);
@@ -235,10 +243,11 @@ __device__ __forceinline__ void rows_dot(const float* __restrict__ W, int64_t r0
 // Block-wide version for all threads of the block: TPR threads per row (a power of two sized
 // so that one pass covers min(rows, kThreads/TPR) rows and TPR <= the row's float4 count),
 // partials combined by shuffles and, beyond a warp, in shared memory in warp order.
-// Deterministic for a given launch configuration. scratch: 2 * kWarps doubles.
-template <bool V4, typename F>
+// Deterministic for a given launch configuration. scratch: 2 * kWarps doubles. The vectors are
+// fp64 (means and hidden layer stay fp64 end to end, 16-byte aligned); emit gets fp64 dots.
+template <bool V4, int UNR, typename F>
 __device__ __forceinline__ void block_rows_dot_impl(const float* __restrict__ W, int64_t r0, int64_t r1,
-                                                    int len, const float* v1, const float* v2,
+                                                    int len, const double* v1, const double* v2,
                                                     double* scratch, F&& emit) {
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int64_t nrows = r1 - r0;
@@ -257,18 +266,18 @@ __device__ __forceinline__ void block_rows_dot_impl(const float* __restrict__ W,
     if (valid) {
       if constexpr (V4) {
         const float4* w4 = reinterpret_cast<const float4*>(W + row * len);
-        const float4* x4 = reinterpret_cast<const float4*>(v1);
-        const float4* y4 = reinterpret_cast<const float4*>(v2);
-#pragma unroll 4
+        const double2* x2 = reinterpret_cast<const double2*>(v1);
+        const double2* y2 = reinterpret_cast<const double2*>(v2);
+#pragma unroll UNR
         for (int i = tk; i < units; i += TPR) {
           const float4 w = __ldg(w4 + i);
-          const float4 x = x4[i];
-          a1 = fma(double(w.x), double(x.x), fma(double(w.y), double(x.y),
-               fma(double(w.z), double(x.z), fma(double(w.w), double(x.w), a1))));
+          const double2 xa = x2[2 * i], xb = x2[2 * i + 1];
+          a1 = fma(double(w.x), xa.x, fma(double(w.y), xa.y,
+               fma(double(w.z), xb.x, fma(double(w.w), xb.y, a1))));
           if (v2) {
-            const float4 y = y4[i];
-            a2 = fma(double(w.x), double(y.x), fma(double(w.y), double(y.y),
-                 fma(double(w.z), double(y.z), fma(double(w.w), double(y.w), a2))));
+            const double2 ya = y2[2 * i], yb = y2[2 * i + 1];
+            a2 = fma(double(w.x), ya.x, fma(double(w.y), ya.y,
+                 fma(double(w.z), yb.x, fma(double(w.w), yb.y, a2))));
           }
         }
       } else {
@@ -276,8 +285,8 @@ __device__ __forceinline__ void block_rows_dot_impl(const float* __restrict__ W,
 #pragma unroll 4
         for (int i = tk; i < units; i += TPR) {
           const float wv = __ldg(w + i);
-          a1 = fma(double(wv), double(v1[i]), a1);
-          if (v2) a2 = fma(double(wv), double(v2[i]), a2);
+          a1 = fma(double(wv), v1[i], a1);
+          if (v2) a2 = fma(double(wv), v2[i], a2);
         }
       }
     }
@@ -303,25 +312,28 @@ __device__ __forceinline__ void block_rows_dot_impl(const float* __restrict__ W,
       }
       __syncthreads();
     }
-    if (tk == 0 && valid) emit(row, static_cast<float>(a1), static_cast<float>(a2));
+    if (tk == 0 && valid) emit(row, a1, a2);
   }
 }
-template <typename F>
+// UNR: unroll of the float4 loop; a register-pressure knob per kernel (SE NCHW spills at 4
+// with fp64 vectors, SE NHWC and CBAM spill less at 4 than at 2). Same sums either way.
+template <int UNR = 4, typename F>
 __device__ __forceinline__ void block_rows_dot(const float* __restrict__ W, int64_t r0, int64_t r1, int len,
-                                               const float* v1, const float* v2, double* scratch, F&& emit) {
+                                               const double* v1, const double* v2, double* scratch, F&& emit) {
   if (r1 <= r0) return;
   if ((len & 3) == 0 && (reinterpret_cast<uintptr_t>(W) & 15) == 0)
-    block_rows_dot_impl<true>(W, r0, r1, len, v1, v2, scratch, emit);
+    block_rows_dot_impl<true, UNR>(W, r0, r1, len, v1, v2, scratch, emit);
   else
-    block_rows_dot_impl<false>(W, r0, r1, len, v1, v2, scratch, emit);
+    block_rows_dot_impl<false, UNR>(W, r0, r1, len, v1, v2, scratch, emit);
 }
 
 // For items i in [i0, i1): sum (and max) over t < count of p[i + t * stride], the whole block
 // cooperating (TPI threads per item, t strided over them), combined by fixed shuffles and, past
-// a warp, in shared memory in warp order: deterministic for a given configuration.
+// a warp, in shared memory in warp order: deterministic for a given configuration. The sums p
+// are fp32 (CBAM position partials) or fp64 (NHWC channel partials).
 // dscr: kWarps doubles, mscr: kWarps floats. emit(i, sum, max) on one thread per item.
-template <bool kMax, typename F>
-__device__ __forceinline__ void block_strided_reduce(const float* p, const float* pm, int64_t stride,
+template <bool kMax, typename S, typename F>
+__device__ __forceinline__ void block_strided_reduce(const S* p, const float* pm, int64_t stride,
                                                      int count, int64_t i0, int64_t i1, double* dscr,
                                                      float* mscr, F&& emit) {
   if (i1 <= i0) return;

@@ -8,9 +8,9 @@ namespace cuda {
 
 struct FusedArgs;
 
-// z_sm must hold the means of channels [c0 - pad, c1 + pad) clipped to [0, C).
+// z_sm must hold the (fp64) means of channels [c0 - pad, c1 + pad) clipped to [0, C).
 __device__ __forceinline__ void eca_gates(const FusedArgs& a, int n, int64_t c0, int64_t c1,
-                                          const float* z_sm, float* s_sm, bool to_sbuf,
+                                          const double* z_sm, float* s_sm, bool to_sbuf,
                                           bool to_scale_out) {
   const int k = a.eca_k, pad = (k - 1) / 2;
   const int64_t cb = static_cast<int64_t>(n) * a.C;
@@ -18,7 +18,7 @@ __device__ __forceinline__ void eca_gates(const FusedArgs& a, int n, int64_t c0,
     double v = 0.0;
     for (int t = 0; t < k; ++t) {
       const int64_t cc = c + t - pad;
-      if (cc >= 0 && cc < a.C) v = fma(double(__ldg(a.aux + t)), double(z_sm[cc]), v);
+      if (cc >= 0 && cc < a.C) v = fma(double(__ldg(a.aux + t)), z_sm[cc], v);
     }
     const float s = gate_f(static_cast<float>(v), a.gate);
     s_sm[c] = s;

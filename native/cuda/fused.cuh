@@ -12,10 +12,20 @@
 // T <= resident/2). If a tile does not fit in shared memory it is processed in chunks and
 // re-read (from L2 usually) instead of held.
 #pragma once
+#include <type_traits>
+
 #include "common.cuh"
 
 namespace sqex {
 namespace cuda {
+
+// Pooling: fp32 runs of pool_run<T>() elements, fp64 across runs. fp32 storage adds every
+// element in fp64 (v7): at |x| ~ 1e4 a fp32 run of 16 is off by ~1e-3, ~2e-5 in a 7x7 mean,
+// which alone moved unsaturated gates by 7-9e-5 (numpy model of the kernel, NOTES v7).
+// fp16/bf16 (looser bound, 2x the elements per byte) keep the runs of 16.
+template <typename T> __host__ __device__ constexpr int pool_run() {
+  return std::is_same<T, float>::value ? 1 : 16;
+}
 
 struct FusedArgs {
   const void* x;
@@ -48,36 +58,40 @@ struct FusedArgs {
   // workspace (device), see plan in launch.cuh
   unsigned* cnt;     // [N] per-sample barrier counters
   unsigned* ticket;  // [2] next tile, blocks done
-  float* zmean;      // [N][C]
+  // means, channel partial sums and hidden layers are fp64 end to end (v7: their fp32 rounding
+  // moved unsaturated gates by up to 9e-5 at |x| ~ 1e4); maxes are exact in fp32.
+  double* zmean;     // [N][C]
   float* zmax;       // [N][C] (CBAM)
-  float* part;       // NHWC [N][T][C] partial sums
+  double* part;      // NHWC [N][T][C] partial sums
   float* pmax;       // NHWC CBAM [N][T][C] partial maxes
-  float* hid;        // [N][hidden]
-  float* hidmax;     // CBAM [N][hidden]
+  double* hid;       // [N][hidden]
+  double* hidmax;    // CBAM [N][hidden]
   float* sbuf;       // [N][C]
   float* spart;      // CBAM NCHW [N][T][2][HW]
   float* map;        // CBAM [N][2][HW] (mean map, max map)
   float* gbuf;       // CBAM NCHW [N][HW]
 };
 
-// Shared memory after the tile area, in floats.
+// Shared memory after the tile area, offsets in floats. z, zmax, hid, hidmax hold doubles
+// (2 floats each).
 struct SmemLayout {
   int z, zmax, hid, hidmax, s, g, red, total;
 };
 __host__ __device__ inline SmemLayout smem_layout(int op, int C, int hidden, int g_len, int grp = 1) {
-  // every vector starts on a 16-byte boundary (float4 reads in apply_chunk)
+  // every vector starts on a 16-byte boundary (float4 reads in apply_chunk, double2 reads in
+  // the FC dots)
   auto r4 = [](int v) { return (v + 3) & ~3; };
   SmemLayout L;
   int o = 0;
   const bool cbam = op == static_cast<int>(Op::CBAM);
   L.z = o;
-  o += r4(C);
+  o += 2 * r4(C);
   L.zmax = o;
-  o += cbam ? r4(C) : 0;
+  o += cbam ? 2 * r4(C) : 0;
   L.hid = o;
-  o += (op == static_cast<int>(Op::ECA)) ? 0 : r4(hidden) * grp;
+  o += (op == static_cast<int>(Op::ECA)) ? 0 : 2 * r4(hidden) * grp;
   L.hidmax = o;
-  o += cbam ? r4(hidden) : 0;
+  o += cbam ? 2 * r4(hidden) : 0;
   L.s = o;
   o += r4(C);
   L.g = o;
@@ -267,12 +281,12 @@ __device__ __forceinline__ void pool_nchw(const FusedArgs& a, const T* xs, int n
       float run = 0.f;
       for (int i = lane; i < head; i += 32) {
         const float v = to_f(row[i]);
-        run += v;
+        if constexpr (pool_run<T>() == 1) sum += v; else run += v;
         if (kMax) mx = fmaxf(mx, v);
       }
       for (int i = tail + lane; i < HW; i += 32) {
         const float v = to_f(row[i]);
-        run += v;
+        if constexpr (pool_run<T>() == 1) sum += v; else run += v;
         if (kMax) mx = fmaxf(mx, v);
       }
       sum += run;
@@ -282,40 +296,55 @@ __device__ __forceinline__ void pool_nchw(const FusedArgs& a, const T* xs, int n
         vv.raw = rv[k];
         float f[VE];
         vv.unpack(f);
-        float r = 0.f;
+        if constexpr (pool_run<T>() == 1) {
+          // fp32: pairs summed in fp64 (exact), then into the fp64 total
+          sum += (double(f[0]) + double(f[1])) + (double(f[2]) + double(f[3]));
+          if (kMax) mx = fmaxf(mx, fmaxf(fmaxf(f[0], f[1]), fmaxf(f[2], f[3])));
+        } else {
+          float r = 0.f;
 #pragma unroll
-        for (int e = 0; e < VE; ++e) {
-          r += f[e];
-          if (kMax) mx = fmaxf(mx, f[e]);
+          for (int e = 0; e < VE; ++e) {
+            r += f[e];
+            if (kMax) mx = fmaxf(mx, f[e]);
+          }
+          sum += r;  // fp16/bf16: fp32 runs of VE elements, fp64 across them
         }
-        sum += r;  // fp32 runs of VE elements, fp64 across them
       }
       sum = warp_sum(sum);
       if (kMax) mx = warp_max(mx);
       if (lane == 0) {
         const int64_t c = cu0 + cl;
-        __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, static_cast<float>(sum / HW));
+        __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum / HW);
         if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
       }
     }
   } else {
-    // thread per channel (HW < 64): fp32 runs of 16, fp64 across runs
+    // thread per channel (HW < 64): fp32 runs (pool_run), fp64 across runs
+    constexpr int R = pool_run<T>();
     for (int64_t cl = tid; cl < ncl; cl += kThreads) {
       const T* row = xs + cl * HW;
       double sum = 0.0;
       float mx = -INFINITY;
-      for (int i0 = 0; i0 < HW; i0 += 16) {
-        const int ie = i0 + 16 < HW ? i0 + 16 : HW;
-        float run = 0.f;
-        for (int i = i0; i < ie; ++i) {
+      if constexpr (R == 1) {
+        for (int i = 0; i < HW; ++i) {
           const float v = to_f(row[i]);
-          run += v;
+          sum += v;
           if (kMax) mx = fmaxf(mx, v);
         }
-        sum += run;
+      } else {
+        for (int i0 = 0; i0 < HW; i0 += R) {
+          const int ie = i0 + R < HW ? i0 + R : HW;
+          float run = 0.f;
+          for (int i = i0; i < ie; ++i) {
+            const float v = to_f(row[i]);
+            run += v;
+            if (kMax) mx = fmaxf(mx, v);
+          }
+          sum += run;
+        }
       }
       const int64_t c = cu0 + cl;
-      __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, static_cast<float>(sum / HW));
+      __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum / HW);
       if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
     }
   }
@@ -325,7 +354,7 @@ __device__ __forceinline__ void pool_nchw(const FusedArgs& a, const T* xs, int n
 // accumulated over the tile's chunks into part[n][j][c] in a fixed order.
 template <bool kMax, typename T>
 __device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64_t npos,
-                                          float* part_row, float* pmax_row, bool first,
+                                          double* part_row, float* pmax_row, bool first,
                                           float* red) {
   const int tid = threadIdx.x;
   const int C = a.C;
@@ -337,8 +366,9 @@ __device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64
     float mx = -INFINITY;
     if (tid < G * C) {
       const int g = tid / C, c = tid - g * C;
-      for (int64_t p0 = g; p0 < npos; p0 += 16 * G) {  // fp32 runs of 16, fp64 across runs
-        const int64_t pe = p0 + 16 * G < npos ? p0 + 16 * G : npos;
+      constexpr int R = pool_run<T>();
+      for (int64_t p0 = g; p0 < npos; p0 += R * G) {  // fp32 runs (pool_run), fp64 across runs
+        const int64_t pe = p0 + R * G < npos ? p0 + R * G : npos;
         float run = 0.f;
         for (int64_t p = p0; p < pe; p += G) {
           const float v = to_f(xs[p * C + c]);
@@ -362,15 +392,16 @@ __device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64
         s2 += __ldcg(part_row + tid);
         if (kMax) m2 = fmaxf(__ldcg(pmax_row + tid), m2);
       }
-      __stcg(part_row + tid, static_cast<float>(s2));
+      __stcg(part_row + tid, s2);
       if (kMax) __stcg(pmax_row + tid, m2);
     }
   } else {
     for (int c = tid; c < C; c += kThreads) {
       double sum = 0.0;
       float mx = -INFINITY;
-      for (int64_t p0 = 0; p0 < npos; p0 += 16) {
-        const int64_t pe = p0 + 16 < npos ? p0 + 16 : npos;
+      constexpr int R = pool_run<T>();
+      for (int64_t p0 = 0; p0 < npos; p0 += R) {
+        const int64_t pe = p0 + R < npos ? p0 + R : npos;
         float run = 0.f;
         for (int64_t p = p0; p < pe; ++p) {
           const float v = to_f(xs[p * C + c]);
@@ -383,7 +414,7 @@ __device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64
         sum += __ldcg(part_row + c);
         if (kMax) mx = fmaxf(__ldcg(pmax_row + c), mx);
       }
-      __stcg(part_row + c, static_cast<float>(sum));
+      __stcg(part_row + c, sum);
       if (kMax) __stcg(pmax_row + c, mx);
     }
   }
@@ -391,11 +422,11 @@ __device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64
 
 // Loads n's channel means (and maxes) [c0, c1) from the workspace into shared memory.
 __device__ __forceinline__ void load_z(const FusedArgs& a, int n, int64_t c0, int64_t c1,
-                                       float* z_sm, float* zmax_sm) {
+                                       double* z_sm, double* zmax_sm) {
   const int64_t base = static_cast<int64_t>(n) * a.C;
   for (int64_t c = c0 + threadIdx.x; c < c1; c += kThreads) {
     z_sm[c] = __ldcg(a.zmean + base + c);
-    if (zmax_sm) zmax_sm[c] = __ldcg(a.zmax + base + c);
+    if (zmax_sm) zmax_sm[c] = double(__ldcg(a.zmax + base + c));
   }
 }
 
@@ -445,8 +476,9 @@ __device__ __forceinline__ void pool_ct(const FusedArgs& a, const T* xs, int n, 
     double sum = 0.0;
     if (tid < G * w) {
       const int g = tid / w, cl = tid - g * w;
-      for (int p0 = g; p0 < HW; p0 += 16 * G) {  // fp32 runs of 16, fp64 across runs
-        const int pe = p0 + 16 * G < HW ? p0 + 16 * G : HW;
+      constexpr int R = pool_run<T>();
+      for (int p0 = g; p0 < HW; p0 += R * G) {  // fp32 runs (pool_run), fp64 across runs
+        const int pe = p0 + R * G < HW ? p0 + R * G : HW;
         float run = 0.f;
         for (int p = p0; p < pe; p += G) run += to_f(xs[p * w + cl]);
         sum += run;
@@ -457,18 +489,19 @@ __device__ __forceinline__ void pool_ct(const FusedArgs& a, const T* xs, int n, 
     if (tid < w) {
       double s2 = 0.0;
       for (int g = 0; g < G; ++g) s2 += dred[g * w + tid];
-      __stcg(a.zmean + zb + tid, static_cast<float>(s2 / HW));
+      __stcg(a.zmean + zb + tid, s2 / HW);
     }
   } else {
     for (int cl = tid; cl < w; cl += kThreads) {
       double sum = 0.0;
-      for (int p0 = 0; p0 < HW; p0 += 16) {
-        const int pe = p0 + 16 < HW ? p0 + 16 : HW;
+      constexpr int R = pool_run<T>();
+      for (int p0 = 0; p0 < HW; p0 += R) {
+        const int pe = p0 + R < HW ? p0 + R : HW;
         float run = 0.f;
         for (int p = p0; p < pe; ++p) run += to_f(xs[p * w + cl]);
         sum += run;
       }
-      __stcg(a.zmean + zb + cl, static_cast<float>(sum / HW));
+      __stcg(a.zmean + zb + cl, sum / HW);
     }
   }
 }
@@ -514,17 +547,17 @@ __device__ __forceinline__ void apply_ct(const FusedArgs& a, const T* xs, T* yn,
 
 // Gate computation for channels [c0, c1) into s_sm (absolute channel index); also to
 // sbuf (for other blocks) and/or scale_out when asked.
-template <int OP>
+template <int OP, int UNR>
 __device__ __forceinline__ void gates_for(const FusedArgs& a, int n, int64_t c0, int64_t c1,
-                                          float* z_sm, float* zmax_sm, float* hid_sm,
-                                          float* hidmax_sm, float* s_sm, bool to_sbuf,
+                                          double* z_sm, double* zmax_sm, double* hid_sm,
+                                          double* hidmax_sm, float* s_sm, bool to_sbuf,
                                           bool to_scale_out, double* scratch) {
   if constexpr (OP == static_cast<int>(Op::SE)) {
-    se_gates(a, n, c0, c1, z_sm, hid_sm, s_sm, to_sbuf, to_scale_out, scratch);
+    se_gates<UNR>(a, n, c0, c1, z_sm, hid_sm, s_sm, to_sbuf, to_scale_out, scratch);
   } else if constexpr (OP == static_cast<int>(Op::ECA)) {
     eca_gates(a, n, c0, c1, z_sm, s_sm, to_sbuf, to_scale_out);
   } else {
-    cbam_gates(a, n, c0, c1, hid_sm, hidmax_sm, s_sm, to_sbuf, scratch);
+    cbam_gates<UNR>(a, n, c0, c1, hid_sm, hidmax_sm, s_sm, to_sbuf, scratch);
   }
 }
 
@@ -537,7 +570,7 @@ __device__ __forceinline__ void gates_for(const FusedArgs& a, int n, int64_t c0,
 // per 512-byte row). Gates of sample g live at s_sm[g * upt + (c - u0)].
 template <int OP, typename T, bool NHWC>
 __device__ __forceinline__ void se_group_tile(const FusedArgs& a, int tile, unsigned char* smem,
-                                              float* z_sm, float* hid_sm, float* s_sm, float* red,
+                                              double* z_sm, double* hid_sm, float* s_sm, float* red,
                                               double* scratch) {
   const int tid = threadIdx.x;
   const int G = a.grp, Tn = a.T;
@@ -577,13 +610,14 @@ __device__ __forceinline__ void se_group_tile(const FusedArgs& a, int tile, unsi
       const T* row = reinterpret_cast<const T*>(smem + static_cast<int64_t>(g) * a.slot +
                                                 (reinterpret_cast<uintptr_t>(src) & 15)) + cl * HW;
       double sum = 0.0;
-      for (int i0 = 0; i0 < HW; i0 += 16) {
-        const int ie = i0 + 16 < HW ? i0 + 16 : HW;
+      constexpr int R = pool_run<T>();
+      for (int i0 = 0; i0 < HW; i0 += R) {
+        const int ie = i0 + R < HW ? i0 + R : HW;
         float run = 0.f;
         for (int i = i0; i < ie; ++i) run += to_f(row[i]);
         sum += run;
       }
-      __stcg(a.zmean + static_cast<int64_t>(n0 + g) * a.C + u0 + cl, static_cast<float>(sum / HW));
+      __stcg(a.zmean + static_cast<int64_t>(n0 + g) * a.C + u0 + cl, sum / HW);
     }
     __syncthreads();
   } else {
@@ -616,14 +650,14 @@ __device__ __forceinline__ void se_group_tile(const FusedArgs& a, int tile, unsi
   // ---- gates of this tile's channels for the nv samples (one read of the W2 rows)
   const int hs = (a.hidden + 3) & ~3;
   const int upt = a.upt;
-  const float* hg = a.hid + static_cast<int64_t>(n0) * a.hidden;
+  const double* hg = a.hid + static_cast<int64_t>(n0) * a.hidden;
   for (int i = tid; i < nv * a.hidden; i += kThreads) {
     const int g = i / a.hidden;
     hid_sm[g * hs + (i - g * a.hidden)] = __ldcg(hg + i);
   }
   __syncthreads();
-  block_rows_dot_grp(a.w2, u0, u1, a.hidden, nv, hid_sm, hs, scratch, [&](int64_t c, int g, float v) {
-    const float s = gate_f(v + (a.b2 ? __ldg(a.b2 + c) : 0.f), a.gate);
+  block_rows_dot_grp(a.w2, u0, u1, a.hidden, nv, hid_sm, hs, scratch, [&](int64_t c, int g, double v) {
+    const float s = gate_f(static_cast<float>(v + (a.b2 ? double(__ldg(a.b2 + c)) : 0.0)), a.gate);
     s_sm[g * upt + (c - u0)] = s;
     if (a.scale_out) a.scale_out[static_cast<int64_t>(n0 + g) * a.C + c] = s;
   });
@@ -651,14 +685,16 @@ template <int OP, typename T, bool NHWC>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const FusedArgs a) {
   constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
   constexpr bool kEca = OP == static_cast<int>(Op::ECA);
+  // unroll of the FC row dots: measured with ptxas -v (v7), 2 keeps SE NCHW spill-free
+  constexpr int kDotUnroll = (OP == static_cast<int>(Op::SE) && !NHWC) ? 2 : 4;
   extern __shared__ __align__(16) unsigned char smem[];
   __shared__ int s_tile;
   const SmemLayout L = smem_layout(OP, a.C, a.hidden, a.g_len, a.grp);
   float* fx = reinterpret_cast<float*>(smem + a.tile_area);
-  float* z_sm = fx + L.z;
-  float* zmax_sm = kCbam ? fx + L.zmax : nullptr;
-  float* hid_sm = fx + L.hid;
-  float* hidmax_sm = fx + L.hidmax;
+  double* z_sm = reinterpret_cast<double*>(fx + L.z);
+  double* zmax_sm = kCbam ? reinterpret_cast<double*>(fx + L.zmax) : nullptr;
+  double* hid_sm = reinterpret_cast<double*>(fx + L.hid);
+  double* hidmax_sm = reinterpret_cast<double*>(fx + L.hidmax);
   float* s_sm = fx + L.s;
   float* g_sm = fx + L.g;
   float* red = fx + L.red;
@@ -699,7 +735,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
       const int64_t cu1 = min(u1, cu0 + a.upc);
       chunk_sm = load_chunk<T>(smem, xn + cu0 * unit, (cu1 - cu0) * unit);
       if constexpr (NHWC) {
-        float* prow = a.part + (static_cast<int64_t>(n) * Tn + j) * a.C;
+        double* prow = a.part + (static_cast<int64_t>(n) * Tn + j) * a.C;
         float* mrow = kCbam ? a.pmax + (static_cast<int64_t>(n) * Tn + j) * a.C : nullptr;
         pool_nhwc<kCbam>(a, chunk_sm, cu1 - cu0, prow, mrow, ch == 0, red);
       } else {
@@ -713,10 +749,10 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
       int64_t c0, c1;
       split_range(a.C, Tn, j, c0, c1);
       const int64_t nb = static_cast<int64_t>(n) * a.C;
-      const float* pp = a.part + nb * Tn;
+      const double* pp = a.part + nb * Tn;
       block_strided_reduce<kCbam>(pp, kCbam ? a.pmax + nb * Tn : nullptr, a.C, Tn, c0, c1, scratch,
                                   red + 2 * kThreads, [&](int64_t c, double sum, float mx) {
-                                    __stcg(a.zmean + nb + c, static_cast<float>(sum / a.HW));
+                                    __stcg(a.zmean + nb + c, sum / a.HW);
                                     if (kCbam) __stcg(a.zmax + nb + c, mx);
                                   });
       sample_sync(cnt, phase, Tn);  // A2: means of n are in
@@ -728,14 +764,14 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
       if (two_fc && a.fc1_local) {
         load_z(a, n, 0, a.C, z_sm, zmax_sm);
         __syncthreads();
-        fc1_rows(a, n, 0, a.hidden, z_sm, zmax_sm, scratch, hid_sm, hidmax_sm);
+        fc1_rows<kDotUnroll>(a, n, 0, a.hidden, z_sm, zmax_sm, scratch, hid_sm, hidmax_sm);
       } else if (two_fc) {
         if (j < a.fc1_blocks) {
           load_z(a, n, 0, a.C, z_sm, zmax_sm);
           __syncthreads();
           int64_t h0, h1;
           split_range(a.hidden, a.fc1_blocks, j, h0, h1);
-          fc1_rows(a, n, h0, h1, z_sm, zmax_sm, scratch);
+          fc1_rows<kDotUnroll>(a, n, h0, h1, z_sm, zmax_sm, scratch);
         }
         sample_sync(cnt, phase, Tn);  // B: hidden layer of n is in
         const int64_t hb = static_cast<int64_t>(n) * a.hidden;
@@ -757,16 +793,16 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
     }
     const bool want_scale_out = a.scale_out != nullptr && !kCbam;
     if (!NHWC || ct) {
-      gates_for<OP>(a, n, u0, u1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false, want_scale_out, scratch);
+      gates_for<OP, kDotUnroll>(a, n, u0, u1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false, want_scale_out, scratch);
     } else {
       if (a.s_local) {
-        gates_for<OP>(a, n, 0, a.C, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false,
+        gates_for<OP, kDotUnroll>(a, n, 0, a.C, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false,
                       want_scale_out && j == 0, scratch);
       } else {
         if (j < a.s_blocks) {
           int64_t c0, c1;
           split_range(a.C, a.s_blocks, j, c0, c1);
-          gates_for<OP>(a, n, c0, c1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, true,
+          gates_for<OP, kDotUnroll>(a, n, c0, c1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, true,
                         want_scale_out, scratch);
         }
         sample_sync(cnt, phase, Tn);  // C: all gates of n are in
@@ -823,7 +859,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) se_group_kernel(const Fu
     const int tile = s_tile;
     __syncthreads();
     if (tile >= a.total_tiles) break;
-    se_group_tile<OP, T, NHWC>(a, tile, smem, fx + L.z, fx + L.hid, fx + L.s, fx + L.red, scratch);
+    se_group_tile<OP, T, NHWC>(a, tile, smem, reinterpret_cast<double*>(fx + L.z),
+                               reinterpret_cast<double*>(fx + L.hid), fx + L.s, fx + L.red, scratch);
   }
   if (tid == 0) {
     __threadfence();

@@ -246,20 +246,21 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   a.ct = ct ? 1 : 0;
   a.g_len = static_cast<int>(g_len);
 
-  // workspace: float arrays, each 256-byte aligned
+  // workspace: float and double arrays, each 256-byte aligned (means, channel partial sums and
+  // hidden layers are fp64, see FusedArgs)
   size_t off = 0;
-  auto take = [&](int64_t nfloats, bool need) -> size_t {
+  auto take = [&](int64_t nelems, bool need, size_t elem_bytes = 4) -> size_t {
     if (!need) return SIZE_MAX;
     const size_t o = off;
-    off += (static_cast<size_t>(nfloats) * 4 + 255) & ~size_t(255);
+    off += (static_cast<size_t>(nelems) * elem_bytes + 255) & ~size_t(255);
     return o;
   };
-  const size_t o_zmean = take(N * C, true);
+  const size_t o_zmean = take(N * C, true, 8);
   const size_t o_zmax = take(N * C, kCbam);
-  const size_t o_part = take(N * T_ * C, NHWC && !ct);
+  const size_t o_part = take(N * T_ * C, NHWC && !ct, 8);
   const size_t o_pmax = take(N * T_ * C, NHWC && kCbam);
-  const size_t o_hid = take(N * std::max(hidden, 1), !kEca);
-  const size_t o_hidmax = take(N * std::max(hidden, 1), kCbam);
+  const size_t o_hid = take(N * std::max(hidden, 1), !kEca, 8);
+  const size_t o_hidmax = take(N * std::max(hidden, 1), kCbam, 8);
   const size_t o_sbuf = take(N * C, NHWC && !a.s_local);
   const size_t o_spart = take(N * T_ * 2 * HW, kCbam && !NHWC);
   const size_t o_map = take(N * 2 * HW, kCbam);
@@ -271,14 +272,15 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   auto at = [&](size_t o) -> float* {
     return o == SIZE_MAX ? nullptr : reinterpret_cast<float*>(reinterpret_cast<char*>(fbase) + o);
   };
+  auto at_d = [&](size_t o) -> double* { return reinterpret_cast<double*>(at(o)); };
   a.ticket = counters;
   a.cnt = counters + 2;
-  a.zmean = at(o_zmean);
+  a.zmean = at_d(o_zmean);
   a.zmax = at(o_zmax);
-  a.part = at(o_part);
+  a.part = at_d(o_part);
   a.pmax = at(o_pmax);
-  a.hid = at(o_hid);
-  a.hidmax = at(o_hidmax);
+  a.hid = at_d(o_hid);
+  a.hidmax = at_d(o_hidmax);
   a.sbuf = at(o_sbuf);
   a.spart = at(o_spart);
   a.map = at(o_map);
