@@ -5,19 +5,16 @@
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
-const require = createRequire(import.meta.url);
+import { xorshiftFiller } from './random.mjs';
 
-function rand(n, scale) {
-  const a = new Float32Array(n);
-  for (let i = 0; i < n; i++) a[i] = (Math.random() * 2 - 1) * scale;
-  return a;
-}
+const require = createRequire(import.meta.url);
 
 export async function runOverheadBench({ calls = 10_000, log = () => {} } = {}) {
   const api = require('../dist/index.js');
   const native = require('../dist/backend/load.js').loadBinding();
   const rows = [];
   for (const [n, c, h, w] of [[1, 64, 4, 4], [1, 2048, 7, 7]]) {
+    const rand = xorshiftFiller(c);
     const hidden = Math.max(8, c / 16);
     const weights = { w1: rand(hidden * c, 0.1), b1: rand(hidden, 0.1), w2: rand(c * hidden, 0.1), b2: rand(c, 0.1) };
     const shape = [n, c, h, w];
