@@ -21,8 +21,17 @@ export async function runOverheadBench({ calls = 10_000, log = () => {} } = {}) 
     const x = api.DeviceTensor.from(rand(n * c * h * w, 1), shape, { dtype: 'float16' });
     const out = api.DeviceTensor.empty(shape, { dtype: 'float16' });
     const block = new api.SEBlock(weights, { device: 'cuda', dtype: 'float16' });
+    // The weights as float32 DeviceTensors in PyTorch's 1×1-conv shapes: nothing uploaded per call.
+    const deviceWeights = {
+      w1: api.DeviceTensor.from(weights.w1, [hidden, c, 1, 1]),
+      b1: api.DeviceTensor.from(weights.b1, [hidden, 1, 1, 1]),
+      w2: api.DeviceTensor.from(weights.w2, [c, hidden, 1, 1]),
+      b2: api.DeviceTensor.from(weights.b2, [c, 1, 1, 1]),
+    };
     for (const [what, call] of [
       ['SEBlock.forward (resident weights)', () => block.forward(x, { out })],
+      ['SEBlock.forward (resident, new result)', () => block.forward(x).dispose()],
+      ['seForward (DeviceTensor x and weights)', () => api.seForward(x, shape, deviceWeights, { out })],
       ['seForward (DeviceTensor x, host weights)', () => api.seForward(x, shape, weights, { out })],
     ]) {
       for (let i = 0; i < 200; i++) call();
@@ -34,9 +43,10 @@ export async function runOverheadBench({ calls = 10_000, log = () => {} } = {}) 
       const totalUs = ((performance.now() - t0) * 1e3) / calls;
       const row = { what, shape: shape.join('x'), dtype: 'float16', calls, enqueueUs: +enqueueUs.toFixed(2), withSyncUs: +totalUs.toFixed(2) };
       rows.push(row);
-      log(`overhead ${what.padEnd(42)} ${row.shape.padEnd(10)} ${row.enqueueUs.toFixed(2)} µs/call (incl. final sync ${row.withSyncUs.toFixed(2)})`);
+      log(`overhead ${what.padEnd(44)} ${row.shape.padEnd(10)} ${row.enqueueUs.toFixed(2)} µs/call (incl. final sync ${row.withSyncUs.toFixed(2)})`);
     }
     block.dispose();
+    for (const t of Object.values(deviceWeights)) t.dispose();
     x.dispose();
     out.dispose();
   }

@@ -6,6 +6,10 @@ import { MAX_ELEMENTS, describe, formatShape, isPlainObject, rangeError, rangeEr
 const SHAPE_EXPECTED = 'an array of 4 positive integers [N, C, H, W]';
 const AXES = ['N', 'C', 'H', 'W'] as const;
 
+function axisName(arg: string, i: number): string {
+  return `${arg}[${i}] (${AXES[i]})`;
+}
+
 /** A frozen copy of a valid [N, C, H, W]; N·C·H·W must be at most 2^31 − 1. */
 export function parseShape(fn: string, arg: string, value: unknown): Shape4 {
   if (!Array.isArray(value)) throw typeError(fn, arg, SHAPE_EXPECTED, value);
@@ -13,10 +17,10 @@ export function parseShape(fn: string, arg: string, value: unknown): Shape4 {
   const dims: number[] = [];
   for (let i = 0; i < 4; i++) {
     const d: unknown = value[i];
-    const name = `${arg}[${i}] (${AXES[i]})`;
-    if (typeof d !== 'number') throw typeError(fn, name, 'a positive integer', d);
-    if (!Number.isInteger(d) || d < 1) throw rangeError(fn, name, 'a positive integer', d);
-    if (d > MAX_ELEMENTS) throw rangeError(fn, name, `a positive integer at most ${MAX_ELEMENTS}`, d);
+    // Messages are built only on failure: this runs on every call.
+    if (typeof d !== 'number') throw typeError(fn, axisName(arg, i), 'a positive integer', d);
+    if (!Number.isInteger(d) || d < 1) throw rangeError(fn, axisName(arg, i), 'a positive integer', d);
+    if (d > MAX_ELEMENTS) throw rangeError(fn, axisName(arg, i), `a positive integer at most ${MAX_ELEMENTS}`, d);
     dims.push(d);
   }
   const numel = dims[0]! * dims[1]! * dims[2]! * dims[3]!;
@@ -42,9 +46,8 @@ function quoteList(allowed: readonly string[]): string {
 /** An enum string; undefined gives the default. */
 export function parseEnum<T extends string>(fn: string, arg: string, value: unknown, allowed: readonly T[], dflt: T): T {
   if (value === undefined) return dflt;
-  const expected = `one of ${quoteList(allowed)}`;
-  if (typeof value !== 'string') throw typeError(fn, arg, expected, value);
-  if (!(allowed as readonly string[]).includes(value)) throw rangeError(fn, arg, expected, value);
+  if (typeof value !== 'string') throw typeError(fn, arg, `one of ${quoteList(allowed)}`, value);
+  if (!(allowed as readonly string[]).includes(value)) throw rangeError(fn, arg, `one of ${quoteList(allowed)}`, value);
   return value as T;
 }
 
@@ -63,12 +66,12 @@ export function parseObject(
   optional: boolean,
 ): Readonly<Record<string, unknown>> {
   if (value === undefined && optional) return EMPTY;
-  const expected = `${optional ? 'undefined or ' : ''}a plain object with only the keys ${known.join(', ')}`;
-  if (!isPlainObject(value)) throw typeError(fn, arg, expected, value);
+  const expected = (): string => `${optional ? 'undefined or ' : ''}a plain object with only the keys ${known.join(', ')}`;
+  if (!isPlainObject(value)) throw typeError(fn, arg, expected(), value);
   for (const key in value) {
     if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
     if (!known.includes(key)) {
-      throw new TypeError(`${fn}: ${arg} must be ${expected}; received ${describe(value)} with the unknown key ${JSON.stringify(key)}`);
+      throw new TypeError(`${fn}: ${arg} must be ${expected()}; received ${describe(value)} with the unknown key ${JSON.stringify(key)}`);
     }
   }
   return value;

@@ -15,7 +15,7 @@ import {
   type OpSpec,
   type PreparedCall,
   type Settings,
-  type WeightSet,
+  type HostWeightSet,
   copyWeights,
   fillCfg,
   parseSettings,
@@ -111,7 +111,7 @@ class BlockCore {
   readonly name: string;
   readonly spec: OpSpec;
   readonly callKeys: readonly string[];
-  readonly weights: WeightSet;
+  readonly weights: HostWeightSet;
   readonly settings: Settings;
   readonly dtype: DType | undefined;
   readonly cuda: boolean;
@@ -138,7 +138,7 @@ class BlockCore {
     this.settings = parseSettings(fn, spec, opts);
     this.dtype = opts.dtype === undefined ? undefined : parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
     const channels = positiveInt(fn, 'options.channels', opts.channels);
-    this.weights = copyWeights(spec.validateWeights(fn, weights, undefined, channels));
+    this.weights = copyWeights(spec.validateWeights(fn, weights, undefined, channels, false));
     this.cuda = useCuda(fn, this.settings.device, this.settings.deviceIndex);
     this.deviceIndex = this.settings.deviceIndex ?? 0;
     if (this.cuda) this.upload();
@@ -147,7 +147,7 @@ class BlockCore {
   private upload(): void {
     const slots = [DEV.w1, DEV.b1, DEV.w2, DEV.b2, DEV.aux];
     try {
-      this.weights.host.forEach((w, i) => {
+      this.weights.slots.forEach((w, i) => {
         if (w === null) return;
         const t = DeviceTensor.from(w, [w.length, 1, 1, 1], { device: this.deviceIndex });
         this.resident.push(t);
@@ -272,16 +272,23 @@ class BlockCore {
       // The block's backend is fixed: a host x goes to CUDA exactly when the block does.
       { ...this.settings, device: this.cuda ? 'cuda' : 'cpu' },
       opts,
-      this.weights.host,
+      this.weights.slots,
       this.weights.c,
       this.dtype,
     );
     if (ops.kind === 'host') {
       fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, 'float32', this.deviceIndex);
-      return { fn, cfg: this.cfg, ops, weights: this.weights, stream, dev: null };
+      return this.call(fn, ops, stream, null);
     }
     fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
-    return { fn, cfg: this.cfg, ops, weights: this.weights, stream, dev: this.dev };
+    return this.call(fn, ops, stream, this.dev);
+  }
+
+  private call(fn: string, ops: PreparedCall['ops'], stream: bigint, dev: BigUint64Array | null): PreparedCall {
+    const w = this.weights;
+    // Device 'auto' at construction: a host call the CUDA kernel refuses runs on the CPU.
+    const cpuFallback = this.settings.device === 'auto';
+    return { fn, cfg: this.cfg, ops, weights: w, hostWeights: w.slots, stream, dev, deviceWeights: [], cpuFallback };
   }
 }
 

@@ -227,7 +227,12 @@ export class DeviceTensor {
     return this.#disposed;
   }
 
-  /** Copies to the host once the work queued on `stream` is done: float32 → Float32Array, halves → Uint16Array of raw bits. */
+  /**
+   * Copies to the host what the tensor holds at this point of `stream`: float32 → Float32Array,
+   * halves → Uint16Array of raw bits. The copy is enqueued now (a device-side snapshot), so work
+   * enqueued afterwards, such as an op writing this tensor, cannot change what it returns; the
+   * wait and the host copy run off the event loop.
+   */
   async toHost(options?: DownloadOptions): Promise<Float32Array | Uint16Array> {
     const fn = 'DeviceTensor.toHost';
     this.#assertLive('toHost');

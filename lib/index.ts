@@ -3,11 +3,11 @@
 export type { Activation, DType, Device, Gate, Layout, OutputActivation, Shape4 } from './types.js';
 
 export { seForward, seForwardAsync } from './ops/se.js';
-export type { SEDeviceOptions, SEOptions, SEWeights } from './ops/se.js';
+export type { SEDeviceOptions, SEDeviceWeights, SEOptions, SEWeights } from './ops/se.js';
 export { ecaForward, ecaForwardAsync, ecaKernelSize } from './ops/eca.js';
-export type { ECADeviceOptions, ECAOptions, ECAWeights } from './ops/eca.js';
+export type { ECADeviceOptions, ECADeviceWeights, ECAOptions, ECAWeights } from './ops/eca.js';
 export { cbamForward, cbamForwardAsync } from './ops/cbam.js';
-export type { CBAMDeviceOptions, CBAMOptions, CBAMWeights } from './ops/cbam.js';
+export type { CBAMDeviceOptions, CBAMDeviceWeights, CBAMOptions, CBAMWeights } from './ops/cbam.js';
 
 export { CBAMBlock, ECABlock, SEBlock } from './blocks.js';
 export type {

@@ -3,10 +3,21 @@
 
 import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
-import type { DeviceTensor } from '../device-tensor.js';
+import { DeviceTensor } from '../device-tensor.js';
 import { rangeError, rangeErrorText } from '../is.js';
 import type { Activation, Device, Gate, Layout, Shape4 } from '../types.js';
-import { type OpSpec, type WeightSet, expectLength, prepare, runAsync, runSync, validateMlp, weightArray } from './shared.js';
+import {
+  type OpSpec,
+  type WeightSet,
+  expectLength,
+  hostWeightArray,
+  prepare,
+  runAsync,
+  runSync,
+  validateMlp,
+  weightArray,
+  weightLength,
+} from './shared.js';
 
 /**
  * CBAM weights, fp32: the shared channel MLP w1 [hidden, C], b1 [hidden], w2 [C, hidden], b2 [C]
@@ -19,6 +30,20 @@ export interface CBAMWeights {
   w2: Float32Array;
   b2?: Float32Array;
   spatialWeight: Float32Array;
+  spatialBias?: Float32Array;
+}
+
+/**
+ * CBAM weights on the GPU (with a DeviceTensor x only): float32 DeviceTensors on x's device with
+ * the element counts of the host form. spatialBias stays a Float32Array: it is one scalar,
+ * passed by value with the call.
+ */
+export interface CBAMDeviceWeights {
+  w1: DeviceTensor;
+  b1?: DeviceTensor;
+  w2: DeviceTensor;
+  b2?: DeviceTensor;
+  spatialWeight: DeviceTensor;
   spatialBias?: Float32Array;
 }
 
@@ -50,21 +75,25 @@ const CBAM_WEIGHT_KEYS = ['w1', 'b1', 'w2', 'b2', 'spatialWeight', 'spatialBias'
 /** The native re-check's bound (cfg spatialK ≤ 4096). */
 const MAX_SPATIAL_K = 4095;
 
-function validateCbamWeights(fn: string, weights: unknown, cKnown: number | undefined, channels: number | undefined): WeightSet {
+function validateCbamWeights(
+  fn: string,
+  weights: unknown,
+  cKnown: number | undefined,
+  channels: number | undefined,
+  acceptDevice: boolean,
+): WeightSet {
   const w = parseObject(fn, 'weights', weights, CBAM_WEIGHT_KEYS, false);
-  const m = validateMlp(fn, w, cKnown, channels);
-  const sw = weightArray(fn, 'weights.spatialWeight', w.spatialWeight, false)!;
-  const k = Math.round(Math.sqrt(sw.length / 2));
-  if (k < 1 || 2 * k * k !== sw.length || k % 2 === 0 || k > MAX_SPATIAL_K) {
-    throw rangeError(
-      fn,
-      'weights.spatialWeight',
-      `a Float32Array [1, 2, k, k] of length 2·k² with k odd, k ≤ ${MAX_SPATIAL_K} (e.g. 98 for k = 7)`,
-      sw,
-    );
+  const m = validateMlp(fn, w, cKnown, channels, acceptDevice);
+  const sw = weightArray(fn, 'weights.spatialWeight', w.spatialWeight, false, acceptDevice)!;
+  const swLen = weightLength(sw);
+  const k = Math.round(Math.sqrt(swLen / 2));
+  if (k < 1 || 2 * k * k !== swLen || k % 2 === 0 || k > MAX_SPATIAL_K) {
+    const kind = sw instanceof DeviceTensor ? 'a float32 DeviceTensor [1, 2, k, k] of 2·k² elements' : 'a Float32Array [1, 2, k, k] of length 2·k²';
+    throw rangeError(fn, 'weights.spatialWeight', `${kind} with k odd, k ≤ ${MAX_SPATIAL_K} (e.g. 98 for k = 7)`, sw);
   }
-  const sb = weightArray(fn, 'weights.spatialBias', w.spatialBias, true);
-  expectLength(fn, 'weights.spatialBias', sb, 1, 'the single spatial conv bias');
+  // A scalar that goes into the call's configuration: a host array even with DeviceTensor weights.
+  const sb = hostWeightArray(fn, 'weights.spatialBias', w.spatialBias, true, 'the spatial conv bias is passed by value, also with DeviceTensor weights');
+  expectLength(fn, 'weights.spatialBias', sb, 1, () => 'the single spatial conv bias');
   if (sb !== null && !Number.isFinite(sb[0])) {
     throw rangeErrorText(fn, 'weights.spatialBias', 'a Float32Array holding one finite value', `[${String(sb[0])}]`);
   }
@@ -75,7 +104,7 @@ function validateCbamWeights(fn: string, weights: unknown, cKnown: number | unde
     ecaK: 0,
     spatialK: k,
     spatialBias: sb === null ? 0 : sb[0]!,
-    host: [m.w1, m.b1, m.w2, m.b2, sw],
+    slots: [m.w1, m.b1, m.w2, m.b2, sw],
   };
 }
 
@@ -87,6 +116,7 @@ export const CBAM_SPEC: OpSpec = {
   hasScaleOut: false,
   hasActivation: true,
   hasOutputActivation: false,
+  weightFields: ['w1', 'b1', 'w2', 'b2', 'spatialWeight'],
   validateWeights: validateCbamWeights,
 };
 
@@ -98,11 +128,16 @@ export const CBAM_SPEC: OpSpec = {
  * untouched on error). A DeviceTensor x gives a DeviceTensor result.
  */
 export function cbamForward(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Float32Array;
-export function cbamForward(x: DeviceTensor, shape: Shape4, weights: CBAMWeights, options?: CBAMDeviceOptions): DeviceTensor;
+export function cbamForward(
+  x: DeviceTensor,
+  shape: Shape4,
+  weights: CBAMWeights | CBAMDeviceWeights,
+  options?: CBAMDeviceOptions,
+): DeviceTensor;
 export function cbamForward(
   x: Float32Array | DeviceTensor,
   shape: Shape4,
-  weights: CBAMWeights,
+  weights: CBAMWeights | CBAMDeviceWeights,
   options?: CBAMOptions | CBAMDeviceOptions,
 ): Float32Array | DeviceTensor {
   const fn = 'cbamForward';
@@ -112,11 +147,16 @@ export function cbamForward(
 
 /** As {@link cbamForward}, resolving when done; bad arguments reject the Promise. */
 export function cbamForwardAsync(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Promise<Float32Array>;
-export function cbamForwardAsync(x: DeviceTensor, shape: Shape4, weights: CBAMWeights, options?: CBAMDeviceOptions): Promise<DeviceTensor>;
+export function cbamForwardAsync(
+  x: DeviceTensor,
+  shape: Shape4,
+  weights: CBAMWeights | CBAMDeviceWeights,
+  options?: CBAMDeviceOptions,
+): Promise<DeviceTensor>;
 export async function cbamForwardAsync(
   x: Float32Array | DeviceTensor,
   shape: Shape4,
-  weights: CBAMWeights,
+  weights: CBAMWeights | CBAMDeviceWeights,
   options?: CBAMOptions | CBAMDeviceOptions,
 ): Promise<Float32Array | DeviceTensor> {
   const fn = 'cbamForwardAsync';

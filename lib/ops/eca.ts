@@ -3,14 +3,19 @@
 
 import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
-import type { DeviceTensor } from '../device-tensor.js';
+import { DeviceTensor } from '../device-tensor.js';
 import { rangeError, typeError } from '../is.js';
 import type { Device, Gate, Layout, Shape4 } from '../types.js';
-import { type OpSpec, type WeightSet, prepare, runAsync, runSync, weightArray } from './shared.js';
+import { type OpSpec, type WeightSet, prepare, runAsync, runSync, weightArray, weightLength } from './shared.js';
 
 /** ECA weights: the 1-D conv kernel over the channel axis, [k] with k odd (PyTorch [1, 1, k] flattened). */
 export interface ECAWeights {
   weight: Float32Array;
+}
+
+/** ECA weights already on the GPU (with a DeviceTensor x only): a float32 DeviceTensor of k elements. */
+export interface ECADeviceWeights {
+  weight: DeviceTensor;
 }
 
 /** Options of ecaForward with host arrays. */
@@ -42,13 +47,21 @@ const ECA_WEIGHT_KEYS = ['weight'] as const;
 /** The native re-check's bound (cfg ecaK ≤ 2^20). */
 const MAX_ECA_K = 2 ** 20 - 1;
 
-function validateEcaWeights(fn: string, weights: unknown): WeightSet {
+function validateEcaWeights(
+  fn: string,
+  weights: unknown,
+  _c: number | undefined,
+  _channels: number | undefined,
+  acceptDevice: boolean,
+): WeightSet {
   const w = parseObject(fn, 'weights', weights, ECA_WEIGHT_KEYS, false);
-  const weight = weightArray(fn, 'weights.weight', w.weight, false)!;
-  if (weight.length < 1 || weight.length % 2 === 0 || weight.length > MAX_ECA_K) {
-    throw rangeError(fn, 'weights.weight', `a Float32Array of odd length k, 1 ≤ k ≤ ${MAX_ECA_K} (the conv kernel over channels)`, weight);
+  const weight = weightArray(fn, 'weights.weight', w.weight, false, acceptDevice)!;
+  const k = weightLength(weight);
+  if (k < 1 || k % 2 === 0 || k > MAX_ECA_K) {
+    const kind = weight instanceof DeviceTensor ? 'a float32 DeviceTensor of an odd number k of elements' : 'a Float32Array of odd length k';
+    throw rangeError(fn, 'weights.weight', `${kind}, 1 ≤ k ≤ ${MAX_ECA_K} (the conv kernel over channels)`, weight);
   }
-  return { c: 0, hidden: 0, twoFc: 0, ecaK: weight.length, spatialK: 0, spatialBias: 0, host: [null, null, null, null, weight] };
+  return { c: 0, hidden: 0, twoFc: 0, ecaK: k, spatialK: 0, spatialBias: 0, slots: [null, null, null, null, weight] };
 }
 
 export const ECA_SPEC: OpSpec = {
@@ -59,6 +72,7 @@ export const ECA_SPEC: OpSpec = {
   hasScaleOut: true,
   hasActivation: false,
   hasOutputActivation: false,
+  weightFields: [null, null, null, null, 'weight'],
   validateWeights: validateEcaWeights,
 };
 
@@ -74,11 +88,16 @@ export const ECA_SPEC: OpSpec = {
  * @param weights - `{ weight }`, k odd; {@link ecaKernelSize} gives the usual k for C.
  */
 export function ecaForward(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Float32Array;
-export function ecaForward(x: DeviceTensor, shape: Shape4, weights: ECAWeights, options?: ECADeviceOptions): DeviceTensor;
+export function ecaForward(
+  x: DeviceTensor,
+  shape: Shape4,
+  weights: ECAWeights | ECADeviceWeights,
+  options?: ECADeviceOptions,
+): DeviceTensor;
 export function ecaForward(
   x: Float32Array | DeviceTensor,
   shape: Shape4,
-  weights: ECAWeights,
+  weights: ECAWeights | ECADeviceWeights,
   options?: ECAOptions | ECADeviceOptions,
 ): Float32Array | DeviceTensor {
   const fn = 'ecaForward';
@@ -88,11 +107,16 @@ export function ecaForward(
 
 /** As {@link ecaForward}, resolving when done; bad arguments reject the Promise. */
 export function ecaForwardAsync(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Promise<Float32Array>;
-export function ecaForwardAsync(x: DeviceTensor, shape: Shape4, weights: ECAWeights, options?: ECADeviceOptions): Promise<DeviceTensor>;
+export function ecaForwardAsync(
+  x: DeviceTensor,
+  shape: Shape4,
+  weights: ECAWeights | ECADeviceWeights,
+  options?: ECADeviceOptions,
+): Promise<DeviceTensor>;
 export async function ecaForwardAsync(
   x: Float32Array | DeviceTensor,
   shape: Shape4,
-  weights: ECAWeights,
+  weights: ECAWeights | ECADeviceWeights,
   options?: ECAOptions | ECADeviceOptions,
 ): Promise<Float32Array | DeviceTensor> {
   const fn = 'ecaForwardAsync';

@@ -6,7 +6,17 @@ import { parseObject } from '../args.js';
 import type { DeviceTensor } from '../device-tensor.js';
 import { rangeError, typeError } from '../is.js';
 import type { Activation, Device, Gate, Layout, OutputActivation, Shape4 } from '../types.js';
-import { type OpSpec, type WeightSet, expectLength, prepare, runAsync, runSync, validateMlp, weightArray } from './shared.js';
+import {
+  type OpSpec,
+  type WeightSet,
+  expectLength,
+  prepare,
+  runAsync,
+  runSync,
+  validateMlp,
+  weightArray,
+  weightLength,
+} from './shared.js';
 
 /**
  * SE weights, fp32, row-major as PyTorch stores them: w1 [hidden, C], b1 [hidden], w2 [C, hidden],
@@ -18,6 +28,18 @@ export interface SEWeights {
   b1?: Float32Array;
   w2?: Float32Array;
   b2?: Float32Array;
+}
+
+/**
+ * SE weights already on the GPU (with a DeviceTensor x only): float32 DeviceTensors on x's
+ * device, any 4-D shape with the element count of the host form (e.g. w1 as [hidden, C, 1, 1],
+ * as PyTorch's 1×1 conv stores it). Nothing is uploaded per call.
+ */
+export interface SEDeviceWeights {
+  w1: DeviceTensor;
+  b1?: DeviceTensor;
+  w2?: DeviceTensor;
+  b2?: DeviceTensor;
 }
 
 /** Options of seForward with host arrays. */
@@ -66,28 +88,34 @@ export const SE_OPTION_KEYS = [
 ] as const;
 const SE_WEIGHT_KEYS = ['w1', 'b1', 'w2', 'b2'] as const;
 
-function validateSeWeights(fn: string, weights: unknown, cKnown: number | undefined, channels: number | undefined): WeightSet {
+function validateSeWeights(
+  fn: string,
+  weights: unknown,
+  cKnown: number | undefined,
+  channels: number | undefined,
+  acceptDevice: boolean,
+): WeightSet {
   const w = parseObject(fn, 'weights', weights, SE_WEIGHT_KEYS, false);
   if (w.w2 !== undefined) {
-    const m = validateMlp(fn, w, cKnown, channels);
-    return { c: m.c, hidden: m.hidden, twoFc: 1, ecaK: 0, spatialK: 0, spatialBias: 0, host: [m.w1, m.b1, m.w2, m.b2, null] };
+    const m = validateMlp(fn, w, cKnown, channels, acceptDevice);
+    return { c: m.c, hidden: m.hidden, twoFc: 1, ecaK: 0, spatialK: 0, spatialBias: 0, slots: [m.w1, m.b1, m.w2, m.b2, null] };
   }
-  const w1 = weightArray(fn, 'weights.w1', w.w1, false)!;
-  const b1 = weightArray(fn, 'weights.b1', w.b1, true);
+  const w1 = weightArray(fn, 'weights.w1', w.w1, false, acceptDevice)!;
+  const b1 = weightArray(fn, 'weights.b1', w.b1, true, acceptDevice);
   if (w.b2 !== undefined) {
     throw typeError(fn, 'weights.b2', 'undefined when weights.w2 is omitted (single-FC SE has one bias, b1)', w.b2);
   }
   let c = cKnown ?? channels;
   if (c === undefined) {
-    const root = Math.round(Math.sqrt(w1.length));
-    if (root < 1 || root * root !== w1.length) {
+    const root = Math.round(Math.sqrt(weightLength(w1)));
+    if (root < 1 || root * root !== weightLength(w1)) {
       throw rangeError(fn, 'weights.w1', 'a Float32Array of length C × C (single-FC SE, w2 omitted)', w1);
     }
     c = root;
   }
-  expectLength(fn, 'weights.w1', w1, c * c, `C × C = ${c} × ${c}: single-FC SE, w2 omitted`);
-  expectLength(fn, 'weights.b1', b1, c, `C = ${c}: single-FC SE, w2 omitted`);
-  return { c, hidden: c, twoFc: 0, ecaK: 0, spatialK: 0, spatialBias: 0, host: [w1, b1, null, null, null] };
+  expectLength(fn, 'weights.w1', w1, c * c, () => `C × C = ${c} × ${c}: single-FC SE, w2 omitted`);
+  expectLength(fn, 'weights.b1', b1, c, () => `C = ${c}: single-FC SE, w2 omitted`);
+  return { c, hidden: c, twoFc: 0, ecaK: 0, spatialK: 0, spatialBias: 0, slots: [w1, b1, null, null, null] };
 }
 
 export const SE_SPEC: OpSpec = {
@@ -98,6 +126,7 @@ export const SE_SPEC: OpSpec = {
   hasScaleOut: true,
   hasActivation: true,
   hasOutputActivation: true,
+  weightFields: ['w1', 'b1', 'w2', 'b2', null],
   validateWeights: validateSeWeights,
 };
 
@@ -111,16 +140,17 @@ export const SE_SPEC: OpSpec = {
  * @param x - [N, C, H, W] activations in `options.layout`: a Float32Array, or a DeviceTensor
  *   (then the result is a DeviceTensor of the same dtype and layout, enqueued on `options.stream`).
  * @param shape - logical [N, C, H, W], whatever the layout.
- * @param weights - see {@link SEWeights}.
+ * @param weights - see {@link SEWeights}; with a DeviceTensor x also {@link SEDeviceWeights}
+ *   (resident weights: nothing is uploaded per call).
  * @returns y: `options.out` when given, else a new array or DeviceTensor.
  * @throws Error if device 'cuda' is requested without CUDA (the message gives the reason).
  */
 export function seForward(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Float32Array;
-export function seForward(x: DeviceTensor, shape: Shape4, weights: SEWeights, options?: SEDeviceOptions): DeviceTensor;
+export function seForward(x: DeviceTensor, shape: Shape4, weights: SEWeights | SEDeviceWeights, options?: SEDeviceOptions): DeviceTensor;
 export function seForward(
   x: Float32Array | DeviceTensor,
   shape: Shape4,
-  weights: SEWeights,
+  weights: SEWeights | SEDeviceWeights,
   options?: SEOptions | SEDeviceOptions,
 ): Float32Array | DeviceTensor {
   const fn = 'seForward';
@@ -134,11 +164,16 @@ export function seForward(
  * synchronous throw), and `out` is then untouched.
  */
 export function seForwardAsync(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Promise<Float32Array>;
-export function seForwardAsync(x: DeviceTensor, shape: Shape4, weights: SEWeights, options?: SEDeviceOptions): Promise<DeviceTensor>;
+export function seForwardAsync(
+  x: DeviceTensor,
+  shape: Shape4,
+  weights: SEWeights | SEDeviceWeights,
+  options?: SEDeviceOptions,
+): Promise<DeviceTensor>;
 export async function seForwardAsync(
   x: Float32Array | DeviceTensor,
   shape: Shape4,
-  weights: SEWeights,
+  weights: SEWeights | SEDeviceWeights,
   options?: SEOptions | SEDeviceOptions,
 ): Promise<Float32Array | DeviceTensor> {
   const fn = 'seForwardAsync';

@@ -13,6 +13,7 @@ import {
   type HostOperands,
   type HostWeights,
   type NativeBinding,
+  type NativeError,
 } from '../backend/contract.js';
 import { numelOf, parseEnum, parseIndex, parseShape, parseStream } from '../args.js';
 import { binding, requireCuda, useCuda } from '../cuda.js';
@@ -34,8 +35,20 @@ export const OUTPUT_ACTIVATIONS: readonly OutputActivation[] = ['none', 'relu'];
 export const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda'];
 export { DTYPES, LAYOUTS };
 
-/** Validated weights of one op, with the sizes they fix. Host copies or the caller's arrays. */
-export interface WeightSet {
+/** One weight operand: a host array, or (functions with a DeviceTensor x) a float32 DeviceTensor. */
+export type WeightValue = Float32Array | DeviceTensor;
+
+/** [w1, b1, w2, b2, aux] as given: host arrays, or DeviceTensors when x is one. */
+export type WeightSlots = readonly [
+  w1: WeightValue | null,
+  b1: WeightValue | null,
+  w2: WeightValue | null,
+  b2: WeightValue | null,
+  aux: WeightValue | null,
+];
+
+/** Validated weights of one op, with the sizes they fix. Host copies or the caller's values. */
+export interface WeightSet<S extends WeightSlots = WeightSlots> {
   /** Channels fixed by the weights; 0 when any C works (ECA). */
   readonly c: number;
   readonly hidden: number;
@@ -44,8 +57,11 @@ export interface WeightSet {
   readonly spatialK: number;
   readonly spatialBias: number;
   /** [w1, b1, w2, b2, aux] */
-  readonly host: HostWeights;
+  readonly slots: S;
 }
+
+/** Weights that are all host arrays (blocks keep these; the CPU needs these). */
+export type HostWeightSet = WeightSet<HostWeights>;
 
 /** What differs between SE, ECA and CBAM. */
 export interface OpSpec {
@@ -56,8 +72,20 @@ export interface OpSpec {
   readonly hasScaleOut: boolean;
   readonly hasActivation: boolean;
   readonly hasOutputActivation: boolean;
-  /** c: the channel count from the shape, or undefined for a block (infer from the weights). */
-  validateWeights(fn: string, weights: unknown, c: number | undefined, channels: number | undefined): WeightSet;
+  /** The weights fields behind the slots [w1, b1, w2, b2, aux], for messages (null: unused). */
+  readonly weightFields: readonly [string | null, string | null, string | null, string | null, string | null];
+  /**
+   * c: the channel count from the shape, or undefined for a block (infer from the weights).
+   * acceptDevice: DeviceTensor weights are allowed (a function called with a DeviceTensor x);
+   * their dtype, device and liveness are checked later, by resolveDeviceWeights.
+   */
+  validateWeights(
+    fn: string,
+    weights: unknown,
+    c: number | undefined,
+    channels: number | undefined,
+    acceptDevice: boolean,
+  ): WeightSet;
 }
 
 /** Scalar settings after parsing. */
@@ -87,18 +115,46 @@ export function parseSettings(fn: string, spec: OpSpec, opts: Readonly<Record<st
 // ---------------------------------------------------------------------------------------------
 // Weight checks
 
-/** A required or optional Float32Array weight (undefined → null when optional). */
-export function weightArray(fn: string, arg: string, value: unknown, optional: boolean): Float32Array | null {
+/** Elements of a weight operand. */
+export function weightLength(w: WeightValue): number {
+  return w instanceof DeviceTensor ? numelOf(w.shape) : w.length;
+}
+
+/** How a message names a weight of `length` elements, in the kind the caller passed. */
+export function weightText(value: WeightValue | null, length: number): string {
+  return value instanceof DeviceTensor ? `a float32 DeviceTensor of ${length} elements` : `a Float32Array of length ${length}`;
+}
+
+/**
+ * A required or optional weight (undefined → null when optional): a Float32Array, or with
+ * acceptDevice also a DeviceTensor (checked further by resolveDeviceWeights).
+ */
+export function weightArray(fn: string, arg: string, value: unknown, optional: boolean, acceptDevice = false): WeightValue | null {
   if (value === undefined && optional) return null;
-  const expected = optional ? 'a Float32Array or undefined' : 'a Float32Array';
+  if (value instanceof DeviceTensor) {
+    if (acceptDevice) return value;
+    const why = 'DeviceTensor weights are taken only by the functions, with a DeviceTensor x';
+    throw typeError(fn, arg, `a Float32Array${optional ? ' or undefined' : ''} (${why})`, value);
+  }
+  const kinds = acceptDevice ? 'a Float32Array or a float32 DeviceTensor' : 'a Float32Array';
+  const expected = optional ? `${kinds} or undefined` : kinds;
   if (!isFloat32Array(value)) throw typeError(fn, arg, expected, value);
   if (isDetached(value)) throw typeError(fn, arg, 'a Float32Array that is not detached', value);
   return value;
 }
 
-export function expectLength(fn: string, arg: string, value: Float32Array | null, length: number, why: string): void {
-  if (value !== null && value.length !== length) {
-    throw rangeError(fn, arg, `a Float32Array of length ${length} (${why})`, value);
+/** A weight that is always a host array (CBAM's spatialBias: passed by value). */
+export function hostWeightArray(fn: string, arg: string, value: unknown, optional: boolean, why: string): Float32Array | null {
+  if (value === undefined && optional) return null;
+  if (!isFloat32Array(value)) throw typeError(fn, arg, `a Float32Array${optional ? ' or undefined' : ''} (${why})`, value);
+  if (isDetached(value)) throw typeError(fn, arg, 'a Float32Array that is not detached', value);
+  return value;
+}
+
+/** why: where `length` comes from, built only for the message. */
+export function expectLength(fn: string, arg: string, value: WeightValue | null, length: number, why: () => string): void {
+  if (value !== null && weightLength(value) !== length) {
+    throw rangeError(fn, arg, `${weightText(value, length)} (${why()})`, value);
   }
 }
 
@@ -119,15 +175,19 @@ export function validateMlp(
   w: Readonly<Record<string, unknown>>,
   cKnown: number | undefined,
   channels: number | undefined,
-): { c: number; hidden: number; w1: Float32Array; b1: Float32Array | null; w2: Float32Array; b2: Float32Array | null } {
-  const w1 = weightArray(fn, 'weights.w1', w.w1, false)!;
-  const b1 = weightArray(fn, 'weights.b1', w.b1, true);
-  const w2 = weightArray(fn, 'weights.w2', w.w2, false)!;
-  const b2 = weightArray(fn, 'weights.b2', w.b2, true);
+  acceptDevice: boolean,
+): { c: number; hidden: number; w1: WeightValue; b1: WeightValue | null; w2: WeightValue; b2: WeightValue | null } {
+  const w1 = weightArray(fn, 'weights.w1', w.w1, false, acceptDevice)!;
+  const b1 = weightArray(fn, 'weights.b1', w.b1, true, acceptDevice);
+  const w2 = weightArray(fn, 'weights.w2', w.w2, false, acceptDevice)!;
+  const b2 = weightArray(fn, 'weights.b2', w.b2, true, acceptDevice);
+  const w1Len = weightLength(w1);
+  const b1Len = b1 === null ? 0 : weightLength(b1);
+  const w2Len = weightLength(w2);
   let c = cKnown ?? channels;
   if (c === undefined) {
-    if (b2 !== null) c = b2.length;
-    else if (b1 !== null && b1.length > 0 && w1.length % b1.length === 0) c = w1.length / b1.length;
+    if (b2 !== null) c = weightLength(b2);
+    else if (b1Len > 0 && w1Len % b1Len === 0) c = w1Len / b1Len;
     else {
       throw rangeError(
         fn,
@@ -137,28 +197,36 @@ export function validateMlp(
       );
     }
   }
-  if (c < 1) throw rangeError(fn, 'weights.b2', 'a Float32Array of length C ≥ 1', b2);
+  if (c < 1) throw rangeError(fn, 'weights.b2', `${b2 instanceof DeviceTensor ? 'a float32 DeviceTensor' : 'a Float32Array'} of C ≥ 1 elements`, b2);
   // hidden from w1 when it divides; else from b1 or w2, so the w1 message can name the size.
-  let hidden = w1.length % c === 0 ? w1.length / c : 0;
+  let hidden = w1Len % c === 0 ? w1Len / c : 0;
   if (hidden === 0) {
-    if (b1 !== null && b1.length > 0) hidden = b1.length;
-    else if (w2.length % c === 0 && w2.length > 0) hidden = w2.length / c;
+    if (b1Len > 0) hidden = b1Len;
+    else if (w2Len % c === 0 && w2Len > 0) hidden = w2Len / c;
     if (hidden === 0) {
-      throw rangeError(fn, 'weights.w1', `a Float32Array [hidden, C] whose length is a positive multiple of C = ${c}`, w1);
+      const kind = w1 instanceof DeviceTensor ? 'a float32 DeviceTensor' : 'a Float32Array';
+      throw rangeError(fn, 'weights.w1', `${kind} [hidden, C] whose length is a positive multiple of C = ${c}`, w1);
     }
-    throw rangeError(fn, 'weights.w1', `a Float32Array of length ${hidden * c} (hidden × C = ${hidden} × ${c})`, w1);
+    throw rangeError(fn, 'weights.w1', `${weightText(w1, hidden * c)} (hidden × C = ${hidden} × ${c})`, w1);
   }
-  expectLength(fn, 'weights.b1', b1, hidden, `hidden = ${hidden}, from w1 [hidden, C] = ${w1.length} / ${c}`);
-  expectLength(fn, 'weights.w2', w2, c * hidden, `C × hidden = ${c} × ${hidden}`);
-  expectLength(fn, 'weights.b2', b2, c, `C = ${c}`);
+  expectLength(fn, 'weights.b1', b1, hidden, () => `hidden = ${hidden}, from w1 [hidden, C] = ${w1Len} / ${c}`);
+  expectLength(fn, 'weights.w2', w2, c * hidden, () => `C × hidden = ${c} × ${hidden}`);
+  expectLength(fn, 'weights.b2', b2, c, () => `C = ${c}`);
   return { c, hidden, w1, b1, w2, b2 };
 }
 
-/** Copies of the weights for blocks (so later writes by the caller do not change them). */
-export function copyWeights(ws: WeightSet): WeightSet {
-  const copy = (a: Float32Array | null): Float32Array | null => (a === null ? null : new Float32Array(a));
-  const [w1, b1, w2, b2, aux] = ws.host;
-  return { ...ws, host: [copy(w1), copy(b1), copy(w2), copy(b2), copy(aux)] };
+/**
+ * Copies of host weights for blocks (so later writes by the caller do not change them). Blocks
+ * validate with acceptDevice false, so a DeviceTensor here is a bug in lib/.
+ */
+export function copyWeights(ws: WeightSet): HostWeightSet {
+  const copy = (a: WeightValue | null): Float32Array | null => {
+    if (a === null) return null;
+    if (a instanceof DeviceTensor) throw new Error('squeeze-excite (internal): a block was given DeviceTensor weights');
+    return new Float32Array(a);
+  };
+  const [w1, b1, w2, b2, aux] = ws.slots;
+  return { ...ws, slots: [copy(w1), copy(b1), copy(w2), copy(b2), copy(aux)] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -168,10 +236,11 @@ function dimsText(shape: Shape4): string {
   return `N × C × H × W = ${shape.join(' × ')}`;
 }
 
-function hostTensor(fn: string, arg: string, value: unknown, length: number, why: string): Float32Array {
-  if (!isFloat32Array(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why})`, value);
-  if (isDetached(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why}) that is not detached`, value);
-  if (value.length !== length) throw rangeError(fn, arg, `a Float32Array of length ${length} (${why})`, value);
+/** why: words for where `length` comes from, built only for a message. */
+function hostTensor(fn: string, arg: string, value: unknown, length: number, why: () => string): Float32Array {
+  if (!isFloat32Array(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why()})`, value);
+  if (isDetached(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why()}) that is not detached`, value);
+  if (value.length !== length) throw rangeError(fn, arg, `a Float32Array of length ${length} (${why()})`, value);
   return value;
 }
 
@@ -248,7 +317,7 @@ export function resolveOperands(
   shapeGiven: boolean,
   settings: Settings,
   raw: RawOperands,
-  weights: HostWeights,
+  weights: WeightSlots,
   expectC: number,
   dtype: DType | undefined,
 ): Operands {
@@ -257,15 +326,16 @@ export function resolveOperands(
   const shape = parseShape(fn, 'shape', shapeArg);
   checkChannels(fn, shape, expectC);
   const numel = numelOf(shape);
-  const why = dimsText(shape);
+  const why = (): string => dimsText(shape);
+  const likeX = (): string => `like x: ${dimsText(shape)}`;
   const xs = hostTensor(fn, 'x', x, numel, why);
   const residual = spec.hasResidual && raw.residual !== undefined
-    ? hostTensor(fn, 'options.residual', raw.residual, numel, `like x: ${why}`)
+    ? hostTensor(fn, 'options.residual', raw.residual, numel, likeX)
     : null;
-  const out = raw.out !== undefined ? hostTensor(fn, 'options.out', raw.out, numel, `like x: ${why}`) : null;
+  const out = raw.out !== undefined ? hostTensor(fn, 'options.out', raw.out, numel, likeX) : null;
   const nc = shape[0] * shape[1];
   const scaleOut = spec.hasScaleOut && raw.scaleOut !== undefined
-    ? hostTensor(fn, 'options.scaleOut', raw.scaleOut, nc, `N × C = ${shape[0]} × ${shape[1]}`)
+    ? hostTensor(fn, 'options.scaleOut', raw.scaleOut, nc, () => `N × C = ${shape[0]} × ${shape[1]}`)
     : null;
   if (out !== null) {
     if (overlaps(out, xs) && !sameRegion(out, xs)) {
@@ -275,7 +345,7 @@ export function resolveOperands(
       throw rangeError(fn, 'options.out', 'options.residual itself or memory disjoint from it (partial overlap)', out);
     }
     for (const wgt of weights) {
-      if (wgt !== null && overlaps(out, wgt)) throw rangeError(fn, 'options.out', 'memory disjoint from the weights', out);
+      if (isFloat32Array(wgt) && overlaps(out, wgt)) throw rangeError(fn, 'options.out', 'memory disjoint from the weights', out);
     }
   }
   if (scaleOut !== null) {
@@ -286,7 +356,7 @@ export function resolveOperands(
       }
     }
     for (const wgt of weights) {
-      if (wgt !== null && overlaps(scaleOut, wgt)) {
+      if (isFloat32Array(wgt) && overlaps(scaleOut, wgt)) {
         throw rangeError(fn, 'options.scaleOut', 'memory disjoint from the weights', scaleOut);
       }
     }
@@ -418,9 +488,60 @@ export interface PreparedCall {
   readonly cfg: Float64Array;
   readonly ops: Operands;
   readonly weights: WeightSet;
+  /** The weights as host arrays, or null when they are resident (dev holds them). */
+  readonly hostWeights: HostWeights | null;
   readonly stream: bigint;
-  /** Device pointers of resident weights (blocks), or null to pass host weights. */
+  /** Device pointers of resident weights (blocks, DeviceTensor weights), or null to pass host weights. */
   readonly dev: BigUint64Array | null;
+  /** DeviceTensor weights an async call keeps alive until it settles. */
+  readonly deviceWeights: readonly DeviceTensor[];
+  /** device 'auto': a host call the CUDA kernel cannot take (ERR_SQEX_UNSUPPORTED) runs on the CPU. */
+  readonly cpuFallback: boolean;
+}
+
+/** The slots as host arrays, or null if any is a DeviceTensor. */
+export function hostSlots(slots: WeightSlots): HostWeights | null {
+  for (const w of slots) if (w instanceof DeviceTensor) return null;
+  return slots as HostWeights;
+}
+
+/**
+ * DeviceTensor weights of a function call with a DeviceTensor x: all array weights must be of
+ * one kind, float32, live and on x's device, and disjoint from out and scaleOut. Returns the DEV
+ * array with the weight slots filled, or null when the weights are host arrays.
+ */
+function resolveDeviceWeights(fn: string, spec: OpSpec, ws: WeightSet, o: DeviceOperandSet): BigUint64Array | null {
+  const slots = ws.slots;
+  let devCount = 0;
+  let hostCount = 0;
+  for (const w of slots) {
+    if (w instanceof DeviceTensor) devCount += 1;
+    else if (w !== null) hostCount += 1;
+  }
+  if (devCount === 0) return null;
+  if (hostCount > 0) {
+    // Name the first weight of the minority kind (a tie counts the DeviceTensors as the odd ones).
+    const oddIsDevice = devCount <= hostCount;
+    const i = slots.findIndex((w) => w !== null && (w instanceof DeviceTensor) === oddIsDevice);
+    const like = oddIsDevice ? 'a Float32Array' : 'a float32 DeviceTensor';
+    const why = 'DeviceTensor and Float32Array weights cannot be mixed in one call';
+    throw typeError(fn, `weights.${spec.weightFields[i]}`, `${like} like the other weights (${why})`, slots[i]);
+  }
+  const dev = new BigUint64Array(DEV.length);
+  const devSlots = [DEV.w1, DEV.b1, DEV.w2, DEV.b2, DEV.aux];
+  slots.forEach((w, i) => {
+    if (!(w instanceof DeviceTensor)) return;
+    const arg = `weights.${spec.weightFields[i]}`;
+    if (w.disposed || w.dtype !== 'float32' || w.device !== o.x.device) {
+      throw rangeError(fn, arg, `a float32 DeviceTensor on cuda:${o.x.device} (x's device) that has not been disposed`, w);
+    }
+    for (const [name, t] of [['options.out', o.out], ['options.scaleOut', o.scaleOut]] as const) {
+      if (t !== null && deviceOverlaps(t, w)) throw rangeError(fn, name, `memory disjoint from ${arg}`, t);
+    }
+    dev[devSlots[i]!] = rawPtr(w);
+    dev[devSlots[i]! + 1] = BigInt(w.byteLength);
+  });
+  return dev;
 }
 
 export function prepare(
@@ -435,23 +556,78 @@ export function prepare(
   const stream = parseStream(fn, 'options.stream', opts.stream);
   // C for the weight check: from the shape, or from x itself when x is a DeviceTensor.
   let c: number;
-  if (x instanceof DeviceTensor) {
+  const onDevice = x instanceof DeviceTensor;
+  if (onDevice) {
     liveTensor(fn, 'x', x);
     c = x.shape[1];
     parseShape(fn, 'shape', shape);
   } else {
     c = parseShape(fn, 'shape', shape)[1];
   }
-  const ws = spec.validateWeights(fn, weights, c, undefined);
-  const ops = resolveOperands(fn, spec, x, shape, true, settings, opts, ws.host, 0, undefined);
+  const ws = spec.validateWeights(fn, weights, c, undefined, onDevice);
+  const ops = resolveOperands(fn, spec, x, shape, true, settings, opts, ws.slots, 0, undefined);
   const cfg = new Float64Array(CFG.length);
-  if (ops.kind === 'host') fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, 'float32', ops.deviceIndex);
-  else fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
-  return { fn, cfg, ops, weights: ws, stream, dev: null };
+  const cpuFallback = settings.device === 'auto';
+  if (ops.kind === 'host') {
+    fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, 'float32', ops.deviceIndex);
+    // acceptDevice was false: every slot is a host array or null.
+    return { fn, cfg, ops, weights: ws, hostWeights: ws.slots as HostWeights, stream, dev: null, deviceWeights: [], cpuFallback };
+  }
+  fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
+  const dev = resolveDeviceWeights(fn, spec, ws, ops);
+  if (dev === null) {
+    return { fn, cfg, ops, weights: ws, hostWeights: ws.slots as HostWeights, stream, dev: null, deviceWeights: [], cpuFallback };
+  }
+  const deviceWeights = ws.slots.filter((w): w is DeviceTensor => w instanceof DeviceTensor);
+  return { fn, cfg, ops, weights: ws, hostWeights: null, stream, dev, deviceWeights, cpuFallback };
 }
 
-function hostOperands(o: HostOperandSet, out: Float32Array, w: HostWeights): HostOperands {
+function hostOperands(call: PreparedCall, o: HostOperandSet, out: Float32Array): HostOperands {
+  const w = call.hostWeights;
+  if (w === null) throw new Error(`${call.fn}: squeeze-excite (internal): host operands without host weights`);
   return [o.x, o.residual, out, o.scaleOut, w[0], w[1], w[2], w[3], w[4]];
+}
+
+/** The configuration for the CPU: the same, with the device index the CPU ignores set to 0. */
+function cpuCfg(call: PreparedCall, o: HostOperandSet): Float64Array {
+  if (!o.cuda || call.cfg[CFG.device] === 0) return call.cfg;
+  const cfg = Float64Array.from(call.cfg);
+  cfg[CFG.device] = 0;
+  return cfg;
+}
+
+// One warning per distinct reason, so a loop over an unsupported shape does not flood stderr.
+const fallbackWarned = new Set<string>();
+// Configurations the CUDA kernel refused: later 'auto' calls with the same one go straight to the
+// CPU instead of staging x to the GPU again (the native planning runs after the upload).
+const refusedConfigs = new Set<string>();
+
+function configKey(call: PreparedCall): string {
+  return call.cfg.join(',');
+}
+
+/** Whether a host call should try CUDA: device 'cuda' always; 'auto' unless this configuration was refused. */
+function triesCuda(call: PreparedCall, o: HostOperandSet): boolean {
+  return o.cuda && !(call.cpuFallback && refusedConfigs.size > 0 && refusedConfigs.has(configKey(call)));
+}
+
+/**
+ * Whether a failed CUDA call on host arrays may run on the CPU instead: device 'auto' and a
+ * shape the kernel refused before touching any output (ERR_SQEX_UNSUPPORTED). Warns once.
+ */
+function fallsBackToCpu(call: PreparedCall, err: unknown): boolean {
+  if (!call.cpuFallback || !(err instanceof Error) || (err as NativeError).code !== 'ERR_SQEX_UNSUPPORTED') return false;
+  refusedConfigs.add(configKey(call));
+  const key = `${call.fn}\u0000${err.message}`;
+  if (!fallbackWarned.has(key)) {
+    fallbackWarned.add(key);
+    process.emitWarning(
+      `${call.fn}: the CUDA kernel cannot take this call (${err.message}); it ran on the CPU instead ` +
+        "(device 'auto'). Pass device: 'cpu' to skip the CUDA attempt.",
+      { code: 'SQEX_CPU_FALLBACK' },
+    );
+  }
+  return true;
 }
 
 /** Fills the activation slots of a DEV array (weight slots are left as they are). */
@@ -475,16 +651,23 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
   const o = call.ops;
   if (o.kind === 'host') {
     const out = o.out ?? new Float32Array(o.x.length);
-    const operands = hostOperands(o, out, call.weights.host);
-    if (o.cuda) native.cudaForwardHost(call.cfg, operands, call.stream);
-    else native.cpuForward(call.cfg, operands);
+    const operands = hostOperands(call, o, out);
+    if (triesCuda(call, o)) {
+      try {
+        native.cudaForwardHost(call.cfg, operands, call.stream);
+        return out;
+      } catch (err) {
+        if (!fallsBackToCpu(call, err)) throw err;
+      }
+    }
+    native.cpuForward(cpuCfg(call, o), operands);
     return out;
   }
   const result = deviceResult(native, o);
   const dev = call.dev ?? new BigUint64Array(DEV.length);
   fillDevActivations(dev, o, result);
   try {
-    native.cudaForwardDevice(call.cfg, dev, call.dev === null ? call.weights.host : null, call.stream);
+    native.cudaForwardDevice(call.cfg, dev, call.dev === null ? call.hostWeights : null, call.stream);
   } catch (err) {
     if (result !== o.out) result.dispose();
     throw err;
@@ -492,23 +675,32 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
   return result;
 }
 
-export async function runAsync(call: PreparedCall): Promise<Float32Array | DeviceTensor> {
+export async function runAsync(prepared: PreparedCall): Promise<Float32Array | DeviceTensor> {
   const native = binding();
-  const o = call.ops;
+  const o = prepared.ops;
   if (o.kind === 'host') {
+    // A block's cfg array is shared by its calls: a CPU fallback after the await needs this call's own copy.
+    const call = o.cuda && prepared.cpuFallback ? { ...prepared, cfg: Float64Array.from(prepared.cfg) } : prepared;
     const out = o.out ?? new Float32Array(o.x.length);
-    const operands = hostOperands(o, out, call.weights.host);
-    if (o.cuda) await native.cudaForwardHostAsync(call.cfg, operands, call.stream);
-    else await native.cpuForwardAsync(call.cfg, operands);
+    const operands = hostOperands(call, o, out);
+    if (triesCuda(call, o)) {
+      try {
+        await native.cudaForwardHostAsync(call.cfg, operands, call.stream);
+        return out;
+      } catch (err) {
+        if (!fallsBackToCpu(call, err)) throw err;
+      }
+    }
+    await native.cpuForwardAsync(cpuCfg(call, o), operands);
     return out;
   }
   const result = deviceResult(native, o);
-  const dev = call.dev ?? new BigUint64Array(DEV.length);
+  const dev = prepared.dev ?? new BigUint64Array(DEV.length);
   fillDevActivations(dev, o, result);
-  const held = [o.x, o.residual, o.scaleOut, result].filter((t): t is DeviceTensor => t !== null);
+  const held = [o.x, o.residual, o.scaleOut, result, ...prepared.deviceWeights].filter((t): t is DeviceTensor => t !== null);
   for (const t of held) retainTensor(t);
   try {
-    await native.cudaForwardDeviceAsync(call.cfg, dev, call.dev === null ? call.weights.host : null, call.stream);
+    await native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? prepared.hostWeights : null, prepared.stream);
   } catch (err) {
     for (const t of held) releaseTensor(t);
     if (result !== o.out) result.dispose();

@@ -254,7 +254,11 @@ Napi::Value CudaDownloadAsync(const Napi::CallbackInfo& info) {
   void* ptr = PtrArg(info, 1);
   HostView dst = ViewArg(info, 2, "dst");
   void* stream = StreamArg(info, 3);
-  return Queue(env, [=] { return cuda_download(device, dst.data, ptr, dst.bytes, stream); }, {info[2]});
+  // Enqueue the snapshot here, so the download keeps its place in the stream; wait off-thread.
+  CudaPendingDownload pending;
+  Status s = cuda_download_begin(device, dst.data, ptr, dst.bytes, stream, &pending);
+  if (!s.ok()) ThrowStatus(env, s);
+  return Queue(env, [=] { return cuda_download_finish(pending, dst.data); }, {info[2]});
 }
 
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {

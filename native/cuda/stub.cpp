@@ -29,6 +29,8 @@ Status cuda_alloc(int, size_t, void** ptr) {
 Status cuda_free(int, void*) { return unsupported(); }
 Status cuda_upload(int, void*, const void*, size_t, void*) { return unsupported(); }
 Status cuda_download(int, void*, const void*, size_t, void*) { return unsupported(); }
+Status cuda_download_begin(int, void*, const void*, size_t, void*, CudaPendingDownload*) { return unsupported(); }
+Status cuda_download_finish(const CudaPendingDownload&, void*) { return unsupported(); }
 Status cuda_stream_synchronize(int, void*) { return unsupported(); }
 Status cuda_mem_info(int, size_t* free_bytes, size_t* total_bytes) {
   if (free_bytes) *free_bytes = 0;

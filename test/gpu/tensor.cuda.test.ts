@@ -250,6 +250,29 @@ describe.skipIf(!gate.ok)(gate.title, () => {
     });
   });
 
+  test('toHost() takes its place in the stream when called: an op writing the tensor afterwards does not reach the copy', async () => {
+    // Large enough that the download is still queued when the op is enqueued behind it.
+    const rng = freshRng();
+    const shape: Shape4 = [32, 256, 28, 28];
+    const before = rng.normals(numel(shape), 1, 0.3);
+    const y = DeviceTensor.from(before, shape);
+    const x = DeviceTensor.from(rng.normals(numel(shape), 1, 0.3), shape);
+    try {
+      for (let round = 0; round < 3; round++) {
+        const expected = (await y.toHost()) as Float32Array;
+        const pending = y.toHost(); // on stream 0n
+        seForward(x, shape, randSEWeights(rng, 256, 16, { twoFc: true, b1: true, b2: true }), { out: y, stream: 0n });
+        const got = (await pending) as Float32Array;
+        expect(bitsEqual(got, expected), `round ${round}: the download saw the later op's output, ${seedNote(rng)}`).toBe(true);
+        const after = (await y.toHost()) as Float32Array;
+        expect(bitsEqual(after, expected), `round ${round}: the op did not write y`).toBe(false);
+      }
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  });
+
   test('poisoned half outputs: a NaN fill is fully overwritten', async () => {
     // (the op suites do this for every case; here it is checked directly on the raw bits)
     const rng = freshRng();

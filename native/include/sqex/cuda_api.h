@@ -51,6 +51,23 @@ Status cuda_alloc(int device, size_t bytes, void** ptr);
 Status cuda_free(int device, void* ptr);
 Status cuda_upload(int device, void* dst, const void* src, size_t bytes, void* stream);   // sync
 Status cuda_download(int device, void* dst, const void* src, size_t bytes, void* stream); // sync
+
+// An asynchronous download in two halves, so that it takes its place in the stream when it is
+// called (work enqueued afterwards, e.g. an op writing the same tensor, cannot reach the copy):
+// begin runs on the calling thread and never waits: it snapshots `bytes` at `src` into a
+// stream-ordered device buffer and records an event. finish runs on a worker thread: it waits for
+// the event, copies the snapshot to `dst` on a private stream, and frees the snapshot and the
+// event (also when it fails). When no snapshot memory is left, begin downloads synchronously
+// instead (correct, but it blocks) and finish only reports success.
+struct CudaPendingDownload {
+  int device = 0;
+  size_t bytes = 0;
+  void* snapshot = nullptr;  // device memory; nullptr when begin already copied
+  void* event = nullptr;     // cudaEvent_t
+};
+Status cuda_download_begin(int device, void* dst, const void* src, size_t bytes, void* stream,
+                           CudaPendingDownload* out);
+Status cuda_download_finish(const CudaPendingDownload& pending, void* dst);
 Status cuda_stream_synchronize(int device, void* stream);
 Status cuda_mem_info(int device, size_t* free_bytes, size_t* total_bytes);
 

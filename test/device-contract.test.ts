@@ -1,0 +1,1782 @@
+// The CUDA path of the TypeScript layer, run against an emulated CUDA binding (test/fake-cuda.ts)
+// so that CI without a GPU exercises it: DeviceTensor, the functions with DeviceTensors, the
+// blocks on CUDA, the (pointer, byte length) contract with the native side, and failure handling.
+//
+// The fake computes with the real addon's CPU kernels; these tests check what lib/ sends and what
+// it does with the answers: the same numbers as the CPU path (bitwise for float32) and the float64
+// reference, the right pointers / byte lengths / cfg / stream in each native call, no work and no
+// allocation for refused arguments, nothing leaked on any path (every test ends with the fake's
+// live allocation count back where it started, and no memory freed under an op in flight).
+import { readFileSync } from 'node:fs';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { afterAll, afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import {
+  FAKE_BINARY_PATH,
+  FAKE_DEVICES,
+  NATIVE_CFG,
+  NATIVE_SLOTS,
+  installFakeCuda,
+  uninstallFakeCuda,
+  type FakeCuda,
+  type ForwardRecord,
+} from './fake-cuda.js';
+
+// dist/ is CommonJS and its modules load each other through Node's require, which vi.mock does
+// not see: installFakeCuda() patches the loader in Node's require cache (the instance dist/
+// uses). The mock below gives this file's own ES imports of the loader the same fake.
+vi.mock('../dist/backend/load.js', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../dist/backend/load.js')>();
+  const mod = await import('./fake-cuda.js');
+  const f = mod.installFakeCuda();
+  return { ...original, loadBinding: () => f.binding, bindingPath: () => mod.FAKE_BINARY_PATH };
+});
+
+import * as loader from '../dist/backend/load.js';
+import { CFG, DEV } from '../dist/backend/contract.js';
+import {
+  CBAMBlock,
+  DeviceTensor,
+  ECABlock,
+  SEBlock,
+  cbamForward,
+  cuda,
+  ecaForward,
+  seForward,
+  seForwardAsync,
+} from '../dist/index.js';
+import type { Shape4 as LibShape4 } from '../dist/index.js';
+import { type Layout, type RefResult, type Shape4 } from './reference.js';
+import {
+  HALF_NAN,
+  LAYOUTS,
+  TOL_F32,
+  bitsEqual,
+  expectClose,
+  freshRng,
+  halfBits,
+  halfToFloat64,
+  numel,
+  poisoned,
+  randCBAMWeights,
+  randECAWeight,
+  randSEWeights,
+  seedNote,
+  type HalfDtype,
+} from './helpers.js';
+import {
+  ABS_TOL,
+  ASYNC,
+  SYNC,
+  TOL,
+  cbamProblem,
+  ecaProblem,
+  quantize,
+  seProblem,
+  type DType,
+  type OpName,
+  type Problem,
+} from './gpu/gpu-common.js';
+import type { Rng } from './reference.js';
+
+const fake: FakeCuda = installFakeCuda();
+afterAll(() => uninstallFakeCuda());
+
+// ---------------------------------------------------------------------------------------------
+// Per-test bookkeeping: everything a test makes is disposed after it, and the fake must then
+// hold exactly the allocations it held before (so any leak on any path fails the test).
+
+interface Disposable {
+  dispose(): void;
+}
+let made: Disposable[] = [];
+let liveBefore = 0;
+function keep<T extends Disposable>(t: T): T {
+  made.push(t);
+  return t;
+}
+const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+beforeEach(() => {
+  made = [];
+  liveBefore = fake.liveCount();
+  fake.clearLog();
+  fake.clearFaults();
+});
+afterEach(async () => {
+  await settle();
+  await settle();
+  for (const t of made.reverse()) t.dispose();
+  made = [];
+  fake.clearFaults();
+  expect(fake.inFlight, 'async operations still in flight after the test').toBe(0);
+  expect(fake.liveCount(), 'device allocations leaked by the test').toBe(liveBefore);
+  expect(fake.freedWhileInFlight, 'memory freed while an async op or download still used it').toBe(0);
+});
+
+const fallbackWarnings: Error[] = [];
+process.on('warning', (w: Error & { code?: string }) => {
+  if (w.code === 'SQEX_CPU_FALLBACK') fallbackWarnings.push(w);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+type Mode = 'sync' | 'async';
+const MODES: readonly Mode[] = ['sync', 'async'];
+type AnyFn = (x: unknown, shape: Shape4, w: unknown, o: unknown) => unknown;
+const FN_NAME: Record<OpName, Record<Mode, string>> = {
+  se: { sync: 'seForward', async: 'seForwardAsync' },
+  eca: { sync: 'ecaForward', async: 'ecaForwardAsync' },
+  cbam: { sync: 'cbamForward', async: 'cbamForwardAsync' },
+};
+
+/** Runs op in `mode`; the async variant must return a Promise, the sync one must not. */
+async function call(mode: Mode, op: OpName, x: unknown, shape: Shape4, weights: unknown, options: Record<string, unknown>): Promise<unknown> {
+  if (mode === 'sync') {
+    const r = (SYNC[op] as AnyFn)(x, shape, weights, options);
+    expect(r).not.toBeInstanceOf(Promise);
+    return r;
+  }
+  const p = (ASYNC[op] as AnyFn)(x, shape, weights, options);
+  expect(p).toBeInstanceOf(Promise);
+  return await p;
+}
+
+function dt(value: unknown): DeviceTensor {
+  expect(value).toBeInstanceOf(DeviceTensor);
+  return value as DeviceTensor;
+}
+
+function f32(value: unknown): Float32Array {
+  expect(value).toBeInstanceOf(Float32Array);
+  return value as Float32Array;
+}
+
+function upload(data: Float32Array | Uint16Array, shape: Shape4, opts: { layout?: Layout; dtype?: DType; device?: number } = {}): DeviceTensor {
+  return keep(DeviceTensor.from(data, shape as LibShape4, opts));
+}
+
+/** A tensor whose every element is NaN of its dtype. */
+function poisonTensor(shape: Shape4, layout: Layout, dtype: DType, device = 0): DeviceTensor {
+  const n = numel(shape);
+  const host = dtype === 'float32' ? poisoned(n) : new Uint16Array(n).fill(HALF_NAN[dtype as HalfDtype]);
+  return upload(host, shape, { layout, dtype, device });
+}
+
+function lastForward(): ForwardRecord {
+  const f = fake.forwards();
+  expect(f.length, 'no forward call reached the binding').toBeGreaterThan(0);
+  return f[f.length - 1] as ForwardRecord;
+}
+
+function onlyCudaForward(): ForwardRecord {
+  const f = fake.cudaForwards();
+  expect(f.length, `expected exactly one CUDA forward call; got ${f.map((r) => r.fn).join(', ')}`).toBe(1);
+  return f[0] as ForwardRecord;
+}
+
+function devSlot(rec: ForwardRecord, slot: (typeof NATIVE_SLOTS)[number]): [bigint, bigint] {
+  const i = NATIVE_SLOTS.indexOf(slot);
+  const dev = rec.dev as BigUint64Array;
+  return [dev[2 * i] as bigint, dev[2 * i + 1] as bigint];
+}
+
+function cfgOf(rec: ForwardRecord): Record<keyof typeof NATIVE_CFG, number> {
+  const cfg = rec.cfg as Float64Array;
+  const out = {} as Record<keyof typeof NATIVE_CFG, number>;
+  for (const [k, i] of Object.entries(NATIVE_CFG) as [keyof typeof NATIVE_CFG, number][]) out[k] = k === 'length' ? cfg.length : (cfg[i] as number);
+  return out;
+}
+
+/** The error `f` throws (undefined when it does not). */
+function thrown(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+/** The error `f` throws or rejects with (undefined when it settles fine). */
+async function failure(f: () => unknown): Promise<unknown> {
+  try {
+    await f();
+  } catch (e) {
+    return e;
+  }
+  return undefined;
+}
+
+/** A weights object as the loose record the problem helpers use. */
+function asWeights(w: object): Record<string, Float32Array> {
+  return w as unknown as Record<string, Float32Array>;
+}
+
+function bytesOf(a: ArrayBufferView): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
+
+interface Refusal {
+  type: typeof TypeError | typeof RangeError | typeof Error;
+  message: RegExp;
+}
+
+function checkRefusal(err: unknown, want: Refusal, what: string): void {
+  expect(err, `${what}: expected a ${want.type.name}`).toBeInstanceOf(want.type);
+  if (want.type === Error) {
+    expect(err).not.toBeInstanceOf(TypeError);
+    expect(err).not.toBeInstanceOf(RangeError);
+  }
+  expect((err as Error).message).toMatch(want.message);
+}
+
+/**
+ * Runs a call that must be refused: the sync form throws, the async form returns a rejected
+ * Promise (never a synchronous throw); either way no forward call reaches the binding, nothing is
+ * allocated, and `guard`ed tensors keep their bytes.
+ */
+async function expectRefused(mode: Mode, run: () => unknown, want: Refusal, guard: readonly DeviceTensor[] = []): Promise<void> {
+  const before = fake.log.length;
+  const live = fake.liveCount();
+  const snapshots = guard.map((t) => fake.read(t.device, t.ptr, t.byteLength));
+  let err: unknown;
+  if (mode === 'sync') {
+    try {
+      run();
+    } catch (e) {
+      err = e;
+    }
+  } else {
+    let p: unknown;
+    expect(() => {
+      p = run();
+    }, 'the async form threw synchronously').not.toThrow();
+    expect(p).toBeInstanceOf(Promise);
+    err = await (p as Promise<unknown>).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+  }
+  expect(err, 'the call was not refused').toBeDefined();
+  checkRefusal(err, want, 'refused call');
+  const after = fake.log.slice(before);
+  expect(after.filter((r) => 'cfg' in r).map((r) => r.fn), 'a refused call reached the native forward').toEqual([]);
+  expect(after.filter((r) => r.fn === 'cudaAlloc').length, 'a refused call allocated device memory').toBe(0);
+  expect(fake.liveCount()).toBe(live);
+  guard.forEach((t, i) => expect(bitsEqual(fake.read(t.device, t.ptr, t.byteLength), snapshots[i] as Uint8Array), `${t} was written`).toBe(true));
+}
+
+function problem(rng: Rng, op: OpName, shape: Shape4, layout: Layout, variant: number): Problem {
+  if (op === 'se') {
+    return variant === 0
+      ? seProblem(rng, shape, layout, { twoFc: true, b1: true, b2: true, act: 'silu', gate: 'sigmoid', residual: true, outAct: 'relu' })
+      : variant === 1
+        ? seProblem(rng, shape, layout, { twoFc: false, b1: true, b2: false, act: 'relu', gate: 'hardsigmoid', residual: false, outAct: 'none' })
+        : seProblem(rng, shape, layout, { twoFc: true, b1: false, b2: false, act: 'relu', gate: 'hardsigmoid', residual: true, outAct: 'none' });
+  }
+  if (op === 'eca') return ecaProblem(rng, shape, layout, variant === 0 ? 'sigmoid' : 'hardsigmoid', variant === 0 ? 3 : 5);
+  return variant === 0
+    ? cbamProblem(rng, shape, layout, { b1: true, b2: true, act: 'relu', gate: 'sigmoid', k: 7, spatialBias: true })
+    : cbamProblem(rng, shape, layout, { b1: false, b2: false, act: 'silu', gate: 'hardsigmoid', k: 3, spatialBias: false });
+}
+
+/** Odd shapes: C = 1, H = W = 1, C = 3, prime H·W (17, 5·5 with C prime), C not a multiple of 8. */
+const SHAPES: readonly Shape4[] = [
+  [1, 1, 1, 1],
+  [2, 3, 1, 17],
+  [3, 5, 2, 3],
+  [2, 13, 1, 1],
+  [1, 48, 4, 4],
+  [2, 7, 5, 5],
+];
+
+/** What the CPU path needs of a problem. */
+type CpuProblem = Pick<Problem, 'op' | 'shape' | 'layout' | 'weights' | 'options' | 'hasScale'>;
+
+/** The same call on the CPU (device 'cpu'), into poisoned outputs. */
+function cpuRun(p: CpuProblem, x: Float32Array, r: Float32Array | undefined): { y: Float32Array; scale: Float32Array | undefined } {
+  const n = numel(p.shape);
+  const y = poisoned(n);
+  const scale = p.hasScale ? poisoned(p.shape[0] * p.shape[1]) : undefined;
+  const opts: Record<string, unknown> = { ...p.options, layout: p.layout, device: 'cpu', out: y };
+  if (r !== undefined) opts.residual = r;
+  if (scale !== undefined) opts.scaleOut = scale;
+  (SYNC[p.op] as AnyFn)(x, p.shape, p.weights, opts);
+  return { y, scale };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the emulated binding is what lib/ loads', () => {
+  test('cuda.status() reports the two fake devices, versions and the fake binary', () => {
+    const s = cuda.status();
+    expect(s.compiled).toBe(true);
+    expect(s.available).toBe(true);
+    expect(s.reason).toBeNull();
+    expect(s.deviceCount).toBe(2);
+    expect(s.devices.map((d) => d.name)).toEqual(FAKE_DEVICES.map((d) => d.name));
+    expect(s.devices.map((d) => d.index)).toEqual([0, 1]);
+    expect(s.driverVersion).toBe('13.0');
+    expect(s.runtimeVersion).toBe('13.0');
+    expect(s.binary).toBe(FAKE_BINARY_PATH);
+    expect(loader.bindingPath()).toBe(FAKE_BINARY_PATH);
+    expect(loader.loadBinding()).toBe(fake.binding);
+    expect(Object.isFrozen(s) && Object.isFrozen(s.devices)).toBe(true);
+  });
+
+  test("lib/'s CFG and DEV tables and codes match the native enums (convert.h, params.h)", () => {
+    const convert = readFileSync(new URL('../native/binding/convert.h', import.meta.url), 'utf8');
+    const enumBody = (name: string): string[] => {
+      const m = new RegExp(`enum ${name} : int \\{([^}]*)\\}`).exec(convert);
+      expect(m, `enum ${name} in convert.h`).not.toBeNull();
+      return (m as RegExpExecArray)[1]!.split(',').map((s) => s.trim().replace(/\s*=.*$/, '')).filter((s) => s !== '');
+    };
+    const cfgNames = enumBody('Cfg');
+    const norm = (k: string): string => (k === 'kCfgLength' || k === 'kSlotCount' ? 'length' : k.slice(1).toLowerCase());
+    cfgNames.forEach((k, i) => {
+      const key = Object.keys(CFG).find((c) => c.toLowerCase() === norm(k));
+      expect(key, `lib CFG has no entry for ${k}`).toBeDefined();
+      expect((CFG as Record<string, number>)[key as string], `CFG.${key} vs ${k}`).toBe(i);
+      expect((NATIVE_CFG as Record<string, number>)[key as string], `fake NATIVE_CFG.${key} vs ${k}`).toBe(i);
+    });
+    expect(Object.keys(CFG).length).toBe(cfgNames.length);
+    const slots = enumBody('Slot');
+    expect(slots[slots.length - 1]).toBe('kSlotCount');
+    slots.slice(0, -1).forEach((k, i) => {
+      const key = Object.keys(DEV).find((c) => c.toLowerCase() === norm(k));
+      expect(key, `lib DEV has no entry for ${k}`).toBeDefined();
+      expect((DEV as Record<string, number>)[key as string]).toBe(2 * i);
+      expect(NATIVE_SLOTS[i]).toBe(key);
+    });
+    expect(DEV.length).toBe(2 * (slots.length - 1));
+  });
+
+  test('the fake re-checks arguments exactly as the real native binding does', () => {
+    // The real addon here has CUDA compiled in but no driver: its argument re-checks run, and a
+    // call that passes them fails at cudaSetDevice with ERR_SQEX_CUDA, touching no pointer.
+    const real = fake.real;
+    const rng = freshRng();
+    const [N, C, H, W] = [2, 6, 3, 5];
+    const n = N * C * H * W;
+    const hidden = 3;
+    const base = new Float64Array(NATIVE_CFG.length);
+    const K = NATIVE_CFG;
+    Object.assign(base, { [K.op]: 0, [K.n]: N, [K.c]: C, [K.h]: H, [K.w]: W, [K.hidden]: hidden, [K.twoFc]: 1 });
+    const xT = upload(rng.normals(n), [N, C, H, W]);
+    const outT = upload(poisoned(n), [N, C, H, W]);
+    const w = randSEWeights(rng, C, hidden, { twoFc: true, b1: true, b2: true });
+    const hostW = (): (Float32Array | null)[] => [w.w1, w.b1 ?? null, w.w2 ?? null, w.b2 ?? null, null];
+    const dev = (): BigUint64Array => {
+      const d = new BigUint64Array(18);
+      d[0] = xT.ptr;
+      d[1] = BigInt(n * 4);
+      d[4] = outT.ptr;
+      d[5] = BigInt(n * 4);
+      return d;
+    };
+    type Args = [unknown, unknown, unknown, unknown];
+    const cases: [string, () => Args][] = [];
+    const cfgWith = (i: number, v: number, c: Float64Array<ArrayBufferLike> = base): Float64Array<ArrayBufferLike> => {
+      const a = new Float64Array(c);
+      a[i] = v;
+      return a;
+    };
+    const add = (name: string, f: () => Args): void => {
+      cases.push([name, f]);
+    };
+    add('valid', () => [base, dev(), hostW(), 0n]);
+    add('cfg Float32Array', () => [new Float32Array(16), dev(), hostW(), 0n]);
+    add('cfg 15 entries', () => [new Float64Array(15), dev(), hostW(), 0n]);
+    add('op 3', () => [cfgWith(K.op, 3), dev(), hostW(), 0n]);
+    add('n 0', () => [cfgWith(K.n, 0), dev(), hostW(), 0n]);
+    add('c 1.5', () => [cfgWith(K.c, 1.5), dev(), hostW(), 0n]);
+    add('w NaN', () => [cfgWith(K.w, NaN), dev(), hostW(), 0n]);
+    add('layout 2', () => [cfgWith(K.layout, 2), dev(), hostW(), 0n]);
+    add('spatialBias Infinity', () => [cfgWith(K.spatialBias, Infinity), dev(), hostW(), 0n]);
+    add('dtype 3', () => [cfgWith(K.dtype, 3), dev(), hostW(), 0n]);
+    add('device 65537', () => [cfgWith(K.device, 65537), dev(), hostW(), 0n]);
+    add('SE hidden 0', () => [cfgWith(K.hidden, 0), dev(), hostW(), 0n]);
+    add('single-FC hidden != C', () => [cfgWith(K.twoFc, 0), dev(), hostW(), 0n]);
+    add('ECA even k', () => [cfgWith(K.ecaK, 4, cfgWith(K.op, 1)), dev(), [null, null, null, null, new Float32Array(4)], 0n]);
+    add('CBAM even spatial k', () => [cfgWith(K.spatialK, 2, cfgWith(K.op, 2)), dev(), hostW(), 0n]);
+    add('dev BigInt64Array', () => [base, new BigInt64Array(18), hostW(), 0n]);
+    add('dev 16 entries', () => [base, new BigUint64Array(16), hostW(), 0n]);
+    add('x absent', () => {
+      const d = dev();
+      d[0] = 0n;
+      return [base, d, hostW(), 0n];
+    });
+    add('out absent', () => {
+      const d = dev();
+      d[4] = 0n;
+      return [base, d, hostW(), 0n];
+    });
+    add('x one byte short', () => {
+      const d = dev();
+      d[1] = BigInt(n * 4 - 1);
+      return [base, d, hostW(), 0n];
+    });
+    add('x bytes for float16', () => [cfgWith(K.dtype, 1), (() => {
+      const d = dev();
+      d[1] = BigInt(n * 2);
+      d[5] = BigInt(n * 2);
+      return d;
+    })(), hostW(), 0n]);
+    add('x float16 one byte short', () => [cfgWith(K.dtype, 1), (() => {
+      const d = dev();
+      d[1] = BigInt(n * 2 - 1);
+      return d;
+    })(), hostW(), 0n]);
+    add('residual for ECA', () => {
+      const d = dev();
+      d[2] = xT.ptr;
+      d[3] = BigInt(n * 4);
+      return [cfgWith(K.ecaK, 3, cfgWith(K.op, 1)), d, [null, null, null, null, new Float32Array(3)], 0n];
+    });
+    add('scaleOut for CBAM', () => {
+      const d = dev();
+      d[6] = xT.ptr;
+      d[7] = BigInt(N * C * 4);
+      return [cfgWith(K.spatialK, 3, cfgWith(K.op, 2)), d, [...hostW().slice(0, 4), new Float32Array(18)], 0n];
+    });
+    add('scaleOut short', () => {
+      const d = dev();
+      d[6] = outT.ptr;
+      d[7] = BigInt(N * C * 4 - 4);
+      return [base, d, hostW(), 0n];
+    });
+    add('device weights: w1 absent', () => [base, dev(), null, 0n]);
+    add('device weights: w1 short', () => {
+      const d = dev();
+      d[8] = xT.ptr;
+      d[9] = BigInt(hidden * C * 4 - 1);
+      d[12] = xT.ptr;
+      d[13] = BigInt(hidden * C * 4);
+      return [base, d, null, 0n];
+    });
+    add('device weights: w2 for single-FC', () => {
+      const d = dev();
+      d[8] = xT.ptr;
+      d[9] = BigInt(C * C * 4);
+      d[12] = xT.ptr;
+      d[13] = BigInt(C * C * 4);
+      return [cfgWith(K.hidden, C, cfgWith(K.twoFc, 0)), d, null, 0n];
+    });
+    add('device weights: undefined hostWeights, valid slots', () => {
+      const d = dev();
+      d[8] = xT.ptr;
+      d[9] = BigInt(hidden * C * 4);
+      d[12] = outT.ptr;
+      d[13] = BigInt(hidden * C * 4);
+      return [base, d, undefined, 0n];
+    });
+    add('host weights ignore garbage weight slots', () => {
+      const d = dev();
+      d[8] = 12345n;
+      d[9] = 1n;
+      return [base, d, hostW(), 0n];
+    });
+    add('hostWeights not an array', () => [base, dev(), { 0: w.w1 }, 0n]);
+    add('hostWeights 4 entries', () => [base, dev(), hostW().slice(0, 4), 0n]);
+    add('hostWeights w1 null', () => [base, dev(), [null, ...hostW().slice(1)], 0n]);
+    add('hostWeights w2 for single-FC', () => [cfgWith(K.hidden, C, cfgWith(K.twoFc, 0)), dev(), [new Float32Array(C * C), null, new Float32Array(C * C), null, null], 0n]);
+    add('hostWeights w1 Float64Array', () => [base, dev(), [new Float64Array(hidden * C), ...hostW().slice(1)], 0n]);
+    add('hostWeights b2 wrong length', () => [base, dev(), [...hostW().slice(0, 3), new Float32Array(C + 1), null], 0n]);
+    add('hostWeights aux for SE', () => [base, dev(), [...hostW().slice(0, 4), new Float32Array(3)], 0n]);
+    add('stream a number', () => [base, dev(), hostW(), 0]);
+    add('stream negative', () => [base, dev(), hostW(), -1n]);
+    add('stream 2^64', () => [base, dev(), hostW(), 1n << 64n]);
+    add('stream 2^64 - 1', () => [base, dev(), hostW(), (1n << 64n) - 1n]);
+
+    const outcome = (f: () => void): { kind: string; message: string } => {
+      try {
+        f();
+        return { kind: 'ok', message: '' };
+      } catch (e) {
+        const err = e as Error & { code?: string };
+        if (err instanceof TypeError || err instanceof RangeError) return { kind: err.constructor.name, message: err.message };
+        return { kind: `Error ${err.code ?? ''}`, message: '' };
+      }
+    };
+    let passed = 0;
+    for (const [name, make] of cases) {
+      const [a, b, c, d] = make();
+      const r = outcome(() => real.cudaForwardDevice(a as Float64Array, b as BigUint64Array, c as null, d as bigint));
+      const f = outcome(() => fake.binding.cudaForwardDevice(a as Float64Array, b as BigUint64Array, c as null, d as bigint));
+      if (r.kind === 'Error ERR_SQEX_CUDA') {
+        // passed the real re-check; the fake must accept it too (and it runs)
+        passed += 1;
+        expect(f.kind, `${name}: the real binding accepted it, the fake refused: ${f.message}`).toBe('ok');
+      } else {
+        expect(f, name).toEqual(r);
+      }
+    }
+    expect(passed).toBeGreaterThanOrEqual(4);
+    // fewer arguments
+    const r3 = outcome(() => (real.cudaForwardDevice as unknown as (...a: unknown[]) => void)(base, dev(), null));
+    const f3 = outcome(() => (fake.binding.cudaForwardDevice as unknown as (...a: unknown[]) => void)(base, dev(), null));
+    expect(f3).toEqual(r3);
+
+    // allocation arguments
+    for (const [device, bytes] of [[0, 0], [0, 1.5], [0, -4], [-1, 4], [65536, 4], [0.5, 4], ['0', 4], [0, '4'], [0, 2 ** 53]] as [unknown, unknown][]) {
+      const r = outcome(() => real.cudaAlloc(device as number, bytes as number));
+      const f = outcome(() => fake.binding.cudaAlloc(device as number, bytes as number));
+      expect(f, `cudaAlloc(${String(device)}, ${String(bytes)})`).toEqual(r);
+    }
+    for (const [name, args] of [
+      ['ptr a number', [0, 5, new Float32Array(1), 0n]],
+      ['src a DataView', [0, 4096n, new DataView(new ArrayBuffer(4)), 0n]],
+      ['src an Array', [0, 4096n, [1, 2], 0n]],
+      ['stream a number', [0, 4096n, new Float32Array(1), 0]],
+    ] as [string, unknown[]][]) {
+      const up = (b: { cudaUpload: unknown }) => () => (b.cudaUpload as (...a: unknown[]) => void)(...args);
+      expect(outcome(up(fake.binding)), `cudaUpload ${name}`).toEqual(outcome(up(real)));
+    }
+  });
+
+  test('fake memory: 256-aligned distinct addresses per device, frees and bad addresses as CUDA does', () => {
+    const b = fake.binding;
+    const ptrs = [b.cudaAlloc(0, 1), b.cudaAlloc(0, 1000), b.cudaAlloc(1, 4), b.cudaAlloc(1, 4096)];
+    try {
+      for (const p of ptrs) {
+        expect(p % 256n).toBe(0n);
+        expect(p).not.toBe(0n);
+      }
+      expect(new Set(ptrs).size).toBe(4);
+      expect(fake.liveCount()).toBe(liveBefore + 4);
+      expect(fake.liveBytes(1)).toBe(4100);
+      // reading the second device's address on the first is an invalid copy
+      let err: unknown;
+      try {
+        b.cudaDownload(0, ptrs[2] as bigint, new Float32Array(1), 0n);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'ERR_SQEX_CUDA', cudaErrorName: 'cudaErrorInvalidValue' });
+      // past the end of an allocation
+      expect(() => b.cudaUpload(0, (ptrs[1] as bigint) + 996n, new Float32Array(2), 0n)).toThrow(/invalid argument/);
+      // an unknown device
+      expect(thrown(() => b.cudaAlloc(2, 4))).toMatchObject({ code: 'ERR_SQEX_CUDA', cudaError: 101, cudaErrorName: 'cudaErrorInvalidDevice', message: 'invalid device ordinal (while selecting device 2)' });
+      expect(b.cudaMemInfo(1).total).toBe(FAKE_DEVICES[1]!.totalMemory);
+    } finally {
+      b.cudaFree(0, ptrs[0] as bigint);
+      b.cudaFree(0, ptrs[1] as bigint);
+      b.cudaFree(1, ptrs[2] as bigint);
+      b.cudaFree(1, ptrs[3] as bigint);
+    }
+    // a double free is cudaErrorInvalidValue; cudaFree(0) is a no-op
+    expect(thrown(() => b.cudaFree(0, ptrs[0] as bigint))).toMatchObject({ code: 'ERR_SQEX_CUDA', cudaError: 1, message: 'invalid argument (while freeing device memory)' });
+    expect(() => b.cudaFree(0, 0n)).not.toThrow();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('device ops equal the CPU path and the float64 reference (float32)', () => {
+  const VARIANTS: { op: OpName; variant: number; label: string }[] = [
+    { op: 'se', variant: 0, label: 'SE two-FC, biases, silu, residual, outputActivation relu, scaleOut' },
+    { op: 'se', variant: 1, label: 'SE single-FC, hardsigmoid, scaleOut' },
+    { op: 'se', variant: 2, label: 'SE two-FC without biases, residual, scaleOut' },
+    { op: 'eca', variant: 0, label: 'ECA k=3 sigmoid, scaleOut' },
+    { op: 'eca', variant: 1, label: 'ECA k=5 hardsigmoid, scaleOut' },
+    { op: 'cbam', variant: 0, label: 'CBAM k=7 with biases' },
+    { op: 'cbam', variant: 1, label: 'CBAM k=3 silu hardsigmoid, no biases' },
+  ];
+  const cases = VARIANTS.flatMap((v) => LAYOUTS.flatMap((layout) => MODES.map((mode) => ({ ...v, layout, mode }))));
+
+  test.each(cases)('$label, $layout, $mode', async ({ op, variant, layout, mode }) => {
+    const rng = freshRng();
+    for (const [i, shape] of SHAPES.entries()) {
+      const p = problem(rng, op, shape, layout, variant);
+      const note = `${p.label} ${JSON.stringify(shape)} ${layout} ${mode}; ${seedNote(rng)}`;
+      const n = numel(shape);
+      const [N, C] = shape;
+      const x = rng.normals(n, 1, 0.3);
+      const r = p.residual ? rng.normals(n) : undefined;
+      const cpu = cpuRun(p, x, r);
+      const ref: RefResult = p.ref(x, r);
+      expectClose(cpu.y, ref.y, TOL_F32, `CPU path: ${note}`);
+
+      const xT = upload(x, shape, { layout });
+      const rT = r ? upload(r, shape, { layout }) : undefined;
+      const sT = p.hasScale ? upload(poisoned(N * C), [N, C, 1, 1]) : undefined;
+      const opts: Record<string, unknown> = { ...p.options, device: i % 2 === 0 ? 'cuda' : 'auto' };
+      if (i % 3 === 0) opts.layout = layout; // x's own layout is used when omitted
+      if (rT) opts.residual = rT;
+      if (sT) opts.scaleOut = sT;
+      fake.clearLog();
+      const res = keep(dt(await call(mode, op, xT, shape, p.weights, opts)));
+      const rec = onlyCudaForward();
+      expect(rec.fn).toBe(mode === 'sync' ? 'cudaForwardDevice' : 'cudaForwardDeviceAsync');
+      expect(res).not.toBe(xT);
+      expect([...res.shape]).toEqual(shape);
+      expect(res.dtype).toBe('float32');
+      expect(res.layout).toBe(layout);
+      expect(res.device).toBe(0);
+      expect(res.owned).toBe(true);
+      expect(res.disposed).toBe(false);
+      const y = f32(res.toHostSync());
+      expect(bitsEqual(y, cpu.y), `device y differs from the CPU path: ${note}`).toBe(true);
+      expectClose(y, ref.y, TOL_F32, note);
+      if (sT) {
+        const s = f32(sT.toHostSync());
+        expect(bitsEqual(s, cpu.scale as Float32Array), `scaleOut differs from the CPU path: ${note}`).toBe(true);
+        expectClose(s, ref.scale, TOL_F32, `scale: ${note}`);
+      }
+      // x and residual are only read
+      expect(bitsEqual(f32(xT.toHostSync()), x)).toBe(true);
+      if (rT && r) expect(bitsEqual(f32(rT.toHostSync()), r)).toBe(true);
+
+      // into a poisoned `out`: written in place and returned
+      const outT = poisonTensor(shape, layout, 'float32');
+      const s2 = p.hasScale ? upload(poisoned(N * C), [1, N * C, 1, 1]) : undefined;
+      const opts2: Record<string, unknown> = { ...opts, out: outT, layout };
+      if (s2) opts2.scaleOut = s2;
+      const res2 = await call(mode, op, xT, shape, p.weights, opts2);
+      expect(res2).toBe(outT);
+      expect(bitsEqual(f32(outT.toHostSync()), cpu.y), `out differs from the CPU path: ${note}`).toBe(true);
+      if (s2) expect(bitsEqual(f32(s2.toHostSync()), cpu.scale as Float32Array)).toBe(true);
+    }
+  });
+
+  test.each(MODES)('in place: out is x itself (%s), and out is the residual itself', async (mode) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 5, 3, 3];
+    const p = problem(rng, 'se', shape, 'NHWC', 0);
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const r = rng.normals(numel(shape));
+    const cpu = cpuRun(p, x, r);
+    const xT = upload(x, shape, { layout: 'NHWC' });
+    const rT = upload(r, shape, { layout: 'NHWC' });
+    // the same memory under another wrapper counts as x itself
+    const alias = keep(DeviceTensor.fromPointer(xT.ptr, shape as LibShape4, { layout: 'NHWC' }));
+    expect(await call(mode, 'se', xT, shape, p.weights, { ...p.options, residual: rT, out: alias })).toBe(alias);
+    expect(bitsEqual(f32(xT.toHostSync()), cpu.y), seedNote(rng)).toBe(true);
+    const x2T = upload(x, shape, { layout: 'NHWC' });
+    expect(await call(mode, 'se', x2T, shape, p.weights, { ...p.options, residual: rT, out: rT })).toBe(rT);
+    expect(bitsEqual(f32(rT.toHostSync()), cpu.y), seedNote(rng)).toBe(true);
+  });
+});
+
+describe('device ops in float16 and bfloat16', () => {
+  const cases = (['se', 'eca', 'cbam'] as const).flatMap((op) => (['float16', 'bfloat16'] as const).map((dtype) => ({ op, dtype })));
+
+  test.each(cases)('$op $dtype, both layouts, sync and async', async ({ op, dtype }) => {
+    const rng = freshRng();
+    let k = 0;
+    for (const shape of SHAPES) {
+      for (const layout of LAYOUTS) {
+        const mode: Mode = k++ % 2 === 0 ? 'sync' : 'async';
+        const p = problem(rng, op, shape, layout, 0);
+        const note = `${p.label} ${dtype} ${JSON.stringify(shape)} ${layout} ${mode}; ${seedNote(rng)}`;
+        const n = numel(shape);
+        const [N, C] = shape;
+        const qx = quantize(rng.normals(n, 1, 0.3), dtype);
+        const qr = p.residual ? quantize(rng.normals(n), dtype) : undefined;
+        const xT = upload(qx.host, shape, { layout, dtype });
+        const rT = qr ? upload(qr.host, shape, { layout, dtype }) : undefined;
+        const sT = p.hasScale ? upload(poisoned(N * C), [N, C, 1, 1]) : undefined;
+        const opts: Record<string, unknown> = { ...p.options, layout, device: 'cuda' };
+        if (rT) opts.residual = rT;
+        if (sT) opts.scaleOut = sT;
+        const res = keep(dt(await call(mode, op, xT, shape, p.weights, opts)));
+        expect(res.dtype).toBe(dtype);
+        expect(res.layout).toBe(layout);
+        expect(res.byteLength).toBe(2 * n);
+        const bits = res.toHostSync();
+        expect(bits).toBeInstanceOf(Uint16Array);
+        // against the float64 reference on the stored (rounded) inputs
+        const ref = p.ref(qx.values, qr?.values);
+        expectClose(halfToFloat64(bits as Uint16Array, dtype), ref.y, TOL[dtype], note, ABS_TOL[dtype]);
+        // against the CPU path on the same values, rounded once with this suite's converter
+        const cpu = cpuRun(p, Float32Array.from(qx.values), qr ? Float32Array.from(qr.values) : undefined);
+        expect(bitsEqual(bits, halfBits(cpu.y, dtype)), `not the CPU result rounded to ${dtype}: ${note}`).toBe(true);
+        if (sT) {
+          const s = f32(sT.toHostSync());
+          expect(bitsEqual(s, cpu.scale as Float32Array), `scaleOut: ${note}`).toBe(true);
+          expectClose(s, ref.scale, TOL_F32, `scale: ${note}`);
+        }
+        // toFloat32 widens exactly, as this suite's converter does
+        const wide = await res.toFloat32();
+        expect(Array.from(wide)).toEqual(Array.from(halfToFloat64(bits as Uint16Array, dtype)));
+        // an out of the same dtype is written in place
+        const outT = poisonTensor(shape, layout, dtype);
+        expect(await call(mode, op, xT, shape, p.weights, { ...opts, out: outT })).toBe(outT);
+        expect(bitsEqual(outT.toHostSync(), bits)).toBe(true);
+      }
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('what reaches the native call', () => {
+  test.each((['float32', 'float16', 'bfloat16'] as const).flatMap((dtype) => MODES.map((mode) => ({ dtype, mode }))))(
+    'SE: DEV slots hold x, residual, out, scaleOut pointers and byte lengths; cfg and stream as given ($dtype, $mode)',
+    async ({ dtype, mode }) => {
+      const rng = freshRng();
+      const shape: Shape4 = [3, 6, 2, 5];
+      const [N, C, H, W] = shape;
+      const n = numel(shape);
+      const hidden = 4;
+      const w = randSEWeights(rng, C, hidden, { twoFc: true, b1: true, b2: true });
+      const size = dtype === 'float32' ? 4 : 2;
+      const xT = upload(quantize(rng.normals(n), dtype).host, shape, { layout: 'NHWC', dtype });
+      const rT = upload(quantize(rng.normals(n), dtype).host, shape, { layout: 'NHWC', dtype });
+      const outT = poisonTensor(shape, 'NHWC', dtype);
+      const sT = upload(poisoned(N * C), [N, 1, C, 1]);
+      const stream = 0xfedcba9876543210n;
+      fake.clearLog();
+      const res = await call(mode, 'se', xT, shape, w, {
+        residual: rT,
+        out: outT,
+        scaleOut: sT,
+        stream,
+        activation: 'silu',
+        gate: 'hardsigmoid',
+        outputActivation: 'relu',
+        device: 'cuda',
+      });
+      expect(res).toBe(outT);
+      const rec = onlyCudaForward();
+      expect(rec.fn).toBe(mode === 'sync' ? 'cudaForwardDevice' : 'cudaForwardDeviceAsync');
+      expect(rec.stream).toBe(stream);
+      expect((rec.dev as BigUint64Array).length).toBe(18);
+      expect(devSlot(rec, 'x')).toEqual([xT.ptr, BigInt(n * size)]);
+      expect(devSlot(rec, 'residual')).toEqual([rT.ptr, BigInt(n * size)]);
+      expect(devSlot(rec, 'out')).toEqual([outT.ptr, BigInt(n * size)]);
+      expect(devSlot(rec, 'scaleOut')).toEqual([sT.ptr, BigInt(N * C * 4)]);
+      for (const s of ['w1', 'b1', 'w2', 'b2', 'aux'] as const) expect(devSlot(rec, s), `weight slot ${s}`).toEqual([0n, 0n]);
+      expect(rec.hostWeights).toBe(true);
+      const hw = rec.hostArrays as (Float32Array | null)[];
+      expect(hw.length).toBe(5);
+      expect(bitsEqual(hw[0] as Float32Array, w.w1)).toBe(true);
+      expect(bitsEqual(hw[1] as Float32Array, w.b1 as Float32Array)).toBe(true);
+      expect(bitsEqual(hw[2] as Float32Array, w.w2 as Float32Array)).toBe(true);
+      expect(bitsEqual(hw[3] as Float32Array, w.b2 as Float32Array)).toBe(true);
+      expect(hw[4]).toBeNull();
+      expect(cfgOf(rec)).toEqual({
+        op: 0, n: N, c: C, h: H, w: W, layout: 1, hidden, twoFc: 1, act: 1, gate: 1, outAct: 1,
+        ecaK: 0, spatialK: 0, spatialBias: 0, dtype: { float32: 0, float16: 1, bfloat16: 2 }[dtype], device: 0, length: 16,
+      });
+      // nothing was allocated or uploaded by the call (out was given; weights go by value)
+      expect(fake.mem('cudaAlloc')).toEqual([]);
+      expect(fake.mem('cudaUpload')).toEqual([]);
+      // without out: the result is allocated on x's device with x's byte size, and is DEV out
+      fake.clearLog();
+      const res2 = keep(dt(await call(mode, 'se', xT, shape, w, { stream: (1n << 64n) - 1n })));
+      const allocs = fake.mem('cudaAlloc');
+      expect(allocs.map((a) => [a.device, a.bytes])).toEqual([[0, n * size]]);
+      expect(allocs[0]?.ptr).toBe(res2.ptr);
+      const rec2 = onlyCudaForward();
+      expect(rec2.stream).toBe((1n << 64n) - 1n);
+      expect(devSlot(rec2, 'out')).toEqual([res2.ptr, BigInt(n * size)]);
+      expect(devSlot(rec2, 'residual')).toEqual([0n, 0n]);
+      expect(devSlot(rec2, 'scaleOut')).toEqual([0n, 0n]);
+      expect(res2.dtype).toBe(dtype);
+      expect(res2.layout).toBe('NHWC');
+    },
+  );
+
+  test('ECA and CBAM cfg: k, spatial k, spatial bias (as float32), hidden; no residual slot', () => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 9, 4, 3];
+    const [N, C, H, W] = shape;
+    const xT = upload(rng.normals(numel(shape)), shape);
+    const weight = randECAWeight(rng, 5);
+    fake.clearLog();
+    keep(ecaForward(xT, shape as LibShape4, { weight }, { gate: 'hardsigmoid', stream: 7n }));
+    const e = onlyCudaForward();
+    expect(cfgOf(e)).toMatchObject({ op: 1, n: N, c: C, h: H, w: W, layout: 0, ecaK: 5, gate: 1, dtype: 0, device: 0 });
+    expect(e.stream).toBe(7n);
+    expect(bitsEqual((e.hostArrays as (Float32Array | null)[])[4] as Float32Array, weight)).toBe(true);
+    expect(devSlot(e, 'residual')).toEqual([0n, 0n]);
+
+    const cw = randCBAMWeights(rng, C, 2, 5, { b1: true, b2: false, spatialBias: true });
+    fake.clearLog();
+    keep(cbamForward(xT, shape as LibShape4, cw, { activation: 'silu' }));
+    const c = onlyCudaForward();
+    expect(cfgOf(c)).toMatchObject({ op: 2, hidden: 2, twoFc: 1, act: 1, gate: 0, spatialK: 5, spatialBias: Math.fround((cw.spatialBias as Float32Array)[0]!) });
+    const hw = c.hostArrays as (Float32Array | null)[];
+    expect(hw[3]).toBeNull(); // b2 omitted
+    expect(bitsEqual(hw[4] as Float32Array, cw.spatialWeight)).toBe(true);
+  });
+
+  test.each(MODES)('host arrays on CUDA (%s): cudaForwardHost gets the stream, the device index and the arrays', async (mode) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 4, 3, 3];
+    const p = problem(rng, 'se', shape, 'NCHW', 0);
+    const x = rng.normals(numel(shape));
+    const r = rng.normals(numel(shape));
+    const cpu = cpuRun(p, x, r);
+    for (const deviceIndex of [0, 1]) {
+      fake.clearLog();
+      const out = poisoned(x.length);
+      const res = await call(mode, 'se', x, shape, p.weights, { ...p.options, residual: r, out, device: 'cuda', deviceIndex, stream: 99n });
+      expect(res).toBe(out);
+      expect(bitsEqual(out, cpu.y)).toBe(true);
+      const rec = onlyCudaForward();
+      expect(rec.fn).toBe(mode === 'sync' ? 'cudaForwardHost' : 'cudaForwardHostAsync');
+      expect(rec.stream).toBe(99n);
+      expect(cfgOf(rec).device).toBe(deviceIndex);
+      const ops = rec.hostArrays as (Float32Array | null)[];
+      expect(ops[0]).toBe(x);
+      expect(ops[1]).toBe(r);
+      expect(ops[2]).toBe(out);
+    }
+  });
+
+  test.each(MODES)('device index 1: tensors, the op and its result on the second device (%s)', async (mode) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 6, 3, 1];
+    const [N, C] = shape;
+    const p = problem(rng, 'se', shape, 'NCHW', 0);
+    const x = rng.normals(numel(shape));
+    const r = rng.normals(numel(shape));
+    const cpu = cpuRun(p, x, r);
+    fake.clearLog();
+    const xT = upload(x, shape, { device: 1 });
+    const rT = upload(r, shape, { device: 1 });
+    const sT = upload(poisoned(N * C), [N, C, 1, 1], { device: 1 });
+    expect(fake.mem('cudaAlloc').map((a) => a.device)).toEqual([1, 1, 1]);
+    expect(fake.mem('cudaUpload').map((a) => a.device)).toEqual([1, 1, 1]);
+    expect(fake.isLive(1, xT.ptr)).toBe(true);
+    expect(fake.isLive(0, xT.ptr)).toBe(false);
+    for (const opts of [{}, { deviceIndex: 1 }]) {
+      fake.clearLog();
+      const res = keep(dt(await call(mode, 'se', xT, shape, p.weights, { ...p.options, ...opts, residual: rT, scaleOut: sT })));
+      expect(res.device).toBe(1);
+      expect(fake.isLive(1, res.ptr)).toBe(true);
+      expect(fake.mem('cudaAlloc').map((a) => a.device)).toEqual([1]);
+      expect(cfgOf(onlyCudaForward()).device).toBe(1);
+      expect(bitsEqual(f32(res.toHostSync()), cpu.y)).toBe(true);
+      expect(bitsEqual(f32(sT.toHostSync()), cpu.scale as Float32Array)).toBe(true);
+    }
+    // a tensor on the other device, or a deviceIndex that is not x's, is refused
+    const out0 = poisonTensor(shape, 'NCHW', 'float32', 0);
+    await expectRefused(mode, () => (mode === 'sync' ? SYNC : ASYNC).se(xT, shape, p.weights, { out: out0 }), { type: RangeError, message: /options\.out/ }, [out0]);
+    await expectRefused(mode, () => (mode === 'sync' ? SYNC : ASYNC).se(xT, shape, p.weights, { deviceIndex: 0 }), { type: RangeError, message: /options\.deviceIndex/ });
+  });
+
+  test.each(MODES)('device index 2 (of 2 devices) is a RangeError, with nothing allocated (%s)', async (mode) => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 4, 2, 2];
+    const x = rng.normals(numel(shape));
+    const w = randSEWeights(rng, 4, 2, { twoFc: true, b1: true, b2: true });
+    const run = (mode === 'sync' ? SYNC : ASYNC).se;
+    await expectRefused(mode, () => run(x, shape, w, { device: 'cuda', deviceIndex: 2 }), { type: RangeError, message: /options\.deviceIndex/ });
+    await expectRefused(mode, () => run(x, shape, w, { device: 'auto', deviceIndex: 2 }), { type: RangeError, message: /options\.deviceIndex/ });
+    const before = fake.liveCount();
+    expect(() => DeviceTensor.from(x, shape as LibShape4, { device: 2 })).toThrow(RangeError);
+    expect(() => DeviceTensor.empty(shape as LibShape4, { device: 2 })).toThrow(/options\.device/);
+    expect(() => new SEBlock(w, { device: 'cuda', deviceIndex: 2 })).toThrow(RangeError);
+    expect(fake.liveCount()).toBe(before);
+    expect(fake.mem('cudaAlloc')).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('blocks on CUDA', () => {
+  type BlockKind = 'SE' | 'ECA' | 'CBAM';
+  interface Built {
+    block: SEBlock | ECABlock | CBAMBlock;
+    weights: Record<string, Float32Array>;
+    slots: (Float32Array | null)[]; // [w1, b1, w2, b2, aux]
+    problem: Problem;
+  }
+  function build(kind: BlockKind, rng: Rng, shape: Shape4, layout: Layout, extra: Record<string, unknown> = {}): Built {
+    const C = shape[1];
+    if (kind === 'SE') {
+      const p = seProblem(rng, shape, layout, { twoFc: true, b1: true, b2: true, act: 'silu', gate: 'sigmoid', residual: true, outAct: 'relu' });
+      const w = p.weights;
+      const block = new SEBlock(w as unknown as ConstructorParameters<typeof SEBlock>[0], { ...p.options, layout, device: 'cuda', ...extra });
+      return { block, weights: w, slots: [w.w1!, w.b1!, w.w2!, w.b2!, null], problem: p };
+    }
+    if (kind === 'ECA') {
+      const p = ecaProblem(rng, shape, layout, 'hardsigmoid', 5);
+      const block = new ECABlock(p.weights as { weight: Float32Array }, { ...p.options, layout, device: 'cuda', ...extra });
+      return { block, weights: p.weights, slots: [null, null, null, null, p.weights.weight!], problem: p };
+    }
+    const p = cbamProblem(rng, shape, layout, { b1: true, b2: true, act: 'silu', gate: 'sigmoid', k: 3, spatialBias: true });
+    const w = p.weights;
+    const block = new CBAMBlock(w as { w1: Float32Array; w2: Float32Array; spatialWeight: Float32Array }, { ...p.options, layout, device: 'cuda', channels: C, ...extra });
+    return { block, weights: w, slots: [w.w1!, w.b1!, w.w2!, w.b2!, w.spatialWeight!], problem: p };
+  }
+  const fwd = (b: Built['block'], mode: Mode, ...args: unknown[]): Promise<unknown> | unknown => {
+    const f = (mode === 'sync' ? b.forward : b.forwardAsync) as (...a: unknown[]) => unknown;
+    return f.apply(b, args);
+  };
+
+  const fwdLoose = (b: Built['block'], mode: Mode, args: unknown[]): unknown => {
+    const f = (mode === 'sync' ? b.forward : b.forwardAsync) as (...a: unknown[]) => unknown;
+    return f.apply(b, args);
+  };
+  const cases = (['SE', 'ECA', 'CBAM'] as const).flatMap((kind) => MODES.map((mode) => ({ kind, mode })));
+  test.each(cases)('$kind block ($mode): weights uploaded once at construction, resident per call, freed by dispose', async ({ kind, mode }) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 7, 3, 5];
+    const [N, C] = shape;
+    const layout: Layout = 'NHWC';
+    const live0 = fake.liveCount();
+    fake.clearLog();
+    const b = build(kind, rng, shape, layout);
+    const block = keep(b.block);
+    expect(block.backend).toBe('cuda');
+    const present = b.slots.filter((s): s is Float32Array => s !== null);
+    const uploads = fake.mem('cudaUpload');
+    expect(uploads.length, 'one upload per weight tensor').toBe(present.length);
+    expect(uploads.map((u) => u.bytes)).toEqual(present.map((a) => a.byteLength));
+    expect(fake.mem('cudaAlloc').length).toBe(present.length);
+    expect(fake.liveCount()).toBe(live0 + present.length);
+    // the uploaded bytes are the weights
+    uploads.forEach((u, i) => expect(bitsEqual(fake.read(u.device, u.ptr, u.bytes), bytesOf(present[i] as Float32Array))).toBe(true));
+    const residentPtrs = uploads.map((u) => u.ptr);
+
+    const p = b.problem;
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const r = p.residual ? rng.normals(numel(shape)) : undefined;
+    const cpu = cpuRun(p, x, r);
+    const cpuNoResidual = cpuRun(p, x, undefined);
+    const xT = upload(x, shape, { layout });
+
+    const expectResident = (rec: ForwardRecord): void => {
+      expect(rec.hostWeights, 'a block passes no host weights').toBe(false);
+      const slots = ['w1', 'b1', 'w2', 'b2', 'aux'] as const;
+      let j = 0;
+      slots.forEach((s, i) => {
+        const host = b.slots[i];
+        if (host === null || host === undefined) expect(devSlot(rec, s)).toEqual([0n, 0n]);
+        else expect(devSlot(rec, s)).toEqual([residentPtrs[j++], BigInt(host.byteLength)]);
+      });
+    };
+
+    // the resident path: x alone (and with a stream)
+    for (const args of [[xT], [xT, { stream: 5n }]]) {
+      fake.clearLog();
+      const y = keep(dt(await fwd(block, mode, ...args)));
+      const rec = onlyCudaForward();
+      expect(rec.fn).toBe(mode === 'sync' ? 'cudaForwardDevice' : 'cudaForwardDeviceAsync');
+      expect(rec.stream).toBe(args.length === 2 ? 5n : 0n);
+      expectResident(rec);
+      expect(fake.mem('cudaUpload'), 'no upload per call').toEqual([]);
+      expect(fake.mem('cudaAlloc').length, 'only the result is allocated').toBe(1);
+      expect(devSlot(rec, 'out')).toEqual([y.ptr, BigInt(y.byteLength)]);
+      expect(bitsEqual(f32(y.toHostSync()), cpuNoResidual.y), seedNote(rng)).toBe(true);
+      expectClose(f32(y.toHostSync()), p.ref(x, undefined).y, TOL_F32, seedNote(rng));
+      expect(y.layout).toBe(layout);
+    }
+
+    // the general path: shape, out, scaleOut, residual — still resident weights
+    const outT = poisonTensor(shape, layout, 'float32');
+    const opts: Record<string, unknown> = { out: outT };
+    const sT = p.hasScale ? upload(poisoned(N * C), [N, C, 1, 1]) : undefined;
+    if (sT) opts.scaleOut = sT;
+    if (r) opts.residual = upload(r, shape, { layout });
+    fake.clearLog();
+    expect(await fwd(block, mode, xT, shape, opts)).toBe(outT);
+    const rec = onlyCudaForward();
+    expectResident(rec);
+    expect(fake.mem('cudaUpload')).toEqual([]);
+    expect(fake.mem('cudaAlloc')).toEqual([]);
+    expect(bitsEqual(f32(outT.toHostSync()), cpu.y), seedNote(rng)).toBe(true);
+    if (sT) expect(bitsEqual(f32(sT.toHostSync()), cpu.scale as Float32Array)).toBe(true);
+
+    // host arrays on a CUDA block go through cudaForwardHost with the weights as host arrays
+    fake.clearLog();
+    const yh = f32(await fwd(block, mode, x, shape, r ? { residual: r } : undefined));
+    const hrec = onlyCudaForward();
+    expect(hrec.fn).toBe(mode === 'sync' ? 'cudaForwardHost' : 'cudaForwardHostAsync');
+    expect(bitsEqual(yh, cpu.y)).toBe(true);
+
+    // dispose frees exactly the resident weights; forward afterwards throws
+    fake.clearLog();
+    block.dispose();
+    expect(block.disposed).toBe(true);
+    expect(fake.mem('cudaFree').map((f) => f.ptr).sort()).toEqual([...residentPtrs].sort());
+    for (const ptr of residentPtrs) expect(fake.isLive(0, ptr)).toBe(false);
+    expect(() => block.dispose()).not.toThrow();
+    expect(fake.mem('cudaFree').length).toBe(present.length);
+    expect(() => block.forward(xT as never)).toThrow(/disposed/);
+    await expect(block.forwardAsync(xT as never)).rejects.toThrow(/disposed/);
+    expect(fake.cudaForwards().length).toBe(0);
+  });
+
+  test('a float16 block takes float16 tensors only; deviceIndex 1 keeps everything on device 1', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 6, 2, 2];
+    fake.clearLog();
+    const b = build('SE', rng, shape, 'NCHW', { dtype: 'float16', deviceIndex: 1 });
+    keep(b.block);
+    expect(fake.mem('cudaAlloc').every((a) => a.device === 1)).toBe(true);
+    const q = quantize(rng.normals(numel(shape)), 'float16');
+    const xT = upload(q.host, shape, { dtype: 'float16', device: 1 });
+    const y = keep(dt(await (b.block as SEBlock).forwardAsync(xT)));
+    expect(y.dtype).toBe('float16');
+    expect(y.device).toBe(1);
+    expect(cfgOf(lastForward())).toMatchObject({ dtype: 1, device: 1 });
+    expectClose(halfToFloat64(y.toHostSync() as Uint16Array, 'float16'), b.problem.ref(q.values, undefined).y, TOL.float16, seedNote(rng), ABS_TOL.float16);
+    const x32 = upload(rng.normals(numel(shape)), shape, { device: 1 });
+    const x0 = upload(q.host, shape, { dtype: 'float16', device: 0 });
+    for (const bad of [x32, x0]) {
+      fake.clearLog();
+      expect(() => (b.block as SEBlock).forward(bad)).toThrow(RangeError);
+      expect(fake.forwards()).toEqual([]);
+      expect(fake.mem('cudaAlloc')).toEqual([]);
+    }
+  });
+
+  test('a block on the CPU refuses a DeviceTensor x, without any CUDA work', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 3, 2, 2];
+    const block = keep(new ECABlock({ weight: randECAWeight(rng, 3) }, { device: 'cpu' }));
+    expect(block.backend).toBe('cpu');
+    const xT = upload(rng.normals(numel(shape)), shape);
+    for (const mode of MODES) {
+      for (const args of [[xT], [xT, shape]] as unknown[][]) {
+        await expectRefused(mode, () => fwdLoose(block, mode, args), { type: RangeError, message: /x must be a Float32Array: this ECABlock runs on the CPU/ });
+      }
+    }
+  });
+
+  test('an allocation failure while uploading the weights frees those already uploaded', () => {
+    const rng = freshRng();
+    for (const kind of ['SE', 'CBAM'] as const) {
+      const live = fake.liveCount();
+      fake.failNextAllocs(1, 2);
+      let err: unknown;
+      try {
+        keep(build(kind, rng, [1, 5, 2, 2], 'NCHW').block);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'ERR_SQEX_CUDA', cudaError: 2, cudaErrorName: 'cudaErrorMemoryAllocation' });
+      expect(fake.liveCount()).toBe(live);
+    }
+  });
+
+  test.each(MODES)('a failing forward of the resident path frees the result it allocated (%s)', async (mode) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 5, 2, 3];
+    const b = build('ECA', rng, shape, 'NCHW');
+    keep(b.block);
+    const xT = upload(rng.normals(numel(shape)), shape);
+    const live = fake.liveCount();
+    fake.clearLog();
+    fake.failNextForward('ERR_SQEX_CUDA', { phase: mode === 'async' ? 'settle' : 'launch' });
+    const err = await failure(() => fwd(b.block, mode, xT));
+    expect(err).toMatchObject({ code: 'ERR_SQEX_CUDA', cudaErrorName: 'cudaErrorLaunchFailure' });
+    expect(fake.liveCount()).toBe(live);
+    expect(fake.mem('cudaAlloc').length).toBe(1);
+    expect(fake.mem('cudaFree').map((f) => f.ptr)).toEqual([fake.mem('cudaAlloc')[0]?.ptr]);
+    expect(xT.disposed).toBe(false);
+  });
+
+  test('dispose of x during a block forwardAsync (resident path) waits for it', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 4, 3, 3];
+    const b = build('SE', rng, shape, 'NCHW');
+    keep(b.block);
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const xT = keep(DeviceTensor.from(x, shape as LibShape4));
+    const ptr = xT.ptr;
+    const pending = (b.block as SEBlock).forwardAsync(xT);
+    xT.dispose();
+    expect(xT.disposed).toBe(true);
+    expect(fake.isLive(0, ptr), 'x freed while the op is in flight').toBe(true);
+    const y = keep(await pending);
+    expect(fake.isLive(0, ptr)).toBe(false);
+    expect(bitsEqual(f32(y.toHostSync()), cpuRun(b.problem, x, undefined).y)).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('DeviceTensor lifecycle', () => {
+  test.each(['float32', 'float16', 'bfloat16'] as const)('from / toHost / toHostSync / toFloat32 round-trip (%s)', async (dtype) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 3, 1, 7];
+    const x = rng.normals(numel(shape), 2);
+    const expectedBits = dtype === 'float32' ? x : halfBits(x, dtype);
+    for (const src of dtype === 'float32' ? [x] : [x, expectedBits]) {
+      fake.clearLog();
+      const t = upload(src, shape, { dtype, layout: 'NHWC' });
+      expect(t.byteLength).toBe(numel(shape) * (dtype === 'float32' ? 4 : 2));
+      expect(fake.mem('cudaAlloc').map((a) => a.bytes)).toEqual([t.byteLength]);
+      // the device holds the bits this suite's converter gives
+      expect(bitsEqual(fake.read(0, t.ptr, t.byteLength), bytesOf(expectedBits))).toBe(true);
+      const a = await t.toHost({ stream: 3n });
+      const s = t.toHostSync({ stream: 4n });
+      expect(bitsEqual(a, expectedBits)).toBe(true);
+      expect(bitsEqual(s, expectedBits)).toBe(true);
+      expect(fake.mem('cudaDownloadAsync').map((d) => d.stream)).toEqual([3n]);
+      expect(fake.mem('cudaDownload').map((d) => d.stream)).toEqual([4n]);
+      const wide = await t.toFloat32();
+      expect(wide).toBeInstanceOf(Float32Array);
+      const want = dtype === 'float32' ? Array.from(x) : Array.from(halfToFloat64(expectedBits as Uint16Array, dtype));
+      expect(Array.from(wide)).toEqual(want);
+    }
+    const e = keep(DeviceTensor.empty(shape as LibShape4, { dtype }));
+    expect(e.dtype).toBe(dtype);
+    expect(fake.isLive(0, e.ptr)).toBe(true);
+  });
+
+  test('use after dispose throws a clear Error; double dispose frees once', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 3, 2, 2];
+    const t = DeviceTensor.from(rng.normals(12), shape as LibShape4);
+    const ptr = t.ptr;
+    fake.clearLog();
+    t.dispose();
+    expect(t.disposed).toBe(true);
+    expect(fake.isLive(0, ptr)).toBe(false);
+    expect(() => t.dispose()).not.toThrow();
+    expect(fake.mem('cudaFree').map((f) => f.ptr)).toEqual([ptr]);
+    expect(() => t.ptr).toThrow(/ptr used after dispose\(\)/);
+    expect(() => t.toHostSync()).toThrow(/toHostSync used after dispose\(\)/);
+    await expect(t.toHost()).rejects.toThrow(/used after dispose/);
+    await expect(t.toFloat32()).rejects.toThrow(/used after dispose/);
+    expect(String(t)).toMatch(/^disposed DeviceTensor/);
+    const w = randSEWeights(rng, 3, 2, { twoFc: true, b1: true, b2: true });
+    await expectRefused('sync', () => seForward(t, shape as LibShape4, w), { type: RangeError, message: /seForward: x must be a DeviceTensor that has not been disposed/ });
+    await expectRefused('async', () => seForwardAsync(t, shape as LibShape4, w), { type: RangeError, message: /x must be a DeviceTensor that has not been disposed/ });
+    expect(fake.mem('cudaDownload')).toEqual([]);
+  });
+
+  test('`using` and Symbol.dispose free the tensor', () => {
+    const rng = freshRng();
+    let ptr = 0n;
+    {
+      using t = DeviceTensor.from(rng.normals(8), [1, 2, 2, 2]);
+      ptr = t.ptr;
+      expect(fake.isLive(0, ptr)).toBe(true);
+    }
+    expect(fake.isLive(0, ptr)).toBe(false);
+    const t2 = DeviceTensor.empty([2, 2, 1, 1]);
+    const p2 = t2.ptr;
+    t2[Symbol.dispose]();
+    expect(t2.disposed).toBe(true);
+    expect(fake.isLive(0, p2)).toBe(false);
+  });
+
+  test('a forgotten owned tensor is freed by the garbage collector; a forgotten fromPointer wrapper frees nothing', async () => {
+    v8.setFlagsFromString('--expose_gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const rng = freshRng();
+    const owner = upload(rng.normals(8), [1, 2, 2, 2]);
+    const live = fake.liveCount();
+    let ptr = 0n;
+    (() => {
+      const t = DeviceTensor.from(rng.normals(16), [1, 4, 2, 2]);
+      ptr = t.ptr;
+      DeviceTensor.fromPointer(owner.ptr, [1, 1, 2, 2]);
+    })();
+    expect(fake.isLive(0, ptr)).toBe(true);
+    for (let i = 0; i < 100 && fake.isLive(0, ptr); i++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(fake.isLive(0, ptr), 'the FinalizationRegistry did not free a collected tensor').toBe(false);
+    expect(fake.mem('cudaFree').filter((f) => f.ptr === ptr).length).toBe(1);
+    expect(fake.isLive(0, owner.ptr)).toBe(true);
+    expect(fake.liveCount()).toBe(live);
+  });
+
+  test('fromPointer wraps memory inside an allocation and never frees it', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 4, 2, 3];
+    const n = numel(shape);
+    const data = rng.normals(3 * n);
+    const owner = upload(data, [3, 4, 2, 3]);
+    fake.clearLog();
+    const view = DeviceTensor.fromPointer(owner.ptr + BigInt(4 * n), shape as LibShape4, { byteLength: 8 * n });
+    expect(view.owned).toBe(false);
+    expect(fake.log).toEqual([]); // no CUDA call to wrap
+    expect(bitsEqual(f32(view.toHostSync()), data.subarray(n, 2 * n))).toBe(true);
+    expect(bitsEqual(f32(await view.toHost()), data.subarray(n, 2 * n))).toBe(true);
+    // an op reads and writes through views
+    const p = problem(rng, 'eca', shape, 'NCHW', 0);
+    const outView = DeviceTensor.fromPointer(owner.ptr + BigInt(8 * n), shape as LibShape4);
+    expect(ecaForward(view, shape as LibShape4, p.weights as { weight: Float32Array }, { ...p.options, out: outView })).toBe(outView);
+    expect(bitsEqual(f32(outView.toHostSync()), cpuRun(p, data.slice(n, 2 * n), undefined).y)).toBe(true);
+    // the first third is untouched
+    expect(bitsEqual(fake.read(0, owner.ptr, 4 * n), bytesOf(data.subarray(0, n)))).toBe(true);
+    fake.clearLog();
+    view.dispose();
+    outView.dispose();
+    expect(fake.mem('cudaFree')).toEqual([]);
+    expect(fake.isLive(0, owner.ptr)).toBe(true);
+    expect(() => view.ptr).toThrow(/after dispose/);
+    expect(() => DeviceTensor.fromPointer(owner.ptr, shape as LibShape4, { byteLength: 4 * n - 1 })).toThrow(RangeError);
+    expect(() => DeviceTensor.fromPointer(0n, shape as LibShape4)).toThrow(RangeError);
+    expect(fake.log).toEqual([]);
+  });
+
+  test('an out-of-memory cudaAlloc arrives as an Error with the CUDA code, and nothing leaks', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 5, 3, 3];
+    const x = rng.normals(numel(shape));
+    const oom = { code: 'ERR_SQEX_CUDA', cudaError: 2, cudaErrorName: 'cudaErrorMemoryAllocation' };
+    fake.failNextAllocs(1);
+    let err: unknown;
+    try {
+      keep(DeviceTensor.from(x, shape as LibShape4));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(Error);
+    expect(err).toMatchObject(oom);
+    expect((err as Error).message).toMatch(/^out of memory \(while allocating 180 bytes on device 0\)$/);
+    expect(fake.mem('cudaUpload')).toEqual([]);
+    expect(fake.liveCount()).toBe(liveBefore);
+    // an absurd size fails the same way, without injection
+    expect(thrown(() => keep(DeviceTensor.empty([1, 1, 2 ** 15, 2 ** 15])))).toMatchObject(oom);
+    // the result allocation of an op
+    const xT = upload(x, shape);
+    const w = randSEWeights(rng, 5, 2, { twoFc: true, b1: true, b2: true });
+    for (const mode of MODES) {
+      fake.clearLog();
+      fake.failNextAllocs(1);
+      const e2 = await failure(async () => keep(dt(await call(mode, 'se', xT, shape, w, {}))));
+      expect(e2).toMatchObject(oom);
+      expect(fake.cudaForwards()).toEqual([]);
+      expect(fake.liveCount()).toBe(liveBefore + 1);
+    }
+  });
+
+  // A sync call fails at launch; an async one at launch (a synchronous throw of the native call)
+  // or when the stream is synchronised (a rejection).
+  const failCases = [
+    { mode: 'sync', phase: 'launch' },
+    { mode: 'async', phase: 'launch' },
+    { mode: 'async', phase: 'settle' },
+  ] as const;
+  test('a failing upload in DeviceTensor.from, or of a block weight, frees what was allocated', () => {
+    const rng = freshRng();
+    const live = fake.liveCount();
+    fake.failNextUploads(1);
+    const err = thrown(() => keep(DeviceTensor.from(rng.normals(12), [1, 3, 2, 2])));
+    expect(err).toMatchObject({ code: 'ERR_SQEX_CUDA', cudaErrorName: 'cudaErrorLaunchFailure', message: 'unspecified launch failure (while uploading to the device)' });
+    expect(fake.mem('cudaAlloc').length).toBe(1);
+    expect(fake.liveCount()).toBe(live);
+    fake.clearLog();
+    fake.failNextUploads(1);
+    const w = randCBAMWeights(rng, 4, 2, 3, { b1: true, b2: true, spatialBias: true });
+    expect(thrown(() => keep(new CBAMBlock(w, { device: 'cuda' })))).toMatchObject({ code: 'ERR_SQEX_CUDA' });
+    expect(fake.liveCount()).toBe(live);
+  });
+
+  test.each(failCases)(
+    'a failing forward ($mode, $phase) disposes the result it allocated; a given out stays untouched and alive',
+    async ({ mode, phase }) => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 4, 3, 1];
+      const p = problem(rng, 'se', shape, 'NCHW', 0);
+      const x = rng.normals(numel(shape));
+      const xT = upload(x, shape);
+      const rT = upload(rng.normals(numel(shape)), shape);
+      const live = fake.liveCount();
+      fake.clearLog();
+      fake.failNextForward('ERR_SQEX_CUDA', { phase, cudaKind: 'illegalAddress' });
+      const e1 = await failure(() => call(mode, 'se', xT, shape, p.weights, { ...p.options, residual: rT }));
+      expect(e1).toMatchObject({ code: 'ERR_SQEX_CUDA', cudaError: 700 });
+      expect(fake.liveCount(), 'the result tensor leaked').toBe(live);
+      const allocs = fake.mem('cudaAlloc');
+      expect(allocs.length).toBe(1);
+      expect(fake.mem('cudaFree').map((f) => f.ptr)).toEqual([allocs[0]?.ptr]);
+
+      const outT = poisonTensor(shape, 'NCHW', 'float32');
+      const before = fake.read(0, outT.ptr, outT.byteLength);
+      fake.failNextForward('ERR_SQEX_UNSUPPORTED', { phase, message: 'shape needs more shared memory than the device has' });
+      const e2 = await failure(() => call(mode, 'se', xT, shape, p.weights, { ...p.options, residual: rT, out: outT }));
+      expect(e2).toMatchObject({ code: 'ERR_SQEX_UNSUPPORTED', message: 'shape needs more shared memory than the device has' });
+      expect(outT.disposed).toBe(false);
+      expect(fake.isLive(0, outT.ptr)).toBe(true);
+      if (phase === 'launch') expect(bitsEqual(fake.read(0, outT.ptr, outT.byteLength), before), 'out written by a failed call').toBe(true);
+      expect(xT.disposed || rT.disposed).toBe(false);
+      // and it is still usable
+      expect(await call(mode, 'se', xT, shape, p.weights, { ...p.options, out: outT })).toBe(outT);
+      expect(bitsEqual(f32(outT.toHostSync()), cpuRun(p, x, undefined).y)).toBe(true);
+    },
+  );
+
+  test.each(['x', 'residual', 'scaleOut', 'out'] as const)('disposing %s while an async op reads it defers the free until it settles', async (which) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 3, 2, 2];
+    const [N, C] = shape;
+    const p = problem(rng, 'se', shape, 'NCHW', 0);
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const r = rng.normals(numel(shape));
+    const cpu = cpuRun(p, x, r);
+    const tensors = {
+      x: keep(DeviceTensor.from(x, shape as LibShape4)),
+      residual: keep(DeviceTensor.from(r, shape as LibShape4)),
+      scaleOut: keep(DeviceTensor.from(poisoned(N * C), [N, C, 1, 1])),
+      out: keep(DeviceTensor.from(poisoned(numel(shape)), shape as LibShape4)),
+    };
+    const victim = tensors[which];
+    const ptr = victim.ptr;
+    const pending = seForwardAsync(tensors.x, shape as LibShape4, p.weights as { w1: Float32Array }, {
+      ...p.options,
+      residual: tensors.residual,
+      scaleOut: tensors.scaleOut,
+      out: tensors.out,
+    });
+    victim.dispose();
+    expect(victim.disposed).toBe(true);
+    expect(() => victim.ptr).toThrow(/after dispose/);
+    expect(fake.inFlight).toBe(1);
+    expect(fake.isLive(0, ptr), `${which} freed while the op is in flight`).toBe(true);
+    const res = await pending;
+    expect(res).toBe(tensors.out);
+    expect(fake.isLive(0, ptr), `${which} not freed once the op settled`).toBe(false);
+    const check = which === 'out' ? null : f32(tensors.out.toHostSync());
+    if (check) expect(bitsEqual(check, cpu.y)).toBe(true);
+    if (which !== 'scaleOut') expect(bitsEqual(f32(tensors.scaleOut.toHostSync()), cpu.scale as Float32Array)).toBe(true);
+  });
+
+  test.each(['toHost', 'toFloat32'] as const)('%s() takes its snapshot when called: an op writing the tensor afterwards does not change it', async (method) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 7, 3, 5];
+    const before = rng.normals(numel(shape), 1, 0.3);
+    const y = DeviceTensor.from(before, shape);
+    const x = DeviceTensor.from(rng.normals(numel(shape), 1, 0.3), shape);
+    try {
+      const pending = method === 'toHost' ? y.toHost() : y.toFloat32();
+      seForward(x, shape, { w1: rng.normals(7 * 3), w2: rng.normals(3 * 7) }, { out: y });
+      expect(bitsEqual(f32(await pending), before), seedNote(rng)).toBe(true);
+      expect(bitsEqual(f32(y.toHostSync()), before), 'the op did not write y').toBe(false);
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  });
+
+  test('disposing a tensor during toHost defers the free; the download still reads the data', async () => {
+    const rng = freshRng();
+    const data = rng.normals(30);
+    const t = DeviceTensor.from(data, [1, 5, 3, 2]);
+    const ptr = t.ptr;
+    const pending = t.toHost();
+    t.dispose();
+    expect(fake.isLive(0, ptr)).toBe(true);
+    expect(bitsEqual(await pending, data)).toBe(true);
+    expect(fake.isLive(0, ptr)).toBe(false);
+    // and twice in flight: freed after the last one
+    const t2 = DeviceTensor.from(data, [1, 5, 3, 2]);
+    const p2 = t2.ptr;
+    const a = t2.toHost();
+    const b = t2.toFloat32();
+    t2.dispose();
+    await a;
+    await b;
+    expect(fake.isLive(0, p2)).toBe(false);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('validation on the device path: no native call, no allocation, out untouched', () => {
+  interface Setup {
+    shape: Shape4;
+    xT: DeviceTensor;
+    w: Record<string, Float32Array>;
+    outT: DeviceTensor;
+  }
+  function setup(rng: Rng): Setup {
+    const shape: Shape4 = [2, 4, 3, 2];
+    const xT = upload(rng.normals(numel(shape)), shape, { layout: 'NHWC' });
+    const outT = poisonTensor(shape, 'NHWC', 'float32');
+    const w = asWeights(randSEWeights(rng, 4, 3, { twoFc: true, b1: true, b2: true }));
+    return { shape, xT, w, outT };
+  }
+  type Case = [string, (s: Setup, rng: Rng) => { args: [unknown, Shape4, unknown, Record<string, unknown>]; want: Refusal; op?: OpName }];
+  const n = 2 * 4 * 3 * 2;
+  const like = (s: Setup, o: { dtype?: DType; layout?: Layout; device?: number; shape?: Shape4 } = {}): DeviceTensor =>
+    poisonTensor(o.shape ?? s.shape, o.layout ?? 'NHWC', o.dtype ?? 'float32', o.device ?? 0);
+  const CASES: Case[] = [
+    ['shape argument other than x.shape', (s) => ({ args: [s.xT, [2, 4, 2, 3], s.w, {}], want: { type: RangeError, message: /shape must be x\.shape \[2, 4, 3, 2\]/ } })],
+    ['residual of another dtype', (s) => ({ args: [s.xT, s.shape, s.w, { residual: like(s, { dtype: 'float16' }) }], want: { type: RangeError, message: /options\.residual must be a DeviceTensor like x/ } })],
+    ['residual of another layout', (s) => ({ args: [s.xT, s.shape, s.w, { residual: like(s, { layout: 'NCHW' }) }], want: { type: RangeError, message: /options\.residual/ } })],
+    ['residual on another device', (s) => ({ args: [s.xT, s.shape, s.w, { residual: like(s, { device: 1 }) }], want: { type: RangeError, message: /options\.residual/ } })],
+    ['residual of another shape', (s) => ({ args: [s.xT, s.shape, s.w, { residual: like(s, { shape: [2, 4, 2, 3] }) }], want: { type: RangeError, message: /options\.residual/ } })],
+    ['residual a Float32Array', (s) => ({ args: [s.xT, s.shape, s.w, { residual: new Float32Array(n) }], want: { type: TypeError, message: /options\.residual must be a DeviceTensor like x/ } })],
+    ['out of another dtype', (s) => ({ args: [s.xT, s.shape, s.w, { out: like(s, { dtype: 'bfloat16' }) }], want: { type: RangeError, message: /options\.out must be a DeviceTensor like x/ } })],
+    ['out of another layout', (s) => ({ args: [s.xT, s.shape, s.w, { out: like(s, { layout: 'NCHW' }) }], want: { type: RangeError, message: /options\.out/ } })],
+    ['out on another device', (s) => ({ args: [s.xT, s.shape, s.w, { out: like(s, { device: 1 }) }], want: { type: RangeError, message: /options\.out/ } })],
+    ['out a Float32Array', (s) => ({ args: [s.xT, s.shape, s.w, { out: new Float32Array(n) }], want: { type: TypeError, message: /options\.out/ } })],
+    ['out disposed', (s) => {
+      const o = like(s);
+      o.dispose();
+      return { args: [s.xT, s.shape, s.w, { out: o }], want: { type: RangeError, message: /options\.out must be a DeviceTensor that has not been disposed/ } };
+    }],
+    ['scaleOut of the wrong size', (s) => ({ args: [s.xT, s.shape, s.w, { scaleOut: upload(poisoned(9), [1, 9, 1, 1]) }], want: { type: RangeError, message: /options\.scaleOut must be a float32 DeviceTensor of N × C = 8 elements/ } })],
+    ['scaleOut float16', (s) => ({ args: [s.xT, s.shape, s.w, { scaleOut: poisonTensor([2, 4, 1, 1], 'NCHW', 'float16') }], want: { type: RangeError, message: /options\.scaleOut/ } })],
+    ['scaleOut on another device', (s) => ({ args: [s.xT, s.shape, s.w, { scaleOut: upload(poisoned(8), [2, 4, 1, 1], { device: 1 }) }], want: { type: RangeError, message: /options\.scaleOut/ } })],
+    ['scaleOut a Float32Array', (s) => ({ args: [s.xT, s.shape, s.w, { scaleOut: new Float32Array(8) }], want: { type: TypeError, message: /options\.scaleOut/ } })],
+    ['ECA scaleOut of the wrong size', (s, rng) => ({ op: 'eca', args: [s.xT, s.shape, { weight: randECAWeight(rng, 3) }, { scaleOut: upload(poisoned(7), [7, 1, 1, 1]) }], want: { type: RangeError, message: /options\.scaleOut/ } })],
+    ['out partly overlapping x (fromPointer)', (s) => {
+      const base = keep(DeviceTensor.empty([1, 1, 1, 2 * n]));
+      const x = keep(DeviceTensor.fromPointer(base.ptr, s.shape as LibShape4, { layout: 'NHWC' }));
+      const out = keep(DeviceTensor.fromPointer(base.ptr + 4n, s.shape as LibShape4, { layout: 'NHWC' }));
+      return { args: [x, s.shape, s.w, { out }], want: { type: RangeError, message: /options\.out must be x itself or memory disjoint from x \(partial overlap with x\)/ } };
+    }],
+    ['out partly overlapping the residual', (s) => {
+      const base = keep(DeviceTensor.empty([1, 1, 1, 2 * n]));
+      const residual = keep(DeviceTensor.fromPointer(base.ptr + BigInt(4 * (n - 1)), s.shape as LibShape4, { layout: 'NHWC' }));
+      const out = keep(DeviceTensor.fromPointer(base.ptr, s.shape as LibShape4, { layout: 'NHWC' }));
+      return { args: [s.xT, s.shape, s.w, { out, residual }], want: { type: RangeError, message: /options\.out must be options\.residual itself or memory disjoint/ } };
+    }],
+    ['scaleOut inside x', (s) => ({ args: [s.xT, s.shape, s.w, { scaleOut: keep(DeviceTensor.fromPointer(s.xT.ptr + 8n, [2, 4, 1, 1])) }], want: { type: RangeError, message: /options\.scaleOut must be memory disjoint from x/ } })],
+    ['scaleOut inside out', (s) => ({ args: [s.xT, s.shape, s.w, { out: s.outT, scaleOut: keep(DeviceTensor.fromPointer(s.outT.ptr, [2, 4, 1, 1])) }], want: { type: RangeError, message: /options\.scaleOut must be memory disjoint from options\.out/ } })],
+    ["device 'cpu' with a DeviceTensor x", (s) => ({ args: [s.xT, s.shape, s.w, { device: 'cpu' }], want: { type: RangeError, message: /options\.device must be 'auto' or 'cuda' when x is a DeviceTensor/ } })],
+    ["CBAM device 'cpu' with a DeviceTensor x", (s, rng) => ({ op: 'cbam', args: [s.xT, s.shape, randCBAMWeights(rng, 4, 2, 3, { b1: true, b2: true, spatialBias: true }), { device: 'cpu' }], want: { type: RangeError, message: /options\.device/ } })],
+    ['layout option other than x.layout', (s) => ({ args: [s.xT, s.shape, s.w, { layout: 'NCHW' }], want: { type: RangeError, message: /options\.layout must be x\.layout 'NHWC'/ } })],
+    ['weights of the wrong length for x', (s, rng) => ({ args: [s.xT, s.shape, randSEWeights(rng, 5, 3, { twoFc: true, b1: true, b2: true }), {}], want: { type: RangeError, message: /weights\./ } })],
+    ['an unknown option', (s) => ({ args: [s.xT, s.shape, s.w, { outt: s.outT }], want: { type: TypeError, message: /unknown key "outt"/ } })],
+  ];
+  const cases = CASES.flatMap(([name, make]) => MODES.map((mode) => ({ name, make, mode })));
+  test.each(cases)('$name ($mode)', async ({ make, mode }) => {
+    const rng = freshRng();
+    const s = setup(rng);
+    const { args, want, op } = make(s, rng);
+    const fn = ((mode === 'sync' ? SYNC : ASYNC) as Record<OpName, AnyFn>)[op ?? 'se'];
+    const guard = [s.xT, s.outT, ...Object.values(args[3]).filter((v): v is DeviceTensor => v instanceof DeviceTensor && !v.disposed)];
+    await expectRefused(mode, () => fn(...args), { ...want, message: new RegExp(`^${FN_NAME[op ?? 'se'][mode]}: .*${want.message.source}`) }, guard);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('DeviceTensor weights for the functions', () => {
+  function seDeviceWeights(rng: Rng, C: number, hidden: number, device = 0) {
+    const host = randSEWeights(rng, C, hidden, { twoFc: true, b1: true, b2: true });
+    const dev = {
+      w1: upload(host.w1, [hidden, C, 1, 1], { device }),
+      b1: upload(host.b1 as Float32Array, [1, hidden, 1, 1], { device }),
+      w2: upload(host.w2 as Float32Array, [C, hidden, 1, 1], { device }),
+      b2: upload(host.b2 as Float32Array, [1, 1, 1, C], { device }),
+    };
+    return { host, dev };
+  }
+  function expectDeviceWeightSlots(rec: ForwardRecord, slots: Partial<Record<'w1' | 'b1' | 'w2' | 'b2' | 'aux', DeviceTensor>>): void {
+    expect(rec.hostWeights, 'hostWeights must be null with DeviceTensor weights').toBe(false);
+    for (const s of ['w1', 'b1', 'w2', 'b2', 'aux'] as const) {
+      const t = slots[s];
+      expect(devSlot(rec, s), `DEV ${s}`).toEqual(t === undefined ? [0n, 0n] : [t.ptr, BigInt(t.byteLength)]);
+    }
+  }
+
+  test.each(MODES)('SE two-FC with [hidden, C, 1, 1]-style DeviceTensor weights (%s): resident, same numbers', async (mode) => {
+    const rng = freshRng();
+    for (const [shape, dtype] of [[[2, 6, 3, 3], 'float32'], [[1, 1, 1, 1], 'float32'], [[3, 5, 1, 7], 'float16']] as [Shape4, DType][]) {
+      const [N, C] = shape;
+      const hidden = Math.max(1, C - 2);
+      const { host, dev } = seDeviceWeights(rng, C, hidden);
+      const x = quantize(rng.normals(numel(shape), 1, 0.3), dtype);
+      const r = quantize(rng.normals(numel(shape)), dtype);
+      const xT = upload(x.host, shape, { dtype, layout: 'NHWC' });
+      const rT = upload(r.host, shape, { dtype, layout: 'NHWC' });
+      const sT = upload(poisoned(N * C), [N, C, 1, 1]);
+      const opts = { activation: 'silu', gate: 'sigmoid', outputActivation: 'relu', residual: rT, scaleOut: sT, stream: 11n };
+      fake.clearLog();
+      const y = keep(dt(await call(mode, 'se', xT, shape, dev, opts)));
+      const rec = onlyCudaForward();
+      expectDeviceWeightSlots(rec, dev);
+      expect(rec.stream).toBe(11n);
+      expect(fake.mem('cudaUpload'), 'no upload per call').toEqual([]);
+      expect(fake.mem('cudaAlloc').length).toBe(1);
+      expect(cfgOf(rec)).toMatchObject({ op: 0, hidden, twoFc: 1, c: C });
+      // the same numbers as host weights
+      const yh = keep(dt(await call(mode, 'se', xT, shape, host, { ...opts, scaleOut: undefined })));
+      expect(bitsEqual(y.toHostSync(), yh.toHostSync()), seedNote(rng)).toBe(true);
+      const cpuP: CpuProblem = { op: 'se', shape, layout: 'NHWC', weights: asWeights(host), options: { activation: 'silu', gate: 'sigmoid', outputActivation: 'relu' }, hasScale: true };
+      const cpu = cpuRun(cpuP, Float32Array.from(x.values), Float32Array.from(r.values));
+      const want = dtype === 'float32' ? cpu.y : halfBits(cpu.y, dtype as HalfDtype);
+      expect(bitsEqual(y.toHostSync(), want), seedNote(rng)).toBe(true);
+      expect(bitsEqual(f32(sT.toHostSync()), cpu.scale as Float32Array)).toBe(true);
+      // the weights are only read
+      expect(bitsEqual(f32(dev.w1.toHostSync()), host.w1)).toBe(true);
+    }
+  });
+
+  test.each(MODES)('SE single-FC, SE without biases, ECA and CBAM with DeviceTensor weights (%s)', async (mode) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 5, 3, 2];
+    const C = shape[1];
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const xT = upload(x, shape);
+    const check = async (op: OpName, hostW: Record<string, Float32Array>, devW: Record<string, DeviceTensor | Float32Array>, slots: Partial<Record<'w1' | 'b1' | 'w2' | 'b2' | 'aux', DeviceTensor>>, options: Record<string, unknown>) => {
+      fake.clearLog();
+      const y = keep(dt(await call(mode, op, xT, shape, devW, options)));
+      const rec = onlyCudaForward();
+      expectDeviceWeightSlots(rec, slots);
+      expect(fake.mem('cudaUpload')).toEqual([]);
+      const p: CpuProblem = { op, shape, layout: 'NCHW', weights: hostW, options, hasScale: false };
+      expect(bitsEqual(f32(y.toHostSync()), cpuRun(p, x, undefined).y), `${op}: ${seedNote(rng)}`).toBe(true);
+      return rec;
+    };
+    // single FC: w1 [C, C, 1, 1], b1
+    const single = randSEWeights(rng, C, C, { twoFc: false, b1: true, b2: false });
+    const sw1 = upload(single.w1, [C, C, 1, 1]);
+    const sb1 = upload(single.b1 as Float32Array, [C, 1, 1, 1]);
+    const r1 = await check('se', asWeights(single), { w1: sw1, b1: sb1 }, { w1: sw1, b1: sb1 }, { gate: 'hardsigmoid' });
+    expect(cfgOf(r1)).toMatchObject({ twoFc: 0, hidden: C });
+    // two FC without biases
+    const nob = randSEWeights(rng, C, 2, { twoFc: true, b1: false, b2: false });
+    const nw1 = upload(nob.w1, [2, C, 1, 1]);
+    const nw2 = upload(nob.w2 as Float32Array, [1, 1, C, 2]);
+    await check('se', asWeights(nob), { w1: nw1, w2: nw2 }, { w1: nw1, w2: nw2 }, { activation: 'relu' });
+    // ECA: weight [1, 1, k, 1]
+    const weight = randECAWeight(rng, 5);
+    const ew = upload(weight, [1, 1, 5, 1]);
+    const r3 = await check('eca', { weight }, { weight: ew }, { aux: ew }, { gate: 'sigmoid' });
+    expect(cfgOf(r3).ecaK).toBe(5);
+    // CBAM: spatialWeight [1, 2, k, k]; spatialBias stays a host scalar
+    const cw = randCBAMWeights(rng, C, 3, 3, { b1: true, b2: true, spatialBias: true });
+    const cdev = {
+      w1: upload(cw.w1, [3, C, 1, 1]),
+      b1: upload(cw.b1 as Float32Array, [3, 1, 1, 1]),
+      w2: upload(cw.w2, [C, 3, 1, 1]),
+      b2: upload(cw.b2 as Float32Array, [C, 1, 1, 1]),
+      aux: upload(cw.spatialWeight, [1, 2, 3, 3]),
+    };
+    const r4 = await check(
+      'cbam',
+      asWeights(cw),
+      { w1: cdev.w1, b1: cdev.b1, w2: cdev.w2, b2: cdev.b2, spatialWeight: cdev.aux, spatialBias: cw.spatialBias as Float32Array },
+      cdev,
+      { activation: 'silu' },
+    );
+    expect(cfgOf(r4)).toMatchObject({ spatialK: 3, spatialBias: Math.fround((cw.spatialBias as Float32Array)[0]!) });
+  });
+
+  test('DeviceTensor weights on the second device with x there', () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 4, 2, 2];
+    const { host, dev } = seDeviceWeights(rng, 4, 2, 1);
+    const x = rng.normals(numel(shape));
+    const xT = upload(x, shape, { device: 1 });
+    fake.clearLog();
+    const y = keep(seForward(xT, shape as LibShape4, dev));
+    expect(y.device).toBe(1);
+    const rec = onlyCudaForward();
+    expect(cfgOf(rec).device).toBe(1);
+    expectDeviceWeightSlots(rec, dev);
+    const p: CpuProblem = { op: 'se', shape, layout: 'NCHW', weights: asWeights(host), options: {}, hasScale: false };
+    expect(bitsEqual(f32(y.toHostSync()), cpuRun(p, x, undefined).y)).toBe(true);
+  });
+
+  type WCase = [string, (ctx: { rng: Rng; shape: Shape4; xT: DeviceTensor; x: Float32Array; host: Record<string, Float32Array>; dev: Record<string, DeviceTensor> }) => { x?: unknown; weights: unknown; options?: Record<string, unknown>; want: Refusal; op?: OpName }];
+  const WCASES: WCase[] = [
+    ['a mix: b1 a Float32Array among DeviceTensors', (c) => ({ weights: { ...c.dev, b1: c.host.b1 }, want: { type: TypeError, message: /weights\.b1/ } })],
+    ['a mix: w2 a DeviceTensor among Float32Arrays', (c) => ({ weights: { ...c.host, w2: c.dev.w2 }, want: { type: TypeError, message: /weights\.w2/ } })],
+    ['DeviceTensor weights with a Float32Array x', (c) => ({ x: c.x, weights: c.dev, options: { device: 'cuda' }, want: { type: TypeError, message: /weights\.w1/ } })],
+    ['DeviceTensor weights with a Float32Array x on the CPU', (c) => ({ x: c.x, weights: c.dev, options: { device: 'cpu' }, want: { type: TypeError, message: /weights\.w1/ } })],
+    ['ECA DeviceTensor weight with a Float32Array x', (c) => ({ op: 'eca', x: c.x, weights: { weight: upload(randECAWeight(c.rng, 3), [3, 1, 1, 1]) }, want: { type: TypeError, message: /weights\.weight/ } })],
+    ['w2 float16', (c) => ({ weights: { ...c.dev, w2: upload(c.host.w2!, [c.host.w2!.length, 1, 1, 1], { dtype: 'float16' }) }, want: { type: RangeError, message: /weights\.w2/ } })],
+    ['b2 on another device', (c) => ({ weights: { ...c.dev, b2: upload(c.host.b2!, [1, c.shape[1], 1, 1], { device: 1 }) }, want: { type: RangeError, message: /weights\.b2/ } })],
+    ['w1 disposed', (c) => {
+      const w1 = upload(c.host.w1!, [c.host.w1!.length, 1, 1, 1]);
+      w1.dispose();
+      return { weights: { ...c.dev, w1 }, want: { type: RangeError, message: /weights\.w1/ } };
+    }],
+    ['b1 with one element too many', (c) => ({ weights: { ...c.dev, b1: upload(c.rng.normals(4), [2, 2, 1, 1]) }, want: { type: RangeError, message: /weights\.b1.*\b3\b/ } })],
+    ['w2 with one element too few', (c) => ({ weights: { ...c.dev, w2: upload(c.rng.normals(14), [14, 1, 1, 1]) }, want: { type: RangeError, message: /weights\.w2.*\b15\b/ } })],
+    ['ECA weight of even length', (c) => ({ op: 'eca', weights: { weight: upload(c.rng.normals(4), [1, 1, 4, 1]) }, want: { type: RangeError, message: /weights\.weight/ } })],
+    ['CBAM spatialWeight of the wrong size', (c) => {
+      const cw = randCBAMWeights(c.rng, 5, 3, 3, { b1: true, b2: true, spatialBias: false });
+      return {
+        op: 'cbam',
+        weights: { w1: upload(cw.w1, [3, 5, 1, 1]), w2: upload(cw.w2, [5, 3, 1, 1]), spatialWeight: upload(c.rng.normals(19), [1, 1, 19, 1]) },
+        want: { type: RangeError, message: /weights\.spatialWeight/ },
+      };
+    }],
+    ['out overlapping a DeviceTensor weight', (c) => {
+      const n = numel(c.shape);
+      const base = keep(DeviceTensor.empty([1, 1, 1, n + 64]));
+      const w2 = keep(DeviceTensor.fromPointer(base.ptr + 16n, [15, 1, 1, 1]));
+      const out = keep(DeviceTensor.fromPointer(base.ptr, c.shape as LibShape4));
+      return { weights: { ...c.dev, w2 }, options: { out }, want: { type: RangeError, message: /options\.out/ } };
+    }],
+  ];
+  const wcases = WCASES.flatMap(([name, make]) => MODES.map((mode) => ({ name, make, mode })));
+  test.each(wcases)('refused: $name ($mode)', async ({ make, mode }) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 5, 2, 2];
+    const { host, dev } = seDeviceWeights(rng, 5, 3);
+    const x = rng.normals(numel(shape));
+    const xT = upload(x, shape);
+    const c = make({ rng, shape, xT, x, host: asWeights(host), dev });
+    const op = c.op ?? 'se';
+    const fn = ((mode === 'sync' ? SYNC : ASYNC) as Record<OpName, AnyFn>)[op];
+    const opts = c.options ?? {};
+    const guard = Object.values(opts).filter((v): v is DeviceTensor => v instanceof DeviceTensor);
+    await expectRefused(mode, () => fn(c.x ?? xT, shape, c.weights, opts), { ...c.want, message: new RegExp(`^${FN_NAME[op][mode]}: .*${c.want.message.source}`) }, guard);
+  });
+
+  test('disposing a DeviceTensor weight while an async op reads it defers the free', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 4, 2, 1];
+    const { host, dev } = seDeviceWeights(rng, 4, 3);
+    const x = rng.normals(numel(shape));
+    const xT = upload(x, shape);
+    const ptrs = [dev.w1.ptr, dev.w2.ptr];
+    const pending = seForwardAsync(xT, shape as LibShape4, dev);
+    dev.w1.dispose();
+    dev.w2.dispose();
+    for (const p of ptrs) expect(fake.isLive(0, p), 'a weight freed while the op is in flight').toBe(true);
+    const y = keep(await pending);
+    for (const p of ptrs) expect(fake.isLive(0, p)).toBe(false);
+    const p: CpuProblem = { op: 'se', shape, layout: 'NCHW', weights: asWeights(host), options: {}, hasScale: false };
+    expect(bitsEqual(f32(y.toHostSync()), cpuRun(p, x, undefined).y)).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe("CPU fallback under device 'auto' for host arrays", () => {
+  let counter = 0;
+  const token = (): string => `reason-${process.pid}-${Date.now()}-${counter++}`;
+  const newWarnings = async (since: number): Promise<Error[]> => {
+    await settle();
+    await settle();
+    return fallbackWarnings.slice(since);
+  };
+
+  const cases = (['se', 'eca', 'cbam'] as const).flatMap((op) => MODES.map((mode) => ({ op, mode })));
+  test.each(cases)("$op $mode: ERR_SQEX_UNSUPPORTED from CUDA runs on the CPU, warning once per reason", async ({ op, mode }) => {
+    const rng = freshRng();
+    // shapes used by no other test, so no earlier call of this configuration exists
+    const base = 11 + 2 * ['se', 'eca', 'cbam'].indexOf(op) + (mode === 'sync' ? 0 : 1);
+    const shapeA: Shape4 = [1, base, 3, 1];
+    const shapeB: Shape4 = [2, base, 1, 3];
+    const pA = problem(rng, op, shapeA, 'NCHW', 0);
+    const x = rng.normals(numel(shapeA), 1, 0.3);
+    const r = pA.residual ? rng.normals(numel(shapeA)) : undefined;
+    const cpu = cpuRun(pA, x, r);
+    const reason = `shape too large for the CUDA kernel (${token()})`;
+    const w0 = fallbackWarnings.length;
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: reason, target: 'host', phase: 'settle' });
+    const out = poisoned(x.length);
+    const opts: Record<string, unknown> = { ...pA.options, device: 'auto', out };
+    if (r) opts.residual = r;
+    fake.clearLog();
+    const y = await call(mode, op, x, shapeA, pA.weights, opts);
+    expect(y).toBe(out);
+    expect(bitsEqual(out, cpu.y), seedNote(rng)).toBe(true);
+    const fns = fake.forwards().map((f) => f.fn);
+    expect(fns).toEqual(mode === 'sync' ? ['cudaForwardHost', 'cpuForward'] : ['cudaForwardHostAsync', 'cpuForwardAsync']);
+    expect(fake.forwards()[0]?.error).toMatchObject({ code: 'ERR_SQEX_UNSUPPORTED' });
+    const warned = await newWarnings(w0);
+    expect(warned.length, 'one SQEX_CPU_FALLBACK warning').toBe(1);
+    expect(warned[0]?.message).toContain(FN_NAME[op][mode]);
+    expect(warned[0]?.message).toContain(reason);
+
+    // the same configuration again: straight to the CPU (x is not staged to the GPU again), no
+    // second warning
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: reason, target: 'host', phase: 'settle' });
+    fake.clearLog();
+    const y2 = f32(await call(mode, op, x, shapeA, pA.weights, { ...opts, out: undefined }));
+    expect(bitsEqual(y2, cpu.y)).toBe(true);
+    expect(fake.cudaForwards().length, 'a refused configuration was tried on CUDA again').toBe(0);
+    expect((await newWarnings(w0)).length).toBe(1);
+    fake.clearFaults();
+
+    // the same reason from a call that does reach CUDA (a configuration not seen before): the
+    // CPU runs it, still without a second warning
+    const shapeC: Shape4 = [3, base, 1, 1];
+    const pC = { ...pA, shape: shapeC };
+    const xC = rng.normals(numel(shapeC), 1, 0.3);
+    const rC = pA.residual ? rng.normals(numel(shapeC)) : undefined;
+    const optsC: Record<string, unknown> = { ...pA.options };
+    if (rC) optsC.residual = rC;
+    fake.clearLog();
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: reason, target: 'host' });
+    const yC = f32(await call(mode, op, xC, shapeC, pA.weights, optsC));
+    expect(bitsEqual(yC, cpuRun(pC, xC, rC).y)).toBe(true);
+    expect(fake.cudaForwards().length, 'the new configuration was not tried on CUDA').toBe(1);
+    expect(fake.cudaForwards()[0]?.error).toMatchObject({ code: 'ERR_SQEX_UNSUPPORTED', message: reason });
+    expect((await newWarnings(w0)).length, 'a second warning for the same reason').toBe(1);
+
+    // another reason (another shape): one more warning
+    const pB = { ...pA, shape: shapeB };
+    const xB = rng.normals(numel(shapeB), 1, 0.3);
+    const rB = pA.residual ? rng.normals(numel(shapeB)) : undefined;
+    const reasonB = `shape needs more shared memory than the device has (${token()})`;
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: reasonB, target: 'host' });
+    const optsB: Record<string, unknown> = { ...pA.options };
+    if (rB) optsB.residual = rB;
+    const yB = f32(await call(mode, op, xB, shapeB, pA.weights, optsB));
+    expect(bitsEqual(yB, cpuRun(pB, xB, rB).y)).toBe(true);
+    const all = await newWarnings(w0);
+    expect(all.length).toBe(2);
+    expect(all[1]?.message).toContain(reasonB);
+    expect(all[1]?.message).toContain(FN_NAME[op][mode]);
+  });
+
+  test("a block built with device 'auto': two concurrent forwardAsync calls, the first refused, each get their own result", async () => {
+    // A block reuses one cfg array for every call; the CPU fallback of an async call runs after
+    // an await, when a later call on the same block may have rewritten that array.
+    const rng = freshRng();
+    const C = 29;
+    const w = randSEWeights(rng, C, 3, { twoFc: true, b1: true, b2: true });
+    const block = keep(new SEBlock(w, { device: 'auto', gate: 'hardsigmoid' }));
+    expect(block.backend).toBe('cuda');
+    const shape1: Shape4 = [1, C, 2, 3];
+    const shape2: Shape4 = [2, C, 3, 1];
+    const x1 = rng.normals(numel(shape1), 1, 0.3);
+    const x2 = rng.normals(numel(shape2), 1, 0.3);
+    const cpu = (x: Float32Array, shape: Shape4): Float32Array =>
+      cpuRun({ op: 'se', shape, layout: 'NCHW', weights: asWeights(w), options: { gate: 'hardsigmoid' }, hasScale: false }, x, undefined).y;
+    const w0 = fallbackWarnings.length;
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: `refused (${token()})`, target: 'host' });
+    const p1 = block.forwardAsync(x1, shape1);
+    const p2 = block.forwardAsync(x2, shape2);
+    const [y1, y2] = await Promise.all([p1, p2]);
+    expect(bitsEqual(y1, cpu(x1, shape1)), 'the refused call (run on the CPU)').toBe(true);
+    expect(bitsEqual(y2, cpu(x2, shape2)), 'the other call (run on CUDA)').toBe(true);
+    expect((await newWarnings(w0)).length).toBe(1);
+  });
+
+  test.each(MODES)("device 'cuda' (%s): ERR_SQEX_UNSUPPORTED propagates, nothing runs on the CPU, out untouched", async (mode) => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 23, 2, 1];
+    const p = problem(rng, 'se', shape, 'NCHW', 1);
+    const x = rng.normals(numel(shape));
+    const out = poisoned(x.length);
+    const w0 = fallbackWarnings.length;
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: `refused (${token()})`, target: 'host' });
+    const err = await failure(() => call(mode, 'se', x, shape, p.weights, { ...p.options, device: 'cuda', out }));
+    expect(err).toMatchObject({ code: 'ERR_SQEX_UNSUPPORTED' });
+    expect(fake.forwards().map((f) => f.fn)).toEqual([mode === 'sync' ? 'cudaForwardHost' : 'cudaForwardHostAsync']);
+    expect(out.every((v) => Number.isNaN(v))).toBe(true);
+    expect((await newWarnings(w0)).length).toBe(0);
+  });
+
+  test.each(MODES)("device 'auto' (%s): ERR_SQEX_CUDA is not a reason to fall back", async (mode) => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 25, 1, 2];
+    const p = problem(rng, 'eca', shape, 'NCHW', 0);
+    const x = rng.normals(numel(shape));
+    fake.failNextForward('ERR_SQEX_CUDA', { target: 'host' });
+    await expect(call(mode, 'eca', x, shape, p.weights, { ...p.options, device: 'auto' })).rejects.toMatchObject({ code: 'ERR_SQEX_CUDA' });
+    expect(fake.forwards().map((f) => f.fn).filter((f) => f.startsWith('cpu'))).toEqual([]);
+  });
+
+  test.each(MODES)("a DeviceTensor x under device 'auto' (%s): ERR_SQEX_UNSUPPORTED propagates and the result is freed", async (mode) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 27, 1, 1];
+    const p = problem(rng, 'cbam', shape, 'NCHW', 1);
+    const xT = upload(rng.normals(numel(shape)), shape);
+    const live = fake.liveCount();
+    const w0 = fallbackWarnings.length;
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: `refused (${token()})`, target: 'device' });
+    await expect(call(mode, 'cbam', xT, shape, p.weights, { ...p.options, device: 'auto' })).rejects.toMatchObject({ code: 'ERR_SQEX_UNSUPPORTED' });
+    expect(fake.forwards().map((f) => f.fn)).toEqual([mode === 'sync' ? 'cudaForwardDevice' : 'cudaForwardDeviceAsync']);
+    expect(fake.liveCount()).toBe(live);
+    expect((await newWarnings(w0)).length).toBe(0);
+  });
+});
