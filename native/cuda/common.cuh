@@ -240,6 +240,17 @@ __device__ __forceinline__ void rows_dot(const float* __restrict__ W, int64_t r0
     rows_dot_impl<false>(W, r0, r1, len, v1, v2, emit);
 }
 
+// Threads per row of a block-wide row-dot pass: the largest power of two with
+// TPR * min(rows, kThreads) <= kThreads, halved while half of it still covers the row's units.
+__device__ __forceinline__ int rows_dot_tpr(int64_t nrows, int units) {
+  const int want_rows = nrows < kThreads ? static_cast<int>(nrows) : kThreads;
+  int TPR = kThreads;
+  while (TPR > 1 && TPR / 2 * want_rows >= kThreads) TPR >>= 1;  // TPR * want_rows <= kThreads
+  while (TPR * want_rows > kThreads) TPR >>= 1;
+  while (TPR > 1 && TPR / 2 >= units) TPR >>= 1;
+  return TPR;
+}
+
 // Block-wide version for all threads of the block: TPR threads per row (a power of two sized
 // so that one pass covers min(rows, kThreads/TPR) rows and TPR <= the row's float4 count),
 // partials combined by shuffles and, beyond a warp, in shared memory in warp order.
@@ -252,11 +263,7 @@ __device__ __forceinline__ void block_rows_dot_impl(const float* __restrict__ W,
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int64_t nrows = r1 - r0;
   const int units = V4 ? len / 4 : len;
-  const int want_rows = nrows < kThreads ? static_cast<int>(nrows) : kThreads;
-  int TPR = kThreads;
-  while (TPR > 1 && TPR / 2 * want_rows >= kThreads) TPR >>= 1;  // TPR * want_rows <= kThreads
-  while (TPR * want_rows > kThreads) TPR >>= 1;
-  while (TPR > 1 && TPR / 2 >= units) TPR >>= 1;
+  const int TPR = rows_dot_tpr(nrows, units);
   const int RP = kThreads / TPR;
   const int tr = tid / TPR, tk = tid - tr * TPR;
   for (int64_t base = r0; base < r1; base += RP) {

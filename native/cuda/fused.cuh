@@ -681,6 +681,28 @@ __device__ __forceinline__ void se_group_tile(const FusedArgs& a, int tile, unsi
   sample_depart(cnt, phase, Tn);
 }
 
+// Tile tickets (both persistent kernels): blocks take tiles in increasing order, one ticket per
+// block at a time; s_tile is the kernel's __shared__ slot for broadcasting it.
+__device__ __forceinline__ int next_tile(const FusedArgs& a, int& s_tile) {
+  if (threadIdx.x == 0) s_tile = static_cast<int>(atomicAdd(a.ticket, 1u));
+  __syncthreads();
+  const int tile = s_tile;
+  __syncthreads();
+  return tile;
+}
+
+// The last block out of the grid resets the tickets for the next launch on this workspace (no
+// memset per call).
+__device__ __forceinline__ void release_tickets(const FusedArgs& a) {
+  if (threadIdx.x == 0) {
+    __threadfence();
+    if (atomicAdd(a.ticket + 1, 1u) == gridDim.x - 1) {
+      atomicExch(a.ticket, 0u);
+      atomicExch(a.ticket + 1, 0u);
+    }
+  }
+}
+
 template <int OP, typename T, bool NHWC>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const FusedArgs a) {
   constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
@@ -707,10 +729,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
   const int Tn = a.T;
 
   for (;;) {
-    if (tid == 0) s_tile = static_cast<int>(atomicAdd(a.ticket, 1u));
-    __syncthreads();
-    const int tile = s_tile;
-    __syncthreads();
+    const int tile = next_tile(a, s_tile);
     if (tile >= a.total_tiles) break;
     const int n = tile / Tn, j = tile - n * Tn;
     const int64_t u0 = static_cast<int64_t>(j) * a.upt;
@@ -832,14 +851,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
     }
     sample_depart(cnt, phase, Tn);
   }
-  // last block out resets the ticket for the next launch on this workspace
-  if (tid == 0) {
-    __threadfence();
-    if (atomicAdd(a.ticket + 1, 1u) == gridDim.x - 1) {
-      atomicExch(a.ticket, 0u);
-      atomicExch(a.ticket + 1, 0u);
-    }
-  }
+  release_tickets(a);
 }
 
 // SE with sample groups (a.grp > 1): its own kernel so that the ungrouped kernel keeps its
@@ -852,23 +864,13 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) se_group_kernel(const Fu
   const SmemLayout L = smem_layout(OP, a.C, a.hidden, a.g_len, a.grp);
   float* fx = reinterpret_cast<float*>(smem + a.tile_area);
   double* scratch = reinterpret_cast<double*>(fx + L.red);
-  const int tid = threadIdx.x;
   for (;;) {
-    if (tid == 0) s_tile = static_cast<int>(atomicAdd(a.ticket, 1u));
-    __syncthreads();
-    const int tile = s_tile;
-    __syncthreads();
+    const int tile = next_tile(a, s_tile);
     if (tile >= a.total_tiles) break;
     se_group_tile<OP, T, NHWC>(a, tile, smem, reinterpret_cast<double*>(fx + L.z),
                                reinterpret_cast<double*>(fx + L.hid), fx + L.s, fx + L.red, scratch);
   }
-  if (tid == 0) {
-    __threadfence();
-    if (atomicAdd(a.ticket + 1, 1u) == gridDim.x - 1) {
-      atomicExch(a.ticket, 0u);
-      atomicExch(a.ticket + 1, 0u);
-    }
-  }
+  release_tickets(a);
 }
 
 }  // namespace cuda

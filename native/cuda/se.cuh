@@ -62,11 +62,7 @@ __device__ __forceinline__ void block_rows_dot_grp(const float* __restrict__ W, 
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int64_t nrows = r1 - r0;
   const int units = len / 4;
-  const int want_rows = nrows < kThreads ? static_cast<int>(nrows) : kThreads;
-  int TPR = kThreads;
-  while (TPR > 1 && TPR / 2 * want_rows >= kThreads) TPR >>= 1;
-  while (TPR * want_rows > kThreads) TPR >>= 1;
-  while (TPR > 1 && TPR / 2 >= units) TPR >>= 1;
+  const int TPR = rows_dot_tpr(nrows, units);
   const int RP = kThreads / TPR;
   const int tr = tid / TPR, tk = tid - tr * TPR;
   for (int64_t base = r0; base < r1; base += RP) {
