@@ -265,13 +265,13 @@ function liveTensor(fn: string, arg: string, value: DeviceTensor): void {
 
 /** Like x: same shape, dtype, layout and device. */
 function deviceLike(fn: string, arg: string, value: unknown, x: DeviceTensor): DeviceTensor {
-  const expected = `a DeviceTensor like x (${x.dtype} ${x.layout} ${formatShape(x.shape)} on cuda:${x.device})`;
-  if (!(value instanceof DeviceTensor)) throw typeError(fn, arg, expected, value);
+  const expected = (): string => `a DeviceTensor like x (${x.dtype} ${x.layout} ${formatShape(x.shape)} on cuda:${x.device})`;
+  if (!(value instanceof DeviceTensor)) throw typeError(fn, arg, expected(), value);
   liveTensor(fn, arg, value);
   const s = value.shape;
   const sameShape = s[0] === x.shape[0] && s[1] === x.shape[1] && s[2] === x.shape[2] && s[3] === x.shape[3];
   if (!sameShape || value.dtype !== x.dtype || value.layout !== x.layout || value.device !== x.device) {
-    throw rangeError(fn, arg, expected, value);
+    throw rangeError(fn, arg, expected(), value);
   }
   return value;
 }
@@ -420,12 +420,12 @@ function resolveDevice(
   let scaleOut: DeviceTensor | null = null;
   if (spec.hasScaleOut && raw.scaleOut !== undefined) {
     const nc = x.shape[0] * x.shape[1];
-    const expected = `a float32 DeviceTensor of N × C = ${nc} elements on cuda:${x.device}`;
-    if (!(raw.scaleOut instanceof DeviceTensor)) throw typeError(fn, 'options.scaleOut', expected, raw.scaleOut);
+    const expected = (): string => `a float32 DeviceTensor of N × C = ${nc} elements on cuda:${x.device}`;
+    if (!(raw.scaleOut instanceof DeviceTensor)) throw typeError(fn, 'options.scaleOut', expected(), raw.scaleOut);
     const so = raw.scaleOut;
     liveTensor(fn, 'options.scaleOut', so);
     if (so.dtype !== 'float32' || numelOf(so.shape) !== nc || so.device !== x.device) {
-      throw rangeError(fn, 'options.scaleOut', expected, so);
+      throw rangeError(fn, 'options.scaleOut', expected(), so);
     }
     scaleOut = so;
   }
@@ -528,21 +528,28 @@ function resolveDeviceWeights(fn: string, spec: OpSpec, ws: WeightSet, o: Device
     throw typeError(fn, `weights.${spec.weightFields[i]}`, `${like} like the other weights (${why})`, slots[i]);
   }
   const dev = new BigUint64Array(DEV.length);
-  const devSlots = [DEV.w1, DEV.b1, DEV.w2, DEV.b2, DEV.aux];
-  slots.forEach((w, i) => {
-    if (!(w instanceof DeviceTensor)) return;
-    const arg = `weights.${spec.weightFields[i]}`;
+  for (let i = 0; i < slots.length; i++) {
+    const w = slots[i];
+    if (!(w instanceof DeviceTensor)) continue;
     if (w.disposed || w.dtype !== 'float32' || w.device !== o.x.device) {
-      throw rangeError(fn, arg, `a float32 DeviceTensor on cuda:${o.x.device} (x's device) that has not been disposed`, w);
+      const expected = `a float32 DeviceTensor on cuda:${o.x.device} (x's device) that has not been disposed`;
+      throw rangeError(fn, `weights.${spec.weightFields[i]}`, expected, w);
     }
-    for (const [name, t] of [['options.out', o.out], ['options.scaleOut', o.scaleOut]] as const) {
-      if (t !== null && deviceOverlaps(t, w)) throw rangeError(fn, name, `memory disjoint from ${arg}`, t);
+    if (o.out !== null && deviceOverlaps(o.out, w)) {
+      throw rangeError(fn, 'options.out', `memory disjoint from weights.${spec.weightFields[i]}`, o.out);
     }
-    dev[devSlots[i]!] = rawPtr(w);
-    dev[devSlots[i]! + 1] = BigInt(w.byteLength);
-  });
+    if (o.scaleOut !== null && deviceOverlaps(o.scaleOut, w)) {
+      throw rangeError(fn, 'options.scaleOut', `memory disjoint from weights.${spec.weightFields[i]}`, o.scaleOut);
+    }
+    const slot = WEIGHT_DEV_SLOTS[i]!;
+    dev[slot] = rawPtr(w);
+    dev[slot + 1] = BigInt(w.byteLength);
+  }
   return dev;
 }
+
+/** DEV index of each weight slot [w1, b1, w2, b2, aux]. */
+const WEIGHT_DEV_SLOTS: readonly number[] = [DEV.w1, DEV.b1, DEV.w2, DEV.b2, DEV.aux];
 
 export function prepare(
   fn: string,
