@@ -34,7 +34,7 @@ export interface DevicePointerOptions extends DeviceTensorOptions {
   byteLength?: number;
 }
 
-/** Options of the download methods. */
+/** Options of the copy methods: toHost, toHostSync, toFloat32 and copyFrom. */
 export interface DownloadOptions {
   /** cudaStream_t to copy on (default 0n, the legacy default stream, which waits for blocking streams). */
   stream?: bigint;
@@ -246,6 +246,34 @@ export class DeviceTensor {
       releaseTensor(this);
     }
     return dst;
+  }
+
+  /**
+   * Overwrites the tensor with host data, in place (no allocation: for inference loops that
+   * refill one input tensor). `data` follows DeviceTensor.from's rules: a Float32Array of the
+   * tensor's element count, stored as the tensor's dtype (converted on the host, round to nearest
+   * even), or for float16/bfloat16 tensors a Uint16Array of raw bits. The copy is ordered on
+   * `stream` after the work already queued there and has finished when this returns. Returns the
+   * tensor. A refused argument writes nothing.
+   */
+  copyFrom(data: Float32Array | Uint16Array, options?: DownloadOptions): this {
+    const fn = 'DeviceTensor.copyFrom';
+    this.#assertLive('copyFrom');
+    const stream = parseDownloadStream(fn, options);
+    const isF32 = isFloat32Array(data);
+    const numel = numelOf(this.shape);
+    const expected = this.dtype === 'float32'
+      ? `a Float32Array of length ${numel}`
+      : `a Float32Array, or a Uint16Array of raw ${this.dtype} bits, of length ${numel}`;
+    if (!isF32 && !isUint16Array(data)) throw typeError(fn, 'data', expected, data);
+    if (isDetached(data)) throw typeError(fn, 'data', `${expected} that is not detached`, data);
+    if (!isF32 && this.dtype === 'float32') throw typeError(fn, 'data', `${expected} (this tensor is float32)`, data);
+    if (data.length !== numel) throw rangeError(fn, 'data', `${expected} (N × C × H × W of ${formatShape(this.shape)})`, data);
+    let src: Float32Array | Uint16Array = data;
+    if (isF32 && this.dtype === 'float16') src = float32ToFloat16Bits(data as Float32Array);
+    else if (isF32 && this.dtype === 'bfloat16') src = float32ToBfloat16Bits(data as Float32Array);
+    binding().cudaUpload(this.device, this.#ptr, src, stream);
+    return this;
   }
 
   /** As toHost, blocking the thread until the copy is done. */

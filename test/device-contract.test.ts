@@ -1123,6 +1123,49 @@ describe('DeviceTensor lifecycle', () => {
     expect(fake.isLive(0, e.ptr)).toBe(true);
   });
 
+  test.each(['float32', 'float16', 'bfloat16'] as const)('copyFrom overwrites in place on the given stream, no allocation (%s)', (dtype) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 5, 3, 1];
+    const t = keep(DeviceTensor.from(rng.normals(numel(shape)), shape as LibShape4, { dtype }));
+    const ptr = t.ptr;
+    const x = rng.normals(numel(shape), 3);
+    const expectedBits = dtype === 'float32' ? x : halfBits(x, dtype);
+    for (const src of dtype === 'float32' ? [x] : [x, expectedBits]) {
+      fake.write(0, ptr, new Uint8Array(t.byteLength).fill(0xff)); // poison
+      fake.clearLog();
+      expect(t.copyFrom(src, { stream: 9n })).toBe(t);
+      expect(fake.mem('cudaAlloc')).toEqual([]);
+      expect(fake.mem('cudaUpload').map((u) => [u.ptr, u.bytes, u.stream])).toEqual([[ptr, t.byteLength, 9n]]);
+      expect(bitsEqual(fake.read(0, ptr, t.byteLength), bytesOf(expectedBits)), seedNote(rng)).toBe(true);
+    }
+  });
+
+  test('copyFrom refuses bad data without writing; after dispose it throws', () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 4, 2, 2];
+    const f32t = keep(DeviceTensor.from(rng.normals(16), shape as LibShape4));
+    const f16t = keep(DeviceTensor.from(rng.normals(16), shape as LibShape4, { dtype: 'float16' }));
+    const before32 = fake.read(0, f32t.ptr, f32t.byteLength);
+    const before16 = fake.read(0, f16t.ptr, f16t.byteLength);
+    fake.clearLog();
+    expect(() => f32t.copyFrom(new Float32Array(15))).toThrow(
+      new RangeError('DeviceTensor.copyFrom: data must be a Float32Array of length 16 (N × C × H × W of [1, 4, 2, 2]); received a Float32Array of length 15'),
+    );
+    expect(() => f32t.copyFrom(new Uint16Array(16))).toThrow(TypeError);
+    expect(() => f32t.copyFrom(new Float64Array(16) as unknown as Float32Array)).toThrow(TypeError);
+    expect(() => f16t.copyFrom(new Uint16Array(17))).toThrow(RangeError);
+    expect(() => f16t.copyFrom(rng.normals(16), { stream: -1n })).toThrow(RangeError);
+    const detached = rng.normals(16);
+    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    expect(() => f32t.copyFrom(detached)).toThrow(TypeError);
+    expect(fake.mem('cudaUpload')).toEqual([]);
+    expect(bitsEqual(fake.read(0, f32t.ptr, f32t.byteLength), before32)).toBe(true);
+    expect(bitsEqual(fake.read(0, f16t.ptr, f16t.byteLength), before16)).toBe(true);
+    const t = DeviceTensor.from(rng.normals(16), shape as LibShape4);
+    t.dispose();
+    expect(() => t.copyFrom(rng.normals(16))).toThrow(/copyFrom used after dispose/);
+  });
+
   test('use after dispose throws a clear Error; double dispose frees once', async () => {
     const rng = freshRng();
     const shape: Shape4 = [1, 3, 2, 2];

@@ -634,6 +634,12 @@ export class FakeCuda {
     return at.alloc.mem.slice(at.offset, at.offset + bytes);
   }
 
+  /** Overwrites device bytes (test setup, e.g. poisoning; throws as a bad copy would). */
+  write(device: number, ptr: bigint, bytes: Uint8Array): void {
+    const at = this.#locate(device, ptr, bytes.byteLength, 'copy', 'writing device memory (test)');
+    at.alloc.mem.set(bytes, at.offset);
+  }
+
   /** Async operations in flight (downloads and device forwards not yet settled). */
   get inFlight(): number {
     return this.#inFlight.size;

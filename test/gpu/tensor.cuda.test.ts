@@ -11,6 +11,7 @@ import {
   cuda,
   ecaForward,
   seForward,
+  seForwardAsync,
 } from '../../dist/index.js';
 import { refSE, type Shape4 } from '../reference.js';
 import {
@@ -266,6 +267,34 @@ describe.skipIf(!gate.ok)(gate.title, () => {
         expect(bitsEqual(got, expected), `round ${round}: the download saw the later op's output, ${seedNote(rng)}`).toBe(true);
         const after = (await y.toHost()) as Float32Array;
         expect(bitsEqual(after, expected), `round ${round}: the op did not write y`).toBe(false);
+      }
+    } finally {
+      x.dispose();
+      y.dispose();
+    }
+  });
+
+  test('copyFrom refills one input tensor in a loop; an op enqueued before it still reads the old data', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [16, 256, 28, 28];
+    const n = numel(shape);
+    const w = randSEWeights(rng, 256, 16, { twoFc: true, b1: true, b2: true });
+    const x = DeviceTensor.empty(shape);
+    const y = DeviceTensor.empty(shape);
+    try {
+      let prev: Float32Array | undefined;
+      for (let round = 0; round < 3; round++) {
+        const data = rng.normals(n, 1, 0.3);
+        const pending = prev === undefined ? undefined : seForwardAsync(x, shape, w, { out: y, stream: 0n });
+        x.copyFrom(data); // stream 0n: after the op above
+        if (pending !== undefined && prev !== undefined) {
+          await pending;
+          const got = (await y.toHost()) as Float32Array;
+          expectClose(got, refSE(prev, shape, w, {}).y, TOL_F32, `round ${round}: the op saw the refilled x, ${seedNote(rng)}`);
+        }
+        seForward(x, shape, w, { out: y });
+        expectClose((await y.toHost()) as Float32Array, refSE(data, shape, w, {}).y, TOL_F32, `round ${round}, ${seedNote(rng)}`);
+        prev = data;
       }
     } finally {
       x.dispose();
