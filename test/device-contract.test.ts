@@ -1157,7 +1157,7 @@ describe('DeviceTensor lifecycle', () => {
     expect(() => f16t.copyFrom(new Uint16Array(17))).toThrow(RangeError);
     expect(() => f16t.copyFrom(rng.normals(16), { stream: -1n })).toThrow(RangeError);
     const detached = rng.normals(16);
-    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    structuredClone(detached.buffer, { transfer: [detached.buffer as ArrayBuffer] });
     expect(() => f32t.copyFrom(detached)).toThrow(TypeError);
     expect(fake.mem('cudaUpload')).toEqual([]);
     expect(bitsEqual(fake.read(0, f32t.ptr, f32t.byteLength), before32)).toBe(true);

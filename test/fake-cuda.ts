@@ -477,12 +477,7 @@ export class FakeCuda {
         self.#free(deviceArg(device), bigintArg(ptr, 'ptr'));
       },
       cudaUpload(device: number, ptr: bigint, src: ArrayBufferView, stream: bigint): void {
-        argCount(arguments.length, 4, 'cudaUpload');
-        const d = deviceArg(device);
-        const p = bigintArg(ptr, 'ptr');
-        const view = viewArg(src, 'src');
-        const s = bigintArg(stream, 'stream');
-        self.log.push({ fn: 'cudaUpload', device: d, ptr: p, bytes: view.byteLength, stream: s });
+        const { d, p, view } = self.#copyArgs('cudaUpload', arguments.length, device, ptr, src, 'src', stream);
         self.#setDevice(d);
         if (self.#uploadFaults > 0) {
           self.#uploadFaults -= 1;
@@ -493,24 +488,14 @@ export class FakeCuda {
         at.alloc.mem.set(view, at.offset);
       },
       cudaDownload(device: number, ptr: bigint, dst: ArrayBufferView, stream: bigint): void {
-        argCount(arguments.length, 4, 'cudaDownload');
-        const d = deviceArg(device);
-        const p = bigintArg(ptr, 'ptr');
-        const view = viewArg(dst, 'dst');
-        const s = bigintArg(stream, 'stream');
-        self.log.push({ fn: 'cudaDownload', device: d, ptr: p, bytes: view.byteLength, stream: s });
+        const { d, p, view } = self.#copyArgs('cudaDownload', arguments.length, device, ptr, dst, 'dst', stream);
         self.#setDevice(d);
         if (view.byteLength === 0) return;
         const at = self.#locate(d, p, view.byteLength, 'copy', 'downloading from the device');
         view.set(at.alloc.mem.subarray(at.offset, at.offset + view.byteLength));
       },
       cudaDownloadAsync(device: number, ptr: bigint, dst: ArrayBufferView, stream: bigint): Promise<void> {
-        argCount(arguments.length, 4, 'cudaDownloadAsync');
-        const d = deviceArg(device);
-        const p = bigintArg(ptr, 'ptr');
-        const view = viewArg(dst, 'dst');
-        const s = bigintArg(stream, 'stream');
-        self.log.push({ fn: 'cudaDownloadAsync', device: d, ptr: p, bytes: view.byteLength, stream: s });
+        const { d, p, view } = self.#copyArgs('cudaDownloadAsync', arguments.length, device, ptr, dst, 'dst', stream);
         // As the real one: the snapshot is taken now, on the caller's turn (its place in the
         // stream; a bad address throws here), and delivered to dst later, from a worker thread.
         // lib/ keeps the tensor retained until then, so the memory must still be live.
@@ -659,6 +644,25 @@ export class FakeCuda {
   }
 
   // ---- memory ----------------------------------------------------------------------------
+
+  /** The checked arguments of a copy call, logged. */
+  #copyArgs(
+    fn: 'cudaUpload' | 'cudaDownload' | 'cudaDownloadAsync',
+    argc: number,
+    device: number,
+    ptr: bigint,
+    host: ArrayBufferView,
+    hostName: 'src' | 'dst',
+    stream: bigint,
+  ): { d: number; p: bigint; view: Uint8Array } {
+    argCount(argc, 4, fn);
+    const d = deviceArg(device);
+    const p = bigintArg(ptr, 'ptr');
+    const view = viewArg(host, hostName);
+    const s = bigintArg(stream, 'stream');
+    this.log.push({ fn, device: d, ptr: p, bytes: view.byteLength, stream: s });
+    return { d, p, view };
+  }
 
   #setDevice(device: number): void {
     if (device >= FAKE_DEVICES.length) throw cudaError('invalidDevice', `selecting device ${device}`);

@@ -80,7 +80,7 @@ describe.skipIf(skipReason !== null)(`npm pack + install without a toolchain${sk
     const app = path.join(scratch, 'app');
     mkdirSync(app);
     writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    const env = { ...process.env, PATH: toolchainFreePath(), npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' };
+    const env: NodeJS.ProcessEnv = { ...process.env, PATH: toolchainFreePath(), npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' };
     delete env.SQUEEZE_EXCITE_BINARY;
     const installLog = sh('npm', ['install', '--no-save', '--foreground-scripts', tarball], app, env);
     console.log(installLog.trim());
