@@ -285,10 +285,8 @@ class BlockCore {
   }
 
   private call(fn: string, ops: PreparedCall['ops'], stream: bigint, dev: BigUint64Array | null): PreparedCall {
-    const w = this.weights;
     // Device 'auto' at construction: a host call the CUDA kernel refuses runs on the CPU.
-    const cpuFallback = this.settings.device === 'auto';
-    return { fn, cfg: this.cfg, ops, weights: w, hostWeights: w.slots, stream, dev, deviceWeights: [], cpuFallback };
+    return { fn, cfg: this.cfg, ops, weights: this.weights, stream, dev, cpuFallback: this.settings.device === 'auto' };
   }
 }
 

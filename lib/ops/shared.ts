@@ -487,20 +487,17 @@ export interface PreparedCall {
   readonly fn: string;
   readonly cfg: Float64Array;
   readonly ops: Operands;
+  /** Host arrays (blocks: copies), or DeviceTensors whose pointers dev holds. */
   readonly weights: WeightSet;
-  /** The weights as host arrays, or null when they are resident (dev holds them). */
-  readonly hostWeights: HostWeights | null;
   readonly stream: bigint;
   /** Device pointers of resident weights (blocks, DeviceTensor weights), or null to pass host weights. */
   readonly dev: BigUint64Array | null;
-  /** DeviceTensor weights an async call keeps alive until it settles. */
-  readonly deviceWeights: readonly DeviceTensor[];
   /** device 'auto': a host call the CUDA kernel cannot take (ERR_SQEX_UNSUPPORTED) runs on the CPU. */
   readonly cpuFallback: boolean;
 }
 
 /** The slots as host arrays, or null if any is a DeviceTensor. */
-export function hostSlots(slots: WeightSlots): HostWeights | null {
+function hostSlots(slots: WeightSlots): HostWeights | null {
   for (const w of slots) if (w instanceof DeviceTensor) return null;
   return slots as HostWeights;
 }
@@ -576,21 +573,16 @@ export function prepare(
   const cfg = new Float64Array(CFG.length);
   const cpuFallback = settings.device === 'auto';
   if (ops.kind === 'host') {
-    fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, 'float32', ops.deviceIndex);
     // acceptDevice was false: every slot is a host array or null.
-    return { fn, cfg, ops, weights: ws, hostWeights: ws.slots as HostWeights, stream, dev: null, deviceWeights: [], cpuFallback };
+    fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, 'float32', ops.deviceIndex);
+    return { fn, cfg, ops, weights: ws, stream, dev: null, cpuFallback };
   }
   fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
-  const dev = resolveDeviceWeights(fn, spec, ws, ops);
-  if (dev === null) {
-    return { fn, cfg, ops, weights: ws, hostWeights: ws.slots as HostWeights, stream, dev: null, deviceWeights: [], cpuFallback };
-  }
-  const deviceWeights = ws.slots.filter((w): w is DeviceTensor => w instanceof DeviceTensor);
-  return { fn, cfg, ops, weights: ws, hostWeights: null, stream, dev, deviceWeights, cpuFallback };
+  return { fn, cfg, ops, weights: ws, stream, dev: resolveDeviceWeights(fn, spec, ws, ops), cpuFallback };
 }
 
 function hostOperands(call: PreparedCall, o: HostOperandSet, out: Float32Array): HostOperands {
-  const w = call.hostWeights;
+  const w = hostSlots(call.weights.slots);
   if (w === null) throw new Error(`${call.fn}: squeeze-excite (internal): host operands without host weights`);
   return [o.x, o.residual, out, o.scaleOut, w[0], w[1], w[2], w[3], w[4]];
 }
@@ -674,7 +666,7 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
   const dev = call.dev ?? new BigUint64Array(DEV.length);
   fillDevActivations(dev, o, result);
   try {
-    native.cudaForwardDevice(call.cfg, dev, call.dev === null ? call.hostWeights : null, call.stream);
+    native.cudaForwardDevice(call.cfg, dev, call.dev === null ? hostSlots(call.weights.slots) : null, call.stream);
   } catch (err) {
     if (result !== o.out) result.dispose();
     throw err;
@@ -704,10 +696,11 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
   const result = deviceResult(native, o);
   const dev = prepared.dev ?? new BigUint64Array(DEV.length);
   fillDevActivations(dev, o, result);
-  const held = [o.x, o.residual, o.scaleOut, result, ...prepared.deviceWeights].filter((t): t is DeviceTensor => t !== null);
+  // DeviceTensor weights (functions) are read by the kernel too; blocks' slots are host arrays.
+  const held = [o.x, o.residual, o.scaleOut, result, ...prepared.weights.slots].filter((t) => t instanceof DeviceTensor);
   for (const t of held) retainTensor(t);
   try {
-    await native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? prepared.hostWeights : null, prepared.stream);
+    await native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? hostSlots(prepared.weights.slots) : null, prepared.stream);
   } catch (err) {
     for (const t of held) releaseTensor(t);
     if (result !== o.out) result.dispose();
