@@ -166,9 +166,7 @@ export class DeviceTensor {
     }
     const native = requireCuda(fn, 'a DeviceTensor');
     checkDeviceIndex(fn, native, device);
-    let src: Float32Array | Uint16Array = data;
-    if (isF32 && dtype === 'float16') src = float32ToFloat16Bits(data as Float32Array);
-    else if (isF32 && dtype === 'bfloat16') src = float32ToBfloat16Bits(data as Float32Array);
+    const src = storageBits(data, dtype);
     const t = allocDeviceTensor(native, shp, layout, dtype, device);
     try {
       native.cudaUpload(device, t.#ptr, src, 0n);
@@ -269,10 +267,7 @@ export class DeviceTensor {
     if (isDetached(data)) throw typeError(fn, 'data', `${expected} that is not detached`, data);
     if (!isF32 && this.dtype === 'float32') throw typeError(fn, 'data', `${expected} (this tensor is float32)`, data);
     if (data.length !== numel) throw rangeError(fn, 'data', `${expected} (N × C × H × W of ${formatShape(this.shape)})`, data);
-    let src: Float32Array | Uint16Array = data;
-    if (isF32 && this.dtype === 'float16') src = float32ToFloat16Bits(data as Float32Array);
-    else if (isF32 && this.dtype === 'bfloat16') src = float32ToBfloat16Bits(data as Float32Array);
-    binding().cudaUpload(this.device, this.#ptr, src, stream);
+    binding().cudaUpload(this.device, this.#ptr, storageBits(data, this.dtype), stream);
     return this;
   }
 
@@ -332,6 +327,12 @@ export class DeviceTensor {
   #assertLive(what: string): void {
     if (this.#disposed) throw new Error(`${this.toString()}: ${what} used after dispose()`);
   }
+}
+
+/** Host data as the bytes to upload for `dtype`: a Float32Array is rounded to halves when needed; raw bits pass. */
+function storageBits(data: Float32Array | Uint16Array, dtype: DType): Float32Array | Uint16Array {
+  if (!isFloat32Array(data) || dtype === 'float32') return data;
+  return dtype === 'float16' ? float32ToFloat16Bits(data) : float32ToBfloat16Bits(data);
 }
 
 function parseDownloadStream(fn: string, options: unknown): bigint {
