@@ -31,6 +31,7 @@
         "MACOSX_DEPLOYMENT_TARGET": "11.0",
         "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden"]
       },
+      "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]],
       "msvs_settings": {
         "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17", "/O2"] }
       }

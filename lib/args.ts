@@ -1,7 +1,22 @@
 // Checks of scalar arguments: shapes, enum strings, option objects, indices, streams.
 
 import type { Shape4 } from './types.js';
-import { MAX_ELEMENTS, describe, formatShape, isPlainObject, rangeError, rangeErrorText, typeError } from './is.js';
+import {
+  MAX_ELEMENTS,
+  ObjectFreeze,
+  describe,
+  formatShape,
+  isArrayValue,
+  isPlainObject,
+  rangeError,
+  rangeErrorText,
+  typeError,
+} from './is.js';
+
+const isInteger = Number.isInteger;
+const ownKeys = Reflect.ownKeys;
+const getOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
+const ObjectCreate = Object.create;
 
 const SHAPE_EXPECTED = 'an array of 4 positive integers [N, C, H, W]';
 const AXES = ['N', 'C', 'H', 'W'] as const;
@@ -10,16 +25,19 @@ function axisName(arg: string, i: number): string {
   return `${arg}[${i}] (${AXES[i]})`;
 }
 
-/** A frozen copy of a valid [N, C, H, W]; N·C·H·W must be at most 2^31 − 1. */
+/**
+ * A frozen copy of a valid [N, C, H, W]; N·C·H·W must be at most 2^31 − 1. Each element is read
+ * exactly once (a getter cannot answer the check and the use differently): callers use the copy.
+ */
 export function parseShape(fn: string, arg: string, value: unknown): Shape4 {
-  if (!Array.isArray(value)) throw typeError(fn, arg, SHAPE_EXPECTED, value);
+  if (!isArrayValue(value)) throw typeError(fn, arg, SHAPE_EXPECTED, value);
   if (value.length !== 4) throw rangeError(fn, arg, SHAPE_EXPECTED, value);
   const dims: number[] = [];
   for (let i = 0; i < 4; i++) {
     const d: unknown = value[i];
     // Messages are built only on failure: this runs on every call.
     if (typeof d !== 'number') throw typeError(fn, axisName(arg, i), 'a positive integer', d);
-    if (!Number.isInteger(d) || d < 1) throw rangeError(fn, axisName(arg, i), 'a positive integer', d);
+    if (!isInteger(d) || d < 1) throw rangeError(fn, axisName(arg, i), 'a positive integer', d);
     if (d > MAX_ELEMENTS) throw rangeError(fn, axisName(arg, i), `a positive integer at most ${MAX_ELEMENTS}`, d);
     dims.push(d);
   }
@@ -32,7 +50,7 @@ export function parseShape(fn: string, arg: string, value: unknown): Shape4 {
       `${formatShape(dims)} = ${numel} elements`,
     );
   }
-  return Object.freeze([dims[0]!, dims[1]!, dims[2]!, dims[3]!] as const);
+  return ObjectFreeze([dims[0]!, dims[1]!, dims[2]!, dims[3]!] as const);
 }
 
 export function numelOf(shape: Shape4): number {
@@ -54,9 +72,11 @@ export function parseEnum<T extends string>(fn: string, arg: string, value: unkn
 const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
 
 /**
- * An options (or weights) object: undefined gives {}; anything but a plain object is a
- * TypeError, and so is an own key outside `known` (a misspelt option would otherwise be
- * silently ignored).
+ * An options (or weights) object, snapshotted: undefined gives {}; anything but a plain object
+ * is a TypeError, and so is an own key outside `known` (a misspelt option would otherwise be
+ * silently ignored). Returns a frozen null-prototype copy in which every own enumerable string
+ * key was read exactly once, so a getter cannot pass the checks with one value and run with
+ * another, and keys inherited from a polluted Object.prototype are never seen.
  */
 export function parseObject(
   fn: string,
@@ -68,20 +88,54 @@ export function parseObject(
   if (value === undefined && optional) return EMPTY;
   const expected = (): string => `${optional ? 'undefined or ' : ''}a plain object with only the keys ${known.join(', ')}`;
   if (!isPlainObject(value)) throw typeError(fn, arg, expected(), value);
-  for (const key in value) {
-    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
-    if (!known.includes(key)) {
-      throw new TypeError(`${fn}: ${arg} must be ${expected()}; received ${describe(value)} with the unknown key ${JSON.stringify(key)}`);
+  const copy = ObjectCreate(null) as Record<string, unknown>;
+  for (const key of ownKeys(value)) {
+    if (typeof key !== 'string' || getOwnPropertyDescriptor(value, key)?.enumerable !== true) continue;
+    let isKnown = false;
+    for (let i = 0; i < known.length; i++) if (known[i] === key) isKnown = true;
+    if (!isKnown) {
+      const e = typeError(fn, arg, expected(), value);
+      e.message = `${fn}: ${arg} must be ${expected()}; received ${describe(value)} with the unknown key ${JSON.stringify(key)}${didYouMean(key, known)}`;
+      throw e;
+    }
+    copy[key] = (value as Record<string, unknown>)[key];
+  }
+  return ObjectFreeze(copy);
+}
+
+/** " (did you mean 'layout'?)" for a key within edit distance 2 of a known one. */
+function didYouMean(key: string, known: readonly string[]): string {
+  let best: string | undefined;
+  let bestDist = 3;
+  for (const k of known) {
+    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+    if (d < bestDist) {
+      bestDist = d;
+      best = k;
     }
   }
-  return value;
+  return best === undefined ? '' : ` (did you mean '${best}'?)`;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
 }
 
 /** A non-negative integer index (CUDA device ordinal); undefined stays undefined. */
 export function parseIndex(fn: string, arg: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number') throw typeError(fn, arg, 'a non-negative integer', value);
-  if (!Number.isInteger(value) || value < 0 || value > 0x7fffffff) throw rangeError(fn, arg, 'a non-negative integer', value);
+  if (!isInteger(value) || value < 0 || value > 0x7fffffff) throw rangeError(fn, arg, 'a non-negative integer', value);
   return value;
 }
 

@@ -3,10 +3,10 @@
 // preallocated configuration and pointer array.
 
 import { CFG, DEV, type NativeBinding } from './backend/contract.js';
-import { parseEnum, parseObject, parseStream } from './args.js';
+import { parseEnum, parseObject, parseShape, parseStream } from './args.js';
 import { binding, useCuda } from './cuda.js';
-import { DeviceTensor, allocDeviceTensor, rawPtr, releaseTensor, retainTensor } from './device-tensor.js';
-import { formatShape, rangeError, rangeErrorText } from './is.js';
+import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, releaseTensor, retainTensor } from './device-tensor.js';
+import { codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText } from './is.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
 import { SE_SPEC, type SEWeights } from './ops/se.js';
@@ -149,7 +149,7 @@ class BlockCore {
     try {
       this.weights.slots.forEach((w, i) => {
         if (w === null) return;
-        const t = DeviceTensor.from(w, [w.length, 1, 1, 1], { device: this.deviceIndex });
+        const t = DeviceTensor.from(w, [lengthOf(w), 1, 1, 1], { device: this.deviceIndex });
         this.resident.push(t);
         this.dev[slots[i]!] = t.ptr;
         this.dev[slots[i]! + 1] = BigInt(t.byteLength);
@@ -174,52 +174,60 @@ class BlockCore {
    * included: the addon reads both before it returns (it queues copies of the values).
    */
   run(fn: string, x: unknown, a2: unknown, a3: unknown): Float32Array | DeviceTensor {
-    if (this.disposed) throw new Error(`${fn}: this ${this.name} has been disposed`);
-    if (x instanceof DeviceTensor && (a2 === undefined || this.isStreamOnly(fn, a2))) {
-      const stream = a2 === undefined ? 0n : parseStream(fn, 'options.stream', (a2 as { stream?: unknown }).stream);
-      const native = this.checkResident(fn, x);
-      const result = allocDeviceTensor(native, x.shape, x.layout, x.dtype, x.device);
-      this.fillResident(x, result);
+    const c = this.parseCall(fn, x, a2, a3);
+    if (c.resident) {
+      const xd = x as DeviceTensor;
+      const native = this.checkResident(fn, xd);
+      const result = allocDeviceTensor(native, xd.shape, xd.layout, xd.dtype, xd.device);
+      this.fillResident(xd, result);
       try {
-        native.cudaForwardDevice(this.cfg, this.dev, null, stream);
+        native.cudaForwardDevice(this.cfg, this.dev, null, c.stream);
       } catch (err) {
         result.dispose();
         throw err;
       }
       return result;
     }
-    return runSync(this.prepare(fn, x, a2, a3));
+    return runSync(this.prepare(fn, x, c));
   }
 
   async runAsync(fn: string, x: unknown, a2: unknown, a3: unknown): Promise<Float32Array | DeviceTensor> {
-    if (this.disposed) throw new Error(`${fn}: this ${this.name} has been disposed`);
-    if (x instanceof DeviceTensor && (a2 === undefined || this.isStreamOnly(fn, a2))) {
-      const stream = a2 === undefined ? 0n : parseStream(fn, 'options.stream', (a2 as { stream?: unknown }).stream);
-      const native = this.checkResident(fn, x);
-      const result = allocDeviceTensor(native, x.shape, x.layout, x.dtype, x.device);
-      this.fillResident(x, result);
-      retainTensor(x);
+    const c = this.parseCall(fn, x, a2, a3);
+    if (c.resident) {
+      const xd = x as DeviceTensor;
+      const native = this.checkResident(fn, xd);
+      const result = allocDeviceTensor(native, xd.shape, xd.layout, xd.dtype, xd.device);
+      this.fillResident(xd, result);
+      retainTensor(xd);
       retainTensor(result);
       try {
-        await native.cudaForwardDeviceAsync(this.cfg, this.dev, null, stream);
+        await native.cudaForwardDeviceAsync(this.cfg, this.dev, null, c.stream);
       } catch (err) {
-        releaseTensor(x);
+        releaseTensor(xd);
         releaseTensor(result);
         result.dispose();
         throw err;
       }
-      releaseTensor(x);
+      releaseTensor(xd);
       releaseTensor(result);
       return result;
     }
-    return runAsync(this.prepare(fn, x, a2, a3));
+    return runAsync(this.prepare(fn, x, c));
   }
 
-  /** An options object (checked) that asks for nothing but a stream. */
-  private isStreamOnly(fn: string, a2: unknown): boolean {
-    if (Array.isArray(a2)) return false;
-    const opts = parseObject(fn, 'options', a2, this.callKeys, true);
-    return opts.residual === undefined && opts.out === undefined && opts.scaleOut === undefined;
+  /**
+   * Reads the call's arguments once: the shape (an Array second argument, or always for a host
+   * x) and a snapshot of the options. `resident`: a DeviceTensor x with nothing but a stream.
+   */
+  private parseCall(fn: string, x: unknown, a2: unknown, a3: unknown): BlockCall {
+    if (this.disposed) throw codedError(`${fn}: this ${this.name} has been disposed`, 'ERR_SQEX_DISPOSED');
+    const onDevice = isDeviceTensor(x);
+    const shapeGiven = isArrayValue(a2) || !onDevice;
+    const opts = parseObject(fn, 'options', shapeGiven ? a3 : a2, this.callKeys, true);
+    const shape = shapeGiven ? parseShape(fn, 'shape', a2) : undefined;
+    const stream = parseStream(fn, 'options.stream', opts.stream);
+    const resident = onDevice && !shapeGiven && opts.residual === undefined && opts.out === undefined && opts.scaleOut === undefined;
+    return { shape, opts, stream, resident };
   }
 
   /** Checks a DeviceTensor x against the block; returns the addon. */
@@ -256,38 +264,42 @@ class BlockCore {
   }
 
   /** The general path: host x, or a DeviceTensor with a shape argument or optional tensors. */
-  private prepare(fn: string, x: unknown, a2: unknown, a3: unknown): PreparedCall {
-    const shapeGiven = Array.isArray(a2) || !(x instanceof DeviceTensor);
-    const opts = parseObject(fn, 'options', shapeGiven ? a3 : a2, this.callKeys, true);
-    const stream = parseStream(fn, 'options.stream', opts.stream);
-    if (x instanceof DeviceTensor && !this.cuda) {
+  private prepare(fn: string, x: unknown, c: BlockCall): PreparedCall {
+    if (isDeviceTensor(x) && !this.cuda) {
       throw rangeError(fn, 'x', `a Float32Array: this ${this.name} runs on the CPU`, x);
     }
     const ops = resolveOperands(
       fn,
       this.spec,
       x,
-      a2,
-      shapeGiven,
+      c.shape,
       // The block's backend is fixed: a host x goes to CUDA exactly when the block does.
       { ...this.settings, device: this.cuda ? 'cuda' : 'cpu' },
-      opts,
+      c.opts,
       this.weights.slots,
       this.weights.c,
       this.dtype,
     );
     if (ops.kind === 'host') {
       fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, 'float32', this.deviceIndex);
-      return this.call(fn, ops, stream, null);
+      return this.call(fn, ops, c.stream, null);
     }
     fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
-    return this.call(fn, ops, stream, this.dev);
+    return this.call(fn, ops, c.stream, this.dev);
   }
 
   private call(fn: string, ops: PreparedCall['ops'], stream: bigint, dev: BigUint64Array | null): PreparedCall {
     // Device 'auto' at construction: a host call the CUDA kernel refuses runs on the CPU.
     return { fn, cfg: this.cfg, ops, weights: this.weights, stream, dev, cpuFallback: this.settings.device === 'auto' };
   }
+}
+
+/** One block call's arguments, each read once. */
+interface BlockCall {
+  readonly shape: Shape4 | undefined;
+  readonly opts: Readonly<Record<string, unknown>>;
+  readonly stream: bigint;
+  readonly resident: boolean;
 }
 
 function describeBlock(core: BlockCore): string {

@@ -3,7 +3,7 @@
 
 import type { NativeBinding, NativeCudaStatus } from './backend/contract.js';
 import { bindingPath, loadBinding } from './backend/load.js';
-import { rangeError } from './is.js';
+import { codedError, rangeError } from './is.js';
 
 /** One CUDA device as seen by the addon. */
 export interface CudaDeviceInfo {
@@ -148,7 +148,11 @@ export function useCuda(fn: string, device: DeviceChoice, deviceIndex: number | 
   const s = availability();
   if (!s.available) {
     if (device === 'auto') return false;
-    throw new Error(`${fn}: device 'cuda' was requested but CUDA is not available: ${s.reason ?? 'unknown reason'}`);
+    throw codedError(
+      `${fn}: device 'cuda' was requested but CUDA is not available: ${s.reason ?? 'unknown reason'}. ` +
+        "Use device: 'auto' to run on the CPU when CUDA is missing; cuda.status() tells why it is.",
+      'ERR_SQEX_CUDA_UNAVAILABLE',
+    );
   }
   if (deviceIndex !== undefined && deviceIndex >= s.deviceCount) {
     throw rangeError(
@@ -165,7 +169,11 @@ export function useCuda(fn: string, device: DeviceChoice, deviceIndex: number | 
 export function requireCuda(fn: string, what: string): NativeBinding {
   const s = availability();
   if (!s.available) {
-    throw new Error(`${fn}: ${what} needs CUDA, which is not available: ${s.reason ?? 'unknown reason'}`);
+    throw codedError(
+      `${fn}: ${what} needs CUDA, which is not available: ${s.reason ?? 'unknown reason'}. ` +
+        'Without CUDA, pass Float32Arrays (they run on the CPU); cuda.status() tells why CUDA is missing.',
+      'ERR_SQEX_CUDA_UNAVAILABLE',
+    );
   }
   return binding();
 }

@@ -7,11 +7,13 @@ import { numelOf, parseEnum, parseIndex, parseObject, parseShape } from './args.
 import { binding, requireCuda } from './cuda.js';
 import { float16BitsToFloat32, bfloat16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
 import {
+  codedError,
   describeHook,
   formatShape,
   isDetached,
   isFloat32Array,
   isUint16Array,
+  lengthOf,
   rangeError,
   rangeErrorText,
   typeError,
@@ -82,6 +84,15 @@ export let rawPtr: (t: DeviceTensor) => bigint;
 /** Marks memory as used by an async download or op in flight: dispose() defers the free. */
 export let retainTensor: (t: DeviceTensor) => void;
 export let releaseTensor: (t: DeviceTensor) => void;
+/**
+ * Whether `value` is a DeviceTensor this module made: a brand check on the private field, which
+ * `Object.create(DeviceTensor.prototype)` or a Proxy cannot fake (unlike instanceof).
+ */
+export let isDeviceTensor: (value: unknown) => value is DeviceTensor;
+
+// Only the module's factories may construct: `new DeviceTensor()` from outside is refused by name.
+const constructToken = Symbol('DeviceTensor.construct');
+const REAL = 'a DeviceTensor made by DeviceTensor.from, DeviceTensor.empty, DeviceTensor.fromPointer or an op';
 
 /**
  * A tensor in CUDA device memory, with its logical shape [N, C, H, W], layout and dtype.
@@ -103,7 +114,21 @@ export class DeviceTensor {
   #disposed = false;
   #pending = 0; // async downloads and ops in flight that read or write this memory
 
-  private constructor(ptr: bigint, shape: Shape4, layout: Layout, dtype: DType, device: number, owned: boolean) {
+  private constructor(
+    token: typeof constructToken,
+    ptr: bigint,
+    shape: Shape4,
+    layout: Layout,
+    dtype: DType,
+    device: number,
+    owned: boolean,
+  ) {
+    if (token !== constructToken) {
+      throw codedError(
+        'new DeviceTensor(): the constructor is not public; use DeviceTensor.from(data, shape), DeviceTensor.empty(shape) or DeviceTensor.fromPointer(ptr, shape)',
+        'ERR_ILLEGAL_CONSTRUCTOR',
+      );
+    }
     this.#ptr = ptr;
     this.shape = shape;
     this.layout = layout;
@@ -118,7 +143,9 @@ export class DeviceTensor {
   // the public surface.
   static {
     createTensor = (ptr, shape, layout, dtype, device, owned) =>
-      new DeviceTensor(ptr, shape, layout, dtype, device, owned);
+      new DeviceTensor(constructToken, ptr, shape, layout, dtype, device, owned);
+    isDeviceTensor = (value: unknown): value is DeviceTensor =>
+      typeof value === 'object' && value !== null && #ptr in value;
     rawPtr = (t) => t.#ptr;
     retainTensor = (t) => {
       t.#pending += 1;
@@ -156,12 +183,12 @@ export class DeviceTensor {
       throw rangeError(fn, 'options.dtype', "'float16' or 'bfloat16' when data is a Uint16Array of raw half bits", opts.dtype);
     }
     const numel = numelOf(shp);
-    if (data.length !== numel) {
+    if (lengthOf(data) !== numel) {
       throw rangeErrorText(
         fn,
         'data',
         `of length ${numel} (N × C × H × W of ${formatShape(shp)})`,
-        `length ${data.length}`,
+        `length ${lengthOf(data)}`,
       );
     }
     const native = requireCuda(fn, 'a DeviceTensor');
@@ -212,16 +239,20 @@ export class DeviceTensor {
         throw rangeError(fn, 'options.byteLength', `an integer of at least ${needed} (the bytes of ${formatShape(shp)} ${dtype})`, bl);
       }
     }
+    // Nothing could use the tensor without CUDA: refuse now, with the reason, not at first use.
+    requireCuda(fn, 'a DeviceTensor');
     return createTensor(ptr, shp, layout, dtype, device, false);
   }
 
   /** Device address; throws once disposed. */
   get ptr(): bigint {
+    brand(this, 'DeviceTensor.ptr');
     this.#assertLive('ptr');
     return this.#ptr;
   }
 
   get disposed(): boolean {
+    brand(this, 'DeviceTensor.disposed');
     return this.#disposed;
   }
 
@@ -233,6 +264,7 @@ export class DeviceTensor {
    */
   async toHost(options?: DownloadOptions): Promise<Float32Array | Uint16Array> {
     const fn = 'DeviceTensor.toHost';
+    brand(this, fn);
     this.#assertLive('toHost');
     const stream = parseDownloadStream(fn, options);
     const dst = this.#hostBuffer();
@@ -256,6 +288,7 @@ export class DeviceTensor {
    */
   copyFrom(data: Float32Array | Uint16Array, options?: DownloadOptions): this {
     const fn = 'DeviceTensor.copyFrom';
+    brand(this, fn);
     this.#assertLive('copyFrom');
     const stream = parseDownloadStream(fn, options);
     const isF32 = isFloat32Array(data);
@@ -266,7 +299,7 @@ export class DeviceTensor {
     if (!isF32 && !isUint16Array(data)) throw typeError(fn, 'data', expected, data);
     if (isDetached(data)) throw typeError(fn, 'data', `${expected} that is not detached`, data);
     if (!isF32 && this.dtype === 'float32') throw typeError(fn, 'data', `${expected} (this tensor is float32)`, data);
-    if (data.length !== numel) throw rangeError(fn, 'data', `${expected} (N × C × H × W of ${formatShape(this.shape)})`, data);
+    if (lengthOf(data) !== numel) throw rangeError(fn, 'data', `${expected} (N × C × H × W of ${formatShape(this.shape)})`, data);
     binding().cudaUpload(this.device, this.#ptr, storageBits(data, this.dtype), stream);
     return this;
   }
@@ -274,6 +307,7 @@ export class DeviceTensor {
   /** As toHost, blocking the thread until the copy is done. */
   toHostSync(options?: DownloadOptions): Float32Array | Uint16Array {
     const fn = 'DeviceTensor.toHostSync';
+    brand(this, fn);
     this.#assertLive('toHostSync');
     const stream = parseDownloadStream(fn, options);
     const dst = this.#hostBuffer();
@@ -283,6 +317,7 @@ export class DeviceTensor {
 
   /** As toHost, with halves converted to float32 (exact). */
   async toFloat32(options?: DownloadOptions): Promise<Float32Array> {
+    brand(this, 'DeviceTensor.toFloat32');
     const host = await this.toHost(options);
     if (isFloat32Array(host)) return host;
     return this.dtype === 'float16' ? float16BitsToFloat32(host) : bfloat16BitsToFloat32(host);
@@ -293,6 +328,7 @@ export class DeviceTensor {
    * async download or op in flight is freed when that settles.
    */
   dispose(): void {
+    brand(this, 'DeviceTensor.dispose');
     if (this.#disposed) return;
     this.#disposed = true;
     if (!this.owned) return;
@@ -306,10 +342,12 @@ export class DeviceTensor {
 
   /** e.g. "DeviceTensor float16 NHWC [8, 64, 56, 56] on cuda:0". */
   toString(): string {
+    if (!isDeviceTensor(this)) return 'an object posing as a DeviceTensor';
     return `${this.#disposed ? 'disposed ' : ''}DeviceTensor ${this.dtype} ${this.layout} ${formatShape(this.shape)} on cuda:${this.device}`;
   }
 
   [describeHook](): string {
+    if (!isDeviceTensor(this)) return `an object posing as a DeviceTensor (not ${REAL})`;
     return `a ${this.toString()}`;
   }
 
@@ -325,7 +363,9 @@ export class DeviceTensor {
   }
 
   #assertLive(what: string): void {
-    if (this.#disposed) throw new Error(`${this.toString()}: ${what} used after dispose()`);
+    if (this.#disposed) {
+      throw codedError(`${this.toString()}: ${what} used after dispose(); keep the tensor until its last use`, 'ERR_SQEX_DISPOSED');
+    }
   }
 }
 
@@ -362,6 +402,7 @@ export function allocDeviceTensor(
   return createTensor(ptr, shape, layout, dtype, device, true);
 }
 
-export function isDeviceTensor(value: unknown): value is DeviceTensor {
-  return value instanceof DeviceTensor;
+/** Refuses a method call on something that is not a real DeviceTensor, by name. */
+function brand(self: unknown, fn: string): void {
+  if (!isDeviceTensor(self)) throw typeError(fn, 'this', REAL, self);
 }

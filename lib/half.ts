@@ -1,7 +1,7 @@
 // IEEE binary16 and bfloat16 conversions on the host, round-to-nearest-even. Used to fill
 // half-precision DeviceTensors from Float32Arrays and to read them back.
 
-import { isFloat32Array, isUint16Array, typeError } from './is.js';
+import { bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, lengthOf, typeError } from './is.js';
 
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
@@ -57,7 +57,7 @@ function float32Bits(v: number): number {
 }
 
 function u32View(src: Float32Array): Uint32Array {
-  return new Uint32Array(src.buffer, src.byteOffset, src.length);
+  return new Uint32Array(bufferOf(src), byteOffsetOf(src), lengthOf(src));
 }
 
 function checkBits(fn: string, value: unknown): number {
@@ -76,8 +76,9 @@ export function float32ToFloat16Bits(value: number | Float32Array): number | Uin
   if (typeof value === 'number') return f32BitsToF16Bits(float32Bits(value));
   if (!isFloat32Array(value)) throw typeError('float32ToFloat16Bits', 'value', 'a number or a Float32Array', value);
   const src = u32View(value);
-  const out = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f32BitsToF16Bits(src[i] as number);
+  const n = lengthOf(src);
+  const out = new Uint16Array(n);
+  for (let i = 0; i < n; i++) out[i] = f32BitsToF16Bits(src[i] as number);
   return out;
 }
 
@@ -86,8 +87,9 @@ export function float16BitsToFloat32(bits: number): number;
 export function float16BitsToFloat32(bits: Uint16Array): Float32Array;
 export function float16BitsToFloat32(bits: number | Uint16Array): number | Float32Array {
   if (!isUint16Array(bits)) return f16BitsToNumber(checkBits('float16BitsToFloat32', bits));
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = f16BitsToNumber(bits[i] as number);
+  const n = lengthOf(bits);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = f16BitsToNumber(bits[i] as number);
   return out;
 }
 
@@ -101,8 +103,9 @@ export function float32ToBfloat16Bits(value: number | Float32Array): number | Ui
   if (typeof value === 'number') return f32BitsToBf16Bits(float32Bits(value));
   if (!isFloat32Array(value)) throw typeError('float32ToBfloat16Bits', 'value', 'a number or a Float32Array', value);
   const src = u32View(value);
-  const out = new Uint16Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f32BitsToBf16Bits(src[i] as number);
+  const n = lengthOf(src);
+  const out = new Uint16Array(n);
+  for (let i = 0; i < n; i++) out[i] = f32BitsToBf16Bits(src[i] as number);
   return out;
 }
 
@@ -111,8 +114,9 @@ export function bfloat16BitsToFloat32(bits: number): number;
 export function bfloat16BitsToFloat32(bits: Uint16Array): Float32Array;
 export function bfloat16BitsToFloat32(bits: number | Uint16Array): number | Float32Array {
   if (!isUint16Array(bits)) return bf16BitsToNumber(checkBits('bfloat16BitsToFloat32', bits));
-  const out = new Float32Array(bits.length);
+  const n = lengthOf(bits);
+  const out = new Float32Array(n);
   const outBits = u32View(out);
-  for (let i = 0; i < bits.length; i++) outBits[i] = (bits[i] as number) << 16;
+  for (let i = 0; i < n; i++) outBits[i] = (bits[i] as number) << 16;
   return out;
 }

@@ -6,29 +6,120 @@
 /** Largest element count accepted for one tensor (the native kernels index with int32 strides). */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
 
-export function typeError(fn: string, arg: string, expected: string, value: unknown): TypeError {
-  return new TypeError(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`);
+// ---------------------------------------------------------------------------------------------
+// Intrinsics, captured when this module loads (as Node core's primordials): validation reads a
+// typed array through %TypedArray%.prototype's own getters, so a subclass or a patched
+// prototype cannot make a view look longer, shorter or elsewhere than it is.
+
+const uncurryGetter = <T>(proto: object, key: PropertyKey): ((self: unknown) => T) => {
+  const get = Reflect.getOwnPropertyDescriptor(proto, key)?.get;
+  if (get === undefined) throw new Error(`squeeze-excite (internal): no intrinsic getter ${String(key)}`);
+  return (self: unknown): T => Reflect.apply(get, self, []) as T;
+};
+const TypedArrayPrototype = Reflect.getPrototypeOf(Uint8Array.prototype) as object;
+const typedArrayTag = uncurryGetter<string | undefined>(TypedArrayPrototype, Symbol.toStringTag);
+const typedArrayLength = uncurryGetter<number>(TypedArrayPrototype, 'length');
+const typedArrayBuffer = uncurryGetter<ArrayBufferLike>(TypedArrayPrototype, 'buffer');
+const typedArrayByteOffset = uncurryGetter<number>(TypedArrayPrototype, 'byteOffset');
+const typedArrayByteLength = uncurryGetter<number>(TypedArrayPrototype, 'byteLength');
+const arrayBufferByteLength = uncurryGetter<number>(ArrayBuffer.prototype, 'byteLength');
+const sharedArrayBufferByteLength =
+  typeof SharedArrayBuffer === 'function' ? uncurryGetter<number>(SharedArrayBuffer.prototype, 'byteLength') : undefined;
+const arrayBufferSlice = ArrayBuffer.prototype.slice;
+const arrayBufferDetached = Reflect.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get;
+const isView = ArrayBuffer.isView;
+const isArray = Array.isArray;
+const hasOwn = Object.prototype.hasOwnProperty;
+const getPrototypeOf = Reflect.getPrototypeOf;
+const ObjectPrototype = Object.prototype;
+export const ObjectFreeze = Object.freeze;
+
+/** Elements of a typed array, by the intrinsic getter (0 once its buffer is detached). */
+export function lengthOf(view: ArrayBufferView): number {
+  return typedArrayLength(view);
 }
 
-export function rangeError(fn: string, arg: string, expected: string, value: unknown): RangeError {
-  return new RangeError(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`);
+/** The intrinsic buffer, byteOffset and byteLength of a typed array. */
+export function bufferOf(view: ArrayBufferView): ArrayBufferLike {
+  return typedArrayBuffer(view);
+}
+export function byteOffsetOf(view: ArrayBufferView): number {
+  return typedArrayByteOffset(view);
+}
+export function byteLengthOf(view: ArrayBufferView): number {
+  return typedArrayByteLength(view);
+}
+
+/** Whether the view's memory is a SharedArrayBuffer's (which can never be detached or shrunk). */
+export function isShared(view: ArrayBufferView): boolean {
+  if (sharedArrayBufferByteLength === undefined) return false;
+  try {
+    sharedArrayBufferByteLength(typedArrayBuffer(view));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors. Every error has a `code` (Node's conventions) and names the argument in `argument`.
+
+/** A TypeError or RangeError carrying `code` and the argument it is about. */
+export type ArgumentError = (TypeError | RangeError) & { code: string; argument: string };
+
+function coded<E extends Error>(err: E, code: string, argument: string): E & { code: string; argument: string } {
+  return Object.assign(err, { code, argument });
+}
+
+/**
+ * The standard fix for a refused value, when there is one: what a user converting from PyTorch
+ * or numpy most often passes instead of a Float32Array or an [N, C, H, W] shape.
+ */
+function fixFor(expected: string, value: unknown): string | undefined {
+  const name = typedArrayName(value);
+  if (expected.includes('Float32Array')) {
+    if (name === 'Float64Array') {
+      return 'Weights saved as float64 (e.g. numpy().tobytes() of a float64 state_dict) convert with Float32Array.from(value)';
+    }
+    if (name === 'Uint8Array' && typeof Buffer === 'function' && Buffer.isBuffer(value)) {
+      return 'To read float32 bytes from a Node Buffer: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4) when buf.byteOffset is a multiple of 4, else new Float32Array(Uint8Array.prototype.slice.call(buf).buffer)';
+    }
+    if (name !== undefined && name !== 'Float32Array') return `To convert: Float32Array.from(value)`;
+    if (isArray(value)) return 'To convert an Array of numbers: Float32Array.from(value)';
+  }
+  if (expected.includes('[N, C, H, W]') && isArray(value)) {
+    if (value.length === 3) return 'A single image [C, H, W] is the batch of one [1, C, H, W]';
+    if (value.length === 2) return 'A [N, C] tensor is [N, C, 1, 1]';
+  }
+  return undefined;
+}
+
+function withHint(text: string, expected: string, value: unknown): string {
+  const hint = fixFor(expected, value);
+  return hint === undefined ? text : `${text}. ${hint}`;
+}
+
+export function typeError(fn: string, arg: string, expected: string, value: unknown): ArgumentError {
+  return coded(new TypeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, expected, value)), 'ERR_INVALID_ARG_TYPE', arg);
+}
+
+export function rangeError(fn: string, arg: string, expected: string, value: unknown): ArgumentError {
+  return coded(new RangeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, expected, value)), 'ERR_OUT_OF_RANGE', arg);
 }
 
 /** As rangeError, with the received part already worded (e.g. a computed product). */
-export function rangeErrorText(fn: string, arg: string, expected: string, received: string): RangeError {
-  return new RangeError(`${fn}: ${arg} must be ${expected}; received ${received}`);
+export function rangeErrorText(fn: string, arg: string, expected: string, received: string): ArgumentError {
+  return coded(new RangeError(`${fn}: ${arg} must be ${expected}; received ${received}`), 'ERR_OUT_OF_RANGE', arg);
 }
 
-// %TypedArray%.prototype[Symbol.toStringTag] reads the internal slot, so it names the real
-// element type even for arrays from another realm and cannot be spoofed by a plain object.
-const typedArrayTag = Object.getOwnPropertyDescriptor(
-  Object.getPrototypeOf(Uint8Array.prototype) as object,
-  Symbol.toStringTag,
-)?.get as ((this: unknown) => string | undefined) | undefined;
+/** An Error with a code (not about an argument's kind or value: state, availability). */
+export function codedError(message: string, code: string): Error & { code: string } {
+  return Object.assign(new Error(message), { code });
+}
 
 export function typedArrayName(value: unknown): string | undefined {
-  if (typedArrayTag === undefined || !ArrayBuffer.isView(value)) return undefined;
-  return typedArrayTag.call(value);
+  if (!isView(value)) return undefined;
+  return typedArrayTag(value);
 }
 
 export function isFloat32Array(value: unknown): value is Float32Array {
@@ -40,26 +131,37 @@ export function isUint16Array(value: unknown): value is Uint16Array {
 }
 
 /**
- * A view whose buffer was transferred (postMessage, structuredClone with transfer,
+ * A typed array whose buffer was transferred (postMessage, structuredClone with transfer,
  * ArrayBuffer.prototype.transfer). Node 22+ has ArrayBuffer.prototype.detached; on Node 20 a
  * detached buffer reads as byteLength 0 and, unlike a genuinely empty one, throws on slice().
  */
 export function isDetached(view: ArrayBufferView): boolean {
-  const buffer = view.buffer as ArrayBufferLike & { detached?: boolean };
-  if (typeof buffer.detached === 'boolean') return buffer.detached;
-  if (buffer.byteLength !== 0 || !(buffer instanceof ArrayBuffer)) return false;
+  const buffer = typedArrayBuffer(view);
+  if (isShared(view)) return false;
+  if (arrayBufferDetached !== undefined) return Reflect.apply(arrayBufferDetached, buffer, []) as boolean;
+  if (arrayBufferByteLength(buffer) !== 0) return false;
   try {
-    buffer.slice(0, 0);
+    Reflect.apply(arrayBufferSlice, buffer, [0, 0]);
     return false;
   } catch {
     return true;
   }
 }
 
+/** Array.isArray, captured. */
+export function isArrayValue(value: unknown): value is unknown[] {
+  return isArray(value);
+}
+
+/** Own property check that a patched Object.prototype.hasOwnProperty cannot intercept. */
+export function hasOwnKey(value: object, key: PropertyKey): boolean {
+  return Reflect.apply(hasOwn, value, [key]) as boolean;
+}
+
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value) as unknown;
-  return proto === Object.prototype || proto === null;
+  if (typeof value !== 'object' || value === null || isArray(value)) return false;
+  const proto = getPrototypeOf(value) as unknown;
+  return proto === ObjectPrototype || proto === null;
 }
 
 /** Classes (DeviceTensor) describe themselves in messages through this method key. */
@@ -89,13 +191,13 @@ export function describe(value: unknown): string {
   }
   const name = typedArrayName(value);
   if (name !== undefined) {
-    const view = value as ArrayBufferView & { length: number };
+    const view = value as ArrayBufferView;
     if (isDetached(view)) return `a ${name} whose buffer is detached (transferred)`;
-    return `${article(name)} ${name} of length ${view.length}`;
+    return `${article(name)} ${name} of length ${lengthOf(view)}${isShared(view) ? ' (SharedArrayBuffer)' : ''}`;
   }
-  if (ArrayBuffer.isView(value)) return 'a DataView';
+  if (isView(value)) return 'a DataView';
   if (value instanceof ArrayBuffer) return `an ArrayBuffer of ${value.byteLength} bytes`;
-  if (Array.isArray(value)) return `an Array of length ${value.length}`;
+  if (isArray(value)) return `an Array of length ${value.length}`;
   const hook = (value as { [describeHook]?: unknown })[describeHook];
   if (typeof hook === 'function') return String((hook as () => unknown).call(value));
   if (isPlainObject(value)) return 'an object';

@@ -1150,7 +1150,12 @@ describe('DeviceTensor lifecycle', () => {
     const before16 = fake.read(0, f16t.ptr, f16t.byteLength);
     fake.clearLog();
     expect(() => f32t.copyFrom(new Float32Array(15))).toThrow(
-      new RangeError('DeviceTensor.copyFrom: data must be a Float32Array of length 16 (N × C × H × W of [1, 4, 2, 2]); received a Float32Array of length 15'),
+      expect.objectContaining({
+        name: 'RangeError',
+        code: 'ERR_OUT_OF_RANGE',
+        argument: 'data',
+        message: 'DeviceTensor.copyFrom: data must be a Float32Array of length 16 (N × C × H × W of [1, 4, 2, 2]); received a Float32Array of length 15',
+      }),
     );
     expect(() => f32t.copyFrom(new Uint16Array(16))).toThrow(TypeError);
     expect(() => f32t.copyFrom(new Float64Array(16) as unknown as Float32Array)).toThrow(TypeError);

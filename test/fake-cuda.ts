@@ -268,30 +268,60 @@ export function parseDevicePtrs(v: unknown, p: ParsedCfg, hostWeights: boolean):
  * ParseHostOperands: the full tuple [x, residual, out, scaleOut, w1, b1, w2, b2, aux], or with
  * `weightsOnly` the five weights [w1, b1, w2, b2, aux].
  */
-export function parseHostOperands(ops: unknown, p: ParsedCfg, weightsOnly: boolean): (Float32Array | null)[] {
+export function parseHostOperands(ops: unknown, p: ParsedCfg, weightsOnly: boolean, outOptional = false): (Float32Array | null)[] {
   if (!Array.isArray(ops)) throw nativeType(weightsOnly ? 'hostWeights must be an array' : 'ops must be an array');
   const first = weightsOnly ? SLOT.w1 : SLOT.x;
   const expectedLen = SLOT_COUNT - first;
   if (ops.length !== expectedLen) throw nativeRange(`operand tuple must have ${expectedLen} entries`);
   const sizes = expectedSlots(p);
   const out: (Float32Array | null)[] = [];
-  for (let slot = first; slot < SLOT_COUNT; slot++) {
+  for (let slot: number = first; slot < SLOT_COUNT; slot++) {
     const v: unknown = ops[slot - first];
     const name = NATIVE_SLOTS[slot] as string;
     if (v === null || v === undefined) {
-      if (sizes.required[slot]) throw nativeType(`${name} is required`);
+      if (sizes.required[slot] && !(outOptional && slot === SLOT.out)) throw nativeType(`${name} is required`);
       out.push(null);
       continue;
     }
     if (!sizes.allowed[slot]) throw nativeType(`${name} is not used by this op and must be null`);
     if (!(v instanceof Float32Array)) throw nativeType(`${name} must be a Float32Array`);
+    if (v.length === 0) throw nativeType(`${name} is detached or empty`);
     if (v.length !== sizes.elems[slot]) {
       throw nativeRange(`${name} must have ${sizes.elems[slot]} elements; received ${v.length}`);
     }
-    if (v.buffer.byteLength === 0 && (sizes.elems[slot] as number) > 0) throw nativeType(`${name} is detached`);
     out.push(v);
   }
   return out;
+}
+
+/** The fake's copy of the addon's async staging (host_staging.h). */
+function stageHostOperands(parsed: (Float32Array | null)[]): { operands: HostOperands; settle: () => Float32Array } {
+  const operands = parsed.map((v) => (v === null ? null : new Float32Array(v))) as (Float32Array | null)[];
+  const x = parsed[SLOT.x]!;
+  const out = parsed[SLOT.out] ?? null;
+  // out === x (in place): computed on x's staging, as the addon does.
+  if (out !== null && out === x) operands[SLOT.out] = operands[SLOT.x]!;
+  else if (out !== null && out === parsed[SLOT.residual]) operands[SLOT.out] = operands[SLOT.residual]!;
+  else if (out === null) operands[SLOT.out] = new Float32Array(x.length);
+  const settle = (): Float32Array => {
+    for (const slot of [SLOT.out, SLOT.scaleOut]) {
+      const target = parsed[slot];
+      const staged = operands[slot];
+      if (target != null && staged != null && target.length !== staged.length) {
+        const name = slot === SLOT.out ? 'options.out' : 'options.scaleOut';
+        throw Object.assign(new Error(`${name} was detached, transferred or resized while the call ran, so the result was not written`), {
+          code: 'ERR_SQEX_ARRAY_CHANGED',
+          argument: name,
+        });
+      }
+    }
+    for (const slot of [SLOT.out, SLOT.scaleOut]) {
+      const target = parsed[slot];
+      if (target != null) target.set(operands[slot]!);
+    }
+    return out ?? operands[SLOT.out]!;
+  };
+  return { operands: operands as unknown as HostOperands, settle };
 }
 
 function bigintArg(v: unknown, what: string): bigint {
@@ -434,7 +464,7 @@ export class FakeCuda {
           throw err;
         }
       },
-      cpuForwardAsync(cfg: Float64Array, ops: HostOperands): Promise<void> {
+      cpuForwardAsync(cfg: Float64Array, ops: HostOperands): Promise<Float32Array> {
         const rec = self.#record('cpuForwardAsync', cfg, null, false, Array.isArray(ops) ? ops : null, null);
         try {
           return real.cpuForwardAsync(cfg, ops).catch((err: unknown) => {
@@ -460,8 +490,8 @@ export class FakeCuda {
       cudaForwardHost(cfg: Float64Array, ops: HostOperands, stream: bigint): void {
         self.#forwardHost('cudaForwardHost', arguments.length, cfg, ops, stream, false);
       },
-      cudaForwardHostAsync(cfg: Float64Array, ops: HostOperands, stream: bigint): Promise<void> {
-        return self.#forwardHost('cudaForwardHostAsync', arguments.length, cfg, ops, stream, true) as Promise<void>;
+      cudaForwardHostAsync(cfg: Float64Array, ops: HostOperands, stream: bigint): Promise<Float32Array> {
+        return self.#forwardHost('cudaForwardHostAsync', arguments.length, cfg, ops, stream, true) as Promise<Float32Array>;
       },
       cudaForwardDevice(cfg: Float64Array, dev: BigUint64Array, hostWeights: HostWeights | null, stream: bigint): void {
         self.#forwardDevice('cudaForwardDevice', arguments.length, cfg, dev, hostWeights, stream, false);
@@ -772,14 +802,15 @@ export class FakeCuda {
     return f.code === 'ERR_SQEX_UNSUPPORTED' ? unsupportedError(f.message) : cudaError(f.cudaKind, f.message);
   }
 
-  #forwardHost(fn: ForwardFn, nargs: number, cfg: unknown, ops: unknown, stream: unknown, isAsync: boolean): void | Promise<void> {
+  #forwardHost(fn: ForwardFn, nargs: number, cfg: unknown, ops: unknown, stream: unknown, isAsync: boolean): void | Promise<Float32Array> {
     const rec = this.#record(fn, cfg, null, false, Array.isArray(ops) ? (ops as unknown[]) : null, stream);
     let p: ParsedCfg;
+    let parsed: (Float32Array | null)[];
     try {
       argCount(nargs, 3, fn);
       p = parseCfg(cfg);
       if (p.dtype !== 0) throw nativeType('host arrays are float32');
-      parseHostOperands(ops, p, false);
+      parsed = parseHostOperands(ops, p, false, isAsync);
       bigintArg(stream, 'stream');
     } catch (err) {
       rec.error = err as Error;
@@ -787,24 +818,29 @@ export class FakeCuda {
     }
     const cpuCfg = new Float64Array(cfg as Float64Array);
     cpuCfg[NATIVE_CFG.device] = 0;
-    const work = (): void => {
+    const run = (operands: HostOperands): void => {
       this.#setDevice(p.device);
       const fault = this.#takeFault('host');
       if (fault !== undefined) throw this.#faultError(fault);
-      this.real.cpuForward(cpuCfg, ops as HostOperands);
+      this.real.cpuForward(cpuCfg, operands);
     };
     if (!isAsync) {
       try {
-        work();
+        run(ops as HostOperands);
       } catch (err) {
         rec.error = err as Error;
         throw err;
       }
       return;
     }
-    // The whole host call (staging, op, copy back) runs on a worker: failures reject.
+    // As the addon (native/binding/host_staging.h): inputs copied now, outputs computed into
+    // staging and written back at settle after a length check; no out: a new array.
+    const staged = stageHostOperands(parsed);
     return settleSoon()
-      .then(work)
+      .then(() => {
+        run(staged.operands);
+        return staged.settle();
+      })
       .catch((err: unknown) => {
         rec.error = err as Error;
         throw err;

@@ -100,6 +100,8 @@ function detached(n: number): Float32Array {
 interface BadCase {
   label: string;
   ops?: readonly ('se' | 'eca' | 'cbam')[];
+  /** Makes a DeviceTensor: runs only where CUDA is available (see the cases). */
+  needsCuda?: boolean;
   cls: typeof TypeError | typeof RangeError;
   arg: string;
   /** extra text the message must contain */
@@ -412,8 +414,11 @@ const CASES: BadCase[] = [
       a.options.scaleOut = whole.subarray(4, 4 + N * C);
     },
   },
-  // DeviceTensor x: refused during validation, so the (fake) pointer is never touched.
+  // DeviceTensor x: refused during validation, so the (fake) pointer is never touched. Making
+  // one needs CUDA (fromPointer refuses at once without it), so these run on a CUDA machine;
+  // test/device-contract.test.ts runs the same refusals on the emulated binding everywhere.
   {
+    needsCuda: true,
     label: 'DeviceTensor x with device cpu',
     cls: RangeError,
     arg: 'options.device',
@@ -423,6 +428,7 @@ const CASES: BadCase[] = [
     },
   },
   {
+    needsCuda: true,
     label: 'DeviceTensor x with a different shape argument',
     cls: RangeError,
     arg: 'shape',
@@ -432,6 +438,7 @@ const CASES: BadCase[] = [
     },
   },
   {
+    needsCuda: true,
     label: 'DeviceTensor x with a host out',
     cls: TypeError,
     arg: 'options.out',
@@ -441,6 +448,7 @@ const CASES: BadCase[] = [
     },
   },
   {
+    needsCuda: true,
     label: 'DeviceTensor x with another layout option',
     cls: RangeError,
     arg: 'options.layout',
@@ -450,6 +458,7 @@ const CASES: BadCase[] = [
     },
   },
   {
+    needsCuda: true,
     label: 'disposed DeviceTensor x',
     cls: RangeError,
     arg: 'x',
@@ -462,6 +471,7 @@ const CASES: BadCase[] = [
     },
   },
   {
+    needsCuda: true,
     label: 'DeviceTensor out overlapping DeviceTensor x',
     cls: RangeError,
     arg: 'options.out',
@@ -524,7 +534,9 @@ async function expectValidCallWorks(op: OpDef, asyncMode: boolean): Promise<void
 }
 
 describe.each(OPS)('$fnSync / $fnAsync refuse bad input', (op) => {
-  const cases = CASES.filter((c) => c.ops === undefined || (c.ops as readonly string[]).includes(op.name));
+  const cases = CASES.filter(
+    (c) => (c.ops === undefined || (c.ops as readonly string[]).includes(op.name)) && (!c.needsCuda || cuda.status().available),
+  );
 
   test.each(cases)('sync: $label', (c) => {
     const a = validArgs(op);
@@ -685,7 +697,6 @@ describe('blocks refuse bad input', () => {
       [() => block.forward(rand(N * 4 * H * W), [N, 4, H, W], { out } as never), RangeError, 'shape[1] (C)'],
       [() => block.forward(rand(NUMEL), SHAPE, { out, layout: 'NHWC' } as never), TypeError, 'options'],
       [() => block.forward(rand(NUMEL), SHAPE, { out, scaleOut: new Float32Array(1) }), RangeError, 'options.scaleOut'],
-      [() => block.forward(DeviceTensor.fromPointer(0x10000n, SHAPE)), RangeError, 'x'],
     ];
     for (const [call, cls, arg] of bad) {
       let caught: unknown;
@@ -780,7 +791,21 @@ describe('DeviceTensor refuses bad input', () => {
     expect(() => DeviceTensor.from(new Float32Array(NUMEL), SHAPE)).toThrow(status.reason ?? '<no reason>');
   });
 
-  test('use after dispose names the tensor; double dispose is a no-op; borrowed memory is never freed', async () => {
+  test('fromPointer without CUDA is refused at once, with the reason and a code', () => {
+    const status = cuda.status();
+    if (status.available) return;
+    let caught: unknown;
+    try {
+      DeviceTensor.fromPointer(0x2000n, SHAPE);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(Error);
+    expect((caught as { code?: string }).code).toBe('ERR_SQEX_CUDA_UNAVAILABLE');
+    expect((caught as Error).message).toContain(status.reason ?? '<no reason>');
+  });
+
+  test.skipIf(!cuda.status().available)('use after dispose names the tensor; double dispose is a no-op; borrowed memory is never freed', async () => {
     const t = DeviceTensor.fromPointer(0x2000n, SHAPE, { dtype: 'float16', layout: 'NHWC' });
     expect(t.owned).toBe(false);
     expect(t.byteLength).toBe(NUMEL * 2);

@@ -39,7 +39,8 @@ export const DTYPE_CODE = { float32: 0, float16: 1, bfloat16: 2 } as const;
 export type HostOperands = readonly [
   x: Float32Array,
   residual: Float32Array | null,
-  out: Float32Array,
+  /** Required by the sync calls; null in an async call: the addon allocates the result. */
+  out: Float32Array | null,
   scaleOut: Float32Array | null,
   w1: Float32Array | null,
   b1: Float32Array | null,
@@ -119,13 +120,18 @@ export interface NativeBinding {
   setThreads(n: number): void; // 0 = hardware concurrency
 
   cpuForward(cfg: Float64Array, ops: HostOperands): void;
-  /** Runs off the event loop; keeps the operands alive until settled. */
-  cpuForwardAsync(cfg: Float64Array, ops: HostOperands): Promise<void>;
+  /**
+   * Runs off the event loop. Stages every non-shared array (copies inputs now, writes out/scaleOut back when it settles;
+   * native/binding/host_staging.h) and resolves with the result: ops' out, or a new array when
+   * it is null. Rejects with ERR_SQEX_ARRAY_CHANGED if an output array lost its length meanwhile.
+   */
+  cpuForwardAsync(cfg: Float64Array, ops: HostOperands): Promise<Float32Array>;
 
   cudaStatus(): NativeCudaStatus;
   /** Host arrays, staged through pinned memory; returns once `out` is written. */
   cudaForwardHost(cfg: Float64Array, ops: HostOperands, stream: bigint): void;
-  cudaForwardHostAsync(cfg: Float64Array, ops: HostOperands, stream: bigint): Promise<void>;
+  /** As cpuForwardAsync, on the GPU through pinned staging. */
+  cudaForwardHostAsync(cfg: Float64Array, ops: HostOperands, stream: bigint): Promise<Float32Array>;
   /** Device pointers; enqueues on `stream` and returns without waiting. */
   cudaForwardDevice(cfg: Float64Array, dev: BigUint64Array, hostWeights: HostWeights | null, stream: bigint): void;
   /** As cudaForwardDevice, then resolves once the stream has finished the work. */
@@ -135,7 +141,8 @@ export interface NativeBinding {
   cudaFree(device: number, ptr: bigint): void;
   cudaUpload(device: number, ptr: bigint, src: ArrayBufferView, stream: bigint): void;
   cudaDownload(device: number, ptr: bigint, dst: ArrayBufferView, stream: bigint): void;
-  cudaDownloadAsync(device: number, ptr: bigint, dst: ArrayBufferView, stream: bigint): Promise<void>;
+  /** Snapshot now, download into memory the call owns, copy into dst when it settles (dst re-checked). */
+  cudaDownloadAsync(device: number, ptr: bigint, dst: ArrayBufferView, stream: bigint): Promise<unknown>;
   cudaSynchronize(device: number, stream: bigint): void;
   cudaMemInfo(device: number): { free: number; total: number };
   /** bench/ only: event-timed op vs same-size D2D copy on random inputs (see cuda_api.h). */

@@ -3,7 +3,7 @@
 
 import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
-import { DeviceTensor } from '../device-tensor.js';
+import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
 import { rangeError, rangeErrorText } from '../is.js';
 import type { Activation, Device, Gate, Layout, Shape4 } from '../types.js';
 import {
@@ -88,7 +88,7 @@ function validateCbamWeights(
   const swLen = weightLength(sw);
   const k = Math.round(Math.sqrt(swLen / 2));
   if (k < 1 || 2 * k * k !== swLen || k % 2 === 0 || k > MAX_SPATIAL_K) {
-    const kind = sw instanceof DeviceTensor ? 'a float32 DeviceTensor [1, 2, k, k] of 2·k² elements' : 'a Float32Array [1, 2, k, k] of length 2·k²';
+    const kind = isDeviceTensor(sw) ? 'a float32 DeviceTensor [1, 2, k, k] of 2·k² elements' : 'a Float32Array [1, 2, k, k] of length 2·k²';
     throw rangeError(fn, 'weights.spatialWeight', `${kind} with k odd, k ≤ ${MAX_SPATIAL_K} (e.g. 98 for k = 7)`, sw);
   }
   // A scalar that goes into the call's configuration: a host array even with DeviceTensor weights.

@@ -3,7 +3,7 @@
 
 import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
-import { DeviceTensor } from '../device-tensor.js';
+import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
 import { rangeError, typeError } from '../is.js';
 import type { Device, Gate, Layout, Shape4 } from '../types.js';
 import { type OpSpec, type WeightSet, prepare, runAsync, runSync, weightArray, weightLength } from './shared.js';
@@ -58,7 +58,7 @@ function validateEcaWeights(
   const weight = weightArray(fn, 'weights.weight', w.weight, false, acceptDevice)!;
   const k = weightLength(weight);
   if (k < 1 || k % 2 === 0 || k > MAX_ECA_K) {
-    const kind = weight instanceof DeviceTensor ? 'a float32 DeviceTensor of an odd number k of elements' : 'a Float32Array of odd length k';
+    const kind = isDeviceTensor(weight) ? 'a float32 DeviceTensor of an odd number k of elements' : 'a Float32Array of odd length k';
     throw rangeError(fn, 'weights.weight', `${kind}, 1 ≤ k ≤ ${MAX_ECA_K} (the conv kernel over channels)`, weight);
   }
   return { c: 0, hidden: 0, twoFc: 0, ecaK: k, spatialK: 0, spatialBias: 0, slots: [null, null, null, null, weight] };

@@ -22,11 +22,24 @@ import {
   DeviceTensor,
   LAYOUTS,
   allocDeviceTensor,
+  isDeviceTensor,
   rawPtr,
   releaseTensor,
   retainTensor,
 } from '../device-tensor.js';
-import { formatShape, isDetached, isFloat32Array, rangeError, rangeErrorText, typeError } from '../is.js';
+import {
+  bufferOf,
+  byteLengthOf,
+  byteOffsetOf,
+  codedError,
+  formatShape,
+  isDetached,
+  isFloat32Array,
+  lengthOf,
+  rangeError,
+  rangeErrorText,
+  typeError,
+} from '../is.js';
 import type { Activation, DType, Device, Gate, Layout, OutputActivation, Shape4 } from '../types.js';
 
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'silu'];
@@ -117,12 +130,12 @@ export function parseSettings(fn: string, spec: OpSpec, opts: Readonly<Record<st
 
 /** Elements of a weight operand. */
 export function weightLength(w: WeightValue): number {
-  return w instanceof DeviceTensor ? numelOf(w.shape) : w.length;
+  return isDeviceTensor(w) ? numelOf(w.shape) : lengthOf(w);
 }
 
 /** How a message names a weight of `length` elements, in the kind the caller passed. */
 export function weightText(value: WeightValue | null, length: number): string {
-  return value instanceof DeviceTensor ? `a float32 DeviceTensor of ${length} elements` : `a Float32Array of length ${length}`;
+  return isDeviceTensor(value) ? `a float32 DeviceTensor of ${length} elements` : `a Float32Array of length ${length}`;
 }
 
 /**
@@ -131,7 +144,7 @@ export function weightText(value: WeightValue | null, length: number): string {
  */
 export function weightArray(fn: string, arg: string, value: unknown, optional: boolean, acceptDevice = false): WeightValue | null {
   if (value === undefined && optional) return null;
-  if (value instanceof DeviceTensor) {
+  if (isDeviceTensor(value)) {
     if (acceptDevice) return value;
     const why = 'DeviceTensor weights are taken only by the functions, with a DeviceTensor x';
     throw typeError(fn, arg, `a Float32Array${optional ? ' or undefined' : ''} (${why})`, value);
@@ -197,14 +210,14 @@ export function validateMlp(
       );
     }
   }
-  if (c < 1) throw rangeError(fn, 'weights.b2', `${b2 instanceof DeviceTensor ? 'a float32 DeviceTensor' : 'a Float32Array'} of C ≥ 1 elements`, b2);
+  if (c < 1) throw rangeError(fn, 'weights.b2', `${b2 !== null && isDeviceTensor(b2) ? 'a float32 DeviceTensor' : 'a Float32Array'} of C ≥ 1 elements`, b2);
   // hidden from w1 when it divides; else from b1 or w2, so the w1 message can name the size.
   let hidden = w1Len % c === 0 ? w1Len / c : 0;
   if (hidden === 0) {
     if (b1Len > 0) hidden = b1Len;
     else if (w2Len % c === 0 && w2Len > 0) hidden = w2Len / c;
     if (hidden === 0) {
-      const kind = w1 instanceof DeviceTensor ? 'a float32 DeviceTensor' : 'a Float32Array';
+      const kind = isDeviceTensor(w1) ? 'a float32 DeviceTensor' : 'a Float32Array';
       throw rangeError(fn, 'weights.w1', `${kind} [hidden, C] whose length is a positive multiple of C = ${c}`, w1);
     }
     throw rangeError(fn, 'weights.w1', `${weightText(w1, hidden * c)} (hidden × C = ${hidden} × ${c})`, w1);
@@ -216,14 +229,19 @@ export function validateMlp(
 }
 
 /**
- * Copies of host weights for blocks (so later writes by the caller do not change them). Blocks
- * validate with acceptDevice false, so a DeviceTensor here is a bug in lib/.
+ * Copies of host weights for blocks (so later writes by the caller do not change them). The
+ * copies live in SharedArrayBuffers, which cannot be detached or shrunk, so async calls use them
+ * in place instead of staging a copy per call (native/binding/host_staging.h). Blocks validate
+ * with acceptDevice false, so a DeviceTensor here is a bug in lib/.
  */
 export function copyWeights(ws: WeightSet): HostWeightSet {
   const copy = (a: WeightValue | null): Float32Array | null => {
     if (a === null) return null;
-    if (a instanceof DeviceTensor) throw new Error('squeeze-excite (internal): a block was given DeviceTensor weights');
-    return new Float32Array(a);
+    if (isDeviceTensor(a)) throw codedError('squeeze-excite (internal): a block was given DeviceTensor weights', 'ERR_SQEX_INTERNAL');
+    const n = lengthOf(a);
+    const c = new Float32Array(new SharedArrayBuffer(n * 4));
+    c.set(a);
+    return c;
   };
   const [w1, b1, w2, b2, aux] = ws.slots;
   return { ...ws, slots: [copy(w1), copy(b1), copy(w2), copy(b2), copy(aux)] };
@@ -240,16 +258,22 @@ function dimsText(shape: Shape4): string {
 function hostTensor(fn: string, arg: string, value: unknown, length: number, why: () => string): Float32Array {
   if (!isFloat32Array(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why()})`, value);
   if (isDetached(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why()}) that is not detached`, value);
-  if (value.length !== length) throw rangeError(fn, arg, `a Float32Array of length ${length} (${why()})`, value);
+  if (lengthOf(value) !== length) throw rangeError(fn, arg, `a Float32Array of length ${length} (${why()})`, value);
   return value;
 }
 
+// By the intrinsic accessors (a subclass's own `buffer` getter is never asked). Views of one
+// SharedArrayBuffer received through different messages are distinct buffer objects: the native
+// side re-checks aliasing by address.
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+  if (bufferOf(a) !== bufferOf(b)) return false;
+  const ao = byteOffsetOf(a);
+  const bo = byteOffsetOf(b);
+  return ao < bo + byteLengthOf(b) && bo < ao + byteLengthOf(a);
 }
 
 function sameRegion(a: ArrayBufferView, b: ArrayBufferView): boolean {
-  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.byteLength === b.byteLength;
+  return bufferOf(a) === bufferOf(b) && byteOffsetOf(a) === byteOffsetOf(b) && byteLengthOf(a) === byteLengthOf(b);
 }
 
 function deviceOverlaps(a: DeviceTensor, b: DeviceTensor): boolean {
@@ -266,7 +290,7 @@ function liveTensor(fn: string, arg: string, value: DeviceTensor): void {
 /** Like x: same shape, dtype, layout and device. */
 function deviceLike(fn: string, arg: string, value: unknown, x: DeviceTensor): DeviceTensor {
   const expected = (): string => `a DeviceTensor like x (${x.dtype} ${x.layout} ${formatShape(x.shape)} on cuda:${x.device})`;
-  if (!(value instanceof DeviceTensor)) throw typeError(fn, arg, expected(), value);
+  if (!isDeviceTensor(value)) throw typeError(fn, arg, expected(), value);
   liveTensor(fn, arg, value);
   const s = value.shape;
   const sameShape = s[0] === x.shape[0] && s[1] === x.shape[1] && s[2] === x.shape[2] && s[3] === x.shape[3];
@@ -305,25 +329,25 @@ export interface DeviceOperandSet {
 export type RawOperands = Readonly<Record<string, unknown>>;
 
 /**
- * Checks x against the shape (given, or x's own for a DeviceTensor when `shape` is undefined),
- * then residual, out and scaleOut, aliasing, and finally picks the backend. `weights` are the
- * host arrays that `out` must not overlap. `expectC`: channels fixed by the weights (0 = any).
+ * Checks x against the shape (parsed once by the caller; undefined only for a DeviceTensor x
+ * called without one, which then supplies its own), then residual, out and scaleOut, aliasing,
+ * and finally picks the backend. `weights` are the host arrays that `out` must not overlap.
+ * `expectC`: channels fixed by the weights (0 = any). `raw` is a snapshot from parseObject.
  */
 export function resolveOperands(
   fn: string,
   spec: OpSpec,
   x: unknown,
-  shapeArg: unknown,
-  shapeGiven: boolean,
+  shape: Shape4 | undefined,
   settings: Settings,
   raw: RawOperands,
   weights: WeightSlots,
   expectC: number,
   dtype: DType | undefined,
 ): Operands {
-  if (x instanceof DeviceTensor) return resolveDevice(fn, spec, x, shapeArg, shapeGiven, settings, raw, expectC, dtype);
+  if (isDeviceTensor(x)) return resolveDevice(fn, spec, x, shape, settings, raw, expectC, dtype);
   if (!isFloat32Array(x)) throw typeError(fn, 'x', 'a Float32Array or a DeviceTensor', x);
-  const shape = parseShape(fn, 'shape', shapeArg);
+  if (shape === undefined) throw rangeError(fn, 'shape', 'an array of 4 positive integers [N, C, H, W]', shape);
   checkChannels(fn, shape, expectC);
   const numel = numelOf(shape);
   const why = (): string => dimsText(shape);
@@ -387,16 +411,14 @@ function resolveDevice(
   fn: string,
   spec: OpSpec,
   x: DeviceTensor,
-  shapeArg: unknown,
-  shapeGiven: boolean,
+  shape: Shape4 | undefined,
   settings: Settings,
   raw: RawOperands,
   expectC: number,
   dtype: DType | undefined,
 ): DeviceOperandSet {
   liveTensor(fn, 'x', x);
-  if (shapeGiven) {
-    const shape = parseShape(fn, 'shape', shapeArg);
+  if (shape !== undefined) {
     const s = x.shape;
     if (shape[0] !== s[0] || shape[1] !== s[1] || shape[2] !== s[2] || shape[3] !== s[3]) {
       throw rangeErrorText(fn, 'shape', `x.shape ${formatShape(s)} when x is a DeviceTensor`, formatShape(shape));
@@ -421,7 +443,7 @@ function resolveDevice(
   if (spec.hasScaleOut && raw.scaleOut !== undefined) {
     const nc = x.shape[0] * x.shape[1];
     const expected = (): string => `a float32 DeviceTensor of N × C = ${nc} elements on cuda:${x.device}`;
-    if (!(raw.scaleOut instanceof DeviceTensor)) throw typeError(fn, 'options.scaleOut', expected(), raw.scaleOut);
+    if (!isDeviceTensor(raw.scaleOut)) throw typeError(fn, 'options.scaleOut', expected(), raw.scaleOut);
     const so = raw.scaleOut;
     liveTensor(fn, 'options.scaleOut', so);
     if (so.dtype !== 'float32' || numelOf(so.shape) !== nc || so.device !== x.device) {
@@ -498,7 +520,7 @@ export interface PreparedCall {
 
 /** The slots as host arrays, or null if any is a DeviceTensor. */
 function hostSlots(slots: WeightSlots): HostWeights | null {
-  for (const w of slots) if (w instanceof DeviceTensor) return null;
+  for (const w of slots) if (w !== null && isDeviceTensor(w)) return null;
   return slots as HostWeights;
 }
 
@@ -512,14 +534,14 @@ function resolveDeviceWeights(fn: string, spec: OpSpec, ws: WeightSet, o: Device
   let devCount = 0;
   let hostCount = 0;
   for (const w of slots) {
-    if (w instanceof DeviceTensor) devCount += 1;
+    if (w !== null && isDeviceTensor(w)) devCount += 1;
     else if (w !== null) hostCount += 1;
   }
   if (devCount === 0) return null;
   if (hostCount > 0) {
     // Name the first weight of the minority kind (a tie counts the DeviceTensors as the odd ones).
     const oddIsDevice = devCount <= hostCount;
-    const i = slots.findIndex((w) => w !== null && (w instanceof DeviceTensor) === oddIsDevice);
+    const i = slots.findIndex((w) => w !== null && isDeviceTensor(w) === oddIsDevice);
     const like = oddIsDevice ? 'a Float32Array' : 'a float32 DeviceTensor';
     const why = 'DeviceTensor and Float32Array weights cannot be mixed in one call';
     throw typeError(fn, `weights.${spec.weightFields[i]}`, `${like} like the other weights (${why})`, slots[i]);
@@ -527,7 +549,7 @@ function resolveDeviceWeights(fn: string, spec: OpSpec, ws: WeightSet, o: Device
   const dev = new BigUint64Array(DEV.length);
   for (let i = 0; i < slots.length; i++) {
     const w = slots[i];
-    if (!(w instanceof DeviceTensor)) continue;
+    if (w === null || !isDeviceTensor(w)) continue;
     if (w.disposed || w.dtype !== 'float32' || w.device !== o.x.device) {
       const expected = `a float32 DeviceTensor on cuda:${o.x.device} (x's device) that has not been disposed`;
       throw rangeError(fn, `weights.${spec.weightFields[i]}`, expected, w);
@@ -558,18 +580,14 @@ export function prepare(
 ): PreparedCall {
   const settings = parseSettings(fn, spec, opts);
   const stream = parseStream(fn, 'options.stream', opts.stream);
-  // C for the weight check: from the shape, or from x itself when x is a DeviceTensor.
-  let c: number;
-  const onDevice = x instanceof DeviceTensor;
-  if (onDevice) {
-    liveTensor(fn, 'x', x);
-    c = x.shape[1];
-    parseShape(fn, 'shape', shape);
-  } else {
-    c = parseShape(fn, 'shape', shape)[1];
-  }
+  // The shape is parsed once; every later check uses this copy.
+  const shp = parseShape(fn, 'shape', shape);
+  const onDevice = isDeviceTensor(x);
+  if (onDevice) liveTensor(fn, 'x', x);
+  // C for the weight check: from x itself when x is a DeviceTensor (its shape is checked against shp later).
+  const c = onDevice ? x.shape[1] : shp[1];
   const ws = spec.validateWeights(fn, weights, c, undefined, onDevice);
-  const ops = resolveOperands(fn, spec, x, shape, true, settings, opts, ws.slots, 0, undefined);
+  const ops = resolveOperands(fn, spec, x, shp, settings, opts, ws.slots, 0, undefined);
   const cfg = new Float64Array(CFG.length);
   const cpuFallback = settings.device === 'auto';
   if (ops.kind === 'host') {
@@ -581,9 +599,9 @@ export function prepare(
   return { fn, cfg, ops, weights: ws, stream, dev: resolveDeviceWeights(fn, spec, ws, ops), cpuFallback };
 }
 
-function hostOperands(call: PreparedCall, o: HostOperandSet, out: Float32Array): HostOperands {
+function hostOperands(call: PreparedCall, o: HostOperandSet, out: Float32Array | null): HostOperands {
   const w = hostSlots(call.weights.slots);
-  if (w === null) throw new Error(`${call.fn}: squeeze-excite (internal): host operands without host weights`);
+  if (w === null) throw codedError(`${call.fn}: squeeze-excite (internal): host operands without host weights`, 'ERR_SQEX_INTERNAL');
   return [o.x, o.residual, out, o.scaleOut, w[0], w[1], w[2], w[3], w[4]];
 }
 
@@ -649,7 +667,7 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
   const native = binding();
   const o = call.ops;
   if (o.kind === 'host') {
-    const out = o.out ?? new Float32Array(o.x.length);
+    const out = o.out ?? new Float32Array(lengthOf(o.x));
     const operands = hostOperands(call, o, out);
     if (triesCuda(call, o)) {
       try {
@@ -680,24 +698,29 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
   if (o.kind === 'host') {
     // A block's cfg array is shared by its calls: a CPU fallback after the await needs this call's own copy.
     const call = o.cuda && prepared.cpuFallback ? { ...prepared, cfg: Float64Array.from(prepared.cfg) } : prepared;
-    const out = o.out ?? new Float32Array(o.x.length);
-    const operands = hostOperands(call, o, out);
-    if (triesCuda(call, o)) {
-      try {
-        await native.cudaForwardHostAsync(call.cfg, operands, call.stream);
-        return out;
-      } catch (err) {
-        if (!fallsBackToCpu(call, err)) throw err;
+    // Without out, the addon allocates the result itself (it is then nobody else's until the
+    // promise resolves with it); the addon stages every other array (host_staging.h).
+    const operands = hostOperands(call, o, o.out);
+    try {
+      if (triesCuda(call, o)) {
+        try {
+          return await native.cudaForwardHostAsync(call.cfg, operands, call.stream);
+        } catch (err) {
+          if (!fallsBackToCpu(call, err)) throw err;
+        }
       }
+      return await native.cpuForwardAsync(cpuCfg(call, o), operands);
+    } catch (err) {
+      // The addon's message names the array; say which call it was.
+      if (err instanceof Error && (err as NativeError).code === 'ERR_SQEX_ARRAY_CHANGED') err.message = `${call.fn}: ${err.message}`;
+      throw err;
     }
-    await native.cpuForwardAsync(cpuCfg(call, o), operands);
-    return out;
   }
   const result = deviceResult(native, o);
   const dev = prepared.dev ?? new BigUint64Array(DEV.length);
   fillDevActivations(dev, o, result);
   // DeviceTensor weights (functions) are read by the kernel too; blocks' slots are host arrays.
-  const held = [o.x, o.residual, o.scaleOut, result, ...prepared.weights.slots].filter((t) => t instanceof DeviceTensor);
+  const held = [o.x, o.residual, o.scaleOut, result, ...prepared.weights.slots].filter((t): t is DeviceTensor => t !== null && isDeviceTensor(t));
   for (const t of held) retainTensor(t);
   try {
     await native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? hostSlots(prepared.weights.slots) : null, prepared.stream);

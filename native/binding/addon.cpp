@@ -3,13 +3,17 @@
 // and safe to load from several worker_threads at once.
 #include <napi.h>
 
+#include <cstring>
 #include <exception>
+#include <memory>
 #include <functional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "binding/convert.h"
+#include "binding/host_staging.h"
+#include "binding/module_pin.h"
 #include "sqex/cpu.h"
 #include "sqex/cuda_api.h"
 
@@ -23,16 +27,19 @@
 namespace sqex::binding {
 namespace {
 
-// Runs `work` on the libuv thread pool and settles a promise with its Status. Holds references to
-// every JS object whose memory the work touches until it settles.
+// What runs on the calling thread when the work succeeded: writes results back (async host
+// calls) and gives the value the promise resolves with, or sets *error to reject it instead.
+using Settle = std::function<Napi::Value(const Napi::Env&, Napi::Error*)>;
+
+// Runs `work` on the libuv thread pool and settles a promise with its Status (and `settle`).
+// `work` and `settle` must own or keep alive everything they touch: see host_staging.h.
 class StatusWorker : public Napi::AsyncWorker {
  public:
-  StatusWorker(const Napi::Env& env, std::function<Status()> work, const std::vector<Napi::Value>& keep)
-      : Napi::AsyncWorker(env, "squeeze-excite"), deferred_(Napi::Promise::Deferred::New(env)), work_(std::move(work)) {
-    for (const auto& v : keep) {
-      if (!v.IsEmpty() && v.IsObject()) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
-    }
-  }
+  StatusWorker(const Napi::Env& env, std::function<Status()> work, Settle settle)
+      : Napi::AsyncWorker(env, "squeeze-excite"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        work_(std::move(work)),
+        settle_(std::move(settle)) {}
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
@@ -46,10 +53,21 @@ class StatusWorker : public Napi::AsyncWorker {
     }
   }
   void OnOK() override {
-    if (status_.ok()) {
-      deferred_.Resolve(Env().Undefined());
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      deferred_.Reject(ErrorFromStatus(env, status_).Value());
+      return;
+    }
+    if (!settle_) {
+      deferred_.Resolve(env.Undefined());
+      return;
+    }
+    Napi::Error error;
+    Napi::Value result = settle_(env, &error);
+    if (!error.IsEmpty()) {
+      deferred_.Reject(error.Value());
     } else {
-      deferred_.Reject(ErrorFromStatus(Env(), status_).Value());
+      deferred_.Resolve(result);
     }
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
@@ -57,18 +75,25 @@ class StatusWorker : public Napi::AsyncWorker {
  private:
   Napi::Promise::Deferred deferred_;
   std::function<Status()> work_;
-  std::vector<Napi::ObjectReference> refs_;
+  Settle settle_;
   Status status_;
 };
 
-Napi::Promise Queue(const Napi::Env& env, std::function<Status()> work, const std::vector<Napi::Value>& keep) {
-  auto* worker = new StatusWorker(env, std::move(work), keep);
+Napi::Promise Queue(const Napi::Env& env, std::function<Status()> work, Settle settle = nullptr) {
+  auto* worker = new StatusWorker(env, std::move(work), std::move(settle));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;
 }
 
-std::vector<Napi::Value> KeepList(const HostArrays& a) { return {a.keep.begin(), a.keep.end()}; }
+// An async host call: operands staged (host_staging.h), the work on the pool, results written
+// back on this thread when it settles.
+Napi::Promise QueueStaged(const Napi::Env& env, std::shared_ptr<StagedHostCall> call,
+                          std::function<Status(const Weights&, const Tensors&)> work) {
+  return Queue(
+      env, [call, work] { return work(call->weights(), call->tensors()); },
+      [call](const Napi::Env& e, Napi::Error* error) { return call->Settle(e, error); });
+}
 
 Tensors TensorsFrom(const HostArrays& a) {
   Tensors t;
@@ -81,16 +106,16 @@ Tensors TensorsFrom(const HostArrays& a) {
 
 void CheckArgCount(const Napi::CallbackInfo& info, size_t n, const char* fn) {
   if (info.Length() < n) {
-    throw Napi::TypeError::New(info.Env(), std::string("squeeze-excite (native): ") + fn + " expects " +
+    ThrowTypeError(info.Env(), std::string(fn) + " expects " +
                                                std::to_string(n) + " arguments");
   }
 }
 
 int DeviceArg(const Napi::CallbackInfo& info, size_t i) {
-  if (!info[i].IsNumber()) throw Napi::TypeError::New(info.Env(), "squeeze-excite (native): device must be a number");
+  if (!info[i].IsNumber()) ThrowTypeError(info.Env(), "device must be a number");
   double d = info[i].As<Napi::Number>().DoubleValue();
   if (!(d >= 0 && d < 65536) || static_cast<int>(d) != d) {
-    throw Napi::RangeError::New(info.Env(), "squeeze-excite (native): device must be an integer >= 0");
+    ThrowRangeError(info.Env(), "device must be an integer >= 0");
   }
   return static_cast<int>(d);
 }
@@ -117,10 +142,10 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 1, "setThreads");
-  if (!info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), "squeeze-excite (native): threads must be a number");
+  if (!info[0].IsNumber()) ThrowTypeError(info.Env(), "threads must be a number");
   double n = info[0].As<Napi::Number>().DoubleValue();
   if (!(n >= 0 && n <= 1024) || static_cast<int>(n) != n) {
-    throw Napi::RangeError::New(info.Env(), "squeeze-excite (native): threads must be an integer in [0, 1024]");
+    ThrowRangeError(info.Env(), "threads must be an integer in [0, 1024]");
   }
   cpu_set_thread_count(static_cast<int>(n));
   return info.Env().Undefined();
@@ -132,7 +157,7 @@ Napi::Value CpuForward(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 2, "cpuForward");
   ParsedCfg cfg = ParseCfg(env, info[0]);
-  if (cfg.params.dtype != DType::F32) throw Napi::TypeError::New(env, "squeeze-excite (native): the CPU backend is float32 only");
+  if (cfg.params.dtype != DType::F32) ThrowTypeError(env, "the CPU backend is float32 only");
   HostArrays a = ParseHostOperands(env, info[1], cfg.params);
   Status s = forward_cpu(cfg.params, WeightsFrom(a.ptr), TensorsFrom(a));
   if (!s.ok()) ThrowStatus(env, s);
@@ -143,12 +168,10 @@ Napi::Value CpuForwardAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 2, "cpuForwardAsync");
   ParsedCfg cfg = ParseCfg(env, info[0]);
-  if (cfg.params.dtype != DType::F32) throw Napi::TypeError::New(env, "squeeze-excite (native): the CPU backend is float32 only");
-  HostArrays a = ParseHostOperands(env, info[1], cfg.params);
+  if (cfg.params.dtype != DType::F32) ThrowTypeError(env, "the CPU backend is float32 only");
   OpParams p = cfg.params;
-  Weights w = WeightsFrom(a.ptr);
-  Tensors t = TensorsFrom(a);
-  return Queue(env, [p, w, t] { return forward_cpu(p, w, t); }, KeepList(a));
+  auto call = std::make_shared<StagedHostCall>(env, info[1], p);
+  return QueueStaged(env, call, [p](const Weights& w, const Tensors& t) { return forward_cpu(p, w, t); });
 }
 
 // ---- CUDA status and memory --------------------------------------------------------------------
@@ -188,10 +211,10 @@ Napi::Value CudaAlloc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 2, "cudaAlloc");
   int device = DeviceArg(info, 0);
-  if (!info[1].IsNumber()) throw Napi::TypeError::New(env, "squeeze-excite (native): bytes must be a number");
+  if (!info[1].IsNumber()) ThrowTypeError(env, "bytes must be a number");
   double bytes = info[1].As<Napi::Number>().DoubleValue();
   if (!(bytes >= 1 && bytes <= 9007199254740991.0) || static_cast<double>(static_cast<int64_t>(bytes)) != bytes) {
-    throw Napi::RangeError::New(env, "squeeze-excite (native): bytes must be a positive integer");
+    ThrowRangeError(env, "bytes must be a positive integer");
   }
   void* ptr = nullptr;
   Status s = cuda_alloc(device, static_cast<size_t>(bytes), &ptr);
@@ -216,11 +239,11 @@ struct HostView {
 
 HostView ViewArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
   if (!info[i].IsTypedArray()) {
-    throw Napi::TypeError::New(info.Env(), std::string("squeeze-excite (native): ") + what + " must be a TypedArray");
+    ThrowTypeError(info.Env(), std::string(what) + " must be a TypedArray");
   }
   auto ta = info[i].As<Napi::TypedArray>();
   HostView v;
-  v.data = static_cast<uint8_t*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  v.data = TypedArrayData(ta);
   v.bytes = ta.ByteLength();
   return v;
 }
@@ -254,11 +277,29 @@ Napi::Value CudaDownloadAsync(const Napi::CallbackInfo& info) {
   void* ptr = PtrArg(info, 1);
   HostView dst = ViewArg(info, 2, "dst");
   void* stream = StreamArg(info, 3);
-  // Enqueue the snapshot here, so the download keeps its place in the stream; wait off-thread.
+  // Enqueue the snapshot here, so the download keeps its place in the stream; wait off-thread,
+  // into memory this call owns, and copy into dst on this thread once it is checked to still
+  // have its length (dst is JS memory: see host_staging.h).
+  auto staged = std::shared_ptr<uint8_t[]>(new uint8_t[dst.bytes]);
   CudaPendingDownload pending;
-  Status s = cuda_download_begin(device, dst.data, ptr, dst.bytes, stream, &pending);
+  Status s = cuda_download_begin(device, staged.get(), ptr, dst.bytes, stream, &pending);
   if (!s.ok()) ThrowStatus(env, s);
-  return Queue(env, [=] { return cuda_download_finish(pending, dst.data); }, {info[2]});
+  auto target = std::make_shared<Napi::ObjectReference>(Napi::Persistent(info[2].As<Napi::Object>()));
+  const size_t bytes = dst.bytes;
+  return Queue(
+      env, [=] { return cuda_download_finish(pending, staged.get()); },
+      [=](const Napi::Env& e, Napi::Error* error) -> Napi::Value {
+        Napi::Value v = target->Value();
+        if (!v.IsTypedArray() || v.As<Napi::TypedArray>().ByteLength() != bytes) {
+          auto err = Napi::Error::New(e, "dst was detached, transferred or resized while the download ran");
+          err.Set("code", Napi::String::New(e, "ERR_SQEX_ARRAY_CHANGED"));
+          *error = err;
+          return e.Undefined();
+        }
+        auto ta = v.As<Napi::TypedArray>();
+        std::memcpy(TypedArrayData(ta), staged.get(), bytes);
+        return v;
+      });
 }
 
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {
@@ -287,7 +328,7 @@ Napi::Value CudaForwardHost(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 3, "cudaForwardHost");
   ParsedCfg cfg = ParseCfg(env, info[0]);
-  if (cfg.params.dtype != DType::F32) throw Napi::TypeError::New(env, "squeeze-excite (native): host arrays are float32");
+  if (cfg.params.dtype != DType::F32) ThrowTypeError(env, "host arrays are float32");
   HostArrays a = ParseHostOperands(env, info[1], cfg.params);
   Status s = cuda_forward_host(cfg.params, WeightsFrom(a.ptr), TensorsFrom(a), cfg.device, StreamArg(info, 2));
   if (!s.ok()) ThrowStatus(env, s);
@@ -298,14 +339,14 @@ Napi::Value CudaForwardHostAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 3, "cudaForwardHostAsync");
   ParsedCfg cfg = ParseCfg(env, info[0]);
-  if (cfg.params.dtype != DType::F32) throw Napi::TypeError::New(env, "squeeze-excite (native): host arrays are float32");
-  HostArrays a = ParseHostOperands(env, info[1], cfg.params);
+  if (cfg.params.dtype != DType::F32) ThrowTypeError(env, "host arrays are float32");
   OpParams p = cfg.params;
   int device = cfg.device;
-  Weights w = WeightsFrom(a.ptr);
-  Tensors t = TensorsFrom(a);
   void* stream = StreamArg(info, 2);
-  return Queue(env, [=] { return cuda_forward_host(p, w, t, device, stream); }, KeepList(a));
+  auto call = std::make_shared<StagedHostCall>(env, info[1], p);
+  return QueueStaged(env, call, [p, device, stream](const Weights& w, const Tensors& t) {
+    return cuda_forward_host(p, w, t, device, stream);
+  });
 }
 
 struct DevicePtrs {
@@ -315,13 +356,13 @@ struct DevicePtrs {
 // Reads the (pointer, byte length) pairs and checks each present slot covers its tensor.
 DevicePtrs ParseDevicePtrs(const Napi::Env& env, const Napi::Value& v, const OpParams& p, bool host_weights) {
   if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_biguint64_array) {
-    throw Napi::TypeError::New(env, "squeeze-excite (native): dev must be a BigUint64Array");
+    ThrowTypeError(env, "dev must be a BigUint64Array");
   }
   auto arr = v.As<Napi::TypedArray>();
   if (arr.ElementLength() != 2 * kSlotCount) {
-    throw Napi::RangeError::New(env, "squeeze-excite (native): dev must have 18 entries");
+    ThrowRangeError(env, "dev must have 18 entries");
   }
-  const uint64_t* d = reinterpret_cast<const uint64_t*>(static_cast<uint8_t*>(arr.ArrayBuffer().Data()) + arr.ByteOffset());
+  const uint64_t* d = static_cast<const uint64_t*>(TypedArrayData(arr));
   static const char* names[kSlotCount] = {"x", "residual", "out", "scaleOut", "w1", "b1", "w2", "b2", "aux"};
   SlotSizes sizes = ExpectedSlots(p);
   DevicePtrs out;
@@ -331,17 +372,17 @@ DevicePtrs ParseDevicePtrs(const Napi::Env& env, const Napi::Value& v, const OpP
     uint64_t bytes = d[2 * slot + 1];
     if (ptr == 0) {
       if (sizes.required[slot]) {
-        throw Napi::TypeError::New(env, std::string("squeeze-excite (native): device operand ") + names[slot] + " is required");
+        ThrowTypeError(env, std::string("device operand ") + names[slot] + " is required");
       }
       continue;
     }
     if (!sizes.allowed[slot]) {
-      throw Napi::TypeError::New(env, std::string("squeeze-excite (native): device operand ") + names[slot] + " is not used by this op");
+      ThrowTypeError(env, std::string("device operand ") + names[slot] + " is not used by this op");
     }
     const bool activation = slot == kX || slot == kResidual || slot == kOut;
     const uint64_t need = static_cast<uint64_t>(sizes.elems[slot]) * (activation ? dtype_size(p.dtype) : 4);
     if (bytes < need) {
-      throw Napi::RangeError::New(env, std::string("squeeze-excite (native): device operand ") + names[slot] + " must have at least " +
+      ThrowRangeError(env, std::string("device operand ") + names[slot] + " must have at least " +
                                            std::to_string(need) + " bytes; received " + std::to_string(bytes));
     }
     out.ptr[slot] = reinterpret_cast<void*>(static_cast<uintptr_t>(ptr));
@@ -404,7 +445,7 @@ Napi::Value CudaForwardDeviceAsync(const Napi::CallbackInfo& info) {
   if (!s.ok()) ThrowStatus(env, s);
   int device = c.device;
   void* stream = c.stream;
-  return Queue(env, [=] { return cuda_stream_synchronize(device, stream); }, {});
+  return Queue(env, [=] { return cuda_stream_synchronize(device, stream); });
 }
 
 Napi::Value CudaBenchmark(const Napi::CallbackInfo& info) {
@@ -412,9 +453,9 @@ Napi::Value CudaBenchmark(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 3, "cudaBenchmark");
   ParsedCfg cfg = ParseCfg(env, info[0]);
   HostArrays hw = ParseHostOperands(env, info[1], cfg.params, /*weights_only=*/true);
-  if (!info[2].IsNumber()) throw Napi::TypeError::New(env, "squeeze-excite (native): iters must be a number");
+  if (!info[2].IsNumber()) ThrowTypeError(env, "iters must be a number");
   int iters = info[2].As<Napi::Number>().Int32Value();
-  if (iters < 1 || iters > 100000) throw Napi::RangeError::New(env, "squeeze-excite (native): iters must be in [1, 100000]");
+  if (iters < 1 || iters > 100000) ThrowRangeError(env, "iters must be in [1, 100000]");
   CudaBenchResult r;
   Status s = cuda_benchmark(cfg.params, WeightsFrom(hw.ptr), cfg.device, iters, &r);
   if (!s.ok()) ThrowStatus(env, s);
@@ -428,6 +469,7 @@ Napi::Value CudaBenchmark(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  PinModule();
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("cpuForward", Napi::Function::New(env, CpuForward, "cpuForward"));

@@ -4,14 +4,25 @@
 #include <string>
 
 namespace sqex::binding {
+
+namespace {
+Napi::Error Coded(Napi::Error e, const char* code) {
+  e.Set("code", Napi::String::New(e.Env(), code));
+  return e;
+}
+}  // namespace
+
+void ThrowRangeError(const Napi::Env& env, const std::string& msg) {
+  throw Coded(Napi::RangeError::New(env, "squeeze-excite (native): " + msg), "ERR_OUT_OF_RANGE");
+}
+void ThrowTypeError(const Napi::Env& env, const std::string& msg) {
+  throw Coded(Napi::TypeError::New(env, "squeeze-excite (native): " + msg), "ERR_INVALID_ARG_TYPE");
+}
+
 namespace {
 
-[[noreturn]] void ThrowRange(const Napi::Env& env, const std::string& msg) {
-  throw Napi::RangeError::New(env, "squeeze-excite (native): " + msg);
-}
-[[noreturn]] void ThrowType(const Napi::Env& env, const std::string& msg) {
-  throw Napi::TypeError::New(env, "squeeze-excite (native): " + msg);
-}
+[[noreturn]] void ThrowRange(const Napi::Env& env, const std::string& msg) { ThrowRangeError(env, msg); }
+[[noreturn]] void ThrowType(const Napi::Env& env, const std::string& msg) { ThrowTypeError(env, msg); }
 
 int64_t CfgInt(const Napi::Env& env, const double* cfg, int index, int64_t lo, int64_t hi) {
   double v = cfg[index];
@@ -114,7 +125,33 @@ SlotSizes ExpectedSlots(const OpParams& p) {
   return s;
 }
 
-HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const OpParams& p, bool weights_only) {
+void* TypedArrayData(const Napi::TypedArray& ta) {
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_get_typedarray_info(ta.Env(), ta, &type, &length, &data, &buffer, &offset) != napi_ok) {
+    ThrowType(ta.Env(), "expected a TypedArray");
+  }
+  return data;
+}
+
+bool IsSharedMemory(const Napi::TypedArray& ta) {
+  // napi_is_arraybuffer is false for a SharedArrayBuffer (Node-API 8 has no direct test for one).
+  return !ta.ArrayBuffer().IsArrayBuffer();
+}
+
+namespace {
+struct Range {
+  uintptr_t begin = 0, end = 0;
+  bool present() const { return begin != end; }
+  bool overlaps(const Range& o) const { return present() && o.present() && begin < o.end && o.begin < end; }
+  bool same(const Range& o) const { return begin == o.begin && end == o.end; }
+};
+}  // namespace
+
+HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const OpParams& p, bool weights_only,
+                             bool out_optional) {
   if (!ops.IsArray()) ThrowType(env, weights_only ? "hostWeights must be an array" : "ops must be an array");
   auto arr = ops.As<Napi::Array>();
   const uint32_t first = weights_only ? kW1 : kX;
@@ -124,11 +161,12 @@ HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const
   }
   SlotSizes sizes = ExpectedSlots(p);
   HostArrays out;
+  std::array<Range, kSlotCount> range{};
   for (uint32_t slot = first; slot < kSlotCount; ++slot) {
     Napi::Value v = arr.Get(slot - first);
     const std::string name = kSlotNames[slot];
     if (v.IsNull() || v.IsUndefined()) {
-      if (sizes.required[slot]) ThrowType(env, name + " is required");
+      if (sizes.required[slot] && !(out_optional && slot == kOut)) ThrowType(env, name + " is required");
       continue;
     }
     if (!sizes.allowed[slot]) ThrowType(env, name + " is not used by this op and must be null");
@@ -136,13 +174,35 @@ HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const
       ThrowType(env, name + " must be a Float32Array");
     }
     auto ta = v.As<Napi::Float32Array>();
+    // A detached (transferred) buffer's views have length 0; every operand has >= 1 element.
+    if (ta.ElementLength() == 0) ThrowType(env, name + " is detached or empty");
     if (static_cast<int64_t>(ta.ElementLength()) != sizes.elems[slot]) {
       ThrowRange(env, name + " must have " + std::to_string(sizes.elems[slot]) + " elements; received " +
                           std::to_string(ta.ElementLength()));
     }
-    if (ta.ArrayBuffer().ByteLength() == 0 && sizes.elems[slot] > 0) ThrowType(env, name + " is detached");
+    // Data() comes from napi_get_typedarray_info, which also works for SharedArrayBuffer views.
     out.ptr[slot] = ta.Data();
     out.keep[slot] = v;
+    out.shared[slot] = IsSharedMemory(ta);
+    const auto b = reinterpret_cast<uintptr_t>(ta.Data());
+    range[slot] = Range{b, b + ta.ElementLength() * sizeof(float)};
+  }
+  // Aliasing, by address (views of one SharedArrayBuffer can be distinct JS buffer objects): y
+  // may be x or the residual exactly (in place), nothing may partly overlap what it reads, and
+  // scaleOut overlaps nothing.
+  if (!weights_only) {
+    const Range& y = range[kOut];
+    for (int slot : {int(kX), int(kResidual)}) {
+      if (y.overlaps(range[slot]) && !y.same(range[slot])) {
+        ThrowRange(env, std::string("out must be ") + kSlotNames[slot] + " itself or disjoint from it");
+      }
+    }
+    for (int slot = kX; slot < kSlotCount; ++slot) {
+      if (slot != kScaleOut && range[kScaleOut].overlaps(range[slot])) {
+        ThrowRange(env, std::string("scaleOut must be disjoint from ") + kSlotNames[slot]);
+      }
+      if (slot >= kW1 && y.overlaps(range[slot])) ThrowRange(env, std::string("out must be disjoint from ") + kSlotNames[slot]);
+    }
   }
   return out;
 }
@@ -160,7 +220,7 @@ Weights WeightsFrom(const std::array<float*, kSlotCount>& ptr) {
 Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s) {
   switch (s.code) {
     case StatusCode::InvalidArgument:
-      return Napi::RangeError::New(env, s.message);
+      return Coded(Napi::RangeError::New(env, s.message), "ERR_SQEX_INVALID_ARGUMENT");
     case StatusCode::Unsupported: {
       auto e = Napi::Error::New(env, s.message);
       e.Set("code", Napi::String::New(env, "ERR_SQEX_UNSUPPORTED"));

@@ -5,6 +5,7 @@
 #include <napi.h>
 
 #include <array>
+#include <string>
 
 #include "sqex/params.h"
 
@@ -36,10 +37,24 @@ SlotSizes ExpectedSlots(const OpParams& p);
 // A host operand slot: a Float32Array of exactly the expected length, or null/undefined.
 struct HostArrays {
   std::array<float*, kSlotCount> ptr{};
-  std::array<Napi::Value, kSlotCount> keep;  // the JS objects, for async keep-alive
+  std::array<Napi::Value, kSlotCount> keep;   // the JS objects
+  std::array<bool, kSlotCount> shared{};      // backed by a SharedArrayBuffer (cannot be detached or shrunk)
 };
+// out_optional: the out slot may be null (async calls allocate the result themselves).
 HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const OpParams& p,
-                             bool weights_only = false);
+                             bool weights_only = false, bool out_optional = false);
+
+// First element of a typed array, for ArrayBuffer and SharedArrayBuffer views alike (napi's
+// ArrayBuffer accessors refuse a SharedArrayBuffer). Null for a detached view.
+void* TypedArrayData(const Napi::TypedArray& ta);
+
+// Whether a typed array's memory is a SharedArrayBuffer's.
+bool IsSharedMemory(const Napi::TypedArray& ta);
+
+// TypeError / RangeError with code ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE and the
+// "squeeze-excite (native): " prefix. lib/ validates first, so these fire only when it is bypassed.
+[[noreturn]] void ThrowTypeError(const Napi::Env& env, const std::string& msg);
+[[noreturn]] void ThrowRangeError(const Napi::Env& env, const std::string& msg);
 
 Weights WeightsFrom(const std::array<float*, kSlotCount>& ptr);
 

@@ -31,8 +31,11 @@ Status cuda_error(cudaError_t e, const std::string& what) {
 
 namespace {
 
-std::mutex g_props_mutex;
-std::map<int, std::unique_ptr<DeviceProps>> g_props;
+// kForever: the caches below live until the process ends and are never destroyed. exit() runs
+// static destructors on the exiting thread while libuv pool threads may still be inside a call
+// that uses them; a map destroyed under them is a use-after-free at exit.
+std::mutex& g_props_mutex = *new std::mutex;
+std::map<int, std::unique_ptr<DeviceProps>>& g_props = *new std::map<int, std::unique_ptr<DeviceProps>>;
 
 Status set_device(int device) {
   SQEX_CUDA_TRY(cudaSetDevice(device), "selecting device " + std::to_string(device));
@@ -82,15 +85,15 @@ struct Workspace {
   size_t bytes = 0;
   size_t counter_cap = 0;  // counters at the start, zeroed at allocation
 };
-std::mutex g_ws_mutex;
-std::map<StreamKey, Workspace> g_ws;
+std::mutex& g_ws_mutex = *new std::mutex;
+std::map<StreamKey, Workspace>& g_ws = *new std::map<StreamKey, Workspace>;
 
 struct WeightCache {
   float* ptr = nullptr;
   size_t floats = 0;
 };
-std::mutex g_wc_mutex;
-std::map<StreamKey, WeightCache> g_wc;
+std::mutex& g_wc_mutex = *new std::mutex;
+std::map<StreamKey, WeightCache>& g_wc = *new std::map<StreamKey, WeightCache>;
 
 size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
@@ -268,8 +271,8 @@ struct Staging {
   void* dev = nullptr;
   size_t dev_bytes = 0;
 };
-std::mutex g_staging_mutex;
-std::map<int, std::unique_ptr<Staging>> g_staging;
+std::mutex& g_staging_mutex = *new std::mutex;
+std::map<int, std::unique_ptr<Staging>>& g_staging = *new std::map<int, std::unique_ptr<Staging>>;
 
 Staging& staging_for(int device) {
   std::lock_guard<std::mutex> lock(g_staging_mutex);
@@ -279,8 +282,8 @@ Staging& staging_for(int device) {
 }
 
 // ---- a private non-blocking stream per device for the second half of async downloads ----
-std::mutex g_copy_stream_mutex;
-std::map<int, cudaStream_t> g_copy_streams;
+std::mutex& g_copy_stream_mutex = *new std::mutex;
+std::map<int, cudaStream_t>& g_copy_streams = *new std::map<int, cudaStream_t>;
 
 Status copy_stream(int device, cudaStream_t* out) {
   std::lock_guard<std::mutex> lock(g_copy_stream_mutex);

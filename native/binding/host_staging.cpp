@@ -1,0 +1,102 @@
+#include "binding/host_staging.h"
+
+#include <cstring>
+#include <string>
+
+namespace sqex::binding {
+namespace {
+// How lib/ names each slot in its messages.
+const char* const kArgNames[kSlotCount] = {"x",          "options.residual", "options.out", "options.scaleOut",
+                                           "weights.w1", "weights.b1",       "weights.w2",  "weights.b2",
+                                           "weights (conv)"};
+}  // namespace
+
+float* StagedHostCall::Stage(int slot, const float* src, size_t elems, bool copy) {
+  (void)slot;
+  // new float[] without () leaves it uninitialised: outputs are fully written by the kernels.
+  owned_.emplace_back(new float[elems]);
+  float* dst = owned_.back().get();
+  if (copy) std::memcpy(dst, src, elems * sizeof(float));
+  return dst;
+}
+
+StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, const OpParams& p) {
+  HostArrays a = ParseHostOperands(env, ops, p, /*weights_only=*/false, /*out_optional=*/true);
+  const SlotSizes sizes = ExpectedSlots(p);
+  // Inputs first, so an output that is an input itself (in place) reuses the input's staging.
+  for (int slot : {int(kX), int(kResidual), int(kW1), int(kB1), int(kW2), int(kB2), int(kAux)}) {
+    if (!a.ptr[slot]) continue;
+    if (a.shared[slot]) {
+      ptr_[slot] = a.ptr[slot];
+      kept_.push_back(Napi::Persistent(a.keep[slot].As<Napi::Object>()));
+    } else {
+      ptr_[slot] = Stage(slot, a.ptr[slot], static_cast<size_t>(sizes.elems[slot]), /*copy=*/true);
+    }
+  }
+  for (int slot : {int(kOut), int(kScaleOut)}) {
+    const size_t elems = static_cast<size_t>(sizes.elems[slot]);
+    if (!a.ptr[slot]) {
+      if (slot != kOut) continue;
+      // No out: the result is a new array that only this call holds until it resolves.
+      auto buffer = Napi::ArrayBuffer::New(env, elems * sizeof(float));
+      auto result = Napi::Float32Array::New(env, elems, buffer, 0);
+      ptr_[slot] = result.Data();
+      result_ = Napi::Persistent(static_cast<Napi::Object>(result));
+      continue;
+    }
+    if (slot == kOut) result_ = Napi::Persistent(a.keep[slot].As<Napi::Object>());
+    if (a.shared[slot]) {
+      ptr_[slot] = a.ptr[slot];
+      kept_.push_back(Napi::Persistent(a.keep[slot].As<Napi::Object>()));
+      continue;
+    }
+    // out === x or out === residual (the parser allows only exact aliasing): compute in place on
+    // that input's staging, then copy back.
+    float* staged = nullptr;
+    if (slot == kOut) {
+      for (int in : {int(kX), int(kResidual)}) {
+        if (a.ptr[in] == a.ptr[kOut]) staged = ptr_[in];
+      }
+    }
+    if (!staged) staged = Stage(slot, nullptr, elems, /*copy=*/false);
+    ptr_[slot] = staged;
+    outputs_.push_back(Output{slot, Napi::Persistent(a.keep[slot].As<Napi::Object>()), staged, elems});
+  }
+}
+
+Weights StagedHostCall::weights() const { return WeightsFrom(ptr_); }
+
+Tensors StagedHostCall::tensors() const {
+  Tensors t;
+  t.x = ptr_[kX];
+  t.residual = ptr_[kResidual];
+  t.y = ptr_[kOut];
+  t.scale_out = ptr_[kScaleOut];
+  return t;
+}
+
+Napi::Value StagedHostCall::Settle(const Napi::Env& env, Napi::Error* error) {
+  // Check every output before writing any, so a refusal writes nothing.
+  for (const Output& o : outputs_) {
+    Napi::Value v = o.target.Value();
+    const bool ok = v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array &&
+                    v.As<Napi::Float32Array>().ElementLength() == o.elems;
+    if (!ok) {
+      auto e = Napi::Error::New(
+          env, std::string(kArgNames[o.slot]) +
+                   " was detached, transferred or resized while the call ran, so the result was not written. Keep "
+                   "the array and its buffer as they are until the promise settles, or omit it to receive a new array.");
+      e.Set("code", Napi::String::New(env, "ERR_SQEX_ARRAY_CHANGED"));
+      e.Set("argument", Napi::String::New(env, kArgNames[o.slot]));
+      *error = e;
+      return env.Undefined();
+    }
+  }
+  for (const Output& o : outputs_) {
+    auto ta = o.target.Value().As<Napi::Float32Array>();
+    std::memcpy(ta.Data(), o.staged, o.elems * sizeof(float));
+  }
+  return result_.IsEmpty() ? env.Undefined() : result_.Value();
+}
+
+}  // namespace sqex::binding

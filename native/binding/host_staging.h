@@ -1,0 +1,60 @@
+// Memory safety of async calls over host arrays.
+//
+// An async call reads and writes its operands on another thread, while JavaScript keeps running.
+// Keeping the typed-array objects alive does not keep their memory: JS can detach the buffer
+// (transfer, structuredClone, postMessage), shrink a resizable one, and the new owner can free it.
+// Node-API gives no handle on an ArrayBuffer's backing store, so the call must not point into a
+// buffer JS can take away. The rule (as Node core's async crypto jobs do with their inputs):
+//
+//   - inputs (x, residual, weights) are copied into memory the call owns, on the calling thread,
+//     before the call returns;
+//   - outputs (out, scaleOut) are computed into memory the call owns and copied into the caller's
+//     arrays when the call settles, on the calling thread, after checking that each array still
+//     has its length (else the promise rejects, ERR_SQEX_ARRAY_CHANGED, naming it, and nothing
+//     is written);
+//   - used in place, because nothing JS does can take their memory away: SharedArrayBuffer views
+//     (they cannot be detached, transferred or shrunk), and a result array the binding allocates
+//     itself (no one else holds it until the promise resolves with it).
+#pragma once
+#include <napi.h>
+
+#include <array>
+#include <memory>
+#include <vector>
+
+#include "binding/convert.h"
+
+namespace sqex::binding {
+
+class StagedHostCall {
+ public:
+  // Parses the operand tuple (as ParseHostOperands; out may be null: then a new Float32Array of
+  // x's length is the result) and stages it. Throws on a bad tuple; nothing is written then.
+  StagedHostCall(const Napi::Env& env, const Napi::Value& ops, const OpParams& p);
+
+  // Pointers the worker thread may use until Settle.
+  Weights weights() const;
+  Tensors tensors() const;
+
+  // On the calling thread, after the work succeeded: copies staged outputs back into the caller's
+  // arrays and returns the result array; or returns an Error (code ERR_SQEX_ARRAY_CHANGED)
+  // naming the first output whose array no longer has its length, writing nothing.
+  Napi::Value Settle(const Napi::Env& env, Napi::Error* error);
+
+ private:
+  struct Output {
+    int slot;
+    Napi::ObjectReference target;
+    const float* staged;
+    size_t elems;
+  };
+  float* Stage(int slot, const float* src, size_t elems, bool copy);
+
+  std::array<float*, kSlotCount> ptr_{};
+  std::vector<std::unique_ptr<float[]>> owned_;
+  std::vector<Output> outputs_;
+  std::vector<Napi::ObjectReference> kept_;  // SharedArrayBuffer views used in place
+  Napi::ObjectReference result_;
+};
+
+}  // namespace sqex::binding
