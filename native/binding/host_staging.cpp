@@ -33,6 +33,12 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
       ptr_[slot] = Stage(slot, a.ptr[slot], static_cast<size_t>(sizes.elems[slot]), /*copy=*/true);
     }
   }
+  // Outputs are written all or none: they are used in place only when none needs staging, so a
+  // rejection at settle (a staged output lost its length) never leaves a shared one written.
+  bool outputs_in_place = true;
+  for (int slot : {int(kOut), int(kScaleOut)}) {
+    if (a.ptr[slot] && !a.shared[slot]) outputs_in_place = false;
+  }
   for (int slot : {int(kOut), int(kScaleOut)}) {
     const size_t elems = static_cast<size_t>(sizes.elems[slot]);
     if (!a.ptr[slot]) {
@@ -45,17 +51,17 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
       continue;
     }
     if (slot == kOut) result_ = Napi::Persistent(a.keep[slot].As<Napi::Object>());
-    if (a.shared[slot]) {
+    if (a.shared[slot] && outputs_in_place) {
       ptr_[slot] = a.ptr[slot];
       kept_.push_back(Napi::Persistent(a.keep[slot].As<Napi::Object>()));
       continue;
     }
     // out === x or out === residual (the parser allows only exact aliasing): compute in place on
-    // that input's staging, then copy back.
+    // that input's staging, then copy back. (A shared input is not staged: then out gets its own.)
     float* staged = nullptr;
     if (slot == kOut) {
       for (int in : {int(kX), int(kResidual)}) {
-        if (a.ptr[in] == a.ptr[kOut]) staged = ptr_[in];
+        if (a.ptr[in] == a.ptr[kOut] && ptr_[in] != a.ptr[in]) staged = ptr_[in];
       }
     }
     if (!staged) staged = Stage(slot, nullptr, elems, /*copy=*/false);

@@ -13,8 +13,9 @@
 //     has its length (else the promise rejects, ERR_SQEX_ARRAY_CHANGED, naming it, and nothing
 //     is written);
 //   - used in place, because nothing JS does can take their memory away: SharedArrayBuffer views
-//     (they cannot be detached, transferred or shrunk), and a result array the binding allocates
-//     itself (no one else holds it until the promise resolves with it).
+//     (they cannot be detached, transferred or shrunk; outputs only when every output of the call
+//     is one, so outputs stay all-or-nothing), and a result array the binding allocates itself
+//     (no one else holds it until the promise resolves with it).
 #pragma once
 #include <napi.h>
 

@@ -1,0 +1,58 @@
+// Shared by the hostile scripts: each runs in its own child process (a crash must be a failed
+// test, not a dead runner) and prints one JSON line {ok, checks, failures} on success.
+'use strict';
+const sqex = require(process.env.SQEX_DIST);
+
+// xorshift32, seeded: never zeros.
+function rng(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296 - 0.5;
+  };
+}
+
+function fill(arr, r, scale = 1) {
+  for (let i = 0; i < arr.length; i++) arr[i] = r() * scale || 0.25;
+  return arr;
+}
+
+// Weights for each op at channels c (hidden c/4), as fresh arrays (optionally on a given buffer kind).
+function weightsFor(op, c, r, alloc = (n) => new Float32Array(n)) {
+  const h = Math.max(1, c >> 2);
+  if (op === 'se') return { w1: fill(alloc(h * c), r, 0.2), b1: fill(alloc(h), r), w2: fill(alloc(c * h), r, 0.2), b2: fill(alloc(c), r) };
+  if (op === 'eca') return { weight: fill(alloc(5), r) };
+  return { w1: fill(alloc(h * c), r, 0.2), w2: fill(alloc(c * h), r, 0.2), spatialWeight: fill(alloc(2 * 7 * 7), r, 0.2) };
+}
+
+const fns = { se: sqex.seForward, eca: sqex.ecaForward, cbam: sqex.cbamForward };
+const asyncFns = { se: sqex.seForwardAsync, eca: sqex.ecaForwardAsync, cbam: sqex.cbamForwardAsync };
+
+const report = { ok: true, checks: 0, failures: [] };
+function check(cond, what) {
+  report.checks++;
+  if (!cond) {
+    report.ok = false;
+    report.failures.push(what);
+  }
+}
+function sameBits(a, b) {
+  if (a.length !== b.length) return false;
+  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return false;
+  return true;
+}
+function done() {
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+}
+function transfer(buf) {
+  return structuredClone(buf, { transfer: [buf] });
+}
+const gc = typeof global.gc === 'function' ? global.gc : () => {};
+
+module.exports = { sqex, rng, fill, weightsFor, fns, asyncFns, check, sameBits, done, transfer, gc, report };

@@ -1,0 +1,152 @@
+// An async call over host arrays while the caller transfers, clones away, resizes or posts each
+// of its buffers, then collects garbage and allocates: the process survives, unrelated memory is
+// untouched, inputs give the right result, and a lost output rejects by name (nothing written).
+'use strict';
+const { MessageChannel } = require('node:worker_threads');
+const { rng, fill, weightsFor, fns, asyncFns, check, sameBits, done, transfer, gc } = require('./common.cjs');
+
+const SHAPE = process.env.SQEX_HOSTILE_SHAPE ? JSON.parse(process.env.SQEX_HOSTILE_SHAPE) : [4, 64, 56, 56];
+const [N, C, H, W] = SHAPE;
+const NUMEL = N * C * H * W;
+const SENTINEL = 1234.5;
+
+function args(op, r, makeX = (n) => new Float32Array(n)) {
+  const x = fill(makeX(NUMEL), r);
+  const w = weightsFor(op, C, r);
+  const opts = { device: 'cpu' };
+  if (op === 'se') opts.residual = fill(new Float32Array(NUMEL), r);
+  if (op !== 'cbam') opts.scaleOut = new Float32Array(N * C);
+  return { x, w, opts };
+}
+
+function reference(op, a) {
+  const opts = { ...a.opts };
+  if (a.opts.scaleOut) opts.scaleOut = new Float32Array(N * C);
+  const y = fns[op](new Float32Array(a.x), SHAPE, a.w, opts);
+  return { y, s: opts.scaleOut };
+}
+
+// Ways to take a buffer away from its views while the call runs.
+const port = new MessageChannel();
+const takers = {
+  structuredClone: (buf) => transfer(buf),
+  postMessage: (buf) => port.port1.postMessage(buf, [buf]),
+};
+
+async function one(op, target, how, seed) {
+  const r = rng(seed);
+  const a = args(op, r);
+  const ref = reference(op, a);
+  const withOut = target === 'out';
+  if (withOut) a.opts.out = new Float32Array(NUMEL);
+  const arr = target === 'x' ? a.x : target === 'weight' ? Object.values(a.w)[0] : a.opts[target];
+  if (arr === undefined) return;
+  const p = asyncFns[op](a.x, SHAPE, a.w, a.opts);
+  takers[how](arr.buffer);
+  gc();
+  // Unrelated live arrays allocated after the transfer: the kernel's output must not land here.
+  const bystanders = Array.from({ length: 8 }, () => new Float32Array(Math.min(NUMEL, 1 << 16)).fill(SENTINEL));
+  let result;
+  let error;
+  try {
+    result = await p;
+  } catch (err) {
+    error = err;
+  }
+  const label = `${op} ${target} ${how}`;
+  for (const b of bystanders) check(b.every((v) => v === SENTINEL), `${label}: an unrelated array changed`);
+  if (target === 'out' || target === 'scaleOut') {
+    const name = `options.${target}`;
+    check(error !== undefined && error.code === 'ERR_SQEX_ARRAY_CHANGED' && error.argument === name, `${label}: expected ERR_SQEX_ARRAY_CHANGED naming ${name}, got ${error && error.code} ${error && error.message}`);
+    check(error === undefined || error.message.includes(name), `${label}: message names ${name}`);
+  } else {
+    check(error === undefined, `${label}: rejected: ${error && error.message}`);
+    if (error === undefined) {
+      check(sameBits(result, ref.y), `${label}: result differs from the synchronous call on the same data`);
+      if (a.opts.scaleOut && ref.s) check(sameBits(a.opts.scaleOut, ref.s), `${label}: scaleOut differs`);
+    }
+  }
+}
+
+// A resizable ArrayBuffer shrunk to 0 during the call (and, for out, grown back before settle).
+async function resizable(op, seed) {
+  const r = rng(seed);
+  const base = args(op, r);
+  const ref = reference(op, base);
+  for (const target of ['x', 'out']) {
+    const rab = new ArrayBuffer(NUMEL * 4, { maxByteLength: NUMEL * 8 });
+    const view = new Float32Array(rab); // length-tracking
+    const x = target === 'x' ? view : new Float32Array(base.x);
+    if (target === 'x') view.set(base.x);
+    const opts = { ...base.opts };
+    if (target === 'out') opts.out = view;
+    const p = asyncFns[op](x, SHAPE, base.w, opts);
+    rab.resize(0);
+    gc();
+    let result, error;
+    try {
+      result = await p;
+    } catch (err) {
+      error = err;
+    }
+    const label = `${op} resizable ${target}`;
+    if (target === 'x') {
+      check(error === undefined && sameBits(result, ref.y), `${label}: ${error ? error.message : 'wrong result'}`);
+    } else {
+      check(error !== undefined && error.code === 'ERR_SQEX_ARRAY_CHANGED', `${label}: expected ERR_SQEX_ARRAY_CHANGED, got ${error && error.message}`);
+    }
+  }
+  // Shrunk and grown back before the call settles: the array has its length again and gets the result.
+  const rab = new ArrayBuffer(NUMEL * 4, { maxByteLength: NUMEL * 8 });
+  const out = new Float32Array(rab);
+  const p = asyncFns[op](new Float32Array(base.x), SHAPE, base.w, { ...base.opts, out });
+  rab.resize(0);
+  rab.resize(NUMEL * 4);
+  const y = await p;
+  check(y === out && sameBits(out, ref.y), `${op} resizable out shrunk and regrown: result written`);
+}
+
+// SharedArrayBuffer views: used in place (they cannot be detached), results right.
+async function shared(op, seed) {
+  const r = rng(seed);
+  const base = args(op, r);
+  const ref = reference(op, base);
+  const sab = (src) => {
+    const v = new Float32Array(new SharedArrayBuffer(src.length * 4));
+    v.set(src);
+    return v;
+  };
+  const x = sab(base.x);
+  const w = Object.fromEntries(Object.entries(base.w).map(([k, v]) => [k, sab(v)]));
+  const out = new Float32Array(new SharedArrayBuffer(NUMEL * 4));
+  const opts = { ...base.opts, out };
+  if (base.opts.residual) opts.residual = sab(base.opts.residual);
+  const y = await asyncFns[op](x, SHAPE, w, opts);
+  check(y === out && sameBits(out, ref.y), `${op} SharedArrayBuffer operands: async result`);
+  out.fill(0);
+  fns[op](x, SHAPE, w, opts);
+  check(sameBits(out, ref.y), `${op} SharedArrayBuffer operands: sync result`);
+  let threw = false;
+  try {
+    transfer(x.buffer);
+  } catch {
+    threw = true;
+  }
+  check(threw, 'a SharedArrayBuffer cannot be transferred (the in-place rule rests on it)');
+}
+
+(async () => {
+  let seed = Number(process.env.SQEX_SEED || 1);
+  for (const op of ['se', 'eca', 'cbam']) {
+    for (const target of ['x', 'residual', 'weight', 'out', 'scaleOut']) {
+      for (const how of Object.keys(takers)) await one(op, target, how, seed++);
+    }
+    await resizable(op, seed++);
+    await shared(op, seed++);
+  }
+  port.port1.close();
+  port.port2.close();
+  done();
+})().catch((err) => {
+  process.stdout.write(`${JSON.stringify({ ok: false, checks: 0, failures: [String(err && err.stack)] })}\n`);
+});

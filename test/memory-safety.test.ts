@@ -1,0 +1,281 @@
+// What a hostile caller can do to the addon, and what must hold whatever it does (issue 8):
+//   - async calls over buffers that are transferred, posted, resized or collected meanwhile
+//     (test/hostile/*.cjs, each in a child process: a crash is a failed test, not a dead runner);
+//   - workers that alone load the addon and die with calls in flight;
+//   - arguments read once, through the intrinsic TypedArray accessors (getters, subclasses,
+//     Proxies, a polluted Object.prototype);
+//   - SharedArrayBuffer operands; every thrown Error carries a code; fake DeviceTensors refused.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import {
+  DeviceTensor,
+  SEBlock,
+  cbamForward,
+  cuda,
+  ecaForward,
+  seForward,
+  seForwardAsync,
+} from '../dist/index.js';
+import { refSE, relErr, type Shape4 } from './reference.js';
+import { TOL_F32, bitsEqual, freshRng, numel, poisoned, randSEWeights, seedNote } from './helpers.js';
+
+const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const HOSTILE = fileURLToPath(new URL('./hostile/', import.meta.url));
+
+interface HostileReport {
+  ok: boolean;
+  checks: number;
+  failures: string[];
+}
+
+/** Runs test/hostile/<name> in a fresh node; asserts a clean exit and the script's own checks. */
+function runHostile(name: string, env: Record<string, string> = {}, timeoutMs = 120_000): HostileReport {
+  const r = spawnSync(process.execPath, ['--expose-gc', `${HOSTILE}${name}`], {
+    env: { ...process.env, SQEX_DIST: DIST, ...env },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 16 << 20,
+  });
+  const context = `${name} ${JSON.stringify(env)}: signal ${r.signal}, status ${r.status}\nstderr: ${r.stderr.slice(-2000)}`;
+  expect(r.signal, context).toBeNull();
+  expect(r.status, context).toBe(0);
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  const report = JSON.parse(line) as HostileReport;
+  expect(report.failures, context).toEqual([]);
+  expect(report.ok, context).toBe(true);
+  expect(report.checks, context).toBeGreaterThan(0);
+  return report;
+}
+
+const seed = (): string => String(freshRng().seed);
+
+describe('async calls survive whatever the caller does to its buffers (child processes)', () => {
+  test('transfer / postMessage / resizable shrink / SharedArrayBuffer during seForwardAsync, ecaForwardAsync, cbamForwardAsync', () => {
+    const s = seed();
+    const report = runHostile('transfer.cjs', { SQEX_SEED: s });
+    expect(report.checks, `seed ${s}`).toBeGreaterThanOrEqual(200);
+  });
+
+  test('small buffers with a busy pool: transferred arrays, then unrelated allocations', () => {
+    // 1×64×16×16 (64 KB): freed memory is quickly reused by the next allocation, which is where a
+    // stale pointer writes into an unrelated live array.
+    runHostile('transfer.cjs', { SQEX_SEED: seed(), SQEX_HOSTILE_SHAPE: '[1,64,16,16]' });
+  });
+
+  test('workers that alone load the addon are terminated or exit with calls in flight: the process lives', () => {
+    runHostile('workers.cjs', { SQEX_SEED: seed(), SQEX_HOSTILE_WORKERS: process.env.SQEX_SOAK ? '60' : '16' }, 300_000);
+  });
+});
+
+describe('seeded fuzz (child process)', () => {
+  // 10^4 calls here; SQEX_FUZZ_CALLS=1000000 (or SQEX_SOAK=1, 2·10^5) for a soak.
+  const calls = process.env.SQEX_FUZZ_CALLS ?? (process.env.SQEX_SOAK ? '200000' : '10000');
+  test(`${calls} mixed calls: valid ones match the plain sync call bit for bit, refused ones carry a code and write nothing`, () => {
+    const s = seed();
+    const report = runHostile('fuzz.cjs', { SQEX_SEED: s, SQEX_FUZZ_CALLS: calls }, 1_800_000) as HostileReport & {
+      stats: { calls: number; accepted: number; refused: number; async: number; blocks: number; codes: Record<string, number> };
+    };
+    const st = report.stats;
+    expect(st.calls, `seed ${s}`).toBe(Number(calls));
+    // The mix really mixes: both outcomes, async calls, blocks, and mid-flight losses.
+    expect(st.accepted).toBeGreaterThan(Number(calls) * 0.3);
+    expect(st.refused).toBeGreaterThan(Number(calls) * 0.3);
+    expect(st.async).toBeGreaterThan(Number(calls) * 0.2);
+    expect(st.blocks).toBeGreaterThan(Number(calls) * 0.03);
+    expect(Object.keys(st.codes)).toEqual(expect.arrayContaining(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_SQEX_ARRAY_CHANGED']));
+  });
+});
+
+describe('arguments are read once, through the intrinsic accessors', () => {
+  const shape: Shape4 = [2, 8, 3, 5];
+  const n = numel(shape);
+
+  function setup() {
+    const rng = freshRng();
+    const x = rng.normals(n);
+    const w = randSEWeights(rng, 8, 2, { twoFc: true, b1: true, b2: true });
+    return { rng, x, w, ref: refSE(x, shape, w as never, {}) };
+  }
+
+  test('a shape element getter that answers 2 then 8 is read once: the call uses what was checked', () => {
+    const { x, w, ref, rng } = setup();
+    let reads = 0;
+    const hostile = [shape[0], 0, shape[2], shape[3]];
+    Object.defineProperty(hostile, 1, {
+      get: () => (reads++ === 0 ? 8 : 16),
+      enumerable: true,
+    });
+    const y = seForward(x, hostile as unknown as Shape4, w, { device: 'cpu', out: poisoned(n) });
+    expect(reads, seedNote(rng)).toBe(1);
+    expect(relErr(y, ref.y), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+  });
+
+  test('an options getter runs once, and an Object.prototype key is never an option', () => {
+    const { x, w, ref, rng } = setup();
+    let reads = 0;
+    const out = poisoned(n);
+    const opts = { device: 'cpu' } as Record<string, unknown>;
+    Object.defineProperty(opts, 'out', { get: () => (reads++ === 0 ? out : new Float32Array(1)), enumerable: true });
+    const proto = Object.prototype as Record<string, unknown>;
+    proto.layout = 'NHWC';
+    try {
+      const y = seForward(x, shape, w, opts as never);
+      expect(y).toBe(out);
+      expect(reads).toBe(1);
+      expect(relErr(y, ref.y), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+    } finally {
+      delete proto.layout;
+    }
+  });
+
+  test('a Float32Array subclass lying about buffer/byteOffset/length cannot sneak in a partial out/x overlap', () => {
+    const { x, w } = setup();
+    const whole = new Float32Array(n + 4);
+    whole.set(x, 0);
+    class Liar extends Float32Array {
+      override get buffer(): ArrayBuffer {
+        return new ArrayBuffer(8);
+      }
+      override get byteOffset(): number {
+        return 0;
+      }
+      override get length(): number {
+        return n;
+      }
+    }
+    const xs = new Liar(whole.buffer, 0, n);
+    const out = new Liar(whole.buffer, 8, n); // overlaps x by all but 2 elements
+    const before = new Float32Array(whole);
+    let caught: unknown;
+    try {
+      seForward(xs, shape, w, { device: 'cpu', out });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(RangeError);
+    expect((caught as { code?: string }).code).toBe('ERR_OUT_OF_RANGE');
+    expect((caught as Error).message).toMatch(/^seForward: options\.out must be x itself or memory disjoint from x/);
+    expect(bitsEqual(whole, before)).toBe(true);
+  });
+
+  test('a patched Float32Array.prototype / Symbol.toStringTag does not change what is accepted', () => {
+    const { x, w, ref, rng } = setup();
+    const desc = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Float32Array.prototype), 'length')!;
+    Object.defineProperty(Object.getPrototypeOf(Float32Array.prototype), 'length', { get: () => 1, configurable: true });
+    try {
+      const y = seForward(x, shape, w, { device: 'cpu', out: poisoned(n) });
+      expect(relErr(y, ref.y), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+    } finally {
+      Object.defineProperty(Object.getPrototypeOf(Float32Array.prototype), 'length', desc);
+    }
+  });
+
+  test('SharedArrayBuffer-backed x, weights, out and scaleOut work, sync and async, and give the same bits', async () => {
+    const { x, w, ref, rng } = setup();
+    const sab = (a: Float32Array): Float32Array => {
+      const v = new Float32Array(new SharedArrayBuffer(a.byteLength));
+      v.set(a);
+      return v;
+    };
+    const ws = Object.fromEntries(Object.entries(w).map(([k, v]) => [k, sab(v as Float32Array)]));
+    const xs = sab(x);
+    const out = new Float32Array(new SharedArrayBuffer(n * 4));
+    const scaleOut = new Float32Array(new SharedArrayBuffer(shape[0] * shape[1] * 4));
+    seForward(xs, shape, ws as never, { device: 'cpu', out, scaleOut });
+    expect(relErr(out, ref.y), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+    const sync = new Float32Array(out);
+    out.fill(Number.NaN);
+    const y = await seForwardAsync(xs, shape, ws as never, { device: 'cpu', out, scaleOut });
+    expect(y).toBe(out);
+    expect(bitsEqual(out, sync)).toBe(true);
+    // Two views of one SharedArrayBuffer overlapping partly are refused, by the JS check.
+    const both = new Float32Array(new SharedArrayBuffer((n + 2) * 4));
+    expect(() => seForward(both.subarray(0, n), shape, ws as never, { device: 'cpu', out: both.subarray(2) })).toThrow(RangeError);
+  });
+
+  test('the async default form returns a new ordinary Float32Array (no out) equal to the sync result', async () => {
+    const { x, w } = setup();
+    const sync = seForward(x, shape, w, { device: 'cpu' });
+    const y = await seForwardAsync(x, shape, w, { device: 'cpu' });
+    expect(Object.getPrototypeOf(y)).toBe(Float32Array.prototype);
+    expect(y.buffer).toBeInstanceOf(ArrayBuffer);
+    expect(bitsEqual(y, sync)).toBe(true);
+    // in place: out === x
+    const xin = new Float32Array(x);
+    const z = await seForwardAsync(xin, shape, w, { device: 'cpu', out: xin });
+    expect(z).toBe(xin);
+    expect(bitsEqual(xin, sync)).toBe(true);
+  });
+
+  test('a block keeps its weights in SharedArrayBuffers (used in place by async calls) and its results match the function', async () => {
+    const { x, w } = setup();
+    const block = new SEBlock(w as never, { device: 'cpu' });
+    const y = await block.forwardAsync(x, shape);
+    expect(bitsEqual(y as Float32Array, seForward(x, shape, w, { device: 'cpu' }))).toBe(true);
+    block.dispose();
+  });
+});
+
+describe('every Error has a code; fakes are refused by name', () => {
+  const shape: Shape4 = [1, 4, 2, 2];
+  const x = new Float32Array(16).fill(0.5);
+  const w = { w1: new Float32Array(4).fill(0.1), w2: new Float32Array(4).fill(0.1) };
+
+  function codeOf(fn: () => unknown): string | undefined {
+    try {
+      fn();
+    } catch (err) {
+      return (err as { code?: string }).code;
+    }
+    return 'did not throw';
+  }
+
+  test.each([
+    ['wrong x kind', () => seForward(new Float64Array(16) as never, shape, w), 'ERR_INVALID_ARG_TYPE'],
+    ['bad shape', () => seForward(x, [1, 4, 2] as never, w), 'ERR_OUT_OF_RANGE'],
+    ['unknown option', () => seForward(x, shape, w, { layot: 'NHWC' } as never), 'ERR_INVALID_ARG_TYPE'],
+    ['bad enum', () => ecaForward(x, shape, { weight: new Float32Array(3) }, { gate: 'relu' } as never), 'ERR_OUT_OF_RANGE'],
+    ['bad weight length', () => cbamForward(x, shape, { ...w, spatialWeight: new Float32Array(3) }), 'ERR_OUT_OF_RANGE'],
+    ['new DeviceTensor()', () => new (DeviceTensor as unknown as new () => unknown)(), 'ERR_ILLEGAL_CONSTRUCTOR'],
+    ['a fake DeviceTensor as x', () => seForward(Object.create(DeviceTensor.prototype) as never, shape, w), 'ERR_INVALID_ARG_TYPE'],
+    ['a fake DeviceTensor method call', () => (Object.create(DeviceTensor.prototype) as DeviceTensor).dispose(), 'ERR_INVALID_ARG_TYPE'],
+    ['disposed block', () => {
+      const b = new SEBlock(w, { device: 'cpu', channels: 4 });
+      b.dispose();
+      b.forward(x, shape);
+    }, 'ERR_SQEX_DISPOSED'],
+  ] as const)('%s', (_label, fn, code) => {
+    expect(codeOf(fn)).toBe(code);
+  });
+
+  test("device 'cuda' and DeviceTensor factories without CUDA: ERR_SQEX_CUDA_UNAVAILABLE with the reason", () => {
+    const s = cuda.status();
+    if (s.available) return;
+    for (const fn of [
+      () => seForward(x, shape, w, { device: 'cuda' }),
+      () => DeviceTensor.from(x, shape),
+      () => DeviceTensor.empty(shape),
+      () => DeviceTensor.fromPointer(0x1000n, shape),
+    ]) {
+      let caught: unknown;
+      try {
+        fn();
+      } catch (err) {
+        caught = err;
+      }
+      expect((caught as { code?: string }).code).toBe('ERR_SQEX_CUDA_UNAVAILABLE');
+      expect((caught as Error).message).toContain(s.reason ?? '<none>');
+    }
+  });
+
+  test('a fake DeviceTensor is described by name in the message, not by an internal error', () => {
+    let caught: unknown;
+    try {
+      seForward(Object.create(DeviceTensor.prototype) as never, shape, w);
+    } catch (err) {
+      caught = err;
+    }
+    expect((caught as Error).message).toMatch(/^seForward: x must be a Float32Array or a DeviceTensor; received an object posing as a DeviceTensor/);
+  });
+});
