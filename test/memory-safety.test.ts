@@ -55,17 +55,17 @@ describe('async calls survive whatever the caller does to its buffers (child pro
     const s = seed();
     const report = runHostile('transfer.cjs', { SQEX_SEED: s });
     expect(report.checks, `seed ${s}`).toBeGreaterThanOrEqual(200);
-  });
+  }, 300_000);
 
   test('small buffers with a busy pool: transferred arrays, then unrelated allocations', () => {
     // 1×64×16×16 (64 KB): freed memory is quickly reused by the next allocation, which is where a
     // stale pointer writes into an unrelated live array.
     runHostile('transfer.cjs', { SQEX_SEED: seed(), SQEX_HOSTILE_SHAPE: '[1,64,16,16]' });
-  });
+  }, 300_000);
 
   test('workers that alone load the addon are terminated or exit with calls in flight: the process lives', () => {
     runHostile('workers.cjs', { SQEX_SEED: seed(), SQEX_HOSTILE_WORKERS: process.env.SQEX_SOAK ? '60' : '16' }, 300_000);
-  });
+  }, 300_000);
 });
 
 describe('seeded fuzz (child process)', () => {
@@ -84,7 +84,7 @@ describe('seeded fuzz (child process)', () => {
     expect(st.async).toBeGreaterThan(Number(calls) * 0.2);
     expect(st.blocks).toBeGreaterThan(Number(calls) * 0.03);
     expect(Object.keys(st.codes)).toEqual(expect.arrayContaining(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_SQEX_ARRAY_CHANGED']));
-  });
+  }, 1_800_000);
 });
 
 describe('arguments are read once, through the intrinsic accessors', () => {
