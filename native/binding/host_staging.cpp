@@ -13,8 +13,8 @@ const char* const kArgNames[kSlotCount] = {"x",          "options.residual", "op
 
 float* StagedHostCall::Stage(int slot, const float* src, size_t elems, bool copy) {
   (void)slot;
-  // new float[] without () leaves it uninitialised: outputs are fully written by the kernels.
-  owned_.emplace_back(new float[elems]);
+  // Uninitialised: outputs are fully written by the kernels.
+  owned_.push_back(AcquireStaging(elems));
   float* dst = owned_.back().get();
   if (copy) std::memcpy(dst, src, elems * sizeof(float));
   return dst;

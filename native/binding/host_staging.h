@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "binding/convert.h"
+#include "binding/staging_pool.h"
 
 namespace sqex::binding {
 
@@ -52,7 +53,7 @@ class StagedHostCall {
   float* Stage(int slot, const float* src, size_t elems, bool copy);
 
   std::array<float*, kSlotCount> ptr_{};
-  std::vector<std::unique_ptr<float[]>> owned_;
+  std::vector<StagingBlock> owned_;
   std::vector<Output> outputs_;
   std::vector<Napi::ObjectReference> kept_;  // SharedArrayBuffer views used in place
   Napi::ObjectReference result_;
