@@ -348,16 +348,16 @@ export class SEBlock extends Block {
   get channels(): number {
     return this.core.weights.c;
   }
-  forward(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Float32Array;
   forward(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): DeviceTensor;
+  forward(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Float32Array;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
     return this.core.run('SEBlock.forward', x, a2, a3);
   }
 
-  forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
   forwardAsync(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
+  forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
     return this.core.runAsync('SEBlock.forwardAsync', x, a2, a3);
   }
@@ -373,16 +373,16 @@ export class ECABlock extends Block {
   get kernelSize(): number {
     return this.core.weights.ecaK;
   }
-  forward(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Float32Array;
   forward(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): DeviceTensor;
+  forward(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Float32Array;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
     return this.core.run('ECABlock.forward', x, a2, a3);
   }
 
-  forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
   forwardAsync(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
+  forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
     return this.core.runAsync('ECABlock.forwardAsync', x, a2, a3);
   }
@@ -397,16 +397,16 @@ export class CBAMBlock extends Block {
   get channels(): number {
     return this.core.weights.c;
   }
-  forward(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Float32Array;
   forward(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
+  forward(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Float32Array;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
     return this.core.run('CBAMBlock.forward', x, a2, a3);
   }
 
-  forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
   forwardAsync(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
+  forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
     return this.core.runAsync('CBAMBlock.forwardAsync', x, a2, a3);
   }

@@ -120,6 +120,13 @@ export const CBAM_SPEC: OpSpec = {
   validateWeights: validateCbamWeights,
 };
 
+/** With a DeviceTensor x: see the Float32Array form below; the result is a DeviceTensor. */
+export function cbamForward(
+  x: DeviceTensor,
+  shape: Shape4,
+  weights: CBAMWeights | CBAMDeviceWeights,
+  options?: CBAMDeviceOptions,
+): DeviceTensor;
 /**
  * CBAM forward: s = gate(MLP(avgpool x) + MLP(maxpool x)), x1 = x·s; m = [mean over C of x1,
  * max over C of x1]; g = gate(conv2d_k×k(m) + spatialBias); y = x1·g.
@@ -128,12 +135,6 @@ export const CBAM_SPEC: OpSpec = {
  * untouched on error). A DeviceTensor x gives a DeviceTensor result.
  */
 export function cbamForward(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Float32Array;
-export function cbamForward(
-  x: DeviceTensor,
-  shape: Shape4,
-  weights: CBAMWeights | CBAMDeviceWeights,
-  options?: CBAMDeviceOptions,
-): DeviceTensor;
 export function cbamForward(
   x: Float32Array | DeviceTensor,
   shape: Shape4,
@@ -145,14 +146,15 @@ export function cbamForward(
   return runSync(prepare(fn, CBAM_SPEC, x, shape, weights, opts));
 }
 
-/** As {@link cbamForward}, resolving when done; bad arguments reject the Promise. */
-export function cbamForwardAsync(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Promise<Float32Array>;
+/** With a DeviceTensor x: see the Float32Array form below; the result is a DeviceTensor. */
 export function cbamForwardAsync(
   x: DeviceTensor,
   shape: Shape4,
   weights: CBAMWeights | CBAMDeviceWeights,
   options?: CBAMDeviceOptions,
 ): Promise<DeviceTensor>;
+/** As {@link cbamForward}, resolving when done; bad arguments reject the Promise. */
+export function cbamForwardAsync(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Promise<Float32Array>;
 export async function cbamForwardAsync(
   x: Float32Array | DeviceTensor,
   shape: Shape4,

@@ -76,6 +76,13 @@ export const ECA_SPEC: OpSpec = {
   validateWeights: validateEcaWeights,
 };
 
+/** With a DeviceTensor x: see the Float32Array form below; the result is a DeviceTensor. */
+export function ecaForward(
+  x: DeviceTensor,
+  shape: Shape4,
+  weights: ECAWeights | ECADeviceWeights,
+  options?: ECADeviceOptions,
+): DeviceTensor;
 /**
  * ECA forward: z = mean over H·W of x, s = gate(conv1d_k(z) across channels, zero padding
  * (k − 1) / 2, no bias), y = x·s.
@@ -89,12 +96,6 @@ export const ECA_SPEC: OpSpec = {
  */
 export function ecaForward(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Float32Array;
 export function ecaForward(
-  x: DeviceTensor,
-  shape: Shape4,
-  weights: ECAWeights | ECADeviceWeights,
-  options?: ECADeviceOptions,
-): DeviceTensor;
-export function ecaForward(
   x: Float32Array | DeviceTensor,
   shape: Shape4,
   weights: ECAWeights | ECADeviceWeights,
@@ -105,14 +106,15 @@ export function ecaForward(
   return runSync(prepare(fn, ECA_SPEC, x, shape, weights, opts));
 }
 
-/** As {@link ecaForward}, resolving when done; bad arguments reject the Promise. */
-export function ecaForwardAsync(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Promise<Float32Array>;
+/** With a DeviceTensor x: see the Float32Array form below; the result is a DeviceTensor. */
 export function ecaForwardAsync(
   x: DeviceTensor,
   shape: Shape4,
   weights: ECAWeights | ECADeviceWeights,
   options?: ECADeviceOptions,
 ): Promise<DeviceTensor>;
+/** As {@link ecaForward}, resolving when done; bad arguments reject the Promise. */
+export function ecaForwardAsync(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Promise<Float32Array>;
 export async function ecaForwardAsync(
   x: Float32Array | DeviceTensor,
   shape: Shape4,

@@ -130,6 +130,8 @@ export const SE_SPEC: OpSpec = {
   validateWeights: validateSeWeights,
 };
 
+/** With a DeviceTensor x: see the Float32Array form below; the result is a DeviceTensor. */
+export function seForward(x: DeviceTensor, shape: Shape4, weights: SEWeights | SEDeviceWeights, options?: SEDeviceOptions): DeviceTensor;
 /**
  * Squeeze-and-excitation forward: z = mean over H·W of x, s = gate(w2·act(w1·z + b1) + b2),
  * y = x·s (+ residual), then the optional output activation.
@@ -146,7 +148,6 @@ export const SE_SPEC: OpSpec = {
  * @throws Error if device 'cuda' is requested without CUDA (the message gives the reason).
  */
 export function seForward(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Float32Array;
-export function seForward(x: DeviceTensor, shape: Shape4, weights: SEWeights | SEDeviceWeights, options?: SEDeviceOptions): DeviceTensor;
 export function seForward(
   x: Float32Array | DeviceTensor,
   shape: Shape4,
@@ -158,18 +159,19 @@ export function seForward(
   return runSync(prepare(fn, SE_SPEC, x, shape, weights, opts));
 }
 
-/**
- * As {@link seForward}, off the event loop: host work runs on the addon's thread pool, device
- * work resolves once the stream has finished it. Bad arguments reject the Promise (never a
- * synchronous throw), and `out` is then untouched.
- */
-export function seForwardAsync(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Promise<Float32Array>;
+/** With a DeviceTensor x: see the Float32Array form below; the result is a DeviceTensor. */
 export function seForwardAsync(
   x: DeviceTensor,
   shape: Shape4,
   weights: SEWeights | SEDeviceWeights,
   options?: SEDeviceOptions,
 ): Promise<DeviceTensor>;
+/**
+ * As {@link seForward}, off the event loop: host work runs on the addon's thread pool, device
+ * work resolves once the stream has finished it. Bad arguments reject the Promise (never a
+ * synchronous throw), and `out` is then untouched.
+ */
+export function seForwardAsync(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Promise<Float32Array>;
 export async function seForwardAsync(
   x: Float32Array | DeviceTensor,
   shape: Shape4,

@@ -1,0 +1,50 @@
+// The published types: correct calls compile, wrong ones do not, and a wrong call of the common
+// form (host Float32Arrays) is reported against that form, naming the option (the Float32Array
+// overload is declared last because TypeScript reports the last overload's complaint).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+
+const TYPES = fileURLToPath(new URL('./types/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const TSC = path.join(ROOT, 'node_modules', '.bin', 'tsc');
+
+function tsc(project: string): { status: number | null; out: string } {
+  const r = spawnSync(TSC, ['-p', project], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+describe('TypeScript declarations', () => {
+  test('ok.ts compiles and every @ts-expect-error line in errors.ts is an error', () => {
+    const r = tsc(path.join(TYPES, 'tsconfig.json'));
+    expect(r.out).toBe('');
+    expect(r.status).toBe(0);
+  }, 120_000);
+
+  test('without the directives, each wrong call is reported against the Float32Array form, by name', () => {
+    // A scratch project beside the fixtures (module resolution needs the checkout), removed after.
+    const dir = mkdtempSync(path.join(TYPES, '.raw-'));
+    try {
+      const raw = readFileSync(path.join(TYPES, 'errors.ts'), 'utf8').replace(/\/\/ @ts-expect-error.*$/gm, '');
+      writeFileSync(path.join(dir, 'raw.ts'), raw.replaceAll('../../dist/', '../../../dist/'));
+      writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({ extends: '../tsconfig.json', files: ['raw.ts'] }));
+      const r = tsc(path.join(dir, 'tsconfig.json'));
+      expect(r.status).not.toBe(0);
+      const want = [
+        /'layot' does not exist in type 'SEOptions'\. Did you mean to write 'layout'\?/,
+        /Type '"gpu"' is not assignable to type 'Device \| undefined'/,
+        /'Float64Array<ArrayBuffer>' is not assignable to type 'Float32Array/,
+        /Source has 3 element\(s\) but target requires 4/,
+        /'residual' does not exist in type 'ECAOptions'/,
+        /'layout' does not exist in type 'SEBlockForwardOptions'/,
+      ];
+      for (const re of want) expect(r.out).toMatch(re);
+      // Never the DeviceTensor form's complaint for a host call.
+      expect(r.out).not.toMatch(/is missing the following properties from type 'DeviceTensor'/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
