@@ -825,3 +825,36 @@ describe('DeviceTensor refuses bad input', () => {
     expect(u.disposed).toBe(true);
   });
 });
+
+describe('refusals that have a standard fix name it', () => {
+  const x = new Float32Array(NUMEL).fill(0.5);
+  const w = { w1: new Float32Array(2 * C).fill(0.1), w2: new Float32Array(C * 2).fill(0.1) };
+  const messageOf = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return '(did not throw)';
+  };
+
+  test('a Float64Array weight: convert with Float32Array.from', () => {
+    expect(messageOf(() => seForward(x, SHAPE, { ...w, w1: new Float64Array(2 * C) } as never))).toMatch(
+      /^seForward: weights\.w1 must be a Float32Array; received a Float64Array of length 16\. .*Float32Array\.from\(value\)/,
+    );
+  });
+
+  test('a Node Buffer: how to view its bytes as a Float32Array', () => {
+    expect(messageOf(() => seForward(Buffer.from(x.buffer) as never, SHAPE, w))).toMatch(
+      /new Float32Array\(buf\.buffer, buf\.byteOffset, buf\.byteLength \/ 4\)/,
+    );
+  });
+
+  test('a 3-D shape: add the batch axis', () => {
+    expect(messageOf(() => seForward(x, [C, H, W] as never, w))).toMatch(/\[1, C, H, W\]/);
+  });
+
+  test('a misspelt option: the nearest known key', () => {
+    expect(messageOf(() => seForward(x, SHAPE, w, { layot: 'NHWC' } as never))).toMatch(/unknown key "layot" \(did you mean 'layout'\?\)/);
+  });
+});
