@@ -455,10 +455,10 @@ export class FakeCuda {
       setThreads(n: number): void {
         real.setThreads(n);
       },
-      cpuForward(cfg: Float64Array, ops: HostOperands): void {
+      cpuForward(cfg: Float64Array, ops: HostOperands): Float32Array {
         const rec = self.#record('cpuForward', cfg, null, false, Array.isArray(ops) ? ops : null, null);
         try {
-          real.cpuForward(cfg, ops);
+          return real.cpuForward(cfg, ops);
         } catch (err) {
           rec.error = err as Error;
           throw err;
@@ -487,8 +487,8 @@ export class FakeCuda {
           devices: FAKE_DEVICES.map((d) => ({ ...d })),
         };
       },
-      cudaForwardHost(cfg: Float64Array, ops: HostOperands, stream: bigint): void {
-        self.#forwardHost('cudaForwardHost', arguments.length, cfg, ops, stream, false);
+      cudaForwardHost(cfg: Float64Array, ops: HostOperands, stream: bigint): Float32Array {
+        return self.#forwardHost('cudaForwardHost', arguments.length, cfg, ops, stream, false) as Float32Array;
       },
       cudaForwardHostAsync(cfg: Float64Array, ops: HostOperands, stream: bigint): Promise<Float32Array> {
         return self.#forwardHost('cudaForwardHostAsync', arguments.length, cfg, ops, stream, true) as Promise<Float32Array>;
@@ -802,7 +802,7 @@ export class FakeCuda {
     return f.code === 'ERR_SQEX_UNSUPPORTED' ? unsupportedError(f.message) : cudaError(f.cudaKind, f.message);
   }
 
-  #forwardHost(fn: ForwardFn, nargs: number, cfg: unknown, ops: unknown, stream: unknown, isAsync: boolean): void | Promise<Float32Array> {
+  #forwardHost(fn: ForwardFn, nargs: number, cfg: unknown, ops: unknown, stream: unknown, isAsync: boolean): Float32Array | Promise<Float32Array> {
     const rec = this.#record(fn, cfg, null, false, Array.isArray(ops) ? (ops as unknown[]) : null, stream);
     let p: ParsedCfg;
     let parsed: (Float32Array | null)[];
@@ -810,7 +810,7 @@ export class FakeCuda {
       argCount(nargs, 3, fn);
       p = parseCfg(cfg);
       if (p.dtype !== 0) throw nativeType('host arrays are float32');
-      parsed = parseHostOperands(ops, p, false, isAsync);
+      parsed = parseHostOperands(ops, p, false, true);
       bigintArg(stream, 'stream');
     } catch (err) {
       rec.error = err as Error;
@@ -825,13 +825,16 @@ export class FakeCuda {
       this.real.cpuForward(cpuCfg, operands);
     };
     if (!isAsync) {
+      // As the addon: a null out means a new result array.
+      const operands = [...parsed] as (Float32Array | null)[];
+      if (operands[SLOT.out] === null) operands[SLOT.out] = new Float32Array(parsed[SLOT.x]!.length);
       try {
-        run(ops as HostOperands);
+        run(operands as unknown as HostOperands);
       } catch (err) {
         rec.error = err as Error;
         throw err;
       }
-      return;
+      return operands[SLOT.out]!;
     }
     // As the addon (native/binding/host_staging.h): inputs copied now, outputs computed into
     // staging and written back at settle after a length check; no out: a new array.

@@ -39,7 +39,7 @@ export const DTYPE_CODE = { float32: 0, float16: 1, bfloat16: 2 } as const;
 export type HostOperands = readonly [
   x: Float32Array,
   residual: Float32Array | null,
-  /** Required by the sync calls; null in an async call: the addon allocates the result. */
+  /** null: the addon allocates the result and returns it. */
   out: Float32Array | null,
   scaleOut: Float32Array | null,
   w1: Float32Array | null,
@@ -119,7 +119,8 @@ export interface NativeBinding {
   info(): NativeInfo;
   setThreads(n: number): void; // 0 = hardware concurrency
 
-  cpuForward(cfg: Float64Array, ops: HostOperands): void;
+  /** Returns the result: ops' out, or a new array when it is null. */
+  cpuForward(cfg: Float64Array, ops: HostOperands): Float32Array;
   /**
    * Runs off the event loop. Stages every non-shared array (copies inputs now, writes out/scaleOut back when it settles;
    * native/binding/host_staging.h) and resolves with the result: ops' out, or a new array when
@@ -128,8 +129,8 @@ export interface NativeBinding {
   cpuForwardAsync(cfg: Float64Array, ops: HostOperands): Promise<Float32Array>;
 
   cudaStatus(): NativeCudaStatus;
-  /** Host arrays, staged through pinned memory; returns once `out` is written. */
-  cudaForwardHost(cfg: Float64Array, ops: HostOperands, stream: bigint): void;
+  /** Host arrays, staged through pinned memory; returns the result (as cpuForward) once written. */
+  cudaForwardHost(cfg: Float64Array, ops: HostOperands, stream: bigint): Float32Array;
   /** As cpuForwardAsync, on the GPU through pinned staging. */
   cudaForwardHostAsync(cfg: Float64Array, ops: HostOperands, stream: bigint): Promise<Float32Array>;
   /** Device pointers; enqueues on `stream` and returns without waiting. */

@@ -667,18 +667,16 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
   const native = binding();
   const o = call.ops;
   if (o.kind === 'host') {
-    const out = o.out ?? new Float32Array(lengthOf(o.x));
-    const operands = hostOperands(call, o, out);
+    // Without out, the addon returns a new array (from its reused pool: native/binding/result_array.h).
+    const operands = hostOperands(call, o, o.out);
     if (triesCuda(call, o)) {
       try {
-        native.cudaForwardHost(call.cfg, operands, call.stream);
-        return out;
+        return native.cudaForwardHost(call.cfg, operands, call.stream);
       } catch (err) {
         if (!fallsBackToCpu(call, err)) throw err;
       }
     }
-    native.cpuForward(cpuCfg(call, o), operands);
-    return out;
+    return native.cpuForward(cpuCfg(call, o), operands);
   }
   const result = deviceResult(native, o);
   const dev = call.dev ?? new BigUint64Array(DEV.length);

@@ -1,5 +1,7 @@
 #include "binding/host_staging.h"
 
+#include "binding/result_array.h"
+
 #include <cstring>
 #include <string>
 
@@ -44,9 +46,9 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
     if (!a.ptr[slot]) {
       if (slot != kOut) continue;
       // No out: the result is a new array that only this call holds until it resolves.
-      auto buffer = Napi::ArrayBuffer::New(env, elems * sizeof(float));
-      auto result = Napi::Float32Array::New(env, elems, buffer, 0);
-      ptr_[slot] = result.Data();
+      float* data = nullptr;
+      auto result = NewResultArray(env, elems, &data);
+      ptr_[slot] = data;
       result_ = Napi::Persistent(static_cast<Napi::Object>(result));
       continue;
     }
