@@ -57,6 +57,10 @@ describe('async calls survive whatever the caller does to its buffers (child pro
     expect(report.checks, `seed ${s}`).toBeGreaterThanOrEqual(200);
   }, 300_000);
 
+  test.skipIf(!cuda.status().available)('the same over the CUDA host path (pinned staging)', () => {
+    runHostile('transfer.cjs', { SQEX_SEED: seed(), SQEX_HOSTILE_DEVICE: 'cuda' });
+  }, 300_000);
+
   test('small buffers with a busy pool: transferred arrays, then unrelated allocations', () => {
     // 1×64×16×16 (64 KB): freed memory is quickly reused by the next allocation, which is where a
     // stale pointer writes into an unrelated live array.

@@ -9,11 +9,13 @@ const SHAPE = process.env.SQEX_HOSTILE_SHAPE ? JSON.parse(process.env.SQEX_HOSTI
 const [N, C, H, W] = SHAPE;
 const NUMEL = N * C * H * W;
 const SENTINEL = 1234.5;
+// SQEX_HOSTILE_DEVICE=cuda runs the same over the CUDA host path (pinned staging) on a GPU machine.
+const DEVICE = process.env.SQEX_HOSTILE_DEVICE || 'cpu';
 
 function args(op, r, makeX = (n) => new Float32Array(n)) {
   const x = fill(makeX(NUMEL), r);
   const w = weightsFor(op, C, r);
-  const opts = { device: 'cpu' };
+  const opts = { device: DEVICE };
   if (op === 'se') opts.residual = fill(new Float32Array(NUMEL), r);
   if (op !== 'cbam') opts.scaleOut = new Float32Array(N * C);
   return { x, w, opts };
