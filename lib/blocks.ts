@@ -11,6 +11,15 @@ import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
 import { SE_SPEC, type SEWeights } from './ops/se.js';
 import {
+  type CBAMFromStateDictOptions,
+  type ECAFromStateDictOptions,
+  type SEFromStateDictOptions,
+  type StateDict,
+  cbamFromStateDict,
+  ecaFromStateDict,
+  seFromStateDict,
+} from './state-dict.js';
+import {
   DTYPES,
   type OpSpec,
   type PreparedCall,
@@ -361,6 +370,20 @@ export class SEBlock extends Block {
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
     return this.core.runAsync('SEBlock.forwardAsync', x, a2, a3);
   }
+
+  /**
+   * An SEBlock from one module of a PyTorch state dict (e.g. readSafetensors' result).
+   * C and the hidden width come from the tensor shapes; activation and gate default to the
+   * module's (options.kind) and can be overridden, as can every SEBlockOptions field but
+   * channels. A timm SEModule `bn` is folded into fc1 (eval mode, eps options.bnEps = 1e-5).
+   * See attentionWeightsFromStateDict for the tensors each kind needs.
+   * @param prefix - the module's name in the state dict, e.g. 'layer1.0.se' ('' for a module saved alone).
+   * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor and the shape it must have.
+   */
+  static fromStateDict(tensors: StateDict, prefix: string, options: SEFromStateDictOptions): SEBlock {
+    const m = seFromStateDict('SEBlock.fromStateDict', tensors, prefix, options);
+    return new SEBlock(m.weights, m.options);
+  }
 }
 
 /** An ECA block with a fixed conv kernel. See {@link ecaForward}. */
@@ -386,6 +409,16 @@ export class ECABlock extends Block {
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
     return this.core.runAsync('ECABlock.forwardAsync', x, a2, a3);
   }
+
+  /**
+   * An ECABlock from a timm EcaModule in a PyTorch state dict: `prefix.conv.weight` [1, 1, k]
+   * gives k; gate defaults to 'sigmoid' (overridable, as every ECABlockOptions field).
+   * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor.
+   */
+  static fromStateDict(tensors: StateDict, prefix: string, options: ECAFromStateDictOptions): ECABlock {
+    const m = ecaFromStateDict('ECABlock.fromStateDict', tensors, prefix, options);
+    return new ECABlock(m.weights, m.options);
+  }
 }
 
 /** A CBAM block with fixed weights. See {@link cbamForward}. */
@@ -409,5 +442,17 @@ export class CBAMBlock extends Block {
   forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
     return this.core.runAsync('CBAMBlock.forwardAsync', x, a2, a3);
+  }
+
+  /**
+   * A CBAMBlock from a timm CbamModule in a PyTorch state dict: C, the hidden width and the
+   * spatial k come from the shapes; the spatial ConvNormAct's BatchNorm is folded into the conv
+   * (eval mode, eps options.bnEps = 1e-5); activation 'relu' and gate 'sigmoid' by default,
+   * overridable as every CBAMBlockOptions field but channels.
+   * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor.
+   */
+  static fromStateDict(tensors: StateDict, prefix: string, options: CBAMFromStateDictOptions): CBAMBlock {
+    const m = cbamFromStateDict('CBAMBlock.fromStateDict', tensors, prefix, options);
+    return new CBAMBlock(m.weights, m.options);
   }
 }

@@ -22,6 +22,44 @@ export type {
   SEBlockOptions,
 } from './blocks.js';
 
+export {
+  SAFETENSORS_MAX_HEADER_BYTES,
+  SafetensorsError,
+  SafetensorsFile,
+  readSafetensors,
+  readSafetensorsHeader,
+  safetensorsToFloat32,
+} from './safetensors.js';
+export type {
+  ReadSafetensorsOptions,
+  SafetensorsCheck,
+  SafetensorsData,
+  SafetensorsDType,
+  SafetensorsHeader,
+  SafetensorsTensor,
+  SafetensorsTensorInfo,
+} from './safetensors.js';
+export { ATTENTION_KINDS, BATCHNORM_EPS, StateDictError, attentionWeightsFromStateDict } from './state-dict.js';
+export type {
+  AttentionKind,
+  CBAMFromStateDictOptions,
+  CBAMKind,
+  ECAFromStateDictOptions,
+  ECAKind,
+  MappedAttention,
+  MappedCBAM,
+  MappedECA,
+  MappedSE,
+  SEFromStateDictOptions,
+  SEKind,
+  StateDict,
+  StateDictCheck,
+  StateDictMapOptions,
+  StateDictTensor,
+} from './state-dict.js';
+export { findAttentionModules } from './discover.js';
+export type { FoundAttention } from './discover.js';
+
 export { DeviceTensor } from './device-tensor.js';
 export type { DevicePointerOptions, DeviceTensorOptions, DownloadOptions } from './device-tensor.js';
 

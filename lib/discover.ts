@@ -1,0 +1,162 @@
+// Finds the attention modules of a checkpoint from its tensor names and shapes alone (the
+// header is enough), so a user learns which prefixes and kinds to pass to fromStateDict.
+
+import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
+import { ATTENTION_KINDS, type AttentionKind } from './state-dict.js';
+
+/** One module found. */
+export interface FoundAttention {
+  /** The module's name: pass it as fromStateDict's prefix. */
+  prefix: string;
+  /** The kind to pass, or null for a variant this library does not compute (see `note`). */
+  kind: AttentionKind | null;
+  /** Other kinds with the same tensor names and shapes (they load the same with the defaults, or as noted). */
+  alternatives: AttentionKind[];
+  /** The class that loads it. */
+  block: 'SEBlock' | 'ECABlock' | 'CBAMBlock' | null;
+  /** C, or null where the module stores none (ECA). */
+  channels: number | null;
+  /** rd, the hidden width of the excitation MLP (SE, CBAM; C for EffectiveSEModule). */
+  hidden: number | null;
+  /** ECA's conv k, or CBAM's spatial k. */
+  kernelSize: number | null;
+  /** A BatchNorm that fromStateDict folds (timm SEModule `bn`, CBAM's spatial BN). */
+  foldsBatchNorm: boolean;
+  note: string;
+  /** Full names of its tensors. */
+  tensors: string[];
+}
+
+interface Named {
+  name: string;
+  shape: readonly number[];
+}
+
+function is1x1(s: readonly number[] | undefined): s is readonly [number, number, 1, 1] {
+  return s !== undefined && s.length === 4 && s[2] === 1 && s[3] === 1 && s[0]! >= 1 && s[1]! >= 1;
+}
+
+function join(prefix: string, rel: string): string {
+  return prefix === '' ? rel : `${prefix}.${rel}`;
+}
+
+/**
+ * Lists the attention modules in a set of tensors, detected by timm / torchvision names and
+ * consistent shapes: `P.channel.fc1/fc2` + `P.spatial.conv.conv` [1, 2, k, k] (CbamModule),
+ * `P.conv_reduce/conv_expand` (EfficientNet SqueezeExcite), `P.fc1/fc2` as 1×1 convs [rd, C, 1, 1]
+ * and [C, rd, 1, 1] (SEModule or torchvision SqueezeExcitation: same tensors), `P.fc` [C, C, 1, 1]
+ * alone with its bias (EffectiveSEModule), `P.conv.weight` [1, 1, k] alone (EcaModule). Linear
+ * MLPs (2-D fc1/fc2, as in transformers) are not 1×1 convs and are not listed.
+ *
+ * @param source - a header (readSafetensorsHeader), a SafetensorsFile, or { name, shape }s.
+ * @returns the modules, sorted by prefix (numbers in natural order).
+ */
+export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile | readonly Named[]): FoundAttention[] {
+  const list: readonly Named[] = source instanceof SafetensorsFile ? source.header.tensors : Array.isArray(source) ? source : (source as SafetensorsHeader).tensors;
+  const shapes = new Map<string, readonly number[]>();
+  for (const t of list) shapes.set(t.name, t.shape);
+  const names = [...shapes.keys()];
+  const under = (p: string): string[] => names.filter((n) => p === '' || n.startsWith(`${p}.`));
+  const claimed = new Set<string>();
+  const found: FoundAttention[] = [];
+  const prefixOf = (name: string, suffix: string): string | null => {
+    if (name === suffix) return '';
+    return name.endsWith(`.${suffix}`) ? name.slice(0, -suffix.length - 1) : null;
+  };
+  const add = (f: Omit<FoundAttention, 'block' | 'alternatives' | 'note'> & Partial<Pick<FoundAttention, 'alternatives' | 'note'>>): void => {
+    for (const t of f.tensors) claimed.add(t);
+    found.push({ alternatives: [], note: '', ...f, block: f.kind === null ? null : ATTENTION_KINDS[f.kind].block });
+  };
+  const bnTensors = (p: string): string[] => ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'].map((s) => join(p, s)).filter((n) => shapes.has(n));
+
+  // CBAM first: its channel MLP would otherwise read as an SE module at P.channel.
+  for (const name of names) {
+    const p = prefixOf(name, 'channel.fc1.weight');
+    if (p === null) continue;
+    const fc1 = shapes.get(name);
+    const fc2 = shapes.get(join(p, 'channel.fc2.weight'));
+    const conv = shapes.get(join(p, 'spatial.conv.conv.weight'));
+    if (!is1x1(fc1) || !is1x1(fc2) || fc2[0] !== fc1[1] || fc2[1] !== fc1[0] || conv === undefined || conv.length !== 4 || conv[0] !== 1) continue;
+    const [rd, c] = fc1;
+    const k = conv[2]!;
+    const tensors = under(join(p, 'channel')).concat(under(join(p, 'spatial')));
+    if (conv[1] === 1) {
+      add({ prefix: p, kind: null, channels: c, hidden: rd, kernelSize: k, foldsBatchNorm: false, tensors, note: 'timm LightCbamModule (one pooled map into the spatial conv): not supported' });
+    } else if (conv[1] === 2 && conv[3] === k && k % 2 === 1) {
+      add({ prefix: p, kind: 'timm.CbamModule', channels: c, hidden: rd, kernelSize: k, foldsBatchNorm: bnTensors(join(p, 'spatial.conv.bn')).length > 0, tensors });
+    }
+  }
+
+  for (const name of names) {
+    if (claimed.has(name)) continue;
+    const p = prefixOf(name, 'conv_reduce.weight');
+    if (p === null) continue;
+    const w1 = shapes.get(name);
+    const w2 = shapes.get(join(p, 'conv_expand.weight'));
+    if (!is1x1(w1) || !is1x1(w2) || w2[0] !== w1[1] || w2[1] !== w1[0]) continue;
+    const tensors = under(join(p, 'conv_reduce')).concat(under(join(p, 'conv_expand')));
+    add({
+      prefix: p,
+      kind: 'timm.SqueezeExcite',
+      channels: w1[1],
+      hidden: w1[0],
+      kernelSize: null,
+      foldsBatchNorm: false,
+      tensors,
+      note: "silu by default (EfficientNet); MobileNetV3 needs activation 'relu', gate 'hardsigmoid'",
+    });
+  }
+
+  for (const name of names) {
+    if (claimed.has(name)) continue;
+    const p = prefixOf(name, 'fc1.weight');
+    if (p === null) continue;
+    const w1 = shapes.get(name);
+    const w2 = shapes.get(join(p, 'fc2.weight'));
+    if (!is1x1(w1) || !is1x1(w2) || w2[0] !== w1[1] || w2[1] !== w1[0]) continue;
+    const bn = bnTensors(join(p, 'bn'));
+    const hasBias = shapes.has(join(p, 'fc1.bias'));
+    const tensors = under(join(p, 'fc1')).concat(bn, under(join(p, 'fc2')));
+    const timmOnly = bn.length > 0 || !hasBias; // torchvision's SqueezeExcitation always has biases and no bn
+    add({
+      prefix: p,
+      kind: 'timm.SEModule',
+      alternatives: timmOnly ? [] : ['torchvision.SqueezeExcitation'],
+      channels: w1[1],
+      hidden: w1[0],
+      kernelSize: null,
+      foldsBatchNorm: bn.length > 0,
+      tensors,
+      note: timmOnly ? '' : "same tensors and defaults (relu, sigmoid); torchvision MobileNetV3 needs gate 'hardsigmoid'",
+    });
+  }
+
+  for (const name of names) {
+    if (claimed.has(name)) continue;
+    const p = prefixOf(name, 'fc.weight');
+    if (p === null) continue;
+    const w = shapes.get(name);
+    const b = shapes.get(join(p, 'fc.bias'));
+    const all = under(p);
+    if (p === '' || !is1x1(w) || w[0] !== w[1] || b === undefined || b.length !== 1 || b[0] !== w[0] || all.length !== 2) continue;
+    add({ prefix: p, kind: 'timm.EffectiveSEModule', channels: w[0], hidden: w[0], kernelSize: null, foldsBatchNorm: false, tensors: all });
+  }
+
+  for (const name of names) {
+    if (claimed.has(name)) continue;
+    const p = prefixOf(name, 'conv.weight');
+    if (p === null || p === '') continue;
+    const w = shapes.get(name)!;
+    const all = under(p);
+    const conv2 = shapes.get(join(p, 'conv2.weight'));
+    if (w.length === 3 && w[1] === 1 && w[2] === 1 && conv2 !== undefined && conv2.length === 3 && conv2[0] === 1 && conv2[1] === w[0]) {
+      add({ prefix: p, kind: null, channels: null, hidden: w[0]!, kernelSize: conv2[2]!, foldsBatchNorm: false, tensors: all, note: 'timm EcaModule(use_mlp=True): not supported' });
+      continue;
+    }
+    if (w.length !== 3 || w[0] !== 1 || w[1] !== 1 || w[2]! % 2 !== 1 || all.length !== 1) continue;
+    add({ prefix: p, kind: 'timm.EcaModule', channels: null, hidden: null, kernelSize: w[2]!, foldsBatchNorm: false, tensors: all, note: 'C not stored (any C); CecaModule (circular padding) has the same tensor, not supported' });
+  }
+
+  const collator = new Intl.Collator('en', { numeric: true });
+  return found.sort((a, b) => collator.compare(a.prefix, b.prefix));
+}

@@ -1,0 +1,564 @@
+// A reader for the safetensors format, with the validation of the reference implementation
+// (huggingface/safetensors, safetensors/src/tensor.rs: read_metadata and Metadata::validate).
+//
+// Format (https://huggingface.co/docs/safetensors, "Format"):
+//   8 bytes    N, the header length: unsigned 64-bit little-endian
+//   N bytes    UTF-8 JSON object { name: { dtype, shape: [dims], data_offsets: [begin, end] }, ...,
+//              "__metadata__"?: { string: string } }, often padded with spaces to a multiple of 8
+//   the rest   the data section; offsets are relative to its first byte, row-major ("C") order,
+//              little-endian elements. The tensors must cover it exactly: sorted by offset, each
+//              begins where the previous ended, the first at 0, the last ends at the file's end.
+//
+// No npm package fits this job (checked 2026-11: `safetensors` 0.0.1, one release, no
+// repository; `@huggingface/hub`'s parseSafetensorsMetadata reads headers of files on the Hub
+// over HTTP, not local files or tensor data, and does not check offsets), so it is written here.
+
+import { constants as bufferConstants } from 'node:buffer';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
+import { describe, isPlainObject } from './is.js';
+
+/** Element types of the format, as spelled in the header. */
+export type SafetensorsDType =
+  | 'BOOL'
+  | 'U8'
+  | 'I8'
+  | 'F8_E5M2'
+  | 'F8_E4M3'
+  | 'F8_E8M0'
+  | 'I16'
+  | 'U16'
+  | 'F16'
+  | 'BF16'
+  | 'I32'
+  | 'U32'
+  | 'F32'
+  | 'F64'
+  | 'C64'
+  | 'I64'
+  | 'U64'
+  | 'F4'
+  | 'F6_E2M3'
+  | 'F6_E3M2';
+
+/** Bits per element (the reference's Dtype::bitsize). */
+const DTYPE_BITS: Readonly<Record<SafetensorsDType, number>> = {
+  BOOL: 8,
+  U8: 8,
+  I8: 8,
+  F8_E5M2: 8,
+  F8_E4M3: 8,
+  F8_E8M0: 8,
+  I16: 16,
+  U16: 16,
+  F16: 16,
+  BF16: 16,
+  I32: 32,
+  U32: 32,
+  F32: 32,
+  F64: 64,
+  C64: 64,
+  I64: 64,
+  U64: 64,
+  F4: 4,
+  F6_E2M3: 6,
+  F6_E3M2: 6,
+};
+
+/** The reference implementation's MAX_HEADER_SIZE: a longer header is refused before it is read. */
+export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
+
+/** Which check a file failed (SafetensorsError.check). */
+export type SafetensorsCheck =
+  | 'file-too-small' // fewer than the 8 bytes of N
+  | 'header-too-large' // N > SAFETENSORS_MAX_HEADER_BYTES
+  | 'header-length' // 8 + N > the file's length (truncated file, or a wrong N)
+  | 'header-utf8' // the header is not valid UTF-8
+  | 'header-json' // not JSON
+  | 'header-structure' // JSON, but not { name: { dtype, shape, data_offsets } } and a string map __metadata__
+  | 'duplicate-name' // a name (or a key of one entry) appears twice
+  | 'dtype' // a dtype the format does not define
+  | 'overflow' // shape product or byte count not representable
+  | 'shape-size' // end - begin differs from the bytes the shape and dtype need
+  | 'offsets' // begin > end, overlaps, gaps, or not starting at 0
+  | 'data-length'; // offsets run past the data section, or leave bytes of it unclaimed
+
+/**
+ * A file that is not valid safetensors. `code` is 'ERR_SQEX_SAFETENSORS'; `check` says which rule
+ * it broke; `tensor` names the tensor when one is at fault; `source` is the path or
+ * '<Uint8Array>'.
+ */
+export class SafetensorsError extends Error {
+  readonly code = 'ERR_SQEX_SAFETENSORS';
+  readonly check: SafetensorsCheck;
+  readonly tensor: string | undefined;
+  readonly source: string;
+  constructor(source: string, check: SafetensorsCheck, message: string, tensor?: string) {
+    super(`${source}: not a valid safetensors file (${check}): ${message}`);
+    this.name = 'SafetensorsError';
+    this.check = check;
+    this.tensor = tensor;
+    this.source = source;
+  }
+}
+
+/** One tensor's header entry. */
+export interface SafetensorsTensorInfo {
+  name: string;
+  dtype: SafetensorsDType;
+  /** Row-major dims; [] is a scalar. */
+  shape: number[];
+  /** [begin, end) in bytes, relative to the data section (as in the header). */
+  dataOffsets: [number, number];
+  /** Byte offset of the tensor in the file: 8 + N + begin. */
+  fileOffset: number;
+  /** end - begin. */
+  byteLength: number;
+}
+
+/** A validated header. */
+export interface SafetensorsHeader {
+  /** N, the JSON header's length in bytes. */
+  headerLength: number;
+  /** 8 + N: where the data section starts in the file. */
+  dataStart: number;
+  /** Length of the whole file in bytes (= dataStart + the data section). */
+  fileLength: number;
+  /** The "__metadata__" string map, or null when absent. */
+  metadata: Record<string, string> | null;
+  /** Every tensor, in data-offset order. */
+  tensors: SafetensorsTensorInfo[];
+}
+
+/** Element arrays by dtype. F16/BF16 come as raw bit patterns unless converted (toFloat32). */
+export type SafetensorsData =
+  | Float32Array
+  | Float64Array
+  | Uint16Array
+  | Int16Array
+  | Uint8Array
+  | Int8Array
+  | Int32Array
+  | Uint32Array
+  | BigInt64Array
+  | BigUint64Array;
+
+/**
+ * A tensor read from a file. `data` holds its elements, row-major:
+ * F32 → Float32Array; F64 → Float64Array; F16, BF16 → Uint16Array of bit patterns; I8 → Int8Array;
+ * U8, BOOL, F8_*, F4, F6_* → Uint8Array of the raw bytes; I16 → Int16Array; U16 → Uint16Array;
+ * I32 → Int32Array; U32 → Uint32Array; I64 → BigInt64Array; U64 → BigUint64Array; C64 →
+ * Float32Array of interleaved (real, imaginary) pairs. With `toFloat32`, F16, BF16 and F64 come
+ * as a Float32Array instead (F64 rounded to nearest); `dtype` still names the file's type.
+ */
+export interface SafetensorsTensor {
+  dtype: SafetensorsDType;
+  shape: number[];
+  data: SafetensorsData;
+  /** True when `data` is a view of the input bytes (no copy): the alignment allowed it. */
+  zeroCopy: boolean;
+}
+
+export interface ReadSafetensorsOptions {
+  /** Return F16, BF16 and F64 tensors as Float32Array (default false). */
+  toFloat32?: boolean;
+  /**
+   * Only these tensors (names, or a predicate on the name). From a path, only their bytes are
+   * read from disk. A name that is not in the file is an Error (code 'ERR_SQEX_SAFETENSORS_NAME').
+   */
+  names?: readonly string[] | ((name: string) => boolean);
+}
+
+/** What readSafetensors returns: the validated header and the tensors, by name. */
+export class SafetensorsFile {
+  readonly header: SafetensorsHeader;
+  /** Tensors by name (a null-prototype record: any name is safe as a key). */
+  readonly tensors: Readonly<Record<string, SafetensorsTensor>>;
+  constructor(header: SafetensorsHeader, tensors: Record<string, SafetensorsTensor>) {
+    this.header = header;
+    this.tensors = tensors;
+  }
+  /** The "__metadata__" map, or null. */
+  get metadata(): Record<string, string> | null {
+    return this.header.metadata;
+  }
+  /** Names of the tensors read, in file order. */
+  names(): string[] {
+    return this.header.tensors.map((t) => t.name).filter((n) => Object.hasOwn(this.tensors, n));
+  }
+  get(name: string): SafetensorsTensor | undefined {
+    return Object.hasOwn(this.tensors, name) ? this.tensors[name] : undefined;
+  }
+}
+
+type Source = string | URL | Uint8Array;
+
+function argError(fn: string, arg: string, expected: string, value: unknown): TypeError {
+  return Object.assign(new TypeError(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`), { code: 'ERR_INVALID_ARG_TYPE' });
+}
+
+function sourceName(source: Source): string {
+  return source instanceof Uint8Array ? '<Uint8Array>' : String(source);
+}
+
+function checkSource(fn: string, source: unknown): asserts source is Source {
+  if (typeof source === 'string' || source instanceof URL || source instanceof Uint8Array) return;
+  throw argError(fn, 'source', 'a file path (string or URL) or a Uint8Array holding the file', source);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** N from the first 8 bytes; checks it against the limit and the file's length. */
+function headerLengthOf(src: string, first8: Uint8Array, fileLength: number): number {
+  if (fileLength < 8) {
+    throw new SafetensorsError(src, 'file-too-small', `the file has ${fileLength} bytes; it must start with an 8-byte header length`);
+  }
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
+    throw new SafetensorsError(src, 'header-too-large', `the header length is ${n} bytes; at most ${SAFETENSORS_MAX_HEADER_BYTES} are accepted (the reference implementation's limit)`);
+  }
+  const len = Number(n);
+  if (8 + len > fileLength) {
+    throw new SafetensorsError(src, 'header-length', `the header length is ${len} bytes, but the file has only ${fileLength - 8} after the length field (truncated file?)`);
+  }
+  return len;
+}
+
+/**
+ * Finds a key that appears twice in one JSON object (JSON.parse silently keeps the last).
+ * `text` is known to be valid JSON. Returns [key, depth] (depth 1 = a tensor name) or null.
+ */
+function duplicateKey(text: string): [string, number] | null {
+  const stack: (Set<string> | null)[] = []; // null for arrays
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22 /* " */) {
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      const top = stack[stack.length - 1];
+      if (expectKey && top) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (top.has(key)) return [key, stack.length];
+        top.add(key);
+      }
+      expectKey = false;
+      i = j;
+    } else if (ch === 0x7b /* { */) {
+      stack.push(new Set());
+      expectKey = true;
+    } else if (ch === 0x5b /* [ */) {
+      stack.push(null);
+      expectKey = false;
+    } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
+      stack.pop();
+    } else if (ch === 0x2c /* , */) {
+      expectKey = stack[stack.length - 1] !== null;
+    }
+  }
+  return null;
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+/** Parses and validates the header bytes against a data section of dataLength bytes. */
+function parseHeader(src: string, bytes: Uint8Array, headerLength: number, fileLength: number): SafetensorsHeader {
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new SafetensorsError(src, 'header-utf8', 'the header is not valid UTF-8');
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new SafetensorsError(src, 'header-json', `the header is not JSON (${(err as Error).message})`);
+  }
+  if (!isPlainObject(json)) {
+    throw new SafetensorsError(src, 'header-structure', `the header must be a JSON object; it is ${Array.isArray(json) ? 'an array' : json === null ? 'null' : `a ${typeof json}`}`);
+  }
+  const dup = duplicateKey(text);
+  if (dup) {
+    const [key, depth] = dup;
+    throw new SafetensorsError(
+      src,
+      'duplicate-name',
+      depth === 1 ? `the tensor name ${JSON.stringify(key)} appears twice in the header` : `the key ${JSON.stringify(key)} appears twice in one header entry`,
+      depth === 1 ? key : undefined,
+    );
+  }
+  const dataStart = 8 + headerLength;
+  const dataLength = fileLength - dataStart;
+  let metadata: Record<string, string> | null = null;
+  const tensors: SafetensorsTensorInfo[] = [];
+  for (const [name, entry] of Object.entries(json)) {
+    if (name === '__metadata__') {
+      if (!isPlainObject(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
+        throw new SafetensorsError(src, 'header-structure', '"__metadata__" must be an object of string values');
+      }
+      metadata = Object.assign(Object.create(null) as Record<string, string>, entry as Record<string, string>);
+      continue;
+    }
+    const bad = (what: string): SafetensorsError => new SafetensorsError(src, 'header-structure', `tensor ${JSON.stringify(name)}: ${what}`, name);
+    if (!isPlainObject(entry)) throw bad('its entry must be an object { dtype, shape, data_offsets }');
+    const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+    if (typeof dtype !== 'string') throw bad(`"dtype" must be a string; received ${describe(dtype)}`);
+    if (!Object.hasOwn(DTYPE_BITS, dtype)) {
+      throw new SafetensorsError(src, 'dtype', `tensor ${JSON.stringify(name)} has dtype ${JSON.stringify(dtype.slice(0, 40))}, which the format does not define (known: ${Object.keys(DTYPE_BITS).join(', ')})`, name);
+    }
+    if (!Array.isArray(shape) || !shape.every(isCount)) throw bad('"shape" must be an array of non-negative integers');
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
+      throw bad('"data_offsets" must be [begin, end], two non-negative integers');
+    }
+    const [begin, end] = offsets as [number, number];
+    if (end < begin) throw new SafetensorsError(src, 'offsets', `tensor ${JSON.stringify(name)} has data_offsets [${begin}, ${end}]: end before begin`, name);
+    if (end > dataLength) {
+      throw new SafetensorsError(src, 'data-length', `tensor ${JSON.stringify(name)} has data_offsets [${begin}, ${end}], past the end of the ${dataLength}-byte data section`, name);
+    }
+    // Element count and byte count, refusing anything past 2^53 (the reference: checked_mul).
+    let count = 1;
+    for (const d of shape as number[]) {
+      count *= d;
+      if (!Number.isSafeInteger(count)) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the shape's element count overflows`, name);
+    }
+    const bits = count * DTYPE_BITS[dtype as SafetensorsDType];
+    if (!Number.isSafeInteger(bits)) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the byte count overflows`, name);
+    if (bits % 8 !== 0 || bits / 8 !== end - begin) {
+      throw new SafetensorsError(
+        src,
+        'shape-size',
+        `tensor ${JSON.stringify(name)}: shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${bits / 8} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+        name,
+      );
+    }
+    tensors.push({ name, dtype: dtype as SafetensorsDType, shape: [...(shape as number[])], dataOffsets: [begin, end], fileOffset: dataStart + begin, byteLength: end - begin });
+  }
+  tensors.sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
+  let next = 0;
+  for (const t of tensors) {
+    const [begin, end] = t.dataOffsets;
+    if (begin !== next) {
+      const what = begin < next ? `overlaps the previous tensor (which ends at ${next})` : `leaves a gap of ${begin - next} bytes after offset ${next}`;
+      throw new SafetensorsError(src, 'offsets', `tensor ${JSON.stringify(t.name)} at data_offsets [${begin}, ${end}] ${what}; tensors must tile the data section`, t.name);
+    }
+    next = end;
+  }
+  if (next !== dataLength) {
+    throw new SafetensorsError(src, 'data-length', `the tensors cover ${next} bytes, but the data section has ${dataLength} (extra bytes after the last tensor)`);
+  }
+  return { headerLength, dataStart, fileLength, metadata, tensors };
+}
+
+function headerFromBytes(src: string, bytes: Uint8Array): SafetensorsHeader {
+  const n = headerLengthOf(src, bytes, bytes.length);
+  return parseHeader(src, bytes.subarray(8, 8 + n), n, bytes.length);
+}
+
+/** Reads and validates the header of an open file (reads 8 + N bytes, nothing of the data). */
+function headerFromFd(src: string, fd: number): SafetensorsHeader {
+  const size = fstatSync(fd).size;
+  const first8 = new Uint8Array(8);
+  if (size >= 8) readFully(fd, first8, 0);
+  const n = headerLengthOf(src, first8, size);
+  const bytes = new Uint8Array(n);
+  readFully(fd, bytes, 8);
+  return parseHeader(src, bytes, n, size);
+}
+
+function readFully(fd: number, into: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < into.length) {
+    const got = readSync(fd, into, done, into.length - done, position + done);
+    if (got === 0) break; // the file shrank under us: what is left stays zero-filled and caught below
+    done += got;
+  }
+  if (done < into.length) {
+    throw Object.assign(new Error(`could not read ${into.length} bytes at offset ${position}: the file ended after ${done} (changed while reading?)`), { code: 'ERR_SQEX_SAFETENSORS_IO' });
+  }
+}
+
+/**
+ * Reads the header only: the 8-byte length and the N-byte JSON, nothing of the data, so listing
+ * a multi-gigabyte checkpoint costs a few kilobytes of I/O. The header is fully validated
+ * against the file's length (see SafetensorsCheck).
+ *
+ * @param source - a file path (string or file: URL), or the whole file's bytes.
+ * @throws SafetensorsError (code 'ERR_SQEX_SAFETENSORS', `check` naming the rule) for an invalid
+ *   file; the fs Error (ENOENT, EACCES...) when the file cannot be opened; TypeError
+ *   (code 'ERR_INVALID_ARG_TYPE') for a source that is neither.
+ */
+export function readSafetensorsHeader(source: string | URL | Uint8Array): SafetensorsHeader {
+  checkSource('readSafetensorsHeader', source);
+  const src = sourceName(source);
+  if (source instanceof Uint8Array) return headerFromBytes(src, source);
+  const fd = openSync(source, 'r');
+  try {
+    return headerFromFd(src, fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+type ArrayCtor = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): SafetensorsData;
+  new (length: number): SafetensorsData;
+  readonly BYTES_PER_ELEMENT: number;
+};
+
+function arrayType(dtype: SafetensorsDType): ArrayCtor {
+  switch (dtype) {
+    case 'F32':
+    case 'C64':
+      return Float32Array as unknown as ArrayCtor;
+    case 'F64':
+      return Float64Array as unknown as ArrayCtor;
+    case 'F16':
+    case 'BF16':
+    case 'U16':
+      return Uint16Array as unknown as ArrayCtor;
+    case 'I16':
+      return Int16Array as unknown as ArrayCtor;
+    case 'I8':
+      return Int8Array as unknown as ArrayCtor;
+    case 'I32':
+      return Int32Array as unknown as ArrayCtor;
+    case 'U32':
+      return Uint32Array as unknown as ArrayCtor;
+    case 'I64':
+      return BigInt64Array as unknown as ArrayCtor;
+    case 'U64':
+      return BigUint64Array as unknown as ArrayCtor;
+    default:
+      return Uint8Array as unknown as ArrayCtor;
+  }
+}
+
+/**
+ * A typed array over bytes[begin, begin + length): a view when the element alignment and the
+ * host byte order allow it, else a copy (byte-swapped on a big-endian host).
+ */
+function elements(ctor: ArrayCtor, bytes: Uint8Array, begin: number, byteLength: number): { data: SafetensorsData; zeroCopy: boolean } {
+  const size = ctor.BYTES_PER_ELEMENT;
+  const count = byteLength / size;
+  const at = bytes.byteOffset + begin;
+  if (size === 1 || (LITTLE_ENDIAN && at % size === 0)) return { data: new ctor(bytes.buffer, at, count), zeroCopy: true };
+  const copy = new Uint8Array(byteLength);
+  copy.set(bytes.subarray(begin, begin + byteLength));
+  if (!LITTLE_ENDIAN) {
+    for (let i = 0; i < byteLength; i += size) copy.subarray(i, i + size).reverse();
+  }
+  return { data: new ctor(copy.buffer, 0, count), zeroCopy: false };
+}
+
+/** F16/BF16 bits or F64 values as a Float32Array (F64 rounded to nearest). */
+export function safetensorsToFloat32(dtype: SafetensorsDType, data: SafetensorsData): Float32Array | null {
+  if (dtype === 'F32' && data instanceof Float32Array) return data;
+  if (dtype === 'F16' && data instanceof Uint16Array) return float16BitsToFloat32(data);
+  if (dtype === 'BF16' && data instanceof Uint16Array) return bfloat16BitsToFloat32(data);
+  if (dtype === 'F64' && data instanceof Float64Array) return Float32Array.from(data);
+  return null;
+}
+
+function tensorFrom(info: SafetensorsTensorInfo, bytes: Uint8Array, begin: number, toFloat32: boolean): SafetensorsTensor {
+  const { data, zeroCopy } = elements(arrayType(info.dtype), bytes, begin, info.byteLength);
+  if (toFloat32 && (info.dtype === 'F16' || info.dtype === 'BF16' || info.dtype === 'F64')) {
+    return { dtype: info.dtype, shape: info.shape, data: safetensorsToFloat32(info.dtype, data)!, zeroCopy: false };
+  }
+  return { dtype: info.dtype, shape: info.shape, data, zeroCopy };
+}
+
+function selector(fn: string, names: ReadSafetensorsOptions['names'], header: SafetensorsHeader, src: string): (name: string) => boolean {
+  if (names === undefined) return () => true;
+  if (typeof names === 'function') return names;
+  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
+    throw argError(fn, 'options.names', 'an array of tensor names or a function (name) => boolean', names);
+  }
+  const known = new Set(header.tensors.map((t) => t.name));
+  const missing = names.filter((n) => !known.has(n));
+  if (missing.length > 0) {
+    throw Object.assign(new Error(`${fn}: ${src} has no tensor named ${missing.map((m) => JSON.stringify(m)).join(', ')} (it has ${header.tensors.length} tensors)`), {
+      code: 'ERR_SQEX_SAFETENSORS_NAME',
+    });
+  }
+  const wanted = new Set(names);
+  return (name) => wanted.has(name);
+}
+
+function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names: ReadSafetensorsOptions['names'] } {
+  if (options === undefined) return { toFloat32: false, names: undefined };
+  if (!isPlainObject(options)) throw argError(fn, 'options', 'an object { toFloat32?, names? }', options);
+  for (const key of Object.keys(options)) {
+    if (key !== 'toFloat32' && key !== 'names') throw argError(fn, `options.${key}`, 'absent: the options are toFloat32 and names', options[key]);
+  }
+  const { toFloat32, names } = options as ReadSafetensorsOptions;
+  if (toFloat32 !== undefined && typeof toFloat32 !== 'boolean') throw argError(fn, 'options.toFloat32', 'a boolean', toFloat32);
+  return { toFloat32: toFloat32 === true, names };
+}
+
+/**
+ * Reads a safetensors file: the header, validated as the reference implementation does (see
+ * SafetensorsCheck), and the tensors by name. From a Uint8Array, each tensor's `data` is a view
+ * of those bytes wherever the element alignment allows (zeroCopy: true; writers align every
+ * tensor, so this is the usual case) and a copy otherwise. From a path, the data section is read
+ * into one new buffer and viewed the same way (one buffer per tensor when the section is larger
+ * than one buffer can be), or, with `names`, only the selected tensors' bytes are read.
+ *
+ * @param source - a file path (string or file: URL), or the whole file's bytes (not copied: the
+ *   views alias it).
+ * @param options - `toFloat32` converts F16, BF16 and F64 to Float32Array; `names` selects
+ *   tensors.
+ * @returns a SafetensorsFile: `tensors[name]` = { dtype, shape, data, zeroCopy }, `metadata`,
+ *   `header`.
+ * @throws SafetensorsError (code 'ERR_SQEX_SAFETENSORS', with `check`) for an invalid file; an
+ *   Error with code 'ERR_SQEX_SAFETENSORS_NAME' for a requested name the file lacks; a RangeError
+ *   with code 'ERR_SQEX_SAFETENSORS_TOO_LARGE' for a tensor larger than one ArrayBuffer; the fs
+ *   Error when the path cannot be read; TypeError (code 'ERR_INVALID_ARG_TYPE') for bad arguments.
+ */
+export function readSafetensors(source: string | URL | Uint8Array, options?: ReadSafetensorsOptions): SafetensorsFile {
+  const fn = 'readSafetensors';
+  checkSource(fn, source);
+  const { toFloat32, names } = parseOptions(fn, options);
+  const src = sourceName(source);
+  const out = Object.create(null) as Record<string, SafetensorsTensor>;
+  if (source instanceof Uint8Array) {
+    const header = headerFromBytes(src, source);
+    const pick = selector(fn, names, header, src);
+    for (const t of header.tensors) if (pick(t.name)) out[t.name] = tensorFrom(t, source, t.fileOffset, toFloat32);
+    return new SafetensorsFile(header, out);
+  }
+  const fd = openSync(source, 'r');
+  try {
+    const header = headerFromFd(src, fd);
+    const pick = selector(fn, names, header, src);
+    const dataLength = header.fileLength - header.dataStart;
+    if (names === undefined && dataLength <= bufferConstants.MAX_LENGTH) {
+      // One read of the whole data section into a fresh buffer: offsets within it keep the
+      // writer's alignment whatever the header's length.
+      const data = new Uint8Array(dataLength);
+      readFully(fd, data, header.dataStart);
+      for (const t of header.tensors) out[t.name] = tensorFrom(t, data, t.dataOffsets[0], toFloat32);
+    } else {
+      // Selected tensors, or a data section larger than one buffer: one buffer per tensor.
+      for (const t of header.tensors) {
+        if (!pick(t.name)) continue;
+        if (t.byteLength > bufferConstants.MAX_LENGTH) {
+          throw Object.assign(
+            new RangeError(`${fn}: tensor ${JSON.stringify(t.name)} of ${src} has ${t.byteLength} bytes, more than one ArrayBuffer holds here (${bufferConstants.MAX_LENGTH}); leave it out with options.names`),
+            { code: 'ERR_SQEX_SAFETENSORS_TOO_LARGE' },
+          );
+        }
+        const bytes = new Uint8Array(t.byteLength);
+        readFully(fd, bytes, t.fileOffset);
+        out[t.name] = tensorFrom(t, bytes, 0, toFloat32);
+      }
+    }
+    return new SafetensorsFile(header, out);
+  } finally {
+    closeSync(fd);
+  }
+}

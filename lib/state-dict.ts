@@ -1,0 +1,551 @@
+// From a PyTorch state dict (tensor name -> tensor) to the weights and options of one attention
+// block: which tensors each timm / torchvision module stores, the shapes they must have, the
+// options the checkpoint cannot tell (activation, gate: the module's defaults), and the eval-mode
+// BatchNorm folds (timm SEModule's optional `bn`, CbamModule's spatial `ConvNormAct`).
+//
+// Module sources the names and semantics follow: timm.layers.squeeze_excite (SEModule,
+// EffectiveSEModule), timm.models._efficientnet_blocks (SqueezeExcite), timm.layers.eca
+// (EcaModule), timm.layers.cbam (CbamModule) with timm.layers.conv_bn_act (ConvNormAct: `conv`,
+// then `bn`), torchvision.ops.misc (SqueezeExcitation). scripts/gen_golden.py folds CBAM the
+// same way.
+
+import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks.js';
+import { describe, isFloat32Array, isPlainObject, typedArrayName } from './is.js';
+import type { CBAMWeights } from './ops/cbam.js';
+import type { ECAWeights } from './ops/eca.js';
+import type { SEWeights } from './ops/se.js';
+import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
+import type { Activation, Gate } from './types.js';
+
+/** SE-family modules SEBlock.fromStateDict loads. */
+export type SEKind = 'timm.SEModule' | 'timm.EffectiveSEModule' | 'timm.SqueezeExcite' | 'torchvision.SqueezeExcitation';
+export type ECAKind = 'timm.EcaModule';
+export type CBAMKind = 'timm.CbamModule';
+/** A module, named by its library and class. */
+export type AttentionKind = SEKind | ECAKind | CBAMKind;
+
+interface KindInfo {
+  block: 'SEBlock' | 'ECABlock' | 'CBAMBlock';
+  /** The module's default hidden activation (null: it has none). */
+  activation: Activation | null;
+  gate: Gate;
+  /** Its PyTorch class, for messages. */
+  module: string;
+}
+
+/** Every kind, the block that loads it and the module defaults used when not overridden. */
+export const ATTENTION_KINDS: Readonly<Record<AttentionKind, Readonly<KindInfo>>> = {
+  'timm.SEModule': { block: 'SEBlock', activation: 'relu', gate: 'sigmoid', module: 'timm.layers.squeeze_excite.SEModule' },
+  'timm.EffectiveSEModule': { block: 'SEBlock', activation: null, gate: 'hardsigmoid', module: 'timm.layers.squeeze_excite.EffectiveSEModule' },
+  // act_layer is the containing block's: SiLU in EfficientNet (MobileNetV3 uses relu + hardsigmoid).
+  'timm.SqueezeExcite': { block: 'SEBlock', activation: 'silu', gate: 'sigmoid', module: 'timm.models._efficientnet_blocks.SqueezeExcite' },
+  'torchvision.SqueezeExcitation': { block: 'SEBlock', activation: 'relu', gate: 'sigmoid', module: 'torchvision.ops.SqueezeExcitation' },
+  'timm.EcaModule': { block: 'ECABlock', activation: null, gate: 'sigmoid', module: 'timm.layers.eca.EcaModule' },
+  'timm.CbamModule': { block: 'CBAMBlock', activation: 'relu', gate: 'sigmoid', module: 'timm.layers.cbam.CbamModule' },
+};
+
+/** torch.nn.BatchNorm2d's default eps; a state dict does not store it. */
+export const BATCHNORM_EPS = 1e-5;
+
+/** One tensor of a plain state dict: row-major data of `shape`. */
+export interface StateDictTensor {
+  shape: readonly number[];
+  /** float32; or, as readSafetensors returns them, F16/BF16 bits (Uint16Array) or F64 values, converted here. */
+  data: Float32Array | Uint16Array | Float64Array | ArrayBufferView;
+  /** safetensors dtype; needed only to tell F16 from BF16 bits (Uint16Array data). */
+  dtype?: SafetensorsDType | string;
+}
+
+/** What fromStateDict reads: readSafetensors' result, a record or a Map of tensors by name. */
+export type StateDict = SafetensorsFile | Readonly<Record<string, StateDictTensor>> | ReadonlyMap<string, StateDictTensor>;
+
+/** Options of the mapping itself. */
+export interface StateDictMapOptions<K extends AttentionKind = AttentionKind> {
+  /** The module the tensors come from. */
+  kind: K;
+  /** eps of the BatchNorm layers being folded (not stored in a state dict); default 1e-5. */
+  bnEps?: number;
+  /**
+   * Refuse tensors under the prefix that the module does not have (default true), as PyTorch's
+   * load_state_dict(strict=True) does: they mean a different module or variant.
+   */
+  strict?: boolean;
+}
+
+export type SEFromStateDictOptions = StateDictMapOptions<SEKind> & Omit<SEBlockOptions, 'channels'>;
+export type ECAFromStateDictOptions = StateDictMapOptions<ECAKind> & ECABlockOptions;
+export type CBAMFromStateDictOptions = StateDictMapOptions<CBAMKind> & Omit<CBAMBlockOptions, 'channels'>;
+
+/** Which rule a state dict broke (StateDictError.check). */
+export type StateDictCheck = 'missing' | 'shape' | 'dtype' | 'unexpected' | 'unsupported';
+
+/**
+ * A state dict that does not hold the module asked for. `code` is 'ERR_SQEX_STATE_DICT';
+ * `check` names the rule; `tensor` the full tensor name at fault (when one is);
+ * `expectedShape` the shape it must have (missing / shape).
+ */
+export class StateDictError extends Error {
+  readonly code = 'ERR_SQEX_STATE_DICT';
+  readonly check: StateDictCheck;
+  readonly tensor: string | undefined;
+  readonly expectedShape: string | undefined;
+  constructor(message: string, check: StateDictCheck, tensor?: string, expectedShape?: string) {
+    super(message);
+    this.name = 'StateDictError';
+    this.check = check;
+    this.tensor = tensor;
+    this.expectedShape = expectedShape;
+  }
+}
+
+/** The result of mapping one SE-family module. */
+export interface MappedSE {
+  op: 'se';
+  kind: SEKind;
+  /** Float32Arrays; unfolded ones may be views of the state dict's data. */
+  weights: SEWeights;
+  /** The kind's default, for the two-FC forms (absent for EffectiveSEModule's single FC). */
+  activation?: Activation;
+  gate: Gate;
+  channels: number;
+  /** rd, the hidden width; C for the single FC of EffectiveSEModule. */
+  hidden: number;
+  /** True when a timm `bn` between the FCs was folded into fc1. */
+  foldedBatchNorm: boolean;
+  /** Full names of the tensors read. */
+  tensors: string[];
+}
+export interface MappedECA {
+  op: 'eca';
+  kind: ECAKind;
+  weights: ECAWeights;
+  gate: Gate;
+  kernelSize: number;
+  tensors: string[];
+}
+export interface MappedCBAM {
+  op: 'cbam';
+  kind: CBAMKind;
+  weights: CBAMWeights;
+  activation: Activation;
+  gate: Gate;
+  channels: number;
+  hidden: number;
+  /** The spatial conv's k. */
+  kernelSize: number;
+  /** True when the spatial BatchNorm was folded (always, for timm's ConvNormAct). */
+  foldedBatchNorm: boolean;
+  tensors: string[];
+}
+export type MappedAttention = MappedSE | MappedECA | MappedCBAM;
+
+function argError<E extends TypeError | RangeError>(ctor: new (m: string) => E, fn: string, arg: string, expected: string, value: unknown): E {
+  return Object.assign(new ctor(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`), {
+    code: (ctor as unknown) === TypeError ? 'ERR_INVALID_ARG_TYPE' : 'ERR_INVALID_ARG_VALUE',
+  });
+}
+
+/** A dim of an expected shape: a number, or a name bound by the first tensor that shows it. */
+type Dim = number | string;
+
+function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Reads the tensors of one module (`prefix.`) from a state dict, checking names and shapes. */
+class ModuleReader {
+  readonly fn: string;
+  readonly prefix: string;
+  private readonly lookup: (name: string) => StateDictTensor | undefined;
+  private readonly allNames: () => string[];
+  readonly used: string[] = [];
+  readonly dims = new Map<string, number>();
+
+  constructor(fn: string, tensors: unknown, prefix: unknown) {
+    this.fn = fn;
+    if (typeof prefix !== 'string') throw argError(TypeError, fn, 'prefix', "a string: the module's name in the state dict, e.g. 'layer1.0.se' ('' for a module saved alone)", prefix);
+    this.prefix = prefix.endsWith('.') ? prefix.slice(0, -1) : prefix;
+    if (tensors instanceof SafetensorsFile) {
+      const file = tensors;
+      this.lookup = (n) => file.get(n);
+      this.allNames = () => file.names();
+    } else if (tensors instanceof Map) {
+      const map = tensors as ReadonlyMap<string, StateDictTensor>;
+      this.lookup = (n) => map.get(n);
+      this.allNames = () => [...map.keys()];
+    } else if (isPlainObject(tensors) || (typeof tensors === 'object' && tensors !== null && Object.getPrototypeOf(tensors) === null)) {
+      const rec = tensors as Readonly<Record<string, StateDictTensor>>;
+      this.lookup = (n) => (Object.hasOwn(rec, n) ? rec[n] : undefined);
+      this.allNames = () => Object.keys(rec);
+    } else {
+      throw argError(TypeError, fn, 'tensors', 'what readSafetensors returns, or a record or Map of { shape, data: Float32Array } by tensor name', tensors);
+    }
+  }
+
+  full(rel: string): string {
+    return this.prefix === '' ? rel : `${this.prefix}.${rel}`;
+  }
+
+  /** Names under the prefix (relative), in state-dict order. */
+  under(): string[] {
+    const p = this.prefix === '' ? '' : `${this.prefix}.`;
+    return this.allNames()
+      .filter((n) => n.startsWith(p))
+      .map((n) => n.slice(p.length));
+  }
+
+  has(rel: string): boolean {
+    return this.lookup(this.full(rel)) !== undefined;
+  }
+
+  shapeOf(rel: string): readonly number[] | undefined {
+    const t = this.lookup(this.full(rel));
+    return t !== undefined && Array.isArray(t.shape) ? t.shape : undefined;
+  }
+
+  private render(pattern: readonly Dim[]): string {
+    return `[${pattern.map((d) => (typeof d === 'number' ? String(d) : (this.dims.get(d) ?? d))).join(', ')}]`;
+  }
+
+  /** Binds the named dims of the first pattern that matches; null when none does. */
+  private match(shape: readonly number[], patterns: readonly (readonly Dim[])[]): boolean {
+    for (const p of patterns) {
+      if (p.length !== shape.length) continue;
+      const bound = new Map<string, number>();
+      const ok = p.every((d, i) => {
+        const v = shape[i]!;
+        if (typeof d === 'number') return v === d;
+        const known = this.dims.get(d) ?? bound.get(d);
+        if (known !== undefined) return v === known;
+        if (!(Number.isSafeInteger(v) && v >= 1)) return false;
+        bound.set(d, v);
+        return true;
+      });
+      if (ok) {
+        for (const [k, v] of bound) this.dims.set(k, v);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The tensor `rel` as float32, of one of the shapes in `patterns` (the first is the canonical). */
+  get(rel: string, patterns: readonly (readonly Dim[])[], why = ''): Float32Array {
+    const r = this.optional(rel, patterns, why);
+    if (r === null) {
+      const expected = this.render(patterns[0]!);
+      const siblings = this.under();
+      const where = this.prefix === '' ? 'in the state dict' : `under "${this.prefix}."`;
+      const listed = siblings.length === 0 ? `there is no tensor ${where}` : `${where} there are: ${siblings.slice(0, 12).join(', ')}${siblings.length > 12 ? ', …' : ''}`;
+      throw new StateDictError(
+        `${this.fn}: tensor "${this.full(rel)}" (shape ${expected}${why}) is missing from the state dict; ${listed}. Check the prefix and kind (\`npx squeeze-excite inspect FILE\` lists the attention blocks of a .safetensors file)`,
+        'missing',
+        this.full(rel),
+        expected,
+      );
+    }
+    return r;
+  }
+
+  optional(rel: string, patterns: readonly (readonly Dim[])[], why = ''): Float32Array | null {
+    const name = this.full(rel);
+    const t = this.lookup(name);
+    if (t === undefined) return null;
+    this.used.push(name);
+    const shape = (t as { shape?: unknown }).shape;
+    const expected = this.render(patterns[0]!);
+    const alts = patterns.length > 1 ? ` (or ${patterns.slice(1).map((p) => this.render(p)).join(', ')})` : '';
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" must have a shape (an array of dims) ${expected}; received ${describe(shape)}`, 'shape', name, expected);
+    }
+    if (!this.match(shape, patterns)) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" must have shape ${expected}${alts}${why}; received ${formatShape(shape)}`, 'shape', name, expected);
+    }
+    const data = toFloat32(t);
+    if (data === null) {
+      throw new StateDictError(
+        `${this.fn}: tensor "${name}" must hold float32 data (a Float32Array; F16, BF16 and F64 tensors from readSafetensors are converted); received ${t.dtype !== undefined ? `dtype ${String(t.dtype)} as ` : ''}${describe(t.data)}`,
+        'dtype',
+        name,
+      );
+    }
+    const count = shape.reduce((a: number, b: number) => a * b, 1);
+    if (data.length !== count) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" has shape ${formatShape(shape)} (${count} elements) but its data holds ${data.length}`, 'shape', name, formatShape(shape));
+    }
+    return data;
+  }
+
+  /** Marks tensors read without using their values (BatchNorm's num_batches_tracked). */
+  skip(rel: string): void {
+    if (this.has(rel)) this.used.push(this.full(rel));
+  }
+
+  dim(name: string): number {
+    return this.dims.get(name)!;
+  }
+
+  /** strict: every tensor under the prefix must have been read. */
+  finish(strict: boolean, kind: AttentionKind): string[] {
+    if (strict) {
+      const used = new Set(this.used);
+      const extra = this.under().filter((rel) => !used.has(this.full(rel)));
+      if (extra.length > 0) {
+        const first = this.full(extra[0]!);
+        throw new StateDictError(
+          `${this.fn}: ${extra.length} tensor${extra.length > 1 ? 's' : ''} ${this.prefix === '' ? 'in the state dict' : `under "${this.prefix}."`} ${extra.length > 1 ? 'are' : 'is'} not part of ${ATTENTION_KINDS[kind].module}: ${extra.slice(0, 8).join(', ')}${extra.length > 8 ? ', …' : ''}. A different module or variant? (pass strict: false to ignore them)`,
+          'unexpected',
+          first,
+        );
+      }
+    }
+    return this.used;
+  }
+}
+
+function toFloat32(t: StateDictTensor): Float32Array | null {
+  const data = t.data as unknown;
+  if (isFloat32Array(data)) return data;
+  const dtype = t.dtype;
+  const tag = typedArrayName(data);
+  if (tag === 'Float64Array') return safetensorsToFloat32('F64', data as Float64Array);
+  if (tag === 'Uint16Array' && (dtype === 'F16' || dtype === 'BF16')) return safetensorsToFloat32(dtype, data as Uint16Array);
+  return null;
+}
+
+const conv1x1 = (out: Dim, inp: Dim): Dim[][] => [
+  [out, inp, 1, 1],
+  [out, inp],
+];
+
+/** eval-mode BatchNorm as scale and shift: y = x·scale + shift, in float64. */
+function batchNormAffine(r: ModuleReader, bn: string, width: Dim, eps: number, what: string): { scale: Float64Array; shift: Float64Array } {
+  if (!r.has(`${bn}.running_mean`) || !r.has(`${bn}.running_var`)) {
+    throw new StateDictError(
+      `${r.fn}: "${r.full(bn)}" has no running_mean / running_var, so it is not an eval-mode BatchNorm2d that can be folded into ${what} (a different norm layer, or track_running_stats=False); this module cannot be loaded`,
+      'unsupported',
+      r.full(`${bn}.running_mean`),
+    );
+  }
+  const mean = r.get(`${bn}.running_mean`, [[width]]);
+  const variance = r.get(`${bn}.running_var`, [[width]]);
+  const gamma = r.optional(`${bn}.weight`, [[width]]); // affine=False stores neither weight nor bias
+  const beta = r.optional(`${bn}.bias`, [[width]]);
+  r.skip(`${bn}.num_batches_tracked`);
+  const n = mean.length;
+  const scale = new Float64Array(n);
+  const shift = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    scale[j] = (gamma ? gamma[j]! : 1) / Math.sqrt(variance[j]! + eps);
+    shift[j] = (beta ? beta[j]! : 0) - mean[j]! * scale[j]!;
+  }
+  return { scale, shift };
+}
+
+/** conv (weight [out, ...], bias [out] or none) followed by BatchNorm -> one conv, rounded to float32 once. */
+function foldInto(weight: Float32Array, bias: Float32Array | null, bn: { scale: Float64Array; shift: Float64Array }): { weight: Float32Array; bias: Float32Array } {
+  const out = bn.scale.length;
+  const per = weight.length / out;
+  const w = new Float32Array(weight.length);
+  const b = new Float32Array(out);
+  for (let o = 0; o < out; o++) {
+    const s = bn.scale[o]!;
+    for (let i = 0; i < per; i++) w[o * per + i] = weight[o * per + i]! * s;
+    b[o] = (bias ? bias[o]! : 0) * s + bn.shift[o]!;
+  }
+  return { weight: w, bias: b };
+}
+
+function parseMapOptions(fn: string, options: unknown, kinds: readonly AttentionKind[]): { kind: AttentionKind; eps: number; strict: boolean; rest: Record<string, unknown> } {
+  if (!isPlainObject(options)) throw argError(TypeError, fn, 'options', `an object with at least { kind } (${kinds.map((k) => `'${k}'`).join(', ')})`, options);
+  const { kind, bnEps, strict, ...rest } = options as Record<string, unknown>;
+  if (typeof kind !== 'string' || !kinds.includes(kind as AttentionKind)) {
+    const other = typeof kind === 'string' && Object.hasOwn(ATTENTION_KINDS, kind) ? ` ('${kind}' is loaded by ${ATTENTION_KINDS[kind as AttentionKind].block}.fromStateDict)` : '';
+    throw argError(RangeError, fn, 'options.kind', `one of ${kinds.map((k) => `'${k}'`).join(', ')}${other}`, kind);
+  }
+  if (bnEps !== undefined && !(typeof bnEps === 'number' && Number.isFinite(bnEps) && bnEps >= 0)) {
+    throw argError(RangeError, fn, 'options.bnEps', 'a finite number ≥ 0 (the BatchNorm eps, default 1e-5)', bnEps);
+  }
+  if (strict !== undefined && typeof strict !== 'boolean') throw argError(TypeError, fn, 'options.strict', 'a boolean', strict);
+  if (Object.hasOwn(rest, 'channels')) {
+    throw argError(RangeError, fn, 'options.channels', 'absent: C comes from the tensor shapes', rest.channels);
+  }
+  return { kind: kind as AttentionKind, eps: bnEps ?? BATCHNORM_EPS, strict: strict ?? true, rest };
+}
+
+const SE_KINDS: readonly SEKind[] = ['timm.SEModule', 'timm.EffectiveSEModule', 'timm.SqueezeExcite', 'torchvision.SqueezeExcitation'];
+
+function mapSE(r: ModuleReader, kind: SEKind, eps: number, strict: boolean): MappedSE {
+  const info = ATTENTION_KINDS[kind];
+  if (kind === 'timm.EffectiveSEModule') {
+    const w1 = r.get('fc.weight', conv1x1('C', 'C'), ' (C × C × 1 × 1)');
+    const b1 = r.get('fc.bias', [['C']]);
+    const c = r.dim('C');
+    return { op: 'se', kind, weights: { w1, b1 }, gate: info.gate, channels: c, hidden: c, foldedBatchNorm: false, tensors: r.finish(strict, kind) };
+  }
+  const [n1, n2] = kind === 'timm.SqueezeExcite' ? ['conv_reduce', 'conv_expand'] : ['fc1', 'fc2'];
+  const biasRequired = kind !== 'timm.SEModule'; // timm SEModule has bias=False as an option
+  let w1 = r.get(`${n1}.weight`, conv1x1('rd', 'C'), ' (rd × C × 1 × 1)');
+  let b1: Float32Array | null = biasRequired ? r.get(`${n1}.bias`, [['rd']]) : r.optional(`${n1}.bias`, [['rd']]);
+  const w2 = r.get(`${n2}.weight`, conv1x1('C', 'rd'), ' (C × rd × 1 × 1)');
+  const b2 = biasRequired ? r.get(`${n2}.bias`, [['C']]) : r.optional(`${n2}.bias`, [['C']]);
+  let folded = false;
+  if (kind === 'timm.SEModule' && r.under().some((n) => n.startsWith('bn.'))) {
+    // SEModule: fc2(act(bn(fc1(z)))): an eval-mode BN on fc1's output folds into fc1 exactly.
+    const f = foldInto(w1, b1, batchNormAffine(r, 'bn', 'rd', eps, 'fc1'));
+    w1 = f.weight;
+    b1 = f.bias;
+    folded = true;
+  }
+  const weights: SEWeights = { w1, w2 };
+  if (b1) weights.b1 = b1;
+  if (b2) weights.b2 = b2;
+  return {
+    op: 'se',
+    kind,
+    weights,
+    activation: info.activation!,
+    gate: info.gate,
+    channels: r.dim('C'),
+    hidden: r.dim('rd'),
+    foldedBatchNorm: folded,
+    tensors: r.finish(strict, kind),
+  };
+}
+
+function mapECA(r: ModuleReader, kind: ECAKind, strict: boolean): MappedECA {
+  if (r.has('conv2.weight')) {
+    throw new StateDictError(
+      `${r.fn}: "${r.full('conv2.weight')}" is present: this is timm's EcaModule(use_mlp=True) (a conv → act → conv MLP over the pooled channels), which ECABlock does not compute`,
+      'unsupported',
+      r.full('conv2.weight'),
+    );
+  }
+  const weight = r.get('conv.weight', [[1, 1, 'k'], ['k']], ' (Conv1d(1, 1, k) weight, k odd)');
+  const k = r.dim('k');
+  if (k % 2 !== 1) {
+    throw new StateDictError(`${r.fn}: tensor "${r.full('conv.weight')}" has k = ${k}; EcaModule's conv has an odd k (padding (k - 1) / 2 keeps C)`, 'shape', r.full('conv.weight'), '[1, 1, k] with k odd');
+  }
+  return { op: 'eca', kind, weights: { weight }, gate: ATTENTION_KINDS[kind].gate, kernelSize: k, tensors: r.finish(strict, kind) };
+}
+
+function mapCBAM(r: ModuleReader, kind: CBAMKind, eps: number, strict: boolean): MappedCBAM {
+  const info = ATTENTION_KINDS[kind];
+  const w1 = r.get('channel.fc1.weight', conv1x1('rd', 'C'), ' (rd × C × 1 × 1)');
+  const b1 = r.optional('channel.fc1.bias', [['rd']]); // mlp_bias=False (the default) stores none
+  const w2 = r.get('channel.fc2.weight', conv1x1('C', 'rd'), ' (C × rd × 1 × 1)');
+  const b2 = r.optional('channel.fc2.bias', [['C']]);
+  const convShape = r.shapeOf('spatial.conv.conv.weight');
+  if (convShape && convShape.length === 4 && convShape[1] === 1) {
+    throw new StateDictError(
+      `${r.fn}: "${r.full('spatial.conv.conv.weight')}" has shape ${formatShape(convShape)}: one input map, as in timm's LightCbamModule (avg and max pooled maps summed), which CBAMBlock does not compute; CbamModule's spatial conv takes 2 maps`,
+      'unsupported',
+      r.full('spatial.conv.conv.weight'),
+      '[1, 2, k, k]',
+    );
+  }
+  const sw = r.get('spatial.conv.conv.weight', [[1, 2, 'k', 'k']], ' (the spatial Conv2d(2, 1, k): channel 0 mean map, 1 max map)');
+  const k = r.dim('k');
+  if (k % 2 !== 1) {
+    throw new StateDictError(`${r.fn}: tensor "${r.full('spatial.conv.conv.weight')}" has k = ${k}; the spatial conv must have an odd k`, 'shape', r.full('spatial.conv.conv.weight'), '[1, 2, k, k] with k odd');
+  }
+  const sb = r.optional('spatial.conv.conv.bias', [[1]]);
+  let spatialWeight = sw;
+  let spatialBias = sb;
+  let folded = false;
+  if (r.under().some((n) => n.startsWith('spatial.conv.bn.'))) {
+    const f = foldInto(sw, sb, batchNormAffine(r, 'spatial.conv.bn', 1, eps, 'the spatial conv'));
+    spatialWeight = f.weight;
+    spatialBias = f.bias;
+    folded = true;
+  }
+  const weights: CBAMWeights = { w1, w2, spatialWeight };
+  if (b1) weights.b1 = b1;
+  if (b2) weights.b2 = b2;
+  if (spatialBias) weights.spatialBias = spatialBias;
+  return {
+    op: 'cbam',
+    kind,
+    weights,
+    activation: info.activation!,
+    gate: info.gate,
+    channels: r.dim('C'),
+    hidden: r.dim('rd'),
+    kernelSize: k,
+    foldedBatchNorm: folded,
+    tensors: r.finish(strict, kind),
+  };
+}
+
+const ALL_KINDS = Object.keys(ATTENTION_KINDS) as AttentionKind[];
+
+/**
+ * Maps one attention module of a PyTorch state dict to this library's weights (Float32Arrays,
+ * row-major, as seForward / ecaForward / cbamForward take them) and the module's default
+ * options.
+ *
+ * Tensors read, under `prefix.` (shapes; C channels, rd hidden width, k kernel size, all taken
+ * from the shapes; a 1×1 conv weight [a, b, 1, 1] may also be given as [a, b]):
+ * - timm.SEModule: fc1.weight [rd, C, 1, 1], fc1.bias [rd]?, bn.* (BatchNorm2d(rd), folded into
+ *   fc1)?, fc2.weight [C, rd, 1, 1], fc2.bias [C]?; relu, sigmoid.
+ * - timm.EffectiveSEModule: fc.weight [C, C, 1, 1], fc.bias [C]; hardsigmoid.
+ * - timm.SqueezeExcite: conv_reduce.weight [rd, C, 1, 1], conv_reduce.bias [rd],
+ *   conv_expand.weight [C, rd, 1, 1], conv_expand.bias [C]; silu (EfficientNet's), sigmoid.
+ * - torchvision.SqueezeExcitation: fc1.weight, fc1.bias, fc2.weight, fc2.bias; relu, sigmoid.
+ * - timm.EcaModule: conv.weight [1, 1, k], k odd; sigmoid. (No tensor tells C.)
+ * - timm.CbamModule: channel.fc1.weight, channel.fc1.bias?, channel.fc2.weight,
+ *   channel.fc2.bias?, spatial.conv.conv.weight [1, 2, k, k], spatial.conv.bn.* (BatchNorm2d(1),
+ *   folded); relu, sigmoid.
+ * BatchNorm folding (eval mode): s = γ / sqrt(running_var + eps), W' = W·s per output channel,
+ * b' = (b − running_mean)·s + β, in float64 and rounded to float32 once.
+ *
+ * Not visible in a state dict, hence not detected: timm's add_maxpool (SE, ESE), CecaModule's
+ * circular padding (same tensors as EcaModule), and non-default activations or gates (pass them
+ * to the block as overrides).
+ *
+ * @throws StateDictError (code 'ERR_SQEX_STATE_DICT', `check` 'missing' | 'shape' | 'dtype' |
+ *   'unexpected' | 'unsupported', `tensor`, `expectedShape`) naming the tensor and the shape it
+ *   must have; TypeError / RangeError (codes 'ERR_INVALID_ARG_TYPE' / 'ERR_INVALID_ARG_VALUE') for
+ *   bad arguments.
+ */
+export function attentionWeightsFromStateDict(tensors: StateDict, prefix: string, options: StateDictMapOptions): MappedAttention {
+  const fn = 'attentionWeightsFromStateDict';
+  const { kind, eps, strict, rest } = parseMapOptions(fn, options, ALL_KINDS);
+  const extra = Object.keys(rest);
+  if (extra.length > 0) throw argError(TypeError, fn, `options.${extra[0]}`, 'absent: the options are kind, bnEps and strict', rest[extra[0]!]);
+  return mapKind(fn, tensors, prefix, kind, eps, strict);
+}
+
+function mapKind(fn: string, tensors: unknown, prefix: unknown, kind: AttentionKind, eps: number, strict: boolean): MappedAttention {
+  const r = new ModuleReader(fn, tensors, prefix);
+  if (kind === 'timm.EcaModule') return mapECA(r, kind, strict);
+  if (kind === 'timm.CbamModule') return mapCBAM(r, kind, eps, strict);
+  return mapSE(r, kind, eps, strict);
+}
+
+/** SEBlock.fromStateDict's mapping: the weights and the block options (defaults under overrides). */
+export function seFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown): { mapped: MappedSE; weights: SEWeights; options: SEBlockOptions } {
+  const { kind, eps, strict, rest } = parseMapOptions(fn, options, SE_KINDS);
+  const mapped = mapKind(fn, tensors, prefix, kind, eps, strict) as MappedSE;
+  const defaults: Record<string, unknown> = { gate: mapped.gate, channels: mapped.channels };
+  if (mapped.activation !== undefined) defaults.activation = mapped.activation;
+  return { mapped, weights: mapped.weights, options: { ...defaults, ...rest } as SEBlockOptions };
+}
+
+/** ECABlock.fromStateDict's mapping. */
+export function ecaFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown): { mapped: MappedECA; weights: ECAWeights; options: ECABlockOptions } {
+  const { kind, eps, strict, rest } = parseMapOptions(fn, options, ['timm.EcaModule']);
+  const mapped = mapKind(fn, tensors, prefix, kind, eps, strict) as MappedECA;
+  return { mapped, weights: mapped.weights, options: { gate: mapped.gate, ...rest } as ECABlockOptions };
+}
+
+/** CBAMBlock.fromStateDict's mapping. */
+export function cbamFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown): { mapped: MappedCBAM; weights: CBAMWeights; options: CBAMBlockOptions } {
+  const { kind, eps, strict, rest } = parseMapOptions(fn, options, ['timm.CbamModule']);
+  const mapped = mapKind(fn, tensors, prefix, kind, eps, strict) as MappedCBAM;
+  return {
+    mapped,
+    weights: mapped.weights,
+    options: { activation: mapped.activation, gate: mapped.gate, channels: mapped.channels, ...rest } as CBAMBlockOptions,
+  };
+}

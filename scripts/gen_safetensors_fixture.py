@@ -1,0 +1,565 @@
+#!/usr/bin/env python3
+"""Make test/fixtures/attention_model.safetensors and .json: a small checkpoint holding every
+attention module that fromStateDict loads, and each module's output on fixed inputs.
+
+The checkpoint is one nn.Module tree with timm/torchvision-style names (layer1.0.se, features.1.block.2,
+...), holding: timm SEModule (plain; with a BatchNorm `bn` between the FCs; bias=False + SiLU),
+EffectiveSEModule, EfficientNet SqueezeExcite, torchvision SqueezeExcitation (sigmoid; hardsigmoid as
+in MobileNetV3), EcaModule (k from C; explicit k=5), CbamModule (k=7; mlp_bias + SiLU k=3;
+hard_sigmoid k=5), plus unrelated tensors (a stem conv + BatchNorm, a Linear head, a transformer-style
+Linear MLP fc1/fc2 that must not be mistaken for SE) and a few tensors of other dtypes (F16, BF16, F64,
+I32, U8, a scalar) for the reader's conversions. Weights are random (not the default init, so biases
+and BatchNorm statistics matter), float32, drawn per tensor name from a fixed seed, so both modes
+below write the same values. The JSON holds, per module: prefix, kind, the options that differ from the
+kind's defaults, x (float32) and the module's output computed in float64 (eval mode, the float32 weights
+cast to float64), stored as base64 little-endian; and `provenance`: which mode made it, which code
+ran each module, which writer wrote the file, and the versions.
+
+Modes (--mode):
+  timm      the real modules (timm, torchvision) and the real writer (safetensors.torch.save_file).
+            This is the proof; run it where timm and safetensors are installed (the GPU host):
+              python3 scripts/gen_safetensors_fixture.py --mode timm --out test/fixtures
+  fallback  for a machine without timm or the safetensors package (e.g. Debian's python3-torch):
+            timm's modules re-implemented below from timm's source (same parameter names and
+            forward), torchvision's real SqueezeExcitation, and a minimal safetensors writer that
+            lays the file out as the reference writer does (tensors sorted by dtype alignment then
+            name, header padded with spaces to a multiple of 8). The real `safetensors` is used
+            when importable.
+  auto      timm when timm and safetensors import, else fallback (the default).
+
+Every module's output is also checked against a numpy float64 implementation of the library's
+documented semantics (scripts/gen_golden.py's ref_se/ref_eca/ref_cbam) on weights mapped and
+BatchNorm-folded here independently of the JS mapping; the relative error is stored as
+selfCheckRelErr. The output is deterministic (fixed seeds, sorted keys).
+"""
+import argparse
+import base64
+import copy
+import hashlib
+import json
+import math
+import os
+import platform
+import struct
+import sys
+import zlib
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_golden import ref_cbam, ref_eca, ref_se  # noqa: E402  (numpy-only reference)
+
+FIXTURE = 'attention_model'
+
+
+# ---------------------------------------------------------------------------------------------
+# Fallback modules: timm's, re-implemented from its source (timm/layers/squeeze_excite.py,
+# timm/models/_efficientnet_blocks.py, timm/layers/eca.py, timm/layers/cbam.py,
+# timm/layers/conv_bn_act.py). Parameter names and forward passes are timm's.
+
+def make_gate(gate_layer):
+    if gate_layer in ('sigmoid', nn.Sigmoid):
+        return nn.Sigmoid()
+    if gate_layer in ('hard_sigmoid', nn.Hardsigmoid):
+        return nn.Hardsigmoid()  # timm's create_act_layer('hard_sigmoid') is nn.Hardsigmoid
+    raise ValueError(gate_layer)
+
+
+class FbSEModule(nn.Module):
+    """timm.layers.squeeze_excite.SEModule (rd_channels given, add_maxpool=False)."""
+
+    def __init__(self, channels, rd_channels, bias=True, act_layer=nn.ReLU, norm_layer=None, gate_layer='sigmoid'):
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, rd_channels, kernel_size=1, bias=bias)
+        self.bn = norm_layer(rd_channels) if norm_layer else nn.Identity()
+        self.act = act_layer(inplace=True)
+        self.fc2 = nn.Conv2d(rd_channels, channels, kernel_size=1, bias=bias)
+        self.gate = make_gate(gate_layer)
+
+    def forward(self, x):
+        x_se = x.mean((2, 3), keepdim=True)
+        x_se = self.fc1(x_se)
+        x_se = self.act(self.bn(x_se))
+        x_se = self.fc2(x_se)
+        return x * self.gate(x_se)
+
+
+class FbEffectiveSEModule(nn.Module):
+    """timm.layers.squeeze_excite.EffectiveSEModule (add_maxpool=False)."""
+
+    def __init__(self, channels, gate_layer='hard_sigmoid'):
+        super().__init__()
+        self.fc = nn.Conv2d(channels, channels, kernel_size=1, padding=0)
+        self.gate = make_gate(gate_layer)
+
+    def forward(self, x):
+        x_se = x.mean((2, 3), keepdim=True)
+        x_se = self.fc(x_se)
+        return x * self.gate(x_se)
+
+
+class FbSqueezeExcite(nn.Module):
+    """timm.models._efficientnet_blocks.SqueezeExcite."""
+
+    def __init__(self, in_chs, rd_channels, act_layer=nn.ReLU, gate_layer=nn.Sigmoid):
+        super().__init__()
+        self.conv_reduce = nn.Conv2d(in_chs, rd_channels, 1, bias=True)
+        self.act1 = act_layer(inplace=True)
+        self.conv_expand = nn.Conv2d(rd_channels, in_chs, 1, bias=True)
+        self.gate = make_gate(gate_layer)
+
+    def forward(self, x):
+        x_se = x.mean((2, 3), keepdim=True)
+        x_se = self.conv_reduce(x_se)
+        x_se = self.act1(x_se)
+        x_se = self.conv_expand(x_se)
+        return x * self.gate(x_se)
+
+
+class FbEcaModule(nn.Module):
+    """timm.layers.eca.EcaModule (use_mlp=False)."""
+
+    def __init__(self, channels=None, kernel_size=3, gamma=2, beta=1, gate_layer='sigmoid'):
+        super().__init__()
+        if channels is not None:
+            t = int(abs(math.log(channels, 2) + beta) / gamma)
+            kernel_size = max(t if t % 2 else t + 1, 3)
+        assert kernel_size % 2 == 1
+        self.conv = nn.Conv1d(1, 1, kernel_size=kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+        self.gate = make_gate(gate_layer)
+
+    def forward(self, x):
+        y = x.mean((2, 3)).view(x.shape[0], 1, -1)
+        y = self.conv(y)
+        y = self.gate(y).view(x.shape[0], -1, 1, 1)
+        return x * y.expand_as(x)
+
+
+class FbChannelAttn(nn.Module):
+    """timm.layers.cbam.ChannelAttn."""
+
+    def __init__(self, channels, rd_channels, act_layer=nn.ReLU, gate_layer='sigmoid', mlp_bias=False):
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, rd_channels, 1, bias=mlp_bias)
+        self.act = act_layer(inplace=True)
+        self.fc2 = nn.Conv2d(rd_channels, channels, 1, bias=mlp_bias)
+        self.gate = make_gate(gate_layer)
+
+    def forward(self, x):
+        x_avg = self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True))))
+        x_max = self.fc2(self.act(self.fc1(x.amax((2, 3), keepdim=True))))
+        return x * self.gate(x_avg + x_max)
+
+
+class FbConvNormAct(nn.Module):
+    """timm.layers.conv_bn_act.ConvNormAct(2, 1, k, apply_act=False): `conv` (no bias, 'same'
+    padding (k-1)//2), then `bn` (BatchNorm2d; BatchNormAct2d without its act)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=(kernel_size - 1) // 2, bias=False)
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x):
+        return self.bn(self.conv(x))
+
+
+class FbSpatialAttn(nn.Module):
+    """timm.layers.cbam.SpatialAttn."""
+
+    def __init__(self, kernel_size=7, gate_layer='sigmoid'):
+        super().__init__()
+        self.conv = FbConvNormAct(2, 1, kernel_size)
+        self.gate = make_gate(gate_layer)
+
+    def forward(self, x):
+        x_attn = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        x_attn = self.conv(x_attn)
+        return x * self.gate(x_attn)
+
+
+class FbCbamModule(nn.Module):
+    """timm.layers.cbam.CbamModule (rd_channels given)."""
+
+    def __init__(self, channels, rd_channels, spatial_kernel_size=7, act_layer=nn.ReLU, gate_layer='sigmoid', mlp_bias=False):
+        super().__init__()
+        self.channel = FbChannelAttn(channels, rd_channels, act_layer=act_layer, gate_layer=gate_layer, mlp_bias=mlp_bias)
+        self.spatial = FbSpatialAttn(spatial_kernel_size, gate_layer=gate_layer)
+
+    def forward(self, x):
+        return self.spatial(self.channel(x))
+
+
+def import_first(*candidates):
+    errs = []
+    for mod, attr in candidates:
+        try:
+            m = __import__(mod, fromlist=[attr])
+            return getattr(m, attr), f"{mod}.{attr}"
+        except Exception as e:  # try the next location (timm moved modules across versions)
+            errs.append(f"{mod}.{attr}: {e}")
+    raise ImportError("; ".join(errs))
+
+
+def module_classes(mode):
+    """{kind: (constructor, description of the code that runs it)}."""
+    from torchvision.ops import SqueezeExcitation
+    import torchvision
+    tv = (SqueezeExcitation, f"torchvision.ops.SqueezeExcitation (torchvision {torchvision.__version__})")
+    if mode == 'timm':
+        import timm
+        v = f"(timm {timm.__version__})"
+        se, se_p = import_first(('timm.layers.squeeze_excite', 'SEModule'), ('timm.models.layers.squeeze_excite', 'SEModule'))
+        ese, ese_p = import_first(('timm.layers.squeeze_excite', 'EffectiveSEModule'), ('timm.models.layers.squeeze_excite', 'EffectiveSEModule'))
+        sqe, sqe_p = import_first(('timm.models._efficientnet_blocks', 'SqueezeExcite'), ('timm.models.efficientnet_blocks', 'SqueezeExcite'))
+        eca, eca_p = import_first(('timm.layers.eca', 'EcaModule'), ('timm.models.layers.eca', 'EcaModule'))
+        cbam, cbam_p = import_first(('timm.layers.cbam', 'CbamModule'), ('timm.models.layers.cbam', 'CbamModule'))
+        return {
+            'timm.SEModule': (se, f"{se_p} {v}"),
+            'timm.EffectiveSEModule': (ese, f"{ese_p} {v}"),
+            'timm.SqueezeExcite': (sqe, f"{sqe_p} {v}"),
+            'torchvision.SqueezeExcitation': tv,
+            'timm.EcaModule': (eca, f"{eca_p} {v}"),
+            'timm.CbamModule': (cbam, f"{cbam_p} {v}"),
+        }
+    fb = "re-implemented in scripts/gen_safetensors_fixture.py from timm's source (timm not installed)"
+    return {
+        'timm.SEModule': (FbSEModule, f"FbSEModule: timm.layers.squeeze_excite.SEModule {fb}"),
+        'timm.EffectiveSEModule': (FbEffectiveSEModule, f"FbEffectiveSEModule: timm.layers.squeeze_excite.EffectiveSEModule {fb}"),
+        'timm.SqueezeExcite': (FbSqueezeExcite, f"FbSqueezeExcite: timm.models._efficientnet_blocks.SqueezeExcite {fb}"),
+        'torchvision.SqueezeExcitation': tv,
+        'timm.EcaModule': (FbEcaModule, f"FbEcaModule: timm.layers.eca.EcaModule {fb}"),
+        'timm.CbamModule': (FbCbamModule, f"FbCbamModule: timm.layers.cbam.CbamModule {fb}"),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The cases: (prefix, kind, constructor kwargs, input shape, overrides of the kind's defaults)
+
+def cases(C):
+    se, ese, sqe, tv, eca, cbam = (C[k][0] for k in (
+        'timm.SEModule', 'timm.EffectiveSEModule', 'timm.SqueezeExcite', 'torchvision.SqueezeExcitation',
+        'timm.EcaModule', 'timm.CbamModule'))
+    return [
+        ('layer1.0.se', 'timm.SEModule', lambda: se(32, rd_channels=8), (2, 32, 5, 6), {}),
+        ('layer1.1.se', 'timm.SEModule', lambda: se(24, rd_channels=8, norm_layer=nn.BatchNorm2d), (2, 24, 4, 5), {}),
+        ('layer1.2.se', 'timm.SEModule', lambda: se(16, rd_channels=4, bias=False, act_layer=nn.SiLU), (1, 16, 5, 5),
+         {'activation': 'silu'}),
+        ('stages.0.blocks.0.attn', 'timm.EffectiveSEModule', lambda: ese(16), (2, 16, 3, 4), {}),
+        ('blocks.1.0.se', 'timm.SqueezeExcite', lambda: sqe(32, rd_channels=8, act_layer=nn.SiLU), (2, 32, 4, 4), {}),
+        ('features.1.block.2', 'torchvision.SqueezeExcitation', lambda: tv(24, 8), (2, 24, 4, 4), {}),
+        ('features.4.block.2', 'torchvision.SqueezeExcitation',
+         lambda: tv(40, 16, activation=nn.ReLU, scale_activation=nn.Hardsigmoid), (1, 40, 3, 3), {'gate': 'hardsigmoid'}),
+        ('layer2.0.se', 'timm.EcaModule', lambda: eca(channels=64), (2, 64, 3, 3), {}),
+        ('layer2.1.se', 'timm.EcaModule', lambda: eca(kernel_size=5), (2, 20, 3, 3), {}),
+        ('layer3.0.se', 'timm.CbamModule', lambda: cbam(16, rd_channels=4, spatial_kernel_size=7), (2, 16, 5, 6), {}),
+        ('layer3.1.se', 'timm.CbamModule',
+         lambda: cbam(8, rd_channels=2, spatial_kernel_size=3, act_layer=nn.SiLU, mlp_bias=True), (1, 8, 7, 5),
+         {'activation': 'silu'}),
+        ('layer3.2.se', 'timm.CbamModule',
+         lambda: cbam(12, rd_channels=3, spatial_kernel_size=5, gate_layer='hard_sigmoid', mlp_bias=True), (1, 12, 4, 6),
+         {'gate': 'hardsigmoid'}),
+    ]
+
+
+def put(root, dotted, module):
+    parts = dotted.split('.')
+    node = root
+    for p in parts[:-1]:
+        if not hasattr(node, p):
+            node.add_module(p, nn.Module())
+        node = getattr(node, p)
+    node.add_module(parts[-1], module)
+
+
+def get(root, dotted):
+    node = root
+    for p in dotted.split('.'):
+        node = getattr(node, p)
+    return node
+
+
+def randomise(model):
+    """Fills every parameter and buffer, per tensor name (crc32 seed), with float32-representable values."""
+    bn_prefixes = {n for n, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+    with torch.no_grad():
+        for name, t in sorted(model.state_dict(keep_vars=True).items()):
+            gen = torch.Generator().manual_seed(zlib.crc32(name.encode()))
+            owner, _, leaf = name.rpartition('.')
+            if leaf == 'num_batches_tracked':
+                t.fill_(7)
+                continue
+            if owner in bn_prefixes:
+                if leaf == 'running_var':
+                    v = torch.rand(t.shape, generator=gen, dtype=torch.float64) * 1.5 + 0.5
+                elif leaf == 'running_mean':
+                    v = torch.randn(t.shape, generator=gen, dtype=torch.float64) * 0.3
+                elif leaf == 'weight':
+                    v = torch.randn(t.shape, generator=gen, dtype=torch.float64) * 0.5 + 1.0
+                else:
+                    v = torch.randn(t.shape, generator=gen, dtype=torch.float64) * 0.5
+            elif t.dim() >= 2:
+                fan_in = t[0].numel()
+                v = torch.randn(t.shape, generator=gen, dtype=torch.float64) * (2.0 / math.sqrt(fan_in))
+            else:
+                v = torch.randn(t.shape, generator=gen, dtype=torch.float64) * 0.5
+            t.copy_(v.float())
+
+
+def extras():
+    """Tensors of other dtypes, for the reader's conversions: (tensor, exact float32 values or ints)."""
+    f16 = torch.tensor([1.0, -2.5, 65504.0, 2.0 ** -14, 2.0 ** -24, 0.0, -0.0, 0.333251953125], dtype=torch.float16)
+    bf16 = torch.tensor([1.0, -2.5, 3.3895313892515355e38, 2.0 ** -126, 0.333984375, -0.0], dtype=torch.bfloat16)
+    f64 = torch.tensor([[1.0, 0.1, -1e-3], [1.0 / 3.0, -2.5, 1e-40]], dtype=torch.float64)
+    return {
+        'extras.f16': f16,
+        'extras.bf16': bf16,
+        'extras.f64': f64,
+        'extras.i32': torch.tensor([1, -2, 2 ** 31 - 1], dtype=torch.int32),
+        'extras.u8': torch.tensor([0, 255, 7], dtype=torch.uint8),
+        'extras.scalar': torch.tensor(3.5, dtype=torch.float32),
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# A minimal safetensors writer, laid out as the reference (huggingface/safetensors,
+# safetensors/src/tensor.rs `prepare`) lays files out.
+
+DTYPE_NAMES = {torch.float64: 'F64', torch.float32: 'F32', torch.float16: 'F16', torch.bfloat16: 'BF16',
+               torch.int64: 'I64', torch.int32: 'I32', torch.int16: 'I16', torch.int8: 'I8', torch.uint8: 'U8',
+               torch.bool: 'BOOL'}
+# The reference's Dtype enum order (increasing alignment); tensors are written in decreasing order.
+DTYPE_ORDER = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64']
+
+
+def tensor_bytes(t):
+    assert sys.byteorder == 'little'
+    flat = t.detach().contiguous().reshape(-1)
+    if flat.numel() == 0:
+        return b''
+    return flat.view(torch.uint8).numpy().tobytes()
+
+
+def write_minimal(path, tensors, metadata):
+    items = sorted(tensors.items(), key=lambda kv: (-DTYPE_ORDER.index(DTYPE_NAMES[kv[1].dtype]), kv[0]))
+    header = {'__metadata__': dict(sorted(metadata.items()))}
+    blobs = []
+    offset = 0
+    for name, t in items:
+        b = tensor_bytes(t)
+        header[name] = {'dtype': DTYPE_NAMES[t.dtype], 'shape': list(t.shape), 'data_offsets': [offset, offset + len(b)]}
+        offset += len(b)
+        blobs.append(b)
+    hb = json.dumps(header, separators=(',', ':')).encode('utf-8')
+    hb += b' ' * ((8 - len(hb) % 8) % 8)
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(hb)))
+        f.write(hb)
+        for b in blobs:
+            f.write(b)
+
+
+def read_back(path):
+    """A minimal reader, to check the written file round-trips: {name: (dtype, shape, bytes)}."""
+    with open(path, 'rb') as f:
+        raw = f.read()
+    n = struct.unpack('<Q', raw[:8])[0]
+    header = json.loads(raw[8:8 + n])
+    header.pop('__metadata__', None)
+    data = raw[8 + n:]
+    return {k: (v['dtype'], v['shape'], data[v['data_offsets'][0]:v['data_offsets'][1]]) for k, v in header.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+
+def b64(a, dtype):
+    arr = np.ascontiguousarray(np.asarray(a, dtype=dtype)).ravel()
+    return {'b64': base64.b64encode(arr.tobytes()).decode('ascii'), 'dtype': 'float32' if dtype == '<f4' else 'float64',
+            'length': int(arr.size)}
+
+
+def mapped_weights(sd, prefix, kind, eps=1e-5):
+    """Weights in the library's layout, BatchNorm folded: written independently of lib/state-dict.ts."""
+    g = lambda rel: sd[f"{prefix}.{rel}"].double().numpy() if f"{prefix}.{rel}" in sd else None  # noqa: E731
+
+    def flat2(w):
+        return None if w is None else w.reshape(w.shape[0], -1)
+
+    def fold(w, b, bn):
+        s = g(f'{bn}.weight') / np.sqrt(g(f'{bn}.running_var') + eps)
+        b = np.zeros(w.shape[0]) if b is None else b
+        return w * s.reshape(-1, *([1] * (w.ndim - 1))), (b - g(f'{bn}.running_mean')) * s + g(f'{bn}.bias')
+
+    if kind == 'timm.EffectiveSEModule':
+        return {'w1': flat2(g('fc.weight')), 'b1': g('fc.bias')}
+    if kind in ('timm.SEModule', 'torchvision.SqueezeExcitation', 'timm.SqueezeExcite'):
+        a, b = ('conv_reduce', 'conv_expand') if kind == 'timm.SqueezeExcite' else ('fc1', 'fc2')
+        w1, b1 = flat2(g(f'{a}.weight')), g(f'{a}.bias')
+        if g('bn.running_var') is not None:
+            w1, b1 = fold(w1, b1, 'bn')
+        return {'w1': w1, 'b1': b1, 'w2': flat2(g(f'{b}.weight')), 'b2': g(f'{b}.bias')}
+    if kind == 'timm.EcaModule':
+        return {'weight': g('conv.weight').reshape(-1)}
+    sw, sb = fold(g('spatial.conv.conv.weight'), None, 'spatial.conv.bn')
+    return {'w1': flat2(g('channel.fc1.weight')), 'b1': g('channel.fc1.bias'), 'w2': flat2(g('channel.fc2.weight')),
+            'b2': g('channel.fc2.bias'), 'spatialWeight': sw.reshape(-1), 'spatialBias': sb.reshape(-1)}
+
+
+DEFAULTS = {
+    'timm.SEModule': {'activation': 'relu', 'gate': 'sigmoid'},
+    'timm.EffectiveSEModule': {'activation': 'relu', 'gate': 'hardsigmoid'},
+    'timm.SqueezeExcite': {'activation': 'silu', 'gate': 'sigmoid'},
+    'torchvision.SqueezeExcitation': {'activation': 'relu', 'gate': 'sigmoid'},
+    'timm.EcaModule': {'gate': 'sigmoid'},
+    'timm.CbamModule': {'activation': 'relu', 'gate': 'sigmoid'},
+}
+BLOCK = {'timm.EcaModule': 'ECABlock', 'timm.CbamModule': 'CBAMBlock'}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures'))
+    ap.add_argument('--mode', choices=('auto', 'timm', 'fallback'), default='auto')
+    args = ap.parse_args()
+    torch.set_grad_enabled(False)
+
+    versions = {'python': platform.python_version(), 'torch': torch.__version__, 'numpy': np.__version__}
+    try:
+        import torchvision
+        versions['torchvision'] = torchvision.__version__
+    except Exception as e:
+        sys.exit(f"torchvision is required (torchvision.ops.SqueezeExcitation): {e}")
+    try:
+        import timm
+        versions['timm'] = timm.__version__
+    except Exception as e:
+        timm = None
+        versions['timm'] = f'not installed ({type(e).__name__})'
+    try:
+        import safetensors
+        from safetensors.torch import save_file
+        versions['safetensors'] = safetensors.__version__
+    except Exception as e:
+        save_file = None
+        versions['safetensors'] = f'not installed ({type(e).__name__})'
+
+    mode = args.mode
+    if mode == 'auto':
+        mode = 'timm' if timm is not None and save_file is not None else 'fallback'
+    if mode == 'timm' and (timm is None or save_file is None):
+        sys.exit(f"--mode timm needs timm and safetensors; have timm={versions['timm']}, safetensors={versions['safetensors']}")
+
+    C = module_classes(mode)
+    model = nn.Module()
+    put(model, 'stem.conv', nn.Conv2d(3, 8, 3, bias=False))
+    put(model, 'stem.bn', nn.BatchNorm2d(8))
+    specs = cases(C)
+    for prefix, kind, make, shape, _ in specs:
+        put(model, prefix, make())
+    put(model, 'blocks.9.mlp.fc1', nn.Linear(16, 64))  # a transformer MLP: 2-D fc1/fc2, not an SE module
+    put(model, 'blocks.9.mlp.fc2', nn.Linear(64, 16))
+    put(model, 'head.fc', nn.Linear(32, 10))
+    randomise(model)
+    model.eval()
+
+    sd = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    ext = extras()
+    tensors = dict(sd)
+    tensors.update(ext)
+
+    writer = (f"safetensors.torch.save_file (safetensors {versions['safetensors']})" if save_file is not None
+              else "minimal writer in scripts/gen_safetensors_fixture.py (the safetensors package is not installed): "
+                   "tensors sorted by dtype alignment then name, header padded with spaces to a multiple of 8, "
+                   "as safetensors/src/tensor.rs lays files out")
+    metadata = {'format': 'pt', 'generator': 'scripts/gen_safetensors_fixture.py', 'mode': mode}
+    os.makedirs(args.out, exist_ok=True)
+    st_path = os.path.join(args.out, f'{FIXTURE}.safetensors')
+    if save_file is not None:
+        save_file(tensors, st_path, metadata=metadata)
+    else:
+        write_minimal(st_path, tensors, metadata)
+    back = read_back(st_path)
+    assert sorted(back) == sorted(tensors), 'round trip: names differ'
+    for k, t in tensors.items():
+        assert back[k][0] == DTYPE_NAMES[t.dtype] and back[k][1] == list(t.shape) and back[k][2] == tensor_bytes(t), k
+
+    model64 = copy.deepcopy(model).double().eval()
+    out_cases = []
+    worst = 0.0
+    for prefix, kind, make, shape, overrides in specs:
+        gen = torch.Generator().manual_seed(zlib.crc32(prefix.encode()) + 1)
+        x = (torch.randn(*shape, generator=gen, dtype=torch.float64) + 0.1).float().double()
+        y = get(model64, prefix)(x.clone()).numpy()
+        opts = {**DEFAULTS[kind], **overrides}
+        w = mapped_weights(sd, prefix, kind)
+        w = {k: v for k, v in w.items() if v is not None}
+        if kind == 'timm.EcaModule':
+            ref = ref_eca(x.numpy(), w, opts)
+        elif kind == 'timm.CbamModule':
+            ref = ref_cbam(x.numpy(), w, opts)
+        else:
+            ref = ref_se(x.numpy(), w, opts)
+        rel = float(np.max(np.abs(ref - y)) / max(np.max(np.abs(y)), 1e-300))
+        worst = max(worst, rel)
+        m = get(model, prefix)
+        n_params = {k[len(prefix) + 1:]: list(v.shape) for k, v in sd.items() if k.startswith(prefix + '.')}
+        print(f"{prefix:24s} {kind:30s} x{list(shape)} selfCheckRelErr={rel:.2e} {'OK' if rel < 1e-12 else 'MISMATCH'}")
+        out_cases.append({
+            'prefix': prefix,
+            'kind': kind,
+            'block': BLOCK.get(kind, 'SEBlock'),
+            'module': type(m).__module__ + '.' + type(m).__name__,
+            'overrides': overrides,
+            'tensors': n_params,
+            'shape': list(shape),
+            'x': b64(x.numpy(), '<f4'),
+            'expected': b64(y, '<f8'),
+            'selfCheckRelErr': rel,
+        })
+
+    ext_json = {}
+    for k, t in ext.items():
+        if t.is_floating_point():
+            vals = t.float().reshape(-1).tolist()  # exact: float32 values of the stored F16/BF16 (F64 rounded to nearest)
+        else:
+            vals = t.reshape(-1).tolist()
+        ext_json[k] = {'dtype': DTYPE_NAMES[t.dtype], 'shape': list(t.shape), 'values': vals}
+
+    with open(st_path, 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    provenance = {
+        'mode': mode,
+        'real': mode == 'timm',
+        'generator': 'scripts/gen_safetensors_fixture.py',
+        'command': ' '.join(['python3 scripts/gen_safetensors_fixture.py'] + sys.argv[1:]),
+        'writer': writer,
+        'modules': {kind: C[kind][1] for kind in C},
+        'versions': versions,
+        'host': f"{platform.system()} {platform.machine()}",
+        'safetensorsSha256': digest,
+        'note': ('made by the real timm, torchvision and safetensors' if mode == 'timm' else
+                 'fallback: timm modules re-implemented and (unless safetensors is installed) a minimal writer; '
+                 'regenerate where timm and safetensors are installed: '
+                 'python3 scripts/gen_safetensors_fixture.py --mode timm'),
+    }
+    doc = {'provenance': provenance, 'file': f'{FIXTURE}.safetensors', 'bnEps': 1e-5, 'cases': out_cases,
+           'extras': ext_json,
+           'distractors': ['stem.conv.weight', 'stem.bn.weight', 'blocks.9.mlp.fc1.weight', 'blocks.9.mlp.fc2.weight',
+                           'head.fc.weight']}
+    js_path = os.path.join(args.out, f'{FIXTURE}.json')
+    with open(js_path, 'w') as f:
+        json.dump(doc, f, separators=(',', ':'), sort_keys=True)
+        f.write('\n')
+    sizes = os.path.getsize(st_path) + os.path.getsize(js_path)
+    print(f"mode={mode}; {len(out_cases)} modules; worst selfCheckRelErr {worst:.2e}; "
+          f"{os.path.getsize(st_path)} + {os.path.getsize(js_path)} = {sizes} bytes; sha256 {digest[:16]}")
+    if worst > 1e-12:
+        print("SELF-CHECK MISMATCH: the modules do not compute what the mapping assumes")
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,92 @@
+// `squeeze-excite inspect FILE`, run as a child process the way npx runs it (the package.json bin).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { FIXTURE_DIR } from './helpers.js';
+import { loadModelFixture } from './state-dict-fixture.js';
+
+const root = path.resolve(__dirname, '..');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { bin: Record<string, string>; files: string[]; version: string };
+const bin = path.join(root, pkg.bin['squeeze-excite']!);
+const scratch = mkdtempSync(path.join(tmpdir(), 'sqex-cli-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: scratch, encoding: 'utf8', env: { ...process.env, SQUEEZE_EXCITE_BINARY: '/nonexistent/addon.node' } });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('squeeze-excite inspect', () => {
+  const fx = loadModelFixture();
+  const file = path.join(FIXTURE_DIR, 'attention_model.safetensors');
+
+  test('the package declares the bin and ships it', () => {
+    expect(pkg.bin).toEqual({ 'squeeze-excite': 'bin/squeeze-excite.js' });
+    expect(pkg.files).toContain('bin/');
+    expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
+  });
+
+  test('lists every module of the fixture with prefix, kind, block, C and hidden/k (no native addon needed)', () => {
+    // SQUEEZE_EXCITE_BINARY points nowhere: inspect must not load the addon.
+    const r = cli('inspect', file);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`${fx.cases.length} attention modules`);
+    const rows = new Map(
+      r.stdout
+        .split('\n')
+        .map((l) => l.trim().split(/\s{2,}/))
+        .filter((cols) => cols.length >= 6)
+        .map((cols) => [cols[0]!, cols] as const),
+    );
+    expect(rows.get('prefix')).toEqual(['prefix', 'kind', 'block', 'C', 'hidden', 'k', 'notes']);
+    for (const c of fx.cases) {
+      const row = rows.get(c.prefix);
+      expect(row, c.prefix).toBeDefined();
+      // The listed kind, or its alternative (SEModule / SqueezeExcitation share tensors).
+      expect(`${row![1]} ${row![6] ?? ''}`, c.prefix).toContain(c.kind);
+      expect(row![2], c.prefix).toBe(c.block);
+      const fc1 = c.tensors['fc1.weight'] ?? c.tensors['conv_reduce.weight'] ?? c.tensors['channel.fc1.weight'] ?? c.tensors['fc.weight'];
+      if (fc1) {
+        expect(row![3], c.prefix).toBe(String(fc1[1]));
+        expect(row![4], c.prefix).toBe(String(fc1[0]));
+      } else {
+        expect(row![3], c.prefix).toBe('-'); // ECA stores no C
+        expect(row![5], c.prefix).toBe(String(c.tensors['conv.weight']![2]));
+      }
+      if (c.kind === 'timm.CbamModule') expect(row![5], c.prefix).toBe(String(c.tensors['spatial.conv.conv.weight']![2]));
+    }
+    for (const d of fx.distractors) expect(r.stdout).not.toContain(d.split('.').slice(0, -2).join('.') + '  ');
+    expect(r.stdout).toContain('fromStateDict(readSafetensors(');
+  });
+
+  test('--json gives the same modules, machine-readable', () => {
+    const r = cli('inspect', file, '--json');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { tensors: number; modules: { prefix: string; kind: string; block: string }[]; metadata: Record<string, string> };
+    expect(out.modules.map((m) => m.prefix).sort()).toEqual(fx.cases.map((c) => c.prefix).sort());
+    expect(out.metadata.mode).toBe(fx.provenance.mode);
+  });
+
+  test('a bad file: exit 1, the reason and its check on stderr; usage errors: exit 2', () => {
+    const bad = path.join(scratch, 'bad.safetensors');
+    writeFileSync(bad, Buffer.from([1, 2, 3]));
+    const r = cli('inspect', bad);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/not a valid safetensors file/);
+    expect(r.stderr).toContain('ERR_SQEX_SAFETENSORS: file-too-small');
+    const missing = cli('inspect', path.join(scratch, 'nope.safetensors'));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('ENOENT');
+    expect(cli('frobnicate').status).toBe(2);
+    expect(cli('inspect').status).toBe(2);
+    expect(cli('inspect', file, '--yaml').status).toBe(2);
+    const help = cli('--help');
+    expect(help.status).toBe(0);
+    expect(help.stdout).toContain('inspect <file.safetensors>');
+    expect(cli('--version').stdout.trim()).toBe(pkg.version);
+  });
+});

@@ -1,0 +1,416 @@
+// The safetensors reader: every dtype round-trips, views are zero-copy where alignment allows,
+// F16/BF16/F64 convert on request, the header alone is read for listing (a sparse 4 GiB file),
+// and every rule of the reference implementation's validation is refused with its own `check`.
+import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { SAFETENSORS_MAX_HEADER_BYTES, SafetensorsError, SafetensorsFile, readSafetensors, readSafetensorsHeader } from '../dist/index.js';
+import { fromBf16Bits, fromF16Bits, freshRng, seedNote, toBf16Bits, toF16Bits } from './helpers.js';
+import { f32Bytes, typedBytes, writeSafetensors, type WriteTensor } from './safetensors-writer.js';
+
+const scratch = mkdtempSync(path.join(tmpdir(), 'sqex-st-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function expectCheck(fn: () => unknown, check: string, contains?: string | RegExp): SafetensorsError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, `expected a SafetensorsError (${check})`).toBeInstanceOf(SafetensorsError);
+  const e = caught as SafetensorsError;
+  expect(e.code).toBe('ERR_SQEX_SAFETENSORS');
+  expect(e.check).toBe(check);
+  if (contains !== undefined) expect(e.message).toMatch(contains);
+  return e;
+}
+
+/** One tensor per dtype, random contents, and the typed array the reader must return. */
+function everyDtype(rng: ReturnType<typeof freshRng>): { tensors: Record<string, WriteTensor>; expected: Record<string, ArrayBufferView> } {
+  const f32 = rng.normals(6);
+  const f64 = Float64Array.from({ length: 4 }, () => rng.normal() * 1e10);
+  const f16 = Uint16Array.from({ length: 5 }, () => toF16Bits(rng.normal()));
+  const bf16 = Uint16Array.from({ length: 3 }, () => toBf16Bits(rng.normal()));
+  const i8 = Int8Array.from({ length: 7 }, () => rng.int(-128, 127));
+  const u8 = Uint8Array.from({ length: 5 }, () => rng.int(0, 255));
+  const bool = Uint8Array.from({ length: 3 }, () => rng.int(0, 1));
+  const i16 = Int16Array.from({ length: 3 }, () => rng.int(-32768, 32767));
+  const u16 = Uint16Array.from({ length: 3 }, () => rng.int(0, 65535));
+  const i32 = Int32Array.from({ length: 3 }, () => rng.int(-(2 ** 31), 2 ** 31 - 1));
+  const u32 = Uint32Array.from({ length: 3 }, () => rng.int(0, 2 ** 32 - 1));
+  const i64 = BigInt64Array.from({ length: 2 }, () => BigInt(rng.int(-(2 ** 40), 2 ** 40)) * 4099n);
+  const u64 = BigUint64Array.from({ length: 2 }, () => BigInt(rng.int(0, 2 ** 40)) * 4099n);
+  const c64 = rng.normals(4); // 2 complex numbers
+  const t = (dtype: string, shape: number[], a: ArrayBufferView): WriteTensor => ({ dtype, shape, bytes: typedBytes(a) });
+  return {
+    tensors: {
+      'a.f32': t('F32', [2, 3], f32),
+      'a.f64': t('F64', [4], f64),
+      'a.f16': t('F16', [5, 1], f16),
+      'a.bf16': t('BF16', [3], bf16),
+      'a.i8': t('I8', [7], i8),
+      'a.u8': t('U8', [5], u8),
+      'a.bool': t('BOOL', [3], bool),
+      'a.i16': t('I16', [3], i16),
+      'a.u16': t('U16', [1, 3], u16),
+      'a.i32': t('I32', [3], i32),
+      'a.u32': t('U32', [3], u32),
+      'a.i64': t('I64', [2], i64),
+      'a.u64': t('U64', [2], u64),
+      'a.c64': t('C64', [2], c64),
+      'a.scalar': t('F32', [], Float32Array.of(2.5)),
+      'a.empty': t('F32', [0, 4], new Float32Array(0)),
+    },
+    expected: { 'a.f32': f32, 'a.f64': f64, 'a.f16': f16, 'a.bf16': bf16, 'a.i8': i8, 'a.u8': u8, 'a.bool': bool, 'a.i16': i16, 'a.u16': u16, 'a.i32': i32, 'a.u32': u32, 'a.i64': i64, 'a.u64': u64, 'a.c64': c64, 'a.scalar': Float32Array.of(2.5), 'a.empty': new Float32Array(0) },
+  };
+}
+
+describe('reading', () => {
+  test('every dtype round-trips with its typed array, as zero-copy views of the input', () => {
+    const rng = freshRng();
+    const { tensors, expected } = everyDtype(rng);
+    const bytes = writeSafetensors(tensors, { metadata: { format: 'pt', note: 'ü' } });
+    const file = readSafetensors(bytes);
+    expect(file).toBeInstanceOf(SafetensorsFile);
+    expect(file.metadata).toEqual({ format: 'pt', note: 'ü' });
+    expect(file.names().sort()).toEqual(Object.keys(tensors).sort());
+    for (const [name, want] of Object.entries(expected)) {
+      const got = file.get(name)!;
+      expect(got.dtype, name).toBe(tensors[name]!.dtype);
+      expect(got.shape, name).toEqual(tensors[name]!.shape);
+      expect(got.data.constructor, name).toBe(want.constructor === Uint8Array && tensors[name]!.dtype === 'BOOL' ? Uint8Array : want.constructor);
+      expect(Array.from(got.data as ArrayLike<unknown>), `${name} ${seedNote(rng)}`).toEqual(Array.from(want as unknown as ArrayLike<unknown>));
+      expect(got.zeroCopy, name).toBe(true);
+      expect(got.data.buffer, name).toBe(bytes.buffer);
+    }
+    // The header lists the same, with offsets that tile the data section.
+    const header = readSafetensorsHeader(bytes);
+    expect(header.fileLength).toBe(bytes.length);
+    let next = 0;
+    for (const t of header.tensors) {
+      expect(t.dataOffsets[0]).toBe(next);
+      expect(t.fileOffset).toBe(header.dataStart + t.dataOffsets[0]);
+      next = t.dataOffsets[1];
+    }
+    expect(header.dataStart + next).toBe(bytes.length);
+  });
+
+  test('from a path: the same tensors; `names` reads only those', () => {
+    const rng = freshRng();
+    const { tensors, expected } = everyDtype(rng);
+    const file = path.join(scratch, 'all.safetensors');
+    writeFileSync(file, writeSafetensors(tensors));
+    const all = readSafetensors(file);
+    for (const [name, want] of Object.entries(expected)) {
+      expect(Array.from(all.tensors[name]!.data as ArrayLike<unknown>), name).toEqual(Array.from(want as unknown as ArrayLike<unknown>));
+      expect(all.tensors[name]!.zeroCopy, name).toBe(true);
+    }
+    const some = readSafetensors(file, { names: ['a.f32', 'a.i64'] });
+    expect(some.names()).toEqual(['a.i64', 'a.f32']); // file order: I64 is written first
+    expect(Array.from(some.tensors['a.f32']!.data as Float32Array)).toEqual(Array.from(expected['a.f32'] as Float32Array));
+    const byPredicate = readSafetensors(new URL(`file://${file}`), { names: (n) => n.endsWith('16') });
+    expect(byPredicate.names().sort()).toEqual(['a.bf16', 'a.f16', 'a.i16', 'a.u16']);
+    expect(() => readSafetensors(file, { names: ['a.f32', 'nope'] })).toThrow(expect.objectContaining({ code: 'ERR_SQEX_SAFETENSORS_NAME', message: expect.stringContaining('"nope"') }));
+  });
+
+  test('misaligned data is copied, with the same values', () => {
+    const rng = freshRng();
+    const f32 = rng.normals(5);
+    const f64 = Float64Array.from({ length: 3 }, () => rng.normal());
+    const inner = writeSafetensors({ x: { dtype: 'F32', shape: [5], bytes: f32Bytes(f32) }, y: { dtype: 'F64', shape: [3], bytes: typedBytes(f64) } });
+    const outer = new Uint8Array(inner.length + 1);
+    outer.set(inner, 1);
+    const file = readSafetensors(outer.subarray(1));
+    expect(file.tensors.x!.zeroCopy).toBe(false);
+    expect(file.tensors.y!.zeroCopy).toBe(false);
+    expect(Array.from(file.tensors.x!.data as Float32Array)).toEqual(Array.from(f32));
+    expect(Array.from(file.tensors.y!.data as Float64Array)).toEqual(Array.from(f64));
+    // An unpadded header shifts the data section: still read right (copies).
+    const unpadded = writeSafetensors({ x: { dtype: 'F32', shape: [5], bytes: f32Bytes(f32) } }, { pad: false, rawHeader: (h) => `${h} ` });
+    expect(Array.from(readSafetensors(unpadded).tensors.x!.data as Float32Array)).toEqual(Array.from(f32));
+  });
+
+  test('toFloat32 converts F16, BF16 and F64 (exactly, and F64 rounded to nearest)', () => {
+    const rng = freshRng();
+    const v = Float64Array.from({ length: 9 }, () => rng.normal() * 100);
+    v[0] = 65504;
+    v[1] = 2 ** -24;
+    v[2] = -0;
+    const f16 = Uint16Array.from(v, toF16Bits);
+    const bf16 = Uint16Array.from(v, toBf16Bits);
+    const bytes = writeSafetensors({
+      h: { dtype: 'F16', shape: [9], bytes: typedBytes(f16) },
+      b: { dtype: 'BF16', shape: [9], bytes: typedBytes(bf16) },
+      d: { dtype: 'F64', shape: [3, 3], bytes: typedBytes(v) },
+      f: { dtype: 'F32', shape: [2], bytes: f32Bytes([1, 2]) },
+      i: { dtype: 'I32', shape: [1], bytes: typedBytes(Int32Array.of(-5)) },
+    });
+    const file = readSafetensors(bytes, { toFloat32: true });
+    const h = file.tensors.h!;
+    expect(h.dtype).toBe('F16');
+    expect(h.data).toBeInstanceOf(Float32Array);
+    expect(Array.from(h.data as Float32Array)).toEqual(Array.from(f16, fromF16Bits));
+    expect(Object.is((h.data as Float32Array)[2], -0)).toBe(true);
+    expect(Array.from(file.tensors.b!.data as Float32Array)).toEqual(Array.from(bf16, fromBf16Bits));
+    expect(Array.from(file.tensors.d!.data as Float32Array)).toEqual(Array.from(v, Math.fround));
+    expect(file.tensors.f!.zeroCopy).toBe(true);
+    expect(file.tensors.i!.data).toBeInstanceOf(Int32Array); // other dtypes are left as they are
+    // Without the option, the raw bits.
+    expect(Array.from(readSafetensors(bytes).tensors.h!.data as Uint16Array)).toEqual(Array.from(f16));
+  });
+
+  test('a 4 GiB checkpoint is listed from its header alone, and one small tensor read without the rest', () => {
+    // A sparse file: header + a 16-byte tensor + a declared 4 GiB one that occupies no disk.
+    const big = 2 ** 30 + 2; // F32 elements: just over 4 GiB, past what one ArrayBuffer holds in Node 20
+    const small = Float32Array.of(1.5, -2, 3.25, 4);
+    const header = JSON.stringify({ small: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, big: { dtype: 'F32', shape: [big], data_offsets: [16, 16 + big * 4] } });
+    const padded = header + ' '.repeat((8 - (header.length % 8)) % 8);
+    const file = path.join(scratch, 'sparse.safetensors');
+    const fd = openSync(file, 'w');
+    const n = Buffer.alloc(8);
+    n.writeBigUInt64LE(BigInt(padded.length));
+    writeSync(fd, n, 0, 8, 0);
+    writeSync(fd, Buffer.from(padded), 0, padded.length, 8);
+    writeSync(fd, Buffer.from(small.buffer), 0, 16, 8 + padded.length);
+    ftruncateSync(fd, 8 + padded.length + 16 + big * 4);
+    closeSync(fd);
+
+    const before = process.memoryUsage().arrayBuffers;
+    const h = readSafetensorsHeader(file);
+    expect(h.tensors.map((t) => [t.name, t.shape, t.byteLength])).toEqual([
+      ['small', [4], 16],
+      ['big', [big], big * 4],
+    ]);
+    const one = readSafetensors(file, { names: ['small'] });
+    expect(Array.from(one.tensors.small!.data as Float32Array)).toEqual(Array.from(small));
+    expect(one.get('big')).toBeUndefined();
+    const grew = process.memoryUsage().arrayBuffers - before;
+    expect(grew, `array buffers grew by ${grew} bytes`).toBeLessThan(1 << 20);
+    // Reading it all is refused before any allocation, naming the tensor and the way out.
+    expect(() => readSafetensors(file)).toThrow(expect.objectContaining({ code: 'ERR_SQEX_SAFETENSORS_TOO_LARGE', message: expect.stringContaining('"big"') }));
+  });
+});
+
+describe('refusals: each rule of the format, with its check', () => {
+  const good = (): Uint8Array =>
+    writeSafetensors({ w: { dtype: 'F32', shape: [2, 2], bytes: f32Bytes([1, 2, 3, 4]) }, b: { dtype: 'F32', shape: [2], bytes: f32Bytes([5, 6]) } });
+  const withHeader = (text: string, data = new Uint8Array(0)): Uint8Array => {
+    const hb = new TextEncoder().encode(text);
+    const out = new Uint8Array(8 + hb.length + data.length);
+    new DataView(out.buffer).setBigUint64(0, BigInt(hb.length), true);
+    out.set(hb, 8);
+    out.set(data, 8 + hb.length);
+    return out;
+  };
+  const entry = (dtype: string, shape: unknown, offsets: unknown): string => JSON.stringify({ dtype, shape, data_offsets: offsets });
+
+  test('file-too-small, header-too-large, header-length (truncated files)', () => {
+    expectCheck(() => readSafetensors(new Uint8Array(5)), 'file-too-small', /5 bytes/);
+    expectCheck(() => readSafetensors(writeSafetensors({}, { headerLength: BigInt(SAFETENSORS_MAX_HEADER_BYTES + 1) })), 'header-too-large', /100000000/);
+    expectCheck(() => readSafetensorsHeader(writeSafetensors({}, { headerLength: 2n ** 64n - 1n })), 'header-too-large');
+    const g = good();
+    expectCheck(() => readSafetensors(g.subarray(0, 20)), 'header-length', /truncated/);
+    // Truncated inside the data: the header is whole, the tensors run past the end.
+    expectCheck(() => readSafetensors(g.subarray(0, g.length - 3)), 'data-length', /past the end/);
+  });
+
+  test('header-utf8, header-json, header-structure', () => {
+    const bad = withHeader('{"a":1}');
+    bad[10] = 0xff;
+    expectCheck(() => readSafetensors(bad), 'header-utf8');
+    expectCheck(() => readSafetensors(withHeader('{"w": {"dtype": "F32"')), 'header-json');
+    expectCheck(() => readSafetensors(withHeader('')), 'header-json');
+    expectCheck(() => readSafetensors(withHeader('[]')), 'header-structure', /an array/);
+    expectCheck(() => readSafetensors(withHeader('{"w": 3}')), 'header-structure', /"w"/);
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${JSON.stringify({ dtype: 'F32', data_offsets: [0, 0] })}}`)), 'header-structure', /shape/);
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [-1], [0, 0])}}`)), 'header-structure', /non-negative/);
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1.5], [0, 6])}}`, new Uint8Array(6))), 'header-structure');
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4, 8])}}`, new Uint8Array(8))), 'header-structure', /data_offsets/);
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "__metadata__": {"a": 1}}`, new Uint8Array(4))), 'header-structure', /__metadata__/);
+    const e = expectCheck(() => readSafetensors(withHeader(`{"w": ${entry(7 as unknown as string, [1], [0, 4])}}`, new Uint8Array(4))), 'header-structure', /dtype/);
+    expect(e.tensor).toBe('w');
+  });
+
+  test('duplicate-name: a tensor named twice, or a key twice in one entry', () => {
+    const e = expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "w": ${entry('F32', [1], [4, 8])}}`, new Uint8Array(8))), 'duplicate-name', /"w" appears twice/);
+    expect(e.tensor).toBe('w');
+    expectCheck(() => readSafetensors(withHeader(`{"w": {"dtype": "F32", "dtype": "F64", "shape": [1], "data_offsets": [0, 4]}}`, new Uint8Array(4))), 'duplicate-name', /"dtype"/);
+    // Same text inside a string value, or escaped differently, is told apart correctly.
+    expect(readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "__metadata__": {"k": "\\"w\\": 1", "w": "x"}}`, new Uint8Array(4))).names()).toEqual(['w']);
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "\\u0077": ${entry('F32', [1], [4, 8])}}`, new Uint8Array(8))), 'duplicate-name');
+  });
+
+  test('dtype, overflow, shape-size', () => {
+    const e = expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F128', [1], [0, 16])}}`, new Uint8Array(16))), 'dtype', /F128/);
+    expect(e.tensor).toBe('w');
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [2 ** 40, 2 ** 40], [0, 4])}}`, new Uint8Array(4))), 'overflow');
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [3], [0, 16])}}`, new Uint8Array(16))), 'shape-size', /needs 12 bytes.*hold 16/);
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F4', [3], [0, 2])}}`, new Uint8Array(2))), 'shape-size'); // 12 bits is not whole bytes
+    expect(readSafetensors(withHeader(`{"w": ${entry('F4', [4], [0, 2])}}`, new Uint8Array(2))).tensors.w!.data).toBeInstanceOf(Uint8Array);
+  });
+
+  test('offsets: overlap, gap, end before begin, not starting at 0; data-length: trailing bytes', () => {
+    const two = (a: [number, number], b: [number, number], len: number): Uint8Array =>
+      withHeader(`{"a": ${entry('F32', [(a[1] - a[0]) / 4], a)}, "b": ${entry('F32', [(b[1] - b[0]) / 4], b)}}`, new Uint8Array(len));
+    expectCheck(() => readSafetensors(two([0, 8], [4, 12], 12)), 'offsets', /overlaps/);
+    expectCheck(() => readSafetensors(two([0, 4], [8, 12], 12)), 'offsets', /gap of 4 bytes/);
+    expectCheck(() => readSafetensors(two([4, 8], [8, 12], 12)), 'offsets', /gap/);
+    expectCheck(() => readSafetensors(withHeader(`{"a": ${entry('F32', [0], [8, 4])}}`, new Uint8Array(8))), 'offsets', /end before begin/);
+    const g = good();
+    const longer = new Uint8Array(g.length + 4);
+    longer.set(g);
+    expectCheck(() => readSafetensors(longer), 'data-length', /extra bytes/);
+    expectCheck(() => readSafetensorsHeader(longer), 'data-length');
+    // The same checks through a path.
+    const file = path.join(scratch, 'gap.safetensors');
+    writeFileSync(file, two([0, 4], [8, 12], 12));
+    expectCheck(() => readSafetensorsHeader(file), 'offsets');
+    expect(expectCheck(() => readSafetensors(file), 'offsets').source).toBe(file);
+  });
+
+  test('bad arguments and unreadable paths', () => {
+    expect(() => readSafetensors(42 as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => readSafetensors(good(), { toFloat: true } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.toFloat') }));
+    expect(() => readSafetensors(good(), { names: 'w' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => readSafetensorsHeader(path.join(scratch, 'missing.safetensors'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+  });
+});
+
+describe('fuzz: mutated files never crash the reader or allocate past the file', () => {
+  // Fixed seed so a failure replays; SQEX_SEED picks another.
+  const seed = process.env.SQEX_SEED ? Number(process.env.SQEX_SEED) >>> 0 : 20261130;
+  const ITER = 4000;
+
+  test(`${ITER} mutations (seed ${seed})`, async () => {
+    const { makeRng } = await import('./reference.js');
+    const rng = makeRng(seed);
+    const base = writeSafetensors(
+      {
+        'layer.0.w': { dtype: 'F32', shape: [4, 3, 1, 1], bytes: f32Bytes(rng.normals(12)) },
+        'layer.0.b': { dtype: 'F16', shape: [4], bytes: typedBytes(Uint16Array.from({ length: 4 }, () => toF16Bits(rng.normal()))) },
+        'layer.0.n': { dtype: 'I64', shape: [], bytes: typedBytes(BigInt64Array.of(7n)) },
+        'layer.1.d': { dtype: 'F64', shape: [2, 2], bytes: typedBytes(Float64Array.of(1, 2, 3, 4)) },
+        'layer.1.u': { dtype: 'U8', shape: [3], bytes: Uint8Array.of(1, 2, 3) },
+      },
+      { metadata: { format: 'pt' } },
+    );
+    const headerEnd = 8 + Number(new DataView(base.buffer).getBigUint64(0, true));
+    const headerText = new TextDecoder().decode(base.subarray(8, headerEnd));
+    const enc = new TextEncoder();
+    const reassemble = (text: string, data: Uint8Array): Uint8Array => {
+      const hb = enc.encode(text);
+      const out = new Uint8Array(8 + hb.length + data.length);
+      new DataView(out.buffer).setBigUint64(0, BigInt(hb.length), true);
+      out.set(hb, 8);
+      out.set(data, 8 + hb.length);
+      return out;
+    };
+    const weird = ['-1', '0', '1', '3', '4096', '1e30', '1.5', '9007199254740993', '18446744073709551615', 'null', '"x"', '[]', '{}', '[0, 0]', '[1, 2, 3]'];
+    const mutate = (): Uint8Array => {
+      const m = rng.int(0, 7);
+      const b = base.slice();
+      switch (m) {
+        case 0: // flip random bytes anywhere
+          for (let i = rng.int(1, 4); i > 0; i--) b[rng.int(0, b.length - 1)] ^= 1 << rng.int(0, 7);
+          return b;
+        case 1: // flip bytes of the length field
+          b[rng.int(0, 7)] = rng.int(0, 255);
+          return b;
+        case 2: // truncate
+          return b.subarray(0, rng.int(0, b.length - 1));
+        case 3: {
+          // append junk
+          const out = new Uint8Array(b.length + rng.int(1, 16));
+          out.set(b);
+          return out;
+        }
+        case 4: {
+          // replace one number of the header JSON
+          const nums = [...headerText.matchAll(/-?\d+/g)];
+          const hit = rng.pick(nums);
+          const text = headerText.slice(0, hit.index) + rng.pick(weird) + headerText.slice(hit.index! + hit[0].length);
+          return reassemble(text, base.subarray(headerEnd));
+        }
+        case 5: {
+          // replace a dtype or a name
+          const strs = [...headerText.matchAll(/"[^"]*"/g)];
+          const hit = rng.pick(strs);
+          const repl = rng.pick(['"F32"', '"F16"', '"BF16"', '"F64"', '"I64"', '"U8"', '"F4"', '"C64"', '"layer.0.w"', '"__metadata__"', '"Q8"', '""']);
+          return reassemble(headerText.slice(0, hit.index) + repl + headerText.slice(hit.index! + hit[0].length), base.subarray(headerEnd));
+        }
+        case 6: {
+          // delete or duplicate a slice of the header text
+          const i = rng.int(0, headerText.length - 1);
+          const j = Math.min(headerText.length, i + rng.int(1, 12));
+          const text = rng.next() < 0.5 ? headerText.slice(0, i) + headerText.slice(j) : headerText.slice(0, j) + headerText.slice(i);
+          return reassemble(text, base.subarray(headerEnd));
+        }
+        default: // random bytes in the header region
+          for (let i = rng.int(1, 3); i > 0; i--) b[rng.int(8, headerEnd - 1)] = rng.int(0, 255);
+          return b;
+      }
+    };
+
+    const counts = { ok: 0, refused: 0 } as Record<string, number>;
+    let peak = 0;
+    const baseline = process.memoryUsage().arrayBuffers;
+    for (let it = 0; it < ITER; it++) {
+      const bytes = mutate();
+      for (const read of [() => readSafetensors(bytes, { toFloat32: it % 2 === 0 }), () => readSafetensorsHeader(bytes)]) {
+        let result: unknown;
+        try {
+          result = read();
+        } catch (err) {
+          if (!(err instanceof SafetensorsError)) throw new Error(`iteration ${it} (seed ${seed}): ${String(err)}`, { cause: err });
+          expect(err.code).toBe('ERR_SQEX_SAFETENSORS');
+          counts.refused = (counts.refused ?? 0) + 1;
+          counts[err.check] = (counts[err.check] ?? 0) + 1;
+          continue;
+        }
+        counts.ok = (counts.ok ?? 0) + 1;
+        // What parsed is consistent: every tensor inside the input, tiling its data section.
+        const header = result instanceof SafetensorsFile ? result.header : (result as ReturnType<typeof readSafetensorsHeader>);
+        expect(header.fileLength).toBe(bytes.length);
+        let next = 0;
+        for (const t of header.tensors) {
+          expect(t.dataOffsets[0]).toBe(next);
+          next = t.dataOffsets[1];
+        }
+        expect(header.dataStart + next).toBe(bytes.length);
+        if (result instanceof SafetensorsFile) {
+          for (const t of header.tensors) expect(result.tensors[t.name]!.data.byteLength).toBeLessThanOrEqual(Math.max(t.byteLength * 2, 8));
+        }
+      }
+      if (it % 100 === 0) peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline);
+    }
+    console.log(`fuzz seed ${seed}: ${JSON.stringify(counts)}; peak array-buffer growth ${peak} bytes`);
+    expect(counts.refused).toBeGreaterThan(ITER / 2);
+    expect(counts.ok).toBeGreaterThan(0);
+    expect(peak).toBeLessThan(64 << 20);
+  }, 120_000);
+
+  test('mutated files through a path: the same outcomes as from bytes', async () => {
+    const { makeRng } = await import('./reference.js');
+    const rng = makeRng(seed + 1);
+    const base = writeSafetensors({ w: { dtype: 'F32', shape: [8], bytes: f32Bytes(rng.normals(8)) }, v: { dtype: 'BF16', shape: [2], bytes: typedBytes(Uint16Array.of(1, 2)) } });
+    const file = path.join(scratch, 'fuzz.safetensors');
+    for (let it = 0; it < 300; it++) {
+      const b = base.slice(0, rng.next() < 0.3 ? rng.int(0, base.length) : base.length);
+      for (let i = rng.int(0, 3); i > 0 && b.length > 0; i--) b[rng.int(0, b.length - 1)] ^= 1 << rng.int(0, 7);
+      writeFileSync(file, b);
+      const outcome = (f: () => unknown): string => {
+        try {
+          f();
+          return 'ok';
+        } catch (err) {
+          if (!(err instanceof SafetensorsError)) throw err;
+          return err.check;
+        }
+      };
+      expect(outcome(() => readSafetensors(file)), `iteration ${it}`).toBe(outcome(() => readSafetensors(b)));
+      expect(outcome(() => readSafetensorsHeader(file)), `iteration ${it}`).toBe(outcome(() => readSafetensorsHeader(b)));
+    }
+  });
+});

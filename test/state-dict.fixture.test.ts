@@ -1,0 +1,88 @@
+// The end-to-end proof: a checkpoint written by Python (scripts/gen_safetensors_fixture.py),
+// read with readSafetensors, each module loaded with fromStateDict, run on the CPU in both layouts,
+// against the module's own float64 output. The fixture's provenance says whether the real timm
+// and safetensors made it or the fallback (printed, and checked for honesty below).
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { afterAll, describe, expect, test } from 'vitest';
+import { CBAMBlock, ECABlock, SEBlock, findAttentionModules, readSafetensors } from '../dist/index.js';
+import { LAYOUTS, TOL_F32, expectClose, poisoned } from './helpers.js';
+import { loadModelFixture, toNhwc, type ModelCase } from './state-dict-fixture.js';
+
+const fx = loadModelFixture();
+console.log(`attention_model fixture: mode=${fx.provenance.mode}; ${fx.provenance.note}`);
+
+const BLOCKS = { SEBlock, ECABlock, CBAMBlock } as const;
+const errors: number[] = [];
+afterAll(() => {
+  if (errors.length > 0) console.log(`fixture: ${errors.length} module × layout runs, worst relative error ${Math.max(...errors).toExponential(2)}`);
+});
+
+describe(`checkpoint fixture (${fx.provenance.mode} mode)`, () => {
+  const file = readSafetensors(fx.path);
+
+  test('provenance is recorded and consistent with the file', () => {
+    const p = fx.provenance;
+    expect(['timm', 'fallback']).toContain(p.mode);
+    expect(p.real).toBe(p.mode === 'timm');
+    expect(createHash('sha256').update(readFileSync(fx.path)).digest('hex')).toBe(p.safetensorsSha256);
+    expect(file.metadata?.mode).toBe(p.mode);
+    for (const kind of ['timm.SEModule', 'timm.EffectiveSEModule', 'timm.SqueezeExcite', 'torchvision.SqueezeExcitation', 'timm.EcaModule', 'timm.CbamModule']) {
+      expect(p.modules[kind], kind).toBeTruthy();
+    }
+    if (p.mode === 'timm') {
+      expect(p.versions.timm).toMatch(/^\d/);
+      expect(p.versions.safetensors).toMatch(/^\d/);
+      expect(p.writer).toContain('safetensors.torch.save_file');
+    } else {
+      // A fallback fixture must say so wherever it matters.
+      expect(p.modules['timm.SEModule']).toContain('re-implemented');
+      expect(p.note).toContain('--mode timm');
+    }
+    for (const c of fx.cases) expect(c.selfCheckRelErr, c.prefix).toBeLessThan(1e-12);
+  });
+
+  test('the file holds every module with the tensors the generator recorded', () => {
+    expect(fx.cases.length).toBe(12);
+    for (const c of fx.cases) {
+      for (const [rel, shape] of Object.entries(c.tensors)) expect(file.get(`${c.prefix}.${rel}`)?.shape, `${c.prefix}.${rel}`).toEqual(shape);
+    }
+  });
+
+  test.each(fx.cases.flatMap((c) => LAYOUTS.map((l) => [`${c.prefix} (${c.kind}) ${l}`, c, l] as const)))(
+    'cpu: %s reproduces the module within 1e-5',
+    (_n, c: ModelCase, layout) => {
+      const Block = BLOCKS[c.block] as unknown as { fromStateDict(t: unknown, p: string, o: unknown): { forward(x: Float32Array, s: unknown, o: unknown): Float32Array; dispose(): void } };
+      const block = Block.fromStateDict(file, c.prefix, { kind: c.kind, ...c.overrides, layout, device: 'cpu', bnEps: fx.bnEps });
+      const x = layout === 'NCHW' ? c.x : toNhwc(c.x, c.shape);
+      const expected = layout === 'NCHW' ? c.expected : toNhwc(c.expected, c.shape);
+      const out = poisoned(x.length);
+      const y = block.forward(x, c.shape, { out });
+      expect(y).toBe(out);
+      errors.push(expectClose(y, expected, TOL_F32, `${c.prefix} ${c.kind} ${layout} (fixture mode ${fx.provenance.mode})`));
+      block.dispose();
+    },
+  );
+
+  test('the extra dtypes convert to the float32 values Python stored', () => {
+    const conv = readSafetensors(fx.path, { toFloat32: true, names: Object.keys(fx.extras) });
+    for (const [name, e] of Object.entries(fx.extras)) {
+      const t = conv.get(name)!;
+      expect(t.dtype, name).toBe(e.dtype);
+      expect(t.shape, name).toEqual(e.shape);
+      expect(Array.from(t.data as ArrayLike<number>), name).toEqual(e.values);
+    }
+  });
+
+  test('discovery finds exactly the modules, and none of the distractors', () => {
+    const found = findAttentionModules(file.header);
+    expect(found.map((f) => f.prefix).sort()).toEqual(fx.cases.map((c) => c.prefix).sort());
+    for (const c of fx.cases) {
+      const f = found.find((m) => m.prefix === c.prefix)!;
+      expect([f.kind, ...f.alternatives], c.prefix).toContain(c.kind);
+      expect(f.block, c.prefix).toBe(c.block);
+    }
+    const claimed = new Set(found.flatMap((f) => f.tensors));
+    for (const d of fx.distractors) expect(claimed.has(d), d).toBe(false);
+  });
+});

@@ -1,0 +1,385 @@
+// fromStateDict on synthetic state dicts (fresh random weights in PyTorch's shapes and names):
+// every kind against the float64 reference with the BatchNorm folds done here in float64, the
+// option defaults and overrides, every input form (record, Map, readSafetensors with F16 data),
+// and the refusals, each naming the tensor and the shape it must have.
+import { describe, expect, test } from 'vitest';
+import {
+  ATTENTION_KINDS,
+  CBAMBlock,
+  ECABlock,
+  SEBlock,
+  StateDictError,
+  attentionWeightsFromStateDict,
+  findAttentionModules,
+  readSafetensors,
+} from '../dist/index.js';
+import { TOL_F32, expectClose, freshRng, poisoned, seedNote, toF16Bits, fromF16Bits } from './helpers.js';
+import { refCBAM, refECA, refSE, type Act, type Gate, type Layout, type Rng, type Shape4 } from './reference.js';
+import { typedBytes, writeSafetensors } from './safetensors-writer.js';
+
+type Tensors = Record<string, { shape: number[]; data: Float32Array }>;
+
+function t(rng: Rng, shape: number[], scale: number, offset = 0): { shape: number[]; data: Float32Array } {
+  return { shape, data: rng.normals(shape.reduce((a, b) => a * b, 1), scale, offset) };
+}
+
+function batchNorm(rng: Rng, sd: Tensors, p: string, n: number): void {
+  sd[`${p}.weight`] = t(rng, [n], 0.5, 1);
+  sd[`${p}.bias`] = t(rng, [n], 0.5);
+  sd[`${p}.running_mean`] = t(rng, [n], 0.3);
+  sd[`${p}.running_var`] = { shape: [n], data: Float32Array.from({ length: n }, () => 0.5 + 1.5 * rng.next()) };
+  sd[`${p}.num_batches_tracked`] = { shape: [], data: new Float32Array(1) } as never;
+}
+
+/** Folds BatchNorm `p` into rows of w (and b) in float64: the test's own fold. */
+function fold(sd: Tensors, p: string, w: ArrayLike<number>, b: ArrayLike<number> | null, eps = 1e-5): { w: Float64Array; b: Float64Array } {
+  const g = sd[`${p}.weight`]!.data;
+  const beta = sd[`${p}.bias`]!.data;
+  const m = sd[`${p}.running_mean`]!.data;
+  const v = sd[`${p}.running_var`]!.data;
+  const n = g.length;
+  const per = w.length / n;
+  const W = new Float64Array(w.length);
+  const B = new Float64Array(n);
+  for (let o = 0; o < n; o++) {
+    const s = g[o]! / Math.sqrt(v[o]! + eps);
+    for (let i = 0; i < per; i++) W[o * per + i] = w[o * per + i]! * s;
+    B[o] = ((b ? b[o]! : 0) - m[o]!) * s + beta[o]!;
+  }
+  return { w: W, b: B };
+}
+
+const conv = (rng: Rng, out: number, inp: number): { shape: number[]; data: Float32Array } => t(rng, [out, inp, 1, 1], 1.5 / Math.sqrt(inp));
+
+interface Made {
+  sd: Tensors;
+  ref: (x: Float32Array, shape: Shape4, layout: Layout, o: { activation?: Act; gate?: Gate }) => Float64Array;
+}
+
+function makeSE(rng: Rng, p: string, kind: string, c: number, rd: number, opts: { bias?: boolean; bn?: boolean } = {}): Made {
+  const sd: Tensors = {};
+  const j = (s: string): string => (p === '' ? s : `${p}.${s}`);
+  if (kind === 'timm.EffectiveSEModule') {
+    sd[j('fc.weight')] = conv(rng, c, c);
+    sd[j('fc.bias')] = t(rng, [c], 0.5);
+    return { sd, ref: (x, shape, layout, o) => refSE(x, shape, { w1: sd[j('fc.weight')]!.data, b1: sd[j('fc.bias')]!.data }, { layout, gate: o.gate }).y };
+  }
+  const [a, b] = kind === 'timm.SqueezeExcite' ? ['conv_reduce', 'conv_expand'] : ['fc1', 'fc2'];
+  sd[j(`${a}.weight`)] = conv(rng, rd, c);
+  sd[j(`${b}.weight`)] = conv(rng, c, rd);
+  if (opts.bias !== false) {
+    sd[j(`${a}.bias`)] = t(rng, [rd], 0.5);
+    sd[j(`${b}.bias`)] = t(rng, [c], 0.5);
+  }
+  if (opts.bn) batchNorm(rng, sd, j('bn'), rd);
+  return {
+    sd,
+    ref: (x, shape, layout, o) => {
+      let w1: ArrayLike<number> = sd[j(`${a}.weight`)]!.data;
+      let b1: ArrayLike<number> | null = sd[j(`${a}.bias`)]?.data ?? null;
+      if (opts.bn) ({ w: w1, b: b1 } = fold(sd, j('bn'), w1, b1));
+      return refSE(x, shape, { w1, b1, w2: sd[j(`${b}.weight`)]!.data, b2: sd[j(`${b}.bias`)]?.data ?? null }, { layout, activation: o.activation, gate: o.gate }).y;
+    },
+  };
+}
+
+function makeECA(rng: Rng, p: string, k: number): Made {
+  const sd: Tensors = { [`${p}.conv.weight`]: t(rng, [1, 1, k], 1) };
+  return { sd, ref: (x, shape, layout, o) => refECA(x, shape, { weight: sd[`${p}.conv.weight`]!.data }, { layout, gate: o.gate }).y };
+}
+
+function makeCBAM(rng: Rng, p: string, c: number, rd: number, k: number, mlpBias: boolean): Made {
+  const sd: Tensors = {
+    [`${p}.channel.fc1.weight`]: conv(rng, rd, c),
+    [`${p}.channel.fc2.weight`]: conv(rng, c, rd),
+    [`${p}.spatial.conv.conv.weight`]: t(rng, [1, 2, k, k], 1.5 / k),
+  };
+  if (mlpBias) {
+    sd[`${p}.channel.fc1.bias`] = t(rng, [rd], 0.5);
+    sd[`${p}.channel.fc2.bias`] = t(rng, [c], 0.5);
+  }
+  batchNorm(rng, sd, `${p}.spatial.conv.bn`, 1);
+  return {
+    sd,
+    ref: (x, shape, layout, o) => {
+      const f = fold(sd, `${p}.spatial.conv.bn`, sd[`${p}.spatial.conv.conv.weight`]!.data, null);
+      return refCBAM(
+        x,
+        shape,
+        {
+          w1: sd[`${p}.channel.fc1.weight`]!.data,
+          b1: sd[`${p}.channel.fc1.bias`]?.data ?? null,
+          w2: sd[`${p}.channel.fc2.weight`]!.data,
+          b2: sd[`${p}.channel.fc2.bias`]?.data ?? null,
+          spatialWeight: f.w,
+          spatialBias: f.b,
+        },
+        { layout, activation: o.activation, gate: o.gate },
+      ).y;
+    },
+  };
+}
+
+function expectStateDictError(fn: () => unknown, check: string, tensor: string | undefined, contains: RegExp[]): StateDictError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught, `expected a StateDictError (${check})`).toBeInstanceOf(StateDictError);
+  const e = caught as StateDictError;
+  expect(e.code).toBe('ERR_SQEX_STATE_DICT');
+  expect(e.check).toBe(check);
+  if (tensor !== undefined) expect(e.tensor).toBe(tensor);
+  for (const re of contains) expect(e.message).toMatch(re);
+  return e;
+}
+
+type AnyBlock = { forward(x: Float32Array, s: Shape4, o?: unknown): Float32Array; dispose(): void };
+
+function run(block: AnyBlock, rng: Rng, shape: Shape4): { x: Float32Array; y: Float32Array } {
+  const x = rng.normals(shape.reduce((a, b) => a * b, 1), 1, 0.2);
+  const out = poisoned(x.length);
+  const y = block.forward(x, shape, { out });
+  expect(y).toBe(out);
+  return { x, y };
+}
+
+describe('each kind loads and computes what the module computes', () => {
+  const SE_CASES = [
+    { kind: 'timm.SEModule', label: 'plain', opts: {} },
+    { kind: 'timm.SEModule', label: 'bias=False', opts: { bias: false } },
+    { kind: 'timm.SEModule', label: 'bn between the FCs (folded)', opts: { bn: true } },
+    { kind: 'timm.SEModule', label: 'bn and bias=False (folded)', opts: { bn: true, bias: false } },
+    { kind: 'timm.SqueezeExcite', label: 'EfficientNet', opts: {} },
+    { kind: 'torchvision.SqueezeExcitation', label: 'torchvision', opts: {} },
+    { kind: 'timm.EffectiveSEModule', label: 'single FC', opts: {} },
+  ] as const;
+
+  test.each(SE_CASES.flatMap((c) => (['NCHW', 'NHWC'] as const).map((l) => [`${c.kind} ${c.label} ${l}`, c, l] as const)))('SE: %s', (_n, c, layout) => {
+    const rng = freshRng();
+    const C = rng.int(2, 40);
+    const rd = rng.int(1, 12);
+    const m = makeSE(rng, 'layer1.0.se', c.kind, C, rd, c.opts);
+    const block = SEBlock.fromStateDict(m.sd, 'layer1.0.se', { kind: c.kind, layout, device: 'cpu' });
+    const shape: Shape4 = [2, C, rng.int(1, 6), rng.int(1, 6)];
+    const { x, y } = run(block, rng, shape);
+    const info = ATTENTION_KINDS[c.kind];
+    expectClose(y, m.ref(x, shape, layout, { activation: info.activation ?? undefined, gate: info.gate }), TOL_F32, `${c.kind} ${c.label} ${seedNote(rng)}`);
+    expect(block.channels).toBe(C);
+    block.dispose();
+  });
+
+  test.each([3, 5, 9, 1])('ECA: k = %i from the conv weight', (k) => {
+    const rng = freshRng();
+    const m = makeECA(rng, 'layer2.0.se', k);
+    const block = ECABlock.fromStateDict(m.sd, 'layer2.0.se', { kind: 'timm.EcaModule', device: 'cpu' });
+    expect(block.kernelSize).toBe(k);
+    const shape: Shape4 = [2, rng.int(1, 50), 3, 2];
+    const { x, y } = run(block, rng, shape);
+    expectClose(y, m.ref(x, shape, 'NCHW', { gate: 'sigmoid' }), TOL_F32, seedNote(rng));
+  });
+
+  test.each([
+    [7, false, 'NCHW'],
+    [3, true, 'NHWC'],
+    [5, true, 'NCHW'],
+  ] as const)('CBAM: k = %i, mlp_bias = %s, %s (spatial BatchNorm folded)', (k, bias, layout) => {
+    const rng = freshRng();
+    const C = rng.int(2, 24);
+    const rd = rng.int(1, 6);
+    const m = makeCBAM(rng, 'layer3.0.se', C, rd, k, bias);
+    const block = CBAMBlock.fromStateDict(m.sd, 'layer3.0.se', { kind: 'timm.CbamModule', layout, device: 'cpu' });
+    const shape: Shape4 = [2, C, rng.int(k, 9), rng.int(1, 9)];
+    const { x, y } = run(block, rng, shape);
+    expectClose(y, m.ref(x, shape, layout, { activation: 'relu', gate: 'sigmoid' }), TOL_F32, seedNote(rng));
+    const mapped = attentionWeightsFromStateDict(m.sd, 'layer3.0.se', { kind: 'timm.CbamModule' });
+    expect(mapped).toMatchObject({ op: 'cbam', channels: C, hidden: rd, kernelSize: k, foldedBatchNorm: true, activation: 'relu', gate: 'sigmoid' });
+  });
+});
+
+describe('options: defaults from the kind, overrides, eps, prefixes and input forms', () => {
+  test('activation and gate defaults per kind; overrides replace them', () => {
+    expect(ATTENTION_KINDS['timm.SqueezeExcite']).toMatchObject({ activation: 'silu', gate: 'sigmoid' });
+    expect(ATTENTION_KINDS['timm.EffectiveSEModule']).toMatchObject({ activation: null, gate: 'hardsigmoid' });
+    const rng = freshRng();
+    const m = makeSE(rng, 'features.4.block.2', 'torchvision.SqueezeExcitation', 16, 4);
+    const shape: Shape4 = [1, 16, 3, 3];
+    for (const o of [{}, { gate: 'hardsigmoid' }, { activation: 'silu', gate: 'hardsigmoid' }] as const) {
+      const block = SEBlock.fromStateDict(m.sd, 'features.4.block.2', { kind: 'torchvision.SqueezeExcitation', device: 'cpu', ...o });
+      const { x, y } = run(block, rng, shape);
+      expectClose(y, m.ref(x, shape, 'NCHW', { activation: 'relu', gate: 'sigmoid', ...o }), TOL_F32, `${JSON.stringify(o)} ${seedNote(rng)}`);
+    }
+  });
+
+  test('bnEps is the eps of the folded BatchNorm', () => {
+    const rng = freshRng();
+    const m = makeSE(rng, 's', 'timm.SEModule', 8, 4, { bn: true });
+    const a = attentionWeightsFromStateDict(m.sd, 's', { kind: 'timm.SEModule', bnEps: 0.5 });
+    const want = fold(m.sd, 's.bn', m.sd['s.fc1.weight']!.data, m.sd['s.fc1.bias']!.data, 0.5);
+    expect(a.op === 'se' && a.foldedBatchNorm).toBe(true);
+    expect(Array.from((a as { weights: { w1: Float32Array } }).weights.w1)).toEqual(Array.from(want.w, Math.fround));
+    expect(Array.from((a as { weights: { b1: Float32Array } }).weights.b1)).toEqual(Array.from(want.b, Math.fround));
+  });
+
+  test("prefix: a trailing dot is fine; '' is a module saved alone; a Map works; [a, b] Linear-shaped weights work", () => {
+    const rng = freshRng();
+    const m = makeSE(rng, '', 'timm.SEModule', 12, 3);
+    const alone = attentionWeightsFromStateDict(m.sd, '', { kind: 'timm.SEModule' });
+    const nested = Object.fromEntries(Object.entries(m.sd).map(([k, v]) => [`model.se.${k}`, v]));
+    const dotted = attentionWeightsFromStateDict(nested, 'model.se.', { kind: 'timm.SEModule' });
+    const map = attentionWeightsFromStateDict(new Map(Object.entries(nested)), 'model.se', { kind: 'timm.SEModule' });
+    const flat = { ...m.sd, 'fc1.weight': { shape: [3, 12], data: m.sd['fc1.weight']!.data } };
+    const linear = attentionWeightsFromStateDict(flat, '', { kind: 'timm.SEModule' });
+    for (const r of [dotted, map, linear]) expect(r).toMatchObject({ op: 'se', channels: 12, hidden: 3 });
+    expect(alone.tensors.sort()).toEqual(Object.keys(m.sd).sort());
+  });
+
+  test('readSafetensors input, with F16 and F64 tensors converted by the mapping', () => {
+    const rng = freshRng();
+    const C = 10;
+    const rd = 4;
+    const w1 = Float64Array.from({ length: rd * C }, () => rng.normal() * 0.5);
+    const b1 = Uint16Array.from({ length: rd }, () => toF16Bits(rng.normal() * 0.5));
+    const w2 = rng.normals(C * rd, 0.5);
+    const bytes = writeSafetensors({
+      'se.fc1.weight': { dtype: 'F64', shape: [rd, C, 1, 1], bytes: typedBytes(w1) },
+      'se.fc1.bias': { dtype: 'F16', shape: [rd], bytes: typedBytes(b1) },
+      'se.fc2.weight': { dtype: 'F32', shape: [C, rd, 1, 1], bytes: typedBytes(w2) },
+      'se.fc2.bias': { dtype: 'BF16', shape: [C], bytes: typedBytes(new Uint16Array(C).fill(0x3f80)) }, // 1.0
+    });
+    const block = SEBlock.fromStateDict(readSafetensors(bytes), 'se', { kind: 'timm.SEModule', device: 'cpu' });
+    const shape: Shape4 = [2, C, 2, 3];
+    const { x, y } = run(block, rng, shape);
+    const ref = refSE(x, shape, { w1: Float32Array.from(w1), b1: Array.from(b1, fromF16Bits), w2, b2: new Float64Array(C).fill(1) }, { activation: 'relu', gate: 'sigmoid' }).y;
+    expectClose(y, ref, TOL_F32, seedNote(rng));
+  });
+});
+
+describe('refusals name the tensor and the shape it must have', () => {
+  const rng = freshRng();
+  const se = makeSE(rng, 'layer1.0.se', 'timm.SEModule', 32, 8).sd;
+
+  test('missing: the full name, the shape with the dims already known, what is there', () => {
+    const { ['layer1.0.se.fc2.weight']: _drop, ...sd } = se;
+    const e = expectStateDictError(() => SEBlock.fromStateDict(sd, 'layer1.0.se', { kind: 'timm.SEModule' }), 'missing', 'layer1.0.se.fc2.weight', [
+      /"layer1\.0\.se\.fc2\.weight" \(shape \[32, 8, 1, 1\]/,
+      /fc1\.weight/,
+      /squeeze-excite inspect/,
+    ]);
+    expect(e.expectedShape).toBe('[32, 8, 1, 1]');
+    // The first tensor missing: the shape in names.
+    expectStateDictError(() => SEBlock.fromStateDict(se, 'layer9', { kind: 'timm.SEModule' }), 'missing', 'layer9.fc1.weight', [/\[rd, C, 1, 1\]/, /no tensor under "layer9\."/]);
+    // A CBAM prefix loaded as SE: what is under the prefix shows the mistake.
+    const cbam = makeCBAM(rng, 'layer3.0.se', 8, 2, 3, false).sd;
+    expectStateDictError(() => SEBlock.fromStateDict(cbam, 'layer3.0.se', { kind: 'timm.SEModule' }), 'missing', 'layer3.0.se.fc1.weight', [/channel\.fc1\.weight/]);
+  });
+
+  test('shape: mis-shaped tensors, inconsistent dims, data of the wrong length, even k', () => {
+    const bad = { ...se, 'layer1.0.se.fc2.weight': { shape: [32, 9, 1, 1], data: new Float32Array(288) } };
+    const e = expectStateDictError(() => SEBlock.fromStateDict(bad, 'layer1.0.se', { kind: 'timm.SEModule' }), 'shape', 'layer1.0.se.fc2.weight', [
+      /must have shape \[32, 8, 1, 1\]/,
+      /received \[32, 9, 1, 1\]/,
+    ]);
+    expect(e.expectedShape).toBe('[32, 8, 1, 1]');
+    const bias = { ...se, 'layer1.0.se.fc1.bias': { shape: [7], data: new Float32Array(7) } };
+    expectStateDictError(() => SEBlock.fromStateDict(bias, 'layer1.0.se', { kind: 'timm.SEModule' }), 'shape', 'layer1.0.se.fc1.bias', [/\[8\]/, /received \[7\]/]);
+    const short = { ...se, 'layer1.0.se.fc1.bias': { shape: [8], data: new Float32Array(7) } };
+    expectStateDictError(() => SEBlock.fromStateDict(short, 'layer1.0.se', { kind: 'timm.SEModule' }), 'shape', 'layer1.0.se.fc1.bias', [/holds 7/]);
+    const eca = { 'e.conv.weight': { shape: [1, 1, 4], data: new Float32Array(4) } };
+    expectStateDictError(() => ECABlock.fromStateDict(eca, 'e', { kind: 'timm.EcaModule' }), 'shape', 'e.conv.weight', [/odd/]);
+    const sq = { 'e.conv.weight': { shape: [1, 2, 3], data: new Float32Array(6) } };
+    expectStateDictError(() => ECABlock.fromStateDict(sq, 'e', { kind: 'timm.EcaModule' }), 'shape', 'e.conv.weight', [/\[1, 1, k\]/]);
+  });
+
+  test('dtype: integer data is refused', () => {
+    const bad = { ...se, 'layer1.0.se.fc1.bias': { shape: [8], data: new Int32Array(8), dtype: 'I32' } };
+    expectStateDictError(() => SEBlock.fromStateDict(bad as never, 'layer1.0.se', { kind: 'timm.SEModule' }), 'dtype', 'layer1.0.se.fc1.bias', [/float32/, /I32/]);
+  });
+
+  test('unexpected tensors under the prefix (strict), allowed with strict: false', () => {
+    const extra = { ...se, 'layer1.0.se.fc3.weight': { shape: [1], data: new Float32Array(1) } };
+    expectStateDictError(() => SEBlock.fromStateDict(extra, 'layer1.0.se', { kind: 'timm.SEModule' }), 'unexpected', 'layer1.0.se.fc3.weight', [/fc3\.weight/, /strict: false/]);
+    expect(SEBlock.fromStateDict(extra, 'layer1.0.se', { kind: 'timm.SEModule', strict: false, device: 'cpu' }).channels).toBe(32);
+    // torchvision has no bn: a timm SEModule with bn loaded as torchvision is refused, not silently wrong.
+    const withBn = makeSE(rng, 'p', 'timm.SEModule', 8, 4, { bn: true }).sd;
+    expectStateDictError(() => SEBlock.fromStateDict(withBn, 'p', { kind: 'torchvision.SqueezeExcitation' }), 'unexpected', undefined, [/bn\.running_mean/]);
+  });
+
+  test('unsupported variants: ECA use_mlp, LightCbamModule, a bn without running statistics', () => {
+    const mlp = { 'e.conv.weight': { shape: [4, 1, 1], data: new Float32Array(4) }, 'e.conv.bias': { shape: [4], data: new Float32Array(4) }, 'e.conv2.weight': { shape: [1, 4, 3], data: new Float32Array(12) } };
+    expectStateDictError(() => ECABlock.fromStateDict(mlp, 'e', { kind: 'timm.EcaModule' }), 'unsupported', 'e.conv2.weight', [/use_mlp/]);
+    const light = makeCBAM(rng, 'c', 8, 2, 3, false).sd;
+    light['c.spatial.conv.conv.weight'] = { shape: [1, 1, 3, 3], data: new Float32Array(9) };
+    expectStateDictError(() => CBAMBlock.fromStateDict(light, 'c', { kind: 'timm.CbamModule' }), 'unsupported', 'c.spatial.conv.conv.weight', [/LightCbamModule/]);
+    const ln = { ...se, 'layer1.0.se.bn.weight': { shape: [8], data: new Float32Array(8) }, 'layer1.0.se.bn.bias': { shape: [8], data: new Float32Array(8) } };
+    expectStateDictError(() => SEBlock.fromStateDict(ln, 'layer1.0.se', { kind: 'timm.SEModule' }), 'unsupported', 'layer1.0.se.bn.running_mean', [/running_mean/, /BatchNorm2d/]);
+  });
+
+  test('arguments: kind for another block, unknown kind, channels, bad tensors and prefix', () => {
+    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.EcaModule' } as never)).toThrow(
+      expect.objectContaining({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('ECABlock.fromStateDict') }),
+    );
+    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModul' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'timm.SEModule'") }));
+    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', undefined as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', channels: 32 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('tensor shapes') }));
+    expect(() => SEBlock.fromStateDict(se, 3 as never, { kind: 'timm.SEModule' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('prefix') }));
+    expect(() => SEBlock.fromStateDict([] as never, 'x', { kind: 'timm.SEModule' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('tensors') }));
+    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', bnEps: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    // Block options are still checked by the block.
+    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', gate: 'tanh' as never })).toThrow(RangeError);
+  });
+});
+
+describe('findAttentionModules', () => {
+  test('names and shapes: each pattern, the variants it cannot load, and look-alikes it must ignore', () => {
+    const s = (name: string, shape: number[]) => ({ name, shape });
+    const found = findAttentionModules([
+      s('a.fc1.weight', [4, 16, 1, 1]),
+      s('a.fc1.bias', [4]),
+      s('a.fc2.weight', [16, 4, 1, 1]),
+      s('a.fc2.bias', [16]),
+      s('b.fc1.weight', [4, 16, 1, 1]),
+      s('b.bn.weight', [4]),
+      s('b.bn.running_mean', [4]),
+      s('b.bn.running_var', [4]),
+      s('b.fc2.weight', [16, 4, 1, 1]),
+      s('c.conv_reduce.weight', [2, 8, 1, 1]),
+      s('c.conv_reduce.bias', [2]),
+      s('c.conv_expand.weight', [8, 2, 1, 1]),
+      s('c.conv_expand.bias', [8]),
+      s('d.fc.weight', [8, 8, 1, 1]),
+      s('d.fc.bias', [8]),
+      s('e.conv.weight', [1, 1, 5]),
+      s('f.channel.fc1.weight', [2, 8, 1, 1]),
+      s('f.channel.fc2.weight', [8, 2, 1, 1]),
+      s('f.spatial.conv.conv.weight', [1, 2, 7, 7]),
+      s('f.spatial.conv.bn.running_var', [1]),
+      s('g.channel.fc1.weight', [2, 8, 1, 1]),
+      s('g.channel.fc2.weight', [8, 2, 1, 1]),
+      s('g.spatial.conv.conv.weight', [1, 1, 7, 7]),
+      s('h.conv.weight', [4, 1, 1]),
+      s('h.conv2.weight', [1, 4, 3]),
+      // look-alikes: a Linear MLP, a conv stem, a classifier, a non-square fc
+      s('mlp.fc1.weight', [64, 16]),
+      s('mlp.fc2.weight', [16, 64]),
+      s('stem.conv.weight', [8, 3, 3, 3]),
+      s('head.fc.weight', [10, 32]),
+      s('x.fc.weight', [8, 4, 1, 1]),
+      s('x.fc.bias', [8]),
+    ]);
+    const by = Object.fromEntries(found.map((f) => [f.prefix, f]));
+    expect(Object.keys(by).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']);
+    expect(by.a).toMatchObject({ kind: 'timm.SEModule', alternatives: ['torchvision.SqueezeExcitation'], channels: 16, hidden: 4, block: 'SEBlock' });
+    expect(by.b).toMatchObject({ kind: 'timm.SEModule', alternatives: [], foldsBatchNorm: true });
+    expect(by.c).toMatchObject({ kind: 'timm.SqueezeExcite', channels: 8, hidden: 2 });
+    expect(by.d).toMatchObject({ kind: 'timm.EffectiveSEModule', channels: 8 });
+    expect(by.e).toMatchObject({ kind: 'timm.EcaModule', block: 'ECABlock', channels: null, kernelSize: 5 });
+    expect(by.f).toMatchObject({ kind: 'timm.CbamModule', block: 'CBAMBlock', channels: 8, hidden: 2, kernelSize: 7, foldsBatchNorm: true });
+    expect(by.g).toMatchObject({ kind: null, block: null });
+    expect(by.g!.note).toMatch(/LightCbamModule/);
+    expect(by.h).toMatchObject({ kind: null });
+    expect(by.h!.note).toMatch(/use_mlp/);
+  });
+});
