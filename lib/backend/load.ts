@@ -98,18 +98,15 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
-/** Why no prebuild was picked: no prebuilds/ at all, none for this platform, none for this runtime/libc, helper failure. */
-type PrebuildMiss = 'no folder' | 'no platform' | 'no runtime' | 'helpers';
-
 /** The prebuild node-gyp-build would pick for this platform/arch/libc, or why there is none. */
-function findPrebuild(): { file: string | null; reason: string | null; miss: PrebuildMiss | null } {
+function findPrebuild(): { file: string | null; reason: string | null } {
   const dir = path.join(PACKAGE_ROOT, 'prebuilds');
-  if (!existsSync(dir)) return { file: null, reason: `no prebuilds/ folder in ${PACKAGE_ROOT}`, miss: 'no folder' };
+  if (!existsSync(dir)) return { file: null, reason: `no prebuilds/ folder in ${PACKAGE_ROOT}` };
   let helpers: NodeGypBuildHelpers;
   try {
     helpers = nodeRequire('node-gyp-build') as NodeGypBuildHelpers;
   } catch (err) {
-    return { file: null, reason: `node-gyp-build could not be loaded: ${describeError(err)}`, miss: 'helpers' };
+    return { file: null, reason: `node-gyp-build could not be loaded: ${describeError(err)}` };
   }
   const tuples = readdirSync(dir)
     .map((n) => helpers.parseTuple(n))
@@ -118,7 +115,7 @@ function findPrebuild(): { file: string | null; reason: string | null; miss: Pre
     .sort(helpers.compareTuples);
   const tuple = tuples[0] as { name: string } | undefined;
   const available = readdirSync(dir).join(', ') || 'none';
-  if (!tuple) return { file: null, reason: `no prebuild for ${platform()}-${arch()} (available: ${available})`, miss: 'no platform' };
+  if (!tuple) return { file: null, reason: `no prebuild for ${platform()}-${arch()} (available: ${available})` };
   const tupleDir = path.join(dir, tuple.name);
   const candidates = readdirSync(tupleDir)
     .map((f) => helpers.parseTags(f))
@@ -128,9 +125,9 @@ function findPrebuild(): { file: string | null; reason: string | null; miss: Pre
   const winner = candidates[0];
   if (!winner) {
     const reason = `prebuilds/${tuple.name} has no file matching this runtime and libc (${readdirSync(tupleDir).join(', ')})`;
-    return { file: null, reason, miss: 'no runtime' };
+    return { file: null, reason };
   }
-  return { file: path.join(tupleDir, winner.file), reason: null, miss: null };
+  return { file: path.join(tupleDir, winner.file), reason: null };
 }
 
 function isBinding(value: unknown): value is NativeBinding {
@@ -251,7 +248,7 @@ function loadOnce(): { binding: NativeBinding; report: LoadReport } {
     }
   }
   const prebuild = report.bundled
-    ? { file: null, reason: `not searched: bundled into ${report.bundled}, away from the package's prebuilds/`, miss: null }
+    ? { file: null, reason: `not searched: bundled into ${report.bundled}, away from the package's prebuilds/` }
     : findPrebuild();
   for (const c of candidates) {
     if (!existsSync(c.file)) {
