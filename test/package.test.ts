@@ -22,11 +22,11 @@ function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): s
   return execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
 }
 
-/** The file name prebuildify --napi --tag-libc gives this platform's prebuild. */
+/** The file name prebuildify --napi --tag-libc gives this platform's prebuild (no napi tag). */
 function prebuildName(): string {
-  if (process.platform !== 'linux') return 'squeeze-excite.napi.node';
+  if (process.platform !== 'linux') return 'squeeze-excite.node';
   const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
-  return `squeeze-excite.napi.${header?.glibcVersionRuntime ? 'glibc' : 'musl'}.node`;
+  return `squeeze-excite.${header?.glibcVersionRuntime ? 'glibc' : 'musl'}.node`;
 }
 
 /** The addon the rest of the suite uses (SQUEEZE_EXCITE_BINARY, else what the loader picks). */
