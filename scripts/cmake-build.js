@@ -49,29 +49,52 @@ function cudaArchitectures({ release = false } = {}) {
   if (gpus.length) {
     const caps = [...new Set(gpus.map((g) => g.cap.replace('.', '')))];
     const value = caps.map((c) => `${c}-real`).join(';');
-    return { value, why: `the GPU in this machine (${gpus.map((g) => `${g.name}, compute capability ${g.cap}`).join('; ')})` };
+    const seen = [...new Set(gpus.map((g) => `${g.name}, compute capability ${g.cap}`))];
+    return { value, why: `the ${seen.length > 1 ? 'GPUs' : 'GPU'} in this machine (${seen.join('; ')})` };
   }
   return { value: FALLBACK_ARCHITECTURE, why: 'no GPU found by nvidia-smi: sm_90 only, which keeps the compile check and runs on H100/H200' };
 }
 
+function runCmakeJs(args) {
+  const [cmd, pre] = cmakeJsCommand();
+  console.log(`squeeze-excite: cmake-js ${args.join(' ')}`);
+  const r = spawnSync(cmd, [...pre, ...args], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+  if (r.error) throw r.error;
+  return r.status === null ? 1 : r.status;
+}
+
 /**
- * Runs cmake-js with args (a verb first). options.architectures: a CMake CUDA architecture list
- * passed as SQEX_CUDA_ARCHITECTURES (null: CMakeLists.txt's default). Returns the exit status.
+ * Runs cmake-js with args (a verb first: compile, rebuild, or any cmake-js command).
+ * options.architectures: a CMake CUDA architecture list passed as SQEX_CUDA_ARCHITECTURES (null:
+ * CMakeLists.txt's default). Returns the exit status.
+ *
+ * compile = configure, then build: cmake-js's own compile configures only a fresh build tree, so
+ * a changed option (other architectures, SQEX_CUDA=OFF) would never reach an existing one. A
+ * failed configure (e.g. a cache from another source folder) falls back to a clean rebuild.
  */
 function cmakeBuild(args, { architectures = null } = {}) {
-  const [cmd, pre] = cmakeJsCommand();
-  const all = [...args];
+  const [verb, ...rest] = args;
   // cmake-js logs its full argument arrays at the default "info" level; CMake's and the
   // compiler's own output still shows.
-  if (!all.some((a) => a === '-l' || a.startsWith('--log-level'))) all.push('--log-level', 'warn');
-  if (architectures && !all.some((a) => a.startsWith('--CDSQEX_CUDA_ARCHITECTURES='))) {
-    all.push(`--CDSQEX_CUDA_ARCHITECTURES=${architectures}`);
+  if (!rest.some((a) => a === '-l' || a.startsWith('--log-level'))) rest.push('--log-level', 'warn');
+  // Options stick in CMakeCache.txt: say SQEX_CUDA every time, so that a build after a CPU-only
+  // one (npm run build:native:cpu) compiles CUDA again.
+  if (!rest.some((a) => a.startsWith('--CDSQEX_CUDA='))) rest.push('--CDSQEX_CUDA=ON');
+  if (architectures && !rest.some((a) => a.startsWith('--CDSQEX_CUDA_ARCHITECTURES='))) {
+    rest.push(`--CDSQEX_CUDA_ARCHITECTURES=${architectures}`);
   }
-  console.log(`squeeze-excite: cmake-js ${all.join(' ')}`);
   const t0 = Date.now();
-  const r = spawnSync(cmd, [...pre, ...all], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
-  if (r.error) throw r.error;
-  const status = r.status === null ? 1 : r.status;
+  let status;
+  if (verb === 'compile') {
+    status = runCmakeJs(['configure', ...rest]);
+    if (status === 0) status = runCmakeJs(['build', ...rest]);
+    else {
+      console.log('squeeze-excite: configuring the existing build tree failed; rebuilding from a clean one');
+      status = runCmakeJs(['rebuild', ...rest]);
+    }
+  } else {
+    status = runCmakeJs([verb, ...rest]);
+  }
   console.log(`squeeze-excite: cmake-js ${status === 0 ? 'finished' : `failed (exit ${status})`} after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
   return status;
 }

@@ -8,6 +8,7 @@
 // The prebuild is the real one when `npm run prebuildify` has made prebuilds/ for this platform;
 // otherwise the suite's addon, named as prebuildify names it (a release build is minutes of nvcc;
 // the workflow and `npm run prebuildify` build that).
+// Also here: which CUDA architectures a development build compiles for (scripts/cmake-build.js).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -163,4 +164,48 @@ describe.skipIf(skipReason !== null)(`npm pack + offline install without a toolc
     expect(esm.sum).toBe(cjs.sum);
     console.log(`installed prebuild: ${cjs.binary} (CUDA compiled in: ${cjs.compiled})`);
   }, 300_000);
+});
+
+// What a development build compiles CUDA for (scripts/cmake-build.js): the GPUs nvidia-smi lists,
+// sm_90 alone without one, SQEX_CUDA_ARCHITECTURES over both; prebuildify: the release list.
+describe('CUDA architectures of a build', () => {
+  let bin = '';
+  beforeAll(() => {
+    bin = mkdtempSync(path.join(tmpdir(), 'sqex-smi-'));
+  });
+  afterAll(() => {
+    if (bin) rmSync(bin, { recursive: true, force: true });
+  });
+
+  function archs(smiOutput: string | null, env: Record<string, string> = {}, release = false): { value: string | null; why: string } {
+    const dir = path.join(bin, String(Math.random()).slice(2));
+    mkdirSync(dir);
+    // A stand-in nvidia-smi (or one that fails, as without a driver) ahead of any real one.
+    writeFileSync(path.join(dir, 'nvidia-smi'), smiOutput === null ? '#!/bin/sh\nexit 9\n' : `#!/bin/sh\nprintf '${smiOutput}'\n`, { mode: 0o755 });
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, PATH: `${dir}${path.delimiter}${process.env.PATH}` };
+    if (!('SQEX_CUDA_ARCHITECTURES' in env)) delete childEnv.SQEX_CUDA_ARCHITECTURES;
+    const code = `console.log(JSON.stringify(require('./scripts/cmake-build.js').cudaArchitectures({ release: ${release} })))`;
+    return JSON.parse(execFileSync(process.execPath, ['-e', code], { cwd: root, env: childEnv, encoding: 'utf8' })) as { value: string | null; why: string };
+  }
+
+  it.skipIf(process.platform === 'win32')('compiles for the GPUs present, once per compute capability', () => {
+    const r = archs('NVIDIA H200, 9.0\\nNVIDIA A100-SXM4-80GB, 8.0\\nNVIDIA H200, 9.0\\n');
+    expect(r.value).toBe('90-real;80-real');
+    expect(r.why).toContain('NVIDIA A100-SXM4-80GB, compute capability 8.0');
+  });
+
+  it.skipIf(process.platform === 'win32')('compiles for sm_90 alone without a GPU or driver', () => {
+    expect(archs(null).value).toBe('90-real');
+    expect(archs('').value).toBe('90-real');
+  });
+
+  it.skipIf(process.platform === 'win32')('takes SQEX_CUDA_ARCHITECTURES over the GPU and the release list', () => {
+    expect(archs('NVIDIA H200, 9.0\\n', { SQEX_CUDA_ARCHITECTURES: '86-real' }).value).toBe('86-real');
+    expect(archs(null, { SQEX_CUDA_ARCHITECTURES: '80-real;90' }, true).value).toBe('80-real;90');
+  });
+
+  it.skipIf(process.platform === 'win32')('leaves prebuildify the release list of CMakeLists.txt', () => {
+    expect(archs('NVIDIA H200, 9.0\\n', {}, true).value).toBeNull();
+    expect(readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8')).toContain('set(SQEX_CUDA_ARCHITECTURES "75-real;80-real;86-real;89-real;90"');
+  });
 });
