@@ -67,13 +67,8 @@ function makeWeights(op, c, hidden, seed) {
   return w;
 }
 
-/**
- * Runs the CPU table. Returns the rows; progress goes through log(). The thread count is the
- * library default (hardware concurrency); the memcpy is single-threaded, as in the issue.
- */
-export async function runCpuBench({ quick = false, log = () => {} } = {}) {
-  const api = require('../dist/index.js');
-  const forward = { se: api.seForward, eca: api.ecaForward, cbam: api.cbamForward };
+/** The built-in cases: SE on every shape at batch 1 and 8, ECA and CBAM on 8×256×56×56. */
+function defaultCases(quick) {
   const cases = [];
   for (const batch of quick ? [8] : [1, 8]) {
     for (const sh of quick ? SHAPES.slice(0, 1).concat(SHAPES.slice(3, 5)) : SHAPES) {
@@ -86,6 +81,24 @@ export async function runCpuBench({ quick = false, log = () => {} } = {}) {
       }
     }
   }
+  return cases;
+}
+
+/**
+ * Runs the CPU table. Returns the rows; progress goes through log(). The thread count is the
+ * library default (hardware concurrency); the memcpy is single-threaded, as in the issue.
+ * shapes ([N, C, H, W][]) replaces the built-in shapes (every op on each; SE/CBAM hidden =
+ * max(8, C/16), as in the GPU table); ops and layouts filter (null: all).
+ */
+export async function runCpuBench({ quick = false, log = () => {}, shapes = null, ops = null, layouts = null } = {}) {
+  const api = require('../dist/index.js');
+  const forward = { se: api.seForward, eca: api.ecaForward, cbam: api.cbamForward };
+  const cases = (
+    shapes
+      ? shapes.flatMap(([batch, c, h, w]) =>
+          ['se', 'eca', 'cbam'].flatMap((op) => ['NCHW', 'NHWC'].map((layout) => ({ op, batch, c, h, w, hidden: Math.max(8, Math.floor(c / 16)), layout }))))
+      : defaultCases(quick)
+  ).filter((cs) => (!ops || ops.includes(cs.op)) && (!layouts || layouts.includes(cs.layout)));
 
   const rows = [];
   let seed = 1;

@@ -5,13 +5,13 @@
 // inputs rotated among enough sets to defeat the L2. Then, when python3 with torch is present, it
 // runs bench/torch_peers.py on the same shapes (PyTorch eager and CUDA-graph replay by default;
 // set SQEX_PEER_MODES=eager,graph,compile,compile_graph to add torch.compile, which is slow to
-// build) and writes bench/results/<gpu>-<date>.md.
+// build). bench/run.mjs writes the table as <out>/<gpu>-<date>.{md,json,svg}.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { renderSvg } from '../scripts/bench-chart.mjs';
 import { xorshiftFiller } from './random.mjs';
 
 const require = createRequire(import.meta.url);
@@ -38,6 +38,7 @@ const QUICK_SHAPES = [
 const OPS = ['se', 'eca', 'cbam'];
 const DTYPES = ['float32', 'float16'];
 const LAYOUTS = ['NCHW', 'NHWC'];
+const shapeText = (s) => s.join('x');
 
 // Same settings as native/dev/cuda_check_bench.cu and bench/torch_peers.py:
 // SE hidden = max(8, C/16), ReLU, sigmoid, biases; ECA k = 3 (C < 512) else 5;
@@ -90,10 +91,11 @@ function hasTorch() {
 }
 
 // Runs bench/torch_peers.py and returns { key -> { bestUs, bestMode, bestRatio, copyUs, modes } }.
-function runPeers({ quick, log }) {
+function runPeers({ quick, log, shapes, ops, dtypes, layouts }) {
   const modes = process.env.SQEX_PEER_MODES || 'eager,graph';
-  const args = [path.join(HERE, 'torch_peers.py'), '--modes', modes];
-  if (quick) args.push('--quick');
+  const args = [path.join(HERE, 'torch_peers.py'), '--modes', modes, '--ops', ops.join(','), '--dtypes', dtypes.join(','), '--layouts', layouts.join(',')];
+  if (shapes) args.push('--shapes', shapes.map(shapeText).join(','));
+  else if (quick) args.push('--quick');
   log(`GPU bench: PyTorch peers (${modes}) via python3 ${args.slice(1).join(' ')}`);
   return new Promise((resolve) => {
     const child = spawn('python3', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -151,25 +153,36 @@ function gitCommit() {
 
 const fmt = (v, d = 2) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : '–');
 
-export async function runGpuBench({ quick = false, log = (m) => process.stderr.write(`${m}\n`) } = {}) {
+/**
+ * Runs the GPU table. shapes ([N, C, H, W][]) replaces the built-in shapes; ops, dtypes and
+ * layouts choose (null: the defaults). save(base, { md, json, svg }), when given, writes the
+ * results; stamp names them. Returns { gpu, date, commit, driver, torch, rows, markdown }.
+ */
+export async function runGpuBench({
+  quick = false, log = (m) => process.stderr.write(`${m}\n`), shapes: shapeList = null, ops: opList = null,
+  dtypes: dtypeList = null, layouts: layoutList = null, save = null, stamp = new Date().toISOString().slice(0, 10),
+} = {}) {
   require('../dist/index.js');
   const binding = require('../dist/backend/load.js').loadBinding();
   const contract = require('../dist/backend/contract.js');
   const status = binding.cudaStatus();
   if (!status.available) {
     log(`GPU bench skipped: ${status.reason}`);
-    return [];
+    return { gpu: null, rows: [], markdown: null };
   }
   const dev = status.devices[0];
-  const shapes = quick ? QUICK_SHAPES : SHAPES;
+  const shapes = shapeList ?? (quick ? QUICK_SHAPES : SHAPES);
+  const ops = opList ?? OPS;
+  const dtypes = dtypeList ?? DTYPES;
+  const layouts = layoutList ?? LAYOUTS;
   const iters = quick ? 20 : 50;
   const rows = [];
-  log(`GPU bench on ${dev.name} (${dev.multiprocessors} SMs): ${shapes.length} shapes × ${OPS.length} ops × 2 dtypes × 2 layouts`);
-  for (const op of OPS) {
+  log(`GPU bench on ${dev.name} (${dev.multiprocessors} SMs): ${shapes.length} shapes × ${ops.length} ops × ${dtypes.length} dtypes × ${layouts.length} layouts`);
+  for (const op of ops) {
     for (const shape of shapes) {
       const { hidden, k, hw } = weightsFor(op, shape[1], 12345 + shape[1]);
-      for (const dtype of DTYPES) {
-        for (const layout of LAYOUTS) {
+      for (const dtype of dtypes) {
+        for (const layout of layouts) {
           const cfg = makeCfg(contract, op, shape, dtype, layout, hidden, k);
           const its = shape[0] === 1 ? iters * 4 : iters;
           try {
@@ -188,12 +201,11 @@ export async function runGpuBench({ quick = false, log = (m) => process.stderr.w
   let peers = new Map();
   let peerMeta = null;
   if (hasTorch()) {
-    ({ peers, meta: peerMeta } = await runPeers({ quick, log }));
+    ({ peers, meta: peerMeta } = await runPeers({ quick, log, shapes: shapeList, ops, dtypes, layouts }));
   } else {
     log('GPU bench: python3 with CUDA-enabled torch not found; PyTorch peers skipped');
   }
 
-  const date = new Date().toISOString().slice(0, 10);
   const gpuSlug = dev.name.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '');
   const lines = [];
   lines.push(`# squeeze-excite GPU benchmark: ${dev.name}`, '');
@@ -220,16 +232,12 @@ export async function runGpuBench({ quick = false, log = (m) => process.stderr.w
     );
   }
   lines.push('', 'speedup = PyTorch best µs / min(ours, ours graph) µs (both per-op times; graph replay on both sides removes launch gaps).', '');
-  const outDir = path.join(HERE, 'results');
-  mkdirSync(outDir, { recursive: true });
-  const file = path.join(outDir, `${gpuSlug}-${date}.md`);
-  writeFileSync(file, lines.join('\n'));
-  log(`GPU bench: wrote ${path.relative(process.cwd(), file)}`);
-  // Machine-readable copy for scripts/bench-chart.mjs (the README's SVG).
+  // The machine-readable copy is what scripts/bench-chart.mjs draws (the README's SVG).
   const json = {
     date: new Date().toISOString(), gpu: dev.name, commit: gitCommit(), driver: status.driverVersion, torch: peerMeta?.torch ?? null,
     rows: rows.map((r) => ({ ...r, peer: peers.get(key(r.op, r.shape, r.dtype, r.layout)) ?? null })),
   };
-  writeFileSync(file.replace(/\.md$/, '.json'), JSON.stringify(json, null, 1));
-  return rows;
+  const markdown = lines.join('\n');
+  if (save) save(`${gpuSlug}-${stamp}`, { md: markdown, json: JSON.stringify(json, null, 1), svg: renderSvg(json) });
+  return { ...json, markdown };
 }

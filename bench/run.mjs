@@ -1,36 +1,164 @@
 #!/usr/bin/env node
-// `npm run bench`: the CPU table always, the GPU table whenever CUDA is available.
-// Progress goes to stderr while it runs; the tables go to stdout at the end, and the CPU table is
-// also kept as bench/results/cpu-<host>-<date>.md (the GPU half writes its own file).
-// Flags: --quick (fewer shapes/iterations), --cpu-only, --gpu-only, --no-save.
+// `npm run bench [-- flags]`: the CPU table (each op against a same-size memcpy), and the GPU
+// table (against a same-size device-to-device copy, with PyTorch peers when torch is there)
+// whenever CUDA is available. Progress goes to stderr; the tables (or, with --json, one JSON
+// object) go to stdout. Results are written to bench/results/local/ (ignored by git) unless --out
+// or --no-save says otherwise. `npm run bench -- --help` lists the flags.
 import { execSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { renderSvg } from '../scripts/bench-chart.mjs';
 
 const require = createRequire(import.meta.url);
-const args = new Set(process.argv.slice(2));
-const quick = args.has('--quick');
-const log = (msg) => process.stderr.write(`${msg}\n`);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '..');
+const DEFAULT_OUT = path.join('bench', 'results', 'local');
 
+const OPS = ['se', 'eca', 'cbam'];
+const DTYPES = ['float32', 'float16', 'bfloat16'];
+const LAYOUTS = ['NCHW', 'NHWC'];
+const DEVICES = ['cpu', 'cuda'];
+
+const USAGE = `Usage: npm run bench -- [flags]        (or: node bench/run.mjs [flags])
+
+Times each op against a same-size copy: the CPU table always (a memcpy), the GPU table when CUDA
+is available (a device-to-device cudaMemcpy; PyTorch peers when python3 with CUDA torch is found).
+Progress goes to stderr, the tables to stdout.
+
+Flags:
+  -h, --help              print this and exit
+  --shape NxCxHxW         a shape to time, e.g. --shape 4x128x32x32 (repeatable; replaces the
+                          built-in SE-ResNet-50 / EfficientNet shapes)
+  --op se|eca|cbam        ops to time (repeatable or comma-separated; default: all; without
+                          --shape the CPU table times ECA and CBAM on 8x256x56x56 only)
+  --dtype float32|float16|bfloat16
+                          GPU storage types (repeatable; default float32,float16); the CPU
+                          takes float32 only
+  --layout NCHW|NHWC      layouts (repeatable; default both)
+  --device cpu|cuda       one table only (default: the CPU, then CUDA when available);
+                          --cpu-only and --gpu-only are the same as --device cpu / cuda
+  --quick                 fewer shapes and iterations (a smoke run)
+  --json                  print one JSON object (rows and written files) instead of tables
+  --out DIR               write results to DIR (default ${DEFAULT_OUT}/, ignored by git;
+                          --out bench/results to update the committed results)
+  --no-save               write no files
+
+Each run writes <out>/cpu-<host>-<date>.{md,json,svg} and, on a GPU,
+<out>/<gpu>-<date>.{md,json,svg}; the paths are printed at the end.
+CUDA settings: SQEX_PEER_MODES=eager,graph,compile,compile_graph adds torch.compile peers.`;
+
+class UsageError extends Error {}
+
+function list(values, allowed, flag) {
+  const out = (values ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
+  for (const v of out) {
+    if (!allowed.includes(v)) throw new UsageError(`${flag} ${v}: expected one of ${allowed.join(', ')}`);
+  }
+  return out.length ? [...new Set(out)] : null;
+}
+
+function parseShape(text) {
+  const m = /^(\d+)x(\d+)x(\d+)x(\d+)$/i.exec(text.trim());
+  const shape = m ? m.slice(1).map(Number) : null;
+  if (!shape || shape.some((d) => !Number.isSafeInteger(d) || d < 1)) {
+    throw new UsageError(`--shape ${text}: expected NxCxHxW with four positive integers, e.g. 4x128x32x32`);
+  }
+  if (shape.reduce((a, b) => a * b, 1) > 2 ** 31 - 1) throw new UsageError(`--shape ${text}: more than 2^31 - 1 elements`);
+  return shape;
+}
+
+function parseCli(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      shape: { type: 'string', multiple: true },
+      op: { type: 'string', multiple: true },
+      dtype: { type: 'string', multiple: true },
+      layout: { type: 'string', multiple: true },
+      device: { type: 'string', multiple: true },
+      'cpu-only': { type: 'boolean' },
+      'gpu-only': { type: 'boolean' },
+      quick: { type: 'boolean' },
+      json: { type: 'boolean' },
+      out: { type: 'string' },
+      'no-save': { type: 'boolean' },
+    },
+  });
+  let devices = list(values.device, DEVICES, '--device');
+  if (values['cpu-only'] || values['gpu-only']) {
+    if (devices || (values['cpu-only'] && values['gpu-only'])) throw new UsageError('give one of --device, --cpu-only, --gpu-only');
+    devices = [values['cpu-only'] ? 'cpu' : 'cuda'];
+  }
+  const opts = {
+    help: values.help ?? false,
+    shapes: values.shape ? values.shape.map(parseShape) : null,
+    ops: list(values.op, OPS, '--op'),
+    dtypes: list(values.dtype, DTYPES, '--dtype'),
+    layouts: list(values.layout, LAYOUTS, '--layout'),
+    devices: devices ?? ['cpu', 'cuda'],
+    explicitDevice: devices !== null,
+    quick: values.quick ?? false,
+    json: values.json ?? false,
+    save: !values['no-save'],
+    out: path.resolve(ROOT, values.out ?? DEFAULT_OUT),
+  };
+  if (values['no-save'] && values.out) throw new UsageError('--out and --no-save contradict each other');
+  if (opts.devices.length === 1 && opts.devices[0] === 'cpu' && opts.dtypes && !opts.dtypes.includes('float32')) {
+    throw new UsageError(`--device cpu with --dtype ${opts.dtypes.join(',')}: the CPU takes float32 only`);
+  }
+  return opts;
+}
+
+let opts;
+try {
+  opts = parseCli(process.argv.slice(2));
+} catch (err) {
+  if (!(err instanceof UsageError) && !String(err.code).startsWith('ERR_PARSE_ARGS')) throw err;
+  process.stderr.write(`bench: ${err.message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const log = (msg) => process.stderr.write(`${msg}\n`);
 const { cuda } = require('../dist/index.js');
 const { loadBinding } = require('../dist/backend/load.js');
 
 function commit() {
   try {
-    const sha = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execSync('git status --porcelain --untracked-files=no', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const sha = execSync('git rev-parse --short HEAD', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
     return dirty ? `${sha} (with uncommitted changes)` : sha;
   } catch {
     return 'unknown';
   }
 }
 
-function cpuTable(rows) {
-  const info = loadBinding().info();
-  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+// 2026-11-29T2347: a run per minute keeps its own files.
+const stamp = new Date().toISOString().slice(0, 16).replace(':', '');
+const written = [];
+function save(base, contents) {
+  mkdirSync(opts.out, { recursive: true });
+  for (const [ext, text] of Object.entries(contents)) {
+    const file = path.join(opts.out, `${base}.${ext}`);
+    writeFileSync(file, text);
+    written.push(path.relative(process.cwd(), file) || file);
+  }
+}
+
+function cpuTable(meta, rows) {
   const lines = [
-    `CPU: ${cpu}, ${os.cpus().length} cores, ${info.threads} pool threads, ${info.simd} kernels; Node ${process.version}; commit ${commit()}; ${new Date().toISOString().slice(0, 10)}`,
+    `CPU: ${meta.cpu}, ${meta.cores} cores, ${meta.threads} pool threads, ${meta.simd} kernels; Node ${meta.node}; commit ${meta.commit}; ${meta.date.slice(0, 10)}${meta.quick ? ' (--quick)' : ''}`,
     'Ratio = op time / single-threaded memcpy of the same bytes (dst.set(src)), measured in the same run; GB/s counts one read of x and one write of y.',
     '',
     '| op | shape (N×C×H×W) | layout | dtype | ms | GB/s | memcpy ms | ratio |',
@@ -40,30 +168,65 @@ function cpuTable(rows) {
   return lines.join('\n');
 }
 
-if (!args.has('--gpu-only')) {
+const result = { cpu: null, gpu: null, overhead: null, files: written };
+const runCpu = opts.devices.includes('cpu') && (!opts.dtypes || opts.dtypes.includes('float32'));
+if (opts.devices.includes('cpu') && !runCpu) log(`CPU table skipped: the CPU takes float32 only (--dtype ${opts.dtypes.join(',')})`);
+if (runCpu) {
   const { runCpuBench } = await import('./cpu.mjs');
   log('CPU table: each op against a same-size memcpy');
-  const rows = await runCpuBench({ quick, log });
-  const table = cpuTable(rows);
-  console.log(`\n## CPU\n\n${table}\n`);
-  if (!args.has('--no-save') && !quick) {
-    const file = new URL(`./results/cpu-${os.hostname().replace(/[^\w.-]/g, '_')}-${new Date().toISOString().slice(0, 10)}.md`, import.meta.url);
-    writeFileSync(file, `# CPU benchmark\n\n${table}\n`);
-    log(`saved ${file.pathname}`);
+  const rows = await runCpuBench({ quick: opts.quick, log, shapes: opts.shapes, ops: opts.ops, layouts: opts.layouts });
+  const info = loadBinding().info();
+  const meta = {
+    kind: 'cpu',
+    date: new Date().toISOString(),
+    cpu: os.cpus()[0]?.model ?? 'unknown CPU',
+    cores: os.cpus().length,
+    threads: info.threads,
+    simd: info.simd,
+    node: process.version,
+    commit: commit(),
+    quick: opts.quick,
+  };
+  result.cpu = { ...meta, rows };
+  const table = cpuTable(meta, rows);
+  if (!opts.json) console.log(`\n## CPU\n\n${table}\n`);
+  if (opts.save) {
+    save(`cpu-${os.hostname().replace(/[^\w.-]/g, '_')}-${stamp}`, {
+      md: `# CPU benchmark\n\n${table}\n`,
+      json: `${JSON.stringify(result.cpu, null, 1)}\n`,
+      svg: renderSvg(result.cpu),
+    });
   }
 }
-if (!args.has('--cpu-only')) {
+if (opts.devices.includes('cuda')) {
   const status = cuda.status();
   if (status.available) {
     const { runGpuBench } = await import('./gpu.mjs');
-    await runGpuBench({ quick, log });
-    const { runOverheadBench } = await import('./overhead.mjs');
-    const rows = await runOverheadBench({ log });
-    console.log('\n## Host overhead per call (10k back-to-back calls on resident DeviceTensors)\n');
-    console.log('| call | shape | dtype | µs per call (enqueue) | µs per call (incl. final sync) |');
-    console.log('| --- | --- | --- | ---: | ---: |');
-    for (const r of rows) console.log(`| ${r.what} | ${r.shape.replaceAll('x', '×')} | ${r.dtype} | ${r.enqueueUs.toFixed(2)} | ${r.withSyncUs.toFixed(2)} |`);
+    const gpu = await runGpuBench({
+      quick: opts.quick, log, shapes: opts.shapes, ops: opts.ops, dtypes: opts.dtypes, layouts: opts.layouts,
+      // Names the files; gpu.mjs writes them when save is set.
+      save: opts.save ? (base, contents) => save(base, contents) : null, stamp,
+    });
+    result.gpu = gpu;
+    if (!opts.json && gpu.markdown) console.log(`\n## GPU\n\n${gpu.markdown}\n`);
+    // The host-overhead table is a fixed measurement of its own: only in an unfiltered run.
+    if (!opts.shapes && !opts.ops && !opts.dtypes && !opts.layouts) {
+      const { runOverheadBench } = await import('./overhead.mjs');
+      const rows = await runOverheadBench({ log });
+      result.overhead = rows;
+      if (!opts.json) {
+        console.log('\n## Host overhead per call (10k back-to-back calls on resident DeviceTensors)\n');
+        console.log('| call | shape | dtype | µs per call (enqueue) | µs per call (incl. final sync) |');
+        console.log('| --- | --- | --- | ---: | ---: |');
+        for (const r of rows) console.log(`| ${r.what} | ${r.shape.replaceAll('x', '×')} | ${r.dtype} | ${r.enqueueUs.toFixed(2)} | ${r.withSyncUs.toFixed(2)} |`);
+      }
+    }
+  } else if (opts.explicitDevice) {
+    process.stderr.write(`bench: --device cuda, but CUDA is not available: ${status.reason}\n`);
+    process.exit(1);
   } else {
     log(`GPU table skipped: ${status.reason}`);
   }
 }
+if (opts.json) console.log(JSON.stringify(result, null, 1));
+log(written.length ? `results written to ${path.relative(process.cwd(), opts.out) || '.'}/:\n  ${written.join('\n  ')}` : 'results: not written (--no-save)');

@@ -134,6 +134,7 @@ def main():
     ap.add_argument("--dtypes", default="float32,float16")
     ap.add_argument("--layouts", default="NCHW,NHWC")
     ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--shapes", default=None, help="comma-separated NxCxHxW shapes instead of the built-in list")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         print(json.dumps({"error": "CUDA is not available to PyTorch"}))
@@ -144,7 +145,10 @@ def main():
     print(json.dumps({"gpu": props.name, "torch": torch.__version__, "l2_bytes": l2, "sms": props.multi_processor_count}),
           flush=True)
     modes = args.modes.split(",")
-    shapes = QUICK if args.quick else SHAPES
+    if args.shapes:
+        shapes = [tuple(int(d) for d in t.lower().split("x")) for t in args.shapes.split(",")]
+    else:
+        shapes = QUICK if args.quick else SHAPES
     torch.backends.cudnn.benchmark = True
     for op in args.ops.split(","):
         for (n, c, h, w) in shapes:

@@ -1,18 +1,32 @@
-// Issue 4: the loader's diagnostics. Each case runs a fresh Node process on a scratch copy of the
-// package (dist/ + package.json + node_modules), arranged to have no binary, a bogus one, a
-// prebuild only, or a local build that shadows a prebuild.
+// The loader's diagnostics (issues 4 and 9). Each case runs a fresh Node process on a scratch copy
+// of the package (dist/ + package.json + node_modules), arranged to have no binary, a bogus one, a
+// prebuild only, a local build that shadows a prebuild, addons disabled, or a bundled copy. The
+// advice must fit the failure: a compiler only where no shipped binary can fit.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
-const scratch = mkdtempSync(path.join(tmpdir(), 'sqex-loader-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+let scratch = '';
+beforeAll(() => {
+  scratch = mkdtempSync(path.join(tmpdir(), 'sqex-loader-'));
+});
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
 
-// The addon the rest of the suite uses (the env override lets CI test the node-gyp build).
-const builtAddon = process.env.SQUEEZE_EXCITE_BINARY ?? path.join(root, 'build', 'Release', 'squeeze_excite.node');
+// The addon the rest of the suite uses: SQUEEZE_EXCITE_BINARY (CI's node-gyp run), else whatever
+// this checkout's loader picks (build/Release, or prebuilds/ after `npm run prebuildify`, which
+// moves build/Release/*.node away).
+function suiteAddon(): string | null {
+  if (process.env.SQUEEZE_EXCITE_BINARY) return process.env.SQUEEZE_EXCITE_BINARY;
+  const out = execFileSync(process.execPath, ['-p', "require('./dist/index.js').cuda.status().binary"], { cwd: root, encoding: 'utf8' }).trim();
+  return out === 'null' ? null : out;
+}
+const builtAddon = suiteAddon();
+const noAddon = builtAddon === null ? 'this checkout has no loadable addon (run npm install or npm run build:native)' : null;
 const prebuildDir = `prebuilds/${process.platform}-${process.arch}`;
 
 let counter = 0;
@@ -25,46 +39,64 @@ function packageCopy(): string {
   return dir;
 }
 
+function withPrebuild(dir: string): string {
+  mkdirSync(path.join(dir, prebuildDir), { recursive: true });
+  const file = path.join(dir, prebuildDir, 'squeeze-excite.napi.node');
+  copyFileSync(builtAddon as string, file);
+  return file;
+}
+
 interface Probe {
   error: string | null;
   errorName: string | null;
+  errorCode: string | null;
   status: { compiled: boolean; reason: string | null; binary: string | null };
-  report: { binary: string | null; kind: string | null; shadowsPrebuild: boolean; attempts: { kind: string; file: string | null; ok: boolean; reason: string | null }[] };
+  report: { binary: string | null; kind: string | null; shadowsPrebuild: boolean; bundled: string | null; attempts: { kind: string; file: string | null; ok: boolean; reason: string | null; code?: string | null }[] };
 }
 
 const PROBE = `
 const sqex = require('./dist/index.js');
 const { loadReport } = require('./dist/backend/load.js');
-let error = null, errorName = null;
+let error = null, errorName = null, errorCode = null;
 try { sqex.seForward(new Float32Array(4), [1, 4, 1, 1], { w1: new Float32Array(4), w2: new Float32Array(4) }, { device: 'cpu' }); }
-catch (e) { error = e.message; errorName = e.name; }
+catch (e) { error = e.message; errorName = e.name; errorCode = e.code ?? null; }
 const status = sqex.cuda.status();
-console.log(JSON.stringify({ error, errorName, status: { compiled: status.compiled, reason: status.reason, binary: status.binary }, report: loadReport() }));
+console.log(JSON.stringify({ error, errorName, errorCode, status: { compiled: status.compiled, reason: status.reason, binary: status.binary }, report: loadReport() }));
 `;
 
-function probe(dir: string, env: Record<string, string> = {}): Probe {
+function probe(dir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Probe {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   if (!('SQUEEZE_EXCITE_BINARY' in env)) delete childEnv.SQUEEZE_EXCITE_BINARY;
-  return JSON.parse(execFileSync(process.execPath, ['-e', PROBE], { cwd: dir, env: childEnv, encoding: 'utf8' })) as Probe;
+  return JSON.parse(execFileSync(process.execPath, [...nodeArgs, '-e', PROBE], { cwd: dir, env: childEnv, encoding: 'utf8' })) as Probe;
 }
+
+/** The "To fix it:" part of a LoadError message. */
+function fixes(msg: string | null): string {
+  return (msg ?? '').split('To fix it:')[1] ?? '';
+}
+const COMPILER_ADVICE = /apt-get|xcode-select|Build Tools|node-gyp rebuild|C\+\+17 compiler/;
 
 describe('native loader diagnostics', () => {
   it('with no binary at all, one error lists every attempt, why it failed, and the fix', () => {
     const p = probe(packageCopy());
     expect(p.errorName).toBe('LoadError');
+    expect(p.errorCode).toBe('ERR_SQEX_LOAD');
     const msg = p.error ?? '';
-    expect(msg).toMatch(/could not load the native addon for linux-x64|could not load the native addon for/);
+    expect(msg).toMatch(/could not load the native addon for/);
+    expect(msg).toContain('ships no prebuilt binaries');
     expect(msg).toContain('Tried:');
     expect(msg).toMatch(/local build .*build\/Release\/squeeze_excite\.node: file does not exist/);
     expect(msg).toMatch(/prebuild: no prebuilds\/ folder/);
     expect(msg).toMatch(/source build: never ran/);
     expect(msg).toContain('To fix it:');
+    expect(msg).toContain('npm run prebuildify && npm pack');
     expect(msg).toContain('npx node-gyp rebuild');
     if (process.platform === 'linux') expect(msg).toContain('apt-get install -y python3 make g++');
     // cuda.status() never throws; it carries the same reason.
     expect(p.status.compiled).toBe(false);
     expect(p.status.binary).toBeNull();
     expect(p.status.reason).toContain('could not be loaded');
+    expect(p.report.bundled).toBeNull();
     expect(p.report.attempts.map((a) => a.kind)).toEqual(['local build', 'local build', 'prebuild', 'source build']);
   });
 
@@ -72,43 +104,171 @@ describe('native loader diagnostics', () => {
     const p = probe(packageCopy(), { SQUEEZE_EXCITE_BINARY: path.join(scratch, 'nope.node') });
     expect(p.report.attempts[0]).toMatchObject({ kind: 'env', ok: false, reason: 'file does not exist' });
     expect(p.error).toMatch(/env .*nope\.node: file does not exist/);
+    expect(fixes(p.error)).toMatch(/SQUEEZE_EXCITE_BINARY=.*nope\.node did not load/);
   });
 
-  it('loads the prebuild for this platform when there is no local build', () => {
+  it('in a source checkout with nothing built, says to build the checkout', () => {
     const dir = packageCopy();
-    mkdirSync(path.join(dir, prebuildDir), { recursive: true });
-    copyFileSync(builtAddon, path.join(dir, prebuildDir, 'squeeze-excite.napi.node'));
+    mkdirSync(path.join(dir, '.git'));
     const p = probe(dir);
-    expect(p.error).toBeNull();
-    expect(p.report.kind).toBe('prebuild');
-    expect(p.status.binary).toBe(path.join(dir, prebuildDir, 'squeeze-excite.napi.node'));
-    expect(p.report.shadowsPrebuild).toBe(false);
+    expect(p.error).toContain(`${dir} is a source checkout`);
+    expect(fixes(p.error)).toContain(`cd ${dir} && npm install`);
   });
 
-  it('makes a local build that shadows a prebuild visible', () => {
+  it('with prebuilds for other platforms only, says none fits and suggests the compiler', () => {
     const dir = packageCopy();
-    mkdirSync(path.join(dir, prebuildDir), { recursive: true });
-    copyFileSync(builtAddon, path.join(dir, prebuildDir, 'squeeze-excite.napi.node'));
-    mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
-    copyFileSync(builtAddon, path.join(dir, 'build', 'Release', 'squeeze_excite.node'));
+    mkdirSync(path.join(dir, 'prebuilds', 'sunos-mips'), { recursive: true });
     const p = probe(dir);
-    expect(p.error).toBeNull();
-    expect(p.report.kind).toBe('local build');
-    expect(p.status.binary).toBe(path.join(dir, 'build', 'Release', 'squeeze_excite.node'));
-    expect(p.report.shadowsPrebuild).toBe(true);
+    expect(p.error).toContain(`no prebuild for ${process.platform}-${process.arch} (available: sunos-mips)`);
+    expect(fixes(p.error)).toMatch(COMPILER_ADVICE);
   });
 
-  it('skips a corrupt local build, keeps its reason, and loads the prebuild', () => {
+  it('with a damaged prebuild for this platform, says to reinstall, not to install a compiler', () => {
     const dir = packageCopy();
     mkdirSync(path.join(dir, prebuildDir), { recursive: true });
-    copyFileSync(builtAddon, path.join(dir, prebuildDir, 'squeeze-excite.napi.node'));
-    mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
-    writeFileSync(path.join(dir, 'build', 'Release', 'squeeze_excite.node'), 'not an ELF file');
+    writeFileSync(path.join(dir, prebuildDir, 'squeeze-excite.napi.node'), 'not an ELF file');
     const p = probe(dir);
-    expect(p.error).toBeNull();
-    expect(p.report.kind).toBe('prebuild');
-    const local = p.report.attempts.find((a) => a.kind === 'local build' && a.file?.endsWith(path.join('Release', 'squeeze_excite.node')));
-    expect(local?.ok).toBe(false);
-    expect(local?.reason).toMatch(/invalid ELF header|not a valid Win32|slice is not valid|file too short|ERR_DLOPEN_FAILED/);
+    expect(p.error).toContain('the prebuilt binary for this platform is there but did not load');
+    expect(fixes(p.error)).toContain('Reinstall the package');
+    expect(fixes(p.error)).not.toMatch(COMPILER_ADVICE);
+  });
+
+  describe.skipIf(noAddon !== null)(`with a loadable addon${noAddon ? ` (skipped: ${noAddon})` : ''}`, () => {
+    it('loads the prebuild for this platform when there is no local build', () => {
+      const dir = packageCopy();
+      const file = withPrebuild(dir);
+      const p = probe(dir);
+      expect(p.error).toBeNull();
+      expect(p.report.kind).toBe('prebuild');
+      expect(p.status.binary).toBe(file);
+      expect(p.report.shadowsPrebuild).toBe(false);
+    });
+
+    it('makes a local build that shadows a prebuild visible', () => {
+      const dir = packageCopy();
+      withPrebuild(dir);
+      mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+      copyFileSync(builtAddon as string, path.join(dir, 'build', 'Release', 'squeeze_excite.node'));
+      const p = probe(dir);
+      expect(p.error).toBeNull();
+      expect(p.report.kind).toBe('local build');
+      expect(p.status.binary).toBe(path.join(dir, 'build', 'Release', 'squeeze_excite.node'));
+      expect(p.report.shadowsPrebuild).toBe(true);
+    });
+
+    it('skips a corrupt local build, keeps its reason, and loads the prebuild', () => {
+      const dir = packageCopy();
+      withPrebuild(dir);
+      mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+      writeFileSync(path.join(dir, 'build', 'Release', 'squeeze_excite.node'), 'not an ELF file');
+      const p = probe(dir);
+      expect(p.error).toBeNull();
+      expect(p.report.kind).toBe('prebuild');
+      const local = p.report.attempts.find((a) => a.kind === 'local build' && a.file?.endsWith(path.join('Release', 'squeeze_excite.node')));
+      expect(local?.ok).toBe(false);
+      expect(local?.reason).toMatch(/invalid ELF header|not a valid Win32|slice is not valid|file too short|ERR_DLOPEN_FAILED/);
+    });
+
+    it('under node --no-addons names the flag and ERR_DLOPEN_DISABLED, and suggests no compiler', () => {
+      const dir = packageCopy();
+      withPrebuild(dir);
+      const p = probe(dir, {}, ['--no-addons']);
+      expect(p.errorCode).toBe('ERR_SQEX_LOAD');
+      expect(p.error).toContain('native addons are disabled in this process (node --no-addons, ERR_DLOPEN_DISABLED)');
+      expect(p.report.attempts.find((a) => a.kind === 'prebuild')).toMatchObject({ ok: false, code: 'ERR_DLOPEN_DISABLED' });
+      expect(fixes(p.error)).toContain('Run without --no-addons');
+      expect(fixes(p.error)).not.toMatch(COMPILER_ADVICE);
+    });
   });
 });
+
+// An app that requires the package, bundled with nothing external, must fail at run time with
+// advice to mark the package external (not with a compiler list, and not with esbuild's
+// 'Dynamic require of "node:fs" is not supported' in an ES-module bundle); marked external, it
+// works. esbuild is the bundler of the report; rolldown comes with vitest (vite 8).
+const APP_BODY = `
+let out;
+try {
+  const y = sqex.seForward(new Float32Array(4), [1, 4, 1, 1], { w1: new Float32Array(4), w2: new Float32Array(4) }, { device: 'cpu' });
+  out = { error: null, code: null, binary: sqex.cuda.status().binary, y: Array.from(y) };
+} catch (e) {
+  out = { error: e.message, code: e.code ?? null, binary: null, y: null };
+}
+console.log(JSON.stringify(out));
+`;
+const APP_CJS = `const sqex = require('squeeze-excite');\n${APP_BODY}`;
+const APP_ESM = `import * as sqex from 'squeeze-excite';\n${APP_BODY}`;
+
+interface Bundler {
+  name: string;
+  bin: string;
+  /** argv for: bundle `entry` into `outfile` as `format`, squeeze-excite external or not. */
+  args(entry: string, outfile: string, format: 'cjs' | 'esm', external: boolean): string[];
+}
+const BUNDLERS: Bundler[] = [
+  {
+    name: 'esbuild',
+    bin: path.join(root, 'node_modules', '.bin', 'esbuild'),
+    args: (entry, outfile, format, external) => [entry, '--bundle', '--platform=node', `--format=${format}`, `--outfile=${outfile}`, '--log-level=error', ...(external ? ['--external:squeeze-excite'] : [])],
+  },
+  {
+    name: 'rolldown',
+    bin: path.join(root, 'node_modules', '.bin', 'rolldown'),
+    args: (entry, outfile, format, external) => [entry, '-p', 'node', '-f', format, '-o', outfile, ...(external ? ['-e', 'squeeze-excite'] : [])],
+  },
+];
+
+interface AppRun { error: string | null; code: string | null; binary: string | null; y: number[] | null }
+
+for (const b of BUNDLERS) {
+  const missing = existsSync(b.bin) ? null : `${b.name} is not in node_modules/.bin (not a dependency of this project or of vitest here)`;
+  if (missing) console.log(`loader.test: bundler case skipped: ${missing}`);
+  describe.skipIf(missing !== null || noAddon !== null)(`an app bundled with ${b.name}${missing ? ` (skipped: ${missing})` : noAddon ? ` (skipped: ${noAddon})` : ''}`, () => {
+    let app = '';
+    let prebuild = '';
+    beforeAll(() => {
+      const pkg = packageCopy();
+      prebuild = withPrebuild(pkg);
+      app = path.join(scratch, `app-${b.name}`);
+      mkdirSync(path.join(app, 'node_modules'), { recursive: true });
+      symlinkSync(pkg, path.join(app, 'node_modules', 'squeeze-excite'));
+      writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+      writeFileSync(path.join(app, 'app.cjs'), APP_CJS);
+      writeFileSync(path.join(app, 'app.mjs'), APP_ESM);
+    });
+
+    function bundleAndRun(format: 'cjs' | 'esm', external: boolean, env: Record<string, string> = {}): AppRun {
+      const entry = format === 'cjs' ? 'app.cjs' : 'app.mjs';
+      const outfile = path.join('out', `${format}${external ? '-external' : ''}.${format === 'cjs' ? 'cjs' : 'mjs'}`);
+      execFileSync(b.bin, b.args(entry, outfile, format, external), { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+      if (!('SQUEEZE_EXCITE_BINARY' in env)) delete childEnv.SQUEEZE_EXCITE_BINARY;
+      return JSON.parse(execFileSync(process.execPath, [outfile], { cwd: app, env: childEnv, encoding: 'utf8' })) as AppRun;
+    }
+
+    for (const format of ['cjs', 'esm'] as const) {
+      it(`${format}: bundled whole, it fails on first use with advice to mark the package external`, () => {
+        const r = bundleAndRun(format, false);
+        expect(r.error).not.toMatch(/Dynamic require|is not defined/);
+        expect(r.code).toBe('ERR_SQEX_LOAD');
+        expect(r.error).toMatch(/this copy of squeeze-excite was bundled into/);
+        expect(fixes(r.error)).toContain('--external:squeeze-excite');
+        expect(fixes(r.error)).toContain("externals: { 'squeeze-excite': 'commonjs squeeze-excite' }");
+        expect(fixes(r.error)).not.toMatch(COMPILER_ADVICE);
+      });
+
+      it(`${format}: bundled whole with SQUEEZE_EXCITE_BINARY set, it runs`, () => {
+        const r = bundleAndRun(format, false, { SQUEEZE_EXCITE_BINARY: prebuild });
+        expect(r.error).toBeNull();
+        expect(r.binary).toBe(prebuild);
+        expect(r.y).toHaveLength(4);
+      });
+
+      it(`${format}: with squeeze-excite external, it loads the package's prebuild`, () => {
+        const r = bundleAndRun(format, true);
+        expect(r.error).toBeNull();
+        expect(r.binary).toBe(prebuild);
+      });
+    }
+  });
+}

@@ -1,32 +1,40 @@
-// Issue 4 proof: pack the project with its prebuild, install the tarball into a new project with
-// no compiler on PATH, and check that require and import both work and that every op runs.
-// The pack happens in a scratch copy of the repo so the build/ used by the other suites is never
-// rebuilt under them. Slow (one cmake-js build); .ci/run runs it once, for the cmake build.
+// Issue 4 and 9 proof: pack the project with a prebuild, install the tarball into a new project
+// offline, with an empty npm cache and no compiler on PATH, and check that require and import
+// both work and that every op runs. Independent of the network and of what earlier commands left
+// in the npm cache: the dependencies are packed from this checkout's node_modules and installed
+// beside the tarball. The pack happens in a scratch copy of the repo so the build/ used by the
+// other suites is never touched; everything lives in one temp folder, removed afterwards.
+//
+// The prebuild is the real one when `npm run prebuildify` has made prebuilds/ for this platform;
+// otherwise the suite's addon, named as prebuildify names it (a release build is minutes of nvcc;
+// the workflow and `npm run prebuildify` build that).
+// Also here: which CUDA architectures a development build compiles for (scripts/cmake-build.js).
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
 const skipReason = process.env.SQEX_SKIP_PACK_TEST ? `SQEX_SKIP_PACK_TEST=${process.env.SQEX_SKIP_PACK_TEST}` : null;
-const scratch = mkdtempSync(path.join(tmpdir(), 'sqex-pack-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const platformDir = `${process.platform}-${process.arch}`;
 
-function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env): string {
+function sh(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): string {
   return execFileSync(cmd, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
 }
 
-// A PATH holding node, npm and sh only (npm runs scripts through sh): no cc, g++, make, cmake,
-// nvcc or python.
-function toolchainFreePath(): string {
-  const bin = path.join(scratch, 'bin');
-  mkdirSync(bin, { recursive: true });
-  const npmCli = realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
-  symlinkSync(process.execPath, path.join(bin, 'node'));
-  symlinkSync('/bin/sh', path.join(bin, 'sh'));
-  writeFileSync(path.join(bin, 'npm'), `#!/bin/sh\nexec "${process.execPath}" "${npmCli}" "$@"\n`, { mode: 0o755 });
-  return bin;
+/** The file name prebuildify --napi --tag-libc gives this platform's prebuild (no napi tag). */
+function prebuildName(): string {
+  if (process.platform !== 'linux') return 'squeeze-excite.node';
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+  return `squeeze-excite.${header?.glibcVersionRuntime ? 'glibc' : 'musl'}.node`;
+}
+
+/** The addon the rest of the suite uses (SQUEEZE_EXCITE_BINARY, else what the loader picks). */
+function suiteAddon(): string | null {
+  if (process.env.SQUEEZE_EXCITE_BINARY) return process.env.SQUEEZE_EXCITE_BINARY;
+  const out = execFileSync(process.execPath, ['-p', "require('./dist/index.js').cuda.status().binary"], { cwd: root, encoding: 'utf8' }).trim();
+  return out === 'null' ? null : out;
 }
 
 const OPS_SCRIPT = `
@@ -47,11 +55,44 @@ const check = (sqex, how) => {
 };
 `;
 
-describe.skipIf(skipReason !== null)(`npm pack + install without a toolchain${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
-  it('packs with the prebuild, installs offline with no compiler, and runs every op through require and import', () => {
+describe.skipIf(skipReason !== null)(`npm pack + offline install without a toolchain${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  let scratch = '';
+  let env: NodeJS.ProcessEnv = {};
+  beforeAll(() => {
+    scratch = mkdtempSync(path.join(tmpdir(), 'sqex-pack-'));
+    mkdirSync(path.join(scratch, 'tmp'));
+    // npm's cache, logs and temp files stay in scratch: an empty cache, offline.
+    env = {
+      ...process.env,
+      TMPDIR: path.join(scratch, 'tmp'),
+      npm_config_cache: path.join(scratch, 'npm-cache'),
+      npm_config_offline: 'true',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+      npm_config_update_notifier: 'false',
+    };
+    delete env.SQUEEZE_EXCITE_BINARY;
+  });
+  afterAll(() => {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  // A PATH holding node, npm and sh only (npm runs scripts through sh): no cc, g++, make, cmake,
+  // nvcc or python.
+  function toolchainFreePath(): string {
+    const bin = path.join(scratch, 'bin');
+    mkdirSync(bin, { recursive: true });
+    const npmCli = realpathSync(execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
+    symlinkSync(process.execPath, path.join(bin, 'node'));
+    symlinkSync('/bin/sh', path.join(bin, 'sh'));
+    writeFileSync(path.join(bin, 'npm'), `#!/bin/sh\nexec "${process.execPath}" "${npmCli}" "$@"\n`, { mode: 0o755 });
+    return bin;
+  }
+
+  it('packs with a prebuild, installs offline from an empty cache with no compiler, and runs every op through require and import', () => {
     // 1. A scratch copy of the repo's files, sharing node_modules.
     const src = path.join(scratch, 'src');
-    const files = sh('git', ['ls-files', '--cached', '--others', '--exclude-standard'], root).split('\n').filter(Boolean);
+    const files = sh('git', ['ls-files', '--cached', '--others', '--exclude-standard'], root, env).split('\n').filter(Boolean);
     for (const f of files) {
       if (!existsSync(path.join(root, f))) continue;
       mkdirSync(path.dirname(path.join(src, f)), { recursive: true });
@@ -59,44 +100,112 @@ describe.skipIf(skipReason !== null)(`npm pack + install without a toolchain${sk
     }
     symlinkSync(path.join(root, 'node_modules'), path.join(src, 'node_modules'));
 
-    // 2. The prebuild, as a release would make it, then the tarball.
-    sh('npm', ['run', 'prebuildify'], src);
-    const prebuilds = readdirSync(path.join(src, 'prebuilds', `${process.platform}-${process.arch}`));
-    expect(prebuilds.some((f) => f.endsWith('.node'))).toBe(true);
-    const packed = JSON.parse(sh('npm', ['pack', '--json', '--pack-destination', scratch], src)) as {
+    // 2. The prebuild (prebuildify's, or the suite's addon under prebuildify's name), then the tarball.
+    const made = path.join(root, 'prebuilds', platformDir);
+    const dest = path.join(src, 'prebuilds', platformDir);
+    mkdirSync(dest, { recursive: true });
+    if (existsSync(made) && readdirSync(made).some((f) => f.endsWith('.node'))) {
+      cpSync(made, dest, { recursive: true });
+      console.log(`prebuild: prebuilds/${platformDir} from npm run prebuildify`);
+    } else {
+      const addon = suiteAddon();
+      expect(addon, 'no loadable addon in this checkout: run npm install first').not.toBeNull();
+      copyFileSync(addon as string, path.join(dest, prebuildName()));
+      console.log(`prebuild: ${path.relative(root, addon as string)} staged as prebuilds/${platformDir}/${prebuildName()}`);
+    }
+    const packed = JSON.parse(sh('npm', ['pack', '--json', '--pack-destination', scratch], src, env)) as {
       filename: string; size: number; unpackedSize: number; files: { path: string }[];
     }[];
     const tarball = path.join(scratch, packed[0]!.filename);
     const listed = packed[0]!.files.map((f) => f.path);
     expect(listed.some((p) => p.startsWith('prebuilds/') && p.endsWith('.node'))).toBe(true);
-    expect(listed).toContain('dist/index.js');
-    expect(listed).toContain('dist/index.mjs');
-    expect(listed).toContain('dist/index.d.ts');
-    expect(listed).toContain('binding.gyp');
-    expect(listed.filter((p) => p.startsWith('test/') || p.startsWith('bench/'))).toEqual([]);
+    for (const f of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'binding.gyp', 'LICENSE', 'CHANGELOG.md', 'README.md', 'package.json']) {
+      expect(listed).toContain(f);
+    }
+    expect(listed.filter((p) => p.startsWith('test/') || p.startsWith('bench/') || p.startsWith('build'))).toEqual([]);
     console.log(`tarball ${packed[0]!.filename}: ${packed[0]!.size} bytes packed, ${packed[0]!.unpackedSize} unpacked, ${listed.length} files`);
 
-    // 3. A new project, installed from the npm cache, with no toolchain on PATH.
+    // 3. The runtime dependencies, packed from this checkout's node_modules (no registry).
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    const deps = Object.keys(pkg.dependencies ?? {}).map((name) => {
+      const out = JSON.parse(sh('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch, path.join(root, 'node_modules', name)], scratch, env)) as { filename: string }[];
+      return path.join(scratch, out[0]!.filename);
+    });
+
+    // 4. A new project, installed offline from the tarballs with an empty cache and no toolchain on PATH.
     const app = path.join(scratch, 'app');
     mkdirSync(app);
     writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    const env: NodeJS.ProcessEnv = { ...process.env, PATH: toolchainFreePath(), npm_config_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' };
-    delete env.SQUEEZE_EXCITE_BINARY;
-    const installLog = sh('npm', ['install', '--no-save', '--foreground-scripts', tarball], app, env);
+    const appEnv: NodeJS.ProcessEnv = { ...env, PATH: toolchainFreePath() };
+    const installLog = sh('npm', ['install', '--no-save', '--foreground-scripts', tarball, ...deps], app, appEnv);
     console.log(installLog.trim());
-    const found = sh('/bin/sh', ['-c', 'for t in cc gcc g++ c++ clang make cmake nvcc python3; do command -v $t; done; true'], app, env);
+    const found = sh('/bin/sh', ['-c', 'for t in cc gcc g++ c++ clang make cmake nvcc python3; do command -v $t; done; true'], app, appEnv);
     expect(found.trim()).toBe('');
+    const installed = path.join(app, 'node_modules', 'squeeze-excite');
+    expect(statSync(installed).isDirectory()).toBe(true);
 
-    // 4. require and import, each running every op.
+    // 5. Source maps ship with their sources (inlined) or not at all.
+    const maps = readdirSync(path.join(installed, 'dist'), { recursive: true }).map(String).filter((f) => f.endsWith('.map'));
+    for (const m of maps) {
+      const map = JSON.parse(readFileSync(path.join(installed, 'dist', m), 'utf8')) as { sources: string[]; sourcesContent?: (string | null)[] };
+      const complete = map.sources.every((s, i) => typeof map.sourcesContent?.[i] === 'string' || existsSync(path.resolve(path.dirname(path.join(installed, 'dist', m)), s)));
+      expect(complete, `${m} points at ${map.sources.join(', ')}, which the package does not carry`).toBe(true);
+    }
+
+    // 6. require and import, each running every op.
     writeFileSync(path.join(app, 'cjs.js'), `${OPS_SCRIPT}\nconsole.log(JSON.stringify(check(require('squeeze-excite'), 'require')));\n`);
     writeFileSync(path.join(app, 'esm.mjs'), `${OPS_SCRIPT}\nimport * as sqex from 'squeeze-excite';\nimport { seForward } from 'squeeze-excite';\nif (typeof seForward !== 'function') throw new Error('named import failed');\nconsole.log(JSON.stringify(check(sqex, 'import')));\n`);
-    const cjs = JSON.parse(sh('node', ['cjs.js'], app, env)) as { binary: string; compiled: boolean; sum: number };
-    const esm = JSON.parse(sh('node', ['esm.mjs'], app, env)) as { binary: string; compiled: boolean; sum: number };
+    const cjs = JSON.parse(sh('node', ['cjs.js'], app, appEnv)) as { binary: string; compiled: boolean; sum: number };
+    const esm = JSON.parse(sh('node', ['esm.mjs'], app, appEnv)) as { binary: string; compiled: boolean; sum: number };
     for (const r of [cjs, esm]) {
       expect(r.binary).toContain(`${path.sep}prebuilds${path.sep}`);
-      expect(r.binary.startsWith(path.join(app, 'node_modules', 'squeeze-excite'))).toBe(true);
+      expect(r.binary.startsWith(installed)).toBe(true);
     }
     expect(esm.sum).toBe(cjs.sum);
     console.log(`installed prebuild: ${cjs.binary} (CUDA compiled in: ${cjs.compiled})`);
-  }, 900_000);
+  }, 300_000);
+});
+
+// What a development build compiles CUDA for (scripts/cmake-build.js): the GPUs nvidia-smi lists,
+// sm_90 alone without one, SQEX_CUDA_ARCHITECTURES over both; prebuildify: the release list.
+describe('CUDA architectures of a build', () => {
+  let bin = '';
+  beforeAll(() => {
+    bin = mkdtempSync(path.join(tmpdir(), 'sqex-smi-'));
+  });
+  afterAll(() => {
+    if (bin) rmSync(bin, { recursive: true, force: true });
+  });
+
+  function archs(smiOutput: string | null, env: Record<string, string> = {}, release = false): { value: string | null; why: string } {
+    const dir = path.join(bin, String(Math.random()).slice(2));
+    mkdirSync(dir);
+    // A stand-in nvidia-smi (or one that fails, as without a driver) ahead of any real one.
+    writeFileSync(path.join(dir, 'nvidia-smi'), smiOutput === null ? '#!/bin/sh\nexit 9\n' : `#!/bin/sh\nprintf '${smiOutput}'\n`, { mode: 0o755 });
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env, PATH: `${dir}${path.delimiter}${process.env.PATH}` };
+    if (!('SQEX_CUDA_ARCHITECTURES' in env)) delete childEnv.SQEX_CUDA_ARCHITECTURES;
+    const code = `console.log(JSON.stringify(require('./scripts/cmake-build.js').cudaArchitectures({ release: ${release} })))`;
+    return JSON.parse(execFileSync(process.execPath, ['-e', code], { cwd: root, env: childEnv, encoding: 'utf8' })) as { value: string | null; why: string };
+  }
+
+  it.skipIf(process.platform === 'win32')('compiles for the GPUs present, once per compute capability', () => {
+    const r = archs('NVIDIA H200, 9.0\\nNVIDIA A100-SXM4-80GB, 8.0\\nNVIDIA H200, 9.0\\n');
+    expect(r.value).toBe('90-real;80-real');
+    expect(r.why).toContain('NVIDIA A100-SXM4-80GB, compute capability 8.0');
+  });
+
+  it.skipIf(process.platform === 'win32')('compiles for sm_90 alone without a GPU or driver', () => {
+    expect(archs(null).value).toBe('90-real');
+    expect(archs('').value).toBe('90-real');
+  });
+
+  it.skipIf(process.platform === 'win32')('takes SQEX_CUDA_ARCHITECTURES over the GPU and the release list', () => {
+    expect(archs('NVIDIA H200, 9.0\\n', { SQEX_CUDA_ARCHITECTURES: '86-real' }).value).toBe('86-real');
+    expect(archs(null, { SQEX_CUDA_ARCHITECTURES: '80-real;90' }, true).value).toBe('80-real;90');
+  });
+
+  it.skipIf(process.platform === 'win32')('leaves prebuildify the release list of CMakeLists.txt', () => {
+    expect(archs('NVIDIA H200, 9.0\\n', {}, true).value).toBeNull();
+    expect(readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8')).toContain('set(SQEX_CUDA_ARCHITECTURES "75-real;80-real;86-real;89-real;90"');
+  });
 });

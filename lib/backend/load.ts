@@ -1,16 +1,53 @@
 // The only module that loads the native addon. It tries, in order: an explicit path from
 // SQUEEZE_EXCITE_BINARY, a local build (build/Release, build/Debug), then the prebuild that
 // node-gyp-build matches for this platform, arch and libc. Each failure is kept, and when nothing
-// loads the thrown Error lists every attempt, why it failed and how to fix it on this platform.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { arch, platform } from 'node:os';
-import path from 'node:path';
+// loads the thrown LoadError lists every attempt and the fix for the failure at hand: a bundled
+// copy, addons disabled (--no-addons), a checkout not built yet, a corrupt or too-new prebuild,
+// or no binary for this platform (the only case that needs a compiler).
+import type * as FsModule from 'node:fs';
+import type * as ModuleModule from 'node:module';
+import type * as OsModule from 'node:os';
+import type * as PathModule from 'node:path';
 
 import type { NativeBinding } from './contract.js';
 
+// Built-ins come through process.getBuiltinModule (Node >= 20.16), not require(): an app bundled
+// as an ES module (esbuild --format=esm) turns every require() of this CommonJS file into a stub
+// that throws 'Dynamic require of "node:fs" is not supported' on import, before this loader can
+// say what is wrong. Older Node, where that bundle cannot work anyway, falls back to require().
+const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+const fs = (getBuiltin ? getBuiltin('node:fs') : require('node:fs')) as typeof FsModule;
+const os = (getBuiltin ? getBuiltin('node:os') : require('node:os')) as typeof OsModule;
+const path = (getBuiltin ? getBuiltin('node:path') : require('node:path')) as typeof PathModule;
+const nodeModule = (getBuiltin ? getBuiltin('node:module') : require('node:module')) as typeof ModuleModule;
+const { existsSync, readdirSync, readFileSync } = fs;
+const { arch, platform } = os;
+
 const ADDON_FILE = 'squeeze_excite.node';
-/** Package root: dist/backend/load.js → ../.. */
-export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+const PACKAGE_NAME = 'squeeze-excite';
+/** This file (dist/backend/load.js), or null inside an ES-module bundle, which has no __filename. */
+const HERE: string | null = typeof __filename === 'string' ? __filename : null;
+/** Package root: dist/backend/load.js → ../.. (in a bundle: two levels above the bundle). */
+export const PACKAGE_ROOT = HERE ? path.resolve(path.dirname(HERE), '..', '..') : process.cwd();
+// A require that works in CommonJS, in a CommonJS bundle and in an ES-module bundle alike; the
+// .node files it loads are absolute paths, so its anchor only matters for node-gyp-build.
+const nodeRequire = nodeModule.createRequire(HERE ?? path.join(process.cwd(), 'noop.js'));
+
+/**
+ * Whether this file runs from its package folder. A bundler (esbuild, webpack, rollup) copies
+ * the JavaScript into the app's bundle, away from prebuilds/ and build/, which stay in
+ * node_modules; then PACKAGE_ROOT is not a squeeze-excite package.
+ */
+function bundledInto(): string | null {
+  if (!HERE) return 'an ES-module bundle';
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name?: unknown };
+    if (pkg.name === PACKAGE_NAME) return null;
+  } catch {
+    // no package.json there: bundled
+  }
+  return HERE;
+}
 
 export interface LoadAttempt {
   /** What was tried: 'env' (SQUEEZE_EXCITE_BINARY), 'local build', 'prebuild', 'source build'. */
@@ -20,6 +57,8 @@ export interface LoadAttempt {
   ok: boolean;
   /** Why it was not used (null when it loaded). */
   reason: string | null;
+  /** The loading Error's code (e.g. ERR_DLOPEN_FAILED, ERR_DLOPEN_DISABLED), when it had one. */
+  code?: string | null;
 }
 
 export interface LoadReport {
@@ -29,6 +68,8 @@ export interface LoadReport {
   /** True when a local build was loaded while a matching prebuild was also present. */
   shadowsPrebuild: boolean;
   attempts: LoadAttempt[];
+  /** Where this copy was bundled into (a file, or 'an ES-module bundle'); null when it runs from its package folder. */
+  bundled: string | null;
 }
 
 interface NodeGypBuildHelpers {
@@ -43,10 +84,15 @@ interface NodeGypBuildHelpers {
 let cached: { binding: NativeBinding; report: LoadReport } | null = null;
 let cachedError: Error | null = null;
 
+function errorCode(err: unknown): string | null {
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  return typeof code === 'string' ? code : null;
+}
+
 function describeError(err: unknown): string {
   if (err instanceof Error) {
     const first = err.message.split('\n')[0] ?? err.message;
-    const code = (err as NodeJS.ErrnoException).code;
+    const code = errorCode(err);
     return code ? `${first} (${code})` : first;
   }
   return String(err);
@@ -58,7 +104,7 @@ function findPrebuild(): { file: string | null; reason: string | null } {
   if (!existsSync(dir)) return { file: null, reason: `no prebuilds/ folder in ${PACKAGE_ROOT}` };
   let helpers: NodeGypBuildHelpers;
   try {
-    helpers = require('node-gyp-build') as NodeGypBuildHelpers;
+    helpers = nodeRequire('node-gyp-build') as NodeGypBuildHelpers;
   } catch (err) {
     return { file: null, reason: `node-gyp-build could not be loaded: ${describeError(err)}` };
   }
@@ -78,7 +124,8 @@ function findPrebuild(): { file: string | null; reason: string | null } {
     .sort(helpers.compareTags('node')) as { file: string }[];
   const winner = candidates[0];
   if (!winner) {
-    return { file: null, reason: `prebuilds/${tuple.name} has no file matching this runtime and libc (${readdirSync(tupleDir).join(', ')})` };
+    const reason = `prebuilds/${tuple.name} has no file matching this runtime and libc (${readdirSync(tupleDir).join(', ')})`;
+    return { file: null, reason };
   }
   return { file: path.join(tupleDir, winner.file), reason: null };
 }
@@ -87,46 +134,129 @@ function isBinding(value: unknown): value is NativeBinding {
   return typeof value === 'object' && value !== null && typeof (value as { cpuForward?: unknown }).cpuForward === 'function';
 }
 
-function tryLoad(file: string): { binding: NativeBinding | null; reason: string | null } {
+function tryLoad(file: string): { binding: NativeBinding | null; reason: string | null; code: string | null } {
   try {
-    const mod: unknown = require(file);
-    if (!isBinding(mod)) return { binding: null, reason: 'loaded, but it is not a squeeze-excite addon (no cpuForward export)' };
-    return { binding: mod, reason: null };
+    const mod: unknown = nodeRequire(file);
+    if (!isBinding(mod)) return { binding: null, reason: 'loaded, but it is not a squeeze-excite addon (no cpuForward export)', code: null };
+    return { binding: mod, reason: null, code: null };
   } catch (err) {
-    return { binding: null, reason: describeError(err) };
+    return { binding: null, reason: describeError(err), code: errorCode(err) };
   }
 }
 
-function fixCommands(): string[] {
+/** The platform's compiler install line, for the cases that build from source. */
+function toolchainLine(): string {
   const p = platform();
-  const common = [
-    'Install from a published version for a supported platform (linux-x64, linux-arm64, darwin-arm64, darwin-x64, win32-x64); the prebuilt binary needs no compiler.',
-    'Or build from source inside the package folder: cd node_modules/squeeze-excite && npx node-gyp rebuild   (CPU backend)',
-    'With CMake and the CUDA toolkit: cd node_modules/squeeze-excite && npm run build:native   (adds the CUDA backend)',
+  if (p === 'linux') return 'Install the build tools: Debian/Ubuntu: sudo apt-get install -y python3 make g++   (Fedora: sudo dnf install python3 make gcc-c++; Alpine: apk add python3 make g++)';
+  if (p === 'darwin') return 'Install the build tools: macOS: xcode-select --install';
+  if (p === 'win32') return 'Install the build tools: Windows: "Visual Studio Build Tools" with the "Desktop development with C++" workload, and Python 3';
+  return `Install the build tools: a C++17 compiler, make and Python 3 for ${p}`;
+}
+
+const EXTERNAL_HOWTO =
+  'Mark squeeze-excite as external so that the bundle require()s it from node_modules at run time, and ship node_modules/squeeze-excite with the app: ' +
+  "esbuild --external:squeeze-excite; webpack externals: { 'squeeze-excite': 'commonjs squeeze-excite' }; rollup/rolldown/Vite SSR: external: ['squeeze-excite'].";
+
+/**
+ * What went wrong, in one sentence, and the fixes for that case only. A compiler is suggested
+ * only where no shipped binary can fit: no prebuild for this platform or libc, a system older
+ * than the prebuild's floor, a package without prebuilds, or a source checkout.
+ */
+function diagnose(report: LoadReport): { cause: string; fixes: string[] } {
+  const attempts = report.attempts;
+  const env = attempts.find((a) => a.kind === 'env' && a.file !== null && !a.ok);
+  const envFix = env ? [`SQUEEZE_EXCITE_BINARY=${env.file} did not load (${env.reason}): point it at a squeeze_excite.node built for this platform, or unset it.`] : [];
+  const addonsOff =
+    attempts.some((a) => a.code === 'ERR_DLOPEN_DISABLED') || process.execArgv.includes('--no-addons') || /(^|\s)--no-addons\b/.test(process.env.NODE_OPTIONS ?? '');
+  if (addonsOff) {
+    return {
+      cause: 'native addons are disabled in this process (node --no-addons, ERR_DLOPEN_DISABLED), so no binary can load, whichever is installed',
+      fixes: [
+        'Run without --no-addons: check the node command line, NODE_OPTIONS, and the execArgv of any Worker that uses squeeze-excite.',
+      ],
+    };
+  }
+  if (report.bundled) {
+    return {
+      cause: `this copy of squeeze-excite was bundled into ${report.bundled}; its native addon (prebuilds/, build/) stays in the package folder, where a bundle cannot find it`,
+      fixes: [
+        ...envFix,
+        EXTERNAL_HOWTO,
+        'Or copy the squeeze_excite.node for the target platform (node_modules/squeeze-excite/prebuilds/<platform>-<arch>/*.node) next to the bundle and set SQUEEZE_EXCITE_BINARY to its path.',
+      ],
+    };
+  }
+  const prebuild = attempts.find((a) => a.kind === 'prebuild');
+  const checkout = existsSync(path.join(PACKAGE_ROOT, '.git')) || existsSync(path.join(PACKAGE_ROOT, 'lib', 'backend', 'load.ts'));
+  const fromSource = [
+    `Build it from source: cd ${PACKAGE_ROOT} && npx node-gyp rebuild   (CPU backend)`,
+    `With CMake >= 3.18 (and the CUDA toolkit for the CUDA backend): cd ${PACKAGE_ROOT} && node scripts/cmake-build.js`,
   ];
-  if (p === 'linux') return ['Debian/Ubuntu: sudo apt-get install -y python3 make g++   (Fedora: sudo dnf install python3 make gcc-c++; Alpine: apk add python3 make g++)', ...common];
-  if (p === 'darwin') return ['macOS: xcode-select --install', ...common];
-  if (p === 'win32') return ['Windows: install "Visual Studio Build Tools" with the "Desktop development with C++" workload, and Python 3', ...common];
-  return [`${p} has no prebuilt binary; a C++17 compiler, make and Python 3 are needed to build from source`, ...common];
+  if (prebuild?.file && !prebuild.ok) {
+    if (/GLIBC(XX)?_[\d.]+'? not found/.test(prebuild.reason ?? '')) {
+      return {
+        cause: `this system's C library is older than the prebuilt binary needs (glibc >= 2.34 and libstdc++ of GCC >= 12): ${prebuild.reason}`,
+        fixes: [...envFix, toolchainLine(), ...fromSource],
+      };
+    }
+    return {
+      cause: `the prebuilt binary for this platform is there but did not load: ${prebuild.reason}`,
+      fixes: [
+        ...envFix,
+        `Reinstall the package (the file may be damaged): rm -rf ${PACKAGE_ROOT} && npm install`,
+        'If it still fails, report the "Tried:" list above with the output of: node -p "process.versions" and ldd --version',
+      ],
+    };
+  }
+  if (checkout) {
+    return {
+      cause: `${PACKAGE_ROOT} is a source checkout and its addon is not built (or the build failed)`,
+      fixes: [
+        ...envFix,
+        `Build it: cd ${PACKAGE_ROOT} && npm install   (or npm run build:native; CPU only: npm run build:native:cpu). Needs CMake >= 3.18 and a C++17 compiler; CUDA kernels too when nvcc is found.`,
+        toolchainLine(),
+      ],
+    };
+  }
+  if (prebuild?.reason && /no prebuilds\/ folder/.test(prebuild.reason)) {
+    return {
+      cause: 'this copy of squeeze-excite ships no prebuilt binaries (a tarball packed without `npm run prebuildify`, or an install from a git URL)',
+      fixes: [
+        ...envFix,
+        'Install a tarball that carries them: in a checkout, npm install && npm run prebuildify && npm pack, then npm install <that .tgz>',
+        toolchainLine(),
+        ...fromSource,
+      ],
+    };
+  }
+  return {
+    cause: `no prebuilt binary fits ${platform()}-${arch()} with this runtime and libc (${prebuild?.reason ?? 'no prebuild'})`,
+    fixes: [...envFix, toolchainLine(), ...fromSource],
+  };
 }
 
 function loadOnce(): { binding: NativeBinding; report: LoadReport } {
   const attempts: LoadAttempt[] = [];
-  const report: LoadReport = { binary: null, kind: null, shadowsPrebuild: false, attempts };
+  const report: LoadReport = { binary: null, kind: null, shadowsPrebuild: false, attempts, bundled: bundledInto() };
   const envFile = process.env.SQUEEZE_EXCITE_BINARY;
   const candidates: { kind: LoadAttempt['kind']; file: string }[] = [];
   if (envFile) candidates.push({ kind: 'env', file: path.resolve(envFile) });
-  for (const sub of ['build/Release', 'build/Debug']) {
-    candidates.push({ kind: 'local build', file: path.join(PACKAGE_ROOT, sub, ADDON_FILE) });
+  // A bundle has no package folder to search: only SQUEEZE_EXCITE_BINARY can work there.
+  if (!report.bundled) {
+    for (const sub of ['build/Release', 'build/Debug']) {
+      candidates.push({ kind: 'local build', file: path.join(PACKAGE_ROOT, sub, ADDON_FILE) });
+    }
   }
-  const prebuild = findPrebuild();
+  const prebuild = report.bundled
+    ? { file: null, reason: `not searched: bundled into ${report.bundled}, away from the package's prebuilds/` }
+    : findPrebuild();
   for (const c of candidates) {
     if (!existsSync(c.file)) {
-      attempts.push({ kind: c.kind, file: c.file, ok: false, reason: 'file does not exist' });
+      attempts.push({ kind: c.kind, file: c.file, ok: false, reason: 'file does not exist', code: null });
       continue;
     }
     const r = tryLoad(c.file);
-    attempts.push({ kind: c.kind, file: c.file, ok: r.binding !== null, reason: r.reason });
+    attempts.push({ kind: c.kind, file: c.file, ok: r.binding !== null, reason: r.reason, code: r.code });
     if (r.binding) {
       report.binary = c.file;
       report.kind = c.kind;
@@ -136,36 +266,45 @@ function loadOnce(): { binding: NativeBinding; report: LoadReport } {
   }
   if (prebuild.file) {
     const r = tryLoad(prebuild.file);
-    attempts.push({ kind: 'prebuild', file: prebuild.file, ok: r.binding !== null, reason: r.reason });
+    attempts.push({ kind: 'prebuild', file: prebuild.file, ok: r.binding !== null, reason: r.reason, code: r.code });
     if (r.binding) {
       report.binary = prebuild.file;
       report.kind = 'prebuild';
       return { binding: r.binding, report };
     }
   } else {
-    attempts.push({ kind: 'prebuild', file: null, ok: false, reason: prebuild.reason });
+    attempts.push({ kind: 'prebuild', file: null, ok: false, reason: prebuild.reason, code: null });
   }
-  const buildDir = path.join(PACKAGE_ROOT, 'build');
-  attempts.push({
-    kind: 'source build',
-    file: null,
-    ok: false,
-    reason: existsSync(buildDir)
-      ? `build/ exists but holds no loadable ${ADDON_FILE}: the source build failed (see the install log)`
-      : 'never ran: npm 11 does not run a dependency\'s install scripts unless allowed, and no toolchain build was made',
-  });
+  // The source build's own line, unless a local build's line above already tells its story.
+  const localBuildTried = attempts.some((a) => a.kind === 'local build' && a.reason !== 'file does not exist');
+  if (!report.bundled && !localBuildTried) {
+    const buildDir = path.join(PACKAGE_ROOT, 'build');
+    attempts.push({
+      kind: 'source build',
+      file: null,
+      ok: false,
+      reason: existsSync(buildDir)
+        ? `build/ exists but holds no ${ADDON_FILE}: the source build failed or did not finish (see the install log)`
+        : "never ran: npm 11 does not run a dependency's install scripts unless allowed, and no toolchain build was made",
+      code: null,
+    });
+  }
   throw new LoadError(report);
 }
 
-/** The Error thrown when no binary loads; `report` holds every attempt. */
+/**
+ * The Error thrown when no binary loads (code ERR_SQEX_LOAD); `report` holds every attempt. The
+ * message says what was tried, the cause, and the fixes for that cause.
+ */
 export class LoadError extends Error {
+  readonly code = 'ERR_SQEX_LOAD';
   readonly report: LoadReport;
   constructor(report: LoadReport) {
     const target = `${platform()}-${arch()} (node ${process.versions.node}, abi ${process.versions.modules}, ${libcName()})`;
     const tried = report.attempts.map((a) => `  - ${a.kind}${a.file ? ` ${a.file}` : ''}: ${a.reason ?? 'ok'}`).join('\n');
-    const fixes = fixCommands().map((f) => `  - ${f}`).join('\n');
+    const { cause, fixes } = diagnose(report);
     super(
-      `squeeze-excite: could not load the native addon for ${target}.\nTried:\n${tried}\nTo fix it:\n${fixes}`,
+      `squeeze-excite: could not load the native addon for ${target}: ${cause}.\nTried:\n${tried}\nTo fix it:\n${fixes.map((f) => `  - ${f}`).join('\n')}`,
     );
     this.name = 'LoadError';
     this.report = report;

@@ -1,0 +1,85 @@
+// The bench CLI (issue 9): --help and bad flags run nothing; the shape/op/layout/device flags
+// choose the rows; results land where --out says, as .md, .json and .svg. Only the CLI's
+// behaviour is checked here (one tiny shape, --quick); timings belong to `npm run bench`.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+let scratch = '';
+beforeAll(() => {
+  scratch = mkdtempSync(path.join(tmpdir(), 'sqex-bench-'));
+});
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+function bench(args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['bench/run.mjs', ...args], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const addonMissing = (() => {
+  const r = spawnSync(process.execPath, ['-p', "require('./dist/index.js').cuda.status().binary"], { cwd: root, encoding: 'utf8' });
+  return r.stdout.trim() === 'null' ? 'no loadable addon in this checkout (npm install builds it)' : null;
+})();
+
+describe('npm run bench flags', () => {
+  it('--help prints the usage with every flag and exits 0 without running or writing anything', () => {
+    const out = path.join(scratch, 'help');
+    const r = bench(['--help', '--out', out]);
+    expect(r.status).toBe(0);
+    for (const flag of ['--shape NxCxHxW', '--op', '--dtype', '--layout', '--device', '--json', '--no-save', '--out', '--quick']) {
+      expect(r.stdout).toContain(flag);
+    }
+    expect(r.stderr).toBe('');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it.each([
+    [['--bogus'], "Unknown option '--bogus'"],
+    [['--shape', '4x128x32'], '--shape 4x128x32: expected NxCxHxW'],
+    [['--op', 'bn'], '--op bn: expected one of se, eca, cbam'],
+    [['--layout', 'nchw'], '--layout nchw: expected one of NCHW, NHWC'],
+    [['--device', 'cpu', '--dtype', 'float16'], 'the CPU takes float32 only'],
+    [['--out', 'x', '--no-save'], '--out and --no-save contradict each other'],
+  ])('%j is refused with the reason and the usage (exit 2)', (args, reason) => {
+    const r = bench(args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(reason);
+    expect(r.stderr).toContain('Usage: npm run bench');
+    expect(r.stdout).toBe('');
+  });
+
+  describe.skipIf(addonMissing !== null)(`a CPU run${addonMissing ? ` (skipped: ${addonMissing})` : ''}`, () => {
+    it('--shape/--op/--layout/--device choose the rows; --json prints them; --out gets .md, .json and .svg', () => {
+      const out = path.join(scratch, 'run');
+      const r = bench(['--shape', '1x16x4x4', '--shape', '2x8x3x5', '--op', 'se', '--op', 'eca', '--layout', 'NHWC', '--device', 'cpu', '--quick', '--json', '--out', out]);
+      expect(r.status, r.stderr).toBe(0);
+      const result = JSON.parse(r.stdout) as { cpu: { kind: string; rows: { op: string; shape: string; layout: string; dtype: string; ratio: number }[] }; gpu: unknown; files: string[] };
+      expect(result.cpu.rows.map((row) => `${row.op} ${row.shape} ${row.layout} ${row.dtype}`)).toEqual([
+        'se 1x16x4x4 NHWC float32',
+        'eca 1x16x4x4 NHWC float32',
+        'se 2x8x3x5 NHWC float32',
+        'eca 2x8x3x5 NHWC float32',
+      ]);
+      for (const row of result.cpu.rows) expect(row.ratio).toBeGreaterThan(0);
+      expect(result.gpu).toBeNull();
+      expect(result.files.map((f) => path.extname(f)).sort()).toEqual(['.json', '.md', '.svg']);
+      for (const f of result.files) expect(path.resolve(root, f).startsWith(out)).toBe(true);
+      const svg = readFileSync(path.resolve(root, result.files.find((f) => f.endsWith('.svg'))!), 'utf8');
+      expect(svg).toMatch(/^<svg /);
+      expect(svg).toContain('SE 2×8×3×5 fp32 NHWC');
+      expect(r.stderr).toContain(`results written to`);
+    });
+
+    it('--no-save writes nothing and says so', () => {
+      const r = bench(['--shape', '1x8x2x2', '--op', 'se', '--layout', 'NCHW', '--device', 'cpu', '--quick', '--no-save']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toContain('| se | 1×8×2×2 | NCHW | float32 |');
+      expect(r.stderr).toContain('results: not written (--no-save)');
+    });
+  });
+});
