@@ -119,7 +119,7 @@ describe.skipIf(skipReason !== null)(`npm pack + offline install without a toolc
     const tarball = path.join(scratch, packed[0]!.filename);
     const listed = packed[0]!.files.map((f) => f.path);
     expect(listed.some((p) => p.startsWith('prebuilds/') && p.endsWith('.node'))).toBe(true);
-    for (const f of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'binding.gyp', 'LICENSE', 'CHANGELOG.md', 'README.md', 'package.json']) {
+    for (const f of ['dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'binding.gyp', 'bin/squeeze-excite.js', 'LICENSE', 'CHANGELOG.md', 'README.md', 'package.json']) {
       expect(listed).toContain(f);
     }
     expect(listed.filter((p) => p.startsWith('test/') || p.startsWith('bench/') || p.startsWith('build'))).toEqual([]);
@@ -162,6 +162,8 @@ describe.skipIf(skipReason !== null)(`npm pack + offline install without a toolc
       expect(r.binary.startsWith(installed)).toBe(true);
     }
     expect(esm.sum).toBe(cjs.sum);
+    // 7. the installed CLI runs (the node_modules/.bin link that `npx squeeze-excite` would run).
+    expect(sh('node', [path.join(app, 'node_modules', '.bin', 'squeeze-excite'), '--help'], app, appEnv)).toMatch(/inspect/);
     console.log(`installed prebuild: ${cjs.binary} (CUDA compiled in: ${cjs.compiled})`);
   }, 300_000);
 });

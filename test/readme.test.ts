@@ -5,7 +5,7 @@
 // end with the CUDA-unavailable Error that carries cuda.status().reason; every other block must
 // exit 0 and print something.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -41,6 +41,9 @@ beforeAll(() => {
   writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'readme-app', version: '1.0.0', private: true }));
   mkdirSync(path.join(project, 'node_modules'));
   symlinkSync(root, path.join(project, 'node_modules', 'squeeze-excite'));
+  // The checkpoint example reads ./model.safetensors: the committed fixture, a small timm-style
+  // model with SE, ECA and CBAM modules, stands in for the user's file.
+  copyFileSync(path.join(root, 'test', 'fixtures', 'attention_model.safetensors'), path.join(project, 'model.safetensors'));
 });
 afterAll(() => {
   if (project) rmSync(project, { recursive: true, force: true });
