@@ -55,14 +55,15 @@ template <typename T> struct Vec {
 // NaN and +-Inf travel as in the PyTorch modules (native/dev/NOTES-cuda.md, test/reference.ts):
 // relu(NaN) = NaN, a max over values with a NaN is NaN (torch.amax), hardsigmoid(NaN) = NaN.
 // fmaxf / fminf return the other operand when one is NaN, so they are not used on data.
-// NaN-propagating max/min: one instruction (max.NaN / min.NaN) from sm_80, compare+select before.
+// NaN-propagating max/min: one instruction (max.NaN / min.NaN) from sm_80; before, fmaxf/fminf
+// and a select on a NaN test (this form, not `a > b || a != a ? a : b`, kept sm_75 spill-free).
 __device__ __forceinline__ float max_nan(float a, float b) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   float r;
   asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
   return r;
 #else
-  return (a > b || a != a) ? a : b;
+  return (a != a || b != b) ? a + b : fmaxf(a, b);
 #endif
 }
 __device__ __forceinline__ float min_nan(float a, float b) {
@@ -71,10 +72,16 @@ __device__ __forceinline__ float min_nan(float a, float b) {
   asm("min.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
   return r;
 #else
-  return (a < b || a != a) ? a : b;
+  return (a != a || b != b) ? a + b : fminf(a, b);
 #endif
 }
-__device__ __forceinline__ float relu_f(float v) { return max_nan(v, 0.f); }
+__device__ __forceinline__ float relu_f(float v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  return max_nan(v, 0.f);
+#else
+  return v != v ? v : fmaxf(v, 0.f);
+#endif
+}
 __device__ __forceinline__ double relu_d(double v) { return v < 0.0 ? 0.0 : v; }  // NaN stays NaN
 
 // ---- activations and gates (fp32) -------------------------------------------------------
