@@ -6,8 +6,8 @@
 // so every test also needs finite results where the reference has them.
 import { describe, expect, test } from 'vitest';
 import { cbamForward, cbamForwardAsync, ecaForward, ecaForwardAsync, seForward, seForwardAsync } from '../dist/index.js';
-import { ieeeMismatch, nchwToNhwc, refSE, type Shape4 } from './reference.js';
-import { ACTS, GATES, LAYOUTS, TOL_F32, bitsEqual, freshRng, poisoned, product, seedNote } from './helpers.js';
+import { ieeeMismatch, nchwToNhwc, refCBAM, refSE, type Shape4 } from './reference.js';
+import { ACTS, GATES, LAYOUTS, TOL_F32, bitsEqual, freshRng, poisoned, product, randCBAMWeights, seedNote } from './helpers.js';
 import { argsFor, caseLabel, makeNanProblem, refFor, targetsFor, type NanCase, type NanProblem } from './nan-cases.js';
 
 type Fn = (x: Float32Array, shape: Shape4, w: unknown, o: unknown) => Float32Array;
@@ -155,5 +155,22 @@ describe('NaN/±Inf: named cases', () => {
         }
       }
     }
+  });
+});
+
+describe('CBAM spatialBias NaN / ±Inf (a folded BatchNorm bias) propagates as in PyTorch', () => {
+  test.each(product({ bias: [Number.NaN, Infinity, -Infinity], layout: LAYOUTS, gate: GATES }))('%o', async ({ bias, layout, gate }) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 6, 4, 5];
+    const w = randCBAMWeights(rng, 6, 2, 3, { b1: true, b2: true, spatialBias: true });
+    w.spatialBias = Float32Array.of(bias);
+    const x = rng.normals(2 * 6 * 4 * 5);
+    const ref = refCBAM(x, shape, w, { layout, gate });
+    const y = cbamForward(x, shape, w, { layout, gate, device: 'cpu', out: poisoned(x.length) });
+    expectIeee(y, ref.y, `spatialBias ${bias} ${layout} ${gate} ${seedNote(rng)}`);
+    const ya = await cbamForwardAsync(x, shape, w, { layout, gate, device: 'cpu' });
+    expect(bitsEqual(ya, y)).toBe(true);
+    // NaN reaches every output; +Inf opens the spatial gate fully (y = x1), -Inf closes it (sigmoid: 0).
+    if (Number.isNaN(bias)) expect(Array.from(y).every(Number.isNaN)).toBe(true);
   });
 });
