@@ -188,7 +188,16 @@ if (runCpu) {
     quick: opts.quick,
   };
   result.cpu = { ...meta, rows };
-  const table = cpuTable(meta, rows);
+  let table = cpuTable(meta, rows);
+  // What async calls pay for memory safety (staging copies): a fixed table of its own, only in an
+  // unfiltered run (bench/async.mjs; native/binding/host_staging.h).
+  if (!opts.shapes && !opts.ops && !opts.layouts) {
+    const { runAsyncBench, asyncTable } = await import('./async.mjs');
+    log('async vs sync: SE fp32 NCHW on the CPU, with and without out, and SharedArrayBuffer operands');
+    const asyncRows = await runAsyncBench({ reps: opts.quick ? 5 : 15 });
+    result.cpu.async = asyncRows;
+    table += `\n\n### Async calls over host arrays (median µs; "blocks": time until the call returns its promise)\n\n${asyncTable(asyncRows)}`;
+  }
   if (!opts.json) console.log(`\n## CPU\n\n${table}\n`);
   if (opts.save) {
     save(`cpu-${os.hostname().replace(/[^\w.-]/g, '_')}-${stamp}`, {
