@@ -8,8 +8,9 @@
 // lays them out; only loading a file is emulated: each "loads" as the emulated binding of
 // test/fake-cuda.ts for that build's CUDA runtime on the emulated driver (runtime.cpp's
 // cuda_status rules), whose CPU work is the real addon's. Drivers: none, R450, R470, R535, R570, R580.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -37,7 +38,9 @@ interface IndexModule {
 }
 
 // The real addon does the CPU work of every emulated build.
-const real = (requireCjs('../dist/backend/load.js') as LoadModule).loadBinding();
+const realLoader = requireCjs('../dist/backend/load.js') as LoadModule;
+const real = realLoader.loadBinding();
+const realPath = realLoader.bindingPath() as string;
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'sqex-cuda-builds-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -264,5 +267,108 @@ describe('CUDA build selection by driver (emulated drivers, real loader)', () =>
     const loaded = (requireCjs('../dist/backend/load.js') as LoadModule).loadWith(em.setup);
     expect(loaded.report.binary).toBe(em.pkg.primary);
     expect(loaded.report.cudaBuilds.map((b) => b.cudaVersion)).toEqual(['13.0']);
+  });
+});
+
+// The real binaries `npm run prebuildify` made (both toolkits installed: scripts/setup-cuda-toolkit-11.sh),
+// each loaded by a fresh Node process from a scratch copy of the package, on this machine's real
+// driver (or none). Whatever the driver, the choice must follow the rule, and the CPU kernels of
+// whichever build is used must compute the reference.
+const realManifest = path.join(root, 'prebuilds', tuple, 'cuda-builds.json');
+const realBuilds: { cudaVersion: string; minDriverVersion: string }[] = existsSync(realManifest)
+  ? (JSON.parse(readFileSync(realManifest, 'utf8')) as { builds: { cudaVersion: string; minDriverVersion: string }[] }).builds
+  : [];
+const noRealBuilds =
+  realBuilds.length < 2
+    ? `prebuilds/${tuple}/cuda-builds.json lists ${realBuilds.length} CUDA build(s): run npm run prebuildify with the CUDA 11.8 toolkit installed (sudo scripts/setup-cuda-toolkit-11.sh)`
+    : null;
+if (noRealBuilds) console.log(`skipped (real prebuilds): ${noRealBuilds}`);
+
+describe.skipIf(noRealBuilds !== null)('the real prebuilds of both toolkits on this machine', () => {
+  const PROBE = `
+const sqex = require('./dist/index.js');
+const [x, w1, w2] = JSON.parse(process.argv[1]).map((a) => new Float32Array(a));
+const y = sqex.seForward(x, ${JSON.stringify(SHAPE)}, { w1, w2 }, { device: 'cpu' });
+console.log(JSON.stringify({ status: sqex.cuda.status(), y: Array.from(y) }));
+`;
+  function probe(env: Record<string, string>): { status: ReturnType<IndexModule['cuda']['status']>; y: number[]; x: Float32Array; w1: Float32Array; w2: Float32Array } {
+    const dir = path.join(scratch, `real${pkgCount++}`);
+    mkdirSync(dir);
+    cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
+    copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
+    symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+    symlinkSync(path.join(root, 'prebuilds'), path.join(dir, 'prebuilds'));
+    const rng = freshRng();
+    const x = rng.normals(SHAPE.reduce((a, b) => a * b, 1));
+    const w1 = rng.normals(HIDDEN * SHAPE[1], 0.3);
+    const w2 = rng.normals(SHAPE[1] * HIDDEN, 0.3);
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    delete childEnv.SQUEEZE_EXCITE_BINARY;
+    if (!('SQUEEZE_EXCITE_CUDA_BUILD' in env)) delete childEnv.SQUEEZE_EXCITE_CUDA_BUILD;
+    const arg = JSON.stringify([Array.from(x), Array.from(w1), Array.from(w2)]);
+    const out = execFileSync(process.execPath, ['-e', PROBE, arg], { cwd: dir, env: childEnv, encoding: 'utf8' });
+    return { ...(JSON.parse(out) as { status: ReturnType<IndexModule['cuda']['status']>; y: number[] }), x, w1, w2 };
+  }
+
+  it('the loader follows the rule on the installed driver, and the build in use computes the reference on the CPU', () => {
+    const p = probe({});
+    const s = p.status;
+    console.log(`real prebuilds: driver ${s.driverVersion ?? 'none'}; ${s.builds.map((b) => `CUDA ${b.cudaVersion}: ${b.loaded ? 'loaded' : 'not used'}${b.reason ? ` (${b.reason})` : ''}`).join('; ')}`);
+    expect(s.builds.map((b) => [b.cudaVersion, b.minDriverVersion])).toEqual(realBuilds.map((b) => [b.cudaVersion, b.minDriverVersion]));
+    const loaded = s.builds.filter((b) => b.loaded);
+    expect(loaded).toHaveLength(1);
+    expect(s.binary).toBe(loaded[0]?.binary);
+    expect(s.runtimeVersion).toBe(loaded[0]?.cudaVersion);
+    const fits = (b: CudaBuildReport): boolean => s.driverVersion !== null && compare(s.driverVersion, b.minDriverVersion) >= 0;
+    if (s.available) expect(loaded[0]).toBe(s.builds.find(fits));
+    else {
+      expect(loaded[0]).toBe(s.builds[0]);
+      expect(s.reason).toBe(loaded[0]?.reason);
+    }
+    expectClose(p.y, refSE(p.x, SHAPE, { w1: p.w1, w2: p.w2 }).y, TOL_F32, 'real prebuild, CPU');
+  });
+
+  it('SQUEEZE_EXCITE_CUDA_BUILD=11.8 loads the real CUDA 11.8 build, and its CPU kernels compute the reference', () => {
+    const p = probe({ SQUEEZE_EXCITE_CUDA_BUILD: '11.8' });
+    expect(p.status.runtimeVersion).toBe('11.8');
+    expect(p.status.minDriverVersion).toBe('11.2');
+    expect(p.status.binary).toMatch(/cuda11[/\\]squeeze-excite\.glibc\.node$/);
+    expect(p.status.builds.map((b) => b.loaded)).toEqual([false, true]);
+    expectClose(p.y, refSE(p.x, SHAPE, { w1: p.w1, w2: p.w2 }).y, TOL_F32, 'real CUDA 11.8 prebuild, CPU');
+  });
+});
+
+function compare(a: string, b: string): number {
+  const [am = 0, an = 0] = a.split('.').map(Number);
+  const [bm = 0, bn = 0] = b.split('.').map(Number);
+  return am !== bm ? am - bm : an - bn;
+}
+
+// `npm run prebuildify` on a machine without the CUDA 11.8 toolkit (CI, most checkouts): the
+// second build is skipped with a message saying how to get it, a stale cuda11/ build is removed,
+// and the manifest lists the CUDA 13.0 build alone (none for a CPU-only prebuild).
+describe.skipIf(process.platform !== 'linux' || process.arch !== 'x64')('scripts/prebuild-cuda11.js without the 11.8 toolkit', () => {
+  it('says it skipped the build and how to get it, removes a stale cuda11/ build, lists the prebuild it found', () => {
+    const dir = path.join(scratch, `script${pkgCount++}`);
+    mkdirSync(path.join(dir, 'scripts'), { recursive: true });
+    for (const f of ['prebuild-cuda11.js', 'cuda11-toolkit.js', 'cmake-build.js', 'elf-floor.js']) copyFileSync(path.join(root, 'scripts', f), path.join(dir, 'scripts', f));
+    symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+    const pre = path.join(dir, 'prebuilds', tuple);
+    mkdirSync(path.join(pre, 'cuda11'), { recursive: true });
+    copyFileSync(realPath, path.join(pre, PRIMARY));
+    writeFileSync(path.join(pre, CUDA11), 'stale');
+    const env: NodeJS.ProcessEnv = { ...process.env, SQEX_CUDA11_NVCC: path.join(dir, 'no-such-nvcc') };
+    delete env.SQEX_CUDA;
+    const out = execFileSync(process.execPath, ['scripts/prebuild-cuda11.js'], { cwd: dir, env, encoding: 'utf8' });
+    expect(out).toContain('skipped the CUDA 11.8 build: no CUDA 11.8 nvcc found');
+    expect(out).toContain('sudo scripts/setup-cuda-toolkit-11.sh');
+    expect(existsSync(path.join(pre, 'cuda11'))).toBe(false);
+    const s = real.cudaStatus();
+    const manifest = path.join(pre, 'cuda-builds.json');
+    if (s.compiled) {
+      expect(JSON.parse(readFileSync(manifest, 'utf8'))).toEqual({ builds: [{ file: PRIMARY, cudaVersion: s.runtimeVersion, minDriverVersion: s.minDriverVersion }] });
+    } else {
+      expect(existsSync(manifest)).toBe(false);
+    }
   });
 });
