@@ -267,6 +267,9 @@ describe('CUDA build selection by driver (emulated drivers, real loader)', () =>
     const loaded = (requireCjs('../dist/backend/load.js') as LoadModule).loadWith(em.setup);
     expect(loaded.report.binary).toBe(em.pkg.primary);
     expect(loaded.report.cudaBuilds.map((b) => b.cudaVersion)).toEqual(['13.0']);
+    // The report says the manifest was not used, and why.
+    expect(loaded.report.attempts.at(-1)).toMatchObject({ kind: 'prebuild', ok: false, file: path.join(em.pkg.dir, 'prebuilds', tuple, 'cuda-builds.json') });
+    expect(loaded.report.attempts.at(-1)?.reason).toMatch(/^not used: .*cuda-builds\.json: an entry is not \{ file, cudaVersion/);
   });
 });
 

@@ -13,7 +13,7 @@ import type * as OsModule from 'node:os';
 import type * as PathModule from 'node:path';
 
 import type { NativeBinding } from './contract.js';
-import { CUDA_BUILD_ENV, chooseBuild, namesBuild, type CudaBuildReport, type FileLoad, readManifest, type ShippedCudaBuild, singleBuild } from './cuda-builds.js';
+import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildReport, type FileLoad, readManifest, type ShippedCudaBuild, singleBuild } from './cuda-builds.js';
 
 export type { CudaBuildReport } from './cuda-builds.js';
 
@@ -354,6 +354,10 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
         ? `${CUDA_BUILD_ENV}=${wanted} names another CUDA build than this platform's one binary (${builds[0] ? `CUDA ${builds[0].cudaVersion}` : 'CPU only'})`
         : null;
     attempts.push({ kind: 'prebuild', file: prebuild.file, ok: r.binding !== null && mismatch === null, reason: mismatch ?? r.reason, code: r.code });
+    // A manifest that is there but unusable: the other CUDA builds are out of reach; say why.
+    if (prebuild.manifestProblem) {
+      attempts.push({ kind: 'prebuild', file: path.join(path.dirname(prebuild.file), CUDA_BUILDS_MANIFEST), ok: false, reason: `not used: ${prebuild.manifestProblem}`, code: null });
+    }
     if (r.binding && mismatch === null) {
       report.binary = prebuild.file;
       report.kind = 'prebuild';
