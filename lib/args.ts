@@ -14,8 +14,7 @@ import {
 } from './is.js';
 
 const isInteger = Number.isInteger;
-const ownKeys = Reflect.ownKeys;
-const getOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
+const objectKeys = Object.keys;
 const ObjectCreate = Object.create;
 
 const SHAPE_EXPECTED = 'an array of 4 positive integers [N, C, H, W]';
@@ -74,9 +73,10 @@ const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
 /**
  * An options (or weights) object, snapshotted: undefined gives {}; anything but a plain object
  * is a TypeError, and so is an own key outside `known` (a misspelt option would otherwise be
- * silently ignored). Returns a frozen null-prototype copy in which every own enumerable string
+ * silently ignored). Returns a null-prototype copy in which every own enumerable string
  * key was read exactly once, so a getter cannot pass the checks with one value and run with
- * another, and keys inherited from a polluted Object.prototype are never seen.
+ * another, and keys inherited from a polluted Object.prototype are never seen. (Internal: the
+ * copy is never handed back to user code.)
  */
 export function parseObject(
   fn: string,
@@ -89,8 +89,9 @@ export function parseObject(
   const expected = (): string => `${optional ? 'undefined or ' : ''}a plain object with only the keys ${known.join(', ')}`;
   if (!isPlainObject(value)) throw typeError(fn, arg, expected(), value);
   const copy = ObjectCreate(null) as Record<string, unknown>;
-  for (const key of ownKeys(value)) {
-    if (typeof key !== 'string' || getOwnPropertyDescriptor(value, key)?.enumerable !== true) continue;
+  const keys = objectKeys(value); // own enumerable string keys, once
+  for (let k = 0; k < keys.length; k++) {
+    const key = keys[k]!;
     let isKnown = false;
     for (let i = 0; i < known.length; i++) if (known[i] === key) isKnown = true;
     if (!isKnown) {
@@ -100,7 +101,7 @@ export function parseObject(
     }
     copy[key] = (value as Record<string, unknown>)[key];
   }
-  return ObjectFreeze(copy);
+  return copy;
 }
 
 /** " (did you mean 'layout'?)" for a key within edit distance 2 of a known one. */

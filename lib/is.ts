@@ -136,6 +136,9 @@ export function isUint16Array(value: unknown): value is Uint16Array {
  * detached buffer reads as byteLength 0 and, unlike a genuinely empty one, throws on slice().
  */
 export function isDetached(view: ArrayBufferView): boolean {
+  // A detached view has length 0; checking that first keeps the common case free of the
+  // exceptions the buffer probes below may throw (an exception costs microseconds).
+  if (typedArrayLength(view) !== 0) return false;
   const buffer = typedArrayBuffer(view);
   if (isShared(view)) return false;
   if (arrayBufferDetached !== undefined) return Reflect.apply(arrayBufferDetached, buffer, []) as boolean;

@@ -169,7 +169,6 @@ export function parseCfg(value: unknown): ParsedCfg {
   const ecaK = cfgInt(value, K.ecaK, 0, 1 << 20);
   const spatialK = cfgInt(value, K.spatialK, 0, 1 << 12);
   const spatialBias = Math.fround(value[K.spatialBias] as number);
-  if (!Number.isFinite(value[K.spatialBias] as number)) throw nativeRange('cfg spatialBias must be finite');
   const dtype = cfgInt(value, K.dtype, 0, 2);
   const device = cfgInt(value, K.device, 0, 1 << 16);
   switch (op) {

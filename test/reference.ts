@@ -8,6 +8,15 @@
 //   CBAM: s = gate(MLP(avg) + MLP(max)), MLP = fc1(+b1) -> act -> fc2(+b2) (b2 counted once per
 //         branch, so twice); x1 = x·s; m = [mean_c x1, max_c x1]; g = gate(conv2d_kxk(m) + bias),
 //         zero pad (k-1)/2, input channel 0 = mean map, 1 = max map; y = x1·g.
+//
+// NaN and ±Inf follow the PyTorch modules (torch 1.13, checked by scripts/gen_nan_fixture.py):
+//   - IEEE arithmetic throughout: NaN in, NaN out; Inf − Inf, 0·Inf and Inf/Inf are NaN.
+//   - relu(NaN) = NaN (torch.relu), max/amax with a NaN is NaN (torch.amax), hardsigmoid(NaN) = NaN,
+//     silu(−Inf) = −Inf / (1 + Inf) = NaN, sigmoid(±Inf) = 1 / 0. JS Math.max/Math.min propagate NaN
+//     exactly like that, so they are used for every max and clamp here; `v > 0 ? v : 0` is not.
+//   - Zero padding of the ECA and CBAM convolutions is an operand, not a skipped tap: a tap on the
+//     padding contributes w·0, NaN for a NaN/±Inf weight (torch float64, and float32 where torch
+//     does not hand the conv to oneDNN, which skips padded taps; see native/dev/NOTES-cpu.md).
 
 export type Layout = 'NCHW' | 'NHWC';
 export type Shape4 = [number, number, number, number];
@@ -44,9 +53,14 @@ export interface RefResult {
   scale: Float64Array; // channel gate s, [N, C]
 }
 
+/** torch.relu: NaN stays NaN (Math.max propagates NaN). */
+export function relu(v: number): number {
+  return Math.max(v, 0);
+}
+
 export function act(v: number, a: Act): number {
-  if (a === 'relu') return v > 0 ? v : 0;
-  return v / (1 + Math.exp(-v)); // silu; exp overflow gives -0, finite
+  if (a === 'relu') return relu(v);
+  return v / (1 + Math.exp(-v)); // silu as torch's CPU kernel: finite v gives finite, −Inf gives NaN
 }
 
 export function gate(v: number, g: Gate): number {
@@ -138,7 +152,7 @@ export function refSE(x: Num, shape: Shape4, weights: SEWeightsRef, opts: SERefO
   }
   const y = applyChannelScale(x, shape, layout, scale);
   if (opts.residual) for (let i = 0; i < y.length; i++) y[i] += opts.residual[i];
-  if (opts.outputActivation === 'relu') for (let i = 0; i < y.length; i++) y[i] = y[i] > 0 ? y[i] : 0;
+  if (opts.outputActivation === 'relu') for (let i = 0; i < y.length; i++) y[i] = relu(y[i]);
   return { y, scale };
 }
 
@@ -155,7 +169,7 @@ export function refECA(x: Num, shape: Shape4, weights: ECAWeightsRef, opts: { la
       let acc = 0;
       for (let j = 0; j < k; j++) {
         const cc = c + j - pad;
-        if (cc >= 0 && cc < C) acc += weights.weight[j] * z[n * C + cc];
+        acc += weights.weight[j] * (cc >= 0 && cc < C ? z[n * C + cc] : 0); // padding: a zero operand
       }
       scale[n * C + c] = gate(acc, g);
     }
@@ -213,12 +227,11 @@ export function refCBAM(
         let acc = bias;
         for (let dy = 0; dy < k; dy++) {
           const hh = h + dy - pad;
-          if (hh < 0 || hh >= H) continue;
           for (let dx = 0; dx < k; dx++) {
             const ww = w + dx - pad;
-            if (ww < 0 || ww >= W) continue;
-            acc += weights.spatialWeight[dy * k + dx] * meanMap[hh * W + ww];
-            acc += weights.spatialWeight[k * k + dy * k + dx] * maxMap[hh * W + ww];
+            const inside = hh >= 0 && hh < H && ww >= 0 && ww < W; // padding: a zero operand
+            acc += weights.spatialWeight[dy * k + dx] * (inside ? meanMap[hh * W + ww] : 0);
+            acc += weights.spatialWeight[k * k + dy * k + dx] * (inside ? maxMap[hh * W + ww] : 0);
           }
         }
         const gv = gate(acc, g);
@@ -302,6 +315,25 @@ export function makeRng(seed: number): Rng {
       return a;
     },
   };
+}
+
+/**
+ * First mismatch of y against ref under the NaN/Inf rules: NaN must meet NaN, ±Inf the same
+ * infinity, and finite values must agree within `tol` relative to the largest finite |ref| (and
+ * be finite). Returns null when everything matches, else a description of the first mismatch.
+ */
+export function ieeeMismatch(y: ArrayLike<number>, ref: ArrayLike<number>, tol: number): string | null {
+  if (y.length !== ref.length) return `length ${y.length} vs ${ref.length}`;
+  let maxRef = 0;
+  for (let i = 0; i < ref.length; i++) if (Number.isFinite(ref[i])) maxRef = Math.max(maxRef, Math.abs(ref[i]));
+  const bound = tol * (maxRef > 0 ? maxRef : 1);
+  for (let i = 0; i < ref.length; i++) {
+    const r = ref[i];
+    const v = y[i];
+    const ok = Number.isNaN(r) ? Number.isNaN(v) : Number.isFinite(r) ? Number.isFinite(v) && Math.abs(v - r) <= bound : v === r;
+    if (!ok) return `index ${i}: got ${v}, expected ${r} (finite bound ${bound.toExponential(2)})`;
+  }
+  return null;
 }
 
 /**

@@ -281,14 +281,6 @@ const CASES: BadCase[] = [
     make: (a) => void ((a.weights as Weights).spatialBias = new Float32Array(2)),
   },
   {
-    label: 'spatialBias NaN',
-    ops: ['cbam'],
-    cls: RangeError,
-    arg: 'weights.spatialBias',
-    contains: 'finite',
-    make: (a) => void ((a.weights as Weights).spatialBias = Float32Array.of(Number.NaN)),
-  },
-  {
     label: 'spatialBias number',
     ops: ['cbam'],
     cls: TypeError,

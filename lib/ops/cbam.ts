@@ -4,7 +4,7 @@
 import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
 import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
-import { rangeError, rangeErrorText } from '../is.js';
+import { rangeError } from '../is.js';
 import type { Activation, Device, Gate, Layout, Shape4 } from '../types.js';
 import {
   type OpSpec,
@@ -94,9 +94,7 @@ function validateCbamWeights(
   // A scalar that goes into the call's configuration: a host array even with DeviceTensor weights.
   const sb = hostWeightArray(fn, 'weights.spatialBias', w.spatialBias, true, 'the spatial conv bias is passed by value, also with DeviceTensor weights');
   expectLength(fn, 'weights.spatialBias', sb, 1, () => 'the single spatial conv bias');
-  if (sb !== null && !Number.isFinite(sb[0])) {
-    throw rangeErrorText(fn, 'weights.spatialBias', 'a Float32Array holding one finite value', `[${String(sb[0])}]`);
-  }
+  // NaN and ±Inf are taken, as PyTorch takes a non-finite BatchNorm bias: they propagate.
   return {
     c: m.c,
     hidden: m.hidden,

@@ -667,7 +667,7 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
   const native = binding();
   const o = call.ops;
   if (o.kind === 'host') {
-    // Without out, the addon returns a new array (from its reused pool: native/binding/result_array.h).
+    // Without out, the addon allocates the result and returns it (native/binding/result_array.h).
     const operands = hostOperands(call, o, o.out);
     if (triesCuda(call, o)) {
       try {

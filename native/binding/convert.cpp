@@ -67,7 +67,7 @@ ParsedCfg ParseCfg(const Napi::Env& env, const Napi::Value& value) {
   p.eca_k = static_cast<int>(CfgInt(env, c, kEcaK, 0, 1 << 20));
   p.spatial_k = static_cast<int>(CfgInt(env, c, kSpatialK, 0, 1 << 12));
   p.spatial_bias = static_cast<float>(c[kSpatialBias]);
-  if (!std::isfinite(c[kSpatialBias])) ThrowRange(env, "cfg spatialBias must be finite");
+  // spatialBias may be NaN or ±Inf: a folded BatchNorm bias that PyTorch would propagate.
   p.dtype = static_cast<DType>(CfgInt(env, c, kDType, 0, 2));
   out.device = static_cast<int>(CfgInt(env, c, kDevice, 0, 1 << 16));
 

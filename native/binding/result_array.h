@@ -1,12 +1,13 @@
-// The Float32Array a call returns when the caller passed no `out`.
+// The Float32Array a call returns when the caller passed no `out`: allocated by V8 (the
+// binding's own allocation, so an async call can write it with no one else holding it).
 //
-// A fresh `new Float32Array(n)` of a large tensor costs more than the op itself: V8 maps zeroed
-// pages, the kernel faults each 4 KiB page in, and the buffer is unmapped again at GC, so every
-// call pays the faults anew (SE 8×256×56² fp32 here: 2.45 ms with out, 13.3 ms without). The
-// result's memory therefore comes from the staging pool (staging_pool.h: reused, huge pages),
-// wrapped as an external ArrayBuffer whose finalizer returns it to the pool. It is an ordinary
-// Float32Array to the caller. Runtimes that forbid external buffers (V8 sandbox builds) get a
-// V8-allocated one instead.
+// Tried and dropped (2026-11-30): results over blocks of the staging pool (staging_pool.h) as
+// external ArrayBuffers, to skip the page faults of fresh memory. Node runs an external buffer's
+// finalizer from a SetImmediate, so in a synchronous loop no block came back before the next
+// call, and V8 does not count external data towards GC pressure: 20 calls of SE 32x256x56^2
+// grew RSS to 2.1 GB and took 58 ms each (V8's own memory: 144 MB, also 58 ms). The cost of a
+// new large array is the kernel's zero-filled page faults (glibc maps each chunk over 32 MB
+// afresh); passing `out` avoids it.
 #pragma once
 #include <napi.h>
 
@@ -14,8 +15,7 @@
 
 namespace sqex::binding {
 
-// A new Float32Array of `elems` elements, contents uninitialised (the kernels write every one);
-// *data receives its first element.
+// A new zero-initialised Float32Array of `elems` elements; *data receives its first element.
 Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems, float** data);
 
 }  // namespace sqex::binding

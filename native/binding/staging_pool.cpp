@@ -5,9 +5,6 @@
 #include <new>
 #include <vector>
 
-#if defined(__linux__)
-#include <sys/mman.h>
-#endif
 
 namespace sqex::binding {
 namespace {
@@ -49,9 +46,6 @@ float* Allocate(size_t bytes) {
   void* p = std::aligned_alloc(align, bytes);
 #endif
   if (!p) throw std::bad_alloc();
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-  if (bytes >= kHugePage) (void)madvise(p, bytes, MADV_HUGEPAGE);  // a hint; fine if refused
-#endif
   return static_cast<float*>(p);
 }
 

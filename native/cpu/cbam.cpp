@@ -37,10 +37,15 @@ void post_act(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t
 }
 
 // g[oy, :] = gate(conv_kxk([mean, max])[oy, :] + bias) for output rows [y0, y1) of one sample,
-// accumulated in double in acc [w].
+// accumulated in double in acc [w]. Zero padding is an operand, not a skipped tap: a tap on it
+// adds w * 0, which is NaN for a NaN/Inf weight (torch's conv2d in float64 and on its native
+// float32 path; its oneDNN float32 path skips them, see NOTES-cpu.md). For finite w it adds +-0,
+// which changes nothing, so the padded taps are only visited when some weight is not finite.
 void spatial_rows(const double* mean, const double* mx, const float* wk, int k, float bias, Gate gate,
                   int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* acc) {
   const int pad = (k - 1) / 2;
+  bool finite_w = true;
+  for (int i = 0; i < 2 * k * k; ++i) finite_w = finite_w && std::isfinite(wk[i]);
   for (int64_t oy = y0; oy < y1; ++oy) {
     double* out = acc;
     for (int64_t ox = 0; ox < w; ++ox) out[ox] = 0.0;
@@ -48,14 +53,20 @@ void spatial_rows(const double* mean, const double* mx, const float* wk, int k, 
       const double* in = ch == 0 ? mean : mx;
       for (int ky = 0; ky < k; ++ky) {
         const int64_t iy = oy + ky - pad;
-        if (iy < 0 || iy >= h) continue;
-        const double* row = in + iy * w;
+        const bool row_in = iy >= 0 && iy < h;
+        if (!row_in && finite_w) continue;
+        const double* row = in + (row_in ? iy : 0) * w;
         for (int kx = 0; kx < k; ++kx) {
           const double wv = wk[(ch * k + ky) * k + kx];
           const int64_t dx = kx - pad;
-          const int64_t lo = std::max<int64_t>(0, -dx), hi = std::min<int64_t>(w, w - dx);
+          const int64_t lo = row_in ? std::max<int64_t>(0, -dx) : w, hi = row_in ? std::min<int64_t>(w, w - dx) : w;
           const double* src = row + dx;
           for (int64_t ox = lo; ox < hi; ++ox) out[ox] += wv * src[ox];
+          if (!finite_w) {
+            const double on_pad = wv * 0.0;
+            for (int64_t ox = 0; ox < std::min(lo, w); ++ox) out[ox] += on_pad;
+            for (int64_t ox = std::max<int64_t>(hi, lo); ox < w; ++ox) out[ox] += on_pad;
+          }
         }
       }
     }
@@ -141,8 +152,7 @@ void run_block(const OpParams& p, const Weights& wt, const float* xb, float* yb,
       float m = -INFINITY;
       for (int i = 0; i < tasks; ++i) {
         acc += psum[size_t(i * nb * cc + j)];
-        const float v = pmax[size_t(i * nb * cc + j)];
-        m = v > m ? v : m;
+        m = max_nan(m, pmax[size_t(i * nb * cc + j)]);
       }
       avg[j] = acc * inv_hw;
       cmax[j] = m;

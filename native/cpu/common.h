@@ -12,14 +12,27 @@
 namespace sqex {
 namespace cpu {
 
+// NaN and +-Inf travel as in the PyTorch modules (torch 1.13, CPU, checked in
+// scripts/gen_nan_fixture.py): relu(NaN) = NaN, max/amax(.., NaN) = NaN, hardsigmoid(NaN) = NaN,
+// silu(-inf) = -inf / (1 + inf) = NaN, sigmoid(+-inf) = 1 / 0. So ReLU and clamps are selects that
+// let NaN through (`v < 0 ? 0 : v`), never fmax/std::max(v, 0) or a `v > 0 ? v : 0` select.
+inline double relu_d(double v) { return v < 0 ? 0.0 : v; }
+
 // In double: they act on the small excitation vectors only.
 // 1 / (1 + exp(-v)) saturates to 0 or 1 without NaN for any finite v (exp overflows to inf).
-inline double act_apply(Act a, double v) { return a == Act::ReLU ? (v > 0 ? v : 0) : v / (1 + std::exp(-v)); }
+inline double act_apply(Act a, double v) { return a == Act::ReLU ? relu_d(v) : v / (1 + std::exp(-v)); }
 
 inline double gate_apply(Gate g, double v) {
   if (g == Gate::Sigmoid) return 1 / (1 + std::exp(-v));
-  return std::min(std::max(v + 3, 0.0), 6.0) / 6;
+  // relu6(v + 3) / 6, both clamps letting NaN through (torch.nn.functional.hardsigmoid)
+  double t = v + 3;
+  t = t < 0 ? 0.0 : t;
+  t = t > 6 ? 6.0 : t;
+  return t / 6;
 }
+
+// max(a, b) that is NaN when either is (torch.amax); `a > b ? a : b` alone drops a NaN b.
+inline float max_nan(float a, float b) { return (a > b || std::isnan(a)) ? a : b; }
 
 // The vectorised inner loops. Everything that amplifies rounding error (pooled sums, the
 // excitation FCs, CBAM's channel statistics and spatial conv) accumulates in double: with
@@ -29,13 +42,15 @@ struct Kernels {
   const char* name;
   // Sum of x[0..n), in double lanes.
   double (*sum)(const float* x, int64_t n);
+  // The maxes below propagate NaN (torch.amax) and ReLU keeps NaN (torch.relu); see
+  // kernels_impl.h for how the SIMD max (MAXPS drops NaN) is made exact.
   // Sum and max of x[0..n).
   void (*sum_max)(const float* x, int64_t n, double* sum, float* max);
   // acc[c] += sum over `rows` rows of x[row * c_count + c].
   void (*accum_rows)(const float* x, int64_t rows, int64_t c_count, double* acc);
   // As accum_rows, and mx[c] = max(mx[c], x[row, c]).
   void (*accum_max_rows)(const float* x, int64_t rows, int64_t c_count, double* acc, float* mx);
-  // y[i] = x[i] * s (+ r[i]) (then max(., 0) when relu); r may be null. stream: non-temporal
+  // y[i] = x[i] * s (+ r[i]) (then relu); r may be null. stream: non-temporal
   // stores (for outputs much larger than the caches).
   void (*scale)(const float* x, float s, const float* r, float* y, int64_t n, bool relu, bool stream);
   // y[row, c] = x[row, c] * s[c] (+ r[row, c]) (relu), rows of c_count contiguous floats.

@@ -21,8 +21,10 @@ void eca_excite(void* vctx, int /*slot*/, const double* z, int64_t nb, float* s)
     for (int64_t ch = 0; ch < cc; ++ch) {
       double v = 0;
       for (int j = 0; j < k; ++j) {
+        // Zero padding is an operand, not a skipped tap: a NaN/Inf weight on it gives 0 * w = NaN,
+        // as torch's conv1d (float64, and float32 at batch 1) does; see NOTES-cpu.md.
         const int64_t src = ch + j - pad;
-        if (src >= 0 && src < cc) v += double(c.weight[j]) * zn[src];
+        v += double(c.weight[j]) * (src >= 0 && src < cc ? zn[src] : 0.0);
       }
       s[n * cc + ch] = float(gate_apply(c.p->gate, v));
     }

@@ -41,6 +41,7 @@ static inline vf vzero() { return 0.f; }
 static inline vf vadd(vf a, vf b) { return a + b; }
 static inline vf vmul(vf a, vf b) { return a * b; }
 static inline vf vmax(vf a, vf b) { return a > b ? a : b; }
+static inline vf vrelu(vf v) { return v < 0.f ? 0.f : v; }
 typedef double vd;
 static inline vd vd_zero() { return 0.0; }
 static inline vd vd_ld(const double* p) { return *p; }
@@ -65,6 +66,8 @@ static inline vf vzero() { return _mm_setzero_ps(); }
 static inline vf vadd(vf a, vf b) { return _mm_add_ps(a, b); }
 static inline vf vmul(vf a, vf b) { return _mm_mul_ps(a, b); }
 static inline vf vmax(vf a, vf b) { return _mm_max_ps(a, b); }
+// MAXPS returns its second operand when either is NaN: max(0, v) keeps a NaN v.
+static inline vf vrelu(vf v) { return _mm_max_ps(_mm_setzero_ps(), v); }
 struct vd {
   __m128d lo, hi;
 };
@@ -109,6 +112,8 @@ static inline vf vzero() { return _mm256_setzero_ps(); }
 static inline vf vadd(vf a, vf b) { return _mm256_add_ps(a, b); }
 static inline vf vmul(vf a, vf b) { return _mm256_mul_ps(a, b); }
 static inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
+// VMAXPS returns its second operand when either is NaN: max(0, v) keeps a NaN v.
+static inline vf vrelu(vf v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
 struct vd {
   __m256d lo, hi;
 };
@@ -154,6 +159,8 @@ static inline vf vzero() { return vdupq_n_f32(0.f); }
 static inline vf vadd(vf a, vf b) { return vaddq_f32(a, b); }
 static inline vf vmul(vf a, vf b) { return vmulq_f32(a, b); }
 static inline vf vmax(vf a, vf b) { return vmaxq_f32(a, b); }
+// FMAX (unlike FMAXNM) returns NaN when either operand is NaN.
+static inline vf vrelu(vf v) { return vmaxq_f32(v, vdupq_n_f32(0.f)); }
 struct vd {
   float64x2_t lo, hi;
 };

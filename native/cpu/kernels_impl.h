@@ -4,15 +4,29 @@
 //
 // Expected in the including namespace:
 //   vf (W float lanes), vld, vst, vst_nt (aligned streaming store), vfence, vset, vzero, vadd,
-//   vmul, vmax;
+//   vmul, vmax (may drop NaN: x86 MAXPS does), vrelu (max(v, 0) that keeps a NaN v);
 //   vd (W double lanes): vd_zero, vd_ld, vd_st, vd_addf(a, v) = a + double(v),
 //   vd_fmaf(a, v, p) = a + double(v) * p[0..W), vd_sum (sum of the lanes).
+//
+// NaN in the maxes (torch.amax propagates it): every max here is taken beside a double sum of
+// the same values, and that sum is NaN whenever one of them is NaN (or +Inf meets -Inf). The hot
+// loops use the plain vmax; a NaN sum, resolved once per reduction, triggers a rescan of those
+// values that returns NaN if one is NaN. Finite data pays nothing; the rescan is exact either way.
 
 static float vlanes_max(vf v) {
   alignas(64) float t[W];
   vst(t, v);
   float m = t[0];
   for (int j = 1; j < W; ++j) m = t[j] > m ? t[j] : m;
+  return m;
+}
+
+// NaN if one of x[i * stride] * (s ? s[i] : 1), i < n, is NaN; else m (the NaN-blind max).
+static float nan_or(float m, const float* x, int64_t n, int64_t stride, const float* s) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float v = s ? x[i * stride] * s[i] : x[i * stride];
+    if (std::isnan(v)) return v;
+  }
   return m;
 }
 
@@ -46,7 +60,7 @@ static void k_sum_max(const float* x, int64_t n, double* sum_out, float* max_out
     mx = x[i] > mx ? x[i] : mx;
   }
   *sum_out = total;
-  *max_out = mx;
+  *max_out = std::isnan(total) ? nan_or(mx, x, n, 1, nullptr) : mx;
 }
 
 static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) {
@@ -75,6 +89,9 @@ static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, double* a
       mx[c] = xr[c] > mx[c] ? xr[c] : mx[c];
     }
   }
+  // acc[c] is NaN after this call whenever one of this call's x[., c] was: rescan those columns.
+  for (int64_t c = 0; c < cc; ++c)
+    if (std::isnan(acc[c]) && !std::isnan(mx[c])) mx[c] = nan_or(mx[c], x + c, rows, cc, nullptr);
 }
 
 // Streaming (non-temporal) stores: for outputs far larger than the caches, skipping the
@@ -82,13 +99,13 @@ static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, double* a
 // are ordinary; vfence orders the streamed stores before the task reports completion.
 template <bool HasR, bool Relu, bool NT>
 static void scale_t(const float* x, float s, const float* r, float* y, int64_t n) {
-  const vf vs = vset(s), z = vzero();
+  const vf vs = vset(s);
   int64_t i = 0;
   if (NT)
     for (; i < n && (reinterpret_cast<uintptr_t>(y + i) & (W * sizeof(float) - 1)) != 0; ++i) {
       float v = x[i] * s;
       if (HasR) v += r[i];
-      if (Relu) v = v > 0.f ? v : 0.f;
+      if (Relu) v = v < 0.f ? 0.f : v;
       y[i] = v;
     }
   for (; i + 2 * W <= n; i += 2 * W) {
@@ -98,8 +115,8 @@ static void scale_t(const float* x, float s, const float* r, float* y, int64_t n
       b = vadd(b, vld(r + i + W));
     }
     if (Relu) {
-      a = vmax(a, z);
-      b = vmax(b, z);
+      a = vrelu(a);
+      b = vrelu(b);
     }
     if (NT) {
       vst_nt(y + i, a);
@@ -112,7 +129,7 @@ static void scale_t(const float* x, float s, const float* r, float* y, int64_t n
   for (; i < n; ++i) {
     float v = x[i] * s;
     if (HasR) v += r[i];
-    if (Relu) v = v > 0.f ? v : 0.f;
+    if (Relu) v = v < 0.f ? 0.f : v;
     y[i] = v;
   }
   if (NT) vfence();
@@ -135,7 +152,6 @@ static void k_scale(const float* x, float s, const float* r, float* y, int64_t n
 template <bool HasR, bool Relu, bool NT>
 static void scale_rows_t(const float* x, const float* s, const float* r, float* y, int64_t rows,
                          int64_t cc) {
-  const vf z = vzero();
   // Streaming needs every row start aligned, i.e. y aligned and C a multiple of W.
   for (int64_t row = 0; row < rows; ++row) {
     const float* xr = x + row * cc;
@@ -149,8 +165,8 @@ static void scale_rows_t(const float* x, const float* s, const float* r, float* 
         b = vadd(b, vld(rr + c + W));
       }
       if (Relu) {
-        a = vmax(a, z);
-        b = vmax(b, z);
+        a = vrelu(a);
+        b = vrelu(b);
       }
       if (NT) {
         vst_nt(yr + c, a);
@@ -163,7 +179,7 @@ static void scale_rows_t(const float* x, const float* s, const float* r, float* 
     for (; c < cc; ++c) {
       float v = xr[c] * s[c];
       if (HasR) v += rr[c];
-      if (Relu) v = v > 0.f ? v : 0.f;
+      if (Relu) v = v < 0.f ? 0.f : v;
       yr[c] = v;
     }
   }
@@ -263,7 +279,7 @@ static void k_chan_stats_planes(const float* x, const float* s, int64_t cc, int6
     }
     for (int64_t q = 0; q < len; ++q) {
       mean[q0 + q] = sum_d[q] * inv_c;
-      max[q0 + q] = max_f[q];
+      max[q0 + q] = std::isnan(sum_d[q]) ? nan_or(max_f[q], x + q0 + q, cc, hw, s) : max_f[q];
     }
   }
 }
@@ -291,7 +307,7 @@ static void k_chan_stats_rows(const float* x, const float* s, int64_t cc, int64_
       mx = v > mx ? v : mx;
     }
     mean[row] = total * inv_c;
-    max[row] = mx;
+    max[row] = std::isnan(total) ? nan_or(mx, xr, cc, 1, s) : mx;
   }
 }
 

@@ -47,7 +47,8 @@ __device__ __forceinline__ float cbam_spatial_gate(const FusedArgs& a, const flo
 
 // Spatial gate for positions [p0, p1) of sample n from its [2][HW] maps in the workspace:
 // the map rows a batch of output rows touches are staged in shared memory (halo, kHalo
-// floats), then each position's 2*k*k taps read shared memory. emit(p, g).
+// floats), then each position's 2*k*k taps read shared memory. emit(p, g). Ends with a
+// barrier. Taps on the zero padding may be skipped here: pad_nan_fixup handles NaN/Inf ones.
 template <typename F>
 __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float* map_n, int64_t p0,
                                                 int64_t p1, float* halo, F&& emit) {
@@ -59,6 +60,7 @@ __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float*
   const int r_first = static_cast<int>(p0 / W), r_last = static_cast<int>((p1 - 1) / W);
   if (rows_cap < 1) {  // very wide maps: taps straight from L2
     for (int64_t p = p0 + tid; p < p1; p += kThreads) emit(p, cbam_spatial_gate(a, map_n, p));
+    __syncthreads();  // NHWC reads g_sm written by other threads next
     return;
   }
   for (int rb = r_first; rb <= r_last; rb += rows_cap) {
@@ -91,6 +93,37 @@ __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float*
   __syncthreads();
 }
 
+// Taps on the zero padding: torch's conv2d multiplies them in float64 (and in float32 where it
+// does not hand the conv to oneDNN, which skips them; NOTES-cuda.md): w * 0, NaN for a NaN/Inf
+// tap and +-0 (no change to any sum) for a finite one. cbam_gate_range skips padded taps; when
+// the weights hold a NaN/Inf tap, this sets the gate of each position in [p0, p1) that has one
+// on its padding to gate(NaN) = NaN. Data-independent and apart from the conv loops (whose
+// register allocation it would otherwise disturb). Whole block (uniform); ends with a barrier.
+template <typename F>
+__device__ __forceinline__ void pad_nan_fixup(const FusedArgs& a, int64_t p0, int64_t p1, F&& emit) {
+  const int k = a.sk, pad = (k - 1) / 2, W = a.W, H = a.H;
+  int bad_tap = 0;
+  for (int i = threadIdx.x; i < 2 * k * k; i += kThreads) bad_tap |= !isfinite(__ldg(a.aux + i));
+  if (!__syncthreads_or(bad_tap)) return;
+  for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) {
+    const int r = static_cast<int>(p / W), col = static_cast<int>(p - static_cast<int64_t>(r) * W);
+    bool nan_on_pad = false;
+    const float* w = a.aux;
+#pragma unroll 1
+    for (int t = 0; t < 2 * k; ++t) {  // tap rows of both maps
+      const int rr = r + (t < k ? t : t - k) - pad;
+      const bool row_out = rr < 0 || rr >= H;
+#pragma unroll 1
+      for (int dx = 0; dx < k; ++dx, ++w) {
+        const int cc = col + dx - pad;
+        if ((row_out || cc < 0 || cc >= W) && !isfinite(__ldg(w))) nan_on_pad = true;
+      }
+    }
+    if (nan_on_pad) emit(p, NAN);
+  }
+  __syncthreads();
+}
+
 // Fills g_sm with the spatial gate for the positions this tile scales and returns the
 // position g_sm[0] stands for. NCHW tiles hold channel ranges, so per-position partials
 // go through the workspace and three more barriers; NHWC tiles hold whole positions.
@@ -115,12 +148,12 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
         for (int64_t cl = 0; cl < cu1 - cu0; ++cl) {
           const float v = to_f(chunk_sm[cl * HW + p]) * s_sm[cu0 + cl];
           sacc.add(v);
-          mx = fmaxf(mx, v);
+          mx = max_nan(mx, v);
         }
         double sum = sacc.get();
         if (ch > 0) {
           sum += __ldcg(sp + p);
-          mx = fmaxf(__ldcg(sp + HW + p), mx);
+          mx = max_nan(__ldcg(sp + HW + p), mx);
         }
         __stcg(sp + p, static_cast<float>(sum));
         __stcg(sp + HW + p, mx);
@@ -145,6 +178,7 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
     sample_sync(cnt, phase, T_);  // F: spatial gate in
     for (int64_t p = tid; p < HW; p += kThreads) g_sm[p] = __ldcg(a.gbuf + static_cast<int64_t>(n) * HW + p);
     __syncthreads();
+    pad_nan_fixup(a, 0, HW, [&](int64_t p, float g) { g_sm[p] = g; });
     return 0;
   } else {
     const int C = a.C;
@@ -161,7 +195,7 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
           for (int c = lane; c < C; c += 32) {
             const float v = to_f(row[c]) * s_sm[c];
             sacc.add(v);
-            mx = fmaxf(mx, v);
+            mx = max_nan(mx, v);
           }
           double sum = sacc.get();
           sum = warp_sum(sum);
@@ -179,7 +213,7 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
           for (int c = 0; c < C; ++c) {
             const float v = to_f(row[c]) * s_sm[c];
             sacc.add(v);
-            mx = fmaxf(mx, v);
+            mx = max_nan(mx, v);
           }
           double sum = sacc.get();
           __stcg(map_n + cu0 + pl, static_cast<float>(sum / C));
@@ -190,6 +224,7 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
     }
     sample_sync(cnt, phase, T_);  // D: maps of n in
     cbam_gate_range(a, map_n, u0, u1, halo, [&](int64_t p, float g) { g_sm[p - u0] = g; });
+    pad_nan_fixup(a, u0, u1, [&](int64_t p, float g) { g_sm[p - u0] = g; });
     return u0;
   }
 }

@@ -51,24 +51,58 @@ template <typename T> struct Vec {
   }
 };
 
+// ---- NaN rules ---------------------------------------------------------------------------
+// NaN and +-Inf travel as in the PyTorch modules (native/dev/NOTES-cuda.md, test/reference.ts):
+// relu(NaN) = NaN, a max over values with a NaN is NaN (torch.amax), hardsigmoid(NaN) = NaN.
+// fmaxf / fminf return the other operand when one is NaN, so they are not used on data.
+// NaN-propagating max/min: one instruction (max.NaN / min.NaN) from sm_80; before, fmaxf/fminf
+// and a select on a NaN test (this form, not `a > b || a != a ? a : b`, kept sm_75 spill-free).
+__device__ __forceinline__ float max_nan(float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  float r;
+  asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  return r;
+#else
+  return (a != a || b != b) ? a + b : fmaxf(a, b);
+#endif
+}
+__device__ __forceinline__ float min_nan(float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  float r;
+  asm("min.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+  return r;
+#else
+  return (a != a || b != b) ? a + b : fminf(a, b);
+#endif
+}
+__device__ __forceinline__ float relu_f(float v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  return max_nan(v, 0.f);
+#else
+  return v != v ? v : fmaxf(v, 0.f);
+#endif
+}
+__device__ __forceinline__ double relu_d(double v) { return v < 0.0 ? 0.0 : v; }  // NaN stays NaN
+
 // ---- activations and gates (fp32) -------------------------------------------------------
 // expf, not __expf: __expf's argument scaling loses ~|v| * 2^-24 relative accuracy, which shows
 // at |v| ~ 100 (seen: 1.3e-5 at |x| ~ 1e4). 1/(1+inf) = 0, so saturated gates stay finite.
 __device__ __forceinline__ float sigmoidf_(float v) { return 1.f / (1.f + expf(-v)); }
 __device__ __forceinline__ float act_f(float v, int act) {
-  return act == static_cast<int>(Act::ReLU) ? fmaxf(v, 0.f) : v * sigmoidf_(v);
+  return act == static_cast<int>(Act::ReLU) ? relu_f(v) : v * sigmoidf_(v);
 }
 // fp64 activation for the hidden layer (kept in fp64 between the FCs: at |x| ~ 1e4 its fp32
 // rounding moved unsaturated gates by > 1e-5, see NOTES-cuda.md v7). SiLU's sigmoid factor in
 // fp32 is enough: its error times v is <= ~1e-7 absolute (largest near |v| ~ 2; for large v it
 // is exactly 1 or 0), while v itself is not rounded. A fp64 exp() made the SE kernel spill.
+// silu(-inf) = -inf * sigmoid(-inf) = -inf * 0 = NaN, as torch's -inf / (1 + inf).
 __device__ __forceinline__ double act_d(double v, int act) {
-  return act == static_cast<int>(Act::ReLU) ? fmax(v, 0.0)
+  return act == static_cast<int>(Act::ReLU) ? relu_d(v)
                                             : v * static_cast<double>(sigmoidf_(static_cast<float>(v)));
 }
 __device__ __forceinline__ float gate_f(float v, int gate) {
   return gate == static_cast<int>(Gate::Sigmoid) ? sigmoidf_(v)
-                                                  : fminf(fmaxf(v + 3.f, 0.f), 6.f) * (1.f / 6.f);
+                                                  : min_nan(max_nan(v + 3.f, 0.f), 6.f) * (1.f / 6.f);
 }
 
 // ---- warp reductions in a fixed (butterfly) order: deterministic -------------------------
@@ -84,7 +118,7 @@ __device__ __forceinline__ double warp_sum(double v) {
 }
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
-  for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  for (int o = 16; o > 0; o >>= 1) v = max_nan(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
 }
 
@@ -361,13 +395,13 @@ __device__ __forceinline__ void block_strided_reduce(const S* p, const float* pm
 #pragma unroll 4
       for (int t = tk; t < count; t += TPI) {
         s += __ldcg(p + i + t * stride);
-        if (kMax) m = fmaxf(m, __ldcg(pm + i + t * stride));
+        if (kMax) m = max_nan(m, __ldcg(pm + i + t * stride));
       }
     }
     const int span = TPI < 32 ? TPI : 32;
     for (int o = span >> 1; o > 0; o >>= 1) {
       s += __shfl_xor_sync(0xffffffffu, s, o);
-      if (kMax) m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, o));
+      if (kMax) m = max_nan(m, __shfl_xor_sync(0xffffffffu, m, o));
     }
     if (TPI > 32) {
       if (lane == 0) {
@@ -380,7 +414,7 @@ __device__ __forceinline__ void block_strided_reduce(const S* p, const float* pm
         m = -INFINITY;
         for (int w = 0; w < TPI / 32; ++w) {
           s += dscr[warp + w];
-          m = fmaxf(m, mscr[warp + w]);
+          m = max_nan(m, mscr[warp + w]);
         }
       }
       __syncthreads();
@@ -406,12 +440,12 @@ __device__ __forceinline__ void ordered_reduce(const float* p, const float* pm, 
 #pragma unroll
     for (int u = 0; u < 8; ++u) {
       sum += v[u];
-      if (kMax) mx = fmaxf(mx, m[u]);
+      if (kMax) mx = max_nan(mx, m[u]);
     }
   }
   for (; t < count; ++t) {
     sum += __ldcg(p + t * stride);
-    if (kMax) mx = fmaxf(mx, __ldcg(pm + t * stride));
+    if (kMax) mx = max_nan(mx, __ldcg(pm + t * stride));
   }
 }
 

@@ -17,8 +17,9 @@ __device__ __forceinline__ void eca_gates(const FusedArgs& a, int n, int64_t c0,
   for (int64_t c = c0 + threadIdx.x; c < c1; c += kThreads) {
     double v = 0.0;
     for (int t = 0; t < k; ++t) {
+      // the zero padding is an operand: w * 0 is NaN for a NaN/Inf tap (torch's conv1d)
       const int64_t cc = c + t - pad;
-      if (cc >= 0 && cc < a.C) v = fma(double(__ldg(a.aux + t)), z_sm[cc], v);
+      v = fma(double(__ldg(a.aux + t)), (cc >= 0 && cc < a.C) ? z_sm[cc] : 0.0, v);
     }
     const float s = gate_f(static_cast<float>(v), a.gate);
     s_sm[c] = s;

@@ -152,7 +152,7 @@ __device__ __forceinline__ void apply_chunk(const FusedArgs& a, const T* xs, T* 
   };
   auto finish = [&](float v, int i) -> T {
     if (rd) v += to_f(rd[i]);
-    if (relu) v = fmaxf(v, 0.f);
+    if (relu) v = relu_f(v);
     return from_f<T>(v);
   };
   if (!a.vec_ok) {
@@ -251,7 +251,7 @@ __device__ __forceinline__ void apply_chunk(const FusedArgs& a, const T* xs, T* 
     for (int e = 0; e < VE; ++e) {
       float v = f[e] * sc[e];
       if (rv) v += rf[e];
-      if (relu) v = fmaxf(v, 0.f);
+      if (relu) v = relu_f(v);
       f[e] = v;
     }
     Vec<T> vy;
@@ -282,12 +282,12 @@ __device__ __forceinline__ void pool_nchw(const FusedArgs& a, const T* xs, int n
       for (int i = lane; i < head; i += 32) {
         const float v = to_f(row[i]);
         if constexpr (pool_run<T>() == 1) sum += v; else run += v;
-        if (kMax) mx = fmaxf(mx, v);
+        if (kMax) mx = max_nan(mx, v);
       }
       for (int i = tail + lane; i < HW; i += 32) {
         const float v = to_f(row[i]);
         if constexpr (pool_run<T>() == 1) sum += v; else run += v;
-        if (kMax) mx = fmaxf(mx, v);
+        if (kMax) mx = max_nan(mx, v);
       }
       sum += run;
       const uint4* rv = reinterpret_cast<const uint4*>(row + head);
@@ -299,13 +299,13 @@ __device__ __forceinline__ void pool_nchw(const FusedArgs& a, const T* xs, int n
         if constexpr (pool_run<T>() == 1) {
           // fp32: pairs summed in fp64 (exact), then into the fp64 total
           sum += (double(f[0]) + double(f[1])) + (double(f[2]) + double(f[3]));
-          if (kMax) mx = fmaxf(mx, fmaxf(fmaxf(f[0], f[1]), fmaxf(f[2], f[3])));
+          if (kMax) mx = max_nan(mx, max_nan(max_nan(f[0], f[1]), max_nan(f[2], f[3])));
         } else {
           float r = 0.f;
 #pragma unroll
           for (int e = 0; e < VE; ++e) {
             r += f[e];
-            if (kMax) mx = fmaxf(mx, f[e]);
+            if (kMax) mx = max_nan(mx, f[e]);
           }
           sum += r;  // fp16/bf16: fp32 runs of VE elements, fp64 across them
         }
@@ -329,7 +329,7 @@ __device__ __forceinline__ void pool_nchw(const FusedArgs& a, const T* xs, int n
         for (int i = 0; i < HW; ++i) {
           const float v = to_f(row[i]);
           sum += v;
-          if (kMax) mx = fmaxf(mx, v);
+          if (kMax) mx = max_nan(mx, v);
         }
       } else {
         for (int i0 = 0; i0 < HW; i0 += R) {
@@ -338,7 +338,7 @@ __device__ __forceinline__ void pool_nchw(const FusedArgs& a, const T* xs, int n
           for (int i = i0; i < ie; ++i) {
             const float v = to_f(row[i]);
             run += v;
-            if (kMax) mx = fmaxf(mx, v);
+            if (kMax) mx = max_nan(mx, v);
           }
           sum += run;
         }
@@ -373,7 +373,7 @@ __device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64
         for (int64_t p = p0; p < pe; p += G) {
           const float v = to_f(xs[p * C + c]);
           run += v;
-          if (kMax) mx = fmaxf(mx, v);
+          if (kMax) mx = max_nan(mx, v);
         }
         sum += run;
       }
@@ -386,11 +386,11 @@ __device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64
       float m2 = -INFINITY;
       for (int g = 0; g < G; ++g) {
         s2 += dred[g * C + tid];
-        if (kMax) m2 = fmaxf(m2, mred[g * C + tid]);
+        if (kMax) m2 = max_nan(m2, mred[g * C + tid]);
       }
       if (!first) {
         s2 += __ldcg(part_row + tid);
-        if (kMax) m2 = fmaxf(__ldcg(pmax_row + tid), m2);
+        if (kMax) m2 = max_nan(__ldcg(pmax_row + tid), m2);
       }
       __stcg(part_row + tid, s2);
       if (kMax) __stcg(pmax_row + tid, m2);
@@ -406,13 +406,13 @@ __device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64
         for (int64_t p = p0; p < pe; ++p) {
           const float v = to_f(xs[p * C + c]);
           run += v;
-          if (kMax) mx = fmaxf(mx, v);
+          if (kMax) mx = max_nan(mx, v);
         }
         sum += run;
       }
       if (!first) {
         sum += __ldcg(part_row + c);
-        if (kMax) mx = fmaxf(__ldcg(pmax_row + c), mx);
+        if (kMax) mx = max_nan(__ldcg(pmax_row + c), mx);
       }
       __stcg(part_row + c, sum);
       if (kMax) __stcg(pmax_row + c, mx);
@@ -537,7 +537,7 @@ __device__ __forceinline__ void apply_ct(const FusedArgs& a, const T* xs, T* yn,
 #pragma unroll
     for (int e = 0; e < VE; ++e) {
       if (rn) f[e] += rf[e];
-      if (relu) f[e] = fmaxf(f[e], 0.f);
+      if (relu) f[e] = relu_f(f[e]);
     }
     Vec<T> vy;
     vy.pack(f);

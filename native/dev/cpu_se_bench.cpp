@@ -5,7 +5,7 @@
 // Build (from the repo root):
 //   g++ -O3 -std=c++17 -pthread -Inative/include -Inative/cpu native/dev/cpu_se_bench.cpp
 //       native/cpu/*.cpp -o /tmp/cpu_se_bench
-// Run:  /tmp/cpu_se_bench [check|bench|all] [threads]
+// Run:  /tmp/cpu_se_bench [check|nan|bench|all] [threads]   (nan: the NaN/Inf checks alone)
 //
 // Variants (SE only; ECA and CBAM are validated, and timed in production form):
 //   1 two-pass: pool the whole batch, excite, then scale the whole batch (x read twice from DRAM)
@@ -32,10 +32,15 @@
 using namespace sqex;
 
 // ---------------------------------------------------------------- float64 reference
+// NaN rules of the PyTorch modules (test/reference.ts): relu(NaN) = NaN, max with a NaN is NaN,
+// hardsigmoid(NaN) = NaN, silu(-inf) = NaN; the zero padding of the ECA / CBAM convs is an
+// operand (w * 0 = NaN for a NaN/Inf tap). std::max(v, 0.0) keeps a NaN v (it returns its first
+// argument unless that is less than the second); maxnan is for the reductions.
 static double act_d(Act a, double v) { return a == Act::ReLU ? std::max(v, 0.0) : v / (1.0 + std::exp(-v)); }
 static double gate_d(Gate g, double v) {
   return g == Gate::Sigmoid ? 1.0 / (1.0 + std::exp(-v)) : std::min(std::max(v + 3.0, 0.0), 6.0) / 6.0;
 }
+static double maxnan(double m, double v) { return std::isnan(m) || std::isnan(v) ? NAN : std::max(m, v); }
 
 struct Idx {
   int64_t C, HW;
@@ -83,7 +88,7 @@ static void reference(const OpParams& p, const Weights& w, const float* x, const
       double acc = 0;
       for (int64_t q = 0; q < HW; ++q) {
         acc += x[I(n, c, q)];
-        zmax[c] = std::max(zmax[c], double(x[I(n, c, q)]));
+        zmax[c] = maxnan(zmax[c], double(x[I(n, c, q)]));
       }
       z[c] = acc / double(HW);
     }
@@ -96,7 +101,7 @@ static void reference(const OpParams& p, const Weights& w, const float* x, const
         double v = 0;
         for (int j = 0; j < k; ++j) {
           int64_t src = c + j - pad;
-          if (src >= 0 && src < C) v += double(w.aux[j]) * z[src];
+          v += double(w.aux[j]) * (src >= 0 && src < C ? z[src] : 0.0);
         }
         s[c] = gate_d(p.gate, v);
       }
@@ -119,7 +124,7 @@ static void reference(const OpParams& p, const Weights& w, const float* x, const
         for (int64_t c = 0; c < C; ++c) {
           double v = double(x[I(n, c, q)]) * s[c];
           mean[q] += v / double(C);
-          mx[q] = std::max(mx[q], v);
+          mx[q] = maxnan(mx[q], v);
         }
       const int k = p.spatial_k, pad = (k - 1) / 2;
       for (int64_t oy = 0; oy < Hh; ++oy)
@@ -129,8 +134,8 @@ static void reference(const OpParams& p, const Weights& w, const float* x, const
             for (int ky = 0; ky < k; ++ky)
               for (int kx = 0; kx < k; ++kx) {
                 int64_t iy = oy + ky - pad, ix = ox + kx - pad;
-                if (iy < 0 || iy >= Hh || ix < 0 || ix >= Ww) continue;
-                v += double(w.aux[(ch * k + ky) * k + kx]) * (ch ? mx : mean)[iy * Ww + ix];
+                const bool in = iy >= 0 && iy < Hh && ix >= 0 && ix < Ww;
+                v += double(w.aux[(ch * k + ky) * k + kx]) * (in ? (ch ? mx : mean)[iy * Ww + ix] : 0.0);
               }
           g[oy * Ww + ox] = gate_d(p.gate, v);
         }
@@ -319,15 +324,26 @@ static bool run_check(const char* tag, Variant fn, Problem& P, bool inplace, boo
   if (inplace && res_is_y) return true;  // x, residual and y cannot all be one array with distinct values
   t.scale_out = want_scale ? sbuf.data() : nullptr;
   Status st = fn(p, P.w, t);
+  // NaN must meet NaN and +-Inf the same infinity ("finite" below: every such element matched);
+  // finite references are compared as before.
   double maxref = 0, maxerr = 0, serr = 0;
   bool finite = true;
+  for (size_t i = 0; i < numel; ++i)
+    if (std::isfinite(ref[i])) maxref = std::max(maxref, std::fabs(ref[i]));
   for (size_t i = 0; i < numel; ++i) {
-    maxref = std::max(maxref, std::fabs(ref[i]));
+    if (!std::isfinite(ref[i])) {
+      if (std::isnan(ref[i]) ? !std::isnan(y[i]) : double(y[i]) != ref[i]) finite = false;
+      continue;
+    }
     if (!std::isfinite(y[i])) finite = false;
     maxerr = std::max(maxerr, std::fabs(double(y[i]) - ref[i]));
   }
   if (want_scale)
     for (size_t i = 0; i < sbuf.size(); ++i) {
+      if (!std::isfinite(sref[i])) {
+        if (std::isnan(sref[i]) ? !std::isnan(sbuf[i]) : double(sbuf[i]) != sref[i]) finite = false;
+        continue;
+      }
       if (!std::isfinite(sbuf[i])) finite = false;
       serr = std::max(serr, std::fabs(double(sbuf[i]) - sref[i]));
     }
@@ -383,6 +399,61 @@ static void check_all() {
       }
     }
   }
+}
+
+// NaN / +-Inf at random places of x, the residual, one weight or bias, or a whole +-Inf
+// channel, on every op, option, layout, and (through the caller) every ISA table; whole-sample
+// and block-split paths (N below and above the thread count).
+static void check_nan() {
+  struct Sh { int64_t n, c, h, w, hid; };
+  const Sh shapes[] = {{1, 19, 5, 7, 5}, {3, 33, 9, 9, 8}, {2, 64, 14, 14, 16}, {4, 8, 1, 1, 3}, {1, 1, 6, 5, 1},
+                       {2, 24, 7, 13, 6}};
+  const float specials[] = {NAN, INFINITY, -INFINITY};
+  std::uniform_int_distribution<int> pick3(0, 2);
+  int combo = 0;
+  for (const Sh& sh : shapes)
+    for (int op = 0; op < 3; ++op)
+      for (int lay = 0; lay < 2; ++lay)
+        for (int target = 0; target < 7; ++target, ++combo) {
+          // 0 x, 1 x +-Inf only, 2 a +-Inf channel, 3 residual, 4 w1 / ECA taps, 5 b1 / CBAM taps, 6 w2 / b2
+          const bool two = op != 0 || (combo % 3 != 2);
+          const bool residual = op == 0 && (target == 3 || combo % 2 == 0);
+          if (target == 3 && !residual) continue;
+          if (target == 6 && (op == 1 || !two)) continue;
+          Problem P = make_problem(Op(op), sh.n, sh.c, sh.h, sh.w, Layout(lay), sh.hid, two, true, residual, 1.f);
+          P.p.act = Act(combo % 2);
+          P.p.gate = Gate((combo / 2) % 2);
+          P.p.out_act = op == 0 && combo % 4 < 2 ? OutAct::ReLU : OutAct::None;
+          P.p.eca_k = 5;
+          P.p.spatial_k = combo % 3 == 0 ? 3 : 7;
+          if (op == 2) P.aux.resize(size_t(2 * P.p.spatial_k * P.p.spatial_k));
+          P.w.aux = P.aux.empty() ? nullptr : P.aux.data();
+          auto at = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+          const int64_t HW = sh.h * sh.w;
+          Idx I{sh.c, HW, lay == 1};
+          if (target == 0) {
+            for (int k = 0; k < 2; ++k) P.x[at(P.x.size())] = specials[pick3(rng)];
+          } else if (target == 1) {
+            P.x[at(P.x.size())] = specials[1 + pick3(rng) % 2];
+          } else if (target == 2) {
+            const int64_t n = int64_t(at(size_t(sh.n))), c = int64_t(at(size_t(sh.c)));
+            const float v = specials[1 + pick3(rng) % 2];
+            for (int64_t q = 0; q < HW; ++q) P.x[I(n, c, q)] = v;
+          } else if (target == 3) {
+            for (int k = 0; k < 2; ++k) P.res[at(P.res.size())] = specials[pick3(rng)];
+          } else if (target == 4) {
+            std::vector<float>& v = op == 0 || op == 2 ? P.w1 : P.aux;
+            v[at(v.size())] = specials[pick3(rng)];
+          } else if (target == 5) {
+            std::vector<float>& v = op == 2 ? P.aux : (op == 1 ? P.aux : P.b1);
+            v[at(v.size())] = specials[pick3(rng)];
+          } else {
+            std::vector<float>& v = combo % 2 ? P.w2 : P.b2;
+            v[at(v.size())] = specials[pick3(rng)];
+          }
+          const Variant prod[] = {se_forward_cpu, eca_forward_cpu, cbam_forward_cpu};
+          run_check("nan/inf", prod[op], P, false, false, op != 2);
+        }
 }
 
 // Concurrent callers (as from the main thread, worker_threads and the libuv pool at once),
@@ -536,6 +607,18 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("simd=%s threads=%d\n", cpu_simd_level(), cpu_thread_count());
+  if (mode == "nan") {  // the NaN/Inf checks alone, every ISA
+    const cpu::Kernels* isas[] = {cpu::kernels_scalar(), cpu::kernels_sse2(), cpu::kernels_avx2(), cpu::kernels_neon()};
+    for (const cpu::Kernels* k : isas) {
+      if (!k) continue;
+      const int before = g_fail, checks0 = g_checks;
+      cpu::force_kernels(k);
+      check_nan();
+      std::printf("nan check isa=%s: %d/%d passed\n", k->name, (g_checks - checks0) - (g_fail - before), g_checks - checks0);
+    }
+    cpu::force_kernels(nullptr);
+    return g_fail ? 1 : 0;
+  }
   if (mode == "check" || mode == "all") {
     const cpu::Kernels* isas[] = {cpu::kernels_scalar(), cpu::kernels_sse2(), cpu::kernels_avx2(), cpu::kernels_neon()};
     for (const cpu::Kernels* k : isas) {
@@ -543,6 +626,7 @@ int main(int argc, char** argv) {
       const int before = g_fail, checks0 = g_checks;
       cpu::force_kernels(k);
       check_all();
+      check_nan();
       std::printf("check isa=%s: %d/%d passed\n", k->name, (g_checks - checks0) - (g_fail - before), g_checks - checks0);
     }
     cpu::force_kernels(nullptr);

@@ -1,10 +1,12 @@
 // Validation and timing harness for the CUDA backend (llm.c dev/cuda style).
 //   nvcc -std=c++17 -O3 -arch=sm_90 -Inative/include native/dev/cuda_check_bench.cu \
 //        native/cuda/se.cu native/cuda/eca.cu native/cuda/cbam.cu native/cuda/runtime.cpp -o cuda_check_bench
-//   ./cuda_check_bench [check|bench|all] [results.md]
+//   ./cuda_check_bench [check|nan|bench|all] [results.md]   (nan: the NaN/Inf cases alone)
 // check: every op x options x dtype x layout on odd shapes against a float64 CPU reference
 //        computed from the storage-rounded inputs; outputs poisoned (NaN) before each run;
-//        bitwise determinism across two runs; in place, misaligned and two-stream runs.
+//        bitwise determinism across two runs; in place, misaligned and two-stream runs; NaN/Inf
+//        in x, the residual, a weight or bias, or a whole channel, on every kernel path, with
+//        PyTorch's NaN rules (NaN must meet NaN, +-Inf the same infinity: see check_nan_cases).
 // bench: cuda_benchmark (op vs same-size D2D memcpy, events, median) on the target shapes.
 //
 // Tolerance: fp32 1e-5 of max|ref|. fp16/bf16: the kernel computes in fp32 from the same
@@ -58,6 +60,9 @@ struct Case {
   double xscale = 1.0;
   int x_offset = 0, y_offset = 0;  // elements: misalignment tests
   bool in_place = false;
+  // NaN/Inf injection (check_nan_cases): 0 none, 1 x (NaN/+-Inf), 2 x +-Inf only, 3 a +-Inf
+  // channel, 4 residual, 5 w1 (ECA: its taps), 6 b1, 7 w2, 8 b2, 9 CBAM spatial taps
+  int nan_target = 0;
   std::string label() const {
     static const char* on[] = {"SE", "ECA", "CBAM"};
     static const char* dn[] = {"f32", "f16", "bf16"};
@@ -80,6 +85,9 @@ struct Case {
     if (xscale != 1.0) s += " |x|~" + std::to_string(int(xscale));
     if (in_place) s += " inplace";
     if (x_offset || y_offset) s += " off" + std::to_string(x_offset) + "/" + std::to_string(y_offset);
+    static const char* tn[] = {"", " NaN/Inf:x", " Inf:x", " Inf:channel", " NaN/Inf:res", " NaN/Inf:w1",
+                               " NaN/Inf:b1", " NaN/Inf:w2", " NaN/Inf:b2", " NaN/Inf:spatial"};
+    s += tn[nan_target];
     return s;
   }
 };
@@ -123,10 +131,14 @@ static double from_storage(DType t, const unsigned char* raw, size_t i) {
 }
 
 // ---- float64 reference ----------------------------------------------------------------
+// NaN rules of the PyTorch modules (test/reference.ts): relu(NaN) = NaN (std::max(v, 0.0) keeps
+// a NaN v), max with a NaN is NaN (maxnan), hardsigmoid(NaN) = NaN, silu(-inf) = NaN, and the
+// zero padding of the ECA / CBAM convs is an operand (w * 0 = NaN for a NaN/Inf tap).
 static double act64(double v, Act a) { return a == Act::ReLU ? std::max(v, 0.0) : v / (1.0 + std::exp(-v)); }
 static double gate64(double v, Gate g) {
   return g == Gate::Sigmoid ? 1.0 / (1.0 + std::exp(-v)) : std::min(std::max(v + 3.0, 0.0), 6.0) / 6.0;
 }
+static double maxnan(double m, double v) { return std::isnan(m) || std::isnan(v) ? NAN : std::max(m, v); }
 
 struct HostWeights {
   std::vector<float> w1, b1, w2, b2, aux;
@@ -148,7 +160,7 @@ static void reference(const Case& k, const HostWeights& W, const std::vector<dou
       for (int p = 0; p < HW; ++p) {
         const double v = x[idx(n, c, p)];
         acc += v;
-        zm[c] = std::max(zm[c], v);
+        zm[c] = maxnan(zm[c], v);
       }
       z[c] = acc / HW;
     }
@@ -179,7 +191,7 @@ static void reference(const Case& k, const HostWeights& W, const std::vector<dou
         double a = 0;
         for (int t = 0; t < k.eca_k; ++t) {
           const int cc = c + t - pad;
-          if (cc >= 0 && cc < C) a += double(W.aux[t]) * z[cc];
+          a += double(W.aux[t]) * (cc >= 0 && cc < C ? z[cc] : 0.0);
         }
         sc[c] = gate64(a, k.gate);
       }
@@ -210,7 +222,7 @@ static void reference(const Case& k, const HostWeights& W, const std::vector<dou
         for (int c = 0; c < C; ++c) {
           const double v = x[idx(n, c, p)] * sc[c];
           mean[p] += v;
-          mx[p] = std::max(mx[p], v);
+          mx[p] = maxnan(mx[p], v);
         }
       for (int p = 0; p < HW; ++p) mean[p] /= C;
       const int K = k.sk, pad = (K - 1) / 2;
@@ -222,8 +234,8 @@ static void reference(const Case& k, const HostWeights& W, const std::vector<dou
             for (int dy = 0; dy < K; ++dy)
               for (int dx = 0; dx < K; ++dx) {
                 const int rr = r + dy - pad, qq = q + dx - pad;
-                if (rr < 0 || rr >= H || qq < 0 || qq >= Wd) continue;
-                a += double(W.aux[(ci * K + dy) * K + dx]) * (ci == 0 ? mean : mx)[rr * Wd + qq];
+                const bool in = rr >= 0 && rr < H && qq >= 0 && qq < Wd;
+                a += double(W.aux[(ci * K + dy) * K + dx]) * (in ? (ci == 0 ? mean : mx)[rr * Wd + qq] : 0.0);
               }
           g[r * Wd + q] = gate64(a, k.gate);
         }
@@ -304,6 +316,40 @@ static float* up(const std::vector<float>& v) {
 
 static int g_fail = 0, g_pass = 0;
 
+// Puts NaN / +-Inf where k.nan_target says (see Case), in the value arrays, their storage
+// bytes and their storage-rounded copies alike.
+static void inject_nan(const Case& k, HostWeights& W, std::vector<double>& xv, std::vector<double>& rv,
+                       std::vector<unsigned char>& xraw, std::vector<double>& xr, std::vector<unsigned char>& rraw,
+                       std::vector<double>& rr) {
+  const double sp[] = {NAN, INFINITY, -INFINITY};
+  auto pick = [&](size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng); };
+  auto any = [&]() { return sp[pick(3)]; };
+  auto inf = [&]() { return sp[1 + pick(2)]; };
+  auto wput = [&](std::vector<float>& v) {
+    if (!v.empty()) v[pick(v.size())] = static_cast<float>(any());
+  };
+  const int HW = k.h * k.w;
+  switch (k.nan_target) {
+    case 1: for (int i = 0; i < 2; ++i) xv[pick(xv.size())] = any(); break;
+    case 2: xv[pick(xv.size())] = inf(); break;
+    case 3: {
+      const int n = int(pick(size_t(k.n))), c = int(pick(size_t(k.c)));
+      const double v = inf();
+      for (int p = 0; p < HW; ++p)
+        xv[k.layout == Layout::NCHW ? (size_t(n) * k.c + c) * HW + p : (size_t(n) * HW + p) * k.c + c] = v;
+      break;
+    }
+    case 4: for (int i = 0; i < 2; ++i) rv[pick(rv.size())] = any(); break;
+    case 5: wput(k.op == Op::ECA ? W.aux : W.w1); break;
+    case 6: wput(W.b1); break;
+    case 7: wput(W.w2); break;
+    case 8: wput(W.b2); break;
+    case 9: wput(W.aux); break;
+  }
+  to_storage(k.dtype, xv, xraw, xr);
+  if (!rv.empty()) to_storage(k.dtype, rv, rraw, rr);
+}
+
 static void check_case(const Case& k) {
   const size_t numel = size_t(k.n) * k.c * k.h * k.w;
   const size_t es = dtype_size(k.dtype);
@@ -318,10 +364,12 @@ static void check_case(const Case& k) {
     to_storage(k.dtype, rv, rraw, rr);
   }
   HostWeights W = make_weights(k);
+  if (k.nan_target) inject_nan(k, W, xv, rv, xraw, xr, rraw, rr);
   std::vector<double> yref, sref;
   reference(k, W, xr, k.residual ? &rr : nullptr, yref, sref);
   double maxref = 0;
-  for (double v : yref) maxref = std::max(maxref, std::fabs(v));
+  for (double v : yref)
+    if (std::isfinite(v)) maxref = std::max(maxref, std::fabs(v));
   if (maxref == 0) maxref = 1;
 
   // device buffers with optional element offsets
@@ -389,6 +437,14 @@ static void check_case(const Case& k) {
     const double tol = k.dtype == DType::F32 ? 1e-5 : (k.dtype == DType::F16 ? std::ldexp(1.0, -10) : std::ldexp(1.0, -7)) + 1e-5;
     for (size_t i = 0; i < numel; ++i) {
       const double v = from_storage(k.dtype, out[0].data(), i);
+      if (!std::isfinite(yref[i])) {  // NaN must meet NaN, +-Inf the same infinity
+        if (std::isnan(yref[i]) ? !std::isnan(v) : v != yref[i]) {
+          ok = false;
+          why = "at " + std::to_string(i) + ": " + std::to_string(v) + ", reference " + std::to_string(yref[i]);
+          break;
+        }
+        continue;
+      }
       if (!std::isfinite(v)) {
         ok = false;
         why = "non-finite at " + std::to_string(i);
@@ -402,6 +458,14 @@ static void check_case(const Case& k) {
     }
     if (ok && k.scale_out) {
       for (size_t i = 0; i < sout[0].size(); ++i) {
+        if (!std::isfinite(sref[i])) {
+          if (std::isnan(sref[i]) ? !std::isnan(sout[0][i]) : double(sout[0][i]) != sref[i]) {
+            ok = false;
+            why = "scale_out NaN/Inf mismatch at " + std::to_string(i);
+            break;
+          }
+          continue;
+        }
         if (!std::isfinite(sout[0][i])) { ok = false; why = "scale_out unwritten"; break; }
         serr = std::max(serr, std::fabs(sout[0][i] - sref[i]));
       }
@@ -547,6 +611,42 @@ static void check_host_apis() {
     }
 }
 
+// NaN/Inf on every kernel path: NCHW warp-per-channel (H*W >= 64) and thread-per-channel pooling,
+// NHWC position tiles (C below and above the block size) and channel tiles (ct), the chunked
+// (re-read) path, SE sample groups, multi-tile CBAM (spatial partials through the workspace),
+// and CBAM's wide-map spatial gate read from L2 (W > kHalo / 2).
+static void check_nan_cases(std::vector<Case>& cases) {
+  struct Shp { int n, c, h, w, hidden; };
+  const Shp shapes[] = {{2, 32, 7, 7, 8},   {3, 5, 9, 9, 2},     {2, 256, 14, 14, 16}, {1, 40, 1, 31, 10},
+                        {2, 512, 3, 3, 32}, {1, 1024, 56, 56, 64}, {1, 6, 3, 1100, 2},  {64, 1024, 3, 3, 64}};
+  int v = 0;
+  for (DType dt : {DType::F32, DType::F16})
+    for (Layout lay : {Layout::NCHW, Layout::NHWC})
+      for (const Shp& s : shapes)
+        for (Op op : {Op::SE, Op::ECA, Op::CBAM})
+          for (int target = 1; target <= 9; ++target, ++v) {
+            if (op == Op::ECA && target > 5 && target != 4) continue;
+            if (op != Op::SE && target == 4) continue;
+            if (op != Op::CBAM && target == 9) continue;
+            if (op != Op::SE && s.n == 64) continue;          // sample groups are SE only
+            if (op == Op::SE && s.w == 1100) continue;        // the wide-map path is CBAM's
+            if ((s.c == 1024 && s.h == 56) && v % 3 != 0) continue;  // chunked path: a third of the targets
+            Case k{op, s.n, s.c, s.h, s.w, lay, dt};
+            k.nan_target = target;
+            k.hidden = s.hidden;
+            k.two_fc = op != Op::SE || target == 7 || target == 8 || (v % 4) != 3;
+            k.bias = true;
+            k.residual = op == Op::SE && (target == 4 || v % 2 == 0);
+            k.out_act = k.residual && (v % 3) != 1 ? OutAct::ReLU : OutAct::None;
+            k.act = (v % 2) ? Act::SiLU : Act::ReLU;
+            k.gate = (v % 5) == 2 ? Gate::HardSigmoid : Gate::Sigmoid;
+            k.scale_out = op != Op::CBAM;
+            k.eca_k = (v % 2) ? 5 : 3;
+            k.sk = (v % 3) == 1 ? 3 : 7;
+            cases.push_back(k);
+          }
+}
+
 static void run_checks() {
   std::vector<Case> cases;
   struct Shp { int n, c, h, w; };
@@ -654,6 +754,7 @@ static void run_checks() {
         q.y_offset = 3;
         cases.push_back(q);
       }
+  check_nan_cases(cases);
   for (const Case& k : cases) check_case(k);
   check_two_streams();
   check_host_apis();
@@ -747,6 +848,12 @@ int main(int argc, char** argv) {
     Status st = cuda_benchmark(p, hw, 0, 3, &r);
     std::printf("%s: op %.2f us, copy %.2f us\n", k.label().c_str(), r.op_us, r.copy_us);
     return st.ok() ? 0 : 1;
+  }
+  if (mode == "nan") {  // the NaN/Inf cases alone
+    std::vector<Case> cases;
+    check_nan_cases(cases);
+    for (const Case& k : cases) check_case(k);
+    std::printf("checks: %d passed, %d failed\n", g_pass, g_fail);
   }
   if (mode == "check" || mode == "all") run_checks();
   if (mode == "bench" || mode == "all" || mode == "quick") run_bench(argc > 2 ? argv[2] : nullptr, mode == "quick");

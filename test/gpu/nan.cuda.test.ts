@@ -1,0 +1,108 @@
+// NaN and ±Inf on CUDA travel as in the PyTorch modules (issue 8): the PyTorch fixtures
+// (scripts/gen_nan_fixture.py) as host arrays, and random NaN/Inf injections (x, residual, each
+// weight and bias, ±Inf channels) as float32 host arrays and float16 / bfloat16 device tensors,
+// on shapes that reach the kernel's different paths (warp- and thread-per-channel pooling,
+// NHWC position and channel tiles, multi-tile CBAM, SE sample groups, CBAM's wide-map spatial
+// gate). NaN must meet NaN, ±Inf the same infinity, finite values within the dtype's tolerance.
+// Skipped (with the reason in the suite name) where CUDA is not available.
+import { describe, expect, test } from 'vitest';
+import { cuda } from '../../dist/index.js';
+import { ieeeMismatch, nchwToNhwc, refCBAM, refECA, refSE, type Layout, type Shape4 } from '../reference.js';
+import { GATES, LAYOUTS, TOL_F32, freshRng, gpuGate, poisoned, seedNote } from '../helpers.js';
+import { argsFor, caseLabel, fixtureProblem, loadNanFixtures, makeNanProblem, refFor, targetsFor, type NanCase, type NanProblem } from '../nan-cases.js';
+import { ASYNC, SYNC, TOL, download, poisonTensor, quantize, upload, type DType } from './gpu-common.js';
+
+const gate = gpuGate(cuda.status(), 'NaN/Inf on CUDA');
+const fixtures = loadNanFixtures();
+
+const CASES: NanCase[] = [
+  { op: 'se', twoFc: true, biases: true, activation: 'relu', gate: 'sigmoid', residual: true, outRelu: true },
+  { op: 'se', twoFc: true, biases: true, activation: 'silu', gate: 'hardsigmoid' },
+  { op: 'se', twoFc: false, biases: true, activation: 'relu', gate: 'sigmoid', residual: true },
+  ...GATES.map((g, i) => ({ op: 'eca' as const, biases: false, gate: g, k: i ? 5 : 3 })),
+  { op: 'cbam', biases: true, activation: 'relu', gate: 'sigmoid', k: 7 },
+  { op: 'cbam', biases: true, activation: 'silu', gate: 'hardsigmoid', k: 3 },
+];
+// 7x7 (thread per channel), 14x14 (warp per channel), 1x31, a wide map (CBAM's L2 gate path),
+// a batch of 64 with C = 1024 (SE sample groups)
+const SHAPES: Shape4[] = [[2, 32, 7, 7], [1, 256, 14, 14], [2, 24, 1, 31], [1, 6, 3, 300]];
+const GROUP_SHAPE: Shape4 = [64, 1024, 3, 3];
+
+/** Reference for p in layout from the values the device holds (x and residual quantized). */
+function refFromValues(p: NanProblem, layout: Layout, x: ArrayLike<number>, r: ArrayLike<number> | undefined) {
+  const o = { ...(p.options as object), layout, residual: r } as never;
+  if (p.c.op === 'se') return refSE(x, p.shape, p.weights as never, o);
+  if (p.c.op === 'eca') return refECA(x, p.shape, { weight: p.weights.weight }, o);
+  return refCBAM(x, p.shape, p.weights as never, o);
+}
+
+describe.skipIf(!gate.ok)(gate.title, () => {
+  test.each(fixtures.flatMap((f) => LAYOUTS.map((l) => [`${f.name} (${f.module}) ${l}`, f, l] as const)))(
+    'PyTorch fixture, host arrays: %s',
+    (_n, fx, layout: Layout) => {
+      const p = fixtureProblem(fx);
+      const { x, options } = argsFor(p, layout);
+      const out = poisoned(x.length);
+      const scaleOut = fx.scale ? poisoned(fx.shape[0] * fx.shape[1]) : undefined;
+      SYNC[fx.op](x, fx.shape, p.weights, { ...options, device: 'cuda', out, ...(scaleOut ? { scaleOut } : {}) });
+      const want = layout === 'NCHW' ? fx.expected.float64 : nchwToNhwc(fx.expected.float64, fx.shape);
+      const ctx = `${fx.name} ${layout} ${fx.note}`;
+      expect(ieeeMismatch(out, want, TOL_F32), ctx).toBeNull();
+      if (scaleOut) expect(ieeeMismatch(scaleOut, fx.scale!.float64, TOL_F32), `scaleOut ${ctx}`).toBeNull();
+    },
+  );
+
+  function hostRun(p: NanProblem, rngSeed: string): void {
+    for (const layout of LAYOUTS) {
+      const { x, options } = argsFor(p, layout);
+      const out = poisoned(x.length);
+      const scaleOut = p.c.op === 'cbam' ? undefined : poisoned(p.shape[0] * p.shape[1]);
+      SYNC[p.c.op](x, p.shape, p.weights, { ...options, device: 'cuda', out, ...(scaleOut ? { scaleOut } : {}) });
+      const ref = refFor(p, layout);
+      const ctx = `${p.label} ${layout} ${rngSeed}`;
+      expect(ieeeMismatch(out, ref.y, TOL_F32), ctx).toBeNull();
+      if (scaleOut) expect(ieeeMismatch(scaleOut, ref.scale, TOL_F32), `scaleOut ${ctx}`).toBeNull();
+    }
+  }
+
+  test.each(CASES.map((c) => [caseLabel(c), c] as const))('float32 host arrays, random NaN/Inf: %s', (_n, c) => {
+    const rng = freshRng();
+    for (const shape of SHAPES) for (const target of targetsFor(c)) hostRun(makeNanProblem(rng, c, shape, target), seedNote(rng));
+  });
+
+  test('float32 host arrays, SE sample groups (64×1024×3×3), NaN/Inf in x and in w2', () => {
+    const rng = freshRng();
+    for (const target of ['x-inf', 'w2'] as const) hostRun(makeNanProblem(rng, CASES[0], GROUP_SHAPE, target), seedNote(rng));
+  }, 120_000);
+
+  test.each((['float16', 'bfloat16'] as DType[]).flatMap((dt) => CASES.map((c) => [`${dt} ${caseLabel(c)}`, dt, c] as const)))(
+    'device tensors, random NaN/Inf: %s',
+    async (_n, dtype, c) => {
+      const rng = freshRng();
+      for (const shape of SHAPES.slice(0, 3))
+        for (const target of targetsFor(c)) {
+          const p = makeNanProblem(rng, c, shape, target);
+          for (const layout of LAYOUTS) {
+            const { x, options } = argsFor(p, layout);
+            const qx = quantize(x, dtype);
+            const r = options.residual as Float32Array | undefined;
+            const qr = r ? quantize(r, dtype) : undefined;
+            const made = [upload(qx.host, shape, layout, dtype), poisonTensor(shape, layout, dtype)];
+            try {
+              const o: Record<string, unknown> = { ...options, device: 'cuda', out: made[1] };
+              if (qr) {
+                made.push(upload(qr.host, shape, layout, dtype));
+                o.residual = made[2];
+              }
+              await ASYNC[c.op](made[0], shape, p.weights, o);
+              const y = await download(made[1]);
+              const ref = refFromValues(p, layout, qx.values, qr?.values);
+              expect(ieeeMismatch(y, ref.y, TOL[dtype]), `${dtype} ${p.label} ${layout} ${seedNote(rng)}`).toBeNull();
+            } finally {
+              for (const t of made) t.dispose();
+            }
+          }
+        }
+    },
+  );
+});
