@@ -2,7 +2,7 @@
 // validation never depends on it and `cuda.status()` can report a load failure instead of throwing.
 
 import type { NativeBinding, NativeCudaStatus } from './backend/contract.js';
-import { bindingPath, loadBinding } from './backend/load.js';
+import { bindingPath, cudaBuilds, loadBinding } from './backend/load.js';
 import { codedError, rangeError } from './is.js';
 
 /** One CUDA device as seen by the addon. */
@@ -18,6 +18,33 @@ export interface CudaDeviceInfo {
   readonly l2Bytes: number;
 }
 
+/**
+ * One CUDA build of the addon. linux-x64 ships two: CUDA 13.0 (drivers that support CUDA 13.0:
+ * R580 and newer) and CUDA 11.8 (drivers that support CUDA 11.2 or newer: R460 on, e.g. R470,
+ * R535, R550, R570). The loader uses the newest one the installed driver supports, falls back to
+ * the next, and, when none can use CUDA, runs the CPU kernels of the newest that loads.
+ * SQUEEZE_EXCITE_CUDA_BUILD=11.8 (or 13.0; a prefix such as "11" works) forces one.
+ */
+export interface CudaBuildInfo {
+  /** The CUDA runtime linked into the build, e.g. "11.8". */
+  readonly cudaVersion: string;
+  /**
+   * The oldest driver it runs on, as the CUDA version the driver supports (the unit of
+   * `driverVersion`): "13.0" is R580 (>= 580.65.06 on Linux), "11.2" is R460 (>= 460.27.03).
+   */
+  readonly minDriverVersion: string;
+  /** Path of its .node file. */
+  readonly binary: string;
+  /** True for the one build in use (also when it serves the CPU path only). */
+  readonly loaded: boolean;
+  /**
+   * Why this build was not used ("not loaded: CUDA driver 12.2 is older than the 13.0 this
+   * build needs"), or, on the loaded build, why CUDA is not available with it. Absent on a
+   * loaded build that runs CUDA.
+   */
+  readonly reason?: string;
+}
+
 /** What `cuda.status()` reports. */
 export interface CudaStatus {
   /** CUDA kernels were built into the loaded addon. */
@@ -30,6 +57,14 @@ export interface CudaStatus {
   readonly driverVersion: string | null;
   /** The CUDA runtime linked into the addon; null when CUDA is not compiled in. */
   readonly runtimeVersion: string | null;
+  /** The oldest driver the loaded build runs on, in `driverVersion`'s unit; null when CUDA is not compiled in. */
+  readonly minDriverVersion: string | null;
+  /**
+   * Every CUDA build found for this platform, newest first, with the one in use marked
+   * `loaded` and why each other was not used. One entry for a single CUDA binary (a local
+   * build, SQUEEZE_EXCITE_BINARY); empty for a CPU-only binary or when the addon did not load.
+   */
+  readonly builds: readonly CudaBuildInfo[];
   /** Why CUDA is not available, in words; null when it is. */
   readonly reason: string | null;
   /** Path of the loaded .node file; null when the addon could not be loaded. */
@@ -46,6 +81,26 @@ export function binding(): NativeBinding {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+function freezeBuilds(): readonly CudaBuildInfo[] {
+  let list: CudaBuildInfo[];
+  try {
+    list = cudaBuilds();
+  } catch {
+    list = [];
+  }
+  return Object.freeze(
+    list.map((b) =>
+      Object.freeze({
+        cudaVersion: b.cudaVersion,
+        minDriverVersion: b.minDriverVersion,
+        binary: b.binary,
+        loaded: b.loaded,
+        ...(b.reason === undefined ? {} : { reason: b.reason }),
+      }),
+    ),
+  );
 }
 
 function freezeStatus(s: NativeCudaStatus, binary: string | null): CudaStatus {
@@ -68,6 +123,9 @@ function freezeStatus(s: NativeCudaStatus, binary: string | null): CudaStatus {
     devices,
     driverVersion: s.driverVersion,
     runtimeVersion: s.runtimeVersion,
+    // A stale local build made before the field existed: its runtime's major.0, the CUDA >= 12 rule.
+    minDriverVersion: s.minDriverVersion ?? (s.runtimeVersion === null ? null : `${s.runtimeVersion.split('.')[0]}.0`),
+    builds: freezeBuilds(),
     reason: s.available ? null : (s.reason ?? 'CUDA is not available (no reason given by the addon)'),
     binary,
   });
@@ -85,6 +143,8 @@ function queryStatus(): CudaStatus {
       devices: Object.freeze([]),
       driverVersion: null,
       runtimeVersion: null,
+      minDriverVersion: null,
+      builds: Object.freeze([]),
       reason: `the native addon could not be loaded: ${errorText(err)}`,
       binary: null,
     });
@@ -105,6 +165,8 @@ function queryStatus(): CudaStatus {
       devices: Object.freeze([]),
       driverVersion: null,
       runtimeVersion: null,
+      minDriverVersion: null,
+      builds: freezeBuilds(),
       reason: `querying CUDA failed: ${errorText(err)}`,
       binary: path,
     });
@@ -115,8 +177,9 @@ function queryStatus(): CudaStatus {
 export const cuda = Object.freeze({
   /**
    * Reports whether CUDA kernels are compiled in and a device is usable, with the devices,
-   * driver and runtime versions and the loaded binary. Never throws: when the addon itself
-   * cannot load, `compiled` is false and `reason` says why.
+   * driver and runtime versions, the loaded binary, and every shipped CUDA build (`builds`:
+   * which one loaded and why the others did not). Never throws: when the addon itself cannot
+   * load, `compiled` is false and `reason` says why.
    */
   status(): CudaStatus {
     return queryStatus();

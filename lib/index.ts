@@ -66,10 +66,10 @@ export type { DevicePointerOptions, DeviceTensorOptions, DownloadOptions } from 
 export { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
 
 export { cuda } from './cuda.js';
-export type { CudaDeviceInfo, CudaStatus } from './cuda.js';
+export type { CudaBuildInfo, CudaDeviceInfo, CudaStatus } from './cuda.js';
 
 export { loadReport, LoadError } from './backend/load.js';
-export type { LoadAttempt, LoadReport } from './backend/load.js';
+export type { CudaBuildReport, LoadAttempt, LoadReport } from './backend/load.js';
 
 import { DeviceTensor } from './device-tensor.js';
 import type { DevicePointerOptions } from './device-tensor.js';

@@ -25,6 +25,7 @@
 // reused, so a use after free is always caught; allocations are separated by an unmapped gap, so
 // running off the end of one never lands in the next.
 import { createRequire } from 'node:module';
+import type { CudaBuildReport } from '../dist/backend/load.js';
 import type {
   HostOperands,
   HostWeights,
@@ -84,6 +85,7 @@ function nativeRange(msg: string): RangeError {
 export const CUDA_ERRORS = {
   invalidValue: { code: 1, name: 'cudaErrorInvalidValue', text: 'invalid argument' },
   memoryAllocation: { code: 2, name: 'cudaErrorMemoryAllocation', text: 'out of memory' },
+  insufficientDriver: { code: 35, name: 'cudaErrorInsufficientDriver', text: 'CUDA driver version is insufficient for CUDA runtime version' },
   invalidDevice: { code: 101, name: 'cudaErrorInvalidDevice', text: 'invalid device ordinal' },
   illegalAddress: { code: 700, name: 'cudaErrorIllegalAddress', text: 'an illegal memory access was encountered' },
   launchFailure: { code: 719, name: 'cudaErrorLaunchFailure', text: 'unspecified launch failure' },
@@ -423,6 +425,58 @@ function settleSoon(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Driver emulation (issue 12): what cuda_status() in native/cuda/runtime.cpp reports for a build
+// of a given CUDA runtime on a given driver.
+
+/**
+ * The CUDA version each Linux driver branch supports (cudaDriverGetVersion), from NVIDIA's CUDA
+ * Toolkit release notes, table "CUDA Toolkit and Corresponding Driver Versions" (R450: 11.0
+ * GA 450.51.06; R470: 11.4; R535: 12.2; R570: 12.8; R580: 13.0 GA 580.65.06).
+ */
+export const DRIVER_BRANCH_CUDA = { 450: '11.0', 470: '11.4', 535: '12.2', 570: '12.8', 580: '13.0' } as const;
+export type DriverBranch = keyof typeof DRIVER_BRANCH_CUDA;
+
+function cmpVersion(a: string, b: string): number {
+  const [am = 0, an = 0] = a.split('.').map(Number);
+  const [bm = 0, bn = 0] = b.split('.').map(Number);
+  return am !== bm ? am - bm : an - bn;
+}
+
+/** kMinDriverVersion of runtime.cpp: major.0 for CUDA >= 12, 11.2 for CUDA 11 (cudaMallocAsync). */
+export function emulatedMinDriver(runtimeVersion: string): string {
+  const major = Number(runtimeVersion.split('.')[0]);
+  return major >= 12 ? `${major}.0` : '11.2';
+}
+
+/**
+ * cuda_status() of a build linking CUDA `runtimeVersion`, on a driver supporting CUDA
+ * `driverVersion` (null: no driver installed), with the two fake devices when it can run.
+ */
+export function emulatedStatus(runtimeVersion: string, driverVersion: string | null): NativeCudaStatus {
+  const minDriverVersion = emulatedMinDriver(runtimeVersion);
+  const base = { compiled: true, driverVersion, runtimeVersion, minDriverVersion };
+  const off = (reason: string): NativeCudaStatus => ({ ...base, available: false, deviceCount: 0, reason, devices: [] });
+  if (driverVersion === null) return off('no NVIDIA driver is installed (cudaErrorInsufficientDriver)');
+  // The runtime's own check (minor-version compatibility: same major or newer).
+  if (Number(driverVersion.split('.')[0]) < Number(runtimeVersion.split('.')[0])) {
+    return off(`CUDA driver ${driverVersion} is older than the ${minDriverVersion} this build needs`);
+  }
+  // runtime.cpp's own floor (a CUDA 11 build on an 11.0 or 11.1 driver).
+  if (cmpVersion(driverVersion, minDriverVersion) < 0) {
+    return off(`CUDA driver ${driverVersion} is older than the ${minDriverVersion} this build needs (it lacks the stream-ordered allocator, cudaMallocAsync)`);
+  }
+  return { ...base, available: true, deviceCount: FAKE_DEVICES.length, reason: null, devices: FAKE_DEVICES.map((d) => ({ ...d })) };
+}
+
+/** What the fake emulates: the build's CUDA runtime and the machine's driver. */
+export interface FakeCudaOptions {
+  /** CUDA runtime linked into the emulated build; default '13.0'. */
+  runtimeVersion?: string;
+  /** CUDA version of the emulated driver (DRIVER_BRANCH_CUDA), null for none; default '13.0'. */
+  driverVersion?: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------
 // The fake
 
 export class FakeCuda {
@@ -444,8 +498,12 @@ export class FakeCuda {
   #uploadFaults = 0;
   #forwardFaults: ForwardFault[] = [];
 
-  constructor(real: NativeBinding) {
+  /** cudaStatus() of the emulated build on the emulated driver. */
+  readonly status: NativeCudaStatus;
+
+  constructor(real: NativeBinding, options: FakeCudaOptions = {}) {
     this.real = real;
+    this.status = emulatedStatus(options.runtimeVersion ?? '13.0', options.driverVersion === undefined ? '13.0' : options.driverVersion);
     const self = this;
     const binding: NativeBinding = {
       info(): NativeInfo {
@@ -476,15 +534,7 @@ export class FakeCuda {
         }
       },
       cudaStatus(): NativeCudaStatus {
-        return {
-          compiled: true,
-          available: true,
-          deviceCount: FAKE_DEVICES.length,
-          driverVersion: '13.0',
-          runtimeVersion: '13.0',
-          reason: null,
-          devices: FAKE_DEVICES.map((d) => ({ ...d })),
-        };
+        return { ...self.status, devices: self.status.devices.map((d) => ({ ...d })) };
       },
       cudaForwardHost(cfg: Float64Array, ops: HostOperands, stream: bigint): Float32Array {
         return self.#forwardHost('cudaForwardHost', arguments.length, cfg, ops, stream, false) as Float32Array;
@@ -694,6 +744,8 @@ export class FakeCuda {
   }
 
   #setDevice(device: number): void {
+    // As cudaSetDevice when the runtime cannot run on the driver (or there is none).
+    if (!this.status.available) throw cudaError('insufficientDriver', `selecting device ${device}`);
     if (device >= FAKE_DEVICES.length) throw cudaError('invalidDevice', `selecting device ${device}`);
   }
 
@@ -969,6 +1021,7 @@ export class FakeCuda {
 interface LoaderModule {
   loadBinding(): NativeBinding;
   bindingPath(): string | null;
+  cudaBuilds(): CudaBuildReport[];
 }
 
 const INSTALLED = Symbol.for('squeeze-excite.test.fake-cuda');
@@ -989,14 +1042,17 @@ export function installFakeCuda(): FakeCuda {
   const load = requireCjs('../dist/backend/load.js') as LoaderModule;
   const originalLoad = load.loadBinding;
   const originalPath = load.bindingPath;
+  const originalBuilds = load.cudaBuilds;
   const fake = new FakeCuda(originalLoad());
   load.loadBinding = () => fake.binding;
   load.bindingPath = () => FAKE_BINARY_PATH;
+  load.cudaBuilds = () => [{ cudaVersion: '13.0', minDriverVersion: '13.0', binary: FAKE_BINARY_PATH, loaded: true }];
   holder[INSTALLED] = {
     fake,
     restore() {
       load.loadBinding = originalLoad;
       load.bindingPath = originalPath;
+      load.cudaBuilds = originalBuilds;
       delete holder[INSTALLED];
     },
   };

@@ -90,6 +90,11 @@ export interface NativeCudaStatus {
   deviceCount: number;
   driverVersion: string | null; // "13.0", null when no driver
   runtimeVersion: string | null; // runtime linked into the addon, null when not compiled
+  /**
+   * Oldest driver the build runs on, in driverVersion's unit ("13.0": R580; "11.2": R460); null
+   * when not compiled. Absent from a stale local build made before this field existed.
+   */
+  minDriverVersion?: string | null;
   reason: string | null; // why CUDA is not available; null when it is
   devices: NativeCudaDevice[];
 }

@@ -1,6 +1,9 @@
 // The only module that loads the native addon. It tries, in order: an explicit path from
 // SQUEEZE_EXCITE_BINARY, a local build (build/Release, build/Debug), then the prebuild that
-// node-gyp-build matches for this platform, arch and libc. Each failure is kept, and when nothing
+// node-gyp-build matches for this platform, arch and libc. Where a platform ships several CUDA
+// builds (linux-x64: CUDA 13.0 and 11.8, listed in prebuilds/linux-x64/cuda-builds.json), the
+// newest one the installed driver supports is chosen (cuda-builds.ts); SQUEEZE_EXCITE_CUDA_BUILD
+// names one instead. Each failure is kept, and when nothing
 // loads the thrown LoadError lists every attempt and the fix for the failure at hand: a bundled
 // copy, addons disabled (--no-addons), a checkout not built yet, a corrupt or too-new prebuild,
 // or no binary for this platform (the only case that needs a compiler).
@@ -10,6 +13,9 @@ import type * as OsModule from 'node:os';
 import type * as PathModule from 'node:path';
 
 import type { NativeBinding } from './contract.js';
+import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildReport, type FileLoad, readManifest, type ShippedCudaBuild, singleBuild } from './cuda-builds.js';
+
+export type { CudaBuildReport } from './cuda-builds.js';
 
 // Built-ins come through process.getBuiltinModule (Node >= 20.16), not require(): an app bundled
 // as an ES module (esbuild --format=esm) turns every require() of this CommonJS file into a stub
@@ -70,6 +76,12 @@ export interface LoadReport {
   attempts: LoadAttempt[];
   /** Where this copy was bundled into (a file, or 'an ES-module bundle'); null when it runs from its package folder. */
   bundled: string | null;
+  /**
+   * The CUDA builds found and which one is in use (cuda.status().builds): every build listed in
+   * the platform's cuda-builds.json, or the one binary loaded when it has CUDA compiled in; empty
+   * for a CPU-only binary or when nothing loaded.
+   */
+  cudaBuilds: CudaBuildReport[];
 }
 
 interface NodeGypBuildHelpers {
@@ -79,6 +91,19 @@ interface NodeGypBuildHelpers {
   parseTags(file: string): { file: string } | undefined;
   matchTags(runtime: string, abi: string): (t: unknown) => boolean;
   compareTags(runtime: string): (a: unknown, b: unknown) => number;
+}
+
+/** Where to look and how to load: the package's own, or a test's (loadWith). */
+export interface LoaderSetup {
+  /** Package root holding build/ and prebuilds/. */
+  root: string;
+  /** Loads one .node file (require in production; an emulated binding in tests). */
+  requireAddon: (file: string) => unknown;
+  /** SQUEEZE_EXCITE_BINARY and SQUEEZE_EXCITE_CUDA_BUILD (undefined: unset). */
+  binaryEnv: string | undefined;
+  cudaBuildEnv: string | undefined;
+  /** Where this copy was bundled into, or null (bundledInto()). */
+  bundled: string | null;
 }
 
 let cached: { binding: NativeBinding; report: LoadReport } | null = null;
@@ -98,15 +123,30 @@ function describeError(err: unknown): string {
   return String(err);
 }
 
-/** The prebuild node-gyp-build would pick for this platform/arch/libc, or why there is none. */
-function findPrebuild(): { file: string | null; reason: string | null } {
-  const dir = path.join(PACKAGE_ROOT, 'prebuilds');
-  if (!existsSync(dir)) return { file: null, reason: `no prebuilds/ folder in ${PACKAGE_ROOT}` };
+interface Prebuilds {
+  /** node-gyp-build's pick, or null with the reason. */
+  file: string | null;
+  reason: string | null;
+  /** The CUDA builds of cuda-builds.json that fit this runtime and libc, newest first; [] without a manifest. */
+  cudaBuilds: ShippedCudaBuild[];
+  /** Why the manifest was not used, when it is there but unusable. */
+  manifestProblem: string | null;
+}
+
+/**
+ * The prebuild node-gyp-build would pick for this platform/arch/libc (or why there is none), and
+ * the CUDA builds its folder's manifest lists. The manifest is used only when it lists
+ * node-gyp-build's own pick, so a platform with another layout keeps the single-file behaviour.
+ */
+function findPrebuilds(root: string): Prebuilds {
+  const none = (reason: string): Prebuilds => ({ file: null, reason, cudaBuilds: [], manifestProblem: null });
+  const dir = path.join(root, 'prebuilds');
+  if (!existsSync(dir)) return none(`no prebuilds/ folder in ${root}`);
   let helpers: NodeGypBuildHelpers;
   try {
     helpers = nodeRequire('node-gyp-build') as NodeGypBuildHelpers;
   } catch (err) {
-    return { file: null, reason: `node-gyp-build could not be loaded: ${describeError(err)}` };
+    return none(`node-gyp-build could not be loaded: ${describeError(err)}`);
   }
   const tuples = readdirSync(dir)
     .map((n) => helpers.parseTuple(n))
@@ -115,28 +155,37 @@ function findPrebuild(): { file: string | null; reason: string | null } {
     .sort(helpers.compareTuples);
   const tuple = tuples[0] as { name: string } | undefined;
   const available = readdirSync(dir).join(', ') || 'none';
-  if (!tuple) return { file: null, reason: `no prebuild for ${platform()}-${arch()} (available: ${available})` };
+  if (!tuple) return none(`no prebuild for ${platform()}-${arch()} (available: ${available})`);
   const tupleDir = path.join(dir, tuple.name);
+  const fits = helpers.matchTags('node', process.versions.modules);
   const candidates = readdirSync(tupleDir)
     .map((f) => helpers.parseTags(f))
     .filter((t) => t !== undefined)
-    .filter(helpers.matchTags('node', process.versions.modules))
+    .filter(fits)
     .sort(helpers.compareTags('node')) as { file: string }[];
   const winner = candidates[0];
   if (!winner) {
-    const reason = `prebuilds/${tuple.name} has no file matching this runtime and libc (${readdirSync(tupleDir).join(', ')})`;
-    return { file: null, reason };
+    return none(`prebuilds/${tuple.name} has no file matching this runtime and libc (${readdirSync(tupleDir).join(', ')})`);
   }
-  return { file: path.join(tupleDir, winner.file), reason: null };
+  const file = path.join(tupleDir, winner.file);
+  const manifest = readManifest(fs, path, tupleDir);
+  if (manifest === null) return { file, reason: null, cudaBuilds: [], manifestProblem: null };
+  if ('error' in manifest) return { file, reason: null, cudaBuilds: [], manifestProblem: manifest.error };
+  // The same runtime and libc tags as node-gyp-build's pick (a musl system skips glibc files).
+  const cudaBuilds = manifest.builds.filter((b) => fits(helpers.parseTags(path.basename(b.file))));
+  if (!cudaBuilds.some((b) => b.file === file)) {
+    return { file, reason: null, cudaBuilds: [], manifestProblem: `prebuilds/${tuple.name}/cuda-builds.json does not list ${winner.file}, node-gyp-build's pick` };
+  }
+  return { file, reason: null, cudaBuilds, manifestProblem: null };
 }
 
 function isBinding(value: unknown): value is NativeBinding {
   return typeof value === 'object' && value !== null && typeof (value as { cpuForward?: unknown }).cpuForward === 'function';
 }
 
-function tryLoad(file: string): { binding: NativeBinding | null; reason: string | null; code: string | null } {
+function tryLoad(setup: LoaderSetup, file: string): FileLoad {
   try {
-    const mod: unknown = nodeRequire(file);
+    const mod: unknown = setup.requireAddon(file);
     if (!isBinding(mod)) return { binding: null, reason: 'loaded, but it is not a squeeze-excite addon (no cpuForward export)', code: null };
     return { binding: mod, reason: null, code: null };
   } catch (err) {
@@ -162,7 +211,7 @@ const EXTERNAL_HOWTO =
  * only where no shipped binary can fit: no prebuild for this platform or libc, a system older
  * than the prebuild's floor, a package without prebuilds, or a source checkout.
  */
-function diagnose(report: LoadReport): { cause: string; fixes: string[] } {
+function diagnose(report: LoadReport, root: string): { cause: string; fixes: string[] } {
   const attempts = report.attempts;
   const env = attempts.find((a) => a.kind === 'env' && a.file !== null && !a.ok);
   const envFix = env ? [`SQUEEZE_EXCITE_BINARY=${env.file} did not load (${env.reason}): point it at a squeeze_excite.node built for this platform, or unset it.`] : [];
@@ -173,6 +222,16 @@ function diagnose(report: LoadReport): { cause: string; fixes: string[] } {
       cause: 'native addons are disabled in this process (node --no-addons, ERR_DLOPEN_DISABLED), so no binary can load, whichever is installed',
       fixes: [
         'Run without --no-addons: check the node command line, NODE_OPTIONS, and the execArgv of any Worker that uses squeeze-excite.',
+      ],
+    };
+  }
+  const unmatched = attempts.find((a) => a.kind === 'prebuild' && (a.reason ?? '').startsWith(`${CUDA_BUILD_ENV}=`));
+  if (unmatched && !report.bundled) {
+    return {
+      cause: unmatched.reason as string,
+      fixes: [
+        ...envFix,
+        `Unset ${CUDA_BUILD_ENV} to let the loader choose, or set it to the CUDA version of a shipped build (cuda.status().builds lists them once it loads).`,
       ],
     };
   }
@@ -187,10 +246,10 @@ function diagnose(report: LoadReport): { cause: string; fixes: string[] } {
     };
   }
   const prebuild = attempts.find((a) => a.kind === 'prebuild');
-  const checkout = existsSync(path.join(PACKAGE_ROOT, '.git')) || existsSync(path.join(PACKAGE_ROOT, 'lib', 'backend', 'load.ts'));
+  const checkout = existsSync(path.join(root, '.git')) || existsSync(path.join(root, 'lib', 'backend', 'load.ts'));
   const fromSource = [
-    `Build it from source: cd ${PACKAGE_ROOT} && npx node-gyp rebuild   (CPU backend)`,
-    `With CMake >= 3.18 (and the CUDA toolkit for the CUDA backend): cd ${PACKAGE_ROOT} && node scripts/cmake-build.js`,
+    `Build it from source: cd ${root} && npx node-gyp rebuild   (CPU backend)`,
+    `With CMake >= 3.18 (and the CUDA toolkit for the CUDA backend): cd ${root} && node scripts/cmake-build.js`,
   ];
   if (prebuild?.file && !prebuild.ok) {
     if (/GLIBC(XX)?_[\d.]+'? not found/.test(prebuild.reason ?? '')) {
@@ -203,17 +262,17 @@ function diagnose(report: LoadReport): { cause: string; fixes: string[] } {
       cause: `the prebuilt binary for this platform is there but did not load: ${prebuild.reason}`,
       fixes: [
         ...envFix,
-        `Reinstall the package (the file may be damaged): rm -rf ${PACKAGE_ROOT} && npm install`,
+        `Reinstall the package (the file may be damaged): rm -rf ${root} && npm install`,
         'If it still fails, report the "Tried:" list above with the output of: node -p "process.versions" and ldd --version',
       ],
     };
   }
   if (checkout) {
     return {
-      cause: `${PACKAGE_ROOT} is a source checkout and its addon is not built (or the build failed)`,
+      cause: `${root} is a source checkout and its addon is not built (or the build failed)`,
       fixes: [
         ...envFix,
-        `Build it: cd ${PACKAGE_ROOT} && npm install   (or npm run build:native; CPU only: npm run build:native:cpu). Needs CMake >= 3.18 and a C++17 compiler; CUDA kernels too when nvcc is found.`,
+        `Build it: cd ${root} && npm install   (or npm run build:native; CPU only: npm run build:native:cpu). Needs CMake >= 3.18 and a C++17 compiler; CUDA kernels too when nvcc is found.`,
         toolchainLine(),
       ],
     };
@@ -235,41 +294,74 @@ function diagnose(report: LoadReport): { cause: string; fixes: string[] } {
   };
 }
 
-function loadOnce(): { binding: NativeBinding; report: LoadReport } {
+/**
+ * One load, with the package's own setup by default. Exported for tests, which pass a scratch
+ * package root and an emulated requireAddon (test/cuda-builds.test.ts); the library itself only
+ * calls it through loadBinding(), once per process.
+ */
+export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: NativeBinding; report: LoadReport } {
+  const { root } = setup;
   const attempts: LoadAttempt[] = [];
-  const report: LoadReport = { binary: null, kind: null, shadowsPrebuild: false, attempts, bundled: bundledInto() };
-  const envFile = process.env.SQUEEZE_EXCITE_BINARY;
+  const report: LoadReport = { binary: null, kind: null, shadowsPrebuild: false, attempts, bundled: setup.bundled, cudaBuilds: [] };
+  const wanted = setup.cudaBuildEnv?.trim() || null;
   const candidates: { kind: LoadAttempt['kind']; file: string }[] = [];
-  if (envFile) candidates.push({ kind: 'env', file: path.resolve(envFile) });
-  // A bundle has no package folder to search: only SQUEEZE_EXCITE_BINARY can work there.
-  if (!report.bundled) {
+  if (setup.binaryEnv) candidates.push({ kind: 'env', file: path.resolve(setup.binaryEnv) });
+  // A bundle has no package folder to search: only SQUEEZE_EXCITE_BINARY can work there. A
+  // SQUEEZE_EXCITE_CUDA_BUILD names a shipped build, which a local build must not shadow.
+  if (!report.bundled && wanted === null) {
     for (const sub of ['build/Release', 'build/Debug']) {
-      candidates.push({ kind: 'local build', file: path.join(PACKAGE_ROOT, sub, ADDON_FILE) });
+      candidates.push({ kind: 'local build', file: path.join(root, sub, ADDON_FILE) });
     }
   }
-  const prebuild = report.bundled
-    ? { file: null, reason: `not searched: bundled into ${report.bundled}, away from the package's prebuilds/` }
-    : findPrebuild();
+  const prebuild: Prebuilds = report.bundled
+    ? { file: null, reason: `not searched: bundled into ${report.bundled}, away from the package's prebuilds/`, cudaBuilds: [], manifestProblem: null }
+    : findPrebuilds(root);
   for (const c of candidates) {
     if (!existsSync(c.file)) {
       attempts.push({ kind: c.kind, file: c.file, ok: false, reason: 'file does not exist', code: null });
       continue;
     }
-    const r = tryLoad(c.file);
+    const r = tryLoad(setup, c.file);
     attempts.push({ kind: c.kind, file: c.file, ok: r.binding !== null, reason: r.reason, code: r.code });
     if (r.binding) {
       report.binary = c.file;
       report.kind = c.kind;
       report.shadowsPrebuild = c.kind === 'local build' && prebuild.file !== null;
+      report.cudaBuilds = singleBuild(r.binding, c.file);
       return { binding: r.binding, report };
     }
   }
-  if (prebuild.file) {
-    const r = tryLoad(prebuild.file);
-    attempts.push({ kind: 'prebuild', file: prebuild.file, ok: r.binding !== null, reason: r.reason, code: r.code });
-    if (r.binding) {
+  if (prebuild.cudaBuilds.length > 0) {
+    // Several CUDA builds (or one, listed): the newest the driver supports.
+    const choice = chooseBuild(prebuild.cudaBuilds, (file) => tryLoad(setup, file), wanted);
+    for (const a of choice.attempts) attempts.push({ kind: 'prebuild', ...a });
+    report.cudaBuilds = choice.builds;
+    if (choice.chosen) {
+      report.binary = choice.chosen.file;
+      report.kind = 'prebuild';
+      return { binding: choice.chosen.binding, report };
+    }
+    if (choice.attempts.length === 0) {
+      const shipped = prebuild.cudaBuilds.map((b) => b.cudaVersion).join(', ');
+      attempts.push({ kind: 'prebuild', file: null, ok: false, reason: `${CUDA_BUILD_ENV}=${wanted} names none of the shipped CUDA builds (${shipped})`, code: null });
+    }
+  } else if (prebuild.file) {
+    const r = tryLoad(setup, prebuild.file);
+    const builds = r.binding ? singleBuild(r.binding, prebuild.file) : [];
+    // A named CUDA build must be this binary's.
+    const mismatch =
+      r.binding && wanted !== null && !builds.some((b) => namesBuild(wanted, b.cudaVersion))
+        ? `${CUDA_BUILD_ENV}=${wanted} names another CUDA build than this platform's one binary (${builds[0] ? `CUDA ${builds[0].cudaVersion}` : 'CPU only'})`
+        : null;
+    attempts.push({ kind: 'prebuild', file: prebuild.file, ok: r.binding !== null && mismatch === null, reason: mismatch ?? r.reason, code: r.code });
+    // A manifest that is there but unusable: the other CUDA builds are out of reach; say why.
+    if (prebuild.manifestProblem) {
+      attempts.push({ kind: 'prebuild', file: path.join(path.dirname(prebuild.file), CUDA_BUILDS_MANIFEST), ok: false, reason: `not used: ${prebuild.manifestProblem}`, code: null });
+    }
+    if (r.binding && mismatch === null) {
       report.binary = prebuild.file;
       report.kind = 'prebuild';
+      report.cudaBuilds = builds;
       return { binding: r.binding, report };
     }
   } else {
@@ -277,8 +369,8 @@ function loadOnce(): { binding: NativeBinding; report: LoadReport } {
   }
   // The source build's own line, unless a local build's line above already tells its story.
   const localBuildTried = attempts.some((a) => a.kind === 'local build' && a.reason !== 'file does not exist');
-  if (!report.bundled && !localBuildTried) {
-    const buildDir = path.join(PACKAGE_ROOT, 'build');
+  if (!report.bundled && !localBuildTried && wanted === null) {
+    const buildDir = path.join(root, 'build');
     attempts.push({
       kind: 'source build',
       file: null,
@@ -289,7 +381,17 @@ function loadOnce(): { binding: NativeBinding; report: LoadReport } {
       code: null,
     });
   }
-  throw new LoadError(report);
+  throw new LoadError(report, root);
+}
+
+function defaultSetup(): LoaderSetup {
+  return {
+    root: PACKAGE_ROOT,
+    requireAddon: (file) => nodeRequire(file),
+    binaryEnv: process.env.SQUEEZE_EXCITE_BINARY,
+    cudaBuildEnv: process.env[CUDA_BUILD_ENV],
+    bundled: bundledInto(),
+  };
 }
 
 /**
@@ -299,10 +401,10 @@ function loadOnce(): { binding: NativeBinding; report: LoadReport } {
 export class LoadError extends Error {
   readonly code = 'ERR_SQEX_LOAD';
   readonly report: LoadReport;
-  constructor(report: LoadReport) {
+  constructor(report: LoadReport, root: string = PACKAGE_ROOT) {
     const target = `${platform()}-${arch()} (node ${process.versions.node}, abi ${process.versions.modules}, ${libcName()})`;
     const tried = report.attempts.map((a) => `  - ${a.kind}${a.file ? ` ${a.file}` : ''}: ${a.reason ?? 'ok'}`).join('\n');
-    const { cause, fixes } = diagnose(report);
+    const { cause, fixes } = diagnose(report, root);
     super(
       `squeeze-excite: could not load the native addon for ${target}: ${cause}.\nTried:\n${tried}\nTo fix it:\n${fixes.map((f) => `  - ${f}`).join('\n')}`,
     );
@@ -323,7 +425,7 @@ export function loadBinding(): NativeBinding {
   if (cached) return cached.binding;
   if (cachedError) throw cachedError;
   try {
-    cached = loadOnce();
+    cached = loadWith();
     return cached.binding;
   } catch (err) {
     cachedError = err instanceof Error ? err : new Error(String(err));
@@ -345,6 +447,11 @@ export function loadReport(): LoadReport {
 /** The .node file in use, or null when none loads. */
 export function bindingPath(): string | null {
   return loadReport().binary;
+}
+
+/** The CUDA builds found and which one is in use (see LoadReport.cudaBuilds); [] when nothing loads. */
+export function cudaBuilds(): CudaBuildReport[] {
+  return loadReport().cudaBuilds;
 }
 
 /** package.json version, to compare with the addon's own (a stale local build shows here). */

@@ -202,6 +202,7 @@ Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
   o.Set("deviceCount", s.device_count);
   o.Set("driverVersion", VersionString(env, s.driver_version));
   o.Set("runtimeVersion", VersionString(env, s.runtime_version));
+  o.Set("minDriverVersion", VersionString(env, s.min_driver_version));
   o.Set("reason", s.reason.empty() ? env.Null() : Napi::String::New(env, s.reason));
   auto devices = Napi::Array::New(env, s.devices.size());
   for (size_t i = 0; i < s.devices.size(); ++i) {

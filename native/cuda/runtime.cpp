@@ -303,6 +303,19 @@ Status copy_stream(int device, cudaStream_t* out) {
 using cuda::cuda_error;
 
 // ---------------------------------------------------------------------------------------
+namespace {
+// The oldest driver this build runs on, in cudaDriverGetVersion's unit (CUDA version * 1000 +
+// minor * 10). CUDA >= 12: the runtime's minor-version compatibility floor, major.0 (R525 for
+// 12.x, R580 for 13.x); the runtime itself refuses older drivers with cudaErrorInsufficientDriver.
+// CUDA 11: 11.2 (R460, >= 460.27.03), not the runtime's 11.0 (R450): the kernel workspace and
+// weight cache use the stream-ordered allocator (cudaMallocAsync, cudaFreeAsync), which an 11.0 or
+// 11.1 driver lacks (cudaErrorCallRequiresNewerDriver at the first op), so such a driver is
+// reported as too old here, before any op runs.
+constexpr int kMinDriverVersion = CUDART_VERSION >= 12000 ? CUDART_VERSION / 1000 * 1000 : 11020;
+
+std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
+}  // namespace
+
 CudaStatusInfo cuda_status() {
   static std::mutex m;
   static bool have_static = false;
@@ -313,8 +326,14 @@ CudaStatusInfo cuda_status() {
     info = cached;
   } else {
     info.compiled = true;
+    info.min_driver_version = kMinDriverVersion;
     cudaDriverGetVersion(&info.driver_version);
-    cudaRuntimeGetVersion(&info.runtime_version);
+    // CUDA 11's cudaRuntimeGetVersion initialises the driver and fails without a device
+    // (cudaErrorNoDevice, version unset); the headers' version is the linked runtime's too.
+    if (cudaRuntimeGetVersion(&info.runtime_version) != cudaSuccess || info.runtime_version <= 0) {
+      cudaGetLastError();
+      info.runtime_version = CUDART_VERSION;
+    }
   }
   int count = 0;
   cudaError_t e = cudaGetDeviceCount(&count);
@@ -324,16 +343,26 @@ CudaStatusInfo cuda_status() {
     info.device_count = 0;
     info.devices.clear();
     const std::string name = cudaGetErrorName(e);
-    auto ver = [](int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); };
     if (e == cudaErrorInsufficientDriver && info.driver_version == 0)
       info.reason = "no NVIDIA driver is installed (" + name + ")";
     else if (e == cudaErrorInsufficientDriver)
-      info.reason = "CUDA driver " + ver(info.driver_version) + " is older than the " +
-                    ver(info.runtime_version) + " this build needs";
+      info.reason = "CUDA driver " + version_text(info.driver_version) + " is older than the " +
+                    version_text(info.min_driver_version) + " this build needs";
     else if (e == cudaErrorNoDevice)
       info.reason = "no CUDA-capable device is present (" + name + ")";
     else
       info.reason = std::string("CUDA is not usable: ") + cudaGetErrorString(e) + " (" + name + ")";
+    return info;
+  }
+  if (info.driver_version < info.min_driver_version) {
+    // Only a CUDA 11 build gets here (a newer runtime refuses such a driver itself): the runtime
+    // runs, the stream-ordered allocator would not.
+    info.available = false;
+    info.device_count = 0;
+    info.devices.clear();
+    info.reason = "CUDA driver " + version_text(info.driver_version) + " is older than the " +
+                  version_text(info.min_driver_version) +
+                  " this build needs (it lacks the stream-ordered allocator, cudaMallocAsync)";
     return info;
   }
   info.device_count = count;
@@ -710,7 +739,9 @@ Status cuda_benchmark(const OpParams& p, const Weights& host_w, int device, int 
     }
   }
   SQEX_CUDA_TRY(cudaStreamEndCapture(r.stream, &r.graph), "ending capture");
-  SQEX_CUDA_TRY(cudaGraphInstantiate(&r.exec, r.graph, 0), "instantiating the graph");
+  // cudaGraphInstantiateWithFlags: the one spelling CUDA 11.4+ and 12+ share (cudaGraphInstantiate
+  // changed its signature in CUDA 12).
+  SQEX_CUDA_TRY(cudaGraphInstantiateWithFlags(&r.exec, r.graph, 0), "instantiating the graph");
   SQEX_CUDA_TRY(cudaGraphLaunch(r.exec, r.stream), "launching the graph");
   std::vector<double> per;
   for (int rep = 0; rep < 5; ++rep) {

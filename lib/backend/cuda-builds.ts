@@ -1,0 +1,212 @@
+// Choosing among the CUDA builds shipped for one platform (issue 12). linux-x64 ships the addon
+// twice: built with the newest CUDA toolkit (13.0: needs a driver that supports CUDA 13.0, R580)
+// and with CUDA 11.8 (any driver that supports CUDA 11.2 or newer, R460 on: R470, R535, R550,
+// R570 ...). prebuilds/<platform>-<arch>/cuda-builds.json lists them, newest first, with the CUDA
+// version and the oldest driver each runs on, as `npm run prebuildify` read them from the built
+// binaries themselves (scripts/prebuild-cuda11.js). This module holds the choice only; loading a
+// file stays in load.ts, which passes its loader in.
+import type * as FsModule from 'node:fs';
+import type * as PathModule from 'node:path';
+
+import type { NativeBinding, NativeCudaStatus } from './contract.js';
+
+/** The manifest's name, in each prebuilds/<platform>-<arch>/ folder that ships CUDA builds. */
+export const CUDA_BUILDS_MANIFEST = 'cuda-builds.json';
+
+/**
+ * Names a shipped build by its CUDA version ("11.8", or a prefix such as "11"): the loader then
+ * tries that build only, and ignores local builds (build/Release). SQUEEZE_EXCITE_BINARY, a path,
+ * still takes precedence over it.
+ */
+export const CUDA_BUILD_ENV = 'SQUEEZE_EXCITE_CUDA_BUILD';
+
+/** One shipped CUDA build. */
+export interface ShippedCudaBuild {
+  /** Absolute path of the .node file. */
+  readonly file: string;
+  /** CUDA runtime linked into it, e.g. "13.0". */
+  readonly cudaVersion: string;
+  /** Oldest driver it runs on, as the CUDA version the driver supports (cuda.status().driverVersion's unit). */
+  readonly minDriverVersion: string;
+}
+
+/** One CUDA build as cuda.status().builds reports it. */
+export interface CudaBuildReport {
+  readonly cudaVersion: string;
+  readonly minDriverVersion: string;
+  /** The .node file. */
+  readonly binary: string;
+  /** True for the one build in use (for the CPU kernels too, when none can use CUDA). */
+  readonly loaded: boolean;
+  /** Why this build was not chosen, or, for the loaded one, why CUDA is not available with it. */
+  readonly reason?: string;
+}
+
+/** What loading one file gave. */
+export interface FileLoad {
+  binding: NativeBinding | null;
+  reason: string | null;
+  code: string | null;
+}
+
+/** One file tried, for the loader's report (LoadAttempt without the kind, which is 'prebuild'). */
+export interface BuildAttempt {
+  file: string;
+  ok: boolean;
+  reason: string | null;
+  code: string | null;
+}
+
+export interface BuildChoice {
+  /** The build in use, or null when none loaded. */
+  chosen: { binding: NativeBinding; file: string } | null;
+  builds: CudaBuildReport[];
+  attempts: BuildAttempt[];
+}
+
+const VERSION = /^\d+\.\d+$/;
+
+/** Compares "12.2"-style versions numerically. */
+export function compareVersions(a: string, b: string): number {
+  const [am = 0, an = 0] = a.split('.').map(Number);
+  const [bm = 0, bn = 0] = b.split('.').map(Number);
+  return am !== bm ? am - bm : an - bn;
+}
+
+/** Whether `wanted` ("11", "11.8") names `cudaVersion` ("11.8"). */
+export function namesBuild(wanted: string, cudaVersion: string): boolean {
+  return cudaVersion === wanted || cudaVersion.startsWith(`${wanted}.`);
+}
+
+/**
+ * The builds listed in `dir`/cuda-builds.json whose file exists, newest CUDA first; null when
+ * there is no manifest. A manifest that cannot be read is reported as `error` (the loader then
+ * falls back to node-gyp-build's single pick).
+ */
+export function readManifest(
+  fs: Pick<typeof FsModule, 'existsSync' | 'readFileSync'>,
+  path: Pick<typeof PathModule, 'join'>,
+  dir: string,
+): { builds: ShippedCudaBuild[] } | { error: string } | null {
+  const file = path.join(dir, CUDA_BUILDS_MANIFEST);
+  if (!fs.existsSync(file)) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    return { error: `${file} is not valid JSON: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const list = (parsed as { builds?: unknown } | null)?.builds;
+  if (!Array.isArray(list)) return { error: `${file} has no "builds" array` };
+  const builds: ShippedCudaBuild[] = [];
+  for (const entry of list as unknown[]) {
+    const e = entry as { file?: unknown; cudaVersion?: unknown; minDriverVersion?: unknown } | null;
+    if (
+      typeof e?.file !== 'string' || e.file.includes('..') ||
+      typeof e.cudaVersion !== 'string' || !VERSION.test(e.cudaVersion) ||
+      typeof e.minDriverVersion !== 'string' || !VERSION.test(e.minDriverVersion)
+    ) {
+      return { error: `${file}: an entry is not { file, cudaVersion: "M.m", minDriverVersion: "M.m" }: ${JSON.stringify(entry)}` };
+    }
+    const abs = path.join(dir, e.file);
+    if (fs.existsSync(abs)) builds.push({ file: abs, cudaVersion: e.cudaVersion, minDriverVersion: e.minDriverVersion });
+  }
+  builds.sort((a, b) => compareVersions(b.cudaVersion, a.cudaVersion));
+  return { builds };
+}
+
+function statusOf(binding: NativeBinding): NativeCudaStatus | string {
+  try {
+    return binding.cudaStatus();
+  } catch (err) {
+    return `querying CUDA failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/**
+ * Picks the newest build that can use CUDA with the installed driver. The first build that loads
+ * tells the driver's CUDA version (cudaDriverGetVersion works whatever the runtime); a build whose
+ * minDriverVersion is above it is then skipped without being loaded. When no build can use CUDA
+ * (no driver, no device, a driver older than every build), the newest build that loaded is used
+ * for its CPU kernels. A build that fails to load (a damaged file, a glibc older than its floor)
+ * is passed over for the next one.
+ *
+ * `wanted` (SQUEEZE_EXCITE_CUDA_BUILD) restricts the choice to the builds it names.
+ */
+export function chooseBuild(shipped: readonly ShippedCudaBuild[], load: (file: string) => FileLoad, wanted: string | null): BuildChoice {
+  const builds: CudaBuildReport[] = [];
+  const attempts: BuildAttempt[] = [];
+  // Index into `builds` of each loaded binding, in order, with its status.
+  const loaded: { index: number; binding: NativeBinding; status: NativeCudaStatus | string }[] = [];
+  let driver: string | null | undefined; // undefined: not known yet; null: no driver
+  let winner = -1;
+  const report = (b: ShippedCudaBuild, reason?: string): number => {
+    builds.push({ cudaVersion: b.cudaVersion, minDriverVersion: b.minDriverVersion, binary: b.file, loaded: false, ...(reason === undefined ? {} : { reason }) });
+    return builds.length - 1;
+  };
+  for (const b of shipped) {
+    if (wanted !== null && !namesBuild(wanted, b.cudaVersion)) {
+      report(b, `not loaded: ${CUDA_BUILD_ENV}=${wanted} names another build`);
+      continue;
+    }
+    if (winner >= 0) {
+      const w = builds[winner] as CudaBuildReport;
+      report(b, `not loaded: the CUDA ${w.cudaVersion} build runs on this driver (${driver ?? 'unknown'}) and is newer`);
+      continue;
+    }
+    if (driver === null) {
+      report(b, 'not loaded: no NVIDIA driver is installed, so no CUDA build can run; the build loaded first serves the CPU path');
+      continue;
+    }
+    if (driver !== undefined && compareVersions(driver, b.minDriverVersion) < 0) {
+      report(b, `not loaded: CUDA driver ${driver} is older than the ${b.minDriverVersion} this build needs`);
+      continue;
+    }
+    const r = load(b.file);
+    attempts.push({ file: b.file, ok: r.binding !== null, reason: r.reason, code: r.code });
+    if (r.binding === null) {
+      report(b, `did not load: ${r.reason ?? 'unknown error'}`);
+      continue;
+    }
+    const status = statusOf(r.binding);
+    const index = report(b);
+    loaded.push({ index, binding: r.binding, status });
+    if (typeof status === 'string') continue;
+    if (status.available) {
+      winner = index;
+      driver = status.driverVersion;
+      continue;
+    }
+    // Learn the driver: a null driverVersion with a reason naming the driver means none is installed.
+    if (status.driverVersion !== null) driver = status.driverVersion;
+    else if (/no NVIDIA driver/.test(status.reason ?? '')) driver = null;
+  }
+  // The loaded builds that were not chosen say why CUDA did not run with them.
+  const use = winner >= 0 ? loaded.find((l) => l.index === winner) : loaded[0];
+  for (const l of loaded) {
+    const why = typeof l.status === 'string' ? l.status : (l.status.reason ?? 'CUDA is not available (no reason given by the addon)');
+    const prev = builds[l.index] as CudaBuildReport;
+    if (l === use) {
+      builds[l.index] = { ...prev, loaded: true, ...(l.index === winner ? {} : { reason: why }) };
+    } else {
+      builds[l.index] = { ...prev, reason: why };
+    }
+  }
+  return { chosen: use ? { binding: use.binding, file: (builds[use.index] as CudaBuildReport).binary } : null, builds, attempts };
+}
+
+/** The builds entry for a single binary (a local build, SQUEEZE_EXCITE_BINARY, a prebuild without a manifest). */
+export function singleBuild(binding: NativeBinding, file: string): CudaBuildReport[] {
+  const s = statusOf(binding);
+  if (typeof s === 'string') return [];
+  if (!s.compiled || s.runtimeVersion === null) return [];
+  return [
+    {
+      cudaVersion: s.runtimeVersion,
+      minDriverVersion: s.minDriverVersion ?? s.runtimeVersion,
+      binary: file,
+      loaded: true,
+      ...(s.available ? {} : { reason: s.reason ?? 'CUDA is not available (no reason given by the addon)' }),
+    },
+  ];
+}
