@@ -200,7 +200,9 @@ export async function runGpuBench({
 
   let peers = new Map();
   let peerMeta = null;
-  if (hasTorch()) {
+  if (process.env.SQEX_NO_PEERS) {
+    log('GPU bench: PyTorch peers skipped (SQEX_NO_PEERS)');
+  } else if (hasTorch()) {
     ({ peers, meta: peerMeta } = await runPeers({ quick, log, shapes: shapeList, ops, dtypes, layouts }));
   } else {
     log('GPU bench: python3 with CUDA-enabled torch not found; PyTorch peers skipped');
