@@ -9,7 +9,7 @@ B=${BUILD_DIR:-build-cluster}
 mkdir -p "$B"
 FL="-O3 -std=c++17 -arch=sm_90 -Inative/include"
 if [ "${1:-}" = "--no-shipped" ]; then
-  nvcc $FL -Xptxas -v -Inative/dev/cluster native/dev/cluster/se_cluster.cu -cudart static \
+  nvcc $FL -Xptxas -v native/dev/cluster/se_cluster.cu -cudart static \
     -o "$B/se_cluster" > "$B/ptxas.txt" 2>&1 || { cat "$B/ptxas.txt"; exit 1; }
 else
   pids=()
@@ -17,7 +17,7 @@ else
   nvcc $FL -c native/cuda/eca.cu -o "$B/eca.o" > "$B/eca.log" 2>&1 & pids+=($!)
   nvcc -O3 -std=c++17 -Inative/include -c native/cuda/runtime.cpp -o "$B/runtime.o" > "$B/runtime.log" 2>&1 & pids+=($!)
   nvcc -O3 -std=c++17 -Inative/include -c native/dev/cluster/cbam_stub.cpp -o "$B/cbam_stub.o" > "$B/stub.log" 2>&1 & pids+=($!)
-  nvcc $FL -DWITH_SHIPPED -Xptxas -v -Inative/dev/cluster -c native/dev/cluster/se_cluster.cu \
+  nvcc $FL -DWITH_SHIPPED -Xptxas -v -c native/dev/cluster/se_cluster.cu \
     -o "$B/se_cluster.o" > "$B/ptxas.txt" 2>&1 & pids+=($!)
   rc=0
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
@@ -52,6 +52,6 @@ for line in open(sys.argv[1]):
 PY
 cat "$B/ptxas-summary.txt" 2>/dev/null || true
 # the sources this binary was built from (run.sh rebuilds when they differ)
-cat native/dev/cluster/se_cluster.cu native/dev/cluster/cluster_kernels.cuh native/dev/cluster/cbam_stub.cpp \
+cat native/dev/cluster/se_cluster.cu native/dev/cluster/cbam_stub.cpp \
   native/cuda/*.cuh native/cuda/se.cu native/cuda/eca.cu native/cuda/runtime.cpp | sha256sum | cut -c1-16 > "$B/src.sha"
 echo "built $B/se_cluster"
