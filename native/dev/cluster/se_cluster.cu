@@ -135,16 +135,27 @@ __device__ __forceinline__ void mbar_arrive_expect_tx(uint64_t* bar, uint32_t by
   asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(smem_u32(bar)), "r"(bytes)
                : "memory");
 }
-__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+__device__ __forceinline__ bool mbar_try_wait(uint64_t* bar, uint32_t parity) {
+  uint32_t ok;
   asm volatile(
       "{\n"
       ".reg .pred p;\n"
-      "WAIT_%=:\n"
-      "mbarrier.try_wait.parity.shared::cta.b64 p, [%0], %1;\n"
-      "@!p bra WAIT_%=;\n"
-      "}\n" ::"r"(smem_u32(bar)),
-      "r"(parity)
+      "mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n"
+      "selp.u32 %0, 1, 0, p;\n"
+      "}\n"
+      : "=r"(ok)
+      : "r"(smem_u32(bar)), "r"(parity)
       : "memory");
+  return ok != 0;
+}
+// Spins are bounded (~1 s at 2 GHz): a copy that never completes or a barrier partner that never
+// comes traps (a CUDA error for this process) instead of hanging the session.
+constexpr long long kSpinLimit = 1ll << 31;
+__device__ __forceinline__ void mbar_wait(uint64_t* bar, uint32_t parity) {
+  if (mbar_try_wait(bar, parity)) return;
+  const long long t0 = clock64();
+  while (!mbar_try_wait(bar, parity))
+    if (clock64() - t0 > kSpinLimit) __trap();
 }
 // global -> this CTA's shared memory, completing on bar (16-byte aligned, bytes % 16 == 0).
 __device__ __forceinline__ void bulk_g2s(void* dst, const void* src, uint32_t bytes, uint64_t* bar) {
@@ -695,7 +706,7 @@ __global__ void __launch_bounds__(kThreads, 1) cluster_kernel(const Args a) {
         if (ld_acquire_gpu(c) < static_cast<unsigned>(G)) {
           const long long t0 = clock64();
           while (ld_acquire_gpu(c) < static_cast<unsigned>(G)) {
-            if (clock64() - t0 > (1ll << 33)) __trap();  // co-residency broken: error, not a hang
+            if (clock64() - t0 > kSpinLimit) __trap();  // co-residency broken: error, not a hang
           }
         }
         if (atomicAdd(c, 1u) == 2u * G - 1u) atomicExch(c, 0u);
@@ -1512,6 +1523,13 @@ struct BaseRunner : Runner {
 };
 #endif
 
+// VARIANTS=v1,v3,... (env) runs only those (run.sh gives each variant its own process, so that a
+// device fault in one cannot take the others' results with it); empty: all.
+static std::vector<std::string> g_variants;
+static bool want_variant(const std::string& n) {
+  return g_variants.empty() || std::find(g_variants.begin(), g_variants.end(), n) != g_variants.end();
+}
+
 // kind 0: checks (every variant but the floors); 1: batch-1 timing (all); 2: large-batch timing
 static std::vector<std::unique_ptr<Runner>> make_runners(int kind) {
   std::vector<std::unique_ptr<Runner>> v;
@@ -1532,7 +1550,10 @@ static std::vector<std::unique_ptr<Runner>> make_runners(int kind) {
     v.emplace_back(new FloorRunner("floor16", 16));
     v.emplace_back(new FloorRunner("floorR", (g_prop.multiProcessorCount / 16) * 16));
   }
-  return v;
+  std::vector<std::unique_ptr<Runner>> keep;
+  for (auto& r : v)
+    if (want_variant(r->name)) keep.push_back(std::move(r));
+  return keep;
 }
 
 // ---- one check: poison, run twice, compare with the reference and bitwise ---------------------------
@@ -1595,6 +1616,14 @@ static CheckResult check_one(Runner& R, const Problem& P, const HostX& X, const 
 
 static void run_check_problem(const Problem& P, bool with_base) {
   if (out_of_time()) return;
+  auto all = make_runners(0);
+  std::vector<std::unique_ptr<Runner>> runners;
+  for (auto& R : all) {
+    if (R->name == "base" && (!with_base || P.inj)) continue;
+    if (R->name == "v1f" && P.xscale != 1.0) continue;  // a timing probe: fp32 runs fail |x| ~ 1e4 by design
+    runners.push_back(std::move(R));
+  }
+  if (runners.empty()) return;
   HostW W = make_weights(P);
   HostX X;
   make_x(P, W, X);
@@ -1608,10 +1637,7 @@ static void run_check_problem(const Problem& P, bool with_base) {
   CK(cudaMalloc(&ybuf, (P.numel() + 2 * guard + 8) * es));
   unsigned char* x = xbuf + (guard + P.x_off) * es;
   CK(cudaMemcpy(x, X.raw.data(), P.numel() * es, cudaMemcpyHostToDevice));
-  auto runners = make_runners(0);
   for (auto& R : runners) {
-    if (R->name == "base" && (!with_base || P.inj)) continue;
-    if (R->name == "v1f" && P.xscale != 1.0) continue;  // a timing probe: fp32 runs fail |x| ~ 1e4 by design
     CheckResult cr = check_one(*R, P, X, ref, x, ybuf, guard, dw);
     if (!cr.ran) {
       ++g_skip;
@@ -1755,7 +1781,8 @@ static Timing time_fn(F&& fn, int sets, int iters, int graph_len, int replays, c
   return t;
 }
 
-static FILE* g_md = nullptr;  // the table, written row by row (a timeout keeps what was done)
+static FILE* g_md = nullptr;   // the table, appended row by row (a timeout keeps what was done)
+static FILE* g_csv = nullptr;  // the same rows, tab-separated, for `se_cluster summary DIR`
 struct Row;
 static void md_row(const Row& r);
 
@@ -1769,6 +1796,8 @@ static std::vector<std::string> g_probes;
 
 static void bench_problem(const Problem& P, bool quick) {
   if (out_of_time()) return;
+  auto runners = make_runners(P.n == 1 ? 1 : 2);
+  if (runners.empty()) return;  // none of this process's variants times this shape
   HostW W = make_weights(P);
   HostX X;
   make_x(P, W, X);
@@ -1796,7 +1825,6 @@ static void bench_problem(const Problem& P, bool quick) {
   CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   auto yat = [&](int i) { return ys[i] + guard * P.es(); };
   auto copy = [&](int i) { CK(cudaMemcpyAsync(yat(i % sets), xs[i % sets], xb, cudaMemcpyDeviceToDevice, st)); };
-  auto runners = make_runners(b1 ? 1 : 2);
   for (auto& R : runners) {
     if (out_of_time()) break;
     Row row;
@@ -1872,25 +1900,36 @@ static void bench_problem(const Problem& P, bool quick) {
 static void open_table(const char* dir) {
   if (!dir) return;
   std::string path = std::string(dir) + "/cluster-table.md";
-  g_md = std::fopen(path.c_str(), "w");
+  g_md = std::fopen(path.c_str(), "a");
+  g_csv = std::fopen((std::string(dir) + "/rows.tsv").c_str(), "a");
   if (!g_md) return;
-  char date[64];
-  std::time_t now = std::time(nullptr);
-  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
-  std::fprintf(g_md,
-               "# native/dev/cluster/se_cluster.cu timings\n\n- date: %s\n- GPU: %s (%d SMs, L2 %d MB, smem/block opt-in %zu KB)\n"
-               "- µs: CUDA events around each launch, median; graph: per op from CUDA-graph replays of the launches, median;"
-               " copy: same-size D2D cudaMemcpy timed the same ways in the same run; ratio = µs / copy µs, ratio g = graph / copy graph\n"
-               "- SE hidden = max(8, C/16), ReLU, sigmoid, biases; ECA k = 3 (C < 512) else 5; weights fp32, L2-resident\n\n"
-               "| variant | op | N×C×H×W | dtype | layout | µs | µs graph | copy µs | copy graph µs | ratio | ratio g | max rel err | pass | config |\n"
-               "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
-               date, g_prop.name, g_prop.multiProcessorCount, g_prop.l2CacheSize >> 20,
-               size_t(g_prop.sharedMemPerBlockOptin) / 1024);
+  std::fseek(g_md, 0, SEEK_END);
+  if (std::ftell(g_md) == 0) {
+    char date[64];
+    std::time_t now = std::time(nullptr);
+    std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+    std::fprintf(g_md,
+                 "# native/dev/cluster/se_cluster.cu timings\n\n- date: %s\n- GPU: %s (%d SMs, L2 %d MB, smem/block opt-in %zu KB)\n"
+                 "- µs: CUDA events around each launch, median; graph: per op from CUDA-graph replays of the launches, median;"
+                 " copy: same-size D2D cudaMemcpy timed the same ways in the same run; ratio = µs / copy µs, ratio g = graph / copy graph\n"
+                 "- SE hidden = max(8, C/16), ReLU, sigmoid, biases; ECA k = 3 (C < 512) else 5; weights fp32, L2-resident\n"
+                 "- rows come from one process per variant (run.sh), in the order they ran\n\n"
+                 "| variant | op | N×C×H×W | dtype | layout | µs | µs graph | copy µs | copy graph µs | ratio | ratio g | max rel err | pass | config |\n"
+                 "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|\n",
+                 date, g_prop.name, g_prop.multiProcessorCount, g_prop.l2CacheSize >> 20,
+                 size_t(g_prop.sharedMemPerBlockOptin) / 1024);
+  }
   std::fflush(g_md);
   std::printf("table: %s\n", path.c_str());
 }
 
 static void md_row(const Row& r) {
+  if (g_csv) {
+    std::fprintf(g_csv, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.4f\t%.4f\t%.4f\t%.4f\t%.3e\t%s\t%s\n", r.variant.c_str(),
+                 r.op.c_str(), r.shape.c_str(), r.dtype.c_str(), r.layout.c_str(), int(r.ran), int(r.ok), r.us, r.us_g, r.copy,
+                 r.copy_g, r.err, r.desc.empty() ? "-" : r.desc.c_str(), r.note.empty() ? "-" : r.note.c_str());
+    std::fflush(g_csv);
+  }
   if (!g_md) return;
   if (!r.ran) {
     std::fprintf(g_md, "| %s | %s | %s | %s | %s | – | – | – | – | – | – | – | skip | %s |\n", r.variant.c_str(), r.op.c_str(),
@@ -1912,8 +1951,12 @@ static void print_summary() {
     for (auto& p : g_probes) std::printf("%s\n", p.c_str());
   }
   std::vector<std::string> names;
-  for (const Row& r : g_rows)
-    if (std::find(names.begin(), names.end(), r.variant) == names.end()) names.push_back(r.variant);
+  for (const char* n : {"base", "v1", "v1f", "v2", "v3", "v4", "v5", "floor16", "floorR"})
+    for (const Row& r : g_rows)
+      if (r.variant == n) {
+        names.push_back(n);
+        break;
+      }
   std::printf("\n== graph-replay µs per op (copy = D2D copy, graph); '!' failed check, '-' skipped\n");
   std::printf("%-3s %-13s %-3s %-4s %6s", "op", "shape", "dt", "lay", "copy");
   for (auto& n : names) std::printf(" %7s", n.c_str());
@@ -1946,7 +1989,7 @@ static void run_bench(bool quick) {
     int n, c, h, w;
   };
   const S b1[] = {{1, 256, 56, 56}, {1, 2048, 7, 7}, {1, 96, 112, 112}, {1, 512, 28, 28}, {1, 1024, 14, 14}, {1, 240, 28, 28}};
-  const S b32[] = {{32, 256, 56, 56}, {32, 2048, 7, 7}, {32, 1024, 14, 14}};
+  const S b32[] = {{32, 256, 56, 56}, {32, 2048, 7, 7}};
   std::printf("\n%-7s %-3s %-14s %s %s %8s %8s | %12s %7s | %6s %6s |\n", "variant", "op", "shape", "dt", "lay", "us",
               "graph", "copy", "graph", "ratio", "ratio_g");
   for (const S& s : b1)
@@ -2079,6 +2122,56 @@ static int refdump(const char* dir) {
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
   if (mode == "selftest") return selftest();
+  if (mode == "summary") {
+    // merges the rows of every process of a run.sh step: se_cluster summary DIR
+    const std::string path = std::string(argc > 2 ? argv[2] : ".") + "/rows.tsv";
+    FILE* f = std::fopen(path.c_str(), "r");
+    if (!f) {
+      std::printf("no %s\n", path.c_str());
+      return 1;
+    }
+    char line[2048];
+    int npass = 0, nfail = 0;
+    while (std::fgets(line, sizeof line, f)) {
+      std::vector<std::string> c;
+      std::string cur;
+      for (char* p = line; *p && *p != '\n'; ++p) {
+        if (*p == '\t') {
+          c.push_back(cur);
+          cur.clear();
+        } else {
+          cur += *p;
+        }
+      }
+      c.push_back(cur);
+      if (c.size() < 14) continue;
+      Row r;
+      r.variant = c[0];
+      r.op = c[1];
+      r.shape = c[2];
+      r.dtype = c[3];
+      r.layout = c[4];
+      r.ran = c[5] == "1";
+      r.ok = c[6] == "1";
+      r.us = std::atof(c[7].c_str());
+      r.us_g = std::atof(c[8].c_str());
+      r.copy = std::atof(c[9].c_str());
+      r.copy_g = std::atof(c[10].c_str());
+      r.err = std::atof(c[11].c_str());
+      r.desc = c[12];
+      r.note = c[13];
+      if (r.ran) (r.ok ? npass : nfail)++;
+      g_rows.push_back(r);
+    }
+    std::fclose(f);
+    print_summary();
+    std::printf("timed rows: %d passed their check, %d failed\n", npass, nfail);
+    for (const Row& r : g_rows)
+      if (r.ran && !r.ok)
+        std::printf("FAIL %s %s %s %s %s: %s\n", r.variant.c_str(), r.op.c_str(), r.shape.c_str(), r.dtype.c_str(),
+                    r.layout.c_str(), r.note.c_str());
+    return nfail ? 1 : 0;
+  }
   if (mode == "refdump") {
     rng.seed(std::getenv("SEED") ? std::strtoull(std::getenv("SEED"), nullptr, 10) : uint64_t(std::time(nullptr)));
     return refdump(argc > 2 ? argv[2] : ".");
@@ -2096,6 +2189,11 @@ int main(int argc, char** argv) {
   int drv = 0, rt = 0;
   cudaDriverGetVersion(&drv);
   cudaRuntimeGetVersion(&rt);
+  if (!g_variants.empty()) {
+    std::printf("variants:");
+    for (auto& v : g_variants) std::printf(" %s", v.c_str());
+    std::printf("\n");
+  }
   std::printf("device: %s cc %d.%d, %d SMs, L2 %d MB, smem/SM %zu KB, smem/block opt-in %zu KB, clock %d MHz, mem %d MHz; "
               "driver %d runtime %d; seed %llu%s\n",
               g_prop.name, g_prop.major, g_prop.minor, g_prop.multiProcessorCount, g_prop.l2CacheSize >> 20,
@@ -2122,12 +2220,16 @@ int main(int argc, char** argv) {
   if (mode == "mini") run_mini();
   if (mode == "check" || mode == "all") {
     run_checks();
-    std::printf("checks: %d passed, %d failed, %d skipped (variant does not take the shape)\n", g_pass, g_fail, g_skip);
+    std::string vt;
+    for (auto& v : g_variants) vt += (vt.empty() ? "" : ",") + v;
+    std::printf("checks (%s): %d passed, %d failed, %d skipped (variant does not take the shape)\n",
+                vt.empty() ? "all variants" : vt.c_str(), g_pass, g_fail, g_skip);
   }
   if (mode == "bench" || mode == "all" || mode == "quick") {
     open_table(dir);
     run_bench(mode == "quick");
     if (g_md) std::fclose(g_md);
+    if (g_csv) std::fclose(g_csv);
     print_summary();
   }
   std::printf("total: %d passed, %d failed%s (%.0f s)\n", g_pass, g_fail,
