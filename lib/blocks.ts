@@ -184,44 +184,43 @@ class BlockCore {
    */
   run(fn: string, x: unknown, a2: unknown, a3: unknown): Float32Array | DeviceTensor {
     const c = this.parseCall(fn, x, a2, a3);
-    if (c.resident) {
-      const xd = x as DeviceTensor;
-      const native = this.checkResident(fn, xd);
-      const result = allocDeviceTensor(native, xd.shape, xd.layout, xd.dtype, xd.device);
-      this.fillResident(xd, result);
-      try {
-        native.cudaForwardDevice(this.cfg, this.dev, null, c.stream);
-      } catch (err) {
-        result.dispose();
-        throw err;
-      }
-      return result;
+    if (!c.resident) return runSync(this.prepare(fn, x, c));
+    const { native, result } = this.startResident(fn, x as DeviceTensor);
+    try {
+      native.cudaForwardDevice(this.cfg, this.dev, null, c.stream);
+    } catch (err) {
+      result.dispose();
+      throw err;
     }
-    return runSync(this.prepare(fn, x, c));
+    return result;
   }
 
   async runAsync(fn: string, x: unknown, a2: unknown, a3: unknown): Promise<Float32Array | DeviceTensor> {
     const c = this.parseCall(fn, x, a2, a3);
-    if (c.resident) {
-      const xd = x as DeviceTensor;
-      const native = this.checkResident(fn, xd);
-      const result = allocDeviceTensor(native, xd.shape, xd.layout, xd.dtype, xd.device);
-      this.fillResident(xd, result);
-      retainTensor(xd);
-      retainTensor(result);
-      try {
-        await native.cudaForwardDeviceAsync(this.cfg, this.dev, null, c.stream);
-      } catch (err) {
-        releaseTensor(xd);
-        releaseTensor(result);
-        result.dispose();
-        throw err;
-      }
+    if (!c.resident) return runAsync(this.prepare(fn, x, c));
+    const xd = x as DeviceTensor;
+    const { native, result } = this.startResident(fn, xd);
+    retainTensor(xd);
+    retainTensor(result);
+    try {
+      await native.cudaForwardDeviceAsync(this.cfg, this.dev, null, c.stream);
+    } catch (err) {
+      result.dispose();
+      throw err;
+    } finally {
+      // dispose() above only marks the result: its memory is freed here, once nothing uses it.
       releaseTensor(xd);
       releaseTensor(result);
-      return result;
     }
-    return runAsync(this.prepare(fn, x, c));
+    return result;
+  }
+
+  /** The resident path up to the native call: x checked, the result allocated, cfg and dev filled. */
+  private startResident(fn: string, x: DeviceTensor): { native: NativeBinding; result: DeviceTensor } {
+    const native = this.checkResident(fn, x);
+    const result = allocDeviceTensor(native, x.shape, x.layout, x.dtype, x.device);
+    this.fillResident(x, result);
+    return { native, result };
   }
 
   /**
