@@ -57,10 +57,29 @@ typedef float v8f __attribute__((vector_size(32)));
 
 // 12 independent chains of a = a * m + c: enough to cover FMA latency x throughput on current
 // cores (4-5 cycles x 2-4 pipes).
-// A macro, not a function: the loop must be compiled inside each target region.
-#define FMA_CHAINS(a, m, c, iters) \
-  for (long i = 0; i < (iters); ++i)  \
-    for (int j = 0; j < 12; ++j) (a)[j] = (a)[j] * (m) + (c)
+// A macro, not a function: the loop must be compiled inside each target region. Twelve named
+// accumulators: an array of them ends up in memory, bound by store forwarding.
+#define FMA_CHAINS(a, m, c, iters)                                                        \
+  {                                                                                        \
+    auto a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3], a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7], \
+         a8 = a[8], a9 = a[9], a10 = a[10], a11 = a[11];                                   \
+    for (long i = 0; i < (iters); ++i) {                                                   \
+      a0 = a0 * m + c;                                                                     \
+      a1 = a1 * m + c;                                                                     \
+      a2 = a2 * m + c;                                                                     \
+      a3 = a3 * m + c;                                                                     \
+      a4 = a4 * m + c;                                                                     \
+      a5 = a5 * m + c;                                                                     \
+      a6 = a6 * m + c;                                                                     \
+      a7 = a7 * m + c;                                                                     \
+      a8 = a8 * m + c;                                                                     \
+      a9 = a9 * m + c;                                                                     \
+      a10 = a10 * m + c;                                                                   \
+      a11 = a11 * m + c;                                                                   \
+    }                                                                                      \
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3, a[4] = a4, a[5] = a5, a[6] = a6, a[7] = a7; \
+    a[8] = a8, a[9] = a9, a[10] = a10, a[11] = a11;                                        \
+  }
 
 #ifdef SQEX_RATES_X86
 __attribute__((target("avx2,fma"))) void fma64_avx2(long iters, double* out) {
@@ -99,19 +118,32 @@ void fma32_base(long iters, double* out) {
   *out = s;
 }
 
-#define READ_SUM_BODY                                        \
-  v8f a[8] = {};                                             \
-  size_t i = 0;                                              \
-  for (; i + 64 <= n; i += 64)                               \
-    for (int j = 0; j < 8; ++j) {                            \
-      v8f x;                                                 \
-      std::memcpy(&x, p + i + 8 * j, 32);                    \
-      a[j] += x;                                             \
-    }                                                        \
-  v8f s = ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7])); \
-  double t = 0;                                              \
-  for (int j = 0; j < 8; ++j) t += s[j];                     \
-  for (; i < n; ++i) t += p[i];                              \
+// Eight named accumulators (an array of them ends up in memory, bound by store forwarding).
+#define READ_SUM_BODY                                                                      \
+  v8f a0{}, a1{}, a2{}, a3{}, a4{}, a5{}, a6{}, a7{}, x0, x1, x2, x3, x4, x5, x6, x7;    \
+  size_t i = 0;                                                                            \
+  for (; i + 64 <= n; i += 64) {                                                           \
+    std::memcpy(&x0, p + i, 32);                                                           \
+    std::memcpy(&x1, p + i + 8, 32);                                                       \
+    std::memcpy(&x2, p + i + 16, 32);                                                      \
+    std::memcpy(&x3, p + i + 24, 32);                                                      \
+    std::memcpy(&x4, p + i + 32, 32);                                                      \
+    std::memcpy(&x5, p + i + 40, 32);                                                      \
+    std::memcpy(&x6, p + i + 48, 32);                                                      \
+    std::memcpy(&x7, p + i + 56, 32);                                                      \
+    a0 += x0;                                                                              \
+    a1 += x1;                                                                              \
+    a2 += x2;                                                                              \
+    a3 += x3;                                                                              \
+    a4 += x4;                                                                              \
+    a5 += x5;                                                                              \
+    a6 += x6;                                                                              \
+    a7 += x7;                                                                              \
+  }                                                                                        \
+  v8f s = ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7));                               \
+  double t = 0;                                                                            \
+  for (int j = 0; j < 8; ++j) t += s[j];                                                   \
+  for (; i < n; ++i) t += p[i];                                                            \
   return t;
 
 #ifdef SQEX_RATES_X86
