@@ -49,6 +49,13 @@ static inline void vd_st(double* p, vd v) { *p = v; }
 static inline vd vd_addf(vd a, vf v) { return a + double(v); }
 static inline vd vd_fmaf(vd a, vf v, const double* p) { return a + double(v) * p[0]; }
 static inline double vd_sum(vd a) { return a; }
+typedef double vh;
+static const int WH = 1;
+static inline vh vh_zero() { return 0.0; }
+static inline vh vh_ldf(const float* p) { return double(*p); }
+static inline vh vh_ld(const double* p) { return *p; }
+static inline vh vh_fma(vh a, vh b, vh c) { return a + b * c; }
+static inline double vh_sum(vh a) { return a; }
 #include "kernels_impl.h"
 }  // namespace isa_scalar
 
@@ -88,6 +95,15 @@ static inline double vd_sum(vd a) {
   __m128d s = _mm_add_pd(a.lo, a.hi);
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
+typedef __m128d vh;
+static const int WH = 2;
+static inline vh vh_zero() { return _mm_setzero_pd(); }
+static inline vh vh_ldf(const float* p) {
+  return _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+static inline vh vh_ld(const double* p) { return _mm_loadu_pd(p); }
+static inline vh vh_fma(vh a, vh b, vh c) { return _mm_add_pd(a, _mm_mul_pd(b, c)); }
+static inline double vh_sum(vh a) { return _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a))); }
 #include "kernels_impl.h"
 }  // namespace isa_sse2
 #endif
@@ -124,8 +140,9 @@ static inline void vd_st(double* p, vd v) {
   _mm256_storeu_pd(p + 4, v.hi);
 }
 static inline vd vd_addf(vd a, vf v) {
-  return {_mm256_add_pd(a.lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v))),
-          _mm256_add_pd(a.hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)))};
+  const __m256d one = _mm256_set1_pd(1.0);
+  return {_mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), one, a.lo),
+          _mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)), one, a.hi)};
 }
 static inline vd vd_fmaf(vd a, vf v, const double* p) {
   return {_mm256_fmadd_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(v)), _mm256_loadu_pd(p), a.lo),
@@ -134,6 +151,17 @@ static inline vd vd_fmaf(vd a, vf v, const double* p) {
 static inline double vd_sum(vd a) {
   __m256d d = _mm256_add_pd(a.lo, a.hi);
   __m128d s = _mm_add_pd(_mm256_castpd256_pd128(d), _mm256_extractf128_pd(d, 1));
+  return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
+}
+typedef __m256d vh;
+static const int WH = 4;
+static inline vh vh_zero() { return _mm256_setzero_pd(); }
+// VCVTPS2PD from memory: no 128-bit extract of a loaded 256-bit register.
+static inline vh vh_ldf(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
+static inline vh vh_ld(const double* p) { return _mm256_loadu_pd(p); }
+static inline vh vh_fma(vh a, vh b, vh c) { return _mm256_fmadd_pd(b, c, a); }
+static inline double vh_sum(vh a) {
+  __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
   return _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)));
 }
 #include "kernels_impl.h"
@@ -178,6 +206,13 @@ static inline vd vd_fmaf(vd a, vf v, const double* p) {
           vfmaq_f64(a.hi, vcvt_f64_f32(vget_high_f32(v)), vld1q_f64(p + 2))};
 }
 static inline double vd_sum(vd a) { return vaddvq_f64(vaddq_f64(a.lo, a.hi)); }
+typedef float64x2_t vh;
+static const int WH = 2;
+static inline vh vh_zero() { return vdupq_n_f64(0.0); }
+static inline vh vh_ldf(const float* p) { return vcvt_f64_f32(vld1_f32(p)); }
+static inline vh vh_ld(const double* p) { return vld1q_f64(p); }
+static inline vh vh_fma(vh a, vh b, vh c) { return vfmaq_f64(a, b, c); }
+static inline double vh_sum(vh a) { return vaddvq_f64(a); }
 #include "kernels_impl.h"
 }  // namespace isa_neon
 #endif
