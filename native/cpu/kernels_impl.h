@@ -6,6 +6,7 @@
 //   vf (W float lanes), vld, vst, vst_nt (aligned streaming store), vfence, vset, vzero, vadd,
 //   vmul, vmax (may drop NaN: x86 MAXPS does), vrelu (max(v, 0) that keeps a NaN v);
 //   vd (W double lanes): vd_zero, vd_ld, vd_st, vd_addf(a, v) = a + double(v),
+//   vd_addf_mem(a, p) = a + double(p[0..W)) (the same sum, converting straight from memory),
 //   vd_fmaf(a, v, p) = a + double(v) * p[0..W), vd_sum (sum of the lanes);
 //   vh (WH double lanes, one register): vh_zero, vh_ldf (WH floats converted from memory), vh_ld,
 //   vh_fma(a, b, c) = a + b * c, vh_sum.
@@ -36,8 +37,8 @@ static double k_sum(const float* x, int64_t n) {
   vd a0 = vd_zero(), a1 = vd_zero();
   int64_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {
-    a0 = vd_addf(a0, vld(x + i));
-    a1 = vd_addf(a1, vld(x + i + W));
+    a0 = vd_addf_mem(a0, x + i);
+    a1 = vd_addf_mem(a1, x + i + W);
   }
   double total = vd_sum(a0) + vd_sum(a1);
   for (; i < n; ++i) total += x[i];
@@ -50,8 +51,8 @@ static void k_sum_max(const float* x, int64_t n, double* sum_out, float* max_out
   int64_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {
     const vf v0 = vld(x + i), v1 = vld(x + i + W);
-    a0 = vd_addf(a0, v0);
-    a1 = vd_addf(a1, v1);
+    a0 = vd_addf_mem(a0, x + i);
+    a1 = vd_addf_mem(a1, x + i + W);
     m0 = vmax(m0, v0);
     m1 = vmax(m1, v1);
   }
@@ -70,8 +71,8 @@ static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) 
     const float* xr = x + r * cc;
     int64_t c = 0;
     for (; c + 2 * W <= cc; c += 2 * W) {
-      vd_st(acc + c, vd_addf(vd_ld(acc + c), vld(xr + c)));
-      vd_st(acc + c + W, vd_addf(vd_ld(acc + c + W), vld(xr + c + W)));
+      vd_st(acc + c, vd_addf_mem(vd_ld(acc + c), xr + c));
+      vd_st(acc + c + W, vd_addf_mem(vd_ld(acc + c + W), xr + c + W));
     }
     for (; c < cc; ++c) acc[c] += xr[c];
   }
@@ -83,7 +84,7 @@ static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, double* a
     int64_t c = 0;
     for (; c + W <= cc; c += W) {
       const vf v = vld(xr + c);
-      vd_st(acc + c, vd_addf(vd_ld(acc + c), v));
+      vd_st(acc + c, vd_addf_mem(vd_ld(acc + c), xr + c));
       vst(mx + c, vmax(vld(mx + c), v));
     }
     for (; c < cc; ++c) {
