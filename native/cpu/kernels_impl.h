@@ -287,7 +287,32 @@ static void k_chan_stats_planes(const float* x, const float* s, int64_t cc, int6
       max_f[q] = -INFINITY;
       sum_d[q] = 0.0;
     }
-    for (int64_t c = 0; c < cc; ++c) {
+    // Four channels per pass over the chunk's sums and maxes: a quarter of their loads and
+    // stores, the same operations in the same order (bit-identical to one channel at a time).
+    int64_t c = 0;
+    for (; c + 4 <= cc; c += 4) {
+      const float* x0 = x + c * hw + q0;
+      const float* x1 = x0 + hw;
+      const float* x2 = x1 + hw;
+      const float* x3 = x2 + hw;
+      const vf s0 = vset(s[c]), s1 = vset(s[c + 1]), s2 = vset(s[c + 2]), s3 = vset(s[c + 3]);
+      int64_t q = 0;
+      for (; q + W <= len; q += W) {
+        const vf v0 = vmul(vld(x0 + q), s0), v1 = vmul(vld(x1 + q), s1), v2 = vmul(vld(x2 + q), s2),
+                 v3 = vmul(vld(x3 + q), s3);
+        vd_st(sum_d + q, vd_addf(vd_addf(vd_addf(vd_addf(vd_ld(sum_d + q), v0), v1), v2), v3));
+        vst(max_f + q, vmax(vmax(vmax(vmax(vld(max_f + q), v0), v1), v2), v3));
+      }
+      for (; q < len; ++q) {
+        const float* xs[4] = {x0, x1, x2, x3};
+        for (int j = 0; j < 4; ++j) {
+          const float v = xs[j][q] * s[c + j];
+          sum_d[q] += v;
+          max_f[q] = v > max_f[q] ? v : max_f[q];
+        }
+      }
+    }
+    for (; c < cc; ++c) {
       const float* xc = x + c * hw + q0;
       const vf vs = vset(s[c]);
       int64_t q = 0;
