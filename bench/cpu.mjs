@@ -227,13 +227,13 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       gbps: +((2 * bytes) / (ms * 1e6)).toFixed(2),
       ratio: +(ms / copyMs).toFixed(3),
       copyMs: +copyMs.toFixed(4),
-      floorMs: floor === null ? null : +floor.toFixed(4),
+      floorMs: floor === null ? null : +floor.toPrecision(4), // sub-µs floors on tiny shapes
       floorRatio: floor === null ? null : +(ms / floor).toFixed(3),
     };
     rows.push(row);
     log(`cpu ${row.op.padEnd(4)} ${row.shape.padEnd(16)} ${row.layout} ${row.ms.toFixed(3).padStart(8)} ms ` +
       `${row.gbps.toFixed(1).padStart(6)} GB/s  memcpy ${row.copyMs.toFixed(3).padStart(8)} ms  ratio ${row.ratio.toFixed(2)}` +
-      (floor === null ? '' : `  floor ${floor.toFixed(3)} ms (${row.floorRatio.toFixed(2)}x)`));
+      (floor === null ? '' : `  floor ${floor.toPrecision(3)} ms (${row.floorRatio.toFixed(2)}x)`));
   }
 
   let contendedInfo = null;

@@ -177,7 +177,7 @@ function cpuTable(meta, rows) {
     '',
     `| op | shape (N×C×H×W) | layout | dtype | ms | GB/s | memcpy ms | ratio | floor ms | × floor |${contended ? ' contended ms | × idle |' : ''}`,
     `| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |${contended ? ' ---: | ---: |' : ''}`,
-    ...rows.map((row) => `| ${row.op} | ${row.shape.replaceAll('x', '×')} | ${row.layout} | ${row.dtype} | ${row.ms.toFixed(3)} | ${row.gbps.toFixed(1)} | ${row.copyMs.toFixed(3)} | ${row.ratio.toFixed(2)} | ${num(row.floorMs, 3)} | ${num(row.floorRatio, 2)} |` +
+    ...rows.map((row) => `| ${row.op} | ${row.shape.replaceAll('x', '×')} | ${row.layout} | ${row.dtype} | ${row.ms.toFixed(3)} | ${row.gbps.toFixed(1)} | ${row.copyMs.toFixed(3)} | ${row.ratio.toFixed(2)} | ${row.floorMs === null ? 'n/a' : row.floorMs < 0.01 ? row.floorMs.toPrecision(2) : row.floorMs.toFixed(3)} | ${num(row.floorRatio, 2)} |` +
       (contended ? ` ${num(row.contendedMs, 3)} | ${num(row.contendedRatio, 2)} |` : '')),
   ];
   return lines.join('\n');
