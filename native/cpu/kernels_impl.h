@@ -9,7 +9,8 @@
 //   vd_addf_mem(a, p) = a + double(p[0..W)) (the same sum, converting straight from memory),
 //   vd_fmaf(a, v, p) = a + double(v) * p[0..W), vd_sum (sum of the lanes);
 //   vh (WH double lanes, one register): vh_zero, vh_ldf (WH floats converted from memory), vh_ld,
-//   vh_fma(a, b, c) = a + b * c, vh_sum.
+//   vh_fma(a, b, c) = a + b * c, vh_sum;
+//   sigmoid_rows(v, s, n): s[i] = float(1 / (1 + exp(-v[i]))).
 //
 // NaN in the maxes (torch.amax propagates it): every max here is taken beside a double sum of
 // the same values, and that sum is NaN whenever one of them is NaN (or +Inf meets -Inf). The hot
@@ -380,8 +381,16 @@ static void k_scale_gate_rows(const float* x, const float* s, const float* g, fl
   }
 }
 
+static void k_gate_rows(Gate g, const double* v, float* s, int64_t n) {
+  if (g == Gate::Sigmoid) {
+    sigmoid_rows(v, s, n);
+  } else {
+    for (int64_t i = 0; i < n; ++i) s[i] = float(gate_apply(g, v[i]));
+  }
+}
+
 static const Kernels kTable = {
     kIsaName,       k_sum,     k_sum_max, k_accum_rows,        k_accum_max_rows,   k_scale,
     k_scale_rows,   k_fc,      k_chan_stats_planes, k_chan_stats_rows, k_scale_gate_plane,
-    k_scale_gate_rows,
+    k_scale_gate_rows, k_gate_rows,
 };

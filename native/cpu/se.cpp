@@ -221,8 +221,8 @@ void post_act(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t
 
 void post_gate(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t r1) {
   SePost& c = *static_cast<SePost*>(ctx);
-  for (int64_t n = 0; n < nb; ++n)
-    for (int64_t r = r0; r < r1; ++r) c.s[n * ldy + r] = float(gate_apply(c.p->gate, y[n * ldy + r]));
+  const Kernels& kn = kernels();
+  for (int64_t n = 0; n < nb; ++n) kn.gate_rows(c.p->gate, y + n * ldy + r0, c.s + n * ldy + r0, r1 - r0);
 }
 
 void se_excite(void* vctx, int slot, const double* z, int64_t nb, float* s) {
