@@ -1,13 +1,81 @@
 // CPU half of `npm run bench`: each op against a same-size single-threaded memcpy
-// (dst.set(src) on Float32Arrays of x's length) measured in the same run.
-// Rows: { op, shape, layout, dtype, ms, gbps, ratio, copyMs }, gbps = 2 × bytes / time (one read of
-// x, one write of y: the memcpy floor), ratio = op time / memcpy time.
+// (dst.set(src) on Float32Arrays of x's length) measured in the same run, and against a floor
+// built from machine rates measured in the same run (native/dev/cpu_rates.cpp).
+// Rows: { op, shape, layout, dtype, ms, gbps, ratio, copyMs, floorMs, floorRatio }, gbps = 2 × bytes
+// / time (one read of x, one write of y), ratio = op time / memcpy time, floorRatio = op time / floor.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 
 import { randomArray } from './random.mjs';
 
 const require = createRequire(import.meta.url);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Machine rates for the floor column: compiles native/dev/cpu_rates.cpp into build/ (once; again
+ * when the source is newer) and runs it. Returns { rates } (see cpu_rates.cpp for the fields) or
+ * { reason } when no C++ compiler is there or the probe fails.
+ */
+export function measureRates(threads) {
+  const src = path.join(ROOT, 'native', 'dev', 'cpu_rates.cpp');
+  const exe = path.join(ROOT, 'build', process.platform === 'win32' ? 'cpu_rates.exe' : 'cpu_rates');
+  try {
+    if (!existsSync(exe) || statSync(exe).mtimeMs < statSync(src).mtimeMs) {
+      mkdirSync(path.dirname(exe), { recursive: true });
+      const cxx = process.env.CXX || 'c++';
+      execFileSync(cxx, ['-O2', '-std=c++17', '-pthread', '-Wno-psabi', src, '-o', exe], { stdio: ['ignore', 'ignore', 'pipe'] });
+    }
+    const out = execFileSync(exe, [String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+    return { rates: JSON.parse(out) };
+  } catch (err) {
+    return { reason: `rate probe unavailable (${String(err.message).split('\n')[0]})` };
+  }
+}
+
+// Best rate over the thread counts at the smallest probed size >= bytes (the largest size past it).
+function rateAt(rates, table, bytes) {
+  let i = rates.sizes.findIndex((s) => s >= bytes);
+  if (i < 0) i = rates.sizes.length - 1;
+  return Math.max(...rates[table].map((perThreads) => perThreads[i]));
+}
+
+/**
+ * The floor of one row, in ms: x read once and y written once at the copy rate of x's size, the
+ * weights read once (one pass shared by the whole batch) at the read rate of their size, and the
+ * excitation's multiply-adds at the fp64 FMA rate (the FCs accumulate in double for the 1e-5
+ * accuracy), each at the best thread count. The terms are added: a bound no kernel can beat
+ * unless it overlaps the FCs with the streaming.
+ */
+export function floorMs(rates, cs) {
+  const { op, batch: n, c, h, w, hidden } = cs;
+  const xBytes = n * c * h * w * 4;
+  let weightBytes = 0;
+  let macs = 0;
+  if (op === 'se' || op === 'cbam') {
+    weightBytes = (2 * hidden * c + hidden + c) * 4;
+    macs = 2 * hidden * c * n;
+  }
+  if (op === 'cbam') {
+    weightBytes += (2 * 49 + 1) * 4;
+    macs += 2 * 49 * h * w * n;
+  }
+  if (op === 'eca') macs = ecaK(c) * c * n;
+  const sec = xBytes * 2 / rateAt(rates, 'copy', xBytes) +
+    (weightBytes ? weightBytes / rateAt(rates, 'read', weightBytes) : 0) +
+    macs / Math.max(...rates.fma64);
+  return sec * 1e3;
+}
+
+// timm's ECA kernel size for C: k = |(log2(C) + 1) / 2| rounded to odd.
+function ecaK(c) {
+  const t = Math.floor(Math.abs((Math.log2(c) + 1) / 2));
+  return Math.max(t % 2 ? t : t + 1, 3);
+}
 
 // SE-ResNet-50 stage shapes (reduction 16) and two EfficientNet-B0 SE shapes.
 const SHAPES = [
@@ -49,10 +117,7 @@ function makeWeights(op, c, hidden, seed) {
   const s1 = 2 / Math.sqrt(c);
   const s2 = 2 / Math.sqrt(hidden);
   if (op === 'eca') {
-    // timm's ECA kernel size for C: k = |(log2(C) + 1) / 2| rounded to odd.
-    const t = Math.floor(Math.abs((Math.log2(c) + 1) / 2));
-    const k = Math.max(t % 2 ? t : t + 1, 3);
-    return { weight: randomArray(k, seed, 0.5) };
+    return { weight: randomArray(ecaK(c), seed, 0.5) };
   }
   const w = {
     w1: randomArray(hidden * c, seed + 1, s1),
@@ -84,13 +149,38 @@ function defaultCases(quick) {
   return cases;
 }
 
+// A busy-loop child process (another program holding one core), pinned to the last CPU with
+// taskset when asked and available. Returns { child, how }.
+function startBusyLoop(pin) {
+  const args = ['-e', 'for (;;) {}'];
+  let cmd = process.execPath;
+  let how = 'unpinned';
+  if (pin) {
+    try {
+      execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+      const cpu = os.cpus().length - 1;
+      args.unshift('-c', String(cpu), process.execPath);
+      cmd = 'taskset';
+      how = `pinned to CPU ${cpu}`;
+    } catch {
+      how = 'unpinned (taskset not found)';
+    }
+  }
+  const child = spawn(cmd, args, { stdio: 'ignore' });
+  const kill = () => child.kill('SIGKILL');
+  process.once('exit', kill);
+  return { child, how, stop: () => { kill(); process.removeListener('exit', kill); } };
+}
+
 /**
- * Runs the CPU table. Returns the rows; progress goes through log(). The thread count is the
- * library default (hardware concurrency); the memcpy is single-threaded, as in the issue.
- * shapes ([N, C, H, W][]) replaces the built-in shapes (every op on each; SE/CBAM hidden =
- * max(8, C/16), as in the GPU table); ops and layouts filter (null: all).
+ * Runs the CPU table. Returns { rows, rates, contended }; progress goes through log(). The thread
+ * count is the library default (hardware concurrency); the memcpy is single-threaded, as in the
+ * issue. shapes ([N, C, H, W][]) replaces the built-in shapes (every op on each; SE/CBAM hidden =
+ * max(8, C/16), as in the GPU table); ops and layouts filter (null: all). contended
+ * ('pinned' | 'unpinned' | null): after the idle table, time every row again while a busy-loop
+ * child process holds a core; each row gets contendedMs and contendedRatio (= contendedMs / ms).
  */
-export async function runCpuBench({ quick = false, log = () => {}, shapes = null, ops = null, layouts = null } = {}) {
+export async function runCpuBench({ quick = false, log = () => {}, shapes = null, ops = null, layouts = null, contended = null } = {}) {
   const api = require('../dist/index.js');
   const forward = { se: api.seForward, eca: api.ecaForward, cbam: api.cbamForward };
   const cases = (
@@ -100,23 +190,34 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       : defaultCases(quick)
   ).filter((cs) => (!ops || ops.includes(cs.op)) && (!layouts || layouts.includes(cs.layout)));
 
-  const rows = [];
+  const threads = require('../dist/backend/load.js').loadBinding().info().threads;
+  const probe = measureRates(threads);
+  if (probe.reason) log(`floor column skipped: ${probe.reason}`);
+  const rates = probe.rates ?? null;
+
   let seed = 1;
-  for (const cs of cases) {
+  const prepared = cases.map((cs) => {
     const shape = [cs.batch, cs.c, cs.h, cs.w];
     const numel = shape.reduce((a, b) => a * b, 1);
-    const bytes = numel * 4;
     const x = randomArray(numel, seed++);
     const out = new Float32Array(numel);
     const copyDst = new Float32Array(numel);
     const weights = makeWeights(cs.op, cs.c, cs.hidden, seed++);
     const options = { layout: cs.layout, device: 'cpu', out };
     const fn = forward[cs.op];
-    const runOp = () => fn(x, shape, weights, options);
-    const runCopy = () => copyDst.set(x);
+    return { cs, shape, bytes: numel * 4, runOp: () => fn(x, shape, weights, options), runCopy: () => copyDst.set(x) };
+  });
+  const timeCase = ({ runOp, runCopy, bytes }) => {
     runOp(); // warm-up (and fail early on an API error)
     runCopy();
-    const { ms, copyMs } = timePair(runOp, runCopy, bytes, quick);
+    return timePair(runOp, runCopy, bytes, quick);
+  };
+
+  const rows = [];
+  for (const pc of prepared) {
+    const { cs, shape, bytes } = pc;
+    const { ms, copyMs } = timeCase(pc);
+    const floor = rates ? floorMs(rates, cs) : null;
     const row = {
       op: cs.op,
       shape: shape.join('x'),
@@ -126,10 +227,32 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       gbps: +((2 * bytes) / (ms * 1e6)).toFixed(2),
       ratio: +(ms / copyMs).toFixed(3),
       copyMs: +copyMs.toFixed(4),
+      floorMs: floor === null ? null : +floor.toPrecision(4), // sub-µs floors on tiny shapes
+      floorRatio: floor === null ? null : +(ms / floor).toFixed(3),
     };
     rows.push(row);
     log(`cpu ${row.op.padEnd(4)} ${row.shape.padEnd(16)} ${row.layout} ${row.ms.toFixed(3).padStart(8)} ms ` +
-      `${row.gbps.toFixed(1).padStart(6)} GB/s  memcpy ${row.copyMs.toFixed(3).padStart(8)} ms  ratio ${row.ratio.toFixed(2)}`);
+      `${row.gbps.toFixed(1).padStart(6)} GB/s  memcpy ${row.copyMs.toFixed(3).padStart(8)} ms  ratio ${row.ratio.toFixed(2)}` +
+      (floor === null ? '' : `  floor ${floor.toPrecision(3)} ms (${row.floorRatio.toFixed(2)}x)`));
   }
-  return rows;
+
+  let contendedInfo = null;
+  if (contended) {
+    const busy = startBusyLoop(contended === 'pinned');
+    contendedInfo = { busyLoop: busy.how };
+    log(`contended run: a busy-loop process (${busy.how}) holds a core`);
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 200)); // let it start spinning
+      prepared.forEach((pc, i) => {
+        const { ms } = timeCase(pc);
+        rows[i].contendedMs = +ms.toFixed(4);
+        rows[i].contendedRatio = +(ms / rows[i].ms).toFixed(3);
+        log(`cpu ${rows[i].op.padEnd(4)} ${rows[i].shape.padEnd(16)} ${rows[i].layout} contended ${ms.toFixed(3).padStart(8)} ms  ` +
+          `${rows[i].contendedRatio.toFixed(2)}x idle`);
+      });
+    } finally {
+      busy.stop();
+    }
+  }
+  return { rows, rates, contended: contendedInfo };
 }

@@ -43,6 +43,9 @@ Flags:
   --device cpu|cuda       one table only (default: the CPU, then CUDA when available);
                           --cpu-only and --gpu-only are the same as --device cpu / cuda
   --quick                 fewer shapes and iterations (a smoke run)
+  --contended             after the CPU table, time every row again while a busy-loop child
+                          process holds one core; prints each row's ratio to its idle time
+  --contended-pinned      the same with the busy loop pinned to the last CPU (taskset)
   --json                  print one JSON object (rows and written files) instead of tables
   --out DIR               write results to DIR (default ${DEFAULT_OUT}/, ignored by git;
                           --out bench/results to update the committed results)
@@ -87,6 +90,8 @@ function parseCli(argv) {
       'cpu-only': { type: 'boolean' },
       'gpu-only': { type: 'boolean' },
       quick: { type: 'boolean' },
+      contended: { type: 'boolean' },
+      'contended-pinned': { type: 'boolean' },
       json: { type: 'boolean' },
       out: { type: 'string' },
       'no-save': { type: 'boolean' },
@@ -106,6 +111,7 @@ function parseCli(argv) {
     devices: devices ?? ['cpu', 'cuda'],
     explicitDevice: devices !== null,
     quick: values.quick ?? false,
+    contended: values['contended-pinned'] ? 'pinned' : values.contended ? 'unpinned' : null,
     json: values.json ?? false,
     save: !values['no-save'],
     out: path.resolve(ROOT, values.out ?? DEFAULT_OUT),
@@ -157,13 +163,22 @@ function save(base, contents) {
 }
 
 function cpuTable(meta, rows) {
+  const g = (v) => (v / 1e9).toFixed(0);
+  const r = meta.rates;
+  const contended = rows.some((row) => row.contendedMs !== undefined);
+  const num = (v, d) => (v === null || v === undefined ? 'n/a' : v.toFixed(d));
   const lines = [
     `CPU: ${meta.cpu}, ${meta.cores} cores, ${meta.threads} pool threads, ${meta.simd} kernels; Node ${meta.node}; commit ${meta.commit}; ${meta.date.slice(0, 10)}${meta.quick ? ' (--quick)' : ''}`,
     'Ratio = op time / single-threaded memcpy of the same bytes (dst.set(src)), measured in the same run; GB/s counts one read of x and one write of y.',
+    r
+      ? `Floor = x read + y written at the copy rate of x's size + weights read once at the read rate of their size + the excitation's multiply-adds at the fp64 FMA rate, rates measured in this run (native/dev/cpu_rates.cpp, best of 1..${r.fma64.length} threads): copy ${r.copy.map((t) => t.map(g).join('/')).join(' | ')} GB/s and read ${r.read.map((t) => t.map(g).join('/')).join(' | ')} GB/s at ${r.sizes.map((b) => (b >= 1 << 20 ? `${b >> 20}M` : `${b >> 10}K`)).join('/')} per thread count; FMA fp64 ${r.fma64.map(g).join(' | ')}, fp32 ${r.fma32.map(g).join(' | ')} G/s.`
+      : `Floor: ${meta.floorSkipped ?? 'not measured'}`,
+    ...(contended ? [`Contended: each row again while a busy-loop process (${meta.contended.busyLoop}) holds a core; × idle = contended ms / ms.`] : []),
     '',
-    '| op | shape (N×C×H×W) | layout | dtype | ms | GB/s | memcpy ms | ratio |',
-    '| --- | --- | --- | --- | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.op} | ${r.shape.replaceAll('x', '×')} | ${r.layout} | ${r.dtype} | ${r.ms.toFixed(3)} | ${r.gbps.toFixed(1)} | ${r.copyMs.toFixed(3)} | ${r.ratio.toFixed(2)} |`),
+    `| op | shape (N×C×H×W) | layout | dtype | ms | GB/s | memcpy ms | ratio | floor ms | × floor |${contended ? ' contended ms | × idle |' : ''}`,
+    `| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |${contended ? ' ---: | ---: |' : ''}`,
+    ...rows.map((row) => `| ${row.op} | ${row.shape.replaceAll('x', '×')} | ${row.layout} | ${row.dtype} | ${row.ms.toFixed(3)} | ${row.gbps.toFixed(1)} | ${row.copyMs.toFixed(3)} | ${row.ratio.toFixed(2)} | ${row.floorMs === null ? 'n/a' : row.floorMs < 0.01 ? row.floorMs.toPrecision(2) : row.floorMs.toFixed(3)} | ${num(row.floorRatio, 2)} |` +
+      (contended ? ` ${num(row.contendedMs, 3)} | ${num(row.contendedRatio, 2)} |` : '')),
   ];
   return lines.join('\n');
 }
@@ -174,7 +189,9 @@ if (opts.devices.includes('cpu') && !runCpu) log(`CPU table skipped: the CPU tak
 if (runCpu) {
   const { runCpuBench } = await import('./cpu.mjs');
   log('CPU table: each op against a same-size memcpy');
-  const rows = await runCpuBench({ quick: opts.quick, log, shapes: opts.shapes, ops: opts.ops, layouts: opts.layouts });
+  const { rows, rates, contended } = await runCpuBench({
+    quick: opts.quick, log, shapes: opts.shapes, ops: opts.ops, layouts: opts.layouts, contended: opts.contended,
+  });
   const info = loadBinding().info();
   const meta = {
     kind: 'cpu',
@@ -186,6 +203,8 @@ if (runCpu) {
     node: process.version,
     commit: commit(),
     quick: opts.quick,
+    rates,
+    contended,
   };
   result.cpu = { ...meta, rows };
   let table = cpuTable(meta, rows);

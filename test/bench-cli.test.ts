@@ -31,7 +31,7 @@ describe('npm run bench flags', () => {
     const out = path.join(scratch, 'help');
     const r = bench(['--help', '--out', out]);
     expect(r.status).toBe(0);
-    for (const flag of ['--shape NxCxHxW', '--op', '--dtype', '--layout', '--device', '--json', '--no-save', '--out', '--quick']) {
+    for (const flag of ['--shape NxCxHxW', '--op', '--dtype', '--layout', '--device', '--json', '--no-save', '--out', '--quick', '--contended', '--contended-pinned']) {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stderr).toBe('');
@@ -73,6 +73,30 @@ describe('npm run bench flags', () => {
       expect(svg).toMatch(/^<svg /);
       expect(svg).toContain('SE 2×8×3×5 fp32 NHWC');
       expect(r.stderr).toContain(`results written to`);
+    });
+
+    it('--contended times every row again beside a busy-loop process; rows carry the floor from rates measured in the run', () => {
+      const r = bench(['--shape', '1x8x4x4', '--op', 'se', '--layout', 'NCHW', '--device', 'cpu', '--quick', '--contended', '--json', '--no-save']);
+      expect(r.status, r.stderr).toBe(0);
+      type Row = { op: string; ms: number; floorMs: number | null; floorRatio: number | null; contendedMs: number; contendedRatio: number };
+      const result = JSON.parse(r.stdout) as { cpu: { rows: Row[]; rates: { fma64: number[]; copy: number[][] } | null; contended: { busyLoop: string } } };
+      expect(result.cpu.contended.busyLoop).toMatch(/^unpinned/);
+      expect(r.stderr).toContain('contended run: a busy-loop process (unpinned) holds a core');
+      expect(result.cpu.rows).toHaveLength(1);
+      const [row] = result.cpu.rows;
+      expect(row.contendedMs).toBeGreaterThan(0);
+      // Ratios are taken before the ms columns are rounded for the JSON.
+      expect(row.contendedRatio / (row.contendedMs / row.ms)).toBeCloseTo(1, 1);
+      // The floor needs a C++ compiler for the rate probe; without one the column is null and
+      // stderr says why.
+      if (result.cpu.rates) {
+        expect(result.cpu.rates.fma64.every((v) => v > 0)).toBe(true);
+        expect(row.floorMs).toBeGreaterThan(0);
+        expect(row.floorRatio! / (row.ms / row.floorMs!)).toBeCloseTo(1, 1);
+      } else {
+        expect(row.floorMs).toBeNull();
+        expect(r.stderr).toContain('floor column skipped');
+      }
     });
 
     it('--no-save writes nothing and says so', () => {

@@ -19,9 +19,15 @@ constexpr int64_t kParallelFcMacs = 1 << 17;
 // Tasks per parallel phase: up to kTasksPerThread per thread so a descheduled thread's share
 // can be taken over (each thread's home range stays contiguous and identical across phases).
 constexpr int kTasksPerThread = 4;
+// An FC task covers at least this many output rows (a row costs k multiply-adds).
+constexpr int64_t kMinFcRowsPerTask = 8;
 
 int tasks_for(int64_t bytes, int64_t rows, int threads) {
-  int64_t t = std::min<int64_t>(int64_t(threads) * kTasksPerThread, std::max<int64_t>(1, bytes / kBytesPerTask));
+  // Below 2 x kBytesPerTask one task (the wake-up costs more than it saves); above, the full
+  // kTasksPerThread per thread as long as a task keeps a quarter of kBytesPerTask.
+  int64_t t = bytes / kBytesPerTask < 2
+                  ? 1
+                  : std::min<int64_t>(int64_t(threads) * kTasksPerThread, bytes / (kBytesPerTask / kTasksPerThread));
   return int(std::max<int64_t>(1, std::min(t, rows)));
 }
 
@@ -34,7 +40,10 @@ void fc_rows(const float* w, const float* b, int64_t rows, int64_t k, const doub
   const Kernels& kn = kernels();
   const int threads = pool_size();
   const int64_t macs = rows * k * nb;
-  const int tasks = macs < kParallelFcMacs ? 1 : int(std::min<int64_t>(threads, rows));
+  // kTasksPerThread tasks per thread (rows stay contiguous per participant, so each thread reads
+  // the same weight rows as before), so a thread that is descheduled mid-call (another process
+  // on its core) holds back at most one small task while the others steal the rest.
+  const int tasks = macs < kParallelFcMacs ? 1 : int(std::min<int64_t>(int64_t(threads) * kTasksPerThread, std::max<int64_t>(1, rows / kMinFcRowsPerTask)));
   parallel_for(tasks, [&](int64_t i) {
     int64_t r0, r1;
     split_range(rows, tasks, i, &r0, &r1);
@@ -212,8 +221,8 @@ void post_act(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t
 
 void post_gate(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t r1) {
   SePost& c = *static_cast<SePost*>(ctx);
-  for (int64_t n = 0; n < nb; ++n)
-    for (int64_t r = r0; r < r1; ++r) c.s[n * ldy + r] = float(gate_apply(c.p->gate, y[n * ldy + r]));
+  const Kernels& kn = kernels();
+  for (int64_t n = 0; n < nb; ++n) kn.gate_rows(c.p->gate, y + n * ldy + r0, c.s + n * ldy + r0, r1 - r0);
 }
 
 void se_excite(void* vctx, int slot, const double* z, int64_t nb, float* s) {
