@@ -428,7 +428,7 @@ export function loadBinding(): NativeBinding {
     cached = loadWith();
     return cached.binding;
   } catch (err) {
-    cachedError = err instanceof Error ? err : new Error(String(err));
+    cachedError = err instanceof Error ? err : Object.assign(new Error(String(err)), { code: 'ERR_SQEX_LOAD' });
     throw cachedError;
   }
 }
