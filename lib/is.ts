@@ -29,7 +29,6 @@ const arrayBufferSlice = ArrayBuffer.prototype.slice;
 const arrayBufferDetached = Reflect.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get;
 const isView = ArrayBuffer.isView;
 const isArray = Array.isArray;
-const hasOwn = Object.prototype.hasOwnProperty;
 const getPrototypeOf = Reflect.getPrototypeOf;
 const ObjectPrototype = Object.prototype;
 export const ObjectFreeze = Object.freeze;
@@ -51,7 +50,7 @@ export function byteLengthOf(view: ArrayBufferView): number {
 }
 
 /** Whether the view's memory is a SharedArrayBuffer's (which can never be detached or shrunk). */
-export function isShared(view: ArrayBufferView): boolean {
+function isShared(view: ArrayBufferView): boolean {
   if (sharedArrayBufferByteLength === undefined) return false;
   try {
     sharedArrayBufferByteLength(typedArrayBuffer(view));
@@ -154,11 +153,6 @@ export function isDetached(view: ArrayBufferView): boolean {
 /** Array.isArray, captured. */
 export function isArrayValue(value: unknown): value is unknown[] {
   return isArray(value);
-}
-
-/** Own property check that a patched Object.prototype.hasOwnProperty cannot intercept. */
-export function hasOwnKey(value: object, key: PropertyKey): boolean {
-  return Reflect.apply(hasOwn, value, [key]) as boolean;
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {

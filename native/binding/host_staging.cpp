@@ -13,8 +13,7 @@ const char* const kArgNames[kSlotCount] = {"x",          "options.residual", "op
                                            "weights (conv)"};
 }  // namespace
 
-float* StagedHostCall::Stage(int slot, const float* src, size_t elems, bool copy) {
-  (void)slot;
+float* StagedHostCall::Stage(const float* src, size_t elems, bool copy) {
   // Uninitialised: outputs are fully written by the kernels.
   owned_.push_back(AcquireStaging(elems));
   float* dst = owned_.back().get();
@@ -32,7 +31,7 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
       ptr_[slot] = a.ptr[slot];
       kept_.push_back(Napi::Persistent(a.keep[slot].As<Napi::Object>()));
     } else {
-      ptr_[slot] = Stage(slot, a.ptr[slot], static_cast<size_t>(sizes.elems[slot]), /*copy=*/true);
+      ptr_[slot] = Stage(a.ptr[slot], static_cast<size_t>(sizes.elems[slot]), /*copy=*/true);
     }
   }
   // Outputs are written all or none: they are used in place only when none needs staging, so a
@@ -66,7 +65,7 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
         if (a.ptr[in] == a.ptr[kOut] && ptr_[in] != a.ptr[in]) staged = ptr_[in];
       }
     }
-    if (!staged) staged = Stage(slot, nullptr, elems, /*copy=*/false);
+    if (!staged) staged = Stage(nullptr, elems, /*copy=*/false);
     ptr_[slot] = staged;
     outputs_.push_back(Output{slot, Napi::Persistent(a.keep[slot].As<Napi::Object>()), staged, elems});
   }

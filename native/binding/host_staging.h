@@ -50,7 +50,8 @@ class StagedHostCall {
     const float* staged;
     size_t elems;
   };
-  float* Stage(int slot, const float* src, size_t elems, bool copy);
+  // A staging block of `elems` floats, owned by this call; filled from src when copy is set.
+  float* Stage(const float* src, size_t elems, bool copy);
 
   std::array<float*, kSlotCount> ptr_{};
   std::vector<StagingBlock> owned_;
