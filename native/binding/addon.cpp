@@ -117,8 +117,7 @@ Tensors TensorsFrom(const HostArrays& a) {
 
 void CheckArgCount(const Napi::CallbackInfo& info, size_t n, const char* fn) {
   if (info.Length() < n) {
-    ThrowTypeError(info.Env(), std::string(fn) + " expects " +
-                                               std::to_string(n) + " arguments");
+    ThrowTypeError(info.Env(), std::string(fn) + " expects " + std::to_string(n) + " arguments");
   }
 }
 
@@ -304,9 +303,7 @@ Napi::Value CudaDownloadAsync(const Napi::CallbackInfo& info) {
       [=](const Napi::Env& e, Napi::Error* error) -> Napi::Value {
         Napi::Value v = target->Value();
         if (!v.IsTypedArray() || v.As<Napi::TypedArray>().ByteLength() != bytes) {
-          auto err = Napi::Error::New(e, "dst was detached, transferred or resized while the download ran");
-          err.Set("code", Napi::String::New(e, "ERR_SQEX_ARRAY_CHANGED"));
-          *error = err;
+          *error = ArrayChangedError(e, "dst");
           return e.Undefined();
         }
         auto ta = v.As<Napi::TypedArray>();

@@ -13,6 +13,16 @@ const char* const kArgNames[kSlotCount] = {"x",          "options.residual", "op
                                            "weights (conv)"};
 }  // namespace
 
+Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument) {
+  auto e = Napi::Error::New(env, std::string(argument) +
+                                     " was detached, transferred or resized while the call ran, so the result was "
+                                     "not written. Keep the array and its buffer as they are until the promise "
+                                     "settles, or omit it to receive a new array.");
+  e.Set("code", Napi::String::New(env, "ERR_SQEX_ARRAY_CHANGED"));
+  e.Set("argument", Napi::String::New(env, argument));
+  return e;
+}
+
 float* StagedHostCall::Stage(const float* src, size_t elems, bool copy) {
   // Uninitialised: outputs are fully written by the kernels.
   owned_.push_back(AcquireStaging(elems));
@@ -89,13 +99,7 @@ Napi::Value StagedHostCall::Settle(const Napi::Env& env, Napi::Error* error) {
     const bool ok = v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array &&
                     v.As<Napi::Float32Array>().ElementLength() == o.elems;
     if (!ok) {
-      auto e = Napi::Error::New(
-          env, std::string(kArgNames[o.slot]) +
-                   " was detached, transferred or resized while the call ran, so the result was not written. Keep "
-                   "the array and its buffer as they are until the promise settles, or omit it to receive a new array.");
-      e.Set("code", Napi::String::New(env, "ERR_SQEX_ARRAY_CHANGED"));
-      e.Set("argument", Napi::String::New(env, kArgNames[o.slot]));
-      *error = e;
+      *error = ArrayChangedError(env, kArgNames[o.slot]);
       return env.Undefined();
     }
   }

@@ -28,6 +28,10 @@
 
 namespace sqex::binding {
 
+// The rejection of an async call whose output array `argument` lost its length before the call
+// settled (detached, transferred or resized): code ERR_SQEX_ARRAY_CHANGED, nothing written.
+Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument);
+
 class StagedHostCall {
  public:
   // Parses the operand tuple (as ParseHostOperands; out may be null: then a new Float32Array of
