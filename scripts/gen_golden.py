@@ -121,6 +121,19 @@ def ref_cbam(x, w, o):
 
 # ---------------------------------------------------------------------------------------------
 
+def import_first(*candidates):
+    """(module path, attribute) pairs; returns (object, 'path.attr') of the first that imports
+    (timm moved its modules across versions)."""
+    errs = []
+    for mod, attr in candidates:
+        try:
+            m = __import__(mod, fromlist=[attr])
+            return getattr(m, attr), f"{mod}.{attr}"
+        except Exception as e:  # try the next location
+            errs.append(f"{mod}.{attr}: {e}")
+    raise ImportError("; ".join(errs))
+
+
 def timm_eca_kernel_size(channels, gamma=2, beta=1):
     """timm.layers.eca.EcaModule's formula, verbatim in behaviour."""
     t = int(abs(math.log(channels, 2) + beta) / gamma)
@@ -188,17 +201,6 @@ def main():
     except Exception as e:
         versions["torchvision"] = f"unavailable: {e}"
     print("versions", versions)
-
-    def import_first(*candidates):
-        """(module path, attribute) pairs; returns (object, 'path.attr') of the first that imports."""
-        errs = []
-        for mod, attr in candidates:
-            try:
-                m = __import__(mod, fromlist=[attr])
-                return getattr(m, attr), f"{mod}.{attr}"
-            except Exception as e:  # try the next location
-                errs.append(f"{mod}.{attr}: {e}")
-        raise ImportError("; ".join(errs))
 
     def rand32(gen, shape, scale=1.0, offset=0.0):
         # float32-representable values, returned as float64 tensors

@@ -49,7 +49,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_golden import ref_cbam, ref_eca, ref_se  # noqa: E402  (numpy-only reference)
+from gen_golden import import_first, ref_cbam, ref_eca, ref_se  # noqa: E402  (numpy-only reference)
 
 FIXTURE = 'attention_model'
 
@@ -190,17 +190,6 @@ class FbCbamModule(nn.Module):
 
     def forward(self, x):
         return self.spatial(self.channel(x))
-
-
-def import_first(*candidates):
-    errs = []
-    for mod, attr in candidates:
-        try:
-            m = __import__(mod, fromlist=[attr])
-            return getattr(m, attr), f"{mod}.{attr}"
-        except Exception as e:  # try the next location (timm moved modules across versions)
-            errs.append(f"{mod}.{attr}: {e}")
-    raise ImportError("; ".join(errs))
 
 
 def module_classes(mode):
