@@ -72,6 +72,28 @@ describe('async calls survive whatever the caller does to its buffers (child pro
   }, 300_000);
 });
 
+describe('results without out (child process)', () => {
+  test('the uninitialised result array is fully written: equal to the out form after NaN garbage was left where it lands', () => {
+    const report = runHostile('result-garbage.cjs', { SQEX_SEED: seed() });
+    expect(report.checks).toBeGreaterThanOrEqual(3 * 3 * 2 * 3 + 1);
+  }, 60_000);
+});
+
+// RLIMIT_AS through util-linux prlimit; not under ASan, whose shadow memory needs the address space.
+const canCapMemory =
+  process.platform === 'linux' && !/asan/.test(process.env.LD_PRELOAD ?? '') && spawnSync('prlimit', ['--version']).status === 0;
+
+describe('host memory runs out (child process)', () => {
+  test.skipIf(!canCapMemory)(
+    'a result or staging allocation that fails is ERR_SQEX_OUT_OF_MEMORY, nothing is written, and the process goes on',
+    () => {
+      const report = runHostile('oom.cjs', { SQEX_SEED: seed() });
+      expect(report.checks).toBeGreaterThanOrEqual(15);
+    },
+    120_000,
+  );
+});
+
 describe('seeded fuzz (child process)', () => {
   // 10^4 calls here; SQEX_FUZZ_CALLS=1000000 (or SQEX_SOAK=1, 2·10^5) for a soak.
   const calls = process.env.SQEX_FUZZ_CALLS ?? (process.env.SQEX_SOAK ? '200000' : '10000');

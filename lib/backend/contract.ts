@@ -112,7 +112,7 @@ export interface NativeInfo {
  * Errors thrown by native calls: TypeError/RangeError for arguments the native re-check
  * refused (a bug in lib/ if ever seen), Error with `code` for CUDA and internal failures.
  * code: 'ERR_SQEX_CUDA' (cudaError in `cudaError`/`cudaErrorName`), 'ERR_SQEX_UNSUPPORTED',
- * 'ERR_SQEX_INTERNAL'.
+ * 'ERR_SQEX_INTERNAL', 'ERR_SQEX_OUT_OF_MEMORY' (a host allocation failed; `bytes` when known).
  */
 export interface NativeError extends Error {
   code?: string;
@@ -122,6 +122,13 @@ export interface NativeError extends Error {
 
 export interface NativeBinding {
   info(): NativeInfo;
+  /**
+   * Registers how the addon allocates the arrays it returns when a call has no `out`:
+   * `allocate(bytes)` returns a new ArrayBuffer of exactly `bytes` bytes that nobody else holds
+   * (native/binding/result_array.h). Optional: builds before it, and the emulated bindings in the
+   * tests, allocate their own.
+   */
+  setResultAllocator?(allocate: (bytes: number) => ArrayBuffer): void;
   setThreads(n: number): void; // 0 = hardware concurrency
 
   /** Returns the result: ops' out, or a new array when it is null. */

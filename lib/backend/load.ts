@@ -420,12 +420,32 @@ function libcName(): string {
   return glibc ? `glibc ${glibc}` : 'musl or unknown libc';
 }
 
+// Captured at load, as Node core's primordials: later changes to Buffer or the prototypes do not
+// reach the allocator the addon calls.
+// Buffer is the global (no import: see getBuiltin above).
+const NodeBuffer = Buffer;
+const allocUnsafeSlow = NodeBuffer.allocUnsafeSlow;
+const typedArrayBuffer = Reflect.getOwnPropertyDescriptor(Reflect.getPrototypeOf(Uint8Array.prototype) as object, 'buffer')
+  ?.get as (this: Uint8Array) => ArrayBuffer;
+const reflectApply = Reflect.apply;
+
+/**
+ * The memory of a result array (a call without `out`): not zero-filled, since the kernel writes
+ * every element before the array is returned, which saves a full write pass over it; and a
+ * failure is a catchable RangeError (the addon turns it into ERR_SQEX_OUT_OF_MEMORY) where
+ * Node-API's own allocation would end the process.
+ */
+function allocateResult(bytes: number): ArrayBuffer {
+  return reflectApply(typedArrayBuffer, reflectApply(allocUnsafeSlow, NodeBuffer, [bytes]), []) as ArrayBuffer;
+}
+
 /** Loads the addon once; throws LoadError (cached) when nothing loads. */
 export function loadBinding(): NativeBinding {
   if (cached) return cached.binding;
   if (cachedError) throw cachedError;
   try {
     cached = loadWith();
+    cached.binding.setResultAllocator?.(allocateResult);
     return cached.binding;
   } catch (err) {
     cachedError = err instanceof Error ? err : Object.assign(new Error(String(err)), { code: 'ERR_SQEX_LOAD' });

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <new>
 #include <functional>
 #include <string>
 #include <utility>
@@ -47,6 +48,8 @@ class StatusWorker : public Napi::AsyncWorker {
   void Execute() override {
     try {
       status_ = work_();
+    } catch (const std::bad_alloc&) {
+      status_ = Status::Error(StatusCode::OutOfMemory, "host memory for the call");
     } catch (const std::exception& e) {
       status_ = Status::Error(StatusCode::Internal, e.what());
     } catch (...) {
@@ -480,25 +483,43 @@ Napi::Value CudaBenchmark(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Every export runs through this: JS errors pass as they are; a C++ exception that node-addon-api
+// would let reach the C boundary (std::terminate, the process ends) becomes a coded JS error.
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value Guarded(const Napi::CallbackInfo& info) {
+  try {
+    return Fn(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError(info.Env(), "host memory for the call", 0);
+  } catch (const std::exception& e) {
+    auto err = Napi::Error::New(info.Env(), std::string("squeeze-excite (native): internal error: ") + e.what());
+    err.Set("code", Napi::String::New(info.Env(), "ERR_SQEX_INTERNAL"));
+    throw err;
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   PinModule();
-  exports.Set("info", Napi::Function::New(env, Info, "info"));
-  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
-  exports.Set("cpuForward", Napi::Function::New(env, CpuForward, "cpuForward"));
-  exports.Set("cpuForwardAsync", Napi::Function::New(env, CpuForwardAsync, "cpuForwardAsync"));
-  exports.Set("cudaStatus", Napi::Function::New(env, CudaStatus, "cudaStatus"));
-  exports.Set("cudaForwardHost", Napi::Function::New(env, CudaForwardHost, "cudaForwardHost"));
-  exports.Set("cudaForwardHostAsync", Napi::Function::New(env, CudaForwardHostAsync, "cudaForwardHostAsync"));
-  exports.Set("cudaForwardDevice", Napi::Function::New(env, CudaForwardDevice, "cudaForwardDevice"));
-  exports.Set("cudaForwardDeviceAsync", Napi::Function::New(env, CudaForwardDeviceAsync, "cudaForwardDeviceAsync"));
-  exports.Set("cudaAlloc", Napi::Function::New(env, CudaAlloc, "cudaAlloc"));
-  exports.Set("cudaFree", Napi::Function::New(env, CudaFree, "cudaFree"));
-  exports.Set("cudaUpload", Napi::Function::New(env, CudaUpload, "cudaUpload"));
-  exports.Set("cudaDownload", Napi::Function::New(env, CudaDownload, "cudaDownload"));
-  exports.Set("cudaDownloadAsync", Napi::Function::New(env, CudaDownloadAsync, "cudaDownloadAsync"));
-  exports.Set("cudaSynchronize", Napi::Function::New(env, CudaSynchronize, "cudaSynchronize"));
-  exports.Set("cudaMemInfo", Napi::Function::New(env, CudaMemInfo, "cudaMemInfo"));
-  exports.Set("cudaBenchmark", Napi::Function::New(env, CudaBenchmark, "cudaBenchmark"));
+  exports.Set("info", Napi::Function::New(env, Guarded<Info>, "info"));
+  exports.Set("setThreads", Napi::Function::New(env, Guarded<SetThreads>, "setThreads"));
+  exports.Set("cpuForward", Napi::Function::New(env, Guarded<CpuForward>, "cpuForward"));
+  exports.Set("cpuForwardAsync", Napi::Function::New(env, Guarded<CpuForwardAsync>, "cpuForwardAsync"));
+  exports.Set("cudaStatus", Napi::Function::New(env, Guarded<CudaStatus>, "cudaStatus"));
+  exports.Set("cudaForwardHost", Napi::Function::New(env, Guarded<CudaForwardHost>, "cudaForwardHost"));
+  exports.Set("cudaForwardHostAsync", Napi::Function::New(env, Guarded<CudaForwardHostAsync>, "cudaForwardHostAsync"));
+  exports.Set("cudaForwardDevice", Napi::Function::New(env, Guarded<CudaForwardDevice>, "cudaForwardDevice"));
+  exports.Set("cudaForwardDeviceAsync", Napi::Function::New(env, Guarded<CudaForwardDeviceAsync>, "cudaForwardDeviceAsync"));
+  exports.Set("cudaAlloc", Napi::Function::New(env, Guarded<CudaAlloc>, "cudaAlloc"));
+  exports.Set("cudaFree", Napi::Function::New(env, Guarded<CudaFree>, "cudaFree"));
+  exports.Set("cudaUpload", Napi::Function::New(env, Guarded<CudaUpload>, "cudaUpload"));
+  exports.Set("cudaDownload", Napi::Function::New(env, Guarded<CudaDownload>, "cudaDownload"));
+  exports.Set("cudaDownloadAsync", Napi::Function::New(env, Guarded<CudaDownloadAsync>, "cudaDownloadAsync"));
+  exports.Set("cudaSynchronize", Napi::Function::New(env, Guarded<CudaSynchronize>, "cudaSynchronize"));
+  exports.Set("cudaMemInfo", Napi::Function::New(env, Guarded<CudaMemInfo>, "cudaMemInfo"));
+  exports.Set("cudaBenchmark", Napi::Function::New(env, Guarded<CudaBenchmark>, "cudaBenchmark"));
+  exports.Set("setResultAllocator", Napi::Function::New(env, Guarded<SetResultAllocator>, "setResultAllocator"));
   return exports;
 }
 

@@ -1,6 +1,7 @@
 #include "binding/convert.h"
 
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 namespace sqex::binding {
@@ -233,12 +234,28 @@ Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s) {
       e.Set("cudaErrorName", Napi::String::New(env, s.cuda_name));
       return e;
     }
+    case StatusCode::OutOfMemory:
+      return OutOfMemoryError(env, s.message, 0);
     default: {
       auto e = Napi::Error::New(env, s.message.empty() ? "internal error" : s.message);
       e.Set("code", Napi::String::New(env, "ERR_SQEX_INTERNAL"));
       return e;
     }
   }
+}
+
+Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, double bytes) {
+  std::string size;
+  if (bytes > 0) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, " (%.1f MiB)", bytes / 1048576.0);
+    size = buf;
+  }
+  auto e = Coded(Napi::Error::New(env, "squeeze-excite: out of host memory: could not allocate " + what + size +
+                                           ". Use a smaller batch, pass `out` to reuse an array, or free memory."),
+                 "ERR_SQEX_OUT_OF_MEMORY");
+  if (bytes > 0) e.Set("bytes", Napi::Number::New(env, bytes));
+  return e;
 }
 
 void ThrowStatus(const Napi::Env& env, const Status& s) { throw ErrorFromStatus(env, s); }

@@ -62,6 +62,10 @@ Weights WeightsFrom(const std::array<float*, kSlotCount>& ptr);
 [[noreturn]] void ThrowStatus(const Napi::Env& env, const Status& s);
 Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s);
 
+// Error with code ERR_SQEX_OUT_OF_MEMORY (and `bytes`): a host allocation of `bytes` for `what`
+// failed. Thrown instead of letting std::bad_alloc or V8's fatal out-of-memory end the process.
+Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, double bytes);
+
 uint64_t BigIntToU64(const Napi::Env& env, const Napi::Value& v, const char* what);
 Napi::Value U64ToBigInt(const Napi::Env& env, uint64_t v);
 

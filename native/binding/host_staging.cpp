@@ -3,6 +3,7 @@
 #include "binding/result_array.h"
 
 #include <cstring>
+#include <new>
 #include <string>
 
 namespace sqex::binding {
@@ -23,9 +24,15 @@ Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument) {
   return e;
 }
 
-float* StagedHostCall::Stage(const float* src, size_t elems, bool copy) {
+float* StagedHostCall::Stage(const Napi::Env& env, int slot, const float* src, size_t elems, bool copy) {
   // Uninitialised: outputs are fully written by the kernels.
-  owned_.push_back(AcquireStaging(elems));
+  owned_.reserve(kSlotCount);
+  try {
+    owned_.push_back(AcquireStaging(elems));
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError(env, std::string("the staging copy of ") + kArgNames[slot],
+                           static_cast<double>(elems) * sizeof(float));
+  }
   float* dst = owned_.back().get();
   if (copy) std::memcpy(dst, src, elems * sizeof(float));
   return dst;
@@ -41,7 +48,7 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
       ptr_[slot] = a.ptr[slot];
       kept_.push_back(Napi::Persistent(a.keep[slot].As<Napi::Object>()));
     } else {
-      ptr_[slot] = Stage(a.ptr[slot], static_cast<size_t>(sizes.elems[slot]), /*copy=*/true);
+      ptr_[slot] = Stage(env, slot, a.ptr[slot], static_cast<size_t>(sizes.elems[slot]), /*copy=*/true);
     }
   }
   // Outputs are written all or none: they are used in place only when none needs staging, so a
@@ -75,7 +82,7 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
         if (a.ptr[in] == a.ptr[kOut] && ptr_[in] != a.ptr[in]) staged = ptr_[in];
       }
     }
-    if (!staged) staged = Stage(nullptr, elems, /*copy=*/false);
+    if (!staged) staged = Stage(env, slot, nullptr, elems, /*copy=*/false);
     ptr_[slot] = staged;
     outputs_.push_back(Output{slot, Napi::Persistent(a.keep[slot].As<Napi::Object>()), staged, elems});
   }

@@ -54,8 +54,9 @@ class StagedHostCall {
     const float* staged;
     size_t elems;
   };
-  // A staging block of `elems` floats, owned by this call; filled from src when copy is set.
-  float* Stage(const float* src, size_t elems, bool copy);
+  // A staging block of `elems` floats for `slot`, owned by this call; filled from src when copy
+  // is set. Throws ERR_SQEX_OUT_OF_MEMORY naming the slot when no memory is left.
+  float* Stage(const Napi::Env& env, int slot, const float* src, size_t elems, bool copy);
 
   std::array<float*, kSlotCount> ptr_{};
   std::vector<StagingBlock> owned_;

@@ -1,9 +1,57 @@
 #include "binding/result_array.h"
 
+#include "binding/convert.h"
+
+#include <string>
+
 namespace sqex::binding {
+namespace {
+
+// Per environment (the main thread and each worker load the addon into their own env).
+struct ResultAllocator {
+  Napi::FunctionReference fn;
+};
+
+ResultAllocator* AllocatorOf(const Napi::Env& env) { return env.GetInstanceData<ResultAllocator>(); }
+
+}  // namespace
+
+Napi::Value SetResultAllocator(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsFunction()) ThrowTypeError(env, "setResultAllocator expects a function");
+  ResultAllocator* a = AllocatorOf(env);
+  if (!a) {
+    a = new ResultAllocator();
+    env.SetInstanceData<ResultAllocator>(a);
+  }
+  a->fn = Napi::Persistent(info[0].As<Napi::Function>());
+  return env.Undefined();
+}
 
 Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems, float** data) {
-  auto buffer = Napi::ArrayBuffer::New(env, elems * sizeof(float));
+  const size_t bytes = elems * sizeof(float);
+  ResultAllocator* a = AllocatorOf(env);
+  Napi::ArrayBuffer buffer;
+  if (a && !a->fn.IsEmpty()) {
+    Napi::Value v;
+    try {
+      v = a->fn.Call({Napi::Number::New(env, static_cast<double>(bytes))});
+    } catch (const Napi::Error& e) {
+      Napi::Error oom = OutOfMemoryError(env, "the result array", static_cast<double>(bytes));
+      oom.Set("cause", e.Value());
+      throw oom;
+    }
+    // Never trust the shape of what came back: the kernel writes `bytes` into it.
+    if (!v.IsArrayBuffer() || v.As<Napi::ArrayBuffer>().ByteLength() != bytes) {
+      auto e = Napi::Error::New(env, "squeeze-excite (native): the result allocator returned no ArrayBuffer of " +
+                                         std::to_string(bytes) + " bytes");
+      e.Set("code", Napi::String::New(env, "ERR_SQEX_INTERNAL"));
+      throw e;
+    }
+    buffer = v.As<Napi::ArrayBuffer>();
+  } else {
+    buffer = Napi::ArrayBuffer::New(env, bytes);
+  }
   auto array = Napi::Float32Array::New(env, elems, buffer, 0);
   *data = array.Data();
   return array;

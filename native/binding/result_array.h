@@ -1,13 +1,26 @@
-// The Float32Array a call returns when the caller passed no `out`: allocated by V8 (the
-// binding's own allocation, so an async call can write it with no one else holding it).
+// The Float32Array a call returns when the caller passed no `out`.
+//
+// Allocated through a JS function that lib/backend registers at load (setResultAllocator):
+// Buffer.allocUnsafeSlow captured at load, whose memory is not zero-filled (every kernel writes
+// every element of y; the array is only returned after that) and whose failure is a catchable
+// RangeError. Node-API's own allocators (napi_create_arraybuffer, napi_create_buffer) end the
+// process with V8's fatal out-of-memory instead, so they serve only a binding used without lib/.
+// The function is lib's closure over intrinsics: nobody else holds the array until the call
+// returns it, so an async call may write it in place.
 //
 // Tried and dropped (2026-11-30): results over blocks of the staging pool (staging_pool.h) as
 // external ArrayBuffers, to skip the page faults of fresh memory. Node runs an external buffer's
 // finalizer from a SetImmediate, so in a synchronous loop no block came back before the next
 // call, and V8 does not count external data towards GC pressure: 20 calls of SE 32x256x56^2
-// grew RSS to 2.1 GB and took 58 ms each (V8's own memory: 144 MB, also 58 ms). The cost of a
-// new large array is the kernel's zero-filled page faults (glibc maps each chunk over 32 MB
-// afresh); passing `out` avoids it.
+// grew RSS to 2.1 GB and took 58 ms each (V8's own memory: 144 MB, also 58 ms). The remaining
+// cost of a new large array is the kernel's page faults on fresh memory (glibc maps each chunk
+// over 32 MB afresh and trims the heap after each GC): passing `out` avoids it. On this VM a
+// fresh 4 KiB page costs ~1.2-3.5 us to fault (SE 32x256x56^2: 25,098 faults a call, 88 ms
+// against 8.7 ms with `out`).
+// Also tried: madvise(MADV_HUGEPAGE) on results of 32 MiB and more: 567 faults instead of
+// 25,098 but still 55 ms (the zeroing of each fresh page remains), and with THP defrag on
+// "madvise" a fault may stall in direct compaction on a fragmented machine: not kept.
+// One instance-data slot per env (napi_set_instance_data): this struct holds it.
 #pragma once
 #include <napi.h>
 
@@ -15,7 +28,12 @@
 
 namespace sqex::binding {
 
-// A new zero-initialised Float32Array of `elems` elements; *data receives its first element.
+// A new Float32Array of `elems` elements, uninitialised when the allocator is registered (else
+// zero-filled); *data receives its first element. Throws ERR_SQEX_OUT_OF_MEMORY when the
+// allocation fails.
 Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems, float** data);
+
+// setResultAllocator(fn): fn(bytes) must return a new ArrayBuffer of exactly `bytes` bytes.
+Napi::Value SetResultAllocator(const Napi::CallbackInfo& info);
 
 }  // namespace sqex::binding

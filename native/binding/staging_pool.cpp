@@ -95,7 +95,21 @@ StagingBlock AcquireStaging(size_t elems) {
       return StagingBlock(c.ptr, StagingBlockDeleter{c.bytes});
     }
   }
-  return StagingBlock(Allocate(bytes), StagingBlockDeleter{bytes});
+  float* p = nullptr;
+  try {
+    p = Allocate(bytes);
+  } catch (const std::bad_alloc&) {
+    // The cache may hold what is missing: give it back to the system and try once more.
+    std::vector<Cached> dropped;
+    {
+      std::lock_guard<std::mutex> lock(pl.mutex);
+      dropped.swap(pl.free);
+      pl.cached_bytes = 0;
+    }
+    for (const Cached& c : dropped) Release(c.ptr);
+    p = Allocate(bytes);  // throws std::bad_alloc again if still short
+  }
+  return StagingBlock(p, StagingBlockDeleter{bytes});
 }
 
 }  // namespace sqex::binding

@@ -263,7 +263,7 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
     }
     if (rest > 0) block.resize(nb_max, cc, p.hidden, hw, ww, int64_t(threads) * kTasksPerThread, nhwc);
   } catch (const std::bad_alloc&) {
-    return Status::Error(StatusCode::Internal, "out of memory for CPU scratch buffers");
+    return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
   }
 
   if (whole > 0) {

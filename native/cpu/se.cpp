@@ -119,7 +119,7 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, v
     s.resize(size_t(std::max<int64_t>(nb_max, threads) * cc));
     if (nhwc && rest > 0) partial.resize(size_t(threads * kTasksPerThread * nb_max * cc));
   } catch (const std::bad_alloc&) {
-    return Status::Error(StatusCode::Internal, "out of memory for CPU scratch buffers");
+    return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
   }
 
   if (whole > 0) {
@@ -261,7 +261,7 @@ Status se_forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
     ctx.h.resize(size_t(rows * (p.two_fc ? p.hidden : 0)));
     ctx.o.resize(size_t(rows * p.shape.c));
   } catch (const std::bad_alloc&) {
-    return Status::Error(StatusCode::Internal, "out of memory for CPU scratch buffers");
+    return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
   }
   const int64_t weight_bytes = int64_t(sizeof(float)) * p.shape.c * (p.two_fc ? 2 * p.hidden : p.shape.c);
   return cpu::pool_excite_scale(p, t, cpu::se_excite, &ctx, threads, weight_bytes);

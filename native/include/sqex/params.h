@@ -66,6 +66,7 @@ enum class StatusCode : int {
   Unsupported = 2,      // e.g. CUDA not compiled in, dtype not supported on the CPU
   Cuda = 3,             // a CUDA runtime error; cuda_error holds its numeric code
   Internal = 4,
+  OutOfMemory = 5,      // a host allocation failed (scratch, staging): ERR_SQEX_OUT_OF_MEMORY
 };
 
 struct Status {
