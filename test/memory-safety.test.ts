@@ -72,16 +72,20 @@ describe('async calls survive whatever the caller does to its buffers (child pro
   }, 300_000);
 });
 
+// Under ASan (scripts/sanitize.sh preloads it) freed blocks sit in a quarantine instead of being
+// reused, and fresh ones are filled with 0xbe: the comparison still bites, the probe cannot.
+const underAsan = /asan/.test(process.env.LD_PRELOAD ?? '');
+
 describe('results without out (child process)', () => {
   test('the uninitialised result array is fully written: equal to the out form after NaN garbage was left where it lands', () => {
-    const report = runHostile('result-garbage.cjs', { SQEX_SEED: seed() });
-    expect(report.checks).toBeGreaterThanOrEqual(3 * 3 * 2 * 3 + 1);
+    const report = runHostile('result-garbage.cjs', { SQEX_SEED: seed(), ...(underAsan ? { SQEX_NO_REUSE_PROBE: '1' } : {}) });
+    expect(report.checks).toBeGreaterThanOrEqual(3 * 3 * 2 * 3 + (underAsan ? 0 : 1));
   }, 60_000);
 });
 
 // RLIMIT_AS through util-linux prlimit; not under ASan, whose shadow memory needs the address space.
 const canCapMemory =
-  process.platform === 'linux' && !/asan/.test(process.env.LD_PRELOAD ?? '') && spawnSync('prlimit', ['--version']).status === 0;
+  process.platform === 'linux' && !underAsan && spawnSync('prlimit', ['--version']).status === 0;
 
 describe('host memory runs out (child process)', () => {
   test.skipIf(!canCapMemory)(
