@@ -179,6 +179,8 @@ function startBusyLoop(pin) {
  * max(8, C/16), as in the GPU table); ops and layouts filter (null: all). contended
  * ('pinned' | 'unpinned' | null): after the idle table, time every row again while a busy-loop
  * child process holds a core; each row gets contendedMs and contendedRatio (= contendedMs / ms).
+ * Every row also times the default call form (no out: a new result array per call) in rounds
+ * interleaved with the out form: newMs, and newRatio = newMs / the out form's time in those rounds.
  */
 export async function runCpuBench({ quick = false, log = () => {}, shapes = null, ops = null, layouts = null, contended = null } = {}) {
   const api = require('../dist/index.js');
@@ -205,7 +207,13 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
     const weights = makeWeights(cs.op, cs.c, cs.hidden, seed++);
     const options = { layout: cs.layout, device: 'cpu', out };
     const fn = forward[cs.op];
-    return { cs, shape, bytes: numel * 4, runOp: () => fn(x, shape, weights, options), runCopy: () => copyDst.set(x) };
+    const defaultOptions = { layout: cs.layout, device: 'cpu' }; // no out: the call returns a new array
+    return {
+      cs, shape, bytes: numel * 4,
+      runOp: () => fn(x, shape, weights, options),
+      runNew: () => fn(x, shape, weights, defaultOptions),
+      runCopy: () => copyDst.set(x),
+    };
   });
   const timeCase = ({ runOp, runCopy, bytes }) => {
     runOp(); // warm-up (and fail early on an API error)
@@ -217,6 +225,10 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
   for (const pc of prepared) {
     const { cs, shape, bytes } = pc;
     const { ms, copyMs } = timeCase(pc);
+    // The default call form (no out, a new array each call) against the out form, interleaved in
+    // their own rounds so both see the same machine state.
+    pc.runNew();
+    const { ms: newMs, copyMs: outMs } = timePair(pc.runNew, pc.runOp, bytes, quick);
     const floor = rates ? floorMs(rates, cs) : null;
     const row = {
       op: cs.op,
@@ -229,11 +241,14 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       copyMs: +copyMs.toFixed(4),
       floorMs: floor === null ? null : +floor.toPrecision(4), // sub-µs floors on tiny shapes
       floorRatio: floor === null ? null : +(ms / floor).toFixed(3),
+      newMs: +newMs.toFixed(4),
+      newRatio: +(newMs / outMs).toFixed(3),
     };
     rows.push(row);
     log(`cpu ${row.op.padEnd(4)} ${row.shape.padEnd(16)} ${row.layout} ${row.ms.toFixed(3).padStart(8)} ms ` +
       `${row.gbps.toFixed(1).padStart(6)} GB/s  memcpy ${row.copyMs.toFixed(3).padStart(8)} ms  ratio ${row.ratio.toFixed(2)}` +
-      (floor === null ? '' : `  floor ${floor.toPrecision(3)} ms (${row.floorRatio.toFixed(2)}x)`));
+      (floor === null ? '' : `  floor ${floor.toPrecision(3)} ms (${row.floorRatio.toFixed(2)}x)`) +
+      `  no out ${row.newMs.toFixed(3)} ms (${row.newRatio.toFixed(2)}x out)`);
   }
 
   let contendedInfo = null;

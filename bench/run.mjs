@@ -173,11 +173,12 @@ function cpuTable(meta, rows) {
     r
       ? `Floor = x read + y written at the copy rate of x's size + weights read once at the read rate of their size + the excitation's multiply-adds at the fp64 FMA rate, rates measured in this run (native/dev/cpu_rates.cpp, best of 1..${r.fma64.length} threads): copy ${r.copy.map((t) => t.map(g).join('/')).join(' | ')} GB/s and read ${r.read.map((t) => t.map(g).join('/')).join(' | ')} GB/s at ${r.sizes.map((b) => (b >= 1 << 20 ? `${b >> 20}M` : `${b >> 10}K`)).join('/')} per thread count; FMA fp64 ${r.fma64.map(g).join(' | ')}, fp32 ${r.fma32.map(g).join(' | ')} G/s.`
       : `Floor: ${meta.floorSkipped ?? 'not measured'}`,
+    'No out = the default call form, which returns a new array each call (page faults of fresh memory included); × out = its time / the out form\'s, timed in interleaved rounds.',
     ...(contended ? [`Contended: each row again while a busy-loop process (${meta.contended.busyLoop}) holds a core; × idle = contended ms / ms.`] : []),
     '',
-    `| op | shape (N×C×H×W) | layout | dtype | ms | GB/s | memcpy ms | ratio | floor ms | × floor |${contended ? ' contended ms | × idle |' : ''}`,
-    `| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |${contended ? ' ---: | ---: |' : ''}`,
-    ...rows.map((row) => `| ${row.op} | ${row.shape.replaceAll('x', '×')} | ${row.layout} | ${row.dtype} | ${row.ms.toFixed(3)} | ${row.gbps.toFixed(1)} | ${row.copyMs.toFixed(3)} | ${row.ratio.toFixed(2)} | ${row.floorMs === null ? 'n/a' : row.floorMs < 0.01 ? row.floorMs.toPrecision(2) : row.floorMs.toFixed(3)} | ${num(row.floorRatio, 2)} |` +
+    `| op | shape (N×C×H×W) | layout | dtype | ms | GB/s | memcpy ms | ratio | floor ms | × floor | no out ms | × out |${contended ? ' contended ms | × idle |' : ''}`,
+    `| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${contended ? ' ---: | ---: |' : ''}`,
+    ...rows.map((row) => `| ${row.op} | ${row.shape.replaceAll('x', '×')} | ${row.layout} | ${row.dtype} | ${row.ms.toFixed(3)} | ${row.gbps.toFixed(1)} | ${row.copyMs.toFixed(3)} | ${row.ratio.toFixed(2)} | ${row.floorMs === null ? 'n/a' : row.floorMs < 0.01 ? row.floorMs.toPrecision(2) : row.floorMs.toFixed(3)} | ${num(row.floorRatio, 2)} | ${num(row.newMs, 3)} | ${num(row.newRatio, 2)} |` +
       (contended ? ` ${num(row.contendedMs, 3)} | ${num(row.contendedRatio, 2)} |` : '')),
   ];
   return lines.join('\n');
