@@ -7,6 +7,7 @@ import { numelOf, parseEnum, parseIndex, parseObject, parseShape } from './args.
 import { binding, requireCuda } from './cuda.js';
 import { float16BitsToFloat32, bfloat16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
 import {
+  allocateArray,
   codedError,
   describeHook,
   formatShape,
@@ -359,7 +360,9 @@ export class DeviceTensor {
 
   #hostBuffer(): Float32Array | Uint16Array {
     const numel = numelOf(this.shape);
-    return this.dtype === 'float32' ? new Float32Array(numel) : new Uint16Array(numel);
+    return this.dtype === 'float32'
+      ? allocateArray(Float32Array, numel, 'the host copy of the tensor')
+      : allocateArray(Uint16Array, numel, 'the host copy of the tensor');
   }
 
   #assertLive(what: string): void {

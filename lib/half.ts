@@ -1,7 +1,7 @@
 // IEEE binary16 and bfloat16 conversions on the host, round-to-nearest-even. Used to fill
 // half-precision DeviceTensors from Float32Arrays and to read them back.
 
-import { bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, lengthOf, typeError } from './is.js';
+import { allocateArray, bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, lengthOf, typeError } from './is.js';
 
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
@@ -77,7 +77,7 @@ export function float32ToFloat16Bits(value: number | Float32Array): number | Uin
   if (!isFloat32Array(value)) throw typeError('float32ToFloat16Bits', 'value', 'a number or a Float32Array', value);
   const src = u32View(value);
   const n = lengthOf(src);
-  const out = new Uint16Array(n);
+  const out = allocateArray(Uint16Array, n, 'the float16 bits');
   for (let i = 0; i < n; i++) out[i] = f32BitsToF16Bits(src[i] as number);
   return out;
 }
@@ -88,7 +88,7 @@ export function float16BitsToFloat32(bits: Uint16Array): Float32Array;
 export function float16BitsToFloat32(bits: number | Uint16Array): number | Float32Array {
   if (!isUint16Array(bits)) return f16BitsToNumber(checkBits('float16BitsToFloat32', bits));
   const n = lengthOf(bits);
-  const out = new Float32Array(n);
+  const out = allocateArray(Float32Array, n, 'the float32 values');
   for (let i = 0; i < n; i++) out[i] = f16BitsToNumber(bits[i] as number);
   return out;
 }
@@ -104,7 +104,7 @@ export function float32ToBfloat16Bits(value: number | Float32Array): number | Ui
   if (!isFloat32Array(value)) throw typeError('float32ToBfloat16Bits', 'value', 'a number or a Float32Array', value);
   const src = u32View(value);
   const n = lengthOf(src);
-  const out = new Uint16Array(n);
+  const out = allocateArray(Uint16Array, n, 'the bfloat16 bits');
   for (let i = 0; i < n; i++) out[i] = f32BitsToBf16Bits(src[i] as number);
   return out;
 }
@@ -115,7 +115,7 @@ export function bfloat16BitsToFloat32(bits: Uint16Array): Float32Array;
 export function bfloat16BitsToFloat32(bits: number | Uint16Array): number | Float32Array {
   if (!isUint16Array(bits)) return bf16BitsToNumber(checkBits('bfloat16BitsToFloat32', bits));
   const n = lengthOf(bits);
-  const out = new Float32Array(n);
+  const out = allocateArray(Float32Array, n, 'the float32 values');
   const outBits = u32View(out);
   for (let i = 0; i < n; i++) outBits[i] = (bits[i] as number) << 16;
   return out;

@@ -116,6 +116,27 @@ export function codedError(message: string, code: string): Error & { code: strin
   return Object.assign(new Error(message), { code });
 }
 
+/**
+ * A new typed array of `length` elements for `what` (a result the caller did not provide).
+ * Allocation failure, a RangeError without a code from V8, becomes an Error with code
+ * ERR_SQEX_OUT_OF_MEMORY and `bytes`, as the addon's own (native/binding/convert.h).
+ */
+export function allocateArray<T extends Float32Array | Uint16Array>(
+  Ctor: new (length: number) => T,
+  length: number,
+  what: string,
+): T {
+  try {
+    return new Ctor(length);
+  } catch (err) {
+    const bytes = length * (Ctor === (Float32Array as unknown) ? 4 : 2);
+    throw Object.assign(
+      new Error(`squeeze-excite: out of host memory: could not allocate ${what} (${(bytes / 1048576).toFixed(1)} MiB). Use a smaller tensor, or free memory.`, { cause: err }),
+      { code: 'ERR_SQEX_OUT_OF_MEMORY', bytes },
+    );
+  }
+}
+
 export function typedArrayName(value: unknown): string | undefined {
   if (!isView(value)) return undefined;
   return typedArrayTag(value);

@@ -74,6 +74,11 @@ async function expectOomAsync(what, promiseFn) {
     );
     await expectOomAsync(`${op}ForwardAsync without out`, () => asyncFns[op](x, shape, w[op], { device: 'cpu' }));
   }
+  // The library's JS-side allocations (half conversions, DeviceTensor.toHost) carry the same code.
+  const bits = new Uint16Array(x.buffer); // a view: 256 Mi elements, 1 GiB as float32
+  const e16 = expectOom('float16BitsToFloat32 over 256 Mi elements', () => sqex.float16BitsToFloat32(bits));
+  if (e16) check(e16.bytes === 1024 * MiB, `float16BitsToFloat32: bytes ${e16.bytes}`);
+
   // Nothing was written into out by the refused calls.
   let untouched = true;
   for (let i = 0; i < out.length; i += 1021) if (out[i] !== 1234.5) untouched = false;
