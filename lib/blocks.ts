@@ -19,20 +19,10 @@ import {
   ecaFromStateDict,
   seFromStateDict,
 } from './state-dict.js';
-import {
-  DTYPES,
-  type OpSpec,
-  type PreparedCall,
-  type Settings,
-  type HostWeightSet,
-  copyWeights,
-  fillCfg,
-  parseSettings,
-  positiveInt,
-  resolveOperands,
-  runAsync,
-  runSync,
-} from './ops/shared.js';
+import { resolveOperands } from './ops/operands.js';
+import { type PreparedCall, fillCfg, runAsync, runSync } from './ops/run.js';
+import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseSettings } from './ops/spec.js';
+import { copyWeights, positiveInt } from './ops/weights.js';
 import type { Activation, DType, Device, Gate, Layout, OutputActivation, Shape4 } from './types.js';
 import type { cbamForward } from './ops/cbam.js';
 import type { ecaForward } from './ops/eca.js';

@@ -6,18 +6,9 @@ import { parseObject } from '../args.js';
 import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
 import { rangeError } from '../is.js';
 import type { Activation, Device, Gate, Layout, Shape4 } from '../types.js';
-import {
-  type OpSpec,
-  type WeightSet,
-  expectLength,
-  hostWeightArray,
-  prepare,
-  runAsync,
-  runSync,
-  validateMlp,
-  weightArray,
-  weightLength,
-} from './shared.js';
+import { prepare, runAsync, runSync } from './run.js';
+import type { OpSpec, WeightSet } from './spec.js';
+import { expectLength, hostWeightArray, validateMlp, weightArray, weightLength } from './weights.js';
 
 /**
  * CBAM weights, fp32: the shared channel MLP w1 [hidden, C], b1 [hidden], w2 [C, hidden], b2 [C]

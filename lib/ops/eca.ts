@@ -6,7 +6,9 @@ import { parseObject } from '../args.js';
 import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
 import { rangeError, typeError } from '../is.js';
 import type { Device, Gate, Layout, Shape4 } from '../types.js';
-import { type OpSpec, type WeightSet, prepare, runAsync, runSync, weightArray, weightLength } from './shared.js';
+import { prepare, runAsync, runSync } from './run.js';
+import type { OpSpec, WeightSet } from './spec.js';
+import { weightArray, weightLength } from './weights.js';
 
 /** ECA weights: the 1-D conv kernel over the channel axis, [k] with k odd (PyTorch [1, 1, k] flattened). */
 export interface ECAWeights {

@@ -6,17 +6,9 @@ import { parseObject } from '../args.js';
 import type { DeviceTensor } from '../device-tensor.js';
 import { rangeError, typeError } from '../is.js';
 import type { Activation, Device, Gate, Layout, OutputActivation, Shape4 } from '../types.js';
-import {
-  type OpSpec,
-  type WeightSet,
-  expectLength,
-  prepare,
-  runAsync,
-  runSync,
-  validateMlp,
-  weightArray,
-  weightLength,
-} from './shared.js';
+import { prepare, runAsync, runSync } from './run.js';
+import type { OpSpec, WeightSet } from './spec.js';
+import { expectLength, validateMlp, weightArray, weightLength } from './weights.js';
 
 /**
  * SE weights, fp32, row-major as PyTorch stores them: w1 [hidden, C], b1 [hidden], w2 [C, hidden],

@@ -1,0 +1,241 @@
+// Activation operands: x, residual, out and scaleOut against the shape, their aliasing, and the
+// backend a call runs on (host arrays: CPU or CUDA by options.device; a DeviceTensor x: CUDA).
+
+import { numelOf } from '../args.js';
+import { requireCuda, useCuda } from '../cuda.js';
+import { DeviceTensor, isDeviceTensor, rawPtr } from '../device-tensor.js';
+import {
+  bufferOf,
+  byteLengthOf,
+  byteOffsetOf,
+  formatShape,
+  isDetached,
+  isFloat32Array,
+  lengthOf,
+  rangeError,
+  rangeErrorText,
+  typeError,
+} from '../is.js';
+import type { DType, Layout, Shape4 } from '../types.js';
+import type { OpSpec, Settings, WeightSlots } from './spec.js';
+
+function dimsText(shape: Shape4): string {
+  return `N × C × H × W = ${shape.join(' × ')}`;
+}
+
+/** why: words for where `length` comes from, built only for a message. */
+function hostTensor(fn: string, arg: string, value: unknown, length: number, why: () => string): Float32Array {
+  if (!isFloat32Array(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why()})`, value);
+  if (isDetached(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why()}) that is not detached`, value);
+  if (lengthOf(value) !== length) throw rangeError(fn, arg, `a Float32Array of length ${length} (${why()})`, value);
+  return value;
+}
+
+// By the intrinsic accessors (a subclass's own `buffer` getter is never asked). Views of one
+// SharedArrayBuffer received through different messages are distinct buffer objects: the native
+// side re-checks aliasing by address.
+function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  if (bufferOf(a) !== bufferOf(b)) return false;
+  const ao = byteOffsetOf(a);
+  const bo = byteOffsetOf(b);
+  return ao < bo + byteLengthOf(b) && bo < ao + byteLengthOf(a);
+}
+
+function sameRegion(a: ArrayBufferView, b: ArrayBufferView): boolean {
+  return bufferOf(a) === bufferOf(b) && byteOffsetOf(a) === byteOffsetOf(b) && byteLengthOf(a) === byteLengthOf(b);
+}
+
+export function deviceOverlaps(a: DeviceTensor, b: DeviceTensor): boolean {
+  if (a.device !== b.device) return false;
+  const pa = rawPtr(a);
+  const pb = rawPtr(b);
+  return pa < pb + BigInt(b.byteLength) && pb < pa + BigInt(a.byteLength);
+}
+
+export function liveTensor(fn: string, arg: string, value: DeviceTensor): void {
+  if (value.disposed) throw rangeError(fn, arg, 'a DeviceTensor that has not been disposed', value);
+}
+
+/** Like x: same shape, dtype, layout and device. */
+function deviceLike(fn: string, arg: string, value: unknown, x: DeviceTensor): DeviceTensor {
+  const expected = (): string => `a DeviceTensor like x (${x.dtype} ${x.layout} ${formatShape(x.shape)} on cuda:${x.device})`;
+  if (!isDeviceTensor(value)) throw typeError(fn, arg, expected(), value);
+  liveTensor(fn, arg, value);
+  const s = value.shape;
+  const sameShape = s[0] === x.shape[0] && s[1] === x.shape[1] && s[2] === x.shape[2] && s[3] === x.shape[3];
+  if (!sameShape || value.dtype !== x.dtype || value.layout !== x.layout || value.device !== x.device) {
+    throw rangeError(fn, arg, expected(), value);
+  }
+  return value;
+}
+
+/** Resolved operands of one call. */
+export type Operands = HostOperandSet | DeviceOperandSet;
+
+export interface HostOperandSet {
+  readonly kind: 'host';
+  readonly shape: Shape4;
+  readonly layout: Layout;
+  readonly x: Float32Array;
+  readonly residual: Float32Array | null;
+  readonly out: Float32Array | null;
+  readonly scaleOut: Float32Array | null;
+  readonly cuda: boolean;
+  readonly deviceIndex: number;
+}
+
+export interface DeviceOperandSet {
+  readonly kind: 'device';
+  readonly shape: Shape4;
+  readonly layout: Layout;
+  readonly x: DeviceTensor;
+  readonly residual: DeviceTensor | null;
+  readonly out: DeviceTensor | null;
+  readonly scaleOut: DeviceTensor | null;
+}
+
+/** The options object: residual, out and scaleOut are read from it. */
+export type RawOperands = Readonly<Record<string, unknown>>;
+
+/**
+ * Checks x against the shape (parsed once by the caller; undefined only for a DeviceTensor x
+ * called without one, which then supplies its own), then residual, out and scaleOut, aliasing,
+ * and finally picks the backend. `weights` are the host arrays that `out` must not overlap.
+ * `expectC`: channels fixed by the weights (0 = any). `raw` is a snapshot from parseObject.
+ */
+export function resolveOperands(
+  fn: string,
+  spec: OpSpec,
+  x: unknown,
+  shape: Shape4 | undefined,
+  settings: Settings,
+  raw: RawOperands,
+  weights: WeightSlots,
+  expectC: number,
+  dtype: DType | undefined,
+): Operands {
+  if (isDeviceTensor(x)) return resolveDevice(fn, spec, x, shape, settings, raw, expectC, dtype);
+  if (!isFloat32Array(x)) throw typeError(fn, 'x', 'a Float32Array or a DeviceTensor', x);
+  if (shape === undefined) throw rangeError(fn, 'shape', 'an array of 4 positive integers [N, C, H, W]', shape);
+  checkChannels(fn, shape, expectC);
+  const numel = numelOf(shape);
+  const why = (): string => dimsText(shape);
+  const likeX = (): string => `like x: ${dimsText(shape)}`;
+  const xs = hostTensor(fn, 'x', x, numel, why);
+  const residual = spec.hasResidual && raw.residual !== undefined
+    ? hostTensor(fn, 'options.residual', raw.residual, numel, likeX)
+    : null;
+  const out = raw.out !== undefined ? hostTensor(fn, 'options.out', raw.out, numel, likeX) : null;
+  const nc = shape[0] * shape[1];
+  const scaleOut = spec.hasScaleOut && raw.scaleOut !== undefined
+    ? hostTensor(fn, 'options.scaleOut', raw.scaleOut, nc, () => `N × C = ${shape[0]} × ${shape[1]}`)
+    : null;
+  if (out !== null) {
+    if (overlaps(out, xs) && !sameRegion(out, xs)) {
+      throw rangeError(fn, 'options.out', 'x itself or memory disjoint from x (partial overlap with x)', out);
+    }
+    if (residual !== null && overlaps(out, residual) && !sameRegion(out, residual)) {
+      throw rangeError(fn, 'options.out', 'options.residual itself or memory disjoint from it (partial overlap)', out);
+    }
+    for (const wgt of weights) {
+      if (isFloat32Array(wgt) && overlaps(out, wgt)) throw rangeError(fn, 'options.out', 'memory disjoint from the weights', out);
+    }
+  }
+  if (scaleOut !== null) {
+    const others: [string, Float32Array | null][] = [['x', xs], ['options.residual', residual], ['options.out', out]];
+    for (const [name, other] of others) {
+      if (other !== null && overlaps(scaleOut, other)) {
+        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${name}`, scaleOut);
+      }
+    }
+    for (const wgt of weights) {
+      if (isFloat32Array(wgt) && overlaps(scaleOut, wgt)) {
+        throw rangeError(fn, 'options.scaleOut', 'memory disjoint from the weights', scaleOut);
+      }
+    }
+  }
+  const layout = settings.layout ?? 'NCHW';
+  const cuda = useCuda(fn, settings.device, settings.deviceIndex);
+  return {
+    kind: 'host',
+    shape,
+    layout,
+    x: xs,
+    residual,
+    out,
+    scaleOut,
+    cuda,
+    // The CPU has no device index; the native re-check bounds cfg.device, so send 0 there.
+    deviceIndex: cuda ? (settings.deviceIndex ?? 0) : 0,
+  };
+}
+
+function checkChannels(fn: string, shape: Shape4, expectC: number): void {
+  if (expectC !== 0 && shape[1] !== expectC) {
+    throw rangeErrorText(fn, 'shape[1] (C)', `${expectC}, the channels of the block's weights`, `${shape[1]} in ${formatShape(shape)}`);
+  }
+}
+
+function resolveDevice(
+  fn: string,
+  spec: OpSpec,
+  x: DeviceTensor,
+  shape: Shape4 | undefined,
+  settings: Settings,
+  raw: RawOperands,
+  expectC: number,
+  dtype: DType | undefined,
+): DeviceOperandSet {
+  liveTensor(fn, 'x', x);
+  if (shape !== undefined) {
+    const s = x.shape;
+    if (shape[0] !== s[0] || shape[1] !== s[1] || shape[2] !== s[2] || shape[3] !== s[3]) {
+      throw rangeErrorText(fn, 'shape', `x.shape ${formatShape(s)} when x is a DeviceTensor`, formatShape(shape));
+    }
+  }
+  checkChannels(fn, x.shape, expectC);
+  if (settings.layout !== undefined && settings.layout !== x.layout) {
+    throw rangeError(fn, 'options.layout', `x.layout '${x.layout}' (or omitted) when x is a DeviceTensor`, settings.layout);
+  }
+  if (dtype !== undefined && dtype !== x.dtype) {
+    throw rangeError(fn, 'x', `a DeviceTensor of dtype '${dtype}' (the block's dtype)`, x);
+  }
+  if (settings.device === 'cpu') {
+    throw rangeError(fn, 'options.device', "'auto' or 'cuda' when x is a DeviceTensor", settings.device);
+  }
+  if (settings.deviceIndex !== undefined && settings.deviceIndex !== x.device) {
+    throw rangeError(fn, 'options.deviceIndex', `x.device (${x.device}) or omitted when x is a DeviceTensor`, settings.deviceIndex);
+  }
+  const residual = spec.hasResidual && raw.residual !== undefined ? deviceLike(fn, 'options.residual', raw.residual, x) : null;
+  const out = raw.out !== undefined ? deviceLike(fn, 'options.out', raw.out, x) : null;
+  let scaleOut: DeviceTensor | null = null;
+  if (spec.hasScaleOut && raw.scaleOut !== undefined) {
+    const nc = x.shape[0] * x.shape[1];
+    const expected = (): string => `a float32 DeviceTensor of N × C = ${nc} elements on cuda:${x.device}`;
+    if (!isDeviceTensor(raw.scaleOut)) throw typeError(fn, 'options.scaleOut', expected(), raw.scaleOut);
+    const so = raw.scaleOut;
+    liveTensor(fn, 'options.scaleOut', so);
+    if (so.dtype !== 'float32' || numelOf(so.shape) !== nc || so.device !== x.device) {
+      throw rangeError(fn, 'options.scaleOut', expected(), so);
+    }
+    scaleOut = so;
+  }
+  if (out !== null) {
+    if (deviceOverlaps(out, x) && rawPtr(out) !== rawPtr(x)) {
+      throw rangeError(fn, 'options.out', 'x itself or memory disjoint from x (partial overlap with x)', out);
+    }
+    if (residual !== null && deviceOverlaps(out, residual) && rawPtr(out) !== rawPtr(residual)) {
+      throw rangeError(fn, 'options.out', 'options.residual itself or memory disjoint from it (partial overlap)', out);
+    }
+  }
+  if (scaleOut !== null) {
+    const others: [string, DeviceTensor | null][] = [['x', x], ['options.residual', residual], ['options.out', out]];
+    for (const [name, other] of others) {
+      if (other !== null && deviceOverlaps(scaleOut, other)) {
+        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${name}`, scaleOut);
+      }
+    }
+  }
+  requireCuda(fn, 'a DeviceTensor x');
+  return { kind: 'device', shape: x.shape, layout: x.layout, x, residual, out, scaleOut };
+}

@@ -1,0 +1,263 @@
+// From validated arguments to a native call: the cfg array, device weight pointers, and the
+// sync / async runs over host arrays (CPU or CUDA host path) or DeviceTensors. Nothing here
+// runs until every argument has passed (spec.ts, weights.ts, operands.ts).
+
+import {
+  ACT_CODE,
+  CFG,
+  DEV,
+  DTYPE_CODE,
+  GATE_CODE,
+  LAYOUT_CODE,
+  OUT_ACT_CODE,
+  type HostOperands,
+  type HostWeights,
+  type NativeBinding,
+  type NativeError,
+} from '../backend/contract.js';
+import { parseShape, parseStream } from '../args.js';
+import { binding } from '../cuda.js';
+import {
+  DeviceTensor,
+  allocDeviceTensor,
+  isDeviceTensor,
+  rawPtr,
+  releaseTensor,
+  retainTensor,
+} from '../device-tensor.js';
+import { codedError, rangeError, typeError } from '../is.js';
+import type { DType, Layout, Shape4 } from '../types.js';
+import type { OpSpec, Settings, WeightSet, WeightSlots } from './spec.js';
+import { parseSettings } from './spec.js';
+import {
+  deviceOverlaps,
+  liveTensor,
+  resolveOperands,
+  type DeviceOperandSet,
+  type HostOperandSet,
+  type Operands,
+} from './operands.js';
+import { fallsBackToCpu, triesCuda } from './fallback.js';
+
+/** Writes every CFG entry for one call. */
+export function fillCfg(
+  cfg: Float64Array,
+  spec: OpSpec,
+  ws: WeightSet,
+  s: Settings,
+  shape: Shape4,
+  layout: Layout,
+  dtype: DType,
+  deviceIndex: number,
+): Float64Array {
+  cfg[CFG.op] = spec.op;
+  cfg[CFG.n] = shape[0];
+  cfg[CFG.c] = shape[1];
+  cfg[CFG.h] = shape[2];
+  cfg[CFG.w] = shape[3];
+  cfg[CFG.layout] = LAYOUT_CODE[layout];
+  cfg[CFG.hidden] = ws.hidden;
+  cfg[CFG.twoFc] = ws.twoFc;
+  cfg[CFG.act] = ACT_CODE[s.act];
+  cfg[CFG.gate] = GATE_CODE[s.gate];
+  cfg[CFG.outAct] = OUT_ACT_CODE[s.outAct];
+  cfg[CFG.ecaK] = ws.ecaK;
+  cfg[CFG.spatialK] = ws.spatialK;
+  cfg[CFG.spatialBias] = ws.spatialBias;
+  cfg[CFG.dtype] = DTYPE_CODE[dtype];
+  cfg[CFG.device] = deviceIndex;
+  return cfg;
+}
+
+/** Everything validated, ready to run. */
+export interface PreparedCall {
+  readonly fn: string;
+  readonly cfg: Float64Array;
+  readonly ops: Operands;
+  /** Host arrays (blocks: copies), or DeviceTensors whose pointers dev holds. */
+  readonly weights: WeightSet;
+  readonly stream: bigint;
+  /** Device pointers of resident weights (blocks, DeviceTensor weights), or null to pass host weights. */
+  readonly dev: BigUint64Array | null;
+  /** device 'auto': a host call the CUDA kernel cannot take (ERR_SQEX_UNSUPPORTED) runs on the CPU. */
+  readonly cpuFallback: boolean;
+}
+
+/** The slots as host arrays, or null if any is a DeviceTensor. */
+function hostSlots(slots: WeightSlots): HostWeights | null {
+  for (const w of slots) if (w !== null && isDeviceTensor(w)) return null;
+  return slots as HostWeights;
+}
+
+/**
+ * DeviceTensor weights of a function call with a DeviceTensor x: all array weights must be of
+ * one kind, float32, live and on x's device, and disjoint from out and scaleOut. Returns the DEV
+ * array with the weight slots filled, or null when the weights are host arrays.
+ */
+function resolveDeviceWeights(fn: string, spec: OpSpec, ws: WeightSet, o: DeviceOperandSet): BigUint64Array | null {
+  const slots = ws.slots;
+  let devCount = 0;
+  let hostCount = 0;
+  for (const w of slots) {
+    if (w !== null && isDeviceTensor(w)) devCount += 1;
+    else if (w !== null) hostCount += 1;
+  }
+  if (devCount === 0) return null;
+  if (hostCount > 0) {
+    // Name the first weight of the minority kind (a tie counts the DeviceTensors as the odd ones).
+    const oddIsDevice = devCount <= hostCount;
+    const i = slots.findIndex((w) => w !== null && isDeviceTensor(w) === oddIsDevice);
+    const like = oddIsDevice ? 'a Float32Array' : 'a float32 DeviceTensor';
+    const why = 'DeviceTensor and Float32Array weights cannot be mixed in one call';
+    throw typeError(fn, `weights.${spec.weightFields[i]}`, `${like} like the other weights (${why})`, slots[i]);
+  }
+  const dev = new BigUint64Array(DEV.length);
+  for (let i = 0; i < slots.length; i++) {
+    const w = slots[i];
+    if (w === null || !isDeviceTensor(w)) continue;
+    if (w.disposed || w.dtype !== 'float32' || w.device !== o.x.device) {
+      const expected = `a float32 DeviceTensor on cuda:${o.x.device} (x's device) that has not been disposed`;
+      throw rangeError(fn, `weights.${spec.weightFields[i]}`, expected, w);
+    }
+    if (o.out !== null && deviceOverlaps(o.out, w)) {
+      throw rangeError(fn, 'options.out', `memory disjoint from weights.${spec.weightFields[i]}`, o.out);
+    }
+    if (o.scaleOut !== null && deviceOverlaps(o.scaleOut, w)) {
+      throw rangeError(fn, 'options.scaleOut', `memory disjoint from weights.${spec.weightFields[i]}`, o.scaleOut);
+    }
+    const slot = WEIGHT_DEV_SLOTS[i]!;
+    dev[slot] = rawPtr(w);
+    dev[slot + 1] = BigInt(w.byteLength);
+  }
+  return dev;
+}
+
+/** DEV index of each weight slot [w1, b1, w2, b2, aux]. */
+const WEIGHT_DEV_SLOTS: readonly number[] = [DEV.w1, DEV.b1, DEV.w2, DEV.b2, DEV.aux];
+
+export function prepare(
+  fn: string,
+  spec: OpSpec,
+  x: unknown,
+  shape: unknown,
+  weights: unknown,
+  opts: Readonly<Record<string, unknown>>,
+): PreparedCall {
+  const settings = parseSettings(fn, spec, opts);
+  const stream = parseStream(fn, 'options.stream', opts.stream);
+  // The shape is parsed once; every later check uses this copy.
+  const shp = parseShape(fn, 'shape', shape);
+  const onDevice = isDeviceTensor(x);
+  if (onDevice) liveTensor(fn, 'x', x);
+  // C for the weight check: from x itself when x is a DeviceTensor (its shape is checked against shp later).
+  const c = onDevice ? x.shape[1] : shp[1];
+  const ws = spec.validateWeights(fn, weights, c, undefined, onDevice);
+  const ops = resolveOperands(fn, spec, x, shp, settings, opts, ws.slots, 0, undefined);
+  const cfg = new Float64Array(CFG.length);
+  const cpuFallback = settings.device === 'auto';
+  if (ops.kind === 'host') {
+    // acceptDevice was false: every slot is a host array or null.
+    fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, 'float32', ops.deviceIndex);
+    return { fn, cfg, ops, weights: ws, stream, dev: null, cpuFallback };
+  }
+  fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
+  return { fn, cfg, ops, weights: ws, stream, dev: resolveDeviceWeights(fn, spec, ws, ops), cpuFallback };
+}
+
+function hostOperands(call: PreparedCall, o: HostOperandSet, out: Float32Array | null): HostOperands {
+  const w = hostSlots(call.weights.slots);
+  if (w === null) throw codedError(`${call.fn}: squeeze-excite (internal): host operands without host weights`, 'ERR_SQEX_INTERNAL');
+  return [o.x, o.residual, out, o.scaleOut, w[0], w[1], w[2], w[3], w[4]];
+}
+
+/** The configuration for the CPU: the same, with the device index the CPU ignores set to 0. */
+function cpuCfg(call: PreparedCall, o: HostOperandSet): Float64Array {
+  if (!o.cuda || call.cfg[CFG.device] === 0) return call.cfg;
+  const cfg = Float64Array.from(call.cfg);
+  cfg[CFG.device] = 0;
+  return cfg;
+}
+
+/** Fills the activation slots of a DEV array (weight slots are left as they are). */
+export function fillDevActivations(dev: BigUint64Array, o: DeviceOperandSet, result: DeviceTensor): void {
+  dev[DEV.x] = rawPtr(o.x);
+  dev[DEV.x + 1] = BigInt(o.x.byteLength);
+  dev[DEV.residual] = o.residual === null ? 0n : rawPtr(o.residual);
+  dev[DEV.residual + 1] = o.residual === null ? 0n : BigInt(o.residual.byteLength);
+  dev[DEV.out] = rawPtr(result);
+  dev[DEV.out + 1] = BigInt(result.byteLength);
+  dev[DEV.scaleOut] = o.scaleOut === null ? 0n : rawPtr(o.scaleOut);
+  dev[DEV.scaleOut + 1] = o.scaleOut === null ? 0n : BigInt(o.scaleOut.byteLength);
+}
+
+function deviceResult(native: NativeBinding, o: DeviceOperandSet): DeviceTensor {
+  return o.out ?? allocDeviceTensor(native, o.x.shape, o.x.layout, o.x.dtype, o.x.device);
+}
+
+export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
+  const native = binding();
+  const o = call.ops;
+  if (o.kind === 'host') {
+    // Without out, the addon allocates the result and returns it (native/binding/result_array.h).
+    const operands = hostOperands(call, o, o.out);
+    if (triesCuda(call, o)) {
+      try {
+        return native.cudaForwardHost(call.cfg, operands, call.stream);
+      } catch (err) {
+        if (!fallsBackToCpu(call, err)) throw err;
+      }
+    }
+    return native.cpuForward(cpuCfg(call, o), operands);
+  }
+  const result = deviceResult(native, o);
+  const dev = call.dev ?? new BigUint64Array(DEV.length);
+  fillDevActivations(dev, o, result);
+  try {
+    native.cudaForwardDevice(call.cfg, dev, call.dev === null ? hostSlots(call.weights.slots) : null, call.stream);
+  } catch (err) {
+    if (result !== o.out) result.dispose();
+    throw err;
+  }
+  return result;
+}
+
+export async function runAsync(prepared: PreparedCall): Promise<Float32Array | DeviceTensor> {
+  const native = binding();
+  const o = prepared.ops;
+  if (o.kind === 'host') {
+    // A block's cfg array is shared by its calls: a CPU fallback after the await needs this call's own copy.
+    const call = o.cuda && prepared.cpuFallback ? { ...prepared, cfg: Float64Array.from(prepared.cfg) } : prepared;
+    // Without out, the addon allocates the result itself (it is then nobody else's until the
+    // promise resolves with it); the addon stages every other array (host_staging.h).
+    const operands = hostOperands(call, o, o.out);
+    try {
+      if (triesCuda(call, o)) {
+        try {
+          return await native.cudaForwardHostAsync(call.cfg, operands, call.stream);
+        } catch (err) {
+          if (!fallsBackToCpu(call, err)) throw err;
+        }
+      }
+      return await native.cpuForwardAsync(cpuCfg(call, o), operands);
+    } catch (err) {
+      // The addon's message names the array; say which call it was.
+      if (err instanceof Error && (err as NativeError).code === 'ERR_SQEX_ARRAY_CHANGED') err.message = `${call.fn}: ${err.message}`;
+      throw err;
+    }
+  }
+  const result = deviceResult(native, o);
+  const dev = prepared.dev ?? new BigUint64Array(DEV.length);
+  fillDevActivations(dev, o, result);
+  // DeviceTensor weights (functions) are read by the kernel too; blocks' slots are host arrays.
+  const held = [o.x, o.residual, o.scaleOut, result, ...prepared.weights.slots].filter((t): t is DeviceTensor => t !== null && isDeviceTensor(t));
+  for (const t of held) retainTensor(t);
+  try {
+    await native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? hostSlots(prepared.weights.slots) : null, prepared.stream);
+  } catch (err) {
+    for (const t of held) releaseTensor(t);
+    if (result !== o.out) result.dispose();
+    throw err;
+  }
+  for (const t of held) releaseTensor(t);
+  return result;
+}

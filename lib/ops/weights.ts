@@ -1,0 +1,126 @@
+// Weight checks: the Float32Array / DeviceTensor weights of SE, ECA and CBAM against the sizes
+// they fix, and the SharedArrayBuffer copies blocks keep.
+
+import { numelOf } from '../args.js';
+import { isDeviceTensor } from '../device-tensor.js';
+import { codedError, isDetached, isFloat32Array, lengthOf, rangeError, typeError } from '../is.js';
+import type { HostWeightSet, WeightSet, WeightValue } from './spec.js';
+
+/** Elements of a weight operand. */
+export function weightLength(w: WeightValue): number {
+  return isDeviceTensor(w) ? numelOf(w.shape) : lengthOf(w);
+}
+
+/** How a message names a weight of `length` elements, in the kind the caller passed. */
+export function weightText(value: WeightValue | null, length: number): string {
+  return isDeviceTensor(value) ? `a float32 DeviceTensor of ${length} elements` : `a Float32Array of length ${length}`;
+}
+
+/**
+ * A required or optional weight (undefined → null when optional): a Float32Array, or with
+ * acceptDevice also a DeviceTensor (checked further by resolveDeviceWeights).
+ */
+export function weightArray(fn: string, arg: string, value: unknown, optional: boolean, acceptDevice = false): WeightValue | null {
+  if (value === undefined && optional) return null;
+  if (isDeviceTensor(value)) {
+    if (acceptDevice) return value;
+    const why = 'DeviceTensor weights are taken only by the functions, with a DeviceTensor x';
+    throw typeError(fn, arg, `a Float32Array${optional ? ' or undefined' : ''} (${why})`, value);
+  }
+  const kinds = acceptDevice ? 'a Float32Array or a float32 DeviceTensor' : 'a Float32Array';
+  const expected = optional ? `${kinds} or undefined` : kinds;
+  if (!isFloat32Array(value)) throw typeError(fn, arg, expected, value);
+  if (isDetached(value)) throw typeError(fn, arg, 'a Float32Array that is not detached', value);
+  return value;
+}
+
+/** A weight that is always a host array (CBAM's spatialBias: passed by value). */
+export function hostWeightArray(fn: string, arg: string, value: unknown, optional: boolean, why: string): Float32Array | null {
+  if (value === undefined && optional) return null;
+  if (!isFloat32Array(value)) throw typeError(fn, arg, `a Float32Array${optional ? ' or undefined' : ''} (${why})`, value);
+  if (isDetached(value)) throw typeError(fn, arg, 'a Float32Array that is not detached', value);
+  return value;
+}
+
+/** why: where `length` comes from, built only for the message. */
+export function expectLength(fn: string, arg: string, value: WeightValue | null, length: number, why: () => string): void {
+  if (value !== null && weightLength(value) !== length) {
+    throw rangeError(fn, arg, `${weightText(value, length)} (${why()})`, value);
+  }
+}
+
+/** A positive integer option such as channels (blocks). */
+export function positiveInt(fn: string, arg: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') throw typeError(fn, arg, 'a positive integer', value);
+  if (!Number.isInteger(value) || value < 1 || value > 0x7fffffff) throw rangeError(fn, arg, 'a positive integer', value);
+  return value;
+}
+
+/**
+ * The [hidden, C] / [C, hidden] MLP of SE (two FC) and CBAM. c may be unknown (blocks): then b2,
+ * b1 or `channels` fix it.
+ */
+export function validateMlp(
+  fn: string,
+  w: Readonly<Record<string, unknown>>,
+  cKnown: number | undefined,
+  channels: number | undefined,
+  acceptDevice: boolean,
+): { c: number; hidden: number; w1: WeightValue; b1: WeightValue | null; w2: WeightValue; b2: WeightValue | null } {
+  const w1 = weightArray(fn, 'weights.w1', w.w1, false, acceptDevice)!;
+  const b1 = weightArray(fn, 'weights.b1', w.b1, true, acceptDevice);
+  const w2 = weightArray(fn, 'weights.w2', w.w2, false, acceptDevice)!;
+  const b2 = weightArray(fn, 'weights.b2', w.b2, true, acceptDevice);
+  const w1Len = weightLength(w1);
+  const b1Len = b1 === null ? 0 : weightLength(b1);
+  const w2Len = weightLength(w2);
+  let c = cKnown ?? channels;
+  if (c === undefined) {
+    if (b2 !== null) c = weightLength(b2);
+    else if (b1Len > 0 && w1Len % b1Len === 0) c = w1Len / b1Len;
+    else {
+      throw rangeError(
+        fn,
+        'options.channels',
+        'given when weights.b1 and weights.b2 are both omitted (w1 [hidden, C] and w2 [C, hidden] alone do not fix C)',
+        channels,
+      );
+    }
+  }
+  if (c < 1) throw rangeError(fn, 'weights.b2', `${b2 !== null && isDeviceTensor(b2) ? 'a float32 DeviceTensor' : 'a Float32Array'} of C ≥ 1 elements`, b2);
+  // hidden from w1 when it divides; else from b1 or w2, so the w1 message can name the size.
+  let hidden = w1Len % c === 0 ? w1Len / c : 0;
+  if (hidden === 0) {
+    if (b1Len > 0) hidden = b1Len;
+    else if (w2Len % c === 0 && w2Len > 0) hidden = w2Len / c;
+    if (hidden === 0) {
+      const kind = isDeviceTensor(w1) ? 'a float32 DeviceTensor' : 'a Float32Array';
+      throw rangeError(fn, 'weights.w1', `${kind} [hidden, C] whose length is a positive multiple of C = ${c}`, w1);
+    }
+    throw rangeError(fn, 'weights.w1', `${weightText(w1, hidden * c)} (hidden × C = ${hidden} × ${c})`, w1);
+  }
+  expectLength(fn, 'weights.b1', b1, hidden, () => `hidden = ${hidden}, from w1 [hidden, C] = ${w1Len} / ${c}`);
+  expectLength(fn, 'weights.w2', w2, c * hidden, () => `C × hidden = ${c} × ${hidden}`);
+  expectLength(fn, 'weights.b2', b2, c, () => `C = ${c}`);
+  return { c, hidden, w1, b1, w2, b2 };
+}
+
+/**
+ * Copies of host weights for blocks (so later writes by the caller do not change them). The
+ * copies live in SharedArrayBuffers, which cannot be detached or shrunk, so async calls use them
+ * in place instead of staging a copy per call (native/binding/host_staging.h). Blocks validate
+ * with acceptDevice false, so a DeviceTensor here is a bug in lib/.
+ */
+export function copyWeights(ws: WeightSet): HostWeightSet {
+  const copy = (a: WeightValue | null): Float32Array | null => {
+    if (a === null) return null;
+    if (isDeviceTensor(a)) throw codedError('squeeze-excite (internal): a block was given DeviceTensor weights', 'ERR_SQEX_INTERNAL');
+    const n = lengthOf(a);
+    const c = new Float32Array(new SharedArrayBuffer(n * 4));
+    c.set(a);
+    return c;
+  };
+  const [w1, b1, w2, b2, aux] = ws.slots;
+  return { ...ws, slots: [copy(w1), copy(b1), copy(w2), copy(b2), copy(aux)] };
+}
