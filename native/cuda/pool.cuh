@@ -1,0 +1,222 @@
+// The squeeze phase: per-channel means (and CBAM's maxes) of a tile held in shared memory, for
+// NCHW chunks, NHWC chunks (partials per tile) and NHWC channel tiles; and loading a sample's
+// means back from the workspace.
+#pragma once
+#include "fused_args.cuh"
+
+namespace sqex {
+namespace cuda {
+
+// NCHW pooling of a chunk of whole channels [cu0, cu1): complete per-channel mean (and max).
+template <bool kMax, typename T>
+__device__ __forceinline__ void pool_nchw(const FusedArgs& a, const T* xs, int n, int64_t cu0,
+                                          int64_t cu1) {
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int HW = a.HW;
+  const int64_t ncl = cu1 - cu0;
+  if (HW >= 64) {
+    // warp per channel; 16-byte shared loads over the aligned body of the row
+    constexpr int VE = Vec<T>::kN;
+    for (int64_t cl = warp; cl < ncl; cl += kWarps) {
+      const T* row = xs + cl * HW;
+      int head = static_cast<int>(((16 - (reinterpret_cast<uintptr_t>(row) & 15)) & 15) / sizeof(T));
+      if (head > HW) head = HW;
+      const int nvec = (HW - head) / VE;
+      const int tail = head + nvec * VE;
+      double sum = 0.0;
+      float mx = -INFINITY;
+      float run = 0.f;
+      for (int i = lane; i < head; i += 32) {
+        const float v = to_f(row[i]);
+        if constexpr (pool_run<T>() == 1) sum += v; else run += v;
+        if (kMax) mx = max_nan(mx, v);
+      }
+      for (int i = tail + lane; i < HW; i += 32) {
+        const float v = to_f(row[i]);
+        if constexpr (pool_run<T>() == 1) sum += v; else run += v;
+        if (kMax) mx = max_nan(mx, v);
+      }
+      sum += run;
+      const uint4* rv = reinterpret_cast<const uint4*>(row + head);
+      for (int k = lane; k < nvec; k += 32) {
+        Vec<T> vv;
+        vv.raw = rv[k];
+        float f[VE];
+        vv.unpack(f);
+        if constexpr (pool_run<T>() == 1) {
+          // fp32: pairs summed in fp64 (exact), then into the fp64 total
+          sum += (double(f[0]) + double(f[1])) + (double(f[2]) + double(f[3]));
+          if (kMax) mx = max_nan(mx, max_nan(max_nan(f[0], f[1]), max_nan(f[2], f[3])));
+        } else {
+          float r = 0.f;
+#pragma unroll
+          for (int e = 0; e < VE; ++e) {
+            r += f[e];
+            if (kMax) mx = max_nan(mx, f[e]);
+          }
+          sum += r;  // fp16/bf16: fp32 runs of VE elements, fp64 across them
+        }
+      }
+      sum = warp_sum(sum);
+      if (kMax) mx = warp_max(mx);
+      if (lane == 0) {
+        const int64_t c = cu0 + cl;
+        __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum / HW);
+        if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
+      }
+    }
+  } else {
+    // thread per channel (HW < 64): fp32 runs (pool_run), fp64 across runs
+    constexpr int R = pool_run<T>();
+    for (int64_t cl = tid; cl < ncl; cl += kThreads) {
+      const T* row = xs + cl * HW;
+      double sum = 0.0;
+      float mx = -INFINITY;
+      if constexpr (R == 1) {
+        for (int i = 0; i < HW; ++i) {
+          const float v = to_f(row[i]);
+          sum += v;
+          if (kMax) mx = max_nan(mx, v);
+        }
+      } else {
+        for (int i0 = 0; i0 < HW; i0 += R) {
+          const int ie = i0 + R < HW ? i0 + R : HW;
+          float run = 0.f;
+          for (int i = i0; i < ie; ++i) {
+            const float v = to_f(row[i]);
+            run += v;
+            if (kMax) mx = max_nan(mx, v);
+          }
+          sum += run;
+        }
+      }
+      const int64_t c = cu0 + cl;
+      __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum / HW);
+      if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
+    }
+  }
+}
+
+// NHWC pooling of a chunk of positions: per-channel partial sum (and max) of this tile,
+// accumulated over the tile's chunks into part[n][j][c] in a fixed order.
+template <bool kMax, typename T>
+__device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64_t npos,
+                                          double* part_row, float* pmax_row, bool first,
+                                          float* red) {
+  const int tid = threadIdx.x;
+  const int C = a.C;
+  double* dred = reinterpret_cast<double*>(red);
+  float* mred = red + 2 * kThreads;
+  if (C < kThreads) {
+    const int G = kThreads / C;  // position groups
+    double sum = 0.0;
+    float mx = -INFINITY;
+    if (tid < G * C) {
+      const int g = tid / C, c = tid - g * C;
+      constexpr int R = pool_run<T>();
+      for (int64_t p0 = g; p0 < npos; p0 += R * G) {  // fp32 runs (pool_run), fp64 across runs
+        const int64_t pe = p0 + R * G < npos ? p0 + R * G : npos;
+        float run = 0.f;
+        for (int64_t p = p0; p < pe; p += G) {
+          const float v = to_f(xs[p * C + c]);
+          run += v;
+          if (kMax) mx = max_nan(mx, v);
+        }
+        sum += run;
+      }
+    }
+    dred[tid] = sum;
+    if (kMax) mred[tid] = mx;
+    __syncthreads();
+    if (tid < C) {
+      double s2 = 0.0;
+      float m2 = -INFINITY;
+      for (int g = 0; g < G; ++g) {
+        s2 += dred[g * C + tid];
+        if (kMax) m2 = max_nan(m2, mred[g * C + tid]);
+      }
+      if (!first) {
+        s2 += __ldcg(part_row + tid);
+        if (kMax) m2 = max_nan(__ldcg(pmax_row + tid), m2);
+      }
+      __stcg(part_row + tid, s2);
+      if (kMax) __stcg(pmax_row + tid, m2);
+    }
+  } else {
+    for (int c = tid; c < C; c += kThreads) {
+      double sum = 0.0;
+      float mx = -INFINITY;
+      constexpr int R = pool_run<T>();
+      for (int64_t p0 = 0; p0 < npos; p0 += R) {
+        const int64_t pe = p0 + R < npos ? p0 + R : npos;
+        float run = 0.f;
+        for (int64_t p = p0; p < pe; ++p) {
+          const float v = to_f(xs[p * C + c]);
+          run += v;
+          if (kMax) mx = max_nan(mx, v);
+        }
+        sum += run;
+      }
+      if (!first) {
+        sum += __ldcg(part_row + c);
+        if (kMax) mx = max_nan(__ldcg(pmax_row + c), mx);
+      }
+      __stcg(part_row + c, sum);
+      if (kMax) __stcg(pmax_row + c, mx);
+    }
+  }
+}
+
+// Loads n's channel means (and maxes) [c0, c1) from the workspace into shared memory.
+__device__ __forceinline__ void load_z(const FusedArgs& a, int n, int64_t c0, int64_t c1,
+                                       double* z_sm, double* zmax_sm) {
+  const int64_t base = static_cast<int64_t>(n) * a.C;
+  for (int64_t c = c0 + threadIdx.x; c < c1; c += kThreads) {
+    z_sm[c] = __ldcg(a.zmean + base + c);
+    if (zmax_sm) zmax_sm[c] = double(__ldcg(a.zmax + base + c));
+  }
+}
+
+template <typename T>
+__device__ __forceinline__ void pool_ct(const FusedArgs& a, const T* xs, int n, int64_t c0, int w,
+                                        float* red) {
+  const int tid = threadIdx.x, HW = a.HW;
+  const int64_t zb = static_cast<int64_t>(n) * a.C + c0;
+  if (w < kThreads) {
+    double* dred = reinterpret_cast<double*>(red);
+    const int G = kThreads / w;  // position groups
+    double sum = 0.0;
+    if (tid < G * w) {
+      const int g = tid / w, cl = tid - g * w;
+      constexpr int R = pool_run<T>();
+      for (int p0 = g; p0 < HW; p0 += R * G) {  // fp32 runs (pool_run), fp64 across runs
+        const int pe = p0 + R * G < HW ? p0 + R * G : HW;
+        float run = 0.f;
+        for (int p = p0; p < pe; p += G) run += to_f(xs[p * w + cl]);
+        sum += run;
+      }
+    }
+    dred[tid] = sum;
+    __syncthreads();
+    if (tid < w) {
+      double s2 = 0.0;
+      for (int g = 0; g < G; ++g) s2 += dred[g * w + tid];
+      __stcg(a.zmean + zb + tid, s2 / HW);
+    }
+  } else {
+    for (int cl = tid; cl < w; cl += kThreads) {
+      double sum = 0.0;
+      constexpr int R = pool_run<T>();
+      for (int p0 = 0; p0 < HW; p0 += R) {
+        const int pe = p0 + R < HW ? p0 + R : HW;
+        float run = 0.f;
+        for (int p = p0; p < pe; ++p) run += to_f(xs[p * w + cl]);
+        sum += run;
+      }
+      __stcg(a.zmean + zb + cl, sum / HW);
+    }
+  }
+}
+
+}  // namespace cuda
+}  // namespace sqex
