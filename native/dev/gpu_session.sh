@@ -11,9 +11,9 @@
 #   device run: carry [".gpu", "build-cuda", "dist"], timeout_s 600,
 #     command: source .gpu/enter.sh && bash native/dev/gpu_session.sh
 #
-# Steps (all by default; or name some): tests harness cuda11 timm sanitize cluster bench.
-# Budgets (s): 120 + 45 + 80 + 50 + 90 + 115 + 100 = 600 at most, plus ~20 s of unpacking; most
-# steps end well before. Give the call timeout_s 600; if it runs long, a second call names the
+# Steps (all by default; or name some): tests harness cuda11 timm sanitize cluster crossover bench.
+# Budgets (s): 120 + 45 + 80 + 50 + 90 + 115 + 45 + 100 = 645 at most, plus ~20 s of unpacking; most
+# steps end well before (the last run's tests took ~60 s of their 120). Give the call timeout_s 600; if it runs long, a second call names the
 # steps still to do (e.g. `… gpu_session.sh cluster bench`).
 # What comes back (the device tool returns at most 8 files): $OUT/summary.txt (also printed last),
 # $OUT/logs.tar.gz (every log), $OUT/results.tar.gz (bench tables, harness and cluster tables),
@@ -34,7 +34,7 @@ if [ "${1:-}" = --pack ]; then
   exit 0
 fi
 
-steps=${*:-tests harness cuda11 timm sanitize cluster bench}
+steps=${*:-tests harness cuda11 timm sanitize cluster crossover bench}
 OUT=${OUT:-/tmp/out}
 logs=$OUT/logs
 results=$OUT/results
@@ -124,6 +124,13 @@ if has cluster; then
   else
     note "cluster: native/dev/cluster/run.sh absent: skipped"
   fi
+fi
+
+if has crossover; then
+  # Host arrays on the CPU vs the CUDA host path, per op and size: the data for device 'auto'
+  # (issue 10). bench/crossover.mjs stops starting new sizes after its own 35 s budget.
+  timeout 45 node bench/crossover.mjs --budget-s 35 > "$results/crossover.json" 2> "$logs/crossover.log"
+  note "crossover (cpu vs cuda host path): exit $? — $(node -p "JSON.stringify(require('$results/crossover.json').crossoverBytes ?? 'none')" 2>&1)"
 fi
 
 if has bench; then
