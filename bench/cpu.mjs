@@ -11,6 +11,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
+import { addOrtColumns } from './ort_peers.mjs';
 import { randomArray } from './random.mjs';
 
 const require = createRequire(import.meta.url);
@@ -110,7 +111,7 @@ function timePair(runOp, runCopy, bytes, quick) {
       }
     }
   }
-  return { ms: median(opTimes), copyMs: median(copyTimes) };
+  return { ms: median(opTimes), copyMs: median(copyTimes), samples: opTimes.length };
 }
 
 function makeWeights(op, c, hidden, seed) {
@@ -179,6 +180,8 @@ function startBusyLoop(pin) {
  * max(8, C/16), as in the GPU table); ops and layouts filter (null: all). contended
  * ('pinned' | 'unpinned' | null): after the idle table, time every row again while a busy-loop
  * child process holds a core; each row gets contendedMs and contendedRatio (= contendedMs / ms).
+ * onnxruntime: bench/ort_peers.mjs addOrtColumns' metadata; with onnxruntime-node installed each
+ * row also gets ortMs, ortRatio (= ortMs / ms) and ortMaxRelErr.
  */
 export async function runCpuBench({ quick = false, log = () => {}, shapes = null, ops = null, layouts = null, contended = null } = {}) {
   const api = require('../dist/index.js');
@@ -205,7 +208,7 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
     const weights = makeWeights(cs.op, cs.c, cs.hidden, seed++);
     const options = { layout: cs.layout, device: 'cpu', out };
     const fn = forward[cs.op];
-    return { cs, shape, bytes: numel * 4, runOp: () => fn(x, shape, weights, options), runCopy: () => copyDst.set(x) };
+    return { cs, shape, bytes: numel * 4, x, weights, out, runOp: () => fn(x, shape, weights, options), runCopy: () => copyDst.set(x) };
   });
   const timeCase = ({ runOp, runCopy, bytes }) => {
     runOp(); // warm-up (and fail early on an API error)
@@ -214,9 +217,11 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
   };
 
   const rows = [];
+  const timings = []; // unrounded ms and sample counts, for the onnxruntime columns
   for (const pc of prepared) {
     const { cs, shape, bytes } = pc;
-    const { ms, copyMs } = timeCase(pc);
+    const { ms, copyMs, samples } = timeCase(pc);
+    timings.push({ ms, samples });
     const floor = rates ? floorMs(rates, cs) : null;
     const row = {
       op: cs.op,
@@ -236,6 +241,12 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       (floor === null ? '' : `  floor ${floor.toPrecision(3)} ms (${row.floorRatio.toFixed(2)}x)`));
   }
 
+  // onnxruntime-node on the same rows, when installed in bench/peers/ (bench/ort_peers.mjs); pc.out
+  // holds our output of the last timed call.
+  const onnxruntime = await addOrtColumns(rows, prepared.map((pc, i) => ({
+    op: pc.cs.op, layout: pc.cs.layout, shape: pc.shape, x: pc.x, weights: pc.weights, ours: pc.out, ...timings[i],
+  })), { threads, log });
+
   let contendedInfo = null;
   if (contended) {
     const busy = startBusyLoop(contended === 'pinned');
@@ -254,5 +265,5 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       busy.stop();
     }
   }
-  return { rows, rates, contended: contendedInfo };
+  return { rows, rates, contended: contendedInfo, onnxruntime };
 }
