@@ -11,6 +11,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
+import { addOrtColumns } from './ort_peers.mjs';
 import { randomArray } from './random.mjs';
 
 const require = createRequire(import.meta.url);
@@ -110,7 +111,7 @@ function timePair(runOp, runCopy, bytes, quick) {
       }
     }
   }
-  return { ms: median(opTimes), copyMs: median(copyTimes) };
+  return { ms: median(opTimes), copyMs: median(copyTimes), samples: opTimes.length };
 }
 
 function makeWeights(op, c, hidden, seed) {
@@ -181,6 +182,8 @@ function startBusyLoop(pin) {
  * child process holds a core; each row gets contendedMs and contendedRatio (= contendedMs / ms).
  * Every row also times the default call form (no out: a new result array per call) in rounds
  * interleaved with the out form: newMs, and newRatio = newMs / the out form's time in those rounds.
+ * onnxruntime: bench/ort_peers.mjs addOrtColumns' metadata; with onnxruntime-node installed each
+ * row also gets ortMs, ortRatio (= ortMs / ms) and ortMaxRelErr.
  */
 export async function runCpuBench({ quick = false, log = () => {}, shapes = null, ops = null, layouts = null, contended = null } = {}) {
   const api = require('../dist/index.js');
@@ -209,7 +212,7 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
     const fn = forward[cs.op];
     const defaultOptions = { layout: cs.layout, device: 'cpu' }; // no out: the call returns a new array
     return {
-      cs, shape, bytes: numel * 4,
+      cs, shape, bytes: numel * 4, x, weights, out,
       runOp: () => fn(x, shape, weights, options),
       runNew: () => fn(x, shape, weights, defaultOptions),
       runCopy: () => copyDst.set(x),
@@ -222,9 +225,11 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
   };
 
   const rows = [];
+  const timings = []; // unrounded ms and sample counts, for the onnxruntime columns
   for (const pc of prepared) {
     const { cs, shape, bytes } = pc;
-    const { ms, copyMs } = timeCase(pc);
+    const { ms, copyMs, samples } = timeCase(pc);
+    timings.push({ ms, samples });
     // The default call form (no out, a new array each call) against the out form, interleaved in
     // their own rounds so both see the same machine state.
     pc.runNew();
@@ -251,6 +256,12 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       `  no out ${row.newMs.toFixed(3)} ms (${row.newRatio.toFixed(2)}x out)`);
   }
 
+  // onnxruntime-node on the same rows, when installed in bench/peers/ (bench/ort_peers.mjs); pc.out
+  // holds our output of the last timed call.
+  const onnxruntime = await addOrtColumns(rows, prepared.map((pc, i) => ({
+    op: pc.cs.op, layout: pc.cs.layout, shape: pc.shape, x: pc.x, weights: pc.weights, ours: pc.out, ...timings[i],
+  })), { threads, log });
+
   let contendedInfo = null;
   if (contended) {
     const busy = startBusyLoop(contended === 'pinned');
@@ -269,5 +280,5 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       busy.stop();
     }
   }
-  return { rows, rates, contended: contendedInfo };
+  return { rows, rates, contended: contendedInfo, onnxruntime };
 }

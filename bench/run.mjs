@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench [-- flags]`: the CPU table (each op against a same-size memcpy), and the GPU
 // table (against a same-size device-to-device copy, with PyTorch peers when torch is there)
-// whenever CUDA is available. Progress goes to stderr; the tables (or, with --json, one JSON
+// whenever CUDA is available; the CPU table has onnxruntime-node columns when bench/peers/ has it
+// installed (bench/ort_peers.mjs). Progress goes to stderr; the tables (or, with --json, one JSON
 // object) go to stdout. Results are written to bench/results/local/ (ignored by git) unless --out
 // or --no-save says otherwise. `npm run bench -- --help` lists the flags.
 import { execSync } from 'node:child_process';
@@ -28,6 +29,8 @@ const USAGE = `Usage: npm run bench -- [flags]        (or: node bench/run.mjs [f
 
 Times each op against a same-size copy: the CPU table always (a memcpy), the GPU table when CUDA
 is available (a device-to-device cudaMemcpy; PyTorch peers when python3 with CUDA torch is found).
+The CPU table also times onnxruntime-node (CPU execution provider) on the same rows when it is
+installed in bench/peers/ (npm run bench:peers:install: a bench-only install, not a dependency).
 Progress goes to stderr, the tables to stdout.
 
 Flags:
@@ -162,10 +165,21 @@ function save(base, contents) {
   }
 }
 
+// The CPU table's line on its onnxruntime-node columns (bench/ort_peers.mjs), or why there are none.
+function ortHeader(o) {
+  if (!o || o.reason) return `onnxruntime: no columns, ${o?.reason ?? 'not run'}`;
+  return `onnxruntime: onnxruntime-node ${o.version}, CPU execution provider, intraOpNumThreads ${o.threads} (our pool's thread count), ` +
+    'graphs bench/peers/*.onnx (scripts/gen_onnx_peers.py) fed the same x and weights as ours' +
+    `${o.maxRelErr === null ? '' : `, outputs within ${o.maxRelErr.toPrecision(2)} of ours (max |Δ| / max |y|)`}. ` +
+    'onnxruntime ms = median of `await session.run(feeds, fetches)` (async: the binding runs the graph inside a setImmediate), ' +
+    'over as many calls as our row; ms = median of our synchronous call; × faster than onnxruntime = onnxruntime ms / ms.';
+}
+
 function cpuTable(meta, rows) {
   const g = (v) => (v / 1e9).toFixed(0);
   const r = meta.rates;
   const contended = rows.some((row) => row.contendedMs !== undefined);
+  const ort = rows.some((row) => row.ortMs !== undefined);
   const num = (v, d) => (v === null || v === undefined ? 'n/a' : v.toFixed(d));
   const lines = [
     `CPU: ${meta.cpu}, ${meta.cores} cores, ${meta.threads} pool threads, ${meta.simd} kernels; Node ${meta.node}; commit ${meta.commit}; ${meta.date.slice(0, 10)}${meta.quick ? ' (--quick)' : ''}`,
@@ -175,11 +189,13 @@ function cpuTable(meta, rows) {
       : `Floor: ${meta.floorSkipped ?? 'not measured'}`,
     'No out = the default call form, which returns a new array each call (page faults of fresh memory included); × out = its time / the out form\'s, timed in interleaved rounds.',
     ...(contended ? [`Contended: each row again while a busy-loop process (${meta.contended.busyLoop}) holds a core; × idle = contended ms / ms.`] : []),
+    ortHeader(meta.onnxruntime),
     '',
-    `| op | shape (N×C×H×W) | layout | dtype | ms | GB/s | memcpy ms | ratio | floor ms | × floor | no out ms | × out |${contended ? ' contended ms | × idle |' : ''}`,
-    `| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${contended ? ' ---: | ---: |' : ''}`,
+    `| op | shape (N×C×H×W) | layout | dtype | ms | GB/s | memcpy ms | ratio | floor ms | × floor | no out ms | × out |${contended ? ' contended ms | × idle |' : ''}${ort ? ' onnxruntime ms | × faster than onnxruntime |' : ''}`,
+    `| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${contended ? ' ---: | ---: |' : ''}${ort ? ' ---: | ---: |' : ''}`,
     ...rows.map((row) => `| ${row.op} | ${row.shape.replaceAll('x', '×')} | ${row.layout} | ${row.dtype} | ${row.ms.toFixed(3)} | ${row.gbps.toFixed(1)} | ${row.copyMs.toFixed(3)} | ${row.ratio.toFixed(2)} | ${row.floorMs === null ? 'n/a' : row.floorMs < 0.01 ? row.floorMs.toPrecision(2) : row.floorMs.toFixed(3)} | ${num(row.floorRatio, 2)} | ${num(row.newMs, 3)} | ${num(row.newRatio, 2)} |` +
-      (contended ? ` ${num(row.contendedMs, 3)} | ${num(row.contendedRatio, 2)} |` : '')),
+      (contended ? ` ${num(row.contendedMs, 3)} | ${num(row.contendedRatio, 2)} |` : '') +
+      (ort ? ` ${num(row.ortMs, 3)} | ${num(row.ortRatio, 2)} |` : '')),
   ];
   return lines.join('\n');
 }
@@ -190,7 +206,7 @@ if (opts.devices.includes('cpu') && !runCpu) log(`CPU table skipped: the CPU tak
 if (runCpu) {
   const { runCpuBench } = await import('./cpu.mjs');
   log('CPU table: each op against a same-size memcpy');
-  const { rows, rates, contended } = await runCpuBench({
+  const { rows, rates, contended, onnxruntime } = await runCpuBench({
     quick: opts.quick, log, shapes: opts.shapes, ops: opts.ops, layouts: opts.layouts, contended: opts.contended,
   });
   const info = loadBinding().info();
@@ -206,6 +222,7 @@ if (runCpu) {
     quick: opts.quick,
     rates,
     contended,
+    onnxruntime,
   };
   result.cpu = { ...meta, rows };
   let table = cpuTable(meta, rows);
