@@ -25,9 +25,16 @@ namespace sqex {
 namespace cpu {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // Workers spin this long after a job before sleeping, so back-to-back phases of one op do not
-// pay a futex wake-up each; short, so idle spinning does not starve a loaded machine.
+// pay a futex wake-up each; short, so idle spinning does not starve a loaded machine. After the
+// first kPauseSpins iterations the spin yields the core each time round: on a loaded machine the
+// worker often shares a core with the caller (woken onto it), and a worker that spins there with
+// PAUSE alone holds the caller off the core until the end of its slice; beside a busy loop or a
+// compile that added ~110 us to one call in ten, per parallel phase (NOTES-cpu.md item 20).
 constexpr auto kSpin = std::chrono::microseconds(50);
+constexpr int kPauseSpins = 256;
 constexpr int kMaxParticipants = 256;
 
 // True while this thread runs pool tasks: a nested parallel_for then runs inline (the caller
@@ -192,11 +199,15 @@ class Pool {
     t_participant = index + 1;
     for (;;) {
       // Spin briefly, then sleep until the generation moves.
-      auto start = std::chrono::steady_clock::now();
+      const Clock::time_point start = Clock::now();
       int spins = 0;
       while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed)) {
-        SQEX_CPU_RELAX();
-        if ((++spins & 127) == 0 && std::chrono::steady_clock::now() - start > kSpin) {
+        if (++spins <= kPauseSpins) {
+          SQEX_CPU_RELAX();
+          continue;
+        }
+        std::this_thread::yield();
+        if (Clock::now() - start > kSpin) {
           std::unique_lock<std::mutex> lk(wake_mutex_);
           wake_cv_.wait(lk, [&] {
             return generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_relaxed);
