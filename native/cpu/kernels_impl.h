@@ -300,12 +300,17 @@ static void fc_rows_g(const float* w, const float* b, int64_t k, const double* x
 
 static void k_fc(const float* w, const float* b, int64_t k, const double* x, int64_t ldx, int64_t nb,
                  double* y, int64_t ldy, int64_t r0, int64_t r1) {
-  // 8 accumulators everywhere (2 per FMA latency x 2 pipes, 16 registers on AVX2). Rows in
-  // chunks so that a chunk's weights stay in L1/L2 while every sample group passes over them.
+  // 8 accumulators (2 per FMA latency x 2 pipes, 16 registers on AVX2); with 32 registers
+  // (AVX-512) 4 rows x 4 samples, each converted weight vector used 4 times: 1.25-1.3x the 4 x 2
+  // blocks at nb = 8 (NOTES-cpu.md item 23). Every output's own sum runs in the same order
+  // whatever the blocking (same bits). Rows in chunks so that a chunk's weights stay in L1/L2
+  // while every sample group passes over them.
   const int64_t kChunkRows = std::max<int64_t>(8, (int64_t(16) << 10) / (int64_t(sizeof(float)) * std::max<int64_t>(k, 1)) / 8 * 8);
   for (int64_t c0 = r0; c0 < r1; c0 += kChunkRows) {
     const int64_t c1 = std::min(r1, c0 + kChunkRows);
     int64_t n = 0;
+    if (WH >= 8)
+      for (; n + 4 <= nb; n += 4) fc_rows_g<4, 4>(w, b, k, x, ldx, y, ldy, c0, c1, n);
     for (; n + 2 <= nb; n += 2) fc_rows_g<4, 2>(w, b, k, x, ldx, y, ldy, c0, c1, n);
     if (n < nb) fc_rows_g<8, 1>(w, b, k, x, ldx, y, ldy, c0, c1, n);
   }
