@@ -41,6 +41,7 @@ using Clock = std::chrono::steady_clock;
 // cost batch-8 rows their second core beside a busy loop). NOTES-cpu.md item 21.
 constexpr auto kSpin = std::chrono::microseconds(50);
 constexpr int kCpuCheckSpins = 16;
+constexpr int kMaxParticipants = 256;
 
 // The CPU the calling thread runs on, or -1 where that is not known (then workers never yield).
 inline int current_cpu() {
@@ -50,7 +51,6 @@ inline int current_cpu() {
   return -1;
 #endif
 }
-constexpr int kMaxParticipants = 256;
 
 // True while this thread runs pool tasks: a nested parallel_for then runs inline (the caller
 // already holds the pool, and std::mutex must not be re-locked by its owner).
