@@ -81,6 +81,7 @@ const Kernels& kernels();
 const Kernels* kernels_scalar();
 const Kernels* kernels_sse2();
 const Kernels* kernels_avx2();
+const Kernels* kernels_avx512();
 const Kernels* kernels_neon();
 // Dev harness and tests only: run with `k` instead of the best table (nullptr = best again).
 void force_kernels(const Kernels* k);

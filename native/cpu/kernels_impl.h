@@ -12,6 +12,10 @@
 //   vh_fma(a, b, c) = a + b * c, vh_sum;
 //   sigmoid_rows(v, s, n): s[i] = float(1 / (1 + exp(-v[i]))).
 //
+// Tails: the main loops take 2W elements a step; with W = 16 (AVX-512) one more W-wide step runs
+// before the scalar tail (`W >= 16`, a constant: the narrower tables are unchanged), else H*W = 49
+// would leave 17 elements to the scalar loop.
+//
 // NaN in the maxes (torch.amax propagates it): every max here is taken beside a double sum of
 // the same values, and that sum is NaN whenever one of them is NaN (or +Inf meets -Inf). The hot
 // loops use the plain vmax; a NaN sum, resolved once per reduction, triggers a rescan of those
@@ -41,6 +45,10 @@ static double k_sum(const float* x, int64_t n) {
     a0 = vd_addf_mem(a0, x + i);
     a1 = vd_addf_mem(a1, x + i + W);
   }
+  if (W >= 16 && i + W <= n) {
+    a0 = vd_addf_mem(a0, x + i);
+    i += W;
+  }
   double total = vd_sum(a0) + vd_sum(a1);
   for (; i < n; ++i) total += x[i];
   return total;
@@ -56,6 +64,11 @@ static void k_sum_max(const float* x, int64_t n, double* sum_out, float* max_out
     a1 = vd_addf_mem(a1, x + i + W);
     m0 = vmax(m0, v0);
     m1 = vmax(m1, v1);
+  }
+  if (W >= 16 && i + W <= n) {
+    a0 = vd_addf_mem(a0, x + i);
+    m0 = vmax(m0, vld(x + i));
+    i += W;
   }
   double total = vd_sum(a0) + vd_sum(a1);
   float mx = vlanes_max(vmax(m0, m1));
@@ -90,6 +103,10 @@ static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) 
     for (; c + 2 * W <= cc; c += 2 * W) {
       vd_st(acc + c, vd_addf_mem(vd_ld(acc + c), xr + c));
       vd_st(acc + c + W, vd_addf_mem(vd_ld(acc + c + W), xr + c + W));
+    }
+    if (W >= 16 && c + W <= cc) {
+      vd_st(acc + c, vd_addf_mem(vd_ld(acc + c), xr + c));
+      c += W;
     }
     for (; c < cc; ++c) acc[c] += xr[c];
   }
@@ -146,6 +163,17 @@ static void scale_t(const float* x, float s, const float* r, float* y, int64_t n
       vst(y + i + W, b);
     }
   }
+  if (W >= 16 && i + W <= n) {
+    vf a = vmul(vld(x + i), vs);
+    if (HasR) a = vadd(a, vld(r + i));
+    if (Relu) a = vrelu(a);
+    if (NT) {
+      vst_nt(y + i, a);
+    } else {
+      vst(y + i, a);
+    }
+    i += W;
+  }
   for (; i < n; ++i) {
     float v = x[i] * s;
     if (HasR) v += r[i];
@@ -195,6 +223,13 @@ static void scale_rows_t(const float* x, const float* s, const float* r, float* 
         vst(yr + c, a);
         vst(yr + c + W, b);
       }
+    }
+    if (W >= 16 && c + W <= cc) {  // never with NT (cc % 2W == 0)
+      vf a = vmul(vld(xr + c), vld(s + c));
+      if (HasR) a = vadd(a, vld(rr + c));
+      if (Relu) a = vrelu(a);
+      vst(yr + c, a);
+      c += W;
     }
     for (; c < cc; ++c) {
       float v = xr[c] * s[c];
@@ -265,12 +300,17 @@ static void fc_rows_g(const float* w, const float* b, int64_t k, const double* x
 
 static void k_fc(const float* w, const float* b, int64_t k, const double* x, int64_t ldx, int64_t nb,
                  double* y, int64_t ldy, int64_t r0, int64_t r1) {
-  // 8 accumulators everywhere (2 per FMA latency x 2 pipes, 16 registers on AVX2). Rows in
-  // chunks so that a chunk's weights stay in L1/L2 while every sample group passes over them.
+  // 8 accumulators (2 per FMA latency x 2 pipes, 16 registers on AVX2); with 32 registers
+  // (AVX-512) 4 rows x 4 samples, each converted weight vector used 4 times: 1.25-1.3x the 4 x 2
+  // blocks at nb = 8 (NOTES-cpu.md item 23). Every output's own sum runs in the same order
+  // whatever the blocking (same bits). Rows in chunks so that a chunk's weights stay in L1/L2
+  // while every sample group passes over them.
   const int64_t kChunkRows = std::max<int64_t>(8, (int64_t(16) << 10) / (int64_t(sizeof(float)) * std::max<int64_t>(k, 1)) / 8 * 8);
   for (int64_t c0 = r0; c0 < r1; c0 += kChunkRows) {
     const int64_t c1 = std::min(r1, c0 + kChunkRows);
     int64_t n = 0;
+    if (WH >= 8)
+      for (; n + 4 <= nb; n += 4) fc_rows_g<4, 4>(w, b, k, x, ldx, y, ldy, c0, c1, n);
     for (; n + 2 <= nb; n += 2) fc_rows_g<4, 2>(w, b, k, x, ldx, y, ldy, c0, c1, n);
     if (n < nb) fc_rows_g<8, 1>(w, b, k, x, ldx, y, ldy, c0, c1, n);
   }
@@ -349,6 +389,12 @@ static void k_chan_stats_rows(const float* x, const float* s, int64_t cc, int64_
       a1 = vd_addf(a1, v1);
       m0 = vmax(m0, v0);
       m1 = vmax(m1, v1);
+    }
+    if (W >= 16 && c + W <= cc) {
+      const vf v0 = vmul(vld(xr + c), vld(s + c));
+      a0 = vd_addf(a0, v0);
+      m0 = vmax(m0, v0);
+      c += W;
     }
     double total = vd_sum(a0) + vd_sum(a1);
     float mx = vlanes_max(vmax(m0, m1));

@@ -13,8 +13,10 @@ namespace {
 
 // Below this many bytes a phase runs on one thread: a wake-up costs more than it saves.
 constexpr int64_t kBytesPerTask = 96 << 10;
-// Excitation FCs below this many multiply-adds run on the calling thread.
-constexpr int64_t kParallelFcMacs = 1 << 17;
+// Excitation FCs below this many multiply-adds run on the calling thread. Measured crossover
+// (NOTES-cpu.md item 22): at 1 << 17 the 65K-MAC FCs of 1x1024x14x14 ran on one thread while the
+// spinning worker waited (20.8 -> 17.7 us split); below ~8K MACs a split gains nothing.
+constexpr int64_t kParallelFcMacs = 1 << 13;
 
 // Tasks per parallel phase: up to kTasksPerThread per thread so a descheduled thread's share
 // can be taken over (each thread's home range stays contiguous and identical across phases).

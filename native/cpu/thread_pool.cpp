@@ -21,14 +21,36 @@
 #define SQEX_CPU_RELAX() ((void)0)
 #endif
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 namespace sqex {
 namespace cpu {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 // Workers spin this long after a job before sleeping, so back-to-back phases of one op do not
 // pay a futex wake-up each; short, so idle spinning does not starve a loaded machine.
+// On a loaded machine a worker is often woken onto the caller's core; spinning there it holds the
+// caller off the core until its slice ends (~110 us more for one call in ten, per parallel phase,
+// beside a busy loop or a compile). So a worker that finds itself on the core the caller last
+// published from yields it each time round; on its own core it keeps it (PAUSE), so that it is
+// there for the next phase rather than handing the core to the neighbour (yielding everywhere
+// cost batch-8 rows their second core beside a busy loop). NOTES-cpu.md item 21.
 constexpr auto kSpin = std::chrono::microseconds(50);
+constexpr int kCpuCheckSpins = 16;
 constexpr int kMaxParticipants = 256;
+
+// The CPU the calling thread runs on, or -1 where that is not known (then workers never yield).
+inline int current_cpu() {
+#if defined(__linux__)
+  return sched_getcpu();  // vDSO (RDPID / RDTSCP on x86): tens of ns
+#else
+  return -1;
+#endif
+}
 
 // True while this thread runs pool tasks: a nested parallel_for then runs inline (the caller
 // already holds the pool, and std::mutex must not be re-locked by its owner).
@@ -133,6 +155,7 @@ class Pool {
     {
       std::lock_guard<std::mutex> g(wake_mutex_);
       current_ = job;
+      caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_cv_.notify_all();
@@ -149,6 +172,7 @@ class Pool {
         std::this_thread::yield();
       }
     }
+    caller_cpu_.store(current_cpu(), std::memory_order_relaxed);  // for the spin until the next job
     {
       std::lock_guard<std::mutex> g(wake_mutex_);
       if (current_ == job) current_.reset();
@@ -192,11 +216,14 @@ class Pool {
     t_participant = index + 1;
     for (;;) {
       // Spin briefly, then sleep until the generation moves.
-      auto start = std::chrono::steady_clock::now();
+      const Clock::time_point start = Clock::now();
       int spins = 0;
       while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed)) {
         SQEX_CPU_RELAX();
-        if ((++spins & 127) == 0 && std::chrono::steady_clock::now() - start > kSpin) {
+        if ((++spins % kCpuCheckSpins) != 0) continue;
+        const int cpu = current_cpu();
+        if (cpu >= 0 && cpu == caller_cpu_.load(std::memory_order_relaxed)) std::this_thread::yield();
+        if (Clock::now() - start > kSpin) {
           std::unique_lock<std::mutex> lk(wake_mutex_);
           wake_cv_.wait(lk, [&] {
             return generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_relaxed);
@@ -251,6 +278,7 @@ class Pool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
   std::shared_ptr<Job> current_;
+  std::atomic<int> caller_cpu_{-1};  // where the last job was published from (current_cpu())
 };
 
 // Never destroyed: joining threads from static destructors at process exit (or DLL unload on

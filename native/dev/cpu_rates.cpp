@@ -6,8 +6,10 @@
 //                 each thread copying its slice over and over (the slices stay in its caches when
 //                 they fit), best of several repeats
 //   read[t][i]  : bytes/s of a read-only sum over sizes[i] bytes split over t threads
-//   fma64[t], fma32[t] : multiply-adds/s with t threads (AVX2+FMA when the CPU has it, else the
-//                 compiler's baseline vectors), 12 independent chains per thread
+//   fma64[t], fma32[t] : multiply-adds/s with t threads (AVX-512 when the CPU has it, else AVX2+FMA,
+//                 else the compiler's baseline vectors: the widest the kernels use), 12
+//                 independent chains per thread
+//   the read sum uses the same widest vectors (512-bit loads reach L1/L2 rates 256-bit ones do not)
 // t = 1 .. threads (argv[1], default hardware concurrency).
 //
 // Build: c++ -O2 -std=c++17 -pthread native/dev/cpu_rates.cpp -o build/cpu_rates
@@ -54,6 +56,8 @@ volatile double g_sink;
 
 typedef double v4d __attribute__((vector_size(32)));
 typedef float v8f __attribute__((vector_size(32)));
+typedef double v8d __attribute__((vector_size(64)));
+typedef float v16f __attribute__((vector_size(64)));
 
 // 12 independent chains of a = a * m + c: enough to cover FMA latency x throughput on current
 // cores (4-5 cycles x 2-4 pipes).
@@ -97,6 +101,26 @@ __attribute__((target("avx2,fma"))) void fma32_avx2(long iters, double* out) {
   FMA_CHAINS(a, m, c, iters);
   double s = 0;
   for (int j = 0; j < 12; ++j) s += a[j][0] + a[j][7];
+  *out = s;
+}
+__attribute__((target("avx512f"))) void fma64_avx512(long iters, double* out) {
+  const double mm = 0.999999, cc = 1e-7;
+  v8d a[12], m = {mm, mm, mm, mm, mm, mm, mm, mm}, c = {cc, cc, cc, cc, cc, cc, cc, cc};
+  for (int j = 0; j < 12; ++j) a[j] = v8d{1.0 + j, 2, 3, 4, 5, 6, 7, 8};
+  FMA_CHAINS(a, m, c, iters);
+  double s = 0;
+  for (int j = 0; j < 12; ++j) s += a[j][0] + a[j][7];
+  *out = s;
+}
+__attribute__((target("avx512f"))) void fma32_avx512(long iters, double* out) {
+  const float mm = 0.999999f, cc = 1e-7f;
+  v16f a[12], m, c;
+  for (int l = 0; l < 16; ++l) m[l] = mm, c[l] = cc;
+  for (int j = 0; j < 12; ++j)
+    for (int l = 0; l < 16; ++l) a[j][l] = float(1 + j + l);
+  FMA_CHAINS(a, m, c, iters);
+  double s = 0;
+  for (int j = 0; j < 12; ++j) s += a[j][0] + a[j][15];
   *out = s;
 }
 #endif
@@ -148,6 +172,25 @@ void fma32_base(long iters, double* out) {
 
 #ifdef SQEX_RATES_X86
 __attribute__((target("avx2,fma"))) double read_sum_avx2(const float* p, size_t n) { READ_SUM_BODY }
+__attribute__((target("avx512f"))) double read_sum_avx512(const float* p, size_t n) {
+  v16f a0{}, a1{}, a2{}, a3{}, x0, x1, x2, x3;
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    std::memcpy(&x0, p + i, 64);
+    std::memcpy(&x1, p + i + 16, 64);
+    std::memcpy(&x2, p + i + 32, 64);
+    std::memcpy(&x3, p + i + 48, 64);
+    a0 += x0;
+    a1 += x1;
+    a2 += x2;
+    a3 += x3;
+  }
+  v16f s = (a0 + a1) + (a2 + a3);
+  double t = 0;
+  for (int j = 0; j < 16; ++j) t += s[j];
+  for (; i < n; ++i) t += p[i];
+  return t;
+}
 #endif
 double read_sum_base(const float* p, size_t n) { READ_SUM_BODY }
 
@@ -164,20 +207,27 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < src.size(); ++i) src[i] = float(i % 1000) * 1e-3f;
   std::memset(dst.data(), 0, max_size);
 
-  bool avx2 = false;
+  bool avx2 = false, avx512 = false;
 #ifdef SQEX_RATES_X86
   avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  // The kernels' AVX-512 table needs F, DQ, VL and BW (native/cpu/kernels.cpp).
+  avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
 #endif
 
 #ifndef SQEX_RATES_X86
   const bool avx2_read = false;
   auto read_sum_avx2 = read_sum_base;
+  auto read_sum_avx512 = read_sum_base;
 #else
   const bool avx2_read = avx2;
 #endif
+  auto read_sum = [&](const float* p, size_t n) {
+    return avx512 ? read_sum_avx512(p, n) : avx2_read ? read_sum_avx2(p, n) : read_sum_base(p, n);
+  };
   std::printf("{\"sizes\":[");
   for (int i = 0; i < nsizes; ++i) std::printf("%s%zu", i ? "," : "", sizes[i]);
-  std::printf("],\"isa\":\"%s\"", avx2 ? "avx2" : "baseline");
+  std::printf("],\"isa\":\"%s\"", avx512 ? "avx512" : avx2 ? "avx2" : "baseline");
   for (int kind = 0; kind < 2; ++kind) {
     std::printf(",\"%s\":[", kind == 0 ? "copy" : "read");
     for (int t = 1; t <= max_threads; ++t) {
@@ -196,7 +246,7 @@ int main(int argc, char** argv) {
               if (kind == 0)
                 std::memcpy(dst.data() + lo, src.data() + lo, (hi - lo) * sizeof(float));
               else
-                acc += avx2_read ? read_sum_avx2(src.data() + lo, hi - lo) : read_sum_base(src.data() + lo, hi - lo);
+                acc += read_sum(src.data() + lo, hi - lo);
             }
             if (p == 0) sum = acc;
           });
@@ -213,14 +263,16 @@ int main(int argc, char** argv) {
   for (int prec = 0; prec < 2; ++prec) {
     std::printf(",\"%s\":[", prec == 0 ? "fma64" : "fma32");
     const long iters = 200000;
-    const double per_iter = 12.0 * (prec == 0 ? 4 : 8);
+    const double per_iter = 12.0 * (prec == 0 ? 4 : 8) * (avx512 ? 2 : 1);
     for (int t = 1; t <= max_threads; ++t) {
       double best = 1e30;
       for (int rep = 0; rep < 5; ++rep) {
         const double sec = timed(t, [&](int) {
           double out;
 #ifdef SQEX_RATES_X86
-          if (avx2) {
+          if (avx512) {
+            prec == 0 ? fma64_avx512(iters, &out) : fma32_avx512(iters, &out);
+          } else if (avx2) {
             prec == 0 ? fma64_avx2(iters, &out) : fma32_avx2(iters, &out);
           } else
 #endif

@@ -608,7 +608,7 @@ int main(int argc, char** argv) {
   }
   std::printf("simd=%s threads=%d\n", cpu_simd_level(), cpu_thread_count());
   if (mode == "nan") {  // the NaN/Inf checks alone, every ISA
-    const cpu::Kernels* isas[] = {cpu::kernels_scalar(), cpu::kernels_sse2(), cpu::kernels_avx2(), cpu::kernels_neon()};
+    const cpu::Kernels* isas[] = {cpu::kernels_scalar(), cpu::kernels_sse2(), cpu::kernels_avx2(), cpu::kernels_avx512(), cpu::kernels_neon()};
     for (const cpu::Kernels* k : isas) {
       if (!k) continue;
       const int before = g_fail, checks0 = g_checks;
@@ -620,7 +620,7 @@ int main(int argc, char** argv) {
     return g_fail ? 1 : 0;
   }
   if (mode == "check" || mode == "all") {
-    const cpu::Kernels* isas[] = {cpu::kernels_scalar(), cpu::kernels_sse2(), cpu::kernels_avx2(), cpu::kernels_neon()};
+    const cpu::Kernels* isas[] = {cpu::kernels_scalar(), cpu::kernels_sse2(), cpu::kernels_avx2(), cpu::kernels_avx512(), cpu::kernels_neon()};
     for (const cpu::Kernels* k : isas) {
       if (!k) continue;
       const int before = g_fail, checks0 = g_checks;

@@ -1,0 +1,137 @@
+// Per-call timing of the production CPU ops on one shape (issue 11 parts 2-3): where a small
+// call's time goes (perf record on this), one thread against the pool, back-to-back calls
+// against calls that follow a memcpy stint (the bench's pattern), and a busy-loop neighbour.
+//
+// Build (from the repo root):
+//   g++ -O3 -g -std=c++17 -pthread -Inative/include -Inative/cpu native/dev/cpu_call_bench.cpp
+//       native/cpu/*.cpp -o /tmp/cpu_call_bench
+// Run:  /tmp/cpu_call_bench OP NxCxHxW LAYOUT [threads] [reps]
+//   OP se|eca|cbam; LAYOUT NCHW|NHWC; threads 0 = default (hardware concurrency).
+//   env MODE=loop (default; back to back) | stint (16 memcpys of x, then 16 calls, first dropped:
+//   bench/cpu.mjs's pattern); BUSY=1: a busy-loop thread in a child process beside the calls.
+// Prints the median, p10 and p90 in microseconds, and the calls' mean.
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sqex/cpu.h"
+
+using namespace sqex;
+
+static double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+static void fill(std::vector<float>& v, size_t n, float lo, float hi, unsigned seed) {
+  std::mt19937 g(seed);
+  std::uniform_real_distribution<float> d(lo, hi);
+  v.resize(n);
+  for (auto& e : v) e = d(g);
+}
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: %s se|eca|cbam NxCxHxW NCHW|NHWC [threads] [reps]\n", argv[0]);
+    return 2;
+  }
+  const std::string op = argv[1];
+  long n, c, h, w;
+  if (std::sscanf(argv[2], "%ldx%ldx%ldx%ld", &n, &c, &h, &w) != 4) return 2;
+  const bool nhwc = std::string(argv[3]) == "NHWC";
+  if (argc > 4) cpu_set_thread_count(std::atoi(argv[4]));
+  const int reps = argc > 5 ? std::atoi(argv[5]) : 3000;
+  const char* mode_env = std::getenv("MODE");
+  const bool stint = mode_env && std::string(mode_env) == "stint";
+
+  OpParams p;
+  p.op = op == "eca" ? Op::ECA : op == "cbam" ? Op::CBAM : Op::SE;
+  p.shape = {n, c, h, w};
+  p.layout = nhwc ? Layout::NHWC : Layout::NCHW;
+  // SE-ResNet reduction 16 (EfficientNet's 96 -> 4 and 240 -> 10 as in bench/cpu.mjs).
+  const long hidden = c == 96 ? 4 : c == 240 ? 10 : std::max(8L, c / 16);
+  p.hidden = p.op == Op::ECA ? 0 : hidden;
+  p.two_fc = true;
+  p.eca_k = 5;
+  p.spatial_k = 7;
+  p.spatial_bias = 0.05f;
+  const size_t numel = size_t(n * c * h * w);
+  std::vector<float> x, y(numel), dst(numel), w1, b1, w2, b2, aux;
+  fill(x, numel, -1, 1, 1);
+  fill(w1, size_t(hidden * c), -0.1f, 0.1f, 2);
+  fill(b1, size_t(hidden), -0.1f, 0.1f, 3);
+  fill(w2, size_t(c * hidden), -0.1f, 0.1f, 4);
+  fill(b2, size_t(c), -0.1f, 0.1f, 5);
+  fill(aux, 98, -0.2f, 0.2f, 6);
+  Weights wt;
+  if (p.op != Op::ECA) {
+    wt.w1 = w1.data();
+    wt.b1 = b1.data();
+    wt.w2 = w2.data();
+    wt.b2 = b2.data();
+  }
+  if (p.op != Op::SE) wt.aux = aux.data();
+  Tensors t;
+  t.x = x.data();
+  t.y = y.data();
+
+  pid_t busy = -1;
+  if (std::getenv("BUSY")) {
+    busy = fork();
+    if (busy == 0) {
+      volatile unsigned long k = 0;
+      for (;;) k = k + 1;
+    }
+    usleep(200000);
+  }
+
+  std::vector<double> times;
+  times.reserve(size_t(reps));
+  auto call = [&] {
+    Status s = forward_cpu(p, wt, t);
+    if (!s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.message.c_str());
+      std::exit(1);
+    }
+  };
+  for (int i = 0; i < 200; ++i) call();
+  if (stint) {
+    while (int(times.size()) < reps) {
+      for (int k = 0; k < 16; ++k) std::memcpy(dst.data(), x.data(), numel * sizeof(float));
+      for (int k = 0; k < 16; ++k) {
+        const double a = now_s();
+        call();
+        const double d = now_s() - a;
+        if (k > 0) times.push_back(d);
+      }
+    }
+  } else {
+    for (int i = 0; i < reps; ++i) {
+      const double a = now_s();
+      call();
+      times.push_back(now_s() - a);
+    }
+  }
+  if (busy > 0) {
+    kill(busy, SIGKILL);
+    waitpid(busy, nullptr, 0);
+  }
+  double mean = 0;
+  for (double d : times) mean += d;
+  mean /= double(times.size());
+  std::sort(times.begin(), times.end());
+  const size_t m = times.size();
+  std::printf("%s %s %s threads=%d %s%s median %.1f us  p10 %.1f  p90 %.1f  mean %.1f\n", op.c_str(), argv[2],
+              nhwc ? "NHWC" : "NCHW", cpu_thread_count(), stint ? "stint" : "loop", busy > 0 ? " busy" : "",
+              times[m / 2] * 1e6, times[m / 10] * 1e6, times[m * 9 / 10] * 1e6, mean * 1e6);
+  return 0;
+}
