@@ -1,0 +1,54 @@
+// Results without `out` (uninitialised Buffer.allocUnsafeSlow memory through a JS allocator the
+// addon calls), attacked from child processes (a crash is a failed
+// test, not a dead runner):
+//   - result-matrix.cjs: every op, layout, option and odd shape, sync/async/blocks/worker thread,
+//     with glibc's malloc perturb on, so that memory a kernel skipped reads as 0xAAAAAAAA.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
+import { freshRng } from './helpers.js';
+
+const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const HOSTILE = fileURLToPath(new URL('./hostile/', import.meta.url));
+
+interface HostileReport {
+  ok: boolean;
+  checks: number;
+  failures: string[];
+  [key: string]: unknown;
+}
+
+function runHostile(name: string, env: Record<string, string> = {}, timeoutMs = 120_000): HostileReport {
+  const r = spawnSync(process.execPath, ['--expose-gc', `${HOSTILE}${name}`], {
+    env: { ...process.env, SQEX_DIST: DIST, ...env },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 16 << 20,
+  });
+  const context = `${name} ${JSON.stringify(env)}: signal ${r.signal}, status ${r.status}\nstderr: ${r.stderr.slice(-2000)}`;
+  expect(r.signal, context).toBeNull();
+  expect(r.status, context).toBe(0);
+  const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as HostileReport;
+  expect(report.failures, context).toEqual([]);
+  expect(report.ok, context).toBe(true);
+  expect(report.checks, context).toBeGreaterThan(0);
+  return report;
+}
+
+const seed = (): string => String(freshRng().seed);
+const underAsan = /asan/.test(process.env.LD_PRELOAD ?? '');
+// glibc's perturb tunable fills every malloc'ed block with 0xAA; tcache and fastbins would skip it.
+const glibc = process.platform === 'linux' && Boolean((process.report?.getReport() as { header?: { glibcVersionRuntime?: string } })?.header?.glibcVersionRuntime);
+const PERTURB = 'glibc.malloc.perturb=85:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0';
+
+describe('results without out over the whole option matrix (child process)', () => {
+  test('every op, layout, option, odd shape, sync/async/blocks/worker: equal to the out form bit for bit, with malloc perturb on', () => {
+    const env: Record<string, string> = { SQEX_SEED: seed() };
+    // Under ASan its allocator fills fresh memory (0xbe) instead: the comparison still bites.
+    if (glibc && !underAsan) Object.assign(env, { GLIBC_TUNABLES: PERTURB, SQEX_EXPECT_PERTURB: '1' });
+    const report = runHostile('result-matrix.cjs', env, 300_000);
+    if (!glibc) console.log('result-matrix: not glibc, so no malloc perturb: the comparison runs over whatever memory comes back');
+    expect(report.cases as number).toBeGreaterThan(4000);
+    expect(report.checks).toBeGreaterThan(15_000);
+  }, 300_000);
+});
