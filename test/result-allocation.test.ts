@@ -2,7 +2,9 @@
 // addon calls), attacked from child processes (a crash is a failed
 // test, not a dead runner):
 //   - result-matrix.cjs: every op, layout, option and odd shape, sync/async/blocks/worker thread,
-//     with glibc's malloc perturb on, so that memory a kernel skipped reads as 0xAAAAAAAA.
+//     with glibc's malloc perturb on, so that memory a kernel skipped reads as 0xAAAAAAAA;
+//   - allocator-trust.cjs: user code after load cannot replace the allocator (through the
+//     binding's exports or patched intrinsics).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
@@ -51,4 +53,11 @@ describe('results without out over the whole option matrix (child process)', () 
     expect(report.cases as number).toBeGreaterThan(4000);
     expect(report.checks).toBeGreaterThan(15_000);
   }, 300_000);
+});
+
+describe('the result allocator cannot be replaced after load (child process)', () => {
+  test('setResultAllocator through require(loadReport().binary) returns false and is never called; patched intrinsics do not reach it', () => {
+    const report = runHostile('allocator-trust.cjs', { SQEX_SEED: seed() });
+    expect(report.checks).toBeGreaterThanOrEqual(14);
+  }, 60_000);
 });
