@@ -1,10 +1,12 @@
 // Results without `out` (uninitialised Buffer.allocUnsafeSlow memory through a JS allocator the
-// addon calls), attacked from child processes (a crash is a failed
+// addon calls) and host memory exhaustion, attacked from child processes (a crash is a failed
 // test, not a dead runner):
 //   - result-matrix.cjs: every op, layout, option and odd shape, sync/async/blocks/worker thread,
 //     with glibc's malloc perturb on, so that memory a kernel skipped reads as 0xAAAAAAAA;
 //   - allocator-trust.cjs: user code after load cannot replace the allocator (through the
-//     binding's exports or patched intrinsics).
+//     binding's exports or patched intrinsics);
+//   - oom-more.cjs: block weight copies, readSafetensors and async worker threads out of memory
+//     give ERR_SQEX_OUT_OF_MEMORY.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
@@ -60,4 +62,18 @@ describe('the result allocator cannot be replaced after load (child process)', (
     const report = runHostile('allocator-trust.cjs', { SQEX_SEED: seed() });
     expect(report.checks).toBeGreaterThanOrEqual(14);
   }, 60_000);
+});
+
+const canCapMemory = process.platform === 'linux' && !underAsan && spawnSync('prlimit', ['--version']).status === 0;
+
+describe('more host memory exhaustion (child processes)', () => {
+  test.skipIf(!canCapMemory)('block weight copies and readSafetensors: ERR_SQEX_OUT_OF_MEMORY, and the process goes on', () => {
+    const report = runHostile('oom-more.cjs', { SQEX_SEED: seed(), SQEX_OOM_MODE: 'lib' });
+    expect(report.checks).toBeGreaterThanOrEqual(6);
+  }, 120_000);
+
+  test.skipIf(!canCapMemory)('async calls whose worker thread runs out of memory reject with ERR_SQEX_OUT_OF_MEMORY (never an uncoded Error)', () => {
+    const report = runHostile('oom-more.cjs', { SQEX_SEED: seed(), SQEX_OOM_MODE: 'worker' });
+    console.log(`oom-more worker: small async calls under the cap: ${JSON.stringify(report.tally)}`);
+  }, 120_000);
 });
