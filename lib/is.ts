@@ -121,20 +121,34 @@ export function codedError(message: string, code: string): Error & { code: strin
  * Allocation failure, a RangeError without a code from V8, becomes an Error with code
  * ERR_SQEX_OUT_OF_MEMORY and `bytes`, as the addon's own (native/binding/convert.h).
  */
-export function allocateArray<T extends Float32Array | Uint16Array>(
-  Ctor: new (length: number) => T,
+export function allocateArray<T extends ArrayBufferView>(
+  Ctor: { new (length: number): T; readonly BYTES_PER_ELEMENT: number },
   length: number,
   what: string,
 ): T {
   try {
     return new Ctor(length);
   } catch (err) {
-    const bytes = length * (Ctor === (Float32Array as unknown) ? 4 : 2);
-    throw Object.assign(
-      new Error(`squeeze-excite: out of host memory: could not allocate ${what} (${(bytes / 1048576).toFixed(1)} MiB). Use a smaller tensor, or free memory.`, { cause: err }),
-      { code: 'ERR_SQEX_OUT_OF_MEMORY', bytes },
-    );
+    throw outOfMemory(what, length * Ctor.BYTES_PER_ELEMENT, err);
   }
+}
+
+/** A Float32Array over a new SharedArrayBuffer of `length` elements, as allocateArray. */
+export function allocateSharedFloat32(length: number, what: string): Float32Array {
+  let sab: SharedArrayBuffer;
+  try {
+    sab = new SharedArrayBuffer(length * 4);
+  } catch (err) {
+    throw outOfMemory(what, length * 4, err);
+  }
+  return new Float32Array(sab);
+}
+
+function outOfMemory(what: string, bytes: number, cause: unknown): Error & { code: string; bytes: number } {
+  return Object.assign(
+    new Error(`squeeze-excite: out of host memory: could not allocate ${what} (${(bytes / 1048576).toFixed(1)} MiB). Use a smaller tensor, or free memory.`, { cause }),
+    { code: 'ERR_SQEX_OUT_OF_MEMORY', bytes },
+  );
 }
 
 export function typedArrayName(value: unknown): string | undefined {

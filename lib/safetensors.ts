@@ -16,7 +16,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { describe, isPlainObject } from './is.js';
+import { allocateArray, describe, isPlainObject } from './is.js';
 
 /** Element types of the format, as spelled in the header. */
 export type SafetensorsDType =
@@ -447,7 +447,7 @@ function elements(ctor: ArrayCtor, bytes: Uint8Array, begin: number, byteLength:
   const count = byteLength / size;
   const at = bytes.byteOffset + begin;
   if (size === 1 || (LITTLE_ENDIAN && at % size === 0)) return { data: new ctor(bytes.buffer, at, count), zeroCopy: true };
-  const copy = new Uint8Array(byteLength);
+  const copy = allocateArray(Uint8Array, byteLength, 'a copy of a tensor');
   copy.set(bytes.subarray(begin, begin + byteLength));
   if (!LITTLE_ENDIAN) {
     for (let i = 0; i < byteLength; i += size) copy.subarray(i, i + size).reverse();
@@ -460,7 +460,11 @@ export function safetensorsToFloat32(dtype: SafetensorsDType, data: SafetensorsD
   if (dtype === 'F32' && data instanceof Float32Array) return data;
   if (dtype === 'F16' && data instanceof Uint16Array) return float16BitsToFloat32(data);
   if (dtype === 'BF16' && data instanceof Uint16Array) return bfloat16BitsToFloat32(data);
-  if (dtype === 'F64' && data instanceof Float64Array) return Float32Array.from(data);
+  if (dtype === 'F64' && data instanceof Float64Array) {
+    const out = allocateArray(Float32Array, data.length, 'the float32 values');
+    out.set(data);
+    return out;
+  }
   return null;
 }
 
@@ -539,7 +543,7 @@ export function readSafetensors(source: string | URL | Uint8Array, options?: Rea
     if (names === undefined && dataLength <= bufferConstants.MAX_LENGTH) {
       // One read of the whole data section into a fresh buffer: offsets within it keep the
       // writer's alignment whatever the header's length.
-      const data = new Uint8Array(dataLength);
+      const data = allocateArray(Uint8Array, dataLength, `the data section of ${src}`);
       readFully(fd, data, header.dataStart);
       for (const t of header.tensors) out[t.name] = tensorFrom(t, data, t.dataOffsets[0], toFloat32);
     } else {
@@ -552,7 +556,7 @@ export function readSafetensors(source: string | URL | Uint8Array, options?: Rea
             { code: 'ERR_SQEX_SAFETENSORS_TOO_LARGE' },
           );
         }
-        const bytes = new Uint8Array(t.byteLength);
+        const bytes = allocateArray(Uint8Array, t.byteLength, `tensor ${JSON.stringify(t.name)} of ${src}`);
         readFully(fd, bytes, t.fileOffset);
         out[t.name] = tensorFrom(t, bytes, 0, toFloat32);
       }

@@ -428,6 +428,11 @@ const allocUnsafeSlow = NodeBuffer.allocUnsafeSlow;
 const typedArrayBuffer = Reflect.getOwnPropertyDescriptor(Reflect.getPrototypeOf(Uint8Array.prototype) as object, 'buffer')
   ?.get as (this: Uint8Array) => ArrayBuffer;
 const reflectApply = Reflect.apply;
+const NodeArrayBuffer = ArrayBuffer;
+// A Buffer holds at most buffer.constants.MAX_LENGTH bytes (4 GiB on Node 20), less than a V8
+// ArrayBuffer and than the largest result (2^31 - 1 elements, 8 GiB); past it allocUnsafeSlow
+// throws ERR_OUT_OF_RANGE, which the addon would report as out of memory.
+const maxBufferBytes = ((getBuiltin ? getBuiltin('node:buffer') : require('node:buffer')) as { constants: { MAX_LENGTH: number } }).constants.MAX_LENGTH;
 
 /**
  * The memory of a result array (a call without `out`): not zero-filled, since the kernel writes
@@ -436,6 +441,8 @@ const reflectApply = Reflect.apply;
  * Node-API's own allocation would end the process.
  */
 function allocateResult(bytes: number): ArrayBuffer {
+  // Larger than a Buffer can be: V8's own (zero-filled) allocation, whose failure is a RangeError too.
+  if (bytes > maxBufferBytes) return new NodeArrayBuffer(bytes);
   return reflectApply(typedArrayBuffer, reflectApply(allocUnsafeSlow, NodeBuffer, [bytes]), []) as ArrayBuffer;
 }
 

@@ -3,7 +3,7 @@
 
 import { numelOf } from '../args.js';
 import { isDeviceTensor } from '../device-tensor.js';
-import { codedError, isDetached, isFloat32Array, lengthOf, rangeError, typeError } from '../is.js';
+import { allocateSharedFloat32, codedError, isDetached, isFloat32Array, lengthOf, rangeError, typeError } from '../is.js';
 import type { HostWeightSet, WeightSet, WeightValue } from './spec.js';
 
 /** Elements of a weight operand. */
@@ -117,7 +117,7 @@ export function copyWeights(ws: WeightSet): HostWeightSet {
     if (a === null) return null;
     if (isDeviceTensor(a)) throw codedError('squeeze-excite (internal): a block was given DeviceTensor weights', 'ERR_SQEX_INTERNAL');
     const n = lengthOf(a);
-    const c = new Float32Array(new SharedArrayBuffer(n * 4));
+    const c = allocateSharedFloat32(n, "the block's copy of its weights");
     c.set(a);
     return c;
   };

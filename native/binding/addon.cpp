@@ -45,19 +45,34 @@ class StatusWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
  protected:
+  // The handlers allocate nothing: when memory ran out, building a Status message (a std::string)
+  // throws std::bad_alloc again, which node-addon-api turns into an uncoded Error("std::bad_alloc").
+  // The coded error is made on the calling thread (OnOK) instead.
   void Execute() override {
     try {
       status_ = work_();
     } catch (const std::bad_alloc&) {
-      status_ = Status::Error(StatusCode::OutOfMemory, "host memory for the call");
+      out_of_memory_ = true;
     } catch (const std::exception& e) {
-      status_ = Status::Error(StatusCode::Internal, e.what());
+      try {
+        status_ = Status::Error(StatusCode::Internal, e.what());
+      } catch (...) {
+        out_of_memory_ = true;
+      }
     } catch (...) {
-      status_ = Status::Error(StatusCode::Internal, "unknown native exception");
+      try {
+        status_ = Status::Error(StatusCode::Internal, "unknown native exception");
+      } catch (...) {
+        out_of_memory_ = true;
+      }
     }
   }
   void OnOK() override {
     Napi::Env env = Env();
+    if (out_of_memory_) {
+      deferred_.Reject(OutOfMemoryError(env, "host memory for the call", 0).Value());
+      return;
+    }
     if (!status_.ok()) {
       deferred_.Reject(ErrorFromStatus(env, status_).Value());
       return;
@@ -81,6 +96,7 @@ class StatusWorker : public Napi::AsyncWorker {
   std::function<Status()> work_;
   Settle settle_;
   Status status_;
+  bool out_of_memory_ = false;
 };
 
 Napi::Promise Queue(const Napi::Env& env, std::function<Status()> work, Settle settle = nullptr) {

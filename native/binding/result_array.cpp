@@ -24,8 +24,14 @@ Napi::Value SetResultAllocator(const Napi::CallbackInfo& info) {
     a = new ResultAllocator();
     env.SetInstanceData<ResultAllocator>(a);
   }
+  // The first registration (lib/'s, at load) stays: the binding's exports are reachable from user
+  // code (require(loadReport().binary) returns the same object), and an allocator that user code
+  // controls runs inside every call without out, after the operands' pointers were taken (it could
+  // detach x or scaleOut under the kernel) or could keep the result and detach it under an async
+  // call. Returns whether fn was registered.
+  if (!a->fn.IsEmpty()) return Napi::Boolean::New(env, false);
   a->fn = Napi::Persistent(info[0].As<Napi::Function>());
-  return env.Undefined();
+  return Napi::Boolean::New(env, true);
 }
 
 Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems, float** data) {

@@ -33,7 +33,8 @@ namespace sqex::binding {
 // allocation fails.
 Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems, float** data);
 
-// setResultAllocator(fn): fn(bytes) must return a new ArrayBuffer of exactly `bytes` bytes.
+// setResultAllocator(fn): fn(bytes) must return a new ArrayBuffer of exactly `bytes` bytes. Only the
+// first call per env registers fn (returns true); later calls change nothing and return false.
 Napi::Value SetResultAllocator(const Napi::CallbackInfo& info);
 
 }  // namespace sqex::binding
