@@ -5,9 +5,8 @@
 //   - arguments read once, through the intrinsic TypedArray accessors (getters, subclasses,
 //     Proxies, a polluted Object.prototype);
 //   - SharedArrayBuffer operands; every thrown Error carries a code; fake DeviceTensors refused.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { type HostileReport, memoryCap, runHostile, seed, underAsan } from './hostile-run.js';
 import {
   DeviceTensor,
   SEBlock,
@@ -20,35 +19,6 @@ import {
 import { refSE, relErr, type Shape4 } from './reference.js';
 import { TOL_F32, bitsEqual, freshRng, numel, poisoned, randSEWeights, seedNote } from './helpers.js';
 
-const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-const HOSTILE = fileURLToPath(new URL('./hostile/', import.meta.url));
-
-interface HostileReport {
-  ok: boolean;
-  checks: number;
-  failures: string[];
-}
-
-/** Runs test/hostile/<name> in a fresh node; asserts a clean exit and the script's own checks. */
-function runHostile(name: string, env: Record<string, string> = {}, timeoutMs = 120_000): HostileReport {
-  const r = spawnSync(process.execPath, ['--expose-gc', `${HOSTILE}${name}`], {
-    env: { ...process.env, SQEX_DIST: DIST, ...env },
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    maxBuffer: 16 << 20,
-  });
-  const context = `${name} ${JSON.stringify(env)}: signal ${r.signal}, status ${r.status}\nstderr: ${r.stderr.slice(-2000)}`;
-  expect(r.signal, context).toBeNull();
-  expect(r.status, context).toBe(0);
-  const line = r.stdout.trim().split('\n').pop() ?? '';
-  const report = JSON.parse(line) as HostileReport;
-  expect(report.failures, context).toEqual([]);
-  expect(report.ok, context).toBe(true);
-  expect(report.checks, context).toBeGreaterThan(0);
-  return report;
-}
-
-const seed = (): string => String(freshRng().seed);
 
 describe('async calls survive whatever the caller does to its buffers (child processes)', () => {
   test('transfer / postMessage / resizable shrink / SharedArrayBuffer during seForwardAsync, ecaForwardAsync, cbamForwardAsync', () => {
@@ -72,9 +42,8 @@ describe('async calls survive whatever the caller does to its buffers (child pro
   }, 300_000);
 });
 
-// Under ASan (scripts/sanitize.sh preloads it) freed blocks sit in a quarantine instead of being
-// reused, and fresh ones are filled with 0xbe: the comparison still bites, the probe cannot.
-const underAsan = /asan/.test(process.env.LD_PRELOAD ?? '');
+// Under ASan freed blocks sit in a quarantine instead of being reused, and fresh ones are filled
+// with 0xbe: the comparison still bites, the probe cannot.
 
 describe('results without out (child process)', () => {
   test('the uninitialised result array is fully written: equal to the out form after NaN garbage was left where it lands', () => {
@@ -83,21 +52,6 @@ describe('results without out (child process)', () => {
   }, 60_000);
 });
 
-// RLIMIT_AS through util-linux prlimit; not under ASan, whose shadow memory needs the address
-// space, and only where the kernel enforces it (a sandbox may not): a probe child caps itself
-// 256 MiB above its size and must then fail to allocate 512 MiB.
-function memoryCapProbe(): { ok: boolean; reason: string } {
-  if (process.platform !== 'linux') return { ok: false, reason: 'Linux only (RLIMIT_AS, /proc)' };
-  if (underAsan) return { ok: false, reason: 'under ASan, which needs the address space for its shadow memory' };
-  if (spawnSync('prlimit', ['--version']).status !== 0) return { ok: false, reason: 'util-linux prlimit not found' };
-  const probe = `const { execFileSync } = require('node:child_process');
-const vm = Number(/VmSize:\\s+(\\d+) kB/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
-execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + (vm + 268435456) + ':']);
-try { new Float32Array(134217728); process.exit(3); } catch { process.exit(0); }`;
-  const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
-  return r.status === 0 ? { ok: true, reason: '' } : { ok: false, reason: `RLIMIT_AS is not enforced here (probe exit ${r.status})` };
-}
-const memoryCap = memoryCapProbe();
 
 describe('host memory runs out (child process)', () => {
   test.skipIf(!memoryCap.ok)(

@@ -5,42 +5,15 @@
 //     with glibc's malloc perturb on, so that memory a kernel skipped reads as 0xAAAAAAAA;
 //   - allocator-trust.cjs: user code after load cannot replace the allocator (through the
 //     binding's exports or patched intrinsics);
+//   - allocator-preload.cjs: an allocator installed before the package loaded (patched intrinsics,
+//     or the .node loaded and given one first) that keeps the results cannot corrupt memory;
+//   - ops-accessor.cjs: the raw binding given a tuple whose accessor element detaches an operand;
 //   - oom-more.cjs: block weight copies, readSafetensors and async worker threads out of memory
 //     give ERR_SQEX_OUT_OF_MEMORY.
 import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
-import { freshRng } from './helpers.js';
+import { DIST, memoryCap, runHostile, seed, underAsan } from './hostile-run.js';
 
-const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
-const HOSTILE = fileURLToPath(new URL('./hostile/', import.meta.url));
-
-interface HostileReport {
-  ok: boolean;
-  checks: number;
-  failures: string[];
-  [key: string]: unknown;
-}
-
-function runHostile(name: string, env: Record<string, string> = {}, timeoutMs = 120_000): HostileReport {
-  const r = spawnSync(process.execPath, ['--expose-gc', `${HOSTILE}${name}`], {
-    env: { ...process.env, SQEX_DIST: DIST, ...env },
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    maxBuffer: 16 << 20,
-  });
-  const context = `${name} ${JSON.stringify(env)}: signal ${r.signal}, status ${r.status}\nstderr: ${r.stderr.slice(-2000)}`;
-  expect(r.signal, context).toBeNull();
-  expect(r.status, context).toBe(0);
-  const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as HostileReport;
-  expect(report.failures, context).toEqual([]);
-  expect(report.ok, context).toBe(true);
-  expect(report.checks, context).toBeGreaterThan(0);
-  return report;
-}
-
-const seed = (): string => String(freshRng().seed);
-const underAsan = /asan/.test(process.env.LD_PRELOAD ?? '');
 // glibc's perturb tunable fills every malloc'ed block with 0xAA; tcache and fastbins would skip it.
 const glibc = process.platform === 'linux' && Boolean((process.report?.getReport() as { header?: { glibcVersionRuntime?: string } })?.header?.glibcVersionRuntime);
 const PERTURB = 'glibc.malloc.perturb=85:glibc.malloc.tcache_count=0:glibc.malloc.mxfast=0';
@@ -64,15 +37,30 @@ describe('the result allocator cannot be replaced after load (child process)', (
   }, 60_000);
 });
 
-const canCapMemory = process.platform === 'linux' && !underAsan && spawnSync('prlimit', ['--version']).status === 0;
+describe('an allocator installed before the package loaded (child processes)', () => {
+  for (const mode of ['allocslow', 'buffer-getter', 'direct']) {
+    test(`${mode}: a result the allocator keeps is still right (sync), staged (async: a transfer rejects with ERR_SQEX_ARRAY_CHANGED), and nothing crashes`, () => {
+      const report = runHostile('allocator-preload.cjs', { SQEX_SEED: seed(), SQEX_PRELOAD_MODE: mode });
+      expect(report.checks).toBeGreaterThanOrEqual(15);
+    }, 60_000);
+  }
+});
+
+describe('the raw binding, given an operand tuple with an accessor element (child process)', () => {
+  test('a getter that detaches an operand read before it: refused with a code, never a read or write of freed memory', () => {
+    // Before the two-pass read in ParseHostOperands: SIGSEGV (exit 139).
+    const report = runHostile('ops-accessor.cjs', { SQEX_SEED: seed() });
+    expect(report.checks).toBeGreaterThanOrEqual(61);
+  }, 60_000);
+});
 
 describe('more host memory exhaustion (child processes)', () => {
-  test.skipIf(!canCapMemory)('block weight copies and readSafetensors: ERR_SQEX_OUT_OF_MEMORY, and the process goes on', () => {
+  test.skipIf(!memoryCap.ok)('block weight copies and readSafetensors: ERR_SQEX_OUT_OF_MEMORY, and the process goes on', () => {
     const report = runHostile('oom-more.cjs', { SQEX_SEED: seed(), SQEX_OOM_MODE: 'lib' });
     expect(report.checks).toBeGreaterThanOrEqual(6);
   }, 120_000);
 
-  test.skipIf(!canCapMemory)('async calls whose worker thread runs out of memory reject with ERR_SQEX_OUT_OF_MEMORY (never an uncoded Error)', () => {
+  test.skipIf(!memoryCap.ok)('async calls whose worker thread runs out of memory reject with ERR_SQEX_OUT_OF_MEMORY (never an uncoded Error)', () => {
     const report = runHostile('oom-more.cjs', { SQEX_SEED: seed(), SQEX_OOM_MODE: 'worker' });
     console.log(`oom-more worker: small async calls under the cap: ${JSON.stringify(report.tally)}`);
   }, 120_000);

@@ -124,11 +124,12 @@ export interface NativeBinding {
   info(): NativeInfo;
   /**
    * Registers how the addon allocates the arrays it returns when a call has no `out`:
-   * `allocate(bytes)` returns a new ArrayBuffer of exactly `bytes` bytes that nobody else holds
-   * (native/binding/result_array.h). Optional: builds before it, and the emulated bindings in the
-   * tests, allocate their own.
+   * `allocate(bytes)` returns a new ArrayBuffer of exactly `bytes` bytes (native/binding/result_array.h;
+   * the binding does not rely on nobody else holding it). Only the first registration per
+   * environment takes (true); later ones return false. Optional: builds before it, and the
+   * emulated bindings in the tests, allocate their own.
    */
-  setResultAllocator?(allocate: (bytes: number) => ArrayBuffer): void;
+  setResultAllocator?(allocate: (bytes: number) => ArrayBuffer): boolean;
   setThreads(n: number): void; // 0 = hardware concurrency
 
   /** Returns the result: ops' out, or a new array when it is null. */

@@ -115,16 +115,6 @@ Napi::Promise QueueStaged(const Napi::Env& env, std::shared_ptr<StagedHostCall> 
       [call](const Napi::Env& e, Napi::Error* error) { return call->Settle(e, error); });
 }
 
-// The array a sync host call returns: the caller's out, or a new one (result_array.h) when the
-// out slot is null; its pointer goes into a.ptr[kOut].
-Napi::Value ResultFor(const Napi::Env& env, const OpParams& p, HostArrays* a) {
-  if (a->ptr[kOut]) return a->keep[kOut];
-  float* data = nullptr;
-  Napi::Float32Array result = NewResultArray(env, static_cast<size_t>(p.shape.numel()), &data);
-  a->ptr[kOut] = data;
-  return result;
-}
-
 Tensors TensorsFrom(const HostArrays& a) {
   Tensors t;
   t.x = a.ptr[kX];
@@ -187,8 +177,9 @@ Napi::Value CpuForward(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 2, "cpuForward");
   ParsedCfg cfg = ParseCfg(env, info[0]);
   if (cfg.params.dtype != DType::F32) ThrowTypeError(env, "the CPU backend is float32 only");
-  HostArrays a = ParseHostOperands(env, info[1], cfg.params, /*weights_only=*/false, /*out_optional=*/true);
-  Napi::Value result = ResultFor(env, cfg.params, &a);
+  // Without out, a new array (result_array.h) is allocated before any pointer is taken.
+  HostArrays a = ParseHostOperands(env, info[1], cfg.params, /*weights_only=*/false, /*allocate_result=*/true);
+  Napi::Value result = a.keep[kOut];
   Status s = forward_cpu(cfg.params, WeightsFrom(a.ptr), TensorsFrom(a));
   if (!s.ok()) ThrowStatus(env, s);
   return result;
@@ -358,9 +349,9 @@ Napi::Value CudaForwardHost(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 3, "cudaForwardHost");
   ParsedCfg cfg = ParseCfg(env, info[0]);
   if (cfg.params.dtype != DType::F32) ThrowTypeError(env, "host arrays are float32");
-  HostArrays a = ParseHostOperands(env, info[1], cfg.params, /*weights_only=*/false, /*out_optional=*/true);
   void* stream = StreamArg(info, 2);
-  Napi::Value result = ResultFor(env, cfg.params, &a);
+  HostArrays a = ParseHostOperands(env, info[1], cfg.params, /*weights_only=*/false, /*allocate_result=*/true);
+  Napi::Value result = a.keep[kOut];
   Status s = cuda_forward_host(cfg.params, WeightsFrom(a.ptr), TensorsFrom(a), cfg.device, stream);
   if (!s.ok()) ThrowStatus(env, s);
   return result;

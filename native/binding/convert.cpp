@@ -1,5 +1,7 @@
 #include "binding/convert.h"
 
+#include "binding/result_array.h"
+
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -152,7 +154,7 @@ struct Range {
 }  // namespace
 
 HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const OpParams& p, bool weights_only,
-                             bool out_optional) {
+                             bool allocate_result) {
   if (!ops.IsArray()) ThrowType(env, weights_only ? "hostWeights must be an array" : "ops must be an array");
   auto arr = ops.As<Napi::Array>();
   const uint32_t first = weights_only ? kW1 : kX;
@@ -161,13 +163,26 @@ HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const
     ThrowRange(env, "operand tuple must have " + std::to_string(expected_len) + " entries");
   }
   SlotSizes sizes = ExpectedSlots(p);
+  // Pass 1: every element, before any pointer is taken (an accessor element runs JS, which could
+  // detach an operand read earlier).
+  std::array<Napi::Value, kSlotCount> vals;
+  for (uint32_t slot = first; slot < kSlotCount; ++slot) vals[slot] = arr.Get(slot - first);
+  // The result, still before any pointer (the allocator is JS).
+  bool allocated = false;
+  if (allocate_result && !weights_only && (vals[kOut].IsNull() || vals[kOut].IsUndefined())) {
+    float* ignored = nullptr;
+    vals[kOut] = NewResultArray(env, static_cast<size_t>(sizes.elems[kOut]), &ignored);
+    allocated = true;
+  }
+  // Pass 2: checks and pointers; no JS runs from here until the call returns or is queued.
   HostArrays out;
+  out.allocated_out = allocated;
   std::array<Range, kSlotCount> range{};
   for (uint32_t slot = first; slot < kSlotCount; ++slot) {
-    Napi::Value v = arr.Get(slot - first);
+    const Napi::Value& v = vals[slot];
     const std::string name = kSlotNames[slot];
     if (v.IsNull() || v.IsUndefined()) {
-      if (sizes.required[slot] && !(out_optional && slot == kOut)) ThrowType(env, name + " is required");
+      if (sizes.required[slot]) ThrowType(env, name + " is required");
       continue;
     }
     if (!sizes.allowed[slot]) ThrowType(env, name + " is not used by this op and must be null");

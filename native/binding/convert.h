@@ -39,10 +39,15 @@ struct HostArrays {
   std::array<float*, kSlotCount> ptr{};
   std::array<Napi::Value, kSlotCount> keep;   // the JS objects
   std::array<bool, kSlotCount> shared{};      // backed by a SharedArrayBuffer (cannot be detached or shrunk)
+  bool allocated_out = false;                 // out was null: keep[kOut] is a new result array
 };
-// out_optional: the out slot may be null (async calls allocate the result themselves).
+// allocate_result: a null out slot gets a new result array (result_array.h), which the call
+// returns. Every element is read first (an accessor element may run JS), then the result is
+// allocated (the registered allocator is JS too), and only then is any pointer taken or length
+// checked: no JS runs between taking the pointers and returning, so none can detach what they
+// point into.
 HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const OpParams& p,
-                             bool weights_only = false, bool out_optional = false);
+                             bool weights_only = false, bool allocate_result = false);
 
 // First element of a typed array, for ArrayBuffer and SharedArrayBuffer views alike (napi's
 // ArrayBuffer accessors refuse a SharedArrayBuffer). Null for a detached view.

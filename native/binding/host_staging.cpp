@@ -1,7 +1,5 @@
 #include "binding/host_staging.h"
 
-#include "binding/result_array.h"
-
 #include <cstring>
 #include <new>
 #include <string>
@@ -39,7 +37,9 @@ float* StagedHostCall::Stage(const Napi::Env& env, int slot, const float* src, s
 }
 
 StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, const OpParams& p) {
-  HostArrays a = ParseHostOperands(env, ops, p, /*weights_only=*/false, /*out_optional=*/true);
+  // Without out, a new result array is allocated here (result_array.h) and staged like an out:
+  // the registered allocator is JS, so nothing proves that no one else holds that array.
+  HostArrays a = ParseHostOperands(env, ops, p, /*weights_only=*/false, /*allocate_result=*/true);
   const SlotSizes sizes = ExpectedSlots(p);
   // Inputs first, so an output that is an input itself (in place) reuses the input's staging.
   for (int slot : {int(kX), int(kResidual), int(kW1), int(kB1), int(kW2), int(kB2), int(kAux)}) {
@@ -59,15 +59,7 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
   }
   for (int slot : {int(kOut), int(kScaleOut)}) {
     const size_t elems = static_cast<size_t>(sizes.elems[slot]);
-    if (!a.ptr[slot]) {
-      if (slot != kOut) continue;
-      // No out: the result is a new array that only this call holds until it resolves.
-      float* data = nullptr;
-      auto result = NewResultArray(env, elems, &data);
-      ptr_[slot] = data;
-      result_ = Napi::Persistent(static_cast<Napi::Object>(result));
-      continue;
-    }
+    if (!a.ptr[slot]) continue;  // no scaleOut
     if (slot == kOut) result_ = Napi::Persistent(a.keep[slot].As<Napi::Object>());
     if (a.shared[slot] && outputs_in_place) {
       ptr_[slot] = a.ptr[slot];
@@ -84,7 +76,8 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
     }
     if (!staged) staged = Stage(env, slot, nullptr, elems, /*copy=*/false);
     ptr_[slot] = staged;
-    outputs_.push_back(Output{slot, Napi::Persistent(a.keep[slot].As<Napi::Object>()), staged, elems});
+    const char* name = slot == kOut && a.allocated_out ? "the result array (from the allocator registered with setResultAllocator)" : kArgNames[slot];
+    outputs_.push_back(Output{name, Napi::Persistent(a.keep[slot].As<Napi::Object>()), staged, elems});
   }
 }
 
@@ -106,7 +99,7 @@ Napi::Value StagedHostCall::Settle(const Napi::Env& env, Napi::Error* error) {
     const bool ok = v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array &&
                     v.As<Napi::Float32Array>().ElementLength() == o.elems;
     if (!ok) {
-      *error = ArrayChangedError(env, kArgNames[o.slot]);
+      *error = ArrayChangedError(env, o.name);
       return env.Undefined();
     }
   }

@@ -14,8 +14,9 @@
 //     is written);
 //   - used in place, because nothing JS does can take their memory away: SharedArrayBuffer views
 //     (they cannot be detached, transferred or shrunk; outputs only when every output of the call
-//     is one, so outputs stay all-or-nothing), and a result array the binding allocates itself
-//     (no one else holds it until the promise resolves with it).
+//     is one, so outputs stay all-or-nothing).
+//   - a call without out gets a new result array (result_array.h) when it starts, staged like an
+//     out: it comes from a JS allocator, so nothing proves that no one else holds it.
 #pragma once
 #include <napi.h>
 
@@ -35,7 +36,7 @@ Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument);
 class StagedHostCall {
  public:
   // Parses the operand tuple (as ParseHostOperands; out may be null: then a new Float32Array of
-  // x's length is the result) and stages it. Throws on a bad tuple; nothing is written then.
+  // x's length, allocated now, is the result) and stages it. Throws on a bad tuple; nothing is written then.
   StagedHostCall(const Napi::Env& env, const Napi::Value& ops, const OpParams& p);
 
   // Pointers the worker thread may use until Settle.
@@ -49,7 +50,7 @@ class StagedHostCall {
 
  private:
   struct Output {
-    int slot;
+    const char* name;  // for ERR_SQEX_ARRAY_CHANGED
     Napi::ObjectReference target;
     const float* staged;
     size_t elems;

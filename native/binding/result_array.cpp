@@ -43,6 +43,14 @@ Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems, float** da
     try {
       v = a->fn.Call({Napi::Number::New(env, static_cast<double>(bytes))});
     } catch (const Napi::Error& e) {
+      // A failed allocation is a RangeError (V8's "Array buffer allocation failed", or Node's
+      // size limit); anything else the allocator threw passes as it is.
+      // (Runs before any operand pointer is taken, so the JS this may run is harmless.)
+      const Napi::Value range_error = env.Global().Get("RangeError");
+      if (!e.Value().IsObject() || !range_error.IsFunction() ||
+          !e.Value().As<Napi::Object>().InstanceOf(range_error.As<Napi::Function>())) {
+        throw;
+      }
       Napi::Error oom = OutOfMemoryError(env, "the result array", static_cast<double>(bytes));
       oom.Set("cause", e.Value());
       throw oom;

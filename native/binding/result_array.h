@@ -5,8 +5,11 @@
 // every element of y; the array is only returned after that) and whose failure is a catchable
 // RangeError. Node-API's own allocators (napi_create_arraybuffer, napi_create_buffer) end the
 // process with V8's fatal out-of-memory instead, so they serve only a binding used without lib/.
-// The function is lib's closure over intrinsics: nobody else holds the array until the call
-// returns it, so an async call may write it in place.
+// The function is JS, and code that ran before lib/ (a patched Buffer.allocUnsafeSlow, or the
+// .node loaded directly and given another allocator first) may keep the array it returns. So the
+// binding never trusts it: it is called before any operand pointer is taken (ParseHostOperands),
+// a sync call then runs with no JS in between, and an async call stages the result like an out
+// (host_staging.h).
 //
 // Tried and dropped (2026-11-30): results over blocks of the staging pool (staging_pool.h) as
 // external ArrayBuffers, to skip the page faults of fresh memory. Node runs an external buffer's
