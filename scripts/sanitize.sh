@@ -23,7 +23,7 @@ addon="$root/build-asan/Release/squeeze_excite.node"
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 files=("$@")
-[ ${#files[@]} -eq 0 ] && files=(test/memory-safety.test.ts test/validation.test.ts test/cpu.*.test.ts test/golden.test.ts test/blocks.test.ts test/worker.test.ts test/half.test.ts test/state-dict*.test.ts test/safetensors.test.ts)
+[ ${#files[@]} -eq 0 ] && files=(test/memory-safety.test.ts test/result-allocation.test.ts test/validation.test.ts test/cpu.*.test.ts test/golden.test.ts test/blocks.test.ts test/worker.test.ts test/half.test.ts test/state-dict*.test.ts test/safetensors.test.ts)
 
 echo "== vitest under ASan/UBSan: ${files[*]} =="
 # detect_leaks=0: node and V8 keep allocations for the life of the process by design.

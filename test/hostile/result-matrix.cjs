@@ -14,29 +14,10 @@ const { Worker, isMainThread, workerData, parentPort } = require('node:worker_th
 const DIST = isMainThread ? process.env.SQEX_DIST : workerData.dist;
 const sqex = require(DIST);
 
-function rng(seed) {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296 - 0.5;
-  };
-}
-const fill = (a, r, k = 1) => {
-  for (let i = 0; i < a.length; i++) a[i] = r() * k || 0.25;
-  return a;
-};
+// xorshift, fill (never zeros) and bit comparison: the hostile scripts' shared helpers.
+const { rng, fill, sameBits: sameBitsOf } = require('./common.cjs');
+const sameBits = (a, b) => Boolean(a && b) && sameBitsOf(a, b);
 const nan = (n) => new Float32Array(n).fill(NaN);
-function sameBits(a, b) {
-  if (!a || !b || a.length !== b.length) return false;
-  const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < ua.length; i++) if (ua[i] !== ub[i]) return false;
-  return true;
-}
 const report = { ok: true, checks: 0, failures: [], perturbed: null, cases: 0 };
 function check(cond, what) {
   report.checks++;
