@@ -490,6 +490,22 @@ Napi::Value CudaBenchmark(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Throws the coded error for a C++ exception. Building it allocates (strings, a JS object), and
+// memory may be what ran out: if that throws too, the error is set from static strings with
+// napi_throw_error (V8's heap, not malloc), so nothing escapes to std::terminate.
+void ThrowWithoutAllocating(const Napi::Env& env, const char* code, const char* what) {
+  try {
+    if (std::strcmp(code, "ERR_SQEX_OUT_OF_MEMORY") == 0) throw OutOfMemoryError(env, what, 0);
+    auto err = Napi::Error::New(env, std::string("squeeze-excite (native): internal error: ") + what);
+    err.Set("code", Napi::String::New(env, code));
+    throw err;
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    napi_throw_error(env, code, "squeeze-excite (native): out of memory while reporting an error");
+  }
+}
+
 // Every export runs through this: JS errors pass as they are; a C++ exception that node-addon-api
 // would let reach the C boundary (std::terminate, the process ends) becomes a coded JS error.
 template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
@@ -499,12 +515,11 @@ Napi::Value Guarded(const Napi::CallbackInfo& info) {
   } catch (const Napi::Error&) {
     throw;
   } catch (const std::bad_alloc&) {
-    throw OutOfMemoryError(info.Env(), "host memory for the call", 0);
+    ThrowWithoutAllocating(info.Env(), "ERR_SQEX_OUT_OF_MEMORY", "host memory for the call");
   } catch (const std::exception& e) {
-    auto err = Napi::Error::New(info.Env(), std::string("squeeze-excite (native): internal error: ") + e.what());
-    err.Set("code", Napi::String::New(info.Env(), "ERR_SQEX_INTERNAL"));
-    throw err;
+    ThrowWithoutAllocating(info.Env(), "ERR_SQEX_INTERNAL", e.what());
   }
+  return Napi::Value();
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

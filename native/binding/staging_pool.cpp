@@ -62,19 +62,23 @@ void Release(float* p) {
 void StagingBlockDeleter::operator()(float* p) const {
   if (!p) return;
   Pool& pl = pool();
-  std::vector<float*> evicted;
   {
     std::lock_guard<std::mutex> lock(pl.mutex);
-    pl.free.push_back(Cached{p, bytes});
+    // A destructor must not throw: when the list cannot grow, the block goes back to the system.
+    try {
+      pl.free.push_back(Cached{p, bytes});
+    } catch (...) {
+      Release(p);
+      return;
+    }
     pl.cached_bytes += bytes;
     // Evict the oldest blocks beyond the limits.
     while (pl.cached_bytes > kMaxCachedBytes || pl.free.size() > kMaxCachedBlocks) {
-      evicted.push_back(pl.free.front().ptr);
+      Release(pl.free.front().ptr);  // here, not after the lock: collecting them could allocate
       pl.cached_bytes -= pl.free.front().bytes;
       pl.free.erase(pl.free.begin());
     }
   }
-  for (float* e : evicted) Release(e);
 }
 
 StagingBlock AcquireStaging(size_t elems) {
