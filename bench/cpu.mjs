@@ -1,7 +1,7 @@
 // CPU half of `npm run bench`: each op against a same-size single-threaded memcpy
 // (dst.set(src) on Float32Arrays of x's length) measured in the same run, and against a floor
 // built from machine rates measured in the same run (native/dev/cpu_rates.cpp).
-// Rows: { op, shape, layout, dtype, ms, gbps, ratio, copyMs, floorMs, floorRatio }, gbps = 2 × bytes
+// Rows: { op, shape, layout, dtype, ms, msP10, msP90, gbps, ratio, copyMs, floorMs, floorRatio }, gbps = 2 × bytes
 // / time (one read of x, one write of y), ratio = op time / memcpy time, floorRatio = op time / floor.
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
@@ -114,7 +114,9 @@ function timePair(runOp, runCopy, bytes, quick) {
       }
     }
   }
-  return { ms: median(opTimes), copyMs: median(copyTimes), samples: opTimes.length };
+  const sorted = [...opTimes].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { ms: median(opTimes), copyMs: median(copyTimes), samples: opTimes.length, p10: at(0.1), p90: at(0.9) };
 }
 
 function makeWeights(op, c, hidden, seed) {
@@ -234,7 +236,7 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
   const timings = []; // unrounded ms and sample counts, for the onnxruntime columns
   for (const pc of prepared) {
     const { cs, shape, bytes } = pc;
-    const { ms, copyMs, samples } = timeCase(pc);
+    const { ms, copyMs, samples, p10, p90 } = timeCase(pc);
     timings.push({ ms, samples });
     // The default call form (no out, a new array each call) against the out form, interleaved in
     // their own rounds so both see the same machine state.
@@ -252,6 +254,8 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       copyMs: +copyMs.toFixed(4),
       floorMs: floor === null ? null : +floor.toPrecision(4), // sub-µs floors on tiny shapes
       floorRatio: floor === null ? null : +(ms / floor).toFixed(3),
+      msP10: +p10.toFixed(4), // the spread of the op's samples (JSON only): small rows vary run to run
+      msP90: +p90.toFixed(4),
       newMs: +newMs.toFixed(4),
       newRatio: +(newMs / outMs).toFixed(3),
     };
