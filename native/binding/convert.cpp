@@ -170,8 +170,7 @@ HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const
   // The result, still before any pointer (the allocator is JS).
   bool allocated = false;
   if (allocate_result && !weights_only && (vals[kOut].IsNull() || vals[kOut].IsUndefined())) {
-    float* ignored = nullptr;
-    vals[kOut] = NewResultArray(env, static_cast<size_t>(sizes.elems[kOut]), &ignored);
+    vals[kOut] = NewResultArray(env, static_cast<size_t>(sizes.elems[kOut]));
     allocated = true;
   }
   // Pass 2: checks and pointers; no JS runs from here until the call returns or is queued.

@@ -25,16 +25,15 @@ Napi::Value SetResultAllocator(const Napi::CallbackInfo& info) {
     env.SetInstanceData<ResultAllocator>(a);
   }
   // The first registration (lib/'s, at load) stays: the binding's exports are reachable from user
-  // code (require(loadReport().binary) returns the same object), and an allocator that user code
-  // controls runs inside every call without out, after the operands' pointers were taken (it could
-  // detach x or scaleOut under the kernel) or could keep the result and detach it under an async
-  // call. Returns whether fn was registered.
+  // code (require(loadReport().binary) returns the same object). The binding does not depend on
+  // it for safety (result_array.h), but lib/'s allocator is the one that skips zero-filling.
+  // Returns whether fn was registered.
   if (!a->fn.IsEmpty()) return Napi::Boolean::New(env, false);
   a->fn = Napi::Persistent(info[0].As<Napi::Function>());
   return Napi::Boolean::New(env, true);
 }
 
-Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems, float** data) {
+Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems) {
   const size_t bytes = elems * sizeof(float);
   ResultAllocator* a = AllocatorOf(env);
   Napi::ArrayBuffer buffer;
@@ -66,9 +65,7 @@ Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems, float** da
   } else {
     buffer = Napi::ArrayBuffer::New(env, bytes);
   }
-  auto array = Napi::Float32Array::New(env, elems, buffer, 0);
-  *data = array.Data();
-  return array;
+  return Napi::Float32Array::New(env, elems, buffer, 0);
 }
 
 }  // namespace sqex::binding

@@ -32,9 +32,9 @@
 namespace sqex::binding {
 
 // A new Float32Array of `elems` elements, uninitialised when the allocator is registered (else
-// zero-filled); *data receives its first element. Throws ERR_SQEX_OUT_OF_MEMORY when the
-// allocation fails.
-Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems, float** data);
+// zero-filled). Runs JS (the allocator): call it before taking any operand pointer. Throws
+// ERR_SQEX_OUT_OF_MEMORY when the allocation fails.
+Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems);
 
 // setResultAllocator(fn): fn(bytes) must return a new ArrayBuffer of exactly `bytes` bytes. Only the
 // first call per env registers fn (returns true); later calls change nothing and return false.
