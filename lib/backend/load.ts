@@ -13,6 +13,7 @@ import type * as OsModule from 'node:os';
 import type * as PathModule from 'node:path';
 
 import type { NativeBinding } from './contract.js';
+import { bufferOf } from '../is.js';
 import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildReport, type FileLoad, readManifest, type ShippedCudaBuild, singleBuild } from './cuda-builds.js';
 
 export type { CudaBuildReport } from './cuda-builds.js';
@@ -420,13 +421,11 @@ function libcName(): string {
   return glibc ? `glibc ${glibc}` : 'musl or unknown libc';
 }
 
-// Captured at load, as Node core's primordials: later changes to Buffer or the prototypes do not
-// reach the allocator the addon calls.
+// Captured at load, as Node core's primordials (the buffer getter through lib/is.ts's bufferOf):
+// later changes to Buffer or the prototypes do not reach the allocator the addon calls.
 // Buffer is the global (no import: see getBuiltin above).
 const NodeBuffer = Buffer;
 const allocUnsafeSlow = NodeBuffer.allocUnsafeSlow;
-const typedArrayBuffer = Reflect.getOwnPropertyDescriptor(Reflect.getPrototypeOf(Uint8Array.prototype) as object, 'buffer')
-  ?.get as (this: Uint8Array) => ArrayBuffer;
 const reflectApply = Reflect.apply;
 const NodeArrayBuffer = ArrayBuffer;
 // A Buffer holds at most buffer.constants.MAX_LENGTH bytes (4 GiB on Node 20), less than a V8
@@ -443,7 +442,7 @@ const maxBufferBytes = ((getBuiltin ? getBuiltin('node:buffer') : require('node:
 function allocateResult(bytes: number): ArrayBuffer {
   // Larger than a Buffer can be: V8's own (zero-filled) allocation, whose failure is a RangeError too.
   if (bytes > maxBufferBytes) return new NodeArrayBuffer(bytes);
-  return reflectApply(typedArrayBuffer, reflectApply(allocUnsafeSlow, NodeBuffer, [bytes]), []) as ArrayBuffer;
+  return bufferOf(reflectApply(allocUnsafeSlow, NodeBuffer, [bytes]) as Buffer) as ArrayBuffer;
 }
 
 /** Loads the addon once; throws LoadError (cached) when nothing loads. */
