@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
 import { xorshiftFiller } from './random.mjs';
+import { median } from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 
@@ -18,11 +19,6 @@ const SHAPES = [
   [32, 256, 56, 56],
   [8, 2048, 7, 7],
 ];
-
-function median(a) {
-  const s = [...a].sort((x, y) => x - y);
-  return s[s.length >> 1];
-}
 
 function sab(a) {
   const v = new Float32Array(new SharedArrayBuffer(a.byteLength));

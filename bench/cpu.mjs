@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import { addOrtColumns } from './ort_peers.mjs';
 import { randomArray } from './random.mjs';
+import { median, quantile } from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -91,11 +92,6 @@ const SHAPES = [
   { c: 240, h: 28, w: 28, hidden: 10 },
 ];
 
-function median(values) {
-  const v = [...values].sort((a, b) => a - b);
-  return v[Math.floor(v.length / 2)];
-}
-
 // Rounds of back-to-back runs of the op and the memcpy, first run of each stint dropped, so each
 // is timed in its own steady state while drifts of the machine hit both alike.
 function timePair(runOp, runCopy, bytes, quick) {
@@ -114,9 +110,7 @@ function timePair(runOp, runCopy, bytes, quick) {
       }
     }
   }
-  const sorted = [...opTimes].sort((a, b) => a - b);
-  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-  return { ms: median(opTimes), copyMs: median(copyTimes), samples: opTimes.length, p10: at(0.1), p90: at(0.9) };
+  return { ms: median(opTimes), copyMs: median(copyTimes), samples: opTimes.length, p10: quantile(opTimes, 0.1), p90: quantile(opTimes, 0.9) };
 }
 
 function makeWeights(op, c, hidden, seed) {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 import { xorshiftFiller } from './random.mjs';
+import { median } from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 const api = require(process.env.SQEX_DIST ?? '../dist/index.js');
@@ -37,11 +38,6 @@ function args() {
   }
   if (o.ops.length === 0) o.ops = ['se', 'eca', 'cbam'];
   return o;
-}
-
-function median(v) {
-  const s = [...v].sort((x, y) => x - y);
-  return s[s.length >> 1];
 }
 
 function weights(op, c, rand) {

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { median } from './stats.mjs';
 
 export const PEERS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'peers');
 export const INSTALL_HINT = 'npm run bench:peers:install';
@@ -156,8 +157,7 @@ export async function runOrtPeers(ort, cases, { threads, log = () => {} }) {
         await p.run();
         times.push(performance.now() - t0);
       }
-      times.sort((a, b) => a - b);
-      const ortMs = times[Math.floor(times.length / 2)];
+      const ortMs = median(times);
       const row = { ortMs: +ortMs.toFixed(4), ortRatio: +(ortMs / cs.ms).toFixed(3), ortMaxRelErr: +err.toPrecision(3) };
       log(`onnxruntime ${cs.op.padEnd(4)} ${cs.shape.join('x').padEnd(16)} ${cs.layout} ${ortMs.toFixed(3).padStart(8)} ms  ` +
         `${row.ortRatio.toFixed(2)}x ours  max rel diff ${err.toExponential(1)}`);
