@@ -7,17 +7,13 @@
 // Every refusal must carry ERR_SQEX_OUT_OF_MEMORY; the process must go on (exit 0).
 // Linux only (the vitest file skips elsewhere).
 'use strict';
-const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { sqex, rng, fill, weightsFor, check, sameBits, done, report } = require('./common.cjs');
+const { sqex, rng, fill, weightsFor, check, sameBits, done, report, capAddressSpace } = require('./common.cjs');
 
 const MiB = 1 << 20;
 const r = rng(Number(process.env.SQEX_SEED) || 3);
-const vmSize = () => Number(/VmSize:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
-// stdio 'ignore': no pipes for Node to read after the cap took effect.
-const cap = (slack) => execFileSync('prlimit', ['--pid', String(process.pid), `--as=${vmSize() + slack}:`], { stdio: 'ignore' });
 
 function outcome(fn) {
   try {
@@ -54,7 +50,7 @@ const describe = (e) => (e === 'ok' ? 'ok' : `${e && e.constructor && e.construc
       const ws = weightsFor('se', 64, r);
       const expected = sqex.seForward(xs, [1, 64, 8, 8], ws, { device: 'cpu' });
 
-      cap(160 * MiB);
+      capAddressSpace(160 * MiB);
       const e1 = outcome(() => new sqex.SEBlock({ w1 }, { device: 'cpu', channels: c }));
       check(isOom(e1), `new SEBlock with 256 MiB of weights: ${describe(e1)}`);
       if (isOom(e1)) check(e1.bytes === 256 * MiB, `new SEBlock: bytes ${e1.bytes}`);
@@ -87,7 +83,7 @@ const describe = (e) => (e === 'ok' ? 'ok' : `${e && e.constructor && e.construc
     check(sameBits(expected, expectedAsync), 'sync and async agree before the cap');
     await sqex.seForwardAsync(x, shape, ws, { device: 'cpu', out });
     out.fill(1234.5);
-    execFileSync('prlimit', ['--pid', String(process.pid), `--as=${vmSize()}:`]);
+    capAddressSpace(0);
     const e = outcome(() => sqex.cbamForward(x, shape, wc, { device: 'cpu', out }));
     check(e === 'ok' || isOom(e), `cbamForward with out under the cap: ${describe(e)}`);
     const tally = {};

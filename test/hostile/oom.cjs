@@ -7,9 +7,7 @@
 // util-linux `prlimit` on our own pid) a little above what it uses, so that the next large
 // allocation fails and small ones still succeed. Linux only; the test skips elsewhere.
 'use strict';
-const { execFileSync } = require('node:child_process');
-const { readFileSync } = require('node:fs');
-const { sqex, rng, fill, weightsFor, fns, asyncFns, check, sameBits, done, report } = require('./common.cjs');
+const { sqex, rng, fill, weightsFor, fns, asyncFns, check, sameBits, done, report, capAddressSpace } = require('./common.cjs');
 
 const MiB = 1 << 20;
 const c = 64;
@@ -17,10 +15,6 @@ const hw = 1 << 21; // 1×64×2097152×1 floats: 512 MiB per array
 const shape = [1, c, hw, 1];
 const r = rng(Number(process.env.SQEX_SEED) || 7);
 
-function vmSizeBytes() {
-  const m = /VmSize:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return Number(m[1]) * 1024;
-}
 
 function expectOom(what, fn) {
   try {
@@ -55,8 +49,7 @@ async function expectOomAsync(what, promiseFn) {
   const xs = fill(new Float32Array(c * 64), r);
   const expected = fns.se(xs, small, w.se, { device: 'cpu' });
 
-  const cap = vmSizeBytes() + 256 * MiB;
-  execFileSync('prlimit', ['--pid', String(process.pid), `--as=${cap}:`]);
+  const cap = capAddressSpace(256 * MiB);
   // The cap holds: a plain 512 MiB allocation now fails in JS as well.
   let jsFails = false;
   try {
