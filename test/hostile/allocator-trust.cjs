@@ -1,7 +1,8 @@
-// The result allocator (native/binding/result_array.h) runs inside every call without `out`, after
-// the operands' pointers were taken, and the array it returns is written by async calls off-thread.
-// So only lib/'s own allocator (Buffer.allocUnsafeSlow captured at load) may be registered. User
-// code that runs after the package loaded must not be able to replace it:
+// The result allocator (native/binding/result_array.h) runs inside every call without `out`. When
+// it ran after the operands' pointers were taken and async calls wrote its array in place, a
+// replacement could corrupt memory (below); the binding no longer relies on it (it runs first, and
+// async results are staged: allocator-preload.cjs), and only lib/'s own allocator (Buffer.allocUnsafeSlow
+// captured at load) is registered. User code that runs after the package loaded cannot replace it:
 //   - through the binding itself: require(loadReport().binary) returns the very exports object lib
 //     uses, so setResultAllocator(fn) was reachable; fn could detach scaleOut under the kernel
 //     (heap-use-after-free write, seen under ASan) or keep the result and detach it while an async
