@@ -5,6 +5,8 @@
 #   1. checks that the NEON kernels are the ones dispatched (info().simd === 'neon');
 #   2. runs the CPU suites (test/cpu.*.test.ts), the golden fixtures and the bad-input suite against
 #      the stripped prebuild with vitest (its arm64 native packages installed in a cache folder);
+#   2b. runs the SE/ECA/CBAM suites and golden fixtures again with Debian 11's arm64 libraries
+#      (glibc 2.31, libstdc++ of GCC 10) as qemu's library prefix: the portable glibc link;
 #   3. runs the native kernel harness's float64-reference check (native/dev/cpu_se_bench.cpp
 #      `check`: the scalar and NEON tables, every op/option/layout) cross-compiled;
 #   4. packs the tarball with the x64 (CPU-only here) and arm64 prebuilds, installs it into a new
@@ -96,6 +98,14 @@ else
   bad "npm run prebuildify:arm64 (exit $rc)"
   finish
 fi
+# The portable glibc link (CMakeLists.txt SQEX_PORTABLE_GLIBC): glibc >= 2.28, no libstdc++ versions.
+if floor=$(node -e 'const e=require(process.argv[1]);const r=e.elfFloor(process.argv[2],"aarch64-linux-gnu-objdump");
+  const p=e.portabilityProblems(r);console.log(p.length?p.join("; "):Object.entries(r.floor).map(([n,v])=>n+"_"+v.version).join(", "));process.exit(p.length?1:0)' \
+  "$root/scripts/elf-floor.js" "$prebuild" 2>&1); then
+  ok "the arm64 prebuild loads on glibc >= 2.28 with any libstdc++ (floor $floor)"
+else
+  bad "the arm64 prebuild is not portable: $floor"
+fi
 
 echo "== vitest's linux-arm64 native packages (npm ci --cpu=arm64 of the same lockfile) =="
 key=$(sha256sum package-lock.json | cut -c1-16)
@@ -140,6 +150,38 @@ if [ -f "$work/vitest.json" ]; then
   [ $vrc -ne 0 ] && [ "$vf" -eq 0 ] && bad "vitest exited $vrc with no failed test (a suite failed to load)"
 else
   bad "vitest under qemu wrote no report (exit $vrc)"
+fi
+
+echo "== the same prebuild on an older glibc: Debian 11's arm64 libraries (glibc 2.31, libstdc++ of GCC 10) =="
+# debootstrap --foreign only unpacks the packages (nothing runs), which is all qemu-user needs as
+# its library prefix. Needs root and debootstrap (scripts/ci-old-glibc.sh does the same for x64).
+old=$cache/bullseye-arm64
+if [ "$(id -u)" != 0 ] || ! command -v debootstrap >/dev/null; then
+  echo "skipped: needs root and debootstrap (the x64 check is scripts/ci-old-glibc.sh)"
+else
+  if [ ! -f "$old/.sqex-complete" ]; then
+    rm -rf "$old" && debootstrap --foreign --arch=arm64 --variant=minbase bullseye "$old" http://deb.debian.org/debian \
+      >"$work/debootstrap-arm64.log" 2>&1 && touch "$old/.sqex-complete"
+  fi
+  if [ -f "$old/.sqex-complete" ]; then
+    oldsuites=$(cd "$emu" && ls test/cpu.se.test.ts test/cpu.eca.test.ts test/cpu.cbam.test.ts test/golden.test.ts)
+    (cd "$emu" && QEMU_LD_PREFIX=$old SQUEEZE_EXCITE_BINARY=$prebuild "$qemu" "$anode" node_modules/vitest/vitest.mjs run \
+      --pool=threads --reporter=dot --reporter=json --outputFile.json="$work/vitest-old.json" $oldsuites) >"$work/vitest-old.log" 2>&1
+    orc=$?
+    oglibc=$(QEMU_LD_PREFIX=$old "$qemu" "$anode" -p 'process.report.getReport().header.glibcVersionRuntime' 2>&1)
+    if [ -f "$work/vitest-old.json" ]; then
+      read -r op of < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests,r.numFailedTests)' "$work/vitest-old.json")
+      if [ "$orc" -eq 0 ] && [ "$of" -eq 0 ] && [ "$op" -gt 0 ]; then
+        ok "under glibc $oglibc (Debian 11 arm64 libraries): SE/ECA/CBAM suites and golden fixtures, $op passed"
+      else
+        tail -20 "$work/vitest-old.log"; bad "under glibc $oglibc: $op passed, $of failed (exit $orc)"
+      fi
+    else
+      tail -20 "$work/vitest-old.log"; bad "under glibc $oglibc: vitest wrote no report (exit $orc)"
+    fi
+  else
+    tail -5 "$work/debootstrap-arm64.log"; bad "debootstrap --foreign --arch=arm64 bullseye"
+  fi
 fi
 
 echo "== native harness check (float64 reference, scalar and NEON tables) =="

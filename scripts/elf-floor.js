@@ -4,6 +4,8 @@
 // GLIBCXX_, CXXABI_, GCC_) the highest version it references and the symbols that need it.
 //   node scripts/elf-floor.js <file.node> [objdump]      (objdump defaults to `objdump`; for an
 //   arm64 binary on an x86-64 host pass aarch64-linux-gnu-objdump)
+// portabilityProblems() holds a cmake-built Linux addon to the floor CMakeLists.txt promises
+// (SQEX_PORTABLE_GLIBC, native/compat/glibc_compat.S): glibc 2.28, no libstdc++ versions.
 'use strict';
 const { execFileSync } = require('node:child_process');
 
@@ -23,6 +25,9 @@ function cmpVersion(a, b) {
 function elfFloor(file, objdump = 'objdump') {
   const dynsyms = execFileSync(objdump, ['-T', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const floor = {};
+  // A --wrap=NAME whose __wrap_NAME nothing defines links fine (a shared object may leave symbols
+  // undefined) and fails only when called: list them.
+  const undefinedWraps = [...dynsyms.matchAll(/\*UND\*.*\s(__wrap_\S+)$/gm)].map((m) => m[1]);
   for (const line of dynsyms.split('\n')) {
     // 0000000000000000      DF *UND*  0000000000000000 (GLIBC_2.17) pthread_create
     const m = /\*UND\*\s+\S+\s+(?:\()?(GLIBC|GLIBCXX|CXXABI|GCC)_([0-9.]+)\)?\s+(\S+)/.exec(line);
@@ -36,10 +41,35 @@ function elfFloor(file, objdump = 'objdump') {
   const needed = [...headers.matchAll(/^\s*NEEDED\s+(\S+)/gm)].map((m) => m[1]);
   // A stripped file has no static symbol table: `objdump -t` prints "no symbols".
   const stripped = /no symbols/.test(execFileSync(objdump, ['-t', file], { encoding: 'utf8', maxBuffer: 256 << 20 }));
-  return { needed, floor, stripped };
+  return { needed, floor, stripped, undefinedWraps };
 }
 
-module.exports = { elfFloor };
+/** What the portable link (CMakeLists.txt, SQEX_PORTABLE_GLIBC) promises for a Linux addon. */
+const PORTABLE = {
+  maxVersion: { GLIBC: '2.28', GCC: '4.2.0' }, // Node 20's own official binaries need glibc 2.28
+  forbidden: ['GLIBCXX', 'CXXABI'], // libstdc++ is linked in
+  // Where glibc < 2.34 the pre-2.34 symbol versions live here (stubs from 2.34 on).
+  needed: ['libpthread.so.0', 'libdl.so.2', 'librt.so.1'],
+};
+
+/** The ways `r` (from elfFloor) breaks the portable floor; [] when it holds. */
+function portabilityProblems(r) {
+  const problems = [];
+  for (const [ns, max] of Object.entries(PORTABLE.maxVersion)) {
+    const f = r.floor[ns];
+    if (f && cmpVersion(f.version, max) > 0) {
+      problems.push(`needs ${ns}_${f.version} (${f.symbols.join(', ')}), above ${ns}_${max}: add the symbol to native/compat/glibc_compat.S`);
+    }
+  }
+  for (const ns of PORTABLE.forbidden) {
+    if (r.floor[ns]) problems.push(`needs ${ns}_${r.floor[ns].version} (${r.floor[ns].symbols.join(', ')}): libstdc++ is not linked in`);
+  }
+  for (const lib of PORTABLE.needed) if (!r.needed.includes(lib)) problems.push(`does not list ${lib} as DT_NEEDED`);
+  if (r.undefinedWraps.length) problems.push(`leaves ${r.undefinedWraps.join(', ')} undefined (a --wrap without its stub)`);
+  return problems;
+}
+
+module.exports = { elfFloor, portabilityProblems, PORTABLE };
 
 if (require.main === module) {
   const [file, objdump] = process.argv.slice(2);
@@ -52,4 +82,6 @@ if (require.main === module) {
   for (const [ns, { version, symbols }] of Object.entries(r.floor)) {
     console.log(`  ${ns}_${version}: ${symbols.slice(0, 6).join(', ')}${symbols.length > 6 ? `, … (${symbols.length})` : ''}`);
   }
+  const problems = portabilityProblems(r);
+  console.log(problems.length ? `  not portable (SQEX_PORTABLE_GLIBC): ${problems.join('; ')}` : `  portable: glibc >= ${PORTABLE.maxVersion.GLIBC}, any libstdc++`);
 }

@@ -4,11 +4,13 @@
 // advice must fit the failure: a compiler only where no shipped binary can fit.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
+const requireCjs = createRequire(import.meta.url);
 let scratch = '';
 beforeAll(() => {
   scratch = mkdtempSync(path.join(tmpdir(), 'sqex-loader-'));
@@ -131,6 +133,33 @@ describe('native loader diagnostics', () => {
     expect(p.error).toContain('the prebuilt binary for this platform is there but did not load');
     expect(fixes(p.error)).toContain('Reinstall the package');
     expect(fixes(p.error)).not.toMatch(COMPILER_ADVICE);
+  });
+
+  it('with a prebuild that needs a newer glibc, names the floor and the dlopen error, and suggests building', () => {
+    // The dynamic loader's own message, as dlopen reports it on a system older than the floor.
+    const dir = packageCopy();
+    mkdirSync(path.join(dir, prebuildDir), { recursive: true });
+    const file = path.join(dir, prebuildDir, 'squeeze-excite.napi.node');
+    writeFileSync(file, 'stands in for a prebuild');
+    const dlopenError = `/lib/x86_64-linux-gnu/libc.so.6: version \`GLIBC_2.99' not found (required by ${file})`;
+    const { loadWith } = requireCjs(path.join(dir, 'dist', 'backend', 'load.js')) as {
+      loadWith(setup: { root: string; requireAddon(f: string): unknown; binaryEnv?: string; cudaBuildEnv?: string; bundled: string | null }): unknown;
+    };
+    let message = '';
+    try {
+      loadWith({
+        root: dir,
+        requireAddon: () => { throw Object.assign(new Error(dlopenError), { code: 'ERR_DLOPEN_FAILED' }); },
+        binaryEnv: undefined,
+        cudaBuildEnv: undefined,
+        bundled: null,
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('older than the prebuilt binary needs (glibc >= 2.28)');
+    expect(message).toContain("version `GLIBC_2.99' not found");
+    expect(fixes(message)).toMatch(/node-gyp rebuild/);
   });
 
   describe.skipIf(noAddon !== null)(`with a loadable addon${noAddon ? ` (skipped: ${noAddon})` : ''}`, () => {

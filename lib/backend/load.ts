@@ -255,7 +255,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
   if (prebuild?.file && !prebuild.ok) {
     if (/GLIBC(XX)?_[\d.]+'? not found/.test(prebuild.reason ?? '')) {
       return {
-        cause: `this system's C library is older than the prebuilt binary needs (glibc >= 2.34 and libstdc++ of GCC >= 12): ${prebuild.reason}`,
+        cause: `this system's C library is older than the prebuilt binary needs (glibc >= 2.28): ${prebuild.reason}`,
         fixes: [...envFix, toolchainLine(), ...fromSource],
       };
     }
