@@ -368,10 +368,14 @@ function headerFromFd(src: string, fd: number): SafetensorsHeader {
   return parseHeader(src, bytes, n, size);
 }
 
+// fs.readSync takes its length as a 32-bit integer (Node 22-26: 4 GiB + 24 reads 24 bytes, 2 GiB is
+// a RangeError), and Linux reads at most 0x7ffff000 bytes a call anyway: read in 1 GiB pieces.
+const READ_CHUNK = 1 << 30;
+
 function readFully(fd: number, into: Uint8Array, position: number): void {
   let done = 0;
   while (done < into.length) {
-    const got = readSync(fd, into, done, into.length - done, position + done);
+    const got = readSync(fd, into, done, Math.min(into.length - done, READ_CHUNK), position + done);
     if (got === 0) break; // the file shrank under us: what is left stays zero-filled and caught below
     done += got;
   }

@@ -154,14 +154,15 @@ fi
 
 echo "== the same prebuild on an older glibc: Debian 11's arm64 libraries (glibc 2.31, libstdc++ of GCC 10) =="
 # debootstrap --foreign only unpacks the packages (nothing runs), which is all qemu-user needs as
-# its library prefix. Needs root and debootstrap (scripts/ci-old-glibc.sh does the same for x64).
+# its library prefix. Its proc -> /proc link is removed: nothing here needs it, and a tool that
+# walks the checkout would follow it back into the checkout through /proc/<pid>/cwd. Needs root and debootstrap (scripts/ci-old-glibc.sh does the same for x64).
 old=$cache/bullseye-arm64
 if [ "$(id -u)" != 0 ] || ! command -v debootstrap >/dev/null; then
   echo "skipped: needs root and debootstrap (the x64 check is scripts/ci-old-glibc.sh)"
 else
   if [ ! -f "$old/.sqex-complete" ]; then
     rm -rf "$old" && debootstrap --foreign --arch=arm64 --variant=minbase bullseye "$old" http://deb.debian.org/debian \
-      >"$work/debootstrap-arm64.log" 2>&1 && touch "$old/.sqex-complete"
+      >"$work/debootstrap-arm64.log" 2>&1 && rm -f "$old/proc" && touch "$old/.sqex-complete"
   fi
   if [ -f "$old/.sqex-complete" ]; then
     oldsuites=$(cd "$emu" && ls test/cpu.se.test.ts test/cpu.eca.test.ts test/cpu.cbam.test.ts test/golden.test.ts)
