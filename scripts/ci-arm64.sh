@@ -23,15 +23,9 @@ root=$PWD
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 start=$SECONDS
 
-skip() {
-  if [ "${SQEX_ARM64_REQUIRED:-0}" = 1 ]; then
-    echo "arm64: FAILED (SQEX_ARM64_REQUIRED=1): $*"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  echo "arm64: SKIPPED: $*"
-  exit 0
-}
+# shellcheck source=ci-common.sh
+source scripts/ci-common.sh
+skip() { ci_skip arm64 SQEX_ARM64_REQUIRED "$@"; }
 setup_hint="install them with scripts/setup-arm64-toolchain.sh"
 
 [ "$(uname -s)" = Linux ] || skip "host is $(uname -s); the cross build and emulation need an x86-64 Linux host"

@@ -14,15 +14,9 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
-skip() {
-  if [ "${SQEX_NODE_VERSIONS_REQUIRED:-0}" = 1 ]; then
-    echo "node-versions: FAILED (SQEX_NODE_VERSIONS_REQUIRED=1): $*"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  echo "node-versions: SKIPPED: $*"
-  exit 0
-}
+# shellcheck source=ci-common.sh
+source scripts/ci-common.sh
+skip() { ci_skip node-versions SQEX_NODE_VERSIONS_REQUIRED "$@"; }
 
 [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ] || skip "host is $(uname -s) $(uname -m); the binaries fetched are linux-x64"
 [ -d node_modules/vitest ] || skip "node_modules is not installed (run npm ci first)"

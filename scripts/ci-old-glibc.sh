@@ -17,15 +17,9 @@ root=$PWD
 start=$SECONDS
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
-skip() {
-  if [ "${SQEX_OLD_GLIBC_REQUIRED:-0}" = 1 ]; then
-    echo "old-glibc: FAILED (SQEX_OLD_GLIBC_REQUIRED=1): $*"
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-  echo "old-glibc: SKIPPED: $*"
-  exit 0
-}
+# shellcheck source=ci-common.sh
+source scripts/ci-common.sh
+skip() { ci_skip old-glibc SQEX_OLD_GLIBC_REQUIRED "$@"; }
 
 [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ] || skip "host is $(uname -s) $(uname -m); this check runs the linux-x64 addon"
 [ "$(id -u)" = 0 ] || skip "not root (chroot and bind mounts need it)"
@@ -40,6 +34,9 @@ fi
 cache=${SQEX_OLD_GLIBC_CACHE:-$HOME/.cache/squeeze-excite/old-glibc}
 rootfs=$cache/rootfs-bullseye
 mkdir -p "$cache"
+# One run at a time per cache: a second would mount over the first's root filesystem.
+exec 9>"$cache/.lock"
+flock -w 900 9 || skip "another run holds $cache/.lock"
 if [ ! -f "$rootfs/.sqex-complete" ]; then
   echo "== debootstrap bullseye (minbase) into $rootfs =="
   rm -rf "$rootfs" "$rootfs.partial"

@@ -162,21 +162,35 @@ describe('reading', () => {
     expect(Array.from(readSafetensors(bytes).tensors.h!.data as Uint16Array)).toEqual(Array.from(f16));
   });
 
+  /**
+   * A safetensors file of `dataLength` data bytes in scratch/, sparse except for the header and
+   * `pieces` ([offset into the data section, values]): multi-gigabyte files that occupy no disk.
+   */
+  const writeSparse = (name: string, header: object, dataLength: number, pieces: [number, Float32Array][]): string => {
+    const json = JSON.stringify(header);
+    const padded = json + ' '.repeat((8 - (json.length % 8)) % 8);
+    const file = path.join(scratch, name);
+    const fd = openSync(file, 'w');
+    try {
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(padded.length));
+      writeSync(fd, len, 0, 8, 0);
+      writeSync(fd, Buffer.from(padded), 0, padded.length, 8);
+      for (const [offset, values] of pieces) writeSync(fd, Buffer.from(values.buffer, values.byteOffset, values.byteLength), 0, values.byteLength, 8 + padded.length + offset);
+      ftruncateSync(fd, 8 + padded.length + dataLength);
+    } finally {
+      closeSync(fd);
+    }
+    return file;
+  };
+
   test('a 4 GiB checkpoint is listed from its header alone, and one small tensor read without the rest', () => {
     // A sparse file: header + a 16-byte tensor + a declared 4 GiB one that occupies no disk.
     const big = 2 ** 30 + 2; // F32 elements: just over 4 GiB, past what one ArrayBuffer holds in Node 20
     const small = Float32Array.of(1.5, -2, 3.25, 4);
-    const header = JSON.stringify({ small: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, big: { dtype: 'F32', shape: [big], data_offsets: [16, 16 + big * 4] } });
-    const padded = header + ' '.repeat((8 - (header.length % 8)) % 8);
-    const file = path.join(scratch, 'sparse.safetensors');
-    const fd = openSync(file, 'w');
-    const n = Buffer.alloc(8);
-    n.writeBigUInt64LE(BigInt(padded.length));
-    writeSync(fd, n, 0, 8, 0);
-    writeSync(fd, Buffer.from(padded), 0, padded.length, 8);
-    writeSync(fd, Buffer.from(small.buffer), 0, 16, 8 + padded.length);
-    ftruncateSync(fd, 8 + padded.length + 16 + big * 4);
-    closeSync(fd);
+    const file = writeSparse('sparse.safetensors',
+      { small: { dtype: 'F32', shape: [4], data_offsets: [0, 16] }, big: { dtype: 'F32', shape: [big], data_offsets: [16, 16 + big * 4] } },
+      16 + big * 4, [[0, small]]);
 
     const before = process.memoryUsage().arrayBuffers;
     const h = readSafetensorsHeader(file);
@@ -204,17 +218,7 @@ describe('reading', () => {
   const huge = process.env.SQEX_HUGE === '1';
   test.skipIf(!huge)(`reads a tensor past 2 GiB in pieces (fs.readSync's length is 32-bit)${huge ? '' : ' (skipped: 2.1 GB of memory; SQEX_HUGE=1 runs it)'}`, () => {
     const n = 2 ** 29 + 6; // F32 elements: 2 GiB + 24 bytes, within one buffer on every supported Node
-    const header = JSON.stringify({ t: { dtype: 'F32', shape: [n], data_offsets: [0, n * 4] } });
-    const padded = header + ' '.repeat((8 - (header.length % 8)) % 8);
-    const file = path.join(scratch, 'over2g.safetensors');
-    const fd = openSync(file, 'w');
-    const len = Buffer.alloc(8);
-    len.writeBigUInt64LE(BigInt(padded.length));
-    writeSync(fd, len, 0, 8, 0);
-    writeSync(fd, Buffer.from(padded), 0, padded.length, 8);
-    const tail = Float32Array.of(7, 8, 9);
-    writeSync(fd, Buffer.from(tail.buffer), 0, 12, 8 + padded.length + (n - 3) * 4);
-    closeSync(fd);
+    const file = writeSparse('over2g.safetensors', { t: { dtype: 'F32', shape: [n], data_offsets: [0, n * 4] } }, n * 4, [[(n - 3) * 4, Float32Array.of(7, 8, 9)]]);
     try {
       const t = readSafetensors(file).tensors.t!.data as Float32Array;
       expect(t.length).toBe(n);
