@@ -123,6 +123,11 @@ describe.skipIf(skipReason !== null)(`npm pack + offline install without a toolc
       expect(listed).toContain(f);
     }
     expect(listed.filter((p) => p.startsWith('test/') || p.startsWith('bench/') || p.startsWith('build'))).toEqual([]);
+    // A build from the tarball (SQEX_BUILD=cmake, or node-gyp where no prebuild fits) needs every
+    // native source but the dev harnesses, and the build files.
+    const sources = files.filter((f) => f.startsWith('native/') && !f.startsWith('native/dev/'));
+    expect(sources.filter((f) => !listed.includes(f)), 'native sources missing from the tarball').toEqual([]);
+    expect(listed).toContain('CMakeLists.txt');
     console.log(`tarball ${packed[0]!.filename}: ${packed[0]!.size} bytes packed, ${packed[0]!.unpackedSize} unpacked, ${listed.length} files`);
 
     // 3. The runtime dependencies, packed from this checkout's node_modules (no registry).
