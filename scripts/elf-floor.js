@@ -69,7 +69,24 @@ function portabilityProblems(r) {
   return problems;
 }
 
-module.exports = { elfFloor, portabilityProblems, PORTABLE };
+/**
+ * For the prebuild scripts: on Linux/glibc, the portability problems of a release binary as
+ * lines to print (empty when it holds or the host is not Linux/glibc). A prebuild without the
+ * portable link would load only on glibc and libstdc++ as new as the build machine's.
+ */
+function releaseProblems(file, objdump = 'objdump') {
+  const glibc = process.platform === 'linux' && process.report?.getReport()?.header?.glibcVersionRuntime;
+  if (!glibc) return [];
+  const problems = portabilityProblems(elfFloor(file, objdump));
+  if (problems.length === 0) return [];
+  return [
+    `squeeze-excite: ${file} would not load on glibc 2.28 or an older libstdc++: ${problems.join('; ')}.`,
+    'The portable link needs a static libstdc++ on the build machine (RHEL/Fedora/Amazon Linux: dnf install libstdc++-static;',
+    'CMake warned "no static libstdc++" when it configured). A prebuild is not made without it.',
+  ];
+}
+
+module.exports = { elfFloor, portabilityProblems, releaseProblems, PORTABLE };
 
 if (require.main === module) {
   const [file, objdump] = process.argv.slice(2);

@@ -15,9 +15,11 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { cmakeBuild, cudaArchitectures } = require('./cmake-build.js');
+const { releaseProblems } = require('./elf-floor.js');
 
 const root = path.resolve(__dirname, '..');
 const TOOLCHAINS = { arm64: 'cmake/aarch64-linux-gnu.cmake' };
+const CROSS_PREFIX = { arm64: 'aarch64-linux-gnu-' };
 
 const argv = process.argv.slice(2);
 const archArg = argv.find((a) => a.startsWith('--arch='));
@@ -52,6 +54,11 @@ if (!cross) {
 }
 if (status !== 0) process.exit(status);
 const built = path.join(root, out, config, 'squeeze_excite.node');
+const unportable = releaseProblems(built, cross ? `${CROSS_PREFIX[arch]}objdump` : 'objdump');
+if (unportable.length) {
+  for (const line of unportable) console.error(line);
+  process.exit(1);
+}
 const dest = path.join(root, 'build', config);
 fs.mkdirSync(dest, { recursive: true });
 for (const f of fs.readdirSync(dest)) if (f.endsWith('.node')) fs.rmSync(path.join(dest, f));

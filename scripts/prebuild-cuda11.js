@@ -23,7 +23,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { cmakeBuild, cudaArchitectures } = require('./cmake-build.js');
 const { findCuda11Toolkit } = require('./cuda11-toolkit.js');
-const { elfFloor } = require('./elf-floor.js');
+const { elfFloor, releaseProblems } = require('./elf-floor.js');
 
 const root = path.resolve(__dirname, '..');
 const dev = process.argv.includes('--dev');
@@ -130,6 +130,11 @@ function main() {
     return 1;
   }
   log(`CUDA ${toolkit.version} build took ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  const unportable = dev ? [] : releaseProblems(built);
+  if (unportable.length) {
+    for (const line of unportable) console.error(line);
+    return 1;
+  }
   if (dev) {
     log(`${describe(built)}; load it with SQUEEZE_EXCITE_BINARY=${built}`);
     return 0;

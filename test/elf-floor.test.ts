@@ -24,7 +24,7 @@ const { elfFloor, portabilityProblems } = requireCjs('../scripts/elf-floor.js') 
   portabilityProblems(r: Floor): string[];
 };
 const { loadBinding, bindingPath } = requireCjs('../dist/backend/load.js') as {
-  loadBinding(): { info(): { buildSystem: string } };
+  loadBinding(): { info(): { buildSystem: string; portableLink?: boolean } };
   bindingPath(): string | null;
 };
 
@@ -53,8 +53,11 @@ function loadedAddon(): { file: string | null; why: string | null } {
   if (!glibc) return { file: null, why: `the portable link is for Linux/glibc; this is ${process.platform}` };
   const file = bindingPath();
   if (!file) return { file: null, why: 'no addon loads here' };
-  const built = loadBinding().info().buildSystem;
-  if (built !== 'cmake') return { file: null, why: `the addon in use was built by ${built} for this machine (the portable link is the cmake-js build's, which ships)` };
+  const info = loadBinding().info();
+  if (info.buildSystem !== 'cmake') return { file: null, why: `the addon in use was built by ${info.buildSystem} for this machine (the portable link is the cmake-js build's, which ships)` };
+  // A checkout on a system without a static libstdc++ builds for itself (CMake warns); the
+  // prebuild scripts refuse to do that, so the shipped binaries are checked there and below.
+  if (info.portableLink === false) return { file: null, why: 'the addon in use was built without the portable link (no static libstdc++ on the build machine; CMake said so)' };
   if (!objdumpFor(file)) return { file: null, why: 'objdump (binutils) is not installed' };
   return { file, why: null };
 }

@@ -106,6 +106,8 @@ export interface NativeInfo {
   cudaCompiled: boolean;
   simd: string; // CPU kernel dispatch level
   threads: number; // CPU pool size
+  /** Linked to load on glibc >= 2.28 with any libstdc++ (CMakeLists.txt SQEX_PORTABLE_GLIBC); absent in older addons. */
+  portableLink?: boolean;
 }
 
 /**

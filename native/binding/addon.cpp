@@ -156,6 +156,11 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   o.Set("cudaCompiled", cuda_status().compiled);
   o.Set("simd", cpu_simd_level());
   o.Set("threads", cpu_thread_count());
+#ifdef SQEX_PORTABLE_LINK
+  o.Set("portableLink", true);
+#else
+  o.Set("portableLink", false);
+#endif
   return o;
 }
 

@@ -13,6 +13,10 @@
  * (the node executable links them) and which the addon also lists as DT_NEEDED. A tail jump
  * leaves every argument register as the caller set it, so one stub fits every signature.
  *
+ * On glibc >= 2.34 each old version is the same function as the current one (same address), but
+ * for exp (below) and pthread_kill: the old pthread_kill returns ESRCH for a thread that has ended
+ * but is not yet joined, as every glibc before 2.34 did; nothing here signals such a thread.
+ *
  * exp: glibc 2.29 gave exp a new version (no SVID error handling); exp@GLIBC_2.2.5 is the same
  * function for every finite, infinite and NaN input (only errno/matherr handling differs).
  * __libc_single_threaded (glibc 2.32, read by libstdc++'s reference counts): a local definition
