@@ -68,7 +68,9 @@ export function parseEnum<T extends string>(fn: string, arg: string, value: unkn
   return value as T;
 }
 
-const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
+// Null-prototype, as every copy parseObject returns: a key set on a polluted Object.prototype
+// must not read as an option when the caller passed none.
+const EMPTY: Readonly<Record<string, unknown>> = ObjectFreeze(ObjectCreate(null) as Record<string, unknown>);
 
 /**
  * An options (or weights) object, snapshotted: undefined gives {}; anything but a plain object

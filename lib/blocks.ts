@@ -6,7 +6,7 @@ import { CFG, DEV, type NativeBinding } from './backend/contract.js';
 import { parseEnum, parseObject, parseShape, parseStream } from './args.js';
 import { binding, useCuda } from './cuda.js';
 import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, releaseTensor, retainTensor } from './device-tensor.js';
-import { codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText } from './is.js';
+import { codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText, typeError } from './is.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
 import { SE_SPEC, type SEWeights } from './ops/se.js';
@@ -309,27 +309,37 @@ const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('node
 
 /** What every block shares: where it runs, disposal, and its description. */
 abstract class Block {
-  protected readonly core: BlockCore;
+  // Private: a method called on anything but a block of its class (`SEBlock.prototype.forward
+  // .call(other)`, a Proxy of a block) is refused by coreOf instead of running on it.
+  readonly #core: BlockCore;
 
   protected constructor(core: BlockCore) {
-    this.core = core;
+    this.#core = core;
+  }
+  /** `self`'s core, when `self` is a block (of class `name` when given); else a coded TypeError. */
+  protected static coreOf(self: unknown, fn: string, name?: string): BlockCore {
+    const expected = name === undefined ? 'an SEBlock, ECABlock or CBAMBlock' : `${name === 'ECABlock' ? 'an' : 'a'} ${name}`;
+    if (typeof self !== 'object' || self === null || !(#core in self)) throw typeError(fn, 'this', expected, self);
+    const core = (self as Block).#core;
+    if (name !== undefined && core.name !== name) throw typeError(fn, 'this', expected, self);
+    return core;
   }
   /** Where the block runs: fixed at construction. */
   get backend(): 'cpu' | 'cuda' {
-    return this.core.cuda ? 'cuda' : 'cpu';
+    return Block.coreOf(this, 'backend').cuda ? 'cuda' : 'cpu';
   }
   get disposed(): boolean {
-    return this.core.disposed;
+    return Block.coreOf(this, 'disposed').disposed;
   }
   /** Frees the resident device weights. Idempotent; forward afterwards throws. */
   dispose(): void {
-    this.core.dispose();
+    Block.coreOf(this, 'dispose').dispose();
   }
   [disposeSymbol](): void {
-    this.core.dispose();
+    Block.coreOf(this, 'Symbol.dispose').dispose();
   }
   toString(): string {
-    return describeBlock(this.core);
+    return describeBlock(Block.coreOf(this, 'toString'));
   }
 }
 
@@ -344,20 +354,20 @@ export class SEBlock extends Block {
 
   /** Channels C the weights fix. */
   get channels(): number {
-    return this.core.weights.c;
+    return Block.coreOf(this, 'SEBlock.channels', 'SEBlock').weights.c;
   }
   forward(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): DeviceTensor;
   forward(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Float32Array;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
-    return this.core.run('SEBlock.forward', x, a2, a3);
+    return Block.coreOf(this, 'SEBlock.forward', 'SEBlock').run('SEBlock.forward', x, a2, a3);
   }
 
   forwardAsync(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return this.core.runAsync('SEBlock.forwardAsync', x, a2, a3);
+    return Block.coreOf(this, 'SEBlock.forwardAsync', 'SEBlock').runAsync('SEBlock.forwardAsync', x, a2, a3);
   }
 
   /**
@@ -383,20 +393,20 @@ export class ECABlock extends Block {
 
   /** The conv kernel length k. */
   get kernelSize(): number {
-    return this.core.weights.ecaK;
+    return Block.coreOf(this, 'ECABlock.kernelSize', 'ECABlock').weights.ecaK;
   }
   forward(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): DeviceTensor;
   forward(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Float32Array;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
-    return this.core.run('ECABlock.forward', x, a2, a3);
+    return Block.coreOf(this, 'ECABlock.forward', 'ECABlock').run('ECABlock.forward', x, a2, a3);
   }
 
   forwardAsync(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return this.core.runAsync('ECABlock.forwardAsync', x, a2, a3);
+    return Block.coreOf(this, 'ECABlock.forwardAsync', 'ECABlock').runAsync('ECABlock.forwardAsync', x, a2, a3);
   }
 
   /**
@@ -417,20 +427,20 @@ export class CBAMBlock extends Block {
   }
 
   get channels(): number {
-    return this.core.weights.c;
+    return Block.coreOf(this, 'CBAMBlock.channels', 'CBAMBlock').weights.c;
   }
   forward(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
   forward(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Float32Array;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
-    return this.core.run('CBAMBlock.forward', x, a2, a3);
+    return Block.coreOf(this, 'CBAMBlock.forward', 'CBAMBlock').run('CBAMBlock.forward', x, a2, a3);
   }
 
   forwardAsync(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return this.core.runAsync('CBAMBlock.forwardAsync', x, a2, a3);
+    return Block.coreOf(this, 'CBAMBlock.forwardAsync', 'CBAMBlock').runAsync('CBAMBlock.forwardAsync', x, a2, a3);
   }
 
   /**

@@ -10,7 +10,7 @@
 // same way.
 
 import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks.js';
-import { describe, isFloat32Array, isPlainObject, typedArrayName } from './is.js';
+import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isPlainObject, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
 import type { CBAMWeights } from './ops/cbam.js';
 import type { ECAWeights } from './ops/eca.js';
 import type { SEWeights } from './ops/se.js';
@@ -139,10 +139,52 @@ export interface MappedCBAM {
 }
 export type MappedAttention = MappedSE | MappedECA | MappedCBAM;
 
-function argError<E extends TypeError | RangeError>(ctor: new (m: string) => E, fn: string, arg: string, expected: string, value: unknown): E {
-  return Object.assign(new ctor(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`), {
-    code: (ctor as unknown) === TypeError ? 'ERR_INVALID_ARG_TYPE' : 'ERR_INVALID_ARG_VALUE',
-  });
+function argError(ctor: typeof TypeError | typeof RangeError, fn: string, arg: string, expected: string, value: unknown): Error {
+  return ctor === TypeError ? typeError(fn, arg, expected, value) : rangeError(fn, arg, expected, value);
+}
+
+const objectKeys = Object.keys;
+const mapForEach = Map.prototype.forEach;
+const hasOwn = Object.hasOwn;
+const ObjectCreate = Object.create;
+
+/**
+ * The own enumerable string keys of `value`, each read exactly once, in a null-prototype copy:
+ * keys on a polluted Object.prototype are never seen, and a getter answers once.
+ */
+function ownSnapshot(value: object): Record<string, unknown> {
+  const copy = ObjectCreate(null) as Record<string, unknown>;
+  const keys = objectKeys(value);
+  for (let i = 0; i < keys.length; i++) copy[keys[i]!] = (value as Record<string, unknown>)[keys[i]!];
+  return copy;
+}
+
+/** A state-dict entry's fields, read once from own properties (see ownSnapshot). */
+interface Entry {
+  shape: unknown;
+  data: unknown;
+  dtype: unknown;
+}
+function entryFields(t: object): Entry {
+  const own = (k: string): unknown => (hasOwn(t, k) ? (t as Record<string, unknown>)[k] : undefined);
+  return { shape: own('shape'), data: own('data'), dtype: own('dtype') };
+}
+
+/** Tensors have at most this many dims here (conv weights: 4). */
+const MAX_DIMS = 8;
+
+/** A copy of a shape read once (length, then each element), or null when it is not an array of dims. */
+function shapeCopy(shape: unknown): number[] | null {
+  if (!isArrayValue(shape)) return null;
+  const n = shape.length;
+  if (!(n >= 0 && n <= MAX_DIMS)) return null;
+  const dims: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const d: unknown = shape[i];
+    if (!(typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) return null;
+    dims.push(d);
+  }
+  return dims;
 }
 
 /** A dim of an expected shape: a number, or a name bound by the first tensor that shows it. */
@@ -156,8 +198,10 @@ function formatShape(shape: readonly number[]): string {
 class ModuleReader {
   readonly fn: string;
   readonly prefix: string;
-  private readonly lookup: (name: string) => StateDictTensor | undefined;
-  private readonly allNames: () => string[];
+  // The state dict as it was when the call began: names and entries read once (a record's
+  // getters, a Map subclass's get), each entry's fields read once on first use.
+  private readonly entries = new Map<string, unknown>();
+  private readonly fields = new Map<string, Entry | null>();
   readonly used: string[] = [];
   readonly dims = new Map<string, number>();
 
@@ -166,20 +210,35 @@ class ModuleReader {
     if (typeof prefix !== 'string') throw argError(TypeError, fn, 'prefix', "a string: the module's name in the state dict, e.g. 'layer1.0.se' ('' for a module saved alone)", prefix);
     this.prefix = prefix.endsWith('.') ? prefix.slice(0, -1) : prefix;
     if (tensors instanceof SafetensorsFile) {
-      const file = tensors;
-      this.lookup = (n) => file.get(n);
-      this.allNames = () => file.names();
+      for (const n of tensors.names()) this.entries.set(n, tensors.get(n));
     } else if (tensors instanceof Map) {
-      const map = tensors as ReadonlyMap<string, StateDictTensor>;
-      this.lookup = (n) => map.get(n);
-      this.allNames = () => [...map.keys()];
-    } else if (isPlainObject(tensors) || (typeof tensors === 'object' && tensors !== null && Object.getPrototypeOf(tensors) === null)) {
-      const rec = tensors as Readonly<Record<string, StateDictTensor>>;
-      this.lookup = (n) => (Object.hasOwn(rec, n) ? rec[n] : undefined);
-      this.allNames = () => Object.keys(rec);
+      mapForEach.call(tensors, (v: unknown, k: unknown) => {
+        if (typeof k === 'string') this.entries.set(k, v);
+      });
+    } else if (isPlainObject(tensors)) {
+      const rec = tensors as Readonly<Record<string, unknown>>;
+      const keys = objectKeys(rec);
+      for (let i = 0; i < keys.length; i++) this.entries.set(keys[i]!, rec[keys[i]!]);
     } else {
       throw argError(TypeError, fn, 'tensors', 'what readSafetensors returns, or a record or Map of { shape, data: Float32Array } by tensor name', tensors);
     }
+  }
+
+  private lookup(name: string): unknown {
+    return this.entries.get(name);
+  }
+
+  /** The entry's fields (read once), or null for an entry that is not an object. */
+  private fieldsOf(name: string): Entry | null {
+    if (!this.fields.has(name)) {
+      const t = this.entries.get(name);
+      this.fields.set(name, typeof t === 'object' && t !== null ? entryFields(t) : null);
+    }
+    return this.fields.get(name)!;
+  }
+
+  private allNames(): string[] {
+    return [...this.entries.keys()];
   }
 
   full(rel: string): string {
@@ -199,8 +258,10 @@ class ModuleReader {
   }
 
   shapeOf(rel: string): readonly number[] | undefined {
-    const t = this.lookup(this.full(rel));
-    return t !== undefined && Array.isArray(t.shape) ? t.shape : undefined;
+    const name = this.full(rel);
+    if (this.lookup(name) === undefined) return undefined;
+    const entry = this.fieldsOf(name);
+    return entry === null ? undefined : (shapeCopy(entry.shape) ?? undefined);
   }
 
   private render(pattern: readonly Dim[]): string {
@@ -252,24 +313,31 @@ class ModuleReader {
     const t = this.lookup(name);
     if (t === undefined) return null;
     this.used.push(name);
-    const shape = (t as { shape?: unknown }).shape;
     const expected = this.render(patterns[0]!);
+    // Every field read once, from own properties; the shape copied, the data seen through the
+    // intrinsic TypedArray accessors (a subclass's length or buffer getter is not asked).
+    const entry = this.fieldsOf(name);
+    if (entry === null) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" must be an object { shape, data } of shape ${expected}; received ${describe(t)}`, 'shape', name, expected);
+    }
     const alts = patterns.length > 1 ? ` (or ${patterns.slice(1).map((p) => this.render(p)).join(', ')})` : '';
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw new StateDictError(`${this.fn}: tensor "${name}" must have a shape (an array of dims) ${expected}; received ${describe(shape)}`, 'shape', name, expected);
+    const shape = shapeCopy(entry.shape);
+    if (shape === null) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" must have a shape (an array of at most ${MAX_DIMS} non-negative integer dims) ${expected}; received ${describe(entry.shape)}`, 'shape', name, expected);
     }
     if (!this.match(shape, patterns)) {
       throw new StateDictError(`${this.fn}: tensor "${name}" must have shape ${expected}${alts}${why}; received ${formatShape(shape)}`, 'shape', name, expected);
     }
-    const data = toFloat32(t);
+    const data = toFloat32(entry);
     if (data === null) {
       throw new StateDictError(
-        `${this.fn}: tensor "${name}" must hold float32 data (a Float32Array; F16, BF16 and F64 tensors from readSafetensors are converted); received ${t.dtype !== undefined ? `dtype ${String(t.dtype)} as ` : ''}${describe(t.data)}`,
+        `${this.fn}: tensor "${name}" must hold float32 data (a Float32Array; F16, BF16 and F64 tensors from readSafetensors are converted); received ${entry.dtype !== undefined ? `dtype ${String(entry.dtype)} as ` : ''}${describe(entry.data)}`,
         'dtype',
         name,
       );
     }
-    const count = shape.reduce((a: number, b: number) => a * b, 1);
+    let count = 1;
+    for (const d of shape) count *= d;
     if (data.length !== count) {
       throw new StateDictError(`${this.fn}: tensor "${name}" has shape ${formatShape(shape)} (${count} elements) but its data holds ${data.length}`, 'shape', name, formatShape(shape));
     }
@@ -303,9 +371,13 @@ class ModuleReader {
   }
 }
 
-function toFloat32(t: StateDictTensor): Float32Array | null {
-  const data = t.data as unknown;
-  if (isFloat32Array(data)) return data;
+/**
+ * The entry's data as a plain Float32Array: a Float32Array (or subclass) becomes a plain view of
+ * the same memory made with the intrinsic accessors; F64, and F16/BF16 bits, are converted.
+ */
+function toFloat32(t: Entry): Float32Array | null {
+  const data = t.data;
+  if (isFloat32Array(data)) return new Float32Array(bufferOf(data), byteOffsetOf(data), lengthOf(data));
   const dtype = t.dtype;
   const tag = typedArrayName(data);
   if (tag === 'Float64Array') return safetensorsToFloat32('F64', data as Float64Array);
@@ -358,7 +430,7 @@ function foldInto(weight: Float32Array, bias: Float32Array | null, bn: { scale: 
 
 function parseMapOptions(fn: string, options: unknown, kinds: readonly AttentionKind[]): { kind: AttentionKind; eps: number; strict: boolean; rest: Record<string, unknown> } {
   if (!isPlainObject(options)) throw argError(TypeError, fn, 'options', `an object with at least { kind } (${kinds.map((k) => `'${k}'`).join(', ')})`, options);
-  const { kind, bnEps, strict, ...rest } = options as Record<string, unknown>;
+  const { kind, bnEps, strict, ...rest } = ownSnapshot(options);
   if (typeof kind !== 'string' || !kinds.includes(kind as AttentionKind)) {
     const other = typeof kind === 'string' && Object.hasOwn(ATTENTION_KINDS, kind) ? ` ('${kind}' is loaded by ${ATTENTION_KINDS[kind as AttentionKind].block}.fromStateDict)` : '';
     throw argError(RangeError, fn, 'options.kind', `one of ${kinds.map((k) => `'${k}'`).join(', ')}${other}`, kind);
@@ -367,7 +439,7 @@ function parseMapOptions(fn: string, options: unknown, kinds: readonly Attention
     throw argError(RangeError, fn, 'options.bnEps', 'a finite number ≥ 0 (the BatchNorm eps, default 1e-5)', bnEps);
   }
   if (strict !== undefined && typeof strict !== 'boolean') throw argError(TypeError, fn, 'options.strict', 'a boolean', strict);
-  if (Object.hasOwn(rest, 'channels')) {
+  if (hasOwn(rest, 'channels')) {
     throw argError(RangeError, fn, 'options.channels', 'absent: C comes from the tensor shapes', rest.channels);
   }
   return { kind: kind as AttentionKind, eps: bnEps ?? BATCHNORM_EPS, strict: strict ?? true, rest };
@@ -505,7 +577,7 @@ const ALL_KINDS = Object.keys(ATTENTION_KINDS) as AttentionKind[];
  *
  * @throws StateDictError (code 'ERR_SQEX_STATE_DICT', `check` 'missing' | 'shape' | 'dtype' |
  *   'unexpected' | 'unsupported', `tensor`, `expectedShape`) naming the tensor and the shape it
- *   must have; TypeError / RangeError (codes 'ERR_INVALID_ARG_TYPE' / 'ERR_INVALID_ARG_VALUE') for
+ *   must have; TypeError / RangeError (codes 'ERR_INVALID_ARG_TYPE' / 'ERR_OUT_OF_RANGE', with `argument`) for
  *   bad arguments.
  */
 export function attentionWeightsFromStateDict(tensors: StateDict, prefix: string, options: StateDictMapOptions): MappedAttention {

@@ -319,14 +319,14 @@ describe('refusals name the tensor and the shape it must have', () => {
 
   test('arguments: kind for another block, unknown kind, channels, bad tensors and prefix', () => {
     expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.EcaModule' } as never)).toThrow(
-      expect.objectContaining({ name: 'RangeError', code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('ECABlock.fromStateDict') }),
+      expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('ECABlock.fromStateDict') }),
     );
-    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModul' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining("'timm.SEModule'") }));
+    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModul' } as never)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining("'timm.SEModule'") }));
     expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', undefined as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', channels: 32 } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', message: expect.stringContaining('tensor shapes') }));
+    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', channels: 32 } as never)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.stringContaining('tensor shapes') }));
     expect(() => SEBlock.fromStateDict(se, 3 as never, { kind: 'timm.SEModule' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('prefix') }));
     expect(() => SEBlock.fromStateDict([] as never, 'x', { kind: 'timm.SEModule' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('tensors') }));
-    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', bnEps: -1 })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE' }));
+    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', bnEps: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     // Block options are still checked by the block.
     expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', gate: 'tanh' as never })).toThrow(RangeError);
   });
@@ -381,5 +381,115 @@ describe('findAttentionModules', () => {
     expect(by.g!.note).toMatch(/LightCbamModule/);
     expect(by.h).toMatchObject({ kind: null });
     expect(by.h!.note).toMatch(/use_mlp/);
+  });
+});
+
+// Found by an attack (2026-11-30): inherited keys, entries and shapes read more than once, lying
+// typed-array subclasses, non-object entries, and block methods called on other objects.
+describe('hostile inputs: read once, own keys only, intrinsic lengths', () => {
+  const rng = freshRng();
+  const { sd } = makeSE(rng, 'm', 'timm.SEModule', 8, 4, { bn: true });
+  const shape: Shape4 = [1, 8, 2, 3];
+  const x = Float32Array.from({ length: 48 }, (_, i) => Math.sin(i) * 2);
+  const clean = SEBlock.fromStateDict(sd, 'm', { kind: 'timm.SEModule' }).forward(x, shape);
+
+  /** Runs fn with keys set on Object.prototype, removing them after. */
+  function polluted<T>(keys: Record<string, unknown>, fn: () => T): T {
+    const proto = Object.prototype as Record<string, unknown>;
+    for (const [k, v] of Object.entries(keys)) Object.defineProperty(proto, k, { value: v, configurable: true, writable: true, enumerable: false });
+    try {
+      return fn();
+    } finally {
+      for (const k of Object.keys(keys)) delete proto[k];
+    }
+  }
+
+  test('a polluted Object.prototype changes no option of fromStateDict, nor of a call without options', () => {
+    const y = polluted({ bnEps: 1e3, strict: false, dtype: 'F16', gate: 'hardsigmoid', residual: new Float32Array(48).fill(100), layout: 'NHWC' }, () =>
+      SEBlock.fromStateDict(sd, 'm', { kind: 'timm.SEModule' }).forward(x, shape));
+    expect(Array.from(y)).toEqual(Array.from(clean));
+    // kind itself must be the caller's own.
+    polluted({ kind: 'timm.SEModule' }, () => {
+      expect(() => SEBlock.fromStateDict(sd, 'm', {} as never)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', argument: 'options.kind' }));
+    });
+    // strict from the prototype does not let an extra tensor through.
+    const extra = { ...sd, 'm.extra.weight': { shape: [1], data: new Float32Array(1) } };
+    polluted({ strict: false }, () => expectStateDictError(() => SEBlock.fromStateDict(extra, 'm', { kind: 'timm.SEModule' }), 'unexpected', 'm.extra.weight', []));
+    // The plain call form without an options argument.
+    const w = SEBlock.fromStateDict(sd, 'm', { kind: 'timm.SEModule' });
+    const out = new Float32Array(48).fill(7);
+    const y2 = polluted({ out, gate: 'hardsigmoid', residual: new Float32Array(48).fill(100) }, () => w.forward(x, shape));
+    expect(Array.from(y2)).toEqual(Array.from(clean));
+    expect(out.every((v) => v === 7)).toBe(true);
+  });
+
+  test('entries, shapes and the record are read once; a getter cannot answer twice', () => {
+    let reads = 0;
+    const real = sd['m.fc1.weight']!;
+    const flipping = { ...sd };
+    Object.defineProperty(flipping, 'm.fc1.weight', { enumerable: true, get: () => (++reads === 1 ? real : { shape: [4, 8, 1, 1], data: new Float32Array(32).fill(1e6) }) });
+    const y = SEBlock.fromStateDict(flipping, 'm', { kind: 'timm.SEModule' }).forward(x, shape);
+    expect(reads).toBe(1);
+    expect(Array.from(y)).toEqual(Array.from(clean));
+    // A shape whose elements or length answer differently per read.
+    let n = 0;
+    const sneaky = new Proxy([4, 8, 1, 1], { get: (tgt, k, r) => (k === '1' ? (++n === 1 ? 8 : 16) : Reflect.get(tgt, k, r)) });
+    const withProxy = { ...sd, 'm.fc1.weight': { shape: sneaky, data: real.data } };
+    expect(Array.from(SEBlock.fromStateDict(withProxy, 'm', { kind: 'timm.SEModule' }).forward(x, shape))).toEqual(Array.from(clean));
+    expect(n).toBe(1);
+    // Absurd shape lengths are refused without iterating them.
+    const long = { ...sd, 'm.fc1.weight': { shape: { length: 2 ** 32 - 1, __proto__: Array.prototype } as never, data: real.data } };
+    const huge = Object.assign(new Array(5), { length: 2 ** 32 - 1 });
+    for (const s of [long, { ...sd, 'm.fc1.weight': { shape: huge, data: real.data } }]) {
+      expect(() => SEBlock.fromStateDict(s, 'm', { kind: 'timm.SEModule' })).toThrow(expect.objectContaining({ code: 'ERR_SQEX_STATE_DICT' }));
+    }
+  });
+
+  test('a Float32Array subclass with a lying length or buffer is seen through the intrinsic accessors', () => {
+    class Liar extends Float32Array {
+      constructor(values: ArrayLike<number>) {
+        super(values.length);
+        this.set(values);
+      }
+      override get length(): number {
+        return 8;
+      }
+    }
+    class Sub extends Float32Array {
+      constructor(values: ArrayLike<number>) {
+        super(values.length);
+        this.set(values);
+      }
+    }
+    const short = new Liar(sd['m.bn.running_var']!.data.subarray(0, 2));
+    const lying = { ...sd, 'm.bn.running_var': { shape: [4], data: short } };
+    expectStateDictError(() => SEBlock.fromStateDict(lying, 'm', { kind: 'timm.SEModule' }), 'shape', 'm.bn.running_var', [/holds 2/]);
+    // A subclass that adds nothing loads as the plain array would.
+    const sub = { ...sd, 'm.fc1.weight': { shape: [4, 8, 1, 1], data: new Sub(sd['m.fc1.weight']!.data) } };
+    expect(Array.from(SEBlock.fromStateDict(sub, 'm', { kind: 'timm.SEModule' }).forward(x, shape))).toEqual(Array.from(clean));
+  });
+
+  test('a non-object entry is a StateDictError naming it, not a raw TypeError', () => {
+    for (const bad of [null, 3, 'tensor']) {
+      expectStateDictError(() => SEBlock.fromStateDict({ ...sd, 'm.fc1.weight': bad as never }, 'm', { kind: 'timm.SEModule' }), 'shape', 'm.fc1.weight', [/must be an object/]);
+    }
+  });
+
+  test('block methods refuse an object that is not a block of their class, with a coded TypeError', () => {
+    const se = SEBlock.fromStateDict(sd, 'm', { kind: 'timm.SEModule' });
+    const eca = new ECABlock({ weight: new Float32Array([0.1, 0.2, 0.3]) });
+    const calls: [string, () => unknown][] = [
+      ['SEBlock.forward on {}', () => SEBlock.prototype.forward.call({} as never, x, shape)],
+      ['SEBlock.forward on an ECABlock', () => SEBlock.prototype.forward.call(eca as never, x, shape)],
+      ['SEBlock.forward on a Proxy of an SEBlock', () => SEBlock.prototype.forward.call(new Proxy(se, {}) as never, x, shape)],
+      ['channels getter on {}', () => Object.getOwnPropertyDescriptor(SEBlock.prototype, 'channels')!.get!.call({})],
+      ['dispose on null', () => SEBlock.prototype.dispose.call(null as never)],
+      ['toString on {}', () => SEBlock.prototype.toString.call({})],
+    ];
+    for (const [what, call] of calls) {
+      expect(call, what).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'this' }));
+    }
+    // forwardAsync rejects.
+    return expect(SEBlock.prototype.forwardAsync.call(eca as never, x, shape)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   });
 });
