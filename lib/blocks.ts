@@ -380,7 +380,7 @@ export class SEBlock extends Block {
    * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor and the shape it must have.
    */
   static fromStateDict(tensors: StateDict, prefix: string, options: SEFromStateDictOptions): SEBlock {
-    const m = seFromStateDict('SEBlock.fromStateDict', tensors, prefix, options);
+    const m = seFromStateDict('SEBlock.fromStateDict', tensors, prefix, options, SE_BLOCK_KEYS);
     return new SEBlock(m.weights, m.options);
   }
 }
@@ -415,7 +415,7 @@ export class ECABlock extends Block {
    * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor.
    */
   static fromStateDict(tensors: StateDict, prefix: string, options: ECAFromStateDictOptions): ECABlock {
-    const m = ecaFromStateDict('ECABlock.fromStateDict', tensors, prefix, options);
+    const m = ecaFromStateDict('ECABlock.fromStateDict', tensors, prefix, options, ECA_BLOCK_KEYS);
     return new ECABlock(m.weights, m.options);
   }
 }
@@ -451,7 +451,7 @@ export class CBAMBlock extends Block {
    * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor.
    */
   static fromStateDict(tensors: StateDict, prefix: string, options: CBAMFromStateDictOptions): CBAMBlock {
-    const m = cbamFromStateDict('CBAMBlock.fromStateDict', tensors, prefix, options);
+    const m = cbamFromStateDict('CBAMBlock.fromStateDict', tensors, prefix, options, CBAM_BLOCK_KEYS);
     return new CBAMBlock(m.weights, m.options);
   }
 }

@@ -10,6 +10,7 @@
 // same way.
 
 import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks.js';
+import { parseObject } from './args.js';
 import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isPlainObject, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
 import type { CBAMWeights } from './ops/cbam.js';
 import type { ECAWeights } from './ops/eca.js';
@@ -146,20 +147,8 @@ function argError(ctor: typeof TypeError | typeof RangeError, fn: string, arg: s
 const objectKeys = Object.keys;
 const mapForEach = Map.prototype.forEach;
 const hasOwn = Object.hasOwn;
-const ObjectCreate = Object.create;
 
-/**
- * The own enumerable string keys of `value`, each read exactly once, in a null-prototype copy:
- * keys on a polluted Object.prototype are never seen, and a getter answers once.
- */
-function ownSnapshot(value: object): Record<string, unknown> {
-  const copy = ObjectCreate(null) as Record<string, unknown>;
-  const keys = objectKeys(value);
-  for (let i = 0; i < keys.length; i++) copy[keys[i]!] = (value as Record<string, unknown>)[keys[i]!];
-  return copy;
-}
-
-/** A state-dict entry's fields, read once from own properties (see ownSnapshot). */
+/** A state-dict entry's fields, read once, from own properties only (never Object.prototype's). */
 interface Entry {
   shape: unknown;
   data: unknown;
@@ -428,9 +417,14 @@ function foldInto(weight: Float32Array, bias: Float32Array | null, bn: { scale: 
   return { weight: w, bias: b };
 }
 
-function parseMapOptions(fn: string, options: unknown, kinds: readonly AttentionKind[]): { kind: AttentionKind; eps: number; strict: boolean; rest: Record<string, unknown> } {
-  if (!isPlainObject(options)) throw argError(TypeError, fn, 'options', `an object with at least { kind } (${kinds.map((k) => `'${k}'`).join(', ')})`, options);
-  const { kind, bnEps, strict, ...rest } = ownSnapshot(options);
+function parseMapOptions(
+  fn: string,
+  options: unknown,
+  kinds: readonly AttentionKind[],
+  blockKeys: readonly string[],
+): { kind: AttentionKind; eps: number; strict: boolean; rest: Record<string, unknown> } {
+  // Own keys, each read once; an unknown key is named (with a did-you-mean) under this function.
+  const { kind, bnEps, strict, ...rest } = parseObject(fn, 'options', options, ['kind', 'bnEps', 'strict', ...blockKeys], false);
   if (typeof kind !== 'string' || !kinds.includes(kind as AttentionKind)) {
     const other = typeof kind === 'string' && Object.hasOwn(ATTENTION_KINDS, kind) ? ` ('${kind}' is loaded by ${ATTENTION_KINDS[kind as AttentionKind].block}.fromStateDict)` : '';
     throw argError(RangeError, fn, 'options.kind', `one of ${kinds.map((k) => `'${k}'`).join(', ')}${other}`, kind);
@@ -582,9 +576,7 @@ const ALL_KINDS = Object.keys(ATTENTION_KINDS) as AttentionKind[];
  */
 export function attentionWeightsFromStateDict(tensors: StateDict, prefix: string, options: StateDictMapOptions): MappedAttention {
   const fn = 'attentionWeightsFromStateDict';
-  const { kind, eps, strict, rest } = parseMapOptions(fn, options, ALL_KINDS);
-  const extra = Object.keys(rest);
-  if (extra.length > 0) throw argError(TypeError, fn, `options.${extra[0]}`, 'absent: the options are kind, bnEps and strict', rest[extra[0]!]);
+  const { kind, eps, strict } = parseMapOptions(fn, options, ALL_KINDS, []);
   return mapKind(fn, tensors, prefix, kind, eps, strict);
 }
 
@@ -596,8 +588,8 @@ function mapKind(fn: string, tensors: unknown, prefix: unknown, kind: AttentionK
 }
 
 /** SEBlock.fromStateDict's mapping: the weights and the block options (defaults under overrides). */
-export function seFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown): { mapped: MappedSE; weights: SEWeights; options: SEBlockOptions } {
-  const { kind, eps, strict, rest } = parseMapOptions(fn, options, SE_KINDS);
+export function seFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown, blockKeys: readonly string[]): { mapped: MappedSE; weights: SEWeights; options: SEBlockOptions } {
+  const { kind, eps, strict, rest } = parseMapOptions(fn, options, SE_KINDS, blockKeys);
   const mapped = mapKind(fn, tensors, prefix, kind, eps, strict) as MappedSE;
   const defaults: Record<string, unknown> = { gate: mapped.gate, channels: mapped.channels };
   if (mapped.activation !== undefined) defaults.activation = mapped.activation;
@@ -605,15 +597,15 @@ export function seFromStateDict(fn: string, tensors: unknown, prefix: unknown, o
 }
 
 /** ECABlock.fromStateDict's mapping. */
-export function ecaFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown): { mapped: MappedECA; weights: ECAWeights; options: ECABlockOptions } {
-  const { kind, eps, strict, rest } = parseMapOptions(fn, options, ['timm.EcaModule']);
+export function ecaFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown, blockKeys: readonly string[]): { mapped: MappedECA; weights: ECAWeights; options: ECABlockOptions } {
+  const { kind, eps, strict, rest } = parseMapOptions(fn, options, ['timm.EcaModule'], blockKeys);
   const mapped = mapKind(fn, tensors, prefix, kind, eps, strict) as MappedECA;
   return { mapped, weights: mapped.weights, options: { gate: mapped.gate, ...rest } as ECABlockOptions };
 }
 
 /** CBAMBlock.fromStateDict's mapping. */
-export function cbamFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown): { mapped: MappedCBAM; weights: CBAMWeights; options: CBAMBlockOptions } {
-  const { kind, eps, strict, rest } = parseMapOptions(fn, options, ['timm.CbamModule']);
+export function cbamFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown, blockKeys: readonly string[]): { mapped: MappedCBAM; weights: CBAMWeights; options: CBAMBlockOptions } {
+  const { kind, eps, strict, rest } = parseMapOptions(fn, options, ['timm.CbamModule'], blockKeys);
   const mapped = mapKind(fn, tensors, prefix, kind, eps, strict) as MappedCBAM;
   return {
     mapped,

@@ -329,6 +329,10 @@ describe('refusals name the tensor and the shape it must have', () => {
     expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', bnEps: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
     // Block options are still checked by the block.
     expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', gate: 'tanh' as never })).toThrow(RangeError);
+    // An unknown key is named under fromStateDict, with every key it takes.
+    expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', gat: 'sigmoid' } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'options', message: expect.stringMatching(/^SEBlock\.fromStateDict: .*kind, bnEps, strict, layout.*"gat" \(did you mean 'gate'\?\)/) }),
+    );
   });
 });
 
