@@ -12,8 +12,8 @@
 import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks.js';
 import { parseObject } from './args.js';
 import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isPlainObject, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
-import type { CBAMWeights } from './ops/cbam.js';
-import type { ECAWeights } from './ops/eca.js';
+import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
+import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
 import type { SEWeights } from './ops/se.js';
 import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
 import type { Activation, Gate } from './types.js';
@@ -492,6 +492,9 @@ function mapECA(r: ModuleReader, kind: ECAKind, strict: boolean): MappedECA {
   if (k % 2 !== 1) {
     throw new StateDictError(`${r.fn}: tensor "${r.full('conv.weight')}" has k = ${k}; EcaModule's conv has an odd k (padding (k - 1) / 2 keeps C)`, 'shape', r.full('conv.weight'), '[1, 1, k] with k odd');
   }
+  if (k > MAX_ECA_K) {
+    throw new StateDictError(`${r.fn}: tensor "${r.full('conv.weight')}" has k = ${k}; ECABlock computes k ≤ ${MAX_ECA_K}`, 'unsupported', r.full('conv.weight'), `[1, 1, k] with k ≤ ${MAX_ECA_K}`);
+  }
   return { op: 'eca', kind, weights: { weight }, gate: ATTENTION_KINDS[kind].gate, kernelSize: k, tensors: r.finish(strict, kind) };
 }
 
@@ -514,6 +517,9 @@ function mapCBAM(r: ModuleReader, kind: CBAMKind, eps: number, strict: boolean):
   const k = r.dim('k');
   if (k % 2 !== 1) {
     throw new StateDictError(`${r.fn}: tensor "${r.full('spatial.conv.conv.weight')}" has k = ${k}; the spatial conv must have an odd k`, 'shape', r.full('spatial.conv.conv.weight'), '[1, 2, k, k] with k odd');
+  }
+  if (k > MAX_SPATIAL_K) {
+    throw new StateDictError(`${r.fn}: tensor "${r.full('spatial.conv.conv.weight')}" has k = ${k}; CBAMBlock computes k ≤ ${MAX_SPATIAL_K}`, 'unsupported', r.full('spatial.conv.conv.weight'), `[1, 2, k, k] with k ≤ ${MAX_SPATIAL_K}`);
   }
   const sb = r.optional('spatial.conv.conv.bias', [[1]]);
   let spatialWeight = sw;

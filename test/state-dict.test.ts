@@ -473,6 +473,11 @@ describe('hostile inputs: read once, own keys only, intrinsic lengths', () => {
     expect(Array.from(SEBlock.fromStateDict(sub, 'm', { kind: 'timm.SEModule' }).forward(x, shape))).toEqual(Array.from(clean));
   });
 
+  test('a kernel larger than the block computes is a StateDictError naming the tensor', () => {
+    const k = 2 ** 20 + 1;
+    expectStateDictError(() => ECABlock.fromStateDict({ 'e.conv.weight': { shape: [1, 1, k], data: new Float32Array(k) } }, 'e', { kind: 'timm.EcaModule' }), 'unsupported', 'e.conv.weight', [/k = 1048577/]);
+  });
+
   test('a non-object entry is a StateDictError naming it, not a raw TypeError', () => {
     for (const bad of [null, 3, 'tensor']) {
       expectStateDictError(() => SEBlock.fromStateDict({ ...sd, 'm.fc1.weight': bad as never }, 'm', { kind: 'timm.SEModule' }), 'shape', 'm.fc1.weight', [/must be an object/]);

@@ -64,7 +64,7 @@ export interface CBAMDeviceOptions {
 export const CBAM_OPTION_KEYS = ['layout', 'activation', 'gate', 'device', 'out', 'stream', 'deviceIndex'] as const;
 const CBAM_WEIGHT_KEYS = ['w1', 'b1', 'w2', 'b2', 'spatialWeight', 'spatialBias'] as const;
 /** The native re-check's bound (cfg spatialK ≤ 4096). */
-const MAX_SPATIAL_K = 4095;
+export const MAX_SPATIAL_K = 4095;
 
 function validateCbamWeights(
   fn: string,

@@ -47,7 +47,7 @@ export interface ECADeviceOptions {
 export const ECA_OPTION_KEYS = ['layout', 'gate', 'device', 'out', 'scaleOut', 'stream', 'deviceIndex'] as const;
 const ECA_WEIGHT_KEYS = ['weight'] as const;
 /** The native re-check's bound (cfg ecaK ≤ 2^20). */
-const MAX_ECA_K = 2 ** 20 - 1;
+export const MAX_ECA_K = 2 ** 20 - 1;
 
 function validateEcaWeights(
   fn: string,
