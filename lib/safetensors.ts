@@ -14,7 +14,7 @@
 // over HTTP, not local files or tensor data, and does not check offsets), so it is written here.
 
 import { constants as bufferConstants } from 'node:buffer';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
 import { allocateArray, describe, isPlainObject } from './is.js';
 
@@ -357,6 +357,39 @@ function headerFromBytes(src: string, bytes: Uint8Array): SafetensorsHeader {
   return parseHeader(src, bytes.subarray(8, 8 + n), n, bytes.length);
 }
 
+// O_NONBLOCK: opening a FIFO for reading otherwise blocks until a writer comes (forever, for a
+// stray `mkfifo`). Windows has no such flag (and no FIFOs on paths).
+const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Opens a path that must be a regular file, refusing anything else before a byte is read: a
+ * FIFO or device has no length to check the header against, and its reads can block forever.
+ */
+function openRegularFile(fn: string, source: string | URL, src: string): number {
+  const fd = openSync(source, OPEN_FLAGS);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      throw Object.assign(new Error(`${fn}: ${src} is ${kindOf(st)}, not a regular file: a safetensors file must be read from a regular file (or pass its bytes)`), {
+        code: 'ERR_SQEX_SAFETENSORS_IO',
+      });
+    }
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
 /** Reads and validates the header of an open file (reads 8 + N bytes, nothing of the data). */
 function headerFromFd(src: string, fd: number): SafetensorsHeader {
   const size = fstatSync(fd).size;
@@ -391,14 +424,15 @@ function readFully(fd: number, into: Uint8Array, position: number): void {
  *
  * @param source - a file path (string or file: URL), or the whole file's bytes.
  * @throws SafetensorsError (code 'ERR_SQEX_SAFETENSORS', `check` naming the rule) for an invalid
- *   file; the fs Error (ENOENT, EACCES...) when the file cannot be opened; TypeError
+ *   file; the fs Error (ENOENT, EACCES...) when the file cannot be opened; an Error with code
+ *   'ERR_SQEX_SAFETENSORS_IO' for a path that is not a regular file (FIFO, directory, device); TypeError
  *   (code 'ERR_INVALID_ARG_TYPE') for a source that is neither.
  */
 export function readSafetensorsHeader(source: string | URL | Uint8Array): SafetensorsHeader {
   checkSource('readSafetensorsHeader', source);
   const src = sourceName(source);
   if (source instanceof Uint8Array) return headerFromBytes(src, source);
-  const fd = openSync(source, 'r');
+  const fd = openRegularFile('readSafetensorsHeader', source, src);
   try {
     return headerFromFd(src, fd);
   } finally {
@@ -525,7 +559,8 @@ function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names
  * @throws SafetensorsError (code 'ERR_SQEX_SAFETENSORS', with `check`) for an invalid file; an
  *   Error with code 'ERR_SQEX_SAFETENSORS_NAME' for a requested name the file lacks; a RangeError
  *   with code 'ERR_SQEX_SAFETENSORS_TOO_LARGE' for a tensor larger than one ArrayBuffer; the fs
- *   Error when the path cannot be read; TypeError (code 'ERR_INVALID_ARG_TYPE') for bad arguments.
+ *   Error when the path cannot be read; an Error with code 'ERR_SQEX_SAFETENSORS_IO' for a path
+ *   that is not a regular file (FIFO, directory, device); TypeError (code 'ERR_INVALID_ARG_TYPE') for bad arguments.
  */
 export function readSafetensors(source: string | URL | Uint8Array, options?: ReadSafetensorsOptions): SafetensorsFile {
   const fn = 'readSafetensors';
@@ -539,7 +574,7 @@ export function readSafetensors(source: string | URL | Uint8Array, options?: Rea
     for (const t of header.tensors) if (pick(t.name)) out[t.name] = tensorFrom(t, source, t.fileOffset, toFloat32);
     return new SafetensorsFile(header, out);
   }
-  const fd = openSync(source, 'r');
+  const fd = openRegularFile(fn, source, src);
   try {
     const header = headerFromFd(src, fd);
     const pick = selector(fn, names, header, src);

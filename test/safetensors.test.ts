@@ -2,6 +2,7 @@
 // F16/BF16/F64 convert on request, the header alone is read for listing (a sparse 4 GiB file),
 // and every rule of the reference implementation's validation is refused with its own `check`.
 import { constants as bufferConstants } from 'node:buffer';
+import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -312,6 +313,48 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(() => readSafetensors(good(), { toFloat: true } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.toFloat') }));
     expect(() => readSafetensors(good(), { names: 'w' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => readSafetensorsHeader(path.join(scratch, 'missing.safetensors'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+  });
+});
+
+describe('paths that are not regular files', () => {
+  const dist = path.resolve(__dirname, '../dist/index.js');
+  const hasMkfifo = process.platform !== 'win32' && spawnSync('mkfifo', ['--version'], { stdio: 'ignore' }).error === undefined;
+
+  // In a child process with a timeout: a reader that blocks in open() would hang this one for good.
+  test.skipIf(!hasMkfifo)('a FIFO is refused at once, with or without a writer (needs mkfifo)', { timeout: 15_000 }, () => {
+    const fifo = path.join(scratch, 'pipe.safetensors');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const script = `
+      const fs = require('node:fs');
+      const { readSafetensors, readSafetensorsHeader } = require(${JSON.stringify(dist)});
+      const fifo = ${JSON.stringify(fifo)};
+      const outcome = (fn) => { try { fn(); return 'read'; } catch (e) { return e.code + ' ' + e.message; } };
+      const lines = [outcome(() => readSafetensorsHeader(fifo)), outcome(() => readSafetensors(fifo))];
+      // With a writer holding 8 bytes of a header length in the pipe.
+      const r = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      const w = fs.openSync(fifo, 'w');
+      fs.writeSync(w, Buffer.alloc(8));
+      lines.push(outcome(() => readSafetensorsHeader(fifo)));
+      fs.closeSync(w); fs.closeSync(r);
+      console.log(JSON.stringify(lines));`;
+    const started = Date.now();
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.signal, 'the reader blocked on the FIFO').toBeNull();
+    expect(r.stderr).toBe('');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const lines = JSON.parse(r.stdout) as string[];
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line).toBe(`ERR_SQEX_SAFETENSORS_IO ${line.split(' ')[1]} ${fifo} is a FIFO (named pipe), not a regular file: a safetensors file must be read from a regular file (or pass its bytes)`);
+    expect(lines.map((l) => l.split(' ')[1])).toEqual(['readSafetensorsHeader:', 'readSafetensors:', 'readSafetensorsHeader:']);
+  });
+
+  test('a directory and a character device are refused by what they are, before any read', () => {
+    for (const fn of [readSafetensorsHeader, readSafetensors]) {
+      expect(() => fn(scratch)).toThrow(expect.objectContaining({ code: 'ERR_SQEX_SAFETENSORS_IO', message: expect.stringContaining(`${scratch} is a directory, not a regular file`) }));
+      if (process.platform !== 'win32') {
+        expect(() => fn('/dev/null')).toThrow(expect.objectContaining({ code: 'ERR_SQEX_SAFETENSORS_IO', message: expect.stringContaining('/dev/null is a character device') }));
+      }
+    }
   });
 });
 
