@@ -56,7 +56,28 @@ export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile
   const shapes = new Map<string, readonly number[]>();
   for (const t of list) shapes.set(t.name, t.shape);
   const names = [...shapes.keys()];
-  const under = (p: string): string[] => names.filter((n) => p === '' || n.startsWith(`${p}.`));
+  // The names under a prefix P (`P.*`) are one run of the names in code-unit order: from `P.` up
+  // to `P/` ('/' follows '.'). Found by binary search, so that the per-module lookups below cost
+  // log n, not a scan of every name each (100k candidates took 93 s).
+  const sorted = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+  const lowerBound = (key: string): number => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (names[sorted[mid]!]! < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  /** How many names are under p (all of them for ''). */
+  const countUnder = (p: string): number => (p === '' ? names.length : lowerBound(`${p}/`) - lowerBound(`${p}.`));
+  /** The names under p, in the header's order. */
+  const under = (p: string): string[] => {
+    if (p === '') return names.slice();
+    const run = sorted.slice(lowerBound(`${p}.`), lowerBound(`${p}/`));
+    return run.sort((a, b) => a - b).map((i) => names[i]!);
+  };
   const claimed = new Set<string>();
   const found: FoundAttention[] = [];
   const prefixOf = (name: string, suffix: string): string | null => {
@@ -137,9 +158,8 @@ export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile
     if (p === null) continue;
     const w = shapes.get(name);
     const b = shapes.get(join(p, 'fc.bias'));
-    const all = under(p);
-    if (p === '' || !is1x1(w) || w[0] !== w[1] || b === undefined || b.length !== 1 || b[0] !== w[0] || all.length !== 2) continue;
-    add({ prefix: p, kind: 'timm.EffectiveSEModule', channels: w[0], hidden: w[0], kernelSize: null, foldsBatchNorm: false, tensors: all });
+    if (p === '' || !is1x1(w) || w[0] !== w[1] || b === undefined || b.length !== 1 || b[0] !== w[0] || countUnder(p) !== 2) continue;
+    add({ prefix: p, kind: 'timm.EffectiveSEModule', channels: w[0], hidden: w[0], kernelSize: null, foldsBatchNorm: false, tensors: under(p) });
   }
 
   for (const name of names) {
@@ -147,14 +167,13 @@ export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile
     const p = prefixOf(name, 'conv.weight');
     if (p === null || p === '') continue;
     const w = shapes.get(name)!;
-    const all = under(p);
     const conv2 = shapes.get(join(p, 'conv2.weight'));
     if (w.length === 3 && w[1] === 1 && w[2] === 1 && conv2 !== undefined && conv2.length === 3 && conv2[0] === 1 && conv2[1] === w[0]) {
-      add({ prefix: p, kind: null, channels: null, hidden: w[0]!, kernelSize: conv2[2]!, foldsBatchNorm: false, tensors: all, note: 'timm EcaModule(use_mlp=True): not supported' });
+      add({ prefix: p, kind: null, channels: null, hidden: w[0]!, kernelSize: conv2[2]!, foldsBatchNorm: false, tensors: under(p), note: 'timm EcaModule(use_mlp=True): not supported' });
       continue;
     }
-    if (w.length !== 3 || w[0] !== 1 || w[1] !== 1 || w[2]! % 2 !== 1 || all.length !== 1) continue;
-    add({ prefix: p, kind: 'timm.EcaModule', channels: null, hidden: null, kernelSize: w[2]!, foldsBatchNorm: false, tensors: all, note: 'C not stored (any C); CecaModule (circular padding) has the same tensor, not supported' });
+    if (w.length !== 3 || w[0] !== 1 || w[1] !== 1 || w[2]! % 2 !== 1 || countUnder(p) !== 1) continue;
+    add({ prefix: p, kind: 'timm.EcaModule', channels: null, hidden: null, kernelSize: w[2]!, foldsBatchNorm: false, tensors: [name], note: 'C not stored (any C); CecaModule (circular padding) has the same tensor, not supported' });
   }
 
   const collator = new Intl.Collator('en', { numeric: true });
