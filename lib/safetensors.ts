@@ -259,6 +259,33 @@ function duplicateKey(text: string): [string, number] | null {
   return null;
 }
 
+/**
+ * How deep a header may nest. A valid one nests 3 deep ({ name: { shape: [...] } }); the reference
+ * implementation parses with serde_json, which refuses more than 128. JSON.parse has no limit:
+ * a 100 MB header of `[` took 22 s and 5 GB before failing, and 5M levels exhaust a 200 MB heap.
+ */
+const MAX_HEADER_DEPTH = 128;
+
+/** Whether the JSON bytes nest deeper than `limit`, brackets inside strings aside (one pass, no allocation). */
+function nestsDeeperThan(bytes: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (inString) {
+      if (b === 0x5c /* \ */) i++; // the escaped byte cannot end the string
+      else if (b === 0x22 /* " */) inString = false;
+    } else if (b === 0x22) {
+      inString = true;
+    } else if (b === 0x7b /* { */ || b === 0x5b /* [ */) {
+      if (++depth > limit) return true;
+    } else if (b === 0x7d /* } */ || b === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
@@ -270,6 +297,9 @@ function parseHeader(src: string, bytes: Uint8Array, headerLength: number, fileL
     text = utf8.decode(bytes);
   } catch {
     throw new SafetensorsError(src, 'header-utf8', 'the header is not valid UTF-8');
+  }
+  if (nestsDeeperThan(bytes, MAX_HEADER_DEPTH)) {
+    throw new SafetensorsError(src, 'header-structure', `the header nests deeper than ${MAX_HEADER_DEPTH} levels (a valid one nests 3)`);
   }
   let json: unknown;
   try {

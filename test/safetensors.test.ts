@@ -271,6 +271,39 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(e.tensor).toBe('w');
   });
 
+  test('header-structure: nesting deeper than 128 (serde_json\'s limit) is refused before parsing', () => {
+    // An ignored extra key in an entry may nest as deep as the reference accepts; brackets in strings do not count.
+    const nested = (levels: number): string => `{"w": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0], "x": ${'['.repeat(levels - 2)}"[{[{"${']'.repeat(levels - 2)}}}`;
+    expect(readSafetensorsHeader(withHeader(nested(128))).tensors.map((t) => t.name)).toEqual(['w']);
+    expectCheck(() => readSafetensorsHeader(withHeader(nested(129))), 'header-structure', /nests deeper than 128 levels/);
+  });
+
+  // JSON.parse recursed through all of them first: 5M levels ran a 200 MB heap out of memory (V8
+  // abort, exit 134); 50M (100 MB) took 22 s and 5 GB.
+  test('header-structure: 5M levels of [ are refused quickly, in a 200 MB heap', { timeout: 30_000 }, () => {
+    const script = `
+      const { readSafetensors, readSafetensorsHeader } = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const levels = 5_000_000;
+      const json = Buffer.from('{"a":' + '['.repeat(levels) + ']'.repeat(levels) + '}');
+      const bytes = Buffer.alloc(8 + json.length);
+      bytes.writeBigUInt64LE(BigInt(json.length), 0);
+      json.copy(bytes, 8);
+      const out = [];
+      for (const fn of [readSafetensorsHeader, readSafetensors]) {
+        const t = Date.now();
+        try { fn(bytes); out.push({ read: true }); } catch (e) { out.push({ code: e.code, check: e.check, message: e.message, ms: Date.now() - t }); }
+      }
+      console.log(JSON.stringify(out));`;
+    const r = spawnSync(process.execPath, ['--max-old-space-size=200', '-e', script], { encoding: 'utf8', timeout: 25_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { code: string; check: string; message: string; ms: number }[];
+    for (const o of out) {
+      expect(o).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS', check: 'header-structure', message: expect.stringContaining('nests deeper than 128 levels') });
+      expect(o.ms).toBeLessThan(2_000);
+    }
+  });
+
   test('duplicate-name: a tensor named twice, or a key twice in one entry', () => {
     const e = expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "w": ${entry('F32', [1], [4, 8])}}`, new Uint8Array(8))), 'duplicate-name', /"w" appears twice/);
     expect(e.tensor).toBe('w');
