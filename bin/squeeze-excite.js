@@ -6,12 +6,14 @@
 const path = require('node:path');
 
 const USAGE = `Usage:
-  squeeze-excite inspect <file.safetensors> [--json]   list the SE / ECA / CBAM modules in a checkpoint
+  squeeze-excite inspect [--json] [--] <file.safetensors>   list the SE / ECA / CBAM modules in a checkpoint
   squeeze-excite --help | --version
 
 inspect reads only the file's header (not the weights). For each module it prints the prefix and
 kind to load it with, e.g. SEBlock.fromStateDict(readSafetensors(file), prefix, { kind }).
-Control characters in names are shown escaped (\\xNN; in --json, \\u00NN).`;
+Control characters in names are shown escaped (\\xNN; in --json, \\u00NN). -- ends the options.
+Exit status: 0 success (also when the reader of the output stops early, as head does), 1 the file
+cannot be read or is not valid safetensors, 2 usage error.`;
 
 // Tensor names and paths come from the file and the caller: raw, a name holding ESC sequences,
 // BEL or a newline could clear the screen, set the title or forge a table row. C0 controls, DEL
@@ -71,9 +73,14 @@ function inspect(file, json) {
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+function usageError(message) {
+  process.stderr.write(`squeeze-excite${message}\n\n${USAGE}\n`);
+  return 2;
+}
+
 function main(argv) {
   const args = argv.slice(2);
-  if (args.length === 0 || args.includes('--help') || args.includes('-h') || args[0] === 'help') {
+  if (args.length === 0 || args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return args.length === 0 ? 2 : 0;
   }
@@ -81,18 +88,24 @@ function main(argv) {
     process.stdout.write(`${require('../package.json').version}\n`);
     return 0;
   }
-  if (args[0] !== 'inspect') {
-    process.stderr.write(`squeeze-excite: unknown command ${printable(JSON.stringify(args[0]))}\n\n${USAGE}\n`);
-    return 2;
+  if (args[0] !== 'inspect') return usageError(`: unknown command ${printable(JSON.stringify(args[0]))}`);
+  let json = false;
+  let options = true; // until `--`: after it, a name starting with '-' is a file
+  const files = [];
+  for (const a of args.slice(1)) {
+    if (options && a === '--') {
+      options = false;
+    } else if (options && a.startsWith('-') && a !== '-') {
+      if (a === '--json') json = true;
+      else if (a === '--help' || a === '-h') {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+      } else return usageError(` inspect: unknown option ${printable(a)}`);
+    } else {
+      files.push(a);
+    }
   }
-  const rest = args.slice(1);
-  const json = rest.includes('--json');
-  const files = rest.filter((a) => a !== '--json');
-  const unknown = files.filter((a) => a.startsWith('--'));
-  if (unknown.length > 0 || files.length !== 1) {
-    process.stderr.write(`squeeze-excite inspect: expected one file${unknown.length > 0 ? ` (unknown option ${printable(unknown[0])})` : ''}\n\n${USAGE}\n`);
-    return 2;
-  }
+  if (files.length !== 1) return usageError(` inspect: expected one file, received ${files.length}${files.length > 1 ? `: ${files.map((f) => printable(JSON.stringify(f))).join(' ')}` : ''}`);
   try {
     inspect(files[0], json);
     return 0;
@@ -101,6 +114,16 @@ function main(argv) {
     process.stderr.write(`squeeze-excite inspect: ${printable(err && err.message ? err.message : String(err))}${printable(code)}\n`);
     return 1;
   }
+}
+
+// A reader that stops early (`inspect f | head -1`) closes the pipe and the next write fails
+// with EPIPE, an 'error' event nobody handled (a stack trace, exit 1). Stop quietly instead, with
+// the status the command already had (0 once inspect has succeeded); see USAGE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err && err.code === 'EPIPE') process.exit();
+    process.exit(1);
+  });
 }
 
 process.exitCode = main(process.argv);

@@ -92,7 +92,7 @@ describe('squeeze-excite inspect', () => {
     expect(cli('inspect', file, '--yaml').status).toBe(2);
     const help = cli('--help');
     expect(help.status).toBe(0);
-    expect(help.stdout).toContain('inspect <file.safetensors>');
+    expect(help.stdout).toContain('inspect [--json] [--] <file.safetensors>');
     expect(cli('--version').stdout.trim()).toBe(pkg.version);
   });
 
@@ -121,5 +121,53 @@ describe('squeeze-excite inspect', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr.trimEnd()).not.toMatch(TERMINAL_CONTROLS);
     expect(missing.stderr).toContain('missing\\x1b[2J\\x85');
+  });
+
+  // The write end of a FIFO whose reader has gone: every write fails with EPIPE, as `| head` does
+  // once head has what it wants (deterministic, unlike racing a real `| true`).
+  test.skipIf(!hasMkfifo)('stdout closed by its reader: exit quietly with the status of the command (needs mkfifo)', () => {
+    const fifo = path.join(scratch, 'stdout.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const run = (...args: string[]) => {
+      const r = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const w = openSync(fifo, constants.O_WRONLY);
+      closeSync(r);
+      try {
+        return spawnSync(process.execPath, [bin, ...args], { cwd: scratch, stdio: ['ignore', w, 'pipe'], encoding: 'utf8', timeout: 20_000 });
+      } finally {
+        closeSync(w);
+      }
+    };
+    for (const args of [['inspect', file], ['inspect', '--json', file], ['--help']]) {
+      const r = run(...args);
+      expect(r.stderr, args.join(' ')).toBe('');
+      expect(r.status, args.join(' ')).toBe(0);
+    }
+    expect(run().status).toBe(2); // usage without a command stays a usage error
+    // A FIFO as the file to inspect is refused, not waited on.
+    const r = cli('inspect', fifo);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/stdout\.fifo is a FIFO \(named pipe\), not a regular file.*\[ERR_SQEX_SAFETENSORS_IO\]\n$/);
+  });
+
+  test('options: an unknown one is named, `--` ends them, a file may start with -', () => {
+    for (const opt of ['-x', '--yaml', '-\u001b[2J']) {
+      const r = cli('inspect', opt, file);
+      expect(r.status, opt).toBe(2);
+      expect(r.stderr.split('\n')[0], opt).toBe(`squeeze-excite inspect: unknown option ${opt.replace('\u001b', '\\x1b')}`);
+    }
+    const two = cli('inspect', file, file);
+    expect(two.status).toBe(2);
+    expect(two.stderr).toMatch(/^squeeze-excite inspect: expected one file, received 2: /);
+    copyFileSync(file, path.join(scratch, '--json'));
+    copyFileSync(file, path.join(scratch, '-x'));
+    expect(cli('inspect', '--', '--json').stdout).toMatch(/^--json: \d+ tensors, 12 attention modules\n/);
+    const json = cli('inspect', '--json', '--', '-x');
+    expect(json.status).toBe(0);
+    expect((JSON.parse(json.stdout) as { file: string }).file).toBe('-x');
+    // After --, --help is a file name (here: none).
+    const help = cli('inspect', '--', '--help');
+    expect(help.status).toBe(1);
+    expect(help.stderr).toContain('ENOENT');
   });
 });
