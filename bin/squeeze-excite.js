@@ -34,7 +34,8 @@ function pad(s, n) {
 }
 
 function table(rows) {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  // A loop, not Math.max(...column): spreading 200k rows into arguments overflowed the stack.
+  const widths = rows[0].map((_, i) => rows.reduce((w, r) => Math.max(w, r[i].length), 0));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]))).join('  ').trimEnd()).join('\n');
 }
 

@@ -16,7 +16,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
   // The timeout turns a CLI that hangs into a failure (status null) instead of a stuck suite.
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: scratch, encoding: 'utf8', timeout: 20_000, env: { ...process.env, SQUEEZE_EXCITE_BINARY: '/nonexistent/addon.node' } });
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: scratch, encoding: 'utf8', timeout: 20_000, maxBuffer: 256 << 20, env: { ...process.env, SQUEEZE_EXCITE_BINARY: '/nonexistent/addon.node' } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -169,5 +169,21 @@ describe('squeeze-excite inspect', () => {
     const help = cli('inspect', '--', '--help');
     expect(help.status).toBe(1);
     expect(help.stderr).toContain('ENOENT');
+  });
+
+  test('200k modules are listed (the table once overflowed the stack measuring its columns)', { timeout: 30_000 }, () => {
+    const n = 200_000;
+    const entries = Array.from({ length: n }, (_, i) => `"m${i}.conv.weight":{"dtype":"F32","shape":[1,1,3],"data_offsets":[${12 * i},${12 * i + 12}]}`);
+    const json = Buffer.from(`{${entries.join(',')}}`);
+    const bytes = Buffer.alloc(8 + json.length + 12 * n);
+    bytes.writeBigUInt64LE(BigInt(json.length), 0);
+    json.copy(bytes, 8);
+    const big = path.join(scratch, 'many.safetensors');
+    writeFileSync(big, bytes);
+    const r = cli('inspect', big);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`${n} tensors, ${n} attention modules`);
+    expect(r.stdout).toMatch(/\nm199999 {2}timm\.EcaModule {2}ECABlock /);
   });
 });
