@@ -1,6 +1,7 @@
 // Finds the attention modules of a checkpoint from its tensor names and shapes alone (the
 // header is enough), so a user learns which prefixes and kinds to pass to fromStateDict.
 
+import { isArrayValue, rangeError, typeError } from './is.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
 import { ATTENTION_KINDS, type AttentionKind } from './state-dict.js';
 
@@ -32,6 +33,50 @@ interface Named {
   shape: readonly number[];
 }
 
+const FN = 'findAttentionModules';
+
+/**
+ * The { name, shape }s of a source, checked and copied once (a getter cannot change them while
+ * they are matched): a wrong value is a coded TypeError / RangeError naming it, not a TypeError
+ * from deep inside the matching.
+ */
+function namedOf(source: unknown): Named[] {
+  let list: unknown;
+  let arg: string;
+  if (source instanceof SafetensorsFile) {
+    const header: unknown = source.header;
+    if (typeof header !== 'object' || header === null) throw typeError(FN, 'source.header', 'a safetensors header', header);
+    list = (header as { tensors?: unknown }).tensors;
+    arg = 'source.header.tensors';
+  } else if (isArrayValue(source)) {
+    list = source;
+    arg = 'source';
+  } else if (typeof source === 'object' && source !== null) {
+    list = (source as { tensors?: unknown }).tensors;
+    arg = 'source.tensors';
+  } else {
+    throw typeError(FN, 'source', 'a safetensors header (readSafetensorsHeader), a SafetensorsFile, or an Array of { name, shape }', source);
+  }
+  if (!isArrayValue(list)) throw typeError(FN, arg, 'an Array of { name, shape }', list);
+  const out: Named[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const entry: unknown = list[i];
+    if (typeof entry !== 'object' || entry === null) throw typeError(FN, `${arg}[${i}]`, 'an object { name, shape }', entry);
+    const { name, shape } = entry as { name?: unknown; shape?: unknown };
+    if (typeof name !== 'string') throw typeError(FN, `${arg}[${i}].name`, 'a string', name);
+    if (!isArrayValue(shape)) throw typeError(FN, `${arg}[${i}].shape`, 'an Array of non-negative integers', shape);
+    const dims: number[] = [];
+    for (let d = 0; d < shape.length; d++) {
+      const dim: unknown = shape[d];
+      if (typeof dim !== 'number') throw typeError(FN, `${arg}[${i}].shape[${d}]`, 'a non-negative integer', dim);
+      if (!Number.isSafeInteger(dim) || dim < 0) throw rangeError(FN, `${arg}[${i}].shape[${d}]`, 'a non-negative integer', dim);
+      dims.push(dim);
+    }
+    out.push({ name, shape: dims });
+  }
+  return out;
+}
+
 function is1x1(s: readonly number[] | undefined): s is readonly [number, number, 1, 1] {
   return s !== undefined && s.length === 4 && s[2] === 1 && s[3] === 1 && s[0]! >= 1 && s[1]! >= 1;
 }
@@ -50,9 +95,11 @@ function join(prefix: string, rel: string): string {
  *
  * @param source - a header (readSafetensorsHeader), a SafetensorsFile, or { name, shape }s.
  * @returns the modules, sorted by prefix (numbers in natural order).
+ * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE') naming
+ *   the argument, for a source that is none of these or an entry without a string name and a shape.
  */
 export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile | readonly Named[]): FoundAttention[] {
-  const list: readonly Named[] = source instanceof SafetensorsFile ? source.header.tensors : Array.isArray(source) ? source : (source as SafetensorsHeader).tensors;
+  const list = namedOf(source);
   const shapes = new Map<string, readonly number[]>();
   for (const t of list) shapes.set(t.name, t.shape);
   const names = [...shapes.keys()];

@@ -16,7 +16,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { allocateArray, describe, isPlainObject } from './is.js';
+import { allocateArray, describe, isArrayValue, isPlainObject, typeError } from './is.js';
 
 /** Element types of the format, as spelled in the header. */
 export type SafetensorsDType =
@@ -169,25 +169,52 @@ export interface ReadSafetensorsOptions {
   names?: readonly string[] | ((name: string) => boolean);
 }
 
+// `readonly` binds TypeScript only: the header and tensors of a SafetensorsFile can be replaced or
+// emptied at run time, so each method checks what it reads (a coded TypeError, not a raw one).
+function checkHeader(fn: string, arg: string, header: unknown): SafetensorsHeader {
+  if (typeof header !== 'object' || header === null || isArrayValue(header)) throw typeError(fn, arg, 'a safetensors header (readSafetensorsHeader)', header);
+  const list = (header as { tensors?: unknown }).tensors;
+  if (!isArrayValue(list)) throw typeError(fn, `${arg}.tensors`, 'an Array of tensor infos', list);
+  return header as SafetensorsHeader;
+}
+
+function checkTensors(fn: string, arg: string, tensors: unknown): Readonly<Record<string, SafetensorsTensor>> {
+  if (typeof tensors !== 'object' || tensors === null || isArrayValue(tensors)) throw typeError(fn, arg, 'an object of tensors by name', tensors);
+  return tensors as Readonly<Record<string, SafetensorsTensor>>;
+}
+
 /** What readSafetensors returns: the validated header and the tensors, by name. */
 export class SafetensorsFile {
   readonly header: SafetensorsHeader;
   /** Tensors by name (a null-prototype record: any name is safe as a key). */
   readonly tensors: Readonly<Record<string, SafetensorsTensor>>;
   constructor(header: SafetensorsHeader, tensors: Record<string, SafetensorsTensor>) {
-    this.header = header;
-    this.tensors = tensors;
+    this.header = checkHeader('SafetensorsFile', 'header', header);
+    this.tensors = checkTensors('SafetensorsFile', 'tensors', tensors);
   }
   /** The "__metadata__" map, or null. */
   get metadata(): Record<string, string> | null {
-    return this.header.metadata;
+    const header: unknown = this.header;
+    if (typeof header !== 'object' || header === null) throw typeError('SafetensorsFile.metadata', 'this.header', 'a safetensors header (readSafetensorsHeader)', header);
+    return (header as SafetensorsHeader).metadata;
   }
   /** Names of the tensors read, in file order. */
   names(): string[] {
-    return this.header.tensors.map((t) => t.name).filter((n) => Object.hasOwn(this.tensors, n));
+    const fn = 'SafetensorsFile.names';
+    const infos: unknown[] = checkHeader(fn, 'this.header', this.header).tensors;
+    const tensors = checkTensors(fn, 'this.tensors', this.tensors);
+    const out: string[] = [];
+    for (let i = 0; i < infos.length; i++) {
+      const info = infos[i];
+      const name = typeof info === 'object' && info !== null ? (info as { name?: unknown }).name : undefined;
+      if (typeof name !== 'string') throw typeError(fn, `this.header.tensors[${i}].name`, 'a string', name);
+      if (Object.hasOwn(tensors, name)) out.push(name);
+    }
+    return out;
   }
   get(name: string): SafetensorsTensor | undefined {
-    return Object.hasOwn(this.tensors, name) ? this.tensors[name] : undefined;
+    const tensors = checkTensors('SafetensorsFile.get', 'this.tensors', this.tensors);
+    return Object.hasOwn(tensors, name) ? tensors[name] : undefined;
   }
 }
 

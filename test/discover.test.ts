@@ -2,7 +2,7 @@
 // square, lookups under a prefix stop at the prefix's dot, and bad arguments are refused with codes.
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { findAttentionModules, readSafetensorsHeader } from '../dist/index.js';
+import { findAttentionModules, readSafetensors, readSafetensorsHeader } from '../dist/index.js';
 import { FIXTURE_DIR } from './helpers.js';
 
 /** Header bytes of n zero-size tensors `m<i>.<suffix>`: each looks like a module to look at. */
@@ -73,3 +73,33 @@ describe('findAttentionModules: cost and prefix boundaries', () => {
     }
   });
 });
+
+describe('findAttentionModules: bad arguments are refused with a code, naming the argument', () => {
+  const fixture = path.join(FIXTURE_DIR, 'attention_model.safetensors');
+  const refuses = (source: unknown, name: 'TypeError' | 'RangeError', message: string): void => {
+    let caught: unknown;
+    try {
+      findAttentionModules(source as never);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught, message).toMatchObject({ name, code: name === 'TypeError' ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE', message: `findAttentionModules: ${message}` });
+  };
+
+  test('sources and entries of the wrong kind (were raw TypeErrors from inside the matching)', () => {
+    const what = 'a safetensors header (readSafetensorsHeader), a SafetensorsFile, or an Array of { name, shape }';
+    refuses(null, 'TypeError', `source must be ${what}; received null`);
+    refuses(undefined, 'TypeError', `source must be ${what}; received undefined`);
+    refuses(7, 'TypeError', `source must be ${what}; received the number 7`);
+    refuses({}, 'TypeError', 'source.tensors must be an Array of { name, shape }; received undefined');
+    refuses(['a'], 'TypeError', 'source[0] must be an object { name, shape }; received the string "a"');
+    refuses([{ name: 'a.fc1.weight', shape: null }], 'TypeError', 'source[0].shape must be an Array of non-negative integers; received null');
+    refuses([{ name: 'a.fc1.weight', shape: [1] }, { name: 3, shape: [1] }], 'TypeError', 'source[1].name must be a string; received the number 3');
+    refuses([{ name: 'a.conv.weight', shape: [1, 1, '3'] }], 'TypeError', 'source[0].shape[2] must be a non-negative integer; received the string "3"');
+    refuses([{ name: 'a.conv.weight', shape: [1, 1, 2.5] }], 'RangeError', 'source[0].shape[2] must be a non-negative integer; received the number 2.5');
+    const file = readSafetensors(fixture);
+    (file.header as { tensors: unknown }).tensors = null;
+    refuses(file, 'TypeError', 'source.header.tensors must be an Array of { name, shape }; received null');
+  });
+});
+

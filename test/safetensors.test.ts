@@ -341,6 +341,24 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(expectCheck(() => readSafetensors(file), 'offsets').source).toBe(file);
   });
 
+  test('SafetensorsFile: a missing header or tensors, or one replaced later, is a coded TypeError naming it', () => {
+    const coded = (message: string) => expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message });
+    expect(() => new SafetensorsFile(null as never, null as never)).toThrow(coded('SafetensorsFile: header must be a safetensors header (readSafetensorsHeader); received null'));
+    expect(() => new SafetensorsFile({ tensors: null } as never, {})).toThrow(coded('SafetensorsFile: header.tensors must be an Array of tensor infos; received null'));
+    expect(() => new SafetensorsFile(readSafetensorsHeader(good()), null as never)).toThrow(coded('SafetensorsFile: tensors must be an object of tensors by name; received null'));
+    const file = readSafetensors(good());
+    expect(file.names().sort()).toEqual(['b', 'w']);
+    (file.header as { tensors: unknown }).tensors = null;
+    expect(() => file.names()).toThrow(coded('SafetensorsFile.names: this.header.tensors must be an Array of tensor infos; received null'));
+    (file.header as { tensors: unknown }).tensors = [null];
+    expect(() => file.names()).toThrow(coded('SafetensorsFile.names: this.header.tensors[0].name must be a string; received undefined'));
+    expect(file.metadata).toBeNull();
+    (file as { tensors: unknown }).tensors = null;
+    expect(() => file.get('w')).toThrow(coded('SafetensorsFile.get: this.tensors must be an object of tensors by name; received null'));
+    (file as { header: unknown }).header = null;
+    expect(() => file.metadata).toThrow(coded('SafetensorsFile.metadata: this.header must be a safetensors header (readSafetensorsHeader); received null'));
+  });
+
   test('bad arguments and unreadable paths', () => {
     expect(() => readSafetensors(42 as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => readSafetensors(good(), { toFloat: true } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.toFloat') }));
