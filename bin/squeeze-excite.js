@@ -6,18 +6,36 @@
 const path = require('node:path');
 
 const USAGE = `Usage:
-  squeeze-excite inspect <file.safetensors> [--json]   list the SE / ECA / CBAM modules in a checkpoint
+  squeeze-excite inspect [--json] [--] <file.safetensors>   list the SE / ECA / CBAM modules in a checkpoint
   squeeze-excite --help | --version
 
 inspect reads only the file's header (not the weights). For each module it prints the prefix and
-kind to load it with, e.g. SEBlock.fromStateDict(readSafetensors(file), prefix, { kind }).`;
+kind to load it with, e.g. SEBlock.fromStateDict(readSafetensors(file), prefix, { kind }).
+Control characters in names are shown escaped (\\xNN; in --json, \\u00NN). -- ends the options.
+Exit status: 0 success (also when the reader of the output stops early, as head does), 1 the file
+cannot be read or is not valid safetensors, 2 usage error.`;
+
+// Tensor names and paths come from the file and the caller: raw, a name holding ESC sequences,
+// BEL or a newline could clear the screen, set the title or forge a table row. C0 controls, DEL
+// and C1 (U+0080-U+009F, which some terminals obey as ESC sequences) are shown as \xNN.
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+function printable(s) {
+  return String(s).replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+// JSON.stringify escapes C0 but leaves DEL and C1 raw; \u00NN keeps the JSON the same value.
+function jsonText(value) {
+  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
 
 function pad(s, n) {
   return s + ' '.repeat(Math.max(0, n - s.length));
 }
 
 function table(rows) {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  // A loop, not Math.max(...column): spreading 200k rows into arguments overflowed the stack.
+  const widths = rows[0].map((_, i) => rows.reduce((w, r) => Math.max(w, r[i].length), 0));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]))).join('  ').trimEnd()).join('\n');
 }
 
@@ -27,18 +45,19 @@ function inspect(file, json) {
   const header = readSafetensorsHeader(file);
   const found = findAttentionModules(header);
   if (json) {
-    process.stdout.write(`${JSON.stringify({ file, tensors: header.tensors.length, metadata: header.metadata, modules: found }, null, 2)}\n`);
+    process.stdout.write(`${jsonText({ file, tensors: header.tensors.length, metadata: header.metadata, modules: found })}\n`);
     return;
   }
   const supported = found.filter((f) => f.kind !== null);
-  const lines = [`${file}: ${header.tensors.length} tensors, ${supported.length} attention module${supported.length === 1 ? '' : 's'}${found.length > supported.length ? ` (+${found.length - supported.length} unsupported)` : ''}`];
+  const lines = [`${printable(file)}: ${header.tensors.length} tensors, ${supported.length} attention module${supported.length === 1 ? '' : 's'}${found.length > supported.length ? ` (+${found.length - supported.length} unsupported)` : ''}`];
   if (found.length > 0) {
     const rows = [['prefix', 'kind', 'block', 'C', 'hidden', 'k', 'notes']];
     for (const f of found) {
       const notes = [f.alternatives.length > 0 ? `or ${f.alternatives.join(', ')}` : '', f.foldsBatchNorm ? 'BatchNorm folded' : '', f.note]
         .filter((s) => s !== '')
         .join('; ');
-      rows.push([f.prefix === '' ? "''" : f.prefix, f.kind ?? '-', f.block ?? '-', f.channels === null ? '-' : String(f.channels), f.hidden === null ? '-' : String(f.hidden), f.kernelSize === null ? '-' : String(f.kernelSize), notes]);
+      const row = [f.prefix === '' ? "''" : f.prefix, f.kind ?? '-', f.block ?? '-', f.channels === null ? '-' : String(f.channels), f.hidden === null ? '-' : String(f.hidden), f.kernelSize === null ? '-' : String(f.kernelSize), notes];
+      rows.push(row.map(printable));
     }
     lines.push('', table(rows));
     const first = supported[0];
@@ -47,16 +66,22 @@ function inspect(file, json) {
         '',
         'Load one:',
         `  const { readSafetensors, ${first.block} } = require('squeeze-excite');`,
-        `  const block = ${first.block}.fromStateDict(readSafetensors(${JSON.stringify(path.basename(file))}), ${JSON.stringify(first.prefix)}, { kind: ${JSON.stringify(first.kind)} });`,
+        // JSON.stringify leaves C1 raw; printable's \xNN is the same character in a JS string literal.
+        printable(`  const block = ${first.block}.fromStateDict(readSafetensors(${JSON.stringify(path.basename(file))}), ${JSON.stringify(first.prefix)}, { kind: ${JSON.stringify(first.kind)} });`),
       );
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
+function usageError(message) {
+  process.stderr.write(`squeeze-excite${message}\n\n${USAGE}\n`);
+  return 2;
+}
+
 function main(argv) {
   const args = argv.slice(2);
-  if (args.length === 0 || args.includes('--help') || args.includes('-h') || args[0] === 'help') {
+  if (args.length === 0 || args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return args.length === 0 ? 2 : 0;
   }
@@ -64,26 +89,42 @@ function main(argv) {
     process.stdout.write(`${require('../package.json').version}\n`);
     return 0;
   }
-  if (args[0] !== 'inspect') {
-    process.stderr.write(`squeeze-excite: unknown command ${JSON.stringify(args[0])}\n\n${USAGE}\n`);
-    return 2;
+  if (args[0] !== 'inspect') return usageError(`: unknown command ${printable(JSON.stringify(args[0]))}`);
+  let json = false;
+  let options = true; // until `--`: after it, a name starting with '-' is a file
+  const files = [];
+  for (const a of args.slice(1)) {
+    if (options && a === '--') {
+      options = false;
+    } else if (options && a.startsWith('-') && a !== '-') {
+      if (a === '--json') json = true;
+      else if (a === '--help' || a === '-h') {
+        process.stdout.write(`${USAGE}\n`);
+        return 0;
+      } else return usageError(` inspect: unknown option ${printable(a)}`);
+    } else {
+      files.push(a);
+    }
   }
-  const rest = args.slice(1);
-  const json = rest.includes('--json');
-  const files = rest.filter((a) => a !== '--json');
-  const unknown = files.filter((a) => a.startsWith('--'));
-  if (unknown.length > 0 || files.length !== 1) {
-    process.stderr.write(`squeeze-excite inspect: expected one file${unknown.length > 0 ? ` (unknown option ${unknown[0]})` : ''}\n\n${USAGE}\n`);
-    return 2;
-  }
+  if (files.length !== 1) return usageError(` inspect: expected one file, received ${files.length}${files.length > 1 ? `: ${files.map((f) => printable(JSON.stringify(f))).join(' ')}` : ''}`);
   try {
     inspect(files[0], json);
     return 0;
   } catch (err) {
     const code = err && err.code ? ` [${err.code}${err.check ? `: ${err.check}` : ''}]` : '';
-    process.stderr.write(`squeeze-excite inspect: ${err && err.message ? err.message : String(err)}${code}\n`);
+    process.stderr.write(`squeeze-excite inspect: ${printable(err && err.message ? err.message : String(err))}${printable(code)}\n`);
     return 1;
   }
+}
+
+// A reader that stops early (`inspect f | head -1`) closes the pipe and the next write fails
+// with EPIPE, an 'error' event nobody handled (a stack trace, exit 1). Stop quietly instead, with
+// the status the command already had (0 once inspect has succeeded); see USAGE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err && err.code === 'EPIPE') process.exit();
+    process.exit(1);
+  });
 }
 
 process.exitCode = main(process.argv);

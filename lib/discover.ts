@@ -1,6 +1,7 @@
 // Finds the attention modules of a checkpoint from its tensor names and shapes alone (the
 // header is enough), so a user learns which prefixes and kinds to pass to fromStateDict.
 
+import { isArrayValue, rangeError, typeError } from './is.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
 import { ATTENTION_KINDS, type AttentionKind } from './state-dict.js';
 
@@ -32,6 +33,50 @@ interface Named {
   shape: readonly number[];
 }
 
+const FN = 'findAttentionModules';
+
+/**
+ * The { name, shape }s of a source, checked and copied once (a getter cannot change them while
+ * they are matched): a wrong value is a coded TypeError / RangeError naming it, not a TypeError
+ * from deep inside the matching.
+ */
+function namedOf(source: unknown): Named[] {
+  let list: unknown;
+  let arg: string;
+  if (source instanceof SafetensorsFile) {
+    const header: unknown = source.header;
+    if (typeof header !== 'object' || header === null) throw typeError(FN, 'source.header', 'a safetensors header', header);
+    list = (header as { tensors?: unknown }).tensors;
+    arg = 'source.header.tensors';
+  } else if (isArrayValue(source)) {
+    list = source;
+    arg = 'source';
+  } else if (typeof source === 'object' && source !== null) {
+    list = (source as { tensors?: unknown }).tensors;
+    arg = 'source.tensors';
+  } else {
+    throw typeError(FN, 'source', 'a safetensors header (readSafetensorsHeader), a SafetensorsFile, or an Array of { name, shape }', source);
+  }
+  if (!isArrayValue(list)) throw typeError(FN, arg, 'an Array of { name, shape }', list);
+  const out: Named[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const entry: unknown = list[i];
+    if (typeof entry !== 'object' || entry === null) throw typeError(FN, `${arg}[${i}]`, 'an object { name, shape }', entry);
+    const { name, shape } = entry as { name?: unknown; shape?: unknown };
+    if (typeof name !== 'string') throw typeError(FN, `${arg}[${i}].name`, 'a string', name);
+    if (!isArrayValue(shape)) throw typeError(FN, `${arg}[${i}].shape`, 'an Array of non-negative integers', shape);
+    const dims: number[] = [];
+    for (let d = 0; d < shape.length; d++) {
+      const dim: unknown = shape[d];
+      if (typeof dim !== 'number') throw typeError(FN, `${arg}[${i}].shape[${d}]`, 'a non-negative integer', dim);
+      if (!Number.isSafeInteger(dim) || dim < 0) throw rangeError(FN, `${arg}[${i}].shape[${d}]`, 'a non-negative integer', dim);
+      dims.push(dim);
+    }
+    out.push({ name, shape: dims });
+  }
+  return out;
+}
+
 function is1x1(s: readonly number[] | undefined): s is readonly [number, number, 1, 1] {
   return s !== undefined && s.length === 4 && s[2] === 1 && s[3] === 1 && s[0]! >= 1 && s[1]! >= 1;
 }
@@ -50,13 +95,36 @@ function join(prefix: string, rel: string): string {
  *
  * @param source - a header (readSafetensorsHeader), a SafetensorsFile, or { name, shape }s.
  * @returns the modules, sorted by prefix (numbers in natural order).
+ * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE') naming
+ *   the argument, for a source that is none of these or an entry without a string name and a shape.
  */
 export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile | readonly Named[]): FoundAttention[] {
-  const list: readonly Named[] = source instanceof SafetensorsFile ? source.header.tensors : Array.isArray(source) ? source : (source as SafetensorsHeader).tensors;
+  const list = namedOf(source);
   const shapes = new Map<string, readonly number[]>();
   for (const t of list) shapes.set(t.name, t.shape);
   const names = [...shapes.keys()];
-  const under = (p: string): string[] => names.filter((n) => p === '' || n.startsWith(`${p}.`));
+  // The names under a prefix P (`P.*`) are one run of the names in code-unit order: from `P.` up
+  // to `P/` ('/' follows '.'). Found by binary search, so that the per-module lookups below cost
+  // log n, not a scan of every name each (100k candidates took 93 s).
+  const sorted = names.map((_, i) => i).sort((a, b) => (names[a]! < names[b]! ? -1 : names[a]! > names[b]! ? 1 : 0));
+  const lowerBound = (key: string): number => {
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (names[sorted[mid]!]! < key) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  };
+  /** How many names are under p (all of them for ''). */
+  const countUnder = (p: string): number => (p === '' ? names.length : lowerBound(`${p}/`) - lowerBound(`${p}.`));
+  /** The names under p, in the header's order. */
+  const under = (p: string): string[] => {
+    if (p === '') return names.slice();
+    const run = sorted.slice(lowerBound(`${p}.`), lowerBound(`${p}/`));
+    return run.sort((a, b) => a - b).map((i) => names[i]!);
+  };
   const claimed = new Set<string>();
   const found: FoundAttention[] = [];
   const prefixOf = (name: string, suffix: string): string | null => {
@@ -137,9 +205,8 @@ export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile
     if (p === null) continue;
     const w = shapes.get(name);
     const b = shapes.get(join(p, 'fc.bias'));
-    const all = under(p);
-    if (p === '' || !is1x1(w) || w[0] !== w[1] || b === undefined || b.length !== 1 || b[0] !== w[0] || all.length !== 2) continue;
-    add({ prefix: p, kind: 'timm.EffectiveSEModule', channels: w[0], hidden: w[0], kernelSize: null, foldsBatchNorm: false, tensors: all });
+    if (p === '' || !is1x1(w) || w[0] !== w[1] || b === undefined || b.length !== 1 || b[0] !== w[0] || countUnder(p) !== 2) continue;
+    add({ prefix: p, kind: 'timm.EffectiveSEModule', channels: w[0], hidden: w[0], kernelSize: null, foldsBatchNorm: false, tensors: under(p) });
   }
 
   for (const name of names) {
@@ -147,14 +214,13 @@ export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile
     const p = prefixOf(name, 'conv.weight');
     if (p === null || p === '') continue;
     const w = shapes.get(name)!;
-    const all = under(p);
     const conv2 = shapes.get(join(p, 'conv2.weight'));
     if (w.length === 3 && w[1] === 1 && w[2] === 1 && conv2 !== undefined && conv2.length === 3 && conv2[0] === 1 && conv2[1] === w[0]) {
-      add({ prefix: p, kind: null, channels: null, hidden: w[0]!, kernelSize: conv2[2]!, foldsBatchNorm: false, tensors: all, note: 'timm EcaModule(use_mlp=True): not supported' });
+      add({ prefix: p, kind: null, channels: null, hidden: w[0]!, kernelSize: conv2[2]!, foldsBatchNorm: false, tensors: under(p), note: 'timm EcaModule(use_mlp=True): not supported' });
       continue;
     }
-    if (w.length !== 3 || w[0] !== 1 || w[1] !== 1 || w[2]! % 2 !== 1 || all.length !== 1) continue;
-    add({ prefix: p, kind: 'timm.EcaModule', channels: null, hidden: null, kernelSize: w[2]!, foldsBatchNorm: false, tensors: all, note: 'C not stored (any C); CecaModule (circular padding) has the same tensor, not supported' });
+    if (w.length !== 3 || w[0] !== 1 || w[1] !== 1 || w[2]! % 2 !== 1 || countUnder(p) !== 1) continue;
+    add({ prefix: p, kind: 'timm.EcaModule', channels: null, hidden: null, kernelSize: w[2]!, foldsBatchNorm: false, tensors: [name], note: 'C not stored (any C); CecaModule (circular padding) has the same tensor, not supported' });
   }
 
   const collator = new Intl.Collator('en', { numeric: true });

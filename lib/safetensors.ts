@@ -14,9 +14,9 @@
 // over HTTP, not local files or tensor data, and does not check offsets), so it is written here.
 
 import { constants as bufferConstants } from 'node:buffer';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { allocateArray, describe, isPlainObject } from './is.js';
+import { allocateArray, describe, isArrayValue, isPlainObject, typeError } from './is.js';
 
 /** Element types of the format, as spelled in the header. */
 export type SafetensorsDType =
@@ -169,25 +169,52 @@ export interface ReadSafetensorsOptions {
   names?: readonly string[] | ((name: string) => boolean);
 }
 
+// `readonly` binds TypeScript only: the header and tensors of a SafetensorsFile can be replaced or
+// emptied at run time, so each method checks what it reads (a coded TypeError, not a raw one).
+function checkHeader(fn: string, arg: string, header: unknown): SafetensorsHeader {
+  if (typeof header !== 'object' || header === null || isArrayValue(header)) throw typeError(fn, arg, 'a safetensors header (readSafetensorsHeader)', header);
+  const list = (header as { tensors?: unknown }).tensors;
+  if (!isArrayValue(list)) throw typeError(fn, `${arg}.tensors`, 'an Array of tensor infos', list);
+  return header as SafetensorsHeader;
+}
+
+function checkTensors(fn: string, arg: string, tensors: unknown): Readonly<Record<string, SafetensorsTensor>> {
+  if (typeof tensors !== 'object' || tensors === null || isArrayValue(tensors)) throw typeError(fn, arg, 'an object of tensors by name', tensors);
+  return tensors as Readonly<Record<string, SafetensorsTensor>>;
+}
+
 /** What readSafetensors returns: the validated header and the tensors, by name. */
 export class SafetensorsFile {
   readonly header: SafetensorsHeader;
   /** Tensors by name (a null-prototype record: any name is safe as a key). */
   readonly tensors: Readonly<Record<string, SafetensorsTensor>>;
   constructor(header: SafetensorsHeader, tensors: Record<string, SafetensorsTensor>) {
-    this.header = header;
-    this.tensors = tensors;
+    this.header = checkHeader('SafetensorsFile', 'header', header);
+    this.tensors = checkTensors('SafetensorsFile', 'tensors', tensors);
   }
   /** The "__metadata__" map, or null. */
   get metadata(): Record<string, string> | null {
-    return this.header.metadata;
+    const header: unknown = this.header;
+    if (typeof header !== 'object' || header === null) throw typeError('SafetensorsFile.metadata', 'this.header', 'a safetensors header (readSafetensorsHeader)', header);
+    return (header as SafetensorsHeader).metadata;
   }
   /** Names of the tensors read, in file order. */
   names(): string[] {
-    return this.header.tensors.map((t) => t.name).filter((n) => Object.hasOwn(this.tensors, n));
+    const fn = 'SafetensorsFile.names';
+    const infos: unknown[] = checkHeader(fn, 'this.header', this.header).tensors;
+    const tensors = checkTensors(fn, 'this.tensors', this.tensors);
+    const out: string[] = [];
+    for (let i = 0; i < infos.length; i++) {
+      const info = infos[i];
+      const name = typeof info === 'object' && info !== null ? (info as { name?: unknown }).name : undefined;
+      if (typeof name !== 'string') throw typeError(fn, `this.header.tensors[${i}].name`, 'a string', name);
+      if (Object.hasOwn(tensors, name)) out.push(name);
+    }
+    return out;
   }
   get(name: string): SafetensorsTensor | undefined {
-    return Object.hasOwn(this.tensors, name) ? this.tensors[name] : undefined;
+    const tensors = checkTensors('SafetensorsFile.get', 'this.tensors', this.tensors);
+    return Object.hasOwn(tensors, name) ? tensors[name] : undefined;
   }
 }
 
@@ -259,6 +286,33 @@ function duplicateKey(text: string): [string, number] | null {
   return null;
 }
 
+/**
+ * How deep a header may nest. A valid one nests 3 deep ({ name: { shape: [...] } }); the reference
+ * implementation parses with serde_json, which refuses more than 128. JSON.parse has no limit:
+ * a 100 MB header of `[` took 22 s and 5 GB before failing, and 5M levels exhaust a 200 MB heap.
+ */
+const MAX_HEADER_DEPTH = 128;
+
+/** Whether the JSON bytes nest deeper than `limit`, brackets inside strings aside (one pass, no allocation). */
+function nestsDeeperThan(bytes: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (inString) {
+      if (b === 0x5c /* \ */) i++; // the escaped byte cannot end the string
+      else if (b === 0x22 /* " */) inString = false;
+    } else if (b === 0x22) {
+      inString = true;
+    } else if (b === 0x7b /* { */ || b === 0x5b /* [ */) {
+      if (++depth > limit) return true;
+    } else if (b === 0x7d /* } */ || b === 0x5d /* ] */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
@@ -270,6 +324,9 @@ function parseHeader(src: string, bytes: Uint8Array, headerLength: number, fileL
     text = utf8.decode(bytes);
   } catch {
     throw new SafetensorsError(src, 'header-utf8', 'the header is not valid UTF-8');
+  }
+  if (nestsDeeperThan(bytes, MAX_HEADER_DEPTH)) {
+    throw new SafetensorsError(src, 'header-structure', `the header nests deeper than ${MAX_HEADER_DEPTH} levels (a valid one nests 3)`);
   }
   let json: unknown;
   try {
@@ -357,6 +414,39 @@ function headerFromBytes(src: string, bytes: Uint8Array): SafetensorsHeader {
   return parseHeader(src, bytes.subarray(8, 8 + n), n, bytes.length);
 }
 
+// O_NONBLOCK: opening a FIFO for reading otherwise blocks until a writer comes (forever, for a
+// stray `mkfifo`). Windows has no such flag (and no FIFOs on paths).
+const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
+/**
+ * Opens a path that must be a regular file, refusing anything else before a byte is read: a
+ * FIFO or device has no length to check the header against, and its reads can block forever.
+ */
+function openRegularFile(fn: string, source: string | URL, src: string): number {
+  const fd = openSync(source, OPEN_FLAGS);
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) {
+      throw Object.assign(new Error(`${fn}: ${src} is ${kindOf(st)}, not a regular file: a safetensors file must be read from a regular file (or pass its bytes)`), {
+        code: 'ERR_SQEX_SAFETENSORS_IO',
+      });
+    }
+    return fd;
+  } catch (err) {
+    closeSync(fd);
+    throw err;
+  }
+}
+
 /** Reads and validates the header of an open file (reads 8 + N bytes, nothing of the data). */
 function headerFromFd(src: string, fd: number): SafetensorsHeader {
   const size = fstatSync(fd).size;
@@ -391,14 +481,15 @@ function readFully(fd: number, into: Uint8Array, position: number): void {
  *
  * @param source - a file path (string or file: URL), or the whole file's bytes.
  * @throws SafetensorsError (code 'ERR_SQEX_SAFETENSORS', `check` naming the rule) for an invalid
- *   file; the fs Error (ENOENT, EACCES...) when the file cannot be opened; TypeError
+ *   file; the fs Error (ENOENT, EACCES...) when the file cannot be opened; an Error with code
+ *   'ERR_SQEX_SAFETENSORS_IO' for a path that is not a regular file (FIFO, directory, device); TypeError
  *   (code 'ERR_INVALID_ARG_TYPE') for a source that is neither.
  */
 export function readSafetensorsHeader(source: string | URL | Uint8Array): SafetensorsHeader {
   checkSource('readSafetensorsHeader', source);
   const src = sourceName(source);
   if (source instanceof Uint8Array) return headerFromBytes(src, source);
-  const fd = openSync(source, 'r');
+  const fd = openRegularFile('readSafetensorsHeader', source, src);
   try {
     return headerFromFd(src, fd);
   } finally {
@@ -525,7 +616,8 @@ function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names
  * @throws SafetensorsError (code 'ERR_SQEX_SAFETENSORS', with `check`) for an invalid file; an
  *   Error with code 'ERR_SQEX_SAFETENSORS_NAME' for a requested name the file lacks; a RangeError
  *   with code 'ERR_SQEX_SAFETENSORS_TOO_LARGE' for a tensor larger than one ArrayBuffer; the fs
- *   Error when the path cannot be read; TypeError (code 'ERR_INVALID_ARG_TYPE') for bad arguments.
+ *   Error when the path cannot be read; an Error with code 'ERR_SQEX_SAFETENSORS_IO' for a path
+ *   that is not a regular file (FIFO, directory, device); TypeError (code 'ERR_INVALID_ARG_TYPE') for bad arguments.
  */
 export function readSafetensors(source: string | URL | Uint8Array, options?: ReadSafetensorsOptions): SafetensorsFile {
   const fn = 'readSafetensors';
@@ -539,7 +631,7 @@ export function readSafetensors(source: string | URL | Uint8Array, options?: Rea
     for (const t of header.tensors) if (pick(t.name)) out[t.name] = tensorFrom(t, source, t.fileOffset, toFloat32);
     return new SafetensorsFile(header, out);
   }
-  const fd = openSync(source, 'r');
+  const fd = openRegularFile(fn, source, src);
   try {
     const header = headerFromFd(src, fd);
     const pick = selector(fn, names, header, src);

@@ -1,10 +1,11 @@
 // `squeeze-excite inspect FILE`, run as a child process the way npx runs it (the package.json bin).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { FIXTURE_DIR } from './helpers.js';
+import { f32Bytes, writeSafetensors } from './safetensors-writer.js';
 import { loadModelFixture } from './state-dict-fixture.js';
 
 const root = path.resolve(__dirname, '..');
@@ -14,9 +15,14 @@ const scratch = mkdtempSync(path.join(tmpdir(), 'sqex-cli-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: scratch, encoding: 'utf8', env: { ...process.env, SQUEEZE_EXCITE_BINARY: '/nonexistent/addon.node' } });
+  // The timeout turns a CLI that hangs into a failure (status null) instead of a stuck suite.
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: scratch, encoding: 'utf8', timeout: 20_000, maxBuffer: 256 << 20, env: { ...process.env, SQUEEZE_EXCITE_BINARY: '/nonexistent/addon.node' } });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
+
+const hasMkfifo = process.platform !== 'win32' && spawnSync('mkfifo', ['--version'], { stdio: 'ignore' }).error === undefined;
+/** C0 controls but newline, DEL and C1: what a terminal may act on. */
+const TERMINAL_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/;
 
 describe('squeeze-excite inspect', () => {
   const fx = loadModelFixture();
@@ -86,7 +92,98 @@ describe('squeeze-excite inspect', () => {
     expect(cli('inspect', file, '--yaml').status).toBe(2);
     const help = cli('--help');
     expect(help.status).toBe(0);
-    expect(help.stdout).toContain('inspect <file.safetensors>');
+    expect(help.stdout).toContain('inspect [--json] [--] <file.safetensors>');
     expect(cli('--version').stdout.trim()).toBe(pkg.version);
+  });
+
+  test('names and paths holding terminal controls are printed escaped, one line per row; --json escapes C1 too', () => {
+    // Clears the screen, sets the title, forges a row; C1 CSI (U+009B) and NEL (U+0085) too.
+    const evil = '\u001b[2J\u001b]0;PWNED\u0007\nfake.row  timm.SEModule  SEBlock  64  16  -\u0085\u009b31m\u007f';
+    const file = path.join(scratch, 'evil\u001b]0;T\u0007\u009b.safetensors');
+    writeFileSync(file, writeSafetensors({ [`${evil}.conv.weight`]: { dtype: 'F32', shape: [1, 1, 3], bytes: f32Bytes([1, 2, 3]) } }));
+    const r = cli('inspect', file);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toMatch(TERMINAL_CONTROLS);
+    expect(r.stdout.split('\n').filter((l) => l.startsWith('fake.row'))).toEqual([]);
+    expect(r.stdout).toContain(`${path.join(scratch, 'evil\\x1b]0;T\\x07\\x9b.safetensors')}: 1 tensors, 1 attention module`);
+    expect(r.stdout).toContain('\\x1b[2J\\x1b]0;PWNED\\x07\\x0afake.row  timm.SEModule  SEBlock  64  16  -\\x85\\x9b31m\\x7f  timm.EcaModule');
+
+    const j = cli('inspect', '--json', file);
+    expect(j.status).toBe(0);
+    expect(j.stdout).not.toMatch(TERMINAL_CONTROLS);
+    const out = JSON.parse(j.stdout) as { file: string; modules: { prefix: string }[] };
+    expect(out.file).toBe(file); // the same strings, escaped only in the text
+    expect(out.modules.map((m) => m.prefix)).toEqual([evil]);
+
+    // Error messages carry the path too.
+    const missing = cli('inspect', path.join(scratch, 'missing\u001b[2J\u0085'));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr.trimEnd()).not.toMatch(TERMINAL_CONTROLS);
+    expect(missing.stderr).toContain('missing\\x1b[2J\\x85');
+  });
+
+  // The write end of a FIFO whose reader has gone: every write fails with EPIPE, as `| head` does
+  // once head has what it wants (deterministic, unlike racing a real `| true`).
+  test.skipIf(!hasMkfifo)('stdout closed by its reader: exit quietly with the status of the command (needs mkfifo)', () => {
+    const fifo = path.join(scratch, 'stdout.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const run = (...args: string[]) => {
+      const r = openSync(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+      const w = openSync(fifo, constants.O_WRONLY);
+      closeSync(r);
+      try {
+        return spawnSync(process.execPath, [bin, ...args], { cwd: scratch, stdio: ['ignore', w, 'pipe'], encoding: 'utf8', timeout: 20_000 });
+      } finally {
+        closeSync(w);
+      }
+    };
+    for (const args of [['inspect', file], ['inspect', '--json', file], ['--help']]) {
+      const r = run(...args);
+      expect(r.stderr, args.join(' ')).toBe('');
+      expect(r.status, args.join(' ')).toBe(0);
+    }
+    expect(run().status).toBe(2); // usage without a command stays a usage error
+    // A FIFO as the file to inspect is refused, not waited on.
+    const r = cli('inspect', fifo);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/stdout\.fifo is a FIFO \(named pipe\), not a regular file.*\[ERR_SQEX_SAFETENSORS_IO\]\n$/);
+  });
+
+  test('options: an unknown one is named, `--` ends them, a file may start with -', () => {
+    for (const opt of ['-x', '--yaml', '-\u001b[2J']) {
+      const r = cli('inspect', opt, file);
+      expect(r.status, opt).toBe(2);
+      expect(r.stderr.split('\n')[0], opt).toBe(`squeeze-excite inspect: unknown option ${opt.replace('\u001b', '\\x1b')}`);
+    }
+    const two = cli('inspect', file, file);
+    expect(two.status).toBe(2);
+    expect(two.stderr).toMatch(/^squeeze-excite inspect: expected one file, received 2: /);
+    copyFileSync(file, path.join(scratch, '--json'));
+    copyFileSync(file, path.join(scratch, '-x'));
+    expect(cli('inspect', '--', '--json').stdout).toMatch(/^--json: \d+ tensors, 12 attention modules\n/);
+    const json = cli('inspect', '--json', '--', '-x');
+    expect(json.status).toBe(0);
+    expect((JSON.parse(json.stdout) as { file: string }).file).toBe('-x');
+    // After --, --help is a file name (here: none).
+    const help = cli('inspect', '--', '--help');
+    expect(help.status).toBe(1);
+    expect(help.stderr).toContain('ENOENT');
+  });
+
+  test('200k modules are listed (the table once overflowed the stack measuring its columns)', { timeout: 30_000 }, () => {
+    const n = 200_000;
+    const entries = Array.from({ length: n }, (_, i) => `"m${i}.conv.weight":{"dtype":"F32","shape":[1,1,3],"data_offsets":[${12 * i},${12 * i + 12}]}`);
+    const json = Buffer.from(`{${entries.join(',')}}`);
+    const bytes = Buffer.alloc(8 + json.length + 12 * n);
+    bytes.writeBigUInt64LE(BigInt(json.length), 0);
+    json.copy(bytes, 8);
+    const big = path.join(scratch, 'many.safetensors');
+    writeFileSync(big, bytes);
+    const r = cli('inspect', big);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(`${n} tensors, ${n} attention modules`);
+    expect(r.stdout).toMatch(/\nm199999 {2}timm\.EcaModule {2}ECABlock /);
   });
 });

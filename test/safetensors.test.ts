@@ -2,6 +2,7 @@
 // F16/BF16/F64 convert on request, the header alone is read for listing (a sparse 4 GiB file),
 // and every rule of the reference implementation's validation is refused with its own `check`.
 import { constants as bufferConstants } from 'node:buffer';
+import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -270,6 +271,39 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(e.tensor).toBe('w');
   });
 
+  test('header-structure: nesting deeper than 128 (serde_json\'s limit) is refused before parsing', () => {
+    // An ignored extra key in an entry may nest as deep as the reference accepts; brackets in strings do not count.
+    const nested = (levels: number): string => `{"w": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0], "x": ${'['.repeat(levels - 2)}"[{[{"${']'.repeat(levels - 2)}}}`;
+    expect(readSafetensorsHeader(withHeader(nested(128))).tensors.map((t) => t.name)).toEqual(['w']);
+    expectCheck(() => readSafetensorsHeader(withHeader(nested(129))), 'header-structure', /nests deeper than 128 levels/);
+  });
+
+  // JSON.parse recursed through all of them first: 5M levels ran a 200 MB heap out of memory (V8
+  // abort, exit 134); 50M (100 MB) took 22 s and 5 GB.
+  test('header-structure: 5M levels of [ are refused quickly, in a 200 MB heap', { timeout: 30_000 }, () => {
+    const script = `
+      const { readSafetensors, readSafetensorsHeader } = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const levels = 5_000_000;
+      const json = Buffer.from('{"a":' + '['.repeat(levels) + ']'.repeat(levels) + '}');
+      const bytes = Buffer.alloc(8 + json.length);
+      bytes.writeBigUInt64LE(BigInt(json.length), 0);
+      json.copy(bytes, 8);
+      const out = [];
+      for (const fn of [readSafetensorsHeader, readSafetensors]) {
+        const t = Date.now();
+        try { fn(bytes); out.push({ read: true }); } catch (e) { out.push({ code: e.code, check: e.check, message: e.message, ms: Date.now() - t }); }
+      }
+      console.log(JSON.stringify(out));`;
+    const r = spawnSync(process.execPath, ['--max-old-space-size=200', '-e', script], { encoding: 'utf8', timeout: 25_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as { code: string; check: string; message: string; ms: number }[];
+    for (const o of out) {
+      expect(o).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS', check: 'header-structure', message: expect.stringContaining('nests deeper than 128 levels') });
+      expect(o.ms).toBeLessThan(2_000);
+    }
+  });
+
   test('duplicate-name: a tensor named twice, or a key twice in one entry', () => {
     const e = expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "w": ${entry('F32', [1], [4, 8])}}`, new Uint8Array(8))), 'duplicate-name', /"w" appears twice/);
     expect(e.tensor).toBe('w');
@@ -307,11 +341,71 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(expectCheck(() => readSafetensors(file), 'offsets').source).toBe(file);
   });
 
+  test('SafetensorsFile: a missing header or tensors, or one replaced later, is a coded TypeError naming it', () => {
+    const coded = (message: string) => expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', message });
+    expect(() => new SafetensorsFile(null as never, null as never)).toThrow(coded('SafetensorsFile: header must be a safetensors header (readSafetensorsHeader); received null'));
+    expect(() => new SafetensorsFile({ tensors: null } as never, {})).toThrow(coded('SafetensorsFile: header.tensors must be an Array of tensor infos; received null'));
+    expect(() => new SafetensorsFile(readSafetensorsHeader(good()), null as never)).toThrow(coded('SafetensorsFile: tensors must be an object of tensors by name; received null'));
+    const file = readSafetensors(good());
+    expect(file.names().sort()).toEqual(['b', 'w']);
+    (file.header as { tensors: unknown }).tensors = null;
+    expect(() => file.names()).toThrow(coded('SafetensorsFile.names: this.header.tensors must be an Array of tensor infos; received null'));
+    (file.header as { tensors: unknown }).tensors = [null];
+    expect(() => file.names()).toThrow(coded('SafetensorsFile.names: this.header.tensors[0].name must be a string; received undefined'));
+    expect(file.metadata).toBeNull();
+    (file as { tensors: unknown }).tensors = null;
+    expect(() => file.get('w')).toThrow(coded('SafetensorsFile.get: this.tensors must be an object of tensors by name; received null'));
+    (file as { header: unknown }).header = null;
+    expect(() => file.metadata).toThrow(coded('SafetensorsFile.metadata: this.header must be a safetensors header (readSafetensorsHeader); received null'));
+  });
+
   test('bad arguments and unreadable paths', () => {
     expect(() => readSafetensors(42 as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => readSafetensors(good(), { toFloat: true } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.toFloat') }));
     expect(() => readSafetensors(good(), { names: 'w' } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => readSafetensorsHeader(path.join(scratch, 'missing.safetensors'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+  });
+});
+
+describe('paths that are not regular files', () => {
+  const dist = path.resolve(__dirname, '../dist/index.js');
+  const hasMkfifo = process.platform !== 'win32' && spawnSync('mkfifo', ['--version'], { stdio: 'ignore' }).error === undefined;
+
+  // In a child process with a timeout: a reader that blocks in open() would hang this one for good.
+  test.skipIf(!hasMkfifo)('a FIFO is refused at once, with or without a writer (needs mkfifo)', { timeout: 15_000 }, () => {
+    const fifo = path.join(scratch, 'pipe.safetensors');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const script = `
+      const fs = require('node:fs');
+      const { readSafetensors, readSafetensorsHeader } = require(${JSON.stringify(dist)});
+      const fifo = ${JSON.stringify(fifo)};
+      const outcome = (fn) => { try { fn(); return 'read'; } catch (e) { return e.code + ' ' + e.message; } };
+      const lines = [outcome(() => readSafetensorsHeader(fifo)), outcome(() => readSafetensors(fifo))];
+      // With a writer holding 8 bytes of a header length in the pipe.
+      const r = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+      const w = fs.openSync(fifo, 'w');
+      fs.writeSync(w, Buffer.alloc(8));
+      lines.push(outcome(() => readSafetensorsHeader(fifo)));
+      fs.closeSync(w); fs.closeSync(r);
+      console.log(JSON.stringify(lines));`;
+    const started = Date.now();
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 10_000 });
+    expect(r.signal, 'the reader blocked on the FIFO').toBeNull();
+    expect(r.stderr).toBe('');
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const lines = JSON.parse(r.stdout) as string[];
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line).toBe(`ERR_SQEX_SAFETENSORS_IO ${line.split(' ')[1]} ${fifo} is a FIFO (named pipe), not a regular file: a safetensors file must be read from a regular file (or pass its bytes)`);
+    expect(lines.map((l) => l.split(' ')[1])).toEqual(['readSafetensorsHeader:', 'readSafetensors:', 'readSafetensorsHeader:']);
+  });
+
+  test('a directory and a character device are refused by what they are, before any read', () => {
+    for (const fn of [readSafetensorsHeader, readSafetensors]) {
+      expect(() => fn(scratch)).toThrow(expect.objectContaining({ code: 'ERR_SQEX_SAFETENSORS_IO', message: expect.stringContaining(`${scratch} is a directory, not a regular file`) }));
+      if (process.platform !== 'win32') {
+        expect(() => fn('/dev/null')).toThrow(expect.objectContaining({ code: 'ERR_SQEX_SAFETENSORS_IO', message: expect.stringContaining('/dev/null is a character device') }));
+      }
+    }
   });
 });
 

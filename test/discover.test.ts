@@ -1,0 +1,105 @@
+// findAttentionModules on hostile or large inputs: its cost grows with the header, not with its
+// square, lookups under a prefix stop at the prefix's dot, and bad arguments are refused with codes.
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { findAttentionModules, readSafetensors, readSafetensorsHeader } from '../dist/index.js';
+import { FIXTURE_DIR } from './helpers.js';
+
+/** Header bytes of n zero-size tensors `m<i>.<suffix>`: each looks like a module to look at. */
+function manyModules(n: number, suffix: string): Uint8Array {
+  const entries = Array.from({ length: n }, (_, i) => `"m${i}.${suffix}":{"dtype":"F32","shape":[1,1,0],"data_offsets":[0,0]}`);
+  const json = Buffer.from(`{${entries.join(',')}}`);
+  const bytes = new Uint8Array(8 + json.length);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
+  bytes.set(json, 8);
+  return bytes;
+}
+
+describe('findAttentionModules: cost and prefix boundaries', () => {
+  // Each candidate used to scan every name (n²: 40k entries took 16 s, 100k 93 s).
+  test.each(['conv.weight', 'fc.weight'])('100k candidates "m<i>.%s" are looked at in well under a second', (suffix) => {
+    const header = readSafetensorsHeader(manyModules(100_000, suffix));
+    expect(header.tensors).toHaveLength(100_000);
+    const started = performance.now();
+    const found = findAttentionModules(header);
+    const ms = performance.now() - started;
+    expect(found).toEqual([]); // [1, 1, 0] is no module: only the lookups cost
+    expect(ms).toBeLessThan(3_000);
+  });
+
+  test("a prefix's tensors are the names under `prefix.`, in the header's order, whatever sorts near them", () => {
+    const s = (name: string, shape: number[]) => ({ name, shape });
+    const found = findAttentionModules([
+      // Names that sort between `q.` and `q/` or next to them, but are not under `q.`.
+      s('q-x', [1]),
+      s('q.conv.weight', [1, 1, 5]),
+      s('q/x', [1]),
+      s('q', [1]),
+      s('q0.y', [1]),
+      // Two names under `e.`: not an ECA module.
+      s('e.conv.weight', [1, 1, 3]),
+      s('e.conv.weight2', [1]),
+      // EffectiveSE: bias before weight in the header stays so.
+      s('d.fc.bias', [8]),
+      s('d-.x', [1]),
+      s('d.fc.weight', [8, 8, 1, 1]),
+      // EcaModule(use_mlp=True) takes everything under its prefix, in header order.
+      s('h.zz', [2]),
+      s('h.conv2.weight', [1, 4, 3]),
+      s('h.conv.weight', [4, 1, 1]),
+      s('h.', [1]),
+      // Non-ASCII names (code units beyond the BMP and U+FFFF) sort and match too.
+      s('\u{1F600}.conv.weight', [1, 1, 3]),
+      s('\uffff.conv.weight', [1, 1, 7]),
+    ]);
+    expect(found.map((f) => [f.prefix, f.kind, f.tensors])).toEqual([
+      ['\u{1F600}', 'timm.EcaModule', ['\u{1F600}.conv.weight']],
+      ['d', 'timm.EffectiveSEModule', ['d.fc.bias', 'd.fc.weight']],
+      ['h', null, ['h.zz', 'h.conv2.weight', 'h.conv.weight', 'h.']],
+      ['q', 'timm.EcaModule', ['q.conv.weight']],
+      ['\uffff', 'timm.EcaModule', ['\uffff.conv.weight']],
+    ]);
+  });
+
+  test('the fixture: every module and, for the kinds that take all under their prefix, exactly those tensors', () => {
+    const header = readSafetensorsHeader(path.join(FIXTURE_DIR, 'attention_model.safetensors'));
+    const names = header.tensors.map((t) => t.name);
+    const found = findAttentionModules(header);
+    expect(found).toHaveLength(12);
+    for (const f of found) {
+      if (f.kind === 'timm.EffectiveSEModule' || f.kind === 'timm.EcaModule') {
+        expect(f.tensors, f.prefix).toEqual(names.filter((n) => n.startsWith(`${f.prefix}.`)));
+      }
+    }
+  });
+});
+
+describe('findAttentionModules: bad arguments are refused with a code, naming the argument', () => {
+  const fixture = path.join(FIXTURE_DIR, 'attention_model.safetensors');
+  const refuses = (source: unknown, name: 'TypeError' | 'RangeError', message: string): void => {
+    let caught: unknown;
+    try {
+      findAttentionModules(source as never);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught, message).toMatchObject({ name, code: name === 'TypeError' ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE', message: `findAttentionModules: ${message}` });
+  };
+
+  test('sources and entries of the wrong kind (were raw TypeErrors from inside the matching)', () => {
+    const what = 'a safetensors header (readSafetensorsHeader), a SafetensorsFile, or an Array of { name, shape }';
+    refuses(null, 'TypeError', `source must be ${what}; received null`);
+    refuses(undefined, 'TypeError', `source must be ${what}; received undefined`);
+    refuses(7, 'TypeError', `source must be ${what}; received the number 7`);
+    refuses({}, 'TypeError', 'source.tensors must be an Array of { name, shape }; received undefined');
+    refuses(['a'], 'TypeError', 'source[0] must be an object { name, shape }; received the string "a"');
+    refuses([{ name: 'a.fc1.weight', shape: null }], 'TypeError', 'source[0].shape must be an Array of non-negative integers; received null');
+    refuses([{ name: 'a.fc1.weight', shape: [1] }, { name: 3, shape: [1] }], 'TypeError', 'source[1].name must be a string; received the number 3');
+    refuses([{ name: 'a.conv.weight', shape: [1, 1, '3'] }], 'TypeError', 'source[0].shape[2] must be a non-negative integer; received the string "3"');
+    refuses([{ name: 'a.conv.weight', shape: [1, 1, 2.5] }], 'RangeError', 'source[0].shape[2] must be a non-negative integer; received the number 2.5');
+    const file = readSafetensors(fixture);
+    (file.header as { tensors: unknown }).tensors = null;
+    refuses(file, 'TypeError', 'source.header.tensors must be an Array of { name, shape }; received null');
+  });
+});
+
