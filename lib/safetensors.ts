@@ -574,9 +574,20 @@ function tensorFrom(info: SafetensorsTensorInfo, bytes: Uint8Array, begin: numbe
 function selector(fn: string, names: ReadSafetensorsOptions['names'], header: SafetensorsHeader, src: string): (name: string) => boolean {
   if (names === undefined) return () => true;
   if (typeof names === 'function') return names;
-  if (!Array.isArray(names) || !names.every((n) => typeof n === 'string')) {
+  // Copied once (length, then each element): the check and the selection see the same names.
+  const list: string[] = [];
+  if (isArrayValue(names)) {
+    const n = names.length;
+    for (let i = 0; i < n; i++) {
+      const name: unknown = names[i];
+      if (typeof name !== 'string') break;
+      list.push(name);
+    }
+  }
+  if (!isArrayValue(names) || list.length !== names.length) {
     throw argError(fn, 'options.names', 'an array of tensor names or a function (name) => boolean', names);
   }
+  names = list;
   const known = new Set(header.tensors.map((t) => t.name));
   const missing = names.filter((n) => !known.has(n));
   if (missing.length > 0) {
@@ -591,10 +602,14 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
 function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names: ReadSafetensorsOptions['names'] } {
   if (options === undefined) return { toFloat32: false, names: undefined };
   if (!isPlainObject(options)) throw argError(fn, 'options', 'an object { toFloat32?, names? }', options);
+  // Own keys, each read once: a polluted Object.prototype.names must not select tensors.
+  const own = Object.create(null) as Record<string, unknown>;
   for (const key of Object.keys(options)) {
-    if (key !== 'toFloat32' && key !== 'names') throw argError(fn, `options.${key}`, 'absent: the options are toFloat32 and names', options[key]);
+    const value = options[key];
+    if (key !== 'toFloat32' && key !== 'names') throw argError(fn, `options.${key}`, 'absent: the options are toFloat32 and names', value);
+    own[key] = value;
   }
-  const { toFloat32, names } = options as ReadSafetensorsOptions;
+  const { toFloat32, names } = own as ReadSafetensorsOptions;
   if (toFloat32 !== undefined && typeof toFloat32 !== 'boolean') throw argError(fn, 'options.toFloat32', 'a boolean', toFloat32);
   return { toFloat32: toFloat32 === true, names };
 }

@@ -359,6 +359,21 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(() => file.metadata).toThrow(coded('SafetensorsFile.metadata: this.header must be a safetensors header (readSafetensorsHeader); received null'));
   });
 
+  test('options are own keys: a polluted Object.prototype.names or toFloat32 changes nothing', () => {
+    const bytes = writeSafetensors({ a: { dtype: 'F32', shape: [1], bytes: f32Bytes([1]) }, b: { dtype: 'F64', shape: [1], bytes: typedBytes(Float64Array.of(2)) } });
+    const proto = Object.prototype as Record<string, unknown>;
+    Object.defineProperty(proto, 'names', { value: ['a'], configurable: true, writable: true });
+    Object.defineProperty(proto, 'toFloat32', { value: true, configurable: true, writable: true });
+    try {
+      const file = readSafetensors(bytes, {});
+      expect(Object.keys(file.tensors).sort()).toEqual(['a', 'b']);
+      expect(file.tensors.b!.data).toBeInstanceOf(Float64Array);
+    } finally {
+      delete proto.names;
+      delete proto.toFloat32;
+    }
+  });
+
   test('bad arguments and unreadable paths', () => {
     expect(() => readSafetensors(42 as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => readSafetensors(good(), { toFloat: true } as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('options.toFloat') }));
