@@ -84,6 +84,17 @@ function makeProblem(rng: ReturnType<typeof freshRng>, shape: Shape4, c: Case, x
   return { N, C, hidden, weights, x, residual, refOpts, apiOpts };
 }
 
+/**
+ * expectClose for an SE output. With a residual, y = x·s + r can cancel (a 1×1×1×1 sample with
+ * x·s ≈ −r): the fp32 add is exact only to u·(|x·s| + |r|), as in PyTorch's separate add, so the
+ * residual's size bounds the error too, not max|y| alone.
+ */
+function expectSE(y: ArrayLike<number>, ref: ArrayLike<number>, p: { residual?: Float32Array }, ctx: string): number {
+  let maxR = 0;
+  if (p.residual) for (const v of p.residual) maxR = Math.max(maxR, Math.abs(v));
+  return expectClose(y, ref, TOL_F32, ctx, TOL_F32 * maxR);
+}
+
 describe('SE on the CPU: every option combination', () => {
   test.each(CASES.map((c, i) => [caseName(c), c, i] as const))('%s', (_name, c, i) => {
     const rng = freshRng();
@@ -97,11 +108,7 @@ describe('SE on the CPU: every option combination', () => {
       const ctx = `${caseName(c)} shape=${shape} hidden=${p.hidden} ${seedNote(rng)}`;
       expect(y, 'returns the out array').toBe(out);
       const ref = refSE(p.x, shape, p.weights, p.refOpts);
-      // y = x·s + r can cancel (a 1×1×1×1 sample with x·s ≈ −r): the fp32 add is exact only to
-      // u·(|x·s| + |r|), so the residual's own size bounds the error too, not max|y| alone.
-      let maxR = 0;
-      if (p.residual) for (const v of p.residual) maxR = Math.max(maxR, Math.abs(v));
-      expectClose(y, ref.y, TOL_F32, ctx, TOL_F32 * maxR);
+      expectSE(y, ref.y, p, ctx);
       expectClose(scaleOut, ref.scale, TOL_F32, `scaleOut ${ctx}`);
       expect(bitsEqual(p.x, xCopy), `x was modified: ${ctx}`).toBe(true);
     }
@@ -117,7 +124,7 @@ describe('SE on the CPU: shapes and magnitudes', () => {
     const y = seForward(p.x, shape, p.weights, p.apiOpts());
     expect(y).toBeInstanceOf(Float32Array);
     expect(y).not.toBe(p.x);
-    expectClose(y, refSE(p.x, shape, p.weights, p.refOpts).y, TOL_F32, seedNote(rng));
+    expectSE(y, refSE(p.x, shape, p.weights, p.refOpts).y, p, seedNote(rng));
   });
 
   test('default options (NCHW, relu, sigmoid) equal the reference', () => {
@@ -137,7 +144,7 @@ describe('SE on the CPU: shapes and magnitudes', () => {
     const scaleOut = poisoned(p.N * p.C);
     seForward(p.x, shape, p.weights, p.apiOpts(out, scaleOut));
     const ref = refSE(p.x, shape, p.weights, p.refOpts);
-    expectClose(out, ref.y, TOL_F32, seedNote(rng));
+    expectSE(out, ref.y, p, seedNote(rng));
     expectClose(scaleOut, ref.scale, TOL_F32, `scaleOut ${seedNote(rng)}`);
   });
 
@@ -160,7 +167,7 @@ describe('SE on the CPU: shapes and magnitudes', () => {
       const out = poisoned(p.x.length);
       const scaleOut = poisoned(p.N * p.C);
       seForward(p.x, shape, p.weights, p.apiOpts(out, scaleOut));
-      expectClose(out, ref.y, TOL_F32, seedNote(rng));
+      expectSE(out, ref.y, p, seedNote(rng));
       expectClose(scaleOut, ref.scale, TOL_F32, `scaleOut ${seedNote(rng)}`);
     },
   );
@@ -199,7 +206,7 @@ describe('SE on the CPU: layouts, aliasing, async', () => {
     const scaleOut = poisoned(p.N * p.C);
     const y = seForward(buf, shape, p.weights, { ...p.apiOpts(buf, scaleOut) });
     expect(y).toBe(buf);
-    expectClose(buf, ref.y, TOL_F32, seedNote(rng));
+    expectSE(buf, ref.y, p, seedNote(rng));
     expectClose(scaleOut, ref.scale, TOL_F32, seedNote(rng));
   });
 
@@ -212,7 +219,7 @@ describe('SE on the CPU: layouts, aliasing, async', () => {
     const buf = p.residual!.slice();
     const y = seForward(p.x, shape, p.weights, { ...p.apiOpts(buf), residual: buf });
     expect(y).toBe(buf);
-    expectClose(buf, ref.y, TOL_F32, seedNote(rng));
+    expectSE(buf, ref.y, p, seedNote(rng));
   });
 
   test('views with a byte offset into a larger buffer are honoured', () => {
@@ -228,7 +235,7 @@ describe('SE on the CPU: layouts, aliasing, async', () => {
     rv.set(p.residual!);
     const outv = big.subarray(2 * n + 7, 3 * n + 7);
     seForward(xv, shape, p.weights, { ...p.apiOpts(outv), residual: rv });
-    expectClose(outv, refSE(p.x, shape, p.weights, p.refOpts).y, TOL_F32, seedNote(rng));
+    expectSE(outv, refSE(p.x, shape, p.weights, p.refOpts).y, p, seedNote(rng));
     // the guard elements around the views stay untouched
     expect(Number.isNaN(big[0]) && Number.isNaN(big[n + 1]) && Number.isNaN(big[2 * n + 6]) && Number.isNaN(big[3 * n + 7])).toBe(true);
   });
@@ -249,7 +256,7 @@ describe('SE on the CPU: layouts, aliasing, async', () => {
       const ctx = `${caseName(c)} shape=${shape} ${seedNote(rng)}`;
       expect(bitsEqual(outSync, outAsync), ctx).toBe(true);
       expect(bitsEqual(scaleSync, scaleAsync), ctx).toBe(true);
-      expectClose(outAsync, refSE(p.x, shape, p.weights, p.refOpts).y, TOL_F32, ctx);
+      expectSE(outAsync, refSE(p.x, shape, p.weights, p.refOpts).y, p, ctx);
     }
   });
 
@@ -262,7 +269,7 @@ describe('SE on the CPU: layouts, aliasing, async', () => {
     const ys = await Promise.all(problems.map((p, i) => seForwardAsync(p.x, shape, p.weights, p.apiOpts(outs[i]))));
     ys.forEach((y, i) => {
       expect(y).toBe(outs[i]);
-      expectClose(y, refSE(problems[i].x, shape, problems[i].weights, problems[i].refOpts).y, TOL_F32, `call ${i} ${seedNote(rng)}`);
+      expectSE(y, refSE(problems[i].x, shape, problems[i].weights, problems[i].refOpts).y, problems[i], `call ${i} ${seedNote(rng)}`);
     });
   });
 
@@ -273,7 +280,7 @@ describe('SE on the CPU: layouts, aliasing, async', () => {
     const p = makeProblem(rng, shape, c);
     const ref = refSE(p.x, shape, p.weights, p.refOpts);
     const fresh = await seForwardAsync(p.x, shape, p.weights, p.apiOpts());
-    expectClose(fresh, ref.y, TOL_F32, seedNote(rng));
+    expectSE(fresh, ref.y, p, seedNote(rng));
     const buf = p.x.slice();
     const y = await seForwardAsync(buf, shape, p.weights, p.apiOpts(buf));
     expect(y).toBe(buf);

@@ -27,6 +27,7 @@ import {
 import {
   ABS_TOL,
   DTYPES,
+  absTolFor,
   SYNC,
   TOL,
   cbamProblem,
@@ -81,7 +82,7 @@ const CBAM_CASES: CBAMCase[] = product({
 async function check(p: Problem, dtype: DType, rng: ReturnType<typeof freshRng>, async = false): Promise<void> {
   const run = await runOnDevice(p, dtype, rng, { async });
   const ctx = `${p.label} ${dtype} ${p.layout} shape=${p.shape} ${seedNote(rng)}`;
-  expectClose(run.y, run.ref.y, TOL[dtype], ctx, ABS_TOL[dtype]);
+  expectClose(run.y, run.ref.y, TOL[dtype], ctx, absTolFor(dtype, run.rValues));
   if (run.scale) expectClose(run.scale, run.ref.scale, TOL_F32, `scaleOut ${ctx}`);
 }
 
@@ -220,7 +221,7 @@ describe.skipIf(!gate.ok)(gate.title, () => {
       try {
         const y = SYNC.se(xT, shape, p.weights, { ...p.options, layout, device: 'cuda', residual: rT, out: xT });
         expect(y).toBe(xT);
-        expectClose(await download(xT), ref.ref.y, TOL[dtype], `out === x ${seedNote(rng)}`, ABS_TOL[dtype]);
+        expectClose(await download(xT), ref.ref.y, TOL[dtype], `out === x ${seedNote(rng)}`, absTolFor(dtype, ref.rValues));
       } finally {
         xT.dispose();
         rT.dispose();
@@ -231,7 +232,7 @@ describe.skipIf(!gate.ok)(gate.title, () => {
       try {
         const y = SYNC.se(xT2, shape, p.weights, { ...p.options, layout, device: 'cuda', residual: rT2, out: rT2 });
         expect(y).toBe(rT2);
-        expectClose(await download(rT2), ref.ref.y, TOL[dtype], `residual === out ${seedNote(rng)}`, ABS_TOL[dtype]);
+        expectClose(await download(rT2), ref.ref.y, TOL[dtype], `residual === out ${seedNote(rng)}`, absTolFor(dtype, ref.rValues));
       } finally {
         xT2.dispose();
         rT2.dispose();

@@ -7,7 +7,7 @@ import { describe, expect, test } from 'vitest';
 import { DeviceTensor, cuda, seForwardAsync } from '../../dist/index.js';
 import { type Shape4 } from '../reference.js';
 import { LAYOUTS, bitsEqual, expectClose, freshRng, gpuGate, numel, poisoned, product, seedNote } from '../helpers.js';
-import { ABS_TOL, TOL, cbamProblem, ecaProblem, runOnDevice, seProblem, type Problem } from './gpu-common.js';
+import { TOL, absTolFor, cbamProblem, ecaProblem, runOnDevice, seProblem, type Problem } from './gpu-common.js';
 
 const gate = gpuGate(cuda.status(), 'GPU resident weights');
 
@@ -49,7 +49,7 @@ describe.skipIf(!gate.ok)(gate.title, () => {
           try {
             const dev = await runOnDevice(problem, dtype, rng, { x, residual, async: p.op === 'eca' });
             const what = `${p.label} ${dtype} ${layout} ${shape.join('×')}, ${seedNote(rng)}`;
-            expectClose(dev.y, dev.ref.y, TOL[dtype], what, ABS_TOL[dtype]);
+            expectClose(dev.y, dev.ref.y, TOL[dtype], what, absTolFor(dtype, dev.rValues));
             expect(bitsEqual(dev.yBits, host.yBits), `${what}: y differs from the host-weights run`).toBe(true);
             if (dev.scale && host.scale) expect(bitsEqual(dev.scale, host.scale), `${what}: scaleOut differs`).toBe(true);
           } finally {
