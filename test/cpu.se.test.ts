@@ -16,6 +16,7 @@ import {
   poisoned,
   product,
   randSEWeights,
+  residualTol,
   saturated,
   seedNote,
 } from './helpers.js';
@@ -84,15 +85,9 @@ function makeProblem(rng: ReturnType<typeof freshRng>, shape: Shape4, c: Case, x
   return { N, C, hidden, weights, x, residual, refOpts, apiOpts };
 }
 
-/**
- * expectClose for an SE output. With a residual, y = x·s + r can cancel (a 1×1×1×1 sample with
- * x·s ≈ −r): the fp32 add is exact only to u·(|x·s| + |r|), as in PyTorch's separate add, so the
- * residual's size bounds the error too, not max|y| alone.
- */
+/** expectClose for an SE output, with the residual's allowance (helpers.ts residualTol). */
 function expectSE(y: ArrayLike<number>, ref: ArrayLike<number>, p: { residual?: Float32Array }, ctx: string): number {
-  let maxR = 0;
-  if (p.residual) for (const v of p.residual) maxR = Math.max(maxR, Math.abs(v));
-  return expectClose(y, ref, TOL_F32, ctx, TOL_F32 * maxR);
+  return expectClose(y, ref, TOL_F32, ctx, residualTol(p.residual));
 }
 
 describe('SE on the CPU: every option combination', () => {

@@ -32,6 +32,17 @@ export function numel(shape: Shape4): number {
 }
 
 /**
+ * The absolute error allowance of an output that adds a residual: y = x·s + r can cancel (a
+ * 1×1×1×1 sample with x·s ≈ −r), and the add is exact only to u·(|x·s| + |r|), as in PyTorch's
+ * separate add, so tol·max|r| bounds the error too, not tol·max|y| alone. 0 without a residual.
+ */
+export function residualTol(residual: ArrayLike<number> | undefined, tol: number = TOL_F32): number {
+  let maxR = 0;
+  if (residual) for (let i = 0; i < residual.length; i++) maxR = Math.max(maxR, Math.abs(residual[i]!));
+  return tol * maxR;
+}
+
+/**
  * Asserts relErr(y, ref) <= tol and that y has no non-finite element, with the context in the
  * message. With absTol > 0 the bound is max|y - ref| <= tol·max|ref| + absTol instead (used for
  * float16, whose subnormal spacing 2^-24 is an absolute error floor: see test/gpu/gpu-common.ts).

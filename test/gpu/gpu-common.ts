@@ -12,6 +12,7 @@ import {
   randCBAMWeights,
   randECAWeight,
   randSEWeights,
+  residualTol,
   type HalfDtype,
 } from '../helpers.js';
 import type { Rng } from '../reference.js';
@@ -41,16 +42,9 @@ export const TOL: Record<DType, number> = { float32: TOL_F32, float16: 4 * 2 ** 
  */
 export const ABS_TOL: Record<DType, number> = { float32: 0, float16: 2 ** -24, bfloat16: 0 };
 
-/**
- * The absolute part of the bound for an output that may carry a residual: y = x·s + r can cancel
- * (a 1×1×1×1 sample with x·s ≈ −r), and the add is exact only to u·(|x·s| + |r|), as in PyTorch's
- * separate add, so max|r| bounds the error too, not max|y| alone (the CPU suites failed on such a
- * draw). Without a residual: ABS_TOL.
- */
+/** The absolute part of the bound: ABS_TOL, plus the residual's allowance (helpers.ts residualTol). */
 export function absTolFor(dtype: DType, residual: ArrayLike<number> | undefined): number {
-  let maxR = 0;
-  if (residual) for (let i = 0; i < residual.length; i++) maxR = Math.max(maxR, Math.abs(residual[i]!));
-  return ABS_TOL[dtype] + TOL[dtype] * maxR;
+  return ABS_TOL[dtype] + residualTol(residual, TOL[dtype]);
 }
 
 export type OpName = 'se' | 'eca' | 'cbam';
