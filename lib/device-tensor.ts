@@ -8,6 +8,7 @@ import { binding, requireCuda } from './cuda.js';
 import { float16BitsToFloat32, bfloat16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
 import {
   allocateArray,
+  ObjectFreeze,
   codedError,
   describeHook,
   formatShape,
@@ -138,6 +139,10 @@ export class DeviceTensor {
     this.byteLength = numelOf(shape) * dtypeBytes(dtype);
     this.owned = owned;
     if (owned) registry.register(this, { device, ptr }, this);
+    // readonly binds TypeScript only: frozen, a caller cannot enlarge shape/byteLength (the native
+    // re-check trusts them: a kernel would run past the allocation), retag dtype/device, or set
+    // owned to free memory it does not own. The private fields stay writable to this class.
+    ObjectFreeze(this);
   }
 
   // Module-private access for the ops (results, pointers, in-flight counts) without widening

@@ -131,6 +131,35 @@ describe.skipIf(!gate.ok)(gate.title, () => {
     }, 60_000);
   });
 
+  // Found by an attack (2026-11-30): the public fields were writable, and the ops hand
+  // byteLength and shape to the native re-check, so a caller could make a kernel run past the
+  // allocation, or set owned and free memory the tensor does not own.
+  test('a tensor\'s shape, byteLength, dtype, device, layout and owned cannot be changed', () => {
+    const x = DeviceTensor.from(new Float32Array(4).fill(1), [1, 1, 2, 2]);
+    const view = DeviceTensor.fromPointer(x.ptr, [1, 1, 2, 2]);
+    try {
+      const fields: [string, unknown][] = [['shape', [1, 1, 64, 64]], ['byteLength', 16384], ['dtype', 'float16'], ['device', 1], ['layout', 'NHWC'], ['owned', false]];
+      for (const [field, value] of fields) {
+        const before = (x as unknown as Record<string, unknown>)[field];
+        expect(() => {
+          (x as unknown as Record<string, unknown>)[field] = value;
+        }, field).toThrow(TypeError);
+        expect(() => Object.defineProperty(x, field, { value }), field).toThrow(TypeError);
+        expect((x as unknown as Record<string, unknown>)[field], field).toBe(before);
+      }
+      expect(() => {
+        (view as unknown as { owned: boolean }).owned = true;
+      }).toThrow(TypeError);
+      expect(view.owned).toBe(false);
+      // The op still sees the real size: an `out` of 64×64 over a 2×2 allocation is refused.
+      expect(() => seForward(x, [1, 1, 64, 64], { w1: new Float32Array(1) }, { out: x })).toThrow(expect.objectContaining({ code: expect.any(String) }));
+      expect(seForward(x, [1, 1, 2, 2], { w1: new Float32Array(1) }, { out: x })).toBe(x);
+    } finally {
+      view.dispose();
+      x.dispose();
+    }
+  });
+
   describe('fromPointer', () => {
     test('wraps an existing tensor\'s memory; dispose only detaches', async () => {
       const rng = freshRng();
