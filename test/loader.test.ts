@@ -109,6 +109,34 @@ describe('native loader diagnostics', () => {
     expect(fixes(p.error)).toMatch(/SQUEEZE_EXCITE_BINARY=.*nope\.node did not load/);
   });
 
+  // Found by an attack (2026-11-30): require() ran a non-.node file as JavaScript, and a FIFO or
+  // /dev/zero made the first call hang (or read until memory ran out).
+  it('refuses a SQUEEZE_EXCITE_BINARY that is a FIFO, a device, a directory or not a .node file, without running or opening it', () => {
+    const js = path.join(scratch, 'evil.txt');
+    const marker = path.join(scratch, 'evil-ran');
+    writeFileSync(js, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'ran'); module.exports = { cpuForward() { return 42; } };`);
+    const cases: [string, RegExp][] = [
+      [js, /not a \.node file \(evil\.txt\): require\(\) would run it as JavaScript/],
+      ['/dev/zero', /not a regular file \(a device\)/],
+      [scratch, /not a regular file \(a directory\)/],
+    ];
+    let fifo: string | null = path.join(scratch, 'f.node');
+    try {
+      execFileSync('mkfifo', [fifo]);
+      cases.push([fifo, /not a regular file \(a FIFO\)/]);
+    } catch {
+      fifo = null; // no mkfifo here: the other cases still run
+    }
+    for (const [file, reason] of cases) {
+      const childEnv: NodeJS.ProcessEnv = { ...process.env, SQUEEZE_EXCITE_BINARY: file };
+      // A hang would be killed by the timeout and fail the parse below.
+      const out = execFileSync(process.execPath, ['-e', PROBE], { cwd: packageCopy(), env: childEnv, encoding: 'utf8', timeout: 20_000 });
+      const p = JSON.parse(out) as Probe;
+      expect(p.report.attempts[0], file).toMatchObject({ kind: 'env', ok: false, reason: expect.stringMatching(reason) });
+    }
+    expect(existsSync(marker)).toBe(false);
+  });
+
   it('in a source checkout with nothing built, says to build the checkout', () => {
     const dir = packageCopy();
     mkdirSync(path.join(dir, '.git'));

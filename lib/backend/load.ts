@@ -27,7 +27,7 @@ const fs = (getBuiltin ? getBuiltin('node:fs') : require('node:fs')) as typeof F
 const os = (getBuiltin ? getBuiltin('node:os') : require('node:os')) as typeof OsModule;
 const path = (getBuiltin ? getBuiltin('node:path') : require('node:path')) as typeof PathModule;
 const nodeModule = (getBuiltin ? getBuiltin('node:module') : require('node:module')) as typeof ModuleModule;
-const { existsSync, readdirSync, readFileSync } = fs;
+const { existsSync, readdirSync, readFileSync, statSync } = fs;
 const { arch, platform } = os;
 
 const ADDON_FILE = 'squeeze_excite.node';
@@ -184,7 +184,26 @@ function isBinding(value: unknown): value is NativeBinding {
   return typeof value === 'object' && value !== null && typeof (value as { cpuForward?: unknown }).cpuForward === 'function';
 }
 
+/**
+ * Why `file` must not be handed to require(), or null: require() runs a file without the .node
+ * extension as JavaScript, and opening a FIFO or a device (SQUEEZE_EXCITE_BINARY=/dev/zero) blocks
+ * or reads without end.
+ */
+function notAnAddonFile(file: string): string | null {
+  let st: FsModule.Stats;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    return errorCode(err) === 'ENOENT' ? 'file does not exist' : describeError(err);
+  }
+  if (!st.isFile()) return `not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a file'}): a native addon is a .node file`;
+  if (path.extname(file) !== '.node') return `not a .node file (${path.basename(file)}): require() would run it as JavaScript`;
+  return null;
+}
+
 function tryLoad(setup: LoaderSetup, file: string): FileLoad {
+  const refused = notAnAddonFile(file);
+  if (refused !== null) return { binding: null, reason: refused, code: null };
   try {
     const mod: unknown = setup.requireAddon(file);
     if (!isBinding(mod)) return { binding: null, reason: 'loaded, but it is not a squeeze-excite addon (no cpuForward export)', code: null };
@@ -318,10 +337,6 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
     ? { file: null, reason: `not searched: bundled into ${report.bundled}, away from the package's prebuilds/`, cudaBuilds: [], manifestProblem: null }
     : findPrebuilds(root);
   for (const c of candidates) {
-    if (!existsSync(c.file)) {
-      attempts.push({ kind: c.kind, file: c.file, ok: false, reason: 'file does not exist', code: null });
-      continue;
-    }
     const r = tryLoad(setup, c.file);
     attempts.push({ kind: c.kind, file: c.file, ok: r.binding !== null, reason: r.reason, code: r.code });
     if (r.binding) {
