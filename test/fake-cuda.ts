@@ -74,11 +74,13 @@ export const FAKE_DEVICES: readonly NativeCudaDevice[] = Object.freeze([
 
 const PREFIX = 'squeeze-excite (native): ';
 
+// With the codes native/binding/convert.cpp sets (ThrowTypeError / ThrowRangeError): a suite that
+// checks `code` must see the same from the emulation as from the addon.
 function nativeType(msg: string): TypeError {
-  return new TypeError(PREFIX + msg);
+  return Object.assign(new TypeError(PREFIX + msg), { code: 'ERR_INVALID_ARG_TYPE' });
 }
 function nativeRange(msg: string): RangeError {
-  return new RangeError(PREFIX + msg);
+  return Object.assign(new RangeError(PREFIX + msg), { code: 'ERR_OUT_OF_RANGE' });
 }
 
 /** The real CUDA error codes the fake produces. */
