@@ -137,6 +137,14 @@ describe('native loader diagnostics', () => {
     expect(existsSync(marker)).toBe(false);
   });
 
+  it('with SQUEEZE_EXCITE_CUDA_BUILD set and no prebuilds, names the variable instead of advising a build', () => {
+    const dir = packageCopy();
+    mkdirSync(path.join(dir, '.git'));
+    const p = probe(dir, { SQUEEZE_EXCITE_CUDA_BUILD: 'abc' });
+    expect(p.error).toMatch(/SQUEEZE_EXCITE_CUDA_BUILD=abc selects a shipped prebuild \(local builds are not tried\)/);
+    expect(fixes(p.error)).toMatch(/Unset SQUEEZE_EXCITE_CUDA_BUILD/);
+  });
+
   it('in a source checkout with nothing built, says to build the checkout', () => {
     const dir = packageCopy();
     mkdirSync(path.join(dir, '.git'));

@@ -381,7 +381,12 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
       return { binding: r.binding, report };
     }
   } else {
-    attempts.push({ kind: 'prebuild', file: null, ok: false, reason: prebuild.reason, code: null });
+    // A named CUDA build is looked for among the prebuilds only (local builds were skipped above):
+    // say so, or the diagnosis would advise building a checkout that may well be built.
+    const reason = wanted !== null && !report.bundled
+      ? `${CUDA_BUILD_ENV}=${wanted} selects a shipped prebuild (local builds are not tried), and there is none: ${prebuild.reason}`
+      : prebuild.reason;
+    attempts.push({ kind: 'prebuild', file: null, ok: false, reason, code: null });
   }
   // The source build's own line, unless a local build's line above already tells its story.
   const localBuildTried = attempts.some((a) => a.kind === 'local build' && a.reason !== 'file does not exist');
