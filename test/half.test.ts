@@ -1,7 +1,7 @@
 // Host half-precision converters against the independent rounding in helpers.ts: every binary16
 // and bfloat16 bit pattern round-trips, and float32 values (random, ties, edges) round to nearest even.
 import { describe, expect, test } from 'vitest';
-import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from '../dist/index.js';
+import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits, seForward } from '../dist/index.js';
 import { freshRng, fromBf16Bits, fromF16Bits, seedNote, toBf16Bits, toF16Bits } from './helpers.js';
 
 const isNaNBits16 = (h: number) => (h & 0x7c00) === 0x7c00 && (h & 0x3ff) !== 0;
@@ -70,5 +70,72 @@ describe('half-precision helpers', () => {
     expect(isNaNBitsBf(float32ToBfloat16Bits(Number.NaN))).toBe(true);
     expect(float16BitsToFloat32(0x7bff)).toBe(65504);
     expect(bfloat16BitsToFloat32(0x3f80)).toBe(1);
+  });
+});
+
+// Refusals: every error coded, naming the argument, before any work.
+function caught(fn: () => unknown): Error & { code?: string; argument?: string } {
+  try {
+    fn();
+  } catch (err) {
+    return err as Error & { code?: string; argument?: string };
+  }
+  throw new Error('expected a throw');
+}
+
+function expectCoded(fn: () => unknown, ctor: typeof TypeError | typeof RangeError, code: string, argument: string, contains?: RegExp): void {
+  const e = caught(fn);
+  expect(e, e.message).toBeInstanceOf(ctor);
+  expect(e.code, e.message).toBe(code);
+  expect(e.argument).toBe(argument);
+  if (contains !== undefined) expect(e.message).toMatch(contains);
+}
+
+describe('half-precision helpers: describing hostile arguments', () => {
+  const revoked = () => {
+    const r = Proxy.revocable({}, {});
+    r.revoke();
+    return r.proxy;
+  };
+  const throwingTraps = () =>
+    new Proxy([], {
+      getPrototypeOf() {
+        throw new Error('trap: getPrototypeOf');
+      },
+      get() {
+        throw new Error('trap: get');
+      },
+      getOwnPropertyDescriptor() {
+        throw new Error('trap: getOwnPropertyDescriptor');
+      },
+    });
+  const throwingObject = () =>
+    new Proxy({}, {
+      getPrototypeOf() {
+        throw new Error('trap: getPrototypeOf');
+      },
+      get() {
+        throw new Error('trap: get');
+      },
+    });
+
+  test('a revoked Proxy or one whose traps throw is refused with a coded TypeError (never the trap error)', () => {
+    for (const make of [revoked, throwingTraps, throwingObject]) {
+      for (const f of [float32ToFloat16Bits, float32ToBfloat16Bits] as ((v: unknown) => unknown)[]) {
+        expectCoded(() => f(make()), TypeError, 'ERR_INVALID_ARG_TYPE', 'value');
+      }
+      for (const f of [float16BitsToFloat32, bfloat16BitsToFloat32] as ((v: unknown) => unknown)[]) {
+        expectCoded(() => f(make()), TypeError, 'ERR_INVALID_ARG_TYPE', 'bits');
+      }
+      expectCoded(() => (seForward as (...a: unknown[]) => unknown)(make(), [1, 4, 1, 1], { w1: new Float32Array(4), b1: new Float32Array(1), w2: new Float32Array(4), b2: new Float32Array(4) }), TypeError, 'ERR_INVALID_ARG_TYPE', 'x');
+    }
+    expect(caught(() => (float32ToFloat16Bits as (v: unknown) => unknown)(revoked())).message).toMatch(/received a Proxy or exotic object/);
+  });
+
+  test('messages choose a/an by sound', () => {
+    expect(caught(() => (float32ToFloat16Bits as (v: unknown) => unknown)(new Uint16Array(2))).message).toMatch(/received a Uint16Array of length 2/);
+    expect(caught(() => (float32ToFloat16Bits as (v: unknown) => unknown)(new Int16Array(2))).message).toMatch(/received an Int16Array of length 2/);
+    expect(caught(() => (float32ToFloat16Bits as (v: unknown) => unknown)(new Float64Array(2))).message).toMatch(/received a Float64Array of length 2/);
+    expect(caught(() => (float32ToFloat16Bits as (v: unknown) => unknown)(new ArrayBuffer(8))).message).toMatch(/received an ArrayBuffer of 8 bytes/);
   });
 });
