@@ -87,21 +87,23 @@ function checkBits(fn: string, value: unknown): number {
 const typedArrayAt = (Reflect.getPrototypeOf(Uint8Array.prototype) as { at: (i: number) => unknown }).at;
 
 /**
- * Refuses a view whose buffer was detached (transferred) or that is out of bounds of its resizable
- * buffer after a shrink: both read as length 0, so only an empty view needs the probe (the
- * intrinsic %TypedArray%.prototype.at throws a TypeError for either).
+ * Whether a typed array's buffer was detached (transferred) or the view is out of bounds of its
+ * resizable buffer after a shrink: both read as length 0, so only an empty view needs the probe
+ * (the intrinsic %TypedArray%.prototype.at, captured, throws a TypeError for either).
  */
-function checkUsable(fn: string, arg: string, kind: string, view: Float32Array | Uint16Array): void {
-  if (lengthOf(view) !== 0) return;
-  let unusable = isDetached(view);
-  if (!unusable) {
-    try {
-      Reflect.apply(typedArrayAt, view, [0]);
-    } catch {
-      unusable = true;
-    }
+export function isUnusableView(view: ArrayBufferView): boolean {
+  if (lengthOf(view) !== 0) return false;
+  if (isDetached(view)) return true;
+  try {
+    Reflect.apply(typedArrayAt, view, [0]);
+    return false;
+  } catch {
+    return true;
   }
-  if (unusable) throw typeError(fn, arg, `a ${kind} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, view);
+}
+
+function checkUsable(fn: string, arg: string, kind: string, view: Float32Array | Uint16Array): void {
+  if (isUnusableView(view)) throw typeError(fn, arg, `a ${kind} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, view);
 }
 
 /**
