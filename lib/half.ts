@@ -1,7 +1,7 @@
 // IEEE binary16 and bfloat16 conversions on the host, round-to-nearest-even. Used to fill
 // half-precision DeviceTensors from Float32Arrays and to read them back.
 
-import { allocateArray, bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, lengthOf, typeError } from './is.js';
+import { allocateArray, bufferOf, byteOffsetOf, isDetached, isFloat32Array, isUint16Array, lengthOf, rangeError, typeError } from './is.js';
 
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
@@ -31,13 +31,29 @@ function f32BitsToF16Bits(x: number): number {
   return sign | half;
 }
 
-function f16BitsToNumber(h: number): number {
-  const sign = (h & 0x8000) !== 0 ? -1 : 1;
+/**
+ * binary16 bit pattern -> float32 bit pattern, exact. A NaN keeps its sign and its 10-bit payload
+ * (shifted left by 13) and gets the quiet bit, as PyTorch (c10's fp16_ieee_to_fp32_bits).
+ */
+function f16BitsToF32Bits(h: number): number {
+  const sign = (h & 0x8000) << 16;
   const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 0x1f) return mant !== 0 ? NaN : sign * Infinity;
-  return sign * (1024 + mant) * 2 ** (exp - 25);
+  let mant = h & 0x3ff;
+  if (exp === 0x1f) return (sign | 0x7f800000 | (mant !== 0 ? 0x400000 | (mant << 13) : 0)) >>> 0;
+  if (exp !== 0) return (sign | ((exp + 112) << 23) | (mant << 13)) >>> 0;
+  if (mant === 0) return sign >>> 0;
+  // Subnormal half: normalize (value mant · 2^-24).
+  let e = 113;
+  while ((mant & 0x400) === 0) {
+    mant <<= 1;
+    e--;
+  }
+  return (sign | (e << 23) | ((mant & 0x3ff) << 13)) >>> 0;
+}
+
+function f16BitsToNumber(h: number): number {
+  scratchU32[0] = f16BitsToF32Bits(h);
+  return scratchF32[0] as number;
 }
 
 /** float32 bit pattern -> bfloat16 bit pattern, round to nearest even; NaN stays NaN. */
@@ -47,7 +63,7 @@ function f32BitsToBf16Bits(x: number): number {
 }
 
 function bf16BitsToNumber(h: number): number {
-  scratchU32[0] = (h & 0xffff) << 16;
+  scratchU32[0] = h << 16;
   return scratchF32[0] as number;
 }
 
@@ -62,19 +78,48 @@ function u32View(src: Float32Array): Uint32Array {
 
 function checkBits(fn: string, value: unknown): number {
   if (typeof value !== 'number') throw typeError(fn, 'bits', 'a number or a Uint16Array', value);
-  return value & 0xffff;
+  if (!Number.isInteger(value) || value < 0 || value > 0xffff) {
+    throw rangeError(fn, 'bits', 'an integer bit pattern from 0 to 65535 (0xffff)', value);
+  }
+  return value;
+}
+
+const typedArrayAt = (Reflect.getPrototypeOf(Uint8Array.prototype) as { at: (i: number) => unknown }).at;
+
+/**
+ * Whether a typed array's buffer was detached (transferred) or the view is out of bounds of its
+ * resizable buffer after a shrink: both read as length 0, so only an empty view needs the probe
+ * (the intrinsic %TypedArray%.prototype.at, captured, throws a TypeError for either).
+ */
+export function isUnusableView(view: ArrayBufferView): boolean {
+  if (lengthOf(view) !== 0) return false;
+  if (isDetached(view)) return true;
+  try {
+    Reflect.apply(typedArrayAt, view, [0]);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+function checkUsable(fn: string, arg: string, kind: string, view: Float32Array | Uint16Array): void {
+  if (isUnusableView(view)) throw typeError(fn, arg, `a ${kind} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, view);
 }
 
 /**
  * Converts to IEEE binary16 bit patterns, rounding to nearest even (values beyond ±65504
  * round to ±Infinity; NaN stays NaN). A number gives one pattern; a Float32Array gives a
- * Uint16Array of the same length.
+ * Uint16Array of the same length. A number is first rounded to float32 (as a Float32Array
+ * element would be), then to binary16, as PyTorch converts a float32 value (and a float64 tensor:
+ * `.half()`): 1 + 2**-11 + 2**-40 gives 0x3c00, not the 0x3c01 of rounding the double directly.
+ * A detached or out-of-bounds Float32Array is a TypeError.
  */
 export function float32ToFloat16Bits(value: number): number;
 export function float32ToFloat16Bits(values: Float32Array): Uint16Array;
 export function float32ToFloat16Bits(value: number | Float32Array): number | Uint16Array {
   if (typeof value === 'number') return f32BitsToF16Bits(float32Bits(value));
   if (!isFloat32Array(value)) throw typeError('float32ToFloat16Bits', 'value', 'a number or a Float32Array', value);
+  checkUsable('float32ToFloat16Bits', 'value', 'Float32Array', value);
   const src = u32View(value);
   const n = lengthOf(src);
   const out = allocateArray(Uint16Array, n, 'the float16 bits');
@@ -82,26 +127,37 @@ export function float32ToFloat16Bits(value: number | Float32Array): number | Uin
   return out;
 }
 
-/** Reads IEEE binary16 bit patterns (a number, or a Uint16Array -> Float32Array); exact. */
+/**
+ * Reads IEEE binary16 bit patterns (a number, or a Uint16Array -> Float32Array); exact, NaN as
+ * PyTorch: the sign and the 10-bit payload kept (shifted left by 13), the quiet bit set. A number
+ * must be an integer 0..65535 (else RangeError); a detached or out-of-bounds Uint16Array is a
+ * TypeError.
+ */
 export function float16BitsToFloat32(bits: number): number;
 export function float16BitsToFloat32(bits: Uint16Array): Float32Array;
 export function float16BitsToFloat32(bits: number | Uint16Array): number | Float32Array {
   if (!isUint16Array(bits)) return f16BitsToNumber(checkBits('float16BitsToFloat32', bits));
-  const n = lengthOf(bits);
+  checkUsable('float16BitsToFloat32', 'bits', 'Uint16Array', bits);
+  const src = new Uint16Array(bufferOf(bits), byteOffsetOf(bits), lengthOf(bits));
+  const n = lengthOf(src);
   const out = allocateArray(Float32Array, n, 'the float32 values');
-  for (let i = 0; i < n; i++) out[i] = f16BitsToNumber(bits[i] as number);
+  const outBits = u32View(out);
+  for (let i = 0; i < n; i++) outBits[i] = f16BitsToF32Bits(src[i] as number);
   return out;
 }
 
 /**
  * Converts to bfloat16 bit patterns (the upper 16 bits of a float32), rounding to nearest
- * even. A number gives one pattern; a Float32Array gives a Uint16Array of the same length.
+ * even. A number gives one pattern (rounded to float32 first, as float32ToFloat16Bits); a
+ * Float32Array gives a Uint16Array of the same length. A detached or out-of-bounds Float32Array
+ * is a TypeError.
  */
 export function float32ToBfloat16Bits(value: number): number;
 export function float32ToBfloat16Bits(values: Float32Array): Uint16Array;
 export function float32ToBfloat16Bits(value: number | Float32Array): number | Uint16Array {
   if (typeof value === 'number') return f32BitsToBf16Bits(float32Bits(value));
   if (!isFloat32Array(value)) throw typeError('float32ToBfloat16Bits', 'value', 'a number or a Float32Array', value);
+  checkUsable('float32ToBfloat16Bits', 'value', 'Float32Array', value);
   const src = u32View(value);
   const n = lengthOf(src);
   const out = allocateArray(Uint16Array, n, 'the bfloat16 bits');
@@ -109,14 +165,22 @@ export function float32ToBfloat16Bits(value: number | Float32Array): number | Ui
   return out;
 }
 
-/** Reads bfloat16 bit patterns (a number, or a Uint16Array -> Float32Array); exact. */
+/**
+ * Reads bfloat16 bit patterns (a number, or a Uint16Array -> Float32Array); exact: the bits
+ * shifted left by 16, NaN sign and payload included, as PyTorch. (A number result of a signalling
+ * NaN pattern is quieted, as any float32 NaN read into a JS number; the Float32Array keeps it.)
+ * A number must be an integer 0..65535 (else RangeError); a detached or out-of-bounds Uint16Array
+ * is a TypeError.
+ */
 export function bfloat16BitsToFloat32(bits: number): number;
 export function bfloat16BitsToFloat32(bits: Uint16Array): Float32Array;
 export function bfloat16BitsToFloat32(bits: number | Uint16Array): number | Float32Array {
   if (!isUint16Array(bits)) return bf16BitsToNumber(checkBits('bfloat16BitsToFloat32', bits));
-  const n = lengthOf(bits);
+  checkUsable('bfloat16BitsToFloat32', 'bits', 'Uint16Array', bits);
+  const src = new Uint16Array(bufferOf(bits), byteOffsetOf(bits), lengthOf(bits));
+  const n = lengthOf(src);
   const out = allocateArray(Float32Array, n, 'the float32 values');
   const outBits = u32View(out);
-  for (let i = 0; i < n; i++) outBits[i] = (bits[i] as number) << 16;
+  for (let i = 0; i < n; i++) outBits[i] = (src[i] as number) << 16;
   return out;
 }

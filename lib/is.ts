@@ -94,7 +94,12 @@ function fixFor(expected: string, value: unknown): string | undefined {
 }
 
 function withHint(text: string, expected: string, value: unknown): string {
-  const hint = fixFor(expected, value);
+  let hint: string | undefined;
+  try {
+    hint = fixFor(expected, value); // IsArray and Buffer.isBuffer throw on a revoked Proxy
+  } catch {
+    hint = undefined;
+  }
   return hint === undefined ? text : `${text}. ${hint}`;
 }
 
@@ -200,7 +205,20 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 export const describeHook: unique symbol = Symbol('squeeze-excite.describe');
 
 /** Words for a received value, short and unambiguous ("a Float64Array of length 3"). */
+// Never throws: it builds the message of every refusal, and the refused value may be a revoked
+// Proxy, a Proxy whose traps throw, or an object with throwing getters. Each probe that could run
+// the caller's code (a trap, a getter, a describe hook) is guarded, with a plain fallback.
 export function describe(value: unknown): string {
+  try {
+    return describeUnguarded(value);
+  } catch {
+    return EXOTIC;
+  }
+}
+
+const EXOTIC = 'a Proxy or exotic object';
+
+function describeUnguarded(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (value === null) return 'null';
   switch (typeof value) {
@@ -221,6 +239,7 @@ export function describe(value: unknown): string {
     default:
       break;
   }
+  // Internal slots first (intrinsic getters and brand checks run no user code).
   const name = typedArrayName(value);
   if (name !== undefined) {
     const view = value as ArrayBufferView;
@@ -228,18 +247,49 @@ export function describe(value: unknown): string {
     return `${article(name)} ${name} of length ${lengthOf(view)}${isShared(view) ? ' (SharedArrayBuffer)' : ''}`;
   }
   if (isView(value)) return 'a DataView';
-  if (value instanceof ArrayBuffer) return `an ArrayBuffer of ${value.byteLength} bytes`;
-  if (isArray(value)) return `an Array of length ${value.length}`;
-  const hook = (value as { [describeHook]?: unknown })[describeHook];
-  if (typeof hook === 'function') return String((hook as () => unknown).call(value));
-  if (isPlainObject(value)) return 'an object';
-  const ctor = (value as { constructor?: { name?: unknown } }).constructor;
-  const ctorName = typeof ctor?.name === 'string' && ctor.name !== '' ? ctor.name : undefined;
+  const abBytes = probe(() => arrayBufferByteLength(value));
+  if (abBytes !== undefined) return `an ArrayBuffer of ${abBytes} bytes`;
+  if (sharedArrayBufferByteLength !== undefined) {
+    const sabBytes = probe(() => sharedArrayBufferByteLength(value));
+    if (sabBytes !== undefined) return `a SharedArrayBuffer of ${sabBytes} bytes`;
+  }
+  // IsArray throws on a revoked Proxy.
+  const array = probe(() => isArray(value));
+  if (array === undefined) return EXOTIC;
+  if (array) {
+    const length = probe(() => (value as unknown[]).length);
+    return typeof length === 'number' ? `an Array of length ${length}` : 'an Array';
+  }
+  // From here every probe may run a trap or a getter.
+  const hook = probe(() => (value as { [describeHook]?: unknown })[describeHook]);
+  if (typeof hook === 'function') {
+    const text = probe(() => String((hook as () => unknown).call(value)));
+    if (text !== undefined) return text;
+  }
+  const plain = probe(() => isPlainObject(value));
+  if (plain === undefined) return EXOTIC;
+  if (plain) return 'an object';
+  const ctorName = probe(() => {
+    const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+    const n = ctor?.name;
+    return typeof n === 'string' && n !== '' ? n : undefined;
+  });
   return ctorName === undefined ? 'an object' : `${article(ctorName)} ${ctorName} instance`;
 }
 
+/** The probe's result, or undefined when it throws. */
+function probe<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+/** "a" or "an" by the word's first sound: a Uint16Array, an Int16Array, an undefined, a user. */
 function article(word: string): string {
-  return /^[AEIOU]/i.test(word) ? 'an' : 'a';
+  if (/^(uint|uni(?!nit)|usa|use|usu|uti|eu|one\b|once)/i.test(word)) return 'a';
+  return /^[aeiou]/i.test(word) ? 'an' : 'a';
 }
 
 /** Formats a shape for messages: [1, 64, 56, 56]. */

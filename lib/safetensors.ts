@@ -15,8 +15,8 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
-import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { allocateArray, describe, isArrayValue, isPlainObject, typeError } from './is.js';
+import { bfloat16BitsToFloat32, float16BitsToFloat32, isUnusableView } from './half.js';
+import { allocateArray, bufferOf, byteOffsetOf, describe, isArrayValue, isPlainObject, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
 
 /** Element types of the format, as spelled in the header. */
 export type SafetensorsDType =
@@ -550,17 +550,33 @@ function elements(ctor: ArrayCtor, bytes: Uint8Array, begin: number, byteLength:
   return { data: new ctor(copy.buffer, 0, count), zeroCopy: false };
 }
 
-/** F16/BF16 bits or F64 values as a Float32Array (F64 rounded to nearest). */
-export function safetensorsToFloat32(dtype: SafetensorsDType, data: SafetensorsData): Float32Array | null {
-  if (dtype === 'F32' && data instanceof Float32Array) return data;
-  if (dtype === 'F16' && data instanceof Uint16Array) return float16BitsToFloat32(data);
-  if (dtype === 'BF16' && data instanceof Uint16Array) return bfloat16BitsToFloat32(data);
-  if (dtype === 'F64' && data instanceof Float64Array) {
-    const out = allocateArray(Float32Array, data.length, 'the float32 values');
-    out.set(data);
-    return out;
+/**
+ * F16/BF16 bits or F64 values as a Float32Array (F64 rounded to nearest); F32 as a plain
+ * Float32Array view of the same memory. `data` must be the dtype's array (F32 → Float32Array,
+ * F16/BF16 → Uint16Array, F64 → Float64Array), read through the intrinsic accessors; a mismatch,
+ * or a detached or out-of-bounds array, is a TypeError; a dtype other than these four a
+ * RangeError (a non-string a TypeError). Never null.
+ */
+export function safetensorsToFloat32(dtype: SafetensorsDType, data: SafetensorsData): Float32Array {
+  const fn = 'safetensorsToFloat32';
+  const expected = "'F32', 'F16', 'BF16' or 'F64'";
+  if (typeof dtype !== 'string') throw typeError(fn, 'dtype', `a string: ${expected}`, dtype);
+  const want = dtype === 'F32' ? 'Float32Array' : dtype === 'F16' || dtype === 'BF16' ? 'Uint16Array' : dtype === 'F64' ? 'Float64Array' : undefined;
+  if (want === undefined) throw rangeError(fn, 'dtype', expected, dtype);
+  if (typedArrayName(data) !== want) throw typeError(fn, 'data', `a ${want} (dtype ${dtype})`, data);
+  if (isUnusableView(data)) throw typeError(fn, 'data', `a ${want} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, data);
+  const n = lengthOf(data);
+  const buffer = bufferOf(data);
+  const offset = byteOffsetOf(data);
+  if (want === 'Float32Array') return new Float32Array(buffer, offset, n);
+  if (want === 'Uint16Array') {
+    const bits = new Uint16Array(buffer, offset, n);
+    return dtype === 'F16' ? float16BitsToFloat32(bits) : bfloat16BitsToFloat32(bits);
   }
-  return null;
+  const src = new Float64Array(buffer, offset, n);
+  const out = allocateArray(Float32Array, n, 'the float32 values');
+  for (let i = 0; i < n; i++) out[i] = src[i] as number;
+  return out;
 }
 
 function tensorFrom(info: SafetensorsTensorInfo, bytes: Uint8Array, begin: number, toFloat32: boolean): SafetensorsTensor {

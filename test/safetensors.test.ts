@@ -560,3 +560,78 @@ describe('fuzz: mutated files never crash the reader or allocate past the file',
     }
   });
 });
+
+// safetensorsToFloat32 on its own: the intrinsic view of the data, never what a subclass, a
+// lookalike or a detached buffer says; a mismatch is a coded error, not null.
+import { safetensorsToFloat32 } from '../dist/index.js';
+
+describe('safetensorsToFloat32', () => {
+  const toF32 = safetensorsToFloat32 as (dtype: unknown, data: unknown) => Float32Array | null;
+  function expectCoded(fn: () => unknown, ctor: typeof TypeError | typeof RangeError, code: string, argument: string): void {
+    let caught: (Error & { code?: string; argument?: string }) | undefined;
+    try {
+      fn();
+    } catch (err) {
+      caught = err as Error & { code?: string; argument?: string };
+    }
+    expect(caught, 'expected a throw').toBeInstanceOf(ctor);
+    expect(caught!.code, caught!.message).toBe(code);
+    expect(caught!.argument).toBe(argument);
+  }
+
+  test('converts F16, BF16, F64 and passes F32 through (same memory)', () => {
+    expect([...toF32('F16', Uint16Array.of(0x3c00, 0xc000))!]).toEqual([1, -2]);
+    expect([...toF32('BF16', Uint16Array.of(0x3f80, 0xc000))!]).toEqual([1, -2]);
+    expect([...toF32('F64', Float64Array.of(1, 1 + 2 ** -30, -0.5))!]).toEqual([1, 1, -0.5]);
+    const f = Float32Array.of(1, 2, 3);
+    const r = toF32('F32', f)!;
+    r[0] = 7;
+    expect(f[0]).toBe(7);
+    expect(Object.getPrototypeOf(r)).toBe(Float32Array.prototype);
+  });
+
+  test('a subclass overriding length is read through the intrinsic accessors', () => {
+    class Liar64 extends Float64Array {
+      override get length(): number {
+        return 10;
+      }
+    }
+    class Liar32 extends Float32Array {
+      override get length(): number {
+        return 10;
+      }
+    }
+    const r = toF32('F64', new Liar64([1, 2]))!;
+    expect(r.length).toBe(2);
+    expect([...r]).toEqual([1, 2]);
+    const r32 = toF32('F32', new Liar32([1, 2]))!;
+    expect(Object.getPrototypeOf(r32)).toBe(Float32Array.prototype);
+    expect(r32.length).toBe(2);
+  });
+
+  test('a lookalike, a mismatched array, or a detached one is a coded TypeError naming data', () => {
+    expectCoded(() => toF32('F32', Object.create(Float32Array.prototype)), TypeError, 'ERR_INVALID_ARG_TYPE', 'data');
+    expectCoded(() => toF32('F64', Object.create(Float64Array.prototype)), TypeError, 'ERR_INVALID_ARG_TYPE', 'data');
+    expectCoded(() => toF32('F16', new Float32Array(2)), TypeError, 'ERR_INVALID_ARG_TYPE', 'data');
+    expectCoded(() => toF32('F32', new Float64Array(2)), TypeError, 'ERR_INVALID_ARG_TYPE', 'data');
+    expectCoded(() => toF32('BF16', new Int16Array(2)), TypeError, 'ERR_INVALID_ARG_TYPE', 'data');
+    for (const [dtype, a] of [
+      ['F64', new Float64Array(4)],
+      ['F32', new Float32Array(4)],
+      ['F16', new Uint16Array(4)],
+      ['BF16', new Uint16Array(4)],
+    ] as const) {
+      structuredClone(a.buffer, { transfer: [a.buffer] });
+      expectCoded(() => toF32(dtype, a), TypeError, 'ERR_INVALID_ARG_TYPE', 'data');
+    }
+  });
+
+  test('an unknown or unconvertible dtype is a RangeError, a non-string a TypeError, naming dtype', () => {
+    for (const dtype of ['F8', 'f32', 'I32', 'U16', '', 'toString', '__proto__']) {
+      expectCoded(() => toF32(dtype, new Float32Array(2)), RangeError, 'ERR_OUT_OF_RANGE', 'dtype');
+    }
+    for (const dtype of [undefined, null, 32, {}]) {
+      expectCoded(() => toF32(dtype, new Float32Array(2)), TypeError, 'ERR_INVALID_ARG_TYPE', 'dtype');
+    }
+  });
+});
