@@ -43,15 +43,21 @@ const FN = 'findAttentionModules';
 function namedOf(source: unknown): Named[] {
   let list: unknown;
   let arg: string;
-  if (source instanceof SafetensorsFile) {
-    const header: unknown = source.header;
+  let form: 'file' | 'array' | 'object' | null;
+  try {
+    form = source instanceof SafetensorsFile ? 'file' : isArrayValue(source) ? 'array' : typeof source === 'object' && source !== null ? 'object' : null;
+  } catch {
+    form = null; // a revoked Proxy: instanceof and Array.isArray throw
+  }
+  if (form === 'file') {
+    const header: unknown = (source as SafetensorsFile).header;
     if (typeof header !== 'object' || header === null) throw typeError(FN, 'source.header', 'a safetensors header', header);
     list = (header as { tensors?: unknown }).tensors;
     arg = 'source.header.tensors';
-  } else if (isArrayValue(source)) {
+  } else if (form === 'array') {
     list = source;
     arg = 'source';
-  } else if (typeof source === 'object' && source !== null) {
+  } else if (form === 'object') {
     list = (source as { tensors?: unknown }).tensors;
     arg = 'source.tensors';
   } else {

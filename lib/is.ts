@@ -192,13 +192,23 @@ export function isDetached(view: ArrayBufferView): boolean {
 
 /** Array.isArray, captured. */
 export function isArrayValue(value: unknown): value is unknown[] {
-  return isArray(value);
+  try {
+    return isArray(value);
+  } catch {
+    return false; // a revoked Proxy: Array.isArray throws; it is no array to read
+  }
 }
 
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || isArray(value)) return false;
-  const proto = getPrototypeOf(value) as unknown;
-  return proto === ObjectPrototype || proto === null;
+  // A revoked Proxy throws from Array.isArray and getPrototypeOf, another Proxy's trap may throw:
+  // either way it is not a plain object, and the caller's refusal must carry its code.
+  try {
+    if (typeof value !== 'object' || value === null || isArray(value)) return false;
+    const proto = getPrototypeOf(value) as unknown;
+    return proto === ObjectPrototype || proto === null;
+  } catch {
+    return false;
+  }
 }
 
 /** Classes (DeviceTensor) describe themselves in messages through this method key. */

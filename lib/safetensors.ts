@@ -228,8 +228,25 @@ function sourceName(source: Source): string {
   return source instanceof Uint8Array ? '<Uint8Array>' : String(source);
 }
 
-function checkSource(fn: string, source: unknown): asserts source is Source {
-  if (typeof source === 'string' || source instanceof URL || source instanceof Uint8Array) return;
+/**
+ * The source, checked once: a path string, a URL, or the file's bytes as a plain Uint8Array view
+ * made with the intrinsic accessors (a subclass's buffer/byteOffset/length getters, or a Proxy,
+ * are never asked again; a Node Buffer is a Uint8Array).
+ */
+function sourceOf(fn: string, source: unknown): Source {
+  if (typeof source === 'string') return source;
+  if (typedArrayName(source) === 'Uint8Array') {
+    const view = source as Uint8Array;
+    if (isUnusableView(view)) throw argError(fn, 'source', 'a Uint8Array that is not detached (transferred) or out of bounds', source);
+    return new Uint8Array(bufferOf(view), byteOffsetOf(view), lengthOf(view));
+  }
+  let url = false;
+  try {
+    url = source instanceof URL;
+  } catch {
+    // a revoked Proxy: instanceof throws
+  }
+  if (url) return source as URL;
   throw argError(fn, 'source', 'a file path (string or URL) or a Uint8Array holding the file', source);
 }
 
@@ -485,8 +502,8 @@ function readFully(fd: number, into: Uint8Array, position: number): void {
  *   'ERR_SQEX_SAFETENSORS_IO' for a path that is not a regular file (FIFO, directory, device); TypeError
  *   (code 'ERR_INVALID_ARG_TYPE') for a source that is neither.
  */
-export function readSafetensorsHeader(source: string | URL | Uint8Array): SafetensorsHeader {
-  checkSource('readSafetensorsHeader', source);
+export function readSafetensorsHeader(sourceArg: string | URL | Uint8Array): SafetensorsHeader {
+  const source = sourceOf('readSafetensorsHeader', sourceArg);
   const src = sourceName(source);
   if (source instanceof Uint8Array) return headerFromBytes(src, source);
   const fd = openRegularFile('readSafetensorsHeader', source, src);
@@ -650,9 +667,9 @@ function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names
  *   Error when the path cannot be read; an Error with code 'ERR_SQEX_SAFETENSORS_IO' for a path
  *   that is not a regular file (FIFO, directory, device); TypeError (code 'ERR_INVALID_ARG_TYPE') for bad arguments.
  */
-export function readSafetensors(source: string | URL | Uint8Array, options?: ReadSafetensorsOptions): SafetensorsFile {
+export function readSafetensors(sourceArg: string | URL | Uint8Array, options?: ReadSafetensorsOptions): SafetensorsFile {
   const fn = 'readSafetensors';
-  checkSource(fn, source);
+  const source = sourceOf(fn, sourceArg);
   const { toFloat32, names } = parseOptions(fn, options);
   const src = sourceName(source);
   const out = Object.create(null) as Record<string, SafetensorsTensor>;

@@ -15,6 +15,7 @@ import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isPlain
 import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
 import type { SEWeights } from './ops/se.js';
+import { isUnusableView } from './half.js';
 import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
 import type { Activation, Gate } from './types.js';
 
@@ -198,13 +199,20 @@ class ModuleReader {
     this.fn = fn;
     if (typeof prefix !== 'string') throw argError(TypeError, fn, 'prefix', "a string: the module's name in the state dict, e.g. 'layer1.0.se' ('' for a module saved alone)", prefix);
     this.prefix = prefix.endsWith('.') ? prefix.slice(0, -1) : prefix;
-    if (tensors instanceof SafetensorsFile) {
-      for (const n of tensors.names()) this.entries.set(n, tensors.get(n));
-    } else if (tensors instanceof Map) {
+    let form: 'file' | 'map' | 'record' | null;
+    try {
+      form = tensors instanceof SafetensorsFile ? 'file' : tensors instanceof Map ? 'map' : isPlainObject(tensors) ? 'record' : null;
+    } catch {
+      form = null; // a revoked Proxy: instanceof throws
+    }
+    if (form === 'file') {
+      const file = tensors as SafetensorsFile;
+      for (const n of file.names()) this.entries.set(n, file.get(n));
+    } else if (form === 'map') {
       mapForEach.call(tensors, (v: unknown, k: unknown) => {
         if (typeof k === 'string') this.entries.set(k, v);
       });
-    } else if (isPlainObject(tensors)) {
+    } else if (form === 'record') {
       const rec = tensors as Readonly<Record<string, unknown>>;
       const keys = objectKeys(rec);
       for (let i = 0; i < keys.length; i++) this.entries.set(keys[i]!, rec[keys[i]!]);
@@ -316,6 +324,9 @@ class ModuleReader {
     }
     if (!this.match(shape, patterns)) {
       throw new StateDictError(`${this.fn}: tensor "${name}" must have shape ${expected}${alts}${why}; received ${formatShape(shape)}`, 'shape', name, expected);
+    }
+    if (ArrayBuffer.isView(entry.data) && isUnusableView(entry.data)) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" has data whose buffer was detached (transferred) or shrunk: pass the tensor's data itself`, 'dtype', name);
     }
     const data = toFloat32(entry);
     if (data === null) {

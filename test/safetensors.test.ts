@@ -359,6 +359,27 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(() => file.metadata).toThrow(coded('SafetensorsFile.metadata: this.header must be a safetensors header (readSafetensorsHeader); received null'));
   });
 
+  test('bytes are read through the intrinsic accessors: a Uint8Array subclass cannot redirect the views', () => {
+    const bytes = writeSafetensors({ a: { dtype: 'F32', shape: [2], bytes: f32Bytes([1.5, -2]) } });
+    const decoy = new ArrayBuffer(bytes.byteLength + 64);
+    class Redirect extends Uint8Array {
+      override get buffer(): ArrayBuffer {
+        return decoy;
+      }
+      override get byteOffset(): number {
+        return 32;
+      }
+    }
+    const sneaky = new Redirect(bytes.length);
+    sneaky.set(bytes);
+    const t = readSafetensors(sneaky).tensors.a!.data as Float32Array;
+    expect(Array.from(t)).toEqual([1.5, -2]);
+    expect(Object.getPrototypeOf(t)).toBe(Float32Array.prototype);
+    const { proxy, revoke } = Proxy.revocable(new Uint8Array(16), {});
+    revoke();
+    expect(() => readSafetensors(proxy)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
+
   test('options are own keys: a polluted Object.prototype.names or toFloat32 changes nothing', () => {
     const bytes = writeSafetensors({ a: { dtype: 'F32', shape: [1], bytes: f32Bytes([1]) }, b: { dtype: 'F64', shape: [1], bytes: typedBytes(Float64Array.of(2)) } });
     const proto = Object.prototype as Record<string, unknown>;

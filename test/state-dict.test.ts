@@ -478,6 +478,22 @@ describe('hostile inputs: read once, own keys only, intrinsic lengths', () => {
     expectStateDictError(() => ECABlock.fromStateDict({ 'e.conv.weight': { shape: [1, 1, k], data: new Float32Array(k) } }, 'e', { kind: 'timm.EcaModule' }), 'unsupported', 'e.conv.weight', [/k = 1048577/]);
   });
 
+  test('detached data (F32, F64 or F16 bits) is a StateDictError naming the tensor', () => {
+    for (const make of [() => new Float32Array(32), () => new Float64Array(32), () => new Uint16Array(32)]) {
+      const data = make();
+      structuredClone(data.buffer, { transfer: [data.buffer] });
+      const dtype = data instanceof Uint16Array ? 'F16' : undefined;
+      expectStateDictError(() => SEBlock.fromStateDict({ ...sd, 'm.fc1.weight': { shape: [4, 8, 1, 1], data, dtype } as never }, 'm', { kind: 'timm.SEModule' }), 'dtype', 'm.fc1.weight', [/detached/]);
+    }
+  });
+
+  test('a revoked Proxy as options or state dict is a coded TypeError', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    expect(() => SEBlock.fromStateDict(sd, 'm', proxy as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'options' }));
+    expect(() => SEBlock.fromStateDict(proxy as never, 'm', { kind: 'timm.SEModule' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'tensors' }));
+  });
+
   test('a non-object entry is a StateDictError naming it, not a raw TypeError', () => {
     for (const bad of [null, 3, 'tensor']) {
       expectStateDictError(() => SEBlock.fromStateDict({ ...sd, 'm.fc1.weight': bad as never }, 'm', { kind: 'timm.SEModule' }), 'shape', 'm.fc1.weight', [/must be an object/]);

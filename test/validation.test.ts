@@ -850,3 +850,28 @@ describe('refusals that have a standard fix name it', () => {
     expect(messageOf(() => seForward(x, SHAPE, w, { layot: 'NHWC' } as never))).toMatch(/unknown key "layot" \(did you mean 'layout'\?\)/);
   });
 });
+
+// Found by an attack (2026-11-30): Array.isArray, instanceof and getPrototypeOf throw on a revoked
+// Proxy, and describe() probed the value while building the message: the caller got V8's uncoded
+// TypeError instead of the argument error.
+describe('a revoked Proxy in any argument is a coded TypeError naming it', () => {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const x8 = new Float32Array(NUMEL);
+  const sw = { w1: new Float32Array(HIDDEN * C), w2: new Float32Array(C * HIDDEN) };
+  test.each([
+    ['seForward x', 'x', () => seForward(proxy as never, SHAPE, sw)],
+    ['seForward shape', 'shape', () => seForward(x8, proxy as never, sw)],
+    ['seForward weights', 'weights', () => seForward(x8, SHAPE, proxy as never)],
+    ['seForward options', 'options', () => seForward(x8, SHAPE, sw, proxy as never)],
+    ['ecaForward weights.weight', 'weights.weight', () => ecaForward(x8, SHAPE, { weight: proxy as never })],
+    ['new SEBlock weights', 'weights', () => new SEBlock(proxy as never)],
+    ['SEBlock.fromStateDict tensors', 'tensors', () => SEBlock.fromStateDict(proxy as never, 'm', { kind: 'timm.SEModule' })],
+    ['SEBlock.fromStateDict options', 'options', () => SEBlock.fromStateDict({}, 'm', proxy as never)],
+  ] as const)('%s', (_what, argument, call) => {
+    expect(call).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument }));
+  });
+  test('seForwardAsync rejects the same way', async () => {
+    await expect(seForwardAsync(proxy as never, SHAPE, sw)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'x' });
+  });
+});
