@@ -15,6 +15,7 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { getHeapStatistics } from 'node:v8';
 import { bfloat16BitsToFloat32, float16BitsToFloat32, isUnusableView } from './half.js';
 import { allocateArray, bufferOf, byteOffsetOf, describe, isArrayValue, isPlainObject, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
 
@@ -71,7 +72,7 @@ export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 /** Which check a file failed (SafetensorsError.check). */
 export type SafetensorsCheck =
   | 'file-too-small' // fewer than the 8 bytes of N
-  | 'header-too-large' // N > SAFETENSORS_MAX_HEADER_BYTES
+  | 'header-too-large' // N > SAFETENSORS_MAX_HEADER_BYTES, or more values than the JS heap can parse safely
   | 'header-length' // 8 + N > the file's length (truncated file, or a wrong N)
   | 'header-utf8' // the header is not valid UTF-8
   | 'header-json' // not JSON
@@ -310,9 +311,21 @@ function duplicateKey(text: string): [string, number] | null {
  */
 const MAX_HEADER_DEPTH = 128;
 
-/** Whether the JSON bytes nest deeper than `limit`, brackets inside strings aside (one pass, no allocation). */
-function nestsDeeperThan(bytes: Uint8Array, limit: number): boolean {
+/** What the one pass over the header bytes found (brackets and commas inside strings aside). */
+interface HeaderScan {
+  /** Nesting went past the limit. */
+  tooDeep: boolean;
+  /** Arrays and objects opened. */
+  opens: number;
+  /** Commas: elements and members beyond the first of each. */
+  commas: number;
+}
+
+/** One pass over the JSON bytes, no allocation: nesting depth (stops at `limit`) and counts. */
+function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
   let depth = 0;
+  let opens = 0;
+  let commas = 0;
   let inString = false;
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
@@ -322,12 +335,32 @@ function nestsDeeperThan(bytes: Uint8Array, limit: number): boolean {
     } else if (b === 0x22) {
       inString = true;
     } else if (b === 0x7b /* { */ || b === 0x5b /* [ */) {
-      if (++depth > limit) return true;
+      opens++;
+      if (++depth > limit) return { tooDeep: true, opens, commas };
     } else if (b === 0x7d /* } */ || b === 0x5d /* ] */) {
       depth--;
+    } else if (b === 0x2c /* , */) {
+      commas++;
     }
   }
-  return false;
+  return { tooDeep: false, opens, commas };
+}
+
+/**
+ * The JS heap JSON.parse needs for a header, with margin: 64 bytes an array or object (measured:
+ * 3.5M empty arrays took 146 MB of heap with their 10 MB source string, ~40 bytes each) and 8 a
+ * further element. A header of valid shape may hold any amount of such values under a key the
+ * format ignores (the reference skips them): 7M empty arrays (21 MB, far under the size limit)
+ * ended a 200 MB heap (V8's fatal out-of-memory), and 100 MB of them would need ~1.3 GB. So a
+ * header whose estimate exceeds a quarter of this process's heap limit (at least 64 MB) is
+ * refused before parsing: with Node's default heap, ~16M arrays and objects (millions of tensors).
+ */
+function parseCostBytes(scan: HeaderScan): number {
+  return scan.opens * 64 + scan.commas * 8;
+}
+
+function headerHeapBudget(): number {
+  return Math.max(64 * 2 ** 20, getHeapStatistics().heap_size_limit / 4);
 }
 
 function isCount(v: unknown): v is number {
@@ -342,8 +375,18 @@ function parseHeader(src: string, bytes: Uint8Array, headerLength: number, fileL
   } catch {
     throw new SafetensorsError(src, 'header-utf8', 'the header is not valid UTF-8');
   }
-  if (nestsDeeperThan(bytes, MAX_HEADER_DEPTH)) {
+  const scan = scanHeader(bytes, MAX_HEADER_DEPTH);
+  if (scan.tooDeep) {
     throw new SafetensorsError(src, 'header-structure', `the header nests deeper than ${MAX_HEADER_DEPTH} levels (a valid one nests 3)`);
+  }
+  const cost = parseCostBytes(scan);
+  const budget = headerHeapBudget();
+  if (cost > budget) {
+    throw new SafetensorsError(
+      src,
+      'header-too-large',
+      `the header holds ${scan.opens} arrays and objects and ${scan.commas} commas: parsing it would take ~${Math.round(cost / 2 ** 20)} MB of JS heap, more than the ${Math.round(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit; node --max-old-space-size raises it)`,
+    );
   }
   let json: unknown;
   try {

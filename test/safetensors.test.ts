@@ -278,6 +278,33 @@ describe('refusals: each rule of the format, with its check', () => {
     expectCheck(() => readSafetensorsHeader(withHeader(nested(129))), 'header-structure', /nests deeper than 128 levels/);
   });
 
+  // A header of valid shape can carry any number of values under a key the format ignores: 21 MB
+  // of `[],` is 7M arrays, which ended a 200 MB heap in JSON.parse (V8's fatal out-of-memory).
+  test('header-too-large: more values than the heap can parse is refused before parsing, in a 200 MB heap', { timeout: 30_000 }, () => {
+    const script = `
+      const { readSafetensorsHeader } = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const junk = '[],'.repeat(7_000_000) + '[]';
+      const json = Buffer.from('{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"junk":[' + junk + ']}}');
+      const bytes = Buffer.alloc(8 + json.length);
+      bytes.writeBigUInt64LE(BigInt(json.length), 0);
+      json.copy(bytes, 8);
+      const t = Date.now();
+      try { readSafetensorsHeader(bytes); console.log(JSON.stringify({ read: true })); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, check: e.check, message: e.message, ms: Date.now() - t })); }`;
+    const r = spawnSync(process.execPath, ['--max-old-space-size=200', '-e', script], { encoding: 'utf8', timeout: 25_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const o = JSON.parse(r.stdout) as { code: string; check: string; message: string; ms: number };
+    expect(o).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS', check: 'header-too-large', message: expect.stringMatching(/MB of JS heap/) });
+    expect(o.ms).toBeLessThan(2_000);
+    // The same few values in an ordinary heap parse as before (the key is ignored, as the reference does).
+    const small = '{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"junk":[[],[],{}]}}';
+    const b = new Uint8Array(8 + small.length);
+    new DataView(b.buffer).setBigUint64(0, BigInt(small.length), true);
+    b.set(new TextEncoder().encode(small), 8);
+    expect(readSafetensorsHeader(b).tensors.map((t) => t.name)).toEqual(['w']);
+  });
+
   // JSON.parse recursed through all of them first: 5M levels ran a 200 MB heap out of memory (V8
   // abort, exit 134); 50M (100 MB) took 22 s and 5 GB.
   test('header-structure: 5M levels of [ are refused quickly, in a 200 MB heap', { timeout: 30_000 }, () => {
