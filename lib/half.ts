@@ -1,7 +1,7 @@
 // IEEE binary16 and bfloat16 conversions on the host, round-to-nearest-even. Used to fill
 // half-precision DeviceTensors from Float32Arrays and to read them back.
 
-import { allocateArray, bufferOf, byteOffsetOf, isDetached, isFloat32Array, isUint16Array, lengthOf, rangeError, typeError } from './is.js';
+import { allocateArray, bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, isUnusableView, lengthOf, rangeError, typeError } from './is.js';
 
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
@@ -82,24 +82,6 @@ function checkBits(fn: string, value: unknown): number {
     throw rangeError(fn, 'bits', 'an integer bit pattern from 0 to 65535 (0xffff)', value);
   }
   return value;
-}
-
-const typedArrayAt = (Reflect.getPrototypeOf(Uint8Array.prototype) as { at: (i: number) => unknown }).at;
-
-/**
- * Whether a typed array's buffer was detached (transferred) or the view is out of bounds of its
- * resizable buffer after a shrink: both read as length 0, so only an empty view needs the probe
- * (the intrinsic %TypedArray%.prototype.at, captured, throws a TypeError for either).
- */
-export function isUnusableView(view: ArrayBufferView): boolean {
-  if (lengthOf(view) !== 0) return false;
-  if (isDetached(view)) return true;
-  try {
-    Reflect.apply(typedArrayAt, view, [0]);
-    return false;
-  } catch {
-    return true;
-  }
 }
 
 function checkUsable(fn: string, arg: string, kind: string, view: Float32Array | Uint16Array): void {

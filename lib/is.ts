@@ -190,6 +190,24 @@ export function isDetached(view: ArrayBufferView): boolean {
   }
 }
 
+const typedArrayAt = (TypedArrayPrototype as { at: (i: number) => unknown }).at;
+
+/**
+ * Whether a typed array's buffer was detached (transferred) or the view is out of bounds of its
+ * resizable buffer after a shrink: both read as length 0, so only an empty view needs the probe
+ * (the intrinsic %TypedArray%.prototype.at, captured, throws a TypeError for either).
+ */
+export function isUnusableView(view: ArrayBufferView): boolean {
+  if (lengthOf(view) !== 0) return false;
+  if (isDetached(view)) return true;
+  try {
+    Reflect.apply(typedArrayAt, view, [0]);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
 /** Array.isArray, captured. */
 export function isArrayValue(value: unknown): value is unknown[] {
   try {

@@ -16,8 +16,8 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
-import { bfloat16BitsToFloat32, float16BitsToFloat32, isUnusableView } from './half.js';
-import { allocateArray, bufferOf, byteOffsetOf, describe, isArrayValue, isPlainObject, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
+import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
+import { allocateArray, bufferOf, byteOffsetOf, describe, isArrayValue, isPlainObject, isUnusableView, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
 
 /** Element types of the format, as spelled in the header. */
 export type SafetensorsDType =
@@ -221,10 +221,6 @@ export class SafetensorsFile {
 
 type Source = string | URL | Uint8Array;
 
-function argError(fn: string, arg: string, expected: string, value: unknown): TypeError {
-  return Object.assign(new TypeError(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`), { code: 'ERR_INVALID_ARG_TYPE' });
-}
-
 function sourceName(source: Source): string {
   return source instanceof Uint8Array ? '<Uint8Array>' : String(source);
 }
@@ -238,7 +234,7 @@ function sourceOf(fn: string, source: unknown): Source {
   if (typeof source === 'string') return source;
   if (typedArrayName(source) === 'Uint8Array') {
     const view = source as Uint8Array;
-    if (isUnusableView(view)) throw argError(fn, 'source', 'a Uint8Array that is not detached (transferred) or out of bounds', source);
+    if (isUnusableView(view)) throw typeError(fn, 'source', 'a Uint8Array that is not detached (transferred) or out of bounds', source);
     return new Uint8Array(bufferOf(view), byteOffsetOf(view), lengthOf(view));
   }
   let url = false;
@@ -248,7 +244,7 @@ function sourceOf(fn: string, source: unknown): Source {
     // a revoked Proxy: instanceof throws
   }
   if (url) return source as URL;
-  throw argError(fn, 'source', 'a file path (string or URL) or a Uint8Array holding the file', source);
+  throw typeError(fn, 'source', 'a file path (string or URL) or a Uint8Array holding the file', source);
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -661,7 +657,7 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
     }
   }
   if (!isArrayValue(names) || list.length !== names.length) {
-    throw argError(fn, 'options.names', 'an array of tensor names or a function (name) => boolean', names);
+    throw typeError(fn, 'options.names', 'an array of tensor names or a function (name) => boolean', names);
   }
   names = list;
   const known = new Set(header.tensors.map((t) => t.name));
@@ -677,16 +673,16 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
 
 function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names: ReadSafetensorsOptions['names'] } {
   if (options === undefined) return { toFloat32: false, names: undefined };
-  if (!isPlainObject(options)) throw argError(fn, 'options', 'an object { toFloat32?, names? }', options);
+  if (!isPlainObject(options)) throw typeError(fn, 'options', 'an object { toFloat32?, names? }', options);
   // Own keys, each read once: a polluted Object.prototype.names must not select tensors.
   const own = Object.create(null) as Record<string, unknown>;
   for (const key of Object.keys(options)) {
     const value = options[key];
-    if (key !== 'toFloat32' && key !== 'names') throw argError(fn, `options.${key}`, 'absent: the options are toFloat32 and names', value);
+    if (key !== 'toFloat32' && key !== 'names') throw typeError(fn, `options.${key}`, 'absent: the options are toFloat32 and names', value);
     own[key] = value;
   }
   const { toFloat32, names } = own as ReadSafetensorsOptions;
-  if (toFloat32 !== undefined && typeof toFloat32 !== 'boolean') throw argError(fn, 'options.toFloat32', 'a boolean', toFloat32);
+  if (toFloat32 !== undefined && typeof toFloat32 !== 'boolean') throw typeError(fn, 'options.toFloat32', 'a boolean', toFloat32);
   return { toFloat32: toFloat32 === true, names };
 }
 

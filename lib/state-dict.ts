@@ -11,11 +11,10 @@
 
 import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks.js';
 import { parseObject } from './args.js';
-import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isPlainObject, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
+import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isPlainObject, isUnusableView, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
 import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
 import type { SEWeights } from './ops/se.js';
-import { isUnusableView } from './half.js';
 import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
 import type { Activation, Gate } from './types.js';
 
@@ -141,10 +140,6 @@ export interface MappedCBAM {
 }
 export type MappedAttention = MappedSE | MappedECA | MappedCBAM;
 
-function argError(ctor: typeof TypeError | typeof RangeError, fn: string, arg: string, expected: string, value: unknown): Error {
-  return ctor === TypeError ? typeError(fn, arg, expected, value) : rangeError(fn, arg, expected, value);
-}
-
 const objectKeys = Object.keys;
 const mapForEach = Map.prototype.forEach;
 const hasOwn = Object.hasOwn;
@@ -197,7 +192,7 @@ class ModuleReader {
 
   constructor(fn: string, tensors: unknown, prefix: unknown) {
     this.fn = fn;
-    if (typeof prefix !== 'string') throw argError(TypeError, fn, 'prefix', "a string: the module's name in the state dict, e.g. 'layer1.0.se' ('' for a module saved alone)", prefix);
+    if (typeof prefix !== 'string') throw typeError(fn, 'prefix', "a string: the module's name in the state dict, e.g. 'layer1.0.se' ('' for a module saved alone)", prefix);
     this.prefix = prefix.endsWith('.') ? prefix.slice(0, -1) : prefix;
     let form: 'file' | 'map' | 'record' | null;
     try {
@@ -217,7 +212,7 @@ class ModuleReader {
       const keys = objectKeys(rec);
       for (let i = 0; i < keys.length; i++) this.entries.set(keys[i]!, rec[keys[i]!]);
     } else {
-      throw argError(TypeError, fn, 'tensors', 'what readSafetensors returns, or a record or Map of { shape, data: Float32Array } by tensor name', tensors);
+      throw typeError(fn, 'tensors', 'what readSafetensors returns, or a record or Map of { shape, data: Float32Array } by tensor name', tensors);
     }
   }
 
@@ -438,14 +433,14 @@ function parseMapOptions(
   const { kind, bnEps, strict, ...rest } = parseObject(fn, 'options', options, ['kind', 'bnEps', 'strict', ...blockKeys], false);
   if (typeof kind !== 'string' || !kinds.includes(kind as AttentionKind)) {
     const other = typeof kind === 'string' && Object.hasOwn(ATTENTION_KINDS, kind) ? ` ('${kind}' is loaded by ${ATTENTION_KINDS[kind as AttentionKind].block}.fromStateDict)` : '';
-    throw argError(RangeError, fn, 'options.kind', `one of ${kinds.map((k) => `'${k}'`).join(', ')}${other}`, kind);
+    throw rangeError(fn, 'options.kind', `one of ${kinds.map((k) => `'${k}'`).join(', ')}${other}`, kind);
   }
   if (bnEps !== undefined && !(typeof bnEps === 'number' && Number.isFinite(bnEps) && bnEps >= 0)) {
-    throw argError(RangeError, fn, 'options.bnEps', 'a finite number ≥ 0 (the BatchNorm eps, default 1e-5)', bnEps);
+    throw rangeError(fn, 'options.bnEps', 'a finite number ≥ 0 (the BatchNorm eps, default 1e-5)', bnEps);
   }
-  if (strict !== undefined && typeof strict !== 'boolean') throw argError(TypeError, fn, 'options.strict', 'a boolean', strict);
+  if (strict !== undefined && typeof strict !== 'boolean') throw typeError(fn, 'options.strict', 'a boolean', strict);
   if (hasOwn(rest, 'channels')) {
-    throw argError(RangeError, fn, 'options.channels', 'absent: C comes from the tensor shapes', rest.channels);
+    throw rangeError(fn, 'options.channels', 'absent: C comes from the tensor shapes', rest.channels);
   }
   return { kind: kind as AttentionKind, eps: bnEps ?? BATCHNORM_EPS, strict: strict ?? true, rest };
 }
