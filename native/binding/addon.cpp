@@ -501,9 +501,7 @@ Napi::Value CudaBenchmark(const Napi::CallbackInfo& info) {
 void ThrowWithoutAllocating(const Napi::Env& env, const char* code, const char* what) {
   try {
     if (std::strcmp(code, "ERR_SQEX_OUT_OF_MEMORY") == 0) throw OutOfMemoryError(env, what, 0);
-    auto err = Napi::Error::New(env, std::string("squeeze-excite (native): internal error: ") + what);
-    err.Set("code", Napi::String::New(env, code));
-    throw err;
+    throw Coded(Napi::Error::New(env, std::string("squeeze-excite (native): internal error: ") + what), code);
   } catch (const Napi::Error&) {
     throw;
   } catch (...) {

@@ -8,12 +8,10 @@
 
 namespace sqex::binding {
 
-namespace {
 Napi::Error Coded(Napi::Error e, const char* code) {
   e.Set("code", Napi::String::New(e.Env(), code));
   return e;
 }
-}  // namespace
 
 void ThrowRangeError(const Napi::Env& env, const std::string& msg) {
   throw Coded(Napi::RangeError::New(env, "squeeze-excite (native): " + msg), "ERR_OUT_OF_RANGE");
@@ -236,25 +234,18 @@ Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s) {
   switch (s.code) {
     case StatusCode::InvalidArgument:
       return Coded(Napi::RangeError::New(env, s.message), "ERR_SQEX_INVALID_ARGUMENT");
-    case StatusCode::Unsupported: {
-      auto e = Napi::Error::New(env, s.message);
-      e.Set("code", Napi::String::New(env, "ERR_SQEX_UNSUPPORTED"));
-      return e;
-    }
+    case StatusCode::Unsupported:
+      return Coded(Napi::Error::New(env, s.message), "ERR_SQEX_UNSUPPORTED");
     case StatusCode::Cuda: {
-      auto e = Napi::Error::New(env, s.message);
-      e.Set("code", Napi::String::New(env, "ERR_SQEX_CUDA"));
+      auto e = Coded(Napi::Error::New(env, s.message), "ERR_SQEX_CUDA");
       e.Set("cudaError", Napi::Number::New(env, s.cuda_error));
       e.Set("cudaErrorName", Napi::String::New(env, s.cuda_name));
       return e;
     }
     case StatusCode::OutOfMemory:
       return OutOfMemoryError(env, s.message, 0);
-    default: {
-      auto e = Napi::Error::New(env, s.message.empty() ? "internal error" : s.message);
-      e.Set("code", Napi::String::New(env, "ERR_SQEX_INTERNAL"));
-      return e;
-    }
+    default:
+      return Coded(Napi::Error::New(env, s.message.empty() ? "internal error" : s.message), "ERR_SQEX_INTERNAL");
   }
 }
 

@@ -63,6 +63,9 @@ bool IsSharedMemory(const Napi::TypedArray& ta);
 
 Weights WeightsFrom(const std::array<float*, kSlotCount>& ptr);
 
+// `e` with `code` set (Node's convention: every error the addon throws has one).
+Napi::Error Coded(Napi::Error e, const char* code);
+
 // Throws the JS error that matches a failed status (RangeError / Error with code).
 [[noreturn]] void ThrowStatus(const Napi::Env& env, const Status& s);
 Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s);

@@ -13,11 +13,11 @@ const char* const kArgNames[kSlotCount] = {"x",          "options.residual", "op
 }  // namespace
 
 Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument) {
-  auto e = Napi::Error::New(env, std::string(argument) +
-                                     " was detached, transferred or resized while the call ran, so the result was "
-                                     "not written. Keep the array and its buffer as they are until the promise "
-                                     "settles, or omit it to receive a new array.");
-  e.Set("code", Napi::String::New(env, "ERR_SQEX_ARRAY_CHANGED"));
+  auto e = Coded(Napi::Error::New(env, std::string(argument) +
+                                           " was detached, transferred or resized while the call ran, so the result "
+                                           "was not written. Keep the array and its buffer as they are until the "
+                                           "promise settles, or omit it to receive a new array."),
+                 "ERR_SQEX_ARRAY_CHANGED");
   e.Set("argument", Napi::String::New(env, argument));
   return e;
 }

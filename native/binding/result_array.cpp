@@ -56,10 +56,9 @@ Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems) {
     }
     // Never trust the shape of what came back: the kernel writes `bytes` into it.
     if (!v.IsArrayBuffer() || v.As<Napi::ArrayBuffer>().ByteLength() != bytes) {
-      auto e = Napi::Error::New(env, "squeeze-excite (native): the result allocator returned no ArrayBuffer of " +
-                                         std::to_string(bytes) + " bytes");
-      e.Set("code", Napi::String::New(env, "ERR_SQEX_INTERNAL"));
-      throw e;
+      throw Coded(Napi::Error::New(env, "squeeze-excite (native): the result allocator returned no ArrayBuffer of " +
+                                            std::to_string(bytes) + " bytes"),
+                  "ERR_SQEX_INTERNAL");
     }
     buffer = v.As<Napi::ArrayBuffer>();
   } else {
