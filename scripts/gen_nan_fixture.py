@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Write test/fixtures/nan-*.json: NaN/Inf inputs through the PyTorch modules, float32 and float64.
 
-The modules are written out here from timm's and torchvision's forward code (timm is not
-installable on the dev machine; torchvision's SqueezeExcitation is used as is), keeping every op
-the real forward runs, because each one has its own NaN rule:
+The modules are timm's and torchvision's own classes (timm.layers.squeeze_excite.SEModule /
+EffectiveSEModule, timm.models._efficientnet_blocks.SqueezeExcite, torchvision.ops.SqueezeExcitation,
+timm.layers.eca.EcaModule, timm.layers.cbam.CbamModule), constructed as the models construct them.
+Every op of their forward has its own NaN rule:
 
   timm SEModule              x.mean((2,3)) -> Conv2d 1x1 -> act -> Conv2d 1x1 -> gate; x * s
   timm EffectiveSEModule     x.mean((2,3)) -> Conv2d 1x1 (C->C, bias) -> hard_sigmoid; x * s
@@ -28,7 +29,10 @@ NaN; its float32 oneDNN path (batch > 1, or k > 3) skips padded taps. The librar
 
 Arrays: base64 little-endian float32 ({"f32": ..., "length": n}), NCHW only (tests permute).
 Usage: /usr/bin/python3 scripts/gen_nan_fixture.py [--out test/fixtures] [--probe]
-Deterministic (fixed seeds, torch.manual_seed per fixture).
+Needs timm (pip install timm; on Debian 12 without PyPI, scripts/setup-real-timm.sh). Deterministic
+(fixed seeds, torch.manual_seed per fixture). Until 2026-11-30 the timm modules were re-implemented
+here (timm was not installed on the dev machine); the real classes, fed the same seeds, reproduced
+every stored array bit for bit (x, weights, float64 and float32 outputs, gates of all 16 fixtures).
 """
 import argparse
 import base64
@@ -54,153 +58,80 @@ def f32(a):
 
 
 # ---------------------------------------------------------------------------------------------
-# Module forwards, as in timm (layers/squeeze_excite.py, models/_efficientnet_blocks.py,
-# layers/eca.py, layers/cbam.py).
+# The modules themselves: timm's and torchvision's classes, constructed as the models construct them.
 
-def gate_layer(name):
-    return nn.Sigmoid() if name == 'sigmoid' else nn.Hardsigmoid()
-
-
-def act_layer(name):
-    return nn.ReLU(inplace=True) if name == 'relu' else nn.SiLU(inplace=True)
-
-
-class SEModule(nn.Module):
-    def __init__(self, c, rd, bias=True, act='relu', gate='sigmoid'):
-        super().__init__()
-        self.fc1 = nn.Conv2d(c, rd, kernel_size=1, bias=bias)
-        self.bn = nn.Identity()
-        self.act = act_layer(act)
-        self.fc2 = nn.Conv2d(rd, c, kernel_size=1, bias=bias)
-        self.gate = gate_layer(gate)
-
-    def forward(self, x):
-        x_se = x.mean((2, 3), keepdim=True)
-        x_se = self.fc1(x_se)
-        x_se = self.act(self.bn(x_se))
-        x_se = self.fc2(x_se)
-        return x * self.gate(x_se)
-
-    def lib_weights(self):
-        return {"w1": conv_w(self.fc1), "b1": conv_b(self.fc1), "w2": conv_w(self.fc2), "b2": conv_b(self.fc2)}
+def timm_classes():
+    try:
+        from timm.layers.cbam import CbamModule
+        from timm.layers.eca import EcaModule
+        from timm.layers.squeeze_excite import EffectiveSEModule, SEModule
+        from timm.models._efficientnet_blocks import SqueezeExcite
+    except ImportError as e:
+        sys.exit(f"needs the real timm ({e}): pip install timm, or on Debian 12 without PyPI "
+                 "eval \"$(bash scripts/setup-real-timm.sh TIMM_GIT SAFETENSORS_GIT)\"")
+    return SEModule, EffectiveSEModule, SqueezeExcite, EcaModule, CbamModule
 
 
-class EffectiveSEModule(nn.Module):
-    def __init__(self, c):
-        super().__init__()
-        self.fc = nn.Conv2d(c, c, kernel_size=1, padding=0)
-        self.gate = gate_layer('hard_sigmoid')
-
-    def forward(self, x):
-        x_se = x.mean((2, 3), keepdim=True)
-        x_se = self.fc(x_se)
-        return x * self.gate(x_se)
-
-    def lib_weights(self):
-        return {"w1": conv_w(self.fc), "b1": conv_b(self.fc)}
+SE_CLS, ESE_CLS, EFF_SE_CLS, ECA_CLS, CBAM_CLS = timm_classes()
+GATES = {'sigmoid': 'sigmoid', 'hardsigmoid': 'hard_sigmoid', 'hard_sigmoid': 'hard_sigmoid'}
+ACTS = {'relu': nn.ReLU, 'silu': nn.SiLU}
 
 
-class EfficientNetSqueezeExcite(nn.Module):
-    def __init__(self, c, rd):
-        super().__init__()
-        self.conv_reduce = nn.Conv2d(c, rd, 1, bias=True)
-        self.act1 = nn.SiLU(inplace=True)
-        self.conv_expand = nn.Conv2d(rd, c, 1, bias=True)
-        self.gate = nn.Sigmoid()
-
-    def forward(self, x):
-        x_se = x.mean((2, 3), keepdim=True)
-        x_se = self.conv_reduce(x_se)
-        x_se = self.act1(x_se)
-        x_se = self.conv_expand(x_se)
-        return x * self.gate(x_se)
-
-    def lib_weights(self):
-        return {"w1": conv_w(self.conv_reduce), "b1": conv_b(self.conv_reduce),
-                "w2": conv_w(self.conv_expand), "b2": conv_b(self.conv_expand)}
+def SEModule(c, rd, bias=True, act='relu', gate='sigmoid'):
+    return SE_CLS(c, rd_channels=rd, bias=bias, act_layer=ACTS[act], gate_layer=GATES[gate])
 
 
-class TorchvisionSE(nn.Module):
-    """torchvision.ops.SqueezeExcitation itself, with the library-weight export."""
-
-    def __init__(self, c, sq, hard):
-        super().__init__()
-        from torchvision.ops import SqueezeExcitation
-        self.m = (SqueezeExcitation(c, sq, activation=nn.ReLU, scale_activation=nn.Hardsigmoid) if hard
-                  else SqueezeExcitation(c, sq))
-        self.gate = self.m.scale_activation
-
-    def forward(self, x):
-        return self.m(x)
-
-    def lib_weights(self):
-        return {"w1": conv_w(self.m.fc1), "b1": conv_b(self.m.fc1), "w2": conv_w(self.m.fc2), "b2": conv_b(self.m.fc2)}
+def EffectiveSEModule(c):
+    return ESE_CLS(c)  # gate hard_sigmoid, no add_maxpool
 
 
-class EcaModule(nn.Module):
-    def __init__(self, k, gate='sigmoid'):
-        super().__init__()
-        self.conv = nn.Conv1d(1, 1, kernel_size=k, padding=(k - 1) // 2, bias=False)
-        self.gate = gate_layer(gate)
-
-    def forward(self, x):
-        y = x.mean((2, 3)).view(x.shape[0], 1, -1)
-        y = self.conv(y)
-        y = self.gate(y).view(x.shape[0], -1, 1, 1)
-        return x * y.expand_as(x)
-
-    def lib_weights(self):
-        return {"weight": self.conv.weight.detach().reshape(-1).double().numpy()}
+def EfficientNetSqueezeExcite(c, rd):
+    return EFF_SE_CLS(c, rd_channels=rd, act_layer=nn.SiLU)  # gate sigmoid
 
 
-class ChannelAttn(nn.Module):
-    def __init__(self, c, rd, act, gate, mlp_bias):
-        super().__init__()
-        self.fc1 = nn.Conv2d(c, rd, 1, bias=mlp_bias)
-        self.act = act_layer(act)
-        self.fc2 = nn.Conv2d(rd, c, 1, bias=mlp_bias)
-        self.gate = gate_layer(gate)
-
-    def forward(self, x):
-        x_avg = self.fc2(self.act(self.fc1(x.mean((2, 3), keepdim=True))))
-        x_max = self.fc2(self.act(self.fc1(x.amax((2, 3), keepdim=True))))
-        return x * self.gate(x_avg + x_max)
+def TorchvisionSE(c, sq, hard):
+    from torchvision.ops import SqueezeExcitation
+    return (SqueezeExcitation(c, sq, activation=nn.ReLU, scale_activation=nn.Hardsigmoid) if hard
+            else SqueezeExcitation(c, sq))
 
 
-class SpatialAttn(nn.Module):
-    def __init__(self, k, gate):
-        super().__init__()
-        # timm ConvNormAct(2, 1, k, apply_act=False): conv (bias=False, padding (k-1)//2) + BN
-        self.conv = nn.Conv2d(2, 1, k, padding=(k - 1) // 2, bias=False)
-        self.bn = nn.BatchNorm2d(1)
-        self.gate = gate_layer(gate)
-
-    def forward(self, x):
-        x_attn = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
-        x_attn = self.bn(self.conv(x_attn))
-        return x * self.gate(x_attn)
+def EcaModule(k, gate='sigmoid'):
+    return ECA_CLS(kernel_size=k, gate_layer=GATES[gate])
 
 
-class CbamModule(nn.Module):
-    def __init__(self, c, rd, k, act='relu', gate='sigmoid', mlp_bias=False):
-        super().__init__()
-        self.channel = ChannelAttn(c, rd, act, gate, mlp_bias)
-        self.spatial = SpatialAttn(k, gate)
-        self.gate = self.channel.gate
+def CbamModule(c, rd, k, act='relu', gate='sigmoid', mlp_bias=False):
+    return CBAM_CLS(c, rd_channels=rd, spatial_kernel_size=k, act_layer=ACTS[act], gate_layer=GATES[gate],
+                    mlp_bias=mlp_bias)
 
-    def forward(self, x):
-        x = self.channel(x)
-        x = self.spatial(x)
-        return x
 
-    def lib_weights(self):
-        ch, sp = self.channel, self.spatial
-        bn = sp.bn
+def qualified(m):
+    return type(m).__module__ + '.' + type(m).__name__
+
+
+def gate_of(m):
+    """The gate whose output is the per-channel scale s (CBAM: the channel gate)."""
+    if isinstance(m, CBAM_CLS):
+        return m.channel.gate
+    return getattr(m, 'gate', None) or m.scale_activation
+
+
+def lib_weights(m):
+    """The module's weights in the library's layout (CBAM's spatial BatchNorm folded)."""
+    if isinstance(m, ESE_CLS):
+        return {"w1": conv_w(m.fc), "b1": conv_b(m.fc)}
+    if isinstance(m, EFF_SE_CLS):
+        return {"w1": conv_w(m.conv_reduce), "b1": conv_b(m.conv_reduce),
+                "w2": conv_w(m.conv_expand), "b2": conv_b(m.conv_expand)}
+    if isinstance(m, ECA_CLS):
+        return {"weight": m.conv.weight.detach().reshape(-1).double().numpy()}
+    if isinstance(m, CBAM_CLS):
+        ch, conv, bn = m.channel, m.spatial.conv.conv, m.spatial.conv.bn
         inv = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).double()
-        wt = sp.conv.weight.double() * inv.reshape(-1, 1, 1, 1)
+        wt = conv.weight.double() * inv.reshape(-1, 1, 1, 1)
         bias = bn.bias.double() - bn.running_mean.double() * inv
         return {"w1": conv_w(ch.fc1), "b1": conv_b(ch.fc1), "w2": conv_w(ch.fc2), "b2": conv_b(ch.fc2),
                 "spatialWeight": wt.reshape(-1).numpy(), "spatialBias": bias.reshape(-1).numpy()}
+    return {"w1": conv_w(m.fc1), "b1": conv_b(m.fc1), "w2": conv_w(m.fc2), "b2": conv_b(m.fc2)}  # SEModule, torchvision
 
 
 def conv_w(conv):
@@ -238,7 +169,7 @@ def same_pattern(a, b):
 def run_module(module, x, residual, out_relu, dtype):
     m = module.to(dtype).eval()
     gates = []
-    h = m.gate.register_forward_hook(lambda _m, _i, o: gates.append(o.detach().clone()))
+    h = gate_of(m).register_forward_hook(lambda _m, _i, o: gates.append(o.detach().clone()))
     y = m(x.to(dtype).clone())
     h.remove()
     if residual is not None:
@@ -258,7 +189,9 @@ def main():
         probe()
         return 0
     torch.set_num_threads(1)
-    versions = {"torch": torch.__version__, "python": platform.python_version(), "numpy": np.__version__}
+    import timm
+    versions = {"torch": torch.__version__, "python": platform.python_version(), "numpy": np.__version__,
+                "timm": timm.__version__}
     try:
         import torchvision
         versions["torchvision"] = torchvision.__version__
@@ -279,8 +212,8 @@ def main():
         y64, s64 = run_module(module, x, r, out_relu, torch.float64)
         y32, s32 = run_module(module, x, r, out_relu, torch.float32)
         match = same_pattern(y64, y32) and (s64 is None or same_pattern(s64, s32))
-        weights = {k: f32(v) for k, v in module.to(torch.float64).lib_weights().items() if v is not None}
-        fx = {"name": name, "module": type(module).__name__, "op": op, "shape": list(shape), "seed": seed,
+        weights = {k: f32(v) for k, v in lib_weights(module.to(torch.float64)).items() if v is not None}
+        fx = {"name": name, "module": qualified(module), "op": op, "shape": list(shape), "seed": seed,
               "options": options, "note": note, "weights": weights, "x": f32(x.numpy()),
               "expected": {"float64": f32(y64), "float32": f32(y32)}, "f32MatchesF64": bool(match),
               "versions": versions}
@@ -403,14 +336,14 @@ def main():
 
     # 12. CBAM k=3, batch 1: +Inf spatial weight whose tap lands on the padding
     def cb_w(gen, x, r, m):
-        m.spatial.conv.weight[0, 1, 0, 0] = INF
+        m.spatial.conv.conv.weight[0, 1, 0, 0] = INF
     emit('cbam_k3_inf_spatial_weight_n1', 'cbam', CbamModule(4, 2, 3, act='silu', mlp_bias=True), (1, 4, 4, 5), 812,
          {"activation": "silu", "gate": "sigmoid"}, cb_w,
          note="spatial w[max map, 0, 0]=+Inf: top row and left column meet it on the padding")
 
     # 13. the same kind at batch 2 and k = 5: torch float32 hands this conv to oneDNN (padding skipped)
     def cb_w2(gen, x, r, m):
-        m.spatial.conv.weight[0, 0, 4, 2] = -INF
+        m.spatial.conv.conv.weight[0, 0, 4, 2] = -INF
     emit('cbam_k5_inf_spatial_weight_n2', 'cbam', CbamModule(4, 2, 5, gate='hardsigmoid', mlp_bias=True),
          (2, 4, 4, 5), 813, {"activation": "relu", "gate": "hardsigmoid"}, cb_w2,
          note="spatial w[mean map, 4, 2]=-Inf; torch float32 (oneDNN) skips padded taps, float64 gives 0*Inf=NaN")

@@ -17,9 +17,11 @@ ran each module, which writer wrote the file, and the versions.
 
 Modes (--mode):
   timm      the real modules (timm, torchvision) and the real writer (safetensors.torch.save_file).
-            This is the proof; run it where timm and safetensors are installed (the GPU host):
+            This is the proof, and how the committed fixture is made; run it where timm and
+            safetensors are installed (pip install timm safetensors; on Debian 12 without PyPI,
+            scripts/setup-real-timm.sh provides both):
               python3 scripts/gen_safetensors_fixture.py --mode timm --out test/fixtures
-  fallback  for a machine without timm or the safetensors package (e.g. Debian's python3-torch):
+  fallback  for a machine with neither (e.g. Debian's python3-torch alone):
             timm's modules re-implemented below from timm's source (same parameter names and
             forward), torchvision's real SqueezeExcitation, and a minimal safetensors writer that
             lays the file out as the reference writer does (tensors sorted by dtype alignment then
@@ -363,6 +365,15 @@ def read_back(path):
 
 # ---------------------------------------------------------------------------------------------
 
+def package_sources():
+    """Where timm and safetensors came from, when scripts/setup-real-timm.sh built them (its SOURCES.json)."""
+    path = os.environ.get('SQEX_PACKAGE_SOURCES')
+    if not path:
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 def b64(a, dtype):
     arr = np.ascontiguousarray(np.asarray(a, dtype=dtype)).ravel()
     return {'b64': base64.b64encode(arr.tobytes()).decode('ascii'), 'dtype': 'float32' if dtype == '<f4' else 'float64',
@@ -526,6 +537,7 @@ def main():
         'writer': writer,
         'modules': {kind: C[kind][1] for kind in C},
         'versions': versions,
+        'sources': package_sources(),
         'host': f"{platform.system()} {platform.machine()}",
         'safetensorsSha256': digest,
         'note': ('made by the real timm, torchvision and safetensors' if mode == 'timm' else

@@ -26,8 +26,11 @@ describe('NaN/±Inf fixtures from PyTorch', () => {
     for (const n of ['se_issue8_example', 'eca_k5_inf_weight_padding', 'cbam_k3_inf_spatial_weight_n1', 'cbam_k7_nan_x'])
       expect(names).toContain(n);
     const modules = new Set(fixtures.map((f) => f.module));
-    for (const m of ['SEModule', 'EffectiveSEModule', 'EfficientNetSqueezeExcite', 'TorchvisionSE', 'EcaModule', 'CbamModule'])
+    // The real classes (not re-implementations), and the timm that ran them.
+    for (const m of ['timm.layers.squeeze_excite.SEModule', 'timm.layers.squeeze_excite.EffectiveSEModule', 'timm.models._efficientnet_blocks.SqueezeExcite',
+      'torchvision.ops.misc.SqueezeExcitation', 'timm.layers.eca.EcaModule', 'timm.layers.cbam.CbamModule'])
       expect(modules.has(m), m).toBe(true);
+    for (const fx of fixtures) expect(fx.versions.timm, fx.name).toMatch(/^\d+\.\d+/);
   });
 
   test('issue 8 example: PyTorch gives y all NaN', () => {

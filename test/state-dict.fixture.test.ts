@@ -34,6 +34,7 @@ describe(`checkpoint fixture (${fx.provenance.mode} mode)`, () => {
       expect(p.versions.timm).toMatch(/^\d/);
       expect(p.versions.safetensors).toMatch(/^\d/);
       expect(p.writer).toContain('safetensors.torch.save_file');
+      expect(p.modules['timm.SEModule']).toMatch(/^timm\.layers\.squeeze_excite\.SEModule \(timm \d/);
     } else {
       // A fallback fixture must say so wherever it matters.
       expect(p.modules['timm.SEModule']).toContain('re-implemented');
