@@ -64,3 +64,47 @@ export function toNhwc<T extends Float32Array | Float64Array>(a: T, [n, c, h, w]
       for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[((i * h + y) * w + x) * c + j] = a[((i * c + j) * h + y) * w + x]!;
   return out;
 }
+
+/** One attention module inside a whole model of test/fixtures/timm_models (scripts/gen_timm_models_fixture.py). */
+export interface TimmModelCase extends ModelCase {
+  channels: number;
+  /** rd for SE/CBAM, null for ECA. */
+  hidden: number | null;
+  /** ECA's conv k or CBAM's spatial k, null for SE. */
+  kernelSize: number | null;
+  gateRange: [number, number];
+  gateSaturated: number;
+}
+
+export interface TimmModel {
+  name: string;
+  source: 'timm' | 'torchvision';
+  /** The constructor call that made it. */
+  call: string;
+  path: string;
+  sha256: string;
+  tensorCount: number;
+  cases: TimmModelCase[];
+}
+
+export interface TimmModelsFixture {
+  provenance: { writer: string; versions: Record<string, string>; sources: Record<string, string> | null; command: string; image: number[] };
+  bnEps: number;
+  models: TimmModel[];
+}
+
+export function loadTimmModelsFixture(): TimmModelsFixture {
+  const raw = JSON.parse(readFileSync(`${FIXTURE_DIR}timm_models.json`, 'utf8'));
+  return {
+    ...raw,
+    models: raw.models.map((m: Record<string, unknown>) => ({
+      ...m,
+      path: `${FIXTURE_DIR}${m.file as string}`,
+      cases: (m.cases as Record<string, unknown>[]).map((c) => ({
+        ...c,
+        x: decode(c.x as never) as Float32Array,
+        expected: decode(c.expected as never) as Float64Array,
+      })),
+    })),
+  };
+}

@@ -12,12 +12,12 @@
 #     command: source .gpu/enter.sh && bash native/dev/gpu_session.sh
 #
 # Steps (all by default; or name some): tests harness cuda11 timm sanitize cluster crossover bench.
-# Budgets (s): 120 + 45 + 80 + 50 + 90 + 115 + 45 + 100 = 645 at most, plus ~20 s of unpacking; most
+# Budgets (s): 120 + 45 + 80 + 100 + 90 + 115 + 45 + 100 = 695 at most, plus ~20 s of unpacking; most
 # steps end well before (the last run's tests took ~60 s of their 120). Give the call timeout_s 600; if it runs long, a second call names the
 # steps still to do (e.g. `… gpu_session.sh cluster bench`).
 # What comes back (the device tool returns at most 8 files): $OUT/summary.txt (also printed last),
 # $OUT/logs.tar.gz (every log), $OUT/results.tar.gz (bench tables, harness and cluster tables),
-# $OUT/attention_model.safetensors and .json (the fixture made by real timm + safetensors).
+# $OUT/fixtures.tar.gz (both checkpoint fixtures as the GPU host's timm + safetensors make them).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -86,17 +86,20 @@ if has cuda11; then
 fi
 
 if has timm; then
-  # The checkpoint fixture from the real modules and writer; then the fixture tests against it.
+  # Both checkpoint fixtures again with the GPU host's timm and safetensors (newer than the
+  # committed ones, made on the dev VM by scripts/setup-real-timm.sh: timm from git, safetensors
+  # v0.2.8), then the fixture tests against them on the CPU and on CUDA.
   mkdir -p "$OUT/fixture"
-  timeout 30 python3 scripts/gen_safetensors_fixture.py --mode timm --out "$OUT/fixture" > "$logs/timm-fixture.log" 2>&1
+  { timeout 30 python3 scripts/gen_safetensors_fixture.py --mode timm --out "$OUT/fixture" &&
+    timeout 30 python3 scripts/gen_timm_models_fixture.py --out "$OUT/fixture"; } > "$logs/timm-fixture.log" 2>&1
   rc=$?
   if [ $rc -eq 0 ]; then
-    cp "$OUT"/fixture/attention_model.* test/fixtures/
-    timeout 20 npx vitest run test/state-dict.fixture.test.ts test/gpu/state-dict.cuda.test.ts >> "$logs/timm-fixture.log" 2>&1
-    note "timm fixture: made (exit $rc), tests on it: exit $? — $(grep -E 'Tests ' "$logs/timm-fixture.log" | strip | tail -1); $(grep -o '"mode": *"[a-z]*"' "$OUT/fixture/attention_model.json" | head -1)"
-    mv "$OUT"/fixture/attention_model.* "$OUT/" && rmdir "$OUT/fixture"
+    cp -r "$OUT"/fixture/* test/fixtures/
+    timeout 40 npx vitest run test/state-dict.fixture.test.ts test/timm-models.fixture.test.ts test/gpu/state-dict.cuda.test.ts >> "$logs/timm-fixture.log" 2>&1
+    note "timm fixtures: made (exit $rc), tests on them (cpu + cuda): exit $? — $(grep -E 'Tests ' "$logs/timm-fixture.log" | strip | tail -1); $(grep -o '"mode": *"[a-z]*"' "$OUT/fixture/attention_model.json" | head -1); $(grep -E 'models, .* attention modules' "$logs/timm-fixture.log")"
+    tar -C "$OUT/fixture" -czf "$OUT/fixtures.tar.gz" . && rm -rf "$OUT/fixture"
   else
-    note "timm fixture: generator exit $rc — $(tail -2 "$logs/timm-fixture.log" | tr '\n' ' ')"
+    note "timm fixtures: generator exit $rc — $(tail -2 "$logs/timm-fixture.log" | tr '\n' ' ')"
     rm -rf "$OUT/fixture"
   fi
 fi
