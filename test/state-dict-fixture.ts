@@ -20,8 +20,9 @@ export interface ModelCase {
 
 export interface ModelFixture {
   provenance: {
-    mode: 'timm' | 'fallback';
-    real: boolean;
+    mode: 'timm';
+    real: true;
+    sources: Record<string, string> | null;
     writer: string;
     modules: Record<string, string>;
     versions: Record<string, string>;

@@ -1,7 +1,7 @@
 // The end-to-end proof: a checkpoint written by Python (scripts/gen_safetensors_fixture.py),
 // read with readSafetensors, each module loaded with fromStateDict, run on the CPU in both layouts,
-// against the module's own float64 output. The fixture's provenance says whether the real timm
-// and safetensors made it or the fallback (printed, and checked for honesty below).
+// against the module's own float64 output. The fixture's provenance names the timm, torchvision
+// and safetensors that made it (printed, and checked below).
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -23,23 +23,18 @@ describe(`checkpoint fixture (${fx.provenance.mode} mode)`, () => {
 
   test('provenance is recorded and consistent with the file', () => {
     const p = fx.provenance;
-    expect(['timm', 'fallback']).toContain(p.mode);
-    expect(p.real).toBe(p.mode === 'timm');
+    // Made by the real timm and safetensors (the fallback that re-implemented them is gone).
+    expect(p.mode).toBe('timm');
+    expect(p.real).toBe(true);
     expect(createHash('sha256').update(readFileSync(fx.path)).digest('hex')).toBe(p.safetensorsSha256);
     expect(file.metadata?.mode).toBe(p.mode);
     for (const kind of ['timm.SEModule', 'timm.EffectiveSEModule', 'timm.SqueezeExcite', 'torchvision.SqueezeExcitation', 'timm.EcaModule', 'timm.CbamModule']) {
-      expect(p.modules[kind], kind).toBeTruthy();
+      expect(p.modules[kind], kind).toMatch(kind.startsWith('timm.') ? /\(timm \d/ : /\(torchvision \d/);
     }
-    if (p.mode === 'timm') {
-      expect(p.versions.timm).toMatch(/^\d/);
-      expect(p.versions.safetensors).toMatch(/^\d/);
-      expect(p.writer).toContain('safetensors.torch.save_file');
-      expect(p.modules['timm.SEModule']).toMatch(/^timm\.layers\.squeeze_excite\.SEModule \(timm \d/);
-    } else {
-      // A fallback fixture must say so wherever it matters.
-      expect(p.modules['timm.SEModule']).toContain('re-implemented');
-      expect(p.note).toContain('--mode timm');
-    }
+    expect(p.versions.timm).toMatch(/^\d/);
+    expect(p.versions.safetensors).toMatch(/^\d/);
+    expect(p.writer).toContain('safetensors.torch.save_file');
+    expect(p.modules['timm.SEModule']).toMatch(/^timm\.layers\.squeeze_excite\.SEModule \(timm \d/);
     for (const c of fx.cases) expect(c.selfCheckRelErr, c.prefix).toBeLessThan(1e-12);
   });
 
