@@ -185,6 +185,36 @@ def read_back(path):
 
 # ---------------------------------------------------------------------------------------------
 
+def real_packages():
+    """(versions, safetensors.torch.save_file), or exit saying how to get timm, torchvision and safetensors."""
+    try:
+        import safetensors
+        import timm
+        import torchvision
+        from safetensors.torch import save_file
+    except Exception as e:
+        sys.exit(f"needs the real timm, torchvision and safetensors ({type(e).__name__}: {e}); "
+                 "see scripts/setup-real-timm.sh for a machine without PyPI")
+    return ({'python': platform.python_version(), 'torch': torch.__version__, 'numpy': np.__version__,
+             'torchvision': torchvision.__version__, 'timm': timm.__version__, 'safetensors': safetensors.__version__},
+            save_file)
+
+
+def write_json(path, doc):
+    """Compact, sorted keys (deterministic), newline-terminated."""
+    with open(path, 'w') as f:
+        json.dump(doc, f, separators=(',', ':'), sort_keys=True)
+        f.write('\n')
+
+
+def self_check_status(worst):
+    """The exit status: 1, said aloud, when a module does not compute what the mapping assumes."""
+    if worst > 1e-12:
+        print("SELF-CHECK MISMATCH: the modules do not compute what the mapping assumes")
+        return 1
+    return 0
+
+
 def package_sources():
     """Where timm and safetensors came from, when scripts/setup-real-timm.sh built them (its SOURCES.json)."""
     path = os.environ.get('SQEX_PACKAGE_SOURCES')
@@ -244,16 +274,7 @@ def main():
     ap.add_argument('--mode', choices=('timm',), default='timm', help='the only mode (kept for old command lines)')
     args = ap.parse_args()
     torch.set_grad_enabled(False)
-    try:
-        import safetensors
-        import timm
-        import torchvision
-        from safetensors.torch import save_file
-    except Exception as e:
-        sys.exit(f"needs the real timm, torchvision and safetensors ({type(e).__name__}: {e}); "
-                 "see scripts/setup-real-timm.sh for a machine without PyPI")
-    versions = {'python': platform.python_version(), 'torch': torch.__version__, 'numpy': np.__version__,
-                'torchvision': torchvision.__version__, 'timm': timm.__version__, 'safetensors': safetensors.__version__}
+    versions, save_file = real_packages()
     mode = 'timm'
 
     C = module_classes()
@@ -346,16 +367,11 @@ def main():
            'distractors': ['stem.conv.weight', 'stem.bn.weight', 'blocks.9.mlp.fc1.weight', 'blocks.9.mlp.fc2.weight',
                            'head.fc.weight']}
     js_path = os.path.join(args.out, f'{FIXTURE}.json')
-    with open(js_path, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'), sort_keys=True)
-        f.write('\n')
+    write_json(js_path, doc)
     sizes = os.path.getsize(st_path) + os.path.getsize(js_path)
     print(f"mode={mode}; {len(out_cases)} modules; worst selfCheckRelErr {worst:.2e}; "
           f"{os.path.getsize(st_path)} + {os.path.getsize(js_path)} = {sizes} bytes; sha256 {digest[:16]}")
-    if worst > 1e-12:
-        print("SELF-CHECK MISMATCH: the modules do not compute what the mapping assumes")
-        return 1
-    return 0
+    return self_check_status(worst)
 
 
 if __name__ == '__main__':

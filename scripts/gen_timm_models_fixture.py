@@ -31,7 +31,6 @@ when set, goes into the provenance.
 import argparse
 import copy
 import hashlib
-import json
 import os
 import platform
 import sys
@@ -43,7 +42,7 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_golden import ref_cbam, ref_eca, ref_se  # noqa: E402
-from gen_safetensors_fixture import BLOCK, DEFAULTS, b64, mapped_weights, package_sources, randomise  # noqa: E402
+from gen_safetensors_fixture import BLOCK, DEFAULTS, b64, mapped_weights, package_sources, randomise, real_packages, self_check_status, write_json  # noqa: E402
 
 FIXTURE = 'timm_models'
 IMAGE = (1, 3, 64, 64)
@@ -128,16 +127,7 @@ def main():
     ap.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures'))
     args = ap.parse_args()
     torch.set_grad_enabled(False)
-    try:
-        import safetensors
-        import timm
-        import torchvision
-        from safetensors.torch import save_file
-    except Exception as e:
-        sys.exit(f"needs the real timm, torchvision and safetensors ({type(e).__name__}: {e}); "
-                 "see scripts/setup-real-timm.sh for a machine without PyPI")
-    versions = {'python': platform.python_version(), 'torch': torch.__version__, 'numpy': np.__version__,
-                'timm': timm.__version__, 'torchvision': torchvision.__version__, 'safetensors': safetensors.__version__}
+    versions, save_file = real_packages()
 
     out_dir = os.path.join(args.out, FIXTURE)
     os.makedirs(out_dir, exist_ok=True)
@@ -211,16 +201,11 @@ def main():
     }
     doc = {'provenance': provenance, 'bnEps': 1e-5, 'models': docs}
     js_path = os.path.join(args.out, f'{FIXTURE}.json')
-    with open(js_path, 'w') as f:
-        json.dump(doc, f, separators=(',', ':'), sort_keys=True)
-        f.write('\n')
+    write_json(js_path, doc)
     n_cases = sum(len(d['cases']) for d in docs)
     print(f"{len(docs)} models, {n_cases} attention modules; worst selfCheckRelErr {worst:.2e}; "
           f"{total} bytes of checkpoints + {os.path.getsize(js_path)} bytes of JSON")
-    if worst > 1e-12:
-        print("SELF-CHECK MISMATCH: the modules do not compute what the mapping assumes")
-        return 1
-    return 0
+    return self_check_status(worst)
 
 
 if __name__ == '__main__':

@@ -1,7 +1,10 @@
 // Loads test/fixtures/attention_model.{safetensors,json} (scripts/gen_safetensors_fixture.py): a
 // checkpoint holding SE / ECA / CBAM modules and each module's float64 output on a fixed input.
 import { readFileSync } from 'node:fs';
-import { FIXTURE_DIR } from './helpers.js';
+import { expect } from 'vitest';
+import { CBAMBlock, ECABlock, SEBlock, type SafetensorsFile } from '../dist/index.js';
+import { FIXTURE_DIR, TOL_F32, expectClose, poisoned } from './helpers.js';
+import type { Layout } from './reference.js';
 import type { Shape4 } from './reference.js';
 
 export interface ModelCase {
@@ -108,4 +111,24 @@ export function loadTimmModelsFixture(): TimmModelsFixture {
       })),
     })),
   };
+}
+
+const BLOCKS = { SEBlock, ECABlock, CBAMBlock } as const;
+
+/**
+ * Loads case c from the checkpoint with fromStateDict on the CPU, runs it on c.x (in `layout`) into a
+ * poisoned out, and checks it against c.expected within 1e-5; returns the relative error.
+ */
+export function runCaseOnCpu(file: SafetensorsFile, c: ModelCase, layout: Layout, bnEps: number, label: string): number {
+  const Block = BLOCKS[c.block] as unknown as { fromStateDict(t: unknown, p: string, o: unknown): { forward(x: Float32Array, s: unknown, o: unknown): Float32Array; dispose(): void } };
+  const block = Block.fromStateDict(file, c.prefix, { kind: c.kind, ...c.overrides, layout, device: 'cpu', bnEps });
+  try {
+    const x = layout === 'NCHW' ? c.x : toNhwc(c.x, c.shape);
+    const expected = layout === 'NCHW' ? c.expected : toNhwc(c.expected, c.shape);
+    const out = poisoned(x.length);
+    expect(block.forward(x, c.shape, { out })).toBe(out);
+    return expectClose(out, expected, TOL_F32, `${label} ${layout}`);
+  } finally {
+    block.dispose();
+  }
 }

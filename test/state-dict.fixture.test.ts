@@ -5,14 +5,13 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
-import { CBAMBlock, ECABlock, SEBlock, findAttentionModules, readSafetensors } from '../dist/index.js';
-import { LAYOUTS, TOL_F32, expectClose, poisoned } from './helpers.js';
-import { loadModelFixture, toNhwc, type ModelCase } from './state-dict-fixture.js';
+import { findAttentionModules, readSafetensors } from '../dist/index.js';
+import { LAYOUTS } from './helpers.js';
+import { loadModelFixture, runCaseOnCpu, type ModelCase } from './state-dict-fixture.js';
 
 const fx = loadModelFixture();
 console.log(`attention_model fixture: mode=${fx.provenance.mode}; ${fx.provenance.note}`);
 
-const BLOCKS = { SEBlock, ECABlock, CBAMBlock } as const;
 const errors: number[] = [];
 afterAll(() => {
   if (errors.length > 0) console.log(`fixture: ${errors.length} module × layout runs, worst relative error ${Math.max(...errors).toExponential(2)}`);
@@ -48,15 +47,7 @@ describe(`checkpoint fixture (${fx.provenance.mode} mode)`, () => {
   test.each(fx.cases.flatMap((c) => LAYOUTS.map((l) => [`${c.prefix} (${c.kind}) ${l}`, c, l] as const)))(
     'cpu: %s reproduces the module within 1e-5',
     (_n, c: ModelCase, layout) => {
-      const Block = BLOCKS[c.block] as unknown as { fromStateDict(t: unknown, p: string, o: unknown): { forward(x: Float32Array, s: unknown, o: unknown): Float32Array; dispose(): void } };
-      const block = Block.fromStateDict(file, c.prefix, { kind: c.kind, ...c.overrides, layout, device: 'cpu', bnEps: fx.bnEps });
-      const x = layout === 'NCHW' ? c.x : toNhwc(c.x, c.shape);
-      const expected = layout === 'NCHW' ? c.expected : toNhwc(c.expected, c.shape);
-      const out = poisoned(x.length);
-      const y = block.forward(x, c.shape, { out });
-      expect(y).toBe(out);
-      errors.push(expectClose(y, expected, TOL_F32, `${c.prefix} ${c.kind} ${layout} (fixture mode ${fx.provenance.mode})`));
-      block.dispose();
+      errors.push(runCaseOnCpu(file, c, layout, fx.bnEps, `${c.prefix} ${c.kind}`));
     },
   );
 

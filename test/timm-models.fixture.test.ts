@@ -8,12 +8,11 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { CBAMBlock, ECABlock, SEBlock, findAttentionModules, readSafetensors } from '../dist/index.js';
-import { LAYOUTS, TOL_F32, expectClose, poisoned } from './helpers.js';
-import { loadTimmModelsFixture, toNhwc, type TimmModel, type TimmModelCase } from './state-dict-fixture.js';
+import { findAttentionModules, readSafetensors } from '../dist/index.js';
+import { LAYOUTS } from './helpers.js';
+import { loadTimmModelsFixture, runCaseOnCpu, type TimmModel, type TimmModelCase } from './state-dict-fixture.js';
 
 const fx = loadTimmModelsFixture();
-const BLOCKS = { SEBlock, ECABlock, CBAMBlock } as const;
 const errors: number[] = [];
 afterAll(() => {
   if (errors.length > 0) console.log(`timm models: ${errors.length} module × layout runs, worst relative error ${Math.max(...errors).toExponential(2)}`);
@@ -68,14 +67,7 @@ describe('whole-model checkpoints (real timm / torchvision, real safetensors wri
     test.each(m.cases.flatMap((c) => LAYOUTS.map((l) => [`${c.prefix} (${c.kind}${Object.keys(c.overrides).length ? `, ${JSON.stringify(c.overrides)}` : ''}) ${l}`, c, l] as const)))(
       'cpu: %s reproduces the module within 1e-5',
       (_n, c: TimmModelCase, layout) => {
-        const Block = BLOCKS[c.block] as unknown as { fromStateDict(t: unknown, p: string, o: unknown): { forward(x: Float32Array, s: unknown, o: unknown): Float32Array; dispose(): void } };
-        const block = Block.fromStateDict(file, c.prefix, { kind: c.kind, ...c.overrides, layout, device: 'cpu', bnEps: fx.bnEps });
-        const x = layout === 'NCHW' ? c.x : toNhwc(c.x, c.shape);
-        const expected = layout === 'NCHW' ? c.expected : toNhwc(c.expected, c.shape);
-        const out = poisoned(x.length);
-        expect(block.forward(x, c.shape, { out })).toBe(out);
-        errors.push(expectClose(out, expected, TOL_F32, `${m.name} ${c.prefix} ${layout}`));
-        block.dispose();
+        errors.push(runCaseOnCpu(file, c, layout, fx.bnEps, `${m.name} ${c.prefix}`));
       },
     );
   });
