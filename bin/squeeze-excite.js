@@ -29,6 +29,12 @@ function jsonText(value) {
   return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/** `{ gate: 'hardsigmoid' }`, or '' for no options. */
+function optionsText(options) {
+  const entries = Object.entries(options);
+  return entries.length === 0 ? '' : `{ ${entries.map(([k, v]) => `${k}: '${v}'`).join(', ')} }`;
+}
+
 function pad(s, n) {
   return s + ' '.repeat(Math.max(0, n - s.length));
 }
@@ -53,7 +59,7 @@ function inspect(file, json) {
   if (found.length > 0) {
     const rows = [['prefix', 'kind', 'block', 'C', 'hidden', 'k', 'notes']];
     for (const f of found) {
-      const notes = [f.alternatives.length > 0 ? `or ${f.alternatives.join(', ')}` : '', f.foldsBatchNorm ? 'BatchNorm folded' : '', f.note]
+      const notes = [optionsText(f.options) ? `pass ${optionsText(f.options)}` : '', f.alternatives.length > 0 ? `or ${f.alternatives.join(', ')}` : '', f.foldsBatchNorm ? 'BatchNorm folded' : '', f.note]
         .filter((s) => s !== '')
         .join('; ');
       const row = [f.prefix === '' ? "''" : f.prefix, f.kind ?? '-', f.block ?? '-', f.channels === null ? '-' : String(f.channels), f.hidden === null ? '-' : String(f.hidden), f.kernelSize === null ? '-' : String(f.kernelSize), notes];
@@ -67,7 +73,7 @@ function inspect(file, json) {
         'Load one:',
         `  const { readSafetensors, ${first.block} } = require('squeeze-excite');`,
         // JSON.stringify leaves C1 raw; printable's \xNN is the same character in a JS string literal.
-        printable(`  const block = ${first.block}.fromStateDict(readSafetensors(${JSON.stringify(path.basename(file))}), ${JSON.stringify(first.prefix)}, { kind: ${JSON.stringify(first.kind)} });`),
+        printable(`  const block = ${first.block}.fromStateDict(readSafetensors(${JSON.stringify(path.basename(file))}), ${JSON.stringify(first.prefix)}, { kind: ${JSON.stringify(first.kind)}${Object.entries(first.options).map(([k, v]) => `, ${k}: ${JSON.stringify(v)}`).join('')} });`),
       );
     }
   }

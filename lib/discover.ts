@@ -4,6 +4,7 @@
 import { isArrayValue, rangeError, typeError } from './is.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
 import { ATTENTION_KINDS, type AttentionKind } from './state-dict.js';
+import type { Activation, Gate } from './types.js';
 
 /** One module found. */
 export interface FoundAttention {
@@ -21,6 +22,13 @@ export interface FoundAttention {
   hidden: number | null;
   /** ECA's conv k, or CBAM's spatial k. */
   kernelSize: number | null;
+  /**
+   * Options to pass with `kind` where the model around the module names its tensors as a known
+   * architecture whose attention differs from the kind's defaults (`note` says which), e.g.
+   * `{ gate: 'hardsigmoid' }` for torchvision's MobileNetV3; `{}` where the defaults are the guess.
+   * A state dict holds no activations: this is inferred from names, so check it against the model.
+   */
+  options: { activation?: Activation; gate?: Gate };
   /** A BatchNorm that fromStateDict folds (timm SEModule `bn`, CBAM's spatial BN). */
   foldsBatchNorm: boolean;
   note: string;
@@ -91,13 +99,46 @@ function join(prefix: string, rel: string): string {
   return prefix === '' ? rel : `${prefix}.${rel}`;
 }
 
+/** torchvision's models that use SqueezeExcitation, by the names they give its place. */
+const TORCHVISION_SE_PLACES: ReadonlyArray<readonly [RegExp, Pick<FoundAttention, 'options' | 'note'>]> = [
+  [/(^|\.)features\.\d+\.block\.\d+$/, { options: { gate: 'hardsigmoid' }, note: "named as in torchvision's MobileNetV3 (features.N.block.M), whose SE gate is hardsigmoid" }],
+  [/(^|\.)features\.\d+\.\d+\.block\.\d+$/, { options: { activation: 'silu' }, note: "named as in torchvision's EfficientNet / EfficientNetV2 (features.N.M.block.K), whose SE activation is SiLU" }],
+  [/(^|\.)trunk_output\.block\d+\.block\d+-\d+\.f\.se$/, { options: {}, note: "named as in torchvision's RegNet (trunk_output.*.f.se): relu, sigmoid, the defaults" }],
+];
+
+function torchvisionFamily(prefix: string): Pick<FoundAttention, 'options' | 'note'> | null {
+  for (const [re, hint] of TORCHVISION_SE_PLACES) if (re.test(prefix)) return { options: { ...hint.options }, note: hint.note };
+  return null;
+}
+
+/**
+ * timm's EfficientNet-family models (efficientnet.py, mobilenetv3.py) share SqueezeExcite and its
+ * names (`blocks.i.j.se`); their heads tell them apart: MobileNetV3-style models (mobilenetv3, lcnet,
+ * ghostnet, hardcorenas) have `conv_head.bias` and no `bn2` and use relu + hardsigmoid; those with
+ * `bn2` (efficientnet, efficientnetv2, mixnet, tinynet) use the defaults, silu + sigmoid.
+ */
+function efficientNetFamily(prefix: string, shapes: ReadonlyMap<string, readonly number[]>): Pick<FoundAttention, 'options' | 'note'> {
+  const m = /^(.*?)blocks\.\d+\.\d+\.se$/.exec(prefix);
+  const root = m === null ? null : m[1]!;
+  if (root !== null && shapes.has(`${root}conv_head.bias`) && !shapes.has(`${root}bn2.weight`)) {
+    return { options: { activation: 'relu', gate: 'hardsigmoid' }, note: "the model has a MobileNetV3 head (conv_head with a bias, no bn2): timm's MobileNetV3, LCNet, GhostNet, HardCoReNAS use relu, hardsigmoid" };
+  }
+  if (root !== null && shapes.has(`${root}bn2.weight`)) {
+    return { options: {}, note: "the model has an EfficientNet head (conv_head, bn2): silu, sigmoid, the defaults (but semnasnet's SE uses relu)" };
+  }
+  return { options: {}, note: "silu by default (EfficientNet); MobileNetV3 needs activation 'relu', gate 'hardsigmoid'; FBNetV3's hardswish is not supported" };
+}
+
 /**
  * Lists the attention modules in a set of tensors, detected by timm / torchvision names and
  * consistent shapes: `P.channel.fc1/fc2` + `P.spatial.conv.conv` [1, 2, k, k] (CbamModule),
  * `P.conv_reduce/conv_expand` (EfficientNet SqueezeExcite), `P.fc1/fc2` as 1×1 convs [rd, C, 1, 1]
  * and [C, rd, 1, 1] (SEModule or torchvision SqueezeExcitation: same tensors), `P.fc` [C, C, 1, 1]
  * alone with its bias (EffectiveSEModule), `P.conv.weight` [1, 1, k] alone (EcaModule). Linear
- * MLPs (2-D fc1/fc2, as in transformers) are not 1×1 convs and are not listed.
+ * MLPs (2-D fc1/fc2, as in transformers) are not 1×1 convs and are not listed, nor are 1×1-conv
+ * MLPs that widen (hidden > C: ConvNeXt conv_mlp, FastViT, MobileViTv2). Where the surrounding
+ * names match a torchvision or timm architecture whose attention differs from the kind's defaults,
+ * `options` carries what to pass (a guess from names, said in `note`).
  *
  * @param source - a header (readSafetensorsHeader), a SafetensorsFile, or { name, shape }s.
  * @returns the modules, sorted by prefix (numbers in natural order).
@@ -137,9 +178,9 @@ export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile
     if (name === suffix) return '';
     return name.endsWith(`.${suffix}`) ? name.slice(0, -suffix.length - 1) : null;
   };
-  const add = (f: Omit<FoundAttention, 'block' | 'alternatives' | 'note'> & Partial<Pick<FoundAttention, 'alternatives' | 'note'>>): void => {
+  const add = (f: Omit<FoundAttention, 'block' | 'alternatives' | 'note' | 'options'> & Partial<Pick<FoundAttention, 'alternatives' | 'note' | 'options'>>): void => {
     for (const t of f.tensors) claimed.add(t);
-    found.push({ alternatives: [], note: '', ...f, block: f.kind === null ? null : ATTENTION_KINDS[f.kind].block });
+    found.push({ alternatives: [], note: '', options: {}, ...f, block: f.kind === null ? null : ATTENTION_KINDS[f.kind].block });
   };
   const bnTensors = (p: string): string[] => ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'].map((s) => join(p, s)).filter((n) => shapes.has(n));
 
@@ -169,16 +210,7 @@ export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile
     const w2 = shapes.get(join(p, 'conv_expand.weight'));
     if (!is1x1(w1) || !is1x1(w2) || w2[0] !== w1[1] || w2[1] !== w1[0]) continue;
     const tensors = under(join(p, 'conv_reduce')).concat(under(join(p, 'conv_expand')));
-    add({
-      prefix: p,
-      kind: 'timm.SqueezeExcite',
-      channels: w1[1],
-      hidden: w1[0],
-      kernelSize: null,
-      foldsBatchNorm: false,
-      tensors,
-      note: "silu by default (EfficientNet); MobileNetV3 needs activation 'relu', gate 'hardsigmoid'",
-    });
+    add({ prefix: p, kind: 'timm.SqueezeExcite', channels: w1[1], hidden: w1[0], kernelSize: null, foldsBatchNorm: false, tensors, ...efficientNetFamily(p, shapes) });
   }
 
   for (const name of names) {
@@ -188,21 +220,25 @@ export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile
     const w1 = shapes.get(name);
     const w2 = shapes.get(join(p, 'fc2.weight'));
     if (!is1x1(w1) || !is1x1(w2) || w2[0] !== w1[1] || w2[1] !== w1[0]) continue;
+    // A pair that widens (hidden > C) is a convolutional MLP (timm ConvNeXt with conv_mlp, FastViT,
+    // MobileViTv2: hidden 2-4 C), not a squeeze: none of the 332 SE-type modules of 30 timm /
+    // torchvision architectures has hidden > C (EffectiveSE's C is the most), while those three
+    // models hold 31 such MLPs (test/fixtures/model_names.json.gz, test/discover.models.test.ts).
+    if (w1[0]! > w1[1]!) continue;
     const bn = bnTensors(join(p, 'bn'));
     const hasBias = shapes.has(join(p, 'fc1.bias'));
     const tensors = under(join(p, 'fc1')).concat(bn, under(join(p, 'fc2')));
     const timmOnly = bn.length > 0 || !hasBias; // torchvision's SqueezeExcitation always has biases and no bn
-    add({
-      prefix: p,
-      kind: 'timm.SEModule',
-      alternatives: timmOnly ? [] : ['torchvision.SqueezeExcitation'],
-      channels: w1[1],
-      hidden: w1[0],
-      kernelSize: null,
-      foldsBatchNorm: bn.length > 0,
-      tensors,
-      note: timmOnly ? '' : "same tensors and defaults (relu, sigmoid); torchvision MobileNetV3 needs gate 'hardsigmoid'",
-    });
+    const base = { prefix: p, channels: w1[1]!, hidden: w1[0]!, kernelSize: null, foldsBatchNorm: bn.length > 0, tensors };
+    const tv = timmOnly ? null : torchvisionFamily(p);
+    if (tv !== null) add({ ...base, kind: 'torchvision.SqueezeExcitation', alternatives: ['timm.SEModule'], ...tv });
+    else
+      add({
+        ...base,
+        kind: 'timm.SEModule',
+        alternatives: timmOnly ? [] : ['torchvision.SqueezeExcitation'],
+        note: timmOnly ? '' : "same tensors and defaults (relu, sigmoid); torchvision MobileNetV3 needs gate 'hardsigmoid'",
+      });
   }
 
   for (const name of names) {

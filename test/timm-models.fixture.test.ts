@@ -61,6 +61,8 @@ describe('whole-model checkpoints (real timm / torchvision, real safetensors wri
         expect(f.channels, c.prefix).toBe(c.kind === 'timm.EcaModule' ? null : c.channels);
         expect(f.hidden, c.prefix).toBe(c.hidden);
         expect(f.kernelSize, c.prefix).toBe(c.kernelSize);
+        // What the names say to pass beyond kind is what the module needed (e.g. MobileNetV3's hardsigmoid).
+        expect(f.options, c.prefix).toEqual(c.overrides);
       }
     });
 
@@ -74,10 +76,12 @@ describe('whole-model checkpoints (real timm / torchvision, real safetensors wri
 
   test('`squeeze-excite inspect` lists every attention module of a whole model', () => {
     const root = path.resolve(__dirname, '..');
-    const m = fx.models.find((x) => x.name === 'mobilenet_v3_small') ?? fx.models[0]!;
+    const m = fx.models.find((x) => x.name === 'mobilenet_v3_small')!;
     const r = spawnSync(process.execPath, [path.join(root, 'bin/squeeze-excite.js'), 'inspect', m.path], { encoding: 'utf8', timeout: 20_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     for (const c of m.cases) expect(r.stdout).toMatch(new RegExp(`^${c.prefix.replace(/\./g, '\\.')}\\s`, 'm'));
+    // The snippet carries the options the names call for.
+    expect(r.stdout).toContain(`{ kind: "torchvision.SqueezeExcitation", gate: "hardsigmoid" }`);
   });
 });
