@@ -102,23 +102,31 @@ def gate_values(m, x):
 
 
 def models():
-    """(name, source, call text, constructor) of each model; a constructor the installed version lacks is skipped."""
+    """(name, source, call text, constructor, dtype) of each model; a constructor the installed version lacks is skipped.
+
+    Two are saved in half precision (model.half() / .to(torch.bfloat16), as people publish them):
+    fromStateDict converts F16 / BF16 itself; their expected outputs use the rounded weights.
+    """
     import timm
     from torchvision.models import mobilenet_v3_small
     small = dict(layers=(1, 1, 1, 1), stem_width=8, num_classes=10)
+    cbam = dict(small, channels=(8, 16, 24, 32), block_args=dict(attn_layer='cbam'))
     specs = [
-        ('seresnet18', 'timm', dict(small, channels=(8, 16, 24, 32))),
-        ('ecaresnet26t', 'timm', dict(small, channels=(4, 8, 12, 16))),
-        ('resnet18_cbam', 'timm', dict(small, channels=(8, 16, 24, 32), block_args=dict(attn_layer='cbam'))),
-        ('test_efficientnet', 'timm', dict(num_classes=10, channel_multiplier=0.5)),
+        ('seresnet18', 'seresnet18', dict(small, channels=(8, 16, 24, 32)), None),
+        ('seresnet18_f16', 'seresnet18', dict(small, channels=(8, 16, 24, 32)), torch.float16),
+        ('ecaresnet26t', 'ecaresnet26t', dict(small, channels=(4, 8, 12, 16)), None),
+        ('resnet18_cbam', 'resnet18', cbam, None),
+        ('resnet18_cbam_bf16', 'resnet18', cbam, torch.bfloat16),
+        ('test_efficientnet', 'test_efficientnet', dict(num_classes=10, channel_multiplier=0.5), None),
     ]
     out = []
-    for name, source, kw in specs:
-        arch = 'resnet18' if name == 'resnet18_cbam' else name
+    for name, arch, kw, dtype in specs:
         call = f"timm.create_model({arch!r}, {', '.join(f'{k}={v!r}' for k, v in kw.items())})"
-        out.append((name, source, call, lambda arch=arch, kw=kw: timm.create_model(arch, pretrained=False, **kw)))
+        if dtype is not None:
+            call += f".to({dtype})"
+        out.append((name, 'timm', call, lambda arch=arch, kw=kw: timm.create_model(arch, pretrained=False, **kw), dtype))
     out.append(('mobilenet_v3_small', 'torchvision', 'torchvision.models.mobilenet_v3_small(width_mult=0.25, num_classes=10)',
-                lambda: mobilenet_v3_small(width_mult=0.25, num_classes=10)))
+                lambda: mobilenet_v3_small(width_mult=0.25, num_classes=10), None))
     return out
 
 
@@ -132,7 +140,7 @@ def main():
     out_dir = os.path.join(args.out, FIXTURE)
     os.makedirs(out_dir, exist_ok=True)
     docs, worst, total = [], 0.0, 0
-    for name, source, call, make in models():
+    for name, source, call, make, dtype in models():
         try:
             model = make()
         except Exception as e:  # e.g. test_efficientnet is missing from an older timm
@@ -140,6 +148,8 @@ def main():
             continue
         randomise(model)
         model.eval()
+        if dtype is not None:
+            model = model.to(dtype)  # the checkpoint's precision; everything below computes from these values
         sd = {k: v.detach().clone().contiguous() for k, v in model.state_dict().items()}
         path = os.path.join(out_dir, f'{name}.safetensors')
         save_file(sd, path, metadata={'format': 'pt', 'generator': 'scripts/gen_timm_models_fixture.py', 'model': call})
@@ -188,7 +198,8 @@ def main():
             digest = hashlib.sha256(f.read()).hexdigest()
         total += os.path.getsize(path)
         docs.append({'name': name, 'source': source, 'call': call, 'file': f'{FIXTURE}/{name}.safetensors',
-                     'sha256': digest, 'tensorCount': len(sd), 'cases': cases})
+                     'sha256': digest, 'tensorCount': len(sd), 'dtype': str(dtype or torch.float32).replace('torch.', ''),
+                     'cases': cases})
 
     provenance = {
         'generator': 'scripts/gen_timm_models_fixture.py',

@@ -88,6 +88,8 @@ export interface TimmModel {
   path: string;
   sha256: string;
   tensorCount: number;
+  /** The precision the checkpoint was saved in. */
+  dtype: 'float32' | 'float16' | 'bfloat16';
   cases: TimmModelCase[];
 }
 

@@ -24,7 +24,8 @@ describe('whole-model checkpoints (real timm / torchvision, real safetensors wri
     expect(p.writer).toContain('safetensors.torch.save_file');
     for (const k of ['timm', 'torchvision', 'safetensors', 'torch']) expect(p.versions[k], k).toMatch(/^\d/);
     expect(fx.models.map((m) => m.source).sort()).toContain('torchvision');
-    expect(fx.models.length).toBeGreaterThanOrEqual(4);
+    expect(fx.models.length).toBeGreaterThanOrEqual(6);
+    expect(fx.models.map((m) => m.dtype)).toEqual(expect.arrayContaining(['float32', 'float16', 'bfloat16']));
     for (const m of fx.models) {
       expect(createHash('sha256').update(readFileSync(m.path)).digest('hex'), m.name).toBe(m.sha256);
       expect(m.cases.length, m.name).toBeGreaterThan(0);
@@ -45,9 +46,14 @@ describe('whole-model checkpoints (real timm / torchvision, real safetensors wri
   describe.each(fx.models.map((m) => [m.name, m] as const))('%s', (_name, m: TimmModel) => {
     const file = readSafetensors(m.path);
 
-    test('the reader sees every tensor of the state dict', () => {
+    test('the reader sees every tensor of the state dict, in the precision it was saved in', () => {
       expect(file.header.tensors.length).toBe(m.tensorCount);
       expect(file.metadata?.model).toBe(m.call);
+      // Half-precision checkpoints (model.half() / bfloat16) load as they are: fromStateDict converts.
+      const want = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' }[m.dtype];
+      const floats = file.header.tensors.filter((t) => t.dtype !== 'I64'); // num_batches_tracked
+      expect(floats.length).toBeGreaterThan(0);
+      for (const t of floats) expect(t.dtype, t.name).toBe(want);
     });
 
     test('findAttentionModules finds exactly its attention modules, with C, hidden and k', () => {
