@@ -72,7 +72,7 @@ def timm_classes():
     return SEModule, EffectiveSEModule, SqueezeExcite, EcaModule, CbamModule
 
 
-SE_CLS, ESE_CLS, EFF_SE_CLS, ECA_CLS, CBAM_CLS = timm_classes()
+SE_CLS = ESE_CLS = EFF_SE_CLS = ECA_CLS = CBAM_CLS = None  # set by main(): --probe needs torch only
 GATES = {'sigmoid': 'sigmoid', 'hardsigmoid': 'hard_sigmoid', 'hard_sigmoid': 'hard_sigmoid'}
 ACTS = {'relu': nn.ReLU, 'silu': nn.SiLU}
 
@@ -189,6 +189,8 @@ def main():
         probe()
         return 0
     torch.set_num_threads(1)
+    global SE_CLS, ESE_CLS, EFF_SE_CLS, ECA_CLS, CBAM_CLS
+    SE_CLS, ESE_CLS, EFF_SE_CLS, ECA_CLS, CBAM_CLS = timm_classes()
     import timm
     versions = {"torch": torch.__version__, "python": platform.python_version(), "numpy": np.__version__,
                 "timm": timm.__version__}
