@@ -2,7 +2,7 @@
 """Make test/fixtures/attention_model.safetensors and .json: a small checkpoint holding every
 attention module that fromStateDict loads, and each module's output on fixed inputs.
 
-The checkpoint is one nn.Module tree with timm/torchvision-style names (layer1.0.se, features.1.block.2,
+The checkpoint is one nn.Module tree with timm/torchvision-style names (layer1.0.se, features.4.block.2,
 ...), holding: timm SEModule (plain; with a BatchNorm `bn` between the FCs; bias=False + SiLU),
 EffectiveSEModule, EfficientNet SqueezeExcite, torchvision SqueezeExcitation (sigmoid; hardsigmoid as
 in MobileNetV3), EcaModule (k from C; explicit k=5), CbamModule (k=7; mlp_bias + SiLU k=3;
@@ -83,7 +83,7 @@ def cases(C):
          {'activation': 'silu'}),
         ('stages.0.blocks.0.attn', 'timm.EffectiveSEModule', lambda: ese(16), (2, 16, 3, 4), {}),
         ('blocks.1.0.se', 'timm.SqueezeExcite', lambda: sqe(32, rd_channels=8, act_layer=nn.SiLU), (2, 32, 4, 4), {}),
-        ('features.1.block.2', 'torchvision.SqueezeExcitation', lambda: tv(24, 8), (2, 24, 4, 4), {}),
+        ('trunk_output.block1.block1-0.f.se', 'torchvision.SqueezeExcitation', lambda: tv(24, 8), (2, 24, 4, 4), {}),  # RegNet's place
         ('features.4.block.2', 'torchvision.SqueezeExcitation',
          lambda: tv(40, 16, activation=nn.ReLU, scale_activation=nn.Hardsigmoid), (1, 40, 3, 3), {'gate': 'hardsigmoid'}),
         ('layer2.0.se', 'timm.EcaModule', lambda: eca(channels=64), (2, 64, 3, 3), {}),

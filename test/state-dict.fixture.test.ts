@@ -68,7 +68,10 @@ describe(`checkpoint fixture (${fx.provenance.mode} mode)`, () => {
       const f = found.find((m) => m.prefix === c.prefix)!;
       expect([f.kind, ...f.alternatives], c.prefix).toContain(c.kind);
       expect(f.block, c.prefix).toBe(c.block);
+      // A hint the names give is never wrong here (layer1.2.se's silu is one the names cannot tell).
+      for (const [k, v] of Object.entries(f.options)) expect(c.overrides[k], `${c.prefix} ${k}`).toBe(v);
     }
+    expect(found.find((f) => f.prefix === 'features.4.block.2')?.options).toEqual({ gate: 'hardsigmoid' });
     const claimed = new Set(found.flatMap((f) => f.tensors));
     for (const d of fx.distractors) expect(claimed.has(d), d).toBe(false);
   });
