@@ -27,7 +27,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gen_safetensors_fixture import package_sources, real_packages  # noqa: E402
+from gen_safetensors_fixture import activation_and_gate, package_sources, real_packages  # noqa: E402
 
 TIMM = ['seresnet18', 'seresnext26d_32x4d', 'ecaresnet26t', 'efficientnet_b0', 'tf_efficientnet_b0', 'efficientnetv2_rw_t',
         'mobilenetv3_large_100', 'mobilenetv3_small_050', 'tf_mobilenetv3_large_100', 'lcnet_050', 'mixnet_s', 'rexnet_100',
@@ -39,29 +39,12 @@ TORCHVISION = ['mobilenet_v3_large', 'mobilenet_v3_small', 'efficientnet_b0', 'e
                'mnasnet1_0', 'resnet18']
 
 
-def act_name(m):
-    """The library's name of an activation / gate module (or its class name when the library has none)."""
-    n = type(m).__name__
-    return {'ReLU': 'relu', 'SiLU': 'silu', 'Swish': 'silu', 'Sigmoid': 'sigmoid', 'Hardsigmoid': 'hardsigmoid',
-            'HardSigmoid': 'hardsigmoid'}.get(n, n)
-
-
 def attention(m):
     """(class, activation, gate) of an attention module instance, or None for anything else."""
-    cls = type(m).__module__ + '.' + type(m).__name__
     n = type(m).__name__
-    if n == 'SqueezeExcite' and hasattr(m, 'conv_reduce'):
-        return cls, act_name(m.act1), act_name(m.gate)
-    if n == 'SEModule':
-        return cls, act_name(m.act), act_name(m.gate)
-    if n == 'EffectiveSEModule':
-        return cls, None, act_name(m.gate)
-    if n in ('EcaModule', 'CecaModule'):
-        return cls, None, act_name(m.gate)
-    if n == 'CbamModule':
-        return cls, act_name(m.channel.act), act_name(m.channel.gate)
-    if n == 'SqueezeExcitation':
-        return cls, act_name(m.activation), act_name(m.scale_activation)
+    if (n == 'SqueezeExcite' and hasattr(m, 'conv_reduce')) or n in (
+            'SEModule', 'EffectiveSEModule', 'EcaModule', 'CecaModule', 'CbamModule', 'SqueezeExcitation'):
+        return (type(m).__module__ + '.' + n, *activation_and_gate(m))
     return None
 
 

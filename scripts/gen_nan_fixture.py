@@ -47,6 +47,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen_safetensors_fixture import gate_module  # noqa: E402
+
 torch.set_grad_enabled(False)
 INF = float('inf')
 NAN = float('nan')
@@ -108,13 +111,6 @@ def qualified(m):
     return type(m).__module__ + '.' + type(m).__name__
 
 
-def gate_of(m):
-    """The gate whose output is the per-channel scale s (CBAM: the channel gate)."""
-    if isinstance(m, CBAM_CLS):
-        return m.channel.gate
-    return getattr(m, 'gate', None) or m.scale_activation
-
-
 def lib_weights(m):
     """The module's weights in the library's layout (CBAM's spatial BatchNorm folded)."""
     if isinstance(m, ESE_CLS):
@@ -169,7 +165,7 @@ def same_pattern(a, b):
 def run_module(module, x, residual, out_relu, dtype):
     m = module.to(dtype).eval()
     gates = []
-    h = gate_of(m).register_forward_hook(lambda _m, _i, o: gates.append(o.detach().clone()))
+    h = gate_module(m).register_forward_hook(lambda _m, _i, o: gates.append(o.detach().clone()))
     y = m(x.to(dtype).clone())
     h.remove()
     if residual is not None:

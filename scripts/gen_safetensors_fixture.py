@@ -185,6 +185,28 @@ def read_back(path):
 
 # ---------------------------------------------------------------------------------------------
 
+# The library's names of the activations and gates the modules hold (others keep their class name).
+ACTIVATION_NAMES = {'ReLU': 'relu', 'SiLU': 'silu', 'Swish': 'silu', 'Sigmoid': 'sigmoid', 'Hardsigmoid': 'hardsigmoid',
+                    'HardSigmoid': 'hardsigmoid'}
+
+
+def gate_module(m):
+    """The gate whose output is the per-channel scale s of an attention module (CBAM: the channel gate)."""
+    if isinstance(getattr(m, 'channel', None), nn.Module):
+        return m.channel.gate
+    return getattr(m, 'gate', None) or m.scale_activation
+
+
+def activation_and_gate(m):
+    """(activation, gate) of an SE / ECA / CBAM module instance, as the library names them (an
+    activation the library lacks keeps its class name); activation None where the module has none."""
+    n = type(m).__name__
+    act = (m.act1 if n == 'SqueezeExcite' else m.act if n == 'SEModule' else m.channel.act if n == 'CbamModule'
+           else m.activation if n == 'SqueezeExcitation' else None)
+    name = lambda mod: ACTIVATION_NAMES.get(type(mod).__name__, type(mod).__name__)  # noqa: E731
+    return (None if act is None else name(act)), name(gate_module(m))
+
+
 def real_packages():
     """(versions, safetensors.torch.save_file), or exit saying how to get timm, torchvision and safetensors."""
     try:

@@ -42,7 +42,8 @@ import torch.nn as nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen_golden import ref_cbam, ref_eca, ref_se  # noqa: E402
-from gen_safetensors_fixture import BLOCK, DEFAULTS, b64, mapped_weights, package_sources, randomise, real_packages, self_check_status, write_json  # noqa: E402
+from gen_safetensors_fixture import (BLOCK, DEFAULTS, activation_and_gate, b64, gate_module, mapped_weights,  # noqa: E402
+                                     package_sources, randomise, real_packages, self_check_status, write_json)  # noqa: E402
 
 FIXTURE = 'timm_models'
 IMAGE = (1, 3, 64, 64)
@@ -62,40 +63,18 @@ def kind_of(m):
     return KINDS.get((type(m).__module__.split('.')[0], type(m).__name__))
 
 
-def act_name(mod, default):
-    """The library's name for an activation / gate module or function, or None if it has none."""
-    if mod is None:
-        return default
-    name = (getattr(mod, '__name__', None) or type(mod).__name__).lower().replace('_', '')
-    for key, lib in (('hardsigmoid', 'hardsigmoid'), ('hardswish', None), ('sigmoid', 'sigmoid'),
-                     ('silu', 'silu'), ('swish', 'silu'), ('relu', 'relu')):
-        if key in name:
-            return lib
-    return None
-
-
-def options_of(m, kind):
+def options_of(m):
     """activation / gate of this module instance, read from the instance (not assumed from the model)."""
-    if kind == 'timm.EcaModule':
-        return {'gate': act_name(m.gate, 'sigmoid')}
-    if kind == 'timm.EffectiveSEModule':
-        return {'activation': 'relu', 'gate': act_name(m.gate, 'hardsigmoid')}
-    if kind == 'timm.CbamModule':
-        gate = act_name(m.channel.gate, 'sigmoid')
-        assert act_name(m.spatial.gate, 'sigmoid') == gate, 'CBAM with two different gates: the library has one'
-        return {'activation': act_name(m.channel.act, 'relu'), 'gate': gate}
-    if kind == 'timm.SqueezeExcite':
-        return {'activation': act_name(m.act1, 'relu'), 'gate': act_name(m.gate, 'sigmoid')}
-    if kind == 'timm.SEModule':
-        return {'activation': act_name(m.act, 'relu'), 'gate': act_name(m.gate, 'sigmoid')}
-    return {'activation': act_name(m.activation, 'relu'), 'gate': act_name(m.scale_activation, 'sigmoid')}
+    activation, gate = activation_and_gate(m)
+    if type(m).__name__ == 'CbamModule':
+        assert activation_and_gate(m.spatial)[1] == gate, 'CBAM with two different gates: the library has one'
+    return {'gate': gate} if activation is None else {'activation': activation, 'gate': gate}
 
 
 def gate_values(m, x):
     """The module's channel gate on x (the first gate for CBAM), to see that the case is not degenerate."""
     seen = []
-    gate = m.channel.gate if isinstance(getattr(m, 'channel', None), nn.Module) else getattr(m, 'gate', None) or m.scale_activation
-    h = gate.register_forward_hook(lambda mod, inp, out: seen.append(out.detach().clone()))
+    h = gate_module(m).register_forward_hook(lambda mod, inp, out: seen.append(out.detach().clone()))
     m(x.clone())
     h.remove()
     return seen[0]
@@ -172,8 +151,8 @@ def main():
             a = seen[prefix]
             x = (a / a.pow(2).mean().sqrt()).float().double()
             y = m(x.clone()).numpy()
-            opts = options_of(m, kind)
-            assert None not in opts.values(), f'{name} {prefix}: an activation the library does not compute: {m}'
+            opts = options_of(m)
+            assert set(opts.values()) <= {'relu', 'silu', 'sigmoid', 'hardsigmoid'}, f'{name} {prefix}: an activation the library does not compute: {m}'
             overrides = {k: v for k, v in opts.items() if DEFAULTS[kind].get(k) != v}
             w = {k: v for k, v in mapped_weights(sd, prefix, kind).items() if v is not None}
             ref_opts = {**DEFAULTS[kind], **overrides}
