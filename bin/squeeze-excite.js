@@ -59,7 +59,8 @@ function inspect(file, json) {
   if (found.length > 0) {
     const rows = [['prefix', 'kind', 'block', 'C', 'hidden', 'k', 'notes']];
     for (const f of found) {
-      const notes = [optionsText(f.options) ? `pass ${optionsText(f.options)}` : '', f.alternatives.length > 0 ? `or ${f.alternatives.join(', ')}` : '', f.foldsBatchNorm ? 'BatchNorm folded' : '', f.note]
+      const pass = optionsText(f.options);
+      const notes = [pass ? `pass ${pass}` : '', f.alternatives.length > 0 ? `or ${f.alternatives.join(', ')}` : '', f.foldsBatchNorm ? 'BatchNorm folded' : '', f.note]
         .filter((s) => s !== '')
         .join('; ');
       const row = [f.prefix === '' ? "''" : f.prefix, f.kind ?? '-', f.block ?? '-', f.channels === null ? '-' : String(f.channels), f.hidden === null ? '-' : String(f.hidden), f.kernelSize === null ? '-' : String(f.kernelSize), notes];

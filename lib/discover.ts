@@ -120,10 +120,11 @@ function torchvisionFamily(prefix: string): Pick<FoundAttention, 'options' | 'no
 function efficientNetFamily(prefix: string, shapes: ReadonlyMap<string, readonly number[]>): Pick<FoundAttention, 'options' | 'note'> {
   const m = /^(.*?)blocks\.\d+\.\d+\.se$/.exec(prefix);
   const root = m === null ? null : m[1]!;
-  if (root !== null && shapes.has(`${root}conv_head.bias`) && !shapes.has(`${root}bn2.weight`)) {
+  const bn2 = root !== null && shapes.has(`${root}bn2.weight`);
+  if (root !== null && !bn2 && shapes.has(`${root}conv_head.bias`)) {
     return { options: { activation: 'relu', gate: 'hardsigmoid' }, note: "the model has a MobileNetV3 head (conv_head with a bias, no bn2): timm's MobileNetV3, LCNet, GhostNet, HardCoReNAS use relu, hardsigmoid" };
   }
-  if (root !== null && shapes.has(`${root}bn2.weight`)) {
+  if (bn2) {
     return { options: {}, note: "the model has an EfficientNet head (conv_head, bn2): silu, sigmoid, the defaults (but semnasnet's SE uses relu)" };
   }
   return { options: {}, note: "silu by default (EfficientNet); MobileNetV3 needs activation 'relu', gate 'hardsigmoid'; FBNetV3's hardswish is not supported" };

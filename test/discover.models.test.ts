@@ -66,7 +66,8 @@ describe('discovery on 43 real architectures (names and shapes only)', () => {
     '%s: the kind plus `options` give the activation and gate the model uses',
     (k, m) => {
       const wrong: string[] = [];
-      for (const x of found(m)) {
+      const modules = found(m);
+      for (const x of modules) {
         const a = m.attention.find((y) => y.prefix === x.prefix)!;
         const d = ATTENTION_KINDS[x.kind!];
         const activation = x.options.activation ?? d.activation;
@@ -75,7 +76,7 @@ describe('discovery on 43 real architectures (names and shapes only)', () => {
       }
       if (NAMES_CANNOT_TELL[k]) {
         expect(wrong.length, k).toBeGreaterThan(0);
-        for (const x of found(m)) expect(x.note, x.prefix).toMatch(NAMES_CANNOT_TELL[k]!);
+        for (const x of modules) expect(x.note, x.prefix).toMatch(NAMES_CANNOT_TELL[k]!);
       } else {
         expect(wrong, k).toEqual([]);
       }

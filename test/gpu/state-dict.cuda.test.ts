@@ -32,9 +32,12 @@ interface AnyBlock {
   dispose(): void;
 }
 
+/** Each checkpoint read once (fromStateDict copies what it uses; the file's views stay as read). */
+const files = new Map<string, ReturnType<typeof readSafetensors>>();
 function load(c: Case, layout: Layout): AnyBlock {
   const Block = BLOCKS[c.block] as unknown as { fromStateDict(t: unknown, p: string, o: unknown): AnyBlock };
-  return Block.fromStateDict(readSafetensors(c.file), c.prefix, { kind: c.kind, ...c.overrides, layout, device: 'cuda', dtype: 'float32', bnEps: c.bnEps });
+  if (!files.has(c.file)) files.set(c.file, readSafetensors(c.file));
+  return Block.fromStateDict(files.get(c.file)!, c.prefix, { kind: c.kind, ...c.overrides, layout, device: 'cuda', dtype: 'float32', bnEps: c.bnEps });
 }
 
 describe.skipIf(!gate.ok)(gate.title, () => {
