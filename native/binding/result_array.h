@@ -20,6 +20,11 @@
 // over 32 MB afresh and trims the heap after each GC): passing `out` avoids it. On this VM a
 // fresh 4 KiB page costs ~1.2-3.5 us to fault (SE 32x256x56^2: 25,098 faults a call, 88 ms
 // against 8.7 ms with `out`).
+// The same idea for async calls only (where the event loop turns, so finalizers do run) was
+// checked and dropped too (2026-11-30): Node marks an external ArrayBuffer untransferable, so the
+// result could not be moved to a worker: `postMessage(y.buffer, [y.buffer])` and
+// `structuredClone(.., {transfer})` copy it on Node 20 and throw DataCloneError on Node 22+. The
+// result must stay an ordinary array the caller owns (issue 11), so it comes from V8's allocator.
 // Also tried: madvise(MADV_HUGEPAGE) on results of 32 MiB and more: 567 faults instead of
 // 25,098 but still 55 ms (the zeroing of each fresh page remains), and with THP defrag on
 // "madvise" a fault may stall in direct compaction on a fragmented machine: not kept.
