@@ -80,14 +80,78 @@ static void k_sum_max(const float* x, int64_t n, double* sum_out, float* max_out
   *max_out = std::isnan(total) ? nan_or(mx, x, n, 1, nullptr) : mx;
 }
 
+// Channel sums (and maxes) over a tile of pixel rows, the channels in blocks of B vd registers:
+// each block's sums stay in registers while the tile's rows pass, so acc is loaded and stored
+// once per tile and block instead of once per row. Each channel still adds the rows in order:
+// bit-identical to one row at a time. (A vector add here is an FMA by 1: the same rounding.)
+constexpr int kAccumBlocks = W == 1 || W >= 16 ? 8 : 4;  // vd per block: 2 registers each
+constexpr int64_t kAccumTileBytes = int64_t(128) << 10;  // rows per tile: ~128 KB of x, in L2
+
+template <int B, bool Max>
+static inline void accum_block(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
+  vd a[B];
+  vf m[Max ? B : 1];
+  for (int b = 0; b < B; ++b) a[b] = vd_ld(acc + b * W);
+  if (Max)
+    for (int b = 0; b < B; ++b) m[b] = vld(mx + b * W);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cc;
+    for (int b = 0; b < B; ++b) {
+      a[b] = vd_addf_mem(a[b], xr + b * W);
+      if (Max) m[b] = vmax(m[b], vld(xr + b * W));
+    }
+  }
+  for (int b = 0; b < B; ++b) vd_st(acc + b * W, a[b]);
+  if (Max)
+    for (int b = 0; b < B; ++b) vst(mx + b * W, m[b]);
+}
+
+template <bool Max>
+static void accum_tile(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
+  int64_t c = 0;
+  for (; c + kAccumBlocks * W <= cc; c += kAccumBlocks * W)
+    accum_block<kAccumBlocks, Max>(x + c, rows, cc, acc + c, Max ? mx + c : nullptr);
+  const int rest = int((cc - c) / W);  // < kAccumBlocks
+  float* mc = Max ? mx + c : nullptr;
+  switch (rest) {
+    case 7: accum_block<7, Max>(x + c, rows, cc, acc + c, mc); break;
+    case 6: accum_block<6, Max>(x + c, rows, cc, acc + c, mc); break;
+    case 5: accum_block<5, Max>(x + c, rows, cc, acc + c, mc); break;
+    case 4: accum_block<4, Max>(x + c, rows, cc, acc + c, mc); break;
+    case 3: accum_block<3, Max>(x + c, rows, cc, acc + c, mc); break;
+    case 2: accum_block<2, Max>(x + c, rows, cc, acc + c, mc); break;
+    case 1: accum_block<1, Max>(x + c, rows, cc, acc + c, mc); break;
+    default: break;
+  }
+  for (c += int64_t(rest) * W; c < cc; ++c) {
+    double a = acc[c];
+    float m = Max ? mx[c] : 0.f;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float v = x[r * cc + c];
+      a += v;
+      if (Max) m = v > m ? v : m;
+    }
+    acc[c] = a;
+    if (Max) mx[c] = m;
+  }
+}
+
+template <bool Max>
+static void accum_tiles(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
+  const int64_t tile = std::max<int64_t>(1, kAccumTileBytes / (cc * int64_t(sizeof(float))));
+  for (int64_t r = 0; r < rows; r += tile) accum_tile<Max>(x + r * cc, std::min(tile, rows - r), cc, acc, mx);
+}
+
 static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) {
-  // Four rows per pass over acc: a quarter of the acc loads and stores, the same additions in
-  // the same order (bit-identical to one row at a time). Only on cache-sized calls: on a
-  // multi-MB call streamed from DRAM by one thread, the four interleaved row streams measured
-  // 10-25% slower than one row at a time (8x96x112x112, NOTES-cpu.md item 15).
+  // Over 1 MB (streamed from L3 or DRAM): row tiles, sums in registers; 2x the one-row-at-a-time
+  // loop on 8x256x56x56 (NOTES-cpu.md item 31). Up to 1 MB: four rows per pass over acc, a
+  // quarter of the acc loads and stores, the same additions in the same order.
+  if (rows * cc * int64_t(sizeof(float)) > (int64_t(1) << 20)) {
+    accum_tiles<false>(x, rows, cc, acc, nullptr);
+    return;
+  }
   int64_t r = 0;
-  const int64_t quad_rows = rows * cc * int64_t(sizeof(float)) <= (int64_t(1) << 20) ? rows : 0;
-  for (; r + 4 <= quad_rows; r += 4) {
+  for (; r + 4 <= rows; r += 4) {
     const float* x0 = x + r * cc;
     const float* x1 = x0 + cc;
     const float* x2 = x1 + cc;
@@ -113,17 +177,21 @@ static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) 
 }
 
 static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cc;
-    int64_t c = 0;
-    for (; c + W <= cc; c += W) {
-      const vf v = vld(xr + c);
-      vd_st(acc + c, vd_addf_mem(vd_ld(acc + c), xr + c));
-      vst(mx + c, vmax(vld(mx + c), v));
-    }
-    for (; c < cc; ++c) {
-      acc[c] += xr[c];
-      mx[c] = xr[c] > mx[c] ? xr[c] : mx[c];
+  if (rows * cc * int64_t(sizeof(float)) > (int64_t(1) << 20)) {  // as k_accum_rows
+    accum_tiles<true>(x, rows, cc, acc, mx);
+  } else {
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* xr = x + r * cc;
+      int64_t c = 0;
+      for (; c + W <= cc; c += W) {
+        const vf v = vld(xr + c);
+        vd_st(acc + c, vd_addf_mem(vd_ld(acc + c), xr + c));
+        vst(mx + c, vmax(vld(mx + c), v));
+      }
+      for (; c < cc; ++c) {
+        acc[c] += xr[c];
+        mx[c] = xr[c] > mx[c] ? xr[c] : mx[c];
+      }
     }
   }
   // acc[c] is NaN after this call whenever one of this call's x[., c] was: rescan those columns.
