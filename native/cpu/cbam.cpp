@@ -3,6 +3,7 @@
 // pool (sum + max) -> channel MLP on both pooled vectors -> per-pixel mean/max over channels
 // of x * s -> k x k conv + gate -> y = (x * s) * g. x1 = x * s is never stored: the last pass
 // recomputes it, which costs no more traffic than writing and re-reading it, and keeps y == x safe.
+#include <algorithm>
 #include <new>
 #include <vector>
 
@@ -36,48 +37,53 @@ void post_act(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t
     for (int64_t r = r0; r < r1; ++r) y[n * ldy + r] = act_apply(a, y[n * ldy + r]);
 }
 
-// g[oy, :] = gate(conv_kxk([mean, max])[oy, :] + bias) for output rows [y0, y1) of one sample,
-// accumulated in double in acc [w]. Zero padding is an operand, not a skipped tap: a tap on it
-// adds w * 0, which is NaN for a NaN/Inf weight (torch's conv2d in float64 and on its native
-// float32 path; its oneDNN float32 path skips them, see NOTES-cpu.md). For finite w it adds +-0,
-// which changes nothing, so the padded taps are only visited when some weight is not finite.
-void spatial_rows(const double* mean, const double* mx, const float* wk, int k, float bias, Gate gate,
-                  int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* acc) {
+// spatial_rows works through at most this many output rows at a time, so its scratch stays
+// small whatever the image height.
+constexpr int64_t kSpatialRows = 32;
+
+// Doubles of scratch one spatial_rows call needs (see below).
+int64_t spatial_scratch(int64_t w, int k) {
+  const int64_t wp = w + (k - 1);
+  return 2 * ((kSpatialRows + k - 1) * wp + k) + kSpatialRows * wp + w;
+}
+
+// g[oy, :] = gate(conv_kxk([mean, max])[oy, :] + bias) for output rows [y0, y1) of one sample.
+// The maps' rows [y0 - pad, y1 + pad) are copied into zero-padded rows of width wp = w + 2 pad,
+// so every tap reads memory: zero padding is an operand, not a skipped tap, and a tap on it adds
+// w * 0, which is NaN for a NaN/Inf weight (torch's conv2d in float64 and on its native float32
+// path; its oneDNN float32 path skips them, see NOTES-cpu.md), and +-0 otherwise. The conv then
+// runs over the padded rows as one flat vector (kn.conv2_flat, outputs j = r * wp + ox): the
+// columns ox >= w are computed and dropped, which keeps narrow maps (7 x 7) in full vectors.
+// buf: spatial_scratch(w, k) doubles.
+void spatial_rows(const Kernels& kn, const double* mean, const double* mx, const float* wk, int k, float bias,
+                  Gate gate, int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* buf) {
+  for (; y1 - y0 > kSpatialRows; y0 += kSpatialRows)
+    spatial_rows(kn, mean, mx, wk, k, bias, gate, h, w, y0, y0 + kSpatialRows, g, buf);
   const int pad = (k - 1) / 2;
-  bool finite_w = true;
-  for (int i = 0; i < 2 * k * k; ++i) finite_w = finite_w && std::isfinite(wk[i]);
-  for (int64_t oy = y0; oy < y1; ++oy) {
-    double* out = acc;
-    for (int64_t ox = 0; ox < w; ++ox) out[ox] = 0.0;
-    for (int ch = 0; ch < 2; ++ch) {
-      const double* in = ch == 0 ? mean : mx;
-      for (int ky = 0; ky < k; ++ky) {
-        const int64_t iy = oy + ky - pad;
-        const bool row_in = iy >= 0 && iy < h;
-        if (!row_in && finite_w) continue;
-        const double* row = in + (row_in ? iy : 0) * w;
-        for (int kx = 0; kx < k; ++kx) {
-          const double wv = wk[(ch * k + ky) * k + kx];
-          const int64_t dx = kx - pad;
-          const int64_t lo = row_in ? std::max<int64_t>(0, -dx) : w, hi = row_in ? std::min<int64_t>(w, w - dx) : w;
-          const double* src = row + dx;
-          for (int64_t ox = lo; ox < hi; ++ox) out[ox] += wv * src[ox];
-          if (!finite_w) {
-            const double on_pad = wv * 0.0;
-            for (int64_t ox = 0; ox < std::min(lo, w); ++ox) out[ox] += on_pad;
-            for (int64_t ox = std::max<int64_t>(hi, lo); ox < w; ++ox) out[ox] += on_pad;
-          }
-        }
-      }
-    }
-    for (int64_t ox = 0; ox < w; ++ox) g[oy * w + ox] = float(gate_apply(gate, out[ox] + double(bias)));
+  const int64_t wp = w + 2 * pad, rows = y1 - y0, plen = (rows + 2 * pad) * wp + k;
+  double* p0 = buf;
+  double* p1 = p0 + plen;
+  double* conv = p1 + plen;
+  double* v = conv + rows * wp;
+  std::fill(p0, p0 + 2 * plen, 0.0);
+  for (int64_t pr = 0; pr < rows + 2 * pad; ++pr) {
+    const int64_t iy = y0 - pad + pr;
+    if (iy < 0 || iy >= h) continue;
+    std::copy(mean + iy * w, mean + (iy + 1) * w, p0 + pr * wp + pad);
+    std::copy(mx + iy * w, mx + (iy + 1) * w, p1 + pr * wp + pad);
+  }
+  kn.conv2_flat(p0, p1, wp, wk, k, rows * wp, conv);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t ox = 0; ox < w; ++ox) v[ox] = conv[r * wp + ox] + double(bias);
+    kn.gate_rows(gate, v, g + (y0 + r) * w, w);
   }
 }
 
 struct Scratch {
   std::vector<float> s, g, pmax;
   std::vector<double> zz, h, o, mean, mx, psum, conv_acc;
-  void resize(int64_t nb, int64_t cc, int64_t hidden, int64_t hw, int64_t ww, int64_t tasks, bool nhwc) {
+  void resize(int64_t nb, int64_t cc, int64_t hidden, int64_t hh, int64_t ww, int k, int64_t tasks, bool nhwc) {
+    const int64_t hw = hh * ww;
     zz.resize(size_t(2 * nb * cc));
     h.resize(size_t(2 * nb * hidden));
     o.resize(size_t(2 * nb * cc));
@@ -89,7 +95,7 @@ struct Scratch {
       psum.resize(size_t(tasks * nb * cc));
       pmax.resize(size_t(tasks * nb * cc));
     }
-    conv_acc.resize(size_t(tasks * ww));
+    conv_acc.resize(size_t(tasks * spatial_scratch(ww, k)));
   }
 };
 
@@ -194,8 +200,9 @@ void run_block(const OpParams& p, const Weights& wt, const float* xb, float* yb,
       split_range(out_rows, tasks, i, &r0, &r1);
       for (int64_t r = r0; r < r1;) {
         const int64_t n = r / hh, end = std::min(r1, (n + 1) * hh);
-        spatial_rows(mean.data() + n * hw, mx.data() + n * hw, wt.aux, p.spatial_k, p.spatial_bias, p.gate, hh, ww,
-                     r - n * hh, end - n * hh, g.data() + n * hw, conv_acc.data() + i * ww);
+        spatial_rows(kn, mean.data() + n * hw, mx.data() + n * hw, wt.aux, p.spatial_k, p.spatial_bias, p.gate, hh,
+                     ww, r - n * hh, end - n * hh, g.data() + n * hw,
+                     conv_acc.data() + i * spatial_scratch(ww, p.spatial_k));
         r = end;
       }
     });
@@ -259,9 +266,9 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   try {
     if (whole > 0) {
       slots.resize(size_t(threads));
-      for (Scratch& sc : slots) sc.resize(1, cc, p.hidden, hw, ww, 1, nhwc);
+      for (Scratch& sc : slots) sc.resize(1, cc, p.hidden, p.shape.h, ww, p.spatial_k, 1, nhwc);
     }
-    if (rest > 0) block.resize(nb_max, cc, p.hidden, hw, ww, int64_t(threads) * kTasksPerThread, nhwc);
+    if (rest > 0) block.resize(nb_max, cc, p.hidden, p.shape.h, ww, p.spatial_k, int64_t(threads) * kTasksPerThread, nhwc);
   } catch (const std::bad_alloc&) {
     return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
   }

@@ -73,6 +73,10 @@ struct Kernels {
                           int64_t c_count);
   // s[i] = float(gate_apply(g, v[i])) (AVX2: a vectorised exp, within ~1 ulp of double of it).
   void (*gate_rows)(Gate g, const double* v, float* s, int64_t n);
+  // CBAM's spatial conv, flattened over zero-padded maps p0 (mean), p1 (max) of row stride wp:
+  // out[j] = sum over ch, ky, kx < k of wk[ch, ky, kx] * p_ch[j + ky * wp + kx], j < n, in double.
+  void (*conv2_flat)(const double* p0, const double* p1, int64_t wp, const float* wk, int k, int64_t n,
+                     double* out);
 };
 
 // The best table this CPU supports (decided once).

@@ -55,6 +55,8 @@ static const int WH = 1;
 static inline vh vh_zero() { return 0.0; }
 static inline vh vh_ldf(const float* p) { return double(*p); }
 static inline vh vh_ld(const double* p) { return *p; }
+static inline vh vh_set(double v) { return v; }
+static inline void vh_st(double* p, vh v) { *p = v; }
 static inline vh vh_fma(vh a, vh b, vh c) { return a + b * c; }
 static inline double vh_sum(vh a) { return a; }
 // s[i] = float(1 / (1 + exp(-v[i]))), as gate_apply.
@@ -108,6 +110,8 @@ static inline vh vh_ldf(const float* p) {
   return _mm_cvtps_pd(_mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
 }
 static inline vh vh_ld(const double* p) { return _mm_loadu_pd(p); }
+static inline vh vh_set(double v) { return _mm_set1_pd(v); }
+static inline void vh_st(double* p, vh v) { _mm_storeu_pd(p, v); }
 static inline vh vh_fma(vh a, vh b, vh c) { return _mm_add_pd(a, _mm_mul_pd(b, c)); }
 static inline double vh_sum(vh a) { return _mm_cvtsd_f64(_mm_add_sd(a, _mm_unpackhi_pd(a, a))); }
 // s[i] = float(1 / (1 + exp(-v[i]))), as gate_apply.
@@ -177,6 +181,8 @@ static inline vh vh_zero() { return _mm256_setzero_pd(); }
 // VCVTPS2PD from memory: no 128-bit extract of a loaded 256-bit register.
 static inline vh vh_ldf(const float* p) { return _mm256_cvtps_pd(_mm_loadu_ps(p)); }
 static inline vh vh_ld(const double* p) { return _mm256_loadu_pd(p); }
+static inline vh vh_set(double v) { return _mm256_set1_pd(v); }
+static inline void vh_st(double* p, vh v) { _mm256_storeu_pd(p, v); }
 static inline vh vh_fma(vh a, vh b, vh c) { return _mm256_fmadd_pd(b, c, a); }
 static inline double vh_sum(vh a) {
   __m128d s = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
@@ -286,6 +292,8 @@ static inline vh vh_zero() { return _mm512_setzero_pd(); }
 // VCVTPS2PD from memory (8 floats).
 static inline vh vh_ldf(const float* p) { return _mm512_cvtps_pd(_mm256_loadu_ps(p)); }
 static inline vh vh_ld(const double* p) { return _mm512_loadu_pd(p); }
+static inline vh vh_set(double v) { return _mm512_set1_pd(v); }
+static inline void vh_st(double* p, vh v) { _mm512_storeu_pd(p, v); }
 static inline vh vh_fma(vh a, vh b, vh c) { return _mm512_fmadd_pd(b, c, a); }
 // The AVX2 gate loop (the same float gates bit for bit; 16K gates a call at most).
 static inline void sigmoid_rows(const double* v, float* s, int64_t n) { isa_avx2::sigmoid_rows(v, s, n); }
@@ -337,6 +345,8 @@ static const int WH = 2;
 static inline vh vh_zero() { return vdupq_n_f64(0.0); }
 static inline vh vh_ldf(const float* p) { return vcvt_f64_f32(vld1_f32(p)); }
 static inline vh vh_ld(const double* p) { return vld1q_f64(p); }
+static inline vh vh_set(double v) { return vdupq_n_f64(v); }
+static inline void vh_st(double* p, vh v) { vst1q_f64(p, v); }
 static inline vh vh_fma(vh a, vh b, vh c) { return vfmaq_f64(a, b, c); }
 static inline double vh_sum(vh a) { return vaddvq_f64(a); }
 // s[i] = float(1 / (1 + exp(-v[i]))), as gate_apply.

@@ -8,8 +8,8 @@
 //   vd (W double lanes): vd_zero, vd_ld, vd_st, vd_addf(a, v) = a + double(v),
 //   vd_addf_mem(a, p) = a + double(p[0..W)) (the same sum, converting straight from memory),
 //   vd_fmaf(a, v, p) = a + double(v) * p[0..W), vd_sum (sum of the lanes);
-//   vh (WH double lanes, one register): vh_zero, vh_ldf (WH floats converted from memory), vh_ld,
-//   vh_fma(a, b, c) = a + b * c, vh_sum;
+//   vh (WH double lanes, one register): vh_zero, vh_set (broadcast), vh_ldf (WH floats converted
+//   from memory), vh_ld, vh_st, vh_fma(a, b, c) = a + b * c, vh_sum;
 //   sigmoid_rows(v, s, n): s[i] = float(1 / (1 + exp(-v[i]))).
 //
 // Tails: the main loops take 2W elements a step; with W = 16 (AVX-512) one more W-wide step runs
@@ -503,8 +503,44 @@ static void k_gate_rows(Gate g, const double* v, float* s, int64_t n) {
   }
 }
 
+// CBAM's spatial conv over zero-padded maps, flattened (cbam.cpp): out[j] = sum over ch < 2,
+// ky < k, kx < k, in that order, of double(wk[(ch * k + ky) * k + kx]) * p_ch[j + ky * wp + kx],
+// for j < n. Four registers of outputs per pass over the 2 k^2 taps, then one, then scalars.
+template <int R>
+static inline void conv2_block(const double* p0, const double* p1, int64_t wp, const float* wk, int k, double* out) {
+  vh a[R];
+  for (int r = 0; r < R; ++r) a[r] = vh_zero();
+  for (int ch = 0; ch < 2; ++ch) {
+    const double* p = ch == 0 ? p0 : p1;
+    const float* wc = wk + ch * k * k;
+    for (int ky = 0; ky < k; ++ky) {
+      for (int kx = 0; kx < k; ++kx) {
+        const vh wv = vh_set(double(wc[ky * k + kx]));
+        const double* q = p + ky * wp + kx;
+        for (int r = 0; r < R; ++r) a[r] = vh_fma(a[r], wv, vh_ld(q + r * WH));
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) vh_st(out + r * WH, a[r]);
+}
+
+static void k_conv2_flat(const double* p0, const double* p1, int64_t wp, const float* wk, int k, int64_t n,
+                         double* out) {
+  int64_t j = 0;
+  for (; j + 4 * WH <= n; j += 4 * WH) conv2_block<4>(p0 + j, p1 + j, wp, wk, k, out + j);
+  for (; j + WH <= n; j += WH) conv2_block<1>(p0 + j, p1 + j, wp, wk, k, out + j);
+  for (; j < n; ++j) {
+    double a = 0.0;
+    for (int ch = 0; ch < 2; ++ch) {
+      const double* p = (ch == 0 ? p0 : p1) + j;
+      for (int t = 0; t < k * k; ++t) a += double(wk[ch * k * k + t]) * p[(t / k) * wp + t % k];
+    }
+    out[j] = a;
+  }
+}
+
 static const Kernels kTable = {
     kIsaName,       k_sum,     k_sum_max, k_accum_rows,        k_accum_max_rows,   k_scale,
     k_scale_rows,   k_fc,      k_chan_stats_planes, k_chan_stats_rows, k_scale_gate_plane,
-    k_scale_gate_rows, k_gate_rows,
+    k_scale_gate_rows, k_gate_rows,         k_conv2_flat,
 };
