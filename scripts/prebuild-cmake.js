@@ -9,23 +9,28 @@
 // keeps its configuration; only build/Release/squeeze_excite.node is replaced by the release
 // binary, which prebuildify then moves away (`npm run build:native` relinks it in a second).
 //
-// Cross-compiling (`npm run prebuildify:arm64` on an x86-64 Linux host): an --arch other than the
-// host's selects a CMake toolchain file from cmake/ and builds CPU-only in build-linux-<arch>/.
+// Cross-compiling on an x86-64 Linux host (`npm run prebuildify:arm64`, `npm run prebuildify:win32`):
+// an --arch, or a prebuildify --platform (PREBUILD_PLATFORM), other than the host's selects a CMake
+// toolchain file from cmake/ and builds CPU-only in build-<platform>-<arch>/.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const { cmakeBuild, cudaArchitectures } = require('./cmake-build.js');
 const { releaseProblems } = require('./elf-floor.js');
+const { peImports, win32Problems } = require('./pe-imports.js');
 
 const root = path.resolve(__dirname, '..');
-const TOOLCHAINS = { arm64: 'cmake/aarch64-linux-gnu.cmake' };
-const CROSS_PREFIX = { arm64: 'aarch64-linux-gnu-' };
+const TOOLCHAINS = { 'linux-arm64': 'cmake/aarch64-linux-gnu.cmake', 'win32-x64': 'cmake/x86_64-w64-mingw32.cmake' };
+const CROSS_PREFIX = { 'linux-arm64': 'aarch64-linux-gnu-', 'win32-x64': 'x86_64-w64-mingw32-' };
 
 const argv = process.argv.slice(2);
 const archArg = argv.find((a) => a.startsWith('--arch='));
 const arch = archArg ? archArg.slice('--arch='.length) : process.arch;
+// prebuildify passes the target platform in the environment only.
+const platform = process.env.PREBUILD_PLATFORM || process.platform;
+const target = `${platform}-${arch}`;
 const debug = argv.includes('--debug');
-const cross = arch !== process.arch;
+const cross = arch !== process.arch || platform !== process.platform;
 const config = debug ? 'Debug' : 'Release';
 
 let out;
@@ -41,20 +46,24 @@ if (!cross) {
   if (!cudaOff) console.log(`squeeze-excite: prebuild CUDA architectures: ${archs.value ?? 'CMakeLists.txt default'} (${archs.why})`);
   status = cmakeBuild(args, { architectures: archs.value });
 } else {
-  const toolchain = TOOLCHAINS[arch];
-  if (process.platform !== 'linux' || !toolchain) {
-    console.error(`squeeze-excite: no cross toolchain for ${process.platform}-${process.arch} -> ${process.platform}-${arch} ` +
-      `(known: linux-x64 -> linux-${Object.keys(TOOLCHAINS).join(', linux-')}); build on a ${arch} machine instead`);
+  const toolchain = TOOLCHAINS[target];
+  if (process.platform !== 'linux' || process.arch !== 'x64' || !toolchain) {
+    console.error(`squeeze-excite: no cross toolchain for ${process.platform}-${process.arch} -> ${target} ` +
+      `(known: linux-x64 -> ${Object.keys(TOOLCHAINS).join(', ')}); build on a ${target} machine instead`);
     process.exit(1);
   }
-  out = `build-linux-${arch}`;
+  out = `build-${target}`;
   const args = ['rebuild', '--out', out, '--arch', arch, `--CDCMAKE_TOOLCHAIN_FILE=${path.join(root, toolchain)}`, '--CDSQEX_CUDA=OFF'];
   if (debug) args.push('--debug');
   status = cmakeBuild(args);
 }
 if (status !== 0) process.exit(status);
 const built = path.join(root, out, config, 'squeeze_excite.node');
-const unportable = releaseProblems(built, cross ? `${CROSS_PREFIX[arch]}objdump` : 'objdump');
+// The mingw-w64 build promises node.exe + system DLLs only (the workflow's MSVC build is not held
+// to it here: it was never run).
+const unportable = cross && platform === 'win32'
+  ? win32Problems(peImports(built)).map((p) => `squeeze-excite: ${built}: ${p}`)
+  : releaseProblems(built, cross ? `${CROSS_PREFIX[target]}objdump` : 'objdump');
 if (unportable.length) {
   for (const line of unportable) console.error(line);
   process.exit(1);
