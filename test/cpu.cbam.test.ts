@@ -2,7 +2,7 @@
 // spatial kernel sizes (including k larger than H, W), odd shapes, large H·W and magnitudes.
 import { describe, expect, test } from 'vitest';
 import { cbamForward, cbamForwardAsync } from '../dist/index.js';
-import { nchwToNhwc, refCBAM, relErr, type Act, type Gate, type Layout, type Shape4 } from './reference.js';
+import { ieeeMismatch, nchwToNhwc, refCBAM, relErr, type Act, type Gate, type Layout, type Shape4 } from './reference.js';
 import {
   ACTS,
   GATES,
@@ -107,6 +107,39 @@ describe('CBAM on the CPU: every option combination', () => {
     const out = poisoned(x.length);
     cbamForward(x, shape, weights, { layout, device: 'cpu', out });
     expectClose(out, refCBAM(x, shape, weights, { layout }).y, TOL_F32, seedNote(rng));
+  });
+
+  // The spatial conv runs in output tiles of at most 32 rows x 256 columns over zero-padded copies
+  // of the maps (native/cpu/cbam.cpp), and kernels over 63 in a direct loop: maps wider and
+  // taller than a tile, k around that limit, and a non-finite weight whose taps reach the padding.
+  test.each(
+    product({
+      layout: LAYOUTS,
+      spec: [
+        { shape: [1, 3, 37, 600] as Shape4, k: 7 },
+        { shape: [2, 2, 70, 257] as Shape4, k: 9 },
+        { shape: [1, 2, 5, 300] as Shape4, k: 63 },
+        { shape: [1, 2, 4, 6] as Shape4, k: 65 },
+      ],
+    }),
+  )('tiles and kernel sizes (%o)', ({ layout, spec }) => {
+    const rng = freshRng();
+    const c: Case = { b1: true, b2: true, act: 'relu', gate: 'sigmoid', layout, k: spec.k };
+    const { weights, x } = problem(rng, spec.shape, c, true);
+    const out = poisoned(x.length);
+    cbamForward(x, spec.shape, weights, { layout, device: 'cpu', out });
+    const ctx = `shape=${spec.shape} k=${spec.k} ${seedNote(rng)}`;
+    expectClose(out, refCBAM(x, spec.shape, weights, { layout }).y, TOL_F32, ctx);
+    // A corner tap set to +Inf: outputs whose window puts it on the padding get Inf * 0 = NaN
+    // (PyTorch's conv), the others +-Inf or NaN from the maps; where k exceeds the map, every
+    // window does, and y is all NaN.
+    const sw = weights.spatialWeight.slice();
+    sw[0] = Infinity;
+    const yInf = cbamForward(x, spec.shape, { ...weights, spatialWeight: sw }, { layout, device: 'cpu' });
+    const ref = refCBAM(x, spec.shape, { ...weights, spatialWeight: sw }, { layout }).y;
+    expect(ieeeMismatch(yInf, ref, TOL_F32), `Inf corner tap: ${ctx}`).toBeNull();
+    expect(ref.some((v) => Number.isNaN(v)), `the Inf tap reached no padding: ${ctx}`).toBe(true);
+    if (spec.k > spec.shape[2] && spec.k > spec.shape[3]) expect(yInf.every((v) => Number.isNaN(v)), ctx).toBe(true);
   });
 
   test.each(product({ gate: GATES, layout: LAYOUTS }))('|x| ~ 1e4, saturated gates stay finite (%o)', ({ gate, layout }) => {

@@ -37,45 +37,99 @@ void post_act(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t
     for (int64_t r = r0; r < r1; ++r) y[n * ldy + r] = act_apply(a, y[n * ldy + r]);
 }
 
-// spatial_rows works through at most this many output rows at a time, so its scratch stays
-// small whatever the image height.
-constexpr int64_t kSpatialRows = 32;
+// Output tiles of spatial_rows: at most this many rows and columns, so the padded copy and its
+// scratch stay small whatever the map's size. Kernels over kSpatialMaxK take the direct loop,
+// which needs no padded copy (its padding would be mostly zeros).
+constexpr int64_t kSpatialRows = 32, kSpatialCols = 256;
+constexpr int kSpatialMaxK = 63;
 
 // Doubles of scratch one spatial_rows call needs (see below).
 int64_t spatial_scratch(int64_t w, int k) {
-  const int64_t wp = w + (k - 1);
-  return 2 * ((kSpatialRows + k - 1) * wp + k) + kSpatialRows * wp + w;
+  if (k > kSpatialMaxK) return w;
+  const int64_t cols = std::min(w, kSpatialCols), wp = cols + (k - 1);
+  return 2 * ((kSpatialRows + k - 1) * wp + k) + kSpatialRows * wp + cols;
 }
 
-// g[oy, :] = gate(conv_kxk([mean, max])[oy, :] + bias) for output rows [y0, y1) of one sample.
-// The maps' rows [y0 - pad, y1 + pad) are copied into zero-padded rows of width wp = w + 2 pad,
-// so every tap reads memory: zero padding is an operand, not a skipped tap, and a tap on it adds
-// w * 0, which is NaN for a NaN/Inf weight (torch's conv2d in float64 and on its native float32
-// path; its oneDNN float32 path skips them, see NOTES-cpu.md), and +-0 otherwise. The conv then
-// runs over the padded rows as one flat vector (kn.conv2_flat, outputs j = r * wp + ox): the
-// columns ox >= w are computed and dropped, which keeps narrow maps (7 x 7) in full vectors.
-// buf: spatial_scratch(w, k) doubles.
-void spatial_rows(const Kernels& kn, const double* mean, const double* mx, const float* wk, int k, float bias,
-                  Gate gate, int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* buf) {
-  for (; y1 - y0 > kSpatialRows; y0 += kSpatialRows)
-    spatial_rows(kn, mean, mx, wk, k, bias, gate, h, w, y0, y0 + kSpatialRows, g, buf);
+// The direct loop (kernels larger than kSpatialMaxK): rows of outputs accumulated in acc [w],
+// padded taps visited only when some weight is not finite (for finite w they add +-0).
+void spatial_rows_direct(const double* mean, const double* mx, const float* wk, int k, float bias, Gate gate,
+                         int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* acc) {
   const int pad = (k - 1) / 2;
-  const int64_t wp = w + 2 * pad, rows = y1 - y0, plen = (rows + 2 * pad) * wp + k;
+  bool finite_w = true;
+  for (int i = 0; i < 2 * k * k; ++i) finite_w = finite_w && std::isfinite(wk[i]);
+  for (int64_t oy = y0; oy < y1; ++oy) {
+    double* out = acc;
+    for (int64_t ox = 0; ox < w; ++ox) out[ox] = 0.0;
+    for (int ch = 0; ch < 2; ++ch) {
+      const double* in = ch == 0 ? mean : mx;
+      for (int ky = 0; ky < k; ++ky) {
+        const int64_t iy = oy + ky - pad;
+        const bool row_in = iy >= 0 && iy < h;
+        if (!row_in && finite_w) continue;
+        const double* row = in + (row_in ? iy : 0) * w;
+        for (int kx = 0; kx < k; ++kx) {
+          const double wv = wk[(ch * k + ky) * k + kx];
+          const int64_t dx = kx - pad;
+          const int64_t lo = row_in ? std::max<int64_t>(0, -dx) : w, hi = row_in ? std::min<int64_t>(w, w - dx) : w;
+          const double* src = row + dx;
+          for (int64_t ox = lo; ox < hi; ++ox) out[ox] += wv * src[ox];
+          if (!finite_w) {
+            const double on_pad = wv * 0.0;
+            for (int64_t ox = 0; ox < std::min(lo, w); ++ox) out[ox] += on_pad;
+            for (int64_t ox = std::max<int64_t>(hi, lo); ox < w; ++ox) out[ox] += on_pad;
+          }
+        }
+      }
+    }
+    for (int64_t ox = 0; ox < w; ++ox) g[oy * w + ox] = float(gate_apply(gate, out[ox] + double(bias)));
+  }
+}
+
+// One tile: output rows [y0, y0 + rows), columns [x0, x0 + cols). The maps' window around it is
+// copied into zero-padded rows of width wp = cols + 2 pad, so every tap reads memory: zero
+// padding is an operand, not a skipped tap, and a tap on it adds w * 0, which is NaN for a
+// NaN/Inf weight (torch's conv2d in float64 and on its native float32 path; its oneDNN float32
+// path skips them, see NOTES-cpu.md), and +-0 otherwise (which leaves the gate unchanged). The
+// conv then runs over the padded rows as one flat vector (kn.conv2_flat, outputs j = r * wp + ox):
+// the columns ox >= cols are computed and dropped, which keeps narrow maps (7 x 7) in full vectors.
+void spatial_tile(const Kernels& kn, const double* mean, const double* mx, const float* wk, int k, float bias,
+                  Gate gate, int64_t h, int64_t w, int64_t y0, int64_t rows, int64_t x0, int64_t cols, float* g,
+                  double* buf) {
+  const int pad = (k - 1) / 2;
+  const int64_t wp = cols + 2 * pad, plen = (rows + 2 * pad) * wp + k;
   double* p0 = buf;
   double* p1 = p0 + plen;
   double* conv = p1 + plen;
   double* v = conv + rows * wp;
   std::fill(p0, p0 + 2 * plen, 0.0);
+  const int64_t xa = std::max<int64_t>(0, x0 - pad), xb = std::min<int64_t>(w, x0 + cols + pad);
   for (int64_t pr = 0; pr < rows + 2 * pad; ++pr) {
     const int64_t iy = y0 - pad + pr;
     if (iy < 0 || iy >= h) continue;
-    std::copy(mean + iy * w, mean + (iy + 1) * w, p0 + pr * wp + pad);
-    std::copy(mx + iy * w, mx + (iy + 1) * w, p1 + pr * wp + pad);
+    const int64_t at = pr * wp + (xa - (x0 - pad));
+    std::copy(mean + iy * w + xa, mean + iy * w + xb, p0 + at);
+    std::copy(mx + iy * w + xa, mx + iy * w + xb, p1 + at);
   }
   kn.conv2_flat(p0, p1, wp, wk, k, rows * wp, conv);
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t ox = 0; ox < w; ++ox) v[ox] = conv[r * wp + ox] + double(bias);
-    kn.gate_rows(gate, v, g + (y0 + r) * w, w);
+    for (int64_t ox = 0; ox < cols; ++ox) v[ox] = conv[r * wp + ox] + double(bias);
+    kn.gate_rows(gate, v, g + (y0 + r) * w + x0, cols);
+  }
+}
+
+// g[oy, :] = gate(conv_kxk([mean, max])[oy, :] + bias) for output rows [y0, y1) of one sample.
+// buf: spatial_scratch(w, k) doubles.
+void spatial_rows(const Kernels& kn, const double* mean, const double* mx, const float* wk, int k, float bias,
+                  Gate gate, int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* buf) {
+  if (k > kSpatialMaxK) {
+    spatial_rows_direct(mean, mx, wk, k, bias, gate, h, w, y0, y1, g, buf);
+    return;
+  }
+  for (int64_t y = y0; y < y1; y += kSpatialRows) {
+    for (int64_t x = 0; x < w; x += kSpatialCols) {
+      spatial_tile(kn, mean, mx, wk, k, bias, gate, h, w, y, std::min(kSpatialRows, y1 - y), x,
+                   std::min(kSpatialCols, w - x), g, buf);
+    }
   }
 }
 
