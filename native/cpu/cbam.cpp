@@ -4,6 +4,7 @@
 // of x * s -> k x k conv + gate -> y = (x * s) * g. x1 = x * s is never stored: the last pass
 // recomputes it, which costs no more traffic than writing and re-reading it, and keeps y == x safe.
 #include <algorithm>
+#include <memory>
 #include <new>
 #include <vector>
 
@@ -43,11 +44,11 @@ void post_act(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t
 constexpr int64_t kSpatialRows = 32, kSpatialCols = 256;
 constexpr int kSpatialMaxK = 63;
 
-// Doubles of scratch one spatial_rows call needs (see below).
-int64_t spatial_scratch(int64_t w, int k) {
+// Doubles of scratch one spatial_rows call needs (see below), for a map of h x w.
+int64_t spatial_scratch(int64_t h, int64_t w, int k) {
   if (k > kSpatialMaxK) return w;
-  const int64_t cols = std::min(w, kSpatialCols), wp = cols + (k - 1);
-  return 2 * ((kSpatialRows + k - 1) * wp + k) + kSpatialRows * wp + cols;
+  const int64_t rows = std::min(h, kSpatialRows), cols = std::min(w, kSpatialCols), wp = cols + (k - 1);
+  return 2 * ((rows + k - 1) * wp + k) + rows * wp + cols;
 }
 
 // The direct loop (kernels larger than kSpatialMaxK): rows of outputs accumulated in acc [w],
@@ -135,7 +136,9 @@ void spatial_rows(const Kernels& kn, const double* mean, const double* mx, const
 
 struct Scratch {
   std::vector<float> s, g, pmax;
-  std::vector<double> zz, h, o, mean, mx, psum, conv_acc;
+  std::vector<double> zz, h, o, mean, mx, psum;
+  // Not value-initialised: sized for the most tasks, but only the pages a task's tiles touch are faulted in.
+  std::unique_ptr<double[]> conv_acc;
   void resize(int64_t nb, int64_t cc, int64_t hidden, int64_t hh, int64_t ww, int k, int64_t tasks, bool nhwc) {
     const int64_t hw = hh * ww;
     zz.resize(size_t(2 * nb * cc));
@@ -149,7 +152,7 @@ struct Scratch {
       psum.resize(size_t(tasks * nb * cc));
       pmax.resize(size_t(tasks * nb * cc));
     }
-    conv_acc.resize(size_t(tasks * spatial_scratch(ww, k)));
+    conv_acc.reset(new double[size_t(tasks * spatial_scratch(hh, ww, k))]);
   }
 };
 
@@ -171,7 +174,7 @@ void run_block(const OpParams& p, const Weights& wt, const float* xb, float* yb,
   std::vector<double>& mean = sc.mean;
   std::vector<double>& mx = sc.mx;
   std::vector<double>& psum = sc.psum;
-  std::vector<double>& conv_acc = sc.conv_acc;
+  double* conv_acc = sc.conv_acc.get();
   const int64_t bytes = nb * sample * int64_t(sizeof(float));
   const int64_t pix = nb * hw;  // pixel rows of the block
 
@@ -256,7 +259,7 @@ void run_block(const OpParams& p, const Weights& wt, const float* xb, float* yb,
         const int64_t n = r / hh, end = std::min(r1, (n + 1) * hh);
         spatial_rows(kn, mean.data() + n * hw, mx.data() + n * hw, wt.aux, p.spatial_k, p.spatial_bias, p.gate, hh,
                      ww, r - n * hh, end - n * hh, g.data() + n * hw,
-                     conv_acc.data() + i * spatial_scratch(ww, p.spatial_k));
+                     conv_acc + i * spatial_scratch(hh, ww, p.spatial_k));
         r = end;
       }
     });
