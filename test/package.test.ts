@@ -128,6 +128,15 @@ describe.skipIf(skipReason !== null)(`npm pack + offline install without a toolc
     const sources = files.filter((f) => f.startsWith('native/') && !f.startsWith('native/dev/'));
     expect(sources.filter((f) => !listed.includes(f)), 'native sources missing from the tarball').toEqual([]);
     expect(listed).toContain('CMakeLists.txt');
+    // Every shipped script's own relative requires ship too (prebuild-cmake.js needs elf-floor.js
+    // and pe-imports.js).
+    for (const f of listed.filter((p) => p.startsWith('scripts/') && p.endsWith('.js'))) {
+      const text = readFileSync(path.join(src, f), 'utf8');
+      for (const m of text.matchAll(/require\((['"])(\.\.?\/[^'"]+)\1\)/g)) {
+        const dep = path.posix.normalize(path.posix.join(path.posix.dirname(f), m[2]!));
+        expect(listed, `${f} requires ${m[2]}, which the tarball does not carry`).toContain(dep.endsWith('.js') ? dep : `${dep}.js`);
+      }
+    }
     console.log(`tarball ${packed[0]!.filename}: ${packed[0]!.size} bytes packed, ${packed[0]!.unpackedSize} unpacked, ${listed.length} files`);
 
     // 3. The runtime dependencies, packed from this checkout's node_modules (no registry).
