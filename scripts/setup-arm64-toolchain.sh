@@ -12,15 +12,9 @@ if ! command -v apt-get >/dev/null; then
   echo "setup-arm64-toolchain: apt-get not found; install an aarch64-linux-gnu cross g++ and qemu-user (aarch64) with your package manager" >&2
   exit 1
 fi
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  "${sudo[@]}" apt-get update -q
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=apt-ensure.sh
+source "$(dirname "$0")/apt-ensure.sh"
+apt_missing "${packages[@]}"
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 aarch64-linux-gnu-g++ --version | head -1
 qemu-aarch64-static --version | head -1

@@ -22,8 +22,8 @@
 # Run as root (or with sudo). Idempotent.
 set -euo pipefail
 
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+# shellcheck source=apt-ensure.sh
+source "$(dirname "$0")/apt-ensure.sh"
 
 . /etc/os-release
 if [ "${ID:-}" != debian ] || [ "${VERSION_CODENAME:-}" != bookworm ]; then
@@ -33,10 +33,7 @@ if [ "${ID:-}" != debian ] || [ "${VERSION_CODENAME:-}" != bookworm ]; then
 fi
 
 packages=(nvidia-cuda-toolkit g++-11)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+apt_missing "${packages[@]}"
 
 if [ ${#missing[@]} -gt 0 ]; then
   # The mirror and suites of the existing Debian source (deb822 debian.sources, or a one-line
@@ -53,8 +50,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     printf 'Types: deb\nURIs: %s\nSuites: bookworm bookworm-updates\nComponents: contrib non-free\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
       "${uri:-http://deb.debian.org/debian}" | "${sudo[@]}" tee "$list" >/dev/null
   fi
-  "${sudo[@]}" apt-get update -q
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  apt_install "${missing[@]}"
 fi
 
 /usr/bin/nvcc --version | tail -2

@@ -31,14 +31,11 @@ timm_src=$1
 st_src=$2
 dest=${3:-$HOME/.cache/squeeze-excite/real-timm}
 
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+# shellcheck source=apt-ensure.sh
+source "$(dirname "$0")/apt-ensure.sh"
 packages=(python3-torch python3-torchvision python3-yaml python3-dev cargo librust-pyo3-dev librust-memmap2-dev
   librust-serde-json-dev librust-serde-derive-dev librust-libloading-dev)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+apt_missing "${packages[@]}"
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup-real-timm: installing ${missing[*]}" >&2
   "${sudo[@]}" apt-get install -y -q "${missing[@]}" >&2

@@ -11,16 +11,10 @@ if ! command -v apt-get >/dev/null; then
   echo "setup-win32-toolchain: apt-get not found; install mingw-w64 (x86_64-w64-mingw32-g++-posix) and wine (64-bit) with your package manager" >&2
   exit 1
 fi
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  "${sudo[@]}" apt-get update -q
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
+# shellcheck source=apt-ensure.sh
+source "$(dirname "$0")/apt-ensure.sh"
+apt_missing "${packages[@]}"
+[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 x86_64-w64-mingw32-g++-posix --version | head -1
 wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
 "$wine" --version

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { onPath } from './helpers.js';
 
 const requireCjs = createRequire(import.meta.url);
 const root = path.resolve(__dirname, '..');
@@ -28,14 +29,6 @@ const { loadBinding, bindingPath } = requireCjs('../dist/backend/load.js') as {
   bindingPath(): string | null;
 };
 
-function onPath(tool: string): boolean {
-  try {
-    execFileSync(tool, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** The objdump that reads this ELF file (by e_machine), or null when none is installed. */
 function objdumpFor(file: string): string | null {

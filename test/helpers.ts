@@ -1,5 +1,6 @@
 // Test helpers: seeds, random weights, poisoned buffers, tolerance checks, golden fixtures, and
 // an independent fp16/bf16 rounding (so the GPU tests do not trust the library's converters).
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
@@ -342,4 +343,14 @@ export function gpuGate(status: { available: boolean; reason: string | null; dev
   // The default reporter does not list skipped tests by name, so say it in the output as well.
   console.warn(`SKIPPED ${what}: ${reason}`);
   return { ok: false, reason, title: `${what} (skipped: ${reason})` };
+}
+
+/** Whether `tool --version` runs (a tool on PATH that some suites need, e.g. a cross objdump). */
+export function onPath(tool: string): boolean {
+  try {
+    execFileSync(tool, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { onPath } from './helpers.js';
 
 const requireCjs = createRequire(import.meta.url);
 const root = path.resolve(__dirname, '..');
@@ -29,14 +30,6 @@ const { peImports, win32Problems } = requireCjs('../scripts/pe-imports.js') as {
 };
 
 const MINGW = 'x86_64-w64-mingw32-';
-function onPath(tool: string): boolean {
-  try {
-    execFileSync(tool, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 const haveMingw = ['g++-posix', 'dlltool', 'objdump'].every((t) => onPath(MINGW + t));
 
 /** The DLL names `objdump -p` lists in the import table. */
