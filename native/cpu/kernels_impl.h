@@ -143,9 +143,11 @@ static void accum_tiles(const float* x, int64_t rows, int64_t cc, double* acc, f
 }
 
 static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) {
-  // Over 1 MB (streamed from L3 or DRAM): row tiles, sums in registers; 2x the one-row-at-a-time
-  // loop on 8x256x56x56 (NOTES-cpu.md item 31). Up to 1 MB: four rows per pass over acc, a
-  // quarter of the acc loads and stores, the same additions in the same order.
+  // Over 1 MB: row tiles, sums in registers (accum_tiles): 1.3-1.6x the one-row-at-a-time loop
+  // where x sits in L3, the same where it streams from DRAM (NOTES-cpu.md item 31; four
+  // interleaved row streams, tried before, were 10-25% slower from DRAM, item 15). Up to 1 MB:
+  // four rows per pass over acc, a quarter of the acc loads and stores, the same additions in
+  // the same order.
   if (rows * cc * int64_t(sizeof(float)) > (int64_t(1) << 20)) {
     accum_tiles<false>(x, rows, cc, acc, nullptr);
     return;
