@@ -39,15 +39,20 @@ const char* kSlotNames[kSlotCount] = {"x", "residual", "out", "scaleOut", "w1", 
 }  // namespace
 
 ParsedCfg ParseCfg(const Napi::Env& env, const Napi::Value& value) {
-  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array) {
+  // One napi_get_typedarray_info (it fails on anything but a TypedArray), as ParseHostOperands.
+  napi_valuetype type;
+  napi_typedarray_type ta_type;
+  size_t length = 0;
+  void* data = nullptr;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_object ||
+      napi_get_typedarray_info(env, value, &ta_type, &length, &data, nullptr, nullptr) != napi_ok ||
+      ta_type != napi_float64_array) {
     ThrowType(env, "cfg must be a Float64Array");
   }
-  auto arr = value.As<Napi::Float64Array>();
-  if (arr.ElementLength() != kCfgLength) {
-    ThrowRange(env, "cfg must have " + std::to_string(kCfgLength) + " entries; received " +
-                        std::to_string(arr.ElementLength()));
+  if (length != kCfgLength) {
+    ThrowRange(env, "cfg must have " + std::to_string(kCfgLength) + " entries; received " + std::to_string(length));
   }
-  const double* c = arr.Data();
+  const double* c = static_cast<const double*>(data);
   ParsedCfg out;
   OpParams& p = out.params;
   constexpr int64_t kMaxDim = (int64_t{1} << 31) - 1;
@@ -177,28 +182,40 @@ HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const
   std::array<Range, kSlotCount> range{};
   for (uint32_t slot = first; slot < kSlotCount; ++slot) {
     const Napi::Value& v = vals[slot];
-    const std::string name = kSlotNames[slot];
-    if (v.IsNull() || v.IsUndefined()) {
-      if (sizes.required[slot]) ThrowType(env, name + " is required");
+    const char* name = kSlotNames[slot];
+    napi_valuetype type;
+    if (napi_typeof(env, v, &type) != napi_ok) ThrowType(env, std::string(name) + " could not be read");
+    if (type == napi_null || type == napi_undefined) {
+      if (sizes.required[slot]) ThrowType(env, std::string(name) + " is required");
       continue;
     }
-    if (!sizes.allowed[slot]) ThrowType(env, name + " is not used by this op and must be null");
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      ThrowType(env, name + " must be a Float32Array");
+    if (!sizes.allowed[slot]) ThrowType(env, std::string(name) + " is not used by this op and must be null");
+    // One napi_get_typedarray_info answers everything (it fails on anything but a TypedArray, and
+    // works for SharedArrayBuffer views): a call makes ~60 Node-API calls less than asking each
+    // question through node-addon-api's wrappers (NOTES-cpu.md item 34).
+    napi_typedarray_type ta_type;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value buffer = nullptr;
+    if (type != napi_object ||
+        napi_get_typedarray_info(env, v, &ta_type, &length, &data, &buffer, nullptr) != napi_ok ||
+        ta_type != napi_float32_array) {
+      ThrowType(env, std::string(name) + " must be a Float32Array");
     }
-    auto ta = v.As<Napi::Float32Array>();
     // A detached (transferred) buffer's views have length 0; every operand has >= 1 element.
-    if (ta.ElementLength() == 0) ThrowType(env, name + " is detached or empty");
-    if (static_cast<int64_t>(ta.ElementLength()) != sizes.elems[slot]) {
-      ThrowRange(env, name + " must have " + std::to_string(sizes.elems[slot]) + " elements; received " +
-                          std::to_string(ta.ElementLength()));
+    if (length == 0) ThrowType(env, std::string(name) + " is detached or empty");
+    if (static_cast<int64_t>(length) != sizes.elems[slot]) {
+      ThrowRange(env, std::string(name) + " must have " + std::to_string(sizes.elems[slot]) + " elements; received " +
+                          std::to_string(length));
     }
-    // Data() comes from napi_get_typedarray_info, which also works for SharedArrayBuffer views.
-    out.ptr[slot] = ta.Data();
+    // napi_is_arraybuffer is false for a SharedArrayBuffer (Node-API 8 has no direct test for one).
+    bool plain = false;
+    if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok) ThrowType(env, std::string(name) + " has no buffer");
+    out.ptr[slot] = static_cast<float*>(data);
     out.keep[slot] = v;
-    out.shared[slot] = IsSharedMemory(ta);
-    const auto b = reinterpret_cast<uintptr_t>(ta.Data());
-    range[slot] = Range{b, b + ta.ElementLength() * sizeof(float)};
+    out.shared[slot] = !plain;
+    const auto b = reinterpret_cast<uintptr_t>(data);
+    range[slot] = Range{b, b + length * sizeof(float)};
   }
   // Aliasing, by address (views of one SharedArrayBuffer can be distinct JS buffer objects): y
   // may be x or the residual exactly (in place), nothing may partly overlap what it reads, and
