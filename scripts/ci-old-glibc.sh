@@ -14,11 +14,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-start=$SECONDS
 export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
 # shellcheck source=ci-common.sh
 source scripts/ci-common.sh
+ci_checks old-glibc
 skip() { ci_skip old-glibc SQEX_OLD_GLIBC_REQUIRED "$@"; }
 
 [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ] || skip "host is $(uname -s) $(uname -m); this check runs the linux-x64 addon"
@@ -85,11 +85,6 @@ glibc=$(inside /opt/node/bin/node -p 'process.report.getReport().header.glibcVer
 cxx=$(basename "$(readlink -f "$rootfs/usr/lib/x86_64-linux-gnu/libstdc++.so.6")")
 echo "== inside: glibc $glibc, $cxx, node $(inside /opt/node/bin/node -v) (official binary) =="
 
-passed=0
-failed=0
-ok() { echo "ok   - $*"; passed=$((passed + 1)); }
-bad() { echo "FAIL - $*"; failed=$((failed + 1)); }
-
 # The addon loads and runs on the CPU (and reports CUDA without a driver, not a load error).
 smoke='const s=require("/src/dist/index.js");const b=require("/src/dist/backend/load.js");
 const x=Float32Array.from({length:512},(_,i)=>Math.sin(i));
@@ -112,15 +107,6 @@ report=/tmp/sqex-old-glibc.json
 rm -f "$rootfs$report"
 inside SQUEEZE_EXCITE_BINARY="$inner" /bin/sh -c \
   "cd /src && node node_modules/vitest/vitest.mjs run --reporter=dot --reporter=json --outputFile.json=$report ${suites[*]}"
-rc=$?
-if [ -f "$rootfs$report" ]; then
-  read -r p f < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests,r.numFailedTests)' "$rootfs$report")
-  passed=$((passed + p)); failed=$((failed + f))
-  [ "$rc" -ne 0 ] && [ "$f" -eq 0 ] && bad "vitest exited $rc"
-  rm -f "$rootfs$report"
-else
-  bad "vitest wrote no report (exit $rc)"
-fi
-echo "old-glibc: total wall time $((SECONDS - start)) s"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+ci_vitest_counts "$rootfs$report" $? "vitest under glibc $glibc"
+rm -f "$rootfs$report"
+finish
