@@ -34,21 +34,24 @@ int64_t CfgInt(const Napi::Env& env, const double* cfg, int index, int64_t lo, i
   return static_cast<int64_t>(v);
 }
 
+// Whether v is a TypedArray of type `want`, and then its length, data and buffer, in one Node-API
+// call (napi_get_typedarray_info fails on anything but a TypedArray, and works for
+// SharedArrayBuffer views): node-addon-api's wrappers ask the same in several (NOTES-cpu.md
+// item 34). buffer may be null.
+bool TypedArrayOf(napi_env env, napi_value v, napi_typedarray_type want, size_t* length, void** data,
+                  napi_value* buffer) {
+  napi_typedarray_type type;
+  return napi_get_typedarray_info(env, v, &type, length, data, buffer, nullptr) == napi_ok && type == want;
+}
+
 const char* kSlotNames[kSlotCount] = {"x", "residual", "out", "scaleOut", "w1", "b1", "w2", "b2", "aux"};
 
 }  // namespace
 
 ParsedCfg ParseCfg(const Napi::Env& env, const Napi::Value& value) {
-  // One napi_get_typedarray_info (it fails on anything but a TypedArray), as ParseHostOperands.
-  napi_valuetype type;
-  napi_typedarray_type ta_type;
   size_t length = 0;
   void* data = nullptr;
-  if (napi_typeof(env, value, &type) != napi_ok || type != napi_object ||
-      napi_get_typedarray_info(env, value, &ta_type, &length, &data, nullptr, nullptr) != napi_ok ||
-      ta_type != napi_float64_array) {
-    ThrowType(env, "cfg must be a Float64Array");
-  }
+  if (!TypedArrayOf(env, value, napi_float64_array, &length, &data, nullptr)) ThrowType(env, "cfg must be a Float64Array");
   if (length != kCfgLength) {
     ThrowRange(env, "cfg must have " + std::to_string(kCfgLength) + " entries; received " + std::to_string(length));
   }
@@ -142,11 +145,6 @@ void* TypedArrayData(const Napi::TypedArray& ta) {
   return data;
 }
 
-bool IsSharedMemory(const Napi::TypedArray& ta) {
-  // napi_is_arraybuffer is false for a SharedArrayBuffer (Node-API 8 has no direct test for one).
-  return !ta.ArrayBuffer().IsArrayBuffer();
-}
-
 namespace {
 struct Range {
   uintptr_t begin = 0, end = 0;
@@ -190,18 +188,10 @@ HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const
       continue;
     }
     if (!sizes.allowed[slot]) ThrowType(env, std::string(name) + " is not used by this op and must be null");
-    // One napi_get_typedarray_info answers everything (it fails on anything but a TypedArray, and
-    // works for SharedArrayBuffer views): a call makes ~60 Node-API calls less than asking each
-    // question through node-addon-api's wrappers (NOTES-cpu.md item 34).
-    napi_typedarray_type ta_type;
     size_t length = 0;
     void* data = nullptr;
     napi_value buffer = nullptr;
-    if (type != napi_object ||
-        napi_get_typedarray_info(env, v, &ta_type, &length, &data, &buffer, nullptr) != napi_ok ||
-        ta_type != napi_float32_array) {
-      ThrowType(env, std::string(name) + " must be a Float32Array");
-    }
+    if (!TypedArrayOf(env, v, napi_float32_array, &length, &data, &buffer)) ThrowType(env, std::string(name) + " must be a Float32Array");
     // A detached (transferred) buffer's views have length 0; every operand has >= 1 element.
     if (length == 0) ThrowType(env, std::string(name) + " is detached or empty");
     if (static_cast<int64_t>(length) != sizes.elems[slot]) {

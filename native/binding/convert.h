@@ -53,9 +53,6 @@ HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const
 // ArrayBuffer accessors refuse a SharedArrayBuffer). Null for a detached view.
 void* TypedArrayData(const Napi::TypedArray& ta);
 
-// Whether a typed array's memory is a SharedArrayBuffer's.
-bool IsSharedMemory(const Napi::TypedArray& ta);
-
 // TypeError / RangeError with code ERR_INVALID_ARG_TYPE / ERR_OUT_OF_RANGE and the
 // "squeeze-excite (native): " prefix. lib/ validates first, so these fire only when it is bypassed.
 [[noreturn]] void ThrowTypeError(const Napi::Env& env, const std::string& msg);
