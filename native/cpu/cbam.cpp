@@ -119,7 +119,7 @@ void spatial_tile(const Kernels& kn, const double* mean, const double* mx, const
 }
 
 // g[oy, :] = gate(conv_kxk([mean, max])[oy, :] + bias) for output rows [y0, y1) of one sample.
-// buf: spatial_scratch(w, k) doubles.
+// buf: spatial_scratch(h, w, k) doubles.
 void spatial_rows(const Kernels& kn, const double* mean, const double* mx, const float* wk, int k, float bias,
                   Gate gate, int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* buf) {
   if (k > kSpatialMaxK) {
@@ -139,6 +139,7 @@ struct Scratch {
   std::vector<double> zz, h, o, mean, mx, psum;
   // Not value-initialised: sized for the most tasks, but only the pages a task's tiles touch are faulted in.
   std::unique_ptr<double[]> conv_acc;
+  int64_t conv_stride = 0;  // doubles of conv_acc per task: spatial_scratch(h, w, k)
   void resize(int64_t nb, int64_t cc, int64_t hidden, int64_t hh, int64_t ww, int k, int64_t tasks, bool nhwc) {
     const int64_t hw = hh * ww;
     zz.resize(size_t(2 * nb * cc));
@@ -152,7 +153,8 @@ struct Scratch {
       psum.resize(size_t(tasks * nb * cc));
       pmax.resize(size_t(tasks * nb * cc));
     }
-    conv_acc.reset(new double[size_t(tasks * spatial_scratch(hh, ww, k))]);
+    conv_stride = spatial_scratch(hh, ww, k);
+    conv_acc.reset(new double[size_t(tasks * conv_stride)]);
   }
 };
 
@@ -259,7 +261,7 @@ void run_block(const OpParams& p, const Weights& wt, const float* xb, float* yb,
         const int64_t n = r / hh, end = std::min(r1, (n + 1) * hh);
         spatial_rows(kn, mean.data() + n * hw, mx.data() + n * hw, wt.aux, p.spatial_k, p.spatial_bias, p.gate, hh,
                      ww, r - n * hh, end - n * hh, g.data() + n * hw,
-                     conv_acc + i * spatial_scratch(hh, ww, p.spatial_k));
+                     conv_acc + i * sc.conv_stride);
         r = end;
       }
     });
