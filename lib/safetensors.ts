@@ -14,10 +14,10 @@
 // over HTTP, not local files or tensor data, and does not check offsets), so it is written here.
 
 import { constants as bufferConstants } from 'node:buffer';
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { allocateArray, bufferOf, byteOffsetOf, describe, isArrayValue, isPlainObject, isUnusableView, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
+import { allocateArray, bufferOf, byteOffsetOf, describe, fileKind, isArrayValue, isPlainObject, isUnusableView, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
 
 /** Element types of the format, as spelled in the header. */
 export type SafetensorsDType =
@@ -474,15 +474,6 @@ function headerFromBytes(src: string, bytes: Uint8Array): SafetensorsHeader {
 // stray `mkfifo`). Windows has no such flag (and no FIFOs on paths).
 const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
 
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}
-
 /**
  * Opens a path that must be a regular file, refusing anything else before a byte is read: a
  * FIFO or device has no length to check the header against, and its reads can block forever.
@@ -492,7 +483,7 @@ function openRegularFile(fn: string, source: string | URL, src: string): number 
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) {
-      throw Object.assign(new Error(`${fn}: ${src} is ${kindOf(st)}, not a regular file: a safetensors file must be read from a regular file (or pass its bytes)`), {
+      throw Object.assign(new Error(`${fn}: ${src} is ${fileKind(st)}, not a regular file: a safetensors file must be read from a regular file (or pass its bytes)`), {
         code: 'ERR_SQEX_SAFETENSORS_IO',
       });
     }

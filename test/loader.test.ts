@@ -117,13 +117,13 @@ describe('native loader diagnostics', () => {
     writeFileSync(js, `require('node:fs').writeFileSync(${JSON.stringify(marker)}, 'ran'); module.exports = { cpuForward() { return 42; } };`);
     const cases: [string, RegExp][] = [
       [js, /not a \.node file \(evil\.txt\): require\(\) would run it as JavaScript/],
-      ['/dev/zero', /not a regular file \(a device\)/],
+      ['/dev/zero', /not a regular file \(a character device\)/],
       [scratch, /not a regular file \(a directory\)/],
     ];
     let fifo: string | null = path.join(scratch, 'f.node');
     try {
       execFileSync('mkfifo', [fifo]);
-      cases.push([fifo, /not a regular file \(a FIFO\)/]);
+      cases.push([fifo, /not a regular file \(a FIFO \(named pipe\)\)/]);
     } catch {
       fifo = null; // no mkfifo here: the other cases still run
     }

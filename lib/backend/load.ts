@@ -13,7 +13,7 @@ import type * as OsModule from 'node:os';
 import type * as PathModule from 'node:path';
 
 import type { NativeBinding } from './contract.js';
-import { bufferOf } from '../is.js';
+import { bufferOf, fileKind } from '../is.js';
 import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildReport, type FileLoad, readManifest, type ShippedCudaBuild, singleBuild } from './cuda-builds.js';
 
 export type { CudaBuildReport } from './cuda-builds.js';
@@ -196,7 +196,7 @@ function notAnAddonFile(file: string): string | null {
   } catch (err) {
     return errorCode(err) === 'ENOENT' ? 'file does not exist' : describeError(err);
   }
-  if (!st.isFile()) return `not a regular file (${st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : 'not a file'}): a native addon is a .node file`;
+  if (!st.isFile()) return `not a regular file (${fileKind(st)}): a native addon is a .node file`;
   if (path.extname(file) !== '.node') return `not a .node file (${path.basename(file)}): require() would run it as JavaScript`;
   return null;
 }
