@@ -250,9 +250,8 @@ class ModuleReader {
   }
 
   shapeOf(rel: string): readonly number[] | undefined {
-    const name = this.full(rel);
-    if (this.lookup(name) === undefined) return undefined;
-    const entry = this.fieldsOf(name);
+    // fieldsOf is null for a missing name as for an entry that is not an object.
+    const entry = this.fieldsOf(this.full(rel));
     return entry === null ? undefined : (shapeCopy(entry.shape) ?? undefined);
   }
 
