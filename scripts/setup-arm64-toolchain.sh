@@ -7,14 +7,9 @@
 # Run as root (or with sudo). Idempotent.
 set -euo pipefail
 
-packages=(g++-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
-if ! command -v apt-get >/dev/null; then
-  echo "setup-arm64-toolchain: apt-get not found; install an aarch64-linux-gnu cross g++ and qemu-user (aarch64) with your package manager" >&2
-  exit 1
-fi
 # shellcheck source=apt-ensure.sh
 source "$(dirname "$0")/apt-ensure.sh"
-apt_missing "${packages[@]}"
-[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+apt_ensure setup-arm64-toolchain "install an aarch64-linux-gnu cross g++ and qemu-user (aarch64) with your package manager" \
+  g++-aarch64-linux-gnu binutils-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
 aarch64-linux-gnu-g++ --version | head -1
 qemu-aarch64-static --version | head -1

