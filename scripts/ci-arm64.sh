@@ -174,12 +174,7 @@ else
   tail -30 "$work/install.log"
   bad "npm install of the tarball under the emulated arm64 node"
 fi
-for script in cjs.js esm.mjs; do
-  (cd "$app" && env -u SQUEEZE_EXCITE_BINARY PATH="$bin" node "$script" >"$work/arm64-$script.json" 2>"$work/arm64-$script.err") ||
-    { cat "$work/arm64-$script.err"; bad "$script under the emulated arm64 node"; continue; }
-  (cd "$app" && env -u SQUEEZE_EXCITE_BINARY node "$script" >"$work/x64-$script.json" 2>"$work/x64-$script.err") ||
-    { cat "$work/x64-$script.err"; bad "$script under the host x64 node"; continue; }
-  ci_verdict "$(node scripts/ci-tarball-app.js compare "$work/arm64-$script.json" "$work/x64-$script.json" linux-arm64 prebuilds/linux-arm64/squeeze-excite.glibc.node neon)"
-done
+ci_compare_app "$app" "$work" linux-arm64 prebuilds/linux-arm64/squeeze-excite.glibc.node neon "the emulated arm64 node" -- \
+  env PATH="$bin" node
 
 finish

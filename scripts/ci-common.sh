@@ -140,3 +140,19 @@ ci_verdict() {
     *) bad "${1#FAIL }" ;;
   esac
 }
+
+# ci_compare_app APP WORK PLATFORM PREBUILD SIMD LABEL -- CMD...: runs the installed-tarball
+# project's cjs.js and esm.mjs (scripts/ci-tarball-app.js write) with CMD, the emulated node, and
+# with the host's node, and counts ci-tarball-app.js's verdict on each pair: the PLATFORM prebuild
+# PREBUILD loaded, SIMD dispatched, the same results as linux-x64. CMD may be a shell function.
+ci_compare_app() {
+  local app=$1 work=$2 platform=$3 prebuild=$4 simd=$5 label=$6 script
+  shift 7
+  for script in cjs.js esm.mjs; do
+    (cd "$app" && unset SQUEEZE_EXCITE_BINARY && "$@" "$script" >"$work/$platform-$script.json" 2>"$work/$platform-$script.err") ||
+      { cat "$work/$platform-$script.err"; bad "$script under $label"; continue; }
+    (cd "$app" && env -u SQUEEZE_EXCITE_BINARY node "$script" >"$work/x64-$script.json" 2>"$work/x64-$script.err") ||
+      { cat "$work/x64-$script.err"; bad "$script under the host linux-x64 node"; continue; }
+    ci_verdict "$(node scripts/ci-tarball-app.js compare "$work/$platform-$script.json" "$work/x64-$script.json" "$platform" "$prebuild" "$simd")"
+  done
+}

@@ -210,12 +210,6 @@ else
   tail -30 "$work/install.log"
   bad "npm install of the tarball under wine"
 fi
-for script in cjs.js esm.mjs; do
-  (cd "$app" && unset SQUEEZE_EXCITE_BINARY && wnode "$script" >"$work/win32-$script.json" 2>"$work/win32-$script.err") ||
-    { cat "$work/win32-$script.err"; bad "$script under Windows node.exe"; continue; }
-  (cd "$app" && env -u SQUEEZE_EXCITE_BINARY node "$script" >"$work/x64-$script.json" 2>"$work/x64-$script.err") ||
-    { cat "$work/x64-$script.err"; bad "$script under the host linux-x64 node"; continue; }
-  ci_verdict "$(node scripts/ci-tarball-app.js compare "$work/win32-$script.json" "$work/x64-$script.json" win32-x64 prebuilds/win32-x64/squeeze-excite.node "$want")"
-done
+ci_compare_app "$app" "$work" win32-x64 prebuilds/win32-x64/squeeze-excite.node "$want" "Windows node.exe" -- wnode
 
 finish
