@@ -1,8 +1,10 @@
 // What memory safety costs async calls over host arrays (native/binding/host_staging.h): per
-// size, the median time of the synchronous call, of the async call in its three forms (with a
-// caller's out: inputs copied in and the result copied back; without out: inputs copied in, the
-// result allocated by the addon; SharedArrayBuffer operands: nothing copied), how long each async
-// form blocks the calling thread before it returns its promise, and a same-size memcpy.
+// size, the median time of the synchronous call, of the async call in its forms (with a caller's
+// out, staged with offload 'always': inputs copied in and the result copied back; the same with
+// the default offload 'auto', which runs the op on the calling thread when staging would cost more;
+// without out; SharedArrayBuffer operands: nothing copied), how long each async form blocks the
+// calling thread before it returns its promise, and a same-size memcpy. The last shape is all
+// excitation (two FCs over 4 MB of weights): 'auto' keeps it on the pool.
 // Usage: node bench/async.mjs [--reps N] [--json]   (SQEX_DIST selects another dist/index.js)
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
@@ -18,6 +20,7 @@ const SHAPES = [
   [8, 256, 56, 56],
   [32, 256, 56, 56],
   [8, 2048, 7, 7],
+  [32, 2048, 1, 1],
 ];
 
 function sab(a) {
@@ -33,7 +36,7 @@ export async function runAsyncBench({ reps = 15, log = () => {}, dist = '../dist
     const [n, c, h, w] = shape;
     const numel = n * c * h * w;
     const rand = xorshiftFiller(c);
-    const hidden = Math.max(8, c / 16);
+    const hidden = h * w === 1 ? c / 8 : Math.max(8, c / 16);
     const weights = { w1: rand(hidden * c, 0.1), b1: rand(hidden, 0.1), w2: rand(c * hidden, 0.1), b2: rand(c, 0.1) };
     const x = rand(numel, 1);
     const out = new Float32Array(numel);
@@ -59,6 +62,7 @@ export async function runAsyncBench({ reps = 15, log = () => {}, dist = '../dist
     };
     const copy = await time(() => out.set(x));
     const sync = await time(() => api.seForward(x, shape, weights, { ...opts, out }));
+    const asyncStaged = await time(() => api.seForwardAsync(x, shape, weights, { ...opts, out, offload: 'always' }));
     const asyncOut = await time(() => api.seForwardAsync(x, shape, weights, { ...opts, out }));
     const asyncNew = await time(() => api.seForwardAsync(x, shape, weights, opts));
     let asyncShared = { us: NaN, blockUs: NaN };
@@ -72,6 +76,8 @@ export async function runAsyncBench({ reps = 15, log = () => {}, dist = '../dist
       mb: +((numel * 4) / 2 ** 20).toFixed(2),
       memcpyUs: +copy.us.toFixed(1),
       syncUs: +sync.us.toFixed(1),
+      asyncStagedUs: +asyncStaged.us.toFixed(1),
+      asyncStagedBlockUs: +asyncStaged.blockUs.toFixed(1),
       asyncOutUs: +asyncOut.us.toFixed(1),
       asyncOutBlockUs: +asyncOut.blockUs.toFixed(1),
       asyncNewUs: +asyncNew.us.toFixed(1),
@@ -86,8 +92,9 @@ export async function runAsyncBench({ reps = 15, log = () => {}, dist = '../dist
 }
 
 export function asyncTable(rows) {
-  const head = '| SE fp32 NCHW, CPU | MiB | memcpy µs | sync µs | async, out µs (blocks µs) | async, no out µs (blocks µs) | async, SharedArrayBuffer µs (blocks µs) |\n|---|---:|---:|---:|---:|---:|---:|';
-  const body = rows.map((r) => `| ${r.shape} | ${r.mb} | ${r.memcpyUs} | ${r.syncUs} | ${r.asyncOutUs} (${r.asyncOutBlockUs}) | ${r.asyncNewUs} (${r.asyncNewBlockUs}) | ${r.asyncSharedUs} (${r.asyncSharedBlockUs}) |`);
+  const head = "| SE fp32 NCHW, CPU | MiB | memcpy µs | sync µs | async, out, offload 'always' µs (blocks µs) | async, out µs (blocks µs) | async, no out µs (blocks µs) | async, SharedArrayBuffer µs (blocks µs) |\n|---|---:|---:|---:|---:|---:|---:|---:|";
+  const staged = (r) => (r.asyncStagedUs === undefined ? 'n/a' : `${r.asyncStagedUs} (${r.asyncStagedBlockUs})`);
+  const body = rows.map((r) => `| ${r.shape} | ${r.mb} | ${r.memcpyUs} | ${r.syncUs} | ${staged(r)} | ${r.asyncOutUs} (${r.asyncOutBlockUs}) | ${r.asyncNewUs} (${r.asyncNewBlockUs}) | ${r.asyncSharedUs} (${r.asyncSharedBlockUs}) |`);
   return [head, ...body].join('\n');
 }
 

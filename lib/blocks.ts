@@ -21,9 +21,9 @@ import {
 } from './state-dict.js';
 import { resolveOperands } from './ops/operands.js';
 import { type PreparedCall, fillCfg, runAsync, runSync } from './ops/run.js';
-import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseSettings } from './ops/spec.js';
+import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseOffload, parseSettings } from './ops/spec.js';
 import { copyWeights, positiveInt } from './ops/weights.js';
-import type { Activation, DType, Device, Gate, Layout, OutputActivation, Shape4 } from './types.js';
+import type { Activation, DType, Device, Gate, Layout, Offload, OutputActivation, Shape4 } from './types.js';
 import type { cbamForward } from './ops/cbam.js';
 import type { ecaForward } from './ops/eca.js';
 import type { seForward } from './ops/se.js';
@@ -71,6 +71,8 @@ export interface SEBlockForwardOptions {
   out?: Float32Array;
   scaleOut?: Float32Array;
   stream?: bigint;
+  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see Offload). */
+  offload?: Offload;
 }
 /** Per-call options of SEBlock.forward with a DeviceTensor. */
 export interface SEBlockDeviceForwardOptions {
@@ -83,6 +85,8 @@ export interface ECABlockForwardOptions {
   out?: Float32Array;
   scaleOut?: Float32Array;
   stream?: bigint;
+  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see Offload). */
+  offload?: Offload;
 }
 export interface ECABlockDeviceForwardOptions {
   out?: DeviceTensor;
@@ -92,6 +96,8 @@ export interface ECABlockDeviceForwardOptions {
 export interface CBAMBlockForwardOptions {
   out?: Float32Array;
   stream?: bigint;
+  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see Offload). */
+  offload?: Offload;
 }
 export interface CBAMBlockDeviceForwardOptions {
   out?: DeviceTensor;
@@ -101,9 +107,9 @@ export interface CBAMBlockDeviceForwardOptions {
 const SE_BLOCK_KEYS = ['layout', 'activation', 'gate', 'outputActivation', 'device', 'deviceIndex', 'dtype', 'channels'] as const;
 const ECA_BLOCK_KEYS = ['layout', 'gate', 'device', 'deviceIndex', 'dtype'] as const;
 const CBAM_BLOCK_KEYS = ['layout', 'activation', 'gate', 'device', 'deviceIndex', 'dtype', 'channels'] as const;
-const SE_CALL_KEYS = ['residual', 'out', 'scaleOut', 'stream'] as const;
-const ECA_CALL_KEYS = ['out', 'scaleOut', 'stream'] as const;
-const CBAM_CALL_KEYS = ['out', 'stream'] as const;
+const SE_CALL_KEYS = ['residual', 'out', 'scaleOut', 'stream', 'offload'] as const;
+const ECA_CALL_KEYS = ['out', 'scaleOut', 'stream', 'offload'] as const;
+const CBAM_CALL_KEYS = ['out', 'stream', 'offload'] as const;
 
 /** Shared machinery of the three block classes. */
 class BlockCore {
@@ -224,8 +230,9 @@ class BlockCore {
     const opts = parseObject(fn, 'options', shapeGiven ? a3 : a2, this.callKeys, true);
     const shape = shapeGiven ? parseShape(fn, 'shape', a2) : undefined;
     const stream = parseStream(fn, 'options.stream', opts.stream);
+    const offloadAlways = parseOffload(fn, opts);
     const resident = onDevice && !shapeGiven && opts.residual === undefined && opts.out === undefined && opts.scaleOut === undefined;
-    return { shape, opts, stream, resident };
+    return { shape, opts, stream, offloadAlways, resident };
   }
 
   /** Checks a DeviceTensor x against the block; returns the addon. */
@@ -280,15 +287,15 @@ class BlockCore {
     );
     if (ops.kind === 'host') {
       fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, 'float32', this.deviceIndex);
-      return this.call(fn, ops, c.stream, null);
+      return this.call(fn, ops, c, null);
     }
     fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
-    return this.call(fn, ops, c.stream, this.dev);
+    return this.call(fn, ops, c, this.dev);
   }
 
-  private call(fn: string, ops: PreparedCall['ops'], stream: bigint, dev: BigUint64Array | null): PreparedCall {
+  private call(fn: string, ops: PreparedCall['ops'], c: BlockCall, dev: BigUint64Array | null): PreparedCall {
     // Device 'auto' at construction: a host call the CUDA kernel refuses runs on the CPU.
-    return { fn, cfg: this.cfg, ops, weights: this.weights, stream, dev, cpuFallback: this.settings.device === 'auto' };
+    return { fn, cfg: this.cfg, ops, weights: this.weights, stream: c.stream, dev, cpuFallback: this.settings.device === 'auto', offloadAlways: c.offloadAlways };
   }
 }
 
@@ -297,6 +304,7 @@ interface BlockCall {
   readonly shape: Shape4 | undefined;
   readonly opts: Readonly<Record<string, unknown>>;
   readonly stream: bigint;
+  readonly offloadAlways: boolean;
   readonly resident: boolean;
 }
 

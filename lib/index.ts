@@ -1,6 +1,6 @@
 // squeeze-excite: fused channel-attention blocks (SE, ECA, CBAM) on the CPU and CUDA.
 
-export type { Activation, DType, Device, Gate, Layout, OutputActivation, Shape4 } from './types.js';
+export type { Activation, DType, Device, Gate, Layout, Offload, OutputActivation, Shape4 } from './types.js';
 
 export { seForward, seForwardAsync } from './ops/se.js';
 export type { SEDeviceOptions, SEDeviceWeights, SEOptions, SEWeights } from './ops/se.js';

@@ -523,10 +523,10 @@ export class FakeCuda {
           throw err;
         }
       },
-      cpuForwardAsync(cfg: Float64Array, ops: HostOperands): Promise<Float32Array> {
+      cpuForwardAsync(cfg: Float64Array, ops: HostOperands, offloadAlways?: boolean): Promise<Float32Array> {
         const rec = self.#record('cpuForwardAsync', cfg, null, false, Array.isArray(ops) ? ops : null, null);
         try {
-          return real.cpuForwardAsync(cfg, ops).catch((err: unknown) => {
+          return real.cpuForwardAsync(cfg, ops, offloadAlways).catch((err: unknown) => {
             rec.error = err as Error;
             throw err;
           });

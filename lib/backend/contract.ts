@@ -140,8 +140,10 @@ export interface NativeBinding {
    * Runs off the event loop. Stages every non-shared array (copies inputs now, writes out/scaleOut back when it settles;
    * native/binding/host_staging.h) and resolves with the result: ops' out, or a new array when
    * it is null. Rejects with ERR_SQEX_ARRAY_CHANGED if an output array lost its length meanwhile.
+   * Unless offloadAlways, an op that costs less than its staging copies runs on the calling
+   * thread instead (as cpuForward) and the promise comes back settled.
    */
-  cpuForwardAsync(cfg: Float64Array, ops: HostOperands): Promise<Float32Array>;
+  cpuForwardAsync(cfg: Float64Array, ops: HostOperands, offloadAlways?: boolean): Promise<Float32Array>;
 
   cudaStatus(): NativeCudaStatus;
   /** Host arrays, staged through pinned memory; returns the result (as cpuForward) once written. */

@@ -5,7 +5,7 @@ import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
 import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
 import { rangeError } from '../is.js';
-import type { Activation, Device, Gate, Layout, Shape4 } from '../types.js';
+import type { Activation, Device, Gate, Layout, Offload, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
 import type { OpSpec, WeightSet } from './spec.js';
 import { expectLength, hostWeightArray, validateMlp, weightArray, weightLength } from './weights.js';
@@ -48,6 +48,8 @@ export interface CBAMOptions {
   out?: Float32Array;
   stream?: bigint;
   deviceIndex?: number;
+  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see Offload). */
+  offload?: Offload;
 }
 
 /** Options of cbamForward with a DeviceTensor x. */
@@ -61,7 +63,7 @@ export interface CBAMDeviceOptions {
   deviceIndex?: number;
 }
 
-export const CBAM_OPTION_KEYS = ['layout', 'activation', 'gate', 'device', 'out', 'stream', 'deviceIndex'] as const;
+export const CBAM_OPTION_KEYS = ['layout', 'activation', 'gate', 'device', 'out', 'stream', 'deviceIndex', 'offload'] as const;
 const CBAM_WEIGHT_KEYS = ['w1', 'b1', 'w2', 'b2', 'spatialWeight', 'spatialBias'] as const;
 /** The native re-check's bound (cfg spatialK ≤ 4096). */
 export const MAX_SPATIAL_K = 4095;

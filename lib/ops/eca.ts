@@ -5,7 +5,7 @@ import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
 import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
 import { rangeError, typeError } from '../is.js';
-import type { Device, Gate, Layout, Shape4 } from '../types.js';
+import type { Device, Gate, Layout, Offload, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
 import type { OpSpec, WeightSet } from './spec.js';
 import { weightArray, weightLength } from './weights.js';
@@ -31,6 +31,8 @@ export interface ECAOptions {
   scaleOut?: Float32Array;
   stream?: bigint;
   deviceIndex?: number;
+  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see Offload). */
+  offload?: Offload;
 }
 
 /** Options of ecaForward with a DeviceTensor x. */
@@ -44,7 +46,7 @@ export interface ECADeviceOptions {
   deviceIndex?: number;
 }
 
-export const ECA_OPTION_KEYS = ['layout', 'gate', 'device', 'out', 'scaleOut', 'stream', 'deviceIndex'] as const;
+export const ECA_OPTION_KEYS = ['layout', 'gate', 'device', 'out', 'scaleOut', 'stream', 'deviceIndex', 'offload'] as const;
 const ECA_WEIGHT_KEYS = ['weight'] as const;
 /** The native re-check's bound (cfg ecaK ≤ 2^20). */
 export const MAX_ECA_K = 2 ** 20 - 1;

@@ -28,7 +28,7 @@ import {
 import { codedError, rangeError, typeError } from '../is.js';
 import type { DType, Layout, Shape4 } from '../types.js';
 import type { OpSpec, Settings, WeightSet, WeightSlots } from './spec.js';
-import { parseSettings } from './spec.js';
+import { parseOffload, parseSettings } from './spec.js';
 import {
   deviceOverlaps,
   liveTensor,
@@ -81,6 +81,8 @@ export interface PreparedCall {
   readonly dev: BigUint64Array | null;
   /** device 'auto': a host call the CUDA kernel cannot take (ERR_SQEX_UNSUPPORTED) runs on the CPU. */
   readonly cpuFallback: boolean;
+  /** options.offload 'always': an async CPU call over host arrays runs on the pool whatever staging costs. */
+  readonly offloadAlways: boolean;
 }
 
 /** The slots as host arrays, or null if any is a DeviceTensor. */
@@ -145,6 +147,7 @@ export function prepare(
 ): PreparedCall {
   const settings = parseSettings(fn, spec, opts);
   const stream = parseStream(fn, 'options.stream', opts.stream);
+  const offloadAlways = parseOffload(fn, opts);
   // The shape is parsed once; every later check uses this copy.
   const shp = parseShape(fn, 'shape', shape);
   const onDevice = isDeviceTensor(x);
@@ -158,10 +161,10 @@ export function prepare(
   if (ops.kind === 'host') {
     // acceptDevice was false: every slot is a host array or null.
     fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, 'float32', ops.deviceIndex);
-    return { fn, cfg, ops, weights: ws, stream, dev: null, cpuFallback };
+    return { fn, cfg, ops, weights: ws, stream, dev: null, cpuFallback, offloadAlways };
   }
   fillCfg(cfg, spec, ws, settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
-  return { fn, cfg, ops, weights: ws, stream, dev: resolveDeviceWeights(fn, spec, ws, ops), cpuFallback };
+  return { fn, cfg, ops, weights: ws, stream, dev: resolveDeviceWeights(fn, spec, ws, ops), cpuFallback, offloadAlways };
 }
 
 function hostOperands(call: PreparedCall, o: HostOperandSet, out: Float32Array | null): HostOperands {
@@ -238,7 +241,7 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
           if (!fallsBackToCpu(call, err)) throw err;
         }
       }
-      return await native.cpuForwardAsync(cpuCfg(call, o), operands);
+      return await native.cpuForwardAsync(cpuCfg(call, o), operands, call.offloadAlways);
     } catch (err) {
       // The addon's message names the array; say which call it was.
       if (err instanceof Error && (err as NativeError).code === 'ERR_SQEX_ARRAY_CHANGED') err.message = `${call.fn}: ${err.message}`;

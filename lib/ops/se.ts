@@ -5,7 +5,7 @@ import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
 import type { DeviceTensor } from '../device-tensor.js';
 import { rangeError, typeError } from '../is.js';
-import type { Activation, Device, Gate, Layout, OutputActivation, Shape4 } from '../types.js';
+import type { Activation, Device, Gate, Layout, Offload, OutputActivation, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
 import type { OpSpec, WeightSet } from './spec.js';
 import { expectLength, validateMlp, weightArray, weightLength } from './weights.js';
@@ -56,6 +56,8 @@ export interface SEOptions {
   stream?: bigint;
   /** CUDA device; default 0. */
   deviceIndex?: number;
+  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see Offload). */
+  offload?: Offload;
 }
 
 /** Options of seForward with a DeviceTensor x: tensors must be DeviceTensors like x. */
@@ -76,7 +78,7 @@ export interface SEDeviceOptions {
 }
 
 export const SE_OPTION_KEYS = [
-  'layout', 'activation', 'gate', 'residual', 'outputActivation', 'device', 'out', 'scaleOut', 'stream', 'deviceIndex',
+  'layout', 'activation', 'gate', 'residual', 'outputActivation', 'device', 'out', 'scaleOut', 'stream', 'deviceIndex', 'offload',
 ] as const;
 const SE_WEIGHT_KEYS = ['w1', 'b1', 'w2', 'b2'] as const;
 

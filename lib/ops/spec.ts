@@ -4,12 +4,13 @@
 import type { HostWeights } from '../backend/contract.js';
 import { parseEnum, parseIndex } from '../args.js';
 import { DTYPES, type DeviceTensor, LAYOUTS } from '../device-tensor.js';
-import type { Activation, Device, Gate, Layout, OutputActivation } from '../types.js';
+import type { Activation, Device, Gate, Layout, Offload, OutputActivation } from '../types.js';
 
 export const ACTIVATIONS: readonly Activation[] = ['relu', 'silu'];
 export const GATES: readonly Gate[] = ['sigmoid', 'hardsigmoid'];
 export const OUTPUT_ACTIVATIONS: readonly OutputActivation[] = ['none', 'relu'];
 export const DEVICES: readonly Device[] = ['auto', 'cpu', 'cuda'];
+export const OFFLOADS: readonly Offload[] = ['auto', 'always'];
 export { DTYPES, LAYOUTS };
 
 /** One weight operand: a host array, or (functions with a DeviceTensor x) a float32 DeviceTensor. */
@@ -87,4 +88,9 @@ export function parseSettings(fn: string, spec: OpSpec, opts: Readonly<Record<st
     device: parseEnum(fn, 'options.device', opts.device, DEVICES, 'auto'),
     deviceIndex: parseIndex(fn, 'options.deviceIndex', opts.deviceIndex),
   };
+}
+
+/** options.offload of a call (functions and block calls): true for 'always'. */
+export function parseOffload(fn: string, opts: Readonly<Record<string, unknown>>): boolean {
+  return parseEnum(fn, 'options.offload', opts.offload, OFFLOADS, 'auto') === 'always';
 }

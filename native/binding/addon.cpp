@@ -190,13 +190,29 @@ Napi::Value CpuForward(const Napi::CallbackInfo& info) {
   return result;
 }
 
+// cpuForwardAsync(cfg, ops, offloadAlways?): the op on the pool over staged operands
+// (host_staging.h); or, when staging would cost more than the op and offloadAlways is not true,
+// on this thread as cpuForward does, the promise returned settled.
 Napi::Value CpuForwardAsync(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 2, "cpuForwardAsync");
   ParsedCfg cfg = ParseCfg(env, info[0]);
   if (cfg.params.dtype != DType::F32) ThrowTypeError(env, "the CPU backend is float32 only");
+  const bool offload_always = info.Length() > 2 && info[2].IsBoolean() && info[2].As<Napi::Boolean>().Value();
   OpParams p = cfg.params;
-  auto call = std::make_shared<StagedHostCall>(env, info[1], p);
+  // Without out, a new array (result_array.h) is allocated before any pointer is taken.
+  HostArrays a = ParseHostOperands(env, info[1], p, /*weights_only=*/false, /*allocate_result=*/true);
+  if (!offload_always && StagingCostsMore(p, a)) {
+    auto deferred = Napi::Promise::Deferred::New(env);
+    Status s = forward_cpu(p, WeightsFrom(a.ptr), TensorsFrom(a));
+    if (s.ok()) {
+      deferred.Resolve(a.keep[kOut]);
+    } else {
+      deferred.Reject(ErrorFromStatus(env, s).Value());
+    }
+    return deferred.Promise();
+  }
+  auto call = std::make_shared<StagedHostCall>(env, a, p);
   return QueueStaged(env, call, [p](const Weights& w, const Tensors& t) { return forward_cpu(p, w, t); });
 }
 

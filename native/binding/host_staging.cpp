@@ -1,5 +1,7 @@
 #include "binding/host_staging.h"
 
+#include "sqex/cpu.h"
+
 #include <cstring>
 #include <new>
 #include <string>
@@ -36,10 +38,41 @@ float* StagedHostCall::Stage(const Napi::Env& env, int slot, const float* src, s
   return dst;
 }
 
-StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, const OpParams& p) {
-  // Without out, a new result array is allocated here (result_array.h) and staged like an out:
-  // the registered allocator is JS, so nothing proves that no one else holds that array.
-  HostArrays a = ParseHostOperands(env, ops, p, /*weights_only=*/false, /*allocate_result=*/true);
+namespace {
+// Weights of the comparison, in bytes of the op's traffic (cpu_forward_cost_bytes). A byte staged
+// is copied by the calling thread alone, out of cache, and costs what 6-10 bytes of the op's
+// passes do (they run on every pool thread, partly from cache): measured on the dev VM (2 cores),
+// staging copies at 9-16 GB/s, the ops' passes at 60-120 GB/s. 4 leans towards the pool when
+// the two are close.
+constexpr double kOpBytesPerStagedByte = 4;
+// The hand-off to the libuv pool and back (queueing, a thread wake-up, the completion callback):
+// ~10 us of the caller's time and ~40 us of latency on the dev VM.
+constexpr double kHandOffBytes = 512 * 1024;
+}  // namespace
+
+bool StagingCostsMore(const OpParams& p, const HostArrays& a) {
+  const SlotSizes sizes = ExpectedSlots(p);
+  double staged = 0;
+  for (int slot : {int(kX), int(kResidual), int(kW1), int(kB1), int(kW2), int(kB2), int(kAux)}) {
+    if (a.ptr[slot] && !a.shared[slot]) staged += static_cast<double>(sizes.elems[slot]) * sizeof(float);
+  }
+  // Outputs are staged all together unless every one is shared (the constructor's rule).
+  bool outputs_staged = false;
+  for (int slot : {int(kOut), int(kScaleOut)}) outputs_staged |= a.ptr[slot] && !a.shared[slot];
+  if (outputs_staged) {
+    for (int slot : {int(kOut), int(kScaleOut)}) {
+      if (a.ptr[slot]) staged += static_cast<double>(sizes.elems[slot]) * sizeof(float);
+    }
+  }
+  return kOpBytesPerStagedByte * staged + kHandOffBytes >= cpu_forward_cost_bytes(p, a.ptr[kResidual] != nullptr);
+}
+
+StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, const OpParams& p)
+    // Without out, a new result array is allocated here (result_array.h) and staged like an out:
+    // the registered allocator is JS, so nothing proves that no one else holds that array.
+    : StagedHostCall(env, ParseHostOperands(env, ops, p, /*weights_only=*/false, /*allocate_result=*/true), p) {}
+
+StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const OpParams& p) {
   const SlotSizes sizes = ExpectedSlots(p);
   // Inputs first, so an output that is an input itself (in place) reuses the input's staging.
   for (int slot : {int(kX), int(kResidual), int(kW1), int(kB1), int(kW2), int(kB2), int(kAux)}) {

@@ -17,6 +17,10 @@
 //     is one, so outputs stay all-or-nothing).
 //   - a call without out gets a new result array (result_array.h) when it starts, staged like an
 //     out: it comes from a JS allocator, so nothing proves that no one else holds it.
+//
+// The copies are made on the calling thread, so for an op that costs less than they do, staging
+// only adds to the caller's time: such a CPU call runs there instead, as the sync call does (no
+// JS runs until it returns), and returns its promise settled (StagingCostsMore).
 #pragma once
 #include <napi.h>
 
@@ -33,11 +37,19 @@ namespace sqex::binding {
 // settled (detached, transferred or resized): code ERR_SQEX_ARRAY_CHANGED, nothing written.
 Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument);
 
+// Whether the copies that staging `a` would make on the calling thread (inputs now, outputs at
+// settle) plus the hand-off to the pool cost it more than the CPU op itself would
+// (cpu_forward_cost_bytes): then an async call runs the op on the calling thread instead.
+bool StagingCostsMore(const OpParams& p, const HostArrays& a);
+
 class StagedHostCall {
  public:
   // Parses the operand tuple (as ParseHostOperands; out may be null: then a new Float32Array of
   // x's length, allocated now, is the result) and stages it. Throws on a bad tuple; nothing is written then.
   StagedHostCall(const Napi::Env& env, const Napi::Value& ops, const OpParams& p);
+  // Stages operands already parsed by ParseHostOperands(.., allocate_result = true), with no JS
+  // run since: the pointers in `a` are still those of the arrays in `a.keep`.
+  StagedHostCall(const Napi::Env& env, const HostArrays& a, const OpParams& p);
 
   // Pointers the worker thread may use until Settle.
   Weights weights() const;

@@ -70,6 +70,9 @@ function validCall() {
   if (op === 'se' && u() < 0.3) options.outputActivation = 'relu';
   if (u() < 0.5) options.out = new Float32Array(numel).fill(SENTINEL);
   if (op !== 'cbam' && u() < 0.3) options.scaleOut = new Float32Array(n * c).fill(SENTINEL);
+  // Half the calls stay on the staged path whatever it costs; the rest ('auto') mostly run their
+  // async form on the calling thread (these shapes are small).
+  if (u() < 0.5) options.offload = 'always';
   return { op, x: normals(numel), shape, weights, options };
 }
 
@@ -111,6 +114,7 @@ const breakers = [
   (c) => { c.options = new Proxy({ device: 'cpu' }, { ownKeys: () => ['device', 'zzz'], getOwnPropertyDescriptor: () => ({ enumerable: true, configurable: true, value: 1 }) }); },
   (c) => { c.x = Object.create(sqex.DeviceTensor.prototype); },
   (c) => { c.options.device = 'cuda'; }, // refused only where CUDA is unavailable
+  (c) => { c.options.offload = pick(['never', 'ALWAYS', true, 1]); },
 ];
 
 // Variations that keep a call valid.
@@ -179,12 +183,13 @@ async function one(i) {
     if (useBlock) {
       stats.blocks++;
       const Block = { se: sqex.SEBlock, eca: sqex.ECABlock, cbam: sqex.CBAMBlock }[c.op];
-      const { out, scaleOut, residual, ...ctor } = c.options;
+      const { out, scaleOut, residual, offload, ...ctor } = c.options;
       const block = new Block(c.weights, c.op === 'eca' ? ctor : { ...ctor, channels: c.shape[1] });
       const per = {};
       if (out !== undefined) per.out = out;
       if (scaleOut !== undefined) per.scaleOut = scaleOut;
       if (residual !== undefined) per.residual = residual;
+      if (offload !== undefined) per.offload = offload;
       y = useAsync ? await block.forwardAsync(c.x, c.shape, per) : block.forward(c.x, c.shape, per);
       block.dispose();
     } else if (useAsync) {

@@ -3,7 +3,7 @@
 // untouched, inputs give the right result, and a lost output rejects by name (nothing written).
 'use strict';
 const { MessageChannel } = require('node:worker_threads');
-const { rng, fill, weightsFor, fns, asyncFns, check, sameBits, done, transfer, gc } = require('./common.cjs');
+const { rng, fill, weightsFor, fns, asyncFns, autoAsyncFns, check, sameBits, done, transfer, gc, report } = require('./common.cjs');
 
 const SHAPE = process.env.SQEX_HOSTILE_SHAPE ? JSON.parse(process.env.SQEX_HOSTILE_SHAPE) : [4, 64, 56, 56];
 const [N, C, H, W] = SHAPE;
@@ -137,8 +137,49 @@ async function shared(op, seed) {
   check(threw, 'a SharedArrayBuffer cannot be transferred (the in-place rule rests on it)');
 }
 
+// The default offload ('auto'): a call may run on the calling thread (its output is then written
+// before the promise is returned) or be staged. Either way the same attacks leave the process and
+// unrelated memory intact, inputs give the right result, and a lost output is either already
+// written (the call ran before the transfer) or refused by name.
+async function auto(op, target, how, seed) {
+  const r = rng(seed);
+  const a = args(op, r);
+  const ref = reference(op, a);
+  a.opts.out = new Float32Array(NUMEL);
+  const arr = target === 'x' ? a.x : target === 'weight' ? Object.values(a.w)[0] : a.opts[target];
+  if (arr === undefined) return;
+  const p = autoAsyncFns[op](a.x, SHAPE, a.w, a.opts);
+  const ranInline = a.opts.out.length === NUMEL && sameBits(a.opts.out, ref.y);
+  takers[how](arr.buffer);
+  gc();
+  const bystanders = Array.from({ length: 8 }, () => new Float32Array(Math.min(NUMEL, 1 << 16)).fill(SENTINEL));
+  let result;
+  let error;
+  try {
+    result = await p;
+  } catch (err) {
+    error = err;
+  }
+  const label = `auto ${op} ${target} ${how} (${ranInline ? 'ran on the calling thread' : 'staged'})`;
+  for (const b of bystanders) check(b.every((v) => v === SENTINEL), `${label}: an unrelated array changed`);
+  if (target === 'out' || target === 'scaleOut') {
+    const refused = error !== undefined && error.code === 'ERR_SQEX_ARRAY_CHANGED' && error.argument === `options.${target}`;
+    check(ranInline ? error === undefined && result === a.opts.out : refused, `${label}: ${error ? error.code : 'resolved'}`);
+  } else {
+    check(error === undefined && sameBits(result, ref.y), `${label}: ${error ? error.message : 'wrong result'}`);
+  }
+  return ranInline;
+}
+
 (async () => {
   let seed = Number(process.env.SQEX_SEED || 1);
+  let inline = 0;
+  for (const op of ['se', 'eca', 'cbam']) {
+    for (const target of ['x', 'residual', 'weight', 'out', 'scaleOut']) {
+      for (const how of Object.keys(takers)) if (await auto(op, target, how, seed++)) inline++;
+    }
+  }
+  report.autoInline = inline;
   for (const op of ['se', 'eca', 'cbam']) {
     for (const target of ['x', 'residual', 'weight', 'out', 'scaleOut']) {
       for (const how of Object.keys(takers)) await one(op, target, how, seed++);
