@@ -25,9 +25,11 @@ function cmpVersion(a, b) {
 function elfFloor(file, objdump = 'objdump') {
   const dynsyms = execFileSync(objdump, ['-T', file], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const floor = {};
-  // A --wrap=NAME whose __wrap_NAME nothing defines links fine (a shared object may leave symbols
-  // undefined) and fails only when called: list them.
-  const undefinedWraps = [...dynsyms.matchAll(/\*UND\*.*\s(__wrap_\S+)$/gm)].map((m) => m[1]);
+  // A shared object may leave symbols undefined: it links, and fails only when one is called
+  // ("symbol lookup error"). Only the addon itself can define a --wrap=NAME's __wrap_NAME or a
+  // function of its own namespace (one declared in a header and defined inside an anonymous
+  // namespace links like this): list them.
+  const undefinedOwn = [...dynsyms.matchAll(/\*UND\*.*\s((?:__wrap_|_ZN4sqex)\S+)$/gm)].map((m) => m[1]);
   for (const line of dynsyms.split('\n')) {
     // 0000000000000000      DF *UND*  0000000000000000 (GLIBC_2.17) pthread_create
     const m = /\*UND\*\s+\S+\s+(?:\()?(GLIBC|GLIBCXX|CXXABI|GCC)_([0-9.]+)\)?\s+(\S+)/.exec(line);
@@ -41,7 +43,7 @@ function elfFloor(file, objdump = 'objdump') {
   const needed = [...headers.matchAll(/^\s*NEEDED\s+(\S+)/gm)].map((m) => m[1]);
   // A stripped file has no static symbol table: `objdump -t` prints "no symbols".
   const stripped = /no symbols/.test(execFileSync(objdump, ['-t', file], { encoding: 'utf8', maxBuffer: 256 << 20 }));
-  return { needed, floor, stripped, undefinedWraps };
+  return { needed, floor, stripped, undefinedOwn };
 }
 
 /** What the portable link (CMakeLists.txt, SQEX_PORTABLE_GLIBC) promises for a Linux addon. */
@@ -65,7 +67,7 @@ function portabilityProblems(r) {
     if (r.floor[ns]) problems.push(`needs ${ns}_${r.floor[ns].version} (${r.floor[ns].symbols.join(', ')}): libstdc++ is not linked in`);
   }
   for (const lib of PORTABLE.needed) if (!r.needed.includes(lib)) problems.push(`does not list ${lib} as DT_NEEDED`);
-  if (r.undefinedWraps.length) problems.push(`leaves ${r.undefinedWraps.join(', ')} undefined (a --wrap without its stub)`);
+  if (r.undefinedOwn.length) problems.push(`leaves ${r.undefinedOwn.join(', ')} undefined (a --wrap without its stub, or an sqex function declared but not defined)`);
   return problems;
 }
 

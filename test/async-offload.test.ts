@@ -80,6 +80,23 @@ describe('options.offload of async CPU calls over host arrays', () => {
     expect(bitsEqual(await p, expected), note).toBe(true);
   });
 
+  // Cost-model cases from a hostile review: work that the kernels do per multiply-add far more
+  // slowly than the FCs (ECA's scalar conv, CBAM's spatial conv with a kernel as wide as the map).
+  test.each([
+    { op: 'eca', shape: [1, 2048, 8, 8] as Shape4, k: 4095 },
+    { op: 'cbam', shape: [64, 16, 1, 1] as Shape4, k: 63 },
+    { op: 'cbam', shape: [4, 8, 7, 7] as Shape4, k: 31 },
+  ])("long convolutions stay off the calling thread with 'auto' ($op $shape, k = $k)", async ({ op, shape, k }) => {
+    const x = rng.normals(numel(shape), 1);
+    const w = op === 'eca' ? { weight: randECAWeight(rng, k) } : randCBAMWeights(rng, shape[1], 4, k, { b1: true, b2: true, spatialBias: true });
+    const [sync, async] = op === 'eca' ? [ecaForward as Fn, ecaForwardAsync as AsyncFn] : [cbamForward as Fn, cbamForwardAsync as AsyncFn];
+    const expected = sync(x, shape, w as never, { device: 'cpu' });
+    const out = poisoned(x.length);
+    const p = async(x, shape, w as never, { device: 'cpu', out });
+    expect(out.every(Number.isNaN), note).toBe(true);
+    expect(bitsEqual(await p, expected), note).toBe(true);
+  });
+
   test('operands on SharedArrayBuffers: a tiny call runs on the calling thread, in place', async () => {
     const shape: Shape4 = [1, 8, 4, 4];
     const w = randSEWeights(rng, 8, 2, { twoFc: true, b1: false, b2: false });

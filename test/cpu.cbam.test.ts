@@ -110,8 +110,9 @@ describe('CBAM on the CPU: every option combination', () => {
   });
 
   // The spatial conv runs in output tiles of at most 32 rows x 256 columns over zero-padded copies
-  // of the maps (native/cpu/cbam.cpp), and kernels over 63 in a direct loop: maps wider and
-  // taller than a tile, k around that limit, and a non-finite weight whose taps reach the padding.
+  // of the maps (native/cpu/cbam.cpp), and kernels over 63, or wider than 2w + 1 for a map of
+  // width w, in a direct loop: maps wider and taller than a tile, k around both limits, and a
+  // non-finite weight whose taps reach the padding.
   test.each(
     product({
       layout: LAYOUTS,
@@ -120,6 +121,10 @@ describe('CBAM on the CPU: every option combination', () => {
         { shape: [2, 2, 70, 257] as Shape4, k: 9 },
         { shape: [1, 2, 5, 300] as Shape4, k: 63 },
         { shape: [1, 2, 4, 6] as Shape4, k: 65 },
+        { shape: [3, 2, 1, 1] as Shape4, k: 63 },
+        { shape: [2, 2, 7, 7] as Shape4, k: 31 },
+        { shape: [1, 2, 9, 4] as Shape4, k: 9 },
+        { shape: [1, 2, 9, 3] as Shape4, k: 9 },
       ],
     }),
   )('tiles and kernel sizes (%o)', ({ layout, spec }) => {

@@ -18,7 +18,7 @@ interface Floor {
   needed: string[];
   floor: Record<string, { version: string; symbols: string[] }>;
   stripped: boolean;
-  undefinedWraps: string[];
+  undefinedOwn: string[];
 }
 const { elfFloor, portabilityProblems } = requireCjs('../scripts/elf-floor.js') as {
   elfFloor(file: string, objdump?: string): Floor;
@@ -98,12 +98,16 @@ describe('Linux binaries load on glibc >= 2.28 with any libstdc++', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'sqex-elf-'));
     try {
       const src = path.join(dir, 'plain.cpp');
-      writeFileSync(src, '#include <thread>\n#include <string>\nstd::string f(const char* s) { std::thread t([] {}); t.join(); return std::string(s) + "x"; }\n');
+      // ...and one of the addon's own functions declared but defined nowhere (it links, then fails
+      // with "symbol lookup error" when called).
+      writeFileSync(src, '#include <thread>\n#include <string>\nnamespace sqex { int declared_only(); }\n' +
+        'std::string f(const char* s) { std::thread t([] {}); t.join(); return std::string(s) + "x" + std::to_string(sqex::declared_only()); }\n');
       const so = path.join(dir, 'plain.so');
       execFileSync('g++', ['-std=c++17', '-shared', '-fPIC', '-O2', src, '-o', so, '-pthread']);
       const problems = portabilityProblems(elfFloor(so));
       expect(problems.some((p) => /GLIBCXX/.test(p))).toBe(true);
       expect(problems.some((p) => /libpthread\.so\.0/.test(p))).toBe(true);
+      expect(problems.some((p) => /_ZN4sqex13declared_onlyEv undefined/.test(p))).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

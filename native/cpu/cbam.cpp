@@ -44,9 +44,18 @@ void post_act(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t
 constexpr int64_t kSpatialRows = 32, kSpatialCols = 256;
 constexpr int kSpatialMaxK = 63;
 
+// Whether a map of width w takes the direct loop: kernels over kSpatialMaxK, and kernels so wide
+// for the map that the flat conv would spend most of its work on the dropped pad columns (it
+// computes cols + k - 1 outputs per tile row for cols kept; past 3x the direct loop is faster:
+// CBAM 64x4x1x1, k = 63, 3.5 ms flat).
+bool spatial_direct(int64_t w, int k) {
+  const int64_t tiles = (w + kSpatialCols - 1) / kSpatialCols;
+  return k > kSpatialMaxK || (k - 1) * tiles > 2 * w;
+}
+
 // Doubles of scratch one spatial_rows call needs (see below), for a map of h x w.
 int64_t spatial_scratch(int64_t h, int64_t w, int k) {
-  if (k > kSpatialMaxK) return w;
+  if (spatial_direct(w, k)) return w;
   const int64_t rows = std::min(h, kSpatialRows), cols = std::min(w, kSpatialCols), wp = cols + (k - 1);
   return 2 * ((rows + k - 1) * wp + k) + rows * wp + cols;
 }
@@ -122,7 +131,7 @@ void spatial_tile(const Kernels& kn, const double* mean, const double* mx, const
 // buf: spatial_scratch(h, w, k) doubles.
 void spatial_rows(const Kernels& kn, const double* mean, const double* mx, const float* wk, int k, float bias,
                   Gate gate, int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* buf) {
-  if (k > kSpatialMaxK) {
+  if (spatial_direct(w, k)) {
     spatial_rows_direct(mean, mx, wk, k, bias, gate, h, w, y0, y1, g, buf);
     return;
   }
@@ -292,6 +301,20 @@ void run_block(const OpParams& p, const Weights& wt, const float* xb, float* yb,
 }
 
 }  // namespace
+
+ConvWork cbam_spatial_work(int64_t h, int64_t w, int k) {
+  const double k2 = double(k) * k;
+  ConvWork cw;
+  if (spatial_direct(w, k)) {
+    cw.macs = 2 * k2 * double(h) * double(w);
+    return cw;
+  }
+  const int64_t ty = (h + kSpatialRows - 1) / kSpatialRows, tx = (w + kSpatialCols - 1) / kSpatialCols;
+  cw.macs = 2 * k2 * double(h) * double(w + (k - 1) * tx);  // rows x (cols + k - 1) outputs per tile
+  cw.fill_bytes = 2 * sizeof(double) * double(h + (k - 1) * ty) * double(w + (k - 1) * tx);
+  return cw;
+}
+
 }  // namespace cpu
 
 Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) {

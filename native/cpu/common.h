@@ -137,5 +137,13 @@ void fc_rows(const float* w, const float* b, int64_t rows, int64_t k, const doub
              double* y, void (*post)(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t r1),
              void* post_ctx);
 
+// Per sample, what CBAM's spatial conv does as cbam.cpp runs it (the tiled path computes and drops
+// pad columns and zero-fills its padded copies; the direct loop is counted at its upper bound):
+// multiply-adds, and bytes written to scratch. For cpu_forward_cost_bytes.
+struct ConvWork {
+  double macs = 0, fill_bytes = 0;
+};
+ConvWork cbam_spatial_work(int64_t h, int64_t w, int k);
+
 }  // namespace cpu
 }  // namespace sqex

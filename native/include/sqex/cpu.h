@@ -14,9 +14,11 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& w, const Tensors& t);
 Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t);
 
 // What forward_cpu(p, ..) costs, as bytes of memory traffic: the x-sized passes its kernels make
-// (reads and writes), the weights read once, and each multiply-add counted as 2 bytes (an fp64 FMA
-// with its fp32 load and conversion, against a copy's ~20-120 GB/s). A model, not a timing: the
-// binding weighs it against an async call's staging copies (native/binding/host_staging.h).
+// (reads and writes), the weights read once, scratch the kernels fill, and each multiply-add
+// counted as the bytes of traffic that take as long as it does in the loop that runs it (2 in
+// the FCs, 8 in CBAM's spatial conv, 50 in ECA's scalar conv; native/cpu/dispatch.cpp). A model,
+// not a timing: the binding weighs it against an async call's staging copies
+// (native/binding/host_staging.h).
 double cpu_forward_cost_bytes(const OpParams& p, bool has_residual);
 
 // Number of worker threads the pool uses (including the caller). 0 = hardware concurrency.
