@@ -15,10 +15,12 @@ export type Gate = 'sigmoid' | 'hardsigmoid';
 /** Applied to y after the residual add (SE only). */
 export type OutputActivation = 'none' | 'relu';
 /**
- * Where an async call over host arrays runs its CPU work. Such a call copies its non-shared
- * operands on the calling thread (README, "Async calls and your buffers"). 'auto': on the libuv
- * pool, unless those copies would cost more than the op itself; then the op runs on the calling
- * thread, as the sync call does, and the promise is returned already settled. 'always': on the
+ * Where an async call over host arrays runs its CPU work. Staged on the libuv pool, such a call
+ * copies its non-shared operands on the calling thread (README, "Async calls and your buffers").
+ * 'auto': on the pool, unless those copies (and the hand-off) would cost the calling thread more
+ * than the op itself (native/binding/host_staging.h estimates both from the shape and which arrays
+ * are SharedArrayBuffer views); then the op runs on the calling thread before the call returns,
+ * as the sync call does, and the promise resolves without a trip to the pool. 'always': on the
  * pool whatever the copies cost. Sync calls, DeviceTensor calls and the CUDA path ignore it.
  */
 export type Offload = 'auto' | 'always';

@@ -161,9 +161,10 @@ export function seForwardAsync(
   options?: SEDeviceOptions,
 ): Promise<DeviceTensor>;
 /**
- * As {@link seForward}, off the event loop: host work runs on the addon's thread pool, device
- * work resolves once the stream has finished it. Bad arguments reject the Promise (never a
- * synchronous throw), and `out` is then untouched.
+ * As {@link seForward}, off the event loop: host work runs on the libuv pool (or, with
+ * `offload: 'auto'`, on the calling thread when staging its arrays would cost that thread more;
+ * see {@link Offload}), device work resolves once the stream has finished it. Bad arguments
+ * reject the Promise (never a synchronous throw), and `out` is then untouched.
  */
 export function seForwardAsync(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Promise<Float32Array>;
 export async function seForwardAsync(
