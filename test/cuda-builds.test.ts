@@ -77,7 +77,7 @@ interface Emulated {
 }
 
 /** The loader's setup for a driver: each file loads as its build's emulated binding. */
-function emulate(driver: Driver, opts: { cudaBuildEnv?: string; failing?: 'primary' | 'cuda11'; manifest?: boolean } = {}): Emulated {
+function emulate(driver: Driver, opts: { cudaBuildEnv?: string; failing?: 'primary' | 'cuda11'; manifest?: boolean; noDevice?: boolean } = {}): Emulated {
   const pkg = scratchPackage(opts.manifest ?? true);
   const loads: string[] = [];
   const runtimeOf = new Map([
@@ -94,7 +94,7 @@ function emulate(driver: Driver, opts: { cudaBuildEnv?: string; failing?: 'prima
       }
       const runtimeVersion = runtimeOf.get(file);
       if (runtimeVersion === undefined) throw new Error(`unexpected load of ${file}`);
-      return new FakeCuda(real, { runtimeVersion, driverVersion: driverCuda(driver) }).binding;
+      return new FakeCuda(real, { runtimeVersion, driverVersion: driverCuda(driver), noDevice: opts.noDevice }).binding;
     },
     binaryEnv: undefined,
     cudaBuildEnv: opts.cudaBuildEnv,
@@ -198,6 +198,24 @@ describe('CUDA build selection by driver (emulated drivers, real loader)', () =>
       }
     });
   }
+
+  // A driver but no GPU (a cloud image with the driver preinstalled, a container without devices):
+  // the CUDA 13.0 build cannot run on R535, the 11.8 build can but finds no device. The 11.8 build
+  // serves the CPU path, so status().reason names the cause that remains, not the driver.
+  it('driver R535 without a GPU: the CUDA 11.8 build serves the CPU path, and status().reason says there is no device', () => {
+    const em = emulate(535, { noDevice: true });
+    const loaded = (requireCjs('../dist/backend/load.js') as LoadModule).loadWith(em.setup);
+    expect(loaded.report.binary).toBe(em.pkg.cuda11);
+    expect(em.loads).toEqual([em.pkg.primary, em.pkg.cuda11]);
+    const builds = loaded.report.cudaBuilds;
+    expect(builds.map((b) => b.loaded)).toEqual([false, true]);
+    expect(builds[0]?.reason).toMatch(/^CUDA driver 12\.2 is older than the 13\.0 this build needs$/);
+    expect(builds[1]?.reason).toMatch(/^no CUDA-capable device is present/);
+    const s = freshLibrary(loaded).cuda.status();
+    expect(s.available).toBe(false);
+    expect(s.runtimeVersion).toBe('11.8');
+    expect(s.reason).toMatch(/^no CUDA-capable device is present/);
+  });
 
   it('a build that fails to load is passed over for the next (driver R580, CUDA 13.0 build above the glibc)', () => {
     const em = emulate(580, { failing: 'primary' });

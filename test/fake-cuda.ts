@@ -452,9 +452,10 @@ export function emulatedMinDriver(runtimeVersion: string): string {
 
 /**
  * cuda_status() of a build linking CUDA `runtimeVersion`, on a driver supporting CUDA
- * `driverVersion` (null: no driver installed), with the two fake devices when it can run.
+ * `driverVersion` (null: no driver installed), with the two fake devices when it can run (none
+ * with `noDevice`: a driver installed on a machine without a GPU, or with none visible).
  */
-export function emulatedStatus(runtimeVersion: string, driverVersion: string | null): NativeCudaStatus {
+export function emulatedStatus(runtimeVersion: string, driverVersion: string | null, noDevice = false): NativeCudaStatus {
   const minDriverVersion = emulatedMinDriver(runtimeVersion);
   const base = { compiled: true, driverVersion, runtimeVersion, minDriverVersion };
   const off = (reason: string): NativeCudaStatus => ({ ...base, available: false, deviceCount: 0, reason, devices: [] });
@@ -467,6 +468,7 @@ export function emulatedStatus(runtimeVersion: string, driverVersion: string | n
   if (cmpVersion(driverVersion, minDriverVersion) < 0) {
     return off(`CUDA driver ${driverVersion} is older than the ${minDriverVersion} this build needs (it lacks the stream-ordered allocator, cudaMallocAsync)`);
   }
+  if (noDevice) return off('no CUDA-capable device is present (cudaErrorNoDevice)');
   return { ...base, available: true, deviceCount: FAKE_DEVICES.length, reason: null, devices: FAKE_DEVICES.map((d) => ({ ...d })) };
 }
 
@@ -476,6 +478,8 @@ export interface FakeCudaOptions {
   runtimeVersion?: string;
   /** CUDA version of the emulated driver (DRIVER_BRANCH_CUDA), null for none; default '13.0'. */
   driverVersion?: string | null;
+  /** The driver sees no device. */
+  noDevice?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,7 +509,7 @@ export class FakeCuda {
 
   constructor(real: NativeBinding, options: FakeCudaOptions = {}) {
     this.real = real;
-    this.status = emulatedStatus(options.runtimeVersion ?? '13.0', options.driverVersion === undefined ? '13.0' : options.driverVersion);
+    this.status = emulatedStatus(options.runtimeVersion ?? '13.0', options.driverVersion === undefined ? '13.0' : options.driverVersion, options.noDevice);
     const self = this;
     const binding: NativeBinding = {
       info(): NativeInfo {

@@ -126,9 +126,10 @@ function statusOf(binding: NativeBinding): NativeCudaStatus | string {
 /**
  * Picks the newest build that can use CUDA with the installed driver. The first build that loads
  * tells the driver's CUDA version (cudaDriverGetVersion works whatever the runtime); a build whose
- * minDriverVersion is above it is then skipped without being loaded. When no build can use CUDA
- * (no driver, no device, a driver older than every build), the newest build that loaded is used
- * for its CPU kernels. A build that fails to load (a damaged file, a glibc older than its floor)
+ * minDriverVersion is above it is then skipped without being loaded. When no build can use CUDA,
+ * the newest loaded build that the driver could run (a driver without a device) serves the CPU
+ * path, so that cuda.status().reason gives the cause that remains; else (no driver, a driver
+ * older than every build) the newest build that loaded. A build that fails to load (a damaged file, a glibc older than its floor)
  * is passed over for the next one.
  *
  * `wanted` (SQUEEZE_EXCITE_CUDA_BUILD) restricts the choice to the builds it names.
@@ -181,8 +182,13 @@ export function chooseBuild(shipped: readonly ShippedCudaBuild[], load: (file: s
     if (status.driverVersion !== null) driver = status.driverVersion;
     else if (/no NVIDIA driver/.test(status.reason ?? '')) driver = null;
   }
+  // Without a winner, the newest loaded build that this driver can run (its status then says why
+  // CUDA is still unavailable, e.g. no device), else the newest that loaded, serves the CPU path.
+  const runnable = (l: (typeof loaded)[number]): boolean =>
+    typeof l.status !== 'string' && l.status.driverVersion !== null &&
+    compareVersions(l.status.driverVersion, (builds[l.index] as CudaBuildReport).minDriverVersion) >= 0;
+  const use = winner >= 0 ? loaded.find((l) => l.index === winner) : (loaded.find(runnable) ?? loaded[0]);
   // The loaded builds that were not chosen say why CUDA did not run with them.
-  const use = winner >= 0 ? loaded.find((l) => l.index === winner) : loaded[0];
   for (const l of loaded) {
     const why = typeof l.status === 'string' ? l.status : (l.status.reason ?? 'CUDA is not available (no reason given by the addon)');
     const prev = builds[l.index] as CudaBuildReport;
