@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 // Reusable blocks: weights validated once and, when the block runs on CUDA, uploaded once as
 // resident float32 DeviceTensors. Per call only x and the optional tensors are checked, into a
 // preallocated configuration and pointer array.
@@ -121,9 +122,10 @@ class BlockCore {
   readonly dtype: DType | undefined;
   readonly cuda: boolean;
   readonly deviceIndex: number;
-  readonly cfg = new Float64Array(CFG.length);
+  // Annotated: an inferred Float64Array<ArrayBuffer> in the declarations needs TypeScript 5.7.
+  readonly cfg: Float64Array = new Float64Array(CFG.length);
   /** Weight slots hold the resident weights; activation slots are rewritten per call. */
-  readonly dev = new BigUint64Array(DEV.length);
+  readonly dev: BigUint64Array = new BigUint64Array(DEV.length);
   resident: DeviceTensor[] = [];
   disposed = false;
 

@@ -1,3 +1,4 @@
+/// <reference lib="esnext.disposable" preserve="true" />
 // GPU-resident activations. A DeviceTensor either owns its memory (from, empty, op results),
 // freed by dispose() or, if forgotten, by a FinalizationRegistry; or wraps memory it does not
 // own (fromPointer), which dispose() only detaches from.

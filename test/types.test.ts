@@ -23,6 +23,25 @@ describe('TypeScript declarations', () => {
     expect(r.status).toBe(0);
   }, 120_000);
 
+  // A consumer's own settings: strict, the declarations checked too (no skipLibCheck), and no
+  // @types/node (a browser-style or minimal project). The declarations must not need Node's types
+  // (node:fs in a signature) nor a TypeScript newer than the one that knows their syntax
+  // (Float64Array<ArrayBuffer> needs 5.7; Symbol.dispose comes from lib esnext.disposable, 5.2).
+  test('ok.ts compiles in a strict project without @types/node and without skipLibCheck', () => {
+    const dir = mkdtempSync(path.join(TYPES, '.strict-'));
+    try {
+      writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: [] },
+        files: ['../ok.ts'],
+      }));
+      const r = tsc(path.join(dir, 'tsconfig.json'));
+      expect(r.out).toBe('');
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   test('without the directives, each wrong call is reported against the Float32Array form, by name', () => {
     // A scratch project beside the fixtures (module resolution needs the checkout), removed after.
     const dir = mkdtempSync(path.join(TYPES, '.raw-'));

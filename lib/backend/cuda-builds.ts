@@ -5,8 +5,6 @@
 // version and the oldest driver each runs on, as `npm run prebuildify` read them from the built
 // binaries themselves (scripts/prebuild-cuda11.js). This module holds the choice only; loading a
 // file stays in load.ts, which passes its loader in.
-import type * as FsModule from 'node:fs';
-import type * as PathModule from 'node:path';
 
 import type { NativeBinding, NativeCudaStatus } from './contract.js';
 
@@ -79,13 +77,22 @@ export function namesBuild(wanted: string, cudaVersion: string): boolean {
 }
 
 /**
+ * The file-system calls readManifest makes (node:fs's, or a test's). Spelled out rather than
+ * taken from node:fs, so that the package's declarations need no @types/node.
+ */
+export interface ManifestFs {
+  existsSync(path: string): boolean;
+  readFileSync(path: string, encoding: 'utf8'): string;
+}
+
+/**
  * The builds listed in `dir`/cuda-builds.json whose file exists, newest CUDA first; null when
  * there is no manifest. A manifest that cannot be read is reported as `error` (the loader then
  * falls back to node-gyp-build's single pick).
  */
 export function readManifest(
-  fs: Pick<typeof FsModule, 'existsSync' | 'readFileSync'>,
-  path: Pick<typeof PathModule, 'join'>,
+  fs: ManifestFs,
+  path: { join(...parts: string[]): string },
   dir: string,
 ): { builds: ShippedCudaBuild[] } | { error: string } | null {
   const file = path.join(dir, CUDA_BUILDS_MANIFEST);

@@ -19,3 +19,7 @@ seForwardAsync(x, [8, 4, 4], { w1, w2 });
 ecaForward(x, [1, 8, 4, 4], { weight: new Float32Array(3) }, { residual: x });
 // @ts-expect-error a block forward option that does not exist
 new SEBlock({ w1, w2 }, { channels: 8 }).forward(x, [1, 8, 4, 4], { layout: 'NHWC' });
+// @ts-expect-error offload is 'auto' or 'always'
+seForwardAsync(x, [1, 8, 4, 4], { w1, w2 }, { offload: 'never' });
+// @ts-expect-error offload is a per-call option, not a block's
+new SEBlock({ w1, w2 }, { channels: 8, offload: 'always' });

@@ -15,3 +15,5 @@ export const e: Promise<Float32Array> = ecaForwardAsync(x, [1, 8, 4, 4], { weigh
 export const f: Float32Array = cbamForward(x, [1, 8, 4, 4], { w1, w2, spatialWeight: new Float32Array(98) });
 export const g: Float32Array = new SEBlock({ w1, w2 }, { channels: 8 }).forward(x, [1, 8, 4, 4]);
 export const h: DeviceTensor = new CBAMBlock({ w1, w2, spatialWeight: new Float32Array(18) }, { channels: 8 }).forward(xd);
+export const i: Promise<Float32Array> = seForwardAsync(x, [1, 8, 4, 4], { w1, w2 }, { offload: 'always', out: x });
+export const j: Promise<Float32Array> = new SEBlock({ w1, w2 }, { channels: 8 }).forwardAsync(x, [1, 8, 4, 4], { offload: 'auto' });
