@@ -136,8 +136,8 @@ function statusOf(binding: NativeBinding): NativeCudaStatus | string {
  * minDriverVersion is above it is then skipped without being loaded. When no build can use CUDA,
  * the newest loaded build that the driver could run (a driver without a device) serves the CPU
  * path, so that cuda.status().reason gives the cause that remains; else (no driver, a driver
- * older than every build) the newest build that loaded. A build that fails to load (a damaged file, a glibc older than its floor)
- * is passed over for the next one.
+ * older than every build) the newest build that loaded. A build that fails to load (a damaged
+ * file, a glibc older than its floor) is passed over for the next one.
  *
  * `wanted` (SQUEEZE_EXCITE_CUDA_BUILD) restricts the choice to the builds it names.
  */
