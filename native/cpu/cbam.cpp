@@ -39,8 +39,8 @@ void post_act(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t
 }
 
 // Output tiles of spatial_rows: at most this many rows and columns, so the padded copy and its
-// scratch stay small whatever the map's size. Kernels over kSpatialMaxK take the direct loop,
-// which needs no padded copy (its padding would be mostly zeros).
+// scratch stay small whatever the map's size. Kernels that spatial_direct sends to the direct
+// loop need no padded copy (their padding would be mostly zeros).
 constexpr int64_t kSpatialRows = 32, kSpatialCols = 256;
 constexpr int kSpatialMaxK = 63;
 
@@ -60,13 +60,11 @@ int64_t spatial_scratch(int64_t h, int64_t w, int k) {
   return 2 * ((rows + k - 1) * wp + k) + rows * wp + cols;
 }
 
-// The direct loop (kernels larger than kSpatialMaxK): rows of outputs accumulated in acc [w],
-// padded taps visited only when some weight is not finite (for finite w they add +-0).
-void spatial_rows_direct(const double* mean, const double* mx, const float* wk, int k, float bias, Gate gate,
-                         int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* acc) {
+// The direct loop (spatial_direct): rows of outputs accumulated in acc [w], padded taps visited
+// only when some weight is not finite (finite_w false; for finite w they add +-0).
+void spatial_rows_direct(const double* mean, const double* mx, const float* wk, int k, bool finite_w, float bias,
+                         Gate gate, int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* acc) {
   const int pad = (k - 1) / 2;
-  bool finite_w = true;
-  for (int i = 0; i < 2 * k * k; ++i) finite_w = finite_w && std::isfinite(wk[i]);
   for (int64_t oy = y0; oy < y1; ++oy) {
     double* out = acc;
     for (int64_t ox = 0; ox < w; ++ox) out[ox] = 0.0;
@@ -128,11 +126,12 @@ void spatial_tile(const Kernels& kn, const double* mean, const double* mx, const
 }
 
 // g[oy, :] = gate(conv_kxk([mean, max])[oy, :] + bias) for output rows [y0, y1) of one sample.
-// buf: spatial_scratch(h, w, k) doubles.
-void spatial_rows(const Kernels& kn, const double* mean, const double* mx, const float* wk, int k, float bias,
-                  Gate gate, int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* buf) {
+// buf: spatial_scratch(h, w, k) doubles; finite_w: every weight of wk is finite (found once per op:
+// on 1x1 maps the direct loop's own scan of the 2k^2 weights cost more than its conv).
+void spatial_rows(const Kernels& kn, const double* mean, const double* mx, const float* wk, int k, bool finite_w,
+                  float bias, Gate gate, int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* buf) {
   if (spatial_direct(w, k)) {
-    spatial_rows_direct(mean, mx, wk, k, bias, gate, h, w, y0, y1, g, buf);
+    spatial_rows_direct(mean, mx, wk, k, finite_w, bias, gate, h, w, y0, y1, g, buf);
     return;
   }
   for (int64_t y = y0; y < y1; y += kSpatialRows) {
@@ -168,7 +167,8 @@ struct Scratch {
 };
 
 // One block of nb samples, its phases split over up to `threads` threads (1: all on the caller).
-void run_block(const OpParams& p, const Weights& wt, const float* xb, float* yb, int64_t nb, int threads,
+// finite_w: every spatial weight is finite (spatial_rows).
+void run_block(const OpParams& p, const Weights& wt, bool finite_w, const float* xb, float* yb, int64_t nb, int threads,
                Scratch& sc) {
   const Kernels& kn = kernels();
   const int64_t cc = p.shape.c, hh = p.shape.h, ww = p.shape.w, hw = hh * ww;
@@ -268,7 +268,7 @@ void run_block(const OpParams& p, const Weights& wt, const float* xb, float* yb,
       split_range(out_rows, tasks, i, &r0, &r1);
       for (int64_t r = r0; r < r1;) {
         const int64_t n = r / hh, end = std::min(r1, (n + 1) * hh);
-        spatial_rows(kn, mean.data() + n * hw, mx.data() + n * hw, wt.aux, p.spatial_k, p.spatial_bias, p.gate, hh,
+        spatial_rows(kn, mean.data() + n * hw, mx.data() + n * hw, wt.aux, p.spatial_k, finite_w, p.spatial_bias, p.gate, hh,
                      ww, r - n * hh, end - n * hh, g.data() + n * hw,
                      conv_acc + i * sc.conv_stride);
         r = end;
@@ -343,6 +343,9 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;
   nb_max = std::max<int64_t>(1, std::min(nb_max, (int64_t(1) << 16) / cc));
 
+  bool finite_w = true;  // the spatial weights, for the direct loop
+  for (int i = 0; i < 2 * p.spatial_k * p.spatial_k; ++i) finite_w = finite_w && std::isfinite(wt.aux[i]);
+
   std::vector<Scratch> slots;
   Scratch block;
   try {
@@ -358,12 +361,12 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   if (whole > 0) {
     parallel_for(
         whole,
-        [&](int64_t n) { run_block(p, wt, x + n * sample, y + n * sample, 1, 1, slots[size_t(participant_index())]); },
+        [&](int64_t n) { run_block(p, wt, finite_w, x + n * sample, y + n * sample, 1, 1, slots[size_t(participant_index())]); },
         threads);
   }
   for (int64_t n0 = whole; n0 < n_total; n0 += nb_max) {
     const int64_t nb = std::min(nb_max, n_total - n0);
-    run_block(p, wt, x + n0 * sample, y + n0 * sample, nb, threads, block);
+    run_block(p, wt, finite_w, x + n0 * sample, y + n0 * sample, nb, threads, block);
   }
   return Status::Ok();
 }
