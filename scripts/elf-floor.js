@@ -29,7 +29,7 @@ function elfFloor(file, objdump = 'objdump') {
   // ("symbol lookup error"). Only the addon itself can define a --wrap=NAME's __wrap_NAME or a
   // function of its own namespace (one declared in a header and defined inside an anonymous
   // namespace links like this): list them.
-  const undefinedOwn = [...dynsyms.matchAll(/\*UND\*.*\s((?:__wrap_|_ZN4sqex)\S+)$/gm)].map((m) => m[1]);
+  const undefinedOwn = [...dynsyms.matchAll(/\*UND\*.*\s((?:__wrap_|_ZNK?4sqex)\S+)$/gm)].map((m) => m[1]);
   for (const line of dynsyms.split('\n')) {
     // 0000000000000000      DF *UND*  0000000000000000 (GLIBC_2.17) pthread_create
     const m = /\*UND\*\s+\S+\s+(?:\()?(GLIBC|GLIBCXX|CXXABI|GCC)_([0-9.]+)\)?\s+(\S+)/.exec(line);

@@ -23,11 +23,12 @@ import { TOL_F32, bitsEqual, freshRng, numel, poisoned, randSEWeights, seedNote 
 describe('async calls survive whatever the caller does to its buffers (child processes)', () => {
   test('transfer / postMessage / resizable shrink / SharedArrayBuffer during seForwardAsync, ecaForwardAsync, cbamForwardAsync', () => {
     const s = seed();
-    const report = runHostile('transfer.cjs', { SQEX_SEED: s }) as HostileReport & { autoInline: number };
+    const report = runHostile('transfer.cjs', { SQEX_SEED: s }) as HostileReport & { autoCalls: number; autoInline: number };
     expect(report.checks, `seed ${s}`).toBeGreaterThanOrEqual(200);
-    // The default offload ran the 4×64×56×56 calls on the calling thread (SE/ECA/CBAM cost less
-    // than staging them: host_staging.h), and the staged ones ran with offload 'always'.
-    expect(report.autoInline, `seed ${s}`).toBeGreaterThan(0);
+    // The default offload ran every 4×64×56×56 call on the calling thread (SE/ECA/CBAM cost less
+    // than staging them: host_staging.h); the attacks on calls in flight use offload 'always'.
+    expect(report.autoCalls, `seed ${s}`).toBe(24);
+    expect(report.autoInline, `seed ${s}`).toBe(report.autoCalls);
   }, 300_000);
 
   test.skipIf(!cuda.status().available)('the same over the CUDA host path (pinned staging)', () => {

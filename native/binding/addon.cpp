@@ -124,6 +124,10 @@ Tensors TensorsFrom(const HostArrays& a) {
   return t;
 }
 
+// The CPU op over parsed host arrays, on this thread (cpuForward, and cpuForwardAsync when it runs
+// the op here).
+Status ForwardCpuHere(const OpParams& p, const HostArrays& a) { return forward_cpu(p, WeightsFrom(a.ptr), TensorsFrom(a)); }
+
 void CheckArgCount(const Napi::CallbackInfo& info, size_t n, const char* fn) {
   if (info.Length() < n) {
     ThrowTypeError(info.Env(), std::string(fn) + " expects " + std::to_string(n) + " arguments");
@@ -185,7 +189,7 @@ Napi::Value CpuForward(const Napi::CallbackInfo& info) {
   // Without out, a new array (result_array.h) is allocated before any pointer is taken.
   HostArrays a = ParseHostOperands(env, info[1], cfg.params, /*weights_only=*/false, /*allocate_result=*/true);
   Napi::Value result = a.keep[kOut];
-  Status s = forward_cpu(cfg.params, WeightsFrom(a.ptr), TensorsFrom(a));
+  Status s = ForwardCpuHere(cfg.params, a);
   if (!s.ok()) ThrowStatus(env, s);
   return result;
 }
@@ -204,7 +208,7 @@ Napi::Value CpuForwardAsync(const Napi::CallbackInfo& info) {
   HostArrays a = ParseHostOperands(env, info[1], p, /*weights_only=*/false, /*allocate_result=*/true);
   if (!offload_always && StagingCostsMore(p, a)) {
     auto deferred = Napi::Promise::Deferred::New(env);
-    Status s = forward_cpu(p, WeightsFrom(a.ptr), TensorsFrom(a));
+    Status s = ForwardCpuHere(p, a);
     if (s.ok()) {
       deferred.Resolve(a.keep[kOut]);
     } else {

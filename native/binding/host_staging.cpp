@@ -48,23 +48,31 @@ constexpr double kOpBytesPerStagedByte = 4;
 // The hand-off to the libuv pool and back (queueing, a thread wake-up, the completion callback):
 // ~10 us of the caller's time and ~40 us of latency on the dev VM.
 constexpr double kHandOffBytes = 512 * 1024;
+
+constexpr int kInputSlots[] = {kX, kResidual, kW1, kB1, kW2, kB2, kAux};
+constexpr int kOutputSlots[] = {kOut, kScaleOut};
+
+// Which present slots a staged call copies (the rules of the file comment): every input not on a
+// SharedArrayBuffer; the outputs all or none, so that a rejection at settle (a staged output lost
+// its length) never leaves a shared one written.
+std::array<bool, kSlotCount> StagedSlots(const HostArrays& a) {
+  std::array<bool, kSlotCount> staged{};
+  for (int slot : kInputSlots) staged[slot] = a.ptr[slot] && !a.shared[slot];
+  bool outputs = false;
+  for (int slot : kOutputSlots) outputs = outputs || (a.ptr[slot] && !a.shared[slot]);
+  for (int slot : kOutputSlots) staged[slot] = outputs && a.ptr[slot];
+  return staged;
+}
 }  // namespace
 
 bool StagingCostsMore(const OpParams& p, const HostArrays& a) {
   const SlotSizes sizes = ExpectedSlots(p);
-  double staged = 0;
-  for (int slot : {int(kX), int(kResidual), int(kW1), int(kB1), int(kW2), int(kB2), int(kAux)}) {
-    if (a.ptr[slot] && !a.shared[slot]) staged += static_cast<double>(sizes.elems[slot]) * sizeof(float);
+  const std::array<bool, kSlotCount> staged = StagedSlots(a);
+  double bytes = 0;
+  for (int slot = 0; slot < kSlotCount; ++slot) {
+    if (staged[slot]) bytes += static_cast<double>(sizes.elems[slot]) * sizeof(float);
   }
-  // Outputs are staged all together unless every one is shared (the constructor's rule).
-  bool outputs_staged = false;
-  for (int slot : {int(kOut), int(kScaleOut)}) outputs_staged |= a.ptr[slot] && !a.shared[slot];
-  if (outputs_staged) {
-    for (int slot : {int(kOut), int(kScaleOut)}) {
-      if (a.ptr[slot]) staged += static_cast<double>(sizes.elems[slot]) * sizeof(float);
-    }
-  }
-  return kOpBytesPerStagedByte * staged + kHandOffBytes >= cpu_forward_cost_bytes(p, a.ptr[kResidual] != nullptr);
+  return kOpBytesPerStagedByte * bytes + kHandOffBytes >= cpu_forward_cost_bytes(p, a.ptr[kResidual] != nullptr);
 }
 
 StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, const OpParams& p)
@@ -74,27 +82,22 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
 
 StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const OpParams& p) {
   const SlotSizes sizes = ExpectedSlots(p);
+  const std::array<bool, kSlotCount> staged_slot = StagedSlots(a);
   // Inputs first, so an output that is an input itself (in place) reuses the input's staging.
-  for (int slot : {int(kX), int(kResidual), int(kW1), int(kB1), int(kW2), int(kB2), int(kAux)}) {
+  for (int slot : kInputSlots) {
     if (!a.ptr[slot]) continue;
-    if (a.shared[slot]) {
+    if (!staged_slot[slot]) {
       ptr_[slot] = a.ptr[slot];
       kept_.push_back(Napi::Persistent(a.keep[slot].As<Napi::Object>()));
     } else {
       ptr_[slot] = Stage(env, slot, a.ptr[slot], static_cast<size_t>(sizes.elems[slot]), /*copy=*/true);
     }
   }
-  // Outputs are written all or none: they are used in place only when none needs staging, so a
-  // rejection at settle (a staged output lost its length) never leaves a shared one written.
-  bool outputs_in_place = true;
-  for (int slot : {int(kOut), int(kScaleOut)}) {
-    if (a.ptr[slot] && !a.shared[slot]) outputs_in_place = false;
-  }
-  for (int slot : {int(kOut), int(kScaleOut)}) {
+  for (int slot : kOutputSlots) {
     const size_t elems = static_cast<size_t>(sizes.elems[slot]);
     if (!a.ptr[slot]) continue;  // no scaleOut
     if (slot == kOut) result_ = Napi::Persistent(a.keep[slot].As<Napi::Object>());
-    if (a.shared[slot] && outputs_in_place) {
+    if (!staged_slot[slot]) {
       ptr_[slot] = a.ptr[slot];
       kept_.push_back(Napi::Persistent(a.keep[slot].As<Napi::Object>()));
       continue;

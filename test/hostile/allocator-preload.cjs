@@ -42,7 +42,7 @@ if (mode === 'direct') {
     });
   }
 }
-const { rng, fill, weightsFor, fns, asyncFns, check, sameBits, done, transfer, gc } = require('./common.cjs');
+const { rng, fill, weightsFor, fns, stagedAsyncFns, check, sameBits, done, transfer, gc } = require('./common.cjs');
 
 (async () => {
   if (mode === 'direct') check(directRegistered === true, `direct: the first registration did not take (${directRegistered})`);
@@ -59,10 +59,10 @@ const { rng, fill, weightsFor, fns, asyncFns, check, sameBits, done, transfer, g
     check(kept !== null, `${mode} ${op}: the patch did not see the result's buffer (nothing tested)`);
     // Async, the kept buffer left alone: resolves with the right bits.
     kept = null;
-    check(sameBits(await asyncFns[op](x, shape, w, { device: 'cpu' }), expected), `${mode} ${op}: async result`);
+    check(sameBits(await stagedAsyncFns[op](x, shape, w, { device: 'cpu' }), expected), `${mode} ${op}: async result`);
     // Async, the kept buffer transferred away while the call runs.
     kept = null;
-    const p = asyncFns[op](x, shape, w, { device: 'cpu' });
+    const p = stagedAsyncFns[op](x, shape, w, { device: 'cpu' });
     if (kept) {
       transfer(kept);
       gc();

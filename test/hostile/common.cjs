@@ -34,7 +34,7 @@ const autoAsyncFns = { se: sqex.seForwardAsync, eca: sqex.ecaForwardAsync, cbam:
 // What these scripts attack is the staged path of async host calls (native/binding/host_staging.h):
 // offload 'always' keeps every call on it, including those that the default ('auto') runs on the
 // calling thread because staging would cost more than the op. (Options here are plain objects.)
-const asyncFns = Object.fromEntries(
+const stagedAsyncFns = Object.fromEntries(
   Object.entries(autoAsyncFns).map(([op, f]) => [op, (x, shape, w, opts) => f(x, shape, w, { ...opts, offload: 'always' })]),
 );
 
@@ -73,4 +73,4 @@ function capAddressSpace(slack) {
   return limit;
 }
 
-module.exports = { sqex, rng, fill, weightsFor, fns, asyncFns, autoAsyncFns, check, sameBits, done, transfer, gc, report, capAddressSpace };
+module.exports = { sqex, rng, fill, weightsFor, fns, stagedAsyncFns, autoAsyncFns, check, sameBits, done, transfer, gc, report, capAddressSpace };

@@ -7,7 +7,7 @@
 // util-linux `prlimit` on our own pid) a little above what it uses, so that the next large
 // allocation fails and small ones still succeed. Linux only; the test skips elsewhere.
 'use strict';
-const { sqex, rng, fill, weightsFor, fns, asyncFns, check, sameBits, done, report, capAddressSpace } = require('./common.cjs');
+const { sqex, rng, fill, weightsFor, fns, stagedAsyncFns, check, sameBits, done, report, capAddressSpace } = require('./common.cjs');
 
 const MiB = 1 << 20;
 const c = 64;
@@ -63,9 +63,9 @@ async function expectOomAsync(what, promiseFn) {
     const e = expectOom(`${op}Forward without out (512 MiB result)`, () => fns[op](x, shape, w[op], { device: 'cpu' }));
     if (e) check(e.bytes === 512 * MiB, `${op}: bytes ${e.bytes}`);
     await expectOomAsync(`${op}ForwardAsync with out (512 MiB staging of x)`, () =>
-      asyncFns[op](x, shape, w[op], { device: 'cpu', out }),
+      stagedAsyncFns[op](x, shape, w[op], { device: 'cpu', out }),
     );
-    await expectOomAsync(`${op}ForwardAsync without out`, () => asyncFns[op](x, shape, w[op], { device: 'cpu' }));
+    await expectOomAsync(`${op}ForwardAsync without out`, () => stagedAsyncFns[op](x, shape, w[op], { device: 'cpu' }));
   }
   // The library's JS-side allocations (half conversions, DeviceTensor.toHost) carry the same code.
   const bits = new Uint16Array(x.buffer); // a view: 256 Mi elements, 1 GiB as float32
@@ -79,7 +79,7 @@ async function expectOomAsync(what, promiseFn) {
 
   // The process goes on: small calls, sync and async, give the same bits as before the cap.
   check(sameBits(fns.se(xs, small, w.se, { device: 'cpu' }), expected), 'small sync call after the refusals');
-  check(sameBits(await asyncFns.se(xs, small, w.se, { device: 'cpu' }), expected), 'small async call after the refusals');
+  check(sameBits(await stagedAsyncFns.se(xs, small, w.se, { device: 'cpu' }), expected), 'small async call after the refusals');
   // In place over the big arrays still works: no allocation is needed.
   fns.se(x, shape, w.se, { device: 'cpu', out });
   check(out[0] !== 1234.5, 'the sync call with out over 512 MiB did not run');

@@ -5,7 +5,7 @@
 // probe checks it), so an element a kernel skipped shows up as NaN or as stale data, and every
 // result must equal the `out` form bit for bit.
 'use strict';
-const { rng, fill, weightsFor, fns, asyncFns, check, sameBits, done, gc } = require('./common.cjs');
+const { rng, fill, weightsFor, fns, stagedAsyncFns, check, sameBits, done, gc } = require('./common.cjs');
 
 // Returns whether a probe allocation of that size landed on the garbage (then more is left).
 const alive = [];
@@ -50,7 +50,7 @@ function ffFraction(buf) {
         alive.push(y);
         check(sameBits(y, expected), `${op} ${shape} ${layout} sync`);
         await leaveNaNGarbage(n * 4);
-        const ya = await asyncFns[op](x, shape, w, { device: 'cpu', layout });
+        const ya = await stagedAsyncFns[op](x, shape, w, { device: 'cpu', layout });
         alive.push(ya);
         check(sameBits(ya, expected), `${op} ${shape} ${layout} async`);
       }
