@@ -5,7 +5,7 @@
 // installed (bench/ort_peers.mjs). Progress goes to stderr; the tables (or, with --json, one JSON
 // object) go to stdout. Results are written to bench/results/local/ (ignored by git) unless --out
 // or --no-save says otherwise. `npm run bench -- --help` lists the flags.
-import { execSync } from 'node:child_process';
+import { execSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -17,6 +17,17 @@ import { renderSvg } from '../scripts/bench-chart.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+// V8 compiles hot JavaScript on background threads. On a 2-core machine those threads took a core
+// from the pool for tens of ms at a time in the first second or so of a run, and whichever rows
+// were timed then ran at their one-thread speed (native/dev/NOTES-cpu.md item 37). The bench runs
+// with V8 compiling on the main thread, inside each row's untimed warm-up: `npm run bench` passes
+// the flag, and a plain `node bench/run.mjs` runs itself again with it.
+const MAIN_THREAD_JIT = '--no-concurrent-recompilation';
+if (!process.execArgv.includes(MAIN_THREAD_JIT)) {
+  const r = spawnSync(process.execPath, [MAIN_THREAD_JIT, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(r.status ?? 1);
+}
 const ROOT = path.resolve(HERE, '..');
 const DEFAULT_OUT = path.join('bench', 'results', 'local');
 
@@ -182,7 +193,7 @@ function cpuTable(meta, rows) {
   const ort = rows.some((row) => row.ortMs !== undefined);
   const num = (v, d) => (v === null || v === undefined ? 'n/a' : v.toFixed(d));
   const lines = [
-    `CPU: ${meta.cpu}, ${meta.cores} cores, ${meta.threads} pool threads, ${meta.simd} kernels; Node ${meta.node}; commit ${meta.commit}; ${meta.date.slice(0, 10)}${meta.quick ? ' (--quick)' : ''}`,
+    `CPU: ${meta.cpu}, ${meta.cores} cores, ${meta.threads} pool threads, ${meta.simd} kernels; Node ${meta.node} (V8 ${MAIN_THREAD_JIT}: JavaScript compiled on the main thread, in the untimed warm-up); commit ${meta.commit}; ${meta.date.slice(0, 10)}${meta.quick ? ' (--quick)' : ''}`,
     'Ratio = op time / single-threaded memcpy of the same bytes (dst.set(src)), measured in the same run; GB/s counts one read of x and one write of y.',
     r
       ? `Floor = x read + y written at the copy rate of x's size + weights read once at the read rate of their size + the excitation's multiply-adds at the fp64 FMA rate, rates measured in this run (native/dev/cpu_rates.cpp, best of 1..${r.fma64.length} threads): copy ${r.copy.map((t) => t.map(g).join('/')).join(' | ')} GB/s and read ${r.read.map((t) => t.map(g).join('/')).join(' | ')} GB/s at ${r.sizes.map((b) => (b >= 1 << 20 ? `${b >> 20}M` : `${b >> 10}K`)).join('/')} per thread count; FMA fp64 ${r.fma64.map(g).join(' | ')}, fp32 ${r.fma32.map(g).join(' | ')} G/s.`
