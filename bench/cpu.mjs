@@ -35,11 +35,16 @@ export function measureRates(threads) {
     // Best of three probes, entry by entry: the 16-64 MB copy rate of this VM varied 47-100 GB/s
     // from one probe to the next (NOTES-cpu.md), and a floor must not be set by a slow moment.
     const runs = [0, 1, 2].map(() => JSON.parse(execFileSync(exe, [String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] }).toString()));
-    const best = (a, b) => (Array.isArray(a) ? a.map((v, i) => best(v, b[i])) : typeof a === 'number' ? Math.max(a, b) : a);
-    return { rates: runs.reduce((acc, r) => Object.fromEntries(Object.entries(acc).map(([k, v]) => [k, k === 'sizes' ? v : best(v, r[k])]))) };
+    return { rates: runs.reduce(bestRates) };
   } catch (err) {
     return { reason: `rate probe unavailable (${String(err.message).split('\n')[0]})` };
   }
+}
+
+/** Entry by entry, the better of two probes' rates. */
+export function bestRates(a, b) {
+  const best = (x, y) => (Array.isArray(x) ? x.map((v, i) => best(v, y[i])) : typeof x === 'number' ? Math.max(x, y) : x);
+  return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, k === 'sizes' ? v : best(v, b[k])]));
 }
 
 // Best rate over the thread counts at the smallest probed size >= bytes (the largest size past it).
@@ -197,7 +202,7 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
   const threads = require('../dist/backend/load.js').loadBinding().info().threads;
   const probe = measureRates(threads);
   if (probe.reason) log(`floor column skipped: ${probe.reason}`);
-  const rates = probe.rates ?? null;
+  let rates = probe.rates ?? null;
 
   let seed = 1;
   const prepared = cases.map((cs) => {
@@ -225,6 +230,15 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
     runCopy();
     return timePair(runOp, runCopy, bytes, quick);
   };
+
+  // ~300 ms of calls before the first row: without it the first row (and sometimes the next ones)
+  // ran at its one-thread speed for its whole stint in about half the runs, a state the rows'
+  // own warm-ups (at most 200 calls, ~4 ms on a batch-1 row) did not get past (NOTES-cpu.md
+  // item 38).
+  if (!quick && prepared.length > 0) {
+    const until = performance.now() + 300;
+    while (performance.now() < until) prepared[0].runOp();
+  }
 
   const rows = [];
   const timings = []; // unrounded ms and sample counts, for the onnxruntime columns
@@ -254,10 +268,26 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       newRatio: +(newMs / outMs).toFixed(3),
     };
     rows.push(row);
+    // The floor printed here is from the first probe; the table's is the best of both (below).
     log(`cpu ${row.op.padEnd(4)} ${row.shape.padEnd(16)} ${row.layout} ${row.ms.toFixed(3).padStart(8)} ms ` +
       `${row.gbps.toFixed(1).padStart(6)} GB/s  memcpy ${row.copyMs.toFixed(3).padStart(8)} ms  ratio ${row.ratio.toFixed(2)}` +
       (floor === null ? '' : `  floor ${floor.toPrecision(3)} ms (${row.floorRatio.toFixed(2)}x)`) +
       `  no out ${row.newMs.toFixed(3)} ms (${row.newRatio.toFixed(2)}x out)`);
+  }
+
+  // The rates again after the rows, and the floors from the best of both: a probe that ran while
+  // something else held a core measured the 2-thread rates at 1-thread speed (one run here had
+  // fp64 FMA 68 | 66 G/s where every other had 68 | 130), which halved the floors of the cache-
+  // sized rows (NOTES-cpu.md item 38).
+  if (rates) {
+    const again = measureRates(threads);
+    if (again.rates) rates = bestRates(rates, again.rates);
+    prepared.forEach((pc, i) => {
+      const row = rows[i];
+      const floor = floorMs(rates, pc.cs);
+      row.floorMs = +floor.toPrecision(4);
+      row.floorRatio = +(row.ms / floor).toFixed(3);
+    });
   }
 
   // onnxruntime-node on the same rows, when installed in bench/peers/ (bench/ort_peers.mjs); pc.out
