@@ -5,7 +5,8 @@
 // without out; SharedArrayBuffer operands: nothing copied), how long each async form blocks the
 // calling thread before it returns its promise, and a same-size memcpy. The last shape is all
 // excitation (two FCs over 4 MB of weights): 'auto' keeps it on the pool.
-// Usage: node bench/async.mjs [--reps N] [--json]   (SQEX_DIST selects another dist/index.js)
+// Usage: node bench/async.mjs [--reps N] [--device cpu|cuda] [--json]   (SQEX_DIST selects another
+// dist/index.js). --device cuda times the CUDA host path (pinned staging; offload does not apply).
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
@@ -29,7 +30,7 @@ function sab(a) {
   return v;
 }
 
-export async function runAsyncBench({ reps = 15, log = () => {}, dist = '../dist/index.js' } = {}) {
+export async function runAsyncBench({ reps = 15, log = () => {}, dist = '../dist/index.js', device = 'cpu' } = {}) {
   const api = require(dist);
   const rows = [];
   for (const shape of SHAPES) {
@@ -43,7 +44,7 @@ export async function runAsyncBench({ reps = 15, log = () => {}, dist = '../dist
     const xs = sab(x);
     const outs = new Float32Array(new SharedArrayBuffer(numel * 4));
     const ws = Object.fromEntries(Object.entries(weights).map(([k, v]) => [k, sab(v)]));
-    const opts = { device: 'cpu' };
+    const opts = { device };
     const time = async (fn) => {
       const total = [];
       const block = [];
@@ -91,8 +92,8 @@ export async function runAsyncBench({ reps = 15, log = () => {}, dist = '../dist
   return rows;
 }
 
-export function asyncTable(rows) {
-  const head = "| SE fp32 NCHW, CPU | MiB | memcpy µs | sync µs | async, out, offload 'always' µs (blocks µs) | async, out µs (blocks µs) | async, no out µs (blocks µs) | async, SharedArrayBuffer µs (blocks µs) |\n|---|---:|---:|---:|---:|---:|---:|---:|";
+export function asyncTable(rows, device = 'cpu') {
+  const head = `| SE fp32 NCHW, ${device === 'cpu' ? 'CPU' : 'CUDA host path'} | MiB | memcpy µs | sync µs | async, out, offload 'always' µs (blocks µs) | async, out µs (blocks µs) | async, no out µs (blocks µs) | async, SharedArrayBuffer µs (blocks µs) |\n|---|---:|---:|---:|---:|---:|---:|---:|`;
   const staged = (r) => (r.asyncStagedUs === undefined ? 'n/a' : `${r.asyncStagedUs} (${r.asyncStagedBlockUs})`);
   const body = rows.map((r) => `| ${r.shape} | ${r.mb} | ${r.memcpyUs} | ${r.syncUs} | ${staged(r)} | ${r.asyncOutUs} (${r.asyncOutBlockUs}) | ${r.asyncNewUs} (${r.asyncNewBlockUs}) | ${r.asyncSharedUs} (${r.asyncSharedBlockUs}) |`);
   return [head, ...body].join('\n');
@@ -101,7 +102,12 @@ export function asyncTable(rows) {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const reps = args.includes('--reps') ? Number(args[args.indexOf('--reps') + 1]) : 15;
-  const rows = await runAsyncBench({ reps, dist: process.env.SQEX_DIST ?? '../dist/index.js' });
+  const device = args.includes('--device') ? args[args.indexOf('--device') + 1] : 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') {
+    console.error(`bench/async.mjs: --device must be cpu or cuda; received ${device}`);
+    process.exit(2);
+  }
+  const rows = await runAsyncBench({ reps, device, dist: process.env.SQEX_DIST ?? '../dist/index.js' });
   if (args.includes('--json')) console.log(JSON.stringify(rows, null, 2));
-  else console.log(asyncTable(rows));
+  else console.log(asyncTable(rows, device));
 }

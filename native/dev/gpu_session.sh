@@ -11,8 +11,8 @@
 #   device run: carry [".gpu", "build-cuda", "dist"], timeout_s 600,
 #     command: source .gpu/enter.sh && bash native/dev/gpu_session.sh
 #
-# Steps (all by default; or name some): tests harness cuda11 timm sanitize cluster crossover bench.
-# Budgets (s): 120 + 45 + 80 + 100 + 90 + 115 + 45 + 100 = 695 at most, plus ~20 s of unpacking; most
+# Steps (all by default; or name some): tests harness cuda11 timm sanitize cluster crossover async bench.
+# Budgets (s): 120 + 45 + 80 + 100 + 90 + 115 + 45 + 30 + 100 = 725 at most, plus ~20 s of unpacking; most
 # steps end well before (the last run's tests took ~60 s of their 120). Give the call timeout_s 600; if it runs long, a second call names the
 # steps still to do (e.g. `… gpu_session.sh cluster bench`).
 # What comes back (the device tool returns at most 8 files): $OUT/summary.txt (also printed last),
@@ -34,7 +34,7 @@ if [ "${1:-}" = --pack ]; then
   exit 0
 fi
 
-steps=${*:-tests harness cuda11 timm sanitize cluster crossover bench}
+steps=${*:-tests harness cuda11 timm sanitize cluster crossover async bench}
 OUT=${OUT:-/tmp/out}
 logs=$OUT/logs
 results=$OUT/results
@@ -134,6 +134,13 @@ if has crossover; then
   # (issue 10). bench/crossover.mjs stops starting new sizes after its own 35 s budget.
   timeout 45 node bench/crossover.mjs --budget-s 35 > "$results/crossover.json" 2> "$logs/crossover.log"
   note "crossover (cpu vs cuda host path): exit $? — $(node -p "JSON.stringify(require('$results/crossover.json').crossoverBytes ?? 'none')" 2>&1)"
+fi
+
+if has async; then
+  # What memory safety costs async calls on the CUDA host path (issue 8: pinned staging), beside
+  # the sync call and SharedArrayBuffer operands, per size (bench/async.mjs).
+  timeout 30 node bench/async.mjs --device cuda --reps 10 --json > "$results/async-cuda.json" 2> "$logs/async-cuda.log"
+  note "async (cuda host path): exit $? — $(node -p "require('$results/async-cuda.json').map(r=>r.shape+' sync '+r.syncUs+' async '+r.asyncOutUs+' ('+r.asyncOutBlockUs+')').join('; ')" 2>&1)"
 fi
 
 if has bench; then
