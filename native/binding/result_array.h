@@ -9,7 +9,7 @@
 // .node loaded directly and given another allocator first) may keep the array it returns. So the
 // binding never trusts it: it is called before any operand pointer is taken (ParseHostOperands),
 // a sync call then runs with no JS in between, and an async call stages the result like an out
-// (host_staging.h).
+// (host_staging.h), or runs on the calling thread as a sync call does (StagingCostsMore).
 //
 // Tried and dropped (2026-11-30): results over blocks of the staging pool (staging_pool.h) as
 // external ArrayBuffers, to skip the page faults of fresh memory. Node runs an external buffer's
