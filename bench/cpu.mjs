@@ -278,8 +278,8 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
   // The rates again after the rows, and the floors from the best of both: a probe that ran while
   // something else held a core measured the 2-thread rates at 1-thread speed (one run here had
   // fp64 FMA 68 | 66 G/s where every other had 68 | 130), which halved the floors of the cache-
-  // sized rows (NOTES-cpu.md item 38).
-  if (rates) {
+  // sized rows (NOTES-cpu.md item 38). Not in a --quick smoke run.
+  if (rates && !quick) {
     const again = measureRates(threads);
     if (again.rates) rates = bestRates(rates, again.rates);
     prepared.forEach((pc, i) => {
