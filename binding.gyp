@@ -31,10 +31,7 @@
         "MACOSX_DEPLOYMENT_TARGET": "11.0",
         "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden"]
       },
-      # -Wall (node-gyp's default) trips GCC 12's false "is used uninitialized" on the self-
-      # initialised __Y of _mm512_undefined_ps (avx512fintrin.h) in the AVX-512 kernels: a screen
-      # of warnings on every install that builds.
-      "conditions": [["OS=='linux'", { "libraries": ["-ldl"], "cflags_cc+": ["-Wno-uninitialized", "-Wno-maybe-uninitialized"] }]],
+      "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]],
       "msvs_settings": {
         "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/std:c++17", "/O2"] }
       }

@@ -239,6 +239,11 @@ static void sigmoid_rows(const double* v, float* s, int64_t n) {
 #else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma")
+// GCC 12 reports the self-initialised __Y of _mm512_undefined_ps (avx512fintrin.h) as "used
+// uninitialized" wherever it is inlined here (-Wall, as node-gyp builds): a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 namespace isa_avx512 {
 typedef __m512 vf;
@@ -302,6 +307,7 @@ static inline void sigmoid_rows(const double* v, float* s, int64_t n) { isa_avx2
 #if defined(__clang__)
 #pragma clang attribute pop
 #else
+#pragma GCC diagnostic pop
 #pragma GCC pop_options
 #endif
 #endif
