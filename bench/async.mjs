@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 
 import { xorshiftFiller } from './random.mjs';
+import { ensureMainThreadJit } from './main-thread-jit.mjs';
 import { median } from './stats.mjs';
 
 const require = createRequire(import.meta.url);
@@ -100,6 +101,7 @@ export function asyncTable(rows, device = 'cpu') {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  ensureMainThreadJit(import.meta.url);
   const args = process.argv.slice(2);
   const reps = args.includes('--reps') ? Number(args[args.indexOf('--reps') + 1]) : 15;
   const device = args.includes('--device') ? args[args.indexOf('--device') + 1] : 'cpu';

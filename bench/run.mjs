@@ -5,7 +5,7 @@
 // installed (bench/ort_peers.mjs). Progress goes to stderr; the tables (or, with --json, one JSON
 // object) go to stdout. Results are written to bench/results/local/ (ignored by git) unless --out
 // or --no-save says otherwise. `npm run bench -- --help` lists the flags.
-import { execSync, spawnSync } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -14,20 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 import { renderSvg } from '../scripts/bench-chart.mjs';
+import { MAIN_THREAD_JIT, ensureMainThreadJit } from './main-thread-jit.mjs';
 
 const require = createRequire(import.meta.url);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
-// V8 compiles hot JavaScript on background threads. On a 2-core machine those threads took a core
-// from the pool for tens of ms at a time in the first second or so of a run, and whichever rows
-// were timed then ran at their one-thread speed (native/dev/NOTES-cpu.md item 37). The bench runs
-// with V8 compiling on the main thread, inside each row's untimed warm-up: `npm run bench` passes
-// the flag, and a plain `node bench/run.mjs` runs itself again with it.
-const MAIN_THREAD_JIT = '--no-concurrent-recompilation';
-if (!process.execArgv.includes(MAIN_THREAD_JIT)) {
-  const r = spawnSync(process.execPath, [MAIN_THREAD_JIT, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
-  process.exit(r.status ?? 1);
-}
+ensureMainThreadJit(import.meta.url);
 const ROOT = path.resolve(HERE, '..');
 const DEFAULT_OUT = path.join('bench', 'results', 'local');
 
