@@ -6,19 +6,9 @@ set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 
 set(SQEX_CROSS_TRIPLE aarch64-linux-gnu)
-if(NOT DEFINED SQEX_CROSS_PREFIX)
-  set(SQEX_CROSS_PREFIX ${SQEX_CROSS_TRIPLE}-)
-endif()
+# The prefix default, the target's glibc and libstdc++ under /usr/aarch64-linux-gnu as the find
+# root, no CUDA (nvcc on this host targets x86-64 only).
+include(${CMAKE_CURRENT_LIST_DIR}/cross-common.cmake)
 set(CMAKE_C_COMPILER ${SQEX_CROSS_PREFIX}gcc)
 set(CMAKE_CXX_COMPILER ${SQEX_CROSS_PREFIX}g++)
 set(CMAKE_STRIP ${SQEX_CROSS_PREFIX}strip)
-
-# Debian's cross toolchain keeps the target's glibc and libstdc++ under /usr/aarch64-linux-gnu.
-set(CMAKE_FIND_ROOT_PATH /usr/${SQEX_CROSS_TRIPLE})
-set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
-set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-
-# No CUDA on arm64 prebuilds: nvcc on this host targets x86-64 only.
-set(SQEX_CUDA OFF CACHE BOOL "" FORCE)

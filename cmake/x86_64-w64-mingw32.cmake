@@ -7,20 +7,11 @@ set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR AMD64)
 
 set(SQEX_CROSS_TRIPLE x86_64-w64-mingw32)
-if(NOT DEFINED SQEX_CROSS_PREFIX)
-  set(SQEX_CROSS_PREFIX ${SQEX_CROSS_TRIPLE}-)
-endif()
+# The prefix default, /usr/<triple> as the find root, no CUDA (nvcc on Windows needs MSVC as its
+# host compiler).
+include(${CMAKE_CURRENT_LIST_DIR}/cross-common.cmake)
 set(CMAKE_C_COMPILER ${SQEX_CROSS_PREFIX}gcc-posix)
 set(CMAKE_CXX_COMPILER ${SQEX_CROSS_PREFIX}g++-posix)
 set(CMAKE_RC_COMPILER ${SQEX_CROSS_PREFIX}windres)
 set(CMAKE_STRIP ${SQEX_CROSS_PREFIX}strip)
 set(CMAKE_DLLTOOL ${SQEX_CROSS_PREFIX}dlltool)
-
-set(CMAKE_FIND_ROOT_PATH /usr/${SQEX_CROSS_TRIPLE})
-set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
-set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-
-# No CUDA on this prebuild: nvcc on Windows needs MSVC as its host compiler.
-set(SQEX_CUDA OFF CACHE BOOL "" FORCE)

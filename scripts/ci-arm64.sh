@@ -20,19 +20,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
 # shellcheck source=ci-common.sh
 source scripts/ci-common.sh
-ci_checks arm64
-skip() { ci_skip arm64 SQEX_ARM64_REQUIRED "$@"; }
+ci_checks arm64 SQEX_ARM64_REQUIRED
 setup_hint="install them with scripts/setup-arm64-toolchain.sh"
 
-[ "$(uname -s)" = Linux ] || skip "host is $(uname -s); the cross build and emulation need an x86-64 Linux host"
-[ "$(uname -m)" = x86_64 ] || skip "host is $(uname -m), not x86_64 (on an arm64 Linux host, npm test runs the NEON kernels natively)"
-for t in aarch64-linux-gnu-g++ aarch64-linux-gnu-gcc aarch64-linux-gnu-strip aarch64-linux-gnu-objdump; do
-  command -v "$t" >/dev/null || skip "$t not found (the aarch64 cross compiler is not installed; $setup_hint)"
-done
+ci_need_x86_linux "the cross build and emulation need an x86-64 Linux host" \
+  "on an arm64 Linux host, npm test runs the NEON kernels natively"
+ci_need_tools "the aarch64 cross compiler" "$setup_hint" \
+  aarch64-linux-gnu-g++ aarch64-linux-gnu-gcc aarch64-linux-gnu-strip aarch64-linux-gnu-objdump
 qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64) || skip "qemu-aarch64-static not found (qemu-user-static is not installed; $setup_hint)"
 sysroot=/usr/aarch64-linux-gnu
 [ -e "$sysroot/lib/ld-linux-aarch64.so.1" ] || skip "$sysroot/lib/ld-linux-aarch64.so.1 not found (libc6-arm64-cross is not installed; $setup_hint)"

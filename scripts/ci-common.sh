@@ -1,4 +1,7 @@
 # Sourced by the CI step scripts (ci-arm64.sh, ci-win32.sh, ci-old-glibc.sh, ci-node-versions.sh), not run.
+
+# npm as the steps run it: no update, funding or audit chatter in the logs.
+export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 #
 # ci_skip NAME REQUIRED_VAR REASON...: a step that cannot run on this machine says
 # "NAME: SKIPPED: REASON" and exits 0; with $REQUIRED_VAR=1 it fails instead, ending with the
@@ -33,13 +36,33 @@ ci_fetch_node() {
   fi
 }
 
-# ci_checks NAME: the step's counters. ok and bad count one check each; finish prints NAME's wall
-# time and the "N passed, N failed" line that .ci/run reads, and exits (1 on any failure).
+# ci_checks NAME REQUIRED_VAR: the step's counters. ok and bad count one check each; finish prints
+# NAME's wall time and the "N passed, N failed" line that .ci/run reads, and exits (1 on any
+# failure); skip REASON... is ci_skip for this step ($REQUIRED_VAR=1 makes a skip a failure).
 ci_checks() {
   ci_name=$1
+  ci_required=$2
   ci_start=$SECONDS
   passed=0
   failed=0
+}
+skip() { ci_skip "$ci_name" "$ci_required" "$@"; }
+
+# ci_need_x86_linux ON_OTHER_KERNEL ON_OTHER_ARCH: skips unless the host is x86-64 Linux (the cross
+# steps' host); each argument ends the reason given on another kernel or another architecture.
+ci_need_x86_linux() {
+  [ "$(uname -s)" = Linux ] || skip "host is $(uname -s); $1"
+  [ "$(uname -m)" = x86_64 ] || skip "host is $(uname -m), not x86_64 ($2)"
+}
+
+# ci_need_tools WHAT HINT TOOL...: skips, naming the first TOOL not on PATH, when WHAT (the package
+# that provides them) is not installed; HINT says how to install it.
+ci_need_tools() {
+  local what=$1 hint=$2 t
+  shift 2
+  for t in "$@"; do
+    command -v "$t" >/dev/null || skip "$t not found ($what is not installed; $hint)"
+  done
 }
 ok() { echo "ok   - $*"; passed=$((passed + 1)); }
 bad() { echo "FAIL - $*"; failed=$((failed + 1)); }

@@ -11,12 +11,10 @@
 # a binary cannot be fetched; SQEX_NODE_VERSIONS_REQUIRED=1 makes a skip a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
 # shellcheck source=ci-common.sh
 source scripts/ci-common.sh
-ci_checks node-versions
-skip() { ci_skip node-versions SQEX_NODE_VERSIONS_REQUIRED "$@"; }
+ci_checks node-versions SQEX_NODE_VERSIONS_REQUIRED
 
 [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ] || skip "host is $(uname -s) $(uname -m); the binaries fetched are linux-x64"
 [ -d node_modules/vitest ] || skip "node_modules is not installed (run npm ci first)"

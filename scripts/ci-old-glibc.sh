@@ -14,12 +14,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
 # shellcheck source=ci-common.sh
 source scripts/ci-common.sh
-ci_checks old-glibc
-skip() { ci_skip old-glibc SQEX_OLD_GLIBC_REQUIRED "$@"; }
+ci_checks old-glibc SQEX_OLD_GLIBC_REQUIRED
 
 [ "$(uname -s)" = Linux ] && [ "$(uname -m)" = x86_64 ] || skip "host is $(uname -s) $(uname -m); this check runs the linux-x64 addon"
 [ "$(id -u)" = 0 ] || skip "not root (chroot and bind mounts need it)"

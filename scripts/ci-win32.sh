@@ -25,20 +25,16 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-export npm_config_update_notifier=false npm_config_fund=false npm_config_audit=false
 
 # shellcheck source=ci-common.sh
 source scripts/ci-common.sh
-ci_checks win32
-skip() { ci_skip win32 SQEX_WIN32_REQUIRED "$@"; }
+ci_checks win32 SQEX_WIN32_REQUIRED
 setup_hint="install them with scripts/setup-win32-toolchain.sh"
 mingw=x86_64-w64-mingw32-
 
-[ "$(uname -s)" = Linux ] || skip "host is $(uname -s); the cross build and wine need an x86-64 Linux host"
-[ "$(uname -m)" = x86_64 ] || skip "host is $(uname -m), not x86_64 (wine runs x86-64 Windows code natively only there)"
-for t in g++-posix gcc-posix strip dlltool objdump; do
-  command -v "$mingw$t" >/dev/null || skip "$mingw$t not found (mingw-w64 is not installed; $setup_hint)"
-done
+ci_need_x86_linux "the cross build and wine need an x86-64 Linux host" \
+  "wine runs x86-64 Windows code natively only there"
+ci_need_tools mingw-w64 "$setup_hint" "${mingw}g++-posix" "${mingw}gcc-posix" "${mingw}strip" "${mingw}dlltool" "${mingw}objdump"
 # Debian keeps wine64 off PATH (/usr/lib/wine/wine64); SQEX_WINE names another.
 wine=${SQEX_WINE:-$(command -v wine64 || echo /usr/lib/wine/wine64)}
 [ -x "$wine" ] || skip "$wine not found (wine64 is not installed; $setup_hint)"
