@@ -86,6 +86,8 @@ static void k_sum_max(const float* x, int64_t n, double* sum_out, float* max_out
 // bit-identical to one row at a time. (A vector add here is an FMA by 1: the same rounding.)
 constexpr int kAccumBlocks = W == 1 || W >= 16 ? 8 : 4;  // vd per block: 2 registers each
 constexpr int64_t kAccumTileBytes = int64_t(128) << 10;  // rows per tile: ~128 KB of x, in L2
+// Calls over this much x take the tiles (k_accum_rows, k_accum_max_rows).
+constexpr int64_t kAccumTiledOverBytes = int64_t(1) << 20;
 
 template <int B, bool Max>
 static inline void accum_block(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
@@ -148,7 +150,7 @@ static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) 
   // interleaved row streams, tried before, were 10-25% slower from DRAM, item 15). Up to 1 MB:
   // four rows per pass over acc, a quarter of the acc loads and stores, the same additions in
   // the same order.
-  if (rows * cc * int64_t(sizeof(float)) > (int64_t(1) << 20)) {
+  if (rows * cc * int64_t(sizeof(float)) > kAccumTiledOverBytes) {
     accum_tiles<false>(x, rows, cc, acc, nullptr);
     return;
   }
@@ -179,7 +181,7 @@ static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) 
 }
 
 static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
-  if (rows * cc * int64_t(sizeof(float)) > (int64_t(1) << 20)) {  // as k_accum_rows
+  if (rows * cc * int64_t(sizeof(float)) > kAccumTiledOverBytes) {
     accum_tiles<true>(x, rows, cc, acc, mx);
   } else {
     for (int64_t r = 0; r < rows; ++r) {
