@@ -48,10 +48,11 @@ constexpr int kSpatialMaxK = 63;
 // for the map that the flat conv would spend most of its work on the dropped pad columns (it
 // computes cols + k - 1 outputs per tile row for cols kept; past 3x the direct loop is faster:
 // CBAM 64x4x1x1, k = 63, 3.5 ms flat).
-bool spatial_direct(int64_t w, int k) {
-  const int64_t tiles = (w + kSpatialCols - 1) / kSpatialCols;
-  return k > kSpatialMaxK || (k - 1) * tiles > 2 * w;
-}
+// Tiles across a map of width w (and down one of height h).
+int64_t spatial_col_tiles(int64_t w) { return (w + kSpatialCols - 1) / kSpatialCols; }
+int64_t spatial_row_tiles(int64_t h) { return (h + kSpatialRows - 1) / kSpatialRows; }
+
+bool spatial_direct(int64_t w, int k) { return k > kSpatialMaxK || (k - 1) * spatial_col_tiles(w) > 2 * w; }
 
 // Doubles of scratch one spatial_rows call needs (see below), for a map of h x w.
 int64_t spatial_scratch(int64_t h, int64_t w, int k) {
@@ -309,7 +310,7 @@ ConvWork cbam_spatial_work(int64_t h, int64_t w, int k) {
     cw.macs = 2 * k2 * double(h) * double(w);
     return cw;
   }
-  const int64_t ty = (h + kSpatialRows - 1) / kSpatialRows, tx = (w + kSpatialCols - 1) / kSpatialCols;
+  const int64_t ty = spatial_row_tiles(h), tx = spatial_col_tiles(w);
   cw.macs = 2 * k2 * double(h) * double(w + (k - 1) * tx);  // rows x (cols + k - 1) outputs per tile
   cw.fill_bytes = 2 * sizeof(double) * double(h + (k - 1) * ty) * double(w + (k - 1) * tx);
   return cw;
