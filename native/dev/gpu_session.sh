@@ -1,25 +1,56 @@
 #!/usr/bin/env bash
 # One prepared GPU session (device tool, H200), every step under a hard time budget, in the order
 # of the open issues: memory safety and NaN (8), the CUDA 11.8 build (12), the real-timm checkpoint
-# fixture (13), then kernel timing (10). Prepare here, then call the device tool once:
+# fixture (13), then kernel timing (10). Prepare here (about 3 minutes; no GPU needed), then call
+# the device tool once:
 #
-#   npm install && ../shared/tools/gpu-pack                      # .gpu/ (node, npm, node_modules)
-#   node scripts/cmake-build.js compile                           # build/Release: CUDA sm_90 (no GPU here)
-#   npm run build:native:cuda11                                   # build-cuda11/Release (needs the 11.8 toolkit)
-#   bash native/dev/cuda_build.sh sm_90 build-cuda                # the kernel harness
-#   bash native/dev/gpu_session.sh --pack                         # copies the three into .gpu/ (+ cluster harness)
-#   device run: carry [".gpu", "build-cuda", "dist"], timeout_s 600,
+#   npm install && bash native/dev/gpu_session.sh --prepare
+#   device run: carry [".gpu", "build-cuda/cuda_check_bench", "build-cluster/se_cluster",
+#     "build-cluster/src.sha", "dist"], timeout_s 600,
 #     command: source .gpu/enter.sh && bash native/dev/gpu_session.sh
 #
-# Steps (all by default; or name some): tests harness cuda11 timm sanitize cluster crossover async bench.
-# Budgets (s): 120 + 45 + 80 + 100 + 90 + 115 + 45 + 30 + 100 = 725 at most, plus ~20 s of unpacking; most
-# steps end well before (the last run's tests took ~60 s of their 120). Give the call timeout_s 600; if it runs long, a second call names the
-# steps still to do (e.g. `… gpu_session.sh cluster bench`).
-# What comes back (the device tool returns at most 8 files): $OUT/summary.txt (also printed last),
-# $OUT/logs.tar.gz (every log), $OUT/results.tar.gz (bench tables, harness and cluster tables),
-# $OUT/fixtures.tar.gz (both checkpoint fixtures as the GPU host's timm + safetensors make them).
+# --prepare = ../shared/tools/gpu-pack, the CUDA 13 addon (node scripts/cmake-build.js compile, sm_90),
+# the CUDA 11.8 addon (npm run build:native:cuda11; skipped with a note without the 11.8 toolkit),
+# the kernel harness (native/dev/cuda_build.sh) and the cluster harness (native/dev/cluster/build.sh),
+# then --pack (copies the addons into .gpu/) and a size check of what travels (limit 64 MiB).
+#
+# Steps (all by default; or name some): tests harness cuda11 timm sanitize bench async crossover cluster.
+# Budgets (s): 120 + 45 + 80 + 100 + 90 + 100 + 30 + 45 + 115 = 725 in all, more than one call: every
+# step's budget is cut to what is left before a deadline (GPU_SESSION_DEADLINE_S, default 540 s after
+# the start; the call's 600 s keeps ~60 s for unpacking, the archives and the transfer), and a step
+# that would get less than it needs is skipped and says so. Most steps end well before their budget
+# (the last run's tests took ~60 s of 120). A second call names the steps still to do (e.g.
+# `… gpu_session.sh cluster`).
+# What comes back (the device tool returns at most 8 files): $OUT/summary.txt (written after every
+# step, also printed last), $OUT/logs.tar.gz (every log), $OUT/results.tar.gz (bench tables, harness
+# and cluster tables), $OUT/fixtures.tar.gz (both checkpoint fixtures as the GPU host's timm +
+# safetensors make them). On SIGTERM (the call's limit) the archives are still written.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
+
+# What travels with the call besides the working tree (the device tool's carry list).
+CARRY=(.gpu build-cuda/cuda_check_bench build-cluster/se_cluster build-cluster/src.sha dist)
+
+if [ "${1:-}" = --prepare ]; then
+  set -e
+  t0=$SECONDS
+  ../shared/tools/gpu-pack
+  npm run build:ts > /dev/null                                 # dist/ (the tests' API)
+  node scripts/cmake-build.js compile                           # build/Release: CUDA 13, sm_90 (no GPU here)
+  if command -v g++-11 > /dev/null && [ -x /usr/bin/nvcc ]; then
+    npm run build:native:cuda11                                 # build-cuda11/Release: CUDA 11.8
+  else
+    echo "no CUDA 11.8 toolkit (sudo scripts/setup-cuda-toolkit-11.sh): the cuda11 step will say skipped"
+  fi
+  bash native/dev/cuda_build.sh sm_90 build-cuda > /dev/null     # the kernel harness
+  strip build-cuda/cuda_check_bench
+  bash native/dev/cluster/build.sh > /dev/null                   # the cluster harness (skips its build there)
+  strip build-cluster/se_cluster
+  set +e
+  bash "$0" --pack || exit 1
+  echo "prepared in $((SECONDS - t0)) s"
+  exit 0
+fi
 
 if [ "${1:-}" = --pack ]; then
   mkdir -p .gpu/addon .gpu/addon-cuda11
@@ -27,24 +58,53 @@ if [ "${1:-}" = --pack ]; then
   if [ -f build-cuda11/Release/squeeze_excite.node ]; then
     cp build-cuda11/Release/squeeze_excite.node .gpu/addon-cuda11/ && echo "packed build-cuda11/Release -> .gpu/addon-cuda11"
   else
+    rm -f .gpu/addon-cuda11/squeeze_excite.node
     echo "no build-cuda11/Release/squeeze_excite.node (npm run build:native:cuda11): the cuda11 step will say skipped"
   fi
   [ -x build-cuda/cuda_check_bench ] || echo "no build-cuda/cuda_check_bench (native/dev/cuda_build.sh): the harness step will say skipped"
-  du -sh .gpu build-cuda 2>/dev/null
+  [ -x build-cluster/se_cluster ] || echo "no build-cluster/se_cluster (native/dev/cluster/build.sh): the cluster step builds it there (~20 s of its budget)"
+  # The tool's limit is 64 MiB for the tree (tracked + untracked-not-ignored files) and the carried paths.
+  tree=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | xargs -0 du -cb 2>/dev/null | awk '/\ttotal$/ {s += $1} END {print s + 0}')
+  carried=$(du -cb "${CARRY[@]}" 2>/dev/null | tail -1 | cut -f1)
+  total=$((tree + carried))
+  printf 'travels: tree %.1f MiB + carried %.1f MiB = %.1f MiB (limit 64)\n' \
+    "$(echo "$tree / 1048576" | bc -l)" "$(echo "$carried / 1048576" | bc -l)" "$(echo "$total / 1048576" | bc -l)"
+  if [ "$total" -gt $((62 * 1048576)) ]; then echo "too close to the 64 MiB limit: carry less" >&2; exit 1; fi
+  printf 'device run: carry %s, timeout_s 600, command: source .gpu/enter.sh && bash native/dev/gpu_session.sh\n' \
+    "$(printf '"%s", ' "${CARRY[@]}" | sed 's/, $//; s/^/[/; s/$/]/')"
   exit 0
 fi
 
-steps=${*:-tests harness cuda11 timm sanitize cluster crossover async bench}
+steps=${*:-tests harness cuda11 timm sanitize bench async crossover cluster}
 OUT=${OUT:-/tmp/out}
 logs=$OUT/logs
 results=$OUT/results
 mkdir -p "$logs" "$results"
 export SQUEEZE_EXCITE_BINARY=$PWD/.gpu/addon/squeeze_excite.node
+deadline=${GPU_SESSION_DEADLINE_S:-540}
 summary=()
-note() { summary+=("$1"); echo "== $1"; }
+note() { summary+=("$1"); echo "== $1"; printf '%s\n' "${summary[@]}" > "$OUT/summary.txt"; }
 strip() { sed 's/\x1b\[[0-9;]*m//g' | tr -s ' '; }
 has() { [[ " $steps " == *" $1 "* ]]; }
 t_start=$SECONDS
+# budget NAME WANT MIN: sets B to the step's budget (WANT, or what is left before the deadline);
+# false, with a note, when that is under MIN.
+budget() {
+  local left=$((deadline - (SECONDS - t_start)))
+  if [ "$left" -lt "$3" ]; then
+    note "$1: skipped, ${left} s left before the ${deadline} s deadline (needs $3)"
+    return 1
+  fi
+  B=$(($2 < left ? $2 : left))
+}
+finish() {
+  note "total $((SECONDS - t_start)) s"
+  tar -C "$OUT" -czf "$OUT/logs.tar.gz" logs && rm -rf "$logs"
+  tar -C "$OUT" -czf "$OUT/results.tar.gz" results && rm -rf "$results"
+  [ -d "$OUT/fixture" ] && rm -rf "$OUT/fixture"
+  cat "$OUT/summary.txt"
+}
+trap 'note "stopped by SIGTERM"; finish; exit 124' TERM
 
 {
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.total --format=csv
@@ -57,35 +117,35 @@ t_start=$SECONDS
 runtime=gvisor; uname -r | grep -q -- '-fc-' && runtime=firecracker
 note "machine: $(head -2 "$logs/env.txt" | tail -1); runtime $runtime; $(node -p "JSON.stringify(require('./dist/index.js').cuda.status().devices.map(d=>d.name))" 2>&1)"
 
-if has tests; then
+if has tests && budget tests 120 40; then
   # The GPU suites (ops, tensors, weights, NaN/Inf, golden and checkpoint fixtures on CUDA), and the
   # memory-safety suite, whose hostile transfer test runs over the CUDA host path here.
-  timeout 120 npx vitest run test/gpu test/golden.test.ts test/memory-safety.test.ts > "$logs/vitest-gpu.log" 2>&1
-  note "tests (vitest test/gpu + golden + memory-safety, CUDA 13 build): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu.log" | strip)"
+  timeout $B npx vitest run test/gpu test/golden.test.ts test/memory-safety.test.ts > "$logs/vitest-gpu.log" 2>&1
+  note "tests (vitest test/gpu + golden + memory-safety, CUDA 13 build, ${B} s): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu.log" | strip)"
   grep -E '×|FAIL' "$logs/vitest-gpu.log" | strip | head -15
 fi
 
-if has harness; then
+if has harness && budget harness 45 15; then
   if [ -x build-cuda/cuda_check_bench ]; then
-    timeout 45 build-cuda/cuda_check_bench nan > "$logs/harness-nan.log" 2>&1
+    timeout $B build-cuda/cuda_check_bench nan > "$logs/harness-nan.log" 2>&1
     note "harness nan (504 NaN/Inf cases, every kernel path): exit $? — $(grep -E 'checks:|passed|failed' "$logs/harness-nan.log" | tail -1)"
   else
     note "harness: build-cuda/cuda_check_bench not carried: skipped"
   fi
 fi
 
-if has cuda11; then
+if has cuda11 && budget cuda11 80 30; then
   addon11=$PWD/.gpu/addon-cuda11/squeeze_excite.node
   if [ -f "$addon11" ]; then
     SQUEEZE_EXCITE_BINARY=$addon11 node -p "const s=require('./dist/index.js').cuda.status(); JSON.stringify({runtimeVersion:s.runtimeVersion, driverVersion:s.driverVersion, available:s.available, reason:s.reason})" > "$logs/cuda11-status.log" 2>&1
-    SQUEEZE_EXCITE_BINARY=$addon11 timeout 80 npx vitest run test/gpu test/golden.test.ts > "$logs/vitest-gpu-cuda11.log" 2>&1
+    SQUEEZE_EXCITE_BINARY=$addon11 timeout $B npx vitest run test/gpu test/golden.test.ts > "$logs/vitest-gpu-cuda11.log" 2>&1
     note "cuda11 (GPU suites + golden, CUDA 11.8 build forced): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu-cuda11.log" | strip); $(cat "$logs/cuda11-status.log")"
   else
     note "cuda11: .gpu/addon-cuda11 not carried: skipped"
   fi
 fi
 
-if has timm; then
+if has timm && budget timm 100 40; then
   # Both checkpoint fixtures again with the GPU host's timm and safetensors (newer than the
   # committed ones, made on the dev VM by scripts/setup-real-timm.sh: timm from git, safetensors
   # v0.2.8), then the fixture tests against them on the CPU and on CUDA.
@@ -95,7 +155,7 @@ if has timm; then
   rc=$?
   if [ $rc -eq 0 ]; then
     cp -r "$OUT"/fixture/* test/fixtures/
-    timeout 40 npx vitest run test/state-dict.fixture.test.ts test/timm-models.fixture.test.ts test/gpu/state-dict.cuda.test.ts >> "$logs/timm-fixture.log" 2>&1
+    timeout $((B > 70 ? B - 60 : 10)) npx vitest run test/state-dict.fixture.test.ts test/timm-models.fixture.test.ts test/gpu/state-dict.cuda.test.ts >> "$logs/timm-fixture.log" 2>&1
     note "timm fixtures: made (exit $rc), tests on them (cpu + cuda): exit $? — $(grep -E 'Tests ' "$logs/timm-fixture.log" | strip | tail -1); $(grep -o '"mode": *"[a-z]*"' "$OUT/fixture/attention_model.json" | head -1); $(grep -E 'models, .* attention modules' "$logs/timm-fixture.log")"
     tar -C "$OUT/fixture" -czf "$OUT/fixtures.tar.gz" . && rm -rf "$OUT/fixture"
   else
@@ -107,7 +167,8 @@ fi
 if has sanitize; then
   if [ "$runtime" = firecracker ]; then
     for tool in memcheck racecheck; do
-      SQEX_ALLOC_CYCLES=200 timeout 45 compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
+      budget "compute-sanitizer $tool" 45 20 || continue
+      SQEX_ALLOC_CYCLES=200 timeout $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
         node node_modules/vitest/vitest.mjs run test/gpu/nan.cuda.test.ts test/gpu/tensor.cuda.test.ts --pool=forks --maxWorkers=1 --testTimeout=200000 \
         > "$logs/sanitizer-$tool.log" 2>&1
       note "compute-sanitizer $tool: exit $? — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.log" | sort | uniq -c | strip | tr '\n' ';') $(grep -E 'Tests ' "$logs/sanitizer-$tool.log" | strip)"
@@ -117,41 +178,43 @@ if has sanitize; then
   fi
 fi
 
-if has cluster; then
+if has bench && budget bench 100 40; then
+  # The quick GPU table: ours, the same-size copy and PyTorch eager / CUDA graph (torch.compile
+  # costs minutes: SQEX_PEER_MODES adds it in a session with time to spare).
+  timeout $B node bench/run.mjs --gpu-only --quick --out "$results" > "$logs/bench.md" 2> "$logs/bench-progress.log"
+  note "bench --quick: exit $? — $(grep -cE '^\| (se|eca|cbam|SE|ECA|CBAM) ' "$logs/bench.md") rows"
+fi
+
+if has async && budget async 30 15; then
+  # What memory safety costs async calls on the CUDA host path (issue 8: pinned staging), beside
+  # the sync call and SharedArrayBuffer operands, per size (bench/async.mjs).
+  timeout $B node bench/async.mjs --device cuda --reps 10 --json > "$results/async-cuda.json" 2> "$logs/async-cuda.log"
+  rc=$?
+  note "async (cuda host path): exit $rc — $(node -p "try { require('$results/async-cuda.json').map(r=>r.shape+' sync '+r.syncUs+' async '+r.asyncOutUs+' ('+r.asyncOutBlockUs+')').join('; ') } catch (e) { 'no results: ' + e.message }" 2>&1 | head -1); $(tail -1 "$logs/async-cuda.log")"
+fi
+
+if has crossover && budget crossover 45 20; then
+  # Host arrays on the CPU vs the CUDA host path, per op and size: the data for device 'auto'
+  # (issue 10). bench/crossover.mjs stops starting new sizes after its own budget.
+  timeout $B node bench/crossover.mjs --budget-s $((B - 10)) > "$results/crossover.json" 2> "$logs/crossover.log"
+  rc=$?
+  note "crossover (cpu vs cuda host path): exit $rc — $(node -p "try { JSON.stringify(require('$results/crossover.json').crossoverBytes ?? 'none') } catch (e) { 'no results: ' + e.message }" 2>&1 | head -1); $(tail -1 "$logs/crossover.log")"
+fi
+
+if has cluster && budget cluster 115 45; then
   if [ -f native/dev/cluster/run.sh ]; then
-    # Builds there (~20 s), then each variant in its own process under a 75 s run budget
-    # (native/dev/cluster/NOTES.md: predictions and how to read the table).
-    OUT=$results timeout 115 bash native/dev/cluster/run.sh all 75 > "$logs/cluster.log" 2>&1
-    note "cluster variants: exit $? — $(tail -1 "$logs/cluster.log")"
+    # Each variant in its own process under the run budget (native/dev/cluster/NOTES.md:
+    # predictions and how to read the table); run.sh builds first (<= 50 s) unless the carried
+    # build-cluster/ matches the sources, and gives each process 15 s past its share.
+    if [ -x build-cluster/se_cluster ]; then run_b=$((B - 20)); else run_b=$((B - 70)); fi
+    [ $run_b -lt 20 ] && run_b=20
+    OUT=$results timeout $B bash native/dev/cluster/run.sh all $run_b > "$logs/cluster.log" 2>&1
+    note "cluster variants (run budget ${run_b} s): exit $? — $(tail -1 "$logs/cluster.log")"
     tail -30 "$logs/cluster.log"
   else
     note "cluster: native/dev/cluster/run.sh absent: skipped"
   fi
 fi
 
-if has crossover; then
-  # Host arrays on the CPU vs the CUDA host path, per op and size: the data for device 'auto'
-  # (issue 10). bench/crossover.mjs stops starting new sizes after its own 35 s budget.
-  timeout 45 node bench/crossover.mjs --budget-s 35 > "$results/crossover.json" 2> "$logs/crossover.log"
-  note "crossover (cpu vs cuda host path): exit $? — $(node -p "JSON.stringify(require('$results/crossover.json').crossoverBytes ?? 'none')" 2>&1)"
-fi
-
-if has async; then
-  # What memory safety costs async calls on the CUDA host path (issue 8: pinned staging), beside
-  # the sync call and SharedArrayBuffer operands, per size (bench/async.mjs).
-  timeout 30 node bench/async.mjs --device cuda --reps 10 --json > "$results/async-cuda.json" 2> "$logs/async-cuda.log"
-  note "async (cuda host path): exit $? — $(node -p "require('$results/async-cuda.json').map(r=>r.shape+' sync '+r.syncUs+' async '+r.asyncOutUs+' ('+r.asyncOutBlockUs+')').join('; ')" 2>&1)"
-fi
-
-if has bench; then
-  # The quick GPU table: ours, the same-size copy and PyTorch eager / CUDA graph (torch.compile
-  # costs minutes: SQEX_PEER_MODES adds it in a session with time to spare).
-  timeout 100 node bench/run.mjs --gpu-only --quick --out "$results" > "$logs/bench.md" 2> "$logs/bench-progress.log"
-  note "bench --quick: exit $? — $(grep -cE '^\| (se|eca|cbam|SE|ECA|CBAM) ' "$logs/bench.md") rows"
-fi
-
-note "total $((SECONDS - t_start)) s"
-printf '%s\n' "${summary[@]}" > "$OUT/summary.txt"
-tar -C "$OUT" -czf "$OUT/logs.tar.gz" logs && rm -rf "$logs"
-tar -C "$OUT" -czf "$OUT/results.tar.gz" results && rm -rf "$results"
-cat "$OUT/summary.txt"
+trap - TERM
+finish
