@@ -8,7 +8,9 @@
 // Run:  /tmp/cpu_call_bench OP NxCxHxW LAYOUT [threads] [reps]
 //   OP se|eca|cbam; LAYOUT NCHW|NHWC; threads 0 = default (hardware concurrency).
 //   env MODE=loop (default; back to back) | stint (16 memcpys of x, then 16 calls, first dropped:
-//   bench/cpu.mjs's pattern); BUSY=1: a busy-loop thread in a child process beside the calls.
+//   bench/cpu.mjs's pattern) | produced (x rewritten by a memcpy before each call, untimed, as a
+//   previous layer would leave it: its last-written lines in the cache, no reuse of the last call's
+//   accesses); BUSY=1: a busy-loop thread in a child process beside the calls.
 // Prints the median, p10 and p90 in microseconds, and the calls' mean.
 #include <algorithm>
 #include <chrono>
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   const int reps = argc > 5 ? std::atoi(argv[5]) : 3000;
   const char* mode_env = std::getenv("MODE");
   const bool stint = mode_env && std::string(mode_env) == "stint";
+  const bool produced = mode_env && std::string(mode_env) == "produced";
 
   OpParams p;
   p.op = op == "eca" ? Op::ECA : op == "cbam" ? Op::CBAM : Op::SE;
@@ -114,6 +117,14 @@ int main(int argc, char** argv) {
         if (k > 0) times.push_back(d);
       }
     }
+  } else if (produced) {
+    std::memcpy(dst.data(), x.data(), numel * sizeof(float));
+    for (int i = 0; i < reps; ++i) {
+      std::memcpy(x.data(), dst.data(), numel * sizeof(float));
+      const double a = now_s();
+      call();
+      times.push_back(now_s() - a);
+    }
   } else {
     for (int i = 0; i < reps; ++i) {
       const double a = now_s();
@@ -131,7 +142,7 @@ int main(int argc, char** argv) {
   std::sort(times.begin(), times.end());
   const size_t m = times.size();
   std::printf("%s %s %s threads=%d %s%s median %.1f us  p10 %.1f  p90 %.1f  mean %.1f\n", op.c_str(), argv[2],
-              nhwc ? "NHWC" : "NCHW", cpu_thread_count(), stint ? "stint" : "loop", busy > 0 ? " busy" : "",
+              nhwc ? "NHWC" : "NCHW", cpu_thread_count(), stint ? "stint" : produced ? "produced" : "loop", busy > 0 ? " busy" : "",
               times[m / 2] * 1e6, times[m / 10] * 1e6, times[m * 9 / 10] * 1e6, mean * 1e6);
   return 0;
 }
