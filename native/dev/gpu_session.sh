@@ -15,12 +15,14 @@
 # then --pack (copies the addons into .gpu/) and a size check of what travels (limit 64 MiB).
 #
 # Steps (all by default; or name some): tests harness cuda11 timm sanitize bench async crossover cluster.
-# Budgets (s): 120 + 45 + 80 + 100 + 90 + 100 + 30 + 45 + 115 = 725 in all, more than one call: every
-# step's budget is cut to what is left before a deadline (GPU_SESSION_DEADLINE_S, default 540 s after
-# the start; the call's 600 s keeps ~60 s for unpacking, the archives and the transfer), and a step
-# that would get less than it needs is skipped and says so. Most steps end well before their budget
-# (the last run's tests took ~60 s of 120). A second call names the steps still to do (e.g.
-# `… gpu_session.sh cluster`).
+# The checks run in three lanes at once (tests | harness, cuda11 | sanitize), then timm (it replaces
+# fixtures the first two lanes read), then the timings one at a time: bench async crossover cluster.
+# Budgets (s): lanes max(120, 45 + 80, 90) + timm 100 + timings 100 + 30 + 45 + 115 = 510 at most
+# (725 one after another). Every step's budget is also cut to what is left before a deadline
+# (GPU_SESSION_DEADLINE_S, default 540 s after the start; the call's 600 s keeps ~60 s for
+# unpacking, the archives and the transfer), and a step that would get less than it needs is
+# skipped and says so. Most steps end well before their budget (the last run's tests took ~60 s of
+# 120). A second call names the steps still to do (e.g. `… gpu_session.sh cluster`).
 # What comes back (the device tool returns at most 8 files): $OUT/summary.txt (written after every
 # step, also printed last), $OUT/logs.tar.gz (every log), $OUT/results.tar.gz (bench tables, harness
 # and cluster tables), $OUT/fixtures.tar.gz (both checkpoint fixtures as the GPU host's timm +
@@ -79,11 +81,19 @@ steps=${*:-tests harness cuda11 timm sanitize bench async crossover cluster}
 OUT=${OUT:-/tmp/out}
 logs=$OUT/logs
 results=$OUT/results
-mkdir -p "$logs" "$results"
+notes=$logs/notes
+mkdir -p "$logs" "$results" "$notes"
 export SQUEEZE_EXCITE_BINARY=$PWD/.gpu/addon/squeeze_excite.node
 deadline=${GPU_SESSION_DEADLINE_S:-540}
-summary=()
-note() { summary+=("$1"); echo "== $1"; printf '%s\n' "${summary[@]}" > "$OUT/summary.txt"; }
+# The checks run in three lanes at once (they need correctness, not a quiet GPU; the host has 16
+# cores): each lane's notes go to its own file, and summary.txt is the files in lane order.
+LANE=0-main
+note() {
+  echo "$1" >> "$notes/$LANE"
+  echo "== [${LANE#*-}] $1"
+  local tmp="$OUT/summary.txt.$BASHPID"  # expanded here: a redirection would expand it in cat's process
+  cat "$notes"/* > "$tmp" && mv -f "$tmp" "$OUT/summary.txt"
+}
 strip() { sed 's/\x1b\[[0-9;]*m//g' | tr -s ' '; }
 has() { [[ " $steps " == *" $1 "* ]]; }
 t_start=$SECONDS
@@ -98,13 +108,16 @@ budget() {
   B=$(($2 < left ? $2 : left))
 }
 finish() {
+  LANE=9-end
   note "total $((SECONDS - t_start)) s"
-  tar -C "$OUT" -czf "$OUT/logs.tar.gz" logs && rm -rf "$logs"
-  tar -C "$OUT" -czf "$OUT/results.tar.gz" results && rm -rf "$results"
+  # (after SIGTERM a lane may still be writing: tar then warns and archives what it read)
+  tar -C "$OUT" -czf "$OUT/logs.tar.gz" logs; rm -rf "$logs"
+  tar -C "$OUT" -czf "$OUT/results.tar.gz" results; rm -rf "$results"
   [ -d "$OUT/fixture" ] && rm -rf "$OUT/fixture"
   cat "$OUT/summary.txt"
 }
-trap 'note "stopped by SIGTERM"; finish; exit 124' TERM
+# On SIGTERM (the call's limit): stop the lanes from starting more steps, then write what there is.
+trap 'trap - TERM; kill $(jobs -p) 2> /dev/null; note "stopped by SIGTERM"; finish; exit 124' TERM
 
 {
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.total --format=csv
@@ -117,25 +130,28 @@ trap 'note "stopped by SIGTERM"; finish; exit 124' TERM
 runtime=gvisor; uname -r | grep -q -- '-fc-' && runtime=firecracker
 note "machine: $(head -2 "$logs/env.txt" | tail -1); runtime $runtime; $(node -p "JSON.stringify(require('./dist/index.js').cuda.status().devices.map(d=>d.name))" 2>&1)"
 
-if has tests && budget tests 120 40; then
+step_tests() {
+  budget tests 120 40 || return
   # The GPU suites (ops, tensors, weights, NaN/Inf, golden and checkpoint fixtures on CUDA), and the
   # memory-safety suite, whose hostile transfer test runs over the CUDA host path here.
   timeout $B npx vitest run test/gpu test/golden.test.ts test/memory-safety.test.ts > "$logs/vitest-gpu.log" 2>&1
   note "tests (vitest test/gpu + golden + memory-safety, CUDA 13 build, ${B} s): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu.log" | strip)"
   grep -E '×|FAIL' "$logs/vitest-gpu.log" | strip | head -15
-fi
+}
 
-if has harness && budget harness 45 15; then
+step_harness() {
+  budget harness 45 15 || return
   if [ -x build-cuda/cuda_check_bench ]; then
     timeout $B build-cuda/cuda_check_bench nan > "$logs/harness-nan.log" 2>&1
     note "harness nan (504 NaN/Inf cases, every kernel path): exit $? — $(grep -E 'checks:|passed|failed' "$logs/harness-nan.log" | tail -1)"
   else
     note "harness: build-cuda/cuda_check_bench not carried: skipped"
   fi
-fi
+}
 
-if has cuda11 && budget cuda11 80 30; then
-  addon11=$PWD/.gpu/addon-cuda11/squeeze_excite.node
+step_cuda11() {
+  budget cuda11 80 30 || return
+  local addon11=$PWD/.gpu/addon-cuda11/squeeze_excite.node
   if [ -f "$addon11" ]; then
     SQUEEZE_EXCITE_BINARY=$addon11 node -p "const s=require('./dist/index.js').cuda.status(); JSON.stringify({runtimeVersion:s.runtimeVersion, driverVersion:s.driverVersion, available:s.available, reason:s.reason})" > "$logs/cuda11-status.log" 2>&1
     SQUEEZE_EXCITE_BINARY=$addon11 timeout $B npx vitest run test/gpu test/golden.test.ts > "$logs/vitest-gpu-cuda11.log" 2>&1
@@ -143,16 +159,18 @@ if has cuda11 && budget cuda11 80 30; then
   else
     note "cuda11: .gpu/addon-cuda11 not carried: skipped"
   fi
-fi
+}
 
-if has timm && budget timm 100 40; then
+step_timm() {
+  budget timm 100 40 || return
   # Both checkpoint fixtures again with the GPU host's timm and safetensors (newer than the
   # committed ones, made on the dev VM by scripts/setup-real-timm.sh: timm from git, safetensors
-  # v0.2.8), then the fixture tests against them on the CPU and on CUDA.
+  # v0.2.8), then the fixture tests against them on the CPU and on CUDA. They replace the
+  # committed fixtures in this copy of the tree, so this step runs after the suites that read them.
   mkdir -p "$OUT/fixture"
   { timeout 30 python3 scripts/gen_safetensors_fixture.py --mode timm --out "$OUT/fixture" &&
     timeout 30 python3 scripts/gen_timm_models_fixture.py --out "$OUT/fixture"; } > "$logs/timm-fixture.log" 2>&1
-  rc=$?
+  local rc=$?
   if [ $rc -eq 0 ]; then
     cp -r "$OUT"/fixture/* test/fixtures/
     timeout $((B > 70 ? B - 60 : 10)) npx vitest run test/state-dict.fixture.test.ts test/timm-models.fixture.test.ts test/gpu/state-dict.cuda.test.ts >> "$logs/timm-fixture.log" 2>&1
@@ -162,59 +180,77 @@ if has timm && budget timm 100 40; then
     note "timm fixtures: generator exit $rc — $(tail -2 "$logs/timm-fixture.log" | tr '\n' ' ')"
     rm -rf "$OUT/fixture"
   fi
-fi
+}
 
-if has sanitize; then
-  if [ "$runtime" = firecracker ]; then
-    for tool in memcheck racecheck; do
-      budget "compute-sanitizer $tool" 45 20 || continue
-      SQEX_ALLOC_CYCLES=200 timeout $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
-        node node_modules/vitest/vitest.mjs run test/gpu/nan.cuda.test.ts test/gpu/tensor.cuda.test.ts --pool=forks --maxWorkers=1 --testTimeout=200000 \
-        > "$logs/sanitizer-$tool.log" 2>&1
-      note "compute-sanitizer $tool: exit $? — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.log" | sort | uniq -c | strip | tr '\n' ';') $(grep -E 'Tests ' "$logs/sanitizer-$tool.log" | strip)"
-    done
-  else
+step_sanitize() {
+  if [ "$runtime" != firecracker ]; then
     note "compute-sanitizer: skipped, the $runtime runtime refuses it (KINDS.md)"
+    return
   fi
-fi
+  for tool in memcheck racecheck; do
+    budget "compute-sanitizer $tool" 45 20 || continue
+    SQEX_ALLOC_CYCLES=200 timeout $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
+      node node_modules/vitest/vitest.mjs run test/gpu/nan.cuda.test.ts test/gpu/tensor.cuda.test.ts --pool=forks --maxWorkers=1 --testTimeout=200000 \
+      > "$logs/sanitizer-$tool.log" 2>&1
+    note "compute-sanitizer $tool: exit $? — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.log" | sort | uniq -c | strip | tr '\n' ';') $(grep -E 'Tests ' "$logs/sanitizer-$tool.log" | strip)"
+  done
+}
 
-if has bench && budget bench 100 40; then
+step_bench() {
+  budget bench 100 40 || return
   # The quick GPU table: ours, the same-size copy and PyTorch eager / CUDA graph (torch.compile
   # costs minutes: SQEX_PEER_MODES adds it in a session with time to spare).
   timeout $B node bench/run.mjs --gpu-only --quick --out "$results" > "$logs/bench.md" 2> "$logs/bench-progress.log"
   note "bench --quick: exit $? — $(grep -cE '^\| (se|eca|cbam|SE|ECA|CBAM) ' "$logs/bench.md") rows"
-fi
+}
 
-if has async && budget async 30 15; then
+step_async() {
+  budget async 30 15 || return
   # What memory safety costs async calls on the CUDA host path (issue 8: pinned staging), beside
   # the sync call and SharedArrayBuffer operands, per size (bench/async.mjs).
   timeout $B node bench/async.mjs --device cuda --reps 10 --json > "$results/async-cuda.json" 2> "$logs/async-cuda.log"
-  rc=$?
+  local rc=$?
   note "async (cuda host path): exit $rc — $(node -p "try { require('$results/async-cuda.json').map(r=>r.shape+' sync '+r.syncUs+' async '+r.asyncOutUs+' ('+r.asyncOutBlockUs+')').join('; ') } catch (e) { 'no results: ' + e.message }" 2>&1 | head -1); $(tail -1 "$logs/async-cuda.log")"
-fi
+}
 
-if has crossover && budget crossover 45 20; then
+step_crossover() {
+  budget crossover 45 20 || return
   # Host arrays on the CPU vs the CUDA host path, per op and size: the data for device 'auto'
   # (issue 10). bench/crossover.mjs stops starting new sizes after its own budget.
   timeout $B node bench/crossover.mjs --budget-s $((B - 10)) > "$results/crossover.json" 2> "$logs/crossover.log"
-  rc=$?
+  local rc=$?
   note "crossover (cpu vs cuda host path): exit $rc — $(node -p "try { JSON.stringify(require('$results/crossover.json').crossoverBytes ?? 'none') } catch (e) { 'no results: ' + e.message }" 2>&1 | head -1); $(tail -1 "$logs/crossover.log")"
-fi
+}
 
-if has cluster && budget cluster 115 45; then
-  if [ -f native/dev/cluster/run.sh ]; then
-    # Each variant in its own process under the run budget (native/dev/cluster/NOTES.md:
-    # predictions and how to read the table); run.sh builds first (<= 50 s) unless the carried
-    # build-cluster/ matches the sources, and gives each process 15 s past its share.
-    if [ -x build-cluster/se_cluster ]; then run_b=$((B - 20)); else run_b=$((B - 70)); fi
-    [ $run_b -lt 20 ] && run_b=20
-    OUT=$results timeout $B bash native/dev/cluster/run.sh all $run_b > "$logs/cluster.log" 2>&1
-    note "cluster variants (run budget ${run_b} s): exit $? — $(tail -1 "$logs/cluster.log")"
-    tail -30 "$logs/cluster.log"
-  else
+step_cluster() {
+  budget cluster 115 45 || return
+  if [ ! -f native/dev/cluster/run.sh ]; then
     note "cluster: native/dev/cluster/run.sh absent: skipped"
+    return
   fi
-fi
+  # Each variant in its own process under the run budget (native/dev/cluster/NOTES.md:
+  # predictions and how to read the table); run.sh builds first (<= 50 s) unless the carried
+  # build-cluster/ matches the sources, and gives each process 15 s past its share.
+  local run_b
+  if [ -x build-cluster/se_cluster ]; then run_b=$((B - 20)); else run_b=$((B - 70)); fi
+  [ $run_b -lt 20 ] && run_b=20
+  OUT=$results timeout $B bash native/dev/cluster/run.sh all $run_b > "$logs/cluster.log" 2>&1
+  note "cluster variants (run budget ${run_b} s): exit $? — $(tail -1 "$logs/cluster.log")"
+  tail -30 "$logs/cluster.log"
+}
+
+# Checks, three lanes at once; the timm step replaces fixtures that the first two lanes read, so
+# it waits for them. Then the timings, one at a time on a quiet GPU.
+lane() { local name=$1; shift; ( LANE=$name; for s in "$@"; do if has "$s"; then "step_$s"; fi; done ) & }
+lane 1-tests tests; pid_tests=$!
+lane 2-harness harness cuda11; pid_cuda=$!
+lane 3-sanitize sanitize; pid_san=$!
+wait $pid_tests $pid_cuda
+LANE=4-timm
+if has timm; then step_timm; fi
+wait $pid_san
+LANE=5-timing
+for s in bench async crossover cluster; do if has "$s"; then "step_$s"; fi; done
 
 trap - TERM
 finish
