@@ -102,11 +102,30 @@ describe('native loader diagnostics', () => {
     expect(p.report.attempts.map((a) => a.kind)).toEqual(['local build', 'local build', 'prebuild', 'source build']);
   });
 
-  it('reports an explicit SQUEEZE_EXCITE_BINARY that does not exist, then falls through', () => {
+  it('stops at an explicit SQUEEZE_EXCITE_BINARY that does not load, and says why', () => {
     const p = probe(packageCopy(), { SQUEEZE_EXCITE_BINARY: path.join(scratch, 'nope.node') });
-    expect(p.report.attempts[0]).toMatchObject({ kind: 'env', ok: false, reason: 'file does not exist' });
+    expect(p.errorName).toBe('LoadError');
+    expect(p.errorCode).toBe('ERR_SQEX_LOAD');
+    expect(p.report.attempts).toEqual([expect.objectContaining({ kind: 'env', ok: false, reason: 'file does not exist' })]);
     expect(p.error).toMatch(/env .*nope\.node: file does not exist/);
-    expect(fixes(p.error)).toMatch(/SQUEEZE_EXCITE_BINARY=.*nope\.node did not load/);
+    expect(p.error).toMatch(/SQUEEZE_EXCITE_BINARY names .*nope\.node, which did not load \(file does not exist\); the loader does not fall back/);
+    expect(fixes(p.error)).toMatch(/Point SQUEEZE_EXCITE_BINARY at a squeeze_excite\.node built for this platform .* or unset it/);
+    expect(fixes(p.error)).not.toMatch(COMPILER_ADVICE);
+  });
+
+  // A newcomer (2026-11-30) set it to a path that did not exist and got build/Release instead, silently.
+  it.skipIf(noAddon)('does not fall back to a local build or a prebuild when SQUEEZE_EXCITE_BINARY does not load', () => {
+    const dir = packageCopy();
+    withPrebuild(dir);
+    mkdirSync(path.join(dir, 'build/Release'), { recursive: true });
+    copyFileSync(builtAddon as string, path.join(dir, 'build/Release/squeeze_excite.node'));
+    const p = probe(dir, { SQUEEZE_EXCITE_BINARY: path.join(scratch, 'typo.node') });
+    expect(p.errorCode).toBe('ERR_SQEX_LOAD');
+    expect(p.status.binary).toBeNull();
+    expect(p.status.reason).toContain('could not be loaded');
+    expect(p.report.attempts.map((a) => a.kind)).toEqual(['env']);
+    // Unset, the same package loads its local build.
+    expect(probe(dir).report.kind).toBe('local build');
   });
 
   // Found by an attack (2026-11-30): require() ran a non-.node file as JavaScript, and a FIFO or

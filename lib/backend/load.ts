@@ -1,5 +1,5 @@
 // The only module that loads the native addon. It tries, in order: an explicit path from
-// SQUEEZE_EXCITE_BINARY, a local build (build/Release, build/Debug), then the prebuild that
+// SQUEEZE_EXCITE_BINARY (only that one, when it is set), a local build (build/Release, build/Debug), then the prebuild that
 // node-gyp-build matches for this platform, arch and libc. Where a platform ships several CUDA
 // builds (linux-x64: CUDA 13.0 and 11.8, listed in prebuilds/linux-x64/cuda-builds.json), the
 // newest one the installed driver supports is chosen (cuda-builds.ts); SQUEEZE_EXCITE_CUDA_BUILD
@@ -234,7 +234,6 @@ const EXTERNAL_HOWTO =
 function diagnose(report: LoadReport, root: string): { cause: string; fixes: string[] } {
   const attempts = report.attempts;
   const env = attempts.find((a) => a.kind === 'env' && a.file !== null && !a.ok);
-  const envFix = env ? [`SQUEEZE_EXCITE_BINARY=${env.file} did not load (${env.reason}): point it at a squeeze_excite.node built for this platform, or unset it.`] : [];
   const addonsOff =
     attempts.some((a) => a.code === 'ERR_DLOPEN_DISABLED') || process.execArgv.includes('--no-addons') || /(^|\s)--no-addons\b/.test(process.env.NODE_OPTIONS ?? '');
   if (addonsOff) {
@@ -245,13 +244,20 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
       ],
     };
   }
+  if (env) {
+    return {
+      cause: `SQUEEZE_EXCITE_BINARY names ${env.file}, which did not load (${env.reason}); the loader does not fall back to another binary when one is named`,
+      fixes: [
+        'Point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node built for this platform (npm run build:native writes build/Release/squeeze_excite.node; a package carries prebuilds/<platform>-<arch>/*.node), or unset it to let the loader choose.',
+      ],
+    };
+  }
   const unmatched = attempts.find((a) => a.kind === 'prebuild' && (a.reason ?? '').startsWith(`${CUDA_BUILD_ENV}=`));
   if (unmatched && !report.bundled) {
     return {
       cause: unmatched.reason as string,
       fixes: [
-        ...envFix,
-        `Unset ${CUDA_BUILD_ENV} to let the loader choose, or set it to the CUDA version of a shipped build (cuda.status().builds lists them once it loads).`,
+                `Unset ${CUDA_BUILD_ENV} to let the loader choose, or set it to the CUDA version of a shipped build (cuda.status().builds lists them once it loads).`,
       ],
     };
   }
@@ -259,8 +265,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: `this copy of squeeze-excite was bundled into ${report.bundled}; its native addon (prebuilds/, build/) stays in the package folder, where a bundle cannot find it`,
       fixes: [
-        ...envFix,
-        EXTERNAL_HOWTO,
+                EXTERNAL_HOWTO,
         'Or copy the squeeze_excite.node for the target platform (node_modules/squeeze-excite/prebuilds/<platform>-<arch>/*.node) next to the bundle and set SQUEEZE_EXCITE_BINARY to its path.',
       ],
     };
@@ -275,14 +280,13 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     if (/GLIBC(XX)?_[\d.]+'? not found/.test(prebuild.reason ?? '')) {
       return {
         cause: `this system's C library is older than the prebuilt binary needs (glibc >= 2.28): ${prebuild.reason}`,
-        fixes: [...envFix, toolchainLine(), ...fromSource],
+        fixes: [toolchainLine(), ...fromSource],
       };
     }
     return {
       cause: `the prebuilt binary for this platform is there but did not load: ${prebuild.reason}`,
       fixes: [
-        ...envFix,
-        `Reinstall the package (the file may be damaged): rm -rf ${root} && npm install`,
+                `Reinstall the package (the file may be damaged): rm -rf ${root} && npm install`,
         'If it still fails, report the "Tried:" list above with the output of: node -p "process.versions" and ldd --version',
       ],
     };
@@ -291,8 +295,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: `${root} is a source checkout and its addon is not built (or the build failed)`,
       fixes: [
-        ...envFix,
-        `Build it: cd ${root} && npm install   (or npm run build:native; CPU only: npm run build:native:cpu). Needs CMake >= 3.18 and a C++17 compiler; CUDA kernels too when nvcc is found.`,
+                `Build it: cd ${root} && npm install   (or npm run build:native; CPU only: npm run build:native:cpu). Needs CMake >= 3.18 and a C++17 compiler; CUDA kernels too when nvcc is found.`,
         toolchainLine(),
       ],
     };
@@ -301,8 +304,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: 'this copy of squeeze-excite ships no prebuilt binaries (a tarball packed without `npm run prebuildify`, or an install from a git URL)',
       fixes: [
-        ...envFix,
-        'Install a tarball that carries them: in a checkout, npm install && npm run prebuildify && npm pack, then npm install <that .tgz>',
+                'Install a tarball that carries them: in a checkout, npm install && npm run prebuildify && npm pack, then npm install <that .tgz>',
         toolchainLine(),
         ...fromSource,
       ],
@@ -310,7 +312,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
   }
   return {
     cause: `no prebuilt binary fits ${platform()}-${arch()} with this runtime and libc (${prebuild?.reason ?? 'no prebuild'})`,
-    fixes: [...envFix, toolchainLine(), ...fromSource],
+    fixes: [toolchainLine(), ...fromSource],
   };
 }
 
@@ -339,6 +341,9 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
   for (const c of candidates) {
     const r = tryLoad(setup, c.file);
     attempts.push({ kind: c.kind, file: c.file, ok: r.binding !== null, reason: r.reason, code: r.code });
+    // An explicit path that does not load ends the search: falling through to another binary would
+    // run (and report, and benchmark) something the caller did not ask for.
+    if (!r.binding && c.kind === 'env') throw new LoadError(report, root);
     if (r.binding) {
       report.binary = c.file;
       report.kind = c.kind;
