@@ -209,7 +209,7 @@ describe('CUDA build selection by driver (emulated drivers, real loader)', () =>
     expect(em.loads).toEqual([em.pkg.primary, em.pkg.cuda11]);
     const builds = loaded.report.cudaBuilds;
     expect(builds.map((b) => b.loaded)).toEqual([false, true]);
-    expect(builds[0]?.reason).toMatch(/^CUDA driver 12\.2 is older than the 13\.0 this build needs$/);
+    expect(builds[0]?.reason).toBe('no CUDA-capable device is present (the CUDA driver 12.2 found is also older than the 13.0 this build needs)');
     expect(builds[1]?.reason).toMatch(/^no CUDA-capable device is present/);
     const s = freshLibrary(loaded).cuda.status();
     expect(s.available).toBe(false);
@@ -271,6 +271,17 @@ describe('CUDA build selection by driver (emulated drivers, real loader)', () =>
     expect(loaded.report.cudaBuilds).toEqual([
       { cudaVersion: '13.0', minDriverVersion: '13.0', binary: em.pkg.primary, loaded: true, reason: 'CUDA driver 12.2 is older than the 13.0 this build needs' },
     ]);
+  });
+
+  // A checkout (one CUDA 13.0 build) on a machine with the R535 driver's library and no GPU: a
+  // newcomer (2026-11-30) was told to upgrade the driver; the cause is that there is no device.
+  it('a single CUDA 13.0 build on R535 without a GPU says there is no device, and that the driver is old too', () => {
+    const em = emulate(535, { manifest: false, noDevice: true });
+    const loaded = (requireCjs('../dist/backend/load.js') as LoadModule).loadWith(em.setup);
+    expect(loaded.report.binary).toBe(em.pkg.primary);
+    const s = freshLibrary(loaded).cuda.status();
+    expect(s.available).toBe(false);
+    expect(s.reason).toBe('no CUDA-capable device is present (the CUDA driver 12.2 found is also older than the 13.0 this build needs)');
   });
 
   it("node-gyp-build itself picks the CUDA 13.0 file, never the cuda11/ one (the layout keeps plain node-gyp-build users on today's build)", () => {

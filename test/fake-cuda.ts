@@ -460,8 +460,10 @@ export function emulatedStatus(runtimeVersion: string, driverVersion: string | n
   const base = { compiled: true, driverVersion, runtimeVersion, minDriverVersion };
   const off = (reason: string): NativeCudaStatus => ({ ...base, available: false, deviceCount: 0, reason, devices: [] });
   if (driverVersion === null) return off('no NVIDIA driver is installed (cudaErrorInsufficientDriver)');
-  // The runtime's own check (minor-version compatibility: same major or newer).
+  // The runtime's own check (minor-version compatibility: same major or newer); without a GPU the
+  // driver API's device count turns it into "no device" (runtime.cpp, driver_api_device_count).
   if (Number(driverVersion.split('.')[0]) < Number(runtimeVersion.split('.')[0])) {
+    if (noDevice) return off(`no CUDA-capable device is present (the CUDA driver ${driverVersion} found is also older than the ${minDriverVersion} this build needs)`);
     return off(`CUDA driver ${driverVersion} is older than the ${minDriverVersion} this build needs`);
   }
   // runtime.cpp's own floor (a CUDA 11 build on an 11.0 or 11.1 driver).

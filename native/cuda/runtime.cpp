@@ -11,6 +11,10 @@
 #include <utility>
 #include <vector>
 
+#if defined(__linux__)
+#include <dlfcn.h>
+#endif
+
 #include "internal.h"
 #include "sqex/cuda_api.h"
 
@@ -314,6 +318,31 @@ namespace {
 constexpr int kMinDriverVersion = CUDART_VERSION >= 12000 ? CUDART_VERSION / 1000 * 1000 : 11020;
 
 std::string version_text(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
+
+// GPUs the installed driver sees, asked of the driver API itself (libcuda, already loaded by the
+// runtime when it found the driver too old), or -1 where that cannot be told. For the reason a
+// too-old driver gives: a machine that has the driver's library but no GPU (a container or CI
+// runner with libcuda installed) should hear "no device", not "upgrade the driver".
+int driver_api_device_count() {
+#if defined(__linux__)
+  void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (lib == nullptr) return -1;
+  // Left open: the driver's state lives in it, and the runtime holds it too.
+  using InitFn = int (*)(unsigned int);
+  using CountFn = int (*)(int*);
+  const auto init = reinterpret_cast<InitFn>(dlsym(lib, "cuInit"));
+  const auto count = reinterpret_cast<CountFn>(dlsym(lib, "cuDeviceGetCount"));
+  if (init == nullptr || count == nullptr) return -1;
+  constexpr int kCudaSuccess = 0, kCudaErrorNoDevice = 100;  // cuda.h's CUresult values
+  const int r = init(0);
+  if (r == kCudaErrorNoDevice) return 0;
+  int n = 0;
+  if (r != kCudaSuccess || count(&n) != kCudaSuccess) return -1;
+  return n;
+#else
+  return -1;
+#endif
+}
 }  // namespace
 
 CudaStatusInfo cuda_status() {
@@ -345,6 +374,9 @@ CudaStatusInfo cuda_status() {
     const std::string name = cudaGetErrorName(e);
     if (e == cudaErrorInsufficientDriver && info.driver_version == 0)
       info.reason = "no NVIDIA driver is installed (" + name + ")";
+    else if (e == cudaErrorInsufficientDriver && driver_api_device_count() == 0)
+      info.reason = "no CUDA-capable device is present (the CUDA driver " + version_text(info.driver_version) +
+                    " found is also older than the " + version_text(info.min_driver_version) + " this build needs)";
     else if (e == cudaErrorInsufficientDriver)
       info.reason = "CUDA driver " + version_text(info.driver_version) + " is older than the " +
                     version_text(info.min_driver_version) + " this build needs";
