@@ -342,7 +342,7 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   if (n_total * sample_bytes < int64_t(threads) * kBytesPerTask) whole = n_total;
   const int64_t rest = n_total - whole;
   int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;
-  nb_max = std::max<int64_t>(1, std::min(nb_max, (int64_t(1) << 16) / cc));
+  nb_max = bound_block_samples(nb_max, cc, p.hidden);
 
   bool finite_w = true;  // the spatial weights, for the direct loop
   for (int i = 0; i < 2 * p.spatial_k * p.spatial_k; ++i) finite_w = finite_w && std::isfinite(wt.aux[i]);

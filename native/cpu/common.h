@@ -125,10 +125,20 @@ inline Status check_common(const OpParams& p, const Tensors& t) {
 // may call parallel_for (it runs inline inside a task). threads: pool_size() read once by the
 // caller (the pool may be resized concurrently; task indices never exceed it).
 typedef void (*ExciteFn)(void* ctx, int slot, const double* z, int64_t nb, float* s);
+// Sizes the excitation's own scratch before any work: slot 0 takes up to block_samples samples,
+// slots 1 .. threads - 1 one each. May be null.
+typedef Status (*ExcitePrepareFn)(void* ctx, int64_t block_samples, int threads);
 // weight_bytes: bytes of weights one excitation reads; when they outweigh a sample, samples
 // are batched so the weights are read once per block rather than once per sample.
-Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, void* ctx, int threads,
-                         int64_t weight_bytes);
+Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, ExcitePrepareFn prepare, void* ctx,
+                         int threads, int64_t weight_bytes);
+
+// A block's samples, bounded so that its per-sample vectors (C channels, `hidden` units; a few
+// doubles each) stay within 2^16 values whatever N is: the scratch of a call is then bounded by
+// its weights and one sample, not by N x hidden (a 0.5 MB call once asked for 22 GB).
+inline int64_t bound_block_samples(int64_t nb, int64_t cc, int64_t hidden) {
+  return std::max<int64_t>(1, std::min(nb, (int64_t(1) << 16) / std::max<int64_t>(1, std::max(cc, hidden))));
+}
 
 // Batched fully connected layer over the pool: Y[n, r] = W[r, :] . X[n, :] + b[r], then
 // post(row value) applied by the caller's loop over its rows. Splits rows across the pool

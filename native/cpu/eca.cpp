@@ -40,7 +40,7 @@ Status eca_forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
   if (p.eca_k < 1 || p.eca_k % 2 == 0) return Status::Error(StatusCode::InvalidArgument, "ECA kernel size must be odd and >= 1");
   if (w.aux == nullptr) return Status::Error(StatusCode::InvalidArgument, "ECA needs its conv weight");
   cpu::EcaCtx ctx{&p, w.aux};
-  return cpu::pool_excite_scale(p, t, cpu::eca_excite, &ctx, cpu::pool_size(), 0);
+  return cpu::pool_excite_scale(p, t, cpu::eca_excite, nullptr, &ctx, cpu::pool_size(), 0);
 }
 
 }  // namespace sqex

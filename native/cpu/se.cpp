@@ -84,8 +84,8 @@ void run_sample(const OpParams& p, const Tensors& t, ExciteFn excite, void* ctx,
 
 }  // namespace
 
-Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, void* ctx, int threads,
-                         int64_t weight_bytes) {
+Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, ExcitePrepareFn prepare, void* ctx,
+                         int threads, int64_t weight_bytes) {
   const Kernels& kn = kernels();
   const int64_t n_total = p.shape.n, cc = p.shape.c, hw = p.shape.hw();
   const int64_t sample = cc * hw;
@@ -111,8 +111,13 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, v
   const int64_t rest = n_total - whole;
   int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;
   if (weight_bound) nb_max = std::min<int64_t>(rest, std::max<int64_t>(nb_max, 16));
-  // Bound the per-block scratch (NHWC keeps per-task partial sums of nb * C doubles).
-  nb_max = std::max<int64_t>(1, std::min(nb_max, (int64_t(1) << 16) / cc));
+  // Bound the per-block scratch (NHWC keeps per-task partial sums of nb * C doubles; SE's
+  // excitation nb * hidden).
+  nb_max = bound_block_samples(nb_max, cc, p.hidden);
+  if (prepare) {
+    Status st = prepare(ctx, nb_max, threads);
+    if (!st.ok()) return st;
+  }
 
   std::vector<float> s;
   std::vector<double> z, partial;
@@ -210,6 +215,20 @@ struct SeCtx {
   std::vector<double> h, o;
 };
 
+// Slot 0: a block of up to block_samples samples; slots 1 .. threads - 1: one sample each.
+Status se_prepare(void* vctx, int64_t block_samples, int threads) {
+  SeCtx& c = *static_cast<SeCtx*>(vctx);
+  c.n = block_samples;
+  try {
+    const int64_t rows = block_samples + threads - 1;
+    c.h.resize(size_t(rows * (c.p->two_fc ? c.p->hidden : 0)));
+    c.o.resize(size_t(rows * c.p->shape.c));
+  } catch (const std::bad_alloc&) {
+    return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
+  }
+  return Status::Ok();
+}
+
 struct SePost {
   const OpParams* p;
   float* s;
@@ -255,18 +274,12 @@ Status se_forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
   } else if (p.hidden != 0 && p.hidden != p.shape.c) {
     return Status::Error(StatusCode::InvalidArgument, "single-FC SE needs hidden == C");
   }
-  // Per-slot scratch: one slot per thread for whole-sample tasks, slot 0 for a block.
+  // Per-slot scratch (se_prepare, once the block size is known): one slot per thread for
+  // whole-sample tasks, slot 0 for a block.
   const int threads = std::max(1, cpu::pool_size());
-  cpu::SeCtx ctx{&p, &w, p.shape.n, {}, {}};
-  try {
-    const int64_t rows = p.shape.n + threads - 1;
-    ctx.h.resize(size_t(rows * (p.two_fc ? p.hidden : 0)));
-    ctx.o.resize(size_t(rows * p.shape.c));
-  } catch (const std::bad_alloc&) {
-    return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
-  }
+  cpu::SeCtx ctx{&p, &w, 0, {}, {}};
   const int64_t weight_bytes = int64_t(sizeof(float)) * p.shape.c * (p.two_fc ? 2 * p.hidden : p.shape.c);
-  return cpu::pool_excite_scale(p, t, cpu::se_excite, &ctx, threads, weight_bytes);
+  return cpu::pool_excite_scale(p, t, cpu::se_excite, cpu::se_prepare, &ctx, threads, weight_bytes);
 }
 
 }  // namespace sqex
