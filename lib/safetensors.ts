@@ -662,6 +662,13 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
   return (name) => wanted.has(name);
 }
 
+/** The tensors `pick` selects, in file order; pick (maybe the caller's function) runs once per name. */
+function chosenTensors(header: SafetensorsHeader, pick: (name: string) => boolean): SafetensorsTensorInfo[] {
+  const chosen: SafetensorsTensorInfo[] = [];
+  for (const t of header.tensors) if (pick(t.name)) chosen.push(t);
+  return chosen;
+}
+
 function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names: ReadSafetensorsOptions['names'] } {
   if (options === undefined) return { toFloat32: false, names: undefined };
   if (!isPlainObject(options)) throw typeError(fn, 'options', 'an object { toFloat32?, names? }', options);
@@ -705,14 +712,19 @@ export function readSafetensors(sourceArg: string | URL | Uint8Array, options?: 
   const out = Object.create(null) as Record<string, SafetensorsTensor>;
   if (source instanceof Uint8Array) {
     const header = headerFromBytes(src, source);
-    const pick = selector(fn, names, header, src);
-    for (const t of header.tensors) if (pick(t.name)) out[t.name] = tensorFrom(t, source, t.fileOffset, toFloat32);
+    // A names function is the caller's code: it runs over every name before any view is cut,
+    // and whatever it did to the source's buffer (transfer, shrink) is checked once after.
+    const chosen = chosenTensors(header, selector(fn, names, header, src));
+    if (isUnusableView(source)) {
+      throw typeError(fn, 'source', 'a Uint8Array that stays attached and in bounds while options.names runs (it was transferred or shrunk meanwhile)', source);
+    }
+    for (const t of chosen) out[t.name] = tensorFrom(t, source, t.fileOffset, toFloat32);
     return new SafetensorsFile(header, out);
   }
   const fd = openRegularFile(fn, source, src);
   try {
     const header = headerFromFd(src, fd);
-    const pick = selector(fn, names, header, src);
+    const chosen = chosenTensors(header, selector(fn, names, header, src));
     const dataLength = header.fileLength - header.dataStart;
     if (names === undefined && dataLength <= bufferConstants.MAX_LENGTH) {
       // One read of the whole data section into a fresh buffer: offsets within it keep the
@@ -722,8 +734,7 @@ export function readSafetensors(sourceArg: string | URL | Uint8Array, options?: 
       for (const t of header.tensors) out[t.name] = tensorFrom(t, data, t.dataOffsets[0], toFloat32);
     } else {
       // Selected tensors, or a data section larger than one buffer: one buffer per tensor.
-      for (const t of header.tensors) {
-        if (!pick(t.name)) continue;
+      for (const t of chosen) {
         if (t.byteLength > bufferConstants.MAX_LENGTH) {
           throw Object.assign(
             new RangeError(`${fn}: tensor ${JSON.stringify(t.name)} of ${src} has ${t.byteLength} bytes, more than one ArrayBuffer holds here (${bufferConstants.MAX_LENGTH}); leave it out with options.names`),

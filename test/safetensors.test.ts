@@ -117,6 +117,26 @@ describe('reading', () => {
     expect(() => readSafetensors(file, { names: ['a.f32', 'nope'] })).toThrow(expect.objectContaining({ code: 'ERR_SQEX_SAFETENSORS_NAME', message: expect.stringContaining('"nope"') }));
   });
 
+  // Found by an attack (2026-11-30): a names function that transferred or shrank the source's
+  // buffer made the next view's construction throw V8's own uncoded TypeError / RangeError.
+  test('a names function that transfers or shrinks the source: a coded TypeError naming source, no view of it', () => {
+    const rng = freshRng();
+    const bytes = writeSafetensors({ a: { dtype: 'F32', shape: [4], bytes: f32Bytes(rng.normals(4)) }, b: { dtype: 'F32', shape: [8], bytes: f32Bytes(rng.normals(8)) } });
+    const detach = new Uint8Array(bytes);
+    expect(() => readSafetensors(detach, { names: () => { if (detach.byteLength > 0) structuredClone(detach.buffer, { transfer: [detach.buffer] }); return true; } })).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'source', message: expect.stringContaining('transferred or shrunk meanwhile') }),
+    );
+    const rab = new ArrayBuffer(bytes.length, { maxByteLength: bytes.length });
+    const shrink = new Uint8Array(rab);
+    shrink.set(bytes);
+    expect(() => readSafetensors(shrink, { names: () => { rab.resize(16); return true; } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'source' }));
+    // Left alone by the function: the views alias the source as usual.
+    const kept = new Uint8Array(bytes);
+    const f = readSafetensors(kept, { names: (n) => n === 'b' });
+    expect(f.names()).toEqual(['b']);
+    expect(f.tensors.b!.zeroCopy).toBe(true);
+  });
+
   test('misaligned data is copied, with the same values', () => {
     const rng = freshRng();
     const f32 = rng.normals(5);
