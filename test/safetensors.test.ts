@@ -126,7 +126,7 @@ describe('reading', () => {
     expect(() => readSafetensors(detach, { names: () => { if (detach.byteLength > 0) structuredClone(detach.buffer, { transfer: [detach.buffer] }); return true; } })).toThrow(
       expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'source', message: expect.stringContaining('transferred or shrunk meanwhile') }),
     );
-    const rab = new ArrayBuffer(bytes.length, { maxByteLength: bytes.length });
+    const rab = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(bytes.length, { maxByteLength: bytes.length });
     const shrink = new Uint8Array(rab);
     shrink.set(bytes);
     expect(() => readSafetensors(shrink, { names: () => { rab.resize(16); return true; } })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'source' }));
