@@ -27,8 +27,10 @@ export interface FoundAttention {
    * architecture whose attention differs from the kind's defaults (`note` says which), e.g.
    * `{ gate: 'hardsigmoid' }` for torchvision's MobileNetV3; `{}` where the defaults are the guess.
    * A state dict holds no activations: this is inferred from names, so check it against the model.
+   * `strict: false` for a module at the root (prefix '') of a state dict that holds other tensors
+   * too: fromStateDict's strict check would count them all as this module's.
    */
-  options: { activation?: Activation; gate?: Gate };
+  options: { activation?: Activation; gate?: Gate; strict?: boolean };
   /** A BatchNorm that fromStateDict folds (timm SEModule `bn`, CBAM's spatial BN). */
   foldsBatchNorm: boolean;
   note: string;
@@ -266,6 +268,14 @@ export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile
     add({ prefix: p, kind: 'timm.EcaModule', channels: null, hidden: null, kernelSize: w[2]!, foldsBatchNorm: false, tensors: [name], note: 'C not stored (any C); CecaModule (circular padding) has the same tensor, not supported' });
   }
 
+  // A module at the root beside other tensors: every other name is "under" '' for fromStateDict's
+  // strict check, so the module loads as listed only with strict: false.
+  for (const f of found) {
+    if (f.prefix !== '' || f.kind === null || f.tensors.length === names.length) continue;
+    f.options.strict = false;
+    const why = `at the root of a state dict that holds ${names.length - f.tensors.length} other tensors: strict: false, or fromStateDict counts them as this module's`;
+    f.note = f.note ? `${f.note}; ${why}` : why;
+  }
   const collator = new Intl.Collator('en', { numeric: true });
   return found.sort((a, b) => collator.compare(a.prefix, b.prefix));
 }

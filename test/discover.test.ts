@@ -2,7 +2,7 @@
 // square, lookups under a prefix stop at the prefix's dot, and bad arguments are refused with codes.
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { findAttentionModules, readSafetensors, readSafetensorsHeader } from '../dist/index.js';
+import { SEBlock, findAttentionModules, readSafetensors, readSafetensorsHeader } from '../dist/index.js';
 import { FIXTURE_DIR } from './helpers.js';
 
 /** Header bytes of n zero-size tensors `m<i>.<suffix>`: each looks like a module to look at. */
@@ -59,6 +59,29 @@ describe('findAttentionModules: cost and prefix boundaries', () => {
       ['q', 'timm.EcaModule', ['q.conv.weight']],
       ['\uffff', 'timm.EcaModule', ['\uffff.conv.weight']],
     ]);
+  });
+
+  // Found by an attack (2026-11-30): a module at the root beside other tensors was listed as
+  // { prefix: '', options: {} }, which fromStateDict then refused (strict: every other tensor is
+  // under ''). Listed with strict: false, it loads as listed; alone in its file it stays strict.
+  test("a module at the root (prefix '') beside other tensors is listed with strict: false and loads as listed", () => {
+    const file = readSafetensors(path.join(FIXTURE_DIR, 'attention_model.safetensors'));
+    const moved: Record<string, { shape: readonly number[]; data: Float32Array }> = {};
+    for (const [name, t] of Object.entries(file.tensors)) {
+      if (!(t.data instanceof Float32Array)) continue;
+      moved[name.replace(/^layer1\.0\.se\./, '')] = { shape: t.shape, data: t.data };
+    }
+    const listed = findAttentionModules(Object.entries(moved).map(([name, t]) => ({ name, shape: t.shape })));
+    const root = listed.find((f) => f.prefix === '');
+    expect(root?.kind).toBe('timm.SEModule');
+    expect(root?.options).toEqual({ strict: false });
+    expect(root?.note).toMatch(/at the root of a state dict that holds \d+ other tensors: strict: false/);
+    const block = SEBlock.fromStateDict(moved, '', { kind: root!.kind as 'timm.SEModule', ...root!.options });
+    expect(block.channels).toBe(32);
+    // Alone, the same module needs no option.
+    const alone = Object.fromEntries(root!.tensors.map((n) => [n, moved[n]!]));
+    const only = findAttentionModules(Object.entries(alone).map(([name, t]) => ({ name, shape: t.shape })));
+    expect(only.map((f) => [f.prefix, f.options])).toEqual([['', {}]]);
   });
 
   test('the fixture: every module and, for the kinds that take all under their prefix, exactly those tensors', () => {
