@@ -192,6 +192,27 @@ describe('arguments are read once, through the intrinsic accessors', () => {
     // Two views of one SharedArrayBuffer overlapping partly are refused, by the JS check.
     const both = new Float32Array(new SharedArrayBuffer((n + 2) * 4));
     expect(() => seForward(both.subarray(0, n), shape, ws as never, { device: 'cpu', out: both.subarray(2) })).toThrow(RangeError);
+    // Through another SharedArrayBuffer object over the same memory (structuredClone gives one)
+    // only the addon's check by address sees it; its refusal reads as the JS layer's (an attack
+    // found the addon's internal wording, with no function or argument named). Nothing written.
+    const clone = new Float32Array(structuredClone(both.buffer as SharedArrayBuffer));
+    const xView = both.subarray(0, n);
+    xView.set(x);
+    const before = new Float32Array(both);
+    const want = expect.objectContaining({
+      name: 'RangeError',
+      code: 'ERR_OUT_OF_RANGE',
+      argument: 'options.out',
+      message: expect.stringMatching(/^seForward(Async)?: options\.out must be x itself or memory disjoint from it; received an array over memory that partly overlaps x's through another SharedArrayBuffer object .* Pass out: x for in place, or an array over other memory\.$/),
+    });
+    expect(() => seForward(xView, shape, ws as never, { device: 'cpu', out: clone.subarray(2, n + 2) })).toThrow(want);
+    await expect(seForwardAsync(xView, shape, ws as never, { device: 'cpu', out: clone.subarray(2, n + 2) })).rejects.toThrow(want);
+    const sOverlap = expect.objectContaining({ argument: 'options.scaleOut', message: expect.stringMatching(/options\.scaleOut must be memory disjoint from x; received/) });
+    expect(() => seForward(xView, shape, ws as never, { device: 'cpu', scaleOut: clone.subarray(0, shape[0] * shape[1]) })).toThrow(sOverlap);
+    expect(bitsEqual(both, before)).toBe(true);
+    // The same memory exactly, through the clone: in place, as out === x.
+    const inPlace = seForward(xView, shape, ws as never, { device: 'cpu', out: clone.subarray(0, n) });
+    expect(bitsEqual(inPlace, sync)).toBe(true);
   });
 
   test('the async default form returns a new ordinary Float32Array (no out) equal to the sync result', async () => {

@@ -25,7 +25,7 @@ import {
   releaseTensor,
   retainTensor,
 } from '../device-tensor.js';
-import { codedError, rangeError, typeError } from '../is.js';
+import { codedError, rangeError, rangeErrorText, typeError } from '../is.js';
 import type { DType, Layout, Shape4 } from '../types.js';
 import type { OpSpec, Settings, WeightSet, WeightSlots } from './spec.js';
 import { parseOffload, parseSettings } from './spec.js';
@@ -197,20 +197,46 @@ function deviceResult(native: NativeBinding, o: DeviceOperandSet): DeviceTensor 
   return o.out ?? allocDeviceTensor(native, o.x.shape, o.x.layout, o.x.dtype, o.x.device);
 }
 
+// The addon's aliasing check by address (native/binding/convert.cpp) catches what lib/ cannot
+// see: two SharedArrayBuffer objects over the same memory (structuredClone or postMessage of a
+// SharedArrayBuffer gives one), whose views lib/ compares by buffer identity. Its refusal is
+// reworded here as lib/'s own: the function, the argument, what was expected and received.
+const NATIVE_ALIAS = /^squeeze-excite \(native\): (out|scaleOut) must be (?:(x|residual) itself or disjoint from it|disjoint from (\w+))$/;
+const ALIAS_NAMES: Readonly<Record<string, string>> = { x: 'x', residual: 'options.residual', out: 'options.out', scaleOut: 'options.scaleOut' };
+
+function aliasRefusal(fn: string, err: unknown): unknown {
+  if (!(err instanceof RangeError) || (err as NativeError).code !== 'ERR_OUT_OF_RANGE') return err;
+  const m = NATIVE_ALIAS.exec(err.message);
+  if (m === null) return err;
+  const [, arg, itself, other] = m as unknown as [string, 'out' | 'scaleOut', string | undefined, string | undefined];
+  const name = ALIAS_NAMES[itself ?? other ?? ''] ?? `weights.${other}`;
+  const expected = itself ? `${name} itself or memory disjoint from it` : `memory disjoint from ${name}`;
+  return rangeErrorText(
+    fn,
+    `options.${arg}`,
+    expected,
+    `an array over memory that partly overlaps ${name}'s through another SharedArrayBuffer object (structuredClone or postMessage of a SharedArrayBuffer gives one over the same memory). Pass ${arg === 'out' && itself ? `out: ${name} for in place, or ` : ''}an array over other memory.`,
+  );
+}
+
 export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
   const native = binding();
   const o = call.ops;
   if (o.kind === 'host') {
     // Without out, the addon allocates the result and returns it (native/binding/result_array.h).
     const operands = hostOperands(call, o, o.out);
-    if (triesCuda(call, o)) {
-      try {
-        return native.cudaForwardHost(call.cfg, operands, call.stream);
-      } catch (err) {
-        if (!fallsBackToCpu(call, err)) throw err;
+    try {
+      if (triesCuda(call, o)) {
+        try {
+          return native.cudaForwardHost(call.cfg, operands, call.stream);
+        } catch (err) {
+          if (!fallsBackToCpu(call, err)) throw err;
+        }
       }
+      return native.cpuForward(cpuCfg(call, o), operands);
+    } catch (err) {
+      throw aliasRefusal(call.fn, err);
     }
-    return native.cpuForward(cpuCfg(call, o), operands);
   }
   const result = deviceResult(native, o);
   const dev = call.dev ?? new BigUint64Array(DEV.length);
@@ -245,7 +271,7 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
     } catch (err) {
       // The addon's message names the array; say which call it was.
       if (err instanceof Error && (err as NativeError).code === 'ERR_SQEX_ARRAY_CHANGED') err.message = `${call.fn}: ${err.message}`;
-      throw err;
+      throw aliasRefusal(call.fn, err);
     }
   }
   const result = deviceResult(native, o);

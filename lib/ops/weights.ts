@@ -3,7 +3,7 @@
 
 import { numelOf } from '../args.js';
 import { isDeviceTensor } from '../device-tensor.js';
-import { allocateSharedFloat32, codedError, isDetached, isFloat32Array, lengthOf, rangeError, typeError } from '../is.js';
+import { allocateSharedFloat32, codedError, isDetached, isFloat32Array, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
 import type { HostWeightSet, WeightSet, WeightValue } from './spec.js';
 
 /** Elements of a weight operand. */
@@ -61,6 +61,9 @@ export function positiveInt(fn: string, arg: string, value: unknown): number | u
  * The [hidden, C] / [C, hidden] MLP of SE (two FC) and CBAM. c may be unknown (blocks): then b2,
  * b1 or `channels` fix it.
  */
+/** The most hidden units the addon takes (a 32-bit signed count). */
+const MAX_HIDDEN = 2 ** 31 - 1;
+
 export function validateMlp(
   fn: string,
   w: Readonly<Record<string, unknown>>,
@@ -99,6 +102,11 @@ export function validateMlp(
       throw rangeError(fn, 'weights.w1', `${kind} [hidden, C] whose length is a positive multiple of C = ${c}`, w1);
     }
     throw rangeError(fn, 'weights.w1', `${weightText(w1, hidden * c)} (hidden × C = ${hidden} × ${c})`, w1);
+  }
+  // The addon takes hidden as a 32-bit count (an attack reached its internal cfg check with
+  // C = 1 and w1 of 2^31 elements).
+  if (hidden > MAX_HIDDEN) {
+    throw rangeErrorText(fn, 'weights.w1', `[hidden, C] with hidden ≤ ${MAX_HIDDEN} (2^31 - 1)`, `${w1Len} elements: hidden = ${hidden} for C = ${c}`);
   }
   expectLength(fn, 'weights.b1', b1, hidden, () => `hidden = ${hidden}, from w1 [hidden, C] = ${w1Len} / ${c}`);
   expectLength(fn, 'weights.w2', w2, c * hidden, () => `C × hidden = ${c} × ${hidden}`);
