@@ -11,28 +11,36 @@ const USAGE = `Usage:
 
 inspect reads only the file's header (not the weights). For each module it prints the prefix and
 kind to load it with, e.g. SEBlock.fromStateDict(readSafetensors(file), prefix, { kind }).
-Control characters in names are shown escaped (\\xNN; in --json, \\u00NN). -- ends the options.
+Control characters in names are shown escaped (\\xNN, or \\uNNNN for line separators and bidi
+controls; in --json, \\uNNNN). -- ends the options.
 Exit status: 0 success (also when the reader of the output stops early, as head does), 1 the file
 cannot be read or is not valid safetensors, 2 usage error.`;
 
 // Tensor names and paths come from the file and the caller: raw, a name holding ESC sequences,
 // BEL or a newline could clear the screen, set the title or forge a table row. C0 controls, DEL
-// and C1 (U+0080-U+009F, which some terminals obey as ESC sequences) are shown as \xNN.
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+// and C1 (U+0080-U+009F, which some terminals obey as ESC sequences) are shown as \xNN; the line
+// and paragraph separators and the bidi controls (U+061C, U+200E-U+200F, U+202A-U+202E,
+// U+2066-U+2069: they reorder what follows on the line, "Trojan Source") as \uNNNN.
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+const NON_JSON_SAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
 
 function printable(s) {
-  return String(s).replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return String(s).replace(CONTROLS, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
 }
 
-// JSON.stringify escapes C0 but leaves DEL and C1 raw; \u00NN keeps the JSON the same value.
+// JSON.stringify escapes C0 but leaves DEL, C1, the separators and the bidi controls raw; \uNNNN
+// keeps the JSON the same value.
 function jsonText(value) {
-  return JSON.stringify(value, null, 2).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value, null, 2).replace(NON_JSON_SAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** `{ gate: 'hardsigmoid' }`, or '' for no options. */
+/** `{ gate: 'hardsigmoid', strict: false }`, or '' for no options. */
 function optionsText(options) {
   const entries = Object.entries(options);
-  return entries.length === 0 ? '' : `{ ${entries.map(([k, v]) => `${k}: '${v}'`).join(', ')} }`;
+  return entries.length === 0 ? '' : `{ ${entries.map(([k, v]) => `${k}: ${typeof v === 'string' ? `'${v}'` : String(v)}`).join(', ')} }`;
 }
 
 function pad(s, n) {

@@ -273,7 +273,7 @@ export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile
   for (const f of found) {
     if (f.prefix !== '' || f.kind === null || f.tensors.length === names.length) continue;
     f.options.strict = false;
-    const why = `at the root of a state dict that holds ${names.length - f.tensors.length} other tensors: strict: false, or fromStateDict counts them as this module's`;
+    const why = `at the root of a state dict that holds ${names.length - f.tensors.length} other tensors, which fromStateDict's strict check would count as this module's`;
     f.note = f.note ? `${f.note}; ${why}` : why;
   }
   const collator = new Intl.Collator('en', { numeric: true });

@@ -302,7 +302,14 @@ function describeUnguarded(value: unknown): string {
     const n = ctor?.name;
     return typeof n === 'string' && n !== '' ? n : undefined;
   });
-  return ctorName === undefined ? 'an object' : `${article(ctorName)} ${ctorName} instance`;
+  if (ctorName === undefined) return 'an object';
+  // Past the internal-slot checks above, an object that names a typed array or buffer class is not
+  // one (a Proxy of one, Object.create(Float32Array.prototype)): say so, or "must be a
+  // Float32Array; received a Float32Array instance" reads as a contradiction.
+  if (/^(?:(?:Big)?(?:Int|Uint|Float)(?:8|16|32|64)(?:Clamped)?Array|(?:Shared)?ArrayBuffer|DataView)$/.test(ctorName)) {
+    return `an object posing as ${article(ctorName)} ${ctorName} (a Proxy of one, or an object made from its prototype), not one itself`;
+  }
+  return `${article(ctorName)} ${ctorName} instance`;
 }
 
 /** The probe's result, or undefined when it throws. */

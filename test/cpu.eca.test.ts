@@ -155,6 +155,15 @@ describe('ecaKernelSize', () => {
     expect(wrong).toEqual([]);
   });
 
+  // Found by an attack (2026-11-30): gamma = 1e-300 returned 9e300, neither odd nor an integer
+  // JavaScript can count; channels = 2^53 was taken.
+  test('a gamma so small that the size passes 2^53, or channels past 2^53 - 1, is a coded RangeError', () => {
+    expect(() => ecaKernelSize(256, 1e-300)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'gamma' }));
+    expect(() => ecaKernelSize(2 ** 53)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', argument: 'channels' }));
+    expect(ecaKernelSize(2 ** 53 - 1)).toBe(27);
+    expect(ecaKernelSize(256, 1e-13)).toBe(90_000_000_000_001);
+  });
+
   test('is odd and at least 3, and agrees with an inline formula for random C', () => {
     const rng = freshRng();
     for (let i = 0; i < 2000; i++) {

@@ -123,6 +123,22 @@ describe('squeeze-excite inspect', () => {
     expect(missing.stderr).toContain('missing\\x1b[2J\\x85');
   });
 
+  // Found by an attack (2026-11-30): bidi controls and the line separator were printed raw, so a
+  // crafted name could reorder what a terminal or an editor shows of the table ("Trojan Source").
+  test('bidi controls and line/paragraph separators in names are shown as \\uNNNN, in the table and in --json', () => {
+    const bidi = 'x\u202eevil\u2028y\u2029\u2066z\u200f\u061c';
+    const file = path.join(scratch, 'bidi.safetensors');
+    writeFileSync(file, writeSafetensors({ [`${bidi}.conv.weight`]: { dtype: 'F32', shape: [1, 1, 3], bytes: f32Bytes([1, 2, 3]) } }));
+    const RAW = /[\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/;
+    const r = cli('inspect', file);
+    expect(r.status).toBe(0);
+    expect(r.stdout).not.toMatch(RAW);
+    expect(r.stdout).toContain('x\\u202eevil\\u2028y\\u2029\\u2066z\\u200f\\u061c  timm.EcaModule');
+    const j = cli('inspect', '--json', file);
+    expect(j.stdout).not.toMatch(RAW);
+    expect((JSON.parse(j.stdout) as { modules: { prefix: string }[] }).modules.map((m) => m.prefix)).toEqual([bidi]);
+  });
+
   // The write end of a FIFO whose reader has gone: every write fails with EPIPE, as `| head` does
   // once head has what it wants (deterministic, unlike racing a real `| true`).
   test.skipIf(!hasMkfifo)('stdout closed by its reader: exit quietly with the status of the command (needs mkfifo)', () => {

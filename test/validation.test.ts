@@ -875,3 +875,21 @@ describe('a revoked Proxy in any argument is a coded TypeError naming it', () =>
     await expect(seForwardAsync(proxy as never, SHAPE, sw)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'x' });
   });
 });
+
+// From an attack (2026-11-30): a Proxy of a Float32Array was refused as "must be a Float32Array
+// …; received a Float32Array instance", which reads as a contradiction.
+describe('an object posing as a typed array is described as one that is not', () => {
+  const w = { w1: new Float32Array(HIDDEN * C), w2: new Float32Array(C * HIDDEN) };
+  test.each([
+    ['a Proxy of a Float32Array', new Proxy(new Float32Array(NUMEL), {})],
+    ['Object.create(Float32Array.prototype)', Object.create(Float32Array.prototype) as unknown],
+  ])('%s', (_what, fake) => {
+    expect(() => seForward(fake as never, SHAPE, w)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_INVALID_ARG_TYPE',
+        argument: 'x',
+        message: expect.stringContaining('received an object posing as a Float32Array (a Proxy of one, or an object made from its prototype), not one itself'),
+      }),
+    );
+  });
+});
