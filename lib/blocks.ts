@@ -170,8 +170,30 @@ class BlockCore {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const t of this.resident) t.dispose();
+    // Each tensor on its own: one failed free (cudaFree can report an earlier kernel's error) must
+    // not leave the others allocated with no way to free them. A tensor that an async call still
+    // holds (retainTensor) is freed when that call settles.
+    let failure: unknown = null;
+    for (const t of this.resident) {
+      try {
+        t.dispose();
+      } catch (err) {
+        failure ??= err;
+      }
+    }
     this.resident = [];
+    if (failure !== null) throw failure;
+  }
+
+  /** Holds the resident weights (and `more`) until `settle` is done: dispose() meanwhile only marks them. */
+  private async holding<T>(more: readonly DeviceTensor[], settle: () => Promise<T>): Promise<T> {
+    const held = [...this.resident, ...more];
+    for (const t of held) retainTensor(t);
+    try {
+      return await settle();
+    } finally {
+      for (const t of held) releaseTensor(t);
+    }
   }
 
   /**
@@ -195,22 +217,24 @@ class BlockCore {
 
   async runAsync(fn: string, x: unknown, a2: unknown, a3: unknown): Promise<Float32Array | DeviceTensor> {
     const c = this.parseCall(fn, x, a2, a3);
-    if (!c.resident) return runAsync(this.prepare(fn, x, c));
+    // The kernel reads the resident weights until the call settles: a dispose() of the block
+    // meanwhile must not free them (an attack found it did).
+    if (!c.resident) {
+      const prepared = this.prepare(fn, x, c);
+      return this.cuda ? this.holding([], () => runAsync(prepared)) : runAsync(prepared);
+    }
     const xd = x as DeviceTensor;
     const { native, result } = this.startResident(fn, xd);
-    retainTensor(xd);
-    retainTensor(result);
-    try {
-      await native.cudaForwardDeviceAsync(this.cfg, this.dev, null, c.stream);
-    } catch (err) {
-      result.dispose();
-      throw err;
-    } finally {
-      // dispose() above only marks the result: its memory is freed here, once nothing uses it.
-      releaseTensor(xd);
-      releaseTensor(result);
-    }
-    return result;
+    // dispose() of the result on failure only marks it: its memory is freed once nothing holds it.
+    return this.holding([xd, result], async () => {
+      try {
+        await native.cudaForwardDeviceAsync(this.cfg, this.dev, null, c.stream);
+      } catch (err) {
+        result.dispose();
+        throw err;
+      }
+      return result;
+    });
   }
 
   /** The resident path up to the native call: x checked, the result allocated, cfg and dev filled. */
@@ -275,13 +299,19 @@ class BlockCore {
     if (isDeviceTensor(x) && !this.cuda) {
       throw rangeError(fn, 'x', `a Float32Array: this ${this.name} runs on the CPU`, x);
     }
+    // As the resident path: the weights live on the block's device.
+    if (isDeviceTensor(x) && !x.disposed && x.device !== this.deviceIndex) {
+      throw rangeError(fn, 'x', `a DeviceTensor on the block's device cuda:${this.deviceIndex}`, x);
+    }
     const ops = resolveOperands(
       fn,
       this.spec,
       x,
       c.shape,
-      // The block's backend is fixed: a host x goes to CUDA exactly when the block does.
-      { ...this.settings, device: this.cuda ? 'cuda' : 'cpu' },
+      // The block's backend is fixed: a host x goes to CUDA exactly when the block does, on the
+      // block's device (its weights live there; without this a DeviceTensor x on another device
+      // reached the kernel with this device's weight pointers).
+      { ...this.settings, device: this.cuda ? 'cuda' : 'cpu', deviceIndex: this.cuda ? this.deviceIndex : this.settings.deviceIndex },
       c.opts,
       this.weights.slots,
       this.weights.c,

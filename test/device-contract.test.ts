@@ -1099,6 +1099,78 @@ describe('blocks on CUDA', () => {
     expect(fake.isLive(0, ptr)).toBe(false);
     expect(bitsEqual(f32(y.toHostSync()), cpuRun(b.problem, x, undefined).y)).toBe(true);
   });
+
+  // Found by an attack (2026-11-30): block.dispose() during forwardAsync freed the resident weights
+  // under the kernel (the emulator's freed-while-in-flight count went up by 4). afterEach checks
+  // that count is 0.
+  test.each(['resident', 'out given', 'host arrays'] as const)('dispose of the block during forwardAsync (%s) keeps its weights until the call settles', async (path) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 4, 3, 3];
+    const b = build('SE', rng, shape, 'NCHW');
+    const weightPtrs = fake.log.flatMap((e) => (e.fn === 'cudaAlloc' && e.ptr !== null ? [e.ptr] : []));
+    expect(weightPtrs).toHaveLength(4);
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const xT = path === 'host arrays' ? null : keep(DeviceTensor.from(x, shape as LibShape4));
+    const out = path === 'out given' ? keep(DeviceTensor.empty(shape as LibShape4)) : null;
+    const block = b.block as SEBlock;
+    const pending = xT === null ? block.forwardAsync(x, shape as LibShape4) : out === null ? block.forwardAsync(xT) : block.forwardAsync(xT, { out });
+    block.dispose();
+    expect(block.disposed).toBe(true);
+    for (const ptr of weightPtrs) expect(fake.isLive(0, ptr), 'a weight freed while the call is in flight').toBe(true);
+    const y = await pending;
+    for (const ptr of weightPtrs) expect(fake.isLive(0, ptr), 'a weight kept after the call settled').toBe(false);
+    const got = y instanceof Float32Array ? y : f32((y as DeviceTensor).toHostSync());
+    if (y !== out && !(y instanceof Float32Array)) (y as DeviceTensor).dispose();
+    expect(bitsEqual(got, cpuRun(b.problem, x, undefined).y)).toBe(true);
+  });
+
+  // Found by an attack (2026-11-30): a block built without deviceIndex (weights on cuda:0) took a
+  // DeviceTensor x on cuda:1 through its general path (out, residual, scaleOut or a shape) to the
+  // kernel with cuda:0 weight pointers (cudaErrorIllegalAddress: sticky on real hardware).
+  test.each(['out', 'shape'] as const)('a block on cuda:0 refuses x on cuda:1 by name through its general path (%s), before any native call', (how) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 4, 3, 3];
+    const b = build('SE', rng, shape, 'NCHW');
+    keep(b.block);
+    const xT = keep(DeviceTensor.from(rng.normals(numel(shape), 1, 0.3), shape as LibShape4, { device: 1 }));
+    const out = keep(DeviceTensor.empty(shape as LibShape4, { device: 1 }));
+    fake.clearLog();
+    const block = b.block as SEBlock;
+    expect(() => (how === 'out' ? block.forward(xT, { out }) : block.forward(xT, shape as LibShape4))).toThrow(
+      expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'x' }),
+    );
+    expect(fake.cudaForwards()).toEqual([]);
+  });
+
+  // Found by an attack (2026-11-30): one failing free (cudaFree reports an earlier kernel's error)
+  // ended dispose()'s loop, and the other weights stayed allocated with no way to free them.
+  test('a failing free in block.dispose() still frees the other weights, then throws that error', () => {
+    const rng = freshRng();
+    const b = build('SE', rng, [1, 4, 3, 3], 'NCHW');
+    const weightPtrs = fake.log.flatMap((e) => (e.fn === 'cudaAlloc' && e.ptr !== null ? [e.ptr] : []));
+    const live = fake.liveCount();
+    const realFree = fake.binding.cudaFree;
+    let armed = true;
+    (fake.binding as { cudaFree: typeof realFree }).cudaFree = function (this: unknown, ...args: Parameters<typeof realFree>) {
+      if (armed) {
+        armed = false;
+        throw Object.assign(new Error('unspecified launch failure (freeing device memory)'), { code: 'ERR_SQEX_CUDA', cudaError: 719 });
+      }
+      return realFree.apply(this, args);
+    };
+    try {
+      expect(() => b.block.dispose()).toThrow(expect.objectContaining({ code: 'ERR_SQEX_CUDA' }));
+    } finally {
+      (fake.binding as { cudaFree: typeof realFree }).cudaFree = realFree;
+    }
+    // Four weights (w1, b1, w2, b2): three freed; the one whose free failed stays (the error is
+    // the caller's to see); freed here so the test leaves nothing behind.
+    expect(live - fake.liveCount()).toBe(3);
+    const left = weightPtrs.filter((ptr) => fake.isLive(0, ptr));
+    expect(left).toHaveLength(1);
+    fake.binding.cudaFree(0, left[0]!);
+    b.block.dispose(); // already disposed: nothing more
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
