@@ -246,8 +246,10 @@ export class DeviceTensor {
         throw rangeError(fn, 'options.byteLength', `an integer of at least ${needed} (the bytes of ${formatShape(shp)} ${dtype})`, bl);
       }
     }
-    // Nothing could use the tensor without CUDA: refuse now, with the reason, not at first use.
-    requireCuda(fn, 'a DeviceTensor');
+    // Nothing could use the tensor without CUDA: refuse now, with the reason, not at first use;
+    // and a device index past the device count now, by name (an attack's { device: 70000 }
+    // reached the addon's own range check at each later use).
+    checkDeviceIndex(fn, requireCuda(fn, 'a DeviceTensor'), device);
     return createTensor(ptr, shp, layout, dtype, device, false);
   }
 

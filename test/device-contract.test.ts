@@ -1340,6 +1340,13 @@ describe('DeviceTensor lifecycle', () => {
     expect(() => view.ptr).toThrow(/after dispose/);
     expect(() => DeviceTensor.fromPointer(owner.ptr, shape as LibShape4, { byteLength: 4 * n - 1 })).toThrow(RangeError);
     expect(() => DeviceTensor.fromPointer(0n, shape as LibShape4)).toThrow(RangeError);
+    // A device the machine does not have, by name now (an attack: accepted, then every use failed
+    // with "invalid device ordinal" or the addon's own range check, no argument named).
+    for (const device of [2, 70_000]) {
+      expect(() => DeviceTensor.fromPointer(owner.ptr, shape as LibShape4, { device })).toThrow(
+        expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.device', message: expect.stringContaining('below the device count (2)') }),
+      );
+    }
     expect(fake.log).toEqual([]);
   });
 
