@@ -1853,6 +1853,46 @@ describe("CPU fallback under device 'auto' for host arrays", () => {
     expect(all[1]?.message).toContain(FN_NAME[op][mode]);
   });
 
+  // Found by an attack (2026-11-30): the CPU rerun of an async 'auto' call read the caller's
+  // arrays after the await: x changed after the call returned gave the new x's result, and x
+  // transferred gave the addon's uncoded "x is detached or empty". Inputs are copied at the call
+  // until a configuration is known to run on CUDA; once it ran, no copy.
+  test.each(['changed', 'transferred'] as const)("async 'auto': x %s after the call returns, the CPU rerun still computes the x of the call", async (how) => {
+    const rng = freshRng();
+    const C = 37 + (how === 'changed' ? 0 : 2); // configurations no other test uses
+    const shape: Shape4 = [1, C, 2, 2];
+    const w = randSEWeights(rng, C, 3, { twoFc: true, b1: true, b2: true });
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const expected = seForward(Float32Array.from(x), shape as LibShape4, w, { device: 'cpu' });
+    fake.clearLog();
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: `too large (${token()})`, target: 'host', phase: 'settle' });
+    const pending = seForwardAsync(x, shape as LibShape4, w, { device: 'auto' });
+    if (how === 'changed') {
+      x.fill(100);
+      w.w1.fill(0);
+    } else {
+      structuredClone(x.buffer, { transfer: [x.buffer as ArrayBuffer] });
+    }
+    const y = await pending;
+    expect(bitsEqual(y, expected), seedNote(rng)).toBe(true);
+    expect(fake.forwards().map((f) => f.fn)).toEqual(['cudaForwardHostAsync', 'cpuForwardAsync']);
+  });
+
+  test("async 'auto': a configuration CUDA ran once is not copied for a rerun again", async () => {
+    const rng = freshRng();
+    const C = 43;
+    const shape: Shape4 = [1, C, 2, 2];
+    const w = randSEWeights(rng, C, 3, { twoFc: true, b1: true, b2: true });
+    const x = rng.normals(numel(shape), 1, 0.3);
+    fake.clearLog();
+    await seForwardAsync(x, shape as LibShape4, w, { device: 'auto' });
+    await seForwardAsync(x, shape as LibShape4, w, { device: 'auto' });
+    // Both reached CUDA with the caller's own arrays (the first is copied only for a CPU rerun).
+    const calls = fake.cudaForwards();
+    expect(calls.map((f) => f.fn)).toEqual(['cudaForwardHostAsync', 'cudaForwardHostAsync']);
+    for (const f of calls) expect(f.hostArrays?.[0]).toBe(x);
+  });
+
   test("a block built with device 'auto': two concurrent forwardAsync calls, the first refused, each get their own result", async () => {
     // A block reuses one cfg array for every call; the CPU fallback of an async call runs after
     // an await, when a later call on the same block may have rewritten that array.

@@ -12,8 +12,26 @@ const fallbackWarned = new Set<string>();
 // CPU instead of staging x to the GPU again (the native planning runs after the upload).
 const refusedConfigs = new Set<string>();
 
+// Configurations CUDA ran: the kernel's refusal depends on the configuration alone (shape,
+// options, dtype, device), so once one ran, an async 'auto' call with it needs no copy of its
+// inputs for a CPU rerun (runAsync). Bounded: past this many, start again.
+const ranConfigs = new Set<string>();
+const MAX_RAN_CONFIGS = 4096;
+
 function configKey(call: PreparedCall): string {
   return call.cfg.join(',');
+}
+
+/** Whether an async host call that tries CUDA might still fall back to the CPU after its await. */
+export function mayFallBackLater(call: PreparedCall): boolean {
+  return call.cpuFallback && !ranConfigs.has(configKey(call));
+}
+
+/** Records that CUDA ran this configuration (see mayFallBackLater). */
+export function cudaRan(call: PreparedCall): void {
+  if (!call.cpuFallback) return;
+  if (ranConfigs.size >= MAX_RAN_CONFIGS) ranConfigs.clear();
+  ranConfigs.add(configKey(call));
 }
 
 /** Whether a host call should try CUDA: device 'cuda' always; 'auto' unless this configuration was refused. */

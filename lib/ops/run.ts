@@ -25,7 +25,7 @@ import {
   releaseTensor,
   retainTensor,
 } from '../device-tensor.js';
-import { codedError, rangeError, rangeErrorText, typeError } from '../is.js';
+import { allocateArray, codedError, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
 import type { DType, Layout, Shape4 } from '../types.js';
 import type { OpSpec, Settings, WeightSet, WeightSlots } from './spec.js';
 import { parseOffload, parseSettings } from './spec.js';
@@ -37,7 +37,7 @@ import {
   type HostOperandSet,
   type Operands,
 } from './operands.js';
-import { fallsBackToCpu, triesCuda } from './fallback.js';
+import { cudaRan, fallsBackToCpu, mayFallBackLater, triesCuda } from './fallback.js';
 
 /** Writes every CFG entry for one call. */
 export function fillCfg(
@@ -167,6 +167,17 @@ export function prepare(
   return { fn, cfg, ops, weights: ws, stream, dev: resolveDeviceWeights(fn, spec, ws, ops), cpuFallback, offloadAlways };
 }
 
+/** The operands with copies of the arrays the op reads (x, residual, weights); out and scaleOut as they are. */
+function inputSnapshot(fn: string, ops: HostOperands): HostOperands {
+  const copy = (a: Float32Array): Float32Array => {
+    const c = allocateArray(Float32Array, lengthOf(a), `${fn}'s copy of its inputs for a CPU rerun`);
+    c.set(a);
+    return c;
+  };
+  const maybe = (a: Float32Array | null): Float32Array | null => (a === null ? null : copy(a));
+  return [copy(ops[0]), maybe(ops[1]), ops[2], ops[3], maybe(ops[4]), maybe(ops[5]), maybe(ops[6]), maybe(ops[7]), maybe(ops[8])];
+}
+
 function hostOperands(call: PreparedCall, o: HostOperandSet, out: Float32Array | null): HostOperands {
   const w = hostSlots(call.weights.slots);
   if (w === null) throw codedError(`${call.fn}: squeeze-excite (internal): host operands without host weights`, 'ERR_SQEX_INTERNAL');
@@ -261,10 +272,19 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
     const operands = hostOperands(call, o, o.out);
     try {
       if (triesCuda(call, o)) {
+        // The kernel's refusal (device 'auto': then the CPU runs it) arrives after the await; the
+        // CPU rerun must read the inputs as they were at this call, not the caller's arrays as
+        // they are by then (changed, transferred: an attack got another x's result, and an
+        // uncoded native error). Until a configuration is known to run on CUDA, its inputs are
+        // copied here; out and scaleOut are checked and written at settle, as always.
+        const snapshot = mayFallBackLater(call) ? inputSnapshot(call.fn, operands) : null;
         try {
-          return await native.cudaForwardHostAsync(call.cfg, operands, call.stream);
+          const y = await native.cudaForwardHostAsync(call.cfg, operands, call.stream);
+          cudaRan(call);
+          return y;
         } catch (err) {
           if (!fallsBackToCpu(call, err)) throw err;
+          if (snapshot !== null) return await native.cpuForwardAsync(cpuCfg(call, o), snapshot, call.offloadAlways);
         }
       }
       return await native.cpuForwardAsync(cpuCfg(call, o), operands, call.offloadAlways);
