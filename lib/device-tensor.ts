@@ -13,9 +13,9 @@ import {
   codedError,
   describeHook,
   formatShape,
-  isDetached,
   isFloat32Array,
   isUint16Array,
+  isUnusableView,
   lengthOf,
   rangeError,
   rangeErrorText,
@@ -181,7 +181,9 @@ export class DeviceTensor {
     if (!isF32 && !isUint16Array(data)) {
       throw typeError(fn, 'data', 'a Float32Array, or a Uint16Array of raw float16/bfloat16 bits', data);
     }
-    if (isDetached(data)) throw typeError(fn, 'data', `a ${isF32 ? 'Float32Array' : 'Uint16Array'} that is not detached`, data);
+    if (isUnusableView(data)) {
+      throw typeError(fn, 'data', `a ${isF32 ? 'Float32Array' : 'Uint16Array'} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, data);
+    }
     const shp = parseShape(fn, 'shape', shape);
     const layout = parseEnum(fn, 'options.layout', opts.layout, LAYOUTS, 'NCHW');
     const dtype = parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
@@ -306,7 +308,7 @@ export class DeviceTensor {
       ? `a Float32Array of length ${numel}`
       : `a Float32Array, or a Uint16Array of raw ${this.dtype} bits, of length ${numel}`;
     if (!isF32 && !isUint16Array(data)) throw typeError(fn, 'data', expected, data);
-    if (isDetached(data)) throw typeError(fn, 'data', `${expected} that is not detached`, data);
+    if (isUnusableView(data)) throw typeError(fn, 'data', `${expected} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, data);
     if (!isF32 && this.dtype === 'float32') throw typeError(fn, 'data', `${expected} (this tensor is float32)`, data);
     if (lengthOf(data) !== numel) throw rangeError(fn, 'data', `${expected} (N × C × H × W of ${formatShape(this.shape)})`, data);
     binding().cudaUpload(this.device, this.#ptr, storageBits(data, this.dtype), stream);

@@ -1244,6 +1244,12 @@ describe('DeviceTensor lifecycle', () => {
     const detached = rng.normals(16);
     structuredClone(detached.buffer, { transfer: [detached.buffer as ArrayBuffer] });
     expect(() => f32t.copyFrom(detached)).toThrow(TypeError);
+    // A view left out of bounds by a shrunk resizable buffer: said so (it read as a wrong length).
+    const rab = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(64, { maxByteLength: 64 });
+    const shrunk = new Float32Array(rab, 0, 16);
+    rab.resize(32);
+    expect(() => f32t.copyFrom(shrunk)).toThrow(expect.objectContaining({ name: 'TypeError', argument: 'data', message: expect.stringContaining('out of bounds (a shrunk resizable buffer)') }));
+    expect(() => DeviceTensor.from(shrunk, shape as LibShape4)).toThrow(expect.objectContaining({ name: 'TypeError', argument: 'data' }));
     expect(fake.mem('cudaUpload')).toEqual([]);
     expect(bitsEqual(fake.read(0, f32t.ptr, f32t.byteLength), before32)).toBe(true);
     expect(bitsEqual(fake.read(0, f16t.ptr, f16t.byteLength), before16)).toBe(true);
