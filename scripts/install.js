@@ -15,19 +15,47 @@ const { cmakeBuild, cudaArchitectures } = require('./cmake-build.js');
 const root = path.resolve(__dirname, '..');
 const mode = process.env.SQEX_BUILD || (fs.existsSync(path.join(root, '.git')) ? 'cmake' : 'auto');
 
-function prebuildLoads() {
+// Why no prebuild is used, for the message before a source build (null: one loads).
+function prebuildProblem() {
+  if (!fs.existsSync(path.join(root, 'prebuilds'))) return 'this copy of the package ships no prebuilt binaries (packed without npm run prebuildify)';
+  let file;
   try {
-    const file = require('node-gyp-build').path(root);
-    if (!file.includes(`${path.sep}prebuilds${path.sep}`)) return false;
-    require(file);
-    console.log(`squeeze-excite: using the prebuilt ${path.relative(root, file)}`);
-    return true;
+    file = require('node-gyp-build').path(root);
   } catch {
-    return false;
+    return `no prebuilt binary for ${process.platform}-${process.arch} with this libc`;
+  }
+  if (!file.includes(`${path.sep}prebuilds${path.sep}`)) return `no prebuilt binary for ${process.platform}-${process.arch}`;
+  try {
+    require(file);
+  } catch (err) {
+    return `the prebuilt ${path.relative(root, file)} does not load here: ${err && err.message ? err.message.split('\n')[0] : err}`;
+  }
+  // Several CUDA builds (linux-x64): the runtime loader picks the one the driver supports.
+  let builds = '';
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(path.dirname(file), 'cuda-builds.json'), 'utf8'));
+    builds = ` and the other CUDA builds beside it (${manifest.builds.map((b) => b.cudaVersion).join(', ')}: the one the installed driver supports is chosen when the package loads)`;
+  } catch {
+    // one binary
+  }
+  console.log(`squeeze-excite: using the prebuilt ${path.relative(root, file)}${builds}; nothing to build`);
+  return null;
+}
+
+// node-gyp as the package manager provides it: npm names its own copy in npm_config_node_gyp;
+// else one installed beside this package; else a node-gyp on PATH.
+function nodeGyp() {
+  const own = process.env.npm_config_node_gyp;
+  if (own && fs.existsSync(own)) return { cmd: process.execPath, args: [own] };
+  try {
+    return { cmd: process.execPath, args: [require.resolve('node-gyp/bin/node-gyp.js', { paths: [root] })] };
+  } catch {
+    return { cmd: 'node-gyp', args: [] };
   }
 }
 
-if (mode === 'auto' && prebuildLoads()) process.exit(0);
+const problem = mode === 'auto' ? prebuildProblem() : 'a source build was asked for';
+if (problem === null) process.exit(0);
 if (mode === 'cmake') {
   const arch = cudaArchitectures();
   console.log(
@@ -40,6 +68,14 @@ if (mode === 'cmake') {
   );
   process.exit(cmakeBuild(['compile', '--out', 'build'], { architectures: arch.value }));
 }
-console.log('squeeze-excite: no prebuild for this platform; building the CPU backend with node-gyp (needs Python 3, make and a C++17 compiler)');
-const r = spawnSync('node-gyp', ['rebuild'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' });
+console.log(`squeeze-excite: ${problem}; building the CPU backend from source with node-gyp (needs Python 3, make and a C++17 compiler)`);
+const gyp = nodeGyp();
+const r = spawnSync(gyp.cmd, [...gyp.args, 'rebuild'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' && gyp.args.length === 0 });
+if (r.error) {
+  console.error(
+    `squeeze-excite: could not run node-gyp (${r.error.code || r.error.message}). Install it (npm install -g node-gyp) and run ` +
+      '`node-gyp rebuild` in this package\'s folder, or install on a platform with a prebuilt binary (README, "Platforms and installation").',
+  );
+  process.exit(1);
+}
 process.exit(r.status === null ? 1 : r.status);

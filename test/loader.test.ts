@@ -217,6 +217,37 @@ describe('native loader diagnostics', () => {
     expect(fixes(message)).toMatch(/node-gyp rebuild/);
   });
 
+  // Yarn Plug'n'Play with the package kept zipped (dependenciesMeta unplugged: false; package.json
+  // asks for unplugging): dlopen cannot open a file inside the archive, and "reinstall" would not help.
+  it('a prebuild inside a Yarn zip archive: says to let Yarn unplug the package', () => {
+    const dir = path.join(packageCopy(), 'cache', 'squeeze-excite-npm-0.1.0.zip', 'node_modules', 'squeeze-excite');
+    mkdirSync(dir, { recursive: true });
+    cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
+    copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
+    symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
+    mkdirSync(path.join(dir, prebuildDir), { recursive: true });
+    const file = path.join(dir, prebuildDir, 'squeeze-excite.napi.node');
+    writeFileSync(file, 'stands in for a prebuild');
+    const { loadWith } = requireCjs(path.join(dir, 'dist', 'backend', 'load.js')) as {
+      loadWith(setup: { root: string; requireAddon(f: string): unknown; binaryEnv?: string; cudaBuildEnv?: string; bundled: string | null }): unknown;
+    };
+    let message = '';
+    try {
+      loadWith({
+        root: dir,
+        requireAddon: () => { throw Object.assign(new Error(`${file}: cannot open shared object file: Not a directory`), { code: 'ERR_DLOPEN_FAILED' }); },
+        binaryEnv: undefined,
+        cudaBuildEnv: undefined,
+        bundled: null,
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('Yarn keeps squeeze-excite inside its zip archive');
+    expect(fixes(message)).toContain('Let Yarn unplug it');
+    expect(fixes(message)).not.toMatch(/Reinstall/);
+  });
+
   describe.skipIf(noAddon !== null)(`with a loadable addon${noAddon ? ` (skipped: ${noAddon})` : ''}`, () => {
     it('loads the prebuild for this platform when there is no local build', () => {
       const dir = packageCopy();

@@ -257,7 +257,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: unmatched.reason as string,
       fixes: [
-                `Unset ${CUDA_BUILD_ENV} to let the loader choose, or set it to the CUDA version of a shipped build (cuda.status().builds lists them once it loads).`,
+        `Unset ${CUDA_BUILD_ENV} to let the loader choose, or set it to the CUDA version of a shipped build (cuda.status().builds lists them once it loads).`,
       ],
     };
   }
@@ -265,7 +265,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: `this copy of squeeze-excite was bundled into ${report.bundled}; its native addon (prebuilds/, build/) stays in the package folder, where a bundle cannot find it`,
       fixes: [
-                EXTERNAL_HOWTO,
+        EXTERNAL_HOWTO,
         'Or copy the squeeze_excite.node for the target platform (node_modules/squeeze-excite/prebuilds/<platform>-<arch>/*.node) next to the bundle and set SQUEEZE_EXCITE_BINARY to its path.',
       ],
     };
@@ -277,6 +277,17 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     `With CMake >= 3.18 (and the CUDA toolkit for the CUDA backend): cd ${root} && node scripts/cmake-build.js`,
   ];
   if (prebuild?.file && !prebuild.ok) {
+    // Yarn Plug'n'Play reads packages from zip archives; dlopen cannot open a file inside one
+    // ("Not a directory"). package.json asks Yarn to unplug this package (preferUnplugged); a
+    // project's dependenciesMeta can still keep it zipped.
+    if (/\.zip[\\/]/.test(prebuild.file)) {
+      return {
+        cause: `Yarn keeps squeeze-excite inside its zip archive (${prebuild.file}), where a native addon cannot be opened: ${prebuild.reason}`,
+        fixes: [
+          "Let Yarn unplug it: in your package.json, remove dependenciesMeta['squeeze-excite'].unplugged: false (or set it to true), then run yarn install.",
+        ],
+      };
+    }
     if (/GLIBC(XX)?_[\d.]+'? not found/.test(prebuild.reason ?? '')) {
       return {
         cause: `this system's C library is older than the prebuilt binary needs (glibc >= 2.28): ${prebuild.reason}`,
@@ -286,7 +297,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: `the prebuilt binary for this platform is there but did not load: ${prebuild.reason}`,
       fixes: [
-                `Reinstall the package (the file may be damaged): rm -rf ${root} && npm install`,
+        `Reinstall the package (the file may be damaged): rm -rf ${root} && npm install`,
         'If it still fails, report the "Tried:" list above with the output of: node -p "process.versions" and ldd --version',
       ],
     };
@@ -295,7 +306,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: `${root} is a source checkout and its addon is not built (or the build failed)`,
       fixes: [
-                `Build it: cd ${root} && npm install   (or npm run build:native; CPU only: npm run build:native:cpu). Needs CMake >= 3.18 and a C++17 compiler; CUDA kernels too when nvcc is found.`,
+        `Build it: cd ${root} && npm install   (or npm run build:native; CPU only: npm run build:native:cpu). Needs CMake >= 3.18 and a C++17 compiler; CUDA kernels too when nvcc is found.`,
         toolchainLine(),
       ],
     };
