@@ -34,7 +34,7 @@ function prebuildProblem() {
   let builds = '';
   try {
     const manifest = JSON.parse(fs.readFileSync(path.join(path.dirname(file), 'cuda-builds.json'), 'utf8'));
-    builds = ` and the other CUDA builds beside it (${manifest.builds.map((b) => b.cudaVersion).join(', ')}: the one the installed driver supports is chosen when the package loads)`;
+    builds = ` among its CUDA builds (${manifest.builds.map((b) => b.cudaVersion).join(', ')}: the one the installed driver supports is chosen when the package loads)`;
   } catch {
     // one binary
   }

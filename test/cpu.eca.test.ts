@@ -159,6 +159,7 @@ describe('ecaKernelSize', () => {
   // JavaScript can count; channels = 2^53 was taken.
   test('a gamma so small that the size passes 2^53, or channels past 2^53 - 1, is a coded RangeError', () => {
     expect(() => ecaKernelSize(256, 1e-300)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'gamma' }));
+    expect(() => ecaKernelSize(256, 2, 1e300)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'beta' }));
     expect(() => ecaKernelSize(2 ** 53)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', argument: 'channels' }));
     expect(ecaKernelSize(2 ** 53 - 1)).toBe(27);
     expect(ecaKernelSize(256, 1e-13)).toBe(90_000_000_000_001);

@@ -203,13 +203,21 @@ describe('arguments are read once, through the intrinsic accessors', () => {
       name: 'RangeError',
       code: 'ERR_OUT_OF_RANGE',
       argument: 'options.out',
-      message: expect.stringMatching(/^seForward(Async)?: options\.out must be x itself or memory disjoint from it; received an array over memory that partly overlaps x's through another SharedArrayBuffer object .* Pass out: x for in place, or an array over other memory\.$/),
+      message: expect.stringMatching(/^seForward(Async)?: options\.out must be x itself or memory disjoint from x; received an array over memory that overlaps x's without being the same memory, through another SharedArrayBuffer object .* Pass out: x for in place, or an array over other memory\.$/),
     });
     expect(() => seForward(xView, shape, ws as never, { device: 'cpu', out: clone.subarray(2, n + 2) })).toThrow(want);
     await expect(seForwardAsync(xView, shape, ws as never, { device: 'cpu', out: clone.subarray(2, n + 2) })).rejects.toThrow(want);
     const sOverlap = expect.objectContaining({ argument: 'options.scaleOut', message: expect.stringMatching(/options\.scaleOut must be memory disjoint from x; received/) });
     expect(() => seForward(xView, shape, ws as never, { device: 'cpu', scaleOut: clone.subarray(0, shape[0] * shape[1]) })).toThrow(sOverlap);
     expect(bitsEqual(both, before)).toBe(true);
+    // The weights by their own names (ECA's is weights.weight, not the addon's "aux").
+    const mem = new SharedArrayBuffer(64 * 4);
+    const weight = new Float32Array(mem, 0, 3);
+    weight.set([0.1, 0.2, 0.3]);
+    const ex = new Float32Array(16).fill(1);
+    expect(() => ecaForward(ex, [1, 4, 2, 2], { weight }, { device: 'cpu', out: new Float32Array(structuredClone(mem), 4, 16) })).toThrow(
+      expect.objectContaining({ argument: 'options.out', message: expect.stringMatching(/^ecaForward: options\.out must be memory disjoint from weights\.weight; received an array over memory that overlaps weights\.weight's, through another SharedArrayBuffer/) }),
+    );
     // The same memory exactly, through the clone: in place, as out === x.
     const inPlace = seForward(xView, shape, ws as never, { device: 'cpu', out: clone.subarray(0, n) });
     expect(bitsEqual(inPlace, sync)).toBe(true);

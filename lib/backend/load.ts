@@ -315,7 +315,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: 'this copy of squeeze-excite ships no prebuilt binaries (a tarball packed without `npm run prebuildify`, or an install from a git URL)',
       fixes: [
-                'Install a tarball that carries them: in a checkout, npm install && npm run prebuildify && npm pack, then npm install <that .tgz>',
+        'Install a tarball that carries them: in a checkout, npm install && npm run prebuildify && npm pack, then npm install <that .tgz>',
         toolchainLine(),
         ...fromSource,
       ],

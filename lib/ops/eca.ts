@@ -145,7 +145,9 @@ export function ecaKernelSize(channels: number, gamma = 2, beta = 1): number {
   const t = Math.floor(Math.abs(Math.log2(channels) + beta) / gamma);
   // Past 2^53 the parity test and t + 1 mean nothing (ecaKernelSize(256, 1e-300) gave 9e300).
   if (!Number.isSafeInteger(t + 1)) {
-    throw rangeErrorText(fn, 'gamma', `large enough that |log2(channels) + beta| / gamma stays below 2^53 - 1 (a kernel size)`, `${gamma}, which gives ${t}`);
+    // log2 of a safe integer is at most 53: past that, beta is what made the size too large.
+    const [arg, value] = Math.abs(beta) > 64 ? (['beta', beta] as const) : (['gamma', gamma] as const);
+    throw rangeErrorText(fn, arg, 'such that |log2(channels) + beta| / gamma stays below 2^53 - 1 (a kernel size)', `${value}, which gives ${t}`);
   }
   const k = t % 2 === 1 ? t : t + 1;
   return Math.max(k, 3);

@@ -9,6 +9,7 @@ import {
   DTYPE_CODE,
   GATE_CODE,
   LAYOUT_CODE,
+  OP_CODE,
   OUT_ACT_CODE,
   type HostOperands,
   type HostWeights,
@@ -213,21 +214,30 @@ function deviceResult(native: NativeBinding, o: DeviceOperandSet): DeviceTensor 
 // SharedArrayBuffer gives one), whose views lib/ compares by buffer identity. Its refusal is
 // reworded here as lib/'s own: the function, the argument, what was expected and received.
 const NATIVE_ALIAS = /^squeeze-excite \(native\): (out|scaleOut) must be (?:(x|residual) itself or disjoint from it|disjoint from (\w+))$/;
-const ALIAS_NAMES: Readonly<Record<string, string>> = { x: 'x', residual: 'options.residual', out: 'options.out', scaleOut: 'options.scaleOut' };
 
-function aliasRefusal(fn: string, err: unknown): unknown {
+/** The argument name of the addon's operand slot (convert.cpp kSlotNames) for op `op` (OP_CODE). */
+function slotArgument(slot: string, op: number): string {
+  if (slot === 'x') return 'x';
+  if (slot === 'residual' || slot === 'out' || slot === 'scaleOut') return `options.${slot}`;
+  if (slot === 'aux') return op === OP_CODE.eca ? 'weights.weight' : 'weights.spatialWeight';
+  return `weights.${slot}`;
+}
+
+function aliasRefusal(call: PreparedCall, err: unknown): unknown {
   if (!(err instanceof RangeError) || (err as NativeError).code !== 'ERR_OUT_OF_RANGE') return err;
   const m = NATIVE_ALIAS.exec(err.message);
   if (m === null) return err;
   const [, arg, itself, other] = m as unknown as [string, 'out' | 'scaleOut', string | undefined, string | undefined];
-  const name = ALIAS_NAMES[itself ?? other ?? ''] ?? `weights.${other}`;
-  const expected = itself ? `${name} itself or memory disjoint from it` : `memory disjoint from ${name}`;
-  return rangeErrorText(
-    fn,
-    `options.${arg}`,
-    expected,
-    `an array over memory that partly overlaps ${name}'s through another SharedArrayBuffer object (structuredClone or postMessage of a SharedArrayBuffer gives one over the same memory). Pass ${arg === 'out' && itself ? `out: ${name} for in place, or ` : ''}an array over other memory.`,
-  );
+  const name = slotArgument(itself ?? other ?? '', call.cfg[CFG.op] ?? -1);
+  const via = 'through another SharedArrayBuffer object (structuredClone or postMessage of a SharedArrayBuffer gives one over the same memory)';
+  return itself
+    ? rangeErrorText(
+        call.fn,
+        `options.${arg}`,
+        `${name} itself or memory disjoint from ${name}`,
+        `an array over memory that overlaps ${name}'s without being the same memory, ${via}. Pass out: ${name} for in place, or an array over other memory.`,
+      )
+    : rangeErrorText(call.fn, `options.${arg}`, `memory disjoint from ${name}`, `an array over memory that overlaps ${name}'s, ${via}. Pass an array over other memory.`);
 }
 
 export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
@@ -246,7 +256,7 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
       }
       return native.cpuForward(cpuCfg(call, o), operands);
     } catch (err) {
-      throw aliasRefusal(call.fn, err);
+      throw aliasRefusal(call, err);
     }
   }
   const result = deviceResult(native, o);
@@ -291,7 +301,7 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
     } catch (err) {
       // The addon's message names the array; say which call it was.
       if (err instanceof Error && (err as NativeError).code === 'ERR_SQEX_ARRAY_CHANGED') err.message = `${call.fn}: ${err.message}`;
-      throw aliasRefusal(call.fn, err);
+      throw aliasRefusal(call, err);
     }
   }
   const result = deviceResult(native, o);

@@ -57,13 +57,13 @@ export function positiveInt(fn: string, arg: string, value: unknown): number | u
   return value;
 }
 
+/** The most hidden units the addon takes (a 32-bit signed count). */
+const MAX_HIDDEN = 2 ** 31 - 1;
+
 /**
  * The [hidden, C] / [C, hidden] MLP of SE (two FC) and CBAM. c may be unknown (blocks): then b2,
  * b1 or `channels` fix it.
  */
-/** The most hidden units the addon takes (a 32-bit signed count). */
-const MAX_HIDDEN = 2 ** 31 - 1;
-
 export function validateMlp(
   fn: string,
   w: Readonly<Record<string, unknown>>,

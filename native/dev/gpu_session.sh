@@ -92,9 +92,14 @@ note() {
   echo "$1" >> "$notes/$LANE"
   echo "== [${LANE#*-}] $1"
   local tmp="$OUT/summary.txt.$BASHPID"  # expanded here: a redirection would expand it in cat's process
-  cat "$notes"/* > "$tmp" && mv -f "$tmp" "$OUT/summary.txt"
+  # One lane at a time: two rebuilding at once could install the older snapshot last.
+  (
+    command -v flock > /dev/null && flock 9
+    cat "$notes"/* > "$tmp" && mv -f "$tmp" "$OUT/summary.txt"
+  ) 9> "$logs/.summary.lock"
 }
-strip() { sed 's/\x1b\[[0-9;]*m//g' | tr -s ' '; }
+# vitest's colours off, runs of spaces squeezed
+plain() { sed 's/\x1b\[[0-9;]*m//g' | tr -s ' '; }
 has() { [[ " $steps " == *" $1 "* ]]; }
 t_start=$SECONDS
 # budget NAME WANT MIN: sets B to the step's budget (WANT, or what is left before the deadline);
@@ -116,27 +121,35 @@ finish() {
   [ -d "$OUT/fixture" ] && rm -rf "$OUT/fixture"
   cat "$OUT/summary.txt"
 }
-# On SIGTERM (the call's limit): stop the lanes from starting more steps, then write what there is.
-trap 'trap - TERM; kill $(jobs -p) 2> /dev/null; note "stopped by SIGTERM"; finish; exit 124' TERM
+# Every process below this shell, deepest first (timeout puts its command in a process group of
+# its own, which a signal to ours does not reach).
+kill_tree() {
+  local p
+  for p in $(pgrep -P "$1" 2> /dev/null); do kill_tree "$p"; done
+  [ "$1" != $$ ] && kill -TERM "$1" 2> /dev/null
+}
+# On SIGTERM (the call's limit): end every step still running, then write what there is. Bash runs
+# a trap only between commands, so the main shell's steps run as jobs it waits for (run_step):
+# `wait` returns at once on a signal.
+trap 'trap - TERM; kill_tree $$; note "stopped by SIGTERM"; finish; exit 124' TERM
+run_step() { "step_$1" & wait $!; }
 
 {
-  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.total --format=csv
+  timeout -k 5 20 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.total --format=csv
   echo "kernel: $(uname -r)"
   nvcc --version | tail -2
-  python3 -c "import torch, sys; print('torch', torch.__version__)" 2>&1
-  python3 -c "import timm; print('timm', timm.__version__)" 2>&1
-  python3 -c "import safetensors; print('safetensors', safetensors.__version__)" 2>&1
+  timeout -k 5 30 python3 -c "import torch, timm, safetensors; print('torch', torch.__version__, 'timm', timm.__version__, 'safetensors', safetensors.__version__)" 2>&1
 } > "$logs/env.txt" 2>&1
 runtime=gvisor; uname -r | grep -q -- '-fc-' && runtime=firecracker
-note "machine: $(head -2 "$logs/env.txt" | tail -1); runtime $runtime; $(node -p "JSON.stringify(require('./dist/index.js').cuda.status().devices.map(d=>d.name))" 2>&1)"
+note "machine: $(head -2 "$logs/env.txt" | tail -1); runtime $runtime; $(timeout -k 5 20 node -p "JSON.stringify(require('./dist/index.js').cuda.status().devices.map(d=>d.name))" 2>&1)"
 
 step_tests() {
   budget tests 120 40 || return
   # The GPU suites (ops, tensors, weights, NaN/Inf, golden and checkpoint fixtures on CUDA), and the
   # memory-safety suite, whose hostile transfer test runs over the CUDA host path here.
-  timeout $B npx vitest run test/gpu test/golden.test.ts test/memory-safety.test.ts > "$logs/vitest-gpu.log" 2>&1
-  note "tests (vitest test/gpu + golden + memory-safety, CUDA 13 build, ${B} s): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu.log" | strip)"
-  grep -E '×|FAIL' "$logs/vitest-gpu.log" | strip | head -15
+  timeout -k 5 $B npx vitest run test/gpu test/golden.test.ts test/memory-safety.test.ts > "$logs/vitest-gpu.log" 2>&1
+  note "tests (vitest test/gpu + golden + memory-safety, CUDA 13 build, ${B} s): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu.log" | plain)"
+  grep -E '×|FAIL' "$logs/vitest-gpu.log" | plain | head -15
 }
 
 step_harness() {
@@ -144,7 +157,7 @@ step_harness() {
   if [ -x build-cuda/cuda_check_bench ]; then
     # Every kernel path against the float64 reference on fresh data (SE/ECA/CBAM x fp32/fp16/bf16 x
     # layouts, |x| ~ 1e4, chunked and grouped paths), then the 504 NaN/Inf cases.
-    timeout $B build-cuda/cuda_check_bench check > "$logs/harness-check.log" 2>&1
+    timeout -k 5 $B build-cuda/cuda_check_bench check > "$logs/harness-check.log" 2>&1
     note "harness check (every kernel path, then the 504 NaN/Inf cases): exit $? — $(grep -E 'checks:' "$logs/harness-check.log" | tail -1); $(grep -c '^FAIL' "$logs/harness-check.log") FAIL lines"
   else
     note "harness: build-cuda/cuda_check_bench not carried: skipped"
@@ -155,9 +168,9 @@ step_cuda11() {
   budget cuda11 80 30 || return
   local addon11=$PWD/.gpu/addon-cuda11/squeeze_excite.node
   if [ -f "$addon11" ]; then
-    SQUEEZE_EXCITE_BINARY=$addon11 node -p "const s=require('./dist/index.js').cuda.status(); JSON.stringify({runtimeVersion:s.runtimeVersion, driverVersion:s.driverVersion, available:s.available, reason:s.reason})" > "$logs/cuda11-status.log" 2>&1
-    SQUEEZE_EXCITE_BINARY=$addon11 timeout $B npx vitest run test/gpu test/golden.test.ts > "$logs/vitest-gpu-cuda11.log" 2>&1
-    note "cuda11 (GPU suites + golden, CUDA 11.8 build forced): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu-cuda11.log" | strip); $(cat "$logs/cuda11-status.log")"
+    SQUEEZE_EXCITE_BINARY=$addon11 timeout -k 5 20 node -p "const s=require('./dist/index.js').cuda.status(); JSON.stringify({runtimeVersion:s.runtimeVersion, driverVersion:s.driverVersion, available:s.available, reason:s.reason})" > "$logs/cuda11-status.log" 2>&1
+    SQUEEZE_EXCITE_BINARY=$addon11 timeout -k 5 $B npx vitest run test/gpu test/golden.test.ts > "$logs/vitest-gpu-cuda11.log" 2>&1
+    note "cuda11 (GPU suites + golden, CUDA 11.8 build forced): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu-cuda11.log" | plain); $(cat "$logs/cuda11-status.log")"
   else
     note "cuda11: .gpu/addon-cuda11 not carried: skipped"
   fi
@@ -170,13 +183,16 @@ step_timm() {
   # v0.2.8), then the fixture tests against them on the CPU and on CUDA. They replace the
   # committed fixtures in this copy of the tree, so this step runs after the suites that read them.
   mkdir -p "$OUT/fixture"
-  { timeout 30 python3 scripts/gen_safetensors_fixture.py --mode timm --out "$OUT/fixture" &&
-    timeout 30 python3 scripts/gen_timm_models_fixture.py --out "$OUT/fixture"; } > "$logs/timm-fixture.log" 2>&1
+  # The budget in thirds: each generator (~10 s each last time), then the tests.
+  local g=$((B / 3 < 30 ? B / 3 : 30)) t0=$SECONDS
+  { timeout -k 5 $g python3 scripts/gen_safetensors_fixture.py --mode timm --out "$OUT/fixture" &&
+    timeout -k 5 $g python3 scripts/gen_timm_models_fixture.py --out "$OUT/fixture"; } > "$logs/timm-fixture.log" 2>&1
   local rc=$?
   if [ $rc -eq 0 ]; then
     cp -r "$OUT"/fixture/* test/fixtures/
-    timeout $((B > 70 ? B - 60 : 10)) npx vitest run test/state-dict.fixture.test.ts test/timm-models.fixture.test.ts test/gpu/state-dict.cuda.test.ts >> "$logs/timm-fixture.log" 2>&1
-    note "timm fixtures: made (exit $rc), tests on them (cpu + cuda): exit $? — $(grep -E 'Tests ' "$logs/timm-fixture.log" | strip | tail -1); $(grep -o '"mode": *"[a-z]*"' "$OUT/fixture/attention_model.json" | head -1); $(grep -E 'models, .* attention modules' "$logs/timm-fixture.log")"
+    local left=$((B - (SECONDS - t0)))
+    timeout -k 5 $((left > 10 ? left : 10)) npx vitest run test/state-dict.fixture.test.ts test/timm-models.fixture.test.ts test/gpu/state-dict.cuda.test.ts >> "$logs/timm-fixture.log" 2>&1
+    note "timm fixtures: made (exit $rc), tests on them (cpu + cuda): exit $? — $(grep -E 'Tests ' "$logs/timm-fixture.log" | plain | tail -1); $(grep -o '"mode": *"[a-z]*"' "$OUT/fixture/attention_model.json" | head -1); $(grep -E 'models, .* attention modules' "$logs/timm-fixture.log")"
     tar -C "$OUT/fixture" -czf "$OUT/fixtures.tar.gz" . && rm -rf "$OUT/fixture"
   else
     note "timm fixtures: generator exit $rc — $(tail -2 "$logs/timm-fixture.log" | tr '\n' ' ')"
@@ -191,10 +207,10 @@ step_sanitize() {
   fi
   for tool in memcheck racecheck; do
     budget "compute-sanitizer $tool" 45 20 || continue
-    SQEX_ALLOC_CYCLES=200 timeout $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
+    SQEX_ALLOC_CYCLES=200 timeout -k 5 $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
       node node_modules/vitest/vitest.mjs run test/gpu/nan.cuda.test.ts test/gpu/tensor.cuda.test.ts --pool=forks --maxWorkers=1 --testTimeout=200000 \
       > "$logs/sanitizer-$tool.log" 2>&1
-    note "compute-sanitizer $tool: exit $? — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.log" | sort | uniq -c | strip | tr '\n' ';') $(grep -E 'Tests ' "$logs/sanitizer-$tool.log" | strip)"
+    note "compute-sanitizer $tool: exit $? — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.log" | sort | uniq -c | plain | tr '\n' ';') $(grep -E 'Tests ' "$logs/sanitizer-$tool.log" | plain)"
   done
 }
 
@@ -202,7 +218,7 @@ step_bench() {
   budget bench 100 40 || return
   # The quick GPU table: ours, the same-size copy and PyTorch eager / CUDA graph (torch.compile
   # costs minutes: SQEX_PEER_MODES adds it in a session with time to spare).
-  timeout $B node bench/run.mjs --gpu-only --quick --out "$results" > "$logs/bench.md" 2> "$logs/bench-progress.log"
+  timeout -k 5 $B node bench/run.mjs --gpu-only --quick --out "$results" > "$logs/bench.md" 2> "$logs/bench-progress.log"
   note "bench --quick: exit $? — $(grep -cE '^\| (se|eca|cbam|SE|ECA|CBAM) ' "$logs/bench.md") rows"
 }
 
@@ -210,7 +226,7 @@ step_async() {
   budget async 30 15 || return
   # What memory safety costs async calls on the CUDA host path (issue 8: pinned staging), beside
   # the sync call and SharedArrayBuffer operands, per size (bench/async.mjs).
-  timeout $B node bench/async.mjs --device cuda --reps 10 --json > "$results/async-cuda.json" 2> "$logs/async-cuda.log"
+  timeout -k 5 $B node bench/async.mjs --device cuda --reps 10 --json > "$results/async-cuda.json" 2> "$logs/async-cuda.log"
   local rc=$?
   note "async (cuda host path): exit $rc — $(node -p "try { require('$results/async-cuda.json').map(r=>r.shape+' sync '+r.syncUs+' async '+r.asyncOutUs+' ('+r.asyncOutBlockUs+')').join('; ') } catch (e) { 'no results: ' + e.message }" 2>&1 | head -1); $(tail -1 "$logs/async-cuda.log")"
 }
@@ -219,7 +235,7 @@ step_crossover() {
   budget crossover 45 20 || return
   # Host arrays on the CPU vs the CUDA host path, per op and size: the data for device 'auto'
   # (issue 10). bench/crossover.mjs stops starting new sizes after its own budget.
-  timeout $B node bench/crossover.mjs --budget-s $((B - 10)) > "$results/crossover.json" 2> "$logs/crossover.log"
+  timeout -k 5 $B node bench/crossover.mjs --budget-s $((B - 10)) > "$results/crossover.json" 2> "$logs/crossover.log"
   local rc=$?
   note "crossover (cpu vs cuda host path): exit $rc — $(node -p "try { JSON.stringify(require('$results/crossover.json').crossoverBytes ?? 'none') } catch (e) { 'no results: ' + e.message }" 2>&1 | head -1); $(tail -1 "$logs/crossover.log")"
 }
@@ -236,7 +252,7 @@ step_cluster() {
   local run_b
   if [ -x build-cluster/se_cluster ]; then run_b=$((B - 20)); else run_b=$((B - 70)); fi
   [ $run_b -lt 20 ] && run_b=20
-  OUT=$results timeout $B bash native/dev/cluster/run.sh all $run_b > "$logs/cluster.log" 2>&1
+  OUT=$results timeout -k 5 $B bash native/dev/cluster/run.sh all $run_b > "$logs/cluster.log" 2>&1
   note "cluster variants (run budget ${run_b} s): exit $? — $(tail -1 "$logs/cluster.log")"
   tail -30 "$logs/cluster.log"
 }
@@ -249,10 +265,10 @@ lane 2-cuda11 cuda11; pid_cuda=$!
 lane 3-harness harness sanitize; pid_harness=$!
 wait $pid_tests $pid_cuda
 LANE=4-timm
-if has timm; then step_timm; fi
+if has timm; then run_step timm; fi
 wait $pid_harness
 LANE=5-timing
-for s in bench async crossover cluster; do if has "$s"; then "step_$s"; fi; done
+for s in bench async crossover cluster; do if has "$s"; then run_step "$s"; fi; done
 
 trap - TERM
 finish
