@@ -258,6 +258,9 @@ class BlockCore {
     const stream = parseStream(fn, 'options.stream', opts.stream);
     const offloadAlways = parseOffload(fn, opts);
     const resident = onDevice && !shapeGiven && opts.residual === undefined && opts.out === undefined && opts.scaleOut === undefined;
+    // Again: the shape's and the options' getters are the caller's code, and may have disposed this
+    // block (an attack launched the kernel on its freed weights that way).
+    if (this.disposed) throw codedError(`${fn}: this ${this.name} has been disposed`, 'ERR_SQEX_DISPOSED');
     return { shape, opts, stream, offloadAlways, resident };
   }
 

@@ -278,6 +278,8 @@ export class DeviceTensor {
     brand(this, fn);
     this.#assertLive('toHost');
     const stream = parseDownloadStream(fn, options);
+    // Again: the options' getters are the caller's code, and may have disposed this tensor.
+    this.#assertLive('toHost');
     const dst = this.#hostBuffer();
     const native = binding();
     retainTensor(this);
@@ -302,6 +304,8 @@ export class DeviceTensor {
     brand(this, fn);
     this.#assertLive('copyFrom');
     const stream = parseDownloadStream(fn, options);
+    // Again: the options' getters are the caller's code, and may have disposed this tensor.
+    this.#assertLive('copyFrom');
     const isF32 = isFloat32Array(data);
     const numel = numelOf(this.shape);
     const expected = this.dtype === 'float32'
@@ -321,6 +325,8 @@ export class DeviceTensor {
     brand(this, fn);
     this.#assertLive('toHostSync');
     const stream = parseDownloadStream(fn, options);
+    // Again: the options' getters are the caller's code, and may have disposed this tensor.
+    this.#assertLive('toHostSync');
     const dst = this.#hostBuffer();
     binding().cudaDownload(this.device, this.#ptr, dst, stream);
     return dst;

@@ -1124,6 +1124,27 @@ describe('blocks on CUDA', () => {
     expect(bitsEqual(got, cpuRun(b.problem, x, undefined).y)).toBe(true);
   });
 
+  // Found by an attack (2026-11-30): a getter of the call's own arguments (options or a shape
+  // element) that disposed the block ran after the disposed check, and the kernel was launched on
+  // the freed weights (cudaErrorIllegalAddress here; on hardware, sticky, or stale memory read).
+  test.each(['resident, options getter', 'general, shape getter', 'async resident, options getter'] as const)(
+    'a block disposed by a getter of its own call arguments (%s): ERR_SQEX_DISPOSED, no kernel',
+    async (how) => {
+      const rng = freshRng();
+      const shape: Shape4 = [2, 4, 3, 3];
+      const b = build('SE', rng, shape, 'NCHW');
+      const block = b.block as SEBlock;
+      const xT = keep(DeviceTensor.from(rng.normals(numel(shape), 1, 0.3), shape as LibShape4));
+      const opts = { get stream() { block.dispose(); return 0n; } };
+      const shapeArg = Object.defineProperty([...shape], 0, { get() { block.dispose(); return shape[0]; } });
+      fake.clearLog();
+      const call = (): unknown => (how.startsWith('async') ? block.forwardAsync(xT, opts as never) : how.startsWith('resident') ? block.forward(xT, opts as never) : block.forward(xT, shapeArg as never));
+      if (how.startsWith('async')) await expect(call() as Promise<unknown>).rejects.toMatchObject({ code: 'ERR_SQEX_DISPOSED' });
+      else expect(call).toThrow(expect.objectContaining({ code: 'ERR_SQEX_DISPOSED' }));
+      expect(fake.cudaForwards()).toEqual([]);
+    },
+  );
+
   // Found by an attack (2026-11-30): a block built without deviceIndex (weights on cuda:0) took a
   // DeviceTensor x on cuda:1 through its general path (out, residual, scaleOut or a shape) to the
   // kernel with cuda:0 weight pointers (cudaErrorIllegalAddress: sticky on real hardware).
@@ -1219,6 +1240,21 @@ describe('DeviceTensor lifecycle', () => {
       expect(fake.mem('cudaUpload').map((u) => [u.ptr, u.bytes, u.stream])).toEqual([[ptr, t.byteLength, 9n]]);
       expect(bitsEqual(fake.read(0, ptr, t.byteLength), bytesOf(expectedBits)), seedNote(rng)).toBe(true);
     }
+  });
+
+  // Found by an attack (2026-11-30): an options getter that disposed the tensor ran after the
+  // live check, and the copy went to the addon with address 0 (an uncoded-looking CUDA error).
+  test.each(['toHost', 'toHostSync', 'copyFrom', 'toFloat32'] as const)('%s: a tensor disposed by its own options getter is ERR_SQEX_DISPOSED, no copy', async (method) => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 4, 2, 2];
+    const t = DeviceTensor.from(rng.normals(16), shape as LibShape4);
+    const opts = { get stream() { t.dispose(); return 0n; } };
+    fake.clearLog();
+    const run = (): unknown =>
+      method === 'copyFrom' ? t.copyFrom(rng.normals(16), opts as never) : method === 'toHostSync' ? t.toHostSync(opts as never) : t[method](opts as never);
+    if (method === 'toHost' || method === 'toFloat32') await expect(run() as Promise<unknown>).rejects.toMatchObject({ code: 'ERR_SQEX_DISPOSED' });
+    else expect(run).toThrow(expect.objectContaining({ code: 'ERR_SQEX_DISPOSED' }));
+    expect(fake.mem('cudaUpload').concat(fake.mem('cudaDownload') as never[], fake.mem('cudaDownloadAsync') as never[])).toEqual([]);
   });
 
   test('copyFrom refuses bad data without writing; after dispose it throws', () => {
