@@ -145,10 +145,32 @@ export function parseIndex(fn: string, arg: string, value: unknown): number | un
 const MAX_U64 = (1n << 64n) - 1n;
 
 /** A cudaStream_t as a bigint (0n = the legacy default stream); undefined gives 0n. */
-export function parseStream(fn: string, arg: string, value: unknown): bigint {
+/** cudaStreamPerThread's handle (driver_types.h). */
+const CUDA_STREAM_PER_THREAD = 2n;
+
+/** A cudaStream_t handle as a bigint (undefined: 0n, the default stream). */
+export function parseStreamHandle(fn: string, arg: string, value: unknown): bigint {
   if (value === undefined) return 0n;
   const expected = 'a bigint cudaStream_t handle in [0n, 2n ** 64n)';
   if (typeof value !== 'bigint') throw typeError(fn, arg, expected, value);
   if (value < 0n || value > MAX_U64) throw rangeError(fn, arg, expected, value);
   return value;
+}
+
+/** The stream of an op: a handle, but not cudaStreamPerThread. */
+export function parseStream(fn: string, arg: string, value: unknown): bigint {
+  const stream = parseStreamHandle(fn, arg, value);
+  // The per-thread default stream is another stream on each thread: an async call over host arrays
+  // runs on a pool thread and one over DeviceTensors waits there (on that thread's stream, not the
+  // caller's), and the kernel workspace, kept per stream handle, would be shared by threads whose
+  // work is not ordered (an attack on the CUDA path, 2026-11-30).
+  if (stream === CUDA_STREAM_PER_THREAD) {
+    throw rangeErrorText(
+      fn,
+      arg,
+      '0n (the default stream) or a stream you created, not cudaStreamPerThread (2n), which names another stream on every thread: async calls run or wait on a pool thread, and the kernel workspace is kept per handle',
+      '2n',
+    );
+  }
+  return stream;
 }

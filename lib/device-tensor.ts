@@ -4,7 +4,7 @@
 // own (fromPointer), which dispose() only detaches from.
 
 import type { NativeBinding } from './backend/contract.js';
-import { numelOf, parseEnum, parseIndex, parseObject, parseShape } from './args.js';
+import { numelOf, parseEnum, parseIndex, parseObject, parseShape, parseStreamHandle } from './args.js';
 import { binding, requireCuda } from './cuda.js';
 import { float16BitsToFloat32, bfloat16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
 import {
@@ -394,13 +394,11 @@ function storageBits(data: Float32Array | Uint16Array, dtype: DType): Float32Arr
   return dtype === 'float16' ? float32ToFloat16Bits(data) : float32ToBfloat16Bits(data);
 }
 
+// A copy is enqueued on the calling thread, so any handle means what the caller means (the
+// per-thread default stream included), unlike an async op's (parseStream).
 function parseDownloadStream(fn: string, options: unknown): bigint {
   const opts = parseObject(fn, 'options', options, DOWNLOAD_KEYS, true);
-  const s = opts.stream;
-  if (s === undefined) return 0n;
-  if (typeof s !== 'bigint') throw typeError(fn, 'options.stream', 'a bigint cudaStream_t handle', s);
-  if (s < 0n || s > MAX_U64) throw rangeError(fn, 'options.stream', 'a bigint cudaStream_t handle in [0n, 2n ** 64n)', s);
-  return s;
+  return parseStreamHandle(fn, 'options.stream', opts.stream);
 }
 
 function checkDeviceIndex(fn: string, native: NativeBinding, device: number): void {

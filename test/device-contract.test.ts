@@ -1242,6 +1242,26 @@ describe('DeviceTensor lifecycle', () => {
     }
   });
 
+  // From an attack (2026-11-30): cudaStreamPerThread (2n) names another stream on each thread; an
+  // async op would run (host arrays) or wait (DeviceTensors) on a pool thread's stream, and the
+  // workspace kept per handle would be shared across threads. Ops refuse it; copies, enqueued on
+  // the calling thread, take it.
+  test('stream 2n (cudaStreamPerThread) is refused by ops and blocks by name, accepted by copies', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 4, 2, 2];
+    const xT = keep(DeviceTensor.from(rng.normals(16), shape as LibShape4));
+    const w = randSEWeights(rng, 4, 2, { twoFc: true, b1: true, b2: true });
+    const block = keep(new SEBlock(w, { device: 'cuda' }));
+    fake.clearLog();
+    const refused = expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.stream', message: expect.stringContaining('not cudaStreamPerThread (2n)') });
+    expect(() => seForward(xT, shape as LibShape4, w, { stream: 2n })).toThrow(refused);
+    await expect(seForwardAsync(rng.normals(16), shape as LibShape4, w, { device: 'cuda', stream: 2n })).rejects.toMatchObject({ argument: 'options.stream' });
+    expect(() => block.forward(xT, { stream: 2n })).toThrow(refused);
+    expect(fake.cudaForwards()).toEqual([]);
+    expect(bitsEqual(f32(await xT.toHost({ stream: 2n })), f32(xT.toHostSync()))).toBe(true);
+    xT.copyFrom(rng.normals(16), { stream: 2n });
+  });
+
   // Found by an attack (2026-11-30): an options getter that disposed the tensor ran after the
   // live check, and the copy went to the addon with address 0 (an uncoded-looking CUDA error).
   test.each(['toHost', 'toHostSync', 'copyFrom', 'toFloat32'] as const)('%s: a tensor disposed by its own options getter is ERR_SQEX_DISPOSED, no copy', async (method) => {
