@@ -893,3 +893,14 @@ describe('an object posing as a typed array is described as one that is not', ()
     );
   });
 });
+
+// From an attack (2026-11-30): { device: 'cpu', deviceIndex: 99 } was accepted silently.
+describe("deviceIndex with device 'cpu' is refused by name", () => {
+  const w = { w1: new Float32Array(HIDDEN * C), w2: new Float32Array(C * HIDDEN) };
+  test.each([
+    ['seForward', () => seForward(new Float32Array(NUMEL), SHAPE, w, { device: 'cpu', deviceIndex: 0 })],
+    ['new SEBlock', () => new SEBlock(w, { device: 'cpu', deviceIndex: 99 })],
+  ] as const)('%s', (_what, call) => {
+    expect(call).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.deviceIndex' }));
+  });
+});

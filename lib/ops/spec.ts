@@ -3,6 +3,7 @@
 
 import type { HostWeights } from '../backend/contract.js';
 import { parseEnum, parseIndex } from '../args.js';
+import { rangeError } from '../is.js';
 import { DTYPES, type DeviceTensor, LAYOUTS } from '../device-tensor.js';
 import type { Activation, Device, Gate, Layout, Offload, OutputActivation } from '../types.js';
 
@@ -78,6 +79,13 @@ export interface Settings {
 }
 
 export function parseSettings(fn: string, spec: OpSpec, opts: Readonly<Record<string, unknown>>): Settings {
+  const device = parseEnum(fn, 'options.device', opts.device, DEVICES, 'auto');
+  const deviceIndex = parseIndex(fn, 'options.deviceIndex', opts.deviceIndex);
+  // A GPU index with device 'cpu' says two things at once (an attack's { device: 'cpu',
+  // deviceIndex: 99 } was taken silently).
+  if (device === 'cpu' && deviceIndex !== undefined) {
+    throw rangeError(fn, 'options.deviceIndex', "omitted with device 'cpu' (it picks a CUDA device)", deviceIndex);
+  }
   return {
     layout: opts.layout === undefined ? undefined : parseEnum(fn, 'options.layout', opts.layout, LAYOUTS, 'NCHW'),
     act: spec.hasActivation ? parseEnum(fn, 'options.activation', opts.activation, ACTIVATIONS, 'relu') : 'relu',
@@ -85,8 +93,8 @@ export function parseSettings(fn: string, spec: OpSpec, opts: Readonly<Record<st
     outAct: spec.hasOutputActivation
       ? parseEnum(fn, 'options.outputActivation', opts.outputActivation, OUTPUT_ACTIVATIONS, 'none')
       : 'none',
-    device: parseEnum(fn, 'options.device', opts.device, DEVICES, 'auto'),
-    deviceIndex: parseIndex(fn, 'options.deviceIndex', opts.deviceIndex),
+    device,
+    deviceIndex,
   };
 }
 
