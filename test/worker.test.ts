@@ -164,3 +164,27 @@ const BUSY = ${JSON.stringify(BUSY_SCRIPT)};
     expect(r.stdout, output).toContain('ALIVE');
   }, 90_000);
 });
+
+// From a stress test (2026-11-30): the CPU pool took one thread per host CPU whatever the process
+// may run on, so under `taskset -c 0` (or a container's CPU limit) it started more threads than
+// CPUs and time-sliced them against each other. It now counts the affinity mask and a cgroup quota.
+const taskset = process.platform === 'linux' && spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+describe.skipIf(!taskset)('the CPU pool counts the CPUs this process may run on (needs taskset)', () => {
+  test('taskset -c 0: one pool thread, and results equal the unpinned run bit for bit', () => {
+    const script = `
+      const sqex = require(${JSON.stringify(DIST)});
+      const b = require(sqex.loadReport().binary);
+      const x = new Float32Array(8 * 64 * 14 * 14); for (let i = 0; i < x.length; i++) x[i] = Math.sin(i);
+      const w1 = new Float32Array(16 * 64).map((_, i) => Math.cos(i) / 8), w2 = new Float32Array(64 * 16).map((_, i) => Math.sin(i) / 8);
+      const y = sqex.seForward(x, [8, 64, 14, 14], { w1, w2 }, { device: 'cpu' });
+      console.log(JSON.stringify({ threads: b.info().threads, y: Buffer.from(y.buffer).toString('base64').slice(0, 64) + y.reduce((a, v) => a + v, 0) }));`;
+    const run = (pin: boolean): { threads: number; y: string } => {
+      const r = pin ? spawnSync('taskset', ['-c', '0', process.execPath, '-e', script], { encoding: 'utf8' }) : spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { threads: number; y: string };
+    };
+    const pinned = run(true);
+    expect(pinned.threads).toBe(1);
+    expect(pinned.y).toBe(run(false).y);
+  });
+});

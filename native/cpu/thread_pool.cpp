@@ -23,6 +23,10 @@
 
 #if defined(__linux__)
 #include <sched.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #endif
 
 namespace sqex {
@@ -50,6 +54,48 @@ inline int current_cpu() {
 #else
   return -1;
 #endif
+}
+
+#if defined(__linux__)
+// ceil(quota / period) of a cgroup CPU limit, or 0 (none, or not readable). cgroup v2 writes
+// "max 100000" or "200000 100000" to cpu.max; v1 has cpu.cfs_quota_us (-1: none) and
+// cpu.cfs_period_us.
+int cgroup_cpu_limit() {
+  long quota = -1, period = 0;
+  if (FILE* f = std::fopen("/sys/fs/cgroup/cpu.max", "r")) {
+    char q[32] = {0};
+    if (std::fscanf(f, "%31s %ld", q, &period) == 2 && std::strcmp(q, "max") != 0) quota = std::atol(q);
+    std::fclose(f);
+  } else if (FILE* fq = std::fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r")) {
+    if (std::fscanf(fq, "%ld", &quota) != 1) quota = -1;
+    std::fclose(fq);
+    if (FILE* fp = std::fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r")) {
+      if (std::fscanf(fp, "%ld", &period) != 1) period = 0;
+      std::fclose(fp);
+    }
+  }
+  if (quota <= 0 || period <= 0) return 0;
+  return static_cast<int>((quota + period - 1) / period);
+}
+#endif
+
+// The CPUs this process may run on: the machine's, fewer when an affinity mask (taskset, a
+// cpuset) or a cgroup CPU quota (a container's CPU limit) allows fewer, at least 1. A pool of one
+// thread per host CPU in a container limited to 2 would time-slice its own threads against each
+// other (a stress test, 2026-11-30, saw 2 threads under `taskset -c 0`).
+int available_cpus() {
+  unsigned n = std::thread::hardware_concurrency();
+  if (n == 0) n = 1;
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int in_mask = CPU_COUNT(&set);
+    if (in_mask > 0 && static_cast<unsigned>(in_mask) < n) n = static_cast<unsigned>(in_mask);
+  }
+  const int quota = cgroup_cpu_limit();
+  if (quota > 0 && static_cast<unsigned>(quota) < n) n = static_cast<unsigned>(quota);
+#endif
+  return static_cast<int>(n);
 }
 
 // True while this thread runs pool tasks: a nested parallel_for then runs inline (the caller
@@ -184,10 +230,7 @@ class Pool {
   int target_size_locked() const {
     if (requested_ > 0) return requested_;
     // Read once: glibc answers hardware_concurrency() by reading sysfs (~20 us a call).
-    static const int hc = [] {
-      const unsigned n = std::thread::hardware_concurrency();
-      return n == 0 ? 1 : static_cast<int>(n);
-    }();
+    static const int hc = available_cpus();
     return hc;
   }
 
