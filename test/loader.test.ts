@@ -72,6 +72,31 @@ function probe(dir: string, env: Record<string, string> = {}, nodeArgs: string[]
   return JSON.parse(execFileSync(process.execPath, [...nodeArgs, '-e', PROBE], { cwd: dir, env: childEnv, encoding: 'utf8' })) as Probe;
 }
 
+/**
+ * The LoadError message of package `dir` whose prebuild (a stand-in file) fails to load with the
+ * dlopen error `dlopenError(file)`, through the package's own loader with that requireAddon.
+ */
+function failedPrebuildLoad(dir: string, dlopenError: (file: string) => string): string {
+  mkdirSync(path.join(dir, prebuildDir), { recursive: true });
+  const file = path.join(dir, prebuildDir, 'squeeze-excite.napi.node');
+  writeFileSync(file, 'stands in for a prebuild');
+  const { loadWith } = requireCjs(path.join(dir, 'dist', 'backend', 'load.js')) as {
+    loadWith(setup: { root: string; requireAddon(f: string): unknown; binaryEnv?: string; cudaBuildEnv?: string; bundled: string | null }): unknown;
+  };
+  try {
+    loadWith({
+      root: dir,
+      requireAddon: () => { throw Object.assign(new Error(dlopenError(file)), { code: 'ERR_DLOPEN_FAILED' }); },
+      binaryEnv: undefined,
+      cudaBuildEnv: undefined,
+      bundled: null,
+    });
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return '';
+}
+
 /** The "To fix it:" part of a LoadError message. */
 function fixes(msg: string | null): string {
   return (msg ?? '').split('To fix it:')[1] ?? '';
@@ -193,25 +218,7 @@ describe('native loader diagnostics', () => {
   it('with a prebuild that needs a newer glibc, names the floor and the dlopen error, and suggests building', () => {
     // The dynamic loader's own message, as dlopen reports it on a system older than the floor.
     const dir = packageCopy();
-    mkdirSync(path.join(dir, prebuildDir), { recursive: true });
-    const file = path.join(dir, prebuildDir, 'squeeze-excite.napi.node');
-    writeFileSync(file, 'stands in for a prebuild');
-    const dlopenError = `/lib/x86_64-linux-gnu/libc.so.6: version \`GLIBC_2.99' not found (required by ${file})`;
-    const { loadWith } = requireCjs(path.join(dir, 'dist', 'backend', 'load.js')) as {
-      loadWith(setup: { root: string; requireAddon(f: string): unknown; binaryEnv?: string; cudaBuildEnv?: string; bundled: string | null }): unknown;
-    };
-    let message = '';
-    try {
-      loadWith({
-        root: dir,
-        requireAddon: () => { throw Object.assign(new Error(dlopenError), { code: 'ERR_DLOPEN_FAILED' }); },
-        binaryEnv: undefined,
-        cudaBuildEnv: undefined,
-        bundled: null,
-      });
-    } catch (err) {
-      message = (err as Error).message;
-    }
+    const message = failedPrebuildLoad(dir, (file) => `/lib/x86_64-linux-gnu/libc.so.6: version \`GLIBC_2.99' not found (required by ${file})`);
     expect(message).toContain('older than the prebuilt binary needs (glibc >= 2.28)');
     expect(message).toContain("version `GLIBC_2.99' not found");
     expect(fixes(message)).toMatch(/node-gyp rebuild/);
@@ -225,24 +232,7 @@ describe('native loader diagnostics', () => {
     cpSync(path.join(root, 'dist'), path.join(dir, 'dist'), { recursive: true });
     copyFileSync(path.join(root, 'package.json'), path.join(dir, 'package.json'));
     symlinkSync(path.join(root, 'node_modules'), path.join(dir, 'node_modules'));
-    mkdirSync(path.join(dir, prebuildDir), { recursive: true });
-    const file = path.join(dir, prebuildDir, 'squeeze-excite.napi.node');
-    writeFileSync(file, 'stands in for a prebuild');
-    const { loadWith } = requireCjs(path.join(dir, 'dist', 'backend', 'load.js')) as {
-      loadWith(setup: { root: string; requireAddon(f: string): unknown; binaryEnv?: string; cudaBuildEnv?: string; bundled: string | null }): unknown;
-    };
-    let message = '';
-    try {
-      loadWith({
-        root: dir,
-        requireAddon: () => { throw Object.assign(new Error(`${file}: cannot open shared object file: Not a directory`), { code: 'ERR_DLOPEN_FAILED' }); },
-        binaryEnv: undefined,
-        cudaBuildEnv: undefined,
-        bundled: null,
-      });
-    } catch (err) {
-      message = (err as Error).message;
-    }
+    const message = failedPrebuildLoad(dir, (file) => `${file}: cannot open shared object file: Not a directory`);
     expect(message).toContain('Yarn keeps squeeze-excite inside its zip archive');
     expect(fixes(message)).toContain('Let Yarn unplug it');
     expect(fixes(message)).not.toMatch(/Reinstall/);
