@@ -350,39 +350,52 @@ function describeBlock(core: BlockCore): string {
 // Symbol.dispose is missing on early Node 20 releases; Node uses this registered symbol there.
 const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('nodejs.dispose')) as typeof Symbol.dispose;
 
+/**
+ * `self`'s core, when `self` is a block (of class `name` when given); else a coded TypeError.
+ * Module-private, set in Block's static block (the one place that can read #core): a protected
+ * static method gave any subclass the core, whose weights, pointers and disposed flag it could
+ * then change (an attack on the published types, 2026-11-30).
+ */
+let coreOf: (self: unknown, fn: string, name?: string) => BlockCore;
+
 /** What every block shares: where it runs, disposal, and its description. */
 abstract class Block {
   // Private: a method called on anything but a block of its class (`SEBlock.prototype.forward
   // .call(other)`, a Proxy of a block) is refused by coreOf instead of running on it.
   readonly #core: BlockCore;
 
-  protected constructor(core: BlockCore) {
-    this.#core = core;
+  static {
+    coreOf = (self, fn, name) => {
+      const expected = name === undefined ? 'an SEBlock, ECABlock or CBAMBlock' : `${name === 'ECABlock' ? 'an' : 'a'} ${name}`;
+      if (typeof self !== 'object' || self === null || !(#core in self)) throw typeError(fn, 'this', expected, self);
+      const core = (self as Block).#core;
+      if (name !== undefined && core.name !== name) throw typeError(fn, 'this', expected, self);
+      return core;
+    };
   }
-  /** `self`'s core, when `self` is a block (of class `name` when given); else a coded TypeError. */
-  protected static coreOf(self: unknown, fn: string, name?: string): BlockCore {
-    const expected = name === undefined ? 'an SEBlock, ECABlock or CBAMBlock' : `${name === 'ECABlock' ? 'an' : 'a'} ${name}`;
-    if (typeof self !== 'object' || self === null || !(#core in self)) throw typeError(fn, 'this', expected, self);
-    const core = (self as Block).#core;
-    if (name !== undefined && core.name !== name) throw typeError(fn, 'this', expected, self);
-    return core;
+
+  // `object`, not BlockCore, so that the declarations do not publish the core's shape; only this
+  // module can make one (BlockCore is not exported), and nothing else is taken.
+  protected constructor(core: object) {
+    if (!(core instanceof BlockCore)) throw typeError('Block', 'core', 'a block core (blocks are made with new SEBlock / ECABlock / CBAMBlock)', core);
+    this.#core = core;
   }
   /** Where the block runs: fixed at construction. */
   get backend(): 'cpu' | 'cuda' {
-    return Block.coreOf(this, 'backend').cuda ? 'cuda' : 'cpu';
+    return coreOf(this, 'backend').cuda ? 'cuda' : 'cpu';
   }
   get disposed(): boolean {
-    return Block.coreOf(this, 'disposed').disposed;
+    return coreOf(this, 'disposed').disposed;
   }
   /** Frees the resident device weights. Idempotent; forward afterwards throws. */
   dispose(): void {
-    Block.coreOf(this, 'dispose').dispose();
+    coreOf(this, 'dispose').dispose();
   }
   [disposeSymbol](): void {
-    Block.coreOf(this, 'Symbol.dispose').dispose();
+    coreOf(this, 'Symbol.dispose').dispose();
   }
   toString(): string {
-    return describeBlock(Block.coreOf(this, 'toString'));
+    return describeBlock(coreOf(this, 'toString'));
   }
 }
 
@@ -397,20 +410,20 @@ export class SEBlock extends Block {
 
   /** Channels C the weights fix. */
   get channels(): number {
-    return Block.coreOf(this, 'SEBlock.channels', 'SEBlock').weights.c;
+    return coreOf(this, 'SEBlock.channels', 'SEBlock').weights.c;
   }
   forward(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): DeviceTensor;
   forward(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Float32Array;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
-    return Block.coreOf(this, 'SEBlock.forward', 'SEBlock').run('SEBlock.forward', x, a2, a3);
+    return coreOf(this, 'SEBlock.forward', 'SEBlock').run('SEBlock.forward', x, a2, a3);
   }
 
   forwardAsync(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return Block.coreOf(this, 'SEBlock.forwardAsync', 'SEBlock').runAsync('SEBlock.forwardAsync', x, a2, a3);
+    return coreOf(this, 'SEBlock.forwardAsync', 'SEBlock').runAsync('SEBlock.forwardAsync', x, a2, a3);
   }
 
   /**
@@ -436,20 +449,20 @@ export class ECABlock extends Block {
 
   /** The conv kernel length k. */
   get kernelSize(): number {
-    return Block.coreOf(this, 'ECABlock.kernelSize', 'ECABlock').weights.ecaK;
+    return coreOf(this, 'ECABlock.kernelSize', 'ECABlock').weights.ecaK;
   }
   forward(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): DeviceTensor;
   forward(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Float32Array;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
-    return Block.coreOf(this, 'ECABlock.forward', 'ECABlock').run('ECABlock.forward', x, a2, a3);
+    return coreOf(this, 'ECABlock.forward', 'ECABlock').run('ECABlock.forward', x, a2, a3);
   }
 
   forwardAsync(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return Block.coreOf(this, 'ECABlock.forwardAsync', 'ECABlock').runAsync('ECABlock.forwardAsync', x, a2, a3);
+    return coreOf(this, 'ECABlock.forwardAsync', 'ECABlock').runAsync('ECABlock.forwardAsync', x, a2, a3);
   }
 
   /**
@@ -470,20 +483,20 @@ export class CBAMBlock extends Block {
   }
 
   get channels(): number {
-    return Block.coreOf(this, 'CBAMBlock.channels', 'CBAMBlock').weights.c;
+    return coreOf(this, 'CBAMBlock.channels', 'CBAMBlock').weights.c;
   }
   forward(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
   forward(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
   forward(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Float32Array;
   forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
-    return Block.coreOf(this, 'CBAMBlock.forward', 'CBAMBlock').run('CBAMBlock.forward', x, a2, a3);
+    return coreOf(this, 'CBAMBlock.forward', 'CBAMBlock').run('CBAMBlock.forward', x, a2, a3);
   }
 
   forwardAsync(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
   forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return Block.coreOf(this, 'CBAMBlock.forwardAsync', 'CBAMBlock').runAsync('CBAMBlock.forwardAsync', x, a2, a3);
+    return coreOf(this, 'CBAMBlock.forwardAsync', 'CBAMBlock').runAsync('CBAMBlock.forwardAsync', x, a2, a3);
   }
 
   /**

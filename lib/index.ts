@@ -31,6 +31,7 @@ export {
   safetensorsToFloat32,
 } from './safetensors.js';
 export type {
+  FileUrl,
   ReadSafetensorsOptions,
   SafetensorsCheck,
   SafetensorsData,

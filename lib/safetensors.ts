@@ -219,6 +219,17 @@ export class SafetensorsFile {
   }
 }
 
+/**
+ * A `file:` URL, as Node's and the WHATWG `URL` are (only that much of its type is named here, so
+ * that the declarations need neither @types/node nor the DOM library: without them `URL` read as
+ * `any`, and readSafetensors(42) compiled). The call checks that it is a real URL.
+ */
+export interface FileUrl {
+  readonly href: string;
+  readonly protocol: string;
+  readonly pathname: string;
+}
+
 type Source = string | URL | Uint8Array;
 
 function sourceName(source: Source): string {
@@ -532,7 +543,7 @@ function readFully(fd: number, into: Uint8Array, position: number): void {
  *   'ERR_SQEX_SAFETENSORS_IO' for a path that is not a regular file (FIFO, directory, device); TypeError
  *   (code 'ERR_INVALID_ARG_TYPE') for a source that is neither.
  */
-export function readSafetensorsHeader(sourceArg: string | URL | Uint8Array): SafetensorsHeader {
+export function readSafetensorsHeader(sourceArg: string | FileUrl | Uint8Array): SafetensorsHeader {
   const source = sourceOf('readSafetensorsHeader', sourceArg);
   const src = sourceName(source);
   if (source instanceof Uint8Array) return headerFromBytes(src, source);
@@ -704,7 +715,7 @@ function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names
  *   Error when the path cannot be read; an Error with code 'ERR_SQEX_SAFETENSORS_IO' for a path
  *   that is not a regular file (FIFO, directory, device); TypeError (code 'ERR_INVALID_ARG_TYPE') for bad arguments.
  */
-export function readSafetensors(sourceArg: string | URL | Uint8Array, options?: ReadSafetensorsOptions): SafetensorsFile {
+export function readSafetensors(sourceArg: string | FileUrl | Uint8Array, options?: ReadSafetensorsOptions): SafetensorsFile {
   const fn = 'readSafetensors';
   const source = sourceOf(fn, sourceArg);
   const { toFloat32, names } = parseOptions(fn, options);

@@ -35,7 +35,9 @@ interface KindInfo {
 }
 
 /** Every kind, the block that loads it and the module defaults used when not overridden. */
-export const ATTENTION_KINDS: Readonly<Record<AttentionKind, Readonly<KindInfo>>> = {
+// Frozen, each entry too: its defaults are read by every mapping, and an assignment to one
+// (typed Readonly, but plain objects) changed them for the whole process.
+export const ATTENTION_KINDS: Readonly<Record<AttentionKind, Readonly<KindInfo>>> = deepFreezeKinds({
   'timm.SEModule': { block: 'SEBlock', activation: 'relu', gate: 'sigmoid', module: 'timm.layers.squeeze_excite.SEModule' },
   'timm.EffectiveSEModule': { block: 'SEBlock', activation: null, gate: 'hardsigmoid', module: 'timm.layers.squeeze_excite.EffectiveSEModule' },
   // act_layer is the containing block's: SiLU in EfficientNet (MobileNetV3 uses relu + hardsigmoid).
@@ -43,7 +45,12 @@ export const ATTENTION_KINDS: Readonly<Record<AttentionKind, Readonly<KindInfo>>
   'torchvision.SqueezeExcitation': { block: 'SEBlock', activation: 'relu', gate: 'sigmoid', module: 'torchvision.ops.SqueezeExcitation' },
   'timm.EcaModule': { block: 'ECABlock', activation: null, gate: 'sigmoid', module: 'timm.layers.eca.EcaModule' },
   'timm.CbamModule': { block: 'CBAMBlock', activation: 'relu', gate: 'sigmoid', module: 'timm.layers.cbam.CbamModule' },
-};
+});
+
+function deepFreezeKinds<T extends Record<string, object>>(kinds: T): Readonly<T> {
+  for (const info of Object.values(kinds)) Object.freeze(info);
+  return Object.freeze(kinds);
+}
 
 /** torch.nn.BatchNorm2d's default eps; a state dict does not store it. */
 export const BATCHNORM_EPS = 1e-5;
@@ -52,7 +59,7 @@ export const BATCHNORM_EPS = 1e-5;
 export interface StateDictTensor {
   shape: readonly number[];
   /** float32; or, as readSafetensors returns them, F16/BF16 bits (Uint16Array) or F64 values, converted here. */
-  data: Float32Array | Uint16Array | Float64Array | ArrayBufferView;
+  data: Float32Array | Uint16Array | Float64Array;
   /** safetensors dtype; needed only to tell F16 from BF16 bits (Uint16Array data). */
   dtype?: SafetensorsDType | string;
 }
@@ -319,7 +326,9 @@ class ModuleReader {
     if (!this.match(shape, patterns)) {
       throw new StateDictError(`${this.fn}: tensor "${name}" must have shape ${expected}${alts}${why}; received ${formatShape(shape)}`, 'shape', name, expected);
     }
-    if (ArrayBuffer.isView(entry.data) && isUnusableView(entry.data)) {
+    // A typed array only (a DataView is a view too, and the intrinsic TypedArray getters throw
+    // V8's own TypeError on it: an attack on the published types got that).
+    if (typedArrayName(entry.data) !== undefined && isUnusableView(entry.data as ArrayBufferView)) {
       throw new StateDictError(`${this.fn}: tensor "${name}" has data whose buffer was detached (transferred) or shrunk: pass the tensor's data itself`, 'dtype', name);
     }
     const data = toFloat32(entry);

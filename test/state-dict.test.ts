@@ -518,3 +518,19 @@ describe('hostile inputs: read once, own keys only, intrinsic lengths', () => {
     return expect(SEBlock.prototype.forwardAsync.call(eca as never, x, shape)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   });
 });
+
+// From an attack on the published types (2026-11-30): ATTENTION_KINDS was typed Readonly but plain
+// objects (an assignment changed every later mapping's defaults), and Block.coreOf (protected
+// static) handed a subclass the block's internals (weights, pointers, disposed flag).
+describe('what the package publishes cannot be changed from outside', () => {
+  test('ATTENTION_KINDS and each of its entries are frozen', () => {
+    expect(Object.isFrozen(ATTENTION_KINDS)).toBe(true);
+    for (const info of Object.values(ATTENTION_KINDS)) expect(Object.isFrozen(info)).toBe(true);
+  });
+  test('no block class carries an accessor of its internals', () => {
+    for (const cls of [SEBlock, ECABlock, CBAMBlock]) {
+      expect((cls as unknown as { coreOf?: unknown }).coreOf).toBeUndefined();
+      expect((Object.getPrototypeOf(cls) as { coreOf?: unknown }).coreOf).toBeUndefined();
+    }
+  });
+});
