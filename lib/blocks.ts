@@ -302,7 +302,8 @@ class BlockCore {
     if (isDeviceTensor(x) && !this.cuda) {
       throw rangeError(fn, 'x', `a Float32Array: this ${this.name} runs on the CPU`, x);
     }
-    // As the resident path: the weights live on the block's device.
+    // As the resident path: the weights live on the block's device (without this, a DeviceTensor
+    // x on another device reached the kernel with this device's weight pointers).
     if (isDeviceTensor(x) && !x.disposed && x.device !== this.deviceIndex) {
       throw rangeError(fn, 'x', `a DeviceTensor on the block's device cuda:${this.deviceIndex}`, x);
     }
@@ -311,10 +312,8 @@ class BlockCore {
       this.spec,
       x,
       c.shape,
-      // The block's backend is fixed: a host x goes to CUDA exactly when the block does, on the
-      // block's device (its weights live there; without this a DeviceTensor x on another device
-      // reached the kernel with this device's weight pointers).
-      { ...this.settings, device: this.cuda ? 'cuda' : 'cpu', deviceIndex: this.cuda ? this.deviceIndex : this.settings.deviceIndex },
+      // The block's backend is fixed: a host x goes to CUDA exactly when the block does.
+      { ...this.settings, device: this.cuda ? 'cuda' : 'cpu' },
       c.opts,
       this.weights.slots,
       this.weights.c,
