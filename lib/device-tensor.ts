@@ -276,10 +276,7 @@ export class DeviceTensor {
   async toHost(options?: DownloadOptions): Promise<Float32Array | Uint16Array> {
     const fn = 'DeviceTensor.toHost';
     brand(this, fn);
-    this.#assertLive('toHost');
-    const stream = parseDownloadStream(fn, options);
-    // Again: the options' getters are the caller's code, and may have disposed this tensor.
-    this.#assertLive('toHost');
+    const stream = this.#liveStream(fn, 'toHost', options);
     const dst = this.#hostBuffer();
     const native = binding();
     retainTensor(this);
@@ -302,10 +299,7 @@ export class DeviceTensor {
   copyFrom(data: Float32Array | Uint16Array, options?: DownloadOptions): this {
     const fn = 'DeviceTensor.copyFrom';
     brand(this, fn);
-    this.#assertLive('copyFrom');
-    const stream = parseDownloadStream(fn, options);
-    // Again: the options' getters are the caller's code, and may have disposed this tensor.
-    this.#assertLive('copyFrom');
+    const stream = this.#liveStream(fn, 'copyFrom', options);
     const isF32 = isFloat32Array(data);
     const numel = numelOf(this.shape);
     const expected = this.dtype === 'float32'
@@ -323,10 +317,7 @@ export class DeviceTensor {
   toHostSync(options?: DownloadOptions): Float32Array | Uint16Array {
     const fn = 'DeviceTensor.toHostSync';
     brand(this, fn);
-    this.#assertLive('toHostSync');
-    const stream = parseDownloadStream(fn, options);
-    // Again: the options' getters are the caller's code, and may have disposed this tensor.
-    this.#assertLive('toHostSync');
+    const stream = this.#liveStream(fn, 'toHostSync', options);
     const dst = this.#hostBuffer();
     binding().cudaDownload(this.device, this.#ptr, dst, stream);
     return dst;
@@ -381,6 +372,20 @@ export class DeviceTensor {
       : allocateArray(Uint16Array, numel, 'the host copy of the tensor');
   }
 
+  /**
+   * options.stream of a copy, with the tensor live before and after it is read (the options'
+   * getters are the caller's code, and may dispose this tensor). A copy is enqueued on the calling
+   * thread, so any handle means what the caller means (the per-thread default stream included),
+   * unlike an async op's (parseStream).
+   */
+  #liveStream(fn: string, method: string, options: unknown): bigint {
+    this.#assertLive(method);
+    const opts = parseObject(fn, 'options', options, DOWNLOAD_KEYS, true);
+    const stream = parseStreamHandle(fn, 'options.stream', opts.stream);
+    this.#assertLive(method);
+    return stream;
+  }
+
   #assertLive(what: string): void {
     if (this.#disposed) {
       throw codedError(`${this.toString()}: ${what} used after dispose(); keep the tensor until its last use`, 'ERR_SQEX_DISPOSED');
@@ -394,12 +399,7 @@ function storageBits(data: Float32Array | Uint16Array, dtype: DType): Float32Arr
   return dtype === 'float16' ? float32ToFloat16Bits(data) : float32ToBfloat16Bits(data);
 }
 
-// A copy is enqueued on the calling thread, so any handle means what the caller means (the
-// per-thread default stream included), unlike an async op's (parseStream).
-function parseDownloadStream(fn: string, options: unknown): bigint {
-  const opts = parseObject(fn, 'options', options, DOWNLOAD_KEYS, true);
-  return parseStreamHandle(fn, 'options.stream', opts.stream);
-}
+
 
 function checkDeviceIndex(fn: string, native: NativeBinding, device: number): void {
   const count = native.cudaStatus().deviceCount;
