@@ -21,8 +21,10 @@ cannot be read or is not valid safetensors, 2 usage error.`;
 // and C1 (U+0080-U+009F, which some terminals obey as ESC sequences) are shown as \xNN; the line
 // and paragraph separators and the bidi controls (U+061C, U+200E-U+200F, U+202A-U+202E,
 // U+2066-U+2069: they reorder what follows on the line, "Trojan Source") as \uNNNN.
-const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
-const NON_JSON_SAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+// JSON.stringify escapes C0 itself; the rest of the set it leaves raw (jsonText escapes those).
+const RAW_IN_JSON = '\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069';
+const CONTROLS = new RegExp(`[\\u0000-\\u001f${RAW_IN_JSON}]`, 'g');
+const NON_JSON_SAFE = new RegExp(`[${RAW_IN_JSON}]`, 'g');
 
 function printable(s) {
   return String(s).replace(CONTROLS, (c) => {

@@ -144,11 +144,10 @@ export function parseIndex(fn: string, arg: string, value: unknown): number | un
 
 const MAX_U64 = (1n << 64n) - 1n;
 
-/** A cudaStream_t as a bigint (0n = the legacy default stream); undefined gives 0n. */
 /** cudaStreamPerThread's handle (driver_types.h). */
 const CUDA_STREAM_PER_THREAD = 2n;
 
-/** A cudaStream_t handle as a bigint (undefined: 0n, the default stream). */
+/** A cudaStream_t handle as a bigint (0n = the legacy default stream); undefined gives 0n. */
 export function parseStreamHandle(fn: string, arg: string, value: unknown): bigint {
   if (value === undefined) return 0n;
   const expected = 'a bigint cudaStream_t handle in [0n, 2n ** 64n)';
