@@ -44,14 +44,14 @@ void post_act(void* ctx, double* y, int64_t ldy, int64_t nb, int64_t r0, int64_t
 constexpr int64_t kSpatialRows = 32, kSpatialCols = 256;
 constexpr int kSpatialMaxK = 63;
 
-// Whether a map of width w takes the direct loop: kernels over kSpatialMaxK, and kernels so wide
-// for the map that the flat conv would spend most of its work on the dropped pad columns (it
-// computes cols + k - 1 outputs per tile row for cols kept; past 3x the direct loop is faster:
-// CBAM 64x4x1x1, k = 63, 3.5 ms flat).
 // Tiles across a map of width w (and down one of height h).
 int64_t spatial_col_tiles(int64_t w) { return (w + kSpatialCols - 1) / kSpatialCols; }
 int64_t spatial_row_tiles(int64_t h) { return (h + kSpatialRows - 1) / kSpatialRows; }
 
+// Whether a map of width w takes the direct loop: kernels over kSpatialMaxK, and kernels so wide
+// for the map that the flat conv would spend most of its work on the dropped pad columns (it
+// computes cols + k - 1 outputs per tile row for cols kept; past 3x the direct loop is faster:
+// CBAM 64x4x1x1, k = 63, 3.5 ms flat).
 bool spatial_direct(int64_t w, int k) { return k > kSpatialMaxK || (k - 1) * spatial_col_tiles(w) > 2 * w; }
 
 // Doubles of scratch one spatial_rows call needs (see below), for a map of h x w.

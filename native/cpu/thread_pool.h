@@ -12,7 +12,7 @@ namespace cpu {
 
 // Participants a parallel_for can use right now: the caller plus the workers.
 int pool_size();
-// 0 = hardware concurrency. Blocks until any running parallel_for has finished.
+// 0 = one per CPU the process may run on. Blocks until any running parallel_for has finished.
 void set_pool_size(int n);
 
 // Type-erased task: call(ctx, i) runs task i. Must not throw (a throw is caught and dropped).

@@ -21,7 +21,8 @@ Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t);
 // (native/binding/host_staging.h).
 double cpu_forward_cost_bytes(const OpParams& p, bool has_residual);
 
-// Number of worker threads the pool uses (including the caller). 0 = hardware concurrency.
+// Number of worker threads the pool uses (including the caller). 0 = one per CPU the process may
+// run on (the affinity mask and a cgroup CPU quota count; thread_pool.cpp available_cpus).
 int cpu_thread_count();
 void cpu_set_thread_count(int n);
 // The SIMD level the kernels were dispatched to, for info(): "avx2", "sse2", "neon", "scalar".
