@@ -575,8 +575,14 @@ describe('the emulated binding is what lib/ loads', () => {
       b.cudaFree(1, ptrs[2] as bigint);
       b.cudaFree(1, ptrs[3] as bigint);
     }
-    // a double free is cudaErrorInvalidValue; cudaFree(0) is a no-op
-    expect(thrown(() => b.cudaFree(0, ptrs[0] as bigint))).toMatchObject({ code: 'ERR_SQEX_CUDA', cudaError: 1, message: 'invalid argument (while freeing device memory)' });
+    // The binding frees only what its cudaAlloc returned, once, on its own device (the raw export
+    // is reachable from user code): a double free, an address it never returned and the wrong
+    // device are RangeErrors before CUDA is called; cudaFree(0) is a no-op.
+    expect(thrown(() => b.cudaFree(0, ptrs[0] as bigint))).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', message: 'squeeze-excite (native): cudaFree: ptr is not device memory that cudaAlloc returned on this thread, or it was freed already' });
+    expect(thrown(() => b.cudaFree(0, (ptrs[1] as bigint) + 4n))).toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    const p = b.cudaAlloc(1, 64);
+    expect(thrown(() => b.cudaFree(0, p))).toMatchObject({ code: 'ERR_OUT_OF_RANGE', message: 'squeeze-excite (native): cudaFree: ptr was allocated on device 1, not on device 0' });
+    b.cudaFree(1, p);
     expect(() => b.cudaFree(0, 0n)).not.toThrow();
   });
 });

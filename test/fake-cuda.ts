@@ -792,15 +792,23 @@ export class FakeCuda {
     let err: Error | null = null;
     let inFlight = false;
     try {
-      this.#setDevice(device);
       if (ptr !== 0n) {
-        const map = this.#allocs[device] as Map<bigint, Allocation>;
-        const alloc = map.get(ptr);
-        if (alloc === undefined) throw cudaError('invalidValue', 'freeing device memory');
+        // As native/binding/addon.cpp's CudaFree: only what cudaAlloc returned (in this env), once,
+        // on its own device; refused before the device is selected.
+        const map = this.#allocs[device] as Map<bigint, Allocation> | undefined;
+        const alloc = map?.get(ptr);
+        if (alloc === undefined) {
+          const other = this.#allocs.findIndex((m) => m.has(ptr));
+          throw other >= 0
+            ? nativeRange(`cudaFree: ptr was allocated on device ${other}, not on device ${device}`)
+            : nativeRange('cudaFree: ptr is not device memory that cudaAlloc returned on this thread, or it was freed already');
+        }
+        // Forgotten before CUDA is called, as natively: a failed free is not retried.
+        map?.delete(ptr);
+        this.#setDevice(device);
         for (const f of this.#inFlight) if (f.allocs.has(alloc)) inFlight = true;
         if (inFlight) this.freedWhileInFlight += 1;
         alloc.live = false;
-        map.delete(ptr);
       }
     } catch (e) {
       err = e as Error;

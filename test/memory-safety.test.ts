@@ -5,6 +5,7 @@
 //   - arguments read once, through the intrinsic TypedArray accessors (getters, subclasses,
 //     Proxies, a polluted Object.prototype);
 //   - SharedArrayBuffer operands; every thrown Error carries a code; fake DeviceTensors refused.
+import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
 import { type HostileReport, memoryCap, runHostile, seed, underAsan } from './hostile-run.js';
 import {
@@ -13,6 +14,7 @@ import {
   cbamForward,
   cuda,
   ecaForward,
+  loadReport,
   seForward,
   seForwardAsync,
 } from '../dist/index.js';
@@ -259,6 +261,30 @@ describe('every Error has a code; fakes are refused by name', () => {
     }
     return 'did not throw';
   }
+
+  // The raw binding is reachable from user code (require(loadReport().binary)); its cudaFree used
+  // to pass any address to CUDA, so one thread could free memory another thread (or a
+  // fromPointer owner) still used. It now frees only what its cudaAlloc returned in this thread,
+  // once, and refuses anything else before CUDA is called (so the same holds here, with no GPU).
+  test('the raw binding\'s cudaFree refuses device memory its cudaAlloc did not return', () => {
+    const binary = loadReport().binary;
+    if (binary === null) throw new Error('no binding loaded');
+    const raw = createRequire(import.meta.url)(binary) as { cudaFree(device: number, ptr: bigint): void };
+    for (const ptr of [1n, 0x7f0000001000n, (1n << 64n) - 1n]) {
+      let err: unknown;
+      try {
+        raw.cudaFree(0, ptr);
+      } catch (e) {
+        err = e;
+      }
+      expect(err, String(ptr)).toMatchObject({
+        name: 'RangeError',
+        code: 'ERR_OUT_OF_RANGE',
+        message: 'squeeze-excite (native): cudaFree: ptr is not device memory that cudaAlloc returned on this thread, or it was freed already',
+      });
+    }
+    expect(codeOf(() => raw.cudaFree(0, 0n))).toBe('did not throw'); // cudaFree(NULL): nothing to do
+  });
 
   test.each([
     ['wrong x kind', () => seForward(new Float64Array(16) as never, shape, w), 'ERR_INVALID_ARG_TYPE'],

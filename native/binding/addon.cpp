@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "binding/convert.h"
+#include "binding/env_state.h"
 #include "binding/host_staging.h"
 #include "binding/module_pin.h"
 #include "binding/result_array.h"
@@ -263,9 +264,12 @@ Napi::Value CudaAlloc(const Napi::CallbackInfo& info) {
   if (!(bytes >= 1 && bytes <= 9007199254740991.0) || static_cast<double>(static_cast<int64_t>(bytes)) != bytes) {
     ThrowRangeError(env, "bytes must be a positive integer");
   }
+  auto& owned = StateOf(env).device_allocations;
+  owned.reserve(owned.size() + 1);  // may throw bad_alloc: before the allocation, not after it
   void* ptr = nullptr;
   Status s = cuda_alloc(device, static_cast<size_t>(bytes), &ptr);
   if (!s.ok()) ThrowStatus(env, s);
+  owned.emplace(reinterpret_cast<uintptr_t>(ptr), device);
   return U64ToBigInt(env, reinterpret_cast<uintptr_t>(ptr));
 }
 
@@ -274,6 +278,20 @@ Napi::Value CudaFree(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 2, "cudaFree");
   int device = DeviceArg(info, 0);
   void* ptr = PtrArg(info, 1);
+  if (ptr == nullptr) return env.Undefined();  // as cudaFree(NULL)
+  // Only what cudaAlloc returned in this env, once: the raw export is reachable from user code,
+  // and another thread's memory, memory wrapped by fromPointer or a second free must not reach
+  // cudaFree (it would free memory something else still uses).
+  auto& owned = StateOf(env).device_allocations;
+  const auto it = owned.find(reinterpret_cast<uintptr_t>(ptr));
+  if (it == owned.end()) {
+    ThrowRangeError(env, "cudaFree: ptr is not device memory that cudaAlloc returned on this thread, or it was freed already");
+  }
+  if (it->second != device) {
+    ThrowRangeError(env, "cudaFree: ptr was allocated on device " + std::to_string(it->second) + ", not on device " +
+                             std::to_string(device));
+  }
+  owned.erase(it);  // even if the free fails: CUDA has either freed it or will not free it later
   Status s = cuda_free(device, ptr);
   if (!s.ok()) ThrowStatus(env, s);
   return env.Undefined();
@@ -547,6 +565,7 @@ Napi::Value Guarded(const Napi::CallbackInfo& info) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   PinModule();
+  InitEnvState(env);
   exports.Set("info", Napi::Function::New(env, Guarded<Info>, "info"));
   exports.Set("setThreads", Napi::Function::New(env, Guarded<SetThreads>, "setThreads"));
   exports.Set("cpuForward", Napi::Function::New(env, Guarded<CpuForward>, "cpuForward"));

@@ -1,46 +1,33 @@
 #include "binding/result_array.h"
 
 #include "binding/convert.h"
+#include "binding/env_state.h"
 
 #include <string>
 
 namespace sqex::binding {
-namespace {
-
-// Per environment (the main thread and each worker load the addon into their own env).
-struct ResultAllocator {
-  Napi::FunctionReference fn;
-};
-
-ResultAllocator* AllocatorOf(const Napi::Env& env) { return env.GetInstanceData<ResultAllocator>(); }
-
-}  // namespace
 
 Napi::Value SetResultAllocator(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 1 || !info[0].IsFunction()) ThrowTypeError(env, "setResultAllocator expects a function");
-  ResultAllocator* a = AllocatorOf(env);
-  if (!a) {
-    a = new ResultAllocator();
-    env.SetInstanceData<ResultAllocator>(a);
-  }
+  Napi::FunctionReference& fn = StateOf(env).result_allocator;
   // The first registration (lib/'s, at load) stays: the binding's exports are reachable from user
   // code (require(loadReport().binary) returns the same object). The binding does not depend on
   // it for safety (result_array.h), but lib/'s allocator is the one that skips zero-filling.
   // Returns whether fn was registered.
-  if (!a->fn.IsEmpty()) return Napi::Boolean::New(env, false);
-  a->fn = Napi::Persistent(info[0].As<Napi::Function>());
+  if (!fn.IsEmpty()) return Napi::Boolean::New(env, false);
+  fn = Napi::Persistent(info[0].As<Napi::Function>());
   return Napi::Boolean::New(env, true);
 }
 
 Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems) {
   const size_t bytes = elems * sizeof(float);
-  ResultAllocator* a = AllocatorOf(env);
+  Napi::FunctionReference& fn = StateOf(env).result_allocator;
   Napi::ArrayBuffer buffer;
-  if (a && !a->fn.IsEmpty()) {
+  if (!fn.IsEmpty()) {
     Napi::Value v;
     try {
-      v = a->fn.Call({Napi::Number::New(env, static_cast<double>(bytes))});
+      v = fn.Call({Napi::Number::New(env, static_cast<double>(bytes))});
     } catch (const Napi::Error& e) {
       // A failed allocation is a RangeError (V8's "Array buffer allocation failed", or Node's
       // size limit); anything else the allocator threw passes as it is.

@@ -28,7 +28,7 @@
 // Also tried: madvise(MADV_HUGEPAGE) on results of 32 MiB and more: 567 faults instead of
 // 25,098 but still 55 ms (the zeroing of each fresh page remains), and with THP defrag on
 // "madvise" a fault may stall in direct compaction on a fragmented machine: not kept.
-// One instance-data slot per env (napi_set_instance_data): this struct holds it.
+// The registered allocator lives in the env's EnvState (env_state.h).
 #pragma once
 #include <napi.h>
 

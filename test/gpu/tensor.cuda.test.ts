@@ -1,6 +1,8 @@
 // DeviceTensor lifecycle and memory, fromPointer, and the Block classes on CUDA.
 // Skipped (with the reason in the suite name) where CUDA is not available.
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
 import {
   CBAMBlock,
@@ -129,6 +131,52 @@ describe.skipIf(!gate.ok)(gate.title, () => {
       const after = memInfo().free;
       expect(baseline - after, `free ${baseline} -> ${after}`).toBeLessThan(2 ** 30);
     }, 60_000);
+
+    // Finalizers never run when a worker ends, so until 2026-11-30 the device memory of every
+    // tensor and block a worker had not disposed stayed allocated until the process exited. The
+    // binding now frees what its cudaAlloc returned in an env when that env is torn down (after a
+    // kernel still using it has finished: cudaFree waits for the device).
+    // Workers load the real addon: under the emulated binding (npm run test:gpu:fake) they have no GPU.
+    const emulated = Symbol.for('squeeze-excite.test.fake-cuda') in globalThis;
+    test.skipIf(emulated)('device memory a worker did not dispose is freed when it ends, exits or is terminated', async () => {
+      const script = `
+const { parentPort, workerData } = require('node:worker_threads');
+const sqex = require(workerData.dist);
+const big = sqex.DeviceTensor.empty([1, 1, 16384, 16384]);               // 1 GiB, never disposed
+const shape = [8, 64, 32, 32];
+const x = sqex.DeviceTensor.from(new Float32Array(8 * 64 * 32 * 32).fill(0.5), shape);
+const w1 = new Float32Array(4 * 64).fill(0.01), w2 = new Float32Array(64 * 4).fill(0.01);
+const block = new sqex.SEBlock({ w1, w2 }, { channels: 64, device: 'cuda' });
+const y = block.forward(x);                                              // enqueued, not waited for
+globalThis.keep = [big, x, block, y];
+if (workerData.mode === 'exit') process.exit(0);
+parentPort.postMessage('holding');
+if (workerData.mode === 'terminate') setInterval(() => {}, 1000);
+`;
+      const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url)); // the CommonJS build
+      DeviceTensor.empty([1, 1, 64, 64]).dispose(); // this thread's context first
+      const baseline = memInfo().free;
+      for (let i = 0; i < 9; i++) {
+        const mode = (['end', 'exit', 'terminate'] as const)[i % 3];
+        const worker = new Worker(script, { eval: true, workerData: { dist, mode } });
+        const errors: unknown[] = [];
+        worker.on('error', (e) => errors.push(e));
+        if (mode === 'terminate') {
+          await new Promise<void>((resolve) => worker.once('message', () => resolve()));
+          await worker.terminate();
+        } else {
+          await new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        }
+        expect(errors, mode).toEqual([]);
+      }
+      const after = memInfo().free;
+      // 9 GiB if nothing were freed; the margin covers other suites' contexts, as above.
+      expect(baseline - after, `free ${baseline} -> ${after}`).toBeLessThan(1.5 * 2 ** 30);
+      // and this thread's CUDA path still works
+      const t = DeviceTensor.from(new Float32Array([1, 2, 3, 4]), [1, 1, 2, 2]);
+      expect(Array.from(t.toHostSync())).toEqual([1, 2, 3, 4]);
+      t.dispose();
+    }, 120_000);
   });
 
   // Found by an attack (2026-11-30): the public fields were writable, and the ops hand

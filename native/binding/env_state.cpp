@@ -1,0 +1,29 @@
+#include "binding/env_state.h"
+
+#include "sqex/cuda_api.h"
+
+namespace sqex::binding {
+
+EnvState::~EnvState() {
+  for (const auto& [address, device] : device_allocations) {
+    // Nothing can report an error any more (no JS runs in this env); a failed free (a sticky
+    // error from an earlier kernel) leaves that block to the process's exit.
+    (void)cuda_free(device, reinterpret_cast<void*>(address));
+  }
+}
+
+void InitEnvState(Napi::Env env) {
+  if (env.GetInstanceData<EnvState>() == nullptr) env.SetInstanceData<EnvState>(new EnvState());
+}
+
+EnvState& StateOf(const Napi::Env& env) {
+  EnvState* state = env.GetInstanceData<EnvState>();
+  if (state == nullptr) {
+    // Init sets it before any export can run; made here too rather than dereference null.
+    InitEnvState(env);
+    state = env.GetInstanceData<EnvState>();
+  }
+  return *state;
+}
+
+}  // namespace sqex::binding

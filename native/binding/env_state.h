@@ -1,0 +1,33 @@
+// What the binding keeps per Node environment (the main thread and each worker_threads Worker
+// load the addon into an env of their own): one napi instance-data slot holds it, set at Init.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <unordered_map>
+
+namespace sqex::binding {
+
+struct EnvState {
+  // setResultAllocator's function (result_array.cpp); empty until lib/ registers one.
+  Napi::FunctionReference result_allocator;
+
+  // Device memory that cudaAlloc returned in this env and cudaFree has not freed yet: address ->
+  // device. Only the env's JS thread touches it (cudaAlloc, cudaFree, teardown).
+  std::unordered_map<uintptr_t, int> device_allocations;
+
+  // Runs at env teardown (napi's instance-data finalizer, after Node has waited for the env's
+  // pending thread-pool work). A worker's FinalizationRegistry callbacks never run when it ends,
+  // so its tensors' and blocks' device memory would otherwise stay allocated until the process
+  // exits: each worker started and ended leaked what it had not disposed. cudaFree waits for the
+  // device's pending work first, so a kernel still reading a tensor finishes before it goes.
+  ~EnvState();
+};
+
+// Creates the env's state; Init calls it once per env.
+void InitEnvState(Napi::Env env);
+
+// The env's state (never null after Init).
+EnvState& StateOf(const Napi::Env& env);
+
+}  // namespace sqex::binding
