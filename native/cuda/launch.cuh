@@ -301,8 +301,8 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
 
 // Dispatch on storage type and layout.
 template <int OP>
-Status launch_op(const OpParams& p, const Weights& w, const Tensors& t, int device,
-                 cudaStream_t stream) {
+Status launch_dtype(const OpParams& p, const Weights& w, const Tensors& t, int device,
+                    cudaStream_t stream) {
   const bool nhwc = p.layout == Layout::NHWC;
   switch (p.dtype) {
     case DType::F32:
@@ -316,6 +316,42 @@ Status launch_op(const OpParams& p, const Weights& w, const Tensors& t, int devi
                   : launch_fused<OP, __nv_bfloat16, false>(p, w, t, device, stream);
   }
   return Status::Error(StatusCode::InvalidArgument, "unknown dtype");
+}
+
+// The workspace's fp64 hidden layers (o_hid, o_hidmax: up to 16 x hidden bytes a sample) are the
+// one part of it that a sample's own size does not bound: SE with C = 1, H = W = 1, hidden = 16384
+// at N = 8192 asked for 1 GB of device memory for 32 KB of x. A batch whose hidden layers would
+// pass this size runs as consecutive launches over sample ranges on the same stream, exactly as
+// consecutive calls would (samples are independent; the workspace is reused in stream order).
+// Real networks stay below it (hidden 4096 at batch 1024 is 64 MB): for them nothing changes.
+constexpr int64_t kHiddenWorkspaceBytes = int64_t(64) << 20;
+
+template <int OP>
+Status launch_op(const OpParams& p, const Weights& w, const Tensors& t, int device,
+                 cudaStream_t stream) {
+  const int64_t N = p.shape.n, C = p.shape.c, HW = p.shape.hw();
+  const int64_t hidden = OP == static_cast<int>(Op::ECA) ? 0 : std::max<int64_t>(p.hidden, C);
+  const int64_t per_sample = 16 * std::max<int64_t>(hidden, 1);
+  int64_t chunk = std::max<int64_t>(1, kHiddenWorkspaceBytes / per_sample);
+  if (N <= chunk || C <= 0 || HW <= 0) return launch_dtype<OP>(p, w, t, device, stream);
+  // Whole 16-sample steps keep every chunk's pointers as aligned as the first one's, so each
+  // launch takes the same path (the vectorised and channel-tile paths need 16-byte alignment).
+  if (chunk >= 16) chunk &= ~int64_t(15);
+  const int64_t es = p.dtype == DType::F32 ? 4 : 2;
+  const int64_t sample_bytes = C * HW * es;
+  for (int64_t n0 = 0; n0 < N; n0 += chunk) {
+    OpParams q = p;
+    q.shape.n = std::min(chunk, N - n0);
+    Tensors u = t;
+    const int64_t off = n0 * sample_bytes;
+    u.x = static_cast<const char*>(t.x) + off;
+    u.residual = t.residual ? static_cast<const char*>(t.residual) + off : nullptr;
+    u.y = static_cast<char*>(t.y) + off;
+    u.scale_out = t.scale_out ? t.scale_out + n0 * C : nullptr;
+    const Status st = launch_dtype<OP>(q, w, u, device, stream);
+    if (!st.ok()) return st;
+  }
+  return Status::Ok();
 }
 
 }  // namespace cuda

@@ -3,7 +3,7 @@
 // Skipped (with the reason in the suite name) where CUDA is not available.
 import { describe, expect, test } from 'vitest';
 import { DeviceTensor, cbamForward, cuda, ecaForward, seForward, seForwardAsync } from '../../dist/index.js';
-import { nchwToNhwc, refSE, relErr, type Gate, type Layout, type Shape4 } from '../reference.js';
+import { nchwToNhwc, refCBAM, refSE, relErr, type Gate, type Layout, type Shape4 } from '../reference.js';
 import {
   ACTS,
   GATES,
@@ -131,6 +131,26 @@ describe.skipIf(!gate.ok)(gate.title, () => {
         await check(cbamProblem(rng, shape, layout, cb), dtype, rng);
       }
     });
+
+    // launch.cuh launch_op: a batch whose fp64 hidden layers would pass 64 MB of workspace runs as
+    // launches over sample ranges (here SE 16 x 16384 x 8 B = 256 KB a sample: chunks of 256;
+    // CBAM 2 x 8192 x 8 B: chunks of 512). Every chunk's x, residual, y and scaleOut offset must
+    // be right, the last chunk short, in both layouts and each storage type.
+    test.each(product({ dtype: DTYPES, layout: LAYOUTS }))('batches with very wide hidden layers run in sample chunks (%o)', async ({ dtype, layout }) => {
+      const rng = freshRng();
+      const seShape: Shape4 = [1100, 4, 1, 3];
+      const seW = randSEWeights(rng, 4, 16384, { twoFc: true, b1: true, b2: true });
+      const se: Problem = {
+        op: 'se', shape: seShape, layout, weights: { ...seW }, options: { activation: 'relu', gate: 'sigmoid' }, residual: true, hasScale: true,
+        ref: (x, r) => refSE(x, seShape, seW, { layout, activation: 'relu', gate: 'sigmoid', residual: r }),
+        label: 'se hidden=16384 C=4',
+      };
+      await check(se, dtype, rng);
+      const cbShape: Shape4 = [1100, 4, 3, 3];
+      const cb = cbamProblem(rng, cbShape, layout, { b1: true, b2: true, act: 'relu', gate: 'sigmoid', k: 3, spatialBias: true });
+      const cbW = randCBAMWeights(rng, 4, 8192, 3, { b1: true, b2: true, spatialBias: true });
+      await check({ ...cb, weights: { ...cbW }, ref: (x) => refCBAM(x, cbShape, cbW, { layout, activation: 'relu', gate: 'sigmoid' }), label: 'cbam hidden=8192 C=4' }, dtype, rng, true);
+    }, 120_000);
 
     test.each(product({ gate: GATES, layout: LAYOUTS }))('|x| ~ 1e4 in fp32: saturated gates stay finite (%o)', async ({ gate: g, layout }) => {
       const rng = freshRng();
