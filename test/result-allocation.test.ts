@@ -54,6 +54,13 @@ describe('the raw binding, given an operand tuple with an accessor element (chil
   }, 60_000);
 });
 
+describe('the raw binding without lib/ (child process)', () => {
+  test('no result allocator registered: an absurd result is ERR_SQEX_OUT_OF_MEMORY (was V8\'s fatal error, SIGABRT); setThreads in [0, 256] and the scratch sized for real participants; strict integer arguments', () => {
+    const report = runHostile('raw-binding.cjs', { SQEX_SEED: seed() });
+    expect(report.checks).toBeGreaterThanOrEqual(33);
+  }, 120_000);
+});
+
 describe('more host memory exhaustion (child processes)', () => {
   test.skipIf(!memoryCap.ok)('block weight copies and readSafetensors: ERR_SQEX_OUT_OF_MEMORY, and the process goes on', () => {
     const report = runHostile('oom-more.cjs', { SQEX_SEED: seed(), SQEX_OOM_MODE: 'lib' });

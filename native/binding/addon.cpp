@@ -139,7 +139,7 @@ int DeviceArg(const Napi::CallbackInfo& info, size_t i) {
   if (!info[i].IsNumber()) ThrowTypeError(info.Env(), "device must be a number");
   double d = info[i].As<Napi::Number>().DoubleValue();
   if (!(d >= 0 && d < 65536) || static_cast<int>(d) != d) {
-    ThrowRangeError(info.Env(), "device must be an integer >= 0");
+    ThrowRangeError(info.Env(), "device must be an integer in [0, 65535]");
   }
   return static_cast<int>(d);
 }
@@ -173,8 +173,8 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   CheckArgCount(info, 1, "setThreads");
   if (!info[0].IsNumber()) ThrowTypeError(info.Env(), "threads must be a number");
   double n = info[0].As<Napi::Number>().DoubleValue();
-  if (!(n >= 0 && n <= 1024) || static_cast<int>(n) != n) {
-    ThrowRangeError(info.Env(), "threads must be an integer in [0, 1024]");
+  if (!(n >= 0 && n <= 256) || static_cast<int>(n) != n) {
+    ThrowRangeError(info.Env(), "threads must be an integer in [0, 256] (0: one per CPU the process may run on)");
   }
   cpu_set_thread_count(static_cast<int>(n));
   return info.Env().Undefined();
@@ -519,8 +519,11 @@ Napi::Value CudaBenchmark(const Napi::CallbackInfo& info) {
   ParsedCfg cfg = ParseCfg(env, info[0]);
   HostArrays hw = ParseHostOperands(env, info[1], cfg.params, /*weights_only=*/true);
   if (!info[2].IsNumber()) ThrowTypeError(env, "iters must be a number");
-  int iters = info[2].As<Napi::Number>().Int32Value();
-  if (iters < 1 || iters > 100000) ThrowRangeError(env, "iters must be in [1, 100000]");
+  const double iters_d = info[2].As<Napi::Number>().DoubleValue();
+  if (!(iters_d >= 1 && iters_d <= 100000) || static_cast<double>(static_cast<int>(iters_d)) != iters_d) {
+    ThrowRangeError(env, "iters must be an integer in [1, 100000]");
+  }
+  const int iters = static_cast<int>(iters_d);
   CudaBenchResult r;
   Status s = cuda_benchmark(cfg.params, WeightsFrom(hw.ptr), cfg.device, iters, &r);
   if (!s.ok()) ThrowStatus(env, s);

@@ -13,7 +13,11 @@ EnvState::~EnvState() {
 }
 
 void InitEnvState(Napi::Env env) {
-  if (env.GetInstanceData<EnvState>() == nullptr) env.SetInstanceData<EnvState>(new EnvState());
+  if (env.GetInstanceData<EnvState>() != nullptr) return;
+  auto* state = new EnvState();
+  env.SetInstanceData<EnvState>(state);
+  const Napi::Value ctor = env.Global().Get("ArrayBuffer");
+  if (ctor.IsFunction()) state->array_buffer = Napi::Persistent(ctor.As<Napi::Function>());
 }
 
 EnvState& StateOf(const Napi::Env& env) {

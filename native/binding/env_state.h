@@ -11,6 +11,9 @@ namespace sqex::binding {
 struct EnvState {
   // setResultAllocator's function (result_array.cpp); empty until lib/ registers one.
   Napi::FunctionReference result_allocator;
+  // The global ArrayBuffer constructor as it was when the addon loaded in this env: the result
+  // allocation of a binding used without lib/ (result_array.cpp).
+  Napi::FunctionReference array_buffer;
 
   // Device memory that cudaAlloc returned in this env and cudaFree has not freed yet: address ->
   // device. Only the env's JS thread touches it (cudaAlloc, cudaFree, teardown).

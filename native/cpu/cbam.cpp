@@ -351,7 +351,7 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   Scratch block;
   try {
     if (whole > 0) {
-      slots.resize(size_t(threads));
+      slots.resize(size_t(std::min<int64_t>(threads, whole)));  // participants <= tasks
       for (Scratch& sc : slots) sc.resize(1, cc, p.hidden, p.shape.h, ww, p.spatial_k, 1, nhwc);
     }
     if (rest > 0) block.resize(nb_max, cc, p.hidden, p.shape.h, ww, p.spatial_k, int64_t(threads) * kTasksPerThread, nhwc);
@@ -363,7 +363,7 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
     parallel_for(
         whole,
         [&](int64_t n) { run_block(p, wt, finite_w, x + n * sample, y + n * sample, 1, 1, slots[size_t(participant_index())]); },
-        threads);
+        int(slots.size()));
   }
   for (int64_t n0 = whole; n0 < n_total; n0 += nb_max) {
     const int64_t nb = std::min(nb_max, n_total - n0);

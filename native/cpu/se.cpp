@@ -114,17 +114,21 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
   // Bound the per-block scratch (NHWC keeps per-task partial sums of nb * C doubles; SE's
   // excitation nb * hidden).
   nb_max = bound_block_samples(nb_max, cc, p.hidden);
+  // Whole-sample tasks use one slot per participant, and a parallel_for of `whole` tasks has at
+  // most that many participants (a pool of 256 threads once sized 256 slots for one sample).
+  const int slot_threads = whole > 0 ? int(std::min<int64_t>(threads, whole)) : 1;
   if (prepare) {
-    Status st = prepare(ctx, nb_max, threads);
+    Status st = prepare(ctx, nb_max, slot_threads);
     if (!st.ok()) return st;
   }
 
   std::vector<float> s;
   std::vector<double> z, partial;
   try {
-    z.resize(size_t(std::max<int64_t>(nb_max, threads) * cc));
-    s.resize(size_t(std::max<int64_t>(nb_max, threads) * cc));
-    if (nhwc && rest > 0) partial.resize(size_t(threads * kTasksPerThread * nb_max * cc));
+    z.resize(size_t(std::max<int64_t>(nb_max, slot_threads) * cc));
+    s.resize(size_t(std::max<int64_t>(nb_max, slot_threads) * cc));
+    // One row of partial sums per pooling task; the largest block has the most tasks.
+    if (nhwc && rest > 0) partial.resize(size_t(tasks_for(nb_max * sample_bytes, nb_max * hw, threads) * nb_max * cc));
   } catch (const std::bad_alloc&) {
     return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
   }
@@ -137,7 +141,7 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
           const int slot = participant_index();
           run_sample(p, t, excite, ctx, slot, n, z.data() + slot * cc, s.data() + slot * cc, stream);
         },
-        threads);
+        slot_threads);
   }
 
   const double inv_hw = hw > 0 ? 1.0 / double(hw) : 0.0;

@@ -227,10 +227,12 @@ class Pool {
   }
 
  private:
+  // Never more than the pool starts (kMaxParticipants): the kernels size per-thread scratch from
+  // it (a request of 1024 once sized ECA's for 1024 threads: 1.6 GB for a 512 KB input).
   int target_size_locked() const {
-    if (requested_ > 0) return requested_;
+    if (requested_ > 0) return std::min(requested_, kMaxParticipants);
     // Read once: glibc answers hardware_concurrency() by reading sysfs (~20 us a call).
-    static const int hc = available_cpus();
+    static const int hc = std::min(available_cpus(), kMaxParticipants);
     return hc;
   }
 
@@ -286,7 +288,7 @@ class Pool {
   }
 
   void ensure_workers_locked() {
-    const int want = std::min(target_size_locked(), kMaxParticipants) - 1;
+    const int want = target_size_locked() - 1;
     if (static_cast<int>(threads_.size()) == want) return;
     stop_workers_locked();
     const uint64_t seen = generation_.load(std::memory_order_acquire);

@@ -471,11 +471,13 @@ Status cuda_forward_host(const OpParams& p, const Weights& host_w, const Tensors
   const size_t total = so + cuda::round_up(sb, 256) + 256;
   cuda::Staging& stg = cuda::staging_for(device);
   std::lock_guard<std::mutex> lock(stg.mutex);
+  // Grown by at least half each time (computed before the old size is cleared: a series of
+  // growing calls reallocates O(log) times, not once per call).
   if (stg.pinned_bytes < total) {
+    const size_t bytes = std::max(total, stg.pinned_bytes * 3 / 2);
     if (stg.pinned) SQEX_CUDA_TRY(cudaFreeHost(stg.pinned), "freeing pinned staging memory");
     stg.pinned = nullptr;
     stg.pinned_bytes = 0;
-    const size_t bytes = std::max(total, stg.pinned_bytes * 3 / 2);
     SQEX_CUDA_TRY(cudaMallocHost(&stg.pinned, bytes), "allocating pinned staging memory");
     stg.pinned_bytes = bytes;
   }
@@ -484,9 +486,9 @@ Status cuda_forward_host(const OpParams& p, const Weights& host_w, const Tensors
       // earlier calls finished before returning (this function is synchronous)
       SQEX_CUDA_TRY(cudaFree(stg.dev), "freeing device staging memory");
     }
+    const size_t bytes = std::max(total, stg.dev_bytes * 3 / 2);
     stg.dev = nullptr;
     stg.dev_bytes = 0;
-    const size_t bytes = std::max(total, stg.dev_bytes * 3 / 2);
     SQEX_CUDA_TRY(cudaMalloc(&stg.dev, bytes), "allocating device staging memory");
     stg.dev_bytes = bytes;
   }

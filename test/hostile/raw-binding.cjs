@@ -1,0 +1,108 @@
+// The raw binding used as the fuzz of 2026-11-30 used it (require(loadReport().binary), bypassing
+// lib/'s checks), each finding a check here:
+//   - in a thread where lib/ never loaded (so no result allocator is registered), a result too large
+//     for memory ended the process with V8's fatal "ArrayBuffer::New Allocation failed" (SIGABRT);
+//     now ERR_SQEX_OUT_OF_MEMORY, and the worker and the process go on;
+//   - an allocator's own RangeError (not a failed allocation) was reported as memory running out;
+//   - setThreads(1024) sized every kernel's per-thread scratch for 1024 threads (the pool starts at
+//     most 256): ECA over 512 KB took 1.6 GB; now [0, 256], and info().threads says what runs;
+//   - cudaBenchmark read iters with Int32Value (2^32 + 5 ran 5 iterations); device's range message.
+'use strict';
+const { Worker } = require('node:worker_threads');
+const { sqex, check, done } = require('./common.cjs');
+
+const binary = sqex.loadReport().binary;
+const raw = require(binary);
+// cfg: op n c h w layout hidden twoFc act gate outAct ecaK spatialK spatialBias dtype device
+const cfg = (op, n, c, h, w, extra = {}) =>
+  new Float64Array([op, n, c, h, w, 0, extra.hidden ?? 1, 1, 0, 0, 0, extra.ecaK ?? 0, 0, 0, 0, 0]);
+
+function codeOf(fn) {
+  try {
+    fn();
+  } catch (e) {
+    return `${e && e.name}:${e && e.code}:${e && e.message}`;
+  }
+  return 'no error';
+}
+
+(async () => {
+  // 1. A worker that loads only the raw binding: no allocator registered there.
+  const script = `
+const { parentPort } = require('node:worker_threads');
+const raw = require(${JSON.stringify(binary)});
+const out = [];
+const absurd = new Float64Array([0, 1, 1, 1 << 20, 1 << 20, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]); // 2^40 floats
+try { raw.cpuForward(absurd, Array(9).fill(null)); out.push('no error'); } catch (e) { out.push(e.code + ' ' + (e.bytes || 0)); }
+// a normal call there still works, its result from the captured ArrayBuffer constructor
+const x = new Float32Array(16).fill(1), w1 = new Float32Array(4).fill(0.5), w2 = new Float32Array(4).fill(0.5);
+const y = raw.cpuForward(new Float64Array([0, 1, 4, 2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]), [x, null, null, null, w1, null, w2, null, null]);
+out.push(y instanceof Float32Array && y.length === 16 && y.every((v) => Math.abs(v - 1 / (1 + Math.exp(-1))) < 1e-6) ? 'result ok' : 'result wrong');
+parentPort.postMessage(out);
+`;
+  const w = new Worker(script, { eval: true });
+  const msgs = [];
+  w.on('message', (m) => msgs.push(m));
+  const exitCode = await new Promise((resolve) => w.on('exit', resolve));
+  check(exitCode === 0, `raw-only worker exit ${exitCode}`);
+  const got = msgs[0] || [];
+  check(/^ERR_SQEX_OUT_OF_MEMORY 4398046511104$/.test(got[0] || ''), `absurd result without lib/'s allocator: ${got[0]}`);
+  check(got[1] === 'result ok', `a raw call's result without lib/'s allocator: ${got[1]}`);
+
+  // 2. setThreads: [0, 256]; info().threads never more than runs.
+  check(/^RangeError:ERR_OUT_OF_RANGE:.*\[0, 256\]/.test(codeOf(() => raw.setThreads(1024))), `setThreads(1024): ${codeOf(() => raw.setThreads(1024))}`);
+  check(/^RangeError:ERR_OUT_OF_RANGE/.test(codeOf(() => raw.setThreads(257))), 'setThreads(257) refused');
+  raw.setThreads(256);
+  check(raw.info().threads === 256, `info().threads after setThreads(256): ${raw.info().threads}`);
+  // ECA over 512 KB at 256 threads: one sample, one slot of scratch (1.6 GB at 1024 threads before).
+  const before = process.memoryUsage().rss;
+  const c = 131072;
+  const y = raw.cpuForward(cfg(1, 1, c, 1, 1, { ecaK: 1, hidden: 0 }), [new Float32Array(c).fill(2), null, null, null, null, null, null, null, new Float32Array([1])]);
+  const grew = process.memoryUsage().rss - before;
+  check(y.length === c && Math.abs(y[0] - 2 / (1 + Math.exp(-2))) < 1e-6, `ECA c=131072 at 256 threads: y[0] = ${y[0]}`);
+  check(grew < 64 * 2 ** 20, `ECA c=131072 at 256 threads grew RSS by ${(grew / 2 ** 20).toFixed(0)} MiB`);
+  // Every op and layout gives the same bits with 256 participants as with the default (the
+  // scratch is sized from the participants a phase can really have).
+  const { rng, fill, weightsFor, sameBits } = require('./common.cjs');
+  const r = rng(Number(process.env.SQEX_SEED) || 5);
+  const cases = [];
+  for (const op of ['se', 'eca', 'cbam'])
+    for (const layout of ['NCHW', 'NHWC'])
+      for (const shape of [[1, 64, 9, 9], [3, 32, 40, 40], [300, 16, 2, 2]]) {
+        const x = fill(new Float32Array(shape[0] * shape[1] * shape[2] * shape[3]), r, 2);
+        cases.push({ op, layout, shape, x, w: weightsFor(op, shape[1], r) });
+      }
+  const fns = { se: sqex.seForward, eca: sqex.ecaForward, cbam: sqex.cbamForward };
+  const at256 = cases.map((c) => fns[c.op](c.x, c.shape, c.w, { device: 'cpu', layout: c.layout }));
+  raw.setThreads(0);
+  cases.forEach((c, i) => {
+    const y = fns[c.op](c.x, c.shape, c.w, { device: 'cpu', layout: c.layout });
+    check(sameBits(y, at256[i]), `${c.op} ${c.layout} [${c.shape}]: 256 threads and the default differ`);
+  });
+
+  // 3. cudaBenchmark iters: an integer in [1, 100000] (checked before CUDA is needed).
+  const se = cfg(0, 1, 4, 2, 2);
+  const hw = [new Float32Array(4).fill(0.5), null, new Float32Array(4).fill(0.5), null, null]; // w1 b1 w2 b2 aux
+  for (const iters of [2 ** 32 + 5, 1.7, -(2 ** 32) + 3, 0, NaN]) {
+    const r = codeOf(() => raw.cudaBenchmark(se, hw, iters));
+    check(/^RangeError:ERR_OUT_OF_RANGE:.*iters must be an integer in \[1, 100000\]/.test(r), `cudaBenchmark iters ${iters}: ${r}`);
+  }
+  const d = codeOf(() => raw.cudaFree(65536, 1n));
+  check(/device must be an integer in \[0, 65535\]/.test(d), `device 65536: ${d}`);
+
+  // 4. The allocator's own RangeError passes as it is (it is not memory running out).
+  // (Registering fails here: lib/ registered first; so in a worker without lib/.)
+  const w2 = new Worker(`
+const { parentPort } = require('node:worker_threads');
+const raw = require(${JSON.stringify(binary)});
+raw.setResultAllocator(() => { throw new RangeError('a bug in the allocator'); });
+try { raw.cpuForward(new Float64Array([0, 1, 4, 2, 2, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]), [new Float32Array(16), null, null, null, new Float32Array(4), null, new Float32Array(4), null, null]); parentPort.postMessage('no error'); }
+catch (e) { parentPort.postMessage(e.name + ':' + e.code + ':' + e.message); }
+`, { eval: true });
+  const m2 = await new Promise((resolve) => w2.once('message', resolve));
+  check(m2 === 'RangeError:undefined:a bug in the allocator', `an allocator's own RangeError: ${m2}`);
+  done();
+})().catch((e) => {
+  check(false, `threw: ${e && e.stack}`);
+  done();
+});
