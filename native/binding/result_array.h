@@ -4,7 +4,8 @@
 // Buffer.allocUnsafeSlow captured at load, whose memory is not zero-filled (every kernel writes
 // every element of y; the array is only returned after that) and whose failure is a catchable
 // RangeError. Node-API's own allocators (napi_create_arraybuffer, napi_create_buffer) end the
-// process with V8's fatal out-of-memory instead, so they serve only a binding used without lib/.
+// process with V8's fatal out-of-memory instead, so they are never used: a binding used without
+// lib/ (no allocator registered in its env) calls the ArrayBuffer constructor captured at Init.
 // The function is JS, and code that ran before lib/ (a patched Buffer.allocUnsafeSlow, or the
 // .node loaded directly and given another allocator first) may keep the array it returns. So the
 // binding never trusts it: it is called before any operand pointer is taken (ParseHostOperands),
