@@ -27,6 +27,9 @@
 # step, also printed last), $OUT/logs.tar.gz (every log), $OUT/results.tar.gz (bench tables, harness
 # and cluster tables), $OUT/fixtures.tar.gz (both checkpoint fixtures as the GPU host's timm +
 # safetensors make them). On SIGTERM (the call's limit) the archives are still written.
+# It stops at once, saying why in summary.txt, when the packed binaries and dist/ were built from
+# another tree than the one that came (.gpu/src.sha, written by --pack), or when CUDA is not
+# available (GPU_SESSION_DRY_RUN=1 goes on: a check of the script here).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -54,8 +57,17 @@ if [ "${1:-}" = --prepare ]; then
   exit 0
 fi
 
+# What the packed binaries and dist/ were built from: the device recomputes it and stops at once
+# when the tree that travels has changed since (an edit after --prepare would otherwise test old
+# binaries with new tests). No git there: the files themselves.
+src_sha() {
+  find native lib CMakeLists.txt binding.gyp tsconfig.json -type f -not -path 'native/dev/*' -print0 |
+    LC_ALL=C sort -z | xargs -0 cat | sha256sum | cut -c1-16
+}
+
 if [ "${1:-}" = --pack ]; then
   mkdir -p .gpu/addon .gpu/addon-cuda11
+  src_sha > .gpu/src.sha
   cp build/Release/squeeze_excite.node .gpu/addon/ && echo "packed build/Release -> .gpu/addon"
   if [ -f build-cuda11/Release/squeeze_excite.node ]; then
     cp build-cuda11/Release/squeeze_excite.node .gpu/addon-cuda11/ && echo "packed build-cuda11/Release -> .gpu/addon-cuda11"
@@ -84,6 +96,8 @@ results=$OUT/results
 notes=$logs/notes
 mkdir -p "$logs" "$results" "$notes"
 export SQUEEZE_EXCITE_BINARY=$PWD/.gpu/addon/squeeze_excite.node
+# availability.test.ts then also asserts that the addon was built with CUDA.
+export SQEX_EXPECT_CUDA_COMPILED=1
 deadline=${GPU_SESSION_DEADLINE_S:-540}
 # The checks run in three lanes at once (they need correctness, not a quiet GPU; the host has 16
 # cores): each lane's notes go to its own file, and summary.txt is the files in lane order.
@@ -138,10 +152,28 @@ run_step() { "step_$1" & wait $!; }
   timeout -k 5 20 nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,temperature.gpu,memory.total --format=csv
   echo "kernel: $(uname -r)"
   nvcc --version | tail -2
-  timeout -k 5 30 python3 -c "import torch, timm, safetensors; print('torch', torch.__version__, 'timm', timm.__version__, 'safetensors', safetensors.__version__)" 2>&1
 } > "$logs/env.txt" 2>&1
+# Python's imports take seconds: in the background, beside the lanes (read by the timm step's log).
+(timeout -k 5 30 python3 -c "import torch, timm, safetensors; print('torch', torch.__version__, 'timm', timm.__version__, 'safetensors', safetensors.__version__)" > "$logs/env-python.txt" 2>&1 &)
 runtime=gvisor; uname -r | grep -q -- '-fc-' && runtime=firecracker
+packed_sha=$(cat .gpu/src.sha 2> /dev/null || echo none)
+if [ "$packed_sha" != "$(src_sha)" ]; then
+  note "STALE pack: .gpu/src.sha $packed_sha, the tree that came $(src_sha) (native/, lib/ or the build files changed after --prepare): run --prepare again. Nothing run."
+  finish
+  exit 3
+fi
+# (GPU_SESSION_DRY_RUN=1 goes on without one: a check of the script itself on a machine without a GPU.)
+if [ -z "${GPU_SESSION_DRY_RUN:-}" ] && [ "$(timeout -k 5 20 node -p "require('./dist/index.js').cuda.status().available" 2>&1)" != true ]; then
+  note "CUDA is not available to the CUDA 13 build: $(timeout -k 5 20 node -p "require('./dist/index.js').cuda.status().reason" 2>&1). Nothing run (every GPU suite would skip)."
+  finish
+  exit 4
+fi
 note "machine: $(head -2 "$logs/env.txt" | tail -1); runtime $runtime; $(timeout -k 5 20 node -p "JSON.stringify(require('./dist/index.js').cuda.status().devices.map(d=>d.name))" 2>&1)"
+
+# vitest -t pattern: every test but those that read the GPU's free memory (tensor.cuda.test.ts).
+NO_MEMINFO_TESTS='^(?!.*(alloc/dispose cycles|did not dispose)).*$'
+# ... nor the one that fails a cudaMalloc on purpose (compute-sanitizer reports the API error).
+SANITIZER_TESTS='^(?!.*(alloc/dispose cycles|did not dispose|absurd allocation)).*$'
 
 step_tests() {
   budget tests 120 40 || return
@@ -157,7 +189,8 @@ step_harness() {
   if [ -x build-cuda/cuda_check_bench ]; then
     # Every kernel path against the float64 reference on fresh data (SE/ECA/CBAM x fp32/fp16/bf16 x
     # layouts, |x| ~ 1e4, chunked and grouped paths), then the 504 NaN/Inf cases.
-    timeout -k 5 $B build-cuda/cuda_check_bench check > "$logs/harness-check.log" 2>&1
+    # (line-buffered: a crash or the timeout keeps every line printed so far)
+    timeout -k 5 $B stdbuf -oL build-cuda/cuda_check_bench check > "$logs/harness-check.log" 2>&1
     note "harness check (every kernel path, then the 504 NaN/Inf cases): exit $? — $(grep -E 'checks:' "$logs/harness-check.log" | tail -1); $(grep -c '^FAIL' "$logs/harness-check.log") FAIL lines"
   else
     note "harness: build-cuda/cuda_check_bench not carried: skipped"
@@ -169,7 +202,9 @@ step_cuda11() {
   local addon11=$PWD/.gpu/addon-cuda11/squeeze_excite.node
   if [ -f "$addon11" ]; then
     SQUEEZE_EXCITE_BINARY=$addon11 timeout -k 5 20 node -p "const s=require('./dist/index.js').cuda.status(); JSON.stringify({runtimeVersion:s.runtimeVersion, driverVersion:s.driverVersion, available:s.available, reason:s.reason})" > "$logs/cuda11-status.log" 2>&1
-    SQUEEZE_EXCITE_BINARY=$addon11 timeout -k 5 $B npx vitest run test/gpu test/golden.test.ts > "$logs/vitest-gpu-cuda11.log" 2>&1
+    # Without the two device-memory leak checks: they read the GPU's free memory, which the tests
+    # lane's own copies of them move meanwhile (it runs them for the build; leaks are not per-toolkit).
+    SQUEEZE_EXCITE_BINARY=$addon11 timeout -k 5 $B npx vitest run test/gpu test/golden.test.ts -t "$NO_MEMINFO_TESTS" > "$logs/vitest-gpu-cuda11.log" 2>&1
     note "cuda11 (GPU suites + golden, CUDA 11.8 build forced): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu-cuda11.log" | plain); $(cat "$logs/cuda11-status.log")"
   else
     note "cuda11: .gpu/addon-cuda11 not carried: skipped"
@@ -205,10 +240,16 @@ step_sanitize() {
     note "compute-sanitizer: skipped, the $runtime runtime refuses it (KINDS.md)"
     return
   fi
+  # memcheck over the NaN suite (every kernel path) and the tensor suite; racecheck, slower, over
+  # the NaN suite alone. Verbose: a run the budget stops still shows how far it got. A trap seen
+  # only under the tool is suspect: instrumentation lowers occupancy, and the persistent kernel's
+  # per-sample barrier needs a sample's blocks resident together.
+  local files
   for tool in memcheck racecheck; do
     budget "compute-sanitizer $tool" 45 20 || continue
+    files="test/gpu/nan.cuda.test.ts"; [ $tool = memcheck ] && files="$files test/gpu/tensor.cuda.test.ts"
     SQEX_ALLOC_CYCLES=200 timeout -k 5 $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
-      node node_modules/vitest/vitest.mjs run test/gpu/nan.cuda.test.ts test/gpu/tensor.cuda.test.ts --pool=forks --maxWorkers=1 --testTimeout=200000 \
+      node node_modules/vitest/vitest.mjs run $files -t "$SANITIZER_TESTS" --reporter=verbose --pool=forks --maxWorkers=1 --testTimeout=200000 \
       > "$logs/sanitizer-$tool.log" 2>&1
     note "compute-sanitizer $tool: exit $? — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.log" | sort | uniq -c | plain | tr '\n' ';') $(grep -E 'Tests ' "$logs/sanitizer-$tool.log" | plain)"
   done
