@@ -68,8 +68,55 @@ class StatusWorker : public Napi::AsyncWorker {
       }
     }
   }
+  // node-addon-api calls OnOK through a wrapper that catches only Napi::Error (a std::bad_alloc
+  // from building a message would reach std::terminate, and a Napi::Error would be thrown as an
+  // uncaught exception instead of rejecting): every outcome settles the promise.
   void OnOK() override {
     Napi::Env env = Env();
+    try {
+      Complete(env);
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::bad_alloc&) {
+      RejectOutOfMemory(env);
+    } catch (const std::exception& e) {
+      RejectInternal(env, e.what());
+    } catch (...) {
+      RejectInternal(env, "unknown native exception");
+    }
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  // A coded Error made without the C++ heap where it can be (V8's heap only) when even the
+  // message of OutOfMemoryError could not be built.
+  void RejectOutOfMemory(const Napi::Env& env) {
+    try {
+      deferred_.Reject(OutOfMemoryError(env, "host memory for the call", 0).Value());
+      return;
+    } catch (...) {
+    }
+    napi_value code = nullptr, msg = nullptr, err = nullptr;
+    if (napi_create_string_utf8(env, "ERR_SQEX_OUT_OF_MEMORY", NAPI_AUTO_LENGTH, &code) == napi_ok &&
+        napi_create_string_utf8(env, "squeeze-excite: out of host memory", NAPI_AUTO_LENGTH, &msg) == napi_ok &&
+        napi_create_error(env, code, msg, &err) == napi_ok) {
+      try {
+        deferred_.Reject(err);
+      } catch (...) {
+      }
+    }
+  }
+
+  void RejectInternal(const Napi::Env& env, const char* what) {
+    try {
+      deferred_.Reject(Coded(Napi::Error::New(env, std::string("squeeze-excite (native): internal error: ") + what),
+                             "ERR_SQEX_INTERNAL").Value());
+    } catch (...) {
+      RejectOutOfMemory(env);
+    }
+  }
+
+  void Complete(const Napi::Env& env) {
     if (out_of_memory_) {
       deferred_.Reject(OutOfMemoryError(env, "host memory for the call", 0).Value());
       return;
@@ -90,9 +137,7 @@ class StatusWorker : public Napi::AsyncWorker {
       deferred_.Resolve(result);
     }
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
- private:
   Napi::Promise::Deferred deferred_;
   std::function<Status()> work_;
   Settle settle_;
