@@ -335,7 +335,7 @@ function bigintArg(v: unknown, what: string): bigint {
 
 function deviceArg(v: unknown): number {
   if (typeof v !== 'number') throw nativeType('device must be a number');
-  if (!(v >= 0 && v < 65536) || Math.trunc(v) !== v) throw nativeRange('device must be an integer >= 0');
+  if (!(v >= 0 && v < 65536) || Math.trunc(v) !== v) throw nativeRange('device must be an integer in [0, 65535]');
   return v;
 }
 
