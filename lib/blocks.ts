@@ -24,85 +24,131 @@ import { resolveOperands } from './ops/operands.js';
 import { type PreparedCall, fillCfg, runAsync, runSync } from './ops/run.js';
 import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseOffload, parseSettings } from './ops/spec.js';
 import { copyWeights, positiveInt } from './ops/weights.js';
-import type { Activation, DType, Device, Gate, Layout, Offload, OutputActivation, Shape4 } from './types.js';
-import type { cbamForward } from './ops/cbam.js';
-import type { ecaForward } from './ops/eca.js';
-import type { seForward } from './ops/se.js';
+import type { Activation, DType, DeviceSelection, Gate, HostOrDevice, Layout, Offload, OutputActivation, Shape4 } from './types.js';
+// For the doc comments' links.
+import type { cbamForward, cbamForwardAsync } from './ops/cbam.js';
+import type { ecaForward, ecaForwardAsync } from './ops/eca.js';
+import type { seForward, seForwardAsync } from './ops/se.js';
+import type { ATTENTION_KINDS, attentionWeightsFromStateDict } from './state-dict.js';
 
-/** Constructor options of SEBlock. */
-export interface SEBlockOptions {
-  /** Layout of host inputs (default 'NCHW'); DeviceTensor inputs must match it when given. */
+/**
+ * Constructor options of SEBlock. An unknown key is a TypeError (code 'ERR_INVALID_ARG_TYPE')
+ * naming it; a bad value a TypeError or RangeError (code 'ERR_OUT_OF_RANGE') naming the option.
+ * `device` and `deviceIndex` (see {@link DeviceSelection}) are resolved once, at construction:
+ * a CUDA block uploads its weights there and keeps them resident until dispose().
+ */
+export type SEBlockOptions = DeviceSelection & {
+  /** Layout of host inputs (default 'NCHW'); DeviceTensor inputs must have it when given. See {@link Layout}. */
   layout?: Layout;
+  /** Between the two FCs; default 'relu'. Unused by the single-FC form. See {@link Activation}. */
   activation?: Activation;
+  /** Default 'sigmoid'. See {@link Gate}. */
   gate?: Gate;
+  /** Applied after the residual add; default 'none'. See {@link OutputActivation}. */
   outputActivation?: OutputActivation;
-  /** Resolved once, at construction ('auto': CUDA when available). */
-  device?: Device;
-  deviceIndex?: number;
-  /** dtype DeviceTensor inputs must have, when given (host arrays are always float32). */
+  /** The dtype DeviceTensor inputs must have, when given (host arrays are always float32). See {@link DType}. */
   dtype?: DType;
-  /** C, needed only when w2 is present and b1 and b2 are both omitted. */
+  /**
+   * C, a positive integer: needed only when w2 is present and b1 and b2 are both omitted (w1
+   * [hidden, C] and w2 [C, hidden] alone do not fix C); must agree with the weights otherwise.
+   */
   channels?: number;
-}
+};
 
-/** Constructor options of ECABlock. */
-export interface ECABlockOptions {
+/** Constructor options of ECABlock (see {@link SEBlockOptions} for the common rules). */
+export type ECABlockOptions = DeviceSelection & {
+  /** Layout of host inputs (default 'NCHW'); DeviceTensor inputs must have it when given. */
   layout?: Layout;
+  /** Default 'sigmoid'. See {@link Gate}. */
   gate?: Gate;
-  device?: Device;
-  deviceIndex?: number;
+  /** The dtype DeviceTensor inputs must have, when given. */
   dtype?: DType;
-}
+};
 
-/** Constructor options of CBAMBlock. */
-export interface CBAMBlockOptions {
+/** Constructor options of CBAMBlock (see {@link SEBlockOptions} for the common rules). */
+export type CBAMBlockOptions = DeviceSelection & {
+  /** Layout of host inputs (default 'NCHW'); DeviceTensor inputs must have it when given. */
   layout?: Layout;
+  /** Between the channel MLP's FCs; default 'relu'. See {@link Activation}. */
   activation?: Activation;
+  /** Of the channel and spatial gates; default 'sigmoid'. See {@link Gate}. */
   gate?: Gate;
-  device?: Device;
-  deviceIndex?: number;
+  /** The dtype DeviceTensor inputs must have, when given. */
   dtype?: DType;
-  /** C, needed only when b1 and b2 are both omitted. */
+  /** C, a positive integer: needed only when b1 and b2 are both omitted. */
   channels?: number;
-}
+};
 
-/** Per-call options of SEBlock.forward with host arrays. */
+/** Per-call options of SEBlock.forward with host arrays (Float32Arrays). */
 export interface SEBlockForwardOptions {
+  /** y = x·s + residual: N·C·H·W elements in the block's layout; out may be it (in place) or disjoint from it. */
   residual?: Float32Array;
+  /** Receives y (N·C·H·W elements) and is returned; may be x or residual itself, else disjoint from them. Default: a new array. */
   out?: Float32Array;
+  /** Receives s, [N, C] row-major (N·C elements); disjoint from x, residual and out. */
   scaleOut?: Float32Array;
+  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
   stream?: bigint;
-  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see Offload). */
+  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
 }
-/** Per-call options of SEBlock.forward with a DeviceTensor. */
+/** Per-call options of SEBlock.forward with a DeviceTensor x (a CUDA block). */
 export interface SEBlockDeviceForwardOptions {
+  /** y = x·s + residual: a DeviceTensor like x, live. */
   residual?: DeviceTensor;
+  /** Receives y and is returned: a DeviceTensor like x; may be x or residual itself. Default: a new DeviceTensor. */
   out?: DeviceTensor;
+  /** Receives s: a float32 DeviceTensor of N·C elements on x's device. */
   scaleOut?: DeviceTensor;
+  /** cudaStream_t (bigint) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
   stream?: bigint;
 }
+/** Per-call options of ECABlock.forward with host arrays (Float32Arrays). */
 export interface ECABlockForwardOptions {
+  /** Receives y (N·C·H·W elements) and is returned; may be x itself, else disjoint from it. Default: a new array. */
   out?: Float32Array;
+  /** Receives s, [N, C] row-major (N·C elements); disjoint from x and out. */
   scaleOut?: Float32Array;
+  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
   stream?: bigint;
-  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see Offload). */
+  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
 }
+/** Per-call options of ECABlock.forward with a DeviceTensor x (a CUDA block). */
 export interface ECABlockDeviceForwardOptions {
+  /** Receives y and is returned: a DeviceTensor like x; may be x itself. Default: a new DeviceTensor. */
   out?: DeviceTensor;
+  /** Receives s: a float32 DeviceTensor of N·C elements on x's device. */
   scaleOut?: DeviceTensor;
+  /** cudaStream_t (bigint) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
   stream?: bigint;
 }
+/** Per-call options of CBAMBlock.forward with host arrays (Float32Arrays). */
 export interface CBAMBlockForwardOptions {
+  /** Receives y (N·C·H·W elements) and is returned; may be x itself, else disjoint from it. Default: a new array. */
   out?: Float32Array;
+  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
   stream?: bigint;
-  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see Offload). */
+  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
 }
+/** Per-call options of CBAMBlock.forward with a DeviceTensor x (a CUDA block). */
 export interface CBAMBlockDeviceForwardOptions {
+  /** Receives y and is returned: a DeviceTensor like x; may be x itself. Default: a new DeviceTensor. */
   out?: DeviceTensor;
+  /** cudaStream_t (bigint) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
   stream?: bigint;
+}
+/**
+ * Per-call options of a block's forward for an x typed `Float32Array | DeviceTensor` (see
+ * {@link HostOrDevice}): those both forms take. residual, out and scaleOut are not among them
+ * (their kind must be x's: narrow x to pass them).
+ */
+export interface BlockEitherForwardOptions {
+  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
+  stream?: bigint;
+  /** Async CPU calls over a host x; ignored for a DeviceTensor x. See {@link Offload}. */
+  offload?: Offload;
 }
 
 const SE_BLOCK_KEYS = ['layout', 'activation', 'gate', 'outputActivation', 'device', 'deviceIndex', 'dtype', 'channels'] as const;
@@ -357,7 +403,10 @@ const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('node
  */
 let coreOf: (self: unknown, fn: string, name?: string) => BlockCore;
 
-/** What every block shares: where it runs, disposal, and its description. */
+/**
+ * What every block shares: where it runs, disposal, and its description. Not constructible
+ * outside this module (its constructor takes a core only the block classes make).
+ */
 abstract class Block {
   // Private: a method called on anything but a block of its class (`SEBlock.prototype.forward
   // .call(other)`, a Proxy of a block) is refused by coreOf instead of running on it.
@@ -379,60 +428,115 @@ abstract class Block {
     if (!(core instanceof BlockCore)) throw typeError('Block', 'core', 'a block core (blocks are made with new SEBlock / ECABlock / CBAMBlock)', core);
     this.#core = core;
   }
-  /** Where the block runs: fixed at construction. */
+  /** Where the block runs, fixed at construction: 'cuda' (weights resident on the GPU) or 'cpu'. */
   get backend(): 'cpu' | 'cuda' {
     return coreOf(this, 'backend').cuda ? 'cuda' : 'cpu';
   }
+  /** True once dispose() has been called. */
   get disposed(): boolean {
     return coreOf(this, 'disposed').disposed;
   }
-  /** Frees the resident device weights. Idempotent; forward afterwards throws. */
+  /**
+   * Frees the resident device weights (a CPU block has none). Idempotent; forward and
+   * forwardAsync afterwards throw an Error with code 'ERR_SQEX_DISPOSED'. An async call still
+   * in flight keeps the weights until it settles. A failed cudaFree is thrown (code
+   * 'ERR_SQEX_CUDA') after every weight has been freed or tried.
+   */
   dispose(): void {
     coreOf(this, 'dispose').dispose();
   }
+  /** dispose(), for `using block = new SEBlock(...)`. */
   [disposeSymbol](): void {
     coreOf(this, 'Symbol.dispose').dispose();
   }
+  /** e.g. "SEBlock (cuda:0)", "CBAMBlock (cpu, disposed)". */
   toString(): string {
     return describeBlock(coreOf(this, 'toString'));
   }
 }
 
 /**
- * A squeeze-and-excitation block with fixed weights. See {@link seForward} for the math.
- * On CUDA the weights stay resident on the device until dispose().
+ * A squeeze-and-excitation block with fixed weights (see {@link seForward} for the math and its
+ * sources). The weights are validated and copied once, at construction (later writes to your
+ * arrays do not change the block); on CUDA they are uploaded once and stay resident on the device
+ * until dispose(), so a call over a DeviceTensor x uploads nothing.
  */
 export class SEBlock extends Block {
+  /**
+   * @param weights - see {@link SEWeights} (host Float32Arrays; copied).
+   * @param options - see {@link SEBlockOptions}.
+   * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE') naming
+   *   a bad weight or option; Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' for device 'cuda'
+   *   without a usable GPU; Error with code 'ERR_SQEX_CUDA' when the upload fails; Error with code
+   *   'ERR_SQEX_OUT_OF_MEMORY' when the weight copies cannot be allocated; LoadError (code
+   *   'ERR_SQEX_LOAD') when the native addon cannot be loaded.
+   */
   constructor(weights: SEWeights, options?: SEBlockOptions) {
     super(new BlockCore('SEBlock', SE_SPEC, SE_BLOCK_KEYS, SE_CALL_KEYS, weights, options));
   }
 
-  /** Channels C the weights fix. */
+  /** Channels C the weights fix: x must have C channels. */
   get channels(): number {
     return coreOf(this, 'SEBlock.channels', 'SEBlock').weights.c;
   }
+  /**
+   * A CUDA block over a DeviceTensor x of C channels (its shape read from x), in the block's
+   * layout and dtype when those were given and on its device. Without residual, out or scaleOut
+   * this is the resident path: x is checked, and the result, a new DeviceTensor like x (yours to
+   * dispose), is the only allocation. Enqueued on `options.stream`.
+   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
+   *   'ERR_OUT_OF_RANGE') for a CPU block, a disposed x, or an x of another C, layout, dtype or
+   *   device; the errors of {@link seForward}.
+   */
   forward(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): DeviceTensor;
+  /** As forward(x, options), with `shape` checked against x.shape. */
   forward(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): DeviceTensor;
+  /**
+   * For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): the shape is needed,
+   * the options are {@link BlockEitherForwardOptions}, and the result is the kind of x.
+   */
+  forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
+  /**
+   * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
+   * elements, C = {@link SEBlock.channels}. On a CUDA block it is staged to the GPU and back.
+   * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
+   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
+   *   'ERR_OUT_OF_RANGE', argument 'shape[1] (C)') for another C; the errors of {@link seForward}.
+   */
   forward(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Float32Array;
-  forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
+  forward(x: unknown, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
     return coreOf(this, 'SEBlock.forward', 'SEBlock').run('SEBlock.forward', x, a2, a3);
   }
 
+  /** As forward with a DeviceTensor x, resolving once the kernel has finished on the stream. */
   forwardAsync(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
+  /** As forwardAsync(x, options), with `shape` checked against x.shape. */
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
+  /** For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. */
+  forwardAsync<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
+  /**
+   * As forward, off the event loop (see {@link seForwardAsync}); results bitwise identical.
+   * Errors reject the Promise, never throw synchronously; dispose() of the block meanwhile is
+   * safe (the weights are freed when the call settles).
+   */
   forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
-  async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
+  async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
     return coreOf(this, 'SEBlock.forwardAsync', 'SEBlock').runAsync('SEBlock.forwardAsync', x, a2, a3);
   }
 
   /**
    * An SEBlock from one module of a PyTorch state dict (e.g. readSafetensors' result).
    * C and the hidden width come from the tensor shapes; activation and gate default to the
-   * module's (options.kind) and can be overridden, as can every SEBlockOptions field but
-   * channels. A timm SEModule `bn` is folded into fc1 (eval mode, eps options.bnEps = 1e-5).
-   * See attentionWeightsFromStateDict for the tensors each kind needs.
+   * module's (options.kind: see {@link ATTENTION_KINDS}) and can be overridden, as can every
+   * SEBlockOptions field but channels (refused: RangeError, code 'ERR_OUT_OF_RANGE'). A timm
+   * SEModule `bn` is folded into fc1 (eval mode, eps options.bnEps, default 1e-5; the formula is
+   * at {@link attentionWeightsFromStateDict}, which lists the tensors each kind needs).
+   * @param tensors - readSafetensors' result, or a record or Map of { shape, data } by name.
    * @param prefix - the module's name in the state dict, e.g. 'layer1.0.se' ('' for a module saved alone).
-   * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor and the shape it must have.
+   * @param options - `kind` (required), `bnEps`, `strict` and the block's options.
+   * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor and
+   *   the shape it must have; TypeError / RangeError (codes 'ERR_INVALID_ARG_TYPE' /
+   *   'ERR_OUT_OF_RANGE') for bad arguments; then the constructor's errors.
    */
   static fromStateDict(tensors: StateDict, prefix: string, options: SEFromStateDictOptions): SEBlock {
     const m = seFromStateDict('SEBlock.fromStateDict', tensors, prefix, options, SE_BLOCK_KEYS);
@@ -440,34 +544,77 @@ export class SEBlock extends Block {
   }
 }
 
-/** An ECA block with a fixed conv kernel. See {@link ecaForward}. */
+/**
+ * An ECA block with a fixed conv kernel (see {@link ecaForward} for the math and its sources).
+ * The kernel is validated and copied once; on CUDA it is uploaded once and stays resident until
+ * dispose(). Any C works (the kernel does not fix it).
+ */
 export class ECABlock extends Block {
+  /**
+   * @param weights - see {@link ECAWeights} (a host Float32Array; copied).
+   * @param options - see {@link ECABlockOptions}.
+   * @throws as the SEBlock constructor.
+   */
   constructor(weights: ECAWeights, options?: ECABlockOptions) {
     super(new BlockCore('ECABlock', ECA_SPEC, ECA_BLOCK_KEYS, ECA_CALL_KEYS, weights, options));
   }
 
-  /** The conv kernel length k. */
+  /** The conv kernel length k (odd). */
   get kernelSize(): number {
     return coreOf(this, 'ECABlock.kernelSize', 'ECABlock').weights.ecaK;
   }
+  /**
+   * A CUDA block over a DeviceTensor x (its shape read from x), in the block's layout and dtype
+   * when those were given and on its device. Without out or scaleOut this is the resident path:
+   * the result, a new DeviceTensor like x (yours to dispose), is the only allocation.
+   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
+   *   'ERR_OUT_OF_RANGE') for a CPU block, a disposed x, or an x of another layout, dtype or
+   *   device; the errors of {@link ecaForward}.
+   */
   forward(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): DeviceTensor;
+  /** As forward(x, options), with `shape` checked against x.shape. */
   forward(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): DeviceTensor;
+  /**
+   * For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): the shape is needed,
+   * the options are {@link BlockEitherForwardOptions}, and the result is the kind of x.
+   */
+  forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
+  /**
+   * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
+   * elements. On a CUDA block it is staged to the GPU and back.
+   * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
+   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); the errors of {@link ecaForward}.
+   */
   forward(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Float32Array;
-  forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
+  forward(x: unknown, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
     return coreOf(this, 'ECABlock.forward', 'ECABlock').run('ECABlock.forward', x, a2, a3);
   }
 
+  /** As forward with a DeviceTensor x, resolving once the kernel has finished on the stream. */
   forwardAsync(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
+  /** As forwardAsync(x, options), with `shape` checked against x.shape. */
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
+  /** For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. */
+  forwardAsync<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
+  /**
+   * As forward, off the event loop (see {@link ecaForwardAsync}); results bitwise identical.
+   * Errors reject the Promise; dispose() of the block meanwhile is safe.
+   */
   forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
-  async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
+  async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
     return coreOf(this, 'ECABlock.forwardAsync', 'ECABlock').runAsync('ECABlock.forwardAsync', x, a2, a3);
   }
 
   /**
    * An ECABlock from a timm EcaModule in a PyTorch state dict: `prefix.conv.weight` [1, 1, k]
-   * gives k; gate defaults to 'sigmoid' (overridable, as every ECABlockOptions field).
-   * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor.
+   * gives k; gate defaults to 'sigmoid' (overridable, as every ECABlockOptions field). EcaModule
+   * has no BatchNorm: `bnEps` is accepted (checked: a finite number ≥ 0) and unused.
+   * @param tensors - readSafetensors' result, or a record or Map of { shape, data } by name.
+   * @param prefix - the module's name in the state dict, e.g. 'layer1.0.eca'.
+   * @param options - `kind: 'timm.EcaModule'`, `strict` and the block's options.
+   * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor
+   *   (`check` 'unsupported' for EcaModule(use_mlp=True)); TypeError / RangeError (codes
+   *   'ERR_INVALID_ARG_TYPE' / 'ERR_OUT_OF_RANGE') for bad arguments; then the constructor's errors.
    */
   static fromStateDict(tensors: StateDict, prefix: string, options: ECAFromStateDictOptions): ECABlock {
     const m = ecaFromStateDict('ECABlock.fromStateDict', tensors, prefix, options, ECA_BLOCK_KEYS);
@@ -475,35 +622,80 @@ export class ECABlock extends Block {
   }
 }
 
-/** A CBAM block with fixed weights. See {@link cbamForward}. */
+/**
+ * A CBAM block with fixed weights (see {@link cbamForward} for the math and its sources). The
+ * weights are validated and copied once; on CUDA they are uploaded once and stay resident until
+ * dispose().
+ */
 export class CBAMBlock extends Block {
+  /**
+   * @param weights - see {@link CBAMWeights} (host Float32Arrays; copied).
+   * @param options - see {@link CBAMBlockOptions}.
+   * @throws as the SEBlock constructor.
+   */
   constructor(weights: CBAMWeights, options?: CBAMBlockOptions) {
     super(new BlockCore('CBAMBlock', CBAM_SPEC, CBAM_BLOCK_KEYS, CBAM_CALL_KEYS, weights, options));
   }
 
+  /** Channels C the weights fix: x must have C channels. */
   get channels(): number {
     return coreOf(this, 'CBAMBlock.channels', 'CBAMBlock').weights.c;
   }
+  /**
+   * A CUDA block over a DeviceTensor x of C channels (its shape read from x), in the block's
+   * layout and dtype when those were given and on its device. Without out this is the resident
+   * path: the result, a new DeviceTensor like x (yours to dispose), is the only allocation.
+   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
+   *   'ERR_OUT_OF_RANGE') for a CPU block, a disposed x, or an x of another C, layout, dtype or
+   *   device; the errors of {@link cbamForward}.
+   */
   forward(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
+  /** As forward(x, options), with `shape` checked against x.shape. */
   forward(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
+  /**
+   * For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): the shape is needed,
+   * the options are {@link BlockEitherForwardOptions}, and the result is the kind of x.
+   */
+  forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
+  /**
+   * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
+   * elements, C = {@link CBAMBlock.channels}. On a CUDA block it is staged to the GPU and back.
+   * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
+   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
+   *   'ERR_OUT_OF_RANGE', argument 'shape[1] (C)') for another C; the errors of {@link cbamForward}.
+   */
   forward(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Float32Array;
-  forward(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
+  forward(x: unknown, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
     return coreOf(this, 'CBAMBlock.forward', 'CBAMBlock').run('CBAMBlock.forward', x, a2, a3);
   }
 
+  /** As forward with a DeviceTensor x, resolving once the kernel has finished on the stream. */
   forwardAsync(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
+  /** As forwardAsync(x, options), with `shape` checked against x.shape. */
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
+  /** For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. */
+  forwardAsync<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
+  /**
+   * As forward, off the event loop (see {@link cbamForwardAsync}); results bitwise identical.
+   * Errors reject the Promise; dispose() of the block meanwhile is safe.
+   */
   forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
-  async forwardAsync(x: Float32Array | DeviceTensor, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
+  async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
     return coreOf(this, 'CBAMBlock.forwardAsync', 'CBAMBlock').runAsync('CBAMBlock.forwardAsync', x, a2, a3);
   }
 
   /**
    * A CBAMBlock from a timm CbamModule in a PyTorch state dict: C, the hidden width and the
    * spatial k come from the shapes; the spatial ConvNormAct's BatchNorm is folded into the conv
-   * (eval mode, eps options.bnEps = 1e-5); activation 'relu' and gate 'sigmoid' by default,
-   * overridable as every CBAMBlockOptions field but channels.
-   * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor.
+   * (eval mode, eps options.bnEps, default 1e-5; formula at {@link CBAMWeights}); activation
+   * 'relu' and gate 'sigmoid' by default, overridable as every CBAMBlockOptions field but
+   * channels (refused: RangeError, code 'ERR_OUT_OF_RANGE').
+   * @param tensors - readSafetensors' result, or a record or Map of { shape, data } by name.
+   * @param prefix - the module's name in the state dict, e.g. 'layer1.0.cbam'.
+   * @param options - `kind: 'timm.CbamModule'`, `bnEps`, `strict` and the block's options.
+   * @throws StateDictError (code 'ERR_SQEX_STATE_DICT') naming a missing or mis-shaped tensor
+   *   (`check` 'unsupported' for LightCbamModule); TypeError / RangeError (codes
+   *   'ERR_INVALID_ARG_TYPE' / 'ERR_OUT_OF_RANGE') for bad arguments; then the constructor's errors.
    */
   static fromStateDict(tensors: StateDict, prefix: string, options: CBAMFromStateDictOptions): CBAMBlock {
     const m = cbamFromStateDict('CBAMBlock.fromStateDict', tensors, prefix, options, CBAM_BLOCK_KEYS);

@@ -7,14 +7,17 @@ import { codedError, rangeError } from './is.js';
 
 /** One CUDA device as seen by the addon. */
 export interface CudaDeviceInfo {
+  /** The device ordinal: what `deviceIndex` and DeviceTensor `device` take. */
   readonly index: number;
+  /** e.g. "NVIDIA H100 80GB HBM3". */
   readonly name: string;
-  /** e.g. "9.0" */
+  /** major.minor, e.g. "9.0". */
   readonly computeCapability: string;
+  /** Streaming multiprocessors (SMs). */
   readonly multiprocessors: number;
-  /** bytes */
+  /** Global memory, in bytes. */
   readonly totalMemory: number;
-  /** bytes */
+  /** L2 cache, in bytes. */
   readonly l2Bytes: number;
 }
 
@@ -51,7 +54,9 @@ export interface CudaStatus {
   readonly compiled: boolean;
   /** A usable CUDA device exists now: `device: 'auto'` picks CUDA exactly when this is true. */
   readonly available: boolean;
+  /** CUDA devices visible to the process (0 without a driver or CUDA build). */
   readonly deviceCount: number;
+  /** One entry per device, by index. */
   readonly devices: readonly CudaDeviceInfo[];
   /** e.g. "13.0"; null without a driver. */
   readonly driverVersion: string | null;
@@ -73,7 +78,7 @@ export interface CudaStatus {
 
 let cachedBinding: NativeBinding | undefined;
 
-/** The native addon; throws the loader's Error (which says what was tried) when it cannot load. */
+/** @internal The native addon; throws the loader's Error (which says what was tried) when it cannot load. */
 export function binding(): NativeBinding {
   if (cachedBinding === undefined) cachedBinding = loadBinding();
   return cachedBinding;
@@ -173,7 +178,7 @@ function queryStatus(): CudaStatus {
   }
 }
 
-/** CUDA backend information. */
+/** CUDA backend information (a frozen object). */
 export const cuda = Object.freeze({
   /**
    * Reports whether CUDA kernels are compiled in and a device is usable, with the devices,
@@ -200,10 +205,11 @@ function availability(): CudaStatus {
   return cachedAvailability;
 }
 
+/** @internal */
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda';
 
 /**
- * true: run on CUDA device `deviceIndex`; false: run on the CPU. Throws an Error carrying the
+ * @internal true: run on CUDA device `deviceIndex`; false: run on the CPU. Throws an Error carrying the
  * status reason for 'cuda' without CUDA, and a RangeError for a device index out of range.
  */
 export function useCuda(fn: string, device: DeviceChoice, deviceIndex: number | undefined): boolean {
@@ -228,7 +234,7 @@ export function useCuda(fn: string, device: DeviceChoice, deviceIndex: number | 
   return true;
 }
 
-/** For DeviceTensor operations, which need CUDA whatever the options say. */
+/** @internal For DeviceTensor operations, which need CUDA whatever the options say. */
 export function requireCuda(fn: string, what: string): NativeBinding {
   const s = availability();
   if (!s.available) {

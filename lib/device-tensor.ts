@@ -23,34 +23,53 @@ import {
 } from './is.js';
 import type { DType, Layout, Shape4 } from './types.js';
 
-/** Options of DeviceTensor.from and DeviceTensor.empty. */
+/**
+ * Options of DeviceTensor.from and DeviceTensor.empty (an unknown key is a TypeError, code
+ * 'ERR_INVALID_ARG_TYPE'; a bad value a TypeError or RangeError, code 'ERR_OUT_OF_RANGE').
+ */
 export interface DeviceTensorOptions {
-  /** Default 'NCHW'. `data` is taken to be in this layout already. */
+  /** Default 'NCHW'. `data` is taken to be in this layout already (nothing is transposed). */
   layout?: Layout;
-  /** Default 'float32' (for a Uint16Array, 'float16' or 'bfloat16' must be given). */
+  /** Storage type; default 'float32' (for Uint16Array data, 'float16' or 'bfloat16' must be given). See {@link DType}. */
   dtype?: DType;
-  /** CUDA device index, default 0. */
+  /** CUDA device index, an integer from 0 to `cuda.status().deviceCount` − 1; default 0. */
   device?: number;
 }
 
-/** Options of DeviceTensor.fromPointer. */
+/** Options of DeviceTensor.from with Uint16Array data (raw half bit patterns): the dtype they hold. */
+export interface DeviceTensorHalfOptions extends DeviceTensorOptions {
+  /** 'float16' (IEEE binary16) or 'bfloat16' bits: required (float32 is refused, RangeError, code 'ERR_OUT_OF_RANGE'). */
+  dtype: 'float16' | 'bfloat16';
+}
+
+/** Options of DeviceTensor.fromPointer (layout, dtype and device describe the memory at `ptr`). */
 export interface DevicePointerOptions extends DeviceTensorOptions {
-  /** Size of the memory at `ptr`, checked to hold the tensor; default: exactly the tensor's bytes. */
+  /**
+   * Size of the memory at `ptr` in bytes, checked to hold the tensor (an integer ≥ N·C·H·W ·
+   * bytes per element, else RangeError, code 'ERR_OUT_OF_RANGE'); default: exactly the tensor's bytes.
+   */
   byteLength?: number;
 }
 
 /** Options of the copy methods: toHost, toHostSync, toFloat32 and copyFrom. */
 export interface DownloadOptions {
-  /** cudaStream_t to copy on (default 0n, the legacy default stream, which waits for blocking streams). */
+  /**
+   * cudaStream_t to copy on, a bigint in [0n, 2n ** 64n) (default 0n, the legacy default stream,
+   * which waits for blocking streams). The copy is enqueued on the calling thread, so any handle
+   * means what the caller means, cudaStreamPerThread (2n) included.
+   */
   stream?: bigint;
 }
 
+/** The layouts, for option checks (not re-exported by the package). */
 export const LAYOUTS: readonly Layout[] = ['NCHW', 'NHWC'];
+/** The dtypes, for option checks (not re-exported by the package). */
 export const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16'];
 const FROM_KEYS = ['layout', 'dtype', 'device'] as const;
 const POINTER_KEYS = ['layout', 'dtype', 'device', 'byteLength'] as const;
 const DOWNLOAD_KEYS = ['stream'] as const;
 
+/** @internal */
 export function dtypeBytes(dtype: DType): number {
   return dtype === 'float32' ? 4 : 2;
 }
@@ -82,13 +101,14 @@ let createTensor: (
   device: number,
   owned: boolean,
 ) => DeviceTensor;
-/** Device address without the liveness check (for callers that checked it). */
+/** @internal Device address without the liveness check (for callers that checked it). */
 export let rawPtr: (t: DeviceTensor) => bigint;
-/** Marks memory as used by an async download or op in flight: dispose() defers the free. */
+/** @internal Marks memory as used by an async download or op in flight: dispose() defers the free. */
 export let retainTensor: (t: DeviceTensor) => void;
+/** @internal */
 export let releaseTensor: (t: DeviceTensor) => void;
 /**
- * Whether `value` is a DeviceTensor this module made: a brand check on the private field, which
+ * @internal Whether `value` is a DeviceTensor this module made: a brand check on the private field, which
  * `Object.create(DeviceTensor.prototype)` or a Proxy cannot fake (unlike instanceof).
  */
 export let isDeviceTensor: (value: unknown) => value is DeviceTensor;
@@ -100,12 +120,17 @@ const REAL = 'a DeviceTensor made by DeviceTensor.from, DeviceTensor.empty, Devi
 /**
  * A tensor in CUDA device memory, with its logical shape [N, C, H, W], layout and dtype.
  * Create one with DeviceTensor.from, DeviceTensor.empty or DeviceTensor.fromPointer; the
- * ops return DeviceTensors when given one. Free it with dispose() (or `using`).
+ * ops return DeviceTensors when given one. Free it with dispose() (or `using`); a forgotten one
+ * is freed by a FinalizationRegistry. The instance is frozen. `new DeviceTensor()` is an Error
+ * with code 'ERR_ILLEGAL_CONSTRUCTOR'; a method called on anything but a real DeviceTensor a
+ * TypeError (code 'ERR_INVALID_ARG_TYPE').
  */
 export class DeviceTensor {
-  /** Logical [N, C, H, W]. */
+  /** Logical [N, C, H, W], whatever the layout (frozen). */
   readonly shape: Shape4;
+  /** Storage type of the elements. See {@link DType}. */
   readonly dtype: DType;
+  /** Memory layout of the elements. See {@link Layout}. */
   readonly layout: Layout;
   /** CUDA device index. */
   readonly device: number;
@@ -170,10 +195,35 @@ export class DeviceTensor {
   }
 
   /**
-   * Copies host data to a new tensor on the device. A Float32Array is stored as `dtype`
-   * (converted on the host, round to nearest even, for float16/bfloat16); a Uint16Array holds
-   * raw half bit patterns and needs dtype 'float16' or 'bfloat16'. Needs CUDA.
+   * From raw half bits: a Uint16Array of N·C·H·W float16 or bfloat16 bit patterns, stored as
+   * they are; `options.dtype` says which, and is required (dtype 'float32' with a Uint16Array is
+   * a RangeError, code 'ERR_OUT_OF_RANGE'). Otherwise as the Float32Array form.
    */
+  static from(data: Uint16Array, shape: Shape4, options: DeviceTensorHalfOptions): DeviceTensor;
+  /**
+   * For data typed `Float32Array | Uint16Array` (either, not known which until run time): the
+   * rule that a Uint16Array needs dtype 'float16' or 'bfloat16' is then checked at run time
+   * (RangeError, code 'ERR_OUT_OF_RANGE', argument 'options.dtype').
+   */
+  static from<D extends Float32Array | Uint16Array>(
+    data: [D] extends [Float32Array] ? never : [D] extends [Uint16Array] ? never : D,
+    shape: Shape4,
+    options?: DeviceTensorOptions,
+  ): DeviceTensor;
+  /**
+   * Copies host data to a new tensor on the device (a synchronous copy on the legacy default
+   * stream). A Float32Array of N·C·H·W elements, in `options.layout`, is stored as
+   * `options.dtype` (converted on the host, round to nearest even, for float16/bfloat16).
+   *
+   * @returns a new owned DeviceTensor (yours to dispose).
+   * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') for data of another kind or detached, or a bad
+   *   option; RangeError (code 'ERR_OUT_OF_RANGE') for a wrong length, a bad shape, dtype
+   *   'float32' with Uint16Array data, or a device index past the device count; Error with code
+   *   'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU; Error with code 'ERR_SQEX_CUDA' when the
+   *   allocation or copy fails (`cudaErrorName` 'cudaErrorMemoryAllocation' when the GPU is full);
+   *   Error with code 'ERR_SQEX_OUT_OF_MEMORY' when the host conversion cannot be allocated.
+   */
+  static from(data: Float32Array, shape: Shape4, options?: DeviceTensorOptions): DeviceTensor;
   static from(data: Float32Array | Uint16Array, shape: Shape4, options?: DeviceTensorOptions): DeviceTensor {
     const fn = 'DeviceTensor.from';
     const opts = parseObject(fn, 'options', options, FROM_KEYS, true);
@@ -213,7 +263,14 @@ export class DeviceTensor {
     return t;
   }
 
-  /** A new tensor with uninitialised contents. Needs CUDA. */
+  /**
+   * A new owned tensor of `shape` with uninitialised contents (N·C·H·W · 4 or 2 bytes), e.g. an
+   * `out` for the ops.
+   * @throws TypeError / RangeError (codes 'ERR_INVALID_ARG_TYPE' / 'ERR_OUT_OF_RANGE') for a bad
+   *   shape or option, or a device index past the device count; Error with code
+   *   'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU; Error with code 'ERR_SQEX_CUDA' when the
+   *   allocation fails.
+   */
   static empty(shape: Shape4, options?: DeviceTensorOptions): DeviceTensor {
     const fn = 'DeviceTensor.empty';
     const opts = parseObject(fn, 'options', options, FROM_KEYS, true);
@@ -230,6 +287,13 @@ export class DeviceTensor {
    * Wraps device memory this library does not own (e.g. from another CUDA library). dispose()
    * only detaches; the memory stays the caller's to free, and must outlive every use. No CUDA
    * call is made here, so the pointer is not checked beyond being non-zero.
+   *
+   * @param ptr - the device address, a bigint in (0n, 2n ** 64n).
+   * @param shape - logical [N, C, H, W] of the memory, in `options.layout` and `options.dtype`.
+   * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') for a non-bigint ptr or a bad option kind;
+   *   RangeError (code 'ERR_OUT_OF_RANGE') for ptr 0n or ≥ 2^64, a bad shape, a byteLength below
+   *   the tensor's bytes, or a device index past the device count; Error with code
+   *   'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU.
    */
   static fromPointer(ptr: bigint, shape: Shape4, options?: DevicePointerOptions): DeviceTensor {
     const fn = 'DeviceTensor.fromPointer';
@@ -255,13 +319,14 @@ export class DeviceTensor {
     return createTensor(ptr, shp, layout, dtype, device, false);
   }
 
-  /** Device address; throws once disposed. */
+  /** Device address (a bigint); throws an Error with code 'ERR_SQEX_DISPOSED' once disposed. */
   get ptr(): bigint {
     brand(this, 'DeviceTensor.ptr');
     this.#assertLive('ptr');
     return this.#ptr;
   }
 
+  /** True once dispose() has been called. */
   get disposed(): boolean {
     brand(this, 'DeviceTensor.disposed');
     return this.#disposed;
@@ -272,6 +337,14 @@ export class DeviceTensor {
    * halves → Uint16Array of raw bits. The copy is enqueued now (a device-side snapshot), so work
    * enqueued afterwards, such as an op writing this tensor, cannot change what it returns; the
    * wait and the host copy run off the event loop.
+   *
+   * @returns a new Float32Array (float32) or Uint16Array (float16/bfloat16 bits) of N·C·H·W
+   *   elements, in the tensor's layout.
+   * @throws (the Promise rejects; nothing throws synchronously) Error with code
+   *   'ERR_SQEX_DISPOSED' for a disposed tensor; TypeError / RangeError (codes
+   *   'ERR_INVALID_ARG_TYPE' / 'ERR_OUT_OF_RANGE') for bad options; Error with code
+   *   'ERR_SQEX_CUDA' for a CUDA failure; Error with code 'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when
+   *   the host copy cannot be allocated.
    */
   async toHost(options?: DownloadOptions): Promise<Float32Array | Uint16Array> {
     const fn = 'DeviceTensor.toHost';
@@ -295,6 +368,11 @@ export class DeviceTensor {
    * even), or for float16/bfloat16 tensors a Uint16Array of raw bits. The copy is ordered on
    * `stream` after the work already queued there and has finished when this returns. Returns the
    * tensor. A refused argument writes nothing.
+   *
+   * @throws Error with code 'ERR_SQEX_DISPOSED' for a disposed tensor; TypeError (code
+   *   'ERR_INVALID_ARG_TYPE') for data of another kind, detached, or a Uint16Array for a float32
+   *   tensor; RangeError (code 'ERR_OUT_OF_RANGE') for a wrong length; Error with code
+   *   'ERR_SQEX_CUDA' for a CUDA failure.
    */
   copyFrom(data: Float32Array | Uint16Array, options?: DownloadOptions): this {
     const fn = 'DeviceTensor.copyFrom';
@@ -313,7 +391,7 @@ export class DeviceTensor {
     return this;
   }
 
-  /** As toHost, blocking the thread until the copy is done. */
+  /** As toHost, blocking the thread until the copy is done (same result; the errors are thrown). */
   toHostSync(options?: DownloadOptions): Float32Array | Uint16Array {
     const fn = 'DeviceTensor.toHostSync';
     brand(this, fn);
@@ -323,7 +401,10 @@ export class DeviceTensor {
     return dst;
   }
 
-  /** As toHost, with halves converted to float32 (exact). */
+  /**
+   * As toHost, with halves converted to float32 (exact): a Float32Array of N·C·H·W elements in
+   * the tensor's layout. Same errors.
+   */
   async toFloat32(options?: DownloadOptions): Promise<Float32Array> {
     brand(this, 'DeviceTensor.toFloat32');
     const host = await this.toHost(options);
@@ -333,7 +414,8 @@ export class DeviceTensor {
 
   /**
    * Frees owned memory (or detaches from borrowed memory). Idempotent. Memory still used by an
-   * async download or op in flight is freed when that settles.
+   * async download or op in flight is freed when that settles. A failed cudaFree is an Error
+   * with code 'ERR_SQEX_CUDA'.
    */
   dispose(): void {
     brand(this, 'DeviceTensor.dispose');
@@ -344,6 +426,7 @@ export class DeviceTensor {
     if (this.#pending === 0) this.#free();
   }
 
+  /** dispose(), for `using t = DeviceTensor.from(...)`. */
   [disposeSymbol](): void {
     this.dispose();
   }
@@ -354,6 +437,7 @@ export class DeviceTensor {
     return `${this.#disposed ? 'disposed ' : ''}DeviceTensor ${this.dtype} ${this.layout} ${formatShape(this.shape)} on cuda:${this.device}`;
   }
 
+  /** @internal How refusal messages describe this tensor. */
   [describeHook](): string {
     if (!isDeviceTensor(this)) return `an object posing as a DeviceTensor (not ${REAL})`;
     return `a ${this.toString()}`;
@@ -406,7 +490,7 @@ function checkDeviceIndex(fn: string, native: NativeBinding, device: number): vo
   if (device >= count) throw rangeError(fn, 'options.device', `a CUDA device index below the device count (${count})`, device);
 }
 
-/** A new owned tensor (contents uninitialised). */
+/** @internal A new owned tensor (contents uninitialised). */
 export function allocDeviceTensor(
   native: NativeBinding,
   shape: Shape4,

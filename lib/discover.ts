@@ -6,7 +6,7 @@ import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
 import { ATTENTION_KINDS, type AttentionKind } from './state-dict.js';
 import type { Activation, Gate } from './types.js';
 
-/** One module found. */
+/** One module found by {@link findAttentionModules}. */
 export interface FoundAttention {
   /** The module's name: pass it as fromStateDict's prefix. */
   prefix: string;
@@ -33,6 +33,7 @@ export interface FoundAttention {
   options: { activation?: Activation; gate?: Gate; strict?: boolean };
   /** A BatchNorm that fromStateDict folds (timm SEModule `bn`, CBAM's spatial BN). */
   foldsBatchNorm: boolean;
+  /** Why `kind` is null, what `options` are guessed from, or what else the tensors could be; '' when nothing. */
   note: string;
   /** Full names of its tensors. */
   tensors: string[];
@@ -143,12 +144,15 @@ function efficientNetFamily(prefix: string, shapes: ReadonlyMap<string, readonly
  * names match a torchvision or timm architecture whose attention differs from the kind's defaults,
  * `options` carries what to pass (a guess from names, said in `note`).
  *
- * @param source - a header (readSafetensorsHeader), a SafetensorsFile, or { name, shape }s.
+ * @param source - a header (readSafetensorsHeader), a SafetensorsFile, or an Array of
+ *   { name, shape } (a tensor's full name and its dims, non-negative integers).
  * @returns the modules, sorted by prefix (numbers in natural order).
  * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE') naming
  *   the argument, for a source that is none of these or an entry without a string name and a shape.
  */
-export function findAttentionModules(source: SafetensorsHeader | SafetensorsFile | readonly Named[]): FoundAttention[] {
+export function findAttentionModules(
+  source: SafetensorsHeader | SafetensorsFile | readonly { readonly name: string; readonly shape: readonly number[] }[],
+): FoundAttention[] {
   const list = namedOf(source);
   const shapes = new Map<string, readonly number[]>();
   for (const t of list) shapes.set(t.name, t.shape);

@@ -94,10 +94,14 @@ function checkUsable(fn: string, arg: string, kind: string, view: Float32Array |
  * Uint16Array of the same length. A number is first rounded to float32 (as a Float32Array
  * element would be), then to binary16, as PyTorch converts a float32 value (and a float64 tensor:
  * `.half()`): 1 + 2**-11 + 2**-40 gives 0x3c00, not the 0x3c01 of rounding the double directly.
- * A detached or out-of-bounds Float32Array is a TypeError.
+ * Anything else, or a detached or out-of-bounds Float32Array, is a TypeError (code
+ * 'ERR_INVALID_ARG_TYPE'); a result that cannot be allocated an Error with code
+ * 'ERR_SQEX_OUT_OF_MEMORY'.
  */
 export function float32ToFloat16Bits(value: number): number;
 export function float32ToFloat16Bits(values: Float32Array): Uint16Array;
+/** For a value typed `number | Float32Array`: the result is the matching kind. */
+export function float32ToFloat16Bits(value: number | Float32Array): number | Uint16Array;
 export function float32ToFloat16Bits(value: number | Float32Array): number | Uint16Array {
   if (typeof value === 'number') return f32BitsToF16Bits(float32Bits(value));
   if (!isFloat32Array(value)) throw typeError('float32ToFloat16Bits', 'value', 'a number or a Float32Array', value);
@@ -112,11 +116,13 @@ export function float32ToFloat16Bits(value: number | Float32Array): number | Uin
 /**
  * Reads IEEE binary16 bit patterns (a number, or a Uint16Array -> Float32Array); exact, NaN as
  * PyTorch: the sign and the 10-bit payload kept (shifted left by 13), the quiet bit set. A number
- * must be an integer 0..65535 (else RangeError); a detached or out-of-bounds Uint16Array is a
- * TypeError.
+ * must be an integer 0..65535 (else RangeError, code 'ERR_OUT_OF_RANGE'); anything else, or a
+ * detached or out-of-bounds Uint16Array, is a TypeError (code 'ERR_INVALID_ARG_TYPE').
  */
 export function float16BitsToFloat32(bits: number): number;
 export function float16BitsToFloat32(bits: Uint16Array): Float32Array;
+/** For bits typed `number | Uint16Array`: the result is the matching kind. */
+export function float16BitsToFloat32(bits: number | Uint16Array): number | Float32Array;
 export function float16BitsToFloat32(bits: number | Uint16Array): number | Float32Array {
   if (!isUint16Array(bits)) return f16BitsToNumber(checkBits('float16BitsToFloat32', bits));
   checkUsable('float16BitsToFloat32', 'bits', 'Uint16Array', bits);
@@ -131,11 +137,13 @@ export function float16BitsToFloat32(bits: number | Uint16Array): number | Float
 /**
  * Converts to bfloat16 bit patterns (the upper 16 bits of a float32), rounding to nearest
  * even. A number gives one pattern (rounded to float32 first, as float32ToFloat16Bits); a
- * Float32Array gives a Uint16Array of the same length. A detached or out-of-bounds Float32Array
- * is a TypeError.
+ * Float32Array gives a Uint16Array of the same length. Anything else, or a detached or
+ * out-of-bounds Float32Array, is a TypeError (code 'ERR_INVALID_ARG_TYPE').
  */
 export function float32ToBfloat16Bits(value: number): number;
 export function float32ToBfloat16Bits(values: Float32Array): Uint16Array;
+/** For a value typed `number | Float32Array`: the result is the matching kind. */
+export function float32ToBfloat16Bits(value: number | Float32Array): number | Uint16Array;
 export function float32ToBfloat16Bits(value: number | Float32Array): number | Uint16Array {
   if (typeof value === 'number') return f32BitsToBf16Bits(float32Bits(value));
   if (!isFloat32Array(value)) throw typeError('float32ToBfloat16Bits', 'value', 'a number or a Float32Array', value);
@@ -151,11 +159,13 @@ export function float32ToBfloat16Bits(value: number | Float32Array): number | Ui
  * Reads bfloat16 bit patterns (a number, or a Uint16Array -> Float32Array); exact: the bits
  * shifted left by 16, NaN sign and payload included, as PyTorch. (A number result of a signalling
  * NaN pattern is quieted, as any float32 NaN read into a JS number; the Float32Array keeps it.)
- * A number must be an integer 0..65535 (else RangeError); a detached or out-of-bounds Uint16Array
- * is a TypeError.
+ * A number must be an integer 0..65535 (else RangeError, code 'ERR_OUT_OF_RANGE'); anything else,
+ * or a detached or out-of-bounds Uint16Array, is a TypeError (code 'ERR_INVALID_ARG_TYPE').
  */
 export function bfloat16BitsToFloat32(bits: number): number;
 export function bfloat16BitsToFloat32(bits: Uint16Array): Float32Array;
+/** For bits typed `number | Uint16Array`: the result is the matching kind. */
+export function bfloat16BitsToFloat32(bits: number | Uint16Array): number | Float32Array;
 export function bfloat16BitsToFloat32(bits: number | Uint16Array): number | Float32Array {
   if (!isUint16Array(bits)) return bf16BitsToNumber(checkBits('bfloat16BitsToFloat32', bits));
   checkUsable('bfloat16BitsToFloat32', 'bits', 'Uint16Array', bits);

@@ -1,16 +1,17 @@
 // squeeze-excite: fused channel-attention blocks (SE, ECA, CBAM) on the CPU and CUDA.
 
-export type { Activation, DType, Device, Gate, Layout, Offload, OutputActivation, Shape4 } from './types.js';
+export type { Activation, DType, Device, DeviceSelection, Gate, HostOrDevice, Layout, Offload, OutputActivation, Shape4 } from './types.js';
 
 export { seForward, seForwardAsync } from './ops/se.js';
-export type { SEDeviceOptions, SEDeviceWeights, SEOptions, SEWeights } from './ops/se.js';
+export type { SEDeviceOptions, SEDeviceWeights, SEEitherOptions, SEOptions, SEWeights } from './ops/se.js';
 export { ecaForward, ecaForwardAsync, ecaKernelSize } from './ops/eca.js';
-export type { ECADeviceOptions, ECADeviceWeights, ECAOptions, ECAWeights } from './ops/eca.js';
+export type { ECADeviceOptions, ECADeviceWeights, ECAEitherOptions, ECAOptions, ECAWeights } from './ops/eca.js';
 export { cbamForward, cbamForwardAsync } from './ops/cbam.js';
-export type { CBAMDeviceOptions, CBAMDeviceWeights, CBAMOptions, CBAMWeights } from './ops/cbam.js';
+export type { CBAMDeviceOptions, CBAMDeviceWeights, CBAMEitherOptions, CBAMOptions, CBAMWeights } from './ops/cbam.js';
 
 export { CBAMBlock, ECABlock, SEBlock } from './blocks.js';
 export type {
+  BlockEitherForwardOptions,
   CBAMBlockDeviceForwardOptions,
   CBAMBlockForwardOptions,
   CBAMBlockOptions,
@@ -62,7 +63,7 @@ export { findAttentionModules } from './discover.js';
 export type { FoundAttention } from './discover.js';
 
 export { DeviceTensor } from './device-tensor.js';
-export type { DevicePointerOptions, DeviceTensorOptions, DownloadOptions } from './device-tensor.js';
+export type { DevicePointerOptions, DeviceTensorHalfOptions, DeviceTensorOptions, DownloadOptions } from './device-tensor.js';
 
 export { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
 
@@ -76,7 +77,10 @@ import { DeviceTensor } from './device-tensor.js';
 import type { DevicePointerOptions } from './device-tensor.js';
 import type { Shape4 } from './types.js';
 
-/** Wraps CUDA memory owned by someone else, without taking ownership (DeviceTensor.fromPointer). */
+/**
+ * Wraps CUDA memory owned by someone else, without taking ownership: DeviceTensor.fromPointer
+ * (same arguments, result and errors).
+ */
 export function fromPointer(ptr: bigint, shape: Shape4, options?: DevicePointerOptions): DeviceTensor {
   return DeviceTensor.fromPointer(ptr, shape, options);
 }

@@ -229,7 +229,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   }
 }
 
-/** Classes (DeviceTensor) describe themselves in messages through this method key. */
+/** @internal Classes (DeviceTensor) describe themselves in messages through this method key. */
 export const describeHook: unique symbol = Symbol('squeeze-excite.describe');
 
 /** Words for a received value, short and unambiguous ("a Float64Array of length 3"). */

@@ -66,7 +66,7 @@ const DTYPE_BITS: Readonly<Record<SafetensorsDType, number>> = {
   F6_E3M2: 6,
 };
 
-/** The reference implementation's MAX_HEADER_SIZE: a longer header is refused before it is read. */
+/** The reference implementation's MAX_HEADER_SIZE, in bytes (100 MB): a longer header is refused (check 'header-too-large') before it is read. */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
 /** Which check a file failed (SafetensorsError.check). */
@@ -90,9 +90,13 @@ export type SafetensorsCheck =
  * '<Uint8Array>'.
  */
 export class SafetensorsError extends Error {
+  /** Always 'ERR_SQEX_SAFETENSORS'. */
   readonly code = 'ERR_SQEX_SAFETENSORS';
+  /** The rule broken: see {@link SafetensorsCheck}. */
   readonly check: SafetensorsCheck;
+  /** The tensor at fault, when one is. */
   readonly tensor: string | undefined;
+  /** The path read, or '<Uint8Array>'. */
   readonly source: string;
   constructor(source: string, check: SafetensorsCheck, message: string, tensor?: string) {
     super(`${source}: not a valid safetensors file (${check}): ${message}`);
@@ -105,7 +109,9 @@ export class SafetensorsError extends Error {
 
 /** One tensor's header entry. */
 export interface SafetensorsTensorInfo {
+  /** The tensor's name, e.g. 'layer1.0.se.fc1.weight'. */
   name: string;
+  /** Its element type. */
   dtype: SafetensorsDType;
   /** Row-major dims; [] is a scalar. */
   shape: number[];
@@ -153,15 +159,19 @@ export type SafetensorsData =
  * as a Float32Array instead (F64 rounded to nearest); `dtype` still names the file's type.
  */
 export interface SafetensorsTensor {
+  /** The file's element type (also after a toFloat32 conversion). */
   dtype: SafetensorsDType;
+  /** Row-major dims; [] is a scalar. */
   shape: number[];
+  /** The elements, row-major (see above for the array type of each dtype). */
   data: SafetensorsData;
   /** True when `data` is a view of the input bytes (no copy): the alignment allowed it. */
   zeroCopy: boolean;
 }
 
+/** Options of readSafetensors (another key is a TypeError, code 'ERR_INVALID_ARG_TYPE'). */
 export interface ReadSafetensorsOptions {
-  /** Return F16, BF16 and F64 tensors as Float32Array (default false). */
+  /** Return F16, BF16 and F64 tensors as Float32Array (default false); a non-boolean is a TypeError. */
   toFloat32?: boolean;
   /**
    * Only these tensors (names, or a predicate on the name). From a path, only their bytes are
@@ -186,9 +196,14 @@ function checkTensors(fn: string, arg: string, tensors: unknown): Readonly<Recor
 
 /** What readSafetensors returns: the validated header and the tensors, by name. */
 export class SafetensorsFile {
+  /** The validated header: every tensor's info, including those not read (options.names). */
   readonly header: SafetensorsHeader;
   /** Tensors by name (a null-prototype record: any name is safe as a key). */
   readonly tensors: Readonly<Record<string, SafetensorsTensor>>;
+  /**
+   * Made by readSafetensors; the arguments are taken as they are (TypeError, code
+   * 'ERR_INVALID_ARG_TYPE', only for a header without a tensors array or non-object tensors).
+   */
   constructor(header: SafetensorsHeader, tensors: Record<string, SafetensorsTensor>) {
     this.header = checkHeader('SafetensorsFile', 'header', header);
     this.tensors = checkTensors('SafetensorsFile', 'tensors', tensors);
@@ -213,6 +228,7 @@ export class SafetensorsFile {
     }
     return out;
   }
+  /** The tensor `name`, or undefined when it was not read (absent, or left out by options.names). */
   get(name: string): SafetensorsTensor | undefined {
     const tensors = checkTensors('SafetensorsFile.get', 'this.tensors', this.tensors);
     return Object.hasOwn(tensors, name) ? tensors[name] : undefined;
@@ -612,8 +628,11 @@ function elements(ctor: ArrayCtor, bytes: Uint8Array, begin: number, byteLength:
  * F16/BF16 bits or F64 values as a Float32Array (F64 rounded to nearest); F32 as a plain
  * Float32Array view of the same memory. `data` must be the dtype's array (F32 → Float32Array,
  * F16/BF16 → Uint16Array, F64 → Float64Array), read through the intrinsic accessors; a mismatch,
- * or a detached or out-of-bounds array, is a TypeError; a dtype other than these four a
- * RangeError (a non-string a TypeError). Never null.
+ * or a detached or out-of-bounds array, is a TypeError (code 'ERR_INVALID_ARG_TYPE'); a dtype
+ * other than these four a RangeError (code 'ERR_OUT_OF_RANGE'; a non-string a TypeError). Never
+ * null. The result has as many elements as `data`; an allocation failure is an Error with code
+ * 'ERR_SQEX_OUT_OF_MEMORY'. F16/BF16 decode as {@link float16BitsToFloat32} /
+ * {@link bfloat16BitsToFloat32} (exact).
  */
 export function safetensorsToFloat32(dtype: SafetensorsDType, data: SafetensorsData): Float32Array {
   const fn = 'safetensorsToFloat32';

@@ -16,28 +16,41 @@ import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
 import type { SEWeights } from './ops/se.js';
 import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
-import type { Activation, Gate } from './types.js';
+import type { Activation, DeviceSelection, Gate } from './types.js';
 
-/** SE-family modules SEBlock.fromStateDict loads. */
+/**
+ * SE-family modules SEBlock.fromStateDict loads: timm.layers.squeeze_excite.SEModule and
+ * EffectiveSEModule, timm.models._efficientnet_blocks.SqueezeExcite, torchvision.ops.SqueezeExcitation.
+ */
 export type SEKind = 'timm.SEModule' | 'timm.EffectiveSEModule' | 'timm.SqueezeExcite' | 'torchvision.SqueezeExcitation';
+/** timm.layers.eca.EcaModule, which ECABlock.fromStateDict loads. */
 export type ECAKind = 'timm.EcaModule';
+/** timm.layers.cbam.CbamModule, which CBAMBlock.fromStateDict loads. */
 export type CBAMKind = 'timm.CbamModule';
 /** A module, named by its library and class. */
 export type AttentionKind = SEKind | ECAKind | CBAMKind;
 
-interface KindInfo {
-  block: 'SEBlock' | 'ECABlock' | 'CBAMBlock';
-  /** The module's default hidden activation (null: it has none). */
-  activation: Activation | null;
-  gate: Gate;
-  /** Its PyTorch class, for messages. */
-  module: string;
-}
-
-/** Every kind, the block that loads it and the module defaults used when not overridden. */
+/**
+ * Every kind, the block that loads it and the module defaults used when not overridden. Frozen
+ * (an assignment to it or to an entry throws in strict mode).
+ */
 // Frozen, each entry too: its defaults are read by every mapping, and an assignment to one
 // (typed Readonly, but plain objects) changed them for the whole process.
-export const ATTENTION_KINDS: Readonly<Record<AttentionKind, Readonly<KindInfo>>> = deepFreezeKinds({
+export const ATTENTION_KINDS: Readonly<
+  Record<
+    AttentionKind,
+    {
+      /** The block class whose fromStateDict loads it. */
+      readonly block: 'SEBlock' | 'ECABlock' | 'CBAMBlock';
+      /** The module's default hidden activation (null: it has none, e.g. the single FC of EffectiveSEModule). */
+      readonly activation: Activation | null;
+      /** The module's default gate. */
+      readonly gate: Gate;
+      /** Its PyTorch class, e.g. 'timm.layers.squeeze_excite.SEModule'. */
+      readonly module: string;
+    }
+  >
+> = deepFreezeKinds({
   'timm.SEModule': { block: 'SEBlock', activation: 'relu', gate: 'sigmoid', module: 'timm.layers.squeeze_excite.SEModule' },
   'timm.EffectiveSEModule': { block: 'SEBlock', activation: null, gate: 'hardsigmoid', module: 'timm.layers.squeeze_excite.EffectiveSEModule' },
   // act_layer is the containing block's: SiLU in EfficientNet (MobileNetV3 uses relu + hardsigmoid).
@@ -52,39 +65,63 @@ function deepFreezeKinds<T extends Record<string, object>>(kinds: T): Readonly<T
   return Object.freeze(kinds);
 }
 
-/** torch.nn.BatchNorm2d's default eps; a state dict does not store it. */
+/** torch.nn.BatchNorm2d's default eps (1e-5), added to running_var when a BatchNorm is folded; a state dict does not store it. */
 export const BATCHNORM_EPS = 1e-5;
 
 /** One tensor of a plain state dict: row-major data of `shape`. */
 export interface StateDictTensor {
+  /** Dims, e.g. [rd, C, 1, 1] for a 1×1 conv weight; at most 8, non-negative integers. */
   shape: readonly number[];
-  /** float32; or, as readSafetensors returns them, F16/BF16 bits (Uint16Array) or F64 values, converted here. */
+  /**
+   * The elements, row-major, as many as the shape's product: float32 (a Float32Array); or, as
+   * readSafetensors returns them, F16/BF16 bits (a Uint16Array, with `dtype` saying which) or F64
+   * values (a Float64Array), converted here (F64 rounded to nearest). Anything else is a
+   * StateDictError with `check` 'dtype'.
+   */
   data: Float32Array | Uint16Array | Float64Array;
-  /** safetensors dtype; needed only to tell F16 from BF16 bits (Uint16Array data). */
+  /** safetensors dtype ('F16' or 'BF16'); needed only to tell F16 from BF16 bits (Uint16Array data). */
   dtype?: SafetensorsDType | string;
 }
 
 /** What fromStateDict reads: readSafetensors' result, a record or a Map of tensors by name. */
 export type StateDict = SafetensorsFile | Readonly<Record<string, StateDictTensor>> | ReadonlyMap<string, StateDictTensor>;
 
-/** Options of the mapping itself. */
+/** Options of the mapping itself (an unknown key is a TypeError, code 'ERR_INVALID_ARG_TYPE'). */
 export interface StateDictMapOptions<K extends AttentionKind = AttentionKind> {
-  /** The module the tensors come from. */
+  /** The module the tensors come from (RangeError, code 'ERR_OUT_OF_RANGE', for another kind). */
   kind: K;
-  /** eps of the BatchNorm layers being folded (not stored in a state dict); default 1e-5. */
+  /**
+   * eps of the BatchNorm layers being folded (not stored in a state dict): a finite number ≥ 0
+   * (else RangeError, code 'ERR_OUT_OF_RANGE'), added to running_var; default 1e-5
+   * ({@link BATCHNORM_EPS}). Checked but unused where nothing is folded (EcaModule, and SE
+   * modules without `bn`).
+   */
   bnEps?: number;
   /**
    * Refuse tensors under the prefix that the module does not have (default true), as PyTorch's
-   * load_state_dict(strict=True) does: they mean a different module or variant.
+   * load_state_dict(strict=True) does: they mean a different module or variant (StateDictError,
+   * `check` 'unexpected'). A non-boolean is a TypeError (code 'ERR_INVALID_ARG_TYPE').
    */
   strict?: boolean;
 }
 
-export type SEFromStateDictOptions = StateDictMapOptions<SEKind> & Omit<SEBlockOptions, 'channels'>;
+/**
+ * Options of SEBlock.fromStateDict: the mapping's, and SEBlockOptions but `channels` (C comes
+ * from the shapes: passing it is a RangeError, code 'ERR_OUT_OF_RANGE'), overriding the kind's
+ * defaults. `device` and `deviceIndex` as {@link DeviceSelection}.
+ */
+export type SEFromStateDictOptions = StateDictMapOptions<SEKind> & DeviceSelection & Omit<SEBlockOptions, 'channels' | 'device' | 'deviceIndex'>;
+/** Options of ECABlock.fromStateDict: the mapping's and ECABlockOptions (overriding the defaults). */
 export type ECAFromStateDictOptions = StateDictMapOptions<ECAKind> & ECABlockOptions;
-export type CBAMFromStateDictOptions = StateDictMapOptions<CBAMKind> & Omit<CBAMBlockOptions, 'channels'>;
+/** Options of CBAMBlock.fromStateDict: the mapping's and CBAMBlockOptions but `channels`. */
+export type CBAMFromStateDictOptions = StateDictMapOptions<CBAMKind> & DeviceSelection & Omit<CBAMBlockOptions, 'channels' | 'device' | 'deviceIndex'>;
 
-/** Which rule a state dict broke (StateDictError.check). */
+/**
+ * Which rule a state dict broke (StateDictError.check): 'missing' (a tensor the module needs is
+ * absent), 'shape' (a tensor of the wrong shape, or data of the wrong length), 'dtype' (data that
+ * is not float32, F16/BF16 bits or F64, or a detached buffer), 'unexpected' (strict: tensors the
+ * module does not have), 'unsupported' (a variant this library does not compute).
+ */
 export type StateDictCheck = 'missing' | 'shape' | 'dtype' | 'unexpected' | 'unsupported';
 
 /**
@@ -93,9 +130,13 @@ export type StateDictCheck = 'missing' | 'shape' | 'dtype' | 'unexpected' | 'uns
  * `expectedShape` the shape it must have (missing / shape).
  */
 export class StateDictError extends Error {
+  /** Always 'ERR_SQEX_STATE_DICT'. */
   readonly code = 'ERR_SQEX_STATE_DICT';
+  /** The rule broken: see {@link StateDictCheck}. */
   readonly check: StateDictCheck;
+  /** The full name of the tensor at fault (e.g. 'layer1.0.se.fc1.weight'), when one is. */
   readonly tensor: string | undefined;
+  /** The shape it must have, e.g. '[16, 64, 1, 1]' (checks 'missing' and 'shape'). */
   readonly expectedShape: string | undefined;
   constructor(message: string, check: StateDictCheck, tensor?: string, expectedShape?: string) {
     super(message);
@@ -110,11 +151,13 @@ export class StateDictError extends Error {
 export interface MappedSE {
   op: 'se';
   kind: SEKind;
-  /** Float32Arrays; unfolded ones may be views of the state dict's data. */
+  /** Float32Arrays for seForward / SEBlock; unfolded ones may be views of the state dict's data. */
   weights: SEWeights;
   /** The kind's default, for the two-FC forms (absent for EffectiveSEModule's single FC). */
   activation?: Activation;
+  /** The kind's default gate. */
   gate: Gate;
+  /** C, from the shapes. */
   channels: number;
   /** rd, the hidden width; C for the single FC of EffectiveSEModule. */
   hidden: number;
@@ -123,28 +166,41 @@ export interface MappedSE {
   /** Full names of the tensors read. */
   tensors: string[];
 }
+/** The result of mapping a timm EcaModule. */
 export interface MappedECA {
   op: 'eca';
   kind: ECAKind;
+  /** `{ weight }`, k elements (a view of the state dict's data when it was float32). */
   weights: ECAWeights;
+  /** The kind's default gate ('sigmoid'). */
   gate: Gate;
+  /** k, the conv kernel's length (odd). */
   kernelSize: number;
+  /** Full names of the tensors read. */
   tensors: string[];
 }
+/** The result of mapping a timm CbamModule. */
 export interface MappedCBAM {
   op: 'cbam';
   kind: CBAMKind;
+  /** Float32Arrays for cbamForward / CBAMBlock, the spatial BatchNorm folded into spatialWeight and spatialBias. */
   weights: CBAMWeights;
+  /** The kind's default activation ('relu'). */
   activation: Activation;
+  /** The kind's default gate ('sigmoid'). */
   gate: Gate;
+  /** C, from the shapes. */
   channels: number;
+  /** rd, the channel MLP's hidden width. */
   hidden: number;
   /** The spatial conv's k. */
   kernelSize: number;
   /** True when the spatial BatchNorm was folded (always, for timm's ConvNormAct). */
   foldedBatchNorm: boolean;
+  /** Full names of the tensors read. */
   tensors: string[];
 }
+/** What attentionWeightsFromStateDict returns: tell the kinds apart by `op`. */
 export type MappedAttention = MappedSE | MappedECA | MappedCBAM;
 
 const objectKeys = Object.keys;
@@ -589,6 +645,12 @@ const ALL_KINDS = Object.keys(ATTENTION_KINDS) as AttentionKind[];
  * circular padding (same tensors as EcaModule), and non-default activations or gates (pass them
  * to the block as overrides).
  *
+ * @param tensors - readSafetensors' result, or a record or Map of {@link StateDictTensor} by name.
+ * @param prefix - the module's name in the state dict, e.g. 'layer1.0.se' ('' for a module saved
+ *   alone; a trailing '.' is ignored).
+ * @param options - see {@link StateDictMapOptions}.
+ * @returns the weights and defaults, told apart by `op`: {@link MappedSE}, {@link MappedECA} or
+ *   {@link MappedCBAM}.
  * @throws StateDictError (code 'ERR_SQEX_STATE_DICT', `check` 'missing' | 'shape' | 'dtype' |
  *   'unexpected' | 'unsupported', `tensor`, `expectedShape`) naming the tensor and the shape it
  *   must have; TypeError / RangeError (codes 'ERR_INVALID_ARG_TYPE' / 'ERR_OUT_OF_RANGE', with `argument`) for
@@ -607,7 +669,7 @@ function mapKind(fn: string, tensors: unknown, prefix: unknown, kind: AttentionK
   return mapSE(r, kind, eps, strict);
 }
 
-/** SEBlock.fromStateDict's mapping: the weights and the block options (defaults under overrides). */
+/** @internal SEBlock.fromStateDict's mapping: the weights and the block options (defaults under overrides). */
 export function seFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown, blockKeys: readonly string[]): { mapped: MappedSE; weights: SEWeights; options: SEBlockOptions } {
   const { kind, eps, strict, rest } = parseMapOptions(fn, options, SE_KINDS, blockKeys);
   const mapped = mapKind(fn, tensors, prefix, kind, eps, strict) as MappedSE;
@@ -616,14 +678,14 @@ export function seFromStateDict(fn: string, tensors: unknown, prefix: unknown, o
   return { mapped, weights: mapped.weights, options: { ...defaults, ...rest } as SEBlockOptions };
 }
 
-/** ECABlock.fromStateDict's mapping. */
+/** @internal ECABlock.fromStateDict's mapping. */
 export function ecaFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown, blockKeys: readonly string[]): { mapped: MappedECA; weights: ECAWeights; options: ECABlockOptions } {
   const { kind, eps, strict, rest } = parseMapOptions(fn, options, ['timm.EcaModule'], blockKeys);
   const mapped = mapKind(fn, tensors, prefix, kind, eps, strict) as MappedECA;
   return { mapped, weights: mapped.weights, options: { gate: mapped.gate, ...rest } as ECABlockOptions };
 }
 
-/** CBAMBlock.fromStateDict's mapping. */
+/** @internal CBAMBlock.fromStateDict's mapping. */
 export function cbamFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown, blockKeys: readonly string[]): { mapped: MappedCBAM; weights: CBAMWeights; options: CBAMBlockOptions } {
   const { kind, eps, strict, rest } = parseMapOptions(fn, options, ['timm.CbamModule'], blockKeys);
   const mapped = mapKind(fn, tensors, prefix, kind, eps, strict) as MappedCBAM;

@@ -1,18 +1,44 @@
 // Public value types shared by the functions, the blocks and DeviceTensor.
 
-/** Always the logical N, C, H, W, whatever the memory layout. */
+import type { DeviceTensor } from './device-tensor.js';
+
+/**
+ * The logical [N, C, H, W] of an activation tensor (batch, channels, height, width), whatever
+ * its memory layout: four positive integers whose product, the element count, is at most
+ * 2^31 − 1. A wrong one is a TypeError (code 'ERR_INVALID_ARG_TYPE': not an array, a
+ * non-number) or a RangeError (code 'ERR_OUT_OF_RANGE': not 4 dims, a dim < 1 or not an
+ * integer, too many elements) naming it.
+ */
 export type Shape4 = readonly [n: number, c: number, h: number, w: number];
-/** Memory layout of activations: NCHW (PyTorch default) or NHWC (channels-last). */
+/**
+ * Memory layout of activations: 'NCHW' (PyTorch's default, contiguous) or 'NHWC'
+ * (channels-last, `torch.channels_last`). Weights have no layout.
+ */
 export type Layout = 'NCHW' | 'NHWC';
-/** 'auto' picks CUDA when `cuda.status().available`, else the CPU. */
+/**
+ * Where a call over host arrays, or a block, runs: 'auto' picks CUDA when
+ * `cuda.status().available`, else the CPU; 'cuda' throws an Error (code
+ * 'ERR_SQEX_CUDA_UNAVAILABLE', the message giving `cuda.status().reason`) without a usable GPU.
+ */
 export type Device = 'auto' | 'cpu' | 'cuda';
-/** Storage type of DeviceTensor activations. Host arrays and all weights are always float32. */
+/**
+ * Storage type of DeviceTensor activations: 4 bytes an element for float32, 2 for float16 (IEEE
+ * binary16) and bfloat16. These are storage types only: the arithmetic accumulates in float32
+ * (float64 where the 1e-5 accuracy needs it). Host arrays and all weights are always float32.
+ */
 export type DType = 'float32' | 'float16' | 'bfloat16';
-/** Hidden-layer activation of the excitation MLP. */
+/**
+ * Hidden-layer activation of the excitation MLP: relu(v) = max(v, 0) (torch.nn.ReLU), or
+ * silu(v) = v · sigmoid(v) (torch.nn.SiLU, a.k.a. swish; EfficientNet's).
+ */
 export type Activation = 'relu' | 'silu';
-/** sigmoid, or hardsigmoid = min(max(v + 3, 0), 6) / 6. */
+/**
+ * The gate that turns the excitation into scales: sigmoid(v) = 1 / (1 + e^−v)
+ * (torch.nn.Sigmoid), or hardsigmoid(v) = min(max(v + 3, 0), 6) / 6 (torch.nn.Hardsigmoid, as in
+ * MobileNetV3 and timm's EffectiveSEModule `hard_sigmoid`).
+ */
 export type Gate = 'sigmoid' | 'hardsigmoid';
-/** Applied to y after the residual add (SE only). */
+/** Applied to y after the residual add (SE only): 'none', or 'relu' = max(v, 0). */
 export type OutputActivation = 'none' | 'relu';
 /**
  * Where an async call over host arrays runs its CPU work. Staged on the libuv pool, such a call
@@ -24,3 +50,41 @@ export type OutputActivation = 'none' | 'relu';
  * pool whatever the copies cost. Sync calls, DeviceTensor calls and the CUDA path ignore it.
  */
 export type Offload = 'auto' | 'always';
+
+/**
+ * `device` and `deviceIndex` of a call over host arrays, and of a block's construction. A device
+ * index picks a CUDA device, so it is refused with device 'cpu' (RangeError, code
+ * 'ERR_OUT_OF_RANGE', argument 'options.deviceIndex'): either any `device` and no
+ * `deviceIndex`, or a `deviceIndex` with device 'auto' (the default) or 'cuda'.
+ */
+export type DeviceSelection =
+  | {
+      /**
+       * Default 'auto': CUDA when `cuda.status().available`, else the CPU. 'cuda' without a
+       * usable GPU is an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE'. See {@link Device}.
+       */
+      device?: Device;
+      /** Omitted: CUDA device 0 when the call runs on CUDA. (Not allowed with device 'cpu'.) */
+      deviceIndex?: never;
+    }
+  | {
+      /** 'auto' (the default) or 'cuda': a device index is refused with device 'cpu'. */
+      device?: 'auto' | 'cuda';
+      /**
+       * CUDA device ordinal, an integer from 0 to `cuda.status().deviceCount` − 1 (default 0).
+       * TypeError (code 'ERR_INVALID_ARG_TYPE') for a non-number; RangeError (code
+       * 'ERR_OUT_OF_RANGE') for a negative or non-integer index, or one past the device count
+       * when the call runs on CUDA. With device 'auto' and no usable GPU the CPU runs and it is
+       * not used.
+       */
+      deviceIndex?: number;
+    };
+
+/**
+ * The `x` of the overloads that take a value typed `Float32Array | DeviceTensor` (a union, not
+ * known to be one or the other until run time): `X` itself when it may be either, `never` when
+ * it is statically one of them, so that such calls resolve to the precise overloads, which type
+ * the options and the result by the kind of x. Those overloads return
+ * `Float32Array | DeviceTensor` (a Promise of it for the async ones).
+ */
+export type HostOrDevice<X> = [X] extends [Float32Array] ? never : [X] extends [DeviceTensor] ? never : X;

@@ -86,12 +86,12 @@ export function bitsEqual(a: ArrayBufferView, b: ArrayBufferView): boolean {
 // Random weights. Scales keep the gates spread over their range (not all saturated), and biases
 // large enough to matter.
 
-export interface SEWeights {
-  w1: Float32Array;
-  b1?: Float32Array;
-  w2?: Float32Array;
-  b2?: Float32Array;
-}
+// Assignable to the library's SEWeights, which takes b2 only with w2 (the single-FC form has one
+// bias). The single-FC member's index signature (b1 included) lets tests read `w.w2` / `w.b2` on
+// either form and spread the weights into a Record<string, Float32Array>.
+export type SEWeights =
+  | { w1: Float32Array; b1?: Float32Array; w2: Float32Array; b2?: Float32Array }
+  | { w1: Float32Array; [name: string]: Float32Array };
 export function randSEWeights(
   rng: Rng,
   C: number,

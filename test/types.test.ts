@@ -61,6 +61,78 @@ describe('TypeScript declarations', () => {
     expect(found).toEqual([]);
   });
 
+  // stripInternal drops the declarations marked @internal: every .d.ts shipped must still compile
+  // on its own (no import of a name that was dropped), under a consumer's strictest settings.
+  test('every declaration file in dist/ compiles (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess, no skipLibCheck)', () => {
+    const dir = mkdtempSync(path.join(TYPES, '.all-'));
+    try {
+      writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, exactOptionalPropertyTypes: true,
+          noUncheckedIndexedAccess: true, noEmit: true, skipLibCheck: false, types: ['node'],
+        },
+        include: ['../../../dist/**/*.d.ts', '../../../dist/**/*.d.mts'],
+      }));
+      const r = tsc(path.join(dir, 'tsconfig.json'));
+      expect(r.out).toBe('');
+      expect(r.status).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  // What a consumer of the package sees: the declarations index.d.ts reaches (imports followed).
+  // Internal helpers are kept out of them (unexported, inlined, or @internal with stripInternal).
+  test('no internal helper is named in the declarations the package entry reaches', () => {
+    const seen = new Set<string>();
+    const queue = [path.join(ROOT, 'dist', 'index.d.ts')];
+    while (queue.length > 0) {
+      const file = queue.pop()!;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const m of readFileSync(file, 'utf8').matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) queue.push(path.resolve(path.dirname(file), `${m[1]}.d.ts`));
+    }
+    const internal = [
+      'describeHook', 'KindInfo', 'Named', 'rawPtr', 'retainTensor', 'releaseTensor', 'isDeviceTensor', 'allocDeviceTensor',
+      'dtypeBytes', 'SE_SPEC', 'ECA_SPEC', 'CBAM_SPEC', 'SE_OPTION_KEYS', 'ECA_OPTION_KEYS', 'CBAM_OPTION_KEYS', 'MAX_ECA_K',
+      'MAX_SPATIAL_K', 'seFromStateDict', 'ecaFromStateDict', 'cbamFromStateDict', 'useCuda', 'requireCuda', 'DeviceChoice', 'OpSpec',
+    ];
+    const found: string[] = [];
+    for (const file of seen) {
+      // Declarations only: doc comments may mention anything.
+      const code = readFileSync(file, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+      for (const name of internal) if (new RegExp(`\\b${name}\\b`).test(code)) found.push(`${path.relative(ROOT, file)}: ${name}`);
+    }
+    expect(seen.size).toBeGreaterThan(10);
+    expect(found).toEqual([]);
+  });
+
+  // README: the declarations are checked with TypeScript 5.2, 5.4, 5.6, 5.9 and 7.0, under strict,
+  // exactOptionalPropertyTypes and noUncheckedIndexedAccess, with modules nodenext, node16 and
+  // bundler, without @types/node. This repository installs 7.0 only; point SQEX_TSC_MATRIX at the
+  // others' tsc scripts (colon-separated, e.g. node_modules/ts52/bin/tsc from `npm i ts52@npm:typescript@5.2`)
+  // to run ok.ts and errors.ts (every @ts-expect-error still an error) under each.
+  const matrix = (process.env.SQEX_TSC_MATRIX ?? '').split(':').filter((p) => p !== '');
+  test.skipIf(matrix.length === 0).each(matrix.length === 0 ? ['(other versions: set SQEX_TSC_MATRIX)'] : matrix)('the type fixtures under %s, every module mode, strictest flags', (compiler) => {
+    const dir = mkdtempSync(path.join(TYPES, '.matrix-'));
+    try {
+      for (const [module, moduleResolution] of [['NodeNext', 'NodeNext'], ['Node16', 'Node16'], ['ESNext', 'Bundler']]) {
+        writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+          compilerOptions: {
+            target: 'ES2022', module, moduleResolution, strict: true, exactOptionalPropertyTypes: true, noUncheckedIndexedAccess: true,
+            noEmit: true, skipLibCheck: false, types: [],
+          },
+          files: ['../ok.ts', '../errors.ts'],
+        }));
+        const r = spawnSync(process.execPath, [compiler, '-p', path.join(dir, 'tsconfig.json')], { encoding: 'utf8', cwd: ROOT, timeout: 120_000 });
+        expect(`${module}: ${r.stdout}${r.stderr}`).toBe(`${module}: `);
+        expect(r.status).toBe(0);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 360_000);
+
   test('without the directives, each wrong call is reported against the Float32Array form, by name', () => {
     // A scratch project beside the fixtures (module resolution needs the checkout), removed after.
     const dir = mkdtempSync(path.join(TYPES, '.raw-'));
@@ -77,6 +149,9 @@ describe('TypeScript declarations', () => {
         /Source has 3 element\(s\) but target requires 4/,
         /'residual' does not exist in type 'ECAOptions'/,
         /'layout' does not exist in type 'SEBlockForwardOptions'/,
+        // The tightened types (b2 needs w2; fromStateDict takes no channels) name the field too.
+        /Property 'w2' is missing in type '\{ w1: Float32Array<ArrayBuffer>; b2: Float32Array<ArrayBuffer>; \}' but required/,
+        /'channels' does not exist in type 'SEFromStateDictOptions'/,
       ];
       for (const re of want) expect(r.out).toMatch(re);
       // Never the DeviceTensor form's complaint for a host call.

@@ -761,7 +761,8 @@ describe('DeviceTensor refuses bad input', () => {
       [() => DeviceTensor.from([1, 2] as never, SHAPE), TypeError, 'DeviceTensor.from', 'data'],
       [() => DeviceTensor.from(detached(NUMEL), SHAPE), TypeError, 'DeviceTensor.from', 'data'],
       [() => DeviceTensor.from(new Float32Array(NUMEL - 1), SHAPE), RangeError, 'DeviceTensor.from', 'data'],
-      [() => DeviceTensor.from(new Uint16Array(NUMEL), SHAPE), RangeError, 'DeviceTensor.from', 'options.dtype'],
+      // A type error too (test/types/errors.ts): raw half bits need a half dtype.
+      [() => DeviceTensor.from(new Uint16Array(NUMEL) as never, SHAPE), RangeError, 'DeviceTensor.from', 'options.dtype'],
       [() => DeviceTensor.from(new Float32Array(NUMEL), SHAPE, { dtype: 'int8' } as never), RangeError, 'DeviceTensor.from', 'options.dtype'],
       [() => DeviceTensor.empty([0, C, H, W]), RangeError, 'DeviceTensor.empty', 'shape[0] (N)'],
       [() => DeviceTensor.empty(SHAPE, { device: 1.5 }), RangeError, 'DeviceTensor.empty', 'options.device'],
@@ -894,12 +895,13 @@ describe('an object posing as a typed array is described as one that is not', ()
   });
 });
 
-// From an attack (2026-11-30): { device: 'cpu', deviceIndex: 99 } was accepted silently.
+// From an attack (2026-11-30): { device: 'cpu', deviceIndex: 99 } was accepted silently. Also a
+// type error now (test/types/errors.ts), hence the casts.
 describe("deviceIndex with device 'cpu' is refused by name", () => {
   const w = { w1: new Float32Array(HIDDEN * C), w2: new Float32Array(C * HIDDEN) };
   test.each([
-    ['seForward', () => seForward(new Float32Array(NUMEL), SHAPE, w, { device: 'cpu', deviceIndex: 0 })],
-    ['new SEBlock', () => new SEBlock(w, { device: 'cpu', deviceIndex: 99 })],
+    ['seForward', () => seForward(new Float32Array(NUMEL), SHAPE, w, { device: 'cpu', deviceIndex: 0 } as never)],
+    ['new SEBlock', () => new SEBlock(w, { device: 'cpu', deviceIndex: 99 } as never)],
   ] as const)('%s', (_what, call) => {
     expect(call).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.deviceIndex' }));
   });

@@ -30,7 +30,9 @@ export interface ShippedCudaBuild {
 
 /** One CUDA build as cuda.status().builds reports it. */
 export interface CudaBuildReport {
+  /** The CUDA runtime linked into the build, e.g. "11.8". */
   readonly cudaVersion: string;
+  /** The oldest driver it runs on, as the CUDA version the driver supports, e.g. "11.2" (R460). */
   readonly minDriverVersion: string;
   /** The .node file. */
   readonly binary: string;

@@ -56,11 +56,13 @@ function bundledInto(): string | null {
   return HERE;
 }
 
+/** One file the loader tried (LoadReport.attempts). */
 export interface LoadAttempt {
   /** What was tried: 'env' (SQUEEZE_EXCITE_BINARY), 'local build', 'prebuild', 'source build'. */
   kind: 'env' | 'local build' | 'prebuild' | 'source build';
   /** The file tried, or null when nothing was there to try. */
   file: string | null;
+  /** True when it loaded (and is the one in use). */
   ok: boolean;
   /** Why it was not used (null when it loaded). */
   reason: string | null;
@@ -68,12 +70,15 @@ export interface LoadAttempt {
   code?: string | null;
 }
 
+/** What the loader did (loadReport(), LoadError.report). */
 export interface LoadReport {
   /** The .node file that was loaded, or null. */
   binary: string | null;
+  /** Where the loaded file came from (see LoadAttempt.kind), or null when nothing loaded. */
   kind: LoadAttempt['kind'] | null;
   /** True when a local build was loaded while a matching prebuild was also present. */
   shadowsPrebuild: boolean;
+  /** Every file tried, in order. */
   attempts: LoadAttempt[];
   /** Where this copy was bundled into (a file, or 'an ES-module bundle'); null when it runs from its package folder. */
   bundled: string | null;
@@ -436,7 +441,9 @@ function defaultSetup(): LoaderSetup {
  * message says what was tried, the cause, and the fixes for that cause.
  */
 export class LoadError extends Error {
+  /** Always 'ERR_SQEX_LOAD'. */
   readonly code = 'ERR_SQEX_LOAD';
+  /** What was tried and why each attempt failed. */
   readonly report: LoadReport;
   constructor(report: LoadReport, root: string = PACKAGE_ROOT) {
     const target = `${platform()}-${arch()} (node ${process.versions.node}, abi ${process.versions.modules}, ${libcName()})`;
@@ -495,7 +502,10 @@ export function loadBinding(): NativeBinding {
   }
 }
 
-/** What the loader did: the file loaded and every attempt (loads the addon if not yet loaded). */
+/**
+ * What the loader did: the file loaded and every attempt (loads the addon if not yet loaded).
+ * Never throws a LoadError: when nothing loads, it returns that error's report (binary null).
+ */
 export function loadReport(): LoadReport {
   try {
     loadBinding();

@@ -5,67 +5,133 @@ import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
 import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
 import { rangeError } from '../is.js';
-import type { Activation, Device, Gate, Layout, Offload, Shape4 } from '../types.js';
+import type { Activation, DeviceSelection, Gate, HostOrDevice, Layout, Offload, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
+// For a doc comment's link.
+import type { attentionWeightsFromStateDict } from '../state-dict.js';
 import type { OpSpec, WeightSet } from './spec.js';
 import { expectLength, hostWeightArray, validateMlp, weightArray, weightLength } from './weights.js';
 
 /**
- * CBAM weights, fp32: the shared channel MLP w1 [hidden, C], b1 [hidden], w2 [C, hidden], b2 [C]
- * (b2 counts once per pooled branch, as in timm), and the spatial conv spatialWeight [1, 2, k, k]
- * (input channel 0: mean map, 1: max map; k odd) with spatialBias [1] (folded BatchNorm).
+ * CBAM weights on the host (timm CbamModule, its BatchNorm folded), float32, row-major as PyTorch
+ * stores them. The shared channel MLP: w1 [hidden, C], b1 [hidden], w2 [C, hidden], b2 [C]
+ * (hidden is timm's rd; b2 counts once per pooled branch, as in timm, so it enters s twice);
+ * the spatial conv: spatialWeight [1, 2, k, k] (input channel 0 the mean map, 1 the max map;
+ * k odd, 1 ≤ k ≤ 4095) and spatialBias [1]. CbamModule's spatial ConvNormAct has a conv without
+ * bias followed by BatchNorm2d(1): folded in eval mode (γ, β, running_mean μ, running_var σ²,
+ * eps), spatialWeight = W·γ/√(σ² + eps) and spatialBias = β − μ·γ/√(σ² + eps);
+ * {@link attentionWeightsFromStateDict} and CBAMBlock.fromStateDict do this. A wrong length is a
+ * RangeError (code 'ERR_OUT_OF_RANGE') naming the weight; not a Float32Array, a TypeError (code
+ * 'ERR_INVALID_ARG_TYPE'). An omitted bias is zero.
  */
 export interface CBAMWeights {
+  /** channel.fc1 weight [hidden, C]: hidden·C elements. */
   w1: Float32Array;
+  /** channel.fc1 bias [hidden] (timm's default mlp_bias=False stores none); default zeros. */
   b1?: Float32Array;
+  /** channel.fc2 weight [C, hidden]: C·hidden elements. */
   w2: Float32Array;
+  /** channel.fc2 bias [C]; default zeros. */
   b2?: Float32Array;
+  /** The spatial conv [1, 2, k, k]: 2·k² elements, k odd (98 for timm's k = 7). */
   spatialWeight: Float32Array;
+  /** The spatial conv's bias (folded BatchNorm), 1 element; default 0. NaN and ±Inf propagate. */
   spatialBias?: Float32Array;
 }
 
 /**
- * CBAM weights on the GPU (with a DeviceTensor x only): float32 DeviceTensors on x's device with
- * the element counts of the host form. spatialBias stays a Float32Array: it is one scalar,
- * passed by value with the call.
+ * CBAM weights on the GPU (with a DeviceTensor x only): float32 DeviceTensors, live and on x's
+ * device (else a RangeError, code 'ERR_OUT_OF_RANGE'), with the element counts of the host form
+ * ({@link CBAMWeights}); not mixed with Float32Arrays (TypeError, code 'ERR_INVALID_ARG_TYPE').
+ * spatialBias stays a Float32Array: it is one scalar, passed by value with the call.
  */
 export interface CBAMDeviceWeights {
+  /** hidden·C elements. */
   w1: DeviceTensor;
+  /** hidden elements; default zeros. */
   b1?: DeviceTensor;
+  /** C·hidden elements. */
   w2: DeviceTensor;
+  /** C elements; default zeros. */
   b2?: DeviceTensor;
+  /** 2·k² elements, k odd. */
   spatialWeight: DeviceTensor;
+  /** A Float32Array of 1 element (not a DeviceTensor: passed by value); default 0. */
   spatialBias?: Float32Array;
 }
 
-/** Options of cbamForward with host arrays. */
-export interface CBAMOptions {
+/**
+ * Options of cbamForward over host arrays (Float32Arrays). An unknown key (CBAM has no residual,
+ * scaleOut or outputActivation) is a TypeError (code 'ERR_INVALID_ARG_TYPE') naming it.
+ * `device` and `deviceIndex`: see {@link DeviceSelection} (no `deviceIndex` with device 'cpu').
+ */
+export type CBAMOptions = DeviceSelection & {
+  /** Memory layout of x and out; default 'NCHW'. See {@link Layout}. */
   layout?: Layout;
+  /** Between the channel MLP's two FCs; default 'relu' (timm's). See {@link Activation}. */
   activation?: Activation;
+  /** Of both the channel and the spatial gate; default 'sigmoid' (timm's). See {@link Gate}. */
   gate?: Gate;
-  device?: Device;
-  /** Receives y; may be x itself, not a partial overlap of it. */
+  /**
+   * Receives y (N·C·H·W elements, in `layout`) and is returned; may be x itself (in place), else
+   * disjoint from x and the weights (RangeError, code 'ERR_OUT_OF_RANGE'). Default: a new array.
+   */
   out?: Float32Array;
+  /**
+   * cudaStream_t for the CUDA backend, as a bigint in [0n, 2n ** 64n); default 0n. Not
+   * cudaStreamPerThread (2n: RangeError, code 'ERR_OUT_OF_RANGE'). Ignored on the CPU.
+   */
   stream?: bigint;
+  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
+  offload?: Offload;
+};
+
+/**
+ * Options of cbamForward with a DeviceTensor x: out must be a DeviceTensor too; the call runs on
+ * CUDA, enqueued on `stream`.
+ */
+export interface CBAMDeviceOptions {
+  /** Must equal x.layout if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
+  layout?: Layout;
+  /** Between the channel MLP's FCs; default 'relu'. */
+  activation?: Activation;
+  /** Default 'sigmoid'. */
+  gate?: Gate;
+  /** 'auto' (default) or 'cuda': a DeviceTensor x always runs on CUDA. */
+  device?: 'auto' | 'cuda';
+  /** Receives y and is returned: a DeviceTensor like x (shape, dtype, layout, device), live; may be x itself. Default: a new DeviceTensor. */
+  out?: DeviceTensor;
+  /** cudaStream_t (bigint) the kernel is enqueued on; default 0n. Not cudaStreamPerThread (2n). */
+  stream?: bigint;
+  /** Must equal x.device if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
   deviceIndex?: number;
-  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see Offload). */
+}
+
+/**
+ * Options of cbamForward for an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}):
+ * those both forms take (no out, whose kind must be x's; no device 'cpu').
+ */
+export interface CBAMEitherOptions {
+  /** Memory layout of a host x; a DeviceTensor x's own layout, if given. */
+  layout?: Layout;
+  /** Default 'relu'. */
+  activation?: Activation;
+  /** Default 'sigmoid'. */
+  gate?: Gate;
+  /** 'auto' (default) or 'cuda'. */
+  device?: 'auto' | 'cuda';
+  /** cudaStream_t (bigint); default 0n. Not cudaStreamPerThread (2n). */
+  stream?: bigint;
+  /** CUDA device index (a DeviceTensor x: x.device). */
+  deviceIndex?: number;
+  /** Async CPU calls over a host x; ignored for a DeviceTensor x. See {@link Offload}. */
   offload?: Offload;
 }
 
-/** Options of cbamForward with a DeviceTensor x. */
-export interface CBAMDeviceOptions {
-  layout?: Layout;
-  activation?: Activation;
-  gate?: Gate;
-  device?: 'auto' | 'cuda';
-  out?: DeviceTensor;
-  stream?: bigint;
-  deviceIndex?: number;
-}
-
+/** @internal The keys cbamForward's options may have. */
 export const CBAM_OPTION_KEYS = ['layout', 'activation', 'gate', 'device', 'out', 'stream', 'deviceIndex', 'offload'] as const;
 const CBAM_WEIGHT_KEYS = ['w1', 'b1', 'w2', 'b2', 'spatialWeight', 'spatialBias'] as const;
-/** The native re-check's bound (cfg spatialK ≤ 4096). */
+/** @internal The native re-check's bound (cfg spatialK ≤ 4096). */
 export const MAX_SPATIAL_K = 4095;
 
 function validateCbamWeights(
@@ -99,6 +165,7 @@ function validateCbamWeights(
   };
 }
 
+/** @internal */
 export const CBAM_SPEC: OpSpec = {
   op: OP_CODE.cbam,
   name: 'CBAM',
@@ -111,7 +178,13 @@ export const CBAM_SPEC: OpSpec = {
   validateWeights: validateCbamWeights,
 };
 
-/** With a DeviceTensor x: see the Float32Array form below; the result is a DeviceTensor. */
+/**
+ * cbamForward with a DeviceTensor x (float32, float16 or bfloat16, either layout): runs on CUDA,
+ * enqueued on `options.stream`, and returns a DeviceTensor like x (`options.out`, or a new one
+ * that is yours to dispose). Weights may be Float32Arrays or float32 DeviceTensors
+ * ({@link CBAMDeviceWeights}). `shape` must equal x.shape. Errors as the Float32Array form, and
+ * an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU.
+ */
 export function cbamForward(
   x: DeviceTensor,
   shape: Shape4,
@@ -119,39 +192,74 @@ export function cbamForward(
   options?: CBAMDeviceOptions,
 ): DeviceTensor;
 /**
- * CBAM forward: s = gate(MLP(avgpool x) + MLP(maxpool x)), x1 = x·s; m = [mean over C of x1,
- * max over C of x1]; g = gate(conv2d_k×k(m) + spatialBias); y = x1·g.
+ * cbamForward with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
+ * weights and {@link CBAMEitherOptions}; returns the kind of x, typed `Float32Array | DeviceTensor`.
+ */
+export function cbamForward<X extends Float32Array | DeviceTensor>(
+  x: HostOrDevice<X>,
+  shape: Shape4,
+  weights: CBAMWeights,
+  options?: CBAMEitherOptions,
+): Float32Array | DeviceTensor;
+/**
+ * CBAM forward (Woo et al., "CBAM: Convolutional Block Attention Module", ECCV 2018,
+ * arXiv:1807.06521; as timm.layers.cbam.CbamModule computes it in eval mode): channel gate
+ * s = gate(MLP(avgpool x) + MLP(maxpool x)) with MLP(v) = w2·act(w1·v + b1) + b2, pooled over
+ * H·W, [N, C]; x1 = x·s; m = [mean over C of x1, max over C of x1], [N, 2, H, W];
+ * g = gate(conv2d_k×k(m) + spatialBias), zero padding (k − 1) / 2, [N, 1, H, W]; y = x1·g.
  *
- * Arguments are all checked before any work (TypeError / RangeError naming the argument; `out`
- * untouched on error). A DeviceTensor x gives a DeviceTensor result.
+ * Every argument is checked before any work, and a refused call writes nothing (`out` included).
+ *
+ * @param x - [N, C, H, W] activations in `options.layout`: a Float32Array of N·C·H·W elements.
+ * @param shape - logical [N, C, H, W] (see {@link Shape4}); C must match the weights.
+ * @param weights - see {@link CBAMWeights}.
+ * @param options - see {@link CBAMOptions}.
+ * @returns y, N·C·H·W elements in `options.layout`: `options.out` when given, else a new array.
+ * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE'), with
+ *   `argument` naming the argument; Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' for device 'cuda'
+ *   without a usable GPU; Error with code 'ERR_SQEX_UNSUPPORTED' when the CUDA kernel cannot take
+ *   the call with device 'cuda' (with 'auto' the CPU runs it, warning once, code
+ *   SQEX_CPU_FALLBACK); Error with code 'ERR_SQEX_CUDA' for a CUDA failure; Error with code
+ *   'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when the result cannot be allocated; LoadError (code
+ *   'ERR_SQEX_LOAD') when the native addon cannot be loaded.
  */
 export function cbamForward(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Float32Array;
-export function cbamForward(
-  x: Float32Array | DeviceTensor,
-  shape: Shape4,
-  weights: CBAMWeights | CBAMDeviceWeights,
-  options?: CBAMOptions | CBAMDeviceOptions,
-): Float32Array | DeviceTensor {
+export function cbamForward(x: unknown, shape: unknown, weights: unknown, options?: unknown): Float32Array | DeviceTensor {
   const fn = 'cbamForward';
   const opts = parseObject(fn, 'options', options, CBAM_OPTION_KEYS, true);
   return runSync(prepare(fn, CBAM_SPEC, x, shape, weights, opts));
 }
 
-/** With a DeviceTensor x: see the Float32Array form below; the result is a DeviceTensor. */
+/**
+ * cbamForwardAsync with a DeviceTensor x: as {@link cbamForward}'s DeviceTensor form; resolves
+ * once the kernel has finished on `options.stream`, and the tensors it uses stay alive until then.
+ */
 export function cbamForwardAsync(
   x: DeviceTensor,
   shape: Shape4,
   weights: CBAMWeights | CBAMDeviceWeights,
   options?: CBAMDeviceOptions,
 ): Promise<DeviceTensor>;
-/** As {@link cbamForward}, resolving when done; bad arguments reject the Promise. */
-export function cbamForwardAsync(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Promise<Float32Array>;
-export async function cbamForwardAsync(
-  x: Float32Array | DeviceTensor,
+/**
+ * cbamForwardAsync with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
+ * weights and {@link CBAMEitherOptions}; resolves to the kind of x.
+ */
+export function cbamForwardAsync<X extends Float32Array | DeviceTensor>(
+  x: HostOrDevice<X>,
   shape: Shape4,
-  weights: CBAMWeights | CBAMDeviceWeights,
-  options?: CBAMOptions | CBAMDeviceOptions,
-): Promise<Float32Array | DeviceTensor> {
+  weights: CBAMWeights,
+  options?: CBAMEitherOptions,
+): Promise<Float32Array | DeviceTensor>;
+/**
+ * As {@link cbamForward}, off the event loop: host work runs on the libuv pool (or, with
+ * `offload: 'auto'`, on the calling thread when staging its arrays would cost that thread more;
+ * see {@link Offload}), device work resolves once the stream has finished it. Results are
+ * bitwise identical to the sync call's. Bad arguments reject the Promise with the sync call's
+ * errors (never a synchronous throw); an array detached, transferred or shrunk while the call
+ * runs rejects it with code 'ERR_SQEX_ARRAY_CHANGED', and nothing is written.
+ */
+export function cbamForwardAsync(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Promise<Float32Array>;
+export async function cbamForwardAsync(x: unknown, shape: unknown, weights: unknown, options?: unknown): Promise<Float32Array | DeviceTensor> {
   const fn = 'cbamForwardAsync';
   const opts = parseObject(fn, 'options', options, CBAM_OPTION_KEYS, true);
   return runAsync(prepare(fn, CBAM_SPEC, x, shape, weights, opts));

@@ -5,78 +5,175 @@ import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
 import type { DeviceTensor } from '../device-tensor.js';
 import { rangeError, typeError } from '../is.js';
-import type { Activation, Device, Gate, Layout, Offload, OutputActivation, Shape4 } from '../types.js';
+import type { Activation, DeviceSelection, Gate, HostOrDevice, Layout, Offload, OutputActivation, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
 import type { OpSpec, WeightSet } from './spec.js';
 import { expectLength, validateMlp, weightArray, weightLength } from './weights.js';
 
 /**
- * SE weights, fp32, row-major as PyTorch stores them: w1 [hidden, C], b1 [hidden], w2 [C, hidden],
- * b2 [C]. With w2 omitted the block is a single FC: s = gate(w1·z + b1) with w1 [C, C] (b2 then
- * must be omitted too).
+ * SE weights on the host: float32, row-major, exactly as PyTorch stores them. Two forms:
+ *
+ * - two FCs (timm SEModule, torchvision SqueezeExcitation, timm EfficientNet SqueezeExcite):
+ *   `w1` [hidden, C], `b1` [hidden], `w2` [C, hidden], `b2` [C]; a 1×1 conv weight
+ *   [out, in, 1, 1] is the same bytes. hidden (timm's rd) comes from the lengths.
+ * - one FC (timm EffectiveSEModule, w2 omitted): `w1` [C, C], `b1` [C]; s = gate(w1·z + b1).
+ *   `b2` is then refused (TypeError, code 'ERR_INVALID_ARG_TYPE', argument 'weights.b2'), so
+ *   this form has neither `w2` nor `b2`.
+ *
+ * Lengths are in elements. A wrong length is a RangeError (code 'ERR_OUT_OF_RANGE') naming the
+ * weight and the length it must have; a value that is not a Float32Array (or is detached) a
+ * TypeError (code 'ERR_INVALID_ARG_TYPE'). An omitted bias is zero.
  */
-export interface SEWeights {
-  w1: Float32Array;
-  b1?: Float32Array;
-  w2?: Float32Array;
-  b2?: Float32Array;
-}
+export type SEWeights =
+  | {
+      /** fc1 weight [hidden, C]: hidden·C elements. */
+      w1: Float32Array;
+      /** fc1 bias [hidden]; default zeros. */
+      b1?: Float32Array;
+      /** fc2 weight [C, hidden]: C·hidden elements. */
+      w2: Float32Array;
+      /** fc2 bias [C]; default zeros. */
+      b2?: Float32Array;
+    }
+  | {
+      /** The single FC's weight [C, C]: C·C elements. */
+      w1: Float32Array;
+      /** The single FC's bias [C]; default zeros. */
+      b1?: Float32Array;
+      /** Omitted: the single-FC form. */
+      w2?: never;
+      /** The single-FC form has one bias, b1: b2 must be omitted too. */
+      b2?: never;
+    };
 
 /**
- * SE weights already on the GPU (with a DeviceTensor x only): float32 DeviceTensors on x's
- * device, any 4-D shape with the element count of the host form (e.g. w1 as [hidden, C, 1, 1],
- * as PyTorch's 1×1 conv stores it). Nothing is uploaded per call.
+ * SE weights already on the GPU (with a DeviceTensor x only): float32 DeviceTensors, live and on
+ * x's device, of any 4-D shape with the element count of the host form ({@link SEWeights}: e.g.
+ * w1 as [hidden, C, 1, 1], as PyTorch's 1×1 conv stores it). Nothing is uploaded per call. All
+ * the weights of one call are DeviceTensors or all are Float32Arrays (mixing them is a TypeError,
+ * code 'ERR_INVALID_ARG_TYPE'); a disposed one, another dtype or another device is a RangeError
+ * (code 'ERR_OUT_OF_RANGE'). As on the host, b2 needs w2.
  */
-export interface SEDeviceWeights {
-  w1: DeviceTensor;
-  b1?: DeviceTensor;
-  w2?: DeviceTensor;
-  b2?: DeviceTensor;
-}
+export type SEDeviceWeights =
+  | {
+      /** fc1 weight, hidden·C elements. */
+      w1: DeviceTensor;
+      /** fc1 bias, hidden elements; default zeros. */
+      b1?: DeviceTensor;
+      /** fc2 weight, C·hidden elements. */
+      w2: DeviceTensor;
+      /** fc2 bias, C elements; default zeros. */
+      b2?: DeviceTensor;
+    }
+  | {
+      /** The single FC's weight, C·C elements. */
+      w1: DeviceTensor;
+      /** The single FC's bias, C elements; default zeros. */
+      b1?: DeviceTensor;
+      /** Omitted: the single-FC form. */
+      w2?: never;
+      /** Must be omitted with w2. */
+      b2?: never;
+    };
 
-/** Options of seForward with host arrays. */
-export interface SEOptions {
-  /** Memory layout of x, residual and out; default 'NCHW'. */
+/**
+ * Options of seForward over host arrays. Every array is a Float32Array of float32 elements; an
+ * unknown key is a TypeError (code 'ERR_INVALID_ARG_TYPE') that names it, a bad value a TypeError
+ * or RangeError (code 'ERR_OUT_OF_RANGE') naming the option. `device` and `deviceIndex`: see
+ * {@link DeviceSelection} (no `deviceIndex` with device 'cpu').
+ */
+export type SEOptions = DeviceSelection & {
+  /** Memory layout of x, residual and out; default 'NCHW'. See {@link Layout}. */
+  layout?: Layout;
+  /** Between the two FCs; default 'relu'. Unused by the single-FC form. See {@link Activation}. */
+  activation?: Activation;
+  /** Default 'sigmoid'. See {@link Gate}. */
+  gate?: Gate;
+  /**
+   * Added after scaling: y = x·s + residual. N·C·H·W elements, in `layout`. `out` may be this
+   * array itself (in place) or disjoint from it, not partly overlap it.
+   */
+  residual?: Float32Array;
+  /** Applied after the residual add; default 'none'. See {@link OutputActivation}. */
+  outputActivation?: OutputActivation;
+  /**
+   * Receives y (N·C·H·W elements, in `layout`) and is returned. May be x or residual itself (in
+   * place); otherwise disjoint from x, residual and the weights (RangeError, code
+   * 'ERR_OUT_OF_RANGE'). Default: a new array (a large one costs page faults; pass `out` in loops).
+   */
+  out?: Float32Array;
+  /**
+   * Receives the gate values s, [N, C] row-major (N·C elements): disjoint from x, residual, out
+   * and the weights.
+   */
+  scaleOut?: Float32Array;
+  /**
+   * cudaStream_t for the CUDA backend, as a bigint in [0n, 2n ** 64n); default 0n (the legacy
+   * default stream). cudaStreamPerThread (2n) is refused (RangeError, code 'ERR_OUT_OF_RANGE'):
+   * it names another stream on every thread. Ignored on the CPU.
+   */
+  stream?: bigint;
+  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
+  offload?: Offload;
+};
+
+/**
+ * Options of seForward with a DeviceTensor x: residual, out and scaleOut must be DeviceTensors
+ * too (a Float32Array there is a TypeError, code 'ERR_INVALID_ARG_TYPE'), and the call runs on
+ * CUDA, enqueued on `stream`.
+ */
+export interface SEDeviceOptions {
+  /** Must equal x.layout if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
   layout?: Layout;
   /** Between the two FCs; default 'relu'. Unused by the single-FC form. */
   activation?: Activation;
   /** Default 'sigmoid'. */
   gate?: Gate;
-  /** Added after scaling: y = x·s + residual. Same length and layout as x. */
-  residual?: Float32Array;
+  /** y = x·s + residual: a DeviceTensor like x (shape, dtype, layout, device), live. */
+  residual?: DeviceTensor;
   /** Applied after the residual add; default 'none'. */
   outputActivation?: OutputActivation;
-  /** Default 'auto': CUDA when available, else the CPU. */
-  device?: Device;
-  /** Receives y (length of x). May be x or residual itself (in place), but not partly overlap either. */
-  out?: Float32Array;
-  /** Receives the gate values s, [N, C]. */
-  scaleOut?: Float32Array;
-  /** cudaStream_t for the CUDA backend; default 0n. Ignored on the CPU. */
+  /** 'auto' (default) or 'cuda': a DeviceTensor x always runs on CUDA ('cpu' is refused). */
+  device?: 'auto' | 'cuda';
+  /**
+   * Receives y and is returned: a DeviceTensor like x, live; may be x or residual itself (in
+   * place), not partly overlap either, nor overlap DeviceTensor weights. Default: a new
+   * DeviceTensor like x (yours to dispose).
+   */
+  out?: DeviceTensor;
+  /** Receives s: a float32 DeviceTensor of N·C elements on x's device, disjoint from x, residual, out and the weights. */
+  scaleOut?: DeviceTensor;
+  /** cudaStream_t (bigint) the kernel is enqueued on; default 0n. Not cudaStreamPerThread (2n). */
   stream?: bigint;
-  /** CUDA device; default 0. */
+  /** Must equal x.device if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
   deviceIndex?: number;
-  /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see Offload). */
+}
+
+/**
+ * Options of seForward for an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}):
+ * those both forms take. residual, out and scaleOut are not among them (their kind must be x's:
+ * narrow x to pass them), nor device 'cpu' (refused for a DeviceTensor x).
+ */
+export interface SEEitherOptions {
+  /** Memory layout of a host x; a DeviceTensor x's own layout, if given. */
+  layout?: Layout;
+  /** Between the two FCs; default 'relu'. */
+  activation?: Activation;
+  /** Default 'sigmoid'. */
+  gate?: Gate;
+  /** Default 'none'. */
+  outputActivation?: OutputActivation;
+  /** 'auto' (default) or 'cuda'. */
+  device?: 'auto' | 'cuda';
+  /** cudaStream_t (bigint); default 0n. Not cudaStreamPerThread (2n). */
+  stream?: bigint;
+  /** CUDA device index (a DeviceTensor x: x.device). */
+  deviceIndex?: number;
+  /** Async CPU calls over a host x; ignored for a DeviceTensor x. See {@link Offload}. */
   offload?: Offload;
 }
 
-/** Options of seForward with a DeviceTensor x: tensors must be DeviceTensors like x. */
-export interface SEDeviceOptions {
-  /** Must equal x.layout if given. */
-  layout?: Layout;
-  activation?: Activation;
-  gate?: Gate;
-  residual?: DeviceTensor;
-  outputActivation?: OutputActivation;
-  device?: 'auto' | 'cuda';
-  out?: DeviceTensor;
-  /** float32, N·C elements, same device. */
-  scaleOut?: DeviceTensor;
-  stream?: bigint;
-  /** Must equal x.device if given. */
-  deviceIndex?: number;
-}
-
+/** @internal The keys seForward's options may have. */
 export const SE_OPTION_KEYS = [
   'layout', 'activation', 'gate', 'residual', 'outputActivation', 'device', 'out', 'scaleOut', 'stream', 'deviceIndex', 'offload',
 ] as const;
@@ -112,6 +209,7 @@ function validateSeWeights(
   return { c, hidden: c, twoFc: 0, ecaK: 0, spatialK: 0, spatialBias: 0, slots: [w1, b1, null, null, null] };
 }
 
+/** @internal */
 export const SE_SPEC: OpSpec = {
   op: OP_CODE.se,
   name: 'SE',
@@ -124,36 +222,63 @@ export const SE_SPEC: OpSpec = {
   validateWeights: validateSeWeights,
 };
 
-/** With a DeviceTensor x: see the Float32Array form below; the result is a DeviceTensor. */
+/**
+ * seForward with a DeviceTensor x (float32, float16 or bfloat16, either layout): runs on CUDA,
+ * enqueued on `options.stream`, and returns a DeviceTensor like x (`options.out`, or a new one
+ * that is yours to dispose). Weights may be Float32Arrays (uploaded for the call) or float32
+ * DeviceTensors ({@link SEDeviceWeights}: nothing uploaded). `shape` must equal x.shape.
+ * Errors as the Float32Array form, and an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' without a
+ * usable GPU; a disposed x is a RangeError (code 'ERR_OUT_OF_RANGE').
+ */
 export function seForward(x: DeviceTensor, shape: Shape4, weights: SEWeights | SEDeviceWeights, options?: SEDeviceOptions): DeviceTensor;
 /**
- * Squeeze-and-excitation forward: z = mean over H·W of x, s = gate(w2·act(w1·z + b1) + b2),
- * y = x·s (+ residual), then the optional output activation.
+ * seForward with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
+ * weights, and only the options both forms take ({@link SEEitherOptions}); returns the kind of
+ * x, typed `Float32Array | DeviceTensor`. Narrow x (`x instanceof Float32Array`) for the precise
+ * forms and their residual, out and scaleOut.
+ */
+export function seForward<X extends Float32Array | DeviceTensor>(
+  x: HostOrDevice<X>,
+  shape: Shape4,
+  weights: SEWeights,
+  options?: SEEitherOptions,
+): Float32Array | DeviceTensor;
+/**
+ * Squeeze-and-excitation forward (Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018,
+ * arXiv:1709.01507; as timm.layers.squeeze_excite.SEModule and torchvision.ops.SqueezeExcitation
+ * compute it): z = mean of x over H·W, per sample and channel; s = gate(w2·act(w1·z + b1) + b2),
+ * [N, C]; y = x·s (+ residual), then the output activation. With w2 omitted (timm
+ * EffectiveSEModule): s = gate(w1·z + b1).
  *
- * Every argument is checked before any work; a bad one throws a TypeError (wrong kind) or a
- * RangeError (wrong value or size) naming it, and `out` is left untouched.
+ * Every argument is checked before any work, and a refused call writes nothing (`out` included).
  *
- * @param x - [N, C, H, W] activations in `options.layout`: a Float32Array, or a DeviceTensor
- *   (then the result is a DeviceTensor of the same dtype and layout, enqueued on `options.stream`).
- * @param shape - logical [N, C, H, W], whatever the layout.
- * @param weights - see {@link SEWeights}; with a DeviceTensor x also {@link SEDeviceWeights}
- *   (resident weights: nothing is uploaded per call).
- * @returns y: `options.out` when given, else a new array or DeviceTensor.
- * @throws Error if device 'cuda' is requested without CUDA (the message gives the reason).
+ * @param x - [N, C, H, W] activations in `options.layout`: a Float32Array of N·C·H·W elements.
+ * @param shape - logical [N, C, H, W], whatever the layout (see {@link Shape4}); C must match
+ *   the weights.
+ * @param weights - see {@link SEWeights}.
+ * @param options - see {@link SEOptions}.
+ * @returns y, N·C·H·W elements in `options.layout`: `options.out` when given, else a new array.
+ * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE'), with
+ *   `argument` naming the argument, for a wrong kind or value (wrong length, unknown option key,
+ *   overlapping out); Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' for device 'cuda' without a
+ *   usable GPU; Error with code 'ERR_SQEX_UNSUPPORTED' when the CUDA kernel cannot take the
+ *   shape with device 'cuda' (with 'auto' the CPU runs it instead, warning once with code
+ *   SQEX_CPU_FALLBACK); Error with code 'ERR_SQEX_CUDA' (`cudaError`, `cudaErrorName`) for a
+ *   CUDA failure; Error with code 'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when the result array cannot
+ *   be allocated; LoadError (code 'ERR_SQEX_LOAD') when the native addon cannot be loaded.
  */
 export function seForward(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Float32Array;
-export function seForward(
-  x: Float32Array | DeviceTensor,
-  shape: Shape4,
-  weights: SEWeights | SEDeviceWeights,
-  options?: SEOptions | SEDeviceOptions,
-): Float32Array | DeviceTensor {
+export function seForward(x: unknown, shape: unknown, weights: unknown, options?: unknown): Float32Array | DeviceTensor {
   const fn = 'seForward';
   const opts = parseObject(fn, 'options', options, SE_OPTION_KEYS, true);
   return runSync(prepare(fn, SE_SPEC, x, shape, weights, opts));
 }
 
-/** With a DeviceTensor x: see the Float32Array form below; the result is a DeviceTensor. */
+/**
+ * seForwardAsync with a DeviceTensor x: as {@link seForward}'s DeviceTensor form; the Promise
+ * resolves once the kernel has finished on `options.stream` (waited for off the event loop), and
+ * x, the weights, residual, scaleOut and the result stay alive until then.
+ */
 export function seForwardAsync(
   x: DeviceTensor,
   shape: Shape4,
@@ -161,18 +286,26 @@ export function seForwardAsync(
   options?: SEDeviceOptions,
 ): Promise<DeviceTensor>;
 /**
+ * seForwardAsync with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
+ * weights and {@link SEEitherOptions}; resolves to the kind of x.
+ */
+export function seForwardAsync<X extends Float32Array | DeviceTensor>(
+  x: HostOrDevice<X>,
+  shape: Shape4,
+  weights: SEWeights,
+  options?: SEEitherOptions,
+): Promise<Float32Array | DeviceTensor>;
+/**
  * As {@link seForward}, off the event loop: host work runs on the libuv pool (or, with
  * `offload: 'auto'`, on the calling thread when staging its arrays would cost that thread more;
- * see {@link Offload}), device work resolves once the stream has finished it. Bad arguments
- * reject the Promise (never a synchronous throw), and `out` is then untouched.
+ * see {@link Offload}), device work resolves once the stream has finished it. Results are
+ * bitwise identical to the sync call's. Bad arguments reject the Promise (never a synchronous
+ * throw) with the sync call's errors, and `out` is then untouched; an array detached, transferred
+ * or shrunk while the call runs rejects it with an Error of code 'ERR_SQEX_ARRAY_CHANGED' naming
+ * it, and nothing is written.
  */
 export function seForwardAsync(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Promise<Float32Array>;
-export async function seForwardAsync(
-  x: Float32Array | DeviceTensor,
-  shape: Shape4,
-  weights: SEWeights | SEDeviceWeights,
-  options?: SEOptions | SEDeviceOptions,
-): Promise<Float32Array | DeviceTensor> {
+export async function seForwardAsync(x: unknown, shape: unknown, weights: unknown, options?: unknown): Promise<Float32Array | DeviceTensor> {
   const fn = 'seForwardAsync';
   const opts = parseObject(fn, 'options', options, SE_OPTION_KEYS, true);
   return runAsync(prepare(fn, SE_SPEC, x, shape, weights, opts));

@@ -38,3 +38,52 @@ class Peek extends SEBlock {
   }
 }
 void Peek;
+
+// ---- Tightened types: each call below is refused at run time, and now by the types too. ----
+import { CBAMBlock, DeviceTensor, cbamForward, ecaForwardAsync } from '../../dist/index.js';
+declare const xd: DeviceTensor;
+declare const xu: Float32Array | DeviceTensor;
+
+// b2 without w2: the single-FC SE has one bias (TypeError naming weights.b2).
+// @ts-expect-error b2 needs w2
+seForward(x, [1, 4, 4, 4], { w1, b2: new Float32Array(4) });
+// @ts-expect-error b2 needs w2, DeviceTensor weights too
+seForward(xd, [1, 4, 4, 4], { w1: xd, b2: xd });
+// @ts-expect-error b2 needs w2, in a block too
+new SEBlock({ w1, b1: new Float32Array(4), b2: new Float32Array(4) });
+
+// deviceIndex picks a CUDA device: refused with device 'cpu' (RangeError naming options.deviceIndex).
+// @ts-expect-error deviceIndex with device 'cpu'
+seForward(x, [1, 8, 4, 4], { w1, w2 }, { device: 'cpu', deviceIndex: 0 });
+// @ts-expect-error deviceIndex with device 'cpu' (ECA)
+ecaForwardAsync(x, [1, 8, 4, 4], { weight: new Float32Array(3) }, { device: 'cpu', deviceIndex: 1 });
+// @ts-expect-error deviceIndex with device 'cpu' (CBAM)
+cbamForward(x, [1, 8, 4, 4], { w1, w2, spatialWeight: new Float32Array(98) }, { deviceIndex: 0, device: 'cpu' });
+// @ts-expect-error deviceIndex with device 'cpu' (a block)
+new SEBlock({ w1, w2 }, { device: 'cpu', deviceIndex: 99 });
+// @ts-expect-error deviceIndex with device 'cpu' (an ECA block)
+new ECABlock({ weight: new Float32Array(3) }, { device: 'cpu', deviceIndex: 0 });
+// @ts-expect-error deviceIndex with device 'cpu' (a CBAM block)
+new CBAMBlock({ w1, w2, spatialWeight: new Float32Array(18) }, { channels: 8, device: 'cpu', deviceIndex: 0 });
+// @ts-expect-error deviceIndex with device 'cpu' (fromStateDict)
+SEBlock.fromStateDict({}, 'se', { kind: 'timm.SEModule', device: 'cpu', deviceIndex: 0 });
+// @ts-expect-error channels comes from the shapes (fromStateDict refuses it)
+SEBlock.fromStateDict({}, 'se', { kind: 'timm.SEModule', channels: 8 });
+
+// An x typed Float32Array | DeviceTensor: only what both forms take, and the result is the union.
+// @ts-expect-error out's kind must be x's: narrow x first
+seForward(xu, [1, 8, 4, 4], { w1, w2 }, { out: x });
+// @ts-expect-error device 'cpu' is refused for a DeviceTensor x
+seForward(xu, [1, 8, 4, 4], { w1, w2 }, { device: 'cpu' });
+// @ts-expect-error DeviceTensor weights are refused with a Float32Array x
+seForward(xu, [1, 8, 4, 4], { w1: xd, w2: xd });
+// @ts-expect-error out's kind must be x's, in a block too
+new SEBlock({ w1, w2 }).forward(xu, [1, 8, 4, 4], { out: x });
+// @ts-expect-error the result may be a DeviceTensor
+export const notNarrowed: Float32Array = seForward(xu, [1, 8, 4, 4], { w1, w2 });
+
+// DeviceTensor.from: raw half bits (a Uint16Array) need dtype 'float16' or 'bfloat16'.
+// @ts-expect-error a Uint16Array without a half dtype
+DeviceTensor.from(new Uint16Array(128), [1, 8, 4, 4]);
+// @ts-expect-error a Uint16Array with dtype float32
+DeviceTensor.from(new Uint16Array(128), [1, 8, 4, 4], { dtype: 'float32' });

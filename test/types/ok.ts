@@ -17,3 +17,71 @@ export const g: Float32Array = new SEBlock({ w1, w2 }, { channels: 8 }).forward(
 export const h: DeviceTensor = new CBAMBlock({ w1, w2, spatialWeight: new Float32Array(18) }, { channels: 8 }).forward(xd);
 export const i: Promise<Float32Array> = seForwardAsync(x, [1, 8, 4, 4], { w1, w2 }, { offload: 'always', out: x });
 export const j: Promise<Float32Array> = new SEBlock({ w1, w2 }, { channels: 8 }).forwardAsync(x, [1, 8, 4, 4], { offload: 'auto' });
+
+// ---- Tightened types (published types as strict as the run-time checks): the correct forms. ----
+import { ATTENTION_KINDS, ECABlock, cbamForwardAsync, findAttentionModules, float16BitsToFloat32, float32ToFloat16Bits } from '../../dist/index.js';
+import type { DType, DeviceSelection, SEBlockOptions, SEOptions, SEWeights } from '../../dist/index.js';
+
+declare const wd: DeviceTensor;
+// SE weights: two FCs with or without biases, or the single FC (w1 [C, C], b1) without w2 and b2.
+export const se1: Float32Array = seForward(x, [1, 4, 4, 4], { w1: new Float32Array(16) });
+export const se2: Float32Array = seForward(x, [1, 4, 4, 4], { w1: new Float32Array(16), b1: new Float32Array(4) });
+export const se3: Float32Array = seForward(x, [1, 8, 4, 4], { w1, b1: new Float32Array(2), w2, b2: new Float32Array(8) });
+export const se4: DeviceTensor = seForward(xd, [1, 8, 4, 4], { w1: wd, b1: wd, w2: wd, b2: wd });
+export const se5: DeviceTensor = seForward(xd, [1, 4, 4, 4], { w1: wd, b1: wd });
+const single: SEWeights = { w1: new Float32Array(16) };
+export const se6: SEBlock = new SEBlock(single);
+// Built up: the declared type narrows to the two-FC form once w2 is there.
+const built: SEWeights = { w1, w2 };
+built.b2 = new Float32Array(8);
+export const se7: Float32Array = seForward(x, [1, 8, 4, 4], built);
+
+// deviceIndex with device 'auto' (the default) or 'cuda'; device 'cpu' without one.
+export const dv1: Float32Array = seForward(x, [1, 8, 4, 4], { w1, w2 }, { device: 'cuda', deviceIndex: 1 });
+export const dv2: Float32Array = seForward(x, [1, 8, 4, 4], { w1, w2 }, { deviceIndex: 0 });
+export const dv3: Float32Array = ecaForward(x, [1, 8, 4, 4], { weight: new Float32Array(3) }, { device: 'cpu' });
+declare const someIndex: number;
+export const dv4: Float32Array = cbamForward(x, [1, 8, 4, 4], { w1, w2, spatialWeight: new Float32Array(98) }, { device: 'cuda', deviceIndex: someIndex });
+const seOpts: SEOptions = { device: 'auto', deviceIndex: 0, layout: 'NHWC' };
+export const dv5: Float32Array = seForward(x, [1, 8, 4, 4], { w1, w2 }, seOpts);
+const blockOpts: SEBlockOptions = { device: 'cpu', channels: 8 };
+export const dv6: SEBlock = new SEBlock({ w1, w2 }, blockOpts);
+export const dv7: ECABlock = new ECABlock({ weight: new Float32Array(3) }, { device: 'cuda', deviceIndex: 1, dtype: 'float16' });
+const sel: DeviceSelection = { device: 'cuda', deviceIndex: 2 };
+export const dv8: CBAMBlock = new CBAMBlock({ w1, w2, spatialWeight: new Float32Array(18) }, { ...sel, channels: 8 });
+export const dv9: SEBlock = SEBlock.fromStateDict({}, 'se', { kind: 'timm.SEModule', device: 'cuda', deviceIndex: 1, gate: 'hardsigmoid' });
+export const dv10: ECABlock = ECABlock.fromStateDict({}, 'eca', { kind: 'timm.EcaModule', device: 'cpu', bnEps: 1e-3 });
+
+// An x typed Float32Array | DeviceTensor: the union overloads, whose result is the union; the
+// precise overloads keep their precise results.
+declare const xu: Float32Array | DeviceTensor;
+export const u1: Float32Array | DeviceTensor = seForward(xu, [1, 8, 4, 4], { w1, w2 }, { gate: 'hardsigmoid', stream: 0n, device: 'cuda', deviceIndex: 0 });
+export const u2: Promise<Float32Array | DeviceTensor> = seForwardAsync(xu, [1, 8, 4, 4], { w1, w2 }, { offload: 'always' });
+export const u3: Float32Array | DeviceTensor = ecaForward(xu, [1, 8, 4, 4], { weight: new Float32Array(3) });
+export const u4: Promise<Float32Array | DeviceTensor> = ecaForwardAsync(xu, [1, 8, 4, 4], { weight: new Float32Array(3) }, { layout: 'NHWC' });
+export const u5: Float32Array | DeviceTensor = cbamForward(xu, [1, 8, 4, 4], { w1, w2, spatialWeight: new Float32Array(98) }, { activation: 'silu' });
+export const u6: Promise<Float32Array | DeviceTensor> = cbamForwardAsync(xu, [1, 8, 4, 4], { w1, w2, spatialWeight: new Float32Array(98) });
+export const u7: Float32Array | DeviceTensor = new SEBlock({ w1, w2 }).forward(xu, [1, 8, 4, 4], { stream: 0n });
+export const u8: Promise<Float32Array | DeviceTensor> = new ECABlock({ weight: new Float32Array(3) }).forwardAsync(xu, [1, 8, 4, 4], { offload: 'always' });
+export const u9: Float32Array | DeviceTensor = new CBAMBlock({ w1, w2, spatialWeight: new Float32Array(18) }, { channels: 8 }).forward(xu, [1, 8, 4, 4]);
+declare const xab: Float32Array & { readonly tag?: 'mine' };
+export const u10: Float32Array = seForward(xab, [1, 8, 4, 4], { w1, w2 });
+export const u11: DeviceTensor = new SEBlock({ w1, w2 }).forward(xd, { out: xd });
+
+// DeviceTensor.from: raw half bits with their dtype; data typed as the union with any options
+// (the Uint16Array rule then checked at run time).
+export const t1: DeviceTensor = DeviceTensor.from(new Uint16Array(128), [1, 8, 4, 4], { dtype: 'bfloat16', layout: 'NHWC' });
+declare const hostData: Float32Array | Uint16Array;
+declare const anyDtype: DType;
+export const t2: DeviceTensor = DeviceTensor.from(hostData, [1, 8, 4, 4], { dtype: anyDtype });
+export const t3: DeviceTensor = DeviceTensor.from(x, [1, 8, 4, 4], { dtype: 'float16' });
+
+// The half conversions over a value typed as the union.
+declare const numOrArray: number | Float32Array;
+export const h1: number | Uint16Array = float32ToFloat16Bits(numOrArray);
+declare const bitsOrArray: number | Uint16Array;
+export const h2: number | Float32Array = float16BitsToFloat32(bitsOrArray);
+
+// No internal type name in the public ones: these are plain structural types.
+export const k1: 'SEBlock' | 'ECABlock' | 'CBAMBlock' = ATTENTION_KINDS['timm.SEModule'].block;
+export const f1 = findAttentionModules([{ name: 'se.fc1.weight', shape: [2, 8, 1, 1] }]);
