@@ -71,12 +71,14 @@ class StatusWorker : public Napi::AsyncWorker {
   // node-addon-api calls OnOK through a wrapper that catches only Napi::Error (a std::bad_alloc
   // from building a message would reach std::terminate, and a Napi::Error would be thrown as an
   // uncaught exception instead of rejecting): every outcome settles the promise.
+  // A deferred is concluded once: when Resolve/Reject itself threw (V8 refused it, e.g. a worker
+  // being terminated), Node has already released it, so the handlers below try nothing more.
   void OnOK() override {
     Napi::Env env = Env();
     try {
       Complete(env);
     } catch (const Napi::Error& e) {
-      deferred_.Reject(e.Value());
+      if (!concluding_) Conclude([&] { deferred_.Reject(e.Value()); });
     } catch (const std::bad_alloc&) {
       RejectOutOfMemory(env);
     } catch (const std::exception& e) {
@@ -90,27 +92,39 @@ class StatusWorker : public Napi::AsyncWorker {
  private:
   // A coded Error made without the C++ heap where it can be (V8's heap only) when even the
   // message of OutOfMemoryError could not be built.
+  // Runs `settle` (one Resolve or Reject) once; a throw from it propagates.
+  template <class F>
+  void Conclude(F&& settle) {
+    concluding_ = true;
+    settle();
+  }
+
   void RejectOutOfMemory(const Napi::Env& env) {
+    if (concluding_) return;
     try {
-      deferred_.Reject(OutOfMemoryError(env, "host memory for the call", 0).Value());
+      Napi::Value oom = OutOfMemoryError(env, "host memory for the call", 0).Value();
+      Conclude([&] { deferred_.Reject(oom); });
       return;
     } catch (...) {
     }
+    if (concluding_) return;
     napi_value code = nullptr, msg = nullptr, err = nullptr;
     if (napi_create_string_utf8(env, "ERR_SQEX_OUT_OF_MEMORY", NAPI_AUTO_LENGTH, &code) == napi_ok &&
         napi_create_string_utf8(env, "squeeze-excite: out of host memory", NAPI_AUTO_LENGTH, &msg) == napi_ok &&
         napi_create_error(env, code, msg, &err) == napi_ok) {
       try {
-        deferred_.Reject(err);
+        Conclude([&] { deferred_.Reject(err); });
       } catch (...) {
       }
     }
   }
 
   void RejectInternal(const Napi::Env& env, const char* what) {
+    if (concluding_) return;
     try {
-      deferred_.Reject(Coded(Napi::Error::New(env, std::string("squeeze-excite (native): internal error: ") + what),
-                             "ERR_SQEX_INTERNAL").Value());
+      Napi::Value err = Coded(Napi::Error::New(env, std::string("squeeze-excite (native): internal error: ") + what),
+                              "ERR_SQEX_INTERNAL").Value();
+      Conclude([&] { deferred_.Reject(err); });
     } catch (...) {
       RejectOutOfMemory(env);
     }
@@ -118,23 +132,24 @@ class StatusWorker : public Napi::AsyncWorker {
 
   void Complete(const Napi::Env& env) {
     if (out_of_memory_) {
-      deferred_.Reject(OutOfMemoryError(env, "host memory for the call", 0).Value());
+      RejectOutOfMemory(env);
       return;
     }
     if (!status_.ok()) {
-      deferred_.Reject(ErrorFromStatus(env, status_).Value());
+      Napi::Value err = ErrorFromStatus(env, status_).Value();
+      Conclude([&] { deferred_.Reject(err); });
       return;
     }
     if (!settle_) {
-      deferred_.Resolve(env.Undefined());
+      Conclude([&] { deferred_.Resolve(env.Undefined()); });
       return;
     }
     Napi::Error error;
     Napi::Value result = settle_(env, &error);
     if (!error.IsEmpty()) {
-      deferred_.Reject(error.Value());
+      Conclude([&] { deferred_.Reject(error.Value()); });
     } else {
-      deferred_.Resolve(result);
+      Conclude([&] { deferred_.Resolve(result); });
     }
   }
 
@@ -143,6 +158,7 @@ class StatusWorker : public Napi::AsyncWorker {
   Settle settle_;
   Status status_;
   bool out_of_memory_ = false;
+  bool concluding_ = false;  // a Resolve or Reject has been attempted
 };
 
 Napi::Promise Queue(const Napi::Env& env, std::function<Status()> work, Settle settle = nullptr) {
@@ -310,11 +326,15 @@ Napi::Value CudaAlloc(const Napi::CallbackInfo& info) {
     ThrowRangeError(env, "bytes must be a positive integer");
   }
   auto& owned = StateOf(env).device_allocations;
-  owned.reserve(owned.size() + 1);  // may throw bad_alloc: before the allocation, not after it
   void* ptr = nullptr;
   Status s = cuda_alloc(device, static_cast<size_t>(bytes), &ptr);
   if (!s.ok()) ThrowStatus(env, s);
-  owned.emplace(reinterpret_cast<uintptr_t>(ptr), device);
+  try {
+    owned.emplace(reinterpret_cast<uintptr_t>(ptr), device);  // a node: may throw bad_alloc
+  } catch (...) {
+    (void)cuda_free(device, ptr);  // unrecorded memory would never be freed
+    throw;
+  }
   return U64ToBigInt(env, reinterpret_cast<uintptr_t>(ptr));
 }
 

@@ -8,7 +8,11 @@ EnvState::~EnvState() {
   for (const auto& [address, device] : device_allocations) {
     // Nothing can report an error any more (no JS runs in this env); a failed free (a sticky
     // error from an earlier kernel) leaves that block to the process's exit.
-    (void)cuda_free(device, reinterpret_cast<void*>(address));
+    try {
+      (void)cuda_free(device, reinterpret_cast<void*>(address));
+    } catch (...) {
+      // A failed free's message could not be built (bad_alloc): a destructor must not throw.
+    }
   }
 }
 

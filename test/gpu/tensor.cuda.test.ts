@@ -155,9 +155,15 @@ if (workerData.mode === 'terminate') setInterval(() => {}, 1000);
 `;
       const dist = fileURLToPath(new URL('../../dist/index.js', import.meta.url)); // the CommonJS build
       DeviceTensor.empty([1, 1, 64, 64]).dispose(); // this thread's context first
-      const baseline = memInfo().free;
-      for (let i = 0; i < 9; i++) {
+      // Free memory before and after each worker: a leak takes ~1 GiB every round. Other work on
+      // the GPU (other suites' processes, the GPU session's other lanes) moves free memory in some
+      // rounds, so the median round decides. compute-sanitizer runs set fewer rounds and no bound
+      // (SQEX_TEARDOWN_ROUNDS, SQEX_MEMINFO_ASSERT=0): the frees at teardown still run under it.
+      const rounds = Number(process.env.SQEX_TEARDOWN_ROUNDS ?? 9);
+      const drops: number[] = [];
+      for (let i = 0; i < rounds; i++) {
         const mode = (['end', 'exit', 'terminate'] as const)[i % 3];
+        const before = memInfo().free;
         const worker = new Worker(script, { eval: true, workerData: { dist, mode } });
         const errors: unknown[] = [];
         worker.on('error', (e) => errors.push(e));
@@ -168,12 +174,12 @@ if (workerData.mode === 'terminate') setInterval(() => {}, 1000);
           await new Promise<void>((resolve) => worker.once('exit', () => resolve()));
         }
         expect(errors, mode).toEqual([]);
+        drops.push(before - memInfo().free);
       }
-      const after = memInfo().free;
-      // 9 GiB if nothing were freed. Half of that as the bound: other suites' processes (and the
-      // GPU session's other lane, running the suites with the CUDA 11.8 build at the same time)
-      // create CUDA contexts of ~0.5 GiB each meanwhile.
-      expect(baseline - after, `free ${baseline} -> ${after}`).toBeLessThan(4.5 * 2 ** 30);
+      const median = [...drops].sort((a, b) => a - b)[Math.floor(drops.length / 2)] as number;
+      if (process.env.SQEX_MEMINFO_ASSERT !== '0') {
+        expect(median, `free-memory drop per worker (bytes): ${drops.join(', ')}`).toBeLessThan(2 ** 29);
+      }
       // and this thread's CUDA path still works
       const t = DeviceTensor.from(new Float32Array([1, 2, 3, 4]), [1, 1, 2, 2]);
       expect(Array.from(t.toHostSync())).toEqual([1, 2, 3, 4]);
