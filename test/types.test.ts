@@ -16,6 +16,18 @@ function tsc(project: string): { status: number | null; out: string } {
   return { status: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
+// Compiles a scratch project beside the fixtures (module resolution needs the checkout; paths in
+// `config` are relative to a directory one level below test/types), removed after.
+function tscScratch(prefix: string, config: object): { status: number | null; out: string } {
+  const dir = mkdtempSync(path.join(TYPES, prefix));
+  try {
+    writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(config));
+    return tsc(path.join(dir, 'tsconfig.json'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('TypeScript declarations', () => {
   test('ok.ts compiles and every @ts-expect-error line in errors.ts is an error', () => {
     const r = tsc(path.join(TYPES, 'tsconfig.json'));
@@ -27,18 +39,12 @@ describe('TypeScript declarations', () => {
   // @types/node (a browser-style or minimal project). The declarations must not need Node's types
   // (node:fs in a signature); Symbol.dispose comes from lib esnext.disposable (TypeScript 5.2).
   test('ok.ts compiles in a strict project without @types/node and without skipLibCheck', () => {
-    const dir = mkdtempSync(path.join(TYPES, '.strict-'));
-    try {
-      writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
-        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: [] },
-        files: ['../ok.ts'],
-      }));
-      const r = tsc(path.join(dir, 'tsconfig.json'));
-      expect(r.out).toBe('');
-      expect(r.status).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const r = tscScratch('.strict-', {
+      compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: false, types: [] },
+      files: ['../ok.ts'],
+    });
+    expect(r.out).toBe('');
+    expect(r.status).toBe(0);
   }, 120_000);
 
   // TypeScript before 5.7 rejects type arguments on typed arrays (Float64Array<ArrayBuffer>), which
@@ -64,21 +70,15 @@ describe('TypeScript declarations', () => {
   // stripInternal drops the declarations marked @internal: every .d.ts shipped must still compile
   // on its own (no import of a name that was dropped), under a consumer's strictest settings.
   test('every declaration file in dist/ compiles (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess, no skipLibCheck)', () => {
-    const dir = mkdtempSync(path.join(TYPES, '.all-'));
-    try {
-      writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, exactOptionalPropertyTypes: true,
-          noUncheckedIndexedAccess: true, noEmit: true, skipLibCheck: false, types: ['node'],
-        },
-        include: ['../../../dist/**/*.d.ts', '../../../dist/**/*.d.mts'],
-      }));
-      const r = tsc(path.join(dir, 'tsconfig.json'));
-      expect(r.out).toBe('');
-      expect(r.status).toBe(0);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const r = tscScratch('.all-', {
+      compilerOptions: {
+        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, exactOptionalPropertyTypes: true,
+        noUncheckedIndexedAccess: true, noEmit: true, skipLibCheck: false, types: ['node'],
+      },
+      include: ['../../../dist/**/*.d.ts', '../../../dist/**/*.d.mts'],
+    });
+    expect(r.out).toBe('');
+    expect(r.status).toBe(0);
   }, 120_000);
 
   // What a consumer of the package sees: the declarations index.d.ts reaches (imports followed).
