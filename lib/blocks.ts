@@ -468,8 +468,10 @@ export class SEBlock extends Block {
    * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE') naming
    *   a bad weight or option; Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' for device 'cuda'
    *   without a usable GPU; Error with code 'ERR_SQEX_CUDA' when the upload fails; Error with code
-   *   'ERR_SQEX_OUT_OF_MEMORY' when the weight copies cannot be allocated; LoadError (code
-   *   'ERR_SQEX_LOAD') when the native addon cannot be loaded.
+   *   'ERR_SQEX_OUT_OF_MEMORY' when the weight copies cannot be allocated. A native addon that
+   *   cannot be loaded is not an error here: device 'cuda' is then ERR_SQEX_CUDA_UNAVAILABLE (its
+   *   message gives the load failure), and a CPU block throws LoadError (code 'ERR_SQEX_LOAD')
+   *   from its first forward (forwardAsync rejects with it).
    */
   constructor(weights: SEWeights, options?: SEBlockOptions) {
     super(new BlockCore('SEBlock', SE_SPEC, SE_BLOCK_KEYS, SE_CALL_KEYS, weights, options));

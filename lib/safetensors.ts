@@ -717,8 +717,9 @@ function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names
 /**
  * Reads a safetensors file: the header, validated as the reference implementation does (see
  * SafetensorsCheck), and the tensors by name. From a Uint8Array, each tensor's `data` is a view
- * of those bytes wherever the element alignment allows (zeroCopy: true; writers align every
- * tensor, so this is the usual case) and a copy otherwise. From a path, the data section is read
+ * of those bytes wherever its offset is aligned for its element type (zeroCopy: true) and a copy
+ * otherwise. Writers pack tensors back to back, so a file of float32 tensors only (most
+ * checkpoints) is all views, while a tensor after an odd-sized float16 or uint8 one is copied. From a path, the data section is read
  * into one new buffer and viewed the same way (one buffer per tensor when the section is larger
  * than one buffer can be), or, with `names`, only the selected tensors' bytes are read.
  *

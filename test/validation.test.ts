@@ -658,6 +658,17 @@ describe('blocks refuse bad input', () => {
         'new SEBlock',
         'options.channels',
       ],
+      // A channels that the weights contradict is named, not a right weight (an audit, 2026-11-30).
+      [() => new SEBlock({ w1: new Float32Array(16), w2: new Float32Array(16), b2: new Float32Array(8) }, { channels: 4 }), RangeError, 'new SEBlock', 'options.channels'],
+      [() => new SEBlock({ w1: new Float32Array(16), w2: new Float32Array(16), b1: new Float32Array(2) }, { channels: 4 }), RangeError, 'new SEBlock', 'options.channels'],
+      [() => new SEBlock({ w1: new Float32Array(16), w2: new Float32Array(16) }, { channels: 5 }), RangeError, 'new SEBlock', 'options.channels'],
+      [() => new SEBlock({ w1: new Float32Array(16) }, { channels: 3 }), RangeError, 'new SEBlock', 'options.channels'],
+      [
+        () => new CBAMBlock({ ...cbam.weights(), b2: new Float32Array(C + 1) } as never, { channels: C }),
+        RangeError,
+        'new CBAMBlock',
+        'options.channels',
+      ],
       [() => new ECABlock({ weight: new Float32Array(2) }), RangeError, 'new ECABlock', 'weights.weight'],
       [() => new ECABlock(eca.weights() as never, { activation: 'relu' } as never), TypeError, 'new ECABlock', 'options'],
       [

@@ -3,6 +3,8 @@
 // forwards on the CPU, and returns its results; the main thread checks them against the float64
 // reference. Then: workers terminated mid-flight, and repeated load/unload, leave the process working.
 import { spawnSync } from 'node:child_process';
+import { accessSync, constants, existsSync, mkdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -188,3 +190,40 @@ describe.skipIf(!taskset)('the CPU pool counts the CPUs this process may run on 
     expect(pinned.y).toBe(run(false).y);
   });
 });
+
+// From an audit (2026-11-30): the quota was read at the cgroup hierarchy's root only, so a limit on
+// the process's own nested cgroup (systemd's CPUQuota=, a container in the host's cgroup
+// namespace) was ignored. It is now the smallest on the path from /proc/self/cgroup up. The test
+// makes a cgroup v1 `cpu` hierarchy parent with a 1-CPU quota and runs a child process in a
+// nested cgroup under it; it needs root and a writable v1 cpu controller (skipped otherwise).
+const CGROUP_CPU = '/sys/fs/cgroup/cpu';
+const cgroupV1 = process.platform === 'linux' && process.getuid?.() === 0 && existsSync(`${CGROUP_CPU}/cpu.cfs_quota_us`) && (() => {
+  try {
+    accessSync(CGROUP_CPU, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+describe.skipIf(!cgroupV1 || availableParallelism() < 2)('the CPU pool reads a quota set above the process\'s own cgroup (needs root, cgroup v1 cpu, 2+ CPUs)', () => {
+  test('a 1-CPU quota on the parent of a nested cgroup: one pool thread', () => {
+    const parent = `${CGROUP_CPU}/sqex-test-${process.pid}`;
+    const nested = `${parent}/nested`;
+    mkdirSync(nested, { recursive: true });
+    try {
+      writeFileSync(`${parent}/cpu.cfs_period_us`, '100000');
+      writeFileSync(`${parent}/cpu.cfs_quota_us`, '100000');
+      const script = `const sqex = require(${JSON.stringify(DIST)}); console.log(JSON.stringify({ threads: require(sqex.loadReport().binary).info().threads, cgroup: require('node:fs').readFileSync('/proc/self/cgroup', 'utf8') }));`;
+      // The shell moves itself into the nested cgroup, then becomes node (exec keeps the pid).
+      const r = spawnSync('sh', ['-c', `echo $$ > ${nested}/cgroup.procs && exec "$0" -e "$1"`, process.execPath, script], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const got = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { threads: number; cgroup: string };
+      expect(got.cgroup).toContain(`:cpu:/sqex-test-${process.pid}/nested`);
+      expect(got.threads).toBe(1);
+    } finally {
+      rmdirSync(nested);
+      rmdirSync(parent);
+    }
+  });
+});
+

@@ -255,7 +255,7 @@ export function cbamForwardAsync<X extends Float32Array | DeviceTensor>(
  * `offload: 'auto'`, on the calling thread when staging its arrays would cost that thread more;
  * see {@link Offload}), device work resolves once the stream has finished it. Results are
  * bitwise identical to the sync call's. Bad arguments reject the Promise with the sync call's
- * errors (never a synchronous throw); an array detached, transferred or shrunk while the call
+ * errors (never a synchronous throw); an array detached, transferred or resized while the call
  * runs rejects it with code 'ERR_SQEX_ARRAY_CHANGED', and nothing is written.
  */
 export function cbamForwardAsync(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Promise<Float32Array>;

@@ -210,7 +210,7 @@ export function ecaForwardAsync<X extends Float32Array | DeviceTensor>(
  * see {@link Offload}), device work resolves once the stream has finished it. Results are
  * bitwise identical to the sync call's. Bad arguments reject the
  * Promise with the sync call's errors (never a synchronous throw); an array detached,
- * transferred or shrunk while the call runs rejects it with code 'ERR_SQEX_ARRAY_CHANGED', and
+ * transferred or resized while the call runs rejects it with code 'ERR_SQEX_ARRAY_CHANGED', and
  * nothing is written.
  */
 export function ecaForwardAsync(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Promise<Float32Array>;

@@ -196,6 +196,12 @@ function validateSeWeights(
   if (w.b2 !== undefined) {
     throw typeError(fn, 'weights.b2', 'undefined when weights.w2 is omitted (single-FC SE has one bias, b1)', w.b2);
   }
+  if (cKnown === undefined && channels !== undefined) {
+    const root = Math.round(Math.sqrt(weightLength(w1)));
+    if (root * root === weightLength(w1) && root !== channels) {
+      throw rangeError(fn, 'options.channels', `${root} (weights.w1 is [C, C] with ${weightLength(w1)} elements: single-FC SE, w2 omitted), or omitted`, channels);
+    }
+  }
   let c = cKnown ?? channels;
   if (c === undefined) {
     const root = Math.round(Math.sqrt(weightLength(w1)));
@@ -301,7 +307,7 @@ export function seForwardAsync<X extends Float32Array | DeviceTensor>(
  * see {@link Offload}), device work resolves once the stream has finished it. Results are
  * bitwise identical to the sync call's. Bad arguments reject the Promise (never a synchronous
  * throw) with the sync call's errors, and `out` is then untouched; an array detached, transferred
- * or shrunk while the call runs rejects it with an Error of code 'ERR_SQEX_ARRAY_CHANGED' naming
+ * or resized while the call runs rejects it with an Error of code 'ERR_SQEX_ARRAY_CHANGED' naming
  * it, and nothing is written.
  */
 export function seForwardAsync(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Promise<Float32Array>;

@@ -78,6 +78,20 @@ export function validateMlp(
   const w1Len = weightLength(w1);
   const b1Len = b1 === null ? 0 : weightLength(b1);
   const w2Len = weightLength(w2);
+  // A block's `channels` that the weights contradict is named itself (an audit found the message
+  // blaming a right weight: b2 of the weights' C against a wrong channels).
+  if (cKnown === undefined && channels !== undefined) {
+    const implied =
+      b2 !== null ? { c: weightLength(b2), from: 'the length of weights.b2' }
+      : b1Len > 0 && w1Len % b1Len === 0 ? { c: w1Len / b1Len, from: `weights.w1's length / weights.b1's length = ${w1Len} / ${b1Len}` }
+      : null;
+    if (implied !== null && implied.c !== channels) {
+      throw rangeError(fn, 'options.channels', `${implied.c} (${implied.from}), or omitted`, channels);
+    }
+    if (w1Len % channels !== 0) {
+      throw rangeError(fn, 'options.channels', `a divisor of weights.w1's length ${w1Len} (w1 is [hidden, C])`, channels);
+    }
+  }
   let c = cKnown ?? channels;
   if (c === undefined) {
     if (b2 !== null) c = weightLength(b2);

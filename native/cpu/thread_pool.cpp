@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 #include <type_traits>
+#include <string>
 #include <vector>
 
 // x86-64 always has SSE2; 32-bit x86 only when the compiler targets it.
@@ -57,25 +58,77 @@ inline int current_cpu() {
 }
 
 #if defined(__linux__)
-// ceil(quota / period) of a cgroup CPU limit, or 0 (none, or not readable). cgroup v2 writes
+// A cgroup CPU limit as ceil(quota / period) CPUs, or 0 (none, or not readable). cgroup v2 writes
 // "max 100000" or "200000 100000" to cpu.max; v1 has cpu.cfs_quota_us (-1: none) and
-// cpu.cfs_period_us.
-int cgroup_cpu_limit() {
-  long quota = -1, period = 0;
-  if (FILE* f = std::fopen("/sys/fs/cgroup/cpu.max", "r")) {
-    char q[32] = {0};
-    if (std::fscanf(f, "%31s %ld", q, &period) == 2 && std::strcmp(q, "max") != 0) quota = std::atol(q);
+// cpu.cfs_period_us. The limit that binds is the smallest on the path from the process's own
+// cgroup (/proc/self/cgroup) up to the hierarchy's root: a quota set on a nested cgroup (systemd's
+// CPUQuota=, a container sharing the host's cgroup namespace) is not visible at the root. Levels
+// missing under the mount (a container whose mount root is its own cgroup, named by a longer host
+// path) are skipped; the mount root is always read.
+long read_long(const std::string& path, long* second = nullptr) {
+  long v = -1;
+  if (FILE* f = std::fopen(path.c_str(), "r")) {
+    char first[32] = {0};
+    long b = 0;
+    const int got = std::fscanf(f, "%31s %ld", first, &b);
     std::fclose(f);
-  } else if (FILE* fq = std::fopen("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "r")) {
-    if (std::fscanf(fq, "%ld", &quota) != 1) quota = -1;
-    std::fclose(fq);
-    if (FILE* fp = std::fopen("/sys/fs/cgroup/cpu/cpu.cfs_period_us", "r")) {
-      if (std::fscanf(fp, "%ld", &period) != 1) period = 0;
-      std::fclose(fp);
-    }
+    if (got >= 1 && std::strcmp(first, "max") != 0) v = std::atol(first);
+    if (second) *second = got == 2 ? b : 0;
   }
-  if (quota <= 0 || period <= 0) return 0;
-  return static_cast<int>((quota + period - 1) / period);
+  return v;
+}
+
+void walk_cgroup(const std::string& mount, std::string rel, bool v2, int* best) {
+  for (;;) {
+    const std::string dir = mount + rel;
+    long quota = -1, period = 0;
+    if (v2) {
+      quota = read_long(dir + "/cpu.max", &period);
+    } else {
+      quota = read_long(dir + "/cpu.cfs_quota_us");
+      period = read_long(dir + "/cpu.cfs_period_us");
+    }
+    if (quota > 0 && period > 0) {
+      const int cpus = static_cast<int>((quota + period - 1) / period);
+      if (*best == 0 || cpus < *best) *best = cpus;
+    }
+    if (rel.empty() || rel == "/") return;
+    const size_t slash = rel.find_last_of('/');
+    rel = slash == std::string::npos || slash == 0 ? std::string() : rel.substr(0, slash);
+  }
+}
+
+int cgroup_cpu_limit() {
+  std::string v2_path, v1_path;
+  bool v1_cpu = false;
+  if (FILE* f = std::fopen("/proc/self/cgroup", "r")) {
+    char line[4096];
+    while (std::fgets(line, sizeof line, f)) {
+      // "hierarchy-id:controller,list:/path"
+      char* a = std::strchr(line, ':');
+      char* b = a ? std::strchr(a + 1, ':') : nullptr;
+      if (!b) continue;
+      std::string controllers(a + 1, b), path(b + 1);
+      while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
+      if (controllers.empty()) {
+        v2_path = path;
+      } else if (("," + controllers + ",").find(",cpu,") != std::string::npos) {
+        v1_path = path;
+        v1_cpu = true;
+      }
+    }
+    std::fclose(f);
+  }
+  int best = 0;
+  walk_cgroup("/sys/fs/cgroup", v2_path, true, &best);
+  if (v1_cpu) {
+    for (const char* mount : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct,cpu"}) {
+      walk_cgroup(mount, v1_path, false, &best);
+    }
+  } else {
+    walk_cgroup("/sys/fs/cgroup/cpu", "", false, &best);  // no /proc/self/cgroup: the root, as before
+  }
+  return best;
 }
 #endif
 
