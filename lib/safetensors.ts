@@ -1,13 +1,6 @@
-// A reader for the safetensors format, with the validation of the reference implementation
-// (huggingface/safetensors, safetensors/src/tensor.rs: read_metadata and Metadata::validate).
-//
-// Format (https://huggingface.co/docs/safetensors, "Format"):
-//   8 bytes    N, the header length: unsigned 64-bit little-endian
-//   N bytes    UTF-8 JSON object { name: { dtype, shape: [dims], data_offsets: [begin, end] }, ...,
-//              "__metadata__"?: { string: string } }, often padded with spaces to a multiple of 8
-//   the rest   the data section; offsets are relative to its first byte, row-major ("C") order,
-//              little-endian elements. The tensors must cover it exactly: sorted by offset, each
-//              begins where the previous ended, the first at 0, the last ends at the file's end.
+// A reader for the safetensors format: files and bytes to tensors by name, views or copies, and
+// the conversions to float32. The header's format and validation (after the reference
+// implementation) are lib/safetensors-header.ts.
 //
 // No npm package fits this job (checked 2026-11: `safetensors` 0.0.1, one release, no
 // repository; `@huggingface/hub`'s parseSafetensorsMetadata reads headers of files on the Hub
@@ -15,127 +8,26 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
-import { getHeapStatistics } from 'node:v8';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { allocateArray, bufferOf, byteOffsetOf, describe, fileKind, isArrayValue, isPlainObject, isUnusableView, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
+import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
 
-/** Element types of the format, as spelled in the header. */
-export type SafetensorsDType =
-  | 'BOOL'
-  | 'U8'
-  | 'I8'
-  | 'F8_E5M2'
-  | 'F8_E4M3'
-  | 'F8_E8M0'
-  | 'I16'
-  | 'U16'
-  | 'F16'
-  | 'BF16'
-  | 'I32'
-  | 'U32'
-  | 'F32'
-  | 'F64'
-  | 'C64'
-  | 'I64'
-  | 'U64'
-  | 'F4'
-  | 'F6_E2M3'
-  | 'F6_E3M2';
+import {
+  headerFromBytes,
+  headerLengthOf,
+  parseHeader,
+  type SafetensorsDType,
+  type SafetensorsHeader,
+  type SafetensorsTensorInfo,
+} from './safetensors-header.js';
 
-/** Bits per element (the reference's Dtype::bitsize). */
-const DTYPE_BITS: Readonly<Record<SafetensorsDType, number>> = {
-  BOOL: 8,
-  U8: 8,
-  I8: 8,
-  F8_E5M2: 8,
-  F8_E4M3: 8,
-  F8_E8M0: 8,
-  I16: 16,
-  U16: 16,
-  F16: 16,
-  BF16: 16,
-  I32: 32,
-  U32: 32,
-  F32: 32,
-  F64: 64,
-  C64: 64,
-  I64: 64,
-  U64: 64,
-  F4: 4,
-  F6_E2M3: 6,
-  F6_E3M2: 6,
-};
-
-/** The reference implementation's MAX_HEADER_SIZE, in bytes (100 MB): a longer header is refused (check 'header-too-large') before it is read. */
-export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
-
-/** Which check a file failed (SafetensorsError.check). */
-export type SafetensorsCheck =
-  | 'file-too-small' // fewer than the 8 bytes of N
-  | 'header-too-large' // N > SAFETENSORS_MAX_HEADER_BYTES, or more values than the JS heap can parse safely
-  | 'header-length' // 8 + N > the file's length (truncated file, or a wrong N)
-  | 'header-utf8' // the header is not valid UTF-8
-  | 'header-json' // not JSON
-  | 'header-structure' // JSON, but not { name: { dtype, shape, data_offsets } } and a string map __metadata__
-  | 'duplicate-name' // a name (or a key of one entry) appears twice
-  | 'dtype' // a dtype the format does not define
-  | 'overflow' // shape product or byte count not representable
-  | 'shape-size' // end - begin differs from the bytes the shape and dtype need
-  | 'offsets' // begin > end, overlaps, gaps, or not starting at 0
-  | 'data-length'; // offsets run past the data section, or leave bytes of it unclaimed
-
-/**
- * A file that is not valid safetensors. `code` is 'ERR_SQEX_SAFETENSORS'; `check` says which rule
- * it broke; `tensor` names the tensor when one is at fault; `source` is the path or
- * '<Uint8Array>'.
- */
-export class SafetensorsError extends Error {
-  /** Always 'ERR_SQEX_SAFETENSORS'. */
-  readonly code = 'ERR_SQEX_SAFETENSORS';
-  /** The rule broken: see {@link SafetensorsCheck}. */
-  readonly check: SafetensorsCheck;
-  /** The tensor at fault, when one is. */
-  readonly tensor: string | undefined;
-  /** The path read, or '<Uint8Array>'. */
-  readonly source: string;
-  constructor(source: string, check: SafetensorsCheck, message: string, tensor?: string) {
-    super(`${source}: not a valid safetensors file (${check}): ${message}`);
-    this.name = 'SafetensorsError';
-    this.check = check;
-    this.tensor = tensor;
-    this.source = source;
-  }
-}
-
-/** One tensor's header entry. */
-export interface SafetensorsTensorInfo {
-  /** The tensor's name, e.g. 'layer1.0.se.fc1.weight'. */
-  name: string;
-  /** Its element type. */
-  dtype: SafetensorsDType;
-  /** Row-major dims; [] is a scalar. */
-  shape: number[];
-  /** [begin, end) in bytes, relative to the data section (as in the header). */
-  dataOffsets: [number, number];
-  /** Byte offset of the tensor in the file: 8 + N + begin. */
-  fileOffset: number;
-  /** end - begin. */
-  byteLength: number;
-}
-
-/** A validated header. */
-export interface SafetensorsHeader {
-  /** N, the JSON header's length in bytes. */
-  headerLength: number;
-  /** 8 + N: where the data section starts in the file. */
-  dataStart: number;
-  /** Length of the whole file in bytes (= dataStart + the data section). */
-  fileLength: number;
-  /** The "__metadata__" string map, or null when absent. */
-  metadata: Record<string, string> | null;
-  /** Every tensor, in data-offset order. */
-  tensors: SafetensorsTensorInfo[];
-}
+export {
+  SAFETENSORS_MAX_HEADER_BYTES,
+  SafetensorsError,
+  type SafetensorsCheck,
+  type SafetensorsDType,
+  type SafetensorsHeader,
+  type SafetensorsTensorInfo,
+} from './safetensors-header.js';
 
 /** Element arrays by dtype. F16/BF16 come as raw bit patterns unless converted (toFloat32). */
 export type SafetensorsData =
@@ -274,228 +166,6 @@ function sourceOf(fn: string, source: unknown): Source {
   throw typeError(fn, 'source', 'a file path (string or URL) or a Uint8Array holding the file', source);
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** N from the first 8 bytes; checks it against the limit and the file's length. */
-function headerLengthOf(src: string, first8: Uint8Array, fileLength: number): number {
-  if (fileLength < 8) {
-    throw new SafetensorsError(src, 'file-too-small', `the file has ${fileLength} bytes; it must start with an 8-byte header length`);
-  }
-  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
-  if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
-    throw new SafetensorsError(src, 'header-too-large', `the header length is ${n} bytes; at most ${SAFETENSORS_MAX_HEADER_BYTES} are accepted (the reference implementation's limit)`);
-  }
-  const len = Number(n);
-  if (8 + len > fileLength) {
-    throw new SafetensorsError(src, 'header-length', `the header length is ${len} bytes, but the file has only ${fileLength - 8} after the length field (truncated file?)`);
-  }
-  return len;
-}
-
-/**
- * Finds a key that appears twice in one JSON object (JSON.parse silently keeps the last).
- * `text` is known to be valid JSON. Returns [key, depth] (depth 1 = a tensor name) or null.
- */
-function duplicateKey(text: string): [string, number] | null {
-  const stack: (Set<string> | null)[] = []; // null for arrays
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch === 0x22 /* " */) {
-      let j = i + 1;
-      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
-      const top = stack[stack.length - 1];
-      if (expectKey && top) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
-        if (top.has(key)) return [key, stack.length];
-        top.add(key);
-      }
-      expectKey = false;
-      i = j;
-    } else if (ch === 0x7b /* { */) {
-      stack.push(new Set());
-      expectKey = true;
-    } else if (ch === 0x5b /* [ */) {
-      stack.push(null);
-      expectKey = false;
-    } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
-      stack.pop();
-    } else if (ch === 0x2c /* , */) {
-      expectKey = stack[stack.length - 1] !== null;
-    }
-  }
-  return null;
-}
-
-/**
- * How deep a header may nest. A valid one nests 3 deep ({ name: { shape: [...] } }); the reference
- * implementation parses with serde_json, which refuses more than 128. JSON.parse has no limit:
- * a 100 MB header of `[` took 22 s and 5 GB before failing, and 5M levels exhaust a 200 MB heap.
- */
-const MAX_HEADER_DEPTH = 128;
-
-/** What the one pass over the header bytes found (brackets and commas inside strings aside). */
-interface HeaderScan {
-  /** Nesting went past the limit. */
-  tooDeep: boolean;
-  /** Arrays and objects opened. */
-  opens: number;
-  /** Commas: elements and members beyond the first of each. */
-  commas: number;
-}
-
-/** One pass over the JSON bytes, no allocation: nesting depth (stops at `limit`) and counts. */
-function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
-  let depth = 0;
-  let opens = 0;
-  let commas = 0;
-  let inString = false;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (inString) {
-      if (b === 0x5c /* \ */) i++; // the escaped byte cannot end the string
-      else if (b === 0x22 /* " */) inString = false;
-    } else if (b === 0x22) {
-      inString = true;
-    } else if (b === 0x7b /* { */ || b === 0x5b /* [ */) {
-      opens++;
-      if (++depth > limit) return { tooDeep: true, opens, commas };
-    } else if (b === 0x7d /* } */ || b === 0x5d /* ] */) {
-      depth--;
-    } else if (b === 0x2c /* , */) {
-      commas++;
-    }
-  }
-  return { tooDeep: false, opens, commas };
-}
-
-/**
- * The JS heap JSON.parse needs for a header, with margin: 64 bytes an array or object (measured:
- * 3.5M empty arrays took 146 MB of heap with their 10 MB source string, ~40 bytes each) and 8 a
- * further element. A header of valid shape may hold any amount of such values under a key the
- * format ignores (the reference skips them): 7M empty arrays (21 MB, far under the size limit)
- * ended a 200 MB heap (V8's fatal out-of-memory), and 100 MB of them would need ~1.3 GB. So a
- * header whose estimate exceeds a quarter of this process's heap limit (at least 64 MB) is
- * refused before parsing: with Node's default heap, ~16M arrays and objects (millions of tensors).
- */
-function parseCostBytes(scan: HeaderScan): number {
-  return scan.opens * 64 + scan.commas * 8;
-}
-
-function headerHeapBudget(): number {
-  return Math.max(64 * 2 ** 20, getHeapStatistics().heap_size_limit / 4);
-}
-
-function isCount(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}
-
-/** Parses and validates the header bytes against a data section of dataLength bytes. */
-function parseHeader(src: string, bytes: Uint8Array, headerLength: number, fileLength: number): SafetensorsHeader {
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    throw new SafetensorsError(src, 'header-utf8', 'the header is not valid UTF-8');
-  }
-  const scan = scanHeader(bytes, MAX_HEADER_DEPTH);
-  if (scan.tooDeep) {
-    throw new SafetensorsError(src, 'header-structure', `the header nests deeper than ${MAX_HEADER_DEPTH} levels (a valid one nests 3)`);
-  }
-  const cost = parseCostBytes(scan);
-  const budget = headerHeapBudget();
-  if (cost > budget) {
-    throw new SafetensorsError(
-      src,
-      'header-too-large',
-      `the header holds ${scan.opens} arrays and objects and ${scan.commas} commas: parsing it would take ~${Math.round(cost / 2 ** 20)} MB of JS heap, more than the ${Math.round(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit; node --max-old-space-size raises it)`,
-    );
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (err) {
-    throw new SafetensorsError(src, 'header-json', `the header is not JSON (${(err as Error).message})`);
-  }
-  if (!isPlainObject(json)) {
-    throw new SafetensorsError(src, 'header-structure', `the header must be a JSON object; it is ${Array.isArray(json) ? 'an array' : json === null ? 'null' : `a ${typeof json}`}`);
-  }
-  const dup = duplicateKey(text);
-  if (dup) {
-    const [key, depth] = dup;
-    throw new SafetensorsError(
-      src,
-      'duplicate-name',
-      depth === 1 ? `the tensor name ${JSON.stringify(key)} appears twice in the header` : `the key ${JSON.stringify(key)} appears twice in one header entry`,
-      depth === 1 ? key : undefined,
-    );
-  }
-  const dataStart = 8 + headerLength;
-  const dataLength = fileLength - dataStart;
-  let metadata: Record<string, string> | null = null;
-  const tensors: SafetensorsTensorInfo[] = [];
-  for (const [name, entry] of Object.entries(json)) {
-    if (name === '__metadata__') {
-      if (!isPlainObject(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
-        throw new SafetensorsError(src, 'header-structure', '"__metadata__" must be an object of string values');
-      }
-      metadata = Object.assign(Object.create(null) as Record<string, string>, entry as Record<string, string>);
-      continue;
-    }
-    const bad = (what: string): SafetensorsError => new SafetensorsError(src, 'header-structure', `tensor ${JSON.stringify(name)}: ${what}`, name);
-    if (!isPlainObject(entry)) throw bad('its entry must be an object { dtype, shape, data_offsets }');
-    const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
-    if (typeof dtype !== 'string') throw bad(`"dtype" must be a string; received ${describe(dtype)}`);
-    if (!Object.hasOwn(DTYPE_BITS, dtype)) {
-      throw new SafetensorsError(src, 'dtype', `tensor ${JSON.stringify(name)} has dtype ${JSON.stringify(dtype.slice(0, 40))}, which the format does not define (known: ${Object.keys(DTYPE_BITS).join(', ')})`, name);
-    }
-    if (!Array.isArray(shape) || !shape.every(isCount)) throw bad('"shape" must be an array of non-negative integers');
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-      throw bad('"data_offsets" must be [begin, end], two non-negative integers');
-    }
-    const [begin, end] = offsets as [number, number];
-    if (end < begin) throw new SafetensorsError(src, 'offsets', `tensor ${JSON.stringify(name)} has data_offsets [${begin}, ${end}]: end before begin`, name);
-    if (end > dataLength) {
-      throw new SafetensorsError(src, 'data-length', `tensor ${JSON.stringify(name)} has data_offsets [${begin}, ${end}], past the end of the ${dataLength}-byte data section`, name);
-    }
-    // Element count and byte count, refusing anything past 2^53 (the reference: checked_mul).
-    let count = 1;
-    for (const d of shape as number[]) {
-      count *= d;
-      if (!Number.isSafeInteger(count)) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the shape's element count overflows`, name);
-    }
-    const bits = count * DTYPE_BITS[dtype as SafetensorsDType];
-    if (!Number.isSafeInteger(bits)) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the byte count overflows`, name);
-    if (bits % 8 !== 0 || bits / 8 !== end - begin) {
-      throw new SafetensorsError(
-        src,
-        'shape-size',
-        `tensor ${JSON.stringify(name)}: shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${bits / 8} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
-        name,
-      );
-    }
-    tensors.push({ name, dtype: dtype as SafetensorsDType, shape: [...(shape as number[])], dataOffsets: [begin, end], fileOffset: dataStart + begin, byteLength: end - begin });
-  }
-  tensors.sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
-  let next = 0;
-  for (const t of tensors) {
-    const [begin, end] = t.dataOffsets;
-    if (begin !== next) {
-      const what = begin < next ? `overlaps the previous tensor (which ends at ${next})` : `leaves a gap of ${begin - next} bytes after offset ${next}`;
-      throw new SafetensorsError(src, 'offsets', `tensor ${JSON.stringify(t.name)} at data_offsets [${begin}, ${end}] ${what}; tensors must tile the data section`, t.name);
-    }
-    next = end;
-  }
-  if (next !== dataLength) {
-    throw new SafetensorsError(src, 'data-length', `the tensors cover ${next} bytes, but the data section has ${dataLength} (extra bytes after the last tensor)`);
-  }
-  return { headerLength, dataStart, fileLength, metadata, tensors };
-}
-
-function headerFromBytes(src: string, bytes: Uint8Array): SafetensorsHeader {
-  const n = headerLengthOf(src, bytes, bytes.length);
-  return parseHeader(src, bytes.subarray(8, 8 + n), n, bytes.length);
-}
 
 // O_NONBLOCK: opening a FIFO for reading otherwise blocks until a writer comes (forever, for a
 // stray `mkfifo`). Windows has no such flag (and no FIFOs on paths).
