@@ -96,6 +96,7 @@ describe('TypeScript declarations', () => {
       'describeHook', 'KindInfo', 'Named', 'rawPtr', 'retainTensor', 'releaseTensor', 'isDeviceTensor', 'allocDeviceTensor',
       'dtypeBytes', 'SE_SPEC', 'ECA_SPEC', 'CBAM_SPEC', 'SE_OPTION_KEYS', 'ECA_OPTION_KEYS', 'CBAM_OPTION_KEYS', 'MAX_ECA_K',
       'MAX_SPATIAL_K', 'seFromStateDict', 'ecaFromStateDict', 'cbamFromStateDict', 'useCuda', 'requireCuda', 'DeviceChoice', 'OpSpec',
+      'headerLengthOf', 'parseHeader', 'headerFromBytes',
     ];
     const found: string[] = [];
     for (const file of seen) {
