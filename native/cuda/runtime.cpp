@@ -107,7 +107,6 @@ Status workspace(int device, cudaStream_t stream, size_t counters, size_t float_
                  unsigned** counters_out, float** floats_out) {
   std::lock_guard<std::mutex> lock(g_ws_mutex);
   Workspace& ws = g_ws[StreamKey{device, stream}];
-  const size_t cnt_bytes_needed = round_up(counters * sizeof(unsigned), 256);
   if (ws.ptr == nullptr || counters > ws.counter_cap ||
       round_up(ws.counter_cap * sizeof(unsigned), 256) + float_bytes > ws.bytes) {
     cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
@@ -119,7 +118,6 @@ Status workspace(int device, cudaStream_t stream, size_t counters, size_t float_
     const size_t new_cap = std::max(counters, ws.counter_cap * 2);
     const size_t cnt_bytes = round_up(new_cap * sizeof(unsigned), 256);
     const size_t new_bytes = std::max(cnt_bytes + float_bytes, ws.bytes + ws.bytes / 2);
-    (void)cnt_bytes_needed;
     if (ws.ptr) {
       SQEX_CUDA_TRY(cudaFreeAsync(ws.ptr, stream), "freeing the old kernel workspace");
       ws.ptr = nullptr;
