@@ -6,9 +6,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <type_traits>
-#include <string>
 #include <vector>
 
 // x86-64 always has SSE2; 32-bit x86 only when the compiler targets it.
