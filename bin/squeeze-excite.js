@@ -103,7 +103,15 @@ function main(argv) {
     return args.length === 0 ? 2 : 0;
   }
   if (args[0] === '--version') {
-    process.stdout.write(`${require('../package.json').version}\n`);
+    let version;
+    try {
+      version = require('../package.json').version;
+    } catch (err) {
+      // e.g. Node's permission model without --allow-fs-read for the package folder
+      process.stderr.write(`squeeze-excite --version: cannot read package.json: ${printable(err && err.message ? err.message.split('\n')[0] : String(err))}${err && err.code ? ` [${printable(err.code)}]` : ''}\n`);
+      return 1;
+    }
+    process.stdout.write(`${version}\n`);
     return 0;
   }
   if (args[0] !== 'inspect') return usageError(`: unknown command ${printable(JSON.stringify(args[0]))}`);
@@ -137,9 +145,17 @@ function main(argv) {
 // A reader that stops early (`inspect f | head -1`) closes the pipe and the next write fails
 // with EPIPE, an 'error' event nobody handled (a stack trace, exit 1). Stop quietly instead, with
 // the status the command already had (0 once inspect has succeeded); see USAGE.
+// Another write error (ENOSPC on a full disk or /dev/full) is said on stderr when stdout failed.
 for (const stream of [process.stdout, process.stderr]) {
   stream.on('error', (err) => {
     if (err && err.code === 'EPIPE') process.exit();
+    if (stream === process.stdout) {
+      try {
+        require('node:fs').writeSync(2, `squeeze-excite: cannot write the output: ${err && err.code ? err.code : String(err)}\n`);
+      } catch {
+        // stderr is gone too: the status says it
+      }
+    }
     process.exit(1);
   });
 }

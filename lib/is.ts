@@ -30,7 +30,9 @@ const arrayBufferDetached = Reflect.getOwnPropertyDescriptor(ArrayBuffer.prototy
 const isView = ArrayBuffer.isView;
 const isArray = Array.isArray;
 const getPrototypeOf = Reflect.getPrototypeOf;
+const getOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
 const ObjectPrototype = Object.prototype;
+const mapHas = Map.prototype.has;
 export const ObjectFreeze = Object.freeze;
 
 /** Elements of a typed array, by the intrinsic getter (0 once its buffer is detached). */
@@ -217,13 +219,34 @@ export function isArrayValue(value: unknown): value is unknown[] {
   }
 }
 
+// Object.prototype of this realm or of another (a vm context, where a caller's `{}` is made): a
+// prototype-less object whose own `constructor` is a function named 'Object' whose own
+// `prototype` is it. Read through property descriptors, so no getter of the caller's runs.
+function isObjectPrototype(proto: unknown): boolean {
+  if (proto === ObjectPrototype) return true;
+  if (typeof proto !== 'object' || proto === null || getPrototypeOf(proto) !== null) return false;
+  const ctor = getOwnPropertyDescriptor(proto, 'constructor')?.value as unknown;
+  if (typeof ctor !== 'function') return false;
+  return getOwnPropertyDescriptor(ctor, 'prototype')?.value === proto && getOwnPropertyDescriptor(ctor, 'name')?.value === 'Object';
+}
+
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   // A revoked Proxy throws from Array.isArray and getPrototypeOf, another Proxy's trap may throw:
   // either way it is not a plain object, and the caller's refusal must carry its code.
   try {
     if (typeof value !== 'object' || value === null || isArray(value)) return false;
     const proto = getPrototypeOf(value) as unknown;
-    return proto === ObjectPrototype || proto === null;
+    return proto === null || isObjectPrototype(proto);
+  } catch {
+    return false;
+  }
+}
+
+/** A Map of any realm (the internal-slot check of Map.prototype.has), never a Proxy of one. */
+export function isMapValue(value: unknown): value is Map<unknown, unknown> {
+  try {
+    mapHas.call(value, undefined);
+    return true;
   } catch {
     return false;
   }

@@ -11,7 +11,7 @@
 
 import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks.js';
 import { parseObject } from './args.js';
-import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isPlainObject, isUnusableView, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
+import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isMapValue, isPlainObject, isUnusableView, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
 import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
 import type { SEWeights } from './ops/se.js';
@@ -259,7 +259,7 @@ class ModuleReader {
     this.prefix = prefix.endsWith('.') ? prefix.slice(0, -1) : prefix;
     let form: 'file' | 'map' | 'record' | null;
     try {
-      form = tensors instanceof SafetensorsFile ? 'file' : tensors instanceof Map ? 'map' : isPlainObject(tensors) ? 'record' : null;
+      form = tensors instanceof SafetensorsFile ? 'file' : isMapValue(tensors) ? 'map' : isPlainObject(tensors) ? 'record' : null;
     } catch {
       form = null; // a revoked Proxy: instanceof throws
     }

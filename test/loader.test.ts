@@ -133,7 +133,7 @@ describe('native loader diagnostics', () => {
     expect(p.errorCode).toBe('ERR_SQEX_LOAD');
     expect(p.report.attempts).toEqual([expect.objectContaining({ kind: 'env', ok: false, reason: 'file does not exist' })]);
     expect(p.error).toMatch(/env .*nope\.node: file does not exist/);
-    expect(p.error).toMatch(/SQUEEZE_EXCITE_BINARY names .*nope\.node, which did not load \(file does not exist\); the loader does not fall back/);
+    expect(p.error).toMatch(/SQUEEZE_EXCITE_BINARY names ".*nope\.node", which did not load \(file does not exist\); the loader does not fall back/);
     expect(fixes(p.error)).toMatch(/Point SQUEEZE_EXCITE_BINARY at a squeeze_excite\.node built for this platform .* or unset it/);
     expect(fixes(p.error)).not.toMatch(COMPILER_ADVICE);
   });
@@ -377,3 +377,60 @@ for (const b of BUNDLERS) {
     }
   });
 }
+
+// Node's permission model (--permission; --experimental-permission on Node 20), from an attack
+// with hardened flags (2026-11-30): without --allow-addons the advice was "run without
+// --no-addons"; with reads limited to the files a caller needs, every op threw Node's own uncoded
+// ERR_ACCESS_DENIED from the prebuild search, even with SQUEEZE_EXCITE_BINARY naming a readable
+// addon; an unreadable package.json made the loader call the package bundled.
+const permissionFlag = process.allowedNodeEnvironmentFlags.has('--permission')
+  ? '--permission'
+  : process.allowedNodeEnvironmentFlags.has('--experimental-permission')
+    ? '--experimental-permission'
+    : null;
+describe.skipIf(permissionFlag === null || noAddon !== null)("Node's permission model", () => {
+  const flag = permissionFlag as string;
+  it('without --allow-addons: a LoadError that says to add it', () => {
+    const dir = packageCopy();
+    withPrebuild(dir);
+    const p = probe(dir, {}, [flag, '--allow-fs-read=*']);
+    expect(p.errorCode).toBe('ERR_SQEX_LOAD');
+    expect(p.error).toContain("Node's permission model is on and does not allow native addons");
+    expect(fixes(p.error)).toContain('--allow-addons');
+    expect(fixes(p.error)).not.toMatch(/--no-addons|apt-get/);
+  });
+
+  it('reads limited to the package code and a named addon: it loads that addon; limited to the code alone: a LoadError naming what was denied', () => {
+    const dir = packageCopy();
+    withPrebuild(dir);
+    const addon = path.join(scratch, `allowed-${counter++}.node`);
+    copyFileSync(builtAddon as string, addon);
+    const code = [`--allow-fs-read=${path.join(dir, 'dist')}/`, `--allow-fs-read=${path.join(dir, 'package.json')}`, `--allow-fs-read=${path.join(root, 'node_modules')}/`];
+    const named = probe(dir, { SQUEEZE_EXCITE_BINARY: addon }, [flag, '--allow-addons', ...code, `--allow-fs-read=${addon}`]);
+    expect(named.error).toBeNull();
+    expect(named.report.binary).toBe(addon);
+    const denied = probe(dir, {}, [flag, '--allow-addons', ...code]);
+    expect(denied.errorCode).toBe('ERR_SQEX_LOAD');
+    expect(denied.error).toContain("Node's permission model denies reading");
+    expect(fixes(denied.error)).toContain(`--allow-fs-read=${dir}`);
+    expect(denied.report.bundled).toBeNull();
+    expect(denied.report.attempts.some((a) => a.code === 'ERR_ACCESS_DENIED')).toBe(true);
+  });
+
+  it('an unreadable package.json is not taken for a bundle', () => {
+    const dir = packageCopy();
+    withPrebuild(dir);
+    const p = probe(dir, {}, [
+      flag,
+      '--allow-addons',
+      ...['dist', 'prebuilds', 'node_modules'].map((d) => `--allow-fs-read=${path.join(dir, d)}/`),
+      `--allow-fs-read=${path.join(root, 'node_modules')}/`,
+    ]);
+    // Not bundled: the package folder is searched, and what fails is said as a denial (Node's own
+    // module resolution then needs that package.json too, to load node-gyp-build).
+    expect(p.report.bundled).toBeNull();
+    expect(p.error).not.toMatch(/bundled|esbuild|webpack/);
+    expect(p.error).toContain("Node's permission model denies reading");
+  });
+});
+

@@ -203,3 +203,43 @@ describe('squeeze-excite inspect', () => {
     expect(r.stdout).toMatch(/\nm199999 {2}timm\.EcaModule {2}ECABlock /);
   });
 });
+
+// From an attack with hardened runtimes (2026-11-30): `--version` under Node's permission model
+// without read access to package.json printed an uncaught ERR_ACCESS_DENIED stack; output to a
+// full device (ENOSPC) exited 1 saying nothing.
+describe('the CLI when it cannot read or write', () => {
+  const permission = process.allowedNodeEnvironmentFlags.has('--permission')
+    ? '--permission'
+    : process.allowedNodeEnvironmentFlags.has('--experimental-permission')
+      ? '--experimental-permission'
+      : null;
+  test.skipIf(permission === null)('--version without read access to package.json: one line naming the error, status 1', () => {
+    const root = path.resolve(__dirname, '..');
+    const r = spawnSync(process.execPath, [permission as string, `--allow-fs-read=${path.join(root, 'bin')}/`, `--allow-fs-read=${path.join(root, 'dist')}/`, path.join(root, 'bin', 'squeeze-excite.js'), '--version'], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    // (Node 20 adds its ExperimentalWarning lines after it)
+    expect(r.stderr).toMatch(/^squeeze-excite --version: cannot read package\.json: .*\[ERR_ACCESS_DENIED\]\n/);
+  });
+
+  let devFull = false;
+  try {
+    closeSync(openSync('/dev/full', 'w'));
+    devFull = true;
+  } catch {
+    // not on this platform
+  }
+  test.skipIf(!devFull)('output to /dev/full: status 1 and the reason on stderr', () => {
+    const root = path.resolve(__dirname, '..');
+    const file = path.join(FIXTURE_DIR, 'timm_models', 'seresnet18.safetensors');
+    const fd = openSync('/dev/full', 'w');
+    try {
+      const r = spawnSync(process.execPath, [path.join(root, 'bin', 'squeeze-excite.js'), 'inspect', file], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8', timeout: 20_000 });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toContain('cannot write the output: ENOSPC');
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
+

@@ -3,6 +3,7 @@
 //   `${fn}: ${arg} must be ${expected}; received ${received}`.
 // A refused call never writes to `out`; the Async functions return a rejected Promise instead of
 // throwing synchronously; a valid call still works afterwards. Runs on the CPU.
+import { createContext, runInContext } from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import {
   CBAMBlock,
@@ -19,6 +20,7 @@ import {
   seForwardAsync,
 } from '../dist/index.js';
 import { makeRng, refCBAM, refECA, refSE, relErr, type Shape4 } from './reference.js';
+import { bitsEqual } from './helpers.js';
 
 const SENTINEL = 12345.5;
 const N = 2;
@@ -917,3 +919,37 @@ describe("deviceIndex with device 'cpu' is refused by name", () => {
     expect(call).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.deviceIndex' }));
   });
 });
+
+// From an attack with hardened runtimes (2026-11-30): objects made in another realm (a vm
+// context, where a sandboxed caller's `{}` and `new Map()` come from) were refused with "must be a
+// plain object; received an Object instance". They are plain objects and Maps: accepted, read the
+// same way (own enumerable keys; Map.prototype.forEach), the same bits as this realm's.
+describe('options, weights and state dicts from another realm (vm context)', () => {
+  const ctx = createContext({});
+  test('seForward and a block take another realm\'s plain objects; results equal bit for bit', () => {
+    const w1 = new Float32Array(HIDDEN * C).map((_, i) => Math.sin(i) / 4);
+    const w2 = new Float32Array(C * HIDDEN).map((_, i) => Math.cos(i) / 4);
+    const x = rand(NUMEL);
+    const weights = runInContext('({})', ctx) as { w1: Float32Array; w2: Float32Array };
+    weights.w1 = w1;
+    weights.w2 = w2;
+    const options = runInContext("({ device: 'cpu', gate: 'hardsigmoid' })", ctx) as object;
+    const blockOptions = runInContext(`({ device: 'cpu', gate: 'hardsigmoid', channels: ${C} })`, ctx) as object;
+    const mine = seForward(x, SHAPE, { w1, w2 }, { device: 'cpu', gate: 'hardsigmoid' });
+    expect(bitsEqual(seForward(x, SHAPE, weights, options as never), mine)).toBe(true);
+    expect(bitsEqual(new SEBlock(weights, blockOptions as never).forward(x, SHAPE), mine)).toBe(true);
+  });
+
+  test('fromStateDict takes another realm\'s Map; a Proxy of a Map and an object posing as Object.prototype stay refused', () => {
+    const m = runInContext('new Map()', ctx) as Map<string, { shape: number[]; data: Float32Array }>;
+    m.set('se.fc1.weight', { shape: [HIDDEN, C, 1, 1], data: new Float32Array(HIDDEN * C).fill(0.25) });
+    m.set('se.fc2.weight', { shape: [C, HIDDEN, 1, 1], data: new Float32Array(C * HIDDEN).fill(0.25) });
+    expect(SEBlock.fromStateDict(m, 'se', { kind: 'timm.SEModule', device: 'cpu' }).channels).toBe(C);
+    expect(() => SEBlock.fromStateDict(new Proxy(new Map(m), {}) as never, 'se', { kind: 'timm.SEModule' })).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' }),
+    );
+    const posing = Object.create(Object.create(null, { constructor: { value: function Object(): void {} } })) as object;
+    expect(() => seForward(rand(NUMEL), SHAPE, posing as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'weights' }));
+  });
+});
+

@@ -99,9 +99,16 @@ export function readManifest(
 ): { builds: ShippedCudaBuild[] } | { error: string } | null {
   const file = path.join(dir, CUDA_BUILDS_MANIFEST);
   if (!fs.existsSync(file)) return null;
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    return { error: `${file} could not be read: ${err instanceof Error ? err.message : String(err)}${typeof code === 'string' ? ` (${code})` : ''}` };
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     return { error: `${file} is not valid JSON: ${err instanceof Error ? err.message : String(err)}` };
   }

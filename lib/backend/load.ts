@@ -50,8 +50,12 @@ function bundledInto(): string | null {
   try {
     const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name?: unknown };
     if (pkg.name === PACKAGE_NAME) return null;
-  } catch {
-    // no package.json there: bundled
+  } catch (err) {
+    // No package.json there (or not JSON): bundled. One that cannot be read (the permission
+    // model's ERR_ACCESS_DENIED, EACCES) says nothing either way: search the package folder,
+    // whose attempts then tell what was denied.
+    const code = errorCode(err);
+    if (code !== null && code !== 'ENOENT' && code !== 'ENOTDIR') return null;
   }
   return HERE;
 }
@@ -137,6 +141,8 @@ interface Prebuilds {
   cudaBuilds: ShippedCudaBuild[];
   /** Why the manifest was not used, when it is there but unusable. */
   manifestProblem: string | null;
+  /** The error code when the search itself failed (ERR_ACCESS_DENIED under the permission model). */
+  code?: string | null;
 }
 
 /**
@@ -145,6 +151,16 @@ interface Prebuilds {
  * node-gyp-build's own pick, so a platform with another layout keeps the single-file behaviour.
  */
 function findPrebuilds(root: string): Prebuilds {
+  // Any fs probe may throw (the permission model's ERR_ACCESS_DENIED from existsSync or readdirSync):
+  // an attempt that says so, not an uncoded error out of every op.
+  try {
+    return searchPrebuilds(root);
+  } catch (err) {
+    return { file: null, reason: `could not search ${path.join(root, 'prebuilds')}: ${describeError(err)}`, cudaBuilds: [], manifestProblem: null, code: errorCode(err) };
+  }
+}
+
+function searchPrebuilds(root: string): Prebuilds {
   const none = (reason: string): Prebuilds => ({ file: null, reason, cudaBuilds: [], manifestProblem: null });
   const dir = path.join(root, 'prebuilds');
   if (!existsSync(dir)) return none(`no prebuilds/ folder in ${root}`);
@@ -194,21 +210,31 @@ function isBinding(value: unknown): value is NativeBinding {
  * extension as JavaScript, and opening a FIFO or a device (SQUEEZE_EXCITE_BINARY=/dev/zero) blocks
  * or reads without end.
  */
-function notAnAddonFile(file: string): string | null {
+function notAnAddonFile(file: string): { reason: string; code: string | null } | null {
   let st: FsModule.Stats;
   try {
     st = statSync(file);
   } catch (err) {
-    return errorCode(err) === 'ENOENT' ? 'file does not exist' : describeError(err);
+    const code = errorCode(err);
+    return { reason: code === 'ENOENT' ? 'file does not exist' : describeError(err), code };
   }
-  if (!st.isFile()) return `not a regular file (${fileKind(st)}): a native addon is a .node file`;
-  if (path.extname(file) !== '.node') return `not a .node file (${path.basename(file)}): require() would run it as JavaScript`;
+  if (!st.isFile()) return { reason: `not a regular file (${fileKind(st)}): a native addon is a .node file`, code: null };
+  if (path.extname(file) !== '.node') return { reason: `not a .node file (${path.basename(file)}): require() would run it as JavaScript`, code: null };
   return null;
+}
+
+/** existsSync that answers false where the path cannot be probed (the permission model throws). */
+function canSee(p: string): boolean {
+  try {
+    return existsSync(p);
+  } catch {
+    return false;
+  }
 }
 
 function tryLoad(setup: LoaderSetup, file: string): FileLoad {
   const refused = notAnAddonFile(file);
-  if (refused !== null) return { binding: null, reason: refused, code: null };
+  if (refused !== null) return { binding: null, reason: refused.reason, code: refused.code };
   try {
     const mod: unknown = setup.requireAddon(file);
     if (!isBinding(mod)) return { binding: null, reason: 'loaded, but it is not a squeeze-excite addon (no cpuForward export)', code: null };
@@ -239,8 +265,24 @@ const EXTERNAL_HOWTO =
 function diagnose(report: LoadReport, root: string): { cause: string; fixes: string[] } {
   const attempts = report.attempts;
   const env = attempts.find((a) => a.kind === 'env' && a.file !== null && !a.ok);
-  const addonsOff =
-    attempts.some((a) => a.code === 'ERR_DLOPEN_DISABLED') || process.execArgv.includes('--no-addons') || /(^|\s)--no-addons\b/.test(process.env.NODE_OPTIONS ?? '');
+  const noAddonsFlag = process.execArgv.includes('--no-addons') || /(^|\s)--no-addons\b/.test(process.env.NODE_OPTIONS ?? '');
+  // Node's permission model (--permission; --experimental-permission on Node 20) blocks addons
+  // unless --allow-addons is given, and file reads outside --allow-fs-read.
+  const permissionModel = typeof (process as { permission?: unknown }).permission === 'object';
+  if (permissionModel && !noAddonsFlag && attempts.some((a) => a.code === 'ERR_DLOPEN_DISABLED')) {
+    return {
+      cause: "Node's permission model is on and does not allow native addons (ERR_DLOPEN_DISABLED), so no binary can load",
+      fixes: [`Add --allow-addons to the node command (or NODE_OPTIONS), and let it read the package: --allow-fs-read=${root}`],
+    };
+  }
+  const denied = attempts.find((a) => a.code === 'ERR_ACCESS_DENIED');
+  if (denied) {
+    return {
+      cause: `Node's permission model denies reading ${denied.file ?? path.join(root, 'prebuilds')} (ERR_ACCESS_DENIED): ${denied.reason}`,
+      fixes: [`Let node read the package folder: --allow-fs-read=${root} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node it may read.`],
+    };
+  }
+  const addonsOff = attempts.some((a) => a.code === 'ERR_DLOPEN_DISABLED') || noAddonsFlag;
   if (addonsOff) {
     return {
       cause: 'native addons are disabled in this process (node --no-addons, ERR_DLOPEN_DISABLED), so no binary can load, whichever is installed',
@@ -251,7 +293,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
   }
   if (env) {
     return {
-      cause: `SQUEEZE_EXCITE_BINARY names ${env.file}, which did not load (${env.reason}); the loader does not fall back to another binary when one is named`,
+      cause: `SQUEEZE_EXCITE_BINARY names ${JSON.stringify(env.file)}, which did not load (${env.reason}); the loader does not fall back to another binary when one is named`,
       fixes: [
         'Point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node built for this platform (npm run build:native writes build/Release/squeeze_excite.node; a package carries prebuilds/<platform>-<arch>/*.node), or unset it to let the loader choose.',
       ],
@@ -276,7 +318,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     };
   }
   const prebuild = attempts.find((a) => a.kind === 'prebuild');
-  const checkout = existsSync(path.join(root, '.git')) || existsSync(path.join(root, 'lib', 'backend', 'load.ts'));
+  const checkout = canSee(path.join(root, '.git')) || canSee(path.join(root, 'lib', 'backend', 'load.ts'));
   const fromSource = [
     `Build it from source: cd ${root} && npx node-gyp rebuild   (CPU backend)`,
     `With CMake >= 3.18 (and the CUDA toolkit for the CUDA backend): cd ${root} && node scripts/cmake-build.js`,
@@ -343,7 +385,8 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
   const report: LoadReport = { binary: null, kind: null, shadowsPrebuild: false, attempts, bundled: setup.bundled, cudaBuilds: [] };
   const wanted = setup.cudaBuildEnv?.trim() || null;
   const candidates: { kind: LoadAttempt['kind']; file: string }[] = [];
-  if (setup.binaryEnv) candidates.push({ kind: 'env', file: path.resolve(setup.binaryEnv) });
+  const binaryEnv = setup.binaryEnv?.trim();
+  if (binaryEnv) candidates.push({ kind: 'env', file: path.resolve(binaryEnv) });
   // A bundle has no package folder to search: only SQUEEZE_EXCITE_BINARY can work there. A
   // SQUEEZE_EXCITE_CUDA_BUILD names a shipped build, which a local build must not shadow.
   if (!report.bundled && wanted === null) {
@@ -351,9 +394,13 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
       candidates.push({ kind: 'local build', file: path.join(root, sub, ADDON_FILE) });
     }
   }
-  const prebuild: Prebuilds = report.bundled
-    ? { file: null, reason: `not searched: bundled into ${report.bundled}, away from the package's prebuilds/`, cudaBuilds: [], manifestProblem: null }
-    : findPrebuilds(root);
+  // Searched only when needed (after a local build loads, to report shadowsPrebuild, or when none
+  // did): a named binary or a local build then loads where the package folder may not be read.
+  let searched: Prebuilds | undefined;
+  const prebuilds = (): Prebuilds =>
+    (searched ??= report.bundled
+      ? { file: null, reason: `not searched: bundled into ${report.bundled}, away from the package's prebuilds/`, cudaBuilds: [], manifestProblem: null }
+      : findPrebuilds(root));
   for (const c of candidates) {
     const r = tryLoad(setup, c.file);
     attempts.push({ kind: c.kind, file: c.file, ok: r.binding !== null, reason: r.reason, code: r.code });
@@ -363,11 +410,12 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
     if (r.binding) {
       report.binary = c.file;
       report.kind = c.kind;
-      report.shadowsPrebuild = c.kind === 'local build' && prebuild.file !== null;
+      report.shadowsPrebuild = c.kind === 'local build' && prebuilds().file !== null;
       report.cudaBuilds = singleBuild(r.binding, c.file);
       return { binding: r.binding, report };
     }
   }
+  const prebuild = prebuilds();
   if (prebuild.cudaBuilds.length > 0) {
     // Several CUDA builds (or one, listed): the newest the driver supports.
     const choice = chooseBuild(prebuild.cudaBuilds, (file) => tryLoad(setup, file), wanted);
@@ -407,7 +455,7 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
     const reason = wanted !== null && !report.bundled
       ? `${CUDA_BUILD_ENV}=${wanted} selects a shipped prebuild (local builds are not tried), and there is none: ${prebuild.reason}`
       : prebuild.reason;
-    attempts.push({ kind: 'prebuild', file: null, ok: false, reason, code: null });
+    attempts.push({ kind: 'prebuild', file: null, ok: false, reason, code: prebuild.code ?? null });
   }
   // The source build's own line, unless a local build's line above already tells its story.
   const localBuildTried = attempts.some((a) => a.kind === 'local build' && a.reason !== 'file does not exist');
@@ -417,7 +465,7 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
       kind: 'source build',
       file: null,
       ok: false,
-      reason: existsSync(buildDir)
+      reason: canSee(buildDir)
         ? `build/ exists but holds no ${ADDON_FILE}: the source build failed or did not finish (see the install log)`
         : "never ran: npm 11 does not run a dependency's install scripts unless allowed, and no toolchain build was made",
       code: null,
