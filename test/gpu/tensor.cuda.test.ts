@@ -35,6 +35,11 @@ import { DTYPES, download, poisonTensor, upload } from './gpu-common.js';
 
 const gate = gpuGate(cuda.status(), 'GPU DeviceTensor and blocks');
 
+/** sorted[floor(n / 2)] (bench/stats.mjs's median): the free-memory leak checks decide on it. */
+function upperMedian(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+}
+
 // No public API reports device memory, so the addon's own binding is used (as bench/ does).
 function memInfo(): { free: number; total: number } {
   const require = createRequire(import.meta.url);
@@ -135,7 +140,7 @@ describe.skipIf(!gate.ok)(gate.title, () => {
         }
         drops.push(before - memInfo().free);
       }
-      const median = [...drops].sort((a, b) => a - b)[rounds / 2] as number;
+      const median = upperMedian(drops);
       const perRoundLeak = (cycles / rounds) * (2 / 3) * 2 ** 18; // bytes if every float32 tensor leaked
       // (not below 64 MiB: the driver's own bookkeeping moves free memory by a few MiB)
       const bound = Math.max(2 ** 26, Math.min(2 ** 30, perRoundLeak / 2));
@@ -186,7 +191,7 @@ if (workerData.mode === 'terminate') setInterval(() => {}, 1000);
         expect(errors, mode).toEqual([]);
         drops.push(before - memInfo().free);
       }
-      const median = [...drops].sort((a, b) => a - b)[Math.floor(drops.length / 2)] as number;
+      const median = upperMedian(drops);
       if (process.env.SQEX_MEMINFO_ASSERT !== '0') {
         expect(median, `free-memory drop per worker (bytes): ${drops.join(', ')}`).toBeLessThan(2 ** 29);
       }
