@@ -90,8 +90,6 @@ class StatusWorker : public Napi::AsyncWorker {
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  // A coded Error made without the C++ heap where it can be (V8's heap only) when even the
-  // message of OutOfMemoryError could not be built.
   // Runs `settle` (one Resolve or Reject) once; a throw from it propagates.
   template <class F>
   void Conclude(F&& settle) {
@@ -99,6 +97,8 @@ class StatusWorker : public Napi::AsyncWorker {
     settle();
   }
 
+  // A coded Error made without the C++ heap where it can be (V8's heap only) when even the
+  // message of OutOfMemoryError could not be built.
   void RejectOutOfMemory(const Napi::Env& env) {
     if (concluding_) return;
     try {
