@@ -354,3 +354,10 @@ export function onPath(tool: string): boolean {
     return false;
   }
 }
+
+/** Node's permission-model flag in this runtime: --permission (Node 22+), --experimental-permission (Node 20), or null. */
+export const PERMISSION_FLAG: string | null = process.allowedNodeEnvironmentFlags.has('--permission')
+  ? '--permission'
+  : process.allowedNodeEnvironmentFlags.has('--experimental-permission')
+    ? '--experimental-permission'
+    : null;

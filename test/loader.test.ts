@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PERMISSION_FLAG } from './helpers.js';
 
 const root = path.resolve(__dirname, '..');
 const requireCjs = createRequire(import.meta.url);
@@ -383,13 +384,8 @@ for (const b of BUNDLERS) {
 // --no-addons"; with reads limited to the files a caller needs, every op threw Node's own uncoded
 // ERR_ACCESS_DENIED from the prebuild search, even with SQUEEZE_EXCITE_BINARY naming a readable
 // addon; an unreadable package.json made the loader call the package bundled.
-const permissionFlag = process.allowedNodeEnvironmentFlags.has('--permission')
-  ? '--permission'
-  : process.allowedNodeEnvironmentFlags.has('--experimental-permission')
-    ? '--experimental-permission'
-    : null;
-describe.skipIf(permissionFlag === null || noAddon !== null)("Node's permission model", () => {
-  const flag = permissionFlag as string;
+describe.skipIf(PERMISSION_FLAG === null || noAddon !== null)("Node's permission model", () => {
+  const flag = PERMISSION_FLAG as string;
   it('without --allow-addons: a LoadError that says to add it', () => {
     const dir = packageCopy();
     withPrebuild(dir);

@@ -4,7 +4,7 @@ import { closeSync, constants, copyFileSync, mkdtempSync, openSync, readFileSync
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
-import { FIXTURE_DIR } from './helpers.js';
+import { FIXTURE_DIR, PERMISSION_FLAG } from './helpers.js';
 import { f32Bytes, writeSafetensors } from './safetensors-writer.js';
 import { loadModelFixture } from './state-dict-fixture.js';
 
@@ -208,14 +208,9 @@ describe('squeeze-excite inspect', () => {
 // without read access to package.json printed an uncaught ERR_ACCESS_DENIED stack; output to a
 // full device (ENOSPC) exited 1 saying nothing.
 describe('the CLI when it cannot read or write', () => {
-  const permission = process.allowedNodeEnvironmentFlags.has('--permission')
-    ? '--permission'
-    : process.allowedNodeEnvironmentFlags.has('--experimental-permission')
-      ? '--experimental-permission'
-      : null;
-  test.skipIf(permission === null)('--version without read access to package.json: one line naming the error, status 1', () => {
+  test.skipIf(PERMISSION_FLAG === null)('--version without read access to package.json: one line naming the error, status 1', () => {
     const root = path.resolve(__dirname, '..');
-    const r = spawnSync(process.execPath, [permission as string, `--allow-fs-read=${path.join(root, 'bin')}/`, `--allow-fs-read=${path.join(root, 'dist')}/`, path.join(root, 'bin', 'squeeze-excite.js'), '--version'], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, [PERMISSION_FLAG as string, `--allow-fs-read=${path.join(root, 'bin')}/`, `--allow-fs-read=${path.join(root, 'dist')}/`, path.join(root, 'bin', 'squeeze-excite.js'), '--version'], { encoding: 'utf8', timeout: 20_000 });
     expect(r.status).toBe(1);
     expect(r.stdout).toBe('');
     // (Node 20 adds its ExperimentalWarning lines after it)
