@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { makeRng, relErr, type Rng, type Shape4, type Layout, type Act, type Gate } from './reference.js';
+import { ERROR_SCALE_ULPS, allowedError, errorScaleOf, makeRng, relErr, type Rng, type Shape4, type Layout, type Act, type Gate } from './reference.js';
 
 /** fp32 accuracy bound from the brief: max|y - ref| / max|ref| against the float64 reference. */
 export const TOL_F32 = 1e-5;
@@ -44,9 +44,11 @@ export function residualTol(residual: ArrayLike<number> | undefined, tol: number
 }
 
 /**
- * Asserts relErr(y, ref) <= tol and that y has no non-finite element, with the context in the
- * message. With absTol > 0 the bound is max|y - ref| <= tol·max|ref| + absTol instead (used for
- * float16, whose subnormal spacing 2^-24 is an absolute error floor: see test/gpu/gpu-common.ts).
+ * Asserts max|y - ref| <= allowedError(ref) + absTol and that y has no non-finite element, with
+ * the context in the message. allowedError is tol·max|ref|, or a few float32 unit roundoffs of the
+ * reference's error scale where float32 arithmetic cannot do better (a hardsigmoid gate just above
+ * 0: see errorScaleOf in reference.ts). absTol > 0 is for float16, whose subnormal spacing 2^-24
+ * is an absolute error floor (see test/gpu/gpu-common.ts). Returns relErr(y, ref).
  */
 export function expectClose(y: ArrayLike<number>, ref: ArrayLike<number>, tol: number, context: string, absTol = 0): number {
   expect(y.length, `length mismatch: ${context}`).toBe(ref.length);
@@ -58,19 +60,36 @@ export function expectClose(y: ArrayLike<number>, ref: ArrayLike<number>, tol: n
     }
   expect(bad, `non-finite output at index ${bad} (value ${bad >= 0 ? y[bad] : ''}): ${context}`).toBe(-1);
   const err = relErr(y, ref);
-  if (absTol > 0) {
-    let maxDiff = 0;
-    let maxRef = 0;
-    for (let i = 0; i < y.length; i++) {
-      maxDiff = Math.max(maxDiff, Math.abs(y[i] - ref[i]));
-      maxRef = Math.max(maxRef, Math.abs(ref[i]));
-    }
-    const bound = tol * maxRef + absTol;
-    expect(maxDiff, `max|y-ref| ${maxDiff.toExponential(3)} > ${tol}·max|ref| + ${absTol} = ${bound.toExponential(3)} (relErr ${err.toExponential(3)}): ${context}`).toBeLessThanOrEqual(bound);
-    return err;
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < y.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(y[i] - ref[i]));
+    maxRef = Math.max(maxRef, Math.abs(ref[i]));
   }
-  expect(err, `relErr ${err.toExponential(3)} > ${tol}: ${context}`).toBeLessThanOrEqual(tol);
+  const allowed = maxRef > 0 ? allowedError(ref, maxRef, tol) : tol;
+  const scale = errorScaleOf(ref);
+  const why = allowed > tol * maxRef ? `${ERROR_SCALE_ULPS}·u·error scale ${scale!.toExponential(3)}` : `${tol}·max|ref| ${maxRef.toExponential(3)}`;
+  const bound = allowed + absTol;
+  expect(maxDiff, `max|y-ref| ${maxDiff.toExponential(3)} > ${why}${absTol > 0 ? ` + ${absTol}` : ''} = ${bound.toExponential(3)} (relErr ${err.toExponential(3)}): ${context}`).toBeLessThanOrEqual(bound);
   return err;
+}
+
+/**
+ * Asserts that two results of one problem (two layouts, two devices) agree: max|a - b| within
+ * twice what each may differ from the float64 reference `ref` (allowedError), which is what both
+ * lying within it of ref implies. Neither may be non-finite.
+ */
+export function expectAgree(a: ArrayLike<number>, b: ArrayLike<number>, ref: ArrayLike<number>, tol: number, context: string): void {
+  expect(a.length, `length mismatch: ${context}`).toBe(b.length);
+  let maxDiff = 0;
+  let maxRef = 0;
+  for (let i = 0; i < a.length; i++) {
+    expect(Number.isFinite(a[i]) && Number.isFinite(b[i]), `non-finite at index ${i} (${a[i]}, ${b[i]}): ${context}`).toBe(true);
+    maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+    maxRef = Math.max(maxRef, Math.abs(ref[i]));
+  }
+  const bound = 2 * (maxRef > 0 ? allowedError(ref, maxRef, tol) : tol);
+  expect(maxDiff, `max|a-b| ${maxDiff.toExponential(3)} > ${bound.toExponential(3)}: ${context}`).toBeLessThanOrEqual(bound);
 }
 
 /** Bitwise equality of two typed arrays' contents. */

@@ -18,8 +18,8 @@ import {
   seForward,
   seForwardAsync,
 } from '../dist/index.js';
-import { refSE, relErr, type Shape4 } from './reference.js';
-import { TOL_F32, bitsEqual, freshRng, numel, poisoned, randSEWeights, seedNote } from './helpers.js';
+import { refSE, type Shape4 } from './reference.js';
+import { TOL_F32, bitsEqual, expectClose, freshRng, numel, poisoned, randSEWeights, seedNote } from './helpers.js';
 
 
 describe('async calls survive whatever the caller does to its buffers (child processes)', () => {
@@ -110,7 +110,7 @@ describe('arguments are read once, through the intrinsic accessors', () => {
     });
     const y = seForward(x, hostile as unknown as Shape4, w, { device: 'cpu', out: poisoned(n) });
     expect(reads, seedNote(rng)).toBe(1);
-    expect(relErr(y, ref.y), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+    expectClose(y, ref.y, TOL_F32, seedNote(rng));
   });
 
   test('an options getter runs once, and an Object.prototype key is never an option', () => {
@@ -125,7 +125,7 @@ describe('arguments are read once, through the intrinsic accessors', () => {
       const y = seForward(x, shape, w, opts as never);
       expect(y).toBe(out);
       expect(reads).toBe(1);
-      expect(relErr(y, ref.y), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+      expectClose(y, ref.y, TOL_F32, seedNote(rng));
     } finally {
       delete proto.layout;
     }
@@ -167,7 +167,7 @@ describe('arguments are read once, through the intrinsic accessors', () => {
     Object.defineProperty(Object.getPrototypeOf(Float32Array.prototype), 'length', { get: () => 1, configurable: true });
     try {
       const y = seForward(x, shape, w, { device: 'cpu', out: poisoned(n) });
-      expect(relErr(y, ref.y), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+      expectClose(y, ref.y, TOL_F32, seedNote(rng));
     } finally {
       Object.defineProperty(Object.getPrototypeOf(Float32Array.prototype), 'length', desc);
     }
@@ -185,7 +185,7 @@ describe('arguments are read once, through the intrinsic accessors', () => {
     const out = new Float32Array(new SharedArrayBuffer(n * 4));
     const scaleOut = new Float32Array(new SharedArrayBuffer(shape[0] * shape[1] * 4));
     seForward(xs, shape, ws as never, { device: 'cpu', out, scaleOut });
-    expect(relErr(out, ref.y), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+    expectClose(out, ref.y, TOL_F32, seedNote(rng));
     const sync = new Float32Array(out);
     out.fill(Number.NaN);
     const y = await seForwardAsync(xs, shape, ws as never, { device: 'cpu', out, scaleOut });

@@ -20,7 +20,7 @@ import {
   seForwardAsync,
 } from '../dist/index.js';
 import { makeRng, refCBAM, refECA, refSE, relErr, type Shape4 } from './reference.js';
-import { bitsEqual } from './helpers.js';
+import { bitsEqual, expectClose } from './helpers.js';
 
 const SENTINEL = 12345.5;
 const N = 2;
@@ -524,7 +524,7 @@ async function expectValidCallWorks(op: OpDef, asyncMode: boolean): Promise<void
   const out = new Float32Array(NUMEL).fill(SENTINEL);
   const y = asyncMode ? await op.async(x, [...SHAPE], w, { device: 'cpu', out }) : op.sync(x, [...SHAPE], w, { device: 'cpu', out });
   expect(y).toBe(out);
-  expect(relErr(out, op.reference(x, w))).toBeLessThanOrEqual(1e-5);
+  expectClose(out, op.reference(x, w), 1e-5, op.fnSync);
 }
 
 describe.each(OPS)('$fnSync / $fnAsync refuse bad input', (op) => {
@@ -723,9 +723,9 @@ describe('blocks refuse bad input', () => {
     const x = rand(NUMEL);
     const viaBlock = block.forward(x, SHAPE, { out });
     expect(viaBlock).toBe(out);
-    expect(relErr(out, se.reference(x, w))).toBeLessThanOrEqual(1e-5);
+    expectClose(out, se.reference(x, w), 1e-5, 'SEBlock.forward');
     const viaAsync = await block.forwardAsync(x, SHAPE);
-    expect(relErr(viaAsync, se.reference(x, w))).toBeLessThanOrEqual(1e-5);
+    expectClose(viaAsync, se.reference(x, w), 1e-5, 'SEBlock.forwardAsync');
 
     block.dispose();
     block.dispose(); // idempotent

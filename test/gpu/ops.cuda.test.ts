@@ -3,13 +3,14 @@
 // Skipped (with the reason in the suite name) where CUDA is not available.
 import { describe, expect, test } from 'vitest';
 import { DeviceTensor, cbamForward, cuda, ecaForward, seForward, seForwardAsync } from '../../dist/index.js';
-import { nchwToNhwc, refCBAM, refSE, relErr, type Gate, type Layout, type Shape4 } from '../reference.js';
+import { nchwToNhwc, refCBAM, refECA, refSE, type Gate, type Layout, type Shape4 } from '../reference.js';
 import {
   ACTS,
   GATES,
   LAYOUTS,
   TOL_F32,
   bitsEqual,
+  expectAgree,
   expectClose,
   freshRng,
   gpuGate,
@@ -194,18 +195,18 @@ describe.skipIf(!gate.ok)(gate.title, () => {
       const ref = refSE(x, shape, seW, seOpts);
       expectClose(gpuOut, ref.y, TOL_F32, seedNote(rng));
       expectClose(gpuScale, ref.scale, TOL_F32, seedNote(rng));
-      expect(relErr(gpuOut, cpu)).toBeLessThanOrEqual(TOL_F32);
+      expectAgree(gpuOut, cpu, ref.y, TOL_F32, `CUDA against CPU: ${seedNote(rng)}`);
       const gpuAsync = await seForwardAsync(x, shape, seW, { ...seOpts, device: 'cuda', out: poisoned(x.length) });
       expect(bitsEqual(gpuAsync, gpuOut), 'CUDA async differs from CUDA sync').toBe(true);
 
       const weight = randECAWeight(rng, 5);
       const ecaCpu = ecaForward(x, shape, { weight }, { layout, device: 'cpu' });
       const ecaGpu = ecaForward(x, shape, { weight }, { layout, device: 'cuda', out: poisoned(x.length) });
-      expect(relErr(ecaGpu, ecaCpu), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+      expectAgree(ecaGpu, ecaCpu, refECA(x, shape, { weight }, { layout }).y, TOL_F32, seedNote(rng));
       const cbW = randCBAMWeights(rng, 40, 10, 7, { b1: true, b2: true, spatialBias: true });
       const cbCpu = cbamForward(x, shape, cbW, { layout, device: 'cpu' });
       const cbGpu = cbamForward(x, shape, cbW, { layout, device: 'cuda', out: poisoned(x.length) });
-      expect(relErr(cbGpu, cbCpu), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+      expectAgree(cbGpu, cbCpu, refCBAM(x, shape, cbW, { layout }).y, TOL_F32, seedNote(rng));
     });
 
     test.each(DTYPES)('repeated runs are bitwise identical (%s)', async (dtype) => {
@@ -308,7 +309,7 @@ describe.skipIf(!gate.ok)(gate.title, () => {
         cbamForward(b, shape, w, { device: 'cuda', out: outB, layout: 'NHWC' });
         const ya = (await outA.toHost()) as Float32Array;
         const yb = (await outB.toHost()) as Float32Array;
-        expect(relErr(yb, nchwToNhwc(ya, shape)), seedNote(rng)).toBeLessThanOrEqual(TOL_F32);
+        expectAgree(yb, nchwToNhwc(ya, shape), refCBAM(x, shape, w).y, TOL_F32, seedNote(rng));
       } finally {
         for (const t of [a, b, outA, outB]) t.dispose();
       }
