@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 import { addOrtColumns } from './ort_peers.mjs';
 import { randomArray } from './random.mjs';
-import { median, quantile } from './stats.mjs';
+import { median, quantile, roundMs } from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -256,15 +256,15 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       shape: shape.join('x'),
       layout: cs.layout,
       dtype: 'float32',
-      ms: +ms.toFixed(4),
+      ms: roundMs(ms),
       gbps: +((2 * bytes) / (ms * 1e6)).toFixed(2),
       ratio: +(ms / copyMs).toFixed(3),
-      copyMs: +copyMs.toFixed(4),
+      copyMs: roundMs(copyMs),
       floorMs: floor === null ? null : +floor.toPrecision(4), // sub-µs floors on tiny shapes
       floorRatio: floor === null ? null : +(ms / floor).toFixed(3),
-      msP10: +p10.toFixed(4), // the spread of the op's samples (JSON only): small rows vary run to run
-      msP90: +p90.toFixed(4),
-      newMs: +newMs.toFixed(4),
+      msP10: roundMs(p10), // the spread of the op's samples (JSON only): small rows vary run to run
+      msP90: roundMs(p90),
+      newMs: roundMs(newMs),
       newRatio: +(newMs / outMs).toFixed(3),
     };
     rows.push(row);
@@ -305,7 +305,7 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       await new Promise((resolve) => setTimeout(resolve, 200)); // let it start spinning
       prepared.forEach((pc, i) => {
         const { ms } = timeCase(pc);
-        rows[i].contendedMs = +ms.toFixed(4);
+        rows[i].contendedMs = roundMs(ms);
         rows[i].contendedRatio = +(ms / rows[i].ms).toFixed(3);
         log(`cpu ${rows[i].op.padEnd(4)} ${rows[i].shape.padEnd(16)} ${rows[i].layout} contended ${ms.toFixed(3).padStart(8)} ms  ` +
           `${rows[i].contendedRatio.toFixed(2)}x idle`);

@@ -9,7 +9,7 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 
 import { xorshiftFiller } from './random.mjs';
-import { median } from './stats.mjs';
+import { median, roundMs } from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 const api = require(process.env.SQEX_DIST ?? '../dist/index.js');
@@ -78,7 +78,7 @@ outer: for (const op of o.ops) {
         t[device].push(performance.now() - t0);
       }
     }
-    const row = { op, shape: shape.join('x'), bytes: numel * 4, cpuMs: +median(t.cpu).toFixed(4), cudaMs: +median(t.cuda).toFixed(4) };
+    const row = { op, shape: shape.join('x'), bytes: numel * 4, cpuMs: roundMs(median(t.cpu)), cudaMs: roundMs(median(t.cuda)) };
     rows.push(row);
     process.stderr.write(`${op.padEnd(4)} ${row.shape.padEnd(14)} ${(row.bytes / 1048576).toFixed(2).padStart(8)} MiB  cpu ${row.cpuMs.toFixed(3).padStart(9)} ms  cuda ${row.cudaMs.toFixed(3).padStart(9)} ms\n`);
   }

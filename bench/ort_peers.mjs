@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { median } from './stats.mjs';
+import { median, roundMs } from './stats.mjs';
 
 export const PEERS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'peers');
 export const INSTALL_HINT = 'npm run bench:peers:install';
@@ -158,7 +158,7 @@ export async function runOrtPeers(ort, cases, { threads, log = () => {} }) {
         times.push(performance.now() - t0);
       }
       const ortMs = median(times);
-      const row = { ortMs: +ortMs.toFixed(4), ortRatio: +(ortMs / cs.ms).toFixed(3), ortMaxRelErr: +err.toPrecision(3) };
+      const row = { ortMs: roundMs(ortMs), ortRatio: +(ortMs / cs.ms).toFixed(3), ortMaxRelErr: +err.toPrecision(3) };
       log(`onnxruntime ${cs.op.padEnd(4)} ${cs.shape.join('x').padEnd(16)} ${cs.layout} ${ortMs.toFixed(3).padStart(8)} ms  ` +
         `${row.ortRatio.toFixed(2)}x ours  max rel diff ${err.toExponential(1)}`);
       results.push(row);

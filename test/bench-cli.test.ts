@@ -73,7 +73,7 @@ describe('npm run bench flags', () => {
       expect(svg).toMatch(/^<svg /);
       expect(svg).toContain('SE 2×8×3×5 fp32 NHWC');
       expect(r.stderr).toContain(`results written to`);
-    });
+    }, 240_000);
 
     it('--contended times every row again beside a busy-loop process; rows carry the floor from rates measured in the run', () => {
       const r = bench(['--shape', '1x8x4x4', '--op', 'se', '--layout', 'NCHW', '--device', 'cpu', '--quick', '--contended', '--json', '--no-save']);
@@ -97,13 +97,13 @@ describe('npm run bench flags', () => {
         expect(row.floorMs).toBeNull();
         expect(r.stderr).toContain('floor column skipped');
       }
-    });
+    }, 240_000);
 
     it('--no-save writes nothing and says so', () => {
       const r = bench(['--shape', '1x8x2x2', '--op', 'se', '--layout', 'NCHW', '--device', 'cpu', '--quick', '--no-save']);
       expect(r.status, r.stderr).toBe(0);
       expect(r.stdout).toContain('| se | 1×8×2×2 | NCHW | float32 |');
       expect(r.stderr).toContain('results: not written (--no-save)');
-    });
+    }, 240_000);
   });
 });

@@ -180,6 +180,6 @@ describe.skipIf(ortMissing !== null)(`onnxruntime-node peers${ortMissing ? ` (sk
       expect(t.stdout).toContain(`onnxruntime: onnxruntime-node ${peer.version}, CPU execution provider, intraOpNumThreads`);
       expect(t.stdout).toContain('| × floor | no out ms | × out | onnxruntime ms | × faster than onnxruntime |');
       expect(t.stdout).toMatch(/\| cbam \| 2×8×3×5 \| NHWC \| float32 \|( \S+ \|){8} [\d.]+ \| [\d.]+ \|\n/);
-    });
+    }, 240_000);
   });
 });

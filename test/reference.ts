@@ -491,14 +491,15 @@ export function makeRng(seed: number): Rng {
 /**
  * First mismatch of y against ref under the NaN/Inf rules: NaN must meet NaN, ±Inf the same
  * infinity, and finite values must agree within allowedError (`tol` relative to the largest finite
- * |ref|, or more for an ill-conditioned output) and be finite. Returns null when everything matches,
+ * |ref|, or more for an ill-conditioned output) plus `absTol` (float16's subnormal floor) and be
+ * finite. Returns null when everything matches,
  * else a description of the first mismatch.
  */
-export function ieeeMismatch(y: ArrayLike<number>, ref: ArrayLike<number>, tol: number): string | null {
+export function ieeeMismatch(y: ArrayLike<number>, ref: ArrayLike<number>, tol: number, absTol = 0): string | null {
   if (y.length !== ref.length) return `length ${y.length} vs ${ref.length}`;
   let maxRef = 0;
   for (let i = 0; i < ref.length; i++) if (Number.isFinite(ref[i])) maxRef = Math.max(maxRef, Math.abs(ref[i]));
-  const bound = maxRef > 0 ? allowedError(ref, maxRef, tol) : tol;
+  const bound = (maxRef > 0 ? allowedError(ref, maxRef, tol) : tol) + absTol;
   for (let i = 0; i < ref.length; i++) {
     const r = ref[i];
     const v = y[i];

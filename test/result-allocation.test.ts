@@ -83,7 +83,7 @@ describe('scratch memory does not grow with N x hidden (child process)', () => {
   // 4 GiB of RSS, and N = 44800 at 23 GB (the OOM killer's business on a smaller machine).
   // One child per op: maxRSS is a high-water mark, so a second op in the same process would only
   // show once it passed the first one's peak.
-  test.each(['se', 'cbam'] as const)('%s with C = 1, hidden = 65536, N = 2048: the peak RSS grows by less than 64 MB, every sample right', (op) => {
+  test.each(['se', 'cbam'] as const)('%s with C = 1, hidden = 65536, N = 2048: the peak RSS grows by less than 64 MB + 1 MB a pool thread, every sample right', (op) => {
     const r = spawnSync(
       process.execPath,
       [
@@ -102,14 +102,17 @@ describe('scratch memory does not grow with N x hidden (child process)', () => {
          const y = call(N);
          let same = true;
          for (let n = 0; n < N && same; ++n) for (let j = 0; j < 4; ++j) same = same && Object.is(y[n * 4 + j], one[j]);
-         console.log(JSON.stringify({ growMB: Math.round(process.resourceUsage().maxRSS / 1024 - before), same }));`,
+         const threads = require(sqex.loadReport().binary).info().threads;
+         console.log(JSON.stringify({ growMB: Math.round(process.resourceUsage().maxRSS / 1024 - before), same, threads }));`,
       ],
       { encoding: 'utf8', timeout: 120_000 },
     );
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { growMB: number; same: boolean };
+    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { growMB: number; same: boolean; threads: number };
     expect(out.same).toBe(true);
-    expect(out.growMB).toBeLessThan(64);
+    // Each pool thread keeps up to two hidden-long fp64 rows (1 MB here): 1 MB a thread on top of
+    // 64 MB, which a 2-core machine never nears (1 MB seen) and the defect passed by 1 GB.
+    expect(out.growMB, `${out.threads} pool threads`).toBeLessThan(64 + out.threads);
   }, 120_000);
 });
 

@@ -19,8 +19,8 @@ import {
   seForward,
   seForwardAsync,
 } from '../dist/index.js';
-import { makeRng, refCBAM, refECA, refSE, relErr, type Shape4 } from './reference.js';
-import { bitsEqual, expectClose } from './helpers.js';
+import { refCBAM, refECA, refSE, type Shape4 } from './reference.js';
+import { bitsEqual, expectClose, freshRng, seedNote } from './helpers.js';
 
 const SENTINEL = 12345.5;
 const N = 2;
@@ -45,7 +45,7 @@ interface OpDef {
   reference: (x: Float32Array, w: Weights) => Float64Array;
 }
 
-const rng = makeRng((Math.random() * 2 ** 32) >>> 0);
+const rng = freshRng(); // one stream for the file: SQEX_SEED replays it (seedNote in each comparison)
 const rand = (n: number, scale = 1): Float32Array => rng.normals(n, scale);
 
 const OPS: OpDef[] = [
@@ -524,7 +524,7 @@ async function expectValidCallWorks(op: OpDef, asyncMode: boolean): Promise<void
   const out = new Float32Array(NUMEL).fill(SENTINEL);
   const y = asyncMode ? await op.async(x, [...SHAPE], w, { device: 'cpu', out }) : op.sync(x, [...SHAPE], w, { device: 'cpu', out });
   expect(y).toBe(out);
-  expectClose(out, op.reference(x, w), 1e-5, op.fnSync);
+  expectClose(out, op.reference(x, w), 1e-5, `${op.fnSync} ${seedNote(rng)}`);
 }
 
 describe.each(OPS)('$fnSync / $fnAsync refuse bad input', (op) => {
@@ -723,9 +723,9 @@ describe('blocks refuse bad input', () => {
     const x = rand(NUMEL);
     const viaBlock = block.forward(x, SHAPE, { out });
     expect(viaBlock).toBe(out);
-    expectClose(out, se.reference(x, w), 1e-5, 'SEBlock.forward');
+    expectClose(out, se.reference(x, w), 1e-5, `SEBlock.forward ${seedNote(rng)}`);
     const viaAsync = await block.forwardAsync(x, SHAPE);
-    expectClose(viaAsync, se.reference(x, w), 1e-5, 'SEBlock.forwardAsync');
+    expectClose(viaAsync, se.reference(x, w), 1e-5, `SEBlock.forwardAsync ${seedNote(rng)}`);
 
     block.dispose();
     block.dispose(); // idempotent

@@ -10,7 +10,7 @@ import { cuda } from '../../dist/index.js';
 import { ieeeMismatch, nchwToNhwc, refCBAM, refECA, refSE, type Layout, type Shape4 } from '../reference.js';
 import { GATES, LAYOUTS, TOL_F32, freshRng, gpuGate, poisoned, seedNote } from '../helpers.js';
 import { argsFor, caseLabel, fixtureProblem, loadNanFixtures, makeNanProblem, refFor, targetsFor, type NanCase, type NanProblem } from '../nan-cases.js';
-import { ASYNC, SYNC, TOL, download, poisonTensor, quantize, upload, type DType } from './gpu-common.js';
+import { ABS_TOL, ASYNC, SYNC, TOL, download, poisonTensor, quantize, upload, type DType } from './gpu-common.js';
 
 const gate = gpuGate(cuda.status(), 'NaN/Inf on CUDA');
 const fixtures = loadNanFixtures();
@@ -97,7 +97,7 @@ describe.skipIf(!gate.ok)(gate.title, () => {
               await ASYNC[c.op](made[0], shape, p.weights, o);
               const y = await download(made[1]);
               const ref = refFromValues(p, layout, qx.values, qr?.values);
-              expect(ieeeMismatch(y, ref.y, TOL[dtype]), `${dtype} ${p.label} ${layout} ${seedNote(rng)}`).toBeNull();
+              expect(ieeeMismatch(y, ref.y, TOL[dtype], ABS_TOL[dtype]), `${dtype} ${p.label} ${layout} ${seedNote(rng)}`).toBeNull();
             } finally {
               for (const t of made) t.dispose();
             }

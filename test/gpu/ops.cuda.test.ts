@@ -131,7 +131,7 @@ describe.skipIf(!gate.ok)(gate.title, () => {
         const cb: CBAMCase = { b1: true, b2: true, act: 'relu', gate: 'sigmoid', k: 7, spatialBias: true };
         await check(cbamProblem(rng, shape, layout, cb), dtype, rng);
       }
-    });
+    }, 60_000);
 
     // launch.cuh launch_op: a batch whose fp64 hidden layers would pass 64 MB of workspace runs as
     // launches over sample ranges (here SE 16 x 16384 x 8 B = 256 KB a sample: chunks of 256;

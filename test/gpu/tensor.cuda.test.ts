@@ -372,7 +372,7 @@ if (workerData.mode === 'terminate') setInterval(() => {}, 1000);
       x.dispose();
       y.dispose();
     }
-  });
+  }, 60_000);
 
   test('copyFrom refills one input tensor in a loop; an op enqueued before it still reads the old data', async () => {
     const rng = freshRng();
@@ -400,7 +400,7 @@ if (workerData.mode === 'terminate') setInterval(() => {}, 1000);
       x.dispose();
       y.dispose();
     }
-  });
+  }, 60_000);
 
   test('poisoned half outputs: a NaN fill is fully overwritten', async () => {
     // (the op suites do this for every case; here it is checked directly on the raw bits)
