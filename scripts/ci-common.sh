@@ -117,6 +117,11 @@ ci_vitest_counts() {
   fi
   read -r vp vf vs < <(node -e 'const r=require(process.argv[1]);console.log(r.numPassedTests,r.numFailedTests,r.numPendingTests+r.numTodoTests)' "$json")
   echo "$label: $vp passed, $vf failed, $vs skipped (exit $rc$note)"
+  # Each failed test by name with its first message line: the dot reporter names none.
+  [ "$vf" -gt 0 ] && node -e '
+    for (const f of require(process.argv[1]).testResults)
+      for (const t of f.assertionResults)
+        if (t.status === "failed") console.log(`  FAILED ${f.name.replace(/.*\/test\//, "test/")} > ${t.fullName}: ${String(t.failureMessages[0] ?? "").split("\n")[0].slice(0, 400)}`);' "$json"
   passed=$((passed + vp))
   failed=$((failed + vf))
   [ "$rc" -ne 0 ] && [ "$vf" -eq 0 ] && bad "vitest exited $rc with no failed test (a suite failed to load)"

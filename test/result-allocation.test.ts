@@ -116,6 +116,41 @@ describe('scratch memory does not grow with N x hidden (child process)', () => {
   }, 120_000);
 });
 
+describe('SE scratch stays bounded when the hidden layer is wider than C (child process)', () => {
+  // From a mutation pass (2026-11-30). Defect: bound_block_samples bounding a block by C alone (common.h, `max(cc, hidden)` -> `cc`):
+  // SE's hidden layer then took nb x hidden doubles. The existing RSS test (N = 2048 samples of
+  // 16 bytes) is a "tiny" batch that runs sample by sample on the caller and never reaches the
+  // block path; 2^18 samples (4 MB of x) do on any machine with up to 42 pool threads. With the
+  // defect: 65536 x 1024 doubles = 512 MB.
+  test('SE C = 1, hidden = 1024, N = 2^18: the peak RSS grows by less than 64 MB, every sample right', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const sqex = require(${JSON.stringify(DIST)});
+         const N = 2 ** 18, hidden = 1024;
+         const x = new Float32Array(N * 4); for (let i = 0; i < x.length; ++i) x[i] = 1 + (i % 4) / 8;
+         const w1 = new Float32Array(hidden), w2 = new Float32Array(hidden);
+         for (let i = 0; i < hidden; ++i) { w1[i] = Math.sin(i) / 16; w2[i] = Math.cos(i) / 16; }
+         const call = (n) => sqex.seForward(x.subarray(0, n * 4), [n, 1, 2, 2], { w1, w2 }, { device: 'cpu' });
+         const one = call(1);
+         const out = new Float32Array(N * 4);
+         const before = process.resourceUsage().maxRSS / 1024;
+         sqex.seForward(x, [N, 1, 2, 2], { w1, w2 }, { device: 'cpu', out });
+         let same = true;
+         for (let n = 0; n < N && same; ++n) for (let j = 0; j < 4; ++j) same = same && Object.is(out[n * 4 + j], one[j]);
+         const threads = require(sqex.loadReport().binary).info().threads;
+         console.log(JSON.stringify({ growMB: Math.round(process.resourceUsage().maxRSS / 1024 - before), same, threads }));`,
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { growMB: number; same: boolean; threads: number };
+    expect(res.same).toBe(true);
+    expect(res.growMB, `${res.threads} pool threads`).toBeLessThan(64 + res.threads);
+  }, 120_000);
+});
+
 describe('a result larger than a Buffer can hold (buffer.constants.MAX_LENGTH, 4 GiB on Node 20)', () => {
   // ~8.5 GB of memory written: opt-in. Before, allocUnsafeSlow refused it (ERR_OUT_OF_RANGE) and the
   // call failed as "out of host memory" although the out form of the same call works.
