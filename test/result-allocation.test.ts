@@ -81,25 +81,34 @@ describe('scratch memory does not grow with N x hidden (child process)', () => {
   // Found by an attack (2026-11-30): SE with C = 1 and hidden = 65536 batched every sample into one
   // block, whose hidden layer took N x hidden doubles: 0.5 MB of inputs at N = 8192 peaked at
   // 4 GiB of RSS, and N = 44800 at 23 GB (the OOM killer's business on a smaller machine).
-  // One child per op: maxRSS is a high-water mark, so a second op in the same process would only
-  // show once it passed the first one's peak.
-  test.each(['se', 'cbam'] as const)('%s with C = 1, hidden = 65536, N = 2048: the peak RSS grows by less than 64 MB + 1 MB a pool thread, every sample right', (op) => {
+  // N = 2048 samples of 16 bytes is a "tiny" batch that runs sample by sample on the caller; the
+  // N = 2^18 case (from a mutation pass, 2026-11-30) reaches the block path on any machine with up
+  // to 42 pool threads, where a block bounded by C alone (common.h bound_block_samples ignoring
+  // hidden) took 65536 x 1024 doubles = 512 MB.
+  // One child per case: maxRSS is a high-water mark, so a second call in the same process would
+  // only show once it passed the first one's peak.
+  test.each([
+    { op: 'se', N: 2048, hidden: 65536 },
+    { op: 'cbam', N: 2048, hidden: 65536 },
+    { op: 'se', N: 2 ** 18, hidden: 1024 },
+  ] as const)('$op with C = 1, hidden = $hidden, N = $N: the peak RSS grows by less than 64 MB + 1 MB a pool thread, every sample right', ({ op, N, hidden }) => {
     const r = spawnSync(
       process.execPath,
       [
         '-e',
         `const sqex = require(${JSON.stringify(DIST)});
-         const N = 2048, hidden = 65536;
+         const N = ${N}, hidden = ${hidden};
          const x = new Float32Array(N * 4); for (let i = 0; i < x.length; ++i) x[i] = 1 + (i % 4) / 8;
          const w1 = new Float32Array(hidden), w2 = new Float32Array(hidden);
          for (let i = 0; i < hidden; ++i) { w1[i] = Math.sin(i) / 64; w2[i] = Math.cos(i) / 64; }
          const spatialWeight = new Float32Array(2 * 9).fill(0.05);
-         const call = ${JSON.stringify(op)} === 'se'
-           ? (n) => sqex.seForward(x.subarray(0, n * 4), [n, 1, 2, 2], { w1, w2 }, { device: 'cpu' })
-           : (n) => sqex.cbamForward(x.subarray(0, n * 4), [n, 1, 2, 2], { w1, w2, spatialWeight }, { device: 'cpu' });
-         const one = call(1);
+         const call = (n, out) => ${JSON.stringify(op)} === 'se'
+           ? sqex.seForward(x.subarray(0, n * 4), [n, 1, 2, 2], { w1, w2 }, { device: 'cpu', out })
+           : sqex.cbamForward(x.subarray(0, n * 4), [n, 1, 2, 2], { w1, w2, spatialWeight }, { device: 'cpu', out });
+         const one = call(1, new Float32Array(4));
+         const y = new Float32Array(N * 4);
          const before = process.resourceUsage().maxRSS / 1024;
-         const y = call(N);
+         call(N, y);
          let same = true;
          for (let n = 0; n < N && same; ++n) for (let j = 0; j < 4; ++j) same = same && Object.is(y[n * 4 + j], one[j]);
          const threads = require(sqex.loadReport().binary).info().threads;
@@ -110,44 +119,9 @@ describe('scratch memory does not grow with N x hidden (child process)', () => {
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { growMB: number; same: boolean; threads: number };
     expect(out.same).toBe(true);
-    // Each pool thread keeps up to two hidden-long fp64 rows (1 MB here): 1 MB a thread on top of
-    // 64 MB, which a 2-core machine never nears (1 MB seen) and the defect passed by 1 GB.
+    // Each pool thread keeps up to two hidden-long fp64 rows (1 MB at hidden 65536): 1 MB a thread
+    // on top of 64 MB, which a 2-core machine never nears (1 MB seen); the defects passed 512 MB.
     expect(out.growMB, `${out.threads} pool threads`).toBeLessThan(64 + out.threads);
-  }, 120_000);
-});
-
-describe('SE scratch stays bounded when the hidden layer is wider than C (child process)', () => {
-  // From a mutation pass (2026-11-30). Defect: bound_block_samples bounding a block by C alone (common.h, `max(cc, hidden)` -> `cc`):
-  // SE's hidden layer then took nb x hidden doubles. The existing RSS test (N = 2048 samples of
-  // 16 bytes) is a "tiny" batch that runs sample by sample on the caller and never reaches the
-  // block path; 2^18 samples (4 MB of x) do on any machine with up to 42 pool threads. With the
-  // defect: 65536 x 1024 doubles = 512 MB.
-  test('SE C = 1, hidden = 1024, N = 2^18: the peak RSS grows by less than 64 MB, every sample right', () => {
-    const r = spawnSync(
-      process.execPath,
-      [
-        '-e',
-        `const sqex = require(${JSON.stringify(DIST)});
-         const N = 2 ** 18, hidden = 1024;
-         const x = new Float32Array(N * 4); for (let i = 0; i < x.length; ++i) x[i] = 1 + (i % 4) / 8;
-         const w1 = new Float32Array(hidden), w2 = new Float32Array(hidden);
-         for (let i = 0; i < hidden; ++i) { w1[i] = Math.sin(i) / 16; w2[i] = Math.cos(i) / 16; }
-         const call = (n) => sqex.seForward(x.subarray(0, n * 4), [n, 1, 2, 2], { w1, w2 }, { device: 'cpu' });
-         const one = call(1);
-         const out = new Float32Array(N * 4);
-         const before = process.resourceUsage().maxRSS / 1024;
-         sqex.seForward(x, [N, 1, 2, 2], { w1, w2 }, { device: 'cpu', out });
-         let same = true;
-         for (let n = 0; n < N && same; ++n) for (let j = 0; j < 4; ++j) same = same && Object.is(out[n * 4 + j], one[j]);
-         const threads = require(sqex.loadReport().binary).info().threads;
-         console.log(JSON.stringify({ growMB: Math.round(process.resourceUsage().maxRSS / 1024 - before), same, threads }));`,
-      ],
-      { encoding: 'utf8', timeout: 120_000 },
-    );
-    expect(r.status, r.stderr.slice(-2000)).toBe(0);
-    const res = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { growMB: number; same: boolean; threads: number };
-    expect(res.same).toBe(true);
-    expect(res.growMB, `${res.threads} pool threads`).toBeLessThan(64 + res.threads);
   }, 120_000);
 });
 
