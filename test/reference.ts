@@ -125,24 +125,6 @@ function gateSlope(v: number, ev: number, g: Gate): number {
   return v > -3 - KINK * ev && v < 3 + KINK * ev ? 1 / 6 : 0;
 }
 
-/** E of the per-channel spatial means: Σ_hw(|x| + E(x)) / (H·W), [N, C]. */
-function channelMeanErrors(x: Num, xErr: Num | null, shape: Shape4, layout: Layout): Float64Array {
-  const [N, C, H, W] = shape;
-  const at = indexer(shape, layout);
-  const e = new Float64Array(N * C);
-  for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++) {
-      let sum = 0;
-      for (let h = 0; h < H; h++)
-        for (let w = 0; w < W; w++) {
-          const i = at(n, c, h, w);
-          sum += Math.abs(x[i]) + (xErr ? xErr[i] : 0);
-        }
-      e[n * C + c] = sum / (H * W);
-    }
-  return e;
-}
-
 /** E of out[r] = b[r] + Σ_j W[r, j]·v[j]: |b[r]| + Σ_j |W[r, j]|·(|v[j]| + E(v[j])). */
 function matvecError(Wm: Num, b: Num | null | undefined, v: ArrayLike<number>, ev: ArrayLike<number>, rows: number, cols: number): Float64Array {
   const out = new Float64Array(rows);
@@ -162,17 +144,26 @@ export function indexer(shape: Shape4, layout: Layout): (n: number, c: number, h
     : (n, c, h, w) => ((n * H + h) * W + w) * C + c;
 }
 
-function channelMeans(x: Num, shape: Shape4, layout: Layout): Float64Array {
+/** Per-channel spatial means [N, C], with their error scales Σ_hw |x| / (H·W) (exact inputs). */
+function channelMeans(x: Num, shape: Shape4, layout: Layout): { z: Float64Array; err: Float64Array } {
   const [N, C, H, W] = shape;
   const at = indexer(shape, layout);
   const z = new Float64Array(N * C);
+  const err = new Float64Array(N * C);
   for (let n = 0; n < N; n++)
     for (let c = 0; c < C; c++) {
       let sum = 0;
-      for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) sum += x[at(n, c, h, w)];
+      let abs = 0;
+      for (let h = 0; h < H; h++)
+        for (let w = 0; w < W; w++) {
+          const v = x[at(n, c, h, w)];
+          sum += v;
+          abs += Math.abs(v);
+        }
       z[n * C + c] = sum / (H * W);
+      err[n * C + c] = abs / (H * W);
     }
-  return z;
+  return { z, err };
 }
 
 function channelMaxes(x: Num, shape: Shape4, layout: Layout): Float64Array {
@@ -199,27 +190,12 @@ function matvec(Wm: Num, b: Num | null | undefined, v: ArrayLike<number>, rows: 
   return out;
 }
 
-function applyChannelScale(x: Num, shape: Shape4, layout: Layout, s: Float64Array): Float64Array {
+/** y = x·s, s per channel, in x's layout, with E(y) = |x|·E(s) + |x·s| (exact x). */
+function applyChannelScale(x: Num, shape: Shape4, layout: Layout, s: Float64Array, sErr: Float64Array): { y: Float64Array; err: Float64Array } {
   const [N, C, H, W] = shape;
   const at = indexer(shape, layout);
   const y = new Float64Array(N * C * H * W);
-  for (let n = 0; n < N; n++)
-    for (let c = 0; c < C; c++) {
-      const sc = s[n * C + c];
-      for (let h = 0; h < H; h++)
-        for (let w = 0; w < W; w++) {
-          const i = at(n, c, h, w);
-          y[i] = x[i] * sc;
-        }
-    }
-  return y;
-}
-
-/** E of y = x·s per element, s per channel: |x|·E(s) + |s|·E(x) + |x·s|, in x's layout. */
-function scaledErrors(x: Num, shape: Shape4, layout: Layout, s: Float64Array, sErr: Float64Array, xErr: Num | null): Float64Array {
-  const [N, C, H, W] = shape;
-  const at = indexer(shape, layout);
-  const e = new Float64Array(N * C * H * W);
+  const err = new Float64Array(N * C * H * W);
   for (let n = 0; n < N; n++)
     for (let c = 0; c < C; c++) {
       const sc = s[n * C + c];
@@ -227,10 +203,11 @@ function scaledErrors(x: Num, shape: Shape4, layout: Layout, s: Float64Array, sE
       for (let h = 0; h < H; h++)
         for (let w = 0; w < W; w++) {
           const i = at(n, c, h, w);
-          e[i] = Math.abs(x[i]) * es + Math.abs(sc) * (xErr ? xErr[i] : 0) + Math.abs(x[i] * sc);
+          y[i] = x[i] * sc;
+          err[i] = Math.abs(x[i]) * es + Math.abs(y[i]);
         }
     }
-  return e;
+  return { y, err };
 }
 
 export function refSE(x: Num, shape: Shape4, weights: SEWeightsRef, opts: SERefOptions = {}): RefResult {
@@ -240,8 +217,7 @@ export function refSE(x: Num, shape: Shape4, weights: SEWeightsRef, opts: SERefO
   const g = opts.gate ?? 'sigmoid';
   const hidden = weights.w1.length / C;
   if (!Number.isInteger(hidden)) throw new Error('refSE: w1 length is not a multiple of C');
-  const z = channelMeans(x, shape, layout);
-  const zErr = channelMeanErrors(x, null, shape, layout);
+  const { z, err: zErr } = channelMeans(x, shape, layout);
   const scale = new Float64Array(N * C);
   const scaleErr = new Float64Array(N * C);
   for (let n = 0; n < N; n++) {
@@ -267,8 +243,7 @@ export function refSE(x: Num, shape: Shape4, weights: SEWeightsRef, opts: SERefO
       scaleErr[n * C + c] = gateSlope(v[c], ev[c], g) * ev[c] + Math.abs(sc);
     }
   }
-  const y = applyChannelScale(x, shape, layout, scale);
-  const yErr = scaledErrors(x, shape, layout, scale, scaleErr, null);
+  const { y, err: yErr } = applyChannelScale(x, shape, layout, scale, scaleErr);
   if (opts.residual)
     for (let i = 0; i < y.length; i++) {
       y[i] += opts.residual[i];
@@ -290,8 +265,7 @@ export function refECA(x: Num, shape: Shape4, weights: ECAWeightsRef, opts: { la
   const g = opts.gate ?? 'sigmoid';
   const k = weights.weight.length;
   const pad = (k - 1) / 2;
-  const z = channelMeans(x, shape, layout);
-  const zErr = channelMeanErrors(x, null, shape, layout);
+  const { z, err: zErr } = channelMeans(x, shape, layout);
   const scale = new Float64Array(N * C);
   const scaleErr = new Float64Array(N * C);
   for (let n = 0; n < N; n++)
@@ -308,8 +282,8 @@ export function refECA(x: Num, shape: Shape4, weights: ECAWeightsRef, opts: { la
       scale[n * C + c] = sc;
       scaleErr[n * C + c] = gateSlope(acc, e, g) * e + Math.abs(sc);
     }
-  const y = applyChannelScale(x, shape, layout, scale);
-  keepErrorScale(y, scaledErrors(x, shape, layout, scale, scaleErr, null));
+  const { y, err: yErr } = applyChannelScale(x, shape, layout, scale, scaleErr);
+  keepErrorScale(y, yErr);
   keepErrorScale(scale, scaleErr);
   return { y, scale };
 }
@@ -329,8 +303,7 @@ export function refCBAM(
   if (2 * k * k !== weights.spatialWeight.length) throw new Error('refCBAM: spatialWeight must be [1,2,k,k]');
   const pad = (k - 1) / 2;
   const at = indexer(shape, layout);
-  const avg = channelMeans(x, shape, layout);
-  const avgErr = channelMeanErrors(x, null, shape, layout);
+  const { z: avg, err: avgErr } = channelMeans(x, shape, layout);
   const mx = channelMaxes(x, shape, layout); // a max of exact inputs is exact: E = 0
   const mlp = (v: ArrayLike<number>, ev: ArrayLike<number>) => {
     const pre = matvec(weights.w1, weights.b1, v, hidden, C);
@@ -352,8 +325,7 @@ export function refCBAM(
       scaleErr[n * C + c] = gateSlope(v, ev, g) * ev + Math.abs(scale[n * C + c]);
     }
   }
-  const x1 = applyChannelScale(x, shape, layout, scale);
-  const x1Err = scaledErrors(x, shape, layout, scale, scaleErr, null);
+  const { y: x1, err: x1Err } = applyChannelScale(x, shape, layout, scale, scaleErr);
   const y = new Float64Array(x1.length);
   const yErr = new Float64Array(x1.length);
   const spatial = new Float64Array(N * H * W);
