@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { ERROR_SCALE_ULPS, allowedError, errorScaleOf, makeRng, relErr, type Rng, type Shape4, type Layout, type Act, type Gate } from './reference.js';
 
-/** fp32 accuracy bound from the brief: max|y - ref| / max|ref| against the float64 reference. */
+/**
+ * fp32 accuracy bound from the brief: max|y - ref| / max|ref| against the float64 reference
+ * (expectClose grants more only where float32 cannot do better: reference.ts allowedError).
+ */
 export const TOL_F32 = 1e-5;
 
 /**
