@@ -196,16 +196,15 @@ function validateSeWeights(
   if (w.b2 !== undefined) {
     throw typeError(fn, 'weights.b2', 'undefined when weights.w2 is omitted (single-FC SE has one bias, b1)', w.b2);
   }
-  if (cKnown === undefined && channels !== undefined) {
-    const root = Math.round(Math.sqrt(weightLength(w1)));
-    if (root * root === weightLength(w1) && root !== channels) {
-      throw rangeError(fn, 'options.channels', `${root} (weights.w1 is [C, C] with ${weightLength(w1)} elements: single-FC SE, w2 omitted), or omitted`, channels);
-    }
+  // Single FC: w1 is [C, C], so C is its length's square root when that is an integer.
+  const w1Len = weightLength(w1);
+  const root = Math.round(Math.sqrt(w1Len));
+  if (cKnown === undefined && channels !== undefined && root * root === w1Len && root !== channels) {
+    throw rangeError(fn, 'options.channels', `${root} (weights.w1 is [C, C] with ${w1Len} elements: single-FC SE, w2 omitted), or omitted`, channels);
   }
   let c = cKnown ?? channels;
   if (c === undefined) {
-    const root = Math.round(Math.sqrt(weightLength(w1)));
-    if (root < 1 || root * root !== weightLength(w1)) {
+    if (root < 1 || root * root !== w1Len) {
       throw rangeError(fn, 'weights.w1', 'a Float32Array of length C × C (single-FC SE, w2 omitted)', w1);
     }
     c = root;

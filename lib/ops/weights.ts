@@ -78,32 +78,27 @@ export function validateMlp(
   const w1Len = weightLength(w1);
   const b1Len = b1 === null ? 0 : weightLength(b1);
   const w2Len = weightLength(w2);
+  // The C that b2, or else w1 over b1, fixes (undefined: neither does).
+  const impliedC = b2 !== null ? weightLength(b2) : b1Len > 0 && w1Len % b1Len === 0 ? w1Len / b1Len : undefined;
   // A block's `channels` that the weights contradict is named itself (an audit found the message
   // blaming a right weight: b2 of the weights' C against a wrong channels).
   if (cKnown === undefined && channels !== undefined) {
-    const implied =
-      b2 !== null ? { c: weightLength(b2), from: 'the length of weights.b2' }
-      : b1Len > 0 && w1Len % b1Len === 0 ? { c: w1Len / b1Len, from: `weights.w1's length / weights.b1's length = ${w1Len} / ${b1Len}` }
-      : null;
-    if (implied !== null && implied.c !== channels) {
-      throw rangeError(fn, 'options.channels', `${implied.c} (${implied.from}), or omitted`, channels);
+    if (impliedC !== undefined && impliedC !== channels) {
+      const from = b2 !== null ? 'the length of weights.b2' : `weights.w1's length / weights.b1's length = ${w1Len} / ${b1Len}`;
+      throw rangeError(fn, 'options.channels', `${impliedC} (${from}), or omitted`, channels);
     }
     if (w1Len % channels !== 0) {
       throw rangeError(fn, 'options.channels', `a divisor of weights.w1's length ${w1Len} (w1 is [hidden, C])`, channels);
     }
   }
-  let c = cKnown ?? channels;
+  const c = cKnown ?? channels ?? impliedC;
   if (c === undefined) {
-    if (b2 !== null) c = weightLength(b2);
-    else if (b1Len > 0 && w1Len % b1Len === 0) c = w1Len / b1Len;
-    else {
-      throw rangeError(
-        fn,
-        'options.channels',
-        'given when weights.b1 and weights.b2 are both omitted (w1 [hidden, C] and w2 [C, hidden] alone do not fix C)',
-        channels,
-      );
-    }
+    throw rangeError(
+      fn,
+      'options.channels',
+      'given when weights.b1 and weights.b2 are both omitted (w1 [hidden, C] and w2 [C, hidden] alone do not fix C)',
+      channels,
+    );
   }
   if (c < 1) throw rangeError(fn, 'weights.b2', `${b2 !== null && isDeviceTensor(b2) ? 'a float32 DeviceTensor' : 'a Float32Array'} of C ≥ 1 elements`, b2);
   // hidden from w1 when it divides; else from b1 or w2, so the w1 message can name the size.
