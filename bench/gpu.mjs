@@ -91,6 +91,29 @@ function hasTorch() {
 }
 
 // Runs bench/torch_peers.py and returns { key -> { bestUs, bestMode, bestRatio, copyUs, modes } }.
+/**
+ * Adds one timed line of bench/torch_peers.py (a mode's per-op µs for one op/shape/dtype/layout)
+ * to peers (Map by key), keeping every mode's time and the best. Copy lines, errors and the
+ * header line are ignored. Runs of different modes merge: each mode's ratio is to the copy its
+ * own run measured, and the best mode's copy is the one kept.
+ */
+export function addPeerRecord(peers, rec) {
+  if (rec.error || rec.mode === 'copy' || typeof rec.us !== 'number') return;
+  const k = key(rec.op, [rec.n, rec.c, rec.h, rec.w], rec.dtype, rec.layout);
+  const p = peers.get(k) ?? { bestUs: Infinity, bestMode: null, bestRatio: null, copyUs: rec.copy_us, modes: {} };
+  p.modes[rec.mode] = rec.us;
+  if (rec.us < p.bestUs) {
+    p.bestUs = rec.us;
+    p.bestMode = rec.mode;
+    p.bestRatio = rec.ratio;
+    p.copyUs = rec.copy_us;
+  }
+  peers.set(k, p);
+}
+
+/** The peer entry of a saved row's key (rows of a results JSON carry op, shape, dtype, layout). */
+export const peerKey = (r) => key(r.op, r.shape, r.dtype, r.layout);
+
 function runPeers({ quick, log, shapes, ops, dtypes, layouts }) {
   const modes = process.env.SQEX_PEER_MODES || 'eager,graph';
   const args = [path.join(HERE, 'torch_peers.py'), '--modes', modes, '--ops', ops.join(','), '--dtypes', dtypes.join(','), '--layouts', layouts.join(',')];
@@ -119,16 +142,7 @@ function runPeers({ quick, log, shapes, ops, dtypes, layouts }) {
           meta = rec;
           continue;
         }
-        if (rec.error || rec.mode === 'copy' || typeof rec.us !== 'number') continue;
-        const k = key(rec.op, [rec.n, rec.c, rec.h, rec.w], rec.dtype, rec.layout);
-        const p = peers.get(k) ?? { bestUs: Infinity, bestMode: null, bestRatio: null, copyUs: rec.copy_us, modes: {} };
-        p.modes[rec.mode] = rec.us;
-        if (rec.us < p.bestUs) {
-          p.bestUs = rec.us;
-          p.bestMode = rec.mode;
-          p.bestRatio = rec.ratio;
-        }
-        peers.set(k, p);
+        addPeerRecord(peers, rec);
       }
     });
     child.stderr.on('data', (d) => {
@@ -221,9 +235,24 @@ export async function runGpuBench({
   } else {
     lines.push('- PyTorch peers: not run (no python3 with CUDA torch)');
   }
+  // The machine-readable copy is what scripts/bench-chart.mjs draws (the README's SVG); its
+  // header lines let bench/merge-peers.mjs render the table again with more peer modes.
+  const json = {
+    date: new Date().toISOString(), gpu: dev.name, commit: gitCommit(), driver: status.driverVersion, torch: peerMeta?.torch ?? null,
+    header: lines,
+    rows: rows.map((r) => ({ ...r, peer: peers.get(key(r.op, r.shape, r.dtype, r.layout)) ?? null })),
+  };
+  const markdown = gpuMarkdown(lines, json.rows);
+  if (save) save(`${gpuSlug}-${stamp}`, { md: markdown, json: JSON.stringify(json, null, 1), svg: renderSvg(json) });
+  return { ...json, markdown };
+}
+
+/** The results table: the header lines, then one row per measured config (rows carry .peer). */
+export function gpuMarkdown(header, rows) {
+  const lines = [...header];
   lines.push('', '| op | N,C,H,W | dtype | layout | ours µs | ours graph µs | copy µs | ratio | PyTorch best µs (mode) | PyTorch ratio | speedup |', '|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    const p = peers.get(key(r.op, r.shape, r.dtype, r.layout));
+    const p = r.peer;
     if (r.error) {
       lines.push(`| ${r.op} | ${r.shape.join(',')} | ${r.dtype} | ${r.layout} | error: ${r.error} | | | | | | |`);
       continue;
@@ -234,12 +263,5 @@ export async function runGpuBench({
     );
   }
   lines.push('', 'speedup = PyTorch best µs / min(ours, ours graph) µs (both per-op times; graph replay on both sides removes launch gaps).', '');
-  // The machine-readable copy is what scripts/bench-chart.mjs draws (the README's SVG).
-  const json = {
-    date: new Date().toISOString(), gpu: dev.name, commit: gitCommit(), driver: status.driverVersion, torch: peerMeta?.torch ?? null,
-    rows: rows.map((r) => ({ ...r, peer: peers.get(key(r.op, r.shape, r.dtype, r.layout)) ?? null })),
-  };
-  const markdown = lines.join('\n');
-  if (save) save(`${gpuSlug}-${stamp}`, { md: markdown, json: JSON.stringify(json, null, 1), svg: renderSvg(json) });
-  return { ...json, markdown };
+  return lines.join('\n');
 }
