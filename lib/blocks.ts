@@ -167,6 +167,8 @@ class BlockCore {
   readonly settings: Settings;
   readonly dtype: DType | undefined;
   readonly cuda: boolean;
+  /** A host x runs on CUDA (the block is, and its device is not 'auto' without an index: hostArraysUseCuda). */
+  readonly hostOnCuda: boolean;
   readonly deviceIndex: number;
   // Annotated: an inferred Float64Array<ArrayBuffer> in the declarations needs TypeScript 5.7.
   readonly cfg: Float64Array = new Float64Array(CFG.length);
@@ -193,6 +195,7 @@ class BlockCore {
     const channels = positiveInt(fn, 'options.channels', opts.channels);
     this.weights = copyWeights(spec.validateWeights(fn, weights, undefined, channels, false));
     this.cuda = useCuda(fn, this.settings.device, this.settings.deviceIndex);
+    this.hostOnCuda = this.cuda && !(this.settings.device === 'auto' && this.settings.deviceIndex === undefined);
     this.deviceIndex = this.settings.deviceIndex ?? 0;
     if (this.cuda) this.upload();
   }
@@ -358,8 +361,9 @@ class BlockCore {
       this.spec,
       x,
       c.shape,
-      // The block's backend is fixed: a host x goes to CUDA exactly when the block does.
-      { ...this.settings, device: this.cuda ? 'cuda' : 'cpu' },
+      // Fixed at construction: a host x goes to CUDA when the block is there and its device was
+      // 'cuda' or came with an index; under plain 'auto' to the CPU, as a functional call's does.
+      { ...this.settings, device: this.hostOnCuda ? 'cuda' : 'cpu' },
       c.opts,
       this.weights.slots,
       this.weights.c,
@@ -428,7 +432,11 @@ abstract class Block {
     if (!(core instanceof BlockCore)) throw typeError('Block', 'core', 'a block core (blocks are made with new SEBlock / ECABlock / CBAMBlock)', core);
     this.#core = core;
   }
-  /** Where the block runs, fixed at construction: 'cuda' (weights resident on the GPU) or 'cpu'. */
+  /**
+   * Where the block's weights live, fixed at construction: 'cuda' (resident on the GPU: DeviceTensor
+   * x runs there, and so does a host x when the block was built with device 'cuda' or a
+   * deviceIndex; under plain 'auto' a host x runs on the CPU) or 'cpu'.
+   */
   get backend(): 'cpu' | 'cuda' {
     return coreOf(this, 'backend').cuda ? 'cuda' : 'cpu';
   }

@@ -16,9 +16,12 @@ export type Shape4 = readonly [n: number, c: number, h: number, w: number];
  */
 export type Layout = 'NCHW' | 'NHWC';
 /**
- * Where a call over host arrays, or a block, runs: 'auto' picks CUDA when
- * `cuda.status().available`, else the CPU; 'cuda' throws an Error (code
- * 'ERR_SQEX_CUDA_UNAVAILABLE', the message giving `cuda.status().reason`) without a usable GPU.
+ * Where a call over host arrays, or a block, runs. 'auto': host arrays on the CPU, unless a
+ * `deviceIndex` is given and `cuda.status().available` (the CUDA host path, which copies x in and y
+ * out through pinned memory, was slower than the CPU at every size measured on an H200 host:
+ * README, "Choosing the device"); a block's weights go to the GPU when it is available, for
+ * DeviceTensor calls. 'cuda' throws an Error (code 'ERR_SQEX_CUDA_UNAVAILABLE', the message giving
+ * `cuda.status().reason`) without a usable GPU. A DeviceTensor x always runs on its device.
  */
 export type Device = 'auto' | 'cpu' | 'cuda';
 /**
@@ -60,15 +63,18 @@ export type Offload = 'auto' | 'always';
 export type DeviceSelection =
   | {
       /**
-       * Default 'auto': CUDA when `cuda.status().available`, else the CPU. 'cuda' without a
-       * usable GPU is an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE'. See {@link Device}.
+       * Default 'auto': host arrays on the CPU (see {@link Device}). 'cuda' without a usable GPU
+       * is an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE'.
        */
       device?: Device;
       /** Omitted: CUDA device 0 when the call runs on CUDA. (Not allowed with device 'cpu'.) */
       deviceIndex?: never;
     }
   | {
-      /** 'auto' (the default) or 'cuda': a device index is refused with device 'cpu'. */
+      /**
+       * 'auto' (the default) or 'cuda': a device index is refused with device 'cpu'. With 'auto' it
+       * sends host arrays to that GPU when CUDA is usable (the CPU otherwise).
+       */
       device?: 'auto' | 'cuda';
       /**
        * CUDA device ordinal, an integer from 0 to `cuda.status().deviceCount` − 1 (default 0).

@@ -1841,7 +1841,64 @@ describe('DeviceTensor weights for the functions', () => {
 
 // ---------------------------------------------------------------------------------------------
 
-describe("CPU fallback under device 'auto' for host arrays", () => {
+// Issue 10: on the H200 the CUDA host path (stage in, kernel, stage out) lost to the CPU at every
+// size measured (bench/crossover.mjs), so device 'auto' runs host arrays on the CPU even where CUDA
+// is available; DeviceTensor x, device 'cuda' and an explicit deviceIndex still reach CUDA.
+describe("device 'auto' over host arrays runs on the CPU (the measured crossover)", () => {
+  const cases = (['se', 'eca', 'cbam'] as const).flatMap((op) => MODES.map((mode) => ({ op, mode })));
+  test.each(cases)('$op $mode: default options and device \'auto\' run on the CPU, bitwise as device \'cpu\'; \'cuda\' and a deviceIndex reach CUDA', async ({ op, mode }) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 6, 3, 2];
+    const p = problem(rng, op, shape, 'NCHW', 0);
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const r = p.residual ? rng.normals(numel(shape)) : undefined;
+    const cpu = cpuRun(p, x, r);
+    const base: Record<string, unknown> = { ...p.options };
+    if (r) base.residual = r;
+    for (const extra of [{}, { device: 'auto' }] as const) {
+      fake.clearLog();
+      const y = f32(await call(mode, op, x, shape, p.weights, { ...base, ...extra }));
+      expect(bitsEqual(y, cpu.y), `${JSON.stringify(extra)} ${seedNote(rng)}`).toBe(true);
+      expect(fake.forwards().map((f) => f.fn), JSON.stringify(extra)).toEqual([mode === 'sync' ? 'cpuForward' : 'cpuForwardAsync']);
+    }
+    for (const extra of [{ device: 'cuda' }, { device: 'auto', deviceIndex: 1 }] as const) {
+      fake.clearLog();
+      const y = f32(await call(mode, op, x, shape, p.weights, { ...base, ...extra }));
+      expect(bitsEqual(y, cpu.y), `${JSON.stringify(extra)} ${seedNote(rng)}`).toBe(true);
+      expect(fake.forwards().map((f) => f.fn), JSON.stringify(extra)).toEqual([mode === 'sync' ? 'cudaForwardHost' : 'cudaForwardHostAsync']);
+    }
+  });
+
+  test.each(MODES)("a block built with device 'auto' (%s): weights on the GPU, a host x on the CPU, a DeviceTensor x on CUDA", async (mode) => {
+    const rng = freshRng();
+    const C = 9;
+    const shape: Shape4 = [2, C, 2, 3];
+    const w = randSEWeights(rng, C, 3, { twoFc: true, b1: true, b2: true });
+    const block = keep(new SEBlock(w, { device: 'auto' }));
+    expect(block.backend).toBe('cuda');
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const expected = seForward(Float32Array.from(x), shape as LibShape4, w, { device: 'cpu' });
+    fake.clearLog();
+    const y = f32(await (mode === 'sync' ? block.forward(x, shape) : block.forwardAsync(x, shape)));
+    expect(bitsEqual(y, expected), seedNote(rng)).toBe(true);
+    expect(fake.forwards().map((f) => f.fn)).toEqual([mode === 'sync' ? 'cpuForward' : 'cpuForwardAsync']);
+    const xT = keep(upload(x, shape));
+    fake.clearLog();
+    const yT = await (mode === 'sync' ? block.forward(xT) : block.forwardAsync(xT));
+    expect(fake.forwards().map((f) => f.fn)).toEqual([mode === 'sync' ? 'cudaForwardDevice' : 'cudaForwardDeviceAsync']);
+    (yT as DeviceTensor).dispose();
+    // With an index, 'auto' names a GPU: a host x goes there.
+    const onIndex = keep(new SEBlock(w, { device: 'auto', deviceIndex: 0 }));
+    fake.clearLog();
+    f32(await (mode === 'sync' ? onIndex.forward(x, shape) : onIndex.forwardAsync(x, shape)));
+    expect(fake.forwards().map((f) => f.fn)).toEqual([mode === 'sync' ? 'cudaForwardHost' : 'cudaForwardHostAsync']);
+  });
+});
+
+// Host arrays reach CUDA under device 'auto' only with a deviceIndex (plain 'auto' runs them on
+// the CPU: hostArraysUseCuda); the fallback below is for those calls.
+describe("CPU fallback under device 'auto' with a deviceIndex, for host arrays", () => {
+  const AUTO = { device: 'auto', deviceIndex: 0 } as const;
   let counter = 0;
   const token = (): string => `reason-${process.pid}-${Date.now()}-${counter++}`;
   const newWarnings = async (since: number): Promise<Error[]> => {
@@ -1865,7 +1922,7 @@ describe("CPU fallback under device 'auto' for host arrays", () => {
     const w0 = fallbackWarnings.length;
     fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: reason, target: 'host', phase: 'settle' });
     const out = poisoned(x.length);
-    const opts: Record<string, unknown> = { ...pA.options, device: 'auto', out };
+    const opts: Record<string, unknown> = { ...pA.options, ...AUTO, out };
     if (r) opts.residual = r;
     fake.clearLog();
     const y = await call(mode, op, x, shapeA, pA.weights, opts);
@@ -1895,7 +1952,7 @@ describe("CPU fallback under device 'auto' for host arrays", () => {
     const pC = { ...pA, shape: shapeC };
     const xC = rng.normals(numel(shapeC), 1, 0.3);
     const rC = pA.residual ? rng.normals(numel(shapeC)) : undefined;
-    const optsC: Record<string, unknown> = { ...pA.options };
+    const optsC: Record<string, unknown> = { ...pA.options, ...AUTO };
     if (rC) optsC.residual = rC;
     fake.clearLog();
     fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: reason, target: 'host' });
@@ -1911,7 +1968,7 @@ describe("CPU fallback under device 'auto' for host arrays", () => {
     const rB = pA.residual ? rng.normals(numel(shapeB)) : undefined;
     const reasonB = `shape needs more shared memory than the device has (${token()})`;
     fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: reasonB, target: 'host' });
-    const optsB: Record<string, unknown> = { ...pA.options };
+    const optsB: Record<string, unknown> = { ...pA.options, ...AUTO };
     if (rB) optsB.residual = rB;
     const yB = f32(await call(mode, op, xB, shapeB, pA.weights, optsB));
     expect(bitsEqual(yB, cpuRun(pB, xB, rB).y)).toBe(true);
@@ -1934,7 +1991,7 @@ describe("CPU fallback under device 'auto' for host arrays", () => {
     const expected = seForward(Float32Array.from(x), shape as LibShape4, w, { device: 'cpu' });
     fake.clearLog();
     fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: `too large (${token()})`, target: 'host', phase: 'settle' });
-    const pending = seForwardAsync(x, shape as LibShape4, w, { device: 'auto' });
+    const pending = seForwardAsync(x, shape as LibShape4, w, AUTO);
     if (how === 'changed') {
       x.fill(100);
       w.w1.fill(0);
@@ -1953,21 +2010,21 @@ describe("CPU fallback under device 'auto' for host arrays", () => {
     const w = randSEWeights(rng, C, 3, { twoFc: true, b1: true, b2: true });
     const x = rng.normals(numel(shape), 1, 0.3);
     fake.clearLog();
-    await seForwardAsync(x, shape as LibShape4, w, { device: 'auto' });
-    await seForwardAsync(x, shape as LibShape4, w, { device: 'auto' });
+    await seForwardAsync(x, shape as LibShape4, w, AUTO);
+    await seForwardAsync(x, shape as LibShape4, w, AUTO);
     // Both reached CUDA with the caller's own arrays (the first is copied only for a CPU rerun).
     const calls = fake.cudaForwards();
     expect(calls.map((f) => f.fn)).toEqual(['cudaForwardHostAsync', 'cudaForwardHostAsync']);
     for (const f of calls) expect(f.hostArrays?.[0]).toBe(x);
   });
 
-  test("a block built with device 'auto': two concurrent forwardAsync calls, the first refused, each get their own result", async () => {
+  test("a block built with device 'auto' and a deviceIndex: two concurrent forwardAsync calls, the first refused, each get their own result", async () => {
     // A block reuses one cfg array for every call; the CPU fallback of an async call runs after
     // an await, when a later call on the same block may have rewritten that array.
     const rng = freshRng();
     const C = 29;
     const w = randSEWeights(rng, C, 3, { twoFc: true, b1: true, b2: true });
-    const block = keep(new SEBlock(w, { device: 'auto', gate: 'hardsigmoid' }));
+    const block = keep(new SEBlock(w, { ...AUTO, gate: 'hardsigmoid' }));
     expect(block.backend).toBe('cuda');
     const shape1: Shape4 = [1, C, 2, 3];
     const shape2: Shape4 = [2, C, 3, 1];
@@ -2000,13 +2057,13 @@ describe("CPU fallback under device 'auto' for host arrays", () => {
     expect((await newWarnings(w0)).length).toBe(0);
   });
 
-  test.each(MODES)("device 'auto' (%s): ERR_SQEX_CUDA is not a reason to fall back", async (mode) => {
+  test.each(MODES)("device 'auto' with a deviceIndex (%s): ERR_SQEX_CUDA is not a reason to fall back", async (mode) => {
     const rng = freshRng();
     const shape: Shape4 = [1, 25, 1, 2];
     const p = problem(rng, 'eca', shape, 'NCHW', 0);
     const x = rng.normals(numel(shape));
     fake.failNextForward('ERR_SQEX_CUDA', { target: 'host' });
-    await expect(call(mode, 'eca', x, shape, p.weights, { ...p.options, device: 'auto' })).rejects.toMatchObject({ code: 'ERR_SQEX_CUDA' });
+    await expect(call(mode, 'eca', x, shape, p.weights, { ...p.options, ...AUTO })).rejects.toMatchObject({ code: 'ERR_SQEX_CUDA' });
     expect(fake.forwards().map((f) => f.fn).filter((f) => f.startsWith('cpu'))).toEqual([]);
   });
 

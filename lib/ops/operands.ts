@@ -2,7 +2,7 @@
 // backend a call runs on (host arrays: CPU or CUDA by options.device; a DeviceTensor x: CUDA).
 
 import { numelOf } from '../args.js';
-import { requireCuda, useCuda } from '../cuda.js';
+import { hostArraysUseCuda, requireCuda } from '../cuda.js';
 import { DeviceTensor, isDeviceTensor, rawPtr } from '../device-tensor.js';
 import {
   bufferOf,
@@ -155,7 +155,7 @@ export function resolveOperands(
     }
   }
   const layout = settings.layout ?? 'NCHW';
-  const cuda = useCuda(fn, settings.device, settings.deviceIndex);
+  const cuda = hostArraysUseCuda(fn, settings.device, settings.deviceIndex);
   return {
     kind: 'host',
     shape,
