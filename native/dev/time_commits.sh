@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Times the shipped kernels of several commits in one GPU session (a bisect of a slowdown).
+# Each commit's kernel harness (native/dev/cuda_build.sh at that commit, stripped, xz) sits in
+# DIR as harness-<commit>.xz; its `one` mode times one configuration (cuda_benchmark: 3 launches
+# against a same-size D2D copy). Each configuration runs REPS processes per commit, commits
+# interleaved, and the table gives the median op µs and op/copy per commit.
+#
+#   prepare here:  for c in A B C; do git worktree add /tmp/wt-$c $c; (cd /tmp/wt-$c &&
+#                  bash native/dev/cuda_build.sh sm_90 /tmp/out-$c); strip /tmp/out-$c/cuda_check_bench;
+#                  xz -c /tmp/out-$c/cuda_check_bench > DIR/harness-$c.xz; done
+#   device run:    bash native/dev/time_commits.sh DIR REPS BUDGET_S "cbam 32 2048 7 7 f32 NCHW" ...
+# Writes the table to stdout and $OUT/time_commits.md (when OUT is set).
+set -uo pipefail
+dir=$1 reps=$2 budget=$3
+shift 3
+t0=$SECONDS
+bins=()
+for x in "$dir"/harness-*.xz; do
+  c=${x##*/harness-}; c=${c%.xz}
+  xz -dc "$x" > "/tmp/harness-$c" && chmod +x "/tmp/harness-$c" && bins+=("$c")
+done
+out=${OUT:-/tmp}/time_commits.md
+{
+  echo "| configuration | $(printf '%s | ' "${bins[@]}")"
+  echo "|---|$(printf -- '---:|%.0s' "${bins[@]}")"
+} | tee "$out"
+for cfg in "$@"; do
+  declare -A ops=() ratios=()
+  for ((r = 0; r < reps; r++)); do
+    for c in "${bins[@]}"; do
+      if [ $((SECONDS - t0)) -ge "$budget" ]; then echo "budget of ${budget} s reached" | tee -a "$out"; exit 0; fi
+      # shellcheck disable=SC2086
+      line=$(timeout 30 "/tmp/harness-$c" one $cfg 2>&1 | grep -E ': op [0-9.]+ us, copy' | tail -1)
+      op=$(sed -E 's/.*: op ([0-9.]+) us, copy ([0-9.]+) us.*/\1/' <<< "$line")
+      cp=$(sed -E 's/.*: op ([0-9.]+) us, copy ([0-9.]+) us.*/\2/' <<< "$line")
+      [ -n "$line" ] || { op=nan; cp=nan; }
+      ops[$c]+="$op "
+      ratios[$c]+="$(awk -v o="$op" -v c="$cp" 'BEGIN { if (c + 0 > 0) printf "%.3f", o / c; else print "nan" }') "
+    done
+  done
+  med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
+  row="| $cfg |"
+  for c in "${bins[@]}"; do row+=" $(med <<< "${ops[$c]}") µs ($(med <<< "${ratios[$c]}")×) |"; done
+  echo "$row" | tee -a "$out"
+  unset ops ratios
+done
+echo "total $((SECONDS - t0)) s" | tee -a "$out"
