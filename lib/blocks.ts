@@ -87,7 +87,10 @@ export interface SEBlockForwardOptions {
   out?: Float32Array;
   /** Receives s, [N, C] row-major (N·C elements); disjoint from x, residual and out. */
   scaleOut?: Float32Array;
-  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
+  /**
+   * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * host x to a block built with plain 'auto', it sends that call to CUDA. Ignored on the CPU.
+   */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
@@ -109,7 +112,10 @@ export interface ECABlockForwardOptions {
   out?: Float32Array;
   /** Receives s, [N, C] row-major (N·C elements); disjoint from x and out. */
   scaleOut?: Float32Array;
-  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
+  /**
+   * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * host x to a block built with plain 'auto', it sends that call to CUDA. Ignored on the CPU.
+   */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
@@ -127,7 +133,10 @@ export interface ECABlockDeviceForwardOptions {
 export interface CBAMBlockForwardOptions {
   /** Receives y (N·C·H·W elements) and is returned; may be x itself, else disjoint from it. Default: a new array. */
   out?: Float32Array;
-  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
+  /**
+   * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * host x to a block built with plain 'auto', it sends that call to CUDA. Ignored on the CPU.
+   */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
@@ -145,7 +154,10 @@ export interface CBAMBlockDeviceForwardOptions {
  * (their kind must be x's: narrow x to pass them).
  */
 export interface BlockEitherForwardOptions {
-  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
+  /**
+   * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * host x to a block built with plain 'auto', it sends that call to CUDA. Ignored on the CPU.
+   */
   stream?: bigint;
   /** Async CPU calls over a host x; ignored for a DeviceTensor x. See {@link Offload}. */
   offload?: Offload;
@@ -167,6 +179,8 @@ class BlockCore {
   readonly settings: Settings;
   readonly dtype: DType | undefined;
   readonly cuda: boolean;
+  /** The weights are on the GPU (at construction when hostOnCuda, else at the first DeviceTensor call). */
+  private uploaded = false;
   /** A host x runs on CUDA (the block is, and its device is not 'auto' without an index: hostArraysUseCuda). */
   readonly hostOnCuda: boolean;
   readonly deviceIndex: number;
@@ -197,10 +211,18 @@ class BlockCore {
     this.cuda = useCuda(fn, this.settings.device, this.settings.deviceIndex);
     this.hostOnCuda = this.cuda && !(this.settings.device === 'auto' && this.settings.deviceIndex === undefined);
     this.deviceIndex = this.settings.deviceIndex ?? 0;
-    if (this.cuda) this.upload();
+    // A block that sends host arrays to CUDA uploads its weights now (an allocation failure is
+    // the constructor's). Under plain 'auto' host arrays run on the CPU, so the weights go to the
+    // GPU at the first DeviceTensor call: a block used only with host arrays never needs the GPU.
+    if (this.hostOnCuda) this.upload(true);
   }
 
-  private upload(): void {
+  /**
+   * Uploads the weights once. At construction (`fatal`) a failure disposes the block; later it
+   * frees what was uploaded and leaves the block usable with host arrays.
+   */
+  private upload(fatal: boolean): void {
+    if (this.uploaded) return;
     const slots = [DEV.w1, DEV.b1, DEV.w2, DEV.b2, DEV.aux];
     try {
       this.weights.slots.forEach((w, i) => {
@@ -210,8 +232,21 @@ class BlockCore {
         this.dev[slots[i]!] = t.ptr;
         this.dev[slots[i]! + 1] = BigInt(t.byteLength);
       });
+      this.uploaded = true;
     } catch (err) {
-      this.dispose();
+      if (fatal) {
+        this.dispose();
+        throw err;
+      }
+      for (const t of this.resident) {
+        try {
+          t.dispose();
+        } catch {
+          // the upload's own error is the one to report
+        }
+      }
+      this.resident = [];
+      this.dev.fill(0n);
       throw err;
     }
   }
@@ -310,7 +345,7 @@ class BlockCore {
     // Again: the shape's and the options' getters are the caller's code, and may have disposed this
     // block (an attack launched the kernel on its freed weights that way).
     if (this.disposed) throw codedError(`${fn}: this ${this.name} has been disposed`, 'ERR_SQEX_DISPOSED');
-    return { shape, opts, stream, offloadAlways, resident };
+    return { shape, opts, stream, streamGiven: opts.stream !== undefined, offloadAlways, resident };
   }
 
   /** Checks a DeviceTensor x against the block; returns the addon. */
@@ -330,6 +365,7 @@ class BlockCore {
     if (x.device !== this.deviceIndex) {
       throw rangeError(fn, 'x', `a DeviceTensor on the block's device cuda:${this.deviceIndex}`, x);
     }
+    this.upload(false);
     return binding();
   }
 
@@ -361,9 +397,10 @@ class BlockCore {
       this.spec,
       x,
       c.shape,
-      // Fixed at construction: a host x goes to CUDA when the block is there and its device was
-      // 'cuda' or came with an index; under plain 'auto' to the CPU, as a functional call's does.
-      { ...this.settings, device: this.hostOnCuda ? 'cuda' : 'cpu' },
+      // A DeviceTensor x runs where the block's weights are (a CPU block refused it above). A host
+      // x goes to CUDA when the block sends host arrays there (device 'cuda', or an index), or the
+      // call names a stream; under plain 'auto' to the CPU, as a functional call's does.
+      { ...this.settings, device: isDeviceTensor(x) || (this.cuda && (this.hostOnCuda || c.streamGiven)) ? 'cuda' : 'cpu' },
       c.opts,
       this.weights.slots,
       this.weights.c,
@@ -373,6 +410,7 @@ class BlockCore {
       fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, 'float32', this.deviceIndex);
       return this.call(fn, ops, c, null);
     }
+    this.upload(false);
     fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
     return this.call(fn, ops, c, this.dev);
   }
@@ -388,6 +426,8 @@ interface BlockCall {
   readonly shape: Shape4 | undefined;
   readonly opts: Readonly<Record<string, unknown>>;
   readonly stream: bigint;
+  /** options.stream was given: under plain 'auto' it sends a host x to CUDA (it names a CUDA stream). */
+  readonly streamGiven: boolean;
   readonly offloadAlways: boolean;
   readonly resident: boolean;
 }
@@ -433,9 +473,10 @@ abstract class Block {
     this.#core = core;
   }
   /**
-   * Where the block's weights live, fixed at construction: 'cuda' (resident on the GPU: DeviceTensor
-   * x runs there, and so does a host x when the block was built with device 'cuda' or a
-   * deviceIndex; under plain 'auto' a host x runs on the CPU) or 'cpu'.
+   * Where the block's weights live, fixed at construction: 'cuda' (on the GPU: DeviceTensor x runs
+   * there, and so does a host x when the block was built with device 'cuda' or a deviceIndex, or
+   * the call gives a stream; under plain 'auto' a host x runs on the CPU, and the weights are
+   * uploaded at the first DeviceTensor call) or 'cpu'.
    */
   get backend(): 'cpu' | 'cuda' {
     return coreOf(this, 'backend').cuda ? 'cuda' : 'cpu';
@@ -508,7 +549,9 @@ export class SEBlock extends Block {
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
    * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
-   * elements, C = {@link SEBlock.channels}. On a CUDA block it is staged to the GPU and back.
+   * elements, C = {@link SEBlock.channels}. It is staged to the GPU and back when
+   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
+   * stream); under plain 'auto' it runs on the CPU.
    * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
    * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
    *   'ERR_OUT_OF_RANGE', argument 'shape[1] (C)') for another C; the errors of {@link seForward}.
@@ -591,7 +634,9 @@ export class ECABlock extends Block {
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
    * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
-   * elements. On a CUDA block it is staged to the GPU and back.
+   * elements. It is staged to the GPU and back when
+   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
+   * stream); under plain 'auto' it runs on the CPU.
    * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
    * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); the errors of {@link ecaForward}.
    */
@@ -669,7 +714,9 @@ export class CBAMBlock extends Block {
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
    * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
-   * elements, C = {@link CBAMBlock.channels}. On a CUDA block it is staged to the GPU and back.
+   * elements, C = {@link CBAMBlock.channels}. It is staged to the GPU and back when
+   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
+   * stream); under plain 'auto' it runs on the CPU.
    * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
    * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
    *   'ERR_OUT_OF_RANGE', argument 'shape[1] (C)') for another C; the errors of {@link cbamForward}.

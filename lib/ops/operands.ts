@@ -155,7 +155,7 @@ export function resolveOperands(
     }
   }
   const layout = settings.layout ?? 'NCHW';
-  const cuda = hostArraysUseCuda(fn, settings.device, settings.deviceIndex);
+  const cuda = hostArraysUseCuda(fn, settings.device, settings.deviceIndex, raw.stream !== undefined);
   return {
     kind: 'host',
     shape,
