@@ -90,7 +90,6 @@ function hasTorch() {
   return r.status === 0;
 }
 
-// Runs bench/torch_peers.py and returns { key -> { bestUs, bestMode, bestRatio, copyUs, modes } }.
 /**
  * Adds one timed line of bench/torch_peers.py (a mode's per-op µs for one op/shape/dtype/layout)
  * to peers (Map by key), keeping every mode's time and the best. Copy lines, errors and the
@@ -114,6 +113,7 @@ export function addPeerRecord(peers, rec) {
 /** The peer entry of a saved row's key (rows of a results JSON carry op, shape, dtype, layout). */
 export const peerKey = (r) => key(r.op, r.shape, r.dtype, r.layout);
 
+// Runs bench/torch_peers.py and returns { key -> { bestUs, bestMode, bestRatio, copyUs, modes } }.
 function runPeers({ quick, log, shapes, ops, dtypes, layouts }) {
   const modes = process.env.SQEX_PEER_MODES || 'eager,graph';
   const args = [path.join(HERE, 'torch_peers.py'), '--modes', modes, '--ops', ops.join(','), '--dtypes', dtypes.join(','), '--layouts', layouts.join(',')];

@@ -195,10 +195,12 @@ SANITIZER_TESTS='^(?!.*(alloc/dispose cycles|absurd allocation)).*$'
 
 step_tests() {
   budget tests 120 40 || return
-  # The GPU suites (ops, tensors, weights, NaN/Inf, golden and checkpoint fixtures on CUDA), and the
-  # memory-safety suite, whose hostile transfer test runs over the CUDA host path here.
-  timeout -k 5 $B npx vitest run test/gpu test/golden.test.ts test/memory-safety.test.ts > "$logs/vitest-gpu.log" 2>&1
-  note "tests (vitest test/gpu + golden + memory-safety, CUDA 13 build, ${B} s): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu.log" | plain)"
+  # The GPU suites (ops, tensors, weights, NaN/Inf, golden and checkpoint fixtures on CUDA), the
+  # memory-safety suite, whose hostile transfer test runs over the CUDA host path here, and the
+  # README's code blocks (its GPU examples run only where there is a GPU; a review found one that
+  # a lib/ change had broken, 2026-11-30).
+  timeout -k 5 $B npx vitest run test/gpu test/golden.test.ts test/memory-safety.test.ts test/readme.test.ts > "$logs/vitest-gpu.log" 2>&1
+  note "tests (vitest test/gpu + golden + memory-safety + readme, CUDA 13 build, ${B} s): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu.log" | plain)"
   grep -E '×|FAIL' "$logs/vitest-gpu.log" | plain | head -15
 }
 
