@@ -1,12 +1,13 @@
 /// <reference lib="esnext.disposable" preserve="true" />
-// Reusable blocks: weights validated once and, when the block runs on CUDA, uploaded once as
-// resident float32 DeviceTensors. Per call only x and the optional tensors are checked, into a
+// Reusable blocks: weights validated once and, when the block uses CUDA, uploaded once as
+// resident float32 DeviceTensors (at construction, or at the first DeviceTensor call under plain
+// device 'auto'). Per call only x and the optional tensors are checked, into a
 // preallocated configuration and pointer array.
 
 import { CFG, DEV, type NativeBinding } from './backend/contract.js';
 import { parseEnum, parseObject, parseShape, parseStream } from './args.js';
 import { binding, useCuda } from './cuda.js';
-import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, releaseTensor, retainTensor } from './device-tensor.js';
+import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, releaseTensor, retainTensor, tensorDisposed } from './device-tensor.js';
 import { codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText, typeError } from './is.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
@@ -35,7 +36,8 @@ import type { ATTENTION_KINDS, attentionWeightsFromStateDict } from './state-dic
  * Constructor options of SEBlock. An unknown key is a TypeError (code 'ERR_INVALID_ARG_TYPE')
  * naming it; a bad value a TypeError or RangeError (code 'ERR_OUT_OF_RANGE') naming the option.
  * `device` and `deviceIndex` (see {@link DeviceSelection}) are resolved once, at construction:
- * a CUDA block uploads its weights there and keeps them resident until dispose().
+ * a CUDA block uploads its weights there (under plain 'auto': at its first DeviceTensor call) and
+ * keeps them resident until dispose().
  */
 export type SEBlockOptions = DeviceSelection & {
   /** Layout of host inputs (default 'NCHW'); DeviceTensor inputs must have it when given. See {@link Layout}. */
@@ -89,7 +91,8 @@ export interface SEBlockForwardOptions {
   scaleOut?: Float32Array;
   /**
    * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
-   * host x to a block built with plain 'auto', it sends that call to CUDA. Ignored on the CPU.
+   * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
+   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
@@ -114,7 +117,8 @@ export interface ECABlockForwardOptions {
   scaleOut?: Float32Array;
   /**
    * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
-   * host x to a block built with plain 'auto', it sends that call to CUDA. Ignored on the CPU.
+   * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
+   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
@@ -135,7 +139,8 @@ export interface CBAMBlockForwardOptions {
   out?: Float32Array;
   /**
    * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
-   * host x to a block built with plain 'auto', it sends that call to CUDA. Ignored on the CPU.
+   * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
+   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
@@ -156,7 +161,8 @@ export interface CBAMBlockDeviceForwardOptions {
 export interface BlockEitherForwardOptions {
   /**
    * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
-   * host x to a block built with plain 'auto', it sends that call to CUDA. Ignored on the CPU.
+   * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
+   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */
   stream?: bigint;
   /** Async CPU calls over a host x; ignored for a DeviceTensor x. See {@link Offload}. */
@@ -223,13 +229,14 @@ class BlockCore {
    */
   private upload(fatal: boolean): void {
     if (this.uploaded) return;
+    if (this.disposed) throw codedError(`${this.name}: this block has been disposed`, 'ERR_SQEX_DISPOSED');
     const slots = [DEV.w1, DEV.b1, DEV.w2, DEV.b2, DEV.aux];
     try {
       this.weights.slots.forEach((w, i) => {
         if (w === null) return;
         const t = DeviceTensor.from(w, [lengthOf(w), 1, 1, 1], { device: this.deviceIndex });
         this.resident.push(t);
-        this.dev[slots[i]!] = t.ptr;
+        this.dev[slots[i]!] = rawPtr(t);
         this.dev[slots[i]! + 1] = BigInt(t.byteLength);
       });
       this.uploaded = true;
@@ -350,7 +357,7 @@ class BlockCore {
 
   /** Checks a DeviceTensor x against the block; returns the addon. */
   private checkResident(fn: string, x: DeviceTensor): NativeBinding {
-    if (x.disposed) throw rangeError(fn, 'x', 'a DeviceTensor that has not been disposed', x);
+    if (tensorDisposed(x)) throw rangeError(fn, 'x', 'a DeviceTensor that has not been disposed', x);
     if (!this.cuda) throw rangeError(fn, 'x', `a Float32Array: this ${this.name} runs on the CPU`, x);
     const s = x.shape;
     if (this.weights.c !== 0 && s[1] !== this.weights.c) {
@@ -389,7 +396,7 @@ class BlockCore {
     }
     // As the resident path: the weights live on the block's device (without this, a DeviceTensor
     // x on another device reached the kernel with this device's weight pointers).
-    if (isDeviceTensor(x) && !x.disposed && x.device !== this.deviceIndex) {
+    if (isDeviceTensor(x) && !tensorDisposed(x) && x.device !== this.deviceIndex) {
       throw rangeError(fn, 'x', `a DeviceTensor on the block's device cuda:${this.deviceIndex}`, x);
     }
     const ops = resolveOperands(
@@ -508,7 +515,9 @@ abstract class Block {
  * A squeeze-and-excitation block with fixed weights (see {@link seForward} for the math and its
  * sources). The weights are validated and copied once, at construction (later writes to your
  * arrays do not change the block); on CUDA they are uploaded once and stay resident on the device
- * until dispose(), so a call over a DeviceTensor x uploads nothing.
+ * until dispose(): at construction, or under plain device 'auto' at the first DeviceTensor call
+ * (which then allocates and copies the weights, synchronously, before its kernel is enqueued:
+ * run one call before capturing a CUDA graph). Later DeviceTensor calls upload nothing.
  */
 export class SEBlock extends Block {
   /**
@@ -516,7 +525,9 @@ export class SEBlock extends Block {
    * @param options - see {@link SEBlockOptions}.
    * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE') naming
    *   a bad weight or option; Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' for device 'cuda'
-   *   without a usable GPU; Error with code 'ERR_SQEX_CUDA' when the upload fails; Error with code
+   *   without a usable GPU; Error with code 'ERR_SQEX_CUDA' when the upload fails (at
+   *   construction with device 'cuda' or a deviceIndex; under plain 'auto' the first DeviceTensor
+   *   call reports it, and the block stays usable); Error with code
    *   'ERR_SQEX_OUT_OF_MEMORY' when the weight copies cannot be allocated. A native addon that
    *   cannot be loaded is not an error here: device 'cuda' is then ERR_SQEX_CUDA_UNAVAILABLE (its
    *   message gives the load failure), and a CPU block throws LoadError (code 'ERR_SQEX_LOAD')

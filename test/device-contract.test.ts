@@ -1944,6 +1944,61 @@ describe("device 'auto' over host arrays runs on the CPU (the measured crossover
     expect(fake.forwards().map((f) => [f.fn, f.stream])).toEqual([[mode === 'sync' ? 'cudaForwardHost' : 'cudaForwardHostAsync', 7n]]);
   });
 
+  // Found by an attack (2026-11-30): DeviceTensor.prototype's `disposed` getter, replaced by the
+  // caller, ran in the middle of a check; one that disposed the block (or a weight) made a call
+  // run on freed weights. The library now reads liveness from the private field.
+  test('a replaced DeviceTensor.prototype.disposed getter is never called by a forward; the calls run on live weights', async () => {
+    const rng = freshRng();
+    const C = 6;
+    const shape: Shape4 = [2, C, 2, 2];
+    const w = randCBAMWeights(rng, C, 2, 3, { b1: true, b2: true, spatialBias: true });
+    const sw = randSEWeights(rng, C, 3, { twoFc: true, b1: true, b2: true });
+    const blocks = [keep(new CBAMBlock(w, { channels: C })), keep(new CBAMBlock(w, { channels: C, deviceIndex: 0 }))];
+    const xT = keep(upload(rng.normals(numel(shape), 1, 0.3), shape));
+    const wT = { w1: keep(DeviceTensor.from(sw.w1!, [3, C, 1, 1])), w2: keep(DeviceTensor.from(sw.w2!, [C, 3, 1, 1])) };
+    const desc = Object.getOwnPropertyDescriptor(DeviceTensor.prototype, 'disposed')!;
+    let calls = 0;
+    Object.defineProperty(DeviceTensor.prototype, 'disposed', {
+      configurable: true,
+      get() {
+        calls++;
+        for (const b of blocks) b.dispose();
+        wT.w1.dispose();
+        return desc.get!.call(this);
+      },
+    });
+    try {
+      for (const b of blocks) {
+        keep(b.forward(xT) as DeviceTensor);
+        keep((await b.forwardAsync(xT, { out: keep(upload(poisoned(numel(shape)), shape)) })) as DeviceTensor);
+      }
+      keep(seForward(xT, shape as LibShape4, wT) as unknown as DeviceTensor);
+    } finally {
+      Object.defineProperty(DeviceTensor.prototype, 'disposed', desc);
+    }
+    expect(calls, 'the replaced getter ran inside a call').toBe(0);
+    expect(blocks.every((b) => !b.disposed)).toBe(true);
+  });
+
+  test("a lazy upload that fails at any weight frees the weights it had uploaded", () => {
+    const rng = freshRng();
+    const C = 5;
+    const shape: Shape4 = [1, C, 2, 2];
+    const w = randCBAMWeights(rng, C, 2, 3, { b1: true, b2: true, spatialBias: true }); // 5 weights
+    const xT = keep(upload(rng.normals(numel(shape), 1, 0.3), shape));
+    for (let k = 0; k < 5; k++) {
+      const block = keep(new CBAMBlock(w, { channels: C }));
+      const live = fake.liveCount();
+      fake.failNextAllocs(1, k);
+      expect(thrown(() => block.forward(xT)), `allocation ${k}`).toMatchObject({ code: 'ERR_SQEX_CUDA' });
+      fake.clearFaults();
+      expect(fake.liveCount(), `weights left allocated after a failure at weight ${k}`).toBe(live);
+      expect(block.disposed).toBe(false);
+      keep(block.forward(xT) as DeviceTensor);
+      block.dispose();
+    }
+  });
+
   test("a block built with device 'auto' puts its weights on the GPU at the first DeviceTensor call, not before; a failed upload leaves it usable with host arrays", async () => {
     const rng = freshRng();
     const C = 7;

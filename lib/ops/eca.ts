@@ -50,8 +50,8 @@ export type ECAOptions = DeviceSelection & {
   scaleOut?: Float32Array;
   /**
    * cudaStream_t for the CUDA backend, as a bigint in [0n, 2n ** 64n); default 0n. Not
-   * cudaStreamPerThread (2n: RangeError, code 'ERR_OUT_OF_RANGE'). Given with device 'auto', it
-   * sends host arrays to CUDA (it names a CUDA stream). Ignored on the CPU.
+   * cudaStreamPerThread (2n: RangeError, code 'ERR_OUT_OF_RANGE'). Given with device 'auto' (any value, 0n
+   * included), it sends host arrays to CUDA (it names a CUDA stream); omit it to run them on the CPU. Ignored on the CPU.
    */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */

@@ -110,8 +110,8 @@ export type SEOptions = DeviceSelection & {
   /**
    * cudaStream_t for the CUDA backend, as a bigint in [0n, 2n ** 64n); default 0n (the legacy
    * default stream). cudaStreamPerThread (2n) is refused (RangeError, code 'ERR_OUT_OF_RANGE'):
-   * it names another stream on every thread. Given with device 'auto', it sends host arrays to
-   * CUDA (it names a CUDA stream). Ignored on the CPU.
+   * it names another stream on every thread. Given with device 'auto' (any value, 0n included), it
+   * sends host arrays to CUDA (it names a CUDA stream); omit it to run them on the CPU. Ignored on the CPU.
    */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
