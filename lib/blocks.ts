@@ -6,7 +6,7 @@
 
 import { CFG, DEV, type NativeBinding } from './backend/contract.js';
 import { parseEnum, parseObject, parseShape, parseStream } from './args.js';
-import { binding, useCuda } from './cuda.js';
+import { binding, hostArraysUseCuda, useCuda } from './cuda.js';
 import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, releaseTensor, retainTensor, tensorDisposed } from './device-tensor.js';
 import { codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText, typeError } from './is.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
@@ -185,10 +185,8 @@ class BlockCore {
   readonly settings: Settings;
   readonly dtype: DType | undefined;
   readonly cuda: boolean;
-  /** The weights are on the GPU (at construction when hostOnCuda, else at the first DeviceTensor call). */
+  /** The weights are on the GPU (at construction, or at the first DeviceTensor call under plain 'auto'). */
   private uploaded = false;
-  /** A host x runs on CUDA (the block is, and its device is not 'auto' without an index: hostArraysUseCuda). */
-  readonly hostOnCuda: boolean;
   readonly deviceIndex: number;
   // Annotated: an inferred Float64Array<ArrayBuffer> in the declarations needs TypeScript 5.7.
   readonly cfg: Float64Array = new Float64Array(CFG.length);
@@ -215,12 +213,12 @@ class BlockCore {
     const channels = positiveInt(fn, 'options.channels', opts.channels);
     this.weights = copyWeights(spec.validateWeights(fn, weights, undefined, channels, false));
     this.cuda = useCuda(fn, this.settings.device, this.settings.deviceIndex);
-    this.hostOnCuda = this.cuda && !(this.settings.device === 'auto' && this.settings.deviceIndex === undefined);
     this.deviceIndex = this.settings.deviceIndex ?? 0;
-    // A block that sends host arrays to CUDA uploads its weights now (an allocation failure is
-    // the constructor's). Under plain 'auto' host arrays run on the CPU, so the weights go to the
-    // GPU at the first DeviceTensor call: a block used only with host arrays never needs the GPU.
-    if (this.hostOnCuda) this.upload(true);
+    // A block that sends host arrays to CUDA (by the functions' rule, without a per-call stream)
+    // uploads its weights now: an allocation failure is the constructor's. Under plain 'auto' host
+    // arrays run on the CPU, so the weights go to the GPU at the first DeviceTensor call: a block
+    // used only with host arrays never needs the GPU.
+    if (this.cuda && hostArraysUseCuda(fn, this.settings.device, this.settings.deviceIndex, false)) this.upload(true);
   }
 
   /**
@@ -245,14 +243,7 @@ class BlockCore {
         this.dispose();
         throw err;
       }
-      for (const t of this.resident) {
-        try {
-          t.dispose();
-        } catch {
-          // the upload's own error is the one to report
-        }
-      }
-      this.resident = [];
+      this.freeResident(); // the upload's own error is the one to report
       this.dev.fill(0n);
       throw err;
     }
@@ -261,9 +252,17 @@ class BlockCore {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    // Each tensor on its own: one failed free (cudaFree can report an earlier kernel's error) must
-    // not leave the others allocated with no way to free them. A tensor that an async call still
-    // holds (retainTensor) is freed when that call settles.
+    const failure = this.freeResident();
+    if (failure !== null) throw failure;
+  }
+
+  /**
+   * Disposes the resident weights, each on its own: one failed free (cudaFree can report an
+   * earlier kernel's error) must not leave the others allocated with no way to free them. A
+   * tensor that an async call still holds (retainTensor) is freed when that call settles.
+   * Returns the first failure, or null.
+   */
+  private freeResident(): unknown {
     let failure: unknown = null;
     for (const t of this.resident) {
       try {
@@ -273,7 +272,7 @@ class BlockCore {
       }
     }
     this.resident = [];
-    if (failure !== null) throw failure;
+    return failure;
   }
 
   /** Holds the resident weights (and `more`) until `settle` is done: dispose() meanwhile only marks them. */
@@ -352,7 +351,7 @@ class BlockCore {
     // Again: the shape's and the options' getters are the caller's code, and may have disposed this
     // block (an attack launched the kernel on its freed weights that way).
     if (this.disposed) throw codedError(`${fn}: this ${this.name} has been disposed`, 'ERR_SQEX_DISPOSED');
-    return { shape, opts, stream, streamGiven: opts.stream !== undefined, offloadAlways, resident };
+    return { shape, opts, stream, offloadAlways, resident };
   }
 
   /** Checks a DeviceTensor x against the block; returns the addon. */
@@ -404,10 +403,10 @@ class BlockCore {
       this.spec,
       x,
       c.shape,
-      // A DeviceTensor x runs where the block's weights are (a CPU block refused it above). A host
-      // x goes to CUDA when the block sends host arrays there (device 'cuda', or an index), or the
-      // call names a stream; under plain 'auto' to the CPU, as a functional call's does.
-      { ...this.settings, device: isDeviceTensor(x) || (this.cuda && (this.hostOnCuda || c.streamGiven)) ? 'cuda' : 'cpu' },
+      // A CUDA block keeps its device setting, so a host x follows the functions' rule
+      // (hostArraysUseCuda: plain 'auto' runs it on the CPU unless the call gives a stream) and a
+      // DeviceTensor x runs on CUDA; a CPU block refused a DeviceTensor x above.
+      { ...this.settings, device: this.cuda ? this.settings.device : 'cpu' },
       c.opts,
       this.weights.slots,
       this.weights.c,
@@ -433,8 +432,6 @@ interface BlockCall {
   readonly shape: Shape4 | undefined;
   readonly opts: Readonly<Record<string, unknown>>;
   readonly stream: bigint;
-  /** options.stream was given: under plain 'auto' it sends a host x to CUDA (it names a CUDA stream). */
-  readonly streamGiven: boolean;
   readonly offloadAlways: boolean;
   readonly resident: boolean;
 }
