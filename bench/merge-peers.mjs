@@ -11,7 +11,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { renderSvg } from '../scripts/bench-chart.mjs';
-import { addPeerRecord, gpuMarkdown, peerKey } from './gpu.mjs';
+import { addPeerRecord, gpuMarkdown, peerKey, recordKey } from './gpu.mjs';
 
 /**
  * Merges each JSON-lines file of peerFiles into the results at jsonPath and rewrites its .json,
@@ -61,7 +61,7 @@ export function mergePeers(jsonPath, peerFiles, note = null) {
         return;
       }
       if (!rec.mode || rec.mode === 'copy' || typeof rec.us !== 'number') return;
-      const key = peerKey({ op: rec.op, shape: [rec.n, rec.c, rec.h, rec.w], dtype: rec.dtype, layout: rec.layout });
+      const key = recordKey(rec);
       if (!data.rows.some((r) => peerKey(r) === key)) return; // a configuration the table does not have
       if (peers.get(key)?.modes?.[rec.mode] !== undefined) {
         throw new Error(`${f}:${i + 1}: ${key.replaceAll('|', ' ')} already has PyTorch mode '${rec.mode}' (a merge adds modes; was this file merged before?)`);

@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
 # Times the shipped kernels of several commits in one GPU session (a bisect of a slowdown).
-# Each commit's kernel harness (native/dev/cuda_build.sh at that commit, stripped, xz) sits in
-# DIR as harness-<name>.xz, columns in the glob's order (name them harness-1-<commit>.xz, ... for
-# history order); its `one` mode times one configuration (cuda_benchmark: 3 launches
-# against a same-size D2D copy). Each configuration runs REPS processes per commit, commits
-# interleaved, and the table gives the median op µs and op/copy per commit.
+# Each commit's kernel harness (stripped, xz) sits in DIR as harness-<name>.xz, columns in the
+# glob's order (native/dev/build_harnesses.sh names them harness-<i>-<commit>.xz in the order
+# given); its `one` mode times one configuration (cuda_benchmark: 3 launches against a same-size
+# D2D copy). Each configuration runs REPS processes per commit, commits interleaved, and the
+# table gives the median op µs and op/copy per commit.
 #
-#   prepare here:  for c in A B C; do git worktree add /tmp/wt-$c $c; (cd /tmp/wt-$c &&
-#                  bash native/dev/cuda_build.sh sm_90 /tmp/out-$c); strip /tmp/out-$c/cuda_check_bench;
-#                  xz -c /tmp/out-$c/cuda_check_bench > DIR/harness-$c.xz; done
+#   prepare here:  bash native/dev/build_harnesses.sh DIR A B C
 #   device run:    bash native/dev/time_commits.sh DIR REPS BUDGET_S "cbam 32 2048 7 7 f32 NCHW" ...
 # Writes the table to stdout and $OUT/time_commits.md (when OUT is set).
 set -uo pipefail
