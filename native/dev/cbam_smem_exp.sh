@@ -41,7 +41,10 @@ if [ "$step" = check ]; then
   say "check branch: exit $r1, $(grep -E '^checks:' "$out/check-branch.txt" | tail -1), $(grep -c '^FAIL' "$out/check-branch.txt") FAIL lines"
   say "check main:   exit $r2, $(grep -E '^checks:' "$out/check-main.txt" | tail -1)"
   nd=$(diff <(grep -E '^(PASS|FAIL)' "$out/check-main.txt") <(grep -E '^(PASS|FAIL)' "$out/check-branch.txt") | grep -c '^[<>]')
-  say "bitwise: $(grep -cE '^(PASS|FAIL)' "$out/check-branch.txt") case lines, $nd differing lines (main vs branch; expected 0)"
+  # expected 2 differing cases (4 lines): CBAM f32 NCHW 4x2048x7x7 and 1x1024x56x56, whose tile
+  # plans the change moves (T 69 -> 25; 1 -> 2 channels per chunk), so their fp32 partial sums
+  # round in other places; every other case bitwise equal (seen on the CPU emulator, NOTES-cuda.md)
+  say "bitwise: $(grep -cE '^(PASS|FAIL)' "$out/check-branch.txt") case lines, $nd differing lines (main vs branch; expected 4: two plan-changed CBAM cases)"
   diff <(grep -E '^(PASS|FAIL)' "$out/check-main.txt") <(grep -E '^(PASS|FAIL)' "$out/check-branch.txt") > "$out/check-diff.txt"
   # 2. racecheck and memcheck on the CBAM paths the aliasing touches (branch harness, `one` mode:
   #    3 launches + warm-up). hidden = max(8, C/16): C = 256 -> FC1 in every block (fc1_local) and,

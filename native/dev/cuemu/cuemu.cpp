@@ -18,6 +18,7 @@
 #include <vector>
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define CUEMU_ASAN 1
 #endif
@@ -177,6 +178,10 @@ struct StackArena {
 };
 
 void prepare_stack(Fiber& f, unsigned char* stack, size_t bytes) {
+#if CUEMU_ASAN
+  // A finished fiber never unwinds: its frames' redzones stay poisoned until cleared here.
+  __asan_unpoison_memory_region(stack, bytes);
+#endif
   f.stack = stack;
   f.stack_bytes = bytes;
   for (int i = 0; i < kCanaryWords; ++i) reinterpret_cast<uint64_t*>(stack)[i] = kCanary;
@@ -339,11 +344,13 @@ void trap(const char* where) {
   std::abort();
 }
 
-void launch(dim3 grid, dim3 block, size_t smem, cudaStream_t, std::function<void()> body) {
+void launch(dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body) {
+  if (record(stream, [=] { launch(grid, block, smem, nullptr, body); })) return;
   const long long nblocks = static_cast<long long>(grid.x) * grid.y * grid.z;
   const int nthreads = static_cast<int>(block.x * block.y * block.z);
   if (nblocks <= 0 || nthreads <= 0 || nthreads > 1024) trap("bad launch configuration");
   ++g_launches;
+  if (std::getenv("CUEMU_PLAN_ONLY")) return;  // with CUEMU_PLAN: list the tile plans, run nothing
   const Order order = order_from_env();
   // One OS thread per block: persistent kernels need every block of the grid running at once.
   std::atomic<long long> next{0};

@@ -30,6 +30,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <vector>
 
 #ifndef __launch_bounds__
 #define __launch_bounds__(...)
@@ -55,6 +56,18 @@ void spin_yield();
 unsigned char* dynamic_smem();
 long long clock_ns();
 [[noreturn]] void trap(const char* where);
+// A stream: work runs at once, except while the stream is being captured into a graph, when it
+// is recorded (record() returns true) and runs at each launch of the graph.
+struct Stream {
+  bool capturing = false;
+  std::vector<std::function<void()>> recorded;
+};
+inline bool record(cudaStream_t s, std::function<void()> op) {
+  auto* st = reinterpret_cast<Stream*>(s);
+  if (!st || !st->capturing) return false;
+  st->recorded.push_back(std::move(op));
+  return true;
+}
 // Runs `body` as grid x block threads with `smem` bytes of dynamic shared memory (synchronous:
 // streams are ordered by construction).
 void launch(dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body);

@@ -154,40 +154,70 @@ cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
   if (n) std::memmove(d, s, n);
   return cudaSuccess;
 }
-cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t) {
+cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st) {
+  if (cuemu::record(st, [=] { cudaMemcpy(d, s, n, k); })) return cudaSuccess;
   return cudaMemcpy(d, s, n, k);
 }
 cudaError_t cudaMemset(void* d, int v, size_t n) {
   std::memset(d, v, n);
   return cudaSuccess;
 }
-cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t) { return cudaMemset(d, v, n); }
+cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st) {
+  if (cuemu::record(st, [=] { cudaMemset(d, v, n); })) return cudaSuccess;
+  return cudaMemset(d, v, n);
+}
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
 cudaError_t cudaStreamCreate(cudaStream_t* s) {
-  *s = reinterpret_cast<cudaStream_t>(new char);
+  *s = reinterpret_cast<cudaStream_t>(new cuemu::Stream);
   return cudaSuccess;
 }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) { return cudaStreamCreate(s); }
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
-  delete reinterpret_cast<char*>(s);
+  delete reinterpret_cast<cuemu::Stream*>(s);
   return cudaSuccess;
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
-cudaError_t cudaStreamIsCapturing(cudaStream_t, cudaStreamCaptureStatus* st) {
-  *st = cudaStreamCaptureStatusNone;
+cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* st) {
+  *st = s && reinterpret_cast<cuemu::Stream*>(s)->capturing ? cudaStreamCaptureStatusActive
+                                                             : cudaStreamCaptureStatusNone;
   return cudaSuccess;
 }
-cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) { return ret(cudaErrorNotSupported); }
-cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t*) { return ret(cudaErrorNotSupported); }
-cudaError_t cudaGraphInstantiate(cudaGraphExec_t*, cudaGraph_t, unsigned long long) {
-  return ret(cudaErrorNotSupported);
+// Capture records the stream's launches, copies and memsets (cuemu::Stream); a graph replays them.
+cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
+  if (!s) return ret(cudaErrorStreamCaptureUnsupported);  // the legacy default stream
+  auto* st = reinterpret_cast<cuemu::Stream*>(s);
+  st->capturing = true;
+  st->recorded.clear();
+  return cudaSuccess;
 }
-cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t*, cudaGraph_t, unsigned long long) {
-  return ret(cudaErrorNotSupported);
+cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* g) {
+  auto* st = reinterpret_cast<cuemu::Stream*>(s);
+  if (!st || !st->capturing) return ret(cudaErrorIllegalState);
+  st->capturing = false;
+  *g = reinterpret_cast<cudaGraph_t>(new std::vector<std::function<void()>>(std::move(st->recorded)));
+  st->recorded.clear();
+  return cudaSuccess;
 }
-cudaError_t cudaGraphLaunch(cudaGraphExec_t, cudaStream_t) { return ret(cudaErrorNotSupported); }
-cudaError_t cudaGraphDestroy(cudaGraph_t) { return cudaSuccess; }
-cudaError_t cudaGraphExecDestroy(cudaGraphExec_t) { return cudaSuccess; }
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t* e, cudaGraph_t g, unsigned long long) {
+  *e = reinterpret_cast<cudaGraphExec_t>(
+      new std::vector<std::function<void()>>(*reinterpret_cast<std::vector<std::function<void()>>*>(g)));
+  return cudaSuccess;
+}
+cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t* e, cudaGraph_t g, unsigned long long f) {
+  return cudaGraphInstantiate(e, g, f);
+}
+cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t) {
+  for (auto& op : *reinterpret_cast<std::vector<std::function<void()>>*>(e)) op();
+  return cudaSuccess;
+}
+cudaError_t cudaGraphDestroy(cudaGraph_t g) {
+  delete reinterpret_cast<std::vector<std::function<void()>>*>(g);
+  return cudaSuccess;
+}
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t e) {
+  delete reinterpret_cast<std::vector<std::function<void()>>*>(e);
+  return cudaSuccess;
+}
 cudaError_t cudaEventCreate(cudaEvent_t* e) {
   *e = reinterpret_cast<cudaEvent_t>(new Event{});
   return cudaSuccess;
