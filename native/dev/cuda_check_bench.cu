@@ -315,6 +315,15 @@ static float* up(const std::vector<float>& v) {
 }
 
 static int g_fail = 0, g_pass = 0;
+// SQEX_DIGEST set: each check line also gives a 64-bit FNV-1a digest of the case's y bytes (and
+// scale_out), so that two builds' outputs can be compared bitwise by diffing their check output
+// (same seed, same cases).
+static bool g_digest = false;
+static unsigned long long fnv1a(const void* p, size_t n) {
+  unsigned long long h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(p)[i]) * 1099511628211ull;
+  return h;
+}
 
 // Puts NaN / +-Inf where k.nan_target says (see Case), in the value arrays, their storage
 // bytes and their storage-rounded copies alike.
@@ -480,8 +489,13 @@ static void check_case(const Case& k) {
       why = "scale_out not bitwise deterministic";
     }
   }
-  std::printf("%s %-80s err %.2e%s%s\n", ok ? "PASS" : "FAIL", k.label().c_str(), maxerr,
+  std::printf("%s %-80s err %.2e%s%s", ok ? "PASS" : "FAIL", k.label().c_str(), maxerr,
               ok ? "" : "  <- ", ok ? "" : why.c_str());
+  if (g_digest) {
+    std::printf("  y#%016llx", fnv1a(out[0].data(), out[0].size()));
+    if (k.scale_out) std::printf(" s#%016llx", fnv1a(sout[0].data(), sout[0].size() * sizeof(float)));
+  }
+  std::printf("\n");
   (ok ? g_pass : g_fail)++;
   cudaFree(xb);
   cudaFree(yb);
@@ -829,6 +843,7 @@ static void run_bench(const char* md_path, bool quick, bool se_only = false) {
 
 int main(int argc, char** argv) {
   const std::string mode = argc > 1 ? argv[1] : "all";
+  g_digest = std::getenv("SQEX_DIGEST") != nullptr;
   CudaStatusInfo info = cuda_status();
   std::printf("cuda_status: compiled=%d available=%d devices=%d driver=%d runtime=%d reason='%s'\n",
               info.compiled, info.available, info.device_count, info.driver_version, info.runtime_version,
