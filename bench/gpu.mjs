@@ -90,7 +90,6 @@ function hasTorch() {
   return r.status === 0;
 }
 
-// Runs bench/torch_peers.py and returns { key -> { bestUs, bestMode, bestRatio, copyUs, modes } }.
 /**
  * Adds one timed line of bench/torch_peers.py (a mode's per-op µs for one op/shape/dtype/layout)
  * to peers (Map by key), keeping every mode's time and the best. Copy lines, errors and the
@@ -99,7 +98,7 @@ function hasTorch() {
  */
 export function addPeerRecord(peers, rec) {
   if (rec.error || rec.mode === 'copy' || typeof rec.us !== 'number') return;
-  const k = key(rec.op, [rec.n, rec.c, rec.h, rec.w], rec.dtype, rec.layout);
+  const k = recordKey(rec);
   const p = peers.get(k) ?? { bestUs: Infinity, bestMode: null, bestRatio: null, copyUs: rec.copy_us, modes: {} };
   p.modes[rec.mode] = rec.us;
   if (rec.us < p.bestUs) {
@@ -113,7 +112,10 @@ export function addPeerRecord(peers, rec) {
 
 /** The peer entry of a saved row's key (rows of a results JSON carry op, shape, dtype, layout). */
 export const peerKey = (r) => key(r.op, r.shape, r.dtype, r.layout);
+/** The same key for a line of bench/torch_peers.py (op, n, c, h, w, dtype, layout). */
+export const recordKey = (rec) => key(rec.op, [rec.n, rec.c, rec.h, rec.w], rec.dtype, rec.layout);
 
+// Runs bench/torch_peers.py and returns { key -> { bestUs, bestMode, bestRatio, copyUs, modes } }.
 function runPeers({ quick, log, shapes, ops, dtypes, layouts }) {
   const modes = process.env.SQEX_PEER_MODES || 'eager,graph';
   const args = [path.join(HERE, 'torch_peers.py'), '--modes', modes, '--ops', ops.join(','), '--dtypes', dtypes.join(','), '--layouts', layouts.join(',')];
@@ -240,7 +242,7 @@ export async function runGpuBench({
   const json = {
     date: new Date().toISOString(), gpu: dev.name, commit: gitCommit(), driver: status.driverVersion, torch: peerMeta?.torch ?? null,
     header: lines,
-    rows: rows.map((r) => ({ ...r, peer: peers.get(key(r.op, r.shape, r.dtype, r.layout)) ?? null })),
+    rows: rows.map((r) => ({ ...r, peer: peers.get(peerKey(r)) ?? null })),
   };
   const markdown = gpuMarkdown(lines, json.rows);
   if (save) save(`${gpuSlug}-${stamp}`, { md: markdown, json: JSON.stringify(json, null, 1), svg: renderSvg(json) });

@@ -6,6 +6,7 @@ export interface MergedPeerRun {
   torch: string | null;
   modes: string[];
   timings: number;
+  errors: number;
   note: string | null;
 }
 

@@ -1,12 +1,13 @@
 /// <reference lib="esnext.disposable" preserve="true" />
-// Reusable blocks: weights validated once and, when the block runs on CUDA, uploaded once as
-// resident float32 DeviceTensors. Per call only x and the optional tensors are checked, into a
+// Reusable blocks: weights validated once and, when the block uses CUDA, uploaded once as
+// resident float32 DeviceTensors (at construction, or at the first DeviceTensor call under plain
+// device 'auto'). Per call only x and the optional tensors are checked, into a
 // preallocated configuration and pointer array.
 
 import { CFG, DEV, type NativeBinding } from './backend/contract.js';
 import { parseEnum, parseObject, parseShape, parseStream } from './args.js';
-import { binding, useCuda } from './cuda.js';
-import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, releaseTensor, retainTensor } from './device-tensor.js';
+import { binding, hostArraysUseCuda, useCuda } from './cuda.js';
+import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, releaseTensor, retainTensor, tensorDisposed } from './device-tensor.js';
 import { codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText, typeError } from './is.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
@@ -35,7 +36,8 @@ import type { ATTENTION_KINDS, attentionWeightsFromStateDict } from './state-dic
  * Constructor options of SEBlock. An unknown key is a TypeError (code 'ERR_INVALID_ARG_TYPE')
  * naming it; a bad value a TypeError or RangeError (code 'ERR_OUT_OF_RANGE') naming the option.
  * `device` and `deviceIndex` (see {@link DeviceSelection}) are resolved once, at construction:
- * a CUDA block uploads its weights there and keeps them resident until dispose().
+ * a CUDA block uploads its weights there (under plain 'auto': at its first DeviceTensor call) and
+ * keeps them resident until dispose().
  */
 export type SEBlockOptions = DeviceSelection & {
   /** Layout of host inputs (default 'NCHW'); DeviceTensor inputs must have it when given. See {@link Layout}. */
@@ -87,7 +89,11 @@ export interface SEBlockForwardOptions {
   out?: Float32Array;
   /** Receives s, [N, C] row-major (N·C elements); disjoint from x, residual and out. */
   scaleOut?: Float32Array;
-  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
+  /**
+   * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
+   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
+   */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
@@ -109,7 +115,11 @@ export interface ECABlockForwardOptions {
   out?: Float32Array;
   /** Receives s, [N, C] row-major (N·C elements); disjoint from x and out. */
   scaleOut?: Float32Array;
-  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
+  /**
+   * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
+   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
+   */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
@@ -127,7 +137,11 @@ export interface ECABlockDeviceForwardOptions {
 export interface CBAMBlockForwardOptions {
   /** Receives y (N·C·H·W elements) and is returned; may be x itself, else disjoint from it. Default: a new array. */
   out?: Float32Array;
-  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
+  /**
+   * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
+   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
+   */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
@@ -145,7 +159,11 @@ export interface CBAMBlockDeviceForwardOptions {
  * (their kind must be x's: narrow x to pass them).
  */
 export interface BlockEitherForwardOptions {
-  /** cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Ignored on the CPU. */
+  /**
+   * cudaStream_t (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
+   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
+   */
   stream?: bigint;
   /** Async CPU calls over a host x; ignored for a DeviceTensor x. See {@link Offload}. */
   offload?: Offload;
@@ -167,8 +185,8 @@ class BlockCore {
   readonly settings: Settings;
   readonly dtype: DType | undefined;
   readonly cuda: boolean;
-  /** A host x runs on CUDA (the block is, and its device is not 'auto' without an index: hostArraysUseCuda). */
-  readonly hostOnCuda: boolean;
+  /** The weights are on the GPU (at construction, or at the first DeviceTensor call under plain 'auto'). */
+  private uploaded = false;
   readonly deviceIndex: number;
   // Annotated: an inferred Float64Array<ArrayBuffer> in the declarations needs TypeScript 5.7.
   readonly cfg: Float64Array = new Float64Array(CFG.length);
@@ -195,23 +213,38 @@ class BlockCore {
     const channels = positiveInt(fn, 'options.channels', opts.channels);
     this.weights = copyWeights(spec.validateWeights(fn, weights, undefined, channels, false));
     this.cuda = useCuda(fn, this.settings.device, this.settings.deviceIndex);
-    this.hostOnCuda = this.cuda && !(this.settings.device === 'auto' && this.settings.deviceIndex === undefined);
     this.deviceIndex = this.settings.deviceIndex ?? 0;
-    if (this.cuda) this.upload();
+    // A block that sends host arrays to CUDA (by the functions' rule, without a per-call stream)
+    // uploads its weights now: an allocation failure is the constructor's. Under plain 'auto' host
+    // arrays run on the CPU, so the weights go to the GPU at the first DeviceTensor call: a block
+    // used only with host arrays never needs the GPU.
+    if (this.cuda && hostArraysUseCuda(fn, this.settings.device, this.settings.deviceIndex, false)) this.upload(true);
   }
 
-  private upload(): void {
+  /**
+   * Uploads the weights once. At construction (`fatal`) a failure disposes the block; later it
+   * frees what was uploaded and leaves the block usable with host arrays.
+   */
+  private upload(fatal: boolean): void {
+    if (this.uploaded) return;
+    if (this.disposed) throw codedError(`${this.name}: this block has been disposed`, 'ERR_SQEX_DISPOSED');
     const slots = [DEV.w1, DEV.b1, DEV.w2, DEV.b2, DEV.aux];
     try {
       this.weights.slots.forEach((w, i) => {
         if (w === null) return;
         const t = DeviceTensor.from(w, [lengthOf(w), 1, 1, 1], { device: this.deviceIndex });
         this.resident.push(t);
-        this.dev[slots[i]!] = t.ptr;
+        this.dev[slots[i]!] = rawPtr(t);
         this.dev[slots[i]! + 1] = BigInt(t.byteLength);
       });
+      this.uploaded = true;
     } catch (err) {
-      this.dispose();
+      if (fatal) {
+        this.dispose();
+        throw err;
+      }
+      this.freeResident(); // the upload's own error is the one to report
+      this.dev.fill(0n);
       throw err;
     }
   }
@@ -219,9 +252,17 @@ class BlockCore {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    // Each tensor on its own: one failed free (cudaFree can report an earlier kernel's error) must
-    // not leave the others allocated with no way to free them. A tensor that an async call still
-    // holds (retainTensor) is freed when that call settles.
+    const failure = this.freeResident();
+    if (failure !== null) throw failure;
+  }
+
+  /**
+   * Disposes the resident weights, each on its own: one failed free (cudaFree can report an
+   * earlier kernel's error) must not leave the others allocated with no way to free them. A
+   * tensor that an async call still holds (retainTensor) is freed when that call settles.
+   * Returns the first failure, or null.
+   */
+  private freeResident(): unknown {
     let failure: unknown = null;
     for (const t of this.resident) {
       try {
@@ -231,7 +272,7 @@ class BlockCore {
       }
     }
     this.resident = [];
-    if (failure !== null) throw failure;
+    return failure;
   }
 
   /** Holds the resident weights (and `more`) until `settle` is done: dispose() meanwhile only marks them. */
@@ -315,7 +356,7 @@ class BlockCore {
 
   /** Checks a DeviceTensor x against the block; returns the addon. */
   private checkResident(fn: string, x: DeviceTensor): NativeBinding {
-    if (x.disposed) throw rangeError(fn, 'x', 'a DeviceTensor that has not been disposed', x);
+    if (tensorDisposed(x)) throw rangeError(fn, 'x', 'a DeviceTensor that has not been disposed', x);
     if (!this.cuda) throw rangeError(fn, 'x', `a Float32Array: this ${this.name} runs on the CPU`, x);
     const s = x.shape;
     if (this.weights.c !== 0 && s[1] !== this.weights.c) {
@@ -330,6 +371,7 @@ class BlockCore {
     if (x.device !== this.deviceIndex) {
       throw rangeError(fn, 'x', `a DeviceTensor on the block's device cuda:${this.deviceIndex}`, x);
     }
+    this.upload(false);
     return binding();
   }
 
@@ -353,7 +395,7 @@ class BlockCore {
     }
     // As the resident path: the weights live on the block's device (without this, a DeviceTensor
     // x on another device reached the kernel with this device's weight pointers).
-    if (isDeviceTensor(x) && !x.disposed && x.device !== this.deviceIndex) {
+    if (isDeviceTensor(x) && !tensorDisposed(x) && x.device !== this.deviceIndex) {
       throw rangeError(fn, 'x', `a DeviceTensor on the block's device cuda:${this.deviceIndex}`, x);
     }
     const ops = resolveOperands(
@@ -361,9 +403,10 @@ class BlockCore {
       this.spec,
       x,
       c.shape,
-      // Fixed at construction: a host x goes to CUDA when the block is there and its device was
-      // 'cuda' or came with an index; under plain 'auto' to the CPU, as a functional call's does.
-      { ...this.settings, device: this.hostOnCuda ? 'cuda' : 'cpu' },
+      // A CUDA block keeps its device setting, so a host x follows the functions' rule
+      // (hostArraysUseCuda: plain 'auto' runs it on the CPU unless the call gives a stream) and a
+      // DeviceTensor x runs on CUDA; a CPU block refused a DeviceTensor x above.
+      { ...this.settings, device: this.cuda ? this.settings.device : 'cpu' },
       c.opts,
       this.weights.slots,
       this.weights.c,
@@ -373,6 +416,7 @@ class BlockCore {
       fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, 'float32', this.deviceIndex);
       return this.call(fn, ops, c, null);
     }
+    this.upload(false);
     fillCfg(this.cfg, this.spec, this.weights, this.settings, ops.shape, ops.layout, ops.x.dtype, ops.x.device);
     return this.call(fn, ops, c, this.dev);
   }
@@ -433,9 +477,10 @@ abstract class Block {
     this.#core = core;
   }
   /**
-   * Where the block's weights live, fixed at construction: 'cuda' (resident on the GPU: DeviceTensor
-   * x runs there, and so does a host x when the block was built with device 'cuda' or a
-   * deviceIndex; under plain 'auto' a host x runs on the CPU) or 'cpu'.
+   * Where the block's weights live, fixed at construction: 'cuda' (on the GPU: DeviceTensor x runs
+   * there, and so does a host x when the block was built with device 'cuda' or a deviceIndex, or
+   * the call gives a stream; under plain 'auto' a host x runs on the CPU, and the weights are
+   * uploaded at the first DeviceTensor call) or 'cpu'.
    */
   get backend(): 'cpu' | 'cuda' {
     return coreOf(this, 'backend').cuda ? 'cuda' : 'cpu';
@@ -467,7 +512,9 @@ abstract class Block {
  * A squeeze-and-excitation block with fixed weights (see {@link seForward} for the math and its
  * sources). The weights are validated and copied once, at construction (later writes to your
  * arrays do not change the block); on CUDA they are uploaded once and stay resident on the device
- * until dispose(), so a call over a DeviceTensor x uploads nothing.
+ * until dispose(): at construction, or under plain device 'auto' at the first DeviceTensor call
+ * (which then allocates and copies the weights, synchronously, before its kernel is enqueued:
+ * run one call before capturing a CUDA graph). Later DeviceTensor calls upload nothing.
  */
 export class SEBlock extends Block {
   /**
@@ -475,7 +522,9 @@ export class SEBlock extends Block {
    * @param options - see {@link SEBlockOptions}.
    * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE') naming
    *   a bad weight or option; Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' for device 'cuda'
-   *   without a usable GPU; Error with code 'ERR_SQEX_CUDA' when the upload fails; Error with code
+   *   without a usable GPU; Error with code 'ERR_SQEX_CUDA' when the upload fails (at
+   *   construction with device 'cuda' or a deviceIndex; under plain 'auto' the first DeviceTensor
+   *   call reports it, and the block stays usable); Error with code
    *   'ERR_SQEX_OUT_OF_MEMORY' when the weight copies cannot be allocated. A native addon that
    *   cannot be loaded is not an error here: device 'cuda' is then ERR_SQEX_CUDA_UNAVAILABLE (its
    *   message gives the load failure), and a CPU block throws LoadError (code 'ERR_SQEX_LOAD')
@@ -508,7 +557,9 @@ export class SEBlock extends Block {
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
    * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
-   * elements, C = {@link SEBlock.channels}. On a CUDA block it is staged to the GPU and back.
+   * elements, C = {@link SEBlock.channels}. It is staged to the GPU and back when
+   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
+   * stream); under plain 'auto' it runs on the CPU.
    * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
    * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
    *   'ERR_OUT_OF_RANGE', argument 'shape[1] (C)') for another C; the errors of {@link seForward}.
@@ -591,7 +642,9 @@ export class ECABlock extends Block {
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
    * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
-   * elements. On a CUDA block it is staged to the GPU and back.
+   * elements. It is staged to the GPU and back when
+   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
+   * stream); under plain 'auto' it runs on the CPU.
    * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
    * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); the errors of {@link ecaForward}.
    */
@@ -669,7 +722,9 @@ export class CBAMBlock extends Block {
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
    * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
-   * elements, C = {@link CBAMBlock.channels}. On a CUDA block it is staged to the GPU and back.
+   * elements, C = {@link CBAMBlock.channels}. It is staged to the GPU and back when
+   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
+   * stream); under plain 'auto' it runs on the CPU.
    * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
    * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
    *   'ERR_OUT_OF_RANGE', argument 'shape[1] (C)') for another C; the errors of {@link cbamForward}.

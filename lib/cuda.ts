@@ -54,7 +54,7 @@ export interface CudaStatus {
   readonly compiled: boolean;
   /**
    * A usable CUDA device exists now. `device: 'auto'` then runs DeviceTensor x on CUDA, and host
-   * arrays on the CPU unless a `deviceIndex` is given (see {@link Device}).
+   * arrays on the CPU unless a `deviceIndex` or a `stream` is given (see {@link Device}).
    */
   readonly available: boolean;
   /** CUDA devices visible to the process (0 without a driver or CUDA build). */
@@ -239,15 +239,16 @@ export function useCuda(fn: string, device: DeviceChoice, deviceIndex: number | 
 
 /**
  * @internal true: a call over host arrays runs on CUDA device `deviceIndex`; false: on the CPU.
- * Device 'auto' without a deviceIndex runs host arrays on the CPU: on the H200 host (16 cores,
- * bench/crossover.mjs, 2026-11-30) the CUDA host path (copy in through pinned staging, kernel, copy
- * out) was slower than the CPU for every op at every size measured, 0.02 to 392 MiB (1.1× at
- * ECA 1×2048×7², 5-11× from 3 MiB up), and the 2-core dev VM's CPU times were below that host
- * path's too; a memory-bound op cannot win back a PCIe round trip. A deviceIndex names a GPU, so
- * with one 'auto' keeps useCuda's choice. DeviceTensor x runs on CUDA whatever this says.
+ * Device 'auto' runs host arrays on the CPU unless the call names a GPU resource (a deviceIndex
+ * or a stream): on the H200 host (16 cores, bench/crossover.mjs, 2026-11-30) the CUDA host path
+ * (copy in through pinned staging, kernel, copy out) was slower than the CPU for every op at every
+ * size measured, 0.02 to 392 MiB (1.1× at ECA 1×2048×7², 3.1-14× from 3 MiB up), and the 2-core
+ * dev VM's CPU times were below that host path's too; a memory-bound op cannot win back a PCIe
+ * round trip. With a deviceIndex or a stream, 'auto' keeps useCuda's choice. DeviceTensor x runs
+ * on CUDA whatever this says.
  */
-export function hostArraysUseCuda(fn: string, device: DeviceChoice, deviceIndex: number | undefined): boolean {
-  if (device === 'auto' && deviceIndex === undefined) return false;
+export function hostArraysUseCuda(fn: string, device: DeviceChoice, deviceIndex: number | undefined, streamGiven: boolean): boolean {
+  if (device === 'auto' && deviceIndex === undefined && !streamGiven) return false;
   return useCuda(fn, device, deviceIndex);
 }
 

@@ -103,6 +103,12 @@ let createTensor: (
 ) => DeviceTensor;
 /** @internal Device address without the liveness check (for callers that checked it). */
 export let rawPtr: (t: DeviceTensor) => bigint;
+/**
+ * @internal Whether dispose() was called, read from the private field: the public `disposed`
+ * getter lives on the prototype, where a caller can replace it with code that runs in the middle
+ * of a check (an attack disposed a block's weights from it, 2026-11-30).
+ */
+export let tensorDisposed: (t: DeviceTensor) => boolean;
 /** @internal Marks memory as used by an async download or op in flight: dispose() defers the free. */
 export let retainTensor: (t: DeviceTensor) => void;
 /** @internal */
@@ -179,6 +185,7 @@ export class DeviceTensor {
     isDeviceTensor = (value: unknown): value is DeviceTensor =>
       typeof value === 'object' && value !== null && #ptr in value;
     rawPtr = (t) => t.#ptr;
+    tensorDisposed = (t) => t.#disposed;
     retainTensor = (t) => {
       t.#pending += 1;
     };

@@ -17,10 +17,10 @@ export type Shape4 = readonly [n: number, c: number, h: number, w: number];
 export type Layout = 'NCHW' | 'NHWC';
 /**
  * Where a call over host arrays, or a block, runs. 'auto': host arrays on the CPU, unless a
- * `deviceIndex` is given and `cuda.status().available` (the CUDA host path, which copies x in and y
+ * `deviceIndex` or a `stream` is given and `cuda.status().available` (the CUDA host path, which copies x in and y
  * out through pinned memory, was slower than the CPU at every size measured on an H200 host:
- * README, "Choosing the device"); a block's weights go to the GPU when it is available, for
- * DeviceTensor calls. 'cuda' throws an Error (code 'ERR_SQEX_CUDA_UNAVAILABLE', the message giving
+ * README, "Choosing the device"); a block's weights go to the GPU (when it is available) at its
+ * first DeviceTensor call under plain 'auto', at construction with a `deviceIndex` or 'cuda'. 'cuda' throws an Error (code 'ERR_SQEX_CUDA_UNAVAILABLE', the message giving
  * `cuda.status().reason`) without a usable GPU. A DeviceTensor x always runs on its device.
  */
 export type Device = 'auto' | 'cpu' | 'cuda';

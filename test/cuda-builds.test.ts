@@ -185,16 +185,17 @@ describe('CUDA build selection by driver (emulated drivers, real loader)', () =>
       if (want.available) expect(s.reason).toBeNull();
       else expect(s.reason).toBe(builds.find((b) => b.loaded)?.reason);
 
-      // The CPU path works whatever the driver; 'auto' runs on the emulated GPU where CUDA is available.
+      // The CPU path works whatever the driver; 'auto' with a deviceIndex runs on the emulated GPU
+      // where CUDA is available (plain 'auto' runs host arrays on the CPU) and on the CPU elsewhere.
       const rng = freshRng();
       const x = rng.normals(SHAPE.reduce((a, b) => a * b, 1));
       const w1 = rng.normals(HIDDEN * SHAPE[1], 0.3);
       const w2 = rng.normals(SHAPE[1] * HIDDEN, 0.3);
       const ref = refSE(x, SHAPE, { w1, w2 }).y;
-      for (const device of ['cpu', 'auto'] as const) {
+      for (const opts of [{ device: 'cpu' }, { device: 'auto' }, { device: 'auto', deviceIndex: 0 }] as const) {
         const out = poisoned(x.length);
-        lib.seForward(x, SHAPE, { w1, w2 }, { device, out });
-        expectClose(out, ref, TOL_F32, `${label}, device '${device}'; ${seedNote(rng)}`);
+        lib.seForward(x, SHAPE, { w1, w2 }, { ...opts, out });
+        expectClose(out, ref, TOL_F32, `${label}, ${JSON.stringify(opts)}; ${seedNote(rng)}`);
       }
     });
   }

@@ -1893,6 +1893,141 @@ describe("device 'auto' over host arrays runs on the CPU (the measured crossover
     f32(await (mode === 'sync' ? onIndex.forward(x, shape) : onIndex.forwardAsync(x, shape)));
     expect(fake.forwards().map((f) => f.fn)).toEqual([mode === 'sync' ? 'cudaForwardHost' : 'cudaForwardHostAsync']);
   });
+
+  // Found by a review (2026-11-30): a block built with plain 'auto' refused a DeviceTensor x
+  // whenever the call took a shape, out, residual or scaleOut (the README's GPU example).
+  test.each(MODES)("a block built with device 'auto' (%s): DeviceTensor x with a shape, out, residual, scaleOut runs on CUDA", async (mode) => {
+    const rng = freshRng();
+    const C = 6;
+    const shape: Shape4 = [2, C, 2, 3];
+    const w = randSEWeights(rng, C, 3, { twoFc: true, b1: true, b2: true });
+    const block = keep(new SEBlock(w, { device: 'auto', outputActivation: 'relu' }));
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const r = rng.normals(numel(shape), 1, 0.3);
+    const cpuScale = poisoned(shape[0] * C);
+    const expected = seForward(Float32Array.from(x), shape as LibShape4, w, { device: 'cpu', residual: r, outputActivation: 'relu', scaleOut: cpuScale });
+    const xT = keep(upload(x, shape));
+    const run = (...args: unknown[]): unknown => {
+      const f = (mode === 'sync' ? block.forward : block.forwardAsync) as (...a: unknown[]) => unknown;
+      return f.apply(block, args);
+    };
+    const forms: [string, () => unknown][] = [
+      ['shape', () => run(xT, shape)],
+      ['out', () => run(xT, { out: keep(upload(poisoned(numel(shape)), shape)) })],
+      ['residual', () => run(xT, { residual: keep(upload(r, shape)) })],
+      ['scaleOut', () => run(xT, shape, { scaleOut: keep(upload(poisoned(shape[0] * C), [shape[0], C, 1, 1])) })],
+      ['README: out and a stream', () => run(xT, { out: keep(upload(poisoned(numel(shape)), shape)), stream: 0n })],
+    ];
+    for (const [name, call] of forms) {
+      fake.clearLog();
+      const y = (await call()) as DeviceTensor;
+      expect(fake.forwards().map((f) => f.fn), name).toEqual([mode === 'sync' ? 'cudaForwardDevice' : 'cudaForwardDeviceAsync']);
+      if (name === 'residual') {
+        expect(bitsEqual(f32(await y.toHost()), expected), `${name} ${seedNote(rng)}`).toBe(true);
+      }
+      if (y !== xT) keep(y);
+    }
+  });
+
+  test.each(MODES)("device 'auto' with a stream (%s): the call names a CUDA stream, so host arrays go to CUDA on it", async (mode) => {
+    const rng = freshRng();
+    const C = 5;
+    const shape: Shape4 = [1, C, 3, 2];
+    const w = randSEWeights(rng, C, 2, { twoFc: true, b1: true, b2: true });
+    const x = rng.normals(numel(shape), 1, 0.3);
+    fake.clearLog();
+    await (mode === 'sync' ? seForward(x, shape as LibShape4, w, { stream: 7n }) : seForwardAsync(x, shape as LibShape4, w, { stream: 7n }));
+    expect(fake.forwards().map((f) => [f.fn, f.stream])).toEqual([[mode === 'sync' ? 'cudaForwardHost' : 'cudaForwardHostAsync', 7n]]);
+    const block = keep(new SEBlock(w, { device: 'auto' }));
+    fake.clearLog();
+    await (mode === 'sync' ? block.forward(x, shape, { stream: 7n }) : block.forwardAsync(x, shape, { stream: 7n }));
+    expect(fake.forwards().map((f) => [f.fn, f.stream])).toEqual([[mode === 'sync' ? 'cudaForwardHost' : 'cudaForwardHostAsync', 7n]]);
+  });
+
+  // Found by an attack (2026-11-30): DeviceTensor.prototype's `disposed` getter, replaced by the
+  // caller, ran in the middle of a check; one that disposed the block (or a weight) made a call
+  // run on freed weights. The library now reads liveness from the private field.
+  test('a replaced DeviceTensor.prototype.disposed getter is never called by a forward; the calls run on live weights', async () => {
+    const rng = freshRng();
+    const C = 6;
+    const shape: Shape4 = [2, C, 2, 2];
+    const w = randCBAMWeights(rng, C, 2, 3, { b1: true, b2: true, spatialBias: true });
+    const sw = randSEWeights(rng, C, 3, { twoFc: true, b1: true, b2: true });
+    const blocks = [keep(new CBAMBlock(w, { channels: C })), keep(new CBAMBlock(w, { channels: C, deviceIndex: 0 }))];
+    const xT = keep(upload(rng.normals(numel(shape), 1, 0.3), shape));
+    const wT = { w1: keep(DeviceTensor.from(sw.w1!, [3, C, 1, 1])), w2: keep(DeviceTensor.from(sw.w2!, [C, 3, 1, 1])) };
+    const desc = Object.getOwnPropertyDescriptor(DeviceTensor.prototype, 'disposed')!;
+    let calls = 0;
+    Object.defineProperty(DeviceTensor.prototype, 'disposed', {
+      configurable: true,
+      get() {
+        calls++;
+        for (const b of blocks) b.dispose();
+        wT.w1.dispose();
+        return desc.get!.call(this);
+      },
+    });
+    try {
+      for (const b of blocks) {
+        keep(b.forward(xT) as DeviceTensor);
+        keep((await b.forwardAsync(xT, { out: keep(upload(poisoned(numel(shape)), shape)) })) as DeviceTensor);
+      }
+      keep(seForward(xT, shape as LibShape4, wT) as unknown as DeviceTensor);
+    } finally {
+      Object.defineProperty(DeviceTensor.prototype, 'disposed', desc);
+    }
+    expect(calls, 'the replaced getter ran inside a call').toBe(0);
+    expect(blocks.every((b) => !b.disposed)).toBe(true);
+  });
+
+  test("a lazy upload that fails at any weight frees the weights it had uploaded", () => {
+    const rng = freshRng();
+    const C = 5;
+    const shape: Shape4 = [1, C, 2, 2];
+    const w = randCBAMWeights(rng, C, 2, 3, { b1: true, b2: true, spatialBias: true }); // 5 weights
+    const xT = keep(upload(rng.normals(numel(shape), 1, 0.3), shape));
+    for (let k = 0; k < 5; k++) {
+      const block = keep(new CBAMBlock(w, { channels: C }));
+      const live = fake.liveCount();
+      fake.failNextAllocs(1, k);
+      expect(thrown(() => block.forward(xT)), `allocation ${k}`).toMatchObject({ code: 'ERR_SQEX_CUDA' });
+      fake.clearFaults();
+      expect(fake.liveCount(), `weights left allocated after a failure at weight ${k}`).toBe(live);
+      expect(block.disposed).toBe(false);
+      keep(block.forward(xT) as DeviceTensor);
+      block.dispose();
+    }
+  });
+
+  test("a block built with device 'auto' puts its weights on the GPU at the first DeviceTensor call, not before; a failed upload leaves it usable with host arrays", async () => {
+    const rng = freshRng();
+    const C = 7;
+    const shape: Shape4 = [1, C, 2, 2];
+    const w = randCBAMWeights(rng, C, 2, 3, { b1: true, b2: true, spatialBias: true });
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const expected = cbamForward(Float32Array.from(x), shape as LibShape4, w, { device: 'cpu' });
+    const live = fake.liveCount();
+    fake.clearLog();
+    const block = keep(new CBAMBlock(w, { device: 'auto', channels: C }));
+    expect(block.backend).toBe('cuda');
+    expect(bitsEqual(f32(block.forward(x, shape)), expected)).toBe(true);
+    expect(bitsEqual(f32(await block.forwardAsync(x, shape)), expected)).toBe(true);
+    expect(fake.mem('cudaAlloc').length, 'host calls allocated device memory').toBe(0);
+    expect(fake.liveCount()).toBe(live);
+    const xT = keep(upload(x, shape));
+    fake.clearLog();
+    fake.failNextUploads(1);
+    expect(thrown(() => block.forward(xT))).toMatchObject({ code: 'ERR_SQEX_CUDA' });
+    expect(fake.liveCount(), 'a failed upload left weights allocated').toBe(live + 1);
+    expect(block.disposed).toBe(false);
+    expect(bitsEqual(f32(block.forward(x, shape)), expected), 'host calls after a failed upload').toBe(true);
+    const y = keep(block.forward(xT) as DeviceTensor);
+    expect(bitsEqual(f32(await y.toHost()), expected)).toBe(true);
+    const uploads = fake.mem('cudaAlloc').length;
+    keep(block.forward(xT) as DeviceTensor);
+    expect(fake.mem('cudaAlloc').length - uploads, 'weights uploaded again').toBe(1); // the result only
+    block.dispose();
+  });
 });
 
 // Host arrays reach CUDA under device 'auto' only with a deviceIndex (plain 'auto' runs them on

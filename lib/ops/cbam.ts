@@ -79,7 +79,8 @@ export type CBAMOptions = DeviceSelection & {
   out?: Float32Array;
   /**
    * cudaStream_t for the CUDA backend, as a bigint in [0n, 2n ** 64n); default 0n. Not
-   * cudaStreamPerThread (2n: RangeError, code 'ERR_OUT_OF_RANGE'). Ignored on the CPU.
+   * cudaStreamPerThread (2n: RangeError, code 'ERR_OUT_OF_RANGE'). Given with device 'auto' (any value, 0n
+   * included), it sends host arrays to CUDA (it names a CUDA stream); omit it to run them on the CPU. Ignored on the CPU.
    */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
@@ -218,7 +219,7 @@ export function cbamForward<X extends Float32Array | DeviceTensor>(
  * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE'), with
  *   `argument` naming the argument; Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' for device 'cuda'
  *   without a usable GPU; Error with code 'ERR_SQEX_UNSUPPORTED' when the CUDA kernel cannot take
- *   the call with device 'cuda' (with 'auto' the CPU runs it, warning once, code
+ *   the call with device 'cuda' (with 'auto' and a deviceIndex or stream, the CPU runs it, warning once, code
  *   SQEX_CPU_FALLBACK); Error with code 'ERR_SQEX_CUDA' for a CUDA failure; Error with code
  *   'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when the result cannot be allocated; LoadError (code
  *   'ERR_SQEX_LOAD') when the native addon cannot be loaded.

@@ -51,7 +51,8 @@ export function fallsBackToCpu(call: PreparedCall, err: unknown): boolean {
     fallbackWarned.add(key);
     process.emitWarning(
       `${call.fn}: the CUDA kernel cannot take this call (${err.message}); it ran on the CPU instead ` +
-        "(device 'auto'). Pass device: 'cpu' to skip the CUDA attempt.",
+        "(device 'auto' with a deviceIndex or stream). Omit both to run host arrays on the CPU directly " +
+        "(plain 'auto' does), or pass device: 'cpu'.",
       { code: 'SQEX_CPU_FALLBACK' },
     );
   }

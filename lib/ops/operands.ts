@@ -3,7 +3,7 @@
 
 import { numelOf } from '../args.js';
 import { hostArraysUseCuda, requireCuda } from '../cuda.js';
-import { DeviceTensor, isDeviceTensor, rawPtr } from '../device-tensor.js';
+import { DeviceTensor, isDeviceTensor, rawPtr, tensorDisposed } from '../device-tensor.js';
 import {
   bufferOf,
   byteLengthOf,
@@ -53,7 +53,7 @@ export function deviceOverlaps(a: DeviceTensor, b: DeviceTensor): boolean {
 }
 
 export function liveTensor(fn: string, arg: string, value: DeviceTensor): void {
-  if (value.disposed) throw rangeError(fn, arg, 'a DeviceTensor that has not been disposed', value);
+  if (tensorDisposed(value)) throw rangeError(fn, arg, 'a DeviceTensor that has not been disposed', value);
 }
 
 /** Like x: same shape, dtype, layout and device. */
@@ -155,7 +155,7 @@ export function resolveOperands(
     }
   }
   const layout = settings.layout ?? 'NCHW';
-  const cuda = hostArraysUseCuda(fn, settings.device, settings.deviceIndex);
+  const cuda = hostArraysUseCuda(fn, settings.device, settings.deviceIndex, raw.stream !== undefined);
   return {
     kind: 'host',
     shape,

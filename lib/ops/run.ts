@@ -22,6 +22,7 @@ import {
   DeviceTensor,
   allocDeviceTensor,
   isDeviceTensor,
+  tensorDisposed,
   rawPtr,
   releaseTensor,
   retainTensor,
@@ -118,7 +119,7 @@ function resolveDeviceWeights(fn: string, spec: OpSpec, ws: WeightSet, o: Device
   for (let i = 0; i < slots.length; i++) {
     const w = slots[i];
     if (w === null || !isDeviceTensor(w)) continue;
-    if (w.disposed || w.dtype !== 'float32' || w.device !== o.x.device) {
+    if (tensorDisposed(w) || w.dtype !== 'float32' || w.device !== o.x.device) {
       const expected = `a float32 DeviceTensor on cuda:${o.x.device} (x's device) that has not been disposed`;
       throw rangeError(fn, `weights.${spec.weightFields[i]}`, expected, w);
     }

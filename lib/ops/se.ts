@@ -110,7 +110,8 @@ export type SEOptions = DeviceSelection & {
   /**
    * cudaStream_t for the CUDA backend, as a bigint in [0n, 2n ** 64n); default 0n (the legacy
    * default stream). cudaStreamPerThread (2n) is refused (RangeError, code 'ERR_OUT_OF_RANGE'):
-   * it names another stream on every thread. Ignored on the CPU.
+   * it names another stream on every thread. Given with device 'auto' (any value, 0n included), it
+   * sends host arrays to CUDA (it names a CUDA stream); omit it to run them on the CPU. Ignored on the CPU.
    */
   stream?: bigint;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
@@ -267,8 +268,8 @@ export function seForward<X extends Float32Array | DeviceTensor>(
  *   `argument` naming the argument, for a wrong kind or value (wrong length, unknown option key,
  *   overlapping out); Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' for device 'cuda' without a
  *   usable GPU; Error with code 'ERR_SQEX_UNSUPPORTED' when the CUDA kernel cannot take the
- *   shape with device 'cuda' (with 'auto' the CPU runs it instead, warning once with code
- *   SQEX_CPU_FALLBACK); Error with code 'ERR_SQEX_CUDA' (`cudaError`, `cudaErrorName`) for a
+ *   shape with device 'cuda' (with 'auto' and a deviceIndex or stream, the CPU runs it
+ *   instead, warning once with code SQEX_CPU_FALLBACK); Error with code 'ERR_SQEX_CUDA' (`cudaError`, `cudaErrorName`) for a
  *   CUDA failure; Error with code 'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when the result array cannot
  *   be allocated; LoadError (code 'ERR_SQEX_LOAD') when the native addon cannot be loaded.
  */

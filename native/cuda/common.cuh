@@ -24,6 +24,17 @@ constexpr int kWarps = kThreads / 32;
 constexpr int kMinBlocks = 2048 / 2 / kThreads;
 constexpr int kHalo = 2048;    // CBAM: floats of shared memory for map rows around a conv
 
+// Kernel launch and dynamic shared memory, spelled so that native/dev/cuemu (the kernels on
+// the CPU, for checking without a GPU) can stand in for them; plain CUDA otherwise.
+#if defined(SQEX_CUEMU)
+#define SQEX_LAUNCH(kern, grid, block, smem, stream, ...) \
+  ::cuemu::launch(dim3(grid), dim3(block), smem, stream, [=] { kern(__VA_ARGS__); })
+#define SQEX_DYNAMIC_SMEM(name) unsigned char* const name = ::cuemu::dynamic_smem()
+#else
+#define SQEX_LAUNCH(kern, grid, block, smem, stream, ...) kern<<<grid, block, smem, stream>>>(__VA_ARGS__)
+#define SQEX_DYNAMIC_SMEM(name) extern __shared__ __align__(16) unsigned char name[]
+#endif
+
 // ---- storage <-> fp32 -------------------------------------------------------------------
 __device__ __forceinline__ float to_f(float v) { return v; }
 __device__ __forceinline__ float to_f(__half v) { return __half2float(v); }
@@ -162,16 +173,24 @@ struct SumAcc {
 // acquire load and releases its block with __syncthreads. Data exchanged through these
 // phases is read with __ldcg (L2), never through the incoherent L1.
 __device__ __forceinline__ unsigned ld_acquire_u32(const unsigned* p) {
+#if defined(SQEX_CUEMU)
+  return cuemu_ld_acquire_u32(p);
+#else
   unsigned v;
   asm volatile("ld.acquire.gpu.global.u32 %0, [%1];\n" : "=r"(v) : "l"(p) : "memory");
   return v;
+#endif
 }
 __device__ __forceinline__ void sample_arrive(unsigned* cnt) {
   __syncthreads();
   if (threadIdx.x == 0) {
     // release at gpu scope: the block's writes (ordered before by the barrier) become visible
     // to any block that acquires the new count
+#if defined(SQEX_CUEMU)
+    cuemu_red_release_add_u32(cnt, 1u);
+#else
     asm volatile("red.release.gpu.global.add.u32 [%0], 1;\n" ::"l"(cnt) : "memory");
+#endif
   }
 }
 // A wait that lasts seconds means the co-residency assumption broke (e.g. several concurrent

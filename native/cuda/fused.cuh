@@ -189,7 +189,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
   constexpr bool kEca = OP == static_cast<int>(Op::ECA);
   // unroll of the FC row dots: measured with ptxas -v (v7), 2 keeps SE NCHW spill-free
   constexpr int kDotUnroll = (OP == static_cast<int>(Op::SE) && !NHWC) ? 2 : 4;
-  extern __shared__ __align__(16) unsigned char smem[];
+  SQEX_DYNAMIC_SMEM(smem);
   __shared__ int s_tile;
   const SmemLayout L = smem_layout(OP, a.C, a.hidden, a.g_len, a.grp);
   float* fx = reinterpret_cast<float*>(smem + a.tile_area);
@@ -339,7 +339,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
 template <typename T, bool NHWC>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) se_group_kernel(const FusedArgs a) {
   constexpr int OP = static_cast<int>(Op::SE);
-  extern __shared__ __align__(16) unsigned char smem[];
+  SQEX_DYNAMIC_SMEM(smem);
   __shared__ int s_tile;
   const SmemLayout L = smem_layout(OP, a.C, a.hidden, a.g_len, a.grp);
   float* fx = reinterpret_cast<float*>(smem + a.tile_area);

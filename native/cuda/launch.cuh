@@ -287,13 +287,16 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   a.gbuf = at(o_gbuf);
 
   const int64_t grid = std::min<int64_t>(groups * T_, resident);
+  const unsigned g = static_cast<unsigned>(grid);
+  const size_t sm = static_cast<size_t>(smem);
   if constexpr (OP == static_cast<int>(Op::SE)) {
+    auto group_kern = se_group_kernel<T, NHWC>;
     if (grp > 1)
-      se_group_kernel<T, NHWC><<<static_cast<unsigned>(grid), kThreads, static_cast<size_t>(smem), stream>>>(a);
+      SQEX_LAUNCH(group_kern, g, kThreads, sm, stream, a);
     else
-      kern<<<static_cast<unsigned>(grid), kThreads, static_cast<size_t>(smem), stream>>>(a);
+      SQEX_LAUNCH(kern, g, kThreads, sm, stream, a);
   } else {
-    kern<<<static_cast<unsigned>(grid), kThreads, static_cast<size_t>(smem), stream>>>(a);
+    SQEX_LAUNCH(kern, g, kThreads, sm, stream, a);
   }
   SQEX_CUDA_TRY(cudaGetLastError(), "launching the fused kernel");
   return Status::Ok();

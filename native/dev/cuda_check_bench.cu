@@ -360,6 +360,13 @@ static void inject_nan(const Case& k, HostWeights& W, std::vector<double>& xv, s
 }
 
 static void check_case(const Case& k) {
+  // SQEX_CASE=<substring>: only the cases whose label contains it (e.g. for the CPU emulator)
+  static const char* only = std::getenv("SQEX_CASE");
+  const std::string label = k.label();
+  if (only && label.find(only) == std::string::npos) return;
+  // Each case's data from its own seed, so that a case run alone sees the same data.
+  static const unsigned long seed = std::getenv("SQEX_SEED") ? std::strtoul(std::getenv("SQEX_SEED"), nullptr, 10) : 0;
+  rng.seed(20261123u ^ seed ^ std::hash<std::string>{}(label));
   const size_t numel = size_t(k.n) * k.c * k.h * k.w;
   const size_t es = dtype_size(k.dtype);
   std::vector<double> xv(numel), rv;
@@ -442,6 +449,7 @@ static void check_case(const Case& k) {
     }
   }
   double maxerr = 0, serr = 0;
+  size_t worst = 0;
   if (ok) {
     const double tol = k.dtype == DType::F32 ? 1e-5 : (k.dtype == DType::F16 ? std::ldexp(1.0, -10) : std::ldexp(1.0, -7)) + 1e-5;
     for (size_t i = 0; i < numel; ++i) {
@@ -459,11 +467,18 @@ static void check_case(const Case& k) {
         why = "non-finite at " + std::to_string(i);
         break;
       }
-      maxerr = std::max(maxerr, std::fabs(v - yref[i]) / maxref);
+      const double e = std::fabs(v - yref[i]) / maxref;
+      if (e > maxerr) {
+        maxerr = e;
+        worst = i;
+      }
     }
     if (ok && maxerr > tol) {
       ok = false;
-      why = "error " + std::to_string(maxerr) + " > tol";
+      char at[160];
+      std::snprintf(at, sizeof at, " at element %zu: %.9g, reference %.9g (max|ref| %.6g)", worst,
+                    from_storage(k.dtype, out[0].data(), worst), yref[worst], maxref);
+      why = "error " + std::to_string(maxerr) + " > tol" + at;
     }
     if (ok && k.scale_out) {
       for (size_t i = 0; i < sout[0].size(); ++i) {

@@ -5,8 +5,7 @@
 # the device tool once:
 #
 #   npm install && bash native/dev/gpu_session.sh --prepare
-#   device run: carry [".gpu", "build-cuda/cuda_check_bench", "build-cluster/se_cluster",
-#     "build-cluster/src.sha", "dist"], timeout_s 600,
+#   device run: carry [".gpu", "dist"], timeout_s 600,
 #     command: source .gpu/enter.sh && bash native/dev/gpu_session.sh
 #
 # --prepare = ../shared/tools/gpu-pack, the CUDA 13 addon (node scripts/cmake-build.js compile, sm_90),
@@ -14,11 +13,16 @@
 # the kernel harness (native/dev/cuda_build.sh) and the cluster harness (native/dev/cluster/build.sh),
 # then --pack (copies the addons into .gpu/) and a size check of what travels (limit 64 MiB).
 #
-# Steps (all by default; or name some): tests harness cuda11 timm sanitize bench async crossover cluster.
-# The checks run in three lanes at once (tests | cuda11 | harness, sanitize), timm after the first
-# two (it replaces fixtures they read), then the timings one at a time: bench async crossover cluster.
-# Budgets (s): max(120 + timm 100, 150 + 90) + timings 100 + 30 + 45 + 115 = 530 at most (825 one
-# after another). Every step's budget is also cut to what is left before a deadline
+# Steps (by default: tests harness cuda11 cbamcheck timm sanitize bench cbamtime; or name some, e.g.
+# async crossover cluster, which measured what they measure on 2026-11-30 and need no rerun until
+# the host path or the cluster variants change). cbamcheck/cbamtime: the check and timing of
+# branch cbam-smem (native/dev/cbam_smem_exp.sh), when --prepare found the branch.
+# The checks run in three lanes at once (tests | cuda11, cbamcheck | harness, sanitize), timm after
+# the first two (it replaces fixtures they read), then the timings one at a time: bench cbamtime
+# (async crossover cluster when named). Measured on the H200 (2026-11-30): tests ~50 s, cuda11
+# ~45, harness 25, memcheck 14, racecheck 62, timm 34, quick bench 31, full bench 44.
+# Budgets (s), default steps: max(120, 80 + 120, 150 + 2 x 45) + timm 100 + 100 + 100 = 500 at
+# most. Every step's budget is also cut to what is left before a deadline
 # (GPU_SESSION_DEADLINE_S, default 540 s after the start; the call's 600 s keeps ~60 s for
 # unpacking, the archives and the transfer), and a step that would get less than it needs is
 # skipped and says so. Most steps end well before their budget (the last run's tests took ~60 s of
@@ -34,7 +38,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 # What travels with the call besides the working tree (the device tool's carry list).
-CARRY=(.gpu build-cuda/cuda_check_bench build-cluster/se_cluster build-cluster/src.sha dist)
+# The kernel harness travels xz-compressed inside .gpu (10 MB stripped, 1.8 MB packed); the cluster
+# harness no longer travels (its step builds it there in ~36 s when named).
+CARRY=(.gpu dist)
 
 # What the packed binaries and dist/ were built from: the device recomputes it and stops at once
 # when the tree that travels has changed since (an edit after --prepare would otherwise test old
@@ -68,8 +74,13 @@ if [ "${1:-}" = --prepare ]; then
   fi
   bash native/dev/cuda_build.sh sm_90 build-cuda > /dev/null     # the kernel harness
   strip build-cuda/cuda_check_bench
-  bash native/dev/cluster/build.sh > /dev/null                   # the cluster harness (skips its build there)
-  strip build-cluster/se_cluster
+  xz -T2 -6 -c build-cuda/cuda_check_bench > .gpu/harness.xz
+  # Branch cbam-smem's experiment (three harnesses, ~1.8 MB each), when the branch is here.
+  if git rev-parse --verify -q cbam-smem > /dev/null; then
+    bash native/dev/prepare_cbam_exp.sh .gpu/cbam-exp cbam-smem
+  else
+    rm -rf .gpu/cbam-exp
+  fi
   set +e
   bash "$0" --pack || exit 1
   echo "prepared in $((SECONDS - t0)) s"
@@ -91,8 +102,8 @@ if [ "${1:-}" = --pack ]; then
     rm -f .gpu/addon-cuda11/squeeze_excite.node
     echo "no build-cuda11/Release/squeeze_excite.node (npm run build:native:cuda11): the cuda11 step will say skipped"
   fi
-  [ -x build-cuda/cuda_check_bench ] || echo "no build-cuda/cuda_check_bench (native/dev/cuda_build.sh): the harness step will say skipped"
-  [ -x build-cluster/se_cluster ] || echo "no build-cluster/se_cluster (native/dev/cluster/build.sh): the cluster step builds it there (~20 s of its budget)"
+  [ -f .gpu/harness.xz ] || echo "no .gpu/harness.xz (native/dev/cuda_build.sh, strip, xz): the harness step will say skipped"
+  [ -d .gpu/cbam-exp ] || echo "no .gpu/cbam-exp (native/dev/prepare_cbam_exp.sh): the cbamcheck/cbamtime steps will say skipped"
   # The tool's limit is 64 MiB for the tree (tracked + untracked-not-ignored files) and the carried paths.
   tree=$( (git ls-files -z; git ls-files -z --others --exclude-standard) | xargs -0 du -cb 2>/dev/null | awk '/\ttotal$/ {s += $1} END {print s + 0}')
   carried=$(du -cb "${CARRY[@]}" 2>/dev/null | tail -1 | cut -f1)
@@ -105,7 +116,7 @@ if [ "${1:-}" = --pack ]; then
   exit 0
 fi
 
-steps=${*:-tests harness cuda11 timm sanitize bench async crossover cluster}
+steps=${*:-tests harness cuda11 cbamcheck timm sanitize bench cbamtime}
 OUT=${OUT:-/tmp/out}
 logs=$OUT/logs
 results=$OUT/results
@@ -195,23 +206,25 @@ SANITIZER_TESTS='^(?!.*(alloc/dispose cycles|absurd allocation)).*$'
 
 step_tests() {
   budget tests 120 40 || return
-  # The GPU suites (ops, tensors, weights, NaN/Inf, golden and checkpoint fixtures on CUDA), and the
-  # memory-safety suite, whose hostile transfer test runs over the CUDA host path here.
-  timeout -k 5 $B npx vitest run test/gpu test/golden.test.ts test/memory-safety.test.ts > "$logs/vitest-gpu.log" 2>&1
-  note "tests (vitest test/gpu + golden + memory-safety, CUDA 13 build, ${B} s): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu.log" | plain)"
+  # The GPU suites (ops, tensors, weights, NaN/Inf, golden and checkpoint fixtures on CUDA), the
+  # memory-safety suite, whose hostile transfer test runs over the CUDA host path here, and the
+  # README's code blocks (its GPU examples run only where there is a GPU; a review found one that
+  # a lib/ change had broken, 2026-11-30).
+  timeout -k 5 $B npx vitest run test/gpu test/golden.test.ts test/memory-safety.test.ts test/readme.test.ts > "$logs/vitest-gpu.log" 2>&1
+  note "tests (vitest test/gpu + golden + memory-safety + readme, CUDA 13 build, ${B} s): exit $? — $(grep -E 'Tests ' "$logs/vitest-gpu.log" | plain)"
   grep -E '×|FAIL' "$logs/vitest-gpu.log" | plain | head -15
 }
 
 step_harness() {
   budget harness 150 30 || return
-  if [ -x build-cuda/cuda_check_bench ]; then
+  if [ -f .gpu/harness.xz ] && xz -dc .gpu/harness.xz > /tmp/cuda_check_bench && chmod +x /tmp/cuda_check_bench; then
     # Every kernel path against the float64 reference on fresh data (SE/ECA/CBAM x fp32/fp16/bf16 x
     # layouts, |x| ~ 1e4, chunked and grouped paths), then the 504 NaN/Inf cases.
     # (line-buffered: a crash or the timeout keeps every line printed so far)
-    timeout -k 5 $B stdbuf -oL build-cuda/cuda_check_bench check > "$logs/harness-check.log" 2>&1
+    timeout -k 5 $B stdbuf -oL /tmp/cuda_check_bench check > "$logs/harness-check.log" 2>&1
     note "harness check (every kernel path, then the 504 NaN/Inf cases): exit $? — $(grep -E 'checks:' "$logs/harness-check.log" | tail -1); $(grep -c '^FAIL' "$logs/harness-check.log") FAIL lines"
   else
-    note "harness: build-cuda/cuda_check_bench not carried: skipped"
+    note "harness: .gpu/harness.xz not carried: skipped"
   fi
 }
 
@@ -321,18 +334,36 @@ step_cluster() {
   tail -30 "$logs/cluster.log"
 }
 
+step_cbamcheck() {
+  budget cbamcheck 120 40 || return
+  if [ ! -d .gpu/cbam-exp ]; then note "cbamcheck: .gpu/cbam-exp not carried: skipped"; return; fi
+  # Branch cbam-smem against main's kernels: bitwise digests of every check case, then
+  # compute-sanitizer racecheck/memcheck on the CBAM paths its shared-memory aliasing touches.
+  OUT=$results/cbam-exp timeout -k 5 $B bash native/dev/cbam_smem_exp.sh .gpu/cbam-exp check $((B - 5)) > "$logs/cbam-check.log" 2>&1
+  note "cbamcheck (branch cbam-smem, ${B} s): exit $? — $(grep -E '^(check|bitwise)' "$results/cbam-exp/summary.txt" 2> /dev/null | tr '\n' ';') $(grep -cE 'hazards displayed \([1-9]|ERROR SUMMARY: [1-9]' "$results/cbam-exp/summary.txt" 2> /dev/null) sanitizer lines with findings"
+}
+
+step_cbamtime() {
+  budget cbamtime 100 40 || return
+  if [ ! -d .gpu/cbam-exp ]; then note "cbamtime: .gpu/cbam-exp not carried: skipped"; return; fi
+  # 8aa8c67 (pre-v7), main and the branch, 2 processes each, over the CBAM rows the planner changes
+  OUT=$results/cbam-exp timeout -k 5 $B bash native/dev/cbam_smem_exp.sh .gpu/cbam-exp time $((B - 10)) > "$logs/cbam-time.log" 2>&1
+  note "cbamtime: exit $? — $(grep -c '^| [a-z]' "$results/cbam-exp/time_commits.md" 2> /dev/null) rows (results/cbam-exp/time_commits.md)"
+  head -8 "$results/cbam-exp/time_commits.md" 2> /dev/null
+}
+
 # Checks, three lanes at once; the timm step replaces fixtures that the first two lanes read, so
 # it waits for them. Then the timings, one at a time on a quiet GPU.
 lane() { local name=$1; shift; ( LANE=$name; for s in "$@"; do if has "$s"; then "step_$s"; fi; done ) & }
 lane 1-tests tests; pid_tests=$!
-lane 2-cuda11 cuda11; pid_cuda=$!
+lane 2-cuda11 cuda11 cbamcheck; pid_cuda=$!
 lane 3-harness harness sanitize; pid_harness=$!
 wait $pid_tests $pid_cuda
 LANE=4-timm
 if has timm; then run_step timm; fi
 wait $pid_harness
 LANE=5-timing
-for s in bench async crossover cluster; do if has "$s"; then run_step "$s"; fi; done
+for s in bench cbamtime async crossover cluster; do if has "$s"; then run_step "$s"; fi; done
 
 trap - TERM
 finish

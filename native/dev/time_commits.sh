@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Times the shipped kernels of several commits in one GPU session (a bisect of a slowdown).
-# Each commit's kernel harness (native/dev/cuda_build.sh at that commit, stripped, xz) sits in
-# DIR as harness-<commit>.xz; its `one` mode times one configuration (cuda_benchmark: 3 launches
-# against a same-size D2D copy). Each configuration runs REPS processes per commit, commits
-# interleaved, and the table gives the median op µs and op/copy per commit.
+# Each commit's kernel harness (stripped, xz) sits in DIR as harness-<name>.xz, columns in the
+# glob's order (native/dev/build_harnesses.sh names them harness-<i>-<commit>.xz in the order
+# given); its `one` mode times one configuration (cuda_benchmark: 3 launches against a same-size
+# D2D copy). Each configuration runs REPS processes per commit, commits interleaved, and the
+# table gives the median op µs and op/copy per commit.
 #
-#   prepare here:  for c in A B C; do git worktree add /tmp/wt-$c $c; (cd /tmp/wt-$c &&
-#                  bash native/dev/cuda_build.sh sm_90 /tmp/out-$c); strip /tmp/out-$c/cuda_check_bench;
-#                  xz -c /tmp/out-$c/cuda_check_bench > DIR/harness-$c.xz; done
+#   prepare here:  bash native/dev/build_harnesses.sh DIR A B C
 #   device run:    bash native/dev/time_commits.sh DIR REPS BUDGET_S "cbam 32 2048 7 7 f32 NCHW" ...
 # Writes the table to stdout and $OUT/time_commits.md (when OUT is set).
 set -uo pipefail
+shopt -s nullglob
 dir=$1 reps=$2 budget=$3
 shift 3
 t0=$SECONDS
@@ -19,6 +19,7 @@ for x in "$dir"/harness-*.xz; do
   c=${x##*/harness-}; c=${c%.xz}
   xz -dc "$x" > "/tmp/harness-$c" && chmod +x "/tmp/harness-$c" && bins+=("$c")
 done
+if [ ${#bins[@]} -eq 0 ]; then echo "no harness-*.xz in $dir" >&2; exit 2; fi
 out=${OUT:-/tmp}/time_commits.md
 {
   echo "| configuration | $(printf '%s | ' "${bins[@]}")"
@@ -38,9 +39,14 @@ for cfg in "$@"; do
       ratios[$c]+="$(awk -v o="$op" -v c="$cp" 'BEGIN { if (c + 0 > 0) printf "%.3f", o / c; else print "nan" }') "
     done
   done
-  med() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR] = $1} END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
+  # median of the runs that printed a time (a failed run is "nan": counted, not ranked)
+  med() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -g | awk '{a[NR] = $1} END { if (NR) print a[int((NR + 1) / 2)]; else print "-" }'; }
+  fails() { tr ' ' '\n' | grep -c '^nan$'; }
   row="| $cfg |"
-  for c in "${bins[@]}"; do row+=" $(med <<< "${ops[$c]}") µs ($(med <<< "${ratios[$c]}")×) |"; done
+  for c in "${bins[@]}"; do
+    f=$(fails <<< "${ops[$c]}")
+    row+=" $(med <<< "${ops[$c]}") µs ($(med <<< "${ratios[$c]}")×)$([ "$f" -gt 0 ] && echo ", $f failed") |"
+  done
   echo "$row" | tee -a "$out"
   unset ops ratios
 done

@@ -4,6 +4,7 @@
 # Works here (no GPU needed) and on the GPU host (nvcc on PATH, nothing else).
 # Usage: bash native/dev/cluster/build.sh [--no-shipped]     (BUILD_DIR overrides build-cluster)
 set -euo pipefail
+export LC_ALL=C  # glob order of the source stamp, as run.sh checks it
 cd "$(dirname "$0")/../../.."
 B=${BUILD_DIR:-build-cluster}
 mkdir -p "$B"

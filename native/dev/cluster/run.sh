@@ -15,6 +15,9 @@
 #   Build, only when no up-to-date binary was carried: <= 50 s (about 20 s expected on 16 cores).
 #   sanitize: compute-sanitizer memcheck over the mini problems (small, every variant and path).
 set -uo pipefail
+# Glob order follows the collation locale: the stamp (build.sh) and this check must list the
+# sources in one order on any machine (the device's locale once made a current build look stale).
+export LC_ALL=C
 cd "$(dirname "$0")/../../.."
 MODE=${1:-all}
 BUDGET=${2:-80}

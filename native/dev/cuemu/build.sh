@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Builds the CUDA harness (native/dev/cuda_check_bench.cu) over the CPU emulator: the kernels
+# of native/cuda compiled by g++ with native/dev/cuemu/cuemu.h force-included.
+# Usage: native/dev/cuemu/build.sh [outdir=build-cuemu] [asan] [SRC_ROOT=.]
+#   SRC_ROOT: a checkout (e.g. a git worktree of another commit) whose native/cuda and
+#   harness to build; the emulator itself always comes from this checkout.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../../.." && pwd)
+OUT=${1:-$ROOT/build-cuemu}
+MODE=${2:-}
+SRC=${SRC_ROOT:-$ROOT}
+CUDA_INC=${CUDA_INC:-$(dirname "$(command -v nvcc)")/../include}
+[ -f "$CUDA_INC/cuda_runtime.h" ] || CUDA_INC=/usr/local/cuda/include
+mkdir -p "$OUT"
+# -mfma -ffp-contract=fast: nvcc contracts a*b+c into one FMA by default; without it here the
+# emulated kernels round products that the GPU does not, and accuracy checks read worse.
+FLAGS=(-std=c++17 -O2 -g -pthread -mfma -ffp-contract=fast -Wno-attributes -I"$HERE" -I"$SRC/native/include" -isystem "$CUDA_INC")
+[ "$MODE" = asan ] && FLAGS+=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+pids=()
+for f in se eca cbam; do
+  g++ "${FLAGS[@]}" -x c++ -include "$HERE/cuemu.h" -c "$SRC/native/cuda/$f.cu" -o "$OUT/$f.o" & pids+=($!)
+done
+g++ "${FLAGS[@]}" -x c++ -include "$HERE/cuemu.h" -c "$SRC/native/cuda/runtime.cpp" -o "$OUT/runtime.o" & pids+=($!)
+g++ "${FLAGS[@]}" -x c++ -include "$HERE/cuemu.h" -c "$SRC/native/dev/cuda_check_bench.cu" -o "$OUT/harness.o" & pids+=($!)
+g++ "${FLAGS[@]}" -c "$HERE/cuemu.cpp" -o "$OUT/cuemu.o" & pids+=($!)
+g++ "${FLAGS[@]}" -c "$HERE/cuemu_runtime.cpp" -o "$OUT/cuemu_runtime.o" & pids+=($!)
+rc=0
+for p in "${pids[@]}"; do wait "$p" || rc=1; done
+[ $rc = 0 ] || { echo "cuemu build failed" >&2; exit 1; }
+g++ "${FLAGS[@]}" "$OUT"/{se,eca,cbam,runtime,harness,cuemu,cuemu_runtime}.o -ldl -o "$OUT/cuda_check_bench"
+echo "built $OUT/cuda_check_bench"

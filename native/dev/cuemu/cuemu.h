@@ -1,0 +1,161 @@
+// cuemu: runs the CUDA kernels of native/cuda on the CPU, compiled by g++, so a kernel variant
+// can be checked against the harness's float64 reference (and under ASan) on a machine with no
+// GPU, before it costs device minutes. Force-included (-include) ahead of every source of an
+// emulator build (native/dev/cuemu/build.sh); nothing in the shipped addon sees it.
+//
+// Model: a launch runs each block on its own OS thread (so the persistent kernels' inter-block
+// spin barriers make progress and see real concurrency), and the block's threads as fibers on
+// that OS thread, switched only at __syncthreads*, warp shuffles and spin-wait polls. So
+// `__shared__` is `static thread_local` (one copy per block), dynamic shared memory is a
+// malloc'd buffer of exactly the launch's size (ASan sees overruns), and a fiber order option
+// (CUEMU_ORDER=forward|reverse|shuffle) exposes code that reads shared memory another thread
+// wrote without a barrier between: run twice in different orders and compare the outputs.
+// Not modelled: memory-model weakness beyond x86's, L1 incoherence (__ldcg vs plain loads),
+// timing, the sm_80+ asm paths (__CUDA_ARCH__ is undefined, so the sm_75 fallbacks compile).
+#pragma once
+#define SQEX_CUEMU 1
+
+// Before cuda_runtime.h: host_defines.h keeps a __shared__ that is already defined.
+#define __shared__ static thread_local
+
+#include <cuda_runtime.h>
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+
+#ifndef __launch_bounds__
+#define __launch_bounds__(...)
+#endif
+
+namespace cuemu {
+
+struct ThreadCtx {
+  uint3 thread_idx;
+  uint3 block_idx;
+  dim3 block_dim;
+  dim3 grid_dim;
+};
+// The running fiber's indices (valid only inside a kernel).
+const ThreadCtx& ctx();
+// Block-wide barrier; op 0: plain, 1: or, 2: and, 3: count. Returns the reduction.
+int block_barrier(int op, int pred);
+// Warp rendezvous: every live lane of the warp publishes `bytes` of `in`, then reads lane
+// `src`'s value into out.
+void warp_exchange(const void* in, void* out, size_t bytes, int src);
+// A spin-wait poll: lets the block's other fibers and the other blocks' threads run.
+void spin_yield();
+unsigned char* dynamic_smem();
+long long clock_ns();
+[[noreturn]] void trap(const char* where);
+// Runs `body` as grid x block threads with `smem` bytes of dynamic shared memory (synchronous:
+// streams are ordered by construction).
+void launch(dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body);
+
+}  // namespace cuemu
+
+#define threadIdx (::cuemu::ctx().thread_idx)
+#define blockIdx (::cuemu::ctx().block_idx)
+#define blockDim (::cuemu::ctx().block_dim)
+#define gridDim (::cuemu::ctx().grid_dim)
+
+inline void __syncthreads() { ::cuemu::block_barrier(0, 0); }
+inline int __syncthreads_or(int p) { return ::cuemu::block_barrier(1, p); }
+inline int __syncthreads_and(int p) { return ::cuemu::block_barrier(2, p); }
+inline int __syncthreads_count(int p) { return ::cuemu::block_barrier(3, p); }
+inline void __syncwarp(unsigned = 0xffffffffu) {
+  int dummy = 0, out;
+  ::cuemu::warp_exchange(&dummy, &out, sizeof dummy, static_cast<int>(threadIdx.x & 31));
+}
+inline void __threadfence() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+inline void __threadfence_block() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+inline void __trap() { ::cuemu::trap("__trap()"); }
+inline long long clock64() { return ::cuemu::clock_ns(); }
+inline void __nanosleep(unsigned) { ::cuemu::spin_yield(); }
+
+template <typename T> inline T cuemu_shfl(T v, int src, int width) {
+  static_assert(sizeof(T) <= 16, "shuffle of a wide type");
+  const int lane = static_cast<int>(threadIdx.x & 31);
+  const int seg = lane & ~(width - 1);
+  if (src < seg || src >= seg + width) src = lane;  // outside the segment: own value
+  T out;
+  ::cuemu::warp_exchange(&v, &out, sizeof(T), src);
+  return out;
+}
+template <typename T> inline T __shfl_xor_sync(unsigned, T v, int mask, int width = 32) {
+  const int lane = static_cast<int>(threadIdx.x & 31);
+  return cuemu_shfl(v, lane ^ mask, width);
+}
+template <typename T> inline T __shfl_down_sync(unsigned, T v, unsigned d, int width = 32) {
+  const int lane = static_cast<int>(threadIdx.x & 31);
+  return cuemu_shfl(v, lane + static_cast<int>(d), width);
+}
+template <typename T> inline T __shfl_up_sync(unsigned, T v, unsigned d, int width = 32) {
+  const int lane = static_cast<int>(threadIdx.x & 31);
+  return cuemu_shfl(v, lane - static_cast<int>(d), width);
+}
+template <typename T> inline T __shfl_sync(unsigned, T v, int src, int width = 32) {
+  const int lane = static_cast<int>(threadIdx.x & 31);
+  return cuemu_shfl(v, (lane & ~(width - 1)) + (src & (width - 1)), width);
+}
+
+// Cache-hint loads and stores: plain accesses here.
+template <typename T> inline T __ldg(const T* p) { return *p; }
+template <typename T> inline T __ldcg(const T* p) { return *p; }
+template <typename T> inline T __ldca(const T* p) { return *p; }
+template <typename T> inline T __ldcs(const T* p) { return *p; }
+template <typename T> inline T __ldlu(const T* p) { return *p; }
+template <typename T> inline T __ldcv(const T* p) { return *p; }
+template <typename T> inline void __stcg(T* p, T v) { *p = v; }
+template <typename T> inline void __stcs(T* p, T v) { *p = v; }
+template <typename T> inline void __stwb(T* p, T v) { *p = v; }
+template <typename T> inline void __stwt(T* p, T v) { *p = v; }
+
+template <typename T> inline T atomicAdd(T* p, T v) { return __atomic_fetch_add(p, v, __ATOMIC_SEQ_CST); }
+template <typename T> inline T atomicSub(T* p, T v) { return __atomic_fetch_sub(p, v, __ATOMIC_SEQ_CST); }
+template <typename T> inline T atomicExch(T* p, T v) { return __atomic_exchange_n(p, v, __ATOMIC_SEQ_CST); }
+template <typename T> inline T atomicOr(T* p, T v) { return __atomic_fetch_or(p, v, __ATOMIC_SEQ_CST); }
+template <typename T> inline T atomicCAS(T* p, T cmp, T v) {
+  __atomic_compare_exchange_n(p, &cmp, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+  return cmp;
+}
+template <typename T> inline T atomicMax(T* p, T v) {
+  T old = __atomic_load_n(p, __ATOMIC_SEQ_CST);
+  while (old < v && !__atomic_compare_exchange_n(p, &old, v, false, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST)) {
+  }
+  return old;
+}
+
+// Acquire load / release add used by native/cuda/common.cuh's per-sample barrier.
+inline unsigned cuemu_ld_acquire_u32(const unsigned* p) {
+  const unsigned v = __atomic_load_n(p, __ATOMIC_ACQUIRE);
+  ::cuemu::spin_yield();  // the callers poll in a loop
+  return v;
+}
+inline void cuemu_red_release_add_u32(unsigned* p, unsigned v) { __atomic_fetch_add(p, v, __ATOMIC_RELEASE); }
+
+// Integer min/max as CUDA's device overloads (host C++ has only std::min/std::max).
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
+inline unsigned max(unsigned a, unsigned b) { return a > b ? a : b; }
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+inline long min(long a, long b) { return a < b ? a : b; }
+inline long max(long a, long b) { return a > b ? a : b; }
+inline float __int_as_float(int v) { float f; std::memcpy(&f, &v, 4); return f; }
+inline int __float_as_int(float f) { int v; std::memcpy(&v, &f, 4); return v; }
+inline unsigned __float_as_uint(float f) { unsigned v; std::memcpy(&v, &f, 4); return v; }
+inline float __uint_as_float(unsigned v) { float f; std::memcpy(&f, &v, 4); return f; }
+inline float __fdividef(float a, float b) { return a / b; }
+inline float __expf(float a) { return std::exp(a); }
+// CUDA's global-namespace math (isfinite, isnan, ...) for device code.
+using std::isfinite;
+using std::isinf;
+using std::isnan;
+using std::signbit;
