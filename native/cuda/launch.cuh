@@ -289,6 +289,13 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   const int64_t grid = std::min<int64_t>(groups * T_, resident);
   const unsigned g = static_cast<unsigned>(grid);
   const size_t sm = static_cast<size_t>(smem);
+#if defined(SQEX_CUEMU)
+  if (std::getenv("CUEMU_PLAN"))  // the emulator's view of the plan (native/dev/cuemu)
+    std::fprintf(stderr, "plan: op %d N %lld C %lld HW %lld %s tiles/sample %lld units/tile %lld units/chunk %lld "
+                 "held %d ct %d grp %lld grid %lld resident %lld smem %lld\n", OP, (long long)N, (long long)C,
+                 (long long)HW, NHWC ? "NHWC" : "NCHW", (long long)T_, (long long)upt, (long long)upc, int(held),
+                 int(ct), (long long)grp, (long long)grid, (long long)resident, (long long)smem);
+#endif
   if constexpr (OP == static_cast<int>(Op::SE)) {
     auto group_kern = se_group_kernel<T, NHWC>;
     if (grp > 1)

@@ -145,14 +145,23 @@ struct HostWeights {
 };
 
 // x, res: logical value arrays in the case's memory layout. Returns y in the same layout and s [N][C].
+// slack (CBAM): per element of y, the first-order error that storing the spatial maps in fp32
+// brings (the kernel keeps them fp32, as torch's x.mean(1) / x.amax(1) are fp32 tensors): each
+// map value rounds by up to 2^-24 of itself, the conv sums |w| times that into the logit, and the
+// gate's slope times |x*s| carries it to y. At |x| ~ 1e4 an unsaturated spatial gate turns that
+// into up to ~4e-5 of max|y| (seen on the CPU emulator; errors fall to ~1e-7 when the reference
+// rounds the maps as the kernel does), which is the conditioning of the problem, not a kernel
+// fault; test/cpu.cbam.test.ts redraws such problems until the gates saturate for the same reason.
 static void reference(const Case& k, const HostWeights& W, const std::vector<double>& x,
-                      const std::vector<double>* res, std::vector<double>& y, std::vector<double>& s) {
+                      const std::vector<double>* res, std::vector<double>& y, std::vector<double>& s,
+                      std::vector<double>& slack) {
   const int N = k.n, C = k.c, H = k.h, Wd = k.w, HW = k.h * k.w;
   auto idx = [&](int n, int c, int p) -> size_t {
     return k.layout == Layout::NCHW ? (size_t(n) * C + c) * HW + p : (size_t(n) * HW + p) * C + c;
   };
   y.assign(x.size(), 0.0);
   s.assign(size_t(N) * C, 0.0);
+  slack.assign(x.size(), 0.0);
   for (int n = 0; n < N; ++n) {
     std::vector<double> z(C, 0.0), zm(C, -INFINITY);
     for (int c = 0; c < C; ++c) {
@@ -227,20 +236,31 @@ static void reference(const Case& k, const HostWeights& W, const std::vector<dou
       for (int p = 0; p < HW; ++p) mean[p] /= C;
       const int K = k.sk, pad = (K - 1) / 2;
       const double sb = 0.25;  // spatial bias used by the harness
+      std::vector<double> gslack(HW, 0.0);
       for (int r = 0; r < H; ++r)
         for (int q = 0; q < Wd; ++q) {
-          double a = sb;
+          double a = sb, eb = 0;
           for (int ci = 0; ci < 2; ++ci)
             for (int dy = 0; dy < K; ++dy)
               for (int dx = 0; dx < K; ++dx) {
                 const int rr = r + dy - pad, qq = q + dx - pad;
                 const bool in = rr >= 0 && rr < H && qq >= 0 && qq < Wd;
-                a += double(W.aux[(ci * K + dy) * K + dx]) * (in ? (ci == 0 ? mean : mx)[rr * Wd + qq] : 0.0);
+                const double wv = double(W.aux[(ci * K + dy) * K + dx]);
+                const double mv = in ? (ci == 0 ? mean : mx)[rr * Wd + qq] : 0.0;
+                a += wv * mv;
+                if (in) eb += std::fabs(wv) * std::fabs(mv) * std::ldexp(1.0, -24);
               }
-          g[r * Wd + q] = gate64(a, k.gate);
+          const double gv = gate64(a, k.gate);
+          g[r * Wd + q] = gv;
+          double slope = k.gate == Gate::Sigmoid ? gv * (1 - gv) : (std::fabs(a) < 3 + eb ? 1.0 / 6 : 0.0);
+          if (std::isfinite(eb) && std::isfinite(slope)) gslack[r * Wd + q] = 1.01 * slope * eb;
         }
       for (int c = 0; c < C; ++c)
-        for (int p = 0; p < HW; ++p) y[idx(n, c, p)] = x[idx(n, c, p)] * sc[c] * g[p];
+        for (int p = 0; p < HW; ++p) {
+          y[idx(n, c, p)] = x[idx(n, c, p)] * sc[c] * g[p];
+          const double sl = std::fabs(x[idx(n, c, p)] * sc[c]) * gslack[p];
+          slack[idx(n, c, p)] = std::isfinite(sl) ? sl : 0.0;
+        }
     } else {
       for (int c = 0; c < C; ++c)
         for (int p = 0; p < HW; ++p) {
@@ -381,12 +401,15 @@ static void check_case(const Case& k) {
   }
   HostWeights W = make_weights(k);
   if (k.nan_target) inject_nan(k, W, xv, rv, xraw, xr, rraw, rr);
-  std::vector<double> yref, sref;
-  reference(k, W, xr, k.residual ? &rr : nullptr, yref, sref);
+  std::vector<double> yref, sref, yslack;
+  reference(k, W, xr, k.residual ? &rr : nullptr, yref, sref, yslack);
   double maxref = 0;
   for (double v : yref)
     if (std::isfinite(v)) maxref = std::max(maxref, std::fabs(v));
   if (maxref == 0) maxref = 1;
+  // Below the output type's smallest normal, results round to its subnormal spacing: measure
+  // against that floor (seen: saturated gates gave max|y| = 5e-65, which fp16 stores as 0).
+  maxref = std::max(maxref, std::ldexp(1.0, k.dtype == DType::F16 ? -14 : -126));
 
   // device buffers with optional element offsets
   const size_t pad_elems = 64;
@@ -467,7 +490,7 @@ static void check_case(const Case& k) {
         why = "non-finite at " + std::to_string(i);
         break;
       }
-      const double e = std::fabs(v - yref[i]) / maxref;
+      const double e = std::max(0.0, std::fabs(v - yref[i]) - yslack[i]) / maxref;
       if (e > maxerr) {
         maxerr = e;
         worst = i;
