@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "sqex/params.h"
 
@@ -309,10 +310,13 @@ __device__ __forceinline__ int rows_dot_tpr(int64_t nrows, int units) {
 // partials combined by shuffles and, beyond a warp, in shared memory in warp order.
 // Deterministic for a given launch configuration. scratch: 2 * kWarps doubles. The vectors are
 // fp64 (means and hidden layer stay fp64 end to end, 16-byte aligned); emit gets fp64 dots.
-template <bool V4, int UNR, typename F>
+// v2 may instead be fp32 (V2 = float: CBAM's channel maxes, exact in fp32): each element is
+// converted to double (exactly) in the same FMA, so the dots are the same as from a fp64 copy.
+template <bool V4, int UNR, typename V2, typename F>
 __device__ __forceinline__ void block_rows_dot_impl(const float* __restrict__ W, int64_t r0, int64_t r1,
-                                                    int len, const double* v1, const double* v2,
+                                                    int len, const double* v1, const V2* v2,
                                                     double* scratch, F&& emit) {
+  static_assert(std::is_same<V2, double>::value || std::is_same<V2, float>::value, "fp64 or fp32 v2");
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int64_t nrows = r1 - r0;
   const int units = V4 ? len / 4 : len;
@@ -327,7 +331,6 @@ __device__ __forceinline__ void block_rows_dot_impl(const float* __restrict__ W,
       if constexpr (V4) {
         const float4* w4 = reinterpret_cast<const float4*>(W + row * len);
         const double2* x2 = reinterpret_cast<const double2*>(v1);
-        const double2* y2 = reinterpret_cast<const double2*>(v2);
 #pragma unroll UNR
         for (int i = tk; i < units; i += TPR) {
           const float4 w = __ldg(w4 + i);
@@ -335,9 +338,16 @@ __device__ __forceinline__ void block_rows_dot_impl(const float* __restrict__ W,
           a1 = fma(double(w.x), xa.x, fma(double(w.y), xa.y,
                fma(double(w.z), xb.x, fma(double(w.w), xb.y, a1))));
           if (v2) {
-            const double2 ya = y2[2 * i], yb = y2[2 * i + 1];
-            a2 = fma(double(w.x), ya.x, fma(double(w.y), ya.y,
-                 fma(double(w.z), yb.x, fma(double(w.w), yb.y, a2))));
+            if constexpr (std::is_same<V2, float>::value) {
+              const float4 y = reinterpret_cast<const float4*>(v2)[i];
+              a2 = fma(double(w.x), double(y.x), fma(double(w.y), double(y.y),
+                   fma(double(w.z), double(y.z), fma(double(w.w), double(y.w), a2))));
+            } else {
+              const double2* y2 = reinterpret_cast<const double2*>(v2);
+              const double2 ya = y2[2 * i], yb = y2[2 * i + 1];
+              a2 = fma(double(w.x), ya.x, fma(double(w.y), ya.y,
+                   fma(double(w.z), yb.x, fma(double(w.w), yb.y, a2))));
+            }
           }
         }
       } else {
@@ -346,7 +356,7 @@ __device__ __forceinline__ void block_rows_dot_impl(const float* __restrict__ W,
         for (int i = tk; i < units; i += TPR) {
           const float wv = __ldg(w + i);
           a1 = fma(double(wv), v1[i], a1);
-          if (v2) a2 = fma(double(wv), v2[i], a2);
+          if (v2) a2 = fma(double(wv), double(v2[i]), a2);
         }
       }
     }
@@ -377,14 +387,15 @@ __device__ __forceinline__ void block_rows_dot_impl(const float* __restrict__ W,
 }
 // UNR: unroll of the float4 loop; a register-pressure knob per kernel (SE NCHW spills at 4
 // with fp64 vectors, SE NHWC and CBAM spill less at 4 than at 2). Same sums either way.
-template <int UNR = 4, typename F>
+// v2: const double* or const float* (a typed null pointer when absent).
+template <int UNR = 4, typename V2, typename F>
 __device__ __forceinline__ void block_rows_dot(const float* __restrict__ W, int64_t r0, int64_t r1, int len,
-                                               const double* v1, const double* v2, double* scratch, F&& emit) {
+                                               const double* v1, const V2* v2, double* scratch, F&& emit) {
   if (r1 <= r0) return;
   if ((len & 3) == 0 && (reinterpret_cast<uintptr_t>(W) & 15) == 0)
-    block_rows_dot_impl<true, UNR>(W, r0, r1, len, v1, v2, scratch, emit);
+    block_rows_dot_impl<true, UNR, V2>(W, r0, r1, len, v1, v2, scratch, emit);
   else
-    block_rows_dot_impl<false, UNR>(W, r0, r1, len, v1, v2, scratch, emit);
+    block_rows_dot_impl<false, UNR, V2>(W, r0, r1, len, v1, v2, scratch, emit);
 }
 
 // For items i in [i0, i1): sum (and max) over t < count of p[i + t * stride], the whole block

@@ -29,7 +29,7 @@ namespace cuda {
 // sbuf (for other blocks) and/or scale_out when asked.
 template <int OP, int UNR>
 __device__ __forceinline__ void gates_for(const FusedArgs& a, int n, int64_t c0, int64_t c1,
-                                          double* z_sm, double* zmax_sm, double* hid_sm,
+                                          double* z_sm, float* zmax_sm, double* hid_sm,
                                           double* hidmax_sm, float* s_sm, bool to_sbuf,
                                           bool to_scale_out, double* scratch) {
   if constexpr (OP == static_cast<int>(Op::SE)) {
@@ -194,10 +194,10 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
   const SmemLayout L = smem_layout(OP, a.C, a.hidden, a.g_len, a.grp);
   float* fx = reinterpret_cast<float*>(smem + a.tile_area);
   double* z_sm = reinterpret_cast<double*>(fx + L.z);
-  double* zmax_sm = kCbam ? reinterpret_cast<double*>(fx + L.zmax) : nullptr;
+  float* zmax_sm = kCbam ? fx + L.zmax : nullptr;
   double* hid_sm = reinterpret_cast<double*>(fx + L.hid);
   double* hidmax_sm = reinterpret_cast<double*>(fx + L.hidmax);
-  float* s_sm = fx + L.s;
+  float* s_sm = fx + L.s;  // CBAM: s and g over z/zmax (ordering: smem_layout, fused_args.cuh)
   float* g_sm = fx + L.g;
   float* red = fx + L.red;
   double* scratch = reinterpret_cast<double*>(red);  // FC partials (2 * kWarps doubles)

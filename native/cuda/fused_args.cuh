@@ -61,14 +61,24 @@ struct FusedArgs {
   float* gbuf;       // CBAM NCHW [N][HW]
 };
 
-// Shared memory after the tile area, offsets in floats. z, zmax, hid, hidmax hold doubles
-// (2 floats each).
+// Shared memory after the tile area, offsets in floats. z, hid, hidmax hold doubles (2 floats
+// each); CBAM's zmax holds floats (a max of fp32 values is exact in fp32; FC1 converts each
+// element to double, exactly).
+// CBAM: s and g lie over z/zmax, which are dead once FC1 is done; the region is the larger of
+// the two uses. Ordering (fused_kernel, fused.cuh): within a tile, every read of z/zmax is in
+// load_z or fc1_rows, and a __syncthreads separates fc1_rows from the first write of s (the one
+// closing the excitation block when fc1_local; sample_arrive's in barrier B otherwise), which
+// comes from cbam_gates, or from the sbuf copy after barrier C; g is written later still, in
+// cbam_spatial. Across tiles, the next tile's load_z (after barrier A) follows sample_depart's and
+// next_tile's __syncthreads, which follow every read of s and g (cbam_spatial, apply_chunk). The
+// same holds in NCHW and NHWC, fc1_local or not, s_local or not (z/zmax are read only by FC1).
+// SE and ECA keep separate z and s: single-FC SE and ECA read z while they write s.
 struct SmemLayout {
   int z, zmax, hid, hidmax, s, g, red, total;
 };
 __host__ __device__ inline SmemLayout smem_layout(int op, int C, int hidden, int g_len, int grp = 1) {
-  // every vector starts on a 16-byte boundary (float4 reads in apply_chunk, double2 reads in
-  // the FC dots)
+  // every vector starts on a 16-byte boundary (float4 reads in apply_chunk and of zmax, double2
+  // reads in the FC dots)
   auto r4 = [](int v) { return (v + 3) & ~3; };
   SmemLayout L;
   int o = 0;
@@ -76,15 +86,25 @@ __host__ __device__ inline SmemLayout smem_layout(int op, int C, int hidden, int
   L.z = o;
   o += 2 * r4(C);
   L.zmax = o;
-  o += cbam ? 2 * r4(C) : 0;
-  L.hid = o;
-  o += (op == static_cast<int>(Op::ECA)) ? 0 : 2 * r4(hidden) * grp;
-  L.hidmax = o;
-  o += cbam ? 2 * r4(hidden) : 0;
-  L.s = o;
-  o += r4(C);
-  L.g = o;
-  o += cbam ? r4(g_len) : 0;
+  if (cbam) {
+    o += r4(C);
+    L.s = 0;      // over z
+    L.g = r4(C);  // over the rest of z and zmax, and past them when g_len > 2 * r4(C)
+    // = max(3 * r4(C), r4(C) + r4(g_len)); written this way, ptxas allocates the CBAM kernels
+    // with no spill where HEAD had none (sm_80-90; other forms spilled in f32 NHWC at sm_80)
+    o = r4(C) + (r4(g_len) > 2 * r4(C) ? r4(g_len) : 2 * r4(C));
+    L.hid = o;
+    o += 2 * r4(hidden) * grp;
+    L.hidmax = o;
+    o += 2 * r4(hidden);
+  } else {
+    L.hid = o;
+    o += (op == static_cast<int>(Op::ECA)) ? 0 : 2 * r4(hidden) * grp;
+    L.hidmax = o;
+    L.s = o;
+    o += r4(C);
+    L.g = o;
+  }
   L.red = o;  // kThreads doubles + kThreads floats (pooling); CBAM: also the conv halo
   o += cbam ? (3 * kThreads > kHalo ? 3 * kThreads : kHalo) : 3 * kThreads;
   L.total = o;

@@ -169,11 +169,11 @@ __device__ __forceinline__ void pool_nhwc(const FusedArgs& a, const T* xs, int64
 
 // Loads n's channel means (and maxes) [c0, c1) from the workspace into shared memory.
 __device__ __forceinline__ void load_z(const FusedArgs& a, int n, int64_t c0, int64_t c1,
-                                       double* z_sm, double* zmax_sm) {
+                                       double* z_sm, float* zmax_sm) {
   const int64_t base = static_cast<int64_t>(n) * a.C;
   for (int64_t c = c0 + threadIdx.x; c < c1; c += kThreads) {
     z_sm[c] = __ldcg(a.zmean + base + c);
-    if (zmax_sm) zmax_sm[c] = double(__ldcg(a.zmax + base + c));
+    if (zmax_sm) zmax_sm[c] = __ldcg(a.zmax + base + c);
   }
 }
 

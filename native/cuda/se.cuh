@@ -10,10 +10,11 @@ struct FusedArgs;
 
 // hid[n][h] = act(W1[h,:] . z + b1[h]) for h in [h0, h1); the CBAM max branch
 // (zmax_sm != nullptr) fills hidmax from the same rows. z and the hidden layer are fp64 (a
-// fp32 copy of either moved unsaturated gates by up to 9e-5 at |x| ~ 1e4, C = 1024).
+// fp32 copy of either moved unsaturated gates by up to 9e-5 at |x| ~ 1e4, C = 1024); zmax is
+// fp32 (exact: maxes of fp32 values), each element widened to double in the FMA.
 template <int UNR = 4>
 __device__ __forceinline__ void fc1_rows(const FusedArgs& a, int n, int64_t h0, int64_t h1,
-                                         const double* z_sm, const double* zmax_sm, double* scratch,
+                                         const double* z_sm, const float* zmax_sm, double* scratch,
                                          double* hid_sm = nullptr, double* hidmax_sm = nullptr) {
   // hid_sm != nullptr: the block computes every row for itself (small FC, no barrier)
   const int64_t hb = static_cast<int64_t>(n) * a.hidden;
@@ -38,7 +39,8 @@ __device__ __forceinline__ void se_gates(const FusedArgs& a, int n, int64_t c0, 
   const bool two = a.two_fc != 0;
   const float* B = two ? a.b2 : a.b1;
   const int64_t cb = static_cast<int64_t>(n) * a.C;
-  block_rows_dot<UNR>(two ? a.w2 : a.w1, c0, c1, two ? a.hidden : a.C, two ? hid_sm : z_sm, nullptr,
+  block_rows_dot<UNR>(two ? a.w2 : a.w1, c0, c1, two ? a.hidden : a.C, two ? hid_sm : z_sm,
+                 static_cast<const double*>(nullptr),
                  scratch, [&](int64_t c, double v, double) {
              const float s = gate_f(static_cast<float>(v + (B ? double(__ldg(B + c)) : 0.0)), a.gate);
              s_sm[c] = s;
