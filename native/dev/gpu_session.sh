@@ -15,8 +15,9 @@
 #
 # Steps (by default: tests harness cuda11 cbamcheck timm sanitize bench cbamtime; or name some, e.g.
 # async crossover cluster, which measured what they measure on 2026-11-30 and need no rerun until
-# the host path or the cluster variants change). cbamcheck/cbamtime: the check and timing of
-# branch cbam-smem (native/dev/cbam_smem_exp.sh), when --prepare found the branch.
+# the host path or the cluster variants change). cbamcheck/cbamtime: the check and timing of the
+# CBAM shared-memory change (branch cbam-smem, merged on 2026-11-30 after the CPU emulator's checks:
+# native/dev/cbam_smem_exp.sh over main before the merge, CBAM_BASE, and HEAD).
 # The checks run in three lanes at once (tests | cuda11, cbamcheck | harness, sanitize), timm after
 # the first two (it replaces fixtures they read), then the timings one at a time: bench cbamtime
 # (async crossover cluster when named). Measured on the H200 (2026-11-30): tests ~50 s, cuda11
@@ -75,12 +76,9 @@ if [ "${1:-}" = --prepare ]; then
   bash native/dev/cuda_build.sh sm_90 build-cuda > /dev/null     # the kernel harness
   strip build-cuda/cuda_check_bench
   xz -T2 -6 -c build-cuda/cuda_check_bench > .gpu/harness.xz
-  # Branch cbam-smem's experiment (three harnesses, ~1.8 MB each), when the branch is here.
-  if git rev-parse --verify -q cbam-smem > /dev/null; then
-    bash native/dev/prepare_cbam_exp.sh .gpu/cbam-exp cbam-smem
-  else
-    rm -rf .gpu/cbam-exp
-  fi
+  # The CBAM shared-memory experiment (three harnesses, ~1.8 MB each): 8aa8c67 (pre-v7), main
+  # before cbam-smem was merged (CBAM_BASE) and HEAD.
+  bash native/dev/prepare_cbam_exp.sh .gpu/cbam-exp "${CBAM_BASE:-e4156d9}" HEAD
   set +e
   bash "$0" --pack || exit 1
   echo "prepared in $((SECONDS - t0)) s"
@@ -337,10 +335,11 @@ step_cluster() {
 step_cbamcheck() {
   budget cbamcheck 120 40 || return
   if [ ! -d .gpu/cbam-exp ]; then note "cbamcheck: .gpu/cbam-exp not carried: skipped"; return; fi
-  # Branch cbam-smem against main's kernels: bitwise digests of every check case, then
-  # compute-sanitizer racecheck/memcheck on the CBAM paths its shared-memory aliasing touches.
+  # HEAD against main before the cbam-smem merge: bitwise digests of every check case (two CBAM
+  # cases whose plans move are expected to differ), then compute-sanitizer racecheck/memcheck on
+  # the CBAM paths its shared-memory aliasing touches.
   OUT=$results/cbam-exp timeout -k 5 $B bash native/dev/cbam_smem_exp.sh .gpu/cbam-exp check $((B - 5)) > "$logs/cbam-check.log" 2>&1
-  note "cbamcheck (branch cbam-smem, ${B} s): exit $? — $(grep -E '^(check|bitwise)' "$results/cbam-exp/summary.txt" 2> /dev/null | tr '\n' ';') $(grep -cE 'hazards displayed \([1-9]|ERROR SUMMARY: [1-9]' "$results/cbam-exp/summary.txt" 2> /dev/null) sanitizer lines with findings"
+  note "cbamcheck (CBAM shared memory, ${B} s): exit $? — $(grep -E '^(check|bitwise)' "$results/cbam-exp/summary.txt" 2> /dev/null | tr '\n' ';') $(grep -cE 'hazards displayed \([1-9]|ERROR SUMMARY: [1-9]' "$results/cbam-exp/summary.txt" 2> /dev/null) sanitizer lines with findings"
 }
 
 step_cbamtime() {
