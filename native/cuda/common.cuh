@@ -27,8 +27,9 @@ constexpr int kHalo = 2048;    // CBAM: floats of shared memory for map rows aro
 // Kernel launch and dynamic shared memory, spelled so that native/dev/cuemu (the kernels on
 // the CPU, for checking without a GPU) can stand in for them; plain CUDA otherwise.
 #if defined(SQEX_CUEMU)
-#define SQEX_LAUNCH(kern, grid, block, smem, stream, ...) \
-  ::cuemu::launch(dim3(grid), dim3(block), smem, stream, [=] { kern(__VA_ARGS__); })
+#define SQEX_LAUNCH(kern, grid, block, smem, stream, ...)                              \
+  ::cuemu::launch(reinterpret_cast<const void*>(kern), dim3(grid), dim3(block), smem, stream, \
+                  [=] { kern(__VA_ARGS__); })
 #define SQEX_DYNAMIC_SMEM(name) unsigned char* const name = ::cuemu::dynamic_smem()
 #else
 #define SQEX_LAUNCH(kern, grid, block, smem, stream, ...) kern<<<grid, block, smem, stream>>>(__VA_ARGS__)

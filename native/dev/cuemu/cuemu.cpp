@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <random>
 #include <string>
@@ -157,7 +158,7 @@ void to_scheduler() {
 // each, and vm.max_map_count is ~65k: 528 blocks x 256 threads exceed it), so an overflow is
 // caught by a canary at each stack's bottom, checked when the block ends.
 constexpr uint64_t kCanary = 0x6375656d75537461ull;
-constexpr int kCanaryWords = 8;
+constexpr int kCanaryWords = 512;  // 4 KB: a frame larger than that could still skip it
 
 struct StackArena {
   unsigned char* base = nullptr;
@@ -317,6 +318,9 @@ void warp_exchange(const void* in, void* out, size_t bytes, int src) {
     f->state = State::Warp;
     to_scheduler();
   }
+  const size_t si = wi * 32 + (src & 31);
+  if (si < b->fibers.size() && b->fibers[si].state == State::Done && (src & 31) != static_cast<int>(lane))
+    trap("a shuffle reads a lane that has exited (undefined on a GPU)");
   std::memcpy(out, w.slots[g & 1][src & 31], bytes);
 }
 
@@ -332,10 +336,13 @@ unsigned char* dynamic_smem() {
   return t_block->smem;
 }
 
+// clock64(): a 62.5 MHz clock, so that the kernels' ~4 s spin-wait trap (2^33 cycles) fires
+// only after ~137 s here, where hundreds of emulated blocks share two cores.
 long long clock_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
-      .count();
+             .count() /
+         16;
 }
 
 void trap(const char* where) {
@@ -344,11 +351,31 @@ void trap(const char* where) {
   std::abort();
 }
 
-void launch(dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body) {
-  if (record(stream, [=] { launch(grid, block, smem, nullptr, body); })) return;
+std::mutex& g_attr_mutex = *new std::mutex;
+std::map<const void*, int>& g_smem_optin = *new std::map<const void*, int>;
+
+void set_max_dynamic_smem(const void* kern, int bytes) {
+  std::lock_guard<std::mutex> lock(g_attr_mutex);
+  g_smem_optin[kern] = bytes;
+}
+
+void launch(const void* kern, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body) {
+  if (record(stream, [=] { launch(kern, grid, block, smem, nullptr, body); })) return;
   const long long nblocks = static_cast<long long>(grid.x) * grid.y * grid.z;
   const int nthreads = static_cast<int>(block.x * block.y * block.z);
   if (nblocks <= 0 || nthreads <= 0 || nthreads > 1024) trap("bad launch configuration");
+  {
+    std::lock_guard<std::mutex> lock(g_attr_mutex);
+    auto it = g_smem_optin.find(kern);
+    const long limit = it == g_smem_optin.end() ? 48 * 1024 : it->second;
+    if (static_cast<long>(smem) > limit) trap("dynamic shared memory over the kernel's limit (cudaFuncSetAttribute)");
+  }
+  int occ = 0;
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&occ, kern, nthreads, smem);
+  cudaDeviceProp prop;
+  cudaGetDeviceProperties(&prop, 0);
+  if (nblocks > static_cast<long long>(occ) * prop.multiProcessorCount)
+    trap("grid larger than the device holds at once (a persistent grid would deadlock on a GPU)");
   ++g_launches;
   if (std::getenv("CUEMU_PLAN_ONLY")) return;  // with CUEMU_PLAN: list the tile plans, run nothing
   const Order order = order_from_env();

@@ -21,6 +21,9 @@
 #include <cuda_runtime.h>
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
+#if CUDART_VERSION < 12000
+#error "cuemu needs the CUDA 12 or newer headers (native/dev/cuemu/build.sh looks for them)"
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -70,7 +73,13 @@ inline bool record(cudaStream_t s, std::function<void()> op) {
 }
 // Runs `body` as grid x block threads with `smem` bytes of dynamic shared memory (synchronous:
 // streams are ordered by construction).
-void launch(dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body);
+// kern: the kernel's address, for the checks a GPU's launch makes (dynamic shared memory within
+// the function's opt-in, a grid the device can hold at once: the persistent kernels deadlock
+// otherwise, so the emulator traps instead of running every block at once regardless).
+void launch(const void* kern, dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+            std::function<void()> body);
+// cudaFuncSetAttribute's record of a kernel's dynamic shared-memory opt-in.
+void set_max_dynamic_smem(const void* kern, int bytes);
 
 }  // namespace cuemu
 
@@ -93,30 +102,31 @@ inline void __trap() { ::cuemu::trap("__trap()"); }
 inline long long clock64() { return ::cuemu::clock_ns(); }
 inline void __nanosleep(unsigned) { ::cuemu::spin_yield(); }
 
-template <typename T> inline T cuemu_shfl(T v, int src, int width) {
+// src: the lane to read, already resolved by the CUDA rules of each form (own lane where they
+// say the caller gets its own value back).
+template <typename T> inline T cuemu_shfl(T v, int src) {
   static_assert(sizeof(T) <= 16, "shuffle of a wide type");
-  const int lane = static_cast<int>(threadIdx.x & 31);
-  const int seg = lane & ~(width - 1);
-  if (src < seg || src >= seg + width) src = lane;  // outside the segment: own value
   T out;
-  ::cuemu::warp_exchange(&v, &out, sizeof(T), src);
+  ::cuemu::warp_exchange(&v, &out, sizeof(T), src & 31);
   return out;
 }
+inline int cuemu_lane() { return static_cast<int>(threadIdx.x & 31); }
+// xor: a later segment gives the own value, an earlier one may be read (CUDA's guide)
 template <typename T> inline T __shfl_xor_sync(unsigned, T v, int mask, int width = 32) {
-  const int lane = static_cast<int>(threadIdx.x & 31);
-  return cuemu_shfl(v, lane ^ mask, width);
+  const int lane = cuemu_lane(), src = lane ^ mask, end = (lane & ~(width - 1)) + width;
+  return cuemu_shfl(v, src >= end ? lane : src);
 }
 template <typename T> inline T __shfl_down_sync(unsigned, T v, unsigned d, int width = 32) {
-  const int lane = static_cast<int>(threadIdx.x & 31);
-  return cuemu_shfl(v, lane + static_cast<int>(d), width);
+  const int lane = cuemu_lane(), src = lane + static_cast<int>(d), end = (lane & ~(width - 1)) + width;
+  return cuemu_shfl(v, src >= end ? lane : src);
 }
 template <typename T> inline T __shfl_up_sync(unsigned, T v, unsigned d, int width = 32) {
-  const int lane = static_cast<int>(threadIdx.x & 31);
-  return cuemu_shfl(v, lane - static_cast<int>(d), width);
+  const int lane = cuemu_lane(), src = lane - static_cast<int>(d), seg = lane & ~(width - 1);
+  return cuemu_shfl(v, src < seg ? lane : src);
 }
 template <typename T> inline T __shfl_sync(unsigned, T v, int src, int width = 32) {
-  const int lane = static_cast<int>(threadIdx.x & 31);
-  return cuemu_shfl(v, (lane & ~(width - 1)) + (src & (width - 1)), width);
+  const int lane = cuemu_lane();
+  return cuemu_shfl(v, (lane & ~(width - 1)) + (src & (width - 1)));
 }
 
 // Cache-hint loads and stores: plain accesses here.

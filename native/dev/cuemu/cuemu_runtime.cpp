@@ -106,8 +106,10 @@ cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* a, const void*) {
   a->maxDynamicSharedSizeBytes = kSmemOptin - kStaticSmem;
   return cudaSuccess;
 }
-cudaError_t cudaFuncSetAttribute(const void*, cudaFuncAttribute, int v) {
-  return ret(v <= kSmemOptin ? cudaSuccess : cudaErrorInvalidValue);
+cudaError_t cudaFuncSetAttribute(const void* f, cudaFuncAttribute attr, int v) {
+  if (v > kSmemOptin) return ret(cudaErrorInvalidValue);
+  if (attr == cudaFuncAttributeMaxDynamicSharedMemorySize) cuemu::set_max_dynamic_smem(f, v);
+  return cudaSuccess;
 }
 // Threads, 64 registers a thread (the kernels' launch bounds), and shared memory as on sm_90.
 cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, const void*, int threads, size_t smem) {
@@ -124,8 +126,11 @@ cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, const void*, i
 std::mutex& g_alloc_mutex = *new std::mutex;
 std::map<void*, size_t>& g_allocs = *new std::map<void*, size_t>;
 cudaError_t cudaMalloc(void** p, size_t n) {
-  *p = std::aligned_alloc(256, (n + 255) / 256 * 256 + 256);
-  if (!*p) return ret(cudaErrorMemoryAllocation);
+  // exactly n bytes (256-byte aligned, as cudaMalloc), so that ASan sees any overrun
+  if (posix_memalign(p, 256, n ? n : 1) != 0) {
+    *p = nullptr;
+    return ret(cudaErrorMemoryAllocation);
+  }
   std::lock_guard<std::mutex> lock(g_alloc_mutex);
   g_allocs[*p] = n;
   return cudaSuccess;
