@@ -60,6 +60,26 @@ if [ "$step" = check ]; then
       say "$tool $cfg: exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
     done
   done
+  # 2b. the position-tile branch (harness-3, when prepared): its kernel on shapes that take it
+  #     at 132 SMs (H*W >= 1024, 16-byte rows), fp32 and fp16
+  pt_xz=$(ls "$dir"/harness-3-*.xz 2> /dev/null | head -1)
+  if [ -n "$pt_xz" ] && unpack "$pt_xz" /tmp/h-pt; then
+    for cfg in "cbam 2 64 112 112 f32 NCHW" "cbam 2 256 56 56 f16 NCHW"; do
+      for tool in racecheck memcheck; do
+        [ "$(left)" -gt 40 ] || { say "budget reached before pt $tool $cfg"; break 2; }
+        log="$out/pt-$tool-${cfg// /_}.log"
+        # shellcheck disable=SC2086
+        timeout -k 5 60 compute-sanitizer --tool $tool --print-limit 20 /tmp/h-pt one $cfg > "$log" 2>&1
+        say "pt $tool $cfg: exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
+      done
+    done
+    # the check cases on it (779 + 13 position-tile cases), in what is left
+    l=$(($(left) - 10))
+    if [ "$l" -gt 30 ]; then
+      timeout -k 5 "$l" /tmp/h-pt check > "$out/check-pt.txt" 2>&1
+      say "check pt (limit ${l} s): exit $?, $(grep -E '^checks:' "$out/check-pt.txt" | tail -1), $(grep -c '^FAIL' "$out/check-pt.txt") FAIL lines"
+    fi
+  fi
   # 3. racecheck, then memcheck, over the harness's NaN/Inf cases (504; every kernel path incl. the
   #    chunked 1x1024x56x56 and the wide-map CBAM shapes) with what is left
   for tool in racecheck memcheck; do
@@ -77,6 +97,7 @@ elif [ "$step" = time ]; then
   OUT=$out bash "$(dirname "$0")/time_commits.sh" "$dir" 2 "$budget" \
     "cbam 32 2048 7 7 f32 NCHW" "cbam 32 2048 7 7 f16 NHWC" "cbam 128 2048 7 7 f32 NCHW" \
     "cbam 128 2048 7 7 f16 NHWC" "cbam 128 256 56 56 f16 NCHW" \
+    "cbam 32 96 112 112 f32 NCHW" "cbam 32 256 56 56 f32 NCHW" "cbam 1 256 56 56 f32 NCHW" \
     "cbam 32 2048 7 7 f16 NCHW" "cbam 128 2048 7 7 f16 NCHW" "cbam 32 2048 7 7 f32 NHWC" \
     "cbam 128 2048 7 7 f32 NHWC" "cbam 32 1024 14 14 f32 NCHW" "cbam 32 256 56 56 f16 NHWC" \
     "se 32 256 56 56 f32 NCHW" "se 32 2048 7 7 f32 NCHW"

@@ -78,7 +78,10 @@ if [ "${1:-}" = --prepare ]; then
   xz -T2 -6 -c build-cuda/cuda_check_bench > .gpu/harness.xz
   # The CBAM shared-memory experiment (three harnesses, ~1.8 MB each): 8aa8c67 (pre-v7), main
   # before cbam-smem was merged (CBAM_BASE) and HEAD.
-  bash native/dev/prepare_cbam_exp.sh .gpu/cbam-exp "${CBAM_BASE:-e4156d9}" HEAD
+  # With branch cbam-pt here, its harness is the fourth (CBAM NCHW position tiles, NOTES-cuda.md).
+  pt_ref=$(git rev-parse --verify -q cbam-pt > /dev/null && echo cbam-pt || true)
+  # shellcheck disable=SC2086
+  bash native/dev/prepare_cbam_exp.sh .gpu/cbam-exp "${CBAM_BASE:-e4156d9}" HEAD $pt_ref
   set +e
   bash "$0" --pack || exit 1
   echo "prepared in $((SECONDS - t0)) s"
@@ -333,7 +336,7 @@ step_cluster() {
 }
 
 step_cbamcheck() {
-  budget cbamcheck 120 40 || return
+  budget cbamcheck 170 40 || return
   if [ ! -d .gpu/cbam-exp ]; then note "cbamcheck: .gpu/cbam-exp not carried: skipped"; return; fi
   # HEAD against main before the cbam-smem merge: bitwise digests of every check case (two CBAM
   # cases whose plans move are expected to differ), then compute-sanitizer racecheck/memcheck on
@@ -343,7 +346,7 @@ step_cbamcheck() {
 }
 
 step_cbamtime() {
-  budget cbamtime 100 40 || return
+  budget cbamtime 130 40 || return
   if [ ! -d .gpu/cbam-exp ]; then note "cbamtime: .gpu/cbam-exp not carried: skipped"; return; fi
   # 8aa8c67 (pre-v7), main and the branch, 2 processes each, over the CBAM rows the planner changes
   OUT=$results/cbam-exp timeout -k 5 $B bash native/dev/cbam_smem_exp.sh .gpu/cbam-exp time $((B - 10)) > "$logs/cbam-time.log" 2>&1

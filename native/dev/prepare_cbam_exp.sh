@@ -5,7 +5,10 @@
 # so BASE is main before the merge and AFTER is HEAD), by native/dev/build_harnesses.sh. No GPU
 # needed; ~30 s per build on 2 cores.
 #
-#   bash native/dev/prepare_cbam_exp.sh [DIR=.gpu/cbam-exp] [BASE=HEAD] [AFTER=cbam-smem]
+#   bash native/dev/prepare_cbam_exp.sh [DIR=.gpu/cbam-exp] [BASE=HEAD] [AFTER=cbam-smem] [MORE...]
+#
+# MORE: further commits timed beside them (harness-3-..., e.g. branch cbam-pt, CBAM NCHW position
+# tiles); cbam_smem_exp.sh's check also runs compute-sanitizer on a position-tile shape there.
 #
 # Writes DIR/harness-0-8aa8c67.xz, harness-1-<BASE>.xz, harness-2-<AFTER>.xz and
 # digest-1-<BASE>.xz (BASE's kernels with a harness that has SQEX_DIGEST, for the bitwise
@@ -15,11 +18,12 @@ cd "$(dirname "$0")/../.."
 DIR=${1:-.gpu/cbam-exp}
 BASE=${2:-HEAD}
 AFTER=${3:-cbam-smem}
-for r in "$BASE" "$AFTER"; do
+shift $(( $# > 3 ? 3 : $# ))
+for r in "$BASE" "$AFTER" "$@"; do
   git rev-parse --verify -q "$r^{commit}" > /dev/null || { echo "no commit $r here: nothing to prepare" >&2; exit 2; }
 done
 base=$(git rev-parse --short "$BASE")
 rm -f "$DIR"/harness-*.xz "$DIR"/digest-*.xz
-bash native/dev/build_harnesses.sh "$DIR" 8aa8c67 "$BASE" "$AFTER"
+bash native/dev/build_harnesses.sh "$DIR" 8aa8c67 "$BASE" "$AFTER" "$@"
 cp "$DIR/harness-1-$base.xz" "$DIR/digest-1-$base.xz"
-echo "prepared $DIR: 8aa8c67 (pre-v7), $base ($BASE), $(git rev-parse --short "$AFTER") ($AFTER)"
+echo "prepared $DIR: 8aa8c67 (pre-v7), $base ($BASE), $(git rev-parse --short "$AFTER") ($AFTER)${*:+, and $*}"
