@@ -26,6 +26,22 @@ unpack() {  # unpack <xz> <binary>
 branch_xz=$(ls "$dir"/harness-2-*.xz | head -1)
 main_digest_xz=$(ls "$dir"/digest-1-*.xz | head -1)
 
+# sanitize_one BIN PREFIX MIN_LEFT CFG...: racecheck then memcheck of BIN's `one` mode (3 launches
+# and a warm-up) on each configuration, while more than MIN_LEFT seconds of the budget are left
+sanitize_one() {
+  local bin=$1 prefix=$2 min=$3 cfg tool log
+  shift 3
+  for cfg in "$@"; do
+    for tool in racecheck memcheck; do
+      [ "$(left)" -gt "$min" ] || { say "budget reached before $prefix$tool $cfg"; return; }
+      log="$out/$prefix$tool-${cfg// /_}.log"
+      # shellcheck disable=SC2086
+      timeout -k 5 60 compute-sanitizer --tool $tool --print-limit 20 "$bin" one $cfg > "$log" 2>&1
+      say "$prefix$tool $cfg: exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
+    done
+  done
+}
+
 if [ "$step" = check ]; then
   unpack "$branch_xz" /tmp/h-branch || exit 1
   unpack "$main_digest_xz" /tmp/h-main-digest || exit 1
@@ -50,29 +66,13 @@ if [ "$step" = check ]; then
   #    3 launches + warm-up). hidden = max(8, C/16): C = 256 -> FC1 in every block (fc1_local) and,
   #    NHWC, every block computes all gates (s_local); C = 2048 -> FC1 shared through barrier B and,
   #    NHWC, gates through sbuf and barrier C. 2x256x56x56 NCHW: g (3136 floats) runs past z/zmax.
-  for cfg in "cbam 4 256 14 14 f32 NCHW" "cbam 4 2048 7 7 f32 NCHW" "cbam 4 256 14 14 f16 NHWC" \
-             "cbam 4 2048 7 7 f16 NHWC" "cbam 2 256 56 56 f32 NCHW" "cbam 2 2048 7 7 f32 NHWC"; do
-    for tool in racecheck memcheck; do
-      [ "$(left)" -gt 30 ] || { say "budget reached before $tool $cfg"; break 2; }
-      log="$out/$tool-${cfg// /_}.log"
-      # shellcheck disable=SC2086
-      timeout -k 5 60 compute-sanitizer --tool $tool --print-limit 20 /tmp/h-branch one $cfg > "$log" 2>&1
-      say "$tool $cfg: exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
-    done
-  done
+  sanitize_one /tmp/h-branch "" 30 "cbam 4 256 14 14 f32 NCHW" "cbam 4 2048 7 7 f32 NCHW" "cbam 4 256 14 14 f16 NHWC" \
+    "cbam 4 2048 7 7 f16 NHWC" "cbam 2 256 56 56 f32 NCHW" "cbam 2 2048 7 7 f32 NHWC"
   # 2b. the position-tile branch (harness-3, when prepared): its kernel on shapes that take it
   #     at 132 SMs (H*W >= 1024, 16-byte rows), fp32 and fp16
   pt_xz=$(ls "$dir"/harness-3-*.xz 2> /dev/null | head -1)
   if [ -n "$pt_xz" ] && unpack "$pt_xz" /tmp/h-pt; then
-    for cfg in "cbam 2 64 112 112 f32 NCHW" "cbam 2 256 56 56 f16 NCHW"; do
-      for tool in racecheck memcheck; do
-        [ "$(left)" -gt 40 ] || { say "budget reached before pt $tool $cfg"; break 2; }
-        log="$out/pt-$tool-${cfg// /_}.log"
-        # shellcheck disable=SC2086
-        timeout -k 5 60 compute-sanitizer --tool $tool --print-limit 20 /tmp/h-pt one $cfg > "$log" 2>&1
-        say "pt $tool $cfg: exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
-      done
-    done
+    sanitize_one /tmp/h-pt pt- 40 "cbam 2 64 112 112 f32 NCHW" "cbam 2 256 56 56 f16 NCHW"
     # the check cases on it (779 + 13 position-tile cases), in what is left
     l=$(($(left) - 10))
     if [ "$l" -gt 30 ]; then
