@@ -149,12 +149,13 @@ struct HostWeights {
 // kernel keeps x*s and the maps in fp32, as torch's x * s, x.mean(1) and x.amax(1) are fp32
 // tensors): each map value is off by up to 2^-24 of itself, plus for the mean 2^-24 of the mean
 // of |x*s| (the products' rounding, which cancellation does not shrink); the conv sums |w| times
-// that into the logit, and the gate's slope times |x*s| carries it to y. Rounding the maps in the
-// reference instead is not enough: the kernel's s and products differ from the exact ones in the
-// last bit, which the same conditioning amplifies (CBAM f32 NHWC |x| ~ 1e4, SQEX_SEED=21: 1.6e-5). At |x| ~ 1e4 an unsaturated spatial gate turns that
-// into up to ~4e-5 of max|y| (seen on the CPU emulator; errors fall to ~1e-7 when the reference
-// rounds the maps as the kernel does), which is the conditioning of the problem, not a kernel
-// fault; test/cpu.cbam.test.ts redraws such problems until the gates saturate for the same reason.
+// that into the logit, and the gate's slope times |x*s| carries it to y. At |x| ~ 1e4 an
+// unsaturated spatial gate turns that rounding into up to ~4e-5 of max|y| (seen on the CPU
+// emulator): the conditioning of the problem, not a kernel fault; test/cpu.cbam.test.ts redraws
+// such problems until the gates saturate for the same reason. Rounding the maps in the reference
+// instead fixed the NCHW draws (to ~1e-7) but not all: the kernel's s and products also differ
+// from the exact ones in the last bit, which the same conditioning amplifies (CBAM f32 NHWC
+// |x| ~ 1e4, SQEX_SEED=21: 1.6e-5).
 static void reference(const Case& k, const HostWeights& W, const std::vector<double>& x,
                       const std::vector<double>* res, std::vector<double>& y, std::vector<double>& s,
                       std::vector<double>& slack) {

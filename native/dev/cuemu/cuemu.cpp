@@ -69,6 +69,7 @@ struct Fiber {
   void* sp = nullptr;
   State state = State::Ready;
   ThreadCtx c{};
+  unsigned lin = 0;  // linear thread index in the block: warp lin / 32, lane lin % 32
   unsigned char* stack = nullptr;  // in the worker's StackArena
   size_t stack_bytes = 0;
 };
@@ -109,6 +110,25 @@ size_t stack_bytes() {
 #endif
 }
 
+// Completes the block barrier: keeps its reduction for the generation it closes (read by the
+// waiters after they resume, while the next barrier may already be filling) and wakes them.
+void release_barrier(Block& b) {
+  b.result[b.gen & 1] = b.acc;
+  b.arrived = 0;
+  ++b.gen;
+  for (auto& o : b.fibers)
+    if (o.state == State::Barrier) o.state = State::Ready;
+}
+
+// Completes warp wi's rendezvous and wakes its lanes.
+void release_warp(Block& b, unsigned wi) {
+  WarpSync& w = b.warps[wi];
+  w.arrived = 0;
+  ++w.gen;
+  for (size_t i = size_t(wi) * 32; i < size_t(wi) * 32 + 32 && i < b.fibers.size(); ++i)
+    if (b.fibers[i].state == State::Warp) b.fibers[i].state = State::Ready;
+}
+
 void to_scheduler() {
   Fiber* f = t_fiber;
   Block* b = t_block;
@@ -132,24 +152,11 @@ void to_scheduler() {
   Block* b = t_block;
   f->state = State::Done;
   --b->live;
-  WarpSync& w = b->warps[f->c.thread_idx.x / 32];
+  WarpSync& w = b->warps[f->lin / 32];
   --w.live;
   // An exited thread no longer holds back a barrier or a warp rendezvous.
-  if (b->arrived > 0 && b->arrived >= b->live) {
-    b->result[b->gen & 1] = b->acc;
-    b->arrived = 0;
-    b->acc = 0;
-    ++b->gen;
-    for (auto& o : b->fibers)
-      if (o.state == State::Barrier) o.state = State::Ready;
-  }
-  if (w.arrived > 0 && w.arrived >= w.live) {
-    w.arrived = 0;
-    ++w.gen;
-    const unsigned base = f->c.thread_idx.x / 32 * 32;
-    for (unsigned i = base; i < base + 32 && i < b->fibers.size(); ++i)
-      if (b->fibers[i].state == State::Warp) b->fibers[i].state = State::Ready;
-  }
+  if (b->arrived > 0 && b->arrived >= b->live) release_barrier(*b);
+  if (w.arrived > 0 && w.arrived >= w.live) release_warp(*b, f->lin / 32);
   to_scheduler();
   trap("a finished fiber was resumed");
 }
@@ -225,6 +232,7 @@ void run_block(Block& b, std::vector<Fiber>& pool, StackArena& arena, dim3 grid,
   for (int i = 0; i < n; ++i) {
     Fiber& f = b.fibers[i];
     f.state = State::Ready;
+    f.lin = static_cast<unsigned>(i);
     f.c.thread_idx = uint3{static_cast<unsigned>(i % block.x), static_cast<unsigned>(i / block.x % block.y),
                            static_cast<unsigned>(i / (block.x * block.y))};
     f.c.block_idx = bid;
@@ -290,11 +298,7 @@ int block_barrier(int op, int pred) {
   if (op == 2) b->acc &= pred != 0;
   if (op == 3) b->acc += pred != 0;
   if (++b->arrived >= b->live) {
-    b->result[g & 1] = b->acc;
-    b->arrived = 0;
-    ++b->gen;
-    for (auto& o : b->fibers)
-      if (o.state == State::Barrier) o.state = State::Ready;
+    release_barrier(*b);
   } else {
     f->state = State::Barrier;
     to_scheduler();
@@ -305,15 +309,12 @@ int block_barrier(int op, int pred) {
 void warp_exchange(const void* in, void* out, size_t bytes, int src) {
   Block* b = t_block;
   Fiber* f = t_fiber;
-  const unsigned lane = f->c.thread_idx.x & 31, wi = f->c.thread_idx.x / 32;
+  const unsigned lane = f->lin & 31, wi = f->lin / 32;
   WarpSync& w = b->warps[wi];
   const unsigned g = w.gen;
   std::memcpy(w.slots[g & 1][lane], in, bytes);
   if (++w.arrived >= w.live) {
-    w.arrived = 0;
-    ++w.gen;
-    for (unsigned i = wi * 32; i < wi * 32 + 32 && i < b->fibers.size(); ++i)
-      if (b->fibers[i].state == State::Warp) b->fibers[i].state = State::Ready;
+    release_warp(*b, wi);
   } else {
     f->state = State::Warp;
     to_scheduler();
