@@ -263,12 +263,18 @@ if (opts.devices.includes('cuda')) {
       const { runOverheadBench } = await import('./overhead.mjs');
       const rows = await runOverheadBench({ log });
       result.overhead = rows;
-      if (!opts.json) {
-        console.log('\n## Host overhead per call (10k back-to-back calls on resident DeviceTensors)\n');
-        console.log('| call | shape | dtype | µs per call (enqueue) | µs per call (incl. final sync) |');
-        console.log('| --- | --- | --- | ---: | ---: |');
-        for (const r of rows) console.log(`| ${r.what} | ${r.shape.replaceAll('x', '×')} | ${r.dtype} | ${r.enqueueUs.toFixed(2)} | ${r.withSyncUs.toFixed(2)} |`);
-      }
+      const md = [
+        '## Host overhead per call (resident DeviceTensors; bench/overhead.mjs)',
+        '',
+        'host = the calling thread\'s time per call: bursts of 100 calls that start on an empty launch queue, median (p10-p90) of 40 bursts.',
+        'steady = 10k back-to-back calls: once the launch queue is full each call waits for the GPU, so this is max(host, GPU time per op).',
+        '',
+        '| call | shape | dtype | host µs (p10-p90) | steady µs per call | incl. final sync |',
+        '| --- | --- | --- | ---: | ---: | ---: |',
+        ...rows.map((r) => `| ${r.what} | ${r.shape.replaceAll('x', '×')} | ${r.dtype} | ${r.hostUs.toFixed(2)} (${r.hostP10Us.toFixed(2)}-${r.hostP90Us.toFixed(2)}) | ${r.enqueueUs.toFixed(2)} | ${r.withSyncUs.toFixed(2)} |`),
+      ].join('\n');
+      if (!opts.json) console.log(`\n${md}\n`);
+      if (opts.save) save(`gpu-overhead-${stamp}`, { md: `${md}\n`, json: JSON.stringify({ date: new Date().toISOString(), stamp, rows }, null, 1) });
     }
   } else if (opts.explicitDevice) {
     process.stderr.write(`bench: --device cuda, but CUDA is not available: ${status.reason}\n`);

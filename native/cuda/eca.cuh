@@ -1,12 +1,12 @@
 // ECA excitation used by the fused kernel (fused.cuh): a k-tap 1-D conv over the channel
-// means, zero padded, no bias.
+// means, zero padded, no bias; and the halo means that let a channel tile skip the sample barrier
+// (eca_halo.cuh).
 #pragma once
 #include "common.cuh"
+#include "pool.cuh"
 
 namespace sqex {
 namespace cuda {
-
-struct FusedArgs;
 
 // z_sm must hold the (fp64) means of channels [c0 - pad, c1 + pad) clipped to [0, C).
 __device__ __forceinline__ void eca_gates(const FusedArgs& a, int n, int64_t c0, int64_t c1,
@@ -26,6 +26,65 @@ __device__ __forceinline__ void eca_gates(const FusedArgs& a, int n, int64_t c0,
     if (to_sbuf) __stcg(a.sbuf + cb + c, s);
     if (to_scale_out) a.scale_out[cb + c] = s;
   }
+}
+
+// ECA without barriers (a.eca_halo, eca_halo_kernel; channel tiles: NCHW, or NHWC ct; the
+// planner keeps 2 * pad <= upt): the tile [u0, u1) pools its halo channels [c0, u0) and [u1, c1) itself, from
+// global memory, into z_sm, by the reduction the tile owning each channel uses (pool_nchw,
+// pool_ct), so that every mean has the bits the owner computes. dred: >= 384 doubles, free.
+// Runs while the tile's own cp.async copy is in flight; ends with a __syncthreads.
+template <typename T, bool NHWC>
+__device__ __forceinline__ void eca_halo_means(const FusedArgs& a, const T* xn, int64_t c0, int64_t u0,
+                                               int64_t u1, int64_t c1, double* z_sm, double* dred) {
+  const int tid = threadIdx.x, HW = a.HW;
+  const int nl = static_cast<int>(u0 - c0), nr = static_cast<int>(c1 - u1);
+  if constexpr (!NHWC) {
+    // a channel's reduction depends only on HW and its address mod 16 (warp_channel_pool)
+    const int lane = tid & 31, warp = tid >> 5;
+    const bool by_warp = HW >= 64;
+    for (int h = by_warp ? warp : tid; h < nl + nr; h += by_warp ? kWarps : kThreads) {
+      const int64_t c = h < nl ? c0 + h : u1 + (h - nl);
+      double sum;
+      float mx;
+      if (by_warp) warp_channel_pool<false>(xn + c * HW, HW, lane, sum, mx);
+      else thread_channel_pool<false>(xn + c * HW, HW, sum, mx);
+      if (!by_warp || lane == 0) z_sm[c] = sum / HW;
+    }
+  } else {
+    // pool_ct's position groups for the owning tile's width: the left neighbour is a whole tile,
+    // the right one may be the ragged last. Group sums of one channel go to dred, then are added
+    // in group order; at most 128 (left: pad <= upt / 2) + 256 (right: nr <= wr) of them.
+    constexpr int R = pool_run<T>();
+    const int wl = a.upt, wr = nr > 0 ? static_cast<int>(min(static_cast<int64_t>(a.upt), a.C - u1)) : 1;
+    const int gl = wl < kThreads ? kThreads / wl : 1, gr = wr < kThreads ? kThreads / wr : 1;
+    const int il = nl * gl, dr0 = gl > 1 ? il : 0;
+    for (int i = tid; i < il + nr * gr; i += kThreads) {
+      const bool left = i < il;
+      const int G = left ? gl : gr, k = left ? i : i - il;
+      const int h = k / G, g = k - h * G;
+      const int64_t c = left ? c0 + h : u1 + h;
+      double sum = 0.0;
+      for (int p0 = g; p0 < HW; p0 += R * G) {  // fp32 runs (pool_run), fp64 across runs
+        const int pe = p0 + R * G < HW ? p0 + R * G : HW;
+        float run = 0.f;
+        for (int p = p0; p < pe; p += G) run += to_f(xn[static_cast<int64_t>(p) * a.C + c]);
+        sum += run;
+      }
+      if (G == 1) z_sm[c] = sum / HW;
+      else dred[left ? k : dr0 + k] = sum;
+    }
+    __syncthreads();
+    for (int h = tid; h < nl + nr; h += kThreads) {
+      const bool left = h < nl;
+      const int G = left ? gl : gr;
+      if (G == 1) continue;
+      const int base = left ? h * gl : dr0 + (h - nl) * gr;
+      double s2 = 0.0;
+      for (int g = 0; g < G; ++g) s2 += dred[base + g];
+      z_sm[left ? c0 + h : u1 + (h - nl)] = s2 / HW;
+    }
+  }
+  __syncthreads();
 }
 
 }  // namespace cuda

@@ -7,6 +7,7 @@
 #include <string>
 #include <tuple>
 
+#include "eca_halo.cuh"
 #include "fused.cuh"
 #include "internal.h"
 
@@ -197,6 +198,25 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
       break;
     }
   }
+  // ECA over channel tiles (NCHW, NHWC ct): each tile pools the +-pad neighbour channels its
+  // conv reads instead of meeting the sample's other tiles at barrier A (eca_halo_kernel), when
+  // those extra reads are small: at most half the tile's channels (so the halo lies in the two
+  // neighbouring tiles) and at most a quarter of its bytes or 8 KB; and the tile is held in
+  // shared memory (one chunk: the halo kernel has no chunked path). Never when y overlaps x: the
+  // barrier is what keeps a tile from reading neighbour channels that their own tile has already
+  // scaled in place.
+  bool eca_halo = false;
+  const uintptr_t x_lo = reinterpret_cast<uintptr_t>(t.x), y_lo = reinterpret_cast<uintptr_t>(t.y);
+  const uintptr_t bytes = static_cast<uintptr_t>(N * C * HW * es);
+  if (kEca && (!NHWC || ct) && (x_lo + bytes <= y_lo || y_lo + bytes <= x_lo)) {
+    const int64_t pad = (p.eca_k - 1) / 2;
+    const int64_t halo_bytes = 2 * pad * HW * es, tile_bytes = upt * HW * es;
+    eca_halo = held && 2 * pad <= upt && (4 * halo_bytes <= tile_bytes || halo_bytes <= 8192);
+#if defined(SQEX_CUEMU)
+    // the emulator's override (native/dev/cuemu): CUEMU_ECA_HALO=0 never, 1 wherever legal
+    if (const char* f = std::getenv("CUEMU_ECA_HALO")) eca_halo = f[0] == '1' && held && 2 * pad <= upt;
+#endif
+  }
   const SmemLayout L = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_len), static_cast<int>(grp));
   const int64_t smem = tile_area + int64_t(L.total) * 4;
 
@@ -246,6 +266,37 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   a.ct = ct ? 1 : 0;
   a.g_len = static_cast<int>(g_len);
 
+  const size_t sm = static_cast<size_t>(smem);
+  auto print_plan = [&](int64_t grid) {
+#if defined(SQEX_CUEMU)
+    if (std::getenv("CUEMU_PLAN"))  // the emulator's view of the plan (native/dev/cuemu)
+      std::fprintf(stderr, "plan: op %d N %lld C %lld HW %lld %s tiles/sample %lld units/tile %lld units/chunk %lld "
+                   "held %d ct %d grp %lld grid %lld resident %lld smem %lld eca_halo %d\n", OP, (long long)N,
+                   (long long)C, (long long)HW, NHWC ? "NHWC" : "NCHW", (long long)T_, (long long)upt, (long long)upc,
+                   int(held), int(ct), (long long)grp, (long long)grid, (long long)resident, (long long)smem,
+                   int(eca_halo));
+#else
+    (void)grid;
+#endif
+  };
+  if constexpr (kEca) {
+    if (eca_halo) {
+      // no barriers and no workspace: a plain grid-stride launch (eca_halo.cuh)
+      auto halo_kern = eca_halo_kernel<T, NHWC>;
+      int occ = 0;
+      st = kernel_occupancy(reinterpret_cast<const void*>(halo_kern), device, *dp, smem, &occ);
+      if (!st.ok()) return st;
+      if (occ > 0) {
+        const int64_t grid = std::min<int64_t>(N * T_, int64_t(occ) * dp->sm_count);
+        print_plan(grid);
+        SQEX_LAUNCH(halo_kern, static_cast<unsigned>(grid), kThreads, sm, stream, a);
+        SQEX_CUDA_TRY(cudaGetLastError(), "launching the ECA halo kernel");
+        return Status::Ok();
+      }
+      eca_halo = false;  // not resident at this size (never seen): the barrier kernel below
+    }
+  }
+
   // workspace: float and double arrays, each 256-byte aligned (means, channel partial sums and
   // hidden layers are fp64, see FusedArgs)
   size_t off = 0;
@@ -288,14 +339,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
 
   const int64_t grid = std::min<int64_t>(groups * T_, resident);
   const unsigned g = static_cast<unsigned>(grid);
-  const size_t sm = static_cast<size_t>(smem);
-#if defined(SQEX_CUEMU)
-  if (std::getenv("CUEMU_PLAN"))  // the emulator's view of the plan (native/dev/cuemu)
-    std::fprintf(stderr, "plan: op %d N %lld C %lld HW %lld %s tiles/sample %lld units/tile %lld units/chunk %lld "
-                 "held %d ct %d grp %lld grid %lld resident %lld smem %lld\n", OP, (long long)N, (long long)C,
-                 (long long)HW, NHWC ? "NHWC" : "NCHW", (long long)T_, (long long)upt, (long long)upc, int(held),
-                 int(ct), (long long)grp, (long long)grid, (long long)resident, (long long)smem);
-#endif
+  print_plan(grid);
   if constexpr (OP == static_cast<int>(Op::SE)) {
     auto group_kern = se_group_kernel<T, NHWC>;
     if (grp > 1)

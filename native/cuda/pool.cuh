@@ -7,92 +7,124 @@
 namespace sqex {
 namespace cuda {
 
+// One NCHW channel's sum (and max) over its HW elements at `row`, by one warp (HW >= 64). The
+// order of the additions depends only on HW and on row's address mod 16, and load_chunk keeps
+// shared memory aligned as global memory mod 16: a channel pooled from its tile in shared memory
+// and the same channel read from global memory (ECA's halo, eca_halo_means) get the same bits.
+template <bool kMax, typename T>
+__device__ __forceinline__ void warp_channel_pool(const T* row, int HW, int lane, double& sum_out,
+                                                  float& mx_out) {
+  // 16-byte loads over the aligned body of the row
+  constexpr int VE = Vec<T>::kN;
+  int head = static_cast<int>(((16 - (reinterpret_cast<uintptr_t>(row) & 15)) & 15) / sizeof(T));
+  if (head > HW) head = HW;
+  const int nvec = (HW - head) / VE;
+  const int tail = head + nvec * VE;
+  double sum = 0.0;
+  float mx = -INFINITY;
+  float run = 0.f;
+  for (int i = lane; i < head; i += 32) {
+    const float v = to_f(row[i]);
+    if constexpr (pool_run<T>() == 1) sum += v; else run += v;
+    if (kMax) mx = max_nan(mx, v);
+  }
+  for (int i = tail + lane; i < HW; i += 32) {
+    const float v = to_f(row[i]);
+    if constexpr (pool_run<T>() == 1) sum += v; else run += v;
+    if (kMax) mx = max_nan(mx, v);
+  }
+  sum += run;
+  const uint4* rv = reinterpret_cast<const uint4*>(row + head);
+  for (int k = lane; k < nvec; k += 32) {
+    Vec<T> vv;
+    vv.raw = rv[k];
+    float f[VE];
+    vv.unpack(f);
+    if constexpr (pool_run<T>() == 1) {
+      // fp32: pairs summed in fp64 (exact), then into the fp64 total
+      sum += (double(f[0]) + double(f[1])) + (double(f[2]) + double(f[3]));
+      if (kMax) mx = max_nan(mx, max_nan(max_nan(f[0], f[1]), max_nan(f[2], f[3])));
+    } else {
+      float r = 0.f;
+#pragma unroll
+      for (int e = 0; e < VE; ++e) {
+        r += f[e];
+        if (kMax) mx = max_nan(mx, f[e]);
+      }
+      sum += r;  // fp16/bf16: fp32 runs of VE elements, fp64 across them
+    }
+  }
+  sum_out = warp_sum(sum);
+  if (kMax) mx_out = warp_max(mx);
+}
+
+// One NCHW channel's sum (and max) by one thread (HW < 64): fp32 runs (pool_run), fp64 across
+// runs. Alignment plays no part, so shared and global copies of a row give the same bits.
+template <bool kMax, typename T>
+__device__ __forceinline__ void thread_channel_pool(const T* row, int HW, double& sum_out, float& mx_out) {
+  constexpr int R = pool_run<T>();
+  double sum = 0.0;
+  float mx = -INFINITY;
+  if constexpr (R == 1) {
+    for (int i = 0; i < HW; ++i) {
+      const float v = to_f(row[i]);
+      sum += v;
+      if (kMax) mx = max_nan(mx, v);
+    }
+  } else {
+    for (int i0 = 0; i0 < HW; i0 += R) {
+      const int ie = i0 + R < HW ? i0 + R : HW;
+      float run = 0.f;
+      for (int i = i0; i < ie; ++i) {
+        const float v = to_f(row[i]);
+        run += v;
+        if (kMax) mx = max_nan(mx, v);
+      }
+      sum += run;
+    }
+  }
+  sum_out = sum;
+  if (kMax) mx_out = mx;
+}
+
 // NCHW pooling of a chunk of whole channels [cu0, cu1): complete per-channel mean (and max).
+// z_local (ECA's halo kernel, eca_halo.cuh): the means go to shared memory z_local[c] instead of
+// the workspace, since no other tile reads them.
 template <bool kMax, typename T>
 __device__ __forceinline__ void pool_nchw(const FusedArgs& a, const T* xs, int n, int64_t cu0,
-                                          int64_t cu1) {
+                                          int64_t cu1, double* z_local = nullptr) {
   const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
   const int HW = a.HW;
   const int64_t ncl = cu1 - cu0;
   if (HW >= 64) {
-    // warp per channel; 16-byte shared loads over the aligned body of the row
-    constexpr int VE = Vec<T>::kN;
+    // warp per channel
     for (int64_t cl = warp; cl < ncl; cl += kWarps) {
-      const T* row = xs + cl * HW;
-      int head = static_cast<int>(((16 - (reinterpret_cast<uintptr_t>(row) & 15)) & 15) / sizeof(T));
-      if (head > HW) head = HW;
-      const int nvec = (HW - head) / VE;
-      const int tail = head + nvec * VE;
-      double sum = 0.0;
-      float mx = -INFINITY;
-      float run = 0.f;
-      for (int i = lane; i < head; i += 32) {
-        const float v = to_f(row[i]);
-        if constexpr (pool_run<T>() == 1) sum += v; else run += v;
-        if (kMax) mx = max_nan(mx, v);
-      }
-      for (int i = tail + lane; i < HW; i += 32) {
-        const float v = to_f(row[i]);
-        if constexpr (pool_run<T>() == 1) sum += v; else run += v;
-        if (kMax) mx = max_nan(mx, v);
-      }
-      sum += run;
-      const uint4* rv = reinterpret_cast<const uint4*>(row + head);
-      for (int k = lane; k < nvec; k += 32) {
-        Vec<T> vv;
-        vv.raw = rv[k];
-        float f[VE];
-        vv.unpack(f);
-        if constexpr (pool_run<T>() == 1) {
-          // fp32: pairs summed in fp64 (exact), then into the fp64 total
-          sum += (double(f[0]) + double(f[1])) + (double(f[2]) + double(f[3]));
-          if (kMax) mx = max_nan(mx, max_nan(max_nan(f[0], f[1]), max_nan(f[2], f[3])));
-        } else {
-          float r = 0.f;
-#pragma unroll
-          for (int e = 0; e < VE; ++e) {
-            r += f[e];
-            if (kMax) mx = max_nan(mx, f[e]);
-          }
-          sum += r;  // fp16/bf16: fp32 runs of VE elements, fp64 across them
-        }
-      }
-      sum = warp_sum(sum);
-      if (kMax) mx = warp_max(mx);
+      double sum;
+      float mx;
+      warp_channel_pool<kMax>(xs + cl * HW, HW, lane, sum, mx);
       if (lane == 0) {
         const int64_t c = cu0 + cl;
-        __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum / HW);
-        if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
+        if (z_local) {
+          z_local[c] = sum / HW;
+        } else {
+          __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum / HW);
+          if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
+        }
       }
     }
   } else {
-    // thread per channel (HW < 64): fp32 runs (pool_run), fp64 across runs
-    constexpr int R = pool_run<T>();
+    // thread per channel (HW < 64)
     for (int64_t cl = tid; cl < ncl; cl += kThreads) {
-      const T* row = xs + cl * HW;
-      double sum = 0.0;
-      float mx = -INFINITY;
-      if constexpr (R == 1) {
-        for (int i = 0; i < HW; ++i) {
-          const float v = to_f(row[i]);
-          sum += v;
-          if (kMax) mx = max_nan(mx, v);
-        }
-      } else {
-        for (int i0 = 0; i0 < HW; i0 += R) {
-          const int ie = i0 + R < HW ? i0 + R : HW;
-          float run = 0.f;
-          for (int i = i0; i < ie; ++i) {
-            const float v = to_f(row[i]);
-            run += v;
-            if (kMax) mx = max_nan(mx, v);
-          }
-          sum += run;
-        }
-      }
+      double sum;
+      float mx;
+      thread_channel_pool<kMax>(xs + cl * HW, HW, sum, mx);
       const int64_t c = cu0 + cl;
-      __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum / HW);
-      if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
+      if (z_local) {
+        z_local[c] = sum / HW;
+      } else {
+        __stcg(a.zmean + static_cast<int64_t>(n) * a.C + c, sum / HW);
+        if (kMax) __stcg(a.zmax + static_cast<int64_t>(n) * a.C + c, mx);
+      }
     }
   }
 }
@@ -177,9 +209,11 @@ __device__ __forceinline__ void load_z(const FusedArgs& a, int n, int64_t c0, in
   }
 }
 
+// NHWC channel tile [c0, c0 + w) held as [HW][w]: complete per-channel means (position groups
+// of kThreads / w threads when w < kThreads). z_local: as pool_nchw's.
 template <typename T>
 __device__ __forceinline__ void pool_ct(const FusedArgs& a, const T* xs, int n, int64_t c0, int w,
-                                        float* red) {
+                                        float* red, double* z_local = nullptr) {
   const int tid = threadIdx.x, HW = a.HW;
   const int64_t zb = static_cast<int64_t>(n) * a.C + c0;
   if (w < kThreads) {
@@ -201,7 +235,8 @@ __device__ __forceinline__ void pool_ct(const FusedArgs& a, const T* xs, int n, 
     if (tid < w) {
       double s2 = 0.0;
       for (int g = 0; g < G; ++g) s2 += dred[g * w + tid];
-      __stcg(a.zmean + zb + tid, s2 / HW);
+      if (z_local) z_local[c0 + tid] = s2 / HW;
+      else __stcg(a.zmean + zb + tid, s2 / HW);
     }
   } else {
     for (int cl = tid; cl < w; cl += kThreads) {
@@ -213,7 +248,8 @@ __device__ __forceinline__ void pool_ct(const FusedArgs& a, const T* xs, int n, 
         for (int p = p0; p < pe; ++p) run += to_f(xs[p * w + cl]);
         sum += run;
       }
-      __stcg(a.zmean + zb + cl, sum / HW);
+      if (z_local) z_local[c0 + cl] = sum / HW;
+      else __stcg(a.zmean + zb + cl, sum / HW);
     }
   }
 }

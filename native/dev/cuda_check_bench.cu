@@ -821,6 +821,27 @@ static void run_checks() {
         q.y_offset = 3;
         cases.push_back(q);
       }
+  // ECA tiles that pool their conv's halo instead of meeting at barrier A (eca_halo): k up to 31,
+  // NCHW with H*W below and above 64 (thread and warp per channel), NHWC channel tiles with a
+  // ragged last tile, x misaligned (halo rows with a scalar head; NHWC then takes position
+  // tiles), k = 1 (no halo). In place always takes the barrier (the in-place cases above).
+  {
+    struct Shp { int n, c, h, w, k; };
+    const Shp hs[] = {{2, 512, 7, 7, 9},  {3, 1000, 5, 5, 15}, {1, 2048, 7, 7, 31}, {2, 96, 12, 12, 3},
+                      {4, 1536, 14, 14, 7}, {1, 4096, 3, 3, 1}, {2, 2080, 7, 7, 11}, {1, 256, 9, 9, 5}};
+    int v = 0;
+    for (DType dt : {DType::F32, DType::F16, DType::BF16})
+      for (Layout lay : {Layout::NCHW, Layout::NHWC})
+        for (const Shp& h : hs) {
+          Case k{Op::ECA, h.n, h.c, h.h, h.w, lay, dt};
+          k.eca_k = h.k;
+          k.gate = (v % 3) == 1 ? Gate::HardSigmoid : Gate::Sigmoid;
+          k.scale_out = (v % 2) == 0;
+          if (v % 5 == 4) k.x_offset = k.y_offset = 1;
+          ++v;
+          cases.push_back(k);
+        }
+  }
   check_nan_cases(cases);
   for (const Case& k : cases) check_case(k);
   check_two_streams();

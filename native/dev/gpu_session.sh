@@ -13,17 +13,19 @@
 # the kernel harness (native/dev/cuda_build.sh) and the cluster harness (native/dev/cluster/build.sh),
 # then --pack (copies the addons into .gpu/) and a size check of what travels (limit 64 MiB).
 #
-# Steps (by default: tests harness cuda11 cbamcheck timm sanitize bench cbamtime; or name some, e.g.
+# Steps (by default: tests harness cuda11 cbamcheck timm sanitize bench cbamtime ecatime; or name some, e.g.
 # async crossover cluster, which measured what they measure on 2026-11-30 and need no rerun until
 # the host path or the cluster variants change). cbamcheck/cbamtime: the check and timing of the
 # CBAM shared-memory change (branch cbam-smem, merged on 2026-11-30 after the CPU emulator's checks:
 # native/dev/cbam_smem_exp.sh over main before the merge, CBAM_BASE, and HEAD).
 # The checks run in three lanes at once (tests | cuda11, cbamcheck | harness, sanitize), timm after
 # the first two (it replaces fixtures they read), then the timings one at a time: bench cbamtime
-# (async crossover cluster when named). Measured on the H200 (2026-11-30): tests ~50 s, cuda11
+# ecatime (async crossover cluster when named). ecatime: ECA's halo kernel against the kernels
+# before it (NOTES-cuda.md, "ECA without barrier A"). Measured on the H200 (2026-11-30): tests ~50 s, cuda11
 # ~45, harness 25, memcheck 14, racecheck 62, timm 34, quick bench 31, full bench 44.
-# Budgets (s), default steps: max(120, 80 + 120, 150 + 2 x 45) + timm 100 + 100 + 100 = 500 at
-# most. Every step's budget is also cut to what is left before a deadline
+# Budgets (s), default steps: max(120, 80 + 170, 150 + 2 x 45) + timm 100 + bench 100 + cbamtime
+# 130 + ecatime 90 = 670 at most; by the last run's times (and cbamcheck's ~2 harness checks and
+# 16 sanitizer runs) ~500 in practice. Every step's budget is also cut to what is left before a deadline
 # (GPU_SESSION_DEADLINE_S, default 540 s after the start; the call's 600 s keeps ~60 s for
 # unpacking, the archives and the transfer), and a step that would get less than it needs is
 # skipped and says so. Most steps end well before their budget (the last run's tests took ~60 s of
@@ -117,7 +119,7 @@ if [ "${1:-}" = --pack ]; then
   exit 0
 fi
 
-steps=${*:-tests harness cuda11 cbamcheck timm sanitize bench cbamtime}
+steps=${*:-tests harness cuda11 cbamcheck timm sanitize bench cbamtime ecatime}
 OUT=${OUT:-/tmp/out}
 logs=$OUT/logs
 results=$OUT/results
@@ -354,6 +356,37 @@ step_cbamtime() {
   head -8 "$results/cbam-exp/time_commits.md" 2> /dev/null
 }
 
+step_ecatime() {
+  budget ecatime 90 40 || return
+  # ECA without barrier A (eca_halo_kernel; NOTES-cuda.md, "ECA without barrier A"): HEAD's harness
+  # against the one before it. cbam-exp's harness-1 (e4156d9, main before cbam-smem) has the same
+  # ECA and SE kernels as c7ff0d3 (cbam-smem and the emulator's spellings left their cubins
+  # byte-identical), so nothing more travels. First compute-sanitizer on two shapes that take the
+  # halo kernel, then time_commits.sh, 2 processes each, over the ECA rows that take it, two that
+  # do not, and an SE control.
+  local d=/tmp/eca-exp before
+  before=$(ls .gpu/cbam-exp/harness-1-*.xz 2> /dev/null | head -1)
+  if [ -z "$before" ] || [ ! -f .gpu/harness.xz ]; then note "ecatime: .gpu/harness.xz or .gpu/cbam-exp not carried: skipped"; return; fi
+  rm -rf "$d" && mkdir -p "$d" "$results/eca-exp"
+  cp "$before" "$d/harness-0-before.xz" && cp .gpu/harness.xz "$d/harness-1-HEAD.xz"
+  xz -dc .gpu/harness.xz > /tmp/h-eca-head && chmod +x /tmp/h-eca-head
+  local cfg tool log t0=$SECONDS
+  for cfg in "eca 4 2048 7 7 f32 NCHW" "eca 2 1024 14 14 f16 NHWC"; do
+    for tool in racecheck memcheck; do
+      log="$logs/eca-$tool-${cfg// /_}.log"
+      # shellcheck disable=SC2086
+      timeout -k 5 30 compute-sanitizer --tool $tool --print-limit 20 /tmp/h-eca-head one $cfg > "$log" 2>&1
+      note "ecatime $tool $cfg: exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
+    done
+  done
+  OUT=$results/eca-exp timeout -k 5 $((B - (SECONDS - t0))) bash native/dev/time_commits.sh "$d" 2 $((B - (SECONDS - t0) - 5)) \
+    "eca 1 2048 7 7 f32 NCHW" "eca 1 2048 7 7 f16 NHWC" "eca 32 2048 7 7 f32 NCHW" "eca 128 2048 7 7 f32 NCHW" \
+    "eca 32 1024 14 14 f16 NCHW" "eca 32 1152 7 7 f32 NHWC" "eca 128 256 56 56 f16 NCHW" \
+    "eca 32 256 56 56 f32 NCHW" "eca 1 256 56 56 f32 NCHW" "se 32 2048 7 7 f32 NCHW" > "$logs/eca-time.log" 2>&1
+  note "ecatime: exit $? — $(grep -c '^| [a-z]' "$results/eca-exp/time_commits.md" 2> /dev/null) rows (results/eca-exp/time_commits.md)"
+  head -13 "$results/eca-exp/time_commits.md" 2> /dev/null
+}
+
 # Checks, three lanes at once; the timm step replaces fixtures that the first two lanes read, so
 # it waits for them. Then the timings, one at a time on a quiet GPU.
 lane() { local name=$1; shift; ( LANE=$name; for s in "$@"; do if has "$s"; then "step_$s"; fi; done ) & }
@@ -365,7 +398,7 @@ LANE=4-timm
 if has timm; then run_step timm; fi
 wait $pid_harness
 LANE=5-timing
-for s in bench cbamtime async crossover cluster; do if has "$s"; then run_step "$s"; fi; done
+for s in bench cbamtime ecatime async crossover cluster; do if has "$s"; then run_step "$s"; fi; done
 
 trap - TERM
 finish
