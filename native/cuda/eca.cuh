@@ -28,11 +28,12 @@ __device__ __forceinline__ void eca_gates(const FusedArgs& a, int n, int64_t c0,
   }
 }
 
-// ECA without barriers (a.eca_halo, eca_halo_kernel; channel tiles: NCHW, or NHWC ct; the
-// planner keeps 2 * pad <= upt): the tile [u0, u1) pools its halo channels [c0, u0) and [u1, c1) itself, from
-// global memory, into z_sm, by the reduction the tile owning each channel uses (pool_nchw,
-// pool_ct), so that every mean has the bits the owner computes. dred: >= 384 doubles, free.
-// Runs while the tile's own cp.async copy is in flight; ends with a __syncthreads.
+// ECA without barriers (eca_halo_kernel, chosen by launch_fused's planner; channel tiles: NCHW,
+// or NHWC ct; the planner keeps 2 * pad <= upt): the tile [u0, u1) pools its halo channels
+// [c0, u0) and [u1, c1) itself, from global memory, into z_sm, by the reduction the tile owning
+// each channel uses (pool_nchw, pool_ct), so that every mean has the bits the owner computes.
+// dred: >= 1.5 * kThreads doubles, free. Runs while the tile's own cp.async copy is in flight;
+// ends with a __syncthreads.
 template <typename T, bool NHWC>
 __device__ __forceinline__ void eca_halo_means(const FusedArgs& a, const T* xn, int64_t c0, int64_t u0,
                                                int64_t u1, int64_t c1, double* z_sm, double* dred) {
@@ -53,15 +54,17 @@ __device__ __forceinline__ void eca_halo_means(const FusedArgs& a, const T* xn, 
   } else {
     // pool_ct's position groups for the owning tile's width: the left neighbour is a whole tile,
     // the right one may be the ragged last. Group sums of one channel go to dred, then are added
-    // in group order; at most 128 (left: pad <= upt / 2) + 256 (right: nr <= wr) of them.
+    // in group order; at most kThreads / 2 (left: pad <= upt / 2) + kThreads (right: nr <= wr) of
+    // them. Consecutive threads take consecutive channels of one position group, so a warp's loads
+    // of one position share sectors.
     constexpr int R = pool_run<T>();
     const int wl = a.upt, wr = nr > 0 ? static_cast<int>(min(static_cast<int64_t>(a.upt), a.C - u1)) : 1;
     const int gl = wl < kThreads ? kThreads / wl : 1, gr = wr < kThreads ? kThreads / wr : 1;
     const int il = nl * gl, dr0 = gl > 1 ? il : 0;
     for (int i = tid; i < il + nr * gr; i += kThreads) {
       const bool left = i < il;
-      const int G = left ? gl : gr, k = left ? i : i - il;
-      const int h = k / G, g = k - h * G;
+      const int G = left ? gl : gr, k = left ? i : i - il, ns = left ? nl : nr;
+      const int g = k / ns, h = k - g * ns;
       const int64_t c = left ? c0 + h : u1 + h;
       double sum = 0.0;
       for (int p0 = g; p0 < HW; p0 += R * G) {  // fp32 runs (pool_run), fp64 across runs
@@ -71,7 +74,7 @@ __device__ __forceinline__ void eca_halo_means(const FusedArgs& a, const T* xn, 
         sum += run;
       }
       if (G == 1) z_sm[c] = sum / HW;
-      else dred[left ? k : dr0 + k] = sum;
+      else dred[(left ? 0 : dr0) + h * G + g] = sum;
     }
     __syncthreads();
     for (int h = tid; h < nl + nr; h += kThreads) {

@@ -1,5 +1,5 @@
-// ECA over channel tiles with no barrier at all (planner: FusedArgs::eca_halo; NCHW, or NHWC
-// channel tiles): a tile pools its own channels and the halo its 1-D conv reads (eca_halo_means,
+// ECA over channel tiles with no barrier at all (chosen by launch_fused's planner, launch.cuh;
+// NCHW, or NHWC channel tiles): a tile pools its own channels and the halo its 1-D conv reads (eca_halo_means,
 // eca.cuh), computes its gates and scales, and waits for no other tile. So there are no tickets
 // either: tiles go to blocks by grid stride, and nothing of the workspace is touched. A separate
 // kernel from fused_kernel so that the latter keeps its register allocation.
@@ -22,7 +22,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) eca_halo_kernel(const Fu
   double* z_sm = reinterpret_cast<double*>(fx + L.z);
   float* s_sm = fx + L.s;
   float* red = fx + L.red;
-  double* dred = reinterpret_cast<double*>(red);  // 3 * kThreads floats: 384 doubles
+  double* dred = reinterpret_cast<double*>(red);  // 3 * kThreads floats: 1.5 * kThreads doubles
   const int64_t unit = NHWC ? a.C : a.HW;
   const int64_t sample_elems = static_cast<int64_t>(a.C) * a.HW;
   const int pad = (a.eca_k - 1) / 2;

@@ -201,7 +201,8 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   // ECA over channel tiles (NCHW, NHWC ct): each tile pools the +-pad neighbour channels its
   // conv reads instead of meeting the sample's other tiles at barrier A (eca_halo_kernel), when
   // those extra reads are small: at most half the tile's channels (so the halo lies in the two
-  // neighbouring tiles) and at most a quarter of its bytes or 8 KB; and the tile is held in
+  // neighbouring tiles) and at most a quarter of its bytes or 8 KB, counted in 32-byte sectors
+  // (NHWC: each position's halo on each side is at least one sector); and the tile is held in
   // shared memory (one chunk: the halo kernel has no chunked path). Never when y overlaps x: the
   // barrier is what keeps a tile from reading neighbour channels that their own tile has already
   // scaled in place.
@@ -210,11 +211,13 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   const uintptr_t bytes = static_cast<uintptr_t>(N * C * HW * es);
   if (kEca && (!NHWC || ct) && (x_lo + bytes <= y_lo || y_lo + bytes <= x_lo)) {
     const int64_t pad = (p.eca_k - 1) / 2;
-    const int64_t halo_bytes = 2 * pad * HW * es, tile_bytes = upt * HW * es;
+    const int64_t halo_bytes = NHWC ? 2 * HW * 32 * ceil_div(pad * es, 32) : 2 * pad * HW * es;
+    const int64_t tile_bytes = upt * HW * es;
     eca_halo = held && 2 * pad <= upt && (4 * halo_bytes <= tile_bytes || halo_bytes <= 8192);
 #if defined(SQEX_CUEMU)
     // the emulator's override (native/dev/cuemu): CUEMU_ECA_HALO=0 never, 1 wherever legal
-    if (const char* f = std::getenv("CUEMU_ECA_HALO")) eca_halo = f[0] == '1' && held && 2 * pad <= upt;
+    const char* f = std::getenv("CUEMU_ECA_HALO");
+    if (f && (f[0] == '0' || f[0] == '1') && f[1] == '\0') eca_halo = f[0] == '1' && held && 2 * pad <= upt;
 #endif
   }
   const SmemLayout L = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_len), static_cast<int>(grp));

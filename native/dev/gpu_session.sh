@@ -24,7 +24,7 @@
 # before it (NOTES-cuda.md, "ECA without barrier A"). Measured on the H200 (2026-11-30): tests ~50 s, cuda11
 # ~45, harness 25, memcheck 14, racecheck 62, timm 34, quick bench 31, full bench 44.
 # Budgets (s), default steps: max(120, 80 + 170, 150 + 2 x 45) + timm 100 + bench 100 + cbamtime
-# 130 + ecatime 90 = 670 at most; by the last run's times (and cbamcheck's ~2 harness checks and
+# 130 + ecatime 110 = 690 at most; by the last run's times (and cbamcheck's ~2 harness checks and
 # 16 sanitizer runs) ~500 in practice. Every step's budget is also cut to what is left before a deadline
 # (GPU_SESSION_DEADLINE_S, default 540 s after the start; the call's 600 s keeps ~60 s for
 # unpacking, the archives and the transfer), and a step that would get less than it needs is
@@ -357,33 +357,38 @@ step_cbamtime() {
 }
 
 step_ecatime() {
-  budget ecatime 90 40 || return
+  budget ecatime 110 40 || return
   # ECA without barrier A (eca_halo_kernel; NOTES-cuda.md, "ECA without barrier A"): HEAD's harness
   # against the one before it. cbam-exp's harness-1 (e4156d9, main before cbam-smem) has the same
   # ECA and SE kernels as c7ff0d3 (cbam-smem and the emulator's spellings left their cubins
   # byte-identical), so nothing more travels. First compute-sanitizer on two shapes that take the
-  # halo kernel, then time_commits.sh, 2 processes each, over the ECA rows that take it, two that
-  # do not, and an SE control.
-  local d=/tmp/eca-exp before
+  # halo kernel (32x2048x7x7 NCHW: 544 tiles on 528 blocks, so blocks reuse their shared memory for
+  # a second tile; 2x1024x14x14 NHWC: channel tiles), each run capped at min(25, B/6) s; then
+  # time_commits.sh, 2 processes each, controls first (rows that do not take the path, an SE row),
+  # then the rows that take it.
+  local d=/tmp/eca-exp before cfg tool log t0=$SECONDS cap left
   before=$(ls .gpu/cbam-exp/harness-1-*.xz 2> /dev/null | head -1)
   if [ -z "$before" ] || [ ! -f .gpu/harness.xz ]; then note "ecatime: .gpu/harness.xz or .gpu/cbam-exp not carried: skipped"; return; fi
   rm -rf "$d" && mkdir -p "$d" "$results/eca-exp"
   cp "$before" "$d/harness-0-before.xz" && cp .gpu/harness.xz "$d/harness-1-HEAD.xz"
   xz -dc .gpu/harness.xz > /tmp/h-eca-head && chmod +x /tmp/h-eca-head
-  local cfg tool log t0=$SECONDS
-  for cfg in "eca 4 2048 7 7 f32 NCHW" "eca 2 1024 14 14 f16 NHWC"; do
+  cap=$((B / 6 < 25 ? B / 6 : 25))
+  for cfg in "eca 32 2048 7 7 f32 NCHW" "eca 2 1024 14 14 f16 NHWC"; do
     for tool in racecheck memcheck; do
       log="$logs/eca-$tool-${cfg// /_}.log"
       # shellcheck disable=SC2086
-      timeout -k 5 30 compute-sanitizer --tool $tool --print-limit 20 /tmp/h-eca-head one $cfg > "$log" 2>&1
-      note "ecatime $tool $cfg: exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
+      timeout -k 5 $cap compute-sanitizer --tool $tool --print-limit 20 /tmp/h-eca-head one $cfg > "$log" 2>&1
+      note "ecatime $tool $cfg (cap ${cap} s): exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
     done
   done
-  OUT=$results/eca-exp timeout -k 5 $((B - (SECONDS - t0))) bash native/dev/time_commits.sh "$d" 2 $((B - (SECONDS - t0) - 5)) \
+  left=$((B - (SECONDS - t0) - 5))
+  if [ "$left" -lt 15 ]; then note "ecatime: ${left} s left after the sanitizers: no timing"; return; fi
+  OUT=$results/eca-exp timeout -k 5 $((left + 3)) bash native/dev/time_commits.sh "$d" 2 "$left" \
+    "eca 32 256 56 56 f32 NCHW" "se 32 2048 7 7 f32 NCHW" \
     "eca 1 2048 7 7 f32 NCHW" "eca 1 2048 7 7 f16 NHWC" "eca 32 2048 7 7 f32 NCHW" "eca 128 2048 7 7 f32 NCHW" \
     "eca 32 1024 14 14 f16 NCHW" "eca 32 1152 7 7 f32 NHWC" "eca 128 256 56 56 f16 NCHW" \
-    "eca 32 256 56 56 f32 NCHW" "eca 1 256 56 56 f32 NCHW" "se 32 2048 7 7 f32 NCHW" > "$logs/eca-time.log" 2>&1
-  note "ecatime: exit $? — $(grep -c '^| [a-z]' "$results/eca-exp/time_commits.md" 2> /dev/null) rows (results/eca-exp/time_commits.md)"
+    "eca 1 256 56 56 f32 NCHW" > "$logs/eca-time.log" 2>&1
+  note "ecatime: exit $? — $(grep -cE '^\| (se|eca|cbam) ' "$results/eca-exp/time_commits.md" 2> /dev/null) rows timed (results/eca-exp/time_commits.md)"
   head -13 "$results/eca-exp/time_commits.md" 2> /dev/null
 }
 
