@@ -214,11 +214,26 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
     const int64_t halo_bytes = NHWC ? 2 * HW * 32 * ceil_div(pad * es, 32) : 2 * pad * HW * es;
     const int64_t tile_bytes = upt * HW * es;
     eca_halo = held && 2 * pad <= upt && (4 * halo_bytes <= tile_bytes || halo_bytes <= 8192);
+    // A batch whose tiles all fit in one wave of resident blocks (batch 1 at 56^2: one channel a
+    // tile) is latency-bound: there the barrier costs more than reading a halo as large as the
+    // tile (NOTES-cuda.md, "ECA without barrier A", the batch-1 widening). Such NCHW tiles are
+    // widened to 2 * pad channels when that still fits in shared memory.
+    bool widen = !eca_halo && !NHWC && held && N * T_ <= resident && std::max<int64_t>(upt, 2 * pad) <= upc;
 #if defined(SQEX_CUEMU)
-    // the emulator's override (native/dev/cuemu): CUEMU_ECA_HALO=0 never, 1 wherever legal
+    // the emulator's override (native/dev/cuemu): CUEMU_ECA_HALO=0 never (and no widening), 1
+    // wherever legal
     const char* f = std::getenv("CUEMU_ECA_HALO");
-    if (f && (f[0] == '0' || f[0] == '1') && f[1] == '\0') eca_halo = f[0] == '1' && held && 2 * pad <= upt;
+    if (f && (f[0] == '0' || f[0] == '1') && f[1] == '\0') {
+      eca_halo = f[0] == '1' && held && 2 * pad <= upt;
+      widen = widen && f[0] == '1' && !eca_halo;
+    }
 #endif
+    if (widen) {
+      upt = std::max<int64_t>(upt, 2 * pad);
+      T_ = ceil_div(C, upt);
+      tile_area = (upt * unit_bytes + 16 + 15) & ~int64_t(15);
+      eca_halo = true;
+    }
   }
   const SmemLayout L = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_len), static_cast<int>(grp));
   const int64_t smem = tile_area + int64_t(L.total) * 4;

@@ -364,8 +364,8 @@ step_ecatime() {
   # byte-identical), so nothing more travels. First compute-sanitizer on two shapes that take the
   # halo kernel (32x2048x7x7 NCHW: 544 tiles on 528 blocks, so blocks reuse their shared memory for
   # a second tile; 2x1024x14x14 NHWC: channel tiles), each run capped at min(25, B/6) s; then
-  # time_commits.sh, 2 processes each, controls first (rows that do not take the path, an SE row),
-  # then the rows that take it.
+  # time_commits.sh, 2 processes each, controls first (a row that does not take the path, an SE
+  # row), then the rows that take it (the last one through the batch-1 widening).
   local d=/tmp/eca-exp before cfg tool log t0=$SECONDS cap left
   before=$(ls .gpu/cbam-exp/harness-1-*.xz 2> /dev/null | head -1)
   if [ -z "$before" ] || [ ! -f .gpu/harness.xz ]; then note "ecatime: .gpu/harness.xz or .gpu/cbam-exp not carried: skipped"; return; fi
