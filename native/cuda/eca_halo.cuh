@@ -36,31 +36,21 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) eca_halo_kernel(const Fu
     const T* xn = static_cast<const T*>(a.x) + n * sample_elems;
     T* yn = static_cast<T*>(a.y) + n * sample_elems;
     const T* rn = a.res ? static_cast<const T*>(a.res) + n * sample_elems : nullptr;
-    if constexpr (NHWC) {
-      const int w = static_cast<int>(u1 - u0);
-      const T* tile_sm = load_ct_issue<T>(smem, xn, a.C, a.HW, u0, w);
-      eca_halo_means<T, true>(a, xn, hc0, u0, u1, hc1, z_sm, dred);  // while the copy is in flight
-      cp_async_wait_all();
-      __syncthreads();
-      pool_ct<T>(a, tile_sm, n, u0, w, red, z_sm);
-      __syncthreads();
-      eca_gates(a, n, u0, u1, z_sm, s_sm, false, want_scale_out);
-      __syncthreads();
-      apply_ct<T>(a, tile_sm, yn, rn, u0, w, s_sm);
-    } else {
-      // NCHW: the tile is held (planner), one chunk
-      const int64_t ne = (u1 - u0) * unit;
-      const T* tile_sm = load_chunk_issue<T>(smem, xn + u0 * unit, ne);
-      eca_halo_means<T, false>(a, xn, hc0, u0, u1, hc1, z_sm, dred);  // while the copy is in flight
-      cp_async_wait_all();
-      __syncthreads();
-      pool_nchw<false>(a, tile_sm, n, u0, u1, z_sm);
-      __syncthreads();
-      eca_gates(a, n, u0, u1, z_sm, s_sm, false, want_scale_out);
-      __syncthreads();
-      apply_chunk<OP, T, false>(a, tile_sm, yn + u0 * unit, rn ? rn + u0 * unit : nullptr, ne, u0, s_sm,
-                                nullptr, 0);
-    }
+    // the tile (held: NHWC as [HW][w], NCHW one chunk of whole channels)
+    const int w = static_cast<int>(u1 - u0);
+    const int64_t ne = (u1 - u0) * unit;
+    const T* tile_sm = NHWC ? load_ct_issue<T>(smem, xn, a.C, a.HW, u0, w)
+                            : load_chunk_issue<T>(smem, xn + u0 * unit, ne);
+    eca_halo_means<T, NHWC>(a, xn, hc0, u0, u1, hc1, z_sm, dred);  // while the copy is in flight
+    cp_async_wait_all();
+    __syncthreads();
+    if constexpr (NHWC) pool_ct<T>(a, tile_sm, n, u0, w, red, z_sm);
+    else pool_nchw<false>(a, tile_sm, n, u0, u1, z_sm);
+    __syncthreads();
+    eca_gates(a, n, u0, u1, z_sm, s_sm, false, want_scale_out);
+    __syncthreads();
+    if constexpr (NHWC) apply_ct<T>(a, tile_sm, yn, rn, u0, w, s_sm);
+    else apply_chunk<OP, T, false>(a, tile_sm, yn + u0 * unit, rn ? rn + u0 * unit : nullptr, ne, u0, s_sm, nullptr, 0);
     __syncthreads();  // the next tile's copy overwrites this one
   }
 }
