@@ -282,3 +282,28 @@ describe('SE on the CPU: layouts, aliasing, async', () => {
     expect(bitsEqual(buf, fresh)).toBe(true);
   });
 });
+
+// A sample's output must not depend on the batch it came in: batch 1 takes the split path
+// (channels or pixels over threads), batches >= 2 whole-sample tasks or, where the FC weights
+// outweigh a sample (C = 1024, 2048), blocks of samples sharing one weight pass. Each path's FCs
+// sum every output in one order (NOTES-cpu.md items 13, 23, 40); the float64 reference bounds
+// batch 1.
+describe('SE on the CPU: a sample gives the same bits whatever batch it is in', () => {
+  for (const [C, H, hidden] of [[1024, 14, 64], [2048, 7, 128], [300, 5, 20], [257, 3, 16]] as const) {
+    for (const layout of LAYOUTS) {
+      test(`${C}x${H}x${H} hidden ${hidden} ${layout}: batch 1 = sample 0 of batches 2, 3, 8, 9`, () => {
+        const rng = freshRng();
+        const per = C * H * H;
+        const all = rng.normals(per * 9, 2);
+        const weights = randSEWeights(rng, C, hidden, { twoFc: true, b1: true, b2: true });
+        const opts = { layout, device: 'cpu' as const };
+        const one = seForward(all.slice(0, per), [1, C, H, H], weights, opts);
+        expectClose(one, refSE(all.slice(0, per), [1, C, H, H], weights, { layout }).y, TOL_F32, `batch 1 ${seedNote(rng)}`);
+        for (const n of [2, 3, 8, 9]) {
+          const y = seForward(all.slice(0, per * n), [n, C, H, H], weights, opts);
+          expect(bitsEqual(y.subarray(0, per), one), `batch ${n} ${seedNote(rng)}`).toBe(true);
+        }
+      });
+    }
+  }
+});

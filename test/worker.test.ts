@@ -179,7 +179,11 @@ describe.skipIf(!taskset)('the CPU pool counts the CPUs this process may run on 
       const x = new Float32Array(8 * 64 * 14 * 14); for (let i = 0; i < x.length; i++) x[i] = Math.sin(i);
       const w1 = new Float32Array(16 * 64).map((_, i) => Math.cos(i) / 8), w2 = new Float32Array(64 * 16).map((_, i) => Math.sin(i) / 8);
       const y = sqex.seForward(x, [8, 64, 14, 14], { w1, w2 }, { device: 'cpu' });
-      console.log(JSON.stringify({ threads: b.info().threads, y: Buffer.from(y.buffer).toString('base64').slice(0, 64) + y.reduce((a, v) => a + v, 0) }));`;
+      // C = 1024 at batch 1: the split path with the FCs over both threads
+      const x2 = x.subarray(0, 1024 * 49), v1 = new Float32Array(64 * 1024).map((_, i) => Math.cos(i) / 32), v2 = new Float32Array(1024 * 64).map((_, i) => Math.sin(i) / 8);
+      const y2 = sqex.seForward(x2, [1, 1024, 7, 7], { w1: v1, w2: v2 }, { device: 'cpu' });
+      const hash = (a) => require('node:crypto').createHash('sha256').update(a).digest('hex');
+      console.log(JSON.stringify({ threads: b.info().threads, y: hash(y) + hash(y2) }));`;
     const run = (pin: boolean): { threads: number; y: string } => {
       const r = pin ? spawnSync('taskset', ['-c', '0', process.execPath, '-e', script], { encoding: 'utf8' }) : spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
