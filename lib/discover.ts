@@ -1,7 +1,7 @@
 // Finds the attention modules of a checkpoint from its tensor names and shapes alone (the
 // header is enough), so a user learns which prefixes and kinds to pass to fromStateDict.
 
-import { isArrayValue, rangeError, typeError } from './is.js';
+import { isArrayValue, rangeError, readGuarded, typeError } from './is.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
 import { ATTENTION_KINDS, type AttentionKind } from './state-dict.js';
 import type { Activation, Gate } from './types.js';
@@ -61,30 +61,44 @@ function namedOf(source: unknown): Named[] {
     form = null; // a revoked Proxy: instanceof and Array.isArray throw
   }
   if (form === 'file') {
-    const header: unknown = (source as SafetensorsFile).header;
+    const header: unknown = readGuarded(FN, 'source', 'a SafetensorsFile', source, () => (source as SafetensorsFile).header);
     if (typeof header !== 'object' || header === null) throw typeError(FN, 'source.header', 'a safetensors header', header);
-    list = (header as { tensors?: unknown }).tensors;
+    list = readGuarded(FN, 'source.header', 'a safetensors header', header, () => (header as { tensors?: unknown }).tensors);
     arg = 'source.header.tensors';
   } else if (form === 'array') {
     list = source;
     arg = 'source';
   } else if (form === 'object') {
-    list = (source as { tensors?: unknown }).tensors;
+    list = readGuarded(FN, 'source', 'a safetensors header', source, () => (source as { tensors?: unknown }).tensors);
     arg = 'source.tensors';
   } else {
     throw typeError(FN, 'source', 'a safetensors header (readSafetensorsHeader), a SafetensorsFile, or an Array of { name, shape }', source);
   }
   if (!isArrayValue(list)) throw typeError(FN, arg, 'an Array of { name, shape }', list);
   const out: Named[] = [];
-  for (let i = 0; i < list.length; i++) {
-    const entry: unknown = list[i];
+  const items = list;
+  const n = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => items.length);
+  for (let i = 0; i < n; i++) {
+    const entry: unknown = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => items[i]);
     if (typeof entry !== 'object' || entry === null) throw typeError(FN, `${arg}[${i}]`, 'an object { name, shape }', entry);
-    const { name, shape } = entry as { name?: unknown; shape?: unknown };
+    const { name, shape } = readGuarded(FN, `${arg}[${i}]`, 'an object { name, shape }', entry, () => {
+      const e = entry as { name?: unknown; shape?: unknown };
+      return { name: e.name, shape: e.shape };
+    });
     if (typeof name !== 'string') throw typeError(FN, `${arg}[${i}].name`, 'a string', name);
     if (!isArrayValue(shape)) throw typeError(FN, `${arg}[${i}].shape`, 'an Array of non-negative integers', shape);
+    const sarg = `${arg}[${i}].shape`;
+    // read once, element by element; a safetensors shape has at most a few dims (64 is generous)
+    const raw = readGuarded(FN, sarg, 'an Array of non-negative integers', shape, () => {
+      const len = shape.length;
+      const copy: unknown[] = [];
+      for (let d = 0; d < len && d <= 64; d++) copy.push(shape[d]);
+      return copy;
+    });
+    if (raw.length > 64) throw rangeError(FN, sarg, 'an Array of at most 64 non-negative integers', shape);
     const dims: number[] = [];
-    for (let d = 0; d < shape.length; d++) {
-      const dim: unknown = shape[d];
+    for (let d = 0; d < raw.length; d++) {
+      const dim: unknown = raw[d];
       if (typeof dim !== 'number') throw typeError(FN, `${arg}[${i}].shape[${d}]`, 'a non-negative integer', dim);
       if (!Number.isSafeInteger(dim) || dim < 0) throw rangeError(FN, `${arg}[${i}].shape[${d}]`, 'a non-negative integer', dim);
       dims.push(dim);

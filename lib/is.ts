@@ -118,6 +118,29 @@ export function rangeErrorText(fn: string, arg: string, expected: string, receiv
   return coded(new RangeError(`${fn}: ${arg} must be ${expected}; received ${received}`), 'ERR_OUT_OF_RANGE', arg);
 }
 
+/**
+ * Runs `read` (a property read, Object.keys, Object.hasOwn on a caller's object) and turns what it
+ * throws into a coded TypeError about `arg`: V8 throws uncoded TypeErrors from a revoked Proxy and
+ * from a Proxy whose traps break the object invariants (ownKeys listing a key twice), and a trap
+ * or getter may throw anything. The original is the error's `cause`.
+ */
+export function readGuarded<T>(fn: string, arg: string, expected: string, value: unknown, read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    const e = typeError(fn, arg, expected, value);
+    let why = '';
+    try {
+      why = cause instanceof Error ? `: ${cause.message}` : '';
+    } catch {
+      why = '';
+    }
+    e.message += `, whose properties could not be read${why}`;
+    (e as { cause?: unknown }).cause = cause;
+    throw e;
+  }
+}
+
 /** An Error with a code (not about an argument's kind or value: state, availability). */
 export function codedError(message: string, code: string): Error & { code: string } {
   return Object.assign(new Error(message), { code });

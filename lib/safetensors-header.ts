@@ -131,7 +131,9 @@ export interface SafetensorsHeader {
   tensors: SafetensorsTensorInfo[];
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF stays in the text, so JSON.parse refuses it as the reference
+// implementation (serde_json over the UTF-8 bytes) does; the default would strip it silently.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** N from the first 8 bytes; checks it against the limit and the file's length. @internal */
 export function headerLengthOf(src: string, first8: Uint8Array, fileLength: number): number {
@@ -179,6 +181,55 @@ function duplicateKey(text: string): [string, number] | null {
       stack.pop();
     } else if (ch === 0x2c /* , */) {
       expectKey = stack[stack.length - 1] !== null;
+    }
+  }
+  return null;
+}
+
+/**
+ * Finds a number in a tensor's "shape" or "data_offsets" written other than as a plain unsigned
+ * integer (0.0, 4e0, -0, 1E2): JSON.parse reads them as integers, but the reference
+ * implementation's serde_json refuses them for its usize fields (it reads a fraction, an exponent
+ * and -0 as floats). Other keys may hold any JSON (the reference ignores them). `text` is known to
+ * be valid JSON. Returns [tensor name, key, token] or null.
+ */
+function nonIntegerDim(text: string): [string, string, string] | null {
+  // Per open container: its key in the parent object ('' for the root and array elements).
+  const keys: string[] = [];
+  const isObject: boolean[] = [];
+  let lastKey = '';
+  let tensor = '';
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x22 /* " */) {
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      if (expectKey && isObject[isObject.length - 1]) {
+        lastKey = JSON.parse(text.slice(i, j + 1)) as string;
+        if (isObject.length === 1) tensor = lastKey;
+      }
+      expectKey = false;
+      i = j;
+    } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
+      const inObject = isObject[isObject.length - 1] === true;
+      keys.push(inObject ? lastKey : '');
+      isObject.push(ch === 0x7b);
+      expectKey = ch === 0x7b;
+    } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
+      keys.pop();
+      isObject.pop();
+    } else if (ch === 0x2c /* , */) {
+      expectKey = isObject[isObject.length - 1] === true;
+    } else if (ch === 0x2d /* - */ || (ch >= 0x30 && ch <= 0x39)) {
+      let j = i + 1;
+      while (j < text.length && /[0-9.eE+-]/.test(text[j]!)) j++;
+      const token = text.slice(i, j);
+      const key = keys[keys.length - 1];
+      if (keys.length === 3 && (key === 'shape' || key === 'data_offsets') && tensor !== '__metadata__' && !/^(0|[1-9][0-9]*)$/.test(token)) {
+        return [tensor, key, token];
+      }
+      i = j - 1;
     }
   }
   return null;
@@ -286,6 +337,11 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
       depth === 1 ? `the tensor name ${JSON.stringify(key)} appears twice in the header` : `the key ${JSON.stringify(key)} appears twice in one header entry`,
       depth === 1 ? key : undefined,
     );
+  }
+  const notInt = nonIntegerDim(text);
+  if (notInt) {
+    const [name, key, token] = notInt;
+    throw new SafetensorsError(src, 'header-structure', `tensor ${JSON.stringify(name)}: "${key}" holds ${token}, which is not written as a plain non-negative integer (the reference implementation refuses fractions, exponents and -0)`, name);
   }
   const dataStart = 8 + headerLength;
   const dataLength = fileLength - dataStart;

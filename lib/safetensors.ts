@@ -9,7 +9,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
+import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
 
 import {
   headerFromBytes,
@@ -75,15 +75,28 @@ export interface ReadSafetensorsOptions {
 // `readonly` binds TypeScript only: the header and tensors of a SafetensorsFile can be replaced or
 // emptied at run time, so each method checks what it reads (a coded TypeError, not a raw one).
 function checkHeader(fn: string, arg: string, header: unknown): SafetensorsHeader {
-  if (typeof header !== 'object' || header === null || isArrayValue(header)) throw typeError(fn, arg, 'a safetensors header (readSafetensorsHeader)', header);
-  const list = (header as { tensors?: unknown }).tensors;
+  const expected = 'a safetensors header (readSafetensorsHeader)';
+  if (typeof header !== 'object' || header === null || isArrayValue(header)) throw typeError(fn, arg, expected, header);
+  const list = readGuarded(fn, arg, expected, header, () => (header as { tensors?: unknown }).tensors);
   if (!isArrayValue(list)) throw typeError(fn, `${arg}.tensors`, 'an Array of tensor infos', list);
   return header as SafetensorsHeader;
 }
 
 function checkTensors(fn: string, arg: string, tensors: unknown): Readonly<Record<string, SafetensorsTensor>> {
-  if (typeof tensors !== 'object' || tensors === null || isArrayValue(tensors)) throw typeError(fn, arg, 'an object of tensors by name', tensors);
+  const expected = 'an object of tensors by name';
+  if (typeof tensors !== 'object' || tensors === null || isArrayValue(tensors)) throw typeError(fn, arg, expected, tensors);
+  // a revoked Proxy passes the checks above (isArrayValue says false for it) and throws on any read
+  readGuarded(fn, arg, expected, tensors, () => Reflect.getPrototypeOf(tensors));
   return tensors as Readonly<Record<string, SafetensorsTensor>>;
+}
+
+// `this` of a method called on something else (SafetensorsFile.prototype.get.call(null, ...)).
+function fileFields(fn: string, self: unknown): { header: unknown; tensors: unknown } {
+  if (typeof self !== 'object' || self === null) throw typeError(fn, 'this', 'a SafetensorsFile (readSafetensors)', self);
+  return readGuarded(fn, 'this', 'a SafetensorsFile (readSafetensors)', self, () => ({
+    header: (self as { header?: unknown }).header,
+    tensors: (self as { tensors?: unknown }).tensors,
+  }));
 }
 
 /** What readSafetensors returns: the validated header and the tensors, by name. */
@@ -102,28 +115,33 @@ export class SafetensorsFile {
   }
   /** The "__metadata__" map, or null. */
   get metadata(): Record<string, string> | null {
-    const header: unknown = this.header;
-    if (typeof header !== 'object' || header === null) throw typeError('SafetensorsFile.metadata', 'this.header', 'a safetensors header (readSafetensorsHeader)', header);
-    return (header as SafetensorsHeader).metadata;
+    const fn = 'SafetensorsFile.metadata';
+    const expected = 'a safetensors header (readSafetensorsHeader)';
+    const { header } = fileFields(fn, this);
+    if (typeof header !== 'object' || header === null) throw typeError(fn, 'this.header', expected, header);
+    return readGuarded(fn, 'this.header', expected, header, () => (header as SafetensorsHeader).metadata);
   }
   /** Names of the tensors read, in file order. */
   names(): string[] {
     const fn = 'SafetensorsFile.names';
-    const infos: unknown[] = checkHeader(fn, 'this.header', this.header).tensors;
-    const tensors = checkTensors(fn, 'this.tensors', this.tensors);
+    const self = fileFields(fn, this);
+    const infos: unknown[] = checkHeader(fn, 'this.header', self.header).tensors;
+    const tensors = checkTensors(fn, 'this.tensors', self.tensors);
     const out: string[] = [];
     for (let i = 0; i < infos.length; i++) {
-      const info = infos[i];
-      const name = typeof info === 'object' && info !== null ? (info as { name?: unknown }).name : undefined;
-      if (typeof name !== 'string') throw typeError(fn, `this.header.tensors[${i}].name`, 'a string', name);
-      if (Object.hasOwn(tensors, name)) out.push(name);
+      const arg = `this.header.tensors[${i}]`;
+      const info = readGuarded(fn, 'this.header.tensors', 'an Array of tensor infos', infos, () => infos[i]);
+      const name = typeof info === 'object' && info !== null ? readGuarded(fn, arg, 'a tensor info { name, ... }', info, () => (info as { name?: unknown }).name) : undefined;
+      if (typeof name !== 'string') throw typeError(fn, `${arg}.name`, 'a string', name);
+      if (readGuarded(fn, 'this.tensors', 'an object of tensors by name', tensors, () => Object.hasOwn(tensors, name))) out.push(name);
     }
     return out;
   }
   /** The tensor `name`, or undefined when it was not read (absent, or left out by options.names). */
   get(name: string): SafetensorsTensor | undefined {
-    const tensors = checkTensors('SafetensorsFile.get', 'this.tensors', this.tensors);
-    return Object.hasOwn(tensors, name) ? tensors[name] : undefined;
+    const fn = 'SafetensorsFile.get';
+    const tensors = checkTensors(fn, 'this.tensors', fileFields(fn, this).tensors);
+    return readGuarded(fn, 'this.tensors', 'an object of tensors by name', tensors, () => (Object.hasOwn(tensors, name) ? tensors[name] : undefined));
   }
 }
 
@@ -374,8 +392,9 @@ function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names
   if (!isPlainObject(options)) throw typeError(fn, 'options', 'an object { toFloat32?, names? }', options);
   // Own keys, each read once: a polluted Object.prototype.names must not select tensors.
   const own = Object.create(null) as Record<string, unknown>;
-  for (const key of Object.keys(options)) {
-    const value = options[key];
+  const expected = 'an object { toFloat32?, names? }';
+  for (const key of readGuarded(fn, 'options', expected, options, () => Object.keys(options))) {
+    const value = readGuarded(fn, 'options', expected, options, () => options[key]);
     if (key !== 'toFloat32' && key !== 'names') throw typeError(fn, `options.${key}`, 'absent: the options are toFloat32 and names', value);
     own[key] = value;
   }

@@ -11,7 +11,7 @@
 
 import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks.js';
 import { parseObject } from './args.js';
-import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isMapValue, isPlainObject, isUnusableView, lengthOf, rangeError, typeError, typedArrayName } from './is.js';
+import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isMapValue, isPlainObject, isUnusableView, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
 import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
 import type { SEWeights } from './ops/se.js';
@@ -272,8 +272,9 @@ class ModuleReader {
       });
     } else if (form === 'record') {
       const rec = tensors as Readonly<Record<string, unknown>>;
-      const keys = objectKeys(rec);
-      for (let i = 0; i < keys.length; i++) this.entries.set(keys[i]!, rec[keys[i]!]);
+      const expected = 'a record of { shape, data: Float32Array } by tensor name';
+      const keys = readGuarded(fn, 'tensors', expected, rec, () => objectKeys(rec));
+      for (let i = 0; i < keys.length; i++) this.entries.set(keys[i]!, readGuarded(fn, 'tensors', expected, rec, () => rec[keys[i]!]));
     } else {
       throw typeError(fn, 'tensors', 'what readSafetensors returns, or a record or Map of { shape, data: Float32Array } by tensor name', tensors);
     }
@@ -287,7 +288,8 @@ class ModuleReader {
   private fieldsOf(name: string): Entry | null {
     if (!this.fields.has(name)) {
       const t = this.entries.get(name);
-      this.fields.set(name, typeof t === 'object' && t !== null ? entryFields(t) : null);
+      const fields = typeof t === 'object' && t !== null ? readGuarded(this.fn, `tensors['${name}']`, 'an object { shape, data }', t, () => entryFields(t)) : null;
+      this.fields.set(name, fields);
     }
     return this.fields.get(name)!;
   }

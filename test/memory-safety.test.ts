@@ -14,6 +14,7 @@ import {
   cbamForward,
   cuda,
   ecaForward,
+  ecaForwardAsync,
   loadReport,
   seForward,
   seForwardAsync,
@@ -332,5 +333,37 @@ describe('every Error has a code; fakes are refused by name', () => {
       caught = err;
     }
     expect((caught as Error).message).toMatch(/^seForward: x must be a Float32Array or a DeviceTensor; received an object posing as a DeviceTensor/);
+  });
+});
+
+// From an attack (2026-12-01): a staged `out` was checked only for its element count at settle,
+// so a resizable buffer grown by a few bytes (a length-tracking view keeps its element count) or
+// grown under a fixed-length view was written although the README says a resized buffer rejects.
+// Settle now also compares the buffer's byteLength with the call's.
+describe('a resizable out resized while a staged call runs', () => {
+  const shape: Shape4 = [4, 64, 32, 32];
+  const n = numel(shape);
+  const x = new Float32Array(n).fill(0.5);
+  const w = { weight: Float32Array.of(0.1, 0.2, 0.3) };
+  const run = async (tracking: boolean, resize: (ab: ArrayBuffer & { resize(len: number): void }) => void) => {
+    const ab = new (ArrayBuffer as unknown as new (len: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(len: number): void })(n * 4, { maxByteLength: n * 4 + 64 });
+    const out = tracking ? new Float32Array(ab) : new Float32Array(ab, 0, n);
+    out.fill(7);
+    const p = ecaForwardAsync(x, shape, w, { out, offload: 'always' });
+    resize(ab);
+    return { p, out };
+  };
+  test.each([
+    ['grown by 2 bytes (length-tracking view)', true, (ab: { resize(len: number): void }) => ab.resize(n * 4 + 2)],
+    ['grown by 8 bytes (fixed-length view)', false, (ab: { resize(len: number): void }) => ab.resize(n * 4 + 8)],
+  ] as const)('%s: rejects with ERR_SQEX_ARRAY_CHANGED, out untouched', async (_what, tracking, resize) => {
+    const { p, out } = await run(tracking, resize);
+    await expect(p).rejects.toMatchObject({ code: 'ERR_SQEX_ARRAY_CHANGED', argument: 'options.out' });
+    expect(out.subarray(0, n).every((v) => v === 7)).toBe(true);
+  });
+  test('left alone: resolves and writes', async () => {
+    const { p, out } = await run(true, () => {});
+    expect(await p).toBe(out);
+    expect(out.every((v) => v !== 7)).toBe(true);
   });
 });

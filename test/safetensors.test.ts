@@ -291,6 +291,21 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(e.tensor).toBe('w');
   });
 
+  // From an attack (2026-12-01): JSON.parse reads 0.0, 4e0 and -0 as integers and TextDecoder
+  // strips a leading BOM, so headers the reference implementation refuses (serde_json: a float for
+  // a usize field; U+FEFF before the object) were read.
+  test('header-structure / header-json: numbers the reference refuses in shape and data_offsets, and a BOM', () => {
+    const data = new Uint8Array(4);
+    for (const [shape, offsets] of [['[1]', '[0.0, 4]'], ['[1]', '[0, 4e0]'], ['[1]', '[-0, 4]'], ['[1.0]', '[0, 4]'], ['[1E0]', '[0, 4]']]) {
+      const e = expectCheck(() => readSafetensors(withHeader(`{"w": {"dtype": "F32", "shape": ${shape}, "data_offsets": ${offsets}}}`, data)), 'header-structure', /not written as a plain non-negative integer/);
+      expect(e.tensor).toBe('w');
+    }
+    // Elsewhere any JSON number is fine (the reference ignores keys it does not know).
+    expect(readSafetensors(withHeader('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4], "x": [-0, 1.5e3]}, "__metadata__": {"a": "1.0"}}', data)).names()).toEqual(['w']);
+    const bom = withHeader('\ufeff{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', data);
+    expectCheck(() => readSafetensors(bom), 'header-json');
+  });
+
   test('header-structure: nesting deeper than 128 (serde_json\'s limit) is refused before parsing', () => {
     // An ignored extra key in an entry may nest as deep as the reference accepts; brackets in strings do not count.
     const nested = (levels: number): string => `{"w": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0], "x": ${'['.repeat(levels - 2)}"[{[{"${']'.repeat(levels - 2)}}}`;

@@ -16,6 +16,10 @@ import {
   ecaForward,
   ecaForwardAsync,
   ecaKernelSize,
+  SafetensorsFile,
+  attentionWeightsFromStateDict,
+  findAttentionModules,
+  readSafetensors,
   seForward,
   seForwardAsync,
 } from '../dist/index.js';
@@ -955,3 +959,46 @@ describe('options, weights and state dicts from another realm (vm context)', () 
   });
 });
 
+
+// From an attack (2026-12-01): Object.keys on a Proxy whose ownKeys trap breaks the object rules
+// (a key listed twice), and any read of a revoked Proxy nested in a state dict or a
+// SafetensorsFile, threw V8's uncoded TypeError; so did a SafetensorsFile method called on null.
+describe('hostile objects the first check lets through are coded TypeErrors too', () => {
+  const revoked = (): object => {
+    const r = Proxy.revocable({}, {});
+    r.revoke();
+    return r.proxy;
+  };
+  const dupKeys = (): object => new Proxy({}, { ownKeys: () => ['layout', 'layout'] });
+  const x8 = new Float32Array(NUMEL);
+  const ew = { weight: Float32Array.of(1, 2, 3) };
+  const L = (f: unknown) => f as Loose;
+  test.each([
+    ['ecaForward options (duplicate ownKeys)', 'options', () => ecaForward(x8, SHAPE, ew, dupKeys() as never)],
+    ['seForward weights (duplicate ownKeys)', 'weights', () => seForward(x8, SHAPE, dupKeys() as never)],
+    ['new ECABlock options (duplicate ownKeys)', 'options', () => new ECABlock(ew, dupKeys() as never)],
+    ['readSafetensors options (duplicate ownKeys)', 'options', () => L(readSafetensors)(new Uint8Array(16), dupKeys())],
+    ['attentionWeightsFromStateDict, a revoked entry', "tensors['conv.weight']", () => attentionWeightsFromStateDict({ 'conv.weight': revoked() } as never, '', { kind: 'timm.EcaModule' })],
+    ['attentionWeightsFromStateDict, a revoked entry in a Map', "tensors['conv.weight']", () => attentionWeightsFromStateDict(new Map([['conv.weight', revoked()]]) as never, '', { kind: 'timm.EcaModule' })],
+    ['attentionWeightsFromStateDict, a record with duplicate ownKeys', 'tensors', () => attentionWeightsFromStateDict(dupKeys() as never, '', { kind: 'timm.EcaModule' })],
+    ['new SafetensorsFile, a revoked header', 'header', () => new SafetensorsFile(revoked() as never, {})],
+    ['new SafetensorsFile, revoked tensors', 'tensors', () => new SafetensorsFile({ tensors: [] } as never, revoked() as never)],
+    ['SafetensorsFile.names, a revoked tensor info', 'this.header.tensors[0]', () => new SafetensorsFile({ tensors: [revoked()] } as never, {}).names()],
+    ['SafetensorsFile.get on null', 'this', () => L(SafetensorsFile.prototype.get).call(null, 'a')],
+    ['SafetensorsFile.metadata on null', 'this', () => Reflect.getOwnPropertyDescriptor(SafetensorsFile.prototype, 'metadata')!.get!.call(null)],
+    ['findAttentionModules, a revoked tensor info', 'source.tensors[0]', () => findAttentionModules({ tensors: [revoked()] } as never)],
+    ['findAttentionModules, a revoked source', 'source', () => findAttentionModules(revoked() as never)],
+  ] as const)('%s', (_what, argument, call) => {
+    expect(call).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument }));
+  });
+  test('the message names the argument and says the properties could not be read; cause is the original', () => {
+    let err: unknown;
+    try {
+      ecaForward(x8, SHAPE, ew, dupKeys() as never);
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).toMatch(/^ecaForward: options must be .*whose properties could not be read: .*ownKeys/);
+    expect((err as { cause?: unknown }).cause).toBeInstanceOf(TypeError);
+  });
+});

@@ -2,6 +2,7 @@
 
 #include "sqex/cpu.h"
 
+#include <cstdint>
 #include <cstring>
 #include <new>
 #include <string>
@@ -13,6 +14,20 @@ const char* const kArgNames[kSlotCount] = {"x",          "options.residual", "op
                                            "weights.w1", "weights.b1",       "weights.w2",  "weights.b2",
                                            "weights (conv)"};
 }  // namespace
+
+// The byteLength of the ArrayBuffer under typed array `ta` now (a resizable one's current length),
+// or SIZE_MAX for a SharedArrayBuffer (it can only grow, and never loses its memory) or when it
+// cannot be read.
+static size_t BufferBytes(const Napi::Env& env, const Napi::Value& ta) {
+  napi_value ab = nullptr;
+  bool is_ab = false;
+  size_t bytes = 0;
+  if (napi_get_typedarray_info(env, ta, nullptr, nullptr, nullptr, &ab, nullptr) != napi_ok ||
+      napi_is_arraybuffer(env, ab, &is_ab) != napi_ok || !is_ab ||
+      napi_get_arraybuffer_info(env, ab, nullptr, &bytes) != napi_ok)
+    return SIZE_MAX;
+  return bytes;
+}
 
 Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument) {
   auto e = Coded(Napi::Error::New(env, std::string(argument) +
@@ -113,7 +128,8 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const 
     if (!staged) staged = Stage(env, slot, nullptr, elems, /*copy=*/false);
     ptr_[slot] = staged;
     const char* name = slot == kOut && a.allocated_out ? "the result array (from the allocator registered with setResultAllocator)" : kArgNames[slot];
-    outputs_.push_back(Output{name, Napi::Persistent(a.keep[slot].As<Napi::Object>()), staged, elems});
+    outputs_.push_back(Output{name, Napi::Persistent(a.keep[slot].As<Napi::Object>()), staged, elems,
+                              BufferBytes(env, a.keep[slot])});
   }
 }
 
@@ -133,7 +149,7 @@ Napi::Value StagedHostCall::Settle(const Napi::Env& env, Napi::Error* error) {
   for (const Output& o : outputs_) {
     Napi::Value v = o.target.Value();
     const bool ok = v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array &&
-                    v.As<Napi::Float32Array>().ElementLength() == o.elems;
+                    v.As<Napi::Float32Array>().ElementLength() == o.elems && BufferBytes(env, v) == o.buffer_bytes;
     if (!ok) {
       *error = ArrayChangedError(env, o.name);
       return env.Undefined();

@@ -57,7 +57,8 @@ class StagedHostCall {
 
   // On the calling thread, after the work succeeded: copies staged outputs back into the caller's
   // arrays and returns the result array; or returns an Error (code ERR_SQEX_ARRAY_CHANGED)
-  // naming the first output whose array no longer has its length, writing nothing.
+  // naming the first output whose array no longer has its length or whose ArrayBuffer was resized
+  // (its byteLength differs from the call's), writing nothing.
   Napi::Value Settle(const Napi::Env& env, Napi::Error* error);
 
  private:
@@ -66,6 +67,7 @@ class StagedHostCall {
     Napi::ObjectReference target;
     const float* staged;
     size_t elems;
+    size_t buffer_bytes;  // its ArrayBuffer's byteLength at the call (SIZE_MAX: a SharedArrayBuffer)
   };
   // A staging block of `elems` floats for `slot`, owned by this call; filled from src when copy
   // is set. Throws ERR_SQEX_OUT_OF_MEMORY naming the slot when no memory is left.
