@@ -65,8 +65,19 @@ function quoteList(allowed: readonly string[]): string {
 export function parseEnum<T extends string>(fn: string, arg: string, value: unknown, allowed: readonly T[], dflt: T): T {
   if (value === undefined) return dflt;
   if (typeof value !== 'string') throw typeError(fn, arg, `one of ${quoteList(allowed)}`, value);
-  if (!(allowed as readonly string[]).includes(value)) throw rangeError(fn, arg, `one of ${quoteList(allowed)}`, value);
+  if (!(allowed as readonly string[]).includes(value)) {
+    const e = rangeError(fn, arg, `one of ${quoteList(allowed)}`, value);
+    e.message += nearestValue(value, allowed);
+    throw e;
+  }
   return value as T;
+}
+
+/** " (did you mean 'hardsigmoid'?)" for a value equal to an allowed one up to case, '-' and '_', or within edit distance 2 of one. */
+function nearestValue(value: string, allowed: readonly string[]): string {
+  const fold = (v: string): string => v.toLowerCase().replace(/[-_ ]/g, '');
+  for (const a of allowed) if (fold(a) === fold(value)) return ` (did you mean '${a}'?)`;
+  return didYouMean(value, allowed);
 }
 
 // Null-prototype, as every copy parseObject returns: a key set on a polluted Object.prototype

@@ -1,6 +1,7 @@
 // Finds the attention modules of a checkpoint from its tensor names and shapes alone (the
 // header is enough), so a user learns which prefixes and kinds to pass to fromStateDict.
 
+import { torchvisionFamily } from './families.js';
 import { isArrayValue, rangeError, readGuarded, typeError } from './is.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
 import { ATTENTION_KINDS, type AttentionKind } from './state-dict.js';
@@ -114,18 +115,6 @@ function is1x1(s: readonly number[] | undefined): s is readonly [number, number,
 
 function join(prefix: string, rel: string): string {
   return prefix === '' ? rel : `${prefix}.${rel}`;
-}
-
-/** torchvision's models that use SqueezeExcitation, by the names they give its place. */
-const TORCHVISION_SE_PLACES: ReadonlyArray<readonly [RegExp, Pick<FoundAttention, 'options' | 'note'>]> = [
-  [/(^|\.)features\.\d+\.block\.\d+$/, { options: { gate: 'hardsigmoid' }, note: "named as in torchvision's MobileNetV3 (features.N.block.M), whose SE gate is hardsigmoid" }],
-  [/(^|\.)features\.\d+\.\d+\.block\.\d+$/, { options: { activation: 'silu' }, note: "named as in torchvision's EfficientNet / EfficientNetV2 (features.N.M.block.K), whose SE activation is SiLU" }],
-  [/(^|\.)trunk_output\.block\d+\.block\d+-\d+\.f\.se$/, { options: {}, note: "named as in torchvision's RegNet (trunk_output.*.f.se): relu, sigmoid, the defaults" }],
-];
-
-function torchvisionFamily(prefix: string): Pick<FoundAttention, 'options' | 'note'> | null {
-  for (const [re, hint] of TORCHVISION_SE_PLACES) if (re.test(prefix)) return { options: { ...hint.options }, note: hint.note };
-  return null;
 }
 
 /**

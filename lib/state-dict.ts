@@ -11,6 +11,7 @@
 
 import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks.js';
 import { parseObject } from './args.js';
+import { torchvisionFamily } from './families.js';
 import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isMapValue, isPlainObject, isUnusableView, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
 import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
@@ -496,6 +497,15 @@ function parseMapOptions(
   blockKeys: readonly string[],
 ): { kind: AttentionKind; eps: number; strict: boolean; rest: Record<string, unknown> } {
   // Own keys, each read once; an unknown key is named (with a did-you-mean) under this function.
+  // Options omitted altogether: the one required key is named, with its values and where to find it.
+  if (options === undefined) {
+    throw typeError(
+      fn,
+      'options',
+      `an object with at least options.kind, one of ${kinds.map((k) => `'${k}'`).join(', ')} (\`npx squeeze-excite inspect FILE\` prints each module's kind and options)`,
+      options,
+    );
+  }
   const { kind, bnEps, strict, ...rest } = parseObject(fn, 'options', options, ['kind', 'bnEps', 'strict', ...blockKeys], false);
   if (typeof kind !== 'string' || !kinds.includes(kind as AttentionKind)) {
     const other = typeof kind === 'string' && Object.hasOwn(ATTENTION_KINDS, kind) ? ` ('${kind}' is loaded by ${ATTENTION_KINDS[kind as AttentionKind].block}.fromStateDict)` : '';
@@ -671,10 +681,32 @@ function mapKind(fn: string, tensors: unknown, prefix: unknown, kind: AttentionK
   return mapSE(r, kind, eps, strict);
 }
 
+const familyWarned = new Set<string>();
+/**
+ * A state dict holds no activations: a torchvision SqueezeExcitation named as in MobileNetV3
+ * (features.N.block.M, gate hardsigmoid) or EfficientNet (features.N.M.block.K, SiLU) loaded
+ * without those options computes with the kind's defaults (relu, sigmoid), 0.09 away from
+ * torch in a newcomer's MobileNetV3 check. Warns once per family; passing the option, even its
+ * default value, silences it.
+ */
+function warnFamilyOptions(fn: string, prefix: string, given: Readonly<Record<string, unknown>>): void {
+  const hint = torchvisionFamily(prefix.endsWith('.') ? prefix.slice(0, -1) : prefix);
+  if (hint === null) return;
+  const missing = Object.keys(hint.options).filter((k) => given[k] === undefined);
+  if (missing.length === 0 || familyWarned.has(hint.note)) return;
+  familyWarned.add(hint.note);
+  const want = missing.map((k) => `${k}: '${String((hint.options as Record<string, unknown>)[k])}'`).join(', ');
+  process.emitWarning(
+    `${fn}: '${prefix}' is ${hint.note}; the block uses the kind's defaults unless options say otherwise: pass { ${want} } (or the default value explicitly, to keep it and silence this warning)`,
+    { code: 'SQEX_STATE_DICT_OPTIONS' },
+  );
+}
+
 /** @internal SEBlock.fromStateDict's mapping: the weights and the block options (defaults under overrides). */
 export function seFromStateDict(fn: string, tensors: unknown, prefix: unknown, options: unknown, blockKeys: readonly string[]): { mapped: MappedSE; weights: SEWeights; options: SEBlockOptions } {
   const { kind, eps, strict, rest } = parseMapOptions(fn, options, SE_KINDS, blockKeys);
   const mapped = mapKind(fn, tensors, prefix, kind, eps, strict) as MappedSE;
+  if (kind === 'torchvision.SqueezeExcitation') warnFamilyOptions(fn, prefix as string, rest);
   const defaults: Record<string, unknown> = { gate: mapped.gate, channels: mapped.channels };
   if (mapped.activation !== undefined) defaults.activation = mapped.activation;
   return { mapped, weights: mapped.weights, options: { ...defaults, ...rest } as SEBlockOptions };

@@ -4,7 +4,7 @@
 //   1. a prebuild that loads on this machine -> nothing to build;
 //   2. a development checkout (.git present) or SQEX_BUILD=cmake -> a development build with
 //      cmake-js: the CPU kernels, plus CUDA when nvcc is found, for this machine's GPU only (or
-//      sm_90 without one; scripts/cmake-build.js says why). About 30-90 s on 2 cores.
+//      sm_90 without one; scripts/cmake-build.js says why). About 30-90 s on 2 cores (CPU-only: 10-25 s).
 //   3. otherwise -> node-gyp, the CPU-only fallback build from binding.gyp.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -62,7 +62,7 @@ if (mode === 'cmake') {
     [
       'squeeze-excite: development checkout: building the native addon from source with CMake (cmake-js) into build/Release.',
       '  CPU kernels always; CUDA kernels when CMake finds nvcc, for ' + `${arch.value} (${arch.why}).`,
-      '  Usually 30-90 s on 2 cores (CPU-only: about 10 s). Other GPUs: SQEX_CUDA_ARCHITECTURES="86-real;90-real" npm run build:native.',
+      '  Usually 30-90 s on 2 cores (CPU-only: 10-25 s). Other GPUs: SQEX_CUDA_ARCHITECTURES="86-real;90-real" npm run build:native.',
       '  All release architectures: npm run prebuildify. CPU only: npm run build:native:cpu.',
     ].join('\n'),
   );

@@ -77,7 +77,7 @@ describe.skipIf(ortMissing === null || addonMissing !== null)(`the bench without
     expect(r.stderr).toContain(`onnxruntime-node not installed: ${INSTALL_HINT}\n`);
     expect(r.stdout).toContain(`onnxruntime: no columns, onnxruntime-node not installed: ${INSTALL_HINT}`);
     expect(r.stdout).not.toContain('× faster than onnxruntime');
-  });
+  }, 240_000);
 });
 
 describe.skipIf(ortMissing !== null)(`onnxruntime-node peers${ortMissing ? ` (skipped: ${ortMissing})` : ''}`, () => {

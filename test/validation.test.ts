@@ -1002,3 +1002,36 @@ describe('hostile objects the first check lets through are coded TypeErrors too'
     expect((err as { cause?: unknown }).cause).toBeInstanceOf(TypeError);
   });
 });
+
+// From a newcomer's review (2026-12-01): misspelt option values got no suggestion (keys did), and
+// a channels-last shape [N, H, W, C] passed as the shape gave a weight error with no word about
+// the layout.
+describe('messages for the usual mix-ups', () => {
+  const x = new Float32Array(2 * 6 * 5 * 4);
+  const w = { w1: new Float32Array(2 * 4), w2: new Float32Array(4 * 2) };
+  test.each([
+    [{ layout: 'nchw' }, "options.layout", "(did you mean 'NCHW'?)"],
+    [{ gate: 'hard-sigmoid' }, 'options.gate', "(did you mean 'hardsigmoid'?)"],
+    [{ activation: 'SiLU' }, 'options.activation', "(did you mean 'silu'?)"],
+  ])('%j: the nearest allowed value', (options, argument, hint) => {
+    expect(() => seForward(new Float32Array(NUMEL), SHAPE, { w1: new Float32Array(HIDDEN * C), w2: new Float32Array(C * HIDDEN) }, options as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', argument, message: expect.stringContaining(hint) }),
+    );
+  });
+  test('NHWC with the memory order as the shape: the weight error says shapes are [N, C, H, W]', () => {
+    expect(() => seForward(x, [2, 6, 5, 4], w, { layout: 'NHWC' })).toThrow(
+      expect.objectContaining({
+        code: 'ERR_OUT_OF_RANGE',
+        argument: 'weights.w1',
+        message: expect.stringContaining('shape is [N, C, H, W] in every layout: for channels-last data of C = 4, pass [2, 4, 6, 5], not the memory order [N, H, W, C]'),
+      }),
+    );
+    // NCHW: no such hint
+    expect(() => seForward(x, [2, 6, 5, 4], w)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('every layout') }));
+  });
+  test('fromStateDict without options names options.kind and its values', () => {
+    expect(() => (SEBlock.fromStateDict as (...a: unknown[]) => unknown)({}, 'layer1.0.se')).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'options', message: expect.stringMatching(/at least options\.kind, one of 'timm\.SEModule'.*npx squeeze-excite inspect/) }),
+    );
+  });
+});

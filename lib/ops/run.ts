@@ -71,6 +71,20 @@ export function fillCfg(
   return cfg;
 }
 
+/**
+ * A weight refused for its size in an NHWC call whose shape's last dim would have fitted as C: the
+ * caller most likely passed the memory order [N, H, W, C] as the shape (a newcomer did), so the
+ * message says that shapes are [N, C, H, W] in every layout.
+ */
+function withLayoutHint(err: unknown, layout: string | undefined, shp: readonly number[]): unknown {
+  const e = err as { argument?: unknown; message?: unknown; code?: unknown };
+  if (layout !== 'NHWC' || typeof e?.argument !== 'string' || !e.argument.startsWith('weights.') || e.code !== 'ERR_OUT_OF_RANGE') return err;
+  const [n, c, h, w] = shp as [number, number, number, number];
+  if (w === c) return err;
+  (e as { message: string }).message += `. shape is [N, C, H, W] in every layout: for channels-last data of C = ${w}, pass [${n}, ${w}, ${c}, ${h}], not the memory order [N, H, W, C]`;
+  return err;
+}
+
 /** Everything validated, ready to run. */
 export interface PreparedCall {
   readonly fn: string;
@@ -156,7 +170,12 @@ export function prepare(
   if (onDevice) liveTensor(fn, 'x', x);
   // C for the weight check: from x itself when x is a DeviceTensor (its shape is checked against shp later).
   const c = onDevice ? x.shape[1] : shp[1];
-  const ws = spec.validateWeights(fn, weights, c, undefined, onDevice);
+  let ws: WeightSet;
+  try {
+    ws = spec.validateWeights(fn, weights, c, undefined, onDevice);
+  } catch (err) {
+    throw withLayoutHint(err, settings.layout, shp);
+  }
   const ops = resolveOperands(fn, spec, x, shp, settings, opts, ws.slots, 0, undefined);
   const cfg = new Float64Array(CFG.length);
   const cpuFallback = settings.device === 'auto';

@@ -118,7 +118,12 @@ export function validateMlp(
     throw rangeErrorText(fn, 'weights.w1', `[hidden, C] with hidden ≤ ${MAX_HIDDEN} (2^31 - 1)`, `${w1Len} elements: hidden = ${hidden} for C = ${c}`);
   }
   expectLength(fn, 'weights.b1', b1, hidden, () => `hidden = ${hidden}, from w1 [hidden, C] = ${w1Len} / ${c}`);
-  expectLength(fn, 'weights.w2', w2, c * hidden, () => `C × hidden = ${c} × ${hidden}`);
+  expectLength(fn, 'weights.w2', w2, c * hidden, () => {
+    // which of the two is wrong cannot be told: say what each implies (a newcomer's w1, read one
+    // float per byte, was 4x long and the message blamed the right w2 alone)
+    const other = w2 !== null && w2Len % c === 0 && w2Len > 0 ? `; w2's length implies hidden = ${w2Len / c}, so w1 or w2 is wrong` : '';
+    return `C × hidden = ${c} × ${hidden}, hidden from weights.w1's length ${w1Len} / C${other}`;
+  });
   expectLength(fn, 'weights.b2', b2, c, () => `C = ${c}`);
   return { c, hidden, w1, b1, w2, b2 };
 }
