@@ -467,7 +467,9 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
       ok: false,
       reason: canSee(buildDir)
         ? `build/ exists but holds no ${ADDON_FILE}: the source build failed or did not finish (see the install log)`
-        : "never ran: npm 11 does not run a dependency's install scripts unless allowed, and no toolchain build was made",
+        : canSee(path.join(root, '.git'))
+          ? 'never ran in this checkout (npm install builds it; so does npm test when nothing loads)'
+          : "never ran: npm 11 does not run a dependency's install scripts unless allowed, and no toolchain build was made",
       code: null,
     });
   }
