@@ -152,87 +152,60 @@ export function headerLengthOf(src: string, first8: Uint8Array, fileLength: numb
 }
 
 /**
- * Finds a key that appears twice in one JSON object (JSON.parse silently keeps the last).
- * `text` is known to be valid JSON. Returns [key, depth] (depth 1 = a tensor name) or null.
+ * One pass over header text that is known to be valid JSON, for what JSON.parse hides:
+ * - `duplicate`: a key that appears twice in one object (JSON.parse silently keeps the last), as
+ *   [key, depth] (depth 1 = a tensor name);
+ * - `notInteger`: a number in a tensor's "shape" or "data_offsets" written other than as a plain
+ *   unsigned integer (0.0, 4e0, -0, 1E2), as [tensor name, key, token]: JSON.parse reads them as
+ *   integers, but the reference implementation's serde_json refuses them for its usize fields (a
+ *   fraction, an exponent and -0 read as floats). Other keys may hold any JSON (the reference
+ *   ignores them).
+ * Stops at the first duplicate; null where there is none.
  */
-function duplicateKey(text: string): [string, number] | null {
-  const stack: (Set<string> | null)[] = []; // null for arrays
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
-    if (ch === 0x22 /* " */) {
-      let j = i + 1;
-      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
-      const top = stack[stack.length - 1];
-      if (expectKey && top) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
-        if (top.has(key)) return [key, stack.length];
-        top.add(key);
-      }
-      expectKey = false;
-      i = j;
-    } else if (ch === 0x7b /* { */) {
-      stack.push(new Set());
-      expectKey = true;
-    } else if (ch === 0x5b /* [ */) {
-      stack.push(null);
-      expectKey = false;
-    } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
-      stack.pop();
-    } else if (ch === 0x2c /* , */) {
-      expectKey = stack[stack.length - 1] !== null;
-    }
-  }
-  return null;
-}
-
-/**
- * Finds a number in a tensor's "shape" or "data_offsets" written other than as a plain unsigned
- * integer (0.0, 4e0, -0, 1E2): JSON.parse reads them as integers, but the reference
- * implementation's serde_json refuses them for its usize fields (it reads a fraction, an exponent
- * and -0 as floats). Other keys may hold any JSON (the reference ignores them). `text` is known to
- * be valid JSON. Returns [tensor name, key, token] or null.
- */
-function nonIntegerDim(text: string): [string, string, string] | null {
-  // Per open container: its key in the parent object ('' for the root and array elements).
-  const keys: string[] = [];
-  const isObject: boolean[] = [];
+function headerTextIssues(text: string): { duplicate: [string, number] | null; notInteger: [string, string, string] | null } {
+  // Per open container: the keys seen (null for an array) and its own key in the parent object.
+  const seen: (Set<string> | null)[] = [];
+  const keyInParent: string[] = [];
   let lastKey = '';
   let tensor = '';
   let expectKey = false;
+  let notInteger: [string, string, string] | null = null;
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);
     if (ch === 0x22 /* " */) {
       let j = i + 1;
       while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
-      if (expectKey && isObject[isObject.length - 1]) {
-        lastKey = JSON.parse(text.slice(i, j + 1)) as string;
-        if (isObject.length === 1) tensor = lastKey;
+      const top = seen[seen.length - 1];
+      if (expectKey && top) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (top.has(key)) return { duplicate: [key, seen.length], notInteger };
+        top.add(key);
+        lastKey = key;
+        if (seen.length === 1) tensor = key;
       }
       expectKey = false;
       i = j;
     } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
-      const inObject = isObject[isObject.length - 1] === true;
-      keys.push(inObject ? lastKey : '');
-      isObject.push(ch === 0x7b);
+      keyInParent.push(seen[seen.length - 1] ? lastKey : '');
+      seen.push(ch === 0x7b ? new Set() : null);
       expectKey = ch === 0x7b;
     } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
-      keys.pop();
-      isObject.pop();
+      seen.pop();
+      keyInParent.pop();
     } else if (ch === 0x2c /* , */) {
-      expectKey = isObject[isObject.length - 1] === true;
+      expectKey = seen[seen.length - 1] !== null;
     } else if (ch === 0x2d /* - */ || (ch >= 0x30 && ch <= 0x39)) {
       let j = i + 1;
       while (j < text.length && /[0-9.eE+-]/.test(text[j]!)) j++;
       const token = text.slice(i, j);
-      const key = keys[keys.length - 1];
-      if (keys.length === 3 && (key === 'shape' || key === 'data_offsets') && tensor !== '__metadata__' && !/^(0|[1-9][0-9]*)$/.test(token)) {
-        return [tensor, key, token];
+      const key = keyInParent[keyInParent.length - 1];
+      if (notInteger === null && seen.length === 3 && (key === 'shape' || key === 'data_offsets') && tensor !== '__metadata__' && !/^(0|[1-9][0-9]*)$/.test(token)) {
+        notInteger = [tensor, key, token];
       }
       i = j - 1;
     }
   }
-  return null;
+  return { duplicate: null, notInteger };
 }
 
 /**
@@ -328,7 +301,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   if (!isPlainObject(json)) {
     throw new SafetensorsError(src, 'header-structure', `the header must be a JSON object; it is ${Array.isArray(json) ? 'an array' : json === null ? 'null' : `a ${typeof json}`}`);
   }
-  const dup = duplicateKey(text);
+  const { duplicate: dup, notInteger: notInt } = headerTextIssues(text);
   if (dup) {
     const [key, depth] = dup;
     throw new SafetensorsError(
@@ -338,7 +311,6 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
       depth === 1 ? key : undefined,
     );
   }
-  const notInt = nonIntegerDim(text);
   if (notInt) {
     const [name, key, token] = notInt;
     throw new SafetensorsError(src, 'header-structure', `tensor ${JSON.stringify(name)}: "${key}" holds ${token}, which is not written as a plain non-negative integer (the reference implementation refuses fractions, exponents and -0)`, name);
