@@ -75,11 +75,18 @@ export interface ReadSafetensorsOptions {
 // `readonly` binds TypeScript only: the header and tensors of a SafetensorsFile can be replaced or
 // emptied at run time, so each method checks what it reads (a coded TypeError, not a raw one).
 function checkHeader(fn: string, arg: string, header: unknown): SafetensorsHeader {
+  headerTensors(fn, arg, header);
+  return header as SafetensorsHeader;
+}
+
+// The header's tensors array, read once (a getter cannot pass the check with one value and be used
+// with another).
+function headerTensors(fn: string, arg: string, header: unknown): unknown[] {
   const expected = 'a safetensors header (readSafetensorsHeader)';
   if (typeof header !== 'object' || header === null || isArrayValue(header)) throw typeError(fn, arg, expected, header);
   const list = readGuarded(fn, arg, expected, header, () => (header as { tensors?: unknown }).tensors);
   if (!isArrayValue(list)) throw typeError(fn, `${arg}.tensors`, 'an Array of tensor infos', list);
-  return header as SafetensorsHeader;
+  return list;
 }
 
 function checkTensors(fn: string, arg: string, tensors: unknown): Readonly<Record<string, SafetensorsTensor>> {
@@ -125,7 +132,7 @@ export class SafetensorsFile {
   names(): string[] {
     const fn = 'SafetensorsFile.names';
     const self = fileFields(fn, this);
-    const infos: unknown[] = checkHeader(fn, 'this.header', self.header).tensors;
+    const infos = headerTensors(fn, 'this.header', self.header);
     const tensors = checkTensors(fn, 'this.tensors', self.tensors);
     const out: string[] = [];
     for (let i = 0; i < infos.length; i++) {

@@ -78,7 +78,9 @@ export function fillCfg(
  */
 function withLayoutHint(err: unknown, layout: string | undefined, shp: readonly number[]): unknown {
   const e = err as { argument?: unknown; message?: unknown; code?: unknown };
-  if (layout !== 'NHWC' || typeof e?.argument !== 'string' || !e.argument.startsWith('weights.') || e.code !== 'ERR_OUT_OF_RANGE') return err;
+  // only the weights whose sizes depend on C (SE's and CBAM's MLP; not ECA's or CBAM's spatial kernel)
+  const sized = ['weights.w1', 'weights.b1', 'weights.w2', 'weights.b2'];
+  if (layout !== 'NHWC' || typeof e?.argument !== 'string' || !sized.includes(e.argument) || e.code !== 'ERR_OUT_OF_RANGE') return err;
   const [n, c, h, w] = shp as [number, number, number, number];
   if (w === c) return err;
   (e as { message: string }).message += `. shape is [N, C, H, W] in every layout: for channels-last data of C = ${w}, pass [${n}, ${w}, ${c}, ${h}], not the memory order [N, H, W, C]`;
