@@ -151,6 +151,11 @@ export function headerLengthOf(src: string, first8: Uint8Array, fileLength: numb
   return len;
 }
 
+// The characters a JSON number is made of: digits, '.', 'e', 'E', '+', '-'.
+function isNumberChar(ch: number): boolean {
+  return (ch >= 0x30 && ch <= 0x39) || ch === 0x2e || ch === 0x65 || ch === 0x45 || ch === 0x2b || ch === 0x2d;
+}
+
 /**
  * One pass over header text that is known to be valid JSON, for what JSON.parse hides:
  * - `duplicate`: a key that appears twice in one object (JSON.parse silently keeps the last), as
@@ -196,7 +201,7 @@ function headerTextIssues(text: string): { duplicate: [string, number] | null; n
       expectKey = seen[seen.length - 1] !== null;
     } else if (ch === 0x2d /* - */ || (ch >= 0x30 && ch <= 0x39)) {
       let j = i + 1;
-      while (j < text.length && /[0-9.eE+-]/.test(text[j]!)) j++;
+      while (j < text.length && isNumberChar(text.charCodeAt(j))) j++;
       const token = text.slice(i, j);
       const key = keyInParent[keyInParent.length - 1];
       if (notInteger === null && seen.length === 3 && (key === 'shape' || key === 'data_offsets') && tensor !== '__metadata__' && !/^(0|[1-9][0-9]*)$/.test(token)) {

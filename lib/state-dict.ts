@@ -208,6 +208,11 @@ const objectKeys = Object.keys;
 const mapForEach = Map.prototype.forEach;
 const hasOwn = Object.hasOwn;
 
+/** A module's name as the reader uses it: a trailing '.' is ignored. */
+function modulePrefix(prefix: string): string {
+  return prefix.endsWith('.') ? prefix.slice(0, -1) : prefix;
+}
+
 /** A state-dict entry's fields, read once, from own properties only (never Object.prototype's). */
 interface Entry {
   shape: unknown;
@@ -257,7 +262,7 @@ class ModuleReader {
   constructor(fn: string, tensors: unknown, prefix: unknown) {
     this.fn = fn;
     if (typeof prefix !== 'string') throw typeError(fn, 'prefix', "a string: the module's name in the state dict, e.g. 'layer1.0.se' ('' for a module saved alone)", prefix);
-    this.prefix = prefix.endsWith('.') ? prefix.slice(0, -1) : prefix;
+    this.prefix = modulePrefix(prefix);
     let form: 'file' | 'map' | 'record' | null;
     try {
       form = tensors instanceof SafetensorsFile ? 'file' : isMapValue(tensors) ? 'map' : isPlainObject(tensors) ? 'record' : null;
@@ -690,12 +695,12 @@ const familyWarned = new Set<string>();
  * default value, silences it.
  */
 function warnFamilyOptions(fn: string, prefix: string, given: Readonly<Record<string, unknown>>): void {
-  const hint = torchvisionFamily(prefix.endsWith('.') ? prefix.slice(0, -1) : prefix);
+  const hint = torchvisionFamily(modulePrefix(prefix));
   if (hint === null) return;
   const missing = Object.keys(hint.options).filter((k) => given[k] === undefined);
   if (missing.length === 0 || familyWarned.has(hint.note)) return;
   familyWarned.add(hint.note);
-  const want = missing.map((k) => `${k}: '${String((hint.options as Record<string, unknown>)[k])}'`).join(', ');
+  const want = missing.map((k) => `${k}: '${hint.options[k]}'`).join(', ');
   process.emitWarning(
     `${fn}: '${prefix}' is ${hint.note}; the block uses the kind's defaults unless options say otherwise: pass { ${want} } (or the default value explicitly, to keep it and silence this warning)`,
     { code: 'SQEX_STATE_DICT_OPTIONS' },

@@ -8,15 +8,9 @@
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
-const root = path.resolve(__dirname, '..');
-// A child process: the loader caches its first answer, and the build replaces the file it tried.
-const probe = spawnSync(
-  process.execPath,
-  ['-e', "const r = require('./dist/index.js').loadReport(); process.stdout.write(r.binary ? '' : r.attempts.map((a) => `${a.kind}: ${a.reason}`).join('; ') || 'no .node file found')"],
-  { cwd: root, encoding: 'utf8' },
-);
-if (probe.status === 0 && probe.stdout === '') process.exit(0);
-const why = (probe.stdout || probe.stderr || '').split('\n')[0];
+const report = require('../dist/index.js').loadReport(); // never throws: attempts say why
+if (report.binary) process.exit(0);
+const why = report.attempts.map((a) => `${a.kind}: ${a.reason}`).join('; ') || 'no .node file found';
 console.error(`squeeze-excite: the native addon does not load in this checkout (${why}); building it as npm install does (node scripts/install.js)`);
-const build = spawnSync(process.execPath, [path.join(__dirname, 'install.js')], { cwd: root, stdio: 'inherit' });
+const build = spawnSync(process.execPath, [path.join(__dirname, 'install.js')], { cwd: path.resolve(__dirname, '..'), stdio: 'inherit' });
 process.exit(build.status === null ? 1 : build.status);
