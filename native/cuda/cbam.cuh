@@ -229,5 +229,58 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
   }
 }
 
+// CBAM NCHW position tile [C][w] (cbam_pt.cuh), channel gates s_sm: the spatial maps at its
+// positions, mean and max over channels of x*s, to map_n[p0 + pl] and map_n[HW + p0 + pl]. All C
+// channels of a position are in this block, so the maps need no partials in the workspace. G
+// contiguous channel groups per position when w is small (all threads busy; consecutive threads
+// read consecutive positions of a row), combined in group order in `red` (3 * kThreads floats).
+template <typename T>
+__device__ __forceinline__ void cbam_pt_maps(const T* xs, int C, int64_t HW, int64_t p0, int w,
+                                             const float* s_sm, float* map_n, float* red) {
+  const int tid = threadIdx.x;
+  int G = kThreads / w;
+  if (G > C) G = C;
+  if (G <= 1) {
+    for (int pl = tid; pl < w; pl += kThreads) {
+      SumAcc sacc;
+      float mx = -INFINITY;
+      for (int c = 0; c < C; ++c) {
+        const float v = to_f(xs[c * w + pl]) * s_sm[c];
+        sacc.add(v);
+        mx = max_nan(mx, v);
+      }
+      __stcg(map_n + p0 + pl, static_cast<float>(sacc.get() / C));
+      __stcg(map_n + HW + p0 + pl, mx);
+    }
+    return;
+  }
+  double* dred = reinterpret_cast<double*>(red);
+  float* mred = red + 2 * kThreads;
+  if (tid < G * w) {
+    const int g = tid / w, pl = tid - g * w;
+    const int c0 = static_cast<int>(int64_t(C) * g / G), c1 = static_cast<int>(int64_t(C) * (g + 1) / G);
+    SumAcc sacc;
+    float mx = -INFINITY;
+    for (int c = c0; c < c1; ++c) {
+      const float v = to_f(xs[c * w + pl]) * s_sm[c];
+      sacc.add(v);
+      mx = max_nan(mx, v);
+    }
+    dred[tid] = sacc.get();
+    mred[tid] = mx;
+  }
+  __syncthreads();
+  if (tid < w) {
+    double sum = 0.0;
+    float mx = -INFINITY;
+    for (int g = 0; g < G; ++g) {
+      sum += dred[g * w + tid];
+      mx = max_nan(mx, mred[g * w + tid]);
+    }
+    __stcg(map_n + p0 + tid, static_cast<float>(sum / C));
+    __stcg(map_n + HW + p0 + tid, mx);
+  }
+}
+
 }  // namespace cuda
 }  // namespace sqex

@@ -41,6 +41,60 @@ __device__ __forceinline__ void gates_for(const FusedArgs& a, int n, int64_t c0,
   }
 }
 
+// The excitation steps of position tiles, for cbam_pt_kernel. fused_kernel has the same steps
+// written out inline: calling these from it moved the SE kernels' register allocation (ptxas -v,
+// sm_90: SE f32 NHWC spill 48/68 -> 64/112 B), and no GPU has timed that yet.
+// The first FC of sample n into hid_sm (and CBAM's hidmax_sm) in every block of the sample:
+// computed by each block when a.fc1_local, else split over the sample's first fc1_blocks tiles
+// and shared through the workspace at barrier B. Ends before a __syncthreads the caller issues.
+template <int UNR>
+__device__ __forceinline__ void fc1_for_sample(const FusedArgs& a, int n, int j, double* z_sm, float* zmax_sm,
+                                               double* hid_sm, double* hidmax_sm, double* scratch,
+                                               unsigned* cnt, int& phase) {
+  if (a.fc1_local) {
+    load_z(a, n, 0, a.C, z_sm, zmax_sm);
+    __syncthreads();
+    fc1_rows<UNR>(a, n, 0, a.hidden, z_sm, zmax_sm, scratch, hid_sm, hidmax_sm);
+  } else {
+    if (j < a.fc1_blocks) {
+      load_z(a, n, 0, a.C, z_sm, zmax_sm);
+      __syncthreads();
+      int64_t h0, h1;
+      split_range(a.hidden, a.fc1_blocks, j, h0, h1);
+      fc1_rows<UNR>(a, n, h0, h1, z_sm, zmax_sm, scratch);
+    }
+    sample_sync(cnt, phase, a.T);  // B: hidden layer of n is in
+    const int64_t hb = static_cast<int64_t>(n) * a.hidden;
+    for (int h = threadIdx.x; h < a.hidden; h += kThreads) {
+      hid_sm[h] = __ldcg(a.hid + hb + h);
+      if (zmax_sm) hidmax_sm[h] = __ldcg(a.hidmax + hb + h);
+    }
+  }
+}
+
+// All C gates of sample n into s_sm in every block of the sample (position tiles: NHWC, CBAM
+// NCHW pt): each block computes them when a.s_local, else they are split over the first
+// s_blocks tiles and shared through sbuf at barrier C.
+template <int OP, int UNR>
+__device__ __forceinline__ void gates_for_sample(const FusedArgs& a, int n, int j, double* z_sm, float* zmax_sm,
+                                                 double* hid_sm, double* hidmax_sm, float* s_sm,
+                                                 bool want_scale_out, double* scratch, unsigned* cnt,
+                                                 int& phase) {
+  if (a.s_local) {
+    gates_for<OP, UNR>(a, n, 0, a.C, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false, want_scale_out && j == 0,
+                       scratch);
+  } else {
+    if (j < a.s_blocks) {
+      int64_t c0, c1;
+      split_range(a.C, a.s_blocks, j, c0, c1);
+      gates_for<OP, UNR>(a, n, c0, c1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, true, want_scale_out, scratch);
+    }
+    sample_sync(cnt, phase, a.T);  // C: all gates of n are in
+    for (int c = threadIdx.x; c < a.C; c += kThreads)
+      s_sm[c] = __ldcg(a.sbuf + static_cast<int64_t>(n) * a.C + c);
+  }
+}
+
 // One tile of an SE sample group (a.grp > 1; host: SE two-FC, hidden*C large, channel-owning
 // tiles that fit in shared memory). Group gidx = samples [n0, n0 + nv); the tile is channels
 // [u0, u1) of each of them (NCHW: channel rows; NHWC: ct tiles), one slot of a.slot bytes each.

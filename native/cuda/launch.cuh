@@ -7,6 +7,7 @@
 #include <string>
 #include <tuple>
 
+#include "cbam_pt.cuh"
 #include "eca_halo.cuh"
 #include "fused.cuh"
 #include "internal.h"
@@ -235,6 +236,70 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
       eca_halo = true;
     }
   }
+  // CBAM NCHW over position tiles (cbam_pt_kernel) instead of channel tiles, when that moves
+  // fewer auxiliary bytes through the workspace: channel tiles write and re-read per-position
+  // partial sums and maxes (2 * H*W floats a tile) and share the spatial gate (H*W floats,
+  // read by every tile); position tiles write and re-read per-channel partials (8 + 4 bytes a
+  // channel a tile) and read the means back. The barriers are A, A2, D (+ B, + C) against A, D,
+  // E, F (+ B). Needs 16-byte aligned x, y, residual and H*W a multiple of the vector width.
+  bool pt = false;
+  const void* pt_kern = nullptr;
+  if constexpr (kCbam && !NHWC) {
+    pt_kern = reinterpret_cast<const void*>(cbam_pt_kernel<T>);
+    const int64_t VE = 16 / es;
+    const uintptr_t al = reinterpret_cast<uintptr_t>(t.x) | reinterpret_cast<uintptr_t>(t.y) |
+                         reinterpret_cast<uintptr_t>(t.residual ? t.residual : t.x);
+    bool want = true;
+    int force = -1;
+#if defined(SQEX_CUEMU)
+    // the emulator's override (native/dev/cuemu): CUEMU_CBAM_PT=0 never, 1 wherever legal
+    const char* f = std::getenv("CUEMU_CBAM_PT");
+    if (f && (f[0] == '0' || f[0] == '1') && f[1] == '\0') force = f[0] - '0';
+#endif
+    if (force == 0) want = false;
+    if (want && (al & 15) == 0 && HW % VE == 0) {
+      const int64_t pos_bytes = C * es;  // one position of every channel
+      auto pt_smem = [&](int64_t u) {
+        return ((u * pos_bytes + 15) & ~int64_t(15)) +
+               int64_t(smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(u)).total) * 4;
+      };
+      const int64_t u_top = std::min<int64_t>(HW, 4096) / VE * VE;  // g_sm holds the tile's positions
+      for (int per_sm : {4, 2, 1}) {
+        const int64_t budget = per_sm == 1 ? dp->smem_optin - 64 : dp->smem_per_sm / per_sm - dp->smem_reserved;
+        // largest u (a multiple of VE) whose tile and buffers fit: the g buffer grows with u
+        int64_t lo = 0, hi = u_top / VE;
+        while (lo < hi) {
+          const int64_t mid = (lo + hi + 1) / 2;
+          if (pt_smem(mid * VE) <= budget) lo = mid; else hi = mid - 1;
+        }
+        const int64_t upc_pt = lo * VE;
+        if (upc_pt < VE) continue;
+        int occ = 0;
+        st = kernel_occupancy(pt_kern, device, *dp, pt_smem(upc_pt), &occ);
+        if (!st.ok()) return st;
+        if (occ <= 0) continue;
+        const int64_t res = int64_t(occ) * dp->sm_count;
+        const int64_t lim = std::max<int64_t>(1, res / 2);
+        int64_t u = std::min(std::max(ceil_div(N * HW, res), ceil_div(min_tile, pos_bytes)), upc_pt);
+        u = std::max({u, ceil_div(HW, lim), int64_t(1)});
+        u = ceil_div(u, VE) * VE;
+        if (u > upc_pt) continue;
+        const int64_t T_pt = ceil_div(HW, u);
+        const int64_t ch_aux = T_ * 16 * HW + (T_ + 1) * HW * 4;
+        const int64_t pt_aux = T_pt * C * 36;
+        if (force == 1 || pt_aux < ch_aux) {
+          pt = true;
+          T_ = T_pt;
+          upt = upc = u;
+          held = true;
+          resident = res;
+          tile_area = (u * pos_bytes + 15) & ~int64_t(15);
+          g_len = u;
+        }
+        break;
+      }
+    }
+  }
   const SmemLayout L = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_len), static_cast<int>(grp));
   const int64_t smem = tile_area + int64_t(L.total) * 4;
 
@@ -275,7 +340,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   int64_t s_work = 0;
   if (OP == static_cast<int>(Op::SE)) s_work = C * (p.two_fc ? hidden : C);
   if (kCbam) s_work = 2 * C * hidden;
-  a.s_local = (!NHWC || kEca || s_work <= 8192) ? 1 : 0;
+  a.s_local = ((!NHWC && !pt) || kEca || s_work <= 8192) ? 1 : 0;
   a.s_blocks = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(T_, ceil_div(C, 8))));
   const uintptr_t xa = reinterpret_cast<uintptr_t>(t.x) & 15;
   a.vec_ok = ((reinterpret_cast<uintptr_t>(t.y) & 15) == xa) &&
@@ -289,10 +354,10 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
 #if defined(SQEX_CUEMU)
     if (std::getenv("CUEMU_PLAN"))  // the emulator's view of the plan (native/dev/cuemu)
       std::fprintf(stderr, "plan: op %d N %lld C %lld HW %lld %s tiles/sample %lld units/tile %lld units/chunk %lld "
-                   "held %d ct %d grp %lld grid %lld resident %lld smem %lld eca_halo %d\n", OP, (long long)N,
+                   "held %d ct %d grp %lld grid %lld resident %lld smem %lld eca_halo %d cbam_pt %d\n", OP, (long long)N,
                    (long long)C, (long long)HW, NHWC ? "NHWC" : "NCHW", (long long)T_, (long long)upt, (long long)upc,
                    int(held), int(ct), (long long)grp, (long long)grid, (long long)resident, (long long)smem,
-                   int(eca_halo));
+                   int(eca_halo), int(pt));
 #else
     (void)grid;
 #endif
@@ -326,14 +391,14 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   };
   const size_t o_zmean = take(N * C, true, 8);
   const size_t o_zmax = take(N * C, kCbam);
-  const size_t o_part = take(N * T_ * C, NHWC && !ct, 8);
-  const size_t o_pmax = take(N * T_ * C, NHWC && kCbam);
+  const size_t o_part = take(N * T_ * C, (NHWC && !ct) || pt, 8);
+  const size_t o_pmax = take(N * T_ * C, (NHWC && kCbam) || pt);
   const size_t o_hid = take(N * std::max(hidden, 1), !kEca, 8);
   const size_t o_hidmax = take(N * std::max(hidden, 1), kCbam, 8);
-  const size_t o_sbuf = take(N * C, NHWC && !a.s_local);
-  const size_t o_spart = take(N * T_ * 2 * HW, kCbam && !NHWC);
+  const size_t o_sbuf = take(N * C, (NHWC || pt) && !a.s_local);
+  const size_t o_spart = take(N * T_ * 2 * HW, kCbam && !NHWC && !pt);
   const size_t o_map = take(N * 2 * HW, kCbam);
-  const size_t o_gbuf = take(N * HW, kCbam && !NHWC);
+  const size_t o_gbuf = take(N * HW, kCbam && !NHWC && !pt);
   unsigned* counters = nullptr;
   float* fbase = nullptr;
   st = workspace(device, stream, static_cast<size_t>(N) + 2, off, &counters, &fbase);
@@ -362,6 +427,12 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
     auto group_kern = se_group_kernel<T, NHWC>;
     if (grp > 1)
       SQEX_LAUNCH(group_kern, g, kThreads, sm, stream, a);
+    else
+      SQEX_LAUNCH(kern, g, kThreads, sm, stream, a);
+  } else if constexpr (kCbam && !NHWC) {
+    auto pt_kernel = cbam_pt_kernel<T>;
+    if (pt)
+      SQEX_LAUNCH(pt_kernel, g, kThreads, sm, stream, a);
     else
       SQEX_LAUNCH(kern, g, kThreads, sm, stream, a);
   } else {

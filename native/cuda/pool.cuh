@@ -254,5 +254,53 @@ __device__ __forceinline__ void pool_ct(const FusedArgs& a, const T* xs, int n, 
   }
 }
 
+// CBAM NCHW position tile [C][w] (cbam_pt.cuh; w a multiple of the vector width, rows 16-byte
+// aligned): each channel's partial sum and max over the tile's w positions into part_row[c] and
+// pmax_row[c], reduced across the sample's tiles after barrier A as NHWC position tiles' are. L
+// lanes per channel (a power of two covering the row's vectors), 16-byte loads (one 8-lane phase
+// reads 128 contiguous bytes: no bank conflicts, where a thread per row of 48 fp32 conflicts
+// 16-way), combined by a fixed butterfly. fp32: pairs in fp64 as in warp_channel_pool.
+template <typename T>
+__device__ __forceinline__ void pool_pt(const T* xs, int C, int w, double* part_row, float* pmax_row) {
+  constexpr int VE = Vec<T>::kN;
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int nvec = w / VE;
+  int L = 1;
+  while (L < 32 && L < nvec) L <<= 1;
+  const int cpw = 32 / L, sub = lane & (L - 1), cw = lane / L;
+  for (int cb = warp * cpw; cb < C; cb += kWarps * cpw) {  // uniform per warp (shuffles below)
+    const int c = cb + cw;
+    double sum = 0.0;
+    float mx = -INFINITY;
+    if (c < C) {
+      const uint4* rv = reinterpret_cast<const uint4*>(xs + static_cast<int64_t>(c) * w);
+      for (int k = sub; k < nvec; k += L) {
+        Vec<T> vv;
+        vv.raw = rv[k];
+        float f[VE];
+        vv.unpack(f);
+        if constexpr (pool_run<T>() == 1) {
+          sum += (double(f[0]) + double(f[1])) + (double(f[2]) + double(f[3]));
+        } else {
+          float r = 0.f;
+#pragma unroll
+          for (int e = 0; e < VE; ++e) r += f[e];
+          sum += r;
+        }
+#pragma unroll
+        for (int e = 0; e < VE; ++e) mx = max_nan(mx, f[e]);
+      }
+    }
+    for (int o = L >> 1; o > 0; o >>= 1) {
+      sum += __shfl_xor_sync(0xffffffffu, sum, o);
+      mx = max_nan(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    }
+    if (sub == 0 && c < C) {
+      __stcg(part_row + c, sum);
+      __stcg(pmax_row + c, mx);
+    }
+  }
+}
+
 }  // namespace cuda
 }  // namespace sqex

@@ -34,6 +34,23 @@ __device__ __forceinline__ const T* load_chunk(unsigned char* area, const T* g, 
   return s;
 }
 
+// Rows of a strided tile: row r of w elements at src + r * stride into area + r * w (w and
+// stride in whole 16-byte vectors, src 16-byte aligned). load_ct_issue is the same loop written
+// out: calling this from it moved the register allocation of the SE/ECA NHWC kernels (ptxas -v,
+// sm_90: SE f32 NHWC spill 48/68 -> 72/96 B), which no GPU has timed yet.
+template <typename T>
+__device__ __forceinline__ T* load_rows_issue(unsigned char* area, const T* src, int nrows, int64_t stride,
+                                              int w) {
+  constexpr int VE = Vec<T>::kN;
+  const int vpr = w / VE, total = nrows * vpr;
+  T* s = reinterpret_cast<T*>(area);
+  for (int k = threadIdx.x; k < total; k += kThreads) {
+    const int r = k / vpr, v = k - r * vpr;
+    cp_async16(s + r * w + v * VE, src + static_cast<int64_t>(r) * stride + v * VE);
+  }
+  return s;
+}
+
 // ---- NHWC channel tiles (ct): a tile is channels [c0, c0 + w) at every position, held as
 // [HW][w] in shared memory. Pooling is then complete per channel (no partials, no extra barrier),
 // as in NCHW. The host picks it only when C and w are multiples of the vector width, x/y/residual
@@ -54,6 +71,19 @@ template <typename T>
 __device__ __forceinline__ const T* load_ct(unsigned char* area, const T* xn, int C, int HW, int64_t c0,
                                             int w) {
   const T* s = load_ct_issue<T>(area, xn, C, HW, c0, w);
+  cp_async_wait_all();
+  __syncthreads();
+  return s;
+}
+
+// ---- CBAM NCHW position tiles (pt, cbam_pt.cuh): a tile is positions [p0, p0 + w) of every
+// channel, held as [C][w] in shared memory, so the spatial maps of its positions are complete in
+// one block. The host picks it only when x, y and the residual are 16-byte aligned and H*W and
+// w are multiples of the vector width (every row segment is then whole 16-byte vectors).
+template <typename T>
+__device__ __forceinline__ const T* load_pt(unsigned char* area, const T* xn, int C, int HW, int64_t p0,
+                                            int w) {
+  const T* s = load_rows_issue<T>(area, xn + p0, C, HW, w);
   cp_async_wait_all();
   __syncthreads();
   return s;

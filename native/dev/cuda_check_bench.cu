@@ -842,6 +842,33 @@ static void run_checks() {
           cases.push_back(k);
         }
   }
+  // CBAM NCHW over position tiles (cbam_pt_kernel; the planner takes them where they move fewer
+  // workspace bytes than channel tiles: small C, large H*W): C from 1 to 200 (channel groups in
+  // the maps, lanes per channel in the pooling), tiles of fewer and more than 64 positions, a
+  // ragged last tile, FC1 and the gates split over the tiles (hidden * C > 8192) or local, a map
+  // wider than the conv's shared-memory halo (W > kHalo / 2: taps from L2), in place, |x| ~ 1e4,
+  // x misaligned (channel tiles then). CUEMU_CBAM_PT=0|1 on the emulator runs them both ways.
+  {
+    struct Shp { int n, c, h, w, hidden; };
+    const Shp ps[] = {{2, 48, 20, 20, 6},  {3, 7, 16, 16, 2},   {1, 200, 24, 24, 50}, {2, 1, 8, 8, 1},
+                      {4, 96, 28, 28, 12}, {1, 33, 60, 60, 4},  {2, 130, 10, 12, 70}, {1, 4, 2, 1100, 2},
+                      {6, 64, 32, 32, 4},  {1, 256, 56, 56, 16}};
+    int v = 0;
+    for (DType dt : {DType::F32, DType::F16, DType::BF16})
+      for (const Shp& h : ps) {
+        Case k{Op::CBAM, h.n, h.c, h.h, h.w, Layout::NCHW, dt};
+        k.hidden = h.hidden;
+        k.sk = (v % 3) == 1 ? 3 : 7;
+        k.act = (v % 2) ? Act::ReLU : Act::SiLU;
+        k.gate = (v % 4) == 2 ? Gate::HardSigmoid : Gate::Sigmoid;
+        k.bias = (v % 5) != 3;
+        k.in_place = (v % 7) == 3;
+        if (v % 11 == 6) k.x_offset = k.y_offset = 1;
+        if (dt == DType::F32 && v % 6 == 5) k.xscale = 1e4;
+        ++v;
+        cases.push_back(k);
+      }
+  }
   check_nan_cases(cases);
   for (const Case& k : cases) check_case(k);
   check_two_streams();

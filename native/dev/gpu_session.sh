@@ -16,8 +16,9 @@
 # Steps (by default: tests harness cuda11 cbamcheck timm sanitize bench cbamtime ecatime; or name some, e.g.
 # async crossover cluster, which measured what they measure on 2026-11-30 and need no rerun until
 # the host path or the cluster variants change). cbamcheck/cbamtime: the check and timing of the
-# CBAM shared-memory change (branch cbam-smem, merged on 2026-11-30 after the CPU emulator's checks:
-# native/dev/cbam_smem_exp.sh over main before the merge, CBAM_BASE, and HEAD).
+# CBAM NCHW position tiles (cbam_pt_kernel, landed 2026-12-01 after the CPU emulator's checks) and
+# of the CBAM shared-memory change before them (native/dev/cbam_smem_exp.sh over main before the
+# position tiles, CBAM_BASE, and HEAD, beside 8aa8c67 and e4156d9).
 # The checks run in three lanes at once (tests | cuda11, cbamcheck | harness, sanitize), timm after
 # the first two (it replaces fixtures they read), then the timings one at a time: bench cbamtime
 # ecatime (async crossover cluster when named). ecatime: ECA's halo kernel against the kernels
@@ -78,12 +79,11 @@ if [ "${1:-}" = --prepare ]; then
   bash native/dev/cuda_build.sh sm_90 build-cuda > /dev/null     # the kernel harness
   strip build-cuda/cuda_check_bench
   xz -T2 -6 -c build-cuda/cuda_check_bench > .gpu/harness.xz
-  # The CBAM shared-memory experiment (three harnesses, ~1.8 MB each): 8aa8c67 (pre-v7), main
-  # before cbam-smem was merged (CBAM_BASE) and HEAD.
-  # With branch cbam-pt here, its harness is the fourth (CBAM NCHW position tiles, NOTES-cuda.md).
-  pt_ref=$(git rev-parse --verify -q cbam-pt > /dev/null && echo cbam-pt || true)
-  # shellcheck disable=SC2086
-  bash native/dev/prepare_cbam_exp.sh .gpu/cbam-exp "${CBAM_BASE:-e4156d9}" HEAD $pt_ref
+  # The CBAM experiment (four harnesses, ~1.8 MB each): 8aa8c67 (pre-v7), main before the CBAM
+  # NCHW position tiles (CBAM_BASE, a7a7a55: also the digest build of the bitwise comparison),
+  # HEAD, and main before cbam-smem was merged (e4156d9: also ECA's kernels before the halo kernel,
+  # which ecatime times against HEAD).
+  bash native/dev/prepare_cbam_exp.sh .gpu/cbam-exp "${CBAM_BASE:-a7a7a55}" HEAD e4156d9
   set +e
   bash "$0" --pack || exit 1
   echo "prepared in $((SECONDS - t0)) s"
@@ -340,11 +340,11 @@ step_cluster() {
 step_cbamcheck() {
   budget cbamcheck 170 40 || return
   if [ ! -d .gpu/cbam-exp ]; then note "cbamcheck: .gpu/cbam-exp not carried: skipped"; return; fi
-  # HEAD against main before the cbam-smem merge: bitwise digests of every check case (two CBAM
-  # cases whose plans move are expected to differ), then compute-sanitizer racecheck/memcheck on
-  # the CBAM paths its shared-memory aliasing touches.
+  # HEAD against main before the position tiles: bitwise digests of every check case both have
+  # (the CBAM NCHW cases that take position tiles at 132 SMs are expected to differ), then
+  # compute-sanitizer racecheck/memcheck on the CBAM paths (position tiles included).
   OUT=$results/cbam-exp timeout -k 5 $B bash native/dev/cbam_smem_exp.sh .gpu/cbam-exp check $((B - 5)) > "$logs/cbam-check.log" 2>&1
-  note "cbamcheck (CBAM shared memory, ${B} s): exit $? — $(grep -E '^(check|bitwise)' "$results/cbam-exp/summary.txt" 2> /dev/null | tr '\n' ';') $(grep -cE 'hazards displayed \([1-9]|ERROR SUMMARY: [1-9]' "$results/cbam-exp/summary.txt" 2> /dev/null) sanitizer lines with findings"
+  note "cbamcheck (CBAM, ${B} s): exit $? — $(grep -E '^(check|bitwise)' "$results/cbam-exp/summary.txt" 2> /dev/null | tr '\n' ';') $(grep -cE 'hazards displayed \([1-9]|ERROR SUMMARY: [1-9]' "$results/cbam-exp/summary.txt" 2> /dev/null) sanitizer lines with findings"
 }
 
 step_cbamtime() {
@@ -359,7 +359,7 @@ step_cbamtime() {
 step_ecatime() {
   budget ecatime 110 40 || return
   # ECA without barrier A (eca_halo_kernel; NOTES-cuda.md, "ECA without barrier A"): HEAD's harness
-  # against the one before it. cbam-exp's harness-1 (e4156d9, main before cbam-smem) has the same
+  # against the one before it. cbam-exp's e4156d9 harness (main before cbam-smem) has the same
   # ECA and SE kernels as c7ff0d3 (cbam-smem and the emulator's spellings left their cubins
   # byte-identical), so nothing more travels. First compute-sanitizer on two shapes that take the
   # halo kernel (32x2048x7x7 NCHW: 544 tiles on 528 blocks, so blocks reuse their shared memory for
@@ -367,7 +367,7 @@ step_ecatime() {
   # time_commits.sh, 2 processes each, controls first (a row that does not take the path, an SE
   # row), then the rows that take it (the last one through the batch-1 widening).
   local d=/tmp/eca-exp before cfg tool log t0=$SECONDS cap left
-  before=$(ls .gpu/cbam-exp/harness-1-*.xz 2> /dev/null | head -1)
+  before=$(ls .gpu/cbam-exp/harness-*-e4156d9.xz 2> /dev/null | head -1)
   if [ -z "$before" ] || [ ! -f .gpu/harness.xz ]; then note "ecatime: .gpu/harness.xz or .gpu/cbam-exp not carried: skipped"; return; fi
   rm -rf "$d" && mkdir -p "$d" "$results/eca-exp"
   cp "$before" "$d/harness-0-before.xz" && cp .gpu/harness.xz "$d/harness-1-HEAD.xz"
