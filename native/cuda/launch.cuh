@@ -116,21 +116,31 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
       }
     }
   }
+  // CBAM NCHW whose channel plus the H*W-float gate buffer exceeds shared memory (fp32 from
+  // H*W ~ 28K) may still run as position tiles (below, their buffers hold <= 4096 positions):
+  // the channel plan's refusal waits for that search.
+  bool ch_ok = true;
+  Status ch_refusal = Status::Ok();
+  int64_t tile_cap = 0;
   if (!ct) {
     // Prefer 4 blocks per SM (tiles staggered in time keep HBM busy while others wait at
     // barriers); fall back to 2 or 1 when a unit plus the per-sample buffers does not fit.
-    int64_t tile_cap = 0;
     for (int per_sm : {4, 2, 1}) {
       const int64_t budget = per_sm == 1 ? dp->smem_optin - 64 : dp->smem_per_sm / per_sm - dp->smem_reserved;
       tile_cap = (budget - extras - 16) & ~int64_t(15);
       if (tile_cap >= unit_bytes) break;
     }
-    if (tile_cap < unit_bytes)
-      return Status::Error(StatusCode::Unsupported,
-                           "shape too large for the CUDA kernel: one " +
-                               std::string(NHWC ? "position" : "channel") + " (" +
-                               std::to_string(unit_bytes) + " bytes) plus per-sample buffers (" +
-                               std::to_string(extras) + " bytes) exceed shared memory");
+    if (tile_cap < unit_bytes) {
+      ch_refusal = Status::Error(StatusCode::Unsupported,
+                                 "shape too large for the CUDA kernel: one " +
+                                     std::string(NHWC ? "position" : "channel") + " (" +
+                                     std::to_string(unit_bytes) + " bytes) plus per-sample buffers (" +
+                                     std::to_string(extras) + " bytes) exceed shared memory");
+      if (!kCbam || NHWC) return ch_refusal;
+      ch_ok = false;
+    }
+  }
+  if (!ct && ch_ok) {
     upc = std::min<int64_t>(U, tile_cap / unit_bytes);
     if (kCbam && NHWC) upc = std::min(upc, g_cap);
     const int64_t smem_max = ((upc * unit_bytes + 16 + 15) & ~int64_t(15)) + extras;
@@ -276,7 +286,10 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
         if (upc_pt < VE) continue;
         int occ = 0;
         st = kernel_occupancy(pt_kern, device, *dp, pt_smem(upc_pt), &occ);
-        if (!st.ok()) return st;
+        if (!st.ok()) {  // not seen: the channel tiles, if they can
+          st = Status::Ok();
+          break;
+        }
         if (occ <= 0) continue;
         const int64_t res = int64_t(occ) * dp->sm_count;
         const int64_t lim = std::max<int64_t>(1, res / 2);
@@ -287,7 +300,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
         const int64_t T_pt = ceil_div(HW, u);
         const int64_t ch_aux = T_ * 16 * HW + (T_ + 1) * HW * 4;
         const int64_t pt_aux = T_pt * C * 36;
-        if (force == 1 || pt_aux < ch_aux) {
+        if (force == 1 || !ch_ok || pt_aux < ch_aux) {
           pt = true;
           T_ = T_pt;
           upt = upc = u;
@@ -300,6 +313,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
       }
     }
   }
+  if (!ch_ok && !pt) return ch_refusal;
   const SmemLayout L = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_len), static_cast<int>(grp));
   const int64_t smem = tile_area + int64_t(L.total) * 4;
 

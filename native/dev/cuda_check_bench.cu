@@ -868,6 +868,21 @@ static void run_checks() {
         ++v;
         cases.push_back(k);
       }
+    // maps so large that one channel and its gate buffer exceed shared memory: refused before the
+    // position tiles, which run them where batch 1 still meets T <= resident / 2 (64+ SMs: an
+    // H200, or the emulator with CUEMU_SMS=132; on fewer they stay refused)
+    int sms = 0;
+    CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
+    if (sms >= 64) {
+      const Shp big[] = {{1, 4, 256, 256, 2}, {1, 2, 240, 256, 1}, {2, 3, 200, 200, 1}};
+      const DType bt[] = {DType::F32, DType::F16, DType::BF16};
+      for (int i = 0; i < 3; ++i) {
+        Case k{Op::CBAM, big[i].n, big[i].c, big[i].h, big[i].w, Layout::NCHW, bt[i]};
+        k.hidden = big[i].hidden;
+        k.sk = i == 1 ? 3 : 7;
+        cases.push_back(k);
+      }
+    }
   }
   check_nan_cases(cases);
   for (const Case& k : cases) check_case(k);
