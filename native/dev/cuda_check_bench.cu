@@ -869,8 +869,9 @@ static void run_checks() {
         cases.push_back(k);
       }
     // maps so large that one channel and its gate buffer exceed shared memory: refused before the
-    // position tiles, which run them where batch 1 still meets T <= resident / 2 (64+ SMs: an
-    // H200, or the emulator with CUEMU_SMS=132; on fewer they stay refused)
+    // position tiles, which run them where a sample's tiles (>= H*W / 4096) are at most half the
+    // resident blocks: 1x4x256x256 needs 32, so at CUEMU_SMS=4 (16) it stays refused; 64+ SMs
+    // (an H200, or the emulator with CUEMU_SMS=132) take all three
     int sms = 0;
     CK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, 0));
     if (sms >= 64) {
