@@ -63,7 +63,7 @@ if [ "$step" = check ]; then
   cases() { grep -E '^(PASS|FAIL) ' "$1" | sed -E 's/ +err [^ ]+//; s/ +(y#|s#)/\t\1/' | sort; }
   join -t $'\t' <(cases "$out/check-main.txt") <(cases "$out/check-branch.txt") > "$out/check-common.txt"
   nd=$(awk -F '\t' '$2 != $3' "$out/check-common.txt" | tee "$out/check-diff.txt" | wc -l)
-  # expected (CPU emulator at 132 SMs, CUEMU_CBAM_PT=0 against the planner's choice): the CBAM NCHW
+  # expected (CPU emulator at 132 SMs, SQEX_CBAM_PT=0 against the planner's choice): the CBAM NCHW
   # cases that take position tiles; their means, maps and FC inputs round in other places
   say "bitwise: $(wc -l < "$out/check-common.txt") cases in both, $nd with other digests (expected ~15, as on the CPU emulator at 132 SMs: CBAM NCHW position-tile cases; list: check-diff.txt)"
   say "differing cases not CBAM NCHW: $(grep -vc 'CBAM f[0-9a-z]* NCHW' "$out/check-diff.txt") (expected 0)"
@@ -91,13 +91,40 @@ elif [ "$step" = time ]; then
   # The rows the position tiles change first (NOTES-cuda.md, "CBAM NCHW position tiles": predicted
   # within ±25% of the NHWC row of the same shape), then their NHWC rows and an SE row as controls
   # (kernels identical on every harness since e4156d9), then the bisect's five rows (CBAM shared
-  # memory after v7: back within 10% of 8aa8c67).
-  OUT=$out bash "$(dirname "$0")/time_commits.sh" "$dir" 2 "$budget" \
+  # memory after v7: back within 10% of 8aa8c67). 40 s stay for the on/off table below.
+  OUT=$out bash "$(dirname "$0")/time_commits.sh" "$dir" 2 $((budget - 40)) \
     "cbam 32 96 112 112 f32 NCHW" "cbam 32 256 56 56 f32 NCHW" "cbam 1 256 56 56 f32 NCHW" \
     "cbam 32 96 112 112 f16 NCHW" "cbam 128 256 56 56 f16 NCHW" "cbam 1 256 56 56 f16 NCHW" \
     "cbam 32 96 112 112 f32 NHWC" "cbam 32 256 56 56 f32 NHWC" "se 32 256 56 56 f32 NCHW" \
     "cbam 32 2048 7 7 f32 NCHW" "cbam 32 2048 7 7 f16 NHWC" "cbam 128 2048 7 7 f32 NCHW" \
     "cbam 128 2048 7 7 f16 NHWC"
+  # Position tiles off and on in HEAD's harness (SQEX_CBAM_PT, read by harness builds only), on
+  # the rows where the planner takes them and on those where it does not (28^2, 14^2: the
+  # workspace-traffic rule says channel tiles; this says whether it is right), 2 runs each,
+  # alternated: where to draw the planner's line, from one run.
+  unpack "$branch_xz" /tmp/h-head-time || exit 1
+  t1=$SECONDS
+  {
+    echo "| configuration (best of 2) | SQEX_CBAM_PT=0 µs | SQEX_CBAM_PT=1 µs | on / off |"
+    echo "|---|---:|---:|---:|"
+  } > "$out/pt_onoff.md"
+  for cfg in "cbam 32 512 28 28 f32 NCHW" "cbam 32 1024 14 14 f32 NCHW" "cbam 32 512 28 28 f16 NCHW" \
+             "cbam 32 256 56 56 f32 NCHW" "cbam 1 256 56 56 f32 NCHW" "cbam 32 96 112 112 f32 NCHW" \
+             "cbam 128 256 56 56 f16 NCHW" "cbam 32 1024 14 14 f16 NCHW"; do
+    [ $((SECONDS - t1)) -lt 38 ] || { echo "budget reached" >> "$out/pt_onoff.md"; break; }
+    declare -A t=()
+    for r in 1 2; do
+      for v in 0 1; do
+        # shellcheck disable=SC2086
+        t[$v]+="$(SQEX_CBAM_PT=$v timeout 20 /tmp/h-head-time one $cfg 2>&1 | sed -nE 's/.*: op ([0-9.]+) us, copy.*/\1/p' | tail -1) "
+      done
+    done
+    m0=$(tr ' ' '\n' <<< "${t[0]}" | grep -E '^[0-9.]+$' | sort -g | head -1)
+    m1=$(tr ' ' '\n' <<< "${t[1]}" | grep -E '^[0-9.]+$' | sort -g | head -1)
+    echo "| $cfg | ${m0:--} | ${m1:--} | $(awk -v a="$m1" -v b="$m0" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f", a / b; else print "-" }') |" >> "$out/pt_onoff.md"
+    unset t
+  done
+  cat "$out/pt_onoff.md"
 else
   echo "usage: $0 DIR check|time [budget_s]" >&2
   exit 2

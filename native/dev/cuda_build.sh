@@ -7,7 +7,9 @@ ARCH=${1:-sm_90}
 OUT=${2:-build-cuda}
 EXTRA=${3:-}
 mkdir -p $OUT
-FLAGS="-std=c++17 -O3 -arch=$ARCH -Inative/include -Xptxas -v -lineinfo $EXTRA"
+# SQEX_DEV_KNOBS: the planner's development overrides (SQEX_CBAM_PT, launch.cuh) in the harness
+# only; host code, so the kernels' cubins are the addon's
+FLAGS="-std=c++17 -O3 -arch=$ARCH -Inative/include -Xptxas -v -lineinfo -DSQEX_DEV_KNOBS $EXTRA"
 pids=()
 for f in se eca cbam; do
   nvcc $FLAGS -c native/cuda/$f.cu -o $OUT/$f.o > $OUT/$f.ptxas.txt 2>&1 & pids+=($!)

@@ -847,7 +847,7 @@ static void run_checks() {
   // the maps, lanes per channel in the pooling), tiles of fewer and more than 64 positions, a
   // ragged last tile, FC1 and the gates split over the tiles (hidden * C > 8192) or local, a map
   // wider than the conv's shared-memory halo (W > kHalo / 2: taps from L2), in place, |x| ~ 1e4,
-  // x misaligned (channel tiles then). CUEMU_CBAM_PT=0|1 on the emulator runs them both ways.
+  // x misaligned (channel tiles then). SQEX_CBAM_PT=0|1 on the emulator runs them both ways.
   {
     struct Shp { int n, c, h, w, hidden; };
     const Shp ps[] = {{2, 48, 20, 20, 6},  {3, 7, 16, 16, 2},   {1, 200, 24, 24, 50}, {2, 1, 8, 8, 1},
