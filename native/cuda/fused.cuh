@@ -43,7 +43,7 @@ __device__ __forceinline__ void gates_for(const FusedArgs& a, int n, int64_t c0,
 
 // The excitation steps of position tiles, for cbam_pt_kernel. fused_kernel has the same steps
 // written out inline: calling these from it moved the SE kernels' register allocation (ptxas -v,
-// sm_90: SE f32 NHWC spill 48/68 -> 64/112 B), and no GPU has timed that yet.
+// sm_90: SE f32 NHWC spill 48/68 -> 72/96 B, f16 NHWC 108/244 -> 96/120), and no GPU has timed it.
 // The first FC of sample n into hid_sm (and CBAM's hidmax_sm) in every block of the sample:
 // computed by each block when a.fc1_local, else split over the sample's first fc1_blocks tiles
 // and shared through the workspace at barrier B. Ends before a __syncthreads the caller issues.

@@ -36,8 +36,9 @@ __device__ __forceinline__ const T* load_chunk(unsigned char* area, const T* g, 
 
 // Rows of a strided tile: row r of w elements at src + r * stride into area + r * w (w and
 // stride in whole 16-byte vectors, src 16-byte aligned). load_ct_issue is the same loop written
-// out: calling this from it moved the register allocation of the SE/ECA NHWC kernels (ptxas -v,
-// sm_90: SE f32 NHWC spill 48/68 -> 72/96 B), which no GPU has timed yet.
+// out: calling this from it (with apply_ct through scale_vec) moved the register allocation of
+// the SE/ECA NHWC kernels (ptxas -v, sm_90: SE f16 NHWC spill 108/244 -> 112/244 B, its sample
+// groups 8/40 -> 16/56), which no GPU has timed yet.
 template <typename T>
 __device__ __forceinline__ T* load_rows_issue(unsigned char* area, const T* src, int nrows, int64_t stride,
                                               int w) {
