@@ -20,7 +20,7 @@ namespace cuda {
 template <typename T>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) cbam_pt_kernel(const FusedArgs a) {
   constexpr int OP = static_cast<int>(Op::CBAM);
-  constexpr int kDotUnroll = 4;  // FC row dots (ptxas -v, sm_90: 4-20 B of spill at 1, 2 or 4)
+  constexpr int kDotUnroll = 4;  // FC row dots, as fused_kernel's CBAM (unroll 1 or 2 spilled no less)
   SQEX_DYNAMIC_SMEM(smem);
   __shared__ int s_tile;
   const SmemLayout L = smem_layout(OP, a.C, a.hidden, a.g_len);

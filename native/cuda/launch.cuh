@@ -253,22 +253,19 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   // channel a tile) and read the means back. The barriers are A, A2, D (+ B, + C) against A, D,
   // E, F (+ B). Needs 16-byte aligned x, y, residual and H*W a multiple of the vector width.
   bool pt = false;
-  const void* pt_kern = nullptr;
   if constexpr (kCbam && !NHWC) {
-    pt_kern = reinterpret_cast<const void*>(cbam_pt_kernel<T>);
+    const void* pt_kern = reinterpret_cast<const void*>(cbam_pt_kernel<T>);
     const int64_t VE = 16 / es;
     const uintptr_t al = reinterpret_cast<uintptr_t>(t.x) | reinterpret_cast<uintptr_t>(t.y) |
                          reinterpret_cast<uintptr_t>(t.residual ? t.residual : t.x);
-    bool want = true;
-    int force = -1;
+    int force = -1;  // -1: the planner's choice
 #if defined(SQEX_CUEMU) || defined(SQEX_DEV_KNOBS)
     // the emulator's and the kernel harness's override (native/dev: cuemu, cuda_build.sh; never
     // in the addon): SQEX_CBAM_PT=0 never, 1 wherever legal, to time and check both paths
     const char* f = std::getenv("SQEX_CBAM_PT");
     if (f && (f[0] == '0' || f[0] == '1') && f[1] == '\0') force = f[0] - '0';
 #endif
-    if (force == 0) want = false;
-    if (want && (al & 15) == 0 && HW % VE == 0) {
+    if (force != 0 && (al & 15) == 0 && HW % VE == 0) {
       const int64_t pos_bytes = C * es;  // one position of every channel
       auto pt_smem = [&](int64_t u) {
         return ((u * pos_bytes + 15) & ~int64_t(15)) +
