@@ -90,7 +90,7 @@ export interface SEBlockForwardOptions {
   /** Receives s, [N, C] row-major (N·C elements); disjoint from x, residual and out. */
   scaleOut?: Float32Array;
   /**
-   * cudaStream_t (a live stream of this process: CUDA cannot check a handle) (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
    * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */
@@ -106,7 +106,7 @@ export interface SEBlockDeviceForwardOptions {
   out?: DeviceTensor;
   /** Receives s: a float32 DeviceTensor of N·C elements on x's device. */
   scaleOut?: DeviceTensor;
-  /** cudaStream_t (a live stream of this process: CUDA cannot check a handle) (bigint) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
+  /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
   stream?: bigint;
 }
 /** Per-call options of ECABlock.forward with host arrays (Float32Arrays). */
@@ -116,7 +116,7 @@ export interface ECABlockForwardOptions {
   /** Receives s, [N, C] row-major (N·C elements); disjoint from x and out. */
   scaleOut?: Float32Array;
   /**
-   * cudaStream_t (a live stream of this process: CUDA cannot check a handle) (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
    * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */
@@ -130,7 +130,7 @@ export interface ECABlockDeviceForwardOptions {
   out?: DeviceTensor;
   /** Receives s: a float32 DeviceTensor of N·C elements on x's device. */
   scaleOut?: DeviceTensor;
-  /** cudaStream_t (a live stream of this process: CUDA cannot check a handle) (bigint) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
+  /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
   stream?: bigint;
 }
 /** Per-call options of CBAMBlock.forward with host arrays (Float32Arrays). */
@@ -138,7 +138,7 @@ export interface CBAMBlockForwardOptions {
   /** Receives y (N·C·H·W elements) and is returned; may be x itself, else disjoint from it. Default: a new array. */
   out?: Float32Array;
   /**
-   * cudaStream_t (a live stream of this process: CUDA cannot check a handle) (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
    * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */
@@ -150,7 +150,7 @@ export interface CBAMBlockForwardOptions {
 export interface CBAMBlockDeviceForwardOptions {
   /** Receives y and is returned: a DeviceTensor like x; may be x itself. Default: a new DeviceTensor. */
   out?: DeviceTensor;
-  /** cudaStream_t (a live stream of this process: CUDA cannot check a handle) (bigint) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
+  /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
   stream?: bigint;
 }
 /**
@@ -160,7 +160,7 @@ export interface CBAMBlockDeviceForwardOptions {
  */
 export interface BlockEitherForwardOptions {
   /**
-   * cudaStream_t (a live stream of this process: CUDA cannot check a handle) (bigint) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
+   * cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
    * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */

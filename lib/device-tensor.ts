@@ -54,7 +54,7 @@ export interface DevicePointerOptions extends DeviceTensorOptions {
 /** Options of the copy methods: toHost, toHostSync, toFloat32 and copyFrom. */
 export interface DownloadOptions {
   /**
-   * cudaStream_t (a live stream of this process: CUDA cannot check a handle) to copy on, a bigint in [0n, 2n ** 64n) (default 0n, the legacy default stream,
+   * cudaStream_t to copy on (a live stream of this process: CUDA cannot check a handle), a bigint in [0n, 2n ** 64n) (default 0n, the legacy default stream,
    * which waits for blocking streams). The copy is enqueued on the calling thread, so any handle
    * means what the caller means, cudaStreamPerThread (2n) included.
    */

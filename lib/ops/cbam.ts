@@ -78,7 +78,7 @@ export type CBAMOptions = DeviceSelection & {
    */
   out?: Float32Array;
   /**
-   * cudaStream_t (a live stream of this process: CUDA cannot check a handle) for the CUDA backend, as a bigint in [0n, 2n ** 64n); default 0n. Not
+   * cudaStream_t for the CUDA backend (a live stream of this process: CUDA cannot check a handle), as a bigint in [0n, 2n ** 64n); default 0n. Not
    * cudaStreamPerThread (2n: RangeError, code 'ERR_OUT_OF_RANGE'). Given with device 'auto' (any value, 0n
    * included), it sends host arrays to CUDA (it names a CUDA stream); omit it to run them on the CPU. Ignored on the CPU.
    */
@@ -102,7 +102,7 @@ export interface CBAMDeviceOptions {
   device?: 'auto' | 'cuda';
   /** Receives y and is returned: a DeviceTensor like x (shape, dtype, layout, device), live; may be x itself. Default: a new DeviceTensor. */
   out?: DeviceTensor;
-  /** cudaStream_t (a live stream of this process: CUDA cannot check a handle) (bigint) the kernel is enqueued on; default 0n. Not cudaStreamPerThread (2n). */
+  /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n. Not cudaStreamPerThread (2n). */
   stream?: bigint;
   /** Must equal x.device if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
   deviceIndex?: number;
@@ -121,7 +121,7 @@ export interface CBAMEitherOptions {
   gate?: Gate;
   /** 'auto' (default) or 'cuda'. */
   device?: 'auto' | 'cuda';
-  /** cudaStream_t (a live stream of this process: CUDA cannot check a handle) (bigint); default 0n. Not cudaStreamPerThread (2n). */
+  /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle); default 0n. Not cudaStreamPerThread (2n). */
   stream?: bigint;
   /** CUDA device index (a DeviceTensor x: x.device). */
   deviceIndex?: number;

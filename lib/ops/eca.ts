@@ -49,7 +49,7 @@ export type ECAOptions = DeviceSelection & {
   /** Receives the gate values s, [N, C] row-major (N·C elements); disjoint from x, out and the weight. */
   scaleOut?: Float32Array;
   /**
-   * cudaStream_t (a live stream of this process: CUDA cannot check a handle) for the CUDA backend, as a bigint in [0n, 2n ** 64n); default 0n. Not
+   * cudaStream_t for the CUDA backend (a live stream of this process: CUDA cannot check a handle), as a bigint in [0n, 2n ** 64n); default 0n. Not
    * cudaStreamPerThread (2n: RangeError, code 'ERR_OUT_OF_RANGE'). Given with device 'auto' (any value, 0n
    * included), it sends host arrays to CUDA (it names a CUDA stream); omit it to run them on the CPU. Ignored on the CPU.
    */
@@ -73,7 +73,7 @@ export interface ECADeviceOptions {
   out?: DeviceTensor;
   /** Receives s: a float32 DeviceTensor of N·C elements on x's device, disjoint from x, out and the weight. */
   scaleOut?: DeviceTensor;
-  /** cudaStream_t (a live stream of this process: CUDA cannot check a handle) (bigint) the kernel is enqueued on; default 0n. Not cudaStreamPerThread (2n). */
+  /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n. Not cudaStreamPerThread (2n). */
   stream?: bigint;
   /** Must equal x.device if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
   deviceIndex?: number;
@@ -90,7 +90,7 @@ export interface ECAEitherOptions {
   gate?: Gate;
   /** 'auto' (default) or 'cuda'. */
   device?: 'auto' | 'cuda';
-  /** cudaStream_t (a live stream of this process: CUDA cannot check a handle) (bigint); default 0n. Not cudaStreamPerThread (2n). */
+  /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle); default 0n. Not cudaStreamPerThread (2n). */
   stream?: bigint;
   /** CUDA device index (a DeviceTensor x: x.device). */
   deviceIndex?: number;
