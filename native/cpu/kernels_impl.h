@@ -144,10 +144,99 @@ static void accum_tiles(const float* x, int64_t rows, int64_t cc, double* acc, f
   for (int64_t r = 0; r < rows; r += tile) accum_tile<Max>(x + r * cc, std::min(tile, rows - r), cc, acc, mx);
 }
 
+// Channel sums (and maxes) one pixel row at a time, in memory order: the first B vd of channels
+// keep their sums (and maxes) in registers for the whole call, the channels past them go through
+// acc (and mx) once per row. Bit-identical to the tiles and the four-row pass (each channel adds
+// the rows in order). On AMD Zen 4 the tiles' channel-block passes over a row tile (128-512 B at a
+// C*4-byte stride) streamed from DRAM at half this loop's rate (NOTES-cpu.md items 41-42).
+constexpr int kSeqBlocks = W >= 16 ? 14 : W == 8 ? 6 : 0;    // vd in registers: 2 registers each
+constexpr int kSeqBlocksMax = W >= 16 ? 9 : W == 8 ? 4 : 0;  // and a vf of maxes: 3 each
+
+template <int B, bool Max>
+static void accum_seq(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
+  // Channels past the last whole vector (cc % W) are summed per row tile afterwards, each in a
+  // register, while the tile is in L2: through acc once per row they were a chain of
+  // store-to-load round trips (C = 40: 2.6x the tiles).
+  const int64_t cv = cc / W * W;
+  const int64_t tile = cv < cc ? std::max<int64_t>(1, kAccumTileBytes / (cc * int64_t(sizeof(float)))) : rows;
+  for (int64_t r0 = 0; r0 < rows; r0 += tile) {
+    const float* xt = x + r0 * cc;
+    const int64_t n = std::min(tile, rows - r0);
+    vd a[B];
+    vf m[Max ? B : 1];
+    for (int b = 0; b < B; ++b) a[b] = vd_ld(acc + b * W);
+    if (Max)
+      for (int b = 0; b < B; ++b) m[b] = vld(mx + b * W);
+    for (int64_t r = 0; r < n; ++r) {
+      const float* xr = xt + r * cc;
+      for (int b = 0; b < B; ++b) {
+        a[b] = vd_addf_mem(a[b], xr + b * W);
+        if (Max) m[b] = vmax(m[b], vld(xr + b * W));
+      }
+      for (int64_t c = int64_t(B) * W; c < cv; c += W) {
+        vd_st(acc + c, vd_addf_mem(vd_ld(acc + c), xr + c));
+        if (Max) vst(mx + c, vmax(vld(mx + c), vld(xr + c)));
+      }
+    }
+    for (int b = 0; b < B; ++b) vd_st(acc + b * W, a[b]);
+    if (Max)
+      for (int b = 0; b < B; ++b) vst(mx + b * W, m[b]);
+    for (int64_t c = cv; c < cc; ++c) {
+      double t = acc[c];
+      float mc = Max ? mx[c] : 0.f;
+      for (int64_t r = 0; r < n; ++r) {
+        const float v = xt[r * cc + c];
+        t += v;
+        if (Max) mc = v > mc ? v : mc;
+      }
+      acc[c] = t;
+      if (Max) mx[c] = mc;
+    }
+  }
+}
+
+// accum_seq with nb (1..B) register blocks.
+template <int B, bool Max>
+static void accum_seq_blocks(int nb, const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
+  if constexpr (B > 0) {
+    if (nb == B) {
+      accum_seq<B, Max>(x, rows, cc, acc, mx);
+    } else {
+      accum_seq_blocks<B - 1, Max>(nb, x, rows, cc, acc, mx);
+    }
+  }
+}
+
+// Whether accum_seq takes the call, and with how many register blocks (0: it does not). Measured
+// on Zen 4, one thread, 8 samples, against the tiles and the four-row pass (NOTES-cpu.md item
+// 42): up to C = 256 as fast or faster wherever x sits (from DRAM 1.6-3x); sums up to C = 512
+// over samples past 1 MB (the tiles' range) on AVX-512 also faster from L3. Past that the
+// registers hold too small a share of the channels, and the per-row acc (and mx) traffic cost
+// 20-45% where x is in the caches (sums C = 1024, maxes C = 512).
+template <bool Max>
+static int seq_blocks(int64_t rows, int64_t cc) {
+  constexpr int kMax = Max ? kSeqBlocksMax : kSeqBlocks;
+  if (kMax == 0 || cc < W) return 0;
+  // A partial last vector of sums, per tile and channel afterwards, cost more than the four-row
+  // pass gains where it is a large share of few channels (C = 24-120 on AVX-512: 1.4-2.4x).
+  if (!Max && cc % W != 0 && cc < 8 * W) return 0;
+  // Sums of small samples (the four-row pass's range) on AVX2, whose 6 register blocks hold 48
+  // channels: C = 240 was 15% slower from the caches (2x faster from DRAM).
+  const bool tiled = rows * cc * int64_t(sizeof(float)) > kAccumTiledOverBytes;
+  const bool take = (cc <= 256 && (Max || W >= 16 || cc <= 128 || tiled)) ||
+      (!Max && W >= 16 && cc <= 512 && tiled);
+  return take ? int(std::min<int64_t>(kMax, cc / W)) : 0;
+}
+
 static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) {
-  // Over 1 MB: row tiles, sums in registers (accum_tiles): 1.3-1.6x the one-row-at-a-time loop
-  // where x sits in L3, the same where it streams from DRAM (NOTES-cpu.md item 31; four
-  // interleaved row streams, tried before, were 10-25% slower from DRAM, item 15). Up to 1 MB:
+  if (const int nb = seq_blocks<false>(rows, cc)) {
+    accum_seq_blocks<kSeqBlocks, false>(nb, x, rows, cc, acc, nullptr);
+    return;
+  }
+  // In memory order where seq_blocks says so (item 42). Otherwise, over 1 MB: row tiles, sums
+  // in registers (accum_tiles): on Zen 5 1.3-1.6x the one-row-at-a-time loop where x sits in L3,
+  // the same from DRAM (NOTES-cpu.md item 31; on Zen 4 half its rate from DRAM, items 41-42;
+  // four interleaved row streams were 10-25% slower from DRAM, item 15). Up to 1 MB:
   // four rows per pass over acc, a quarter of the acc loads and stores, the same additions in
   // the same order.
   if (rows * cc * int64_t(sizeof(float)) > kAccumTiledOverBytes) {
@@ -181,7 +270,9 @@ static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) 
 }
 
 static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
-  if (rows * cc * int64_t(sizeof(float)) > kAccumTiledOverBytes) {
+  if (const int nb = seq_blocks<true>(rows, cc)) {
+    accum_seq_blocks<kSeqBlocksMax, true>(nb, x, rows, cc, acc, mx);
+  } else if (rows * cc * int64_t(sizeof(float)) > kAccumTiledOverBytes) {
     accum_tiles<true>(x, rows, cc, acc, mx);
   } else {
     for (int64_t r = 0; r < rows; ++r) {

@@ -401,6 +401,78 @@ static void check_all() {
   }
 }
 
+// The row-pooling kernels (NHWC pooling: accum_rows, accum_max_rows) against their contract,
+// bit for bit: acc[c] += x[0][c] + x[1][c] + ... added in row order in double, mx[c] = max with
+// NaN propagated (torch.amax), from non-zero starting values. The channel counts and row counts
+// cross every path these kernels choose between (the four-row pass up to 1 MB, the row tiles,
+// the in-sequence loop with 1..14 register blocks and a partial last vector), and the NaNs sit in
+// early rows, where a NaN-dropping vector max would lose them. The ops cannot show a lost NaN
+// max: the same channel's mean is NaN too, and so is its gate.
+static void check_row_pooling() {
+  std::mt19937 g(1234);
+  std::uniform_real_distribution<float> d(-3.f, 3.f);
+  const cpu::Kernels& kn = cpu::kernels();
+  const int64_t channels[] = {1, 3, 8, 15, 16, 17, 24, 40, 47, 48, 64, 96, 120, 128, 129, 144, 192, 200,
+                              223, 224, 225, 240, 256, 257, 264, 384, 512, 520, 1024};
+  const int64_t row_counts[] = {1, 2, 5, 49, 196, 784, 3136};
+  for (int64_t cc : channels) {
+    for (int64_t rows : row_counts) {
+      if (rows * cc > (int64_t(1) << 20)) continue;  // up to 4 MB of x: past the 1 MB tiles line
+      std::vector<float> x(size_t(rows * cc));
+      for (float& v : x) v = d(g);
+      // Specials in a few columns: NaN in an early row, +Inf, -Inf, and +Inf with -Inf (a NaN
+      // sum with no NaN value: the max stays +Inf).
+      for (int64_t c = 0; c < cc; c += 7) {
+        const int64_t r = rows > 2 ? int64_t(g() % uint32_t(rows / 2 + 1)) : 0;
+        switch ((c / 7) % 4) {
+          case 0: x[size_t(r * cc + c)] = std::nanf(""); break;
+          case 1: x[size_t(r * cc + c)] = INFINITY; break;
+          case 2: x[size_t(r * cc + c)] = -INFINITY; break;
+          default:
+            x[size_t(r * cc + c)] = INFINITY;
+            x[size_t((rows - 1) * cc + c)] = rows > 1 ? -INFINITY : INFINITY;
+        }
+      }
+      std::vector<double> acc0(static_cast<size_t>(cc)), ref(static_cast<size_t>(cc));
+      std::vector<float> mx0(static_cast<size_t>(cc)), mref(static_cast<size_t>(cc));
+      for (int64_t c = 0; c < cc; ++c) {
+        acc0[size_t(c)] = double(d(g));
+        mx0[size_t(c)] = d(g);
+        double a = acc0[size_t(c)];
+        float m = mx0[size_t(c)];
+        for (int64_t r = 0; r < rows; ++r) {
+          const float v = x[size_t(r * cc + c)];
+          a += double(v);
+          m = (std::isnan(m) || std::isnan(v)) ? std::nanf("") : (v > m ? v : m);
+        }
+        ref[size_t(c)] = a;
+        mref[size_t(c)] = m;
+      }
+      const auto same_d = [](double a, double b) { return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, 8) == 0; };
+      const auto same_f = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, 4) == 0; };
+      for (int with_max = 0; with_max < 2; ++with_max) {
+        std::vector<double> acc = acc0;
+        std::vector<float> mx = mx0;
+        if (with_max) {
+          kn.accum_max_rows(x.data(), rows, cc, acc.data(), mx.data());
+        } else {
+          kn.accum_rows(x.data(), rows, cc, acc.data());
+        }
+        int64_t bad = -1;
+        for (int64_t c = 0; c < cc && bad < 0; ++c)
+          if (!same_d(acc[size_t(c)], ref[size_t(c)]) || (with_max && !same_f(mx[size_t(c)], mref[size_t(c)]))) bad = c;
+        ++g_checks;
+        if (bad >= 0) {
+          ++g_fail;
+          std::printf("FAIL %s %s rows=%lld c=%lld: channel %lld acc %.17g (want %.17g) max %g (want %g)\n", kn.name,
+                      with_max ? "accum_max_rows" : "accum_rows", (long long)rows, (long long)cc, (long long)bad,
+                      acc[size_t(bad)], ref[size_t(bad)], double(mx[size_t(bad)]), double(mref[size_t(bad)]));
+        }
+      }
+    }
+  }
+}
+
 // NaN / +-Inf at random places of x, the residual, one weight or bias, or a whole +-Inf
 // channel, on every op, option, layout, and (through the caller) every ISA table; whole-sample
 // and block-split paths (N below and above the thread count).
@@ -627,6 +699,7 @@ int main(int argc, char** argv) {
       cpu::force_kernels(k);
       check_all();
       check_nan();
+      check_row_pooling();
       std::printf("check isa=%s: %d/%d passed\n", k->name, (g_checks - checks0) - (g_fail - before), g_checks - checks0);
     }
     cpu::force_kernels(nullptr);
