@@ -6,7 +6,7 @@
 // object) go to stdout. Results are written to bench/results/local/ (ignored by git) unless --out
 // or --no-save says otherwise. `npm run bench -- --help` lists the flags.
 import { execSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -156,13 +156,18 @@ function commit() {
   }
 }
 
-// 2026-11-29T2347: a run per minute keeps its own files.
+// 2026-11-29T2347; a second run in the same minute (a CPU-only run takes under one) gets -2, -3…
+// rather than overwriting the first's files.
 const stamp = new Date().toISOString().slice(0, 16).replace(':', '');
 const written = [];
 function save(base, contents) {
   mkdirSync(opts.out, { recursive: true });
+  const exts = Object.keys(contents);
+  const taken = (b) => exts.some((ext) => existsSync(path.join(opts.out, `${b}.${ext}`)));
+  let free = base;
+  for (let i = 2; taken(free); i++) free = `${base}-${i}`;
   for (const [ext, text] of Object.entries(contents)) {
-    const file = path.join(opts.out, `${base}.${ext}`);
+    const file = path.join(opts.out, `${free}.${ext}`);
     writeFileSync(file, text);
     written.push(path.relative(process.cwd(), file) || file);
   }

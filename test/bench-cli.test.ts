@@ -99,6 +99,24 @@ describe('npm run bench flags', () => {
       }
     }, 240_000);
 
+    it('a second run into the same folder keeps the first run\'s files (same minute: -2)', () => {
+      const out = path.join(scratch, 'twice');
+      const args = ['--shape', '1x8x2x2', '--op', 'se', '--layout', 'NCHW', '--device', 'cpu', '--quick', '--json', '--out', out];
+      const first = bench(args);
+      expect(first.status, first.stderr).toBe(0);
+      const before = (JSON.parse(first.stdout) as { files: string[] }).files.map((f) => path.resolve(root, f));
+      const saved = before.map((f) => readFileSync(f, 'utf8'));
+      const second = bench(args);
+      expect(second.status, second.stderr).toBe(0);
+      const after = (JSON.parse(second.stdout) as { files: string[] }).files.map((f) => path.resolve(root, f));
+      expect(after).toHaveLength(3);
+      for (const f of after) expect(before).not.toContain(f);
+      expect(before.map((f) => readFileSync(f, 'utf8'))).toEqual(saved);
+      // Same minute: the stamp gains -2; across a minute boundary the stamps differ anyway.
+      const stem = (f: string) => path.basename(f).replace(/\.(md|json|svg)$/, '');
+      if (stem(after[0]).startsWith(stem(before[0]))) expect(stem(after[0])).toBe(`${stem(before[0])}-2`);
+    }, 240_000);
+
     it('--no-save writes nothing and says so', () => {
       const r = bench(['--shape', '1x8x2x2', '--op', 'se', '--layout', 'NCHW', '--device', 'cpu', '--quick', '--no-save']);
       expect(r.status, r.stderr).toBe(0);
