@@ -6,7 +6,7 @@
 // object) go to stdout. Results are written to bench/results/local/ (ignored by git) unless --out
 // or --no-save says otherwise. `npm run bench -- --help` lists the flags.
 import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -156,19 +156,29 @@ function commit() {
   }
 }
 
-// 2026-11-29T2347; a second run in the same minute (a CPU-only run takes under one) gets -2, -3…
-// rather than overwriting the first's files.
-const stamp = new Date().toISOString().slice(0, 16).replace(':', '');
+// 2026-11-29T2347: a run per minute keeps its own files. A later run into the same folder in the
+// same minute (a CPU-only run takes less) is 2026-11-29T2347-2, -3…, chosen once for all of its
+// files (CPU, GPU and overhead tables share it), which are written only if new (flag 'wx': a
+// concurrent run that took the name first makes this one fail, not overwrite).
+const stamp = runStamp(new Date().toISOString().slice(0, 16).replace(':', ''));
+function runStamp(minute) {
+  let names = [];
+  try {
+    names = readdirSync(opts.out);
+  } catch {
+    // no folder yet: nothing taken
+  }
+  const taken = (s) => names.some((name) => name.includes(`-${s}.`));
+  let s = minute;
+  for (let i = 2; taken(s); i++) s = `${minute}-${i}`;
+  return s;
+}
 const written = [];
 function save(base, contents) {
   mkdirSync(opts.out, { recursive: true });
-  const exts = Object.keys(contents);
-  const taken = (b) => exts.some((ext) => existsSync(path.join(opts.out, `${b}.${ext}`)));
-  let free = base;
-  for (let i = 2; taken(free); i++) free = `${base}-${i}`;
   for (const [ext, text] of Object.entries(contents)) {
-    const file = path.join(opts.out, `${free}.${ext}`);
-    writeFileSync(file, text);
+    const file = path.join(opts.out, `${base}.${ext}`);
+    writeFileSync(file, text, { flag: 'wx' });
     written.push(path.relative(process.cwd(), file) || file);
   }
 }

@@ -115,6 +115,7 @@ describe('npm run bench flags', () => {
       // Same minute: the stamp gains -2; across a minute boundary the stamps differ anyway.
       const stem = (f: string) => path.basename(f).replace(/\.(md|json|svg)$/, '');
       if (stem(after[0]).startsWith(stem(before[0]))) expect(stem(after[0])).toBe(`${stem(before[0])}-2`);
+      for (const f of after) expect(stem(f)).toBe(stem(after[0]));
     }, 240_000);
 
     it('--no-save writes nothing and says so', () => {

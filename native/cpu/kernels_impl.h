@@ -145,10 +145,12 @@ static void accum_tiles(const float* x, int64_t rows, int64_t cc, double* acc, f
 }
 
 // Channel sums (and maxes) one pixel row at a time, in memory order: the first B vd of channels
-// keep their sums (and maxes) in registers for the whole call, the channels past them go through
-// acc (and mx) once per row. Bit-identical to the tiles and the four-row pass (each channel adds
-// the rows in order). On AMD Zen 4 the tiles' channel-block passes over a row tile (128-512 B at a
-// C*4-byte stride) streamed from DRAM at half this loop's rate (NOTES-cpu.md items 41-42).
+// keep their sums (and maxes) in registers (for the whole call, or per row tile when C has a
+// partial last vector), the channels past them go through acc (and mx) once per row. The same
+// values as the tiles and the four-row pass (each channel adds the rows in order; only a NaN's
+// sign may differ, where two NaNs meet in the scalar tail). On AMD Zen 4 the tiles' channel-block
+// passes over a row tile (128-512 B at a C*4-byte stride) streamed from DRAM at half this loop's
+// rate (NOTES-cpu.md items 41-42).
 constexpr int kSeqBlocks = W >= 16 ? 14 : W == 8 ? 6 : 0;    // vd in registers: 2 registers each
 constexpr int kSeqBlocksMax = W >= 16 ? 9 : W == 8 ? 4 : 0;  // and a vf of maxes: 3 each
 

@@ -405,24 +405,28 @@ static void check_all() {
 // bit for bit: acc[c] += x[0][c] + x[1][c] + ... added in row order in double, mx[c] = max with
 // NaN propagated (torch.amax), from non-zero starting values. The channel counts and row counts
 // cross every path these kernels choose between (the four-row pass up to 1 MB, the row tiles,
-// the in-sequence loop with 1..14 register blocks and a partial last vector), and the NaNs sit in
+// the in-sequence loop with 1..14 register blocks and a partial last vector, no rows at all), with
+// values of many magnitudes (so that another order of addition shows), and the NaNs sit in
 // early rows, where a NaN-dropping vector max would lose them. The ops cannot show a lost NaN
 // max: the same channel's mean is NaN too, and so is its gate.
 static void check_row_pooling() {
   std::mt19937 g(1234);
   std::uniform_real_distribution<float> d(-3.f, 3.f);
+  // Magnitudes 2^-40..2^40, so that the double sums round and any other order of addition gives
+  // other bits (uniform values of one scale sum exactly in double, whatever the order).
+  const auto spread = [&] { return std::ldexp(d(g), int(g() % 81) - 40); };
   const cpu::Kernels& kn = cpu::kernels();
-  const int64_t channels[] = {1, 3, 8, 15, 16, 17, 24, 40, 47, 48, 64, 96, 120, 128, 129, 144, 192, 200,
-                              223, 224, 225, 240, 256, 257, 264, 384, 512, 520, 1024};
-  const int64_t row_counts[] = {1, 2, 5, 49, 196, 784, 3136};
+  const int64_t channels[] = {1,   3,   8,   15,  16,  17,  24,  32,  40,  47,  48,  64,  80,  96,  112, 120, 128, 129, 144,
+                              160, 176, 192, 200, 208, 223, 224, 225, 240, 256, 257, 264, 384, 512, 520, 1024};
+  const int64_t row_counts[] = {0, 1, 2, 5, 49, 196, 784, 3136};
   for (int64_t cc : channels) {
     for (int64_t rows : row_counts) {
       if (rows * cc > (int64_t(1) << 20)) continue;  // up to 4 MB of x: past the 1 MB tiles line
-      std::vector<float> x(size_t(rows * cc));
-      for (float& v : x) v = d(g);
+      std::vector<float> x(size_t(std::max<int64_t>(rows, 1) * cc));
+      for (float& v : x) v = spread();
       // Specials in a few columns: NaN in an early row, +Inf, -Inf, and +Inf with -Inf (a NaN
       // sum with no NaN value: the max stays +Inf).
-      for (int64_t c = 0; c < cc; c += 7) {
+      for (int64_t c = 0; rows > 0 && c < cc; c += 7) {
         const int64_t r = rows > 2 ? int64_t(g() % uint32_t(rows / 2 + 1)) : 0;
         switch ((c / 7) % 4) {
           case 0: x[size_t(r * cc + c)] = std::nanf(""); break;
@@ -436,8 +440,8 @@ static void check_row_pooling() {
       std::vector<double> acc0(static_cast<size_t>(cc)), ref(static_cast<size_t>(cc));
       std::vector<float> mx0(static_cast<size_t>(cc)), mref(static_cast<size_t>(cc));
       for (int64_t c = 0; c < cc; ++c) {
-        acc0[size_t(c)] = double(d(g));
-        mx0[size_t(c)] = d(g);
+        acc0[size_t(c)] = double(spread());
+        mx0[size_t(c)] = spread();
         double a = acc0[size_t(c)];
         float m = mx0[size_t(c)];
         for (int64_t r = 0; r < rows; ++r) {
