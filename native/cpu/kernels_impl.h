@@ -108,6 +108,23 @@ static inline void accum_block(const float* x, int64_t rows, int64_t cc, double*
     for (int b = 0; b < B; ++b) vst(mx + b * W, m[b]);
 }
 
+// Channels [c0, cc) one at a time, each sum (and max) in a register over the rows in order: the
+// channels past the last whole vector, for accum_tile and accum_seq, while their rows are in L2.
+template <bool Max>
+static void accum_cols(const float* x, int64_t rows, int64_t cc, int64_t c0, double* acc, float* mx) {
+  for (int64_t c = c0; c < cc; ++c) {
+    double a = acc[c];
+    float m = Max ? mx[c] : 0.f;
+    for (int64_t r = 0; r < rows; ++r) {
+      const float v = x[r * cc + c];
+      a += v;
+      if (Max) m = v > m ? v : m;
+    }
+    acc[c] = a;
+    if (Max) mx[c] = m;
+  }
+}
+
 template <bool Max>
 static void accum_tile(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
   int64_t c = 0;
@@ -125,17 +142,7 @@ static void accum_tile(const float* x, int64_t rows, int64_t cc, double* acc, fl
     case 1: accum_block<1, Max>(x + c, rows, cc, acc + c, mc); break;
     default: break;
   }
-  for (c += int64_t(rest) * W; c < cc; ++c) {
-    double a = acc[c];
-    float m = Max ? mx[c] : 0.f;
-    for (int64_t r = 0; r < rows; ++r) {
-      const float v = x[r * cc + c];
-      a += v;
-      if (Max) m = v > m ? v : m;
-    }
-    acc[c] = a;
-    if (Max) mx[c] = m;
-  }
+  accum_cols<Max>(x, rows, cc, c + int64_t(rest) * W, acc, mx);
 }
 
 template <bool Max>
@@ -156,9 +163,9 @@ constexpr int kSeqBlocksMax = W >= 16 ? 9 : W == 8 ? 4 : 0;  // and a vf of maxe
 
 template <int B, bool Max>
 static void accum_seq(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
-  // Channels past the last whole vector (cc % W) are summed per row tile afterwards, each in a
-  // register, while the tile is in L2: through acc once per row they were a chain of
-  // store-to-load round trips (C = 40: 2.6x the tiles).
+  // Channels past the last whole vector (cc % W) are summed per row tile afterwards (accum_cols),
+  // while the tile is in L2: through acc once per row they were a chain of store-to-load round
+  // trips (C = 40: 2.6x the tiles).
   const int64_t cv = cc / W * W;
   const int64_t tile = cv < cc ? std::max<int64_t>(1, kAccumTileBytes / (cc * int64_t(sizeof(float)))) : rows;
   for (int64_t r0 = 0; r0 < rows; r0 += tile) {
@@ -183,17 +190,7 @@ static void accum_seq(const float* x, int64_t rows, int64_t cc, double* acc, flo
     for (int b = 0; b < B; ++b) vd_st(acc + b * W, a[b]);
     if (Max)
       for (int b = 0; b < B; ++b) vst(mx + b * W, m[b]);
-    for (int64_t c = cv; c < cc; ++c) {
-      double t = acc[c];
-      float mc = Max ? mx[c] : 0.f;
-      for (int64_t r = 0; r < n; ++r) {
-        const float v = xt[r * cc + c];
-        t += v;
-        if (Max) mc = v > mc ? v : mc;
-      }
-      acc[c] = t;
-      if (Max) mx[c] = mc;
-    }
+    accum_cols<Max>(xt, n, cc, cv, acc, mx);
   }
 }
 
