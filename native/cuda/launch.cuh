@@ -119,7 +119,6 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   // CBAM NCHW whose channel plus the H*W-float gate buffer exceeds shared memory (fp32 from
   // H*W ~ 28K) may still run as position tiles (below, their buffers hold <= 4096 positions):
   // the channel plan's refusal waits for that search.
-  bool ch_ok = true;
   Status ch_refusal = Status::Ok();
   int64_t tile_cap = 0;
   if (!ct) {
@@ -137,10 +136,9 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
                                      std::to_string(unit_bytes) + " bytes) plus per-sample buffers (" +
                                      std::to_string(extras) + " bytes) exceed shared memory");
       if (!kCbam || NHWC) return ch_refusal;
-      ch_ok = false;
     }
   }
-  if (!ct && ch_ok) {
+  if (!ct && ch_refusal.ok()) {
     upc = std::min<int64_t>(U, tile_cap / unit_bytes);
     if (kCbam && NHWC) upc = std::min(upc, g_cap);
     const int64_t smem_max = ((upc * unit_bytes + 16 + 15) & ~int64_t(15)) + extras;
@@ -298,7 +296,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
         const int64_t T_pt = ceil_div(HW, u);
         const int64_t ch_aux = T_ * 16 * HW + (T_ + 1) * HW * 4;
         const int64_t pt_aux = T_pt * C * 36;
-        if (force == 1 || !ch_ok || pt_aux < ch_aux) {
+        if (force == 1 || !ch_refusal.ok() || pt_aux < ch_aux) {
           pt = true;
           T_ = T_pt;
           upt = upc = u;
@@ -311,7 +309,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
       }
     }
   }
-  if (!ch_ok && !pt) return ch_refusal;
+  if (!ch_refusal.ok() && !pt) return ch_refusal;
   const SmemLayout L = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_len), static_cast<int>(grp));
   const int64_t smem = tile_area + int64_t(L.total) * 4;
 
