@@ -168,9 +168,10 @@ struct Scratch {
 };
 
 // One block of nb samples, its phases split over up to `threads` threads (1: all on the caller).
-// finite_w: every spatial weight is finite (spatial_rows).
-void run_block(const OpParams& p, const Weights& wt, bool finite_w, const float* xb, float* yb, int64_t nb, int threads,
-               Scratch& sc) {
+// finite_w: every spatial weight is finite (spatial_rows); stream: NCHW's output pass stores
+// non-temporally (the whole call's y is at least g_stream_min_bytes, as SE's).
+void run_block(const OpParams& p, const Weights& wt, bool finite_w, bool stream, const float* xb, float* yb, int64_t nb,
+               int threads, Scratch& sc) {
   const Kernels& kn = kernels();
   const int64_t cc = p.shape.c, hh = p.shape.h, ww = p.shape.w, hw = hh * ww;
   const int64_t hidden = p.hidden, sample = cc * hw;
@@ -285,7 +286,7 @@ void run_block(const OpParams& p, const Weights& wt, bool finite_w, const float*
       int64_t r0, r1;
       split_range(rows, tasks, i, &r0, &r1);
       for (int64_t r = r0; r < r1; ++r)
-        kn.scale_gate_plane(xb + r * hw, s[size_t(r)], g.data() + (r / cc) * hw, yb + r * hw, hw);
+        kn.scale_gate_plane(xb + r * hw, s[size_t(r)], g.data() + (r / cc) * hw, yb + r * hw, hw, stream);
     });
   } else {
     const int tasks = tasks_for(bytes, pix, threads);
@@ -334,6 +335,7 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   float* y = static_cast<float*>(t.y);
   if (n_total == 0) return Status::Ok();
   const int threads = std::max(1, pool_size());
+  const bool stream = n_total * sample_bytes >= g_stream_min_bytes;
 
   // As SE: whole samples to threads (every phase of a sample on one core, no barriers) while
   // at least `threads` samples remain; the rest in blocks split across threads.
@@ -362,12 +364,12 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   if (whole > 0) {
     parallel_for(
         whole,
-        [&](int64_t n) { run_block(p, wt, finite_w, x + n * sample, y + n * sample, 1, 1, slots[size_t(participant_index())]); },
+        [&](int64_t n) { run_block(p, wt, finite_w, stream, x + n * sample, y + n * sample, 1, 1, slots[size_t(participant_index())]); },
         int(slots.size()));
   }
   for (int64_t n0 = whole; n0 < n_total; n0 += nb_max) {
     const int64_t nb = std::min(nb_max, n_total - n0);
-    run_block(p, wt, finite_w, x + n0 * sample, y + n0 * sample, nb, threads, block);
+    run_block(p, wt, finite_w, stream, x + n0 * sample, y + n0 * sample, nb, threads, block);
   }
   return Status::Ok();
 }

@@ -66,9 +66,10 @@ struct Kernels {
   // CBAM, NHWC: the same for `rows` pixel rows of c_count contiguous floats.
   void (*chan_stats_rows)(const float* x, const float* s, int64_t c_count, int64_t rows, double* mean,
                           double* max);
-  // y[i] = (x[i] * s) * g[i].
-  void (*scale_gate_plane)(const float* x, float s, const float* g, float* y, int64_t n);
-  // y[row, c] = (x[row, c] * s[c]) * g[row].
+  // y[i] = (x[i] * s) * g[i]; stream: non-temporal stores, as scale's.
+  void (*scale_gate_plane)(const float* x, float s, const float* g, float* y, int64_t n, bool stream);
+  // y[row, c] = (x[row, c] * s[c]) * g[row]. Never streamed: on the Zen 4 VM it gained nothing
+  // for CBAM NHWC 8x256x56x56, y aligned or not (NOTES-cpu.md item 46).
   void (*scale_gate_rows)(const float* x, const float* s, const float* g, float* y, int64_t rows,
                           int64_t c_count);
   // s[i] = float(gate_apply(g, v[i])) (AVX2: a vectorised exp, within ~1 ulp of double of it).

@@ -570,11 +570,27 @@ static void k_chan_stats_rows(const float* x, const float* s, int64_t cc, int64_
   }
 }
 
-static void k_scale_gate_plane(const float* x, float s, const float* g, float* y, int64_t n) {
+// CBAM's output pass; streaming stores as in scale_t (outputs of g_stream_min_bytes and more).
+template <bool NT>
+static void scale_gate_plane_t(const float* x, float s, const float* g, float* y, int64_t n) {
   const vf vs = vset(s);
   int64_t i = 0;
-  for (; i + W <= n; i += W) vst(y + i, vmul(vmul(vld(x + i), vs), vld(g + i)));
+  if (NT)
+    for (; i < n && (reinterpret_cast<uintptr_t>(y + i) & (W * sizeof(float) - 1)) != 0; ++i) y[i] = (x[i] * s) * g[i];
+  for (; i + W <= n; i += W) {
+    const vf v = vmul(vmul(vld(x + i), vs), vld(g + i));
+    if (NT) {
+      vst_nt(y + i, v);
+    } else {
+      vst(y + i, v);
+    }
+  }
   for (; i < n; ++i) y[i] = (x[i] * s) * g[i];
+  if (NT) vfence();
+}
+
+static void k_scale_gate_plane(const float* x, float s, const float* g, float* y, int64_t n, bool stream) {
+  stream ? scale_gate_plane_t<true>(x, s, g, y, n) : scale_gate_plane_t<false>(x, s, g, y, n);
 }
 
 static void k_scale_gate_rows(const float* x, const float* s, const float* g, float* y, int64_t rows,

@@ -294,13 +294,17 @@ static Status se_sample_per_task(const OpParams& p, const Weights& w, const Tens
   return Status::Ok();
 }
 
-// 4: production with streaming stores for the output whatever its size.
-static Status se_forward_stream(const OpParams& p, const Weights& w, const Tensors& t) {
+// 4: production with streaming stores for the output whatever its size (SE, ECA and CBAM).
+template <Status (*Forward)(const OpParams&, const Weights&, const Tensors&)>
+static Status forward_stream(const OpParams& p, const Weights& w, const Tensors& t) {
   const int64_t saved = cpu::g_stream_min_bytes;
   cpu::g_stream_min_bytes = 0;
-  Status st = se_forward_cpu(p, w, t);
+  Status st = Forward(p, w, t);
   cpu::g_stream_min_bytes = saved;
   return st;
+}
+static Status se_forward_stream(const OpParams& p, const Weights& w, const Tensors& t) {
+  return forward_stream<se_forward_cpu>(p, w, t);
 }
 
 // ---------------------------------------------------------------- validation
@@ -390,6 +394,8 @@ static void check_all() {
           const bool res_is_y = residual && combo % 2 == 1 && !inplace;
           const bool want_scale = op != 2;
           run_check("production", prod[op], P, inplace, res_is_y, want_scale);
+          if (op == 1 && k == 0) run_check("eca stream", forward_stream<eca_forward_cpu>, P, inplace, res_is_y, want_scale);
+          if (op == 2 && k == 0) run_check("cbam stream", forward_stream<cbam_forward_cpu>, P, inplace, res_is_y, want_scale);
           if (op == 0 && k == 0) {
             run_check("v4 stream", se_forward_stream, P, inplace, res_is_y, want_scale);
             run_check("v1 two-pass", se_two_pass, P, false, false, false);
