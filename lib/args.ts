@@ -14,9 +14,16 @@ import {
   typeError,
 } from './is.js';
 
-const isInteger = Number.isInteger;
-const objectKeys = Object.keys;
-const ObjectCreate = Object.create;
+import {
+  MathMin,
+  NumberIsInteger as isInteger,
+  ObjectCreate,
+  ObjectKeys as objectKeys,
+  StringPrototypeReplace,
+  StringPrototypeToLowerCase,
+  joinList,
+  listHas,
+} from './primordials.js';
 
 const SHAPE_EXPECTED = 'an array of 4 positive integers [N, C, H, W]';
 const AXES = ['N', 'C', 'H', 'W'] as const;
@@ -32,14 +39,16 @@ function axisName(arg: string, i: number): string {
 export function parseShape(fn: string, arg: string, value: unknown): Shape4 {
   if (!isArrayValue(value)) throw typeError(fn, arg, SHAPE_EXPECTED, value);
   if (value.length !== 4) throw rangeError(fn, arg, SHAPE_EXPECTED, value);
-  const dims: number[] = [];
+  // An array literal: its four elements are own properties from the start, so storing into them
+  // runs no setter a caller put on Array.prototype (push would run a patched push).
+  const dims: number[] = [0, 0, 0, 0];
   for (let i = 0; i < 4; i++) {
     const d: unknown = value[i];
     // Messages are built only on failure: this runs on every call.
     if (typeof d !== 'number') throw typeError(fn, axisName(arg, i), 'a positive integer', d);
     if (!isInteger(d) || d < 1) throw rangeError(fn, axisName(arg, i), 'a positive integer', d);
     if (d > MAX_ELEMENTS) throw rangeError(fn, axisName(arg, i), `a positive integer at most ${MAX_ELEMENTS}`, d);
-    dims.push(d);
+    dims[i] = d;
   }
   const numel = dims[0]! * dims[1]! * dims[2]! * dims[3]!;
   if (numel > MAX_ELEMENTS) {
@@ -58,14 +67,16 @@ export function numelOf(shape: Shape4): number {
 }
 
 function quoteList(allowed: readonly string[]): string {
-  return allowed.map((a) => `'${a}'`).join(', ');
+  let text = '';
+  for (let i = 0; i < allowed.length; i++) text += `${i === 0 ? '' : ', '}'${allowed[i]!}'`;
+  return text;
 }
 
 /** An enum string; undefined gives the default. */
 export function parseEnum<T extends string>(fn: string, arg: string, value: unknown, allowed: readonly T[], dflt: T): T {
   if (value === undefined) return dflt;
   if (typeof value !== 'string') throw typeError(fn, arg, `one of ${quoteList(allowed)}`, value);
-  if (!(allowed as readonly string[]).includes(value)) {
+  if (!listHas(allowed, value)) {
     const e = rangeError(fn, arg, `one of ${quoteList(allowed)}`, value);
     e.message += nearestValue(value, allowed);
     throw e;
@@ -75,8 +86,11 @@ export function parseEnum<T extends string>(fn: string, arg: string, value: unkn
 
 /** " (did you mean 'hardsigmoid'?)" for a value equal to an allowed one up to case, '-' and '_', or within edit distance 2 of one. */
 function nearestValue(value: string, allowed: readonly string[]): string {
-  const fold = (v: string): string => v.toLowerCase().replace(/[-_ ]/g, '');
-  for (const a of allowed) if (fold(a) === fold(value)) return ` (did you mean '${a}'?)`;
+  const fold = (v: string): string => StringPrototypeReplace(StringPrototypeToLowerCase(v), /[-_ ]/g, '');
+  for (let i = 0; i < allowed.length; i++) {
+    const a = allowed[i]!;
+    if (fold(a) === fold(value)) return ` (did you mean '${a}'?)`;
+  }
   return didYouMean(value, allowed);
 }
 
@@ -100,7 +114,7 @@ export function parseObject(
   optional: boolean,
 ): Readonly<Record<string, unknown>> {
   if (value === undefined && optional) return EMPTY;
-  const expected = (): string => `${optional ? 'undefined or ' : ''}a plain object with only the keys ${known.join(', ')}`;
+  const expected = (): string => `${optional ? 'undefined or ' : ''}a plain object with only the keys ${joinList(known, ', ')}`;
   if (!isPlainObject(value)) throw typeError(fn, arg, expected(), value);
   const copy = ObjectCreate(null) as Record<string, unknown>;
   const keys = readGuarded(fn, arg, expected(), value, () => objectKeys(value)); // own enumerable string keys, once
@@ -122,8 +136,9 @@ export function parseObject(
 function didYouMean(key: string, known: readonly string[]): string {
   let best: string | undefined;
   let bestDist = 3;
-  for (const k of known) {
-    const d = editDistance(key.toLowerCase(), k.toLowerCase());
+  for (let i = 0; i < known.length; i++) {
+    const k = known[i]!;
+    const d = editDistance(StringPrototypeToLowerCase(key), StringPrototypeToLowerCase(k));
     if (d < bestDist) {
       bestDist = d;
       best = k;
@@ -133,13 +148,16 @@ function didYouMean(key: string, known: readonly string[]): string {
 }
 
 function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  // A typed array: storing into an element never consults a prototype (an Array's new index would
+  // run a setter a caller put on Array.prototype).
+  const row = new Int32Array(b.length + 1);
+  for (let j = 0; j <= b.length; j++) row[j] = j;
   for (let i = 1; i <= a.length; i++) {
     let prev = row[0]!;
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row[j] = MathMin(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
       prev = cur;
     }
   }

@@ -25,6 +25,7 @@ import { resolveOperands } from './ops/operands.js';
 import { type PreparedCall, fillCfg, runAsync, runSync } from './ops/run.js';
 import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseOffload, parseSettings } from './ops/spec.js';
 import { copyWeights, positiveInt } from './ops/weights.js';
+import { listAppend } from './primordials.js';
 import type { Activation, DType, DeviceSelection, Gate, HostOrDevice, Layout, Offload, OutputActivation, Shape4 } from './types.js';
 // For the doc comments' links.
 import type { cbamForward, cbamForwardAsync } from './ops/cbam.js';
@@ -230,13 +231,15 @@ class BlockCore {
     if (this.disposed) throw codedError(`${this.name}: this block has been disposed`, 'ERR_SQEX_DISPOSED');
     const slots = [DEV.w1, DEV.b1, DEV.w2, DEV.b2, DEV.aux];
     try {
-      this.weights.slots.forEach((w, i) => {
-        if (w === null) return;
+      const ws = this.weights.slots;
+      for (let i = 0; i < ws.length; i++) {
+        const w = ws[i]!;
+        if (w === null) continue;
         const t = DeviceTensor.from(w, [lengthOf(w), 1, 1, 1], { device: this.deviceIndex });
-        this.resident.push(t);
+        listAppend(this.resident, t);
         this.dev[slots[i]!] = rawPtr(t);
         this.dev[slots[i]! + 1] = BigInt(t.byteLength);
-      });
+      }
       this.uploaded = true;
     } catch (err) {
       if (fatal) {
@@ -244,7 +247,7 @@ class BlockCore {
         throw err;
       }
       this.freeResident(); // the upload's own error is the one to report
-      this.dev.fill(0n);
+      for (let i = 0; i < this.dev.length; i++) this.dev[i] = 0n;
       throw err;
     }
   }
@@ -264,9 +267,10 @@ class BlockCore {
    */
   private freeResident(): unknown {
     let failure: unknown = null;
-    for (const t of this.resident) {
+    const resident = this.resident;
+    for (let i = 0; i < resident.length; i++) {
       try {
-        t.dispose();
+        resident[i]!.dispose();
       } catch (err) {
         failure ??= err;
       }
@@ -277,12 +281,14 @@ class BlockCore {
 
   /** Holds the resident weights (and `more`) until `settle` is done: dispose() meanwhile only marks them. */
   private async holding<T>(more: readonly DeviceTensor[], settle: () => Promise<T>): Promise<T> {
-    const held = [...this.resident, ...more];
-    for (const t of held) retainTensor(t);
+    const held: DeviceTensor[] = [];
+    for (let i = 0; i < this.resident.length; i++) listAppend(held, this.resident[i]!);
+    for (let i = 0; i < more.length; i++) listAppend(held, more[i]!);
+    for (let i = 0; i < held.length; i++) retainTensor(held[i]!);
     try {
       return await settle();
     } finally {
-      for (const t of held) releaseTensor(t);
+      for (let i = 0; i < held.length; i++) releaseTensor(held[i]!);
     }
   }
 

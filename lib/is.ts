@@ -3,20 +3,34 @@
 //   `${fnName}: ${argName} must be ${expected}; received ${received}`
 // TypeError for a value of the wrong kind, RangeError for the right kind with a wrong value.
 
+import {
+  ArrayIsArray,
+  JSONStringify,
+  MapPrototypeHas,
+  ObjectFreeze,
+  ObjectIs,
+  ReflectApply,
+  ReflectGetOwnPropertyDescriptor,
+  ReflectGetPrototypeOf,
+  RegExpPrototypeTest,
+  StringCtor,
+  StringPrototypeIncludes,
+  StringPrototypeSlice,
+  TypedArrayPrototype,
+  joinList,
+  uncurryGetter,
+  withProps,
+} from './primordials.js';
+
 /** Largest element count accepted for one tensor (the native kernels index with int32 strides). */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
 
 // ---------------------------------------------------------------------------------------------
-// Intrinsics, captured when this module loads (as Node core's primordials): validation reads a
-// typed array through %TypedArray%.prototype's own getters, so a subclass or a patched
-// prototype cannot make a view look longer, shorter or elsewhere than it is.
+// Intrinsics, captured when the library loads (lib/primordials.ts): validation reads a typed
+// array through %TypedArray%.prototype's own getters, so a subclass or a patched prototype cannot
+// make a view look longer, shorter or elsewhere than it is, and a patched built-in cannot change
+// what a check decides.
 
-const uncurryGetter = <T>(proto: object, key: PropertyKey): ((self: unknown) => T) => {
-  const get = Reflect.getOwnPropertyDescriptor(proto, key)?.get;
-  if (get === undefined) throw new Error(`squeeze-excite (internal): no intrinsic getter ${String(key)}`);
-  return (self: unknown): T => Reflect.apply(get, self, []) as T;
-};
-const TypedArrayPrototype = Reflect.getPrototypeOf(Uint8Array.prototype) as object;
 const typedArrayTag = uncurryGetter<string | undefined>(TypedArrayPrototype, Symbol.toStringTag);
 const typedArrayLength = uncurryGetter<number>(TypedArrayPrototype, 'length');
 const typedArrayBuffer = uncurryGetter<ArrayBufferLike>(TypedArrayPrototype, 'buffer');
@@ -26,14 +40,15 @@ const arrayBufferByteLength = uncurryGetter<number>(ArrayBuffer.prototype, 'byte
 const sharedArrayBufferByteLength =
   typeof SharedArrayBuffer === 'function' ? uncurryGetter<number>(SharedArrayBuffer.prototype, 'byteLength') : undefined;
 const arrayBufferSlice = ArrayBuffer.prototype.slice;
-const arrayBufferDetached = Reflect.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get;
+const arrayBufferDetached = ReflectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'detached')?.get;
 const isView = ArrayBuffer.isView;
-const isArray = Array.isArray;
-const getPrototypeOf = Reflect.getPrototypeOf;
-const getOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
+const isArray = ArrayIsArray;
+const getPrototypeOf = ReflectGetPrototypeOf;
+const getOwnPropertyDescriptor = ReflectGetOwnPropertyDescriptor;
 const ObjectPrototype = Object.prototype;
-const mapHas = Map.prototype.has;
-export const ObjectFreeze = Object.freeze;
+const BufferIsBuffer = typeof Buffer === 'function' ? Buffer.isBuffer : undefined;
+const describedTypedArrayName = /^(?:(?:Big)?(?:Int|Uint|Float)(?:8|16|32|64)(?:Clamped)?Array|(?:Shared)?ArrayBuffer|DataView)$/;
+export { ObjectFreeze };
 
 /** Elements of a typed array, by the intrinsic getter (0 once its buffer is detached). */
 export function lengthOf(view: ArrayBufferView): number {
@@ -69,7 +84,7 @@ function isShared(view: ArrayBufferView): boolean {
 export type ArgumentError = (TypeError | RangeError) & { code: string; argument: string };
 
 function coded<E extends Error>(err: E, code: string, argument: string): E & { code: string; argument: string } {
-  return Object.assign(err, { code, argument });
+  return withProps(err, { code, argument });
 }
 
 /**
@@ -78,17 +93,17 @@ function coded<E extends Error>(err: E, code: string, argument: string): E & { c
  */
 function fixFor(expected: string, value: unknown): string | undefined {
   const name = typedArrayName(value);
-  if (expected.includes('Float32Array')) {
+  if (StringPrototypeIncludes(expected, 'Float32Array')) {
     if (name === 'Float64Array') {
       return 'Weights saved as float64 (e.g. numpy().tobytes() of a float64 state_dict) convert with Float32Array.from(value)';
     }
-    if (name === 'Uint8Array' && typeof Buffer === 'function' && Buffer.isBuffer(value)) {
+    if (name === 'Uint8Array' && BufferIsBuffer !== undefined && BufferIsBuffer(value)) {
       return 'To read float32 bytes from a Node Buffer: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4) when buf.byteOffset is a multiple of 4, else new Float32Array(Uint8Array.prototype.slice.call(buf).buffer)';
     }
     if (name !== undefined && name !== 'Float32Array') return `To convert: Float32Array.from(value)`;
     if (isArray(value)) return 'To convert an Array of numbers: Float32Array.from(value)';
   }
-  if (expected.includes('[N, C, H, W]') && isArray(value)) {
+  if (StringPrototypeIncludes(expected, '[N, C, H, W]') && isArray(value)) {
     if (value.length === 3) return 'A single image [C, H, W] is the batch of one [1, C, H, W]';
     if (value.length === 2) return 'A [N, C] tensor is [N, C, 1, 1]';
   }
@@ -143,7 +158,7 @@ export function readGuarded<T>(fn: string, arg: string, expected: string, value:
 
 /** An Error with a code (not about an argument's kind or value: state, availability). */
 export function codedError(message: string, code: string): Error & { code: string } {
-  return Object.assign(new Error(message), { code });
+  return withProps(new Error(message), { code });
 }
 
 /**
@@ -175,7 +190,7 @@ export function allocateSharedFloat32(length: number, what: string): Float32Arra
 }
 
 function outOfMemory(what: string, bytes: number, cause: unknown): Error & { code: string; bytes: number } {
-  return Object.assign(
+  return withProps(
     new Error(`squeeze-excite: out of host memory: could not allocate ${what} (${(bytes / 1048576).toFixed(1)} MiB). Use a smaller tensor, or free memory.`, { cause }),
     { code: 'ERR_SQEX_OUT_OF_MEMORY', bytes },
   );
@@ -205,10 +220,10 @@ export function isDetached(view: ArrayBufferView): boolean {
   if (typedArrayLength(view) !== 0) return false;
   const buffer = typedArrayBuffer(view);
   if (isShared(view)) return false;
-  if (arrayBufferDetached !== undefined) return Reflect.apply(arrayBufferDetached, buffer, []) as boolean;
+  if (arrayBufferDetached !== undefined) return ReflectApply(arrayBufferDetached, buffer, []) as boolean;
   if (arrayBufferByteLength(buffer) !== 0) return false;
   try {
-    Reflect.apply(arrayBufferSlice, buffer, [0, 0]);
+    ReflectApply(arrayBufferSlice, buffer, [0, 0]);
     return false;
   } catch {
     return true;
@@ -226,7 +241,7 @@ export function isUnusableView(view: ArrayBufferView): boolean {
   if (lengthOf(view) !== 0) return false;
   if (isDetached(view)) return true;
   try {
-    Reflect.apply(typedArrayAt, view, [0]);
+    ReflectApply(typedArrayAt, view, [0]);
     return false;
   } catch {
     return true;
@@ -268,7 +283,7 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 /** A Map of any realm (the internal-slot check of Map.prototype.has), never a Proxy of one. */
 export function isMapValue(value: unknown): value is Map<unknown, unknown> {
   try {
-    mapHas.call(value, undefined);
+    MapPrototypeHas(value, undefined);
     return true;
   } catch {
     return false;
@@ -297,17 +312,17 @@ function describeUnguarded(value: unknown): string {
   if (value === null) return 'null';
   switch (typeof value) {
     case 'number':
-      return `the number ${Object.is(value, -0) ? '-0' : String(value)}`;
+      return `the number ${ObjectIs(value, -0) ? '-0' : StringCtor(value)}`;
     case 'string': {
-      const text = value.length > 40 ? `${value.slice(0, 40)}…` : value;
-      return `the string ${JSON.stringify(text)}`;
+      const text = value.length > 40 ? `${StringPrototypeSlice(value, 0, 40)}…` : value;
+      return `the string ${JSONStringify(text)}`;
     }
     case 'boolean':
-      return `the boolean ${String(value)}`;
+      return `the boolean ${StringCtor(value)}`;
     case 'bigint':
-      return `the bigint ${String(value)}n`;
+      return `the bigint ${StringCtor(value)}n`;
     case 'symbol':
-      return `a symbol (${String(value.description)})`;
+      return `a symbol (${StringCtor(value.description)})`;
     case 'function':
       return 'a function';
     default:
@@ -337,7 +352,7 @@ function describeUnguarded(value: unknown): string {
   // From here every probe may run a trap or a getter.
   const hook = probe(() => (value as { [describeHook]?: unknown })[describeHook]);
   if (typeof hook === 'function') {
-    const text = probe(() => String((hook as () => unknown).call(value)));
+    const text = probe(() => StringCtor(ReflectApply(hook as () => unknown, value, [])));
     if (text !== undefined) return text;
   }
   const plain = probe(() => isPlainObject(value));
@@ -352,7 +367,7 @@ function describeUnguarded(value: unknown): string {
   // Past the internal-slot checks above, an object that names a typed array or buffer class is not
   // one (a Proxy of one, Object.create(Float32Array.prototype)): say so, or "must be a
   // Float32Array; received a Float32Array instance" reads as a contradiction.
-  if (/^(?:(?:Big)?(?:Int|Uint|Float)(?:8|16|32|64)(?:Clamped)?Array|(?:Shared)?ArrayBuffer|DataView)$/.test(ctorName)) {
+  if (RegExpPrototypeTest(describedTypedArrayName, ctorName)) {
     return `an object posing as ${article(ctorName)} ${ctorName} (a Proxy of one, or an object made from its prototype), not one itself`;
   }
   return `${article(ctorName)} ${ctorName} instance`;
@@ -369,13 +384,13 @@ function probe<T>(fn: () => T): T | undefined {
 
 /** "a" or "an" by the word's first sound: a Uint16Array, an Int16Array, an undefined, a user. */
 function article(word: string): string {
-  if (/^(uint|uni(?!nit)|usa|use|usu|uti|eu|one\b|once)/i.test(word)) return 'a';
-  return /^[aeiou]/i.test(word) ? 'an' : 'a';
+  if (RegExpPrototypeTest(/^(uint|uni(?!nit)|usa|use|usu|uti|eu|one\b|once)/i, word)) return 'a';
+  return RegExpPrototypeTest(/^[aeiou]/i, word) ? 'an' : 'a';
 }
 
 /** Formats a shape for messages: [1, 64, 56, 56]. */
 export function formatShape(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
+  return `[${joinList(shape, ', ')}]`;
 }
 
 /**

@@ -172,7 +172,7 @@ export function parseCfg(value: unknown): ParsedCfg {
   const spatialK = cfgInt(value, K.spatialK, 0, 1 << 12);
   const spatialBias = Math.fround(value[K.spatialBias] as number);
   const dtype = cfgInt(value, K.dtype, 0, 2);
-  const device = cfgInt(value, K.device, 0, 1 << 16);
+  const device = cfgInt(value, K.device, 0, (1 << 16) - 1); // as the device argument: [0, 65535]
   switch (op) {
     case 0:
       if (hidden < 1) throw nativeRange('SE needs hidden >= 1');

@@ -3,7 +3,8 @@
 //     (test/hostile/*.cjs, each in a child process: a crash is a failed test, not a dead runner);
 //   - workers that alone load the addon and die with calls in flight;
 //   - arguments read once, through the intrinsic TypedArray accessors (getters, subclasses,
-//     Proxies, a polluted Object.prototype);
+//     Proxies, a polluted Object.prototype), and checked with built-ins captured at load
+//     (lib/primordials.ts), whatever the caller replaces later;
 //   - SharedArrayBuffer operands; every thrown Error carries a code; fake DeviceTensors refused.
 import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
@@ -88,6 +89,14 @@ describe('seeded fuzz (child process)', () => {
     expect(st.blocks).toBeGreaterThan(Number(calls) * 0.03);
     expect(Object.keys(st.codes)).toEqual(expect.arrayContaining(['ERR_INVALID_ARG_TYPE', 'ERR_OUT_OF_RANGE', 'ERR_SQEX_ARRAY_CHANGED']));
   }, 1_800_000);
+});
+
+describe('built-ins replaced after load (child process)', () => {
+  test('valid calls consult none of 48 replaced built-ins and give the same bits; refusals stay coded, name the argument and write nothing when they lie', () => {
+    const report = runHostile('patched-builtins.cjs', { SQEX_SEED: seed() });
+    // 18 call forms x 2 checks, then 8 lies x 9 refusals x 6 checks, then 2 for the detaching iterator
+    expect(report.checks).toBe(18 * 2 + 8 * 9 * 6 + 2);
+  }, 60_000);
 });
 
 describe('arguments are read once, through the intrinsic accessors', () => {

@@ -5,6 +5,7 @@ import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
 import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
 import { rangeError } from '../is.js';
+import { MathRound, MathSqrt } from '../primordials.js';
 import type { Activation, DeviceSelection, Gate, HostOrDevice, Layout, Offload, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
 // For a doc comment's link.
@@ -146,7 +147,7 @@ function validateCbamWeights(
   const m = validateMlp(fn, w, cKnown, channels, acceptDevice);
   const sw = weightArray(fn, 'weights.spatialWeight', w.spatialWeight, false, acceptDevice)!;
   const swLen = weightLength(sw);
-  const k = Math.round(Math.sqrt(swLen / 2));
+  const k = MathRound(MathSqrt(swLen / 2));
   if (k < 1 || 2 * k * k !== swLen || k % 2 === 0 || k > MAX_SPATIAL_K) {
     const kind = isDeviceTensor(sw) ? 'a float32 DeviceTensor [1, 2, k, k] of 2·k² elements' : 'a Float32Array [1, 2, k, k] of length 2·k²';
     throw rangeError(fn, 'weights.spatialWeight', `${kind} with k odd, k ≤ ${MAX_SPATIAL_K} (e.g. 98 for k = 7)`, sw);

@@ -5,6 +5,7 @@ import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
 import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
 import { rangeError, rangeErrorText, typeError } from '../is.js';
+import { MathAbs, MathFloor, MathLog2, MathMax, NumberIsFinite, NumberIsSafeInteger } from '../primordials.js';
 import type { DeviceSelection, Gate, HostOrDevice, Layout, Offload, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
 import type { OpSpec, WeightSet } from './spec.js';
@@ -238,18 +239,19 @@ export async function ecaForwardAsync(x: unknown, shape: unknown, weights: unkno
 export function ecaKernelSize(channels: number, gamma = 2, beta = 1): number {
   const fn = 'ecaKernelSize';
   if (typeof channels !== 'number') throw typeError(fn, 'channels', 'a positive integer', channels);
-  if (!Number.isSafeInteger(channels) || channels < 1) throw rangeError(fn, 'channels', 'a positive integer (at most 2^53 - 1)', channels);
+  if (!NumberIsSafeInteger(channels) || channels < 1) throw rangeError(fn, 'channels', 'a positive integer (at most 2^53 - 1)', channels);
   if (typeof gamma !== 'number') throw typeError(fn, 'gamma', 'a positive finite number', gamma);
-  if (!Number.isFinite(gamma) || gamma <= 0) throw rangeError(fn, 'gamma', 'a positive finite number', gamma);
+  if (!NumberIsFinite(gamma) || gamma <= 0) throw rangeError(fn, 'gamma', 'a positive finite number', gamma);
   if (typeof beta !== 'number') throw typeError(fn, 'beta', 'a finite number', beta);
-  if (!Number.isFinite(beta)) throw rangeError(fn, 'beta', 'a finite number', beta);
-  const t = Math.floor(Math.abs(Math.log2(channels) + beta) / gamma);
+  if (!NumberIsFinite(beta)) throw rangeError(fn, 'beta', 'a finite number', beta);
+  const t = MathFloor(MathAbs(MathLog2(channels) + beta) / gamma);
   // Past 2^53 the parity test and t + 1 mean nothing (ecaKernelSize(256, 1e-300) gave 9e300).
-  if (!Number.isSafeInteger(t + 1)) {
+  if (!NumberIsSafeInteger(t + 1)) {
     // log2 of a safe integer is at most 53: past that, beta is what made the size too large.
-    const [arg, value] = Math.abs(beta) > 64 ? (['beta', beta] as const) : (['gamma', gamma] as const);
+    const byBeta = MathAbs(beta) > 64;
+    const arg = byBeta ? 'beta' : 'gamma', value = byBeta ? beta : gamma;
     throw rangeErrorText(fn, arg, 'such that |log2(channels) + beta| / gamma stays below 2^53 - 1 (a kernel size)', `${value}, which gives ${t}`);
   }
   const k = t % 2 === 1 ? t : t + 1;
-  return Math.max(k, 3);
+  return MathMax(k, 3);
 }

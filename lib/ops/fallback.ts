@@ -4,6 +4,7 @@
 
 import type { NativeError } from '../backend/contract.js';
 import type { HostOperandSet } from './operands.js';
+import { SetPrototypeAdd, SetPrototypeClear, SetPrototypeGetSize, SetPrototypeHas, joinList } from '../primordials.js';
 import type { PreparedCall } from './run.js';
 
 // One warning per distinct reason, so a loop over an unsupported shape does not flood stderr.
@@ -19,24 +20,24 @@ const ranConfigs = new Set<string>();
 const MAX_RAN_CONFIGS = 4096;
 
 function configKey(call: PreparedCall): string {
-  return call.cfg.join(',');
+  return joinList(call.cfg as unknown as readonly number[], ',');
 }
 
 /** Whether an async host call that tries CUDA might still fall back to the CPU after its await. */
 export function mayFallBackLater(call: PreparedCall): boolean {
-  return call.cpuFallback && !ranConfigs.has(configKey(call));
+  return call.cpuFallback && !SetPrototypeHas(ranConfigs, configKey(call));
 }
 
 /** Records that CUDA ran this configuration (see mayFallBackLater). */
 export function cudaRan(call: PreparedCall): void {
   if (!call.cpuFallback) return;
-  if (ranConfigs.size >= MAX_RAN_CONFIGS) ranConfigs.clear();
-  ranConfigs.add(configKey(call));
+  if (SetPrototypeGetSize(ranConfigs) >= MAX_RAN_CONFIGS) SetPrototypeClear(ranConfigs);
+  SetPrototypeAdd(ranConfigs, configKey(call));
 }
 
 /** Whether a host call should try CUDA: device 'cuda' always; 'auto' unless this configuration was refused. */
 export function triesCuda(call: PreparedCall, o: HostOperandSet): boolean {
-  return o.cuda && !(call.cpuFallback && refusedConfigs.size > 0 && refusedConfigs.has(configKey(call)));
+  return o.cuda && !(call.cpuFallback && SetPrototypeGetSize(refusedConfigs) > 0 && SetPrototypeHas(refusedConfigs, configKey(call)));
 }
 
 /**
@@ -45,10 +46,10 @@ export function triesCuda(call: PreparedCall, o: HostOperandSet): boolean {
  */
 export function fallsBackToCpu(call: PreparedCall, err: unknown): boolean {
   if (!call.cpuFallback || !(err instanceof Error) || (err as NativeError).code !== 'ERR_SQEX_UNSUPPORTED') return false;
-  refusedConfigs.add(configKey(call));
+  SetPrototypeAdd(refusedConfigs, configKey(call));
   const key = `${call.fn}\u0000${err.message}`;
-  if (!fallbackWarned.has(key)) {
-    fallbackWarned.add(key);
+  if (!SetPrototypeHas(fallbackWarned, key)) {
+    SetPrototypeAdd(fallbackWarned, key);
     process.emitWarning(
       `${call.fn}: the CUDA kernel cannot take this call (${err.message}); it ran on the CPU instead ` +
         "(device 'auto' with a deviceIndex or stream). Omit both to run host arrays on the CPU directly " +

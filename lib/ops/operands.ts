@@ -17,10 +17,11 @@ import {
   typeError,
 } from '../is.js';
 import type { DType, Layout, Shape4 } from '../types.js';
+import { joinList } from '../primordials.js';
 import type { OpSpec, Settings, WeightSlots } from './spec.js';
 
 function dimsText(shape: Shape4): string {
-  return `N × C × H × W = ${shape.join(' × ')}`;
+  return `N × C × H × W = ${joinList(shape, ' × ')}`;
 }
 
 /** why: words for where `length` comes from, built only for a message. */
@@ -137,18 +138,22 @@ export function resolveOperands(
     if (residual !== null && overlaps(out, residual) && !sameRegion(out, residual)) {
       throw rangeError(fn, 'options.out', 'options.residual itself or memory disjoint from it (partial overlap)', out);
     }
-    for (const wgt of weights) {
+    for (let i = 0; i < weights.length; i++) {
+      const wgt = weights[i];
       if (isFloat32Array(wgt) && overlaps(out, wgt)) throw rangeError(fn, 'options.out', 'memory disjoint from the weights', out);
     }
   }
   if (scaleOut !== null) {
-    const others: [string, Float32Array | null][] = [['x', xs], ['options.residual', residual], ['options.out', out]];
-    for (const [name, other] of others) {
+    const names = ['x', 'options.residual', 'options.out'] as const;
+    const others = [xs, residual, out] as const;
+    for (let i = 0; i < 3; i++) {
+      const other = others[i]!;
       if (other !== null && overlaps(scaleOut, other)) {
-        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${name}`, scaleOut);
+        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${names[i]!}`, scaleOut);
       }
     }
-    for (const wgt of weights) {
+    for (let i = 0; i < weights.length; i++) {
+      const wgt = weights[i];
       if (isFloat32Array(wgt) && overlaps(scaleOut, wgt)) {
         throw rangeError(fn, 'options.scaleOut', 'memory disjoint from the weights', scaleOut);
       }
@@ -229,10 +234,12 @@ function resolveDevice(
     }
   }
   if (scaleOut !== null) {
-    const others: [string, DeviceTensor | null][] = [['x', x], ['options.residual', residual], ['options.out', out]];
-    for (const [name, other] of others) {
+    const names = ['x', 'options.residual', 'options.out'] as const;
+    const others = [x, residual, out] as const;
+    for (let i = 0; i < 3; i++) {
+      const other = others[i]!;
       if (other !== null && deviceOverlaps(scaleOut, other)) {
-        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${name}`, scaleOut);
+        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${names[i]!}`, scaleOut);
       }
     }
   }

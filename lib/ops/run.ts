@@ -28,6 +28,7 @@ import {
   retainTensor,
 } from '../device-tensor.js';
 import { allocateArray, codedError, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
+import { RegExpPrototypeExec, TypedArrayPrototypeSet, listAppend, listHas } from '../primordials.js';
 import type { DType, Layout, Shape4 } from '../types.js';
 import type { OpSpec, Settings, WeightSet, WeightSlots } from './spec.js';
 import { parseOffload, parseSettings } from './spec.js';
@@ -80,8 +81,8 @@ function withLayoutHint(err: unknown, layout: string | undefined, shp: readonly 
   const e = err as { argument?: unknown; message?: unknown; code?: unknown };
   // only the weights whose sizes depend on C (SE's and CBAM's MLP; not ECA's or CBAM's spatial kernel)
   const sized = ['weights.w1', 'weights.b1', 'weights.w2', 'weights.b2'];
-  if (layout !== 'NHWC' || typeof e?.argument !== 'string' || !sized.includes(e.argument) || e.code !== 'ERR_OUT_OF_RANGE') return err;
-  const [n, c, h, w] = shp as [number, number, number, number];
+  if (layout !== 'NHWC' || typeof e?.argument !== 'string' || !listHas(sized, e.argument) || e.code !== 'ERR_OUT_OF_RANGE') return err;
+  const n = shp[0]!, c = shp[1]!, h = shp[2]!, w = shp[3]!;
   if (w === c) return err;
   (e as { message: string }).message += `. shape is [N, C, H, W] in every layout: for channels-last data of C = ${w}, pass [${n}, ${w}, ${c}, ${h}], not the memory order [N, H, W, C]`;
   return err;
@@ -105,7 +106,10 @@ export interface PreparedCall {
 
 /** The slots as host arrays, or null if any is a DeviceTensor. */
 function hostSlots(slots: WeightSlots): HostWeights | null {
-  for (const w of slots) if (w !== null && isDeviceTensor(w)) return null;
+  for (let i = 0; i < slots.length; i++) {
+    const w = slots[i]!;
+    if (w !== null && isDeviceTensor(w)) return null;
+  }
   return slots as HostWeights;
 }
 
@@ -118,7 +122,8 @@ function resolveDeviceWeights(fn: string, spec: OpSpec, ws: WeightSet, o: Device
   const slots = ws.slots;
   let devCount = 0;
   let hostCount = 0;
-  for (const w of slots) {
+  for (let i = 0; i < slots.length; i++) {
+    const w = slots[i]!;
     if (w !== null && isDeviceTensor(w)) devCount += 1;
     else if (w !== null) hostCount += 1;
   }
@@ -126,7 +131,8 @@ function resolveDeviceWeights(fn: string, spec: OpSpec, ws: WeightSet, o: Device
   if (hostCount > 0) {
     // Name the first weight of the minority kind (a tie counts the DeviceTensors as the odd ones).
     const oddIsDevice = devCount <= hostCount;
-    const i = slots.findIndex((w) => w !== null && isDeviceTensor(w) === oddIsDevice);
+    let i = 0;
+    while (i < slots.length - 1 && !(slots[i] !== null && isDeviceTensor(slots[i]) === oddIsDevice)) i++;
     const like = oddIsDevice ? 'a Float32Array' : 'a float32 DeviceTensor';
     const why = 'DeviceTensor and Float32Array weights cannot be mixed in one call';
     throw typeError(fn, `weights.${spec.weightFields[i]}`, `${like} like the other weights (${why})`, slots[i]);
@@ -194,7 +200,7 @@ export function prepare(
 function inputSnapshot(fn: string, ops: HostOperands): HostOperands {
   const copy = (a: Float32Array): Float32Array => {
     const c = allocateArray(Float32Array, lengthOf(a), `${fn}'s copy of its inputs for a CPU rerun`);
-    c.set(a);
+    TypedArrayPrototypeSet(c, a);
     return c;
   };
   const maybe = (a: Float32Array | null): Float32Array | null => (a === null ? null : copy(a));
@@ -210,7 +216,7 @@ function hostOperands(call: PreparedCall, o: HostOperandSet, out: Float32Array |
 /** The configuration for the CPU: the same, with the device index the CPU ignores set to 0. */
 function cpuCfg(call: PreparedCall, o: HostOperandSet): Float64Array {
   if (!o.cuda || call.cfg[CFG.device] === 0) return call.cfg;
-  const cfg = Float64Array.from(call.cfg);
+  const cfg = new Float64Array(call.cfg); // a copy (the typed-array constructor, not the patchable .from)
   cfg[CFG.device] = 0;
   return cfg;
 }
@@ -247,9 +253,9 @@ function slotArgument(slot: string, op: number): string {
 
 function aliasRefusal(call: PreparedCall, err: unknown): unknown {
   if (!(err instanceof RangeError) || (err as NativeError).code !== 'ERR_OUT_OF_RANGE') return err;
-  const m = NATIVE_ALIAS.exec(err.message);
+  const m = RegExpPrototypeExec(NATIVE_ALIAS, err.message);
   if (m === null) return err;
-  const [, arg, itself, other] = m as unknown as [string, 'out' | 'scaleOut', string | undefined, string | undefined];
+  const arg = m[1] as 'out' | 'scaleOut', itself = m[2], other = m[3];
   const name = slotArgument(itself ?? other ?? '', call.cfg[CFG.op] ?? -1);
   const via = 'through another SharedArrayBuffer object (structuredClone or postMessage of a SharedArrayBuffer gives one over the same memory)';
   return itself
@@ -293,12 +299,26 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
   return result;
 }
 
+/** The DeviceTensors an async call reads or writes, kept alive until it settles (built by index). */
+function heldTensors(o: DeviceOperandSet, result: DeviceTensor, slots: WeightSlots): DeviceTensor[] {
+  const held: DeviceTensor[] = [];
+  const add = (t: unknown): void => {
+    if (t !== null && isDeviceTensor(t)) listAppend(held, t);
+  };
+  add(o.x);
+  add(o.residual);
+  add(o.scaleOut);
+  add(result);
+  for (let i = 0; i < slots.length; i++) add(slots[i]);
+  return held;
+}
+
 export async function runAsync(prepared: PreparedCall): Promise<Float32Array | DeviceTensor> {
   const native = binding();
   const o = prepared.ops;
   if (o.kind === 'host') {
     // A block's cfg array is shared by its calls: a CPU fallback after the await needs this call's own copy.
-    const call = o.cuda && prepared.cpuFallback ? { ...prepared, cfg: Float64Array.from(prepared.cfg) } : prepared;
+    const call = o.cuda && prepared.cpuFallback ? { ...prepared, cfg: new Float64Array(prepared.cfg) } : prepared;
     // Without out, the addon allocates the result itself (it is then nobody else's until the
     // promise resolves with it); the addon stages every other array (host_staging.h).
     const operands = hostOperands(call, o, o.out);
@@ -330,15 +350,15 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
   const dev = prepared.dev ?? new BigUint64Array(DEV.length);
   fillDevActivations(dev, o, result);
   // DeviceTensor weights (functions) are read by the kernel too; blocks' slots are host arrays.
-  const held = [o.x, o.residual, o.scaleOut, result, ...prepared.weights.slots].filter((t): t is DeviceTensor => t !== null && isDeviceTensor(t));
-  for (const t of held) retainTensor(t);
+  const held = heldTensors(o, result, prepared.weights.slots);
+  for (let i = 0; i < held.length; i++) retainTensor(held[i]!);
   try {
     await native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? hostSlots(prepared.weights.slots) : null, prepared.stream);
   } catch (err) {
-    for (const t of held) releaseTensor(t);
+    for (let i = 0; i < held.length; i++) releaseTensor(held[i]!);
     if (result !== o.out) result.dispose();
     throw err;
   }
-  for (const t of held) releaseTensor(t);
+  for (let i = 0; i < held.length; i++) releaseTensor(held[i]!);
   return result;
 }

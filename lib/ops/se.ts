@@ -5,6 +5,7 @@ import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
 import type { DeviceTensor } from '../device-tensor.js';
 import { rangeError, typeError } from '../is.js';
+import { MathRound, MathSqrt } from '../primordials.js';
 import type { Activation, DeviceSelection, Gate, HostOrDevice, Layout, Offload, OutputActivation, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
 import type { OpSpec, WeightSet } from './spec.js';
@@ -199,7 +200,7 @@ function validateSeWeights(
   }
   // Single FC: w1 is [C, C], so C is its length's square root when that is an integer.
   const w1Len = weightLength(w1);
-  const root = Math.round(Math.sqrt(w1Len));
+  const root = MathRound(MathSqrt(w1Len));
   if (cKnown === undefined && channels !== undefined && root * root === w1Len && root !== channels) {
     throw rangeError(fn, 'options.channels', `${root} (weights.w1 is [C, C] with ${w1Len} elements: single-FC SE, w2 omitted), or omitted`, channels);
   }

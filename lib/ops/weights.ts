@@ -4,6 +4,7 @@
 import { numelOf } from '../args.js';
 import { isDeviceTensor } from '../device-tensor.js';
 import { allocateSharedFloat32, codedError, isDetached, isFloat32Array, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
+import { NumberIsInteger, TypedArrayPrototypeSet } from '../primordials.js';
 import type { HostWeightSet, WeightSet, WeightValue } from './spec.js';
 
 /** Elements of a weight operand. */
@@ -53,7 +54,7 @@ export function expectLength(fn: string, arg: string, value: WeightValue | null,
 export function positiveInt(fn: string, arg: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'number') throw typeError(fn, arg, 'a positive integer', value);
-  if (!Number.isInteger(value) || value < 1 || value > 0x7fffffff) throw rangeError(fn, arg, 'a positive integer', value);
+  if (!NumberIsInteger(value) || value < 1 || value > 0x7fffffff) throw rangeError(fn, arg, 'a positive integer', value);
   return value;
 }
 
@@ -140,9 +141,9 @@ export function copyWeights(ws: WeightSet): HostWeightSet {
     if (isDeviceTensor(a)) throw codedError('squeeze-excite (internal): a block was given DeviceTensor weights', 'ERR_SQEX_INTERNAL');
     const n = lengthOf(a);
     const c = allocateSharedFloat32(n, "the block's copy of its weights");
-    c.set(a);
+    TypedArrayPrototypeSet(c, a);
     return c;
   };
-  const [w1, b1, w2, b2, aux] = ws.slots;
-  return { ...ws, slots: [copy(w1), copy(b1), copy(w2), copy(b2), copy(aux)] };
+  const s = ws.slots;
+  return { ...ws, slots: [copy(s[0]), copy(s[1]), copy(s[2]), copy(s[3]), copy(s[4])] };
 }

@@ -78,7 +78,7 @@ ParsedCfg ParseCfg(const Napi::Env& env, const Napi::Value& value) {
   p.spatial_bias = static_cast<float>(c[kSpatialBias]);
   // spatialBias may be NaN or ±Inf: a folded BatchNorm bias that PyTorch would propagate.
   p.dtype = static_cast<DType>(CfgInt(env, c, kDType, 0, 2));
-  out.device = static_cast<int>(CfgInt(env, c, kDevice, 0, 1 << 16));
+  out.device = static_cast<int>(CfgInt(env, c, kDevice, 0, (1 << 16) - 1));  // as DeviceArg: [0, 65535]
 
   switch (p.op) {
     case Op::SE:

@@ -39,13 +39,13 @@ Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument) {
   return e;
 }
 
-float* StagedHostCall::Stage(const Napi::Env& env, int slot, const float* src, size_t elems, bool copy) {
+float* StagedHostCall::Stage(const Napi::Env& env, const char* what, const float* src, size_t elems, bool copy) {
   // Uninitialised: outputs are fully written by the kernels.
   owned_.reserve(kSlotCount);
   try {
     owned_.push_back(AcquireStaging(elems));
   } catch (const std::bad_alloc&) {
-    throw OutOfMemoryError(env, std::string("the staging copy of ") + kArgNames[slot],
+    throw OutOfMemoryError(env, std::string(copy ? "the staging copy of " : "the staging block for ") + what,
                            static_cast<double>(elems) * sizeof(float));
   }
   float* dst = owned_.back().get();
@@ -105,7 +105,7 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const 
       ptr_[slot] = a.ptr[slot];
       kept_.push_back(Napi::Persistent(a.keep[slot].As<Napi::Object>()));
     } else {
-      ptr_[slot] = Stage(env, slot, a.ptr[slot], static_cast<size_t>(sizes.elems[slot]), /*copy=*/true);
+      ptr_[slot] = Stage(env, kArgNames[slot], a.ptr[slot], static_cast<size_t>(sizes.elems[slot]), /*copy=*/true);
     }
   }
   for (int slot : kOutputSlots) {
@@ -125,9 +125,10 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const 
         if (a.ptr[in] == a.ptr[kOut] && ptr_[in] != a.ptr[in]) staged = ptr_[in];
       }
     }
-    if (!staged) staged = Stage(env, slot, nullptr, elems, /*copy=*/false);
-    ptr_[slot] = staged;
+    // A result the addon allocated (a call without out) is named as such, not as options.out.
     const char* name = slot == kOut && a.allocated_out ? "the result array (from the allocator registered with setResultAllocator)" : kArgNames[slot];
+    if (!staged) staged = Stage(env, name, nullptr, elems, /*copy=*/false);
+    ptr_[slot] = staged;
     outputs_.push_back(Output{name, Napi::Persistent(a.keep[slot].As<Napi::Object>()), staged, elems,
                               BufferBytes(env, a.keep[slot])});
   }

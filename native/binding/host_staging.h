@@ -69,9 +69,9 @@ class StagedHostCall {
     size_t elems;
     size_t buffer_bytes;  // its ArrayBuffer's byteLength at the call (SIZE_MAX: a SharedArrayBuffer)
   };
-  // A staging block of `elems` floats for `slot`, owned by this call; filled from src when copy
-  // is set. Throws ERR_SQEX_OUT_OF_MEMORY naming the slot when no memory is left.
-  float* Stage(const Napi::Env& env, int slot, const float* src, size_t elems, bool copy);
+  // A staging block of `elems` floats for the array named `what`, owned by this call; filled from
+  // src when copy is set. Throws ERR_SQEX_OUT_OF_MEMORY naming it when no memory is left.
+  float* Stage(const Napi::Env& env, const char* what, const float* src, size_t elems, bool copy);
 
   std::array<float*, kSlotCount> ptr_{};
   std::vector<StagingBlock> owned_;

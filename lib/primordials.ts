@@ -1,0 +1,93 @@
+// Intrinsics captured when the library loads, as Node core's primordials: the checks and the
+// bookkeeping of every call use these, so a caller that later replaces Reflect.apply,
+// Object.assign, Math.*, Array.prototype methods or the array iterator cannot change what a
+// check decides, which tensors a call keeps alive, or turn a refusal into another error.
+// Array destructuring, spread and for…of consult Array.prototype[Symbol.iterator] at run time,
+// so the call paths index arrays instead.
+
+const ReflectApplyIntrinsic = Reflect.apply;
+
+/** Reflect.apply. */
+export const ReflectApply: typeof Reflect.apply = ReflectApplyIntrinsic;
+export const ReflectGetOwnPropertyDescriptor = Reflect.getOwnPropertyDescriptor;
+export const ReflectGetPrototypeOf = Reflect.getPrototypeOf;
+
+/** A method as a function of its receiver: uncurryThis(Set.prototype.has)(set, key). */
+// Rest parameters build a fresh array without the iterator, and Reflect.apply reads it by index.
+export function uncurryThis<A extends unknown[], R>(fn: (...args: A) => R): (self: unknown, ...args: A) => R {
+  return (self: unknown, ...args: A): R => ReflectApplyIntrinsic(fn, self, args) as R;
+}
+
+/** An accessor's getter as a function of its receiver (throws at load if the intrinsic has none). */
+export function uncurryGetter<T>(proto: object, key: PropertyKey): (self: unknown) => T {
+  const get = ReflectGetOwnPropertyDescriptor(proto, key)?.get;
+  if (get === undefined) throw new Error(`squeeze-excite (internal): no intrinsic getter ${String(key)}`);
+  return (self: unknown): T => ReflectApplyIntrinsic(get, self, []) as T;
+}
+
+export const ObjectCreate = Object.create;
+export const ObjectDefineProperty = Object.defineProperty;
+export const ObjectFreeze = Object.freeze;
+export const ObjectIs = Object.is;
+export const ObjectKeys = Object.keys;
+export const ArrayIsArray = Array.isArray;
+export const NumberIsFinite = Number.isFinite;
+export const NumberIsInteger = Number.isInteger;
+export const NumberIsSafeInteger = Number.isSafeInteger;
+export const MathAbs = Math.abs;
+export const MathFloor = Math.floor;
+export const MathLog2 = Math.log2;
+export const MathMax = Math.max;
+export const MathMin = Math.min;
+export const MathRound = Math.round;
+export const MathSqrt = Math.sqrt;
+export const JSONStringify = JSON.stringify;
+export const StringCtor = String;
+export const StringPrototypeIncludes = uncurryThis(String.prototype.includes as (search: string, position?: number) => boolean);
+export const StringPrototypeReplace = uncurryThis(
+  String.prototype.replace as (pattern: RegExp | string, replacement: string) => string,
+);
+export const StringPrototypeSlice = uncurryThis(String.prototype.slice as (start?: number, end?: number) => string);
+export const StringPrototypeToLowerCase = uncurryThis(String.prototype.toLowerCase as () => string);
+export const RegExpPrototypeTest = uncurryThis(RegExp.prototype.test as (s: string) => boolean);
+export const RegExpPrototypeExec = uncurryThis(RegExp.prototype.exec as (s: string) => RegExpExecArray | null);
+export const SetPrototypeAdd = uncurryThis(Set.prototype.add as (value: unknown) => Set<unknown>);
+export const SetPrototypeClear = uncurryThis(Set.prototype.clear as () => void);
+export const SetPrototypeHas = uncurryThis(Set.prototype.has as (value: unknown) => boolean);
+export const SetPrototypeGetSize = uncurryGetter<number>(Set.prototype, 'size');
+export const MapPrototypeHas = uncurryThis(Map.prototype.has as (key: unknown) => boolean);
+export const TypedArrayPrototype = ReflectGetPrototypeOf(Uint8Array.prototype) as object;
+export const TypedArrayPrototypeSet = uncurryThis(
+  (TypedArrayPrototype as { set: (source: ArrayLike<number>, offset?: number) => void }).set,
+);
+
+/** The elements joined by sep, as Array.prototype.join (String of each), read by index. */
+export function joinList(list: readonly unknown[], sep: string): string {
+  let text = '';
+  for (let i = 0; i < list.length; i++) text += (i === 0 ? '' : sep) + StringCtor(list[i]);
+  return text;
+}
+
+/** Appends value to list, as push, without running a setter or a push a caller put on Array.prototype. */
+export function listAppend<T>(list: T[], value: T): void {
+  ObjectDefineProperty(list, list.length, { value, writable: true, enumerable: true, configurable: true });
+}
+
+/** Whether list holds value (===), read by index. */
+export function listHas<T>(list: readonly T[], value: unknown): boolean {
+  for (let i = 0; i < list.length; i++) if (list[i] === value) return true;
+  return false;
+}
+
+/**
+ * Defines `props` as own enumerable data properties of err (as Object.assign did, without calling
+ * setters a caller may have put on Error.prototype) and returns it.
+ */
+export function withProps<E extends object, P extends Record<string, unknown>>(err: E, props: P): E & P {
+  const keys = ObjectKeys(props);
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!;
+    ObjectDefineProperty(err, key, { value: props[key], writable: true, enumerable: true, configurable: true });
+  }
+  return err as E & P;
+}
