@@ -21,6 +21,7 @@ import {
   rangeErrorText,
   typeError,
 } from './is.js';
+import { FinalizationRegistryPrototypeRegister, FinalizationRegistryPrototypeUnregister, NumberIsSafeInteger } from './primordials.js';
 import type { DType, Layout, Shape4 } from './types.js';
 
 /**
@@ -170,7 +171,7 @@ export class DeviceTensor {
     this.device = device;
     this.byteLength = numelOf(shape) * dtypeBytes(dtype);
     this.owned = owned;
-    if (owned) registry.register(this, { device, ptr }, this);
+    if (owned) FinalizationRegistryPrototypeRegister(registry, this, { device, ptr }, this);
     // readonly binds TypeScript only: frozen, a caller cannot enlarge shape/byteLength (the native
     // re-check trusts them: a kernel would run past the allocation), retag dtype/device, or set
     // owned to free memory it does not own. The private fields stay writable to this class.
@@ -315,7 +316,7 @@ export class DeviceTensor {
     if (opts.byteLength !== undefined) {
       const bl = opts.byteLength;
       if (typeof bl !== 'number') throw typeError(fn, 'options.byteLength', 'a number of bytes', bl);
-      if (!Number.isSafeInteger(bl) || bl < needed) {
+      if (!NumberIsSafeInteger(bl) || bl < needed) {
         throw rangeError(fn, 'options.byteLength', `an integer of at least ${needed} (the bytes of ${formatShape(shp)} ${dtype})`, bl);
       }
     }
@@ -429,7 +430,7 @@ export class DeviceTensor {
     if (this.#disposed) return;
     this.#disposed = true;
     if (!this.owned) return;
-    registry.unregister(this);
+    FinalizationRegistryPrototypeUnregister(registry, this);
     if (this.#pending === 0) this.#free();
   }
 

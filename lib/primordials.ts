@@ -56,6 +56,14 @@ export const SetPrototypeClear = uncurryThis(Set.prototype.clear as () => void);
 export const SetPrototypeHas = uncurryThis(Set.prototype.has as (value: unknown) => boolean);
 export const SetPrototypeGetSize = uncurryGetter<number>(Set.prototype, 'size');
 export const MapPrototypeHas = uncurryThis(Map.prototype.has as (key: unknown) => boolean);
+// A replaced unregister would leave a disposed tensor's finalizer armed: a second cudaFree of a
+// pointer the allocator may have handed out again.
+export const FinalizationRegistryPrototypeRegister = uncurryThis(
+  FinalizationRegistry.prototype.register as (target: object, held: unknown, token?: object) => void,
+);
+export const FinalizationRegistryPrototypeUnregister = uncurryThis(
+  FinalizationRegistry.prototype.unregister as (token: object) => boolean,
+);
 export const TypedArrayPrototype = ReflectGetPrototypeOf(Uint8Array.prototype) as object;
 export const TypedArrayPrototypeSet = uncurryThis(
   (TypedArrayPrototype as { set: (source: ArrayLike<number>, offset?: number) => void }).set,
