@@ -220,7 +220,18 @@ function headerTextIssues(text: string): { duplicate: [string, number] | null; n
  */
 const MAX_HEADER_DEPTH = 128;
 
-/** What the one pass over the header bytes found (brackets and commas inside strings aside). */
+/**
+ * The most members one object of the header may hold. V8's JSON.parse slows without bound once one
+ * object passes 2^23 (8,388,608) members (a helper's attack, 2026-12-01: 8.39M keys parsed in 9 s,
+ * 8.6M took over 60 s, 9M had not finished after 7 minutes of CPU), and a header within the 100 MB
+ * limit holds fewer than 2.1M tensors (each entry is 48 bytes or more), so 2^22 refuses no real one.
+ */
+const MAX_OBJECT_MEMBERS = 2 ** 22;
+
+/** Members past which an object is a hash table in V8 (its members then cost ~160 bytes each). */
+const SMALL_OBJECT_MEMBERS = 32;
+
+/** What the one pass over the header bytes found (brackets, colons and commas inside strings aside). */
 interface HeaderScan {
   /** Nesting went past the limit. */
   tooDeep: boolean;
@@ -228,14 +239,23 @@ interface HeaderScan {
   opens: number;
   /** Commas: elements and members beyond the first of each. */
   commas: number;
+  /** Members of the objects that hold more than SMALL_OBJECT_MEMBERS. */
+  largeObjectMembers: number;
+  /** The most members of any one object. */
+  maxMembers: number;
 }
 
-/** One pass over the JSON bytes, no allocation: nesting depth (stops at `limit`) and counts. */
+/** One pass over the JSON bytes, no allocation past two stacks of `limit` levels: depth (stops at `limit`) and counts. */
 function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
   let depth = 0;
   let opens = 0;
   let commas = 0;
+  let largeObjectMembers = 0;
+  let maxMembers = 0;
   let inString = false;
+  // Per open container (index = depth): whether it is an object, and its members so far.
+  const isObject = new Uint8Array(limit + 2);
+  const members = new Float64Array(limit + 2);
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
     if (inString) {
@@ -245,32 +265,50 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
       inString = true;
     } else if (b === 0x7b /* { */ || b === 0x5b /* [ */) {
       opens++;
-      if (++depth > limit) return { tooDeep: true, opens, commas };
+      if (++depth > limit) return { tooDeep: true, opens, commas, largeObjectMembers, maxMembers };
+      isObject[depth] = b === 0x7b ? 1 : 0;
+      members[depth] = 0;
     } else if (b === 0x7d /* } */ || b === 0x5d /* ] */) {
+      if (depth > 0 && isObject[depth] === 1) {
+        const m = members[depth]!;
+        if (m > SMALL_OBJECT_MEMBERS) largeObjectMembers += m;
+        if (m > maxMembers) maxMembers = m;
+      }
       depth--;
+    } else if (b === 0x3a /* : */) {
+      if (depth > 0) members[depth]!++;
     } else if (b === 0x2c /* , */) {
       commas++;
     }
   }
-  return { tooDeep: false, opens, commas };
+  // Unclosed objects (the JSON is then refused by JSON.parse) still count: they were read.
+  for (let d = depth; d > 0; d--) {
+    if (isObject[d] === 1 && members[d]! > maxMembers) maxMembers = members[d]!;
+  }
+  return { tooDeep: false, opens, commas, largeObjectMembers, maxMembers };
 }
 
 /**
  * The JS heap JSON.parse needs for a header, with margin: 64 bytes an array or object (measured:
- * 3.5M empty arrays took 146 MB of heap with their 10 MB source string, ~40 bytes each) and 8 a
- * further element. A header of valid shape may hold any amount of such values under a key the
- * format ignores (the reference skips them): 7M empty arrays (21 MB, far under the size limit)
- * ended a 200 MB heap (V8's fatal out-of-memory), and 100 MB of them would need ~1.3 GB. So a
- * header whose estimate exceeds a quarter of this process's heap limit (at least 64 MB) is
- * refused before parsing: with Node's default heap, ~16M arrays and objects (millions of tensors).
+ * 3.5M empty arrays took 146 MB of heap with their 10 MB source string, ~40 bytes each), 8 a
+ * further element, and 160 a member of an object with more than SMALL_OBJECT_MEMBERS (measured
+ * 2026-12-01: 500K and 2M keys of one object took 167 bytes each, with the duplicate check's set
+ * and the entries list; a helper's 48 MB header of 5M such keys under an ignored key ended a
+ * 512 MB heap, V8's fatal out-of-memory, past the old estimate of 8 bytes a comma). A header of
+ * valid shape may hold any amount of such values under a key the format ignores (the reference
+ * skips them): 7M empty arrays (21 MB, far under the size limit) ended a 200 MB heap. So a header
+ * whose estimate exceeds a quarter of this process's heap limit (at least 64 MB) is refused
+ * before parsing: with Node's default heap, ~16M arrays and objects (millions of tensors).
  */
 function parseCostBytes(scan: HeaderScan): number {
-  return scan.opens * 64 + scan.commas * 8;
+  return scan.opens * 64 + scan.commas * 8 + scan.largeObjectMembers * 160;
 }
 
 function headerHeapBudget(): number {
   return Math.max(64 * 2 ** 20, getHeapStatistics().heap_size_limit / 4);
 }
+
+const U64_MAX = (1n << 64n) - 1n;
 
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -288,13 +326,20 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   if (scan.tooDeep) {
     throw new SafetensorsError(src, 'header-structure', `the header nests deeper than ${MAX_HEADER_DEPTH} levels (a valid one nests 3)`);
   }
+  if (scan.maxMembers > MAX_OBJECT_MEMBERS) {
+    throw new SafetensorsError(
+      src,
+      'header-too-large',
+      `an object of the header holds ${scan.maxMembers} members, more than ${MAX_OBJECT_MEMBERS} (2^22): JSON.parse slows without bound past 2^23 members in one object, and a header of at most 100 MB holds fewer than 2.1M tensors`,
+    );
+  }
   const cost = parseCostBytes(scan);
   const budget = headerHeapBudget();
   if (cost > budget) {
     throw new SafetensorsError(
       src,
       'header-too-large',
-      `the header holds ${scan.opens} arrays and objects and ${scan.commas} commas: parsing it would take ~${Math.round(cost / 2 ** 20)} MB of JS heap, more than the ${Math.round(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit; node --max-old-space-size raises it)`,
+      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${Math.round(cost / 2 ** 20)} MB of JS heap, more than the ${Math.round(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit; node --max-old-space-size raises it)`,
     );
   }
   let json: unknown;
@@ -348,15 +393,18 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     if (end > dataLength) {
       throw new SafetensorsError(src, 'data-length', `tensor ${JSON.stringify(name)} has data_offsets [${begin}, ${end}], past the end of the ${dataLength}-byte data section`, name);
     }
-    // Element count and byte count, refusing anything past 2^53 (the reference: checked_mul).
-    let count = 1;
+    // Element count and bit count as the reference computes them: u64 checked_mul from the left,
+    // so [2^30, 2^30, 0] holds 0 elements while [2^40, 2^40, 0] overflows on the way.
+    let count = 1n;
     for (const d of shape as number[]) {
-      count *= d;
-      if (!Number.isSafeInteger(count)) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the shape's element count overflows`, name);
+      count *= BigInt(d);
+      if (count > U64_MAX) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the shape's element count overflows`, name);
     }
-    const bits = count * DTYPE_BITS[dtype as SafetensorsDType];
-    if (!Number.isSafeInteger(bits)) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the byte count overflows`, name);
-    if (bits % 8 !== 0 || bits / 8 !== end - begin) {
+    const bitsBig = count * BigInt(DTYPE_BITS[dtype as SafetensorsDType]);
+    if (bitsBig > U64_MAX) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the byte count overflows`, name);
+    // Past 2^53 it cannot equal end - begin (a safe integer): refused as shape-size, as there.
+    const bits = Number(bitsBig);
+    if (bitsBig % 8n !== 0n || bitsBig / 8n !== BigInt(end - begin)) {
       throw new SafetensorsError(
         src,
         'shape-size',

@@ -17,7 +17,11 @@ import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
 import type { SEWeights } from './ops/se.js';
 import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
+import { uncurryThis } from './primordials.js';
 import type { Activation, DeviceSelection, Gate } from './types.js';
+
+const fileNames = uncurryThis(SafetensorsFile.prototype.names as () => string[]);
+const fileGet = uncurryThis(SafetensorsFile.prototype.get as (name: string) => unknown);
 
 /**
  * SE-family modules SEBlock.fromStateDict loads: timm.layers.squeeze_excite.SEModule and
@@ -270,8 +274,11 @@ class ModuleReader {
       form = null; // a revoked Proxy: instanceof throws
     }
     if (form === 'file') {
-      const file = tensors as SafetensorsFile;
-      for (const n of file.names()) this.entries.set(n, file.get(n));
+      // SafetensorsFile's own names and get, whatever a subclass or the instance overrides (an
+      // override returning a non-iterable escaped as V8's uncoded TypeError): they check the
+      // fields they read and throw coded errors.
+      const names = fileNames(tensors);
+      for (let i = 0; i < names.length; i++) this.entries.set(names[i]!, fileGet(tensors, names[i]!));
     } else if (form === 'map') {
       mapForEach.call(tensors, (v: unknown, k: unknown) => {
         if (typeof k === 'string') this.entries.set(k, v);
@@ -373,7 +380,7 @@ class ModuleReader {
   optional(rel: string, patterns: readonly (readonly Dim[])[], why = ''): Float32Array | null {
     const name = this.full(rel);
     const t = this.lookup(name);
-    if (t === undefined) return null;
+    if (t === undefined && !this.entries.has(name)) return null;
     this.used.push(name);
     const expected = this.render(patterns[0]!);
     // Every field read once, from own properties; the shape copied, the data seen through the

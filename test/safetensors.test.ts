@@ -340,6 +340,44 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(readSafetensorsHeader(b).tensors.map((t) => t.name)).toEqual(['w']);
   });
 
+  // A helper's attack (2026-12-01): 2.5M keys of one object under an ignored key (23 MB) ended a
+  // 256 MB heap in JSON.parse (V8's fatal out-of-memory): the estimate charged 8 bytes a comma,
+  // where a member of a large object takes ~160. And past 2^23 members in one object JSON.parse
+  // slows without bound (9M keys, 90 MB: not done after 7 minutes): more than 2^22 are refused.
+  const bigObjectScript = (keys: number, where: 'junk' | 'top'): string => `
+      const { readSafetensorsHeader } = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const parts = new Array(${keys});
+      for (let i = 0; i < parts.length; i++) parts[i] = '"k' + i.toString(36) + '":0';
+      const members = parts.join(',');
+      const body = ${JSON.stringify(where)} === 'junk'
+        ? '{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"junk":{' + members + '}}}'
+        : '{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},' + members.replace(/:0/g, ':""') + '}';
+      const json = Buffer.from(body);
+      const bytes = Buffer.alloc(8 + json.length);
+      bytes.writeBigUInt64LE(BigInt(json.length), 0);
+      json.copy(bytes, 8);
+      const t = Date.now();
+      try { readSafetensorsHeader(bytes); console.log(JSON.stringify({ read: true })); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, check: e.check, message: e.message, ms: Date.now() - t })); }`;
+
+  test('header-too-large: 2.5M members of one ignored object are refused before parsing, in a 256 MB heap', { timeout: 60_000 }, () => {
+    const r = spawnSync(process.execPath, ['--max-old-space-size=256', '-e', bigObjectScript(2_500_000, 'junk')], { encoding: 'utf8', timeout: 55_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const o = JSON.parse(r.stdout) as { code: string; check: string; message: string; ms: number };
+    expect(o).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS', check: 'header-too-large', message: expect.stringMatching(/members of objects with more than 32: parsing it would take ~\d+ MB of JS heap/) });
+    expect(o.ms).toBeLessThan(2_000);
+  });
+
+  test('header-too-large: an object of more than 2^22 members is refused before parsing (JSON.parse slows without bound past 2^23)', { timeout: 60_000 }, () => {
+    const r = spawnSync(process.execPath, ['-e', bigObjectScript(2 ** 22 + 1, 'top')], { encoding: 'utf8', timeout: 55_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const o = JSON.parse(r.stdout) as { code: string; check: string; message: string; ms: number };
+    expect(o).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS', check: 'header-too-large', message: expect.stringMatching(/holds 4194306 members, more than 4194304/) });
+    expect(o.ms).toBeLessThan(2_000);
+  });
+
   // JSON.parse recursed through all of them first: 5M levels ran a 200 MB heap out of memory (V8
   // abort, exit 134); 50M (100 MB) took 22 s and 5 GB.
   test('header-structure: 5M levels of [ are refused quickly, in a 200 MB heap', { timeout: 30_000 }, () => {
@@ -379,6 +417,12 @@ describe('refusals: each rule of the format, with its check', () => {
     const e = expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F128', [1], [0, 16])}}`, new Uint8Array(16))), 'dtype', /F128/);
     expect(e.tensor).toBe('w');
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [2 ** 40, 2 ** 40], [0, 4])}}`, new Uint8Array(4))), 'overflow');
+    // As the reference's u64 checked_mul from the left: 2^60 fits, then 0; 2^80 overflows before the 0.
+    expect(readSafetensors(withHeader(`{"w": ${entry('F32', [2 ** 30, 2 ** 30, 0], [0, 0])}}`)).tensors.w!.shape).toEqual([2 ** 30, 2 ** 30, 0]);
+    expect(readSafetensors(withHeader(`{"w": ${entry('F32', [0, 2 ** 40, 2 ** 40], [0, 0])}}`)).names()).toEqual(['w']);
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [2 ** 40, 2 ** 40, 0], [0, 0])}}`)), 'overflow');
+    // Past 2^53 elements but within u64: refused for its size, as there.
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [2 ** 30, 2 ** 24], [0, 4])}}`, new Uint8Array(4))), 'shape-size');
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [3], [0, 16])}}`, new Uint8Array(16))), 'shape-size', /needs 12 bytes.*hold 16/);
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F4', [3], [0, 2])}}`, new Uint8Array(2))), 'shape-size'); // 12 bits is not whole bytes
     expect(readSafetensors(withHeader(`{"w": ${entry('F4', [4], [0, 2])}}`, new Uint8Array(2))).tensors.w!.data).toBeInstanceOf(Uint8Array);

@@ -9,6 +9,7 @@ import {
   CBAMBlock,
   ECABlock,
   SEBlock,
+  SafetensorsFile,
   StateDictError,
   attentionWeightsFromStateDict,
   findAttentionModules,
@@ -262,6 +263,13 @@ describe('refusals name the tensor and the shape it must have', () => {
   const rng = freshRng();
   const se = makeSE(rng, 'layer1.0.se', 'timm.SEModule', 32, 8).sd;
 
+  test('an entry present with the value undefined is refused as that entry (it read as absent, then as "not part of" the module)', () => {
+    const e = expectStateDictError(() => SEBlock.fromStateDict({ ...se, 'layer1.0.se.fc1.bias': undefined } as never, 'layer1.0.se', { kind: 'timm.SEModule' }), 'shape', 'layer1.0.se.fc1.bias', [
+      /tensor "layer1\.0\.se\.fc1\.bias" must be an object \{ shape, data \} of shape \[8\]; received undefined/,
+    ]);
+    expect(e.message).not.toMatch(/not part of/);
+  });
+
   test('missing: the full name, the shape with the dims already known, what is there', () => {
     const { ['layer1.0.se.fc2.weight']: _drop, ...sd } = se;
     const e = expectStateDictError(() => SEBlock.fromStateDict(sd, 'layer1.0.se', { kind: 'timm.SEModule' }), 'missing', 'layer1.0.se.fc2.weight', [
@@ -408,6 +416,25 @@ describe('hostile inputs: read once, own keys only, intrinsic lengths', () => {
       for (const k of Object.keys(keys)) delete proto[k];
     }
   }
+
+  test("a SafetensorsFile subclass's names and get are not consulted: the file's own tensors are read", () => {
+    const names = Object.keys(sd);
+    const bytes = writeSafetensors(Object.fromEntries(names.map((n) => {
+      const t = (sd as Record<string, { shape: number[]; data: Float32Array }>)[n]!;
+      return [n, { dtype: 'F32', shape: t.shape, bytes: typedBytes(t.data) }];
+    })));
+    const file = readSafetensors(bytes);
+    class Lying extends SafetensorsFile {
+      override names(): string[] {
+        return 5 as never; // escaped as V8's uncoded "is not iterable" TypeError
+      }
+      override get(): never {
+        throw new Error('get must not be called');
+      }
+    }
+    const y = SEBlock.fromStateDict(new Lying(file.header, { ...file.tensors }), 'm', { kind: 'timm.SEModule' }).forward(x, shape);
+    expect(Array.from(y)).toEqual(Array.from(clean));
+  });
 
   test('a polluted Object.prototype changes no option of fromStateDict, nor of a call without options', () => {
     const y = polluted({ bnEps: 1e3, strict: false, dtype: 'F16', gate: 'hardsigmoid', residual: new Float32Array(48).fill(100), layout: 'NHWC' }, () =>
