@@ -19,7 +19,6 @@ import {
   NumberIsInteger as isInteger,
   ObjectCreate,
   ObjectKeys as objectKeys,
-  StringPrototypeReplace,
   StringPrototypeToLowerCase,
   joinList,
   listHas,
@@ -86,7 +85,12 @@ export function parseEnum<T extends string>(fn: string, arg: string, value: unkn
 
 /** " (did you mean 'hardsigmoid'?)" for a value equal to an allowed one up to case, '-' and '_', or within edit distance 2 of one. */
 function nearestValue(value: string, allowed: readonly string[]): string {
-  const fold = (v: string): string => StringPrototypeReplace(StringPrototypeToLowerCase(v), /[-_ ]/g, '');
+  const fold = (v: string): string => {
+    const lower = StringPrototypeToLowerCase(v);
+    let text = '';
+    for (let i = 0; i < lower.length; i++) if (lower[i] !== '-' && lower[i] !== '_' && lower[i] !== ' ') text += lower[i]!;
+    return text;
+  };
   for (let i = 0; i < allowed.length; i++) {
     const a = allowed[i]!;
     if (fold(a) === fold(value)) return ` (did you mean '${a}'?)`;

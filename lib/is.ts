@@ -12,7 +12,7 @@ import {
   ReflectApply,
   ReflectGetOwnPropertyDescriptor,
   ReflectGetPrototypeOf,
-  RegExpPrototypeTest,
+  RegExpPrototypeExec,
   StringCtor,
   StringPrototypeIncludes,
   StringPrototypeSlice,
@@ -367,7 +367,7 @@ function describeUnguarded(value: unknown): string {
   // Past the internal-slot checks above, an object that names a typed array or buffer class is not
   // one (a Proxy of one, Object.create(Float32Array.prototype)): say so, or "must be a
   // Float32Array; received a Float32Array instance" reads as a contradiction.
-  if (RegExpPrototypeTest(describedTypedArrayName, ctorName)) {
+  if (RegExpPrototypeExec(describedTypedArrayName, ctorName) !== null) {
     return `an object posing as ${article(ctorName)} ${ctorName} (a Proxy of one, or an object made from its prototype), not one itself`;
   }
   return `${article(ctorName)} ${ctorName} instance`;
@@ -384,8 +384,8 @@ function probe<T>(fn: () => T): T | undefined {
 
 /** "a" or "an" by the word's first sound: a Uint16Array, an Int16Array, an undefined, a user. */
 function article(word: string): string {
-  if (RegExpPrototypeTest(/^(uint|uni(?!nit)|usa|use|usu|uti|eu|one\b|once)/i, word)) return 'a';
-  return RegExpPrototypeTest(/^[aeiou]/i, word) ? 'an' : 'a';
+  if (RegExpPrototypeExec(/^(uint|uni(?!nit)|usa|use|usu|uti|eu|one\b|once)/i, word) !== null) return 'a';
+  return RegExpPrototypeExec(/^[aeiou]/i, word) !== null ? 'an' : 'a';
 }
 
 /** Formats a shape for messages: [1, 64, 56, 56]. */

@@ -44,12 +44,10 @@ export const MathSqrt = Math.sqrt;
 export const JSONStringify = JSON.stringify;
 export const StringCtor = String;
 export const StringPrototypeIncludes = uncurryThis(String.prototype.includes as (search: string, position?: number) => boolean);
-export const StringPrototypeReplace = uncurryThis(
-  String.prototype.replace as (pattern: RegExp | string, replacement: string) => string,
-);
 export const StringPrototypeSlice = uncurryThis(String.prototype.slice as (start?: number, end?: number) => string);
 export const StringPrototypeToLowerCase = uncurryThis(String.prototype.toLowerCase as () => string);
-export const RegExpPrototypeTest = uncurryThis(RegExp.prototype.test as (s: string) => boolean);
+// The intrinsic exec itself (RegExpBuiltinExec): test, replace and match look up `exec` on the
+// regular expression at run time, so a replaced RegExp.prototype.exec would run inside them.
 export const RegExpPrototypeExec = uncurryThis(RegExp.prototype.exec as (s: string) => RegExpExecArray | null);
 export const SetPrototypeAdd = uncurryThis(Set.prototype.add as (value: unknown) => Set<unknown>);
 export const SetPrototypeClear = uncurryThis(Set.prototype.clear as () => void);

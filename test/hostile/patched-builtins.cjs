@@ -134,6 +134,10 @@ async function main() {
     }],
     ['Math.round and Math.sqrt that lie', () => { Math.round = () => 16; Math.sqrt = () => 16; }],
     ['a String.prototype.includes that accepts anything', () => { String.prototype.includes = () => true; }],
+    ['a RegExp exec and a String replace that throw', () => {
+      RegExp.prototype.exec = () => { throw new Error('exec hijack'); };
+      String.prototype.replace = () => { throw new Error('replace hijack'); };
+    }],
   ];
   let victim = null;
   for (const [lie, install] of lies) {
