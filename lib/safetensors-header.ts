@@ -371,6 +371,8 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   const tensors: SafetensorsTensorInfo[] = [];
   for (const [name, entry] of Object.entries(json)) {
     if (name === '__metadata__') {
+      // null is no metadata: the reference's field is an Option, which serde reads null into as None.
+      if (entry === null) continue;
       if (!isPlainObject(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
         throw new SafetensorsError(src, 'header-structure', '"__metadata__" must be an object of string values');
       }

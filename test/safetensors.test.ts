@@ -287,6 +287,11 @@ describe('refusals: each rule of the format, with its check', () => {
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1.5], [0, 6])}}`, new Uint8Array(6))), 'header-structure');
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4, 8])}}`, new Uint8Array(8))), 'header-structure', /data_offsets/);
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "__metadata__": {"a": 1}}`, new Uint8Array(4))), 'header-structure', /__metadata__/);
+    // null is no metadata (the reference: Option<HashMap<String, String>>, which serde reads null into as None).
+    const noMeta = readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "__metadata__": null}`, new Uint8Array(4)));
+    expect(noMeta.names()).toEqual(['w']);
+    expect(noMeta.metadata).toBeNull();
+    expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "__metadata__": []}`, new Uint8Array(4))), 'header-structure', /__metadata__/);
     const e = expectCheck(() => readSafetensors(withHeader(`{"w": ${entry(7 as unknown as string, [1], [0, 4])}}`, new Uint8Array(4))), 'header-structure', /dtype/);
     expect(e.tensor).toBe('w');
   });
