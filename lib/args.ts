@@ -3,7 +3,7 @@
 import type { Shape4 } from './types.js';
 import {
   MAX_ELEMENTS,
-  ObjectFreeze,
+  MAX_U64,
   describe,
   formatShape,
   isArrayValue,
@@ -18,6 +18,7 @@ import {
   MathMin,
   NumberIsInteger as isInteger,
   ObjectCreate,
+  ObjectFreeze,
   ObjectKeys as objectKeys,
   StringPrototypeToLowerCase,
   joinList,
@@ -175,8 +176,6 @@ export function parseIndex(fn: string, arg: string, value: unknown): number | un
   if (!isInteger(value) || value < 0 || value > 0x7fffffff) throw rangeError(fn, arg, 'a non-negative integer', value);
   return value;
 }
-
-const MAX_U64 = (1n << 64n) - 1n;
 
 /** cudaStreamPerThread's handle (driver_types.h). */
 const CUDA_STREAM_PER_THREAD = 2n;

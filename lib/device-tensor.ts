@@ -8,8 +8,8 @@ import { numelOf, parseEnum, parseIndex, parseObject, parseShape, parseStreamHan
 import { binding, requireCuda } from './cuda.js';
 import { float16BitsToFloat32, bfloat16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
 import {
+  MAX_U64,
   allocateArray,
-  ObjectFreeze,
   codedError,
   describeHook,
   formatShape,
@@ -21,7 +21,12 @@ import {
   rangeErrorText,
   typeError,
 } from './is.js';
-import { FinalizationRegistryPrototypeRegister, FinalizationRegistryPrototypeUnregister, NumberIsSafeInteger } from './primordials.js';
+import {
+  FinalizationRegistryPrototypeRegister,
+  FinalizationRegistryPrototypeUnregister,
+  NumberIsSafeInteger,
+  ObjectFreeze,
+} from './primordials.js';
 import type { DType, Layout, Shape4 } from './types.js';
 
 /**
@@ -92,7 +97,6 @@ const registry = new FinalizationRegistry<Held>((held) => {
   }
 });
 
-const MAX_U64 = (1n << 64n) - 1n;
 
 let createTensor: (
   ptr: bigint,

@@ -7,7 +7,6 @@ import {
   ArrayIsArray,
   JSONStringify,
   MapPrototypeHas,
-  ObjectFreeze,
   ObjectIs,
   ReflectApply,
   ReflectGetOwnPropertyDescriptor,
@@ -24,6 +23,9 @@ import {
 
 /** Largest element count accepted for one tensor (the native kernels index with int32 strides). */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/** 2^64 − 1: the largest u64 (stream handles, device addresses, safetensors counts). */
+export const MAX_U64 = (1n << 64n) - 1n;
 
 // ---------------------------------------------------------------------------------------------
 // Intrinsics, captured when the library loads (lib/primordials.ts): validation reads a typed
@@ -48,7 +50,6 @@ const getOwnPropertyDescriptor = ReflectGetOwnPropertyDescriptor;
 const ObjectPrototype = Object.prototype;
 const BufferIsBuffer = typeof Buffer === 'function' ? Buffer.isBuffer : undefined;
 const describedTypedArrayName = /^(?:(?:Big)?(?:Int|Uint|Float)(?:8|16|32|64)(?:Clamped)?Array|(?:Shared)?ArrayBuffer|DataView)$/;
-export { ObjectFreeze };
 
 /** Elements of a typed array, by the intrinsic getter (0 once its buffer is detached). */
 export function lengthOf(view: ArrayBufferView): number {

@@ -11,7 +11,7 @@
 //              begins where the previous ended, the first at 0, the last ends at the file's end.
 
 import { getHeapStatistics } from 'node:v8';
-import { describe, isPlainObject } from './is.js';
+import { MAX_U64, describe, isPlainObject } from './is.js';
 
 /** Element types of the format, as spelled in the header. */
 export type SafetensorsDType =
@@ -308,8 +308,6 @@ function headerHeapBudget(): number {
   return Math.max(64 * 2 ** 20, getHeapStatistics().heap_size_limit / 4);
 }
 
-const U64_MAX = (1n << 64n) - 1n;
-
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
@@ -400,10 +398,10 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     let count = 1n;
     for (const d of shape as number[]) {
       count *= BigInt(d);
-      if (count > U64_MAX) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the shape's element count overflows`, name);
+      if (count > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the shape's element count overflows`, name);
     }
     const bitsBig = count * BigInt(DTYPE_BITS[dtype as SafetensorsDType]);
-    if (bitsBig > U64_MAX) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the byte count overflows`, name);
+    if (bitsBig > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the byte count overflows`, name);
     // Past 2^53 it cannot equal end - begin (a safe integer): refused as shape-size, as there.
     const bits = Number(bitsBig);
     if (bitsBig % 8n !== 0n || bitsBig / 8n !== BigInt(end - begin)) {

@@ -303,9 +303,6 @@ static Status forward_stream(const OpParams& p, const Weights& w, const Tensors&
   cpu::g_stream_min_bytes = saved;
   return st;
 }
-static Status se_forward_stream(const OpParams& p, const Weights& w, const Tensors& t) {
-  return forward_stream<se_forward_cpu>(p, w, t);
-}
 
 // ---------------------------------------------------------------- validation
 static int g_fail = 0, g_checks = 0;
@@ -397,7 +394,7 @@ static void check_all() {
           if (op == 1 && k == 0) run_check("eca stream", forward_stream<eca_forward_cpu>, P, inplace, res_is_y, want_scale);
           if (op == 2 && k == 0) run_check("cbam stream", forward_stream<cbam_forward_cpu>, P, inplace, res_is_y, want_scale);
           if (op == 0 && k == 0) {
-            run_check("v4 stream", se_forward_stream, P, inplace, res_is_y, want_scale);
+            run_check("v4 stream", forward_stream<se_forward_cpu>, P, inplace, res_is_y, want_scale);
             run_check("v1 two-pass", se_two_pass, P, false, false, false);
             run_check("v2 sample-per-task", se_sample_per_task, P, false, false, true);
           }
@@ -613,7 +610,7 @@ static void bench_all() {
       {"v2 sample-per-task", se_sample_per_task, nullptr},
       {"v3 production sse2", se_forward_cpu, cpu::kernels_sse2()},
       {"v3 production", se_forward_cpu, nullptr},
-      {"v4 production+stream", se_forward_stream, nullptr},
+      {"v4 production+stream", forward_stream<se_forward_cpu>, nullptr},
   };
   if (std::getenv("PROD_ONLY")) variants = {{"v3 production", se_forward_cpu, nullptr}};
   const bool quick = std::getenv("QUICK") != nullptr;
