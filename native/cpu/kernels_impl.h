@@ -293,6 +293,11 @@ static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, double* a
     if (std::isnan(acc[c]) && !std::isnan(mx[c])) mx[c] = nan_or(mx[c], x + c, rows, cc, nullptr);
 }
 
+// Whether p sits on a vector boundary (W floats): streaming stores need it.
+static inline bool vec_aligned(const float* p) {
+  return (reinterpret_cast<uintptr_t>(p) & (W * sizeof(float) - 1)) == 0;
+}
+
 // Streaming (non-temporal) stores: for outputs far larger than the caches, skipping the
 // read-for-ownership of y saves a third of the traffic. Stores before y is aligned and the tail
 // are ordinary; vfence orders the streamed stores before the task reports completion.
@@ -301,7 +306,7 @@ static void scale_t(const float* x, float s, const float* r, float* y, int64_t n
   const vf vs = vset(s);
   int64_t i = 0;
   if (NT)
-    for (; i < n && (reinterpret_cast<uintptr_t>(y + i) & (W * sizeof(float) - 1)) != 0; ++i) {
+    for (; i < n && !vec_aligned(y + i); ++i) {
       float v = x[i] * s;
       if (HasR) v += r[i];
       if (Relu) v = v < 0.f ? 0.f : v;
@@ -405,7 +410,7 @@ static void scale_rows_t(const float* x, const float* s, const float* r, float* 
 
 static void k_scale_rows(const float* x, const float* s, const float* r, float* y, int64_t rows,
                          int64_t cc, bool relu, bool stream) {
-  stream = stream && (reinterpret_cast<uintptr_t>(y) & (W * sizeof(float) - 1)) == 0 && cc % (2 * W) == 0;
+  stream = stream && vec_aligned(y) && cc % (2 * W) == 0;
   if (stream) {
     if (r) {
       relu ? scale_rows_t<true, true, true>(x, s, r, y, rows, cc) : scale_rows_t<true, false, true>(x, s, r, y, rows, cc);
@@ -576,7 +581,7 @@ static void scale_gate_plane_t(const float* x, float s, const float* g, float* y
   const vf vs = vset(s);
   int64_t i = 0;
   if (NT)
-    for (; i < n && (reinterpret_cast<uintptr_t>(y + i) & (W * sizeof(float) - 1)) != 0; ++i) y[i] = (x[i] * s) * g[i];
+    for (; i < n && !vec_aligned(y + i); ++i) y[i] = (x[i] * s) * g[i];
   for (; i + W <= n; i += W) {
     const vf v = vmul(vmul(vld(x + i), vs), vld(g + i));
     if (NT) {
