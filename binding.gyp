@@ -24,12 +24,12 @@
       ],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fvisibility=hidden", "-ffp-contract=off"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
         "MACOSX_DEPLOYMENT_TARGET": "11.0",
-        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden"]
+        "OTHER_CPLUSPLUSFLAGS": ["-O3", "-fvisibility=hidden", "-ffp-contract=off"]
       },
       "conditions": [["OS=='linux'", { "libraries": ["-ldl"] }]],
       "msvs_settings": {

@@ -307,3 +307,37 @@ describe('SE on the CPU: a sample gives the same bits whatever batch it is in', 
     }
   }
 });
+
+// y = x·s + residual rounds twice, as PyTorch's eager `x * s` then `+ residual` does: the build
+// turns off floating-point contraction (-ffp-contract=off), without which GCC fused the two into
+// one FMA in the AVX2 and AVX-512 tables (one rounding) but not in the SSE2 one or under
+// node-gyp's -std=c++17, so the bits depended on the machine and the build route. The shapes
+// cover the vector body, the scalar heads and tails, and (16.8 MB) the streaming stores.
+describe('SE on the CPU: x·s + residual rounds x·s to float32 first, as PyTorch eager', () => {
+  const shapes: Shape4[] = [[2, 5, 7, 9], [3, 33, 6, 5], [1, 256, 128, 128]];
+  for (const shape of shapes) {
+    for (const layout of LAYOUTS) {
+      for (const outAct of ['none', 'relu'] as const) {
+        test(`${shape.join('×')} ${layout} output ${outAct}`, () => {
+          const rng = freshRng();
+          const [N, C, H, W] = shape;
+          const hw = H * W;
+          const weights = randSEWeights(rng, C, Math.max(1, C >> 2), { twoFc: true, b1: true, b2: true });
+          const x = rng.normals(numel(shape), 3, 0.5);
+          const residual = rng.normals(numel(shape), 3);
+          const scaleOut = poisoned(N * C);
+          const y = seForward(x, shape, weights, { layout, residual, outputActivation: outAct, scaleOut, device: 'cpu' });
+          let bad = -1;
+          for (let i = 0; i < y.length && bad < 0; i++) {
+            const n = Math.floor(i / (C * hw));
+            const c = layout === 'NCHW' ? Math.floor(i / hw) % C : i % C;
+            let v = Math.fround(Math.fround(x[i]! * scaleOut[n * C + c]!) + residual[i]!);
+            if (outAct === 'relu') v = v < 0 ? 0 : v;
+            if (!Object.is(y[i], v)) bad = i;
+          }
+          expect(bad, `first element off: ${bad} ${seedNote(rng)}`).toBe(-1);
+        });
+      }
+    }
+  }
+});
