@@ -414,9 +414,18 @@ Napi::Value CudaDownloadAsync(const Napi::CallbackInfo& info) {
   CudaPendingDownload pending;
   Status s = cuda_download_begin(device, staged.get(), ptr, dst.bytes, stream, &pending);
   if (!s.ok()) ThrowStatus(env, s);
+  // Until the worker owns it, the pending snapshot (device memory and an event) is this frame's:
+  // if what follows throws (out of memory), wait for it and free it rather than leak it.
+  struct PendingGuard {
+    const CudaPendingDownload* p;
+    void* staged;
+    ~PendingGuard() {
+      if (p) cuda_download_finish(*p, staged);
+    }
+  } guard{&pending, staged.get()};
   auto target = std::make_shared<Napi::ObjectReference>(Napi::Persistent(info[2].As<Napi::Object>()));
   const size_t bytes = dst.bytes;
-  return Queue(
+  Napi::Value promise = Queue(
       env, [=] { return cuda_download_finish(pending, staged.get()); },
       [=](const Napi::Env& e, Napi::Error* error) -> Napi::Value {
         Napi::Value v = target->Value();
@@ -428,6 +437,8 @@ Napi::Value CudaDownloadAsync(const Napi::CallbackInfo& info) {
         std::memcpy(TypedArrayData(ta), staged.get(), bytes);
         return v;
       });
+  guard.p = nullptr;  // queued: the worker finishes it
+  return promise;
 }
 
 Napi::Value CudaSynchronize(const Napi::CallbackInfo& info) {

@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include <cstddef>
+#include <mutex>
 #include <string>
 
 #include "sqex/cuda_api.h"
@@ -36,10 +37,17 @@ Status device_props(int device, const DeviceProps** out);
 
 // Per-(device, stream) workspace: `counters` unsigned ints (zero between launches: the
 // kernels reset what they use) followed by `float_bytes` of scratch. Grows stream-ordered
-// (cudaMallocAsync / cudaFreeAsync), so it is never freed under a running kernel. Refuses to
-// grow while the stream is being captured into a graph.
+// (cudaMallocAsync / cudaFreeAsync), so it is never freed under a running kernel, given that the
+// caller holds lock_stream until its launches are queued. Refuses to grow while the stream is
+// being captured into a graph, and keeps memory a capture has seen until release_stream_caches.
 Status workspace(int device, cudaStream_t stream, size_t counters, size_t float_bytes,
                  unsigned** counters_out, float** floats_out);
+
+// The lock that makes one call's queued operations on (device, stream) contiguous: held from
+// taking the stream's workspace or weight cache until the call's last operation is queued, so
+// that another thread's upload or workspace growth on the same stream cannot land in between
+// (runtime.cpp). Never held across a synchronisation.
+std::unique_lock<std::mutex> lock_stream(int device, cudaStream_t stream);
 
 // Frees the workspace and weight cache of a stream about to be destroyed (benchmark).
 void release_stream_caches(int device, cudaStream_t stream);

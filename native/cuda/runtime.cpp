@@ -84,10 +84,26 @@ struct StreamKey {
   }
 };
 
+// One lock per (device, stream), held by a call from taking the stream's workspace and weight
+// cache until its last operation is queued (never across a synchronisation). The caches are
+// stream-ordered: a call that grows or overwrites them does so after the kernels queued before
+// it. That holds only if each call's operations are queued together: two threads on one stream
+// (two workers, or an async host-array call beside a sync one) would otherwise interleave their
+// uploads and launches, and a kernel could read the other call's weights, or a workspace that
+// the other call had already freed.
+std::mutex& g_stream_locks_mutex = *new std::mutex;
+std::map<StreamKey, std::unique_ptr<std::mutex>>& g_stream_locks =
+    *new std::map<StreamKey, std::unique_ptr<std::mutex>>;
+
+// Memory a graph captured on the stream may hold the address of (`captured`) is never freed when
+// the cache grows, only retired (kept until release_stream_caches), since a later replay of that
+// graph would read it.
 struct Workspace {
   void* ptr = nullptr;
   size_t bytes = 0;
   size_t counter_cap = 0;  // counters at the start, zeroed at allocation
+  bool captured = false;
+  std::vector<void*> retired;
 };
 std::mutex& g_ws_mutex = *new std::mutex;
 std::map<StreamKey, Workspace>& g_ws = *new std::map<StreamKey, Workspace>;
@@ -95,34 +111,68 @@ std::map<StreamKey, Workspace>& g_ws = *new std::map<StreamKey, Workspace>;
 struct WeightCache {
   float* ptr = nullptr;
   size_t floats = 0;
+  bool captured = false;
+  std::vector<void*> retired;
 };
 std::mutex& g_wc_mutex = *new std::mutex;
 std::map<StreamKey, WeightCache>& g_wc = *new std::map<StreamKey, WeightCache>;
 
 size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
+// Whether `stream` is being captured into a graph now.
+Status capturing(cudaStream_t stream, bool* out) {
+  cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+  SQEX_CUDA_TRY(cudaStreamIsCapturing(stream, &cap), "checking stream capture");
+  *out = cap != cudaStreamCaptureStatusNone;
+  return Status::Ok();
+}
+
 }  // namespace
+
+std::unique_lock<std::mutex> lock_stream(int device, cudaStream_t stream) {
+  std::mutex* m = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_stream_locks_mutex);
+    auto& slot = g_stream_locks[StreamKey{device, stream}];
+    if (!slot) slot = std::make_unique<std::mutex>();
+    m = slot.get();  // never erased: a stream handle may be reused after its stream is destroyed
+  }
+  return std::unique_lock<std::mutex>(*m);
+}
 
 Status workspace(int device, cudaStream_t stream, size_t counters, size_t float_bytes,
                  unsigned** counters_out, float** floats_out) {
   std::lock_guard<std::mutex> lock(g_ws_mutex);
   Workspace& ws = g_ws[StreamKey{device, stream}];
+  bool cap = false;
+  Status st = capturing(stream, &cap);
+  if (!st.ok()) return st;
   if (ws.ptr == nullptr || counters > ws.counter_cap ||
       round_up(ws.counter_cap * sizeof(unsigned), 256) + float_bytes > ws.bytes) {
-    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-    SQEX_CUDA_TRY(cudaStreamIsCapturing(stream, &cap), "checking stream capture");
-    if (cap != cudaStreamCaptureStatusNone)
+    if (cap)
       return Status::Error(StatusCode::InvalidArgument,
                            "the CUDA workspace must grow, which cannot happen during graph capture: "
                            "run the op once on this stream before capturing");
-    const size_t new_cap = std::max(counters, ws.counter_cap * 2);
+    // Each part grows on its own, by at least half when it is the one short: scaling the whole
+    // by 1.5 and doubling the counters at every growth made a series of calls whose scratch grew
+    // a little each time (N = 1, 2, 3, ...) double the counters each call, 24 GiB by N = 180.
+    const size_t old_cnt_bytes = ws.ptr ? round_up(ws.counter_cap * sizeof(unsigned), 256) : 0;
+    const size_t old_float_bytes = ws.ptr ? ws.bytes - old_cnt_bytes : 0;
+    const size_t new_cap = counters > ws.counter_cap ? std::max(counters, ws.counter_cap * 2) : ws.counter_cap;
     const size_t cnt_bytes = round_up(new_cap * sizeof(unsigned), 256);
-    const size_t new_bytes = std::max(cnt_bytes + float_bytes, ws.bytes + ws.bytes / 2);
+    const size_t new_float_bytes =
+        float_bytes > old_float_bytes ? std::max(float_bytes, old_float_bytes + old_float_bytes / 2) : old_float_bytes;
+    const size_t new_bytes = cnt_bytes + new_float_bytes;
     if (ws.ptr) {
-      SQEX_CUDA_TRY(cudaFreeAsync(ws.ptr, stream), "freeing the old kernel workspace");
+      if (ws.captured) {
+        ws.retired.push_back(ws.ptr);
+      } else {
+        SQEX_CUDA_TRY(cudaFreeAsync(ws.ptr, stream), "freeing the old kernel workspace");
+      }
       ws.ptr = nullptr;
       ws.bytes = 0;
       ws.counter_cap = 0;
+      ws.captured = false;
     }
     void* p = nullptr;
     SQEX_CUDA_TRY(cudaMallocAsync(&p, new_bytes, stream),
@@ -130,8 +180,9 @@ Status workspace(int device, cudaStream_t stream, size_t counters, size_t float_
     SQEX_CUDA_TRY(cudaMemsetAsync(p, 0, cnt_bytes, stream), "zeroing the workspace counters");
     ws.ptr = p;
     ws.bytes = new_bytes;
-    ws.counter_cap = new_cap;
+    ws.counter_cap = cnt_bytes / sizeof(unsigned);  // the whole zeroed region
   }
+  if (cap) ws.captured = true;
   *counters_out = static_cast<unsigned*>(ws.ptr);
   *floats_out = reinterpret_cast<float*>(static_cast<char*>(ws.ptr) +
                                          round_up(ws.counter_cap * sizeof(unsigned), 256));
@@ -140,11 +191,13 @@ Status workspace(int device, cudaStream_t stream, size_t counters, size_t float_
 
 // Drops the workspace and weight cache of a stream that is about to be destroyed.
 void release_stream_caches(int device, cudaStream_t stream) {
+  std::unique_lock<std::mutex> issue = lock_stream(device, stream);
   {
     std::lock_guard<std::mutex> lock(g_ws_mutex);
     auto it = g_ws.find(StreamKey{device, stream});
     if (it != g_ws.end()) {
       if (it->second.ptr) cudaFreeAsync(it->second.ptr, stream);
+      for (void* old : it->second.retired) cudaFreeAsync(old, stream);
       g_ws.erase(it);
     }
   }
@@ -153,9 +206,11 @@ void release_stream_caches(int device, cudaStream_t stream) {
     auto it = g_wc.find(StreamKey{device, stream});
     if (it != g_wc.end()) {
       if (it->second.ptr) cudaFreeAsync(it->second.ptr, stream);
+      for (void* old : it->second.retired) cudaFreeAsync(old, stream);
       g_wc.erase(it);
     }
   }
+  issue.unlock();
   cudaStreamSynchronize(stream);
   cudaGetLastError();
 }
@@ -222,7 +277,8 @@ Status check_weights(const OpParams& p, const Weights& w) {
 
 // Uploads host weights into the (device, stream) weight cache, stream-ordered, and returns
 // device pointers. A later call on the same stream overwrites the cache after the kernels
-// queued before it, so no synchronisation is needed.
+// queued before it, so no synchronisation is needed; the caller holds lock_stream until the
+// kernels that read these pointers are queued.
 Status upload_weights(const OpParams& p, const Weights& hw, int device, cudaStream_t stream,
                       Weights* dw) {
   const WeightSizes sz = weight_sizes(p, hw);
@@ -231,21 +287,30 @@ Status upload_weights(const OpParams& p, const Weights& hw, int device, cudaStre
   // each tensor 64-float aligned
   auto pad = [](size_t f) { return (f + 63) / 64 * 64; };
   const size_t need = pad(sz.w1) + pad(sz.b1) + pad(sz.w2) + pad(sz.b2) + pad(sz.aux);
+  bool cap = false;
+  Status cst = capturing(stream, &cap);
+  if (!cst.ok()) return cst;
   if (need > wc.floats) {
-    cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
-    SQEX_CUDA_TRY(cudaStreamIsCapturing(stream, &cap), "checking stream capture");
-    if (cap != cudaStreamCaptureStatusNone)
+    if (cap)
       return Status::Error(StatusCode::InvalidArgument,
                            "the CUDA weight cache must grow, which cannot happen during graph capture");
-    if (wc.ptr) SQEX_CUDA_TRY(cudaFreeAsync(wc.ptr, stream), "freeing the old weight cache");
+    if (wc.ptr) {
+      if (wc.captured) {
+        wc.retired.push_back(wc.ptr);
+      } else {
+        SQEX_CUDA_TRY(cudaFreeAsync(wc.ptr, stream), "freeing the old weight cache");
+      }
+    }
     wc.ptr = nullptr;
     wc.floats = 0;
+    wc.captured = false;
     void* ptr = nullptr;
     const size_t floats = std::max(need, size_t(1024));
     SQEX_CUDA_TRY(cudaMallocAsync(&ptr, floats * sizeof(float), stream), "allocating the weight cache");
     wc.ptr = static_cast<float*>(ptr);
     wc.floats = floats;
   }
+  if (cap) wc.captured = true;
   float* cur = wc.ptr;
   *dw = Weights{};
   auto put = [&](const float* src, size_t n, const float** dst) -> Status {
@@ -428,13 +493,13 @@ CudaStatusInfo cuda_status() {
   return info;
 }
 
-Status cuda_forward(const OpParams& p, const Weights& w, const Tensors& t, int device, void* stream) {
-  Status st = cuda::set_device(device);
-  if (!st.ok()) return st;
+namespace {
+// The launch, with the stream's lock (cuda::lock_stream) held by the caller.
+Status forward_locked(const OpParams& p, const Weights& w, const Tensors& t, int device, cudaStream_t s) {
   if (!t.x || !t.y)
     return Status::Error(StatusCode::InvalidArgument, "x and y device pointers are required");
-  if (!(st = cuda::check_weights(p, w)).ok()) return st;
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  Status st = cuda::check_weights(p, w);
+  if (!st.ok()) return st;
   switch (p.op) {
     case Op::SE: return cuda::se_launch(p, w, t, device, s);
     case Op::ECA: return cuda::eca_launch(p, w, t, device, s);
@@ -442,16 +507,29 @@ Status cuda_forward(const OpParams& p, const Weights& w, const Tensors& t, int d
   }
   return Status::Error(StatusCode::InvalidArgument, "unknown op");
 }
+}  // namespace
+
+Status cuda_forward(const OpParams& p, const Weights& w, const Tensors& t, int device, void* stream) {
+  Status st = cuda::set_device(device);
+  if (!st.ok()) return st;
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  std::unique_lock<std::mutex> issue = cuda::lock_stream(device, s);
+  return forward_locked(p, w, t, device, s);
+}
 
 Status cuda_forward_host_weights(const OpParams& p, const Weights& host_w, const Tensors& dev_t,
                                  int device, void* stream) {
   Status st = cuda::set_device(device);
   if (!st.ok()) return st;
   if (!(st = cuda::check_weights(p, host_w)).ok()) return st;
+  cudaStream_t s = static_cast<cudaStream_t>(stream);
+  // The upload and the launch that reads it are queued under one lock: another thread's upload
+  // to the same stream's cache cannot land between them.
+  std::unique_lock<std::mutex> issue = cuda::lock_stream(device, s);
   Weights dw;
-  st = cuda::upload_weights(p, host_w, device, static_cast<cudaStream_t>(stream), &dw);
+  st = cuda::upload_weights(p, host_w, device, s, &dw);
   if (!st.ok()) return st;
-  return cuda_forward(p, dw, dev_t, device, stream);
+  return forward_locked(p, dw, dev_t, device, s);
 }
 
 Status cuda_forward_host(const OpParams& p, const Weights& host_w, const Tensors& host_t, int device,
@@ -494,28 +572,38 @@ Status cuda_forward_host(const OpParams& p, const Weights& host_w, const Tensors
   char* dp = static_cast<char*>(stg.dev);
   std::memcpy(hp + xo, host_t.x, xb);
   if (rb) std::memcpy(hp + ro, host_t.residual, rb);
-  SQEX_CUDA_TRY(cudaMemcpyAsync(dp + xo, hp + xo, xb, cudaMemcpyHostToDevice, s), "uploading x");
-  if (rb)
-    SQEX_CUDA_TRY(cudaMemcpyAsync(dp + ro, hp + ro, rb, cudaMemcpyHostToDevice, s),
-                  "uploading the residual");
-  Weights dw;
-  st = cuda::upload_weights(p, host_w, device, s, &dw);
-  if (!st.ok()) return st;
-  Tensors dt;
-  dt.x = dp + xo;
-  dt.residual = rb ? dp + ro : nullptr;
-  dt.y = dp + xo;  // in place on the staging copy
-  dt.scale_out = sb ? reinterpret_cast<float*>(dp + so) : nullptr;
-  st = cuda_forward(p, dw, dt, device, stream);
+  // Everything this call queues, under the stream's lock (not the wait: a later call on the
+  // stream queues behind it, and the staging buffers stay this call's under stg.mutex).
+  auto queue = [&]() -> Status {
+    std::unique_lock<std::mutex> issue = cuda::lock_stream(device, s);
+    SQEX_CUDA_TRY(cudaMemcpyAsync(dp + xo, hp + xo, xb, cudaMemcpyHostToDevice, s), "uploading x");
+    if (rb)
+      SQEX_CUDA_TRY(cudaMemcpyAsync(dp + ro, hp + ro, rb, cudaMemcpyHostToDevice, s),
+                    "uploading the residual");
+    Weights dw;
+    Status qs = cuda::upload_weights(p, host_w, device, s, &dw);
+    if (!qs.ok()) return qs;
+    Tensors dt;
+    dt.x = dp + xo;
+    dt.residual = rb ? dp + ro : nullptr;
+    dt.y = dp + xo;  // in place on the staging copy
+    dt.scale_out = sb ? reinterpret_cast<float*>(dp + so) : nullptr;
+    qs = forward_locked(p, dw, dt, device, s);
+    if (!qs.ok()) return qs;
+    SQEX_CUDA_TRY(cudaMemcpyAsync(hp + xo, dp + xo, xb, cudaMemcpyDeviceToHost, s), "downloading y");
+    if (sb)
+      SQEX_CUDA_TRY(cudaMemcpyAsync(hp + so, dp + so, sb, cudaMemcpyDeviceToHost, s),
+                    "downloading scale_out");
+    return Status::Ok();
+  };
+  st = queue();
   if (!st.ok()) {
+    // What was queued may still read or write the staging buffers: let it finish before
+    // stg.mutex is released.
     cudaStreamSynchronize(s);
     cudaGetLastError();
     return st;
   }
-  SQEX_CUDA_TRY(cudaMemcpyAsync(hp + xo, dp + xo, xb, cudaMemcpyDeviceToHost, s), "downloading y");
-  if (sb)
-    SQEX_CUDA_TRY(cudaMemcpyAsync(hp + so, dp + so, sb, cudaMemcpyDeviceToHost, s),
-                  "downloading scale_out");
   SQEX_CUDA_TRY(cudaStreamSynchronize(s), "waiting for the op");
   std::memcpy(host_t.y, hp + xo, xb);
   if (sb) std::memcpy(host_t.scale_out, hp + so, sb);

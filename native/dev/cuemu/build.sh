@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the CUDA harness (native/dev/cuda_check_bench.cu) over the CPU emulator: the kernels
-# of native/cuda compiled by g++ with native/dev/cuemu/cuemu.h force-included.
+# Builds the CUDA harness (native/dev/cuda_check_bench.cu) and the stream race probes
+# (stream_race.cpp) over the CPU emulator: the kernels of native/cuda compiled by g++ with
+# native/dev/cuemu/cuemu.h force-included.
 # Usage: native/dev/cuemu/build.sh [outdir=build-cuemu] [asan] [SRC_ROOT=.]   (exit 3: no CUDA 12+ headers)
 #   SRC_ROOT: a checkout (e.g. a git worktree of another commit) whose native/cuda and
 #   harness to build; the emulator itself always comes from this checkout.
@@ -36,10 +37,12 @@ for f in se eca cbam; do
 done
 g++ "${FLAGS[@]}" -x c++ -include "$HERE/cuemu.h" -c "$SRC/native/cuda/runtime.cpp" -o "$OUT/runtime.o" & pids+=($!)
 g++ "${FLAGS[@]}" -x c++ -include "$HERE/cuemu.h" -c "$SRC/native/dev/cuda_check_bench.cu" -o "$OUT/harness.o" & pids+=($!)
+g++ "${FLAGS[@]}" -x c++ -include "$HERE/cuemu.h" -c "$HERE/stream_race.cpp" -o "$OUT/stream_race.o" & pids+=($!)
 g++ "${FLAGS[@]}" -c "$HERE/cuemu.cpp" -o "$OUT/cuemu.o" & pids+=($!)
 g++ "${FLAGS[@]}" -c "$HERE/cuemu_runtime.cpp" -o "$OUT/cuemu_runtime.o" & pids+=($!)
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=1; done
 [ $rc = 0 ] || { echo "cuemu build failed" >&2; exit 1; }
 g++ "${FLAGS[@]}" "$OUT"/{se,eca,cbam,runtime,harness,cuemu,cuemu_runtime}.o -ldl -o "$OUT/cuda_check_bench"
-echo "built $OUT/cuda_check_bench"
+g++ "${FLAGS[@]}" "$OUT"/{se,eca,cbam,runtime,stream_race,cuemu,cuemu_runtime}.o -ldl -o "$OUT/stream_race"
+echo "built $OUT/cuda_check_bench and $OUT/stream_race"

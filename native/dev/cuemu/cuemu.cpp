@@ -360,7 +360,13 @@ void set_max_dynamic_smem(const void* kern, int bytes) {
   g_smem_optin[kern] = bytes;
 }
 
+std::recursive_mutex& stream_mutex() {
+  static std::recursive_mutex& m = *new std::recursive_mutex;
+  return m;
+}
+
 void launch(const void* kern, dim3 grid, dim3 block, size_t smem, cudaStream_t stream, std::function<void()> body) {
+  std::lock_guard<std::recursive_mutex> stream_lock(stream_mutex());
   if (record(stream, [=] { launch(kern, grid, block, smem, nullptr, body); })) return;
   const long long nblocks = static_cast<long long>(grid.x) * grid.y * grid.z;
   const int nthreads = static_cast<int>(block.x * block.y * block.z);

@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <functional>
 #include <vector>
 
@@ -59,6 +60,11 @@ void spin_yield();
 unsigned char* dynamic_smem();
 long long clock_ns();
 [[noreturn]] void trap(const char* where);
+// Held by every stream-ordered operation (launch, async copy, memset, malloc, free, graph launch)
+// while it runs: the emulator's work runs at once, on the calling thread, so two threads issuing
+// to one stream would otherwise run their operations interleaved, which no GPU stream does.
+// Recursive: a graph launch runs recorded launches.
+std::recursive_mutex& stream_mutex();
 // A stream: work runs at once, except while the stream is being captured into a graph, when it
 // is recorded (record() returns true) and runs at each launch of the graph.
 struct Stream {

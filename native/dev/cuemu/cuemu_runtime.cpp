@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <new>
@@ -125,7 +126,35 @@ cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, const void*, i
 // GPU) instead of heap corruption.
 std::mutex& g_alloc_mutex = *new std::mutex;
 std::map<void*, size_t>& g_allocs = *new std::map<void*, size_t>;
+
+// Freed memory is filled with kFreedByte and held back (up to kQuarantineBytes, oldest released
+// first) instead of returned to the heap; it is checked when released and at exit, so a kernel or
+// copy that writes to device memory after its cudaFree (a workspace freed under a queued launch, a
+// replayed graph's stale pointer) traps even without AddressSanitizer. A read after free sees
+// 0xDD bytes (counters ~3.7e9, floats ~ -2e18).
+namespace {
+constexpr unsigned char kFreedByte = 0xDD;
+constexpr size_t kQuarantineBytes = size_t(256) << 20;
+struct Freed {
+  unsigned char* p;
+  size_t n;
+};
+std::deque<Freed>& g_quarantine = *new std::deque<Freed>;
+size_t g_quarantine_bytes = 0;
+void release_checked(const Freed& f) {
+  for (size_t i = 0; i < f.n; ++i)
+    if (f.p[i] != kFreedByte) cuemu::trap("device memory was written after its cudaFree (use after free)");
+  std::free(f.p);
+}
+void check_quarantine_at_exit() {
+  std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  for (const Freed& f : g_quarantine) release_checked(f);
+  g_quarantine.clear();
+}
+}  // namespace
 cudaError_t cudaMalloc(void** p, size_t n) {
+  static const bool registered = std::atexit(check_quarantine_at_exit) == 0;
+  (void)registered;
   // exactly n bytes (256-byte aligned, as cudaMalloc), so that ASan sees any overrun
   if (posix_memalign(p, 256, n ? n : 1) != 0) {
     *p = nullptr;
@@ -137,17 +166,30 @@ cudaError_t cudaMalloc(void** p, size_t n) {
 }
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
-  {
-    std::lock_guard<std::mutex> lock(g_alloc_mutex);
-    auto it = g_allocs.find(p);
-    if (it == g_allocs.end()) return ret(cudaErrorInvalidValue);
-    g_allocs.erase(it);
+  std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  auto it = g_allocs.find(p);
+  if (it == g_allocs.end()) return ret(cudaErrorInvalidValue);
+  const Freed f{static_cast<unsigned char*>(p), it->second};
+  g_allocs.erase(it);
+  std::memset(f.p, kFreedByte, f.n);
+  g_quarantine.push_back(f);
+  g_quarantine_bytes += f.n;
+  while (g_quarantine_bytes > kQuarantineBytes) {
+    const Freed old = g_quarantine.front();
+    g_quarantine.pop_front();
+    g_quarantine_bytes -= old.n;
+    release_checked(old);
   }
-  std::free(p);
   return cudaSuccess;
 }
-cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) { return cudaMalloc(p, n); }
-cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return cudaFree(p); }
+cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) {
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
+  return cudaMalloc(p, n);
+}
+cudaError_t cudaFreeAsync(void* p, cudaStream_t) {
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
+  return cudaFree(p);
+}
 cudaError_t cudaMallocHost(void** p, size_t n) { return cudaMalloc(p, n); }
 cudaError_t cudaFreeHost(void* p) { return cudaFree(p); }
 cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total) {
@@ -160,6 +202,7 @@ cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
   return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, cudaStream_t st) {
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
   if (cuemu::record(st, [=] { cudaMemcpy(d, s, n, k); })) return cudaSuccess;
   return cudaMemcpy(d, s, n, k);
 }
@@ -168,6 +211,7 @@ cudaError_t cudaMemset(void* d, int v, size_t n) {
   return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st) {
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
   if (cuemu::record(st, [=] { cudaMemset(d, v, n); })) return cudaSuccess;
   return cudaMemset(d, v, n);
 }
@@ -212,6 +256,7 @@ cudaError_t cudaGraphInstantiateWithFlags(cudaGraphExec_t* e, cudaGraph_t g, uns
   return cudaGraphInstantiate(e, g, f);
 }
 cudaError_t cudaGraphLaunch(cudaGraphExec_t e, cudaStream_t) {
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
   for (auto& op : *reinterpret_cast<std::vector<std::function<void()>>*>(e)) op();
   return cudaSuccess;
 }

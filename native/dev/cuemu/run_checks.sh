@@ -6,7 +6,9 @@
 #   3. CUEMU_SMS=132 (an H100/H200's grid and tile plans), fibers forward (profile full only);
 #   4. run 1's (quick) or 3's (full) configuration again with each block's fibers in reverse
 #      order: a read of shared memory that another thread wrote without a barrier between
-#      would change the bits, so every case's output digest must be the same in both orders.
+#      would change the bits, so every case's output digest must be the same in both orders;
+#   5. stream_race: two threads issuing SE calls to one stream (weights, host, workspace, graph:
+#      see stream_race.cpp), with freed device memory quarantined and checked (cuemu_runtime.cpp).
 # Usage: native/dev/cuemu/run_checks.sh [outdir=build-cuemu] [build.sh's 2nd arg, e.g. asan]
 #   CUEMU_PROFILE=quick (CI: ~2 min on 2 cores) or full (default; ~10 min). SKIP_BUILD=1 reuses
 #   outdir's binary. Logs: outdir/check-*.log. Last line: "N passed, N failed"; exit 0 when all pass.
@@ -52,5 +54,17 @@ else
   run sms4-reverse 4 reverse
   same_digests sms4 sms4-reverse
 fi
+# Two threads on one stream (stream_race.cpp): each mode one check.
+for mode in weights host workspace graph; do
+  t0=$SECONDS
+  if timeout 600 "$OUT/stream_race" "$mode" 300 > "$OUT/race-$mode.log" 2>&1; then
+    echo "stream race $mode: passed, $((SECONDS - t0)) s ($(tail -1 "$OUT/race-$mode.log"))"
+    passed=$((passed + 1))
+  else
+    echo "stream race $mode: FAILED (exit $?): $OUT/race-$mode.log"
+    tail -3 "$OUT/race-$mode.log"
+    failed=$((failed + 1))
+  fi
+done
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
