@@ -65,7 +65,14 @@ function inspect(file, json) {
     return;
   }
   const supported = found.filter((f) => f.kind !== null);
-  const lines = [`${printable(file)}: ${header.tensors.length} tensors, ${supported.length} attention module${supported.length === 1 ? '' : 's'}${found.length > supported.length ? ` (+${found.length - supported.length} unsupported)` : ''}`];
+  const nt = header.tensors.length;
+  const lines = [`${printable(file)}: ${nt} tensor${nt === 1 ? '' : 's'}, ${supported.length} attention module${supported.length === 1 ? '' : 's'}${found.length > supported.length ? ` (+${found.length - supported.length} unsupported)` : ''}`];
+  if (found.length === 0) {
+    lines.push(
+      'Recognised: the weights of timm SEModule, EffectiveSEModule, SqueezeExcite (EfficientNet/MobileNet blocks), EcaModule, CbamModule',
+      'and torchvision SqueezeExcitation, under any prefix (README, "Loading PyTorch checkpoints").',
+    );
+  }
   if (found.length > 0) {
     const rows = [['prefix', 'kind', 'block', 'C', 'hidden', 'k', 'notes']];
     for (const f of found) {

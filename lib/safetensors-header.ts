@@ -135,6 +135,23 @@ export interface SafetensorsHeader {
 // implementation (serde_json over the UTF-8 bytes) does; the default would strip it silently.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+/**
+ * What a file that fails the header-length checks is likely to be instead, from its first bytes:
+ * a PyTorch checkpoint (torch.save writes a ZIP archive since PyTorch 1.6, a pickle before) is the
+ * usual mistake. '' when the bytes say nothing.
+ */
+function otherFormatHint(first8: Uint8Array): string {
+  const b = first8;
+  const fix = ' Convert it: safetensors.torch.save_file(state_dict, "model.safetensors") (README, "Loading PyTorch checkpoints").';
+  if (b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04) {
+    return ` The file is a ZIP archive, as PyTorch's torch.save writes (.pt, .pth, .bin), not safetensors.${fix}`;
+  }
+  if (b[0] === 0x80 && b[1]! >= 2 && b[1]! <= 5) {
+    return ` The file is a Python pickle, as older PyTorch's torch.save writes (.pt, .pth, .bin), not safetensors.${fix}`;
+  }
+  return '';
+}
+
 /** N from the first 8 bytes; checks it against the limit and the file's length. @internal */
 export function headerLengthOf(src: string, first8: Uint8Array, fileLength: number): number {
   if (fileLength < 8) {
@@ -142,11 +159,12 @@ export function headerLengthOf(src: string, first8: Uint8Array, fileLength: numb
   }
   const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
-    throw new SafetensorsError(src, 'header-too-large', `the header length is ${n} bytes; at most ${SAFETENSORS_MAX_HEADER_BYTES} are accepted (the reference implementation's limit)`);
+    throw new SafetensorsError(src, 'header-too-large', `the header length is ${n} bytes; at most ${SAFETENSORS_MAX_HEADER_BYTES} are accepted (the reference implementation's limit).${otherFormatHint(first8)}`);
   }
   const len = Number(n);
   if (8 + len > fileLength) {
-    throw new SafetensorsError(src, 'header-length', `the header length is ${len} bytes, but the file has only ${fileLength - 8} after the length field (truncated file?)`);
+    const hint = otherFormatHint(first8);
+    throw new SafetensorsError(src, 'header-length', `the header length is ${len} bytes, but the file has only ${fileLength - 8} after the length field (${hint ? hint.trim() : 'truncated file?'})`);
   }
   return len;
 }

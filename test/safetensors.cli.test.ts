@@ -96,6 +96,19 @@ describe('squeeze-excite inspect', () => {
     expect(cli('--version').stdout.trim()).toBe(pkg.version);
   });
 
+  test('a checkpoint without attention modules says what inspect recognises; a .pth says it is one', () => {
+    const file = path.join(scratch, 'plain.safetensors');
+    writeFileSync(file, writeSafetensors({ 'conv1.weight': { dtype: 'F32', shape: [1, 1, 1, 2], bytes: f32Bytes([1, 2]) } }));
+    const r = cli('inspect', file);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain(': 1 tensor, 0 attention modules\nRecognised: the weights of timm SEModule');
+    const pth = path.join(scratch, 'model.pth');
+    writeFileSync(pth, Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x14, 0x00, 0x00, 0x00]), Buffer.alloc(256)]));
+    const p = cli('inspect', pth);
+    expect(p.status).toBe(1);
+    expect(p.stderr).toMatch(/ZIP archive, as PyTorch's torch\.save writes.*safetensors\.torch\.save_file/s);
+  });
+
   test('names and paths holding terminal controls are printed escaped, one line per row; --json escapes C1 too', () => {
     // Clears the screen, sets the title, forges a row; C1 CSI (U+009B) and NEL (U+0085) too.
     const evil = '\u001b[2J\u001b]0;PWNED\u0007\nfake.row  timm.SEModule  SEBlock  64  16  -\u0085\u009b31m\u007f';
@@ -106,7 +119,7 @@ describe('squeeze-excite inspect', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).not.toMatch(TERMINAL_CONTROLS);
     expect(r.stdout.split('\n').filter((l) => l.startsWith('fake.row'))).toEqual([]);
-    expect(r.stdout).toContain(`${path.join(scratch, 'evil\\x1b]0;T\\x07\\x9b.safetensors')}: 1 tensors, 1 attention module`);
+    expect(r.stdout).toContain(`${path.join(scratch, 'evil\\x1b]0;T\\x07\\x9b.safetensors')}: 1 tensor, 1 attention module`);
     expect(r.stdout).toContain('\\x1b[2J\\x1b]0;PWNED\\x07\\x0afake.row  timm.SEModule  SEBlock  64  16  -\\x85\\x9b31m\\x7f  timm.EcaModule');
 
     const j = cli('inspect', '--json', file);

@@ -274,6 +274,25 @@ describe('refusals: each rule of the format, with its check', () => {
     expectCheck(() => readSafetensors(g.subarray(0, g.length - 3)), 'data-length', /past the end/);
   });
 
+  // The usual mistake: a PyTorch checkpoint given to the safetensors reader. torch.save writes a
+  // ZIP archive (these are the first bytes of one it wrote: local file header, version 0,
+  // flags 8), or a pickle before PyTorch 1.6 (protocol 2, then the legacy format's magic number).
+  test('a PyTorch .pt/.pth (ZIP or pickle) is named as such, with the conversion', () => {
+    const zip = new Uint8Array(4096);
+    zip.set([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x08, 0x00]);
+    const e = expectCheck(() => readSafetensors(zip), 'header-too-large', /ZIP archive, as PyTorch's torch\.save writes/);
+    expect(e.message).toContain('safetensors.torch.save_file(state_dict');
+    const pickle = new Uint8Array(4096);
+    pickle.set([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46]);
+    expectCheck(() => readSafetensorsHeader(pickle), 'header-too-large', /Python pickle/);
+    // A header length that fits the limit but not the file: the same hint instead of "truncated".
+    const smallZip = new Uint8Array(64);
+    smallZip.set([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x00, 0x00]); // N = 67,324,752: under the limit
+    expectCheck(() => readSafetensors(smallZip), 'header-length', /ZIP archive/);
+    // Other bytes: no guess.
+    expect(expectCheck(() => readSafetensors(writeSafetensors({}, { headerLength: 2n ** 40n })), 'header-too-large').message).not.toMatch(/PyTorch/);
+  });
+
   test('header-utf8, header-json, header-structure', () => {
     const bad = withHeader('{"a":1}');
     bad[10] = 0xff;

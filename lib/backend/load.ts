@@ -469,7 +469,7 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
         ? `build/ exists but holds no ${ADDON_FILE}: the source build failed or did not finish (see the install log)`
         : canSee(path.join(root, '.git'))
           ? 'never ran in this checkout (npm install builds it; so does npm test when nothing loads)'
-          : "never ran: npm 11 does not run a dependency's install scripts unless allowed, and no toolchain build was made",
+          : "never ran here (no build/ folder): npm 12 blocks a dependency's install script unless the project allows it (npm install-scripts approve squeeze-excite), as --ignore-scripts does",
       code: null,
     });
   }
