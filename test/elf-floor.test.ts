@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { onPath } from './helpers.js';
+import { noteSkip, onPath } from './helpers.js';
 
 const requireCjs = createRequire(import.meta.url);
 const root = path.resolve(__dirname, '..');
@@ -82,7 +82,7 @@ describe('Linux binaries load on glibc >= 2.28 with any libstdc++', () => {
   });
 
   const files = prebuilt();
-  it.skipIf(files.length === 0 || !glibc)(`every linux prebuild (${files.length ? files.map((f) => path.relative(root, f)).join(', ') : 'none here: npm run prebuildify makes them'})`, () => {
+  it.skipIf(noteSkip(files.length === 0 || !glibc, 'elf-floor: every linux prebuild', !glibc ? 'not a glibc system' : 'no prebuilds/linux-* here (npm run prebuildify makes them)'))(`every linux prebuild (${files.length ? files.map((f) => path.relative(root, f)).join(', ') : 'none here: npm run prebuildify makes them'})`, () => {
     const checked: string[] = [];
     for (const file of files) {
       const objdump = objdumpFor(file);

@@ -367,6 +367,16 @@ export function gpuGate(status: { available: boolean; reason: string | null; dev
   return { ok: false, reason, title: `${what} (skipped: ${reason})` };
 }
 
+/**
+ * `skip`, after saying so on stderr when true: vitest's default reporter counts skipped tests but
+ * does not name them, so a skip's reason would show only with --reporter=verbose (gpuGate does
+ * the same for whole GPU suites).
+ */
+export function noteSkip(skip: boolean, what: string, reason: string): boolean {
+  if (skip) console.warn(`SKIPPED ${what}: ${reason}`);
+  return skip;
+}
+
 /** Whether `tool --version` runs (a tool on PATH that some suites need, e.g. a cross objdump). */
 export function onPath(tool: string): boolean {
   try {

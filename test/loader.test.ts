@@ -70,7 +70,9 @@ console.log(JSON.stringify({ error, errorName, errorCode, status: { compiled: st
 function probe(dir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Probe {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   if (!('SQUEEZE_EXCITE_BINARY' in env)) delete childEnv.SQUEEZE_EXCITE_BINARY;
-  return JSON.parse(execFileSync(process.execPath, [...nodeArgs, '-e', PROBE], { cwd: dir, env: childEnv, encoding: 'utf8' })) as Probe;
+  // --no-warnings: the permission model's ExperimentalWarning and SecurityWarning would go to this
+  // process's stderr (the child's stderr is inherited), noise in every test run.
+  return JSON.parse(execFileSync(process.execPath, ['--no-warnings', ...nodeArgs, '-e', PROBE], { cwd: dir, env: childEnv, encoding: 'utf8' })) as Probe;
 }
 
 /**

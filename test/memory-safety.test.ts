@@ -21,7 +21,7 @@ import {
   seForwardAsync,
 } from '../dist/index.js';
 import { refSE, type Shape4 } from './reference.js';
-import { TOL_F32, bitsEqual, expectClose, freshRng, numel, poisoned, randSEWeights, seedNote } from './helpers.js';
+import { TOL_F32, bitsEqual, expectClose, freshRng, noteSkip, numel, poisoned, randSEWeights, seedNote } from './helpers.js';
 
 
 describe('async calls survive whatever the caller does to its buffers (child processes)', () => {
@@ -35,7 +35,7 @@ describe('async calls survive whatever the caller does to its buffers (child pro
     expect(report.autoInline, `seed ${s}`).toBe(report.autoCalls);
   }, 300_000);
 
-  test.skipIf(!cuda.status().available)('the same over the CUDA host path (pinned staging)', () => {
+  test.skipIf(noteSkip(!cuda.status().available, 'memory-safety: the CUDA host path', cuda.status().reason ?? 'no usable GPU'))('the same over the CUDA host path (pinned staging)', () => {
     runHostile('transfer.cjs', { SQEX_SEED: seed(), SQEX_HOSTILE_DEVICE: 'cuda' });
   }, 300_000);
 
@@ -62,7 +62,7 @@ describe('results without out (child process)', () => {
 
 
 describe('host memory runs out (child process)', () => {
-  test.skipIf(!memoryCap.ok)(
+  test.skipIf(noteSkip(!memoryCap.ok, 'memory-safety: host memory runs out', memoryCap.reason))(
     `a result or staging allocation that fails is ERR_SQEX_OUT_OF_MEMORY, nothing is written, and the process goes on${memoryCap.ok ? '' : ` (skipped: ${memoryCap.reason})`}`,
     () => {
       const report = runHostile('oom.cjs', { SQEX_SEED: seed() });

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { onPath } from './helpers.js';
+import { noteSkip, onPath } from './helpers.js';
 
 const requireCjs = createRequire(import.meta.url);
 const root = path.resolve(__dirname, '..');
@@ -45,7 +45,7 @@ const prebuildDir = path.join(root, 'prebuilds', 'win32-x64');
 const prebuilds = existsSync(prebuildDir) ? readdirSync(prebuildDir).filter((f) => f.endsWith('.node')).map((f) => path.join(prebuildDir, f)) : [];
 
 describe('the win32-x64 addon imports Node-API and system DLLs only', () => {
-  it.skipIf(prebuilds.length === 0)(`every win32 prebuild (${prebuilds.length ? prebuilds.map((f) => path.relative(root, f)).join(', ') : 'none here: npm run prebuildify:win32 makes it'})`, () => {
+  it.skipIf(noteSkip(prebuilds.length === 0, 'pe-imports: every win32 prebuild', 'none here (npm run prebuildify:win32 makes it)'))(`every win32 prebuild (${prebuilds.length ? prebuilds.map((f) => path.relative(root, f)).join(', ') : 'none here: npm run prebuildify:win32 makes it'})`, () => {
     for (const file of prebuilds) {
       const r = peImports(file);
       expect(win32Problems(r), file).toEqual([]);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { SAFETENSORS_MAX_HEADER_BYTES, SafetensorsError, SafetensorsFile, readSafetensors, readSafetensorsHeader } from '../dist/index.js';
-import { fromBf16Bits, fromF16Bits, freshRng, seedNote, toBf16Bits, toF16Bits } from './helpers.js';
+import { fromBf16Bits, fromF16Bits, freshRng, noteSkip, seedNote, toBf16Bits, toF16Bits } from './helpers.js';
 import { f32Bytes, typedBytes, writeSafetensors, type WriteTensor } from './safetensors-writer.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'sqex-st-'));
@@ -237,7 +237,7 @@ describe('reading', () => {
   }, 120_000); // SQEX_HUGE=1 on Node 22+ reads 4 GiB
 
   const huge = process.env.SQEX_HUGE === '1';
-  test.skipIf(!huge)(`reads a tensor past 2 GiB in pieces (fs.readSync's length is 32-bit)${huge ? '' : ' (skipped: 2.1 GB of memory; SQEX_HUGE=1 runs it)'}`, () => {
+  test.skipIf(noteSkip(!huge, 'safetensors: a tensor past 2 GiB', 'needs 2.1 GB of memory; SQEX_HUGE=1 runs it'))(`reads a tensor past 2 GiB in pieces (fs.readSync's length is 32-bit)${huge ? '' : ' (skipped: 2.1 GB of memory; SQEX_HUGE=1 runs it)'}`, () => {
     const n = 2 ** 29 + 6; // F32 elements: 2 GiB + 24 bytes, within one buffer on every supported Node
     const file = writeSparse('over2g.safetensors', { t: { dtype: 'F32', shape: [n], data_offsets: [0, n * 4] } }, n * 4, [[(n - 3) * 4, Float32Array.of(7, 8, 9)]]);
     try {
@@ -537,7 +537,7 @@ describe('paths that are not regular files', () => {
   const hasMkfifo = process.platform !== 'win32' && spawnSync('mkfifo', ['--version'], { stdio: 'ignore' }).error === undefined;
 
   // In a child process with a timeout: a reader that blocks in open() would hang this one for good.
-  test.skipIf(!hasMkfifo)('a FIFO is refused at once, with or without a writer (needs mkfifo)', { timeout: 15_000 }, () => {
+  test.skipIf(noteSkip(!hasMkfifo, 'safetensors: a FIFO is refused', 'needs mkfifo'))('a FIFO is refused at once, with or without a writer (needs mkfifo)', { timeout: 15_000 }, () => {
     const fifo = path.join(scratch, 'pipe.safetensors');
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     const script = `

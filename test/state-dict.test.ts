@@ -206,10 +206,10 @@ describe('options: defaults from the kind, overrides, eps, prefixes and input fo
     expect(ATTENTION_KINDS['timm.SqueezeExcite']).toMatchObject({ activation: 'silu', gate: 'sigmoid' });
     expect(ATTENTION_KINDS['timm.EffectiveSEModule']).toMatchObject({ activation: null, gate: 'hardsigmoid' });
     const rng = freshRng();
-    const m = makeSE(rng, 'features.4.block.2', 'torchvision.SqueezeExcitation', 16, 4);
+    const m = makeSE(rng, 'layer4.2.se', 'torchvision.SqueezeExcitation', 16, 4);
     const shape: Shape4 = [1, 16, 3, 3];
     for (const o of [{}, { gate: 'hardsigmoid' }, { activation: 'silu', gate: 'hardsigmoid' }] as const) {
-      const block = SEBlock.fromStateDict(m.sd, 'features.4.block.2', { kind: 'torchvision.SqueezeExcitation', device: 'cpu', ...o });
+      const block = SEBlock.fromStateDict(m.sd, 'layer4.2.se', { kind: 'torchvision.SqueezeExcitation', device: 'cpu', ...o });
       const { x, y } = run(block, rng, shape);
       expectClose(y, m.ref(x, shape, 'NCHW', { activation: 'relu', gate: 'sigmoid', ...o }), TOL_F32, `${JSON.stringify(o)} ${seedNote(rng)}`);
     }

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { noteSkip } from './helpers.js';
 
 const TYPES = fileURLToPath(new URL('./types/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -114,7 +115,7 @@ describe('TypeScript declarations', () => {
   // others' tsc scripts (colon-separated, e.g. node_modules/ts52/bin/tsc from `npm i ts52@npm:typescript@5.2`)
   // to run ok.ts and errors.ts (every @ts-expect-error still an error) under each.
   const matrix = (process.env.SQEX_TSC_MATRIX ?? '').split(':').filter((p) => p !== '');
-  test.skipIf(matrix.length === 0).each(matrix.length === 0 ? ['(other versions: set SQEX_TSC_MATRIX)'] : matrix)('the type fixtures under %s, every module mode, strictest flags', (compiler) => {
+  test.skipIf(noteSkip(matrix.length === 0, 'types: the fixtures under other TypeScript versions', 'set SQEX_TSC_MATRIX to their tsc scripts')).each(matrix.length === 0 ? ['(other versions: set SQEX_TSC_MATRIX)'] : matrix)('the type fixtures under %s, every module mode, strictest flags', (compiler) => {
     const dir = mkdtempSync(path.join(TYPES, '.matrix-'));
     try {
       for (const [module, moduleResolution] of [['NodeNext', 'NodeNext'], ['Node16', 'Node16'], ['ESNext', 'Bundler']]) {

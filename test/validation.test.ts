@@ -24,7 +24,7 @@ import {
   seForwardAsync,
 } from '../dist/index.js';
 import { refCBAM, refECA, refSE, type Shape4 } from './reference.js';
-import { bitsEqual, expectClose, freshRng, seedNote } from './helpers.js';
+import { bitsEqual, expectClose, freshRng, noteSkip, seedNote } from './helpers.js';
 
 const SENTINEL = 12345.5;
 const N = 2;
@@ -817,7 +817,7 @@ describe('DeviceTensor refuses bad input', () => {
     expect((caught as Error).message).toContain(status.reason ?? '<no reason>');
   });
 
-  test.skipIf(!cuda.status().available)('use after dispose names the tensor; double dispose is a no-op; borrowed memory is never freed', async () => {
+  test.skipIf(noteSkip(!cuda.status().available, 'validation: DeviceTensor use after dispose', cuda.status().reason ?? 'no usable GPU'))('use after dispose names the tensor; double dispose is a no-op; borrowed memory is never freed', async () => {
     const t = DeviceTensor.fromPointer(0x2000n, SHAPE, { dtype: 'float16', layout: 'NHWC' });
     expect(t.owned).toBe(false);
     expect(t.byteLength).toBe(NUMEL * 2);
