@@ -262,6 +262,8 @@ class ModuleReader {
   private readonly fields = new Map<string, Entry | null>();
   readonly used: string[] = [];
   readonly dims = new Map<string, number>();
+  /** The kind asked for, for the hints of a 'missing' error. */
+  kind: AttentionKind | null = null;
 
   constructor(fn: string, tensors: unknown, prefix: unknown) {
     this.fn = fn;
@@ -368,13 +370,44 @@ class ModuleReader {
       const where = this.prefix === '' ? 'in the state dict' : `under "${this.prefix}."`;
       const listed = siblings.length === 0 ? `there is no tensor ${where}` : `${where} there are: ${siblings.slice(0, 12).join(', ')}${siblings.length > 12 ? ', …' : ''}`;
       throw new StateDictError(
-        `${this.fn}: tensor "${this.full(rel)}" (shape ${expected}${why}) is missing from the state dict; ${listed}. Check the prefix and kind (\`npx squeeze-excite inspect FILE\` lists the attention blocks of a .safetensors file)`,
+        `${this.fn}: tensor "${this.full(rel)}" (shape ${expected}${why}) is missing from the state dict; ${listed}.${this.missingHint(siblings)} Check the prefix and kind (\`npx squeeze-excite inspect FILE\` lists the attention blocks of a .safetensors file)`,
         'missing',
         this.full(rel),
         expected,
       );
     }
     return r;
+  }
+
+  /**
+   * A likelier kind or prefix, from the names alone (' …' or ''): the kinds whose tensor names are
+   * under the prefix, when the kind asked for is not one of them; else the prefix with or without
+   * 'module.' (what nn.DataParallel and DistributedDataParallel put before every name), when that
+   * has tensors and this has none.
+   */
+  private missingHint(siblings: readonly string[]): string {
+    if (siblings.length > 0) {
+      const has = (n: string): boolean => siblings.includes(n);
+      const kinds: AttentionKind[] = has('channel.fc1.weight') && has('spatial.conv.conv.weight')
+        ? ['timm.CbamModule']
+        : has('conv_reduce.weight') && has('conv_expand.weight')
+          ? ['timm.SqueezeExcite']
+          : has('fc1.weight') && has('fc2.weight')
+            ? ['timm.SEModule', 'torchvision.SqueezeExcitation']
+            : has('fc.weight') && !has('fc1.weight')
+              ? ['timm.EffectiveSEModule']
+              : has('conv.weight') && siblings.length <= 2
+                ? ['timm.EcaModule']
+                : [];
+      if (kinds.length === 0 || (this.kind !== null && kinds.includes(this.kind))) return '';
+      return ` These names are those of kind ${kinds.map((k) => `'${k}'`).join(' or ')}: pass { kind: '${kinds[0]}' }.`;
+    }
+    const alt = this.prefix.startsWith('module.') ? this.prefix.slice('module.'.length) : `module.${this.prefix}`;
+    const altDot = alt === '' || alt === 'module.' ? alt : `${alt}.`;
+    if (this.allNames().some((n) => n.startsWith(altDot))) {
+      return ` There are tensors under "${altDot}": pass the prefix '${altDot.replace(/\.$/, '')}'${alt.startsWith('module.') ? " (nn.DataParallel and DistributedDataParallel save every name with 'module.' before it)" : ''}.`;
+    }
+    return '';
   }
 
   optional(rel: string, patterns: readonly (readonly Dim[])[], why = ''): Float32Array | null {
@@ -688,6 +721,7 @@ export function attentionWeightsFromStateDict(tensors: StateDict, prefix: string
 
 function mapKind(fn: string, tensors: unknown, prefix: unknown, kind: AttentionKind, eps: number, strict: boolean): MappedAttention {
   const r = new ModuleReader(fn, tensors, prefix);
+  r.kind = kind;
   if (kind === 'timm.EcaModule') return mapECA(r, kind, strict);
   if (kind === 'timm.CbamModule') return mapCBAM(r, kind, eps, strict);
   return mapSE(r, kind, eps, strict);
