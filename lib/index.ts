@@ -71,6 +71,9 @@ export { cuda } from './cuda.js';
 export type { CudaBuildInfo, CudaDeviceInfo, CudaStatus } from './cuda.js';
 
 export { loadReport, LoadError } from './backend/load.js';
+
+export { isSqexError } from './errors.js';
+export type { SqexError, SqexErrorCode } from './errors.js';
 export type { CudaBuildReport, LoadAttempt, LoadReport } from './backend/load.js';
 
 import { DeviceTensor } from './device-tensor.js';

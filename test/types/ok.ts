@@ -85,3 +85,17 @@ export const h2: number | Float32Array = float16BitsToFloat32(bitsOrArray);
 // No internal type name in the public ones: these are plain structural types.
 export const k1: 'SEBlock' | 'ECABlock' | 'CBAMBlock' = ATTENTION_KINDS['timm.SEModule'].block;
 export const f1 = findAttentionModules([{ name: 'se.fc1.weight', shape: [2, 8, 1, 1] }]);
+
+// Errors: isSqexError narrows a caught unknown to the package's codes and fields.
+import { isSqexError } from '../../dist/index.js';
+import type { SqexErrorCode } from '../../dist/index.js';
+try {
+  seForward(x, [1, 8, 4, 4], { w1, w2 });
+} catch (err) {
+  if (isSqexError(err)) {
+    const code: SqexErrorCode = err.code;
+    const arg: string | undefined = err.argument;
+    const cudaName: string | undefined = err.cudaErrorName;
+    void [code, arg, cudaName];
+  }
+}

@@ -1,0 +1,88 @@
+// The codes of the Errors this package throws, as a type, and a guard that narrows to them.
+
+import { SetPrototypeHas } from './primordials.js';
+
+/**
+ * Every `code` an Error thrown by this package carries (README, "Errors"):
+ * - 'ERR_INVALID_ARG_TYPE' (TypeError) and 'ERR_OUT_OF_RANGE' (RangeError): a refused argument,
+ *   named by `argument` (Node's own codes, with the same meaning);
+ * - 'ERR_SQEX_INVALID_ARGUMENT' (RangeError): an argument only the native side could refuse
+ *   (e.g. a CUDA cache that would have to grow during graph capture);
+ * - 'ERR_SQEX_CUDA_UNAVAILABLE': 'cuda' or a DeviceTensor without a usable GPU (the message gives
+ *   `cuda.status().reason`); 'ERR_SQEX_CUDA': a CUDA error (`cudaError`, `cudaErrorName`);
+ * - 'ERR_SQEX_UNSUPPORTED', 'ERR_SQEX_ARRAY_CHANGED' (an async call's array was detached, resized
+ *   or transferred meanwhile), 'ERR_SQEX_DISPOSED', 'ERR_SQEX_OUT_OF_MEMORY' (`bytes`),
+ *   'ERR_ILLEGAL_CONSTRUCTOR', 'ERR_SQEX_LOAD' (LoadError), 'ERR_SQEX_INTERNAL' (a bug here);
+ * - checkpoints: 'ERR_SQEX_SAFETENSORS' (SafetensorsError, `check`), 'ERR_SQEX_SAFETENSORS_NAME',
+ *   'ERR_SQEX_SAFETENSORS_IO', 'ERR_SQEX_SAFETENSORS_TOO_LARGE', 'ERR_SQEX_STATE_DICT'
+ *   (StateDictError, `check`).
+ * Errors that are not this package's pass through unchanged: Node's (ENOENT for a missing file)
+ * and whatever your own getters, Proxy traps or callbacks throw.
+ */
+export type SqexErrorCode =
+  | 'ERR_INVALID_ARG_TYPE'
+  | 'ERR_OUT_OF_RANGE'
+  | 'ERR_SQEX_INVALID_ARGUMENT'
+  | 'ERR_SQEX_CUDA_UNAVAILABLE'
+  | 'ERR_SQEX_CUDA'
+  | 'ERR_SQEX_UNSUPPORTED'
+  | 'ERR_SQEX_ARRAY_CHANGED'
+  | 'ERR_SQEX_DISPOSED'
+  | 'ERR_SQEX_OUT_OF_MEMORY'
+  | 'ERR_ILLEGAL_CONSTRUCTOR'
+  | 'ERR_SQEX_LOAD'
+  | 'ERR_SQEX_INTERNAL'
+  | 'ERR_SQEX_SAFETENSORS'
+  | 'ERR_SQEX_SAFETENSORS_NAME'
+  | 'ERR_SQEX_SAFETENSORS_IO'
+  | 'ERR_SQEX_SAFETENSORS_TOO_LARGE'
+  | 'ERR_SQEX_STATE_DICT';
+
+/** An Error of this package: its `code`, and the fields some codes add (README, "Errors"). */
+export interface SqexError extends Error {
+  readonly code: SqexErrorCode;
+  /** The refused argument, e.g. 'weights.w1' or 'options.out' (TypeError / RangeError refusals). */
+  readonly argument?: string;
+  /** The CUDA error number and name ('ERR_SQEX_CUDA'). */
+  readonly cudaError?: number;
+  readonly cudaErrorName?: string;
+  /** The allocation that failed ('ERR_SQEX_OUT_OF_MEMORY'), in bytes. */
+  readonly bytes?: number;
+  /** Which rule a checkpoint broke ('ERR_SQEX_SAFETENSORS', 'ERR_SQEX_STATE_DICT'). */
+  readonly check?: string;
+}
+
+const CODES: ReadonlySet<string> = new Set<SqexErrorCode>([
+  'ERR_INVALID_ARG_TYPE',
+  'ERR_OUT_OF_RANGE',
+  'ERR_SQEX_INVALID_ARGUMENT',
+  'ERR_SQEX_CUDA_UNAVAILABLE',
+  'ERR_SQEX_CUDA',
+  'ERR_SQEX_UNSUPPORTED',
+  'ERR_SQEX_ARRAY_CHANGED',
+  'ERR_SQEX_DISPOSED',
+  'ERR_SQEX_OUT_OF_MEMORY',
+  'ERR_ILLEGAL_CONSTRUCTOR',
+  'ERR_SQEX_LOAD',
+  'ERR_SQEX_INTERNAL',
+  'ERR_SQEX_SAFETENSORS',
+  'ERR_SQEX_SAFETENSORS_NAME',
+  'ERR_SQEX_SAFETENSORS_IO',
+  'ERR_SQEX_SAFETENSORS_TOO_LARGE',
+  'ERR_SQEX_STATE_DICT',
+]);
+
+/**
+ * Whether `e` is an Error with one of this package's codes (narrows `catch (e)`'s unknown). Node's
+ * own ERR_INVALID_ARG_TYPE and ERR_OUT_OF_RANGE errors pass as well: the codes mean the same.
+ * Reads `code` once; never throws (a Proxy or a getter that throws gives false).
+ */
+export function isSqexError(e: unknown): e is SqexError {
+  try {
+    if (!(e instanceof Error)) return false; // a Proxy's getPrototypeOf trap may throw
+    const code: unknown = (e as { code?: unknown }).code;
+    return typeof code === 'string' && SetPrototypeHas(CODES, code);
+  } catch {
+    return false;
+  }
+}
