@@ -26,6 +26,7 @@ import {
   FinalizationRegistryPrototypeUnregister,
   NumberIsSafeInteger,
   ObjectFreeze,
+  uncurryThis,
 } from './primordials.js';
 import type { DType, Layout, Shape4 } from './types.js';
 
@@ -419,7 +420,8 @@ export class DeviceTensor {
    */
   async toFloat32(options?: DownloadOptions): Promise<Float32Array> {
     brand(this, 'DeviceTensor.toFloat32');
-    const host = await this.toHost(options);
+    // The class's own toHost, whatever a caller put on the prototype since.
+    const host = await deviceTensorToHost(this, options);
     if (isFloat32Array(host)) return host;
     return this.dtype === 'float16' ? float16BitsToFloat32(host) : bfloat16BitsToFloat32(host);
   }
@@ -488,6 +490,8 @@ export class DeviceTensor {
     }
   }
 }
+
+const deviceTensorToHost = uncurryThis(DeviceTensor.prototype.toHost);
 
 /** Host data as the bytes to upload for `dtype`: a Float32Array is rounded to halves when needed; raw bits pass. */
 function storageBits(data: Float32Array | Uint16Array, dtype: DType): Float32Array | Uint16Array {

@@ -205,6 +205,21 @@ if (workerData.mode === 'terminate') setInterval(() => {}, 1000);
   // Found by an attack (2026-11-30): the public fields were writable, and the ops hand
   // byteLength and shape to the native re-check, so a caller could make a kernel run past the
   // allocation, or set owned and free memory the tensor does not own.
+  // Found by an attack (2026-12-01): toFloat32 looked toHost up on the prototype, so a patched
+  // DeviceTensor.prototype.toHost changed what it did (and the error it threw).
+  test('toFloat32 uses the class\'s own toHost, whatever the prototype holds later', async () => {
+    const t = DeviceTensor.from(new Float32Array([1, 2, 3, 4]), [1, 1, 2, 2], { dtype: 'float16' });
+    const proto = DeviceTensor.prototype as unknown as { toHost: unknown };
+    const original = proto.toHost;
+    proto.toHost = () => { throw new Error('patched'); };
+    try {
+      expect(Array.from(await t.toFloat32())).toEqual([1, 2, 3, 4]);
+    } finally {
+      proto.toHost = original;
+      t.dispose();
+    }
+  });
+
   test('a tensor\'s shape, byteLength, dtype, device, layout and owned cannot be changed', () => {
     const x = DeviceTensor.from(new Float32Array(4).fill(1), [1, 1, 2, 2]);
     const view = DeviceTensor.fromPointer(x.ptr, [1, 1, 2, 2]);
