@@ -244,10 +244,12 @@ export class DeviceTensor {
     if (!isF32 && !isUint16Array(data)) {
       throw typeError(fn, 'data', 'a Float32Array, or a Uint16Array of raw float16/bfloat16 bits', data);
     }
+    // After the shape: its getters may detach data, which should then read as detached, not as
+    // a length of 0.
+    const shp = parseShape(fn, 'shape', shape);
     if (isUnusableView(data)) {
       throw typeError(fn, 'data', `a ${isF32 ? 'Float32Array' : 'Uint16Array'} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, data);
     }
-    const shp = parseShape(fn, 'shape', shape);
     const layout = parseEnum(fn, 'options.layout', opts.layout, LAYOUTS, 'NCHW');
     const dtype = parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
     const device = parseIndex(fn, 'options.device', opts.device) ?? 0;

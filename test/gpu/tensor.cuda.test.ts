@@ -220,6 +220,20 @@ if (workerData.mode === 'terminate') setInterval(() => {}, 1000);
     }
   });
 
+  test('a shape whose getter detaches data: the TypeError says detached, naming data', () => {
+    const data = new Float32Array(4);
+    const shape = [1, 1, 2, 2];
+    Object.defineProperty(shape, 3, { get: () => { structuredClone(data.buffer, { transfer: [data.buffer] }); return 2; } });
+    let caught: unknown;
+    try {
+      DeviceTensor.from(data, shape as unknown as Shape4);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(TypeError);
+    expect(caught).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'data', message: expect.stringContaining('not detached') });
+  });
+
   test('a tensor\'s shape, byteLength, dtype, device, layout and owned cannot be changed', () => {
     const x = DeviceTensor.from(new Float32Array(4).fill(1), [1, 1, 2, 2]);
     const view = DeviceTensor.fromPointer(x.ptr, [1, 1, 2, 2]);
