@@ -370,7 +370,7 @@ class ModuleReader {
       const where = this.prefix === '' ? 'in the state dict' : `under "${this.prefix}."`;
       const listed = siblings.length === 0 ? `there is no tensor ${where}` : `${where} there are: ${siblings.slice(0, 12).join(', ')}${siblings.length > 12 ? ', …' : ''}`;
       throw new StateDictError(
-        `${this.fn}: tensor "${this.full(rel)}" (shape ${expected}${why}) is missing from the state dict; ${listed}.${this.missingHint(siblings)} Check the prefix and kind (\`npx squeeze-excite inspect FILE\` lists the attention blocks of a .safetensors file)`,
+        `${this.fn}: tensor "${this.full(rel)}" (shape ${expected}${why}) is missing from the state dict; ${listed}.${this.missingHint(rel, siblings)} Check the prefix and kind (\`npx squeeze-excite inspect FILE\` lists the attention blocks of a .safetensors file)`,
         'missing',
         this.full(rel),
         expected,
@@ -381,31 +381,37 @@ class ModuleReader {
 
   /**
    * A likelier kind or prefix, from the names alone (' …' or ''): the kinds whose tensor names are
-   * under the prefix, when the kind asked for is not one of them; else the prefix with or without
-   * 'module.' (what nn.DataParallel and DistributedDataParallel put before every name), when that
-   * has tensors and this has none.
+   * under the prefix, when the kind asked for is not one of them (and the block that loads them,
+   * when it is another); else the prefix with or without 'module.' (what nn.DataParallel and
+   * DistributedDataParallel put before every name), when the missing tensor is there.
    */
-  private missingHint(siblings: readonly string[]): string {
-    if (siblings.length > 0) {
-      const has = (n: string): boolean => siblings.includes(n);
-      const kinds: AttentionKind[] = has('channel.fc1.weight') && has('spatial.conv.conv.weight')
-        ? ['timm.CbamModule']
-        : has('conv_reduce.weight') && has('conv_expand.weight')
-          ? ['timm.SqueezeExcite']
-          : has('fc1.weight') && has('fc2.weight')
-            ? ['timm.SEModule', 'torchvision.SqueezeExcitation']
-            : has('fc.weight') && !has('fc1.weight')
-              ? ['timm.EffectiveSEModule']
-              : has('conv.weight') && siblings.length <= 2
-                ? ['timm.EcaModule']
-                : [];
-      if (kinds.length === 0 || (this.kind !== null && kinds.includes(this.kind))) return '';
-      return ` These names are those of kind ${kinds.map((k) => `'${k}'`).join(' or ')}: pass { kind: '${kinds[0]}' }.`;
+  private missingHint(rel: string, siblings: readonly string[]): string {
+    const has = (n: string): boolean => siblings.includes(n);
+    const kinds: AttentionKind[] = has('channel.fc1.weight') && has('spatial.conv.conv.weight')
+      ? ['timm.CbamModule']
+      : has('conv_reduce.weight') && has('conv_expand.weight')
+        ? ['timm.SqueezeExcite']
+        : has('fc1.weight') && has('fc2.weight')
+          ? ['timm.SEModule', 'torchvision.SqueezeExcitation']
+          : has('fc.weight') && !has('fc1.weight')
+            ? ['timm.EffectiveSEModule']
+            : has('conv.weight') && siblings.length <= 2
+              ? ['timm.EcaModule']
+              : [];
+    if (kinds.length > 0 && !(this.kind !== null && kinds.includes(this.kind))) {
+      const block = ATTENTION_KINDS[kinds[0]!].block;
+      const caller = /^(SEBlock|ECABlock|CBAMBlock)\./.exec(this.fn)?.[1];
+      const names = kinds.map((k) => `'${k}'`).join(' or ');
+      return caller !== undefined && caller !== block
+        ? ` These names are those of kind ${names}: load them with ${block}.fromStateDict(tensors, prefix, { kind: '${kinds[0]}' }).`
+        : ` These names are those of kind ${names}: pass { kind: '${kinds[0]}' }.`;
     }
-    const alt = this.prefix.startsWith('module.') ? this.prefix.slice('module.'.length) : `module.${this.prefix}`;
-    const altDot = alt === '' || alt === 'module.' ? alt : `${alt}.`;
-    if (this.allNames().some((n) => n.startsWith(altDot))) {
-      return ` There are tensors under "${altDot}": pass the prefix '${altDot.replace(/\.$/, '')}'${alt.startsWith('module.') ? " (nn.DataParallel and DistributedDataParallel save every name with 'module.' before it)" : ''}.`;
+    const p = this.prefix;
+    const alt = p === 'module' ? '' : p.startsWith('module.') ? p.slice('module.'.length) : p === '' ? 'module' : `module.${p}`;
+    const name = alt === '' ? rel : `${alt}.${rel}`;
+    if (this.entries.has(name)) {
+      const why = alt.startsWith('module') ? " (nn.DataParallel and DistributedDataParallel save every name with 'module.' before it)" : '';
+      return ` "${name}" is in the state dict: pass the prefix '${alt}'${why}.`;
     }
     return '';
   }

@@ -283,16 +283,23 @@ describe('refusals name the tensor and the shape it must have', () => {
     // A CBAM prefix loaded as SE: what is under the prefix shows the mistake.
     const cbam = makeCBAM(rng, 'layer3.0.se', 8, 2, 3, false).sd;
     expectStateDictError(() => SEBlock.fromStateDict(cbam, 'layer3.0.se', { kind: 'timm.SEModule' }), 'missing', 'layer3.0.se.fc1.weight', [/channel\.fc1\.weight/]);
-    // The names say the kind (from a newcomer's trial, 2026-12-01): CBAM's and EfficientNet's.
-    expectStateDictError(() => SEBlock.fromStateDict(cbam, 'layer3.0.se', { kind: 'timm.SEModule' }), 'missing', 'layer3.0.se.fc1.weight', [/those of kind 'timm\.CbamModule': pass \{ kind: 'timm\.CbamModule' \}/]);
+    // The names say the kind (from a newcomer's trial, 2026-12-01): CBAM's (another block loads
+    // it) and EfficientNet's.
+    expectStateDictError(() => SEBlock.fromStateDict(cbam, 'layer3.0.se', { kind: 'timm.SEModule' }), 'missing', 'layer3.0.se.fc1.weight', [/those of kind 'timm\.CbamModule': load them with CBAMBlock\.fromStateDict\(tensors, prefix, \{ kind: 'timm\.CbamModule' \}\)/]);
     const eff = makeSE(rng, 'blocks.1.0.se', 'timm.SqueezeExcite', 16, 4).sd;
     expectStateDictError(() => SEBlock.fromStateDict(eff, 'blocks.1.0.se', { kind: 'timm.SEModule' }), 'missing', 'blocks.1.0.se.fc1.weight', [/pass \{ kind: 'timm\.SqueezeExcite' \}/]);
-    // No hint when the names are the asked kind's and one is missing.
-    expect(e.message).not.toMatch(/those of kind/);
-    // nn.DataParallel's 'module.' before every name, either way round.
+    // No kind hint when the names are the asked kind's (fc1, fc2 there) and another is missing.
+    const { ['layer1.0.se.fc1.bias']: _noBias, ...unbiased } = se;
+    const nb = expectStateDictError(() => SEBlock.fromStateDict(unbiased, 'layer1.0.se', { kind: 'torchvision.SqueezeExcitation' }), 'missing', 'layer1.0.se.fc1.bias', [/fc1\.weight/]);
+    expect(nb.message).not.toMatch(/those of kind|pass the prefix/);
+    // nn.DataParallel's 'module.' before every name, either way round, the root included.
     const dp = Object.fromEntries(Object.entries(se).map(([k, v]) => [`module.${k}`, v]));
-    expectStateDictError(() => SEBlock.fromStateDict(dp, 'layer1.0.se', { kind: 'timm.SEModule' }), 'missing', 'layer1.0.se.fc1.weight', [/pass the prefix 'module\.layer1\.0\.se' \(nn\.DataParallel/]);
+    expectStateDictError(() => SEBlock.fromStateDict(dp, 'layer1.0.se', { kind: 'timm.SEModule' }), 'missing', 'layer1.0.se.fc1.weight', [/"module\.layer1\.0\.se\.fc1\.weight" is in the state dict: pass the prefix 'module\.layer1\.0\.se' \(nn\.DataParallel/]);
     expectStateDictError(() => SEBlock.fromStateDict(se, 'module.layer1.0.se', { kind: 'timm.SEModule' }), 'missing', 'module.layer1.0.se.fc1.weight', [/pass the prefix 'layer1\.0\.se'\./]);
+    const alone = makeSE(rng, '', 'timm.SEModule', 16, 4).sd;
+    const dpAlone = Object.fromEntries(Object.entries(alone).map(([k, v]) => [`module.${k}`, v]));
+    expectStateDictError(() => SEBlock.fromStateDict(dpAlone, '', { kind: 'timm.SEModule' }), 'missing', 'fc1.weight', [/pass the prefix 'module' \(nn\.DataParallel/]);
+    expectStateDictError(() => SEBlock.fromStateDict(alone, 'module', { kind: 'timm.SEModule' }), 'missing', 'module.fc1.weight', [/"fc1\.weight" is in the state dict: pass the prefix ''\./]);
   });
 
   test('shape: mis-shaped tensors, inconsistent dims, data of the wrong length, even k', () => {

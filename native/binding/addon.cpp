@@ -420,7 +420,11 @@ Napi::Value CudaDownloadAsync(const Napi::CallbackInfo& info) {
     const CudaPendingDownload* p;
     void* staged;
     ~PendingGuard() {
-      if (p) cuda_download_finish(*p, staged);
+      if (!p) return;
+      try {
+        cuda_download_finish(*p, staged);
+      } catch (...) {  // out of memory again: a leak, not std::terminate during unwinding
+      }
     }
   } guard{&pending, staged.get()};
   auto target = std::make_shared<Napi::ObjectReference>(Napi::Persistent(info[2].As<Napi::Object>()));

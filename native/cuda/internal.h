@@ -46,7 +46,8 @@ Status workspace(int device, cudaStream_t stream, size_t counters, size_t float_
 // The lock that makes one call's queued operations on (device, stream) contiguous: held from
 // taking the stream's workspace or weight cache until the call's last operation is queued, so
 // that another thread's upload or workspace growth on the same stream cannot land in between
-// (runtime.cpp). Never held across a synchronisation.
+// (runtime.cpp). Never held across an explicit synchronisation (a copy from pageable host memory,
+// the weights', may still wait for the stream while it is held).
 std::unique_lock<std::mutex> lock_stream(int device, cudaStream_t stream);
 
 // Frees the workspace and weight cache of a stream about to be destroyed (benchmark).

@@ -85,7 +85,8 @@ struct StreamKey {
 };
 
 // One lock per (device, stream), held by a call from taking the stream's workspace and weight
-// cache until its last operation is queued (never across a synchronisation). The caches are
+// cache until its last operation is queued (never across an explicit synchronisation; a copy
+// from pageable host memory may still wait for the stream under it). The caches are
 // stream-ordered: a call that grows or overwrites them does so after the kernels queued before
 // it. That holds only if each call's operations are queued together: two threads on one stream
 // (two workers, or an async host-array call beside a sync one) would otherwise interleave their
@@ -142,11 +143,13 @@ std::unique_lock<std::mutex> lock_stream(int device, cudaStream_t stream) {
 
 Status workspace(int device, cudaStream_t stream, size_t counters, size_t float_bytes,
                  unsigned** counters_out, float** floats_out) {
-  std::lock_guard<std::mutex> lock(g_ws_mutex);
-  Workspace& ws = g_ws[StreamKey{device, stream}];
+  // Asked before the map's mutex (the caller's stream lock already orders this stream's calls),
+  // so calls on other streams do not wait on the driver call.
   bool cap = false;
   Status st = capturing(stream, &cap);
   if (!st.ok()) return st;
+  std::lock_guard<std::mutex> lock(g_ws_mutex);
+  Workspace& ws = g_ws[StreamKey{device, stream}];
   if (ws.ptr == nullptr || counters > ws.counter_cap ||
       round_up(ws.counter_cap * sizeof(unsigned), 256) + float_bytes > ws.bytes) {
     if (cap)
@@ -177,7 +180,11 @@ Status workspace(int device, cudaStream_t stream, size_t counters, size_t float_
     void* p = nullptr;
     SQEX_CUDA_TRY(cudaMallocAsync(&p, new_bytes, stream),
                   "allocating " + std::to_string(new_bytes) + " bytes of kernel workspace");
-    SQEX_CUDA_TRY(cudaMemsetAsync(p, 0, cnt_bytes, stream), "zeroing the workspace counters");
+    const cudaError_t ze = cudaMemsetAsync(p, 0, cnt_bytes, stream);
+    if (ze != cudaSuccess) {
+      cudaFreeAsync(p, stream);
+      return cuda_error(ze, "zeroing the workspace counters");
+    }
     ws.ptr = p;
     ws.bytes = new_bytes;
     ws.counter_cap = cnt_bytes / sizeof(unsigned);  // the whole zeroed region
@@ -282,14 +289,14 @@ Status check_weights(const OpParams& p, const Weights& w) {
 Status upload_weights(const OpParams& p, const Weights& hw, int device, cudaStream_t stream,
                       Weights* dw) {
   const WeightSizes sz = weight_sizes(p, hw);
+  bool cap = false;  // asked before the map's mutex, as in workspace()
+  Status cst = capturing(stream, &cap);
+  if (!cst.ok()) return cst;
   std::lock_guard<std::mutex> lock(g_wc_mutex);
   WeightCache& wc = g_wc[StreamKey{device, stream}];
   // each tensor 64-float aligned
   auto pad = [](size_t f) { return (f + 63) / 64 * 64; };
   const size_t need = pad(sz.w1) + pad(sz.b1) + pad(sz.w2) + pad(sz.b2) + pad(sz.aux);
-  bool cap = false;
-  Status cst = capturing(stream, &cap);
-  if (!cst.ok()) return cst;
   if (need > wc.floats) {
     if (cap)
       return Status::Error(StatusCode::InvalidArgument,
@@ -722,6 +729,8 @@ struct BenchResources {
   cudaGraphExec_t exec = nullptr;
   ~BenchResources() {
     cudaSetDevice(device);
+    // On every return, errors included: the caches are keyed by a handle CUDA may hand out again.
+    if (stream) cuda::release_stream_caches(device, stream);
     if (stream) cudaStreamSynchronize(stream);
     if (exec) cudaGraphExecDestroy(exec);
     if (graph) cudaGraphDestroy(graph);
@@ -802,7 +811,10 @@ Status cuda_benchmark(const OpParams& p, const Weights& host_w, int device, int 
     SQEX_CUDA_TRY(cudaMemset(b, 0, xb), "clearing benchmark output");
   }
   Weights dw;
-  if (!(st = cuda::upload_weights(p, host_w, device, r.stream, &dw)).ok()) return st;
+  {
+    std::unique_lock<std::mutex> issue = cuda::lock_stream(device, r.stream);  // the caches' contract
+    if (!(st = cuda::upload_weights(p, host_w, device, r.stream, &dw)).ok()) return st;
+  }
   auto op = [&](int i) -> Status {
     Tensors t;
     t.x = xs[i % sets];

@@ -204,10 +204,10 @@ note "machine: $(head -2 "$logs/env.txt" | tail -1); runtime $runtime; $(timeout
 NO_MEMINFO_TESTS='^(?!.*(alloc/dispose cycles|did not dispose)).*$'
 # Under compute-sanitizer: not the alloc/dispose cycles (slow there) nor the test that fails a
 # cudaMalloc on purpose (the tool reports the API error); the worker-teardown test runs (its frees
-# at env teardown are what memcheck should see) with 3 workers and no free-memory bound. Nor the
-# two-threads-on-one-stream tests (thousands of calls; the emulator's quarantine covers their
-# use-after-free case: native/dev/cuemu/stream_race.cpp).
-SANITIZER_TESTS='^(?!.*(alloc/dispose cycles|absurd allocation|two threads on one stream)).*$'
+# at env teardown are what memcheck should see) with 3 workers and no free-memory bound. The
+# two-threads-on-one-stream tests run under memcheck at 2% of their counts
+# (SQEX_STREAM_RACE_SCALE): a kernel on a workspace another thread freed is what memcheck sees.
+SANITIZER_TESTS='^(?!.*(alloc/dispose cycles|absurd allocation)).*$'
 
 step_tests() {
   budget tests 120 40 || return
@@ -285,8 +285,8 @@ step_sanitize() {
   local files tool
   for tool in ${SQEX_SANITIZE_TOOLS:-memcheck racecheck}; do
     budget "compute-sanitizer $tool" "${SQEX_SANITIZE_BUDGET_S:-45}" 20 || continue
-    files="test/gpu/nan.cuda.test.ts"; [ $tool = memcheck ] && files="$files test/gpu/tensor.cuda.test.ts"
-    SQEX_ALLOC_CYCLES=200 SQEX_TEARDOWN_ROUNDS=3 SQEX_MEMINFO_ASSERT=0 timeout -k 5 $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
+    files="test/gpu/nan.cuda.test.ts"; [ $tool = memcheck ] && files="$files test/gpu/tensor.cuda.test.ts test/gpu/stream-race.cuda.test.ts"
+    SQEX_ALLOC_CYCLES=200 SQEX_TEARDOWN_ROUNDS=3 SQEX_MEMINFO_ASSERT=0 SQEX_STREAM_RACE_SCALE=0.02 timeout -k 5 $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
       node node_modules/vitest/vitest.mjs run $files -t "$SANITIZER_TESTS" --reporter=verbose --pool=forks --maxWorkers=1 --testTimeout=200000 \
       > "$logs/sanitizer-$tool.log" 2>&1
     note "compute-sanitizer $tool: exit $? — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.log" | sort | uniq -c | plain | tr '\n' ';') $(grep -E 'Tests ' "$logs/sanitizer-$tool.log" | plain)"

@@ -166,6 +166,8 @@ cudaError_t cudaMalloc(void** p, size_t n) {
 }
 cudaError_t cudaFree(void* p) {
   if (!p) return cudaSuccess;
+  // A GPU's cudaFree waits for the device: never while another thread's launch runs.
+  std::lock_guard<std::recursive_mutex> stream_lock(cuemu::stream_mutex());
   std::lock_guard<std::mutex> lock(g_alloc_mutex);
   auto it = g_allocs.find(p);
   if (it == g_allocs.end()) return ret(cudaErrorInvalidValue);
@@ -198,6 +200,7 @@ cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total) {
   return cudaSuccess;
 }
 cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());  // ordered with the streams' work
   if (n) std::memmove(d, s, n);
   return cudaSuccess;
 }
@@ -207,6 +210,7 @@ cudaError_t cudaMemcpyAsync(void* d, const void* s, size_t n, cudaMemcpyKind k, 
   return cudaMemcpy(d, s, n, k);
 }
 cudaError_t cudaMemset(void* d, int v, size_t n) {
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
   std::memset(d, v, n);
   return cudaSuccess;
 }
@@ -227,6 +231,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t s) {
 }
 cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
 cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* st) {
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
   *st = s && reinterpret_cast<cuemu::Stream*>(s)->capturing ? cudaStreamCaptureStatusActive
                                                              : cudaStreamCaptureStatusNone;
   return cudaSuccess;
@@ -234,12 +239,14 @@ cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* st) {
 // Capture records the stream's launches, copies and memsets (cuemu::Stream); a graph replays them.
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
   if (!s) return ret(cudaErrorStreamCaptureUnsupported);  // the legacy default stream
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
   auto* st = reinterpret_cast<cuemu::Stream*>(s);
   st->capturing = true;
   st->recorded.clear();
   return cudaSuccess;
 }
 cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* g) {
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
   auto* st = reinterpret_cast<cuemu::Stream*>(s);
   if (!st || !st->capturing) return ret(cudaErrorIllegalState);
   st->capturing = false;

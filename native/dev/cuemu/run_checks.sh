@@ -7,7 +7,8 @@
 #   4. run 1's (quick) or 3's (full) configuration again with each block's fibers in reverse
 #      order: a read of shared memory that another thread wrote without a barrier between
 #      would change the bits, so every case's output digest must be the same in both orders;
-#   5. stream_race: two threads issuing SE calls to one stream (weights, host, workspace, graph:
+#   5. stream_race: two threads issuing SE calls to one stream (weights, host, workspace; graph and
+#      wcgraph: a captured graph replayed after the stream's caches grew;
 #      see stream_race.cpp), with freed device memory quarantined and checked (cuemu_runtime.cpp).
 # Usage: native/dev/cuemu/run_checks.sh [outdir=build-cuemu] [build.sh's 2nd arg, e.g. asan]
 #   CUEMU_PROFILE=quick (CI: ~2 min on 2 cores) or full (default; ~10 min). SKIP_BUILD=1 reuses
@@ -55,7 +56,7 @@ else
   same_digests sms4 sms4-reverse
 fi
 # Two threads on one stream (stream_race.cpp): each mode one check.
-for mode in weights host workspace graph; do
+for mode in weights host workspace graph wcgraph; do
   t0=$SECONDS
   if timeout 600 "$OUT/stream_race" "$mode" 300 > "$OUT/race-$mode.log" 2>&1; then
     echo "stream race $mode: passed, $((SECONDS - t0)) s ($(tail -1 "$OUT/race-$mode.log"))"

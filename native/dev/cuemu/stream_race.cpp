@@ -1,7 +1,8 @@
 // Two threads issuing SE calls to one CUDA stream, over the emulator (runtime.cpp's caches are per
 // (device, stream), so their uses must not interleave between threads). Each mode exits 1 on any
 // wrong result or error; a write to freed device memory traps in the emulator's cudaFree
-// quarantine. Found by a helper's attack (2026-12-01); before runtime.cpp's lock_stream:
+// quarantine, and a read of it sees 0xDD bytes (before the fix, `workspace` and `graph` crashed on
+// counters read as 0xDDDDDDDD). Found by a helper's attack (2026-12-01); before runtime.cpp's lock_stream:
 //   weights:   both threads pass a device x with host weights (seForward(devX, shape, hostW) from
 //              two workers): a kernel read the other thread's weights (3-59 of 500 calls);
 //   host:      thread A takes the host-array path (an async host call on the libuv pool), thread B
@@ -9,7 +10,8 @@
 //   workspace: thread A runs at N = 1 while thread B grows N on the same stream, so the workspace
 //              is freed and reallocated between A taking it and A's launch (use after free);
 //   graph:     an op captured into a graph on a stream, then a larger op on that stream grows the
-//              workspace, then the graph is replayed: the replay must not use freed memory.
+//              workspace, then the graph is replayed: the replay must not use freed memory;
+//   wcgraph:   the same with host weights, where a wider op grows the weight cache.
 // Usage: stream_race <mode> [iterations=300]
 #include <cuda_runtime.h>
 
@@ -180,6 +182,48 @@ int graph_replay() {
   return ok ? 0 : 1;
 }
 
+// A host-weights call captured, the stream's weight cache grown by a wider call, the graph replayed.
+int weight_cache_graph_replay() {
+  cudaStream_t s = nullptr;
+  cudaStreamCreate(&s);
+  Caller a(0.01f, 1.f, 1);
+  a.stream = s;
+  if (!a.run(&a.expect)) return 1;  // the cache exists before the capture
+  const OpParams p = se_params(1);
+  Weights w;
+  w.w1 = a.w1.data();
+  w.w2 = a.w2.data();
+  Tensors t;
+  t.x = a.dx;
+  t.y = a.dy;
+  cudaGraph_t g = nullptr;
+  cudaGraphExec_t ge = nullptr;
+  cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
+  const Status cs = cuda_forward_host_weights(p, w, t, 0, s);
+  cudaStreamEndCapture(s, &g);
+  if (!report(cs)) return 1;
+  cudaGraphInstantiateWithFlags(&ge, g, 0);
+  OpParams wide = se_params(1);
+  wide.hidden = 4 * kHidden;  // 4x the weights: the cache grows
+  std::vector<float> w1(size_t(wide.hidden) * kC, 0.02f), w2(size_t(kC) * wide.hidden, 0.02f);
+  Weights ww;
+  ww.w1 = w1.data();
+  ww.w2 = w2.data();
+  void* dy2 = device_copy(a.x);
+  Tensors t2;
+  t2.x = a.dx;
+  t2.y = dy2;
+  if (!report(cuda_forward_host_weights(wide, ww, t2, 0, s))) return 1;
+  cudaMemset(a.dy, 0, a.x.size() * sizeof(float));
+  cudaGraphLaunch(ge, s);
+  cudaStreamSynchronize(s);
+  const bool ok = download(a.dy, a.x.size()) == a.expect;
+  std::printf("graph with host weights replayed after the weight cache grew: %s\n", ok ? "same result" : "WRONG result");
+  cudaGraphExecDestroy(ge);
+  cudaGraphDestroy(g);
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -192,6 +236,7 @@ int main(int argc, char** argv) {
   }
   if (mode == "workspace") return workspace_growth(iters);
   if (mode == "graph") return graph_replay();
-  std::fprintf(stderr, "usage: stream_race weights|host|workspace|graph [iterations]\n");
+  if (mode == "wcgraph") return weight_cache_graph_replay();
+  std::fprintf(stderr, "usage: stream_race weights|host|workspace|graph|wcgraph [iterations]\n");
   return 2;
 }
