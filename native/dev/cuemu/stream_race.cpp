@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -149,79 +150,62 @@ int workspace_growth(int iters) {
   return wrong ? 1 : 0;
 }
 
-int graph_replay() {
+// Captures one call of `a` into a graph on a new stream, runs `grow` (a larger call on that stream,
+// which grows one of its caches), then replays the graph: 0 when the replay gives a's result.
+int replay_after_growth(Caller& a, const char* what, const std::function<bool(cudaStream_t)>& grow) {
   cudaStream_t s = nullptr;
   cudaStreamCreate(&s);
-  Caller a(0.01f, 1.f, 1), big(0.02f, 1.f, 64);
-  a.host_weights = big.host_weights = false;
-  a.stream = big.stream = s;
-  if (!a.run(&a.expect)) return 1;  // the workspace exists before the capture
+  a.stream = s;
+  if (!a.run(&a.expect)) return 1;  // the caches exist before the capture
   const OpParams p = se_params(1);
   Weights w;
-  w.w1 = static_cast<const float*>(a.dw1);
-  w.w2 = static_cast<const float*>(a.dw2);
+  w.w1 = a.host_weights ? a.w1.data() : static_cast<const float*>(a.dw1);
+  w.w2 = a.host_weights ? a.w2.data() : static_cast<const float*>(a.dw2);
   Tensors t;
   t.x = a.dx;
   t.y = a.dy;
   cudaGraph_t g = nullptr;
   cudaGraphExec_t ge = nullptr;
   cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
-  const Status cs = cuda_forward(p, w, t, 0, s);
+  const Status cs = a.host_weights ? cuda_forward_host_weights(p, w, t, 0, s) : cuda_forward(p, w, t, 0, s);
   cudaStreamEndCapture(s, &g);
   if (!report(cs)) return 1;
   cudaGraphInstantiateWithFlags(&ge, g, 0);
-  std::vector<float> y;
-  if (!big.run(&y)) return 1;  // grows the stream's workspace
+  if (!grow(s)) return 1;
   cudaMemset(a.dy, 0, a.x.size() * sizeof(float));
   cudaGraphLaunch(ge, s);
   cudaStreamSynchronize(s);
   const bool ok = download(a.dy, a.x.size()) == a.expect;
-  std::printf("graph replayed after the workspace grew: %s\n", ok ? "same result" : "WRONG result");
+  std::printf("graph replayed after the %s grew: %s\n", what, ok ? "same result" : "WRONG result");
   cudaGraphExecDestroy(ge);
   cudaGraphDestroy(g);
   return ok ? 0 : 1;
 }
 
-// A host-weights call captured, the stream's weight cache grown by a wider call, the graph replayed.
+int graph_replay() {
+  Caller a(0.01f, 1.f, 1), big(0.02f, 1.f, 64);
+  a.host_weights = big.host_weights = false;
+  return replay_after_growth(a, "workspace", [&](cudaStream_t s) {
+    big.stream = s;
+    std::vector<float> y;
+    return big.run(&y);  // 64 samples: a larger workspace
+  });
+}
+
 int weight_cache_graph_replay() {
-  cudaStream_t s = nullptr;
-  cudaStreamCreate(&s);
   Caller a(0.01f, 1.f, 1);
-  a.stream = s;
-  if (!a.run(&a.expect)) return 1;  // the cache exists before the capture
-  const OpParams p = se_params(1);
-  Weights w;
-  w.w1 = a.w1.data();
-  w.w2 = a.w2.data();
-  Tensors t;
-  t.x = a.dx;
-  t.y = a.dy;
-  cudaGraph_t g = nullptr;
-  cudaGraphExec_t ge = nullptr;
-  cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal);
-  const Status cs = cuda_forward_host_weights(p, w, t, 0, s);
-  cudaStreamEndCapture(s, &g);
-  if (!report(cs)) return 1;
-  cudaGraphInstantiateWithFlags(&ge, g, 0);
-  OpParams wide = se_params(1);
-  wide.hidden = 4 * kHidden;  // 4x the weights: the cache grows
-  std::vector<float> w1(size_t(wide.hidden) * kC, 0.02f), w2(size_t(kC) * wide.hidden, 0.02f);
-  Weights ww;
-  ww.w1 = w1.data();
-  ww.w2 = w2.data();
-  void* dy2 = device_copy(a.x);
-  Tensors t2;
-  t2.x = a.dx;
-  t2.y = dy2;
-  if (!report(cuda_forward_host_weights(wide, ww, t2, 0, s))) return 1;
-  cudaMemset(a.dy, 0, a.x.size() * sizeof(float));
-  cudaGraphLaunch(ge, s);
-  cudaStreamSynchronize(s);
-  const bool ok = download(a.dy, a.x.size()) == a.expect;
-  std::printf("graph with host weights replayed after the weight cache grew: %s\n", ok ? "same result" : "WRONG result");
-  cudaGraphExecDestroy(ge);
-  cudaGraphDestroy(g);
-  return ok ? 0 : 1;
+  return replay_after_growth(a, "weight cache", [&](cudaStream_t s) {
+    OpParams wide = se_params(1);
+    wide.hidden = 4 * kHidden;  // 4x the weights: the cache grows
+    std::vector<float> w1(size_t(wide.hidden) * kC, 0.02f), w2(size_t(kC) * wide.hidden, 0.02f);
+    Weights ww;
+    ww.w1 = w1.data();
+    ww.w2 = w2.data();
+    Tensors t2;
+    t2.x = a.dx;
+    t2.y = device_copy(a.x);
+    return report(cuda_forward_host_weights(wide, ww, t2, 0, s));
+  });
 }
 
 }  // namespace
