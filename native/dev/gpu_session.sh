@@ -24,8 +24,8 @@
 # ecatime (async crossover cluster when named). ecatime: ECA's halo kernel against the kernels
 # before it (NOTES-cuda.md, "ECA without barrier A"). Measured on the H200 (2026-11-30): tests ~50 s, cuda11
 # ~45, harness 25, memcheck 14, racecheck 62, timm 34, quick bench 31, full bench 44.
-# Budgets (s), default steps: max(120, 80 + 170, 150 + 2 x 45) + timm 100 + bench 100 + cbamtime
-# 130 + ecatime 110 = 690 at most; by the last run's times (and cbamcheck's ~2 harness checks and
+# Budgets (s), default steps: max(120, 80 + 170, 150 + 2 x 45 + 30) + timm 100 + bench 100 + cbamtime
+# 130 + ecatime 110 = 710 at most (the stream-race memcheck run, 30, added 2026-12-01, not yet timed); by the last run's times (and cbamcheck's ~2 harness checks and
 # 16 sanitizer runs) ~500 in practice. Every step's budget is also cut to what is left before a deadline
 # (GPU_SESSION_DEADLINE_S, default 540 s after the start; the call's 600 s keeps ~60 s for
 # unpacking, the archives and the transfer), and a step that would get less than it needs is
@@ -205,8 +205,7 @@ NO_MEMINFO_TESTS='^(?!.*(alloc/dispose cycles|did not dispose)).*$'
 # Under compute-sanitizer: not the alloc/dispose cycles (slow there) nor the test that fails a
 # cudaMalloc on purpose (the tool reports the API error); the worker-teardown test runs (its frees
 # at env teardown are what memcheck should see) with 3 workers and no free-memory bound. The
-# two-threads-on-one-stream tests run under memcheck at 2% of their counts
-# (SQEX_STREAM_RACE_SCALE): a kernel on a workspace another thread freed is what memcheck sees.
+# two-threads-on-one-stream tests get a memcheck run of their own (step_sanitize).
 SANITIZER_TESTS='^(?!.*(alloc/dispose cycles|absurd allocation)).*$'
 
 step_tests() {
@@ -285,12 +284,20 @@ step_sanitize() {
   local files tool
   for tool in ${SQEX_SANITIZE_TOOLS:-memcheck racecheck}; do
     budget "compute-sanitizer $tool" "${SQEX_SANITIZE_BUDGET_S:-45}" 20 || continue
-    files="test/gpu/nan.cuda.test.ts"; [ $tool = memcheck ] && files="$files test/gpu/tensor.cuda.test.ts test/gpu/stream-race.cuda.test.ts"
-    SQEX_ALLOC_CYCLES=200 SQEX_TEARDOWN_ROUNDS=3 SQEX_MEMINFO_ASSERT=0 SQEX_STREAM_RACE_SCALE=0.02 timeout -k 5 $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
+    files="test/gpu/nan.cuda.test.ts"; [ $tool = memcheck ] && files="$files test/gpu/tensor.cuda.test.ts"
+    SQEX_ALLOC_CYCLES=200 SQEX_TEARDOWN_ROUNDS=3 SQEX_MEMINFO_ASSERT=0 timeout -k 5 $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
       node node_modules/vitest/vitest.mjs run $files -t "$SANITIZER_TESTS" --reporter=verbose --pool=forks --maxWorkers=1 --testTimeout=200000 \
       > "$logs/sanitizer-$tool.log" 2>&1
     note "compute-sanitizer $tool: exit $? — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.log" | sort | uniq -c | plain | tr '\n' ';') $(grep -E 'Tests ' "$logs/sanitizer-$tool.log" | plain)"
   done
+  # Two threads on one stream under memcheck, at 2% of the suite's counts, in a budget of its own
+  # so that it cannot cut the runs above: a kernel on a workspace another thread freed (the race
+  # fixed on 2026-12-01, native/dev/NOTES-cuda.md) is what memcheck would report.
+  budget "compute-sanitizer memcheck, two threads on one stream" "${SQEX_SANITIZE_RACE_BUDGET_S:-30}" 15 || return
+  SQEX_STREAM_RACE_SCALE=0.02 timeout -k 5 $B compute-sanitizer --tool memcheck --target-processes all --print-limit 20 \
+    node node_modules/vitest/vitest.mjs run test/gpu/stream-race.cuda.test.ts --reporter=verbose --pool=forks --maxWorkers=1 --testTimeout=200000 \
+    > "$logs/sanitizer-stream-race.log" 2>&1
+  note "compute-sanitizer memcheck, stream race: exit $? — $(grep -E 'ERROR SUMMARY' "$logs/sanitizer-stream-race.log" | sort | uniq -c | plain | tr '\n' ';') $(grep -E 'Tests ' "$logs/sanitizer-stream-race.log" | plain)"
 }
 
 step_bench() {
