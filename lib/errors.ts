@@ -1,6 +1,6 @@
 // The codes of the Errors this package throws, as a type, and a guard that narrows to them.
 
-import { SetPrototypeHas } from './primordials.js';
+import { ObjectKeys, SetPrototypeHas } from './primordials.js';
 
 /**
  * Every `code` an Error thrown by this package carries (README, "Errors"):
@@ -52,25 +52,28 @@ export interface SqexError extends Error {
   readonly check?: string;
 }
 
-const CODES: ReadonlySet<string> = new Set<SqexErrorCode>([
-  'ERR_INVALID_ARG_TYPE',
-  'ERR_OUT_OF_RANGE',
-  'ERR_SQEX_INVALID_ARGUMENT',
-  'ERR_SQEX_CUDA_UNAVAILABLE',
-  'ERR_SQEX_CUDA',
-  'ERR_SQEX_UNSUPPORTED',
-  'ERR_SQEX_ARRAY_CHANGED',
-  'ERR_SQEX_DISPOSED',
-  'ERR_SQEX_OUT_OF_MEMORY',
-  'ERR_ILLEGAL_CONSTRUCTOR',
-  'ERR_SQEX_LOAD',
-  'ERR_SQEX_INTERNAL',
-  'ERR_SQEX_SAFETENSORS',
-  'ERR_SQEX_SAFETENSORS_NAME',
-  'ERR_SQEX_SAFETENSORS_IO',
-  'ERR_SQEX_SAFETENSORS_TOO_LARGE',
-  'ERR_SQEX_STATE_DICT',
-]);
+// Every member of SqexErrorCode, once: the Record type makes the compiler refuse a code missing
+// here or one that is not in the union.
+const CODE_TABLE: Readonly<Record<SqexErrorCode, true>> = {
+  ERR_INVALID_ARG_TYPE: true,
+  ERR_OUT_OF_RANGE: true,
+  ERR_SQEX_INVALID_ARGUMENT: true,
+  ERR_SQEX_CUDA_UNAVAILABLE: true,
+  ERR_SQEX_CUDA: true,
+  ERR_SQEX_UNSUPPORTED: true,
+  ERR_SQEX_ARRAY_CHANGED: true,
+  ERR_SQEX_DISPOSED: true,
+  ERR_SQEX_OUT_OF_MEMORY: true,
+  ERR_ILLEGAL_CONSTRUCTOR: true,
+  ERR_SQEX_LOAD: true,
+  ERR_SQEX_INTERNAL: true,
+  ERR_SQEX_SAFETENSORS: true,
+  ERR_SQEX_SAFETENSORS_NAME: true,
+  ERR_SQEX_SAFETENSORS_IO: true,
+  ERR_SQEX_SAFETENSORS_TOO_LARGE: true,
+  ERR_SQEX_STATE_DICT: true,
+};
+const CODES: ReadonlySet<string> = new Set(ObjectKeys(CODE_TABLE));
 
 /**
  * Whether `e` is an Error with one of this package's codes (narrows `catch (e)`'s unknown). Node's
