@@ -7,7 +7,7 @@
 import { CFG, DEV, type NativeBinding } from './backend/contract.js';
 import { parseEnum, parseObject, parseShape, parseStream } from './args.js';
 import { binding, hostArraysUseCuda, useCuda } from './cuda.js';
-import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, releaseTensor, retainTensor, tensorDisposed } from './device-tensor.js';
+import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, tensorDisposed, whileHeld } from './device-tensor.js';
 import { codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText, typeError } from './is.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
@@ -284,12 +284,7 @@ class BlockCore {
     const held: DeviceTensor[] = [];
     for (let i = 0; i < this.resident.length; i++) listAppend(held, this.resident[i]!);
     for (let i = 0; i < more.length; i++) listAppend(held, more[i]!);
-    for (let i = 0; i < held.length; i++) retainTensor(held[i]!);
-    try {
-      return await settle();
-    } finally {
-      for (let i = 0; i < held.length; i++) releaseTensor(held[i]!);
-    }
+    return whileHeld(held, settle);
   }
 
   /**

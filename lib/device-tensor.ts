@@ -120,6 +120,18 @@ export let retainTensor: (t: DeviceTensor) => void;
 /** @internal */
 export let releaseTensor: (t: DeviceTensor) => void;
 /**
+ * @internal Runs `settle` with every tensor of `held` retained (a dispose() meanwhile only marks
+ * it) and releases them when it settles, whichever way.
+ */
+export async function whileHeld<T>(held: readonly DeviceTensor[], settle: () => Promise<T>): Promise<T> {
+  for (let i = 0; i < held.length; i++) retainTensor(held[i]!);
+  try {
+    return await settle();
+  } finally {
+    for (let i = 0; i < held.length; i++) releaseTensor(held[i]!);
+  }
+}
+/**
  * @internal Whether `value` is a DeviceTensor this module made: a brand check on the private field, which
  * `Object.create(DeviceTensor.prototype)` or a Proxy cannot fake (unlike instanceof).
  */

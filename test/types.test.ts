@@ -94,7 +94,7 @@ describe('TypeScript declarations', () => {
       for (const m of readFileSync(file, 'utf8').matchAll(/from '(\.{1,2}\/[^']+)\.js'/g)) queue.push(path.resolve(path.dirname(file), `${m[1]}.d.ts`));
     }
     const internal = [
-      'describeHook', 'KindInfo', 'Named', 'rawPtr', 'retainTensor', 'releaseTensor', 'isDeviceTensor', 'allocDeviceTensor',
+      'describeHook', 'KindInfo', 'Named', 'rawPtr', 'retainTensor', 'releaseTensor', 'whileHeld', 'isDeviceTensor', 'allocDeviceTensor',
       'dtypeBytes', 'SE_SPEC', 'ECA_SPEC', 'CBAM_SPEC', 'SE_OPTION_KEYS', 'ECA_OPTION_KEYS', 'CBAM_OPTION_KEYS', 'MAX_ECA_K',
       'MAX_SPATIAL_K', 'seFromStateDict', 'ecaFromStateDict', 'cbamFromStateDict', 'useCuda', 'requireCuda', 'DeviceChoice', 'OpSpec',
       'headerLengthOf', 'parseHeader', 'headerFromBytes',

@@ -24,8 +24,7 @@ import {
   isDeviceTensor,
   tensorDisposed,
   rawPtr,
-  releaseTensor,
-  retainTensor,
+  whileHeld,
 } from '../device-tensor.js';
 import { allocateArray, codedError, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
 import { RegExpPrototypeExec, TypedArrayPrototypeSet, listAppend, listHas } from '../primordials.js';
@@ -350,15 +349,14 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
   const dev = prepared.dev ?? new BigUint64Array(DEV.length);
   fillDevActivations(dev, o, result);
   // DeviceTensor weights (functions) are read by the kernel too; blocks' slots are host arrays.
-  const held = heldTensors(o, result, prepared.weights.slots);
-  for (let i = 0; i < held.length; i++) retainTensor(held[i]!);
-  try {
-    await native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? hostSlots(prepared.weights.slots) : null, prepared.stream);
-  } catch (err) {
-    for (let i = 0; i < held.length; i++) releaseTensor(held[i]!);
-    if (result !== o.out) result.dispose();
-    throw err;
-  }
-  for (let i = 0; i < held.length; i++) releaseTensor(held[i]!);
-  return result;
+  // dispose() of the result on failure only marks it: its memory is freed once nothing holds it.
+  return whileHeld(heldTensors(o, result, prepared.weights.slots), async () => {
+    try {
+      await native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? hostSlots(prepared.weights.slots) : null, prepared.stream);
+    } catch (err) {
+      if (result !== o.out) result.dispose();
+      throw err;
+    }
+    return result;
+  });
 }
