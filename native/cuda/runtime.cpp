@@ -96,24 +96,43 @@ std::mutex& g_stream_locks_mutex = *new std::mutex;
 std::map<StreamKey, std::unique_ptr<std::mutex>>& g_stream_locks =
     *new std::map<StreamKey, std::unique_ptr<std::mutex>>;
 
-// Memory a graph captured on the stream may hold the address of (`captured`) is never freed when
-// the cache grows, only retired (kept until release_stream_caches), since a later replay of that
-// graph would read it.
-struct Workspace {
+// The memory of one per-(device, stream) cache. Memory a graph captured on the stream may hold the
+// address of (`captured`) is never freed when the cache grows, only retired (kept until
+// release_stream_caches), since a later replay of that graph would read it.
+struct CacheMemory {
   void* ptr = nullptr;
-  size_t bytes = 0;
-  size_t counter_cap = 0;  // counters at the start, zeroed at allocation
   bool captured = false;
   std::vector<void*> retired;
+
+  // Lets go of ptr before the cache grows: freed in stream order, or retired if captured.
+  Status drop(cudaStream_t stream, const char* what) {
+    if (ptr != nullptr) {
+      if (captured) {
+        retired.push_back(ptr);
+      } else {
+        SQEX_CUDA_TRY(cudaFreeAsync(ptr, stream), std::string("freeing the old ") + what);
+      }
+    }
+    ptr = nullptr;
+    captured = false;
+    return Status::Ok();
+  }
+  // Frees ptr and every retired block (the stream is about to be destroyed).
+  void release(cudaStream_t stream) {
+    if (ptr != nullptr) cudaFreeAsync(ptr, stream);
+    for (void* old : retired) cudaFreeAsync(old, stream);
+  }
+};
+
+struct Workspace : CacheMemory {
+  size_t bytes = 0;
+  size_t counter_cap = 0;  // counters at the start, zeroed at allocation
 };
 std::mutex& g_ws_mutex = *new std::mutex;
 std::map<StreamKey, Workspace>& g_ws = *new std::map<StreamKey, Workspace>;
 
-struct WeightCache {
-  float* ptr = nullptr;
+struct WeightCache : CacheMemory {
   size_t floats = 0;
-  bool captured = false;
-  std::vector<void*> retired;
 };
 std::mutex& g_wc_mutex = *new std::mutex;
 std::map<StreamKey, WeightCache>& g_wc = *new std::map<StreamKey, WeightCache>;
@@ -166,17 +185,9 @@ Status workspace(int device, cudaStream_t stream, size_t counters, size_t float_
     const size_t new_float_bytes =
         float_bytes > old_float_bytes ? std::max(float_bytes, old_float_bytes + old_float_bytes / 2) : old_float_bytes;
     const size_t new_bytes = cnt_bytes + new_float_bytes;
-    if (ws.ptr) {
-      if (ws.captured) {
-        ws.retired.push_back(ws.ptr);
-      } else {
-        SQEX_CUDA_TRY(cudaFreeAsync(ws.ptr, stream), "freeing the old kernel workspace");
-      }
-      ws.ptr = nullptr;
-      ws.bytes = 0;
-      ws.counter_cap = 0;
-      ws.captured = false;
-    }
+    if (!(st = ws.drop(stream, "kernel workspace")).ok()) return st;
+    ws.bytes = 0;
+    ws.counter_cap = 0;
     void* p = nullptr;
     SQEX_CUDA_TRY(cudaMallocAsync(&p, new_bytes, stream),
                   "allocating " + std::to_string(new_bytes) + " bytes of kernel workspace");
@@ -203,8 +214,7 @@ void release_stream_caches(int device, cudaStream_t stream) {
     std::lock_guard<std::mutex> lock(g_ws_mutex);
     auto it = g_ws.find(StreamKey{device, stream});
     if (it != g_ws.end()) {
-      if (it->second.ptr) cudaFreeAsync(it->second.ptr, stream);
-      for (void* old : it->second.retired) cudaFreeAsync(old, stream);
+      it->second.release(stream);
       g_ws.erase(it);
     }
   }
@@ -212,8 +222,7 @@ void release_stream_caches(int device, cudaStream_t stream) {
     std::lock_guard<std::mutex> lock(g_wc_mutex);
     auto it = g_wc.find(StreamKey{device, stream});
     if (it != g_wc.end()) {
-      if (it->second.ptr) cudaFreeAsync(it->second.ptr, stream);
-      for (void* old : it->second.retired) cudaFreeAsync(old, stream);
+      it->second.release(stream);
       g_wc.erase(it);
     }
   }
@@ -301,24 +310,16 @@ Status upload_weights(const OpParams& p, const Weights& hw, int device, cudaStre
     if (cap)
       return Status::Error(StatusCode::InvalidArgument,
                            "the CUDA weight cache must grow, which cannot happen during graph capture");
-    if (wc.ptr) {
-      if (wc.captured) {
-        wc.retired.push_back(wc.ptr);
-      } else {
-        SQEX_CUDA_TRY(cudaFreeAsync(wc.ptr, stream), "freeing the old weight cache");
-      }
-    }
-    wc.ptr = nullptr;
+    if (!(cst = wc.drop(stream, "weight cache")).ok()) return cst;
     wc.floats = 0;
-    wc.captured = false;
     void* ptr = nullptr;
     const size_t floats = std::max(need, size_t(1024));
     SQEX_CUDA_TRY(cudaMallocAsync(&ptr, floats * sizeof(float), stream), "allocating the weight cache");
-    wc.ptr = static_cast<float*>(ptr);
+    wc.ptr = ptr;
     wc.floats = floats;
   }
   if (cap) wc.captured = true;
-  float* cur = wc.ptr;
+  float* cur = static_cast<float*>(wc.ptr);
   *dw = Weights{};
   auto put = [&](const float* src, size_t n, const float** dst) -> Status {
     if (!src || n == 0) return Status::Ok();
