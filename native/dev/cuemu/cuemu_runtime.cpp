@@ -188,10 +188,7 @@ cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) {
   std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
   return cudaMalloc(p, n);
 }
-cudaError_t cudaFreeAsync(void* p, cudaStream_t) {
-  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
-  return cudaFree(p);
-}
+cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return cudaFree(p); }  // (cudaFree takes the stream mutex)
 cudaError_t cudaMallocHost(void** p, size_t n) { return cudaMalloc(p, n); }
 cudaError_t cudaFreeHost(void* p) { return cudaFree(p); }
 cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total) {
