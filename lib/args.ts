@@ -25,7 +25,7 @@ import {
   listHas,
 } from './primordials.js';
 
-const SHAPE_EXPECTED = 'an array of 4 positive integers [N, C, H, W]';
+export const SHAPE_EXPECTED = 'an array of 4 integers [N, C, H, W] (N ≥ 0; C, H, W ≥ 1)';
 const AXES = ['N', 'C', 'H', 'W'] as const;
 
 function axisName(arg: string, i: number): string {
@@ -33,8 +33,11 @@ function axisName(arg: string, i: number): string {
 }
 
 /**
- * A frozen copy of a valid [N, C, H, W]; N·C·H·W must be at most 2^31 − 1. Each element is read
- * exactly once (a getter cannot answer the check and the use differently): callers use the copy.
+ * A frozen copy of a valid [N, C, H, W]; N·C·H·W must be at most 2^31 − 1. N may be 0 (an empty
+ * batch, as PyTorch allows: the ops then return an empty result and run nothing); C, H and W are
+ * at least 1 (PyTorch refuses an empty channel or spatial axis in these blocks' pooling). Each
+ * element is read exactly once (a getter cannot answer the check and the use differently):
+ * callers use the copy.
  */
 export function parseShape(fn: string, arg: string, value: unknown): Shape4 {
   if (!isArrayValue(value)) throw typeError(fn, arg, SHAPE_EXPECTED, value);
@@ -45,9 +48,10 @@ export function parseShape(fn: string, arg: string, value: unknown): Shape4 {
   for (let i = 0; i < 4; i++) {
     const d: unknown = value[i];
     // Messages are built only on failure: this runs on every call.
-    if (typeof d !== 'number') throw typeError(fn, axisName(arg, i), 'a positive integer', d);
-    if (!isInteger(d) || d < 1) throw rangeError(fn, axisName(arg, i), 'a positive integer', d);
-    if (d > MAX_ELEMENTS) throw rangeError(fn, axisName(arg, i), `a positive integer at most ${MAX_ELEMENTS}`, d);
+    const least = i === 0 ? 0 : 1;
+    if (typeof d !== 'number') throw typeError(fn, axisName(arg, i), axisExpected(i), d);
+    if (!isInteger(d) || d < least) throw rangeError(fn, axisName(arg, i), axisExpected(i), d);
+    if (d > MAX_ELEMENTS) throw rangeError(fn, axisName(arg, i), `${axisExpected(i)} at most ${MAX_ELEMENTS}`, d);
     dims[i] = d;
   }
   const numel = dims[0]! * dims[1]! * dims[2]! * dims[3]!;
@@ -60,6 +64,10 @@ export function parseShape(fn: string, arg: string, value: unknown): Shape4 {
     );
   }
   return ObjectFreeze([dims[0]!, dims[1]!, dims[2]!, dims[3]!] as const);
+}
+
+function axisExpected(i: number): string {
+  return i === 0 ? 'a non-negative integer (0 for an empty batch)' : 'a positive integer';
 }
 
 export function numelOf(shape: Shape4): number {

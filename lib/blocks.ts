@@ -297,6 +297,7 @@ class BlockCore {
     const c = this.parseCall(fn, x, a2, a3);
     if (!c.resident) return runSync(this.prepare(fn, x, c));
     const { native, result } = this.startResident(fn, x as DeviceTensor);
+    if (result.byteLength === 0) return result; // an empty batch: nothing to run
     try {
       native.cudaForwardDevice(this.cfg, this.dev, null, c.stream);
     } catch (err) {
@@ -316,6 +317,7 @@ class BlockCore {
     }
     const xd = x as DeviceTensor;
     const { native, result } = this.startResident(fn, xd);
+    if (result.byteLength === 0) return result;
     // dispose() of the result on failure only marks it: its memory is freed once nothing holds it.
     return this.holding([xd, result], async () => {
       try {

@@ -188,7 +188,8 @@ export class DeviceTensor {
     this.device = device;
     this.byteLength = numelOf(shape) * dtypeBytes(dtype);
     this.owned = owned;
-    if (owned) FinalizationRegistryPrototypeRegister(registry, this, { device, ptr }, this);
+    // An empty tensor (N = 0) owns no memory: ptr 0n, nothing to free.
+    if (owned && ptr !== 0n) FinalizationRegistryPrototypeRegister(registry, this, { device, ptr }, this);
     // readonly binds TypeScript only: frozen, a caller cannot enlarge shape/byteLength (the native
     // re-check trusts them: a kernel would run past the allocation), retag dtype/device, or set
     // owned to free memory it does not own. The private fields stay writable to this class.
@@ -281,6 +282,7 @@ export class DeviceTensor {
     checkDeviceIndex(fn, native, device);
     const src = storageBits(data, dtype);
     const t = allocDeviceTensor(native, shp, layout, dtype, device);
+    if (numel === 0) return t;
     try {
       native.cudaUpload(device, t.#ptr, src, 0n);
     } catch (err) {
@@ -346,7 +348,10 @@ export class DeviceTensor {
     return createTensor(ptr, shp, layout, dtype, device, false);
   }
 
-  /** Device address (a bigint); throws an Error with code 'ERR_SQEX_DISPOSED' once disposed. */
+  /**
+   * Device address (a bigint; 0n for an empty tensor, N = 0, which holds no memory); throws an
+   * Error with code 'ERR_SQEX_DISPOSED' once disposed.
+   */
   get ptr(): bigint {
     brand(this, 'DeviceTensor.ptr');
     this.#assertLive('ptr');
@@ -378,6 +383,7 @@ export class DeviceTensor {
     brand(this, fn);
     const stream = this.#liveStream(fn, 'toHost', options);
     const dst = this.#hostBuffer();
+    if (this.byteLength === 0) return dst;
     const native = binding();
     retainTensor(this);
     try {
@@ -414,7 +420,7 @@ export class DeviceTensor {
     if (isUnusableView(data)) throw typeError(fn, 'data', `${expected} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, data);
     if (!isF32 && this.dtype === 'float32') throw typeError(fn, 'data', `${expected} (this tensor is float32)`, data);
     if (lengthOf(data) !== numel) throw rangeError(fn, 'data', `${expected} (N × C × H × W of ${formatShape(this.shape)})`, data);
-    binding().cudaUpload(this.device, this.#ptr, storageBits(data, this.dtype), stream);
+    if (numel !== 0) binding().cudaUpload(this.device, this.#ptr, storageBits(data, this.dtype), stream);
     return this;
   }
 
@@ -424,7 +430,7 @@ export class DeviceTensor {
     brand(this, fn);
     const stream = this.#liveStream(fn, 'toHostSync', options);
     const dst = this.#hostBuffer();
-    binding().cudaDownload(this.device, this.#ptr, dst, stream);
+    if (this.byteLength !== 0) binding().cudaDownload(this.device, this.#ptr, dst, stream);
     return dst;
   }
 
@@ -474,7 +480,7 @@ export class DeviceTensor {
   #free(): void {
     const ptr = this.#ptr;
     this.#ptr = 0n;
-    binding().cudaFree(this.device, ptr);
+    if (ptr !== 0n) binding().cudaFree(this.device, ptr);
   }
 
   #hostBuffer(): Float32Array | Uint16Array {
@@ -520,7 +526,10 @@ function checkDeviceIndex(fn: string, native: NativeBinding, device: number): vo
   if (device >= count) throw rangeError(fn, 'options.device', `a CUDA device index below the device count (${count})`, device);
 }
 
-/** @internal A new owned tensor (contents uninitialised). */
+/**
+ * @internal A new owned tensor (contents uninitialised). An empty one (N = 0) allocates nothing:
+ * its ptr is 0n, as an empty torch tensor's data_ptr().
+ */
 export function allocDeviceTensor(
   native: NativeBinding,
   shape: Shape4,
@@ -529,7 +538,7 @@ export function allocDeviceTensor(
   device: number,
 ): DeviceTensor {
   const bytes = numelOf(shape) * dtypeBytes(dtype);
-  const ptr = native.cudaAlloc(device, bytes);
+  const ptr = bytes === 0 ? 0n : native.cudaAlloc(device, bytes);
   return createTensor(ptr, shape, layout, dtype, device, true);
 }
 

@@ -2216,3 +2216,94 @@ describe("CPU fallback under device 'auto' with a deviceIndex, for host arrays",
     expect((await newWarnings(w0)).length).toBe(0);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+
+describe('an empty batch (N = 0) on the device path, as PyTorch allows', () => {
+  const C = 6, H = 3, W = 2, HIDDEN = 2;
+  const empty: Shape4 = [0, C, H, W];
+  const problems = (rng: Rng): Record<OpName, unknown> => ({
+    se: randSEWeights(rng, C, HIDDEN, { twoFc: true, b1: true, b2: true }),
+    eca: { weight: randECAWeight(rng, 3) },
+    cbam: randCBAMWeights(rng, C, HIDDEN, 7, { b1: true, b2: true, spatialBias: true }),
+  });
+
+  test('DeviceTensor.from / empty / toHost / copyFrom / dispose: no device memory, no CUDA call but the device check', async () => {
+    for (const dtype of ['float32', 'float16', 'bfloat16'] as const) {
+      const t = dtype === 'float32' ? upload(new Float32Array(0), empty) : upload(new Uint16Array(0), empty, { dtype });
+      const e = keep(DeviceTensor.empty(empty as LibShape4, { dtype, layout: 'NHWC' }));
+      for (const x of [t, e]) {
+        expect(x.byteLength).toBe(0);
+        expect(x.ptr).toBe(0n);
+        expect(x.shape).toEqual(empty);
+        const host = await x.toHost();
+        expect(host.length).toBe(0);
+        expect(host).toBeInstanceOf(dtype === 'float32' ? Float32Array : Uint16Array);
+        expect(x.toHostSync().length).toBe(0);
+        expect((await x.toFloat32()).length).toBe(0);
+        expect(x.copyFrom(new Float32Array(0))).toBe(x);
+        // Still validated: a non-empty array is the wrong length.
+        expect(thrown(() => x.copyFrom(new Float32Array(1)))).toBeInstanceOf(RangeError);
+      }
+      t.dispose();
+      expect(t.disposed).toBe(true);
+      expect(thrown(() => t.ptr)).toMatchObject({ code: 'ERR_SQEX_DISPOSED' });
+      await expect(t.toHost()).rejects.toMatchObject({ code: 'ERR_SQEX_DISPOSED' });
+    }
+    expect(fake.log.filter((r) => r.fn !== 'cudaSynchronize')).toEqual([]);
+    // The device index is still checked against the device count.
+    expect(thrown(() => DeviceTensor.empty(empty as LibShape4, { device: FAKE_DEVICES.length }))).toBeInstanceOf(RangeError);
+    const borrowed = DeviceTensor.fromPointer(0x1000n, empty as LibShape4);
+    expect(borrowed.byteLength).toBe(0);
+    expect((await borrowed.toHost()).length).toBe(0);
+    borrowed.dispose();
+    expect(fake.log.filter((r) => r.fn !== 'cudaSynchronize')).toEqual([]);
+  });
+
+  const cases = (['se', 'eca', 'cbam'] as const).flatMap((op) => MODES.map((mode) => ({ op, mode })));
+  test.each(cases)('$op ($mode): an empty result, out as given, no kernel; weights and operands still checked', async ({ op, mode }) => {
+    const rng = freshRng();
+    const w = problems(rng)[op];
+    const x = upload(new Float32Array(0), empty, { layout: 'NHWC' });
+    const y = dt(await call(mode, op, x, empty, w, {}));
+    keep(y);
+    expect(y).not.toBe(x);
+    expect(y.shape).toEqual(empty);
+    expect([y.byteLength, y.ptr, y.layout, y.dtype]).toEqual([0, 0n, 'NHWC', 'float32']);
+    const out = upload(new Float32Array(0), empty, { layout: 'NHWC' });
+    const residual = op === 'se' ? { residual: upload(new Float32Array(0), empty, { layout: 'NHWC' }) } : {};
+    const scaleOut = op === 'cbam' ? {} : { scaleOut: upload(new Float32Array(0), [0, C, 1, 1]) };
+    expect(await call(mode, op, x, empty, w, { out, ...scaleOut, ...residual })).toBe(out);
+    expect(fake.forwards()).toEqual([]);
+    expect(fake.log.filter((r) => r.fn === 'cudaAlloc')).toEqual([]);
+    // Refusals still come first: weights for another C, a scaleOut of the wrong size, a disposed x.
+    const other = op === 'eca'
+      ? { weight: new Float32Array(4) }
+      : op === 'se' ? randSEWeights(rng, C + 1, HIDDEN, { twoFc: true, b1: true, b2: true }) : randCBAMWeights(rng, C + 1, HIDDEN, 7, { b1: true, b2: true, spatialBias: true });
+    expect(await failure(() => call(mode, op, x, empty, other, {}))).toBeInstanceOf(RangeError);
+    if (op !== 'cbam') {
+      expect(await failure(() => call(mode, op, x, empty, w, { scaleOut: upload(new Float32Array(1), [1, 1, 1, 1]) }))).toBeInstanceOf(RangeError);
+    }
+    const gone = upload(new Float32Array(0), empty);
+    gone.dispose();
+    expect(await failure(() => call(mode, op, gone, empty, w, {}))).toMatchObject({ message: /x must be a DeviceTensor that has not been disposed/ });
+    expect(fake.forwards()).toEqual([]);
+  });
+
+  test.each(MODES)('blocks on CUDA (%s): the resident path and the general one return empty tensors without a kernel', async (mode) => {
+    const rng = freshRng();
+    const block = keep(new SEBlock(asWeights(randSEWeights(rng, C, HIDDEN, { twoFc: true, b1: true, b2: true })) as never, { device: 'cuda' }));
+    const x = upload(new Float32Array(0), empty);
+    const run = (...a: unknown[]): Promise<unknown> =>
+      mode === 'sync' ? Promise.resolve((block.forward as (...b: unknown[]) => unknown)(...a)) : (block.forwardAsync as (...b: unknown[]) => Promise<unknown>)(...a);
+    const y = keep(dt(await run(x)));
+    expect([y.byteLength, y.ptr]).toEqual([0, 0n]);
+    const out = upload(new Float32Array(0), empty);
+    expect(await run(x, { out })).toBe(out);
+    // A host x on a CUDA block, and its out.
+    expect(f32(await run(new Float32Array(0), empty))).toHaveLength(0);
+    expect(fake.forwards()).toEqual([]);
+    // A DeviceTensor x of another C is still refused.
+    expect(await failure(() => run(upload(new Float32Array(0), [0, C + 1, H, W])))).toBeInstanceOf(RangeError);
+  });
+});

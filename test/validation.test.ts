@@ -783,7 +783,8 @@ describe('DeviceTensor refuses bad input', () => {
       // A type error too (test/types/errors.ts): raw half bits need a half dtype.
       [() => DeviceTensor.from(new Uint16Array(NUMEL) as never, SHAPE), RangeError, 'DeviceTensor.from', 'options.dtype'],
       [() => DeviceTensor.from(new Float32Array(NUMEL), SHAPE, { dtype: 'int8' } as never), RangeError, 'DeviceTensor.from', 'options.dtype'],
-      [() => DeviceTensor.empty([0, C, H, W]), RangeError, 'DeviceTensor.empty', 'shape[0] (N)'],
+      [() => DeviceTensor.empty([-1, C, H, W]), RangeError, 'DeviceTensor.empty', 'shape[0] (N)'],
+      [() => DeviceTensor.empty([1, 0, H, W]), RangeError, 'DeviceTensor.empty', 'shape[1] (C)'],
       [() => DeviceTensor.empty(SHAPE, { device: 1.5 }), RangeError, 'DeviceTensor.empty', 'options.device'],
     ];
     for (const [call, cls, fn, arg] of bad) {

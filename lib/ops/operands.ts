@@ -1,7 +1,7 @@
 // Activation operands: x, residual, out and scaleOut against the shape, their aliasing, and the
 // backend a call runs on (host arrays: CPU or CUDA by options.device; a DeviceTensor x: CUDA).
 
-import { numelOf } from '../args.js';
+import { SHAPE_EXPECTED, numelOf } from '../args.js';
 import { hostArraysUseCuda, requireCuda } from '../cuda.js';
 import { DeviceTensor, isDeviceTensor, rawPtr, tensorDisposed } from '../device-tensor.js';
 import {
@@ -117,7 +117,7 @@ export function resolveOperands(
 ): Operands {
   if (isDeviceTensor(x)) return resolveDevice(fn, spec, x, shape, settings, raw, expectC, dtype);
   if (!isFloat32Array(x)) throw typeError(fn, 'x', 'a Float32Array or a DeviceTensor', x);
-  if (shape === undefined) throw rangeError(fn, 'shape', 'an array of 4 positive integers [N, C, H, W]', shape);
+  if (shape === undefined) throw rangeError(fn, 'shape', SHAPE_EXPECTED, shape);
   checkChannels(fn, shape, expectC);
   const numel = numelOf(shape);
   const why = (): string => dimsText(shape);

@@ -236,6 +236,15 @@ function deviceResult(native: NativeBinding, o: DeviceOperandSet): DeviceTensor 
   return o.out ?? allocDeviceTensor(native, o.x.shape, o.x.layout, o.x.dtype, o.x.device);
 }
 
+/**
+ * An empty batch (N = 0, as PyTorch accepts): every argument has passed, and there is nothing to
+ * compute or write, so no kernel runs (the addon refuses N = 0). The result is out, or a new
+ * empty array.
+ */
+function emptyHostResult(call: PreparedCall, o: HostOperandSet): Float32Array {
+  return o.out ?? allocateArray(Float32Array, 0, `${call.fn}'s result`);
+}
+
 // The addon's aliasing check by address (native/binding/convert.cpp) catches what lib/ cannot
 // see: two SharedArrayBuffer objects over the same memory (structuredClone or postMessage of a
 // SharedArrayBuffer gives one), whose views lib/ compares by buffer identity. Its refusal is
@@ -271,6 +280,7 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
   const native = binding();
   const o = call.ops;
   if (o.kind === 'host') {
+    if (o.shape[0] === 0) return emptyHostResult(call, o);
     // Without out, the addon allocates the result and returns it (native/binding/result_array.h).
     const operands = hostOperands(call, o, o.out);
     try {
@@ -287,6 +297,7 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
     }
   }
   const result = deviceResult(native, o);
+  if (result.byteLength === 0) return result; // an empty batch: an empty tensor (no memory), or out
   const dev = call.dev ?? new BigUint64Array(DEV.length);
   fillDevActivations(dev, o, result);
   try {
@@ -316,6 +327,7 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
   const native = binding();
   const o = prepared.ops;
   if (o.kind === 'host') {
+    if (o.shape[0] === 0) return emptyHostResult(prepared, o);
     // A block's cfg array is shared by its calls: a CPU fallback after the await needs this call's own copy.
     const call = o.cuda && prepared.cpuFallback ? { ...prepared, cfg: new Float64Array(prepared.cfg) } : prepared;
     // Without out, the addon allocates the result itself (it is then nobody else's until the
@@ -346,6 +358,7 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
     }
   }
   const result = deviceResult(native, o);
+  if (result.byteLength === 0) return result;
   const dev = prepared.dev ?? new BigUint64Array(DEV.length);
   fillDevActivations(dev, o, result);
   // DeviceTensor weights (functions) are read by the kernel too; blocks' slots are host arrays.

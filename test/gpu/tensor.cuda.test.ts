@@ -220,6 +220,32 @@ if (workerData.mode === 'terminate') setInterval(() => {}, 1000);
     }
   });
 
+  test('an empty batch (N = 0): an empty tensor with no memory, the ops return empty results, no CUDA error', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [0, 8, 3, 2];
+    const x = DeviceTensor.from(new Float32Array(0), shape, { layout: 'NHWC', dtype: 'float16' });
+    expect([x.byteLength, x.ptr]).toEqual([0, 0n]);
+    expect((await x.toHost()).length).toBe(0);
+    const w = randSEWeights(rng, 8, 2, { twoFc: true, b1: true, b2: true });
+    const y = seForward(x, shape, w);
+    const ya = await seForwardAsync(x, shape, w);
+    const block = new SEBlock(w, { device: 'cuda' });
+    const yb = block.forward(x);
+    for (const t of [y, ya, yb]) {
+      expect(t.shape).toEqual(shape);
+      expect([t.byteLength, t.ptr, t.dtype, t.layout]).toEqual([0, 0n, 'float16', 'NHWC']);
+      expect(t.toHostSync().length).toBe(0);
+      t.dispose();
+    }
+    // A host x on CUDA too, and the device stays usable afterwards.
+    expect(seForward(new Float32Array(0), shape, w, { device: 'cuda' }).length).toBe(0);
+    const one = DeviceTensor.from(rng.normals(48), [1, 8, 3, 2]);
+    const y1 = block.forward(one);
+    expect(y1.toHostSync().length).toBe(48);
+    for (const t of [one, y1, x]) t.dispose();
+    block.dispose();
+  });
+
   test('a shape whose getter detaches data: the TypeError says detached, naming data', () => {
     const data = new Float32Array(4);
     const shape = [1, 1, 2, 2];
