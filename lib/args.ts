@@ -52,7 +52,7 @@ export function parseShape(fn: string, arg: string, value: unknown): Shape4 {
     if (typeof d !== 'number') throw typeError(fn, axisName(arg, i), axisExpected(i), d);
     if (!isInteger(d) || d < least) throw rangeError(fn, axisName(arg, i), axisExpected(i), d);
     if (d > MAX_ELEMENTS) throw rangeError(fn, axisName(arg, i), `${axisExpected(i)} at most ${MAX_ELEMENTS}`, d);
-    dims[i] = d;
+    dims[i] = d === 0 ? 0 : d; // -0 as 0: the copy is what callers see (a result's shape, byteLength)
   }
   const numel = dims[0]! * dims[1]! * dims[2]! * dims[3]!;
   if (numel > MAX_ELEMENTS) {

@@ -317,10 +317,11 @@ export class DeviceTensor {
    * only detaches; the memory stays the caller's to free, and must outlive every use. No CUDA
    * call is made here, so the pointer is not checked beyond being non-zero.
    *
-   * @param ptr - the device address, a bigint in (0n, 2n ** 64n).
+   * @param ptr - the device address, a bigint in (0n, 2n ** 64n); 0n is accepted for an empty
+   *   tensor (N = 0), as an empty torch tensor's data_ptr().
    * @param shape - logical [N, C, H, W] of the memory, in `options.layout` and `options.dtype`.
    * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') for a non-bigint ptr or a bad option kind;
-   *   RangeError (code 'ERR_OUT_OF_RANGE') for ptr 0n or ≥ 2^64, a bad shape, a byteLength below
+   *   RangeError (code 'ERR_OUT_OF_RANGE') for ptr 0n (with N ≥ 1) or ≥ 2^64, a bad shape, a byteLength below
    *   the tensor's bytes, or a device index past the device count; Error with code
    *   'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU.
    */
@@ -328,8 +329,11 @@ export class DeviceTensor {
     const fn = 'DeviceTensor.fromPointer';
     const opts = parseObject(fn, 'options', options, POINTER_KEYS, true);
     if (typeof ptr !== 'bigint') throw typeError(fn, 'ptr', 'a bigint device address', ptr);
-    if (ptr <= 0n || ptr > MAX_U64) throw rangeError(fn, 'ptr', 'a non-zero bigint device address below 2n ** 64n', ptr);
     const shp = parseShape(fn, 'shape', shape);
+    // 0n only for an empty tensor (N = 0): an empty torch tensor's data_ptr() is 0.
+    if (ptr < 0n || ptr > MAX_U64 || (ptr === 0n && shp[0] !== 0)) {
+      throw rangeError(fn, 'ptr', 'a non-zero bigint device address below 2n ** 64n (0n only with N = 0)', ptr);
+    }
     const layout = parseEnum(fn, 'options.layout', opts.layout, LAYOUTS, 'NCHW');
     const dtype = parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
     const device = parseIndex(fn, 'options.device', opts.device) ?? 0;
@@ -349,8 +353,9 @@ export class DeviceTensor {
   }
 
   /**
-   * Device address (a bigint; 0n for an empty tensor, N = 0, which holds no memory); throws an
-   * Error with code 'ERR_SQEX_DISPOSED' once disposed.
+   * Device address (a bigint); throws an Error with code 'ERR_SQEX_DISPOSED' once disposed. An
+   * empty tensor (N = 0) made by from, empty or an op holds no memory and has ptr 0n; one from
+   * fromPointer keeps the address it was given.
    */
   get ptr(): bigint {
     brand(this, 'DeviceTensor.ptr');

@@ -2220,6 +2220,7 @@ describe("CPU fallback under device 'auto' with a deviceIndex, for host arrays",
 // ---------------------------------------------------------------------------------------------
 
 describe('an empty batch (N = 0) on the device path, as PyTorch allows', () => {
+  const ecaForwardAny = SYNC.eca as AnyFn;
   const C = 6, H = 3, W = 2, HIDDEN = 2;
   const empty: Shape4 = [0, C, H, W];
   const problems = (rng: Rng): Record<OpName, unknown> => ({
@@ -2258,6 +2259,22 @@ describe('an empty batch (N = 0) on the device path, as PyTorch allows', () => {
     expect((await borrowed.toHost()).length).toBe(0);
     borrowed.dispose();
     expect(fake.log.filter((r) => r.fn !== 'cudaSynchronize')).toEqual([]);
+  });
+
+  // Found by an attack on the change (2026-12-01).
+  test('fromPointer takes 0n for an empty shape only; empty tensors overlap nothing; -0 is 0', () => {
+    const wrapped = DeviceTensor.fromPointer(0n, empty as LibShape4);
+    expect([wrapped.ptr, wrapped.byteLength]).toEqual([0n, 0]);
+    wrapped.dispose();
+    expect(thrown(() => DeviceTensor.fromPointer(0n, [1, C, H, W]))).toMatchObject({ code: 'ERR_OUT_OF_RANGE', argument: 'ptr' });
+    // An empty out at an address inside a device weight: not an overlap.
+    const weight = upload(new Float32Array([0.5, -1, 2]), [1, 1, 1, 3]);
+    const x = upload(new Float32Array(0), empty);
+    const out = keep(DeviceTensor.fromPointer(weight.ptr + 4n, empty as LibShape4));
+    expect(ecaForwardAny(x, empty, { weight }, { out })).toBe(out);
+    const minus = keep(DeviceTensor.empty([-0, C, H, W]));
+    expect(Object.is(minus.shape[0], 0) && Object.is(minus.byteLength, 0)).toBe(true);
+    expect(fake.forwards()).toEqual([]);
   });
 
   const cases = (['se', 'eca', 'cbam'] as const).flatMap((op) => MODES.map((mode) => ({ op, mode })));

@@ -104,6 +104,38 @@ describe('an empty batch (N = 0) over host arrays', () => {
     }
   });
 
+  // Found by an attack on the change (2026-12-01): each of these was wrong at N = 0 only.
+  test('zero bytes overlap nothing; a view past a shrunk resizable buffer is refused; -0 is 0', async () => {
+    const w = weightsFor('eca');
+    // An empty out (or scaleOut) whose offset falls inside a weight's bytes was "overlapping the weights".
+    const buf = new Float32Array(16);
+    buf.set(w.weight!);
+    const weight = buf.subarray(0, 3);
+    const out = new Float32Array(buf.buffer, 4, 0);
+    expect(ecaForward(new Float32Array(0), EMPTY, { weight }, { out, scaleOut: new Float32Array(buf.buffer, 8, 0) })).toBe(out);
+    // A view past the end of a shrunk resizable buffer reads as length 0: refused as x and as out.
+    const rab = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(64, { maxByteLength: 64 });
+    const gone = new Float32Array(rab, 32);
+    rab.resize(16);
+    for (const [what, f] of [
+      ['x', () => (ecaForward as AnyFn)(gone, EMPTY, w)],
+      ['options.out', () => (ecaForward as AnyFn)(new Float32Array(0), EMPTY, w, { out: gone })],
+    ] as const) {
+      const err = await refusal(f);
+      expect(err, what).toBeInstanceOf(TypeError);
+      expect(err.message, what).toMatch(new RegExp(`^ecaForward: ${what.replace('.', '\\.')} must be a Float32Array of length 0 .*out of bounds \\(a shrunk resizable buffer\\)`));
+      expect(err.code).toBe('ERR_INVALID_ARG_TYPE');
+    }
+    // The same view with N = 1 names the real problem too (it used to be a length RangeError).
+    const err1 = await refusal(() => (ecaForward as AnyFn)(gone, [1, C, H, W], w));
+    expect(err1).toBeInstanceOf(TypeError);
+    expect(err1.message).toMatch(/out of bounds/);
+    // N = -0 is parsed as 0.
+    const block = new SEBlock(weightsFor('se') as never, { device: 'cpu' });
+    expect(Object.is((block.forward(new Float32Array(0), [-0, C, H, W]) as Float32Array).length, 0)).toBe(true);
+    block.dispose();
+  });
+
   test.runIf(!cuda.status().available)("device 'cuda' without CUDA is refused as for any batch", async () => {
     const err = await refusal(() => (seForward as AnyFn)(new Float32Array(0), EMPTY, weightsFor('se'), { device: 'cuda' }));
     expect(err.code).toBe('ERR_SQEX_CUDA_UNAVAILABLE');

@@ -9,8 +9,8 @@ import {
   byteLengthOf,
   byteOffsetOf,
   formatShape,
-  isDetached,
   isFloat32Array,
+  isUnusableView,
   lengthOf,
   rangeError,
   rangeErrorText,
@@ -27,7 +27,11 @@ function dimsText(shape: Shape4): string {
 /** why: words for where `length` comes from, built only for a message. */
 function hostTensor(fn: string, arg: string, value: unknown, length: number, why: () => string): Float32Array {
   if (!isFloat32Array(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why()})`, value);
-  if (isDetached(value)) throw typeError(fn, arg, `a Float32Array of length ${length} (${why()}) that is not detached`, value);
+  // A view past the end of a shrunk resizable buffer reads as length 0, so only an empty batch
+  // (N = 0) would have let it through the length check below.
+  if (isUnusableView(value)) {
+    throw typeError(fn, arg, `a Float32Array of length ${length} (${why()}) that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, value);
+  }
   if (lengthOf(value) !== length) throw rangeError(fn, arg, `a Float32Array of length ${length} (${why()})`, value);
   return value;
 }
@@ -35,11 +39,14 @@ function hostTensor(fn: string, arg: string, value: unknown, length: number, why
 // By the intrinsic accessors (a subclass's own `buffer` getter is never asked). Views of one
 // SharedArrayBuffer received through different messages are distinct buffer objects: the native
 // side re-checks aliasing by address.
+// Zero bytes (an empty batch's arrays) overlap nothing.
 function overlaps(a: ArrayBufferView, b: ArrayBufferView): boolean {
   if (bufferOf(a) !== bufferOf(b)) return false;
   const ao = byteOffsetOf(a);
   const bo = byteOffsetOf(b);
-  return ao < bo + byteLengthOf(b) && bo < ao + byteLengthOf(a);
+  const al = byteLengthOf(a);
+  const bl = byteLengthOf(b);
+  return al !== 0 && bl !== 0 && ao < bo + bl && bo < ao + al;
 }
 
 function sameRegion(a: ArrayBufferView, b: ArrayBufferView): boolean {
@@ -47,7 +54,7 @@ function sameRegion(a: ArrayBufferView, b: ArrayBufferView): boolean {
 }
 
 export function deviceOverlaps(a: DeviceTensor, b: DeviceTensor): boolean {
-  if (a.device !== b.device) return false;
+  if (a.device !== b.device || a.byteLength === 0 || b.byteLength === 0) return false;
   const pa = rawPtr(a);
   const pb = rawPtr(b);
   return pa < pb + BigInt(b.byteLength) && pb < pa + BigInt(a.byteLength);
