@@ -101,6 +101,10 @@ function fixFor(expected: string, value: unknown): string | undefined {
     if (name === 'Uint8Array' && BufferIsBuffer !== undefined && BufferIsBuffer(value)) {
       return 'To read float32 bytes from a Node Buffer: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4) when buf.byteOffset is a multiple of 4, else new Float32Array(Uint8Array.prototype.slice.call(buf).buffer)';
     }
+    if (name === 'Float16Array' && StringPrototypeIncludes(expected, 'Uint16Array')) {
+      // Node 24+: the bytes of a Float16Array are the float16 bits, so no conversion is needed.
+      return "A Float16Array's bytes are raw float16 bits: pass new Uint16Array(value.buffer, value.byteOffset, value.length) with dtype 'float16' (no copy), or Float32Array.from(value)";
+    }
     if (name !== undefined && name !== 'Float32Array') return `To convert: Float32Array.from(value)`;
     if (isArray(value)) return 'To convert an Array of numbers: Float32Array.from(value)';
   }

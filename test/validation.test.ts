@@ -798,6 +798,20 @@ describe('DeviceTensor refuses bad input', () => {
     }
   });
 
+  // Node 24+ has Float16Array: its bytes are the float16 bits a Uint16Array view passes as they are.
+  const hasFloat16 = typeof (globalThis as { Float16Array?: unknown }).Float16Array === 'function';
+  test.skipIf(noteSkip(!hasFloat16, 'validation: the Float16Array hint', `Node ${process.versions.node} has no Float16Array (Node 24+)`))('a Float16Array for from is refused with the zero-copy Uint16Array view as the fix', () => {
+    const F16 = (globalThis as unknown as { Float16Array: new (n: number) => ArrayBufferView }).Float16Array;
+    let err: unknown;
+    try {
+      DeviceTensor.from(new F16(NUMEL) as never, SHAPE, { dtype: 'float16' });
+    } catch (e) {
+      err = e;
+    }
+    expectMessage(err, TypeError, 'DeviceTensor.from', 'data');
+    expect((err as Error).message).toContain("new Uint16Array(value.buffer, value.byteOffset, value.length) with dtype 'float16' (no copy)");
+  });
+
   test('from without CUDA is an Error carrying the status reason', () => {
     const status = cuda.status();
     if (status.available) return;
