@@ -237,7 +237,7 @@ export async function runGpuBench({
   } else {
     lines.push('- PyTorch peers: not run (no python3 with CUDA torch)');
   }
-  // The machine-readable copy is what scripts/bench-chart.mjs draws (the README's SVG); its
+  // The machine-readable copy is what scripts/bench-chart.mjs draws (the SVG in bench/README.md); its
   // header lines let bench/merge-peers.mjs render the table again with more peer modes.
   const json = {
     date: new Date().toISOString(), gpu: dev.name, commit: gitCommit(), driver: status.driverVersion, torch: peerMeta?.torch ?? null,

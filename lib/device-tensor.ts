@@ -16,6 +16,7 @@ import {
   isFloat32Array,
   isUint16Array,
   isUnusableView,
+  USABLE_VIEW,
   lengthOf,
   rangeError,
   rangeErrorText,
@@ -261,7 +262,7 @@ export class DeviceTensor {
     // a length of 0.
     const shp = parseShape(fn, 'shape', shape);
     if (isUnusableView(data)) {
-      throw typeError(fn, 'data', `a ${isF32 ? 'Float32Array' : 'Uint16Array'} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, data);
+      throw typeError(fn, 'data', `a ${isF32 ? 'Float32Array' : 'Uint16Array'} ${USABLE_VIEW}`, data);
     }
     const layout = parseEnum(fn, 'options.layout', opts.layout, LAYOUTS, 'NCHW');
     const dtype = parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
@@ -315,14 +316,15 @@ export class DeviceTensor {
   /**
    * Wraps device memory this library does not own (e.g. from another CUDA library). dispose()
    * only detaches; the memory stays the caller's to free, and must outlive every use. No CUDA
-   * call is made here, so the pointer is not checked beyond being non-zero.
+   * call is made here, so the pointer is not checked beyond being non-zero (or 0n for an empty
+   * shape); a bad shape is reported before a bad ptr.
    *
    * @param ptr - the device address, a bigint in (0n, 2n ** 64n); 0n is accepted for an empty
    *   tensor (N = 0), as an empty torch tensor's data_ptr().
    * @param shape - logical [N, C, H, W] of the memory, in `options.layout` and `options.dtype`.
    * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') for a non-bigint ptr or a bad option kind;
-   *   RangeError (code 'ERR_OUT_OF_RANGE') for ptr 0n (with N ≥ 1) or ≥ 2^64, a bad shape, a byteLength below
-   *   the tensor's bytes, or a device index past the device count; Error with code
+   *   RangeError (code 'ERR_OUT_OF_RANGE') for ptr 0n (with N ≥ 1) or ≥ 2^64, a bad shape, a
+   *   byteLength below the tensor's bytes, or a device index past the device count; Error with code
    *   'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU.
    */
   static fromPointer(ptr: bigint, shape: Shape4, options?: DevicePointerOptions): DeviceTensor {
@@ -422,7 +424,7 @@ export class DeviceTensor {
       ? `a Float32Array of length ${numel}`
       : `a Float32Array, or a Uint16Array of raw ${this.dtype} bits, of length ${numel}`;
     if (!isF32 && !isUint16Array(data)) throw typeError(fn, 'data', expected, data);
-    if (isUnusableView(data)) throw typeError(fn, 'data', `${expected} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, data);
+    if (isUnusableView(data)) throw typeError(fn, 'data', `${expected} ${USABLE_VIEW}`, data);
     if (!isF32 && this.dtype === 'float32') throw typeError(fn, 'data', `${expected} (this tensor is float32)`, data);
     if (lengthOf(data) !== numel) throw rangeError(fn, 'data', `${expected} (N × C × H × W of ${formatShape(this.shape)})`, data);
     if (numel !== 0) binding().cudaUpload(this.device, this.#ptr, storageBits(data, this.dtype), stream);

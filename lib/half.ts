@@ -1,7 +1,7 @@
 // IEEE binary16 and bfloat16 conversions on the host, round-to-nearest-even. Used to fill
 // half-precision DeviceTensors from Float32Arrays and to read them back.
 
-import { allocateArray, bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, isUnusableView, lengthOf, rangeError, typeError } from './is.js';
+import { allocateArray, bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, isUnusableView, USABLE_VIEW, lengthOf, rangeError, typeError } from './is.js';
 
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
@@ -85,7 +85,7 @@ function checkBits(fn: string, value: unknown): number {
 }
 
 function checkUsable(fn: string, arg: string, kind: string, view: Float32Array | Uint16Array): void {
-  if (isUnusableView(view)) throw typeError(fn, arg, `a ${kind} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, view);
+  if (isUnusableView(view)) throw typeError(fn, arg, `a ${kind} ${USABLE_VIEW}`, view);
 }
 
 /**

@@ -101,9 +101,15 @@ function fixFor(expected: string, value: unknown): string | undefined {
     if (name === 'Uint8Array' && BufferIsBuffer !== undefined && BufferIsBuffer(value)) {
       return 'To read float32 bytes from a Node Buffer: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4) when buf.byteOffset is a multiple of 4, else new Float32Array(Uint8Array.prototype.slice.call(buf).buffer)';
     }
-    if (name === 'Float16Array' && StringPrototypeIncludes(expected, 'Uint16Array')) {
-      // Node 24+: the bytes of a Float16Array are the float16 bits, so no conversion is needed.
-      return "A Float16Array's bytes are raw float16 bits: pass new Uint16Array(value.buffer, value.byteOffset, value.length) with dtype 'float16' (no copy), or Float32Array.from(value)";
+    if (name === 'Float16Array') {
+      // Node 24+: a Float16Array's bytes are float16 bits, which a Uint16Array view passes as they
+      // are where float16 is wanted (never as bfloat16 bits: those are another format).
+      const view = 'new Uint16Array(value.buffer, value.byteOffset, value.length)';
+      if (StringPrototypeIncludes(expected, 'raw float16/bfloat16 bits')) {
+        return `For dtype 'float16', a Float16Array's bytes are its raw bits: pass ${view} (no copy); for another dtype, Float32Array.from(value)`;
+      }
+      if (StringPrototypeIncludes(expected, 'raw float16 bits')) return `A Float16Array's bytes are its raw float16 bits: pass ${view} (no copy)`;
+      return 'To convert: Float32Array.from(value)';
     }
     if (name !== undefined && name !== 'Float32Array') return `To convert: Float32Array.from(value)`;
     if (isArray(value)) return 'To convert an Array of numbers: Float32Array.from(value)';
@@ -242,6 +248,9 @@ const typedArrayAt = (TypedArrayPrototype as { at: (i: number) => unknown }).at;
  * resizable buffer after a shrink: both read as length 0, so only an empty view needs the probe
  * (the intrinsic %TypedArray%.prototype.at, captured, throws a TypeError for either).
  */
+/** What a refused isUnusableView view was expected not to be (appended to the expected text). */
+export const USABLE_VIEW = 'that is not detached (transferred) or out of bounds (a shrunk resizable buffer)';
+
 export function isUnusableView(view: ArrayBufferView): boolean {
   if (lengthOf(view) !== 0) return false;
   if (isDetached(view)) return true;

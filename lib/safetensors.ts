@@ -9,7 +9,7 @@
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
+import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, USABLE_VIEW, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
 
 import {
   headerFromBytes,
@@ -336,7 +336,7 @@ export function safetensorsToFloat32(dtype: SafetensorsDType, data: SafetensorsD
   const want = dtype === 'F32' ? 'Float32Array' : dtype === 'F16' || dtype === 'BF16' ? 'Uint16Array' : dtype === 'F64' ? 'Float64Array' : undefined;
   if (want === undefined) throw rangeError(fn, 'dtype', expected, dtype);
   if (typedArrayName(data) !== want) throw typeError(fn, 'data', `a ${want} (dtype ${dtype})`, data);
-  if (isUnusableView(data)) throw typeError(fn, 'data', `a ${want} that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, data);
+  if (isUnusableView(data)) throw typeError(fn, 'data', `a ${want} ${USABLE_VIEW}`, data);
   const n = lengthOf(data);
   const buffer = bufferOf(data);
   const offset = byteOffsetOf(data);

@@ -5,8 +5,9 @@ import type { DeviceTensor } from './device-tensor.js';
 /**
  * The logical [N, C, H, W] of an activation tensor (batch, channels, height, width), whatever
  * its memory layout: four integers, N ≥ 0 and C, H, W ≥ 1, whose product, the element count,
- * is at most 2^31 − 1. N = 0 is an empty batch, as PyTorch allows: the ops check every argument,
- * run nothing and return an empty result (or `out`). A wrong one is a TypeError (code
+ * is at most 2^31 − 1. N = 0 is an empty batch, as PyTorch allows: the ops make every argument
+ * check of lib/, run nothing and return an empty result (or `out`); the CUDA kernel's own limits
+ * (ERR_SQEX_UNSUPPORTED) are not consulted. A wrong one is a TypeError (code
  * 'ERR_INVALID_ARG_TYPE': not an array, a non-number) or a RangeError (code 'ERR_OUT_OF_RANGE':
  * not 4 dims, N < 0, C, H or W < 1, not an integer, too many elements) naming it.
  */

@@ -2277,6 +2277,21 @@ describe('an empty batch (N = 0) on the device path, as PyTorch allows', () => {
     expect(fake.forwards()).toEqual([]);
   });
 
+  // A review of the Float16Array hint (2026-12-01): the zero-copy view is float16 bits, so it is
+  // advised for float16 tensors only, never for bfloat16 ones.
+  const F16 = (globalThis as { Float16Array?: new (n: number) => ArrayBufferView }).Float16Array;
+  test.skipIf(F16 === undefined)('copyFrom with a Float16Array: the view hint for float16 tensors only (Node 24+)', () => {
+    const n = 6;
+    for (const [dtype, view] of [['float16', true], ['bfloat16', false], ['float32', false]] as const) {
+      const t = keep(DeviceTensor.empty([1, 1, 2, 3], { dtype }));
+      const err = thrown(() => t.copyFrom(new F16!(n) as never));
+      expect(err, dtype).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'data' });
+      const message = (err as Error).message;
+      expect(message.includes('new Uint16Array(value.buffer'), `${dtype}: ${message}`).toBe(view);
+      if (!view) expect(message, dtype).toContain('Float32Array.from(value)');
+    }
+  });
+
   const cases = (['se', 'eca', 'cbam'] as const).flatMap((op) => MODES.map((mode) => ({ op, mode })));
   test.each(cases)('$op ($mode): an empty result, out as given, no kernel; weights and operands still checked', async ({ op, mode }) => {
     const rng = freshRng();

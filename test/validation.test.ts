@@ -809,7 +809,7 @@ describe('DeviceTensor refuses bad input', () => {
       err = e;
     }
     expectMessage(err, TypeError, 'DeviceTensor.from', 'data');
-    expect((err as Error).message).toContain("new Uint16Array(value.buffer, value.byteOffset, value.length) with dtype 'float16' (no copy)");
+    expect((err as Error).message).toContain("For dtype 'float16', a Float16Array's bytes are its raw bits: pass new Uint16Array(value.buffer, value.byteOffset, value.length) (no copy); for another dtype, Float32Array.from(value)");
   });
 
   test('from without CUDA is an Error carrying the status reason', () => {

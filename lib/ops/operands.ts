@@ -11,6 +11,7 @@ import {
   formatShape,
   isFloat32Array,
   isUnusableView,
+  USABLE_VIEW,
   lengthOf,
   rangeError,
   rangeErrorText,
@@ -30,7 +31,7 @@ function hostTensor(fn: string, arg: string, value: unknown, length: number, why
   // A view past the end of a shrunk resizable buffer reads as length 0, so only an empty batch
   // (N = 0) would have let it through the length check below.
   if (isUnusableView(value)) {
-    throw typeError(fn, arg, `a Float32Array of length ${length} (${why()}) that is not detached (transferred) or out of bounds (a shrunk resizable buffer)`, value);
+    throw typeError(fn, arg, `a Float32Array of length ${length} (${why()}) ${USABLE_VIEW}`, value);
   }
   if (lengthOf(value) !== length) throw rangeError(fn, arg, `a Float32Array of length ${length} (${why()})`, value);
   return value;
