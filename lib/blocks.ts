@@ -25,7 +25,7 @@ import { resolveOperands } from './ops/operands.js';
 import { type PreparedCall, fillCfg, runAsync, runSync } from './ops/run.js';
 import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseOffload, parseSettings } from './ops/spec.js';
 import { copyWeights, positiveInt } from './ops/weights.js';
-import { listAppend } from './primordials.js';
+import { joinList, listAppend } from './primordials.js';
 import type { Activation, DType, DeviceSelection, Gate, HostOrDevice, Layout, Offload, OutputActivation, Shape4 } from './types.js';
 // For the doc comments' links.
 import type { cbamForward, cbamForwardAsync } from './ops/cbam.js';
@@ -439,8 +439,31 @@ interface BlockCall {
   readonly resident: boolean;
 }
 
+/** What the block computes and where: e.g. "SEBlock (C 64, hidden 16, relu/sigmoid, cpu)". */
 function describeBlock(core: BlockCore): string {
-  return `${core.name} (${core.cuda ? `cuda:${core.deviceIndex}` : 'cpu'}${core.disposed ? ', disposed' : ''})`;
+  const w = core.weights;
+  const s = core.settings;
+  const parts: string[] = [];
+  if (core.name === 'ECABlock') {
+    listAppend(parts, `k ${w.ecaK}`);
+    listAppend(parts, s.gate);
+  } else {
+    listAppend(parts, `C ${w.c}`);
+    if (w.twoFc === 1) {
+      listAppend(parts, `hidden ${w.hidden}`);
+      listAppend(parts, `${s.act}/${s.gate}`);
+    } else {
+      listAppend(parts, 'one FC');
+      listAppend(parts, s.gate);
+    }
+    if (core.name === 'CBAMBlock') listAppend(parts, `spatial k ${w.spatialK}`);
+    if (s.outAct !== 'none') listAppend(parts, `output ${s.outAct}`);
+  }
+  if (s.layout !== undefined) listAppend(parts, s.layout);
+  if (core.dtype !== undefined) listAppend(parts, core.dtype);
+  listAppend(parts, core.cuda ? `cuda:${core.deviceIndex}` : 'cpu');
+  if (core.disposed) listAppend(parts, 'disposed');
+  return `${core.name} (${joinList(parts, ', ')})`;
 }
 
 // Symbol.dispose is missing on early Node 20 releases; Node uses this registered symbol there.
@@ -505,7 +528,11 @@ abstract class Block {
   [disposeSymbol](): void {
     coreOf(this, 'Symbol.dispose').dispose();
   }
-  /** e.g. "SEBlock (cuda:0)", "CBAMBlock (cpu, disposed)". */
+  /**
+   * What the block computes and where, e.g. "SEBlock (C 64, hidden 16, relu/sigmoid, cpu)",
+   * "ECABlock (k 3, sigmoid, NHWC, cuda:0)", "CBAMBlock (C 256, hidden 16, relu/sigmoid, spatial
+   * k 7, cpu, disposed)".
+   */
   toString(): string {
     return describeBlock(coreOf(this, 'toString'));
   }

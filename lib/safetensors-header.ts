@@ -142,7 +142,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
  */
 function otherFormatHint(first8: Uint8Array): string {
   const b = first8;
-  const fix = ' Convert it: safetensors.torch.save_file(state_dict, "model.safetensors") (README, "Loading PyTorch checkpoints").';
+  const fix = ' Convert it: safetensors.torch.save_file(state_dict, "model.safetensors"), or without the safetensors package the plain-PyTorch save_safetensors of the README ("Loading PyTorch checkpoints").';
   if (b[0] === 0x50 && b[1] === 0x4b && b[2] === 0x03 && b[3] === 0x04) {
     return ` The file is a ZIP archive, as PyTorch's torch.save writes (.pt, .pth, .bin), not safetensors.${fix}`;
   }

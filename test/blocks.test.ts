@@ -50,3 +50,21 @@ describe('blocks on the CPU', () => {
     cbam.dispose();
   });
 });
+
+// From a newcomer's trial (2026-12-01): toString said only "SEBlock (cpu)".
+describe('toString says what the block computes and where', () => {
+  test('SE (two FCs, one FC), ECA, CBAM; layout, disposed', () => {
+    const rng = freshRng();
+    const se = new SEBlock(randSEWeights(rng, 64, 16, { twoFc: true, b1: true, b2: true }) as never, { device: 'cpu', activation: 'silu' });
+    expect(String(se)).toBe('SEBlock (C 64, hidden 16, silu/sigmoid, cpu)');
+    se.dispose();
+    expect(se.toString()).toBe('SEBlock (C 64, hidden 16, silu/sigmoid, cpu, disposed)');
+    const one = new SEBlock({ w1: new Float32Array(8 * 8), b1: new Float32Array(8) }, { gate: 'hardsigmoid', outputActivation: 'relu', device: 'cpu' });
+    expect(String(one)).toBe('SEBlock (C 8, one FC, hardsigmoid, output relu, cpu)');
+    const eca = new ECABlock({ weight: randECAWeight(rng, 5) }, { layout: 'NHWC', device: 'cpu' });
+    expect(String(eca)).toBe('ECABlock (k 5, sigmoid, NHWC, cpu)');
+    const cbam = new CBAMBlock(randCBAMWeights(rng, 32, 4, 7, { b1: true, b2: true, spatialBias: true }) as never, { device: 'cpu' });
+    expect(String(cbam)).toBe('CBAMBlock (C 32, hidden 4, relu/sigmoid, spatial k 7, cpu)');
+    for (const b of [one, eca, cbam]) b.dispose();
+  });
+});

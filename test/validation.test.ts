@@ -1044,6 +1044,30 @@ describe('messages for the usual mix-ups', () => {
     // NCHW: no such hint
     expect(() => seForward(x, [2, 6, 5, 4], w)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('every layout') }));
   });
+  // From a newcomer's trial (2026-12-01): a C = 32 shape with a C = 64 block's weights was told
+  // weights.b1 had the wrong length, for a hidden derived from the wrong C.
+  test('weights consistent among themselves for another C: the error names shape[1] (C)', () => {
+    const c = 64, hidden = 16, shape = [4, 32, 28, 14] as const;
+    const x64 = new Float32Array(4 * 32 * 28 * 14);
+    const mlp = { w1: new Float32Array(hidden * c), b1: new Float32Array(hidden), w2: new Float32Array(c * hidden) };
+    const withB2 = { ...mlp, b2: new Float32Array(c) };
+    const spatialWeight = new Float32Array(2 * 7 * 7);
+    for (const [what, call, from] of [
+      ['SE, b2 given', () => seForward(x64, shape, withB2), 'weights.b2 has that many elements'],
+      ['SE, b1 without b2', () => seForward(x64, shape, mlp), "weights.w1's length / weights.b1's length = 1024 / 16"],
+      ['CBAM', () => cbamForward(x64, shape, { ...withB2, spatialWeight }), 'weights.b2 has that many elements'],
+    ] as const) {
+      expect(call, what).toThrow(
+        expect.objectContaining({
+          code: 'ERR_OUT_OF_RANGE',
+          argument: 'shape[1] (C)',
+          message: expect.stringContaining(`shape[1] (C) must be 64, the C the weights are for (${from}, and w1, b1 and w2 agree); received 32. Either the shape is wrong`),
+        }),
+      );
+    }
+    // Weights that do not agree among themselves still name the weight that is off.
+    expect(() => seForward(x64, shape, { ...withB2, b1: new Float32Array(hidden + 1) })).toThrow(expect.objectContaining({ argument: 'weights.b1' }));
+  });
   test('fromStateDict without options names options.kind and its values', () => {
     expect(() => (SEBlock.fromStateDict as (...a: unknown[]) => unknown)({}, 'layer1.0.se')).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'options', message: expect.stringMatching(/at least options\.kind, one of 'timm\.SEModule'.*npx squeeze-excite inspect/) }),

@@ -92,6 +92,18 @@ export function validateMlp(
       throw rangeError(fn, 'options.channels', `a divisor of weights.w1's length ${w1Len} (w1 is [hidden, C])`, channels);
     }
   }
+  // A call's C (from its shape) that weights consistent among themselves contradict: name the
+  // shape, not a weight (a newcomer's C = 32 shape with a C = 64 block's weights was told b1 had
+  // the wrong length, for a hidden derived from the wrong C).
+  if (cKnown !== undefined && impliedC !== undefined && impliedC !== cKnown && fitsC(impliedC, w1Len, b1Len, w2Len)) {
+    const from = b2 !== null ? 'weights.b2 has that many elements' : `weights.w1's length / weights.b1's length = ${w1Len} / ${b1Len}`;
+    throw rangeErrorText(
+      fn,
+      'shape[1] (C)',
+      `${impliedC}, the C the weights are for (${from}, and w1, b1 and w2 agree)`,
+      `${cKnown}. Either the shape is wrong (it is [N, C, H, W] in every layout) or these are another block's weights`,
+    );
+  }
   const c = cKnown ?? channels ?? impliedC;
   if (c === undefined) {
     throw rangeError(
@@ -127,6 +139,13 @@ export function validateMlp(
   });
   expectLength(fn, 'weights.b2', b2, c, () => `C = ${c}`);
   return { c, hidden, w1, b1, w2, b2 };
+}
+
+/** Whether w1 [hidden, C], b1 [hidden] (0: absent) and w2 [C, hidden] fit one hidden for this C. */
+function fitsC(c: number, w1Len: number, b1Len: number, w2Len: number): boolean {
+  if (c < 1 || w1Len % c !== 0) return false;
+  const hidden = w1Len / c;
+  return hidden >= 1 && (b1Len === 0 || b1Len === hidden) && w2Len === c * hidden;
 }
 
 /**
