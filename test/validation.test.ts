@@ -1045,28 +1045,42 @@ describe('messages for the usual mix-ups', () => {
     expect(() => seForward(x, [2, 6, 5, 4], w)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('every layout') }));
   });
   // From a newcomer's trial (2026-12-01): a C = 32 shape with a C = 64 block's weights was told
-  // weights.b1 had the wrong length, for a hidden derived from the wrong C.
-  test('weights consistent among themselves for another C: the error names shape[1] (C)', () => {
-    const c = 64, hidden = 16, shape = [4, 32, 28, 14] as const;
-    const x64 = new Float32Array(4 * 32 * 28 * 14);
-    const mlp = { w1: new Float32Array(hidden * c), b1: new Float32Array(hidden), w2: new Float32Array(c * hidden) };
-    const withB2 = { ...mlp, b2: new Float32Array(c) };
-    const spatialWeight = new Float32Array(2 * 7 * 7);
-    for (const [what, call, from] of [
-      ['SE, b2 given', () => seForward(x64, shape, withB2), 'weights.b2 has that many elements'],
-      ['SE, b1 without b2', () => seForward(x64, shape, mlp), "weights.w1's length / weights.b1's length = 1024 / 16"],
-      ['CBAM', () => cbamForward(x64, shape, { ...withB2, spatialWeight }), 'weights.b2 has that many elements'],
+  // weights.b1 had the wrong length, for a hidden derived from the wrong C. A review then found
+  // one wrong bias blamed on a right shape: only both biases agreeing on another C name the shape.
+  test('weights for another C: both biases agreeing name shape[1] (C); one bias is named with the other C as a hint', () => {
+    const F = (n: number): Float32Array => new Float32Array(n);
+    const shape32 = [4, 32, 28, 14] as const;
+    const x32 = F(4 * 32 * 28 * 14);
+    const c64 = { w1: F(16 * 64), b1: F(16), w2: F(64 * 16), b2: F(64) };
+    for (const [what, call] of [
+      ['SE', () => seForward(x32, shape32, c64)],
+      ['CBAM', () => cbamForward(x32, shape32, { ...c64, spatialWeight: F(2 * 7 * 7) })],
     ] as const) {
       expect(call, what).toThrow(
         expect.objectContaining({
           code: 'ERR_OUT_OF_RANGE',
           argument: 'shape[1] (C)',
-          message: expect.stringContaining(`shape[1] (C) must be 64, the C the weights are for (${from}, and w1, b1 and w2 agree); received 32. Either the shape is wrong`),
+          message: expect.stringContaining('shape[1] (C) must be 64, the C the weights are for (weights.b2 has 64 elements, and w1, b1 and w2 agree); received 32. Either the shape is wrong'),
         }),
       );
     }
+    // b1 alone agreeing on C = 64: b1 is named, with the shape as the other explanation.
+    expect(() => seForward(x32, shape32, { w1: c64.w1, b1: c64.b1, w2: c64.w2 })).toThrow(
+      expect.objectContaining({ argument: 'weights.b1', message: expect.stringContaining('or shape[1] (C) = 32 is wrong: these weights fit C = 64); received a Float32Array of length 16') }),
+    );
+    // A right shape [2, 64, 4, 4] with one wrong bias: the bias is named, never the shape.
+    const shape64 = [2, 64, 4, 4] as const;
+    const x64 = F(2 * 64 * 16);
+    const cases: [string, Record<string, Float32Array>, string, string][] = [
+      ["fc1's bias passed as b2", { w1: c64.w1, w2: c64.w2, b2: F(16) }, 'weights.b2', 'or shape[1] (C) = 64 is wrong: these weights fit C = 16'],
+      ['b1 of the wrong length', { w1: c64.w1, b1: F(32), w2: c64.w2 }, 'weights.b1', 'or shape[1] (C) = 64 is wrong: these weights fit C = 32'],
+      ['b1 and b2 swapped', { w1: c64.w1, b1: F(64), w2: c64.w2, b2: F(16) }, 'weights.b1', 'weights.b1 and weights.b2 look swapped (b1 has C elements, b2 hidden)'],
+    ];
+    for (const [what, w, argument, hint] of cases) {
+      expect(() => seForward(x64, shape64, w as never), what).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', argument, message: expect.stringContaining(hint) }));
+    }
     // Weights that do not agree among themselves still name the weight that is off.
-    expect(() => seForward(x64, shape, { ...withB2, b1: new Float32Array(hidden + 1) })).toThrow(expect.objectContaining({ argument: 'weights.b1' }));
+    expect(() => seForward(x32, shape32, { ...c64, b1: F(17) })).toThrow(expect.objectContaining({ argument: 'weights.b1' }));
   });
   test('fromStateDict without options names options.kind and its values', () => {
     expect(() => (SEBlock.fromStateDict as (...a: unknown[]) => unknown)({}, 'layer1.0.se')).toThrow(

@@ -86,24 +86,37 @@ export function validateMlp(
   if (cKnown === undefined && channels !== undefined) {
     if (impliedC !== undefined && impliedC !== channels) {
       const from = b2 !== null ? 'the length of weights.b2' : `weights.w1's length / weights.b1's length = ${w1Len} / ${b1Len}`;
-      throw rangeError(fn, 'options.channels', `${impliedC} (${from}), or omitted`, channels);
+      // Both biases are two witnesses; one could itself be the wrong one.
+      const orBias = b1 !== null && b2 !== null ? '' : `; or ${b2 !== null ? 'weights.b2' : 'weights.b1'} has the wrong length`;
+      throw rangeError(fn, 'options.channels', `${impliedC} (${from}), or omitted${orBias}`, channels);
     }
     if (w1Len % channels !== 0) {
       throw rangeError(fn, 'options.channels', `a divisor of weights.w1's length ${w1Len} (w1 is [hidden, C])`, channels);
     }
   }
-  // A call's C (from its shape) that weights consistent among themselves contradict: name the
-  // shape, not a weight (a newcomer's C = 32 shape with a C = 64 block's weights was told b1 had
-  // the wrong length, for a hidden derived from the wrong C).
-  if (cKnown !== undefined && impliedC !== undefined && impliedC !== cKnown && fitsC(impliedC, w1Len, b1Len, w2Len)) {
-    const from = b2 !== null ? 'weights.b2 has that many elements' : `weights.w1's length / weights.b1's length = ${w1Len} / ${b1Len}`;
+  // A call's C (from its shape) that the weights contradict. Both biases agreeing with w1 and w2
+  // on another C are two independent witnesses: name the shape (a newcomer's C = 32 shape with a
+  // C = 64 block's weights was told b1 had the wrong length, for a hidden derived from the wrong
+  // C). One bias alone, or biases that fit the shape swapped, could be the wrong one (a reviewer's
+  // fc1.bias passed as b2 was blamed on the shape): the weight is named below, and its message
+  // says which C the weights would fit (otherC).
+  const swapped = cKnown !== undefined && b1 !== null && b2 !== null && b1Len === cKnown && weightLength(b2) * cKnown === w1Len;
+  const otherC = cKnown !== undefined && impliedC !== undefined && impliedC !== cKnown && !swapped && fitsC(impliedC, w1Len, b1Len, w2Len) ? impliedC : undefined;
+  if (otherC !== undefined && b1 !== null && b2 !== null) {
     throw rangeErrorText(
       fn,
       'shape[1] (C)',
-      `${impliedC}, the C the weights are for (${from}, and w1, b1 and w2 agree)`,
+      `${otherC}, the C the weights are for (weights.b2 has ${otherC} elements, and w1, b1 and w2 agree)`,
       `${cKnown}. Either the shape is wrong (it is [N, C, H, W] in every layout) or these are another block's weights`,
     );
   }
+  // Appended to a weight's refusal: what else may be wrong.
+  const also = (): string =>
+    swapped
+      ? '; weights.b1 and weights.b2 look swapped (b1 has C elements, b2 hidden)'
+      : otherC !== undefined
+        ? `; or shape[1] (C) = ${cKnown} is wrong: these weights fit C = ${otherC}`
+        : '';
   const c = cKnown ?? channels ?? impliedC;
   if (c === undefined) {
     throw rangeError(
@@ -123,21 +136,21 @@ export function validateMlp(
       const kind = isDeviceTensor(w1) ? 'a float32 DeviceTensor' : 'a Float32Array';
       throw rangeError(fn, 'weights.w1', `${kind} [hidden, C] whose length is a positive multiple of C = ${c}`, w1);
     }
-    throw rangeError(fn, 'weights.w1', `${weightText(w1, hidden * c)} (hidden × C = ${hidden} × ${c})`, w1);
+    throw rangeError(fn, 'weights.w1', `${weightText(w1, hidden * c)} (hidden × C = ${hidden} × ${c}${also()})`, w1);
   }
   // The addon takes hidden as a 32-bit count (an attack reached its internal cfg check with
   // C = 1 and w1 of 2^31 elements).
   if (hidden > MAX_HIDDEN) {
     throw rangeErrorText(fn, 'weights.w1', `[hidden, C] with hidden ≤ ${MAX_HIDDEN} (2^31 - 1)`, `${w1Len} elements: hidden = ${hidden} for C = ${c}`);
   }
-  expectLength(fn, 'weights.b1', b1, hidden, () => `hidden = ${hidden}, from w1 [hidden, C] = ${w1Len} / ${c}`);
+  expectLength(fn, 'weights.b1', b1, hidden, () => `hidden = ${hidden}, from w1 [hidden, C] = ${w1Len} / ${c}${also()}`);
   expectLength(fn, 'weights.w2', w2, c * hidden, () => {
     // which of the two is wrong cannot be told: say what each implies (a newcomer's w1, read one
     // float per byte, was 4x long and the message blamed the right w2 alone)
     const other = w2 !== null && w2Len % c === 0 && w2Len > 0 ? `; w2's length implies hidden = ${w2Len / c}, so w1 or w2 is wrong` : '';
-    return `C × hidden = ${c} × ${hidden}, hidden from weights.w1's length ${w1Len} / C${other}`;
+    return `C × hidden = ${c} × ${hidden}, hidden from weights.w1's length ${w1Len} / C${other}${also()}`;
   });
-  expectLength(fn, 'weights.b2', b2, c, () => `C = ${c}`);
+  expectLength(fn, 'weights.b2', b2, c, () => `C = ${c}${also()}`);
   return { c, hidden, w1, b1, w2, b2 };
 }
 
