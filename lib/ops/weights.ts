@@ -79,8 +79,9 @@ export function validateMlp(
   const w1Len = weightLength(w1);
   const b1Len = b1 === null ? 0 : weightLength(b1);
   const w2Len = weightLength(w2);
+  const b2Len = b2 === null ? 0 : weightLength(b2);
   // The C that b2, or else w1 over b1, fixes (undefined: neither does).
-  const impliedC = b2 !== null ? weightLength(b2) : b1Len > 0 && w1Len % b1Len === 0 ? w1Len / b1Len : undefined;
+  const impliedC = b2 !== null ? b2Len : b1Len > 0 && w1Len % b1Len === 0 ? w1Len / b1Len : undefined;
   // A block's `channels` that the weights contradict is named itself (an audit found the message
   // blaming a right weight: b2 of the weights' C against a wrong channels).
   if (cKnown === undefined && channels !== undefined) {
@@ -100,7 +101,7 @@ export function validateMlp(
   // C). One bias alone, or biases that fit the shape swapped, could be the wrong one (a reviewer's
   // fc1.bias passed as b2 was blamed on the shape): the weight is named below, and its message
   // says which C the weights would fit (otherC).
-  const swapped = cKnown !== undefined && b1 !== null && b2 !== null && b1Len === cKnown && weightLength(b2) * cKnown === w1Len;
+  const swapped = cKnown !== undefined && b1 !== null && b2 !== null && b1Len === cKnown && b2Len * cKnown === w1Len;
   const otherC = cKnown !== undefined && impliedC !== undefined && impliedC !== cKnown && !swapped && fitsC(impliedC, w1Len, b1Len, w2Len) ? impliedC : undefined;
   if (otherC !== undefined && b1 !== null && b2 !== null) {
     throw rangeErrorText(
