@@ -488,7 +488,7 @@ abstract class Block {
 
   static {
     coreOf = (self, fn, name) => {
-      const expected = name === undefined ? 'an SEBlock, ECABlock or CBAMBlock' : `${name === 'ECABlock' ? 'an' : 'a'} ${name}`;
+      const expected = name === undefined ? 'an SEBlock, ECABlock or CBAMBlock' : `${name === 'CBAMBlock' ? 'a' : 'an'} ${name}`;
       if (typeof self !== 'object' || self === null || !(#core in self)) throw typeError(fn, 'this', expected, self);
       const core = (self as Block).#core;
       if (name !== undefined && core.name !== name) throw typeError(fn, 'this', expected, self);

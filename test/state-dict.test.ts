@@ -559,6 +559,10 @@ describe('hostile inputs: read once, own keys only, intrinsic lengths', () => {
     for (const [what, call] of calls) {
       expect(call, what).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'this' }));
     }
+    // The article follows the name as read aloud: "an SEBlock", "an ECABlock", "a CBAMBlock".
+    expect(() => SEBlock.prototype.forward.call(eca as never, x, shape)).toThrow(/this must be an SEBlock; received/);
+    expect(() => ECABlock.prototype.forward.call(se as never, x, shape)).toThrow(/this must be an ECABlock; received/);
+    expect(() => CBAMBlock.prototype.forward.call(se as never, x, shape)).toThrow(/this must be a CBAMBlock; received/);
     // forwardAsync rejects.
     return expect(SEBlock.prototype.forwardAsync.call(eca as never, x, shape)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   });
