@@ -19,6 +19,7 @@ import {
   NumberIsInteger as isInteger,
   ObjectCreate,
   ObjectFreeze,
+  ObjectHasOwn,
   ObjectKeys as objectKeys,
   StringPrototypeToLowerCase,
   joinList,
@@ -93,7 +94,7 @@ export function parseEnum<T extends string>(fn: string, arg: string, value: unkn
 }
 
 /** " (did you mean 'hardsigmoid'?)" for a value equal to an allowed one up to case, '-' and '_', or within edit distance 2 of one. */
-function nearestValue(value: string, allowed: readonly string[]): string {
+export function nearestValue(value: string, allowed: readonly string[]): string {
   const fold = (v: string): string => {
     const lower = StringPrototypeToLowerCase(v);
     let text = '';
@@ -125,6 +126,7 @@ export function parseObject(
   value: unknown,
   known: readonly string[],
   optional: boolean,
+  refused?: Readonly<Record<string, string>>,
 ): Readonly<Record<string, unknown>> {
   if (value === undefined && optional) return EMPTY;
   const expected = (): string => `${optional ? 'undefined or ' : ''}a plain object with only the keys ${joinList(known, ', ')}`;
@@ -135,6 +137,10 @@ export function parseObject(
     const key = keys[k]!;
     let isKnown = false;
     for (let i = 0; i < known.length; i++) if (known[i] === key) isKnown = true;
+    // A key this call refuses for a stated reason (e.g. a value that comes from elsewhere).
+    if (!isKnown && refused !== undefined && ObjectHasOwn(refused, key)) {
+      throw rangeError(fn, `${arg}.${key}`, `absent: ${refused[key]}`, (value as Record<string, unknown>)[key]);
+    }
     if (!isKnown) {
       const e = typeError(fn, arg, expected(), value);
       e.message = `${fn}: ${arg} must be ${expected()}; received ${describe(value)} with the unknown key ${JSON.stringify(key)}${didYouMean(key, known)}`;
@@ -160,7 +166,8 @@ function didYouMean(key: string, known: readonly string[]): string {
   return best === undefined ? '' : ` (did you mean '${best}'?)`;
 }
 
-function editDistance(a: string, b: string): number {
+/** Levenshtein distance (insertions, deletions and substitutions each count 1). */
+export function editDistance(a: string, b: string): number {
   // A typed array: storing into an element never consults a prototype (an Array's new index would
   // run a setter a caller put on Array.prototype).
   const row = new Int32Array(b.length + 1);
@@ -205,11 +212,11 @@ export function parseStream(fn: string, arg: string, value: unknown): bigint {
   // caller's), and the kernel workspace, kept per stream handle, would be shared by threads whose
   // work is not ordered (an attack on the CUDA path, 2026-11-30).
   if (stream === CUDA_STREAM_PER_THREAD) {
-    throw rangeErrorText(
+    throw rangeError(
       fn,
       arg,
       '0n (the default stream) or a stream you created, not cudaStreamPerThread (2n), which names another stream on every thread: async calls run or wait on a pool thread, and the kernel workspace is kept per handle',
-      '2n',
+      stream,
     );
   }
   return stream;

@@ -363,7 +363,7 @@ class BlockCore {
     if (!this.cuda) throw rangeError(fn, 'x', `a Float32Array: this ${this.name} runs on the CPU`, x);
     const s = x.shape;
     if (this.weights.c !== 0 && s[1] !== this.weights.c) {
-      throw rangeErrorText(fn, 'x.shape[1] (C)', `${this.weights.c}, the channels of the block's weights`, `${s[1]} in ${formatShape(s)}`);
+      throw rangeErrorText(fn, 'x.shape[1] (C)', `${this.weights.c}, the channels of the block's weights`, `the number ${s[1]} (x.shape ${formatShape(s)})`);
     }
     if (this.settings.layout !== undefined && x.layout !== this.settings.layout) {
       throw rangeError(fn, 'x', `a DeviceTensor in the block's layout '${this.settings.layout}'`, x);
@@ -516,8 +516,8 @@ abstract class Block {
     return coreOf(this, 'disposed').disposed;
   }
   /**
-   * Frees the resident device weights (a CPU block has none). Idempotent; forward and
-   * forwardAsync afterwards throw an Error with code 'ERR_SQEX_DISPOSED'. An async call still
+   * Frees the resident device weights (a CPU block has none). Idempotent; afterwards forward
+   * throws and forwardAsync rejects with an Error with code 'ERR_SQEX_DISPOSED'. An async call still
    * in flight keeps the weights until it settles. A failed cudaFree is thrown (code
    * 'ERR_SQEX_CUDA') after every weight has been freed or tried.
    */
@@ -622,6 +622,11 @@ export class SEBlock extends Block {
    * SEBlockOptions field but channels (refused: RangeError, code 'ERR_OUT_OF_RANGE'). A timm
    * SEModule `bn` is folded into fc1 (eval mode, eps options.bnEps, default 1e-5; the formula is
    * at {@link attentionWeightsFromStateDict}, which lists the tensors each kind needs).
+   * A state dict holds no activations: with kind 'torchvision.SqueezeExcitation' and a prefix
+   * named as in torchvision's MobileNetV3 (features.N.block.M: gate 'hardsigmoid') or
+   * EfficientNet (features.N.M.block.K: activation 'silu'), leaving those options out emits a
+   * process warning (code 'SQEX_STATE_DICT_OPTIONS', once per family) naming them; passing them,
+   * even with the default value, silences it.
    * @param tensors - readSafetensors' result, or a record or Map of { shape, data } by name.
    * @param prefix - the module's name in the state dict, e.g. 'layer1.0.se' ('' for a module saved alone).
    * @param options - `kind` (required), `bnEps`, `strict` and the block's options.

@@ -4,6 +4,7 @@
 import type { NativeBinding, NativeCudaStatus } from './backend/contract.js';
 import { bindingPath, cudaBuilds, loadBinding } from './backend/load.js';
 import { codedError, rangeError } from './is.js';
+import { StringPrototypeSlice } from './primordials.js';
 
 /** One CUDA device as seen by the addon. */
 export interface CudaDeviceInfo {
@@ -61,7 +62,10 @@ export interface CudaStatus {
   readonly deviceCount: number;
   /** One entry per device, by index. */
   readonly devices: readonly CudaDeviceInfo[];
-  /** e.g. "13.0"; null without a driver. */
+  /**
+   * The highest CUDA version the installed driver supports (cudaDriverGetVersion), e.g. "13.0";
+   * not the driver's own release number that nvidia-smi shows (580.65.06). null without a driver.
+   */
   readonly driverVersion: string | null;
   /** The CUDA runtime linked into the addon; null when CUDA is not compiled in. */
   readonly runtimeVersion: string | null;
@@ -208,6 +212,17 @@ function availability(): CudaStatus {
   return cachedAvailability;
 }
 
+/** False when the addon itself did not load (then the CPU path cannot run either). */
+function addonLoaded(s: CudaStatus): boolean {
+  return s.binary !== null || s.compiled;
+}
+
+/** The status reason without its final full stop (the message adds its own). */
+function reasonText(s: CudaStatus): string {
+  const r = s.reason ?? 'unknown reason';
+  return r.length > 0 && r[r.length - 1] === '.' ? StringPrototypeSlice(r, 0, -1) : r;
+}
+
 /** @internal */
 export type DeviceChoice = 'auto' | 'cpu' | 'cuda';
 
@@ -220,11 +235,10 @@ export function useCuda(fn: string, device: DeviceChoice, deviceIndex: number | 
   const s = availability();
   if (!s.available) {
     if (device === 'auto') return false;
-    throw codedError(
-      `${fn}: device 'cuda' was requested but CUDA is not available: ${s.reason ?? 'unknown reason'}. ` +
-        "Use device: 'auto' to run on the CPU when CUDA is missing; cuda.status() tells why it is.",
-      'ERR_SQEX_CUDA_UNAVAILABLE',
-    );
+    const fix = addonLoaded(s)
+      ? "Use device: 'auto' to run on the CPU when CUDA is missing; cuda.status() tells why it is."
+      : 'The CPU path needs the same addon, so fix its installation first (the reason above says how).';
+    throw codedError(`${fn}: device 'cuda' was requested but CUDA is not available: ${reasonText(s)}. ${fix}`, 'ERR_SQEX_CUDA_UNAVAILABLE');
   }
   if (deviceIndex !== undefined && deviceIndex >= s.deviceCount) {
     throw rangeError(
@@ -256,11 +270,10 @@ export function hostArraysUseCuda(fn: string, device: DeviceChoice, deviceIndex:
 export function requireCuda(fn: string, what: string): NativeBinding {
   const s = availability();
   if (!s.available) {
-    throw codedError(
-      `${fn}: ${what} needs CUDA, which is not available: ${s.reason ?? 'unknown reason'}. ` +
-        'Without CUDA, pass Float32Arrays (they run on the CPU); cuda.status() tells why CUDA is missing.',
-      'ERR_SQEX_CUDA_UNAVAILABLE',
-    );
+    const fix = addonLoaded(s)
+      ? 'Without CUDA, pass Float32Arrays (they run on the CPU); cuda.status() tells why CUDA is missing.'
+      : 'The CPU path needs the same addon, so fix its installation first (the reason above says how).';
+    throw codedError(`${fn}: ${what} needs CUDA, which is not available: ${reasonText(s)}. ${fix}`, 'ERR_SQEX_CUDA_UNAVAILABLE');
   }
   return binding();
 }

@@ -19,7 +19,6 @@ import {
   USABLE_VIEW,
   lengthOf,
   rangeError,
-  rangeErrorText,
   typeError,
 } from './is.js';
 import {
@@ -27,7 +26,6 @@ import {
   FinalizationRegistryPrototypeUnregister,
   NumberIsSafeInteger,
   ObjectFreeze,
-  uncurryThis,
 } from './primordials.js';
 import type { DType, Layout, Shape4 } from './types.js';
 
@@ -40,7 +38,12 @@ export interface DeviceTensorOptions {
   layout?: Layout;
   /** Storage type; default 'float32' (for Uint16Array data, 'float16' or 'bfloat16' must be given). See {@link DType}. */
   dtype?: DType;
-  /** CUDA device index, an integer from 0 to `cuda.status().deviceCount` − 1; default 0. */
+  /**
+   * The CUDA device ordinal, an integer from 0 to `cuda.status().deviceCount` − 1; default 0. A
+   * DeviceTensor is always on a GPU, so this is the number the op options call `deviceIndex`
+   * (their `device` chooses 'auto' | 'cpu' | 'cuda'). A non-number is a TypeError (code
+   * 'ERR_INVALID_ARG_TYPE'), an index past the device count a RangeError (code 'ERR_OUT_OF_RANGE').
+   */
   device?: number;
 }
 
@@ -53,8 +56,10 @@ export interface DeviceTensorHalfOptions extends DeviceTensorOptions {
 /** Options of DeviceTensor.fromPointer (layout, dtype and device describe the memory at `ptr`). */
 export interface DevicePointerOptions extends DeviceTensorOptions {
   /**
-   * Size of the memory at `ptr` in bytes, checked to hold the tensor (an integer ≥ N·C·H·W ·
-   * bytes per element, else RangeError, code 'ERR_OUT_OF_RANGE'); default: exactly the tensor's bytes.
+   * Size of the memory at `ptr` in bytes, checked to hold the tensor: an integer from N·C·H·W ·
+   * bytes per element to 2^53 − 1 (Number.isSafeInteger), else RangeError (code
+   * 'ERR_OUT_OF_RANGE'); a non-number is a TypeError (code 'ERR_INVALID_ARG_TYPE'). Default:
+   * exactly the tensor's bytes.
    */
   byteLength?: number;
 }
@@ -75,6 +80,8 @@ export const LAYOUTS: readonly Layout[] = ['NCHW', 'NHWC'];
 export const DTYPES: readonly DType[] = ['float32', 'float16', 'bfloat16'];
 const FROM_KEYS = ['layout', 'dtype', 'device'] as const;
 const POINTER_KEYS = ['layout', 'dtype', 'device', 'byteLength'] as const;
+// The op options' name for the ordinal, refused with the name these options use.
+const ORDINAL_NAMED_DEVICE = Object.freeze({ deviceIndex: "a DeviceTensor's options name the CUDA device ordinal `device`, e.g. { device: 0 }" });
 const DOWNLOAD_KEYS = ['stream'] as const;
 
 /** @internal */
@@ -157,7 +164,7 @@ export class DeviceTensor {
   readonly dtype: DType;
   /** Memory layout of the elements. See {@link Layout}. */
   readonly layout: Layout;
-  /** CUDA device index. */
+  /** The CUDA device ordinal the memory is on (the op options' `deviceIndex`). */
   readonly device: number;
   /** Bytes of the tensor: N·C·H·W · (4 for float32, 2 for halves). */
   readonly byteLength: number;
@@ -253,7 +260,7 @@ export class DeviceTensor {
   static from(data: Float32Array, shape: Shape4, options?: DeviceTensorOptions): DeviceTensor;
   static from(data: Float32Array | Uint16Array, shape: Shape4, options?: DeviceTensorOptions): DeviceTensor {
     const fn = 'DeviceTensor.from';
-    const opts = parseObject(fn, 'options', options, FROM_KEYS, true);
+    const opts = parseObject(fn, 'options', options, FROM_KEYS, true, ORDINAL_NAMED_DEVICE);
     const isF32 = isFloat32Array(data);
     if (!isF32 && !isUint16Array(data)) {
       throw typeError(fn, 'data', 'a Float32Array, or a Uint16Array of raw float16/bfloat16 bits', data);
@@ -266,18 +273,13 @@ export class DeviceTensor {
     }
     const layout = parseEnum(fn, 'options.layout', opts.layout, LAYOUTS, 'NCHW');
     const dtype = parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
-    const device = parseIndex(fn, 'options.device', opts.device) ?? 0;
+    const device = parseDeviceOrdinal(fn, opts.device);
     if (!isF32 && dtype === 'float32') {
       throw rangeError(fn, 'options.dtype', "'float16' or 'bfloat16' when data is a Uint16Array of raw half bits", opts.dtype);
     }
     const numel = numelOf(shp);
     if (lengthOf(data) !== numel) {
-      throw rangeErrorText(
-        fn,
-        'data',
-        `of length ${numel} (N × C × H × W of ${formatShape(shp)})`,
-        `length ${lengthOf(data)}`,
-      );
+      throw rangeError(fn, 'data', `a ${isF32 ? 'Float32Array' : 'Uint16Array'} of length ${numel} (N × C × H × W of ${formatShape(shp)})`, data);
     }
     const native = requireCuda(fn, 'a DeviceTensor');
     checkDeviceIndex(fn, native, device);
@@ -303,11 +305,11 @@ export class DeviceTensor {
    */
   static empty(shape: Shape4, options?: DeviceTensorOptions): DeviceTensor {
     const fn = 'DeviceTensor.empty';
-    const opts = parseObject(fn, 'options', options, FROM_KEYS, true);
+    const opts = parseObject(fn, 'options', options, FROM_KEYS, true, ORDINAL_NAMED_DEVICE);
     const shp = parseShape(fn, 'shape', shape);
     const layout = parseEnum(fn, 'options.layout', opts.layout, LAYOUTS, 'NCHW');
     const dtype = parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
-    const device = parseIndex(fn, 'options.device', opts.device) ?? 0;
+    const device = parseDeviceOrdinal(fn, opts.device);
     const native = requireCuda(fn, 'a DeviceTensor');
     checkDeviceIndex(fn, native, device);
     return allocDeviceTensor(native, shp, layout, dtype, device);
@@ -317,7 +319,8 @@ export class DeviceTensor {
    * Wraps device memory this library does not own (e.g. from another CUDA library). dispose()
    * only detaches; the memory stays the caller's to free, and must outlive every use. No CUDA
    * call is made here, so the pointer is not checked beyond being non-zero (or 0n for an empty
-   * shape); a bad shape is reported before a bad ptr.
+   * shape). Checked in this order: the option keys, ptr's type, the shape, ptr's range, then the
+   * option values.
    *
    * @param ptr - the device address, a bigint in (0n, 2n ** 64n); 0n is accepted for an empty
    *   tensor (N = 0), as an empty torch tensor's data_ptr().
@@ -329,7 +332,7 @@ export class DeviceTensor {
    */
   static fromPointer(ptr: bigint, shape: Shape4, options?: DevicePointerOptions): DeviceTensor {
     const fn = 'DeviceTensor.fromPointer';
-    const opts = parseObject(fn, 'options', options, POINTER_KEYS, true);
+    const opts = parseObject(fn, 'options', options, POINTER_KEYS, true, ORDINAL_NAMED_DEVICE);
     if (typeof ptr !== 'bigint') throw typeError(fn, 'ptr', 'a bigint device address', ptr);
     const shp = parseShape(fn, 'shape', shape);
     // 0n only for an empty tensor (N = 0): an empty torch tensor's data_ptr() is 0.
@@ -338,13 +341,13 @@ export class DeviceTensor {
     }
     const layout = parseEnum(fn, 'options.layout', opts.layout, LAYOUTS, 'NCHW');
     const dtype = parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
-    const device = parseIndex(fn, 'options.device', opts.device) ?? 0;
+    const device = parseDeviceOrdinal(fn, opts.device);
     const needed = numelOf(shp) * dtypeBytes(dtype);
     if (opts.byteLength !== undefined) {
       const bl = opts.byteLength;
       if (typeof bl !== 'number') throw typeError(fn, 'options.byteLength', 'a number of bytes', bl);
       if (!NumberIsSafeInteger(bl) || bl < needed) {
-        throw rangeError(fn, 'options.byteLength', `an integer of at least ${needed} (the bytes of ${formatShape(shp)} ${dtype})`, bl);
+        throw rangeError(fn, 'options.byteLength', `an integer from ${needed} (the bytes of ${formatShape(shp)} ${dtype}) to 2^53 − 1`, bl);
       }
     }
     // Nothing could use the tensor without CUDA: refuse now, with the reason, not at first use;
@@ -361,7 +364,7 @@ export class DeviceTensor {
    */
   get ptr(): bigint {
     brand(this, 'DeviceTensor.ptr');
-    this.#assertLive('ptr');
+    this.#assertLive('DeviceTensor.ptr');
     return this.#ptr;
   }
 
@@ -388,7 +391,12 @@ export class DeviceTensor {
   async toHost(options?: DownloadOptions): Promise<Float32Array | Uint16Array> {
     const fn = 'DeviceTensor.toHost';
     brand(this, fn);
-    const stream = this.#liveStream(fn, 'toHost', options);
+    return this.#download(fn, options);
+  }
+
+  /** toHost's work, under the name of the method called (toHost or toFloat32). */
+  async #download(fn: string, options: unknown): Promise<Float32Array | Uint16Array> {
+    const stream = this.#liveStream(fn, options);
     const dst = this.#hostBuffer();
     if (this.byteLength === 0) return dst;
     const native = binding();
@@ -411,13 +419,14 @@ export class DeviceTensor {
    *
    * @throws Error with code 'ERR_SQEX_DISPOSED' for a disposed tensor; TypeError (code
    *   'ERR_INVALID_ARG_TYPE') for data of another kind, detached, or a Uint16Array for a float32
-   *   tensor; RangeError (code 'ERR_OUT_OF_RANGE') for a wrong length; Error with code
-   *   'ERR_SQEX_CUDA' for a CUDA failure.
+   *   tensor, or for options that are not an object of only `stream`, or a stream that is not a
+   *   bigint; RangeError (code 'ERR_OUT_OF_RANGE') for a wrong length or a stream handle out of
+   *   range; Error with code 'ERR_SQEX_CUDA' for a CUDA failure.
    */
   copyFrom(data: Float32Array | Uint16Array, options?: DownloadOptions): this {
     const fn = 'DeviceTensor.copyFrom';
     brand(this, fn);
-    const stream = this.#liveStream(fn, 'copyFrom', options);
+    const stream = this.#liveStream(fn, options);
     const isF32 = isFloat32Array(data);
     const numel = numelOf(this.shape);
     const expected = this.dtype === 'float32'
@@ -435,7 +444,7 @@ export class DeviceTensor {
   toHostSync(options?: DownloadOptions): Float32Array | Uint16Array {
     const fn = 'DeviceTensor.toHostSync';
     brand(this, fn);
-    const stream = this.#liveStream(fn, 'toHostSync', options);
+    const stream = this.#liveStream(fn, options);
     const dst = this.#hostBuffer();
     if (this.byteLength !== 0) binding().cudaDownload(this.device, this.#ptr, dst, stream);
     return dst;
@@ -446,9 +455,10 @@ export class DeviceTensor {
    * the tensor's layout. Same errors.
    */
   async toFloat32(options?: DownloadOptions): Promise<Float32Array> {
-    brand(this, 'DeviceTensor.toFloat32');
-    // The class's own toHost, whatever a caller put on the prototype since.
-    const host = await deviceTensorToHost(this, options);
+    const fn = 'DeviceTensor.toFloat32';
+    brand(this, fn);
+    // The class's own download, whatever a caller put on the prototype since.
+    const host = await this.#download(fn, options);
     if (isFloat32Array(host)) return host;
     return this.dtype === 'float16' ? float16BitsToFloat32(host) : bfloat16BitsToFloat32(host);
   }
@@ -475,7 +485,12 @@ export class DeviceTensor {
   /** e.g. "DeviceTensor float16 NHWC [8, 64, 56, 56] on cuda:0". */
   toString(): string {
     if (!isDeviceTensor(this)) return 'an object posing as a DeviceTensor';
-    return `${this.#disposed ? 'disposed ' : ''}DeviceTensor ${this.dtype} ${this.layout} ${formatShape(this.shape)} on cuda:${this.device}`;
+    return `${this.#disposed ? 'disposed ' : ''}${this.#what()}`;
+  }
+
+  /** "DeviceTensor float32 NCHW [1, 8, 2, 2] on cuda:0", from the frozen fields (no overridable method runs). */
+  #what(): string {
+    return `DeviceTensor ${this.dtype} ${this.layout} ${formatShape(this.shape)} on cuda:${this.device}`;
   }
 
   /** @internal How refusal messages describe this tensor. */
@@ -503,22 +518,30 @@ export class DeviceTensor {
    * thread, so any handle means what the caller means (the per-thread default stream included),
    * unlike an async op's (parseStream).
    */
-  #liveStream(fn: string, method: string, options: unknown): bigint {
-    this.#assertLive(method);
+  #liveStream(fn: string, options: unknown): bigint {
+    this.#assertLive(fn);
     const opts = parseObject(fn, 'options', options, DOWNLOAD_KEYS, true);
     const stream = parseStreamHandle(fn, 'options.stream', opts.stream);
-    this.#assertLive(method);
+    this.#assertLive(fn);
     return stream;
   }
 
-  #assertLive(what: string): void {
+  /** Refuses a disposed tensor, in the format of the other refusals: "fn: this ... has been disposed". */
+  #assertLive(fn: string): void {
     if (this.#disposed) {
-      throw codedError(`${this.toString()}: ${what} used after dispose(); keep the tensor until its last use`, 'ERR_SQEX_DISPOSED');
+      throw codedError(`${fn}: this ${this.#what()} has been disposed (used after dispose()); keep the tensor until its last use`, 'ERR_SQEX_DISPOSED');
     }
   }
 }
 
-const deviceTensorToHost = uncurryThis(DeviceTensor.prototype.toHost);
+/** options.device of a DeviceTensor factory: the ordinal, with the op options' words pointed at it. */
+function parseDeviceOrdinal(fn: string, value: unknown): number {
+  if (value === 'cuda' || value === 'cpu' || value === 'auto') {
+    throw typeError(fn, 'options.device', 'a CUDA device ordinal (a non-negative integer)', value,
+      "A DeviceTensor is always on a GPU: its options.device is the ordinal (0 for the first GPU), what the op options call deviceIndex");
+  }
+  return parseIndex(fn, 'options.device', value) ?? 0;
+}
 
 /** Host data as the bytes to upload for `dtype`: a Float32Array is rounded to halves when needed; raw bits pass. */
 function storageBits(data: Float32Array | Uint16Array, dtype: DType): Float32Array | Uint16Array {

@@ -2,10 +2,13 @@
 // header is enough), so a user learns which prefixes and kinds to pass to fromStateDict.
 
 import { torchvisionFamily } from './families.js';
-import { isArrayValue, rangeError, readGuarded, typeError } from './is.js';
+import { isArrayValue, isMapValue, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
+import { ObjectKeys, ReflectApply } from './primordials.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
-import { ATTENTION_KINDS, type AttentionKind } from './state-dict.js';
+import { ATTENTION_KINDS, type AttentionKind, type StateDict } from './state-dict.js';
 import type { Activation, Gate } from './types.js';
+
+const mapForEach = Map.prototype.forEach;
 
 /** One module found by {@link findAttentionModules}. */
 export interface FoundAttention {
@@ -19,9 +22,9 @@ export interface FoundAttention {
   block: 'SEBlock' | 'ECABlock' | 'CBAMBlock' | null;
   /** C, or null where the module stores none (ECA). */
   channels: number | null;
-  /** rd, the hidden width of the excitation MLP (SE, CBAM; C for EffectiveSEModule). */
+  /** rd, the hidden width of the excitation MLP (SE, CBAM; C for EffectiveSEModule); null for ECA, which has none. */
   hidden: number | null;
-  /** ECA's conv k, or CBAM's spatial k. */
+  /** ECA's conv k, or CBAM's spatial k; null for the SE kinds, which have no conv. */
   kernelSize: number | null;
   /**
    * Options to pass with `kind` where the model around the module names its tensors as a known
@@ -53,42 +56,65 @@ const FN = 'findAttentionModules';
  * from deep inside the matching.
  */
 function namedOf(source: unknown): Named[] {
-  let list: unknown;
-  let arg: string;
-  let form: 'file' | 'array' | 'object' | null;
+  // Each form becomes a list of entries, with the argument name each entry's errors use.
+  const entries: { arg: string; name: unknown; value: unknown }[] = [];
+  let form: 'file' | 'array' | 'map' | 'object' | null;
   try {
-    form = source instanceof SafetensorsFile ? 'file' : isArrayValue(source) ? 'array' : typeof source === 'object' && source !== null ? 'object' : null;
+    form = source instanceof SafetensorsFile ? 'file' : isArrayValue(source) ? 'array' : isMapValue(source) ? 'map' : typeof source === 'object' && source !== null ? 'object' : null;
   } catch {
     form = null; // a revoked Proxy: instanceof and Array.isArray throw
   }
+  const fromList = (list: unknown, arg: string): void => {
+    if (!isArrayValue(list)) throw typeError(FN, arg, 'an Array of { name, shape }', list);
+    const items = list;
+    const n = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => items.length);
+    for (let i = 0; i < n; i++) {
+      const entry: unknown = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => items[i]);
+      if (typeof entry !== 'object' || entry === null) throw typeError(FN, `${arg}[${i}]`, 'an object { name, shape }', entry);
+      const name = readGuarded(FN, `${arg}[${i}]`, 'an object { name, shape }', entry, () => (entry as { name?: unknown }).name);
+      entries.push({ arg: `${arg}[${i}]`, name, value: entry });
+    }
+  };
+  const what = 'a safetensors header (readSafetensorsHeader), a SafetensorsFile, an Array of { name, shape }, or a state dict (a record or Map of { shape, data } by tensor name)';
   if (form === 'file') {
     const header: unknown = readGuarded(FN, 'source', 'a SafetensorsFile', source, () => (source as SafetensorsFile).header);
     if (typeof header !== 'object' || header === null) throw typeError(FN, 'source.header', 'a safetensors header', header);
-    list = readGuarded(FN, 'source.header', 'a safetensors header', header, () => (header as { tensors?: unknown }).tensors);
-    arg = 'source.header.tensors';
+    fromList(readGuarded(FN, 'source.header', 'a safetensors header', header, () => (header as { tensors?: unknown }).tensors), 'source.header.tensors');
   } else if (form === 'array') {
-    list = source;
-    arg = 'source';
+    fromList(source, 'source');
+  } else if (form === 'map') {
+    // Map.prototype.forEach as it was at load: a subclass's or a patched iterator is not asked.
+    readGuarded(FN, 'source', what, source, () =>
+      ReflectApply(mapForEach, source, [(value: unknown, name: unknown) => {
+        entries.push({ arg: `source.get(${typeof name === 'string' ? JSON.stringify(name) : '…'})`, name, value });
+      }]),
+    );
   } else if (form === 'object') {
-    list = readGuarded(FN, 'source', 'a safetensors header', source, () => (source as { tensors?: unknown }).tensors);
-    arg = 'source.tensors';
+    // A header holds an Array `tensors`; a state-dict record maps names to { shape, data } (a
+    // tensor may even be named "tensors", but its value is then no Array).
+    const tensors = readGuarded(FN, 'source', what, source, () => (source as { tensors?: unknown }).tensors);
+    if (isArrayValue(tensors)) {
+      fromList(tensors, 'source.tensors');
+    } else {
+      const keys = readGuarded(FN, 'source', what, source, () => ObjectKeys(source as object));
+      for (const key of keys) {
+        const value = readGuarded(FN, `source[${JSON.stringify(key)}]`, 'an object { shape, data }', source, () => (source as Record<string, unknown>)[key]);
+        entries.push({ arg: `source[${JSON.stringify(key)}]`, name: key, value });
+      }
+    }
   } else {
-    throw typeError(FN, 'source', 'a safetensors header (readSafetensorsHeader), a SafetensorsFile, or an Array of { name, shape }', source);
+    throw typeError(FN, 'source', what, source);
   }
-  if (!isArrayValue(list)) throw typeError(FN, arg, 'an Array of { name, shape }', list);
   const out: Named[] = [];
-  const items = list;
-  const n = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => items.length);
-  for (let i = 0; i < n; i++) {
-    const entry: unknown = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => items[i]);
-    if (typeof entry !== 'object' || entry === null) throw typeError(FN, `${arg}[${i}]`, 'an object { name, shape }', entry);
-    const { name, shape } = readGuarded(FN, `${arg}[${i}]`, 'an object { name, shape }', entry, () => {
-      const e = entry as { name?: unknown; shape?: unknown };
-      return { name: e.name, shape: e.shape };
-    });
-    if (typeof name !== 'string') throw typeError(FN, `${arg}[${i}].name`, 'a string', name);
-    if (!isArrayValue(shape)) throw typeError(FN, `${arg}[${i}].shape`, 'an Array of non-negative integers', shape);
-    const sarg = `${arg}[${i}].shape`;
+  for (const { arg, name, value } of entries) {
+    if (typeof name !== 'string') throw typeError(FN, `${arg}.name`, 'a string', name);
+    if (typeof value !== 'object' || value === null) throw typeError(FN, arg, 'an object with a shape', value);
+    if (typedArrayName(value) !== undefined) {
+      throw typeError(FN, arg, 'an object with a shape', value, 'A state dict maps each name to { shape, data }: wrap a bare array as { shape: [...dims], data: value }');
+    }
+    const shape = readGuarded(FN, arg, 'an object with a shape', value, () => (value as { shape?: unknown }).shape);
+    const sarg = `${arg}.shape`;
+    if (!isArrayValue(shape)) throw typeError(FN, sarg, 'an Array of non-negative integers', shape);
     // read once, element by element; a safetensors shape has at most a few dims (64 is generous)
     const raw = readGuarded(FN, sarg, 'an Array of non-negative integers', shape, () => {
       const len = shape.length;
@@ -100,8 +126,8 @@ function namedOf(source: unknown): Named[] {
     const dims: number[] = [];
     for (let d = 0; d < raw.length; d++) {
       const dim: unknown = raw[d];
-      if (typeof dim !== 'number') throw typeError(FN, `${arg}[${i}].shape[${d}]`, 'a non-negative integer', dim);
-      if (!Number.isSafeInteger(dim) || dim < 0) throw rangeError(FN, `${arg}[${i}].shape[${d}]`, 'a non-negative integer', dim);
+      if (typeof dim !== 'number') throw typeError(FN, `${sarg}[${d}]`, 'a non-negative integer', dim);
+      if (!Number.isSafeInteger(dim) || dim < 0) throw rangeError(FN, `${sarg}[${d}]`, 'a non-negative integer', dim);
       dims.push(dim);
     }
     out.push({ name, shape: dims });
@@ -147,14 +173,16 @@ function efficientNetFamily(prefix: string, shapes: ReadonlyMap<string, readonly
  * names match a torchvision or timm architecture whose attention differs from the kind's defaults,
  * `options` carries what to pass (a guess from names, said in `note`).
  *
- * @param source - a header (readSafetensorsHeader), a SafetensorsFile, or an Array of
- *   { name, shape } (a tensor's full name and its dims, non-negative integers).
+ * @param source - a header (readSafetensorsHeader), a SafetensorsFile, an Array of
+ *   { name, shape } (a tensor's full name and its dims, non-negative integers), or a state dict
+ *   as the loaders take it (a record or Map of { shape, data } by tensor name; only the shapes
+ *   are read).
  * @returns the modules, sorted by prefix (numbers in natural order).
  * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') or RangeError (code 'ERR_OUT_OF_RANGE') naming
  *   the argument, for a source that is none of these or an entry without a string name and a shape.
  */
 export function findAttentionModules(
-  source: SafetensorsHeader | SafetensorsFile | readonly { readonly name: string; readonly shape: readonly number[] }[],
+  source: SafetensorsHeader | SafetensorsFile | readonly { readonly name: string; readonly shape: readonly number[] }[] | StateDict,
 ): FoundAttention[] {
   const list = namedOf(source);
   const shapes = new Map<string, readonly number[]>();

@@ -117,7 +117,8 @@ export function float32ToFloat16Bits(value: number | Float32Array): number | Uin
  * Reads IEEE binary16 bit patterns (a number, or a Uint16Array -> Float32Array); exact, NaN as
  * PyTorch: the sign and the 10-bit payload kept (shifted left by 13), the quiet bit set. A number
  * must be an integer 0..65535 (else RangeError, code 'ERR_OUT_OF_RANGE'); anything else, or a
- * detached or out-of-bounds Uint16Array, is a TypeError (code 'ERR_INVALID_ARG_TYPE').
+ * detached or out-of-bounds Uint16Array, is a TypeError (code 'ERR_INVALID_ARG_TYPE'); a result
+ * that cannot be allocated an Error with code 'ERR_SQEX_OUT_OF_MEMORY'.
  */
 export function float16BitsToFloat32(bits: number): number;
 export function float16BitsToFloat32(bits: Uint16Array): Float32Array;
@@ -136,9 +137,11 @@ export function float16BitsToFloat32(bits: number | Uint16Array): number | Float
 
 /**
  * Converts to bfloat16 bit patterns (the upper 16 bits of a float32), rounding to nearest
- * even. A number gives one pattern (rounded to float32 first, as float32ToFloat16Bits); a
+ * even. NaN stays NaN: its sign and upper payload kept, the quiet bit set (JS's NaN gives
+ * 0x7fc0). A number gives one pattern (rounded to float32 first, as float32ToFloat16Bits); a
  * Float32Array gives a Uint16Array of the same length. Anything else, or a detached or
- * out-of-bounds Float32Array, is a TypeError (code 'ERR_INVALID_ARG_TYPE').
+ * out-of-bounds Float32Array, is a TypeError (code 'ERR_INVALID_ARG_TYPE'); a result that cannot
+ * be allocated an Error with code 'ERR_SQEX_OUT_OF_MEMORY'.
  */
 export function float32ToBfloat16Bits(value: number): number;
 export function float32ToBfloat16Bits(values: Float32Array): Uint16Array;
@@ -160,7 +163,8 @@ export function float32ToBfloat16Bits(value: number | Float32Array): number | Ui
  * shifted left by 16, NaN sign and payload included, as PyTorch. (A number result of a signalling
  * NaN pattern is quieted, as any float32 NaN read into a JS number; the Float32Array keeps it.)
  * A number must be an integer 0..65535 (else RangeError, code 'ERR_OUT_OF_RANGE'); anything else,
- * or a detached or out-of-bounds Uint16Array, is a TypeError (code 'ERR_INVALID_ARG_TYPE').
+ * or a detached or out-of-bounds Uint16Array, is a TypeError (code 'ERR_INVALID_ARG_TYPE'); a
+ * result that cannot be allocated an Error with code 'ERR_SQEX_OUT_OF_MEMORY'.
  */
 export function bfloat16BitsToFloat32(bits: number): number;
 export function bfloat16BitsToFloat32(bits: Uint16Array): Float32Array;

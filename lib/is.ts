@@ -92,11 +92,18 @@ function coded<E extends Error>(err: E, code: string, argument: string): E & { c
  * The standard fix for a refused value, when there is one: what a user converting from PyTorch
  * or numpy most often passes instead of a Float32Array or an [N, C, H, W] shape.
  */
-function fixFor(expected: string, value: unknown): string | undefined {
+function fixFor(arg: string, expected: string, value: unknown): string | undefined {
   const name = typedArrayName(value);
   if (StringPrototypeIncludes(expected, 'Float32Array')) {
+    // An output receives the result: a converted copy would receive it instead and be thrown away.
+    if ((arg === 'options.out' || arg === 'options.scaleOut') && name !== undefined && name !== 'Float32Array') {
+      return `${arg} receives the float32 result: pass a Float32Array of that length (new Float32Array(length)) and convert afterwards if you need another type`;
+    }
     if (name === 'Float64Array') {
-      return 'Weights saved as float64 (e.g. numpy().tobytes() of a float64 state_dict) convert with Float32Array.from(value)';
+      if (StringPrototypeSlice(arg, 0, 8) === 'weights.') {
+        return 'Weights saved as float64 (e.g. numpy().tobytes() of a float64 state_dict) convert with Float32Array.from(value)';
+      }
+      return 'To convert: Float32Array.from(value) (rounds each element to float32)';
     }
     if (name === 'Uint8Array' && BufferIsBuffer !== undefined && BufferIsBuffer(value)) {
       return 'To read float32 bytes from a Node Buffer: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4) when buf.byteOffset is a multiple of 4, else new Float32Array(Uint8Array.prototype.slice.call(buf).buffer)';
@@ -111,8 +118,13 @@ function fixFor(expected: string, value: unknown): string | undefined {
       if (StringPrototypeIncludes(expected, 'raw float16 bits')) return `A Float16Array's bytes are its raw float16 bits: pass ${view} (no copy)`;
       return 'To convert: Float32Array.from(value)';
     }
+    if (name === 'Uint16Array') {
+      // Uint16Array is how this package passes raw half bits: converting the integers would give wrong numbers.
+      return 'If these are raw float16 or bfloat16 bits, float16BitsToFloat32(value) or bfloat16BitsToFloat32(value) decodes them (Float32Array.from(value) would read the bits as integers)';
+    }
     if (name !== undefined && name !== 'Float32Array') return `To convert: Float32Array.from(value)`;
-    if (isArray(value)) return 'To convert an Array of numbers: Float32Array.from(value)';
+    // Only where a Float32Array itself is wanted (not, e.g., a state dict whose entries hold one).
+    if (isArray(value) && StringPrototypeIncludes(expected, 'a Float32Array')) return 'To convert an Array of numbers: Float32Array.from(value)';
   }
   if (StringPrototypeIncludes(expected, '[N, C, H, W]') && isArray(value)) {
     if (value.length === 3) return 'A single image [C, H, W] is the batch of one [1, C, H, W]';
@@ -121,22 +133,24 @@ function fixFor(expected: string, value: unknown): string | undefined {
   return undefined;
 }
 
-function withHint(text: string, expected: string, value: unknown): string {
-  let hint: string | undefined;
+function withHint(text: string, arg: string, expected: string, value: unknown, fix: string | undefined): string {
+  let hint: string | undefined = fix;
   try {
-    hint = fixFor(expected, value); // IsArray and Buffer.isBuffer throw on a revoked Proxy
+    if (hint === undefined) hint = fixFor(arg, expected, value); // IsArray and Buffer.isBuffer throw on a revoked Proxy
   } catch {
     hint = undefined;
   }
   return hint === undefined ? text : `${text}. ${hint}`;
 }
 
-export function typeError(fn: string, arg: string, expected: string, value: unknown): ArgumentError {
-  return coded(new TypeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, expected, value)), 'ERR_INVALID_ARG_TYPE', arg);
+/** `fn: arg must be expected; received <value>. <fix>`; `fix` replaces the usual hint for the value's kind. */
+export function typeError(fn: string, arg: string, expected: string, value: unknown, fix?: string): ArgumentError {
+  return coded(new TypeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, arg, expected, value, fix)), 'ERR_INVALID_ARG_TYPE', arg);
 }
 
-export function rangeError(fn: string, arg: string, expected: string, value: unknown): ArgumentError {
-  return coded(new RangeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, expected, value)), 'ERR_OUT_OF_RANGE', arg);
+/** As typeError, for a value of the right kind out of range. */
+export function rangeError(fn: string, arg: string, expected: string, value: unknown, fix?: string): ArgumentError {
+  return coded(new RangeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, arg, expected, value, fix)), 'ERR_OUT_OF_RANGE', arg);
 }
 
 /** As rangeError, with the received part already worded (e.g. a computed product). */
@@ -384,6 +398,9 @@ function describeUnguarded(value: unknown): string {
   if (RegExpPrototypeExec(describedTypedArrayName, ctorName) !== null) {
     return `an object posing as ${article(ctorName)} ${ctorName} (a Proxy of one, or an object made from its prototype), not one itself`;
   }
+  // Object.create(proto) with a plain object as proto inherits Object as its constructor: "an
+  // Object instance" would read as the plain object it is refused for not being.
+  if (ctorName === 'Object') return 'an object whose prototype is not Object.prototype (e.g. made by Object.create(proto))';
   return `${article(ctorName)} ${ctorName} instance`;
 }
 
@@ -398,6 +415,8 @@ function probe<T>(fn: () => T): T | undefined {
 
 /** "a" or "an" by the word's first sound: a Uint16Array, an Int16Array, an undefined, a user. */
 function article(word: string): string {
+  // An initialism is read letter by letter: "an SEBlock", "a URL".
+  if (RegExpPrototypeExec(/^[A-Z]{2}/, word) !== null) return RegExpPrototypeExec(/^[AEFHILMNORSX]/, word) !== null ? 'an' : 'a';
   if (RegExpPrototypeExec(/^(uint|uni(?!nit)|usa|use|usu|uti|eu|one\b|once)/i, word) !== null) return 'a';
   return RegExpPrototypeExec(/^[aeiou]/i, word) !== null ? 'an' : 'a';
 }

@@ -28,6 +28,7 @@ export function uncurryGetter<T>(proto: object, key: PropertyKey): (self: unknow
 export const ObjectCreate = Object.create;
 export const ObjectDefineProperty = Object.defineProperty;
 export const ObjectFreeze = Object.freeze;
+export const ObjectHasOwn = Object.hasOwn;
 export const ObjectIs = Object.is;
 export const ObjectKeys = Object.keys;
 export const ArrayIsArray = Array.isArray;

@@ -8,6 +8,8 @@
 
 import { constants as bufferConstants } from 'node:buffer';
 import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { editDistance, parseObject } from './args.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
 import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, USABLE_VIEW, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
 
@@ -67,7 +69,8 @@ export interface ReadSafetensorsOptions {
   toFloat32?: boolean;
   /**
    * Only these tensors (names, or a predicate on the name). From a path, only their bytes are
-   * read from disk. A name that is not in the file is an Error (code 'ERR_SQEX_SAFETENSORS_NAME').
+   * read from disk. A name that is not in the file is a RangeError (code 'ERR_SQEX_SAFETENSORS_NAME',
+   * `argument` 'options.names').
    */
   names?: readonly string[] | ((name: string) => boolean);
 }
@@ -144,9 +147,13 @@ export class SafetensorsFile {
     }
     return out;
   }
-  /** The tensor `name`, or undefined when it was not read (absent, or left out by options.names). */
+  /**
+   * The tensor `name`, or undefined when it was not read (absent, or left out by options.names).
+   * A non-string name is a TypeError (code 'ERR_INVALID_ARG_TYPE').
+   */
   get(name: string): SafetensorsTensor | undefined {
     const fn = 'SafetensorsFile.get';
+    if (typeof name !== 'string') throw typeError(fn, 'name', "a string: a tensor's full name", name);
     const tensors = checkTensors(fn, 'this.tensors', fileFields(fn, this).tensors);
     return readGuarded(fn, 'this.tensors', 'an object of tensors by name', tensors, () => (Object.hasOwn(tensors, name) ? tensors[name] : undefined));
   }
@@ -163,7 +170,7 @@ export interface FileUrl {
   readonly pathname: string;
 }
 
-type Source = string | URL | Uint8Array;
+type Source = string | Uint8Array;
 
 function sourceName(source: Source): string {
   return source instanceof Uint8Array ? '<Uint8Array>' : String(source);
@@ -187,8 +194,18 @@ function sourceOf(fn: string, source: unknown): Source {
   } catch {
     // a revoked Proxy: instanceof throws
   }
-  if (url) return source as URL;
-  throw typeError(fn, 'source', 'a file path (string or URL) or a Uint8Array holding the file', source);
+  if (url) {
+    // Converted once here, so every later use sees the same path; fs would refuse another scheme
+    // with its own uncoded wording.
+    try {
+      return fileURLToPath(source as URL);
+    } catch (err) {
+      const why = (err as { message?: unknown } | null)?.message;
+      throw typeError(fn, 'source', 'a file path (string or file: URL) or a Uint8Array holding the file', source,
+        `Only a file: URL names a file here${typeof why === 'string' ? ` (${why})` : ''}; for a remote file, fetch its bytes and pass them as a Uint8Array`);
+    }
+  }
+  throw typeError(fn, 'source', 'a file path (string or file: URL) or a Uint8Array holding the file', source);
 }
 
 
@@ -200,7 +217,7 @@ const OPEN_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0);
  * Opens a path that must be a regular file, refusing anything else before a byte is read: a
  * FIFO or device has no length to check the header against, and its reads can block forever.
  */
-function openRegularFile(fn: string, source: string | URL, src: string): number {
+function openRegularFile(fn: string, source: string, src: string): number {
   const fd = openSync(source, OPEN_FLAGS);
   try {
     const st = fstatSync(fd);
@@ -217,13 +234,13 @@ function openRegularFile(fn: string, source: string | URL, src: string): number 
 }
 
 /** Reads and validates the header of an open file (reads 8 + N bytes, nothing of the data). */
-function headerFromFd(src: string, fd: number): SafetensorsHeader {
+function headerFromFd(fn: string, src: string, fd: number): SafetensorsHeader {
   const size = fstatSync(fd).size;
   const first8 = new Uint8Array(8);
-  if (size >= 8) readFully(fd, first8, 0);
+  if (size >= 8) readFully(fn, src, fd, first8, 0);
   const n = headerLengthOf(src, first8, size);
   const bytes = new Uint8Array(n);
-  readFully(fd, bytes, 8);
+  readFully(fn, src, fd, bytes, 8);
   return parseHeader(src, bytes, n, size);
 }
 
@@ -231,7 +248,7 @@ function headerFromFd(src: string, fd: number): SafetensorsHeader {
 // a RangeError), and Linux reads at most 0x7ffff000 bytes a call anyway: read in 1 GiB pieces.
 const READ_CHUNK = 1 << 30;
 
-function readFully(fd: number, into: Uint8Array, position: number): void {
+function readFully(fn: string, src: string, fd: number, into: Uint8Array, position: number): void {
   let done = 0;
   while (done < into.length) {
     const got = readSync(fd, into, done, Math.min(into.length - done, READ_CHUNK), position + done);
@@ -239,7 +256,7 @@ function readFully(fd: number, into: Uint8Array, position: number): void {
     done += got;
   }
   if (done < into.length) {
-    throw Object.assign(new Error(`could not read ${into.length} bytes at offset ${position}: the file ended after ${done} (changed while reading?)`), { code: 'ERR_SQEX_SAFETENSORS_IO' });
+    throw Object.assign(new Error(`${fn}: could not read ${into.length} bytes of ${src} at offset ${position}: the file ended after ${done} of them (it changed while being read?)`), { code: 'ERR_SQEX_SAFETENSORS_IO' });
   }
 }
 
@@ -252,15 +269,22 @@ function readFully(fd: number, into: Uint8Array, position: number): void {
  * @throws SafetensorsError (code 'ERR_SQEX_SAFETENSORS', `check` naming the rule) for an invalid
  *   file; the fs Error (ENOENT, EACCES...) when the file cannot be opened; an Error with code
  *   'ERR_SQEX_SAFETENSORS_IO' for a path that is not a regular file (FIFO, directory, device); TypeError
- *   (code 'ERR_INVALID_ARG_TYPE') for a source that is neither.
+ *   (code 'ERR_INVALID_ARG_TYPE') for a source that is neither, or for an options object (it takes
+ *   none: options.names is readSafetensors').
  */
-export function readSafetensorsHeader(sourceArg: string | FileUrl | Uint8Array): SafetensorsHeader {
-  const source = sourceOf('readSafetensorsHeader', sourceArg);
-  const src = sourceName(source);
-  if (source instanceof Uint8Array) return headerFromBytes(src, source);
-  const fd = openRegularFile('readSafetensorsHeader', source, src);
+export function readSafetensorsHeader(source: string | FileUrl | Uint8Array): SafetensorsHeader {
+  const fn = 'readSafetensorsHeader';
+  // It takes no options: an object as a second argument is most likely readSafetensors' options
+  // passed here (a number is not refused: files.map(readSafetensorsHeader) passes the index).
+  if (arguments.length > 1 && typeof arguments[1] === 'object' && arguments[1] !== null) {
+    throw typeError(fn, 'options', 'absent: readSafetensorsHeader takes only the source (it reads no tensor data)', arguments[1], 'options.names and options.toFloat32 are readSafetensors\' options');
+  }
+  const input = sourceOf(fn, source);
+  const src = sourceName(input);
+  if (input instanceof Uint8Array) return headerFromBytes(src, input);
+  const fd = openRegularFile(fn, input, src);
   try {
-    return headerFromFd(src, fd);
+    return headerFromFd(fn, src, fd);
   } finally {
     closeSync(fd);
   }
@@ -335,7 +359,12 @@ export function safetensorsToFloat32(dtype: SafetensorsDType, data: SafetensorsD
   if (typeof dtype !== 'string') throw typeError(fn, 'dtype', `a string: ${expected}`, dtype);
   const want = dtype === 'F32' ? 'Float32Array' : dtype === 'F16' || dtype === 'BF16' ? 'Uint16Array' : dtype === 'F64' ? 'Float64Array' : undefined;
   if (want === undefined) throw rangeError(fn, 'dtype', expected, dtype);
-  if (typedArrayName(data) !== want) throw typeError(fn, 'data', `a ${want} (dtype ${dtype})`, data);
+  const got = typedArrayName(data);
+  if (got !== want) {
+    // The data of another dtype: the fix is that dtype, not a conversion of the data.
+    const its = got === 'Float32Array' ? "'F32'" : got === 'Uint16Array' ? "'F16' or 'BF16'" : got === 'Float64Array' ? "'F64'" : undefined;
+    throw typeError(fn, 'data', `a ${want} (dtype ${dtype})`, data, its === undefined ? undefined : `A ${got} is the data of dtype ${its}: pass the dtype the tensor has`);
+  }
   if (isUnusableView(data)) throw typeError(fn, 'data', `a ${want} ${USABLE_VIEW}`, data);
   const n = lengthOf(data);
   const buffer = bufferOf(data);
@@ -379,15 +408,37 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
   const known = new Set(header.tensors.map((t) => t.name));
   const missing = names.filter((n) => !known.has(n));
   if (missing.length > 0) {
-    throw Object.assign(new Error(`${fn}: ${src} has no tensor named ${missing.map((m) => JSON.stringify(m)).join(', ')} (it has ${header.tensors.length} tensors)`), {
-      code: 'ERR_SQEX_SAFETENSORS_NAME',
-    });
+    const first = missing[0]!;
+    const near = nearestName(first, header.tensors.map((t) => t.name));
+    const err = rangeError(
+      fn,
+      'options.names',
+      `names of tensors in ${src}`,
+      names,
+      `${src} has no tensor named ${missing.map((m) => JSON.stringify(m)).join(', ')} (it has ${header.tensors.length} tensors${near === undefined ? '' : `; did you mean ${JSON.stringify(near)}?`}); readSafetensorsHeader(source).tensors lists them`,
+    );
+    throw Object.assign(err, { code: 'ERR_SQEX_SAFETENSORS_NAME' });
   }
   const wanted = new Set(names);
   return (name) => wanted.has(name);
 }
 
 /** The tensors `pick` selects, in file order; pick (maybe the caller's function) runs once per name. */
+/** The tensor name closest to `name`: the one it ends with or that ends with it, else within an edit distance of a fifth of its length (at least 2). */
+function nearestName(name: string, known: readonly string[]): string | undefined {
+  for (const k of known) if (k.endsWith(`.${name}`) || name.endsWith(`.${k}`)) return k;
+  let best: string | undefined;
+  let bestDist = Math.max(2, Math.floor(name.length / 5)) + 1;
+  for (const k of known) {
+    const d = editDistance(name, k);
+    if (d < bestDist) {
+      bestDist = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
 function chosenTensors(header: SafetensorsHeader, pick: (name: string) => boolean): SafetensorsTensorInfo[] {
   const chosen: SafetensorsTensorInfo[] = [];
   for (const t of header.tensors) if (pick(t.name)) chosen.push(t);
@@ -395,20 +446,14 @@ function chosenTensors(header: SafetensorsHeader, pick: (name: string) => boolea
 }
 
 function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names: ReadSafetensorsOptions['names'] } {
-  if (options === undefined) return { toFloat32: false, names: undefined };
-  if (!isPlainObject(options)) throw typeError(fn, 'options', 'an object { toFloat32?, names? }', options);
   // Own keys, each read once: a polluted Object.prototype.names must not select tensors.
-  const own = Object.create(null) as Record<string, unknown>;
-  const expected = 'an object { toFloat32?, names? }';
-  for (const key of readGuarded(fn, 'options', expected, options, () => Object.keys(options))) {
-    const value = readGuarded(fn, 'options', expected, options, () => options[key]);
-    if (key !== 'toFloat32' && key !== 'names') throw typeError(fn, `options.${key}`, 'absent: the options are toFloat32 and names', value);
-    own[key] = value;
-  }
-  const { toFloat32, names } = own as ReadSafetensorsOptions;
+  const own = parseObject(fn, 'options', options, READ_OPTION_KEYS, true);
+  const toFloat32 = own.toFloat32;
   if (toFloat32 !== undefined && typeof toFloat32 !== 'boolean') throw typeError(fn, 'options.toFloat32', 'a boolean', toFloat32);
-  return { toFloat32: toFloat32 === true, names };
+  return { toFloat32: toFloat32 === true, names: own.names as ReadSafetensorsOptions['names'] };
 }
+
+const READ_OPTION_KEYS = ['toFloat32', 'names'] as const;
 
 /**
  * Reads a safetensors file: the header, validated as the reference implementation does (see
@@ -426,38 +471,42 @@ function parseOptions(fn: string, options: unknown): { toFloat32: boolean; names
  * @returns a SafetensorsFile: `tensors[name]` = { dtype, shape, data, zeroCopy }, `metadata`,
  *   `header`.
  * @throws SafetensorsError (code 'ERR_SQEX_SAFETENSORS', with `check`) for an invalid file; an
- *   Error with code 'ERR_SQEX_SAFETENSORS_NAME' for a requested name the file lacks; a RangeError
+ *   RangeError with code 'ERR_SQEX_SAFETENSORS_NAME' (`argument` 'options.names') for a requested
+ *   name the file lacks, with the nearest name the file has; a RangeError
  *   with code 'ERR_SQEX_SAFETENSORS_TOO_LARGE' for a tensor larger than one ArrayBuffer; the fs
  *   Error when the path cannot be read; an Error with code 'ERR_SQEX_SAFETENSORS_IO' for a path
- *   that is not a regular file (FIFO, directory, device); TypeError (code 'ERR_INVALID_ARG_TYPE') for bad arguments.
+ *   that is not a regular file (FIFO, directory, device) or a file that shrank while being read;
+ *   an Error with code 'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when a buffer for the data cannot be
+ *   allocated; TypeError (code 'ERR_INVALID_ARG_TYPE') for bad arguments (a URL of another scheme
+ *   than file: included).
  */
-export function readSafetensors(sourceArg: string | FileUrl | Uint8Array, options?: ReadSafetensorsOptions): SafetensorsFile {
+export function readSafetensors(source: string | FileUrl | Uint8Array, options?: ReadSafetensorsOptions): SafetensorsFile {
   const fn = 'readSafetensors';
-  const source = sourceOf(fn, sourceArg);
+  const input = sourceOf(fn, source);
   const { toFloat32, names } = parseOptions(fn, options);
-  const src = sourceName(source);
+  const src = sourceName(input);
   const out = Object.create(null) as Record<string, SafetensorsTensor>;
-  if (source instanceof Uint8Array) {
-    const header = headerFromBytes(src, source);
+  if (input instanceof Uint8Array) {
+    const header = headerFromBytes(src, input);
     // A names function is the caller's code: it runs over every name before any view is cut,
     // and whatever it did to the source's buffer (transfer, shrink) is checked once after.
     const chosen = chosenTensors(header, selector(fn, names, header, src));
-    if (isUnusableView(source)) {
-      throw typeError(fn, 'source', 'a Uint8Array that stays attached and in bounds while options.names runs (it was transferred or shrunk meanwhile)', source);
+    if (isUnusableView(input)) {
+      throw typeError(fn, 'source', 'a Uint8Array that stays attached and in bounds while options.names runs (it was transferred or shrunk meanwhile)', input);
     }
-    for (const t of chosen) out[t.name] = tensorFrom(t, source, t.fileOffset, toFloat32);
+    for (const t of chosen) out[t.name] = tensorFrom(t, input, t.fileOffset, toFloat32);
     return new SafetensorsFile(header, out);
   }
-  const fd = openRegularFile(fn, source, src);
+  const fd = openRegularFile(fn, input, src);
   try {
-    const header = headerFromFd(src, fd);
+    const header = headerFromFd(fn, src, fd);
     const chosen = chosenTensors(header, selector(fn, names, header, src));
     const dataLength = header.fileLength - header.dataStart;
     if (names === undefined && dataLength <= bufferConstants.MAX_LENGTH) {
       // One read of the whole data section into a fresh buffer: offsets within it keep the
       // writer's alignment whatever the header's length.
       const data = allocateArray(Uint8Array, dataLength, `the data section of ${src}`);
-      readFully(fd, data, header.dataStart);
+      readFully(fn, src, fd, data, header.dataStart);
       for (const t of header.tensors) out[t.name] = tensorFrom(t, data, t.dataOffsets[0], toFloat32);
     } else {
       // Selected tensors, or a data section larger than one buffer: one buffer per tensor.
@@ -469,7 +518,7 @@ export function readSafetensors(sourceArg: string | FileUrl | Uint8Array, option
           );
         }
         const bytes = allocateArray(Uint8Array, t.byteLength, `tensor ${JSON.stringify(t.name)} of ${src}`);
-        readFully(fd, bytes, t.fileOffset);
+        readFully(fn, src, fd, bytes, t.fileOffset);
         out[t.name] = tensorFrom(t, bytes, 0, toFloat32);
       }
     }

@@ -10,7 +10,7 @@
 // same way.
 
 import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks.js';
-import { parseObject } from './args.js';
+import { nearestValue, parseObject } from './args.js';
 import { torchvisionFamily } from './families.js';
 import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isMapValue, isPlainObject, isUnusableView, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
 import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
@@ -47,9 +47,15 @@ export const ATTENTION_KINDS: Readonly<
     {
       /** The block class whose fromStateDict loads it. */
       readonly block: 'SEBlock' | 'ECABlock' | 'CBAMBlock';
-      /** The module's default hidden activation (null: it has none, e.g. the single FC of EffectiveSEModule). */
+      /**
+       * The hidden activation a loaded block gets unless `options.activation` says otherwise: the
+       * module's default, except for timm.SqueezeExcite, whose class default is ReLU but which
+       * EfficientNet builds with SiLU (its blocks pass their own act_layer), so 'silu' here; for
+       * timm's MobileNetV3 SE pass activation 'relu' and gate 'hardsigmoid'. null: the module has
+       * none (the single FC of EffectiveSEModule, ECA).
+       */
       readonly activation: Activation | null;
-      /** The module's default gate. */
+      /** The gate a loaded block gets unless `options.gate` says otherwise: the module's default. */
       readonly gate: Gate;
       /** Its PyTorch class, e.g. 'timm.layers.squeeze_excite.SEModule'. */
       readonly module: string;
@@ -84,8 +90,13 @@ export interface StateDictTensor {
    * StateDictError with `check` 'dtype'.
    */
   data: Float32Array | Uint16Array | Float64Array;
-  /** safetensors dtype ('F16' or 'BF16'); needed only to tell F16 from BF16 bits (Uint16Array data). */
-  dtype?: SafetensorsDType | string;
+  /**
+   * safetensors dtype ('F16' or 'BF16'); needed only to tell F16 from BF16 bits (Uint16Array
+   * data). Typed so that editors suggest the safetensors names while any string (what a reader
+   * of another library gives) still type-checks; a value that does not fit the data is a
+   * StateDictError with `check` 'dtype'.
+   */
+  dtype?: SafetensorsDType | (string & {});
 }
 
 /** What fromStateDict reads: readSafetensors' result, a record or a Map of tensors by name. */
@@ -93,11 +104,15 @@ export type StateDict = SafetensorsFile | Readonly<Record<string, StateDictTenso
 
 /** Options of the mapping itself (an unknown key is a TypeError, code 'ERR_INVALID_ARG_TYPE'). */
 export interface StateDictMapOptions<K extends AttentionKind = AttentionKind> {
-  /** The module the tensors come from (RangeError, code 'ERR_OUT_OF_RANGE', for another kind). */
+  /**
+   * The module the tensors come from: required; a missing or non-string kind is a TypeError
+   * (code 'ERR_INVALID_ARG_TYPE'), another string a RangeError (code 'ERR_OUT_OF_RANGE').
+   */
   kind: K;
   /**
    * eps of the BatchNorm layers being folded (not stored in a state dict): a finite number ≥ 0
-   * (else RangeError, code 'ERR_OUT_OF_RANGE'), added to running_var; default 1e-5
+   * (a non-number is a TypeError, code 'ERR_INVALID_ARG_TYPE'; a negative or non-finite number a
+   * RangeError, code 'ERR_OUT_OF_RANGE'), added to running_var; default 1e-5
    * ({@link BATCHNORM_EPS}). Checked but unused where nothing is folded (EcaModule, and SE
    * modules without `bn`).
    */
@@ -219,30 +234,37 @@ function modulePrefix(prefix: string): string {
 
 /** A state-dict entry's fields, read once, from own properties only (never Object.prototype's). */
 interface Entry {
-  shape: unknown;
+  /** The shape's dims, copied once (null when it is not an array of dims). */
+  shape: number[] | null;
+  /** Why shape is null, for the message: e.g. " whose [1] is the number -1". */
+  shapeProblem: string;
+  /** The shape value as given (for messages only). */
+  rawShape: unknown;
   data: unknown;
   dtype: unknown;
 }
 function entryFields(t: object): Entry {
   const own = (k: string): unknown => (hasOwn(t, k) ? (t as Record<string, unknown>)[k] : undefined);
-  return { shape: own('shape'), data: own('data'), dtype: own('dtype') };
+  const rawShape = own('shape');
+  const { dims, problem } = shapeCopy(rawShape);
+  return { shape: dims, shapeProblem: problem, rawShape, data: own('data'), dtype: own('dtype') };
 }
 
 /** Tensors have at most this many dims here (conv weights: 4). */
 const MAX_DIMS = 8;
 
-/** A copy of a shape read once (length, then each element), or null when it is not an array of dims. */
-function shapeCopy(shape: unknown): number[] | null {
-  if (!isArrayValue(shape)) return null;
+/** A copy of a shape read once (length, then each element), or null dims and what is wrong. */
+function shapeCopy(shape: unknown): { dims: number[] | null; problem: string } {
+  if (!isArrayValue(shape)) return { dims: null, problem: '' };
   const n = shape.length;
-  if (!(n >= 0 && n <= MAX_DIMS)) return null;
+  if (!(n >= 0 && n <= MAX_DIMS)) return { dims: null, problem: ` (more than ${MAX_DIMS} dims)` };
   const dims: number[] = [];
   for (let i = 0; i < n; i++) {
     const d: unknown = shape[i];
-    if (!(typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) return null;
+    if (!(typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) return { dims: null, problem: ` whose [${i}] is ${describe(d)}` };
     dims.push(d);
   }
-  return dims;
+  return { dims, problem: '' };
 }
 
 /** A dim of an expected shape: a number, or a name bound by the first tensor that shows it. */
@@ -332,7 +354,7 @@ class ModuleReader {
   shapeOf(rel: string): readonly number[] | undefined {
     // fieldsOf is null for a missing name as for an entry that is not an object.
     const entry = this.fieldsOf(this.full(rel));
-    return entry === null ? undefined : (shapeCopy(entry.shape) ?? undefined);
+    return entry === null ? undefined : (entry.shape ?? undefined);
   }
 
   private render(pattern: readonly Dim[]): string {
@@ -429,9 +451,15 @@ class ModuleReader {
       throw new StateDictError(`${this.fn}: tensor "${name}" must be an object { shape, data } of shape ${expected}; received ${describe(t)}`, 'shape', name, expected);
     }
     const alts = patterns.length > 1 ? ` (or ${patterns.slice(1).map((p) => this.render(p)).join(', ')})` : '';
-    const shape = shapeCopy(entry.shape);
+    const shape = entry.shape;
     if (shape === null) {
-      throw new StateDictError(`${this.fn}: tensor "${name}" must have a shape (an array of at most ${MAX_DIMS} non-negative integer dims) ${expected}; received ${describe(entry.shape)}`, 'shape', name, expected);
+      const bare = typedArrayName(t) !== undefined ? '. A state dict maps each name to { shape, data }: wrap a bare array as { shape: [...dims], data: value }' : '';
+      throw new StateDictError(
+        `${this.fn}: tensor "${name}" must have a shape (an array of at most ${MAX_DIMS} non-negative integer dims) ${expected}; received ${describe(entry.rawShape)}${entry.shapeProblem}${bare}`,
+        'shape',
+        name,
+        expected,
+      );
     }
     if (!this.match(shape, patterns)) {
       throw new StateDictError(`${this.fn}: tensor "${name}" must have shape ${expected}${alts}${why}; received ${formatShape(shape)}`, 'shape', name, expected);
@@ -541,6 +569,15 @@ function foldInto(weight: Float32Array, bias: Float32Array | null, bn: { scale: 
   return { weight: w, bias: b };
 }
 
+/** " (did you mean 'timm.SEModule'?)": a kind equal up to case and separators, within edit distance 2, or named without its library. */
+function kindSuggestion(kind: string, kinds: readonly AttentionKind[]): string {
+  const near = nearestValue(kind, kinds);
+  if (near !== '') return near;
+  const lower = kind.toLowerCase();
+  const bare = kinds.filter((k) => k.slice(k.indexOf('.') + 1).toLowerCase() === lower);
+  return bare.length > 0 ? ` (did you mean ${bare.map((k) => `'${k}'`).join(' or ')}?)` : '';
+}
+
 function parseMapOptions(
   fn: string,
   options: unknown,
@@ -557,18 +594,22 @@ function parseMapOptions(
       options,
     );
   }
-  const { kind, bnEps, strict, ...rest } = parseObject(fn, 'options', options, ['kind', 'bnEps', 'strict', ...blockKeys], false);
-  if (typeof kind !== 'string' || !kinds.includes(kind as AttentionKind)) {
-    const other = typeof kind === 'string' && Object.hasOwn(ATTENTION_KINDS, kind) ? ` ('${kind}' is loaded by ${ATTENTION_KINDS[kind as AttentionKind].block}.fromStateDict)` : '';
-    throw rangeError(fn, 'options.kind', `one of ${kinds.map((k) => `'${k}'`).join(', ')}${other}`, kind);
+  // channels is a block option that C, read from the tensor shapes, replaces here.
+  const known = ['kind', 'bnEps', 'strict', ...blockKeys.filter((k) => k !== 'channels')];
+  const { kind, bnEps, strict, ...rest } = parseObject(fn, 'options', options, known, false, { channels: 'C comes from the tensor shapes' });
+  const kindList = `one of ${kinds.map((k) => `'${k}'`).join(', ')}`;
+  if (typeof kind !== 'string') throw typeError(fn, 'options.kind', `${kindList} (\`npx squeeze-excite inspect FILE\` prints each module's kind)`, kind);
+  if (!kinds.includes(kind as AttentionKind)) {
+    const other = Object.hasOwn(ATTENTION_KINDS, kind) ? ` ('${kind}' is loaded by ${ATTENTION_KINDS[kind as AttentionKind].block}.fromStateDict)` : '';
+    const e = rangeError(fn, 'options.kind', `${kindList}${other}`, kind);
+    if (other === '') e.message += kindSuggestion(kind, kinds);
+    throw e;
   }
-  if (bnEps !== undefined && !(typeof bnEps === 'number' && Number.isFinite(bnEps) && bnEps >= 0)) {
+  if (bnEps !== undefined && typeof bnEps !== 'number') throw typeError(fn, 'options.bnEps', 'a finite number ≥ 0 (the BatchNorm eps, default 1e-5)', bnEps);
+  if (bnEps !== undefined && !(Number.isFinite(bnEps) && bnEps >= 0)) {
     throw rangeError(fn, 'options.bnEps', 'a finite number ≥ 0 (the BatchNorm eps, default 1e-5)', bnEps);
   }
   if (strict !== undefined && typeof strict !== 'boolean') throw typeError(fn, 'options.strict', 'a boolean', strict);
-  if (hasOwn(rest, 'channels')) {
-    throw rangeError(fn, 'options.channels', 'absent: C comes from the tensor shapes', rest.channels);
-  }
   return { kind: kind as AttentionKind, eps: bnEps ?? BATCHNORM_EPS, strict: strict ?? true, rest };
 }
 

@@ -1317,7 +1317,7 @@ describe('DeviceTensor lifecycle', () => {
     expect(bitsEqual(fake.read(0, f16t.ptr, f16t.byteLength), before16)).toBe(true);
     const t = DeviceTensor.from(rng.normals(16), shape as LibShape4);
     t.dispose();
-    expect(() => t.copyFrom(rng.normals(16))).toThrow(/copyFrom used after dispose/);
+    expect(() => t.copyFrom(rng.normals(16))).toThrow(/^DeviceTensor\.copyFrom: this DeviceTensor .* has been disposed/);
   });
 
   test('use after dispose throws a clear Error; double dispose frees once', async () => {
@@ -1331,10 +1331,13 @@ describe('DeviceTensor lifecycle', () => {
     expect(fake.isLive(0, ptr)).toBe(false);
     expect(() => t.dispose()).not.toThrow();
     expect(fake.mem('cudaFree').map((f) => f.ptr)).toEqual([ptr]);
-    expect(() => t.ptr).toThrow(/ptr used after dispose\(\)/);
-    expect(() => t.toHostSync()).toThrow(/toHostSync used after dispose\(\)/);
+    expect(() => t.ptr).toThrow(/^DeviceTensor\.ptr: .* \(used after dispose\(\)\)/);
+    expect(() => t.toHostSync()).toThrow(/^DeviceTensor\.toHostSync: .* \(used after dispose\(\)\)/);
     await expect(t.toHost()).rejects.toThrow(/used after dispose/);
     await expect(t.toFloat32()).rejects.toThrow(/used after dispose/);
+    // Named by the method called (toFloat32 said toHost), first, as every other refusal (an audit, 2026-12-01).
+    await expect(t.toFloat32()).rejects.toThrow(/^DeviceTensor\.toFloat32: this DeviceTensor float32 NCHW \[1, 3, 2, 2\] on cuda:0 has been disposed \(used after dispose\(\)\)/);
+    expect(() => t.ptr).toThrow(/^DeviceTensor\.ptr: this DeviceTensor /);
     expect(String(t)).toMatch(/^disposed DeviceTensor/);
     const w = randSEWeights(rng, 3, 2, { twoFc: true, b1: true, b2: true });
     await expectRefused('sync', () => seForward(t, shape as LibShape4, w), { type: RangeError, message: /seForward: x must be a DeviceTensor that has not been disposed/ });
@@ -1407,6 +1410,11 @@ describe('DeviceTensor lifecycle', () => {
     expect(fake.isLive(0, owner.ptr)).toBe(true);
     expect(() => view.ptr).toThrow(/after dispose/);
     expect(() => DeviceTensor.fromPointer(owner.ptr, shape as LibShape4, { byteLength: 4 * n - 1 })).toThrow(RangeError);
+    // Past 2^53 - 1 the message gave only the lower bound, which 2^60 meets (an audit, 2026-12-01).
+    expect(() => DeviceTensor.fromPointer(owner.ptr, shape as LibShape4, { byteLength: 2 ** 60 })).toThrow(
+      expect.objectContaining({ name: 'RangeError', argument: 'options.byteLength', message: expect.stringContaining(`an integer from ${4 * n} (the bytes of`) }),
+    );
+    expect(() => DeviceTensor.fromPointer(owner.ptr, shape as LibShape4, { byteLength: 2 ** 60 })).toThrow(/to 2\^53 − 1; received/);
     expect(() => DeviceTensor.fromPointer(0n, shape as LibShape4)).toThrow(RangeError);
     // A device the machine does not have, by name now (an attack: accepted, then every use failed
     // with "invalid device ordinal" or the addon's own range check, no argument named).

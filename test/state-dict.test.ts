@@ -459,7 +459,7 @@ describe('hostile inputs: read once, own keys only, intrinsic lengths', () => {
     expect(Array.from(y)).toEqual(Array.from(clean));
     // kind itself must be the caller's own.
     polluted({ kind: 'timm.SEModule' }, () => {
-      expect(() => SEBlock.fromStateDict(sd, 'm', {} as never)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', argument: 'options.kind' }));
+      expect(() => SEBlock.fromStateDict(sd, 'm', {} as never)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'options.kind' }));
     });
     // strict from the prototype does not let an extra tensor through.
     const extra = { ...sd, 'm.extra.weight': { shape: [1], data: new Float32Array(1) } };

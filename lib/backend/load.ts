@@ -495,6 +495,11 @@ export class LoadError extends Error {
   readonly code = 'ERR_SQEX_LOAD';
   /** What was tried and why each attempt failed. */
   readonly report: LoadReport;
+  /**
+   * @param report - the attempts, as loadReport() gives them.
+   * @param root - the package folder the fixes name (where `npm rebuild` or node-gyp runs);
+   *   default this package's own.
+   */
   constructor(report: LoadReport, root: string = PACKAGE_ROOT) {
     const target = `${platform()}-${arch()} (node ${process.versions.node}, abi ${process.versions.modules}, ${libcName()})`;
     const tried = report.attempts.map((a) => `  - ${a.kind}${a.file ? ` ${a.file}` : ''}: ${a.reason ?? 'ok'}`).join('\n');

@@ -223,7 +223,9 @@ export function cbamForward<X extends Float32Array | DeviceTensor>(
  *   the call with device 'cuda' (with 'auto' and a deviceIndex or stream, the CPU runs it, warning once, code
  *   SQEX_CPU_FALLBACK); Error with code 'ERR_SQEX_CUDA' for a CUDA failure; Error with code
  *   'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when the result cannot be allocated; LoadError (code
- *   'ERR_SQEX_LOAD') when the native addon cannot be loaded.
+ *   'ERR_SQEX_LOAD') when the native addon cannot be
+ *   loaded (with device 'cuda' and host arrays, Error 'ERR_SQEX_CUDA_UNAVAILABLE' instead, whose
+ *   message gives the load failure).
  */
 export function cbamForward(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Float32Array;
 export function cbamForward(x: unknown, shape: unknown, weights: unknown, options?: unknown): Float32Array | DeviceTensor {

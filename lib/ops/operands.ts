@@ -21,6 +21,11 @@ import type { DType, Layout, Shape4 } from '../types.js';
 import { joinList } from '../primordials.js';
 import type { OpSpec, Settings, WeightSlots } from './spec.js';
 
+/** The usual fixes of the overlap refusals (the native re-check says the same). */
+const FIX_OUT_X = 'Pass out: x to compute in place, or one over other memory';
+const FIX_OUT_RESIDUAL = 'Pass out: options.residual to write over it, or one over other memory';
+const FIX_OTHER_MEMORY = 'Pass one over other memory';
+
 function dimsText(shape: Shape4): string {
   return `N × C × H × W = ${joinList(shape, ' × ')}`;
 }
@@ -141,14 +146,14 @@ export function resolveOperands(
     : null;
   if (out !== null) {
     if (overlaps(out, xs) && !sameRegion(out, xs)) {
-      throw rangeError(fn, 'options.out', 'x itself or memory disjoint from x (partial overlap with x)', out);
+      throw rangeError(fn, 'options.out', 'x itself or memory disjoint from x (partial overlap with x)', out, FIX_OUT_X);
     }
     if (residual !== null && overlaps(out, residual) && !sameRegion(out, residual)) {
-      throw rangeError(fn, 'options.out', 'options.residual itself or memory disjoint from it (partial overlap)', out);
+      throw rangeError(fn, 'options.out', 'options.residual itself or memory disjoint from it (partial overlap)', out, FIX_OUT_RESIDUAL);
     }
     for (let i = 0; i < weights.length; i++) {
       const wgt = weights[i];
-      if (isFloat32Array(wgt) && overlaps(out, wgt)) throw rangeError(fn, 'options.out', 'memory disjoint from the weights', out);
+      if (isFloat32Array(wgt) && overlaps(out, wgt)) throw rangeError(fn, 'options.out', 'memory disjoint from the weights', out, FIX_OTHER_MEMORY);
     }
   }
   if (scaleOut !== null) {
@@ -157,13 +162,13 @@ export function resolveOperands(
     for (let i = 0; i < 3; i++) {
       const other = others[i]!;
       if (other !== null && overlaps(scaleOut, other)) {
-        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${names[i]!}`, scaleOut);
+        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${names[i]!}`, scaleOut, FIX_OTHER_MEMORY);
       }
     }
     for (let i = 0; i < weights.length; i++) {
       const wgt = weights[i];
       if (isFloat32Array(wgt) && overlaps(scaleOut, wgt)) {
-        throw rangeError(fn, 'options.scaleOut', 'memory disjoint from the weights', scaleOut);
+        throw rangeError(fn, 'options.scaleOut', 'memory disjoint from the weights', scaleOut, FIX_OTHER_MEMORY);
       }
     }
   }
@@ -185,7 +190,7 @@ export function resolveOperands(
 
 function checkChannels(fn: string, shape: Shape4, expectC: number): void {
   if (expectC !== 0 && shape[1] !== expectC) {
-    throw rangeErrorText(fn, 'shape[1] (C)', `${expectC}, the channels of the block's weights`, `${shape[1]} in ${formatShape(shape)}`);
+    throw rangeErrorText(fn, 'shape[1] (C)', `${expectC}, the channels of the block's weights`, `the number ${shape[1]} (shape ${formatShape(shape)})`);
   }
 }
 
@@ -235,10 +240,10 @@ function resolveDevice(
   }
   if (out !== null) {
     if (deviceOverlaps(out, x) && rawPtr(out) !== rawPtr(x)) {
-      throw rangeError(fn, 'options.out', 'x itself or memory disjoint from x (partial overlap with x)', out);
+      throw rangeError(fn, 'options.out', 'x itself or memory disjoint from x (partial overlap with x)', out, FIX_OUT_X);
     }
     if (residual !== null && deviceOverlaps(out, residual) && rawPtr(out) !== rawPtr(residual)) {
-      throw rangeError(fn, 'options.out', 'options.residual itself or memory disjoint from it (partial overlap)', out);
+      throw rangeError(fn, 'options.out', 'options.residual itself or memory disjoint from it (partial overlap)', out, FIX_OUT_RESIDUAL);
     }
   }
   if (scaleOut !== null) {
@@ -247,7 +252,7 @@ function resolveDevice(
     for (let i = 0; i < 3; i++) {
       const other = others[i]!;
       if (other !== null && deviceOverlaps(scaleOut, other)) {
-        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${names[i]!}`, scaleOut);
+        throw rangeError(fn, 'options.scaleOut', `memory disjoint from ${names[i]!}`, scaleOut, FIX_OTHER_MEMORY);
       }
     }
   }

@@ -145,10 +145,10 @@ function resolveDeviceWeights(fn: string, spec: OpSpec, ws: WeightSet, o: Device
       throw rangeError(fn, `weights.${spec.weightFields[i]}`, expected, w);
     }
     if (o.out !== null && deviceOverlaps(o.out, w)) {
-      throw rangeError(fn, 'options.out', `memory disjoint from weights.${spec.weightFields[i]}`, o.out);
+      throw rangeError(fn, 'options.out', `memory disjoint from weights.${spec.weightFields[i]}`, o.out, 'Pass a tensor over other memory');
     }
     if (o.scaleOut !== null && deviceOverlaps(o.scaleOut, w)) {
-      throw rangeError(fn, 'options.scaleOut', `memory disjoint from weights.${spec.weightFields[i]}`, o.scaleOut);
+      throw rangeError(fn, 'options.scaleOut', `memory disjoint from weights.${spec.weightFields[i]}`, o.scaleOut, 'Pass a tensor over other memory');
     }
     const slot = WEIGHT_DEV_SLOTS[i]!;
     dev[slot] = rawPtr(w);

@@ -272,7 +272,9 @@ export function seForward<X extends Float32Array | DeviceTensor>(
  *   shape with device 'cuda' (with 'auto' and a deviceIndex or stream, the CPU runs it
  *   instead, warning once with code SQEX_CPU_FALLBACK); Error with code 'ERR_SQEX_CUDA' (`cudaError`, `cudaErrorName`) for a
  *   CUDA failure; Error with code 'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when the result array cannot
- *   be allocated; LoadError (code 'ERR_SQEX_LOAD') when the native addon cannot be loaded.
+ *   be allocated; LoadError (code 'ERR_SQEX_LOAD') when the native addon cannot be
+ *   loaded (with device 'cuda' and host arrays, Error 'ERR_SQEX_CUDA_UNAVAILABLE' instead, whose
+ *   message gives the load failure).
  */
 export function seForward(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Float32Array;
 export function seForward(x: unknown, shape: unknown, weights: unknown, options?: unknown): Float32Array | DeviceTensor {

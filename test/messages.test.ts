@@ -1,0 +1,177 @@
+// Error messages whose fix advice was wrong or missing, from an audit of every refusal (2026-12-01):
+// each refusal says what was expected, what was received and the usual fix, and the fix must not
+// make things worse (a converted copy as `out`, raw half bits read as integers).
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, test } from 'vitest';
+import {
+  DeviceTensor,
+  SEBlock,
+  readSafetensors,
+  readSafetensorsHeader,
+  safetensorsToFloat32,
+  seForward,
+  attentionWeightsFromStateDict,
+} from '../dist/index.js';
+import { FIXTURE_DIR } from './helpers.js';
+
+const shape = [1, 4, 1, 1] as [number, number, number, number];
+const w = { w1: new Float32Array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), b1: new Float32Array(2), w2: new Float32Array(8), b2: new Float32Array(4) };
+
+function messageOf(call: () => unknown): { name: string; code: unknown; argument: unknown; message: string } {
+  try {
+    call();
+  } catch (err) {
+    const e = err as Error & { code?: unknown; argument?: unknown };
+    return { name: e.name, code: e.code, argument: e.argument, message: e.message };
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('the fix a refusal gives fits the argument', () => {
+  test('an out of another type is told to allocate a Float32Array, not to convert (a converted copy would receive the result)', () => {
+    const out = new Float64Array(4).fill(7);
+    const m = messageOf(() => seForward(new Float32Array(4), shape, w, { out: out as never }));
+    expect(m).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'options.out' });
+    expect(m.message).toContain('options.out receives the float32 result: pass a Float32Array of that length');
+    expect(m.message).not.toContain('Float32Array.from');
+    expect(Array.from(out)).toEqual([7, 7, 7, 7]);
+  });
+
+  test('float64 x gets a conversion, not the advice meant for weights', () => {
+    const m = messageOf(() => seForward(new Float64Array(4) as never, shape, w));
+    expect(m.message).toMatch(/x must be a Float32Array or a DeviceTensor; received a Float64Array of length 4\. To convert: Float32Array\.from\(value\)/);
+    expect(m.message).not.toContain('Weights saved as float64');
+    const mw = messageOf(() => seForward(new Float32Array(4), shape, { ...w, w1: new Float64Array(8) as never }));
+    expect(mw.message).toContain('Weights saved as float64');
+  });
+
+  test('a Uint16Array where float32 is wanted is told how to decode half bits, not to convert the integers', () => {
+    const m = messageOf(() => seForward(new Uint16Array(4) as never, shape, w));
+    expect(m.message).toContain('float16BitsToFloat32(value) or bfloat16BitsToFloat32(value)');
+    expect(m.message).not.toMatch(/To convert: Float32Array\.from/);
+  });
+
+  test('safetensorsToFloat32 with the data of another dtype names that dtype', () => {
+    expect(messageOf(() => safetensorsToFloat32('F32', new Float64Array(2) as never)).message).toMatch(/A Float64Array is the data of dtype 'F64': pass the dtype the tensor has$/);
+    expect(messageOf(() => safetensorsToFloat32('F64', new Uint16Array(2) as never)).message).toMatch(/A Uint16Array is the data of dtype 'F16' or 'BF16'/);
+  });
+
+  test('an Array passed as a state dict gets no "convert an Array of numbers" hint', () => {
+    const m = messageOf(() => attentionWeightsFromStateDict([] as never, 'm', { kind: 'timm.SEModule' }));
+    expect(m.message).toMatch(/received an Array of length 0$/);
+  });
+
+  test('an overlap refusal says how to fix it, as the native re-check does', () => {
+    const buf = new Float32Array(8);
+    const x = buf.subarray(0, 4);
+    const m = messageOf(() => seForward(x, shape, w, { out: buf.subarray(2, 6) }));
+    expect(m).toMatchObject({ name: 'RangeError', argument: 'options.out' });
+    expect(m.message).toMatch(/\(partial overlap with x\); received a Float32Array of length 4\. Pass out: x to compute in place, or one over other memory$/);
+  });
+
+  test('an initialism takes the article it is read with', () => {
+    expect(messageOf(() => readSafetensors(new URL('https://example.com/m.safetensors') as never)).message).toContain('received a URL instance');
+  });
+});
+
+describe('state-dict options', () => {
+  const sd = {
+    'm.fc1.weight': { shape: [2, 4, 1, 1], data: w.w1 },
+    'm.fc1.bias': { shape: [2], data: w.b1 },
+    'm.fc2.weight': { shape: [4, 2, 1, 1], data: w.w2 },
+    'm.fc2.bias': { shape: [4], data: w.b2 },
+  };
+  test('a kind named without its library, or in another case, is suggested', () => {
+    expect(messageOf(() => SEBlock.fromStateDict(sd, 'm', { kind: 'SEModule' as never })).message).toMatch(/received the string "SEModule" \(did you mean 'timm\.SEModule'\?\)$/);
+    expect(messageOf(() => SEBlock.fromStateDict(sd, 'm', { kind: 'timm.SeModule' as never })).message).toMatch(/\(did you mean 'timm\.SEModule'\?\)$/);
+  });
+  test('a bnEps that is not a number is a TypeError; channels is refused with its reason, not listed as allowed', () => {
+    expect(messageOf(() => SEBlock.fromStateDict(sd, 'm', { kind: 'timm.SEModule', bnEps: '1e-5' as never }))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'options.bnEps' });
+    const m = messageOf(() => SEBlock.fromStateDict(sd, 'm', { kind: 'timm.SEModule', channels: 4 } as never));
+    expect(m).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.channels' });
+    expect(m.message).toContain('options.channels must be absent: C comes from the tensor shapes');
+    expect(messageOf(() => SEBlock.fromStateDict(sd, 'm', { kind: 'timm.SEModule', chanels: 4 } as never)).message).not.toMatch(/only the keys [^;]*channels/);
+  });
+  test('a shape with a bad dim says which, and a bare array says to wrap it', () => {
+    const bad = { ...sd, 'm.fc1.weight': { shape: [2, -1, 1, 1], data: w.w1 } };
+    expect(messageOf(() => SEBlock.fromStateDict(bad, 'm', { kind: 'timm.SEModule' })).message).toMatch(/received an Array of length 4 whose \[1\] is the number -1$/);
+    const bare = { ...sd, 'm.fc1.weight': w.w1 };
+    expect(messageOf(() => SEBlock.fromStateDict(bare as never, 'm', { kind: 'timm.SEModule' })).message).toContain('wrap a bare array as { shape: [...dims], data: value }');
+  });
+});
+
+describe('readSafetensors options.names', () => {
+  const file = path.join(FIXTURE_DIR, 'attention_model.safetensors');
+  test('a name the file lacks is a RangeError naming options.names, with the nearest name', () => {
+    const name = readSafetensorsHeader(file).tensors[0]!.name;
+    const m = messageOf(() => readSafetensors(file, { names: [`${name.slice(0, -1)}#`] }));
+    expect(m).toMatchObject({ name: 'RangeError', code: 'ERR_SQEX_SAFETENSORS_NAME', argument: 'options.names' });
+    expect(m.message).toContain(`did you mean ${JSON.stringify(name)}?`);
+    expect(m.message).toContain('readSafetensorsHeader(source).tensors lists them');
+  });
+});
+
+describe('device cuda when the addon itself does not load', () => {
+  test("does not advise device 'auto' or host arrays, which need the same addon", () => {
+    const script = `
+      const sqex = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const out = [];
+      const w = { w1: new Float32Array(4), w2: new Float32Array(4) };
+      for (const call of [
+        () => sqex.seForward(new Float32Array(4), [1, 4, 1, 1], w, { device: 'cuda' }),
+        () => sqex.DeviceTensor.from(new Float32Array(4), [1, 4, 1, 1]),
+      ]) { try { call(); out.push(null); } catch (e) { out.push({ code: e.code, message: e.message }); } }
+      console.log(JSON.stringify(out));`;
+    const env = { ...process.env, SQUEEZE_EXCITE_BINARY: path.join(FIXTURE_DIR, 'no-such-addon.node') };
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8' })) as { code: string; message: string }[];
+    expect(out).toHaveLength(2);
+    for (const o of out) {
+      expect(o.code).toBe('ERR_SQEX_CUDA_UNAVAILABLE');
+      expect(o.message).toContain('The CPU path needs the same addon, so fix its installation first');
+      expect(o.message).not.toMatch(/device: 'auto'|pass Float32Arrays/);
+      expect(o.message).not.toContain('..');
+    }
+  });
+});
+
+describe('DeviceTensor options name the ordinal `device` (the op options: deviceIndex)', () => {
+  test("device 'cuda' and deviceIndex are refused with the name these options use", () => {
+    const data = new Float32Array(4);
+    const m = messageOf(() => DeviceTensor.from(data, shape, { device: 'cuda' as never }));
+    expect(m).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'options.device' });
+    expect(m.message).toContain('its options.device is the ordinal (0 for the first GPU), what the op options call deviceIndex');
+    const d = messageOf(() => DeviceTensor.empty(shape, { deviceIndex: 0 } as never));
+    expect(d).toMatchObject({ name: 'RangeError', argument: 'options.deviceIndex' });
+    expect(d.message).toContain("options.deviceIndex must be absent: a DeviceTensor's options name the CUDA device ordinal `device`");
+  });
+  test('a data length refusal says what was received as every other refusal does', () => {
+    expect(messageOf(() => DeviceTensor.from(new Float32Array(3), shape)).message).toMatch(
+      /^DeviceTensor\.from: data must be a Float32Array of length 4 \(N × C × H × W of \[1, 4, 1, 1\]\); received a Float32Array of length 3$/,
+    );
+  });
+});
+
+describe('the received part is worded one way', () => {
+  test('cudaStreamPerThread, an object made by Object.create, a block given another C', () => {
+    expect(messageOf(() => seForward(new Float32Array(4), shape, w, { device: 'cpu', stream: 2n })).message).toMatch(/; received the bigint 2n$/);
+    const o = messageOf(() => seForward(new Float32Array(4), shape, w, Object.create({ layout: 'NHWC' }) as never));
+    expect(o.message).toContain('received an object whose prototype is not Object.prototype (e.g. made by Object.create(proto))');
+    const block = new SEBlock(w);
+    expect(messageOf(() => block.forward(new Float32Array(6), [1, 6, 1, 1])).message).toContain('shape[1] (C) must be 4, the channels of the block\'s weights; received the number 6 (shape [1, 6, 1, 1])');
+  });
+});
+
+describe('the safetensors readers refuse what they would otherwise ignore', () => {
+  const file = path.join(FIXTURE_DIR, 'attention_model.safetensors');
+  test("readSafetensorsHeader with readSafetensors' options; .map(readSafetensorsHeader) still works", () => {
+    const m = messageOf(() => (readSafetensorsHeader as (...a: unknown[]) => unknown)(file, { names: ['x'] }));
+    expect(m).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'options' });
+    expect(m.message).toContain("options.names and options.toFloat32 are readSafetensors' options");
+    expect([file].map(readSafetensorsHeader)[0]!.tensors.length).toBeGreaterThan(0);
+  });
+  test('SafetensorsFile.get with a non-string name', () => {
+    const f = readSafetensors(file);
+    expect(messageOf(() => f.get(42 as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'name' });
+  });
+});
