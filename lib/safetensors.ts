@@ -20,6 +20,7 @@ import {
   type SafetensorsDType,
   type SafetensorsHeader,
   type SafetensorsTensorInfo,
+  SafetensorsError,
 } from './safetensors-header.js';
 
 export {
@@ -281,12 +282,24 @@ export function readSafetensorsHeader(source: string | FileUrl | Uint8Array): Sa
   }
   const input = sourceOf(fn, source);
   const src = sourceName(input);
-  if (input instanceof Uint8Array) return headerFromBytes(src, input);
-  const fd = openRegularFile(fn, input, src);
+  return namedBy(fn, () => {
+    if (input instanceof Uint8Array) return headerFromBytes(src, input);
+    const fd = openRegularFile(fn, input, src);
+    try {
+      return headerFromFd(fn, src, fd);
+    } finally {
+      closeSync(fd);
+    }
+  });
+}
+
+/** Runs `read`, prefixing a SafetensorsError's message with the function called, as every refusal starts. */
+function namedBy<T>(fn: string, read: () => T): T {
   try {
-    return headerFromFd(fn, src, fd);
-  } finally {
-    closeSync(fd);
+    return read();
+  } catch (err) {
+    if (err instanceof SafetensorsError) err.message = `${fn}: ${err.message}`;
+    throw err;
   }
 }
 
@@ -485,6 +498,10 @@ export function readSafetensors(source: string | FileUrl | Uint8Array, options?:
   const input = sourceOf(fn, source);
   const { toFloat32, names } = parseOptions(fn, options);
   const src = sourceName(input);
+  return namedBy(fn, () => readTensors(fn, input, src, toFloat32, names));
+}
+
+function readTensors(fn: string, input: Source, src: string, toFloat32: boolean, names: ReadSafetensorsOptions['names']): SafetensorsFile {
   const out = Object.create(null) as Record<string, SafetensorsTensor>;
   if (input instanceof Uint8Array) {
     const header = headerFromBytes(src, input);

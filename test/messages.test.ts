@@ -170,6 +170,12 @@ describe('the safetensors readers refuse what they would otherwise ignore', () =
     expect(m.message).toContain("options.names and options.toFloat32 are readSafetensors' options");
     expect([file].map(readSafetensorsHeader)[0]!.tensors.length).toBeGreaterThan(0);
   });
+  test('an invalid file is refused under the name of the function called, as every refusal is', () => {
+    const m = messageOf(() => readSafetensorsHeader(new Uint8Array(3)));
+    expect(m).toMatchObject({ name: 'SafetensorsError', code: 'ERR_SQEX_SAFETENSORS' });
+    expect(m.message).toMatch(/^readSafetensorsHeader: <Uint8Array>: not a valid safetensors file \(file-too-small\)/);
+    expect(messageOf(() => readSafetensors(new Uint8Array(3))).message).toMatch(/^readSafetensors: <Uint8Array>: /);
+  });
   test('SafetensorsFile.get with a non-string name', () => {
     const f = readSafetensors(file);
     expect(messageOf(() => f.get(42 as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'name' });
