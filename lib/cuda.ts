@@ -4,7 +4,7 @@
 import type { NativeBinding, NativeCudaStatus } from './backend/contract.js';
 import { bindingPath, cudaBuilds, loadBinding } from './backend/load.js';
 import { codedError, rangeError } from './is.js';
-import { StringPrototypeSlice } from './primordials.js';
+import { ObjectFreeze, StringPrototypeSlice, listAppend } from './primordials.js';
 
 /** One CUDA device as seen by the addon. */
 export interface CudaDeviceInfo {
@@ -102,33 +102,44 @@ function freezeBuilds(): readonly CudaBuildInfo[] {
   } catch {
     list = [];
   }
-  return Object.freeze(
-    list.map((b) =>
-      Object.freeze({
-        cudaVersion: b.cudaVersion,
-        minDriverVersion: b.minDriverVersion,
-        binary: b.binary,
-        loaded: b.loaded,
-        ...(b.reason === undefined ? {} : { reason: b.reason }),
-      }),
-    ),
-  );
+  // Loops and built-ins captured at load: this runs inside calls (the first CUDA query), where a
+  // replaced Array.prototype.map ran the caller's code after the arguments were checked.
+  const out: CudaBuildInfo[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const b = list[i]!;
+    listAppend(out, ObjectFreeze({
+      cudaVersion: b.cudaVersion,
+      minDriverVersion: b.minDriverVersion,
+      binary: b.binary,
+      loaded: b.loaded,
+      ...(b.reason === undefined ? {} : { reason: b.reason }),
+    }));
+  }
+  return ObjectFreeze(out);
+}
+
+/** "12" of "12.4", without String.prototype.split (replaceable). */
+function majorOf(version: string): string {
+  let end = 0;
+  while (end < version.length && version[end] !== '.') end++;
+  return StringPrototypeSlice(version, 0, end);
 }
 
 function freezeStatus(s: NativeCudaStatus, binary: string | null): CudaStatus {
-  const devices = Object.freeze(
-    s.devices.map((d) =>
-      Object.freeze({
-        index: d.index,
-        name: d.name,
-        computeCapability: d.computeCapability,
-        multiprocessors: d.multiprocessors,
-        totalMemory: d.totalMemory,
-        l2Bytes: d.l2Bytes,
-      }),
-    ),
-  );
-  return Object.freeze({
+  const list: CudaDeviceInfo[] = [];
+  for (let i = 0; i < s.devices.length; i++) {
+    const d = s.devices[i]!;
+    listAppend(list, ObjectFreeze({
+      index: d.index,
+      name: d.name,
+      computeCapability: d.computeCapability,
+      multiprocessors: d.multiprocessors,
+      totalMemory: d.totalMemory,
+      l2Bytes: d.l2Bytes,
+    }));
+  }
+  const devices = ObjectFreeze(list);
+  return ObjectFreeze({
     compiled: s.compiled,
     available: s.available,
     deviceCount: s.deviceCount,
@@ -136,7 +147,7 @@ function freezeStatus(s: NativeCudaStatus, binary: string | null): CudaStatus {
     driverVersion: s.driverVersion,
     runtimeVersion: s.runtimeVersion,
     // A stale local build made before the field existed: its runtime's major.0, the CUDA >= 12 rule.
-    minDriverVersion: s.minDriverVersion ?? (s.runtimeVersion === null ? null : `${s.runtimeVersion.split('.')[0]}.0`),
+    minDriverVersion: s.minDriverVersion ?? (s.runtimeVersion === null ? null : `${majorOf(s.runtimeVersion)}.0`),
     builds: freezeBuilds(),
     reason: s.available ? null : (s.reason ?? 'CUDA is not available (no reason given by the addon)'),
     binary,
@@ -170,6 +181,9 @@ function queryStatus(): CudaStatus {
   try {
     return freezeStatus(native.cudaStatus(), path);
   } catch (err) {
+    // Not cached by availability(): a failed query (code the caller replaced, throwing once) must
+    // not make CUDA unavailable for the rest of the process.
+    queryFailed = true;
     return Object.freeze({
       compiled: false,
       available: false,
@@ -202,11 +216,15 @@ export const cuda = Object.freeze({
 // process (the native status is itself cached; this avoids building the devices array each call).
 let cachedAvailability: CudaStatus | undefined;
 
+let queryFailed = false;
+
 function availability(): CudaStatus {
   if (cachedAvailability === undefined) {
+    queryFailed = false;
     const s = queryStatus();
-    // A load failure is not cached: the caller sees the loader's own Error on the CPU path.
-    if (s.binary === null && !s.compiled) return s;
+    // A load failure is not cached: the caller sees the loader's own Error on the CPU path; nor
+    // is a query that threw.
+    if ((s.binary === null && !s.compiled) || queryFailed) return s;
     cachedAvailability = s;
   }
   return cachedAvailability;

@@ -12,6 +12,7 @@ import {
   allocateArray,
   codedError,
   describeHook,
+  fixedLengthView,
   formatShape,
   isFloat32Array,
   isUint16Array,
@@ -281,9 +282,12 @@ export class DeviceTensor {
     if (lengthOf(data) !== numel) {
       throw rangeError(fn, 'data', `a ${isF32 ? 'Float32Array' : 'Uint16Array'} of length ${numel} (N × C × H × W of ${formatShape(shp)})`, data);
     }
+    // The checked length, whatever its buffer does from here (a growable SharedArrayBuffer grown
+    // by another thread, or code run by the CUDA query below).
+    const view = fixedLengthView(data, numel);
     const native = requireCuda(fn, 'a DeviceTensor');
     checkDeviceIndex(fn, native, device);
-    const src = storageBits(data, dtype);
+    const src = storageBits(view, dtype);
     const t = allocDeviceTensor(native, shp, layout, dtype, device);
     if (numel === 0) return t;
     try {
@@ -436,7 +440,8 @@ export class DeviceTensor {
     if (isUnusableView(data)) throw typeError(fn, 'data', `${expected} ${USABLE_VIEW}`, data);
     if (!isF32 && this.dtype === 'float32') throw typeError(fn, 'data', `${expected} (this tensor is float32)`, data);
     if (lengthOf(data) !== numel) throw rangeError(fn, 'data', `${expected} (N × C × H × W of ${formatShape(this.shape)})`, data);
-    if (numel !== 0) binding().cudaUpload(this.device, this.#ptr, storageBits(data, this.dtype), stream);
+    // The checked length, whatever its buffer does from here (see from).
+    if (numel !== 0) binding().cudaUpload(this.device, this.#ptr, storageBits(fixedLengthView(data, numel), this.dtype), stream);
     return this;
   }
 

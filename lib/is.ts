@@ -67,7 +67,46 @@ export function byteLengthOf(view: ArrayBufferView): number {
   return typedArrayByteLength(view);
 }
 
+const arrayBufferResizable = ReflectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable')?.get;
+const sharedArrayBufferGrowable =
+  typeof SharedArrayBuffer === 'function' ? ReflectGetOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'growable')?.get : undefined;
+const Float32ArrayCtor = Float32Array;
+const Uint16ArrayCtor = Uint16Array;
+
+/** Whether a buffer can change size: a resizable ArrayBuffer or a growable SharedArrayBuffer. */
+function canResize(buffer: ArrayBufferLike): boolean {
+  if (sharedArrayBufferByteLength !== undefined) {
+    try {
+      sharedArrayBufferByteLength(buffer);
+      return sharedArrayBufferGrowable !== undefined && ReflectApply(sharedArrayBufferGrowable, buffer, []) === true;
+    } catch {
+      // not a SharedArrayBuffer
+    }
+  }
+  return arrayBufferResizable !== undefined && ReflectApply(arrayBufferResizable, buffer, []) === true;
+}
+
+/**
+ * The view itself, or, when its buffer can change size, a fixed-length view of the same elements
+ * (made now, by the constructors captured at load). A length-tracking view (`new
+ * Float32Array(resizable)`) reads a new length once its buffer grows, and a SharedArrayBuffer can
+ * be grown by another thread at any moment: what the native side copies or writes must be the
+ * length that was checked (an attack uploaded 5 KB into a 1 KB device tensor that way). Pass the
+ * length the caller checked; a buffer only grows between (a shrink needs this thread).
+ */
+export function fixedLengthView<T extends Float32Array | Uint16Array>(view: T, checkedLength: number = typedArrayLength(view)): T {
+  const buffer = typedArrayBuffer(view);
+  if (!canResize(buffer)) return view;
+  const Ctor = isFloat32Array(view) ? Float32ArrayCtor : Uint16ArrayCtor;
+  // The length checked, not the view's length now: another thread may have grown it since.
+  return new Ctor(buffer as ArrayBuffer, typedArrayByteOffset(view), checkedLength) as T;
+}
+
 /** Whether the view's memory is a SharedArrayBuffer's (which can never be detached or shrunk). */
+export function isSharedView(view: ArrayBufferView): boolean {
+  return isShared(view);
+}
+
 function isShared(view: ArrayBufferView): boolean {
   if (sharedArrayBufferByteLength === undefined) return false;
   try {

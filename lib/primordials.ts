@@ -43,6 +43,7 @@ export const MathMin = Math.min;
 export const MathRound = Math.round;
 export const MathSqrt = Math.sqrt;
 export const JSONStringify = JSON.stringify;
+export const JSONParse = JSON.parse;
 export const StringCtor = String;
 export const StringPrototypeIncludes = uncurryThis(String.prototype.includes as (search: string, position?: number) => boolean);
 export const StringPrototypeSlice = uncurryThis(String.prototype.slice as (start?: number, end?: number) => string);

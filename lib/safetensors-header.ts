@@ -11,7 +11,21 @@
 //              begins where the previous ended, the first at 0, the last ends at the file's end.
 
 import { getHeapStatistics } from 'node:v8';
-import { MAX_U64, describe, isPlainObject } from './is.js';
+import { MAX_U64, bufferOf, byteOffsetOf, describe, isPlainObject, isSharedView, lengthOf } from './is.js';
+import {
+  ArrayIsArray,
+  JSONParse,
+  MathMin,
+  ObjectCreate,
+  ObjectHasOwn,
+  ObjectKeys,
+  ReflectApply,
+  TypedArrayPrototypeSet,
+  joinList,
+  listAppend,
+} from './primordials.js';
+
+const Uint8ArrayCtor = Uint8Array;
 
 /** Element types of the format, as spelled in the header. */
 export type SafetensorsDType =
@@ -134,6 +148,7 @@ export interface SafetensorsHeader {
 // ignoreBOM: a leading U+FEFF stays in the text, so JSON.parse refuses it as the reference
 // implementation (serde_json over the UTF-8 bytes) does; the default would strip it silently.
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const utf8Decode = TextDecoder.prototype.decode;
 
 /**
  * What a file that fails the header-length checks is likely to be instead, from its first bytes:
@@ -334,7 +349,7 @@ function isCount(v: unknown): v is number {
 export function parseHeader(src: string, bytes: Uint8Array, headerLength: number, fileLength: number): SafetensorsHeader {
   let text: string;
   try {
-    text = utf8.decode(bytes);
+    text = ReflectApply(utf8Decode, utf8, [bytes]) as string;
   } catch {
     throw new SafetensorsError(src, 'header-utf8', 'the header is not valid UTF-8');
   }
@@ -360,12 +375,12 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   }
   let json: unknown;
   try {
-    json = JSON.parse(text);
+    json = JSONParse(text);
   } catch (err) {
     throw new SafetensorsError(src, 'header-json', `the header is not JSON (${(err as Error).message})`);
   }
   if (!isPlainObject(json)) {
-    throw new SafetensorsError(src, 'header-structure', `the header must be a JSON object; it is ${Array.isArray(json) ? 'an array' : json === null ? 'null' : `a ${typeof json}`}`);
+    throw new SafetensorsError(src, 'header-structure', `the header must be a JSON object; it is ${ArrayIsArray(json) ? 'an array' : json === null ? 'null' : `a ${typeof json}`}`);
   }
   const { duplicate: dup, notInteger: notInt } = headerTextIssues(text);
   if (dup) {
@@ -385,28 +400,42 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   const dataLength = fileLength - dataStart;
   let metadata: Record<string, string> | null = null;
   const tensors: SafetensorsTensorInfo[] = [];
-  for (const [name, entry] of Object.entries(json)) {
+  // Index loops and built-ins captured at load (JSON.parse's objects are plain, but a replaced
+  // Object.entries, Array.prototype.every or array iterator would otherwise decide what passes:
+  // an attack got overlapping data_offsets accepted that way).
+  const names = ObjectKeys(json);
+  for (let t = 0; t < names.length; t++) {
+    const name = names[t]!;
+    const entry = (json as Record<string, unknown>)[name];
     if (name === '__metadata__') {
       // null is no metadata: the reference's field is an Option, which serde reads null into as None.
       if (entry === null) continue;
-      if (!isPlainObject(entry) || !Object.values(entry).every((v) => typeof v === 'string')) {
+      const meta = ObjectCreate(null) as Record<string, string>;
+      const keys = isPlainObject(entry) ? ObjectKeys(entry) : null;
+      for (let k = 0; keys !== null && k < keys.length; k++) {
+        const v = (entry as Record<string, unknown>)[keys[k]!];
+        if (typeof v !== 'string') break;
+        meta[keys[k]!] = v;
+      }
+      if (keys === null || ObjectKeys(meta).length !== keys.length) {
         throw new SafetensorsError(src, 'header-structure', '"__metadata__" must be an object of string values');
       }
-      metadata = Object.assign(Object.create(null) as Record<string, string>, entry as Record<string, string>);
+      metadata = meta;
       continue;
     }
     const bad = (what: string): SafetensorsError => new SafetensorsError(src, 'header-structure', `tensor ${JSON.stringify(name)}: ${what}`, name);
     if (!isPlainObject(entry)) throw bad('its entry must be an object { dtype, shape, data_offsets }');
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
     if (typeof dtype !== 'string') throw bad(`"dtype" must be a string; received ${describe(dtype)}`);
-    if (!Object.hasOwn(DTYPE_BITS, dtype)) {
+    if (!ObjectHasOwn(DTYPE_BITS, dtype)) {
       throw new SafetensorsError(src, 'dtype', `tensor ${JSON.stringify(name)} has dtype ${JSON.stringify(dtype.slice(0, 40))}, which the format does not define (known: ${Object.keys(DTYPE_BITS).join(', ')})`, name);
     }
-    if (!Array.isArray(shape) || !shape.every(isCount)) throw bad('"shape" must be an array of non-negative integers');
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-      throw bad('"data_offsets" must be [begin, end], two non-negative integers');
-    }
-    const [begin, end] = offsets as [number, number];
+    const dims = countsOf(shape);
+    if (dims === null) throw bad('"shape" must be an array of non-negative integers');
+    const pair = countsOf(offsets);
+    if (pair === null || pair.length !== 2) throw bad('"data_offsets" must be [begin, end], two non-negative integers');
+    const begin = pair[0]!;
+    const end = pair[1]!;
     if (end < begin) throw new SafetensorsError(src, 'offsets', `tensor ${JSON.stringify(name)} has data_offsets [${begin}, ${end}]: end before begin`, name);
     if (end > dataLength) {
       throw new SafetensorsError(src, 'data-length', `tensor ${JSON.stringify(name)} has data_offsets [${begin}, ${end}], past the end of the ${dataLength}-byte data section`, name);
@@ -414,8 +443,8 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     // Element count and bit count as the reference computes them: u64 checked_mul from the left,
     // so [2^30, 2^30, 0] holds 0 elements while [2^40, 2^40, 0] overflows on the way.
     let count = 1n;
-    for (const d of shape as number[]) {
-      count *= BigInt(d);
+    for (let d = 0; d < dims.length; d++) {
+      count *= BigInt(dims[d]!);
       if (count > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the shape's element count overflows`, name);
     }
     const bitsBig = count * BigInt(DTYPE_BITS[dtype as SafetensorsDType]);
@@ -426,15 +455,17 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
       throw new SafetensorsError(
         src,
         'shape-size',
-        `tensor ${JSON.stringify(name)}: shape [${(shape as number[]).join(', ')}] of ${dtype} needs ${bits / 8} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+        `tensor ${JSON.stringify(name)}: shape [${joinList(dims, ', ')}] of ${dtype} needs ${bits / 8} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
         name,
       );
     }
-    tensors.push({ name, dtype: dtype as SafetensorsDType, shape: [...(shape as number[])], dataOffsets: [begin, end], fileOffset: dataStart + begin, byteLength: end - begin });
+    listAppend(tensors, { name, dtype: dtype as SafetensorsDType, shape: dims, dataOffsets: [begin, end], fileOffset: dataStart + begin, byteLength: end - begin });
   }
-  tensors.sort((a, b) => a.dataOffsets[0] - b.dataOffsets[0] || a.dataOffsets[1] - b.dataOffsets[1]);
+  // In data order, as before (the offsets check below walks them in it).
+  const byOffset = sortedByOffset(tensors);
   let next = 0;
-  for (const t of tensors) {
+  for (let i = 0; i < byOffset.length; i++) {
+    const t = byOffset[i]!;
     const [begin, end] = t.dataOffsets;
     if (begin !== next) {
       const what = begin < next ? `overlaps the previous tensor (which ends at ${next})` : `leaves a gap of ${begin - next} bytes after offset ${next}`;
@@ -445,11 +476,62 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   if (next !== dataLength) {
     throw new SafetensorsError(src, 'data-length', `the tensors cover ${next} bytes, but the data section has ${dataLength} (extra bytes after the last tensor)`);
   }
-  return { headerLength, dataStart, fileLength, metadata, tensors };
+  return { headerLength, dataStart, fileLength, metadata, tensors: byOffset };
 }
 
 /** The header of a whole file held in memory. @internal */
 export function headerFromBytes(src: string, bytes: Uint8Array): SafetensorsHeader {
-  const n = headerLengthOf(src, bytes, bytes.length);
-  return parseHeader(src, bytes.subarray(8, 8 + n), n, bytes.length);
+  const length = lengthOf(bytes);
+  const n = headerLengthOf(src, bytes, length);
+  // A view made by the constructor captured at load (subarray asks Symbol.species, which a caller
+  // can replace: an attack validated other bytes than it read). Over a SharedArrayBuffer the
+  // header is copied first: another thread rewriting it between the checks and JSON.parse got a
+  // header the checks had refused parsed, and V8's fatal out-of-memory.
+  const view = new Uint8ArrayCtor(bufferOf(bytes) as ArrayBuffer, byteOffsetOf(bytes) + 8, n);
+  let header = view;
+  if (isSharedView(bytes)) {
+    header = new Uint8ArrayCtor(n);
+    TypedArrayPrototypeSet(header, view);
+  }
+  return parseHeader(src, header, n, length);
+}
+
+/** An Array of safe non-negative integers, copied (length, then each element), or null. */
+function countsOf(value: unknown): number[] | null {
+  if (!ArrayIsArray(value)) return null;
+  const list = value as unknown[];
+  const out: number[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    if (!isCount(v)) return null;
+    listAppend(out, v as number);
+  }
+  return out;
+}
+
+/** The tensors by data_offsets (begin, then end): a merge sort, not the replaceable Array.prototype.sort. */
+function sortedByOffset(list: readonly SafetensorsTensorInfo[]): SafetensorsTensorInfo[] {
+  const before = (a: SafetensorsTensorInfo, b: SafetensorsTensorInfo): boolean =>
+    a.dataOffsets[0] < b.dataOffsets[0] || (a.dataOffsets[0] === b.dataOffsets[0] && a.dataOffsets[1] <= b.dataOffsets[1]);
+  // Two copies made of own properties first: the merge's index stores then never reach a setter on
+  // Array.prototype.
+  let src: SafetensorsTensorInfo[] = [];
+  let dst: SafetensorsTensorInfo[] = [];
+  for (let i = 0; i < list.length; i++) {
+    listAppend(src, list[i]!);
+    listAppend(dst, list[i]!);
+  }
+  for (let width = 1; width < src.length; width *= 2) {
+    for (let lo = 0; lo < src.length; lo += 2 * width) {
+      const mid = MathMin(lo + width, src.length);
+      const hi = MathMin(lo + 2 * width, src.length);
+      let i = lo;
+      let j = mid;
+      for (let k = lo; k < hi; k++) dst[k] = i < mid && (j >= hi || before(src[i]!, src[j]!)) ? src[i++]! : src[j++]!;
+    }
+    const swap = src;
+    src = dst;
+    dst = swap;
+  }
+  return src;
 }

@@ -11,6 +11,7 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } fr
 import { fileURLToPath } from 'node:url';
 import { editDistance, parseObject } from './args.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
+import { TypedArrayPrototypeSet, listAppend } from './primordials.js';
 import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, USABLE_VIEW, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
 
 import {
@@ -303,6 +304,7 @@ function namedBy<T>(fn: string, read: () => T): T {
   }
 }
 
+const Uint8ArrayCtor = Uint8Array;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 type ArrayCtor = {
@@ -346,12 +348,20 @@ function arrayType(dtype: SafetensorsDType): ArrayCtor {
 function elements(ctor: ArrayCtor, bytes: Uint8Array, begin: number, byteLength: number): { data: SafetensorsData; zeroCopy: boolean } {
   const size = ctor.BYTES_PER_ELEMENT;
   const count = byteLength / size;
-  const at = bytes.byteOffset + begin;
-  if (size === 1 || (LITTLE_ENDIAN && at % size === 0)) return { data: new ctor(bytes.buffer, at, count), zeroCopy: true };
+  // Intrinsic accessors and views made by constructors (subarray asks Symbol.species).
+  const buffer = bufferOf(bytes);
+  const at = byteOffsetOf(bytes) + begin;
+  if (size === 1 || (LITTLE_ENDIAN && at % size === 0)) return { data: new ctor(buffer, at, count), zeroCopy: true };
   const copy = allocateArray(Uint8Array, byteLength, 'a copy of a tensor');
-  copy.set(bytes.subarray(begin, begin + byteLength));
+  TypedArrayPrototypeSet(copy, new Uint8ArrayCtor(buffer as ArrayBuffer, at, byteLength));
   if (!LITTLE_ENDIAN) {
-    for (let i = 0; i < byteLength; i += size) copy.subarray(i, i + size).reverse();
+    for (let i = 0; i < byteLength; i += size) {
+      for (let a = i, b = i + size - 1; a < b; a++, b--) {
+        const v = copy[a]!;
+        copy[a] = copy[b]!;
+        copy[b] = v;
+      }
+    }
   }
   return { data: new ctor(copy.buffer, 0, count), zeroCopy: false };
 }
@@ -454,7 +464,10 @@ function nearestName(name: string, known: readonly string[]): string | undefined
 
 function chosenTensors(header: SafetensorsHeader, pick: (name: string) => boolean): SafetensorsTensorInfo[] {
   const chosen: SafetensorsTensorInfo[] = [];
-  for (const t of header.tensors) if (pick(t.name)) chosen.push(t);
+  for (let i = 0; i < header.tensors.length; i++) {
+    const t = header.tensors[i]!;
+    if (pick(t.name)) listAppend(chosen, t);
+  }
   return chosen;
 }
 
@@ -511,7 +524,7 @@ function readTensors(fn: string, input: Source, src: string, toFloat32: boolean,
     if (isUnusableView(input)) {
       throw typeError(fn, 'source', 'a Uint8Array that stays attached and in bounds while options.names runs (it was transferred or shrunk meanwhile)', input);
     }
-    for (const t of chosen) out[t.name] = tensorFrom(t, input, t.fileOffset, toFloat32);
+    for (let i = 0; i < chosen.length; i++) out[chosen[i]!.name] = tensorFrom(chosen[i]!, input, chosen[i]!.fileOffset, toFloat32);
     return new SafetensorsFile(header, out);
   }
   const fd = openRegularFile(fn, input, src);
@@ -524,10 +537,14 @@ function readTensors(fn: string, input: Source, src: string, toFloat32: boolean,
       // writer's alignment whatever the header's length.
       const data = allocateArray(Uint8Array, dataLength, `the data section of ${src}`);
       readFully(fn, src, fd, data, header.dataStart);
-      for (const t of header.tensors) out[t.name] = tensorFrom(t, data, t.dataOffsets[0], toFloat32);
+      for (let i = 0; i < header.tensors.length; i++) {
+        const t = header.tensors[i]!;
+        out[t.name] = tensorFrom(t, data, t.dataOffsets[0], toFloat32);
+      }
     } else {
       // Selected tensors, or a data section larger than one buffer: one buffer per tensor.
-      for (const t of chosen) {
+      for (let i = 0; i < chosen.length; i++) {
+        const t = chosen[i]!;
         if (t.byteLength > bufferConstants.MAX_LENGTH) {
           throw Object.assign(
             new RangeError(`${fn}: tensor ${JSON.stringify(t.name)} of ${src} has ${t.byteLength} bytes, more than one ArrayBuffer holds here (${bufferConstants.MAX_LENGTH}); leave it out with options.names`),

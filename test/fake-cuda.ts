@@ -542,7 +542,11 @@ export class FakeCuda {
         }
       },
       cudaStatus(): NativeCudaStatus {
-        return { ...self.status, devices: self.status.devices.map((d) => ({ ...d })) };
+        // No Array.prototype method: the real binding's status is native code, which no built-in
+        // a test replaces can reach (test/races-first-query.test.ts replaces map).
+        const devices: NativeCudaDevice[] = [];
+        for (let i = 0; i < self.status.devices.length; i++) Object.defineProperty(devices, i, { value: { ...self.status.devices[i]! }, enumerable: true, writable: true, configurable: true });
+        return { ...self.status, devices };
       },
       cudaForwardHost(cfg: Float64Array, ops: HostOperands, stream: bigint): Float32Array {
         return self.#forwardHost('cudaForwardHost', arguments.length, cfg, ops, stream, false) as Float32Array;

@@ -6,6 +6,7 @@ import { hostArraysUseCuda, requireCuda } from '../cuda.js';
 import { DeviceTensor, isDeviceTensor, rawPtr, tensorDisposed } from '../device-tensor.js';
 import {
   bufferOf,
+  fixedLengthView,
   byteLengthOf,
   byteOffsetOf,
   formatShape,
@@ -94,6 +95,11 @@ export interface HostOperandSet {
   readonly residual: Float32Array | null;
   readonly out: Float32Array | null;
   readonly scaleOut: Float32Array | null;
+  /**
+   * x, residual, out and scaleOut as the addon gets them: fixed-length views of the lengths checked
+   * where a buffer can grow (fixedLengthView), else the same arrays.
+   */
+  readonly views: readonly [Float32Array, Float32Array | null, Float32Array | null, Float32Array | null];
   readonly cuda: boolean;
   readonly deviceIndex: number;
 }
@@ -182,6 +188,12 @@ export function resolveOperands(
     residual,
     out,
     scaleOut,
+    views: [
+      fixedLengthView(xs, numel),
+      residual === null ? null : fixedLengthView(residual, numel),
+      out === null ? null : fixedLengthView(out, numel),
+      scaleOut === null ? null : fixedLengthView(scaleOut, nc),
+    ],
     cuda,
     // The CPU has no device index; the native re-check bounds cfg.device, so send 0 there.
     deviceIndex: cuda ? (settings.deviceIndex ?? 0) : 0,

@@ -26,7 +26,7 @@ import {
   rawPtr,
   whileHeld,
 } from '../device-tensor.js';
-import { allocateArray, codedError, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
+import { allocateArray, codedError, fixedLengthView, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
 import { RegExpPrototypeExec, TypedArrayPrototypeSet, listAppend, listHas } from '../primordials.js';
 import type { DType, Layout, Shape4 } from '../types.js';
 import type { OpSpec, Settings, WeightSet, WeightSlots } from './spec.js';
@@ -209,7 +209,17 @@ function inputSnapshot(fn: string, ops: HostOperands): HostOperands {
 function hostOperands(call: PreparedCall, o: HostOperandSet, out: Float32Array | null): HostOperands {
   const w = hostSlots(call.weights.slots);
   if (w === null) throw codedError(`${call.fn}: squeeze-excite (internal): host operands without host weights`, 'ERR_SQEX_INTERNAL');
-  return [o.x, o.residual, out, o.scaleOut, w[0], w[1], w[2], w[3], w[4]];
+  // The lengths checked, whatever a resizable or growable buffer does meanwhile (another thread
+  // growing a SharedArrayBuffer): the addon re-reads every view's length, and a new one was
+  // refused there without the argument's name.
+  const fixed = (a: Float32Array | null): Float32Array | null => (a === null ? null : fixedLengthView(a));
+  const v = o.views;
+  return [v[0], v[1], out === o.out ? v[2] : out, v[3], fixed(w[0]), fixed(w[1]), fixed(w[2]), fixed(w[3]), fixed(w[4])];
+}
+
+/** What a host call returns: the caller's own `out` where the addon wrote through a fixed-length view of it. */
+function callersArray(result: Float32Array, operands: HostOperands, o: HostOperandSet): Float32Array {
+  return o.out !== null && result === operands[2] ? o.out : result;
 }
 
 /** The configuration for the CPU: the same, with the device index the CPU ignores set to 0. */
@@ -286,12 +296,12 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
     try {
       if (triesCuda(call, o)) {
         try {
-          return native.cudaForwardHost(call.cfg, operands, call.stream);
+          return callersArray(native.cudaForwardHost(call.cfg, operands, call.stream), operands, o);
         } catch (err) {
           if (!fallsBackToCpu(call, err)) throw err;
         }
       }
-      return native.cpuForward(cpuCfg(call, o), operands);
+      return callersArray(native.cpuForward(cpuCfg(call, o), operands), operands, o);
     } catch (err) {
       throw aliasRefusal(call, err);
     }
@@ -344,13 +354,13 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
         try {
           const y = await native.cudaForwardHostAsync(call.cfg, operands, call.stream);
           cudaRan(call);
-          return y;
+          return callersArray(y, operands, o);
         } catch (err) {
           if (!fallsBackToCpu(call, err)) throw err;
-          if (snapshot !== null) return await native.cpuForwardAsync(cpuCfg(call, o), snapshot, call.offloadAlways);
+          if (snapshot !== null) return callersArray(await native.cpuForwardAsync(cpuCfg(call, o), snapshot, call.offloadAlways), snapshot, o);
         }
       }
-      return await native.cpuForwardAsync(cpuCfg(call, o), operands, call.offloadAlways);
+      return callersArray(await native.cpuForwardAsync(cpuCfg(call, o), operands, call.offloadAlways), operands, o);
     } catch (err) {
       // The addon's message names the array; say which call it was.
       if (err instanceof Error && (err as NativeError).code === 'ERR_SQEX_ARRAY_CHANGED') err.message = `${call.fn}: ${err.message}`;
