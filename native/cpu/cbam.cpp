@@ -159,8 +159,10 @@ struct Scratch {
     mx.resize(size_t(nb * hw));
     g.resize(size_t(nb * hw));
     if (nhwc) {
-      psum.resize(size_t(tasks * nb * cc));
-      pmax.resize(size_t(tasks * nb * cc));
+      // One row of C partial sums and maxes per (sample, chunk): pool_chunks.
+      const int64_t units = nb * pool_chunks(hw, cc);
+      psum.resize(size_t(units * cc));
+      pmax.resize(size_t(units * cc));
     }
     conv_stride = spatial_scratch(hh, ww, k);
     conv_acc.reset(new double[size_t(tasks * conv_stride)]);
@@ -209,29 +211,45 @@ void run_block(const OpParams& p, const Weights& wt, bool finite_w, bool stream,
       }
     });
   } else {
-    const int tasks = tasks_for(bytes, pix, threads);
+    // As SE's (se.cpp): units of (sample, chunk) in the chunks of pool_chunks, each from zero, the
+    // chunks added in chunk order, so neither the thread count nor the block changes a bit.
+    const int64_t chunks = pool_chunks(hw, cc);
+    const int max_tasks = tasks_for(bytes, pix, threads);
+    const int64_t blocks = threads > 1 ? pool_channel_blocks(cc, (max_tasks + nb * chunks - 1) / (nb * chunks)) : 1;
+    const int64_t units = nb * chunks * blocks;
+    const int tasks = int(std::min<int64_t>(max_tasks, units));
     parallel_for(tasks, [&](int64_t i) {
-      int64_t r0, r1;
-      split_range(pix, tasks, i, &r0, &r1);
-      double* ps = psum.data() + i * nb * cc;
-      float* pm = pmax.data() + i * nb * cc;
-      std::fill(ps, ps + nb * cc, 0.0);
-      std::fill(pm, pm + nb * cc, -INFINITY);
-      for (int64_t r = r0; r < r1;) {
-        const int64_t n = r / hw, end = std::min(r1, (n + 1) * hw);
-        kn.accum_max_rows(xb + r * cc, end - r, cc, ps + n * cc, pm + n * cc);
-        r = end;
+      int64_t u0, u1;
+      split_range(units, tasks, i, &u0, &u1);
+      const int64_t span = (u1 - u0) * sample * int64_t(sizeof(float)) / (chunks * blocks);
+      for (int64_t u = u0; u < u1; ++u) {
+        const int64_t row = u / blocks;  // (sample, chunk)
+        const int64_t n = row / chunks;
+        int64_t r0, r1, c0, c1;
+        split_range(hw, chunks, row % chunks, &r0, &r1);
+        pool_channel_block(cc, blocks, u % blocks, &c0, &c1);
+        double* ps = psum.data() + row * cc;
+        float* pm = pmax.data() + row * cc;
+        std::fill(ps + c0, ps + c1, 0.0);
+        std::fill(pm + c0, pm + c1, -INFINITY);
+        kn.accum_max_rows(xb + (n * hw + r0) * cc + c0, r1 - r0, c1 - c0, cc, ps + c0, pm + c0, span);
       }
     });
-    for (int64_t j = 0; j < nb * cc; ++j) {
-      double acc = 0;
-      float m = -INFINITY;
-      for (int i = 0; i < tasks; ++i) {
-        acc += psum[size_t(i * nb * cc + j)];
-        m = max_nan(m, pmax[size_t(i * nb * cc + j)]);
+    // The chunks in chunk order, channels innermost (vectorised; each channel's order is k's).
+    for (int64_t n = 0; n < nb; ++n) {
+      double* a = avg + n * cc;
+      double* m = cmax + n * cc;
+      std::fill(a, a + cc, 0.0);
+      std::fill(m, m + cc, double(-INFINITY));
+      for (int64_t k = 0; k < chunks; ++k) {
+        const double* ps = psum.data() + (n * chunks + k) * cc;
+        const float* pm = pmax.data() + (n * chunks + k) * cc;
+        for (int64_t c = 0; c < cc; ++c) {
+          a[c] += ps[c];
+          m[c] = max_nan(float(m[c]), pm[c]);
+        }
       }
-      avg[j] = acc * inv_hw;
-      cmax[j] = m;
+      for (int64_t c = 0; c < cc; ++c) a[c] *= inv_hw;
     }
   }
 

@@ -46,10 +46,14 @@ struct Kernels {
   // kernels_impl.h for how the SIMD max (MAXPS drops NaN) is made exact.
   // Sum and max of x[0..n).
   void (*sum_max)(const float* x, int64_t n, double* sum, float* max);
-  // acc[c] += sum over `rows` rows of x[row * c_count + c].
-  void (*accum_rows)(const float* x, int64_t rows, int64_t c_count, double* acc);
+  // acc[c] += sum over `rows` rows of x[row * ldx + c], c < c_count, each channel adding its rows
+  // in order (the same bits whichever loop runs, and whatever channels a call covers). ldx: the
+  // row stride in floats (C, or more for a block of a row's channels). span_bytes: the bytes of the
+  // pass this call is part of (a sample, a task's range), which chooses the loop.
+  void (*accum_rows)(const float* x, int64_t rows, int64_t c_count, int64_t ldx, double* acc, int64_t span_bytes);
   // As accum_rows, and mx[c] = max(mx[c], x[row, c]).
-  void (*accum_max_rows)(const float* x, int64_t rows, int64_t c_count, double* acc, float* mx);
+  void (*accum_max_rows)(const float* x, int64_t rows, int64_t c_count, int64_t ldx, double* acc, float* mx,
+                         int64_t span_bytes);
   // y[i] = x[i] * s (+ r[i]) (then relu); r may be null. stream: non-temporal
   // stores (for outputs much larger than the caches).
   void (*scale)(const float* x, float s, const float* r, float* y, int64_t n, bool relu, bool stream);
@@ -94,6 +98,31 @@ void force_kernels(const Kernels* k);
 // Outputs at least this large are written with streaming stores (default 16 MB, where they
 // measured 10-15% faster; the dev harness changes it to compare).
 extern int64_t g_stream_min_bytes;
+
+// NHWC pooling: a sample's H*W pixel rows are summed in pool_chunks(hw, c) chunks (split_range
+// of hw), each from zero, and the chunks' sums added in chunk order. The chunks depend on the
+// sample's shape alone, never on the thread count or the batch, so neither changes a bit of the
+// result (a double sum of float32 values is exact unless a channel's values span more than
+// ~2^29, e.g. 1e30 and -1e30 among ones, and then the order of addition shows: NOTES-cpu.md
+// item 49). Chunks of at least 64 rows (a chunk's partials cost about 2.3 rows' worth of work),
+// at most 64 of them and at most 2^19 / C (C doubles of partials each). The split path also
+// splits a chunk's channels across tasks where it needs more units: that leaves each channel's
+// order of addition as it is.
+inline int64_t pool_chunks(int64_t hw, int64_t cc) {
+  const int64_t cap = std::min<int64_t>(64, std::max<int64_t>(1, (int64_t(1) << 19) / std::max<int64_t>(1, cc)));
+  return std::max<int64_t>(1, std::min<int64_t>(cap, hw / 256));
+}
+
+// Channel blocks of the split path's NHWC pooling units: whole vectors of at least 64 floats
+// (shorter row segments at a C-float stride streamed badly on Zen 4, NOTES-cpu.md item 41).
+inline void pool_channel_block(int64_t cc, int64_t blocks, int64_t b, int64_t* c0, int64_t* c1) {
+  const int64_t vectors = cc / 16;
+  *c0 = vectors * b / blocks * 16;
+  *c1 = b == blocks - 1 ? cc : vectors * (b + 1) / blocks * 16;
+}
+inline int64_t pool_channel_blocks(int64_t cc, int64_t want) {
+  return std::max<int64_t>(1, std::min<int64_t>(want, cc / 64));
+}
 
 // Samples handled per block: as many as fit a cache budget, but at least one.
 // Pool -> excite -> scale run block by block, so a block is re-read while still cached.

@@ -90,14 +90,14 @@ constexpr int64_t kAccumTileBytes = int64_t(128) << 10;  // rows per tile: ~128 
 constexpr int64_t kAccumTiledOverBytes = int64_t(1) << 20;
 
 template <int B, bool Max>
-static inline void accum_block(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
+static inline void accum_block(const float* x, int64_t rows, int64_t ldx, double* acc, float* mx) {
   vd a[B];
   vf m[Max ? B : 1];
   for (int b = 0; b < B; ++b) a[b] = vd_ld(acc + b * W);
   if (Max)
     for (int b = 0; b < B; ++b) m[b] = vld(mx + b * W);
   for (int64_t r = 0; r < rows; ++r) {
-    const float* xr = x + r * cc;
+    const float* xr = x + r * ldx;
     for (int b = 0; b < B; ++b) {
       a[b] = vd_addf_mem(a[b], xr + b * W);
       if (Max) m[b] = vmax(m[b], vld(xr + b * W));
@@ -111,12 +111,12 @@ static inline void accum_block(const float* x, int64_t rows, int64_t cc, double*
 // Channels [c0, cc) one at a time, each sum (and max) in a register over the rows in order: the
 // channels past the last whole vector, for accum_tile and accum_seq, while their rows are in L2.
 template <bool Max>
-static void accum_cols(const float* x, int64_t rows, int64_t cc, int64_t c0, double* acc, float* mx) {
+static void accum_cols(const float* x, int64_t rows, int64_t cc, int64_t ldx, int64_t c0, double* acc, float* mx) {
   for (int64_t c = c0; c < cc; ++c) {
     double a = acc[c];
     float m = Max ? mx[c] : 0.f;
     for (int64_t r = 0; r < rows; ++r) {
-      const float v = x[r * cc + c];
+      const float v = x[r * ldx + c];
       a += v;
       if (Max) m = v > m ? v : m;
     }
@@ -126,29 +126,29 @@ static void accum_cols(const float* x, int64_t rows, int64_t cc, int64_t c0, dou
 }
 
 template <bool Max>
-static void accum_tile(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
+static void accum_tile(const float* x, int64_t rows, int64_t cc, int64_t ldx, double* acc, float* mx) {
   int64_t c = 0;
   for (; c + kAccumBlocks * W <= cc; c += kAccumBlocks * W)
-    accum_block<kAccumBlocks, Max>(x + c, rows, cc, acc + c, Max ? mx + c : nullptr);
+    accum_block<kAccumBlocks, Max>(x + c, rows, ldx, acc + c, Max ? mx + c : nullptr);
   const int rest = int((cc - c) / W);  // < kAccumBlocks
   float* mc = Max ? mx + c : nullptr;
   switch (rest) {
-    case 7: accum_block<7, Max>(x + c, rows, cc, acc + c, mc); break;
-    case 6: accum_block<6, Max>(x + c, rows, cc, acc + c, mc); break;
-    case 5: accum_block<5, Max>(x + c, rows, cc, acc + c, mc); break;
-    case 4: accum_block<4, Max>(x + c, rows, cc, acc + c, mc); break;
-    case 3: accum_block<3, Max>(x + c, rows, cc, acc + c, mc); break;
-    case 2: accum_block<2, Max>(x + c, rows, cc, acc + c, mc); break;
-    case 1: accum_block<1, Max>(x + c, rows, cc, acc + c, mc); break;
+    case 7: accum_block<7, Max>(x + c, rows, ldx, acc + c, mc); break;
+    case 6: accum_block<6, Max>(x + c, rows, ldx, acc + c, mc); break;
+    case 5: accum_block<5, Max>(x + c, rows, ldx, acc + c, mc); break;
+    case 4: accum_block<4, Max>(x + c, rows, ldx, acc + c, mc); break;
+    case 3: accum_block<3, Max>(x + c, rows, ldx, acc + c, mc); break;
+    case 2: accum_block<2, Max>(x + c, rows, ldx, acc + c, mc); break;
+    case 1: accum_block<1, Max>(x + c, rows, ldx, acc + c, mc); break;
     default: break;
   }
-  accum_cols<Max>(x, rows, cc, c + int64_t(rest) * W, acc, mx);
+  accum_cols<Max>(x, rows, cc, ldx, c + int64_t(rest) * W, acc, mx);
 }
 
 template <bool Max>
-static void accum_tiles(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
+static void accum_tiles(const float* x, int64_t rows, int64_t cc, int64_t ldx, double* acc, float* mx) {
   const int64_t tile = std::max<int64_t>(1, kAccumTileBytes / (cc * int64_t(sizeof(float))));
-  for (int64_t r = 0; r < rows; r += tile) accum_tile<Max>(x + r * cc, std::min(tile, rows - r), cc, acc, mx);
+  for (int64_t r = 0; r < rows; r += tile) accum_tile<Max>(x + r * ldx, std::min(tile, rows - r), cc, ldx, acc, mx);
 }
 
 // Channel sums (and maxes) one pixel row at a time, in memory order: the first B vd of channels
@@ -162,14 +162,14 @@ constexpr int kSeqBlocks = W >= 16 ? 14 : W == 8 ? 6 : 0;    // vd in registers:
 constexpr int kSeqBlocksMax = W >= 16 ? 9 : W == 8 ? 4 : 0;  // and a vf of maxes: 3 each
 
 template <int B, bool Max>
-static void accum_seq(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
+static void accum_seq(const float* x, int64_t rows, int64_t cc, int64_t ldx, double* acc, float* mx) {
   // Channels past the last whole vector (cc % W) are summed per row tile afterwards (accum_cols),
   // while the tile is in L2: through acc once per row they were a chain of store-to-load round
   // trips (C = 40: 2.6x the tiles).
   const int64_t cv = cc / W * W;
   const int64_t tile = cv < cc ? std::max<int64_t>(1, kAccumTileBytes / (cc * int64_t(sizeof(float)))) : rows;
   for (int64_t r0 = 0; r0 < rows; r0 += tile) {
-    const float* xt = x + r0 * cc;
+    const float* xt = x + r0 * ldx;
     const int64_t n = std::min(tile, rows - r0);
     vd a[B];
     vf m[Max ? B : 1];
@@ -177,7 +177,7 @@ static void accum_seq(const float* x, int64_t rows, int64_t cc, double* acc, flo
     if (Max)
       for (int b = 0; b < B; ++b) m[b] = vld(mx + b * W);
     for (int64_t r = 0; r < n; ++r) {
-      const float* xr = xt + r * cc;
+      const float* xr = xt + r * ldx;
       for (int b = 0; b < B; ++b) {
         a[b] = vd_addf_mem(a[b], xr + b * W);
         if (Max) m[b] = vmax(m[b], vld(xr + b * W));
@@ -190,18 +190,18 @@ static void accum_seq(const float* x, int64_t rows, int64_t cc, double* acc, flo
     for (int b = 0; b < B; ++b) vd_st(acc + b * W, a[b]);
     if (Max)
       for (int b = 0; b < B; ++b) vst(mx + b * W, m[b]);
-    accum_cols<Max>(xt, n, cc, cv, acc, mx);
+    accum_cols<Max>(xt, n, cc, ldx, cv, acc, mx);
   }
 }
 
 // accum_seq with nb (1..B) register blocks.
 template <int B, bool Max>
-static void accum_seq_blocks(int nb, const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
+static void accum_seq_blocks(int nb, const float* x, int64_t rows, int64_t cc, int64_t ldx, double* acc, float* mx) {
   if constexpr (B > 0) {
     if (nb == B) {
-      accum_seq<B, Max>(x, rows, cc, acc, mx);
+      accum_seq<B, Max>(x, rows, cc, ldx, acc, mx);
     } else {
-      accum_seq_blocks<B - 1, Max>(nb, x, rows, cc, acc, mx);
+      accum_seq_blocks<B - 1, Max>(nb, x, rows, cc, ldx, acc, mx);
     }
   }
 }
@@ -213,7 +213,7 @@ static void accum_seq_blocks(int nb, const float* x, int64_t rows, int64_t cc, d
 // registers hold too small a share of the channels, and the per-row acc (and mx) traffic cost
 // 20-45% where x is in the caches (sums C = 1024, maxes C = 512).
 template <bool Max>
-static int seq_blocks(int64_t rows, int64_t cc) {
+static int seq_blocks(int64_t span_bytes, int64_t cc) {
   constexpr int kMax = Max ? kSeqBlocksMax : kSeqBlocks;
   if (kMax == 0 || cc < W) return 0;
   // A partial last vector of sums, per tile and channel afterwards, cost more than the four-row
@@ -221,15 +221,16 @@ static int seq_blocks(int64_t rows, int64_t cc) {
   if (!Max && cc % W != 0 && cc < 8 * W) return 0;
   // Sums of small samples (the four-row pass's range) on AVX2, whose 6 register blocks hold 48
   // channels: C = 240 was 15% slower from the caches (2x faster from DRAM).
-  const bool tiled = rows * cc * int64_t(sizeof(float)) > kAccumTiledOverBytes;
+  const bool tiled = span_bytes > kAccumTiledOverBytes;
   const bool take = (cc <= 256 && (Max || W >= 16 || cc <= 128 || tiled)) ||
       (!Max && W >= 16 && cc <= 512 && tiled);
   return take ? int(std::min<int64_t>(kMax, cc / W)) : 0;
 }
 
-static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) {
-  if (const int nb = seq_blocks<false>(rows, cc)) {
-    accum_seq_blocks<kSeqBlocks, false>(nb, x, rows, cc, acc, nullptr);
+static void k_accum_rows(const float* x, int64_t rows, int64_t cc, int64_t ldx, double* acc, int64_t span_bytes) {
+  span_bytes = std::max(span_bytes, rows * cc * int64_t(sizeof(float)));
+  if (const int nb = seq_blocks<false>(span_bytes, cc)) {
+    accum_seq_blocks<kSeqBlocks, false>(nb, x, rows, cc, ldx, acc, nullptr);
     return;
   }
   // In memory order where seq_blocks says so (item 42). Otherwise, over 1 MB: row tiles, sums
@@ -238,23 +239,23 @@ static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) 
   // four interleaved row streams were 10-25% slower from DRAM, item 15). Up to 1 MB:
   // four rows per pass over acc, a quarter of the acc loads and stores, the same additions in
   // the same order.
-  if (rows * cc * int64_t(sizeof(float)) > kAccumTiledOverBytes) {
-    accum_tiles<false>(x, rows, cc, acc, nullptr);
+  if (span_bytes > kAccumTiledOverBytes) {
+    accum_tiles<false>(x, rows, cc, ldx, acc, nullptr);
     return;
   }
   int64_t r = 0;
   for (; r + 4 <= rows; r += 4) {
-    const float* x0 = x + r * cc;
-    const float* x1 = x0 + cc;
-    const float* x2 = x1 + cc;
-    const float* x3 = x2 + cc;
+    const float* x0 = x + r * ldx;
+    const float* x1 = x0 + ldx;
+    const float* x2 = x1 + ldx;
+    const float* x3 = x2 + ldx;
     int64_t c = 0;
     for (; c + W <= cc; c += W)
       vd_st(acc + c, vd_addf_mem(vd_addf_mem(vd_addf_mem(vd_addf_mem(vd_ld(acc + c), x0 + c), x1 + c), x2 + c), x3 + c));
     for (; c < cc; ++c) acc[c] = (((acc[c] + double(x0[c])) + double(x1[c])) + double(x2[c])) + double(x3[c]);
   }
   for (; r < rows; ++r) {
-    const float* xr = x + r * cc;
+    const float* xr = x + r * ldx;
     int64_t c = 0;
     for (; c + 2 * W <= cc; c += 2 * W) {
       vd_st(acc + c, vd_addf_mem(vd_ld(acc + c), xr + c));
@@ -268,14 +269,15 @@ static void k_accum_rows(const float* x, int64_t rows, int64_t cc, double* acc) 
   }
 }
 
-static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, double* acc, float* mx) {
-  if (const int nb = seq_blocks<true>(rows, cc)) {
-    accum_seq_blocks<kSeqBlocksMax, true>(nb, x, rows, cc, acc, mx);
-  } else if (rows * cc * int64_t(sizeof(float)) > kAccumTiledOverBytes) {
-    accum_tiles<true>(x, rows, cc, acc, mx);
+static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, int64_t ldx, double* acc, float* mx, int64_t span_bytes) {
+  span_bytes = std::max(span_bytes, rows * cc * int64_t(sizeof(float)));
+  if (const int nb = seq_blocks<true>(span_bytes, cc)) {
+    accum_seq_blocks<kSeqBlocksMax, true>(nb, x, rows, cc, ldx, acc, mx);
+  } else if (span_bytes > kAccumTiledOverBytes) {
+    accum_tiles<true>(x, rows, cc, ldx, acc, mx);
   } else {
     for (int64_t r = 0; r < rows; ++r) {
-      const float* xr = x + r * cc;
+      const float* xr = x + r * ldx;
       int64_t c = 0;
       for (; c + W <= cc; c += W) {
         const vf v = vld(xr + c);
@@ -290,7 +292,7 @@ static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, double* a
   }
   // acc[c] is NaN after this call whenever one of this call's x[., c] was: rescan those columns.
   for (int64_t c = 0; c < cc; ++c)
-    if (std::isnan(acc[c]) && !std::isnan(mx[c])) mx[c] = nan_or(mx[c], x + c, rows, cc, nullptr);
+    if (std::isnan(acc[c]) && !std::isnan(mx[c])) mx[c] = nan_or(mx[c], x + c, rows, ldx, nullptr);
 }
 
 // Whether p sits on a vector boundary (W floats): streaming stores need it.

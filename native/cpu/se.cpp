@@ -58,7 +58,7 @@ namespace {
 
 // One sample end to end on the calling thread.
 void run_sample(const OpParams& p, const Tensors& t, ExciteFn excite, void* ctx, int slot, int64_t n, double* z,
-                float* s, bool stream) {
+                double* chunk_sum, float* s, bool stream) {
   const Kernels& kn = kernels();
   const int64_t cc = p.shape.c, hw = p.shape.hw(), sample = cc * hw;
   const bool relu = p.out_act == OutAct::ReLU;
@@ -69,8 +69,21 @@ void run_sample(const OpParams& p, const Tensors& t, ExciteFn excite, void* ctx,
   if (p.layout == Layout::NCHW) {
     for (int64_t c = 0; c < cc; ++c) z[c] = kn.sum(xs + c * hw, hw) * inv_hw;
   } else {
+    // In the chunks of pool_chunks, as the split path sums them (the same bits).
+    const int64_t chunks = pool_chunks(hw, cc);
+    const int64_t sample_bytes = sample * int64_t(sizeof(float));
     std::fill(z, z + cc, 0.0);
-    kn.accum_rows(xs, hw, cc, z);
+    if (chunks == 1) {
+      kn.accum_rows(xs, hw, cc, cc, z, sample_bytes);
+    } else {
+      for (int64_t k = 0; k < chunks; ++k) {
+        int64_t r0, r1;
+        split_range(hw, chunks, k, &r0, &r1);
+        std::fill(chunk_sum, chunk_sum + cc, 0.0);
+        kn.accum_rows(xs + r0 * cc, r1 - r0, cc, cc, chunk_sum, sample_bytes);
+        for (int64_t c = 0; c < cc; ++c) z[c] += chunk_sum[c];
+      }
+    }
     for (int64_t c = 0; c < cc; ++c) z[c] *= inv_hw;
   }
   excite(ctx, slot, z, 1, s);
@@ -124,11 +137,12 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
 
   std::vector<float> s;
   std::vector<double> z, partial;
+  // NHWC: one row of C partial sums per (sample, chunk) of a block; whole-sample tasks one per slot.
+  const int64_t chunks = nhwc ? pool_chunks(hw, cc) : 1;
   try {
     z.resize(size_t(std::max<int64_t>(nb_max, slot_threads) * cc));
     s.resize(size_t(std::max<int64_t>(nb_max, slot_threads) * cc));
-    // One row of partial sums per pooling task; the largest block has the most tasks.
-    if (nhwc && rest > 0) partial.resize(size_t(tasks_for(nb_max * sample_bytes, nb_max * hw, threads) * nb_max * cc));
+    if (nhwc) partial.resize(size_t((rest > 0 ? std::max<int64_t>(nb_max * chunks, slot_threads) : slot_threads) * cc));
   } catch (const std::bad_alloc&) {
     return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
   }
@@ -139,7 +153,8 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
         whole,
         [&](int64_t n) {
           const int slot = participant_index();
-          run_sample(p, t, excite, ctx, slot, n, z.data() + slot * cc, s.data() + slot * cc, stream);
+          run_sample(p, t, excite, ctx, slot, n, z.data() + slot * cc, nhwc ? partial.data() + slot * cc : nullptr,
+                     s.data() + slot * cc, stream);
         },
         slot_threads);
   }
@@ -161,27 +176,39 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
         for (int64_t r = r0; r < r1; ++r) z[size_t(r)] = kn.sum(xb + r * hw, hw) * inv_hw;
       }, threads);
     } else {
-      parallel_for(tasks, [&](int64_t i) {
-        int64_t r0, r1;
-        split_range(rows, tasks, i, &r0, &r1);
-        double* part = partial.data() + i * nb * cc;
-        if (r1 > r0) std::fill(part + (r0 / hw) * cc, part + ((r1 - 1) / hw + 1) * cc, 0.0);
-        for (int64_t r = r0; r < r1;) {
-          const int64_t n = r / hw, end = std::min(r1, (n + 1) * hw);
-          kn.accum_rows(xb + r * cc, end - r, cc, part + n * cc);
-          r = end;
+      // Units of (sample, chunk, channel block), each summing its rows in order from zero into
+      // its part of the (sample, chunk) row of partials; the tasks take contiguous units. The
+      // thread count sets only the channel blocks and the grouping, neither of which changes a
+      // channel's order of addition.
+      const int max_tasks = tasks_for(nb * sample_bytes, nb * hw, threads);
+      const int64_t blocks = threads > 1 ? pool_channel_blocks(cc, (max_tasks + nb * chunks - 1) / (nb * chunks)) : 1;
+      const int64_t units = nb * chunks * blocks;
+      const int unit_tasks = int(std::min<int64_t>(max_tasks, units));
+      parallel_for(unit_tasks, [&](int64_t i) {
+        int64_t u0, u1;
+        split_range(units, unit_tasks, i, &u0, &u1);
+        const int64_t span = (u1 - u0) * sample_bytes / (chunks * blocks);
+        for (int64_t u = u0; u < u1; ++u) {
+          const int64_t row = u / blocks;  // (sample, chunk)
+          const int64_t n = row / chunks;
+          int64_t r0, r1, c0, c1;
+          split_range(hw, chunks, row % chunks, &r0, &r1);
+          pool_channel_block(cc, blocks, u % blocks, &c0, &c1);
+          double* part = partial.data() + row * cc;
+          std::fill(part + c0, part + c1, 0.0);
+          kn.accum_rows(xb + (n * hw + r0) * cc + c0, r1 - r0, c1 - c0, cc, part + c0, span);
         }
       }, threads);
-      // z = sum of the partials of the tasks whose pixel range touched each sample.
-      std::fill(z.begin(), z.begin() + nb * cc, 0.0);
-      for (int i = 0; i < tasks; ++i) {
-        int64_t r0, r1;
-        split_range(rows, tasks, i, &r0, &r1);
-        if (r1 <= r0) continue;
-        const double* part = partial.data() + i * nb * cc;
-        for (int64_t j = (r0 / hw) * cc; j < ((r1 - 1) / hw + 1) * cc; ++j) z[size_t(j)] += part[j];
+      // z = the chunks' sums, added in chunk order.
+      for (int64_t n = 0; n < nb; ++n) {
+        double* zn = z.data() + n * cc;
+        std::fill(zn, zn + cc, 0.0);
+        for (int64_t k = 0; k < chunks; ++k) {
+          const double* part = partial.data() + (n * chunks + k) * cc;
+          for (int64_t c = 0; c < cc; ++c) zn[c] += part[c];
+        }
+        for (int64_t c = 0; c < cc; ++c) zn[c] *= inv_hw;
       }
-      for (int64_t j = 0; j < nb * cc; ++j) z[size_t(j)] *= inv_hw;
     }
 
     excite(ctx, 0, z.data(), nb, s.data());

@@ -248,7 +248,7 @@ static Status se_two_pass(const OpParams& p, const Weights& w, const Tensors& t)
     cpu::parallel_for(T, [&](int64_t i) {
       int64_t a, b;
       cpu::split_range(N, T, i, &a, &b);  // samples across threads for NHWC pooling
-      for (int64_t n = a; n < b; ++n) kn.accum_rows(x + n * C * HW, HW, C, acc.data() + n * C);
+      for (int64_t n = a; n < b; ++n) kn.accum_rows(x + n * C * HW, HW, C, C, acc.data() + n * C, 0);
     });
     for (int64_t j = 0; j < N * C; ++j) z[j] = acc[j] / double(HW);
     excite_serial(p, w, z.data(), N, s.data());
@@ -279,7 +279,7 @@ static Status se_sample_per_task(const OpParams& p, const Weights& w, const Tens
     if (p.layout == Layout::NCHW) {
       for (int64_t c = 0; c < C; ++c) z[c] = kn.sum(xs + c * HW, HW) / double(HW);
     } else {
-      kn.accum_rows(xs, HW, C, z.data());
+      kn.accum_rows(xs, HW, C, C, z.data(), 0);
       for (int64_t c = 0; c < C; ++c) z[c] /= double(HW);
     }
     excite_serial(p, w, z.data(), 1, s.data());
@@ -457,13 +457,22 @@ static void check_row_pooling() {
       }
       const auto same_d = [](double a, double b) { return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, 8) == 0; };
       const auto same_f = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, 4) == 0; };
-      for (int with_max = 0; with_max < 2; ++with_max) {
+      // Whole rows, and (split path) the row's channels in blocks at a row stride of C: the same bits.
+      for (int mode = 0; mode < 4; ++mode) {
+        const int with_max = mode & 1;
+        const int64_t blocks = mode < 2 ? 1 : std::max<int64_t>(1, std::min<int64_t>(3, cc / 64));
+        if (mode >= 2 && blocks == 1) continue;
         std::vector<double> acc = acc0;
         std::vector<float> mx = mx0;
-        if (with_max) {
-          kn.accum_max_rows(x.data(), rows, cc, acc.data(), mx.data());
-        } else {
-          kn.accum_rows(x.data(), rows, cc, acc.data());
+        for (int64_t b = 0; b < blocks; ++b) {
+          int64_t c0 = 0, c1 = cc;
+          if (blocks > 1) cpu::pool_channel_block(cc, blocks, b, &c0, &c1);
+          const int64_t span = mode < 2 ? 0 : rows * cc * 4;
+          if (with_max) {
+            kn.accum_max_rows(x.data() + c0, rows, c1 - c0, cc, acc.data() + c0, mx.data() + c0, span);
+          } else {
+            kn.accum_rows(x.data() + c0, rows, c1 - c0, cc, acc.data() + c0, span);
+          }
         }
         int64_t bad = -1;
         for (int64_t c = 0; c < cc && bad < 0; ++c)
@@ -471,8 +480,8 @@ static void check_row_pooling() {
         ++g_checks;
         if (bad >= 0) {
           ++g_fail;
-          std::printf("FAIL %s %s rows=%lld c=%lld: channel %lld acc %.17g (want %.17g) max %g (want %g)\n", kn.name,
-                      with_max ? "accum_max_rows" : "accum_rows", (long long)rows, (long long)cc, (long long)bad,
+          std::printf("FAIL %s %s%s rows=%lld c=%lld: channel %lld acc %.17g (want %.17g) max %g (want %g)\n", kn.name,
+                      with_max ? "accum_max_rows" : "accum_rows", blocks > 1 ? " (channel blocks)" : "", (long long)rows, (long long)cc, (long long)bad,
                       acc[size_t(bad)], ref[size_t(bad)], double(mx[size_t(bad)]), double(mref[size_t(bad)]));
         }
       }

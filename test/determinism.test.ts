@@ -1,0 +1,102 @@
+// Results do not depend on the thread count, nor on the batch a sample comes in (README, "The CPU
+// kernels run on one thread pool..."). A double sum of float32 values is exact unless a channel's
+// values span more than ~2^29 in magnitude, so ordinary data cannot show the order of addition:
+// these inputs can (+1e30 and -1e30 among ones, and values spread over 2^-40..2^40). A parity
+// audit (2026-12-01) found NHWC pooling split by the thread count: SE [1, 16, 64, 64] gave the gate
+// 0.56644 on 1, 3, 4 or 8 threads and 0.56218 on 2 (NOTES-cpu.md item 49).
+import { afterAll, describe, expect, test } from 'vitest';
+import { cbamForward, ecaForward, seForward, loadReport } from '../dist/index.js';
+import { createRequire } from 'node:module';
+
+const requireCjs = createRequire(import.meta.url);
+const native = requireCjs(loadReport().binary as string) as { setThreads(n: number): void; info(): { threads: number } };
+const defaultThreads = native.info().threads;
+afterAll(() => native.setThreads(defaultThreads));
+
+type Shape = [number, number, number, number];
+
+/** One sample of NHWC or NCHW data whose channel sums depend on their order of addition. */
+function hardSample(c: number, hw: number, layout: 'NHWC' | 'NCHW', seed: number): Float32Array {
+  const x = new Float32Array(c * hw);
+  let s = seed >>> 0;
+  const rand = (): number => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const at = (p: number, ch: number): number => (layout === 'NHWC' ? p * c + ch : ch * hw + p);
+  for (let ch = 0; ch < c; ch++) {
+    for (let p = 0; p < hw; p++) x[at(p, ch)] = ch % 2 === 0 ? 1 : (rand() < 0.5 ? -1 : 1) * 2 ** (80 * rand() - 40);
+    if (ch % 4 === 0) {
+      // +big early, -big at a pixel that falls in another task or chunk for most splits
+      x[at(Math.floor(rand() * hw / 4), ch)] = 1e30;
+      x[at(hw - 1 - Math.floor(rand() * hw / 4), ch)] = -1e30;
+    }
+  }
+  return x;
+}
+
+const OPS = {
+  se: (x: Float32Array, shape: Shape, layout: 'NHWC' | 'NCHW', scaleOut: Float32Array) => {
+    const c = shape[1];
+    const h = Math.max(1, c >> 2);
+    // Only the channels holding ±1e30 feed the hidden units, at a scale that keeps the logits off
+    // the gate's flat ends: there a different order of addition changes the mean by ~1e-2.
+    const w1 = new Float32Array(h * c).map((_, i) => (i % c) % 4 === 0 ? 0.5 + ((i * 7) % 13) / 26 : 0);
+    const w2 = new Float32Array(c * h).map((_, i) => ((i * 5) % 11) / 11 - 0.45);
+    return seForward(x, shape, { w1, w2 }, { layout, device: 'cpu', scaleOut });
+  },
+  eca: (x: Float32Array, shape: Shape, layout: 'NHWC' | 'NCHW', scaleOut: Float32Array) =>
+    ecaForward(x, shape, { weight: Float32Array.of(0.3, 1e-20, -0.2) }, { layout, device: 'cpu', scaleOut }),
+  cbam: (x: Float32Array, shape: Shape, layout: 'NHWC' | 'NCHW') => {
+    const c = shape[1];
+    const h = Math.max(1, c >> 2);
+    // Only the channels holding ±1e30 feed the hidden units, at a scale that keeps the logits off
+    // the gate's flat ends: there a different order of addition changes the mean by ~1e-2.
+    const w1 = new Float32Array(h * c).map((_, i) => (i % c) % 4 === 0 ? 0.5 + ((i * 7) % 13) / 26 : 0);
+    const w2 = new Float32Array(c * h).map((_, i) => ((i * 5) % 11) / 11 - 0.45);
+    return cbamForward(x, shape, { w1, w2, spatialWeight: new Float32Array(2 * 9).fill(1e-30) }, { layout, device: 'cpu' });
+  },
+} as const;
+
+const bits = (a: Float32Array): Uint32Array => new Uint32Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+/** The first index where the bit patterns differ, or -1 (a plain loop: toEqual on 600K elements is slow). */
+function firstDiff(a: Uint32Array, b: Uint32Array): number {
+  if (a.length !== b.length) return -2;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+describe.each(['NHWC', 'NCHW'] as const)('%s: every output bit the same on 1, 2, 3, 4 and 8 threads, and inside a batch of 3', (layout) => {
+  // Shapes that take every path: a whole-sample task, the split path's row chunks and channel
+  // blocks, small and large H·W.
+  const shapes: [number, number, number][] = [[16, 64, 64], [256, 28, 28], [96, 56, 56], [2048, 7, 7], [1024, 14, 14], [40, 128, 128]];
+  for (const [c, h, w] of shapes) {
+    test.each(Object.keys(OPS) as (keyof typeof OPS)[])(`%s C=${c}, ${h}×${w}`, (op) => {
+      const hw = h * w;
+      const x = hardSample(c, hw, layout, c * 31 + hw);
+      const shape: Shape = [1, c, h, w];
+      let first: { y: Uint32Array; s: Uint32Array } | null = null;
+      for (const t of [1, 2, 3, 4, 8]) {
+        native.setThreads(t);
+        const s = new Float32Array(c).fill(Number.NaN);
+        const y = OPS[op](x, shape, layout, s);
+        const got = { y: bits(y), s: bits(s) };
+        if (first === null) first = got;
+        else {
+          expect(firstDiff(got.y, first.y), `y on ${t} threads`).toBe(-1);
+          expect(firstDiff(got.s, first.s), `scaleOut on ${t} threads`).toBe(-1);
+        }
+      }
+      native.setThreads(defaultThreads);
+      // The same sample as the middle of a batch of 3 (whole-sample tasks or a block, by the thread count).
+      const x3 = new Float32Array(3 * x.length);
+      x3.set(hardSample(c, hw, layout, 1), 0);
+      x3.set(x, x.length);
+      x3.set(hardSample(c, hw, layout, 2), 2 * x.length);
+      for (const t of [1, 2, 3]) {
+        native.setThreads(t);
+        const s3 = new Float32Array(3 * c);
+        const y3 = OPS[op](x3, [3, c, h, w], layout, s3);
+        expect(firstDiff(bits(y3.subarray(x.length, 2 * x.length)), first!.y), `sample 1 of 3 on ${t} threads`).toBe(-1);
+      }
+      native.setThreads(defaultThreads);
+    }, 60_000);
+  }
+});
