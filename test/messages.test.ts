@@ -181,3 +181,43 @@ describe('the safetensors readers refuse what they would otherwise ignore', () =
     expect(messageOf(() => f.get(42 as never))).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'name' });
   });
 });
+
+describe('BatchNorm folds that would not compute what PyTorch computes are refused', () => {
+  // From a parity audit (2026-12-01): CbamModule with spatial bn.weight = +Inf gave NaN in 128 of
+  // 128 outputs (PyTorch: 8), and an SEModule whose folded fc1 bias overflowed float32 from a
+  // running_mean of 3e38 gave NaN where float64 PyTorch stayed finite.
+  const t = (shape: number[], values: number[] | Float32Array) => ({ shape, data: Float32Array.from(values) });
+  const cbam = (gamma: number) => ({
+    'm.channel.fc1.weight': t([2, 8, 1, 1], new Float32Array(16).fill(0.1)),
+    'm.channel.fc2.weight': t([8, 2, 1, 1], new Float32Array(16).fill(0.1)),
+    'm.spatial.conv.conv.weight': t([1, 2, 3, 3], new Float32Array(18).fill(0.05)),
+    'm.spatial.conv.bn.weight': t([1], [gamma]),
+    'm.spatial.conv.bn.bias': t([1], [0]),
+    'm.spatial.conv.bn.running_mean': t([1], [0.1]),
+    'm.spatial.conv.bn.running_var': t([1], [1]),
+    'm.spatial.conv.bn.num_batches_tracked': t([], [0]),
+  });
+  const se = (mean: number) => ({
+    'm.fc1.weight': t([2, 4, 1, 1], new Float32Array(8).fill(0.1)),
+    'm.fc1.bias': t([2], [0, 0]),
+    'm.bn.weight': t([2], [1, 1]),
+    'm.bn.bias': t([2], [0, 0]),
+    'm.bn.running_mean': t([2], [mean, 0]),
+    'm.bn.running_var': t([2], [0.2, 0.2]),
+    'm.fc2.weight': t([4, 2, 1, 1], new Float32Array(8).fill(0.1)),
+    'm.fc2.bias': t([4], [0, 0, 0, 0]),
+  });
+  test('an infinite γ (CbamModule spatial bn) and a folded bias past float32 (SEModule bn)', () => {
+    const c = messageOf(() => attentionWeightsFromStateDict(cbam(Infinity) as never, 'm', { kind: 'timm.CbamModule' }));
+    expect(c).toMatchObject({ name: 'StateDictError', code: 'ERR_SQEX_STATE_DICT' });
+    expect((c as unknown as { message: string }).message).toContain('"m.spatial.conv.bn" cannot be folded into the spatial conv exactly: its scale');
+    const s = messageOf(() => SEBlock.fromStateDict(se(3e38) as never, 'm', { kind: 'timm.SEModule' }));
+    expect(s).toMatchObject({ name: 'StateDictError', code: 'ERR_SQEX_STATE_DICT' });
+    expect(s.message).toContain('the folded bias');
+  });
+  test('finite BatchNorms, and NaN statistics (NaN in PyTorch too), still load', () => {
+    expect(attentionWeightsFromStateDict(cbam(2) as never, 'm', { kind: 'timm.CbamModule' }).op).toBe('cbam');
+    expect(SEBlock.fromStateDict(se(1e4) as never, 'm', { kind: 'timm.SEModule' }).channels).toBe(4);
+    expect(SEBlock.fromStateDict(se(Number.NaN) as never, 'm', { kind: 'timm.SEModule' }).channels).toBe(4);
+  });
+});
