@@ -4,6 +4,7 @@
 // of x * s -> k x k conv + gate -> y = (x * s) * g. x1 = x * s is never stored: the last pass
 // recomputes it, which costs no more traffic than writing and re-reading it, and keeps y == x safe.
 #include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <new>
 #include <vector>
@@ -366,6 +367,25 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
 
   bool finite_w = true;  // the spatial weights, for the direct loop
   for (int i = 0; i < 2 * p.spatial_k * p.spatial_k; ++i) finite_w = finite_w && std::isfinite(wt.aux[i]);
+
+  // The spatial maps (mean and max in double, the gate in float: 20 bytes a pixel) of every sample
+  // in flight grow with H*W, unlike the rest of the scratch: refuse a call whose maps the system
+  // cannot hold, with a coded error, before the OOM killer ends the process (an attack: one
+  // 1x1x32768x32768 call asked for 20 GB on a 23 GB machine and was killed).
+  {
+    const int64_t in_flight = (whole > 0 ? std::min<int64_t>(threads, whole) : 0) + (rest > 0 ? nb_max : 0);
+    const int64_t map_bytes = in_flight * hw * int64_t(2 * sizeof(double) + sizeof(float));
+    // y counted too: a new result's pages (or out's, untouched so far) fault in as it is written.
+    const int64_t y_bytes = n_total * sample_bytes;
+    const int64_t available = available_memory_bytes();
+    if (available >= 0 && map_bytes + y_bytes > available) {
+      char what[240];
+      std::snprintf(what, sizeof what,
+                    "CBAM's spatial maps on the CPU, %.1f MiB (20 bytes a pixel), which with the output's %.1f MiB is more than the %.1f MiB the system has available",
+                    double(map_bytes) / 1048576.0, double(y_bytes) / 1048576.0, double(available) / 1048576.0);
+      return Status::Error(StatusCode::OutOfMemory, what);
+    }
+  }
 
   std::vector<Scratch> slots;
   Scratch block;

@@ -1,9 +1,33 @@
 // forward_cpu, the pool size knobs and the SIMD level, as declared in sqex/cpu.h.
+#include <cstdio>
+#include <cstring>
+
 #include "common.h"
 #include "sqex/cpu.h"
 #include "thread_pool.h"
 
 namespace sqex {
+
+namespace cpu {
+int64_t available_memory_bytes() {
+#if defined(__linux__)
+  std::FILE* f = std::fopen("/proc/meminfo", "r");
+  if (!f) return -1;
+  char line[256];
+  long long kib = -1;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "MemAvailable:", 13) == 0) {
+      if (std::sscanf(line + 13, "%lld", &kib) != 1) kib = -1;
+      break;
+    }
+  }
+  std::fclose(f);
+  return kib < 0 ? -1 : int64_t(kib) * 1024;
+#else
+  return -1;
+#endif
+}
+}  // namespace cpu
 
 Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
   switch (p.op) {
