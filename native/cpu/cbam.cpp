@@ -11,6 +11,7 @@
 
 #include "common.h"
 #include "sqex/cpu.h"
+#include "pool_units.h"
 #include "thread_pool.h"
 
 namespace sqex {
@@ -214,26 +215,18 @@ void run_block(const OpParams& p, const Weights& wt, bool finite_w, bool stream,
   } else {
     // As SE's (se.cpp): units of (sample, chunk) in the chunks of pool_chunks, each from zero, the
     // chunks added in chunk order, so neither the thread count nor the block changes a bit.
-    const int64_t chunks = pool_chunks(hw, cc);
-    const int max_tasks = tasks_for(bytes, pix, threads);
-    const int64_t blocks = threads > 1 ? pool_channel_blocks(cc, (max_tasks + nb * chunks - 1) / (nb * chunks)) : 1;
-    const int64_t units = nb * chunks * blocks;
-    const int tasks = int(std::min<int64_t>(max_tasks, units));
-    parallel_for(tasks, [&](int64_t i) {
-      int64_t u0, u1;
-      split_range(units, tasks, i, &u0, &u1);
-      const int64_t span = (u1 - u0) * sample * int64_t(sizeof(float)) / (chunks * blocks);
+    const PoolUnits pu(nb, hw, cc, tasks_for(bytes, pix, threads), threads);
+    const int64_t chunks = pu.chunks;
+    parallel_for(pu.tasks, [&](int64_t i) {
+      int64_t u0, u1, span;
+      pu.task(i, sample * int64_t(sizeof(float)), &u0, &u1, &span);
       for (int64_t u = u0; u < u1; ++u) {
-        const int64_t row = u / blocks;  // (sample, chunk)
-        const int64_t n = row / chunks;
-        int64_t r0, r1, c0, c1;
-        split_range(hw, chunks, row % chunks, &r0, &r1);
-        pool_channel_block(cc, blocks, u % blocks, &c0, &c1);
-        double* ps = psum.data() + row * cc;
-        float* pm = pmax.data() + row * cc;
-        std::fill(ps + c0, ps + c1, 0.0);
-        std::fill(pm + c0, pm + c1, -INFINITY);
-        kn.accum_max_rows(xb + (n * hw + r0) * cc + c0, r1 - r0, c1 - c0, cc, ps + c0, pm + c0, span);
+        const PoolUnits::Unit a = pu.at(u);
+        double* ps = psum.data() + a.row * cc;
+        float* pm = pmax.data() + a.row * cc;
+        std::fill(ps + a.c0, ps + a.c1, 0.0);
+        std::fill(pm + a.c0, pm + a.c1, -INFINITY);
+        kn.accum_max_rows(xb + (a.n * hw + a.r0) * cc + a.c0, a.r1 - a.r0, a.c1 - a.c0, cc, ps + a.c0, pm + a.c0, span);
       }
     });
     // The chunks in chunk order, channels innermost (vectorised; each channel's order is k's).

@@ -5,6 +5,7 @@
 
 #include "common.h"
 #include "sqex/cpu.h"
+#include "pool_units.h"
 #include "thread_pool.h"
 
 namespace sqex {
@@ -176,27 +177,16 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
         for (int64_t r = r0; r < r1; ++r) z[size_t(r)] = kn.sum(xb + r * hw, hw) * inv_hw;
       }, threads);
     } else {
-      // Units of (sample, chunk, channel block), each summing its rows in order from zero into
-      // its part of the (sample, chunk) row of partials; the tasks take contiguous units. The
-      // thread count sets only the channel blocks and the grouping, neither of which changes a
-      // channel's order of addition.
-      const int max_tasks = tasks_for(nb * sample_bytes, nb * hw, threads);
-      const int64_t blocks = threads > 1 ? pool_channel_blocks(cc, (max_tasks + nb * chunks - 1) / (nb * chunks)) : 1;
-      const int64_t units = nb * chunks * blocks;
-      const int unit_tasks = int(std::min<int64_t>(max_tasks, units));
-      parallel_for(unit_tasks, [&](int64_t i) {
-        int64_t u0, u1;
-        split_range(units, unit_tasks, i, &u0, &u1);
-        const int64_t span = (u1 - u0) * sample_bytes / (chunks * blocks);
+      // Units of (sample, chunk, channel block): pool_units.h.
+      const PoolUnits pu(nb, hw, cc, tasks_for(nb * sample_bytes, nb * hw, threads), threads);
+      parallel_for(pu.tasks, [&](int64_t i) {
+        int64_t u0, u1, span;
+        pu.task(i, sample_bytes, &u0, &u1, &span);
         for (int64_t u = u0; u < u1; ++u) {
-          const int64_t row = u / blocks;  // (sample, chunk)
-          const int64_t n = row / chunks;
-          int64_t r0, r1, c0, c1;
-          split_range(hw, chunks, row % chunks, &r0, &r1);
-          pool_channel_block(cc, blocks, u % blocks, &c0, &c1);
-          double* part = partial.data() + row * cc;
-          std::fill(part + c0, part + c1, 0.0);
-          kn.accum_rows(xb + (n * hw + r0) * cc + c0, r1 - r0, c1 - c0, cc, part + c0, span);
+          const PoolUnits::Unit a = pu.at(u);
+          double* part = partial.data() + a.row * cc;
+          std::fill(part + a.c0, part + a.c1, 0.0);
+          kn.accum_rows(xb + (a.n * hw + a.r0) * cc + a.c0, a.r1 - a.r0, a.c1 - a.c0, cc, part + a.c0, span);
         }
       }, threads);
       // z = the chunks' sums, added in chunk order.
