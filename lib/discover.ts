@@ -2,8 +2,8 @@
 // header is enough), so a user learns which prefixes and kinds to pass to fromStateDict.
 
 import { torchvisionFamily } from './families.js';
-import { isArrayValue, isMapValue, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
-import { ObjectKeys, ReflectApply } from './primordials.js';
+import { describe, isArrayValue, isMapValue, isPlainObject, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
+import { ObjectKeys, ReflectApply, listAppend } from './primordials.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
 import { ATTENTION_KINDS, type AttentionKind, type StateDict } from './state-dict.js';
 import type { Activation, Gate } from './types.js';
@@ -60,7 +60,9 @@ function namedOf(source: unknown): Named[] {
   const entries: { arg: string; name: unknown; value: unknown }[] = [];
   let form: 'file' | 'array' | 'map' | 'object' | null;
   try {
-    form = source instanceof SafetensorsFile ? 'file' : isArrayValue(source) ? 'array' : isMapValue(source) ? 'map' : typeof source === 'object' && source !== null ? 'object' : null;
+    // A record must be a plain object: a Uint8Array of the file's bytes would read as a record of
+    // one key per byte (a 100 MB one ran the heap out), a Promise or a class instance as empty.
+    form = source instanceof SafetensorsFile ? 'file' : isArrayValue(source) ? 'array' : isMapValue(source) ? 'map' : isPlainObject(source) ? 'object' : null;
   } catch {
     form = null; // a revoked Proxy: instanceof and Array.isArray throw
   }
@@ -72,7 +74,7 @@ function namedOf(source: unknown): Named[] {
       const entry: unknown = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => items[i]);
       if (typeof entry !== 'object' || entry === null) throw typeError(FN, `${arg}[${i}]`, 'an object { name, shape }', entry);
       const name = readGuarded(FN, `${arg}[${i}]`, 'an object { name, shape }', entry, () => (entry as { name?: unknown }).name);
-      entries.push({ arg: `${arg}[${i}]`, name, value: entry });
+      listAppend(entries, { arg: `${arg}[${i}]`, name, value: entry });
     }
   };
   const what = 'a safetensors header (readSafetensorsHeader), a SafetensorsFile, an Array of { name, shape }, or a state dict (a record or Map of { shape, data } by tensor name)';
@@ -84,11 +86,15 @@ function namedOf(source: unknown): Named[] {
     fromList(source, 'source');
   } else if (form === 'map') {
     // Map.prototype.forEach as it was at load: a subclass's or a patched iterator is not asked.
+    const pairs: { name: unknown; value: unknown }[] = [];
     readGuarded(FN, 'source', what, source, () =>
-      ReflectApply(mapForEach, source, [(value: unknown, name: unknown) => {
-        entries.push({ arg: `source.get(${typeof name === 'string' ? JSON.stringify(name) : '…'})`, name, value });
-      }]),
+      ReflectApply(mapForEach, source, [(value: unknown, name: unknown) => listAppend(pairs, { name, value })]),
     );
+    for (let i = 0; i < pairs.length; i++) {
+      const { name, value } = pairs[i]!;
+      if (typeof name !== 'string') throw typeError(FN, 'source', 'a Map whose keys are tensor names (strings)', source, `It has the key ${describe(name)}`);
+      listAppend(entries, { arg: `source.get(${JSON.stringify(name)})`, name, value });
+    }
   } else if (form === 'object') {
     // A header holds an Array `tensors`; a state-dict record maps names to { shape, data } (a
     // tensor may even be named "tensors", but its value is then no Array).
@@ -99,11 +105,12 @@ function namedOf(source: unknown): Named[] {
       const keys = readGuarded(FN, 'source', what, source, () => ObjectKeys(source as object));
       for (const key of keys) {
         const value = readGuarded(FN, `source[${JSON.stringify(key)}]`, 'an object { shape, data }', source, () => (source as Record<string, unknown>)[key]);
-        entries.push({ arg: `source[${JSON.stringify(key)}]`, name: key, value });
+        listAppend(entries, { arg: `source[${JSON.stringify(key)}]`, name: key, value });
       }
     }
   } else {
-    throw typeError(FN, 'source', what, source);
+    const bytes = typedArrayName(source) !== undefined;
+    throw typeError(FN, 'source', what, source, bytes ? "For a file's bytes, pass readSafetensorsHeader(bytes)" : undefined);
   }
   const out: Named[] = [];
   for (const { arg, name, value } of entries) {

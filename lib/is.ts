@@ -95,6 +95,8 @@ function canResize(buffer: ArrayBufferLike): boolean {
  * length the caller checked; a buffer only grows between (a shrink needs this thread).
  */
 export function fixedLengthView<T extends Float32Array | Uint16Array>(view: T, checkedLength: number = typedArrayLength(view)): T {
+  // Without checkedLength: the length now, for a view taken before any check reads its length
+  // (weights.ts), so that every check sees the view's fixed length.
   const buffer = typedArrayBuffer(view);
   if (!canResize(buffer)) return view;
   const Ctor = isFloat32Array(view) ? Float32ArrayCtor : Uint16ArrayCtor;
@@ -135,7 +137,7 @@ function fixFor(arg: string, expected: string, value: unknown): string | undefin
   const name = typedArrayName(value);
   if (StringPrototypeIncludes(expected, 'Float32Array')) {
     // An output receives the result: a converted copy would receive it instead and be thrown away.
-    if ((arg === 'options.out' || arg === 'options.scaleOut') && name !== undefined && name !== 'Float32Array') {
+    if ((arg === 'options.out' || arg === 'options.scaleOut') && ((name !== undefined && name !== 'Float32Array') || isArray(value))) {
       return `${arg} receives the float32 result: pass a Float32Array of that length (new Float32Array(length)) and convert afterwards if you need another type`;
     }
     if (name === 'Float64Array') {

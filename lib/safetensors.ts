@@ -175,7 +175,7 @@ export interface FileUrl {
 type Source = string | Uint8Array;
 
 function sourceName(source: Source): string {
-  return source instanceof Uint8Array ? '<Uint8Array>' : String(source);
+  return typeof source !== 'string' ? '<Uint8Array>' : source;
 }
 
 /**
@@ -284,7 +284,7 @@ export function readSafetensorsHeader(source: string | FileUrl | Uint8Array): Sa
   const input = sourceOf(fn, source);
   const src = sourceName(input);
   return namedBy(fn, () => {
-    if (input instanceof Uint8Array) return headerFromBytes(src, input);
+    if (typeof input !== 'string') return headerFromBytes(src, input);
     const fd = openRegularFile(fn, input, src);
     try {
       return headerFromFd(fn, src, fd);
@@ -446,7 +446,6 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
   return (name) => wanted.has(name);
 }
 
-/** The tensors `pick` selects, in file order; pick (maybe the caller's function) runs once per name. */
 /** The tensor name closest to `name`: the one it ends with or that ends with it, else within an edit distance of a fifth of its length (at least 2). */
 function nearestName(name: string, known: readonly string[]): string | undefined {
   for (const k of known) if (k.endsWith(`.${name}`) || name.endsWith(`.${k}`)) return k;
@@ -462,6 +461,7 @@ function nearestName(name: string, known: readonly string[]): string | undefined
   return best;
 }
 
+/** The tensors `pick` selects, in file order; pick (maybe the caller's function) runs once per name. */
 function chosenTensors(header: SafetensorsHeader, pick: (name: string) => boolean): SafetensorsTensorInfo[] {
   const chosen: SafetensorsTensorInfo[] = [];
   for (let i = 0; i < header.tensors.length; i++) {
@@ -516,7 +516,7 @@ export function readSafetensors(source: string | FileUrl | Uint8Array, options?:
 
 function readTensors(fn: string, input: Source, src: string, toFloat32: boolean, names: ReadSafetensorsOptions['names']): SafetensorsFile {
   const out = Object.create(null) as Record<string, SafetensorsTensor>;
-  if (input instanceof Uint8Array) {
+  if (typeof input !== 'string') {
     const header = headerFromBytes(src, input);
     // A names function is the caller's code: it runs over every name before any view is cut,
     // and whatever it did to the source's buffer (transfer, shrink) is checked once after.

@@ -36,6 +36,12 @@ describe('the fix a refusal gives fits the argument', () => {
     expect(m.message).toContain('options.out receives the float32 result: pass a Float32Array of that length');
     expect(m.message).not.toContain('Float32Array.from');
     expect(Array.from(out)).toEqual([7, 7, 7, 7]);
+    // A plain Array as out or scaleOut too (a review found the array hint still given there).
+    for (const arg of ['out', 'scaleOut'] as const) {
+      const a = messageOf(() => seForward(new Float32Array(4), shape, w, { [arg]: [0, 0, 0, 0] } as never));
+      expect(a.message).toContain(`options.${arg} receives the float32 result`);
+      expect(a.message).not.toContain('Float32Array.from');
+    }
   });
 
   test('float64 x gets a conversion, not the advice meant for weights', () => {

@@ -23,3 +23,30 @@ test('a replaced Array.prototype.map is not called by the first query, and a fai
   expect(cuda.status().available).toBe(true);
   expect(() => DeviceTensor.empty([1, 1, 1, 1]).dispose()).not.toThrow();
 });
+
+test('a CUDA query that throws is not cached: the next call asks again', async () => {
+  // A fresh module state is needed: this file's first test cached a good status. Reset by loading
+  // lib/cuda.js's availability anew is not possible from outside, so the query is made to throw
+  // in a child process instead.
+  const { execFileSync } = await import('node:child_process');
+  const path = await import('node:path');
+  const script = `
+    const { createRequire } = require('node:module');
+    const dist = ${JSON.stringify(path.resolve(__dirname, '../dist'))};
+    const load = require(dist + '/backend/load.js');
+    const real = load.loadBinding();
+    let throwOnce = true;
+    const binding = new Proxy(real, { get(t, k) {
+      if (k === 'cudaStatus') return () => { if (throwOnce) { throwOnce = false; throw new Error('boom'); } return { ...real.cudaStatus(), compiled: true, available: true, deviceCount: 1, reason: null, devices: [{ index: 0, name: 'fake', computeCapability: '9.0', multiprocessors: 132, totalMemory: 1, l2Bytes: 1 }], driverVersion: '13.0', runtimeVersion: '13.0', minDriverVersion: '13.0' }; };
+      const v = t[k]; return typeof v === 'function' ? v.bind(t) : v; } });
+    load.loadBinding = () => binding;
+    const { cuda } = require(dist + '/index.js');
+    const { useCuda } = require(dist + '/cuda.js');
+    const out = [];
+    try { useCuda('t', 'cuda', undefined); out.push('ran'); } catch (e) { out.push(e.code); }
+    try { useCuda('t', 'cuda', undefined); out.push('ran'); } catch (e) { out.push(e.code); }
+    console.log(JSON.stringify(out));`;
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as string[];
+  // The first query threw (refused as unavailable); the second is asked again and finds CUDA.
+  expect(out).toEqual(['ERR_SQEX_CUDA_UNAVAILABLE', 'ran']);
+});

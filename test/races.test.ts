@@ -148,6 +148,9 @@ test('replaced built-ins do not decide what a safetensors header passes, nor whi
     };
     const outcome = (fn) => { try { fn(); return 'read'; } catch (e) { return e.code + ' ' + (e.check || ''); } };
     const out = {};
+    // A valid file whose header lists the tensors out of data order (the validation sorts them).
+    const unordered = file({ b: { dtype: 'F32', shape: [1], data_offsets: [4, 8] }, a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, Buffer.alloc(8));
+    try { out.order = 'read ' + sqex.readSafetensorsHeader(unordered).tensors.map((t) => t.name).join(','); } catch (e) { out.order = e.code + ' ' + e.check; }
     const every = Array.prototype.every;
     Array.prototype.every = () => true;
     out.every = outcome(() => sqex.readSafetensors(file({ t: { dtype: 'F32', shape: ['x'], data_offsets: [0, 4] } }, Buffer.alloc(4))));
@@ -169,10 +172,69 @@ test('replaced built-ins do not decide what a safetensors header passes, nor whi
     out.species = st.tensors.t.dtype + ' ' + st.tensors.t.data[0];
     console.log(JSON.stringify(out));`;
   const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' })) as Record<string, string>;
+  expect(out.order).toBe('read a,b');
   expect(out).toEqual({
+    order: 'read a,b',
     every: 'ERR_SQEX_SAFETENSORS header-structure',
     entries: 'ERR_SQEX_SAFETENSORS offsets',
     iterator: 'ERR_SQEX_SAFETENSORS offsets',
     species: 'F32 1.5',
   });
+});
+
+test('x, scaleOut and the weights over growable buffers grown mid-call: refused with their argument, or run on the checked lengths', async () => {
+  const g = await grower();
+  const shape: [number, number, number, number] = [1, 16, 4, 4];
+  const plainX = Float32Array.from({ length: 256 }, (_, i) => Math.sin(i));
+  const w1 = new Float32Array(64).fill(0.1);
+  try {
+    for (const which of ['x', 'scaleOut', 'w1'] as const) {
+      for (let k = 0; k < 300; k++) {
+        const n = which === 'x' ? 256 : which === 'scaleOut' ? 16 : 64;
+        const sab = new GrowableSAB(n * 4, { maxByteLength: n * 4 + 4096 });
+        const grown = new Float32Array(sab);
+        grown.set(which === 'x' ? plainX : new Float32Array(n).fill(0.1));
+        const x = which === 'x' ? grown : plainX;
+        const scaleOut = which === 'scaleOut' ? grown : new Float32Array(16);
+        const weights = { w1: which === 'w1' ? grown : w1, w2: new Float32Array(64).fill(0.1) };
+        g.run(sab, k % 300, () => {
+          try {
+            seForward(x, shape, weights, { device: 'cpu', scaleOut });
+          } catch (err) {
+            // The addon's re-check refused a grown length without the argument's name before.
+            expect((err as { argument?: unknown }).argument, String(err)).toBeDefined();
+            expect((err as Error).message).toMatch(/^seForward: /);
+          }
+        });
+      }
+    }
+  } finally {
+    await g.stop();
+  }
+}, 120_000);
+
+test('a host call returns the caller\'s own out on every path (CUDA sync and async, the CPU fallback, CPU, blocks), over a resizable buffer', async () => {
+  const fake = installFakeCuda();
+  const { seForwardAsync, SEBlock } = await import('../dist/index.js');
+  const shape: [number, number, number, number] = [1, 16, 4, 4];
+  const x = Float32Array.from({ length: 256 }, (_, i) => Math.sin(i));
+  const w = { w1: new Float32Array(64).fill(0.1), w2: new Float32Array(64).fill(0.1) };
+  const outOf = (): Float32Array => new Float32Array(new ResizableAB(1024, { maxByteLength: 4096 }));
+  let o = outOf();
+  expect(seForward(x, shape, w, { out: o, device: 'cuda' })).toBe(o);
+  o = outOf();
+  expect(await seForwardAsync(x, shape, w, { out: o, device: 'cuda' })).toBe(o);
+  o = outOf();
+  fake.failNextForward('ERR_SQEX_UNSUPPORTED');
+  expect(await seForwardAsync(x, shape, w, { out: o, device: 'auto', deviceIndex: 0 })).toBe(o);
+  o = outOf();
+  fake.failNextForward('ERR_SQEX_UNSUPPORTED');
+  expect(seForward(x, shape, w, { out: o, device: 'auto', deviceIndex: 0 })).toBe(o);
+  o = outOf();
+  expect(seForward(x, shape, w, { out: o, device: 'cpu' })).toBe(o);
+  const block = new SEBlock(w, { device: 'cpu', channels: 16 });
+  o = outOf();
+  expect(block.forward(x, shape, { out: o })).toBe(o);
+  o = outOf();
+  expect(await block.forwardAsync(x, shape, { out: o })).toBe(o);
 });

@@ -26,7 +26,7 @@ import {
   rawPtr,
   whileHeld,
 } from '../device-tensor.js';
-import { allocateArray, codedError, fixedLengthView, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
+import { allocateArray, codedError, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
 import { RegExpPrototypeExec, TypedArrayPrototypeSet, listAppend, listHas } from '../primordials.js';
 import type { DType, Layout, Shape4 } from '../types.js';
 import type { OpSpec, Settings, WeightSet, WeightSlots } from './spec.js';
@@ -212,9 +212,9 @@ function hostOperands(call: PreparedCall, o: HostOperandSet, out: Float32Array |
   // The lengths checked, whatever a resizable or growable buffer does meanwhile (another thread
   // growing a SharedArrayBuffer): the addon re-reads every view's length, and a new one was
   // refused there without the argument's name.
-  const fixed = (a: Float32Array | null): Float32Array | null => (a === null ? null : fixedLengthView(a));
+  // The weights are already such views (weights.ts weightArray), taken when they were first read.
   const v = o.views;
-  return [v[0], v[1], out === o.out ? v[2] : out, v[3], fixed(w[0]), fixed(w[1]), fixed(w[2]), fixed(w[3]), fixed(w[4])];
+  return [v[0], v[1], out === o.out ? v[2] : out, v[3], w[0], w[1], w[2], w[3], w[4]];
 }
 
 /** What a host call returns: the caller's own `out` where the addon wrote through a fixed-length view of it. */

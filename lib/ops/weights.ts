@@ -3,7 +3,7 @@
 
 import { numelOf } from '../args.js';
 import { isDeviceTensor } from '../device-tensor.js';
-import { allocateSharedFloat32, codedError, isDetached, isFloat32Array, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
+import { allocateSharedFloat32, codedError, fixedLengthView, isDetached, isFloat32Array, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
 import { NumberIsInteger, TypedArrayPrototypeSet } from '../primordials.js';
 import type { HostWeightSet, WeightSet, WeightValue } from './spec.js';
 
@@ -32,7 +32,9 @@ export function weightArray(fn: string, arg: string, value: unknown, optional: b
   const expected = optional ? `${kinds} or undefined` : kinds;
   if (!isFloat32Array(value)) throw typeError(fn, arg, expected, value);
   if (isDetached(value)) throw typeError(fn, arg, 'a Float32Array that is not detached', value);
-  return value;
+  // Read once: every later length check, and the addon, see this view's length, whatever another
+  // thread does to a growable buffer meanwhile (fixedLengthView).
+  return fixedLengthView(value);
 }
 
 /** A weight that is always a host array (CBAM's spatialBias: passed by value). */
@@ -40,7 +42,7 @@ export function hostWeightArray(fn: string, arg: string, value: unknown, optiona
   if (value === undefined && optional) return null;
   if (!isFloat32Array(value)) throw typeError(fn, arg, `a Float32Array${optional ? ' or undefined' : ''} (${why})`, value);
   if (isDetached(value)) throw typeError(fn, arg, 'a Float32Array that is not detached', value);
-  return value;
+  return fixedLengthView(value);
 }
 
 /** why: where `length` comes from, built only for the message. */

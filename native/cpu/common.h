@@ -104,7 +104,7 @@ extern int64_t g_stream_min_bytes;
 // sample's shape alone, never on the thread count or the batch, so neither changes a bit of the
 // result (a double sum of float32 values is exact unless a channel's values span more than
 // ~2^29, e.g. 1e30 and -1e30 among ones, and then the order of addition shows: NOTES-cpu.md
-// item 49). Chunks of at least 64 rows (a chunk's partials cost about 2.3 rows' worth of work),
+// item 49). Chunks of at least 256 rows (a chunk's partials cost about 2.3 rows' worth of work),
 // at most 64 of them and at most 2^19 / C (C doubles of partials each). The split path also
 // splits a chunk's channels across tasks where it needs more units: that leaves each channel's
 // order of addition as it is.

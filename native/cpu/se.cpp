@@ -125,7 +125,7 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
   const int64_t rest = n_total - whole;
   int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;
   if (weight_bound) nb_max = std::min<int64_t>(rest, std::max<int64_t>(nb_max, 16));
-  // Bound the per-block scratch (NHWC keeps per-task partial sums of nb * C doubles; SE's
+  // Bound the per-block scratch (NHWC keeps partial sums of nb * chunks * C doubles; SE's
   // excitation nb * hidden).
   nb_max = bound_block_samples(nb_max, cc, p.hidden);
   // Whole-sample tasks use one slot per participant, and a parallel_for of `whole` tasks has at
