@@ -8,7 +8,7 @@ import { CFG, DEV, type NativeBinding } from './backend/contract.js';
 import { parseEnum, parseObject, parseShape, parseStream } from './args.js';
 import { binding, hostArraysUseCuda, useCuda } from './cuda.js';
 import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, tensorDisposed, whileHeld } from './device-tensor.js';
-import { codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText, typeError } from './is.js';
+import { article, codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText, typeError } from './is.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
 import { SE_SPEC, type SEWeights } from './ops/se.js';
@@ -488,7 +488,7 @@ abstract class Block {
 
   static {
     coreOf = (self, fn, name) => {
-      const expected = name === undefined ? 'an SEBlock, ECABlock or CBAMBlock' : `${name === 'CBAMBlock' ? 'a' : 'an'} ${name}`;
+      const expected = name === undefined ? 'an SEBlock, ECABlock or CBAMBlock' : `${article(name)} ${name}`;
       if (typeof self !== 'object' || self === null || !(#core in self)) throw typeError(fn, 'this', expected, self);
       const core = (self as Block).#core;
       if (name !== undefined && core.name !== name) throw typeError(fn, 'this', expected, self);

@@ -455,7 +455,7 @@ function probe<T>(fn: () => T): T | undefined {
 }
 
 /** "a" or "an" by the word's first sound: a Uint16Array, an Int16Array, an undefined, a user. */
-function article(word: string): string {
+export function article(word: string): string {
   // An initialism is read letter by letter: "an SEBlock", "a URL".
   if (RegExpPrototypeExec(/^[A-Z]{2}/, word) !== null) return RegExpPrototypeExec(/^[AEFHILMNORSX]/, word) !== null ? 'an' : 'a';
   if (RegExpPrototypeExec(/^(uint|uni(?!nit)|usa|use|usu|uti|eu|one\b|once)/i, word) !== null) return 'a';
