@@ -5,7 +5,8 @@ import { torchvisionFamily } from './families.js';
 import { describe, isArrayValue, isMapValue, isPlainObject, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
 import { ObjectKeys, ReflectApply, listAppend } from './primordials.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
-import { ATTENTION_KINDS, type AttentionKind, type StateDict } from './state-dict.js';
+import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
+import type { StateDict } from './state-dict-reader.js';
 import type { Activation, Gate } from './types.js';
 
 const mapForEach = Map.prototype.forEach;

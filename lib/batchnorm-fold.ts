@@ -1,0 +1,79 @@
+// Eval-mode BatchNorm folded into the conv before it (timm SEModule's optional `bn` after fc1,
+// CbamModule's spatial ConvNormAct): scale and shift in float64, the folded conv rounded to
+// float32 once, and the folds PyTorch does not compute that way refused.
+
+import { StateDictError, type Dim, type ModuleReader } from './state-dict-reader.js';
+
+/** torch.nn.BatchNorm2d's default eps (1e-5), added to running_var when a BatchNorm is folded; a state dict does not store it. */
+export const BATCHNORM_EPS = 1e-5;
+
+/** eval-mode BatchNorm as scale and shift: y = x·scale + shift, in float64; `refuse` names it for foldInto. */
+export function batchNormAffine(
+  r: ModuleReader,
+  bn: string,
+  width: Dim,
+  eps: number,
+  what: string,
+): { scale: Float64Array; shift: Float64Array; refuse: (detail: string) => never } {
+  if (!r.has(`${bn}.running_mean`) || !r.has(`${bn}.running_var`)) {
+    throw new StateDictError(
+      `${r.fn}: "${r.full(bn)}" has no running_mean / running_var, so it is not an eval-mode BatchNorm2d that can be folded into ${what} (a different norm layer, or track_running_stats=False); this module cannot be loaded`,
+      'unsupported',
+      r.full(`${bn}.running_mean`),
+    );
+  }
+  const mean = r.get(`${bn}.running_mean`, [[width]]);
+  const variance = r.get(`${bn}.running_var`, [[width]]);
+  const gamma = r.optional(`${bn}.weight`, [[width]]); // affine=False stores neither weight nor bias
+  const beta = r.optional(`${bn}.bias`, [[width]]);
+  r.skip(`${bn}.num_batches_tracked`);
+  const n = mean.length;
+  const scale = new Float64Array(n);
+  const shift = new Float64Array(n);
+  for (let j = 0; j < n; j++) {
+    scale[j] = (gamma ? gamma[j]! : 1) / Math.sqrt(variance[j]! + eps);
+    shift[j] = (beta ? beta[j]! : 0) - mean[j]! * scale[j]!;
+  }
+  const refuse = (detail: string): never => {
+    throw new StateDictError(
+      `${r.fn}: the eval-mode BatchNorm "${r.full(bn)}" cannot be folded into ${what} exactly: ${detail}. PyTorch applies it after the conv and gets finite values where the folded weights would give ±Inf or NaN (Inf − Inf), so this module is refused rather than computed differently`,
+      'unsupported',
+      r.full(`${bn}.weight`),
+    );
+  };
+  return { scale, shift, refuse };
+}
+
+/**
+ * conv (weight [out, ...], bias [out] or none) followed by BatchNorm -> one conv, rounded to float32
+ * once. Exact for finite BatchNorms; an infinite scale or shift (γ = ±Inf, running_var + eps = 0) or
+ * a folded weight or bias that overflows float32 from finite values is refused (bn.refuse): the
+ * folded conv would add ±Inf terms that cancel into NaN where PyTorch's conv-then-BatchNorm stays
+ * finite (a parity audit: γ = +Inf gave 128 NaN outputs of 128, PyTorch 8). NaN statistics are not
+ * refused: PyTorch's outputs are NaN there too, as the folded ones are.
+ */
+export function foldInto(
+  weight: Float32Array,
+  bias: Float32Array | null,
+  bn: { scale: Float64Array; shift: Float64Array; refuse: (detail: string) => never },
+): { weight: Float32Array; bias: Float32Array } {
+  const out = bn.scale.length;
+  const per = weight.length / out;
+  const w = new Float32Array(weight.length);
+  const b = new Float32Array(out);
+  const infinite = (v: number): boolean => v === Infinity || v === -Infinity;
+  for (let o = 0; o < out; o++) {
+    const s = bn.scale[o]!;
+    if (infinite(s)) bn.refuse(`its scale γ / √(running_var + eps) is ${s} in channel ${o}`);
+    if (infinite(bn.shift[o]!)) bn.refuse(`its shift β − running_mean · scale is ${bn.shift[o]} in channel ${o}`);
+    for (let i = 0; i < per; i++) {
+      const v = weight[o * per + i]!;
+      w[o * per + i] = v * s;
+      if (infinite(w[o * per + i]!) && !infinite(v)) bn.refuse(`the folded weight ${v} × ${s} overflows float32 in channel ${o}`);
+    }
+    const v = bias ? bias[o]! : 0;
+    b[o] = v * s + bn.shift[o]!;
+    if (infinite(b[o]!) && !infinite(v)) bn.refuse(`the folded bias ${v} × ${s} + ${bn.shift[o]} overflows float32 in channel ${o}`);
+  }
+  return { weight: w, bias: b };
+}

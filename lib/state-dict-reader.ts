@@ -1,0 +1,369 @@
+// Reading one module's tensors from a state dict (readSafetensors' result, a record or a Map):
+// every name and entry read once, shapes matched against the module's patterns with named dims
+// (C, rd, k), data taken as float32 through the intrinsic accessors (F16/BF16/F64 converted), and
+// a StateDictError naming the tensor and the rule when anything does not fit.
+
+import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
+import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isMapValue, isPlainObject, isUnusableView, lengthOf, readGuarded, typeError, typedArrayName } from './is.js';
+import { uncurryThis } from './primordials.js';
+import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
+
+const fileNames = uncurryThis(SafetensorsFile.prototype.names as () => string[]);
+const fileGet = uncurryThis(SafetensorsFile.prototype.get as (name: string) => unknown);
+
+/** One tensor of a plain state dict: row-major data of `shape`. */
+export interface StateDictTensor {
+  /** Dims, e.g. [rd, C, 1, 1] for a 1×1 conv weight; at most 8, non-negative integers. */
+  shape: readonly number[];
+  /**
+   * The elements, row-major, as many as the shape's product: float32 (a Float32Array); or, as
+   * readSafetensors returns them, F16/BF16 bits (a Uint16Array, with `dtype` saying which) or F64
+   * values (a Float64Array), converted here (F64 rounded to nearest). Anything else is a
+   * StateDictError with `check` 'dtype'.
+   */
+  data: Float32Array | Uint16Array | Float64Array;
+  /**
+   * safetensors dtype ('F16' or 'BF16'); needed only to tell F16 from BF16 bits (Uint16Array
+   * data). Typed so that editors suggest the safetensors names while any string (what a reader
+   * of another library gives) still type-checks; a value that does not fit the data is a
+   * StateDictError with `check` 'dtype'.
+   */
+  dtype?: SafetensorsDType | (string & {});
+}
+
+/** What fromStateDict reads: readSafetensors' result, a record or a Map of tensors by name. */
+export type StateDict = SafetensorsFile | Readonly<Record<string, StateDictTensor>> | ReadonlyMap<string, StateDictTensor>;
+
+/**
+ * Which rule a state dict broke (StateDictError.check): 'missing' (a tensor the module needs is
+ * absent), 'shape' (a tensor of the wrong shape, or data of the wrong length), 'dtype' (data that
+ * is not float32, F16/BF16 bits or F64, or a detached buffer), 'unexpected' (strict: tensors the
+ * module does not have), 'unsupported' (a variant this library does not compute).
+ */
+export type StateDictCheck = 'missing' | 'shape' | 'dtype' | 'unexpected' | 'unsupported';
+
+/**
+ * A state dict that does not hold the module asked for. `code` is 'ERR_SQEX_STATE_DICT';
+ * `check` names the rule; `tensor` the full tensor name at fault (when one is);
+ * `expectedShape` the shape it must have (missing / shape).
+ */
+export class StateDictError extends Error {
+  /** Always 'ERR_SQEX_STATE_DICT'. */
+  readonly code = 'ERR_SQEX_STATE_DICT';
+  /** The rule broken: see {@link StateDictCheck}. */
+  readonly check: StateDictCheck;
+  /** The full name of the tensor at fault (e.g. 'layer1.0.se.fc1.weight'), when one is. */
+  readonly tensor: string | undefined;
+  /** The shape it must have, e.g. '[16, 64, 1, 1]' (checks 'missing' and 'shape'). */
+  readonly expectedShape: string | undefined;
+  constructor(message: string, check: StateDictCheck, tensor?: string, expectedShape?: string) {
+    super(message);
+    this.name = 'StateDictError';
+    this.check = check;
+    this.tensor = tensor;
+    this.expectedShape = expectedShape;
+  }
+}
+
+const objectKeys = Object.keys;
+const mapForEach = Map.prototype.forEach;
+const hasOwn = Object.hasOwn;
+
+/** A module's name as the reader uses it: a trailing '.' is ignored. */
+export function modulePrefix(prefix: string): string {
+  return prefix.endsWith('.') ? prefix.slice(0, -1) : prefix;
+}
+
+/** A state-dict entry's fields, read once, from own properties only (never Object.prototype's). */
+interface Entry {
+  /** The shape's dims, copied once (null when it is not an array of dims). */
+  shape: number[] | null;
+  /** Why shape is null, for the message: e.g. " whose [1] is the number -1". */
+  shapeProblem: string;
+  /** The shape value as given (for messages only). */
+  rawShape: unknown;
+  data: unknown;
+  dtype: unknown;
+}
+function entryFields(t: object): Entry {
+  const own = (k: string): unknown => (hasOwn(t, k) ? (t as Record<string, unknown>)[k] : undefined);
+  const rawShape = own('shape');
+  const { dims, problem } = shapeCopy(rawShape);
+  return { shape: dims, shapeProblem: problem, rawShape, data: own('data'), dtype: own('dtype') };
+}
+
+/** Tensors have at most this many dims here (conv weights: 4). */
+const MAX_DIMS = 8;
+
+/** A copy of a shape read once (length, then each element), or null dims and what is wrong. */
+function shapeCopy(shape: unknown): { dims: number[] | null; problem: string } {
+  if (!isArrayValue(shape)) return { dims: null, problem: '' };
+  const n = shape.length;
+  if (!(n >= 0 && n <= MAX_DIMS)) return { dims: null, problem: ` (more than ${MAX_DIMS} dims)` };
+  const dims: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const d: unknown = shape[i];
+    if (!(typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) return { dims: null, problem: ` whose [${i}] is ${describe(d)}` };
+    dims.push(d);
+  }
+  return { dims, problem: '' };
+}
+
+/** A dim of an expected shape: a number, or a name bound by the first tensor that shows it. */
+export type Dim = number | string;
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** Reads the tensors of one module (`prefix.`) from a state dict, checking names and shapes. */
+export class ModuleReader {
+  readonly fn: string;
+  readonly prefix: string;
+  // The state dict as it was when the call began: names and entries read once (a record's
+  // getters, a Map subclass's get), each entry's fields read once on first use.
+  private readonly entries = new Map<string, unknown>();
+  private readonly fields = new Map<string, Entry | null>();
+  readonly used: string[] = [];
+  readonly dims = new Map<string, number>();
+  /** The kind asked for, for the hints of a 'missing' error. */
+  kind: AttentionKind | null = null;
+
+  constructor(fn: string, tensors: unknown, prefix: unknown) {
+    this.fn = fn;
+    if (typeof prefix !== 'string') throw typeError(fn, 'prefix', "a string: the module's name in the state dict, e.g. 'layer1.0.se' ('' for a module saved alone)", prefix);
+    this.prefix = modulePrefix(prefix);
+    let form: 'file' | 'map' | 'record' | null;
+    try {
+      form = tensors instanceof SafetensorsFile ? 'file' : isMapValue(tensors) ? 'map' : isPlainObject(tensors) ? 'record' : null;
+    } catch {
+      form = null; // a revoked Proxy: instanceof throws
+    }
+    if (form === 'file') {
+      // SafetensorsFile's own names and get, whatever a subclass or the instance overrides (an
+      // override returning a non-iterable escaped as V8's uncoded TypeError): they check the
+      // fields they read and throw coded errors.
+      const names = fileNames(tensors);
+      for (let i = 0; i < names.length; i++) this.entries.set(names[i]!, fileGet(tensors, names[i]!));
+    } else if (form === 'map') {
+      mapForEach.call(tensors, (v: unknown, k: unknown) => {
+        if (typeof k === 'string') this.entries.set(k, v);
+      });
+    } else if (form === 'record') {
+      const rec = tensors as Readonly<Record<string, unknown>>;
+      const expected = 'a record of { shape, data: Float32Array } by tensor name';
+      const keys = readGuarded(fn, 'tensors', expected, rec, () => objectKeys(rec));
+      for (let i = 0; i < keys.length; i++) this.entries.set(keys[i]!, readGuarded(fn, 'tensors', expected, rec, () => rec[keys[i]!]));
+    } else {
+      throw typeError(fn, 'tensors', 'what readSafetensors returns, or a record or Map of { shape, data: Float32Array } by tensor name', tensors);
+    }
+  }
+
+  private lookup(name: string): unknown {
+    return this.entries.get(name);
+  }
+
+  /** The entry's fields (read once), or null for an entry that is not an object. */
+  private fieldsOf(name: string): Entry | null {
+    if (!this.fields.has(name)) {
+      const t = this.entries.get(name);
+      const fields = typeof t === 'object' && t !== null ? readGuarded(this.fn, `tensors['${name}']`, 'an object { shape, data }', t, () => entryFields(t)) : null;
+      this.fields.set(name, fields);
+    }
+    return this.fields.get(name)!;
+  }
+
+  private allNames(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  full(rel: string): string {
+    return this.prefix === '' ? rel : `${this.prefix}.${rel}`;
+  }
+
+  /** Names under the prefix (relative), in state-dict order. */
+  under(): string[] {
+    const p = this.prefix === '' ? '' : `${this.prefix}.`;
+    return this.allNames()
+      .filter((n) => n.startsWith(p))
+      .map((n) => n.slice(p.length));
+  }
+
+  has(rel: string): boolean {
+    return this.lookup(this.full(rel)) !== undefined;
+  }
+
+  shapeOf(rel: string): readonly number[] | undefined {
+    // fieldsOf is null for a missing name as for an entry that is not an object.
+    const entry = this.fieldsOf(this.full(rel));
+    return entry === null ? undefined : (entry.shape ?? undefined);
+  }
+
+  private render(pattern: readonly Dim[]): string {
+    return `[${pattern.map((d) => (typeof d === 'number' ? String(d) : (this.dims.get(d) ?? d))).join(', ')}]`;
+  }
+
+  /** Binds the named dims of the first pattern that matches; null when none does. */
+  private match(shape: readonly number[], patterns: readonly (readonly Dim[])[]): boolean {
+    for (const p of patterns) {
+      if (p.length !== shape.length) continue;
+      const bound = new Map<string, number>();
+      const ok = p.every((d, i) => {
+        const v = shape[i]!;
+        if (typeof d === 'number') return v === d;
+        const known = this.dims.get(d) ?? bound.get(d);
+        if (known !== undefined) return v === known;
+        if (!(Number.isSafeInteger(v) && v >= 1)) return false;
+        bound.set(d, v);
+        return true;
+      });
+      if (ok) {
+        for (const [k, v] of bound) this.dims.set(k, v);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** The tensor `rel` as float32, of one of the shapes in `patterns` (the first is the canonical). */
+  get(rel: string, patterns: readonly (readonly Dim[])[], why = ''): Float32Array {
+    const r = this.optional(rel, patterns, why);
+    if (r === null) {
+      const expected = this.render(patterns[0]!);
+      const siblings = this.under();
+      const where = this.prefix === '' ? 'in the state dict' : `under "${this.prefix}."`;
+      const listed = siblings.length === 0 ? `there is no tensor ${where}` : `${where} there are: ${siblings.slice(0, 12).join(', ')}${siblings.length > 12 ? ', …' : ''}`;
+      throw new StateDictError(
+        `${this.fn}: tensor "${this.full(rel)}" (shape ${expected}${why}) is missing from the state dict; ${listed}.${this.missingHint(rel, siblings)} Check the prefix and kind (\`npx squeeze-excite inspect FILE\` lists the attention blocks of a .safetensors file)`,
+        'missing',
+        this.full(rel),
+        expected,
+      );
+    }
+    return r;
+  }
+
+  /**
+   * A likelier kind or prefix, from the names alone (' …' or ''): the kinds whose tensor names are
+   * under the prefix, when the kind asked for is not one of them (and the block that loads them,
+   * when it is another); else the prefix with or without 'module.' (what nn.DataParallel and
+   * DistributedDataParallel put before every name), when the missing tensor is there.
+   */
+  private missingHint(rel: string, siblings: readonly string[]): string {
+    const has = (n: string): boolean => siblings.includes(n);
+    const kinds: AttentionKind[] = has('channel.fc1.weight') && has('spatial.conv.conv.weight')
+      ? ['timm.CbamModule']
+      : has('conv_reduce.weight') && has('conv_expand.weight')
+        ? ['timm.SqueezeExcite']
+        : has('fc1.weight') && has('fc2.weight')
+          ? ['timm.SEModule', 'torchvision.SqueezeExcitation']
+          : has('fc.weight') && !has('fc1.weight')
+            ? ['timm.EffectiveSEModule']
+            : has('conv.weight') && siblings.length <= 2
+              ? ['timm.EcaModule']
+              : [];
+    if (kinds.length > 0 && !(this.kind !== null && kinds.includes(this.kind))) {
+      const block = ATTENTION_KINDS[kinds[0]!].block;
+      const caller = /^(SEBlock|ECABlock|CBAMBlock)\./.exec(this.fn)?.[1];
+      const names = kinds.map((k) => `'${k}'`).join(' or ');
+      return caller !== undefined && caller !== block
+        ? ` These names are those of kind ${names}: load them with ${block}.fromStateDict(tensors, prefix, { kind: '${kinds[0]}' }).`
+        : ` These names are those of kind ${names}: pass { kind: '${kinds[0]}' }.`;
+    }
+    const p = this.prefix;
+    const alt = p === 'module' ? '' : p.startsWith('module.') ? p.slice('module.'.length) : p === '' ? 'module' : `module.${p}`;
+    const name = alt === '' ? rel : `${alt}.${rel}`;
+    if (this.entries.has(name)) {
+      const why = alt.startsWith('module') ? " (nn.DataParallel and DistributedDataParallel save every name with 'module.' before it)" : '';
+      return ` "${name}" is in the state dict: pass the prefix '${alt}'${why}.`;
+    }
+    return '';
+  }
+
+  optional(rel: string, patterns: readonly (readonly Dim[])[], why = ''): Float32Array | null {
+    const name = this.full(rel);
+    const t = this.lookup(name);
+    if (t === undefined && !this.entries.has(name)) return null;
+    this.used.push(name);
+    const expected = this.render(patterns[0]!);
+    // Every field read once, from own properties; the shape copied, the data seen through the
+    // intrinsic TypedArray accessors (a subclass's length or buffer getter is not asked).
+    const entry = this.fieldsOf(name);
+    if (entry === null) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" must be an object { shape, data } of shape ${expected}; received ${describe(t)}`, 'shape', name, expected);
+    }
+    const alts = patterns.length > 1 ? ` (or ${patterns.slice(1).map((p) => this.render(p)).join(', ')})` : '';
+    const shape = entry.shape;
+    if (shape === null) {
+      const bare = typedArrayName(t) !== undefined ? '. A state dict maps each name to { shape, data }: wrap a bare array as { shape: [...dims], data: value }' : '';
+      throw new StateDictError(
+        `${this.fn}: tensor "${name}" must have a shape (an array of at most ${MAX_DIMS} non-negative integer dims) ${expected}; received ${describe(entry.rawShape)}${entry.shapeProblem}${bare}`,
+        'shape',
+        name,
+        expected,
+      );
+    }
+    if (!this.match(shape, patterns)) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" must have shape ${expected}${alts}${why}; received ${formatShape(shape)}`, 'shape', name, expected);
+    }
+    // A typed array only (a DataView is a view too, and the intrinsic TypedArray getters throw
+    // V8's own TypeError on it: an attack on the published types got that).
+    if (typedArrayName(entry.data) !== undefined && isUnusableView(entry.data as ArrayBufferView)) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" has data whose buffer was detached (transferred) or shrunk: pass the tensor's data itself`, 'dtype', name);
+    }
+    const data = toFloat32(entry);
+    if (data === null) {
+      throw new StateDictError(
+        `${this.fn}: tensor "${name}" must hold float32 data (a Float32Array; F16, BF16 and F64 tensors from readSafetensors are converted); received ${entry.dtype !== undefined ? `dtype ${String(entry.dtype)} as ` : ''}${describe(entry.data)}`,
+        'dtype',
+        name,
+      );
+    }
+    let count = 1;
+    for (const d of shape) count *= d;
+    if (data.length !== count) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" has shape ${formatShape(shape)} (${count} elements) but its data holds ${data.length}`, 'shape', name, formatShape(shape));
+    }
+    return data;
+  }
+
+  /** Marks tensors read without using their values (BatchNorm's num_batches_tracked). */
+  skip(rel: string): void {
+    if (this.has(rel)) this.used.push(this.full(rel));
+  }
+
+  dim(name: string): number {
+    return this.dims.get(name)!;
+  }
+
+  /** strict: every tensor under the prefix must have been read. */
+  finish(strict: boolean, kind: AttentionKind): string[] {
+    if (strict) {
+      const used = new Set(this.used);
+      const extra = this.under().filter((rel) => !used.has(this.full(rel)));
+      if (extra.length > 0) {
+        const first = this.full(extra[0]!);
+        throw new StateDictError(
+          `${this.fn}: ${extra.length} tensor${extra.length > 1 ? 's' : ''} ${this.prefix === '' ? 'in the state dict' : `under "${this.prefix}."`} ${extra.length > 1 ? 'are' : 'is'} not part of ${ATTENTION_KINDS[kind].module}: ${extra.slice(0, 8).join(', ')}${extra.length > 8 ? ', …' : ''}. A different module or variant? (pass strict: false to ignore them)`,
+          'unexpected',
+          first,
+        );
+      }
+    }
+    return this.used;
+  }
+}
+
+/**
+ * The entry's data as a plain Float32Array: a Float32Array (or subclass) becomes a plain view of
+ * the same memory made with the intrinsic accessors; F64, and F16/BF16 bits, are converted.
+ */
+function toFloat32(t: Entry): Float32Array | null {
+  const data = t.data;
+  if (isFloat32Array(data)) return new Float32Array(bufferOf(data), byteOffsetOf(data), lengthOf(data));
+  const dtype = t.dtype;
+  const tag = typedArrayName(data);
+  if (tag === 'Float64Array') return safetensorsToFloat32('F64', data as Float64Array);
+  if (tag === 'Uint16Array' && (dtype === 'F16' || dtype === 'BF16')) return safetensorsToFloat32(dtype, data as Uint16Array);
+  return null;
+}
