@@ -131,3 +131,35 @@ test.each([[200, 28, 28], [1000, 14, 14], [2050, 7, 7], [136, 56, 56], [129, 16,
   }
   native.setThreads(defaultThreads);
 });
+
+// SE's sigmoid gates run four lanes at a time over the FC's rows; the rows left over at the end of
+// a task's range went through the scalar gate, which can round to the other float, and where a
+// task's range ends depends on the thread count and the batch (a parity audit: one sample's gate
+// 1 ulp apart between N = 1 and N = 16). Every channel here has the same pre-gate value v, one of
+// the values where the two paths differ (found by the audit), so all gates must have the same bits.
+test.each([5, 129, 1027])('every SE gate of the same pre-gate value has the same bits, C=%i, batch 1, 3, 16, on 1 to 3 threads', (c) => {
+  const hidden = 16;
+  const [a, b, c3] = [1.037979245185852, 1.549206096740363e-8, 6.661338147750939e-16]; // v = a + b + c3 exactly
+  const w1 = new Float32Array(hidden * c); // zeros: every hidden unit is relu(b1) = 1
+  const b1 = new Float32Array(hidden).fill(1);
+  const w2 = new Float32Array(c * hidden);
+  const b2 = new Float32Array(c).fill(c3);
+  for (let ch = 0; ch < c; ch++) {
+    w2[ch * hidden] = a;
+    w2[ch * hidden + 1] = b;
+  }
+  let want: number | null = null;
+  for (const t of [1, 2, 3]) {
+    native.setThreads(t);
+    for (const n of [1, 3, 16]) {
+      const x = new Float32Array(n * c * 4).fill(1);
+      const s = new Float32Array(n * c).fill(Number.NaN);
+      seForward(x, [n, c, 2, 2], { w1, b1, w2, b2 }, { device: 'cpu', scaleOut: s });
+      const sb = bits(s);
+      want ??= sb[0]!;
+      const odd = sb.findIndex((v) => v !== want);
+      expect(odd, `gate ${odd} (0x${sb[odd]?.toString(16)}) against 0x${want.toString(16)}, N=${n}, ${t} threads`).toBe(-1);
+    }
+  }
+  native.setThreads(defaultThreads);
+});

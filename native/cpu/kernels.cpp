@@ -196,30 +196,40 @@ static inline double vh_sum(vh a) {
 // t > 708 gives exp = inf, so s = 0 (sigmoid(-inf) = 0; below -708 the true s is < 1e-307);
 // t < -708 gives s = 1 to double precision. A NaN t passes the clamp (MINPD/MAXPD return their
 // second operand, t) and the polynomial: s = NaN, as torch.sigmoid(NaN).
-static void sigmoid_rows(const double* v, float* s, int64_t n) {
+// The last n % 4 values go through the same lanes (padded), not through gate_apply: the two can
+// round to different floats, and which rows are the tail depends on the FC's row split, i.e. on
+// the thread count and the batch (a parity audit found a gate 1 ulp apart between N = 1 and 16).
+static inline void sigmoid4(const double* v, float* s) {
   const __m256d log2e = _mm256_set1_pd(1.4426950408889634), ln2_hi = _mm256_set1_pd(6.93147180369123816490e-01),
                 ln2_lo = _mm256_set1_pd(1.90821492927058770002e-10), hi = _mm256_set1_pd(708.0),
                 lo = _mm256_set1_pd(-708.0), one = _mm256_set1_pd(1.0), inf = _mm256_set1_pd(INFINITY);
   static const double c[12] = {1.0,         1.0,          1.0 / 2,       1.0 / 6,        1.0 / 24,        1.0 / 120,
                                1.0 / 720,   1.0 / 5040,   1.0 / 40320,   1.0 / 362880,   1.0 / 3628800,   1.0 / 39916800};
+  const __m256d t0 = _mm256_sub_pd(_mm256_setzero_pd(), _mm256_loadu_pd(v));  // -v
+  const __m256d t = _mm256_max_pd(lo, _mm256_min_pd(hi, t0));
+  const __m256d k = _mm256_round_pd(_mm256_mul_pd(t, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256d r = _mm256_fnmadd_pd(k, ln2_lo, _mm256_fnmadd_pd(k, ln2_hi, t));
+  __m256d p = _mm256_set1_pd(c[11]);
+  for (int j = 10; j >= 0; --j) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(c[j]));
+  // 2^k from the exponent bits; k in [-1022, 1022] after the clamp (a NaN k gives garbage
+  // bits, but p is already NaN).
+  const __m128i k32 = _mm256_cvtpd_epi32(k);
+  const __m256i bits = _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(k32), _mm256_set1_epi64x(1023)), 52);
+  __m256d e = _mm256_mul_pd(p, _mm256_castsi256_pd(bits));
+  e = _mm256_blendv_pd(e, inf, _mm256_cmp_pd(t0, hi, _CMP_GT_OQ));
+  const __m256d sv = _mm256_div_pd(one, _mm256_add_pd(one, e));
+  _mm_storeu_ps(s, _mm256_cvtpd_ps(sv));
+}
+static void sigmoid_rows(const double* v, float* s, int64_t n) {
   int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const __m256d t0 = _mm256_sub_pd(_mm256_setzero_pd(), _mm256_loadu_pd(v + i));  // -v
-    const __m256d t = _mm256_max_pd(lo, _mm256_min_pd(hi, t0));
-    const __m256d k = _mm256_round_pd(_mm256_mul_pd(t, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m256d r = _mm256_fnmadd_pd(k, ln2_lo, _mm256_fnmadd_pd(k, ln2_hi, t));
-    __m256d p = _mm256_set1_pd(c[11]);
-    for (int j = 10; j >= 0; --j) p = _mm256_fmadd_pd(p, r, _mm256_set1_pd(c[j]));
-    // 2^k from the exponent bits; k in [-1022, 1022] after the clamp (a NaN k gives garbage
-    // bits, but p is already NaN).
-    const __m128i k32 = _mm256_cvtpd_epi32(k);
-    const __m256i bits = _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(k32), _mm256_set1_epi64x(1023)), 52);
-    __m256d e = _mm256_mul_pd(p, _mm256_castsi256_pd(bits));
-    e = _mm256_blendv_pd(e, inf, _mm256_cmp_pd(t0, hi, _CMP_GT_OQ));
-    const __m256d sv = _mm256_div_pd(one, _mm256_add_pd(one, e));
-    _mm_storeu_ps(s + i, _mm256_cvtpd_ps(sv));
+  for (; i + 4 <= n; i += 4) sigmoid4(v + i, s + i);
+  if (i < n) {
+    double tv[4] = {0.0, 0.0, 0.0, 0.0};
+    float ts[4];
+    for (int64_t j = i; j < n; ++j) tv[j - i] = v[j];
+    sigmoid4(tv, ts);
+    for (int64_t j = i; j < n; ++j) s[j] = ts[j - i];
   }
-  for (; i < n; ++i) s[i] = float(gate_apply(Gate::Sigmoid, v[i]));
 }
 #include "kernels_impl.h"
 }  // namespace isa_avx2
