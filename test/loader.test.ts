@@ -3,7 +3,7 @@
 // prebuild only, a local build that shadows a prebuild, addons disabled, or a bundled copy. The
 // advice must fit the failure: a compiler only where no shipped binary can fit.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -117,7 +117,7 @@ describe('native loader diagnostics', () => {
     expect(msg).toContain('Tried:');
     expect(msg).toMatch(/local build .*build\/Release\/squeeze_excite\.node: file does not exist/);
     expect(msg).toMatch(/prebuild: no prebuilds\/ folder/);
-    expect(msg).toMatch(/source build: never ran/);
+    expect(msg).toMatch(/source build: not built here \(no build\/ folder\)/);
     expect(msg).toContain('To fix it:');
     expect(msg).toContain('npm run prebuildify && npm pack');
     expect(msg).toContain('npx node-gyp rebuild');
@@ -430,5 +430,33 @@ describe.skipIf(PERMISSION_FLAG === null || noAddon !== null)("Node's permission
     expect(p.error).not.toMatch(/bundled|esbuild|webpack/);
     expect(p.error).toContain("Node's permission model denies reading");
   });
-});
 
+  // A .node file cut short (an interrupted download or copy, a full disk) was mapped whole by the
+  // OS loader, and the process died with SIGBUS (exit 135), no message (a newcomer's check). It is
+  // now refused from its headers before dlopen (lib/backend/binary-file.ts).
+  it.skipIf(noAddon !== null || process.platform === 'win32')('a prebuild cut short is refused before dlopen, with the reinstall fix, instead of ending the process', () => {
+    const dir = packageCopy();
+    const file = withPrebuild(dir);
+    const whole = readFileSync(file);
+    for (const cut of [4096, 200_000, whole.length - 1]) {
+      writeFileSync(file, whole.subarray(0, cut));
+      const p = probe(dir); // a SIGBUS here makes execFileSync throw
+      expect(p.errorCode).toBe('ERR_SQEX_LOAD');
+      expect(p.error).toContain('truncated: its headers place');
+      expect(p.error).toContain(`but the file has ${cut} bytes`);
+      expect(p.error).toMatch(/prebuilt binary for this platform is there but did not load/);
+      expect(fixes(p.error)).toContain('Reinstall the package');
+    }
+  });
+
+  it.skipIf(noAddon !== null || process.platform === 'win32')('a local build cut short leads the message, with the rebuild fix', () => {
+    const dir = packageCopy();
+    mkdirSync(path.join(dir, 'build', 'Release'), { recursive: true });
+    writeFileSync(path.join(dir, 'build', 'Release', 'squeeze_excite.node'), readFileSync(builtAddon as string).subarray(0, 100_000));
+    const p = probe(dir);
+    expect(p.errorCode).toBe('ERR_SQEX_LOAD');
+    expect(p.error).toMatch(/: the local build .*squeeze_excite\.node is there but did not load: truncated: /);
+    expect(p.error).not.toContain('ships no prebuilt binaries');
+    expect(fixes(p.error)).toMatch(/rm -rf .*build && npm install/);
+  });
+});

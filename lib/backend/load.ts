@@ -14,6 +14,7 @@ import type * as PathModule from 'node:path';
 
 import type { NativeBinding } from './contract.js';
 import { bufferOf, fileKind } from '../is.js';
+import { truncatedBinary } from './binary-file.js';
 import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildReport, type FileLoad, readManifest, type ShippedCudaBuild, singleBuild } from './cuda-builds.js';
 
 export type { CudaBuildReport } from './cuda-builds.js';
@@ -207,8 +208,8 @@ function isBinding(value: unknown): value is NativeBinding {
 
 /**
  * Why `file` must not be handed to require(), or null: require() runs a file without the .node
- * extension as JavaScript, and opening a FIFO or a device (SQUEEZE_EXCITE_BINARY=/dev/zero) blocks
- * or reads without end.
+ * extension as JavaScript, opening a FIFO or a device (SQUEEZE_EXCITE_BINARY=/dev/zero) blocks
+ * or reads without end, and a binary cut short crashes the process (binary-file.ts).
  */
 function notAnAddonFile(file: string): { reason: string; code: string | null } | null {
   let st: FsModule.Stats;
@@ -220,6 +221,9 @@ function notAnAddonFile(file: string): { reason: string; code: string | null } |
   }
   if (!st.isFile()) return { reason: `not a regular file (${fileKind(st)}): a native addon is a .node file`, code: null };
   if (path.extname(file) !== '.node') return { reason: `not a .node file (${path.basename(file)}): require() would run it as JavaScript`, code: null };
+  // A binary cut short would be mapped whole and end the process with SIGBUS on first use.
+  const cut = truncatedBinary(fs, file, st.size);
+  if (cut !== null) return { reason: cut, code: null };
   return null;
 }
 
@@ -247,10 +251,10 @@ function tryLoad(setup: LoaderSetup, file: string): FileLoad {
 /** The platform's compiler install line, for the cases that build from source. */
 function toolchainLine(): string {
   const p = platform();
-  if (p === 'linux') return 'Install the build tools: Debian/Ubuntu: sudo apt-get install -y python3 make g++   (Fedora: sudo dnf install python3 make gcc-c++; Alpine: apk add python3 make g++)';
-  if (p === 'darwin') return 'Install the build tools: macOS: xcode-select --install';
-  if (p === 'win32') return 'Install the build tools: Windows: "Visual Studio Build Tools" with the "Desktop development with C++" workload, and Python 3';
-  return `Install the build tools: a C++17 compiler, make and Python 3 for ${p}`;
+  if (p === 'linux') return 'Where a compiler is missing, install the build tools: Debian/Ubuntu: sudo apt-get install -y python3 make g++   (Fedora: sudo dnf install python3 make gcc-c++; Alpine: apk add python3 make g++)';
+  if (p === 'darwin') return 'Where a compiler is missing, install the build tools: macOS: xcode-select --install';
+  if (p === 'win32') return 'Where a compiler is missing, install the build tools: Windows: "Visual Studio Build Tools" with the "Desktop development with C++" workload, and Python 3';
+  return `Where a compiler is missing, install the build tools: a C++17 compiler, make and Python 3 for ${p}`;
 }
 
 const EXTERNAL_HOWTO =
@@ -347,6 +351,18 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
         `Reinstall the package (the file may be damaged): rm -rf ${root} && npm install`,
         'If it still fails, report the "Tried:" list above with the output of: node -p "process.versions" and ldd --version',
       ],
+    };
+  }
+  // A local build that is there but does not load (damaged, cut short, built for another Node):
+  // lead with it, not with what else is missing.
+  const damaged = attempts.find((a) => a.kind === 'local build' && a.file !== null && !a.ok && a.reason !== 'file does not exist');
+  if (damaged) {
+    const buildDir = path.join(root, 'build');
+    return {
+      cause: `the local build ${damaged.file} is there but did not load: ${damaged.reason}`,
+      fixes: checkout
+        ? [`Rebuild it: cd ${root} && rm -rf build && npm run build:native   (CPU only: npm run build:native:cpu)`, toolchainLine()]
+        : [`Remove it and reinstall the package: rm -rf ${buildDir} && npm install`, ...fromSource],
     };
   }
   if (checkout) {
@@ -469,7 +485,7 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
         ? `build/ exists but holds no ${ADDON_FILE}: the source build failed or did not finish (see the install log)`
         : canSee(path.join(root, '.git'))
           ? 'never ran in this checkout (npm install builds it; so does npm test when nothing loads)'
-          : "never ran here (no build/ folder): npm 12 blocks a dependency's install script unless the project allows it (npm install-scripts approve squeeze-excite), as --ignore-scripts does",
+          : "not built here (no build/ folder): the install script builds from source only when no prebuild fits, and it does not run at all under --ignore-scripts, or under npm 12 unless the project allows it (npm install-scripts approve squeeze-excite)",
       code: null,
     });
   }
