@@ -81,6 +81,38 @@ describe('ECA on the CPU: every option combination', () => {
   });
 });
 
+// A kernel wider than 2C - 1 reaches past the channels on both sides: its outer taps meet only the
+// zero padding. With finite weights the CPU skips them (an attack: C 16384, k 1048575 multiplied
+// 2^34 padding taps, 13 s a sample); the taps on channels must all stay, in their order. So the
+// result equals, bit for bit, that of the kernel cut to its middle 2C - 1 taps, and the reference.
+describe('ECA on the CPU: kernels wider than the channels', () => {
+  test.each([[3, 9], [5, 31], [64, 1025], [200, 4097]])('C=%i, k=%i: equal to the middle 2C - 1 taps, and to the reference', (c, k) => {
+    const rng = freshRng();
+    const shape: Shape4 = [3, c, 2, 3];
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const weight = randECAWeight(rng, k);
+    const mid = weight.slice((k - 1) / 2 - (c - 1), (k - 1) / 2 + c);
+    expect(mid.length).toBe(2 * c - 1);
+    for (const layout of LAYOUTS) {
+      const s1 = poisoned(3 * c);
+      const s2 = poisoned(3 * c);
+      const y = ecaForward(x, shape, { weight }, { layout, device: 'cpu', scaleOut: s1 });
+      const yMid = ecaForward(x, shape, { weight: mid }, { layout, device: 'cpu', scaleOut: s2 });
+      expect(bitsEqual(s1, s2), `${layout} gates`).toBe(true);
+      expect(bitsEqual(y, yMid), `${layout} y`).toBe(true);
+      expectClose(y, refECA(x, shape, { weight }, { layout }).y, TOL_F32, `${layout} ${seedNote(rng)}`);
+    }
+  });
+  test('a non-finite weight on a tap that meets only padding still makes every gate NaN, as torch.conv1d', () => {
+    const c = 4, k = 21;
+    const weight = new Float32Array(k).fill(0.1);
+    weight[0] = Number.POSITIVE_INFINITY; // reaches channel ch - 10: padding for every channel
+    const s = poisoned(c);
+    ecaForward(new Float32Array(c).fill(1), [1, c, 1, 1], { weight }, { device: 'cpu', scaleOut: s });
+    expect(Array.from(s, (v) => Number.isNaN(v))).toEqual([true, true, true, true]);
+  });
+});
+
 describe('ECA on the CPU: layouts, aliasing, async', () => {
   test('NCHW and NHWC agree', () => {
     const rng = freshRng();
