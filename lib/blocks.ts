@@ -25,7 +25,7 @@ import { resolveOperands } from './ops/operands.js';
 import { type PreparedCall, fillCfg, runAsync, runSync } from './ops/run.js';
 import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseOffload, parseSettings } from './ops/spec.js';
 import { copyWeights, positiveInt } from './ops/weights.js';
-import { joinList, listAppend } from './primordials.js';
+import { ObjectCreate, ObjectFreeze, joinList, listAppend } from './primordials.js';
 import type { Activation, DType, DeviceSelection, Gate, HostOrDevice, Layout, Offload, OutputActivation, Shape4 } from './types.js';
 // For the doc comments' links.
 import type { cbamForward, cbamForwardAsync } from './ops/cbam.js';
@@ -182,6 +182,8 @@ class BlockCore {
   readonly name: string;
   readonly spec: OpSpec;
   readonly callKeys: readonly string[];
+  /** The constructor's options a call refuses, each with where it goes instead (a newcomer passed layout to forward). */
+  readonly fixedKeys: Readonly<Record<string, string>>;
   readonly weights: HostWeightSet;
   readonly settings: Settings;
   readonly dtype: DType | undefined;
@@ -208,6 +210,12 @@ class BlockCore {
     this.name = name;
     this.spec = spec;
     this.callKeys = callKeys;
+    const fixed = ObjectCreate(null) as Record<string, string>;
+    for (let i = 0; i < ctorKeys.length; i++) {
+      const key = ctorKeys[i]!;
+      if (key !== 'channels') fixed[key] = `${key} is fixed when the block is made: new ${name}(weights, { ${key} }), or ${name}.fromStateDict(tensors, prefix, { kind, ${key} })`;
+    }
+    this.fixedKeys = ObjectFreeze(fixed);
     const opts = parseObject(fn, 'options', options, ctorKeys, true);
     this.settings = parseSettings(fn, spec, opts);
     this.dtype = opts.dtype === undefined ? undefined : parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
@@ -346,7 +354,7 @@ class BlockCore {
     if (this.disposed) throw codedError(`${fn}: this ${this.name} has been disposed`, 'ERR_SQEX_DISPOSED');
     const onDevice = isDeviceTensor(x);
     const shapeGiven = isArrayValue(a2) || !onDevice;
-    const opts = parseObject(fn, 'options', shapeGiven ? a3 : a2, this.callKeys, true);
+    const opts = parseObject(fn, 'options', shapeGiven ? a3 : a2, this.callKeys, true, this.fixedKeys);
     const shape = shapeGiven ? parseShape(fn, 'shape', a2) : undefined;
     const stream = parseStream(fn, 'options.stream', opts.stream);
     const offloadAlways = parseOffload(fn, opts);

@@ -270,7 +270,10 @@ export function findAttentionModules(
     // MobileViTv2: hidden 2-4 C), not a squeeze: none of the 332 SE-type modules of 30 timm /
     // torchvision architectures has hidden > C (EffectiveSE's C is the most), while those three
     // models hold 31 such MLPs (test/fixtures/model_names.json.gz, test/discover.models.test.ts).
-    if (w1[0]! > w1[1]!) continue;
+    // Except hidden 8 over C < 8: timm's and torchvision's make_divisible round rd up to a
+    // multiple of 8, at least 8, so an SE over fewer than 8 channels widens to 8 (a parity audit:
+    // timm SEModule(4) was not listed); those MLPs have C >= 48.
+    if (w1[0]! > w1[1]! && !(w1[0] === 8 && w1[1]! < 8)) continue;
     const bn = bnTensors(join(p, 'bn'));
     const hasBias = shapes.has(join(p, 'fc1.bias'));
     const tensors = under(join(p, 'fc1')).concat(bn, under(join(p, 'fc2')));

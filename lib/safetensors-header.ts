@@ -77,6 +77,11 @@ const DTYPE_BITS: Readonly<Record<SafetensorsDType, number>> = {
 /** The reference implementation's MAX_HEADER_SIZE, in bytes (100 MB): a longer header is refused (check 'header-too-large') before it is read. */
 export const SAFETENSORS_MAX_HEADER_BYTES = 100_000_000;
 
+/** @internal Whether `name` is one of the format's dtypes (as spelled in a header). */
+export function isSafetensorsDType(name: unknown): name is SafetensorsDType {
+  return typeof name === 'string' && ObjectHasOwn(DTYPE_BITS, name);
+}
+
 /** Which check a file failed (SafetensorsError.check). */
 export type SafetensorsCheck =
   | 'file-too-small' // fewer than the 8 bytes of N

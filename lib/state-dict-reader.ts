@@ -6,6 +6,7 @@
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
 import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isMapValue, isPlainObject, isUnusableView, lengthOf, readGuarded, typeError, typedArrayName } from './is.js';
 import { uncurryThis } from './primordials.js';
+import { isSafetensorsDType } from './safetensors-header.js';
 import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
 
 const fileNames = uncurryThis(SafetensorsFile.prototype.names as () => string[]);
@@ -25,8 +26,9 @@ export interface StateDictTensor {
   /**
    * safetensors dtype ('F16' or 'BF16'); needed only to tell F16 from BF16 bits (Uint16Array
    * data). Typed so that editors suggest the safetensors names while any string (what a reader
-   * of another library gives) still type-checks; a value that does not fit the data is a
-   * StateDictError with `check` 'dtype'.
+   * of another library gives) still type-checks. A label that names another type than the data's
+   * (a safetensors name, or torch's and numpy's float names such as 'torch.float16' or 'half')
+   * is a StateDictError with `check` 'dtype'; other strings are not read.
    */
   dtype?: SafetensorsDType | (string & {});
 }
@@ -155,7 +157,9 @@ export class ModuleReader {
       const keys = readGuarded(fn, 'tensors', expected, rec, () => objectKeys(rec));
       for (let i = 0; i < keys.length; i++) this.entries.set(keys[i]!, readGuarded(fn, 'tensors', expected, rec, () => rec[keys[i]!]));
     } else {
-      throw typeError(fn, 'tensors', 'what readSafetensors returns, or a record or Map of { shape, data: Float32Array } by tensor name', tensors);
+      // A file's bytes (a Buffer from readFileSync) would otherwise get the typed-array hint.
+      const bytes = typedArrayName(tensors) === 'Uint8Array';
+      throw typeError(fn, 'tensors', 'what readSafetensors returns, or a record or Map of { shape, data: Float32Array } by tensor name', tensors, bytes ? "For a .safetensors file's bytes, pass readSafetensors(bytes)" : undefined);
     }
   }
 
@@ -312,6 +316,14 @@ export class ModuleReader {
       throw new StateDictError(`${this.fn}: tensor "${name}" has data whose buffer was detached (transferred) or shrunk: pass the tensor's data itself`, 'dtype', name);
     }
     const data = toFloat32(entry);
+    const own = isFloat32Array(entry.data) ? 'F32' : typedArrayName(entry.data) === 'Float64Array' ? 'F64' : null;
+    if (data === null && own !== null) {
+      throw new StateDictError(
+        `${this.fn}: tensor "${name}" has dtype ${JSON.stringify(entry.dtype)}, which does not fit its data, ${describe(entry.data)} (${own}): give the dtype of the data (or omit dtype), or data of that dtype (F16/BF16 as bits in a Uint16Array)`,
+        'dtype',
+        name,
+      );
+    }
     if (data === null) {
       throw new StateDictError(
         `${this.fn}: tensor "${name}" must hold float32 data (a Float32Array; F16, BF16 and F64 tensors from readSafetensors are converted); received ${entry.dtype !== undefined ? `dtype ${String(entry.dtype)} as ` : ''}${describe(entry.data)}`,
@@ -354,16 +366,33 @@ export class ModuleReader {
   }
 }
 
+/** Float names other libraries print for a tensor's dtype (torch, numpy), as safetensors names. */
+const FLOAT_LABELS: Readonly<Record<string, string>> = { float32: 'F32', float: 'F32', float16: 'F16', half: 'F16', bfloat16: 'BF16', float64: 'F64', double: 'F64' };
+
+/**
+ * The safetensors dtype a label names: the format's own names ('F16'), or torch's and numpy's
+ * float names ('torch.float16', 'float32', 'half'); null for a label this cannot read (accepted,
+ * as the data's own type decides).
+ */
+function dtypeName(label: unknown): string | null {
+  if (typeof label !== 'string') return null;
+  if (isSafetensorsDType(label)) return label;
+  const l = label.toLowerCase();
+  const bare = l.startsWith('torch.') ? l.slice(6) : l.startsWith('numpy.') ? l.slice(6) : l;
+  return hasOwn(FLOAT_LABELS, bare) ? FLOAT_LABELS[bare]! : null;
+}
+
 /**
  * The entry's data as a plain Float32Array: a Float32Array (or subclass) becomes a plain view of
  * the same memory made with the intrinsic accessors; F64, and F16/BF16 bits, are converted.
  */
 function toFloat32(t: Entry): Float32Array | null {
   const data = t.data;
-  if (isFloat32Array(data)) return new Float32Array(bufferOf(data), byteOffsetOf(data), lengthOf(data));
   const dtype = t.dtype;
+  const named = dtypeName(dtype);
+  if (isFloat32Array(data)) return named === null || named === 'F32' ? new Float32Array(bufferOf(data), byteOffsetOf(data), lengthOf(data)) : null;
   const tag = typedArrayName(data);
-  if (tag === 'Float64Array') return safetensorsToFloat32('F64', data as Float64Array);
+  if (tag === 'Float64Array') return named === null || named === 'F64' ? safetensorsToFloat32('F64', data as Float64Array) : null;
   if (tag === 'Uint16Array' && (dtype === 'F16' || dtype === 'BF16')) return safetensorsToFloat32(dtype, data as Uint16Array);
   return null;
 }

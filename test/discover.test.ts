@@ -145,3 +145,18 @@ describe('findAttentionModules: bad arguments are refused with a code, naming th
   });
 });
 
+// timm's and torchvision's make_divisible give rd >= 8, so an SE over C < 8 channels widens to 8; the
+// rule that skips widening MLPs dropped it (a parity audit: timm SEModule(4) was not listed, with
+// or without bn). Wider pairs stay MLPs.
+describe('findAttentionModules: SE over fewer than 8 channels', () => {
+  const t = (shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+  test.each([1, 4, 7])('C=%i, rd 8 is listed as timm.SEModule', (c) => {
+    const found = findAttentionModules({ 'se.fc1.weight': t([8, c, 1, 1]), 'se.fc1.bias': t([8]), 'se.fc2.weight': t([c, 8, 1, 1]), 'se.fc2.bias': t([c]) });
+    expect(found.map((f) => [f.prefix, f.channels, f.hidden])).toEqual([['se', c, 8]]);
+  });
+  test('C=4 with hidden 16, or C=8 with hidden 16, is an MLP, not listed', () => {
+    for (const [c, h] of [[4, 16], [8, 16]]) {
+      expect(findAttentionModules({ 'm.fc1.weight': t([h!, c!, 1, 1]), 'm.fc1.bias': t([h!]), 'm.fc2.weight': t([c!, h!, 1, 1]), 'm.fc2.bias': t([c!]) })).toEqual([]);
+    }
+  });
+});

@@ -227,3 +227,55 @@ describe('BatchNorm folds that would not compute what PyTorch computes are refus
     expect(SEBlock.fromStateDict(se(Number.NaN) as never, 'm', { kind: 'timm.SEModule' }).channels).toBe(4);
   });
 });
+
+// From a newcomer's check and a parity audit (2026-12-01, later): refusals that pointed elsewhere.
+describe('refusals that named the wrong fix, second audit', () => {
+  test("a file's bytes given to fromStateDict are told to go through readSafetensors", () => {
+    const m = messageOf(() => SEBlock.fromStateDict(Buffer.alloc(100) as never, 'se', { kind: 'timm.SEModule' }));
+    expect(m.code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(m.argument).toBe('tensors');
+    expect(m.message).toContain("For a .safetensors file's bytes, pass readSafetensors(bytes)");
+    expect(m.message).not.toContain('new Float32Array(buf.buffer');
+  });
+
+  test.each(['layout', 'gate', 'activation', 'dtype', 'device'])('a block option given to forward (%s) says it is fixed when the block is made', (key) => {
+    const block = new SEBlock(w);
+    const m = messageOf(() => block.forward(new Float32Array(4), shape, { [key]: 'x' } as never));
+    expect(m.name).toBe('RangeError');
+    expect(m.code).toBe('ERR_OUT_OF_RANGE');
+    expect(m.argument).toBe(`options.${key}`);
+    expect(m.message).toContain(`${key} is fixed when the block is made: new SEBlock(weights, { ${key} })`);
+  });
+
+  // StateDictTensor.dtype's doc said a label that does not fit the data is refused; a Float32Array
+  // labelled 'F16' or 'I32' was read as float32 (a parity audit).
+  test.each([
+    ['F16', new Float32Array(8)],
+    ['I32', new Float32Array(8)],
+    ['torch.float16', new Float32Array(8)],
+    ['C64', new Float32Array(16)],
+    ['F16', new Float64Array(8)],
+    ['F32', new Float64Array(8)],
+  ] as const)('a state-dict tensor labelled %s over a %o is refused with check dtype', (dtype, data) => {
+    const tensors = { 'fc1.weight': { shape: [2, 4, 1, 1], data, dtype }, 'fc1.bias': { shape: [2], data: new Float32Array(2) }, 'fc2.weight': { shape: [4, 2, 1, 1], data: new Float32Array(8) }, 'fc2.bias': { shape: [4], data: new Float32Array(4) } };
+    type Refusal = Error & { code?: string; check?: string; tensor?: string };
+    const err = ((): Refusal => {
+      try {
+        attentionWeightsFromStateDict(tensors as never, '', { kind: 'timm.SEModule' });
+      } catch (e) {
+        return e as Refusal;
+      }
+      throw new Error('expected a refusal');
+    })();
+    expect(err.code).toBe('ERR_SQEX_STATE_DICT');
+    expect(err.check).toBe('dtype');
+    expect(err.tensor).toBe('fc1.weight');
+    expect(err.message).toContain(`has dtype "${dtype}", which does not fit its data`);
+  });
+
+  test.each(['F32', 'float32', 'torch.float32', undefined, 'anything else'])('a Float32Array labelled %s is read', (dtype) => {
+    const tensors = { 'fc.weight': { shape: [4, 4], data: new Float32Array(16).fill(0.5), dtype }, 'fc.bias': { shape: [4], data: new Float32Array(4) } };
+    const m = attentionWeightsFromStateDict(tensors as never, '', { kind: 'timm.EffectiveSEModule' });
+    expect(m.op === 'se' && m.weights.w1[0]).toBe(0.5);
+  });
+});
