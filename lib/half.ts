@@ -11,7 +11,8 @@ function f32BitsToF16Bits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 | (mant >>> 13) : 0); // Inf / quiet NaN
+  // Inf, or NaN as PyTorch writes it (c10's fp16_ieee_from_fp32_value): its sign and 0x7e00, the payload dropped.
+  if (exp === 0xff) return sign | (mant !== 0 ? 0x7e00 : 0x7c00);
   const e = exp - 112; // rebias 127 -> 15
   if (e >= 0x1f) return sign | 0x7c00; // overflow -> Inf
   if (e <= 0) {
@@ -90,7 +91,8 @@ function checkUsable(fn: string, arg: string, kind: string, view: Float32Array |
 
 /**
  * Converts to IEEE binary16 bit patterns, rounding to nearest even (values beyond ±65504
- * round to ±Infinity; NaN stays NaN). A number gives one pattern; a Float32Array gives a
+ * round to ±Infinity; a NaN becomes its sign | 0x7e00, its payload dropped, as PyTorch's
+ * `.half()` writes it). A number gives one pattern; a Float32Array gives a
  * Uint16Array of the same length. A number is first rounded to float32 (as a Float32Array
  * element would be), then to binary16, as PyTorch converts a float32 value (and a float64 tensor:
  * `.half()`): 1 + 2**-11 + 2**-40 gives 0x3c00, not the 0x3c01 of rounding the double directly.
@@ -138,7 +140,8 @@ export function float16BitsToFloat32(bits: number | Uint16Array): number | Float
 /**
  * Converts to bfloat16 bit patterns (the upper 16 bits of a float32), rounding to nearest
  * even. NaN stays NaN: its sign and upper payload kept, the quiet bit set (JS's NaN gives
- * 0x7fc0). A number gives one pattern (rounded to float32 first, as float32ToFloat16Bits); a
+ * 0x7fc0). PyTorch's own bfloat16 NaN bits differ by version and path (1.13 writes 0xffff for
+ * every NaN, c10's scalar conversion 0x7fc0); none of them is read as anything but NaN. A number gives one pattern (rounded to float32 first, as float32ToFloat16Bits); a
  * Float32Array gives a Uint16Array of the same length. Anything else, or a detached or
  * out-of-bounds Float32Array, is a TypeError (code 'ERR_INVALID_ARG_TYPE'); a result that cannot
  * be allocated an Error with code 'ERR_SQEX_OUT_OF_MEMORY'.

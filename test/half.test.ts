@@ -230,3 +230,18 @@ describe('half-precision helpers: refused arrays and bit patterns', () => {
     expect([...n].map((b) => b.toString(16))).toEqual(['ffc10000', '7fff0000']);
   });
 });
+
+// A parity audit against torch 1.13 (2026-12-01): `.half()` writes a NaN as its sign | 0x7e00 in
+// every path; float32ToFloat16Bits kept the payload (0x7f802000 -> 0x7e01), 18,396 of 18,430 NaN
+// patterns apart. Torch's values for these inputs: /usr/bin/python3, x.view(int32) set, x.half().
+test('float32 NaN -> float16 bits as PyTorch writes them: sign | 0x7e00, payload dropped (array and number)', () => {
+  const cases: [number, number][] = [[0x7fc00000, 0x7e00], [0xffc00000, 0xfe00], [0x7f802000, 0x7e00], [0xff800001, 0xfe00], [0x7fffffff, 0x7e00], [0x7f800001, 0x7e00]];
+  const f = new Float32Array(cases.length);
+  const u = new Uint32Array(f.buffer);
+  cases.forEach(([bits], i) => (u[i] = bits));
+  const out = float32ToFloat16Bits(f);
+  expect(Array.from(out, (h) => h.toString(16))).toEqual(cases.map(([, h]) => h.toString(16)));
+  expect(float32ToFloat16Bits(Number.NaN)).toBe(0x7e00);
+  expect(float32ToFloat16Bits(Number.POSITIVE_INFINITY)).toBe(0x7c00);
+  expect(float32ToFloat16Bits(Number.NEGATIVE_INFINITY)).toBe(0xfc00);
+});
