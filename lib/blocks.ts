@@ -82,7 +82,11 @@ export type CBAMBlockOptions = DeviceSelection & {
   channels?: number;
 };
 
-/** Per-call options of SEBlock.forward with host arrays (Float32Arrays). */
+/**
+ * Per-call options of SEBlock.forward / forwardAsync with host arrays (Float32Arrays); each field's
+ * doc gives its shape. An unknown key is a TypeError (code 'ERR_INVALID_ARG_TYPE'); an option the
+ * block fixes at construction (layout, gate, ...) a RangeError (code 'ERR_OUT_OF_RANGE').
+ */
 export interface SEBlockForwardOptions {
   /** y = x·s + residual: N·C·H·W elements in the block's layout; out may be it (in place) or disjoint from it. */
   residual?: Float32Array;
@@ -99,7 +103,10 @@ export interface SEBlockForwardOptions {
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
 }
-/** Per-call options of SEBlock.forward with a DeviceTensor x (a CUDA block). */
+/**
+ * Per-call options of SEBlock.forward / forwardAsync with a DeviceTensor x (a CUDA block); refused
+ * keys as for the host form.
+ */
 export interface SEBlockDeviceForwardOptions {
   /** y = x·s + residual: a DeviceTensor like x, live. */
   residual?: DeviceTensor;
@@ -110,7 +117,11 @@ export interface SEBlockDeviceForwardOptions {
   /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
   stream?: bigint;
 }
-/** Per-call options of ECABlock.forward with host arrays (Float32Arrays). */
+/**
+ * Per-call options of ECABlock.forward / forwardAsync with host arrays (Float32Arrays); each field's
+ * doc gives its shape. An unknown key is a TypeError (code 'ERR_INVALID_ARG_TYPE'); an option the
+ * block fixes at construction (layout, gate, ...) a RangeError (code 'ERR_OUT_OF_RANGE').
+ */
 export interface ECABlockForwardOptions {
   /** Receives y (N·C·H·W elements) and is returned; may be x itself, else disjoint from it. Default: a new array. */
   out?: Float32Array;
@@ -125,7 +136,10 @@ export interface ECABlockForwardOptions {
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
 }
-/** Per-call options of ECABlock.forward with a DeviceTensor x (a CUDA block). */
+/**
+ * Per-call options of ECABlock.forward / forwardAsync with a DeviceTensor x (a CUDA block); refused
+ * keys as for the host form.
+ */
 export interface ECABlockDeviceForwardOptions {
   /** Receives y and is returned: a DeviceTensor like x; may be x itself. Default: a new DeviceTensor. */
   out?: DeviceTensor;
@@ -134,7 +148,11 @@ export interface ECABlockDeviceForwardOptions {
   /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
   stream?: bigint;
 }
-/** Per-call options of CBAMBlock.forward with host arrays (Float32Arrays). */
+/**
+ * Per-call options of CBAMBlock.forward / forwardAsync with host arrays (Float32Arrays); each field's
+ * doc gives its shape. An unknown key is a TypeError (code 'ERR_INVALID_ARG_TYPE'); an option the
+ * block fixes at construction (layout, gate, ...) a RangeError (code 'ERR_OUT_OF_RANGE').
+ */
 export interface CBAMBlockForwardOptions {
   /** Receives y (N·C·H·W elements) and is returned; may be x itself, else disjoint from it. Default: a new array. */
   out?: Float32Array;
@@ -147,7 +165,10 @@ export interface CBAMBlockForwardOptions {
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
   offload?: Offload;
 }
-/** Per-call options of CBAMBlock.forward with a DeviceTensor x (a CUDA block). */
+/**
+ * Per-call options of CBAMBlock.forward / forwardAsync with a DeviceTensor x (a CUDA block); refused
+ * keys as for the host form.
+ */
 export interface CBAMBlockDeviceForwardOptions {
   /** Receives y and is returned: a DeviceTensor like x; may be x itself. Default: a new DeviceTensor. */
   out?: DeviceTensor;

@@ -49,7 +49,11 @@ export interface CudaBuildInfo {
   readonly reason?: string;
 }
 
-/** What `cuda.status()` reports. */
+/**
+ * What `cuda.status()` reports (a frozen object, read once per process; versions as CUDA numbers
+ * them, e.g. 13.0): whether CUDA is compiled in and usable, the devices, the driver's and the
+ * runtime's CUDA versions, the binary loaded and the shipped CUDA builds.
+ */
 export interface CudaStatus {
   /** CUDA kernels were built into the loaded addon. */
   readonly compiled: boolean;
@@ -199,7 +203,11 @@ function queryStatus(): CudaStatus {
   }
 }
 
-/** CUDA backend information (a frozen object). */
+/**
+ * CUDA backend information (a frozen object): `cuda.status()` says whether the loaded addon has
+ * CUDA kernels, which devices it can use and why not (the reason behind device 'auto' running on
+ * the CPU). `import { cuda } from 'squeeze-excite'; console.log(cuda.status())`.
+ */
 export const cuda = Object.freeze({
   /**
    * Reports whether CUDA kernels are compiled in and a device is usable, with the devices,

@@ -11,7 +11,11 @@ import type { Activation, Gate } from './types.js';
 
 const mapForEach = Map.prototype.forEach;
 
-/** One module found by {@link findAttentionModules}. */
+/**
+ * One module found by {@link findAttentionModules}: where it is (`prefix`), which kind it looks
+ * like, its sizes (`channels`, `hidden`, `kernelSize`), the tensors it reads, and the options a
+ * block needs that the checkpoint cannot tell (from the model family its names show).
+ */
 export interface FoundAttention {
   /** The module's name: pass it as fromStateDict's prefix. */
   prefix: string;

@@ -1,6 +1,8 @@
 // The codes of the Errors this package throws, as a type, and a guard that narrows to them.
 
 import { ObjectKeys, SetPrototypeHas } from './primordials.js';
+import type { SafetensorsCheck } from './safetensors-header.js';
+import type { StateDictCheck } from './state-dict-reader.js';
 
 /**
  * Every `code` an Error thrown by this package carries (README, "Errors"):
@@ -40,16 +42,21 @@ export type SqexErrorCode =
 
 /** An Error of this package: its `code`, and the fields some codes add (README, "Errors"). */
 export interface SqexError extends Error {
+  /** What kind of failure this is: one of {@link SqexErrorCode}, stable across versions (match on it, not on the message). */
   readonly code: SqexErrorCode;
   /** The refused argument, e.g. 'weights.w1' or 'options.out' (TypeError / RangeError refusals). */
   readonly argument?: string;
-  /** The CUDA error number and name ('ERR_SQEX_CUDA'). */
+  /** The cudaError_t number ('ERR_SQEX_CUDA'), e.g. 2 for cudaErrorMemoryAllocation. */
   readonly cudaError?: number;
+  /** Its name as cudaGetErrorName gives it ('ERR_SQEX_CUDA'), e.g. 'cudaErrorMemoryAllocation'. */
   readonly cudaErrorName?: string;
   /** The allocation that failed ('ERR_SQEX_OUT_OF_MEMORY'), in bytes. */
   readonly bytes?: number;
-  /** Which rule a checkpoint broke ('ERR_SQEX_SAFETENSORS', 'ERR_SQEX_STATE_DICT'). */
-  readonly check?: string;
+  /**
+   * Which rule a checkpoint broke: a {@link SafetensorsCheck} ('ERR_SQEX_SAFETENSORS') or a
+   * {@link StateDictCheck} ('ERR_SQEX_STATE_DICT').
+   */
+  readonly check?: SafetensorsCheck | StateDictCheck;
 }
 
 // Every member of SqexErrorCode, once: the Record type makes the compiler refuse a code missing

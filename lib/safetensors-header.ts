@@ -120,7 +120,7 @@ export class SafetensorsError extends Error {
   }
 }
 
-/** One tensor's header entry. */
+/** One tensor's header entry, validated: its name, dtype, shape and byte range in the file's data section. */
 export interface SafetensorsTensorInfo {
   /** The tensor's name, e.g. 'layer1.0.se.fc1.weight'. */
   name: string;
@@ -136,7 +136,11 @@ export interface SafetensorsTensorInfo {
   byteLength: number;
 }
 
-/** A validated header. */
+/**
+ * A validated safetensors header (readSafetensorsHeader): the tensors in data order, the
+ * `__metadata__` strings, and the byte lengths of the header and data sections. Every range is
+ * checked against the file's length and against the others (no overlap, no gap).
+ */
 export interface SafetensorsHeader {
   /** N, the JSON header's length in bytes. */
   headerLength: number;

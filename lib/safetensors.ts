@@ -167,8 +167,11 @@ export class SafetensorsFile {
  * `any`, and readSafetensors(42) compiled). The call checks that it is a real URL.
  */
 export interface FileUrl {
+  /** The whole URL, e.g. 'file:///models/se.safetensors'. */
   readonly href: string;
+  /** Must be 'file:' (another protocol is a TypeError, code 'ERR_INVALID_ARG_TYPE'). */
   readonly protocol: string;
+  /** The path part, percent-encoded; read through url.fileURLToPath. */
   readonly pathname: string;
 }
 

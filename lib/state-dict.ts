@@ -64,13 +64,19 @@ export type CBAMFromStateDictOptions = StateDictMapOptions<CBAMKind> & DeviceSel
 
 /** The result of mapping one SE-family module. */
 export interface MappedSE {
+  /** 'se': which op the weights are for (seForward, SEBlock); tells the mapped kinds apart. */
   op: 'se';
+  /** The kind asked for (options.kind). */
   kind: SEKind;
   /** Float32Arrays for seForward / SEBlock; unfolded ones may be views of the state dict's data. */
   weights: SEWeights;
   /** The kind's default, for the two-FC forms (absent for EffectiveSEModule's single FC). */
   activation?: Activation;
-  /** The kind's default gate. */
+  /**
+   * The kind's default gate. A state dict holds no activations: torchvision's MobileNetV3 SE
+   * computes 'hardsigmoid' (and EfficientNet's SE 'silu'), which the block needs as options
+   * (SEBlock.fromStateDict warns where the prefix shows the family; findAttentionModules says so).
+   */
   gate: Gate;
   /** C, from the shapes. */
   channels: number;
@@ -83,7 +89,9 @@ export interface MappedSE {
 }
 /** The result of mapping a timm EcaModule. */
 export interface MappedECA {
+  /** 'eca': which op the weights are for (ecaForward, ECABlock); tells the mapped kinds apart. */
   op: 'eca';
+  /** The kind asked for (options.kind). */
   kind: ECAKind;
   /** `{ weight }`, k elements (a view of the state dict's data when it was float32). */
   weights: ECAWeights;
@@ -96,7 +104,9 @@ export interface MappedECA {
 }
 /** The result of mapping a timm CbamModule. */
 export interface MappedCBAM {
+  /** 'cbam': which op the weights are for (cbamForward, CBAMBlock); tells the mapped kinds apart. */
   op: 'cbam';
+  /** The kind asked for (options.kind). */
   kind: CBAMKind;
   /** Float32Arrays for cbamForward / CBAMBlock, the spatial BatchNorm folded into spatialWeight and spatialBias. */
   weights: CBAMWeights;

@@ -61,7 +61,7 @@ function bundledInto(): string | null {
   return HERE;
 }
 
-/** One file the loader tried (LoadReport.attempts). */
+/** One file the loader tried (LoadReport.attempts), in order: its kind, path, whether it loaded, and why not. */
 export interface LoadAttempt {
   /** What was tried: 'env' (SQUEEZE_EXCITE_BINARY), 'local build', 'prebuild', 'source build'. */
   kind: 'env' | 'local build' | 'prebuild' | 'source build';
@@ -75,7 +75,11 @@ export interface LoadAttempt {
   code?: string | null;
 }
 
-/** What the loader did (loadReport(), LoadError.report). */
+/**
+ * What the loader did (loadReport(), LoadError.report): the binary it loaded (or null), from where
+ * (SQUEEZE_EXCITE_BINARY, a local build, a prebuild), every attempt with its reason, and the CUDA
+ * builds it chose among.
+ */
 export interface LoadReport {
   /** The .node file that was loaded, or null. */
   binary: string | null;
