@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { expect, test, vi } from 'vitest';
+import { expect, onTestFinished, test, vi } from 'vitest';
 
 vi.mock('../dist/backend/load.js', async (importOriginal) => {
   const original = await importOriginal<typeof import('../dist/backend/load.js')>();
@@ -216,6 +216,17 @@ test('x, scaleOut and the weights over growable buffers grown mid-call: refused 
 test('a host call returns the caller\'s own out on every path (CUDA sync and async, the CPU fallback, CPU, blocks), over a resizable buffer', async () => {
   const fake = installFakeCuda();
   const { seForwardAsync, SEBlock } = await import('../dist/index.js');
+  // The CPU fallback below warns (SQEX_CPU_FALLBACK) on purpose: recorded here, not printed into
+  // the suite's output, and checked.
+  const fallbacks: string[] = [];
+  const onWarning = (w: Error & { code?: string }): void => void (w.code === 'SQEX_CPU_FALLBACK' && fallbacks.push(w.message));
+  const emit = process.emitWarning;
+  process.emitWarning = ((w: string | Error, o?: unknown) => {
+    const code = typeof o === 'object' && o !== null ? (o as { code?: string }).code : undefined;
+    if (code === 'SQEX_CPU_FALLBACK') onWarning(Object.assign(new Error(String(w)), { code }));
+    else (emit as (...a: unknown[]) => void).call(process, w, o);
+  }) as typeof process.emitWarning;
+  onTestFinished(() => void (process.emitWarning = emit));
   const shape: [number, number, number, number] = [1, 16, 4, 4];
   const x = Float32Array.from({ length: 256 }, (_, i) => Math.sin(i));
   const w = { w1: new Float32Array(64).fill(0.1), w2: new Float32Array(64).fill(0.1) };
@@ -237,4 +248,5 @@ test('a host call returns the caller\'s own out on every path (CUDA sync and asy
   expect(block.forward(x, shape, { out: o })).toBe(o);
   o = outOf();
   expect(await block.forwardAsync(x, shape, { out: o })).toBe(o);
+  expect(fallbacks.length, 'the CPU fallback warned (once per process)').toBe(1);
 });
