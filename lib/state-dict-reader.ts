@@ -5,7 +5,7 @@
 
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
 import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isMapValue, isPlainObject, isUnusableView, lengthOf, readGuarded, typeError, typedArrayName } from './is.js';
-import { uncurryThis } from './primordials.js';
+import { StringPrototypeSlice, StringPrototypeToLowerCase, uncurryThis } from './primordials.js';
 import { isSafetensorsDType } from './safetensors-header.js';
 import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
 
@@ -377,8 +377,10 @@ const FLOAT_LABELS: Readonly<Record<string, string>> = { float32: 'F32', float: 
 function dtypeName(label: unknown): string | null {
   if (typeof label !== 'string') return null;
   if (isSafetensorsDType(label)) return label;
-  const l = label.toLowerCase();
-  const bare = l.startsWith('torch.') ? l.slice(6) : l.startsWith('numpy.') ? l.slice(6) : l;
+  // Captured built-ins: the label is the caller's string, and this decides whether data is read.
+  const l = StringPrototypeToLowerCase(label);
+  const head = StringPrototypeSlice(l, 0, 6);
+  const bare = head === 'torch.' || head === 'numpy.' ? StringPrototypeSlice(l, 6) : l;
   return hasOwn(FLOAT_LABELS, bare) ? FLOAT_LABELS[bare]! : null;
 }
 
