@@ -132,7 +132,7 @@ export function parseObject(
   const expected = (): string => `${optional ? 'undefined or ' : ''}a plain object with only the keys ${joinList(known, ', ')}`;
   if (!isPlainObject(value)) throw typeError(fn, arg, expected(), value);
   const copy = ObjectCreate(null) as Record<string, unknown>;
-  const keys = readGuarded(fn, arg, expected(), value, () => objectKeys(value)); // own enumerable string keys, once
+  const keys = readGuarded(fn, arg, expected, value, () => objectKeys(value)); // own enumerable string keys, once
   for (let k = 0; k < keys.length; k++) {
     const key = keys[k]!;
     let isKnown = false;

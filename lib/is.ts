@@ -201,11 +201,12 @@ export function rangeErrorText(fn: string, arg: string, expected: string, receiv
  * from a Proxy whose traps break the object invariants (ownKeys listing a key twice), and a trap
  * or getter may throw anything. The original is the error's `cause`.
  */
-export function readGuarded<T>(fn: string, arg: string, expected: string, value: unknown, read: () => T): T {
+export function readGuarded<T>(fn: string, arg: string, expected: string | (() => string), value: unknown, read: () => T): T {
   try {
     return read();
   } catch (cause) {
-    const e = typeError(fn, arg, expected, value);
+    // `expected` may be a function: its text is built only for a refusal, not on every call.
+    const e = typeError(fn, arg, typeof expected === 'function' ? expected() : expected, value);
     let why = '';
     try {
       why = cause instanceof Error ? `: ${cause.message}` : '';
