@@ -540,6 +540,21 @@ abstract class Block {
   get backend(): 'cpu' | 'cuda' {
     return coreOf(this, 'backend').cuda ? 'cuda' : 'cpu';
   }
+  /**
+   * The layout given at construction, or undefined when none was: host x is then read as 'NCHW'
+   * and a DeviceTensor x brings its own.
+   */
+  get layout(): Layout | undefined {
+    return coreOf(this, 'layout').settings.layout;
+  }
+  /** The gate (the module's default for a block from fromStateDict, unless overridden). */
+  get gate(): Gate {
+    return coreOf(this, 'gate').settings.gate;
+  }
+  /** The DeviceTensor dtype given at construction, or undefined when any is taken. */
+  get dtype(): DType | undefined {
+    return coreOf(this, 'dtype').dtype;
+  }
   /** True once dispose() has been called. */
   get disposed(): boolean {
     return coreOf(this, 'disposed').disposed;
@@ -596,6 +611,19 @@ export class SEBlock extends Block {
   /** Channels C the weights fix: x must have C channels. */
   get channels(): number {
     return coreOf(this, 'SEBlock.channels', 'SEBlock').weights.c;
+  }
+  /** The hidden width rd (w1 is [rd, C]); C for the single FC of EffectiveSEModule (w2 omitted). */
+  get hidden(): number {
+    return coreOf(this, 'SEBlock.hidden', 'SEBlock').weights.hidden;
+  }
+  /** The activation between the two FCs, or null for the single FC (w2 omitted). */
+  get activation(): Activation | null {
+    const core = coreOf(this, 'SEBlock.activation', 'SEBlock');
+    return core.weights.twoFc === 1 ? core.settings.act : null;
+  }
+  /** The activation applied to y (after the residual): 'none' or 'relu'. */
+  get outputActivation(): OutputActivation {
+    return coreOf(this, 'SEBlock.outputActivation', 'SEBlock').settings.outAct;
   }
   /**
    * A CUDA block over a DeviceTensor x of C channels (its shape read from x), in the block's
@@ -767,6 +795,18 @@ export class CBAMBlock extends Block {
   /** Channels C the weights fix: x must have C channels. */
   get channels(): number {
     return coreOf(this, 'CBAMBlock.channels', 'CBAMBlock').weights.c;
+  }
+  /** The channel MLP's hidden width rd (w1 is [rd, C]). */
+  get hidden(): number {
+    return coreOf(this, 'CBAMBlock.hidden', 'CBAMBlock').weights.hidden;
+  }
+  /** The channel MLP's activation. */
+  get activation(): Activation {
+    return coreOf(this, 'CBAMBlock.activation', 'CBAMBlock').settings.act;
+  }
+  /** The spatial conv's kernel size k (odd; spatialWeight is [1, 2, k, k]). */
+  get kernelSize(): number {
+    return coreOf(this, 'CBAMBlock.kernelSize', 'CBAMBlock').weights.spatialK;
   }
   /**
    * A CUDA block over a DeviceTensor x of C channels (its shape read from x), in the block's

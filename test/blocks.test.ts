@@ -68,3 +68,22 @@ describe('toString says what the block computes and where', () => {
     for (const b of [one, eca, cbam]) b.dispose();
   });
 });
+
+// A block says what it computes through getters, not only toString (a newcomer found layout,
+// gate, activation and hidden readable only from the description).
+describe('block getters', () => {
+  test('SEBlock: layout, gate, dtype, hidden, activation, outputActivation; single FC has activation null and hidden C', () => {
+    const two = new SEBlock({ w1: new Float32Array(16 * 4), b1: new Float32Array(16), w2: new Float32Array(64), b2: new Float32Array(4) }, { layout: 'NHWC', gate: 'hardsigmoid', activation: 'silu', outputActivation: 'relu' });
+    expect([two.layout, two.gate, two.dtype, two.hidden, two.activation, two.outputActivation, two.channels]).toEqual(['NHWC', 'hardsigmoid', undefined, 16, 'silu', 'relu', 4]);
+    const one = new SEBlock({ w1: new Float32Array(16), b1: new Float32Array(4) });
+    expect([one.layout, one.gate, one.hidden, one.activation, one.outputActivation]).toEqual([undefined, 'sigmoid', 4, null, 'none']);
+  });
+  test('CBAMBlock and ECABlock; a getter of another class is a coded TypeError', () => {
+    const c = new CBAMBlock({ w1: new Float32Array(8 * 16), w2: new Float32Array(8 * 16), spatialWeight: new Float32Array(2 * 25) }, { channels: 16, activation: 'silu' });
+    expect([c.hidden, c.activation, c.kernelSize, c.gate, c.layout, c.channels]).toEqual([8, 'silu', 5, 'sigmoid', undefined, 16]);
+    const e = new ECABlock({ weight: new Float32Array(5) }, { layout: 'NCHW', gate: 'hardsigmoid' });
+    expect([e.kernelSize, e.gate, e.layout]).toEqual([5, 'hardsigmoid', 'NCHW']);
+    const hidden = Object.getOwnPropertyDescriptor(SEBlock.prototype, 'hidden')!.get!;
+    expect(() => hidden.call(c)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'this' }));
+  });
+});
