@@ -158,23 +158,28 @@ function freezeStatus(s: NativeCudaStatus, binary: string | null): CudaStatus {
   });
 }
 
+/** The status when no CUDA can be reported (the addon did not load, or its query threw). */
+function unavailableStatus(reason: string, builds: CudaStatus['builds'], binary: string | null): CudaStatus {
+  return Object.freeze({
+    compiled: false,
+    available: false,
+    deviceCount: 0,
+    devices: Object.freeze([]),
+    driverVersion: null,
+    runtimeVersion: null,
+    minDriverVersion: null,
+    builds,
+    reason,
+    binary,
+  });
+}
+
 function queryStatus(): CudaStatus {
   let native: NativeBinding;
   try {
     native = binding();
   } catch (err) {
-    return Object.freeze({
-      compiled: false,
-      available: false,
-      deviceCount: 0,
-      devices: Object.freeze([]),
-      driverVersion: null,
-      runtimeVersion: null,
-      minDriverVersion: null,
-      builds: Object.freeze([]),
-      reason: `the native addon could not be loaded: ${errorText(err)}`,
-      binary: null,
-    });
+    return unavailableStatus(`the native addon could not be loaded: ${errorText(err)}`, Object.freeze([]), null);
   }
   let path: string | null = null;
   try {
@@ -188,18 +193,7 @@ function queryStatus(): CudaStatus {
     // Not cached by availability(): a failed query (code the caller replaced, throwing once) must
     // not make CUDA unavailable for the rest of the process.
     queryFailed = true;
-    return Object.freeze({
-      compiled: false,
-      available: false,
-      deviceCount: 0,
-      devices: Object.freeze([]),
-      driverVersion: null,
-      runtimeVersion: null,
-      minDriverVersion: null,
-      builds: freezeBuilds(),
-      reason: `querying CUDA failed: ${errorText(err)}`,
-      binary: path,
-    });
+    return unavailableStatus(`querying CUDA failed: ${errorText(err)}`, freezeBuilds(), path);
   }
 }
 
