@@ -58,6 +58,42 @@ function fat(): Uint8Array {
   return b;
 }
 
+/** An ELF (32 or 64-bit, either byte order) whose only program headers are PT_LOADs [offset, filesz]. */
+function elf(is64: boolean, little: boolean, loads: [number, number][], size: number, shoff = 0): Uint8Array {
+  const b = new Uint8Array(size);
+  const v = new DataView(b.buffer);
+  b.set([0x7f, 0x45, 0x4c, 0x46, is64 ? 2 : 1, little ? 1 : 2, 1]);
+  const phoff = is64 ? 64 : 52;
+  const phentsize = is64 ? 56 : 32;
+  if (is64) {
+    v.setBigUint64(32, BigInt(phoff), little);
+    v.setBigUint64(40, BigInt(shoff), little);
+    v.setUint16(54, phentsize, little);
+    v.setUint16(56, loads.length, little);
+    v.setUint16(58, 64, little);
+    v.setUint16(60, shoff === 0 ? 0 : 1, little);
+  } else {
+    v.setUint32(28, phoff, little);
+    v.setUint32(32, shoff, little);
+    v.setUint16(42, phentsize, little);
+    v.setUint16(44, loads.length, little);
+    v.setUint16(46, 40, little);
+    v.setUint16(48, shoff === 0 ? 0 : 1, little);
+  }
+  loads.forEach(([offset, filesz], i) => {
+    const at = phoff + i * phentsize;
+    v.setUint32(at, 1, little); // PT_LOAD
+    if (is64) {
+      v.setBigUint64(at + 8, BigInt(offset), little);
+      v.setBigUint64(at + 32, BigInt(filesz), little);
+    } else {
+      v.setUint32(at + 4, offset, little);
+      v.setUint32(at + 16, filesz, little);
+    }
+  });
+  return b;
+}
+
 describe('truncatedBinary', () => {
   const built = loadReport().binary;
   test.skipIf(built === null || process.platform !== 'linux')('the ELF addon this suite loaded passes whole and is refused cut anywhere', () => {
@@ -76,5 +112,63 @@ describe('truncatedBinary', () => {
   test('files that are no binary format are left to dlopen; three bytes are too short', () => {
     expect(check(new TextEncoder().encode('stands in for a prebuild'))).toBeNull();
     expect(check(new Uint8Array([0x7f, 0x45, 0x4c]))).toMatch(/^file too short \(3 bytes\)/);
+  });
+
+  // From a review: a real ELF loses its section headers first when cut, so the tests above never
+  // reached the PT_LOAD check, the one that prevents SIGBUS; nor the 32-bit, big-endian and
+  // 64-bit fat layouts.
+  test.skipIf(built === null || process.platform !== 'linux')('the addon with no section header table, cut inside its last loadable segment, is refused for that segment', () => {
+    const whole = new Uint8Array(readFileSync(built!));
+    new DataView(whole.buffer).setBigUint64(40, 0n, true); // e_shoff = 0
+    expect(check(whole)).toBeNull();
+    expect(check(whole.subarray(0, whole.length >> 1))).toMatch(/^truncated: its headers place a loadable segment up to byte \d+, .*SIGBUS\)$/);
+  });
+  test.each([[true, true], [true, false], [false, true], [false, false]])('ELF %s-bit? %s little-endian? made here: whole passes, cut inside a PT_LOAD is refused', (is64, little) => {
+    const whole = elf(is64, little, [[0, 0x800], [0x800, 0x1800]], 0x2000);
+    expect(check(whole)).toBeNull();
+    expect(check(whole.subarray(0, 0x1000))).toMatch(/^truncated: its headers place a loadable segment up to byte 8192, but the file has 4096 bytes .*SIGBUS\)$/);
+  });
+  test('a 64-bit fat Mach-O (0xcafebabf), a 32-bit and a big-endian thin one', () => {
+    const fat64 = new Uint8Array(0x4000);
+    const f = new DataView(fat64.buffer);
+    f.setUint32(0, 0xcafebabf, false);
+    f.setUint32(4, 1, false);
+    f.setBigUint64(8 + 8, 0x1000n, false);
+    f.setBigUint64(8 + 16, 0x3000n, false);
+    expect(check(fat64)).toBeNull();
+    expect(check(fat64.subarray(0, 0x3000))).toMatch(/^truncated: its headers place an architecture slice up to byte 16384/);
+    for (const [little, is64] of [[true, false], [false, true]] as const) {
+      const m = new Uint8Array(0x3000);
+      const v = new DataView(m.buffer);
+      v.setUint32(0, is64 ? 0xfeedfacf : 0xfeedface, little);
+      const first = is64 ? 32 : 28;
+      const cmdSize = is64 ? 72 : 56;
+      v.setUint32(16, 1, little);
+      v.setUint32(20, cmdSize, little);
+      v.setUint32(first, is64 ? 0x19 : 0x1, little);
+      v.setUint32(first + 4, cmdSize, little);
+      if (is64) v.setBigUint64(first + 48, 0x3000n, little);
+      else v.setUint32(first + 36, 0x3000, little);
+      expect(check(m), `little ${little}, 64-bit ${is64}`).toBeNull();
+      expect(check(m.subarray(0, 0x2000)), `little ${little}, 64-bit ${is64}`).toMatch(/^truncated: its headers place a segment up to byte 12288/);
+    }
+  });
+  test('a PE cut inside its section table is refused, without a SIGBUS claim (Windows refuses it with an error)', () => {
+    const whole = pe();
+    const table = 0x80 + 24 + 240;
+    const cut = check(whole.subarray(0, table + 50));
+    expect(cut).toMatch(/^truncated: its headers place (its section table|a section) up to byte \d+/);
+    expect(cut).not.toContain('SIGBUS');
+  });
+  test('fields past the 64 KiB read of a longer file are not judged; offsets past any file are damage, not truncation', () => {
+    const far = new Uint8Array(0x20000);
+    far[0] = 0x4d; far[1] = 0x5a;
+    new DataView(far.buffer).setUint32(0x3c, 0x10100, true); // PE header past the bytes read
+    expect(check(far)).toBeNull();
+    const xnum = elf(true, true, [[0, 0x800]], 0x1000);
+    new DataView(xnum.buffer).setUint16(56, 0xffff, true); // PN_XNUM: the count is in section 0
+    expect(check(xnum)).toBeNull();
+    const absurd = elf(true, true, [[0, 0x800]], 0x1000, 2 ** 52);
+    expect(check(absurd)).toBe('damaged: its headers place its section headers past any plausible file size');
   });
 });

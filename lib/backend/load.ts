@@ -366,7 +366,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
       cause: `the local build ${damaged.file} is there but did not load: ${damaged.reason}`,
       fixes: checkout
         ? [`Rebuild it: cd ${root} && rm -rf build && npm run build:native   (CPU only: npm run build:native:cpu)`, toolchainLine()]
-        : [`Remove it and reinstall the package: rm -rf ${buildDir} && npm install`, ...fromSource],
+        : [`Remove it and rebuild it from source: rm -rf ${buildDir} && npm rebuild squeeze-excite --foreground-scripts   (npm install alone does not rerun the install script)`, ...fromSource],
     };
   }
   if (checkout) {
