@@ -103,6 +103,35 @@ describe('ECA on the CPU: kernels wider than the channels', () => {
       expectClose(y, refECA(x, shape, { weight }, { layout }).y, TOL_F32, `${layout} ${seedNote(rng)}`);
     }
   });
+  // From a review: both sides of the test above ran the new loop, so it could not see a change
+  // to the order of the taps; here the order decides: (1 + 1e20) - 1e20 = 0, the other way 1.
+  test('the taps on channels keep their order: weight [1, 1e20, -1e20] over ones gives the middle gate sigmoid(0)', () => {
+    const s = poisoned(3);
+    ecaForward(new Float32Array(3).fill(1), [1, 3, 1, 1], { weight: Float32Array.of(1, 1e20, -1e20) }, { device: 'cpu', scaleOut: s });
+    expect(s[1]).toBe(0.5);
+  });
+  // A non-finite weight made every channel run all k taps again (a review: C 4096, k 1048575, one
+  // NaN weight: 2976 ms, 20 with finite weights); now it enters where the full loop meets it.
+  test.each([
+    ['a leading padding tap', 0],
+    ['a trailing padding tap', 4096],
+    ['the middle tap', 2048],
+    ['a tap on channels for some channels, padding for others', 2046],
+  ])('a NaN or Inf on %s of a 4097-tap kernel: gates NaN, ±1, 0 where the float64 reference has them', (_n, at) => {
+    const c = 6;
+    const x = new Float32Array(c * 4).map((_, i) => 0.25 + (i % 5) * 0.1);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      const weight = new Float32Array(4097).fill(0.01);
+      weight[at] = bad;
+      const s = poisoned(c);
+      ecaForward(x, [1, c, 2, 2], { weight }, { device: 'cpu', scaleOut: s });
+      const ref = refECA(x, [1, c, 2, 2], { weight }).scale;
+      for (let ch = 0; ch < c; ch++) {
+        if (Number.isNaN(ref[ch]!)) expect(Number.isNaN(s[ch]!), `${bad} at ${at}, channel ${ch}`).toBe(true);
+        else expect(Math.abs(s[ch]! - ref[ch]!), `${bad} at ${at}, channel ${ch}: ${s[ch]} against ${ref[ch]}`).toBeLessThanOrEqual(1e-6 * Math.abs(ref[ch]!));
+      }
+    }
+  });
   test('a non-finite weight on a tap that meets only padding still makes every gate NaN, as torch.conv1d', () => {
     const c = 4, k = 21;
     const weight = new Float32Array(k).fill(0.1);

@@ -1,6 +1,7 @@
 // ECA forward on the CPU: the SE pipeline with a k-tap convolution over the pooled channels.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "common.h"
 #include "sqex/cpu.h"
@@ -20,25 +21,28 @@ void eca_excite(void* vctx, int /*slot*/, const double* z, int64_t nb, float* s)
   const int64_t cc = c.p->shape.c;
   const int k = c.p->eca_k, pad = (k - 1) / 2;
   // Zero padding is an operand, not a skipped tap: a NaN/Inf weight on it gives 0 * w = NaN, as
-  // torch's conv1d (float64, and float32 at batch 1) does; see NOTES-cpu.md. With every weight
-  // finite a padding tap adds ±0, which leaves v's bits as they are (v starts at +0 and a sum from
-  // +0 is never -0), so only the taps on channels run: at most C per channel, where k may be up to
+  // torch's conv1d (float64, and float32 at batch 1) does; see NOTES-cpu.md. A padding tap with a
+  // finite weight adds ±0, which leaves v's bits as they are (v starts at +0 and a sum from +0 is
+  // never -0), so only the taps on channels run: at most C per channel, where k may be up to
   // 2^20 - 1 (an attack: C 16384, k 1048575 took 13 s a sample, every tap but 32767 on padding).
+  // A non-finite weight on the padding is added where the full loop would first meet one: v is
+  // NaN from then on and keeps that NaN's bits (x86 addsd returns its first NaN operand), so
+  // later padding taps change nothing. next_nf[j]: the first non-finite weight at or after j.
+  std::vector<int> next_nf;
   bool finite_w = true;
   for (int j = 0; j < k; ++j) finite_w = finite_w && std::isfinite(c.weight[j]);
+  if (!finite_w) {
+    next_nf.assign(size_t(k) + 1, k);
+    for (int j = k - 1; j >= 0; --j) next_nf[size_t(j)] = std::isfinite(c.weight[j]) ? next_nf[size_t(j) + 1] : j;
+  }
   for (int64_t n = 0; n < nb; ++n) {
     const double* zn = z + n * cc;
     for (int64_t ch = 0; ch < cc; ++ch) {
+      const int64_t j0 = std::max<int64_t>(0, pad - ch), j1 = std::min<int64_t>(k, cc - ch + pad);
       double v = 0;
-      if (finite_w) {
-        const int64_t j0 = std::max<int64_t>(0, pad - ch), j1 = std::min<int64_t>(k, cc - ch + pad);
-        for (int64_t j = j0; j < j1; ++j) v += double(c.weight[j]) * zn[ch + j - pad];
-      } else {
-        for (int j = 0; j < k; ++j) {
-          const int64_t src = ch + j - pad;
-          v += double(c.weight[j]) * (src >= 0 && src < cc ? zn[src] : 0.0);
-        }
-      }
+      if (!finite_w && next_nf[0] < j0) v += double(c.weight[next_nf[0]]) * 0.0;
+      for (int64_t j = j0; j < j1; ++j) v += double(c.weight[j]) * zn[ch + j - pad];
+      if (!finite_w && next_nf[size_t(j1)] < k) v += double(c.weight[next_nf[size_t(j1)]]) * 0.0;
       s[n * cc + ch] = float(gate_apply(c.p->gate, v));
     }
   }
