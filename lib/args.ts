@@ -15,6 +15,7 @@ import {
 } from './is.js';
 
 import {
+  JSONStringify,
   MathMin,
   NumberIsInteger as isInteger,
   ObjectCreate,
@@ -143,7 +144,7 @@ export function parseObject(
     }
     if (!isKnown) {
       const e = typeError(fn, arg, expected(), value);
-      e.message = `${fn}: ${arg} must be ${expected()}; received ${describe(value)} with the unknown key ${JSON.stringify(key)}${didYouMean(key, known)}`;
+      e.message = `${fn}: ${arg} must be ${expected()}; received ${describe(value)} with the unknown key ${JSONStringify(key)}${didYouMean(key, known)}`;
       throw e;
     }
     copy[key] = (value as Record<string, unknown>)[key];

@@ -3,7 +3,7 @@
 
 import { torchvisionFamily } from './families.js';
 import { describe, isArrayValue, isMapValue, isPlainObject, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
-import { ObjectKeys, ReflectApply, listAppend } from './primordials.js';
+import { JSONStringify, ObjectKeys, ReflectApply, listAppend } from './primordials.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
 import type { StateDict } from './state-dict-reader.js';
@@ -98,7 +98,7 @@ function namedOf(source: unknown): Named[] {
     for (let i = 0; i < pairs.length; i++) {
       const { name, value } = pairs[i]!;
       if (typeof name !== 'string') throw typeError(FN, 'source', 'a Map whose keys are tensor names (strings)', source, `It has the key ${describe(name)}`);
-      listAppend(entries, { arg: `source.get(${JSON.stringify(name)})`, name, value });
+      listAppend(entries, { arg: `source.get(${JSONStringify(name)})`, name, value });
     }
   } else if (form === 'object') {
     // A header holds an Array `tensors`; a state-dict record maps names to { shape, data } (a
@@ -109,8 +109,8 @@ function namedOf(source: unknown): Named[] {
     } else {
       const keys = readGuarded(FN, 'source', what, source, () => ObjectKeys(source as object));
       for (const key of keys) {
-        const value = readGuarded(FN, `source[${JSON.stringify(key)}]`, 'an object { shape, data }', source, () => (source as Record<string, unknown>)[key]);
-        listAppend(entries, { arg: `source[${JSON.stringify(key)}]`, name: key, value });
+        const value = readGuarded(FN, `source[${JSONStringify(key)}]`, 'an object { shape, data }', source, () => (source as Record<string, unknown>)[key]);
+        listAppend(entries, { arg: `source[${JSONStringify(key)}]`, name: key, value });
       }
     }
   } else {

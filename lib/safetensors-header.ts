@@ -15,6 +15,7 @@ import { MAX_U64, bufferOf, byteOffsetOf, describe, isPlainObject, isSharedView,
 import {
   ArrayIsArray,
   JSONParse,
+  JSONStringify,
   MathMin,
   ObjectCreate,
   ObjectHasOwn,
@@ -397,13 +398,13 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     throw new SafetensorsError(
       src,
       'duplicate-name',
-      depth === 1 ? `the tensor name ${JSON.stringify(key)} appears twice in the header` : `the key ${JSON.stringify(key)} appears twice in one header entry`,
+      depth === 1 ? `the tensor name ${JSONStringify(key)} appears twice in the header` : `the key ${JSONStringify(key)} appears twice in one header entry`,
       depth === 1 ? key : undefined,
     );
   }
   if (notInt) {
     const [name, key, token] = notInt;
-    throw new SafetensorsError(src, 'header-structure', `tensor ${JSON.stringify(name)}: "${key}" holds ${token}, which is not written as a plain non-negative integer (the reference implementation refuses fractions, exponents and -0)`, name);
+    throw new SafetensorsError(src, 'header-structure', `tensor ${JSONStringify(name)}: "${key}" holds ${token}, which is not written as a plain non-negative integer (the reference implementation refuses fractions, exponents and -0)`, name);
   }
   const dataStart = 8 + headerLength;
   const dataLength = fileLength - dataStart;
@@ -432,12 +433,12 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
       metadata = meta;
       continue;
     }
-    const bad = (what: string): SafetensorsError => new SafetensorsError(src, 'header-structure', `tensor ${JSON.stringify(name)}: ${what}`, name);
+    const bad = (what: string): SafetensorsError => new SafetensorsError(src, 'header-structure', `tensor ${JSONStringify(name)}: ${what}`, name);
     if (!isPlainObject(entry)) throw bad('its entry must be an object { dtype, shape, data_offsets }');
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
     if (typeof dtype !== 'string') throw bad(`"dtype" must be a string; received ${describe(dtype)}`);
     if (!ObjectHasOwn(DTYPE_BITS, dtype)) {
-      throw new SafetensorsError(src, 'dtype', `tensor ${JSON.stringify(name)} has dtype ${JSON.stringify(dtype.slice(0, 40))}, which the format does not define (known: ${Object.keys(DTYPE_BITS).join(', ')})`, name);
+      throw new SafetensorsError(src, 'dtype', `tensor ${JSONStringify(name)} has dtype ${JSONStringify(dtype.slice(0, 40))}, which the format does not define (known: ${joinList(ObjectKeys(DTYPE_BITS), ', ')})`, name);
     }
     const dims = countsOf(shape);
     if (dims === null) throw bad('"shape" must be an array of non-negative integers');
@@ -445,26 +446,26 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     if (pair === null || pair.length !== 2) throw bad('"data_offsets" must be [begin, end], two non-negative integers');
     const begin = pair[0]!;
     const end = pair[1]!;
-    if (end < begin) throw new SafetensorsError(src, 'offsets', `tensor ${JSON.stringify(name)} has data_offsets [${begin}, ${end}]: end before begin`, name);
+    if (end < begin) throw new SafetensorsError(src, 'offsets', `tensor ${JSONStringify(name)} has data_offsets [${begin}, ${end}]: end before begin`, name);
     if (end > dataLength) {
-      throw new SafetensorsError(src, 'data-length', `tensor ${JSON.stringify(name)} has data_offsets [${begin}, ${end}], past the end of the ${dataLength}-byte data section`, name);
+      throw new SafetensorsError(src, 'data-length', `tensor ${JSONStringify(name)} has data_offsets [${begin}, ${end}], past the end of the ${dataLength}-byte data section`, name);
     }
     // Element count and bit count as the reference computes them: u64 checked_mul from the left,
     // so [2^30, 2^30, 0] holds 0 elements while [2^40, 2^40, 0] overflows on the way.
     let count = 1n;
     for (let d = 0; d < dims.length; d++) {
       count *= BigInt(dims[d]!);
-      if (count > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the shape's element count overflows`, name);
+      if (count > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSONStringify(name)}: the shape's element count overflows`, name);
     }
     const bitsBig = count * BigInt(DTYPE_BITS[dtype as SafetensorsDType]);
-    if (bitsBig > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSON.stringify(name)}: the byte count overflows`, name);
+    if (bitsBig > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSONStringify(name)}: the byte count overflows`, name);
     // Past 2^53 it cannot equal end - begin (a safe integer): refused as shape-size, as there.
     const bits = Number(bitsBig);
     if (bitsBig % 8n !== 0n || bitsBig / 8n !== BigInt(end - begin)) {
       throw new SafetensorsError(
         src,
         'shape-size',
-        `tensor ${JSON.stringify(name)}: shape [${joinList(dims, ', ')}] of ${dtype} needs ${bits / 8} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+        `tensor ${JSONStringify(name)}: shape [${joinList(dims, ', ')}] of ${dtype} needs ${bits / 8} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
         name,
       );
     }
@@ -478,7 +479,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     const [begin, end] = t.dataOffsets;
     if (begin !== next) {
       const what = begin < next ? `overlaps the previous tensor (which ends at ${next})` : `leaves a gap of ${begin - next} bytes after offset ${next}`;
-      throw new SafetensorsError(src, 'offsets', `tensor ${JSON.stringify(t.name)} at data_offsets [${begin}, ${end}] ${what}; tensors must tile the data section`, t.name);
+      throw new SafetensorsError(src, 'offsets', `tensor ${JSONStringify(t.name)} at data_offsets [${begin}, ${end}] ${what}; tensors must tile the data section`, t.name);
     }
     next = end;
   }

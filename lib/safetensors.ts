@@ -11,7 +11,7 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } fr
 import { fileURLToPath } from 'node:url';
 import { editDistance, parseObject } from './args.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { TypedArrayPrototypeSet, listAppend } from './primordials.js';
+import { JSONStringify, TypedArrayPrototypeSet, listAppend } from './primordials.js';
 import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, USABLE_VIEW, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
 
 import {
@@ -441,7 +441,7 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
       'options.names',
       `names of tensors in ${src}`,
       names,
-      `${src} has no tensor named ${missing.map((m) => JSON.stringify(m)).join(', ')} (it has ${header.tensors.length} tensors${near === undefined ? '' : `; did you mean ${JSON.stringify(near)}?`}); readSafetensorsHeader(source).tensors lists them`,
+      `${src} has no tensor named ${missing.map((m) => JSONStringify(m)).join(', ')} (it has ${header.tensors.length} tensors${near === undefined ? '' : `; did you mean ${JSONStringify(near)}?`}); readSafetensorsHeader(source).tensors lists them`,
     );
     throw Object.assign(err, { code: 'ERR_SQEX_SAFETENSORS_NAME' });
   }
@@ -550,11 +550,11 @@ function readTensors(fn: string, input: Source, src: string, toFloat32: boolean,
         const t = chosen[i]!;
         if (t.byteLength > bufferConstants.MAX_LENGTH) {
           throw Object.assign(
-            new RangeError(`${fn}: tensor ${JSON.stringify(t.name)} of ${src} has ${t.byteLength} bytes, more than one ArrayBuffer holds here (${bufferConstants.MAX_LENGTH}); leave it out with options.names`),
+            new RangeError(`${fn}: tensor ${JSONStringify(t.name)} of ${src} has ${t.byteLength} bytes, more than one ArrayBuffer holds here (${bufferConstants.MAX_LENGTH}); leave it out with options.names`),
             { code: 'ERR_SQEX_SAFETENSORS_TOO_LARGE' },
           );
         }
-        const bytes = allocateArray(Uint8Array, t.byteLength, `tensor ${JSON.stringify(t.name)} of ${src}`);
+        const bytes = allocateArray(Uint8Array, t.byteLength, `tensor ${JSONStringify(t.name)} of ${src}`);
         readFully(fn, src, fd, bytes, t.fileOffset);
         out[t.name] = tensorFrom(t, bytes, 0, toFloat32);
       }

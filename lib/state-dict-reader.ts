@@ -5,7 +5,7 @@
 
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
 import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isMapValue, isPlainObject, isUnusableView, lengthOf, readGuarded, typeError, typedArrayName } from './is.js';
-import { StringPrototypeSlice, StringPrototypeToLowerCase, uncurryThis } from './primordials.js';
+import { JSONStringify, StringPrototypeSlice, StringPrototypeToLowerCase, uncurryThis } from './primordials.js';
 import { isSafetensorsDType } from './safetensors-header.js';
 import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
 
@@ -319,14 +319,14 @@ export class ModuleReader {
     const own = isFloat32Array(entry.data) ? 'F32' : typedArrayName(entry.data) === 'Float64Array' ? 'F64' : null;
     if (data === null && own !== null) {
       throw new StateDictError(
-        `${this.fn}: tensor "${name}" has dtype ${JSON.stringify(entry.dtype)}, which does not fit its data, ${describe(entry.data)} (${own}): give the dtype of the data (or omit dtype), or data of that dtype (F16/BF16 as bits in a Uint16Array)`,
+        `${this.fn}: tensor "${name}" has dtype ${JSONStringify(entry.dtype)}, which does not fit its data, ${describe(entry.data)} (${own}): give the dtype of the data (or omit dtype), or data of that dtype (F16/BF16 as bits in a Uint16Array)`,
         'dtype',
         name,
       );
     }
     if (data === null) {
       throw new StateDictError(
-        `${this.fn}: tensor "${name}" must hold float32 data (a Float32Array; F16, BF16 and F64 tensors from readSafetensors are converted); received ${entry.dtype !== undefined ? `dtype ${String(entry.dtype)} as ` : ''}${describe(entry.data)}`,
+        `${this.fn}: tensor "${name}" must hold float32 data (a Float32Array; F16, BF16 and F64 tensors from readSafetensors are converted); received ${entry.dtype !== undefined ? `dtype ${String(entry.dtype)} as ` : ''}${describe(entry.data)}${typedArrayName(entry.data) === 'Uint16Array' ? ". Half-precision bits in a Uint16Array need dtype 'F16' or 'BF16' (or 'torch.float16' / 'torch.bfloat16')" : ''}`,
         'dtype',
         name,
       );
@@ -366,12 +366,23 @@ export class ModuleReader {
   }
 }
 
-/** Float names other libraries print for a tensor's dtype (torch, numpy), as safetensors names. */
-const FLOAT_LABELS: Readonly<Record<string, string>> = { float32: 'F32', float: 'F32', float16: 'F16', half: 'F16', bfloat16: 'BF16', float64: 'F64', double: 'F64' };
+/**
+ * dtype names other libraries print (torch, numpy, and the short forms people write), as
+ * safetensors names: floats, and the integer and bool types, which never fit float data.
+ */
+const DTYPE_LABELS: Readonly<Record<string, string>> = {
+  float32: 'F32', float: 'F32', fp32: 'F32', f32: 'F32',
+  float16: 'F16', half: 'F16', fp16: 'F16', f16: 'F16',
+  bfloat16: 'BF16', bf16: 'BF16',
+  float64: 'F64', double: 'F64', fp64: 'F64', f64: 'F64',
+  int8: 'I8', uint8: 'U8', int16: 'I16', short: 'I16', uint16: 'U16', int32: 'I32', int: 'I32', uint32: 'U32',
+  int64: 'I64', long: 'I64', uint64: 'U64', bool: 'BOOL', complex64: 'C64',
+  float8_e4m3fn: 'F8_E4M3', float8_e5m2: 'F8_E5M2',
+};
 
 /**
  * The safetensors dtype a label names: the format's own names ('F16'), or torch's and numpy's
- * float names ('torch.float16', 'float32', 'half'); null for a label this cannot read (accepted,
+ * names ('torch.float16', 'float32', 'half', 'int32'); null for a label this cannot read (accepted,
  * as the data's own type decides).
  */
 function dtypeName(label: unknown): string | null {
@@ -381,7 +392,7 @@ function dtypeName(label: unknown): string | null {
   const l = StringPrototypeToLowerCase(label);
   const head = StringPrototypeSlice(l, 0, 6);
   const bare = head === 'torch.' || head === 'numpy.' ? StringPrototypeSlice(l, 6) : l;
-  return hasOwn(FLOAT_LABELS, bare) ? FLOAT_LABELS[bare]! : null;
+  return hasOwn(DTYPE_LABELS, bare) ? DTYPE_LABELS[bare]! : null;
 }
 
 /**
@@ -395,6 +406,6 @@ function toFloat32(t: Entry): Float32Array | null {
   if (isFloat32Array(data)) return named === null || named === 'F32' ? new Float32Array(bufferOf(data), byteOffsetOf(data), lengthOf(data)) : null;
   const tag = typedArrayName(data);
   if (tag === 'Float64Array') return named === null || named === 'F64' ? safetensorsToFloat32('F64', data as Float64Array) : null;
-  if (tag === 'Uint16Array' && (dtype === 'F16' || dtype === 'BF16')) return safetensorsToFloat32(dtype, data as Uint16Array);
+  if (tag === 'Uint16Array' && (named === 'F16' || named === 'BF16')) return safetensorsToFloat32(named, data as Uint16Array);
   return null;
 }

@@ -149,17 +149,20 @@ test.each([5, 129, 1027])('every SE gate of the same pre-gate value has the same
     w2[ch * hidden + 1] = b;
   }
   let want: number | null = null;
-  for (const t of [1, 2, 3]) {
-    native.setThreads(t);
-    for (const n of [1, 3, 16]) {
-      const x = new Float32Array(n * c * 4).fill(1);
-      const s = new Float32Array(n * c).fill(Number.NaN);
-      seForward(x, [n, c, 2, 2], { w1, b1, w2, b2 }, { device: 'cpu', scaleOut: s });
-      const sb = bits(s);
-      want ??= sb[0]!;
-      const odd = sb.findIndex((v) => v !== want);
-      expect(odd, `gate ${odd} (0x${sb[odd]?.toString(16)}) against 0x${want.toString(16)}, N=${n}, ${t} threads`).toBe(-1);
+  try {
+    for (const t of [1, 2, 3]) {
+      native.setThreads(t);
+      for (const n of [1, 3, 16]) {
+        const x = new Float32Array(n * c * 4).fill(1);
+        const s = new Float32Array(n * c).fill(Number.NaN);
+        seForward(x, [n, c, 2, 2], { w1, b1, w2, b2 }, { device: 'cpu', scaleOut: s });
+        const sb = bits(s);
+        want ??= sb[0]!;
+        const odd = sb.findIndex((v) => v !== want);
+        expect(odd, `gate ${odd} (0x${sb[odd]?.toString(16)}) against 0x${want.toString(16)}, N=${n}, ${t} threads`).toBe(-1);
+      }
     }
+  } finally {
+    native.setThreads(defaultThreads);
   }
-  native.setThreads(defaultThreads);
 });

@@ -279,3 +279,43 @@ describe('refusals that named the wrong fix, second audit', () => {
     expect(m.op === 'se' && m.weights.w1[0]).toBe(0.5);
   });
 });
+
+// A refusal built its message with the live JSON.stringify: replaced by code that throws, the
+// caller got that code's uncoded error instead of the refusal (a review, 2026-12-01).
+test('refusals stay coded with JSON.stringify replaced by code that throws', () => {
+  const real = JSON.stringify;
+  JSON.stringify = () => {
+    throw new Error('replaced JSON.stringify');
+  };
+  try {
+    const unknownKey = messageOf(() => seForward(new Float32Array(4), shape, w, { layot: 'NHWC' } as never));
+    expect(unknownKey.code).toBe('ERR_INVALID_ARG_TYPE');
+    expect(unknownKey.message).toContain('unknown key "layot"');
+    const label = messageOf(() =>
+      attentionWeightsFromStateDict({ 'se.conv.weight': { shape: [3], data: new Float32Array(3), dtype: 'F16' } } as never, 'se', { kind: 'timm.EcaModule' }),
+    );
+    expect(label.code).toBe('ERR_SQEX_STATE_DICT');
+    expect(label.message).toContain('has dtype "F16"');
+  } finally {
+    JSON.stringify = real;
+  }
+});
+
+test.each([
+  ['torch.float16', 0x3c00, 1],
+  ['half', 0x3c00, 1],
+  ['bf16', 0x3f80, 1],
+  ['torch.bfloat16', 0xc000, -2],
+] as const)('half bits in a Uint16Array labelled %s are converted; unlabelled ones are told which labels to give', (dtype, bits, value) => {
+  const t = (data: Uint16Array, label?: string) => ({ 'se.conv.weight': { shape: [3], data, dtype: label } });
+  const m = attentionWeightsFromStateDict(t(new Uint16Array(3).fill(bits), dtype) as never, 'se', { kind: 'timm.EcaModule' });
+  expect(m.op === 'eca' && Array.from(m.weights.weight)).toEqual([value, value, value]);
+  const refused = messageOf(() => attentionWeightsFromStateDict(t(new Uint16Array(3)) as never, 'se', { kind: 'timm.EcaModule' }));
+  expect(refused.message).toContain("need dtype 'F16' or 'BF16'");
+});
+
+test.each(['torch.int32', 'int32', 'int', 'bool', 'torch.int64'])('a Float32Array labelled %s is refused (an integer label never fits float data)', (dtype) => {
+  const refused = messageOf(() => attentionWeightsFromStateDict({ 'se.conv.weight': { shape: [3], data: new Float32Array(3), dtype } } as never, 'se', { kind: 'timm.EcaModule' }));
+  expect(refused.code).toBe('ERR_SQEX_STATE_DICT');
+  expect(refused.message).toContain('which does not fit its data');
+});
