@@ -1,21 +1,21 @@
 // The loader's check that a native binary's headers fit inside the file (lib/backend/binary-file.ts):
 // ELF from the addon this suite built, PE and Mach-O from headers made here (no such binaries on
 // this machine), each whole and cut short. A text file is left to dlopen.
-import { closeSync, mkdtempSync, openSync, readSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { loadReport } from '../dist/index.js';
 import { truncatedBinary } from '../dist/backend/binary-file.js';
 
-const fs = { openSync, readSync, closeSync };
+const fs = { openSync, readSync, closeSync, fstatSync };
 const dir = mkdtempSync(path.join(tmpdir(), 'sqex-binfile-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let n = 0;
 function check(bytes: Uint8Array): string | null {
   const file = path.join(dir, `f${n++}.node`);
   writeFileSync(file, bytes);
-  return truncatedBinary(fs, file, bytes.length);
+  return truncatedBinary(fs, file);
 }
 
 /** A PE image: DOS header, PE header, an optional header of 240 bytes, two sections. */
@@ -59,11 +59,11 @@ function fat(): Uint8Array {
 }
 
 /** An ELF (32 or 64-bit, either byte order) whose only program headers are PT_LOADs [offset, filesz]. */
-function elf(is64: boolean, little: boolean, loads: [number, number][], size: number, shoff = 0): Uint8Array {
+function elf(is64: boolean, little: boolean, loads: [number, number][], size: number, shoff = 0, phoffAt = 0): Uint8Array {
   const b = new Uint8Array(size);
   const v = new DataView(b.buffer);
   b.set([0x7f, 0x45, 0x4c, 0x46, is64 ? 2 : 1, little ? 1 : 2, 1]);
-  const phoff = is64 ? 64 : 52;
+  const phoff = phoffAt || (is64 ? 64 : 52);
   const phentsize = is64 ? 56 : 32;
   if (is64) {
     v.setBigUint64(32, BigInt(phoff), little);
@@ -160,15 +160,43 @@ describe('truncatedBinary', () => {
     expect(cut).toMatch(/^truncated: its headers place (its section table|a section) up to byte \d+/);
     expect(cut).not.toContain('SIGBUS');
   });
-  test('fields past the 64 KiB read of a longer file are not judged; offsets past any file are damage, not truncation', () => {
-    const far = new Uint8Array(0x20000);
-    far[0] = 0x4d; far[1] = 0x5a;
-    new DataView(far.buffer).setUint32(0x3c, 0x10100, true); // PE header past the bytes read
+  // An attack moved the program headers to the end of the file, past the first 64 KiB read: the
+  // check gave up there, and a PT_LOAD stretched past the end crashed dlopen (SIGBUS). Each header
+  // table is now read where the file says it is.
+  test('header tables past the first 64 KiB are read where they are: ELF program headers, a PE header', () => {
+    const far = elf(true, true, [[0, 0x1000], [0x1000, 0x2e000]], 0x30000, 0, 0x2f000);
     expect(check(far)).toBeNull();
-    const xnum = elf(true, true, [[0, 0x800]], 0x1000);
-    new DataView(xnum.buffer).setUint16(56, 0xffff, true); // PN_XNUM: the count is in section 0
+    const stretched = elf(true, true, [[0, 0x1000], [0x1000, 0x31000]], 0x30000, 0, 0x2f000);
+    expect(check(stretched)).toMatch(/^truncated: its headers place a loadable segment up to byte 204800, but the file has 196608 bytes .*SIGBUS\)$/);
+    expect(check(far.subarray(0, 0x2f010))).toMatch(/^truncated: its headers place its program headers up to byte/);
+    const pe2 = new Uint8Array(0x20000);
+    const v = new DataView(pe2.buffer);
+    pe2[0] = 0x4d; pe2[1] = 0x5a;
+    v.setUint32(0x3c, 0x10100, true);
+    v.setUint32(0x10100, 0x00004550, true);
+    v.setUint16(0x10100 + 6, 1, true);
+    v.setUint16(0x10100 + 20, 0, true);
+    v.setUint32(0x10100 + 24 + 16, 0x1000, true); v.setUint32(0x10100 + 24 + 20, 0x1f000, true); // ends at 0x20000
+    expect(check(pe2)).toBeNull();
+    expect(check(pe2.subarray(0, 0x1f800))).toMatch(/^truncated: its headers place a section up to byte 131072/);
+    pe2[0x10100] = 0; // no PE signature where e_lfanew points
+    expect(check(pe2)).toBe('damaged: an MZ file with no PE header');
+  });
+  test('PN_XNUM: the program header count is read from section 0; offsets past any file are damage, not truncation', () => {
+    const xnum = elf(true, true, [[0, 0x800]], 0x1000, 0xf00);
+    const v = new DataView(xnum.buffer);
+    v.setUint16(56, 0xffff, true); // e_phnum = PN_XNUM
+    v.setUint32(0xf00 + 44, 1, true); // section 0's sh_info: 1 program header
     expect(check(xnum)).toBeNull();
+    v.setBigUint64(64 + 32, 0x2000n, true); // its PT_LOAD now ends past the file
+    expect(check(xnum)).toMatch(/^truncated: its headers place a loadable segment up to byte 8192/);
+    v.setBigUint64(40, 0n, true); // no section table to hold the count
+    expect(check(xnum)).toMatch(/^damaged: an ELF file whose program header count is in a section table it does not have/);
     const absurd = elf(true, true, [[0, 0x800]], 0x1000, 2 ** 52);
     expect(check(absurd)).toBe('damaged: its headers place its section headers past any plausible file size');
+    const huge = elf(true, true, [[0, 0x800]], 0x1000);
+    new DataView(huge.buffer).setUint16(54, 0xffff, true); // phentsize 65535 x 1 entry: fine; x 65535 entries: not
+    new DataView(huge.buffer).setUint16(56, 0xfffe, true);
+    expect(check(huge)).toMatch(/^damaged: its program headers of \d+ bytes, more than any binary has/);
   });
 });

@@ -226,7 +226,7 @@ function notAnAddonFile(file: string): { reason: string; code: string | null } |
   if (!st.isFile()) return { reason: `not a regular file (${fileKind(st)}): a native addon is a .node file`, code: null };
   if (path.extname(file) !== '.node') return { reason: `not a .node file (${path.basename(file)}): require() would run it as JavaScript`, code: null };
   // A binary cut short would be mapped whole and end the process with SIGBUS on first use.
-  const cut = truncatedBinary(fs, file, st.size);
+  const cut = truncatedBinary(fs, file);
   if (cut !== null) return { reason: cut, code: null };
   return null;
 }
