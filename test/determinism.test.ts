@@ -166,3 +166,52 @@ test.each([5, 129, 1027])('every SE gate of the same pre-gate value has the same
     native.setThreads(defaultThreads);
   }
 });
+
+// A dot product that meets two different NaNs (one from x, one from Inf - Inf) keeps whichever
+// the multiply-add's operand order picks, and that order was the register blocking's (4, 2 or 1
+// samples at a time), so a gate's NaN sign followed the sample's position in the batch (an attack:
+// 0x7fc00000 at batch 1, 0xffc00000 at positions 4-5 of a batch of 6). The case is the attack's,
+// from its generator (a fixed LCG stream run up to SE C = 515, 3x3, NCHW).
+test('NaN gates have the same bits wherever the sample sits in the batch (SE, NaN and Inf in x and b2)', () => {
+  let s = 7;
+  const rnd = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  let x = new Float32Array(0), w1 = x, w2 = x, b2 = x;
+  let C = 0;
+  const special = [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+  gen: for (const c of [1, 3, 5, 9, 17, 33, 129, 515]) {
+    for (const hw of [1, 9]) {
+      for (const op of ['se', 'eca', 'cbam']) {
+        for (const layout of ['NCHW', 'NHWC']) {
+          C = c;
+          const hid = Math.max(1, c >> 2);
+          w1 = new Float32Array(hid * c).map(() => rnd() - 0.5);
+          w2 = new Float32Array(c * hid).map(() => (rnd() - 0.5) * 8);
+          b2 = new Float32Array(c).map(() => (rnd() < 0.05 ? special[Math.floor(rnd() * 3)]! : rnd() - 0.5));
+          x = new Float32Array(11 * c * hw).map(() => (rnd() < 0.002 ? special[Math.floor(rnd() * 3)]! : (rnd() - 0.5) * 2 ** (Math.floor(rnd() * 20) - 10)));
+          if (c === 515 && hw === 9 && op === 'se' && layout === 'NCHW') break gen;
+        }
+      }
+    }
+  }
+  const sample = x.slice(9 * C * 9, 10 * C * 9);
+  const gates = (n: number): Uint32Array => {
+    const xs = new Float32Array(n * C * 9);
+    for (let i = 0; i < n; i++) xs.set(sample, i * C * 9);
+    const sc = new Float32Array(n * C);
+    seForward(xs, [n, C, 3, 3], { w1, w2, b2 }, { device: 'cpu', scaleOut: sc });
+    return bits(sc);
+  };
+  try {
+    for (const t of [1, 2]) {
+      native.setThreads(t);
+      const one = gates(1);
+      expect(one.some((g) => (g & 0x7fffffff) > 0x7f800000), 'the case has NaN gates').toBe(true);
+      for (const n of [6, 11, 19]) {
+        const many = gates(n);
+        for (let i = 0; i < n; i++) expect(firstDiff(many.subarray(i * C, (i + 1) * C), one), `sample ${i} of ${n}, ${t} threads`).toBe(-1);
+      }
+    }
+  } finally {
+    native.setThreads(defaultThreads);
+  }
+});

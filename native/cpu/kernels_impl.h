@@ -431,6 +431,8 @@ static void k_scale_rows(const float* x, const float* s, const float* r, float* 
 // for R rows, so per R * G multiply-adds there are R conversions and G loads (the old per-row
 // loop did one load per multiply-add and converted each weight once per 4 samples: it ran at
 // ~40% of the fp64 FMA rate). Products and sums in double.
+static constexpr double kCanonicalNaN = __builtin_nan("");
+
 template <int R, int G>
 static inline void fc_block(const float* w, const float* b, int64_t k, const double* x, int64_t ldx, double* y,
                             int64_t ldy, int64_t row, int64_t n) {
@@ -453,7 +455,12 @@ static inline void fc_block(const float* w, const float* b, int64_t k, const dou
     for (int g = 0; g < G; ++g) {
       double t = vh_sum(acc[r][g]);
       for (int64_t j = i; j < k; ++j) t += double(wr[r * k + j]) * xn[g * ldx + j];
-      y[(n + g) * ldy + row + r] = t + bias;
+      // One NaN for every NaN result: a dot that meets two different NaNs (x's, and Inf - Inf)
+      // keeps whichever the multiply-add's operand order picks, and that order is the register
+      // blocking's (G samples at a time), so the bits followed the batch (an attack: a gate's
+      // NaN sign flipped with the sample's position in the batch).
+      const double v = t + bias;
+      y[(n + g) * ldy + row + r] = v == v ? v : kCanonicalNaN;
     }
   }
 }
