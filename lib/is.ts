@@ -80,7 +80,46 @@ const Uint16ArrayCtor = Uint16Array;
 // through the API, against 24 before fixedLengthView asked it of every operand and weight.
 // Built-ins come through process.getBuiltinModule where there is one, as in backend/load.ts.
 const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-const isSharedArrayBuffer = ((getBuiltin ? getBuiltin('node:util') : require('node:util')) as typeof UtilModule).types.isSharedArrayBuffer;
+const utilTypes = ((getBuiltin ? getBuiltin('node:util') : require('node:util')) as typeof UtilModule).types;
+
+/**
+ * `check` when it answers true for `yes` and false for `no` (a util.types replaced before this
+ * library loaded is not trusted: an attack's () => true made every call throw an uncoded
+ * TypeError), else `probe`, which throws and catches to find the answer.
+ */
+function trusted(check: unknown, yes: unknown, no: unknown, probe: (v: unknown) => boolean): (v: unknown) => boolean {
+  try {
+    if (typeof check === 'function' && ReflectApply(check, undefined, [yes]) === true && ReflectApply(check, undefined, [no]) === false) {
+      return (v) => ReflectApply(check, undefined, [v]) === true;
+    }
+  } catch {
+    // a replacement that throws: not trusted
+  }
+  return probe;
+}
+
+const isSharedArrayBuffer = trusted(
+  utilTypes.isSharedArrayBuffer,
+  typeof SharedArrayBuffer === 'function' ? new SharedArrayBuffer(1) : undefined,
+  new ArrayBuffer(1),
+  (v) => {
+    if (sharedArrayBufferByteLength === undefined) return false;
+    try {
+      sharedArrayBufferByteLength(v as SharedArrayBuffer);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+);
+const isMapIntrinsic = trusted(utilTypes.isMap, new Map(), new Set(), (v) => {
+  try {
+    MapPrototypeHas(v, undefined);
+    return true;
+  } catch {
+    return false;
+  }
+});
 
 /** Whether a buffer can change size: a resizable ArrayBuffer or a growable SharedArrayBuffer. */
 function canResize(buffer: ArrayBufferLike): boolean {
@@ -346,14 +385,11 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   }
 }
 
-/** A Map of any realm (the internal-slot check of Map.prototype.has), never a Proxy of one. */
+/** A Map of any realm (util.types.isMap, an internal-slot check), never a Proxy of one. */
 export function isMapValue(value: unknown): value is Map<unknown, unknown> {
-  try {
-    MapPrototypeHas(value, undefined);
-    return true;
-  } catch {
-    return false;
-  }
+  // util.types.isMap answers without an exception (the probe threw and caught one for every
+  // plain-object state dict), and is false for a Proxy of a Map, as the probe was.
+  return isMapIntrinsic(value);
 }
 
 /** @internal Classes (DeviceTensor) describe themselves in messages through this method key. */

@@ -381,13 +381,34 @@ const DTYPE_LABELS: Readonly<Record<string, string>> = {
 };
 
 /**
- * The safetensors dtype a label names: the format's own names ('F16'), or torch's and numpy's
- * names ('torch.float16', 'float32', 'half', 'int32'); null for a label this cannot read (accepted,
- * as the data's own type decides).
+ * The safetensors dtype a label names: the format's own names ('F16'), torch's and numpy's names
+ * ('torch.float16', 'float32', 'half', 'int32'), and numpy's codes ('<f4', 'f2', 'e'); null for a
+ * label this cannot read (accepted, as the data's own type decides).
  */
+/** numpy's one-character type codes (`arr.dtype.char`), case-sensitive. */
+const NUMPY_CHARS: Readonly<Record<string, string>> = {
+  e: 'F16', f: 'F32', d: 'F64', '?': 'BOOL', b: 'I8', B: 'U8', h: 'I16', H: 'U16', i: 'I32', I: 'U32',
+  l: 'I64', L: 'U64', q: 'I64', Q: 'U64', F: 'C64', D: 'C128',
+};
+/** numpy's kind and size (`arr.dtype.str` without its byte order), e.g. 'f4', 'u1', 'c8'. */
+const NUMPY_KINDS: Readonly<Record<string, string>> = {
+  f2: 'F16', f4: 'F32', f8: 'F64', b1: 'BOOL', i1: 'I8', u1: 'U8', i2: 'I16', u2: 'U16', i4: 'I32', u4: 'U32',
+  i8: 'I64', u8: 'U64', c8: 'C64', c16: 'C128',
+};
+
 function dtypeName(label: unknown): string | null {
   if (typeof label !== 'string') return null;
   if (isSafetensorsDType(label)) return label;
+  if (hasOwn(NUMPY_CHARS, label)) return NUMPY_CHARS[label]!;
+  // numpy's dtype.str: a byte order ('<' little, '>' big, '|' not applicable, '=' native), then
+  // kind and size. Big-endian data never fits a typed array of this machine's order.
+  const order = StringPrototypeSlice(label, 0, 1);
+  if (order === '<' || order === '>' || order === '|' || order === '=') {
+    const kind = StringPrototypeSlice(label, 1);
+    if (hasOwn(NUMPY_KINDS, kind)) return order === '>' && kind !== 'b1' && kind !== 'i1' && kind !== 'u1' ? `big-endian ${NUMPY_KINDS[kind]!}` : NUMPY_KINDS[kind]!;
+    return null;
+  }
+  if (hasOwn(NUMPY_KINDS, label)) return NUMPY_KINDS[label]!;
   // Captured built-ins: the label is the caller's string, and this decides whether data is read.
   const l = StringPrototypeToLowerCase(label);
   const head = StringPrototypeSlice(l, 0, 6);

@@ -319,3 +319,21 @@ test.each(['torch.int32', 'int32', 'int', 'bool', 'torch.int64'])('a Float32Arra
   expect(refused.code).toBe('ERR_SQEX_STATE_DICT');
   expect(refused.message).toContain('which does not fit its data');
 });
+
+// numpy's own dtype codes (dtype.str, dtype.char) were not read: '<i4' on float32 data was taken
+// as float32, '<f2' half bits were refused (a second attack).
+test.each([
+  ['<f4', 'F32', true], ['f4', 'F32', true], ['f', 'F32', true], ['<i4', 'F32', false], ['|u1', 'F32', false], ['?', 'F32', false], ['>f4', 'F32', false],
+  ['<f8', 'F64', true], ['d', 'F64', true], ['<f4', 'F64', false],
+  ['<f2', 'U16', true], ['e', 'U16', true], ['<i2', 'U16', false],
+] as const)('numpy code %s on %s data: read %s', (dtype, kind, read) => {
+  const data = kind === 'F32' ? new Float32Array(3).fill(1) : kind === 'F64' ? new Float64Array(3).fill(1) : new Uint16Array(3).fill(0x3c00);
+  const call = () => attentionWeightsFromStateDict({ 'se.conv.weight': { shape: [3], data, dtype } } as never, 'se', { kind: 'timm.EcaModule' });
+  if (read) {
+    const m = call();
+    expect(m.op === 'eca' && Array.from(m.weights.weight)).toEqual([1, 1, 1]);
+  } else {
+    const refused = messageOf(call);
+    expect(refused.code).toBe('ERR_SQEX_STATE_DICT');
+  }
+});

@@ -18,6 +18,8 @@ sab.set(x);
 const rab = new Float32Array(new ArrayBuffer(n * 4, { maxByteLength: n * 8 }));
 rab.set(x);
 const block = new sq.SEBlock(w);
+const t = (shape, data) => ({ shape, data });
+const record = { 'se.fc1.weight': t([4, C, 1, 1], w.w1), 'se.fc1.bias': t([4], w.b1), 'se.fc2.weight': t([C, 4, 1, 1], w.w2), 'se.fc2.bias': t([C], w.b2) };
 const cblock = new sq.CBAMBlock(cw, { channels: C });
 
 const cases = {
@@ -33,6 +35,10 @@ const cases = {
   'seForwardAsync': () => sq.seForwardAsync(x, shape, w),
   "seForwardAsync, offload 'always'": () => sq.seForwardAsync(x, shape, w, { offload: 'always' }),
   'SEBlock.forwardAsync': () => block.forwardAsync(x, shape),
+  // A plain-object state dict: telling it from a Map threw and caught once a call (an attack).
+  'attentionWeightsFromStateDict over a record': () => sq.attentionWeightsFromStateDict(record, 'se', { kind: 'timm.SEModule' }),
+  'SEBlock.fromStateDict over a record': () => sq.SEBlock.fromStateDict(record, 'se', { kind: 'timm.SEModule' }),
+  'findAttentionModules over a record': () => sq.findAttentionModules(record),
 };
 
 (async () => {
