@@ -89,8 +89,9 @@ const utilTypes = ((getBuiltin ? getBuiltin('node:util') : require('node:util'))
  */
 function trusted(check: unknown, yes: unknown, no: unknown, probe: (v: unknown) => boolean): (v: unknown) => boolean {
   try {
-    if (typeof check === 'function' && ReflectApply(check, undefined, [yes]) === true && ReflectApply(check, undefined, [no]) === false) {
-      return (v) => ReflectApply(check, undefined, [v]) === true;
+    if (typeof check === 'function') {
+      const f = check as (v: unknown) => unknown; // called directly: no argument array a call
+      if (f(yes) === true && f(no) === false) return (v) => f(v) === true;
     }
   } catch {
     // a replacement that throws: not trusted
