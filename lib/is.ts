@@ -148,10 +148,6 @@ export function fixedLengthView<T extends Float32Array | Uint16Array>(view: T, c
 
 /** Whether the view's memory is a SharedArrayBuffer's (which can never be detached or shrunk). */
 export function isSharedView(view: ArrayBufferView): boolean {
-  return isShared(view);
-}
-
-function isShared(view: ArrayBufferView): boolean {
   return isSharedArrayBuffer(typedArrayBuffer(view));
 }
 
@@ -322,7 +318,7 @@ export function isDetached(view: ArrayBufferView): boolean {
   // exceptions the buffer probes below may throw (an exception costs microseconds).
   if (typedArrayLength(view) !== 0) return false;
   const buffer = typedArrayBuffer(view);
-  if (isShared(view)) return false;
+  if (isSharedView(view)) return false;
   if (arrayBufferDetached !== undefined) return ReflectApply(arrayBufferDetached, buffer, []) as boolean;
   if (arrayBufferByteLength(buffer) !== 0) return false;
   try {
@@ -436,7 +432,7 @@ function describeUnguarded(value: unknown): string {
   if (name !== undefined) {
     const view = value as ArrayBufferView;
     if (isDetached(view)) return `a ${name} whose buffer is detached (transferred)`;
-    return `${article(name)} ${name} of length ${lengthOf(view)}${isShared(view) ? ' (SharedArrayBuffer)' : ''}`;
+    return `${article(name)} ${name} of length ${lengthOf(view)}${isSharedView(view) ? ' (SharedArrayBuffer)' : ''}`;
   }
   if (isView(value)) return 'a DataView';
   const abBytes = probe(() => arrayBufferByteLength(value));

@@ -437,7 +437,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     if (!isPlainObject(entry)) throw bad('its entry must be an object { dtype, shape, data_offsets }');
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
     if (typeof dtype !== 'string') throw bad(`"dtype" must be a string; received ${describe(dtype)}`);
-    if (!ObjectHasOwn(DTYPE_BITS, dtype)) {
+    if (!isSafetensorsDType(dtype)) {
       throw new SafetensorsError(src, 'dtype', `tensor ${JSONStringify(name)} has dtype ${JSONStringify(dtype.slice(0, 40))}, which the format does not define (known: ${joinList(ObjectKeys(DTYPE_BITS), ', ')})`, name);
     }
     const dims = countsOf(shape);

@@ -316,15 +316,16 @@ export class ModuleReader {
       throw new StateDictError(`${this.fn}: tensor "${name}" has data whose buffer was detached (transferred) or shrunk: pass the tensor's data itself`, 'dtype', name);
     }
     const data = toFloat32(entry);
-    const own = isFloat32Array(entry.data) ? 'F32' : typedArrayName(entry.data) === 'Float64Array' ? 'F64' : null;
-    if (data === null && own !== null) {
-      throw new StateDictError(
-        `${this.fn}: tensor "${name}" has dtype ${JSONStringify(entry.dtype)}, which does not fit its data, ${describe(entry.data)} (${own}): give the dtype of the data (or omit dtype), or data of that dtype (F16/BF16 as bits in a Uint16Array)`,
-        'dtype',
-        name,
-      );
-    }
     if (data === null) {
+      // Float data refused only for its label; other data for its type.
+      const own = isFloat32Array(entry.data) ? 'F32' : typedArrayName(entry.data) === 'Float64Array' ? 'F64' : null;
+      if (own !== null) {
+        throw new StateDictError(
+          `${this.fn}: tensor "${name}" has dtype ${JSONStringify(entry.dtype)}, which does not fit its data, ${describe(entry.data)} (${own}): give the dtype of the data (or omit dtype), or data of that dtype (F16/BF16 as bits in a Uint16Array)`,
+          'dtype',
+          name,
+        );
+      }
       throw new StateDictError(
         `${this.fn}: tensor "${name}" must hold float32 data (a Float32Array; F16, BF16 and F64 tensors from readSafetensors are converted); received ${entry.dtype !== undefined ? `dtype ${String(entry.dtype)} as ` : ''}${describe(entry.data)}${typedArrayName(entry.data) === 'Uint16Array' ? ". Half-precision bits in a Uint16Array need dtype 'F16' or 'BF16' (or 'torch.float16' / 'torch.bfloat16')" : ''}`,
         'dtype',

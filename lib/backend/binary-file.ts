@@ -221,8 +221,8 @@ function checkOpen(fs: Pick<typeof FsModule, 'readSync' | 'fstatSync'>, fd: numb
     const b = readAt(offset, length);
     return b.length === length ? b : { need: offset + length, what };
   };
-  const le32 = new DataView(head.buffer, head.byteOffset).getUint32(0, true);
-  const be32 = new DataView(head.buffer, head.byteOffset).getUint32(0, false);
+  const le32 = new HeaderView(head, true).u32(0);
+  const be32 = new HeaderView(head, false).u32(0);
   let extent: Verdict;
   if (head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46) extent = elfExtent(head, read);
   else if (le32 === 0xfeedfacf || le32 === 0xfeedface) extent = machoExtent(head, true, le32 === 0xfeedfacf, read);
