@@ -11,6 +11,7 @@
 //   - oom-more.cjs: block weight copies, readSafetensors and async worker threads out of memory
 //     give ERR_SQEX_OUT_OF_MEMORY.
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { DIST, memoryCap, runHostile, seed, underAsan } from './hostile-run.js';
 
@@ -149,4 +150,93 @@ describe('a result larger than a Buffer can hold (buffer.constants.MAX_LENGTH, 4
     expect(r.status, r.stderr.slice(-2000)).toBe(0);
     expect(JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}')).toEqual({ same: true });
   }, 300_000);
+});
+
+describe('results on transparent huge pages (Linux, THP mode "madvise"; native/binding/result_pages.h)', () => {
+  // A fresh result faulted in 4 KiB at a time cost up to 50x the op (NOTES-cpu.md item 52); its
+  // whole huge pages are advised instead. Checked through /proc/self/smaps: the total size of the
+  // mappings flagged `hg` (VM_HUGEPAGE) in a fresh child process, before and after each call.
+  const read = (p: string): string | null => {
+    try {
+      return readFileSync(p, 'utf8');
+    } catch {
+      return null;
+    }
+  };
+  const mode = process.platform === 'linux' ? read('/sys/kernel/mm/transparent_hugepage/enabled') : null;
+  const hugeBytes = Number(read('/sys/kernel/mm/transparent_hugepage/hpage_pmd_size') ?? 0);
+  const madvise = Boolean(mode?.includes('[madvise]')) && hugeBytes > 0 && hugeBytes <= 2 ** 21;
+  if (!madvise) console.log(`skipped: the huge-page advice is only given on Linux with THP "madvise" and 2 MiB huge pages (here: ${mode?.trim() ?? process.platform}, ${hugeBytes} bytes)`);
+  test.skipIf(!madvise)('a result without out of 8 MiB has its whole huge pages advised (sync and async, SE, ECA and CBAM); the out form, and a result under one huge page, advise nothing; values equal the out form', () => {
+    const r = spawnSync(
+      process.execPath,
+      [
+        '-e',
+        `const fs = require('node:fs');
+         const sq = require(${JSON.stringify(DIST)});
+         // Bytes of the mappings whose VmFlags include hg (MADV_HUGEPAGE).
+         const advised = () => {
+           let sum = 0, size = 0;
+           for (const line of fs.readFileSync('/proc/self/smaps', 'utf8').split('\\n')) {
+             const m = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
+             if (m) size = parseInt(m[2], 16) - parseInt(m[1], 16);
+             else if (line.startsWith('VmFlags:') && / hg( |$)/.test(line)) sum += size;
+           }
+           return sum;
+         };
+         const rand = (n, s) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) { s = (s * 1103515245 + 12345) >>> 0; a[i] = s / 2 ** 31 - 1; } return a; };
+         const C = 64, shape = [2, C, 128, 128], n = 2 * C * 128 * 128; // 8 MiB of float32
+         const x = rand(n, 7);
+         const se = { w1: rand(8 * C, 1), b1: rand(8, 2), w2: rand(C * 8, 3), b2: rand(C, 4) };
+         const eca = { weight: rand(5, 5) };
+         const cbam = { w1: rand(8 * C, 1), w2: rand(C * 8, 3), spatialWeight: rand(2 * 49, 6) };
+         const calls = [
+           ['se', (o) => sq.seForward(x, shape, se, o), (o) => sq.seForwardAsync(x, shape, se, o)],
+           ['eca', (o) => sq.ecaForward(x, shape, eca, o), (o) => sq.ecaForwardAsync(x, shape, eca, o)],
+           ['cbam', (o) => sq.cbamForward(x, shape, cbam, o), (o) => sq.cbamForwardAsync(x, shape, cbam, o)],
+         ];
+         const keep = []; // every result stays alive, so each lands on memory of its own
+         (async () => {
+           const report = { cases: [] };
+           for (const [op, sync, async] of calls) {
+             const out = new Float32Array(n).fill(NaN);
+             let before = advised();
+             sync({ device: 'cpu', out });
+             const outGrew = advised() - before;
+             before = advised();
+             const y = sync({ device: 'cpu' });
+             keep.push(y);
+             const syncGrew = advised() - before;
+             before = advised();
+             const ya = await async({ device: 'cpu' });
+             keep.push(ya);
+             const asyncGrew = advised() - before;
+             let same = y.length === n && ya.length === n;
+             for (let i = 0; i < n && same; i++) same = Object.is(y[i], out[i]) && Object.is(ya[i], out[i]);
+             report.cases.push({ op, outGrew, syncGrew, asyncGrew, same });
+           }
+           const small = rand(C * 32 * 32, 9); // 256 KiB: no whole huge page inside
+           let before = advised();
+           sq.seForward(small, [1, C, 32, 32], se, { device: 'cpu' });
+           report.smallGrew = advised() - before;
+           console.log(JSON.stringify(report));
+         })().catch((e) => { console.error(e); process.exit(1); });`,
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(r.status, r.stderr.slice(-2000)).toBe(0);
+    const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { cases: { op: string; outGrew: number; syncGrew: number; asyncGrew: number; same: boolean }[]; smallGrew: number };
+    expect(report.cases.map((c) => c.op)).toEqual(['se', 'eca', 'cbam']);
+    for (const c of report.cases) {
+      expect(c.same, c.op).toBe(true);
+      expect(c.outGrew, `${c.op}: the out form`).toBe(0);
+      // 8 MiB from any start holds at least 8 MiB - 2 huge pages of whole huge pages, and the
+      // advice covers nothing outside the result.
+      for (const [form, grew] of [['sync', c.syncGrew], ['async', c.asyncGrew]] as const) {
+        expect(grew, `${c.op}, ${form} without out`).toBeGreaterThanOrEqual(8 * 2 ** 20 - 2 * hugeBytes);
+        expect(grew, `${c.op}, ${form} without out`).toBeLessThanOrEqual(8 * 2 ** 20);
+      }
+    }
+    expect(report.smallGrew).toBe(0);
+  }, 120_000);
 });

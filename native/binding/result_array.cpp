@@ -2,6 +2,7 @@
 
 #include "binding/convert.h"
 #include "binding/env_state.h"
+#include "binding/result_pages.h"
 
 #include <string>
 
@@ -76,6 +77,9 @@ Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems) {
                                           " returned no ArrayBuffer of " + std::to_string(bytes) + " bytes"),
                 "ERR_SQEX_INTERNAL");
   }
+  // Before the kernel's first touch: a fresh result's pages then fault in 2 MiB at a time
+  // (result_pages.h). `v` holds the array here.
+  AdviseHugePages(v.As<Napi::ArrayBuffer>().Data(), bytes);
   return Napi::Float32Array::New(env, elems, v.As<Napi::ArrayBuffer>(), 0);
 }
 

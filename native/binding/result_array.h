@@ -26,9 +26,10 @@
 // result could not be moved to a worker: `postMessage(y.buffer, [y.buffer])` and
 // `structuredClone(.., {transfer})` copy it on Node 20 and throw DataCloneError on Node 22+. The
 // result must stay an ordinary array the caller owns (issue 11), so it comes from V8's allocator.
-// Also tried: madvise(MADV_HUGEPAGE) on results of 32 MiB and more: 567 faults instead of
-// 25,098 but still 55 ms (the zeroing of each fresh page remains), and with THP defrag on
-// "madvise" a fault may stall in direct compaction on a fragmented machine: not kept.
+// The result's whole huge pages are advised for transparent huge pages (result_pages.h): tried on
+// results of 32 MiB and more on 2026-11-30 (88 -> 55 ms, not kept for fear of compaction stalls),
+// and kept on 2026-12-02, when a fresh 4 KiB page cost 17 us and huge pages cut the default form's
+// cost 5-10x, fragmented memory included (NOTES-cpu.md item 52).
 // The registered allocator lives in the env's EnvState (env_state.h).
 #pragma once
 #include <napi.h>

@@ -3,8 +3,10 @@
 // Staging a 25 MB tensor into fresh memory costs far more than the copy: every call maps new
 // pages and faults each 4 KiB page in (measured here: an async 8×256×56² SE call blocked its
 // caller 16.6 ms, a memcpy of the same bytes takes 1.2 ms). Blocks are therefore kept after use
-// and handed to later calls of similar size. (MADV_HUGEPAGE was tried and dropped: with the
-// common "defrag=madvise" setting a fault may stall on synchronous compaction, 5-30x slower.)
+// and handed to later calls of similar size. (MADV_HUGEPAGE was tried here and dropped: with the
+// common "defrag=madvise" setting a fault may stall on synchronous compaction, 5-30x slower. A
+// reused block faults only once anyway; result arrays, fresh each call, are advised:
+// result_pages.h.)
 #pragma once
 #include <cstddef>
 #include <memory>
