@@ -22,6 +22,7 @@ import {
   ObjectFreeze,
   ObjectHasOwn,
   ObjectKeys as objectKeys,
+  RegExpPrototypeExec,
   StringPrototypeToLowerCase,
   joinList,
   listHas,
@@ -94,7 +95,22 @@ export function parseEnum<T extends string>(fn: string, arg: string, value: unkn
   return value as T;
 }
 
-/** " (did you mean 'hardsigmoid'?)" for a value equal to an allowed one up to case, '-' and '_', or within edit distance 2 of one. */
+// Other names the field uses for an allowed value (PyTorch's, TensorFlow's, the papers'), folded as
+// nearestValue folds: 'gpu' is nearer 'cpu' by spelling but means 'cuda'.
+const VALUE_SYNONYMS = ObjectFreeze({
+  __proto__: null,
+  gpu: 'cuda',
+  nvidia: 'cuda',
+  channelslast: 'NHWC',
+  channelsfirst: 'NCHW',
+  swish: 'silu',
+}) as unknown as Readonly<Record<string, string | undefined>>;
+
+/**
+ * " (did you mean 'hardsigmoid'?)" for a value equal to an allowed one up to case, '-' and '_',
+ * another name for one ('gpu' for 'cuda', 'channels_last' for 'NHWC', 'swish' for 'silu'), or
+ * within edit distance 2 of one; 'cuda:1' also points to options.deviceIndex.
+ */
 export function nearestValue(value: string, allowed: readonly string[]): string {
   const fold = (v: string): string => {
     const lower = StringPrototypeToLowerCase(v);
@@ -102,10 +118,16 @@ export function nearestValue(value: string, allowed: readonly string[]): string 
     for (let i = 0; i < lower.length; i++) if (lower[i] !== '-' && lower[i] !== '_' && lower[i] !== ' ') text += lower[i]!;
     return text;
   };
+  const folded = fold(value);
   for (let i = 0; i < allowed.length; i++) {
     const a = allowed[i]!;
-    if (fold(a) === fold(value)) return ` (did you mean '${a}'?)`;
+    if (fold(a) === folded) return ` (did you mean '${a}'?)`;
   }
+  const synonym = VALUE_SYNONYMS[folded];
+  if (synonym !== undefined && listHas(allowed, synonym)) return ` (did you mean '${synonym}'?)`;
+  // PyTorch's 'cuda:1': the index is an option of its own here.
+  const indexed = RegExpPrototypeExec(/^(cuda|gpu):(\d+)$/, folded);
+  if (indexed !== null && listHas(allowed, 'cuda')) return ` (did you mean 'cuda' with options.deviceIndex ${indexed[2]}?)`;
   return didYouMean(value, allowed);
 }
 

@@ -203,6 +203,8 @@ function fixFor(arg: string, expected: string, value: unknown): string | undefin
     if (value.length === 3) return 'A single image [C, H, W] is the batch of one [1, C, H, W]';
     if (value.length === 2) return 'A [N, C] tensor is [N, C, 1, 1]';
   }
+  // A shape kept in a typed array (tensor libraries' shape buffers, an Int32Array from a parser).
+  if (StringPrototypeIncludes(expected, '[N, C, H, W]') && name !== undefined) return 'To pass a shape held in a typed array: Array.from(shape)';
   return undefined;
 }
 

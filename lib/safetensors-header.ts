@@ -184,7 +184,10 @@ export function headerLengthOf(src: string, first8: Uint8Array, fileLength: numb
   }
   const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
-    throw new SafetensorsError(src, 'header-too-large', `the header length is ${n} bytes; at most ${SAFETENSORS_MAX_HEADER_BYTES} are accepted (the reference implementation's limit).${otherFormatHint(first8)}`);
+    // A length past the file's own size is not a big header but another kind of file (its first
+    // bytes read as a number: text, JSON, an image).
+    const other = otherFormatHint(first8) || (n > BigInt(fileLength) ? ` It is longer than the file (${fileLength} bytes): this is probably not a safetensors file, whose first 8 bytes are its JSON header's length.` : '');
+    throw new SafetensorsError(src, 'header-too-large', `the header length is ${n} bytes; at most ${SAFETENSORS_MAX_HEADER_BYTES} are accepted (the reference implementation's limit).${other}`);
   }
   const len = Number(n);
   if (8 + len > fileLength) {

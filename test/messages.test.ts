@@ -337,3 +337,56 @@ test.each([
     expect(refused.code).toBe('ERR_SQEX_STATE_DICT');
   }
 });
+
+describe('an option value by another of its names points to the right one (a newcomer)', () => {
+  // 'gpu' is within edit distance 1 of 'cpu', so the spelling hint sent a user who meant the GPU to the CPU.
+  test.each([
+    ['device', 'gpu', "'cuda'"],
+    ['device', 'GPU', "'cuda'"],
+    ['device', 'nvidia', "'cuda'"],
+    ['device', 'cuda:1', "'cuda' with options.deviceIndex 1"],
+    ['layout', 'channels_last', "'NHWC'"],
+    ['layout', 'channelsFirst', "'NCHW'"],
+    ['activation', 'swish', "'silu'"],
+    ['gate', 'hard_sigmoid', "'hardsigmoid'"],
+    ['device', 'cpux', "'cpu'"],
+  ])('options.%s %j: did you mean %s?', (key, value, hint) => {
+    const m = messageOf(() => seForward(new Float32Array(4), shape, w, { [key]: value } as never));
+    expect(m).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: `options.${key}` });
+    expect(m.message).toMatch(new RegExp(`received the string ${JSON.stringify(value)} \\(did you mean ${hint.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\?\\)$`));
+  });
+
+  test.each(['toString', '__proto__', 'constructor'])('a value named like an Object.prototype key (%s) gets no synonym', (value) => {
+    const m = messageOf(() => seForward(new Float32Array(4), shape, w, { device: value } as never));
+    expect(m.message).toMatch(new RegExp(`received the string "${value}"$`));
+  });
+});
+
+describe('hints a newcomer missed (fresh-clone check, 2026-12-02)', () => {
+  test('a shape in an Int32Array is told Array.from(shape)', () => {
+    const m = messageOf(() => seForward(new Float32Array(4), new Int32Array(shape) as never, w));
+    expect(m).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'shape' });
+    expect(m.message).toMatch(/received an Int32Array of length 4\. To pass a shape held in a typed array: Array\.from\(shape\)$/);
+  });
+
+  test("a two-FC SE's w1 with w2 left out is told to pass w2; a w1 of no such length is not", () => {
+    const m = messageOf(() => seForward(new Float32Array(64), [1, 16, 2, 2], { w1: new Float32Array(128) }));
+    expect(m.argument).toBe('weights.w1');
+    expect(m.message).toContain('single-FC SE, w2 omitted; if this is fc1.weight [hidden, C] = [8, 16] of a two-FC SE, pass fc2.weight [C, hidden] as weights.w2');
+    const n = messageOf(() => seForward(new Float32Array(64), [1, 16, 2, 2], { w1: new Float32Array(100) }));
+    expect(n.message).toContain('(C × C = 16 × 16: single-FC SE, w2 omitted); received');
+  });
+
+  test('a text file read as safetensors says it is probably not one (its first 8 bytes read as a length past the file)', () => {
+    const bytes = new TextEncoder().encode('{"name":"x","version":"1.0.0","description":"hello world"}');
+    let e: (Error & { code?: string; check?: string }) | undefined;
+    try {
+      readSafetensorsHeader(bytes);
+    } catch (err) {
+      e = err as Error & { code?: string; check?: string };
+    }
+    expect(e?.code).toBe('ERR_SQEX_SAFETENSORS');
+    expect(e?.check).toBe('header-too-large');
+    expect(e?.message).toContain(`It is longer than the file (${bytes.length} bytes): this is probably not a safetensors file`);
+  });
+});

@@ -211,7 +211,10 @@ function validateSeWeights(
     }
     c = root;
   }
-  expectLength(fn, 'weights.w1', w1, c * c, () => `C × C = ${c} × ${c}: single-FC SE, w2 omitted`);
+  // A two-FC SE's w1 ([hidden, C]) with w2 left out by mistake: say so, not only what one FC needs.
+  expectLength(fn, 'weights.w1', w1, c * c, () =>
+    `C × C = ${c} × ${c}: single-FC SE, w2 omitted` +
+    (w1Len % c === 0 ? `; if this is fc1.weight [hidden, C] = [${w1Len / c}, ${c}] of a two-FC SE, pass fc2.weight [C, hidden] as weights.w2` : ''));
   expectLength(fn, 'weights.b1', b1, c, () => `C = ${c}: single-FC SE, w2 omitted`);
   return { c, hidden: c, twoFc: 0, ecaK: 0, spatialK: 0, spatialBias: 0, slots: [w1, b1, null, null, null] };
 }
