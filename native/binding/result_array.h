@@ -18,9 +18,10 @@
 // call, and V8 does not count external data towards GC pressure: 20 calls of SE 32x256x56^2
 // grew RSS to 2.1 GB and took 58 ms each (V8's own memory: 144 MB, also 58 ms). The remaining
 // cost of a new large array is the kernel's page faults on fresh memory (glibc maps each chunk
-// over 32 MB afresh and trims the heap after each GC): passing `out` avoids it. On this VM a
-// fresh 4 KiB page costs ~1.2-3.5 us to fault (SE 32x256x56^2: 25,098 faults a call, 88 ms
-// against 8.7 ms with `out`).
+// over 32 MB afresh and trims the heap after each GC): passing `out` avoids it, and huge pages
+// (below) make it cheaper. On the dev VM a fresh 4 KiB page cost ~1.2-3.5 us to fault on
+// 2026-11-30 (SE 32x256x56^2: 25,098 faults a call, 88 ms against 8.7 ms with `out`) and 12-18 us
+// on 2026-12-02.
 // The same idea for async calls only (where the event loop turns, so finalizers do run) was
 // checked and dropped too (2026-11-30): Node marks an external ArrayBuffer untransferable, so the
 // result could not be moved to a worker: `postMessage(y.buffer, [y.buffer])` and
