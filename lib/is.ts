@@ -320,7 +320,7 @@ export function isDetached(view: ArrayBufferView): boolean {
   // exceptions the buffer probes below may throw (an exception costs microseconds).
   if (typedArrayLength(view) !== 0) return false;
   const buffer = typedArrayBuffer(view);
-  if (isSharedView(view)) return false;
+  if (isSharedArrayBuffer(buffer)) return false;
   if (arrayBufferDetached !== undefined) return ReflectApply(arrayBufferDetached, buffer, []) as boolean;
   if (arrayBufferByteLength(buffer) !== 0) return false;
   try {

@@ -77,10 +77,11 @@ Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems) {
                                           " returned no ArrayBuffer of " + std::to_string(bytes) + " bytes"),
                 "ERR_SQEX_INTERNAL");
   }
+  Napi::ArrayBuffer buffer = v.As<Napi::ArrayBuffer>();
   // Before the kernel's first touch: a fresh result's pages then fault in 2 MiB at a time
-  // (result_pages.h). `v` holds the array here.
-  AdviseHugePages(v.As<Napi::ArrayBuffer>().Data(), bytes);
-  return Napi::Float32Array::New(env, elems, v.As<Napi::ArrayBuffer>(), 0);
+  // (result_pages.h). `buffer` holds the array here.
+  AdviseHugePages(buffer.Data(), bytes);
+  return Napi::Float32Array::New(env, elems, buffer, 0);
 }
 
 }  // namespace sqex::binding
