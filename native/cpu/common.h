@@ -164,10 +164,21 @@ typedef void (*ExciteFn)(void* ctx, int slot, const double* z, int64_t nb, float
 // Sizes the excitation's own scratch before any work: slot 0 takes up to block_samples samples,
 // slots 1 .. threads - 1 one each. May be null.
 typedef Status (*ExcitePrepareFn)(void* ctx, int64_t block_samples, int threads);
+// An excitation in two parts, so that the NCHW split path computes a channel range's gates in
+// the task that scales those channels (one parallel phase fewer: NOTES-cpu.md item 53).
+// head(ctx, z, nb): what needs every channel's mean (SE: FC1 and its activation); may call
+// parallel_for; may be null. tail(ctx, z, nb, c0, c1, s): the gates s[n * C + c], c in [c0, c1),
+// of the nb samples; runs concurrently on disjoint ranges. Together they compute, bit for bit,
+// what excite(ctx, 0, z, nb, s) does.
+struct SplitExcite {
+  void (*head)(void* ctx, const double* z, int64_t nb);
+  void (*tail)(void* ctx, const double* z, int64_t nb, int64_t c0, int64_t c1, float* s);
+};
 // weight_bytes: bytes of weights one excitation reads; when they outweigh a sample, samples
 // are batched so the weights are read once per block rather than once per sample.
+// split: the same excitation in two parts, or null.
 Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, ExcitePrepareFn prepare, void* ctx,
-                         int threads, int64_t weight_bytes);
+                         int threads, int64_t weight_bytes, const SplitExcite* split = nullptr);
 
 // A block's samples, bounded so that its per-sample vectors (C channels, `hidden` units; a few
 // doubles each) stay within 2^16 values whatever N is: the scratch of a call is then bounded by

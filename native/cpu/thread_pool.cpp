@@ -174,14 +174,21 @@ struct alignas(64) Cursor {
   int64_t end = 0;
 };
 
-// One parallel_for. Shared-owned so that a worker waking up late (descheduled on a loaded
-// machine) only finds exhausted cursors: the caller waits for tasks to finish, never for
-// idle workers to check in.
+// One parallel_for. A worker waking up late (descheduled on a loaded machine) only finds
+// exhausted cursors: the caller waits for tasks to finish, never for idle workers to check in.
+// The pool owns its Jobs and reuses one once no worker holds it (pins == 0): allocating one per
+// parallel_for cost ~1 us a phase, since the worker often dropped the last reference and the free
+// went to the caller's malloc arena under its lock (NOTES-cpu.md item 53).
 struct Job {
   TaskRef task{nullptr, nullptr};
   int participants = 1;
+  int capacity = 0;  // cursors allocated
   std::unique_ptr<Cursor[]> cursors;
   std::atomic<int64_t> remaining{0};
+  // Workers that took this job from current_ and have not finished with it. Taken under
+  // wake_mutex_ while current_ names the job, released (release order) when done with it; the
+  // caller reuses the job only after reading 0 (acquire order), once current_ no longer names it.
+  std::atomic<int> pins{0};
 
   void call(int64_t i) {
     try {
@@ -235,13 +242,8 @@ class Pool {
     if (count < participants) participants = static_cast<int>(count);
     if (participants <= 1) return run_inline(count, task);
 
-    std::shared_ptr<Job> job;
-    try {
-      job = std::make_shared<Job>();
-      job->cursors.reset(new Cursor[participants]);
-    } catch (...) {
-      return run_inline(count, task);
-    }
+    Job* const job = take_job_locked(participants);
+    if (!job) return run_inline(count, task);
     job->task = task;
     job->participants = participants;
     job->remaining.store(count, std::memory_order_relaxed);
@@ -274,7 +276,7 @@ class Pool {
     caller_cpu_.store(current_cpu(), std::memory_order_relaxed);  // for the spin until the next job
     {
       std::lock_guard<std::mutex> g(wake_mutex_);
-      if (current_ == job) current_.reset();
+      if (current_ == job) current_ = nullptr;
     }
     return participants;
   }
@@ -287,6 +289,28 @@ class Pool {
     // Read once: glibc answers hardware_concurrency() by reading sysfs (~20 us a call).
     static const int hc = std::min(available_cpus(), kMaxParticipants);
     return hc;
+  }
+
+  // A Job no worker holds, with cursors for `participants`; null if none could be allocated.
+  // With run_mutex_ held. Each worker holds at most one job, so there are at most workers + 1.
+  Job* take_job_locked(int participants) {
+    Job* idle = nullptr;
+    for (const auto& j : jobs_) {
+      if (j->pins.load(std::memory_order_acquire) != 0) continue;
+      if (j->capacity >= participants) return j.get();
+      idle = j.get();
+    }
+    try {
+      if (!idle) {
+        jobs_.push_back(std::unique_ptr<Job>(new Job()));
+        idle = jobs_.back().get();
+      }
+      idle->cursors.reset(new Cursor[participants]);
+    } catch (...) {
+      return nullptr;
+    }
+    idle->capacity = participants;
+    return idle;
   }
 
   static int run_inline(int64_t count, TaskRef task) {
@@ -330,13 +354,17 @@ class Pool {
         }
       }
       if (stop_.load(std::memory_order_acquire)) return;
-      std::shared_ptr<Job> job;
+      Job* job;
       {
         std::lock_guard<std::mutex> g(wake_mutex_);
         job = current_;
+        if (job) job->pins.fetch_add(1, std::memory_order_relaxed);
         seen = generation_.load(std::memory_order_relaxed);
       }
-      if (job && index + 1 < job->participants) job->work(index + 1);
+      if (job) {
+        if (index + 1 < job->participants) job->work(index + 1);
+        job->pins.fetch_sub(1, std::memory_order_release);
+      }
     }
   }
 
@@ -371,11 +399,13 @@ class Pool {
   int requested_ = 0;
   std::vector<std::thread> threads_;
 
+  std::vector<std::unique_ptr<Job>> jobs_;  // guarded by run_mutex_; never shrinks (pool() is never destroyed)
+
   std::mutex wake_mutex_;  // guards current_
   std::condition_variable wake_cv_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
-  std::shared_ptr<Job> current_;
+  Job* current_ = nullptr;  // the job being run, or null
   std::atomic<int> caller_cpu_{-1};  // where the last job was published from (current_cpu())
 };
 
