@@ -4,23 +4,21 @@
 // and still hold (pin) a finished job while the next ones run: the case of the pool's job reuse
 // (NOTES-cpu.md item 53). Every task must run exactly once; exits 1 otherwise.
 //
-// Build and run (from the repo root; ~2 s):
-//   g++ -O1 -g -fsanitize=thread -std=c++17 -pthread -Inative/include -Inative/cpu
-//       native/dev/pool_stress.cpp native/cpu/*.cpp -o /tmp/pool_stress && /tmp/pool_stress
+// Build and run (from the repo root; ~5 s; test/pool-tsan.test.ts does this when g++ has TSan):
+//   g++ -O1 -g -fsanitize=thread -std=c++17 -pthread -Inative/cpu
+//       native/dev/pool_stress.cpp native/cpu/thread_pool.cpp -o /tmp/pool_stress && /tmp/pool_stress
 // (native/dev/cpu_se_bench.cpp `check 3` under the same flags covers the ops on the pool: ~5 min.)
 #include <atomic>
 #include <cstdio>
 #include <thread>
 #include <vector>
 
-#include "sqex/cpu.h"
 #include "thread_pool.h"
 
-using namespace sqex;
 using namespace sqex::cpu;
 
 int main() {
-  cpu_set_thread_count(8);
+  set_pool_size(8);
   std::atomic<int> bad{0};
   auto caller = [&](int id) {
     std::vector<int> hit(64);
@@ -33,7 +31,7 @@ int main() {
       });
       for (int i = 0; i < n; i++)
         if (hit[i] != 1) bad++;
-      if (id == 0 && it % 5000 == 0) cpu_set_thread_count(2 + (it / 5000) % 7);
+      if (id == 0 && it % 5000 == 0) set_pool_size(2 + (it / 5000) % 7);
     }
   };
   std::vector<std::thread> callers;
