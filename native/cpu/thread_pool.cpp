@@ -292,7 +292,8 @@ class Pool {
   }
 
   // A Job no worker holds, with cursors for `participants`; null if none could be allocated.
-  // With run_mutex_ held. Each worker holds at most one job, so there are at most workers + 1.
+  // With run_mutex_ held. Each worker holds at most one job, so there are at most (the most
+  // workers the pool has had) + 1: 257 jobs of 256 cursors, ~4 MiB, at the very worst.
   Job* take_job_locked(int participants) {
     Job* idle = nullptr;
     for (const auto& j : jobs_) {
