@@ -169,35 +169,6 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
     const int64_t rows = nhwc ? nb * hw : nb * cc;
     const int tasks = tasks_for(nb * sample_bytes, rows, threads);
 
-    if (!nhwc && split && nb == 1) {
-      // Tasks over channel ranges: pool them; then, after the head, compute their gates and
-      // scale them in one task (the gates need nothing else). One sample only: on blocks of
-      // several (8x2048x7x7) the same fusion, over channel ranges of all the block's samples, ran
-      // 4% slower than the four phases (NOTES-cpu.md item 53).
-      const int ctasks = tasks_for(nb * sample_bytes, cc, threads);
-      parallel_for(ctasks, [&](int64_t i) {
-        int64_t c0, c1;
-        split_range(cc, ctasks, i, &c0, &c1);
-        for (int64_t n = 0; n < nb; ++n)
-          for (int64_t c = c0; c < c1; ++c) z[size_t(n * cc + c)] = kn.sum(xb + (n * cc + c) * hw, hw) * inv_hw;
-      }, threads);
-      if (split->head) split->head(ctx, z.data(), nb);
-      parallel_for(ctasks, [&](int64_t i) {
-        int64_t c0, c1;
-        split_range(cc, ctasks, i, &c0, &c1);
-        split->tail(ctx, z.data(), nb, c0, c1, s.data());
-        for (int64_t n = 0; n < nb; ++n) {
-          const float* sn = s.data() + n * cc;
-          if (t.scale_out) std::memcpy(t.scale_out + (n0 + n) * cc + c0, sn + c0, size_t(c1 - c0) * sizeof(float));
-          for (int64_t c = c0; c < c1; ++c) {
-            const int64_t r = n * cc + c;
-            kn.scale(xb + r * hw, sn[c], rb ? rb + r * hw : nullptr, yb + r * hw, hw, relu, stream);
-          }
-        }
-      }, threads);
-      continue;
-    }
-
     // Pool.
     if (!nhwc) {
       parallel_for(tasks, [&](int64_t i) {
@@ -230,14 +201,27 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
       }
     }
 
-    excite(ctx, 0, z.data(), nb, s.data());
-    if (t.scale_out) std::memcpy(t.scale_out + n0 * cc, s.data(), size_t(nb * cc) * sizeof(float));
+    // One NCHW sample with a split excitation: after the head, each scale task first computes the
+    // gates of its rows, which are channels here (one parallel phase fewer). Not for blocks of
+    // several samples: the same fusion over channel ranges of all of a block's samples ran 4%
+    // slower on 8x2048x7x7 than the separate phases (NOTES-cpu.md item 53).
+    const bool gates_in_scale = !nhwc && split && nb == 1;
+    if (gates_in_scale) {
+      if (split->head) split->head(ctx, z.data(), nb);
+    } else {
+      excite(ctx, 0, z.data(), nb, s.data());
+      if (t.scale_out) std::memcpy(t.scale_out + n0 * cc, s.data(), size_t(nb * cc) * sizeof(float));
+    }
 
     // Scale, with the pooling's partition.
     if (!nhwc) {
       parallel_for(tasks, [&](int64_t i) {
         int64_t r0, r1;
         split_range(rows, tasks, i, &r0, &r1);
+        if (gates_in_scale) {
+          split->tail(ctx, z.data(), nb, r0, r1, s.data());
+          if (t.scale_out) std::memcpy(t.scale_out + n0 * cc + r0, s.data() + r0, size_t(r1 - r0) * sizeof(float));
+        }
         for (int64_t r = r0; r < r1; ++r)
           kn.scale(xb + r * hw, s[size_t(r)], rb ? rb + r * hw : nullptr, yb + r * hw, hw, relu, stream);
       }, threads);
