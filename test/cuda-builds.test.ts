@@ -6,7 +6,7 @@
 // The loader runs unchanged (lib/backend/load.ts, cuda-builds.ts) on a scratch package holding
 // prebuilds/<platform>-<arch>/ with the two files and cuda-builds.json, as `npm run prebuildify`
 // lays them out; only loading a file is emulated: each "loads" as the emulated binding of
-// test/fake-cuda.ts for that build's CUDA runtime on the emulated driver (runtime.cpp's
+// test/fake-cuda.ts for that build's CUDA runtime on the emulated driver (device.cpp's
 // cuda_status rules), whose CPU work is the real addon's. Drivers: none, R450, R470, R535, R570, R580.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';

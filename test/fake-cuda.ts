@@ -2,7 +2,7 @@
 // the TypeScript layer (DeviceTensor, the functions with DeviceTensors, the blocks on CUDA) runs
 // in CI on machines without a GPU. See test/device-contract.test.ts.
 //
-// What it mirrors from native/binding (addon.cpp, convert.cpp) and native/cuda/runtime.cpp:
+// What it mirrors from native/binding (addon.cpp, convert.cpp) and native/cuda (device.cpp, forward.cpp, memory.cpp):
 //   - the argument re-checks, with the same error classes and messages: ParseCfg, ExpectedSlots,
 //     ParseDevicePtrs (byte lengths), ParseHostOperands (weights only), DeviceArg, BigIntToU64,
 //     the cudaAlloc byte count (a positive integer: 0 bytes is a RangeError, as natively);
@@ -427,7 +427,7 @@ function settleSoon(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Driver emulation (issue 12): what cuda_status() in native/cuda/runtime.cpp reports for a build
+// Driver emulation (issue 12): what cuda_status() in native/cuda/device.cpp reports for a build
 // of a given CUDA runtime on a given driver.
 
 /**
@@ -444,7 +444,7 @@ function cmpVersion(a: string, b: string): number {
   return am !== bm ? am - bm : an - bn;
 }
 
-/** kMinDriverVersion of runtime.cpp: major.0 for CUDA >= 12, 11.2 for CUDA 11 (cudaMallocAsync). */
+/** kMinDriverVersion of device.cpp: major.0 for CUDA >= 12, 11.2 for CUDA 11 (cudaMallocAsync). */
 export function emulatedMinDriver(runtimeVersion: string): string {
   const major = Number(runtimeVersion.split('.')[0]);
   return major >= 12 ? `${major}.0` : '11.2';
@@ -461,12 +461,12 @@ export function emulatedStatus(runtimeVersion: string, driverVersion: string | n
   const off = (reason: string): NativeCudaStatus => ({ ...base, available: false, deviceCount: 0, reason, devices: [] });
   if (driverVersion === null) return off('no NVIDIA driver is installed (cudaErrorInsufficientDriver)');
   // The runtime's own check (minor-version compatibility: same major or newer); without a GPU the
-  // driver API's device count turns it into "no device" (runtime.cpp, driver_api_device_count).
+  // driver API's device count turns it into "no device" (device.cpp, driver_api_device_count).
   if (Number(driverVersion.split('.')[0]) < Number(runtimeVersion.split('.')[0])) {
     if (noDevice) return off(`no CUDA-capable device is present (the CUDA driver ${driverVersion} found is also older than the ${minDriverVersion} this build needs)`);
     return off(`CUDA driver ${driverVersion} is older than the ${minDriverVersion} this build needs`);
   }
-  // runtime.cpp's own floor (a CUDA 11 build on an 11.0 or 11.1 driver).
+  // device.cpp's own floor (a CUDA 11 build on an 11.0 or 11.1 driver).
   if (cmpVersion(driverVersion, minDriverVersion) < 0) {
     return off(`CUDA driver ${driverVersion} is older than the ${minDriverVersion} this build needs (it lacks the stream-ordered allocator, cudaMallocAsync)`);
   }

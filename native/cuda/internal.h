@@ -1,5 +1,6 @@
-// Pieces shared between the kernel launchers (*.cu) and runtime.cpp. Plain C++ plus
-// cuda_runtime.h; never included by the binding.
+// Pieces shared between the kernel launchers (*.cu) and the host side (device.cpp, stream_cache.cpp,
+// forward.cpp, memory.cpp, benchmark.cpp). Plain C++ plus cuda_runtime.h; never included by the
+// binding.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -35,6 +36,19 @@ struct DeviceProps {
 // Cached per device after the first query.
 Status device_props(int device, const DeviceProps** out);
 
+// cudaSetDevice as a Status (device.cpp).
+Status set_device(int device);
+
+inline size_t round_up(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+// Whether the op's required weights and sizes are there (forward.cpp), before anything is queued.
+Status check_weights(const OpParams& p, const Weights& w);
+
+// Uploads host weights into the (device, stream) weight cache, stream-ordered, and returns their
+// device pointers in *dw (stream_cache.cpp). The caller holds lock_stream until the kernels that
+// read them are queued.
+Status upload_weights(const OpParams& p, const Weights& hw, int device, cudaStream_t stream, Weights* dw);
+
 // Per-(device, stream) workspace: `counters` unsigned ints (zero between launches: the
 // kernels reset what they use) followed by `float_bytes` of scratch. Grows stream-ordered
 // (cudaMallocAsync / cudaFreeAsync), so it is never freed under a running kernel, given that the
@@ -46,7 +60,7 @@ Status workspace(int device, cudaStream_t stream, size_t counters, size_t float_
 // The lock that makes one call's queued operations on (device, stream) contiguous: held from
 // taking the stream's workspace or weight cache until the call's last operation is queued, so
 // that another thread's upload or workspace growth on the same stream cannot land in between
-// (runtime.cpp). Never held across an explicit synchronisation (a copy from pageable host memory,
+// (stream_cache.cpp). Never held across an explicit synchronisation (a copy from pageable host memory,
 // the weights', may still wait for the stream while it is held).
 std::unique_lock<std::mutex> lock_stream(int device, cudaStream_t stream);
 

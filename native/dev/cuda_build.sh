@@ -14,8 +14,10 @@ pids=()
 for f in se eca cbam; do
   nvcc $FLAGS -c native/cuda/$f.cu -o $OUT/$f.o > $OUT/$f.ptxas.txt 2>&1 & pids+=($!)
 done
-nvcc -std=c++17 -O3 -Inative/include -c native/cuda/runtime.cpp -o $OUT/runtime.o
+for f in device stream_cache forward memory benchmark; do
+  nvcc -std=c++17 -O3 -Inative/include -c native/cuda/$f.cpp -o $OUT/$f.o
+done
 nvcc -std=c++17 -O3 -arch=$ARCH -Inative/include -c native/dev/cuda_check_bench.cu -o $OUT/harness.o
 for p in "${pids[@]}"; do wait $p; done
-nvcc -arch=$ARCH -cudart static $OUT/se.o $OUT/eca.o $OUT/cbam.o $OUT/runtime.o $OUT/harness.o -o $OUT/cuda_check_bench
+nvcc -arch=$ARCH -cudart static $OUT/se.o $OUT/eca.o $OUT/cbam.o $OUT/{device,stream_cache,forward,memory,benchmark}.o $OUT/harness.o -o $OUT/cuda_check_bench
 echo built $OUT/cuda_check_bench

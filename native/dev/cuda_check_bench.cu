@@ -1,6 +1,6 @@
 // Validation and timing harness for the CUDA backend (llm.c dev/cuda style).
 //   nvcc -std=c++17 -O3 -arch=sm_90 -Inative/include native/dev/cuda_check_bench.cu \
-//        native/cuda/se.cu native/cuda/eca.cu native/cuda/cbam.cu native/cuda/runtime.cpp -o cuda_check_bench
+//        native/cuda/se.cu native/cuda/eca.cu native/cuda/cbam.cu native/cuda/{device,stream_cache,forward,memory,benchmark}.cpp -o cuda_check_bench
 //   ./cuda_check_bench [check|nan|bench|all] [results.md]   (nan: the NaN/Inf cases alone)
 // check: every op x options x dtype x layout on odd shapes against a float64 CPU reference
 //        computed from the storage-rounded inputs; outputs poisoned (NaN) before each run;

@@ -1,5 +1,5 @@
 // Two threads queueing work on one CUDA stream. The per-(device, stream) weight cache and kernel
-// workspace (native/cuda/runtime.cpp) are stream-ordered, which holds only if each call's
+// workspace (native/cuda/stream_cache.cpp) are stream-ordered, which holds only if each call's
 // uploads and launches are queued together; before lock_stream (2026-12-01, found by an attack
 // and reproduced on the CPU emulator: native/dev/cuemu/stream_race.cpp) a kernel could read
 // another thread's weights, or a workspace another thread had just freed. Every result here must

@@ -16,14 +16,16 @@ else
   pids=()
   nvcc $FL -c native/cuda/se.cu -o "$B/se.o" > "$B/se.log" 2>&1 & pids+=($!)
   nvcc $FL -c native/cuda/eca.cu -o "$B/eca.o" > "$B/eca.log" 2>&1 & pids+=($!)
-  nvcc -O3 -std=c++17 -Inative/include -c native/cuda/runtime.cpp -o "$B/runtime.o" > "$B/runtime.log" 2>&1 & pids+=($!)
+  for f in device stream_cache forward memory benchmark; do
+    nvcc -O3 -std=c++17 -Inative/include -c native/cuda/$f.cpp -o "$B/$f.o" > "$B/$f.log" 2>&1 & pids+=($!)
+  done
   nvcc -O3 -std=c++17 -Inative/include -c native/dev/cluster/cbam_stub.cpp -o "$B/cbam_stub.o" > "$B/stub.log" 2>&1 & pids+=($!)
   nvcc $FL -DWITH_SHIPPED -Xptxas -v -c native/dev/cluster/se_cluster.cu \
     -o "$B/se_cluster.o" > "$B/ptxas.txt" 2>&1 & pids+=($!)
   rc=0
   for p in "${pids[@]}"; do wait "$p" || rc=1; done
   if [ $rc -ne 0 ]; then cat "$B"/*.log "$B/ptxas.txt"; exit 1; fi
-  nvcc -arch=sm_90 -cudart static "$B/se_cluster.o" "$B/se.o" "$B/eca.o" "$B/runtime.o" "$B/cbam_stub.o" \
+  nvcc -arch=sm_90 -cudart static "$B/se_cluster.o" "$B/se.o" "$B/eca.o" "$B"/{device,stream_cache,forward,memory,benchmark}.o "$B/cbam_stub.o" \
     -o "$B/se_cluster"
 fi
 # registers / stack / spills per kernel of the variants
@@ -54,5 +56,6 @@ PY
 cat "$B/ptxas-summary.txt" 2>/dev/null || true
 # the sources this binary was built from (run.sh rebuilds when they differ)
 cat native/dev/cluster/se_cluster.cu native/dev/cluster/cbam_stub.cpp \
-  native/cuda/*.cuh native/cuda/se.cu native/cuda/eca.cu native/cuda/runtime.cpp | sha256sum | cut -c1-16 > "$B/src.sha"
+  native/cuda/*.cuh native/cuda/se.cu native/cuda/eca.cu \
+  native/cuda/device.cpp native/cuda/stream_cache.cpp native/cuda/forward.cpp native/cuda/memory.cpp native/cuda/benchmark.cpp | sha256sum | cut -c1-16 > "$B/src.sha"
 echo "built $B/se_cluster"

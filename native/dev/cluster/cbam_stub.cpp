@@ -1,4 +1,4 @@
-// The cluster harness links the shipped SE and ECA kernels as its baseline; runtime.cpp also names
+// The cluster harness links the shipped SE and ECA kernels as its baseline; forward.cpp also names
 // cbam_launch, which this stub provides so that cbam.cu (the slowest to compile) stays out.
 #include "../../cuda/internal.h"
 

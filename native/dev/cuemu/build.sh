@@ -35,7 +35,9 @@ pids=()
 for f in se eca cbam; do
   g++ "${FLAGS[@]}" -x c++ -include "$HERE/cuemu.h" -c "$SRC/native/cuda/$f.cu" -o "$OUT/$f.o" & pids+=($!)
 done
-g++ "${FLAGS[@]}" -x c++ -include "$HERE/cuemu.h" -c "$SRC/native/cuda/runtime.cpp" -o "$OUT/runtime.o" & pids+=($!)
+for f in device stream_cache forward memory benchmark; do
+  g++ "${FLAGS[@]}" -x c++ -include "$HERE/cuemu.h" -c "$SRC/native/cuda/$f.cpp" -o "$OUT/$f.o" & pids+=($!)
+done
 g++ "${FLAGS[@]}" -x c++ -include "$HERE/cuemu.h" -c "$SRC/native/dev/cuda_check_bench.cu" -o "$OUT/harness.o" & pids+=($!)
 g++ "${FLAGS[@]}" -x c++ -include "$HERE/cuemu.h" -c "$HERE/stream_race.cpp" -o "$OUT/stream_race.o" & pids+=($!)
 g++ "${FLAGS[@]}" -c "$HERE/cuemu.cpp" -o "$OUT/cuemu.o" & pids+=($!)
@@ -43,6 +45,6 @@ g++ "${FLAGS[@]}" -c "$HERE/cuemu_runtime.cpp" -o "$OUT/cuemu_runtime.o" & pids+
 rc=0
 for p in "${pids[@]}"; do wait "$p" || rc=1; done
 [ $rc = 0 ] || { echo "cuemu build failed" >&2; exit 1; }
-g++ "${FLAGS[@]}" "$OUT"/{se,eca,cbam,runtime,harness,cuemu,cuemu_runtime}.o -ldl -o "$OUT/cuda_check_bench"
-g++ "${FLAGS[@]}" "$OUT"/{se,eca,cbam,runtime,stream_race,cuemu,cuemu_runtime}.o -ldl -o "$OUT/stream_race"
+g++ "${FLAGS[@]}" "$OUT"/{se,eca,cbam,device,stream_cache,forward,memory,benchmark,harness,cuemu,cuemu_runtime}.o -ldl -o "$OUT/cuda_check_bench"
+g++ "${FLAGS[@]}" "$OUT"/{se,eca,cbam,device,stream_cache,forward,memory,benchmark,stream_race,cuemu,cuemu_runtime}.o -ldl -o "$OUT/stream_race"
 echo "built $OUT/cuda_check_bench and $OUT/stream_race"

@@ -1,4 +1,4 @@
-// The CUDA runtime API as native/cuda/runtime.cpp and the harness use it, over host memory:
+// The CUDA runtime API as native/cuda/*.cpp and the harness use it, over host memory:
 // every call is synchronous, one emulated device (CUEMU_SMS multiprocessors, default 4, with
 // an H100's shared-memory sizes), graphs unsupported. See cuemu.h.
 #include "cuemu.h"

@@ -1,8 +1,9 @@
-// Two threads issuing SE calls to one CUDA stream, over the emulator (runtime.cpp's caches are per
-// (device, stream), so their uses must not interleave between threads). Each mode exits 1 on any
+// Two threads issuing SE calls to one CUDA stream, over the emulator (stream_cache.cpp's caches
+// are per (device, stream), so their uses must not interleave between threads). Each mode exits 1 on any
 // wrong result or error; a write to freed device memory traps in the emulator's cudaFree
 // quarantine, and a read of it sees 0xDD bytes (before the fix, `workspace` and `graph` crashed on
-// counters read as 0xDDDDDDDD). Found by a helper's attack (2026-12-01); before runtime.cpp's lock_stream:
+// counters read as 0xDDDDDDDD). Found by a helper's attack (2026-12-01); before lock_stream
+// (stream_cache.cpp, then runtime.cpp):
 //   weights:   both threads pass a device x with host weights (seForward(devX, shape, hostW) from
 //              two workers): a kernel read the other thread's weights (3-59 of 500 calls);
 //   host:      thread A takes the host-array path (an async host call on the libuv pool), thread B

@@ -27,7 +27,7 @@ struct CudaStatusInfo {
   int runtime_version = 0;  // cudaRuntimeGetVersion of the statically linked runtime
   // The oldest driver this build runs on, as the CUDA version the driver supports (the unit of
   // driver_version): major.0 for CUDA >= 12 (minor-version compatibility), 11.2 for CUDA 11
-  // (runtime.cpp says why). 0 when CUDA is not compiled in.
+  // (native/cuda/device.cpp says why). 0 when CUDA is not compiled in.
   int min_driver_version = 0;
   std::string reason;       // why not available, in words; empty when available
   std::vector<CudaDeviceInfo> devices;
