@@ -27,8 +27,10 @@ export interface StateDictTensor {
    * safetensors dtype ('F16' or 'BF16'); needed only to tell F16 from BF16 bits (Uint16Array
    * data). Typed so that editors suggest the safetensors names while any string (what a reader
    * of another library gives) still type-checks. A label that names another type than the data's
-   * (a safetensors name, or torch's and numpy's float names such as 'torch.float16' or 'half')
-   * is a StateDictError with `check` 'dtype'; other strings are not read.
+   * (a safetensors name, or torch's and numpy's names such as 'torch.int32' or '<i4') is a
+   * StateDictError with `check` 'dtype'; other strings are not read. One exception: a Float32Array
+   * may be labelled F16, BF16 or F64 (or their torch/numpy names), the type it was converted from,
+   * as readSafetensors(source, { toFloat32: true }) leaves it.
    */
   dtype?: SafetensorsDType | (string & {});
 }
@@ -420,12 +422,17 @@ function dtypeName(label: unknown): string | null {
 /**
  * The entry's data as a plain Float32Array: a Float32Array (or subclass) becomes a plain view of
  * the same memory made with the intrinsic accessors; F64, and F16/BF16 bits, are converted.
+ * A Float32Array labelled F16, BF16 or F64 is data converted from that type, as
+ * readSafetensors(source, { toFloat32: true }) returns it (the label stays the file's type).
  */
 function toFloat32(t: Entry): Float32Array | null {
   const data = t.data;
   const dtype = t.dtype;
   const named = dtypeName(dtype);
-  if (isFloat32Array(data)) return named === null || named === 'F32' ? new Float32Array(bufferOf(data), byteOffsetOf(data), lengthOf(data)) : null;
+  if (isFloat32Array(data)) {
+    const fits = named === null || named === 'F32' || named === 'F16' || named === 'BF16' || named === 'F64';
+    return fits ? new Float32Array(bufferOf(data), byteOffsetOf(data), lengthOf(data)) : null;
+  }
   const tag = typedArrayName(data);
   if (tag === 'Float64Array') return named === null || named === 'F64' ? safetensorsToFloat32('F64', data as Float64Array) : null;
   if (tag === 'Uint16Array' && (named === 'F16' || named === 'BF16')) return safetensorsToFloat32(named, data as Uint16Array);

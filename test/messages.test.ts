@@ -250,9 +250,8 @@ describe('refusals that named the wrong fix, second audit', () => {
   // StateDictTensor.dtype's doc said a label that does not fit the data is refused; a Float32Array
   // labelled 'F16' or 'I32' was read as float32 (a parity audit).
   test.each([
-    ['F16', new Float32Array(8)],
     ['I32', new Float32Array(8)],
-    ['torch.float16', new Float32Array(8)],
+    ['torch.int64', new Float32Array(8)],
     ['C64', new Float32Array(16)],
     ['F16', new Float64Array(8)],
     ['F32', new Float64Array(8)],
@@ -273,7 +272,9 @@ describe('refusals that named the wrong fix, second audit', () => {
     expect(err.message).toContain(`has dtype "${dtype}", which does not fit its data`);
   });
 
-  test.each(['F32', 'float32', 'torch.float32', undefined, 'anything else'])('a Float32Array labelled %s is read', (dtype) => {
+  // readSafetensors(source, { toFloat32: true }) keeps the file's dtype beside the converted data;
+  // fromStateDict refused its own reader's result (an attack, 2026-12-02).
+  test.each(['F32', 'float32', 'torch.float32', undefined, 'anything else', 'F16', 'BF16', 'F64', 'torch.float16', 'half', 'torch.bfloat16', '<f8'])('a Float32Array labelled %s is read', (dtype) => {
     const tensors = { 'fc.weight': { shape: [4, 4], data: new Float32Array(16).fill(0.5), dtype }, 'fc.bias': { shape: [4], data: new Float32Array(4) } };
     const m = attentionWeightsFromStateDict(tensors as never, '', { kind: 'timm.EffectiveSEModule' });
     expect(m.op === 'se' && m.weights.w1[0]).toBe(0.5);
@@ -292,10 +293,10 @@ test('refusals stay coded with JSON.stringify replaced by code that throws', () 
     expect(unknownKey.code).toBe('ERR_INVALID_ARG_TYPE');
     expect(unknownKey.message).toContain('unknown key "layot"');
     const label = messageOf(() =>
-      attentionWeightsFromStateDict({ 'se.conv.weight': { shape: [3], data: new Float32Array(3), dtype: 'F16' } } as never, 'se', { kind: 'timm.EcaModule' }),
+      attentionWeightsFromStateDict({ 'se.conv.weight': { shape: [3], data: new Float32Array(3), dtype: 'I32' } } as never, 'se', { kind: 'timm.EcaModule' }),
     );
     expect(label.code).toBe('ERR_SQEX_STATE_DICT');
-    expect(label.message).toContain('has dtype "F16"');
+    expect(label.message).toContain('has dtype "I32"');
   } finally {
     JSON.stringify = real;
   }

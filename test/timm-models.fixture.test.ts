@@ -78,6 +78,16 @@ describe('whole-model checkpoints (real timm / torchvision, real safetensors wri
         errors.push(runCaseOnCpu(file, c, layout, fx.bnEps, `${m.name} ${c.prefix}`));
       },
     );
+
+    // readSafetensors' toFloat32 keeps the file's dtype beside the converted data; fromStateDict
+    // refused that result ("has dtype F16, which does not fit its data"; an attack, 2026-12-02).
+    if (m.dtype !== 'float32') {
+      test('read with toFloat32, every module loads and reproduces the module within 1e-5', () => {
+        const converted = readSafetensors(m.path, { toFloat32: true });
+        expect(converted.header.tensors.find((t) => t.dtype !== 'I64')?.dtype).toBe(m.dtype === 'float16' ? 'F16' : 'BF16');
+        for (const c of m.cases) errors.push(runCaseOnCpu(converted, c, 'NCHW', fx.bnEps, `${m.name} ${c.prefix} (toFloat32)`));
+      });
+    }
   });
 
   test('`squeeze-excite inspect` lists every attention module of a whole model', () => {
