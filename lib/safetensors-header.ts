@@ -289,6 +289,12 @@ interface HeaderScan {
   largeObjectMembers: number;
   /** The most members of any one object. */
   maxMembers: number;
+  /** Strings (keys and values). */
+  strings: number;
+  /** Bytes inside strings, quotes excluded. */
+  stringBytes: number;
+  /** Whether any byte is not ASCII (V8 then holds the text, and strings with such characters, in two bytes a character). */
+  nonAscii: boolean;
 }
 
 /** One pass over the JSON bytes, no allocation past two stacks of `limit` levels: depth (stops at `limit`) and counts. */
@@ -298,20 +304,28 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
   let commas = 0;
   let largeObjectMembers = 0;
   let maxMembers = 0;
+  let strings = 0;
+  let stringBytes = 0;
+  let nonAscii = false;
   let inString = false;
   // Per open container (index = depth): whether it is an object, and its members so far.
   const isObject = new Uint8Array(limit + 2);
   const members = new Float64Array(limit + 2);
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i]!;
+    if (b >= 0x80) nonAscii = true;
     if (inString) {
-      if (b === 0x5c /* \ */) i++; // the escaped byte cannot end the string
-      else if (b === 0x22 /* " */) inString = false;
+      if (b === 0x5c /* \ */) {
+        i++; // the escaped byte cannot end the string
+        stringBytes += 2;
+      } else if (b === 0x22 /* " */) inString = false;
+      else stringBytes++;
     } else if (b === 0x22) {
       inString = true;
+      strings++;
     } else if (b === 0x7b /* { */ || b === 0x5b /* [ */) {
       opens++;
-      if (++depth > limit) return { tooDeep: true, opens, commas, largeObjectMembers, maxMembers };
+      if (++depth > limit) return { tooDeep: true, opens, commas, largeObjectMembers, maxMembers, strings, stringBytes, nonAscii };
       isObject[depth] = b === 0x7b ? 1 : 0;
       members[depth] = 0;
     } else if (b === 0x7d /* } */ || b === 0x5d /* ] */) {
@@ -331,7 +345,7 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
   for (let d = depth; d > 0; d--) {
     if (isObject[d] === 1 && members[d]! > maxMembers) maxMembers = members[d]!;
   }
-  return { tooDeep: false, opens, commas, largeObjectMembers, maxMembers };
+  return { tooDeep: false, opens, commas, largeObjectMembers, maxMembers, strings, stringBytes, nonAscii };
 }
 
 /**
@@ -345,9 +359,15 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
  * skips them): 7M empty arrays (21 MB, far under the size limit) ended a 200 MB heap. So a header
  * whose estimate exceeds a quarter of this process's heap limit (at least 64 MB) is refused
  * before parsing: with Node's default heap, ~16M arrays and objects (millions of tensors).
+ * Strings count too: the decoded text, alive while JSON.parse runs (its length, twice that where
+ * V8 needs two bytes a character), and each string JSON.parse makes, 24 bytes plus its characters
+ * (an attack, 2026-12-02: 1M distinct 88-character strings under an ignored key, a 91 MB header
+ * estimated at 8 MB, ended a 160 MB heap; JSON.parse took ~190 MB, this counts 203).
  */
-function parseCostBytes(scan: HeaderScan): number {
-  return scan.opens * 64 + scan.commas * 8 + scan.largeObjectMembers * 160;
+function parseCostBytes(scan: HeaderScan, textBytes: number): number {
+  const perChar = scan.nonAscii ? 2 : 1;
+  const strings = textBytes * perChar + scan.strings * 24 + scan.stringBytes * perChar;
+  return scan.opens * 64 + scan.commas * 8 + scan.largeObjectMembers * 160 + strings;
 }
 
 function headerHeapBudget(): number {
@@ -377,13 +397,13 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
       `an object of the header holds ${scan.maxMembers} members, more than ${MAX_OBJECT_MEMBERS} (2^22): JSON.parse slows without bound past 2^23 members in one object, and a header of at most 100 MB holds fewer than 2.1M tensors`,
     );
   }
-  const cost = parseCostBytes(scan);
+  const cost = parseCostBytes(scan, bytes.length);
   const budget = headerHeapBudget();
   if (cost > budget) {
     throw new SafetensorsError(
       src,
       'header-too-large',
-      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${Math.round(cost / 2 ** 20)} MB of JS heap, more than the ${Math.round(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit; node --max-old-space-size raises it)`,
+      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${Math.round(cost / 2 ** 20)} MB of JS heap, more than the ${Math.round(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit; node --max-old-space-size raises it)`,
     );
   }
   let json: unknown;

@@ -403,6 +403,30 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(o.bigParses).toBe(0);
   });
 
+  // An attack (2026-12-02): 1M distinct 88-character strings under an ignored key, a 91 MB header
+  // (under the 100 MB limit), were estimated at 8 MB (strings did not count) and ended a 160 MB
+  // heap in JSON.parse (V8's fatal out-of-memory). The body is built in a Buffer: outside the heap.
+  test('header-too-large: 1M strings of an ignored array are refused before parsing, in a 160 MB heap', { timeout: 60_000 }, () => {
+    const o = readHeaderInChild(
+      `const pre = '{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"junk":[', count = 1_000_000, L = 88;
+      const body = Buffer.alloc(pre.length + count * (L + 3) - 1 + 3, 0x78);
+      body.write(pre, 0);
+      let at = pre.length;
+      for (let i = 0; i < count; i++) {
+        body[at] = 0x22;
+        body.write(i.toString(36), at + 1);
+        body[at + L + 1] = 0x22;
+        if (i + 1 < count) body[at + L + 2] = 0x2c;
+        at += L + 3;
+      }
+      body.write(']}}', at - 1);`,
+      ['--max-old-space-size=160'],
+      55_000,
+    );
+    expect(o).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS', check: 'header-too-large', message: expect.stringMatching(/1000006 strings \(\d+ bytes\).*MB of JS heap/) });
+    expect(o.bigParses).toBe(0);
+  });
+
   // The control for the checks above: a header within the limits is parsed, and the counter sees it.
   test('the JSON.parse counter sees a header that is read (100k members of an ignored object)', { timeout: 60_000 }, () => {
     const o = readHeaderInChild(manyMembers(100_000, 'junk'), [], 55_000);
