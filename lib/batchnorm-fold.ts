@@ -7,6 +7,8 @@ import { StateDictError, type Dim, type ModuleReader } from './state-dict-reader
 /** torch.nn.BatchNorm2d's default eps (1e-5), added to running_var when a BatchNorm is folded; a state dict does not store it. */
 export const BATCHNORM_EPS = 1e-5;
 
+const REFUSED = 'so this module is refused rather than computed differently';
+
 /** eval-mode BatchNorm as scale and shift: y = x·scale + shift, in float64; `refuse` names it for foldInto. */
 export function batchNormAffine(
   r: ModuleReader,
@@ -14,7 +16,7 @@ export function batchNormAffine(
   width: Dim,
   eps: number,
   what: string,
-): { scale: Float64Array; shift: Float64Array; refuse: (detail: string) => never } {
+): { scale: Float64Array; shift: Float64Array; refuse: (detail: string, why?: string) => never } {
   if (!r.has(`${bn}.running_mean`) || !r.has(`${bn}.running_var`)) {
     throw new StateDictError(
       `${r.fn}: "${r.full(bn)}" has no running_mean / running_var, so it is not an eval-mode BatchNorm2d that can be folded into ${what} (a different norm layer, or track_running_stats=False); this module cannot be loaded`,
@@ -34,9 +36,9 @@ export function batchNormAffine(
     scale[j] = (gamma ? gamma[j]! : 1) / Math.sqrt(variance[j]! + eps);
     shift[j] = (beta ? beta[j]! : 0) - mean[j]! * scale[j]!;
   }
-  const refuse = (detail: string): never => {
+  const refuse = (detail: string, why = `PyTorch applies it after the conv and gets finite values where the folded weights would give ±Inf or NaN (Inf − Inf), ${REFUSED}`): never => {
     throw new StateDictError(
-      `${r.fn}: the eval-mode BatchNorm "${r.full(bn)}" cannot be folded into ${what} exactly: ${detail}. PyTorch applies it after the conv and gets finite values where the folded weights would give ±Inf or NaN (Inf − Inf), so this module is refused rather than computed differently`,
+      `${r.fn}: the eval-mode BatchNorm "${r.full(bn)}" cannot be folded into ${what} exactly: ${detail}. ${why}`,
       'unsupported',
       r.full(`${bn}.weight`),
     );
@@ -49,13 +51,15 @@ export function batchNormAffine(
  * once. Exact for finite BatchNorms; an infinite scale or shift (γ = ±Inf, running_var + eps = 0) or
  * a folded weight or bias that overflows float32 from finite values is refused (bn.refuse): the
  * folded conv would add ±Inf terms that cancel into NaN where PyTorch's conv-then-BatchNorm stays
- * finite (a parity audit: γ = +Inf gave 128 NaN outputs of 128, PyTorch 8). NaN statistics are not
- * refused: PyTorch's outputs are NaN there too, as the folded ones are.
+ * finite (a parity audit: γ = +Inf gave 128 NaN outputs of 128, PyTorch 8). So is a folded weight
+ * that underflows to 0 from non-zero factors (|w · scale| < 2^-150, e.g. a subnormal γ): an
+ * infinite input then gives 0 × Inf = NaN where PyTorch gets ±Inf (an attack, 2026-12-02). NaN
+ * statistics are not refused: PyTorch's outputs are NaN there too, as the folded ones are.
  */
 export function foldInto(
   weight: Float32Array,
   bias: Float32Array | null,
-  bn: { scale: Float64Array; shift: Float64Array; refuse: (detail: string) => never },
+  bn: { scale: Float64Array; shift: Float64Array; refuse: (detail: string, why?: string) => never },
 ): { weight: Float32Array; bias: Float32Array } {
   const out = bn.scale.length;
   const per = weight.length / out;
@@ -70,6 +74,12 @@ export function foldInto(
       const v = weight[o * per + i]!;
       w[o * per + i] = v * s;
       if (infinite(w[o * per + i]!) && !infinite(v)) bn.refuse(`the folded weight ${v} × ${s} overflows float32 in channel ${o}`);
+      if (w[o * per + i] === 0 && v !== 0 && s !== 0 && s === s) {
+        bn.refuse(
+          `the folded weight ${v} × ${s} underflows float32 to 0 in channel ${o}`,
+          `PyTorch applies it after the conv, where an infinite input gives ±Inf; the folded weight 0 would give NaN (0 × Inf), ${REFUSED}. If the channel is meant to be off, set its γ to exactly 0 (PyTorch gives NaN there too, as the fold does)`,
+        );
+      }
     }
     const v = bias ? bias[o]! : 0;
     b[o] = v * s + bn.shift[o]!;

@@ -221,6 +221,24 @@ describe('BatchNorm folds that would not compute what PyTorch computes are refus
     expect(s).toMatchObject({ name: 'StateDictError', code: 'ERR_SQEX_STATE_DICT' });
     expect(s.message).toContain('the folded bias');
   });
+  // An attack (2026-12-02): a subnormal γ made every folded weight 0, so an input with one +Inf
+  // channel gave NaN everywhere, where PyTorch (conv, then BatchNorm) gives Inf and finite gates.
+  test('a folded weight that underflows to 0 from non-zero factors (subnormal γ) is refused; γ = 0 folds', () => {
+    const c = messageOf(() => attentionWeightsFromStateDict(cbam(1.4e-45) as never, 'm', { kind: 'timm.CbamModule' }));
+    expect(c).toMatchObject({ name: 'StateDictError', code: 'ERR_SQEX_STATE_DICT' });
+    expect(c.message).toContain('"m.spatial.conv.bn" cannot be folded into the spatial conv exactly: the folded weight 0.05');
+    expect(c.message).toContain('underflows float32 to 0 in channel 0');
+    expect(c.message).toContain('0 × Inf');
+    const tiny = se(0);
+    tiny['m.bn.weight'] = t([2], [1, 1.4e-45]);
+    const s = messageOf(() => SEBlock.fromStateDict(tiny as never, 'm', { kind: 'timm.SEModule' }));
+    expect(s).toMatchObject({ name: 'StateDictError', code: 'ERR_SQEX_STATE_DICT' });
+    expect(s.message).toContain('in channel 1');
+    // γ = 0 exactly (a channel switched off): 0 × Inf is NaN in PyTorch as well.
+    expect(attentionWeightsFromStateDict(cbam(0) as never, 'm', { kind: 'timm.CbamModule' }).op).toBe('cbam');
+    // A small γ whose folded weights stay non-zero (subnormal) still loads.
+    expect(attentionWeightsFromStateDict(cbam(1e-40) as never, 'm', { kind: 'timm.CbamModule' }).op).toBe('cbam');
+  });
   test('finite BatchNorms, and NaN statistics (NaN in PyTorch too), still load', () => {
     expect(attentionWeightsFromStateDict(cbam(2) as never, 'm', { kind: 'timm.CbamModule' }).op).toBe('cbam');
     expect(SEBlock.fromStateDict(se(1e4) as never, 'm', { kind: 'timm.SEModule' }).channels).toBe(4);
