@@ -56,6 +56,10 @@ export const SetPrototypeClear = uncurryThis(Set.prototype.clear as () => void);
 export const SetPrototypeHas = uncurryThis(Set.prototype.has as (value: unknown) => boolean);
 export const SetPrototypeGetSize = uncurryGetter<number>(Set.prototype, 'size');
 export const MapPrototypeHas = uncurryThis(Map.prototype.has as (key: unknown) => boolean);
+export const MapPrototypeGet = uncurryThis(Map.prototype.get as (key: unknown) => unknown);
+export const MapPrototypeSet = uncurryThis(Map.prototype.set as (key: unknown, value: unknown) => Map<unknown, unknown>);
+export const MapPrototypeForEach = uncurryThis(Map.prototype.forEach as (fn: (value: unknown, key: unknown) => void) => void);
+export const StringPrototypeStartsWith = uncurryThis(String.prototype.startsWith as (search: string, position?: number) => boolean);
 // A replaced unregister would leave a disposed tensor's finalizer armed: a second cudaFree of a
 // pointer the allocator may have handed out again.
 export const FinalizationRegistryPrototypeRegister = uncurryThis(

@@ -5,7 +5,19 @@
 
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
 import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isMapValue, isPlainObject, isUnusableView, lengthOf, readGuarded, typeError, typedArrayName } from './is.js';
-import { JSONStringify, StringPrototypeSlice, StringPrototypeToLowerCase, uncurryThis } from './primordials.js';
+import {
+  JSONStringify,
+  MapPrototypeForEach,
+  MapPrototypeGet,
+  MapPrototypeHas,
+  MapPrototypeSet,
+  StringPrototypeSlice,
+  StringPrototypeStartsWith,
+  StringPrototypeToLowerCase,
+  listAppend,
+  listHas,
+  uncurryThis,
+} from './primordials.js';
 import { isSafetensorsDType } from './safetensors-header.js';
 import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
 
@@ -70,12 +82,11 @@ export class StateDictError extends Error {
 }
 
 const objectKeys = Object.keys;
-const mapForEach = Map.prototype.forEach;
 const hasOwn = Object.hasOwn;
 
 /** A module's name as the reader uses it: a trailing '.' is ignored. */
 export function modulePrefix(prefix: string): string {
-  return prefix.endsWith('.') ? prefix.slice(0, -1) : prefix;
+  return prefix.length > 0 && prefix[prefix.length - 1] === '.' ? StringPrototypeSlice(prefix, 0, -1) : prefix;
 }
 
 /** A state-dict entry's fields, read once, from own properties only (never Object.prototype's). */
@@ -108,7 +119,7 @@ function shapeCopy(shape: unknown): { dims: number[] | null; problem: string } {
   for (let i = 0; i < n; i++) {
     const d: unknown = shape[i];
     if (!(typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) return { dims: null, problem: ` whose [${i}] is ${describe(d)}` };
-    dims.push(d);
+    listAppend(dims, d);
   }
   return { dims, problem: '' };
 }
@@ -120,7 +131,12 @@ export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-/** Reads the tensors of one module (`prefix.`) from a state dict, checking names and shapes. */
+/**
+ * Reads the tensors of one module (`prefix.`) from a state dict, checking names and shapes. What
+ * decides which tensors are read, folded or refused uses built-ins captured at load
+ * (primordials.ts): a caller that replaced Array.prototype.some or filter made a timm SEModule
+ * load without its BatchNorm, and the strict check pass (an attack, 2026-12-02).
+ */
 export class ModuleReader {
   readonly fn: string;
   readonly prefix: string;
@@ -148,16 +164,16 @@ export class ModuleReader {
       // override returning a non-iterable escaped as V8's uncoded TypeError): they check the
       // fields they read and throw coded errors.
       const names = fileNames(tensors);
-      for (let i = 0; i < names.length; i++) this.entries.set(names[i]!, fileGet(tensors, names[i]!));
+      for (let i = 0; i < names.length; i++) MapPrototypeSet(this.entries, names[i]!, fileGet(tensors, names[i]!));
     } else if (form === 'map') {
-      mapForEach.call(tensors, (v: unknown, k: unknown) => {
-        if (typeof k === 'string') this.entries.set(k, v);
+      MapPrototypeForEach(tensors, (v: unknown, k: unknown) => {
+        if (typeof k === 'string') MapPrototypeSet(this.entries, k, v);
       });
     } else if (form === 'record') {
       const rec = tensors as Readonly<Record<string, unknown>>;
       const expected = 'a record of { shape, data: Float32Array } by tensor name';
       const keys = readGuarded(fn, 'tensors', expected, rec, () => objectKeys(rec));
-      for (let i = 0; i < keys.length; i++) this.entries.set(keys[i]!, readGuarded(fn, 'tensors', expected, rec, () => rec[keys[i]!]));
+      for (let i = 0; i < keys.length; i++) MapPrototypeSet(this.entries, keys[i]!, readGuarded(fn, 'tensors', expected, rec, () => rec[keys[i]!]));
     } else {
       // A file's bytes (a Buffer from readFileSync) would otherwise get the typed-array hint.
       const bytes = typedArrayName(tensors) === 'Uint8Array';
@@ -166,21 +182,23 @@ export class ModuleReader {
   }
 
   private lookup(name: string): unknown {
-    return this.entries.get(name);
+    return MapPrototypeGet(this.entries, name);
   }
 
   /** The entry's fields (read once), or null for an entry that is not an object. */
   private fieldsOf(name: string): Entry | null {
-    if (!this.fields.has(name)) {
-      const t = this.entries.get(name);
+    if (!MapPrototypeHas(this.fields, name)) {
+      const t = MapPrototypeGet(this.entries, name);
       const fields = typeof t === 'object' && t !== null ? readGuarded(this.fn, `tensors['${name}']`, 'an object { shape, data }', t, () => entryFields(t)) : null;
-      this.fields.set(name, fields);
+      MapPrototypeSet(this.fields, name, fields);
     }
-    return this.fields.get(name)!;
+    return MapPrototypeGet(this.fields, name) as Entry | null;
   }
 
   private allNames(): string[] {
-    return [...this.entries.keys()];
+    const names: string[] = [];
+    MapPrototypeForEach(this.entries, (_v: unknown, k: unknown) => listAppend(names, k as string));
+    return names;
   }
 
   full(rel: string): string {
@@ -190,9 +208,17 @@ export class ModuleReader {
   /** Names under the prefix (relative), in state-dict order. */
   under(): string[] {
     const p = this.prefix === '' ? '' : `${this.prefix}.`;
-    return this.allNames()
-      .filter((n) => n.startsWith(p))
-      .map((n) => n.slice(p.length));
+    const all = this.allNames();
+    const rel: string[] = [];
+    for (let i = 0; i < all.length; i++) if (StringPrototypeStartsWith(all[i]!, p)) listAppend(rel, StringPrototypeSlice(all[i]!, p.length));
+    return rel;
+  }
+
+  /** Whether any name under the prefix starts with `relPrefix` (e.g. 'bn.': a BatchNorm to fold). */
+  hasUnder(relPrefix: string): boolean {
+    const rel = this.under();
+    for (let i = 0; i < rel.length; i++) if (StringPrototypeStartsWith(rel[i]!, relPrefix)) return true;
+    return false;
   }
 
   has(rel: string): boolean {
@@ -206,25 +232,35 @@ export class ModuleReader {
   }
 
   private render(pattern: readonly Dim[]): string {
-    return `[${pattern.map((d) => (typeof d === 'number' ? String(d) : (this.dims.get(d) ?? d))).join(', ')}]`;
+    let text = '';
+    for (let i = 0; i < pattern.length; i++) {
+      const d = pattern[i]!;
+      text += (i === 0 ? '' : ', ') + (typeof d === 'number' ? String(d) : String((MapPrototypeGet(this.dims, d) as number | undefined) ?? d));
+    }
+    return `[${text}]`;
   }
 
   /** Binds the named dims of the first pattern that matches; null when none does. */
   private match(shape: readonly number[], patterns: readonly (readonly Dim[])[]): boolean {
-    for (const p of patterns) {
+    for (let j = 0; j < patterns.length; j++) {
+      const p = patterns[j]!;
       if (p.length !== shape.length) continue;
       const bound = new Map<string, number>();
-      const ok = p.every((d, i) => {
+      let ok = true;
+      for (let i = 0; ok && i < p.length; i++) {
+        const d = p[i]!;
         const v = shape[i]!;
-        if (typeof d === 'number') return v === d;
-        const known = this.dims.get(d) ?? bound.get(d);
-        if (known !== undefined) return v === known;
-        if (!(Number.isSafeInteger(v) && v >= 1)) return false;
-        bound.set(d, v);
-        return true;
-      });
+        if (typeof d === 'number') {
+          ok = v === d;
+          continue;
+        }
+        const known = (MapPrototypeGet(this.dims, d) ?? MapPrototypeGet(bound, d)) as number | undefined;
+        if (known !== undefined) ok = v === known;
+        else if (!(Number.isSafeInteger(v) && v >= 1)) ok = false;
+        else MapPrototypeSet(bound, d, v);
+      }
       if (ok) {
-        for (const [k, v] of bound) this.dims.set(k, v);
+        MapPrototypeForEach(bound, (v: unknown, k: unknown) => MapPrototypeSet(this.dims, k, v));
         return true;
       }
     }
@@ -279,7 +315,7 @@ export class ModuleReader {
     const p = this.prefix;
     const alt = p === 'module' ? '' : p.startsWith('module.') ? p.slice('module.'.length) : p === '' ? 'module' : `module.${p}`;
     const name = alt === '' ? rel : `${alt}.${rel}`;
-    if (this.entries.has(name)) {
+    if (MapPrototypeHas(this.entries, name)) {
       const why = alt.startsWith('module') ? " (nn.DataParallel and DistributedDataParallel save every name with 'module.' before it)" : '';
       return ` "${name}" is in the state dict: pass the prefix '${alt}'${why}.`;
     }
@@ -289,8 +325,8 @@ export class ModuleReader {
   optional(rel: string, patterns: readonly (readonly Dim[])[], why = ''): Float32Array | null {
     const name = this.full(rel);
     const t = this.lookup(name);
-    if (t === undefined && !this.entries.has(name)) return null;
-    this.used.push(name);
+    if (t === undefined && !MapPrototypeHas(this.entries, name)) return null;
+    listAppend(this.used, name);
     const expected = this.render(patterns[0]!);
     // Every field read once, from own properties; the shape copied, the data seen through the
     // intrinsic TypedArray accessors (a subclass's length or buffer getter is not asked).
@@ -335,7 +371,7 @@ export class ModuleReader {
       );
     }
     let count = 1;
-    for (const d of shape) count *= d;
+    for (let i = 0; i < shape.length; i++) count *= shape[i]!;
     if (data.length !== count) {
       throw new StateDictError(`${this.fn}: tensor "${name}" has shape ${formatShape(shape)} (${count} elements) but its data holds ${data.length}`, 'shape', name, formatShape(shape));
     }
@@ -344,18 +380,19 @@ export class ModuleReader {
 
   /** Marks tensors read without using their values (BatchNorm's num_batches_tracked). */
   skip(rel: string): void {
-    if (this.has(rel)) this.used.push(this.full(rel));
+    if (this.has(rel)) listAppend(this.used, this.full(rel));
   }
 
   dim(name: string): number {
-    return this.dims.get(name)!;
+    return MapPrototypeGet(this.dims, name) as number;
   }
 
   /** strict: every tensor under the prefix must have been read. */
   finish(strict: boolean, kind: AttentionKind): string[] {
     if (strict) {
-      const used = new Set(this.used);
-      const extra = this.under().filter((rel) => !used.has(this.full(rel)));
+      const rel = this.under();
+      const extra: string[] = [];
+      for (let i = 0; i < rel.length; i++) if (!listHas(this.used, this.full(rel[i]!))) listAppend(extra, rel[i]!);
       if (extra.length > 0) {
         const first = this.full(extra[0]!);
         throw new StateDictError(

@@ -18,6 +18,7 @@ import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks
 import { nearestValue, parseObject } from './args.js';
 import { torchvisionFamily } from './families.js';
 import { rangeError, typeError } from './is.js';
+import { listAppend, listHas } from './primordials.js';
 import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
 import type { SEWeights } from './ops/se.js';
@@ -159,11 +160,12 @@ function parseMapOptions(
     );
   }
   // channels is a block option that C, read from the tensor shapes, replaces here.
-  const known = ['kind', 'bnEps', 'strict', ...blockKeys.filter((k) => k !== 'channels')];
+  const known = ['kind', 'bnEps', 'strict'];
+  for (let i = 0; i < blockKeys.length; i++) if (blockKeys[i] !== 'channels') listAppend(known, blockKeys[i]!);
   const { kind, bnEps, strict, ...rest } = parseObject(fn, 'options', options, known, false, { channels: 'C comes from the tensor shapes' });
   const kindList = `one of ${kinds.map((k) => `'${k}'`).join(', ')}`;
   if (typeof kind !== 'string') throw typeError(fn, 'options.kind', `${kindList} (\`npx squeeze-excite inspect FILE\` prints each module's kind)`, kind);
-  if (!kinds.includes(kind as AttentionKind)) {
+  if (!listHas(kinds, kind)) {
     const other = Object.hasOwn(ATTENTION_KINDS, kind) ? ` ('${kind}' is loaded by ${ATTENTION_KINDS[kind as AttentionKind].block}.fromStateDict)` : '';
     const e = rangeError(fn, 'options.kind', `${kindList}${other}`, kind);
     if (other === '') e.message += kindSuggestion(kind, kinds);
@@ -187,14 +189,15 @@ function mapSE(r: ModuleReader, kind: SEKind, eps: number, strict: boolean): Map
     const c = r.dim('C');
     return { op: 'se', kind, weights: { w1, b1 }, gate: info.gate, channels: c, hidden: c, foldedBatchNorm: false, tensors: r.finish(strict, kind) };
   }
-  const [n1, n2] = kind === 'timm.SqueezeExcite' ? ['conv_reduce', 'conv_expand'] : ['fc1', 'fc2'];
+  const n1 = kind === 'timm.SqueezeExcite' ? 'conv_reduce' : 'fc1';
+  const n2 = kind === 'timm.SqueezeExcite' ? 'conv_expand' : 'fc2';
   const biasRequired = kind !== 'timm.SEModule'; // timm SEModule has bias=False as an option
   let w1 = r.get(`${n1}.weight`, conv1x1('rd', 'C'), ' (rd × C × 1 × 1)');
   let b1: Float32Array | null = biasRequired ? r.get(`${n1}.bias`, [['rd']]) : r.optional(`${n1}.bias`, [['rd']]);
   const w2 = r.get(`${n2}.weight`, conv1x1('C', 'rd'), ' (C × rd × 1 × 1)');
   const b2 = biasRequired ? r.get(`${n2}.bias`, [['C']]) : r.optional(`${n2}.bias`, [['C']]);
   let folded = false;
-  if (kind === 'timm.SEModule' && r.under().some((n) => n.startsWith('bn.'))) {
+  if (kind === 'timm.SEModule' && r.hasUnder('bn.')) {
     // SEModule: fc2(act(bn(fc1(z)))): an eval-mode BN on fc1's output folds into fc1 exactly.
     const f = foldInto(w1, b1, batchNormAffine(r, 'bn', 'rd', eps, 'fc1'));
     w1 = f.weight;
@@ -263,7 +266,7 @@ function mapCBAM(r: ModuleReader, kind: CBAMKind, eps: number, strict: boolean):
   let spatialWeight = sw;
   let spatialBias = sb;
   let folded = false;
-  if (r.under().some((n) => n.startsWith('spatial.conv.bn.'))) {
+  if (r.hasUnder('spatial.conv.bn.')) {
     const f = foldInto(sw, sb, batchNormAffine(r, 'spatial.conv.bn', 1, eps, 'the spatial conv'));
     spatialWeight = f.weight;
     spatialBias = f.bias;

@@ -3,6 +3,7 @@
 // option defaults and overrides, every input form (record, Map, readSafetensors with F16 data),
 // and the refusals, each naming the tensor and the shape it must have.
 import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
   ATTENTION_KINDS,
@@ -610,5 +611,39 @@ describe('SEBlock.fromStateDict warns when the names suggest options it was not 
     expect(out.given).toBe(0);
     expect(out.warnings).toHaveLength(1);
     expect(out.warnings[0]).toMatchObject({ code: 'SQEX_STATE_DICT_OPTIONS', message: expect.stringContaining("pass { gate: 'hardsigmoid' }") });
+  });
+});
+
+// An attack (2026-12-02): with Array.prototype.some and filter replaced after the package loaded,
+// SEBlock.fromStateDict built a timm SEModule without its BatchNorm (different outputs) and the
+// strict check let the unread bn.* tensors pass. The loader's decisions use captured built-ins.
+// In a child process: the built-ins are replaced there, not in the test runner.
+describe('fromStateDict decides the same with built-ins replaced after load (child process)', () => {
+  test('the BatchNorm is folded, and the strict check refuses a tensor the module does not have', () => {
+    const script = `
+      const { attentionWeightsFromStateDict } = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const t = (shape, n, k) => ({ shape, data: Float32Array.from({ length: n }, (_, i) => Math.sin(k + i) * 0.5) });
+      const mk = (more) => Object.assign({
+        'se.fc1.weight': t([2, 4, 1, 1], 8, 1), 'se.fc2.weight': t([4, 2, 1, 1], 8, 2), 'se.fc2.bias': t([4], 4, 3),
+        'se.bn.weight': t([2], 2, 4), 'se.bn.bias': t([2], 2, 5), 'se.bn.running_mean': t([2], 2, 6),
+        'se.bn.running_var': { shape: [2], data: Float32Array.of(0.7, 1.3) },
+      }, more);
+      const run = (sd) => { try { const m = attentionWeightsFromStateDict(sd, 'se', { kind: 'timm.SEModule' }); return { folded: m.foldedBatchNorm, w1: Array.from(m.weights.w1), b1: Array.from(m.weights.b1), tensors: m.tensors.length }; } catch (e) { return { code: e.code, check: e.check, tensor: e.tensor }; } };
+      const before = [run(mk({})), run(mk({ 'se.other.weight': t([1], 1, 7) }))];
+      const A = Array.prototype, M = Map.prototype, S = String.prototype;
+      // (Array.prototype.includes and Function.prototype.call stay: Node's own stdout needs them.)
+      A.some = () => false; A.every = () => true; A.filter = () => []; A.map = () => [];
+      A.push = () => 0; A[Symbol.iterator] = function* () {};
+      M.get = () => undefined; M.set = function () { return this; }; M.has = () => false; M.forEach = () => undefined;
+      S.startsWith = () => false;
+      const after = [run(mk({})), run(mk({ 'se.other.weight': t([1], 1, 7) }))];
+      process.stdout.write(JSON.stringify({ before, after }));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const { before, after } = JSON.parse(r.stdout) as { before: unknown[]; after: unknown[] };
+    expect(before[0]).toMatchObject({ folded: true, tensors: 7 });
+    expect(before[1]).toEqual({ code: 'ERR_SQEX_STATE_DICT', check: 'unexpected', tensor: 'se.other.weight' });
+    expect(after).toEqual(before);
   });
 });
