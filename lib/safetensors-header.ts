@@ -21,6 +21,11 @@ import {
   ObjectHasOwn,
   ObjectKeys,
   ReflectApply,
+  RegExpPrototypeExec,
+  SetPrototypeAdd,
+  SetPrototypeHas,
+  StringPrototypeCharCodeAt,
+  StringPrototypeSlice,
   TypedArrayPrototypeSet,
   joinList,
   listAppend,
@@ -213,6 +218,8 @@ function isNumberChar(ch: number): boolean {
  *   ignores them).
  * Stops at the first duplicate; null where there is none.
  */
+const PLAIN_UNSIGNED = /^(0|[1-9][0-9]*)$/;
+
 function headerTextIssues(text: string): { duplicate: [string, number] | null; notInteger: [string, string, string] | null } {
   // Per open container: the keys seen (null for an array) and its own key in the parent object.
   const seen: (Set<string> | null)[] = [];
@@ -222,35 +229,36 @@ function headerTextIssues(text: string): { duplicate: [string, number] | null; n
   let expectKey = false;
   let notInteger: [string, string, string] | null = null;
   for (let i = 0; i < text.length; i++) {
-    const ch = text.charCodeAt(i);
+    const ch = StringPrototypeCharCodeAt(text, i);
     if (ch === 0x22 /* " */) {
       let j = i + 1;
-      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      while (StringPrototypeCharCodeAt(text, j) !== 0x22) j += StringPrototypeCharCodeAt(text, j) === 0x5c /* \ */ ? 2 : 1;
       const top = seen[seen.length - 1];
       if (expectKey && top) {
-        const key = JSON.parse(text.slice(i, j + 1)) as string;
-        if (top.has(key)) return { duplicate: [key, seen.length], notInteger };
-        top.add(key);
+        const key = JSONParse(StringPrototypeSlice(text, i, j + 1)) as string;
+        if (SetPrototypeHas(top, key)) return { duplicate: [key, seen.length], notInteger };
+        SetPrototypeAdd(top, key);
         lastKey = key;
         if (seen.length === 1) tensor = key;
       }
       expectKey = false;
       i = j;
     } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
-      keyInParent.push(seen[seen.length - 1] ? lastKey : '');
-      seen.push(ch === 0x7b ? new Set() : null);
+      listAppend(keyInParent, seen[seen.length - 1] ? lastKey : '');
+      listAppend(seen, ch === 0x7b ? new Set<string>() : null);
       expectKey = ch === 0x7b;
     } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
-      seen.pop();
-      keyInParent.pop();
+      // As pop, without a caller's Array.prototype.pop.
+      seen.length -= 1;
+      keyInParent.length -= 1;
     } else if (ch === 0x2c /* , */) {
       expectKey = seen[seen.length - 1] !== null;
     } else if (ch === 0x2d /* - */ || (ch >= 0x30 && ch <= 0x39)) {
       let j = i + 1;
-      while (j < text.length && isNumberChar(text.charCodeAt(j))) j++;
-      const token = text.slice(i, j);
+      while (j < text.length && isNumberChar(StringPrototypeCharCodeAt(text, j))) j++;
+      const token = StringPrototypeSlice(text, i, j);
       const key = keyInParent[keyInParent.length - 1];
-      if (notInteger === null && seen.length === 3 && (key === 'shape' || key === 'data_offsets') && tensor !== '__metadata__' && !/^(0|[1-9][0-9]*)$/.test(token)) {
+      if (notInteger === null && seen.length === 3 && (key === 'shape' || key === 'data_offsets') && tensor !== '__metadata__' && RegExpPrototypeExec(PLAIN_UNSIGNED, token) === null) {
         notInteger = [tensor, key, token];
       }
       i = j - 1;

@@ -11,7 +11,7 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } fr
 import { fileURLToPath } from 'node:url';
 import { editDistance, parseObject } from './args.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { JSONStringify, TypedArrayPrototypeSet, listAppend } from './primordials.js';
+import { JSONStringify, ObjectHasOwn, SetPrototypeAdd, SetPrototypeHas, TypedArrayPrototypeSet, listAppend } from './primordials.js';
 import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, USABLE_VIEW, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
 
 import {
@@ -145,7 +145,7 @@ export class SafetensorsFile {
       const info = readGuarded(fn, 'this.header.tensors', 'an Array of tensor infos', infos, () => infos[i]);
       const name = typeof info === 'object' && info !== null ? readGuarded(fn, arg, 'a tensor info { name, ... }', info, () => (info as { name?: unknown }).name) : undefined;
       if (typeof name !== 'string') throw typeError(fn, `${arg}.name`, 'a string', name);
-      if (readGuarded(fn, 'this.tensors', 'an object of tensors by name', tensors, () => Object.hasOwn(tensors, name))) out.push(name);
+      if (readGuarded(fn, 'this.tensors', 'an object of tensors by name', tensors, () => ObjectHasOwn(tensors, name))) listAppend(out, name);
     }
     return out;
   }
@@ -424,15 +424,18 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
     for (let i = 0; i < n; i++) {
       const name: unknown = names[i];
       if (typeof name !== 'string') break;
-      list.push(name);
+      listAppend(list, name);
     }
   }
   if (!isArrayValue(names) || list.length !== names.length) {
     throw typeError(fn, 'options.names', 'an array of tensor names or a function (name) => boolean', names);
   }
   names = list;
-  const known = new Set(header.tensors.map((t) => t.name));
-  const missing = names.filter((n) => !known.has(n));
+  // Captured built-ins: these decide which tensors are read.
+  const known = new Set<string>();
+  for (let i = 0; i < header.tensors.length; i++) SetPrototypeAdd(known, header.tensors[i]!.name);
+  const missing: string[] = [];
+  for (let i = 0; i < list.length; i++) if (!SetPrototypeHas(known, list[i]!)) listAppend(missing, list[i]!);
   if (missing.length > 0) {
     const first = missing[0]!;
     const near = nearestName(first, header.tensors.map((t) => t.name));
@@ -445,8 +448,9 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
     );
     throw Object.assign(err, { code: 'ERR_SQEX_SAFETENSORS_NAME' });
   }
-  const wanted = new Set(names);
-  return (name) => wanted.has(name);
+  const wanted = new Set<string>();
+  for (let i = 0; i < list.length; i++) SetPrototypeAdd(wanted, list[i]!);
+  return (name) => SetPrototypeHas(wanted, name);
 }
 
 /** The tensor name closest to `name`: the one it ends with or that ends with it, else within an edit distance of a fifth of its length (at least 2). */

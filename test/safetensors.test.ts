@@ -831,3 +831,40 @@ describe('safetensorsToFloat32', () => {
     }
   });
 });
+
+// What readSafetensors accepts and selects does not depend on built-ins replaced after load (the
+// header's duplicate and integer scan used Set.prototype.has/add, charCodeAt, push/pop and
+// RegExp.prototype.test as they were at call time; options.names used Set and filter; found in
+// the review of an attack on the loaders, 2026-12-02). In a child process.
+test('a duplicate name, an exponent offset and options.names decide the same with built-ins replaced (child process)', () => {
+  const script = `
+    const { readSafetensors } = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+    const file = (h, n) => { const t = Buffer.from(h); const b = Buffer.alloc(8 + t.length + n); b.writeBigUInt64LE(BigInt(t.length)); t.copy(b, 8); return new Uint8Array(b); };
+    const e = (f) => { try { const r = f(); return { read: r.names() }; } catch (err) { return { code: err.code, check: err.check }; } };
+    const cases = () => [
+      e(() => readSafetensors(file('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "w": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}', 8))),
+      e(() => readSafetensors(file('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4e0]}}', 4))),
+      e(() => readSafetensors(file('{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}, "b": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}', 8), { names: ['b'] })),
+      e(() => readSafetensors(file('{"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}', 4), { names: ['zz'] })),
+    ];
+    const before = cases();
+    const saved = [[Set.prototype, 'has'], [Set.prototype, 'add'], [String.prototype, 'charCodeAt'], [String.prototype, 'slice'], [Array.prototype, 'push'], [Array.prototype, 'pop'], [Array.prototype, 'filter'], [Array.prototype, 'map'], [RegExp.prototype, 'test']].map(([o, k]) => [o, k, o[k]]);
+    Set.prototype.has = () => false; Set.prototype.add = function () { return this; };
+    String.prototype.charCodeAt = () => 0x20; String.prototype.slice = () => '0';
+    Array.prototype.push = () => 0; Array.prototype.pop = () => undefined; Array.prototype.filter = () => []; Array.prototype.map = () => [];
+    RegExp.prototype.test = () => true;
+    let after;
+    try { after = cases(); } finally { for (const [o, k, v] of saved) o[k] = v; }
+    process.stdout.write(JSON.stringify({ before, after }));`;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
+  const { before, after } = JSON.parse(r.stdout) as { before: unknown[]; after: unknown[] };
+  expect(before).toEqual([
+    { code: 'ERR_SQEX_SAFETENSORS', check: 'duplicate-name' },
+    { code: 'ERR_SQEX_SAFETENSORS', check: 'header-structure' },
+    { read: ['b'] },
+    { code: 'ERR_SQEX_SAFETENSORS_NAME', check: undefined },
+  ]);
+  expect(after).toEqual(before);
+});
