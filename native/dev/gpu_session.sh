@@ -74,6 +74,8 @@ if [ "${1:-}" = --prepare ]; then
   if command -v g++-11 > /dev/null && [ -x /usr/bin/nvcc ]; then
     npm run build:native:cuda11                                 # build-cuda11/Release: CUDA 11.8
   else
+    # An addon left in build-cuda11 by an earlier --prepare was built from other sources: not packed.
+    rm -f build-cuda11/Release/squeeze_excite.node
     echo "no CUDA 11.8 toolkit (sudo scripts/setup-cuda-toolkit-11.sh): the cuda11 step will say skipped"
   fi
   bash native/dev/cuda_build.sh sm_90 build-cuda > /dev/null     # the kernel harness
