@@ -8,7 +8,7 @@
 // lays them out; only loading a file is emulated: each "loads" as the emulated binding of
 // test/fake-cuda.ts for that build's CUDA runtime on the emulated driver (device.cpp's
 // cuda_status rules), whose CPU work is the real addon's. Drivers: none, R450, R470, R535, R570, R580.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -300,6 +300,21 @@ describe('CUDA build selection by driver (emulated drivers, real loader)', () =>
     // The report says the manifest was not used, and why.
     expect(loaded.report.attempts.at(-1)).toMatchObject({ kind: 'prebuild', ok: false, file: path.join(em.pkg.dir, 'prebuilds', tuple, 'cuda-builds.json') });
     expect(loaded.report.attempts.at(-1)?.reason).toMatch(/^not used: .*cuda-builds\.json: an entry is not \{ file, cudaVersion/);
+  });
+
+  // An attack (2026-12-02): a FIFO there blocked the first op call for ever, a link to /dev/zero
+  // read until the process ran out of memory. Neither is opened for reading now.
+  it.runIf(process.platform !== 'win32')('a manifest that is a FIFO or a device is not read: the single prebuild loads', () => {
+    for (const kind of ['fifo', 'device'] as const) {
+      const em = emulate(580);
+      const manifest = path.join(em.pkg.dir, 'prebuilds', tuple, 'cuda-builds.json');
+      rmSync(manifest, { force: true });
+      if (kind === 'fifo') expect(spawnSync('mkfifo', [manifest]).status).toBe(0);
+      else symlinkSync('/dev/zero', manifest);
+      const loaded = (requireCjs('../dist/backend/load.js') as LoadModule).loadWith(em.setup);
+      expect(loaded.report.binary, kind).toBe(em.pkg.primary);
+      expect(loaded.report.attempts.at(-1)?.reason, kind).toMatch(/^not used: .*cuda-builds\.json is not a regular file/);
+    }
   });
 });
 

@@ -84,8 +84,12 @@ export function namesBuild(wanted: string, cudaVersion: string): boolean {
  */
 export interface ManifestFs {
   existsSync(path: string): boolean;
+  statSync(path: string): { isFile(): boolean; size: number };
   readFileSync(path: string, encoding: 'utf8'): string;
 }
+
+/** A manifest lists a few builds: anything larger is not one (and is not read). */
+const MAX_MANIFEST_BYTES = 1 << 20;
 
 /**
  * The builds listed in `dir`/cuda-builds.json whose file exists, newest CUDA first; null when
@@ -101,6 +105,11 @@ export function readManifest(
   if (!fs.existsSync(file)) return null;
   let text: string;
   try {
+    // A regular file of manifest size only: a FIFO there blocked the first op call for ever, and a
+    // link to /dev/zero read until the process ran out of memory (an attack, 2026-12-02).
+    const st = fs.statSync(file);
+    if (!st.isFile()) return { error: `${file} is not a regular file` };
+    if (st.size > MAX_MANIFEST_BYTES) return { error: `${file} has ${st.size} bytes, more than a manifest of builds (at most ${MAX_MANIFEST_BYTES})` };
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as { code?: unknown } | null)?.code;
