@@ -218,6 +218,35 @@ describe('native loader diagnostics', () => {
     expect(fixes(p.error)).not.toMatch(COMPILER_ADVICE);
   });
 
+  // An attack (2026-12-02): in a source checkout the reinstall fix said `rm -rf <the checkout>`,
+  // and another architecture's file was reported in dlopen's words only ("No such file or directory").
+  it('in a source checkout, a prebuild that does not load gets the build fix, never an rm -rf of the checkout', () => {
+    const dir = packageCopy();
+    mkdirSync(path.join(dir, '.git'));
+    mkdirSync(path.join(dir, prebuildDir), { recursive: true });
+    writeFileSync(path.join(dir, prebuildDir, 'squeeze-excite.napi.node'), 'not an ELF file');
+    const p = probe(dir);
+    expect(p.error).toContain('the prebuilt binary for this platform is there but did not load');
+    expect(fixes(p.error)).toContain(`This is a source checkout: build the addon here`);
+    expect(fixes(p.error)).toContain(`cd ${dir} && npm run build:native`);
+    expect(fixes(p.error)).not.toContain('rm -rf');
+  });
+
+  it.runIf(process.platform === 'linux')("a prebuild built for another architecture says so (dlopen's words say 'No such file')", () => {
+    const dir = packageCopy();
+    mkdirSync(path.join(dir, prebuildDir), { recursive: true });
+    // A 64-byte ELF header whose e_machine is another architecture's (aarch64 on x64, x86-64 elsewhere).
+    const elf = new Uint8Array(64);
+    elf.set([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]);
+    const [machine, name] = process.arch === 'x64' ? [0xb7, 'arm64'] : [0x3e, 'x64'];
+    elf[16] = 3; // ET_DYN
+    elf[18] = machine;
+    writeFileSync(path.join(dir, prebuildDir, 'squeeze-excite.napi.node'), elf);
+    const p = probe(dir);
+    expect(p.error).toContain(`the file is built for ${name}, and this Node runs on ${process.arch}`);
+    expect(fixes(p.error)).toContain('Install the package on the machine that runs it');
+  });
+
   it('with a prebuild that needs a newer glibc, names the floor and the dlopen error, and suggests building', () => {
     // The dynamic loader's own message, as dlopen reports it on a system older than the floor.
     const dir = packageCopy();

@@ -238,3 +238,35 @@ function checkOpen(fs: Pick<typeof FsModule, 'readSync' | 'fstatSync'>, fd: numb
   const crash = extent.mapped === true ? '; loading it would end the process with SIGBUS' : '';
   return `truncated: its headers place ${extent.what} up to byte ${extent.need}, but the file has ${size} bytes (an interrupted download or copy, or a full disk${crash})`;
 }
+
+/** ELF e_machine values of the architectures Node runs on, by process.arch. */
+const ELF_MACHINES: Readonly<Record<number, string>> = { 0x03: 'ia32', 0x28: 'arm', 0x3e: 'x64', 0xb7: 'arm64', 0xf3: 'riscv64', 0x15: 'ppc64', 0x16: 's390x', 0x102: 'loong64' };
+
+/**
+ * The architecture an ELF file is built for, in process.arch's words, or null where that cannot be
+ * told (not an ELF file, an unknown machine, a read error). For the loader's message: dlopen calls
+ * another architecture's file "cannot open shared object file: No such file or directory".
+ */
+export function elfArch(fs: Pick<typeof FsModule, 'openSync' | 'readSync' | 'closeSync'>, file: string): string | null {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r');
+  } catch {
+    return null;
+  }
+  try {
+    const b = new Uint8Array(20);
+    if (fs.readSync(fd, b, 0, 20, 0) < 20) return null;
+    if (!(b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46)) return null;
+    const machine = b[5] === 2 ? (b[18]! << 8) | b[19]! : b[18]! | (b[19]! << 8);
+    return ELF_MACHINES[machine] ?? null;
+  } catch {
+    return null;
+  } finally {
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // the descriptor is gone either way
+    }
+  }
+}

@@ -14,7 +14,7 @@ import type * as PathModule from 'node:path';
 
 import type { NativeBinding } from './contract.js';
 import { bufferOf, fileKind } from '../is.js';
-import { truncatedBinary } from './binary-file.js';
+import { elfArch, truncatedBinary } from './binary-file.js';
 import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildReport, type FileLoad, readManifest, type ShippedCudaBuild, singleBuild } from './cuda-builds.js';
 
 export type { CudaBuildReport } from './cuda-builds.js';
@@ -349,12 +349,16 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
         fixes: [toolchainLine(), ...fromSource],
       };
     }
+    // dlopen words another architecture's file as "No such file or directory" (an attack, 2026-12-02).
+    const arch = elfArch(fs, prebuild.file);
+    const otherArch = arch !== null && arch !== process.arch ? `; the file is built for ${arch}, and this Node runs on ${process.arch}` : '';
+    // In a source checkout, a reinstall by rm -rf would delete the repository (an attack, 2026-12-02).
+    const reinstall = checkout
+      ? [`This is a source checkout: build the addon here (a local build loads ahead of prebuilds/): cd ${root} && npm run build:native   (CPU only: npm run build:native:cpu)`, `Or replace ${prebuild.file} with a good copy (npm run prebuildify writes prebuilds/ for this machine).`]
+      : [otherArch ? `Install the package on the machine that runs it (npm install there picks ${process.platform}-${process.arch}'s binary), not a copy made on another one: rm -rf ${root} && npm install` : `Reinstall the package (the file may be damaged): rm -rf ${root} && npm install`];
     return {
-      cause: `the prebuilt binary for this platform is there but did not load: ${prebuild.reason}`,
-      fixes: [
-        `Reinstall the package (the file may be damaged): rm -rf ${root} && npm install`,
-        'If it still fails, report the "Tried:" list above with the output of: node -p "process.versions" and ldd --version',
-      ],
+      cause: `the prebuilt binary for this platform is there but did not load: ${prebuild.reason}${otherArch}`,
+      fixes: [...reinstall, 'If it still fails, report the "Tried:" list above with the output of: node -p "process.versions" and ldd --version'],
     };
   }
   // A local build that is there but does not load (damaged, cut short, built for another Node):
