@@ -492,3 +492,39 @@ describe.skipIf(noAddon !== null || process.platform === 'win32')('binaries cut 
     expect(fixes(p.error)).toContain('npm rebuild squeeze-excite --foreground-scripts');
   });
 });
+
+// An attack (2026-12-02): once loading failed, every call threw the same LoadError object, so a
+// caller's edit (message prefixed, code deleted) reached every later refusal and cuda.status();
+// and loadReport() handed out the loader's own report, which a caller could rewrite.
+describe('a failed load, and the report, cannot be changed by a caller', () => {
+  const root = path.resolve(__dirname, '..');
+  const run = (script: string, env: Record<string, string>): unknown => {
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+    if (!('SQUEEZE_EXCITE_BINARY' in env)) delete childEnv.SQUEEZE_EXCITE_BINARY;
+    return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, env: childEnv, encoding: 'utf8' }));
+  };
+  it('each call throws a new LoadError with the code, whatever was done to the last one', () => {
+    const out = run(
+      `const m = require('./dist/index.js');
+       const errs = [];
+       for (let i = 0; i < 3; i++) {
+         try { m.ecaForward(new Float32Array(8), [1, 2, 2, 2], { weight: new Float32Array(3) }); } catch (e) { errs.push(e); e.message = 'request ' + i + ': ' + e.message; delete e.code; e.report = null; }
+       }
+       const last = (() => { try { m.ecaForward(new Float32Array(8), [1, 2, 2, 2], { weight: new Float32Array(3) }); } catch (e) { return e; } })();
+       console.log(JSON.stringify({ distinct: errs[0] !== errs[1] && errs[1] !== last, name: last.name, isLoadError: last instanceof m.LoadError, code: last.code, starts: last.message.slice(0, 14), report: last.report !== null && Object.isFrozen(last.report), reason: m.cuda.status().reason.includes('request') }));`,
+      { SQUEEZE_EXCITE_BINARY: '/nonexistent.node' },
+    );
+    expect(out).toEqual({ distinct: true, name: 'LoadError', isLoadError: true, code: 'ERR_SQEX_LOAD', starts: 'squeeze-excite', report: true, reason: false });
+  });
+  it.skipIf(noAddon !== null)('loadReport() is frozen: cuda.status() keeps the binary it loaded', () => {
+    const out = run(
+      `const m = require('./dist/index.js');
+       const r = m.loadReport();
+       const before = r.binary;
+       try { r.binary = '/elsewhere.node'; r.attempts.length = 0; r.attempts[0] && (r.attempts[0].file = 'x'); } catch {}
+       console.log(JSON.stringify({ frozen: Object.isFrozen(r) && Object.isFrozen(r.attempts), same: m.loadReport().binary === before && m.cuda.status().binary === before, attempts: m.loadReport().attempts.length > 0 }));`,
+      {},
+    );
+    expect(out).toEqual({ frozen: true, same: true, attempts: true });
+  });
+});

@@ -122,7 +122,7 @@ export interface LoaderSetup {
 }
 
 let cached: { binding: NativeBinding; report: LoadReport } | null = null;
-let cachedError: Error | null = null;
+let cachedFailure: LoadFailure | null = null;
 
 function errorCode(err: unknown): string | null {
   const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
@@ -525,15 +525,49 @@ export class LoadError extends Error {
    *   default this package's own.
    */
   constructor(report: LoadReport, root: string = PACKAGE_ROOT) {
-    const target = `${platform()}-${arch()} (node ${process.versions.node}, abi ${process.versions.modules}, ${libcName()})`;
-    const tried = report.attempts.map((a) => `  - ${a.kind}${a.file ? ` ${a.file}` : ''}: ${a.reason ?? 'ok'}`).join('\n');
-    const { cause, fixes } = diagnose(report, root);
-    super(
-      `squeeze-excite: could not load the native addon for ${target}: ${cause}.\nTried:\n${tried}\nTo fix it:\n${fixes.map((f) => `  - ${f}`).join('\n')}`,
-    );
+    super(LoadError.describe(report, root));
     this.name = 'LoadError';
     this.report = report;
   }
+
+  /** The message: the target, the cause, what was tried and the fixes. @internal */
+  static describe(report: LoadReport, root: string): string {
+    const target = `${platform()}-${arch()} (node ${process.versions.node}, abi ${process.versions.modules}, ${libcName()})`;
+    const tried = report.attempts.map((a) => `  - ${a.kind}${a.file ? ` ${a.file}` : ''}: ${a.reason ?? 'ok'}`).join('\n');
+    const { cause, fixes } = diagnose(report, root);
+    return `squeeze-excite: could not load the native addon for ${target}: ${cause}.\nTried:\n${tried}\nTo fix it:\n${fixes.map((f) => `  - ${f}`).join('\n')}`;
+  }
+}
+
+/** The report frozen, with its attempts and builds: loadReport() and every LoadError share it. */
+function freezeReport(report: LoadReport): LoadReport {
+  for (const a of report.attempts) Object.freeze(a);
+  for (const b of report.cudaBuilds) Object.freeze(b);
+  Object.freeze(report.attempts);
+  Object.freeze(report.cudaBuilds);
+  return Object.freeze(report);
+}
+
+/**
+ * A failed load, kept for later calls: each throws a new Error of the same message and report, so
+ * that what a caller does to one (message prefixed, code deleted) does not reach the next (one
+ * shared object grew "request 2: request 1: ..." and lost its code; an attack, 2026-12-02).
+ */
+interface LoadFailure {
+  message: string;
+  report: LoadReport | null;
+}
+
+function failureError(f: LoadFailure): Error {
+  if (f.report === null) return Object.assign(new Error(f.message), { code: 'ERR_SQEX_LOAD' });
+  const e = Object.create(LoadError.prototype) as LoadError;
+  const base = new Error(f.message); // its own stack, from this call
+  Object.defineProperty(e, 'message', { value: f.message, writable: true, configurable: true });
+  Object.defineProperty(e, 'stack', { value: (base.stack ?? '').replace(/^Error/, 'LoadError'), writable: true, configurable: true });
+  Object.defineProperty(e, 'name', { value: 'LoadError', writable: true, configurable: true });
+  Object.defineProperty(e, 'code', { value: 'ERR_SQEX_LOAD', writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(e, 'report', { value: f.report, writable: true, enumerable: true, configurable: true });
+  return e;
 }
 
 function libcName(): string {
@@ -570,14 +604,17 @@ function allocateResult(bytes: number): ArrayBuffer {
 /** Loads the addon once; throws LoadError (cached) when nothing loads. */
 export function loadBinding(): NativeBinding {
   if (cached) return cached.binding;
-  if (cachedError) throw cachedError;
+  if (cachedFailure) throw failureError(cachedFailure);
   try {
-    cached = loadWith();
-    cached.binding.setResultAllocator?.(allocateResult);
+    const loaded = loadWith();
+    loaded.binding.setResultAllocator?.(allocateResult);
+    cached = { binding: loaded.binding, report: freezeReport(loaded.report) };
     return cached.binding;
   } catch (err) {
-    cachedError = err instanceof Error ? err : Object.assign(new Error(String(err)), { code: 'ERR_SQEX_LOAD' });
-    throw cachedError;
+    cachedFailure = err instanceof LoadError
+      ? { message: err.message, report: freezeReport(err.report) }
+      : { message: err instanceof Error ? err.message : String(err), report: null };
+    throw failureError(cachedFailure);
   }
 }
 
@@ -589,7 +626,7 @@ export function loadReport(): LoadReport {
   try {
     loadBinding();
   } catch (err) {
-    if (err instanceof LoadError) return err.report;
+    if (cachedFailure !== null && cachedFailure.report !== null) return cachedFailure.report;
     throw err;
   }
   return (cached as { report: LoadReport }).report;
