@@ -91,7 +91,7 @@ function inspect(file, json) {
         'Load one:',
         `  const { readSafetensors, ${first.block} } = require('squeeze-excite');`,
         // JSON.stringify leaves C1 raw; printable's \xNN is the same character in a JS string literal.
-        printable(`  const block = ${first.block}.fromStateDict(readSafetensors(${JSON.stringify(path.basename(file))}), ${JSON.stringify(first.prefix)}, { kind: ${JSON.stringify(first.kind)}${Object.entries(first.options).map(([k, v]) => `, ${k}: ${JSON.stringify(v)}`).join('')} });`),
+        printable(`  const block = ${first.block}.fromStateDict(readSafetensors(${JSON.stringify(file)}), ${JSON.stringify(first.prefix)}, { kind: ${JSON.stringify(first.kind)}${Object.entries(first.options).map(([k, v]) => `, ${k}: ${JSON.stringify(v)}`).join('')} });`),
       );
     }
   }

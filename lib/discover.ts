@@ -36,8 +36,9 @@ export interface FoundAttention {
    * architecture whose attention differs from the kind's defaults (`note` says which), e.g.
    * `{ gate: 'hardsigmoid' }` for torchvision's MobileNetV3; `{}` where the defaults are the guess.
    * A state dict holds no activations: this is inferred from names, so check it against the model.
-   * `strict: false` for a module at the root (prefix '') of a state dict that holds other tensors
-   * too: fromStateDict's strict check would count them all as this module's.
+   * `strict: false` for a module whose prefix holds other tensors too (the root, prefix '', of a
+   * state dict, or a module that contains another): fromStateDict's strict check would count them
+   * all as this module's.
    */
   options: { activation?: Activation; gate?: Gate; strict?: boolean };
   /** A BatchNorm that fromStateDict folds (timm SEModule `bn`, CBAM's spatial BN). */
@@ -318,12 +319,17 @@ export function findAttentionModules(
     add({ prefix: p, kind: 'timm.EcaModule', channels: null, hidden: null, kernelSize: w[2]!, foldsBatchNorm: false, tensors: [name], note: 'C not stored (any C); CecaModule (circular padding) has the same tensor, not supported' });
   }
 
-  // A module at the root beside other tensors: every other name is "under" '' for fromStateDict's
-  // strict check, so the module loads as listed only with strict: false.
+  // A module whose prefix holds other tensors too (the root of a state dict beside other tensors,
+  // or a module that contains another: 'a' and 'a.inner'): fromStateDict's strict check counts
+  // every name under the prefix as this module's, so it loads as listed only with strict: false
+  // (the CLI's snippet for 'a' failed with 'unexpected'; an attack, 2026-12-02).
   for (const f of found) {
-    if (f.prefix !== '' || f.kind === null || f.tensors.length === names.length) continue;
+    const all = countUnder(f.prefix);
+    if (f.kind === null || f.tensors.length >= all) continue;
     f.options.strict = false;
-    const why = `at the root of a state dict that holds ${names.length - f.tensors.length} other tensors, which fromStateDict's strict check would count as this module's`;
+    const why = f.prefix === ''
+      ? `at the root of a state dict that holds ${all - f.tensors.length} other tensors, which fromStateDict's strict check would count as this module's`
+      : `"${f.prefix}." also holds ${all - f.tensors.length} tensors of other modules, which fromStateDict's strict check would count as this module's`;
     f.note = f.note ? `${f.note}; ${why}` : why;
   }
   const collator = new Intl.Collator('en', { numeric: true });

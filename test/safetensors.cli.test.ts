@@ -1,6 +1,6 @@
 // `squeeze-excite inspect FILE`, run as a child process the way npx runs it (the package.json bin).
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -66,6 +66,28 @@ describe('squeeze-excite inspect', () => {
     }
     for (const d of fx.distractors) expect(r.stdout).not.toContain(d.split('.').slice(0, -2).join('.') + '  ');
     expect(r.stdout).toContain('fromStateDict(readSafetensors(');
+  });
+
+  // An attack (2026-12-02): the snippet named the file by its base name (ENOENT when pasted where
+  // `inspect sub/model.safetensors` ran), and a module containing another ('a' and 'a.inner') was
+  // given without strict: false (StateDictError 'unexpected'). The snippet now runs as pasted.
+  test("the 'Load one' snippet runs as pasted in the folder inspect ran in (a file in a subfolder, a module holding another)", () => {
+    const dir = mkdtempSync(path.join(scratch, 'snippet-'));
+    mkdirSync(path.join(dir, 'sub'));
+    mkdirSync(path.join(dir, 'node_modules'));
+    symlinkSync(root, path.join(dir, 'node_modules', 'squeeze-excite'), 'dir');
+    const t = (shape: number[]) => ({ dtype: 'F32' as const, shape, bytes: f32Bytes(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i) * 0.1)) });
+    writeFileSync(path.join(dir, 'sub', 'nested.safetensors'), writeSafetensors({
+      'a.fc1.weight': t([8, 32, 1, 1]), 'a.fc1.bias': t([8]), 'a.fc2.weight': t([32, 8, 1, 1]), 'a.fc2.bias': t([32]),
+      'a.inner.fc1.weight': t([4, 16, 1, 1]), 'a.inner.fc1.bias': t([4]), 'a.inner.fc2.weight': t([16, 4, 1, 1]), 'a.inner.fc2.bias': t([16]),
+    }));
+    const r = spawnSync(process.execPath, [bin, 'inspect', path.join('sub', 'nested.safetensors')], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(0);
+    const snippet = r.stdout.split('Load one:\n')[1];
+    expect(snippet).toContain('"a", { kind: "timm.SEModule", strict: false }');
+    const run = spawnSync(process.execPath, ['-e', `${snippet}\nconsole.log(String(block));`], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    expect(run.stderr).toBe('');
+    expect(run.stdout).toMatch(/^SEBlock \(C 32, hidden 8/);
   });
 
   test('--json gives the same modules, machine-readable', () => {
