@@ -8,7 +8,7 @@ import { CFG, DEV, type NativeBinding } from './backend/contract.js';
 import { parseEnum, parseObject, parseShape, parseStream } from './args.js';
 import { binding, hostArraysUseCuda, useCuda } from './cuda.js';
 import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, tensorDisposed, whileHeld } from './device-tensor.js';
-import { article, codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText, typeError } from './is.js';
+import { article, codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText, typeError, typeErrorText } from './is.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
 import { SE_SPEC, type SEWeights } from './ops/se.js';
@@ -518,7 +518,25 @@ abstract class Block {
   static {
     coreOf = (self, fn, name) => {
       const expected = name === undefined ? 'an SEBlock, ECABlock or CBAMBlock' : `${article(name)} ${name}`;
-      if (typeof self !== 'object' || self === null || !(#core in self)) throw typeError(fn, 'this', expected, self);
+      if (typeof self !== 'object' || self === null || !(#core in self)) {
+        // A Proxy of a block (Vue's reactive(), MobX) or Object.create(SEBlock.prototype) was
+        // described as "an SEBlock instance": a contradiction with no fix (an attack, 2026-12-02).
+        let poses = false;
+        try {
+          poses = typeof self === 'object' && self !== null && self instanceof Block;
+        } catch {
+          // a revoked Proxy: described as such below
+        }
+        if (poses) {
+          throw typeErrorText(
+            fn,
+            'this',
+            expected,
+            'an object posing as a block (a Proxy of one, or an object made from its prototype), not one itself. Call the method on the block itself (with Vue, keep it out of reactive state: markRaw(block), or toRaw(proxy))',
+          );
+        }
+        throw typeError(fn, 'this', expected, self);
+      }
       const core = (self as Block).#core;
       if (name !== undefined && core.name !== name) throw typeError(fn, 'this', expected, self);
       return core;

@@ -223,6 +223,11 @@ export function typeError(fn: string, arg: string, expected: string, value: unkn
   return coded(new TypeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, arg, expected, value, fix)), 'ERR_INVALID_ARG_TYPE', arg);
 }
 
+/** As typeError, with what was received already in words. */
+export function typeErrorText(fn: string, arg: string, expected: string, received: string): ArgumentError {
+  return coded(new TypeError(`${fn}: ${arg} must be ${expected}; received ${received}`), 'ERR_INVALID_ARG_TYPE', arg);
+}
+
 /** As typeError, for a value of the right kind out of range. */
 export function rangeError(fn: string, arg: string, expected: string, value: unknown, fix?: string): ArgumentError {
   return coded(new RangeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, arg, expected, value, fix)), 'ERR_OUT_OF_RANGE', arg);

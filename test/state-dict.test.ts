@@ -564,6 +564,14 @@ describe('hostile inputs: read once, own keys only, intrinsic lengths', () => {
     expect(() => SEBlock.prototype.forward.call(eca as never, x, shape)).toThrow(/this must be an SEBlock; received/);
     expect(() => ECABlock.prototype.forward.call(se as never, x, shape)).toThrow(/this must be an ECABlock; received/);
     expect(() => CBAMBlock.prototype.forward.call(se as never, x, shape)).toThrow(/this must be a CBAMBlock; received/);
+    // A Proxy of a block (Vue's reactive()) or an object made from the prototype read "received an
+    // SEBlock instance", a contradiction with no fix (an attack, 2026-12-02).
+    for (const poser of [new Proxy(se, {}), Object.create(SEBlock.prototype) as object]) {
+      expect(() => (poser as SEBlock).forward(x, shape)).toThrow(/this must be an SEBlock; received an object posing as a block \(a Proxy of one, or an object made from its prototype\), not one itself\. Call the method on the block itself/);
+    }
+    const revoked = Proxy.revocable(se, {});
+    revoked.revoke();
+    expect(() => SEBlock.prototype.forward.call(revoked.proxy as never, x, shape)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'this' }));
     // forwardAsync rejects.
     return expect(SEBlock.prototype.forwardAsync.call(eca as never, x, shape)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
   });
