@@ -105,9 +105,14 @@ function usageError(message) {
 
 function main(argv) {
   const args = argv.slice(2);
-  if (args.length === 0 || args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
+  // No command is a usage error: the usage goes to stderr with status 2, as for the others.
+  if (args.length === 0) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  if (args[0] === '--help' || args[0] === '-h' || args[0] === 'help') {
     process.stdout.write(`${USAGE}\n`);
-    return args.length === 0 ? 2 : 0;
+    return 0;
   }
   if (args[0] === '--version') {
     let version;

@@ -112,6 +112,11 @@ describe('squeeze-excite inspect', () => {
     expect(cli('frobnicate').status).toBe(2);
     expect(cli('inspect').status).toBe(2);
     expect(cli('inspect', file, '--yaml').status).toBe(2);
+    // No command at all is a usage error like the others: the usage on stderr, nothing on stdout
+    // (it went to stdout with status 2; an attack, 2026-12-02).
+    const none = cli();
+    expect(none).toMatchObject({ status: 2, stdout: '' });
+    expect(none.stderr).toContain('inspect [--json] [--] <file.safetensors>');
     const help = cli('--help');
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('inspect [--json] [--] <file.safetensors>');
