@@ -528,3 +528,26 @@ describe('a failed load, and the report, cannot be changed by a caller', () => {
     expect(out).toEqual({ frozen: true, same: true, attempts: true });
   });
 });
+
+// An attack (2026-12-02): an addon exporting cpuForward alone was taken, and the first call failed
+// with an uncoded TypeError ("Cannot read properties of undefined"); cuda.status().reason read
+// "native.cudaStatus is not a function". A build of another version is now refused at load.
+describe('an addon of another version', () => {
+  it('one that lacks exports every call uses is refused, naming them, and the next candidate is tried', () => {
+    const dir = packageCopy();
+    mkdirSync(path.join(dir, prebuildDir), { recursive: true });
+    const file = path.join(dir, prebuildDir, 'squeeze-excite.napi.node');
+    writeFileSync(file, 'stands in for a prebuild');
+    const { loadWith } = requireCjs(path.join(dir, 'dist', 'backend', 'load.js')) as {
+      loadWith(setup: { root: string; requireAddon(f: string): unknown; binaryEnv?: string; cudaBuildEnv?: string; bundled: string | null }): unknown;
+    };
+    let message = '';
+    try {
+      loadWith({ root: dir, requireAddon: () => ({ cpuForward() {} }), binaryEnv: undefined, cudaBuildEnv: undefined, bundled: null });
+    } catch (err) {
+      message = (err as Error).message;
+      expect((err as { code?: string }).code).toBe('ERR_SQEX_LOAD');
+    }
+    expect(message).toContain('loaded, but it lacks info, setThreads, cpuForwardAsync, cudaStatus: a build of another squeeze-excite version');
+  });
+});

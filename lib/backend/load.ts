@@ -210,6 +210,14 @@ function isBinding(value: unknown): value is NativeBinding {
   return typeof value === 'object' && value !== null && typeof (value as { cpuForward?: unknown }).cpuForward === 'function';
 }
 
+/** Exports every call path uses: a build of another version that lacks one failed later with an uncoded TypeError. */
+const REQUIRED_EXPORTS = ['info', 'setThreads', 'cpuForward', 'cpuForwardAsync', 'cudaStatus'] as const;
+
+function missingExports(binding: NativeBinding): string[] {
+  const b = binding as unknown as Record<string, unknown>;
+  return REQUIRED_EXPORTS.filter((k) => typeof b[k] !== 'function');
+}
+
 /**
  * Why `file` must not be handed to require(), or null: require() runs a file without the .node
  * extension as JavaScript, opening a FIFO or a device (SQUEEZE_EXCITE_BINARY=/dev/zero) blocks
@@ -246,6 +254,10 @@ function tryLoad(setup: LoaderSetup, file: string): FileLoad {
   try {
     const mod: unknown = setup.requireAddon(file);
     if (!isBinding(mod)) return { binding: null, reason: 'loaded, but it is not a squeeze-excite addon (no cpuForward export)', code: null };
+    const missing = missingExports(mod);
+    if (missing.length > 0) {
+      return { binding: null, reason: `loaded, but it lacks ${missing.join(', ')}: a build of another squeeze-excite version (rebuild it from this one)`, code: null };
+    }
     return { binding: mod, reason: null, code: null };
   } catch (err) {
     return { binding: null, reason: describeError(err), code: errorCode(err) };
