@@ -329,7 +329,7 @@ export function findAttentionModules(
     f.options.strict = false;
     const why = f.prefix === ''
       ? `at the root of a state dict that holds ${all - f.tensors.length} other tensors, which fromStateDict's strict check would count as this module's`
-      : `"${f.prefix}." also holds ${all - f.tensors.length} tensors of other modules, which fromStateDict's strict check would count as this module's`;
+      : `"${f.prefix}." also holds ${all - f.tensors.length} other tensors (another module's, say), which fromStateDict's strict check would count as this module's`;
     f.note = f.note ? `${f.note}; ${why}` : why;
   }
   const collator = new Intl.Collator('en', { numeric: true });
