@@ -179,6 +179,12 @@ function peExtent(head: Uint8Array, read: Reader): Verdict {
  * error is left to dlopen, which reports it.
  */
 export function truncatedBinary(fs: Pick<typeof FsModule, 'openSync' | 'readSync' | 'closeSync' | 'fstatSync'>, file: string): string | null {
+  // A read that fails leaves it to dlopen, which says what is wrong with the file.
+  return withOpenFile(fs, file, (fd) => checkOpen(fs, fd));
+}
+
+/** read(fd) on `file` opened for reading, then closed; null when it cannot be opened or read throws. */
+function withOpenFile<T>(fs: Pick<typeof FsModule, 'openSync' | 'closeSync'>, file: string, read: (fd: number) => T | null): T | null {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -186,9 +192,9 @@ export function truncatedBinary(fs: Pick<typeof FsModule, 'openSync' | 'readSync
     return null;
   }
   try {
-    return checkOpen(fs, fd);
+    return read(fd);
   } catch {
-    return null; // a read failed: dlopen will say what is wrong with the file
+    return null;
   } finally {
     try {
       fs.closeSync(fd);
@@ -248,25 +254,11 @@ const ELF_MACHINES: Readonly<Record<number, string>> = { 0x03: 'ia32', 0x28: 'ar
  * another architecture's file "cannot open shared object file: No such file or directory".
  */
 export function elfArch(fs: Pick<typeof FsModule, 'openSync' | 'readSync' | 'closeSync'>, file: string): string | null {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch {
-    return null;
-  }
-  try {
+  return withOpenFile(fs, file, (fd) => {
     const b = new Uint8Array(20);
     if (fs.readSync(fd, b, 0, 20, 0) < 20) return null;
     if (!(b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46)) return null;
     const machine = b[5] === 2 ? (b[18]! << 8) | b[19]! : b[18]! | (b[19]! << 8);
     return ELF_MACHINES[machine] ?? null;
-  } catch {
-    return null;
-  } finally {
-    try {
-      fs.closeSync(fd);
-    } catch {
-      // the descriptor is gone either way
-    }
-  }
+  });
 }
