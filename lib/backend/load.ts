@@ -535,9 +535,11 @@ export class LoadError extends Error {
    * @param report - the attempts, as loadReport() gives them.
    * @param root - the package folder the fixes name (where `npm rebuild` or node-gyp runs);
    *   default this package's own.
+   * @param message - the message already made for this report (a failed load thrown again); by
+   *   default made from the report.
    */
-  constructor(report: LoadReport, root: string = PACKAGE_ROOT) {
-    super(LoadError.describe(report, root));
+  constructor(report: LoadReport, root: string = PACKAGE_ROOT, message?: string) {
+    super(message ?? LoadError.describe(report, root));
     this.name = 'LoadError';
     this.report = report;
   }
@@ -572,14 +574,7 @@ interface LoadFailure {
 
 function failureError(f: LoadFailure): Error {
   if (f.report === null) return Object.assign(new Error(f.message), { code: 'ERR_SQEX_LOAD' });
-  const e = Object.create(LoadError.prototype) as LoadError;
-  const base = new Error(f.message); // its own stack, from this call
-  Object.defineProperty(e, 'message', { value: f.message, writable: true, configurable: true });
-  Object.defineProperty(e, 'stack', { value: (base.stack ?? '').replace(/^Error/, 'LoadError'), writable: true, configurable: true });
-  Object.defineProperty(e, 'name', { value: 'LoadError', writable: true, configurable: true });
-  Object.defineProperty(e, 'code', { value: 'ERR_SQEX_LOAD', writable: true, enumerable: true, configurable: true });
-  Object.defineProperty(e, 'report', { value: f.report, writable: true, enumerable: true, configurable: true });
-  return e;
+  return new LoadError(f.report, PACKAGE_ROOT, f.message); // the message kept: no second diagnosis
 }
 
 function libcName(): string {

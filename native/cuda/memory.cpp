@@ -51,22 +51,27 @@ Status cuda_free(int device, void* ptr) {
   return Status::Ok();
 }
 
-Status cuda_upload(int device, void* dst, const void* src, size_t bytes, void* stream) {
+namespace {
+// A copy on `stream`, waited for: cuda_upload and cuda_download.
+Status copy_and_wait(int device, void* dst, const void* src, size_t bytes, void* stream, cudaMemcpyKind kind,
+                     const char* what, const char* waiting) {
   Status st = cuda::set_device(device);
   if (!st.ok()) return st;
   cudaStream_t s = static_cast<cudaStream_t>(stream);
-  SQEX_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, s), "uploading to the device");
-  SQEX_CUDA_TRY(cudaStreamSynchronize(s), "waiting for an upload");
+  SQEX_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, kind, s), what);
+  SQEX_CUDA_TRY(cudaStreamSynchronize(s), waiting);
   return Status::Ok();
+}
+}  // namespace
+
+Status cuda_upload(int device, void* dst, const void* src, size_t bytes, void* stream) {
+  return copy_and_wait(device, dst, src, bytes, stream, cudaMemcpyHostToDevice, "uploading to the device",
+                       "waiting for an upload");
 }
 
 Status cuda_download(int device, void* dst, const void* src, size_t bytes, void* stream) {
-  Status st = cuda::set_device(device);
-  if (!st.ok()) return st;
-  cudaStream_t s = static_cast<cudaStream_t>(stream);
-  SQEX_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, s), "downloading from the device");
-  SQEX_CUDA_TRY(cudaStreamSynchronize(s), "waiting for a download");
-  return Status::Ok();
+  return copy_and_wait(device, dst, src, bytes, stream, cudaMemcpyDeviceToHost, "downloading from the device",
+                       "waiting for a download");
 }
 
 Status cuda_download_begin(int device, void* dst, const void* src, size_t bytes, void* stream,
