@@ -7,6 +7,7 @@
 // reference, the right pointers / byte lengths / cfg / stream in each native call, no work and no
 // allocation for refused arguments, nothing leaked on any path (every test ends with the fake's
 // live allocation count back where it started, and no memory freed under an op in flight).
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -33,7 +34,7 @@ vi.mock('../dist/backend/load.js', async (importOriginal) => {
 });
 
 import * as loader from '../dist/backend/load.js';
-import { CFG, DEV } from '../dist/backend/contract.js';
+import { ACT_CODE, BINDING_CONTRACT, CFG, DEV, DTYPE_CODE, GATE_CODE, LAYOUT_CODE, OP_CODE, OUT_ACT_CODE } from '../dist/backend/contract.js';
 import {
   CBAMBlock,
   DeviceTensor,
@@ -359,6 +360,20 @@ describe('the emulated binding is what lib/ loads', () => {
       expect(NATIVE_SLOTS[i]).toBe(key);
     });
     expect(DEV.length).toBe(2 * (slots.length - 1));
+  });
+
+  test("the binding contract's revision is the same on both sides and names these tables", () => {
+    // The loader refuses an addon whose info().contract differs (a stale build); that only works
+    // if the revision moves whenever the tables do.
+    const convert = readFileSync(new URL('../native/binding/convert.h', import.meta.url), 'utf8');
+    const m = /constexpr int kBindingContract = (\d+);/.exec(convert);
+    expect(m, 'kBindingContract in convert.h').not.toBeNull();
+    expect(Number((m as RegExpExecArray)[1])).toBe(BINDING_CONTRACT);
+    const tables = { CFG, DEV, OP_CODE, LAYOUT_CODE, ACT_CODE, GATE_CODE, OUT_ACT_CODE, DTYPE_CODE };
+    const digest = createHash('sha256').update(JSON.stringify(tables)).digest('hex').slice(0, 16);
+    // A changed table: bump BINDING_CONTRACT (contract.ts) and kBindingContract (convert.h), then
+    // write the new revision and digest here.
+    expect({ revision: BINDING_CONTRACT, digest }, 'the contract tables changed: bump the revision').toEqual({ revision: 1, digest: '42dadcdc1d29c2d5' });
   });
 
   test('the fake re-checks arguments exactly as the real native binding does', () => {

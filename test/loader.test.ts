@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PERMISSION_FLAG } from './helpers.js';
+import { BINDING_CONTRACT } from '../dist/backend/contract.js';
 
 const root = path.resolve(__dirname, '..');
 const requireCjs = createRequire(import.meta.url);
@@ -549,5 +550,47 @@ describe('an addon of another version', () => {
       expect((err as { code?: string }).code).toBe('ERR_SQEX_LOAD');
     }
     expect(message).toContain('loaded, but it lacks info, setThreads, cpuForwardAsync, cudaStatus: a build of another squeeze-excite version');
+  });
+
+  // A build with every export but made from other sources (a checkout's build/ after a pull that
+  // changed the cfg layout) was taken, and read the new cfg by the old layout: wrong numbers, no
+  // error. info() now reports the sources' binding contract and version, and the loader compares.
+  const refusal = (info: Record<string, unknown>, libVersion: string | null): { message: string; code: unknown } => {
+    const dir = packageCopy();
+    mkdirSync(path.join(dir, prebuildDir), { recursive: true });
+    writeFileSync(path.join(dir, prebuildDir, 'squeeze-excite.napi.node'), 'stands in for a prebuild');
+    const { loadWith } = requireCjs(path.join(dir, 'dist', 'backend', 'load.js')) as {
+      loadWith(setup: { root: string; requireAddon(f: string): unknown; binaryEnv?: string; cudaBuildEnv?: string; bundled: string | null; libVersion?: string | null }): unknown;
+    };
+    const fn = (): void => {};
+    const addon = { info: () => info, setThreads: fn, cpuForward: fn, cpuForwardAsync: fn, cudaStatus: fn };
+    try {
+      loadWith({ root: dir, requireAddon: () => addon, binaryEnv: undefined, cudaBuildEnv: undefined, bundled: null, libVersion });
+    } catch (err) {
+      return { message: (err as Error).message, code: (err as { code?: unknown }).code };
+    }
+    return { message: '', code: null };
+  };
+  it('one built from sources with another binding contract is refused as a stale build', () => {
+    for (const [info, had] of [
+      [{ version: '0.1.0', contract: BINDING_CONTRACT + 1 }, `binding contract ${BINDING_CONTRACT + 1}`],
+      [{ version: '0.1.0' }, 'no binding contract'],
+      [{ version: '0.1.0', contract: String(BINDING_CONTRACT) }, 'no binding contract'],
+    ] as const) {
+      const r = refusal(info, '0.1.0');
+      expect(r.code).toBe('ERR_SQEX_LOAD');
+      expect(r.message).toContain(`loaded, but it was built from other sources (${had}; this lib/ expects ${BINDING_CONTRACT}): a stale build (rebuild it from these sources)`);
+    }
+  });
+  it("one of another version is refused, naming both; a bundle (no package.json version) does not compare", () => {
+    const r = refusal({ version: '0.0.9', contract: BINDING_CONTRACT }, '0.1.0');
+    expect(r.code).toBe('ERR_SQEX_LOAD');
+    expect(r.message).toContain('loaded, but it is the addon of squeeze-excite 0.0.9, and this lib/ is 0.1.0: a build of another version (rebuild it from this one)');
+    expect(refusal({ version: '0.0.9', contract: BINDING_CONTRACT }, null).message).not.toContain('another version');
+  });
+  it.skipIf(noAddon !== null)("this checkout's addon reports this lib/'s contract and version", () => {
+    const info = (requireCjs(builtAddon as string) as { info(): { contract?: number; version: string } }).info();
+    const pkg = JSON.parse(readFileSync(path.resolve(__dirname, '..', 'package.json'), 'utf8')) as { version: string };
+    expect({ contract: info.contract, version: info.version }).toEqual({ contract: BINDING_CONTRACT, version: pkg.version });
   });
 });

@@ -4,6 +4,15 @@
 // Calls pack their scalar configuration into one Float64Array (indices in CFG) and their
 // operands into a fixed tuple, so a call costs one N-API crossing and no property lookups.
 
+/**
+ * The contract's revision, which the addon reports as info().contract (kBindingContract in
+ * native/binding/convert.h). Bump both with any change to CFG, DEV, the codes, the operand
+ * tuples or an export's arguments: the loader refuses an addon of another revision, a stale
+ * build that would read the configuration by an old layout (test/device-contract.test.ts pins
+ * the tables to it).
+ */
+export const BINDING_CONTRACT = 1;
+
 /** Indices into the Float64Array configuration passed to every forward call. */
 export const CFG = {
   op: 0, // OP_CODE
@@ -101,6 +110,8 @@ export interface NativeCudaStatus {
 
 export interface NativeInfo {
   version: string; // addon version (matches package.json)
+  /** BINDING_CONTRACT of the sources it was built from; absent in addons before 0.1.0's contract check. */
+  contract?: number;
   buildSystem: string; // "cmake" or "node-gyp"
   napiVersion: number;
   cudaCompiled: boolean;

@@ -12,7 +12,7 @@ import type * as ModuleModule from 'node:module';
 import type * as OsModule from 'node:os';
 import type * as PathModule from 'node:path';
 
-import type { NativeBinding } from './contract.js';
+import { BINDING_CONTRACT, type NativeBinding } from './contract.js';
 import { bufferOf, fileKind } from '../is.js';
 import { elfArch, truncatedBinary } from './binary-file.js';
 import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildReport, type FileLoad, readManifest, type ShippedCudaBuild, singleBuild } from './cuda-builds.js';
@@ -42,23 +42,24 @@ export const PACKAGE_ROOT = HERE ? path.resolve(path.dirname(HERE), '..', '..') 
 const nodeRequire = nodeModule.createRequire(HERE ?? path.join(process.cwd(), 'noop.js'));
 
 /**
- * Whether this file runs from its package folder. A bundler (esbuild, webpack, rollup) copies
- * the JavaScript into the app's bundle, away from prebuilds/ and build/, which stay in
- * node_modules; then PACKAGE_ROOT is not a squeeze-excite package.
+ * Whether this file runs from its package folder, and the package's version. A bundler (esbuild,
+ * webpack, rollup) copies the JavaScript into the app's bundle, away from prebuilds/ and build/,
+ * which stay in node_modules; then PACKAGE_ROOT is not a squeeze-excite package (bundled: where
+ * to, version: null).
  */
-function bundledInto(): string | null {
-  if (!HERE) return 'an ES-module bundle';
+function ownPackage(): { bundled: string | null; version: string | null } {
+  if (!HERE) return { bundled: 'an ES-module bundle', version: null };
   try {
-    const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name?: unknown };
-    if (pkg.name === PACKAGE_NAME) return null;
+    const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+    if (pkg.name === PACKAGE_NAME) return { bundled: null, version: typeof pkg.version === 'string' ? pkg.version : null };
   } catch (err) {
     // No package.json there (or not JSON): bundled. One that cannot be read (the permission
     // model's ERR_ACCESS_DENIED, EACCES) says nothing either way: search the package folder,
     // whose attempts then tell what was denied.
     const code = errorCode(err);
-    if (code !== null && code !== 'ENOENT' && code !== 'ENOTDIR') return null;
+    if (code !== null && code !== 'ENOENT' && code !== 'ENOTDIR') return { bundled: null, version: null };
   }
-  return HERE;
+  return { bundled: HERE, version: null };
 }
 
 /** One file the loader tried (LoadReport.attempts), in order: its kind, path, whether it loaded, and why not. */
@@ -117,8 +118,10 @@ export interface LoaderSetup {
   /** SQUEEZE_EXCITE_BINARY and SQUEEZE_EXCITE_CUDA_BUILD (undefined: unset). */
   binaryEnv: string | undefined;
   cudaBuildEnv: string | undefined;
-  /** Where this copy was bundled into, or null (bundledInto()). */
+  /** Where this copy was bundled into, or null (ownPackage()). */
   bundled: string | null;
+  /** This lib/'s version (its package.json), which an addon must report; undefined or null: not compared (a bundle). */
+  libVersion?: string | null;
 }
 
 let cached: { binding: NativeBinding; report: LoadReport } | null = null;
@@ -219,6 +222,24 @@ function missingExports(binding: NativeBinding): string[] {
 }
 
 /**
+ * Why an addon that loaded was built from other sources than this lib/, or null: another binding
+ * contract (a stale build, which would read the cfg by an old layout: wrong numbers, no error),
+ * or another version.
+ */
+function otherSources(binding: NativeBinding, libVersion: string | null): string | null {
+  const info: unknown = binding.info();
+  const { contract, version } = (typeof info === 'object' && info !== null ? info : {}) as { contract?: unknown; version?: unknown };
+  if (contract !== BINDING_CONTRACT) {
+    const had = typeof contract === 'number' ? `binding contract ${contract}` : 'no binding contract';
+    return `loaded, but it was built from other sources (${had}; this lib/ expects ${BINDING_CONTRACT}): a stale build (rebuild it from these sources)`;
+  }
+  if (libVersion !== null && version !== libVersion) {
+    return `loaded, but it is the addon of squeeze-excite ${String(version)}, and this lib/ is ${libVersion}: a build of another version (rebuild it from this one)`;
+  }
+  return null;
+}
+
+/**
  * Why `file` must not be handed to require(), or null: require() runs a file without the .node
  * extension as JavaScript, opening a FIFO or a device (SQUEEZE_EXCITE_BINARY=/dev/zero) blocks
  * or reads without end, and a binary cut short crashes the process (binary-file.ts).
@@ -258,6 +279,8 @@ function tryLoad(setup: LoaderSetup, file: string): FileLoad {
     if (missing.length > 0) {
       return { binding: null, reason: `loaded, but it lacks ${missing.join(', ')}: a build of another squeeze-excite version (rebuild it from this one)`, code: null };
     }
+    const other = otherSources(mod, setup.libVersion ?? null);
+    if (other !== null) return { binding: null, reason: other, code: null };
     return { binding: mod, reason: null, code: null };
   } catch (err) {
     return { binding: null, reason: describeError(err), code: errorCode(err) };
@@ -513,12 +536,14 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
 }
 
 function defaultSetup(): LoaderSetup {
+  const own = ownPackage();
   return {
     root: PACKAGE_ROOT,
     requireAddon: (file) => nodeRequire(file),
     binaryEnv: process.env.SQUEEZE_EXCITE_BINARY,
     cudaBuildEnv: process.env[CUDA_BUILD_ENV],
-    bundled: bundledInto(),
+    bundled: own.bundled,
+    libVersion: own.version,
   };
 }
 
@@ -647,10 +672,4 @@ export function bindingPath(): string | null {
 /** The CUDA builds found and which one is in use (see LoadReport.cudaBuilds); [] when nothing loads. */
 export function cudaBuilds(): CudaBuildReport[] {
   return loadReport().cudaBuilds;
-}
-
-/** package.json version, to compare with the addon's own (a stale local build shows here). */
-export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
 }

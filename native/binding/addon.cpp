@@ -217,6 +217,7 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto o = Napi::Object::New(env);
   o.Set("version", SQEX_VERSION);
+  o.Set("contract", kBindingContract);
   o.Set("napiVersion", NAPI_VERSION);
   o.Set("buildSystem", SQEX_BUILD_SYSTEM);
   o.Set("cudaCompiled", cuda_status().compiled);

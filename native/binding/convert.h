@@ -11,6 +11,12 @@
 
 namespace sqex::binding {
 
+// The binding contract's revision, reported by info().contract: bump it with any change to Cfg,
+// Slot, the operand tuples or an export's arguments, and BINDING_CONTRACT in
+// lib/backend/contract.ts with it. The loader refuses an addon of another revision (a stale
+// build), which would read a new lib/'s cfg by the old layout: wrong numbers, no error.
+constexpr int kBindingContract = 1;
+
 // Indices into the cfg Float64Array; must match CFG in lib/backend/contract.ts.
 enum Cfg : int {
   kOp = 0, kN, kC, kH, kW, kLayout, kHidden, kTwoFc, kAct, kGate, kOutAct,
