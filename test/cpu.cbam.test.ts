@@ -152,6 +152,48 @@ describe('CBAM on the CPU: every option combination', () => {
     if (spec.k > spec.shape[2] && spec.k > spec.shape[3]) expect(yInf.every((v) => Number.isNaN(v)), ctx).toBe(true);
   });
 
+  // An attack (2026-12-02): with a non-finite spatial weight the direct loop visited every padding
+  // tap of every output, 2 k^2 each whatever the map (200 1x1 maps, k 1023: 2.8 s; N 10000: over
+  // 2 min). It now sums each output's taps on the maps up to its first non-finite padding tap in
+  // the loop's order, and adds that one; the placements below put the non-finite taps on the
+  // padding for some outputs and on the maps for others, above, below, left and right of them.
+  test.each(product({ layout: LAYOUTS, seed: [1, 2, 3, 4, 5, 6] }))('the direct loop with NaN/±Inf taps on and off the maps (%o)', ({ layout, seed }) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 3, 9, 11];
+    const k = 65; // over 63: the direct loop
+    const c: Case = { b1: true, b2: true, act: 'relu', gate: 'sigmoid', layout, k };
+    const { weights, x } = problem(rng, shape, c, true);
+    const sw = weights.spatialWeight.slice();
+    const pad = (k - 1) / 2;
+    const placed: string[] = [];
+    const place = (ch: number, dy: number, dx: number, v: number): void => {
+      sw[(ch * k + pad + dy) * k + pad + dx] = v;
+      placed.push(`(${ch},${dy},${dx})=${v}`);
+    };
+    // First a ±Inf tap off centre by less than the map: on the map for some outputs (±Inf, a
+    // gate of 0 or 1) and on the padding for the others (Inf * 0 = NaN); then up to two more,
+    // of any kind, up to 12 rows and 14 columns off (past the 9 x 11 map).
+    const dy = rng.int(-4, 4);
+    place(rng.int(0, 1), dy, dy === 0 ? rng.pick([-5, -2, 3, 5]) : rng.int(-5, 5), rng.pick([Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]));
+    const more = seed % 3;
+    for (let i = 0; i < more; i++) place(rng.int(0, 1), rng.int(-12, 12), rng.int(-14, 14), rng.pick([Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]));
+    const y = poisoned(x.length);
+    cbamForward(x, shape, { ...weights, spatialWeight: sw }, { layout, device: 'cpu', out: y });
+    const ref = refCBAM(x, shape, { ...weights, spatialWeight: sw }, { layout }).y;
+    const ctx = `taps ${placed.join(' ')} ${seedNote(rng)}`;
+    expect(ieeeMismatch(y, ref, TOL_F32), ctx).toBeNull();
+    if (more === 0) expect(ref.some((v) => Number.isNaN(v)) && ref.some((v) => !Number.isNaN(v)), `outputs both NaN and not: ${ctx}`).toBe(true);
+  });
+  test('N 20000 1x1 maps, k 1023 with one NaN tap: every output NaN (no visit to every padding tap)', () => {
+    const n = 20000;
+    const k = 1023;
+    const spatialWeight = new Float32Array(2 * k * k).fill(1e-3);
+    spatialWeight[0] = Number.NaN;
+    const w = { w1: Float32Array.of(1), w2: Float32Array.of(1), spatialWeight, spatialBias: Float32Array.of(0) };
+    const y = cbamForward(new Float32Array(n).fill(1), [n, 1, 1, 1], w, { device: 'cpu' });
+    expect(y.every((v) => Number.isNaN(v))).toBe(true);
+  }, 15_000);
+
   test.each(product({ gate: GATES, layout: LAYOUTS }))('|x| ~ 1e4, saturated gates stay finite (%o)', ({ gate, layout }) => {
     const rng = freshRng();
     const shape: Shape4 = [2, 12, 6, 7];

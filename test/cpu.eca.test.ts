@@ -132,6 +132,22 @@ describe('ECA on the CPU: kernels wider than the channels', () => {
       }
     }
   });
+  // An attack (2026-12-02): the weights were scanned for non-finite taps once per sample, k each,
+  // so a large batch of small samples took N k (N 16384, C 1, k 2^20 - 1: 17 s; with a NaN tap,
+  // which also built a (k + 1)-entry index per sample, 1 hour at 4 MiB). Now once per call.
+  test('N 32768 samples of one channel, k 2^20 - 1 with a NaN tap: every gate NaN (the weights scanned once per call)', () => {
+    const k = 2 ** 20 - 1;
+    const n = 32768;
+    const weight = new Float32Array(k).fill(1e-3);
+    weight[0] = Number.NaN;
+    const s = poisoned(n);
+    const y = ecaForward(new Float32Array(n).fill(1), [n, 1, 1, 1], { weight }, { device: 'cpu', scaleOut: s });
+    expect(s.every((v) => Number.isNaN(v)) && y.every((v) => Number.isNaN(v))).toBe(true);
+    weight[0] = 1e-3;
+    const yFinite = ecaForward(new Float32Array(n).fill(1), [n, 1, 1, 1], { weight }, { device: 'cpu', scaleOut: s });
+    const ref = refECA(new Float32Array(1).fill(1), [1, 1, 1, 1], { weight }).scale[0]!;
+    expect(s.every((v) => Math.abs(v - ref) <= 1e-6 * ref) && yFinite.every((v, i) => v === s[i])).toBe(true);
+  }, 15_000);
   test('a non-finite weight on a tap that meets only padding still makes every gate NaN, as torch.conv1d', () => {
     const c = 4, k = 21;
     const weight = new Float32Array(k).fill(0.1);

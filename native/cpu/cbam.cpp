@@ -4,6 +4,7 @@
 // of x * s -> k x k conv + gate -> y = (x * s) * g. x1 = x * s is never stored: the last pass
 // recomputes it, which costs no more traffic than writing and re-reading it, and keeps y == x safe.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <new>
@@ -63,10 +64,73 @@ int64_t spatial_scratch(int64_t h, int64_t w, int k) {
   return 2 * ((rows + k - 1) * wp + k) + rows * wp + cols;
 }
 
-// The direct loop (spatial_direct): rows of outputs accumulated in acc [w], padded taps visited
-// only when some weight is not finite (finite_w false; for finite w they add +-0).
-void spatial_rows_direct(const double* mean, const double* mx, const float* wk, int k, bool finite_w, float bias,
-                         Gate gate, int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* acc) {
+// Where the spatial weights that are not finite lie, for the direct loop's padding taps; built
+// once per op, and only when some weight is not finite (else null). Rows are (ch, ky) pairs.
+struct NonFiniteTaps {
+  std::vector<int> row_first;  // [2k]: row ch * k + ky's first kx whose weight is not finite; k: none
+  std::vector<int> next_row;   // [2 (k + 1)]: at ch * (k + 1) + ky, the first row >= ky of ch with one; k: none
+};
+
+// The first padding tap of output (oy, ox) in the direct loop's order (ch, ky, kx) whose weight is
+// not finite, as a flat weight index; 2 k^2 if there is none. [ky0, ky1) x [kx0, kx1): the taps on
+// the map, never empty (the centre tap always is).
+int64_t first_nonfinite_padding_tap(const float* wk, int k, const NonFiniteTaps& nf, int64_t ky0, int64_t ky1,
+                                    int64_t kx0, int64_t kx1) {
+  for (int ch = 0; ch < 2; ++ch) {
+    const int* first = nf.row_first.data() + ch * k;
+    const int* next = nf.next_row.data() + ch * (k + 1);
+    const auto at = [&](int64_t ky, int64_t kx) { return (int64_t(ch) * k + ky) * k + kx; };
+    if (next[0] < ky0) return at(next[0], first[next[0]]);  // a row above the map
+    for (int64_t ky = ky0; ky < ky1; ++ky) {
+      if (first[ky] >= k) continue;
+      if (first[ky] < kx0) return at(ky, first[ky]);  // left of the map
+      for (int64_t kx = std::max<int64_t>(kx1, first[ky]); kx < k; ++kx)  // right of it
+        if (!std::isfinite(wk[at(ky, kx)])) return at(ky, kx);
+    }
+    if (next[ky1] < k) return at(next[ky1], first[next[ky1]]);  // a row below
+  }
+  return 2 * int64_t(k) * k;
+}
+
+// The direct loop (spatial_direct) when some weight is not finite. A padding tap adds w * 0: +-0
+// for a finite w (no change: the sum starts at +0 and is never -0), NaN otherwise. So an output
+// is its taps on the map summed in the loop's order up to its first non-finite padding tap, plus
+// that tap's w * 0; the sum is NaN from then on and keeps that NaN's bits (x86 addsd returns its
+// first NaN operand), so later taps change nothing, as in ECA (eca.cpp). Visiting every padding
+// tap cost 2 k^2 per output whatever the map (an attack: 200 1x1 maps, k 1023, one NaN weight:
+// 2.8 s); this costs the taps on the map plus at most k per row of them.
+void spatial_rows_direct_nonfinite(const double* mean, const double* mx, const float* wk, int k,
+                                   const NonFiniteTaps& nf, float bias, Gate gate, int64_t h, int64_t w, int64_t y0,
+                                   int64_t y1, float* g) {
+  const int pad = (k - 1) / 2;
+  const int64_t none = 2 * int64_t(k) * k;
+  for (int64_t oy = y0; oy < y1; ++oy) {
+    const int64_t ky0 = std::max<int64_t>(0, pad - oy), ky1 = std::min<int64_t>(k, h + pad - oy);
+    for (int64_t ox = 0; ox < w; ++ox) {
+      const int64_t kx0 = std::max<int64_t>(0, pad - ox), kx1 = std::min<int64_t>(k, w + pad - ox);
+      const int64_t stop = first_nonfinite_padding_tap(wk, k, nf, ky0, ky1, kx0, kx1);
+      double v = 0.0;
+      for (int ch = 0; ch < 2 && (int64_t(ch) * k + ky0) * k < stop; ++ch) {
+        const double* in = ch == 0 ? mean : mx;
+        for (int64_t ky = ky0; ky < ky1; ++ky) {
+          const int64_t base = (int64_t(ch) * k + ky) * k;
+          const int64_t end = std::min(kx1, stop - base);
+          if (end <= kx0) break;
+          const double* src = in + (oy + ky - pad) * w + (ox - pad);
+          for (int64_t kx = kx0; kx < end; ++kx) v += double(wk[base + kx]) * src[kx];
+          if (end < kx1) break;
+        }
+      }
+      if (stop < none) v += double(wk[stop]) * 0.0;
+      g[oy * w + ox] = float(gate_apply(gate, v + double(bias)));
+    }
+  }
+}
+
+// The direct loop (spatial_direct) for finite weights: rows of outputs accumulated in acc [w];
+// taps on the padding add +-0 and are skipped.
+void spatial_rows_direct(const double* mean, const double* mx, const float* wk, int k, float bias, Gate gate,
+                         int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* acc) {
   const int pad = (k - 1) / 2;
   for (int64_t oy = y0; oy < y1; ++oy) {
     double* out = acc;
@@ -75,20 +139,14 @@ void spatial_rows_direct(const double* mean, const double* mx, const float* wk, 
       const double* in = ch == 0 ? mean : mx;
       for (int ky = 0; ky < k; ++ky) {
         const int64_t iy = oy + ky - pad;
-        const bool row_in = iy >= 0 && iy < h;
-        if (!row_in && finite_w) continue;
-        const double* row = in + (row_in ? iy : 0) * w;
+        if (iy < 0 || iy >= h) continue;
+        const double* row = in + iy * w;
         for (int kx = 0; kx < k; ++kx) {
           const double wv = wk[(ch * k + ky) * k + kx];
           const int64_t dx = kx - pad;
-          const int64_t lo = row_in ? std::max<int64_t>(0, -dx) : w, hi = row_in ? std::min<int64_t>(w, w - dx) : w;
+          const int64_t lo = std::max<int64_t>(0, -dx), hi = std::min<int64_t>(w, w - dx);
           const double* src = row + dx;
           for (int64_t ox = lo; ox < hi; ++ox) out[ox] += wv * src[ox];
-          if (!finite_w) {
-            const double on_pad = wv * 0.0;
-            for (int64_t ox = 0; ox < std::min(lo, w); ++ox) out[ox] += on_pad;
-            for (int64_t ox = std::max<int64_t>(hi, lo); ox < w; ++ox) out[ox] += on_pad;
-          }
         }
       }
     }
@@ -129,12 +187,18 @@ void spatial_tile(const Kernels& kn, const double* mean, const double* mx, const
 }
 
 // g[oy, :] = gate(conv_kxk([mean, max])[oy, :] + bias) for output rows [y0, y1) of one sample.
-// buf: spatial_scratch(h, w, k) doubles; finite_w: every weight of wk is finite (found once per op:
-// on 1x1 maps the direct loop's own scan of the 2k^2 weights cost more than its conv).
-void spatial_rows(const Kernels& kn, const double* mean, const double* mx, const float* wk, int k, bool finite_w,
-                  float bias, Gate gate, int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* buf) {
+// buf: spatial_scratch(h, w, k) doubles; nf: where the weights that are not finite lie, null when
+// all are finite (found once per op: on 1x1 maps the direct loop's own scan of the 2k^2 weights
+// cost more than its conv).
+void spatial_rows(const Kernels& kn, const double* mean, const double* mx, const float* wk, int k,
+                  const NonFiniteTaps* nf, float bias, Gate gate, int64_t h, int64_t w, int64_t y0, int64_t y1,
+                  float* g, double* buf) {
   if (spatial_direct(w, k)) {
-    spatial_rows_direct(mean, mx, wk, k, finite_w, bias, gate, h, w, y0, y1, g, buf);
+    if (nf != nullptr) {
+      spatial_rows_direct_nonfinite(mean, mx, wk, k, *nf, bias, gate, h, w, y0, y1, g);
+    } else {
+      spatial_rows_direct(mean, mx, wk, k, bias, gate, h, w, y0, y1, g, buf);
+    }
     return;
   }
   for (int64_t y = y0; y < y1; y += kSpatialRows) {
@@ -172,9 +236,9 @@ struct Scratch {
 };
 
 // One block of nb samples, its phases split over up to `threads` threads (1: all on the caller).
-// finite_w: every spatial weight is finite (spatial_rows); stream: NCHW's output pass stores
-// non-temporally (the whole call's y is at least g_stream_min_bytes, as SE's).
-void run_block(const OpParams& p, const Weights& wt, bool finite_w, bool stream, const float* xb, float* yb, int64_t nb,
+// nf: the spatial weights that are not finite, null when all are (spatial_rows); stream: NCHW's
+// output pass stores non-temporally (the whole call's y is at least g_stream_min_bytes, as SE's).
+void run_block(const OpParams& p, const Weights& wt, const NonFiniteTaps* nf, bool stream, const float* xb, float* yb, int64_t nb,
                int threads, Scratch& sc) {
   const Kernels& kn = kernels();
   const int64_t cc = p.shape.c, hh = p.shape.h, ww = p.shape.w, hw = hh * ww;
@@ -282,7 +346,7 @@ void run_block(const OpParams& p, const Weights& wt, bool finite_w, bool stream,
       split_range(out_rows, tasks, i, &r0, &r1);
       for (int64_t r = r0; r < r1;) {
         const int64_t n = r / hh, end = std::min(r1, (n + 1) * hh);
-        spatial_rows(kn, mean.data() + n * hw, mx.data() + n * hw, wt.aux, p.spatial_k, finite_w, p.spatial_bias, p.gate, hh,
+        spatial_rows(kn, mean.data() + n * hw, mx.data() + n * hw, wt.aux, p.spatial_k, nf, p.spatial_bias, p.gate, hh,
                      ww, r - n * hh, end - n * hh, g.data() + n * hw,
                      conv_acc + i * sc.conv_stride);
         r = end;
@@ -358,8 +422,30 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;
   nb_max = bound_block_samples(nb_max, cc, p.hidden);
 
-  bool finite_w = true;  // the spatial weights, for the direct loop
-  for (int i = 0; i < 2 * p.spatial_k * p.spatial_k; ++i) finite_w = finite_w && std::isfinite(wt.aux[i]);
+  // The spatial weights that are not finite, for the direct loop (null: all finite).
+  const int k = p.spatial_k;
+  bool finite_w = true;
+  for (int64_t i = 0; i < 2 * int64_t(k) * k; ++i) finite_w = finite_w && std::isfinite(wt.aux[i]);
+  NonFiniteTaps nonfinite;
+  if (!finite_w) {
+    try {
+      nonfinite.row_first.assign(size_t(2) * size_t(k), k);
+      nonfinite.next_row.assign(size_t(2) * size_t(k + 1), k);
+    } catch (const std::bad_alloc&) {
+      return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
+    }
+    for (int ch = 0; ch < 2; ++ch) {
+      for (int ky = 0; ky < k; ++ky) {
+        int& first = nonfinite.row_first[size_t(ch * k + ky)];
+        for (int kx = k - 1; kx >= 0; --kx)
+          if (!std::isfinite(wt.aux[(int64_t(ch) * k + ky) * k + kx])) first = kx;
+      }
+      for (int ky = k - 1; ky >= 0; --ky)
+        nonfinite.next_row[size_t(ch * (k + 1) + ky)] =
+            nonfinite.row_first[size_t(ch * k + ky)] < k ? ky : nonfinite.next_row[size_t(ch * (k + 1) + ky + 1)];
+    }
+  }
+  const NonFiniteTaps* nf = finite_w ? nullptr : &nonfinite;
 
   // The spatial maps (mean and max in double, the gate in float: 20 bytes a pixel) of every sample
   // in flight grow with H*W, unlike the rest of the scratch: refuse a call whose maps the system
@@ -395,12 +481,12 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   if (whole > 0) {
     parallel_for(
         whole,
-        [&](int64_t n) { run_block(p, wt, finite_w, stream, x + n * sample, y + n * sample, 1, 1, slots[size_t(participant_index())]); },
+        [&](int64_t n) { run_block(p, wt, nf, stream, x + n * sample, y + n * sample, 1, 1, slots[size_t(participant_index())]); },
         int(slots.size()));
   }
   for (int64_t n0 = whole; n0 < n_total; n0 += nb_max) {
     const int64_t nb = std::min(nb_max, n_total - n0);
-    run_block(p, wt, finite_w, stream, x + n0 * sample, y + n0 * sample, nb, threads, block);
+    run_block(p, wt, nf, stream, x + n0 * sample, y + n0 * sample, nb, threads, block);
   }
   return Status::Ok();
 }
