@@ -19,6 +19,11 @@ const addon = path.join(buildDir, 'Release', 'squeeze_excite.node');
 /** Seconds of a silent rebuild before the user is told what is running. */
 const QUIET_SECONDS = 2;
 
+/** A path as one argument of a pasted POSIX shell command (this script runs where cmake built build/). */
+function shellArg(p) {
+  return /^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
+}
+
 function mtimeOrNull(file) {
   try {
     return fs.statSync(file).mtimeMs;
@@ -59,7 +64,7 @@ function refreshLocalBuild() {
         tell();
         console.error(
           `squeeze-excite: the local addon (build/) is older than its sources and rebuilding it failed (cmake --build build exited ${status}).\n` +
-            `  Fix the error above, or start the build afresh: rm -rf ${buildDir} && npm install`,
+            `  Fix the error above, or start the build afresh: rm -rf ${shellArg(buildDir)} && npm install`,
         );
         resolve(1);
         return;

@@ -131,6 +131,22 @@ describe('native loader diagnostics', () => {
     expect(p.report.attempts.map((a) => a.kind)).toEqual(['local build', 'local build', 'prebuild', 'source build']);
   });
 
+  // A newcomer's check (2026-12-02): in a project under "down stream é", the fix `cd <root> &&
+  // npx node-gyp rebuild` pasted as printed said "cd: too many arguments" and built nothing.
+  it.skipIf(process.platform === 'win32')('the fix commands quote a package path with a space or a quote, and run as pasted', () => {
+    const holder = path.join(scratch, "down stream é's");
+    mkdirSync(holder);
+    const dir = path.join(holder, 'squeeze-excite');
+    cpSync(packageCopy(), dir, { recursive: true, verbatimSymlinks: true });
+    const p = probe(dir);
+    const quoted = `'${dir.replace(/'/g, "'\\''")}'`;
+    const line = fixes(p.error).split('\n').find((l) => l.includes('npx node-gyp rebuild')) ?? '';
+    expect(line).toContain(`cd ${quoted} && npx node-gyp rebuild`);
+    // The cd part, pasted into a shell, lands in the package.
+    const cd = /cd ('(?:[^']|'\\'')*') &&/.exec(line)?.[1] ?? '';
+    expect(execFileSync('bash', ['-c', `cd ${cd} && pwd`], { encoding: 'utf8' }).trim()).toBe(dir);
+  });
+
   it('stops at an explicit SQUEEZE_EXCITE_BINARY that does not load, and says why', () => {
     const p = probe(packageCopy(), { SQUEEZE_EXCITE_BINARY: path.join(scratch, 'nope.node') });
     expect(p.errorName).toBe('LoadError');
@@ -443,6 +459,30 @@ describe.skipIf(PERMISSION_FLAG === null || noAddon !== null)("Node's permission
     expect(fixes(denied.error)).toContain(`--allow-fs-read=${dir}`);
     expect(denied.report.bundled).toBeNull();
     expect(denied.report.attempts.some((a) => a.code === 'ERR_ACCESS_DENIED')).toBe(true);
+  });
+
+  // A newcomer's check (2026-12-02): with the whole package readable and addons allowed, Node 20
+  // still refused node-gyp-build's probe of /etc/alpine-release (musl or glibc) as it loaded, and
+  // the LoadError blamed the platform and advised a compiler.
+  it('a refused read outside the package (node-gyp-build probing /etc/alpine-release) is named, with the flag that allows it', () => {
+    const dir = packageCopy();
+    withPrebuild(dir);
+    const readable = [`--allow-fs-read=${dir}`, `--allow-fs-read=${path.join(root, 'node_modules')}/`];
+    const p = probe(dir, {}, [flag, '--allow-addons', ...readable]);
+    if (p.error === null) {
+      // A Node whose permission model lets that probe answer "no" instead of throwing.
+      expect(p.report.kind).toBe('prebuild');
+      return;
+    }
+    expect(p.errorCode).toBe('ERR_SQEX_LOAD');
+    const denied = p.report.attempts.find((a) => a.code === 'ERR_ACCESS_DENIED');
+    expect(denied?.denied).toBe('/etc/alpine-release');
+    expect(p.error).toContain("Node's permission model denies reading /etc/alpine-release");
+    expect(fixes(p.error)).toContain(`--allow-fs-read=/etc/alpine-release --allow-fs-read=${dir}`);
+    expect(fixes(p.error)).not.toMatch(COMPILER_ADVICE);
+    const allowed = probe(dir, {}, [flag, '--allow-addons', ...readable, '--allow-fs-read=/etc/alpine-release']);
+    expect(allowed.error).toBeNull();
+    expect(allowed.report.kind).toBe('prebuild');
   });
 
   it('an unreadable package.json is not taken for a bundle', () => {

@@ -74,6 +74,8 @@ export interface LoadAttempt {
   reason: string | null;
   /** The loading Error's code (e.g. ERR_DLOPEN_FAILED, ERR_DLOPEN_DISABLED), when it had one. */
   code?: string | null;
+  /** With code ERR_ACCESS_DENIED: the path Node's permission model would not let the loader read, when it said. */
+  denied?: string | null;
 }
 
 /**
@@ -127,6 +129,13 @@ export interface LoaderSetup {
 let cached: { binding: NativeBinding; report: LoadReport } | null = null;
 let cachedFailure: LoadFailure | null = null;
 
+/** The path an ERR_ACCESS_DENIED refused (its `resource`), or null. */
+function deniedPath(err: unknown): string | null {
+  if (errorCode(err) !== 'ERR_ACCESS_DENIED') return null;
+  const resource = (err as { resource?: unknown }).resource;
+  return typeof resource === 'string' && resource !== '' ? resource : null;
+}
+
 function errorCode(err: unknown): string | null {
   const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
   return typeof code === 'string' ? code : null;
@@ -151,6 +160,8 @@ interface Prebuilds {
   manifestProblem: string | null;
   /** The error code when the search itself failed (ERR_ACCESS_DENIED under the permission model). */
   code?: string | null;
+  /** The path the permission model refused (LoadAttempt.denied). */
+  denied?: string | null;
 }
 
 /**
@@ -164,7 +175,7 @@ function findPrebuilds(root: string): Prebuilds {
   try {
     return searchPrebuilds(root);
   } catch (err) {
-    return { file: null, reason: `could not search ${path.join(root, 'prebuilds')}: ${describeError(err)}`, cudaBuilds: [], manifestProblem: null, code: errorCode(err) };
+    return { file: null, reason: `could not search ${path.join(root, 'prebuilds')}: ${describeError(err)}`, cudaBuilds: [], manifestProblem: null, code: errorCode(err), denied: deniedPath(err) };
   }
 }
 
@@ -176,7 +187,11 @@ function searchPrebuilds(root: string): Prebuilds {
   try {
     helpers = nodeRequire('node-gyp-build') as NodeGypBuildHelpers;
   } catch (err) {
-    return none(`node-gyp-build could not be loaded: ${describeError(err)}`);
+    // Under Node 20's permission model its first line, a probe of /etc/alpine-release (musl or
+    // glibc), is refused unless that file may be read (a newcomer's check, 2026-12-02).
+    const denied = deniedPath(err);
+    const read = denied === null ? '' : ` (it reads ${denied} as it loads, to tell musl from glibc)`;
+    return { ...none(`node-gyp-build could not be loaded: ${describeError(err)}${read}`), code: errorCode(err), denied };
   }
   const tuples = readdirSync(dir)
     .map((n) => helpers.parseTuple(n))
@@ -260,6 +275,15 @@ function notAnAddonFile(file: string): { reason: string; code: string | null } |
   return null;
 }
 
+/**
+ * A path as one argument of a pasted shell command: quoted when it holds a space or another
+ * character the shell would act on (a project in "~/My Projects" broke every `cd` fix).
+ */
+export function shellArg(p: string, platform: string = process.platform): string {
+  if (platform === 'win32') return /^[A-Za-z0-9_@+=:,./\\-]+$/.test(p) ? p : `"${p}"`; // cmd: no quote can appear in a path
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
+}
+
 /** existsSync that answers false where the path cannot be probed (the permission model throws). */
 function canSee(p: string): boolean {
   try {
@@ -315,14 +339,20 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
   if (permissionModel && !noAddonsFlag && attempts.some((a) => a.code === 'ERR_DLOPEN_DISABLED')) {
     return {
       cause: "Node's permission model is on and does not allow native addons (ERR_DLOPEN_DISABLED), so no binary can load",
-      fixes: [`Add --allow-addons to the node command (or NODE_OPTIONS), and let it read the package: --allow-fs-read=${root}`],
+      fixes: [`Add --allow-addons to the node command (or NODE_OPTIONS), and let it read the package: --allow-fs-read=${shellArg(root)}`],
     };
   }
   const denied = attempts.find((a) => a.code === 'ERR_ACCESS_DENIED');
   if (denied) {
+    const what = denied.denied ?? denied.file ?? path.join(root, 'prebuilds');
+    const inPackage = what === root || what.startsWith(root + path.sep);
     return {
-      cause: `Node's permission model denies reading ${denied.file ?? path.join(root, 'prebuilds')} (ERR_ACCESS_DENIED): ${denied.reason}`,
-      fixes: [`Let node read the package folder: --allow-fs-read=${root} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node it may read.`],
+      cause: `Node's permission model denies reading ${what} (ERR_ACCESS_DENIED): ${denied.reason}`,
+      fixes: [
+        inPackage
+          ? `Let node read the package folder: --allow-fs-read=${shellArg(root)} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node it may read.`
+          : `Let node read ${what} as well as the package folder: --allow-fs-read=${shellArg(what)} --allow-fs-read=${shellArg(root)} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node it may read.`,
+      ],
     };
   }
   const addonsOff = attempts.some((a) => a.code === 'ERR_DLOPEN_DISABLED') || noAddonsFlag;
@@ -363,8 +393,8 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
   const prebuild = attempts.find((a) => a.kind === 'prebuild');
   const checkout = canSee(path.join(root, '.git')) || canSee(path.join(root, 'lib', 'backend', 'load.ts'));
   const fromSource = [
-    `Build it from source: cd ${root} && npx node-gyp rebuild   (CPU backend)`,
-    `With CMake >= 3.18 (and the CUDA toolkit for the CUDA backend): cd ${root} && node scripts/cmake-build.js`,
+    `Build it from source: cd ${shellArg(root)} && npx node-gyp rebuild   (CPU backend)`,
+    `With CMake >= 3.18 (and the CUDA toolkit for the CUDA backend): cd ${shellArg(root)} && node scripts/cmake-build.js`,
   ];
   if (prebuild?.file && !prebuild.ok) {
     // Yarn Plug'n'Play reads packages from zip archives; dlopen cannot open a file inside one
@@ -389,8 +419,8 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     const otherArch = arch !== null && arch !== process.arch ? `; the file is built for ${arch}, and this Node runs on ${process.arch}` : '';
     // In a source checkout, a reinstall by rm -rf would delete the repository (an attack, 2026-12-02).
     const reinstall = checkout
-      ? [`This is a source checkout: build the addon here (a local build loads ahead of prebuilds/): cd ${root} && npm run build:native   (CPU only: npm run build:native:cpu)`, `Or replace ${prebuild.file} with a good copy (npm run prebuildify writes prebuilds/ for this machine).`]
-      : [otherArch ? `Install the package on the machine that runs it (npm install there picks ${process.platform}-${process.arch}'s binary), not a copy made on another one: rm -rf ${root} && npm install` : `Reinstall the package (the file may be damaged): rm -rf ${root} && npm install`];
+      ? [`This is a source checkout: build the addon here (a local build loads ahead of prebuilds/): cd ${shellArg(root)} && npm run build:native   (CPU only: npm run build:native:cpu)`, `Or replace ${prebuild.file} with a good copy (npm run prebuildify writes prebuilds/ for this machine).`]
+      : [otherArch ? `Install the package on the machine that runs it (npm install there picks ${process.platform}-${process.arch}'s binary), not a copy made on another one: rm -rf ${shellArg(root)} && npm install` : `Reinstall the package (the file may be damaged): rm -rf ${shellArg(root)} && npm install`];
     return {
       cause: `the prebuilt binary for this platform is there but did not load: ${prebuild.reason}${otherArch}`,
       fixes: [...reinstall, 'If it still fails, report the "Tried:" list above with the output of: node -p "process.versions" and ldd --version'],
@@ -404,15 +434,15 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: `the local build ${damaged.file} is there but did not load: ${damaged.reason}`,
       fixes: checkout
-        ? [`Rebuild it: cd ${root} && rm -rf build && npm run build:native   (CPU only: npm run build:native:cpu)`, toolchainLine()]
-        : [`Remove it and rebuild it from source: rm -rf ${buildDir} && npm rebuild squeeze-excite --foreground-scripts   (npm install alone does not rerun the install script)`, ...fromSource],
+        ? [`Rebuild it: cd ${shellArg(root)} && rm -rf build && npm run build:native   (CPU only: npm run build:native:cpu)`, toolchainLine()]
+        : [`Remove it and rebuild it from source: rm -rf ${shellArg(buildDir)} && npm rebuild squeeze-excite --foreground-scripts   (npm install alone does not rerun the install script)`, ...fromSource],
     };
   }
   if (checkout) {
     return {
       cause: `${root} is a source checkout and its addon is not built (or the build failed)`,
       fixes: [
-        `Build it: cd ${root} && npm install   (or npm run build:native; CPU only: npm run build:native:cpu). Needs CMake >= 3.18 and a C++17 compiler; CUDA kernels too when nvcc is found.`,
+        `Build it: cd ${shellArg(root)} && npm install   (or npm run build:native; CPU only: npm run build:native:cpu). Needs CMake >= 3.18 and a C++17 compiler; CUDA kernels too when nvcc is found.`,
         toolchainLine(),
       ],
     };
@@ -514,7 +544,7 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
     const reason = wanted !== null && !report.bundled
       ? `${CUDA_BUILD_ENV}=${wanted} selects a shipped prebuild (local builds are not tried), and there is none: ${prebuild.reason}`
       : prebuild.reason;
-    attempts.push({ kind: 'prebuild', file: null, ok: false, reason, code: prebuild.code ?? null });
+    attempts.push({ kind: 'prebuild', file: null, ok: false, reason, code: prebuild.code ?? null, denied: prebuild.denied ?? null });
   }
   // The source build's own line, unless a local build's line above already tells its story.
   const localBuildTried = attempts.some((a) => a.kind === 'local build' && a.reason !== 'file does not exist');
