@@ -196,6 +196,10 @@ function fixFor(arg: string, expected: string, value: unknown): string | undefin
       return 'If these are raw float16 or bfloat16 bits, float16BitsToFloat32(value) or bfloat16BitsToFloat32(value) decodes them (Float32Array.from(value) would read the bits as integers)';
     }
     if (name !== undefined && name !== 'Float32Array') return `To convert: Float32Array.from(value)`;
+    // readSafetensors' tensor record ({ dtype, shape, data, zeroCopy }) passed whole as a weight.
+    if (name === undefined && StringPrototypeSlice(arg, 0, 8) === 'weights.' && isTensorRecord(value)) {
+      return "This is a readSafetensors tensor record ({ dtype, shape, data }): pass its .data (read with { toFloat32: true } for a Float32Array), or build the block from the whole file with SEBlock/ECABlock/CBAMBlock.fromStateDict";
+    }
     // Only where a Float32Array itself is wanted (not, e.g., a state dict whose entries hold one).
     if (isArray(value) && StringPrototypeIncludes(expected, 'a Float32Array')) return 'To convert an Array of numbers: Float32Array.from(value)';
   }
@@ -206,6 +210,13 @@ function fixFor(arg: string, expected: string, value: unknown): string | undefin
   // A shape kept in a typed array (tensor libraries' shape buffers, an Int32Array from a parser).
   if (StringPrototypeIncludes(expected, '[N, C, H, W]') && name !== undefined) return 'To pass a shape held in a typed array: Array.from(shape)';
   return undefined;
+}
+
+/** A plain object with a typed-array `data`, an Array `shape` and a string `dtype` (readSafetensors' record). */
+function isTensorRecord(value: unknown): boolean {
+  if (!isPlainObject(value)) return false;
+  const r = value as { data?: unknown; shape?: unknown; dtype?: unknown };
+  return typedArrayName(r.data) !== undefined && isArray(r.shape) && typeof r.dtype === 'string';
 }
 
 function withHint(text: string, arg: string, expected: string, value: unknown, fix: string | undefined): string {
@@ -439,6 +450,8 @@ function describeUnguarded(value: unknown): string {
   if (name !== undefined) {
     const view = value as ArrayBufferView;
     if (isDetached(view)) return `a ${name} whose buffer is detached (transferred)`;
+    // A Node Buffer is a Uint8Array; "received a Uint8Array" did not name what was passed.
+    if (name === 'Uint8Array' && probe(() => BufferIsBuffer !== undefined && BufferIsBuffer(value)) === true) return `a Buffer of ${lengthOf(view)} bytes`;
     return `${article(name)} ${name} of length ${lengthOf(view)}${isSharedView(view) ? ' (SharedArrayBuffer)' : ''}`;
   }
   if (isView(value)) return 'a DataView';

@@ -158,6 +158,26 @@ describe('DeviceTensor options name the ordinal `device` (the op options: device
   });
 });
 
+// A newcomer's check (2026-12-02): a Buffer was received as "a Uint8Array", and a readSafetensors
+// tensor record passed whole as a weight got no hint to take its .data.
+describe('what a newcomer passes instead of a Float32Array is named, with the fix', () => {
+  test('a Node Buffer is received as a Buffer, with its byte length', () => {
+    const m = messageOf(() => seForward(Buffer.alloc(16) as never, shape, w));
+    expect(m).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'x' });
+    expect(m.message).toContain('received a Buffer of 16 bytes. To read float32 bytes from a Node Buffer');
+    expect(messageOf(() => seForward(new Uint8Array(16) as never, shape, w)).message).toContain('received a Uint8Array of length 16');
+  });
+  test("a readSafetensors tensor record as a weight is told to pass its .data or use fromStateDict", () => {
+    const record = { dtype: 'F32', shape: [2, 4], data: w.w1, zeroCopy: false };
+    const m = messageOf(() => seForward(new Float32Array(4), shape, { ...w, w1: record as never }));
+    expect(m).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'weights.w1' });
+    expect(m.message).toContain('received an object. This is a readSafetensors tensor record ({ dtype, shape, data }): pass its .data');
+    expect(m.message).toContain('fromStateDict');
+    // An object that is not such a record gets no such hint.
+    expect(messageOf(() => seForward(new Float32Array(4), shape, { ...w, w1: { data: 1 } as never })).message).not.toContain('tensor record');
+  });
+});
+
 describe('the received part is worded one way', () => {
   test('cudaStreamPerThread, an object made by Object.create, a block given another C', () => {
     expect(messageOf(() => seForward(new Float32Array(4), shape, w, { device: 'cpu', stream: 2n })).message).toMatch(/; received the bigint 2n$/);
