@@ -42,44 +42,44 @@ import type { ATTENTION_KINDS, attentionWeightsFromStateDict } from './state-dic
  */
 export type SEBlockOptions = DeviceSelection & {
   /** Layout of host inputs (default 'NCHW'); DeviceTensor inputs must have it when given. See {@link Layout}. */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Between the two FCs; default 'relu'. Unused by the single-FC form. See {@link Activation}. */
-  activation?: Activation;
+  activation?: Activation | undefined;
   /** Default 'sigmoid'. See {@link Gate}. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /** Applied after the residual add; default 'none'. See {@link OutputActivation}. */
-  outputActivation?: OutputActivation;
+  outputActivation?: OutputActivation | undefined;
   /** The dtype DeviceTensor inputs must have, when given (host arrays are always float32). See {@link DType}. */
-  dtype?: DType;
+  dtype?: DType | undefined;
   /**
    * C, a positive integer: needed only when w2 is present and b1 and b2 are both omitted (w1
    * [hidden, C] and w2 [C, hidden] alone do not fix C); must agree with the weights otherwise.
    */
-  channels?: number;
+  channels?: number | undefined;
 };
 
 /** Constructor options of ECABlock (see {@link SEBlockOptions} for the common rules). */
 export type ECABlockOptions = DeviceSelection & {
   /** Layout of host inputs (default 'NCHW'); DeviceTensor inputs must have it when given. */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Default 'sigmoid'. See {@link Gate}. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /** The dtype DeviceTensor inputs must have, when given. */
-  dtype?: DType;
+  dtype?: DType | undefined;
 };
 
 /** Constructor options of CBAMBlock (see {@link SEBlockOptions} for the common rules). */
 export type CBAMBlockOptions = DeviceSelection & {
   /** Layout of host inputs (default 'NCHW'); DeviceTensor inputs must have it when given. */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Between the channel MLP's FCs; default 'relu'. See {@link Activation}. */
-  activation?: Activation;
+  activation?: Activation | undefined;
   /** Of the channel and spatial gates; default 'sigmoid'. See {@link Gate}. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /** The dtype DeviceTensor inputs must have, when given. */
-  dtype?: DType;
+  dtype?: DType | undefined;
   /** C, a positive integer: needed only when b1 and b2 are both omitted. */
-  channels?: number;
+  channels?: number | undefined;
 };
 
 /**
@@ -89,19 +89,19 @@ export type CBAMBlockOptions = DeviceSelection & {
  */
 export interface SEBlockForwardOptions {
   /** y = x·s + residual: N·C·H·W elements in the block's layout; out may be it (in place) or disjoint from it. */
-  residual?: Float32Array;
+  residual?: Float32Array | undefined;
   /** Receives y (N·C·H·W elements) and is returned; may be x or residual itself, else disjoint from them. Default: a new array. */
-  out?: Float32Array;
+  out?: Float32Array | undefined;
   /** Receives s, [N, C] row-major (N·C elements); disjoint from x, residual and out. */
-  scaleOut?: Float32Array;
+  scaleOut?: Float32Array | undefined;
   /**
    * cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
    * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
-  offload?: Offload;
+  offload?: Offload | undefined;
 }
 /**
  * Per-call options of SEBlock.forward / forwardAsync with a DeviceTensor x (a CUDA block); refused
@@ -109,13 +109,13 @@ export interface SEBlockForwardOptions {
  */
 export interface SEBlockDeviceForwardOptions {
   /** y = x·s + residual: a DeviceTensor like x, live. */
-  residual?: DeviceTensor;
+  residual?: DeviceTensor | undefined;
   /** Receives y and is returned: a DeviceTensor like x; may be x or residual itself. Default: a new DeviceTensor. */
-  out?: DeviceTensor;
+  out?: DeviceTensor | undefined;
   /** Receives s: a float32 DeviceTensor of N·C elements on x's device. */
-  scaleOut?: DeviceTensor;
+  scaleOut?: DeviceTensor | undefined;
   /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
-  stream?: bigint;
+  stream?: bigint | undefined;
 }
 /**
  * Per-call options of ECABlock.forward / forwardAsync with host arrays (Float32Arrays); each field's
@@ -124,17 +124,17 @@ export interface SEBlockDeviceForwardOptions {
  */
 export interface ECABlockForwardOptions {
   /** Receives y (N·C·H·W elements) and is returned; may be x itself, else disjoint from it. Default: a new array. */
-  out?: Float32Array;
+  out?: Float32Array | undefined;
   /** Receives s, [N, C] row-major (N·C elements); disjoint from x and out. */
-  scaleOut?: Float32Array;
+  scaleOut?: Float32Array | undefined;
   /**
    * cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
    * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
-  offload?: Offload;
+  offload?: Offload | undefined;
 }
 /**
  * Per-call options of ECABlock.forward / forwardAsync with a DeviceTensor x (a CUDA block); refused
@@ -142,11 +142,11 @@ export interface ECABlockForwardOptions {
  */
 export interface ECABlockDeviceForwardOptions {
   /** Receives y and is returned: a DeviceTensor like x; may be x itself. Default: a new DeviceTensor. */
-  out?: DeviceTensor;
+  out?: DeviceTensor | undefined;
   /** Receives s: a float32 DeviceTensor of N·C elements on x's device. */
-  scaleOut?: DeviceTensor;
+  scaleOut?: DeviceTensor | undefined;
   /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
-  stream?: bigint;
+  stream?: bigint | undefined;
 }
 /**
  * Per-call options of CBAMBlock.forward / forwardAsync with host arrays (Float32Arrays); each field's
@@ -155,15 +155,15 @@ export interface ECABlockDeviceForwardOptions {
  */
 export interface CBAMBlockForwardOptions {
   /** Receives y (N·C·H·W elements) and is returned; may be x itself, else disjoint from it. Default: a new array. */
-  out?: Float32Array;
+  out?: Float32Array | undefined;
   /**
    * cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
    * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
-  offload?: Offload;
+  offload?: Offload | undefined;
 }
 /**
  * Per-call options of CBAMBlock.forward / forwardAsync with a DeviceTensor x (a CUDA block); refused
@@ -171,9 +171,9 @@ export interface CBAMBlockForwardOptions {
  */
 export interface CBAMBlockDeviceForwardOptions {
   /** Receives y and is returned: a DeviceTensor like x; may be x itself. Default: a new DeviceTensor. */
-  out?: DeviceTensor;
+  out?: DeviceTensor | undefined;
   /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n; not cudaStreamPerThread (2n). */
-  stream?: bigint;
+  stream?: bigint | undefined;
 }
 /**
  * Per-call options of a block's forward for an x typed `Float32Array | DeviceTensor` (see
@@ -186,9 +186,9 @@ export interface BlockEitherForwardOptions {
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
    * CUDA; omit it to run there on the CPU. Ignored on the CPU.
    */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** Async CPU calls over a host x; ignored for a DeviceTensor x. See {@link Offload}. */
-  offload?: Offload;
+  offload?: Offload | undefined;
 }
 
 const SE_BLOCK_KEYS = ['layout', 'activation', 'gate', 'outputActivation', 'device', 'deviceIndex', 'dtype', 'channels'] as const;

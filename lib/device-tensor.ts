@@ -36,16 +36,16 @@ import type { DType, Layout, Shape4 } from './types.js';
  */
 export interface DeviceTensorOptions {
   /** Default 'NCHW'. `data` is taken to be in this layout already (nothing is transposed). */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Storage type; default 'float32' (for Uint16Array data, 'float16' or 'bfloat16' must be given). See {@link DType}. */
-  dtype?: DType;
+  dtype?: DType | undefined;
   /**
    * The CUDA device ordinal, an integer from 0 to `cuda.status().deviceCount` − 1; default 0. A
    * DeviceTensor is always on a GPU, so this is the number the op options call `deviceIndex`
    * (their `device` chooses 'auto' | 'cpu' | 'cuda'). A non-number is a TypeError (code
    * 'ERR_INVALID_ARG_TYPE'), an index past the device count a RangeError (code 'ERR_OUT_OF_RANGE').
    */
-  device?: number;
+  device?: number | undefined;
 }
 
 /** Options of DeviceTensor.from with Uint16Array data (raw half bit patterns): the dtype they hold. */
@@ -62,7 +62,7 @@ export interface DevicePointerOptions extends DeviceTensorOptions {
    * 'ERR_OUT_OF_RANGE'); a non-number is a TypeError (code 'ERR_INVALID_ARG_TYPE'). Default:
    * exactly the tensor's bytes.
    */
-  byteLength?: number;
+  byteLength?: number | undefined;
 }
 
 /** Options of the copy methods: toHost, toHostSync, toFloat32 and copyFrom. */
@@ -72,7 +72,7 @@ export interface DownloadOptions {
    * which waits for blocking streams). The copy is enqueued on the calling thread, so any handle
    * means what the caller means, cudaStreamPerThread (2n) included.
    */
-  stream?: bigint;
+  stream?: bigint | undefined;
 }
 
 /** The layouts, for option checks (not re-exported by the package). */

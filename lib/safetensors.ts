@@ -68,13 +68,13 @@ export interface SafetensorsTensor {
 /** Options of readSafetensors (another key is a TypeError, code 'ERR_INVALID_ARG_TYPE'). */
 export interface ReadSafetensorsOptions {
   /** Return F16, BF16 and F64 tensors as Float32Array (default false); a non-boolean is a TypeError. */
-  toFloat32?: boolean;
+  toFloat32?: boolean | undefined;
   /**
    * Only these tensors (names, or a predicate on the name). From a path, only their bytes are
    * read from disk. A name that is not in the file is a RangeError (code 'ERR_SQEX_SAFETENSORS_NAME',
    * `argument` 'options.names').
    */
-  names?: readonly string[] | ((name: string) => boolean);
+  names?: (readonly string[] | ((name: string) => boolean)) | undefined;
 }
 
 // `readonly` binds TypeScript only: the header and tensors of a SafetensorsFile can be replaced or

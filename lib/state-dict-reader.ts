@@ -44,7 +44,7 @@ export interface StateDictTensor {
    * may be labelled F16, BF16 or F64 (or their torch/numpy names), the type it was converted from,
    * as readSafetensors(source, { toFloat32: true }) leaves it.
    */
-  dtype?: SafetensorsDType | (string & {});
+  dtype?: SafetensorsDType | (string & {}) | undefined;
 }
 
 /** What fromStateDict reads: readSafetensors' result, a record or a Map of tensors by name. */

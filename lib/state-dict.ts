@@ -18,7 +18,7 @@ import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks
 import { nearestValue, parseObject } from './args.js';
 import { torchvisionFamily } from './families.js';
 import { rangeError, typeError } from './is.js';
-import { listAppend, listHas } from './primordials.js';
+import { ObjectKeys, listAppend, listHas } from './primordials.js';
 import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
 import type { SEWeights } from './ops/se.js';
@@ -43,13 +43,13 @@ export interface StateDictMapOptions<K extends AttentionKind = AttentionKind> {
    * ({@link BATCHNORM_EPS}). Checked but unused where nothing is folded (EcaModule, and SE
    * modules without `bn`).
    */
-  bnEps?: number;
+  bnEps?: number | undefined;
   /**
    * Refuse tensors under the prefix that the module does not have (default true), as PyTorch's
    * load_state_dict(strict=True) does: they mean a different module or variant (StateDictError,
    * `check` 'unexpected'). A non-boolean is a TypeError (code 'ERR_INVALID_ARG_TYPE').
    */
-  strict?: boolean;
+  strict?: boolean | undefined;
 }
 
 /**
@@ -72,7 +72,7 @@ export interface MappedSE {
   /** Float32Arrays for seForward / SEBlock; unfolded ones may be views of the state dict's data. */
   weights: SEWeights;
   /** The kind's default, for the two-FC forms (absent for EffectiveSEModule's single FC). */
-  activation?: Activation;
+  activation?: Activation | undefined;
   /**
    * The kind's default gate. A state dict holds no activations: torchvision's MobileNetV3 SE
    * computes 'hardsigmoid' (and EfficientNet's SE 'silu'), which the block needs as options
@@ -176,7 +176,12 @@ function parseMapOptions(
     throw rangeError(fn, 'options.bnEps', 'a finite number ≥ 0 (the BatchNorm eps, default 1e-5)', bnEps);
   }
   if (strict !== undefined && typeof strict !== 'boolean') throw typeError(fn, 'options.strict', 'a boolean', strict);
-  return { kind: kind as AttentionKind, eps: bnEps ?? BATCHNORM_EPS, strict: strict ?? true, rest };
+  // A block option given as undefined is one left out: it must not replace the kind's default
+  // under `{ ...defaults, ...rest }` (activation: undefined made a timm SqueezeExcite's silu relu).
+  const given: Record<string, unknown> = {};
+  const keys = ObjectKeys(rest);
+  for (let i = 0; i < keys.length; i++) if (rest[keys[i]!] !== undefined) given[keys[i]!] = rest[keys[i]!];
+  return { kind: kind as AttentionKind, eps: bnEps ?? BATCHNORM_EPS, strict: strict ?? true, rest: given };
 }
 
 const SE_KINDS: readonly SEKind[] = ['timm.SEModule', 'timm.EffectiveSEModule', 'timm.SqueezeExcite', 'torchvision.SqueezeExcitation'];

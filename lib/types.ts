@@ -68,16 +68,16 @@ export type DeviceSelection =
        * Default 'auto': host arrays on the CPU (see {@link Device}). 'cuda' without a usable GPU
        * is an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE'.
        */
-      device?: Device;
+      device?: Device | undefined;
       /** Omitted: CUDA device 0 when the call runs on CUDA. (Not allowed with device 'cpu'.) */
-      deviceIndex?: never;
+      deviceIndex?: undefined;
     }
   | {
       /**
        * 'auto' (the default) or 'cuda': a device index is refused with device 'cpu'. With 'auto' it
        * sends host arrays to that GPU when CUDA is usable (the CPU otherwise).
        */
-      device?: 'auto' | 'cuda';
+      device?: 'auto' | 'cuda' | undefined;
       /**
        * CUDA device ordinal, an integer from 0 to `cuda.status().deviceCount` − 1 (default 0).
        * TypeError (code 'ERR_INVALID_ARG_TYPE') for a non-number; RangeError (code
@@ -85,7 +85,7 @@ export type DeviceSelection =
        * when the call runs on CUDA. With device 'auto' and no usable GPU the CPU runs and it is
        * not used.
        */
-      deviceIndex?: number;
+      deviceIndex?: number | undefined;
     };
 
 /**

@@ -55,7 +55,7 @@ interface Probe {
   errorName: string | null;
   errorCode: string | null;
   status: { compiled: boolean; reason: string | null; binary: string | null };
-  report: { binary: string | null; kind: string | null; shadowsPrebuild: boolean; bundled: string | null; attempts: { kind: string; file: string | null; ok: boolean; reason: string | null; code?: string | null }[] };
+  report: { binary: string | null; kind: string | null; shadowsPrebuild: boolean; bundled: string | null; attempts: { kind: string; file: string | null; ok: boolean; reason: string | null; code?: string | null; denied?: string | null }[] };
 }
 
 const PROBE = `

@@ -29,15 +29,15 @@ export interface CBAMWeights {
   /** channel.fc1 weight [hidden, C]: hidden·C elements. */
   w1: Float32Array;
   /** channel.fc1 bias [hidden] (timm's default mlp_bias=False stores none); default zeros. */
-  b1?: Float32Array;
+  b1?: Float32Array | undefined;
   /** channel.fc2 weight [C, hidden]: C·hidden elements. */
   w2: Float32Array;
   /** channel.fc2 bias [C]; default zeros. */
-  b2?: Float32Array;
+  b2?: Float32Array | undefined;
   /** The spatial conv [1, 2, k, k]: 2·k² elements, k odd (98 for timm's k = 7). */
   spatialWeight: Float32Array;
   /** The spatial conv's bias (folded BatchNorm), 1 element; default 0. NaN and ±Inf propagate. */
-  spatialBias?: Float32Array;
+  spatialBias?: Float32Array | undefined;
 }
 
 /**
@@ -50,15 +50,15 @@ export interface CBAMDeviceWeights {
   /** hidden·C elements. */
   w1: DeviceTensor;
   /** hidden elements; default zeros. */
-  b1?: DeviceTensor;
+  b1?: DeviceTensor | undefined;
   /** C·hidden elements. */
   w2: DeviceTensor;
   /** C elements; default zeros. */
-  b2?: DeviceTensor;
+  b2?: DeviceTensor | undefined;
   /** 2·k² elements, k odd. */
   spatialWeight: DeviceTensor;
   /** A Float32Array of 1 element (not a DeviceTensor: passed by value); default 0. */
-  spatialBias?: Float32Array;
+  spatialBias?: Float32Array | undefined;
 }
 
 /**
@@ -68,24 +68,24 @@ export interface CBAMDeviceWeights {
  */
 export type CBAMOptions = DeviceSelection & {
   /** Memory layout of x and out; default 'NCHW'. See {@link Layout}. */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Between the channel MLP's two FCs; default 'relu' (timm's). See {@link Activation}. */
-  activation?: Activation;
+  activation?: Activation | undefined;
   /** Of both the channel and the spatial gate; default 'sigmoid' (timm's). See {@link Gate}. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /**
    * Receives y (N·C·H·W elements, in `layout`) and is returned; may be x itself (in place), else
    * disjoint from x and the weights (RangeError, code 'ERR_OUT_OF_RANGE'). Default: a new array.
    */
-  out?: Float32Array;
+  out?: Float32Array | undefined;
   /**
    * cudaStream_t for the CUDA backend (a live stream of this process: CUDA cannot check a handle), as a bigint in [0n, 2n ** 64n); default 0n. Not
    * cudaStreamPerThread (2n: RangeError, code 'ERR_OUT_OF_RANGE'). Given with device 'auto' (any value, 0n
    * included), it sends host arrays to CUDA (it names a CUDA stream); omit it to run them on the CPU. Ignored on the CPU.
    */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
-  offload?: Offload;
+  offload?: Offload | undefined;
 };
 
 /**
@@ -94,19 +94,19 @@ export type CBAMOptions = DeviceSelection & {
  */
 export interface CBAMDeviceOptions {
   /** Must equal x.layout if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Between the channel MLP's FCs; default 'relu'. */
-  activation?: Activation;
+  activation?: Activation | undefined;
   /** Default 'sigmoid'. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /** 'auto' (default) or 'cuda': a DeviceTensor x always runs on CUDA. */
-  device?: 'auto' | 'cuda';
+  device?: 'auto' | 'cuda' | undefined;
   /** Receives y and is returned: a DeviceTensor like x (shape, dtype, layout, device), live; may be x itself. Default: a new DeviceTensor. */
-  out?: DeviceTensor;
+  out?: DeviceTensor | undefined;
   /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n. Not cudaStreamPerThread (2n). */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** Must equal x.device if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
-  deviceIndex?: number;
+  deviceIndex?: number | undefined;
 }
 
 /**
@@ -115,19 +115,19 @@ export interface CBAMDeviceOptions {
  */
 export interface CBAMEitherOptions {
   /** Memory layout of a host x; a DeviceTensor x's own layout, if given. */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Default 'relu'. */
-  activation?: Activation;
+  activation?: Activation | undefined;
   /** Default 'sigmoid'. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /** 'auto' (default) or 'cuda'. */
-  device?: 'auto' | 'cuda';
+  device?: 'auto' | 'cuda' | undefined;
   /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle); default 0n. Not cudaStreamPerThread (2n). */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** CUDA device index (a DeviceTensor x: x.device). */
-  deviceIndex?: number;
+  deviceIndex?: number | undefined;
   /** Async CPU calls over a host x; ignored for a DeviceTensor x. See {@link Offload}. */
-  offload?: Offload;
+  offload?: Offload | undefined;
 }
 
 /** @internal The keys cbamForward's options may have. */

@@ -39,24 +39,24 @@ export interface ECADeviceWeights {
  */
 export type ECAOptions = DeviceSelection & {
   /** Memory layout of x and out; default 'NCHW'. See {@link Layout}. */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Default 'sigmoid' (timm EcaModule's). See {@link Gate}. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /**
    * Receives y (N·C·H·W elements, in `layout`) and is returned; may be x itself (in place), else
    * disjoint from x and the weight (RangeError, code 'ERR_OUT_OF_RANGE'). Default: a new array.
    */
-  out?: Float32Array;
+  out?: Float32Array | undefined;
   /** Receives the gate values s, [N, C] row-major (N·C elements); disjoint from x, out and the weight. */
-  scaleOut?: Float32Array;
+  scaleOut?: Float32Array | undefined;
   /**
    * cudaStream_t for the CUDA backend (a live stream of this process: CUDA cannot check a handle), as a bigint in [0n, 2n ** 64n); default 0n. Not
    * cudaStreamPerThread (2n: RangeError, code 'ERR_OUT_OF_RANGE'). Given with device 'auto' (any value, 0n
    * included), it sends host arrays to CUDA (it names a CUDA stream); omit it to run them on the CPU. Ignored on the CPU.
    */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
-  offload?: Offload;
+  offload?: Offload | undefined;
 };
 
 /**
@@ -65,19 +65,19 @@ export type ECAOptions = DeviceSelection & {
  */
 export interface ECADeviceOptions {
   /** Must equal x.layout if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Default 'sigmoid'. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /** 'auto' (default) or 'cuda': a DeviceTensor x always runs on CUDA. */
-  device?: 'auto' | 'cuda';
+  device?: 'auto' | 'cuda' | undefined;
   /** Receives y and is returned: a DeviceTensor like x (shape, dtype, layout, device), live; may be x itself. Default: a new DeviceTensor. */
-  out?: DeviceTensor;
+  out?: DeviceTensor | undefined;
   /** Receives s: a float32 DeviceTensor of N·C elements on x's device, disjoint from x, out and the weight. */
-  scaleOut?: DeviceTensor;
+  scaleOut?: DeviceTensor | undefined;
   /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n. Not cudaStreamPerThread (2n). */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** Must equal x.device if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
-  deviceIndex?: number;
+  deviceIndex?: number | undefined;
 }
 
 /**
@@ -86,17 +86,17 @@ export interface ECADeviceOptions {
  */
 export interface ECAEitherOptions {
   /** Memory layout of a host x; a DeviceTensor x's own layout, if given. */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Default 'sigmoid'. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /** 'auto' (default) or 'cuda'. */
-  device?: 'auto' | 'cuda';
+  device?: 'auto' | 'cuda' | undefined;
   /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle); default 0n. Not cudaStreamPerThread (2n). */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** CUDA device index (a DeviceTensor x: x.device). */
-  deviceIndex?: number;
+  deviceIndex?: number | undefined;
   /** Async CPU calls over a host x; ignored for a DeviceTensor x. See {@link Offload}. */
-  offload?: Offload;
+  offload?: Offload | undefined;
 }
 
 /** @internal The keys ecaForward's options may have. */

@@ -30,21 +30,21 @@ export type SEWeights =
       /** fc1 weight [hidden, C]: hidden·C elements. */
       w1: Float32Array;
       /** fc1 bias [hidden]; default zeros. */
-      b1?: Float32Array;
+      b1?: Float32Array | undefined;
       /** fc2 weight [C, hidden]: C·hidden elements. */
       w2: Float32Array;
       /** fc2 bias [C]; default zeros. */
-      b2?: Float32Array;
+      b2?: Float32Array | undefined;
     }
   | {
       /** The single FC's weight [C, C]: C·C elements. */
       w1: Float32Array;
       /** The single FC's bias [C]; default zeros. */
-      b1?: Float32Array;
+      b1?: Float32Array | undefined;
       /** Omitted: the single-FC form. */
-      w2?: never;
+      w2?: undefined;
       /** The single-FC form has one bias, b1: b2 must be omitted too. */
-      b2?: never;
+      b2?: undefined;
     };
 
 /**
@@ -60,21 +60,21 @@ export type SEDeviceWeights =
       /** fc1 weight, hidden·C elements. */
       w1: DeviceTensor;
       /** fc1 bias, hidden elements; default zeros. */
-      b1?: DeviceTensor;
+      b1?: DeviceTensor | undefined;
       /** fc2 weight, C·hidden elements. */
       w2: DeviceTensor;
       /** fc2 bias, C elements; default zeros. */
-      b2?: DeviceTensor;
+      b2?: DeviceTensor | undefined;
     }
   | {
       /** The single FC's weight, C·C elements. */
       w1: DeviceTensor;
       /** The single FC's bias, C elements; default zeros. */
-      b1?: DeviceTensor;
+      b1?: DeviceTensor | undefined;
       /** Omitted: the single-FC form. */
-      w2?: never;
+      w2?: undefined;
       /** Must be omitted with w2. */
-      b2?: never;
+      b2?: undefined;
     };
 
 /**
@@ -85,38 +85,38 @@ export type SEDeviceWeights =
  */
 export type SEOptions = DeviceSelection & {
   /** Memory layout of x, residual and out; default 'NCHW'. See {@link Layout}. */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Between the two FCs; default 'relu'. Unused by the single-FC form. See {@link Activation}. */
-  activation?: Activation;
+  activation?: Activation | undefined;
   /** Default 'sigmoid'. See {@link Gate}. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /**
    * Added after scaling: y = x·s + residual. N·C·H·W elements, in `layout`. `out` may be this
    * array itself (in place) or disjoint from it, not partly overlap it.
    */
-  residual?: Float32Array;
+  residual?: Float32Array | undefined;
   /** Applied after the residual add; default 'none'. See {@link OutputActivation}. */
-  outputActivation?: OutputActivation;
+  outputActivation?: OutputActivation | undefined;
   /**
    * Receives y (N·C·H·W elements, in `layout`) and is returned. May be x or residual itself (in
    * place); otherwise disjoint from x, residual and the weights (RangeError, code
    * 'ERR_OUT_OF_RANGE'). Default: a new array (a large one costs page faults; pass `out` in loops).
    */
-  out?: Float32Array;
+  out?: Float32Array | undefined;
   /**
    * Receives the gate values s, [N, C] row-major (N·C elements): disjoint from x, residual, out
    * and the weights.
    */
-  scaleOut?: Float32Array;
+  scaleOut?: Float32Array | undefined;
   /**
    * cudaStream_t for the CUDA backend (a live stream of this process: CUDA cannot check a handle), as a bigint in [0n, 2n ** 64n); default 0n (the legacy
    * default stream). cudaStreamPerThread (2n) is refused (RangeError, code 'ERR_OUT_OF_RANGE'):
    * it names another stream on every thread. Given with device 'auto' (any value, 0n included), it
    * sends host arrays to CUDA (it names a CUDA stream); omit it to run them on the CPU. Ignored on the CPU.
    */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
-  offload?: Offload;
+  offload?: Offload | undefined;
 };
 
 /**
@@ -126,29 +126,29 @@ export type SEOptions = DeviceSelection & {
  */
 export interface SEDeviceOptions {
   /** Must equal x.layout if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Between the two FCs; default 'relu'. Unused by the single-FC form. */
-  activation?: Activation;
+  activation?: Activation | undefined;
   /** Default 'sigmoid'. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /** y = x·s + residual: a DeviceTensor like x (shape, dtype, layout, device), live. */
-  residual?: DeviceTensor;
+  residual?: DeviceTensor | undefined;
   /** Applied after the residual add; default 'none'. */
-  outputActivation?: OutputActivation;
+  outputActivation?: OutputActivation | undefined;
   /** 'auto' (default) or 'cuda': a DeviceTensor x always runs on CUDA ('cpu' is refused). */
-  device?: 'auto' | 'cuda';
+  device?: 'auto' | 'cuda' | undefined;
   /**
    * Receives y and is returned: a DeviceTensor like x, live; may be x or residual itself (in
    * place), not partly overlap either, nor overlap DeviceTensor weights. Default: a new
    * DeviceTensor like x (yours to dispose).
    */
-  out?: DeviceTensor;
+  out?: DeviceTensor | undefined;
   /** Receives s: a float32 DeviceTensor of N·C elements on x's device, disjoint from x, residual, out and the weights. */
-  scaleOut?: DeviceTensor;
+  scaleOut?: DeviceTensor | undefined;
   /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) the kernel is enqueued on; default 0n. Not cudaStreamPerThread (2n). */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** Must equal x.device if given (RangeError, code 'ERR_OUT_OF_RANGE'). */
-  deviceIndex?: number;
+  deviceIndex?: number | undefined;
 }
 
 /**
@@ -158,21 +158,21 @@ export interface SEDeviceOptions {
  */
 export interface SEEitherOptions {
   /** Memory layout of a host x; a DeviceTensor x's own layout, if given. */
-  layout?: Layout;
+  layout?: Layout | undefined;
   /** Between the two FCs; default 'relu'. */
-  activation?: Activation;
+  activation?: Activation | undefined;
   /** Default 'sigmoid'. */
-  gate?: Gate;
+  gate?: Gate | undefined;
   /** Default 'none'. */
-  outputActivation?: OutputActivation;
+  outputActivation?: OutputActivation | undefined;
   /** 'auto' (default) or 'cuda'. */
-  device?: 'auto' | 'cuda';
+  device?: 'auto' | 'cuda' | undefined;
   /** cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle); default 0n. Not cudaStreamPerThread (2n). */
-  stream?: bigint;
+  stream?: bigint | undefined;
   /** CUDA device index (a DeviceTensor x: x.device). */
-  deviceIndex?: number;
+  deviceIndex?: number | undefined;
   /** Async CPU calls over a host x; ignored for a DeviceTensor x. See {@link Offload}. */
-  offload?: Offload;
+  offload?: Offload | undefined;
 }
 
 /** @internal The keys seForward's options may have. */

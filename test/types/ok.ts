@@ -99,3 +99,23 @@ try {
     void [code, arg, cudaName];
   }
 }
+
+// Every optional input property also takes an explicit undefined, as the run-time checks do
+// (test/optional-undefined.test.ts): under exactOptionalPropertyTypes (this project's setting) an
+// optional bias read from a state dict (`b1: sd.get('fc1.bias')`) would otherwise need a spread.
+import { readSafetensors } from '../../dist/index.js';
+declare const maybe: Float32Array | undefined;
+declare const maybeD: DeviceTensor | undefined;
+const U = undefined;
+export const ou1: Float32Array = seForward(x, [1, 8, 4, 4], { w1, b1: maybe, w2, b2: maybe }, {
+  layout: U, activation: U, gate: U, residual: maybe, outputActivation: U, out: maybe, scaleOut: maybe, device: U, deviceIndex: U, stream: U, offload: U,
+});
+export const ou2: Float32Array = seForward(x, [1, 8, 4, 4], { w1, b1: maybe, w2: U, b2: U });
+export const ou3: DeviceTensor = seForward(xd, [1, 8, 4, 4], { w1: wd, b1: maybeD, w2: wd, b2: maybeD }, { residual: maybeD, out: maybeD, scaleOut: maybeD, stream: U, deviceIndex: U });
+export const ou4: Promise<Float32Array> = ecaForwardAsync(x, [1, 8, 4, 4], { weight: new Float32Array(3) }, { layout: U, gate: U, out: maybe, scaleOut: maybe, offload: U, device: U });
+export const ou5: Promise<Float32Array> = cbamForwardAsync(x, [1, 8, 4, 4], { w1, b1: maybe, w2, b2: maybe, spatialWeight: new Float32Array(98), spatialBias: maybe }, { layout: U, activation: U, gate: U, out: maybe });
+export const ou6: Float32Array = new SEBlock({ w1, b1: maybe, w2, b2: maybe }, { layout: U, activation: U, gate: U, outputActivation: U, dtype: U, channels: 8, device: U, deviceIndex: U }).forward(x, [1, 8, 4, 4], { residual: maybe, out: maybe, scaleOut: maybe, offload: U });
+export const ou7: Float32Array = new ECABlock({ weight: new Float32Array(3) }, { layout: U, gate: U, dtype: U, device: U }).forward(x, [1, 8, 4, 4], { out: maybe, scaleOut: maybe });
+export const ou8: DeviceTensor = DeviceTensor.from(x, [1, 8, 4, 4], { layout: U, dtype: U, device: U });
+export const ou9 = readSafetensors(new Uint8Array(8), { toFloat32: U, names: U });
+export const ou10: SEBlock = SEBlock.fromStateDict({}, 'se', { kind: 'timm.SEModule', bnEps: U, strict: U, device: U, gate: U });
