@@ -146,6 +146,35 @@ void* TypedArrayData(const Napi::TypedArray& ta) {
 }
 
 namespace {
+// One operand slot, checked: absent (null/undefined, and allowed so), or a Float32Array of the
+// expected length with its data pointer and buffer. Throws for anything else.
+struct SlotView {
+  bool present = false;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer = nullptr;
+};
+SlotView CheckSlot(const Napi::Env& env, const Napi::Value& v, uint32_t slot, const SlotSizes& sizes) {
+  const char* name = kSlotNames[slot];
+  napi_valuetype type;
+  if (napi_typeof(env, v, &type) != napi_ok) ThrowType(env, std::string(name) + " could not be read");
+  SlotView sv;
+  if (type == napi_null || type == napi_undefined) {
+    if (sizes.required[slot]) ThrowType(env, std::string(name) + " is required");
+    return sv;
+  }
+  if (!sizes.allowed[slot]) ThrowType(env, std::string(name) + " is not used by this op and must be null");
+  if (!TypedArrayOf(env, v, napi_float32_array, &sv.length, &sv.data, &sv.buffer)) ThrowType(env, std::string(name) + " must be a Float32Array");
+  // A detached (transferred) buffer's views have length 0; every operand has >= 1 element.
+  if (sv.length == 0) ThrowType(env, std::string(name) + " is detached or empty");
+  if (static_cast<int64_t>(sv.length) != sizes.elems[slot]) {
+    ThrowRange(env, std::string(name) + " must have " + std::to_string(sizes.elems[slot]) + " elements; received " +
+                        std::to_string(sv.length));
+  }
+  sv.present = true;
+  return sv;
+}
+
 struct Range {
   uintptr_t begin = 0, end = 0;
   bool present() const { return begin != end; }
@@ -168,9 +197,14 @@ HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const
   // detach an operand read earlier).
   std::array<Napi::Value, kSlotCount> vals;
   for (uint32_t slot = first; slot < kSlotCount; ++slot) vals[slot] = arr.Get(slot - first);
-  // The result, still before any pointer (the allocator is JS).
+  // The result, still before any pointer (the allocator is JS); first the operands' checks, so
+  // that a call refused for them allocates nothing and runs no allocator (an attack: a huge cfg
+  // with a 16-element x asked for a 32 GiB result and said out-of-memory, not x's length). Pass 2
+  // checks again: the allocator may have detached or resized an operand.
   bool allocated = false;
   if (allocate_result && !weights_only && (vals[kOut].IsNull() || vals[kOut].IsUndefined())) {
+    for (uint32_t slot = first; slot < kSlotCount; ++slot)
+      if (slot != kOut) CheckSlot(env, vals[slot], slot, sizes);
     vals[kOut] = NewResultArray(env, static_cast<size_t>(sizes.elems[kOut]));
     allocated = true;
   }
@@ -181,23 +215,11 @@ HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const
   for (uint32_t slot = first; slot < kSlotCount; ++slot) {
     const Napi::Value& v = vals[slot];
     const char* name = kSlotNames[slot];
-    napi_valuetype type;
-    if (napi_typeof(env, v, &type) != napi_ok) ThrowType(env, std::string(name) + " could not be read");
-    if (type == napi_null || type == napi_undefined) {
-      if (sizes.required[slot]) ThrowType(env, std::string(name) + " is required");
-      continue;
-    }
-    if (!sizes.allowed[slot]) ThrowType(env, std::string(name) + " is not used by this op and must be null");
-    size_t length = 0;
-    void* data = nullptr;
-    napi_value buffer = nullptr;
-    if (!TypedArrayOf(env, v, napi_float32_array, &length, &data, &buffer)) ThrowType(env, std::string(name) + " must be a Float32Array");
-    // A detached (transferred) buffer's views have length 0; every operand has >= 1 element.
-    if (length == 0) ThrowType(env, std::string(name) + " is detached or empty");
-    if (static_cast<int64_t>(length) != sizes.elems[slot]) {
-      ThrowRange(env, std::string(name) + " must have " + std::to_string(sizes.elems[slot]) + " elements; received " +
-                          std::to_string(length));
-    }
+    const SlotView sv = CheckSlot(env, v, slot, sizes);
+    if (!sv.present) continue;
+    const size_t length = sv.length;
+    void* data = sv.data;
+    napi_value buffer = sv.buffer;
     // napi_is_arraybuffer is false for a SharedArrayBuffer (Node-API 8 has no direct test for one).
     bool plain = false;
     if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok) ThrowType(env, std::string(name) + " has no buffer");

@@ -2,7 +2,8 @@
 // lib/'s checks), each finding a check here:
 //   - in a thread where lib/ never loaded (so no result allocator is registered), a result too large
 //     for memory ended the process with V8's fatal "ArrayBuffer::New Allocation failed" (SIGABRT);
-//     now ERR_SQEX_OUT_OF_MEMORY, and the worker and the process go on;
+//     then ERR_SQEX_OUT_OF_MEMORY; since 2026-12-02 the operands are checked before the result is
+//     allocated, so such a call is refused for its x and nothing is allocated;
 //   - an allocator's own RangeError (not a failed allocation) was reported as memory running out;
 //   - setThreads(1024) sized every kernel's per-thread scratch for 1024 threads (the pool starts at
 //     most 256): ECA over 512 KB took 1.6 GB; now [0, 256], and info().threads says what runs;
@@ -41,20 +42,28 @@ function codeOf(fn) {
         resolve(out);
       });
     });
-  const probe = await runWorker(`try { new ArrayBuffer(2 ** 42); } catch {}`);
-  const nodeEndsWorker = probe.error !== null && probe.error.code === 'ERR_WORKER_OUT_OF_MEMORY';
+  // A result too large for memory is now refused before any allocation: its operands are
+  // checked first (an attack, 2026-12-02: a huge cfg with a 16-element x reported out-of-memory,
+  // not x's length), and a y that large needs an x as large. So the absurd call of 2026-11-30
+  // (every operand null) is a coded TypeError for x, and a short x a RangeError naming its length;
+  // the allocator is not called and the worker goes on (on Node 26 too, which ends a worker whose
+  // ArrayBuffer allocation fails).
   const absurd = await runWorker(`
 const { parentPort } = require('node:worker_threads');
 const raw = require(${JSON.stringify(binary)});
+let calls = 0;
+raw.setResultAllocator((bytes) => { calls++; return new ArrayBuffer(bytes); });
 const cfg = new Float64Array([0, 1, 1, 1 << 20, 1 << 20, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0]); // 2^40 floats
-try { raw.cpuForward(cfg, Array(9).fill(null)); parentPort.postMessage('no error'); } catch (e) { parentPort.postMessage(e.code + ' ' + (e.bytes || 0)); }
+for (const x of [null, new Float32Array(16)]) {
+  try { raw.cpuForward(cfg, [x, null, null, null, new Float32Array(1), null, new Float32Array(1), null, null]); parentPort.postMessage('no error'); }
+  catch (e) { parentPort.postMessage(e.code + ' ' + e.message.replace(/^squeeze-excite \\(native\\): /, '')); }
+}
+parentPort.postMessage('allocator calls ' + calls);
 `);
-  if (nodeEndsWorker) {
-    check(absurd.error !== null && absurd.error.code === 'ERR_WORKER_OUT_OF_MEMORY', `absurd result (Node ends such workers): ${absurd.error && absurd.error.code}`);
-  } else {
-    check(absurd.exitCode === 0 && absurd.error === null, `raw-only worker exit ${absurd.exitCode} ${absurd.error}`);
-    check(absurd.messages[0] === 'ERR_SQEX_OUT_OF_MEMORY 4398046511104', `absurd result without lib/'s allocator: ${absurd.messages[0]}`);
-  }
+  check(absurd.exitCode === 0 && absurd.error === null, `raw-only worker exit ${absurd.exitCode} ${absurd.error}`);
+  check(absurd.messages[0] === 'ERR_INVALID_ARG_TYPE x is required', `absurd result, no x: ${absurd.messages[0]}`);
+  check(absurd.messages[1] === 'ERR_OUT_OF_RANGE x must have 1099511627776 elements; received 16', `absurd result, a 16-element x: ${absurd.messages[1]}`);
+  check(absurd.messages[2] === 'allocator calls 0', `the allocator is not called for a refused call: ${absurd.messages[2]}`);
   // A normal call there works, its result from the captured ArrayBuffer constructor.
   const normal = await runWorker(`
 const { parentPort } = require('node:worker_threads');
