@@ -5,6 +5,7 @@
 // recomputes it, which costs no more traffic than writing and re-reading it, and keeps y == x safe.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <new>
@@ -68,24 +69,38 @@ int64_t spatial_scratch(int64_t h, int64_t w, int k) {
 // once per op, and only when some weight is not finite (else null). Rows are (ch, ky) pairs.
 struct NonFiniteTaps {
   std::vector<int> row_first;  // [2k]: row ch * k + ky's first kx whose weight is not finite; k: none
+  std::vector<int> row_last;   // [2k]: its last such kx; -1: none
   std::vector<int> next_row;   // [2 (k + 1)]: at ch * (k + 1) + ky, the first row >= ky of ch with one; k: none
+  std::vector<uint64_t> bits;  // [2k][words]: bit kx of row r set when its weight is not finite
+  int64_t words = 0;           // (k + 63) / 64
+
+  // The first non-finite kx >= from in row r; the row must hold one there (row_last[r] >= from).
+  int64_t next_in_row(int64_t r, int64_t from) const {
+    const uint64_t* row = bits.data() + r * words;
+    int64_t i = from >> 6;
+    uint64_t word = row[i] & (~uint64_t{0} << (from & 63));
+    while (word == 0) word = row[++i];
+    int b = 0;  // its lowest set bit (no builtin: MSVC builds this too)
+    while (((word >> b) & 1) == 0) ++b;
+    return i * 64 + b;
+  }
 };
 
 // The first padding tap of output (oy, ox) in the direct loop's order (ch, ky, kx) whose weight is
 // not finite, as a flat weight index; 2 k^2 if there is none. [ky0, ky1) x [kx0, kx1): the taps on
 // the map, never empty (the centre tap always is).
-int64_t first_nonfinite_padding_tap(const float* wk, int k, const NonFiniteTaps& nf, int64_t ky0, int64_t ky1,
-                                    int64_t kx0, int64_t kx1) {
+int64_t first_nonfinite_padding_tap(int k, const NonFiniteTaps& nf, int64_t ky0, int64_t ky1, int64_t kx0,
+                                    int64_t kx1) {
   for (int ch = 0; ch < 2; ++ch) {
     const int* first = nf.row_first.data() + ch * k;
     const int* next = nf.next_row.data() + ch * (k + 1);
     const auto at = [&](int64_t ky, int64_t kx) { return (int64_t(ch) * k + ky) * k + kx; };
     if (next[0] < ky0) return at(next[0], first[next[0]]);  // a row above the map
+    const int* last = nf.row_last.data() + ch * k;
     for (int64_t ky = ky0; ky < ky1; ++ky) {
       if (first[ky] >= k) continue;
       if (first[ky] < kx0) return at(ky, first[ky]);  // left of the map
-      for (int64_t kx = std::max<int64_t>(kx1, first[ky]); kx < k; ++kx)  // right of it
-        if (!std::isfinite(wk[at(ky, kx)])) return at(ky, kx);
+      if (last[ky] >= kx1) return at(ky, nf.next_in_row(int64_t(ch) * k + ky, std::max<int64_t>(kx1, first[ky])));  // right of it
     }
     if (next[ky1] < k) return at(next[ky1], first[next[ky1]]);  // a row below
   }
@@ -95,10 +110,12 @@ int64_t first_nonfinite_padding_tap(const float* wk, int k, const NonFiniteTaps&
 // The direct loop (spatial_direct) when some weight is not finite. A padding tap adds w * 0: +-0
 // for a finite w (no change: the sum starts at +0 and is never -0), NaN otherwise. So an output
 // is its taps on the map summed in the loop's order up to its first non-finite padding tap, plus
-// that tap's w * 0; the sum is NaN from then on and keeps that NaN's bits (x86 addsd returns its
-// first NaN operand), so later taps change nothing, as in ECA (eca.cpp). Visiting every padding
+// that tap's w * 0; the sum is NaN from then on, so later taps change nothing, as in ECA (eca.cpp).
+// Which NaN: this scalar sum keeps the first it meets (x86 addsd returns its first NaN operand);
+// the vectorised loops (the tile path, and this loop before) kept the last one added, so an
+// output's NaN payload and sign may differ between paths; where NaN falls does not. Visiting every padding
 // tap cost 2 k^2 per output whatever the map (an attack: 200 1x1 maps, k 1023, one NaN weight:
-// 2.8 s); this costs the taps on the map plus at most k per row of them.
+// 2.8 s); this costs the taps on the map plus, per row of them, O(1) or a scan of k / 64 words.
 void spatial_rows_direct_nonfinite(const double* mean, const double* mx, const float* wk, int k,
                                    const NonFiniteTaps& nf, float bias, Gate gate, int64_t h, int64_t w, int64_t y0,
                                    int64_t y1, float* g) {
@@ -108,7 +125,7 @@ void spatial_rows_direct_nonfinite(const double* mean, const double* mx, const f
     const int64_t ky0 = std::max<int64_t>(0, pad - oy), ky1 = std::min<int64_t>(k, h + pad - oy);
     for (int64_t ox = 0; ox < w; ++ox) {
       const int64_t kx0 = std::max<int64_t>(0, pad - ox), kx1 = std::min<int64_t>(k, w + pad - ox);
-      const int64_t stop = first_nonfinite_padding_tap(wk, k, nf, ky0, ky1, kx0, kx1);
+      const int64_t stop = first_nonfinite_padding_tap(k, nf, ky0, ky1, kx0, kx1);
       double v = 0.0;
       for (int ch = 0; ch < 2 && (int64_t(ch) * k + ky0) * k < stop; ++ch) {
         const double* in = ch == 0 ? mean : mx;
@@ -128,20 +145,23 @@ void spatial_rows_direct_nonfinite(const double* mean, const double* mx, const f
 }
 
 // The direct loop (spatial_direct) for finite weights: rows of outputs accumulated in acc [w];
-// taps on the padding add +-0 and are skipped.
+// taps on the padding add +-0 and are skipped: only rows [ky0, ky1) meet the map, and only columns
+// [kx0, kx1) meet any of its w columns (a review, 2026-12-02: walking all k x k of them for a
+// 20000 x 1 map, k 1023, took 45 s for 80 KB of input).
 void spatial_rows_direct(const double* mean, const double* mx, const float* wk, int k, float bias, Gate gate,
                          int64_t h, int64_t w, int64_t y0, int64_t y1, float* g, double* acc) {
   const int pad = (k - 1) / 2;
+  const int64_t kx0 = std::max<int64_t>(0, pad - w + 1), kx1 = std::min<int64_t>(k, pad + w);
   for (int64_t oy = y0; oy < y1; ++oy) {
     double* out = acc;
     for (int64_t ox = 0; ox < w; ++ox) out[ox] = 0.0;
+    const int64_t ky0 = std::max<int64_t>(0, pad - oy), ky1 = std::min<int64_t>(k, h + pad - oy);
     for (int ch = 0; ch < 2; ++ch) {
       const double* in = ch == 0 ? mean : mx;
-      for (int ky = 0; ky < k; ++ky) {
+      for (int64_t ky = ky0; ky < ky1; ++ky) {
         const int64_t iy = oy + ky - pad;
-        if (iy < 0 || iy >= h) continue;
         const double* row = in + iy * w;
-        for (int kx = 0; kx < k; ++kx) {
+        for (int64_t kx = kx0; kx < kx1; ++kx) {
           const double wv = wk[(ch * k + ky) * k + kx];
           const int64_t dx = kx - pad;
           const int64_t lo = std::max<int64_t>(0, -dx), hi = std::min<int64_t>(w, w - dx);
@@ -428,17 +448,24 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   for (int64_t i = 0; i < 2 * int64_t(k) * k; ++i) finite_w = finite_w && std::isfinite(wt.aux[i]);
   NonFiniteTaps nonfinite;
   if (!finite_w) {
+    nonfinite.words = (int64_t(k) + 63) / 64;
     try {
       nonfinite.row_first.assign(size_t(2) * size_t(k), k);
+      nonfinite.row_last.assign(size_t(2) * size_t(k), -1);
       nonfinite.next_row.assign(size_t(2) * size_t(k + 1), k);
+      nonfinite.bits.assign(size_t(2) * size_t(k) * size_t(nonfinite.words), 0);
     } catch (const std::bad_alloc&) {
       return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
     }
     for (int ch = 0; ch < 2; ++ch) {
       for (int ky = 0; ky < k; ++ky) {
-        int& first = nonfinite.row_first[size_t(ch * k + ky)];
-        for (int kx = k - 1; kx >= 0; --kx)
-          if (!std::isfinite(wt.aux[(int64_t(ch) * k + ky) * k + kx])) first = kx;
+        const int64_t r = int64_t(ch) * k + ky;
+        for (int kx = k - 1; kx >= 0; --kx) {
+          if (std::isfinite(wt.aux[r * k + kx])) continue;
+          nonfinite.row_first[size_t(r)] = kx;
+          if (nonfinite.row_last[size_t(r)] < 0) nonfinite.row_last[size_t(r)] = kx;
+          nonfinite.bits[size_t(r * nonfinite.words + kx / 64)] |= uint64_t{1} << (kx % 64);
+        }
       }
       for (int ky = k - 1; ky >= 0; --ky)
         nonfinite.next_row[size_t(ch * (k + 1) + ky)] =
