@@ -17,9 +17,11 @@ let scratch = '';
 beforeAll(() => {
   scratch = mkdtempSync(path.join(tmpdir(), 'sqex-loader-'));
 });
+// Dozens of package copies, some with a multi-MB addon: on a busy machine their removal took
+// longer than the default 10 s hook timeout (a review's run, 2026-12-02).
 afterAll(() => {
   if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
+}, 60_000);
 
 // The addon the rest of the suite uses: SQUEEZE_EXCITE_BINARY (CI's node-gyp run), else whatever
 // this checkout's loader picks (build/Release, or prebuilds/ after `npm run prebuildify`, which
