@@ -199,7 +199,7 @@ HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const
   for (uint32_t slot = first; slot < kSlotCount; ++slot) vals[slot] = arr.Get(slot - first);
   // The result, still before any pointer (the allocator is JS); first the operands' checks, so
   // that a call refused for them allocates nothing and runs no allocator (an attack: a huge cfg
-  // with a 16-element x asked for a 32 GiB result and said out-of-memory, not x's length). Pass 2
+  // with a 16-element x asked for a 32 PiB result and said out-of-memory, not x's length). Pass 2
   // checks again: the allocator may have detached or resized an operand.
   bool allocated = false;
   if (allocate_result && !weights_only && (vals[kOut].IsNull() || vals[kOut].IsUndefined())) {
