@@ -12,17 +12,14 @@
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+// dist/ is built before this runs (npm test: build:ts first); requiring the loader loads no addon.
+const { shellArg } = require('../dist/backend/load.js');
 
 const root = path.resolve(__dirname, '..');
 const buildDir = path.join(root, 'build');
 const addon = path.join(buildDir, 'Release', 'squeeze_excite.node');
 /** Seconds of a silent rebuild before the user is told what is running. */
 const QUIET_SECONDS = 2;
-
-/** A path as one argument of a pasted POSIX shell command (this script runs where cmake built build/). */
-function shellArg(p) {
-  return /^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
-}
 
 function mtimeOrNull(file) {
   try {
@@ -35,8 +32,8 @@ function mtimeOrNull(file) {
 /** Brings a local CMake build up to date with the sources; resolves to the exit status to use (0: go on). */
 function refreshLocalBuild() {
   const isCheckout = fs.existsSync(path.join(root, '.git'));
-  if (!isCheckout || !fs.existsSync(path.join(buildDir, 'CMakeCache.txt')) || mtimeOrNull(addon) === null) return Promise.resolve(0);
   const before = mtimeOrNull(addon);
+  if (!isCheckout || !fs.existsSync(path.join(buildDir, 'CMakeCache.txt')) || before === null) return Promise.resolve(0);
   const started = Date.now();
   return new Promise((resolve) => {
     const child = spawn('cmake', ['--build', buildDir, '--config', 'Release'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });

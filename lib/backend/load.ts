@@ -277,9 +277,10 @@ function notAnAddonFile(file: string): { reason: string; code: string | null } |
 
 /**
  * A path as one argument of a pasted shell command: quoted when it holds a space or another
- * character the shell would act on (a project in "~/My Projects" broke every `cd` fix).
+ * character the shell would act on (a project in "~/My Projects" broke every `cd` fix). Also
+ * scripts/ensure-addon.js's.
  */
-function shellArg(p: string, platform: string = process.platform): string {
+export function shellArg(p: string, platform: string = process.platform): string {
   if (platform === 'win32') return /^[A-Za-z0-9_@+=:,./\\-]+$/.test(p) ? p : `"${p}"`; // cmd: no quote can appear in a path
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
 }

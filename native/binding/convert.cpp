@@ -217,17 +217,14 @@ HostArrays ParseHostOperands(const Napi::Env& env, const Napi::Value& ops, const
     const char* name = kSlotNames[slot];
     const SlotView sv = CheckSlot(env, v, slot, sizes);
     if (!sv.present) continue;
-    const size_t length = sv.length;
-    void* data = sv.data;
-    napi_value buffer = sv.buffer;
     // napi_is_arraybuffer is false for a SharedArrayBuffer (Node-API 8 has no direct test for one).
     bool plain = false;
-    if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok) ThrowType(env, std::string(name) + " has no buffer");
-    out.ptr[slot] = static_cast<float*>(data);
+    if (napi_is_arraybuffer(env, sv.buffer, &plain) != napi_ok) ThrowType(env, std::string(name) + " has no buffer");
+    out.ptr[slot] = static_cast<float*>(sv.data);
     out.keep[slot] = v;
     out.shared[slot] = !plain;
-    const auto b = reinterpret_cast<uintptr_t>(data);
-    range[slot] = Range{b, b + length * sizeof(float)};
+    const auto b = reinterpret_cast<uintptr_t>(sv.data);
+    range[slot] = Range{b, b + sv.length * sizeof(float)};
   }
   // Aliasing, by address (views of one SharedArrayBuffer can be distinct JS buffer objects): y
   // may be x or the residual exactly (in place), nothing may partly overlap what it reads, and

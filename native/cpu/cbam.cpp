@@ -444,8 +444,7 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
 
   // The spatial weights that are not finite, for the direct loop (null: all finite).
   const int k = p.spatial_k;
-  bool finite_w = true;
-  for (int64_t i = 0; i < 2 * int64_t(k) * k; ++i) finite_w = finite_w && std::isfinite(wt.aux[i]);
+  const bool finite_w = std::all_of(wt.aux, wt.aux + 2 * int64_t(k) * k, [](float v) { return std::isfinite(v); });
   NonFiniteTaps nonfinite;
   if (!finite_w) {
     nonfinite.words = (int64_t(k) + 63) / 64;

@@ -16,8 +16,7 @@ namespace {
 struct EcaCtx {
   const OpParams* p;
   const float* weight;
-  bool finite_w;               // every tap of weight is finite
-  const int* next_nf;          // [k + 1]: the first non-finite tap at or after j (k: none); null when finite_w
+  const int* next_nf;  // [k + 1]: the first non-finite tap at or after j (k: none); null when every tap is finite
 };
 
 void eca_excite(void* vctx, int /*slot*/, const double* z, int64_t nb, float* s) {
@@ -33,8 +32,8 @@ void eca_excite(void* vctx, int /*slot*/, const double* z, int64_t nb, float* s)
   // NaN from then on and keeps that NaN's bits (x86 addsd returns its first NaN operand), so
   // later padding taps change nothing. The weights are scanned once per call (eca_forward_cpu):
   // per sample, the scan cost k each (an attack: N 16384, C 1, k 2^20 - 1 took 17 s).
-  const bool finite_w = c.finite_w;
   const int* next_nf = c.next_nf;
+  const bool finite_w = next_nf == nullptr;
   for (int64_t n = 0; n < nb; ++n) {
     const double* zn = z + n * cc;
     for (int64_t ch = 0; ch < cc; ++ch) {
@@ -57,10 +56,8 @@ Status eca_forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
   if (p.eca_k < 1 || p.eca_k % 2 == 0) return Status::Error(StatusCode::InvalidArgument, "ECA kernel size must be odd and >= 1");
   if (w.aux == nullptr) return Status::Error(StatusCode::InvalidArgument, "ECA needs its conv weight");
   const int k = p.eca_k;
-  bool finite_w = true;
-  for (int j = 0; j < k; ++j) finite_w = finite_w && std::isfinite(w.aux[j]);
   std::vector<int> next_nf;
-  if (!finite_w) {
+  if (!std::all_of(w.aux, w.aux + k, [](float v) { return std::isfinite(v); })) {
     try {
       next_nf.assign(size_t(k) + 1, k);
     } catch (const std::bad_alloc&) {
@@ -68,7 +65,7 @@ Status eca_forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
     }
     for (int j = k - 1; j >= 0; --j) next_nf[size_t(j)] = std::isfinite(w.aux[j]) ? next_nf[size_t(j) + 1] : j;
   }
-  cpu::EcaCtx ctx{&p, w.aux, finite_w, finite_w ? nullptr : next_nf.data()};
+  cpu::EcaCtx ctx{&p, w.aux, next_nf.empty() ? nullptr : next_nf.data()};
   return cpu::pool_excite_scale(p, t, cpu::eca_excite, nullptr, &ctx, cpu::pool_size(), 0);
 }
 
