@@ -185,6 +185,31 @@ struct StackArena {
   }
 };
 
+// Arenas outlive the launch's worker threads: a later launch's workers take them back, so the
+// stack pages its fibers touch stay mapped. A fresh mapping per worker per launch cost a small op
+// ~400 page faults a block, about half of its time in the addon's GPU suites (build_addon.sh).
+// At most kPooledArenas are kept; more (a launch of more blocks) are unmapped after it.
+constexpr size_t kPooledArenas = 32;
+std::mutex& g_arena_mutex = *new std::mutex;
+std::vector<StackArena*>& g_arenas = *new std::vector<StackArena*>;
+StackArena* take_arena() {
+  std::lock_guard<std::mutex> lock(g_arena_mutex);
+  if (g_arenas.empty()) return new StackArena;
+  StackArena* a = g_arenas.back();
+  g_arenas.pop_back();
+  return a;
+}
+void give_arena(StackArena* a) {
+  {
+    std::lock_guard<std::mutex> lock(g_arena_mutex);
+    if (g_arenas.size() < kPooledArenas) {
+      g_arenas.push_back(a);
+      return;
+    }
+  }
+  delete a;
+}
+
 void prepare_stack(Fiber& f, unsigned char* stack, size_t bytes) {
 #if CUEMU_ASAN
   // A finished fiber never unwinds: its frames' redzones stay poisoned until cleared here.
@@ -390,7 +415,7 @@ void launch(const void* kern, dim3 grid, dim3 block, size_t smem, cudaStream_t s
   std::atomic<long long> next{0};
   auto worker = [&](unsigned seed) {
     std::vector<Fiber> pool;
-    StackArena arena;
+    StackArena& arena = *take_arena();
     std::mt19937 rng(seed);
     Block b;
     b.body = &body;
@@ -402,6 +427,7 @@ void launch(const void* kern, dim3 grid, dim3 block, size_t smem, cudaStream_t s
       run_block(b, pool, arena, grid, block, bid, order, rng);
     }
     std::free(b.smem);
+    give_arena(&arena);
   };
   // The kernels run on fiber stacks, so a worker's own stack can be small (hundreds of them).
   const long long nworkers = std::min<long long>(nblocks, 1024);
