@@ -71,8 +71,12 @@ struct Stream {
   bool capturing = false;
   std::vector<std::function<void()>> recorded;
 };
+// The Stream behind a handle: nullptr for the default streams (0, cudaStreamLegacy,
+// cudaStreamPerThread); traps on a handle cudaStreamCreate did not return (or since destroyed),
+// where a GPU's behaviour is undefined.
+Stream* stream_of(cudaStream_t s);
 inline bool record(cudaStream_t s, std::function<void()> op) {
-  auto* st = reinterpret_cast<Stream*>(s);
+  Stream* st = stream_of(s);
   if (!st || !st->capturing) return false;
   st->recorded.push_back(std::move(op));
   return true;

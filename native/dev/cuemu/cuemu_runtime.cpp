@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <set>
 
 namespace {
 thread_local cudaError_t t_last = cudaSuccess;
@@ -29,6 +30,18 @@ struct Event {
 };
 }  // namespace
 
+namespace cuemu {
+namespace {
+std::set<void*>& g_streams = *new std::set<void*>;  // live cudaStreamCreate handles (under stream_mutex)
+}  // namespace
+Stream* stream_of(cudaStream_t s) {
+  if (reinterpret_cast<uintptr_t>(s) <= 2) return nullptr;  // 0, cudaStreamLegacy, cudaStreamPerThread
+  std::lock_guard<std::recursive_mutex> l(stream_mutex());
+  if (!g_streams.count(s)) trap("a stream handle that cudaStreamCreate did not return, or one destroyed");
+  return reinterpret_cast<Stream*>(s);
+}
+}  // namespace cuemu
+
 extern "C" {
 
 cudaError_t cudaGetLastError(void) {
@@ -44,6 +57,9 @@ const char* cudaGetErrorName(cudaError_t e) {
     case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
     case cudaErrorNotSupported: return "cudaErrorNotSupported";
     case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+    case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+    case cudaErrorIllegalState: return "cudaErrorIllegalState";
     default: return "cudaErrorUnknown";
   }
 }
@@ -79,7 +95,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) {
   p->l2CacheSize = 50 << 20;
   p->major = 9;
   p->minor = 0;
-  p->totalGlobalMem = size_t(80) << 30;
+  p->totalGlobalMem = size_t(80) << 30;  // kTotalMem
   p->warpSize = 32;
   p->maxThreadsPerBlock = 1024;
   p->maxThreadsPerMultiProcessor = 2048;
@@ -123,15 +139,26 @@ cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, const void*, i
   return cudaSuccess;
 }
 // Live allocations, so that freeing a pointer cudaMalloc did not return is an error (as on a
-// GPU) instead of heap corruption.
+// GPU) instead of heap corruption; pinned host memory (cudaMallocHost) is kept apart, so that
+// cudaFree of it, or cudaFreeHost of device memory, is an error too. Device memory is counted:
+// cudaMemGetInfo's free is kTotalMem less the live device allocations (a leak shows), and an
+// allocation larger than that fails with cudaErrorMemoryAllocation as on a GPU, instead of
+// depending on the host's overcommit.
+constexpr size_t kTotalMem = size_t(80) << 30;
+struct Alloc {
+  size_t n;
+  bool host;
+};
 std::mutex& g_alloc_mutex = *new std::mutex;
-std::map<void*, size_t>& g_allocs = *new std::map<void*, size_t>;
+std::map<void*, Alloc>& g_allocs = *new std::map<void*, Alloc>;
+size_t g_device_bytes = 0;  // live cudaMalloc'd bytes (under g_alloc_mutex)
 
 // Freed memory is filled with kFreedByte and held back (up to kQuarantineBytes, oldest released
 // first) instead of returned to the heap; it is checked when released and at exit, so a kernel or
 // copy that writes to device memory after its cudaFree (a workspace freed under a queued launch, a
 // replayed graph's stale pointer) traps even without AddressSanitizer. A read after free sees
-// 0xDD bytes (counters ~3.7e9, floats ~ -2e18).
+// 0xDD bytes (counters ~3.7e9, floats ~ -2e18). A block larger than the whole quarantine is
+// returned to the heap at once, unpoisoned (ASan builds still see a use after its free).
 namespace {
 constexpr unsigned char kFreedByte = 0xDD;
 constexpr size_t kQuarantineBytes = size_t(256) << 20;
@@ -142,8 +169,15 @@ struct Freed {
 std::deque<Freed>& g_quarantine = *new std::deque<Freed>;
 size_t g_quarantine_bytes = 0;
 void release_checked(const Freed& f) {
-  for (size_t i = 0; i < f.n; ++i)
-    if (f.p[i] != kFreedByte) cuemu::trap("device memory was written after its cudaFree (use after free)");
+  // compared a page at a time (memcmp), not byte by byte: the addon's suites free GiB-sized tensors
+  static unsigned char freed_page[4096];
+  static const bool filled = (std::memset(freed_page, kFreedByte, sizeof freed_page), true);
+  (void)filled;
+  for (size_t i = 0; i < f.n; i += sizeof freed_page) {
+    const size_t len = std::min(sizeof freed_page, f.n - i);
+    if (std::memcmp(f.p + i, freed_page, len) != 0)
+      cuemu::trap("device memory was written after its cudaFree (use after free)");
+  }
   std::free(f.p);
 }
 void check_quarantine_at_exit() {
@@ -151,28 +185,42 @@ void check_quarantine_at_exit() {
   for (const Freed& f : g_quarantine) release_checked(f);
   g_quarantine.clear();
 }
-}  // namespace
-cudaError_t cudaMalloc(void** p, size_t n) {
+cudaError_t alloc(void** p, size_t n, bool host) {
   static const bool registered = std::atexit(check_quarantine_at_exit) == 0;
   (void)registered;
+  {
+    std::lock_guard<std::mutex> lock(g_alloc_mutex);
+    if (!host && n > kTotalMem - g_device_bytes) {
+      *p = nullptr;
+      return ret(cudaErrorMemoryAllocation);
+    }
+  }
   // exactly n bytes (256-byte aligned, as cudaMalloc), so that ASan sees any overrun
   if (posix_memalign(p, 256, n ? n : 1) != 0) {
     *p = nullptr;
     return ret(cudaErrorMemoryAllocation);
   }
   std::lock_guard<std::mutex> lock(g_alloc_mutex);
-  g_allocs[*p] = n;
+  g_allocs[*p] = Alloc{n, host};
+  if (!host) g_device_bytes += n;
   return cudaSuccess;
 }
-cudaError_t cudaFree(void* p) {
+cudaError_t release(void* p, bool host) {
   if (!p) return cudaSuccess;
   // A GPU's cudaFree waits for the device: never while another thread's launch runs.
   std::lock_guard<std::recursive_mutex> stream_lock(cuemu::stream_mutex());
   std::lock_guard<std::mutex> lock(g_alloc_mutex);
   auto it = g_allocs.find(p);
-  if (it == g_allocs.end()) return ret(cudaErrorInvalidValue);
-  const Freed f{static_cast<unsigned char*>(p), it->second};
+  if (it == g_allocs.end() || it->second.host != host) return ret(cudaErrorInvalidValue);
+  const Freed f{static_cast<unsigned char*>(p), it->second.n};
+  if (!host) g_device_bytes -= f.n;
   g_allocs.erase(it);
+  if (f.n > kQuarantineBytes) {
+    // It would be released again at once (oldest first, itself last): poisoning it and checking
+    // the poison right away finds nothing and touches every page (a 1 GiB tensor: seconds).
+    std::free(f.p);
+    return cudaSuccess;
+  }
   std::memset(f.p, kFreedByte, f.n);
   g_quarantine.push_back(f);
   g_quarantine_bytes += f.n;
@@ -184,16 +232,20 @@ cudaError_t cudaFree(void* p) {
   }
   return cudaSuccess;
 }
+}  // namespace
+cudaError_t cudaMalloc(void** p, size_t n) { return alloc(p, n, false); }
+cudaError_t cudaFree(void* p) { return release(p, false); }
 cudaError_t cudaMallocAsync(void** p, size_t n, cudaStream_t) {
   std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
   return cudaMalloc(p, n);
 }
 cudaError_t cudaFreeAsync(void* p, cudaStream_t) { return cudaFree(p); }  // (cudaFree takes the stream mutex)
-cudaError_t cudaMallocHost(void** p, size_t n) { return cudaMalloc(p, n); }
-cudaError_t cudaFreeHost(void* p) { return cudaFree(p); }
+cudaError_t cudaMallocHost(void** p, size_t n) { return alloc(p, n, true); }
+cudaError_t cudaFreeHost(void* p) { return release(p, true); }
 cudaError_t cudaMemGetInfo(size_t* free_b, size_t* total) {
-  *free_b = size_t(64) << 30;
-  *total = size_t(80) << 30;
+  std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  *free_b = kTotalMem - g_device_bytes;
+  *total = kTotalMem;
   return cudaSuccess;
 }
 cudaError_t cudaMemcpy(void* d, const void* s, size_t n, cudaMemcpyKind) {
@@ -218,33 +270,41 @@ cudaError_t cudaMemsetAsync(void* d, int v, size_t n, cudaStream_t st) {
 }
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
 cudaError_t cudaStreamCreate(cudaStream_t* s) {
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
   *s = reinterpret_cast<cudaStream_t>(new cuemu::Stream);
+  cuemu::g_streams.insert(*s);
   return cudaSuccess;
 }
 cudaError_t cudaStreamCreateWithFlags(cudaStream_t* s, unsigned) { return cudaStreamCreate(s); }
 cudaError_t cudaStreamDestroy(cudaStream_t s) {
+  std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
+  if (!cuemu::g_streams.erase(s)) return ret(cudaErrorInvalidResourceHandle);
   delete reinterpret_cast<cuemu::Stream*>(s);
   return cudaSuccess;
 }
-cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamSynchronize(cudaStream_t s) {
+  cuemu::stream_of(s);  // a bad handle traps
+  return cudaSuccess;
+}
 cudaError_t cudaStreamIsCapturing(cudaStream_t s, cudaStreamCaptureStatus* st) {
   std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
-  *st = s && reinterpret_cast<cuemu::Stream*>(s)->capturing ? cudaStreamCaptureStatusActive
-                                                             : cudaStreamCaptureStatusNone;
+  const cuemu::Stream* str = cuemu::stream_of(s);
+  *st = str && str->capturing ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
   return cudaSuccess;
 }
 // Capture records the stream's launches, copies and memsets (cuemu::Stream); a graph replays them.
 cudaError_t cudaStreamBeginCapture(cudaStream_t s, cudaStreamCaptureMode) {
-  if (!s) return ret(cudaErrorStreamCaptureUnsupported);  // the legacy default stream
   std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
-  auto* st = reinterpret_cast<cuemu::Stream*>(s);
+  auto* st = cuemu::stream_of(s);
+  // the legacy default stream cannot be captured; cudaStreamPerThread could be on a GPU, not here
+  if (!st) return ret(cudaErrorStreamCaptureUnsupported);
   st->capturing = true;
   st->recorded.clear();
   return cudaSuccess;
 }
 cudaError_t cudaStreamEndCapture(cudaStream_t s, cudaGraph_t* g) {
   std::lock_guard<std::recursive_mutex> l(cuemu::stream_mutex());
-  auto* st = reinterpret_cast<cuemu::Stream*>(s);
+  auto* st = cuemu::stream_of(s);
   if (!st || !st->capturing) return ret(cudaErrorIllegalState);
   st->capturing = false;
   *g = reinterpret_cast<cudaGraph_t>(new std::vector<std::function<void()>>(std::move(st->recorded)));
