@@ -1,7 +1,8 @@
 // Validation and timing harness for the CUDA backend (llm.c dev/cuda style).
 //   nvcc -std=c++17 -O3 -arch=sm_90 -Inative/include native/dev/cuda_check_bench.cu \
 //        native/cuda/se.cu native/cuda/eca.cu native/cuda/cbam.cu native/cuda/{device,stream_cache,forward,memory,benchmark}.cpp -o cuda_check_bench
-//   ./cuda_check_bench [check|nan|bench|all] [results.md]   (nan: the NaN/Inf cases alone)
+//   ./cuda_check_bench [check|nan|wide|bench|all] [results.md]   (nan: the NaN/Inf cases alone;
+//   wide: the wide ECA / CBAM kernel cases alone)
 // check: every op x options x dtype x layout on odd shapes against a float64 CPU reference
 //        computed from the storage-rounded inputs; outputs poisoned (NaN) before each run;
 //        bitwise determinism across two runs; in place, misaligned and two-stream runs; NaN/Inf
@@ -63,6 +64,13 @@ struct Case {
   // NaN/Inf injection (check_nan_cases): 0 none, 1 x (NaN/+-Inf), 2 x +-Inf only, 3 a +-Inf
   // channel, 4 residual, 5 w1 (ECA: its taps), 6 b1, 7 w2, 8 b2, 9 CBAM spatial taps
   int nan_target = 0;
+  // Wide kernels (check_wide_cases): non-finite conv taps placed by nf_taps (bits: 1 the first
+  // tap, ECA t = 0 / CBAM (0, 0, 0); 2 the centre, on the data for every output; 4 next to the
+  // centre, ECA t = pad + 1 (padding for channel C - 1 only) / CBAM map 1 (pad + 1, pad), padding
+  // for the last row only; 8 the last tap, ECA t = k - 1 / CBAM (1, k - 1, k - 1); 16 CBAM map 0
+  // (pad, pad + 1), padding for the last column only), each NaN, +Inf or -Inf by nf_kind (0, 1,
+  // 2; 3: NaN, +Inf, -Inf, ... in the order above)
+  int nf_taps = 0, nf_kind = 0;
   std::string label() const {
     static const char* on[] = {"SE", "ECA", "CBAM"};
     static const char* dn[] = {"f32", "f16", "bf16"};
@@ -88,6 +96,14 @@ struct Case {
     static const char* tn[] = {"", " NaN/Inf:x", " Inf:x", " Inf:channel", " NaN/Inf:res", " NaN/Inf:w1",
                                " NaN/Inf:b1", " NaN/Inf:w2", " NaN/Inf:b2", " NaN/Inf:spatial"};
     s += tn[nan_target];
+    if (nf_taps) {
+      static const char* kn[] = {"NaN", "+Inf", "-Inf", "mixed"};
+      s += " taps";
+      static const char* bn[] = {"first", "centre", "edge", "last", "edgecol"};
+      for (int b = 0; b < 5; ++b)
+        if (nf_taps >> b & 1) s += std::string(":") + bn[b];
+      s += std::string("=") + kn[nf_kind];
+    }
     return s;
   }
 };
@@ -388,6 +404,28 @@ static void inject_nan(const Case& k, HostWeights& W, std::vector<double>& xv, s
   if (!rv.empty()) to_storage(k.dtype, rv, rraw, rr);
 }
 
+// Non-finite conv taps where k.nf_taps / k.nf_kind say (see Case).
+static void place_nonfinite_taps(const Case& k, HostWeights& W) {
+  const float sp[] = {NAN, INFINITY, -INFINITY};
+  int i = 0;
+  auto val = [&]() { return sp[k.nf_kind < 3 ? k.nf_kind : (i++) % 3]; };
+  if (k.op == Op::ECA) {
+    const int K = k.eca_k, pad = (K - 1) / 2;
+    if (k.nf_taps & 1) W.aux[0] = val();
+    if (k.nf_taps & 2) W.aux[pad] = val();
+    if (k.nf_taps & 4 && pad + 1 < K) W.aux[pad + 1] = val();
+    if (k.nf_taps & 8) W.aux[K - 1] = val();
+  } else if (k.op == Op::CBAM) {
+    const int K = k.sk, pad = (K - 1) / 2;
+    auto at = [&](int ci, int dy, int dx) -> float& { return W.aux[(size_t(ci) * K + dy) * K + dx]; };
+    if (k.nf_taps & 1) at(0, 0, 0) = val();
+    if (k.nf_taps & 2) at(0, pad, pad) = val();
+    if (k.nf_taps & 4 && pad + 1 < K) at(1, pad + 1, pad) = val();
+    if (k.nf_taps & 8) at(1, K - 1, K - 1) = val();
+    if (k.nf_taps & 16 && pad + 1 < K) at(0, pad, pad + 1) = val();
+  }
+}
+
 static void check_case(const Case& k) {
   // SQEX_CASE=<substring>: only the cases whose label contains it (e.g. for the CPU emulator)
   static const char* only = std::getenv("SQEX_CASE");
@@ -410,6 +448,7 @@ static void check_case(const Case& k) {
   }
   HostWeights W = make_weights(k);
   if (k.nan_target) inject_nan(k, W, xv, rv, xraw, xr, rraw, rr);
+  if (k.nf_taps) place_nonfinite_taps(k, W);
   std::vector<double> yref, sref, yslack;
   reference(k, W, xr, k.residual ? &rr : nullptr, yref, sref, yslack);
   double maxref = 0;
@@ -714,6 +753,82 @@ static void check_nan_cases(std::vector<Case>& cases) {
           }
 }
 
+// Wide ECA / CBAM kernels (NOTES-cuda.md "Wide ECA / CBAM kernels on the GPU"): ECA with k far
+// above C (the gate sums only the taps on channels [0, C) above kAllTapsK = 63), CBAM with k
+// above the map (only the kernel rows and columns on the map; pad_nan_fixup from the bounding box
+// of the non-finite taps), finite, with NaN/+-Inf taps on the padding of every output, on the
+// data of every output, on the padding of some outputs only, and both; x with NaN/Inf too.
+// NCHW and NHWC (channel tiles where C allows, else position tiles), and C 2048 / 4096 with k 65
+// / 127 (the kernels before the WIDE ones took the barrier-free halo kernel for 2 x 2048 x 7 x 7
+// k 65 at 132 SMs; WIDE never does); f32, f16, bf16.
+static void check_wide_cases(std::vector<Case>& cases) {
+  struct Eshp { int n, c, h, w, k; };
+  const Eshp es[] = {{2, 8, 3, 3, 65},   {2, 64, 5, 5, 129},  {1, 13, 4, 4, 1023}, {2, 32, 1, 1, 4095},
+                     {3, 16, 2, 3, 255}, {1, 1, 3, 3, 101},   {2, 200, 7, 7, 4095}, {1, 4096, 3, 3, 127},
+                     {2, 2048, 7, 7, 65}};
+  const int placements[] = {0, 1, 8, 9, 2, 4, 3, 10, 15};
+  int v = 0;
+  for (DType dt : {DType::F32, DType::F16, DType::BF16})
+    for (Layout lay : {Layout::NCHW, Layout::NHWC})
+      for (const Eshp& h : es)
+        for (int pl : placements) {
+          const int vv = v++;
+          if (dt != DType::F32 && vv % 3 != 0) continue;  // f16 / bf16: a third of them
+          Case k{Op::ECA, h.n, h.c, h.h, h.w, lay, dt};
+          k.eca_k = h.k;
+          k.nf_taps = pl;
+          k.nf_kind = pl ? vv % 4 : 0;
+          k.gate = (vv % 3) == 1 ? Gate::HardSigmoid : Gate::Sigmoid;
+          k.scale_out = (vv % 2) == 0;
+          if (pl == 0 && vv % 2) k.nan_target = 1;       // NaN/Inf in x, finite taps
+          if (pl == 8 && vv % 3 == 2) k.nan_target = 1;  // and with a padding tap
+          cases.push_back(k);
+        }
+  {  // k = 2^20 - 1 (the API's largest) on 8 channels
+    Case k{Op::ECA, 1, 8, 2, 2, Layout::NCHW, DType::F32};
+    k.eca_k = (1 << 20) - 1;
+    k.scale_out = true;
+    cases.push_back(k);
+    k.nf_taps = 1;
+    cases.push_back(k);
+    k.nf_taps = 2;
+    k.nf_kind = 1;
+    cases.push_back(k);
+  }
+  struct Cshp { int n, c, h, w, hidden, k; };
+  const Cshp cs[] = {{2, 4, 1, 1, 2, 15},  {2, 16, 3, 5, 4, 31}, {1, 8, 9, 11, 2, 15}, {2, 4, 9, 11, 2, 127},
+                     {1, 6, 3, 5, 3, 127}, {2, 5, 1, 9, 2, 33},  {1, 12, 9, 1, 3, 17}};
+  const int cpl[] = {0, 1, 8, 9, 2, 4, 16, 3, 10, 31};
+  v = 0;
+  for (DType dt : {DType::F32, DType::F16, DType::BF16})
+    for (Layout lay : {Layout::NCHW, Layout::NHWC})
+      for (const Cshp& h : cs)
+        for (int pl : cpl) {
+          const int vv = v++;
+          if (dt != DType::F32 && vv % 3 != 0) continue;
+          Case k{Op::CBAM, h.n, h.c, h.h, h.w, lay, dt};
+          k.hidden = h.hidden;
+          k.sk = h.k;
+          k.nf_taps = pl;
+          k.nf_kind = pl ? vv % 4 : 0;
+          k.act = (vv % 2) ? Act::ReLU : Act::SiLU;
+          k.gate = (vv % 5) == 2 ? Gate::HardSigmoid : Gate::Sigmoid;
+          k.bias = (vv % 4) != 3;
+          if (pl == 0 && vv % 2) k.nan_target = 1;
+          if (pl == 8 && vv % 3 == 2) k.nan_target = 1;
+          cases.push_back(k);
+        }
+  // the library's largest spatial kernel (lib/ops/cbam.ts MAX_SPATIAL_K), 2 x 4095^2 taps, on a
+  // 1x1 and a 1x3 map
+  for (int pl : {0, 1, 2}) {
+    Case k{Op::CBAM, 1, 4, 1, pl == 2 ? 3 : 1, Layout::NCHW, DType::F32};
+    k.hidden = 2;
+    k.sk = 4095;
+    k.nf_taps = pl;
+    cases.push_back(k);
+  }
+}
+
 static void run_checks() {
   std::vector<Case> cases;
   struct Shp { int n, c, h, w; };
@@ -886,6 +1001,7 @@ static void run_checks() {
     }
   }
   check_nan_cases(cases);
+  check_wide_cases(cases);
   for (const Case& k : cases) check_case(k);
   check_two_streams();
   check_host_apis();
@@ -984,6 +1100,12 @@ int main(int argc, char** argv) {
   if (mode == "nan") {  // the NaN/Inf cases alone
     std::vector<Case> cases;
     check_nan_cases(cases);
+    for (const Case& k : cases) check_case(k);
+    std::printf("checks: %d passed, %d failed\n", g_pass, g_fail);
+  }
+  if (mode == "wide") {  // the wide ECA / CBAM kernel cases alone
+    std::vector<Case> cases;
+    check_wide_cases(cases);
     for (const Case& k : cases) check_case(k);
     std::printf("checks: %d passed, %d failed\n", g_pass, g_fail);
   }
