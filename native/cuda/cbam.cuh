@@ -23,22 +23,51 @@ __device__ __forceinline__ void cbam_gates(const FusedArgs& a, int n, int64_t c0
   });
 }
 
+// The conv's taps on the map for output (r, col): kernel rows [dy0, dy1), columns [dx0, dx1)
+// (a k x k kernel, zero padding (k - 1) / 2). The WIDE conv loops (k > kAllTapsK, common.cuh)
+// walk only these: a padding tap with a finite w adds w * 0 = +-0, which changes a sum at most
+// in the sign of a zero (acc starts at the bias, which may be -0), and gate(+0) = gate(-0);
+// NaN/Inf ones are pad_nan_fixup's, which sets the output to NaN whatever the sum.
+struct TapBox {
+  int dy0, dy1, dx0, dx1;
+};
+__device__ __forceinline__ TapBox cbam_taps_on_map(int k, int H, int W, int r, int col) {
+  const int pad = (k - 1) / 2;
+  return TapBox{max(0, pad - r), min(k, H + pad - r), max(0, pad - col), min(k, W + pad - col)};
+}
+
 // Spatial gate at position p straight from the sample's [2][HW] maps in the workspace (L2).
+template <bool WIDE>
 __device__ __forceinline__ float cbam_spatial_gate(const FusedArgs& a, const float* map_n,
                                                    int64_t p) {
   const int k = a.sk, pad = (k - 1) / 2;
   const int r = static_cast<int>(p / a.W), col = static_cast<int>(p - static_cast<int64_t>(r) * a.W);
   double acc = a.sbias;
-  for (int ci = 0; ci < 2; ++ci) {
-    const float* m = map_n + static_cast<int64_t>(ci) * a.HW;
-    for (int dy = 0; dy < k; ++dy) {
-      const int rr = r + dy - pad;
-      if (rr < 0 || rr >= a.H) continue;
-      for (int dx = 0; dx < k; ++dx) {
-        const int cc = col + dx - pad;
-        if (cc < 0 || cc >= a.W) continue;
-        acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)),
-                  double(__ldcg(m + static_cast<int64_t>(rr) * a.W + cc)), acc);
+  if constexpr (WIDE) {
+    const TapBox b = cbam_taps_on_map(k, a.H, a.W, r, col);
+    for (int ci = 0; ci < 2; ++ci) {
+      const float* m = map_n + static_cast<int64_t>(ci) * a.HW;
+      for (int dy = b.dy0; dy < b.dy1; ++dy) {
+        const int rr = r + dy - pad;
+        for (int dx = b.dx0; dx < b.dx1; ++dx) {
+          const int cc = col + dx - pad;
+          acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)),
+                    double(__ldcg(m + static_cast<int64_t>(rr) * a.W + cc)), acc);
+        }
+      }
+    }
+  } else {
+    for (int ci = 0; ci < 2; ++ci) {
+      const float* m = map_n + static_cast<int64_t>(ci) * a.HW;
+      for (int dy = 0; dy < k; ++dy) {
+        const int rr = r + dy - pad;
+        if (rr < 0 || rr >= a.H) continue;
+        for (int dx = 0; dx < k; ++dx) {
+          const int cc = col + dx - pad;
+          if (cc < 0 || cc >= a.W) continue;
+          acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)),
+                    double(__ldcg(m + static_cast<int64_t>(rr) * a.W + cc)), acc);
+        }
       }
     }
   }
@@ -47,9 +76,10 @@ __device__ __forceinline__ float cbam_spatial_gate(const FusedArgs& a, const flo
 
 // Spatial gate for positions [p0, p1) of sample n from its [2][HW] maps in the workspace:
 // the map rows a batch of output rows touches are staged in shared memory (halo, kHalo
-// floats), then each position's 2*k*k taps read shared memory. emit(p, g). Ends with a
-// barrier. Taps on the zero padding may be skipped here: pad_nan_fixup handles NaN/Inf ones.
-template <typename F>
+// floats), then each position's 2*k*k taps (WIDE: its taps on the map, cbam_taps_on_map) read
+// shared memory. emit(p, g). Ends with a barrier. Taps on the zero padding may be skipped here:
+// pad_nan_fixup handles NaN/Inf ones.
+template <bool WIDE, typename F>
 __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float* map_n, int64_t p0,
                                                 int64_t p1, float* halo, F&& emit) {
   if (p0 >= p1) return;
@@ -59,7 +89,7 @@ __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float*
   const int tid = threadIdx.x;
   const int r_first = static_cast<int>(p0 / W), r_last = static_cast<int>((p1 - 1) / W);
   if (rows_cap < 1) {  // very wide maps: taps straight from L2
-    for (int64_t p = p0 + tid; p < p1; p += kThreads) emit(p, cbam_spatial_gate(a, map_n, p));
+    for (int64_t p = p0 + tid; p < p1; p += kThreads) emit(p, cbam_spatial_gate<WIDE>(a, map_n, p));
     __syncthreads();  // NHWC reads g_sm written by other threads next
     return;
   }
@@ -78,15 +108,27 @@ __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float*
     for (int64_t p = q0 + tid; p < q1; p += kThreads) {
       const int r = static_cast<int>(p / W), col = static_cast<int>(p - static_cast<int64_t>(r) * W);
       double acc = a.sbias;  // fp64: the taps of large maps cancel
-      for (int ci = 0; ci < 2; ++ci)
-        for (int dy = 0; dy < k; ++dy) {
-          const float* hrow = halo + ci * span + (r - h0 + dy - pad) * W;  // zero rows outside H
-          for (int dx = 0; dx < k; ++dx) {
-            const int cc = col + dx - pad;
-            if (cc < 0 || cc >= W) continue;
-            acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)), double(hrow[cc]), acc);
+      if constexpr (WIDE) {
+        const TapBox b = cbam_taps_on_map(k, H, W, r, col);
+        for (int ci = 0; ci < 2; ++ci)
+          for (int dy = b.dy0; dy < b.dy1; ++dy) {
+            const float* hrow = halo + ci * span + (r - h0 + dy - pad) * W;
+            for (int dx = b.dx0; dx < b.dx1; ++dx) {
+              const int cc = col + dx - pad;
+              acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)), double(hrow[cc]), acc);
+            }
           }
-        }
+      } else {
+        for (int ci = 0; ci < 2; ++ci)
+          for (int dy = 0; dy < k; ++dy) {
+            const float* hrow = halo + ci * span + (r - h0 + dy - pad) * W;  // zero rows outside H
+            for (int dx = 0; dx < k; ++dx) {
+              const int cc = col + dx - pad;
+              if (cc < 0 || cc >= W) continue;
+              acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)), double(hrow[cc]), acc);
+            }
+          }
+      }
       emit(p, gate_f(static_cast<float>(acc), a.gate));
     }
   }
@@ -99,27 +141,53 @@ __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float*
 // the weights hold a NaN/Inf tap, this sets the gate of each position in [p0, p1) that has one
 // on its padding to gate(NaN) = NaN. Data-independent and apart from the conv loops (whose
 // register allocation it would otherwise disturb). Whole block (uniform); ends with a barrier.
-template <typename F>
-__device__ __forceinline__ void pad_nan_fixup(const FusedArgs& a, int64_t p0, int64_t p1, F&& emit) {
+// k <= kAllTapsK: each position checks its 2k^2 taps. WIDE: a position's taps on the map are a
+// rectangle of kernel rows and columns (cbam_taps_on_map), so some non-finite tap is on its
+// padding exactly when the bounding box of the non-finite taps (rows and columns, both maps) is
+// not inside it: O(1) a position (2k^2 is 33M at k 4095). scr (WIDE): 2 * kWarps ints of free
+// shared memory.
+template <bool WIDE, typename F>
+__device__ __forceinline__ void pad_nan_fixup(const FusedArgs& a, int64_t p0, int64_t p1, int* scr, F&& emit) {
   const int k = a.sk, pad = (k - 1) / 2, W = a.W, H = a.H;
-  int bad_tap = 0;
-  for (int i = threadIdx.x; i < 2 * k * k; i += kThreads) bad_tap |= !isfinite(__ldg(a.aux + i));
-  if (!__syncthreads_or(bad_tap)) return;
-  for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) {
-    const int r = static_cast<int>(p / W), col = static_cast<int>(p - static_cast<int64_t>(r) * W);
-    bool nan_on_pad = false;
-    const float* w = a.aux;
-#pragma unroll 1
-    for (int t = 0; t < 2 * k; ++t) {  // tap rows of both maps
-      const int rr = r + (t < k ? t : t - k) - pad;
-      const bool row_out = rr < 0 || rr >= H;
-#pragma unroll 1
-      for (int dx = 0; dx < k; ++dx, ++w) {
-        const int cc = col + dx - pad;
-        if ((row_out || cc < 0 || cc >= W) && !isfinite(__ldg(w))) nan_on_pad = true;
+  if constexpr (WIDE) {
+    int ylo = k, yhi = -1, xlo = k, xhi = -1;  // bounding box of the non-finite taps
+    for (int i = threadIdx.x; i < 2 * k * k; i += kThreads)
+      if (!isfinite(__ldg(a.aux + i))) {
+        const int q = i / k, dy = q < k ? q : q - k, dx = i - q * k;
+        ylo = min(ylo, dy);
+        yhi = max(yhi, dy);
+        xlo = min(xlo, dx);
+        xhi = max(xhi, dx);
       }
+    if (!__syncthreads_or(yhi >= 0)) return;
+    block_min_max(ylo, yhi, scr);
+    block_min_max(xlo, xhi, scr);
+    for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) {
+      const int r = static_cast<int>(p / W), col = static_cast<int>(p - static_cast<int64_t>(r) * W);
+      const TapBox b = cbam_taps_on_map(k, H, W, r, col);
+      if (ylo < b.dy0 || yhi >= b.dy1 || xlo < b.dx0 || xhi >= b.dx1) emit(p, NAN);
     }
-    if (nan_on_pad) emit(p, NAN);
+  } else {
+    (void)scr;
+    int bad_tap = 0;
+    for (int i = threadIdx.x; i < 2 * k * k; i += kThreads) bad_tap |= !isfinite(__ldg(a.aux + i));
+    if (!__syncthreads_or(bad_tap)) return;
+    for (int64_t p = p0 + threadIdx.x; p < p1; p += kThreads) {
+      const int r = static_cast<int>(p / W), col = static_cast<int>(p - static_cast<int64_t>(r) * W);
+      bool nan_on_pad = false;
+      const float* w = a.aux;
+#pragma unroll 1
+      for (int t = 0; t < 2 * k; ++t) {  // tap rows of both maps
+        const int rr = r + (t < k ? t : t - k) - pad;
+        const bool row_out = rr < 0 || rr >= H;
+#pragma unroll 1
+        for (int dx = 0; dx < k; ++dx, ++w) {
+          const int cc = col + dx - pad;
+          if ((row_out || cc < 0 || cc >= W) && !isfinite(__ldg(w))) nan_on_pad = true;
+        }
+      }
+      if (nan_on_pad) emit(p, NAN);
+    }
   }
   __syncthreads();
 }
@@ -127,7 +195,7 @@ __device__ __forceinline__ void pad_nan_fixup(const FusedArgs& a, int64_t p0, in
 // Fills g_sm with the spatial gate for the positions this tile scales and returns the
 // position g_sm[0] stands for. NCHW tiles hold channel ranges, so per-position partials
 // go through the workspace and three more barriers; NHWC tiles hold whole positions.
-template <typename T, bool NHWC>
+template <typename T, bool NHWC, bool WIDE>
 __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, int64_t u1,
                                 int nchunks, bool held, const T* xn, const T* chunk_sm,
                                 unsigned char* area, const float* s_sm, float* g_sm, float* halo,
@@ -174,11 +242,11 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
     }
     sample_sync(cnt, phase, T_);  // E: maps in
     float* gb = a.gbuf + static_cast<int64_t>(n) * HW;
-    cbam_gate_range(a, map_n, p0, p1, halo, [&](int64_t p, float g) { __stcg(gb + p, g); });
+    cbam_gate_range<WIDE>(a, map_n, p0, p1, halo, [&](int64_t p, float g) { __stcg(gb + p, g); });
     sample_sync(cnt, phase, T_);  // F: spatial gate in
     for (int64_t p = tid; p < HW; p += kThreads) g_sm[p] = __ldcg(a.gbuf + static_cast<int64_t>(n) * HW + p);
     __syncthreads();
-    pad_nan_fixup(a, 0, HW, [&](int64_t p, float g) { g_sm[p] = g; });
+    pad_nan_fixup<WIDE>(a, 0, HW, reinterpret_cast<int*>(halo), [&](int64_t p, float g) { g_sm[p] = g; });
     return 0;
   } else {
     const int C = a.C;
@@ -223,8 +291,8 @@ __device__ int64_t cbam_spatial(const FusedArgs& a, int n, int j, int64_t u0, in
       __syncthreads();
     }
     sample_sync(cnt, phase, T_);  // D: maps of n in
-    cbam_gate_range(a, map_n, u0, u1, halo, [&](int64_t p, float g) { g_sm[p - u0] = g; });
-    pad_nan_fixup(a, u0, u1, [&](int64_t p, float g) { g_sm[p - u0] = g; });
+    cbam_gate_range<WIDE>(a, map_n, u0, u1, halo, [&](int64_t p, float g) { g_sm[p - u0] = g; });
+    pad_nan_fixup<WIDE>(a, u0, u1, reinterpret_cast<int*>(halo), [&](int64_t p, float g) { g_sm[p - u0] = g; });
     return u0;
   }
 }

@@ -17,7 +17,8 @@
 namespace sqex {
 namespace cuda {
 
-template <typename T>
+// WIDE: spatial k > kAllTapsK (common.cuh).
+template <typename T, bool WIDE = false>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) cbam_pt_kernel(const FusedArgs a) {
   constexpr int OP = static_cast<int>(Op::CBAM);
   constexpr int kDotUnroll = 4;  // FC row dots, as fused_kernel's CBAM (unroll 1 or 2 spilled no less)
@@ -78,8 +79,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) cbam_pt_kernel(const Fus
     float* map_n = a.map + static_cast<int64_t>(n) * 2 * HW;
     cbam_pt_maps<T>(tile_sm, C, HW, p0, w, s_sm, map_n, red);
     sample_sync(cnt, phase, Tn);  // D: the maps of n are in (the halo rows are other tiles')
-    cbam_gate_range(a, map_n, p0, p0 + w, red, [&](int64_t p, float g) { g_sm[p - p0] = g; });
-    pad_nan_fixup(a, p0, p0 + w, [&](int64_t p, float g) { g_sm[p - p0] = g; });
+    cbam_gate_range<WIDE>(a, map_n, p0, p0 + w, red, [&](int64_t p, float g) { g_sm[p - p0] = g; });
+    pad_nan_fixup<WIDE>(a, p0, p0 + w, reinterpret_cast<int*>(red), [&](int64_t p, float g) { g_sm[p - p0] = g; });
 
     // ---- scale and write
     apply_pt<T>(a, tile_sm, yn, rn, p0, w, s_sm, g_sm);

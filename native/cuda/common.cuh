@@ -23,6 +23,14 @@ constexpr int kThreads = SQEX_CUDA_THREADS;
 constexpr int kWarps = kThreads / 32;
 constexpr int kMinBlocks = 2048 / 2 / kThreads;
 constexpr int kHalo = 2048;    // CBAM: floats of shared memory for map rows around a conv
+// Up to this k (ECA's k, CBAM's spatial k), the kernels run every conv tap as before, padding
+// included: at most pad^2 <= 961 wasted FMAs an ECA sample, 2k^2 <= 7938 taps a CBAM output.
+// Above it the WIDE instantiations (launch_dtype, launch.cuh) run only the taps on the data:
+// ECA's k up to 2^20 - 1 visited all k taps of every channel (N*C*k FMAs), CBAM's k up to 4095
+// up to 2k^2 taps of every output (NOTES-cuda.md, "Wide ECA / CBAM kernels on the GPU"). Separate
+// instantiations so that the common kernels keep their code and register allocation (one kernel
+// for both spilled up to 300 more bytes, ptxas -v sm_75).
+constexpr int kAllTapsK = 63;
 
 // Kernel launch and dynamic shared memory, spelled so that native/dev/cuemu (the kernels on
 // the CPU, for checking without a GPU) can stand in for them; plain CUDA otherwise.
@@ -133,6 +141,29 @@ __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v = max_nan(v, __shfl_xor_sync(0xffffffffu, v, o));
   return v;
+}
+
+// Block-wide min of lo and max of hi, the same in every thread; scr: 2 * kWarps ints of shared
+// memory that no thread reads or writes meanwhile (barriers before and after). Whole block.
+__device__ __forceinline__ void block_min_max(int& lo, int& hi, int* scr) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) {
+    lo = min(lo, __shfl_xor_sync(0xffffffffu, lo, o));
+    hi = max(hi, __shfl_xor_sync(0xffffffffu, hi, o));
+  }
+  __syncthreads();
+  if ((threadIdx.x & 31) == 0) {
+    scr[threadIdx.x >> 5] = lo;
+    scr[kWarps + (threadIdx.x >> 5)] = hi;
+  }
+  __syncthreads();
+  lo = scr[0];
+  hi = scr[kWarps];
+  for (int w = 1; w < kWarps; ++w) {
+    lo = min(lo, scr[w]);
+    hi = max(hi, scr[kWarps + w]);
+  }
+  __syncthreads();
 }
 
 // ---- cp.async (global -> shared, 16 bytes, bypassing registers) ---------------------------

@@ -8,18 +8,53 @@
 namespace sqex {
 namespace cuda {
 
+// The first and last non-finite of ECA's k taps: {k, -1} when all are finite. Whole block, the
+// same in every thread; scr: 2 * kWarps ints of free shared memory (written only when a tap is
+// not finite). Taken once per block and launch, by the WIDE kernels only.
+__device__ __forceinline__ int2 eca_nonfinite_taps(const float* w, int k, int* scr) {
+  int lo = k, hi = -1;
+  for (int i = threadIdx.x; i < k; i += kThreads)
+    if (!isfinite(__ldg(w + i))) {
+      lo = min(lo, i);
+      hi = i;
+    }
+  if (__syncthreads_or(hi >= 0)) block_min_max(lo, hi, scr);
+  return make_int2(lo, hi);
+}
+
 // z_sm must hold the (fp64) means of channels [c0 - pad, c1 + pad) clipped to [0, C).
+// WIDE (k > kAllTapsK): nf is eca_nonfinite_taps of the weights.
+template <bool WIDE = false>
 __device__ __forceinline__ void eca_gates(const FusedArgs& a, int n, int64_t c0, int64_t c1,
                                           const double* z_sm, float* s_sm, bool to_sbuf,
-                                          bool to_scale_out) {
+                                          bool to_scale_out, int2 nf = int2{0, 0}) {
   const int k = a.eca_k, pad = (k - 1) / 2;
   const int64_t cb = static_cast<int64_t>(n) * a.C;
   for (int64_t c = c0 + threadIdx.x; c < c1; c += kThreads) {
     double v = 0.0;
-    for (int t = 0; t < k; ++t) {
-      // the zero padding is an operand: w * 0 is NaN for a NaN/Inf tap (torch's conv1d)
-      const int64_t cc = c + t - pad;
-      v = fma(double(__ldg(a.aux + t)), (cc >= 0 && cc < a.C) ? z_sm[cc] : 0.0, v);
+    if constexpr (!WIDE) {
+      for (int t = 0; t < k; ++t) {
+        // the zero padding is an operand: w * 0 is NaN for a NaN/Inf tap (torch's conv1d)
+        const int64_t cc = c + t - pad;
+        v = fma(double(__ldg(a.aux + t)), (cc >= 0 && cc < a.C) ? z_sm[cc] : 0.0, v);
+      }
+    } else {
+      // Taps [j0, j1) land on channels [0, C); j0 <= pad < j1. A padding tap with a finite w
+      // adds w * 0 = +-0, which leaves v unchanged (v starts at +0 and is never -0 under
+      // round-to-nearest), so the sum over [j0, j1) in the same order has the full loop's bits.
+      // A NaN/Inf padding tap makes it NaN (w * 0): added for the first non-finite tap before
+      // the taps on channels (nf.x < j0), and for the last after them (nf.y >= j1). On the GPU
+      // every NaN is the canonical one; on x86 (the emulator, native/dev/cuemu) an FMA returns
+      // its NaN multiplicand over a NaN addend, so the full loop's NaN bits are those of the
+      // last NaN it multiplied, which this reproduces unless the padding holds NaN and Inf taps
+      // both (NOTES-cuda.md, "Wide ECA / CBAM kernels on the GPU").
+      const int j0 = c < pad ? static_cast<int>(pad - c) : 0;
+      const int64_t e = a.C + pad - c;
+      const int j1 = e < k ? static_cast<int>(e) : k;
+      if (nf.x < j0) v = fma(double(__ldg(a.aux + nf.x)), 0.0, v);
+      const int64_t cp = c - pad;
+      for (int t = j0; t < j1; ++t) v = fma(double(__ldg(a.aux + t)), z_sm[cp + t], v);
+      if (nf.y >= j1) v = fma(double(__ldg(a.aux + nf.y)), 0.0, v);
     }
     const float s = gate_f(static_cast<float>(v), a.gate);
     s_sm[c] = s;

@@ -26,16 +26,17 @@ namespace sqex {
 namespace cuda {
 
 // Gate computation for channels [c0, c1) into s_sm (absolute channel index); also to
-// sbuf (for other blocks) and/or scale_out when asked.
-template <int OP, int UNR>
+// sbuf (for other blocks) and/or scale_out when asked. WIDE (ECA k > kAllTapsK): eca_nf is
+// eca_nonfinite_taps (eca.cuh).
+template <int OP, int UNR, bool WIDE = false>
 __device__ __forceinline__ void gates_for(const FusedArgs& a, int n, int64_t c0, int64_t c1,
                                           double* z_sm, float* zmax_sm, double* hid_sm,
                                           double* hidmax_sm, float* s_sm, bool to_sbuf,
-                                          bool to_scale_out, double* scratch) {
+                                          bool to_scale_out, double* scratch, int2 eca_nf = int2{0, 0}) {
   if constexpr (OP == static_cast<int>(Op::SE)) {
     se_gates<UNR>(a, n, c0, c1, z_sm, hid_sm, s_sm, to_sbuf, to_scale_out, scratch);
   } else if constexpr (OP == static_cast<int>(Op::ECA)) {
-    eca_gates(a, n, c0, c1, z_sm, s_sm, to_sbuf, to_scale_out);
+    eca_gates<WIDE>(a, n, c0, c1, z_sm, s_sm, to_sbuf, to_scale_out, eca_nf);
   } else {
     cbam_gates<UNR>(a, n, c0, c1, hid_sm, hidmax_sm, s_sm, to_sbuf, scratch);
   }
@@ -237,7 +238,8 @@ __device__ __forceinline__ void release_tickets(const FusedArgs& a) {
   }
 }
 
-template <int OP, typename T, bool NHWC>
+// WIDE: ECA / CBAM with k > kAllTapsK (common.cuh); false for SE.
+template <int OP, typename T, bool NHWC, bool WIDE = false>
 __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const FusedArgs a) {
   constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
   constexpr bool kEca = OP == static_cast<int>(Op::ECA);
@@ -261,6 +263,8 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
   const int64_t unit = NHWC ? a.C : a.HW;
   const int64_t sample_elems = static_cast<int64_t>(a.C) * a.HW;
   const int Tn = a.T;
+  // ECA WIDE: first and last non-finite tap, scanned at the block's first tile (x < 0: not yet)
+  int2 eca_nf = int2{-1, -1};
 
   for (;;) {
     const int tile = next_tile(a, s_tile);
@@ -343,20 +347,24 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
       const int64_t c1 = (NHWC && !ct) ? a.C : (u1 + pad < a.C ? u1 + pad : int64_t(a.C));
       load_z(a, n, c0, c1, z_sm, nullptr);
       __syncthreads();
+      if constexpr (WIDE) {
+        if (eca_nf.x < 0) eca_nf = eca_nonfinite_taps(a.aux, a.eca_k, reinterpret_cast<int*>(red));
+      }
     }
     const bool want_scale_out = a.scale_out != nullptr && !kCbam;
     if (!NHWC || ct) {
-      gates_for<OP, kDotUnroll>(a, n, u0, u1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false, want_scale_out, scratch);
+      gates_for<OP, kDotUnroll, WIDE>(a, n, u0, u1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false, want_scale_out,
+                                      scratch, eca_nf);
     } else {
       if (a.s_local) {
-        gates_for<OP, kDotUnroll>(a, n, 0, a.C, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false,
-                      want_scale_out && j == 0, scratch);
+        gates_for<OP, kDotUnroll, WIDE>(a, n, 0, a.C, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, false,
+                      want_scale_out && j == 0, scratch, eca_nf);
       } else {
         if (j < a.s_blocks) {
           int64_t c0, c1;
           split_range(a.C, a.s_blocks, j, c0, c1);
-          gates_for<OP, kDotUnroll>(a, n, c0, c1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, true,
-                        want_scale_out, scratch);
+          gates_for<OP, kDotUnroll, WIDE>(a, n, c0, c1, z_sm, zmax_sm, hid_sm, hidmax_sm, s_sm, true,
+                        want_scale_out, scratch, eca_nf);
         }
         sample_sync(cnt, phase, Tn);  // C: all gates of n are in
         for (int c = tid; c < a.C; c += kThreads)
@@ -368,7 +376,7 @@ __global__ void __launch_bounds__(kThreads, kMinBlocks) fused_kernel(const Fused
     // ---- CBAM spatial gate -----------------------------------------------------------
     int64_t g_base = 0;
     if constexpr (kCbam) {
-      g_base = cbam_spatial<T, NHWC>(a, n, j, u0, u1, nchunks, held, xn, chunk_sm, smem, s_sm,
+      g_base = cbam_spatial<T, NHWC, WIDE>(a, n, j, u0, u1, nchunks, held, xn, chunk_sm, smem, s_sm,
                                      g_sm, red, cnt, phase);  // red doubles as the conv halo
     }
 

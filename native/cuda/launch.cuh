@@ -49,12 +49,14 @@ inline Status kernel_occupancy(const void* kern, int device, const DeviceProps& 
   return Status::Ok();
 }
 
-template <int OP, typename T, bool NHWC>
+// WIDE: ECA / CBAM with k > kAllTapsK (common.cuh), their kernels' instantiations that run only
+// the conv taps on the data.
+template <int OP, typename T, bool NHWC, bool WIDE>
 Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int device,
                     cudaStream_t stream) {
   constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
   constexpr bool kEca = OP == static_cast<int>(Op::ECA);
-  auto kern = fused_kernel<OP, T, NHWC>;
+  auto kern = fused_kernel<OP, T, NHWC, WIDE>;
   const DeviceProps* dp = nullptr;
   Status st = device_props(device, &dp);
   if (!st.ok()) return st;
@@ -218,7 +220,9 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   bool eca_halo = false;
   const uintptr_t x_lo = reinterpret_cast<uintptr_t>(t.x), y_lo = reinterpret_cast<uintptr_t>(t.y);
   const uintptr_t bytes = static_cast<uintptr_t>(N * C * HW * es);
-  if (kEca && (!NHWC || ct) && (x_lo + bytes <= y_lo || y_lo + bytes <= x_lo)) {
+  // (not WIDE: the halo kernel has one instantiation, the every-tap loop, which 2 * pad <= upt
+  // keeps to k <= 2 * upt + 1)
+  if (kEca && !WIDE && (!NHWC || ct) && (x_lo + bytes <= y_lo || y_lo + bytes <= x_lo)) {
     const int64_t pad = (p.eca_k - 1) / 2;
     const int64_t halo_bytes = NHWC ? 2 * HW * 32 * ceil_div(pad * es, 32) : 2 * pad * HW * es;
     const int64_t tile_bytes = upt * HW * es;
@@ -252,7 +256,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   // E, F (+ B). Needs 16-byte aligned x, y, residual and H*W a multiple of the vector width.
   bool pt = false;
   if constexpr (kCbam && !NHWC) {
-    const void* pt_kern = reinterpret_cast<const void*>(cbam_pt_kernel<T>);
+    const void* pt_kern = reinterpret_cast<const void*>(cbam_pt_kernel<T, WIDE>);
     const int64_t VE = 16 / es;
     const uintptr_t al = reinterpret_cast<uintptr_t>(t.x) | reinterpret_cast<uintptr_t>(t.y) |
                          reinterpret_cast<uintptr_t>(t.residual ? t.residual : t.x);
@@ -372,7 +376,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
     (void)grid;
 #endif
   };
-  if constexpr (kEca) {
+  if constexpr (kEca && !WIDE) {
     if (eca_halo) {
       // no barriers and no workspace: a plain grid-stride launch (eca_halo.cuh)
       auto halo_kern = eca_halo_kernel<T, NHWC>;
@@ -440,7 +444,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
     else
       SQEX_LAUNCH(kern, g, kThreads, sm, stream, a);
   } else if constexpr (kCbam && !NHWC) {
-    auto pt_kernel = cbam_pt_kernel<T>;
+    auto pt_kernel = cbam_pt_kernel<T, WIDE>;
     if (pt)
       SQEX_LAUNCH(pt_kernel, g, kThreads, sm, stream, a);
     else
@@ -453,22 +457,35 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
 }
 
 // Dispatch on storage type and layout.
-template <int OP>
-Status launch_dtype(const OpParams& p, const Weights& w, const Tensors& t, int device,
-                    cudaStream_t stream) {
+template <int OP, bool WIDE>
+Status launch_layout(const OpParams& p, const Weights& w, const Tensors& t, int device,
+                     cudaStream_t stream) {
   const bool nhwc = p.layout == Layout::NHWC;
   switch (p.dtype) {
     case DType::F32:
-      return nhwc ? launch_fused<OP, float, true>(p, w, t, device, stream)
-                  : launch_fused<OP, float, false>(p, w, t, device, stream);
+      return nhwc ? launch_fused<OP, float, true, WIDE>(p, w, t, device, stream)
+                  : launch_fused<OP, float, false, WIDE>(p, w, t, device, stream);
     case DType::F16:
-      return nhwc ? launch_fused<OP, __half, true>(p, w, t, device, stream)
-                  : launch_fused<OP, __half, false>(p, w, t, device, stream);
+      return nhwc ? launch_fused<OP, __half, true, WIDE>(p, w, t, device, stream)
+                  : launch_fused<OP, __half, false, WIDE>(p, w, t, device, stream);
     case DType::BF16:
-      return nhwc ? launch_fused<OP, __nv_bfloat16, true>(p, w, t, device, stream)
-                  : launch_fused<OP, __nv_bfloat16, false>(p, w, t, device, stream);
+      return nhwc ? launch_fused<OP, __nv_bfloat16, true, WIDE>(p, w, t, device, stream)
+                  : launch_fused<OP, __nv_bfloat16, false, WIDE>(p, w, t, device, stream);
   }
   return Status::Error(StatusCode::InvalidArgument, "unknown dtype");
+}
+
+// ... and on the conv's width: ECA / CBAM kernels wider than kAllTapsK take the WIDE kernels.
+template <int OP>
+Status launch_dtype(const OpParams& p, const Weights& w, const Tensors& t, int device,
+                    cudaStream_t stream) {
+  if constexpr (OP == static_cast<int>(Op::SE)) {
+    return launch_layout<OP, false>(p, w, t, device, stream);
+  } else {
+    const int k = OP == static_cast<int>(Op::ECA) ? p.eca_k : p.spatial_k;
+    return k > kAllTapsK ? launch_layout<OP, true>(p, w, t, device, stream)
+                         : launch_layout<OP, false>(p, w, t, device, stream);
+  }
 }
 
 // The workspace's fp64 hidden layers (o_hid, o_hidmax: up to 16 x hidden bytes a sample) are the
