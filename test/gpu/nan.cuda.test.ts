@@ -8,7 +8,7 @@
 import { describe, expect, test } from 'vitest';
 import { cuda } from '../../dist/index.js';
 import { ieeeMismatch, nchwToNhwc, refCBAM, refECA, refSE, type Layout, type Shape4 } from '../reference.js';
-import { GATES, LAYOUTS, TOL_F32, freshRng, gpuGate, poisoned, seedNote } from '../helpers.js';
+import { GATES, LAYOUTS, TOL_F32, freshRng, gpuGate, poisoned, randCBAMWeights, seedNote } from '../helpers.js';
 import { argsFor, caseLabel, fixtureProblem, loadNanFixtures, makeNanProblem, refFor, targetsFor, type NanCase, type NanProblem } from '../nan-cases.js';
 import { ABS_TOL, ASYNC, SYNC, TOL, download, poisonTensor, quantize, upload, type DType } from './gpu-common.js';
 
@@ -22,6 +22,16 @@ const CASES: NanCase[] = [
   ...GATES.map((g, i) => ({ op: 'eca' as const, biases: false, gate: g, k: i ? 5 : 3 })),
   { op: 'cbam', biases: true, activation: 'relu', gate: 'sigmoid', k: 7 },
   { op: 'cbam', biases: true, activation: 'silu', gate: 'hardsigmoid', k: 3 },
+];
+// Wide kernels (k > 63: the kernels' WIDE instantiations, which run only the taps on the data
+// and add a non-finite padding tap's NaN separately): a random non-finite tap mostly lands on
+// the zero padding of many outputs here (C 6-256 against ECA's 32 padding channels a side; maps
+// of 1x31 to 14x14 against CBAM's 65x65 taps). float32 host arrays only: the half-precision
+// bounds (gpu-common.ts TOL) assume k <= 7.
+const WIDE_CASES: NanCase[] = [
+  { op: 'eca', biases: false, gate: 'sigmoid', k: 65 },
+  { op: 'eca', biases: false, gate: 'hardsigmoid', k: 129 },
+  { op: 'cbam', biases: true, activation: 'relu', gate: 'sigmoid', k: 65 },
 ];
 // 7x7 (thread per channel), 14x14 (warp per channel), 1x31, a wide map (CBAM's L2 gate path),
 // a batch of 64 with C = 1024 (SE sample groups)
@@ -69,6 +79,42 @@ describe.skipIf(!gate.ok)(gate.title, () => {
     const rng = freshRng();
     for (const shape of SHAPES) for (const target of targetsFor(c)) hostRun(makeNanProblem(rng, c, shape, target), seedNote(rng));
   });
+
+  test.each(WIDE_CASES.map((c) => [caseLabel(c), c] as const))('float32 host arrays, random NaN/Inf, wide kernel: %s', (_n, c) => {
+    const rng = freshRng();
+    for (const shape of SHAPES) for (const target of targetsFor(c)) hostRun(makeNanProblem(rng, c, shape, target), seedNote(rng));
+  }, 120_000);
+
+  // Placed, not random: a random tap of CBAM's 2 x 65 x 65 rarely sits on a kernel row that meets
+  // a 9 x 11 map while its column is off it. Each placement is on the map for some outputs (a
+  // +-Inf tap there gives a gate of 0 or 1, a NaN tap NaN) and on the zero padding for the others
+  // (NaN): above, below, left and right of them, diagonally, everywhere, and two at once (the
+  // WIDE kernels' padding test uses the bounding box of the non-finite taps).
+  const PLACEMENTS: [number, number, number, number][][] = [
+    [[0, 0, 7, Infinity]],
+    [[1, 0, -7, Number.NaN]],
+    [[0, 5, 0, -Infinity]],
+    [[1, -5, 0, Infinity]],
+    [[0, 3, -8, -Infinity]],
+    [[1, 20, 20, Infinity]],
+    [[0, 0, 7, Infinity], [1, -4, -9, -Infinity]],
+    [[1, 2, 3, Number.NaN], [0, -3, 10, Infinity]],
+  ];
+  test.each(PLACEMENTS.map((taps) => [taps.map((t) => `(${t.join(',')})`).join(' '), taps] as const))(
+    'float32 host arrays, wide CBAM (k 65, 9x11 maps), non-finite taps (ch, dy, dx, value) placed: %s',
+    (name, taps) => {
+      const rng = freshRng();
+      const c: NanCase = { op: 'cbam', biases: true, activation: 'relu', gate: 'sigmoid', k: 65 };
+      const shape: Shape4 = [2, 3, 9, 11];
+      const k = 65;
+      const pad = (k - 1) / 2;
+      const weights = { ...randCBAMWeights(rng, shape[1], 2, k, { b1: true, b2: true, spatialBias: true }) } as Record<string, Float32Array>;
+      for (const [ch, dy, dx, v] of taps) weights.spatialWeight![(ch * k + pad + dy) * k + pad + dx] = v;
+      const x = rng.normals(shape[0] * shape[1] * shape[2] * shape[3], 1, 0.3);
+      const options = { gate: c.gate, activation: c.activation };
+      hostRun({ c, target: 'spatialWeight', shape, x, weights, options, label: `${caseLabel(c)} taps ${name}` }, seedNote(rng));
+    },
+  );
 
   test('float32 host arrays, SE sample groups (64×1024×3×3), NaN/Inf in x and in w2', () => {
     const rng = freshRng();
