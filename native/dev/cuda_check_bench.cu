@@ -765,7 +765,7 @@ static void check_wide_cases(std::vector<Case>& cases) {
   struct Eshp { int n, c, h, w, k; };
   const Eshp es[] = {{2, 8, 3, 3, 65},   {2, 64, 5, 5, 129},  {1, 13, 4, 4, 1023}, {2, 32, 1, 1, 4095},
                      {3, 16, 2, 3, 255}, {1, 1, 3, 3, 101},   {2, 200, 7, 7, 4095}, {1, 4096, 3, 3, 127},
-                     {2, 2048, 7, 7, 65}};
+                     {2, 2048, 7, 7, 65}, {2, 64, 2, 2, 63}};  // 63: kAllTapsK, the every-tap kernels
   const int placements[] = {0, 1, 8, 9, 2, 4, 3, 10, 15};
   int v = 0;
   for (DType dt : {DType::F32, DType::F16, DType::BF16})
@@ -797,7 +797,10 @@ static void check_wide_cases(std::vector<Case>& cases) {
   }
   struct Cshp { int n, c, h, w, hidden, k; };
   const Cshp cs[] = {{2, 4, 1, 1, 2, 15},  {2, 16, 3, 5, 4, 31}, {1, 8, 9, 11, 2, 15}, {2, 4, 9, 11, 2, 127},
-                     {1, 6, 3, 5, 3, 127}, {2, 5, 1, 9, 2, 33},  {1, 12, 9, 1, 3, 17}};
+                     {1, 6, 3, 5, 3, 127}, {2, 5, 1, 9, 2, 33},  {1, 12, 9, 1, 3, 17},
+                     // H*W a multiple of 8 (cbam_pt_kernel's NCHW position tiles can take them, WIDE
+                     // included) and the kAllTapsK boundary (63: every tap; 65: WIDE)
+                     {2, 8, 4, 4, 2, 65},  {1, 6, 8, 8, 3, 127}, {2, 8, 4, 4, 2, 63}};
   const int cpl[] = {0, 1, 8, 9, 2, 4, 16, 3, 10, 31};
   v = 0;
   for (DType dt : {DType::F32, DType::F16, DType::BF16})
