@@ -31,9 +31,13 @@ __device__ __forceinline__ void cbam_gates(const FusedArgs& a, int n, int64_t c0
 struct TapBox {
   int dy0, dy1, dx0, dx1;
 };
+// (min(k, H + pad - r) without forming H + pad, which passes 2^31 - 1 when H does not fit with
+// the pad: H and W go up to 2^31 - 1 (lib/args.ts MAX_ELEMENTS), pad to 2047. H - r >= 1; when
+// H - r > pad the bound is k (k = 2 pad + 1), else H - r + pad <= 2 pad.)
 __device__ __forceinline__ TapBox cbam_taps_on_map(int k, int H, int W, int r, int col) {
   const int pad = (k - 1) / 2;
-  return TapBox{max(0, pad - r), min(k, H + pad - r), max(0, pad - col), min(k, W + pad - col)};
+  return TapBox{max(0, pad - r), H - r > pad ? k : H - r + pad, max(0, pad - col),
+                W - col > pad ? k : W - col + pad};
 }
 
 // Spatial gate at position p straight from the sample's [2][HW] maps in the workspace (L2).
@@ -48,9 +52,9 @@ __device__ __forceinline__ float cbam_spatial_gate(const FusedArgs& a, const flo
     for (int ci = 0; ci < 2; ++ci) {
       const float* m = map_n + static_cast<int64_t>(ci) * a.HW;
       for (int dy = b.dy0; dy < b.dy1; ++dy) {
-        const int rr = r + dy - pad;
+        const int rr = r + (dy - pad);  // (r + dy may pass 2^31 - 1 on a map that tall)
         for (int dx = b.dx0; dx < b.dx1; ++dx) {
-          const int cc = col + dx - pad;
+          const int cc = col + (dx - pad);
           acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)),
                     double(__ldcg(m + static_cast<int64_t>(rr) * a.W + cc)), acc);
         }
