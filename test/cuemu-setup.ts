@@ -1,8 +1,9 @@
 // vitest setup file of test/vitest.cuemu.config.mts: the GPU suites run against the real addon
 // built over the CPU emulator (native/dev/cuemu/build_addon.sh). Checks that the binary the
 // package's loader picked is that one (SQUEEZE_EXCITE_BINARY, info().buildSystem 'cuemu', an
-// emulated device), so that a run meant for the emulator never reports a GPU's results or the
-// reverse.
+// emulated device), so that a run meant for the emulator never reports a GPU's results. (A plain
+// GPU run pointed at the emulated binary is not refused: its suite titles name the device,
+// "cuemu (CPU emulation, N SMs)".)
 import { cuda } from '../dist/index.js';
 import { loadBinding } from '../dist/backend/load.js';
 

@@ -262,8 +262,9 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
                          reinterpret_cast<uintptr_t>(t.residual ? t.residual : t.x);
     int force = -1;  // -1: the planner's choice
 #if defined(SQEX_CUEMU) || defined(SQEX_DEV_KNOBS)
-    // the emulator's and the kernel harness's override (native/dev: cuemu, cuda_build.sh; never
-    // in the addon): SQEX_CBAM_PT=0 never, 1 wherever legal, to time and check both paths
+    // the emulator's and the kernel harness's override (native/dev: cuemu, cuda_build.sh, and
+    // the addon built over the emulator; never in a release addon): SQEX_CBAM_PT=0 never, 1
+    // wherever legal, to time and check both paths
     const char* f = std::getenv("SQEX_CBAM_PT");
     if (f && (f[0] == '0' || f[0] == '1') && f[1] == '\0') force = f[0] - '0';
 #endif

@@ -189,20 +189,25 @@ cudaError_t alloc(void** p, size_t n, bool host) {
   static const bool registered = std::atexit(check_quarantine_at_exit) == 0;
   (void)registered;
   {
+    // n is counted in the same critical section as the check (two threads checking, then both
+    // adding, could pass kTotalMem, and kTotalMem - g_device_bytes would then wrap), and given
+    // back if the host allocation fails.
     std::lock_guard<std::mutex> lock(g_alloc_mutex);
     if (!host && n > kTotalMem - g_device_bytes) {
       *p = nullptr;
       return ret(cudaErrorMemoryAllocation);
     }
+    if (!host) g_device_bytes += n;
   }
   // exactly n bytes (256-byte aligned, as cudaMalloc), so that ASan sees any overrun
   if (posix_memalign(p, 256, n ? n : 1) != 0) {
     *p = nullptr;
+    std::lock_guard<std::mutex> lock(g_alloc_mutex);
+    if (!host) g_device_bytes -= n;
     return ret(cudaErrorMemoryAllocation);
   }
   std::lock_guard<std::mutex> lock(g_alloc_mutex);
   g_allocs[*p] = Alloc{n, host};
-  if (!host) g_device_bytes += n;
   return cudaSuccess;
 }
 cudaError_t release(void* p, bool host) {
