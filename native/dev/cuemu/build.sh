@@ -11,20 +11,8 @@ ROOT=$(cd "$HERE/../../.." && pwd)
 OUT=${1:-$ROOT/build-cuemu}
 MODE=${2:-}
 SRC=${SRC_ROOT:-$ROOT}
-# CUDA 12+ headers: CUDA_INC, else CUDA_HOME, /usr/local/cuda, then the first nvcc's toolkit; never
-# /usr/include (Debian's CUDA 11.8 packages put theirs there, and -isystem it breaks libc++'s
-# include order)
-cuda_inc() {
-  local d
-  for d in ${CUDA_INC:-} ${CUDA_HOME:+$CUDA_HOME/include} /usr/local/cuda/include \
-           "$(dirname "$(command -v nvcc 2> /dev/null || echo /nonexistent/bin/nvcc)")/../include"; do
-    d=$(cd "$d" 2> /dev/null && pwd) || continue
-    [ "$d" != /usr/include ] || continue
-    v=$(sed -n 's/^#define CUDART_VERSION[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$d/cuda_runtime_api.h" 2> /dev/null)
-    [ -n "$v" ] && [ "$v" -ge 12000 ] && { echo "$d"; return 0; }
-  done
-  return 1
-}
+# CUDA 12+ headers (where it looks: cuda_inc.sh)
+source "$HERE/cuda_inc.sh"
 CUDA_INC=$(cuda_inc) || { echo "cuemu: no CUDA 12+ headers found (set CUDA_INC or CUDA_HOME)" >&2; exit 3; }
 mkdir -p "$OUT"
 # -mfma -ffp-contract=fast: nvcc contracts a*b+c into one FMA by default; without it here the

@@ -16,18 +16,8 @@ OUT=${1:-$ROOT/build-cuemu-addon}
 MODE=${2:-}
 JOBS=${JOBS:-$(nproc 2> /dev/null || echo 2)}
 case "$OUT" in /*) ;; *) OUT=$PWD/$OUT ;; esac
-# CUDA 12+ headers, found as build.sh finds them.
-cuda_inc() {
-  local d v
-  for d in ${CUDA_INC:-} ${CUDA_HOME:+$CUDA_HOME/include} /usr/local/cuda/include \
-           "$(dirname "$(command -v nvcc 2> /dev/null || echo /nonexistent/bin/nvcc)")/../include"; do
-    d=$(cd "$d" 2> /dev/null && pwd) || continue
-    [ "$d" != /usr/include ] || continue
-    v=$(sed -n 's/^#define CUDART_VERSION[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$d/cuda_runtime_api.h" 2> /dev/null)
-    [ -n "$v" ] && [ "$v" -ge 12000 ] && { echo "$d"; return 0; }
-  done
-  return 1
-}
+# CUDA 12+ headers (where it looks: cuda_inc.sh)
+source "$HERE/cuda_inc.sh"
 CUDA_INC=$(cuda_inc) || { echo "cuemu: no CUDA 12+ headers found (set CUDA_INC or CUDA_HOME)" >&2; exit 3; }
 NAPI_INC=$(cd "$ROOT" && node -p "require('node-api-headers').include_dir")
 ADDON_API_INC=$(cd "$ROOT" && node -p "require('node-addon-api').include_dir" | tr -d '"')
