@@ -459,8 +459,8 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
 
 // Dispatch on storage type and layout.
 template <int OP, bool WIDE>
-Status launch_layout(const OpParams& p, const Weights& w, const Tensors& t, int device,
-                     cudaStream_t stream) {
+Status launch_dtype_layout(const OpParams& p, const Weights& w, const Tensors& t, int device,
+                           cudaStream_t stream) {
   const bool nhwc = p.layout == Layout::NHWC;
   switch (p.dtype) {
     case DType::F32:
@@ -481,11 +481,11 @@ template <int OP>
 Status launch_dtype(const OpParams& p, const Weights& w, const Tensors& t, int device,
                     cudaStream_t stream) {
   if constexpr (OP == static_cast<int>(Op::SE)) {
-    return launch_layout<OP, false>(p, w, t, device, stream);
+    return launch_dtype_layout<OP, false>(p, w, t, device, stream);
   } else {
     const int k = OP == static_cast<int>(Op::ECA) ? p.eca_k : p.spatial_k;
-    return k > kAllTapsK ? launch_layout<OP, true>(p, w, t, device, stream)
-                         : launch_layout<OP, false>(p, w, t, device, stream);
+    return k > kAllTapsK ? launch_dtype_layout<OP, true>(p, w, t, device, stream)
+                         : launch_dtype_layout<OP, false>(p, w, t, device, stream);
   }
 }
 
