@@ -14,6 +14,8 @@
 #include <set>
 
 namespace {
+// The emulated device's memory: its totalGlobalMem, and the bound of cudaMalloc (below).
+constexpr size_t kTotalMem = size_t(80) << 30;
 thread_local cudaError_t t_last = cudaSuccess;
 cudaError_t ret(cudaError_t e) {
   if (e != cudaSuccess) t_last = e;
@@ -95,7 +97,7 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* p, int d) {
   p->l2CacheSize = 50 << 20;
   p->major = 9;
   p->minor = 0;
-  p->totalGlobalMem = size_t(80) << 30;  // kTotalMem
+  p->totalGlobalMem = kTotalMem;
   p->warpSize = 32;
   p->maxThreadsPerBlock = 1024;
   p->maxThreadsPerMultiProcessor = 2048;
@@ -144,7 +146,6 @@ cudaError_t cudaOccupancyMaxActiveBlocksPerMultiprocessor(int* n, const void*, i
 // cudaMemGetInfo's free is kTotalMem less the live device allocations (a leak shows), and an
 // allocation larger than that fails with cudaErrorMemoryAllocation as on a GPU, instead of
 // depending on the host's overcommit.
-constexpr size_t kTotalMem = size_t(80) << 30;
 struct Alloc {
   size_t n;
   bool host;
