@@ -391,7 +391,7 @@ void run_block(const OpParams& p, const Weights& wt, const NonFiniteTaps* nf, bo
       split_range(pix, tasks, i, &r0, &r1);
       for (int64_t r = r0; r < r1;) {
         const int64_t n = r / hw, end = std::min(r1, (n + 1) * hw);
-        kn.scale_gate_rows(xb + r * cc, s.data() + n * cc, g.data() + r, yb + r * cc, end - r, cc);
+        kn.scale_gate_rows(xb + r * cc, s.data() + n * cc, g.data() + r, yb + r * cc, end - r, cc, stream);
         r = end;
       }
     });

@@ -72,10 +72,9 @@ struct Kernels {
                           double* max);
   // y[i] = (x[i] * s) * g[i]; stream: non-temporal stores, as scale's.
   void (*scale_gate_plane)(const float* x, float s, const float* g, float* y, int64_t n, bool stream);
-  // y[row, c] = (x[row, c] * s[c]) * g[row]. Never streamed: on the Zen 4 VM it gained nothing
-  // for CBAM NHWC 8x256x56x56, y aligned or not (NOTES-cpu.md item 46).
+  // y[row, c] = (x[row, c] * s[c]) * g[row]; stream: non-temporal stores, as scale_rows'.
   void (*scale_gate_rows)(const float* x, const float* s, const float* g, float* y, int64_t rows,
-                          int64_t c_count);
+                          int64_t c_count, bool stream);
   // s[i] = float(gate_apply(g, v[i])) (AVX2: a vectorised exp, within ~1 ulp of double of it).
   void (*gate_rows)(Gate g, const double* v, float* s, int64_t n);
   // CBAM's spatial conv, flattened over zero-padded maps p0 (mean), p1 (max) of row stride wp:

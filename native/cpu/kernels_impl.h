@@ -366,10 +366,8 @@ static void k_scale(const float* x, float s, const float* r, float* y, int64_t n
   }
 }
 
-template <bool HasR, bool Relu, bool NT>
-static void scale_rows_t(const float* x, const float* s, const float* r, float* y, int64_t rows,
-                         int64_t cc) {
-  // Streaming needs every row start aligned, i.e. y aligned and C a multiple of W.
+template <bool HasR, bool Relu>
+static void scale_rows_t(const float* x, const float* s, const float* r, float* y, int64_t rows, int64_t cc) {
   for (int64_t row = 0; row < rows; ++row) {
     const float* xr = x + row * cc;
     const float* rr = HasR ? r + row * cc : nullptr;
@@ -385,15 +383,10 @@ static void scale_rows_t(const float* x, const float* s, const float* r, float* 
         a = vrelu(a);
         b = vrelu(b);
       }
-      if (NT) {
-        vst_nt(yr + c, a);
-        vst_nt(yr + c + W, b);
-      } else {
-        vst(yr + c, a);
-        vst(yr + c + W, b);
-      }
+      vst(yr + c, a);
+      vst(yr + c + W, b);
     }
-    if (W >= 16 && c + W <= cc) {  // never with NT (cc % 2W == 0)
+    if (W >= 16 && c + W <= cc) {
       vf a = vmul(vld(xr + c), vld(s + c));
       if (HasR) a = vadd(a, vld(rr + c));
       if (Relu) a = vrelu(a);
@@ -407,22 +400,88 @@ static void scale_rows_t(const float* x, const float* s, const float* r, float* 
       yr[c] = v;
     }
   }
-  if (NT) vfence();
+}
+
+// The row passes with streaming stores (outputs of g_stream_min_bytes and more). The rows of a
+// call are one contiguous run of rows * cc floats, so it is walked flat: scalars up to the first
+// W-aligned y, then aligned W-wide non-temporal stores whatever C and y's offset (Node's large
+// arrays sit 16 bytes off a cache line), then a scalar tail. A vector's channels are s[c, c + W)
+// unless it crosses a row end; then its lanes' s (and g) are gathered (once a row for C >= W).
+// Per-row alignment (the old rule: y aligned and C % 2W == 0) left such arrays unstreamed: 2.4x
+// the time on a Xeon VM's DRAM-bound rows (NOTES-cpu.md item 57). Same products, same bits.
+template <bool HasR, bool Relu>
+static void scale_rows_nt(const float* x, const float* s, const float* r, float* y, int64_t rows, int64_t cc) {
+  const int64_t n = rows * cc;
+  int64_t i = 0, c = 0;  // c: the channel of element i
+  auto one = [&]() {
+    float v = x[i] * s[c];
+    if (HasR) v += r[i];
+    if (Relu) v = v < 0.f ? 0.f : v;
+    y[i] = v;
+    ++i;
+    if (++c == cc) c = 0;
+  };
+  auto vec = [&](const float* sv) {
+    vf a = vmul(vld(x + i), vld(sv));
+    if (HasR) a = vadd(a, vld(r + i));
+    if (Relu) a = vrelu(a);
+    vst_nt(y + i, a);
+    i += W;
+  };
+  while (i < n && !vec_aligned(y + i)) one();
+  alignas(64) float sw[W];
+  while (n - i >= W) {
+    // The whole vectors left in this row, two at a time (as scale_rows_t).
+    const int64_t m = std::min(cc - c, n - i) / W;
+    const float* xr = x + i;
+    const float* rr = HasR ? r + i : nullptr;
+    const float* sr = s + c;
+    float* yr = y + i;
+    int64_t j = 0;
+    for (; j + 2 * W <= m * W; j += 2 * W) {
+      vf a = vmul(vld(xr + j), vld(sr + j)), b = vmul(vld(xr + j + W), vld(sr + j + W));
+      if (HasR) {
+        a = vadd(a, vld(rr + j));
+        b = vadd(b, vld(rr + j + W));
+      }
+      if (Relu) {
+        a = vrelu(a);
+        b = vrelu(b);
+      }
+      vst_nt(yr + j, a);
+      vst_nt(yr + j + W, b);
+    }
+    i += j;
+    c += j;
+    if (j < m * W) {
+      vec(s + c);
+      c += W;
+    }
+    if (c == cc) {
+      c = 0;
+      continue;
+    }
+    if (n - i < W) break;
+    for (int l = 0; l < W; ++l) sw[l] = s[(c + l) % cc];  // the vector crosses a row end
+    vec(sw);
+    c = (c + W) % cc;
+  }
+  while (i < n) one();
+  vfence();
 }
 
 static void k_scale_rows(const float* x, const float* s, const float* r, float* y, int64_t rows,
                          int64_t cc, bool relu, bool stream) {
-  stream = stream && vec_aligned(y) && cc % (2 * W) == 0;
   if (stream) {
     if (r) {
-      relu ? scale_rows_t<true, true, true>(x, s, r, y, rows, cc) : scale_rows_t<true, false, true>(x, s, r, y, rows, cc);
+      relu ? scale_rows_nt<true, true>(x, s, r, y, rows, cc) : scale_rows_nt<true, false>(x, s, r, y, rows, cc);
     } else {
-      relu ? scale_rows_t<false, true, true>(x, s, r, y, rows, cc) : scale_rows_t<false, false, true>(x, s, r, y, rows, cc);
+      relu ? scale_rows_nt<false, true>(x, s, r, y, rows, cc) : scale_rows_nt<false, false>(x, s, r, y, rows, cc);
     }
   } else if (r) {
-    relu ? scale_rows_t<true, true, false>(x, s, r, y, rows, cc) : scale_rows_t<true, false, false>(x, s, r, y, rows, cc);
+    relu ? scale_rows_t<true, true>(x, s, r, y, rows, cc) : scale_rows_t<true, false>(x, s, r, y, rows, cc);
   } else {
-    relu ? scale_rows_t<false, true, false>(x, s, r, y, rows, cc) : scale_rows_t<false, false, false>(x, s, r, y, rows, cc);
+    relu ? scale_rows_t<false, true>(x, s, r, y, rows, cc) : scale_rows_t<false, false>(x, s, r, y, rows, cc);
   }
 }
 
@@ -607,8 +666,43 @@ static void k_scale_gate_plane(const float* x, float s, const float* g, float* y
   stream ? scale_gate_plane_t<true>(x, s, g, y, n) : scale_gate_plane_t<false>(x, s, g, y, n);
 }
 
+// Streaming: flat, as scale_rows_nt; a vector that crosses a row end gathers its lanes' s and g.
+static void scale_gate_rows_nt(const float* x, const float* s, const float* g, float* y, int64_t rows, int64_t cc) {
+  const int64_t n = rows * cc;
+  int64_t i = 0, c = 0, row = 0;  // element i is (row, c)
+  auto one = [&]() {
+    y[i] = (x[i] * s[c]) * g[row];
+    ++i;
+    if (++c == cc) c = 0, ++row;
+  };
+  while (i < n && !vec_aligned(y + i)) one();
+  alignas(64) float sw[W], gw[W];
+  while (n - i >= W) {
+    const int64_t m = std::min(cc - c, n - i) / W;
+    const vf vg = vset(g[row]);
+    for (int64_t j = 0; j < m; ++j, c += W, i += W) vst_nt(y + i, vmul(vmul(vld(x + i), vld(s + c)), vg));
+    if (c == cc) {
+      c = 0;
+      ++row;
+      continue;
+    }
+    if (n - i < W) break;
+    for (int l = 0; l < W; ++l) {  // the vector crosses a row end
+      sw[l] = s[(c + l) % cc];
+      gw[l] = g[row + (c + l) / cc];
+    }
+    vst_nt(y + i, vmul(vmul(vld(x + i), vld(sw)), vld(gw)));
+    i += W;
+    row += (c + W) / cc;
+    c = (c + W) % cc;
+  }
+  while (i < n) one();
+  vfence();
+}
+
 static void k_scale_gate_rows(const float* x, const float* s, const float* g, float* y, int64_t rows,
-                              int64_t cc) {
+                              int64_t cc, bool stream) {
+  if (stream) return scale_gate_rows_nt(x, s, g, y, rows, cc);
   for (int64_t row = 0; row < rows; ++row) {
     const float* xr = x + row * cc;
     float* yr = y + row * cc;

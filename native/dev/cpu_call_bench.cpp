@@ -11,7 +11,8 @@
 //   bench/cpu.mjs's pattern) | produced (x rewritten by a memcpy before each call, untimed, as a
 //   previous layer would leave it: its last-written lines in the cache, no reuse of the last call's
 //   accesses); BUSY=1: a busy-loop thread in a child process beside the calls; YOFF=k: y k floats
-//   past a 64-byte boundary (default: wherever malloc puts it).
+//   past a 64-byte boundary (default: wherever malloc puts it); STREAM_MIN=bytes: the output size
+//   from which the ops store y non-temporally (default 16 MiB; 0: always, a huge value: never).
 // Prints the median, p10 and p90 in microseconds, the calls' mean, and a digest of y.
 #include <algorithm>
 #include <chrono>
@@ -28,6 +29,12 @@
 #include <unistd.h>
 
 #include "sqex/cpu.h"
+
+namespace sqex {
+namespace cpu {
+extern int64_t g_stream_min_bytes;  // se.cpp
+}  // namespace cpu
+}  // namespace sqex
 
 using namespace sqex;
 
@@ -73,6 +80,7 @@ int main(int argc, char** argv) {
   // y: where a plain malloc put it, or YOFF floats past a 64-byte boundary (YOFF=0: aligned;
   // YOFF=4: 16 bytes off a line, as glibc's mmapped chunks, i.e. Node's arrays of 32 MB and more).
   float* yp = ybuf.data();
+  if (const char* sm = std::getenv("STREAM_MIN")) sqex::cpu::g_stream_min_bytes = std::atoll(sm);
   if (const char* yoff = std::getenv("YOFF")) {
     const uintptr_t a = (reinterpret_cast<uintptr_t>(yp) + 63) & ~uintptr_t(63);
     yp = reinterpret_cast<float*>(a) + std::atoi(yoff) % 16;

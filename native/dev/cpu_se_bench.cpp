@@ -3,7 +3,7 @@
 // same-size single-threaded memcpy measured in the same run.
 //
 // Build (from the repo root):
-//   g++ -O3 -std=c++17 -pthread -Inative/include -Inative/cpu native/dev/cpu_se_bench.cpp
+//   g++ -O3 -std=c++17 -ffp-contract=off -pthread -Inative/include -Inative/cpu native/dev/cpu_se_bench.cpp
 //       native/cpu/*.cpp -o /tmp/cpu_se_bench
 // Run:  /tmp/cpu_se_bench [check|nan|bench|all] [threads]   (nan: the NaN/Inf checks alone)
 //
@@ -404,6 +404,67 @@ static void check_all() {
   }
 }
 
+// The row output passes (NHWC: scale_rows, CBAM's scale_gate_rows) against their contract, bit
+// for bit: y[row, c] = x[row, c] * s[c] (+ r[row, c]) (relu), and (x[row, c] * s[c]) * g[row],
+// streamed and not. The streaming forms walk the rows flat from y's first vector-aligned element
+// and gather a vector's s and g where it crosses a row end, so the cases put y at every float
+// offset from a 64-byte line, with channel counts below, at and around the vector widths, and
+// NaN / Inf among the values (each element is one product: any other pairing shows).
+static void check_row_scale() {
+  std::mt19937 g(4321);
+  std::uniform_real_distribution<float> d(-3.f, 3.f);
+  const cpu::Kernels& kn = cpu::kernels();
+  const auto same_f = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, 4) == 0; };
+  const int64_t ccs[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 63, 64, 65, 100, 256};
+  const int64_t rowss[] = {1, 2, 3, 7};
+  for (const int64_t cc : ccs)
+    for (const int64_t rows : rowss)
+      for (int yoff = 0; yoff < 16; ++yoff) {
+        const int64_t n = rows * cc;
+        std::vector<float> x(static_cast<size_t>(n)), r(static_cast<size_t>(n)), s(static_cast<size_t>(cc)), gt(static_cast<size_t>(rows));
+        for (float& v : x) v = d(g);
+        for (float& v : r) v = d(g);
+        for (float& v : s) v = d(g);
+        for (float& v : gt) v = d(g);
+        if (n > 2) x[size_t(g() % n)] = std::nanf("");
+        if (n > 3) x[size_t(g() % n)] = INFINITY;
+        if (cc > 1) s[size_t(g() % cc)] = -INFINITY;
+        std::vector<float> ybuf(static_cast<size_t>(n + 32));
+        float* y = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(ybuf.data()) + 63) & ~uintptr_t(63)) + yoff;
+        for (int mode = 0; mode < 6; ++mode) {
+          const bool stream = mode & 1, has_r = mode >= 2 && mode < 4, relu = mode >= 2 && mode < 4 && (yoff & 1), gate = mode >= 4;
+          std::fill(ybuf.begin(), ybuf.end(), std::nanf("0x7e"));
+          if (gate) {
+            kn.scale_gate_rows(x.data(), s.data(), gt.data(), y, rows, cc, stream);
+          } else {
+            kn.scale_rows(x.data(), s.data(), has_r ? r.data() : nullptr, y, rows, cc, relu, stream);
+          }
+          int64_t bad = -1;
+          float want = 0;
+          for (int64_t i = 0; i < n && bad < 0; ++i) {
+            const int64_t row = i / cc, c = i % cc;
+            float v = x[size_t(i)] * s[size_t(c)];
+            if (gate) v = v * gt[size_t(row)];
+            if (has_r) v += r[size_t(i)];
+            if (relu) v = v < 0.f ? 0.f : v;
+            if (!same_f(y[i], v)) bad = i, want = v;
+          }
+          // Nothing written outside y[0, n): the poison around it is intact.
+          const float* end = ybuf.data() + ybuf.size();
+          for (const float* q = ybuf.data(); q < end && bad < 0; ++q)
+            if ((q < y || q >= y + n) && !std::isnan(*q)) bad = n;
+          ++g_checks;
+          if (bad >= 0) {
+            ++g_fail;
+            std::printf("FAIL %s %s%s%s%s rows=%lld c=%lld y+%d: element %lld = %g (want %g)\n", kn.name,
+                        gate ? "scale_gate_rows" : "scale_rows", stream ? " stream" : "", has_r ? " residual" : "",
+                        relu ? " relu" : "", (long long)rows, (long long)cc, yoff, (long long)bad,
+                        bad < n ? double(y[bad]) : 0.0, double(want));
+          }
+        }
+      }
+}
+
 // The row-pooling kernels (NHWC pooling: accum_rows, accum_max_rows) against their contract,
 // bit for bit: acc[c] += x[0][c] + x[1][c] + ... added in row order in double, mx[c] = max with
 // NaN propagated (torch.amax), from non-zero starting values. The channel counts and row counts
@@ -716,6 +777,7 @@ int main(int argc, char** argv) {
       check_all();
       check_nan();
       check_row_pooling();
+      check_row_scale();
       std::printf("check isa=%s: %d/%d passed\n", k->name, (g_checks - checks0) - (g_fail - before), g_checks - checks0);
     }
     cpu::force_kernels(nullptr);
