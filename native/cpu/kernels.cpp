@@ -398,15 +398,17 @@ const Kernels* kernels_avx512() {
   static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
                          kernels_avx2() != nullptr;
-  // The row-wise output passes (NHWC y = x * s ..., and CBAM's y = x * s * g; memory bound) stay on
-  // the AVX2 loops: with x and y 16 bytes off a cache line (a plain malloc), every 64-byte access
-  // splits a line, and streaming 38 MB the AVX-512 scale_rows took 2.2 ms against AVX2's 1.5
-  // (aligned: 1.64 vs 1.55); in cache they ran the same. The NCHW scale keeps AVX-512: its streaming
-  // path aligns each channel's stores, and there whole-line stores measured faster (SE 8x256x56x56
-  // one thread 1.37-1.49 vs 1.68-1.78 ms). Element-wise: the same bits either way.
+  // CBAM's output passes (y = x * s * g; memory bound) stay on the AVX2 loops: with x and y 16
+  // bytes off a cache line (a plain malloc), every 64-byte access split a line, and streaming 38
+  // MB the AVX-512 scale_rows took 2.2 ms against AVX2's 1.5 (aligned: 1.64 vs 1.55); in cache they
+  // ran the same (NOTES-cpu.md item 26). Since the row passes align their stores (item 58), the
+  // AVX-512 scale_rows (SE/ECA NHWC) is the faster one on a Xeon VM (SE 8x240x28x28 NHWC 590-650
+  // -> 460-510 us, 1x1024x14x14 86-93 -> 64-71), while CBAM's scale_gate_rows measured 3-10%
+  // slower there, so only scale_rows moved. The NCHW scale keeps AVX-512: its streaming path
+  // aligns each channel's stores, and there whole-line stores measured faster (SE 8x256x56x56 one
+  // thread 1.37-1.49 vs 1.68-1.78 ms). Element-wise: the same bits either way.
   static const Kernels table = [] {
     Kernels k = isa_avx512::kTable;
-    k.scale_rows = isa_avx2::kTable.scale_rows;
     k.scale_gate_plane = isa_avx2::kTable.scale_gate_plane;
     k.scale_gate_rows = isa_avx2::kTable.scale_gate_rows;
     return k;

@@ -303,11 +303,16 @@ static inline bool vec_aligned(const float* p) {
 // Streaming (non-temporal) stores: for outputs far larger than the caches, skipping the
 // read-for-ownership of y saves a third of the traffic. Stores before y is aligned and the tail
 // are ordinary; vfence orders the streamed stores before the task reports completion.
+// Ordinary stores are aligned the same way on runs of kPeelMin floats and more: a store that
+// splits a cache line costs more than the scalar head (Node's arrays sit 16 bytes off a line, or
+// anywhere on one; on a Xeon VM SE 1x240x28x28 ran 45-48 -> 28-37 us; NOTES-cpu.md item 58).
+static constexpr int64_t kPeelMin = 8 * W;
+
 template <bool HasR, bool Relu, bool NT>
 static void scale_t(const float* x, float s, const float* r, float* y, int64_t n) {
   const vf vs = vset(s);
   int64_t i = 0;
-  if (NT)
+  if (NT || n >= kPeelMin)
     for (; i < n && !vec_aligned(y + i); ++i) {
       float v = x[i] * s;
       if (HasR) v += r[i];
@@ -402,15 +407,15 @@ static void scale_rows_t(const float* x, const float* s, const float* r, float* 
   }
 }
 
-// The row passes with streaming stores (outputs of g_stream_min_bytes and more). The rows of a
-// call are one contiguous run of rows * cc floats, so it is walked flat: scalars up to the first
-// W-aligned y, then aligned W-wide non-temporal stores whatever C and y's offset (Node's large
-// arrays sit 16 bytes off a cache line), then a scalar tail. A vector's channels are s[c, c + W)
-// unless it crosses a row end; then its lanes' s (and g) are gathered (once a row for C >= W).
-// Per-row alignment (the old rule: y aligned and C % 2W == 0) left such arrays unstreamed: 2.4x
-// the time on a Xeon VM's DRAM-bound rows (NOTES-cpu.md item 57). Same products, same bits.
-template <bool HasR, bool Relu>
-static void scale_rows_nt(const float* x, const float* s, const float* r, float* y, int64_t rows, int64_t cc) {
+// The row passes, flat. The rows of a call are one contiguous run of rows * cc floats: scalars up
+// to the first W-aligned y, then aligned W-wide stores (non-temporal when streaming) whatever C
+// and y's offset (Node's large arrays sit 16 bytes off a cache line), then a scalar tail. A
+// vector's channels are s[c, c + W) unless it crosses a row end; then its lanes' s (and g) are
+// gathered (once a row for C >= W). Per-row alignment left such arrays unstreamed (2.4x the time
+// on a Xeon VM's DRAM-bound rows, NOTES-cpu.md item 57) and their ordinary stores splitting
+// lines (item 58). Same products, same bits.
+template <bool HasR, bool Relu, bool NT>
+static void scale_rows_flat(const float* x, const float* s, const float* r, float* y, int64_t rows, int64_t cc) {
   const int64_t n = rows * cc;
   int64_t i = 0, c = 0;  // c: the channel of element i
   auto one = [&]() {
@@ -421,11 +426,18 @@ static void scale_rows_nt(const float* x, const float* s, const float* r, float*
     ++i;
     if (++c == cc) c = 0;
   };
+  auto put = [&](float* p, vf v) {
+    if (NT) {
+      vst_nt(p, v);
+    } else {
+      vst(p, v);
+    }
+  };
   auto vec = [&](const float* sv) {
     vf a = vmul(vld(x + i), vld(sv));
     if (HasR) a = vadd(a, vld(r + i));
     if (Relu) a = vrelu(a);
-    vst_nt(y + i, a);
+    put(y + i, a);
     i += W;
   };
   while (i < n && !vec_aligned(y + i)) one();
@@ -448,8 +460,8 @@ static void scale_rows_nt(const float* x, const float* s, const float* r, float*
         a = vrelu(a);
         b = vrelu(b);
       }
-      vst_nt(yr + j, a);
-      vst_nt(yr + j + W, b);
+      put(yr + j, a);
+      put(yr + j + W, b);
     }
     i += j;
     c += j;
@@ -462,26 +474,34 @@ static void scale_rows_nt(const float* x, const float* s, const float* r, float*
       continue;
     }
     if (n - i < W) break;
-    for (int l = 0; l < W; ++l) sw[l] = s[(c + l) % cc];  // the vector crosses a row end
+    for (int l = 0; l < W; ++l) {  // the vector crosses a row end
+      sw[l] = s[c];
+      if (++c == cc) c = 0;
+    }
     vec(sw);
-    c = (c + W) % cc;
   }
   while (i < n) one();
-  vfence();
+  if (NT) vfence();
+}
+
+template <bool HasR, bool Relu>
+static void scale_rows_pick(const float* x, const float* s, const float* r, float* y, int64_t rows, int64_t cc,
+                            bool stream) {
+  if (stream) {
+    scale_rows_flat<HasR, Relu, true>(x, s, r, y, rows, cc);
+  } else if (rows * cc >= kPeelMin) {
+    scale_rows_flat<HasR, Relu, false>(x, s, r, y, rows, cc);
+  } else {
+    scale_rows_t<HasR, Relu>(x, s, r, y, rows, cc);
+  }
 }
 
 static void k_scale_rows(const float* x, const float* s, const float* r, float* y, int64_t rows,
                          int64_t cc, bool relu, bool stream) {
-  if (stream) {
-    if (r) {
-      relu ? scale_rows_nt<true, true>(x, s, r, y, rows, cc) : scale_rows_nt<true, false>(x, s, r, y, rows, cc);
-    } else {
-      relu ? scale_rows_nt<false, true>(x, s, r, y, rows, cc) : scale_rows_nt<false, false>(x, s, r, y, rows, cc);
-    }
-  } else if (r) {
-    relu ? scale_rows_t<true, true>(x, s, r, y, rows, cc) : scale_rows_t<true, false>(x, s, r, y, rows, cc);
+  if (r) {
+    relu ? scale_rows_pick<true, true>(x, s, r, y, rows, cc, stream) : scale_rows_pick<true, false>(x, s, r, y, rows, cc, stream);
   } else {
-    relu ? scale_rows_t<false, true>(x, s, r, y, rows, cc) : scale_rows_t<false, false>(x, s, r, y, rows, cc);
+    relu ? scale_rows_pick<false, true>(x, s, r, y, rows, cc, stream) : scale_rows_pick<false, false>(x, s, r, y, rows, cc, stream);
   }
 }
 
@@ -648,7 +668,7 @@ template <bool NT>
 static void scale_gate_plane_t(const float* x, float s, const float* g, float* y, int64_t n) {
   const vf vs = vset(s);
   int64_t i = 0;
-  if (NT)
+  if (NT || n >= kPeelMin)
     for (; i < n && !vec_aligned(y + i); ++i) y[i] = (x[i] * s) * g[i];
   for (; i + W <= n; i += W) {
     const vf v = vmul(vmul(vld(x + i), vs), vld(g + i));
@@ -666,8 +686,9 @@ static void k_scale_gate_plane(const float* x, float s, const float* g, float* y
   stream ? scale_gate_plane_t<true>(x, s, g, y, n) : scale_gate_plane_t<false>(x, s, g, y, n);
 }
 
-// Streaming: flat, as scale_rows_nt; a vector that crosses a row end gathers its lanes' s and g.
-static void scale_gate_rows_nt(const float* x, const float* s, const float* g, float* y, int64_t rows, int64_t cc) {
+// Flat, as scale_rows_flat; a vector that crosses a row end gathers its lanes' s and g.
+template <bool NT>
+static void scale_gate_rows_flat(const float* x, const float* s, const float* g, float* y, int64_t rows, int64_t cc) {
   const int64_t n = rows * cc;
   int64_t i = 0, c = 0, row = 0;  // element i is (row, c)
   auto one = [&]() {
@@ -675,12 +696,19 @@ static void scale_gate_rows_nt(const float* x, const float* s, const float* g, f
     ++i;
     if (++c == cc) c = 0, ++row;
   };
+  auto put = [&](float* p, vf v) {
+    if (NT) {
+      vst_nt(p, v);
+    } else {
+      vst(p, v);
+    }
+  };
   while (i < n && !vec_aligned(y + i)) one();
   alignas(64) float sw[W], gw[W];
   while (n - i >= W) {
     const int64_t m = std::min(cc - c, n - i) / W;
     const vf vg = vset(g[row]);
-    for (int64_t j = 0; j < m; ++j, c += W, i += W) vst_nt(y + i, vmul(vmul(vld(x + i), vld(s + c)), vg));
+    for (int64_t j = 0; j < m; ++j, c += W, i += W) put(y + i, vmul(vmul(vld(x + i), vld(s + c)), vg));
     if (c == cc) {
       c = 0;
       ++row;
@@ -688,21 +716,21 @@ static void scale_gate_rows_nt(const float* x, const float* s, const float* g, f
     }
     if (n - i < W) break;
     for (int l = 0; l < W; ++l) {  // the vector crosses a row end
-      sw[l] = s[(c + l) % cc];
-      gw[l] = g[row + (c + l) / cc];
+      sw[l] = s[c];
+      gw[l] = g[row];
+      if (++c == cc) c = 0, ++row;
     }
-    vst_nt(y + i, vmul(vmul(vld(x + i), vld(sw)), vld(gw)));
+    put(y + i, vmul(vmul(vld(x + i), vld(sw)), vld(gw)));
     i += W;
-    row += (c + W) / cc;
-    c = (c + W) % cc;
   }
   while (i < n) one();
-  vfence();
+  if (NT) vfence();
 }
 
 static void k_scale_gate_rows(const float* x, const float* s, const float* g, float* y, int64_t rows,
                               int64_t cc, bool stream) {
-  if (stream) return scale_gate_rows_nt(x, s, g, y, rows, cc);
+  if (stream) return scale_gate_rows_flat<true>(x, s, g, y, rows, cc);
+  if (rows * cc >= kPeelMin) return scale_gate_rows_flat<false>(x, s, g, y, rows, cc);
   for (int64_t row = 0; row < rows; ++row) {
     const float* xr = x + row * cc;
     float* yr = y + row * cc;

@@ -12,7 +12,8 @@
 //   previous layer would leave it: its last-written lines in the cache, no reuse of the last call's
 //   accesses); BUSY=1: a busy-loop thread in a child process beside the calls; YOFF=k: y k floats
 //   past a 64-byte boundary (default: wherever malloc puts it); STREAM_MIN=bytes: the output size
-//   from which the ops store y non-temporally (default 16 MiB; 0: always, a huge value: never).
+//   from which the ops store y non-temporally (default 16 MiB; 0: always, a huge value: never);
+//   ISA=scalar|sse2|avx2|avx512: that kernel table instead of the best one.
 // Prints the median, p10 and p90 in microseconds, the calls' mean, and a digest of y.
 #include <algorithm>
 #include <chrono>
@@ -28,13 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common.h"  // g_stream_min_bytes, the kernel tables
 #include "sqex/cpu.h"
-
-namespace sqex {
-namespace cpu {
-extern int64_t g_stream_min_bytes;  // se.cpp
-}  // namespace cpu
-}  // namespace sqex
 
 using namespace sqex;
 
@@ -81,6 +77,19 @@ int main(int argc, char** argv) {
   // YOFF=4: 16 bytes off a line, as glibc's mmapped chunks, i.e. Node's arrays of 32 MB and more).
   float* yp = ybuf.data();
   if (const char* sm = std::getenv("STREAM_MIN")) sqex::cpu::g_stream_min_bytes = std::atoll(sm);
+  if (const char* isa = std::getenv("ISA")) {
+    const std::string want = isa;
+    const sqex::cpu::Kernels* k = want == "scalar" ? sqex::cpu::kernels_scalar()
+                                  : want == "sse2" ? sqex::cpu::kernels_sse2()
+                                  : want == "avx2" ? sqex::cpu::kernels_avx2()
+                                  : want == "avx512" ? sqex::cpu::kernels_avx512()
+                                  : nullptr;
+    if (!k) {
+      std::fprintf(stderr, "ISA=%s: not one of scalar, sse2, avx2, avx512 on this CPU\n", isa);
+      return 2;
+    }
+    sqex::cpu::force_kernels(k);
+  }
   if (const char* yoff = std::getenv("YOFF")) {
     const uintptr_t a = (reinterpret_cast<uintptr_t>(yp) + 63) & ~uintptr_t(63);
     yp = reinterpret_cast<float*>(a) + std::atoi(yoff) % 16;
