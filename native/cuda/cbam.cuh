@@ -97,15 +97,20 @@ __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float*
     __syncthreads();  // NHWC reads g_sm written by other threads next
     return;
   }
-  for (int rb = r_first; rb <= r_last; rb += rows_cap) {
-    const int re = min(r_last + 1, rb + rows_cap);  // output rows [rb, re)
+  // Batches of output rows [rb, re), counted in unsigned: rb + rows_cap passes 2^31 - 1 on an
+  // H x 1 map with H near it (in int the loop wrapped to negative rows and ran ~2^32 / rows_cap
+  // batches), never 2^32 - 1. The halo row h0 + q (>= -pad, < H + pad) is taken mod 2^32 too: it
+  // is on the map exactly when that is below H.
+  for (unsigned rbu = r_first; rbu <= static_cast<unsigned>(r_last); rbu += rows_cap) {
+    const int rb = static_cast<int>(rbu);
+    const int re = static_cast<int>(min(static_cast<unsigned>(r_last) + 1u, rbu + rows_cap));
     const int h0 = rb - pad, nrows = re - rb + 2 * pad;
     const int span = nrows * W;
     __syncthreads();
     for (int i = tid; i < 2 * span; i += kThreads) {
       const int ci = i / span, rem = i - ci * span;
-      const int rr = h0 + rem / W;
-      halo[i] = (rr >= 0 && rr < H) ? __ldcg(map_n + ci * HW + static_cast<int64_t>(rr) * W + rem % W) : 0.f;
+      const unsigned rr = static_cast<unsigned>(h0) + static_cast<unsigned>(rem / W);  // < H: on the map
+      halo[i] = rr < static_cast<unsigned>(H) ? __ldcg(map_n + ci * HW + static_cast<int64_t>(rr) * W + rem % W) : 0.f;
     }
     __syncthreads();
     const int64_t q0 = max(p0, static_cast<int64_t>(rb) * W), q1 = min(p1, static_cast<int64_t>(re) * W);
