@@ -4,7 +4,8 @@
 //
 // Expected in the including namespace:
 //   vf (W float lanes), vld, vst, vst_nt (aligned streaming store), vfence, vset, vzero, vadd,
-//   vmul, vmax (may drop NaN: x86 MAXPS does), vrelu (max(v, 0) that keeps a NaN v);
+//   vmul, vmax (may drop NaN: x86 MAXPS does), vrelu (v < 0 ? 0 : v: keeps a NaN v and -0),
+//   vcanon (v, or the quiet NaN 0x7fc00000 where v is NaN);
 //   vd (W double lanes): vd_zero, vd_ld, vd_st, vd_addf(a, v) = a + double(v),
 //   vd_addf_mem(a, p) = a + double(p[0..W)) (the same sum, converting straight from memory),
 //   vd_fmaf(a, v, p) = a + double(v) * p[0..W), vd_sum (sum of the lanes);
@@ -295,6 +296,14 @@ static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, int64_t l
     if (std::isnan(acc[c]) && !std::isnan(mx[c])) mx[c] = nan_or(mx[c], x + c, rows, ldx, nullptr);
 }
 
+// One NaN for every NaN output of the output passes (vcanon / canon_f): where two NaNs meet (x's
+// and a NaN gate, or x * s's and the residual's or CBAM's spatial gate's), x86 keeps one operand's
+// and the compiler picks the operand order per loop, so the head, the vector loops and the tail
+// gave different NaN bits, and which loop an element takes follows y's address and the task split
+// (a review: SE NHWC 1x40x3x3 alone and as sample 1 of 3 differed in 27 of 360 NaN signs). As
+// fc_block's kCanonicalNaN for the gates.
+static inline float canon_f(float v) { return v == v ? v : __builtin_nanf(""); }
+
 // Whether p sits on a vector boundary (W floats): streaming stores need it.
 static inline bool vec_aligned(const float* p) {
   return (reinterpret_cast<uintptr_t>(p) & (W * sizeof(float) - 1)) == 0;
@@ -317,7 +326,7 @@ static void scale_t(const float* x, float s, const float* r, float* y, int64_t n
       float v = x[i] * s;
       if (HasR) v += r[i];
       if (Relu) v = v < 0.f ? 0.f : v;
-      y[i] = v;
+      y[i] = canon_f(v);
     }
   for (; i + 2 * W <= n; i += 2 * W) {
     vf a = vmul(vld(x + i), vs), b = vmul(vld(x + i + W), vs);
@@ -330,11 +339,11 @@ static void scale_t(const float* x, float s, const float* r, float* y, int64_t n
       b = vrelu(b);
     }
     if (NT) {
-      vst_nt(y + i, a);
-      vst_nt(y + i + W, b);
+      vst_nt(y + i, vcanon(a));
+      vst_nt(y + i + W, vcanon(b));
     } else {
-      vst(y + i, a);
-      vst(y + i + W, b);
+      vst(y + i, vcanon(a));
+      vst(y + i + W, vcanon(b));
     }
   }
   if (W >= 16 && i + W <= n) {
@@ -342,9 +351,9 @@ static void scale_t(const float* x, float s, const float* r, float* y, int64_t n
     if (HasR) a = vadd(a, vld(r + i));
     if (Relu) a = vrelu(a);
     if (NT) {
-      vst_nt(y + i, a);
+      vst_nt(y + i, vcanon(a));
     } else {
-      vst(y + i, a);
+      vst(y + i, vcanon(a));
     }
     i += W;
   }
@@ -352,7 +361,7 @@ static void scale_t(const float* x, float s, const float* r, float* y, int64_t n
     float v = x[i] * s;
     if (HasR) v += r[i];
     if (Relu) v = v < 0.f ? 0.f : v;
-    y[i] = v;
+    y[i] = canon_f(v);
   }
   if (NT) vfence();
 }
@@ -388,21 +397,21 @@ static void scale_rows_t(const float* x, const float* s, const float* r, float* 
         a = vrelu(a);
         b = vrelu(b);
       }
-      vst(yr + c, a);
-      vst(yr + c + W, b);
+      vst(yr + c, vcanon(a));
+      vst(yr + c + W, vcanon(b));
     }
     if (W >= 16 && c + W <= cc) {
       vf a = vmul(vld(xr + c), vld(s + c));
       if (HasR) a = vadd(a, vld(rr + c));
       if (Relu) a = vrelu(a);
-      vst(yr + c, a);
+      vst(yr + c, vcanon(a));
       c += W;
     }
     for (; c < cc; ++c) {
       float v = xr[c] * s[c];
       if (HasR) v += rr[c];
       if (Relu) v = v < 0.f ? 0.f : v;
-      yr[c] = v;
+      yr[c] = canon_f(v);
     }
   }
 }
@@ -422,7 +431,7 @@ static void scale_rows_flat(const float* x, const float* s, const float* r, floa
     float v = x[i] * s[c];
     if (HasR) v += r[i];
     if (Relu) v = v < 0.f ? 0.f : v;
-    y[i] = v;
+    y[i] = canon_f(v);
     ++i;
     if (++c == cc) c = 0;
   };
@@ -437,7 +446,7 @@ static void scale_rows_flat(const float* x, const float* s, const float* r, floa
     vf a = vmul(vld(x + i), vld(sv));
     if (HasR) a = vadd(a, vld(r + i));
     if (Relu) a = vrelu(a);
-    put(y + i, a);
+    put(y + i, vcanon(a));
     i += W;
   };
   while (i < n && !vec_aligned(y + i)) one();
@@ -460,8 +469,8 @@ static void scale_rows_flat(const float* x, const float* s, const float* r, floa
         a = vrelu(a);
         b = vrelu(b);
       }
-      put(yr + j, a);
-      put(yr + j + W, b);
+      put(yr + j, vcanon(a));
+      put(yr + j + W, vcanon(b));
     }
     i += j;
     c += j;
@@ -669,16 +678,16 @@ static void scale_gate_plane_t(const float* x, float s, const float* g, float* y
   const vf vs = vset(s);
   int64_t i = 0;
   if (NT || n >= kPeelMin)
-    for (; i < n && !vec_aligned(y + i); ++i) y[i] = (x[i] * s) * g[i];
+    for (; i < n && !vec_aligned(y + i); ++i) y[i] = canon_f((x[i] * s) * g[i]);
   for (; i + W <= n; i += W) {
     const vf v = vmul(vmul(vld(x + i), vs), vld(g + i));
     if (NT) {
-      vst_nt(y + i, v);
+      vst_nt(y + i, vcanon(v));
     } else {
-      vst(y + i, v);
+      vst(y + i, vcanon(v));
     }
   }
-  for (; i < n; ++i) y[i] = (x[i] * s) * g[i];
+  for (; i < n; ++i) y[i] = canon_f((x[i] * s) * g[i]);
   if (NT) vfence();
 }
 
@@ -692,7 +701,7 @@ static void scale_gate_rows_flat(const float* x, const float* s, const float* g,
   const int64_t n = rows * cc;
   int64_t i = 0, c = 0, row = 0;  // element i is (row, c)
   auto one = [&]() {
-    y[i] = (x[i] * s[c]) * g[row];
+    y[i] = canon_f((x[i] * s[c]) * g[row]);
     ++i;
     if (++c == cc) c = 0, ++row;
   };
@@ -708,7 +717,7 @@ static void scale_gate_rows_flat(const float* x, const float* s, const float* g,
   while (n - i >= W) {
     const int64_t m = std::min(cc - c, n - i) / W;
     const vf vg = vset(g[row]);
-    for (int64_t j = 0; j < m; ++j, c += W, i += W) put(y + i, vmul(vmul(vld(x + i), vld(s + c)), vg));
+    for (int64_t j = 0; j < m; ++j, c += W, i += W) put(y + i, vcanon(vmul(vmul(vld(x + i), vld(s + c)), vg)));
     if (c == cc) {
       c = 0;
       ++row;
@@ -720,7 +729,7 @@ static void scale_gate_rows_flat(const float* x, const float* s, const float* g,
       gw[l] = g[row];
       if (++c == cc) c = 0, ++row;
     }
-    put(y + i, vmul(vmul(vld(x + i), vld(sw)), vld(gw)));
+    put(y + i, vcanon(vmul(vmul(vld(x + i), vld(sw)), vld(gw))));
     i += W;
   }
   while (i < n) one();
@@ -736,8 +745,8 @@ static void k_scale_gate_rows(const float* x, const float* s, const float* g, fl
     float* yr = y + row * cc;
     const vf vg = vset(g[row]);
     int64_t c = 0;
-    for (; c + W <= cc; c += W) vst(yr + c, vmul(vmul(vld(xr + c), vld(s + c)), vg));
-    for (; c < cc; ++c) yr[c] = (xr[c] * s[c]) * g[row];
+    for (; c + W <= cc; c += W) vst(yr + c, vcanon(vmul(vmul(vld(xr + c), vld(s + c)), vg)));
+    for (; c < cc; ++c) yr[c] = canon_f((xr[c] * s[c]) * g[row]);
   }
 }
 

@@ -404,17 +404,25 @@ static void check_all() {
   }
 }
 
-// The row output passes (NHWC: scale_rows, CBAM's scale_gate_rows) against their contract, bit
-// for bit: y[row, c] = x[row, c] * s[c] (+ r[row, c]) (relu), and (x[row, c] * s[c]) * g[row],
-// streamed and not. The streaming forms walk the rows flat from y's first vector-aligned element
-// and gather a vector's s and g where it crosses a row end, so the cases put y at every float
-// offset from a 64-byte line, with channel counts below, at and around the vector widths, and
-// NaN / Inf among the values (each element is one product: any other pairing shows).
+// The output passes (NHWC: scale_rows, CBAM's scale_gate_rows; NCHW: scale, scale_gate_plane)
+// against their contract, bit for bit, NaN bits included: y[row, c] = x[row, c] * s[c]
+// (+ r[row, c]) (relu: v < 0 ? 0 : v, which keeps -0 and NaN), and (x[row, c] * s[c]) * g[row],
+// with every NaN output the one quiet NaN 0x7fc00000 (kernels_impl.h canon_f), streamed and not.
+// The passes walk from y's first vector-aligned element and gather a vector's s and g where it
+// crosses a row end, so the cases put y at every float offset from a 64-byte line, with channel
+// counts below, at and around the vector widths. NaNs of different payloads and signs meet each
+// other (x's against a NaN s, r or g), and -0 meets relu, so that an element's bits cannot
+// depend on which loop (head, pairs, single vector, crossing vector, tail) it took. The poison
+// around y is a finite value: a stray NaN or any other store outside y shows.
 static void check_row_scale() {
   std::mt19937 g(4321);
   std::uniform_real_distribution<float> d(-3.f, 3.f);
   const cpu::Kernels& kn = cpu::kernels();
-  const auto same_f = [](float a, float b) { return (std::isnan(a) && std::isnan(b)) || std::memcmp(&a, &b, 4) == 0; };
+  const auto from_bits = [](uint32_t u) { float f; std::memcpy(&f, &u, 4); return f; };
+  const float nans[] = {from_bits(0x7fc00000u), from_bits(0xffc00000u), from_bits(0x7fc0beefu), from_bits(0xffa00001u)};
+  const auto same_bits = [](float a, float b) { return std::memcmp(&a, &b, 4) == 0; };
+  const auto canon = [](float v) { return v == v ? v : __builtin_nanf(""); };
+  const float poison = 1234.5f;
   const int64_t ccs[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 63, 64, 65, 100, 256};
   const int64_t rowss[] = {1, 2, 3, 7};
   for (const int64_t cc : ccs)
@@ -426,15 +434,37 @@ static void check_row_scale() {
         for (float& v : r) v = d(g);
         for (float& v : s) v = d(g);
         for (float& v : gt) v = d(g);
-        if (n > 2) x[size_t(g() % n)] = std::nanf("");
+        // NaNs of four kinds in x (some under a NaN s, r or g), -0s, an infinity.
+        for (int64_t k = 0; k < n; k += 1 + int64_t(g() % 5)) x[size_t(k)] = nans[g() % 4];
+        for (int64_t k = 0; k < n; k += 2 + int64_t(g() % 7)) x[size_t(k)] = -0.f;
         if (n > 3) x[size_t(g() % n)] = INFINITY;
         if (cc > 1) s[size_t(g() % cc)] = -INFINITY;
+        s[size_t(g() % cc)] = nans[g() % 4];
+        for (int64_t k = 0; k < n; k += 3 + int64_t(g() % 5)) r[size_t(k)] = nans[g() % 4];
+        gt[size_t(g() % rows)] = nans[g() % 4];
         std::vector<float> ybuf(static_cast<size_t>(n + 32));
         float* y = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(ybuf.data()) + 63) & ~uintptr_t(63)) + yoff;
-        for (int mode = 0; mode < 6; ++mode) {
-          const bool stream = mode & 1, has_r = mode >= 2 && mode < 4, relu = mode >= 2 && mode < 4 && (yoff & 1), gate = mode >= 4;
-          std::fill(ybuf.begin(), ybuf.end(), std::nanf("0x7e"));
-          if (gate) {
+        // 0-5: the row passes (scale_rows plain, + residual (relu on odd offsets), + relu alone;
+        // scale_gate_rows), streamed on odd modes; 8-11: the plane passes over the whole run
+        // (scale with s[0], scale_gate_plane with g over the run), streamed on odd modes.
+        for (int mode = 0; mode < 12; ++mode) {
+          if (mode == 6 || mode == 7) continue;
+          const bool stream = mode & 1, plane = mode >= 8, gate = mode == 4 || mode == 5 || mode >= 10;
+          const bool has_r = mode == 2 || mode == 3 || mode == 8 || mode == 9;
+          const bool relu = (has_r && (yoff & 1)) || mode == 0 || mode == 8;
+          std::fill(ybuf.begin(), ybuf.end(), poison);
+          std::vector<float> gfull;
+          if (plane && gate) {
+            gfull.resize(size_t(n));
+            for (int64_t i = 0; i < n; ++i) gfull[size_t(i)] = gt[size_t(i / cc)];
+          }
+          if (plane) {
+            if (gate) {
+              kn.scale_gate_plane(x.data(), s[0], gfull.data(), y, n, stream);
+            } else {
+              kn.scale(x.data(), s[0], has_r ? r.data() : nullptr, y, n, relu, stream);
+            }
+          } else if (gate) {
             kn.scale_gate_rows(x.data(), s.data(), gt.data(), y, rows, cc, stream);
           } else {
             kn.scale_rows(x.data(), s.data(), has_r ? r.data() : nullptr, y, rows, cc, relu, stream);
@@ -442,24 +472,26 @@ static void check_row_scale() {
           int64_t bad = -1;
           float want = 0;
           for (int64_t i = 0; i < n && bad < 0; ++i) {
-            const int64_t row = i / cc, c = i % cc;
+            const int64_t row = i / cc, c = plane ? 0 : i % cc;
             float v = x[size_t(i)] * s[size_t(c)];
             if (gate) v = v * gt[size_t(row)];
             if (has_r) v += r[size_t(i)];
             if (relu) v = v < 0.f ? 0.f : v;
-            if (!same_f(y[i], v)) bad = i, want = v;
+            v = canon(v);
+            if (!same_bits(y[i], v)) bad = i, want = v;
           }
-          // Nothing written outside y[0, n): the poison around it is intact.
-          const float* end = ybuf.data() + ybuf.size();
-          for (const float* q = ybuf.data(); q < end && bad < 0; ++q)
-            if ((q < y || q >= y + n) && !std::isnan(*q)) bad = n;
+          for (const float* q = ybuf.data(); q < ybuf.data() + ybuf.size() && bad < 0; ++q)
+            if ((q < y || q >= y + n) && !same_bits(*q, poison)) bad = n;
           ++g_checks;
           if (bad >= 0) {
             ++g_fail;
-            std::printf("FAIL %s %s%s%s%s rows=%lld c=%lld y+%d: element %lld = %g (want %g)\n", kn.name,
-                        gate ? "scale_gate_rows" : "scale_rows", stream ? " stream" : "", has_r ? " residual" : "",
-                        relu ? " relu" : "", (long long)rows, (long long)cc, yoff, (long long)bad,
-                        bad < n ? double(y[bad]) : 0.0, double(want));
+            uint32_t yb = 0, wb = 0;
+            if (bad < n) std::memcpy(&yb, &y[bad], 4);
+            std::memcpy(&wb, &want, 4);
+            std::printf("FAIL %s %s%s%s%s rows=%lld c=%lld y+%d: element %lld = 0x%08x (want 0x%08x)%s\n", kn.name,
+                        plane ? (gate ? "scale_gate_plane" : "scale") : (gate ? "scale_gate_rows" : "scale_rows"),
+                        stream ? " stream" : "", has_r ? " residual" : "", relu ? " relu" : "", (long long)rows,
+                        (long long)cc, yoff, (long long)bad, yb, wb, bad == n ? " (a store outside y)" : "");
           }
         }
       }
