@@ -230,36 +230,29 @@ describe('NaN outputs have the same bits wherever the sample and its output sit'
     const rnd = (): number => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
     return new Float32Array(len).map((_, i) => (i % 5 === 0 ? NANS[Math.floor(rnd() * 4)]! : i % 7 === 3 ? -0 : rnd() - 0.4));
   };
+  /** SE's and CBAM's channel MLP for C channels, hidden 4. */
+  const mlp = (c: number): { w1: Float32Array; w2: Float32Array } => ({
+    w1: new Float32Array(4 * c).map((_, i) => ((i * 7) % 13) / 13 - 0.5),
+    w2: new Float32Array(c * 4).map((_, i) => ((i * 5) % 11) / 11 - 0.5),
+  });
   const cases: { name: string; run: (x: Float32Array, shape: Shape, out?: Float32Array) => Float32Array }[] = [];
   for (const layout of ['NHWC', 'NCHW'] as const) {
     cases.push({
       name: `se ${layout}`,
-      run: (x, shape, out) => {
-        const c = shape[1];
-        const w1 = new Float32Array(4 * c).map((_, i) => ((i * 7) % 13) / 13 - 0.5);
-        const w2 = new Float32Array(c * 4).map((_, i) => ((i * 5) % 11) / 11 - 0.5);
-        return seForward(x, shape, { w1, w2 }, { layout, device: 'cpu', ...(out ? { out } : {}) });
-      },
+      run: (x, shape, out) => seForward(x, shape, mlp(shape[1]), { layout, device: 'cpu', ...(out ? { out } : {}) }),
     });
     cases.push({
       name: `se ${layout}, residual with NaNs, relu`,
       run: (x, shape, out) => {
-        const c = shape[1];
-        const w1 = new Float32Array(4 * c).map((_, i) => ((i * 7) % 13) / 13 - 0.5);
-        const w2 = new Float32Array(c * 4).map((_, i) => ((i * 5) % 11) / 11 - 0.5);
         const residual = sample(x.length, 99 + x.length).reverse();
-        return seForward(x, shape, { w1, w2 }, { layout, device: 'cpu', residual, outputActivation: 'relu', ...(out ? { out } : {}) });
+        return seForward(x, shape, mlp(shape[1]), { layout, device: 'cpu', residual, outputActivation: 'relu', ...(out ? { out } : {}) });
       },
     });
     cases.push({ name: `eca ${layout}`, run: (x, shape, out) => ecaForward(x, shape, { weight: Float32Array.of(0.3, 0.5, -0.2) }, { layout, device: 'cpu', ...(out ? { out } : {}) }) });
     cases.push({
       name: `cbam ${layout}`,
-      run: (x, shape, out) => {
-        const c = shape[1];
-        const w1 = new Float32Array(4 * c).map((_, i) => ((i * 7) % 13) / 13 - 0.5);
-        const w2 = new Float32Array(c * 4).map((_, i) => ((i * 5) % 11) / 11 - 0.5);
-        return cbamForward(x, shape, { w1, w2, spatialWeight: new Float32Array(2 * 49).fill(0.01) }, { layout, device: 'cpu', ...(out ? { out } : {}) });
-      },
+      run: (x, shape, out) =>
+        cbamForward(x, shape, { ...mlp(shape[1]), spatialWeight: new Float32Array(2 * 49).fill(0.01) }, { layout, device: 'cpu', ...(out ? { out } : {}) }),
     });
   }
   const shapes: Shape[] = [[1, 40, 3, 3], [1, 24, 5, 5], [1, 64, 8, 8], [1, 33, 9, 7], [1, 256, 4, 4]];

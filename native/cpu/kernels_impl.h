@@ -380,49 +380,15 @@ static void k_scale(const float* x, float s, const float* r, float* y, int64_t n
   }
 }
 
-template <bool HasR, bool Relu>
-static void scale_rows_t(const float* x, const float* s, const float* r, float* y, int64_t rows, int64_t cc) {
-  for (int64_t row = 0; row < rows; ++row) {
-    const float* xr = x + row * cc;
-    const float* rr = HasR ? r + row * cc : nullptr;
-    float* yr = y + row * cc;
-    int64_t c = 0;
-    for (; c + 2 * W <= cc; c += 2 * W) {
-      vf a = vmul(vld(xr + c), vld(s + c)), b = vmul(vld(xr + c + W), vld(s + c + W));
-      if (HasR) {
-        a = vadd(a, vld(rr + c));
-        b = vadd(b, vld(rr + c + W));
-      }
-      if (Relu) {
-        a = vrelu(a);
-        b = vrelu(b);
-      }
-      vst(yr + c, vcanon(a));
-      vst(yr + c + W, vcanon(b));
-    }
-    if (W >= 16 && c + W <= cc) {
-      vf a = vmul(vld(xr + c), vld(s + c));
-      if (HasR) a = vadd(a, vld(rr + c));
-      if (Relu) a = vrelu(a);
-      vst(yr + c, vcanon(a));
-      c += W;
-    }
-    for (; c < cc; ++c) {
-      float v = xr[c] * s[c];
-      if (HasR) v += rr[c];
-      if (Relu) v = v < 0.f ? 0.f : v;
-      yr[c] = canon_f(v);
-    }
-  }
-}
-
 // The row passes, flat. The rows of a call are one contiguous run of rows * cc floats: scalars up
 // to the first W-aligned y, then aligned W-wide stores (non-temporal when streaming) whatever C
 // and y's offset (Node's large arrays sit 16 bytes off a cache line), then a scalar tail. A
 // vector's channels are s[c, c + W) unless it crosses a row end; then its lanes' s (and g) are
 // gathered (once a row for C >= W). Per-row alignment left such arrays unstreamed (2.4x the time
 // on a Xeon VM's DRAM-bound rows, NOTES-cpu.md item 57) and their ordinary stores splitting
-// lines (item 58). Same products, same bits.
+// lines (item 58). Runs under kPeelMin floats skip the head (stores unaligned, never streamed).
+// The same products in every loop, and one NaN (canon_f), so an element's bits do not depend on
+// the loop it takes.
 template <bool HasR, bool Relu, bool NT>
 static void scale_rows_flat(const float* x, const float* s, const float* r, float* y, int64_t rows, int64_t cc) {
   const int64_t n = rows * cc;
@@ -449,10 +415,11 @@ static void scale_rows_flat(const float* x, const float* s, const float* r, floa
     put(y + i, vcanon(a));
     i += W;
   };
-  while (i < n && !vec_aligned(y + i)) one();
+  if (NT || n >= kPeelMin)  // (a run this short is not worth the scalar head)
+    while (i < n && !vec_aligned(y + i)) one();
   alignas(64) float sw[W];
   while (n - i >= W) {
-    // The whole vectors left in this row, two at a time (as scale_rows_t).
+    // The whole vectors left in this row, two at a time.
     const int64_t m = std::min(cc - c, n - i) / W;
     const float* xr = x + i;
     const float* rr = HasR ? r + i : nullptr;
@@ -498,10 +465,8 @@ static void scale_rows_pick(const float* x, const float* s, const float* r, floa
                             bool stream) {
   if (stream) {
     scale_rows_flat<HasR, Relu, true>(x, s, r, y, rows, cc);
-  } else if (rows * cc >= kPeelMin) {
-    scale_rows_flat<HasR, Relu, false>(x, s, r, y, rows, cc);
   } else {
-    scale_rows_t<HasR, Relu>(x, s, r, y, rows, cc);
+    scale_rows_flat<HasR, Relu, false>(x, s, r, y, rows, cc);
   }
 }
 
@@ -712,7 +677,8 @@ static void scale_gate_rows_flat(const float* x, const float* s, const float* g,
       vst(p, v);
     }
   };
-  while (i < n && !vec_aligned(y + i)) one();
+  if (NT || n >= kPeelMin)
+    while (i < n && !vec_aligned(y + i)) one();
   alignas(64) float sw[W], gw[W];
   while (n - i >= W) {
     const int64_t m = std::min(cc - c, n - i) / W;
@@ -738,16 +704,7 @@ static void scale_gate_rows_flat(const float* x, const float* s, const float* g,
 
 static void k_scale_gate_rows(const float* x, const float* s, const float* g, float* y, int64_t rows,
                               int64_t cc, bool stream) {
-  if (stream) return scale_gate_rows_flat<true>(x, s, g, y, rows, cc);
-  if (rows * cc >= kPeelMin) return scale_gate_rows_flat<false>(x, s, g, y, rows, cc);
-  for (int64_t row = 0; row < rows; ++row) {
-    const float* xr = x + row * cc;
-    float* yr = y + row * cc;
-    const vf vg = vset(g[row]);
-    int64_t c = 0;
-    for (; c + W <= cc; c += W) vst(yr + c, vcanon(vmul(vmul(vld(xr + c), vld(s + c)), vg)));
-    for (; c < cc; ++c) yr[c] = canon_f((xr[c] * s[c]) * g[row]);
-  }
+  stream ? scale_gate_rows_flat<true>(x, s, g, y, rows, cc) : scale_gate_rows_flat<false>(x, s, g, y, rows, cc);
 }
 
 static void k_gate_rows(Gate g, const double* v, float* s, int64_t n) {
