@@ -287,3 +287,32 @@ describe('NaN outputs have the same bits wherever the sample and its output sit'
     });
   }
 });
+
+// ECA's gate carried the NaN bits of the channel's pooled mean, and which of two NaNs in one NHWC
+// channel the pooling kept follows its split (thread count, the sample's batch position): a
+// review's fuzz, scaleOut 0x7fc0beef alone and 0xffe00001 as sample 2 of 3 on 2 threads.
+test('ECA NHWC: a NaN gate has the same bits alone, in a batch and on 1 or 2 threads', () => {
+  const gate = (c: number, h: number, w: number, n: number, pos: number, threads: number): number => {
+    const len = c * h * w;
+    const x = new Float32Array(n * len).fill(1);
+    const u = new Uint32Array(x.buffer);
+    u[pos * len] = 0xffc0beef; // pixel 0, channel 0
+    u[pos * len + (h * w - 1) * c] = 0x7fe00001; // the last pixel, channel 0
+    const s = new Float32Array(n * c);
+    native.setThreads(threads);
+    ecaForward(x, [n, c, h, w], { weight: Float32Array.of(1) }, { layout: 'NHWC', device: 'cpu', scaleOut: s });
+    return new Uint32Array(s.buffer)[pos * c]!;
+  };
+  try {
+    for (const [c, h, w] of [[16, 32, 32], [130, 20, 19]] as const) {
+      const want = gate(c, h, w, 1, 0, 1);
+      expect((want & 0x7fffffff) > 0x7f800000, 'a NaN gate').toBe(true);
+      for (const t of [1, 2]) {
+        expect(gate(c, h, w, 1, 0, t), `alone, ${t} threads`).toBe(want);
+        for (const pos of [0, 1, 2]) expect(gate(c, h, w, 3, pos, t), `sample ${pos} of 3, ${t} threads`).toBe(want);
+      }
+    }
+  } finally {
+    native.setThreads(defaultThreads);
+  }
+});
