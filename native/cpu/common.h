@@ -31,6 +31,13 @@ inline double gate_apply(Gate g, double v) {
   return t / 6;
 }
 
+// The one NaN every NaN output and gate is written as: the quiet NaN 0x7fc00000 (0x7ff8000000000000
+// in double). Where two NaNs meet, x86 keeps one operand's bits and the operand order is the
+// compiler's per loop, so without this the sign and payload followed the loop an element took,
+// i.e. y's address, the batch position and the thread count (NOTES-cpu.md items 51 and 59).
+constexpr float kCanonicalNaNf = __builtin_nanf("");
+constexpr double kCanonicalNaN = __builtin_nan("");
+
 // max(a, b) that is NaN when either is (torch.amax); `a > b ? a : b` alone drops a NaN b.
 inline float max_nan(float a, float b) { return (a > b || std::isnan(a)) ? a : b; }
 

@@ -44,7 +44,7 @@ void eca_excite(void* vctx, int /*slot*/, const double* z, int64_t nb, float* s)
       if (!finite_w && next_nf[j1] < k) v += double(c.weight[next_nf[j1]]) * 0.0;
       // One NaN in: which of two NaNs a channel's pooled mean kept follows the NHWC pooling's
       // split (thread count, batch position), and the gate carried its bits (a review).
-      if (v != v) v = __builtin_nan("");
+      if (v != v) v = kCanonicalNaN;
       s[n * cc + ch] = float(gate_apply(c.p->gate, v));
     }
   }

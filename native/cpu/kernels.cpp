@@ -42,7 +42,7 @@ static inline vf vadd(vf a, vf b) { return a + b; }
 static inline vf vmul(vf a, vf b) { return a * b; }
 static inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 static inline vf vrelu(vf v) { return v < 0.f ? 0.f : v; }
-static inline vf vcanon(vf v) { return v == v ? v : __builtin_nanf(""); }
+static inline vf vcanon(vf v) { return v == v ? v : kCanonicalNaNf; }
 typedef double vd;
 static inline vd vd_zero() { return 0.0; }
 static inline vd vd_ld(const double* p) { return *p; }
@@ -85,7 +85,7 @@ static inline vf vmax(vf a, vf b) { return _mm_max_ps(a, b); }
 static inline vf vrelu(vf v) { return _mm_max_ps(_mm_setzero_ps(), v); }
 static inline vf vcanon(vf v) {
   const __m128 nan = _mm_cmpunord_ps(v, v);
-  return _mm_or_ps(_mm_and_ps(nan, _mm_set1_ps(__builtin_nanf(""))), _mm_andnot_ps(nan, v));
+  return _mm_or_ps(_mm_and_ps(nan, _mm_set1_ps(kCanonicalNaNf)), _mm_andnot_ps(nan, v));
 }
 struct vd {
   __m128d lo, hi;
@@ -150,7 +150,7 @@ static inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
 // VMAXPS returns its second operand when either is NaN: max(0, v) keeps a NaN v.
 static inline vf vrelu(vf v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
 static inline vf vcanon(vf v) {
-  return _mm256_blendv_ps(v, _mm256_set1_ps(__builtin_nanf("")), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+  return _mm256_blendv_ps(v, _mm256_set1_ps(kCanonicalNaNf), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
 }
 struct vd {
   __m256d lo, hi;
@@ -279,7 +279,7 @@ static inline vf vmax(vf a, vf b) { return _mm512_max_ps(a, b); }
 // VMAXPS returns its second operand when either is NaN: max(0, v) keeps a NaN v.
 static inline vf vrelu(vf v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
 static inline vf vcanon(vf v) {
-  return _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_ps(__builtin_nanf("")));
+  return _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_ps(kCanonicalNaNf));
 }
 struct vd {
   __m512d lo, hi;
@@ -353,7 +353,7 @@ static inline vf vrelu(vf v) {
   const float32x4_t z = vdupq_n_f32(0.f);
   return vbslq_f32(vcltq_f32(v, z), z, v);
 }
-static inline vf vcanon(vf v) { return vbslq_f32(vceqq_f32(v, v), v, vdupq_n_f32(__builtin_nanf(""))); }
+static inline vf vcanon(vf v) { return vbslq_f32(vceqq_f32(v, v), v, vdupq_n_f32(kCanonicalNaNf)); }
 struct vd {
   float64x2_t lo, hi;
 };

@@ -302,7 +302,7 @@ static void k_accum_max_rows(const float* x, int64_t rows, int64_t cc, int64_t l
 // gave different NaN bits, and which loop an element takes follows y's address and the task split
 // (a review: SE NHWC 1x40x3x3 alone and as sample 1 of 3 differed in 27 of 360 NaN signs). As
 // fc_block's kCanonicalNaN for the gates.
-static inline float canon_f(float v) { return v == v ? v : __builtin_nanf(""); }
+static inline float canon_f(float v) { return v == v ? v : kCanonicalNaNf; }
 
 // Whether p sits on a vector boundary (W floats): streaming stores need it.
 static inline bool vec_aligned(const float* p) {
@@ -388,85 +388,99 @@ static void k_scale(const float* x, float s, const float* r, float* y, int64_t n
 // on a Xeon VM's DRAM-bound rows, NOTES-cpu.md item 57) and their ordinary stores splitting
 // lines (item 58). Runs under kPeelMin floats skip the head (stores unaligned, never streamed).
 // The same products in every loop, and one NaN (canon_f), so an element's bits do not depend on
-// the loop it takes.
-template <bool HasR, bool Relu, bool NT>
-static void scale_rows_flat(const float* x, const float* s, const float* r, float* y, int64_t rows, int64_t cc) {
+// the loop it takes. What follows x[i] * s[c] is the pass's Op (SE/ECA's residual and relu,
+// CBAM's spatial gate of the element's row): `one` for a scalar, `lanes` for a vector whose row
+// gate is gv (the row's, or gathered lane by lane where the vector crosses a row end).
+template <bool NT, class Op>
+static void scale_rows_walk(const float* x, const float* s, float* y, int64_t rows, int64_t cc, const Op& op) {
   const int64_t n = rows * cc;
-  int64_t i = 0, c = 0;  // c: the channel of element i
+  int64_t i = 0, c = 0, row = 0;  // element i is (row, c)
   auto one = [&]() {
-    float v = x[i] * s[c];
-    if (HasR) v += r[i];
-    if (Relu) v = v < 0.f ? 0.f : v;
-    y[i] = canon_f(v);
+    y[i] = canon_f(op.one(x[i] * s[c], i, row));
     ++i;
-    if (++c == cc) c = 0;
+    if (++c == cc) c = 0, ++row;
   };
   auto put = [&](float* p, vf v) {
     if (NT) {
-      vst_nt(p, v);
+      vst_nt(p, vcanon(v));
     } else {
-      vst(p, v);
+      vst(p, vcanon(v));
     }
-  };
-  auto vec = [&](const float* sv) {
-    vf a = vmul(vld(x + i), vld(sv));
-    if (HasR) a = vadd(a, vld(r + i));
-    if (Relu) a = vrelu(a);
-    put(y + i, vcanon(a));
-    i += W;
   };
   if (NT || n >= kPeelMin)  // (a run this short is not worth the scalar head)
     while (i < n && !vec_aligned(y + i)) one();
-  alignas(64) float sw[W];
+  alignas(64) float sw[W], gw[W];
   while (n - i >= W) {
     // The whole vectors left in this row, two at a time.
     const int64_t m = std::min(cc - c, n - i) / W;
-    const float* xr = x + i;
-    const float* rr = HasR ? r + i : nullptr;
+    const vf gv = op.row_gate(row);
     const float* sr = s + c;
-    float* yr = y + i;
     int64_t j = 0;
     for (; j + 2 * W <= m * W; j += 2 * W) {
-      vf a = vmul(vld(xr + j), vld(sr + j)), b = vmul(vld(xr + j + W), vld(sr + j + W));
-      if (HasR) {
-        a = vadd(a, vld(rr + j));
-        b = vadd(b, vld(rr + j + W));
-      }
-      if (Relu) {
-        a = vrelu(a);
-        b = vrelu(b);
-      }
-      put(yr + j, vcanon(a));
-      put(yr + j + W, vcanon(b));
+      const vf a = op.lanes(vmul(vld(x + i + j), vld(sr + j)), i + j, gv);
+      const vf b = op.lanes(vmul(vld(x + i + j + W), vld(sr + j + W)), i + j + W, gv);
+      put(y + i + j, a);
+      put(y + i + j + W, b);
+    }
+    if (j < m * W) {
+      put(y + i + j, op.lanes(vmul(vld(x + i + j), vld(sr + j)), i + j, gv));
+      j += W;
     }
     i += j;
     c += j;
-    if (j < m * W) {
-      vec(s + c);
-      c += W;
-    }
     if (c == cc) {
       c = 0;
+      ++row;
       continue;
     }
     if (n - i < W) break;
     for (int l = 0; l < W; ++l) {  // the vector crosses a row end
       sw[l] = s[c];
-      if (++c == cc) c = 0;
+      gw[l] = op.gate_of(row);
+      if (++c == cc) c = 0, ++row;
     }
-    vec(sw);
+    put(y + i, op.lanes(vmul(vld(x + i), vld(sw)), i, op.gathered(gw)));
+    i += W;
   }
   while (i < n) one();
   if (NT) vfence();
 }
 
+// SE's and ECA's output: x * s[c], + the residual r, then relu.
+template <bool HasR, bool Relu>
+struct ResidualReluOp {
+  const float* r;
+  float one(float v, int64_t i, int64_t) const {
+    if (HasR) v += r[i];
+    return Relu ? (v < 0.f ? 0.f : v) : v;
+  }
+  vf lanes(vf a, int64_t i, vf) const {
+    if (HasR) a = vadd(a, vld(r + i));
+    return Relu ? vrelu(a) : a;
+  }
+  vf row_gate(int64_t) const { return vzero(); }
+  float gate_of(int64_t) const { return 0.f; }
+  vf gathered(const float*) const { return vzero(); }
+};
+
+// CBAM's output: (x * s[c]) * g[row], g the spatial gate of the element's position.
+struct SpatialGateOp {
+  const float* g;
+  float one(float v, int64_t, int64_t row) const { return v * g[row]; }
+  vf lanes(vf a, int64_t, vf gv) const { return vmul(a, gv); }
+  vf row_gate(int64_t row) const { return vset(g[row]); }
+  float gate_of(int64_t row) const { return g[row]; }
+  vf gathered(const float* gw) const { return vld(gw); }
+};
+
 template <bool HasR, bool Relu>
 static void scale_rows_pick(const float* x, const float* s, const float* r, float* y, int64_t rows, int64_t cc,
                             bool stream) {
+  const ResidualReluOp<HasR, Relu> op{r};
   if (stream) {
-    scale_rows_flat<HasR, Relu, true>(x, s, r, y, rows, cc);
+    scale_rows_walk<true>(x, s, y, rows, cc, op);
   } else {
-    scale_rows_flat<HasR, Relu, false>(x, s, r, y, rows, cc);
+    scale_rows_walk<false>(x, s, y, rows, cc, op);
   }
 }
 
@@ -484,7 +498,6 @@ static void k_scale_rows(const float* x, const float* s, const float* r, float* 
 // for R rows, so per R * G multiply-adds there are R conversions and G loads (the old per-row
 // loop did one load per multiply-add and converted each weight once per 4 samples: it ran at
 // ~40% of the fp64 FMA rate). Products and sums in double.
-static constexpr double kCanonicalNaN = __builtin_nan("");
 
 template <int R, int G>
 static inline void fc_block(const float* w, const float* b, int64_t k, const double* x, int64_t ldx, double* y,
@@ -660,51 +673,10 @@ static void k_scale_gate_plane(const float* x, float s, const float* g, float* y
   stream ? scale_gate_plane_t<true>(x, s, g, y, n) : scale_gate_plane_t<false>(x, s, g, y, n);
 }
 
-// Flat, as scale_rows_flat; a vector that crosses a row end gathers its lanes' s and g.
-template <bool NT>
-static void scale_gate_rows_flat(const float* x, const float* s, const float* g, float* y, int64_t rows, int64_t cc) {
-  const int64_t n = rows * cc;
-  int64_t i = 0, c = 0, row = 0;  // element i is (row, c)
-  auto one = [&]() {
-    y[i] = canon_f((x[i] * s[c]) * g[row]);
-    ++i;
-    if (++c == cc) c = 0, ++row;
-  };
-  auto put = [&](float* p, vf v) {
-    if (NT) {
-      vst_nt(p, v);
-    } else {
-      vst(p, v);
-    }
-  };
-  if (NT || n >= kPeelMin)
-    while (i < n && !vec_aligned(y + i)) one();
-  alignas(64) float sw[W], gw[W];
-  while (n - i >= W) {
-    const int64_t m = std::min(cc - c, n - i) / W;
-    const vf vg = vset(g[row]);
-    for (int64_t j = 0; j < m; ++j, c += W, i += W) put(y + i, vcanon(vmul(vmul(vld(x + i), vld(s + c)), vg)));
-    if (c == cc) {
-      c = 0;
-      ++row;
-      continue;
-    }
-    if (n - i < W) break;
-    for (int l = 0; l < W; ++l) {  // the vector crosses a row end
-      sw[l] = s[c];
-      gw[l] = g[row];
-      if (++c == cc) c = 0, ++row;
-    }
-    put(y + i, vcanon(vmul(vmul(vld(x + i), vld(sw)), vld(gw))));
-    i += W;
-  }
-  while (i < n) one();
-  if (NT) vfence();
-}
-
 static void k_scale_gate_rows(const float* x, const float* s, const float* g, float* y, int64_t rows,
                               int64_t cc, bool stream) {
-  stream ? scale_gate_rows_flat<true>(x, s, g, y, rows, cc) : scale_gate_rows_flat<false>(x, s, g, y, rows, cc);
+  const SpatialGateOp op{g};
+  stream ? scale_rows_walk<true>(x, s, y, rows, cc, op) : scale_rows_walk<false>(x, s, y, rows, cc, op);
 }
 
 static void k_gate_rows(Gate g, const double* v, float* s, int64_t n) {
