@@ -49,7 +49,9 @@ export function parseShape(fn: string, arg: string, value: unknown): Shape4 {
   // runs no setter a caller put on Array.prototype (push would run a patched push).
   const dims: number[] = [0, 0, 0, 0];
   for (let i = 0; i < 4; i++) {
-    const d: unknown = value[i];
+    // A hole ([2, 8, 4, , ]) is not read through Array.prototype, where a caller's index
+    // property would fill it (an attack: Array.prototype[3] = 4 made such a shape pass).
+    const d: unknown = ObjectHasOwn(value, i) ? value[i] : undefined;
     // Messages are built only on failure: this runs on every call.
     const least = i === 0 ? 0 : 1;
     if (typeof d !== 'number') throw typeError(fn, axisName(arg, i), axisExpected(i), d);

@@ -6,7 +6,7 @@
 
 import { CFG, DEV, type NativeBinding } from './backend/contract.js';
 import { parseEnum, parseObject, parseShape, parseStream } from './args.js';
-import { binding, hostArraysUseCuda, useCuda } from './cuda.js';
+import { attemptLoad, binding, hostArraysUseCuda, useCuda } from './cuda.js';
 import { DeviceTensor, allocDeviceTensor, isDeviceTensor, rawPtr, tensorDisposed, whileHeld } from './device-tensor.js';
 import { article, codedError, formatShape, isArrayValue, lengthOf, rangeError, rangeErrorText, typeError, typeErrorText } from './is.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
@@ -373,6 +373,8 @@ class BlockCore {
    */
   private parseCall(fn: string, x: unknown, a2: unknown, a3: unknown): BlockCall {
     if (this.disposed) throw codedError(`${fn}: this ${this.name} has been disposed`, 'ERR_SQEX_DISPOSED');
+    // Before any argument is read, and before this block's shared cfg is filled (lib/cuda.ts).
+    attemptLoad();
     const onDevice = isDeviceTensor(x);
     const shapeGiven = isArrayValue(a2) || !onDevice;
     const opts = parseObject(fn, 'options', shapeGiven ? a3 : a2, this.callKeys, true, this.fixedKeys);

@@ -95,6 +95,24 @@ export function binding(): NativeBinding {
   return cachedBinding;
 }
 
+/**
+ * @internal Loads the addon now if it is not loaded, keeping the outcome for binding(); never
+ * throws (binding() throws the loader's error where the call needs the addon, after the
+ * arguments' own errors). Every call that reaches the addon runs this before it reads an
+ * argument: the first load reads path, fs and JSON as they are, so a caller who replaced one of
+ * them runs code inside it, and that code must not run between an argument's check and its use
+ * (an attack called a block again from there and replaced the shape of the call in progress: a
+ * silently wrong result; another detached a checked x).
+ */
+export function attemptLoad(): void {
+  if (cachedBinding !== undefined) return;
+  try {
+    cachedBinding = loadBinding();
+  } catch {
+    // kept by the loader (or retried by binding(): a failure that says nothing of this machine)
+  }
+}
+
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

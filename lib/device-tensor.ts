@@ -5,7 +5,7 @@
 
 import type { NativeBinding } from './backend/contract.js';
 import { numelOf, parseEnum, parseIndex, parseObject, parseShape, parseStreamHandle } from './args.js';
-import { binding, requireCuda } from './cuda.js';
+import { attemptLoad, binding, requireCuda } from './cuda.js';
 import { float16BitsToFloat32, bfloat16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
 import {
   MAX_U64,
@@ -261,6 +261,7 @@ export class DeviceTensor {
   static from(data: Float32Array, shape: Shape4, options?: DeviceTensorOptions): DeviceTensor;
   static from(data: Float32Array | Uint16Array, shape: Shape4, options?: DeviceTensorOptions): DeviceTensor {
     const fn = 'DeviceTensor.from';
+    attemptLoad(); // before any argument is read (lib/cuda.ts)
     const opts = parseObject(fn, 'options', options, FROM_KEYS, true, ORDINAL_NAMED_DEVICE);
     const isF32 = isFloat32Array(data);
     if (!isF32 && !isUint16Array(data)) {
@@ -309,6 +310,7 @@ export class DeviceTensor {
    */
   static empty(shape: Shape4, options?: DeviceTensorOptions): DeviceTensor {
     const fn = 'DeviceTensor.empty';
+    attemptLoad(); // before any argument is read (lib/cuda.ts)
     const opts = parseObject(fn, 'options', options, FROM_KEYS, true, ORDINAL_NAMED_DEVICE);
     const shp = parseShape(fn, 'shape', shape);
     const layout = parseEnum(fn, 'options.layout', opts.layout, LAYOUTS, 'NCHW');
@@ -336,6 +338,7 @@ export class DeviceTensor {
    */
   static fromPointer(ptr: bigint, shape: Shape4, options?: DevicePointerOptions): DeviceTensor {
     const fn = 'DeviceTensor.fromPointer';
+    attemptLoad(); // before any argument is read (lib/cuda.ts)
     const opts = parseObject(fn, 'options', options, POINTER_KEYS, true, ORDINAL_NAMED_DEVICE);
     if (typeof ptr !== 'bigint') throw typeError(fn, 'ptr', 'a bigint device address', ptr);
     const shp = parseShape(fn, 'shape', shape);

@@ -118,11 +118,16 @@ afterEach(async () => {
 // The SQEX_CPU_FALLBACK warnings these tests provoke on purpose are recorded here instead of being
 // printed (a test run shows no unexplained warnings); every other warning goes through.
 const fallbackWarnings: Error[] = [];
+// A test's own code to run inside the warning (as a caller's replaced emitWarning would), once.
+let insideFallbackWarning: (() => void) | null = null;
 const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
 process.emitWarning = ((warning: string | Error, options?: unknown, ...rest: unknown[]) => {
   const code = typeof options === 'object' && options !== null ? (options as { code?: unknown }).code : undefined;
   if (code === 'SQEX_CPU_FALLBACK') {
     fallbackWarnings.push(Object.assign(typeof warning === 'string' ? new Error(warning) : warning, { code }));
+    const inside = insideFallbackWarning;
+    insideFallbackWarning = null;
+    inside?.();
     return;
   }
   emitWarning(warning, options, ...rest);
@@ -2134,6 +2139,39 @@ describe("CPU fallback under device 'auto' with a deviceIndex, for host arrays",
     expect(all.length).toBe(2);
     expect(all[1]?.message).toContain(reasonB);
     expect(all[1]?.message).toContain(FN_NAME[op][mode]);
+  });
+
+  // Found by an attack (2026-12-02): the sync fallback warned (process.emitWarning, which may be
+  // the caller's code) between the CUDA refusal and the CPU run, and a block's calls share one cfg:
+  // the same block called again from inside the warning, with another shape of as many elements,
+  // made the outer call run on the CPU with the inner call's shape. The warning now comes after.
+  test.each(MODES)('%s: a block called again from inside the fallback warning does not change the call in progress', async (mode) => {
+    const rng = freshRng();
+    const weight = randECAWeight(rng, 3);
+    const block = keep(new ECABlock({ weight }, AUTO));
+    // shapes of this test alone, one pair a mode (a refused configuration goes straight to the CPU later)
+    const C = mode === 'sync' ? 8 : 10;
+    const shapeA: Shape4 = [1, C, 4, 4];
+    const shapeB: Shape4 = [1, 2 * C, 2, 4];
+    const x = rng.normals(numel(shapeA), 1, 0.3);
+    const expected = ecaForward(Float32Array.from(x), shapeA as LibShape4, { weight }, { device: 'cpu' });
+    let inner: unknown = null;
+    insideFallbackWarning = () => {
+      try {
+        inner = block.forward(rng.normals(numel(shapeB), 1, 0.3), shapeB);
+      } catch (err) {
+        inner = err;
+      }
+    };
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: `refused on purpose (${process.pid}-${Date.now()}-${mode})`, target: 'host', phase: 'settle' });
+    try {
+      const y = f32(await (mode === 'sync' ? block.forward(x, shapeA) : block.forwardAsync(x, shapeA)));
+      expect(bitsEqual(y, expected), seedNote(rng)).toBe(true);
+    } finally {
+      insideFallbackWarning = null;
+      fake.clearFaults();
+    }
+    expect(inner, 'the warning ran the inner call').not.toBeNull();
   });
 
   // Found by an attack (2026-11-30): the CPU rerun of an async 'auto' call read the caller's

@@ -99,6 +99,20 @@ describe('built-ins replaced after load (child process)', () => {
   }, 60_000);
 });
 
+// From an attack (2026-12-02): a call's first load of the addon ran after its arguments were
+// checked, and the loader reads node:path as it is, so a caller's replaced path.extname ran code
+// between the checks and the native call (test/hostile/first-load.cjs says what it did).
+describe('code run by the first load of the addon (child process each)', () => {
+  test.each([
+    ['reenter', 'the same block called again from inside the load: the outer call keeps its own shape'],
+    ['reenter-async', 'the same, through forwardAsync of a CBAM block'],
+    ['detach', 'x shrunk from inside the load: refused by name, out unwritten'],
+    ['throw', 'a built-in that throws inside the load: that call fails coded, the next one loads'],
+  ])('%s: %s', (scenario) => {
+    runHostile('first-load.cjs', { SCENARIO: scenario, SQEX_SEED: seed() });
+  }, 60_000);
+});
+
 describe('arguments are read once, through the intrinsic accessors', () => {
   const shape: Shape4 = [2, 8, 3, 5];
   const n = numel(shape);

@@ -889,6 +889,28 @@ describe('refusals that have a standard fix name it', () => {
 // Found by an attack (2026-11-30): Array.isArray, instanceof and getPrototypeOf throw on a revoked
 // Proxy, and describe() probed the value while building the message: the caller got V8's uncoded
 // TypeError instead of the argument error.
+// From an attack (2026-12-02): a hole in the shape array was read through Array.prototype.
+describe('a hole in the shape is refused, whatever Array.prototype holds', () => {
+  test('seForward(x, [2, 8, 4, , ]) with Array.prototype[3] = 4', () => {
+    const x = new Float32Array(2 * 8 * 4 * 4);
+    const w = { w1: new Float32Array(2 * 8).fill(0.1), w2: new Float32Array(8 * 2).fill(0.1) };
+    // eslint-disable-next-line no-sparse-arrays
+    const shape = [2, 8, 4, , ] as unknown as [number, number, number, number];
+    const proto = Array.prototype as unknown as Record<number, unknown>;
+    proto[3] = 4;
+    let err: unknown;
+    try {
+      seForward(x, shape, w);
+    } catch (e) {
+      err = e;
+    } finally {
+      delete proto[3];
+    }
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'shape[3] (W)' });
+  });
+});
+
 describe('a revoked Proxy in any argument is a coded TypeError naming it', () => {
   const { proxy, revoke } = Proxy.revocable({}, {});
   revoke();

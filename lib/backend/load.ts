@@ -664,20 +664,36 @@ function allocateResult(bytes: number): ArrayBuffer {
   return bufferOf(reflectApply(allocUnsafeSlow, NodeBuffer, [bytes]) as Buffer) as ArrayBuffer;
 }
 
-/** Loads the addon once; throws LoadError (cached) when nothing loads. */
+let loading = false;
+
+/**
+ * Loads the addon once; throws LoadError (cached) when nothing loads. Any other failure (a
+ * built-in the caller replaced threw inside the load) is thrown as an Error with code
+ * 'ERR_SQEX_LOAD' and not cached: the next call loads again.
+ */
 export function loadBinding(): NativeBinding {
   if (cached) return cached.binding;
   if (cachedFailure) throw failureError(cachedFailure);
+  // Asked again from inside the load (code the caller put in path, fs or JSON called this
+  // package): refused, so that no second load runs inside the first; the outer call goes on.
+  if (loading) {
+    throw failureError({
+      message: 'squeeze-excite: the native addon was asked for while it was loading (code that replaced a built-in the loader uses, such as path.extname or fs.readdirSync, called this package from inside the load); call again after the first call returns',
+      report: null,
+    });
+  }
+  loading = true;
   try {
     const loaded = loadWith();
     loaded.binding.setResultAllocator?.(allocateResult);
     cached = { binding: loaded.binding, report: freezeReport(loaded.report) };
     return cached.binding;
   } catch (err) {
-    cachedFailure = err instanceof LoadError
-      ? { message: err.message, report: freezeReport(err.report) }
-      : { message: err instanceof Error ? err.message : String(err), report: null };
+    if (!(err instanceof LoadError)) throw failureError({ message: err instanceof Error ? err.message : String(err), report: null });
+    cachedFailure = { message: err.message, report: freezeReport(err.report) };
     throw failureError(cachedFailure);
+  } finally {
+    loading = false;
   }
 }
 

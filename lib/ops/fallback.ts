@@ -42,11 +42,18 @@ export function triesCuda(call: PreparedCall, o: HostOperandSet): boolean {
 
 /**
  * Whether a failed CUDA call on host arrays may run on the CPU instead: device 'auto' and a
- * shape the kernel refused before touching any output (ERR_SQEX_UNSUPPORTED). Warns once.
+ * shape the kernel refused before touching any output (ERR_SQEX_UNSUPPORTED). Runs no code of
+ * the caller's: the warning (warnCpuFallback) comes after the CPU has run, since
+ * process.emitWarning may be the caller's own, and a block's calls share one cfg.
  */
 export function fallsBackToCpu(call: PreparedCall, err: unknown): boolean {
   if (!call.cpuFallback || !(err instanceof Error) || (err as NativeError).code !== 'ERR_SQEX_UNSUPPORTED') return false;
   SetPrototypeAdd(refusedConfigs, configKey(call));
+  return true;
+}
+
+/** The warning of a fallback (fallsBackToCpu said yes), once per function and reason. */
+export function warnCpuFallback(call: PreparedCall, err: Error): void {
   const key = `${call.fn}\u0000${err.message}`;
   if (!SetPrototypeHas(fallbackWarned, key)) {
     SetPrototypeAdd(fallbackWarned, key);
@@ -57,5 +64,4 @@ export function fallsBackToCpu(call: PreparedCall, err: unknown): boolean {
       { code: 'SQEX_CPU_FALLBACK' },
     );
   }
-  return true;
 }

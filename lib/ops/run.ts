@@ -17,7 +17,7 @@ import {
   type NativeError,
 } from '../backend/contract.js';
 import { parseShape, parseStream } from '../args.js';
-import { binding } from '../cuda.js';
+import { attemptLoad, binding } from '../cuda.js';
 import {
   DeviceTensor,
   allocDeviceTensor,
@@ -39,7 +39,7 @@ import {
   type HostOperandSet,
   type Operands,
 } from './operands.js';
-import { cudaRan, fallsBackToCpu, mayFallBackLater, triesCuda } from './fallback.js';
+import { cudaRan, fallsBackToCpu, mayFallBackLater, triesCuda, warnCpuFallback } from './fallback.js';
 
 /** Writes every CFG entry for one call. */
 export function fillCfg(
@@ -168,6 +168,7 @@ export function prepare(
   weights: unknown,
   opts: Readonly<Record<string, unknown>>,
 ): PreparedCall {
+  attemptLoad(); // before any argument is read (lib/cuda.ts says why)
   const settings = parseSettings(fn, spec, opts);
   const stream = parseStream(fn, 'options.stream', opts.stream);
   const offloadAlways = parseOffload(fn, opts);
@@ -293,18 +294,23 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
     if (o.shape[0] === 0) return emptyHostResult(call, o);
     // Without out, the addon allocates the result and returns it (native/binding/result_array.h).
     const operands = hostOperands(call, o, o.out);
+    let refusal: Error | null = null; // the CUDA kernel's, when the CPU runs the call instead
+    let y: Float32Array;
     try {
       if (triesCuda(call, o)) {
         try {
           return callersArray(native.cudaForwardHost(call.cfg, operands, call.stream), operands, o);
         } catch (err) {
           if (!fallsBackToCpu(call, err)) throw err;
+          refusal = err as Error;
         }
       }
-      return callersArray(native.cpuForward(cpuCfg(call, o), operands), operands, o);
+      y = callersArray(native.cpuForward(cpuCfg(call, o), operands), operands, o);
     } catch (err) {
       throw aliasRefusal(call, err);
     }
+    if (refusal !== null) warnCpuFallback(call, refusal);
+    return y;
   }
   const result = deviceResult(native, o);
   if (result.byteLength === 0) return result; // an empty batch: an empty tensor (no memory), or out
@@ -351,14 +357,19 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
         // uncoded native error). Until a configuration is known to run on CUDA, its inputs are
         // copied here; out and scaleOut are checked and written at settle, as always.
         const snapshot = mayFallBackLater(call) ? inputSnapshot(call.fn, operands) : null;
+        let refusal: Error;
         try {
           const y = await native.cudaForwardHostAsync(call.cfg, operands, call.stream);
           cudaRan(call);
           return callersArray(y, operands, o);
         } catch (err) {
           if (!fallsBackToCpu(call, err)) throw err;
-          if (snapshot !== null) return callersArray(await native.cpuForwardAsync(cpuCfg(call, o), snapshot, call.offloadAlways), snapshot, o);
+          refusal = err as Error;
         }
+        const inputs = snapshot ?? operands;
+        const y = callersArray(await native.cpuForwardAsync(cpuCfg(call, o), inputs, call.offloadAlways), inputs, o);
+        warnCpuFallback(call, refusal);
+        return y;
       }
       return callersArray(await native.cpuForwardAsync(cpuCfg(call, o), operands, call.offloadAlways), operands, o);
     } catch (err) {
