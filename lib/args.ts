@@ -171,7 +171,9 @@ export function parseObject(
       e.message = `${fn}: ${arg} must be ${expected()}; received ${describe(value)} with the unknown key ${JSONStringify(key)}${didYouMean(key, known)}`;
       throw e;
     }
-    copy[key] = (value as Record<string, unknown>)[key];
+    // A getter that throws is refused as the argument it reads (its error the cause), as the
+    // keys' own read is: the caller's bare Error escaped without a code (an attack).
+    copy[key] = readGuarded(fn, `${arg}.${key}`, 'a readable property', value, () => (value as Record<string, unknown>)[key]);
   }
   return copy;
 }

@@ -33,7 +33,11 @@ export function batchNormAffine(
   const scale = new Float64Array(n);
   const shift = new Float64Array(n);
   for (let j = 0; j < n; j++) {
-    scale[j] = (gamma ? gamma[j]! : 1) / Math.sqrt(variance[j]! + eps);
+    // PyTorch adds eps in float32 (invstd = 1 / sqrt(running_var + eps), opmath float): where that
+    // sum is 0 its scale is infinite (refused below) though the float64 sum is not (running_var =
+    // float32(-1e-5), eps 1e-5: 2.5e-13, a finite fold of 2e6 where PyTorch gives ±Inf; an attack).
+    const sum = Math.fround(variance[j]! + Math.fround(eps)) === 0 ? 0 : variance[j]! + eps;
+    scale[j] = (gamma ? gamma[j]! : 1) / Math.sqrt(sum);
     shift[j] = (beta ? beta[j]! : 0) - mean[j]! * scale[j]!;
   }
   const refuse = (detail: string, why = `PyTorch applies it after the conv and gets finite values where the folded weights would give ±Inf or NaN (Inf − Inf), ${REFUSED}`): never => {

@@ -3,13 +3,22 @@
 
 import { torchvisionFamily } from './families.js';
 import { describe, isArrayValue, isMapValue, isPlainObject, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
-import { JSONStringify, ObjectKeys, ReflectApply, listAppend } from './primordials.js';
+import { JSONStringify, ObjectHasOwn, ObjectKeys, ReflectApply, listAppend } from './primordials.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
 import type { StateDict } from './state-dict-reader.js';
 import type { Activation, Gate } from './types.js';
 
 const mapForEach = Map.prototype.forEach;
+
+/**
+ * An own property of a caller's object, or undefined: a key Object.prototype holds (polluted:
+ * `Object.prototype.tensors = [...]`) is not read as the object's (an attack listed a module the
+ * checkpoint does not have that way, and an entry without a shape as one with the polluted shape).
+ */
+function own(o: object, key: string | number): unknown {
+  return ObjectHasOwn(o, key) ? (o as Record<string | number, unknown>)[key] : undefined;
+}
 
 /**
  * One module found by {@link findAttentionModules}: where it is (`prefix`), which kind it looks
@@ -77,9 +86,9 @@ function namedOf(source: unknown): Named[] {
     const items = list;
     const n = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => items.length);
     for (let i = 0; i < n; i++) {
-      const entry: unknown = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => items[i]);
+      const entry: unknown = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => own(items, i));
       if (typeof entry !== 'object' || entry === null) throw typeError(FN, `${arg}[${i}]`, 'an object { name, shape }', entry);
-      const name = readGuarded(FN, `${arg}[${i}]`, 'an object { name, shape }', entry, () => (entry as { name?: unknown }).name);
+      const name = readGuarded(FN, `${arg}[${i}]`, 'an object { name, shape }', entry, () => own(entry, 'name'));
       listAppend(entries, { arg: `${arg}[${i}]`, name, value: entry });
     }
   };
@@ -87,7 +96,7 @@ function namedOf(source: unknown): Named[] {
   if (form === 'file') {
     const header: unknown = readGuarded(FN, 'source', 'a SafetensorsFile', source, () => (source as SafetensorsFile).header);
     if (typeof header !== 'object' || header === null) throw typeError(FN, 'source.header', 'a safetensors header', header);
-    fromList(readGuarded(FN, 'source.header', 'a safetensors header', header, () => (header as { tensors?: unknown }).tensors), 'source.header.tensors');
+    fromList(readGuarded(FN, 'source.header', 'a safetensors header', header, () => own(header, 'tensors')), 'source.header.tensors');
   } else if (form === 'array') {
     fromList(source, 'source');
   } else if (form === 'map') {
@@ -104,12 +113,13 @@ function namedOf(source: unknown): Named[] {
   } else if (form === 'object') {
     // A header holds an Array `tensors`; a state-dict record maps names to { shape, data } (a
     // tensor may even be named "tensors", but its value is then no Array).
-    const tensors = readGuarded(FN, 'source', what, source, () => (source as { tensors?: unknown }).tensors);
+    const tensors = readGuarded(FN, 'source', what, source, () => own(source as object, 'tensors'));
     if (isArrayValue(tensors)) {
       fromList(tensors, 'source.tensors');
     } else {
       const keys = readGuarded(FN, 'source', what, source, () => ObjectKeys(source as object));
-      for (const key of keys) {
+      for (let k = 0; k < keys.length; k++) {
+        const key = keys[k]!;
         const value = readGuarded(FN, `source[${JSONStringify(key)}]`, 'an object { shape, data }', source, () => (source as Record<string, unknown>)[key]);
         listAppend(entries, { arg: `source[${JSONStringify(key)}]`, name: key, value });
       }
@@ -119,20 +129,21 @@ function namedOf(source: unknown): Named[] {
     throw typeError(FN, 'source', what, source, bytes ? "For a file's bytes, pass readSafetensorsHeader(bytes)" : undefined);
   }
   const out: Named[] = [];
-  for (const { arg, name, value } of entries) {
+  for (let e = 0; e < entries.length; e++) {
+    const { arg, name, value } = entries[e]!;
     if (typeof name !== 'string') throw typeError(FN, `${arg}.name`, 'a string', name);
     if (typeof value !== 'object' || value === null) throw typeError(FN, arg, 'an object with a shape', value);
     if (typedArrayName(value) !== undefined) {
       throw typeError(FN, arg, 'an object with a shape', value, 'A state dict maps each name to { shape, data }: wrap a bare array as { shape: [...dims], data: value }');
     }
-    const shape = readGuarded(FN, arg, 'an object with a shape', value, () => (value as { shape?: unknown }).shape);
+    const shape = readGuarded(FN, arg, 'an object with a shape', value, () => own(value, 'shape'));
     const sarg = `${arg}.shape`;
     if (!isArrayValue(shape)) throw typeError(FN, sarg, 'an Array of non-negative integers', shape);
     // read once, element by element; a safetensors shape has at most a few dims (64 is generous)
     const raw = readGuarded(FN, sarg, 'an Array of non-negative integers', shape, () => {
       const len = shape.length;
       const copy: unknown[] = [];
-      for (let d = 0; d < len && d <= 64; d++) copy.push(shape[d]);
+      for (let d = 0; d < len && d <= 64; d++) listAppend(copy, own(shape, d));
       return copy;
     });
     if (raw.length > 64) throw rangeError(FN, sarg, 'an Array of at most 64 non-negative integers', shape);

@@ -14,6 +14,7 @@ import {
   StringPrototypeSlice,
   StringPrototypeStartsWith,
   StringPrototypeToLowerCase,
+  TypedArrayPrototypeSet,
   listAppend,
   listHas,
   uncurryThis,
@@ -457,8 +458,11 @@ function dtypeName(label: unknown): string | null {
 }
 
 /**
- * The entry's data as a plain Float32Array: a Float32Array (or subclass) becomes a plain view of
- * the same memory made with the intrinsic accessors; F64, and F16/BF16 bits, are converted.
+ * The entry's data as a plain Float32Array of its own: a Float32Array (or subclass) is copied
+ * through the intrinsic accessors, F64 and F16/BF16 bits are converted. A copy, not a view: the
+ * getters of the entries read after this one are the caller's code, and one that detached or
+ * shrank this entry's buffer left its checked data empty (an attack: a BatchNorm folded into NaN
+ * weights, an SE w1 of length 0, with no error).
  * A Float32Array labelled F16, BF16 or F64 is data converted from that type, as
  * readSafetensors(source, { toFloat32: true }) returns it (the label stays the file's type).
  */
@@ -468,7 +472,10 @@ function toFloat32(t: Entry): Float32Array | null {
   const named = dtypeName(dtype);
   if (isFloat32Array(data)) {
     const fits = named === null || named === 'F32' || named === 'F16' || named === 'BF16' || named === 'F64';
-    return fits ? new Float32Array(bufferOf(data), byteOffsetOf(data), lengthOf(data)) : null;
+    if (!fits) return null;
+    const copy = new Float32Array(lengthOf(data));
+    TypedArrayPrototypeSet(copy, new Float32Array(bufferOf(data), byteOffsetOf(data), lengthOf(data)));
+    return copy;
   }
   const tag = typedArrayName(data);
   if (tag === 'Float64Array') return named === null || named === 'F64' ? safetensorsToFloat32('F64', data as Float64Array) : null;

@@ -69,7 +69,7 @@ export interface MappedSE {
   op: 'se';
   /** The kind asked for (options.kind). */
   kind: SEKind;
-  /** Float32Arrays for seForward / SEBlock; unfolded ones may be views of the state dict's data. */
+  /** Float32Arrays for seForward / SEBlock, of their own (copies of the state dict's data, or folded). */
   weights: SEWeights;
   /** The kind's default, for the two-FC forms (absent for EffectiveSEModule's single FC). */
   activation?: Activation | undefined;
@@ -94,7 +94,7 @@ export interface MappedECA {
   op: 'eca';
   /** The kind asked for (options.kind). */
   kind: ECAKind;
-  /** `{ weight }`, k elements (a view of the state dict's data when it was float32). */
+  /** `{ weight }`, k elements (a copy of the state dict's data). */
   weights: ECAWeights;
   /** The kind's default gate ('sigmoid'). */
   gate: Gate;

@@ -16,7 +16,7 @@ import {
   findAttentionModules,
   readSafetensors,
 } from '../dist/index.js';
-import { TOL_F32, expectClose, freshRng, poisoned, seedNote, toF16Bits, fromF16Bits } from './helpers.js';
+import { TOL_F32, bitsEqual, expectClose, freshRng, poisoned, seedNote, toF16Bits, fromF16Bits } from './helpers.js';
 import { refCBAM, refECA, refSE, type Act, type Gate, type Layout, type Rng, type Shape4 } from './reference.js';
 import { typedBytes, writeSafetensors } from './safetensors-writer.js';
 
@@ -434,6 +434,71 @@ describe('hostile inputs: read once, own keys only, intrinsic lengths', () => {
       for (const k of Object.keys(keys)) delete proto[k];
     }
   }
+
+  // From an attack (2026-12-02): float32 data was kept as a view of the caller's buffer, and the
+  // getters of the entries read later are the caller's code: one that detached or shrank an
+  // entry already checked folded the BatchNorm into NaN weights (every output NaN), or left w1
+  // empty, with no error. Each entry's data is now copied when it is read.
+  test("a later entry's getter that detaches or shrinks an earlier entry's buffer does not reach the weights", () => {
+    const rv = Float32Array.from(sd['m.bn.running_var']!.data);
+    const gamma = sd['m.bn.weight']!;
+    const detaching: Record<string, unknown> = { ...sd, 'm.bn.running_var': { shape: [4], data: rv } };
+    detaching['m.bn.weight'] = {
+      get shape() {
+        structuredClone(rv.buffer, { transfer: [rv.buffer as ArrayBuffer] });
+        return [4];
+      },
+      data: gamma.data,
+    };
+    const y = SEBlock.fromStateDict(detaching as never, 'm', { kind: 'timm.SEModule' }).forward(x, shape);
+    expect(rv.buffer.byteLength, 'the getter ran').toBe(0);
+    expect(bitsEqual(y, clean)).toBe(true);
+
+    const w1 = sd['m.fc1.weight']!.data;
+    const rab = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(w1.byteLength, { maxByteLength: w1.byteLength });
+    new Float32Array(rab).set(w1);
+    const shrinking: Record<string, unknown> = { ...sd, 'm.fc1.weight': { shape: sd['m.fc1.weight']!.shape, data: new Float32Array(rab) } };
+    const mean = sd['m.bn.running_mean']!;
+    shrinking['m.bn.running_mean'] = {
+      get shape() {
+        rab.resize(0);
+        return mean.shape;
+      },
+      data: mean.data,
+    };
+    const m = attentionWeightsFromStateDict(shrinking as never, 'm', { kind: 'timm.SEModule' });
+    expect(rab.byteLength, 'the getter ran').toBe(0);
+    expect(bitsEqual((m.weights as { w1: Float32Array }).w1, (attentionWeightsFromStateDict(sd, 'm', { kind: 'timm.SEModule' }).weights as { w1: Float32Array }).w1)).toBe(true);
+  });
+
+  // From the same attack: PyTorch adds eps to running_var in float32, so a sum that is 0 there
+  // gives it an infinite scale (±Inf / NaN outputs); the fold's float64 sum was 2.5e-13 and folded.
+  test('running_var + eps that is 0 in float32 (running_var = float32(-1e-5)) is refused as an infinite scale', () => {
+    const data = Float32Array.from(sd['m.bn.running_var']!.data);
+    data[1] = Math.fround(-1e-5);
+    const bad = { ...sd, 'm.bn.running_var': { shape: [4], data } };
+    let err: unknown;
+    try {
+      SEBlock.fromStateDict(bad, 'm', { kind: 'timm.SEModule' });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(StateDictError);
+    expect(err).toMatchObject({ code: 'ERR_SQEX_STATE_DICT', check: 'unsupported' });
+    expect((err as Error).message).toContain('channel 1');
+  });
+
+  // From the same attack: findAttentionModules read `tensors`, `name` and `shape` through the
+  // prototype chain (fromStateDict reads own properties only, so the two disagreed).
+  test('findAttentionModules reads own properties only: a polluted Object.prototype adds no module and no shape', () => {
+    const eca = { 'blk.eca.conv.weight': { shape: [1, 1, 3], data: new Float32Array(3) } };
+    const found = polluted({ tensors: [{ name: 'evil.fc1.weight', shape: [2, 4, 1, 1] }, { name: 'evil.fc2.weight', shape: [4, 2, 1, 1] }] }, () => findAttentionModules(eca));
+    expect(found.map((f) => [f.prefix, f.kind])).toEqual([['blk.eca', 'timm.EcaModule']]);
+    const noShape = { 'blk.eca.conv.weight': { data: new Float32Array(5) } };
+    expect(() => polluted({ shape: [1, 1, 5] }, () => findAttentionModules(noShape as never))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    const named = [{ shape: [1, 1, 3] }];
+    expect(() => polluted({ name: 'blk.eca.conv.weight' }, () => findAttentionModules(named as never))).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+  });
 
   test("a SafetensorsFile subclass's names and get are not consulted: the file's own tensors are read", () => {
     const names = Object.keys(sd);

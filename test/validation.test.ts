@@ -889,6 +889,47 @@ describe('refusals that have a standard fix name it', () => {
 // Found by an attack (2026-11-30): Array.isArray, instanceof and getPrototypeOf throw on a revoked
 // Proxy, and describe() probed the value while building the message: the caller got V8's uncoded
 // TypeError instead of the argument error.
+// From an attack (2026-12-02): an option's getter that threw escaped as the caller's bare Error.
+describe("an option's getter that throws is a coded TypeError naming the option", () => {
+  test('seForward options.layout, and readSafetensors options.names', () => {
+    const x = new Float32Array(2 * 8 * 4 * 4);
+    const w = { w1: new Float32Array(2 * 8).fill(0.1), w2: new Float32Array(8 * 2).fill(0.1) };
+    const out = new Float32Array(x.length).fill(7);
+    const boom = new Error('boom');
+    const opts = {
+      out,
+      get layout(): string {
+        throw boom;
+      },
+    };
+    let err: unknown;
+    try {
+      seForward(x, [2, 8, 4, 4], w, opts as never);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TypeError);
+    expect(err).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'options.layout', cause: boom });
+    expect(out.every((v) => v === 7)).toBe(true);
+    // A valid file with no tensors: the header '{}' padded to 8 bytes.
+    const bytes = new Uint8Array(16);
+    new DataView(bytes.buffer).setBigUint64(0, 8n, true);
+    bytes.set(new TextEncoder().encode('{}      '), 8);
+    expect(readSafetensors(bytes)).toBeDefined();
+    let err2: unknown;
+    try {
+      readSafetensors(bytes, {
+        get names(): string[] {
+          throw boom;
+        },
+      } as never);
+    } catch (e) {
+      err2 = e;
+    }
+    expect(err2).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'options.names', cause: boom });
+  });
+});
+
 // From an attack (2026-12-02): a hole in the shape array was read through Array.prototype.
 describe('a hole in the shape is refused, whatever Array.prototype holds', () => {
   test('seForward(x, [2, 8, 4, , ]) with Array.prototype[3] = 4', () => {
