@@ -412,7 +412,7 @@ static void scale_rows_walk(const float* x, const float* s, float* y, int64_t ro
     while (i < n && !vec_aligned(y + i)) one();
   alignas(64) float sw[W], gw[W];
   while (n - i >= W) {
-    // The whole vectors left in this row, two at a time.
+    // The whole vectors left in this row (two at a time where the Op takes pairs).
     const int64_t m = std::min(cc - c, n - i) / W;
     const vf gv = op.row_gate(row);
     const float* sr = s + c;
