@@ -59,6 +59,7 @@ export const MapPrototypeHas = uncurryThis(Map.prototype.has as (key: unknown) =
 export const MapPrototypeGet = uncurryThis(Map.prototype.get as (key: unknown) => unknown);
 export const MapPrototypeSet = uncurryThis(Map.prototype.set as (key: unknown, value: unknown) => Map<unknown, unknown>);
 export const MapPrototypeForEach = uncurryThis(Map.prototype.forEach as (fn: (value: unknown, key: unknown) => void) => void);
+export const NumberPrototypeToString = uncurryThis(Number.prototype.toString as (radix?: number) => string);
 export const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt as (index: number) => number);
 export const StringPrototypeStartsWith = uncurryThis(String.prototype.startsWith as (search: string, position?: number) => boolean);
 // A replaced unregister would leave a disposed tensor's finalizer armed: a second cudaFree of a

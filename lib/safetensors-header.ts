@@ -17,6 +17,7 @@ import {
   JSONParse,
   JSONStringify,
   MathMin,
+  NumberPrototypeToString,
   ObjectCreate,
   ObjectHasOwn,
   ObjectKeys,
@@ -205,6 +206,55 @@ export function headerLengthOf(src: string, first8: Uint8Array, fileLength: numb
 // The characters a JSON number is made of: digits, '.', 'e', 'E', '+', '-'.
 function isNumberChar(ch: number): boolean {
   return (ch >= 0x30 && ch <= 0x39) || ch === 0x2e || ch === 0x65 || ch === 0x45 || ch === 0x2b || ch === 0x2d;
+}
+
+/** The index of the first UTF-16 surrogate in `s` that is not half of a pair; -1 where none is. */
+function loneSurrogateAt(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const ch = StringPrototypeCharCodeAt(s, i);
+    if (ch < 0xd800 || ch > 0xdfff) continue;
+    const next = i + 1 < s.length ? StringPrototypeCharCodeAt(s, i + 1) : 0;
+    if (ch <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) i++;
+    else return i;
+  }
+  return -1;
+}
+
+/**
+ * Refuses a lone surrogate escape (e.g. "\ud800" with no low half after it) in the strings the
+ * reference implementation reads as Rust Strings: a tensor name, the keys of its entry, the
+ * "__metadata__" keys and values. JSON.parse accepts them; serde_json refuses them there
+ * ("lone leading surrogate in hex escape"), and a Rust String cannot hold one. Values under
+ * other keys are skipped by serde_json unchecked, so they are not looked at here either.
+ */
+function refuseLoneSurrogates(src: string, name: string, entry: unknown): void {
+  const strings: string[] = [name];
+  if (isPlainObject(entry)) {
+    const keys = ObjectKeys(entry);
+    for (let k = 0; k < keys.length; k++) {
+      listAppend(strings, keys[k]!);
+      if (name === '__metadata__') {
+        const v = (entry as Record<string, unknown>)[keys[k]!];
+        if (typeof v === 'string') listAppend(strings, v);
+      }
+    }
+  }
+  for (let i = 0; i < strings.length; i++) {
+    const at = loneSurrogateAt(strings[i]!);
+    if (at < 0) continue;
+    const unit = StringPrototypeCharCodeAt(strings[i]!, at);
+    const where = i === 0
+      ? `the tensor name ${JSONStringify(name)}`
+      : name === '__metadata__'
+        ? `the "__metadata__" key or value ${JSONStringify(strings[i])}`
+        : `the key ${JSONStringify(strings[i])} of tensor ${JSONStringify(name)}`;
+    throw new SafetensorsError(
+      src,
+      'header-json',
+      `${where} holds a lone surrogate (\\u${NumberPrototypeToString(unit, 16)} without its other half), which the reference implementation's JSON reader (serde_json) refuses (a Rust String holds only valid Unicode)`,
+      name === '__metadata__' ? undefined : name,
+    );
+  }
 }
 
 /**
@@ -448,6 +498,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   for (let t = 0; t < names.length; t++) {
     const name = names[t]!;
     const entry = (json as Record<string, unknown>)[name];
+    refuseLoneSurrogates(src, name, entry);
     if (name === '__metadata__') {
       // null is no metadata: the reference's field is an Option, which serde reads null into as None.
       if (entry === null) continue;

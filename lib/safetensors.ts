@@ -11,7 +11,7 @@ import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } fr
 import { fileURLToPath } from 'node:url';
 import { editDistance, parseObject } from './args.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { JSONStringify, ObjectHasOwn, SetPrototypeAdd, SetPrototypeHas, TypedArrayPrototypeSet, listAppend } from './primordials.js';
+import { JSONStringify, ObjectHasOwn, SetPrototypeAdd, SetPrototypeHas, StringPrototypeIncludes, TypedArrayPrototypeSet, listAppend } from './primordials.js';
 import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, USABLE_VIEW, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
 
 import {
@@ -181,19 +181,28 @@ function sourceName(source: Source): string {
   return typeof source !== 'string' ? '<Uint8Array>' : source;
 }
 
+/** The path, refused where it holds a NUL character (no file system can name it; fs would throw its own error about 'path'). */
+function pathWithoutNul(fn: string, path: string, source: unknown): string {
+  if (StringPrototypeIncludes(path, '\0')) {
+    throw rangeError(fn, 'source', 'a file path without NUL characters (\\0)', source, 'A NUL in a path usually comes from a string read from a binary file or a C buffer: trim it at the first \\0');
+  }
+  return path;
+}
+
 /**
  * The source, checked once: a path string, a URL, or the file's bytes as a plain Uint8Array view
  * made with the intrinsic accessors (a subclass's buffer/byteOffset/length getters, or a Proxy,
  * are never asked again; a Node Buffer is a Uint8Array).
  */
 function sourceOf(fn: string, source: unknown): Source {
-  if (typeof source === 'string') return source;
+  if (typeof source === 'string') return pathWithoutNul(fn, source, source);
   if (typedArrayName(source) === 'Uint8Array') {
     const view = source as Uint8Array;
     if (isUnusableView(view)) throw typeError(fn, 'source', 'a Uint8Array that is not detached (transferred) or out of bounds', source);
     return new Uint8Array(bufferOf(view), byteOffsetOf(view), lengthOf(view));
   }
   let url = false;
+  let path: string | null = null;
   try {
     url = source instanceof URL;
   } catch {
@@ -203,12 +212,13 @@ function sourceOf(fn: string, source: unknown): Source {
     // Converted once here, so every later use sees the same path; fs would refuse another scheme
     // with its own uncoded wording.
     try {
-      return fileURLToPath(source as URL);
+      path = fileURLToPath(source as URL);
     } catch (err) {
       const why = (err as { message?: unknown } | null)?.message;
       throw typeError(fn, 'source', 'a file path (string or file: URL) or a Uint8Array holding the file', source,
         `Only a file: URL names a file here${typeof why === 'string' ? ` (${why})` : ''}; for a remote file, fetch its bytes and pass them as a Uint8Array`);
     }
+    return pathWithoutNul(fn, path, source);
   }
   throw typeError(fn, 'source', 'a file path (string or file: URL) or a Uint8Array holding the file', source);
 }
@@ -275,7 +285,8 @@ function readFully(fn: string, src: string, fd: number, into: Uint8Array, positi
  *   file; the fs Error (ENOENT, EACCES...) when the file cannot be opened; an Error with code
  *   'ERR_SQEX_SAFETENSORS_IO' for a path that is not a regular file (FIFO, directory, device); TypeError
  *   (code 'ERR_INVALID_ARG_TYPE') for a source that is neither, or for an options object (it takes
- *   none: options.names is readSafetensors').
+ *   none: options.names is readSafetensors'); RangeError (code 'ERR_OUT_OF_RANGE', `argument`
+ *   'source') for a path holding a NUL character.
  */
 export function readSafetensorsHeader(source: string | FileUrl | Uint8Array): SafetensorsHeader {
   const fn = 'readSafetensorsHeader';
@@ -511,7 +522,8 @@ const READ_OPTION_KEYS = ['toFloat32', 'names'] as const;
  *   that is not a regular file (FIFO, directory, device) or a file that shrank while being read;
  *   an Error with code 'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when a buffer for the data cannot be
  *   allocated; TypeError (code 'ERR_INVALID_ARG_TYPE') for bad arguments (a URL of another scheme
- *   than file: included).
+ *   than file: included); RangeError (code 'ERR_OUT_OF_RANGE', `argument` 'source') for a path
+ *   holding a NUL character.
  */
 export function readSafetensors(source: string | FileUrl | Uint8Array, options?: ReadSafetensorsOptions): SafetensorsFile {
   const fn = 'readSafetensors';

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { closeSync, ftruncateSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { SAFETENSORS_MAX_HEADER_BYTES, SafetensorsError, SafetensorsFile, readSafetensors, readSafetensorsHeader } from '../dist/index.js';
 import { fromBf16Bits, fromF16Bits, freshRng, noteSkip, seedNote, toBf16Bits, toF16Bits } from './helpers.js';
@@ -330,6 +331,22 @@ describe('refusals: each rule of the format, with its check', () => {
     expectCheck(() => readSafetensors(bom), 'header-json');
   });
 
+  // Left open by an attack (2026-12-03): JSON.parse turns "\ud800" into a lone surrogate, which
+  // the reference's serde_json refuses in every string it reads as a Rust String (the names, an
+  // entry's keys, "__metadata__"), and skips unchecked in the values it ignores.
+  test('header-json: a lone surrogate escape where the reference reads a String; a pair is fine', () => {
+    const e0 = entry('F32', [0], [0, 0]);
+    const e = expectCheck(() => readSafetensors(withHeader(`{"a\\ud800": ${e0}}`)), 'header-json', /tensor name "a\\ud800" holds a lone surrogate/);
+    expect(e.tensor).toBe('a\ud800');
+    expectCheck(() => readSafetensorsHeader(withHeader(`{"\\udc00b": ${e0}}`)), 'header-json', /lone surrogate \(\\udc00/);
+    expectCheck(() => readSafetensors(withHeader(`{"__metadata__": {"k": "v\\udbff"}}`)), 'header-json', /"__metadata__" key or value "v\\udbff"/);
+    expectCheck(() => readSafetensors(withHeader(`{"__metadata__": {"\\ud800": "v"}}`)), 'header-json', /__metadata__/);
+    expectCheck(() => readSafetensors(withHeader(`{"a": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0], "x\\udbff": 1}}`)), 'header-json', /the key "x\\udbff" of tensor "a"/);
+    // A pair is one code point; an ignored value may hold anything.
+    expect(readSafetensors(withHeader(`{"a\\ud83d\\ude00": ${e0}}`)).names()).toEqual(['a\u{1f600}']);
+    expect(readSafetensors(withHeader(`{"a": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0], "x": "\\udbff"}}`)).names()).toEqual(['a']);
+  });
+
   test('header-structure: nesting deeper than 128 (serde_json\'s limit) is refused before parsing', () => {
     // An ignored extra key in an entry may nest as deep as the reference accepts; brackets in strings do not count.
     const nested = (levels: number): string => `{"w": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0], "x": ${'['.repeat(levels - 2)}"[{[{"${']'.repeat(levels - 2)}}}`;
@@ -608,6 +625,14 @@ describe('paths that are not regular files', () => {
     expect(lines).toHaveLength(3);
     for (const line of lines) expect(line).toBe(`ERR_SQEX_SAFETENSORS_IO ${line.split(' ')[1]} ${fifo} is a FIFO (named pipe), not a regular file: a safetensors file must be read from a regular file (or pass its bytes)`);
     expect(lines.map((l) => l.split(' ')[1])).toEqual(['readSafetensorsHeader:', 'readSafetensors:', 'readSafetensorsHeader:']);
+  });
+
+  test('a path with a NUL character is a RangeError naming source, as a string and as a file: URL', () => {
+    for (const fn of [readSafetensorsHeader, readSafetensors]) {
+      for (const source of [path.join(scratch, 'a\0b.safetensors'), pathToFileURL(path.join(scratch, 'a\0b.safetensors'))]) {
+        expect(() => fn(source)).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'source', message: expect.stringMatching(new RegExp(`^${fn.name}: source must be a file path without NUL characters`)) }));
+      }
+    }
   });
 
   test('a directory and a character device are refused by what they are, before any read', () => {
