@@ -3,6 +3,7 @@
 //   `${fnName}: ${argName} must be ${expected}; received ${received}`
 // TypeError for a value of the wrong kind, RangeError for the right kind with a wrong value.
 
+import { nodeUtil } from './node-builtins.js';
 import {
   ArrayIsArray,
   JSONStringify,
@@ -20,7 +21,6 @@ import {
   uncurryGetter,
   withProps,
 } from './primordials.js';
-import type * as UtilModule from 'node:util';
 
 /** Largest element count accepted for one tensor (the native kernels index with int32 strides). */
 export const MAX_ELEMENTS = 2 ** 31 - 1;
@@ -78,9 +78,7 @@ const Uint16ArrayCtor = Uint16Array;
 // Telling the two kinds apart by calling SharedArrayBuffer's byteLength getter threw a TypeError
 // for every ordinary buffer, microseconds each and several a call: SE 1x64x8x8 took 57 us a call
 // through the API, against 24 before fixedLengthView asked it of every operand and weight.
-// Built-ins come through process.getBuiltinModule where there is one, as in backend/load.ts.
-const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-const utilTypes = ((getBuiltin ? getBuiltin('node:util') : require('node:util')) as typeof UtilModule).types;
+const utilTypes = nodeUtil.types;
 
 /**
  * `check` when it answers true for `yes` and false for `no` (a util.types replaced before this

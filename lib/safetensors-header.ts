@@ -10,7 +10,7 @@
 //              little-endian elements. The tensors must cover it exactly: sorted by offset, each
 //              begins where the previous ended, the first at 0, the last ends at the file's end.
 
-import { getHeapStatistics } from 'node:v8';
+import { nodeV8 } from './node-builtins.js';
 import { MAX_U64, bufferOf, byteOffsetOf, describe, isPlainObject, isSharedView, lengthOf } from './is.js';
 import {
   ArrayIsArray,
@@ -429,7 +429,7 @@ function parseCostBytes(scan: HeaderScan, textBytes: number): number {
 }
 
 function headerHeapBudget(): number {
-  return Math.max(64 * 2 ** 20, getHeapStatistics().heap_size_limit / 4);
+  return Math.max(64 * 2 ** 20, nodeV8.getHeapStatistics().heap_size_limit / 4);
 }
 
 function isCount(v: unknown): v is number {

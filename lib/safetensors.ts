@@ -6,10 +6,8 @@
 // repository; `@huggingface/hub`'s parseSafetensorsMetadata reads headers of files on the Hub
 // over HTTP, not local files or tensor data, and does not check offsets), so it is written here.
 
-import { constants as bufferConstants } from 'node:buffer';
-import { closeSync, constants as fsConstants, fstatSync, openSync, readSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { editDistance, parseObject } from './args.js';
+import { nodeBuffer, nodeFs, nodeUrl } from './node-builtins.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
 import { JSONStringify, ObjectHasOwn, SetPrototypeAdd, SetPrototypeHas, StringPrototypeIncludes, TypedArrayPrototypeSet, listAppend } from './primordials.js';
 import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, USABLE_VIEW, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
@@ -223,6 +221,10 @@ function sourceOf(fn: string, source: unknown): Source {
   throw typeError(fn, 'source', 'a file path (string or file: URL) or a Uint8Array holding the file', source);
 }
 
+
+const { closeSync, constants: fsConstants, fstatSync, openSync, readSync } = nodeFs;
+const { fileURLToPath } = nodeUrl;
+const bufferConstants = nodeBuffer.constants;
 
 // O_NONBLOCK: opening a FIFO for reading otherwise blocks until a writer comes (forever, for a
 // stray `mkfifo`). Windows has no such flag (and no FIFOs on paths).

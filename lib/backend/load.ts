@@ -7,27 +7,20 @@
 // loads the thrown LoadError lists every attempt and the fix for the failure at hand: a bundled
 // copy, addons disabled (--no-addons), a checkout not built yet, a corrupt or too-new prebuild,
 // or no binary for this platform (the only case that needs a compiler).
-import type * as FsModule from 'node:fs';
-import type * as ModuleModule from 'node:module';
-import type * as OsModule from 'node:os';
-import type * as PathModule from 'node:path';
 
+import type * as FsModule from 'node:fs';
 import { BINDING_CONTRACT, type NativeBinding } from './contract.js';
 import { bufferOf, fileKind } from '../is.js';
+import { nodeBuffer, nodeFs, nodeModule, nodeOs, nodePath } from '../node-builtins.js';
 import { elfArch, truncatedBinary } from './binary-file.js';
 import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildReport, type FileLoad, readManifest, type ShippedCudaBuild, singleBuild } from './cuda-builds.js';
 
 export type { CudaBuildReport } from './cuda-builds.js';
 
-// Built-ins come through process.getBuiltinModule (Node >= 20.16), not require(): an app bundled
-// as an ES module (esbuild --format=esm) turns every require() of this CommonJS file into a stub
-// that throws 'Dynamic require of "node:fs" is not supported' on import, before this loader can
-// say what is wrong. Older Node, where that bundle cannot work anyway, falls back to require().
-const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-const fs = (getBuiltin ? getBuiltin('node:fs') : require('node:fs')) as typeof FsModule;
-const os = (getBuiltin ? getBuiltin('node:os') : require('node:os')) as typeof OsModule;
-const path = (getBuiltin ? getBuiltin('node:path') : require('node:path')) as typeof PathModule;
-const nodeModule = (getBuiltin ? getBuiltin('node:module') : require('node:module')) as typeof ModuleModule;
+// Built-ins through lib/node-builtins.ts (no require(): see there).
+const fs = nodeFs;
+const os = nodeOs;
+const path = nodePath;
 const { existsSync, readdirSync, readFileSync, statSync } = fs;
 const { arch, platform } = os;
 
@@ -642,7 +635,7 @@ function libcName(): string {
 
 // Captured at load, as Node core's primordials (the buffer getter through lib/is.ts's bufferOf):
 // later changes to Buffer or the prototypes do not reach the allocator the addon calls.
-// Buffer is the global (no import: see getBuiltin above).
+// Buffer is the global (no import: see lib/node-builtins.ts).
 const NodeBuffer = Buffer;
 const allocUnsafeSlow = NodeBuffer.allocUnsafeSlow;
 const reflectApply = Reflect.apply;
@@ -650,7 +643,7 @@ const NodeArrayBuffer = ArrayBuffer;
 // A Buffer holds at most buffer.constants.MAX_LENGTH bytes (4 GiB on Node 20), less than a V8
 // ArrayBuffer and than the largest result (2^31 - 1 elements, 8 GiB); past it allocUnsafeSlow
 // throws ERR_OUT_OF_RANGE, which the addon would report as out of memory.
-const maxBufferBytes = ((getBuiltin ? getBuiltin('node:buffer') : require('node:buffer')) as { constants: { MAX_LENGTH: number } }).constants.MAX_LENGTH;
+const maxBufferBytes = nodeBuffer.constants.MAX_LENGTH;
 
 /**
  * The memory of a result array (a call without `out`): not zero-filled, since the kernel writes
