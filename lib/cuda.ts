@@ -2,6 +2,7 @@
 // validation never depends on it and `cuda.status()` can report a load failure instead of throwing.
 
 import type { NativeBinding, NativeCudaStatus } from './backend/contract.js';
+import type { CudaBuildInfo } from './backend/cuda-builds.js';
 import { bindingPath, cudaBuilds, loadBinding } from './backend/load.js';
 import { codedError, rangeError } from './is.js';
 import { ObjectFreeze, StringPrototypeSlice, listAppend } from './primordials.js';
@@ -22,32 +23,7 @@ export interface CudaDeviceInfo {
   readonly l2Bytes: number;
 }
 
-/**
- * One CUDA build of the addon. linux-x64 ships two: CUDA 13.0 (drivers that support CUDA 13.0:
- * R580 and newer) and CUDA 11.8 (drivers that support CUDA 11.2 or newer: R460 on, e.g. R470,
- * R535, R550, R570). The loader uses the newest one the installed driver supports, falls back to
- * the next, and, when none can use CUDA, runs the CPU kernels of the newest that loads.
- * SQUEEZE_EXCITE_CUDA_BUILD=11.8 (or 13.0; a prefix such as "11" works) forces one.
- */
-export interface CudaBuildInfo {
-  /** The CUDA runtime linked into the build, e.g. "11.8". */
-  readonly cudaVersion: string;
-  /**
-   * The oldest driver it runs on, as the CUDA version the driver supports (the unit of
-   * `driverVersion`): "13.0" is R580 (>= 580.65.06 on Linux), "11.2" is R460 (>= 460.27.03).
-   */
-  readonly minDriverVersion: string;
-  /** Path of its .node file. */
-  readonly binary: string;
-  /** True for the one build in use (also when it serves the CPU path only). */
-  readonly loaded: boolean;
-  /**
-   * Why this build was not used ("not loaded: CUDA driver 12.2 is older than the 13.0 this
-   * build needs"), or, on the loaded build, why CUDA is not available with it. Absent on a
-   * loaded build that runs CUDA.
-   */
-  readonly reason?: string;
-}
+export type { CudaBuildInfo };
 
 /**
  * What `cuda.status()` reports (a frozen object, read once per process; versions as CUDA numbers

@@ -107,7 +107,6 @@ const registry = new FinalizationRegistry<Held>((held) => {
   }
 });
 
-
 let createTensor: (
   ptr: bigint,
   shape: Shape4,
@@ -156,7 +155,7 @@ const REAL = 'a DeviceTensor made by DeviceTensor.from, DeviceTensor.empty, Devi
  * ops return DeviceTensors when given one. Free it with dispose() (or `using`); a forgotten one
  * is freed by a FinalizationRegistry. The instance is frozen. `new DeviceTensor()` is an Error
  * with code 'ERR_ILLEGAL_CONSTRUCTOR'; a method called on anything but a real DeviceTensor a
- * TypeError (code 'ERR_INVALID_ARG_TYPE').
+ * TypeError (code 'ERR_INVALID_ARG_TYPE'), but toString(), which says what it was called on.
  */
 export class DeviceTensor {
   /** Logical [N, C, H, W], whatever the layout (frozen). */
@@ -556,8 +555,6 @@ function storageBits(data: Float32Array | Uint16Array, dtype: DType): Float32Arr
   if (!isFloat32Array(data) || dtype === 'float32') return data;
   return dtype === 'float16' ? float32ToFloat16Bits(data) : float32ToBfloat16Bits(data);
 }
-
-
 
 function checkDeviceIndex(fn: string, native: NativeBinding, device: number): void {
   const count = native.cudaStatus().deviceCount;

@@ -90,8 +90,8 @@ function checkUsable(fn: string, arg: string, kind: string, view: Float32Array |
 }
 
 /**
- * Converts to IEEE binary16 bit patterns, rounding to nearest even (values beyond ±65504
- * round to ±Infinity; a NaN becomes its sign | 0x7e00, its payload dropped, as PyTorch's
+ * Converts to IEEE binary16 bit patterns, rounding to nearest even (|v| < 65520 rounds to at most
+ * ±65504, the largest finite half; from 65520 on to ±Infinity; a NaN becomes its sign | 0x7e00, its payload dropped, as PyTorch's
  * `.half()` writes it). A number gives one pattern; a Float32Array gives a
  * Uint16Array of the same length. A number is first rounded to float32 (as a Float32Array
  * element would be), then to binary16, as PyTorch converts a float32 value (and a float64 tensor:

@@ -74,7 +74,7 @@ export { loadReport, LoadError } from './backend/load.js';
 
 export { isSqexError } from './errors.js';
 export type { SqexError, SqexErrorCode } from './errors.js';
-export type { CudaBuildReport, LoadAttempt, LoadReport } from './backend/load.js';
+export type { LoadAttempt, LoadReport } from './backend/load.js';
 
 import { DeviceTensor } from './device-tensor.js';
 import type { DevicePointerOptions } from './device-tensor.js';

@@ -89,20 +89,37 @@ export function isSafetensorsDType(name: unknown): name is SafetensorsDType {
   return typeof name === 'string' && ObjectHasOwn(DTYPE_BITS, name);
 }
 
-/** Which check a file failed (SafetensorsError.check). */
+/**
+ * Which check a file failed (SafetensorsError.check):
+ * - 'file-too-small': fewer than the 8 bytes of N;
+ * - 'header-too-large': N > SAFETENSORS_MAX_HEADER_BYTES, or more values than the JS heap can
+ *   parse safely;
+ * - 'header-length': 8 + N > the file's length (a truncated file, or a wrong N);
+ * - 'header-utf8': the header is not valid UTF-8;
+ * - 'header-json': not JSON, or JSON the reference's serde_json refuses (a leading BOM, a lone
+ *   surrogate escape in a name);
+ * - 'header-structure': JSON, but not { name: { dtype, shape, data_offsets } } and a string map
+ *   "__metadata__" (numbers not written as plain integers, nesting past 128 included);
+ * - 'duplicate-name': a name (or a key of one entry) appears twice;
+ * - 'dtype': a dtype the format does not define;
+ * - 'overflow': the shape's element count or byte count is not representable (u64);
+ * - 'shape-size': end - begin differs from the bytes the shape and dtype need;
+ * - 'offsets': begin > end, overlaps, gaps, or not starting at 0;
+ * - 'data-length': offsets run past the data section, or leave bytes of it unclaimed.
+ */
 export type SafetensorsCheck =
-  | 'file-too-small' // fewer than the 8 bytes of N
-  | 'header-too-large' // N > SAFETENSORS_MAX_HEADER_BYTES, or more values than the JS heap can parse safely
-  | 'header-length' // 8 + N > the file's length (truncated file, or a wrong N)
-  | 'header-utf8' // the header is not valid UTF-8
-  | 'header-json' // not JSON
-  | 'header-structure' // JSON, but not { name: { dtype, shape, data_offsets } } and a string map __metadata__
-  | 'duplicate-name' // a name (or a key of one entry) appears twice
-  | 'dtype' // a dtype the format does not define
-  | 'overflow' // shape product or byte count not representable
-  | 'shape-size' // end - begin differs from the bytes the shape and dtype need
-  | 'offsets' // begin > end, overlaps, gaps, or not starting at 0
-  | 'data-length'; // offsets run past the data section, or leave bytes of it unclaimed
+  | 'file-too-small'
+  | 'header-too-large'
+  | 'header-length'
+  | 'header-utf8'
+  | 'header-json'
+  | 'header-structure'
+  | 'duplicate-name'
+  | 'dtype'
+  | 'overflow'
+  | 'shape-size'
+  | 'offsets'
+  | 'data-length';
 
 /**
  * A file that is not valid safetensors. `code` is 'ERR_SQEX_SAFETENSORS'; `check` says which rule
@@ -257,6 +274,9 @@ function refuseLoneSurrogates(src: string, name: string, entry: unknown): void {
   }
 }
 
+// A plain unsigned integer as the reference's usize fields take it.
+const PLAIN_UNSIGNED = /^(0|[1-9][0-9]*)$/;
+
 /**
  * One pass over header text that is known to be valid JSON, for what JSON.parse hides:
  * - `duplicate`: a key that appears twice in one object (JSON.parse silently keeps the last), as
@@ -268,8 +288,6 @@ function refuseLoneSurrogates(src: string, name: string, entry: unknown): void {
  *   ignores them).
  * Stops at the first duplicate; null where there is none.
  */
-const PLAIN_UNSIGNED = /^(0|[1-9][0-9]*)$/;
-
 function headerTextIssues(text: string): { duplicate: [string, number] | null; notInteger: [string, string, string] | null } {
   // Per open container: the keys seen (null for an array) and its own key in the parent object.
   const seen: (Set<string> | null)[] = [];
@@ -436,7 +454,7 @@ function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
-/** Parses and validates the header bytes against a data section of dataLength bytes. @internal */
+/** Parses and validates the header bytes (headerLength of them) against a file of fileLength bytes. @internal */
 export function parseHeader(src: string, bytes: Uint8Array, headerLength: number, fileLength: number): SafetensorsHeader {
   let text: string;
   try {

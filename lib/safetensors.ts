@@ -516,7 +516,7 @@ const READ_OPTION_KEYS = ['toFloat32', 'names'] as const;
  *   tensors.
  * @returns a SafetensorsFile: `tensors[name]` = { dtype, shape, data, zeroCopy }, `metadata`,
  *   `header`.
- * @throws SafetensorsError (code 'ERR_SQEX_SAFETENSORS', with `check`) for an invalid file; an
+ * @throws SafetensorsError (code 'ERR_SQEX_SAFETENSORS', with `check`) for an invalid file; a
  *   RangeError with code 'ERR_SQEX_SAFETENSORS_NAME' (`argument` 'options.names') for a requested
  *   name the file lacks, with the nearest name the file has; a RangeError
  *   with code 'ERR_SQEX_SAFETENSORS_TOO_LARGE' for a tensor larger than one ArrayBuffer; the fs

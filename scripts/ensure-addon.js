@@ -77,7 +77,7 @@ function refreshLocalBuild() {
 
 refreshLocalBuild().then((status) => {
   if (status !== 0) process.exit(status);
-  const report = require('../dist/index.js').loadReport(); // never throws: attempts say why
+  const report = require('../dist/index.js').loadReport(); // no LoadError: attempts say why (it throws only for a load re-entered or broken by other code)
   if (report.binary) process.exit(0);
   const why = report.attempts.map((a) => `${a.kind}: ${a.reason}`).join('; ') || 'no .node file found';
   console.error(`squeeze-excite: the native addon does not load in this checkout (${why}); building it as npm install does (node scripts/install.js)`);

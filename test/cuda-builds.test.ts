@@ -16,7 +16,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import type { NativeBinding } from '../dist/backend/contract.js';
-import type { CudaBuildReport, LoadReport, LoaderSetup } from '../dist/backend/load.js';
+import type { CudaBuildInfo, LoadReport, LoaderSetup } from '../dist/backend/load.js';
 import { DRIVER_BRANCH_CUDA, type DriverBranch, FakeCuda } from './fake-cuda.js';
 import { TOL_F32, expectClose, freshRng, poisoned, seedNote } from './helpers.js';
 import { refSE, type Shape4 } from './reference.js';
@@ -29,11 +29,11 @@ interface LoadModule {
   loadWith(setup: LoaderSetup): { binding: NativeBinding; report: LoadReport };
   loadBinding(): NativeBinding;
   bindingPath(): string | null;
-  cudaBuilds(): CudaBuildReport[];
+  cudaBuilds(): CudaBuildInfo[];
   LoadError: new (...args: never[]) => Error;
 }
 interface IndexModule {
-  cuda: { status(): { available: boolean; compiled: boolean; runtimeVersion: string | null; driverVersion: string | null; minDriverVersion: string | null; reason: string | null; binary: string | null; builds: readonly CudaBuildReport[] } };
+  cuda: { status(): { available: boolean; compiled: boolean; runtimeVersion: string | null; driverVersion: string | null; minDriverVersion: string | null; reason: string | null; binary: string | null; builds: readonly CudaBuildInfo[] } };
   seForward(x: Float32Array, shape: Shape4, w: { w1: Float32Array; w2: Float32Array }, o?: { device?: 'cpu' | 'auto' | 'cuda'; out?: Float32Array }): Float32Array;
 }
 
@@ -166,7 +166,7 @@ describe('CUDA build selection by driver (emulated drivers, real loader)', () =>
       ]);
       expect(builds.map((b) => b.loaded)).toEqual([want.binary === 'primary', want.binary === 'cuda11']);
       for (const [i, re] of want.reasons.entries()) {
-        const b = builds[i] as CudaBuildReport;
+        const b = builds[i] as CudaBuildInfo;
         if (re === undefined) expect(b.reason, `builds[${i}].reason`).toBeUndefined();
         else expect(b.reason, `builds[${i}].reason`).toMatch(re);
       }
@@ -367,7 +367,7 @@ console.log(JSON.stringify({ status: sqex.cuda.status(), y: Array.from(y) }));
     expect(loaded).toHaveLength(1);
     expect(s.binary).toBe(loaded[0]?.binary);
     expect(s.runtimeVersion).toBe(loaded[0]?.cudaVersion);
-    const fits = (b: CudaBuildReport): boolean => s.driverVersion !== null && compare(s.driverVersion, b.minDriverVersion) >= 0;
+    const fits = (b: CudaBuildInfo): boolean => s.driverVersion !== null && compare(s.driverVersion, b.minDriverVersion) >= 0;
     // The newest build the driver supports, whether or not a GPU is there (a machine with the
     // driver's library and no device reports its version); with no driver, the newest build.
     const pick = s.builds.find(fits) ?? s.builds[0];

@@ -25,7 +25,7 @@
 // reused, so a use after free is always caught; allocations are separated by an unmapped gap, so
 // running off the end of one never lands in the next.
 import { createRequire } from 'node:module';
-import type { CudaBuildReport } from '../dist/backend/load.js';
+import type { CudaBuildInfo } from '../dist/backend/load.js';
 import type {
   HostOperands,
   HostWeights,
@@ -1041,7 +1041,7 @@ export class FakeCuda {
 interface LoaderModule {
   loadBinding(): NativeBinding;
   bindingPath(): string | null;
-  cudaBuilds(): CudaBuildReport[];
+  cudaBuilds(): CudaBuildInfo[];
 }
 
 const INSTALLED = Symbol.for('squeeze-excite.test.fake-cuda');

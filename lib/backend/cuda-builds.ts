@@ -28,17 +28,30 @@ export interface ShippedCudaBuild {
   readonly minDriverVersion: string;
 }
 
-/** One CUDA build as cuda.status().builds reports it. */
-export interface CudaBuildReport {
+/**
+ * One CUDA build of the addon. linux-x64 ships two: CUDA 13.0 (drivers that support CUDA 13.0:
+ * R580 and newer) and CUDA 11.8 (drivers that support CUDA 11.2 or newer: R460 on, e.g. R470,
+ * R535, R550, R570). The loader uses the newest one the installed driver supports, falls back to
+ * the next, and, when none can use CUDA, runs the CPU kernels of the newest that loads.
+ * SQUEEZE_EXCITE_CUDA_BUILD=11.8 (or 13.0; a prefix such as "11" works) forces one.
+ */
+export interface CudaBuildInfo {
   /** The CUDA runtime linked into the build, e.g. "11.8". */
   readonly cudaVersion: string;
-  /** The oldest driver it runs on, as the CUDA version the driver supports, e.g. "11.2" (R460). */
+  /**
+   * The oldest driver it runs on, as the CUDA version the driver supports (the unit of
+   * `driverVersion`): "13.0" is R580 (>= 580.65.06 on Linux), "11.2" is R460 (>= 460.27.03).
+   */
   readonly minDriverVersion: string;
-  /** The .node file. */
+  /** Path of its .node file. */
   readonly binary: string;
   /** True for the one build in use (for the CPU kernels too, when none can use CUDA). */
   readonly loaded: boolean;
-  /** Why this build was not chosen, or, for the loaded one, why CUDA is not available with it. */
+  /**
+   * Why this build was not used ("not loaded: CUDA driver 12.2 is older than the 13.0 this
+   * build needs"), or, on the loaded build, why CUDA is not available with it. Absent on a
+   * loaded build that runs CUDA.
+   */
   readonly reason?: string;
 }
 
@@ -60,7 +73,7 @@ export interface BuildAttempt {
 export interface BuildChoice {
   /** The build in use, or null when none loaded. */
   chosen: { binding: NativeBinding; file: string } | null;
-  builds: CudaBuildReport[];
+  builds: CudaBuildInfo[];
   attempts: BuildAttempt[];
 }
 
@@ -160,7 +173,7 @@ function statusOf(binding: NativeBinding): NativeCudaStatus | string {
  * `wanted` (SQUEEZE_EXCITE_CUDA_BUILD) restricts the choice to the builds it names.
  */
 export function chooseBuild(shipped: readonly ShippedCudaBuild[], load: (file: string) => FileLoad, wanted: string | null): BuildChoice {
-  const builds: CudaBuildReport[] = [];
+  const builds: CudaBuildInfo[] = [];
   const attempts: BuildAttempt[] = [];
   // Index into `builds` of each loaded binding, in order, with its status.
   const loaded: { index: number; binding: NativeBinding; status: NativeCudaStatus | string }[] = [];
@@ -176,7 +189,7 @@ export function chooseBuild(shipped: readonly ShippedCudaBuild[], load: (file: s
       continue;
     }
     if (winner >= 0) {
-      const w = builds[winner] as CudaBuildReport;
+      const w = builds[winner] as CudaBuildInfo;
       report(b, `not loaded: the CUDA ${w.cudaVersion} build runs on this driver (${driver ?? 'unknown'}) and is newer`);
       continue;
     }
@@ -211,23 +224,23 @@ export function chooseBuild(shipped: readonly ShippedCudaBuild[], load: (file: s
   // CUDA is still unavailable, e.g. no device), else the newest that loaded, serves the CPU path.
   const runnable = (l: (typeof loaded)[number]): boolean =>
     typeof l.status !== 'string' && l.status.driverVersion !== null &&
-    compareVersions(l.status.driverVersion, (builds[l.index] as CudaBuildReport).minDriverVersion) >= 0;
+    compareVersions(l.status.driverVersion, (builds[l.index] as CudaBuildInfo).minDriverVersion) >= 0;
   const use = winner >= 0 ? loaded.find((l) => l.index === winner) : (loaded.find(runnable) ?? loaded[0]);
   // The loaded builds that were not chosen say why CUDA did not run with them.
   for (const l of loaded) {
     const why = typeof l.status === 'string' ? l.status : (l.status.reason ?? 'CUDA is not available (no reason given by the addon)');
-    const prev = builds[l.index] as CudaBuildReport;
+    const prev = builds[l.index] as CudaBuildInfo;
     if (l === use) {
       builds[l.index] = { ...prev, loaded: true, ...(l.index === winner ? {} : { reason: why }) };
     } else {
       builds[l.index] = { ...prev, reason: why };
     }
   }
-  return { chosen: use ? { binding: use.binding, file: (builds[use.index] as CudaBuildReport).binary } : null, builds, attempts };
+  return { chosen: use ? { binding: use.binding, file: (builds[use.index] as CudaBuildInfo).binary } : null, builds, attempts };
 }
 
 /** The builds entry for a single binary (a local build, SQUEEZE_EXCITE_BINARY, a prebuild without a manifest). */
-export function singleBuild(binding: NativeBinding, file: string): CudaBuildReport[] {
+export function singleBuild(binding: NativeBinding, file: string): CudaBuildInfo[] {
   const s = statusOf(binding);
   if (typeof s === 'string') return [];
   if (!s.compiled || s.runtimeVersion === null) return [];

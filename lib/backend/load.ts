@@ -13,9 +13,9 @@ import { BINDING_CONTRACT, type NativeBinding } from './contract.js';
 import { bufferOf, fileKind } from '../is.js';
 import { nodeBuffer, nodeFs, nodeModule, nodeOs, nodePath } from '../node-builtins.js';
 import { elfArch, truncatedBinary } from './binary-file.js';
-import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildReport, type FileLoad, readManifest, type ShippedCudaBuild, singleBuild } from './cuda-builds.js';
+import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildInfo, type FileLoad, readManifest, type ShippedCudaBuild, singleBuild } from './cuda-builds.js';
 
-export type { CudaBuildReport } from './cuda-builds.js';
+export type { CudaBuildInfo } from './cuda-builds.js';
 
 // Built-ins through lib/node-builtins.ts (no require(): see there).
 const fs = nodeFs;
@@ -92,7 +92,7 @@ export interface LoadReport {
    * the platform's cuda-builds.json, or the one binary loaded when it has CUDA compiled in; empty
    * for a CPU-only binary or when nothing loaded.
    */
-  cudaBuilds: CudaBuildReport[];
+  cudaBuilds: CudaBuildInfo[];
 }
 
 interface NodeGypBuildHelpers {
@@ -692,7 +692,12 @@ export function loadBinding(): NativeBinding {
 
 /**
  * What the loader did: the file loaded and every attempt (loads the addon if not yet loaded).
- * Never throws a LoadError: when nothing loads, it returns that error's report (binary null).
+ * Does not throw a LoadError: when nothing loads, it returns that error's report (binary null).
+ *
+ * @throws Error with code 'ERR_SQEX_LOAD' when called from inside the first load (e.g. by a
+ *   replaced built-in the loader calls), or when the load failed with something other than a
+ *   LoadError (that failure is its `cause`; such a failure is not cached, so a later call tries
+ *   again).
  */
 export function loadReport(): LoadReport {
   try {
@@ -710,6 +715,6 @@ export function bindingPath(): string | null {
 }
 
 /** The CUDA builds found and which one is in use (see LoadReport.cudaBuilds); [] when nothing loads. */
-export function cudaBuilds(): CudaBuildReport[] {
+export function cudaBuilds(): CudaBuildInfo[] {
   return loadReport().cudaBuilds;
 }

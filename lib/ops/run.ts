@@ -168,7 +168,7 @@ export function prepare(
   weights: unknown,
   opts: Readonly<Record<string, unknown>>,
 ): PreparedCall {
-  attemptLoad(); // before any argument is read (lib/cuda.ts says why)
+  attemptLoad(); // before any argument is checked (lib/cuda.ts says why)
   const settings = parseSettings(fn, spec, opts);
   const stream = parseStream(fn, 'options.stream', opts.stream);
   const offloadAlways = parseOffload(fn, opts);

@@ -506,7 +506,7 @@ DevicePtrs ParseDevicePtrs(const Napi::Env& env, const Napi::Value& v, const OpP
   }
   auto arr = v.As<Napi::TypedArray>();
   if (arr.ElementLength() != 2 * kSlotCount) {
-    ThrowRangeError(env, "dev must have 18 entries");
+    ThrowRangeError(env, "dev must have " + std::to_string(2 * kSlotCount) + " entries");
   }
   const uint64_t* d = static_cast<const uint64_t*>(TypedArrayData(arr));
   static const char* names[kSlotCount] = {"x", "residual", "out", "scaleOut", "w1", "b1", "w2", "b2", "aux"};

@@ -1,6 +1,6 @@
 // Instantiates kernels_impl.h once per instruction set and picks the best one at run time.
-// x86-64: SSE2 (baseline, always) and AVX2+FMA (GCC/Clang only, behind a target region and
-// __builtin_cpu_supports). arm64: NEON. Anything else: scalar.
+// x86-64: SSE2 (baseline, always), AVX2+FMA and AVX-512 (F, DQ, VL, BW) (GCC/Clang only, each
+// behind a target region and __builtin_cpu_supports). arm64: NEON. Anything else: scalar.
 #include <algorithm>
 #include <atomic>
 #include <cmath>

@@ -1,6 +1,6 @@
 // Vectorised inner loops, written once against a small vector vocabulary and included by
-// kernels.cpp once per instruction set, inside that set's namespace (and, for AVX2, inside a
-// target("avx2,fma") region). No include guard on purpose; includes nothing itself.
+// kernels.cpp once per instruction set, inside that set's namespace (and, for AVX2 and AVX-512,
+// inside that set's target(...) region). No include guard on purpose; includes nothing itself.
 //
 // Expected in the including namespace:
 //   vf (W float lanes), vld, vst, vst_nt (aligned streaming store), vfence, vset, vzero, vadd,

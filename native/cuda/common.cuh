@@ -1,6 +1,8 @@
 // Device helpers shared by the SE, ECA and CBAM kernels: storage-type conversion, 16-byte
-// vector access, activation/gate functions, the per-sample inter-block barrier, and the
-// host-side error macro. Storage is float/half/bf16; all arithmetic is fp32.
+// vector access, PyTorch's NaN rules, activation/gate functions, warp reductions, cp.async, the
+// per-sample inter-block barrier and the block-wide row reductions. Storage is float/half/bf16;
+// pooled sums and FC dot products accumulate in fp64 (v7), the rest is fp32. The host-side
+// error macro is SQEX_CUDA_TRY in internal.h.
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -260,72 +262,6 @@ __host__ __device__ __forceinline__ void split_range(int64_t total, int64_t part
   hi = total * (i + 1) / parts;
 }
 
-// Dot products of rows [r0, r1) of a row-major fp32 global matrix (row length len) with one or
-// two fp32 shared-memory vectors. Rows go to groups of G lanes (G = a power of two covering
-// len/4 float4s, at most 32), R rows per group in flight; each group reduces with a fixed
-// butterfly, so results are deterministic. emit(row, dot1, dot2) runs on the group's lane 0.
-template <bool V4, typename F>
-__device__ __forceinline__ void rows_dot_impl(const float* __restrict__ W, int64_t r0, int64_t r1,
-                                              int len, const float* v1, const float* v2, F&& emit) {
-  constexpr int R = 4;
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  const int units = V4 ? (len + 3) / 4 : len;
-  int G = 1;
-  while (G < 32 && G < units) G <<= 1;
-  const int per_warp = 32 / G;
-  const int sub = lane / G, sl = lane - sub * G;
-  const int64_t ngroups = int64_t(kWarps) * per_warp;
-  for (int64_t base0 = r0 + int64_t(warp) * per_warp; base0 < r1; base0 += R * ngroups) {
-    double a1[R], a2[R];  // fp64: |x| ~ 1e4 makes the FC sums cancel badly in fp32
-#pragma unroll
-    for (int rr = 0; rr < R; ++rr) {
-      a1[rr] = 0.0;
-      a2[rr] = 0.0;
-      const int64_t row = base0 + sub + rr * ngroups;
-      if (row < r1) {
-        if constexpr (V4) {
-          const float4* w4 = reinterpret_cast<const float4*>(W + row * len);
-          const float4* x4 = reinterpret_cast<const float4*>(v1);
-          const float4* y4 = reinterpret_cast<const float4*>(v2);
-          for (int i = sl; i < units; i += G) {
-            const float4 w = __ldg(w4 + i);
-            const float4 x = x4[i];
-            a1[rr] = fma(double(w.x), double(x.x), fma(double(w.y), double(x.y), fma(double(w.z), double(x.z), fma(double(w.w), double(x.w), a1[rr]))));
-            if (v2) {
-              const float4 y = y4[i];
-              a2[rr] = fma(double(w.x), double(y.x), fma(double(w.y), double(y.y), fma(double(w.z), double(y.z), fma(double(w.w), double(y.w), a2[rr]))));
-            }
-          }
-        } else {
-          const float* w = W + row * len;
-          for (int i = sl; i < units; i += G) {
-            const float wv = __ldg(w + i);
-            a1[rr] = fma(double(wv), double(v1[i]), a1[rr]);
-            if (v2) a2[rr] = fma(double(wv), double(v2[i]), a2[rr]);
-          }
-        }
-      }
-    }
-#pragma unroll
-    for (int rr = 0; rr < R; ++rr) {
-      for (int o = G >> 1; o > 0; o >>= 1) {
-        a1[rr] += __shfl_xor_sync(0xffffffffu, a1[rr], o);
-        if (v2) a2[rr] += __shfl_xor_sync(0xffffffffu, a2[rr], o);
-      }
-      const int64_t row = base0 + sub + rr * ngroups;
-      if (sl == 0 && row < r1) emit(row, static_cast<float>(a1[rr]), static_cast<float>(a2[rr]));
-    }
-  }
-}
-template <typename F>
-__device__ __forceinline__ void rows_dot(const float* __restrict__ W, int64_t r0, int64_t r1, int len,
-                                         const float* v1, const float* v2, F&& emit) {
-  if ((len & 3) == 0 && (reinterpret_cast<uintptr_t>(W) & 15) == 0)
-    rows_dot_impl<true>(W, r0, r1, len, v1, v2, emit);
-  else
-    rows_dot_impl<false>(W, r0, r1, len, v1, v2, emit);
-}
-
 // Threads per row of a block-wide row-dot pass: the largest power of two with
 // TPR * min(rows, kThreads) <= kThreads, halved while half of it still covers the row's units.
 __device__ __forceinline__ int rows_dot_tpr(int64_t nrows, int units) {
@@ -482,32 +418,6 @@ __device__ __forceinline__ void block_strided_reduce(const S* p, const float* pm
       __syncthreads();
     }
     if (tk == 0 && valid) emit(i, s, m);
-  }
-}
-
-// Sum (and max) of count values p[t * stride], t ascending, loads batched 8 deep (L2 latency).
-template <bool kMax>
-__device__ __forceinline__ void ordered_reduce(const float* p, const float* pm, int64_t stride,
-                                               int count, double& sum, float& mx) {
-  sum = 0.0;
-  mx = -INFINITY;
-  int t = 0;
-  for (; t + 8 <= count; t += 8) {
-    float v[8], m[8];
-#pragma unroll
-    for (int u = 0; u < 8; ++u) {
-      v[u] = __ldcg(p + (t + u) * stride);
-      if (kMax) m[u] = __ldcg(pm + (t + u) * stride);
-    }
-#pragma unroll
-    for (int u = 0; u < 8; ++u) {
-      sum += v[u];
-      if (kMax) mx = max_nan(mx, m[u]);
-    }
-  }
-  for (; t < count; ++t) {
-    sum += __ldcg(p + t * stride);
-    if (kMax) mx = max_nan(mx, __ldcg(pm + t * stride));
   }
 }
 

@@ -25,7 +25,8 @@ double cpu_forward_cost_bytes(const OpParams& p, bool has_residual);
 // run on (the affinity mask and a cgroup CPU quota count; thread_pool.cpp available_cpus).
 int cpu_thread_count();
 void cpu_set_thread_count(int n);
-// The SIMD level the kernels were dispatched to, for info(): "avx2", "sse2", "neon", "scalar".
+// The SIMD level the kernels were dispatched to, for info(): "avx512", "avx2", "sse2", "neon",
+// "scalar".
 const char* cpu_simd_level();
 
 }  // namespace sqex

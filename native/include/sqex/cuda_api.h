@@ -1,5 +1,6 @@
 // CUDA backend as seen from the binding: plain C++ types only, streams as opaque void*.
-// native/cuda/*.cu implement it when CUDA is compiled in; native/cuda/stub.cpp otherwise.
+// native/cuda/*.cpp (device, memory, forward, ...) implement it when CUDA is compiled in;
+// native/cuda/stub.cpp otherwise.
 #pragma once
 #include <cstddef>
 #include <cstdint>
