@@ -4,8 +4,8 @@
 //   1. a prebuild that loads on this machine -> nothing to build;
 //   2. a development checkout (.git present) or SQEX_BUILD=cmake -> a development build with
 //      cmake-js: the CPU kernels, plus CUDA when nvcc is found, for this machine's GPU only (or
-//      sm_90 without one; scripts/cmake-build.js says why). About 30-125 s on 2 cores (CPU-only, with
-//      SQEX_CUDA=OFF: 10-35 s).
+//      sm_90 without one; scripts/cmake-build.js says why). 1-4 min on 2 cores with nvcc, most of it
+//      nvcc's (CPU-only, with SQEX_CUDA=OFF: under a minute).
 //   3. otherwise -> node-gyp, the CPU-only fallback build from binding.gyp.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -59,7 +59,7 @@ const problem = mode === 'auto' ? prebuildProblem() : 'a source build was asked 
 if (problem === null) process.exit(0);
 if (mode === 'cmake' && process.env.SQEX_CUDA === 'OFF') {
   // As for `npm run prebuildify`: SQEX_CUDA=OFF asks for the CPU kernels only.
-  console.log('squeeze-excite: development checkout, SQEX_CUDA=OFF: building the CPU kernels only with CMake (cmake-js) into build/Release (10-35 s on 2 cores).');
+  console.log('squeeze-excite: development checkout, SQEX_CUDA=OFF: building the CPU kernels only with CMake (cmake-js) into build/Release (under a minute on 2 cores).');
   process.exit(cmakeBuild(['compile', '--out', 'build', '--CDSQEX_CUDA=OFF']));
 }
 if (mode === 'cmake') {
@@ -68,7 +68,7 @@ if (mode === 'cmake') {
     [
       'squeeze-excite: development checkout: building the native addon from source with CMake (cmake-js) into build/Release.',
       '  CPU kernels always; CUDA kernels when CMake finds nvcc, for ' + `${arch.value} (${arch.why}).`,
-      '  Usually 30-125 s on 2 cores, more beside other work (CPU-only: 10-35 s). Other GPUs: SQEX_CUDA_ARCHITECTURES="86-real;90-real" npm run build:native.',
+      '  1-4 min on 2 cores with nvcc, most of it nvcc's, more beside other work (CPU-only: under a minute). Other GPUs: SQEX_CUDA_ARCHITECTURES="86-real;90-real" npm run build:native.',
       '  All release architectures: npm run prebuildify. CPU only: SQEX_CUDA=OFF npm install, or npm run build:native:cpu.',
     ].join('\n'),
   );
@@ -76,7 +76,8 @@ if (mode === 'cmake') {
 }
 console.log(`squeeze-excite: ${problem}; building the CPU backend from source with node-gyp (needs Python 3, make and a C++17 compiler)`);
 const gyp = nodeGyp();
-const r = spawnSync(gyp.cmd, [...gyp.args, 'rebuild'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' && gyp.args.length === 0 });
+// --jobs max: node-gyp's make otherwise compiles one file at a time (68 s against ~25 on 2 cores).
+const r = spawnSync(gyp.cmd, [...gyp.args, 'rebuild', '--jobs', 'max'], { cwd: root, stdio: 'inherit', shell: process.platform === 'win32' && gyp.args.length === 0 });
 if (r.error) {
   console.error(
     `squeeze-excite: could not run node-gyp (${r.error.code || r.error.message}). Install it (npm install -g node-gyp) and run ` +

@@ -9,7 +9,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { elfFloor } = require('./elf-floor.js');
-const { root, requireTools, runPrebuildify } = require('./prebuild-cross.js');
+const { root, requireTools, runPrebuildify } = require('./prebuildify-run.js');
 
 const PREFIX = 'aarch64-linux-gnu-';
 

@@ -6,8 +6,9 @@
 // (SQEX_CUDA=OFF forces a CPU-only prebuild; SQEX_CUDA_ARCHITECTURES picks others).
 //
 // The release build has its own CMake tree, build-prebuild/, so the development tree in build/
-// keeps its configuration; only build/Release/squeeze_excite.node is replaced by the release
-// binary, which prebuildify then moves away (`npm run build:native` relinks it in a second).
+// keeps its configuration; build/Release/squeeze_excite.node is replaced by the release binary,
+// which prebuildify then moves away. The npm scripts park the development binary meanwhile and
+// put it back (scripts/prebuildify-run.js); run by hand, `npm run build:native` relinks it.
 //
 // Cross-compiling on an x86-64 Linux host (`npm run prebuildify:arm64`, `npm run prebuildify:win32`):
 // an --arch, or a prebuildify --platform (PREBUILD_PLATFORM), other than the host's selects a CMake

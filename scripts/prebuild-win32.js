@@ -11,7 +11,7 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const { peImports, win32Problems } = require('./pe-imports.js');
-const { root, requireTools, runPrebuildify } = require('./prebuild-cross.js');
+const { root, requireTools, runPrebuildify } = require('./prebuildify-run.js');
 
 const PREFIX = 'x86_64-w64-mingw32-';
 

@@ -1,7 +1,8 @@
-// Shared by the cross-compiling prebuild scripts (prebuild-arm64.js, prebuild-win32.js): checks
+// Shared by the prebuild scripts (prebuild-host.js, prebuild-arm64.js, prebuild-win32.js): checks
 // that a cross toolchain is on PATH, and runs prebuildify with scripts/prebuild-cmake.js as its
-// --node-gyp while the host's own build/Release addon is parked out of its way (prebuildify moves
-// the first build/Release/*.node it finds into prebuilds/).
+// --node-gyp while the checkout's own build/Release addon is parked out of its way (prebuildify
+// moves the first build/Release/*.node it finds into prebuilds/; without the parking, the
+// checkout would load the prebuild, CPU-only where it was built with SQEX_CUDA=OFF, from then on).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
