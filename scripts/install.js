@@ -68,7 +68,7 @@ if (mode === 'cmake') {
     [
       'squeeze-excite: development checkout: building the native addon from source with CMake (cmake-js) into build/Release.',
       '  CPU kernels always; CUDA kernels when CMake finds nvcc, for ' + `${arch.value} (${arch.why}).`,
-      '  1-4 min on 2 cores with nvcc, most of it nvcc's, more beside other work (CPU-only: under a minute). Other GPUs: SQEX_CUDA_ARCHITECTURES="86-real;90-real" npm run build:native.',
+      '  1-4 min on 2 cores with nvcc (mostly nvcc), more beside other work (CPU-only: under a minute). Other GPUs: SQEX_CUDA_ARCHITECTURES="86-real;90-real" npm run build:native.',
       '  All release architectures: npm run prebuildify. CPU only: SQEX_CUDA=OFF npm install, or npm run build:native:cpu.',
     ].join('\n'),
   );

@@ -225,3 +225,13 @@ describe('CUDA architectures of a build', () => {
     expect(readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8')).toContain('set(SQEX_CUDA_ARCHITECTURES "75-real;80-real;86-real;89-real;90"');
   });
 });
+
+// The scripts npm runs (install.js at every `npm install`) and the CLI are plain JavaScript that
+// nothing compiles: a syntax error would only show when npm runs them (a quote in an install
+// message once did, before a commit).
+describe('scripts and the CLI parse', () => {
+  const files = [...readdirSync(path.join(root, 'scripts')).filter((f) => f.endsWith('.js')).map((f) => path.join('scripts', f)), ...readdirSync(path.join(root, 'bin')).map((f) => path.join('bin', f))];
+  it.each(files)('%s', (file) => {
+    expect(() => execFileSync(process.execPath, ['--check', file], { cwd: root, stdio: 'pipe' })).not.toThrow();
+  });
+});
