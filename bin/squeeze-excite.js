@@ -126,7 +126,10 @@ function main(argv) {
     process.stdout.write(`${version}\n`);
     return 0;
   }
-  if (args[0] !== 'inspect') return usageError(`: unknown command ${printable(JSON.stringify(args[0]))}`);
+  if (args[0] !== 'inspect') {
+    const near = require('../dist/args.js').editDistance(args[0].toLowerCase(), 'inspect') <= 2 ? " (did you mean 'inspect'?)" : '';
+    return usageError(`: unknown command ${printable(JSON.stringify(args[0]))}${near}`);
+  }
   let json = false;
   let options = true; // until `--`: after it, a name starting with '-' is a file
   const files = [];

@@ -106,6 +106,8 @@ const VALUE_SYNONYMS = ObjectFreeze({
   channelslast: 'NHWC',
   channelsfirst: 'NCHW',
   swish: 'silu',
+  hsigmoid: 'hardsigmoid', // timm's and MobileNetV3's short name
+  hardsigmoid: 'hardsigmoid',
 }) as unknown as Readonly<Record<string, string | undefined>>;
 
 /**
@@ -168,7 +170,8 @@ export function parseObject(
     }
     if (!isKnown) {
       const e = typeError(fn, arg, expected(), value);
-      e.message = `${fn}: ${arg} must be ${expected()}; received ${describe(value)} with the unknown key ${JSONStringify(key)}${didYouMean(key, known)}`;
+      const hint = arg === 'weights' ? stateDictNameHint(key, known) : '';
+      e.message = `${fn}: ${arg} must be ${expected()}; received ${describe(value)} with the unknown key ${JSONStringify(key)}${hint === '' ? didYouMean(key, known) : hint}`;
       throw e;
     }
     // A getter that throws is refused as the argument it reads (its error the cause), as the
@@ -179,6 +182,30 @@ export function parseObject(
 }
 
 /** " (did you mean 'layout'?)" for a key within edit distance 2 of a known one. */
+// PyTorch state-dict names (timm, torchvision; after any module prefix) and the weights key each
+// one is. timm's EffectiveSEModule 'fc.weight' is left out: it is w2 of a one-FC SE, a mapping
+// that fromStateDict makes with its shape check.
+const STATE_DICT_NAMES: readonly (readonly [RegExp, string])[] = [
+  [/(^|\.)(fc1|conv_reduce)\.weight$/, 'w1'],
+  [/(^|\.)(fc1|conv_reduce)\.bias$/, 'b1'],
+  [/(^|\.)(fc2|conv_expand)\.weight$/, 'w2'],
+  [/(^|\.)(fc2|conv_expand)\.bias$/, 'b2'],
+  [/(^|\.)spatial\.conv(\.conv)?\.weight$/, 'spatialWeight'],
+  [/(^|\.)spatial\.conv(\.conv)?\.bias$/, 'spatialBias'],
+  [/(^|\.)conv\.weight$/, 'weight'],
+];
+
+/** For a weights key that is a PyTorch state-dict name: which key it is here, and the loaders; else ''. */
+function stateDictNameHint(key: string, known: readonly string[]): string {
+  for (let i = 0; i < STATE_DICT_NAMES.length; i++) {
+    const [pattern, ours] = STATE_DICT_NAMES[i]!;
+    if (RegExpPrototypeExec(pattern, key) !== null && listHas(known, ours)) {
+      return ` (PyTorch's ${JSONStringify(key)} is '${ours}' here; a whole state dict maps with SEBlock/ECABlock/CBAMBlock.fromStateDict or attentionWeightsFromStateDict)`;
+    }
+  }
+  return '';
+}
+
 function didYouMean(key: string, known: readonly string[]): string {
   let best: string | undefined;
   let bestDist = 3;
@@ -193,22 +220,31 @@ function didYouMean(key: string, known: readonly string[]): string {
   return best === undefined ? '' : ` (did you mean '${best}'?)`;
 }
 
-/** Levenshtein distance (insertions, deletions and substitutions each count 1). */
+/**
+ * Optimal string alignment distance: Levenshtein's insertions, deletions and substitutions, plus a
+ * swap of two adjacent characters, each counting 1 (Damerau's transposition, without editing a
+ * swapped pair again): 'NWHC' is 1 from 'NHWC' and 2 from 'NCHW'.
+ */
 export function editDistance(a: string, b: string): number {
-  // A typed array: storing into an element never consults a prototype (an Array's new index would
-  // run a setter a caller put on Array.prototype).
-  const row = new Int32Array(b.length + 1);
-  for (let j = 0; j <= b.length; j++) row[j] = j;
+  // Typed arrays: storing into an element never consults a prototype (an Array's new index would
+  // run a setter a caller put on Array.prototype). Rows i - 2, i - 1 and i.
+  let before = new Int32Array(b.length + 1);
+  let prev = new Int32Array(b.length + 1);
+  let row = new Int32Array(b.length + 1);
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
   for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = MathMin(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
+      let d = MathMin(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = MathMin(d, before[j - 2]! + 1);
+      row[j] = d;
     }
+    const free = before;
+    before = prev;
+    prev = row;
+    row = free;
   }
-  return row[b.length]!;
+  return prev[b.length]!;
 }
 
 /** A non-negative integer index (CUDA device ordinal); undefined stays undefined. */

@@ -237,7 +237,13 @@ class BlockCore {
       if (key !== 'channels') fixed[key] = `${key} is fixed when the block is made: new ${name}(weights, { ${key} }), or ${name}.fromStateDict(tensors, prefix, { kind, ${key} })`;
     }
     this.fixedKeys = ObjectFreeze(fixed);
-    const opts = parseObject(fn, 'options', options, ctorKeys, true);
+    // The reverse mistake: an option of each call given to the constructor.
+    const perCall = ObjectCreate(null) as Record<string, string>;
+    for (let i = 0; i < callKeys.length; i++) {
+      const key = callKeys[i]!;
+      perCall[key] = `${key} is an option of each call: block.forward(x, shape, { ${key} })`;
+    }
+    const opts = parseObject(fn, 'options', options, ctorKeys, true, perCall);
     this.settings = parseSettings(fn, spec, opts);
     this.dtype = opts.dtype === undefined ? undefined : parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
     const channels = positiveInt(fn, 'options.channels', opts.channels);

@@ -5,7 +5,7 @@ import type { NativeBinding, NativeCudaStatus } from './backend/contract.js';
 import type { CudaBuildInfo } from './backend/cuda-builds.js';
 import { bindingPath, cudaBuilds, loadBinding } from './backend/load.js';
 import { codedError, rangeError } from './is.js';
-import { ObjectFreeze, StringPrototypeSlice, listAppend } from './primordials.js';
+import { ObjectFreeze, StringPrototypeSlice, listAppend, withProps } from './primordials.js';
 
 /** One CUDA device as seen by the addon. */
 export interface CudaDeviceInfo {
@@ -252,7 +252,8 @@ export function useCuda(fn: string, device: DeviceChoice, deviceIndex: number | 
     const fix = addonLoaded(s)
       ? "Use device: 'auto' to run on the CPU when CUDA is missing; cuda.status() tells why it is."
       : 'The CPU path needs the same addon, so fix its installation first (the reason above says how).';
-    throw codedError(`${fn}: device 'cuda' was requested but CUDA is not available: ${reasonText(s)}. ${fix}`, 'ERR_SQEX_CUDA_UNAVAILABLE');
+    // `argument` as for a refused option: the choice that cannot be honoured here is options.device.
+    throw withProps(codedError(`${fn}: device 'cuda' was requested but CUDA is not available: ${reasonText(s)}. ${fix}`, 'ERR_SQEX_CUDA_UNAVAILABLE'), { argument: 'options.device' });
   }
   if (deviceIndex !== undefined && deviceIndex >= s.deviceCount) {
     throw rangeError(

@@ -11,7 +11,7 @@ import type { StateDictCheck } from './state-dict-reader.js';
  * - 'ERR_SQEX_INVALID_ARGUMENT' (RangeError): an argument only the native side could refuse
  *   (e.g. a CUDA cache that would have to grow during graph capture);
  * - 'ERR_SQEX_CUDA_UNAVAILABLE': 'cuda' or a DeviceTensor without a usable GPU (the message gives
- *   `cuda.status().reason`); 'ERR_SQEX_CUDA': a CUDA error (`cudaError`, `cudaErrorName`);
+ *   `cuda.status().reason`; `argument` is 'options.device' where an op or block asked for 'cuda'); 'ERR_SQEX_CUDA': a CUDA error (`cudaError`, `cudaErrorName`);
  * - 'ERR_SQEX_UNSUPPORTED', 'ERR_SQEX_ARRAY_CHANGED' (an async call's array was detached, resized
  *   or transferred meanwhile), 'ERR_SQEX_DISPOSED', 'ERR_SQEX_OUT_OF_MEMORY' (`bytes`),
  *   'ERR_ILLEGAL_CONSTRUCTOR', 'ERR_SQEX_LOAD' (LoadError), 'ERR_SQEX_INTERNAL' (a bug here);

@@ -12,6 +12,7 @@ import {
   safetensorsToFloat32,
   seForward,
   attentionWeightsFromStateDict,
+  cuda,
 } from '../dist/index.js';
 import { FIXTURE_DIR } from './helpers.js';
 
@@ -427,5 +428,58 @@ describe('hints a newcomer missed (fresh-clone check, 2026-12-02)', () => {
     expect(e?.code).toBe('ERR_SQEX_SAFETENSORS');
     expect(e?.check).toBe('header-too-large');
     expect(e?.message).toContain(`It is longer than the file (${bytes.length} bytes): this is probably not a safetensors file`);
+  });
+});
+
+// From a newcomer trial (helper, 2026-12-03): hints that pointed the wrong way or were missing.
+describe('a newcomer\'s usual mistakes get the hint that fits them', () => {
+  const x = new Float32Array(4);
+  test("the field's other spellings of a value, and two swapped letters, are suggested", () => {
+    expect(messageOf(() => seForward(x, shape, w, { gate: 'hsigmoid' as never })).message).toContain("(did you mean 'hardsigmoid'?)");
+    // A swap counts one edit (optimal string alignment): NWHC is NHWC with H and W swapped, two substitutions from NCHW.
+    expect(messageOf(() => seForward(x, shape, w, { layout: 'NWHC' as never })).message).toContain("(did you mean 'NHWC'?)");
+  });
+
+  test("a call's option given to a block's constructor is refused with where it goes", () => {
+    for (const key of ['residual', 'out', 'scaleOut', 'stream', 'offload']) {
+      const m = messageOf(() => new SEBlock(w, { [key]: x } as never));
+      expect(m).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: `options.${key}` });
+      expect(m.message).toContain(`${key} is an option of each call: block.forward(x, shape, { ${key} })`);
+    }
+  });
+
+  test('a PyTorch state-dict name as a weights key is told which key it is', () => {
+    const t = new Float32Array(8);
+    expect(messageOf(() => seForward(x, shape, { 'fc1.weight': t } as never)).message).toContain(`PyTorch's "fc1.weight" is 'w1' here`);
+    expect(messageOf(() => seForward(x, shape, { 'layer1.0.se.conv_expand.bias': t } as never)).message).toContain(`is 'b2' here`);
+    // Not a name of these weights: no mapping, the usual key list.
+    expect(messageOf(() => seForward(x, shape, { 'conv.weight': t } as never)).message).not.toContain('PyTorch');
+  });
+
+  test('channels-last data whose shape was written in memory order, without options.layout', () => {
+    const big = new Float32Array(2 * 14 * 14 * 256);
+    const ws = { w1: new Float32Array(16 * 256), w2: new Float32Array(256 * 16) };
+    const m = messageOf(() => seForward(big, [2, 14, 14, 256], ws));
+    expect(m).toMatchObject({ argument: 'weights.w1', code: 'ERR_OUT_OF_RANGE' });
+    expect(m.message).toContain("for channels-last data of C = 256, pass [2, 256, 14, 14] with options.layout 'NHWC'");
+    // A real NCHW shape (C ≠ H) with wrong weights gets no layout advice.
+    expect(messageOf(() => seForward(new Float32Array(2 * 256 * 14 * 12), [2, 256, 14, 12], { w1: new Float32Array(4095), w2: ws.w2 })).message).not.toContain('channels-last');
+  });
+
+  test.skipIf(cuda.status().available)("device 'cuda' without a GPU names options.device (skipped where CUDA is available)", () => {
+    for (const call of [() => seForward(x, shape, w, { device: 'cuda' }), () => new SEBlock(w, { device: 'cuda' })]) {
+      expect(messageOf(call)).toMatchObject({ code: 'ERR_SQEX_CUDA_UNAVAILABLE', argument: 'options.device' });
+    }
+  });
+
+  test('the CLI suggests the command a typo meant', () => {
+    const cli = path.resolve(__dirname, '../bin/squeeze-excite.js');
+    let stderr = '';
+    try {
+      execFileSync(process.execPath, [cli, 'inpsect', 'x.safetensors'], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (err) {
+      stderr = (err as { stderr: string }).stderr;
+    }
+    expect(stderr).toContain(`unknown command "inpsect" (did you mean 'inspect'?)`);
   });
 });

@@ -74,16 +74,21 @@ export function fillCfg(
 /**
  * A weight refused for its size in an NHWC call whose shape's last dim would have fitted as C: the
  * caller most likely passed the memory order [N, H, W, C] as the shape (a newcomer did), so the
- * message says that shapes are [N, C, H, W] in every layout.
+ * message says that shapes are [N, C, H, W] in every layout. In an NCHW call (the default) the
+ * same is said where the shape reads as [N, H, W, C] of a square map (shape[1] = shape[2], and
+ * shape[3] another size): channels-last data passed without its layout (a newcomer did that too);
+ * a real [N, C, H, W] with C = H and W ≠ H is rare.
  */
 function withLayoutHint(err: unknown, layout: string | undefined, shp: readonly number[]): unknown {
   const e = err as { argument?: unknown; message?: unknown; code?: unknown };
   // only the weights whose sizes depend on C (SE's and CBAM's MLP; not ECA's or CBAM's spatial kernel)
   const sized = ['weights.w1', 'weights.b1', 'weights.w2', 'weights.b2'];
-  if (layout !== 'NHWC' || typeof e?.argument !== 'string' || !listHas(sized, e.argument) || e.code !== 'ERR_OUT_OF_RANGE') return err;
+  if (typeof e?.argument !== 'string' || !listHas(sized, e.argument) || e.code !== 'ERR_OUT_OF_RANGE') return err;
   const n = shp[0]!, c = shp[1]!, h = shp[2]!, w = shp[3]!;
   if (w === c) return err;
-  (e as { message: string }).message += `. shape is [N, C, H, W] in every layout: for channels-last data of C = ${w}, pass [${n}, ${w}, ${c}, ${h}], not the memory order [N, H, W, C]`;
+  const nhwc = layout === 'NHWC';
+  if (!nhwc && c !== h) return err;
+  (e as { message: string }).message += `. shape is [N, C, H, W] in every layout: for channels-last data of C = ${w}, pass [${n}, ${w}, ${c}, ${h}]${nhwc ? '' : " with options.layout 'NHWC'"}, not the memory order [N, H, W, C]`;
   return err;
 }
 
