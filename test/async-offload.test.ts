@@ -141,9 +141,9 @@ describe('options.offload of async CPU calls over host arrays', () => {
     );
     await expect(async(x, small, w, { device: 'cpu', out, offload: true })).rejects.toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
     expect(out.every(Number.isNaN)).toBe(true);
-    // Where it is not an option: a block's constructor.
+    // Where it is not an option: a block's constructor (it is one of each forward call).
     expect(() => new SEBlock(randSEWeights(rng, 16, 4, { twoFc: true, b1: false, b2: false }), { offload: 'always' } as never)).toThrow(
-      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', message: expect.stringContaining('unknown key "offload"') }),
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', argument: 'options.offload', message: expect.stringContaining('offload is an option of each call') }),
     );
   });
 });

@@ -658,7 +658,7 @@ describe('blocks refuse bad input', () => {
       [() => new SEBlock(null as never), TypeError, 'new SEBlock', 'weights'],
       [() => new SEBlock({ ...se.weights(), b1: new Float32Array(3) } as never), RangeError, 'new SEBlock', 'weights.b1'],
       [() => new SEBlock(se.weights() as never, { layout: 'CHW' } as never), RangeError, 'new SEBlock', 'options.layout'],
-      [() => new SEBlock(se.weights() as never, { residual: new Float32Array(1) } as never), TypeError, 'new SEBlock', 'options'],
+      [() => new SEBlock(se.weights() as never, { residual: new Float32Array(1) } as never), RangeError, 'new SEBlock', 'options.residual'],
       [() => new SEBlock(se.weights() as never, { dtype: 'float64' } as never), RangeError, 'new SEBlock', 'options.dtype'],
       [
         () => new SEBlock({ w1: new Float32Array(HIDDEN * C), w2: new Float32Array(C * HIDDEN) }),
