@@ -13,7 +13,7 @@ const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 // dist/ is built before this runs (npm test: build:ts first); requiring the loader loads no addon.
-const { shellArg } = require('../dist/backend/load.js');
+const { shellArg } = require('../dist/backend/diagnose.js');
 
 const root = path.resolve(__dirname, '..');
 const buildDir = path.join(root, 'build');

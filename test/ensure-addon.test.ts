@@ -27,7 +27,7 @@ function scratch(opts: { cmake: string | null; checkout?: boolean }): { root: st
   mkdirSync(path.join(root, 'dist', 'backend'), { recursive: true });
   writeFileSync(path.join(root, 'dist', 'index.js'), "exports.loadReport = () => ({ binary: 'build/Release/squeeze_excite.node', attempts: [] });\n");
   // The script quotes paths with the loader's shellArg (the real one; requiring it loads no addon).
-  writeFileSync(path.join(root, 'dist', 'backend', 'load.js'), `module.exports = require(${JSON.stringify(path.join(repo, 'dist', 'backend', 'load.js'))});\n`);
+  writeFileSync(path.join(root, 'dist', 'backend', 'diagnose.js'), `module.exports = require(${JSON.stringify(path.join(repo, 'dist', 'backend', 'diagnose.js'))});\n`);
   if (opts.checkout ?? true) mkdirSync(path.join(root, '.git'));
   mkdirSync(path.join(root, 'build', 'Release'), { recursive: true });
   writeFileSync(path.join(root, 'build', 'CMakeCache.txt'), '# stand-in\n');

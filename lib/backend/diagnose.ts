@@ -1,0 +1,188 @@
+// Why nothing loaded, in one sentence, and the fixes for that case only (LoadError's message).
+
+import { nodeFs, nodeOs, nodePath } from '../node-builtins.js';
+import { elfArch } from './binary-file.js';
+import { CUDA_BUILD_ENV } from './cuda-builds.js';
+import type { LoadReport } from './load.js';
+import { canSee } from './probe.js';
+
+const fs = nodeFs;
+const path = nodePath;
+const { arch, platform } = nodeOs;
+
+/**
+ * A path as one argument of a pasted shell command: quoted when it holds a space or another
+ * character the shell would act on (a project in "~/My Projects" broke every `cd` fix). Also
+ * scripts/ensure-addon.js's.
+ */
+export function shellArg(p: string, platform: string = process.platform): string {
+  if (platform === 'win32') return /^[A-Za-z0-9_@+=:,./\\-]+$/.test(p) ? p : `"${p}"`; // cmd: no quote can appear in a path
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
+}
+
+/** The platform's compiler install line, for the cases that build from source. */
+function toolchainLine(): string {
+  const p = platform();
+  if (p === 'linux') return 'Where a compiler is missing, install the build tools: Debian/Ubuntu: sudo apt-get install -y python3 make g++   (Fedora: sudo dnf install python3 make gcc-c++; Alpine: apk add python3 make g++)';
+  if (p === 'darwin') return 'Where a compiler is missing, install the build tools: macOS: xcode-select --install';
+  if (p === 'win32') return 'Where a compiler is missing, install the build tools: Windows: "Visual Studio Build Tools" with the "Desktop development with C++" workload, and Python 3';
+  return `Where a compiler is missing, install the build tools: a C++17 compiler, make and Python 3 for ${p}`;
+}
+
+const EXTERNAL_HOWTO =
+  'Mark squeeze-excite as external so that the bundle require()s it from node_modules at run time, and ship node_modules/squeeze-excite with the app: ' +
+  "esbuild --external:squeeze-excite; webpack externals: { 'squeeze-excite': 'commonjs squeeze-excite' }; rollup/rolldown/Vite SSR: external: ['squeeze-excite'].";
+
+/**
+ * What went wrong, in one sentence, and the fixes for that case only. A compiler is suggested
+ * only where no shipped binary can fit: no prebuild for this platform or libc, a system older
+ * than the prebuild's floor, a package without prebuilds, or a source checkout.
+ */
+function diagnose(report: LoadReport, root: string): { cause: string; fixes: string[] } {
+  const attempts = report.attempts;
+  const env = attempts.find((a) => a.kind === 'env' && a.file !== null && !a.ok);
+  const noAddonsFlag = process.execArgv.includes('--no-addons') || /(^|\s)--no-addons\b/.test(process.env.NODE_OPTIONS ?? '');
+  // Node's permission model (--permission; --experimental-permission on Node 20) blocks addons
+  // unless --allow-addons is given, and file reads outside --allow-fs-read.
+  const permissionModel = typeof (process as { permission?: unknown }).permission === 'object';
+  if (permissionModel && !noAddonsFlag && attempts.some((a) => a.code === 'ERR_DLOPEN_DISABLED')) {
+    return {
+      cause: "Node's permission model is on and does not allow native addons (ERR_DLOPEN_DISABLED), so no binary can load",
+      fixes: [`Add --allow-addons to the node command (or NODE_OPTIONS), and let it read the package: --allow-fs-read=${shellArg(root)}`],
+    };
+  }
+  const denied = attempts.find((a) => a.code === 'ERR_ACCESS_DENIED');
+  if (denied) {
+    const what = denied.denied ?? denied.file ?? path.join(root, 'prebuilds');
+    const inPackage = what === root || what.startsWith(root + path.sep);
+    return {
+      cause: `Node's permission model denies reading ${what} (ERR_ACCESS_DENIED): ${denied.reason}`,
+      fixes: [
+        inPackage
+          ? `Let node read the package folder: --allow-fs-read=${shellArg(root)} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node it may read.`
+          : `Let node read ${what} as well as the package folder: --allow-fs-read=${shellArg(what)} --allow-fs-read=${shellArg(root)} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node it may read.`,
+      ],
+    };
+  }
+  const addonsOff = attempts.some((a) => a.code === 'ERR_DLOPEN_DISABLED') || noAddonsFlag;
+  if (addonsOff) {
+    return {
+      cause: 'native addons are disabled in this process (node --no-addons, ERR_DLOPEN_DISABLED), so no binary can load, whichever is installed',
+      fixes: [
+        'Run without --no-addons: check the node command line, NODE_OPTIONS, and the execArgv of any Worker that uses squeeze-excite.',
+      ],
+    };
+  }
+  if (env) {
+    return {
+      cause: `SQUEEZE_EXCITE_BINARY names ${JSON.stringify(env.file)}, which did not load (${env.reason}); the loader does not fall back to another binary when one is named`,
+      fixes: [
+        'Point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node built for this platform (npm run build:native writes build/Release/squeeze_excite.node; a package carries prebuilds/<platform>-<arch>/*.node), or unset it to let the loader choose.',
+      ],
+    };
+  }
+  const unmatched = attempts.find((a) => a.kind === 'prebuild' && (a.reason ?? '').startsWith(`${CUDA_BUILD_ENV}=`));
+  if (unmatched && !report.bundled) {
+    return {
+      cause: unmatched.reason as string,
+      fixes: [
+        `Unset ${CUDA_BUILD_ENV} to let the loader choose, or set it to the CUDA version of a shipped build (cuda.status().builds lists them once it loads).`,
+      ],
+    };
+  }
+  if (report.bundled) {
+    return {
+      cause: `this copy of squeeze-excite was bundled into ${report.bundled}; its native addon (prebuilds/, build/) stays in the package folder, where a bundle cannot find it`,
+      fixes: [
+        EXTERNAL_HOWTO,
+        'Or copy the squeeze_excite.node for the target platform (node_modules/squeeze-excite/prebuilds/<platform>-<arch>/*.node) next to the bundle and set SQUEEZE_EXCITE_BINARY to its path.',
+      ],
+    };
+  }
+  const prebuild = attempts.find((a) => a.kind === 'prebuild');
+  const checkout = canSee(path.join(root, '.git')) || canSee(path.join(root, 'lib', 'backend', 'load.ts'));
+  const fromSource = [
+    `Build it from source: cd ${shellArg(root)} && npx node-gyp rebuild   (CPU backend)`,
+    `With CMake >= 3.18 (and the CUDA toolkit for the CUDA backend): cd ${shellArg(root)} && node scripts/cmake-build.js`,
+  ];
+  if (prebuild?.file && !prebuild.ok) {
+    // Yarn Plug'n'Play reads packages from zip archives; dlopen cannot open a file inside one
+    // ("Not a directory"). package.json asks Yarn to unplug this package (preferUnplugged); a
+    // project's dependenciesMeta can still keep it zipped.
+    if (/\.zip[\\/]/.test(prebuild.file)) {
+      return {
+        cause: `Yarn keeps squeeze-excite inside its zip archive (${prebuild.file}), where a native addon cannot be opened: ${prebuild.reason}`,
+        fixes: [
+          "Let Yarn unplug it: in your package.json, remove dependenciesMeta['squeeze-excite'].unplugged: false (or set it to true), then run yarn install.",
+        ],
+      };
+    }
+    if (/GLIBC(XX)?_[\d.]+'? not found/.test(prebuild.reason ?? '')) {
+      return {
+        cause: `this system's C library is older than the prebuilt binary needs (glibc >= 2.28): ${prebuild.reason}`,
+        fixes: [toolchainLine(), ...fromSource],
+      };
+    }
+    // dlopen words another architecture's file as "No such file or directory" (an attack, 2026-12-02).
+    const arch = elfArch(fs, prebuild.file);
+    const otherArch = arch !== null && arch !== process.arch ? `; the file is built for ${arch}, and this Node runs on ${process.arch}` : '';
+    // In a source checkout, a reinstall by rm -rf would delete the repository (an attack, 2026-12-02).
+    const reinstall = checkout
+      ? [`This is a source checkout: build the addon here (a local build loads ahead of prebuilds/): cd ${shellArg(root)} && npm run build:native   (CPU only: npm run build:native:cpu)`, `Or replace ${prebuild.file} with a good copy (npm run prebuildify writes prebuilds/ for this machine).`]
+      : [otherArch ? `Install the package on the machine that runs it (npm install there picks ${process.platform}-${process.arch}'s binary), not a copy made on another one: rm -rf ${shellArg(root)} && npm install` : `Reinstall the package (the file may be damaged): rm -rf ${shellArg(root)} && npm install`];
+    return {
+      cause: `the prebuilt binary for this platform is there but did not load: ${prebuild.reason}${otherArch}`,
+      fixes: [...reinstall, 'If it still fails, report the "Tried:" list above with the output of: node -p "process.versions" and ldd --version'],
+    };
+  }
+  // A local build that is there but does not load (damaged, cut short, built for another Node):
+  // lead with it, not with what else is missing.
+  const damaged = attempts.find((a) => a.kind === 'local build' && a.file !== null && !a.ok && a.reason !== 'file does not exist');
+  if (damaged) {
+    const buildDir = path.join(root, 'build');
+    return {
+      cause: `the local build ${damaged.file} is there but did not load: ${damaged.reason}`,
+      fixes: checkout
+        ? [`Rebuild it: cd ${shellArg(root)} && rm -rf build && npm run build:native   (CPU only: npm run build:native:cpu)`, toolchainLine()]
+        : [`Remove it and rebuild it from source: rm -rf ${shellArg(buildDir)} && npm rebuild squeeze-excite --foreground-scripts   (npm install alone does not rerun the install script)`, ...fromSource],
+    };
+  }
+  if (checkout) {
+    return {
+      cause: `${root} is a source checkout and its addon is not built (or the build failed)`,
+      fixes: [
+        `Build it: cd ${shellArg(root)} && npm install   (or npm run build:native; CPU only: npm run build:native:cpu). Needs CMake >= 3.18 and a C++17 compiler; CUDA kernels too when nvcc is found.`,
+        toolchainLine(),
+      ],
+    };
+  }
+  if (prebuild?.reason && /no prebuilds\/ folder/.test(prebuild.reason)) {
+    return {
+      cause: 'this copy of squeeze-excite ships no prebuilt binaries (a tarball packed without `npm run prebuildify`, or an install from a git URL)',
+      fixes: [
+        'Install a tarball that carries them: in a checkout, npm install && npm run prebuildify && npm pack, then npm install <that .tgz>',
+        toolchainLine(),
+        ...fromSource,
+      ],
+    };
+  }
+  return {
+    cause: `no prebuilt binary fits ${platform()}-${arch()} with this runtime and libc (${prebuild?.reason ?? 'no prebuild'})`,
+    fixes: [toolchainLine(), ...fromSource],
+  };
+}
+
+function libcName(): string {
+  if (platform() !== 'linux') return 'no libc tag';
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  const glibc = report?.header?.glibcVersionRuntime;
+  return glibc ? `glibc ${glibc}` : 'musl or unknown libc';
+}
+
+/** LoadError's message: the target, the cause, what was tried and the fixes. */
+export function describeLoadFailure(report: LoadReport, root: string): string {
+  const target = `${platform()}-${arch()} (node ${process.versions.node}, abi ${process.versions.modules}, ${libcName()})`;
+  const tried = report.attempts.map((a) => `  - ${a.kind}${a.file ? ` ${a.file}` : ''}: ${a.reason ?? 'ok'}`).join('\n');
+  const { cause, fixes } = diagnose(report, root);
+  return `squeeze-excite: could not load the native addon for ${target}: ${cause}.\nTried:\n${tried}\nTo fix it:\n${fixes.map((f) => `  - ${f}`).join('\n')}`;
+}

@@ -1,0 +1,39 @@
+// Where this copy of the package lives: its root (build/, prebuilds/, package.json), whether it
+// runs from there or was bundled into an app, and a require() anchored at it.
+
+import { nodeFs, nodeModule, nodePath } from '../node-builtins.js';
+import { errorCode } from './probe.js';
+
+const path = nodePath;
+const { readFileSync } = nodeFs;
+
+export const ADDON_FILE = 'squeeze_excite.node';
+const PACKAGE_NAME = 'squeeze-excite';
+/** This file (dist/backend/package-root.js), or null inside an ES-module bundle, which has no __filename. */
+const HERE: string | null = typeof __filename === 'string' ? __filename : null;
+/** Package root: dist/backend/package-root.js → ../.. (in a bundle: two levels above the bundle). */
+export const PACKAGE_ROOT = HERE ? path.resolve(path.dirname(HERE), '..', '..') : process.cwd();
+// A require that works in CommonJS, in a CommonJS bundle and in an ES-module bundle alike; the
+// .node files it loads are absolute paths, so its anchor only matters for node-gyp-build.
+export const nodeRequire = nodeModule.createRequire(HERE ?? path.join(process.cwd(), 'noop.js'));
+
+/**
+ * Whether this file runs from its package folder, and the package's version. A bundler (esbuild,
+ * webpack, rollup) copies the JavaScript into the app's bundle, away from prebuilds/ and build/,
+ * which stay in node_modules; then PACKAGE_ROOT is not a squeeze-excite package (bundled: where
+ * to, version: null).
+ */
+export function ownPackage(): { bundled: string | null; version: string | null } {
+  if (!HERE) return { bundled: 'an ES-module bundle', version: null };
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+    if (pkg.name === PACKAGE_NAME) return { bundled: null, version: typeof pkg.version === 'string' ? pkg.version : null };
+  } catch (err) {
+    // No package.json there (or not JSON): bundled. One that cannot be read (the permission
+    // model's ERR_ACCESS_DENIED, EACCES) says nothing either way: search the package folder,
+    // whose attempts then tell what was denied.
+    const code = errorCode(err);
+    if (code !== null && code !== 'ENOENT' && code !== 'ENOTDIR') return { bundled: null, version: null };
+  }
+  return { bundled: HERE, version: null };
+}
