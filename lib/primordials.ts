@@ -37,6 +37,7 @@ export const NumberIsInteger = Number.isInteger;
 export const NumberIsSafeInteger = Number.isSafeInteger;
 export const MathAbs = Math.abs;
 export const MathFloor = Math.floor;
+export const MathLog = Math.log;
 export const MathLog2 = Math.log2;
 export const MathMax = Math.max;
 export const MathMin = Math.min;

@@ -144,8 +144,12 @@ def write_eca_table(out_dir, torch_ok):
     """k for many channel counts, as parallel arrays per (gamma, beta), to stay small."""
     default_channels = list(range(1, 1025)) + [1536, 2048, 3072, 4096, 8192, 16384, 65536]
     groups = []
+    # Powers of two with a gamma/beta that put the quotient on an integer: math.log(2**29, 2) is
+    # 29.000000000000004, not 29, and int() of that quotient decides the parity.
+    powers = [2 ** e for e in range(53)]
     for gamma, beta, chans in ((2, 1, default_channels), (2, 2, list(range(1, 257))),
-                               (1, 1, list(range(1, 257))), (3, 0, list(range(1, 257)))):
+                               (1, 1, list(range(1, 257))), (3, 0, list(range(1, 257))),
+                               (0.25, -31, powers), (0.5, -29, powers), (1, -51, powers)):
         groups.append({"gamma": gamma, "beta": beta, "channels": chans,
                        "k": [timm_eca_kernel_size(c, gamma, beta) for c in chans]})
     meta = {"source": "timm.layers.eca.EcaModule formula: t=int(abs(log(C,2)+beta)/gamma); k=max(t if t%2 else t+1, 3)"}

@@ -5,7 +5,7 @@ import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
 import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
 import { rangeError, rangeErrorText, typeError } from '../is.js';
-import { MathAbs, MathFloor, MathLog2, MathMax, NumberIsFinite, NumberIsSafeInteger } from '../primordials.js';
+import { MathAbs, MathFloor, MathLog, MathMax, NumberIsFinite, NumberIsSafeInteger } from '../primordials.js';
 import type { DeviceSelection, Gate, HostOrDevice, Layout, Offload, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
 import type { OpSpec, WeightSet } from './spec.js';
@@ -224,10 +224,14 @@ export async function ecaForwardAsync(x: unknown, shape: unknown, weights: unkno
   return runAsync(prepare(fn, ECA_SPEC, x, shape, weights, opts));
 }
 
+const LN2 = MathLog(2);
+
 /**
  * The ECA kernel size for C channels, as timm.layers.eca.EcaModule computes it when given no
  * kernel_size (after Wang et al., ECA-Net, CVPR 2020: k = |log2(C)/γ + b/γ| rounded to an odd
- * number): t = floor(|log2(C) + beta| / gamma), k = t if t is odd else t + 1, and at least 3. E.g. C = 64 → 3, 256 → 5, 2048 → 7 with the
+ * number): t = floor(|log2(C) + beta| / gamma), k = t if t is odd else t + 1, and at least 3,
+ * with log2(C) computed as timm does (math.log(C, 2) = ln C / ln 2, which is 29.000000000000004
+ * at C = 2^29). E.g. C = 64 → 3, 256 → 5, 2048 → 7 with the
  * defaults.
  *
  * @param channels - C, a positive safe integer.
@@ -246,7 +250,9 @@ export function ecaKernelSize(channels: number, gamma = 2, beta = 1): number {
   if (!NumberIsFinite(gamma) || gamma <= 0) throw rangeError(fn, 'gamma', 'a positive finite number', gamma);
   if (typeof beta !== 'number') throw typeError(fn, 'beta', 'a finite number', beta);
   if (!NumberIsFinite(beta)) throw rangeError(fn, 'beta', 'a finite number', beta);
-  const t = MathFloor(MathAbs(MathLog2(channels) + beta) / gamma);
+  // log2 as timm takes it, Python's math.log(C, 2) = log(C) / log(2): at C = 2^29 that is
+  // 29.000000000000004, where Math.log2 is exact, and with gamma 1, beta -31 the floor differs.
+  const t = MathFloor(MathAbs(MathLog(channels) / LN2 + beta) / gamma);
   // Past 2^53 the parity test and t + 1 mean nothing (ecaKernelSize(256, 1e-300) gave 9e300).
   if (!NumberIsSafeInteger(t + 1)) {
     // log2 of a safe integer is at most 53: past that, beta is what made the size too large.
