@@ -14,7 +14,7 @@
 
 import { ATTENTION_KINDS, type AttentionKind, type CBAMKind, type ECAKind, type SEKind } from './attention-kinds.js';
 import { BATCHNORM_EPS, batchNormAffine, foldInto } from './batchnorm-fold.js';
-import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './blocks.js';
+import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './block-options.js';
 import { nearestValue, parseObject } from './args.js';
 import { torchvisionFamily } from './families.js';
 import { rangeError, typeError } from './is.js';

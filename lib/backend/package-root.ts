@@ -15,7 +15,8 @@ const HERE: string | null = typeof __filename === 'string' ? __filename : null;
 export const PACKAGE_ROOT = HERE ? path.resolve(path.dirname(HERE), '..', '..') : process.cwd();
 // A require that works in CommonJS, in a CommonJS bundle and in an ES-module bundle alike; the
 // .node files it loads are absolute paths, so its anchor only matters for node-gyp-build.
-export const nodeRequire = nodeModule.createRequire(HERE ?? path.join(process.cwd(), 'noop.js'));
+// Typed as a plain function: the .d.ts must not need @types/node (NodeJS.Require).
+export const nodeRequire: (id: string) => unknown = nodeModule.createRequire(HERE ?? path.join(process.cwd(), 'noop.js'));
 
 /**
  * Whether this file runs from its package folder, and the package's version. A bundler (esbuild,
