@@ -39,19 +39,6 @@ import {
 } from './state-dict.js';
 import { runAsync } from './ops/run.js';
 import type { Activation, DType, Gate, HostOrDevice, Layout, OutputActivation, Shape4 } from './types.js';
-
-export type {
-  BlockEitherForwardOptions,
-  CBAMBlockDeviceForwardOptions,
-  CBAMBlockForwardOptions,
-  CBAMBlockOptions,
-  ECABlockDeviceForwardOptions,
-  ECABlockForwardOptions,
-  ECABlockOptions,
-  SEBlockDeviceForwardOptions,
-  SEBlockForwardOptions,
-  SEBlockOptions,
-} from './block-options.js';
 // For the doc comments' links.
 import type { cbamForward, cbamForwardAsync } from './ops/cbam.js';
 import type { ecaForward, ecaForwardAsync } from './ops/eca.js';

@@ -21,7 +21,7 @@ export type {
   SEBlockDeviceForwardOptions,
   SEBlockForwardOptions,
   SEBlockOptions,
-} from './blocks.js';
+} from './block-options.js';
 
 export {
   SAFETENSORS_MAX_HEADER_BYTES,
