@@ -26,6 +26,10 @@ function prebuildProblem() {
     return `no prebuilt binary for ${process.platform}-${process.arch} with this libc`;
   }
   if (!file.includes(`${path.sep}prebuilds${path.sep}`)) return `no prebuilt binary for ${process.platform}-${process.arch}`;
+  // The loader's check first: a binary cut short (an interrupted download or copy) is mapped as
+  // if whole, and require() would end this script with SIGBUS, without a word.
+  const cut = truncatedPrebuild(file);
+  if (cut !== null) return `the prebuilt ${path.relative(root, file)} is damaged: ${cut}`;
   try {
     require(file);
   } catch (err) {
@@ -41,6 +45,17 @@ function prebuildProblem() {
   }
   console.log(`squeeze-excite: using the prebuilt ${path.relative(root, file)}${builds}; nothing to build`);
   return null;
+}
+
+/** Why `file` is cut short or damaged (lib/backend/binary-file.ts), or null; null too where dist/ is not built. */
+function truncatedPrebuild(file) {
+  let check;
+  try {
+    check = require('../dist/backend/binary-file.js').truncatedBinary;
+  } catch {
+    return null; // a checkout before build:ts: nothing to check with
+  }
+  return check(fs, file);
 }
 
 // node-gyp as the package manager provides it: npm names its own copy in npm_config_node_gyp;

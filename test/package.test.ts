@@ -235,3 +235,45 @@ describe('scripts and the CLI parse', () => {
     expect(() => execFileSync(process.execPath, ['--check', file], { cwd: root, stdio: 'pipe' })).not.toThrow();
   });
 });
+
+// A prebuild cut short (an interrupted download or copy) is mapped as if whole, and require()
+// ended the install script with SIGBUS (exit 135) and no message; install.js now runs the
+// loader's header check first and treats the file as no prebuild (here node-gyp is absent, so it
+// stops with its usual message instead of building).
+describe.skipIf(process.platform !== 'linux')('install.js with a truncated prebuild (linux)', () => {
+  it('says the prebuild is damaged instead of crashing', () => {
+    const addon = suiteAddon();
+    if (addon === null) throw new Error('no addon loads in this checkout');
+    const pkg = mkdtempSync(path.join(tmpdir(), 'sqex-install-'));
+    try {
+      mkdirSync(path.join(pkg, 'scripts'));
+      copyFileSync(path.join(root, 'scripts', 'install.js'), path.join(pkg, 'scripts', 'install.js'));
+      copyFileSync(path.join(root, 'scripts', 'cmake-build.js'), path.join(pkg, 'scripts', 'cmake-build.js'));
+      mkdirSync(path.join(pkg, 'dist', 'backend'), { recursive: true });
+      copyFileSync(path.join(root, 'dist', 'backend', 'binary-file.js'), path.join(pkg, 'dist', 'backend', 'binary-file.js'));
+      mkdirSync(path.join(pkg, 'node_modules'));
+      symlinkSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(pkg, 'node_modules', 'node-gyp-build'));
+      const dir = path.join(pkg, 'prebuilds', platformDir);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, prebuildName()), readFileSync(addon).subarray(0, 200_000));
+      const env = { ...process.env, PATH: path.dirname(process.execPath), SQEX_BUILD: '' };
+      delete env.npm_config_node_gyp;
+      let out = '';
+      let status: number | null = 0;
+      let signal: string | null = null;
+      try {
+        out = execFileSync(process.execPath, [path.join('scripts', 'install.js')], { cwd: pkg, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (err) {
+        const e = err as { status: number | null; signal: string | null; stdout: string; stderr: string };
+        status = e.status;
+        signal = e.signal;
+        out = e.stdout + e.stderr;
+      }
+      expect(signal).toBeNull();
+      expect(status).toBe(1);
+      expect(out).toContain(`the prebuilt prebuilds/${platformDir}/${prebuildName()} is damaged: truncated`);
+    } finally {
+      rmSync(pkg, { recursive: true, force: true });
+    }
+  });
+});
