@@ -1,18 +1,10 @@
 // Checks of scalar arguments: shapes, enum strings, option objects, indices, streams.
 
 import type { Shape4 } from './types.js';
-import {
-  MAX_ELEMENTS,
-  MAX_U64,
-  describe,
-  formatShape,
-  isArrayValue,
-  isPlainObject,
-  rangeError,
-  rangeErrorText,
-  readGuarded,
-  typeError,
-} from './is.js';
+import { rangeError, rangeErrorText, readGuarded, typeError } from './arg-errors.js';
+import { describe, formatShape } from './describe.js';
+import { isArrayValue, isPlainObject } from './is.js';
+import { MAX_ELEMENTS, MAX_U64 } from './typed-arrays.js';
 
 import {
   JSONStringify,

@@ -24,7 +24,8 @@ import {
   type SEBlockOptions,
 } from './block-options.js';
 import type { DeviceTensor } from './device-tensor.js';
-import { article, typeError, typeErrorText } from './is.js';
+import { typeError, typeErrorText } from './arg-errors.js';
+import { article } from './describe.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
 import { SE_SPEC, type SEWeights } from './ops/se.js';

@@ -4,7 +4,7 @@
 import type { NativeBinding, NativeCudaStatus } from './backend/contract.js';
 import type { CudaBuildInfo } from './backend/cuda-builds.js';
 import { bindingPath, cudaBuilds, loadBinding } from './backend/load.js';
-import { codedError, rangeError } from './is.js';
+import { codedError, rangeError } from './arg-errors.js';
 import { ObjectFreeze, StringPrototypeSlice, listAppend, withProps } from './primordials.js';
 
 /** One CUDA device as seen by the addon. */

@@ -7,21 +7,10 @@ import type { NativeBinding } from './backend/contract.js';
 import { numelOf, parseEnum, parseIndex, parseObject, parseShape, parseStreamHandle } from './args.js';
 import { attemptLoad, binding, requireCuda } from './cuda.js';
 import { float16BitsToFloat32, bfloat16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
-import {
-  MAX_U64,
-  allocateArray,
-  codedError,
-  describeHook,
-  fixedLengthView,
-  formatShape,
-  isFloat32Array,
-  isUint16Array,
-  isUnusableView,
-  USABLE_VIEW,
-  lengthOf,
-  rangeError,
-  typeError,
-} from './is.js';
+import { allocateArray } from './alloc.js';
+import { codedError, rangeError, typeError } from './arg-errors.js';
+import { describeHook, formatShape } from './describe.js';
+import { fixedLengthView, isFloat32Array, isUint16Array, isUnusableView, lengthOf, MAX_U64, USABLE_VIEW } from './typed-arrays.js';
 import {
   FinalizationRegistryPrototypeRegister,
   FinalizationRegistryPrototypeUnregister,

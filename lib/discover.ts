@@ -2,7 +2,10 @@
 // header is enough), so a user learns which prefixes and kinds to pass to fromStateDict.
 
 import { torchvisionFamily } from './families.js';
-import { describe, isArrayValue, isMapValue, isPlainObject, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
+import { rangeError, readGuarded, typeError } from './arg-errors.js';
+import { describe } from './describe.js';
+import { isArrayValue, isMapValue, isPlainObject } from './is.js';
+import { typedArrayName } from './typed-arrays.js';
 import { JSONStringify, ObjectHasOwn, ObjectKeys, ReflectApply, listAppend } from './primordials.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';

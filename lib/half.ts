@@ -1,7 +1,9 @@
 // IEEE binary16 and bfloat16 conversions on the host, round-to-nearest-even. Used to fill
 // half-precision DeviceTensors from Float32Arrays and to read them back.
 
-import { allocateArray, bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, isUnusableView, USABLE_VIEW, lengthOf, rangeError, typeError } from './is.js';
+import { allocateArray } from './alloc.js';
+import { rangeError, typeError } from './arg-errors.js';
+import { bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, isUnusableView, lengthOf, USABLE_VIEW } from './typed-arrays.js';
 
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);

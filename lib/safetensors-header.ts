@@ -11,7 +11,9 @@
 //              begins where the previous ended, the first at 0, the last ends at the file's end.
 
 import { nodeV8 } from './node-builtins.js';
-import { MAX_U64, bufferOf, byteOffsetOf, describe, isPlainObject, isSharedView, lengthOf } from './is.js';
+import { describe } from './describe.js';
+import { isPlainObject } from './is.js';
+import { bufferOf, byteOffsetOf, isSharedView, lengthOf, MAX_U64 } from './typed-arrays.js';
 import {
   ArrayIsArray,
   JSONParse,

@@ -10,7 +10,11 @@ import { editDistance, parseObject } from './args.js';
 import { nodeBuffer, nodeFs, nodeUrl } from './node-builtins.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
 import { JSONStringify, ObjectHasOwn, SetPrototypeAdd, SetPrototypeHas, StringPrototypeIncludes, TypedArrayPrototypeSet, listAppend } from './primordials.js';
-import { allocateArray, bufferOf, byteOffsetOf, fileKind, isArrayValue, isPlainObject, isUnusableView, USABLE_VIEW, lengthOf, rangeError, readGuarded, typeError, typedArrayName } from './is.js';
+import { allocateArray } from './alloc.js';
+import { rangeError, readGuarded, typeError } from './arg-errors.js';
+import { fileKind } from './describe.js';
+import { isArrayValue, isPlainObject } from './is.js';
+import { bufferOf, byteOffsetOf, isUnusableView, lengthOf, typedArrayName, USABLE_VIEW } from './typed-arrays.js';
 
 import {
   headerFromBytes,

@@ -4,7 +4,10 @@
 // a StateDictError naming the tensor and the rule when anything does not fit.
 
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
-import { bufferOf, byteOffsetOf, describe, isArrayValue, isFloat32Array, isMapValue, isPlainObject, isUnusableView, lengthOf, readGuarded, typeError, typedArrayName } from './is.js';
+import { readGuarded, typeError } from './arg-errors.js';
+import { describe } from './describe.js';
+import { isArrayValue, isMapValue, isPlainObject } from './is.js';
+import { bufferOf, byteOffsetOf, isFloat32Array, isUnusableView, lengthOf, typedArrayName } from './typed-arrays.js';
 import {
   JSONStringify,
   MapPrototypeForEach,

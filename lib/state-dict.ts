@@ -17,7 +17,7 @@ import { BATCHNORM_EPS, batchNormAffine, foldInto } from './batchnorm-fold.js';
 import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './block-options.js';
 import { nearestValue, parseObject } from './args.js';
 import { torchvisionFamily } from './families.js';
-import { rangeError, typeError } from './is.js';
+import { rangeError, typeError } from './arg-errors.js';
 import { ObjectKeys, listAppend, listHas } from './primordials.js';
 import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';

@@ -256,7 +256,7 @@ describe.skipIf(process.platform !== 'linux')('install.js with a truncated prebu
       const dir = path.join(pkg, 'prebuilds', platformDir);
       mkdirSync(dir, { recursive: true });
       writeFileSync(path.join(dir, prebuildName()), readFileSync(addon).subarray(0, 200_000));
-      const env = { ...process.env, PATH: path.dirname(process.execPath), SQEX_BUILD: '' };
+      const env: NodeJS.ProcessEnv = { ...process.env, PATH: path.dirname(process.execPath), SQEX_BUILD: '' };
       delete env.npm_config_node_gyp;
       let out = '';
       let status: number | null = 0;

@@ -3,7 +3,7 @@
 // contract and version.
 
 import type * as FsModule from 'node:fs';
-import { fileKind } from '../is.js';
+import { fileKind } from '../describe.js';
 import { nodeFs, nodePath } from '../node-builtins.js';
 import { truncatedBinary } from './binary-file.js';
 import { BINDING_CONTRACT, type NativeBinding } from './contract.js';

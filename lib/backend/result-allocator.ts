@@ -1,6 +1,6 @@
 // The memory of result arrays, handed to the addon at load (setResultAllocator).
 
-import { bufferOf } from '../is.js';
+import { bufferOf } from '../typed-arrays.js';
 import { nodeBuffer } from '../node-builtins.js';
 
 // Captured at load, as Node core's primordials (the buffer getter through lib/is.ts's bufferOf):

@@ -4,7 +4,7 @@
 import { OP_CODE } from '../backend/contract.js';
 import { parseObject } from '../args.js';
 import { type DeviceTensor, isDeviceTensor } from '../device-tensor.js';
-import { rangeError } from '../is.js';
+import { rangeError } from '../arg-errors.js';
 import { MathRound, MathSqrt } from '../primordials.js';
 import type { Activation, DeviceSelection, Gate, HostOrDevice, Layout, Offload, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';

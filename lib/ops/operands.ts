@@ -4,20 +4,9 @@
 import { SHAPE_EXPECTED, numelOf } from '../args.js';
 import { hostArraysUseCuda, requireCuda } from '../cuda.js';
 import { DeviceTensor, isDeviceTensor, rawPtr, tensorDisposed } from '../device-tensor.js';
-import {
-  bufferOf,
-  fixedLengthView,
-  byteLengthOf,
-  byteOffsetOf,
-  formatShape,
-  isFloat32Array,
-  isUnusableView,
-  USABLE_VIEW,
-  lengthOf,
-  rangeError,
-  rangeErrorText,
-  typeError,
-} from '../is.js';
+import { rangeError, rangeErrorText, typeError } from '../arg-errors.js';
+import { formatShape } from '../describe.js';
+import { bufferOf, byteLengthOf, byteOffsetOf, fixedLengthView, isFloat32Array, isUnusableView, lengthOf, USABLE_VIEW } from '../typed-arrays.js';
 import type { DType, Layout, Shape4 } from '../types.js';
 import { joinList } from '../primordials.js';
 import type { OpSpec, Settings, WeightSlots } from './spec.js';

@@ -26,7 +26,9 @@ import {
   rawPtr,
   whileHeld,
 } from '../device-tensor.js';
-import { allocateArray, codedError, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
+import { allocateArray } from '../alloc.js';
+import { codedError, rangeError, rangeErrorText, typeError } from '../arg-errors.js';
+import { lengthOf } from '../typed-arrays.js';
 import { RegExpPrototypeExec, TypedArrayPrototypeSet, listAppend, listHas } from '../primordials.js';
 import type { DType, Layout, Shape4 } from '../types.js';
 import type { OpSpec, Settings, WeightSet, WeightSlots } from './spec.js';

@@ -3,7 +3,7 @@
 
 import type { HostWeights } from '../backend/contract.js';
 import { parseEnum, parseIndex } from '../args.js';
-import { rangeError } from '../is.js';
+import { rangeError } from '../arg-errors.js';
 import { DTYPES, type DeviceTensor, LAYOUTS } from '../device-tensor.js';
 import type { Activation, Device, Gate, Layout, Offload, OutputActivation } from '../types.js';
 

@@ -3,7 +3,9 @@
 
 import { numelOf } from '../args.js';
 import { isDeviceTensor } from '../device-tensor.js';
-import { allocateSharedFloat32, codedError, fixedLengthView, isDetached, isFloat32Array, lengthOf, rangeError, rangeErrorText, typeError } from '../is.js';
+import { allocateSharedFloat32 } from '../alloc.js';
+import { codedError, rangeError, rangeErrorText, typeError } from '../arg-errors.js';
+import { fixedLengthView, isDetached, isFloat32Array, lengthOf } from '../typed-arrays.js';
 import { NumberIsInteger, TypedArrayPrototypeSet } from '../primordials.js';
 import type { HostWeightSet, WeightSet, WeightValue } from './spec.js';
 

@@ -1,0 +1,40 @@
+// Allocation of the arrays this package makes for a caller, with failure as a coded Error instead
+// of V8's uncoded RangeError.
+
+import { withProps } from './primordials.js';
+
+/**
+ * A new typed array of `length` elements for `what` (a result the caller did not provide).
+ * Allocation failure, a RangeError without a code from V8, becomes an Error with code
+ * ERR_SQEX_OUT_OF_MEMORY and `bytes`, as the addon's own (native/binding/convert.h).
+ */
+export function allocateArray<T extends ArrayBufferView>(
+  Ctor: { new (length: number): T; readonly BYTES_PER_ELEMENT: number },
+  length: number,
+  what: string,
+): T {
+  try {
+    return new Ctor(length);
+  } catch (err) {
+    throw outOfMemory(what, length * Ctor.BYTES_PER_ELEMENT, err);
+  }
+}
+
+/** A Float32Array over a new SharedArrayBuffer of `length` elements, as allocateArray. */
+export function allocateSharedFloat32(length: number, what: string): Float32Array {
+  let sab: SharedArrayBuffer;
+  try {
+    sab = new SharedArrayBuffer(length * 4);
+  } catch (err) {
+    throw outOfMemory(what, length * 4, err);
+  }
+  return new Float32Array(sab);
+}
+
+function outOfMemory(what: string, bytes: number, cause: unknown): Error & { code: string; bytes: number } {
+  return withProps(
+    new Error(`squeeze-excite: out of host memory: could not allocate ${what} (${(bytes / 1048576).toFixed(1)} MiB). Use a smaller tensor, or free memory.`, { cause }),
+    { code: 'ERR_SQEX_OUT_OF_MEMORY', bytes },
+  );
+}
+

@@ -1,0 +1,139 @@
+// Argument checks' errors, shared by every public entry point. Every thrown message has the same
+// shape:
+//   `${fnName}: ${argName} must be ${expected}; received ${received}`
+// TypeError for a value of the wrong kind, RangeError for the right kind with a wrong value, each
+// with a `code` (Node's conventions) and the argument it is about in `argument`, and, where there
+// is one, the usual fix for what was received.
+
+import { describe } from './describe.js';
+import { isPlainObject } from './is.js';
+import { ArrayIsArray, StringPrototypeIncludes, StringPrototypeSlice, withProps } from './primordials.js';
+import { typedArrayName } from './typed-arrays.js';
+
+const isArray = ArrayIsArray;
+const BufferIsBuffer = typeof Buffer === 'function' ? Buffer.isBuffer : undefined;
+
+/** A TypeError or RangeError carrying `code` and the argument it is about. */
+export type ArgumentError = (TypeError | RangeError) & { code: string; argument: string };
+
+function coded<E extends Error>(err: E, code: string, argument: string): E & { code: string; argument: string } {
+  return withProps(err, { code, argument });
+}
+
+/**
+ * The standard fix for a refused value, when there is one: what a user converting from PyTorch
+ * or numpy most often passes instead of a Float32Array or an [N, C, H, W] shape.
+ */
+function fixFor(arg: string, expected: string, value: unknown): string | undefined {
+  const name = typedArrayName(value);
+  if (StringPrototypeIncludes(expected, 'Float32Array')) {
+    // An output receives the result: a converted copy would receive it instead and be thrown away.
+    if ((arg === 'options.out' || arg === 'options.scaleOut') && ((name !== undefined && name !== 'Float32Array') || isArray(value))) {
+      return `${arg} receives the float32 result: pass a Float32Array of that length (new Float32Array(length)) and convert afterwards if you need another type`;
+    }
+    if (name === 'Float64Array') {
+      if (StringPrototypeSlice(arg, 0, 8) === 'weights.') {
+        return 'Weights saved as float64 (e.g. numpy().tobytes() of a float64 state_dict) convert with Float32Array.from(value)';
+      }
+      return 'To convert: Float32Array.from(value) (rounds each element to float32)';
+    }
+    if (name === 'Uint8Array' && BufferIsBuffer !== undefined && BufferIsBuffer(value)) {
+      return 'To read float32 bytes from a Node Buffer: new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4) when buf.byteOffset is a multiple of 4, else new Float32Array(Uint8Array.prototype.slice.call(buf).buffer)';
+    }
+    if (name === 'Float16Array') {
+      // Node 24+: a Float16Array's bytes are float16 bits, which a Uint16Array view passes as they
+      // are where float16 is wanted (never as bfloat16 bits: those are another format).
+      const view = 'new Uint16Array(value.buffer, value.byteOffset, value.length)';
+      if (StringPrototypeIncludes(expected, 'raw float16/bfloat16 bits')) {
+        return `For dtype 'float16', a Float16Array's bytes are its raw bits: pass ${view} (no copy); for another dtype, Float32Array.from(value)`;
+      }
+      if (StringPrototypeIncludes(expected, 'raw float16 bits')) return `A Float16Array's bytes are its raw float16 bits: pass ${view} (no copy)`;
+      return 'To convert: Float32Array.from(value)';
+    }
+    if (name === 'Uint16Array') {
+      // Uint16Array is how this package passes raw half bits: converting the integers would give wrong numbers.
+      return 'If these are raw float16 or bfloat16 bits, float16BitsToFloat32(value) or bfloat16BitsToFloat32(value) decodes them (Float32Array.from(value) would read the bits as integers)';
+    }
+    if (name !== undefined && name !== 'Float32Array') return `To convert: Float32Array.from(value)`;
+    // readSafetensors' tensor record ({ dtype, shape, data, zeroCopy }) passed whole as a weight.
+    if (name === undefined && StringPrototypeSlice(arg, 0, 8) === 'weights.' && isTensorRecord(value)) {
+      return "This is a readSafetensors tensor record ({ dtype, shape, data }): pass its .data (read with { toFloat32: true } for a Float32Array), or build the block from the whole file with SEBlock/ECABlock/CBAMBlock.fromStateDict";
+    }
+    // Only where a Float32Array itself is wanted (not, e.g., a state dict whose entries hold one).
+    if (isArray(value) && StringPrototypeIncludes(expected, 'a Float32Array')) return 'To convert an Array of numbers: Float32Array.from(value)';
+  }
+  if (StringPrototypeIncludes(expected, '[N, C, H, W]') && isArray(value)) {
+    if (value.length === 3) return 'A single image [C, H, W] is the batch of one [1, C, H, W]';
+    if (value.length === 2) return 'A [N, C] tensor is [N, C, 1, 1]';
+  }
+  // A shape kept in a typed array (tensor libraries' shape buffers, an Int32Array from a parser).
+  if (StringPrototypeIncludes(expected, '[N, C, H, W]') && name !== undefined) return 'To pass a shape held in a typed array: Array.from(shape)';
+  return undefined;
+}
+
+/** A plain object with a typed-array `data`, an Array `shape` and a string `dtype` (readSafetensors' record). */
+function isTensorRecord(value: unknown): boolean {
+  if (!isPlainObject(value)) return false;
+  const r = value as { data?: unknown; shape?: unknown; dtype?: unknown };
+  return typedArrayName(r.data) !== undefined && isArray(r.shape) && typeof r.dtype === 'string';
+}
+
+function withHint(text: string, arg: string, expected: string, value: unknown, fix: string | undefined): string {
+  let hint: string | undefined = fix;
+  try {
+    if (hint === undefined) hint = fixFor(arg, expected, value); // IsArray and Buffer.isBuffer throw on a revoked Proxy
+  } catch {
+    hint = undefined;
+  }
+  return hint === undefined ? text : `${text}. ${hint}`;
+}
+
+/** `fn: arg must be expected; received <value>. <fix>`; `fix` replaces the usual hint for the value's kind. */
+export function typeError(fn: string, arg: string, expected: string, value: unknown, fix?: string): ArgumentError {
+  return coded(new TypeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, arg, expected, value, fix)), 'ERR_INVALID_ARG_TYPE', arg);
+}
+
+/** As typeError, with what was received already in words. */
+export function typeErrorText(fn: string, arg: string, expected: string, received: string): ArgumentError {
+  return coded(new TypeError(`${fn}: ${arg} must be ${expected}; received ${received}`), 'ERR_INVALID_ARG_TYPE', arg);
+}
+
+/** As typeError, for a value of the right kind out of range. */
+export function rangeError(fn: string, arg: string, expected: string, value: unknown, fix?: string): ArgumentError {
+  return coded(new RangeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, arg, expected, value, fix)), 'ERR_OUT_OF_RANGE', arg);
+}
+
+/** As rangeError, with the received part already worded (e.g. a computed product). */
+export function rangeErrorText(fn: string, arg: string, expected: string, received: string): ArgumentError {
+  return coded(new RangeError(`${fn}: ${arg} must be ${expected}; received ${received}`), 'ERR_OUT_OF_RANGE', arg);
+}
+
+/**
+ * Runs `read` (a property read, Object.keys, Object.hasOwn on a caller's object) and turns what it
+ * throws into a coded TypeError about `arg`: V8 throws uncoded TypeErrors from a revoked Proxy and
+ * from a Proxy whose traps break the object invariants (ownKeys listing a key twice), and a trap
+ * or getter may throw anything. The original is the error's `cause`.
+ */
+export function readGuarded<T>(fn: string, arg: string, expected: string | (() => string), value: unknown, read: () => T): T {
+  try {
+    return read();
+  } catch (cause) {
+    // `expected` may be a function: its text is built only for a refusal, not on every call.
+    const e = typeError(fn, arg, typeof expected === 'function' ? expected() : expected, value);
+    let why = '';
+    try {
+      why = cause instanceof Error ? `: ${cause.message}` : '';
+    } catch {
+      why = '';
+    }
+    e.message += `, whose properties could not be read${why}`;
+    (e as { cause?: unknown }).cause = cause;
+    throw e;
+  }
+}
+
+/** An Error with a code (not about an argument's kind or value: state, availability). */
+export function codedError(message: string, code: string): Error & { code: string } {
+  return withProps(new Error(message), { code });
+}
+

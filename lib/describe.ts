@@ -1,0 +1,134 @@
+// Words for a received value in refusals ("a Float64Array of length 3"), never running more of the
+// caller's code than a guarded probe, and other small wordings (article, shape, file kind).
+
+import { isPlainObject } from './is.js';
+import { ArrayIsArray, JSONStringify, ObjectIs, ReflectApply, RegExpPrototypeExec, StringCtor, StringPrototypeSlice, joinList } from './primordials.js';
+import { arrayBufferByteLength, isDetached, isSharedView, isView, lengthOf, sharedArrayBufferByteLength, typedArrayName } from './typed-arrays.js';
+
+const isArray = ArrayIsArray;
+const BufferIsBuffer = typeof Buffer === 'function' ? Buffer.isBuffer : undefined;
+const describedTypedArrayName = /^(?:(?:Big)?(?:Int|Uint|Float)(?:8|16|32|64)(?:Clamped)?Array|(?:Shared)?ArrayBuffer|DataView)$/;
+
+/** @internal Classes (DeviceTensor) describe themselves in messages through this method key. */
+export const describeHook: unique symbol = Symbol('squeeze-excite.describe');
+
+/** Words for a received value, short and unambiguous ("a Float64Array of length 3"). */
+// Never throws: it builds the message of every refusal, and the refused value may be a revoked
+// Proxy, a Proxy whose traps throw, or an object with throwing getters. Each probe that could run
+// the caller's code (a trap, a getter, a describe hook) is guarded, with a plain fallback.
+export function describe(value: unknown): string {
+  try {
+    return describeUnguarded(value);
+  } catch {
+    return EXOTIC;
+  }
+}
+
+const EXOTIC = 'a Proxy or exotic object';
+
+function describeUnguarded(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'number':
+      return `the number ${ObjectIs(value, -0) ? '-0' : StringCtor(value)}`;
+    case 'string': {
+      const text = value.length > 40 ? `${StringPrototypeSlice(value, 0, 40)}…` : value;
+      return `the string ${JSONStringify(text)}`;
+    }
+    case 'boolean':
+      return `the boolean ${StringCtor(value)}`;
+    case 'bigint':
+      return `the bigint ${StringCtor(value)}n`;
+    case 'symbol':
+      return `a symbol (${StringCtor(value.description)})`;
+    case 'function':
+      return 'a function';
+    default:
+      break;
+  }
+  // Internal slots first (intrinsic getters and brand checks run no user code).
+  const name = typedArrayName(value);
+  if (name !== undefined) {
+    const view = value as ArrayBufferView;
+    if (isDetached(view)) return `a ${name} whose buffer is detached (transferred)`;
+    // A Node Buffer is a Uint8Array; "received a Uint8Array" did not name what was passed.
+    if (name === 'Uint8Array' && probe(() => BufferIsBuffer !== undefined && BufferIsBuffer(value)) === true) return `a Buffer of ${lengthOf(view)} bytes`;
+    return `${article(name)} ${name} of length ${lengthOf(view)}${isSharedView(view) ? ' (SharedArrayBuffer)' : ''}`;
+  }
+  if (isView(value)) return 'a DataView';
+  const abBytes = probe(() => arrayBufferByteLength(value));
+  if (abBytes !== undefined) return `an ArrayBuffer of ${abBytes} bytes`;
+  const sabByteLength = sharedArrayBufferByteLength;
+  if (sabByteLength !== undefined) {
+    const sabBytes = probe(() => sabByteLength(value));
+    if (sabBytes !== undefined) return `a SharedArrayBuffer of ${sabBytes} bytes`;
+  }
+  // IsArray throws on a revoked Proxy.
+  const array = probe(() => isArray(value));
+  if (array === undefined) return EXOTIC;
+  if (array) {
+    const length = probe(() => (value as unknown[]).length);
+    return typeof length === 'number' ? `an Array of length ${length}` : 'an Array';
+  }
+  // From here every probe may run a trap or a getter.
+  const hook = probe(() => (value as { [describeHook]?: unknown })[describeHook]);
+  if (typeof hook === 'function') {
+    const text = probe(() => StringCtor(ReflectApply(hook as () => unknown, value, [])));
+    if (text !== undefined) return text;
+  }
+  const plain = probe(() => isPlainObject(value));
+  if (plain === undefined) return EXOTIC;
+  if (plain) return 'an object';
+  const ctorName = probe(() => {
+    const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+    const n = ctor?.name;
+    return typeof n === 'string' && n !== '' ? n : undefined;
+  });
+  if (ctorName === undefined) return 'an object';
+  // Past the internal-slot checks above, an object that names a typed array or buffer class is not
+  // one (a Proxy of one, Object.create(Float32Array.prototype)): say so, or "must be a
+  // Float32Array; received a Float32Array instance" reads as a contradiction.
+  if (RegExpPrototypeExec(describedTypedArrayName, ctorName) !== null) {
+    return `an object posing as ${article(ctorName)} ${ctorName} (a Proxy of one, or an object made from its prototype), not one itself`;
+  }
+  // Object.create(proto) with a plain object as proto inherits Object as its constructor: "an
+  // Object instance" would read as the plain object it is refused for not being.
+  if (ctorName === 'Object') return 'an object whose prototype is not Object.prototype (e.g. made by Object.create(proto))';
+  return `${article(ctorName)} ${ctorName} instance`;
+}
+
+/** The probe's result, or undefined when it throws. */
+function probe<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+/** "a" or "an" by the word's first sound: a Uint16Array, an Int16Array, an undefined, a user. */
+export function article(word: string): string {
+  // An initialism is read letter by letter: "an SEBlock", "a URL".
+  if (RegExpPrototypeExec(/^[A-Z]{2}/, word) !== null) return RegExpPrototypeExec(/^[AEFHILMNORSX]/, word) !== null ? 'an' : 'a';
+  if (RegExpPrototypeExec(/^(uint|uni(?!nit)|usa|use|usu|uti|eu|one\b|once)/i, word) !== null) return 'a';
+  return RegExpPrototypeExec(/^[aeiou]/i, word) !== null ? 'an' : 'a';
+}
+
+/** Formats a shape for messages: [1, 64, 56, 56]. */
+export function formatShape(shape: readonly number[]): string {
+  return `[${joinList(shape, ', ')}]`;
+}
+
+/**
+ * Words for what a path is when it is not a regular file ("a FIFO (named pipe)"), for the refusals
+ * of paths that must be one (the addon binary, a safetensors file).
+ */
+export function fileKind(st: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'another kind of file';
+}
