@@ -514,7 +514,7 @@ function expectMessage(err: unknown, cls: BadCase['cls'], fn: string, arg: strin
   expect(err).toBeInstanceOf(cls);
   const msg = (err as Error).message;
   expect(msg.startsWith(`${fn}: ${arg} must be `), msg).toBe(true);
-  // Node's codes for the two kinds (lib/is.ts), and the argument as a property, for programs.
+  // Node's codes for the two kinds (lib/arg-errors.ts), and the argument as a property, for programs.
   expect(err, msg).toMatchObject({ code: cls === TypeError ? 'ERR_INVALID_ARG_TYPE' : 'ERR_OUT_OF_RANGE', argument: arg });
   expect(msg).toMatch(/; received .+/);
   if (contains !== undefined) expect(msg).toContain(contains);

@@ -3,7 +3,7 @@
 import { bufferOf } from '../typed-arrays.js';
 import { nodeBuffer } from '../node-builtins.js';
 
-// Captured at load, as Node core's primordials (the buffer getter through lib/is.ts's bufferOf):
+// Captured at load, as Node core's primordials (the buffer getter through lib/typed-arrays.ts's bufferOf):
 // later changes to Buffer or the prototypes do not reach the allocator the addon calls.
 // Buffer is the global (no import: see lib/node-builtins.ts).
 const NodeBuffer = Buffer;
