@@ -1,17 +1,12 @@
 #include "binding/convert.h"
 
+#include "binding/errors.h"
 #include "binding/result_array.h"
 
 #include <cmath>
-#include <cstdio>
 #include <string>
 
 namespace sqex::binding {
-
-Napi::Error Coded(Napi::Error e, const char* code) {
-  e.Set("code", Napi::String::New(e.Env(), code));
-  return e;
-}
 
 void ThrowRangeError(const Napi::Env& env, const std::string& msg) {
   throw Coded(Napi::RangeError::New(env, "squeeze-excite (native): " + msg), "ERR_OUT_OF_RANGE");
@@ -256,40 +251,20 @@ Weights WeightsFrom(const std::array<float*, kSlotCount>& ptr) {
   return w;
 }
 
-Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s) {
-  switch (s.code) {
-    case StatusCode::InvalidArgument:
-      return Coded(Napi::RangeError::New(env, s.message), "ERR_SQEX_INVALID_ARGUMENT");
-    case StatusCode::Unsupported:
-      return Coded(Napi::Error::New(env, s.message), "ERR_SQEX_UNSUPPORTED");
-    case StatusCode::Cuda: {
-      auto e = Coded(Napi::Error::New(env, s.message), "ERR_SQEX_CUDA");
-      e.Set("cudaError", Napi::Number::New(env, s.cuda_error));
-      e.Set("cudaErrorName", Napi::String::New(env, s.cuda_name));
-      return e;
-    }
-    case StatusCode::OutOfMemory:
-      return OutOfMemoryError(env, s.message, 0);
-    default:
-      return Coded(Napi::Error::New(env, s.message.empty() ? "internal error" : s.message), "ERR_SQEX_INTERNAL");
-  }
+Tensors TensorsFrom(const HostArrays& a) {
+  Tensors t;
+  t.x = a.ptr[kX];
+  t.residual = a.ptr[kResidual];
+  t.y = a.ptr[kOut];
+  t.scale_out = a.ptr[kScaleOut];
+  return t;
 }
 
-Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, double bytes) {
-  std::string size;
-  if (bytes > 0) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, " (%.1f MiB)", bytes / 1048576.0);
-    size = buf;
+void CheckArgCount(const Napi::CallbackInfo& info, size_t n, const char* fn) {
+  if (info.Length() < n) {
+    ThrowTypeError(info.Env(), std::string(fn) + " expects " + std::to_string(n) + " arguments");
   }
-  auto e = Coded(Napi::Error::New(env, "squeeze-excite: out of host memory: could not allocate " + what + size +
-                                           ". Use a smaller batch, pass `out` to reuse an array, or free memory."),
-                 "ERR_SQEX_OUT_OF_MEMORY");
-  if (bytes > 0) e.Set("bytes", Napi::Number::New(env, bytes));
-  return e;
 }
-
-void ThrowStatus(const Napi::Env& env, const Status& s) { throw ErrorFromStatus(env, s); }
 
 uint64_t BigIntToU64(const Napi::Env& env, const Napi::Value& v, const char* what) {
   if (!v.IsBigInt()) ThrowType(env, std::string(what) + " must be a bigint");

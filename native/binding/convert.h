@@ -65,17 +65,10 @@ void* TypedArrayData(const Napi::TypedArray& ta);
 [[noreturn]] void ThrowRangeError(const Napi::Env& env, const std::string& msg);
 
 Weights WeightsFrom(const std::array<float*, kSlotCount>& ptr);
+Tensors TensorsFrom(const HostArrays& a);
 
-// `e` with `code` set (Node's convention: every error the addon throws has one).
-Napi::Error Coded(Napi::Error e, const char* code);
-
-// Throws the JS error that matches a failed status (RangeError / Error with code).
-[[noreturn]] void ThrowStatus(const Napi::Env& env, const Status& s);
-Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s);
-
-// Error with code ERR_SQEX_OUT_OF_MEMORY (and `bytes`): a host allocation of `bytes` for `what`
-// failed. Thrown instead of letting std::bad_alloc or V8's fatal out-of-memory end the process.
-Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, double bytes);
+// TypeError unless the call has at least n arguments; fn names the export.
+void CheckArgCount(const Napi::CallbackInfo& info, size_t n, const char* fn);
 
 uint64_t BigIntToU64(const Napi::Env& env, const Napi::Value& v, const char* what);
 Napi::Value U64ToBigInt(const Napi::Env& env, uint64_t v);

@@ -1,5 +1,6 @@
 #include "binding/host_staging.h"
 
+#include "binding/errors.h"
 #include "sqex/cpu.h"
 
 #include <cstdint>

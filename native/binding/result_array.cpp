@@ -2,6 +2,7 @@
 
 #include "binding/convert.h"
 #include "binding/env_state.h"
+#include "binding/errors.h"
 #include "binding/result_pages.h"
 
 #include <string>

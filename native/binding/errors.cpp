@@ -1,0 +1,60 @@
+#include "binding/errors.h"
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+namespace sqex::binding {
+
+Napi::Error Coded(Napi::Error e, const char* code) {
+  e.Set("code", Napi::String::New(e.Env(), code));
+  return e;
+}
+
+Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s) {
+  switch (s.code) {
+    case StatusCode::InvalidArgument:
+      return Coded(Napi::RangeError::New(env, s.message), "ERR_SQEX_INVALID_ARGUMENT");
+    case StatusCode::Unsupported:
+      return Coded(Napi::Error::New(env, s.message), "ERR_SQEX_UNSUPPORTED");
+    case StatusCode::Cuda: {
+      auto e = Coded(Napi::Error::New(env, s.message), "ERR_SQEX_CUDA");
+      e.Set("cudaError", Napi::Number::New(env, s.cuda_error));
+      e.Set("cudaErrorName", Napi::String::New(env, s.cuda_name));
+      return e;
+    }
+    case StatusCode::OutOfMemory:
+      return OutOfMemoryError(env, s.message, 0);
+    default:
+      return Coded(Napi::Error::New(env, s.message.empty() ? "internal error" : s.message), "ERR_SQEX_INTERNAL");
+  }
+}
+
+Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, double bytes) {
+  std::string size;
+  if (bytes > 0) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, " (%.1f MiB)", bytes / 1048576.0);
+    size = buf;
+  }
+  auto e = Coded(Napi::Error::New(env, "squeeze-excite: out of host memory: could not allocate " + what + size +
+                                           ". Use a smaller batch, pass `out` to reuse an array, or free memory."),
+                 "ERR_SQEX_OUT_OF_MEMORY");
+  if (bytes > 0) e.Set("bytes", Napi::Number::New(env, bytes));
+  return e;
+}
+
+void ThrowStatus(const Napi::Env& env, const Status& s) { throw ErrorFromStatus(env, s); }
+
+void ThrowWithoutAllocating(const Napi::Env& env, const char* code, const char* what) {
+  try {
+    if (std::strcmp(code, "ERR_SQEX_OUT_OF_MEMORY") == 0) throw OutOfMemoryError(env, what, 0);
+    throw Coded(Napi::Error::New(env, std::string("squeeze-excite (native): internal error: ") + what), code);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (...) {
+    napi_throw_error(env, code, "squeeze-excite (native): out of memory while reporting an error");
+  }
+}
+
+}  // namespace sqex::binding
