@@ -2,7 +2,9 @@
 // the avg and max branches, and the spatial gate (mean/max over channels of x*s, k x k conv,
 // folded-BN bias, gate).
 #pragma once
+#include "block_reduce.cuh"
 #include "common.cuh"
+#include "sample_barrier.cuh"
 
 namespace sqex {
 namespace cuda {

@@ -12,7 +12,9 @@
 //   the tile's positions -> D -> k x k conv of its positions -> scale and write.
 // A separate kernel from fused_kernel so that the latter keeps its register allocation.
 #pragma once
+#include "block_reduce.cuh"
 #include "fused.cuh"
+#include "sample_barrier.cuh"
 
 namespace sqex {
 namespace cuda {

@@ -13,8 +13,10 @@
 // re-read (from L2 usually) instead of held.
 #pragma once
 #include "apply.cuh"
+#include "block_reduce.cuh"
 #include "fused_args.cuh"
 #include "pool.cuh"
+#include "sample_barrier.cuh"
 #include "tile_io.cuh"
 
 // The excitation of each op (the FCs, ECA's conv, CBAM's spatial gate).

@@ -1,6 +1,7 @@
 // SE excitation pieces used by the fused kernel (fused.cuh): the first FC split over the
 // sample's blocks (also used by CBAM, with its max branch), and the gate rows.
 #pragma once
+#include "block_reduce.cuh"
 #include "common.cuh"
 
 namespace sqex {

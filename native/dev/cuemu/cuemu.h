@@ -166,7 +166,7 @@ template <typename T> inline T atomicMax(T* p, T v) {
   return old;
 }
 
-// Acquire load / release add used by native/cuda/common.cuh's per-sample barrier.
+// Acquire load / release add used by the per-sample barrier (native/cuda/sample_barrier.cuh).
 inline unsigned cuemu_ld_acquire_u32(const unsigned* p) {
   const unsigned v = __atomic_load_n(p, __ATOMIC_ACQUIRE);
   ::cuemu::spin_yield();  // the callers poll in a loop
