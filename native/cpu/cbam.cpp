@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common.h"
+#include "pipeline.h"
 #include "sqex/cpu.h"
 #include "pool_units.h"
 #include "thread_pool.h"

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common.h"
+#include "pipeline.h"
 #include "sqex/cpu.h"
 #include "thread_pool.h"
 

@@ -29,7 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common.h"  // g_stream_min_bytes, the kernel tables
+#include "common.h"    // the kernel tables
+#include "pipeline.h"  // g_stream_min_bytes
 #include "sqex/cpu.h"
 
 using namespace sqex;

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "common.h"
+#include "pipeline.h"
 #include "sqex/cpu.h"
 #include "thread_pool.h"
 
