@@ -6,7 +6,7 @@ import { withProps } from './primordials.js';
 /**
  * A new typed array of `length` elements for `what` (a result the caller did not provide).
  * Allocation failure, a RangeError without a code from V8, becomes an Error with code
- * ERR_SQEX_OUT_OF_MEMORY and `bytes`, as the addon's own (native/binding/convert.h).
+ * ERR_SQEX_OUT_OF_MEMORY and `bytes`, as the addon's own (native/binding/errors.h).
  */
 export function allocateArray<T extends ArrayBufferView>(
   Ctor: { new (length: number): T; readonly BYTES_PER_ELEMENT: number },

@@ -2,7 +2,7 @@
 // the TypeScript layer (DeviceTensor, the functions with DeviceTensors, the blocks on CUDA) runs
 // in CI on machines without a GPU. See test/device-contract.test.ts.
 //
-// What it mirrors from native/binding (addon.cpp, convert.cpp) and native/cuda (device.cpp, forward.cpp, memory.cpp):
+// What it mirrors from native/binding (addon.cpp, cuda_exports.cpp, convert.cpp) and native/cuda (device.cpp, forward.cpp, memory.cpp):
 //   - the argument re-checks, with the same error classes and messages: ParseCfg, ExpectedSlots,
 //     ParseDevicePtrs (byte lengths), ParseHostOperands (weights only), DeviceArg, BigIntToU64,
 //     the cudaAlloc byte count (a positive integer: 0 bytes is a RangeError, as natively);
@@ -112,7 +112,7 @@ export function unsupportedError(message: string): NativeError {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Native argument re-checks (convert.cpp / addon.cpp)
+// Native argument re-checks (convert.cpp / cuda_exports.cpp)
 
 /** std::to_string(double): fixed with six decimals. */
 function cppDouble(v: number): string {
@@ -797,7 +797,7 @@ export class FakeCuda {
     let inFlight = false;
     try {
       if (ptr !== 0n) {
-        // As native/binding/addon.cpp's CudaFree: only what cudaAlloc returned (in this env), once,
+        // As native/binding/cuda_exports.cpp's CudaFree: only what cudaAlloc returned (in this env), once,
         // on its own device; refused before the device is selected.
         const map = this.#allocs[device] as Map<bigint, Allocation> | undefined;
         const alloc = map?.get(ptr);
