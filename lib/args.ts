@@ -99,7 +99,6 @@ const VALUE_SYNONYMS = ObjectFreeze({
   channelsfirst: 'NCHW',
   swish: 'silu',
   hsigmoid: 'hardsigmoid', // timm's and MobileNetV3's short name
-  hardsigmoid: 'hardsigmoid',
 }) as unknown as Readonly<Record<string, string | undefined>>;
 
 /**
