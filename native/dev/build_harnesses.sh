@@ -5,6 +5,9 @@
 # ~30 s per build on 2 cores. Each build comes from a temporary `git worktree`, removed afterwards.
 #
 #   bash native/dev/build_harnesses.sh DIR REF...      (e.g. .bisect 8aa8c67 0796431 HEAD)
+#
+# A REF of '-' takes its index without a build: the caller puts that harness there itself (e.g.
+# gpu_session.sh, which has the working tree's harness already and copies it on the device).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DIR=$1
@@ -14,6 +17,7 @@ tmp=$(mktemp -d)
 trap 'for w in "$tmp"/wt-*; do git worktree remove --force "$w" 2> /dev/null || true; done; rm -rf "$tmp"' EXIT
 i=0
 for ref in "$@"; do
+  if [ "$ref" = - ]; then i=$((i + 1)); continue; fi
   c=$(git rev-parse --short "$ref^{commit}")
   wt=$tmp/wt-$c
   git worktree add -f --detach "$wt" "$c" > /dev/null 2>&1

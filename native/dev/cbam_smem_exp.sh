@@ -9,8 +9,8 @@
 #   harness-1-<base>.xz    main before the change under test (a7a7a55: before the position tiles)
 #   harness-2-<head>.xz    HEAD
 #   harness-3-e4156d9.xz   optional: main before cbam-smem (and before ECA's halo kernel)
-#   digest-1-<base>.xz     base's kernels and harness (it has SQEX_DIGEST), for the bitwise
-#                          comparison; not a harness-*.xz, so time_commits.sh does not time it
+#   digest-1-<base>.xz     optional: base's kernels and harness (it has SQEX_DIGEST), for the
+#                          bitwise comparison; without it harness-1 serves (the same build)
 #
 #   device, first:  bash native/dev/cbam_smem_exp.sh DIR check 420   (correctness; budget in s)
 #   device, then:   bash native/dev/cbam_smem_exp.sh DIR time 150    (timing)
@@ -26,7 +26,8 @@ unpack() {  # unpack <xz> <binary>
   xz -dc "$1" > "$2" && chmod +x "$2"
 }
 branch_xz=$(ls "$dir"/harness-2-*.xz | head -1)
-main_digest_xz=$(ls "$dir"/digest-1-*.xz | head -1)
+# The digest build: a digest-1 file where an older prepare left one, else base's harness (it has SQEX_DIGEST).
+main_digest_xz=$(ls "$dir"/digest-1-*.xz "$dir"/harness-1-*.xz 2> /dev/null | head -1)
 
 # sanitize_one BIN PREFIX MIN_LEFT CFG...: racecheck then memcheck of BIN's `one` mode (3 launches
 # and a warm-up) on each configuration, while more than MIN_LEFT seconds of the budget are left

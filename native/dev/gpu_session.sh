@@ -69,6 +69,16 @@ if [ "${1:-}" = --prepare ]; then
   # Taken before the builds: an edit made while they run makes the stamp stale, not wrong.
   export SQEX_SRC_SHA; SQEX_SRC_SHA=$(src_sha)
   ../shared/tools/gpu-pack
+  # gpu-pack's node_modules holds esbuild (~4 MB packed: loader.test's bundling cases, which the
+  # device does not run); without it the carry fits the 64 MiB with room. gpu-pack keeps this
+  # tarball while its stamp (lockfile + node_modules listing) holds.
+  if xz -dc .gpu/node_modules.tar.xz | tar -tf - | grep -q '^node_modules/@esbuild/'; then
+    tar -cf - --exclude='node_modules/@typescript' --exclude='node_modules/typescript' --exclude='node_modules/.cache' \
+        --exclude='node_modules/esbuild' --exclude='node_modules/@esbuild' --exclude='node_modules/.bin/esbuild' \
+        node_modules | xz -T0 -3 > .gpu/node_modules.tar.xz.new
+    mv .gpu/node_modules.tar.xz.new .gpu/node_modules.tar.xz
+    echo "gpu_session: node_modules packed again without esbuild ($(du -h .gpu/node_modules.tar.xz | cut -f1))"
+  fi
   npm run build:ts > /dev/null                                 # dist/ (the tests' API)
   node scripts/cmake-build.js compile                           # build/Release: CUDA 13, sm_90 (no GPU here)
   if command -v g++-11 > /dev/null && [ -x /usr/bin/nvcc ]; then
@@ -81,11 +91,12 @@ if [ "${1:-}" = --prepare ]; then
   bash native/dev/cuda_build.sh sm_90 build-cuda > /dev/null     # the kernel harness
   strip build-cuda/cuda_check_bench
   xz -T2 -6 -c build-cuda/cuda_check_bench > .gpu/harness.xz
-  # The CBAM experiment (four harnesses, ~1.8 MB each): 8aa8c67 (pre-v7), main before the CBAM
+  # The CBAM experiment (harnesses of 1.8-3.1 MB each): 8aa8c67 (pre-v7), main before the CBAM
   # NCHW position tiles (CBAM_BASE, a7a7a55: also the digest build of the bitwise comparison),
   # HEAD, and main before cbam-smem was merged (e4156d9: also ECA's kernels before the halo kernel,
-  # which ecatime times against HEAD).
-  bash native/dev/prepare_cbam_exp.sh .gpu/cbam-exp "${CBAM_BASE:-a7a7a55}" HEAD e4156d9
+  # which ecatime times against HEAD). HEAD's is .gpu/harness.xz, copied in on the device
+  # (cbam_exp_head): the same program, not carried twice.
+  bash native/dev/prepare_cbam_exp.sh .gpu/cbam-exp "${CBAM_BASE:-a7a7a55}" - e4156d9
   set +e
   bash "$0" --pack || exit 1
   echo "prepared in $((SECONDS - t0)) s"
@@ -348,9 +359,15 @@ step_cluster() {
   tail -30 "$logs/cluster.log"
 }
 
+# The CBAM experiment's HEAD harness is the working tree's own (.gpu/harness.xz, --prepare).
+cbam_exp_head() {
+  ls .gpu/cbam-exp/harness-2-*.xz > /dev/null 2>&1 || cp .gpu/harness.xz .gpu/cbam-exp/harness-2-HEAD.xz
+}
+
 step_cbamcheck() {
   budget cbamcheck 170 40 || return
-  if [ ! -d .gpu/cbam-exp ]; then note "cbamcheck: .gpu/cbam-exp not carried: skipped"; return; fi
+  if [ ! -d .gpu/cbam-exp ] || [ ! -f .gpu/harness.xz ]; then note "cbamcheck: .gpu/cbam-exp or .gpu/harness.xz not carried: skipped"; return; fi
+  cbam_exp_head
   # HEAD against main before the position tiles: bitwise digests of every check case both have
   # (the CBAM NCHW cases that take position tiles at 132 SMs are expected to differ), then
   # compute-sanitizer racecheck/memcheck on the CBAM paths (position tiles included).
@@ -360,7 +377,8 @@ step_cbamcheck() {
 
 step_cbamtime() {
   budget cbamtime 130 40 || return
-  if [ ! -d .gpu/cbam-exp ]; then note "cbamtime: .gpu/cbam-exp not carried: skipped"; return; fi
+  if [ ! -d .gpu/cbam-exp ] || [ ! -f .gpu/harness.xz ]; then note "cbamtime: .gpu/cbam-exp or .gpu/harness.xz not carried: skipped"; return; fi
+  cbam_exp_head
   # 8aa8c67 (pre-v7), main and the branch, 2 processes each, over the CBAM rows the planner changes
   OUT=$results/cbam-exp timeout -k 5 $B bash native/dev/cbam_smem_exp.sh .gpu/cbam-exp time $((B - 10)) > "$logs/cbam-time.log" 2>&1
   note "cbamtime: exit $? — $(grep -c '^| [a-z]' "$results/cbam-exp/time_commits.md" 2> /dev/null) rows (results/cbam-exp/time_commits.md)"
