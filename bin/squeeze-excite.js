@@ -127,7 +127,11 @@ function main(argv) {
     return 0;
   }
   if (args[0] !== 'inspect') {
-    const near = require('../dist/args.js').editDistance(args[0].toLowerCase(), 'inspect') <= 2 ? " (did you mean 'inspect'?)" : '';
+    // A file named where the command goes (`squeeze-excite model.safetensors`): the command it needs.
+    const file = /\.safetensors$/i.test(args[0]) || /[/\\]/.test(args[0]);
+    const near = file
+      ? ` (to list a file's attention modules: squeeze-excite inspect ${printable(args[0])})`
+      : require('../dist/args.js').editDistance(args[0].toLowerCase(), 'inspect') <= 2 ? " (did you mean 'inspect'?)" : '';
     return usageError(`: unknown command ${printable(JSON.stringify(args[0]))}${near}`);
   }
   let json = false;

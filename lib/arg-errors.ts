@@ -7,7 +7,7 @@
 
 import { describe } from './describe.js';
 import { isPlainObject } from './is.js';
-import { ArrayIsArray, StringPrototypeIncludes, StringPrototypeSlice, withProps } from './primordials.js';
+import { ArrayIsArray, StringPrototypeIncludes, StringPrototypeSlice, defineOwn, withProps } from './primordials.js';
 import { typedArrayName } from './typed-arrays.js';
 
 const isArray = ArrayIsArray;
@@ -60,7 +60,19 @@ function fixFor(arg: string, expected: string, value: unknown): string | undefin
       return "This is a readSafetensors tensor record ({ dtype, shape, data }): pass its .data (read with { toFloat32: true } for a Float32Array), or build the block from the whole file with SEBlock/ECABlock/CBAMBlock.fromStateDict";
     }
     // Only where a Float32Array itself is wanted (not, e.g., a state dict whose entries hold one).
-    if (isArray(value) && StringPrototypeIncludes(expected, 'a Float32Array')) return 'To convert an Array of numbers: Float32Array.from(value)';
+    if (isArray(value) && StringPrototypeIncludes(expected, 'a Float32Array')) {
+      // PyTorch's .tolist() nests: Float32Array.from of a nested Array is all NaN (a newcomer's
+      // ECA weight of length 1, NaN, then ran).
+      return nestedArray(value)
+        ? "To convert a nested Array (PyTorch's .tolist()): Float32Array.from(value.flat(Infinity))"
+        : 'To convert an Array of numbers: Float32Array.from(value)';
+    }
+    // A number where a one-element array is wanted (CBAM's spatialBias, the conv's [1] bias).
+    if (typeof value === 'number' && StringPrototypeIncludes(expected, 'a Float32Array')) return `To pass one value: Float32Array.of(${value})`;
+  }
+  // A readSafetensors file where a block's weights go.
+  if (arg === 'weights' && describe(value) === 'a SafetensorsFile instance') {
+    return 'A SafetensorsFile holds a whole state dict: build the block with SEBlock/ECABlock/CBAMBlock.fromStateDict(file, prefix, { kind }) (`npx squeeze-excite inspect FILE` prints each module\'s prefix and kind)';
   }
   if (StringPrototypeIncludes(expected, '[N, C, H, W]') && isArray(value)) {
     if (value.length === 3) return 'A single image [C, H, W] is the batch of one [1, C, H, W]';
@@ -69,6 +81,17 @@ function fixFor(arg: string, expected: string, value: unknown): string | undefin
   // A shape kept in a typed array (tensor libraries' shape buffers, an Int32Array from a parser).
   if (StringPrototypeIncludes(expected, '[N, C, H, W]') && name !== undefined) return 'To pass a shape held in a typed array: Array.from(shape)';
   return undefined;
+}
+
+/** Whether the first elements of an Array hold an Array (read without running the caller's code). */
+function nestedArray(value: unknown[]): boolean {
+  try {
+    const n = value.length;
+    for (let i = 0; i < n && i < 8; i++) if (isArray(value[i])) return true;
+  } catch {
+    // a Proxy's trap: no hint
+  }
+  return false;
 }
 
 /** A plain object with a typed-array `data`, an Array `shape` and a string `dtype` (readSafetensors' record). */
@@ -118,18 +141,26 @@ export function readGuarded<T>(fn: string, arg: string, expected: string | (() =
   try {
     return read();
   } catch (cause) {
-    // `expected` may be a function: its text is built only for a refusal, not on every call.
-    const e = typeError(fn, arg, typeof expected === 'function' ? expected() : expected, value);
-    let why = '';
-    try {
-      why = cause instanceof Error ? `: ${cause.message}` : '';
-    } catch {
-      why = '';
-    }
-    e.message += `, whose properties could not be read${why}`;
-    (e as { cause?: unknown }).cause = cause;
-    throw e;
+    throw unreadableError(fn, arg, expected, value, cause);
   }
+}
+
+/**
+ * The TypeError for an argument whose getter or Proxy trap threw `cause` (readGuarded's; also
+ * for reads that run inline on hot paths, without a closure).
+ */
+export function unreadableError(fn: string, arg: string, expected: string | (() => string), value: unknown, cause: unknown): TypeError {
+  // `expected` may be a function: its text is built only for a refusal, not on every call.
+  const e = typeError(fn, arg, typeof expected === 'function' ? expected() : expected, value);
+  let why = '';
+  try {
+    why = cause instanceof Error ? `: ${cause.message}` : '';
+  } catch {
+    why = '';
+  }
+  e.message += `, whose properties could not be read${why}`;
+  defineOwn(e, 'cause', cause);
+  return e;
 }
 
 /** An Error with a code (not about an argument's kind or value: state, availability). */

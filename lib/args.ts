@@ -1,7 +1,7 @@
 // Checks of scalar arguments: shapes, enum strings, option objects, indices, streams.
 
 import type { Shape4 } from './types.js';
-import { rangeError, rangeErrorText, readGuarded, typeError } from './arg-errors.js';
+import { rangeError, rangeErrorText, readGuarded, typeError, unreadableError } from './arg-errors.js';
 import { describe, formatShape } from './describe.js';
 import { isArrayValue, isPlainObject } from './is.js';
 import { MAX_ELEMENTS, MAX_U64 } from './typed-arrays.js';
@@ -36,14 +36,24 @@ function axisName(arg: string, i: number): string {
  */
 export function parseShape(fn: string, arg: string, value: unknown): Shape4 {
   if (!isArrayValue(value)) throw typeError(fn, arg, SHAPE_EXPECTED, value);
-  if (value.length !== 4) throw rangeError(fn, arg, SHAPE_EXPECTED, value);
-  // An array literal: its four elements are own properties from the start, so storing into them
-  // runs no setter a caller put on Array.prototype (push would run a patched push).
-  const dims: number[] = [0, 0, 0, 0];
-  for (let i = 0; i < 4; i++) {
+  // An array literal: its elements are own properties from the start, so storing into them runs
+  // no setter a caller put on Array.prototype (push would run a patched push).
+  const raw: unknown[] = [undefined, undefined, undefined, undefined];
+  let length: unknown;
+  try {
+    // A Proxy's traps or an element's getter may throw: that is a coded TypeError naming the
+    // argument, as for options and weights (readGuarded), not the caller's bare error.
+    length = value.length;
     // A hole ([2, 8, 4, , ]) is not read through Array.prototype, where a caller's index
     // property would fill it (an attack: Array.prototype[3] = 4 made such a shape pass).
-    const d: unknown = ObjectHasOwn(value, i) ? value[i] : undefined;
+    if (length === 4) for (let i = 0; i < 4; i++) raw[i] = ObjectHasOwn(value, i) ? value[i] : undefined;
+  } catch (cause) {
+    throw unreadableError(fn, arg, SHAPE_EXPECTED, value, cause);
+  }
+  if (length !== 4) throw rangeError(fn, arg, SHAPE_EXPECTED, value);
+  const dims: number[] = [0, 0, 0, 0];
+  for (let i = 0; i < 4; i++) {
+    const d = raw[i];
     // Messages are built only on failure: this runs on every call.
     const least = i === 0 ? 0 : 1;
     if (typeof d !== 'number') throw typeError(fn, axisName(arg, i), axisExpected(i), d);
@@ -186,13 +196,19 @@ const STATE_DICT_NAMES: readonly (readonly [RegExp, string])[] = [
   [/(^|\.)conv\.weight$/, 'weight'],
 ];
 
+// Any other name a state dict holds (readSafetensors(file).tensors passed as the weights: its
+// first key is often a BatchNorm's or another layer's).
+const STATE_DICT_NAME = /\.(weight|bias|running_mean|running_var|num_batches_tracked)$/;
+
 /** For a weights key that is a PyTorch state-dict name: which key it is here, and the loaders; else ''. */
 function stateDictNameHint(key: string, known: readonly string[]): string {
+  const loaders = 'a whole state dict maps with SEBlock/ECABlock/CBAMBlock.fromStateDict or attentionWeightsFromStateDict';
   for (let i = 0; i < STATE_DICT_NAMES.length; i++) {
-    const [pattern, ours] = STATE_DICT_NAMES[i]!;
-    if (RegExpPrototypeExec(pattern, key) !== null && listHas(known, ours)) {
-      return ` (PyTorch's ${JSONStringify(key)} is '${ours}' here; a whole state dict maps with SEBlock/ECABlock/CBAMBlock.fromStateDict or attentionWeightsFromStateDict)`;
-    }
+    const entry = STATE_DICT_NAMES[i]!;
+    if (RegExpPrototypeExec(entry[0], key) !== null && listHas(known, entry[1])) return ` (PyTorch's ${JSONStringify(key)} is '${entry[1]}' here; ${loaders})`;
+  }
+  if (RegExpPrototypeExec(STATE_DICT_NAME, key) !== null) {
+    return ` (a PyTorch state-dict name: ${loaders}, given the module's prefix; \`npx squeeze-excite inspect FILE\` lists the prefixes of a .safetensors file)`;
   }
   return '';
 }

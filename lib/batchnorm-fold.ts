@@ -2,7 +2,9 @@
 // CbamModule's spatial ConvNormAct): scale and shift in float64, the folded conv rounded to
 // float32 once, and the folds PyTorch does not compute that way refused.
 
+import { MathFround, MathSqrt } from './primordials.js';
 import { StateDictError, type Dim, type ModuleReader } from './state-dict-reader.js';
+import { lengthOf } from './typed-arrays.js';
 
 /** torch.nn.BatchNorm2d's default eps (1e-5), added to running_var when a BatchNorm is folded; a state dict does not store it. */
 export const BATCHNORM_EPS = 1e-5;
@@ -29,15 +31,15 @@ export function batchNormAffine(
   const gamma = r.optional(`${bn}.weight`, [[width]]); // affine=False stores neither weight nor bias
   const beta = r.optional(`${bn}.bias`, [[width]]);
   r.skip(`${bn}.num_batches_tracked`);
-  const n = mean.length;
+  const n = lengthOf(mean);
   const scale = new Float64Array(n);
   const shift = new Float64Array(n);
   for (let j = 0; j < n; j++) {
     // PyTorch adds eps in float32 (invstd = 1 / sqrt(running_var + eps), opmath float): where that
     // sum is 0 its scale is infinite (refused below) though the float64 sum is not (running_var =
     // float32(-1e-5), eps 1e-5: 2.5e-13, a finite fold of 2e6 where PyTorch gives ±Inf; an attack).
-    const sum = Math.fround(variance[j]! + Math.fround(eps)) === 0 ? 0 : variance[j]! + eps;
-    scale[j] = (gamma ? gamma[j]! : 1) / Math.sqrt(sum);
+    const sum = MathFround(variance[j]! + MathFround(eps)) === 0 ? 0 : variance[j]! + eps;
+    scale[j] = (gamma ? gamma[j]! : 1) / MathSqrt(sum);
     shift[j] = (beta ? beta[j]! : 0) - mean[j]! * scale[j]!;
   }
   const refuse = (detail: string, why = `PyTorch applies it after the conv and gets finite values where the folded weights would give ±Inf or NaN (Inf − Inf), ${REFUSED}`): never => {
@@ -65,9 +67,11 @@ export function foldInto(
   bias: Float32Array | null,
   bn: { scale: Float64Array; shift: Float64Array; refuse: (detail: string, why?: string) => never },
 ): { weight: Float32Array; bias: Float32Array } {
-  const out = bn.scale.length;
-  const per = weight.length / out;
-  const w = new Float32Array(weight.length);
+  // Intrinsic lengths (primordials.ts): a replaced length getter must not size the fold.
+  const out = lengthOf(bn.scale);
+  const total = lengthOf(weight);
+  const per = total / out;
+  const w = new Float32Array(total);
   const b = new Float32Array(out);
   const infinite = (v: number): boolean => v === Infinity || v === -Infinity;
   for (let o = 0; o < out; o++) {

@@ -241,7 +241,12 @@ export function findAttentionModules(
   const found: FoundAttention[] = [];
   const prefixOf = (name: string, suffix: string): string | null => {
     if (name === suffix) return '';
-    return name.endsWith(`.${suffix}`) ? name.slice(0, -suffix.length - 1) : null;
+    if (!name.endsWith(`.${suffix}`)) return null;
+    const p = name.slice(0, -suffix.length - 1);
+    // An empty path component ('.fc1.weight', 'a..fc1.weight': no PyTorch module has an empty
+    // name) has no prefix fromStateDict reads back (a trailing '.' is dropped there), so it
+    // would be listed as the root module or as 'a.': not a module to suggest.
+    return p === '' || p.endsWith('.') ? null : p;
   };
   const add = (f: Omit<FoundAttention, 'block' | 'alternatives' | 'note' | 'options'> & Partial<Pick<FoundAttention, 'alternatives' | 'note' | 'options'>>): void => {
     for (const t of f.tensors) claimed.add(t);

@@ -42,6 +42,7 @@ export const MathLog2 = Math.log2;
 export const MathMax = Math.max;
 export const MathMin = Math.min;
 export const MathRound = Math.round;
+export const MathFround = Math.fround;
 export const MathSqrt = Math.sqrt;
 export const JSONStringify = JSON.stringify;
 export const JSONParse = JSON.parse;
@@ -63,6 +64,7 @@ export const MapPrototypeForEach = uncurryThis(Map.prototype.forEach as (fn: (va
 export const NumberPrototypeToString = uncurryThis(Number.prototype.toString as (radix?: number) => string);
 export const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt as (index: number) => number);
 export const StringPrototypeStartsWith = uncurryThis(String.prototype.startsWith as (search: string, position?: number) => boolean);
+export const StringPrototypeEndsWith = uncurryThis(String.prototype.endsWith as (search: string, endPosition?: number) => boolean);
 // A replaced unregister would leave a disposed tensor's finalizer armed: a second cudaFree of a
 // pointer the allocator may have handed out again.
 export const FinalizationRegistryPrototypeRegister = uncurryThis(
@@ -83,9 +85,40 @@ export function joinList(list: readonly unknown[], sep: string): string {
   return text;
 }
 
+/**
+ * Defines key as an own enumerable data property of obj, as an assignment to a fresh key would,
+ * without running a setter a caller put on Object.prototype (an attack dropped a state dict's
+ * biases with a no-op `set b1()`). The descriptor has no prototype: a `get` or `set` on
+ * Object.prototype would otherwise make it an accessor descriptor and defineProperty throw.
+ */
+export function defineOwn(obj: object, key: PropertyKey, value: unknown): void {
+  ObjectDefineProperty(obj, key, { __proto__: null, value, writable: true, enumerable: true, configurable: true } as PropertyDescriptor);
+}
+
 /** Appends value to list, as push, without running a setter or a push a caller put on Array.prototype. */
 export function listAppend<T>(list: T[], value: T): void {
-  ObjectDefineProperty(list, list.length, { value, writable: true, enumerable: true, configurable: true });
+  defineOwn(list, list.length, value);
+}
+
+/** fn of each element, in a new array, as Array.prototype.map (read by index). */
+export function listMap<T, R>(list: readonly T[], fn: (value: T, index: number) => R): R[] {
+  const out: R[] = [];
+  for (let i = 0; i < list.length; i++) listAppend(out, fn(list[i]!, i));
+  return out;
+}
+
+/** The elements for which keep is true, in a new array, as Array.prototype.filter (read by index). */
+export function listFilter<T>(list: readonly T[], keep: (value: T) => boolean): T[] {
+  const out: T[] = [];
+  for (let i = 0; i < list.length; i++) if (keep(list[i]!)) listAppend(out, list[i]!);
+  return out;
+}
+
+/** Elements [start, end) in a new array, as Array.prototype.slice with non-negative bounds. */
+export function listSlice<T>(list: readonly T[], start: number, end: number = list.length): T[] {
+  const out: T[] = [];
+  for (let i = start; i < end && i < list.length; i++) listAppend(out, list[i]!);
+  return out;
 }
 
 /** Whether list holds value (===), read by index. */
@@ -102,7 +135,7 @@ export function withProps<E extends object, P extends Record<string, unknown>>(e
   const keys = ObjectKeys(props);
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!;
-    ObjectDefineProperty(err, key, { value: props[key], writable: true, enumerable: true, configurable: true });
+    defineOwn(err, key, props[key]);
   }
   return err as E & P;
 }

@@ -18,7 +18,9 @@ import {
   ArrayIsArray,
   JSONParse,
   JSONStringify,
+  MathMax,
   MathMin,
+  MathRound,
   NumberPrototypeToString,
   ObjectCreate,
   ObjectHasOwn,
@@ -207,7 +209,10 @@ export function headerLengthOf(src: string, first8: Uint8Array, fileLength: numb
   if (fileLength < 8) {
     throw new SafetensorsError(src, 'file-too-small', `the file has ${fileLength} bytes; it must start with an 8-byte header length`);
   }
-  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  // Little-endian u64 by index (a caller's bytes: DataView's methods and the view's buffer getter
+  // are replaceable).
+  let n = 0n;
+  for (let i = 7; i >= 0; i--) n = (n << 8n) | BigInt(first8[i]!);
   if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
     // A length past the file's own size is not a big header but another kind of file (its first
     // bytes read as a number: text, JSON, an image).
@@ -389,7 +394,8 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
   // Per open container (index = depth): whether it is an object, and its members so far.
   const isObject = new Uint8Array(limit + 2);
   const members = new Float64Array(limit + 2);
-  for (let i = 0; i < bytes.length; i++) {
+  const count = lengthOf(bytes);
+  for (let i = 0; i < count; i++) {
     const b = bytes[i]!;
     if (b >= 0x80) nonAscii = true;
     if (inString) {
@@ -449,7 +455,7 @@ function parseCostBytes(scan: HeaderScan, textBytes: number): number {
 }
 
 function headerHeapBudget(): number {
-  return Math.max(64 * 2 ** 20, nodeV8.getHeapStatistics().heap_size_limit / 4);
+  return MathMax(64 * 2 ** 20, nodeV8.getHeapStatistics().heap_size_limit / 4);
 }
 
 function isCount(v: unknown): v is number {
@@ -475,13 +481,13 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
       `an object of the header holds ${scan.maxMembers} members, more than ${MAX_OBJECT_MEMBERS} (2^22): JSON.parse slows without bound past 2^23 members in one object, and a header of at most 100 MB holds fewer than 2.1M tensors`,
     );
   }
-  const cost = parseCostBytes(scan, bytes.length);
+  const cost = parseCostBytes(scan, lengthOf(bytes));
   const budget = headerHeapBudget();
   if (cost > budget) {
     throw new SafetensorsError(
       src,
       'header-too-large',
-      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${Math.round(cost / 2 ** 20)} MB of JS heap, more than the ${Math.round(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit; node --max-old-space-size raises it)`,
+      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${MathRound(cost / 2 ** 20)} MB of JS heap, more than the ${MathRound(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit; node --max-old-space-size raises it)`,
     );
   }
   let json: unknown;
@@ -495,7 +501,8 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   }
   const { duplicate: dup, notInteger: notInt } = headerTextIssues(text);
   if (dup) {
-    const [key, depth] = dup;
+    const key = dup[0];
+    const depth = dup[1];
     throw new SafetensorsError(
       src,
       'duplicate-name',
@@ -504,7 +511,9 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     );
   }
   if (notInt) {
-    const [name, key, token] = notInt;
+    const name = notInt[0];
+    const key = notInt[1];
+    const token = notInt[2];
     throw new SafetensorsError(src, 'header-structure', `tensor ${JSONStringify(name)}: "${key}" holds ${token}, which is not written as a plain non-negative integer (the reference implementation refuses fractions, exponents and -0)`, name);
   }
   const dataStart = 8 + headerLength;
@@ -537,10 +546,14 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     }
     const bad = (what: string): SafetensorsError => new SafetensorsError(src, 'header-structure', `tensor ${JSONStringify(name)}: ${what}`, name);
     if (!isPlainObject(entry)) throw bad('its entry must be an object { dtype, shape, data_offsets }');
-    const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+    // Own keys only: destructuring reads through the prototype, and a polluted
+    // Object.prototype.dtype / shape / data_offsets must not complete an entry that lacks them.
+    const dtype = ownValue(entry, 'dtype');
+    const shape = ownValue(entry, 'shape');
+    const offsets = ownValue(entry, 'data_offsets');
     if (typeof dtype !== 'string') throw bad(`"dtype" must be a string; received ${describe(dtype)}`);
     if (!isSafetensorsDType(dtype)) {
-      throw new SafetensorsError(src, 'dtype', `tensor ${JSONStringify(name)} has dtype ${JSONStringify(dtype.slice(0, 40))}, which the format does not define (known: ${joinList(ObjectKeys(DTYPE_BITS), ', ')})`, name);
+      throw new SafetensorsError(src, 'dtype', `tensor ${JSONStringify(name)} has dtype ${JSONStringify(StringPrototypeSlice(dtype, 0, 40))}, which the format does not define (known: ${joinList(ObjectKeys(DTYPE_BITS), ', ')})`, name);
     }
     const dims = countsOf(shape);
     if (dims === null) throw bad('"shape" must be an array of non-negative integers');
@@ -578,7 +591,8 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   let next = 0;
   for (let i = 0; i < byOffset.length; i++) {
     const t = byOffset[i]!;
-    const [begin, end] = t.dataOffsets;
+    const begin = t.dataOffsets[0];
+    const end = t.dataOffsets[1];
     if (begin !== next) {
       const what = begin < next ? `overlaps the previous tensor (which ends at ${next})` : `leaves a gap of ${begin - next} bytes after offset ${next}`;
       throw new SafetensorsError(src, 'offsets', `tensor ${JSONStringify(t.name)} at data_offsets [${begin}, ${end}] ${what}; tensors must tile the data section`, t.name);
@@ -606,6 +620,11 @@ export function headerFromBytes(src: string, bytes: Uint8Array): SafetensorsHead
     TypedArrayPrototypeSet(header, view);
   }
   return parseHeader(src, header, n, length);
+}
+
+/** obj's own property key (JSON.parse makes data properties only), or undefined. */
+function ownValue(obj: object, key: string): unknown {
+  return ObjectHasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
 }
 
 /** An Array of safe non-negative integers, copied (length, then each element), or null. */

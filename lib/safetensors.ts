@@ -9,7 +9,24 @@
 import { editDistance, parseObject } from './args.js';
 import { nodeBuffer, nodeFs, nodeUrl } from './node-builtins.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
-import { JSONStringify, ObjectHasOwn, SetPrototypeAdd, SetPrototypeHas, StringPrototypeIncludes, TypedArrayPrototypeSet, listAppend } from './primordials.js';
+import {
+  JSONStringify,
+  MathFloor,
+  MathMax,
+  MathMin,
+  ObjectCreate,
+  ObjectHasOwn,
+  ReflectGetPrototypeOf,
+  SetPrototypeAdd,
+  SetPrototypeHas,
+  StringPrototypeEndsWith,
+  StringPrototypeIncludes,
+  TypedArrayPrototypeSet,
+  joinList,
+  listAppend,
+  listMap,
+  withProps,
+} from './primordials.js';
 import { allocateArray } from './alloc.js';
 import { rangeError, readGuarded, typeError } from './arg-errors.js';
 import { fileKind } from './describe.js';
@@ -100,7 +117,7 @@ function checkTensors(fn: string, arg: string, tensors: unknown): Readonly<Recor
   const expected = 'an object of tensors by name';
   if (typeof tensors !== 'object' || tensors === null || isArrayValue(tensors)) throw typeError(fn, arg, expected, tensors);
   // a revoked Proxy passes the checks above (isArrayValue says false for it) and throws on any read
-  readGuarded(fn, arg, expected, tensors, () => Reflect.getPrototypeOf(tensors));
+  readGuarded(fn, arg, expected, tensors, () => ReflectGetPrototypeOf(tensors));
   return tensors as Readonly<Record<string, SafetensorsTensor>>;
 }
 
@@ -159,7 +176,7 @@ export class SafetensorsFile {
     const fn = 'SafetensorsFile.get';
     if (typeof name !== 'string') throw typeError(fn, 'name', "a string: a tensor's full name", name);
     const tensors = checkTensors(fn, 'this.tensors', fileFields(fn, this).tensors);
-    return readGuarded(fn, 'this.tensors', 'an object of tensors by name', tensors, () => (Object.hasOwn(tensors, name) ? tensors[name] : undefined));
+    return readGuarded(fn, 'this.tensors', 'an object of tensors by name', tensors, () => (ObjectHasOwn(tensors, name) ? tensors[name] : undefined));
   }
 }
 
@@ -243,7 +260,7 @@ function openRegularFile(fn: string, source: string, src: string): number {
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) {
-      throw Object.assign(new Error(`${fn}: ${src} is ${fileKind(st)}, not a regular file: a safetensors file must be read from a regular file (or pass its bytes)`), {
+      throw withProps(new Error(`${fn}: ${src} is ${fileKind(st)}, not a regular file: a safetensors file must be read from a regular file (or pass its bytes)`), {
         code: 'ERR_SQEX_SAFETENSORS_IO',
       });
     }
@@ -271,13 +288,14 @@ const READ_CHUNK = 1 << 30;
 
 function readFully(fn: string, src: string, fd: number, into: Uint8Array, position: number): void {
   let done = 0;
-  while (done < into.length) {
-    const got = readSync(fd, into, done, Math.min(into.length - done, READ_CHUNK), position + done);
+  const want = lengthOf(into);
+  while (done < want) {
+    const got = readSync(fd, into, done, MathMin(want - done, READ_CHUNK), position + done);
     if (got === 0) break; // the file shrank under us: what is left stays zero-filled and caught below
     done += got;
   }
-  if (done < into.length) {
-    throw Object.assign(new Error(`${fn}: could not read ${into.length} bytes of ${src} at offset ${position}: the file ended after ${done} of them (it changed while being read?)`), { code: 'ERR_SQEX_SAFETENSORS_IO' });
+  if (done < want) {
+    throw withProps(new Error(`${fn}: could not read ${want} bytes of ${src} at offset ${position}: the file ended after ${done} of them (it changed while being read?)`), { code: 'ERR_SQEX_SAFETENSORS_IO' });
   }
 }
 
@@ -383,7 +401,7 @@ function elements(ctor: ArrayCtor, bytes: Uint8Array, begin: number, byteLength:
       }
     }
   }
-  return { data: new ctor(copy.buffer, 0, count), zeroCopy: false };
+  return { data: new ctor(bufferOf(copy), 0, count), zeroCopy: false };
 }
 
 /**
@@ -436,15 +454,16 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
   if (typeof names === 'function') return names;
   // Copied once (length, then each element): the check and the selection see the same names.
   const list: string[] = [];
+  let n = -1;
   if (isArrayValue(names)) {
-    const n = names.length;
+    n = names.length;
     for (let i = 0; i < n; i++) {
       const name: unknown = names[i];
       if (typeof name !== 'string') break;
       listAppend(list, name);
     }
   }
-  if (!isArrayValue(names) || list.length !== names.length) {
+  if (list.length !== n) {
     throw typeError(fn, 'options.names', 'an array of tensor names or a function (name) => boolean', names);
   }
   names = list;
@@ -455,15 +474,15 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
   for (let i = 0; i < list.length; i++) if (!SetPrototypeHas(known, list[i]!)) listAppend(missing, list[i]!);
   if (missing.length > 0) {
     const first = missing[0]!;
-    const near = nearestName(first, header.tensors.map((t) => t.name));
+    const near = nearestName(first, listMap(header.tensors, (t) => t.name));
     const err = rangeError(
       fn,
       'options.names',
       `names of tensors in ${src}`,
       names,
-      `${src} has no tensor named ${missing.map((m) => JSONStringify(m)).join(', ')} (it has ${header.tensors.length} tensors${near === undefined ? '' : `; did you mean ${JSONStringify(near)}?`}); readSafetensorsHeader(source).tensors lists them`,
+      `${src} has no tensor named ${joinList(listMap(missing, (m) => JSONStringify(m)), ', ')} (it has ${header.tensors.length} tensors${near === undefined ? '' : `; did you mean ${JSONStringify(near)}?`}); readSafetensorsHeader(source).tensors lists them`,
     );
-    throw Object.assign(err, { code: 'ERR_SQEX_SAFETENSORS_NAME' });
+    throw withProps(err, { code: 'ERR_SQEX_SAFETENSORS_NAME' });
   }
   const wanted = new Set<string>();
   for (let i = 0; i < list.length; i++) SetPrototypeAdd(wanted, list[i]!);
@@ -472,10 +491,14 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
 
 /** The tensor name closest to `name`: the one it ends with or that ends with it, else within an edit distance of a fifth of its length (at least 2). */
 function nearestName(name: string, known: readonly string[]): string | undefined {
-  for (const k of known) if (k.endsWith(`.${name}`) || name.endsWith(`.${k}`)) return k;
+  for (let i = 0; i < known.length; i++) {
+    const k = known[i]!;
+    if (StringPrototypeEndsWith(k, `.${name}`) || StringPrototypeEndsWith(name, `.${k}`)) return k;
+  }
   let best: string | undefined;
-  let bestDist = Math.max(2, Math.floor(name.length / 5)) + 1;
-  for (const k of known) {
+  let bestDist = MathMax(2, MathFloor(name.length / 5)) + 1;
+  for (let i = 0; i < known.length; i++) {
+    const k = known[i]!;
     const d = editDistance(name, k);
     if (d < bestDist) {
       bestDist = d;
@@ -540,7 +563,7 @@ export function readSafetensors(source: string | FileUrl | Uint8Array, options?:
 }
 
 function readTensors(fn: string, input: Source, src: string, toFloat32: boolean, names: ReadSafetensorsOptions['names']): SafetensorsFile {
-  const out = Object.create(null) as Record<string, SafetensorsTensor>;
+  const out = ObjectCreate(null) as Record<string, SafetensorsTensor>;
   if (typeof input !== 'string') {
     const header = headerFromBytes(src, input);
     // A names function is the caller's code: it runs over every name before any view is cut,
@@ -571,7 +594,7 @@ function readTensors(fn: string, input: Source, src: string, toFloat32: boolean,
       for (let i = 0; i < chosen.length; i++) {
         const t = chosen[i]!;
         if (t.byteLength > bufferConstants.MAX_LENGTH) {
-          throw Object.assign(
+          throw withProps(
             new RangeError(`${fn}: tensor ${JSONStringify(t.name)} of ${src} has ${t.byteLength} bytes, more than one ArrayBuffer holds here (${bufferConstants.MAX_LENGTH}); leave it out with options.names`),
             { code: 'ERR_SQEX_SAFETENSORS_TOO_LARGE' },
           );

@@ -18,8 +18,13 @@ import {
   StringPrototypeStartsWith,
   StringPrototypeToLowerCase,
   TypedArrayPrototypeSet,
+  joinList,
   listAppend,
   listHas,
+  listMap,
+  listSlice,
+  NumberIsSafeInteger,
+  RegExpPrototypeExec,
   uncurryThis,
 } from './primordials.js';
 import { isSafetensorsDType } from './safetensors-header.js';
@@ -122,7 +127,7 @@ function shapeCopy(shape: unknown): { dims: number[] | null; problem: string } {
   const dims: number[] = [];
   for (let i = 0; i < n; i++) {
     const d: unknown = shape[i];
-    if (!(typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) return { dims: null, problem: ` whose [${i}] is ${describe(d)}` };
+    if (!(typeof d === 'number' && NumberIsSafeInteger(d) && d >= 0)) return { dims: null, problem: ` whose [${i}] is ${describe(d)}` };
     listAppend(dims, d);
   }
   return { dims, problem: '' };
@@ -132,7 +137,7 @@ function shapeCopy(shape: unknown): { dims: number[] | null; problem: string } {
 export type Dim = number | string;
 
 export function formatShape(shape: readonly number[]): string {
-  return `[${shape.join(', ')}]`;
+  return `[${joinList(shape, ', ')}]`;
 }
 
 /**
@@ -278,7 +283,7 @@ export class ModuleReader {
       const expected = this.render(patterns[0]!);
       const siblings = this.under();
       const where = this.prefix === '' ? 'in the state dict' : `under "${this.prefix}."`;
-      const listed = siblings.length === 0 ? `there is no tensor ${where}` : `${where} there are: ${siblings.slice(0, 12).join(', ')}${siblings.length > 12 ? ', …' : ''}`;
+      const listed = siblings.length === 0 ? `there is no tensor ${where}` : `${where} there are: ${joinList(listSlice(siblings, 0, 12), ', ')}${siblings.length > 12 ? ', …' : ''}`;
       throw new StateDictError(
         `${this.fn}: tensor "${this.full(rel)}" (shape ${expected}${why}) is missing from the state dict; ${listed}.${this.missingHint(rel, siblings)} Check the prefix and kind (\`npx squeeze-excite inspect FILE\` lists the attention blocks of a .safetensors file)`,
         'missing',
@@ -296,7 +301,7 @@ export class ModuleReader {
    * DistributedDataParallel put before every name), when the missing tensor is there.
    */
   private missingHint(rel: string, siblings: readonly string[]): string {
-    const has = (n: string): boolean => siblings.includes(n);
+    const has = (n: string): boolean => listHas(siblings, n);
     const kinds: AttentionKind[] = has('channel.fc1.weight') && has('spatial.conv.conv.weight')
       ? ['timm.CbamModule']
       : has('conv_reduce.weight') && has('conv_expand.weight')
@@ -308,19 +313,19 @@ export class ModuleReader {
             : has('conv.weight') && siblings.length <= 2
               ? ['timm.EcaModule']
               : [];
-    if (kinds.length > 0 && !(this.kind !== null && kinds.includes(this.kind))) {
+    if (kinds.length > 0 && !(this.kind !== null && listHas(kinds, this.kind))) {
       const block = ATTENTION_KINDS[kinds[0]!].block;
-      const caller = /^(SEBlock|ECABlock|CBAMBlock)\./.exec(this.fn)?.[1];
-      const names = kinds.map((k) => `'${k}'`).join(' or ');
+      const caller = RegExpPrototypeExec(/^(SEBlock|ECABlock|CBAMBlock)\./, this.fn)?.[1];
+      const names = joinList(listMap(kinds, (k) => `'${k}'`), ' or ');
       return caller !== undefined && caller !== block
         ? ` These names are those of kind ${names}: load them with ${block}.fromStateDict(tensors, prefix, { kind: '${kinds[0]}' }).`
         : ` These names are those of kind ${names}: pass { kind: '${kinds[0]}' }.`;
     }
     const p = this.prefix;
-    const alt = p === 'module' ? '' : p.startsWith('module.') ? p.slice('module.'.length) : p === '' ? 'module' : `module.${p}`;
+    const alt = p === 'module' ? '' : StringPrototypeStartsWith(p, 'module.') ? StringPrototypeSlice(p, 'module.'.length) : p === '' ? 'module' : `module.${p}`;
     const name = alt === '' ? rel : `${alt}.${rel}`;
     if (MapPrototypeHas(this.entries, name)) {
-      const why = alt.startsWith('module') ? " (nn.DataParallel and DistributedDataParallel save every name with 'module.' before it)" : '';
+      const why = StringPrototypeStartsWith(alt, 'module') ? " (nn.DataParallel and DistributedDataParallel save every name with 'module.' before it)" : '';
       return ` "${name}" is in the state dict: pass the prefix '${alt}'${why}.`;
     }
     return '';
@@ -338,10 +343,14 @@ export class ModuleReader {
     if (entry === null) {
       throw new StateDictError(`${this.fn}: tensor "${name}" must be an object { shape, data } of shape ${expected}; received ${describe(t)}`, 'shape', name, expected);
     }
-    const alts = patterns.length > 1 ? ` (or ${patterns.slice(1).map((p) => this.render(p)).join(', ')})` : '';
+    const alts = patterns.length > 1 ? ` (or ${joinList(listMap(listSlice(patterns, 1), (p) => this.render(p)), ', ')})` : '';
     const shape = entry.shape;
     if (shape === null) {
-      const bare = typedArrayName(t) !== undefined ? '. A state dict maps each name to { shape, data }: wrap a bare array as { shape: [...dims], data: value }' : '';
+      const bare = typedArrayName(t) !== undefined
+        ? '. A state dict maps each name to { shape, data }: wrap a bare array as { shape: [...dims], data: value }'
+        : isArrayValue(t)
+          ? ". A state dict maps each name to { shape, data }: a nested array (PyTorch's .tolist()) is { shape: [...dims], data: Float32Array.from(value.flat(Infinity)) }"
+          : '';
       throw new StateDictError(
         `${this.fn}: tensor "${name}" must have a shape (an array of at most ${MAX_DIMS} non-negative integer dims) ${expected}; received ${describe(entry.rawShape)}${entry.shapeProblem}${bare}`,
         'shape',
@@ -376,8 +385,9 @@ export class ModuleReader {
     }
     let count = 1;
     for (let i = 0; i < shape.length; i++) count *= shape[i]!;
-    if (data.length !== count) {
-      throw new StateDictError(`${this.fn}: tensor "${name}" has shape ${formatShape(shape)} (${count} elements) but its data holds ${data.length}`, 'shape', name, formatShape(shape));
+    const held = lengthOf(data);
+    if (held !== count) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" has shape ${formatShape(shape)} (${count} elements) but its data holds ${held}`, 'shape', name, formatShape(shape));
     }
     return data;
   }
@@ -400,7 +410,7 @@ export class ModuleReader {
       if (extra.length > 0) {
         const first = this.full(extra[0]!);
         throw new StateDictError(
-          `${this.fn}: ${extra.length} tensor${extra.length > 1 ? 's' : ''} ${this.prefix === '' ? 'in the state dict' : `under "${this.prefix}."`} ${extra.length > 1 ? 'are' : 'is'} not part of ${ATTENTION_KINDS[kind].module}: ${extra.slice(0, 8).join(', ')}${extra.length > 8 ? ', …' : ''}. A different module or variant? (pass strict: false to ignore them)`,
+          `${this.fn}: ${extra.length} tensor${extra.length > 1 ? 's' : ''} ${this.prefix === '' ? 'in the state dict' : `under "${this.prefix}."`} ${extra.length > 1 ? 'are' : 'is'} not part of ${ATTENTION_KINDS[kind].module}: ${joinList(listSlice(extra, 0, 8), ', ')}${extra.length > 8 ? ', …' : ''}. A different module or variant? (pass strict: false to ignore them)`,
           'unexpected',
           first,
         );

@@ -18,7 +18,21 @@ import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './block-
 import { nearestValue, parseObject } from './args.js';
 import { torchvisionFamily } from './families.js';
 import { rangeError, typeError } from './arg-errors.js';
-import { ObjectKeys, listAppend, listHas } from './primordials.js';
+import {
+  NumberIsFinite,
+  ObjectHasOwn,
+  ObjectKeys,
+  SetPrototypeAdd,
+  SetPrototypeHas,
+  StringPrototypeSlice,
+  StringPrototypeToLowerCase,
+  defineOwn,
+  joinList,
+  listAppend,
+  listFilter,
+  listHas,
+  listMap,
+} from './primordials.js';
 import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
 import type { SEWeights } from './ops/se.js';
@@ -138,9 +152,21 @@ const conv1x1 = (out: Dim, inp: Dim): Dim[][] => [
 function kindSuggestion(kind: string, kinds: readonly AttentionKind[]): string {
   const near = nearestValue(kind, kinds);
   if (near !== '') return near;
-  const lower = kind.toLowerCase();
-  const bare = kinds.filter((k) => k.slice(k.indexOf('.') + 1).toLowerCase() === lower);
-  return bare.length > 0 ? ` (did you mean ${bare.map((k) => `'${k}'`).join(' or ')}?)` : '';
+  const lower = StringPrototypeToLowerCase(kind);
+  const bare = listFilter(kinds, (k) => StringPrototypeToLowerCase(moduleName(k)) === lower);
+  return bare.length > 0 ? ` (did you mean ${quotedList(bare, ' or ')}?)` : '';
+}
+
+/** 'SEModule' of 'timm.SEModule': what follows the library's name. */
+function moduleName(kind: string): string {
+  let dot = 0;
+  while (dot < kind.length && kind[dot] !== '.') dot++;
+  return StringPrototypeSlice(kind, dot + 1);
+}
+
+/** 'a', 'b' joined by sep (built-ins captured at load: these are refusal messages). */
+function quotedList(list: readonly string[], sep: string): string {
+  return joinList(listMap(list, (k) => `'${k}'`), sep);
 }
 
 function parseMapOptions(
@@ -155,7 +181,7 @@ function parseMapOptions(
     throw typeError(
       fn,
       'options',
-      `an object with at least options.kind, one of ${kinds.map((k) => `'${k}'`).join(', ')} (\`npx squeeze-excite inspect FILE\` prints each module's kind and options)`,
+      `an object with at least options.kind, one of ${quotedList(kinds, ', ')} (\`npx squeeze-excite inspect FILE\` prints each module's kind and options)`,
       options,
     );
   }
@@ -163,16 +189,16 @@ function parseMapOptions(
   const known = ['kind', 'bnEps', 'strict'];
   for (let i = 0; i < blockKeys.length; i++) if (blockKeys[i] !== 'channels') listAppend(known, blockKeys[i]!);
   const { kind, bnEps, strict, ...rest } = parseObject(fn, 'options', options, known, false, { channels: 'C comes from the tensor shapes' });
-  const kindList = `one of ${kinds.map((k) => `'${k}'`).join(', ')}`;
+  const kindList = `one of ${quotedList(kinds, ', ')}`;
   if (typeof kind !== 'string') throw typeError(fn, 'options.kind', `${kindList} (\`npx squeeze-excite inspect FILE\` prints each module's kind)`, kind);
   if (!listHas(kinds, kind)) {
-    const other = Object.hasOwn(ATTENTION_KINDS, kind) ? ` ('${kind}' is loaded by ${ATTENTION_KINDS[kind as AttentionKind].block}.fromStateDict)` : '';
+    const other = ObjectHasOwn(ATTENTION_KINDS, kind) ? ` ('${kind}' is loaded by ${ATTENTION_KINDS[kind as AttentionKind].block}.fromStateDict)` : '';
     const e = rangeError(fn, 'options.kind', `${kindList}${other}`, kind);
     if (other === '') e.message += kindSuggestion(kind, kinds);
     throw e;
   }
   if (bnEps !== undefined && typeof bnEps !== 'number') throw typeError(fn, 'options.bnEps', 'a finite number ≥ 0 (the BatchNorm eps, default 1e-5)', bnEps);
-  if (bnEps !== undefined && !(Number.isFinite(bnEps) && bnEps >= 0)) {
+  if (bnEps !== undefined && !(NumberIsFinite(bnEps) && bnEps >= 0)) {
     throw rangeError(fn, 'options.bnEps', 'a finite number ≥ 0 (the BatchNorm eps, default 1e-5)', bnEps);
   }
   if (strict !== undefined && typeof strict !== 'boolean') throw typeError(fn, 'options.strict', 'a boolean', strict);
@@ -180,7 +206,8 @@ function parseMapOptions(
   // under `{ ...defaults, ...rest }` (activation: undefined made a timm SqueezeExcite's silu relu).
   const given: Record<string, unknown> = {};
   const keys = ObjectKeys(rest);
-  for (let i = 0; i < keys.length; i++) if (rest[keys[i]!] !== undefined) given[keys[i]!] = rest[keys[i]!];
+  // defineOwn, not assignment: a setter on Object.prototype must not swallow an option.
+  for (let i = 0; i < keys.length; i++) if (rest[keys[i]!] !== undefined) defineOwn(given, keys[i]!, rest[keys[i]!]);
   return { kind: kind as AttentionKind, eps: bnEps ?? BATCHNORM_EPS, strict: strict ?? true, rest: given };
 }
 
@@ -209,9 +236,10 @@ function mapSE(r: ModuleReader, kind: SEKind, eps: number, strict: boolean): Map
     b1 = f.bias;
     folded = true;
   }
+  // defineOwn: a setter on Object.prototype must not drop a bias (an attack did, silently).
   const weights: SEWeights = { w1, w2 };
-  if (b1) weights.b1 = b1;
-  if (b2) weights.b2 = b2;
+  if (b1) defineOwn(weights, 'b1', b1);
+  if (b2) defineOwn(weights, 'b2', b2);
   return {
     op: 'se',
     kind,
@@ -278,9 +306,9 @@ function mapCBAM(r: ModuleReader, kind: CBAMKind, eps: number, strict: boolean):
     folded = true;
   }
   const weights: CBAMWeights = { w1, w2, spatialWeight };
-  if (b1) weights.b1 = b1;
-  if (b2) weights.b2 = b2;
-  if (spatialBias) weights.spatialBias = spatialBias;
+  if (b1) defineOwn(weights, 'b1', b1);
+  if (b2) defineOwn(weights, 'b2', b2);
+  if (spatialBias) defineOwn(weights, 'spatialBias', spatialBias);
   return {
     op: 'cbam',
     kind,
@@ -357,10 +385,10 @@ const familyWarned = new Set<string>();
 function warnFamilyOptions(fn: string, prefix: string, given: Readonly<Record<string, unknown>>): void {
   const hint = torchvisionFamily(modulePrefix(prefix));
   if (hint === null) return;
-  const missing = Object.keys(hint.options).filter((k) => given[k] === undefined);
-  if (missing.length === 0 || familyWarned.has(hint.note)) return;
-  familyWarned.add(hint.note);
-  const want = missing.map((k) => `${k}: '${hint.options[k]}'`).join(', ');
+  const missing = listFilter(ObjectKeys(hint.options), (k) => given[k] === undefined);
+  if (missing.length === 0 || SetPrototypeHas(familyWarned, hint.note)) return;
+  SetPrototypeAdd(familyWarned, hint.note);
+  const want = joinList(listMap(missing, (k) => `${k}: '${hint.options[k]}'`), ', ');
   process.emitWarning(
     `${fn}: '${prefix}' is ${hint.note}; the block uses the kind's defaults unless options say otherwise: pass { ${want} } (or the default value explicitly, to keep it and silence this warning)`,
     { code: 'SQEX_STATE_DICT_OPTIONS' },
@@ -373,7 +401,7 @@ export function seFromStateDict(fn: string, tensors: unknown, prefix: unknown, o
   const mapped = mapKind(fn, tensors, prefix, kind, eps, strict) as MappedSE;
   if (kind === 'torchvision.SqueezeExcitation') warnFamilyOptions(fn, prefix as string, rest);
   const defaults: Record<string, unknown> = { gate: mapped.gate, channels: mapped.channels };
-  if (mapped.activation !== undefined) defaults.activation = mapped.activation;
+  if (mapped.activation !== undefined) defineOwn(defaults, 'activation', mapped.activation);
   return { mapped, weights: mapped.weights, options: { ...defaults, ...rest } as SEBlockOptions };
 }
 

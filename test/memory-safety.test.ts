@@ -97,6 +97,12 @@ describe('built-ins replaced after load (child process)', () => {
     // 18 call forms x 2 checks, then 9 lies x 9 refusals x 6 checks, then 2 for the detaching iterator
     expect(report.checks).toBe(18 * 2 + 9 * 9 * 6 + 2);
   }, 60_000);
+
+  test('checkpoints: what readSafetensors accepts and yields, what fromStateDict maps and folds, and every refusal\'s code, with built-ins, prototype accessors and %TypedArray% getters replaced', () => {
+    // A 256 MB heap: the header-budget case needs a budget (a quarter of the heap, at least 64 MB) it can exceed.
+    const report = runHostile('patched-checkpoints.cjs', { NODE_OPTIONS: '--max-old-space-size=256' });
+    expect(report.checks).toBe(56);
+  }, 60_000);
 });
 
 // From an attack (2026-12-02): a call's first load of the addon ran after its arguments were

@@ -7,6 +7,9 @@ import { describe, expect, test } from 'vitest';
 import {
   DeviceTensor,
   SEBlock,
+  cbamForward,
+  ecaForward,
+  findAttentionModules,
   readSafetensors,
   readSafetensorsHeader,
   safetensorsToFloat32,
@@ -15,6 +18,7 @@ import {
   cuda,
 } from '../dist/index.js';
 import { FIXTURE_DIR } from './helpers.js';
+import { f32Bytes, writeSafetensors } from './safetensors-writer.js';
 
 const shape = [1, 4, 1, 1] as [number, number, number, number];
 const w = { w1: new Float32Array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]), b1: new Float32Array(2), w2: new Float32Array(8), b2: new Float32Array(4) };
@@ -452,8 +456,10 @@ describe('a newcomer\'s usual mistakes get the hint that fits them', () => {
     const t = new Float32Array(8);
     expect(messageOf(() => seForward(x, shape, { 'fc1.weight': t } as never)).message).toContain(`PyTorch's "fc1.weight" is 'w1' here`);
     expect(messageOf(() => seForward(x, shape, { 'layer1.0.se.conv_expand.bias': t } as never)).message).toContain(`is 'b2' here`);
-    // Not a name of these weights: no mapping, the usual key list.
-    expect(messageOf(() => seForward(x, shape, { 'conv.weight': t } as never)).message).not.toContain('PyTorch');
+    // Not a name of these weights (ECA's conv): no mapping to an SE key, only the pointer to the loaders.
+    const eca = messageOf(() => seForward(x, shape, { 'conv.weight': t } as never)).message;
+    expect(eca).not.toContain(' here;');
+    expect(eca).toContain('(a PyTorch state-dict name: a whole state dict maps with SEBlock/ECABlock/CBAMBlock.fromStateDict');
   });
 
   test('channels-last data whose shape was written in memory order, without options.layout', () => {
@@ -481,5 +487,86 @@ describe('a newcomer\'s usual mistakes get the hint that fits them', () => {
       stderr = (err as { stderr: string }).stderr;
     }
     expect(stderr).toContain(`unknown command "inpsect" (did you mean 'inspect'?)`);
+  });
+});
+
+// A newcomer's trial of a fresh clone (2026-12-03): each refusal below gave advice that did not fit
+// what was passed, or none.
+describe('refusals a newcomer met, with the fix that fits', () => {
+  test("a nested Array (PyTorch's .tolist()) gets .flat(Infinity): Float32Array.from of it is all NaN", () => {
+    const x = new Float32Array(2 * 8 * 9);
+    const nested = messageOf(() => ecaForward(x, [2, 8, 3, 3], { weight: [[[0.1, -0.2, 0.3]]] as never }));
+    expect(nested).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'weights.weight' });
+    expect(nested.message).toContain('Float32Array.from(value.flat(Infinity))');
+    expect(Array.from(Float32Array.from([[0.1, -0.2, 0.3]] as never))).toEqual([NaN]); // what the old advice gave
+    const flat = messageOf(() => ecaForward(x, [2, 8, 3, 3], { weight: [0.1, -0.2, 0.3] as never }));
+    expect(flat.message).toContain('To convert an Array of numbers: Float32Array.from(value)');
+  });
+
+  test('a number where a one-element Float32Array goes gets Float32Array.of', () => {
+    const w98 = new Float32Array(98);
+    const m = messageOf(() => cbamForward(new Float32Array(16), [1, 4, 2, 2], { w1: new Float32Array(8), w2: new Float32Array(8), spatialWeight: w98, spatialBias: 0.1 as never }));
+    expect(m).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'weights.spatialBias' });
+    expect(m.message).toContain('Float32Array.of(0.1)');
+  });
+
+  test('a readSafetensors file, or its tensors, passed as the weights points to fromStateDict', () => {
+    const file = readSafetensors(path.join(FIXTURE_DIR, 'attention_model.safetensors'), { toFloat32: true });
+    const x = new Float32Array(2 * 8 * 9);
+    const whole = messageOf(() => seForward(x, [2, 8, 3, 3], file as never));
+    expect(whole).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'weights' });
+    expect(whole.message).toContain('received a SafetensorsFile instance. A SafetensorsFile holds a whole state dict: build the block with SEBlock/ECABlock/CBAMBlock.fromStateDict(file, prefix, { kind })');
+    const tensors = messageOf(() => seForward(x, [2, 8, 3, 3], file.tensors as never));
+    expect(tensors.message).toMatch(/unknown key "[^"]+\.(weight|bias|running_mean|running_var|num_batches_tracked)" \(a PyTorch state-dict name: a whole state dict maps with SEBlock\/ECABlock\/CBAMBlock\.fromStateDict/);
+    // A key that is no state-dict name keeps the did-you-mean.
+    expect(messageOf(() => seForward(x, [2, 8, 3, 3], { w1: new Float32Array(16), w3: new Float32Array(16) } as never)).message).toContain("unknown key \"w3\" (did you mean 'w1'?)");
+  });
+
+  test("fromStateDict's entry given as a nested Array gets the { shape, data } form with .flat(Infinity)", () => {
+    const sd = { 'fc1.weight': [[0.1, 0.2], [0.3, 0.4]], 'fc2.weight': { shape: [2, 2], data: new Float32Array(4) } };
+    let message = '';
+    try {
+      SEBlock.fromStateDict(sd as never, '', { kind: 'timm.SEModule' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain("a nested array (PyTorch's .tolist()) is { shape: [...dims], data: Float32Array.from(value.flat(Infinity)) }");
+  });
+
+  test('a file named where the CLI command goes gets the inspect command for it', () => {
+    const cli = path.resolve(__dirname, '../bin/squeeze-excite.js');
+    let stderr = '';
+    let status: unknown;
+    try {
+      execFileSync(process.execPath, [cli, 'model.safetensors'], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (err) {
+      stderr = (err as { stderr: string }).stderr;
+      status = (err as { status: unknown }).status;
+    }
+    expect(status).toBe(2);
+    expect(stderr).toContain('unknown command "model.safetensors" (to list a file\'s attention modules: squeeze-excite inspect model.safetensors)');
+  });
+
+  test('a shape whose element getter or Proxy trap throws is a coded TypeError naming shape (as options and weights are)', () => {
+    const ws = { w1: Float32Array.of(1), w2: Float32Array.of(1) };
+    const getter = [1, 1, 2];
+    Object.defineProperty(getter, 3, { enumerable: true, get() { throw new Error('getter'); } });
+    const trap = new Proxy([1, 1, 2, 2], { get(t, k) { if (k === '0') throw new Error('trap'); return Reflect.get(t, k); } });
+    for (const shp of [getter, trap]) {
+      for (const call of [() => seForward(new Float32Array(4), shp as never, ws), () => new SEBlock(ws, { channels: 1 }).forward(new Float32Array(4), shp as never)]) {
+        const m = messageOf(call);
+        expect(m).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'shape' });
+        expect(m.message).toContain('whose properties could not be read');
+      }
+    }
+  });
+
+  test('findAttentionModules lists no module under an empty path component (it could not be loaded by that prefix)', () => {
+    const t = (shape: number[]) => ({ dtype: 'F32', shape, bytes: f32Bytes(new Array(shape.reduce((a, b) => a * b, 1)).fill(0.5)) });
+    const se = (p: string) => ({ [`${p}fc1.weight`]: t([2, 4, 1, 1]), [`${p}fc1.bias`]: t([2]), [`${p}fc2.weight`]: t([4, 2, 1, 1]), [`${p}fc2.bias`]: t([4]) });
+    const bytes = writeSafetensors({ ...se(''), ...se('.'), ...se('a..'), ...se('b.') });
+    const found = findAttentionModules(readSafetensorsHeader(bytes));
+    expect(found.map((m) => m.prefix).sort()).toEqual(['', 'b']);
+    expect([...found.find((m) => m.prefix === '')!.tensors].sort()).toEqual(['fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight']);
   });
 });
