@@ -33,7 +33,7 @@ describe('cuda.status()', () => {
     expect(status.binary, status.reason ?? '').not.toBeNull();
   });
 
-  test.skipIf(noteSkip(process.env.SQEX_EXPECT_CUDA_COMPILED !== '1', 'availability: CUDA is compiled into the addon', 'checked where SQEX_EXPECT_CUDA_COMPILED=1 (CI with nvcc)'))('CUDA is compiled into the addon (SQEX_EXPECT_CUDA_COMPILED=1)', () => {
+  test.skipIf(noteSkip(process.env.SQEX_EXPECT_CUDA_COMPILED !== '1', 'availability: the check that CUDA is compiled into the addon', 'it runs where SQEX_EXPECT_CUDA_COMPILED=1 (CI with nvcc)'))('CUDA is compiled into the addon (SQEX_EXPECT_CUDA_COMPILED=1)', () => {
     expect(status.compiled, `reason: ${status.reason}`).toBe(true);
   });
 });
