@@ -129,8 +129,10 @@ function main(argv) {
   if (args[0] !== 'inspect') {
     // A file named where the command goes (`squeeze-excite model.safetensors`): the command it needs.
     const file = /\.safetensors$/i.test(args[0]) || /[/\\]/.test(args[0]);
+    // Quoted for a POSIX shell where it needs it (a space, a quote).
+    const arg = /^[\w@%+=:,./-]+$/.test(args[0]) ? args[0] : `'${args[0].replace(/'/g, "'\\''")}'`;
     const near = file
-      ? ` (to list a file's attention modules: squeeze-excite inspect ${printable(args[0])})`
+      ? ` (to list a file's attention modules: squeeze-excite inspect ${printable(arg)})`
       : require('../dist/args.js').editDistance(args[0].toLowerCase(), 'inspect') <= 2 ? " (did you mean 'inspect'?)" : '';
     return usageError(`: unknown command ${printable(JSON.stringify(args[0]))}${near}`);
   }

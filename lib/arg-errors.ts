@@ -11,6 +11,9 @@ import { ArrayIsArray, StringPrototypeIncludes, StringPrototypeSlice, defineOwn,
 import { typedArrayName } from './typed-arrays.js';
 
 const isArray = ArrayIsArray;
+// As at load: a replaced globalThis.TypeError must not turn every refusal into another error.
+const TypeErrorCtor = TypeError;
+const RangeErrorCtor = RangeError;
 const BufferIsBuffer = typeof Buffer === 'function' ? Buffer.isBuffer : undefined;
 
 /** A TypeError or RangeError carrying `code` and the argument it is about. */
@@ -67,8 +70,9 @@ function fixFor(arg: string, expected: string, value: unknown): string | undefin
         ? "To convert a nested Array (PyTorch's .tolist()): Float32Array.from(value.flat(Infinity))"
         : 'To convert an Array of numbers: Float32Array.from(value)';
     }
-    // A number where a one-element array is wanted (CBAM's spatialBias, the conv's [1] bias).
-    if (typeof value === 'number' && StringPrototypeIncludes(expected, 'a Float32Array')) return `To pass one value: Float32Array.of(${value})`;
+    // A number for CBAM's spatialBias, the spatial conv's one-element bias (not for any other
+    // array: a one-element w1 or out would only meet the next refusal).
+    if (typeof value === 'number' && arg === 'weights.spatialBias') return `To pass the one bias value: Float32Array.of(${value})`;
   }
   // A readSafetensors file where a block's weights go.
   if (arg === 'weights' && describe(value) === 'a SafetensorsFile instance') {
@@ -83,7 +87,7 @@ function fixFor(arg: string, expected: string, value: unknown): string | undefin
   return undefined;
 }
 
-/** Whether the first elements of an Array hold an Array (read without running the caller's code). */
+/** Whether one of the first 8 elements of an Array is an Array (a throwing getter or trap: no). */
 function nestedArray(value: unknown[]): boolean {
   try {
     const n = value.length;
@@ -113,22 +117,22 @@ function withHint(text: string, arg: string, expected: string, value: unknown, f
 
 /** `fn: arg must be expected; received <value>. <fix>`; `fix` replaces the usual hint for the value's kind. */
 export function typeError(fn: string, arg: string, expected: string, value: unknown, fix?: string): ArgumentError {
-  return coded(new TypeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, arg, expected, value, fix)), 'ERR_INVALID_ARG_TYPE', arg);
+  return coded(new TypeErrorCtor(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, arg, expected, value, fix)), 'ERR_INVALID_ARG_TYPE', arg);
 }
 
 /** As typeError, with what was received already in words. */
 export function typeErrorText(fn: string, arg: string, expected: string, received: string): ArgumentError {
-  return coded(new TypeError(`${fn}: ${arg} must be ${expected}; received ${received}`), 'ERR_INVALID_ARG_TYPE', arg);
+  return coded(new TypeErrorCtor(`${fn}: ${arg} must be ${expected}; received ${received}`), 'ERR_INVALID_ARG_TYPE', arg);
 }
 
 /** As typeError, for a value of the right kind out of range. */
 export function rangeError(fn: string, arg: string, expected: string, value: unknown, fix?: string): ArgumentError {
-  return coded(new RangeError(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, arg, expected, value, fix)), 'ERR_OUT_OF_RANGE', arg);
+  return coded(new RangeErrorCtor(withHint(`${fn}: ${arg} must be ${expected}; received ${describe(value)}`, arg, expected, value, fix)), 'ERR_OUT_OF_RANGE', arg);
 }
 
 /** As rangeError, with the received part already worded (e.g. a computed product). */
 export function rangeErrorText(fn: string, arg: string, expected: string, received: string): ArgumentError {
-  return coded(new RangeError(`${fn}: ${arg} must be ${expected}; received ${received}`), 'ERR_OUT_OF_RANGE', arg);
+  return coded(new RangeErrorCtor(`${fn}: ${arg} must be ${expected}; received ${received}`), 'ERR_OUT_OF_RANGE', arg);
 }
 
 /**

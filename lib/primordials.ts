@@ -47,6 +47,7 @@ export const MathSqrt = Math.sqrt;
 export const JSONStringify = JSON.stringify;
 export const JSONParse = JSON.parse;
 export const StringCtor = String;
+export const BigIntCtor = BigInt;
 export const StringPrototypeIncludes = uncurryThis(String.prototype.includes as (search: string, position?: number) => boolean);
 export const StringPrototypeSlice = uncurryThis(String.prototype.slice as (start?: number, end?: number) => string);
 export const StringPrototypeToLowerCase = uncurryThis(String.prototype.toLowerCase as () => string);
@@ -64,6 +65,7 @@ export const MapPrototypeForEach = uncurryThis(Map.prototype.forEach as (fn: (va
 export const NumberPrototypeToString = uncurryThis(Number.prototype.toString as (radix?: number) => string);
 export const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt as (index: number) => number);
 export const StringPrototypeStartsWith = uncurryThis(String.prototype.startsWith as (search: string, position?: number) => boolean);
+export const StringPrototypeTrim = uncurryThis(String.prototype.trim as () => string);
 export const StringPrototypeEndsWith = uncurryThis(String.prototype.endsWith as (search: string, endPosition?: number) => boolean);
 // A replaced unregister would leave a disposed tensor's finalizer armed: a second cudaFree of a
 // pointer the allocator may have handed out again.

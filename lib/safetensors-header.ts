@@ -16,11 +16,13 @@ import { isPlainObject } from './is.js';
 import { bufferOf, byteOffsetOf, isSharedView, lengthOf, MAX_U64 } from './typed-arrays.js';
 import {
   ArrayIsArray,
+  BigIntCtor,
   JSONParse,
   JSONStringify,
   MathMax,
   MathMin,
   MathRound,
+  NumberIsSafeInteger,
   NumberPrototypeToString,
   ObjectCreate,
   ObjectHasOwn,
@@ -34,6 +36,8 @@ import {
   TypedArrayPrototypeSet,
   joinList,
   listAppend,
+  StringPrototypeTrim,
+  defineOwn,
 } from './primordials.js';
 
 const Uint8ArrayCtor = Uint8Array;
@@ -141,7 +145,7 @@ export class SafetensorsError extends Error {
   readonly source: string;
   constructor(source: string, check: SafetensorsCheck, message: string, tensor?: string) {
     super(`${source}: not a valid safetensors file (${check}): ${message}`);
-    this.name = 'SafetensorsError';
+    defineOwn(this, 'name', 'SafetensorsError'); // an accessor on Error.prototype.name must not swallow it
     this.check = check;
     this.tensor = tensor;
     this.source = source;
@@ -212,17 +216,17 @@ export function headerLengthOf(src: string, first8: Uint8Array, fileLength: numb
   // Little-endian u64 by index (a caller's bytes: DataView's methods and the view's buffer getter
   // are replaceable).
   let n = 0n;
-  for (let i = 7; i >= 0; i--) n = (n << 8n) | BigInt(first8[i]!);
-  if (n > BigInt(SAFETENSORS_MAX_HEADER_BYTES)) {
+  for (let i = 7; i >= 0; i--) n = (n << 8n) | BigIntCtor(first8[i]!);
+  if (n > BigIntCtor(SAFETENSORS_MAX_HEADER_BYTES)) {
     // A length past the file's own size is not a big header but another kind of file (its first
     // bytes read as a number: text, JSON, an image).
-    const other = otherFormatHint(first8) || (n > BigInt(fileLength) ? ` It is longer than the file (${fileLength} bytes): this is probably not a safetensors file, whose first 8 bytes are its JSON header's length.` : '');
+    const other = otherFormatHint(first8) || (n > BigIntCtor(fileLength) ? ` It is longer than the file (${fileLength} bytes): this is probably not a safetensors file, whose first 8 bytes are its JSON header's length.` : '');
     throw new SafetensorsError(src, 'header-too-large', `the header length is ${n} bytes; at most ${SAFETENSORS_MAX_HEADER_BYTES} are accepted (the reference implementation's limit).${other}`);
   }
   const len = Number(n);
   if (8 + len > fileLength) {
     const hint = otherFormatHint(first8);
-    throw new SafetensorsError(src, 'header-length', `the header length is ${len} bytes, but the file has only ${fileLength - 8} after the length field (${hint ? hint.trim() : 'truncated file?'})`);
+    throw new SafetensorsError(src, 'header-length', `the header length is ${len} bytes, but the file has only ${fileLength - 8} after the length field (${hint ? StringPrototypeTrim(hint) : 'truncated file?'})`);
   }
   return len;
 }
@@ -454,12 +458,15 @@ function parseCostBytes(scan: HeaderScan, textBytes: number): number {
   return scan.opens * 64 + scan.commas * 8 + scan.largeObjectMembers * 160 + strings;
 }
 
+// Captured at load, as the other built-ins: a replaced v8.getHeapStatistics must not lift the budget.
+const heapStatistics = nodeV8.getHeapStatistics;
+
 function headerHeapBudget(): number {
-  return MathMax(64 * 2 ** 20, nodeV8.getHeapStatistics().heap_size_limit / 4);
+  return MathMax(64 * 2 ** 20, heapStatistics().heap_size_limit / 4);
 }
 
 function isCount(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  return typeof v === 'number' && NumberIsSafeInteger(v) && v >= 0;
 }
 
 /** Parses and validates the header bytes (headerLength of them) against a file of fileLength bytes. @internal */
@@ -569,14 +576,14 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     // so [2^30, 2^30, 0] holds 0 elements while [2^40, 2^40, 0] overflows on the way.
     let count = 1n;
     for (let d = 0; d < dims.length; d++) {
-      count *= BigInt(dims[d]!);
+      count *= BigIntCtor(dims[d]!);
       if (count > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSONStringify(name)}: the shape's element count overflows`, name);
     }
-    const bitsBig = count * BigInt(DTYPE_BITS[dtype as SafetensorsDType]);
+    const bitsBig = count * BigIntCtor(DTYPE_BITS[dtype as SafetensorsDType]);
     if (bitsBig > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSONStringify(name)}: the byte count overflows`, name);
     // Past 2^53 it cannot equal end - begin (a safe integer): refused as shape-size, as there.
     const bits = Number(bitsBig);
-    if (bitsBig % 8n !== 0n || bitsBig / 8n !== BigInt(end - begin)) {
+    if (bitsBig % 8n !== 0n || bitsBig / 8n !== BigIntCtor(end - begin)) {
       throw new SafetensorsError(
         src,
         'shape-size',

@@ -351,32 +351,24 @@ type ArrayCtor = {
   readonly BYTES_PER_ELEMENT: number;
 };
 
+// The constructors as they were at load: a global replaced later must not make the views.
+const ARRAY_TYPES = {
+  F32: Float32Array,
+  C64: Float32Array,
+  F64: Float64Array,
+  F16: Uint16Array,
+  BF16: Uint16Array,
+  U16: Uint16Array,
+  I16: Int16Array,
+  I8: Int8Array,
+  I32: Int32Array,
+  U32: Uint32Array,
+  I64: BigInt64Array,
+  U64: BigUint64Array,
+} as unknown as Readonly<Record<string, ArrayCtor>>;
+
 function arrayType(dtype: SafetensorsDType): ArrayCtor {
-  switch (dtype) {
-    case 'F32':
-    case 'C64':
-      return Float32Array as unknown as ArrayCtor;
-    case 'F64':
-      return Float64Array as unknown as ArrayCtor;
-    case 'F16':
-    case 'BF16':
-    case 'U16':
-      return Uint16Array as unknown as ArrayCtor;
-    case 'I16':
-      return Int16Array as unknown as ArrayCtor;
-    case 'I8':
-      return Int8Array as unknown as ArrayCtor;
-    case 'I32':
-      return Int32Array as unknown as ArrayCtor;
-    case 'U32':
-      return Uint32Array as unknown as ArrayCtor;
-    case 'I64':
-      return BigInt64Array as unknown as ArrayCtor;
-    case 'U64':
-      return BigUint64Array as unknown as ArrayCtor;
-    default:
-      return Uint8Array as unknown as ArrayCtor;
-  }
+  return ObjectHasOwn(ARRAY_TYPES, dtype) ? ARRAY_TYPES[dtype]! : (Uint8ArrayCtor as unknown as ArrayCtor);
 }
 
 /**
@@ -430,12 +422,12 @@ export function safetensorsToFloat32(dtype: SafetensorsDType, data: SafetensorsD
   const n = lengthOf(data);
   const buffer = bufferOf(data);
   const offset = byteOffsetOf(data);
-  if (want === 'Float32Array') return new Float32Array(buffer, offset, n);
+  if (want === 'Float32Array') return new ARRAY_TYPES.F32!(buffer, offset, n) as Float32Array;
   if (want === 'Uint16Array') {
-    const bits = new Uint16Array(buffer, offset, n);
+    const bits = new ARRAY_TYPES.U16!(buffer, offset, n) as Uint16Array;
     return dtype === 'F16' ? float16BitsToFloat32(bits) : bfloat16BitsToFloat32(bits);
   }
-  const src = new Float64Array(buffer, offset, n);
+  const src = new ARRAY_TYPES.F64!(buffer, offset, n) as Float64Array;
   const out = allocateArray(Float32Array, n, 'the float32 values');
   for (let i = 0; i < n; i++) out[i] = src[i] as number;
   return out;

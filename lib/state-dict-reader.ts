@@ -25,6 +25,8 @@ import {
   listSlice,
   NumberIsSafeInteger,
   RegExpPrototypeExec,
+  StringCtor,
+  defineOwn,
   uncurryThis,
 } from './primordials.js';
 import { isSafetensorsDType } from './safetensors-header.js';
@@ -83,7 +85,7 @@ export class StateDictError extends Error {
   readonly expectedShape: string | undefined;
   constructor(message: string, check: StateDictCheck, tensor?: string, expectedShape?: string) {
     super(message);
-    this.name = 'StateDictError';
+    defineOwn(this, 'name', 'StateDictError'); // an accessor on Error.prototype.name must not swallow it
     this.check = check;
     this.tensor = tensor;
     this.expectedShape = expectedShape;
@@ -244,7 +246,7 @@ export class ModuleReader {
     let text = '';
     for (let i = 0; i < pattern.length; i++) {
       const d = pattern[i]!;
-      text += (i === 0 ? '' : ', ') + (typeof d === 'number' ? String(d) : String((MapPrototypeGet(this.dims, d) as number | undefined) ?? d));
+      text += (i === 0 ? '' : ', ') + (typeof d === 'number' ? StringCtor(d) : StringCtor((MapPrototypeGet(this.dims, d) as number | undefined) ?? d));
     }
     return `[${text}]`;
   }
@@ -265,7 +267,7 @@ export class ModuleReader {
         }
         const known = (MapPrototypeGet(this.dims, d) ?? MapPrototypeGet(bound, d)) as number | undefined;
         if (known !== undefined) ok = v === known;
-        else if (!(Number.isSafeInteger(v) && v >= 1)) ok = false;
+        else if (!(NumberIsSafeInteger(v) && v >= 1)) ok = false;
         else MapPrototypeSet(bound, d, v);
       }
       if (ok) {
@@ -349,7 +351,7 @@ export class ModuleReader {
       const bare = typedArrayName(t) !== undefined
         ? '. A state dict maps each name to { shape, data }: wrap a bare array as { shape: [...dims], data: value }'
         : isArrayValue(t)
-          ? ". A state dict maps each name to { shape, data }: a nested array (PyTorch's .tolist()) is { shape: [...dims], data: Float32Array.from(value.flat(Infinity)) }"
+          ? ". A state dict maps each name to { shape, data }: an Array of numbers is { shape: [...dims], data: Float32Array.from(value) }, a nested one (PyTorch's .tolist()) { shape: [...dims], data: Float32Array.from(value.flat(Infinity)) }"
           : '';
       throw new StateDictError(
         `${this.fn}: tensor "${name}" must have a shape (an array of at most ${MAX_DIMS} non-negative integer dims) ${expected}; received ${describe(entry.rawShape)}${entry.shapeProblem}${bare}`,
@@ -378,7 +380,7 @@ export class ModuleReader {
         );
       }
       throw new StateDictError(
-        `${this.fn}: tensor "${name}" must hold float32 data (a Float32Array; F16, BF16 and F64 tensors from readSafetensors are converted); received ${entry.dtype !== undefined ? `dtype ${String(entry.dtype)} as ` : ''}${describe(entry.data)}${typedArrayName(entry.data) === 'Uint16Array' ? ". Half-precision bits in a Uint16Array need dtype 'F16' or 'BF16' (or 'torch.float16' / 'torch.bfloat16')" : ''}`,
+        `${this.fn}: tensor "${name}" must hold float32 data (a Float32Array; F16, BF16 and F64 tensors from readSafetensors are converted); received ${entry.dtype !== undefined ? `dtype ${StringCtor(entry.dtype)} as ` : ''}${describe(entry.data)}${typedArrayName(entry.data) === 'Uint16Array' ? ". Half-precision bits in a Uint16Array need dtype 'F16' or 'BF16' (or 'torch.float16' / 'torch.bfloat16')" : ''}`,
         'dtype',
         name,
       );

@@ -101,7 +101,7 @@ describe('built-ins replaced after load (child process)', () => {
   test('checkpoints: what readSafetensors accepts and yields, what fromStateDict maps and folds, and every refusal\'s code, with built-ins, prototype accessors and %TypedArray% getters replaced', () => {
     // A 256 MB heap: the header-budget case needs a budget (a quarter of the heap, at least 64 MB) it can exceed.
     const report = runHostile('patched-checkpoints.cjs', { NODE_OPTIONS: '--max-old-space-size=256' });
-    expect(report.checks).toBe(56);
+    expect(report.checks).toBe(74);
   }, 60_000);
 });
 

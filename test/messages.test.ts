@@ -498,16 +498,19 @@ describe('refusals a newcomer met, with the fix that fits', () => {
     const nested = messageOf(() => ecaForward(x, [2, 8, 3, 3], { weight: [[[0.1, -0.2, 0.3]]] as never }));
     expect(nested).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'weights.weight' });
     expect(nested.message).toContain('Float32Array.from(value.flat(Infinity))');
-    expect(Array.from(Float32Array.from([[0.1, -0.2, 0.3]] as never))).toEqual([NaN]); // what the old advice gave
     const flat = messageOf(() => ecaForward(x, [2, 8, 3, 3], { weight: [0.1, -0.2, 0.3] as never }));
     expect(flat.message).toContain('To convert an Array of numbers: Float32Array.from(value)');
   });
 
-  test('a number where a one-element Float32Array goes gets Float32Array.of', () => {
+  test('a number for the spatial conv\'s one bias gets Float32Array.of (and nowhere else)', () => {
     const w98 = new Float32Array(98);
     const m = messageOf(() => cbamForward(new Float32Array(16), [1, 4, 2, 2], { w1: new Float32Array(8), w2: new Float32Array(8), spatialWeight: w98, spatialBias: 0.1 as never }));
     expect(m).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'weights.spatialBias' });
-    expect(m.message).toContain('Float32Array.of(0.1)');
+    expect(m.message).toContain('To pass the one bias value: Float32Array.of(0.1)');
+    // Not where more than one value goes: a one-element w1 or out would only meet the next refusal.
+    for (const call of [() => seForward(new Float32Array(4), shape, { ...w, w1: 0.1 as never }), () => seForward(new Float32Array(4), shape, w, { out: 0.1 as never })]) {
+      expect(messageOf(call).message).not.toContain('Float32Array.of');
+    }
   });
 
   test('a readSafetensors file, or its tensors, passed as the weights points to fromStateDict', () => {
@@ -522,15 +525,17 @@ describe('refusals a newcomer met, with the fix that fits', () => {
     expect(messageOf(() => seForward(x, [2, 8, 3, 3], { w1: new Float32Array(16), w3: new Float32Array(16) } as never)).message).toContain("unknown key \"w3\" (did you mean 'w1'?)");
   });
 
-  test("fromStateDict's entry given as a nested Array gets the { shape, data } form with .flat(Infinity)", () => {
-    const sd = { 'fc1.weight': [[0.1, 0.2], [0.3, 0.4]], 'fc2.weight': { shape: [2, 2], data: new Float32Array(4) } };
-    let message = '';
-    try {
-      SEBlock.fromStateDict(sd as never, '', { kind: 'timm.SEModule' });
-    } catch (err) {
-      message = (err as Error).message;
+  test("fromStateDict's entry given as an Array gets the { shape, data } form (with .flat(Infinity) for a nested one)", () => {
+    for (const value of [[[0.1, 0.2], [0.3, 0.4]], [0.1, 0.2, 0.3, 0.4]]) {
+      const sd = { 'fc1.weight': value, 'fc2.weight': { shape: [2, 2], data: new Float32Array(4) } };
+      let message = '';
+      try {
+        SEBlock.fromStateDict(sd as never, '', { kind: 'timm.SEModule' });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toContain("an Array of numbers is { shape: [...dims], data: Float32Array.from(value) }, a nested one (PyTorch's .tolist()) { shape: [...dims], data: Float32Array.from(value.flat(Infinity)) }");
     }
-    expect(message).toContain("a nested array (PyTorch's .tolist()) is { shape: [...dims], data: Float32Array.from(value.flat(Infinity)) }");
   });
 
   test('a file named where the CLI command goes gets the inspect command for it', () => {
@@ -545,6 +550,13 @@ describe('refusals a newcomer met, with the fix that fits', () => {
     }
     expect(status).toBe(2);
     expect(stderr).toContain('unknown command "model.safetensors" (to list a file\'s attention modules: squeeze-excite inspect model.safetensors)');
+    // A name the shell would split is quoted.
+    try {
+      execFileSync(process.execPath, [cli, "my model's.safetensors"], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (err) {
+      stderr = (err as { stderr: string }).stderr;
+    }
+    expect(stderr).toContain("squeeze-excite inspect 'my model'\\''s.safetensors')");
   });
 
   test('a shape whose element getter or Proxy trap throws is a coded TypeError naming shape (as options and weights are)', () => {

@@ -10,6 +10,7 @@
 // are addon-file.ts's, the prebuild search prebuilds.ts's, the message diagnose.ts's.
 
 import { nodePath } from '../node-builtins.js';
+import { defineOwn } from '../primordials.js';
 import { tryLoad } from './addon-file.js';
 import type { NativeBinding } from './contract.js';
 import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildInfo, singleBuild } from './cuda-builds.js';
@@ -216,7 +217,7 @@ export class LoadError extends Error {
    */
   constructor(report: LoadReport, root: string = PACKAGE_ROOT, message?: string) {
     super(message ?? LoadError.describe(report, root));
-    this.name = 'LoadError';
+    defineOwn(this, 'name', 'LoadError'); // an accessor on Error.prototype.name must not swallow it
     this.report = report;
   }
 

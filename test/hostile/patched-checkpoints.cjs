@@ -220,5 +220,71 @@ for (const key of ['endsWith', 'startsWith', 'toLowerCase', 'slice']) {
   check(same(r.value, ['a']) && reads === 1, `options.names' length read ${reads} times (once expected): ${JSON.stringify(r)}`);
 }
 
+// 12. A review's further cases (2026-12-03): each reaches code the cases above do not.
+{
+  const thrower = (k) => function () { throw new Error(`${k} replaced`); };
+  // Array.prototype.slice / filter on the paths that use them: a missing tensor with a sibling
+  // present (the sibling list), a kind named without its library (the suggestion).
+  const some = { 'se.fc1.weight': t([2, 4, 1, 1], [1, 2, 3, 4, 5, 6, 7, 8]) };
+  for (const key of ['slice', 'filter', 'map', 'join']) {
+    patched(Array.prototype, key, thrower(key), () => {
+      const a = outcome(() => sqex.attentionWeightsFromStateDict(some, 'se', { kind: 'timm.SEModule' }));
+      check(a.check === 'missing', `Array.prototype.${key} throwing: a missing tensor beside a present one gives ${JSON.stringify(a)}`);
+      const b = outcome(() => sqex.attentionWeightsFromStateDict({}, 'se', { kind: 'SEModule' }));
+      check(b.code === 'ERR_OUT_OF_RANGE', `Array.prototype.${key} throwing: a kind without its library gives ${JSON.stringify(b)}`);
+    });
+  }
+  // Math.fround where it decides: running_var + eps is 0 in float32 (PyTorch: ±Inf, so refused).
+  const zeroVar = {
+    'fc1.weight': t([1, 1, 1, 1], [1]),
+    'bn.running_mean': t([1], [0]), 'bn.running_var': t([1], [Math.fround(-1e-5)]),
+    'fc2.weight': t([1, 1, 1, 1], [1]),
+  };
+  const foldZero = () => outcome(() => sqex.attentionWeightsFromStateDict(zeroVar, '', { kind: 'timm.SEModule' }).weights.w1[0]);
+  const zClean = foldZero();
+  const zPatched = patched(Math, 'fround', (v) => v + 1, foldZero);
+  check(zClean.check === 'unsupported' && zPatched.check === 'unsupported', `running_var + eps = 0 in float32: ${JSON.stringify(zClean)} / with Math.fround replaced ${JSON.stringify(zPatched)}`);
+  // Number.isSafeInteger: the header's counts and the state dict's shape match.
+  const unsafe = build([], '{"a":{"dtype":"U8","shape":[9007199254740993,0],"data_offsets":[0,0]}}');
+  const u = patched(Number, 'isSafeInteger', () => true, () => outcome(() => sqex.readSafetensors(unsafe)));
+  check(u.check === 'header-structure', `Number.isSafeInteger = () => true: shape [2^53 + 1, 0] gives ${JSON.stringify(u)}`);
+  const sd = { 'fc1.weight': t([2, 4, 1, 1], [1, 2, 3, 4, 5, 6, 7, 8]), 'fc1.bias': t([2], [0.5, -0.5]), 'fc2.weight': t([4, 2, 1, 1], [1, 2, 3, 4, 5, 6, 7, 8]), 'fc2.bias': t([4], [1, 2, 3, 4]) };
+  const mapKeys = () => outcome(() => Object.keys(sqex.attentionWeightsFromStateDict(sd, '', { kind: 'timm.SEModule' }).weights).sort());
+  const m2 = patched(Number, 'isSafeInteger', () => false, mapKeys);
+  check(same(m2.value, ['b1', 'b2', 'w1', 'w2']), `Number.isSafeInteger = () => false: a valid state dict maps to ${JSON.stringify(m2)}`);
+  // The global String, BigInt, Float32Array and TypeError, replaced.
+  const m3 = patched(globalThis, 'String', thrower('String'), mapKeys);
+  check(same(m3.value, ['b1', 'b2', 'w1', 'w2']), `globalThis.String throwing: a valid state dict maps to ${JSON.stringify(m3)}`);
+  const noData = build([], '{"a":{"dtype":"F32","shape":[1000],"data_offsets":[0,0]}}');
+  const RealBigInt = BigInt;
+  const m5 = patched(globalThis, 'BigInt', (v) => (v === 1000 ? 0n : RealBigInt(v)), () => outcome(() => sqex.readSafetensors(noData)));
+  check(m5.check === 'shape-size', `globalThis.BigInt replaced: F32 [1000] with 0 data bytes gives ${JSON.stringify(m5)}`);
+  const RealF32 = Float32Array;
+  class Lie extends RealF32 { constructor(b, o, n) { super(typeof b === 'number' ? b : n); this.fill(666); } }
+  const m6 = patched(globalThis, 'Float32Array', Lie, () => outcome(readA(valid)));
+  check(same(m6.value, [1, 2]), `globalThis.Float32Array replaced: readSafetensors gives ${JSON.stringify(m6)}`);
+  const m6b = patched(globalThis, 'RangeError', function () { return new Error('RangeError replaced'); }, () =>
+    outcome(() => sqex.seForward(new Float32Array(4), [1, 1, 2], { w1: Float32Array.of(1), w2: Float32Array.of(1) })));
+  check(m6b.code === 'ERR_OUT_OF_RANGE' && m6b.name === 'RangeError', `globalThis.RangeError replaced: a bad shape gives ${JSON.stringify(m6b)}`);
+  // v8.getHeapStatistics: the header budget (this child's heap is 256 MB).
+  const v8 = require('node:v8');
+  const n = 2_000_000;
+  const big = build([], `{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"x":[${'[],'.repeat(n - 1)}[]]}}`);
+  const m4 = patched(v8, 'getHeapStatistics', () => ({ heap_size_limit: Infinity }), () => outcome(() => sqex.readSafetensorsHeader(big)));
+  check(m4.check === 'header-too-large', `v8.getHeapStatistics replaced: a header over the budget gives ${JSON.stringify(m4)}`);
+  // String.prototype.trim on the refusal of a ZIP (torch.save) file; a name accessor on Error.prototype.
+  const zip = new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0, 0, 0, 0, 1, 2, 3, 4]);
+  const m7 = patched(String.prototype, 'trim', thrower('trim'), () => outcome(() => sqex.readSafetensors(zip)));
+  check(m7.code === 'ERR_SQEX_SAFETENSORS' && m7.check === 'header-length', `String.prototype.trim throwing: a ZIP file gives ${JSON.stringify(m7)}`);
+  const m8 = patched(Error.prototype, 'name', { get() { return 'Error'; }, set() {} }, () => {
+    const names = [];
+    for (const f of [() => sqex.readSafetensors(new Uint8Array(3)), () => sqex.attentionWeightsFromStateDict({}, '', { kind: 'timm.SEModule' })]) {
+      try { f(); } catch (e) { names.push(e.name); }
+    }
+    return names;
+  });
+  check(same(m8, ['SafetensorsError', 'StateDictError']), `an accessor for name on Error.prototype: the errors are named ${JSON.stringify(m8)}`);
+}
+
 fs.rmSync(path.dirname(file), { recursive: true, force: true });
 done();
