@@ -19,7 +19,9 @@ import type { StateDictCheck } from './state-dict-reader.js';
  *   'ERR_SQEX_SAFETENSORS_IO', 'ERR_SQEX_SAFETENSORS_TOO_LARGE', 'ERR_SQEX_STATE_DICT'
  *   (StateDictError, `check`).
  * Errors that are not this package's pass through unchanged: Node's (ENOENT for a missing file)
- * and whatever your own getters, Proxy traps or callbacks throw.
+ * and whatever your callbacks throw (readSafetensors' `names` function). A getter or Proxy trap
+ * that throws while an argument is read is refused as that argument instead: a TypeError
+ * ('ERR_INVALID_ARG_TYPE', `argument`) with what it threw as `cause`.
  */
 export type SqexErrorCode =
   | 'ERR_INVALID_ARG_TYPE'
