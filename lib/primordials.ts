@@ -123,6 +123,18 @@ export function listSlice<T>(list: readonly T[], start: number, end: number = li
   return out;
 }
 
+/** obj's own property key, or undefined: never Object.prototype's (a polluted one must not fill a gap). */
+export function ownValue(obj: object, key: string): unknown {
+  return ObjectHasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
+}
+
+/** 'a', 'b' joined by sep, each in single quotes (refusal messages: kinds, keys). */
+export function quotedList(list: readonly string[], sep: string): string {
+  let text = '';
+  for (let i = 0; i < list.length; i++) text += `${i === 0 ? '' : sep}'${list[i]!}'`;
+  return text;
+}
+
 /** Whether list holds value (===), read by index. */
 export function listHas<T>(list: readonly T[], value: unknown): boolean {
   for (let i = 0; i < list.length; i++) if (list[i] === value) return true;

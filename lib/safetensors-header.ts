@@ -38,6 +38,7 @@ import {
   listAppend,
   StringPrototypeTrim,
   defineOwn,
+  ownValue,
 } from './primordials.js';
 
 const Uint8ArrayCtor = Uint8Array;
@@ -627,11 +628,6 @@ export function headerFromBytes(src: string, bytes: Uint8Array): SafetensorsHead
     TypedArrayPrototypeSet(header, view);
   }
   return parseHeader(src, header, n, length);
-}
-
-/** obj's own property key (JSON.parse makes data properties only), or undefined. */
-function ownValue(obj: object, key: string): unknown {
-  return ObjectHasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
 }
 
 /** An Array of safe non-negative integers, copied (length, then each element), or null. */

@@ -24,8 +24,12 @@ import {
   listMap,
   listSlice,
   NumberIsSafeInteger,
+  ObjectHasOwn,
+  ObjectKeys,
   RegExpPrototypeExec,
   StringCtor,
+  ownValue,
+  quotedList,
   defineOwn,
   uncurryThis,
 } from './primordials.js';
@@ -92,8 +96,6 @@ export class StateDictError extends Error {
   }
 }
 
-const objectKeys = Object.keys;
-const hasOwn = Object.hasOwn;
 
 /** A module's name as the reader uses it: a trailing '.' is ignored. */
 export function modulePrefix(prefix: string): string {
@@ -112,10 +114,9 @@ interface Entry {
   dtype: unknown;
 }
 function entryFields(t: object): Entry {
-  const own = (k: string): unknown => (hasOwn(t, k) ? (t as Record<string, unknown>)[k] : undefined);
-  const rawShape = own('shape');
+  const rawShape = ownValue(t, 'shape');
   const { dims, problem } = shapeCopy(rawShape);
-  return { shape: dims, shapeProblem: problem, rawShape, data: own('data'), dtype: own('dtype') };
+  return { shape: dims, shapeProblem: problem, rawShape, data: ownValue(t, 'data'), dtype: ownValue(t, 'dtype') };
 }
 
 /** Tensors have at most this many dims here (conv weights: 4). */
@@ -183,7 +184,7 @@ export class ModuleReader {
     } else if (form === 'record') {
       const rec = tensors as Readonly<Record<string, unknown>>;
       const expected = 'a record of { shape, data: Float32Array } by tensor name';
-      const keys = readGuarded(fn, 'tensors', expected, rec, () => objectKeys(rec));
+      const keys = readGuarded(fn, 'tensors', expected, rec, () => ObjectKeys(rec));
       for (let i = 0; i < keys.length; i++) MapPrototypeSet(this.entries, keys[i]!, readGuarded(fn, 'tensors', expected, rec, () => rec[keys[i]!]));
     } else {
       // A file's bytes (a Buffer from readFileSync) would otherwise get the typed-array hint.
@@ -318,7 +319,7 @@ export class ModuleReader {
     if (kinds.length > 0 && !(this.kind !== null && listHas(kinds, this.kind))) {
       const block = ATTENTION_KINDS[kinds[0]!].block;
       const caller = RegExpPrototypeExec(/^(SEBlock|ECABlock|CBAMBlock)\./, this.fn)?.[1];
-      const names = joinList(listMap(kinds, (k) => `'${k}'`), ' or ');
+      const names = quotedList(kinds, ' or ');
       return caller !== undefined && caller !== block
         ? ` These names are those of kind ${names}: load them with ${block}.fromStateDict(tensors, prefix, { kind: '${kinds[0]}' }).`
         : ` These names are those of kind ${names}: pass { kind: '${kinds[0]}' }.`;
@@ -455,21 +456,21 @@ const NUMPY_KINDS: Readonly<Record<string, string>> = {
 function dtypeName(label: unknown): string | null {
   if (typeof label !== 'string') return null;
   if (isSafetensorsDType(label)) return label;
-  if (hasOwn(NUMPY_CHARS, label)) return NUMPY_CHARS[label]!;
+  if (ObjectHasOwn(NUMPY_CHARS, label)) return NUMPY_CHARS[label]!;
   // numpy's dtype.str: a byte order ('<' little, '>' big, '|' not applicable, '=' native), then
   // kind and size. Big-endian data never fits a typed array of this machine's order.
   const order = StringPrototypeSlice(label, 0, 1);
   if (order === '<' || order === '>' || order === '|' || order === '=') {
     const kind = StringPrototypeSlice(label, 1);
-    if (hasOwn(NUMPY_KINDS, kind)) return order === '>' && kind !== 'b1' && kind !== 'i1' && kind !== 'u1' ? `big-endian ${NUMPY_KINDS[kind]!}` : NUMPY_KINDS[kind]!;
+    if (ObjectHasOwn(NUMPY_KINDS, kind)) return order === '>' && kind !== 'b1' && kind !== 'i1' && kind !== 'u1' ? `big-endian ${NUMPY_KINDS[kind]!}` : NUMPY_KINDS[kind]!;
     return null;
   }
-  if (hasOwn(NUMPY_KINDS, label)) return NUMPY_KINDS[label]!;
+  if (ObjectHasOwn(NUMPY_KINDS, label)) return NUMPY_KINDS[label]!;
   // Captured built-ins: the label is the caller's string, and this decides whether data is read.
   const l = StringPrototypeToLowerCase(label);
   const head = StringPrototypeSlice(l, 0, 6);
   const bare = head === 'torch.' || head === 'numpy.' ? StringPrototypeSlice(l, 6) : l;
-  return hasOwn(DTYPE_LABELS, bare) ? DTYPE_LABELS[bare]! : null;
+  return ObjectHasOwn(DTYPE_LABELS, bare) ? DTYPE_LABELS[bare]! : null;
 }
 
 /**

@@ -32,6 +32,7 @@ import {
   listFilter,
   listHas,
   listMap,
+  quotedList,
 } from './primordials.js';
 import { MAX_SPATIAL_K, type CBAMWeights } from './ops/cbam.js';
 import { MAX_ECA_K, type ECAWeights } from './ops/eca.js';
@@ -162,11 +163,6 @@ function moduleName(kind: string): string {
   let dot = 0;
   while (dot < kind.length && kind[dot] !== '.') dot++;
   return StringPrototypeSlice(kind, dot + 1);
-}
-
-/** 'a', 'b' joined by sep (built-ins captured at load: these are refusal messages). */
-function quotedList(list: readonly string[], sep: string): string {
-  return joinList(listMap(list, (k) => `'${k}'`), sep);
 }
 
 function parseMapOptions(
