@@ -2063,7 +2063,17 @@ describe("device 'auto' over host arrays runs on the CPU (the measured crossover
 describe("CPU fallback under device 'auto' with a deviceIndex, for host arrays", () => {
   const AUTO = { device: 'auto', deviceIndex: 0 } as const;
   let counter = 0;
-  const token = (): string => `reason-${process.pid}-${Date.now()}-${counter++}`;
+  // Letters only: the warning's key leaves a reason's digits out (fallback.ts reasonKind), so a
+  // token told apart by digits alone would not be a new reason.
+  const letters = (n: number): string => {
+    let t = '';
+    do {
+      t = String.fromCharCode(97 + (n % 26)) + t;
+      n = Math.floor(n / 26);
+    } while (n > 0);
+    return t;
+  };
+  const token = (): string => `reason-${letters(counter++)}`;
   const newWarnings = async (since: number): Promise<Error[]> => {
     await settle();
     await settle();
@@ -2139,6 +2149,32 @@ describe("CPU fallback under device 'auto' with a deviceIndex, for host arrays",
     expect(all.length).toBe(2);
     expect(all[1]?.message).toContain(reasonB);
     expect(all[1]?.message).toContain(FN_NAME[op][mode]);
+  });
+
+  // Found by a leak hunt (2026-12-03): each refused configuration stayed in a Set for good, and
+  // each reason (which names the shape's byte counts) warned once more, so a server fed ever new
+  // shapes grew without end and warned on every new shape.
+  test('reasons that differ in their numbers alone warn once, and the refused configurations stay bounded', async () => {
+    const rng = freshRng();
+    const weight = randECAWeight(rng, 3);
+    const kind = token();
+    const w0 = fallbackWarnings.length;
+    const first: Shape4 = [1, 6, 1, 1];
+    const run = (shape: Shape4, fail: boolean): Float32Array => {
+      if (fail) fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: `one channel (${numel(shape) * 4} bytes) is too large (${kind})`, target: 'host' });
+      return f32(ecaForward(rng.normals(numel(shape), 1, 0.3), shape as LibShape4, { weight }, AUTO));
+    };
+    try {
+      run(first, true);
+      // 4096 more refused configurations, each with its own numbers in the reason
+      for (let h = 2; h <= 4097; h++) run([1, 6, h, 1], true);
+      expect((await newWarnings(w0)).length, 'one warning for one kind of reason').toBe(1);
+      fake.clearLog();
+      run(first, false);
+      expect(fake.cudaForwards().length, 'the first refused configuration is remembered past 4096 others').toBe(1);
+    } finally {
+      fake.clearFaults();
+    }
   });
 
   // Found by an attack (2026-12-02): the sync fallback warned (process.emitWarning, which may be
