@@ -21,6 +21,9 @@ constexpr int64_t kBytesPerTask = 96 << 10;
 // spinning worker waited (20.8 -> 17.7 us split); below ~8K MACs a split gains nothing.
 constexpr int64_t kParallelFcMacs = 1 << 13;
 
+// Weights from which a tiny weight-bound batch runs as one block (see pool_excite_scale).
+constexpr int64_t kBlockWeightBytes = int64_t(1) << 20;
+
 // Tasks per parallel phase: up to kTasksPerThread per thread so a descheduled thread's share
 // can be taken over (each thread's home range stays contiguous and identical across phases).
 constexpr int kTasksPerThread = 4;
@@ -122,8 +125,15 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
   // per block, their rows split across threads.
   const bool weight_bound = weight_bytes > sample_bytes && n_total > 1;
   int64_t whole = n_total >= threads && !weight_bound ? n_total / threads * threads : 0;
-  // Tiny batches are not worth a wake-up: all on the caller.
-  if (n_total * sample_bytes < int64_t(threads) * kBytesPerTask) whole = n_total;
+  // Tiny batches are not worth a block's phases: whole samples. Not when the weights are large as
+  // well: whole samples each read all of them, one sample a pass (SE 8x4096x1x1, hidden 256: 8
+  // passes over 8 MB, 2.4-2.9 ms, against 1.1-1.4 ms for 8x4096x2x2, which has 4x the
+  // activations); a block reads them once for all its samples (0.9-1.5 ms). Below
+  // kBlockWeightBytes the per-sample passes cost no more than a block's extra phases (8x512x1x1,
+  // 128 KB of weights: 80-101 us whole, 109-136 us as a block; 8x1024x1x1, 512 KB: even).
+  // NOTES-cpu.md item 63.
+  if (!(weight_bound && weight_bytes >= kBlockWeightBytes) && n_total * sample_bytes < int64_t(threads) * kBytesPerTask)
+    whole = n_total;
   const int64_t rest = n_total - whole;
   int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;
   if (weight_bound) nb_max = std::min<int64_t>(rest, std::max<int64_t>(nb_max, 16));
