@@ -294,18 +294,28 @@ struct ScratchSet {
   }
 };
 constexpr int64_t kKeptScratchBytes = int64_t(32) << 20;
-std::mutex g_kept_mutex;
-std::unique_ptr<ScratchSet> g_kept;
+struct KeptScratch {
+  std::mutex mutex;
+  std::unique_ptr<ScratchSet> set;
+};
+// Never destroyed, as the pool (thread_pool.cpp): an async call still running on a libuv thread
+// while the process exits must not meet a destroyed mutex when it puts its scratch back.
+KeptScratch& kept_scratch() {
+  static KeptScratch* k = new KeptScratch();
+  return *k;
+}
 
 std::unique_ptr<ScratchSet> take_scratch() {
-  std::lock_guard<std::mutex> lock(g_kept_mutex);
-  return std::move(g_kept);
+  KeptScratch& k = kept_scratch();
+  std::lock_guard<std::mutex> lock(k.mutex);
+  return std::move(k.set);
 }
 
 void keep_scratch(std::unique_ptr<ScratchSet> set) {
   if (!set || set->bytes() > kKeptScratchBytes) return;
-  std::lock_guard<std::mutex> lock(g_kept_mutex);
-  if (!g_kept || g_kept->bytes() < set->bytes()) g_kept = std::move(set);
+  KeptScratch& k = kept_scratch();
+  std::lock_guard<std::mutex> lock(k.mutex);
+  if (!k.set || k.set->bytes() < set->bytes()) k.set = std::move(set);
 }
 
 // One block of nb samples, its phases split over up to `threads` threads (1: all on the caller).
