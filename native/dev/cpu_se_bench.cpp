@@ -425,7 +425,7 @@ static void check_row_scale() {
   const auto canon = [](float v) { return v == v ? v : __builtin_nanf(""); };
   const float poison = 1234.5f;
   const int64_t ccs[] = {1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 24, 31, 32, 33, 40, 63, 64, 65, 100, 256};
-  const int64_t rowss[] = {1, 2, 3, 7};
+  const int64_t rowss[] = {1, 2, 3, 7, 40, 97};  // 40, 97: narrow rows take the s pattern (n >= 2W)
   for (const int64_t cc : ccs)
     for (const int64_t rows : rowss)
       for (int yoff = 0; yoff < 16; ++yoff) {
