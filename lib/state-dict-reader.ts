@@ -96,7 +96,6 @@ export class StateDictError extends Error {
   }
 }
 
-
 /** A module's name as the reader uses it: a trailing '.' is ignored. */
 export function modulePrefix(prefix: string): string {
   return prefix.length > 0 && prefix[prefix.length - 1] === '.' ? StringPrototypeSlice(prefix, 0, -1) : prefix;

@@ -132,8 +132,8 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
   // kBlockWeightBytes the per-sample passes cost no more than a block's extra phases (8x512x1x1,
   // 128 KB of weights: 80-101 us whole, 109-136 us as a block; 8x1024x1x1, 512 KB: even).
   // NOTES-cpu.md item 63.
-  if (!(weight_bound && weight_bytes >= kBlockWeightBytes) && n_total * sample_bytes < int64_t(threads) * kBytesPerTask)
-    whole = n_total;
+  const bool tiny = n_total * sample_bytes < int64_t(threads) * kBytesPerTask;
+  if (tiny && !(weight_bound && weight_bytes >= kBlockWeightBytes)) whole = n_total;
   const int64_t rest = n_total - whole;
   int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;
   if (weight_bound) nb_max = std::min<int64_t>(rest, std::max<int64_t>(nb_max, 16));
