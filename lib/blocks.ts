@@ -137,7 +137,7 @@ abstract class Block {
   dispose(): void {
     coreOf(this, 'dispose').dispose();
   }
-  /** dispose(), for `using block = new SEBlock(...)`. */
+  /** dispose(), for `using block = new SEBlock(...)` (or ECABlock, CBAMBlock). */
   [disposeSymbol](): void {
     coreOf(this, 'Symbol.dispose').dispose();
   }
@@ -195,6 +195,16 @@ export class SEBlock extends Block {
     return coreOf(this, 'SEBlock.outputActivation', 'SEBlock').settings.outAct;
   }
   /**
+   * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
+   * elements, C = {@link SEBlock.channels}. It is staged to the GPU and back when
+   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
+   * stream); under plain 'auto' it runs on the CPU.
+   * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
+   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
+   *   'ERR_OUT_OF_RANGE', argument 'shape[1] (C)') for another C; the errors of {@link seForward}.
+   */
+  forward(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Float32Array;
+  /**
    * A CUDA block over a DeviceTensor x of C channels (its shape read from x), in the block's
    * layout and dtype when those were given and on its device. Without residual, out or scaleOut
    * this is the resident path: x is checked, and the result, a new DeviceTensor like x (yours to
@@ -212,19 +222,25 @@ export class SEBlock extends Block {
    */
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
-   * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
-   * elements, C = {@link SEBlock.channels}. It is staged to the GPU and back when
-   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
-   * stream); under plain 'auto' it runs on the CPU.
-   * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
-   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
-   *   'ERR_OUT_OF_RANGE', argument 'shape[1] (C)') for another C; the errors of {@link seForward}.
+   * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   */
+  forward(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
+  /**
+   * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+   * against the last one, so a wrong host call is reported against this form (see the first).
    */
   forward(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Float32Array;
   forward(x: unknown, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
     return coreOf(this, 'SEBlock.forward', 'SEBlock').run('SEBlock.forward', x, a2, a3);
   }
 
+  /**
+   * As forward, off the event loop (see {@link seForwardAsync}); results bitwise identical.
+   * Errors reject the Promise, never throw synchronously; dispose() of the block meanwhile is
+   * safe (the weights are freed when the call settles).
+   */
+  forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
   /** As forward with a DeviceTensor x, resolving once the kernel has finished on the stream. */
   forwardAsync(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
   /** As forwardAsync(x, options), with `shape` checked against x.shape. */
@@ -232,9 +248,13 @@ export class SEBlock extends Block {
   /** For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. */
   forwardAsync<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
   /**
-   * As forward, off the event loop (see {@link seForwardAsync}); results bitwise identical.
-   * Errors reject the Promise, never throw synchronously; dispose() of the block meanwhile is
-   * safe (the weights are freed when the call settles).
+   * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   */
+  forwardAsync(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
+  /**
+   * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+   * against the last one, so a wrong host call is reported against this form (see the first).
    */
   forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
@@ -286,6 +306,15 @@ export class ECABlock extends Block {
     return coreOf(this, 'ECABlock.kernelSize', 'ECABlock').weights.ecaK;
   }
   /**
+   * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
+   * elements. It is staged to the GPU and back when
+   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
+   * stream); under plain 'auto' it runs on the CPU.
+   * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
+   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); the errors of {@link ecaForward}.
+   */
+  forward(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Float32Array;
+  /**
    * A CUDA block over a DeviceTensor x (its shape read from x), in the block's layout and dtype
    * when those were given and on its device. Without out or scaleOut this is the resident path:
    * the result, a new DeviceTensor like x (yours to dispose), is the only allocation.
@@ -302,18 +331,24 @@ export class ECABlock extends Block {
    */
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
-   * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
-   * elements. It is staged to the GPU and back when
-   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
-   * stream); under plain 'auto' it runs on the CPU.
-   * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
-   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); the errors of {@link ecaForward}.
+   * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   */
+  forward(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
+  /**
+   * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+   * against the last one, so a wrong host call is reported against this form (see the first).
    */
   forward(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Float32Array;
   forward(x: unknown, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
     return coreOf(this, 'ECABlock.forward', 'ECABlock').run('ECABlock.forward', x, a2, a3);
   }
 
+  /**
+   * As forward, off the event loop (see {@link ecaForwardAsync}); results bitwise identical.
+   * Errors reject the Promise; dispose() of the block meanwhile is safe.
+   */
+  forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
   /** As forward with a DeviceTensor x, resolving once the kernel has finished on the stream. */
   forwardAsync(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
   /** As forwardAsync(x, options), with `shape` checked against x.shape. */
@@ -321,8 +356,13 @@ export class ECABlock extends Block {
   /** For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. */
   forwardAsync<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
   /**
-   * As forward, off the event loop (see {@link ecaForwardAsync}); results bitwise identical.
-   * Errors reject the Promise; dispose() of the block meanwhile is safe.
+   * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   */
+  forwardAsync(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
+  /**
+   * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+   * against the last one, so a wrong host call is reported against this form (see the first).
    */
   forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
@@ -378,6 +418,16 @@ export class CBAMBlock extends Block {
     return coreOf(this, 'CBAMBlock.kernelSize', 'CBAMBlock').weights.spatialK;
   }
   /**
+   * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
+   * elements, C = {@link CBAMBlock.channels}. It is staged to the GPU and back when
+   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
+   * stream); under plain 'auto' it runs on the CPU.
+   * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
+   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
+   *   'ERR_OUT_OF_RANGE', argument 'shape[1] (C)') for another C; the errors of {@link cbamForward}.
+   */
+  forward(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Float32Array;
+  /**
    * A CUDA block over a DeviceTensor x of C channels (its shape read from x), in the block's
    * layout and dtype when those were given and on its device. Without out this is the resident
    * path: the result, a new DeviceTensor like x (yours to dispose), is the only allocation.
@@ -394,19 +444,24 @@ export class CBAMBlock extends Block {
    */
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
-   * Runs the block on host activations: x is [N, C, H, W] in the block's layout, N·C·H·W float32
-   * elements, C = {@link CBAMBlock.channels}. It is staged to the GPU and back when
-   * host arrays run on CUDA (a block built with device 'cuda' or a deviceIndex, or a call with a
-   * stream); under plain 'auto' it runs on the CPU.
-   * @returns y: `options.out` when given, else a new Float32Array of N·C·H·W elements.
-   * @throws Error with code 'ERR_SQEX_DISPOSED' after dispose(); RangeError (code
-   *   'ERR_OUT_OF_RANGE', argument 'shape[1] (C)') for another C; the errors of {@link cbamForward}.
+   * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   */
+  forward(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
+  /**
+   * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+   * against the last one, so a wrong host call is reported against this form (see the first).
    */
   forward(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Float32Array;
   forward(x: unknown, a2?: unknown, a3?: unknown): Float32Array | DeviceTensor {
     return coreOf(this, 'CBAMBlock.forward', 'CBAMBlock').run('CBAMBlock.forward', x, a2, a3);
   }
 
+  /**
+   * As forward, off the event loop (see {@link cbamForwardAsync}); results bitwise identical.
+   * Errors reject the Promise; dispose() of the block meanwhile is safe.
+   */
+  forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
   /** As forward with a DeviceTensor x, resolving once the kernel has finished on the stream. */
   forwardAsync(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
   /** As forwardAsync(x, options), with `shape` checked against x.shape. */
@@ -414,8 +469,13 @@ export class CBAMBlock extends Block {
   /** For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. */
   forwardAsync<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
   /**
-   * As forward, off the event loop (see {@link cbamForwardAsync}); results bitwise identical.
-   * Errors reject the Promise; dispose() of the block meanwhile is safe.
+   * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   */
+  forwardAsync(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
+  /**
+   * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+   * against the last one, so a wrong host call is reported against this form (see the first).
    */
   forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {

@@ -81,8 +81,19 @@ import type { DevicePointerOptions } from './device-tensor.js';
 import type { Shape4 } from './types.js';
 
 /**
- * Wraps CUDA memory owned by someone else, without taking ownership: DeviceTensor.fromPointer
- * (same arguments, result and errors).
+ * Wraps CUDA memory owned by someone else, without taking ownership: {@link DeviceTensor.fromPointer}
+ * (same arguments, result and errors). dispose() only detaches; the memory stays the caller's to
+ * free, and must outlive every use. No CUDA call is made, so the pointer is not checked beyond
+ * being non-zero.
+ *
+ * @param ptr - the device address, a bigint in (0n, 2n ** 64n); 0n for an empty tensor (N = 0).
+ * @param shape - logical [N, C, H, W] of the memory, in `options.layout` and `options.dtype`.
+ * @param options - see {@link DevicePointerOptions} (layout, dtype, device, byteLength).
+ * @returns a DeviceTensor over that memory.
+ * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') for a non-bigint ptr or a bad option kind;
+ *   RangeError (code 'ERR_OUT_OF_RANGE') for ptr 0n (with N >= 1) or >= 2^64, a bad shape, a
+ *   byteLength below the tensor's bytes, or a device index past the device count; Error with code
+ *   'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU.
  */
 export function fromPointer(ptr: bigint, shape: Shape4, options?: DevicePointerOptions): DeviceTensor {
   return DeviceTensor.fromPointer(ptr, shape, options);

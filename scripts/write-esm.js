@@ -1,5 +1,9 @@
 // Writes dist/index.mjs, the ES-module entry, re-exporting the CommonJS build by name so that
 // `import { seForward } from 'squeeze-excite'` and `require('squeeze-excite')` share one instance.
+// And gives the CommonJS entry the same default export, the module itself: TypeScript lets
+// `import sq from 'squeeze-excite'` through in a CommonJS project (esModuleInterop), and the
+// compiled code reads the module's `.default` (tsc cannot write `export default` of the module
+// it compiles: "Circular definition of import alias").
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -15,3 +19,12 @@ const lines = [
 ];
 fs.writeFileSync(path.join(dist, 'index.mjs'), lines.join('\n'));
 fs.writeFileSync(path.join(dist, 'index.d.mts'), "export * from './index.js';\nimport * as all from './index.js';\nexport default all;\n");
+
+const CJS_DEFAULT = '\n// Added by scripts/write-esm.js: the default export is the module itself, as in index.mjs.\nexports.default = exports;\n';
+const DTS_DEFAULT =
+  "\n// Added by scripts/write-esm.js: the default export is the module itself, as in index.d.mts.\ndeclare const _default: typeof import('./index.js');\nexport default _default;\n";
+for (const [file, text] of [['index.js', CJS_DEFAULT], ['index.d.ts', DTS_DEFAULT]]) {
+  const p = path.join(dist, file);
+  const src = fs.readFileSync(p, 'utf8');
+  if (!src.includes(text)) fs.writeFileSync(p, src.replace(/\n*(\/\/# sourceMappingURL=[^\n]*\n?)?$/, (m, map) => text + (map ? map : '')));
+}

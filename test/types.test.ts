@@ -135,6 +135,34 @@ describe('TypeScript declarations', () => {
     }
   }, 360_000);
 
+  // TypeScript accepts `import sq from 'squeeze-excite'` in a CommonJS project whatever the entry
+  // exports (it synthesises a default), and the compiled code reads the module's `.default`: that
+  // was undefined, so the call type-checked and then threw a TypeError. (NodeNext here: no "type"
+  // in the package.json above, so main.ts compiles to CommonJS.)
+  test('a default import compiled for CommonJS runs (the default export is the module itself)', () => {
+    const dir = mkdtempSync(path.join(TYPES, '.cjs-default-'));
+    try {
+      writeFileSync(path.join(dir, 'main.ts'), [
+        "import sq from '../../../dist/index.js';",
+        "import * as ns from '../../../dist/index.js';",
+        'const y = sq.seForward(new Float32Array([1, 2, 3, 4]), [1, 2, 1, 2], { w1: new Float32Array([1, 0, 0, 1]) });',
+        'console.log(JSON.stringify({ length: y.length, same: sq.seForward === ns.seForward }));',
+        '',
+      ].join('\n'));
+      writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify({
+        compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, skipLibCheck: false, types: [] },
+        files: ['main.ts'],
+      }));
+      const c = tsc(path.join(dir, 'tsconfig.json'));
+      expect(c.out).toBe('');
+      const r = spawnSync(process.execPath, [path.join(dir, 'main.js')], { encoding: 'utf8', timeout: 60_000 });
+      expect(r.stderr).toBe('');
+      expect(JSON.parse(r.stdout)).toEqual({ length: 4, same: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   test('without the directives, each wrong call is reported against the Float32Array form, by name', () => {
     // A scratch project beside the fixtures (module resolution needs the checkout), removed after.
     const dir = mkdtempSync(path.join(TYPES, '.raw-'));

@@ -181,29 +181,6 @@ export const CBAM_SPEC: OpSpec = {
 };
 
 /**
- * cbamForward with a DeviceTensor x (float32, float16 or bfloat16, either layout): runs on CUDA,
- * enqueued on `options.stream`, and returns a DeviceTensor like x (`options.out`, or a new one
- * that is yours to dispose). Weights may be Float32Arrays or float32 DeviceTensors
- * ({@link CBAMDeviceWeights}). `shape` must equal x.shape. Errors as the Float32Array form, and
- * an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU.
- */
-export function cbamForward(
-  x: DeviceTensor,
-  shape: Shape4,
-  weights: CBAMWeights | CBAMDeviceWeights,
-  options?: CBAMDeviceOptions,
-): DeviceTensor;
-/**
- * cbamForward with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
- * weights and {@link CBAMEitherOptions}; returns the kind of x, typed `Float32Array | DeviceTensor`.
- */
-export function cbamForward<X extends Float32Array | DeviceTensor>(
-  x: HostOrDevice<X>,
-  shape: Shape4,
-  weights: CBAMWeights,
-  options?: CBAMEitherOptions,
-): Float32Array | DeviceTensor;
-/**
  * CBAM forward (Woo et al., "CBAM: Convolutional Block Attention Module", ECCV 2018,
  * arXiv:1807.06521; as timm.layers.cbam.CbamModule computes it in eval mode): channel gate
  * s = gate(MLP(avgpool x) + MLP(maxpool x)) with MLP(v) = w2·act(w1·v + b1) + b2, pooled over
@@ -228,12 +205,59 @@ export function cbamForward<X extends Float32Array | DeviceTensor>(
  *   message gives the load failure).
  */
 export function cbamForward(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Float32Array;
+/**
+ * cbamForward with a DeviceTensor x (float32, float16 or bfloat16, either layout): runs on CUDA,
+ * enqueued on `options.stream`, and returns a DeviceTensor like x (`options.out`, or a new one
+ * that is yours to dispose). Weights may be Float32Arrays or float32 DeviceTensors
+ * ({@link CBAMDeviceWeights}). `shape` must equal x.shape. Errors as the Float32Array form, and
+ * an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU.
+ */
+export function cbamForward(
+  x: DeviceTensor,
+  shape: Shape4,
+  weights: CBAMWeights | CBAMDeviceWeights,
+  options?: CBAMDeviceOptions,
+): DeviceTensor;
+/**
+ * cbamForward with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
+ * weights and {@link CBAMEitherOptions}; returns the kind of x, typed `Float32Array | DeviceTensor`.
+ */
+export function cbamForward<X extends Float32Array | DeviceTensor>(
+  x: HostOrDevice<X>,
+  shape: Shape4,
+  weights: CBAMWeights,
+  options?: CBAMEitherOptions,
+): Float32Array | DeviceTensor;
+/**
+ * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ */
+export function cbamForward(
+  x: Float32Array | DeviceTensor,
+  shape: Shape4,
+  weights: CBAMWeights,
+  options?: CBAMEitherOptions,
+): Float32Array | DeviceTensor;
+/**
+ * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+ * against the last one, so a wrong host call is reported against this form (see the first).
+ */
+export function cbamForward(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Float32Array;
 export function cbamForward(x: unknown, shape: unknown, weights: unknown, options?: unknown): Float32Array | DeviceTensor {
   const fn = 'cbamForward';
   const opts = parseObject(fn, 'options', options, CBAM_OPTION_KEYS, true);
   return runSync(prepare(fn, CBAM_SPEC, x, shape, weights, opts));
 }
 
+/**
+ * As {@link cbamForward}, off the event loop: host work runs on the libuv pool (or, with
+ * `offload: 'auto'`, on the calling thread when staging its arrays would cost that thread more;
+ * see {@link Offload}), device work resolves once the stream has finished it. Results are
+ * bitwise identical to the sync call's. Bad arguments reject the Promise with the sync call's
+ * errors (never a synchronous throw); an array detached, transferred or resized while the call
+ * runs rejects it with code 'ERR_SQEX_ARRAY_CHANGED', and nothing is written.
+ */
+export function cbamForwardAsync(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Promise<Float32Array>;
 /**
  * cbamForwardAsync with a DeviceTensor x: as {@link cbamForward}'s DeviceTensor form; resolves
  * once the kernel has finished on `options.stream`, and the tensors it uses stay alive until then.
@@ -255,12 +279,18 @@ export function cbamForwardAsync<X extends Float32Array | DeviceTensor>(
   options?: CBAMEitherOptions,
 ): Promise<Float32Array | DeviceTensor>;
 /**
- * As {@link cbamForward}, off the event loop: host work runs on the libuv pool (or, with
- * `offload: 'auto'`, on the calling thread when staging its arrays would cost that thread more;
- * see {@link Offload}), device work resolves once the stream has finished it. Results are
- * bitwise identical to the sync call's. Bad arguments reject the Promise with the sync call's
- * errors (never a synchronous throw); an array detached, transferred or resized while the call
- * runs rejects it with code 'ERR_SQEX_ARRAY_CHANGED', and nothing is written.
+ * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ */
+export function cbamForwardAsync(
+  x: Float32Array | DeviceTensor,
+  shape: Shape4,
+  weights: CBAMWeights,
+  options?: CBAMEitherOptions,
+): Promise<Float32Array | DeviceTensor>;
+/**
+ * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+ * against the last one, so a wrong host call is reported against this form (see the first).
  */
 export function cbamForwardAsync(x: Float32Array, shape: Shape4, weights: CBAMWeights, options?: CBAMOptions): Promise<Float32Array>;
 export async function cbamForwardAsync(x: unknown, shape: unknown, weights: unknown, options?: unknown): Promise<Float32Array | DeviceTensor> {

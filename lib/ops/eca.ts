@@ -136,29 +136,6 @@ export const ECA_SPEC: OpSpec = {
 };
 
 /**
- * ecaForward with a DeviceTensor x (float32, float16 or bfloat16, either layout): runs on CUDA,
- * enqueued on `options.stream`, and returns a DeviceTensor like x (`options.out`, or a new one
- * that is yours to dispose). The weight may be a Float32Array or a float32 DeviceTensor
- * ({@link ECADeviceWeights}). `shape` must equal x.shape. Errors as the Float32Array form, and
- * an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU.
- */
-export function ecaForward(
-  x: DeviceTensor,
-  shape: Shape4,
-  weights: ECAWeights | ECADeviceWeights,
-  options?: ECADeviceOptions,
-): DeviceTensor;
-/**
- * ecaForward with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): a host
- * weight and {@link ECAEitherOptions}; returns the kind of x, typed `Float32Array | DeviceTensor`.
- */
-export function ecaForward<X extends Float32Array | DeviceTensor>(
-  x: HostOrDevice<X>,
-  shape: Shape4,
-  weights: ECAWeights,
-  options?: ECAEitherOptions,
-): Float32Array | DeviceTensor;
-/**
  * Efficient channel attention forward (Wang et al., "ECA-Net: Efficient Channel Attention for
  * Deep Convolutional Neural Networks", CVPR 2020, arXiv:1910.03151; as timm.layers.eca.EcaModule
  * computes it): z = mean of x over H·W, [N, C]; s = gate(conv1d_k(z)) across the channels, zero
@@ -182,12 +159,60 @@ export function ecaForward<X extends Float32Array | DeviceTensor>(
  *   message gives the load failure).
  */
 export function ecaForward(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Float32Array;
+/**
+ * ecaForward with a DeviceTensor x (float32, float16 or bfloat16, either layout): runs on CUDA,
+ * enqueued on `options.stream`, and returns a DeviceTensor like x (`options.out`, or a new one
+ * that is yours to dispose). The weight may be a Float32Array or a float32 DeviceTensor
+ * ({@link ECADeviceWeights}). `shape` must equal x.shape. Errors as the Float32Array form, and
+ * an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU.
+ */
+export function ecaForward(
+  x: DeviceTensor,
+  shape: Shape4,
+  weights: ECAWeights | ECADeviceWeights,
+  options?: ECADeviceOptions,
+): DeviceTensor;
+/**
+ * ecaForward with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): a host
+ * weight and {@link ECAEitherOptions}; returns the kind of x, typed `Float32Array | DeviceTensor`.
+ */
+export function ecaForward<X extends Float32Array | DeviceTensor>(
+  x: HostOrDevice<X>,
+  shape: Shape4,
+  weights: ECAWeights,
+  options?: ECAEitherOptions,
+): Float32Array | DeviceTensor;
+/**
+ * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ */
+export function ecaForward(
+  x: Float32Array | DeviceTensor,
+  shape: Shape4,
+  weights: ECAWeights,
+  options?: ECAEitherOptions,
+): Float32Array | DeviceTensor;
+/**
+ * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+ * against the last one, so a wrong host call is reported against this form (see the first).
+ */
+export function ecaForward(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Float32Array;
 export function ecaForward(x: unknown, shape: unknown, weights: unknown, options?: unknown): Float32Array | DeviceTensor {
   const fn = 'ecaForward';
   const opts = parseObject(fn, 'options', options, ECA_OPTION_KEYS, true);
   return runSync(prepare(fn, ECA_SPEC, x, shape, weights, opts));
 }
 
+/**
+ * As {@link ecaForward}, off the event loop: host work runs on the libuv pool (or, with
+ * `offload: 'auto'`, on the calling thread when staging its arrays would cost that thread more;
+ * see {@link Offload}), device work resolves once the stream has finished it. Results are
+ * bitwise identical to the sync call's. Bad arguments reject the
+ * Promise with the sync call's errors (never a synchronous throw); an array detached,
+ * transferred or resized while the call runs rejects it with code 'ERR_SQEX_ARRAY_CHANGED', and
+ * nothing is written.
+ */
+export function ecaForwardAsync(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Promise<Float32Array>;
 /**
  * ecaForwardAsync with a DeviceTensor x: as {@link ecaForward}'s DeviceTensor form; resolves once
  * the kernel has finished on `options.stream`, and the tensors it uses stay alive until then.
@@ -209,13 +234,18 @@ export function ecaForwardAsync<X extends Float32Array | DeviceTensor>(
   options?: ECAEitherOptions,
 ): Promise<Float32Array | DeviceTensor>;
 /**
- * As {@link ecaForward}, off the event loop: host work runs on the libuv pool (or, with
- * `offload: 'auto'`, on the calling thread when staging its arrays would cost that thread more;
- * see {@link Offload}), device work resolves once the stream has finished it. Results are
- * bitwise identical to the sync call's. Bad arguments reject the
- * Promise with the sync call's errors (never a synchronous throw); an array detached,
- * transferred or resized while the call runs rejects it with code 'ERR_SQEX_ARRAY_CHANGED', and
- * nothing is written.
+ * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ */
+export function ecaForwardAsync(
+  x: Float32Array | DeviceTensor,
+  shape: Shape4,
+  weights: ECAWeights,
+  options?: ECAEitherOptions,
+): Promise<Float32Array | DeviceTensor>;
+/**
+ * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+ * against the last one, so a wrong host call is reported against this form (see the first).
  */
 export function ecaForwardAsync(x: Float32Array, shape: Shape4, weights: ECAWeights, options?: ECAOptions): Promise<Float32Array>;
 export async function ecaForwardAsync(x: unknown, shape: unknown, weights: unknown, options?: unknown): Promise<Float32Array | DeviceTensor> {

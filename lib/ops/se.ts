@@ -233,27 +233,6 @@ export const SE_SPEC: OpSpec = {
 };
 
 /**
- * seForward with a DeviceTensor x (float32, float16 or bfloat16, either layout): runs on CUDA,
- * enqueued on `options.stream`, and returns a DeviceTensor like x (`options.out`, or a new one
- * that is yours to dispose). Weights may be Float32Arrays (uploaded for the call) or float32
- * DeviceTensors ({@link SEDeviceWeights}: nothing uploaded). `shape` must equal x.shape.
- * Errors as the Float32Array form, and an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' without a
- * usable GPU; a disposed x is a RangeError (code 'ERR_OUT_OF_RANGE').
- */
-export function seForward(x: DeviceTensor, shape: Shape4, weights: SEWeights | SEDeviceWeights, options?: SEDeviceOptions): DeviceTensor;
-/**
- * seForward with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
- * weights, and only the options both forms take ({@link SEEitherOptions}); returns the kind of
- * x, typed `Float32Array | DeviceTensor`. Narrow x (`x instanceof Float32Array`) for the precise
- * forms and their residual, out and scaleOut.
- */
-export function seForward<X extends Float32Array | DeviceTensor>(
-  x: HostOrDevice<X>,
-  shape: Shape4,
-  weights: SEWeights,
-  options?: SEEitherOptions,
-): Float32Array | DeviceTensor;
-/**
  * Squeeze-and-excitation forward (Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018,
  * arXiv:1709.01507; as timm.layers.squeeze_excite.SEModule and torchvision.ops.SqueezeExcitation
  * compute it): z = mean of x over H·W, per sample and channel; s = gate(w2·act(w1·z + b1) + b2),
@@ -280,12 +259,58 @@ export function seForward<X extends Float32Array | DeviceTensor>(
  *   message gives the load failure).
  */
 export function seForward(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Float32Array;
+/**
+ * seForward with a DeviceTensor x (float32, float16 or bfloat16, either layout): runs on CUDA,
+ * enqueued on `options.stream`, and returns a DeviceTensor like x (`options.out`, or a new one
+ * that is yours to dispose). Weights may be Float32Arrays (uploaded for the call) or float32
+ * DeviceTensors ({@link SEDeviceWeights}: nothing uploaded). `shape` must equal x.shape.
+ * Errors as the Float32Array form, and an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' without a
+ * usable GPU; a disposed x is a RangeError (code 'ERR_OUT_OF_RANGE').
+ */
+export function seForward(x: DeviceTensor, shape: Shape4, weights: SEWeights | SEDeviceWeights, options?: SEDeviceOptions): DeviceTensor;
+/**
+ * seForward with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
+ * weights, and only the options both forms take ({@link SEEitherOptions}); returns the kind of
+ * x, typed `Float32Array | DeviceTensor`. Narrow x (`x instanceof Float32Array`) for the precise
+ * forms and their residual, out and scaleOut.
+ */
+export function seForward<X extends Float32Array | DeviceTensor>(
+  x: HostOrDevice<X>,
+  shape: Shape4,
+  weights: SEWeights,
+  options?: SEEitherOptions,
+): Float32Array | DeviceTensor;
+/**
+ * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ */
+export function seForward(
+  x: Float32Array | DeviceTensor,
+  shape: Shape4,
+  weights: SEWeights,
+  options?: SEEitherOptions,
+): Float32Array | DeviceTensor;
+/**
+ * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+ * against the last one, so a wrong host call is reported against this form (see the first).
+ */
+export function seForward(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Float32Array;
 export function seForward(x: unknown, shape: unknown, weights: unknown, options?: unknown): Float32Array | DeviceTensor {
   const fn = 'seForward';
   const opts = parseObject(fn, 'options', options, SE_OPTION_KEYS, true);
   return runSync(prepare(fn, SE_SPEC, x, shape, weights, opts));
 }
 
+/**
+ * As {@link seForward}, off the event loop: host work runs on the libuv pool (or, with
+ * `offload: 'auto'`, on the calling thread when staging its arrays would cost that thread more;
+ * see {@link Offload}), device work resolves once the stream has finished it. Results are
+ * bitwise identical to the sync call's. Bad arguments reject the Promise (never a synchronous
+ * throw) with the sync call's errors, and `out` is then untouched; an array detached, transferred
+ * or resized while the call runs rejects it with an Error of code 'ERR_SQEX_ARRAY_CHANGED' naming
+ * it, and nothing is written.
+ */
+export function seForwardAsync(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Promise<Float32Array>;
 /**
  * seForwardAsync with a DeviceTensor x: as {@link seForward}'s DeviceTensor form; the Promise
  * resolves once the kernel has finished on `options.stream` (waited for off the event loop), and
@@ -308,13 +333,18 @@ export function seForwardAsync<X extends Float32Array | DeviceTensor>(
   options?: SEEitherOptions,
 ): Promise<Float32Array | DeviceTensor>;
 /**
- * As {@link seForward}, off the event loop: host work runs on the libuv pool (or, with
- * `offload: 'auto'`, on the calling thread when staging its arrays would cost that thread more;
- * see {@link Offload}), device work resolves once the stream has finished it. Results are
- * bitwise identical to the sync call's. Bad arguments reject the Promise (never a synchronous
- * throw) with the sync call's errors, and `out` is then untouched; an array detached, transferred
- * or resized while the call runs rejects it with an Error of code 'ERR_SQEX_ARRAY_CHANGED' naming
- * it, and nothing is written.
+ * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ */
+export function seForwardAsync(
+  x: Float32Array | DeviceTensor,
+  shape: Shape4,
+  weights: SEWeights,
+  options?: SEEitherOptions,
+): Promise<Float32Array | DeviceTensor>;
+/**
+ * The Float32Array form again, declared last: TypeScript reports a call that matches no overload
+ * against the last one, so a wrong host call is reported against this form (see the first).
  */
 export function seForwardAsync(x: Float32Array, shape: Shape4, weights: SEWeights, options?: SEOptions): Promise<Float32Array>;
 export async function seForwardAsync(x: unknown, shape: unknown, weights: unknown, options?: unknown): Promise<Float32Array | DeviceTensor> {

@@ -119,3 +119,30 @@ export const ou7: Float32Array = new ECABlock({ weight: new Float32Array(3) }, {
 export const ou8: DeviceTensor = DeviceTensor.from(x, [1, 8, 4, 4], { layout: U, dtype: U, device: U });
 export const ou9 = readSafetensors(new Uint8Array(8), { toFloat32: U, names: U });
 export const ou10: SEBlock = SEBlock.fromStateDict({}, 'se', { kind: 'timm.SEModule', bnEps: U, strict: U, device: U, gate: U });
+
+// An x typed `any` (an untyped library's value) takes the Float32Array form, declared first, as
+// the common case; it took the DeviceTensor form while that came first (a result typed DeviceTensor
+// that is a Float32Array at run time). The hover text of the name is the first form's too.
+declare const xAny: any;
+export const anyHost: Float32Array = seForward(xAny, [1, 8, 4, 4], { w1, w2 });
+export const anyHostAsync: Promise<Float32Array> = ecaForwardAsync(xAny, [1, 8, 4, 4], { weight: new Float32Array(3) });
+export const anyHostBlock: Float32Array = new SEBlock({ w1, w2 }, { channels: 8 }).forward(xAny, [1, 8, 4, 4]);
+
+// An x typed by a type parameter constrained to the union resolves (to the union result): the
+// conditional HostOrDevice<X> cannot be resolved for it, so a plain union overload follows.
+export function generic<T extends Float32Array | DeviceTensor>(t: T): Array<Float32Array | DeviceTensor | Promise<Float32Array | DeviceTensor>> {
+  return [
+    seForward(t, [1, 8, 4, 4], { w1, w2 }),
+    ecaForward(t, [1, 8, 4, 4], { weight: new Float32Array(3) }, { layout: 'NHWC' }),
+    cbamForward(t, [1, 8, 4, 4], { w1, w2, spatialWeight: new Float32Array(98) }),
+    seForwardAsync(t, [1, 8, 4, 4], { w1, w2 }),
+    cbamForwardAsync(t, [1, 8, 4, 4], { w1, w2, spatialWeight: new Float32Array(98) }),
+    new SEBlock({ w1, w2 }, { channels: 8 }).forward(t, [1, 8, 4, 4]),
+    new ECABlock({ weight: new Float32Array(3) }).forwardAsync(t, [1, 8, 4, 4]),
+    new CBAMBlock({ w1, w2, spatialWeight: new Float32Array(98) }, { channels: 8 }).forward(t, [1, 8, 4, 4]),
+  ];
+}
+
+// The default import: the module itself, in a CommonJS project as in an ES module.
+import squeezeExcite from '../../dist/index.js';
+export const viaDefault: Float32Array = squeezeExcite.seForward(x, [1, 8, 4, 4], { w1, w2 });
