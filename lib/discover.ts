@@ -8,7 +8,7 @@ import { isArrayValue, isMapValue, isPlainObject } from './is.js';
 import { typedArrayName } from './typed-arrays.js';
 import { JSONStringify, ObjectHasOwn, ObjectKeys, ReflectApply, listAppend } from './primordials.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
-import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
+import { ATTENTION_KINDS, type AttentionKind, type CBAMKind, type ECAKind, type SEKind } from './attention-kinds.js';
 import type { StateDict } from './state-dict-reader.js';
 import type { Activation, Gate } from './types.js';
 
@@ -24,19 +24,13 @@ function own(o: object, key: string | number): unknown {
 }
 
 /**
- * One module found by {@link findAttentionModules}: where it is (`prefix`), which kind it looks
- * like, its sizes (`channels`, `hidden`, `kernelSize`), the tensors it reads, and the options a
- * block needs that the checkpoint cannot tell (from the model family its names show).
+ * What every {@link FoundAttention} has, whichever block loads it.
  */
-export interface FoundAttention {
+export interface FoundAttentionBase {
   /** The module's name: pass it as fromStateDict's prefix. */
   prefix: string;
-  /** The kind to pass, or null for a variant this library does not compute (see `note`). */
-  kind: AttentionKind | null;
   /** Other kinds with the same tensor names and shapes (they load the same with the defaults, or as noted). */
   alternatives: AttentionKind[];
-  /** The class that loads it. */
-  block: 'SEBlock' | 'ECABlock' | 'CBAMBlock' | null;
   /** C, or null where the module stores none (ECA). */
   channels: number | null;
   /** rd, the hidden width of the excitation MLP (SE, CBAM; C for EffectiveSEModule); null for ECA, which has none. */
@@ -60,6 +54,20 @@ export interface FoundAttention {
   /** Full names of its tensors. */
   tensors: string[];
 }
+
+/**
+ * One module found by {@link findAttentionModules}: where it is (`prefix`), which kind it looks
+ * like, its sizes (`channels`, `hidden`, `kernelSize`), the tensors it reads, and the options a
+ * block needs that the checkpoint cannot tell (from the model family its names show).
+ * Discriminated by `block`, the class that loads it: `kind` is that class's kind (so
+ * `if (m.block === 'SEBlock') SEBlock.fromStateDict(sd, m.prefix, { kind: m.kind, ...m.options })`
+ * type-checks), and both are null for a variant this library does not compute (see `note`).
+ */
+export type FoundAttention =
+  | (FoundAttentionBase & { block: 'SEBlock'; kind: SEKind })
+  | (FoundAttentionBase & { block: 'ECABlock'; kind: ECAKind })
+  | (FoundAttentionBase & { block: 'CBAMBlock'; kind: CBAMKind })
+  | (FoundAttentionBase & { block: null; kind: null });
 
 interface Named {
   name: string;
@@ -176,7 +184,7 @@ function join(prefix: string, rel: string): string {
  * ghostnet, hardcorenas) have `conv_head.bias` and no `bn2` and use relu + hardsigmoid; those with
  * `bn2` (efficientnet, efficientnetv2, mixnet, tinynet) use the defaults, silu + sigmoid.
  */
-function efficientNetFamily(prefix: string, shapes: ReadonlyMap<string, readonly number[]>): Pick<FoundAttention, 'options' | 'note'> {
+function efficientNetFamily(prefix: string, shapes: ReadonlyMap<string, readonly number[]>): Pick<FoundAttentionBase, 'options' | 'note'> {
   const m = /^(.*?)blocks\.\d+\.\d+\.se$/.exec(prefix);
   const root = m === null ? null : m[1]!;
   const bn2 = root !== null && shapes.has(`${root}bn2.weight`);
@@ -248,9 +256,11 @@ export function findAttentionModules(
     // would be listed as the root module or as 'a.': not a module to suggest.
     return p === '' || p.endsWith('.') ? null : p;
   };
-  const add = (f: Omit<FoundAttention, 'block' | 'alternatives' | 'note' | 'options'> & Partial<Pick<FoundAttention, 'alternatives' | 'note' | 'options'>>): void => {
+  type Found = Omit<FoundAttentionBase, 'alternatives' | 'note' | 'options'> & Partial<Pick<FoundAttentionBase, 'alternatives' | 'note' | 'options'>> & { kind: AttentionKind | null };
+  const add = (f: Found): void => {
     for (const t of f.tensors) claimed.add(t);
-    found.push({ alternatives: [], note: '', options: {}, ...f, block: f.kind === null ? null : ATTENTION_KINDS[f.kind].block });
+    // The block is the kind's (ATTENTION_KINDS), which the union's pairs state for the types.
+    found.push({ alternatives: [], note: '', options: {}, ...f, block: f.kind === null ? null : ATTENTION_KINDS[f.kind].block } as FoundAttention);
   };
   const bnTensors = (p: string): string[] => ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'].map((s) => join(p, s)).filter((n) => shapes.has(n));
 

@@ -60,7 +60,7 @@ export type {
   StateDictTensor,
 } from './state-dict.js';
 export { findAttentionModules } from './discover.js';
-export type { FoundAttention } from './discover.js';
+export type { FoundAttention, FoundAttentionBase } from './discover.js';
 
 export { DeviceTensor } from './device-tensor.js';
 export type { DevicePointerOptions, DeviceTensorHalfOptions, DeviceTensorOptions, DownloadOptions } from './device-tensor.js';

@@ -146,3 +146,14 @@ export function generic<T extends Float32Array | DeviceTensor>(t: T): Array<Floa
 // The default import: the module itself, in a CommonJS project as in an ES module.
 import squeezeExcite from '../../dist/index.js';
 export const viaDefault: Float32Array = squeezeExcite.seForward(x, [1, 8, 4, 4], { w1, w2 });
+
+// findAttentionModules' results are discriminated by block: after checking it, kind is that
+// block's kind, so the found module loads without a cast.
+import { type FoundAttention, type StateDict } from '../../dist/index.js';
+export function loadFound(sd: StateDict, m: FoundAttention): SEBlock | ECABlock | CBAMBlock | null {
+  if (m.block === 'SEBlock') return SEBlock.fromStateDict(sd, m.prefix, { kind: m.kind, ...m.options });
+  if (m.block === 'ECABlock') return ECABlock.fromStateDict(sd, m.prefix, { kind: m.kind, ...m.options });
+  if (m.block === 'CBAMBlock') return CBAMBlock.fromStateDict(sd, m.prefix, { kind: m.kind, ...m.options });
+  const none: null = m.kind;
+  return none;
+}
