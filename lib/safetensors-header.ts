@@ -446,7 +446,8 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
  * 512 MB heap, V8's fatal out-of-memory, past the old estimate of 8 bytes a comma). A header of
  * valid shape may hold any amount of such values under a key the format ignores (the reference
  * skips them): 7M empty arrays (21 MB, far under the size limit) ended a 200 MB heap. So a header
- * whose estimate exceeds a quarter of this process's heap limit (at least 64 MB) is refused
+ * whose estimate exceeds a quarter of this process's heap limit, or half of what the old space
+ * has free, is refused
  * before parsing: with Node's default heap, ~16M arrays and objects (millions of tensors).
  * Strings count too: the decoded text, alive while JSON.parse runs (its length, twice that where
  * V8 needs two bytes a character), and each string JSON.parse makes, 24 bytes plus its characters
@@ -462,8 +463,15 @@ function parseCostBytes(scan: HeaderScan, textBytes: number): number {
 // Captured at load, as the other built-ins: a replaced v8.getHeapStatistics must not lift the budget.
 const heapStatistics = nodeV8.getHeapStatistics;
 
+// V8's heap_size_limit counts the young generation (48 MiB under Node 20-24's defaults) besides the
+// old space, which is where a parsed header ends up and what runs out: --max-old-space-size=16
+// gives a limit of 64 MiB, and the old floor of 64 MiB let a 3 MB header end such a process
+// (V8's fatal out-of-memory; a helper's attack, 2026-12-03).
+const YOUNG_GENERATION_BYTES = 48 * 2 ** 20;
+
 function headerHeapBudget(): number {
-  return MathMax(64 * 2 ** 20, heapStatistics().heap_size_limit / 4);
+  const s = heapStatistics();
+  return MathMax(0, MathMin(s.heap_size_limit / 4, (s.total_available_size - YOUNG_GENERATION_BYTES) / 2));
 }
 
 function isCount(v: unknown): v is number {
@@ -495,7 +503,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     throw new SafetensorsError(
       src,
       'header-too-large',
-      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${MathRound(cost / 2 ** 20)} MB of JS heap, more than the ${MathRound(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit; node --max-old-space-size raises it)`,
+      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${MathRound(cost / 2 ** 20)} MB of JS heap, more than the ${MathRound(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit, or half of what its old space has free; node --max-old-space-size raises it)`,
     );
   }
   let json: unknown;

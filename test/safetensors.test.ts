@@ -444,6 +444,21 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(o.bigParses).toBe(0);
   });
 
+  // An attack (2026-12-03): the budget was at least 64 MB, which --max-old-space-size=16 (a heap
+  // limit of 64 MB, 48 of them the young generation) cannot give: an ordinary 2.5 MB header of 30k
+  // tensors ended the process in JSON.parse (V8's fatal out-of-memory). The budget now counts what
+  // the old space has free; the same header reads in a default heap.
+  const manyTensors = `
+      const parts = new Array(30000);
+      for (let i = 0; i < parts.length; i++) parts[i] = '"blocks.' + i + '.attn.conv.weight":{"dtype":"F32","shape":[1,1,0],"data_offsets":[0,0]}';
+      const body = '{' + parts.join(',') + '}';`;
+  test('header-too-large: a valid 30k-tensor header is refused, not fatal, in a 16 MB old space (and read in a default heap)', { timeout: 60_000 }, () => {
+    const o = readHeaderInChild(manyTensors, ['--max-old-space-size=16'], 55_000);
+    expect(o).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS', check: 'header-too-large', message: expect.stringMatching(/MB of JS heap, more than the \d+ MB allowed/) });
+    expect(o.bigParses).toBe(0);
+    expect(readHeaderInChild(manyTensors, [], 55_000)).toMatchObject({ read: true });
+  });
+
   // The control for the checks above: a header within the limits is parsed, and the counter sees it.
   test('the JSON.parse counter sees a header that is read (100k members of an ignored object)', { timeout: 60_000 }, () => {
     const o = readHeaderInChild(manyMembers(100_000, 'junk'), [], 55_000);
