@@ -20,11 +20,21 @@ export function allocateArray<T extends ArrayBufferView>(
   }
 }
 
-/** A Float32Array over a new SharedArrayBuffer of `length` elements, as allocateArray. */
+// Captured at load: a global deleted or replaced later must not turn a block's construction into
+// an "out of memory" error (an attack, 2026-12-03: ReferenceError as the cause). Absent under
+// node --no-harmony-sharedarraybuffer.
+const SharedArrayBufferCtor: SharedArrayBufferConstructor | undefined = typeof SharedArrayBuffer === 'function' ? SharedArrayBuffer : undefined;
+
+/**
+ * A Float32Array over a new SharedArrayBuffer of `length` elements, as allocateArray; over an
+ * ordinary ArrayBuffer where this Node has no SharedArrayBuffer (async calls then stage a copy of
+ * it, as of any caller's array).
+ */
 export function allocateSharedFloat32(length: number, what: string): Float32Array {
+  if (SharedArrayBufferCtor === undefined) return allocateArray(Float32Array, length, what);
   let sab: SharedArrayBuffer;
   try {
-    sab = new SharedArrayBuffer(length * 4);
+    sab = new SharedArrayBufferCtor(length * 4);
   } catch (err) {
     throw outOfMemory(what, length * 4, err);
   }

@@ -1,6 +1,6 @@
 // The codes of the Errors this package throws, as a type, and a guard that narrows to them.
 
-import { ObjectKeys, SetPrototypeHas } from './primordials.js';
+import { ObjectKeys, ReflectApply, SetPrototypeHas } from './primordials.js';
 import type { SafetensorsCheck } from './safetensors-header.js';
 import type { StateDictCheck } from './state-dict-reader.js';
 
@@ -96,5 +96,20 @@ export function isSqexError(e: unknown): e is SqexError {
     return typeof code === 'string' && SetPrototypeHas(CODES, code);
   } catch {
     return false;
+  }
+}
+
+/**
+ * process.emitWarning as it is at the call (a caller may route warnings through their own), where
+ * a replaced one that throws, or none at all, does not fail the call that warns: the warning is
+ * advice about work already done (an attack, 2026-12-03: a block built by fromStateDict was lost
+ * to a throwing emitWarning, with the caller's uncoded error). @internal
+ */
+export function emitWarningSafely(message: string, code: string): void {
+  try {
+    const emit: unknown = process.emitWarning;
+    if (typeof emit === 'function') ReflectApply(emit, process, [message, { code }]);
+  } catch {
+    // The warning is lost; what it is about has succeeded.
   }
 }

@@ -18,6 +18,7 @@ import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './block-
 import { nearestValue, parseObject } from './args.js';
 import { torchvisionFamily } from './families.js';
 import { rangeError, typeError } from './arg-errors.js';
+import { emitWarningSafely } from './errors.js';
 import {
   NumberIsFinite,
   ObjectHasOwn,
@@ -385,9 +386,9 @@ function warnFamilyOptions(fn: string, prefix: string, given: Readonly<Record<st
   if (missing.length === 0 || SetPrototypeHas(familyWarned, hint.note)) return;
   SetPrototypeAdd(familyWarned, hint.note);
   const want = joinList(listMap(missing, (k) => `${k}: '${hint.options[k]}'`), ', ');
-  process.emitWarning(
+  emitWarningSafely(
     `${fn}: '${prefix}' is ${hint.note}; the block uses the kind's defaults unless options say otherwise: pass { ${want} } (or the default value explicitly, to keep it and silence this warning)`,
-    { code: 'SQEX_STATE_DICT_OPTIONS' },
+    'SQEX_STATE_DICT_OPTIONS',
   );
 }
 

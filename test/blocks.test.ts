@@ -1,4 +1,6 @@
 // SEBlock / ECABlock / CBAMBlock on the CPU equal the functions bitwise, and the reference.
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CBAMBlock, ECABlock, SEBlock, cbamForward, ecaForward, seForward } from '../dist/index.js';
 import { refCBAM, refECA, refSE, type Shape4 } from './reference.js';
@@ -85,5 +87,37 @@ describe('block getters', () => {
     expect([e.kernelSize, e.gate, e.layout]).toEqual([5, 'hardsigmoid', 'NCHW']);
     const hidden = Object.getOwnPropertyDescriptor(SEBlock.prototype, 'hidden')!.get!;
     expect(() => hidden.call(c)).toThrow(expect.objectContaining({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'this' }));
+  });
+});
+
+// A block keeps its weights in SharedArrayBuffers (async calls use them in place). Without
+// SharedArrayBuffer (node --no-harmony-sharedarraybuffer), or with the global deleted after the
+// package loaded, construction threw ERR_SQEX_OUT_OF_MEMORY ("could not allocate the block's copy
+// of its weights (0.0 MiB)", a ReferenceError as cause; an attack, 2026-12-03). Now the copies are
+// ordinary arrays there, staged by async calls as a caller's are, with the same results.
+describe('blocks without SharedArrayBuffer', () => {
+  const script = `
+    const sq = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+    if (process.argv[1] === 'delete') delete globalThis.SharedArrayBuffer;
+    const x = new Float32Array(2 * 16 * 5 * 5).map((_, i) => Math.sin(i));
+    const w1 = new Float32Array(4 * 16).map((_, i) => Math.cos(i) * 0.1), w2 = new Float32Array(16 * 4).map((_, i) => Math.sin(i * 3) * 0.1);
+    const weight = new Float32Array([0.1, 0.2, 0.3]);
+    const same = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+    (async () => {
+      const se = new sq.SEBlock({ w1, w2 }, { channels: 16 }), eca = new sq.ECABlock({ weight });
+      const ref = sq.seForward(x, [2, 16, 5, 5], { w1, w2 }), refEca = sq.ecaForward(x, [2, 16, 5, 5], { weight });
+      console.log(JSON.stringify([
+        typeof SharedArrayBuffer,
+        same(ref, se.forward(x, [2, 16, 5, 5])),
+        same(ref, await se.forwardAsync(x, [2, 16, 5, 5], { offload: 'always' })),
+        same(refEca, await eca.forwardAsync(x, [2, 16, 5, 5], { offload: 'always' })),
+      ]));
+    })().catch((e) => { console.log(JSON.stringify([e.code, e.message])); });`;
+  test.each([
+    ['node --no-harmony-sharedarraybuffer', ['--no-harmony-sharedarraybuffer'], 'keep'],
+    ['the global deleted after the package loaded', [], 'delete'],
+  ])('%s: blocks construct and compute as the ops do', (_what, flags, mode) => {
+    const out = JSON.parse(execFileSync(process.execPath, [...flags, '-e', script, mode], { encoding: 'utf8' })) as unknown[];
+    expect(out).toEqual(['undefined', true, true, true]);
   });
 });

@@ -636,3 +636,84 @@ describe('an addon of another version', () => {
     expect({ contract: info.contract, version: info.version }).toEqual({ contract: BINDING_CONTRACT, version: pkg.version });
   });
 });
+
+// An attack (2026-12-03): the first call of a process made from deep recursion ran out of stack
+// inside the load (in dlopen's wrapper), which read as "the local build did not load" and was kept:
+// every later call, at any depth, failed with advice to rebuild. The stack overflow is simulated
+// here (dlopen throws V8's RangeError once), as the real one lands at a depth that varies by build.
+describe('a load that runs out of stack', () => {
+  it.skipIf(noAddon !== null)('is not kept: the call that hit it gets ERR_SQEX_LOAD saying so, the next call loads', () => {
+    const script = `
+      const realDlopen = process.dlopen;
+      let calls = 0;
+      process.dlopen = function (...args) {
+        if (calls++ < 2) throw new RangeError('Maximum call stack size exceeded'); // an op loads up to twice
+        return Reflect.apply(realDlopen, this, args);
+      };
+      const sq = require('./dist/index.js');
+      const call = () => Array.from(sq.seForward(new Float32Array([1, 2, 3, 4]), [1, 4, 1, 1], { w1: new Float32Array(16), w2: new Float32Array(16) }, { device: 'cpu' }));
+      let first;
+      try { first = { result: call() }; } catch (e) { first = { code: e.code, message: e.message, cause: e.cause instanceof Error }; }
+      console.log(JSON.stringify({ first, second: call(), binary: sq.loadReport().binary !== null }));`;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (builtAddon !== null) env.SQUEEZE_EXCITE_BINARY = builtAddon;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8' })) as {
+      first: { code?: string; message?: string; cause?: boolean; result?: number[] };
+      second: number[];
+      binary: boolean;
+    };
+    expect(out.first.code).toBe('ERR_SQEX_LOAD');
+    expect(out.first.message).toMatch(/^squeeze-excite: the native addon did not load, and the stack ran out during the load .*not kept, the next call loads again.*Maximum call stack size exceeded/s);
+    expect(out.first.cause).toBe(true);
+    // Zero weights: every gate is sigmoid(0) = 0.5.
+    expect(out.second).toEqual([0.5, 1, 1.5, 2]);
+    expect(out.binary).toBe(true);
+  });
+});
+
+describe('a load while a built-in it uses is replaced', () => {
+  it.skipIf(noAddon !== null)('is not kept: the next call, with the built-in restored, loads', () => {
+    // Array.prototype.push dropping its arguments during the first call only (an attack, 2026-12-03):
+    // the loader's lists stayed empty and "the addon is not built" was kept for the process.
+    const script = `
+      const sq = require('./dist/index.js');
+      const call = () => Array.from(sq.ecaForward(new Float32Array(8).fill(1), [1, 1, 1, 8], { weight: new Float32Array(3) }));
+      const push = Array.prototype.push;
+      Array.prototype.push = function () { return this.length; };
+      let first;
+      try { first = { result: call() }; } catch (e) { first = { code: e.code, message: e.message }; }
+      Array.prototype.push = push;
+      console.log(JSON.stringify({ first, second: call(), binary: sq.loadReport().binary !== null }));`;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (builtAddon !== null) env.SQUEEZE_EXCITE_BINARY = builtAddon;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8' })) as {
+      first: { code?: string; message?: string; result?: number[] };
+      second: number[];
+      binary: boolean;
+    };
+    if (out.first.result === undefined) {
+      expect(out.first.code).toBe('ERR_SQEX_LOAD');
+      expect(out.first.message).toMatch(/a built-in the loader uses \(push\) was replaced while it ran: this failure is not kept/);
+    }
+    expect(out.second).toEqual(new Array(8).fill(0.5));
+    expect(out.binary).toBe(true);
+  });
+});
+
+// An attack (2026-12-03): a checkout linked into a project (`npm install /path/to/checkout` makes a
+// symlink, so the package's real path is outside node_modules) under
+// --experimental-default-type=module: package.json had no "type", so dist/*.js and bin/*.js were
+// read as ES modules ("exports is not defined", uncoded). "type": "commonjs" says what they are.
+describe('the package says its .js files are CommonJS', () => {
+  it.skipIf(noAddon !== null)('require works under --experimental-default-type=module', () => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    if (builtAddon !== null) env.SQUEEZE_EXCITE_BINARY = builtAddon;
+    const script = path.join(scratch, 'default-type.cjs');
+    writeFileSync(script, `const sq = require(${JSON.stringify(path.join(root, 'dist', 'index.js'))});
+      console.log(JSON.stringify(Array.from(sq.ecaForward(new Float32Array(4).fill(1), [1, 4, 1, 1], { weight: new Float32Array(3) }))));`);
+    const out = execFileSync(process.execPath, ['--experimental-default-type=module', script], { env, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual([0.5, 0.5, 0.5, 0.5]);
+    const help = execFileSync(process.execPath, ['--experimental-default-type=module', path.join(root, 'bin', 'squeeze-excite.js'), '--help'], { env, encoding: 'utf8' });
+    expect(help).toMatch(/^Usage:/);
+  });
+});

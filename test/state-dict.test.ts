@@ -685,6 +685,24 @@ describe('SEBlock.fromStateDict warns when the names suggest options it was not 
     expect(out.warnings).toHaveLength(1);
     expect(out.warnings[0]).toMatchObject({ code: 'SQEX_STATE_DICT_OPTIONS', message: expect.stringContaining("pass { gate: 'hardsigmoid' }") });
   });
+
+  // An attack (2026-12-03): process.emitWarning replaced by one that throws (or deleted) after the
+  // package loaded made fromStateDict throw that uncoded error, losing a block that had loaded.
+  test.each(['replaced by one that throws', 'deleted'])('with process.emitWarning %s, the block loads anyway', (mode) => {
+    const dist = new URL('../dist/index.js', import.meta.url).pathname;
+    const script = `
+      const { SEBlock } = require(${JSON.stringify(dist)});
+      const C = 16, S = 8, p = 'features.1.block.1';
+      const st = { [p + '.fc1.weight']: { shape: [S, C, 1, 1], data: new Float32Array(S * C) }, [p + '.fc1.bias']: { shape: [S], data: new Float32Array(S) },
+                   [p + '.fc2.weight']: { shape: [C, S, 1, 1], data: new Float32Array(S * C) }, [p + '.fc2.bias']: { shape: [C], data: new Float32Array(C) } };
+      process.emitWarning = ${mode === 'deleted' ? 'undefined' : "() => { throw new Error('emitWarning boom'); }"};
+      const b = SEBlock.fromStateDict(st, p, { kind: 'torchvision.SqueezeExcitation' });
+      console.log(JSON.stringify({ channels: b.channels, y: Array.from(b.forward(new Float32Array(C).fill(1), [1, C, 1, 1])).slice(0, 2) }));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    // Zero weights and biases: the gate is sigmoid(0) = 0.5 (the kind's default gate, no option given).
+    expect(JSON.parse(r.stdout)).toEqual({ channels: 16, y: [0.5, 0.5] });
+  });
 });
 
 // An attack (2026-12-02): with Array.prototype.some and filter replaced after the package loaded,

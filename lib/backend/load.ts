@@ -9,7 +9,7 @@
 // or no binary for this platform (the only case that needs a compiler). The checks of one file
 // are addon-file.ts's, the prebuild search prebuilds.ts's, the message diagnose.ts's.
 
-import { nodePath } from '../node-builtins.js';
+import { nodeFs, nodePath } from '../node-builtins.js';
 import { defineOwn } from '../primordials.js';
 import { tryLoad } from './addon-file.js';
 import type { NativeBinding } from './contract.js';
@@ -244,14 +244,66 @@ function freezeReport(report: LoadReport): LoadReport {
 interface LoadFailure {
   message: string;
   report: LoadReport | null;
+  cause?: unknown;
 }
 
 function failureError(f: LoadFailure): Error {
-  if (f.report === null) return Object.assign(new Error(f.message), { code: 'ERR_SQEX_LOAD' });
+  if (f.report === null) return Object.assign(new Error(f.message, f.cause === undefined ? undefined : { cause: f.cause }), { code: 'ERR_SQEX_LOAD' });
   return new LoadError(f.report, PACKAGE_ROOT, f.message); // the message kept: no second diagnosis
 }
 
 let loading = false;
+
+// Frames of a small function that must fit on the stack after a failed load for the failure to be
+// kept. A first call made from deep recursion ran out of stack inside the load (in dlopen's
+// wrapper, a stat, a readdir), which read as "the local build did not load" and was kept: every
+// later call, from any depth, failed with advice to rebuild (an attack, 2026-12-03).
+const STACK_PROBE_FRAMES = 2000;
+
+// Built-ins the loader calls (it runs once, lazily, and uses them as they are then), as they were
+// when this module loaded. A failed load while one of them was replaced is not kept either: an
+// Array.prototype.push that dropped its arguments during the first call only left "the addon is not
+// built" (with nothing tried) for the rest of the process (the same attack).
+const WATCHED_BUILTINS: ReadonlyArray<readonly [object, PropertyKey, unknown]> = (() => {
+  const fs = nodeFs as unknown as Record<PropertyKey, unknown>;
+  const at = (o: object, keys: PropertyKey[]): Array<readonly [object, PropertyKey, unknown]> => {
+    const out: Array<readonly [object, PropertyKey, unknown]> = [];
+    for (let i = 0; i < keys.length; i++) out[i] = [o, keys[i] as PropertyKey, (o as Record<PropertyKey, unknown>)[keys[i] as PropertyKey]];
+    return out;
+  };
+  return [
+    ...at(Array.prototype, ['push', 'map', 'filter', 'find', 'findIndex', 'some', 'every', 'forEach', 'join', 'includes', 'indexOf', 'slice', 'sort', 'concat', Symbol.iterator]),
+    ...at(String.prototype, ['split', 'replace', 'startsWith', 'endsWith', 'includes', 'slice', 'trim', 'indexOf', 'match', 'toLowerCase']),
+    ...at(RegExp.prototype, ['exec', 'test', Symbol.replace, Symbol.match, Symbol.split]),
+    ...at(JSON, ['parse', 'stringify']),
+    ...at(Object, ['keys', 'assign', 'freeze', 'entries']),
+    ...at(fs, ['statSync', 'existsSync', 'readdirSync', 'readFileSync', 'openSync', 'readSync', 'closeSync', 'fstatSync']),
+    ...at(nodePath as unknown as object, ['join', 'resolve', 'dirname', 'basename', 'extname']),
+    ...at(process, ['dlopen']),
+  ];
+})();
+
+/** Why a failed load must not be kept (the stack nearly exhausted, a watched built-in replaced), or null. */
+function transientCause(err: Error): string | null {
+  if (/Maximum call stack size exceeded/.test(err.message)) return 'the stack ran out during the load (the first call of the process was made from deep recursion)';
+  const probe = (n: number): number => (n === 0 ? 0 : 1 + probe(n - 1));
+  try {
+    probe(STACK_PROBE_FRAMES);
+  } catch {
+    return 'the stack was nearly exhausted (the first call of the process was made from deep recursion)';
+  }
+  for (let i = 0; i < WATCHED_BUILTINS.length; i++) {
+    const w = WATCHED_BUILTINS[i] as readonly [object, PropertyKey, unknown];
+    let now: unknown;
+    try {
+      now = (w[0] as Record<PropertyKey, unknown>)[w[1]];
+    } catch {
+      now = undefined;
+    }
+    if (now !== w[2]) return `a built-in the loader uses (${String(w[1])}) was replaced while it ran`;
+  }
+  return null;
+}
 
 /**
  * Loads the addon once; throws LoadError (cached) when nothing loads. Any other failure (a
@@ -276,7 +328,18 @@ export function loadBinding(): NativeBinding {
     cached = { binding: loaded.binding, report: freezeReport(loaded.report) };
     return cached.binding;
   } catch (err) {
-    if (!(err instanceof LoadError)) throw failureError({ message: err instanceof Error ? err.message : String(err), report: null });
+    if (!(err instanceof LoadError)) {
+      const why = err instanceof Error ? err.message : String(err);
+      throw failureError({ message: why.startsWith('squeeze-excite') ? why : `squeeze-excite: loading the native addon failed: ${why} (not kept: the next call loads again)`, report: null, cause: err });
+    }
+    const transient = transientCause(err);
+    if (transient !== null) {
+      throw failureError({
+        message: `squeeze-excite: the native addon did not load, and ${transient}: this failure is not kept, the next call loads again. What the load saw: ${err.message}`,
+        report: null,
+        cause: err,
+      });
+    }
     cachedFailure = { message: err.message, report: freezeReport(err.report) };
     throw failureError(cachedFailure);
   } finally {

@@ -3,6 +3,7 @@
 // CUDA attempt.
 
 import type { NativeError } from '../backend/contract.js';
+import { emitWarningSafely } from '../errors.js';
 import type { HostOperandSet } from './operands.js';
 import { SetPrototypeAdd, SetPrototypeClear, SetPrototypeGetSize, SetPrototypeHas, joinList } from '../primordials.js';
 import type { PreparedCall } from './run.js';
@@ -83,11 +84,11 @@ export function warnCpuFallback(call: PreparedCall, err: Error): void {
   const key = `${call.fn}\u0000${reasonKind(err.message)}`;
   if (!SetPrototypeHas(fallbackWarned, key)) {
     addBounded(fallbackWarned, key);
-    process.emitWarning(
+    emitWarningSafely(
       `${call.fn}: the CUDA kernel cannot take this call (${err.message}); it ran on the CPU instead ` +
         "(device 'auto' with a deviceIndex or stream). Omit both to run host arrays on the CPU directly " +
         "(plain 'auto' does), or pass device: 'cpu'.",
-      { code: 'SQEX_CPU_FALLBACK' },
+      'SQEX_CPU_FALLBACK',
     );
   }
 }
