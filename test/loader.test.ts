@@ -717,3 +717,21 @@ describe('the package says its .js files are CommonJS', () => {
     expect(help).toMatch(/^Usage:/);
   });
 });
+
+// An attack (2026-12-03): a relative SQUEEZE_EXCITE_BINARY with the working directory deleted gave
+// "ENOENT: no such file or directory, uv_cwd" from every call, with no word of the variable.
+describe('a relative SQUEEZE_EXCITE_BINARY without a working directory', () => {
+  it.runIf(process.platform === 'linux')('is reported against the variable, with the fix', () => {
+    const script = `
+      const fs = require('node:fs');
+      const gone = fs.mkdtempSync(${JSON.stringify(path.join(scratch, 'gone-'))});
+      process.chdir(gone);
+      fs.rmdirSync(gone);
+      const sq = require(${JSON.stringify(path.join(root, 'dist', 'index.js'))});
+      try { sq.seForward(new Float32Array(4), [1, 4, 1, 1], { w1: new Float32Array(16) }); console.log(JSON.stringify({ ok: true })); }
+      catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { env: { ...process.env, SQUEEZE_EXCITE_BINARY: 'build/Release/squeeze_excite.node' }, encoding: 'utf8' })) as { code: string; message: string };
+    expect(out.code).toBe('ERR_SQEX_LOAD');
+    expect(out.message).toMatch(/SQUEEZE_EXCITE_BINARY is a relative path, and the working directory it is relative to could not be read \(ENOENT.*give an absolute path/);
+  });
+});

@@ -17,7 +17,7 @@ import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type Cud
 import { describeLoadFailure } from './diagnose.js';
 import { ADDON_FILE, PACKAGE_ROOT, nodeRequire, ownPackage } from './package-root.js';
 import { findPrebuilds, type Prebuilds } from './prebuilds.js';
-import { canSee } from './probe.js';
+import { canSee, describeError, errorCode } from './probe.js';
 import { allocateResult } from './result-allocator.js';
 
 export type { CudaBuildInfo } from './cuda-builds.js';
@@ -97,7 +97,18 @@ export function loadWith(setup: LoaderSetup = defaultSetup()): { binding: Native
   const wanted = setup.cudaBuildEnv?.trim() || null;
   const candidates: { kind: LoadAttempt['kind']; file: string }[] = [];
   const binaryEnv = setup.binaryEnv?.trim();
-  if (binaryEnv) candidates.push({ kind: 'env', file: path.resolve(binaryEnv) });
+  if (binaryEnv) {
+    // A relative path resolves against the working directory, which may be gone (deleted after
+    // the process started: uv_cwd's ENOENT, with no word of the variable; an attack, 2026-12-03).
+    let file: string;
+    try {
+      file = path.resolve(binaryEnv);
+    } catch (err) {
+      attempts.push({ kind: 'env', file: binaryEnv, ok: false, reason: `SQUEEZE_EXCITE_BINARY is a relative path, and the working directory it is relative to could not be read (${describeError(err)}): give an absolute path`, code: errorCode(err) });
+      throw new LoadError(report, root);
+    }
+    candidates.push({ kind: 'env', file });
+  }
   // A bundle has no package folder to search: only SQUEEZE_EXCITE_BINARY can work there. A
   // SQUEEZE_EXCITE_CUDA_BUILD names a shipped build, which a local build must not shadow.
   if (!report.bundled && wanted === null) {
