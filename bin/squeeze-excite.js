@@ -158,7 +158,12 @@ function main(argv) {
     return 0;
   } catch (err) {
     const code = err && err.code ? ` [${err.code}${err.check ? `: ${err.check}` : ''}]` : '';
-    process.stderr.write(`squeeze-excite inspect: ${printable(err && err.message ? err.message : String(err))}${printable(code)}\n`);
+    // Node's permission model says only "Access to this API has been restricted": name the file
+    // and the flag (its error carries the path as `resource`).
+    const denied = err && err.code === 'ERR_ACCESS_DENIED'
+      ? `: reading ${JSON.stringify(typeof err.resource === 'string' ? err.resource : files[0])} is not permitted (run node with --allow-fs-read for it)`
+      : '';
+    process.stderr.write(`squeeze-excite inspect: ${printable(err && err.message ? err.message : String(err))}${printable(denied)}${printable(code)}\n`);
     return 1;
   }
 }

@@ -257,6 +257,17 @@ describe('the CLI when it cannot read or write', () => {
     expect(r.stderr).toMatch(/^squeeze-excite --version: cannot read package\.json: .*\[ERR_ACCESS_DENIED\]\n/);
   });
 
+  // An attack (2026-12-03): the permission model's message names neither the file nor the flag.
+  test.skipIf(PERMISSION_FLAG === null)('inspect without read access to the file: names it and --allow-fs-read, status 1', () => {
+    const root = path.resolve(__dirname, '..');
+    const file = path.join(scratch, 'not-allowed.safetensors');
+    copyFileSync(path.join(FIXTURE_DIR, 'attention_model.safetensors'), file);
+    const r = spawnSync(process.execPath, [PERMISSION_FLAG as string, `--allow-fs-read=${root}/`, path.join(root, 'bin', 'squeeze-excite.js'), 'inspect', file], { encoding: 'utf8', timeout: 20_000 });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toContain(`: reading ${JSON.stringify(file)} is not permitted (run node with --allow-fs-read for it) [ERR_ACCESS_DENIED]\n`);
+  });
+
   let devFull = false;
   try {
     closeSync(openSync('/dev/full', 'w'));
