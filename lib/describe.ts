@@ -19,9 +19,26 @@ export const describeHook: unique symbol = Symbol('squeeze-excite.describe');
 export function describe(value: unknown): string {
   try {
     return describeUnguarded(value);
-  } catch {
-    return EXOTIC;
+  } catch (err) {
+    noteFailure(err);
+    return exotic();
   }
+}
+
+// A call made at the stack's end (deep recursion) runs out of stack inside these probes: V8's
+// RangeError, where a revoked Proxy throws a TypeError. Such a value is not "a Proxy" (an attack,
+// 2026-12-03, saw a plain Float32Array described as one), so the last failure's kind is kept.
+const RangeErrorIntrinsic = RangeError;
+let lastFailureOutOfStack = false;
+function noteFailure(err: unknown): void {
+  try {
+    lastFailureOutOfStack = err instanceof RangeErrorIntrinsic;
+  } catch {
+    lastFailureOutOfStack = true; // even instanceof failed: out of stack
+  }
+}
+function exotic(): string {
+  return lastFailureOutOfStack ? 'a value not described here (JavaScript ran out of stack while describing it)' : EXOTIC;
 }
 
 const EXOTIC = 'a Proxy or exotic object';
@@ -66,7 +83,7 @@ function describeUnguarded(value: unknown): string {
   }
   // IsArray throws on a revoked Proxy.
   const array = probe(() => isArray(value));
-  if (array === undefined) return EXOTIC;
+  if (array === undefined) return exotic();
   if (array) {
     const length = probe(() => (value as unknown[]).length);
     return typeof length === 'number' ? `an Array of length ${length}` : 'an Array';
@@ -78,7 +95,7 @@ function describeUnguarded(value: unknown): string {
     if (text !== undefined) return text;
   }
   const plain = probe(() => isPlainObject(value));
-  if (plain === undefined) return EXOTIC;
+  if (plain === undefined) return exotic();
   if (plain) return 'an object';
   const ctorName = probe(() => {
     const ctor = (value as { constructor?: { name?: unknown } }).constructor;
@@ -102,7 +119,8 @@ function describeUnguarded(value: unknown): string {
 function probe<T>(fn: () => T): T | undefined {
   try {
     return fn();
-  } catch {
+  } catch (err) {
+    noteFailure(err);
     return undefined;
   }
 }
