@@ -15,6 +15,7 @@ import type * as PathModule from 'node:path';
 import type * as UrlModule from 'node:url';
 import type * as UtilModule from 'node:util';
 import type * as V8Module from 'node:v8';
+import type * as WorkerThreadsModule from 'node:worker_threads';
 
 const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
 
@@ -26,3 +27,4 @@ export const nodePath = (getBuiltin ? getBuiltin('node:path') : require('node:pa
 export const nodeUrl = (getBuiltin ? getBuiltin('node:url') : require('node:url')) as typeof UrlModule;
 export const nodeUtil = (getBuiltin ? getBuiltin('node:util') : require('node:util')) as typeof UtilModule;
 export const nodeV8 = (getBuiltin ? getBuiltin('node:v8') : require('node:v8')) as typeof V8Module;
+export const nodeWorkerThreads = (getBuiltin ? getBuiltin('node:worker_threads') : require('node:worker_threads')) as typeof WorkerThreadsModule;

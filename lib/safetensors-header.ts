@@ -10,7 +10,7 @@
 //              little-endian elements. The tensors must cover it exactly: sorted by offset, each
 //              begins where the previous ended, the first at 0, the last ends at the file's end.
 
-import { nodeV8 } from './node-builtins.js';
+import { nodeV8, nodeWorkerThreads } from './node-builtins.js';
 import { describe } from './describe.js';
 import { isPlainObject } from './is.js';
 import { bufferOf, byteOffsetOf, isSharedView, lengthOf, MAX_U64 } from './typed-arrays.js';
@@ -446,8 +446,8 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
  * 512 MB heap, V8's fatal out-of-memory, past the old estimate of 8 bytes a comma). A header of
  * valid shape may hold any amount of such values under a key the format ignores (the reference
  * skips them): 7M empty arrays (21 MB, far under the size limit) ended a 200 MB heap. So a header
- * whose estimate exceeds a quarter of this process's heap limit, or half of what the old space
- * has free, is refused
+ * whose estimate exceeds a quarter of this process's heap limit, or half of its old space's
+ * limit, is refused
  * before parsing: with Node's default heap, ~16M arrays and objects (millions of tensors).
  * Strings count too: the decoded text, alive while JSON.parse runs (its length, twice that where
  * V8 needs two bytes a character), and each string JSON.parse makes, 24 bytes plus its characters
@@ -463,15 +463,49 @@ function parseCostBytes(scan: HeaderScan, textBytes: number): number {
 // Captured at load, as the other built-ins: a replaced v8.getHeapStatistics must not lift the budget.
 const heapStatistics = nodeV8.getHeapStatistics;
 
-// V8's heap_size_limit counts the young generation (48 MiB under Node 20-24's defaults) besides the
-// old space, which is where a parsed header ends up and what runs out: --max-old-space-size=16
-// gives a limit of 64 MiB, and the old floor of 64 MiB let a 3 MB header end such a process
-// (V8's fatal out-of-memory; a helper's attack, 2026-12-03).
-const YOUNG_GENERATION_BYTES = 48 * 2 ** 20;
+// The old space's size limit, where a parsed header ends up and what runs out. V8's heap_size_limit
+// counts the young generation besides it (3 semi-spaces, 48 MiB under Node's defaults), so the old
+// floor of 64 MiB let a 3 MB header end a process run with --max-old-space-size=16 (a limit of 64
+// MiB; V8's fatal out-of-memory, an attack, 2026-12-03). Taken from the limits only, never from
+// what is in use now, which counts garbage not yet collected (a review, 2026-12-03: the first
+// version refused a header after garbage and read it after a GC). From the Worker's
+// resourceLimits, else --max-old-space-size in the flags, else the limit less the young generation
+// (--max-semi-space-size, default 16 MiB). Read once: the flags do not change.
+const OLD_SPACE_BYTES: number = (() => {
+  const MiB = 2 ** 20;
+  const limit = heapStatistics().heap_size_limit;
+  const rl = (nodeWorkerThreads.resourceLimits ?? {}) as { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
+  if (typeof rl.maxOldGenerationSizeMb === 'number' && rl.maxOldGenerationSizeMb > 0) return rl.maxOldGenerationSizeMb * MiB;
+  // Node's own options only: the text after -e / -p (or a --require'd path) is not a flag.
+  let flags = '';
+  try {
+    const argv = process.execArgv;
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i] as string;
+      if (/^(-e|--eval|-p|--print|-r|--require|--import|--loader|--experimental-loader)$/.test(a)) i++;
+      else flags += ` ${a}`;
+    }
+    flags += ` ${process.env.NODE_OPTIONS ?? ''}`;
+  } catch {
+    // unreadable: the defaults below
+  }
+  const lastFlag = (name: string): number | null => {
+    const re = new RegExp(`--${name}(?:=|\\s+)(\\d+)`, 'g');
+    let m: RegExpExecArray | null;
+    let v: number | null = null;
+    while ((m = re.exec(flags)) !== null) v = Number(m[1]);
+    return v;
+  };
+  const old = lastFlag('max[-_]old[-_]space[-_]size');
+  if (old !== null && old > 0) return old * MiB;
+  const young = typeof rl.maxYoungGenerationSizeMb === 'number' && rl.maxYoungGenerationSizeMb > 0
+    ? rl.maxYoungGenerationSizeMb * MiB
+    : 3 * (lastFlag('max[-_]semi[-_]space[-_]size') ?? 16) * MiB;
+  return MathMax(limit - young, limit / 4);
+})();
 
 function headerHeapBudget(): number {
-  const s = heapStatistics();
-  return MathMax(0, MathMin(s.heap_size_limit / 4, (s.total_available_size - YOUNG_GENERATION_BYTES) / 2));
+  return MathMax(2 ** 20, MathMin(heapStatistics().heap_size_limit / 4, OLD_SPACE_BYTES / 2));
 }
 
 function isCount(v: unknown): v is number {
@@ -503,7 +537,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     throw new SafetensorsError(
       src,
       'header-too-large',
-      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${MathRound(cost / 2 ** 20)} MB of JS heap, more than the ${MathRound(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit, or half of what its old space has free; node --max-old-space-size raises it)`,
+      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${MathRound(cost / 2 ** 20)} MB of JS heap, more than the ${MathRound(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit, or half of its old space's; node --max-old-space-size, or a Worker's resourceLimits.maxOldGenerationSizeMb, raises it)`,
     );
   }
   let json: unknown;

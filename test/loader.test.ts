@@ -672,6 +672,27 @@ describe('a load that runs out of stack', () => {
 });
 
 describe('a load while a built-in it uses is replaced', () => {
+  // A review (2026-12-03): the first version compared Node's modules with their values at import,
+  // so an app that loads graceful-fs after this package (it replaces fs.closeSync for good) never
+  // kept a real failure: a plain Error instead of the LoadError, and loadReport() threw.
+  it('a real failure is kept when fs was patched before the first call (graceful-fs)', () => {
+    const script = `
+      const sq = require('./dist/index.js');
+      const fs = require('node:fs');
+      const closeSync = fs.closeSync;
+      fs.closeSync = function (fd) { return closeSync(fd); };
+      const call = () => { try { sq.seForward(new Float32Array(4), [1, 4, 1, 1], { w1: new Float32Array(16) }); return null; } catch (e) { return { loadError: e instanceof sq.LoadError, code: e.code }; } };
+      const first = call(), second = call();
+      console.log(JSON.stringify({ first, second, attempts: sq.loadReport().attempts.length }));`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, SQUEEZE_EXCITE_BINARY: path.join(scratch, 'none.node') }, encoding: 'utf8' })) as {
+      first: { loadError: boolean; code: string };
+      second: { loadError: boolean; code: string };
+      attempts: number;
+    };
+    expect(out.first).toEqual({ loadError: true, code: 'ERR_SQEX_LOAD' });
+    expect(out.second).toEqual({ loadError: true, code: 'ERR_SQEX_LOAD' });
+    expect(out.attempts).toBe(1);
+  });
   it.skipIf(noAddon !== null)('is not kept: the next call, with the built-in restored, loads', () => {
     // Array.prototype.push dropping its arguments during the first call only (an attack, 2026-12-03):
     // the loader's lists stayed empty and "the addon is not built" was kept for the process.
@@ -693,7 +714,7 @@ describe('a load while a built-in it uses is replaced', () => {
     };
     if (out.first.result === undefined) {
       expect(out.first.code).toBe('ERR_SQEX_LOAD');
-      expect(out.first.message).toMatch(/a built-in the loader uses \(push\) was replaced while it ran: this failure is not kept/);
+      expect(out.first.message).toMatch(/a built-in the loader uses \(push\) was not the one it found at import, or changed while it ran: this failure is not kept/);
     }
     expect(out.second).toEqual(new Array(8).fill(0.5));
     expect(out.binary).toBe(true);

@@ -459,6 +459,26 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(readHeaderInChild(manyTensors, [], 55_000)).toMatchObject({ read: true });
   });
 
+  // A review (2026-12-03) of the fix above: its budget counted what the heap had free now, less a
+  // fixed 48 MiB of young generation, so a Worker with a small young generation (or
+  // --max-semi-space-size=1) refused a one-tensor header, and garbage not yet collected refused
+  // what a GC later let through. The budget now comes from the limits alone.
+  test('a one-tensor header reads in a Worker with a 32 MB old and 4 MB young generation', { timeout: 30_000 }, async () => {
+    const { Worker } = await import('node:worker_threads');
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const { readSafetensorsHeader } = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const json = Buffer.from('{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}}');
+      const bytes = Buffer.alloc(8 + json.length);
+      bytes.writeBigUInt64LE(BigInt(json.length), 0);
+      json.copy(bytes, 8);
+      try { parentPort.postMessage(readSafetensorsHeader(bytes).tensors.length); } catch (e) { parentPort.postMessage(e.code + ' ' + e.check); }`;
+    const w = new Worker(code, { eval: true, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 } });
+    const got = await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+    await w.terminate();
+    expect(got).toBe(1);
+  });
+
   // The control for the checks above: a header within the limits is parsed, and the counter sees it.
   test('the JSON.parse counter sees a header that is read (100k members of an ignored object)', { timeout: 60_000 }, () => {
     const o = readHeaderInChild(manyMembers(100_000, 'junk'), [], 55_000);

@@ -10,7 +10,7 @@
 // are addon-file.ts's, the prebuild search prebuilds.ts's, the message diagnose.ts's.
 
 import { nodeFs, nodePath } from '../node-builtins.js';
-import { defineOwn } from '../primordials.js';
+import { RegExpPrototypeExec, StringCtor, StringPrototypeStartsWith, defineOwn } from '../primordials.js';
 import { tryLoad } from './addon-file.js';
 import type { NativeBinding } from './contract.js';
 import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildInfo, singleBuild } from './cuda-builds.js';
@@ -271,49 +271,73 @@ let loading = false;
 // later call, from any depth, failed with advice to rebuild (an attack, 2026-12-03).
 const STACK_PROBE_FRAMES = 2000;
 
-// Built-ins the loader calls (it runs once, lazily, and uses them as they are then), as they were
-// when this module loaded. A failed load while one of them was replaced is not kept either: an
-// Array.prototype.push that dropped its arguments during the first call only left "the addon is not
-// built" (with nothing tried) for the rest of the process (the same attack).
-const WATCHED_BUILTINS: ReadonlyArray<readonly [object, PropertyKey, unknown]> = (() => {
-  const fs = nodeFs as unknown as Record<PropertyKey, unknown>;
-  const at = (o: object, keys: PropertyKey[]): Array<readonly [object, PropertyKey, unknown]> => {
-    const out: Array<readonly [object, PropertyKey, unknown]> = [];
-    for (let i = 0; i < keys.length; i++) out[i] = [o, keys[i] as PropertyKey, (o as Record<PropertyKey, unknown>)[keys[i] as PropertyKey]];
-    return out;
-  };
-  return [
-    ...at(Array.prototype, ['push', 'map', 'filter', 'find', 'findIndex', 'some', 'every', 'forEach', 'join', 'includes', 'indexOf', 'slice', 'sort', 'concat', Symbol.iterator]),
-    ...at(String.prototype, ['split', 'replace', 'startsWith', 'endsWith', 'includes', 'slice', 'trim', 'indexOf', 'match', 'toLowerCase']),
-    ...at(RegExp.prototype, ['exec', 'test', Symbol.replace, Symbol.match, Symbol.split]),
-    ...at(JSON, ['parse', 'stringify']),
-    ...at(Object, ['keys', 'assign', 'freeze', 'entries']),
-    ...at(fs, ['statSync', 'existsSync', 'readdirSync', 'readFileSync', 'openSync', 'readSync', 'closeSync', 'fstatSync']),
-    ...at(nodePath as unknown as object, ['join', 'resolve', 'dirname', 'basename', 'extname']),
-    ...at(process, ['dlopen']),
-  ];
-})();
+// Built-ins the loader calls (it runs once, lazily, and uses them as they are then). A failed load
+// while one of them was not itself is not kept either: an Array.prototype.push that dropped its
+// arguments during the first call only left "the addon is not built" (with nothing tried) for the
+// rest of the process (the same attack). The language's own (Array, String, RegExp, JSON, Object)
+// are compared with their values at import: replacing one is never an app's normal state. Node's
+// modules (fs, path, process.dlopen) only with their values when the load started: an app that
+// loads graceful-fs after this package (it replaces fs.closeSync for good) keeps its failures as
+// before (a review, 2026-12-03).
+const WATCHED_INTRINSICS: ReadonlyArray<readonly [object, ReadonlyArray<PropertyKey>]> = [
+  [Array.prototype, ['push', 'map', 'filter', 'find', 'findIndex', 'some', 'every', 'forEach', 'join', 'includes', 'indexOf', 'slice', 'sort', 'concat', Symbol.iterator]],
+  [String.prototype, ['split', 'replace', 'startsWith', 'endsWith', 'includes', 'slice', 'trim', 'indexOf', 'match', 'toLowerCase']],
+  [RegExp.prototype, ['exec', 'test', Symbol.replace, Symbol.match, Symbol.split]],
+  [JSON, ['parse', 'stringify']],
+  [Object, ['keys', 'assign', 'freeze', 'entries']],
+];
+const WATCHED_MODULES: ReadonlyArray<readonly [object, ReadonlyArray<PropertyKey>]> = [
+  [nodeFs, ['statSync', 'existsSync', 'readdirSync', 'readFileSync', 'openSync', 'readSync', 'closeSync', 'fstatSync']],
+  [nodePath, ['join', 'resolve', 'dirname', 'basename', 'extname']],
+  [process, ['dlopen']],
+];
+const THREW: unique symbol = Symbol('threw');
 
-/** Why a failed load must not be kept (the stack nearly exhausted, a watched built-in replaced), or null. */
-function transientCause(err: Error): string | null {
-  if (/Maximum call stack size exceeded/.test(err.message)) return 'the stack ran out during the load (the first call of the process was made from deep recursion)';
+/** The values of `watched` now, in order (a getter that throws reads as THREW). */
+function valuesOf(watched: ReadonlyArray<readonly [object, ReadonlyArray<PropertyKey>]>): unknown[] {
+  const out: unknown[] = [];
+  let n = 0;
+  for (let i = 0; i < watched.length; i++) {
+    const [o, keys] = watched[i] as readonly [object, ReadonlyArray<PropertyKey>];
+    for (let k = 0; k < keys.length; k++) {
+      let v: unknown;
+      try {
+        v = (o as Record<PropertyKey, unknown>)[keys[k] as PropertyKey];
+      } catch {
+        v = THREW;
+      }
+      out[n++] = v;
+    }
+  }
+  return out;
+}
+
+/** The name of the first of `watched` whose value is not the one in `before` (or threw), or null. */
+function changedSince(watched: ReadonlyArray<readonly [object, ReadonlyArray<PropertyKey>]>, before: unknown[]): string | null {
+  const now = valuesOf(watched);
+  let n = 0;
+  for (let i = 0; i < watched.length; i++) {
+    const keys = (watched[i] as readonly [object, ReadonlyArray<PropertyKey>])[1];
+    for (let k = 0; k < keys.length; k++, n++) if (now[n] !== before[n] || now[n] === THREW) return StringCtor(keys[k]);
+  }
+  return null;
+}
+
+const INTRINSICS_AT_IMPORT = valuesOf(WATCHED_INTRINSICS);
+
+/** Why a failed load must not be kept (the stack nearly exhausted, a watched built-in changed), or null. */
+function transientCause(err: Error, modulesAtStart: unknown[]): string | null {
+  if (RegExpPrototypeExec(/Maximum call stack size exceeded/, StringCtor(err.message)) !== null) {
+    return 'the stack ran out during the load (the first call of the process was made from deep recursion)';
+  }
   const probe = (n: number): number => (n === 0 ? 0 : 1 + probe(n - 1));
   try {
     probe(STACK_PROBE_FRAMES);
   } catch {
     return 'the stack was nearly exhausted (the first call of the process was made from deep recursion)';
   }
-  for (let i = 0; i < WATCHED_BUILTINS.length; i++) {
-    const w = WATCHED_BUILTINS[i] as readonly [object, PropertyKey, unknown];
-    let now: unknown;
-    try {
-      now = (w[0] as Record<PropertyKey, unknown>)[w[1]];
-    } catch {
-      now = undefined;
-    }
-    if (now !== w[2]) return `a built-in the loader uses (${String(w[1])}) was replaced while it ran`;
-  }
-  return null;
+  const changed = changedSince(WATCHED_INTRINSICS, INTRINSICS_AT_IMPORT) ?? changedSince(WATCHED_MODULES, modulesAtStart);
+  return changed === null ? null : `a built-in the loader uses (${changed}) was not the one it found at import, or changed while it ran`;
 }
 
 /**
@@ -333,17 +357,19 @@ export function loadBinding(): NativeBinding {
     });
   }
   loading = true;
+  let before: unknown[] = [];
   try {
+    before = valuesOf(WATCHED_MODULES);
     const loaded = loadWith();
     loaded.binding.setResultAllocator?.(allocateResult);
     cached = { binding: loaded.binding, report: freezeReport(loaded.report) };
     return cached.binding;
   } catch (err) {
     if (!(err instanceof LoadError)) {
-      const why = err instanceof Error ? err.message : String(err);
-      throw failureError({ message: why.startsWith('squeeze-excite') ? why : `squeeze-excite: loading the native addon failed: ${why} (not kept: the next call loads again)`, report: null, cause: err });
+      const why = err instanceof Error ? StringCtor(err.message) : StringCtor(err);
+      throw failureError({ message: StringPrototypeStartsWith(why, 'squeeze-excite') ? why : `squeeze-excite: loading the native addon failed: ${why} (not kept: the next call loads again)`, report: null, cause: err });
     }
-    const transient = transientCause(err);
+    const transient = transientCause(err, before);
     if (transient !== null) {
       throw failureError({
         message: `squeeze-excite: the native addon did not load, and ${transient}: this failure is not kept, the next call loads again. What the load saw: ${err.message}`,
