@@ -402,6 +402,25 @@ for (const b of BUNDLERS) {
       return JSON.parse(execFileSync(process.execPath, [outfile], { cwd: app, env: childEnv, encoding: 'utf8' })) as AppRun;
     }
 
+    // webpack's `node: { __filename: true }` (and esbuild's --define, used here) puts a relative
+    // path in __filename: createRequire threw an uncoded TypeError as the bundle started, even with
+    // SQUEEZE_EXCITE_BINARY set (a helper's test of bundlers, 2026-12-03).
+    it.runIf(b.name === 'esbuild')('cjs with a relative __filename: a coded refusal, and SQUEEZE_EXCITE_BINARY runs it', () => {
+      const outfile = path.join('out', 'cjs-relative-filename.cjs');
+      execFileSync(b.bin, [...b.args('app.cjs', outfile, 'cjs', false), '--define:__filename="node_modules/squeeze-excite/dist/backend/package-root.js"'], { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const run = (env: Record<string, string>): AppRun => {
+        const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+        if (!('SQUEEZE_EXCITE_BINARY' in env)) delete childEnv.SQUEEZE_EXCITE_BINARY;
+        return JSON.parse(execFileSync(process.execPath, [outfile], { cwd: app, env: childEnv, encoding: 'utf8' })) as AppRun;
+      };
+      const refused = run({});
+      expect(refused.code).toBe('ERR_SQEX_LOAD');
+      expect(refused.error).toMatch(/this copy of squeeze-excite was bundled into an app bundle \(its __filename is the relative "node_modules\/squeeze-excite/);
+      const ran = run({ SQUEEZE_EXCITE_BINARY: prebuild });
+      expect(ran.error).toBeNull();
+      expect(ran.y).toHaveLength(4);
+    });
+
     for (const format of ['cjs', 'esm'] as const) {
       it(`${format}: bundled whole, it fails on first use with advice to mark the package external`, () => {
         const r = bundleAndRun(format, false);

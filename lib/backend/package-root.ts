@@ -9,8 +9,13 @@ const { readFileSync } = nodeFs;
 
 export const ADDON_FILE = 'squeeze_excite.node';
 const PACKAGE_NAME = 'squeeze-excite';
-/** This file (dist/backend/package-root.js), or null inside an ES-module bundle, which has no __filename. */
-const HERE: string | null = typeof __filename === 'string' ? __filename : null;
+/**
+ * This file (dist/backend/package-root.js), or null inside a bundle that gives no usable
+ * __filename: an ES-module bundle has none, and webpack's `node: { __filename: true }` gives a
+ * relative path, which createRequire refused with an uncoded TypeError as the app started (a
+ * helper's test of bundlers, 2026-12-03).
+ */
+const HERE: string | null = typeof __filename === 'string' && path.isAbsolute(__filename) ? __filename : null;
 /** Package root: dist/backend/package-root.js → ../.. (in a bundle: two levels above the bundle). */
 export const PACKAGE_ROOT = HERE ? path.resolve(path.dirname(HERE), '..', '..') : process.cwd();
 // A require that works in CommonJS, in a CommonJS bundle and in an ES-module bundle alike; the
@@ -25,7 +30,7 @@ export const nodeRequire: (id: string) => unknown = nodeModule.createRequire(HER
  * to, version: null).
  */
 export function ownPackage(): { bundled: string | null; version: string | null } {
-  if (!HERE) return { bundled: 'an ES-module bundle', version: null };
+  if (!HERE) return { bundled: typeof __filename === 'string' ? `an app bundle (its __filename is the relative ${JSON.stringify(__filename)})` : 'an ES-module bundle', version: null };
   try {
     const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
     if (pkg.name === PACKAGE_NAME) return { bundled: null, version: typeof pkg.version === 'string' ? pkg.version : null };
