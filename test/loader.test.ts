@@ -275,6 +275,30 @@ describe('native loader diagnostics', () => {
     expect(fixes(message)).toMatch(/node-gyp rebuild/);
   });
 
+  // A helper's test of deployments (2026-12-03): a prebuild the running user may not read (a Docker
+  // COPY with umask 077 and a non-root USER) was told to reinstall, which fails the same way.
+  it('a prebuild this user may not read: says to make the package readable, not to reinstall', () => {
+    const dir = packageCopy();
+    const message = failedPrebuildLoad(dir, (file) => `${file}: cannot open shared object file: Permission denied`);
+    expect(message).toContain('is there, but this process may not read it');
+    expect(fixes(message)).toContain(`chmod -R a+rX ${dir}`);
+    expect(fixes(message)).not.toMatch(/Reinstall|rm -rf/);
+  });
+
+  // The same helper: the package folder shipped alone, without node-gyp-build beside it, was told
+  // to install a compiler, though the right prebuild was in the folder.
+  it.skipIf(noAddon !== null)('a package without node-gyp-build beside it: says to ship the dependencies, or name the binary', () => {
+    const dir = packageCopy();
+    rmSync(path.join(dir, 'node_modules'));
+    withPrebuild(dir);
+    const p = probe(dir);
+    expect(p.errorCode).toBe('ERR_SQEX_LOAD');
+    expect(p.error).toMatch(/node-gyp-build, the dependency that picks the prebuilt binary for this platform, is not installed where squeeze-excite can require it/);
+    expect(fixes(p.error)).toMatch(/npm ci --omit=dev/);
+    expect(fixes(p.error)).toContain('SQUEEZE_EXCITE_BINARY=');
+    expect(fixes(p.error)).not.toMatch(COMPILER_ADVICE);
+  });
+
   // Yarn Plug'n'Play with the package kept zipped (dependenciesMeta unplugged: false; package.json
   // asks for unplugging): dlopen cannot open a file inside the archive, and "reinstall" would not help.
   it('a prebuild inside a Yarn zip archive: says to let Yarn unplug the package', () => {

@@ -123,6 +123,17 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
         fixes: [toolchainLine(), ...fromSource],
       };
     }
+    // The file is there but this user may not read it: a Docker COPY with a restrictive umask and a
+    // non-root USER, or an install as root; a reinstall by the same user would fail the same way
+    // (a helper's test of deployments, 2026-12-03).
+    if (/Permission denied|EACCES/.test(prebuild.reason ?? '')) {
+      return {
+        cause: `the prebuilt binary for this platform is there, but this process may not read it: ${prebuild.reason}`,
+        fixes: [
+          `Make the package readable (and its folders searchable) by the user that runs node: chmod -R a+rX ${shellArg(root)}   (or install it as that user, or with a umask that leaves files readable, e.g. umask 022)`,
+        ],
+      };
+    }
     // dlopen words another architecture's file as "No such file or directory" (an attack, 2026-12-02).
     const arch = elfArch(fs, prebuild.file);
     const otherArch = arch !== null && arch !== process.arch ? `; the file is built for ${arch}, and this Node runs on ${process.arch}` : '';
@@ -145,6 +156,19 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
       fixes: checkout
         ? [`Rebuild it: cd ${shellArg(root)} && rm -rf build && npm run build:native   (CPU only: npm run build:native:cpu)`, toolchainLine()]
         : [`Remove it and rebuild it from source: rm -rf ${shellArg(buildDir)} && npm rebuild squeeze-excite --foreground-scripts   (npm install alone does not rerun the install script)`, ...fromSource],
+    };
+  }
+  // node-gyp-build (a dependency) picks the prebuild; without it beside the package (the package
+  // folder shipped alone, a link into a store that lacks it) the prebuilds are there but unsearched.
+  // Not a compiler's job (a helper's test of deployments, 2026-12-03).
+  if (!checkout && prebuild?.reason && /node-gyp-build could not be loaded: Cannot find module/.test(prebuild.reason)) {
+    const dir = path.join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+    return {
+      cause: `node-gyp-build, the dependency that picks the prebuilt binary for this platform, is not installed where squeeze-excite can require it (${prebuild.reason})`,
+      fixes: [
+        'Ship the package with its dependencies: run npm ci --omit=dev (or npm install --omit=dev) in the app, and copy its whole node_modules, not the squeeze-excite folder alone.',
+        `Or name the binary, which needs no node-gyp-build: SQUEEZE_EXCITE_BINARY=<the .node file for this platform in ${dir}>`,
+      ],
     };
   }
   if (checkout) {
