@@ -446,8 +446,8 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
  * 512 MB heap, V8's fatal out-of-memory, past the old estimate of 8 bytes a comma). A header of
  * valid shape may hold any amount of such values under a key the format ignores (the reference
  * skips them): 7M empty arrays (21 MB, far under the size limit) ended a 200 MB heap. So a header
- * whose estimate exceeds a quarter of this process's heap limit, or half of its old space's
- * limit, is refused
+ * whose estimate exceeds a quarter of this process's heap limit, half of its old space's limit,
+ * or half of what the heap has free, is refused
  * before parsing: with Node's default heap, ~16M arrays and objects (millions of tensors).
  * Strings count too: the decoded text, alive while JSON.parse runs (its length, twice that where
  * V8 needs two bytes a character), and each string JSON.parse makes, 24 bytes plus its characters
@@ -463,49 +463,54 @@ function parseCostBytes(scan: HeaderScan, textBytes: number): number {
 // Captured at load, as the other built-ins: a replaced v8.getHeapStatistics must not lift the budget.
 const heapStatistics = nodeV8.getHeapStatistics;
 
-// The old space's size limit, where a parsed header ends up and what runs out. V8's heap_size_limit
-// counts the young generation besides it (3 semi-spaces, 48 MiB under Node's defaults), so the old
-// floor of 64 MiB let a 3 MB header end a process run with --max-old-space-size=16 (a limit of 64
-// MiB; V8's fatal out-of-memory, an attack, 2026-12-03). Taken from the limits only, never from
-// what is in use now, which counts garbage not yet collected (a review, 2026-12-03: the first
-// version refused a header after garbage and read it after a GC). From the Worker's
-// resourceLimits, else --max-old-space-size in the flags, else the limit less the young generation
-// (--max-semi-space-size, default 16 MiB). Read once: the flags do not change.
-const OLD_SPACE_BYTES: number = (() => {
+// The heap a parsed header may take. V8's heap_size_limit counts the young generation (3
+// semi-spaces, 48 MiB under Node's defaults) besides the old space, where a parsed header ends up
+// and what runs out: a floor of 64 MiB let a 3 MB header end a process run with
+// --max-old-space-size=16 (V8's fatal out-of-memory; an attack, 2026-12-03). Now the least of: a
+// quarter of the heap limit, half of the old space's limit, and half of what the heap has free now
+// less the young generation (live data counts: 45 MB live in a 64 MB old space ended such a
+// process on a 3.7 MB header when only the limits counted; garbage not yet collected counts too,
+// which refuses on the safe side; reviews, 2026-12-03). The old space's limit: a Worker's
+// resourceLimits where they are plausible, else --max-old-space-size (NODE_OPTIONS, then the
+// command line, which wins; whole option tokens only), else the limit less the young generation
+// (--max-semi-space-size, default 16 MiB). At least 1 MiB, which any one-tensor header fits.
+const HEAP_LIMITS: { young: number; old: number } = (() => {
   const MiB = 2 ** 20;
   const limit = heapStatistics().heap_size_limit;
   const rl = (nodeWorkerThreads.resourceLimits ?? {}) as { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
-  if (typeof rl.maxOldGenerationSizeMb === 'number' && rl.maxOldGenerationSizeMb > 0) return rl.maxOldGenerationSizeMb * MiB;
-  // Node's own options only: the text after -e / -p (or a --require'd path) is not a flag.
-  let flags = '';
+  const tokens: string[] = [];
   try {
-    const argv = process.execArgv;
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i] as string;
-      if (/^(-e|--eval|-p|--print|-r|--require|--import|--loader|--experimental-loader)$/.test(a)) i++;
-      else flags += ` ${a}`;
-    }
-    flags += ` ${process.env.NODE_OPTIONS ?? ''}`;
+    for (const t of (process.env.NODE_OPTIONS ?? '').split(/\s+/)) tokens.push(t);
+    for (const t of process.execArgv) tokens.push(t); // the command line after NODE_OPTIONS: it wins
   } catch {
     // unreadable: the defaults below
   }
-  const lastFlag = (name: string): number | null => {
-    const re = new RegExp(`--${name}(?:=|\\s+)(\\d+)`, 'g');
-    let m: RegExpExecArray | null;
+  const lastFlag = (name: RegExp): number | null => {
     let v: number | null = null;
-    while ((m = re.exec(flags)) !== null) v = Number(m[1]);
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i] as string;
+      const m = name.exec(t);
+      if (m === null) continue;
+      const value = m[1] !== undefined ? m[1] : tokens[i + 1];
+      if (value !== undefined && /^\d+$/.test(value)) v = Number(value);
+    }
     return v;
   };
-  const old = lastFlag('max[-_]old[-_]space[-_]size');
-  if (old !== null && old > 0) return old * MiB;
+  const semi = lastFlag(/^--max[-_]semi[-_]space[-_]size(?:=(\d+))?$/);
   const young = typeof rl.maxYoungGenerationSizeMb === 'number' && rl.maxYoungGenerationSizeMb > 0
     ? rl.maxYoungGenerationSizeMb * MiB
-    : 3 * (lastFlag('max[-_]semi[-_]space[-_]size') ?? 16) * MiB;
-  return MathMax(limit - young, limit / 4);
+    : 3 * (semi ?? 16) * MiB;
+  let old = MathMax(limit - young, limit / 8);
+  const plausible = (mb: number | null | undefined): mb is number => typeof mb === 'number' && mb > 0 && mb * MiB <= limit;
+  if (plausible(rl.maxOldGenerationSizeMb)) old = MathMin(old, rl.maxOldGenerationSizeMb * MiB);
+  const flagOld = lastFlag(/^--max[-_]old[-_]space[-_]size(?:=(\d+))?$/);
+  if (plausible(flagOld)) old = MathMin(old, flagOld * MiB);
+  return { young, old };
 })();
 
 function headerHeapBudget(): number {
-  return MathMax(2 ** 20, MathMin(heapStatistics().heap_size_limit / 4, OLD_SPACE_BYTES / 2));
+  const s = heapStatistics();
+  return MathMax(2 ** 20, MathMin(s.heap_size_limit / 4, HEAP_LIMITS.old / 2, (s.total_available_size - HEAP_LIMITS.young) / 2));
 }
 
 function isCount(v: unknown): v is number {
@@ -514,6 +519,16 @@ function isCount(v: unknown): v is number {
 
 /** Parses and validates the header bytes (headerLength of them) against a file of fileLength bytes. @internal */
 export function parseHeader(src: string, bytes: Uint8Array, headerLength: number, fileLength: number): SafetensorsHeader {
+  // The decoded text alone takes a byte a character at least: a header larger than the budget is
+  // refused before it is decoded (a 25 MB one ended an 8 MB old space in the decoder; a review).
+  const early = headerHeapBudget();
+  if (lengthOf(bytes) > early) {
+    throw new SafetensorsError(
+      src,
+      'header-too-large',
+      `the header's ${lengthOf(bytes)} bytes alone, decoded, would take more than the ${MathRound(early / 2 ** 20)} MB of JS heap allowed (the least of a quarter of this process's heap limit, half of its old space's limit and half of what the heap has free; node --max-old-space-size, or a Worker's resourceLimits.maxOldGenerationSizeMb, raises it)`,
+    );
+  }
   let text: string;
   try {
     text = ReflectApply(utf8Decode, utf8, [bytes]) as string;
@@ -537,7 +552,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     throw new SafetensorsError(
       src,
       'header-too-large',
-      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${MathRound(cost / 2 ** 20)} MB of JS heap, more than the ${MathRound(budget / 2 ** 20)} MB allowed (a quarter of this process's heap limit, or half of its old space's; node --max-old-space-size, or a Worker's resourceLimits.maxOldGenerationSizeMb, raises it)`,
+      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${MathRound(cost / 2 ** 20)} MB of JS heap, more than the ${MathRound(budget / 2 ** 20)} MB allowed (the least of a quarter of this process's heap limit, half of its old space's limit and half of what the heap has free; node --max-old-space-size, or a Worker's resourceLimits.maxOldGenerationSizeMb, raises it)`,
     );
   }
   let json: unknown;

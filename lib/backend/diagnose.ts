@@ -126,7 +126,9 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     // The file is there but this user may not read it: a Docker COPY with a restrictive umask and a
     // non-root USER, or an install as root; a reinstall by the same user would fail the same way
     // (a helper's test of deployments, 2026-12-03).
-    if (/Permission denied|EACCES/.test(prebuild.reason ?? '')) {
+    // Only when the denied file is the prebuild itself (dlopen: "<file>: cannot open shared object
+    // file: Permission denied"), not a library it needs or an SELinux denial (a review).
+    if ((prebuild.reason ?? '').includes(`${prebuild.file}: cannot open shared object file: Permission denied`)) {
       return {
         cause: `the prebuilt binary for this platform is there, but this process may not read it: ${prebuild.reason}`,
         fixes: [

@@ -256,6 +256,9 @@ interface LoadFailure {
   message: string;
   report: LoadReport | null;
   cause?: unknown;
+  /** The conditions the failed load ran under (kept failures only): see stillHolds. */
+  builtins?: unknown[];
+  stackShort?: boolean;
 }
 
 function failureError(f: LoadFailure): Error {
@@ -265,40 +268,36 @@ function failureError(f: LoadFailure): Error {
 
 let loading = false;
 
-// Frames of a small function that must fit on the stack after a failed load for the failure to be
-// kept. A first call made from deep recursion ran out of stack inside the load (in dlopen's
-// wrapper, a stat, a readdir), which read as "the local build did not load" and was kept: every
-// later call, from any depth, failed with advice to rebuild (an attack, 2026-12-03).
+// A failed load is kept with the conditions it ran under, and the load runs again on a later call
+// only where those have changed. A first call made from deep recursion ran out of stack inside the
+// load (in dlopen's wrapper, a stat, a readdir), which read as "the local build did not load"; an
+// Array.prototype.push that dropped its arguments during the first call only left "the addon is
+// not built" (with nothing tried). Both were kept for the process, and every later call failed
+// with advice to rebuild (an attack, 2026-12-03). Now a later call loads again when it has the
+// stack the failed one lacked (STACK_PROBE_FRAMES frames of a small function), or when a built-in
+// the loader uses is not the one the failed load used. Compared with the failed load's own values,
+// not with those at import: an app that loads graceful-fs or core-js after this package (they
+// replace fs.closeSync, Array.prototype.push for good) keeps its failure, as before (reviews,
+// 2026-12-03).
 const STACK_PROBE_FRAMES = 2000;
-
-// Built-ins the loader calls (it runs once, lazily, and uses them as they are then). A failed load
-// while one of them was not itself is not kept either: an Array.prototype.push that dropped its
-// arguments during the first call only left "the addon is not built" (with nothing tried) for the
-// rest of the process (the same attack). The language's own (Array, String, RegExp, JSON, Object)
-// are compared with their values at import: replacing one is never an app's normal state. Node's
-// modules (fs, path, process.dlopen) only with their values when the load started: an app that
-// loads graceful-fs after this package (it replaces fs.closeSync for good) keeps its failures as
-// before (a review, 2026-12-03).
-const WATCHED_INTRINSICS: ReadonlyArray<readonly [object, ReadonlyArray<PropertyKey>]> = [
+const WATCHED: ReadonlyArray<readonly [object, ReadonlyArray<PropertyKey>]> = [
   [Array.prototype, ['push', 'map', 'filter', 'find', 'findIndex', 'some', 'every', 'forEach', 'join', 'includes', 'indexOf', 'slice', 'sort', 'concat', Symbol.iterator]],
   [String.prototype, ['split', 'replace', 'startsWith', 'endsWith', 'includes', 'slice', 'trim', 'indexOf', 'match', 'toLowerCase']],
   [RegExp.prototype, ['exec', 'test', Symbol.replace, Symbol.match, Symbol.split]],
   [JSON, ['parse', 'stringify']],
   [Object, ['keys', 'assign', 'freeze', 'entries']],
-];
-const WATCHED_MODULES: ReadonlyArray<readonly [object, ReadonlyArray<PropertyKey>]> = [
   [nodeFs, ['statSync', 'existsSync', 'readdirSync', 'readFileSync', 'openSync', 'readSync', 'closeSync', 'fstatSync']],
   [nodePath, ['join', 'resolve', 'dirname', 'basename', 'extname']],
   [process, ['dlopen']],
 ];
 const THREW: unique symbol = Symbol('threw');
 
-/** The values of `watched` now, in order (a getter that throws reads as THREW). */
-function valuesOf(watched: ReadonlyArray<readonly [object, ReadonlyArray<PropertyKey>]>): unknown[] {
+/** The watched built-ins' values now, in order (a getter that throws reads as THREW). */
+function builtinsNow(): unknown[] {
   const out: unknown[] = [];
   let n = 0;
-  for (let i = 0; i < watched.length; i++) {
-    const [o, keys] = watched[i] as readonly [object, ReadonlyArray<PropertyKey>];
+  for (let i = 0; i < WATCHED.length; i++) {
+    const [o, keys] = WATCHED[i] as readonly [object, ReadonlyArray<PropertyKey>];
     for (let k = 0; k < keys.length; k++) {
       let v: unknown;
       try {
@@ -312,32 +311,31 @@ function valuesOf(watched: ReadonlyArray<readonly [object, ReadonlyArray<Propert
   return out;
 }
 
-/** The name of the first of `watched` whose value is not the one in `before` (or threw), or null. */
-function changedSince(watched: ReadonlyArray<readonly [object, ReadonlyArray<PropertyKey>]>, before: unknown[]): string | null {
-  const now = valuesOf(watched);
-  let n = 0;
-  for (let i = 0; i < watched.length; i++) {
-    const keys = (watched[i] as readonly [object, ReadonlyArray<PropertyKey>])[1];
-    for (let k = 0; k < keys.length; k++, n++) if (now[n] !== before[n] || now[n] === THREW) return StringCtor(keys[k]);
-  }
-  return null;
-}
-
-const INTRINSICS_AT_IMPORT = valuesOf(WATCHED_INTRINSICS);
-
-/** Why a failed load must not be kept (the stack nearly exhausted, a watched built-in changed), or null. */
-function transientCause(err: Error, modulesAtStart: unknown[]): string | null {
-  if (RegExpPrototypeExec(/Maximum call stack size exceeded/, StringCtor(err.message)) !== null) {
-    return 'the stack ran out during the load (the first call of the process was made from deep recursion)';
-  }
+/** Whether fewer than STACK_PROBE_FRAMES frames fit on the stack from here. */
+function stackShort(): boolean {
   const probe = (n: number): number => (n === 0 ? 0 : 1 + probe(n - 1));
   try {
     probe(STACK_PROBE_FRAMES);
+    return false;
   } catch {
-    return 'the stack was nearly exhausted (the first call of the process was made from deep recursion)';
+    return true;
   }
-  const changed = changedSince(WATCHED_INTRINSICS, INTRINSICS_AT_IMPORT) ?? changedSince(WATCHED_MODULES, modulesAtStart);
-  return changed === null ? null : `a built-in the loader uses (${changed}) was not the one it found at import, or changed while it ran`;
+}
+
+/** Whether the watched built-ins are those of `before` (and none throws). */
+function sameBuiltins(before: unknown[]): boolean {
+  const now = builtinsNow();
+  for (let i = 0; i < now.length; i++) if (now[i] !== before[i] || now[i] === THREW) return false;
+  return true;
+}
+
+/** Whether a kept failure still answers for this call: the same built-ins, and no more stack than it had. */
+function stillHolds(f: LoadFailure): boolean {
+  if (f.builtins === undefined) return true;
+  if (f.stackShort === true && !stackShort()) return false;
+  const now = builtinsNow();
+  for (let i = 0; i < now.length; i++) if (now[i] !== f.builtins[i] || now[i] === THREW) return false;
+  return true;
 }
 
 /**
@@ -347,7 +345,10 @@ function transientCause(err: Error, modulesAtStart: unknown[]): string | null {
  */
 export function loadBinding(): NativeBinding {
   if (cached) return cached.binding;
-  if (cachedFailure) throw failureError(cachedFailure);
+  if (cachedFailure) {
+    if (stillHolds(cachedFailure)) throw failureError(cachedFailure);
+    cachedFailure = null; // the conditions it failed under have changed: load again
+  }
   // Asked again from inside the load (code the caller put in path, fs or JSON called this
   // package): refused, so that no second load runs inside the first; the outer call goes on.
   if (loading) {
@@ -357,9 +358,9 @@ export function loadBinding(): NativeBinding {
     });
   }
   loading = true;
-  let before: unknown[] = [];
+  let builtins: unknown[] = [];
   try {
-    before = valuesOf(WATCHED_MODULES);
+    builtins = builtinsNow();
     const loaded = loadWith();
     loaded.binding.setResultAllocator?.(allocateResult);
     cached = { binding: loaded.binding, report: freezeReport(loaded.report) };
@@ -369,15 +370,14 @@ export function loadBinding(): NativeBinding {
       const why = err instanceof Error ? StringCtor(err.message) : StringCtor(err);
       throw failureError({ message: StringPrototypeStartsWith(why, 'squeeze-excite') ? why : `squeeze-excite: loading the native addon failed: ${why} (not kept: the next call loads again)`, report: null, cause: err });
     }
-    const transient = transientCause(err, before);
-    if (transient !== null) {
-      throw failureError({
-        message: `squeeze-excite: the native addon did not load, and ${transient}: this failure is not kept, the next call loads again. What the load saw: ${err.message}`,
-        report: null,
-        cause: err,
-      });
-    }
-    cachedFailure = { message: err.message, report: freezeReport(err.report) };
+    const short = RegExpPrototypeExec(/Maximum call stack size exceeded/, StringCtor(err.message)) !== null || stackShort();
+    const changed = !short && !sameBuiltins(builtins);
+    const note = short
+      ? '\n(The stack was nearly exhausted during this load: the first call was made from deep recursion. A later call with more stack left loads again.)'
+      : changed
+        ? '\n(A built-in the loader uses was replaced while it ran: a later call with the built-ins as they were before loads again.)'
+        : '';
+    cachedFailure = { message: err.message + note, report: freezeReport(err.report), builtins: changed ? [] : builtins, stackShort: short };
     throw failureError(cachedFailure);
   } finally {
     loading = false;
