@@ -680,6 +680,13 @@ describe('an addon of another version', () => {
   });
 });
 
+/** Runs `script` (which prints { first, second, binary }) in a child with this suite's addon named. */
+function firstAndSecondCall(script: string): { first: { code?: string; message?: string; result?: number[] }; second: number[]; binary: boolean } {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  if (builtAddon !== null) env.SQUEEZE_EXCITE_BINARY = builtAddon;
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8' })) as ReturnType<typeof firstAndSecondCall>;
+}
+
 // An attack (2026-12-03): the first call of a process made from deep recursion ran out of stack
 // inside the load (in dlopen's wrapper), which read as "the local build did not load" and was kept
 // for every later call, however much stack it had:
@@ -699,13 +706,7 @@ describe('a load that runs out of stack', () => {
       let first;
       try { first = { result: call() }; } catch (e) { first = { code: e.code, message: e.message }; }
       console.log(JSON.stringify({ first, second: call(), binary: sq.loadReport().binary !== null }));`;
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    if (builtAddon !== null) env.SQUEEZE_EXCITE_BINARY = builtAddon;
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8' })) as {
-      first: { code?: string; message?: string; result?: number[] };
-      second: number[];
-      binary: boolean;
-    };
+    const out = firstAndSecondCall(script);
     expect(out.first.code).toBe('ERR_SQEX_LOAD');
     expect(out.first.message).toMatch(/Maximum call stack size exceeded.*\(The stack was nearly exhausted during this load: the first call was made from deep recursion\. A later call with more stack left loads again\.\)/s);
     // Zero weights: every gate is sigmoid(0) = 0.5.
@@ -751,13 +752,7 @@ describe('a load while a built-in it uses is replaced', () => {
       try { first = { result: call() }; } catch (e) { first = { code: e.code, message: e.message }; }
       Array.prototype.push = push;
       console.log(JSON.stringify({ first, second: call(), binary: sq.loadReport().binary !== null }));`;
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    if (builtAddon !== null) env.SQUEEZE_EXCITE_BINARY = builtAddon;
-    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8' })) as {
-      first: { code?: string; message?: string; result?: number[] };
-      second: number[];
-      binary: boolean;
-    };
+    const out = firstAndSecondCall(script);
     // The first call may fail (the loader ran with the broken push); the failure it keeps holds
     // only while that push is there.
     if (out.first.result === undefined) expect(out.first.code).toBe('ERR_SQEX_LOAD');
