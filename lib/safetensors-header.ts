@@ -496,16 +496,19 @@ const HEAP_LIMITS: { young: number; old: number } = (() => {
     }
     return v;
   };
+  // A known old-space limit also gives the young generation's size (the rest of the heap limit):
+  // Node 24's V8 gives --max-old-space-size=64 a heap limit of 256 MiB, 192 of them young.
+  const plausible = (mb: number | null | undefined): mb is number => typeof mb === 'number' && mb > 0 && mb * MiB <= limit;
+  let old: number | null = plausible(rl.maxOldGenerationSizeMb) ? rl.maxOldGenerationSizeMb * MiB : null;
+  const flagOld = lastFlag(/^--max[-_]old[-_]space[-_]size(?:=(\d+))?$/);
+  if (plausible(flagOld)) old = MathMin(old ?? limit, flagOld * MiB);
   const semi = lastFlag(/^--max[-_]semi[-_]space[-_]size(?:=(\d+))?$/);
   const young = typeof rl.maxYoungGenerationSizeMb === 'number' && rl.maxYoungGenerationSizeMb > 0
     ? rl.maxYoungGenerationSizeMb * MiB
-    : 3 * (semi ?? 16) * MiB;
-  let old = MathMax(limit - young, limit / 8);
-  const plausible = (mb: number | null | undefined): mb is number => typeof mb === 'number' && mb > 0 && mb * MiB <= limit;
-  if (plausible(rl.maxOldGenerationSizeMb)) old = MathMin(old, rl.maxOldGenerationSizeMb * MiB);
-  const flagOld = lastFlag(/^--max[-_]old[-_]space[-_]size(?:=(\d+))?$/);
-  if (plausible(flagOld)) old = MathMin(old, flagOld * MiB);
-  return { young, old };
+    : old !== null
+      ? MathMax(limit - old, 0)
+      : 3 * (semi ?? 16) * MiB;
+  return { young, old: old ?? MathMax(limit - young, limit / 8) };
 })();
 
 function headerHeapBudget(): number {

@@ -1,5 +1,5 @@
 // SEBlock / ECABlock / CBAMBlock on the CPU equal the functions bitwise, and the reference.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { CBAMBlock, ECABlock, SEBlock, cbamForward, ecaForward, seForward } from '../dist/index.js';
@@ -113,9 +113,12 @@ describe('blocks without SharedArrayBuffer', () => {
         same(refEca, await eca.forwardAsync(x, [2, 16, 5, 5], { offload: 'always' })),
       ]));
     })().catch((e) => { console.log(JSON.stringify([e.code, e.message])); });`;
+  // (V8 dropped the flag after Node 20's: later Node refuses it as a bad option; the deleted global
+  // is the same case there.)
+  const noSabFlag = spawnSync(process.execPath, ['--no-harmony-sharedarraybuffer', '-e', '0']).status === 0;
   test.each([
-    ['node --no-harmony-sharedarraybuffer', ['--no-harmony-sharedarraybuffer'], 'keep'],
-    ['the global deleted after the package loaded', [], 'delete'],
+    ...(noSabFlag ? [['node --no-harmony-sharedarraybuffer', ['--no-harmony-sharedarraybuffer'], 'keep'] as const] : []),
+    ['the global deleted after the package loaded', [], 'delete'] as const,
   ])('%s: blocks construct and compute as the ops do', (_what, flags, mode) => {
     const out = JSON.parse(execFileSync(process.execPath, [...flags, '-e', script, mode], { encoding: 'utf8' })) as unknown[];
     expect(out).toEqual(['undefined', true, true, true]);
