@@ -333,9 +333,7 @@ function sameBuiltins(before: unknown[]): boolean {
 function stillHolds(f: LoadFailure): boolean {
   if (f.builtins === undefined) return true;
   if (f.stackShort === true && !stackShort()) return false;
-  const now = builtinsNow();
-  for (let i = 0; i < now.length; i++) if (now[i] !== f.builtins[i] || now[i] === THREW) return false;
-  return true;
+  return sameBuiltins(f.builtins);
 }
 
 /**
