@@ -10,7 +10,7 @@
 //              little-endian elements. The tensors must cover it exactly: sorted by offset, each
 //              begins where the previous ended, the first at 0, the last ends at the file's end.
 
-import { nodeV8, nodeWorkerThreads } from './node-builtins.js';
+import { heapBudgetBytes } from './heap-budget.js';
 import { describe } from './describe.js';
 import { isPlainObject } from './is.js';
 import { bufferOf, byteOffsetOf, isSharedView, lengthOf, MAX_U64 } from './typed-arrays.js';
@@ -19,7 +19,6 @@ import {
   BigIntCtor,
   JSONParse,
   JSONStringify,
-  MathMax,
   MathMin,
   MathRound,
   NumberIsSafeInteger,
@@ -460,62 +459,6 @@ function parseCostBytes(scan: HeaderScan, textBytes: number): number {
   return scan.opens * 64 + scan.commas * 8 + scan.largeObjectMembers * 160 + strings;
 }
 
-// Captured at load, as the other built-ins: a replaced v8.getHeapStatistics must not lift the budget.
-const heapStatistics = nodeV8.getHeapStatistics;
-
-// The heap a parsed header may take. V8's heap_size_limit counts the young generation (3
-// semi-spaces, 48 MiB under Node's defaults) besides the old space, where a parsed header ends up
-// and what runs out: a floor of 64 MiB let a 3 MB header end a process run with
-// --max-old-space-size=16 (V8's fatal out-of-memory; an attack, 2026-12-03). Now the least of: a
-// quarter of the heap limit, half of the old space's limit, and half of what the heap has free now
-// less the young generation (live data counts: 45 MB live in a 64 MB old space ended such a
-// process on a 3.7 MB header when only the limits counted; garbage not yet collected counts too,
-// which refuses on the safe side; reviews, 2026-12-03). The old space's limit: a Worker's
-// resourceLimits where they are plausible, else --max-old-space-size (NODE_OPTIONS, then the
-// command line, which wins; whole option tokens only), else the limit less the young generation
-// (--max-semi-space-size, default 16 MiB). At least 1 MiB, which any one-tensor header fits.
-const HEAP_LIMITS: { young: number; old: number } = (() => {
-  const MiB = 2 ** 20;
-  const limit = heapStatistics().heap_size_limit;
-  const rl = (nodeWorkerThreads.resourceLimits ?? {}) as { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number };
-  const tokens: string[] = [];
-  try {
-    for (const t of (process.env.NODE_OPTIONS ?? '').split(/\s+/)) tokens.push(t);
-    for (const t of process.execArgv) tokens.push(t); // the command line after NODE_OPTIONS: it wins
-  } catch {
-    // unreadable: the defaults below
-  }
-  const lastFlag = (name: RegExp): number | null => {
-    let v: number | null = null;
-    for (let i = 0; i < tokens.length; i++) {
-      const t = tokens[i] as string;
-      const m = name.exec(t);
-      if (m === null) continue;
-      const value = m[1] !== undefined ? m[1] : tokens[i + 1];
-      if (value !== undefined && /^\d+$/.test(value)) v = Number(value);
-    }
-    return v;
-  };
-  // A known old-space limit also gives the young generation's size (the rest of the heap limit):
-  // Node 24's V8 gives --max-old-space-size=64 a heap limit of 256 MiB, 192 of them young.
-  const plausible = (mb: number | null | undefined): mb is number => typeof mb === 'number' && mb > 0 && mb * MiB <= limit;
-  let old: number | null = plausible(rl.maxOldGenerationSizeMb) ? rl.maxOldGenerationSizeMb * MiB : null;
-  const flagOld = lastFlag(/^--max[-_]old[-_]space[-_]size(?:=(\d+))?$/);
-  if (plausible(flagOld)) old = MathMin(old ?? limit, flagOld * MiB);
-  const semi = lastFlag(/^--max[-_]semi[-_]space[-_]size(?:=(\d+))?$/);
-  const young = typeof rl.maxYoungGenerationSizeMb === 'number' && rl.maxYoungGenerationSizeMb > 0
-    ? rl.maxYoungGenerationSizeMb * MiB
-    : old !== null
-      ? MathMax(limit - old, 0)
-      : 3 * (semi ?? 16) * MiB;
-  return { young, old: old ?? MathMax(limit - young, limit / 8) };
-})();
-
-function headerHeapBudget(): number {
-  const s = heapStatistics();
-  return MathMax(2 ** 20, MathMin(s.heap_size_limit / 4, HEAP_LIMITS.old / 2, (s.total_available_size - HEAP_LIMITS.young) / 2));
-}
-
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && NumberIsSafeInteger(v) && v >= 0;
 }
@@ -524,7 +467,7 @@ function isCount(v: unknown): v is number {
 export function parseHeader(src: string, bytes: Uint8Array, headerLength: number, fileLength: number): SafetensorsHeader {
   // The decoded text alone takes a byte a character at least: a header larger than the budget is
   // refused before it is decoded (a 25 MB one ended an 8 MB old space in the decoder; a review).
-  const early = headerHeapBudget();
+  const early = heapBudgetBytes();
   if (lengthOf(bytes) > early) {
     throw new SafetensorsError(
       src,
@@ -550,7 +493,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     );
   }
   const cost = parseCostBytes(scan, lengthOf(bytes));
-  const budget = headerHeapBudget();
+  const budget = heapBudgetBytes();
   if (cost > budget) {
     throw new SafetensorsError(
       src,
