@@ -1,29 +1,33 @@
 // CPU half of `npm run bench`: each op against a same-size single-threaded memcpy
 // (dst.set(src) on Float32Arrays of x's length) measured in the same run, and against a floor
 // built from machine rates measured in the same run (native/dev/cpu_rates.cpp).
-// Rows: { op, shape, layout, dtype, ms, msP10, msP90, gbps, ratio, copyMs, floorMs, floorRatio }, gbps = 2 × bytes
-// / time (one read of x, one write of y), ratio = op time / memcpy time, floorRatio = op time / floor.
+// Rows: { op, shape, layout, dtype, hidden, k, ms, msP10, msP90, gbps, ratio, copyMs, floorMs,
+// floorRatio, newMs, newMedianMs, outMeanMs, newRatio, [contended…], [ort…] } (runCpuBench says
+// what each is), gbps = 2 × bytes / time (one read of x, one write of y), ratio = op time /
+// memcpy time, floorRatio = op time / floor.
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
-import { addOrtColumns } from './ort_peers.mjs';
+import { createOrtRunner, loadOnnxRuntime, prepareOrtCase } from './ort_peers.mjs';
 import { randomArray } from './random.mjs';
-import { median, quantile, roundMs } from './stats.mjs';
+import { mean, median, quantile, roundMs } from './stats.mjs';
 
 const require = createRequire(import.meta.url);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Machine rates for the floor column: compiles native/dev/cpu_rates.cpp into build/ (once; again
- * when the source is newer) and runs it. Returns { rates } (see cpu_rates.cpp for the fields) or
- * { reason } when no C++ compiler is there or the probe fails.
+ * when the source is newer) and runs it, probing its fixed sizes (64 KiB .. 64 MiB) and `sizes`
+ * (bytes: each row's x and weights, so that a floor uses the rate of the row's own size). Returns
+ * { rates } (see cpu_rates.cpp for the fields) or { reason } when no C++ compiler is there or the
+ * probe fails.
  */
-export function measureRates(threads) {
+export function measureRates(threads, sizes = []) {
   const src = path.join(ROOT, 'native', 'dev', 'cpu_rates.cpp');
   const exe = path.join(ROOT, 'build', process.platform === 'win32' ? 'cpu_rates.exe' : 'cpu_rates');
   try {
@@ -32,9 +36,12 @@ export function measureRates(threads) {
       const cxx = process.env.CXX || 'c++';
       execFileSync(cxx, ['-O2', '-std=c++17', '-pthread', '-Wno-psabi', src, '-o', exe], { stdio: ['ignore', 'ignore', 'pipe'] });
     }
+    const args = [String(threads)];
+    const extra = [...new Set(sizes.filter((b) => b >= 4096 && b <= 2 ** 30).map((b) => b - (b % 4)))];
+    if (extra.length) args.push(extra.join(','));
     // Best of three probes, entry by entry: the 16-64 MB copy rate of this VM varied 47-100 GB/s
     // from one probe to the next (NOTES-cpu.md), and a floor must not be set by a slow moment.
-    const runs = [0, 1, 2].map(() => JSON.parse(execFileSync(exe, [String(threads)], { stdio: ['ignore', 'pipe', 'pipe'] }).toString()));
+    const runs = [0, 1, 2].map(() => JSON.parse(execFileSync(exe, args, { stdio: ['ignore', 'pipe', 'pipe'] }).toString()));
     return { rates: runs.reduce(bestRates) };
   } catch (err) {
     return { reason: `rate probe unavailable (${String(err.message).split('\n')[0]})` };
@@ -47,37 +54,45 @@ export function bestRates(a, b) {
   return Object.fromEntries(Object.entries(a).map(([k, v]) => [k, k === 'sizes' ? v : best(v, b[k])]));
 }
 
-// Best rate over the thread counts at the smallest probed size >= bytes (the largest size past it).
-function rateAt(rates, table, bytes) {
-  let i = rates.sizes.findIndex((s) => s >= bytes);
+// Best rate over the thread counts at `bytes` when it was probed, else at the smallest probed size
+// above it (the largest size past them all). Sizes under 4 KiB are not probed: they take 64 KiB's.
+export function rateAt(rates, table, bytes) {
+  const b = bytes - (bytes % 4);
+  let i = rates.sizes.findIndex((s) => s >= b);
   if (i < 0) i = rates.sizes.length - 1;
   return Math.max(...rates[table].map((perThreads) => perThreads[i]));
+}
+
+/** The bytes the floor reads at their own rates: x (copied: read once, y written once) and the weights (read once). */
+export function floorSizes(cs) {
+  const { op, batch: n, c, h, w, hidden } = cs;
+  const xBytes = n * c * h * w * 4;
+  let weightBytes = 0;
+  if (op === 'se' || op === 'cbam') weightBytes = (2 * hidden * c + hidden + c) * 4;
+  if (op === 'cbam') weightBytes += (2 * cs.k * cs.k + 1) * 4;
+  return { xBytes, weightBytes };
 }
 
 /**
  * The floor of one row, in ms: x read once and y written once at the copy rate of x's size, the
  * weights read once (one pass shared by the whole batch) at the read rate of their size, and the
- * excitation's multiply-adds at the fp64 FMA rate (the FCs accumulate in double for the 1e-5
- * accuracy), each at the best thread count. The terms are added: a bound no kernel can beat
- * unless it overlaps the FCs with the streaming.
+ * multiply-adds at the machine's fastest FMA rate (fp32; our FCs accumulate in double for the 1e-5
+ * accuracy, at half that rate, a cost of the implementation the floor does not excuse), each at
+ * the best thread count. Multiply-adds: SE's two FCs (2 · hidden · C a sample), CBAM's shared MLP
+ * on both descriptors (twice that) and its k×k conv over the two maps (2 · k² a pixel), ECA's
+ * k-tap conv (k · C). The terms are added: a bound no kernel can beat unless it overlaps the
+ * FCs with the streaming.
  */
 export function floorMs(rates, cs) {
   const { op, batch: n, c, h, w, hidden } = cs;
-  const xBytes = n * c * h * w * 4;
-  let weightBytes = 0;
+  const { xBytes, weightBytes } = floorSizes(cs);
   let macs = 0;
-  if (op === 'se' || op === 'cbam') {
-    weightBytes = (2 * hidden * c + hidden + c) * 4;
-    macs = 2 * hidden * c * n;
-  }
-  if (op === 'cbam') {
-    weightBytes += (2 * 49 + 1) * 4;
-    macs += 2 * 49 * h * w * n;
-  }
-  if (op === 'eca') macs = ecaK(c) * c * n;
+  if (op === 'se') macs = 2 * hidden * c * n;
+  if (op === 'cbam') macs = 2 * (2 * hidden * c * n) + 2 * cs.k * cs.k * h * w * n;
+  if (op === 'eca') macs = cs.k * c * n;
   const sec = xBytes * 2 / rateAt(rates, 'copy', xBytes) +
     (weightBytes ? weightBytes / rateAt(rates, 'read', weightBytes) : 0) +
-    macs / Math.max(...rates.fma64);
+    macs / Math.max(...rates.fma32);
   return sec * 1e3;
 }
 
@@ -97,25 +112,33 @@ const SHAPES = [
   { c: 240, h: 28, w: 28, hidden: 10 },
 ];
 
-// Rounds of back-to-back runs of the op and the memcpy, first run of each stint dropped, so each
-// is timed in its own steady state while drifts of the machine hit both alike.
-function timePair(runOp, runCopy, bytes, quick) {
-  const reps = quick ? 6 : bytes > 8 << 20 ? 20 : 60;
-  const rounds = quick ? 2 : 4;
+/**
+ * Times stints in rounds: each round runs every stint once, `stint` calls back to back, the first
+ * call of each stint dropped, so that each is timed in its own steady state while drifts of the
+ * machine hit all of them alike. stints: [{ name, run, async?, before?, after? }] (before/after
+ * run around each stint, untimed). Returns { [name]: ms per call[] }.
+ */
+async function timeRounds(stints, { reps, rounds }) {
   const stint = Math.max(3, Math.ceil(reps / rounds) + 1);
-  const opTimes = [];
-  const copyTimes = [];
+  const samples = Object.fromEntries(stints.map((st) => [st.name, []]));
   for (let r = 0; r < rounds; r++) {
-    for (const [fn, into] of [[runCopy, copyTimes], [runOp, opTimes]]) {
-      for (let k = 0; k < stint; k++) {
-        const t0 = performance.now();
-        fn();
-        const dt = performance.now() - t0;
-        if (k > 0) into.push(dt);
+    for (const st of stints) {
+      const into = samples[st.name];
+      await st.before?.();
+      try {
+        for (let k = 0; k < stint; k++) {
+          const t0 = performance.now();
+          if (st.async) await st.run();
+          else st.run();
+          const dt = performance.now() - t0;
+          if (k > 0) into.push(dt);
+        }
+      } finally {
+        st.after?.();
       }
     }
   }
-  return { ms: median(opTimes), copyMs: median(copyTimes), samples: opTimes.length, p10: quantile(opTimes, 0.1), p90: quantile(opTimes, 0.9) };
+  return samples;
 }
 
 function makeWeights(op, c, hidden, seed) {
@@ -131,7 +154,7 @@ function makeWeights(op, c, hidden, seed) {
     b2: randomArray(c, seed + 4, 0.1),
   };
   if (op === 'cbam') {
-    w.spatialWeight = randomArray(2 * 7 * 7, seed + 5, 0.2);
+    w.spatialWeight = randomArray(2 * 7 * 7, seed + 5, 0.2); // CBAM's k = 7 (cases' k)
     w.spatialBias = new Float32Array([0.05]);
   }
   return w;
@@ -154,9 +177,42 @@ function defaultCases(quick) {
   return cases;
 }
 
-// A busy-loop child process (another program holding one core), pinned to the last CPU with
-// taskset when asked and available. Returns { child, how }.
-function startBusyLoop(pin) {
+// The CPU time (s) a process has used: /proc/<pid>/schedstat (ns), else /proc/<pid>/stat's utime +
+// stime (clock ticks, 10 ms on most kernels: coarse beside stints of a few ms, exact in the sum);
+// null off Linux.
+function cpuSeconds(pid, ticksPerSecond) {
+  try {
+    const ns = Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]);
+    if (Number.isFinite(ns)) return ns / 1e9;
+  } catch {
+    // no schedstat (CONFIG_SCHED_INFO off): the tick counts
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return null;
+  }
+}
+
+function clockTicks() {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim()) || 100;
+  } catch {
+    return 100;
+  }
+}
+
+/**
+ * A busy-loop child process (another program holding one core), pinned to the last CPU with
+ * taskset when asked and available, stopped (SIGSTOP) between the rows' contended stints and
+ * continued (SIGCONT) for them, so that each row's contended calls are timed in the same rounds as
+ * its idle ones. Returns { how, resume, pause, share, stop }: share() = the child's CPU time over
+ * the wall time it was let run (1 when it held a whole core; null off Linux).
+ */
+async function startBusyLoop(pin) {
+  if (process.platform === 'win32') throw new Error('--contended needs SIGSTOP and SIGCONT (Linux or macOS)');
   const args = ['-e', 'for (;;) {}'];
   let cmd = process.execPath;
   let how = 'unpinned';
@@ -172,37 +228,90 @@ function startBusyLoop(pin) {
     }
   }
   const child = spawn(cmd, args, { stdio: 'ignore' });
+  let failed = null;
+  child.on('error', (err) => { failed = err; });
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
-  return { child, how, stop: () => { kill(); process.removeListener('exit', kill); } };
+  await new Promise((resolve) => setTimeout(resolve, 200)); // node starts and spins
+  if (failed || child.exitCode !== null) throw new Error(`the busy-loop process did not start (${failed?.message ?? `exit ${child.exitCode}`})`);
+  child.kill('SIGSTOP');
+  const ticks = clockTicks();
+  let wall = 0;
+  let cpu = 0;
+  let t0 = 0;
+  let c0 = null;
+  const spinUntil = (t) => { while (performance.now() < t) { /* the child is scheduled meanwhile */ } };
+  return {
+    how,
+    resume() {
+      c0 = cpuSeconds(child.pid, ticks);
+      t0 = performance.now();
+      child.kill('SIGCONT');
+      spinUntil(performance.now() + 5); // it runs before the stint's first call
+    },
+    pause() {
+      child.kill('SIGSTOP');
+      wall += (performance.now() - t0) / 1e3;
+      const c1 = cpuSeconds(child.pid, ticks);
+      if (c0 !== null && c1 !== null) cpu += c1 - c0;
+    },
+    share: () => (c0 === null || wall === 0 ? null : cpu / wall),
+    stop() {
+      kill();
+      process.removeListener('exit', kill);
+    },
+  };
 }
 
 /**
- * Runs the CPU table. Returns { rows, rates, contended }; progress goes through log(). The thread
- * count is the library default (hardware concurrency); the memcpy is single-threaded, as in the
- * issue. shapes ([N, C, H, W][]) replaces the built-in shapes (every op on each; SE/CBAM hidden =
- * max(8, C/16), as in the GPU table); ops and layouts filter (null: all). contended
- * ('pinned' | 'unpinned' | null): after the idle table, time every row again while a busy-loop
- * child process holds a core; each row gets contendedMs and contendedRatio (= contendedMs / ms).
- * Every row also times the default call form (no out: a new result array per call) in rounds
- * interleaved with the out form: newMs, and newRatio = newMs / the out form's time in those rounds.
- * onnxruntime: bench/ort_peers.mjs addOrtColumns' metadata; with onnxruntime-node installed each
- * row also gets ortMs, ortRatio (= ortMs / ms) and ortMaxRelErr.
+ * Runs the CPU table. Returns { rows, rates, contended, onnxruntime }; progress goes through
+ * log(). The thread count is the library default (hardware concurrency); the memcpy is
+ * single-threaded, as in the issue. shapes ([N, C, H, W][]) replaces the built-in shapes (every op
+ * on each; SE/CBAM hidden = the built-in shape's where C, H, W are one of them, else max(8, C/16),
+ * as in the GPU table); ops and layouts filter (null: all).
+ * Each row is timed in rounds (timeRounds), every round running a stint of each of: the memcpy,
+ * the op with `out` (ms, its median; msP10, msP90), the default call form (no out: a new array per
+ * call; newMs = its mean, newMedianMs; newRatio = newMs / outMeanMs, the out form's mean in the
+ * same rounds: means, so that the garbage collections the new arrays cause count), and, where
+ * asked, the op beside a busy-loop process (contended 'pinned' | 'unpinned': contendedMs, its
+ * median, contendedRatio = contendedMs / ms; contendedP90Ms, contendedP90Ratio = over msP90) and
+ * onnxruntime-node on the same x and weights (when bench/peers/ has it: ortMs = median of `await
+ * session.run`, ortSyncMs = median of the binding's synchronous run, ortRatio = the faster of the
+ * two / ms, ortMaxRelErr).
  */
 export async function runCpuBench({ quick = false, log = () => {}, shapes = null, ops = null, layouts = null, contended = null } = {}) {
   const api = require('../dist/index.js');
   const forward = { se: api.seForward, eca: api.ecaForward, cbam: api.cbamForward };
+  const hiddenFor = (c, h, w) => SHAPES.find((sh) => sh.c === c && sh.h === h && sh.w === w)?.hidden ?? Math.max(8, Math.floor(c / 16));
   const cases = (
     shapes
       ? shapes.flatMap(([batch, c, h, w]) =>
-          ['se', 'eca', 'cbam'].flatMap((op) => ['NCHW', 'NHWC'].map((layout) => ({ op, batch, c, h, w, hidden: Math.max(8, Math.floor(c / 16)), layout }))))
+          ['se', 'eca', 'cbam'].flatMap((op) => ['NCHW', 'NHWC'].map((layout) => ({ op, batch, c, h, w, hidden: hiddenFor(c, h, w), layout }))))
       : defaultCases(quick)
-  ).filter((cs) => (!ops || ops.includes(cs.op)) && (!layouts || layouts.includes(cs.layout)));
+  )
+    .filter((cs) => (!ops || ops.includes(cs.op)) && (!layouts || layouts.includes(cs.layout)))
+    .map((cs) => ({ ...cs, hidden: cs.op === 'eca' ? null : cs.hidden, k: cs.op === 'eca' ? ecaK(cs.c) : cs.op === 'cbam' ? 7 : null }));
 
   const threads = require('../dist/backend/load.js').loadBinding().info().threads;
-  const probe = measureRates(threads);
+  const probeSizes = cases.flatMap((cs) => Object.values(floorSizes(cs)));
+  const probe = measureRates(threads, probeSizes);
   if (probe.reason) log(`floor column skipped: ${probe.reason}`);
   let rates = probe.rates ?? null;
+
+  const ortLoaded = loadOnnxRuntime();
+  if (ortLoaded.reason) log(ortLoaded.reason);
+  else {
+    log(`onnxruntime-node ${ortLoaded.version} (CPU EP, ${threads} intra-op threads): the same rows, in the same rounds`);
+    if (ortLoaded.syncReason) log(`onnxruntime's synchronous binding run not timed: ${ortLoaded.syncReason}`);
+  }
+  const ortRunner = ortLoaded.ort ? createOrtRunner(ortLoaded.ort, { threads, SyncSession: ortLoaded.SyncSession }) : null;
+  const ortErrs = [];
+
+  let busy = null;
+  if (contended) {
+    busy = await startBusyLoop(contended === 'pinned');
+    log(`contended stints: a busy-loop process (${busy.how}) holds a core during them`);
+  }
 
   let seed = 1;
   const prepared = cases.map((cs) => {
@@ -222,13 +331,14 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       runCopy: () => copyDst.set(x),
     };
   });
-  const timeCase = ({ runOp, runCopy, bytes }) => {
-    // Warm-up (and fail early on an API error): a row's first calls ran slower than its steady
-    // state by where it sat in the run (JIT, GC, worker state; NOTES-cpu.md), so ~30 ms of calls.
+  // Warm-up (and fail early on an API error): a row's first calls ran slower than its steady
+  // state by where it sat in the run (JIT, GC, worker state; NOTES-cpu.md), so ~30 ms of calls.
+  const warmUp = async (run, isAsync = false) => {
     const until = performance.now() + (quick ? 5 : 30);
-    for (let k = 0; k < 200 && (k < 2 || performance.now() < until); k++) runOp();
-    runCopy();
-    return timePair(runOp, runCopy, bytes, quick);
+    for (let k = 0; k < 200 && (k < 2 || performance.now() < until); k++) {
+      if (isAsync) await run();
+      else run();
+    }
   };
 
   // ~300 ms of calls before the first row: without it the first row (and sometimes the next ones)
@@ -241,38 +351,94 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
   }
 
   const rows = [];
-  const timings = []; // unrounded ms and sample counts, for the onnxruntime columns
-  for (const pc of prepared) {
-    const { cs, shape, bytes } = pc;
-    const { ms, copyMs, samples, p10, p90 } = timeCase(pc);
-    timings.push({ ms, samples });
-    // The default call form (no out, a new array each call) against the out form, interleaved in
-    // their own rounds so both see the same machine state.
-    pc.runNew();
-    const { ms: newMs, copyMs: outMs } = timePair(pc.runNew, pc.runOp, bytes, quick);
-    const floor = rates ? floorMs(rates, cs) : null;
-    const row = {
-      op: cs.op,
-      shape: shape.join('x'),
-      layout: cs.layout,
-      dtype: 'float32',
-      ms: roundMs(ms),
-      gbps: +((2 * bytes) / (ms * 1e6)).toFixed(2),
-      ratio: +(ms / copyMs).toFixed(3),
-      copyMs: roundMs(copyMs),
-      floorMs: floor === null ? null : +floor.toPrecision(4), // sub-µs floors on tiny shapes
-      floorRatio: floor === null ? null : +(ms / floor).toFixed(3),
-      msP10: roundMs(p10), // the spread of the op's samples (JSON only): small rows vary run to run
-      msP90: roundMs(p90),
-      newMs: roundMs(newMs),
-      newRatio: +(newMs / outMs).toFixed(3),
-    };
-    rows.push(row);
-    // The floor printed here is from the first probe; the table's is the best of both (below).
-    log(`cpu ${row.op.padEnd(4)} ${row.shape.padEnd(16)} ${row.layout} ${row.ms.toFixed(3).padStart(8)} ms ` +
-      `${row.gbps.toFixed(1).padStart(6)} GB/s  memcpy ${row.copyMs.toFixed(3).padStart(8)} ms  ratio ${row.ratio.toFixed(2)}` +
-      (floor === null ? '' : `  floor ${floor.toPrecision(3)} ms (${row.floorRatio.toFixed(2)}x)`) +
-      `  no out ${row.newMs.toFixed(3)} ms (${row.newRatio.toFixed(2)}x out)`);
+  try {
+    for (const pc of prepared) {
+      const { cs, shape, bytes } = pc;
+      await warmUp(pc.runOp);
+      pc.runNew();
+      pc.runCopy();
+      const stints = [
+        { name: 'copy', run: pc.runCopy },
+        { name: 'op', run: pc.runOp },
+        { name: 'new', run: pc.runNew },
+      ];
+      let ort = null;
+      if (ortRunner) {
+        // pc.out holds our output of the warm-up's last call: the peer must match it.
+        ort = await prepareOrtCase(ortRunner, { op: cs.op, layout: cs.layout, shape, x: pc.x, weights: pc.weights, ours: pc.out.slice() });
+        if (ort.reason) log(`onnxruntime ${cs.op} ${shape.join('x')} ${cs.layout}: skipped, ${ort.reason}`);
+        else {
+          ortErrs.push(+ort.maxRelErr.toPrecision(3)); // as the row keeps it
+          await warmUp(ort.run, true);
+          stints.push({ name: 'ort', run: ort.run, async: true });
+          if (ort.runSync) {
+            await warmUp(ort.runSync);
+            stints.push({ name: 'ortSync', run: ort.runSync });
+          }
+        }
+      }
+      if (busy) stints.push({ name: 'contended', run: pc.runOp, before: busy.resume, after: busy.pause });
+      const t = await timeRounds(stints, { reps: quick ? 6 : bytes > 8 << 20 ? 20 : 60, rounds: quick ? 2 : 4 });
+
+      const ms = median(t.op);
+      const copyMs = median(t.copy);
+      const p90 = quantile(t.op, 0.9);
+      const newMs = mean(t.new);
+      const outMeanMs = mean(t.op);
+      const floor = rates ? floorMs(rates, cs) : null;
+      const row = {
+        op: cs.op,
+        shape: shape.join('x'),
+        layout: cs.layout,
+        dtype: 'float32',
+        hidden: cs.hidden, // SE/CBAM: the excitation's width; null for ECA
+        k: cs.k, // ECA's conv taps, CBAM's spatial kernel (k×k); null for SE
+        ms: roundMs(ms),
+        gbps: +((2 * bytes) / (ms * 1e6)).toFixed(2),
+        ratio: +(ms / copyMs).toFixed(3),
+        copyMs: roundMs(copyMs),
+        floorMs: floor === null ? null : +floor.toPrecision(4), // sub-µs floors on tiny shapes
+        floorRatio: floor === null ? null : +(ms / floor).toFixed(3),
+        msP10: roundMs(quantile(t.op, 0.1)), // the spread of the op's samples (JSON only): small rows vary run to run
+        msP90: roundMs(p90),
+        samples: t.op.length,
+        newMs: roundMs(newMs),
+        newMedianMs: roundMs(median(t.new)),
+        outMeanMs: roundMs(outMeanMs),
+        newRatio: +(newMs / outMeanMs).toFixed(3),
+      };
+      if (t.contended) {
+        const cMs = median(t.contended);
+        const cP90 = quantile(t.contended, 0.9);
+        Object.assign(row, {
+          contendedMs: roundMs(cMs),
+          contendedRatio: +(cMs / ms).toFixed(3),
+          contendedP90Ms: roundMs(cP90),
+          contendedP90Ratio: +(cP90 / p90).toFixed(3),
+        });
+      }
+      if (t.ort) {
+        const ortMs = median(t.ort);
+        const ortSyncMs = t.ortSync ? median(t.ortSync) : null;
+        Object.assign(row, {
+          ortMs: roundMs(ortMs),
+          ortSyncMs: ortSyncMs === null ? null : roundMs(ortSyncMs),
+          ortRatio: +(Math.min(ortMs, ortSyncMs ?? Infinity) / ms).toFixed(3),
+          ortMaxRelErr: +ort.maxRelErr.toPrecision(3),
+        });
+      } else if (ort?.reason) row.ortSkipped = ort.reason;
+      rows.push(row);
+      // The floor printed here is from the first probe; the table's is the best of both (below).
+      log(`cpu ${row.op.padEnd(4)} ${row.shape.padEnd(16)} ${row.layout} ${row.ms.toFixed(3).padStart(8)} ms ` +
+        `${row.gbps.toFixed(1).padStart(6)} GB/s  memcpy ${row.copyMs.toFixed(3).padStart(8)} ms  ratio ${row.ratio.toFixed(2)}` +
+        (floor === null ? '' : `  floor ${floor.toPrecision(3)} ms (${row.floorRatio.toFixed(2)}x)`) +
+        `  no out ${row.newMs.toFixed(3)} ms (${row.newRatio.toFixed(2)}x out)` +
+        (row.contendedMs === undefined ? '' : `  contended ${row.contendedMs.toFixed(3)} ms (${row.contendedRatio.toFixed(2)}x idle)`) +
+        (row.ortMs === undefined ? '' : `  onnxruntime ${row.ortMs.toFixed(3)}${row.ortSyncMs === null ? '' : ` | sync ${row.ortSyncMs.toFixed(3)}`} ms (${row.ortRatio.toFixed(2)}x ours)`));
+    }
+  } finally {
+    busy?.stop();
+    await ortRunner?.close();
   }
 
   // The rates again after the rows, and the floors from the best of both: a probe that ran while
@@ -280,7 +446,7 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
   // fp64 FMA 68 | 66 G/s where every other had 68 | 130), which halved the floors of the cache-
   // sized rows (NOTES-cpu.md item 38). Not in a --quick smoke run.
   if (rates && !quick) {
-    const again = measureRates(threads);
+    const again = measureRates(threads, probeSizes);
     if (again.rates) rates = bestRates(rates, again.rates);
     prepared.forEach((pc, i) => {
       const row = rows[i];
@@ -289,30 +455,11 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
       row.floorRatio = +(row.ms / floor).toFixed(3);
     });
   }
-
-  // onnxruntime-node on the same rows, when installed in bench/peers/ (bench/ort_peers.mjs); pc.out
-  // holds our output of the last timed call.
-  const onnxruntime = await addOrtColumns(rows, prepared.map((pc, i) => ({
-    op: pc.cs.op, layout: pc.cs.layout, shape: pc.shape, x: pc.x, weights: pc.weights, ours: pc.out, ...timings[i],
-  })), { threads, log });
-
-  let contendedInfo = null;
-  if (contended) {
-    const busy = startBusyLoop(contended === 'pinned');
-    contendedInfo = { busyLoop: busy.how };
-    log(`contended run: a busy-loop process (${busy.how}) holds a core`);
-    try {
-      await new Promise((resolve) => setTimeout(resolve, 200)); // let it start spinning
-      prepared.forEach((pc, i) => {
-        const { ms } = timeCase(pc);
-        rows[i].contendedMs = roundMs(ms);
-        rows[i].contendedRatio = +(ms / rows[i].ms).toFixed(3);
-        log(`cpu ${rows[i].op.padEnd(4)} ${rows[i].shape.padEnd(16)} ${rows[i].layout} contended ${ms.toFixed(3).padStart(8)} ms  ` +
-          `${rows[i].contendedRatio.toFixed(2)}x idle`);
-      });
-    } finally {
-      busy.stop();
-    }
-  }
+  const share = busy?.share() ?? null;
+  const contendedInfo = busy ? { busyLoop: busy.how, busyShare: share === null ? null : +share.toFixed(3) } : null;
+  if (share !== null) log(`the busy loop ran ${(100 * share).toFixed(0)}% of the contended stints' wall time`);
+  const onnxruntime = ortLoaded.reason
+    ? { reason: ortLoaded.reason }
+    : { version: ortLoaded.version, threads, maxRelErr: ortErrs.length ? Math.max(...ortErrs) : null, sync: ortLoaded.SyncSession !== null, syncReason: ortLoaded.syncReason };
   return { rows, rates, contended: contendedInfo, onnxruntime };
 }

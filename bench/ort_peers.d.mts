@@ -10,16 +10,25 @@ export type Layout = 'NCHW' | 'NHWC';
 export type Shape4 = [number, number, number, number];
 export type Weights = Record<string, Float32Array | undefined>;
 
-export function loadOnnxRuntime(): { ort: any; version: string; reason?: undefined } | { reason: string; ort?: undefined; version?: undefined };
+export function loadOnnxRuntime():
+  | { ort: any; version: string; SyncSession: (new () => any) | null; syncReason: string | null; reason?: undefined }
+  | { reason: string; ort?: undefined; version?: undefined; SyncSession?: undefined; syncReason?: undefined };
 export function graphFile(op: Op, layout: Layout, k: number | null): { file: string; reason?: undefined } | { reason: string; file?: undefined };
 export function makeFeeds(ort: any, op: Op, layout: Layout, shape: Shape4, x: Float32Array, weights: Weights): { k: number | null; feeds: Record<string, any> };
 export function maxRelErr(y: ArrayLike<number>, ref: ArrayLike<number>): number;
 
 export interface OrtRunner {
-  prepare(op: Op, layout: Layout, shape: Shape4, x: Float32Array, weights: Weights, out: Float32Array): Promise<{ run: () => Promise<unknown>; reason?: undefined } | { reason: string; run?: undefined }>;
+  prepare(
+    op: Op,
+    layout: Layout,
+    shape: Shape4,
+    x: Float32Array,
+    weights: Weights,
+    out: Float32Array,
+  ): Promise<{ run: () => Promise<unknown>; runSync: (() => void) | null; reason?: undefined } | { reason: string; run?: undefined; runSync?: undefined }>;
   close(): Promise<void>;
 }
-export function createOrtRunner(ort: any, opts: { threads: number }): OrtRunner;
+export function createOrtRunner(ort: any, opts: { threads: number; SyncSession?: (new () => any) | null }): OrtRunner;
 
 export interface OrtCase {
   op: Op;
@@ -28,13 +37,11 @@ export interface OrtCase {
   x: Float32Array;
   weights: Weights;
   ours: Float32Array;
-  ms: number;
-  samples: number;
 }
-export type OrtRow = { ortMs: number; ortRatio: number; ortMaxRelErr: number; ortSkipped?: undefined } | { ortSkipped: string; ortMs?: undefined; ortRatio?: undefined; ortMaxRelErr?: undefined };
-export function runOrtPeers(ort: any, cases: OrtCase[], opts: { threads: number; log?: (msg: string) => void }): Promise<OrtRow[]>;
-export function addOrtColumns(
-  rows: Record<string, unknown>[],
-  cases: OrtCase[],
-  opts: { threads: number; log?: (msg: string) => void },
-): Promise<{ version: string; threads: number; maxRelErr: number | null } | { reason: string }>;
+export function prepareOrtCase(
+  runner: OrtRunner,
+  cs: OrtCase,
+): Promise<
+  | { run: () => Promise<unknown>; runSync: (() => void) | null; maxRelErr: number; y: Float32Array; reason?: undefined }
+  | { reason: string; run?: undefined; runSync?: undefined; maxRelErr?: undefined; y?: undefined }
+>;

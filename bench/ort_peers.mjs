@@ -5,9 +5,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { median, roundMs } from './stats.mjs';
 
 export const PEERS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'peers');
 export const INSTALL_HINT = 'npm run bench:peers:install';
@@ -16,7 +14,12 @@ export const MAX_REL_ERR = 1e-5;
 
 /**
  * onnxruntime-node as installed in bench/peers/ (never the project's own node_modules).
- * Returns { ort, version } or { reason } (a one-line reason with the install command).
+ * Returns { ort, version, SyncSession, syncReason } or { reason } (a one-line reason with the
+ * install command). SyncSession is the native binding's session class (dist/binding.js), whose
+ * run() computes on the calling thread: the public `session.run` wraps that call in a Promise and a
+ * setImmediate (16-70 µs a call on this repository's VMs, ~10% of the small rows), so the bench
+ * times both and gives onnxruntime the faster. It is not public API: where it is missing or
+ * differs, SyncSession is null and syncReason says why.
  */
 export function loadOnnxRuntime() {
   const req = createRequire(path.join(PEERS_DIR, 'package.json'));
@@ -26,12 +29,24 @@ export function loadOnnxRuntime() {
   } catch {
     return { reason: `onnxruntime-node not installed: ${INSTALL_HINT}` };
   }
+  let ort;
+  let version;
   try {
-    const ort = req(resolved);
-    return { ort, version: ort.env?.versions?.node ?? req('onnxruntime-node/package.json').version };
+    ort = req(resolved);
+    version = ort.env?.versions?.node ?? req('onnxruntime-node/package.json').version;
   } catch (err) {
     return { reason: `onnxruntime-node does not load (${String(err.message).split('\n')[0]}); reinstall: ${INSTALL_HINT}` };
   }
+  let SyncSession = null;
+  let syncReason = null;
+  try {
+    const ctor = req(path.join(path.dirname(resolved), 'binding.js')).binding?.InferenceSession;
+    if (typeof ctor === 'function' && typeof ctor.prototype.run === 'function' && typeof ctor.prototype.loadModel === 'function') SyncSession = ctor;
+    else syncReason = 'dist/binding.js has no InferenceSession with loadModel and run';
+  } catch (err) {
+    syncReason = `dist/binding.js does not load (${String(err.message).split('\n')[0]})`;
+  }
+  return { ort, version, SyncSession, syncReason };
 }
 
 /**
@@ -87,103 +102,77 @@ export function maxRelErr(y, ref) {
 /**
  * ONNX Runtime sessions on the CPU execution provider with `threads` intra-op threads (one
  * inter-op thread, sequential execution, default graph optimisations), one per graph file, made
- * on first use. run() resolves to y in `out` (a Float32Array of x's length, handed to ORT as a
- * pre-allocated output, as the bench hands `out` to our op).
+ * on first use; with SyncSession (loadOnnxRuntime), a binding session of the same file and options
+ * beside each. prepare() returns { run, runSync } for one call: run() resolves once y is in `out`
+ * (a Float32Array of x's length, handed to ORT as a pre-allocated output, as the bench hands `out`
+ * to our op) through `await session.run(feeds, fetches)`; runSync() (null without SyncSession)
+ * computes the same through the binding, synchronously.
  */
-export function createOrtRunner(ort, { threads }) {
+export function createOrtRunner(ort, { threads, SyncSession = null }) {
+  const options = {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
   const sessions = new Map();
   const session = async (file) => {
     if (!sessions.has(file)) {
-      sessions.set(file, await ort.InferenceSession.create(file, {
-        executionProviders: ['cpu'],
-        intraOpNumThreads: threads,
-        interOpNumThreads: 1,
-        executionMode: 'sequential',
-        graphOptimizationLevel: 'all',
-      }));
+      const pub = await ort.InferenceSession.create(file, options);
+      let sync = null;
+      if (SyncSession) {
+        sync = new SyncSession();
+        sync.loadModel(file, options);
+      }
+      sessions.set(file, { pub, sync });
     }
     return sessions.get(file);
   };
   return {
-    /** Returns { run: () => Promise<void> } for one call, or { reason } when no graph fits. */
+    /** Returns { run: () => Promise<void>, runSync: (() => void) | null } for one call, or { reason } when no graph fits. */
     async prepare(op, layout, shape, x, weights, out) {
       const { k, feeds } = makeFeeds(ort, op, layout, shape, x, weights);
       const g = graphFile(op, layout, k);
       if (g.reason) return { reason: g.reason };
       const s = await session(g.file);
       const fetches = { y: new ort.Tensor('float32', out, feeds.x.dims) };
-      return { run: () => s.run(feeds, fetches) };
+      return { run: () => s.pub.run(feeds, fetches), runSync: s.sync ? () => { s.sync.run(feeds, fetches, {}); } : null };
     },
     async close() {
-      for (const s of sessions.values()) await s.release();
+      for (const s of sessions.values()) {
+        await s.pub.release();
+        s.sync?.dispose?.();
+      }
       sessions.clear();
     },
   };
 }
 
 /**
- * Times ONNX Runtime on each CPU-bench row. cases: [{ op, layout, shape, x, weights, ours, ms,
- * samples }] with ours = our op's output for x (checked against ORT's) and ms = our median time
- * over `samples` timed calls. Each ORT call is `await session.run(feeds, fetches)`: the Node
- * binding runs the graph synchronously inside a setImmediate callback, so the time includes one
- * event-loop turn. Runs are timed one at a time (after one warm-up run) and the median of
- * `samples` is kept. Returns per case { ortMs, ortRatio = ortMs / ms, ortMaxRelErr }, or
- * { ortSkipped } with a reason when no graph fits; throws (code ERR_SQEX_BENCH_PEER_MISMATCH) when
- * ORT's output is further than MAX_REL_ERR from ours.
+ * One bench row's onnxruntime call, checked before it is timed: runs the graph once through each
+ * path (output poisoned with NaN first, so a run that writes nothing fails) and compares y with
+ * cs.ours, our op's output for the same x and weights. cs: { op, layout, shape, x, weights, ours }.
+ * Returns { run, runSync, maxRelErr, y } (y: the Float32Array the calls write), or { reason } when
+ * no graph fits; throws (code ERR_SQEX_BENCH_PEER_MISMATCH) when ORT's output is further than
+ * MAX_REL_ERR from ours.
  */
-export async function runOrtPeers(ort, cases, { threads, log = () => {} }) {
-  const runner = createOrtRunner(ort, { threads });
-  const results = [];
-  try {
-    for (const cs of cases) {
-      const y = new Float32Array(cs.x.length).fill(NaN); // poisoned: a run that writes nothing fails the check
-      const p = await runner.prepare(cs.op, cs.layout, cs.shape, cs.x, cs.weights, y);
-      if (p.reason) {
-        log(`onnxruntime ${cs.op} ${cs.shape.join('x')} ${cs.layout}: skipped, ${p.reason}`);
-        results.push({ ortSkipped: p.reason });
-        continue;
-      }
-      await p.run();
-      const err = maxRelErr(y, cs.ours);
-      if (!(err <= MAX_REL_ERR)) {
-        const e = new Error(`onnxruntime ${cs.op} ${cs.shape.join('x')} ${cs.layout}: max relative difference to ours ` +
-          `${err.toExponential(2)} > ${MAX_REL_ERR}: bench/peers/ does not hold the same op (rerun scripts/gen_onnx_peers.py)`);
-        e.code = 'ERR_SQEX_BENCH_PEER_MISMATCH';
-        throw e;
-      }
-      const times = [];
-      for (let i = 0; i < cs.samples; i++) {
-        const t0 = performance.now();
-        await p.run();
-        times.push(performance.now() - t0);
-      }
-      const ortMs = median(times);
-      const row = { ortMs: roundMs(ortMs), ortRatio: +(ortMs / cs.ms).toFixed(3), ortMaxRelErr: +err.toPrecision(3) };
-      log(`onnxruntime ${cs.op.padEnd(4)} ${cs.shape.join('x').padEnd(16)} ${cs.layout} ${ortMs.toFixed(3).padStart(8)} ms  ` +
-        `${row.ortRatio.toFixed(2)}x ours  max rel diff ${err.toExponential(1)}`);
-      results.push(row);
-    }
-  } finally {
-    await runner.close();
+export async function prepareOrtCase(runner, cs) {
+  const y = new Float32Array(cs.x.length).fill(NaN);
+  const p = await runner.prepare(cs.op, cs.layout, cs.shape, cs.x, cs.weights, y);
+  if (p.reason) return { reason: p.reason };
+  await p.run();
+  let err = maxRelErr(y, cs.ours);
+  if (p.runSync) {
+    y.fill(NaN);
+    p.runSync();
+    err = Math.max(err, maxRelErr(y, cs.ours));
   }
-  return results;
-}
-
-/**
- * The CPU table's onnxruntime columns: adds ortMs, ortRatio and ortMaxRelErr (or ortSkipped) to
- * each row in place; cases as runOrtPeers, one per row. Returns the table's onnxruntime metadata:
- * { version, threads, maxRelErr } when it ran, { reason } when onnxruntime-node is not installed
- * (the reason is also logged, as one line).
- */
-export async function addOrtColumns(rows, cases, { threads, log = () => {} }) {
-  const loaded = loadOnnxRuntime();
-  if (loaded.reason) {
-    log(loaded.reason);
-    return { reason: loaded.reason };
+  if (!(err <= MAX_REL_ERR)) {
+    const e = new Error(`onnxruntime ${cs.op} ${cs.shape.join('x')} ${cs.layout}: max relative difference to ours ` +
+      `${err.toExponential(2)} > ${MAX_REL_ERR}: bench/peers/ does not hold the same op (rerun scripts/gen_onnx_peers.py)`);
+    e.code = 'ERR_SQEX_BENCH_PEER_MISMATCH';
+    throw e;
   }
-  log(`onnxruntime-node ${loaded.version} (CPU EP, ${threads} intra-op threads): the same rows`);
-  const results = await runOrtPeers(loaded.ort, cases, { threads, log });
-  results.forEach((r, i) => Object.assign(rows[i], r));
-  const errs = results.filter((r) => r.ortMaxRelErr !== undefined).map((r) => r.ortMaxRelErr);
-  return { version: loaded.version, threads, maxRelErr: errs.length ? Math.max(...errs) : null };
+  return { run: p.run, runSync: p.runSync, maxRelErr: err, y };
 }

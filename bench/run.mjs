@@ -6,7 +6,7 @@
 // object) go to stdout. Results are written to bench/results/local/ (ignored by git) unless --out
 // or --no-save says otherwise. `npm run bench -- --help` lists the flags.
 import { execSync } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -49,8 +49,9 @@ Flags:
   --device cpu|cuda       one table only (default: the CPU, then CUDA when available);
                           --cpu-only and --gpu-only are the same as --device cpu / cuda
   --quick                 fewer shapes and iterations (a smoke run)
-  --contended             after the CPU table, time every row again while a busy-loop child
-                          process holds one core; prints each row's ratio to its idle time
+  --contended             time every CPU row also while a busy-loop child process holds one
+                          core (in the same rounds as its idle calls); prints each row's ratio
+                          to its idle time (Linux and macOS: the loop is stopped between stints)
   --contended-pinned      the same with the busy loop pinned to the last CPU (taskset)
   --json                  print one JSON object (rows and written files) instead of tables
   --out DIR               write results to DIR (default ${DEFAULT_OUT}/, ignored by git;
@@ -146,11 +147,23 @@ const log = (msg) => process.stderr.write(`${msg}\n`);
 const { cuda } = require('../dist/index.js');
 const { loadBinding } = require('../dist/backend/load.js');
 
+// The commit, and whether the tree differs from it: tracked changes, and untracked files in what
+// a build or the bench reads (the same paths git would add).
 function commit() {
   try {
     const sha = execSync('git rev-parse --short HEAD', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
-    const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const dirty = execSync('git status --porcelain --untracked-files=all -- native lib bench scripts CMakeLists.txt package.json tsconfig.json', { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
     return dirty ? `${sha} (with uncommitted changes)` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+// Which addon file ran and when it was built (npm run bench brings build/ and dist/ up to date first).
+function addonInfo() {
+  try {
+    const file = require('../dist/index.js').loadReport().binary;
+    return file ? `${path.relative(ROOT, file) || file} (built ${statSync(file).mtime.toISOString().slice(0, 16)}Z)` : 'none';
   } catch {
     return 'unknown';
   }
@@ -187,10 +200,42 @@ function save(base, contents) {
 function ortHeader(o) {
   if (!o || o.reason) return `onnxruntime: no columns, ${o?.reason ?? 'not run'}`;
   return `onnxruntime: onnxruntime-node ${o.version}, CPU execution provider, intraOpNumThreads ${o.threads} (our pool's thread count), ` +
-    'graphs bench/peers/*.onnx (scripts/gen_onnx_peers.py) fed the same x and weights as ours' +
-    `${o.maxRelErr === null ? '' : `, outputs within ${o.maxRelErr.toPrecision(2)} of ours (max |Δ| / max |y|)`}. ` +
-    'onnxruntime ms = median of `await session.run(feeds, fetches)` (async: the binding runs the graph inside a setImmediate), ' +
-    'over as many calls as our row; ms = median of our synchronous call; × faster than onnxruntime = onnxruntime ms / ms.';
+    'graphs bench/peers/*.onnx (scripts/gen_onnx_peers.py) fed the same x and weights as ours, y into a pre-allocated tensor as ours into out' +
+    `${o.maxRelErr === null ? '' : `, outputs within ${o.maxRelErr.toPrecision(2)} of ours (max |Δ| / max |y|)`}, timed in the same rounds as our row. ` +
+    (o.sync
+      ? 'onnxruntime ms = the faster of two medians: `await session.run(feeds, fetches)` (the public API: the graph runs inside a setImmediate) and the native binding\'s synchronous run (JSON: ortMs, ortSyncMs); '
+      : `onnxruntime ms = median of \`await session.run(feeds, fetches)\` (the public API: the graph runs inside a setImmediate; the synchronous binding was not timed: ${o.syncReason}); `) +
+    'ms = median of our synchronous call; × faster than onnxruntime = onnxruntime ms / ms.';
+}
+
+// The machine as the JSON records it (Linux: /proc/cpuinfo and sysfs; elsewhere what os gives).
+function machineInfo() {
+  const read = (file) => {
+    try {
+      return readFileSync(file, 'utf8').trim();
+    } catch {
+      return null;
+    }
+  };
+  const info = { cpu: os.cpus()[0]?.model ?? 'unknown CPU', cores: os.cpus().length, cpuid: null, caches: null, thp: null };
+  const cpuinfo = read('/proc/cpuinfo');
+  if (cpuinfo) {
+    const first = cpuinfo.split('\n\n')[0];
+    const field = (name) => new RegExp(`^${name}\\s*:\\s*(.*)$`, 'm').exec(first)?.[1] ?? null;
+    info.cpuid = { vendor: field('vendor_id'), family: field('cpu family'), model: field('model'), stepping: field('stepping'), microcode: field('microcode') };
+  }
+  const caches = [];
+  for (let i = 0; i < 8; i++) {
+    const dir = `/sys/devices/system/cpu/cpu0/cache/index${i}`;
+    const size = read(`${dir}/size`);
+    if (size === null) break;
+    caches.push(`L${read(`${dir}/level`)} ${read(`${dir}/type`)} ${size}`);
+  }
+  if (caches.length) info.caches = caches;
+  const selected = (file) => /\[(\w+)\]/.exec(read(file) ?? '')?.[1] ?? null;
+  const thp = selected('/sys/kernel/mm/transparent_hugepage/enabled');
+  if (thp) info.thp = { enabled: thp, defrag: selected('/sys/kernel/mm/transparent_hugepage/defrag') };
+  return info;
 }
 
 function cpuTable(meta, rows) {
@@ -199,21 +244,29 @@ function cpuTable(meta, rows) {
   const contended = rows.some((row) => row.contendedMs !== undefined);
   const ort = rows.some((row) => row.ortMs !== undefined);
   const num = (v, d) => (v === null || v === undefined ? 'n/a' : v.toFixed(d));
+  const m = meta.machine;
+  const sizeName = (b) => (b >= 1 << 20 ? `${+(b / 2 ** 20).toFixed(1)}M` : `${+(b / 1024).toFixed(0)}K`);
+  const weightsOf = (row) => (row.op === 'se' ? `${row.hidden}` : row.op === 'eca' ? `k ${row.k}` : `${row.hidden}, k ${row.k}`);
   const lines = [
-    `CPU: ${meta.cpu}, ${meta.cores} cores, ${meta.threads} pool threads, ${meta.simd} kernels; Node ${meta.node} (V8 ${MAIN_THREAD_JIT}: JavaScript compiled on the main thread, in the untimed warm-up); commit ${meta.commit}; ${meta.date.slice(0, 10)}${meta.quick ? ' (--quick)' : ''}`,
-    'Ratio = op time / single-threaded memcpy of the same bytes (dst.set(src)), measured in the same run; GB/s counts one read of x and one write of y.',
+    `CPU: ${meta.cpu}${m.cpuid ? ` (${m.cpuid.vendor} family ${m.cpuid.family} model ${m.cpuid.model} stepping ${m.cpuid.stepping})` : ''}, ${meta.cores} cores, ${meta.threads} pool threads, ${meta.simd} kernels${m.caches ? `; caches ${m.caches.join(', ')}` : ''}; ` +
+      `load average ${meta.loadavg.start.map((v) => v.toFixed(2)).join(' ')} at the start, ${meta.loadavg.end.map((v) => v.toFixed(2)).join(' ')} at the end; ` +
+      `transparent huge pages ${m.thp ? `${m.thp.enabled} (defrag ${m.thp.defrag})` : 'n/a'}; GLIBC_TUNABLES ${meta.glibcTunables ?? 'unset'}; ` +
+      `Node ${meta.node} (V8 ${MAIN_THREAD_JIT}: JavaScript compiled on the main thread, in the untimed warm-up); commit ${meta.commit}; addon ${meta.addon}; ${meta.date.slice(0, 10)}${meta.quick ? ' (--quick)' : ''}`,
+    'Each row is timed in rounds, each round a stint of each column\'s calls (the memcpy, the op with out, the op without out' +
+      `${contended ? ', the op beside the busy loop' : ''}${ort ? ', onnxruntime' : ''}), the first call of a stint dropped.`,
+    'Ratio = op time / single-threaded memcpy of the same bytes (dst.set(src)), measured in the same run; GB/s counts one read of x and one write of y. hidden / k: the excitation\'s width (SE, CBAM) and the conv\'s k (ECA taps, CBAM k×k).',
     r
-      ? `Floor = x read + y written at the copy rate of x's size + weights read once at the read rate of their size + the excitation's multiply-adds at the fp64 FMA rate, rates measured in this run (native/dev/cpu_rates.cpp, best of 1..${r.fma64.length} threads): copy ${r.copy.map((t) => t.map(g).join('/')).join(' | ')} GB/s and read ${r.read.map((t) => t.map(g).join('/')).join(' | ')} GB/s at ${r.sizes.map((b) => (b >= 1 << 20 ? `${b >> 20}M` : `${b >> 10}K`)).join('/')} per thread count; FMA fp64 ${r.fma64.map(g).join(' | ')}, fp32 ${r.fma32.map(g).join(' | ')} G/s (${meta.quick ? 'one set of probes, before the rows' : 'best of two sets of probes, before and after the rows'}).${r.fma64.length > 1 && r.fma64[r.fma64.length - 1] < 1.5 * r.fma64[0] ? ' Warning: the FMA rate did not scale past one thread in any probe (other work held the cores), so the floors of compute- and cache-bound rows are too high.' : ''}`
+      ? `Floor = x read + y written at the copy rate of x's size + weights read once at the read rate of their size + the multiply-adds (SE: 2·hidden·C a sample; CBAM: twice that, for its two descriptors, + 2·k² a pixel; ECA: k·C) at the fp32 FMA rate (the machine's fastest; our FCs accumulate in fp64, at half of it), rates measured in this run at each row's own sizes (native/dev/cpu_rates.cpp, best of 1..${r.fma64.length} threads; ${meta.quick ? 'one set of probes, before the rows' : 'best of two sets of probes, before and after the rows'}): copy ${r.copy.map((t) => t.map(g).join('/')).join(' | ')} GB/s and read ${r.read.map((t) => t.map(g).join('/')).join(' | ')} GB/s at ${r.sizes.map(sizeName).join('/')} per thread count; FMA fp64 ${r.fma64.map(g).join(' | ')}, fp32 ${r.fma32.map(g).join(' | ')} G/s.${r.fma32.length > 1 && r.fma32[r.fma32.length - 1] < 1.5 * r.fma32[0] ? ' Warning: the FMA rate did not scale past one thread in any probe (other work held the cores), so the floors of compute- and cache-bound rows are too high.' : ''}`
       : `Floor: ${meta.floorSkipped ?? 'not measured'}`,
-    'No out = the default call form, which returns a new array each call (page faults of fresh memory included); × out = its time / the out form\'s, timed in interleaved rounds.',
-    ...(contended ? [`Contended: each row again while a busy-loop process (${meta.contended.busyLoop}) holds a core; × idle = contended ms / ms.`] : []),
+    'No out = the default call form, which returns a new array each call (page faults of fresh memory and the garbage collections of the arrays included); no out ms = its mean over the calls (total time / calls), × out = that / the out form\'s mean in the same rounds (JSON: newMedianMs, outMeanMs).',
+    ...(contended ? [`Contended: the op again in each round while a busy-loop process (${meta.contended.busyLoop}) holds a core (stopped between the stints, continued 5 ms before each); it ran ${meta.contended.busyShare === null ? 'n/a' : `${(100 * meta.contended.busyShare).toFixed(0)}%`} of those stints' wall time. contended ms = median; × idle = contended ms / ms (JSON: the p90s, contendedP90Ms and contendedP90Ratio).`] : []),
     ortHeader(meta.onnxruntime),
     '',
-    `| op | shape (N×C×H×W) | layout | dtype | ms | GB/s | memcpy ms | ratio | floor ms | × floor | no out ms | × out |${contended ? ' contended ms | × idle |' : ''}${ort ? ' onnxruntime ms | × faster than onnxruntime |' : ''}`,
-    `| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${contended ? ' ---: | ---: |' : ''}${ort ? ' ---: | ---: |' : ''}`,
-    ...rows.map((row) => `| ${row.op} | ${row.shape.replaceAll('x', '×')} | ${row.layout} | ${row.dtype} | ${row.ms.toFixed(3)} | ${row.gbps.toFixed(1)} | ${row.copyMs.toFixed(3)} | ${row.ratio.toFixed(2)} | ${row.floorMs === null ? 'n/a' : row.floorMs < 0.01 ? row.floorMs.toPrecision(2) : row.floorMs.toFixed(3)} | ${num(row.floorRatio, 2)} | ${num(row.newMs, 3)} | ${num(row.newRatio, 2)} |` +
+    `| op | shape (N×C×H×W) | layout | dtype | hidden / k | ms | GB/s | memcpy ms | ratio | floor ms | × floor | no out ms | × out |${contended ? ' contended ms | × idle |' : ''}${ort ? ' onnxruntime ms | × faster than onnxruntime |' : ''}`,
+    `| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |${contended ? ' ---: | ---: |' : ''}${ort ? ' ---: | ---: |' : ''}`,
+    ...rows.map((row) => `| ${row.op} | ${row.shape.replaceAll('x', '×')} | ${row.layout} | ${row.dtype} | ${weightsOf(row)} | ${row.ms.toFixed(3)} | ${row.gbps.toFixed(1)} | ${row.copyMs.toFixed(3)} | ${row.ratio.toFixed(2)} | ${row.floorMs === null ? 'n/a' : row.floorMs < 0.01 ? row.floorMs.toPrecision(2) : row.floorMs.toFixed(3)} | ${num(row.floorRatio, 2)} | ${num(row.newMs, 3)} | ${num(row.newRatio, 2)} |` +
       (contended ? ` ${num(row.contendedMs, 3)} | ${num(row.contendedRatio, 2)} |` : '') +
-      (ort ? ` ${num(row.ortMs, 3)} | ${num(row.ortRatio, 2)} |` : '')),
+      (ort ? ` ${row.ortMs === undefined ? 'n/a' : Math.min(row.ortMs, row.ortSyncMs ?? Infinity).toFixed(3)} | ${num(row.ortRatio, 2)} |` : '')),
   ];
   return lines.join('\n');
 }
@@ -224,15 +277,21 @@ if (opts.devices.includes('cpu') && !runCpu) log(`CPU table skipped: the CPU tak
 if (runCpu) {
   const { runCpuBench } = await import('./cpu.mjs');
   log('CPU table: each op against a same-size memcpy');
+  const loadStart = os.loadavg();
   const { rows, rates, contended, onnxruntime } = await runCpuBench({
     quick: opts.quick, log, shapes: opts.shapes, ops: opts.ops, layouts: opts.layouts, contended: opts.contended,
   });
   const info = loadBinding().info();
+  const machine = machineInfo();
   const meta = {
     kind: 'cpu',
     date: new Date().toISOString(),
-    cpu: os.cpus()[0]?.model ?? 'unknown CPU',
-    cores: os.cpus().length,
+    cpu: machine.cpu,
+    cores: machine.cores,
+    machine,
+    loadavg: { start: loadStart, end: os.loadavg() },
+    glibcTunables: process.env.GLIBC_TUNABLES ?? null,
+    addon: addonInfo(),
     threads: info.threads,
     simd: info.simd,
     node: process.version,

@@ -11,6 +11,13 @@ export function median(values) {
   return quantile(values, 0.5);
 }
 
+/** The arithmetic mean: total time / calls, so that a call's share of the GC pauses counts. */
+export function mean(values) {
+  let sum = 0;
+  for (const v of values) sum += v;
+  return sum / values.length;
+}
+
 /**
  * A time in ms as the JSON keeps it: six significant digits (a fixed 4 decimals kept one digit of
  * a 0.5 µs row, so a ratio rebuilt from two such columns was off by up to 10%).

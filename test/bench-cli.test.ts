@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { floorMs, rateAt, type Rates } from '../bench/cpu.mjs';
+
 const root = path.resolve(__dirname, '..');
 let scratch = '';
 beforeAll(() => {
@@ -75,18 +77,32 @@ describe('npm run bench flags', () => {
       expect(r.stderr).toContain(`results written to`);
     }, 240_000);
 
-    it('--contended times every row again beside a busy-loop process; rows carry the floor from rates measured in the run', () => {
+    it('--contended times every row also beside a busy-loop process, in the same rounds; rows carry the floor from rates measured in the run', () => {
       const r = bench(['--shape', '1x8x4x4', '--op', 'se', '--layout', 'NCHW', '--device', 'cpu', '--quick', '--contended', '--json', '--no-save']);
       expect(r.status, r.stderr).toBe(0);
-      type Row = { op: string; ms: number; floorMs: number | null; floorRatio: number | null; contendedMs: number; contendedRatio: number };
-      const result = JSON.parse(r.stdout) as { cpu: { rows: Row[]; rates: { fma64: number[]; copy: number[][] } | null; contended: { busyLoop: string } } };
+      type Row = {
+        op: string; ms: number; msP90: number; floorMs: number | null; floorRatio: number | null; contendedMs: number; contendedRatio: number;
+        contendedP90Ms: number; contendedP90Ratio: number; newMs: number; outMeanMs: number; newRatio: number; hidden: number; k: null;
+      };
+      const result = JSON.parse(r.stdout) as {
+        cpu: { rows: Row[]; rates: { fma64: number[]; fma32: number[]; copy: number[][]; sizes: number[] } | null; contended: { busyLoop: string; busyShare: number | null } };
+      };
       expect(result.cpu.contended.busyLoop).toMatch(/^unpinned/);
-      expect(r.stderr).toContain('contended run: a busy-loop process (unpinned) holds a core');
+      expect(r.stderr).toContain('contended stints: a busy-loop process (unpinned) holds a core during them');
+      // The loop's CPU time over the wall time it was let run (Linux): it did run, at most a core.
+      if (process.platform === 'linux') {
+        expect(result.cpu.contended.busyShare).toBeGreaterThan(0);
+        expect(result.cpu.contended.busyShare).toBeLessThan(1.2);
+      }
       expect(result.cpu.rows).toHaveLength(1);
       const [row] = result.cpu.rows;
       expect(row.contendedMs).toBeGreaterThan(0);
       // Ratios are taken before the ms columns are rounded for the JSON.
       expect(row.contendedRatio / (row.contendedMs / row.ms)).toBeCloseTo(1, 1);
+      expect(row.contendedP90Ratio / (row.contendedP90Ms / row.msP90)).toBeCloseTo(1, 1);
+      // × out is a ratio of means (the garbage collections of the new arrays count).
+      expect(row.newRatio / (row.newMs / row.outMeanMs)).toBeCloseTo(1, 1);
+      expect([row.hidden, row.k]).toEqual([8, null]);
       // The floor needs a C++ compiler for the rate probe; without one the column is null and
       // stderr says why.
       if (result.cpu.rates) {
@@ -124,5 +140,41 @@ describe('npm run bench flags', () => {
       expect(r.stdout).toContain('| se | 1×8×2×2 | NCHW | float32 |');
       expect(r.stderr).toContain('results: not written (--no-save)');
     }, 240_000);
+  });
+});
+
+describe('the CPU floor column (issue 11: x read and y written, weights read once, multiply-adds at the FMA rate)', () => {
+  // Rates per thread count (1, 2) at three probed sizes; the bench takes the best thread count.
+  const rates: Rates = {
+    sizes: [65536, 1_000_000, 4 << 20],
+    copy: [[40e9, 20e9, 10e9], [60e9, 30e9, 12e9]],
+    read: [[50e9, 25e9, 11e9], [70e9, 35e9, 13e9]],
+    fma64: [1e9, 2e9],
+    fma32: [2e9, 4e9],
+  };
+
+  it('a size is read at its own probe when probed, else at the next probe up (the largest past them all)', () => {
+    expect(rateAt(rates, 'copy', 1_000_000)).toBe(30e9);
+    expect(rateAt(rates, 'copy', 1_000_004)).toBe(12e9);
+    expect(rateAt(rates, 'read', 100)).toBe(70e9);
+    expect(rateAt(rates, 'read', 1 << 30)).toBe(13e9);
+  });
+
+  it('SE: x copied at x\'s rate, both FCs\' weights read once for the batch, 2·hidden·C multiply-adds a sample at the fp32 rate', () => {
+    const cs = { op: 'se', batch: 2, c: 64, h: 4, w: 4, hidden: 8, k: null } as const;
+    const xBytes = 2 * 64 * 16 * 4; // 8 KiB: the 64 KiB probe
+    const weightBytes = (2 * 8 * 64 + 8 + 64) * 4;
+    const expected = (2 * xBytes) / 60e9 + weightBytes / 70e9 + (2 * 8 * 64 * 2) / 4e9;
+    expect(floorMs(rates, cs)).toBeCloseTo(expected * 1e3, 12);
+  });
+
+  it('CBAM: the shared MLP twice (average and max descriptors) and the k×k conv over the two maps; ECA: k·C', () => {
+    const cb = { op: 'cbam', batch: 1, c: 256, h: 56, w: 56, hidden: 16, k: 7 } as const;
+    const xBytes = 256 * 56 * 56 * 4; // 3.2 MB: the 4 MiB probe
+    const weightBytes = (2 * 16 * 256 + 16 + 256 + 2 * 49 + 1) * 4;
+    const macs = 2 * (2 * 16 * 256) + 2 * 49 * 56 * 56;
+    expect(floorMs(rates, cb)).toBeCloseTo(((2 * xBytes) / 12e9 + weightBytes / 70e9 + macs / 4e9) * 1e3, 12);
+    const eca = { op: 'eca', batch: 8, c: 256, h: 56, w: 56, hidden: null, k: 5 } as const;
+    expect(floorMs(rates, eca)).toBeCloseTo(((2 * 8 * xBytes) / 12e9 + (5 * 256 * 8) / 4e9) * 1e3, 12);
   });
 });

@@ -16,7 +16,8 @@ import {
   createOrtRunner,
   graphFile,
   loadOnnxRuntime,
-  runOrtPeers,
+  maxRelErr,
+  prepareOrtCase,
   type OrtCase,
   type Weights,
 } from '../bench/ort_peers.mjs';
@@ -81,7 +82,7 @@ describe.skipIf(ortMissing === null || addonMissing !== null)(`the bench without
 });
 
 describe.skipIf(ortMissing !== null)(`onnxruntime-node peers${ortMissing ? ` (skipped: ${ortMissing})` : ''}`, () => {
-  const runner = ortMissing ? null : createOrtRunner(peer.ort, { threads: 2 });
+  const runner = ortMissing ? null : createOrtRunner(peer.ort, { threads: 2, SyncSession: peer.SyncSession });
   afterAll(async () => runner?.close());
 
   async function ort(op: 'se' | 'eca' | 'cbam', layout: Layout, shape: Shape4, x: Float32Array, weights: Weights): Promise<Float32Array> {
@@ -129,32 +130,40 @@ describe.skipIf(ortMissing !== null)(`onnxruntime-node peers${ortMissing ? ` (sk
         const eca = { weight: randECAWeight(rng, 5) };
         const cb = randCBAMWeights(rng, 24, 6, 7, { b1: true, b2: true, spatialBias: true });
         const opts = { layout, device: 'cpu' as const };
-        out.push({ op: 'se', layout, shape, x, weights: { ...se }, ours: api.seForward(x, shape, se, opts), ms: 0.5, samples: 3 });
-        out.push({ op: 'eca', layout, shape, x, weights: eca, ours: api.ecaForward(x, shape, eca, opts), ms: 0.5, samples: 3 });
-        out.push({ op: 'cbam', layout, shape, x, weights: { ...cb }, ours: api.cbamForward(x, shape, cb, opts), ms: 0.5, samples: 3 });
+        out.push({ op: 'se', layout, shape, x, weights: { ...se }, ours: api.seForward(x, shape, se, opts) });
+        out.push({ op: 'eca', layout, shape, x, weights: eca, ours: api.ecaForward(x, shape, eca, opts) });
+        out.push({ op: 'cbam', layout, shape, x, weights: { ...cb }, ours: api.cbamForward(x, shape, cb, opts) });
       }
       return out;
     }
 
-    it('runOrtPeers times each case and reports its difference to ours; a kernel size without a graph is skipped with the reason', async () => {
+    it('prepareOrtCase checks both call paths against ours and hands back the calls the bench times; a kernel size without a graph is skipped with the reason', async () => {
+      // The binding's synchronous session is not public API: this pins that the pinned version has it.
+      expect(peer.SyncSession, peer.syncReason ?? '').not.toBeNull();
       const cs = cases();
-      cs.push({ ...cs[1]!, weights: { weight: randECAWeight(freshRng(), 11) } });
-      const rows = await runOrtPeers(peer.ort, cs, { threads: 2 });
-      expect(rows).toHaveLength(cs.length);
-      for (const row of rows.slice(0, -1)) {
-        expect(row.ortSkipped).toBeUndefined();
-        expect(row.ortMs).toBeGreaterThan(0);
-        expect(row.ortRatio! / (row.ortMs! / 0.5)).toBeCloseTo(1, 1);
-        expect(row.ortMaxRelErr).toBeLessThanOrEqual(MAX_REL_ERR);
+      for (const c of cs) {
+        const p = await prepareOrtCase(runner!, c);
+        expect(p.reason).toBeUndefined();
+        expect(p.maxRelErr).toBeLessThanOrEqual(MAX_REL_ERR);
+        expect(p.runSync).toBeTypeOf('function');
+        // Each path writes y again: poisoned, then run, then equal to ours within the bound.
+        for (const run of [p.run!, p.runSync!]) {
+          p.y!.fill(NaN);
+          await run();
+          expect(p.y!.every((v) => !Number.isNaN(v))).toBe(true);
+          expect(maxRelErr(p.y!, c.ours), `${c.op} ${c.layout}`).toBeLessThanOrEqual(MAX_REL_ERR);
+        }
       }
-      expect(rows.at(-1)).toEqual({ ortSkipped: 'no graph eca_k11_nchw.onnx (add k to scripts/gen_onnx_peers.py and rerun it)' });
+      expect(await prepareOrtCase(runner!, { ...cs[1]!, weights: { weight: randECAWeight(freshRng(), 11) } })).toEqual({
+        reason: 'no graph eca_k11_nchw.onnx (add k to scripts/gen_onnx_peers.py and rerun it)',
+      });
     });
 
     it('a peer whose output is not ours fails loudly (ERR_SQEX_BENCH_PEER_MISMATCH)', async () => {
       for (const c of cases()) {
         const ours = c.ours.slice();
         ours[ours.length >> 1]! += 1e-3 * Math.max(...ours.map(Math.abs));
-        await expect(runOrtPeers(peer.ort, [{ ...c, ours }], { threads: 2 })).rejects.toMatchObject({
+        await expect(prepareOrtCase(runner!, { ...c, ours })).rejects.toMatchObject({
           code: 'ERR_SQEX_BENCH_PEER_MISMATCH',
           message: expect.stringContaining(`onnxruntime ${c.op} 2x24x5x7 ${c.layout}: max relative difference to ours`),
         });
@@ -165,21 +174,25 @@ describe.skipIf(ortMissing !== null)(`onnxruntime-node peers${ortMissing ? ` (sk
       const args = ['--shape', '1x16x4x4', '--shape', '2x8x3x5', '--cpu-only', '--quick', '--no-save'];
       const j = bench([...args, '--json']);
       expect(j.status, j.stderr).toBe(0);
-      type Row = { op: string; ms: number; ortMs: number; ortRatio: number; ortMaxRelErr: number };
-      const cpu = JSON.parse(j.stdout).cpu as { threads: number; rows: Row[]; onnxruntime: { version: string; threads: number; maxRelErr: number } };
-      expect(cpu.onnxruntime).toEqual({ version: peer.version, threads: cpu.threads, maxRelErr: Math.max(...cpu.rows.map((r) => r.ortMaxRelErr)) });
+      type Row = { op: string; ms: number; ortMs: number; ortSyncMs: number; ortRatio: number; ortMaxRelErr: number };
+      const cpu = JSON.parse(j.stdout).cpu as { threads: number; rows: Row[]; onnxruntime: Record<string, unknown> };
+      expect(cpu.onnxruntime).toEqual({
+        version: peer.version, threads: cpu.threads, maxRelErr: Math.max(...cpu.rows.map((r) => r.ortMaxRelErr)), sync: true, syncReason: null,
+      });
       expect(cpu.rows).toHaveLength(2 * 3 * 2);
       for (const row of cpu.rows) {
         expect(row.ortMs).toBeGreaterThan(0);
+        expect(row.ortSyncMs).toBeGreaterThan(0);
         expect(row.ortMaxRelErr).toBeLessThanOrEqual(MAX_REL_ERR);
-        // The ratio is taken before the ms columns are rounded for the JSON.
-        expect(row.ortRatio / (row.ortMs / row.ms)).toBeCloseTo(1, 1);
+        // onnxruntime's faster path; the ratio is taken before the ms columns are rounded for the JSON.
+        expect(row.ortRatio / (Math.min(row.ortMs, row.ortSyncMs) / row.ms)).toBeCloseTo(1, 1);
       }
       const t = bench([...args, '--op', 'cbam', '--layout', 'NHWC']);
       expect(t.status, t.stderr).toBe(0);
       expect(t.stdout).toContain(`onnxruntime: onnxruntime-node ${peer.version}, CPU execution provider, intraOpNumThreads`);
       expect(t.stdout).toContain('| × floor | no out ms | × out | onnxruntime ms | × faster than onnxruntime |');
-      expect(t.stdout).toMatch(/\| cbam \| 2×8×3×5 \| NHWC \| float32 \|( \S+ \|){8} [\d.]+ \| [\d.]+ \|\n/);
+      expect(t.stdout).toMatch(/\| cbam \| 2×8×3×5 \| NHWC \| float32 \| 8, k 7 \|( \S+ \|){8} [\d.]+ \| [\d.]+ \|\n/);
+      expect(t.stdout).toContain('the native binding\'s synchronous run (JSON: ortMs, ortSyncMs)');
     }, 240_000);
   });
 });

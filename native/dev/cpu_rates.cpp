@@ -10,7 +10,9 @@
 //                 else the compiler's baseline vectors: the widest the kernels use), 12
 //                 independent chains per thread
 //   the read sum uses the same widest vectors (512-bit loads reach L1/L2 rates 256-bit ones do not)
-// t = 1 .. threads (argv[1], default hardware concurrency).
+// t = 1 .. threads (argv[1], default hardware concurrency). argv[2], optional: more sizes in bytes,
+// comma-separated (4 KiB .. 1 GiB each; the bench passes each row's x and weight sizes, so that a
+// row's floor uses the rate of its own size, not of the next probed size up).
 //
 // Build: c++ -O2 -std=c++17 -pthread native/dev/cpu_rates.cpp -o build/cpu_rates
 #include <algorithm>
@@ -199,9 +201,21 @@ double read_sum_base(const float* p, size_t n) { READ_SUM_BODY }
 int main(int argc, char** argv) {
   int max_threads = argc > 1 ? std::atoi(argv[1]) : int(std::thread::hardware_concurrency());
   if (max_threads < 1) max_threads = 1;
-  const size_t sizes[] = {size_t(64) << 10, size_t(256) << 10, size_t(1) << 20, size_t(4) << 20,
-                          size_t(16) << 20, size_t(64) << 20};
-  const int nsizes = sizeof(sizes) / sizeof(sizes[0]);
+  std::vector<size_t> sizes = {size_t(64) << 10, size_t(256) << 10, size_t(1) << 20, size_t(4) << 20,
+                               size_t(16) << 20, size_t(64) << 20};
+  if (argc > 2) {
+    for (const char* p = argv[2]; *p;) {
+      char* end = nullptr;
+      const unsigned long long v = std::strtoull(p, &end, 10);
+      if (end == p) break;
+      // Whole floats only, so that a copy's slices split evenly.
+      if (v >= (size_t(4) << 10) && v <= (size_t(1) << 30)) sizes.push_back(size_t(v) / 4 * 4);
+      p = *end == ',' ? end + 1 : end;
+    }
+    std::sort(sizes.begin(), sizes.end());
+    sizes.erase(std::unique(sizes.begin(), sizes.end()), sizes.end());
+  }
+  const int nsizes = int(sizes.size());
   const size_t max_size = sizes[nsizes - 1];
   std::vector<float> src(max_size / sizeof(float)), dst(max_size / sizeof(float));
   for (size_t i = 0; i < src.size(); ++i) src[i] = float(i % 1000) * 1e-3f;
