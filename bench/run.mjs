@@ -124,6 +124,7 @@ function parseCli(argv) {
     out: path.resolve(ROOT, values.out ?? DEFAULT_OUT),
   };
   if (values['no-save'] && values.out) throw new UsageError('--out and --no-save contradict each other');
+  if (opts.contended && process.platform === 'win32') throw new UsageError('--contended needs SIGSTOP and SIGCONT to pause the busy loop between stints (Linux or macOS)');
   if (opts.devices.length === 1 && opts.devices[0] === 'cpu' && opts.dtypes && !opts.dtypes.includes('float32')) {
     throw new UsageError(`--device cpu with --dtype ${opts.dtypes.join(',')}: the CPU takes float32 only`);
   }
