@@ -530,6 +530,25 @@ describe.skipIf(PERMISSION_FLAG === null || noAddon !== null)("Node's permission
     expect(allowed.report.kind).toBe('prebuild');
   });
 
+  // A newcomer's check (2026-12-03): in an installed app node-gyp-build sits beside this package
+  // (node_modules/node-gyp-build), outside its folder; the fix named the one file denied first, and
+  // after that grant the next file of node-gyp-build was denied, one run after another.
+  it('a refused read of node-gyp-build beside the package names its folder, and that grant loads', () => {
+    const dir = packageCopy();
+    withPrebuild(dir);
+    const readable = [`--allow-fs-read=${dir}`, '--allow-fs-read=/etc/alpine-release'];
+    const p = probe(dir, {}, [flag, '--allow-addons', ...readable]);
+    expect(p.errorCode).toBe('ERR_SQEX_LOAD');
+    const denied = p.report.attempts.find((a) => a.code === 'ERR_ACCESS_DENIED')?.denied ?? '';
+    const ngb = path.join(root, 'node_modules', 'node-gyp-build');
+    expect(denied.startsWith(ngb + path.sep)).toBe(true);
+    expect(p.error).not.toContain('to tell musl from glibc');
+    expect(fixes(p.error)).toContain(`--allow-fs-read=${ngb} --allow-fs-read=${dir}`);
+    const allowed = probe(dir, {}, [flag, '--allow-addons', ...readable, `--allow-fs-read=${ngb}`]);
+    expect(allowed.error).toBeNull();
+    expect(allowed.report.kind).toBe('prebuild');
+  });
+
   it('an unreadable package.json is not taken for a bundle', () => {
     const dir = packageCopy();
     withPrebuild(dir);

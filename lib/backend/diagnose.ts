@@ -29,6 +29,11 @@ function toolchainLine(): string {
   return `Where a compiler is missing, install the build tools: a C++17 compiler, make and Python 3 for ${p}`;
 }
 
+// How the addon's files are named: a local build, and the prebuilds (node-gyp-build's tags: libc,
+// and the CUDA toolkit of a second CUDA build).
+const ADDON_FILE = 'a squeeze-excite addon file (.node)';
+const PREBUILD_FILES = 'prebuilds/<platform>-<arch>/squeeze-excite.<tags>.node, e.g. prebuilds/linux-x64/squeeze-excite.glibc.node';
+
 const EXTERNAL_HOWTO =
   'Mark squeeze-excite as external so that the bundle require()s it from node_modules at run time, and ship node_modules/squeeze-excite with the app: ' +
   "esbuild --external:squeeze-excite; webpack externals: { 'squeeze-excite': 'commonjs squeeze-excite' }; rollup/rolldown/Vite SSR: external: ['squeeze-excite'].";
@@ -55,12 +60,16 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
   if (denied) {
     const what = denied.denied ?? denied.file ?? path.join(root, 'prebuilds');
     const inPackage = what === root || what.startsWith(root + path.sep);
+    // A file of another package (node-gyp-build, beside this one in an installed app): grant its
+    // folder, which it reads file after file, not the one file denied first.
+    const grant = /^(.*[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(what)?.[1] ?? what;
+    const whose = grant === what ? what : `${grant} (the package of ${what})`;
     return {
       cause: `Node's permission model denies reading ${what} (ERR_ACCESS_DENIED): ${denied.reason}`,
       fixes: [
         inPackage
-          ? `Let node read the package folder: --allow-fs-read=${shellArg(root)} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node it may read.`
-          : `Let node read ${what} as well as the package folder: --allow-fs-read=${shellArg(what)} --allow-fs-read=${shellArg(root)} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node it may read.`,
+          ? `Let node read the package folder: --allow-fs-read=${shellArg(root)} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at ${ADDON_FILE} it may read.`
+          : `Let node read ${whose} as well as the package folder: --allow-fs-read=${shellArg(grant)} --allow-fs-read=${shellArg(root)} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at ${ADDON_FILE} it may read.`,
       ],
     };
   }
@@ -77,7 +86,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: `SQUEEZE_EXCITE_BINARY names ${JSON.stringify(env.file)}, which did not load (${env.reason}); the loader does not fall back to another binary when one is named`,
       fixes: [
-        'Point SQUEEZE_EXCITE_BINARY at a squeeze_excite.node built for this platform (npm run build:native writes build/Release/squeeze_excite.node; a package carries prebuilds/<platform>-<arch>/*.node), or unset it to let the loader choose.',
+        `Point SQUEEZE_EXCITE_BINARY at ${ADDON_FILE} built for this platform (npm run build:native writes build/Release/squeeze_excite.node; a package carries ${PREBUILD_FILES}), or unset it to let the loader choose.`,
       ],
     };
   }
@@ -95,7 +104,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
       cause: `this copy of squeeze-excite was bundled into ${report.bundled}; its native addon (prebuilds/, build/) stays in the package folder, where a bundle cannot find it`,
       fixes: [
         EXTERNAL_HOWTO,
-        'Or copy the squeeze_excite.node for the target platform (node_modules/squeeze-excite/prebuilds/<platform>-<arch>/*.node) next to the bundle and set SQUEEZE_EXCITE_BINARY to its path.',
+        `Or copy the addon file for the target platform (node_modules/squeeze-excite/${PREBUILD_FILES}) next to the bundle and set SQUEEZE_EXCITE_BINARY to its path.`,
       ],
     };
   }

@@ -57,10 +57,16 @@ function searchPrebuilds(root: string): Prebuilds {
   try {
     helpers = nodeRequire('node-gyp-build') as NodeGypBuildHelpers;
   } catch (err) {
-    // Under Node 20's permission model its first line, a probe of /etc/alpine-release (musl or
-    // glibc), is refused unless that file may be read (a newcomer's check, 2026-12-02).
+    // Under the permission model: Node 20 refuses its first line, a probe of /etc/alpine-release
+    // (musl or glibc), unless that file may be read (a newcomer's check, 2026-12-02); and in an
+    // installed app node-gyp-build sits beside this package, outside its folder, so its own files
+    // need a grant of their own (another, 2026-12-03).
     const denied = deniedPath(err);
-    const read = denied === null ? '' : ` (it reads ${denied} as it loads, to tell musl from glibc)`;
+    const read = denied === null
+      ? ''
+      : denied === '/etc/alpine-release'
+        ? ` (it reads ${denied} as it loads, to tell musl from glibc)`
+        : ` (loading it reads ${denied})`;
     return { ...none(`node-gyp-build could not be loaded: ${describeError(err)}${read}`), code: errorCode(err), denied };
   }
   const tuples = readdirSync(dir)
