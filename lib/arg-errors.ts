@@ -6,7 +6,7 @@
 // is one, the usual fix for what was received.
 
 import { describe } from './describe.js';
-import { isPlainObject } from './is.js';
+import { isPlainObject, isPromiseValue } from './is.js';
 import { ArrayIsArray, StringPrototypeIncludes, StringPrototypeSlice, defineOwn, withProps } from './primordials.js';
 import { typedArrayName } from './typed-arrays.js';
 
@@ -28,6 +28,8 @@ function coded<E extends Error>(err: E, code: string, argument: string): E & { c
  * or numpy most often passes instead of a Float32Array or an [N, C, H, W] shape.
  */
 function fixFor(arg: string, expected: string, value: unknown): string | undefined {
+  // The result of an …Async call passed on without await (x, a weight, out, a shape).
+  if (isPromiseValue(value)) return 'This is a Promise: await the …Async call that made it (const y = await seForwardAsync(…)) before passing its result on';
   const name = typedArrayName(value);
   if (StringPrototypeIncludes(expected, 'Float32Array')) {
     // An output receives the result: a converted copy would receive it instead and be thrown away.
@@ -77,6 +79,10 @@ function fixFor(arg: string, expected: string, value: unknown): string | undefin
   // A readSafetensors file where a block's weights go.
   if (arg === 'weights' && describe(value) === 'a SafetensorsFile instance') {
     return 'A SafetensorsFile holds a whole state dict: build the block with SEBlock/ECABlock/CBAMBlock.fromStateDict(file, prefix, { kind }) (`npx squeeze-excite inspect FILE` prints each module\'s prefix and kind)';
+  }
+  // forward(x, { out }) with a Float32Array x, as the GPU examples write forward(xd, { out: yd }).
+  if (arg === 'shape' && isPlainObject(value)) {
+    return 'An object came where the shape goes: a Float32Array x always needs its shape [N, C, H, W] after it; only a DeviceTensor x, which carries its shape, may leave it out';
   }
   if (StringPrototypeIncludes(expected, '[N, C, H, W]') && isArray(value)) {
     if (value.length === 3) return 'A single image [C, H, W] is the batch of one [1, C, H, W]';

@@ -36,6 +36,13 @@ const isMapIntrinsic = trusted(utilTypes.isMap, new Map(), new Set(), (v) => {
   }
 });
 
+const isPromiseIntrinsic = trusted(utilTypes.isPromise, Promise.resolve(), {}, () => false);
+
+/** A native Promise (what an …Async call returns): only for an error's hint, so no fallback probe. */
+export function isPromiseValue(value: unknown): boolean {
+  return isPromiseIntrinsic(value);
+}
+
 /** Array.isArray, captured. */
 export function isArrayValue(value: unknown): value is unknown[] {
   try {

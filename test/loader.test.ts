@@ -156,7 +156,7 @@ describe('native loader diagnostics', () => {
     expect(p.report.attempts).toEqual([expect.objectContaining({ kind: 'env', ok: false, reason: 'file does not exist' })]);
     expect(p.error).toMatch(/env .*nope\.node: file does not exist/);
     expect(p.error).toMatch(/SQUEEZE_EXCITE_BINARY names ".*nope\.node", which did not load \(file does not exist\); the loader does not fall back/);
-    expect(fixes(p.error)).toMatch(/Point SQUEEZE_EXCITE_BINARY at a squeeze_excite\.node built for this platform .* or unset it/);
+    expect(fixes(p.error)).toMatch(/Point SQUEEZE_EXCITE_BINARY at a squeeze-excite addon file \(\.node\) built for this platform .*prebuilds\/linux-x64\/squeeze-excite\.glibc\.node.* or unset it/);
     expect(fixes(p.error)).not.toMatch(COMPILER_ADVICE);
   });
 

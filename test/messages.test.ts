@@ -16,6 +16,9 @@ import {
   seForward,
   attentionWeightsFromStateDict,
   cuda,
+  ecaForwardAsync,
+  LoadError,
+  loadReport,
 } from '../dist/index.js';
 import { FIXTURE_DIR } from './helpers.js';
 import { f32Bytes, writeSafetensors } from './safetensors-writer.js';
@@ -582,3 +585,59 @@ describe('refusals a newcomer met, with the fix that fits', () => {
     expect([...found.find((m) => m.prefix === '')!.tensors].sort()).toEqual(['fc1.bias', 'fc1.weight', 'fc2.bias', 'fc2.weight']);
   });
 });
+
+describe('hints from a newcomer\'s check of 2026-12-03', () => {
+  test('a forgotten await: the Promise an …Async call returned, passed on as x, a weight or out, says await it', async () => {
+    const x = new Float32Array(16).fill(1);
+    const pending = ecaForwardAsyncOf(x);
+    const hint = 'This is a Promise: await the …Async call that made it';
+    const calls: [string, () => unknown][] = [
+      ['x', () => ecaForward(pending as never, shape, { weight: new Float32Array(3) })],
+      ['weights.w1', () => seForward(x.subarray(0, 4), shape, { ...w, w1: pending as never })],
+      ['options.out', () => seForward(x.subarray(0, 4), shape, w, { out: pending as never })],
+    ];
+    for (const [argument, call] of calls) {
+      const m = messageOf(call);
+      expect(m, argument).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument });
+      expect(m.message).toContain(`received a Promise instance. ${hint}`);
+    }
+    await pending;
+    // Not for other objects.
+    expect(messageOf(() => ecaForward({} as never, shape, { weight: new Float32Array(3) })).message).not.toContain('Promise');
+  });
+
+  test("a block's forward(x, { out }) with a Float32Array x (the GPU examples' form) says a host x needs its shape", () => {
+    const block = new SEBlock(w);
+    const x = new Float32Array(4);
+    for (const call of [() => block.forward(x, { out: new Float32Array(4) } as never), () => seForward(x, w as never, w as never)]) {
+      const m = messageOf(call);
+      expect(m).toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', argument: 'shape' });
+      expect(m.message).toContain('received an object. An object came where the shape goes: a Float32Array x always needs its shape [N, C, H, W] after it; only a DeviceTensor x, which carries its shape, may leave it out');
+    }
+  });
+
+  test("a block given the memory order [N, H, W, C] as its shape gets the layout hint the ops give", () => {
+    const c = 64;
+    const weights = { w1: new Float32Array(4 * c), w2: new Float32Array(c * 4), b2: new Float32Array(c) };
+    const x = new Float32Array(2 * 8 * 8 * c);
+    const nhwc = messageOf(() => new SEBlock(weights, { layout: 'NHWC' }).forward(x, [2, 8, 8, c]));
+    expect(nhwc).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'shape[1] (C)' });
+    expect(nhwc.message).toContain(`shape is [N, C, H, W] in every layout: for channels-last data of C = ${c}, pass [2, ${c}, 8, 8], not the memory order [N, H, W, C]`);
+    const nchw = messageOf(() => new SEBlock(weights).forward(x, [2, 8, 8, c]));
+    expect(nchw.message).toContain(`pass [2, ${c}, 8, 8] to a block built with { layout: 'NHWC' }, not the memory order`);
+    // A C that is simply wrong gets no such hint.
+    expect(messageOf(() => new SEBlock(weights).forward(x.subarray(0, 2 * 8 * 8 * 32), [2, 8, 8, 32])).message).not.toContain('memory order');
+  });
+
+  test('new LoadError() without a load report is a coded TypeError, not a crash in its message', () => {
+    for (const report of [undefined, {}, null, { attempts: [] }]) {
+      const m = messageOf(() => new LoadError(report as never));
+      expect(m).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'report' });
+    }
+    expect(new LoadError(loadReport()).code).toBe('ERR_SQEX_LOAD');
+  });
+});
+
+function ecaForwardAsyncOf(x: Float32Array): Promise<Float32Array> {
+  return ecaForwardAsync(x, [1, 4, 2, 2], { weight: new Float32Array(3) });
+}

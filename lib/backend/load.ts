@@ -9,8 +9,9 @@
 // or no binary for this platform (the only case that needs a compiler). The checks of one file
 // are addon-file.ts's, the prebuild search prebuilds.ts's, the message diagnose.ts's.
 
+import { typeError } from '../arg-errors.js';
 import { nodeFs, nodePath } from '../node-builtins.js';
-import { RegExpPrototypeExec, StringCtor, StringPrototypeStartsWith, defineOwn } from '../primordials.js';
+import { ArrayIsArray, RegExpPrototypeExec, StringCtor, StringPrototypeStartsWith, defineOwn } from '../primordials.js';
 import { tryLoad } from './addon-file.js';
 import type { NativeBinding } from './contract.js';
 import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildInfo, singleBuild } from './cuda-builds.js';
@@ -225,8 +226,14 @@ export class LoadError extends Error {
    *   default this package's own.
    * @param message - the message already made for this report (a failed load thrown again); by
    *   default made from the report.
+   * @throws TypeError (ERR_INVALID_ARG_TYPE) where `report` is not a load report: this package
+   *   throws LoadErrors; code that catches one reads it, and has no reason to make one.
    */
   constructor(report: LoadReport, root: string = PACKAGE_ROOT, message?: string) {
+    const r = report as { attempts?: unknown; cudaBuilds?: unknown } | null | undefined;
+    if (typeof r !== 'object' || r === null || !ArrayIsArray(r.attempts) || !ArrayIsArray(r.cudaBuilds)) {
+      throw typeError('new LoadError', 'report', 'a load report (as loadReport() gives it, with attempts and cudaBuilds arrays)', report);
+    }
     super(message ?? LoadError.describe(report, root));
     defineOwn(this, 'name', 'LoadError'); // an accessor on Error.prototype.name must not swallow it
     this.report = report;

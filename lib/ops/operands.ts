@@ -126,7 +126,7 @@ export function resolveOperands(
   if (isDeviceTensor(x)) return resolveDevice(fn, spec, x, shape, settings, raw, expectC, dtype);
   if (!isFloat32Array(x)) throw typeError(fn, 'x', 'a Float32Array or a DeviceTensor', x);
   if (shape === undefined) throw rangeError(fn, 'shape', SHAPE_EXPECTED, shape);
-  checkChannels(fn, shape, expectC);
+  checkChannels(fn, shape, expectC, settings.layout ?? 'NCHW');
   const numel = numelOf(shape);
   const why = (): string => dimsText(shape);
   const likeX = (): string => `like x: ${dimsText(shape)}`;
@@ -189,9 +189,19 @@ export function resolveOperands(
   };
 }
 
-function checkChannels(fn: string, shape: Shape4, expectC: number): void {
+/**
+ * A block's C against the shape's (only blocks fix C). Where a host x's shape ends in the block's C,
+ * the caller most likely passed the memory order [N, H, W, C]: the message says so, as the ops'
+ * weight checks do (lib/ops/run.ts withLayoutHint; a newcomer's check found blocks without it).
+ * `layout`: the block's, for a host x; undefined for a DeviceTensor, which carries its layout.
+ */
+function checkChannels(fn: string, shape: Shape4, expectC: number, layout: string | undefined): void {
   if (expectC !== 0 && shape[1] !== expectC) {
-    throw rangeErrorText(fn, 'shape[1] (C)', `${expectC}, the channels of the block's weights`, `the number ${shape[1]} (shape ${formatShape(shape)})`);
+    const [n, c, h, w] = shape;
+    const memoryOrder = layout !== undefined && w === expectC
+      ? `. shape is [N, C, H, W] in every layout: for channels-last data of C = ${w}, pass [${n}, ${w}, ${c}, ${h}]${layout === 'NHWC' ? '' : " to a block built with { layout: 'NHWC' }"}, not the memory order [N, H, W, C]`
+      : '';
+    throw rangeErrorText(fn, 'shape[1] (C)', `${expectC}, the channels of the block's weights`, `the number ${c} (shape ${formatShape(shape)})${memoryOrder}`);
   }
 }
 
@@ -212,7 +222,7 @@ function resolveDevice(
       throw rangeErrorText(fn, 'shape', `x.shape ${formatShape(s)} when x is a DeviceTensor`, formatShape(shape));
     }
   }
-  checkChannels(fn, x.shape, expectC);
+  checkChannels(fn, x.shape, expectC, undefined);
   if (settings.layout !== undefined && settings.layout !== x.layout) {
     throw rangeError(fn, 'options.layout', `x.layout '${x.layout}' (or omitted) when x is a DeviceTensor`, settings.layout);
   }
