@@ -3,7 +3,7 @@
 
 import { allocateArray } from './alloc.js';
 import { rangeError, typeError } from './arg-errors.js';
-import { bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, isUnusableView, lengthOf, USABLE_VIEW } from './typed-arrays.js';
+import { bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, isUnusableView, lengthOf, typedArrayName, USABLE_VIEW } from './typed-arrays.js';
 
 const scratchF32 = new Float32Array(1);
 const scratchU32 = new Uint32Array(scratchF32.buffer);
@@ -80,7 +80,15 @@ function u32View(src: Float32Array): Uint32Array {
 }
 
 function checkBits(fn: string, value: unknown): number {
-  if (typeof value !== 'number') throw typeError(fn, 'bits', 'a number or a Uint16Array', value);
+  if (typeof value !== 'number') {
+    // Node 24+'s Float16Array: float16 values, which need no decoding (a newcomer's check).
+    const fix = typedArrayName(value) !== 'Float16Array'
+      ? undefined
+      : fn === 'float16BitsToFloat32'
+        ? 'A Float16Array holds float16 values already: Float32Array.from(value) converts them (its bytes are the raw bits, if those are wanted: new Uint16Array(value.buffer, value.byteOffset, value.length))'
+        : 'A Float16Array holds float16 values, not bfloat16 bits: Float32Array.from(value) converts them';
+    throw typeError(fn, 'bits', 'a number or a Uint16Array', value, fix);
+  }
   if (!Number.isInteger(value) || value < 0 || value > 0xffff) {
     throw rangeError(fn, 'bits', 'an integer bit pattern from 0 to 65535 (0xffff)', value);
   }

@@ -22,6 +22,8 @@ import {
   readSafetensors,
   seForward,
   seForwardAsync,
+  float16BitsToFloat32,
+  bfloat16BitsToFloat32,
 } from '../dist/index.js';
 import { refCBAM, refECA, refSE, type Shape4 } from './reference.js';
 import { bitsEqual, expectClose, freshRng, noteSkip, seedNote } from './helpers.js';
@@ -810,6 +812,25 @@ describe('DeviceTensor refuses bad input', () => {
     }
     expectMessage(err, TypeError, 'DeviceTensor.from', 'data');
     expect((err as Error).message).toContain("For dtype 'float16', a Float16Array's bytes are its raw bits: pass new Uint16Array(value.buffer, value.byteOffset, value.length) (no copy); for another dtype, Float32Array.from(value)");
+  });
+
+  // A newcomer's check (2026-12-03): the half decoders said only "received a Float16Array".
+  test.skipIf(noteSkip(!hasFloat16, 'validation: the Float16Array hint of the half decoders', `Node ${process.versions.node} has no Float16Array (Node 24+)`))('a Float16Array for the half decoders says it needs no decoding', () => {
+    const F16 = (globalThis as unknown as { Float16Array: new (n: number) => ArrayBufferView }).Float16Array;
+    const cases: [(v: never) => unknown, string, string][] = [
+      [float16BitsToFloat32 as never, 'float16BitsToFloat32', 'A Float16Array holds float16 values already: Float32Array.from(value) converts them'],
+      [bfloat16BitsToFloat32 as never, 'bfloat16BitsToFloat32', 'A Float16Array holds float16 values, not bfloat16 bits: Float32Array.from(value) converts them'],
+    ];
+    for (const [fn, name, hint] of cases) {
+      let err: unknown;
+      try {
+        fn(new F16(2) as never);
+      } catch (e) {
+        err = e;
+      }
+      expectMessage(err, TypeError, name, 'bits');
+      expect((err as Error).message).toContain(hint);
+    }
   });
 
   test('from without CUDA is an Error carrying the status reason', () => {
