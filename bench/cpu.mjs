@@ -112,11 +112,14 @@ const SHAPES = [
   { c: 240, h: 28, w: 28, hidden: 10 },
 ];
 
+// How long the round waits after onnxruntime's stints for its workers to stop spinning (below).
+const ORT_SPIN_MS = 100;
+
 /**
  * Times stints in rounds: each round runs every stint once, `stint` calls back to back, the first
  * call of each stint dropped, so that each is timed in its own steady state while drifts of the
  * machine hit all of them alike. stints: [{ name, run, async?, before?, after? }] (before/after
- * run around each stint, untimed). Returns { [name]: ms per call[] }.
+ * run around each stint, untimed; either may return a promise, which is awaited). Returns { [name]: ms per call[] }.
  */
 async function timeRounds(stints, { reps, rounds }) {
   const stint = Math.max(3, Math.ceil(reps / rounds) + 1);
@@ -134,7 +137,7 @@ async function timeRounds(stints, { reps, rounds }) {
           if (k > 0) into.push(dt);
         }
       } finally {
-        st.after?.();
+        await st.after?.();
       }
     }
   }
@@ -362,6 +365,7 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
         { name: 'op', run: pc.runOp },
         { name: 'new', run: pc.runNew },
       ];
+      if (busy) stints.push({ name: 'contended', run: pc.runOp, before: busy.resume, after: busy.pause });
       let ort = null;
       if (ortRunner) {
         // pc.out holds our output of the warm-up's last call: the peer must match it.
@@ -375,9 +379,13 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
             await warmUp(ort.runSync);
             stints.push({ name: 'ortSync', run: ort.runSync });
           }
+          // onnxruntime's intra-op workers spin ~50 ms after its last run (measured here: 43-52 ms
+          // of CPU in the 100 ms after a run), which held a core through the next stints and made
+          // ours up to 25% slower: its stints come last in a round, and the round waits them out.
+          stints[stints.length - 1].after = () => new Promise((resolve) => setTimeout(resolve, ORT_SPIN_MS));
+          await stints[stints.length - 1].after(); // and after its warm-up
         }
       }
-      if (busy) stints.push({ name: 'contended', run: pc.runOp, before: busy.resume, after: busy.pause });
       const t = await timeRounds(stints, { reps: quick ? 6 : bytes > 8 << 20 ? 20 : 60, rounds: quick ? 2 : 4 });
 
       const ms = median(t.op);
