@@ -2,6 +2,8 @@
 // runner) and asserts a clean exit and the script's own checks: each script prints one JSON line
 // {ok, checks, failures, ...} last (test/hostile/common.cjs).
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { freshRng } from './helpers.js';
@@ -55,3 +57,69 @@ try { new Float32Array(134217728); process.exit(3); } catch { process.exit(0); }
 }
 /** Whether a child can cap its own address space (test/hostile/oom*.cjs), or why not. */
 export const memoryCap = memoryCapProbe();
+
+/**
+ * A fresh memory cgroup of `limitBytes` under this process's own (cgroup v1's memory hierarchy, or
+ * v2 where the memory controller is delegated), for a child that must meet a memory limit the
+ * kernel enforces with its OOM killer (which then ends only that child). Needs write access to
+ * the cgroup files (root, or a delegated subtree). Returns { dir, remove } or { reason }.
+ */
+export function memoryCgroup(limitBytes: number): { dir: string; remove: () => void; reason?: undefined } | { reason: string; dir?: undefined; remove?: undefined } {
+  if (process.platform !== 'linux') return { reason: 'Linux only (cgroups)' };
+  let lines: string[];
+  try {
+    lines = readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n');
+  } catch (err) {
+    return { reason: `cannot read /proc/self/cgroup (${(err as Error).message})` };
+  }
+  const name = `sqex-test-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+  const tries: { dir: string; limitFile: string }[] = [];
+  for (const line of lines) {
+    const [, controllers, rel] = /^\d+:([^:]*):(.*)$/.exec(line) ?? [];
+    if (rel === undefined) continue;
+    if (controllers!.split(',').includes('memory')) tries.push({ dir: path.join('/sys/fs/cgroup/memory', rel, name), limitFile: 'memory.limit_in_bytes' });
+    if (controllers === '') tries.push({ dir: path.join('/sys/fs/cgroup', rel, name), limitFile: 'memory.max' });
+  }
+  const failures: string[] = [];
+  for (const t of tries) {
+    try {
+      mkdirSync(t.dir);
+    } catch (err) {
+      failures.push(`${t.dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      continue;
+    }
+    const remove = () => {
+      try {
+        rmdirSync(t.dir);
+      } catch {
+        // a child still inside (it was killed and not yet reaped): the kernel frees it later
+      }
+    };
+    try {
+      writeFileSync(path.join(t.dir, t.limitFile), String(limitBytes));
+      if (Number(readFileSync(path.join(t.dir, t.limitFile), 'utf8')) !== limitBytes) throw new Error('the limit did not take');
+      return { dir: t.dir, remove };
+    } catch (err) {
+      failures.push(`${t.dir}/${t.limitFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      remove();
+    }
+  }
+  return { reason: `no memory cgroup could be made here (${failures.join('; ') || 'no memory controller in /proc/self/cgroup'})` };
+}
+
+/** As runHostile, with the child moved into cgroup `dir` (memoryCgroup) before node starts. */
+export function runHostileInCgroup(dir: string, name: string, env: Record<string, string> = {}, timeoutMs = 120_000): HostileReport {
+  const r = spawnSync('/bin/sh', ['-c', 'echo $$ > "$1/cgroup.procs" && exec "$2" --expose-gc "$3"', 'sh', dir, process.execPath, `${HOSTILE}${name}`], {
+    env: { ...process.env, SQEX_DIST: DIST, ...env },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 16 << 20,
+  });
+  const context = `${name} in ${dir} ${JSON.stringify(env)}: signal ${r.signal}, status ${r.status} (137: the OOM killer)\nstderr: ${r.stderr.slice(-2000)}`;
+  expect(r.signal, context).toBeNull();
+  expect(r.status, context).toBe(0);
+  const report = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as HostileReport;
+  expect(report.failures, context).toEqual([]);
+  expect(report.ok, context).toBe(true);
+  return report;
+}

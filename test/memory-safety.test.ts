@@ -8,7 +8,7 @@
 //   - SharedArrayBuffer operands; every thrown Error carries a code; fake DeviceTensors refused.
 import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
-import { type HostileReport, memoryCap, runHostile, seed, underAsan } from './hostile-run.js';
+import { type HostileReport, memoryCap, memoryCgroup, runHostile, runHostileInCgroup, seed, underAsan } from './hostile-run.js';
 import {
   DeviceTensor,
   SEBlock,
@@ -67,6 +67,28 @@ describe('host memory runs out (child process)', () => {
     () => {
       const report = runHostile('oom.cjs', { SQEX_SEED: seed() });
       expect(report.checks).toBeGreaterThanOrEqual(15);
+    },
+    120_000,
+  );
+});
+
+describe('async calls queued past the memory the system has (child process in a memory cgroup)', () => {
+  // Before, overcommit let every call stage its copies and the OOM killer ended the process
+  // (exit 137); now the calls past what fits are refused with ERR_SQEX_OUT_OF_MEMORY.
+  const probe = underAsan ? { reason: 'under ASan (its shadow memory counts against the limit)' } : memoryCgroup(512 << 20);
+  probe.remove?.(); // a probe: the test makes its own
+  test.skipIf(noteSkip(probe.dir === undefined, 'memory-safety: async calls past a memory limit', probe.reason ?? ''))(
+    `200 async calls of a 16 MiB tensor under a 512 MiB limit: the ones that fit settle with the sync call's bits, the rest are refused, the process goes on${probe.dir ? '' : ` (skipped: ${probe.reason})`}`,
+    () => {
+      const cgroup = memoryCgroup(512 << 20);
+      expect(cgroup.reason).toBeUndefined();
+      try {
+        const report = runHostileInCgroup(cgroup.dir!, 'overcommit.cjs', { SQEX_SEED: seed() }) as HostileReport & { fulfilled: number; refused: number };
+        expect(report.fulfilled).toBeGreaterThan(0);
+        expect(report.refused).toBeGreaterThan(0);
+      } finally {
+        cgroup.remove?.();
+      }
     },
     120_000,
   );

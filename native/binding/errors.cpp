@@ -30,6 +30,20 @@ Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s) {
   }
 }
 
+Napi::Error StagingRefusedError(const Napi::Env& env, const std::string& what, double bytes, double available, double reserved) {
+  char buf[400];
+  std::snprintf(buf, sizeof buf,
+                " (%.1f MiB): this process has %.1f MiB of memory available, and async calls in flight have reserved %.1f MiB "
+                "they have not written yet (each async call over host arrays copies its inputs when it is made, and its "
+                "output when it settles). Await some of the calls in flight before making more, use a smaller batch, or free memory.",
+                bytes / 1048576.0, available / 1048576.0, reserved / 1048576.0);
+  auto e = Coded(Napi::Error::New(env, "squeeze-excite: out of host memory: could not allocate " + what + buf), "ERR_SQEX_OUT_OF_MEMORY");
+  e.Set("bytes", Napi::Number::New(env, bytes));
+  e.Set("available", Napi::Number::New(env, available));
+  e.Set("reserved", Napi::Number::New(env, reserved));
+  return e;
+}
+
 Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, double bytes) {
   std::string size;
   if (bytes > 0) {

@@ -21,6 +21,9 @@ Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s);
 // Error with code ERR_SQEX_OUT_OF_MEMORY (and `bytes`): a host allocation of `bytes` for `what`
 // failed. Thrown instead of letting std::bad_alloc or V8's fatal out-of-memory end the process.
 Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, double bytes);
+// The same for an async call's staging refused before allocating (StagingRefused): says what the
+// system had available and what calls in flight hold, and adds `available` and `reserved` (bytes).
+Napi::Error StagingRefusedError(const Napi::Env& env, const std::string& what, double bytes, double available, double reserved);
 
 // Throws the coded error for a C++ exception. Building it allocates (strings, a JS object), and
 // memory may be what ran out: if that throws too, the error is set from static strings with

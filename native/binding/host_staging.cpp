@@ -44,7 +44,10 @@ float* StagedHostCall::Stage(const Napi::Env& env, const char* what, const float
   // Uninitialised: outputs are fully written by the kernels.
   owned_.reserve(kSlotCount);
   try {
-    owned_.push_back(AcquireStaging(elems));
+    owned_.push_back(AcquireStaging(elems, /*written_now=*/copy));
+  } catch (const StagingRefused& r) {
+    throw StagingRefusedError(env, std::string(copy ? "the staging copy of " : "the staging block for ") + what,
+                              static_cast<double>(elems) * sizeof(float), r.available_bytes, r.unwritten_bytes);
   } catch (const std::bad_alloc&) {
     throw OutOfMemoryError(env, std::string(copy ? "the staging copy of " : "the staging block for ") + what,
                            static_cast<double>(elems) * sizeof(float));
@@ -98,6 +101,8 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
 
 StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const OpParams& p) {
   const SlotSizes sizes = ExpectedSlots(p);
+  // A result array allocated for this call is written when it settles: reserved until then.
+  if (a.allocated_out) result_reservation_ = UnwrittenReservation(static_cast<size_t>(sizes.elems[kOut]) * sizeof(float));
   const std::array<bool, kSlotCount> staged_slot = StagedSlots(a);
   // Inputs first, so an output that is an input itself (in place) reuses the input's staging.
   for (int slot : kInputSlots) {

@@ -78,6 +78,7 @@ class StagedHostCall {
   std::vector<Output> outputs_;
   std::vector<Napi::ObjectReference> kept_;  // SharedArrayBuffer views used in place
   Napi::ObjectReference result_;
+  UnwrittenReservation result_reservation_;
 };
 
 }  // namespace sqex::binding

@@ -10,17 +10,48 @@
 #pragma once
 #include <cstddef>
 #include <memory>
+#include <new>
 
 namespace sqex::binding {
 
 struct StagingBlockDeleter {
   size_t bytes = 0;
+  bool unwritten = false;  // counted in the pool's unwritten bytes until it comes back
   void operator()(float* p) const;  // returns the block to the pool (or frees it)
 };
 using StagingBlock = std::unique_ptr<float[], StagingBlockDeleter>;
 
-// At least `elems` floats, uninitialised (possibly a reused block). Thread-safe. Throws
-// std::bad_alloc when memory is exhausted.
-StagingBlock AcquireStaging(size_t elems);
+// Thrown by AcquireStaging when the system cannot hold a fresh block beside the memory that calls
+// in flight have reserved and not yet written: under overcommit the allocation would succeed and
+// the OOM killer would end the process later, as the pages fault in (an attack queued 1000 async
+// calls of 16 MiB tensors on a 23 GiB machine; each staged 32 MiB at call time).
+struct StagingRefused : std::bad_alloc {
+  double available_bytes = 0;  // what the system had available (host_available_memory_bytes)
+  double unwritten_bytes = 0;  // reserved by calls in flight, not yet written
+  const char* what() const noexcept override { return "not enough memory available for the staging block"; }
+};
+
+// At least `elems` floats, uninitialised (possibly a reused block). Thread-safe. `written_now`:
+// the caller fills the block at once (an input's copy); else (an output's block, written when the
+// call runs) its bytes count as reserved and unwritten until it comes back. A fresh block (no
+// cached one fits) must fit in the memory available beside the unwritten bytes of calls in flight,
+// else StagingRefused. Throws std::bad_alloc when the allocation itself fails.
+StagingBlock AcquireStaging(size_t elems, bool written_now);
+
+// Bytes a call in flight has reserved and not yet written outside the pool (a result array JS
+// allocated for it, filled when it settles), counted with the unwritten blocks while it lives.
+class UnwrittenReservation {
+ public:
+  UnwrittenReservation() = default;
+  explicit UnwrittenReservation(size_t bytes);
+  UnwrittenReservation(UnwrittenReservation&& other) noexcept : bytes_(other.bytes_) { other.bytes_ = 0; }
+  UnwrittenReservation& operator=(UnwrittenReservation&& other) noexcept;
+  UnwrittenReservation(const UnwrittenReservation&) = delete;
+  UnwrittenReservation& operator=(const UnwrittenReservation&) = delete;
+  ~UnwrittenReservation();
+
+ private:
+  size_t bytes_ = 0;
+};
 
 }  // namespace sqex::binding

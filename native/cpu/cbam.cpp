@@ -16,6 +16,7 @@
 #include "pipeline.h"
 #include "sqex/cpu.h"
 #include "pool_units.h"
+#include "system_limits.h"
 #include "thread_pool.h"
 
 namespace sqex {

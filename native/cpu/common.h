@@ -126,11 +126,6 @@ inline int64_t pool_channel_blocks(int64_t cc, int64_t want) {
   return std::max<int64_t>(1, std::min<int64_t>(want, cc / 64));
 }
 
-// Bytes of memory the system can give new allocations without swapping (Linux: MemAvailable of
-// /proc/meminfo), or -1 where unknown. Read on each call (a few microseconds): only calls whose
-// scratch grows with H*W ask (CBAM's maps), to refuse before the kernel's OOM killer ends the
-// process (an allocation under overcommit succeeds, and the pages fault in later).
-int64_t available_memory_bytes();
 
 // Samples handled per block: as many as fit a cache budget, but at least one.
 // Pool -> excite -> scale run block by block, so a block is re-read while still cached.

@@ -1,33 +1,11 @@
 // forward_cpu, the pool size knobs and the SIMD level, as declared in sqex/cpu.h.
-#include <cstdio>
-#include <cstring>
-
 #include "common.h"
 #include "sqex/cpu.h"
+#include "system_limits.h"
 #include "thread_pool.h"
 
 namespace sqex {
 
-namespace cpu {
-int64_t available_memory_bytes() {
-#if defined(__linux__)
-  std::FILE* f = std::fopen("/proc/meminfo", "r");
-  if (!f) return -1;
-  char line[256];
-  long long kib = -1;
-  while (std::fgets(line, sizeof line, f)) {
-    if (std::strncmp(line, "MemAvailable:", 13) == 0) {
-      if (std::sscanf(line + 13, "%lld", &kib) != 1) kib = -1;
-      break;
-    }
-  }
-  std::fclose(f);
-  return kib < 0 ? -1 : int64_t(kib) * 1024;
-#else
-  return -1;
-#endif
-}
-}  // namespace cpu
 
 Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
   switch (p.op) {
@@ -70,6 +48,7 @@ double cpu_forward_cost_bytes(const OpParams& p, bool has_residual) {
   return 0;
 }
 
+int64_t host_available_memory_bytes() { return cpu::available_memory_bytes(); }
 int cpu_thread_count() { return cpu::pool_size(); }
 void cpu_set_thread_count(int n) { cpu::set_pool_size(n); }
 const char* cpu_simd_level() { return cpu::kernels().name; }

@@ -1,5 +1,7 @@
 #include "thread_pool.h"
 
+#include "system_limits.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -56,81 +58,6 @@ inline int current_cpu() {
   return -1;
 #endif
 }
-
-#if defined(__linux__)
-// A cgroup CPU limit as ceil(quota / period) CPUs, or 0 (none, or not readable). cgroup v2 writes
-// "max 100000" or "200000 100000" to cpu.max; v1 has cpu.cfs_quota_us (-1: none) and
-// cpu.cfs_period_us. The limit that binds is the smallest on the path from the process's own
-// cgroup (/proc/self/cgroup) up to the hierarchy's root: a quota set on a nested cgroup (systemd's
-// CPUQuota=, a container sharing the host's cgroup namespace) is not visible at the root. Levels
-// missing under the mount (a container whose mount root is its own cgroup, named by a longer host
-// path) are skipped; the mount root is always read.
-long read_long(const std::string& path, long* second = nullptr) {
-  long v = -1;
-  if (FILE* f = std::fopen(path.c_str(), "r")) {
-    char first[32] = {0};
-    long b = 0;
-    const int got = std::fscanf(f, "%31s %ld", first, &b);
-    std::fclose(f);
-    if (got >= 1 && std::strcmp(first, "max") != 0) v = std::atol(first);
-    if (second) *second = got == 2 ? b : 0;
-  }
-  return v;
-}
-
-void walk_cgroup(const std::string& mount, std::string rel, bool v2, int* best) {
-  for (;;) {
-    const std::string dir = mount + rel;
-    long quota = -1, period = 0;
-    if (v2) {
-      quota = read_long(dir + "/cpu.max", &period);
-    } else {
-      quota = read_long(dir + "/cpu.cfs_quota_us");
-      period = read_long(dir + "/cpu.cfs_period_us");
-    }
-    if (quota > 0 && period > 0) {
-      const int cpus = static_cast<int>((quota + period - 1) / period);
-      if (*best == 0 || cpus < *best) *best = cpus;
-    }
-    if (rel.empty() || rel == "/") return;
-    const size_t slash = rel.find_last_of('/');
-    rel = slash == std::string::npos || slash == 0 ? std::string() : rel.substr(0, slash);
-  }
-}
-
-int cgroup_cpu_limit() {
-  std::string v2_path, v1_path;
-  bool v1_cpu = false;
-  if (FILE* f = std::fopen("/proc/self/cgroup", "r")) {
-    char line[4096];
-    while (std::fgets(line, sizeof line, f)) {
-      // "hierarchy-id:controller,list:/path"
-      char* a = std::strchr(line, ':');
-      char* b = a ? std::strchr(a + 1, ':') : nullptr;
-      if (!b) continue;
-      std::string controllers(a + 1, b), path(b + 1);
-      while (!path.empty() && (path.back() == '\n' || path.back() == '\r')) path.pop_back();
-      if (controllers.empty()) {
-        v2_path = path;
-      } else if (("," + controllers + ",").find(",cpu,") != std::string::npos) {
-        v1_path = path;
-        v1_cpu = true;
-      }
-    }
-    std::fclose(f);
-  }
-  int best = 0;
-  walk_cgroup("/sys/fs/cgroup", v2_path, true, &best);
-  if (v1_cpu) {
-    for (const char* mount : {"/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu,cpuacct", "/sys/fs/cgroup/cpuacct,cpu"}) {
-      walk_cgroup(mount, v1_path, false, &best);
-    }
-  } else {
-    walk_cgroup("/sys/fs/cgroup/cpu", "", false, &best);  // no /proc/self/cgroup: the root, as before
-  }
-  return best;
-}
-#endif
 
 // The CPUs this process may run on: the machine's, fewer when an affinity mask (taskset, a
 // cpuset) or a cgroup CPU quota (a container's CPU limit) allows fewer, at least 1. A pool of one

@@ -1,5 +1,7 @@
 // CPU backend: fp32 only, NCHW and NHWC. One implementation file per op in native/cpu/.
 #pragma once
+#include <cstdint>
+
 #include "sqex/params.h"
 
 namespace sqex {
@@ -20,6 +22,12 @@ Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t);
 // not a timing: the binding weighs it against an async call's staging copies
 // (native/binding/host_staging.h).
 double cpu_forward_cost_bytes(const OpParams& p, bool has_residual);
+
+// Bytes this process can still allocate and touch before swapping or the OOM killer (the least of
+// MemAvailable and its memory cgroups' limits less their usage; native/cpu/system_limits.h), or
+// -1 where unknown. For the binding's async staging, which must refuse before overcommit lets a
+// queue of calls take more than that.
+int64_t host_available_memory_bytes();
 
 // Number of worker threads the pool uses (including the caller). 0 = one per CPU the process may
 // run on (the affinity mask and a cgroup CPU quota count; thread_pool.cpp available_cpus).
