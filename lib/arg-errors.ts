@@ -29,7 +29,7 @@ function coded<E extends Error>(err: E, code: string, argument: string): E & { c
  */
 function fixFor(arg: string, expected: string, value: unknown): string | undefined {
   // The result of an …Async call passed on without await (x, a weight, out, a shape).
-  if (isPromiseValue(value)) return 'This is a Promise: await the …Async call that made it (const y = await seForwardAsync(…)) before passing its result on';
+  if (isPromiseValue(value)) return 'This is a Promise: await it first (as in const y = await seForwardAsync(…)) and pass what it resolves to';
   const name = typedArrayName(value);
   if (StringPrototypeIncludes(expected, 'Float32Array')) {
     // An output receives the result: a converted copy would receive it instead and be thrown away.

@@ -214,16 +214,18 @@ export class SEBlock extends Block {
    *   device; the errors of {@link seForward}.
    */
   forward(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): DeviceTensor;
-  /** As forward(x, options), with `shape` checked against x.shape. */
+  /** As forward(x, options), with `shape` checked against x.shape: a mismatch is a RangeError (code 'ERR_OUT_OF_RANGE', argument 'shape'). */
   forward(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): DeviceTensor;
   /**
    * For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): the shape is needed,
-   * the options are {@link BlockEitherForwardOptions}, and the result is the kind of x.
+   * the options are {@link BlockEitherForwardOptions}, and the result is the kind of x. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
    */
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
    * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
-   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
    */
   forward(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
@@ -243,13 +245,17 @@ export class SEBlock extends Block {
   forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
   /** As forward with a DeviceTensor x, resolving once the kernel has finished on the stream. */
   forwardAsync(x: DeviceTensor, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
-  /** As forwardAsync(x, options), with `shape` checked against x.shape. */
+  /** As forwardAsync(x, options), with `shape` checked against x.shape: a mismatch rejects with a RangeError (code 'ERR_OUT_OF_RANGE', argument 'shape'). */
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: SEBlockDeviceForwardOptions): Promise<DeviceTensor>;
-  /** For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. */
+  /**
+   * For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
+   */
   forwardAsync<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
   /**
    * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
-   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
    */
   forwardAsync(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
   /**
@@ -323,16 +329,18 @@ export class ECABlock extends Block {
    *   device; the errors of {@link ecaForward}.
    */
   forward(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): DeviceTensor;
-  /** As forward(x, options), with `shape` checked against x.shape. */
+  /** As forward(x, options), with `shape` checked against x.shape: a mismatch is a RangeError (code 'ERR_OUT_OF_RANGE', argument 'shape'). */
   forward(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): DeviceTensor;
   /**
    * For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): the shape is needed,
-   * the options are {@link BlockEitherForwardOptions}, and the result is the kind of x.
+   * the options are {@link BlockEitherForwardOptions}, and the result is the kind of x. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
    */
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
    * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
-   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
    */
   forward(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
@@ -351,13 +359,17 @@ export class ECABlock extends Block {
   forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
   /** As forward with a DeviceTensor x, resolving once the kernel has finished on the stream. */
   forwardAsync(x: DeviceTensor, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
-  /** As forwardAsync(x, options), with `shape` checked against x.shape. */
+  /** As forwardAsync(x, options), with `shape` checked against x.shape: a mismatch rejects with a RangeError (code 'ERR_OUT_OF_RANGE', argument 'shape'). */
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: ECABlockDeviceForwardOptions): Promise<DeviceTensor>;
-  /** For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. */
+  /**
+   * For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
+   */
   forwardAsync<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
   /**
    * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
-   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
    */
   forwardAsync(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
   /**
@@ -436,16 +448,18 @@ export class CBAMBlock extends Block {
    *   device; the errors of {@link cbamForward}.
    */
   forward(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
-  /** As forward(x, options), with `shape` checked against x.shape. */
+  /** As forward(x, options), with `shape` checked against x.shape: a mismatch is a RangeError (code 'ERR_OUT_OF_RANGE', argument 'shape'). */
   forward(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): DeviceTensor;
   /**
    * For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): the shape is needed,
-   * the options are {@link BlockEitherForwardOptions}, and the result is the kind of x.
+   * the options are {@link BlockEitherForwardOptions}, and the result is the kind of x. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
    */
   forward<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
    * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
-   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
    */
   forward(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Float32Array | DeviceTensor;
   /**
@@ -464,13 +478,17 @@ export class CBAMBlock extends Block {
   forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
   /** As forward with a DeviceTensor x, resolving once the kernel has finished on the stream. */
   forwardAsync(x: DeviceTensor, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
-  /** As forwardAsync(x, options), with `shape` checked against x.shape. */
+  /** As forwardAsync(x, options), with `shape` checked against x.shape: a mismatch rejects with a RangeError (code 'ERR_OUT_OF_RANGE', argument 'shape'). */
   forwardAsync(x: DeviceTensor, shape: Shape4, options?: CBAMBlockDeviceForwardOptions): Promise<DeviceTensor>;
-  /** For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. */
+  /**
+   * For an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}); resolves to the kind of x. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
+   */
   forwardAsync<X extends Float32Array | DeviceTensor>(x: HostOrDevice<X>, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
   /**
    * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
-   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+   * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+   * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x).
    */
   forwardAsync(x: Float32Array | DeviceTensor, shape: Shape4, options?: BlockEitherForwardOptions): Promise<Float32Array | DeviceTensor>;
   /**

@@ -143,6 +143,13 @@ export class SafetensorsError extends Error {
   readonly tensor: string | undefined;
   /** The path read, or '<Uint8Array>'. */
   readonly source: string;
+  /**
+   * Made by the readers of this package (a caller has no need to make one).
+   * @param source - the path read, or '<Uint8Array>'.
+   * @param check - the rule broken ({@link SafetensorsCheck}), as given (not checked).
+   * @param message - what is wrong, after "<source>: not a valid safetensors file (<check>): ".
+   * @param tensor - the tensor at fault, when one is.
+   */
   constructor(source: string, check: SafetensorsCheck, message: string, tensor?: string) {
     super(`${source}: not a valid safetensors file (${check}): ${message}`);
     defineOwn(this, 'name', 'SafetensorsError'); // an accessor on Error.prototype.name must not swallow it
@@ -164,7 +171,7 @@ export interface SafetensorsTensorInfo {
   dataOffsets: [number, number];
   /** Byte offset of the tensor in the file: 8 + N + begin. */
   fileOffset: number;
-  /** end - begin. */
+  /** Its bytes in the file: end - begin (elements × the dtype's bytes). */
   byteLength: number;
 }
 

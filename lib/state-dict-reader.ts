@@ -87,6 +87,13 @@ export class StateDictError extends Error {
   readonly tensor: string | undefined;
   /** The shape it must have, e.g. '[16, 64, 1, 1]' (checks 'missing' and 'shape'). */
   readonly expectedShape: string | undefined;
+  /**
+   * Made by the state-dict readers of this package (a caller has no need to make one).
+   * @param message - the whole message.
+   * @param check - the rule broken ({@link StateDictCheck}), as given (not checked).
+   * @param tensor - the full name of the tensor at fault, when one is.
+   * @param expectedShape - the shape it must have, e.g. '[16, 64, 1, 1]'.
+   */
   constructor(message: string, check: StateDictCheck, tensor?: string, expectedShape?: string) {
     super(message);
     defineOwn(this, 'name', 'StateDictError'); // an accessor on Error.prototype.name must not swallow it

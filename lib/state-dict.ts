@@ -340,7 +340,9 @@ const ALL_KINDS = Object.keys(ATTENTION_KINDS) as AttentionKind[];
  *   channel.fc2.bias?, spatial.conv.conv.weight [1, 2, k, k], spatial.conv.bn.* (BatchNorm2d(1),
  *   folded); relu, sigmoid.
  * BatchNorm folding (eval mode): s = γ / sqrt(running_var + eps), W' = W·s per output channel,
- * b' = (b − running_mean)·s + β, in float64 and rounded to float32 once.
+ * b' = (b − running_mean)·s + β, in float64 and rounded to float32 once: torch.nn.BatchNorm2d's
+ * eval formula y = (x − running_mean) / sqrt(running_var + eps)·γ + β applied to W·x + b, as
+ * torch.nn.utils.fusion.fuse_conv_bn_weights folds it.
  *
  * Not visible in a state dict, hence not detected: timm's add_maxpool (SE, ESE), CecaModule's
  * circular padding (same tensors as EcaModule), and non-default activations or gates (pass them

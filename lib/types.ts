@@ -43,7 +43,12 @@ export type Activation = 'relu' | 'silu';
  * MobileNetV3 and timm's EffectiveSEModule `hard_sigmoid`).
  */
 export type Gate = 'sigmoid' | 'hardsigmoid';
-/** Applied to y after the residual add (SE only): 'none', or 'relu' = max(v, 0). */
+/**
+ * Applied to y after the residual add (SE only): 'none', or 'relu' = max(v, 0). With `residual`
+ * this is the tail of a ResNet bottleneck with SE (Hu et al. 2018, "Squeeze-and-Excitation
+ * Networks", Fig. 3; timm.models.resnet.Bottleneck.forward: `x = self.se(x)`, `x += shortcut`,
+ * `x = self.act3(x)`).
+ */
 export type OutputActivation = 'none' | 'relu';
 /**
  * Where an async call over host arrays runs its CPU work. Staged on the libuv pool, such a call

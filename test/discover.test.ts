@@ -120,7 +120,7 @@ describe('findAttentionModules: bad arguments are refused with a code, naming th
     // Not a plain object: refused at once (a 100 MB Uint8Array read as a record of one key per
     // byte ran the heap out, from a review), with the hint for a file's bytes.
     refuses(new Uint8Array(100), 'TypeError', `source must be ${what}; received a Uint8Array of length 100. For a file's bytes, pass readSafetensorsHeader(bytes)`);
-    refuses(Promise.resolve(), 'TypeError', `source must be ${what}; received a Promise instance`);
+    refuses(Promise.resolve(), 'TypeError', `source must be ${what}; received a Promise instance. This is a Promise: await it first (as in const y = await seForwardAsync(…)) and pass what it resolves to`);
     refuses(new Map([[1, { shape: [1] }]]), 'TypeError', 'source must be a Map whose keys are tensor names (strings); received a Map instance. It has the key the number 1');
     refuses({ 'a.fc1.weight': new Float32Array(4) }, 'TypeError',
       'source["a.fc1.weight"] must be an object with a shape; received a Float32Array of length 4. A state dict maps each name to { shape, data }: wrap a bare array as { shape: [...dims], data: value }');

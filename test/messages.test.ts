@@ -590,7 +590,7 @@ describe('hints from a newcomer\'s check of 2026-12-03', () => {
   test('a forgotten await: the Promise an …Async call returned, passed on as x, a weight or out, says await it', async () => {
     const x = new Float32Array(16).fill(1);
     const pending = ecaForwardAsyncOf(x);
-    const hint = 'This is a Promise: await the …Async call that made it';
+    const hint = 'This is a Promise: await it first (as in const y = await seForwardAsync(…)) and pass what it resolves to';
     const calls: [string, () => unknown][] = [
       ['x', () => ecaForward(pending as never, shape, { weight: new Float32Array(3) })],
       ['weights.w1', () => seForward(x.subarray(0, 4), shape, { ...w, w1: pending as never })],

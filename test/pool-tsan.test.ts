@@ -35,7 +35,7 @@ function buildAndRun(name: string, poolCpp: string, timeoutMs: number) {
   mkdirSync(sub, { recursive: true });
   writeFileSync(src, poolCpp);
   const build = spawnSync('g++', ['-O1', '-g', '-fsanitize=thread', '-std=c++17', '-pthread',
-    `-I${path.join(root, 'native/cpu')}`, stressSource, src, '-o', exe], { encoding: 'utf8' });
+    `-I${path.join(root, 'native/cpu')}`, stressSource, src, path.join(root, 'native/cpu/system_limits.cpp'), '-o', exe], { encoding: 'utf8' });
   expect(build.status, build.stderr).toBe(0);
   // Without the sanitizer runtimes an ASan run of the suite preloads (scripts/sanitize.sh): TSan
   // must come first in its process.

@@ -20,7 +20,8 @@ import { expectLength, hostWeightArray, validateMlp, weightArray, weightLength }
  * the spatial conv: spatialWeight [1, 2, k, k] (input channel 0 the mean map, 1 the max map;
  * k odd, 1 ≤ k ≤ 4095) and spatialBias [1]. CbamModule's spatial ConvNormAct has a conv without
  * bias followed by BatchNorm2d(1): folded in eval mode (γ, β, running_mean μ, running_var σ²,
- * eps), spatialWeight = W·γ/√(σ² + eps) and spatialBias = β − μ·γ/√(σ² + eps);
+ * eps), spatialWeight = W·γ/√(σ² + eps) and spatialBias = β − μ·γ/√(σ² + eps) (torch.nn.BatchNorm2d's
+ * eval formula applied to the conv's output, as torch.nn.utils.fusion.fuse_conv_bn_weights folds it);
  * {@link attentionWeightsFromStateDict} and CBAMBlock.fromStateDict do this. A wrong length is a
  * RangeError (code 'ERR_OUT_OF_RANGE') naming the weight; not a Float32Array, a TypeError (code
  * 'ERR_INVALID_ARG_TYPE'). An omitted bias is zero.
@@ -220,7 +221,9 @@ export function cbamForward(
 ): DeviceTensor;
 /**
  * cbamForward with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
- * weights and {@link CBAMEitherOptions}; returns the kind of x, typed `Float32Array | DeviceTensor`.
+ * weights and {@link CBAMEitherOptions}; returns the kind of x, typed `Float32Array | DeviceTensor`. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function cbamForward<X extends Float32Array | DeviceTensor>(
   x: HostOrDevice<X>,
@@ -230,7 +233,9 @@ export function cbamForward<X extends Float32Array | DeviceTensor>(
 ): Float32Array | DeviceTensor;
 /**
  * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
- * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function cbamForward(
   x: Float32Array | DeviceTensor,
@@ -270,7 +275,9 @@ export function cbamForwardAsync(
 ): Promise<DeviceTensor>;
 /**
  * cbamForwardAsync with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
- * weights and {@link CBAMEitherOptions}; resolves to the kind of x.
+ * weights and {@link CBAMEitherOptions}; resolves to the kind of x. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function cbamForwardAsync<X extends Float32Array | DeviceTensor>(
   x: HostOrDevice<X>,
@@ -280,7 +287,9 @@ export function cbamForwardAsync<X extends Float32Array | DeviceTensor>(
 ): Promise<Float32Array | DeviceTensor>;
 /**
  * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
- * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function cbamForwardAsync(
   x: Float32Array | DeviceTensor,

@@ -174,7 +174,9 @@ export function ecaForward(
 ): DeviceTensor;
 /**
  * ecaForward with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): a host
- * weight and {@link ECAEitherOptions}; returns the kind of x, typed `Float32Array | DeviceTensor`.
+ * weight and {@link ECAEitherOptions}; returns the kind of x, typed `Float32Array | DeviceTensor`. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function ecaForward<X extends Float32Array | DeviceTensor>(
   x: HostOrDevice<X>,
@@ -184,7 +186,9 @@ export function ecaForward<X extends Float32Array | DeviceTensor>(
 ): Float32Array | DeviceTensor;
 /**
  * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
- * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function ecaForward(
   x: Float32Array | DeviceTensor,
@@ -225,7 +229,9 @@ export function ecaForwardAsync(
 ): Promise<DeviceTensor>;
 /**
  * ecaForwardAsync with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): a
- * host weight and {@link ECAEitherOptions}; resolves to the kind of x.
+ * host weight and {@link ECAEitherOptions}; resolves to the kind of x. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function ecaForwardAsync<X extends Float32Array | DeviceTensor>(
   x: HostOrDevice<X>,
@@ -235,7 +241,9 @@ export function ecaForwardAsync<X extends Float32Array | DeviceTensor>(
 ): Promise<Float32Array | DeviceTensor>;
 /**
  * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
- * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function ecaForwardAsync(
   x: Float32Array | DeviceTensor,

@@ -272,7 +272,9 @@ export function seForward(x: DeviceTensor, shape: Shape4, weights: SEWeights | S
  * seForward with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
  * weights, and only the options both forms take ({@link SEEitherOptions}); returns the kind of
  * x, typed `Float32Array | DeviceTensor`. Narrow x (`x instanceof Float32Array`) for the precise
- * forms and their residual, out and scaleOut.
+ * forms and their residual, out and scaleOut. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function seForward<X extends Float32Array | DeviceTensor>(
   x: HostOrDevice<X>,
@@ -282,7 +284,9 @@ export function seForward<X extends Float32Array | DeviceTensor>(
 ): Float32Array | DeviceTensor;
 /**
  * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
- * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function seForward(
   x: Float32Array | DeviceTensor,
@@ -324,7 +328,9 @@ export function seForwardAsync(
 ): Promise<DeviceTensor>;
 /**
  * seForwardAsync with an x typed `Float32Array | DeviceTensor` (see {@link HostOrDevice}): host
- * weights and {@link SEEitherOptions}; resolves to the kind of x.
+ * weights and {@link SEEitherOptions}; resolves to the kind of x. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function seForwardAsync<X extends Float32Array | DeviceTensor>(
   x: HostOrDevice<X>,
@@ -334,7 +340,9 @@ export function seForwardAsync<X extends Float32Array | DeviceTensor>(
 ): Promise<Float32Array | DeviceTensor>;
 /**
  * As the overload above, for an x typed by a type parameter (`T extends Float32Array |
- * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve.
+ * DeviceTensor`), which the conditional {@link HostOrDevice} cannot resolve. Shapes and
+ * errors as the Float32Array form (a host x) and the DeviceTensor form (a device x): x holds
+ * N·C·H·W elements, the result x's length or x.shape.
  */
 export function seForwardAsync(
   x: Float32Array | DeviceTensor,

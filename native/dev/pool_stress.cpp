@@ -9,7 +9,7 @@
 //
 // Build and run (from the repo root; ~5 s; test/pool-tsan.test.ts does this when g++ has TSan):
 //   g++ -O1 -g -fsanitize=thread -std=c++17 -pthread -Inative/cpu
-//       native/dev/pool_stress.cpp native/cpu/thread_pool.cpp -o /tmp/pool_stress && /tmp/pool_stress
+//       native/dev/pool_stress.cpp native/cpu/thread_pool.cpp native/cpu/system_limits.cpp -o /tmp/pool_stress && /tmp/pool_stress
 // (native/dev/cpu_se_bench.cpp `check 3` under the same flags covers the ops on the pool: ~5 min.)
 #include <atomic>
 #include <cstdio>
