@@ -55,7 +55,8 @@ export function bestRates(a, b) {
 }
 
 // Best rate over the thread counts at `bytes` when it was probed, else at the smallest probed size
-// above it (the largest size past them all). Sizes under 4 KiB are not probed: they take 64 KiB's.
+// above it (the largest size past them all). Sizes under 4 KiB are not probed: they take the
+// smallest probed size's (64 KiB, or a row's smaller extra size).
 export function rateAt(rates, table, bytes) {
   const b = bytes - (bytes % 4);
   let i = rates.sizes.findIndex((s) => s >= b);
@@ -235,6 +236,14 @@ async function startBusyLoop(pin) {
   child.on('error', (err) => { failed = err; });
   const kill = () => child.kill('SIGKILL');
   process.once('exit', kill);
+  // Ctrl-C or a kill would otherwise leave the child spinning, or stopped, after the bench.
+  const onSignal = (sig) => {
+    kill();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const gone = () => failed !== null || child.exitCode !== null || child.signalCode !== null;
   await new Promise((resolve) => setTimeout(resolve, 200)); // node starts and spins
   if (failed || child.exitCode !== null) throw new Error(`the busy-loop process did not start (${failed?.message ?? `exit ${child.exitCode}`})`);
   child.kill('SIGSTOP');
@@ -247,6 +256,8 @@ async function startBusyLoop(pin) {
   return {
     how,
     resume() {
+      // A loop that died would leave the contended stints timing an idle machine.
+      if (gone()) throw new Error(`the busy-loop process ended during the run (${failed?.message ?? `exit ${child.exitCode}, signal ${child.signalCode}`}): the contended column would be an idle one`);
       c0 = cpuSeconds(child.pid, ticks);
       t0 = performance.now();
       child.kill('SIGCONT');
@@ -262,6 +273,8 @@ async function startBusyLoop(pin) {
     stop() {
       kill();
       process.removeListener('exit', kill);
+      process.removeListener('SIGINT', onSignal);
+      process.removeListener('SIGTERM', onSignal);
     },
   };
 }
@@ -376,14 +389,18 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
           await warmUp(ort.run, true);
           stints.push({ name: 'ort', run: ort.run, async: true });
           if (ort.runSync) {
+            await new Promise((resolve) => setTimeout(resolve, ORT_SPIN_MS));
             await warmUp(ort.runSync);
             stints.push({ name: 'ortSync', run: ort.runSync });
           }
           // onnxruntime's intra-op workers spin ~50 ms after its last run (measured here: 43-52 ms
           // of CPU in the 100 ms after a run), which held a core through the next stints and made
-          // ours up to 25% slower: its stints come last in a round, and the round waits them out.
-          stints[stints.length - 1].after = () => new Promise((resolve) => setTimeout(resolve, ORT_SPIN_MS));
-          await stints[stints.length - 1].after(); // and after its warm-up
+          // ours up to 25% slower: its stints come last in a round, and each waits its spin out
+          // (the two paths are two sessions with a pool each: the synchronous one timed right after
+          // the public one ran 12-33% slower, a review).
+          const rest = () => new Promise((resolve) => setTimeout(resolve, ORT_SPIN_MS));
+          for (const st of stints) if (st.name === 'ort' || st.name === 'ortSync') st.after = rest;
+          await rest(); // and after the warm-ups
         }
       }
       const t = await timeRounds(stints, { reps: quick ? 6 : bytes > 8 << 20 ? 20 : 60, rounds: quick ? 2 : 4 });

@@ -625,12 +625,16 @@ describe('hints from a newcomer\'s check of 2026-12-03', () => {
     expect(nhwc.message).toContain(`shape is [N, C, H, W] in every layout: for channels-last data of C = ${c}, pass [2, ${c}, 8, 8], not the memory order [N, H, W, C]`);
     const nchw = messageOf(() => new SEBlock(weights).forward(x, [2, 8, 8, c]));
     expect(nchw.message).toContain(`pass [2, ${c}, 8, 8] to a block built with { layout: 'NHWC' }, not the memory order`);
-    // A C that is simply wrong gets no such hint.
+    // A C that is simply wrong gets no such hint, nor does an NCHW shape whose W happens to be C
+    // (its map is not square, so it does not read as [N, H, W, C]).
     expect(messageOf(() => new SEBlock(weights).forward(x.subarray(0, 2 * 8 * 8 * 32), [2, 8, 8, 32])).message).not.toContain('memory order');
+    expect(messageOf(() => new SEBlock(weights).forward(x.subarray(0, 2 * 16 * 8 * c), [2, 16, 8, c])).message).not.toContain('memory order');
   });
 
   test('new LoadError() without a load report is a coded TypeError, not a crash in its message', () => {
-    for (const report of [undefined, {}, null, { attempts: [] }]) {
+    const revoked = Proxy.revocable({}, {});
+    revoked.revoke();
+    for (const report of [undefined, {}, null, { attempts: [] }, revoked.proxy, { attempts: [null], cudaBuilds: [] }]) {
       const m = messageOf(() => new LoadError(report as never));
       expect(m).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'report' });
     }

@@ -230,11 +230,18 @@ export class LoadError extends Error {
    *   throws LoadErrors; code that catches one reads it, and has no reason to make one.
    */
   constructor(report: LoadReport, root: string = PACKAGE_ROOT, message?: string) {
-    const r = report as { attempts?: unknown; cudaBuilds?: unknown } | null | undefined;
-    if (typeof r !== 'object' || r === null || !ArrayIsArray(r.attempts) || !ArrayIsArray(r.cudaBuilds)) {
-      throw typeError('new LoadError', 'report', 'a load report (as loadReport() gives it, with attempts and cudaBuilds arrays)', report);
+    // A report this package did not make (a caller's object, a Proxy) may throw anywhere in the
+    // describing: every such failure is the same coded refusal.
+    const expected = 'a load report (as loadReport() gives it, with attempts and cudaBuilds arrays)';
+    let text: string;
+    try {
+      const r = report as { attempts?: unknown; cudaBuilds?: unknown } | null | undefined;
+      if (typeof r !== 'object' || r === null || !ArrayIsArray(r.attempts) || !ArrayIsArray(r.cudaBuilds)) throw null;
+      text = message ?? LoadError.describe(report, root);
+    } catch {
+      throw typeError('new LoadError', 'report', expected, report);
     }
-    super(message ?? LoadError.describe(report, root));
+    super(text);
     defineOwn(this, 'name', 'LoadError'); // an accessor on Error.prototype.name must not swallow it
     this.report = report;
   }

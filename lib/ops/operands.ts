@@ -198,7 +198,10 @@ export function resolveOperands(
 function checkChannels(fn: string, shape: Shape4, expectC: number, layout: string | undefined): void {
   if (expectC !== 0 && shape[1] !== expectC) {
     const [n, c, h, w] = shape;
-    const memoryOrder = layout !== undefined && w === expectC
+    // As the ops' hint: for an NHWC block whenever the last dim is C; for an NCHW one only where
+    // the shape also reads as a square map [N, H, H, C] (a plain [N, C, H, W] whose W happens to
+    // equal the block's C would be told the wrong thing; a review).
+    const memoryOrder = layout !== undefined && w === expectC && (layout === 'NHWC' || c === h)
       ? `. shape is [N, C, H, W] in every layout: for channels-last data of C = ${w}, pass [${n}, ${w}, ${c}, ${h}]${layout === 'NHWC' ? '' : " to a block built with { layout: 'NHWC' }"}, not the memory order [N, H, W, C]`
       : '';
     throw rangeErrorText(fn, 'shape[1] (C)', `${expectC}, the channels of the block's weights`, `the number ${c} (shape ${formatShape(shape)})${memoryOrder}`);

@@ -150,7 +150,12 @@ Napi::Promise Queue(const Napi::Env& env, std::function<Status()> work, Settle s
 Napi::Promise QueueStaged(const Napi::Env& env, std::shared_ptr<StagedHostCall> call,
                           std::function<Status(const Weights&, const Tensors&)> work) {
   return Queue(
-      env, [call, work] { return work(call->weights(), call->tensors()); },
+      env,
+      [call, work] {
+        Status s = work(call->weights(), call->tensors());
+        call->MarkWritten();
+        return s;
+      },
       [call](const Napi::Env& e, Napi::Error* error) { return call->Settle(e, error); });
 }
 

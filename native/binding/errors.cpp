@@ -31,12 +31,21 @@ Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s) {
 }
 
 Napi::Error StagingRefusedError(const Napi::Env& env, const std::string& what, double bytes, double available, double reserved) {
-  char buf[400];
-  std::snprintf(buf, sizeof buf,
-                " (%.1f MiB): this process has %.1f MiB of memory available, and async calls in flight have reserved %.1f MiB "
-                "they have not written yet (each async call over host arrays copies its inputs when it is made, and its "
-                "output when it settles). Await some of the calls in flight before making more, use a smaller batch, or free memory.",
-                bytes / 1048576.0, available / 1048576.0, reserved / 1048576.0);
+  char buf[480];
+  if (reserved > 0) {
+    std::snprintf(buf, sizeof buf,
+                  " (%.1f MiB): this process has %.1f MiB of memory available (128 MiB of it kept for the rest of the "
+                  "process), and async calls in flight have reserved %.1f MiB they have not written yet (each async call "
+                  "over host arrays copies its inputs when it is made, and its output when it settles). Await some of "
+                  "the calls in flight before making more, use a smaller batch, or free memory.",
+                  bytes / 1048576.0, available / 1048576.0, reserved / 1048576.0);
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  " (%.1f MiB): this process has %.1f MiB of memory available (128 MiB of it kept for the rest of the "
+                  "process; an async call over host arrays copies its inputs when it is made). Use a smaller batch, "
+                  "the sync call (which copies nothing), or free memory.",
+                  bytes / 1048576.0, available / 1048576.0);
+  }
   auto e = Coded(Napi::Error::New(env, "squeeze-excite: out of host memory: could not allocate " + what + buf), "ERR_SQEX_OUT_OF_MEMORY");
   e.Set("bytes", Napi::Number::New(env, bytes));
   e.Set("available", Napi::Number::New(env, available));

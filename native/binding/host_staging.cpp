@@ -101,8 +101,6 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
 
 StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const OpParams& p) {
   const SlotSizes sizes = ExpectedSlots(p);
-  // A result array allocated for this call is written when it settles: reserved until then.
-  if (a.allocated_out) result_reservation_ = UnwrittenReservation(static_cast<size_t>(sizes.elems[kOut]) * sizeof(float));
   const std::array<bool, kSlotCount> staged_slot = StagedSlots(a);
   // Inputs first, so an output that is an input itself (in place) reuses the input's staging.
   for (int slot : kInputSlots) {
@@ -132,12 +130,19 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const 
       }
     }
     // A result the addon allocated (a call without out) is named as such, not as options.out.
-    const char* name = slot == kOut && a.allocated_out ? "the result array (from the allocator registered with setResultAllocator)" : kArgNames[slot];
+    const char* name = slot == kOut && a.allocated_out ? "the result array" : kArgNames[slot];
     if (!staged) staged = Stage(env, name, nullptr, elems, /*copy=*/false);
     ptr_[slot] = staged;
     outputs_.push_back(Output{name, Napi::Persistent(a.keep[slot].As<Napi::Object>()), staged, elems,
                               BufferBytes(env, a.keep[slot])});
   }
+  // A result array allocated for this call is written when it settles: reserved until then (after
+  // the staging, whose refusal then counts only other calls' reservations).
+  if (a.allocated_out) result_reservation_ = UnwrittenReservation(static_cast<size_t>(sizes.elems[kOut]) * sizeof(float));
+}
+
+void StagedHostCall::MarkWritten() {
+  for (StagingBlock& b : owned_) sqex::binding::MarkWritten(b);
 }
 
 Weights StagedHostCall::weights() const { return WeightsFrom(ptr_); }

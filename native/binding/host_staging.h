@@ -54,6 +54,9 @@ class StagedHostCall {
   // Pointers the worker thread may use until Settle.
   Weights weights() const;
   Tensors tensors() const;
+  // On the worker thread, once the work has run: the output blocks are written, and no longer
+  // count as memory reserved and unwritten (staging_pool.h).
+  void MarkWritten();
 
   // On the calling thread, after the work succeeded: copies staged outputs back into the caller's
   // arrays and returns the result array; or returns an Error (code ERR_SQEX_ARRAY_CHANGED)

@@ -7,6 +7,10 @@
 #include <new>
 #include <vector>
 
+#if !defined(_WIN32)
+#include <sys/mman.h>
+#endif
+
 #include "sqex/cpu.h"
 
 namespace sqex::binding {
@@ -16,6 +20,15 @@ constexpr size_t kHugePage = size_t{2} << 20;
 // Cached bytes at most, and blocks at most: a few calls' worth of large tensors.
 constexpr size_t kMaxCachedBytes = size_t{512} << 20;
 constexpr size_t kMaxCachedBlocks = 16;
+// Blocks from this size on are mapped from the system and unmapped when freed: from malloc, glibc
+// kept blocks under its dynamic mmap threshold (up to 32 MiB) in its heaps after free, so the
+// process held them and the available-memory check counted them as used (a review: a 1 GiB cgroup
+// refused 2-8 of 55 calls of 4 MiB in each burst after the first, with nothing in flight).
+constexpr size_t kMapFrom = size_t{1} << 20;
+// Left to the rest of the process (its JS heaps, other threads' allocations) when staging asks
+// how much memory is available: with no margin, calls from two threads took the last of a 1 GiB
+// cgroup and the OOM killer ended the process (a review, 8 of 9 runs).
+constexpr int64_t kMargin = int64_t{128} << 20;
 
 struct Cached {
   float* ptr;
@@ -32,7 +45,7 @@ struct Pool {
   // The last reading of the available memory, when it was taken, and the bytes allocated fresh
   // since: reading it costs 80-120 us (/proc/meminfo and the cgroup files), more than staging a
   // small tensor, so a fresh block within a quarter of the last reading, taken in the last 100 ms,
-  // goes on it.
+  // is checked against it less what was allocated since.
   int64_t available = -1;
   std::chrono::steady_clock::time_point read_at{};
   size_t fresh_since_read = 0;
@@ -54,20 +67,40 @@ size_t RoundBytes(size_t bytes) {
 }
 
 float* Allocate(size_t bytes) {
-  const size_t align = bytes >= kHugePage ? kHugePage : 64;
 #if defined(_WIN32)
-  void* p = _aligned_malloc(bytes, align);
-#else
-  void* p = std::aligned_alloc(align, bytes);
-#endif
+  void* p = _aligned_malloc(bytes, bytes >= kHugePage ? kHugePage : 64);
   if (!p) throw std::bad_alloc();
   return static_cast<float*>(p);
+#else
+  if (bytes >= kMapFrom) {
+    // Huge-page aligned from 2 MiB on (bytes is then a multiple of it): map a huge page more and
+    // unmap the unaligned head and tail.
+    const size_t align = bytes >= kHugePage ? kHugePage : 4096;
+    const size_t span = bytes + (align > 4096 ? align : 0);
+    void* m = mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) throw std::bad_alloc();
+    const uintptr_t base = reinterpret_cast<uintptr_t>(m);
+    const uintptr_t start = (base + align - 1) / align * align;
+    if (start > base) munmap(m, start - base);
+    const uintptr_t end = start + bytes;
+    if (base + span > end) munmap(reinterpret_cast<void*>(end), base + span - end);
+    return reinterpret_cast<float*>(start);
+  }
+  void* p = std::aligned_alloc(64, bytes);
+  if (!p) throw std::bad_alloc();
+  return static_cast<float*>(p);
+#endif
 }
 
-void Release(float* p) {
+void Release(float* p, size_t bytes) {
 #if defined(_WIN32)
+  (void)bytes;
   _aligned_free(p);
 #else
+  if (bytes >= kMapFrom) {
+    munmap(p, bytes);
+    return;
+  }
   std::free(p);
 #endif
 }
@@ -84,17 +117,26 @@ void StagingBlockDeleter::operator()(float* p) const {
     try {
       pl.free.push_back(Cached{p, bytes});
     } catch (...) {
-      Release(p);
+      Release(p, bytes);
       return;
     }
     pl.cached_bytes += bytes;
     // Evict the oldest blocks beyond the limits.
     while (pl.cached_bytes > kMaxCachedBytes || pl.free.size() > kMaxCachedBlocks) {
-      Release(pl.free.front().ptr);  // here, not after the lock: collecting them could allocate
+      Release(pl.free.front().ptr, pl.free.front().bytes);  // here, not after the lock: collecting them could allocate
       pl.cached_bytes -= pl.free.front().bytes;
       pl.free.erase(pl.free.begin());
     }
   }
+}
+
+void MarkWritten(StagingBlock& block) {
+  StagingBlockDeleter& d = block.get_deleter();
+  if (!d.unwritten) return;
+  Pool& pl = pool();
+  std::lock_guard<std::mutex> lock(pl.mutex);
+  pl.unwritten_bytes -= d.bytes;
+  d.unwritten = false;
 }
 
 UnwrittenReservation::UnwrittenReservation(size_t bytes) : bytes_(bytes) {
@@ -120,35 +162,48 @@ UnwrittenReservation::~UnwrittenReservation() {
 }
 
 namespace {
-// Whether a fresh block of `bytes` fits beside the unwritten bytes of calls in flight; reads the
-// available memory again when the last reading is stale or the block is large beside it. Fills
-// *refused when it does not fit. Called without the lock held.
-bool FreshBlockFits(size_t bytes, StagingRefused* refused) {
+// Whether a fresh block of `bytes` fits in the memory available, less the margin, beside the
+// unwritten bytes of calls in flight (and, on a cached reading, the blocks allocated since it).
+// On success the block is counted at once, under the same lock as the check (fresh_since_read,
+// and unwritten_bytes when `unwritten`), so that two threads cannot both take the last of it;
+// ReturnUnallocated undoes that when the allocation fails. On refusal fills *refused.
+bool ReserveFresh(size_t bytes, bool unwritten, StagingRefused* refused) {
   Pool& pl = pool();
   const auto now = std::chrono::steady_clock::now();
-  int64_t available;
-  size_t unwritten;
+  auto fits = [&](int64_t available, size_t since) {
+    return available < 0 || double(bytes) + double(since) + double(pl.unwritten_bytes) + double(kMargin) <= double(available);
+  };
+  auto take = [&] {
+    pl.fresh_since_read += bytes;
+    if (unwritten) pl.unwritten_bytes += bytes;
+  };
   {
     std::lock_guard<std::mutex> lock(pl.mutex);
-    unwritten = pl.unwritten_bytes;
     const bool recent = pl.available >= 0 && now - pl.read_at < kAvailableFor;
-    if (recent && double(pl.fresh_since_read + bytes) <= double(pl.available) / 4 && double(bytes + unwritten) <= double(pl.available)) {
-      pl.fresh_since_read += bytes;
+    if (recent && double(pl.fresh_since_read + bytes) <= double(pl.available) / 4 && fits(pl.available, pl.fresh_since_read)) {
+      take();
       return true;
     }
   }
-  available = host_available_memory_bytes();
-  {
-    std::lock_guard<std::mutex> lock(pl.mutex);
-    pl.available = available;
-    pl.read_at = now;
-    pl.fresh_since_read = bytes;
-    unwritten = pl.unwritten_bytes;
+  const int64_t available = host_available_memory_bytes();
+  std::lock_guard<std::mutex> lock(pl.mutex);
+  pl.available = available;
+  pl.read_at = now;
+  pl.fresh_since_read = 0;
+  if (fits(available, 0)) {
+    take();
+    return true;
   }
-  if (available < 0 || double(bytes) + double(unwritten) <= double(available)) return true;
   refused->available_bytes = double(available);
-  refused->unwritten_bytes = double(unwritten);
+  refused->unwritten_bytes = double(pl.unwritten_bytes);
   return false;
+}
+
+void ReturnUnallocated(size_t bytes, bool unwritten) {
+  Pool& pl = pool();
+  std::lock_guard<std::mutex> lock(pl.mutex);
+  pl.fresh_since_read = pl.fresh_since_read > bytes ? pl.fresh_since_read - bytes : 0;
+  if (unwritten) pl.unwritten_bytes -= bytes;
 }
 
 // Gives the cached blocks back to the system (memory may be short).
@@ -161,7 +216,7 @@ void DropCache() {
     pl.cached_bytes = 0;
     pl.available = -1;  // read again next time: the drop changed it
   }
-  for (const Cached& c : dropped) Release(c.ptr);
+  for (const Cached& c : dropped) Release(c.ptr, c.bytes);
 }
 }  // namespace
 
@@ -186,22 +241,23 @@ StagingBlock AcquireStaging(size_t elems, bool written_now) {
     }
   }
   StagingRefused refused;
-  if (!FreshBlockFits(bytes, &refused)) {
+  if (!ReserveFresh(bytes, unwritten, &refused)) {
     // The cache may hold what is missing.
     DropCache();
-    if (!FreshBlockFits(bytes, &refused)) throw refused;
+    if (!ReserveFresh(bytes, unwritten, &refused)) throw refused;
   }
   float* p = nullptr;
   try {
-    p = Allocate(bytes);
-  } catch (const std::bad_alloc&) {
-    // The cache may hold what is missing: give it back to the system and try once more.
-    DropCache();
-    p = Allocate(bytes);  // throws std::bad_alloc again if still short
-  }
-  if (unwritten) {
-    std::lock_guard<std::mutex> lock(pl.mutex);
-    pl.unwritten_bytes += bytes;
+    try {
+      p = Allocate(bytes);
+    } catch (const std::bad_alloc&) {
+      // The cache may hold what is missing: give it back to the system and try once more.
+      DropCache();
+      p = Allocate(bytes);  // throws std::bad_alloc again if still short
+    }
+  } catch (...) {
+    ReturnUnallocated(bytes, unwritten);
+    throw;
   }
   return StagingBlock(p, StagingBlockDeleter{bytes, unwritten});
 }

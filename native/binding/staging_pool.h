@@ -34,9 +34,14 @@ struct StagingRefused : std::bad_alloc {
 // At least `elems` floats, uninitialised (possibly a reused block). Thread-safe. `written_now`:
 // the caller fills the block at once (an input's copy); else (an output's block, written when the
 // call runs) its bytes count as reserved and unwritten until it comes back. A fresh block (no
-// cached one fits) must fit in the memory available beside the unwritten bytes of calls in flight,
-// else StagingRefused. Throws std::bad_alloc when the allocation itself fails.
+// cached one fits) must fit in the memory available, less a 128 MiB margin for the rest of the
+// process, beside the unwritten bytes of calls in flight, else StagingRefused. Blocks of 1 MiB
+// and more are mapped from the system and given back to it when freed. Throws std::bad_alloc when the allocation itself fails.
 StagingBlock AcquireStaging(size_t elems, bool written_now);
+
+// The block has been written (its call's work ran): its pages now count in the system's usage,
+// so it no longer counts as unwritten (it would be counted twice until the call settles).
+void MarkWritten(StagingBlock& block);
 
 // Bytes a call in flight has reserved and not yet written outside the pool (a result array JS
 // allocated for it, filled when it settles), counted with the unwritten blocks while it lives.

@@ -27,21 +27,21 @@ long long read_number(const std::string& path, long long* second = nullptr) {
   return v;
 }
 
-// The value of `key` in a "key value" file (memory.stat), or -1.
-long long read_keyed(const std::string& path, const char* key) {
-  long long v = -1;
+// The sum of the values of `keys` (null-terminated list) in a "key value" file (memory.stat);
+// keys missing count 0; -1 when the file cannot be read.
+long long read_keyed_sum(const std::string& path, const char* const* keys) {
+  long long sum = -1;
   if (FILE* f = std::fopen(path.c_str(), "r")) {
+    sum = 0;
     char name[64];
     long long value = 0;
     while (std::fscanf(f, "%63s %lld", name, &value) == 2) {
-      if (std::strcmp(name, key) == 0) {
-        v = value;
-        break;
-      }
+      for (const char* const* k = keys; *k; ++k)
+        if (std::strcmp(name, *k) == 0) sum += value;
     }
     std::fclose(f);
   }
-  return v;
+  return sum;
 }
 
 // The process's cgroup paths (/proc/self/cgroup): v2's ("0::/path") and, for v1, the one of the
@@ -143,23 +143,33 @@ int64_t available_memory_bytes() {
     }
     std::fclose(f);
   }
-  // A cgroup's limit less what it uses. Usage counts the page cache; its inactive file pages are
-  // reclaimed before the OOM killer acts, so they count as free. "No limit" reads as "max" (v2)
-  // or a number near 2^63 (v1): both pass as no bound.
+  // A cgroup's limit less what it uses. Usage counts the page cache, which the kernel reclaims
+  // (writing dirty pages back first) before its OOM killer acts: file pages, active and inactive,
+  // count as free (counting only the inactive ones, or only clean ones, refused a 64 MiB call in a
+  // 1 GiB cgroup holding an 800 MiB file just written and read twice: a review). Shared memory
+  // (tmpfs) is not among them: without swap it is not reclaimed. "No limit" reads as "max" (v2) or
+  // a number near 2^63 (v1): both pass as no bound.
   constexpr long long kNoLimit = 1LL << 60;
-  auto level = [&](long long limit, long long usage, long long inactive_file) {
+  auto level = [&](long long limit, long long usage, long long file) {
     if (limit < 0 || limit >= kNoLimit || usage < 0) return;
-    take(limit - (usage - (inactive_file > 0 && inactive_file < usage ? inactive_file : 0)));
+    const long long reclaimable = file <= 0 ? 0 : file > usage ? usage : file;
+    take(limit - (usage - reclaimable));
   };
+  // v2's "file" includes tmpfs and shared memory ("shmem"); v1's file LRU lists do not.
+  static const char* const kV2File[] = {"file", nullptr};
+  static const char* const kV2Shmem[] = {"shmem", nullptr};
+  static const char* const kV1File[] = {"total_active_file", "total_inactive_file", nullptr};
   const CgroupPaths paths = cgroup_paths("memory");
   walk_cgroup("/sys/fs/cgroup", paths.v2, [&](const std::string& dir) {
-    level(read_number(dir + "/memory.max"), read_number(dir + "/memory.current"), read_keyed(dir + "/memory.stat", "inactive_file"));
+    const std::string stat = dir + "/memory.stat";
+    const long long shmem = read_keyed_sum(stat, kV2Shmem);
+    level(read_number(dir + "/memory.max"), read_number(dir + "/memory.current"), read_keyed_sum(stat, kV2File) - (shmem > 0 ? shmem : 0));
   });
   if (paths.found_v1) {
     for (const char* mount : kV1MemoryMounts) {
       walk_cgroup(mount, paths.v1, [&](const std::string& dir) {
         level(read_number(dir + "/memory.limit_in_bytes"), read_number(dir + "/memory.usage_in_bytes"),
-              read_keyed(dir + "/memory.stat", "total_inactive_file"));
+              read_keyed_sum(dir + "/memory.stat", kV1File));
       });
     }
   }

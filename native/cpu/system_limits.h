@@ -11,8 +11,8 @@ int cgroup_cpu_limit();
 
 // Bytes the process can still allocate and touch without swapping or meeting the OOM killer, or
 // -1 where unknown: the least of the system's MemAvailable (/proc/meminfo) and, on every level of
-// the process's memory cgroup up to the root, its limit less its usage (less the inactive file
-// pages the kernel reclaims first: the "usage" `docker stats` shows). Read on each call (tens of
+// the process's memory cgroup up to the root, its limit less its usage (less its file pages, which
+// the kernel reclaims before its OOM killer acts). Read on each call (tens of
 // microseconds): asked only before allocations that grow without bound under overcommit (CBAM's
 // maps, async staging), to refuse with a coded error before the kernel's OOM killer ends the
 // process (an allocation under overcommit succeeds, and the pages fault in later).

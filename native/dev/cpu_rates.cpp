@@ -205,6 +205,10 @@ int main(int argc, char** argv) {
                                size_t(16) << 20, size_t(64) << 20};
   if (argc > 2) {
     for (const char* p = argv[2]; *p;) {
+      if (*p == ',') {  // an empty item
+        ++p;
+        continue;
+      }
       char* end = nullptr;
       const unsigned long long v = std::strtoull(p, &end, 10);
       if (end == p) break;
