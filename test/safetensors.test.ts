@@ -376,9 +376,12 @@ describe('refusals: each rule of the format, with its check', () => {
       const bytes = Buffer.alloc(8 + json.length);
       bytes.writeBigUInt64LE(BigInt(json.length), 0);
       json.copy(bytes, 8);
+      // What building the body left behind goes first: uncollected, it shrank the heap budget on a
+      // loaded machine (13 MB in a review's run), and a refusal came early with another message.
+      if (typeof gc === 'function') gc();
       try { readSafetensorsHeader(bytes); console.log(JSON.stringify({ read: true, bigParses })); }
       catch (e) { console.log(JSON.stringify({ code: e.code, check: e.check, message: e.message, bigParses })); }`;
-    const r = spawnSync(process.execPath, [...nodeArgs, '-e', script], { encoding: 'utf8', timeout: timeoutMs });
+    const r = spawnSync(process.execPath, ['--expose-gc', ...nodeArgs, '-e', script], { encoding: 'utf8', timeout: timeoutMs });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     return JSON.parse(r.stdout) as { read?: boolean; code: string; check: string; message: string; bigParses: number };
@@ -407,12 +410,14 @@ describe('refusals: each rule of the format, with its check', () => {
   // where a member of a large object takes ~160. And past 2^23 members in one object JSON.parse
   // slows without bound (9M keys, 90 MB: not done after 7 minutes): more than 2^22 are refused.
   const manyMembers = (keys: number, where: 'junk' | 'top'): string => `
-      const parts = new Array(${keys});
-      for (let i = 0; i < parts.length; i++) parts[i] = '"k' + i.toString(36) + '":0';
-      const members = parts.join(',');
-      const body = ${JSON.stringify(where)} === 'junk'
-        ? '{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"junk":{' + members + '}}}'
-        : '{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},' + members.replace(/:0/g, ':""') + '}';`;
+      const body = (() => {
+        const parts = new Array(${keys});
+        for (let i = 0; i < parts.length; i++) parts[i] = '"k' + i.toString(36) + '":0';
+        const members = parts.join(',');
+        return ${JSON.stringify(where)} === 'junk'
+          ? '{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"junk":{' + members + '}}}'
+          : '{"w":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},' + members.replace(/:0/g, ':""') + '}';
+      })();`;
 
   test('header-too-large: 2.5M members of one ignored object are refused before parsing, in a 256 MB heap', { timeout: 60_000 }, () => {
     const o = readHeaderInChild(manyMembers(2_500_000, 'junk'), ['--max-old-space-size=256'], 55_000);
@@ -497,6 +502,9 @@ describe('refusals: each rule of the format, with its check', () => {
       const bytes = Buffer.alloc(8 + json.length);
       bytes.writeBigUInt64LE(BigInt(json.length), 0);
       json.copy(bytes, 8);
+      // What building the body left behind goes first: uncollected, it shrank the heap budget on a
+      // loaded machine (13 MB in a review's run), and a refusal came early with another message.
+      if (typeof gc === 'function') gc();
       try { readSafetensorsHeader(bytes); console.log(JSON.stringify({ read: true })); }
       catch (e) { console.log(JSON.stringify({ code: e.code, check: e.check })); }`;
     const r = spawnSync(process.execPath, ['--max-old-space-size=16', '-e', script], { encoding: 'utf8', timeout: 55_000, env: { ...process.env, NODE_OPTIONS: '--max-old-space-size=4096' } });
