@@ -190,21 +190,31 @@ export function resolveOperands(
 }
 
 /**
- * A block's C against the shape's (only blocks fix C). Where a host x's shape ends in the block's C,
- * the caller most likely passed the memory order [N, H, W, C]: the message says so, as the ops'
- * weight checks do (lib/ops/run.ts withLayoutHint; a newcomer's check found blocks without it).
- * `layout`: the block's, for a host x; undefined for a DeviceTensor, which carries its layout.
+ * The end of a refusal's message where the shape reads as the memory order [N, H, W, C] of
+ * channels-last data: ". shape is [N, C, H, W] in every layout: ... pass [N, C, H, W]" (C taken
+ * as its last dim), or '' where it does not read so. In NHWC every such shape does; in NCHW only
+ * one whose middle dims are a square map [N, H, H, C] (a plain [N, C, H, W] whose W happens to be
+ * the C sought would be told the wrong thing; a review). `toNhwc`: how the caller says NHWC (an
+ * option, or a block built so); used only in NCHW.
+ */
+export function memoryOrderHint(shape: readonly number[], nhwc: boolean, toNhwc: string): string {
+  const n = shape[0]!, c = shape[1]!, h = shape[2]!, w = shape[3]!;
+  if (!nhwc && c !== h) return '';
+  return `. shape is [N, C, H, W] in every layout: for channels-last data of C = ${w}, pass [${n}, ${w}, ${c}, ${h}]${nhwc ? '' : toNhwc}, not the memory order [N, H, W, C]`;
+}
+
+/**
+ * A block's C against the shape's (only blocks fix C). Where a host x's shape ends in the block's
+ * C, it may be the memory order [N, H, W, C]: memoryOrderHint says so, as the ops' weight checks do
+ * (lib/ops/run.ts withLayoutHint; a newcomer's check found blocks without it). `layout`: the
+ * block's, for a host x; undefined for a DeviceTensor, which carries its layout.
  */
 function checkChannels(fn: string, shape: Shape4, expectC: number, layout: string | undefined): void {
   if (expectC !== 0 && shape[1] !== expectC) {
-    const [n, c, h, w] = shape;
-    // As the ops' hint: for an NHWC block whenever the last dim is C; for an NCHW one only where
-    // the shape also reads as a square map [N, H, H, C] (a plain [N, C, H, W] whose W happens to
-    // equal the block's C would be told the wrong thing; a review).
-    const memoryOrder = layout !== undefined && w === expectC && (layout === 'NHWC' || c === h)
-      ? `. shape is [N, C, H, W] in every layout: for channels-last data of C = ${w}, pass [${n}, ${w}, ${c}, ${h}]${layout === 'NHWC' ? '' : " to a block built with { layout: 'NHWC' }"}, not the memory order [N, H, W, C]`
+    const memoryOrder = layout !== undefined && shape[3] === expectC
+      ? memoryOrderHint(shape, layout === 'NHWC', " to a block built with { layout: 'NHWC' }")
       : '';
-    throw rangeErrorText(fn, 'shape[1] (C)', `${expectC}, the channels of the block's weights`, `the number ${c} (shape ${formatShape(shape)})${memoryOrder}`);
+    throw rangeErrorText(fn, 'shape[1] (C)', `${expectC}, the channels of the block's weights`, `the number ${shape[1]} (shape ${formatShape(shape)})${memoryOrder}`);
   }
 }
 

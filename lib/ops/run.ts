@@ -36,6 +36,7 @@ import { parseOffload, parseSettings } from './spec.js';
 import {
   deviceOverlaps,
   liveTensor,
+  memoryOrderHint,
   resolveOperands,
   type DeviceOperandSet,
   type HostOperandSet,
@@ -86,11 +87,8 @@ function withLayoutHint(err: unknown, layout: string | undefined, shp: readonly 
   // only the weights whose sizes depend on C (SE's and CBAM's MLP; not ECA's or CBAM's spatial kernel)
   const sized = ['weights.w1', 'weights.b1', 'weights.w2', 'weights.b2'];
   if (typeof e?.argument !== 'string' || !listHas(sized, e.argument) || e.code !== 'ERR_OUT_OF_RANGE') return err;
-  const n = shp[0]!, c = shp[1]!, h = shp[2]!, w = shp[3]!;
-  if (w === c) return err;
-  const nhwc = layout === 'NHWC';
-  if (!nhwc && c !== h) return err;
-  (e as { message: string }).message += `. shape is [N, C, H, W] in every layout: for channels-last data of C = ${w}, pass [${n}, ${w}, ${c}, ${h}]${nhwc ? '' : " with options.layout 'NHWC'"}, not the memory order [N, H, W, C]`;
+  if (shp[3] === shp[1]) return err;
+  (e as { message: string }).message += memoryOrderHint(shp, layout === 'NHWC', " with options.layout 'NHWC'");
   return err;
 }
 
