@@ -43,14 +43,14 @@ Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument) {
 float* StagedHostCall::Stage(const Napi::Env& env, const char* what, const float* src, size_t elems, bool copy) {
   // Uninitialised: outputs are fully written by the kernels.
   owned_.reserve(kSlotCount);
+  auto block = [&] { return std::string(copy ? "the staging copy of " : "the staging block for ") + what; };
+  const double bytes = static_cast<double>(elems) * sizeof(float);
   try {
     owned_.push_back(AcquireStaging(elems, /*written_now=*/copy));
   } catch (const StagingRefused& r) {
-    throw StagingRefusedError(env, std::string(copy ? "the staging copy of " : "the staging block for ") + what,
-                              static_cast<double>(elems) * sizeof(float), r.available_bytes, r.unwritten_bytes);
+    throw StagingRefusedError(env, block(), bytes, r.available_bytes, r.unwritten_bytes);
   } catch (const std::bad_alloc&) {
-    throw OutOfMemoryError(env, std::string(copy ? "the staging copy of " : "the staging block for ") + what,
-                           static_cast<double>(elems) * sizeof(float));
+    throw OutOfMemoryError(env, block(), bytes);
   }
   float* dst = owned_.back().get();
   if (copy) std::memcpy(dst, src, elems * sizeof(float));

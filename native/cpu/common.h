@@ -126,7 +126,6 @@ inline int64_t pool_channel_blocks(int64_t cc, int64_t want) {
   return std::max<int64_t>(1, std::min<int64_t>(want, cc / 64));
 }
 
-
 // Samples handled per block: as many as fit a cache budget, but at least one.
 // Pool -> excite -> scale run block by block, so a block is re-read while still cached.
 inline int64_t samples_per_block(int64_t n, int64_t sample_bytes, int threads) {

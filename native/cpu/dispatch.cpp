@@ -6,7 +6,6 @@
 
 namespace sqex {
 
-
 Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
   switch (p.op) {
     case Op::SE:

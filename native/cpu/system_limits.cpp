@@ -27,17 +27,23 @@ long long read_number(const std::string& path, long long* second = nullptr) {
   return v;
 }
 
-// The sum of the values of `keys` (null-terminated list) in a "key value" file (memory.stat);
-// keys missing count 0; -1 when the file cannot be read.
-long long read_keyed_sum(const std::string& path, const char* const* keys) {
+// A key of memory.stat and the sign it enters a sum with.
+struct StatTerm {
+  const char* key;
+  int sign;
+};
+
+// The signed sum of the values of `terms` (ended by a null key) in a "key value" file
+// (memory.stat), read once; keys missing count 0; -1 when the file cannot be read.
+long long read_stat_sum(const std::string& path, const StatTerm* terms) {
   long long sum = -1;
   if (FILE* f = std::fopen(path.c_str(), "r")) {
     sum = 0;
     char name[64];
     long long value = 0;
     while (std::fscanf(f, "%63s %lld", name, &value) == 2) {
-      for (const char* const* k = keys; *k; ++k)
-        if (std::strcmp(name, *k) == 0) sum += value;
+      for (const StatTerm* t = terms; t->key; ++t)
+        if (std::strcmp(name, t->key) == 0) sum += t->sign * value;
     }
     std::fclose(f);
   }
@@ -150,27 +156,25 @@ int64_t available_memory_bytes() {
   // (tmpfs) is not among them: without swap it is not reclaimed. "No limit" reads as "max" (v2) or
   // a number near 2^63 (v1): both pass as no bound.
   constexpr long long kNoLimit = 1LL << 60;
-  auto level = [&](long long limit, long long usage, long long file) {
-    if (limit < 0 || limit >= kNoLimit || usage < 0) return;
+  // The files of one level: its limit, its usage, and memory.stat's terms whose sum is its file
+  // pages (v2's "file" includes tmpfs and shared memory, "shmem"; v1's file LRU lists do not). The
+  // usage and memory.stat are read only where there is a limit.
+  auto level = [&](const std::string& dir, const char* limit_file, const char* usage_file, const StatTerm* file_terms) {
+    const long long limit = read_number(dir + limit_file);
+    if (limit < 0 || limit >= kNoLimit) return;
+    const long long usage = read_number(dir + usage_file);
+    if (usage < 0) return;
+    const long long file = read_stat_sum(dir + "/memory.stat", file_terms);
     const long long reclaimable = file <= 0 ? 0 : file > usage ? usage : file;
     take(limit - (usage - reclaimable));
   };
-  // v2's "file" includes tmpfs and shared memory ("shmem"); v1's file LRU lists do not.
-  static const char* const kV2File[] = {"file", nullptr};
-  static const char* const kV2Shmem[] = {"shmem", nullptr};
-  static const char* const kV1File[] = {"total_active_file", "total_inactive_file", nullptr};
+  static const StatTerm kV2File[] = {{"file", 1}, {"shmem", -1}, {nullptr, 0}};
+  static const StatTerm kV1File[] = {{"total_active_file", 1}, {"total_inactive_file", 1}, {nullptr, 0}};
   const CgroupPaths paths = cgroup_paths("memory");
-  walk_cgroup("/sys/fs/cgroup", paths.v2, [&](const std::string& dir) {
-    const std::string stat = dir + "/memory.stat";
-    const long long shmem = read_keyed_sum(stat, kV2Shmem);
-    level(read_number(dir + "/memory.max"), read_number(dir + "/memory.current"), read_keyed_sum(stat, kV2File) - (shmem > 0 ? shmem : 0));
-  });
+  walk_cgroup("/sys/fs/cgroup", paths.v2, [&](const std::string& dir) { level(dir, "/memory.max", "/memory.current", kV2File); });
   if (paths.found_v1) {
     for (const char* mount : kV1MemoryMounts) {
-      walk_cgroup(mount, paths.v1, [&](const std::string& dir) {
-        level(read_number(dir + "/memory.limit_in_bytes"), read_number(dir + "/memory.usage_in_bytes"),
-              read_keyed_sum(dir + "/memory.stat", kV1File));
-      });
+      walk_cgroup(mount, paths.v1, [&](const std::string& dir) { level(dir, "/memory.limit_in_bytes", "/memory.usage_in_bytes", kV1File); });
     }
   }
   return best;

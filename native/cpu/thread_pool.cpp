@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -26,10 +25,6 @@
 
 #if defined(__linux__)
 #include <sched.h>
-
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #endif
 
 namespace sqex {
