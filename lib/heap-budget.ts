@@ -57,8 +57,8 @@ const HEAP_LIMITS: { young: number; old: number } = (() => {
 })();
 
 /**
- * The bytes of JS heap that one large allocation burst (a parsed safetensors header) may take now,
- * in bytes: the least of a quarter of the heap limit, half of the old space's limit and half of
+ * The JS heap, in bytes, that one large allocation burst (a parsed safetensors header) may take
+ * now: the least of a quarter of the heap limit, half of the old space's limit and half of
  * what the heap has free less the young generation; at least 1 MiB.
  */
 export function heapBudgetBytes(): number {

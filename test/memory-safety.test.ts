@@ -8,7 +8,7 @@
 //   - SharedArrayBuffer operands; every thrown Error carries a code; fake DeviceTensors refused.
 import { createRequire } from 'node:module';
 import { describe, expect, test } from 'vitest';
-import { type HostileReport, memoryCap, memoryCgroup, runHostile, runHostileInCgroup, seed, underAsan } from './hostile-run.js';
+import { type HostileReport, memoryCap, memoryCgroup, runHostile, seed, underAsan } from './hostile-run.js';
 import {
   DeviceTensor,
   SEBlock,
@@ -83,7 +83,7 @@ describe('async calls queued past the memory the system has (child process in a 
       const cgroup = memoryCgroup(512 << 20);
       expect(cgroup.reason).toBeUndefined();
       try {
-        const report = runHostileInCgroup(cgroup.dir!, 'overcommit.cjs', { SQEX_SEED: seed() }) as HostileReport & { fulfilled: number; refused: number };
+        const report = runHostile('overcommit.cjs', { SQEX_SEED: seed() }, 120_000, cgroup.dir!) as HostileReport & { fulfilled: number; refused: number };
         expect(report.fulfilled).toBeGreaterThan(0);
         expect(report.refused).toBeGreaterThan(0);
       } finally {
