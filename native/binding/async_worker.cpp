@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "binding/env_state.h"
 #include "binding/errors.h"
 #include "binding/host_staging.h"
 
@@ -15,14 +16,26 @@ namespace {
 // `work` and `settle` must own or keep alive everything they touch: see host_staging.h.
 class StatusWorker : public Napi::AsyncWorker {
  public:
-  StatusWorker(const Napi::Env& env, std::function<Status()> work, Settle settle)
+  // host_call: one of the env's staged host calls, which run one at a time (EnvState).
+  StatusWorker(const Napi::Env& env, std::function<Status()> work, Settle settle, bool host_call)
       : Napi::AsyncWorker(env, "squeeze-excite"),
         deferred_(Napi::Promise::Deferred::New(env)),
         work_(std::move(work)),
-        settle_(std::move(settle)) {}
+        settle_(std::move(settle)),
+        host_call_(host_call) {}
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
+  // A waiting host call that napi_queue_async_work refused: its promise rejects.
+  void RejectUnqueued(const Napi::Env& env) { RejectInternal(env, "the call could not be queued on the libuv pool"); }
+
  protected:
+  // The next waiting host call is queued before this one settles, so that its work overlaps
+  // this one's copies back into JS arrays.
+  void OnWorkComplete(Napi::Env env, napi_status status) override {
+    if (host_call_) StartNextHostCall(env);
+    Napi::AsyncWorker::OnWorkComplete(env, status);  // settles the promise, then deletes this
+  }
+
   // The handlers allocate nothing: when memory ran out, building a Status message (a std::string)
   // throws std::bad_alloc again, which node-addon-api turns into an uncoded Error("std::bad_alloc").
   // The coded error is made on the calling thread (OnOK) instead.
@@ -136,27 +149,80 @@ class StatusWorker : public Napi::AsyncWorker {
   Status status_;
   bool out_of_memory_ = false;
   bool concluding_ = false;  // a Resolve or Reject has been attempted
+  bool host_call_;
+
+  static void StartNextHostCall(const Napi::Env& env);
 };
+
+// Whether JS can still run in env. Once a worker is terminated or ends, or its env is otherwise
+// torn down, Node refuses every Node-API call that could run JS (the property functions among
+// them) with napi_pending_exception, while it still completes the env's queued thread-pool work.
+// An own-property test of a fresh object is such a call that runs none: no getter, no prototype.
+bool CanRunJs(napi_env env) {
+  napi_value object = nullptr, key = nullptr;
+  bool has = false;
+  return napi_create_object(env, &object) == napi_ok &&
+         napi_create_string_utf8(env, "k", NAPI_AUTO_LENGTH, &key) == napi_ok &&
+         napi_has_own_property(env, object, key, &has) == napi_ok;
+}
+
+// The running host call has finished its work: the first waiting one goes to the pool. When the
+// env is being torn down the waiting ones are dropped instead (their staging memory freed, their
+// promises never settled, as no JS will run again), so that teardown waits for the running call
+// only, not for every call queued before it.
+void StatusWorker::StartNextHostCall(const Napi::Env& env) {
+  EnvState& state = StateOf(env);
+  state.host_call_running = false;
+  if (!CanRunJs(env)) {
+    state.waiting_host_calls.clear();
+    return;
+  }
+  while (!state.waiting_host_calls.empty()) {
+    std::unique_ptr<Napi::AsyncWorker> next = std::move(state.waiting_host_calls.front());
+    state.waiting_host_calls.pop_front();
+    if (napi_queue_async_work(env, *next) == napi_ok) {
+      (void)next.release();  // the pool has it; it deletes itself once complete
+      state.host_call_running = true;
+      return;
+    }
+    static_cast<StatusWorker*>(next.get())->RejectUnqueued(env);
+  }
+}
+
+Napi::Promise QueueWorker(const Napi::Env& env, std::function<Status()> work, Settle settle, bool host_call) {
+  std::unique_ptr<StatusWorker> worker(new StatusWorker(env, std::move(work), std::move(settle), host_call));
+  Napi::Promise promise = worker->Promise();
+  if (host_call) {
+    EnvState& state = StateOf(env);
+    if (state.host_call_running) {
+      state.waiting_host_calls.push_back(std::move(worker));
+      return promise;
+    }
+    worker->Queue();
+    state.host_call_running = true;
+  } else {
+    worker->Queue();
+  }
+  (void)worker.release();  // queued: it deletes itself once complete
+  return promise;
+}
 
 }  // namespace
 
 Napi::Promise Queue(const Napi::Env& env, std::function<Status()> work, Settle settle) {
-  auto* worker = new StatusWorker(env, std::move(work), std::move(settle));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return QueueWorker(env, std::move(work), std::move(settle), /*host_call=*/false);
 }
 
 Napi::Promise QueueStaged(const Napi::Env& env, std::shared_ptr<StagedHostCall> call,
                           std::function<Status(const Weights&, const Tensors&)> work) {
-  return Queue(
+  return QueueWorker(
       env,
       [call, work] {
         Status s = work(call->weights(), call->tensors());
         call->MarkWritten();
         return s;
       },
-      [call](const Napi::Env& e, Napi::Error* error) { return call->Settle(e, error); });
+      [call](const Napi::Env& e, Napi::Error* error) { return call->Settle(e, error); }, /*host_call=*/true);
 }
 
 }  // namespace sqex::binding

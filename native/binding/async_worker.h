@@ -22,7 +22,8 @@ using Settle = std::function<Napi::Value(const Napi::Env&, Napi::Error*)>;
 Napi::Promise Queue(const Napi::Env& env, std::function<Status()> work, Settle settle = nullptr);
 
 // An async host call: operands staged (host_staging.h), the work on the pool, results written
-// back on this thread when it settles.
+// back on this thread when it settles. One host call of an env runs on the pool at a time, the
+// others waiting in call order (EnvState::waiting_host_calls).
 Napi::Promise QueueStaged(const Napi::Env& env, std::shared_ptr<StagedHostCall> call,
                           std::function<Status(const Weights&, const Tensors&)> work);
 

@@ -4,6 +4,8 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <unordered_map>
 
 namespace sqex::binding {
@@ -19,11 +21,19 @@ struct EnvState {
   // device. Only the env's JS thread touches it (cudaAlloc, cudaFree, teardown).
   std::unordered_map<uintptr_t, int> device_allocations;
 
+  // Staged host calls (async_worker.cpp): at most one of this env's is on the libuv pool; the rest
+  // wait here in call order, not yet queued, so that they neither hold the pool's threads from
+  // fs, dns, crypto and zlib nor make a worker's terminate() (or process.exit()) wait for all of
+  // them. Only the env's JS thread touches these.
+  std::deque<std::unique_ptr<Napi::AsyncWorker>> waiting_host_calls;
+  bool host_call_running = false;
+
   // Runs at env teardown (napi's instance-data finalizer, after Node has waited for the env's
   // pending thread-pool work). A worker's FinalizationRegistry callbacks never run when it ends,
   // so its tensors' and blocks' device memory would otherwise stay allocated until the process
   // exits: each worker started and ended leaked what it had not disposed. cudaFree waits for the
   // device's pending work first, so a kernel still reading a tensor finishes before it goes.
+  // waiting_host_calls is empty by then (the running call's completion drops the rest).
   ~EnvState();
 };
 
