@@ -40,20 +40,23 @@ Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument) {
   return e;
 }
 
-float* StagedHostCall::Stage(const Napi::Env& env, const char* what, const float* src, size_t elems, bool copy) {
-  // Uninitialised: outputs are fully written by the kernels.
-  owned_.reserve(kSlotCount);
-  auto block = [&] { return std::string(copy ? "the staging copy of " : "the staging block for ") + what; };
+void StagedHostCall::ThrowStagingError(const Napi::Env& env, const std::string& block, double bytes,
+                                       const std::bad_alloc& e) {
+  if (const auto* r = dynamic_cast<const StagingRefused*>(&e)) {
+    throw StagingRefusedError(env, block, bytes, r->available_bytes, r->unwritten_bytes);
+  }
+  throw OutOfMemoryError(env, block, bytes);
+}
+
+float* StagedHostCall::StageInput(const Napi::Env& env, const char* what, const float* src, size_t elems) {
   const double bytes = static_cast<double>(elems) * sizeof(float);
   try {
-    owned_.push_back(AcquireStaging(elems, /*written_now=*/copy));
-  } catch (const StagingRefused& r) {
-    throw StagingRefusedError(env, block(), bytes, r.available_bytes, r.unwritten_bytes);
-  } catch (const std::bad_alloc&) {
-    throw OutOfMemoryError(env, block(), bytes);
+    owned_.push_back(AcquireStaging(elems));
+  } catch (const std::bad_alloc& e) {
+    ThrowStagingError(env, std::string("the staging copy of ") + what, bytes, e);
   }
   float* dst = owned_.back().get();
-  if (copy) std::memcpy(dst, src, elems * sizeof(float));
+  std::memcpy(dst, src, elems * sizeof(float));
   return dst;
 }
 
@@ -100,6 +103,8 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
     : StagedHostCall(env, ParseHostOperands(env, ops, p, /*weights_only=*/false, /*allocate_result=*/true), p) {}
 
 StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const OpParams& p) {
+  owned_.reserve(kSlotCount);  // AcquireOutputs adds to it on the worker thread
+  outputs_.reserve(2);
   const SlotSizes sizes = ExpectedSlots(p);
   const std::array<bool, kSlotCount> staged_slot = StagedSlots(a);
   // Inputs first, so an output that is an input itself (in place) reuses the input's staging.
@@ -109,7 +114,7 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const 
       ptr_[slot] = a.ptr[slot];
       kept_.push_back(Napi::Persistent(a.keep[slot].As<Napi::Object>()));
     } else {
-      ptr_[slot] = Stage(env, kArgNames[slot], a.ptr[slot], static_cast<size_t>(sizes.elems[slot]), /*copy=*/true);
+      ptr_[slot] = StageInput(env, kArgNames[slot], a.ptr[slot], static_cast<size_t>(sizes.elems[slot]));
     }
   }
   for (int slot : kOutputSlots) {
@@ -131,18 +136,34 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const 
     }
     // A result the addon allocated (a call without out) is named as such, not as options.out.
     const char* name = slot == kOut && a.allocated_out ? "the result array" : kArgNames[slot];
-    if (!staged) staged = Stage(env, name, nullptr, elems, /*copy=*/false);
-    ptr_[slot] = staged;
-    outputs_.push_back(Output{name, Napi::Persistent(a.keep[slot].As<Napi::Object>()), staged, elems,
-                              BufferBytes(env, a.keep[slot])});
+    UnwrittenReservation reserved;
+    if (!staged) {
+      try {
+        reserved = ReserveStaging(elems);
+      } catch (const std::bad_alloc& e) {
+        ThrowStagingError(env, std::string("the staging block for ") + name, static_cast<double>(elems) * sizeof(float), e);
+      }
+    }
+    ptr_[slot] = staged;  // null until AcquireOutputs when reserved
+    outputs_.push_back(Output{name, Napi::Persistent(a.keep[slot].As<Napi::Object>()), slot, staged, elems,
+                              BufferBytes(env, a.keep[slot]), std::move(reserved)});
   }
   // A result array allocated for this call is written when it settles: reserved until then (after
   // the staging, whose refusal then counts only other calls' reservations).
   if (a.allocated_out) result_reservation_ = UnwrittenReservation(static_cast<size_t>(sizes.elems[kOut]) * sizeof(float));
 }
 
+void StagedHostCall::AcquireOutputs() {
+  for (Output& o : outputs_) {
+    if (o.staged) continue;  // in place on an input's staging
+    owned_.push_back(AcquireReserved(o.elems));
+    o.staged = owned_.back().get();
+    ptr_[o.slot] = owned_.back().get();
+  }
+}
+
 void StagedHostCall::MarkWritten() {
-  for (StagingBlock& b : owned_) sqex::binding::MarkWritten(b);
+  for (Output& o : outputs_) o.reserved = UnwrittenReservation();
 }
 
 Weights StagedHostCall::weights() const { return WeightsFrom(ptr_); }

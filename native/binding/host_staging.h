@@ -54,6 +54,9 @@ class StagedHostCall {
   // Pointers the worker thread may use until Settle.
   Weights weights() const;
   Tensors tensors() const;
+  // On the worker thread, before the work: takes the output blocks reserved at the call
+  // (staging_pool.h, AcquireReserved). Throws std::bad_alloc when memory ran out since.
+  void AcquireOutputs();
   // On the worker thread, once the work has run: the output blocks are written, and no longer
   // count as memory reserved and unwritten (staging_pool.h).
   void MarkWritten();
@@ -68,13 +71,18 @@ class StagedHostCall {
   struct Output {
     const char* name;  // for ERR_SQEX_ARRAY_CHANGED
     Napi::ObjectReference target;
-    const float* staged;
+    int slot;
+    const float* staged;  // null until AcquireOutputs when `reserved` holds its bytes
     size_t elems;
     size_t buffer_bytes;  // its ArrayBuffer's byteLength at the call (SIZE_MAX: a SharedArrayBuffer)
+    UnwrittenReservation reserved;  // until the work has written its block
   };
-  // A staging block of `elems` floats for the array named `what`, owned by this call; filled from
-  // src when copy is set. Throws ERR_SQEX_OUT_OF_MEMORY naming it when no memory is left.
-  float* Stage(const Napi::Env& env, const char* what, const float* src, size_t elems, bool copy);
+  // Refusals of the staging of the array named `what` (`block` describes it), as coded errors.
+  [[noreturn]] static void ThrowStagingError(const Napi::Env& env, const std::string& block, double bytes,
+                                             const std::bad_alloc& e);
+  // A staging block of `elems` floats for the input named `what`, owned by this call, filled from
+  // src. Throws ERR_SQEX_OUT_OF_MEMORY naming it when no memory is left.
+  float* StageInput(const Napi::Env& env, const char* what, const float* src, size_t elems);
 
   std::array<float*, kSlotCount> ptr_{};
   std::vector<StagingBlock> owned_;

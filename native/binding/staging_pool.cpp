@@ -112,7 +112,6 @@ void StagingBlockDeleter::operator()(float* p) const {
   Pool& pl = pool();
   {
     std::lock_guard<std::mutex> lock(pl.mutex);
-    if (unwritten) pl.unwritten_bytes -= bytes;
     // A destructor must not throw: when the list cannot grow, the block goes back to the system.
     try {
       pl.free.push_back(Cached{p, bytes});
@@ -128,15 +127,6 @@ void StagingBlockDeleter::operator()(float* p) const {
       pl.free.erase(pl.free.begin());
     }
   }
-}
-
-void MarkWritten(StagingBlock& block) {
-  StagingBlockDeleter& d = block.get_deleter();
-  if (!d.unwritten) return;
-  Pool& pl = pool();
-  std::lock_guard<std::mutex> lock(pl.mutex);
-  pl.unwritten_bytes -= d.bytes;
-  d.unwritten = false;
 }
 
 UnwrittenReservation::UnwrittenReservation(size_t bytes) : bytes_(bytes) {
@@ -165,8 +155,9 @@ namespace {
 // Whether a fresh block of `bytes` fits in the memory available, less the margin, beside the
 // unwritten bytes of calls in flight (and, on a cached reading, the blocks allocated since it).
 // On success the block is counted at once, under the same lock as the check (fresh_since_read,
-// and unwritten_bytes when `unwritten`), so that two threads cannot both take the last of it;
-// ReturnUnallocated undoes that when the allocation fails. On refusal fills *refused.
+// and unwritten_bytes when `unwritten`: an output's reservation), so that two threads cannot both
+// take the last of it; ReturnUnallocated undoes an input block's count when its allocation fails.
+// On refusal fills *refused.
 bool ReserveFresh(size_t bytes, bool unwritten, StagingRefused* refused) {
   Pool& pl = pool();
   const auto now = std::chrono::steady_clock::now();
@@ -199,11 +190,10 @@ bool ReserveFresh(size_t bytes, bool unwritten, StagingRefused* refused) {
   return false;
 }
 
-void ReturnUnallocated(size_t bytes, bool unwritten) {
+void ReturnUnallocated(size_t bytes) {
   Pool& pl = pool();
   std::lock_guard<std::mutex> lock(pl.mutex);
   pl.fresh_since_read = pl.fresh_since_read > bytes ? pl.fresh_since_read - bytes : 0;
-  if (unwritten) pl.unwritten_bytes -= bytes;
 }
 
 // Gives the cached blocks back to the system (memory may be short).
@@ -220,32 +210,37 @@ void DropCache() {
 }
 }  // namespace
 
-StagingBlock AcquireStaging(size_t elems, bool written_now) {
-  const size_t bytes = RoundBytes(elems * sizeof(float) + (elems == 0 ? 1 : 0));
-  const bool unwritten = !written_now;
+namespace {
+// A cached block of at least `bytes`, the smallest that fits without wasting more than half of
+// it, taken from the cache; null when none fits.
+StagingBlock TakeCached(size_t bytes) {
   Pool& pl = pool();
-  {
-    std::lock_guard<std::mutex> lock(pl.mutex);
-    // Smallest cached block that fits without wasting more than half of it.
-    size_t best = pl.free.size();
-    for (size_t i = 0; i < pl.free.size(); ++i) {
-      const size_t b = pl.free[i].bytes;
-      if (b >= bytes && b <= 2 * bytes && (best == pl.free.size() || b < pl.free[best].bytes)) best = i;
-    }
-    if (best != pl.free.size()) {
-      // A cached block's pages are already the process's: it needs no new memory, written or not.
-      Cached c = pl.free[best];
-      pl.free.erase(pl.free.begin() + static_cast<std::ptrdiff_t>(best));
-      pl.cached_bytes -= c.bytes;
-      return StagingBlock(c.ptr, StagingBlockDeleter{c.bytes, false});
-    }
+  std::lock_guard<std::mutex> lock(pl.mutex);
+  size_t best = pl.free.size();
+  for (size_t i = 0; i < pl.free.size(); ++i) {
+    const size_t b = pl.free[i].bytes;
+    if (b >= bytes && b <= 2 * bytes && (best == pl.free.size() || b < pl.free[best].bytes)) best = i;
   }
+  if (best == pl.free.size()) return StagingBlock(nullptr, StagingBlockDeleter{});
+  Cached c = pl.free[best];
+  pl.free.erase(pl.free.begin() + static_cast<std::ptrdiff_t>(best));
+  pl.cached_bytes -= c.bytes;
+  return StagingBlock(c.ptr, StagingBlockDeleter{c.bytes});
+}
+
+// Counts a fresh block of `bytes` (ReserveFresh), dropping the cache and checking again when it
+// does not fit; throws StagingRefused when it still does not.
+void ReserveFreshOrThrow(size_t bytes, bool unwritten) {
   StagingRefused refused;
   if (!ReserveFresh(bytes, unwritten, &refused)) {
     // The cache may hold what is missing.
     DropCache();
     if (!ReserveFresh(bytes, unwritten, &refused)) throw refused;
   }
+}
+
+// A fresh block of `bytes`, already counted; on failure the count is undone when `counted_here`.
+StagingBlock AllocateFresh(size_t bytes, bool counted_here) {
   float* p = nullptr;
   try {
     try {
@@ -256,10 +251,33 @@ StagingBlock AcquireStaging(size_t elems, bool written_now) {
       p = Allocate(bytes);  // throws std::bad_alloc again if still short
     }
   } catch (...) {
-    ReturnUnallocated(bytes, unwritten);
+    if (counted_here) ReturnUnallocated(bytes);
     throw;
   }
-  return StagingBlock(p, StagingBlockDeleter{bytes, unwritten});
+  return StagingBlock(p, StagingBlockDeleter{bytes});
+}
+
+size_t BlockBytes(size_t elems) { return RoundBytes(elems * sizeof(float) + (elems == 0 ? 1 : 0)); }
+}  // namespace
+
+StagingBlock AcquireStaging(size_t elems) {
+  const size_t bytes = BlockBytes(elems);
+  // A cached block's pages are already the process's: it needs no new memory.
+  if (StagingBlock cached = TakeCached(bytes)) return cached;
+  ReserveFreshOrThrow(bytes, /*unwritten=*/false);
+  return AllocateFresh(bytes, /*counted_here=*/true);
+}
+
+UnwrittenReservation ReserveStaging(size_t elems) {
+  const size_t bytes = BlockBytes(elems);
+  ReserveFreshOrThrow(bytes, /*unwritten=*/true);
+  return UnwrittenReservation(bytes, UnwrittenReservation::Counted{});
+}
+
+StagingBlock AcquireReserved(size_t elems) {
+  const size_t bytes = BlockBytes(elems);
+  if (StagingBlock cached = TakeCached(bytes)) return cached;
+  return AllocateFresh(bytes, /*counted_here=*/false);
 }
 
 }  // namespace sqex::binding

@@ -16,38 +16,45 @@ namespace sqex::binding {
 
 struct StagingBlockDeleter {
   size_t bytes = 0;
-  bool unwritten = false;  // counted in the pool's unwritten bytes until it comes back
   void operator()(float* p) const;  // returns the block to the pool (or frees it)
 };
 using StagingBlock = std::unique_ptr<float[], StagingBlockDeleter>;
 
-// Thrown by AcquireStaging when the system cannot hold a fresh block beside the memory that calls
-// in flight have reserved and not yet written: under overcommit the allocation would succeed and
-// the OOM killer would end the process later, as the pages fault in (an attack queued 1000 async
-// calls of 16 MiB tensors on a 23 GiB machine; each staged 32 MiB at call time).
+// Thrown by AcquireStaging and ReserveStaging when the system cannot hold a fresh block beside the
+// memory that calls in flight have reserved and not yet written: under overcommit the allocation
+// would succeed and the OOM killer would end the process later, as the pages fault in (an attack
+// queued 1000 async calls of 16 MiB tensors on a 23 GiB machine; each staged 32 MiB at call time).
 struct StagingRefused : std::bad_alloc {
   double available_bytes = 0;  // what the system had available (host_available_memory_bytes)
   double unwritten_bytes = 0;  // reserved by calls in flight, not yet written
   const char* what() const noexcept override { return "not enough memory available for the staging block"; }
 };
 
-// At least `elems` floats, uninitialised (possibly a reused block). Thread-safe. `written_now`:
-// the caller fills the block at once (an input's copy); else (an output's block, written when the
-// call runs) its bytes count as reserved and unwritten until it comes back. A fresh block (no
-// cached one fits) must fit in the memory available, less a 128 MiB margin for the rest of the
-// process, beside the unwritten bytes of calls in flight, else StagingRefused. Blocks of 1 MiB
-// and more are mapped from the system and given back to it when freed. Throws std::bad_alloc when the allocation itself fails.
-StagingBlock AcquireStaging(size_t elems, bool written_now);
+class UnwrittenReservation;
 
-// The block has been written (its call's work ran): its pages now count in the system's usage,
-// so it no longer counts as unwritten (it would be counted twice until the call settles).
-void MarkWritten(StagingBlock& block);
+// At least `elems` floats, uninitialised (possibly a reused block), for an input the caller fills
+// at once. Thread-safe. A fresh block (no cached one fits) must fit in the memory available, less
+// a 128 MiB margin for the rest of the process, beside the unwritten bytes of calls in flight,
+// else StagingRefused. Blocks of 1 MiB and more are mapped from the system and given back to it
+// when freed. Throws std::bad_alloc when the allocation itself fails.
+StagingBlock AcquireStaging(size_t elems);
+
+// An output's block is taken when its call's work starts (AcquireReserved), not when the call is
+// made, so that calls waiting their turn (async_worker.h) hold no output memory and a running one
+// can reuse the block a finished one gave back. At the call, its bytes are checked as a fresh
+// block's are (else StagingRefused) and counted as reserved and unwritten until the reservation
+// is released, once the work has written the block.
+UnwrittenReservation ReserveStaging(size_t elems);
+// The block for a reservation of `elems` floats: a cached block or a fresh one, with no check
+// (the reservation counted it). Thread-safe. Throws std::bad_alloc when the allocation fails.
+StagingBlock AcquireReserved(size_t elems);
 
 // Bytes a call in flight has reserved and not yet written outside the pool (a result array JS
 // allocated for it, filled when it settles), counted with the unwritten blocks while it lives.
 class UnwrittenReservation {
  public:
   UnwrittenReservation() = default;
+  // Counts `bytes` (no check: a result array JS has allocated already).
   explicit UnwrittenReservation(size_t bytes);
   UnwrittenReservation(UnwrittenReservation&& other) noexcept : bytes_(other.bytes_) { other.bytes_ = 0; }
   UnwrittenReservation& operator=(UnwrittenReservation&& other) noexcept;
@@ -56,6 +63,9 @@ class UnwrittenReservation {
   ~UnwrittenReservation();
 
  private:
+  friend UnwrittenReservation ReserveStaging(size_t elems);
+  struct Counted {};
+  UnwrittenReservation(size_t bytes, Counted) : bytes_(bytes) {}  // already counted
   size_t bytes_ = 0;
 };
 
