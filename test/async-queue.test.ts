@@ -4,6 +4,7 @@
 // them, and a Worker terminated with calls queued waits for the one running only (before: 400
 // queued calls of SE 8x256x28x28 held terminate() for 4.5-5 s; every one of them ran).
 // Nothing here is timed: the tests count which calls ran before an event.
+import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -11,7 +12,7 @@ import { once } from 'node:events';
 import { describe, expect, test } from 'vitest';
 import { seForward, seForwardAsync } from '../dist/index.js';
 import type { Shape4 } from './reference.js';
-import { bitsEqual, freshRng, numel, poisoned, randSEWeights, seedNote } from './helpers.js';
+import { bitsEqual, freshRng, numel, onPath, poisoned, randSEWeights, seedNote } from './helpers.js';
 
 const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const rng = freshRng();
@@ -104,5 +105,37 @@ parentPort.postMessage('queued');
   test('a Worker that calls process.exit() with 300 calls queued ends without running them', async () => {
     const { ran } = await queuedThenGone(300, 'exit');
     expect(ran, 'calls that ran').toBeLessThan(30);
+  });
+  // The output block is taken when the work starts, so running out of memory there is found on
+  // the pool thread: the rejection still names the block and its size (it said "host memory for
+  // the call", without bytes, until this was mended). The child caps its own address space
+  // (prlimit) after queueing 6 calls of a 16 MiB tensor, leaving room for a few blocks.
+  const LATE_OOM_SCRIPT = `
+const sqex = require(process.argv[1]); const { execFileSync } = require('node:child_process'); const fs = require('node:fs');
+const mk = (n, s) => { const a = new Float32Array(n); for (let i = 0; i < n; i++) a[i] = Math.sin(i * s); return a; };
+const C = 64, shape = [4, C, 128, 128], n = shape.reduce((a, b) => a * b), w = { w1: mk(16 * C, 0.1), w2: mk(C * 16, 0.2) }, x = mk(n, 1);
+const vm = () => Number(/VmSize:\\s+(\\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]) * 1024;
+(async () => {
+  await sqex.seForwardAsync(mk(C * 16, 1), [1, C, 4, 4], w, { device: 'cpu', offload: 'always' });
+  const ps = Array.from({ length: 6 }, () => sqex.seForwardAsync(x, shape, w, { device: 'cpu', offload: 'always', out: new Float32Array(n) })
+    .then(() => 'ok', (e) => ({ code: e.code, message: e.message, bytes: e.bytes })));
+  execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + (vm() + (8 << 20)) + ':']);
+  const r = await Promise.all(ps);
+  execFileSync('prlimit', ['--pid', String(process.pid), '--as=unlimited:unlimited']);
+  process.stdout.write(JSON.stringify(r));
+})();
+`;
+  test.skipIf(process.platform !== 'linux' || !onPath('prlimit'))('an output block that cannot be had when the call starts: ERR_SQEX_OUT_OF_MEMORY naming it and its bytes; the other calls run (needs Linux and prlimit)', () => {
+    const r = spawnSync(process.execPath, ['-e', LATE_OOM_SCRIPT, DIST], { encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const results = JSON.parse(r.stdout) as (string | { code: string; message: string; bytes?: number })[];
+    const refused = results.filter((v): v is { code: string; message: string; bytes?: number } => typeof v !== 'string');
+    expect(refused.length, r.stdout).toBeGreaterThan(0);
+    expect(results.filter((v) => v === 'ok').length, r.stdout).toBeGreaterThan(0);
+    for (const e of refused) {
+      expect(e.code).toBe('ERR_SQEX_OUT_OF_MEMORY');
+      expect(e.message).toContain('the staging block for options.out (16.0 MiB)');
+      expect(e.bytes).toBe(16 * 1024 * 1024);
+    }
   });
 });

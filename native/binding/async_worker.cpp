@@ -218,8 +218,9 @@ Napi::Promise QueueStaged(const Napi::Env& env, std::shared_ptr<StagedHostCall> 
   return QueueWorker(
       env,
       [call, work] {
-        call->AcquireOutputs();  // std::bad_alloc: rejected as out of memory (Execute)
-        Status s = work(call->weights(), call->tensors());
+        Status s = call->AcquireOutputs();
+        if (!s.ok()) return s;
+        s = work(call->weights(), call->tensors());
         call->MarkWritten();
         return s;
       },

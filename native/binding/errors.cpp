@@ -24,7 +24,7 @@ Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s) {
       return e;
     }
     case StatusCode::OutOfMemory:
-      return OutOfMemoryError(env, s.message, 0);
+      return OutOfMemoryError(env, s.message, s.bytes);
     default:
       return Coded(Napi::Error::New(env, s.message.empty() ? "internal error" : s.message), "ERR_SQEX_INTERNAL");
   }

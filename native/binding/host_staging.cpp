@@ -153,13 +153,20 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const 
   if (a.allocated_out) result_reservation_ = UnwrittenReservation(static_cast<size_t>(sizes.elems[kOut]) * sizeof(float));
 }
 
-void StagedHostCall::AcquireOutputs() {
+Status StagedHostCall::AcquireOutputs() {
   for (Output& o : outputs_) {
     if (o.staged) continue;  // in place on an input's staging
-    owned_.push_back(AcquireReserved(o.elems));
+    try {
+      owned_.push_back(AcquireReserved(o.elems));
+    } catch (const std::bad_alloc&) {
+      Status s = Status::Error(StatusCode::OutOfMemory, std::string("the staging block for ") + o.name);
+      s.bytes = static_cast<double>(o.elems) * sizeof(float);
+      return s;
+    }
     o.staged = owned_.back().get();
     ptr_[o.slot] = owned_.back().get();
   }
+  return Status::Ok();
 }
 
 void StagedHostCall::MarkWritten() {

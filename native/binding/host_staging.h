@@ -55,8 +55,9 @@ class StagedHostCall {
   Weights weights() const;
   Tensors tensors() const;
   // On the worker thread, before the work: takes the output blocks reserved at the call
-  // (staging_pool.h, AcquireReserved). Throws std::bad_alloc when memory ran out since.
-  void AcquireOutputs();
+  // (staging_pool.h, AcquireReserved). When memory ran out since, an OutOfMemory Status naming
+  // the block and its size (or std::bad_alloc, when even that message cannot be built).
+  Status AcquireOutputs();
   // On the worker thread, once the work has run: the output blocks are written, and no longer
   // count as memory reserved and unwritten (staging_pool.h).
   void MarkWritten();

@@ -41,7 +41,8 @@ StagingBlock AcquireStaging(size_t elems);
 
 // An output's block is taken when its call's work starts (AcquireReserved), not when the call is
 // made, so that calls waiting their turn (async_worker.h) hold no output memory and a running one
-// can reuse the block a finished one gave back. At the call, its bytes are checked as a fresh
+// can reuse a block an earlier call gave back (the one before last: the next call starts before
+// the finished one settles and frees its block). At the call, its bytes are checked as a fresh
 // block's are (else StagingRefused) and counted as reserved and unwritten until the reservation
 // is released, once the work has written the block.
 UnwrittenReservation ReserveStaging(size_t elems);
@@ -49,8 +50,9 @@ UnwrittenReservation ReserveStaging(size_t elems);
 // (the reservation counted it). Thread-safe. Throws std::bad_alloc when the allocation fails.
 StagingBlock AcquireReserved(size_t elems);
 
-// Bytes a call in flight has reserved and not yet written outside the pool (a result array JS
-// allocated for it, filled when it settles), counted with the unwritten blocks while it lives.
+// Bytes a call in flight has reserved and not yet written, counted as unwritten while it lives: an
+// output block's (ReserveStaging; released once the work has written the block) or a result
+// array's that JS allocated for the call (filled when it settles).
 class UnwrittenReservation {
  public:
   UnwrittenReservation() = default;

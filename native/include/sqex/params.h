@@ -74,6 +74,7 @@ struct Status {
   int cuda_error = 0;       // cudaError_t value when code == Cuda
   std::string cuda_name;    // e.g. "cudaErrorMemoryAllocation"
   std::string message;      // human text; for CUDA errors includes cudaGetErrorString
+  double bytes = 0;         // OutOfMemory: the allocation that failed, when known (else 0)
   bool ok() const { return code == StatusCode::Ok; }
   static Status Ok() { return Status{}; }
   static Status Error(StatusCode c, std::string msg) {
