@@ -208,9 +208,7 @@ void DropCache() {
   }
   for (const Cached& c : dropped) Release(c.ptr, c.bytes);
 }
-}  // namespace
 
-namespace {
 // A cached block of at least `bytes`, the smallest that fits without wasting more than half of
 // it, taken from the cache; null when none fits.
 StagingBlock TakeCached(size_t bytes) {
