@@ -40,20 +40,23 @@ Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument) {
   return e;
 }
 
-void StagedHostCall::ThrowStagingError(const Napi::Env& env, const std::string& block, double bytes,
-                                       const std::bad_alloc& e) {
-  if (const auto* r = dynamic_cast<const StagingRefused*>(&e)) {
-    throw StagingRefusedError(env, block, bytes, r->available_bytes, r->unwritten_bytes);
+void StagedHostCall::ThrowStagingError(const Napi::Env& env, const std::string& block, double bytes) {
+  // Rethrown to tell the two apart: the node-gyp build has no RTTI for a dynamic_cast.
+  try {
+    throw;
+  } catch (const StagingRefused& r) {
+    throw StagingRefusedError(env, block, bytes, r.available_bytes, r.unwritten_bytes);
+  } catch (const std::bad_alloc&) {
+    throw OutOfMemoryError(env, block, bytes);
   }
-  throw OutOfMemoryError(env, block, bytes);
 }
 
 float* StagedHostCall::StageInput(const Napi::Env& env, const char* what, const float* src, size_t elems) {
   const double bytes = static_cast<double>(elems) * sizeof(float);
   try {
     owned_.push_back(AcquireStaging(elems));
-  } catch (const std::bad_alloc& e) {
-    ThrowStagingError(env, std::string("the staging copy of ") + what, bytes, e);
+  } catch (const std::bad_alloc&) {
+    ThrowStagingError(env, std::string("the staging copy of ") + what, bytes);
   }
   float* dst = owned_.back().get();
   std::memcpy(dst, src, elems * sizeof(float));
@@ -140,8 +143,8 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const 
     if (!staged) {
       try {
         reserved = ReserveStaging(elems);
-      } catch (const std::bad_alloc& e) {
-        ThrowStagingError(env, std::string("the staging block for ") + name, static_cast<double>(elems) * sizeof(float), e);
+      } catch (const std::bad_alloc&) {
+        ThrowStagingError(env, std::string("the staging block for ") + name, static_cast<double>(elems) * sizeof(float));
       }
     }
     ptr_[slot] = staged;  // null until AcquireOutputs when reserved

@@ -78,9 +78,9 @@ class StagedHostCall {
     size_t buffer_bytes;  // its ArrayBuffer's byteLength at the call (SIZE_MAX: a SharedArrayBuffer)
     UnwrittenReservation reserved;  // until the work has written its block
   };
-  // Refusals of the staging of the array named `what` (`block` describes it), as coded errors.
-  [[noreturn]] static void ThrowStagingError(const Napi::Env& env, const std::string& block, double bytes,
-                                             const std::bad_alloc& e);
+  // Inside a catch handler of a staging allocation's std::bad_alloc (StagingRefused or not): throws
+  // it as the coded error for the block `block` describes.
+  [[noreturn]] static void ThrowStagingError(const Napi::Env& env, const std::string& block, double bytes);
   // A staging block of `elems` floats for the input named `what`, owned by this call, filled from
   // src. Throws ERR_SQEX_OUT_OF_MEMORY naming it when no memory is left.
   float* StageInput(const Napi::Env& env, const char* what, const float* src, size_t elems);
