@@ -173,6 +173,7 @@ bool CanRunJs(napi_env env) {
 void StatusWorker::StartNextHostCall(const Napi::Env& env) {
   EnvState& state = StateOf(env);
   state.host_call_running = false;
+  if (state.waiting_host_calls.empty()) return;  // the usual case: no probe on that path
   if (!CanRunJs(env)) {
     state.waiting_host_calls.clear();
     return;
@@ -192,17 +193,12 @@ void StatusWorker::StartNextHostCall(const Napi::Env& env) {
 Napi::Promise QueueWorker(const Napi::Env& env, std::function<Status()> work, Settle settle, bool host_call) {
   std::unique_ptr<StatusWorker> worker(new StatusWorker(env, std::move(work), std::move(settle), host_call));
   Napi::Promise promise = worker->Promise();
-  if (host_call) {
-    EnvState& state = StateOf(env);
-    if (state.host_call_running) {
-      state.waiting_host_calls.push_back(std::move(worker));
-      return promise;
-    }
-    worker->Queue();
-    state.host_call_running = true;
-  } else {
-    worker->Queue();
+  if (host_call && StateOf(env).host_call_running) {
+    StateOf(env).waiting_host_calls.push_back(std::move(worker));
+    return promise;
   }
+  worker->Queue();  // throws when refused: nothing is running then
+  if (host_call) StateOf(env).host_call_running = true;
   (void)worker.release();  // queued: it deletes itself once complete
   return promise;
 }

@@ -106,8 +106,7 @@ StagedHostCall::StagedHostCall(const Napi::Env& env, const Napi::Value& ops, con
     : StagedHostCall(env, ParseHostOperands(env, ops, p, /*weights_only=*/false, /*allocate_result=*/true), p) {}
 
 StagedHostCall::StagedHostCall(const Napi::Env& env, const HostArrays& a, const OpParams& p) {
-  owned_.reserve(kSlotCount);  // AcquireOutputs adds to it on the worker thread
-  outputs_.reserve(2);
+  owned_.reserve(kSlotCount);  // so that AcquireOutputs' push_back on the worker thread does not allocate
   const SlotSizes sizes = ExpectedSlots(p);
   const std::array<bool, kSlotCount> staged_slot = StagedSlots(a);
   // Inputs first, so an output that is an input itself (in place) reuses the input's staging.
