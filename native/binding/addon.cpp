@@ -100,7 +100,7 @@ Napi::Value CpuForwardAsync(const Napi::CallbackInfo& info) {
     return deferred.Promise();
   }
   auto call = std::make_shared<StagedHostCall>(env, a, p);
-  return QueueStaged(env, call, [p](const Weights& w, const Tensors& t) { return forward_cpu(p, w, t); });
+  return QueueStaged(env, call, EnvState::kCpuLane, [p](const Weights& w, const Tensors& t) { return forward_cpu(p, w, t); });
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {

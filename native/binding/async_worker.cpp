@@ -12,17 +12,20 @@
 namespace sqex::binding {
 namespace {
 
+constexpr int kNoLane = -2;  // not a staged host call (EnvState::kCpuLane is -1, devices >= 0)
+
 // Runs `work` on the libuv thread pool and settles a promise with its Status (and `settle`).
 // `work` and `settle` must own or keep alive everything they touch: see host_staging.h.
 class StatusWorker : public Napi::AsyncWorker {
  public:
-  // host_call: one of the env's staged host calls, which run one at a time (EnvState).
-  StatusWorker(const Napi::Env& env, std::function<Status()> work, Settle settle, bool host_call)
+  // lane: the host-call lane of a staged host call (one of its calls runs at a time: EnvState),
+  // or kNoLane.
+  StatusWorker(const Napi::Env& env, std::function<Status()> work, Settle settle, int lane)
       : Napi::AsyncWorker(env, "squeeze-excite"),
         deferred_(Napi::Promise::Deferred::New(env)),
         work_(std::move(work)),
         settle_(std::move(settle)),
-        host_call_(host_call) {}
+        lane_(lane) {}
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
   // A waiting host call that napi_queue_async_work refused: its promise rejects.
@@ -32,7 +35,7 @@ class StatusWorker : public Napi::AsyncWorker {
   // The next waiting host call is queued before this one settles, so that its work overlaps
   // this one's copies back into JS arrays.
   void OnWorkComplete(Napi::Env env, napi_status status) override {
-    if (host_call_) StartNextHostCall(env);
+    if (lane_ != kNoLane) StartNextHostCall(env, lane_);
     Napi::AsyncWorker::OnWorkComplete(env, status);  // settles the promise, then deletes this
   }
 
@@ -149,9 +152,9 @@ class StatusWorker : public Napi::AsyncWorker {
   Status status_;
   bool out_of_memory_ = false;
   bool concluding_ = false;  // a Resolve or Reject has been attempted
-  bool host_call_;
+  int lane_;
 
-  static void StartNextHostCall(const Napi::Env& env);
+  static void StartNextHostCall(const Napi::Env& env, int lane);
 };
 
 // Whether JS can still run in env. Once a worker is terminated or ends, or its env is otherwise
@@ -166,39 +169,40 @@ bool CanRunJs(napi_env env) {
          napi_has_own_property(env, object, key, &has) == napi_ok;
 }
 
-// The running host call has finished its work: the first waiting one goes to the pool. When the
-// env is being torn down the waiting ones are dropped instead (their staging memory freed, their
-// promises never settled, as no JS will run again), so that teardown waits for the running call
-// only, not for every call queued before it.
-void StatusWorker::StartNextHostCall(const Napi::Env& env) {
-  EnvState& state = StateOf(env);
-  state.host_call_running = false;
-  if (state.waiting_host_calls.empty()) return;  // the usual case: no probe on that path
+// A lane's running host call has finished its work: the lane's first waiting call goes to the
+// pool. When the env is being torn down the waiting ones are dropped instead (their staging memory
+// freed, their promises never settled, as no JS will run again), so that teardown waits for the
+// running calls only, not for every call queued before them.
+void StatusWorker::StartNextHostCall(const Napi::Env& env, int lane) {
+  EnvState::HostCallLane& calls = StateOf(env).host_call_lanes[lane];
+  calls.running = false;
+  if (calls.waiting.empty()) return;  // the usual case: no probe on that path
   if (!CanRunJs(env)) {
-    state.waiting_host_calls.clear();
+    calls.waiting.clear();
     return;
   }
-  while (!state.waiting_host_calls.empty()) {
-    std::unique_ptr<Napi::AsyncWorker> next = std::move(state.waiting_host_calls.front());
-    state.waiting_host_calls.pop_front();
+  while (!calls.waiting.empty()) {
+    std::unique_ptr<Napi::AsyncWorker> next = std::move(calls.waiting.front());
+    calls.waiting.pop_front();
     if (napi_queue_async_work(env, *next) == napi_ok) {
       (void)next.release();  // the pool has it; it deletes itself once complete
-      state.host_call_running = true;
+      calls.running = true;
       return;
     }
     static_cast<StatusWorker*>(next.get())->RejectUnqueued(env);
   }
 }
 
-Napi::Promise QueueWorker(const Napi::Env& env, std::function<Status()> work, Settle settle, bool host_call) {
-  std::unique_ptr<StatusWorker> worker(new StatusWorker(env, std::move(work), std::move(settle), host_call));
+Napi::Promise QueueWorker(const Napi::Env& env, std::function<Status()> work, Settle settle, int lane) {
+  std::unique_ptr<StatusWorker> worker(new StatusWorker(env, std::move(work), std::move(settle), lane));
   Napi::Promise promise = worker->Promise();
-  if (host_call && StateOf(env).host_call_running) {
-    StateOf(env).waiting_host_calls.push_back(std::move(worker));
+  EnvState::HostCallLane* calls = lane == kNoLane ? nullptr : &StateOf(env).host_call_lanes[lane];
+  if (calls != nullptr && calls->running) {
+    calls->waiting.push_back(std::move(worker));
     return promise;
   }
-  worker->Queue();  // throws when refused: nothing is running then
-  if (host_call) StateOf(env).host_call_running = true;
+  worker->Queue();  // throws when refused: nothing of the lane is running then
+  if (calls != nullptr) calls->running = true;
   (void)worker.release();  // queued: it deletes itself once complete
   return promise;
 }
@@ -206,10 +210,10 @@ Napi::Promise QueueWorker(const Napi::Env& env, std::function<Status()> work, Se
 }  // namespace
 
 Napi::Promise Queue(const Napi::Env& env, std::function<Status()> work, Settle settle) {
-  return QueueWorker(env, std::move(work), std::move(settle), /*host_call=*/false);
+  return QueueWorker(env, std::move(work), std::move(settle), kNoLane);
 }
 
-Napi::Promise QueueStaged(const Napi::Env& env, std::shared_ptr<StagedHostCall> call,
+Napi::Promise QueueStaged(const Napi::Env& env, std::shared_ptr<StagedHostCall> call, int lane,
                           std::function<Status(const Weights&, const Tensors&)> work) {
   return QueueWorker(
       env,
@@ -220,7 +224,7 @@ Napi::Promise QueueStaged(const Napi::Env& env, std::shared_ptr<StagedHostCall> 
         call->MarkWritten();
         return s;
       },
-      [call](const Napi::Env& e, Napi::Error* error) { return call->Settle(e, error); }, /*host_call=*/true);
+      [call](const Napi::Env& e, Napi::Error* error) { return call->Settle(e, error); }, lane);
 }
 
 }  // namespace sqex::binding

@@ -22,9 +22,10 @@ using Settle = std::function<Napi::Value(const Napi::Env&, Napi::Error*)>;
 Napi::Promise Queue(const Napi::Env& env, std::function<Status()> work, Settle settle = nullptr);
 
 // An async host call: operands staged (host_staging.h), the work on the pool, results written
-// back on this thread when it settles. One host call of an env runs on the pool at a time, the
-// others waiting in call order (EnvState::waiting_host_calls).
-Napi::Promise QueueStaged(const Napi::Env& env, std::shared_ptr<StagedHostCall> call,
+// back on this thread when it settles. lane: where the work runs (EnvState::kCpuLane, or a CUDA
+// device index). One host call of an env's lane runs on the pool at a time, the lane's others
+// waiting in call order (EnvState::host_call_lanes); different lanes run side by side.
+Napi::Promise QueueStaged(const Napi::Env& env, std::shared_ptr<StagedHostCall> call, int lane,
                           std::function<Status(const Weights&, const Tensors&)> work);
 
 }  // namespace sqex::binding

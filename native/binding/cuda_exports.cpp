@@ -238,7 +238,7 @@ Napi::Value CudaForwardHostAsync(const Napi::CallbackInfo& info) {
   int device = cfg.device;
   void* stream = StreamArg(info, 2);
   auto call = std::make_shared<StagedHostCall>(env, info[1], p);
-  return QueueStaged(env, call, [p, device, stream](const Weights& w, const Tensors& t) {
+  return QueueStaged(env, call, device, [p, device, stream](const Weights& w, const Tensors& t) {
     return cuda_forward_host(p, w, t, device, stream);
   });
 }

@@ -8,7 +8,9 @@ EnvState::~EnvState() {
   // Not expected (a waiting call implies a running one, whose completion at teardown drops the
   // rest): a call left here is leaked rather than deleted, since deleting it deletes napi
   // references, which this late in teardown Node may already have finalized.
-  for (auto& call : waiting_host_calls) (void)call.release();
+  for (auto& lane : host_call_lanes) {
+    for (auto& call : lane.second.waiting) (void)call.release();
+  }
   for (const auto& [address, device] : device_allocations) {
     // Nothing can report an error any more (no JS runs in this env); a failed free (a sticky
     // error from an earlier kernel) leaves that block to the process's exit.

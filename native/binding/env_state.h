@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <unordered_map>
 
@@ -21,19 +22,24 @@ struct EnvState {
   // device. Only the env's JS thread touches it (cudaAlloc, cudaFree, teardown).
   std::unordered_map<uintptr_t, int> device_allocations;
 
-  // Staged host calls (async_worker.cpp): at most one of this env's is on the libuv pool; the rest
-  // wait here in call order, not yet queued, so that they neither hold the pool's threads from
-  // fs, dns, crypto and zlib nor make a worker's terminate() (or process.exit()) wait for all of
-  // them. Only the env's JS thread touches these.
-  std::deque<std::unique_ptr<Napi::AsyncWorker>> waiting_host_calls;
-  bool host_call_running = false;
+  // Staged host calls (async_worker.cpp), one lane per place they run (the CPU, each CUDA device):
+  // at most one call of a lane is on the libuv pool; the rest wait here in call order, not yet
+  // queued, so that they neither hold the pool's threads from fs, dns, crypto and zlib nor make a
+  // worker's terminate() (or process.exit()) wait for all of them. Lanes run side by side, as the
+  // CPU and the devices do. Only the env's JS thread touches these.
+  struct HostCallLane {
+    std::deque<std::unique_ptr<Napi::AsyncWorker>> waiting;
+    bool running = false;
+  };
+  std::map<int, HostCallLane> host_call_lanes;  // kCpuLane or a CUDA device index
+  static constexpr int kCpuLane = -1;
 
   // Runs at env teardown (napi's instance-data finalizer, after Node has waited for the env's
   // pending thread-pool work). A worker's FinalizationRegistry callbacks never run when it ends,
   // so its tensors' and blocks' device memory would otherwise stay allocated until the process
   // exits: each worker started and ended leaked what it had not disposed. cudaFree waits for the
   // device's pending work first, so a kernel still reading a tensor finishes before it goes.
-  // waiting_host_calls is empty by then (the running call's completion drops the rest).
+  // Every lane's waiting calls are gone by then (its running call's completion drops the rest).
   ~EnvState();
 };
 

@@ -46,6 +46,7 @@ import {
 } from './gpu-common.js';
 
 const gate = gpuGate(cuda.status(), 'GPU ops');
+const emulated = Symbol.for('squeeze-excite.test.fake-cuda') in globalThis;
 
 // Odd sizes: C=1, H=W=1, C=13, prime H·W (7×11), C not a multiple of 8, and some bigger ones.
 const GPU_SHAPES: readonly Shape4[] = [
@@ -207,6 +208,34 @@ describe.skipIf(!gate.ok)(gate.title, () => {
       const cbCpu = cbamForward(x, shape, cbW, { layout, device: 'cpu' });
       const cbGpu = cbamForward(x, shape, cbW, { layout, device: 'cuda', out: poisoned(x.length) });
       expectAgree(cbGpu, cbCpu, refCBAM(x, shape, cbW, { layout }).y, TOL_F32, seedNote(rng));
+    });
+
+    // Staged host calls wait for the one before them of the same device (the CPU or a CUDA
+    // device), not for another device's: a small CPU call made after a large CUDA host call
+    // settles first. Before the queue was per device it waited for the CUDA call. The emulated
+    // binding (npm run test:gpu:fake) has no such queue: its CUDA host calls finish on a later turn.
+    test.skipIf(emulated)('async host calls on CUDA and on the CPU do not wait for each other', async () => {
+      const rng = freshRng();
+      const big: Shape4 = [4, 128, 28, 28];
+      const xBig = rng.normals(numel(big), 1, 0.3);
+      const wBig = randSEWeights(rng, 128, 32, { twoFc: true, b1: true, b2: true });
+      const small: Shape4 = [1, 8, 2, 2];
+      const xSmall = rng.normals(numel(small), 1, 0.3);
+      const wSmall = randSEWeights(rng, 8, 2, { twoFc: true, b1: true, b2: true });
+      const settled: string[] = [];
+      const gpu = seForwardAsync(xBig, big, wBig, { device: 'cuda', out: poisoned(xBig.length) }).then((y) => {
+        settled.push('cuda');
+        return y;
+      });
+      // 'always': staged on the pool, as the CUDA call is (not run inline on this thread)
+      const cpu = seForwardAsync(xSmall, small, wSmall, { device: 'cpu', offload: 'always', out: poisoned(xSmall.length) }).then((y) => {
+        settled.push('cpu');
+        return y;
+      });
+      const [yGpu, yCpu] = await Promise.all([gpu, cpu]);
+      expect(settled).toEqual(['cpu', 'cuda']);
+      expectClose(yGpu, refSE(xBig, big, wBig).y, TOL_F32, seedNote(rng));
+      expectClose(yCpu, refSE(xSmall, small, wSmall).y, TOL_F32, seedNote(rng));
     });
 
     test.each(DTYPES)('repeated runs are bitwise identical (%s)', async (dtype) => {
