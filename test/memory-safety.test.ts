@@ -45,6 +45,15 @@ describe('async calls survive whatever the caller does to its buffers (child pro
     runHostile('transfer.cjs', { SQEX_SEED: seed(), SQEX_HOSTILE_SHAPE: '[1,64,16,16]' });
   }, 300_000);
 
+  // From an attack (2026-12-04): an async call run on the calling thread (offload 'auto') made its
+  // promise, which runs the caller's promise hooks, between taking pointers and running the op;
+  // a hook that shrank out crashed the process (SIGSEGV), one that transferred x read freed memory.
+  test('promise hooks (async_hooks, v8.promiseHooks) that shrink out or transfer x or a weight at each promise a call makes', () => {
+    const report = runHostile('promise-hooks.cjs', { SQEX_SEED: seed() });
+    // 2 hook kinds x (3 ops x 3 targets + 3 blocks x 2 targets) x 8 strike points x (8 bystanders + 1-2)
+    expect(report.checks).toBeGreaterThanOrEqual(2 * 15 * 8 * 9);
+  }, 120_000);
+
   test('workers that alone load the addon are terminated or exit with calls in flight: the process lives', () => {
     runHostile('workers.cjs', { SQEX_SEED: seed(), SQEX_HOSTILE_WORKERS: process.env.SQEX_SOAK ? '60' : '16' }, 300_000);
   }, 300_000);
@@ -118,6 +127,13 @@ describe('built-ins replaced after load (child process)', () => {
     const report = runHostile('patched-builtins.cjs', { SQEX_SEED: seed() });
     // 18 call forms x 2 checks, then 9 lies x 9 refusals x 6 checks, then 2 for the detaching iterator
     expect(report.checks).toBe(18 * 2 + 9 * 9 * 6 + 2);
+  }, 60_000);
+
+  // From an attack (2026-12-04): native errors were given `code` and `argument` by assignment, so
+  // a setter on Object.prototype dropped them (ERR_SQEX_ARRAY_CHANGED came back with neither).
+  test('accessors on Object.prototype and Error.prototype for the names of the addon\'s exports, info fields and error fields, installed before it loads: it loads, computes, and its errors keep their own code and argument', () => {
+    const report = runHostile('prototype-setters.cjs', { SQEX_SEED: seed() });
+    expect(report.checks).toBe(3 * 6 + 3);
   }, 60_000);
 
   test('checkpoints: what readSafetensors accepts and yields, what fromStateDict maps and folds, and every refusal\'s code, with built-ins, prototype accessors and %TypedArray% getters replaced', () => {

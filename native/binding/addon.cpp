@@ -14,6 +14,7 @@
 #include "binding/host_staging.h"
 #include "binding/module_pin.h"
 #include "binding/result_array.h"
+#include "binding/own_property.h"
 #include "sqex/cpu.h"
 #include "sqex/cuda_api.h"
 
@@ -36,17 +37,17 @@ Status ForwardCpuHere(const OpParams& p, const HostArrays& a) { return forward_c
 Napi::Value Info(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto o = Napi::Object::New(env);
-  o.Set("version", SQEX_VERSION);
-  o.Set("contract", kBindingContract);
-  o.Set("napiVersion", NAPI_VERSION);
-  o.Set("buildSystem", SQEX_BUILD_SYSTEM);
-  o.Set("cudaCompiled", cuda_status().compiled);
-  o.Set("simd", cpu_simd_level());
-  o.Set("threads", cpu_thread_count());
+  SetOwn(o, "version", SQEX_VERSION);
+  SetOwn(o, "contract", kBindingContract);
+  SetOwn(o, "napiVersion", NAPI_VERSION);
+  SetOwn(o, "buildSystem", SQEX_BUILD_SYSTEM);
+  SetOwn(o, "cudaCompiled", cuda_status().compiled);
+  SetOwn(o, "simd", cpu_simd_level());
+  SetOwn(o, "threads", cpu_thread_count());
 #ifdef SQEX_PORTABLE_LINK
-  o.Set("portableLink", true);
+  SetOwn(o, "portableLink", true);
 #else
-  o.Set("portableLink", false);
+  SetOwn(o, "portableLink", false);
 #endif
   return o;
 }
@@ -90,8 +91,10 @@ Napi::Value CpuForwardAsync(const Napi::CallbackInfo& info) {
   // Without out, a new array (result_array.h) is allocated before any pointer is taken.
   HostArrays a = ParseHostOperands(env, info[1], p, /*weights_only=*/false, /*allocate_result=*/true);
   if (!offload_always && StagingCostsMore(p, a)) {
-    auto deferred = Napi::Promise::Deferred::New(env);
+    // The op runs before the promise is made: making one runs the caller's promise hooks
+    // (async_hooks init, v8.promiseHooks), which may detach or shrink the arrays pointed into.
     Status s = ForwardCpuHere(p, a);
+    auto deferred = Napi::Promise::Deferred::New(env);
     if (s.ok()) {
       deferred.Resolve(a.keep[kOut]);
     } else {
@@ -106,12 +109,12 @@ Napi::Value CpuForwardAsync(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   PinModule();
   InitEnvState(env);
-  exports.Set("info", Napi::Function::New(env, Guarded<Info>, "info"));
-  exports.Set("setThreads", Napi::Function::New(env, Guarded<SetThreads>, "setThreads"));
-  exports.Set("cpuForward", Napi::Function::New(env, Guarded<CpuForward>, "cpuForward"));
-  exports.Set("cpuForwardAsync", Napi::Function::New(env, Guarded<CpuForwardAsync>, "cpuForwardAsync"));
+  SetOwn(exports, "info", Napi::Function::New(env, Guarded<Info>, "info"));
+  SetOwn(exports, "setThreads", Napi::Function::New(env, Guarded<SetThreads>, "setThreads"));
+  SetOwn(exports, "cpuForward", Napi::Function::New(env, Guarded<CpuForward>, "cpuForward"));
+  SetOwn(exports, "cpuForwardAsync", Napi::Function::New(env, Guarded<CpuForwardAsync>, "cpuForwardAsync"));
   SetCudaExports(env, exports);
-  exports.Set("setResultAllocator", Napi::Function::New(env, Guarded<SetResultAllocator>, "setResultAllocator"));
+  SetOwn(exports, "setResultAllocator", Napi::Function::New(env, Guarded<SetResultAllocator>, "setResultAllocator"));
   return exports;
 }
 

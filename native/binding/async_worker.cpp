@@ -101,10 +101,7 @@ class StatusWorker : public Napi::AsyncWorker {
     } catch (...) {
     }
     if (concluding_) return;
-    napi_value code = nullptr, msg = nullptr, err = nullptr;
-    if (napi_create_string_utf8(env, "ERR_SQEX_OUT_OF_MEMORY", NAPI_AUTO_LENGTH, &code) == napi_ok &&
-        napi_create_string_utf8(env, "squeeze-excite: out of host memory", NAPI_AUTO_LENGTH, &msg) == napi_ok &&
-        napi_create_error(env, code, msg, &err) == napi_ok) {
+    if (napi_value err = ErrorWithoutAllocating(env, "ERR_SQEX_OUT_OF_MEMORY", "squeeze-excite: out of host memory")) {
       try {
         Conclude([&] { deferred_.Reject(err); });
       } catch (...) {

@@ -11,6 +11,7 @@
 #include "binding/env_state.h"
 #include "binding/errors.h"
 #include "binding/host_staging.h"
+#include "binding/own_property.h"
 #include "sqex/cuda_api.h"
 
 namespace sqex::binding {
@@ -42,26 +43,26 @@ Napi::Value CudaStatus(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CudaStatusInfo s = cuda_status();
   auto o = Napi::Object::New(env);
-  o.Set("compiled", s.compiled);
-  o.Set("available", s.available);
-  o.Set("deviceCount", s.device_count);
-  o.Set("driverVersion", VersionString(env, s.driver_version));
-  o.Set("runtimeVersion", VersionString(env, s.runtime_version));
-  o.Set("minDriverVersion", VersionString(env, s.min_driver_version));
-  o.Set("reason", s.reason.empty() ? env.Null() : Napi::String::New(env, s.reason));
+  SetOwn(o, "compiled", s.compiled);
+  SetOwn(o, "available", s.available);
+  SetOwn(o, "deviceCount", s.device_count);
+  SetOwn(o, "driverVersion", VersionString(env, s.driver_version));
+  SetOwn(o, "runtimeVersion", VersionString(env, s.runtime_version));
+  SetOwn(o, "minDriverVersion", VersionString(env, s.min_driver_version));
+  SetOwn(o, "reason", s.reason.empty() ? env.Null() : Napi::String::New(env, s.reason));
   auto devices = Napi::Array::New(env, s.devices.size());
   for (size_t i = 0; i < s.devices.size(); ++i) {
     const auto& d = s.devices[i];
     auto dev = Napi::Object::New(env);
-    dev.Set("index", d.index);
-    dev.Set("name", d.name);
-    dev.Set("computeCapability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor));
-    dev.Set("multiprocessors", d.sm_count);
-    dev.Set("totalMemory", static_cast<double>(d.total_memory));
-    dev.Set("l2Bytes", static_cast<double>(d.l2_bytes));
-    devices.Set(static_cast<uint32_t>(i), dev);
+    SetOwn(dev, "index", d.index);
+    SetOwn(dev, "name", d.name);
+    SetOwn(dev, "computeCapability", std::to_string(d.cc_major) + "." + std::to_string(d.cc_minor));
+    SetOwn(dev, "multiprocessors", d.sm_count);
+    SetOwn(dev, "totalMemory", static_cast<double>(d.total_memory));
+    SetOwn(dev, "l2Bytes", static_cast<double>(d.l2_bytes));
+    SetOwn(devices, static_cast<uint32_t>(i), dev);
   }
-  o.Set("devices", devices);
+  SetOwn(o, "devices", devices);
   return o;
 }
 
@@ -209,8 +210,8 @@ Napi::Value CudaMemInfo(const Napi::CallbackInfo& info) {
   Status s = cuda_mem_info(DeviceArg(info, 0), &free_bytes, &total_bytes);
   if (!s.ok()) ThrowStatus(env, s);
   auto o = Napi::Object::New(env);
-  o.Set("free", static_cast<double>(free_bytes));
-  o.Set("total", static_cast<double>(total_bytes));
+  SetOwn(o, "free", static_cast<double>(free_bytes));
+  SetOwn(o, "total", static_cast<double>(total_bytes));
   return o;
 }
 
@@ -357,30 +358,30 @@ Napi::Value CudaBenchmark(const Napi::CallbackInfo& info) {
   Status s = cuda_benchmark(cfg.params, WeightsFrom(hw.ptr), cfg.device, iters, &r);
   if (!s.ok()) ThrowStatus(env, s);
   auto o = Napi::Object::New(env);
-  o.Set("opUs", r.op_us);
-  o.Set("copyUs", r.copy_us);
-  o.Set("opGraphUs", r.op_graph_us);
-  o.Set("rotatingSets", r.rotating_sets);
-  o.Set("bytes", static_cast<double>(r.bytes));
+  SetOwn(o, "opUs", r.op_us);
+  SetOwn(o, "copyUs", r.copy_us);
+  SetOwn(o, "opGraphUs", r.op_graph_us);
+  SetOwn(o, "rotatingSets", r.rotating_sets);
+  SetOwn(o, "bytes", static_cast<double>(r.bytes));
   return o;
 }
 
 }  // namespace
 
 void SetCudaExports(Napi::Env env, Napi::Object exports) {
-  exports.Set("cudaStatus", Napi::Function::New(env, Guarded<CudaStatus>, "cudaStatus"));
-  exports.Set("cudaForwardHost", Napi::Function::New(env, Guarded<CudaForwardHost>, "cudaForwardHost"));
-  exports.Set("cudaForwardHostAsync", Napi::Function::New(env, Guarded<CudaForwardHostAsync>, "cudaForwardHostAsync"));
-  exports.Set("cudaForwardDevice", Napi::Function::New(env, Guarded<CudaForwardDevice>, "cudaForwardDevice"));
-  exports.Set("cudaForwardDeviceAsync", Napi::Function::New(env, Guarded<CudaForwardDeviceAsync>, "cudaForwardDeviceAsync"));
-  exports.Set("cudaAlloc", Napi::Function::New(env, Guarded<CudaAlloc>, "cudaAlloc"));
-  exports.Set("cudaFree", Napi::Function::New(env, Guarded<CudaFree>, "cudaFree"));
-  exports.Set("cudaUpload", Napi::Function::New(env, Guarded<CudaUpload>, "cudaUpload"));
-  exports.Set("cudaDownload", Napi::Function::New(env, Guarded<CudaDownload>, "cudaDownload"));
-  exports.Set("cudaDownloadAsync", Napi::Function::New(env, Guarded<CudaDownloadAsync>, "cudaDownloadAsync"));
-  exports.Set("cudaSynchronize", Napi::Function::New(env, Guarded<CudaSynchronize>, "cudaSynchronize"));
-  exports.Set("cudaMemInfo", Napi::Function::New(env, Guarded<CudaMemInfo>, "cudaMemInfo"));
-  exports.Set("cudaBenchmark", Napi::Function::New(env, Guarded<CudaBenchmark>, "cudaBenchmark"));
+  SetOwn(exports, "cudaStatus", Napi::Function::New(env, Guarded<CudaStatus>, "cudaStatus"));
+  SetOwn(exports, "cudaForwardHost", Napi::Function::New(env, Guarded<CudaForwardHost>, "cudaForwardHost"));
+  SetOwn(exports, "cudaForwardHostAsync", Napi::Function::New(env, Guarded<CudaForwardHostAsync>, "cudaForwardHostAsync"));
+  SetOwn(exports, "cudaForwardDevice", Napi::Function::New(env, Guarded<CudaForwardDevice>, "cudaForwardDevice"));
+  SetOwn(exports, "cudaForwardDeviceAsync", Napi::Function::New(env, Guarded<CudaForwardDeviceAsync>, "cudaForwardDeviceAsync"));
+  SetOwn(exports, "cudaAlloc", Napi::Function::New(env, Guarded<CudaAlloc>, "cudaAlloc"));
+  SetOwn(exports, "cudaFree", Napi::Function::New(env, Guarded<CudaFree>, "cudaFree"));
+  SetOwn(exports, "cudaUpload", Napi::Function::New(env, Guarded<CudaUpload>, "cudaUpload"));
+  SetOwn(exports, "cudaDownload", Napi::Function::New(env, Guarded<CudaDownload>, "cudaDownload"));
+  SetOwn(exports, "cudaDownloadAsync", Napi::Function::New(env, Guarded<CudaDownloadAsync>, "cudaDownloadAsync"));
+  SetOwn(exports, "cudaSynchronize", Napi::Function::New(env, Guarded<CudaSynchronize>, "cudaSynchronize"));
+  SetOwn(exports, "cudaMemInfo", Napi::Function::New(env, Guarded<CudaMemInfo>, "cudaMemInfo"));
+  SetOwn(exports, "cudaBenchmark", Napi::Function::New(env, Guarded<CudaBenchmark>, "cudaBenchmark"));
 }
 
 }  // namespace sqex::binding

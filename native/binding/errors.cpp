@@ -1,4 +1,5 @@
 #include "binding/errors.h"
+#include "binding/own_property.h"
 
 #include <cstdio>
 #include <cstring>
@@ -7,7 +8,7 @@
 namespace sqex::binding {
 
 Napi::Error Coded(Napi::Error e, const char* code) {
-  e.Set("code", Napi::String::New(e.Env(), code));
+  SetOwn(e, "code", Napi::String::New(e.Env(), code));
   return e;
 }
 
@@ -19,8 +20,8 @@ Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s) {
       return Coded(Napi::Error::New(env, s.message), "ERR_SQEX_UNSUPPORTED");
     case StatusCode::Cuda: {
       auto e = Coded(Napi::Error::New(env, s.message), "ERR_SQEX_CUDA");
-      e.Set("cudaError", Napi::Number::New(env, s.cuda_error));
-      e.Set("cudaErrorName", Napi::String::New(env, s.cuda_name));
+      SetOwn(e, "cudaError", Napi::Number::New(env, s.cuda_error));
+      SetOwn(e, "cudaErrorName", Napi::String::New(env, s.cuda_name));
       return e;
     }
     case StatusCode::OutOfMemory:
@@ -47,9 +48,9 @@ Napi::Error StagingRefusedError(const Napi::Env& env, const std::string& what, d
                   bytes / 1048576.0, available / 1048576.0);
   }
   auto e = Coded(Napi::Error::New(env, "squeeze-excite: out of host memory: could not allocate " + what + buf), "ERR_SQEX_OUT_OF_MEMORY");
-  e.Set("bytes", Napi::Number::New(env, bytes));
-  e.Set("available", Napi::Number::New(env, available));
-  e.Set("reserved", Napi::Number::New(env, reserved));
+  SetOwn(e, "bytes", Napi::Number::New(env, bytes));
+  SetOwn(e, "available", Napi::Number::New(env, available));
+  SetOwn(e, "reserved", Napi::Number::New(env, reserved));
   return e;
 }
 
@@ -63,11 +64,23 @@ Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, doub
   auto e = Coded(Napi::Error::New(env, "squeeze-excite: out of host memory: could not allocate " + what + size +
                                            ". Use a smaller batch, pass `out` to reuse an array, or free memory."),
                  "ERR_SQEX_OUT_OF_MEMORY");
-  if (bytes > 0) e.Set("bytes", Napi::Number::New(env, bytes));
+  if (bytes > 0) SetOwn(e, "bytes", Napi::Number::New(env, bytes));
   return e;
 }
 
 void ThrowStatus(const Napi::Env& env, const Status& s) { throw ErrorFromStatus(env, s); }
+
+napi_value ErrorWithoutAllocating(napi_env env, const char* code, const char* message) {
+  napi_value code_value = nullptr, message_value = nullptr, error = nullptr;
+  if (napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value) != napi_ok ||
+      napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &message_value) != napi_ok ||
+      napi_create_error(env, nullptr, message_value, &error) != napi_ok)
+    return nullptr;
+  // Defined, not assigned (own_property.h): napi_create_error's own `code` argument assigns it.
+  const napi_property_descriptor d{"code", nullptr, nullptr, nullptr, nullptr, code_value, napi_default_jsproperty, nullptr};
+  (void)napi_define_properties(env, error, 1, &d);
+  return error;
+}
 
 void ThrowWithoutAllocating(const Napi::Env& env, const char* code, const char* what) {
   try {
@@ -76,7 +89,8 @@ void ThrowWithoutAllocating(const Napi::Env& env, const char* code, const char* 
   } catch (const Napi::Error&) {
     throw;
   } catch (...) {
-    napi_throw_error(env, code, "squeeze-excite (native): out of memory while reporting an error");
+    napi_value error = ErrorWithoutAllocating(env, code, "squeeze-excite (native): out of memory while reporting an error");
+    if (error != nullptr) napi_throw(env, error);
   }
 }
 

@@ -26,9 +26,12 @@ Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, doub
 Napi::Error StagingRefusedError(const Napi::Env& env, const std::string& what, double bytes, double available, double reserved);
 
 // Throws the coded error for a C++ exception. Building it allocates (strings, a JS object), and
-// memory may be what ran out: if that throws too, the error is set from static strings with
-// napi_throw_error (V8's heap, not malloc), so nothing escapes to std::terminate.
+// memory may be what ran out: if that throws too, the error is made from static strings by
+// ErrorWithoutAllocating, so nothing escapes to std::terminate.
 void ThrowWithoutAllocating(const Napi::Env& env, const char* code, const char* what);
+// An Error with `message` and an own `code`, made with Node-API calls only (V8's heap, no C++
+// allocation or exception); null when even that failed.
+napi_value ErrorWithoutAllocating(napi_env env, const char* code, const char* message);
 
 // Every export runs through this: JS errors pass as they are; a C++ exception that node-addon-api
 // would let reach the C boundary (std::terminate, the process ends) becomes a coded JS error.

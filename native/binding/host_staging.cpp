@@ -1,6 +1,7 @@
 #include "binding/host_staging.h"
 
 #include "binding/errors.h"
+#include "binding/own_property.h"
 #include "sqex/cpu.h"
 
 #include <cstdint>
@@ -36,7 +37,7 @@ Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument) {
                                            "was not written. Keep the array and its buffer as they are until the "
                                            "promise settles, or omit it to receive a new array."),
                  "ERR_SQEX_ARRAY_CHANGED");
-  e.Set("argument", Napi::String::New(env, argument));
+  SetOwn(e, "argument", Napi::String::New(env, argument));
   return e;
 }
 

@@ -4,6 +4,7 @@
 #include "binding/env_state.h"
 #include "binding/errors.h"
 #include "binding/result_pages.h"
+#include "binding/own_property.h"
 
 #include <string>
 
@@ -68,7 +69,7 @@ Napi::Float32Array NewResultArray(const Napi::Env& env, size_t elems) {
     // (Runs before any operand pointer is taken, so the JS this may run is harmless.)
     if (!IsAllocationFailure(env, e.Value())) throw;
     Napi::Error oom = OutOfMemoryError(env, "the result array", static_cast<double>(bytes));
-    oom.Set("cause", e.Value());
+    SetOwn(oom, "cause", e.Value());
     throw oom;
   }
   // Never trust the shape of what came back: the kernel writes `bytes` into it.

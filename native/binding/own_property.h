@@ -1,0 +1,30 @@
+// Properties of the objects the addon makes (errors, the exports, info and status objects) are
+// defined as own data properties, not assigned: an assignment runs a setter that a caller put on
+// Object.prototype, Error.prototype or Array.prototype, which could drop or replace the value (an
+// attack left native errors without `code`). As lib/primordials.ts defineOwn.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+
+namespace sqex::binding {
+
+template <class T>
+void SetOwn(Napi::Object object, const char* key, const T& value) {
+  object.DefineProperty(Napi::PropertyDescriptor::Value(key, Napi::Value::From(object.Env(), value), napi_default_jsproperty));
+}
+
+template <class T>
+void SetOwn(Napi::Object object, uint32_t index, const T& value) {
+  const Napi::Env env = object.Env();
+  object.DefineProperty(
+      Napi::PropertyDescriptor::Value(Napi::Number::New(env, index), Napi::Value::From(env, value), napi_default_jsproperty));
+}
+
+// An Error's own property (Napi::Error holds a reference to its object).
+template <class T>
+void SetOwn(const Napi::Error& error, const char* key, const T& value) {
+  SetOwn(error.Value(), key, value);
+}
+
+}  // namespace sqex::binding
