@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <string>
 
 namespace sqex::binding {
 
@@ -14,11 +15,11 @@ void SetOwn(Napi::Object object, const char* key, const T& value) {
   object.DefineProperty(Napi::PropertyDescriptor::Value(key, Napi::Value::From(object.Env(), value), napi_default_jsproperty));
 }
 
+// An array element: napi_define_properties takes string or symbol names only, and "0" defines
+// element 0 as a number key would.
 template <class T>
 void SetOwn(Napi::Object object, uint32_t index, const T& value) {
-  const Napi::Env env = object.Env();
-  object.DefineProperty(
-      Napi::PropertyDescriptor::Value(Napi::Number::New(env, index), Napi::Value::From(env, value), napi_default_jsproperty));
+  SetOwn(object, std::to_string(index).c_str(), value);
 }
 
 // An Error's own property (Napi::Error holds a reference to its object).

@@ -63,8 +63,11 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
 
   const int64_t N = p.shape.n, C = p.shape.c, HW = p.shape.hw();
   if (N <= 0 || C <= 0 || HW <= 0) return Status::Ok();
+  // A limit of these kernels' index arithmetic, not of the call: Unsupported, so that device
+  // 'auto' runs it on the CPU (lib/ops/fallback.ts).
   if (N * C * HW > (int64_t(1) << 40) || C > (1 << 24) || HW > (int64_t(1) << 30) || N > (1 << 26))
-    return Status::Error(StatusCode::InvalidArgument, "tensor too large for the CUDA kernels");
+    return Status::Error(StatusCode::Unsupported,
+                         "shape too large for the CUDA kernel: it takes C <= 16777216, H*W <= 1073741824, N <= 67108864");
   const int64_t es = sizeof(T);
   const int64_t U = NHWC ? HW : C;          // units per sample
   const int64_t unit = NHWC ? C : HW;       // elements per unit

@@ -238,6 +238,41 @@ describe.skipIf(!gate.ok)(gate.title, () => {
       expectClose(yCpu, refSE(xSmall, small, wSmall).y, TOL_F32, seedNote(rng));
     });
 
+    // The kernels' index limits (C <= 2^24, ...) are shapes the CUDA path cannot take, as too
+    // little shared memory is: ERR_SQEX_UNSUPPORTED, so that 'auto' with a deviceIndex runs the
+    // CPU. Before, ERR_SQEX_INVALID_ARGUMENT, which 'auto' passed on. (The emulated binding has
+    // no such limit.)
+    test.skipIf(emulated)('a channel count past the kernels\' limit (2^24 + 1): ERR_SQEX_UNSUPPORTED on \'cuda\', the CPU under \'auto\' with a deviceIndex', () => {
+      const rng = freshRng();
+      const shape: Shape4 = [1, 2 ** 24 + 1, 1, 1];
+      const x = rng.normals(numel(shape), 1, 0.3);
+      const weight = randECAWeight(rng, 3);
+      let err: unknown;
+      try {
+        ecaForward(x, shape, { weight }, { device: 'cuda' });
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toMatchObject({ code: 'ERR_SQEX_UNSUPPORTED' });
+      expect((err as Error).message).toContain('C <= 16777216');
+      const warned: string[] = [];
+      const emit = process.emitWarning;
+      process.emitWarning = ((w: string | Error, o?: unknown) => {
+        const code = typeof o === 'object' && o !== null ? (o as { code?: string }).code : undefined;
+        if (code === 'SQEX_CPU_FALLBACK') warned.push(String(w));
+        else (emit as (...a: unknown[]) => void).call(process, w, o);
+      }) as typeof process.emitWarning;
+      try {
+        const cpu = ecaForward(x, shape, { weight }, { device: 'cpu' });
+        const auto = ecaForward(x, shape, { weight }, { device: 'auto', deviceIndex: 0, out: poisoned(x.length) });
+        expect(bitsEqual(auto, cpu), '\'auto\' ran something other than the CPU').toBe(true);
+      } finally {
+        process.emitWarning = emit;
+      }
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toContain('shape too large for the CUDA kernel');
+    }, 60_000);
+
     test.each(DTYPES)('repeated runs are bitwise identical (%s)', async (dtype) => {
       const rng = freshRng();
       const shape: Shape4 = [2, 96, 17, 19];
