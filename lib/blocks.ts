@@ -101,10 +101,11 @@ abstract class Block {
     this.#core = core;
   }
   /**
-   * Where the block's weights live, fixed at construction: 'cuda' (on the GPU: DeviceTensor x runs
-   * there, and so does a host x when the block was built with device 'cuda' or a deviceIndex, or
-   * the call gives a stream; under plain 'auto' a host x runs on the CPU, and the weights are
-   * uploaded at the first DeviceTensor call) or 'cpu'.
+   * Where the block runs its calls, fixed at construction: 'cpu', or 'cuda' when it may use the GPU
+   * (device 'cuda' or 'auto' with a usable GPU). 'cuda' does not say that the weights are on the GPU
+   * or that a host x runs there: a DeviceTensor x runs on the GPU, and so does a host x when the
+   * block was built with device 'cuda' or a deviceIndex, or the call gives a stream; under plain
+   * 'auto' a host x runs on the CPU, and the weights are uploaded at the first DeviceTensor call.
    */
   get backend(): 'cpu' | 'cuda' {
     return coreOf(this, 'backend').cuda ? 'cuda' : 'cpu';
@@ -181,7 +182,10 @@ export class SEBlock extends Block {
   get channels(): number {
     return coreOf(this, 'SEBlock.channels', 'SEBlock').weights.c;
   }
-  /** The hidden width rd (w1 is [rd, C]); C for the single FC of EffectiveSEModule (w2 omitted). */
+  /**
+   * The hidden width (timm's `rd_channels`, torchvision's `squeeze_channels`; w1 is [hidden, C]); C
+   * for the single FC of EffectiveSEModule (w2 omitted).
+   */
   get hidden(): number {
     return coreOf(this, 'SEBlock.hidden', 'SEBlock').weights.hidden;
   }
@@ -417,7 +421,7 @@ export class CBAMBlock extends Block {
   get channels(): number {
     return coreOf(this, 'CBAMBlock.channels', 'CBAMBlock').weights.c;
   }
-  /** The channel MLP's hidden width rd (w1 is [rd, C]). */
+  /** The channel MLP's hidden width (timm's `rd_channels`; w1 is [hidden, C]). */
   get hidden(): number {
     return coreOf(this, 'CBAMBlock.hidden', 'CBAMBlock').weights.hidden;
   }
@@ -425,7 +429,7 @@ export class CBAMBlock extends Block {
   get activation(): Activation {
     return coreOf(this, 'CBAMBlock.activation', 'CBAMBlock').settings.act;
   }
-  /** The spatial conv's kernel size k (odd; spatialWeight is [1, 2, k, k]). */
+  /** The spatial conv's kernel size k (timm CbamModule's `spatial_kernel_size`; odd; spatialWeight is [1, 2, k, k]). */
   get kernelSize(): number {
     return coreOf(this, 'CBAMBlock.kernelSize', 'CBAMBlock').weights.spatialK;
   }

@@ -416,7 +416,9 @@ export class DeviceTensor {
    *   'ERR_INVALID_ARG_TYPE') for data of another kind, detached, or a Uint16Array for a float32
    *   tensor, or for options that are not an object of only `stream`, or a stream that is not a
    *   bigint; RangeError (code 'ERR_OUT_OF_RANGE') for a wrong length or a stream handle out of
-   *   range; Error with code 'ERR_SQEX_CUDA' for a CUDA failure.
+   *   range; Error with code 'ERR_SQEX_CUDA' for a CUDA failure; Error with code
+   *   'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when the host copy that a Float32Array's conversion to
+   *   float16 / bfloat16 needs cannot be allocated.
    */
   copyFrom(data: Float32Array | Uint16Array, options?: DownloadOptions): this {
     const fn = 'DeviceTensor.copyFrom';

@@ -1,6 +1,7 @@
 // The codes of the Errors this package throws, as a type, and a guard that narrows to them.
 
 import { ObjectKeys, ReflectApply, SetPrototypeHas } from './primordials.js';
+import type { LoadReport } from './backend/load.js';
 import type { SafetensorsCheck } from './safetensors-header.js';
 import type { StateDictCheck } from './state-dict-reader.js';
 
@@ -54,6 +55,22 @@ export interface SqexError extends Error {
   readonly cudaErrorName?: string;
   /** The allocation that failed ('ERR_SQEX_OUT_OF_MEMORY'), in bytes. */
   readonly bytes?: number;
+  /**
+   * The memory available to the process when an async call's staging was refused
+   * ('ERR_SQEX_OUT_OF_MEMORY' when the call is made), in bytes; 128 MiB of it are kept for the rest
+   * of the process.
+   */
+  readonly available?: number;
+  /** What async calls in flight had reserved and not yet written at that refusal, in bytes. */
+  readonly reserved?: number;
+  /** The tensor at fault ('ERR_SQEX_SAFETENSORS', 'ERR_SQEX_STATE_DICT'), when one is. */
+  readonly tensor?: string | undefined;
+  /** The shape that tensor must have ('ERR_SQEX_STATE_DICT', checks 'missing' and 'shape'), e.g. '[16, 64, 1, 1]'. */
+  readonly expectedShape?: string | undefined;
+  /** The checkpoint read ('ERR_SQEX_SAFETENSORS'): its path, or '<Uint8Array>'. */
+  readonly source?: string;
+  /** What the loader tried and why each candidate failed ('ERR_SQEX_LOAD'). */
+  readonly report?: LoadReport;
   /**
    * Which rule a checkpoint broke: a {@link SafetensorsCheck} ('ERR_SQEX_SAFETENSORS') or a
    * {@link StateDictCheck} ('ERR_SQEX_STATE_DICT').

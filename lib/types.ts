@@ -33,12 +33,14 @@ export type Device = 'auto' | 'cpu' | 'cuda';
  */
 export type DType = 'float32' | 'float16' | 'bfloat16';
 /**
- * Hidden-layer activation of the excitation MLP: relu(v) = max(v, 0) (torch.nn.ReLU), or
+ * Hidden-layer activation of the excitation MLP (timm's `act_layer`, torchvision
+ * SqueezeExcitation's `activation`): relu(v) = max(v, 0) (torch.nn.ReLU), or
  * silu(v) = v · sigmoid(v) (torch.nn.SiLU, a.k.a. swish; EfficientNet's).
  */
 export type Activation = 'relu' | 'silu';
 /**
- * The gate that turns the excitation into scales: sigmoid(v) = 1 / (1 + e^−v)
+ * The gate that turns the excitation into scales (timm's `gate_layer`, torchvision
+ * SqueezeExcitation's `scale_activation`): sigmoid(v) = 1 / (1 + e^−v)
  * (torch.nn.Sigmoid), or hardsigmoid(v) = min(max(v + 3, 0), 6) / 6 (torch.nn.Hardsigmoid, as in
  * MobileNetV3 and timm's EffectiveSEModule `hard_sigmoid`).
  */

@@ -20,8 +20,22 @@ const mode = process.env.SQEX_BUILD || (fs.existsSync(path.join(root, '.git')) ?
 function prebuildProblem() {
   if (!fs.existsSync(path.join(root, 'prebuilds'))) return 'this copy of the package ships no prebuilt binaries (packed without npm run prebuildify)';
   let file;
+  let nodeGypBuild;
   try {
-    file = require('node-gyp-build').path(root);
+    nodeGypBuild = require('node-gyp-build');
+  } catch {
+    // npm links a folder dependency (`npm install ./vendor/squeeze-excite`, `file:`) and installs
+    // none of that folder's own dependencies: nothing here can pick the prebuild, nor build.
+    console.log(
+      `squeeze-excite: its dependencies (node-gyp-build, node-addon-api) are not installed where ${root} can require them: ` +
+        'a linked or vendored folder, whose dependencies npm does not install. Install them there ' +
+        `(cd ${JSON.stringify(root)} && npm install --omit=dev --ignore-scripts), or install the folder as a copy ` +
+        '(npm install --install-links <folder>). Nothing was built.',
+    );
+    process.exit(0); // the install goes on; the package says the same when it is loaded
+  }
+  try {
+    file = nodeGypBuild.path(root);
   } catch {
     return `no prebuilt binary for ${process.platform}-${process.arch} with this libc`;
   }
@@ -68,6 +82,25 @@ function nodeGyp() {
   } catch {
     return { cmd: 'node-gyp', args: [] };
   }
+}
+
+// A checkout installed into another project (`npm install /path/to/checkout`: npm links it and
+// runs its scripts again) keeps the build it has: rebuilding there would use that project's
+// environment (a build made with SQEX_CUDA=OFF came back with CUDA, after minutes of nvcc).
+function sameDir(a, b) {
+  try {
+    return fs.realpathSync(a) === fs.realpathSync(b);
+  } catch {
+    return path.resolve(a) === path.resolve(b);
+  }
+}
+const builtAddon = path.join(root, 'build', 'Release', 'squeeze_excite.node');
+if (mode === 'cmake' && !process.env.SQEX_BUILD && process.env.INIT_CWD && !sameDir(process.env.INIT_CWD, root) && fs.existsSync(builtAddon)) {
+  console.log(
+    `squeeze-excite: installed from the checkout ${root} into ${process.env.INIT_CWD}: using its build (build/Release/squeeze_excite.node) as it is. ` +
+      `To rebuild it: cd ${JSON.stringify(root)} && npm run build:native (CPU only: npm run build:native:cpu).`,
+  );
+  process.exit(0);
 }
 
 const problem = mode === 'auto' ? prebuildProblem() : 'a source build was asked for';

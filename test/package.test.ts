@@ -179,6 +179,50 @@ describe.skipIf(skipReason !== null)(`npm pack + offline install without a toolc
     // 7. the installed CLI runs (the node_modules/.bin link that `npx squeeze-excite` would run).
     expect(sh('node', [path.join(app, 'node_modules', '.bin', 'squeeze-excite'), '--help'], app, appEnv)).toMatch(/inspect/);
     console.log(`installed prebuild: ${cjs.binary} (CUDA compiled in: ${cjs.compiled})`);
+
+    // 8. The unpacked tarball as a folder dependency (vendored). npm runs its `prepare` (which has
+    //    nothing to compile there: it failed with "tsc: not found" before) and, linking it, installs
+    //    none of its dependencies: the install completes and says so, and so does the LoadError;
+    //    once they are installed in the folder it loads. With --install-links it is a copy and
+    //    loads at once. (From a helper's test of install layouts, 2026-12-04.)
+    const vendor = path.join(scratch, 'vendor');
+    mkdirSync(vendor);
+    sh('tar', ['xzf', tarball, '-C', vendor], scratch, env);
+    const folder = path.join(vendor, 'squeeze-excite');
+    sh('mv', [path.join(vendor, 'package'), folder], scratch, env);
+    const linked = path.join(scratch, 'app-linked');
+    mkdirSync(linked);
+    writeFileSync(path.join(linked, 'package.json'), JSON.stringify({ name: 'app-linked', version: '1.0.0', private: true }));
+    const linkLog = sh('npm', ['install', '--no-save', '--foreground-scripts', folder], linked, appEnv);
+    expect(linkLog).toContain('npm install --omit=dev --ignore-scripts');
+    writeFileSync(path.join(linked, 'cjs.js'), readFileSync(path.join(app, 'cjs.js')));
+    let loadError = '';
+    try {
+      sh('node', ['cjs.js'], linked, appEnv);
+    } catch (e) {
+      loadError = String((e as { stderr?: string }).stderr);
+    }
+    expect(loadError).toContain('ERR_SQEX_LOAD');
+    expect(loadError).toContain('is used in place');
+    // What `npm install --omit=dev --ignore-scripts` in the folder does, offline: npm would want the
+    // registry for the devDependencies' manifests even to leave them out.
+    for (const name of Object.keys(pkg.dependencies ?? {})) {
+      const dest = path.join(folder, 'node_modules', name);
+      mkdirSync(dest, { recursive: true });
+      sh('tar', ['xzf', deps.find((d) => path.basename(d).startsWith(`${name}-`))!, '-C', dest, '--strip-components=1'], scratch, env);
+    }
+    const viaLink = JSON.parse(sh('node', ['cjs.js'], linked, appEnv)) as { binary: string; sum: number };
+    expect(realpathSync(viaLink.binary).startsWith(realpathSync(folder))).toBe(true);
+    expect(viaLink.sum).toBe(cjs.sum);
+    const copied = path.join(scratch, 'app-copy');
+    mkdirSync(copied);
+    writeFileSync(path.join(copied, 'package.json'), JSON.stringify({ name: 'app-copy', version: '1.0.0', private: true }));
+    rmSync(path.join(folder, 'node_modules'), { recursive: true, force: true });
+    sh('npm', ['install', '--no-save', '--install-links', folder, ...deps], copied, appEnv);
+    writeFileSync(path.join(copied, 'cjs.js'), readFileSync(path.join(app, 'cjs.js')));
+    const viaCopy = JSON.parse(sh('node', ['cjs.js'], copied, appEnv)) as { binary: string; sum: number };
+    expect(viaCopy.binary.startsWith(path.join(copied, 'node_modules', 'squeeze-excite'))).toBe(true);
+    expect(viaCopy.sum).toBe(cjs.sum);
   }, 300_000);
 });
 

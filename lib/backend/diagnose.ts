@@ -20,6 +20,17 @@ export function shellArg(p: string, platform: string = process.platform): string
   return /^[A-Za-z0-9_@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
 }
 
+/** Whether the package folder is used where it is (linked, vendored) rather than installed under a node_modules folder. */
+function usedInPlace(root: string): boolean {
+  let real = root;
+  try {
+    real = fs.realpathSync(root);
+  } catch {
+    // as given
+  }
+  return !real.split(/[\\/]/).includes('node_modules');
+}
+
 /** The platform's compiler install line, for the cases that build from source. */
 function toolchainLine(): string {
   const p = platform();
@@ -177,7 +188,13 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: `node-gyp-build, the dependency that picks the prebuilt binary for this platform, is not installed where squeeze-excite can require it (${prebuild.reason})`,
       fixes: [
-        'Ship the package with its dependencies: run npm ci --omit=dev (or npm install --omit=dev) in the app, and copy its whole node_modules, not the squeeze-excite folder alone.',
+        ...(usedInPlace(root)
+          ? [
+              // npm links a folder dependency (`npm install ./vendor/squeeze-excite`, `file:`)
+              // and installs none of that folder's own dependencies (a helper's test, 2026-12-04).
+              `${root} is used in place (a linked or vendored folder, not a copy under node_modules), and npm does not install a linked folder's dependencies: install them there (cd ${shellArg(root)} && npm install --omit=dev --ignore-scripts), or install the folder as a copy (npm install --install-links <folder>).`,
+            ]
+          : ['Ship the package with its dependencies: run npm ci --omit=dev (or npm install --omit=dev) in the app, and copy its whole node_modules, not the squeeze-excite folder alone.']),
         `Or name the binary, which needs no node-gyp-build: SQUEEZE_EXCITE_BINARY=<the .node file for this platform in ${dir}>`,
       ],
     };

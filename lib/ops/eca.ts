@@ -153,7 +153,9 @@ export const ECA_SPEC: OpSpec = {
  *   without a usable GPU; Error with code 'ERR_SQEX_UNSUPPORTED' when the CUDA kernel cannot take
  *   the call with device 'cuda' (with 'auto' and a deviceIndex or stream, the CPU runs it, warning once, code
  *   SQEX_CPU_FALLBACK); Error with code 'ERR_SQEX_CUDA' for a CUDA failure; Error with code
- *   'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when the result cannot be allocated; LoadError (code
+ *   'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when the result cannot be allocated; RangeError with code
+ *   'ERR_SQEX_INVALID_ARGUMENT' when a CUDA cache (workspace, weights) would have to grow while
+ *   `options.stream` is being captured into a CUDA graph (run one call before capturing); LoadError (code
  *   'ERR_SQEX_LOAD') when the native addon cannot be
  *   loaded (with device 'cuda' and host arrays, Error 'ERR_SQEX_CUDA_UNAVAILABLE' instead, whose
  *   message gives the load failure).
@@ -164,7 +166,9 @@ export function ecaForward(x: Float32Array, shape: Shape4, weights: ECAWeights, 
  * enqueued on `options.stream`, and returns a DeviceTensor like x (`options.out`, or a new one
  * that is yours to dispose). The weight may be a Float32Array or a float32 DeviceTensor
  * ({@link ECADeviceWeights}). `shape` must equal x.shape. Errors as the Float32Array form, and
- * an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU.
+ * an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' without a usable GPU. A shape the CUDA kernel
+ * cannot take is 'ERR_SQEX_UNSUPPORTED' whatever `options.device` says: x is on the GPU, so
+ * nothing falls back to the CPU.
  */
 export function ecaForward(
   x: DeviceTensor,

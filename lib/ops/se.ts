@@ -16,7 +16,8 @@ import { expectLength, validateMlp, weightArray, weightLength } from './weights.
  *
  * - two FCs (timm SEModule, torchvision SqueezeExcitation, timm EfficientNet SqueezeExcite):
  *   `w1` [hidden, C], `b1` [hidden], `w2` [C, hidden], `b2` [C]; a 1×1 conv weight
- *   [out, in, 1, 1] is the same bytes. hidden (timm's rd) comes from the lengths.
+ *   [out, in, 1, 1] is the same bytes. hidden (timm's `rd_channels`, torchvision's
+ *   `squeeze_channels`) comes from the lengths.
  * - one FC (timm EffectiveSEModule, w2 omitted): `w1` [C, C], `b1` [C]; s = gate(w1·z + b1).
  *   `b2` is then refused (TypeError, code 'ERR_INVALID_ARG_TYPE', argument 'weights.b2'), so
  *   this form has neither `w2` nor `b2`.
@@ -254,7 +255,9 @@ export const SE_SPEC: OpSpec = {
  *   shape with device 'cuda' (with 'auto' and a deviceIndex or stream, the CPU runs it
  *   instead, warning once with code SQEX_CPU_FALLBACK); Error with code 'ERR_SQEX_CUDA' (`cudaError`, `cudaErrorName`) for a
  *   CUDA failure; Error with code 'ERR_SQEX_OUT_OF_MEMORY' (`bytes`) when the result array cannot
- *   be allocated; LoadError (code 'ERR_SQEX_LOAD') when the native addon cannot be
+ *   be allocated; RangeError with code
+ *   'ERR_SQEX_INVALID_ARGUMENT' when a CUDA cache (workspace, weights) would have to grow while
+ *   `options.stream` is being captured into a CUDA graph (run one call before capturing); LoadError (code 'ERR_SQEX_LOAD') when the native addon cannot be
  *   loaded (with device 'cuda' and host arrays, Error 'ERR_SQEX_CUDA_UNAVAILABLE' instead, whose
  *   message gives the load failure).
  */
@@ -265,7 +268,9 @@ export function seForward(x: Float32Array, shape: Shape4, weights: SEWeights, op
  * that is yours to dispose). Weights may be Float32Arrays (uploaded for the call) or float32
  * DeviceTensors ({@link SEDeviceWeights}: nothing uploaded). `shape` must equal x.shape.
  * Errors as the Float32Array form, and an Error with code 'ERR_SQEX_CUDA_UNAVAILABLE' without a
- * usable GPU; a disposed x is a RangeError (code 'ERR_OUT_OF_RANGE').
+ * usable GPU; a disposed x is a RangeError (code 'ERR_OUT_OF_RANGE'). A shape the CUDA kernel
+ * cannot take is 'ERR_SQEX_UNSUPPORTED' whatever `options.device` says: x is on the GPU, so
+ * nothing falls back to the CPU.
  */
 export function seForward(x: DeviceTensor, shape: Shape4, weights: SEWeights | SEDeviceWeights, options?: SEDeviceOptions): DeviceTensor;
 /**
