@@ -321,3 +321,44 @@ describe.skipIf(process.platform !== 'linux')('install.js with a truncated prebu
     }
   });
 });
+
+// A checkout installed into another project (`npm install /path/to/checkout`): npm runs its
+// install script again, from that project (INIT_CWD). It keeps the build it has instead of
+// rebuilding with that project's environment (a helper's test, 2026-12-04: a SQEX_CUDA=OFF build
+// came back with CUDA after minutes of nvcc); in the checkout itself it builds as before. The
+// scratch checkout has no cmake-js, so a build attempt fails at once instead of compiling.
+describe('install.js in a checkout installed into another project', () => {
+  it('keeps the checkout\'s build there, and builds when run in the checkout itself', () => {
+    const pkg = mkdtempSync(path.join(tmpdir(), 'sqex-checkout-'));
+    const other = mkdtempSync(path.join(tmpdir(), 'sqex-app-'));
+    try {
+      mkdirSync(path.join(pkg, '.git'));
+      mkdirSync(path.join(pkg, 'scripts'));
+      for (const f of ['install.js', 'cmake-build.js']) copyFileSync(path.join(root, 'scripts', f), path.join(pkg, 'scripts', f));
+      mkdirSync(path.join(pkg, 'build', 'Release'), { recursive: true });
+      const built = path.join(pkg, 'build', 'Release', 'squeeze_excite.node');
+      writeFileSync(built, 'the checkout\'s build');
+      const run = (initCwd: string): { status: number | null; out: string } => {
+        const env: NodeJS.ProcessEnv = { ...process.env, PATH: path.dirname(process.execPath), INIT_CWD: initCwd };
+        delete env.SQEX_BUILD;
+        delete env.SQEX_CUDA;
+        try {
+          return { status: 0, out: execFileSync(process.execPath, [path.join('scripts', 'install.js')], { cwd: pkg, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
+        } catch (err) {
+          const e = err as { status: number | null; stdout: string; stderr: string };
+          return { status: e.status, out: e.stdout + e.stderr };
+        }
+      };
+      const elsewhere = run(other);
+      expect(elsewhere.status, elsewhere.out).toBe(0);
+      expect(elsewhere.out).toContain('using its build (build/Release/squeeze_excite.node) as it is');
+      expect(readFileSync(built, 'utf8')).toBe('the checkout\'s build');
+      const here = run(pkg);
+      expect(here.out).toContain('development checkout: building the native addon from source');
+      expect(here.status).not.toBe(0); // no cmake-js in the scratch checkout
+    } finally {
+      rmSync(pkg, { recursive: true, force: true });
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+});
