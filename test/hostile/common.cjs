@@ -61,6 +61,25 @@ function transfer(buf) {
 }
 const gc = typeof global.gc === 'function' ? global.gc : () => {};
 
+// Unrelated live arrays, allocated right after an attack on a call in flight: where a stale pointer
+// would write. Returns the check to run once the call has settled.
+const BYSTANDER = 1234.5;
+function bystanders(elems, count = 8) {
+  const arrays = Array.from({ length: count }, () => new Float32Array(elems).fill(BYSTANDER));
+  return (label) => {
+    for (const b of arrays) check(b.every((v) => v === BYSTANDER), `${label}: an unrelated array changed`);
+  };
+}
+
+// A promise's outcome, { result } or { error }.
+async function outcome(p) {
+  try {
+    return { result: await p };
+  } catch (error) {
+    return { error };
+  }
+}
+
 // Linux: this process's address space now, and a cap on it `slack` bytes above (RLIMIT_AS through
 // util-linux prlimit on our own pid; stdio ignored: no pipe for Node to read once it holds). Only
 // for scripts whose test probed that the cap is enforced (test/hostile-run.ts memoryCap).
@@ -73,4 +92,4 @@ function capAddressSpace(slack) {
   return limit;
 }
 
-module.exports = { sqex, rng, fill, weightsFor, fns, stagedAsyncFns, autoAsyncFns, check, sameBits, done, transfer, gc, report, capAddressSpace };
+module.exports = { sqex, rng, fill, weightsFor, fns, stagedAsyncFns, autoAsyncFns, check, sameBits, done, transfer, gc, bystanders, outcome, report, capAddressSpace };

@@ -9,11 +9,10 @@
 'use strict';
 const asyncHooks = require('node:async_hooks');
 const v8 = require('node:v8');
-const { sqex, rng, fill, weightsFor, fns, autoAsyncFns, check, sameBits, done, transfer, gc } = require('./common.cjs');
+const { sqex, rng, fill, weightsFor, fns, autoAsyncFns, check, sameBits, done, transfer, gc, bystanders, outcome } = require('./common.cjs');
 
 const SHAPE = [1, 64, 16, 16];
 const NUMEL = SHAPE.reduce((a, b) => a * b);
-const SENTINEL = 1234.5;
 const MAX_K = 8;
 
 let counting = false; // while the call runs
@@ -67,16 +66,10 @@ async function one(op, viaBlock, target, k, seed) {
     strike = null;
   }
   mostPromises = Math.max(mostPromises, count);
-  const bystanders = Array.from({ length: 8 }, () => new Float32Array(NUMEL).fill(SENTINEL));
-  let result;
-  let error;
-  try {
-    result = await p;
-  } catch (err) {
-    error = err;
-  }
+  const checkBystanders = bystanders(NUMEL);
+  const { result, error } = await outcome(p);
   const label = `${op}${viaBlock ? ' block' : ''} ${target} at promise ${k}`;
-  for (const b of bystanders) check(b.every((v) => v === SENTINEL), `${label}: an unrelated array changed`);
+  checkBystanders(label);
   if (error !== undefined) {
     check(typeof error.code === 'string' && error.code.startsWith('ERR_'), `${label}: rejected without a code: ${error && error.message}`);
     return;

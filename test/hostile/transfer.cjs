@@ -3,12 +3,11 @@
 // untouched, inputs give the right result, and a lost output rejects by name (nothing written).
 'use strict';
 const { MessageChannel } = require('node:worker_threads');
-const { rng, fill, weightsFor, fns, stagedAsyncFns, autoAsyncFns, check, sameBits, done, transfer, gc, report } = require('./common.cjs');
+const { rng, fill, weightsFor, fns, stagedAsyncFns, autoAsyncFns, check, sameBits, done, transfer, gc, bystanders, outcome, report } = require('./common.cjs');
 
 const SHAPE = process.env.SQEX_HOSTILE_SHAPE ? JSON.parse(process.env.SQEX_HOSTILE_SHAPE) : [4, 64, 56, 56];
 const [N, C, H, W] = SHAPE;
 const NUMEL = N * C * H * W;
-const SENTINEL = 1234.5;
 // SQEX_HOSTILE_DEVICE=cuda runs the same over the CUDA host path (pinned staging) on a GPU machine.
 const DEVICE = process.env.SQEX_HOSTILE_DEVICE || 'cpu';
 
@@ -54,16 +53,10 @@ async function one(op, target, how, seed, mode = 'staged') {
   takers[how](arr.buffer);
   gc();
   // Unrelated live arrays allocated after the transfer: the kernel's output must not land here.
-  const bystanders = Array.from({ length: 8 }, () => new Float32Array(Math.min(NUMEL, 1 << 16)).fill(SENTINEL));
-  let result;
-  let error;
-  try {
-    result = await p;
-  } catch (err) {
-    error = err;
-  }
+  const checkBystanders = bystanders(Math.min(NUMEL, 1 << 16));
+  const { result, error } = await outcome(p);
   const label = `${mode} ${op} ${target} ${how}${ranInline ? ' (ran on the calling thread)' : ''}`;
-  for (const b of bystanders) check(b.every((v) => v === SENTINEL), `${label}: an unrelated array changed`);
+  checkBystanders(label);
   if ((target === 'out' || target === 'scaleOut') && ranInline) {
     check(error === undefined && result === a.opts.out, `${label}: ${error ? error.message : 'resolved with another array'}`);
   } else if (target === 'out' || target === 'scaleOut') {
