@@ -297,6 +297,10 @@ describe('native loader diagnostics', () => {
     expect(fixes(p.error)).toMatch(/npm ci --omit=dev/);
     expect(fixes(p.error)).toContain('SQUEEZE_EXCITE_BINARY=');
     expect(fixes(p.error)).not.toMatch(COMPILER_ADVICE);
+    // The copy is not under a node_modules folder: used in place, as a linked or vendored folder,
+    // whose dependencies npm does not install.
+    expect(fixes(p.error)).toContain(`is used in place`);
+    expect(fixes(p.error)).toContain('npm install --omit=dev --ignore-scripts');
   });
 
   // Yarn Plug'n'Play with the package kept zipped (dependenciesMeta unplugged: false; package.json

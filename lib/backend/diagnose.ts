@@ -194,7 +194,8 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
               // and installs none of that folder's own dependencies (a helper's test, 2026-12-04).
               `${root} is used in place (a linked or vendored folder, not a copy under node_modules), and npm does not install a linked folder's dependencies: install them there (cd ${shellArg(root)} && npm install --omit=dev --ignore-scripts), or install the folder as a copy (npm install --install-links <folder>).`,
             ]
-          : ['Ship the package with its dependencies: run npm ci --omit=dev (or npm install --omit=dev) in the app, and copy its whole node_modules, not the squeeze-excite folder alone.']),
+          : []),
+        'Ship the package with its dependencies: run npm ci --omit=dev (or npm install --omit=dev) in the app, and copy its whole node_modules, not the squeeze-excite folder alone.',
         `Or name the binary, which needs no node-gyp-build: SQUEEZE_EXCITE_BINARY=<the .node file for this platform in ${dir}>`,
       ],
     };
