@@ -138,7 +138,7 @@ export class BlockCore {
     const held: DeviceTensor[] = [];
     for (let i = 0; i < this.resident.length; i++) listAppend(held, this.resident[i]!);
     for (let i = 0; i < more.length; i++) listAppend(held, more[i]!);
-    return whileHeld(held, settle);
+    return await whileHeld(held, settle);
   }
 
   /**
@@ -167,13 +167,13 @@ export class BlockCore {
     // meanwhile must not free them (an attack found it did).
     if (!c.resident) {
       const prepared = this.prepare(fn, x, c);
-      return this.cuda ? this.holding([], () => runAsync(prepared)) : runAsync(prepared);
+      return await (this.cuda ? this.holding([], () => runAsync(prepared)) : runAsync(prepared));
     }
     const xd = x as DeviceTensor;
     const { native, result } = this.startResident(fn, xd);
     if (result.byteLength === 0) return result;
     // dispose() of the result on failure only marks it: its memory is freed once nothing holds it.
-    return this.holding([xd, result], async () => {
+    return await this.holding([xd, result], async () => {
       try {
         await native.cudaForwardDeviceAsync(this.cfg, this.dev, null, c.stream);
       } catch (err) {

@@ -268,7 +268,7 @@ export class SEBlock extends Block {
    */
   forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return coreOf(this, 'SEBlock.forwardAsync', 'SEBlock').runAsync('SEBlock.forwardAsync', x, a2, a3);
+    return await coreOf(this, 'SEBlock.forwardAsync', 'SEBlock').runAsync('SEBlock.forwardAsync', x, a2, a3);
   }
 
   /**
@@ -382,7 +382,7 @@ export class ECABlock extends Block {
    */
   forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return coreOf(this, 'ECABlock.forwardAsync', 'ECABlock').runAsync('ECABlock.forwardAsync', x, a2, a3);
+    return await coreOf(this, 'ECABlock.forwardAsync', 'ECABlock').runAsync('ECABlock.forwardAsync', x, a2, a3);
   }
 
   /**
@@ -501,7 +501,7 @@ export class CBAMBlock extends Block {
    */
   forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return coreOf(this, 'CBAMBlock.forwardAsync', 'CBAMBlock').runAsync('CBAMBlock.forwardAsync', x, a2, a3);
+    return await coreOf(this, 'CBAMBlock.forwardAsync', 'CBAMBlock').runAsync('CBAMBlock.forwardAsync', x, a2, a3);
   }
 
   /**

@@ -386,7 +386,7 @@ export class DeviceTensor {
   async toHost(options?: DownloadOptions): Promise<Float32Array | Uint16Array> {
     const fn = 'DeviceTensor.toHost';
     brand(this, fn);
-    return this.#download(fn, options);
+    return await this.#download(fn, options); // await: settles without a `then` (a caller's may be replaced)
   }
 
   /** toHost's work, under the name of the method called (toHost or toFloat32). */

@@ -309,5 +309,5 @@ export function cbamForwardAsync(x: Float32Array, shape: Shape4, weights: CBAMWe
 export async function cbamForwardAsync(x: unknown, shape: unknown, weights: unknown, options?: unknown): Promise<Float32Array | DeviceTensor> {
   const fn = 'cbamForwardAsync';
   const opts = parseObject(fn, 'options', options, CBAM_OPTION_KEYS, true);
-  return runAsync(prepare(fn, CBAM_SPEC, x, shape, weights, opts));
+  return await runAsync(prepare(fn, CBAM_SPEC, x, shape, weights, opts)); // await: as seForwardAsync
 }

@@ -263,7 +263,7 @@ export function ecaForwardAsync(x: Float32Array, shape: Shape4, weights: ECAWeig
 export async function ecaForwardAsync(x: unknown, shape: unknown, weights: unknown, options?: unknown): Promise<Float32Array | DeviceTensor> {
   const fn = 'ecaForwardAsync';
   const opts = parseObject(fn, 'options', options, ECA_OPTION_KEYS, true);
-  return runAsync(prepare(fn, ECA_SPEC, x, shape, weights, opts));
+  return await runAsync(prepare(fn, ECA_SPEC, x, shape, weights, opts)); // await: as seForwardAsync
 }
 
 const LN2 = MathLog(2);

@@ -389,7 +389,7 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
   fillDevActivations(dev, o, result);
   // DeviceTensor weights (functions) are read by the kernel too; blocks' slots are host arrays.
   // dispose() of the result on failure only marks it: its memory is freed once nothing holds it.
-  return whileHeld(heldTensors(o, result, prepared.weights.slots), async () => {
+  return await whileHeld(heldTensors(o, result, prepared.weights.slots), async () => {
     try {
       await native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? hostSlots(prepared.weights.slots) : null, prepared.stream);
     } catch (err) {

@@ -363,5 +363,5 @@ export function seForwardAsync(x: Float32Array, shape: Shape4, weights: SEWeight
 export async function seForwardAsync(x: unknown, shape: unknown, weights: unknown, options?: unknown): Promise<Float32Array | DeviceTensor> {
   const fn = 'seForwardAsync';
   const opts = parseObject(fn, 'options', options, SE_OPTION_KEYS, true);
-  return runAsync(prepare(fn, SE_SPEC, x, shape, weights, opts));
+  return await runAsync(prepare(fn, SE_SPEC, x, shape, weights, opts)); // await: settles without a `then` (a caller's may be replaced)
 }

@@ -53,6 +53,7 @@ const targets = [
   ...['exec', 'test'].map((k) => [RegExp.prototype, k, `RegExp.prototype.${k}`]),
   [Function.prototype, 'call', 'Function.prototype.call'],
   [Function.prototype, 'apply', 'Function.prototype.apply'],
+  [Promise.prototype, 'then', 'Promise.prototype.then'],
 ];
 const originals = targets.map(([obj, key]) => obj[key]);
 const apply = Reflect.apply;
@@ -82,9 +83,10 @@ async function main() {
     counting = true;
     let y;
     try {
-      const p = run();
-      counting = false; // an async form's call returns first; what settles it runs in the addon
-      y = await p;
+      // Counted until the call has settled: an async form's promise must settle without a
+      // `then` or any other built-in a caller may have replaced (\`await\` calls none).
+      y = await run();
+      counting = false;
     } catch (err) {
       counting = false;
       check(false, `${what}: threw ${err && err.code} ${err && err.message}`);
