@@ -506,6 +506,9 @@ describe.skipIf(PERMISSION_FLAG === null || noAddon !== null)("Node's permission
     expect(denied.errorCode).toBe('ERR_SQEX_LOAD');
     expect(denied.error).toContain("Node's permission model denies reading");
     expect(fixes(denied.error)).toContain(`--allow-fs-read=${dir}`);
+    // All that loading reads, named at once (each run names only the first refusal).
+    expect(fixes(denied.error)).toContain("Loading reads the package folder, node-gyp-build's folder");
+    if (process.platform === 'linux') expect(fixes(denied.error)).toContain('/etc/alpine-release');
     expect(denied.report.bundled).toBeNull();
     expect(denied.report.attempts.some((a) => a.code === 'ERR_ACCESS_DENIED')).toBe(true);
   });
