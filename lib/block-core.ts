@@ -11,7 +11,7 @@ import { formatShape } from './describe.js';
 import { isArrayValue } from './is.js';
 import { lengthOf } from './typed-arrays.js';
 import { resolveOperands } from './ops/operands.js';
-import { type PreparedCall, fillCfg, runAsync, runSync } from './ops/run.js';
+import { type PreparedCall, deviceResultWhenDone, fillCfg, runAsync, runSync } from './ops/run.js';
 import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseOffload, parseSettings } from './ops/spec.js';
 import { copyWeights, positiveInt } from './ops/weights.js';
 import { ObjectCreate, ObjectFreeze, joinList, listAppend } from './primordials.js';
@@ -133,12 +133,16 @@ export class BlockCore {
     return failure;
   }
 
-  /** Holds the resident weights (and `more`) until `settle` is done: dispose() meanwhile only marks them. */
-  private async holding<T>(more: readonly DeviceTensor[], settle: () => Promise<T>): Promise<T> {
+  /**
+   * Holds the resident weights (and `more`) until what `start` returns settles: dispose()
+   * meanwhile only marks them. `start` runs at once and makes the addon's call before any promise
+   * is made (whileHeld says why: this block's cfg and dev are filled for this call until then).
+   */
+  private holding<T>(more: readonly DeviceTensor[], start: () => T | Promise<T>): Promise<T> {
     const held: DeviceTensor[] = [];
     for (let i = 0; i < this.resident.length; i++) listAppend(held, this.resident[i]!);
     for (let i = 0; i < more.length; i++) listAppend(held, more[i]!);
-    return await whileHeld(held, settle);
+    return whileHeld(held, start);
   }
 
   /**
@@ -173,14 +177,15 @@ export class BlockCore {
     const { native, result } = this.startResident(fn, xd);
     if (result.byteLength === 0) return result;
     // dispose() of the result on failure only marks it: its memory is freed once nothing holds it.
-    return await this.holding([xd, result], async () => {
+    return await this.holding([xd, result], () => {
+      let pending: Promise<void>;
       try {
-        await native.cudaForwardDeviceAsync(this.cfg, this.dev, null, c.stream);
+        pending = native.cudaForwardDeviceAsync(this.cfg, this.dev, null, c.stream);
       } catch (err) {
         result.dispose();
         throw err;
       }
-      return result;
+      return deviceResultWhenDone(pending, result, null);
     });
   }
 

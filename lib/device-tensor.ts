@@ -117,13 +117,29 @@ export let retainTensor: (t: DeviceTensor) => void;
 /** @internal */
 export let releaseTensor: (t: DeviceTensor) => void;
 /**
- * @internal Runs `settle` with every tensor of `held` retained (a dispose() meanwhile only marks
- * it) and releases them when it settles, whichever way.
+ * @internal Retains every tensor of `held` (a dispose() meanwhile only marks it), runs `start` at
+ * once, in the caller's turn, and releases them when what it returns settles, whichever way (at
+ * once when it throws). Nothing here makes a promise before `start` has run: making one runs the
+ * caller's promise hooks (async_hooks, v8.promiseHooks), which could dispose a tensor or re-enter
+ * a block whose cfg and pointer arrays the call has filled, before the addon has read them (an
+ * attack: kernels on freed memory, and a call run with another call's shape). `start` makes the
+ * addon's call before it makes any promise of its own.
  */
-export async function whileHeld<T>(held: readonly DeviceTensor[], settle: () => Promise<T>): Promise<T> {
+export function whileHeld<T>(held: readonly DeviceTensor[], start: () => T | Promise<T>): Promise<T> {
   for (let i = 0; i < held.length; i++) retainTensor(held[i]!);
+  let pending: T | Promise<T>;
   try {
-    return await settle();
+    pending = start();
+  } catch (err) {
+    for (let i = 0; i < held.length; i++) releaseTensor(held[i]!);
+    throw err;
+  }
+  return releasedWhenSettled(held, pending);
+}
+
+async function releasedWhenSettled<T>(held: readonly DeviceTensor[], pending: T | Promise<T>): Promise<T> {
+  try {
+    return await pending;
   } finally {
     for (let i = 0; i < held.length; i++) releaseTensor(held[i]!);
   }

@@ -250,3 +250,38 @@ test('a host call returns the caller\'s own out on every path (CUDA sync and asy
   expect(await block.forwardAsync(x, shape, { out: o })).toBe(o);
   expect(fallbacks.length, 'the CPU fallback warned (once per process)').toBe(1);
 });
+
+// From an attack (2026-12-04): device 'auto' with a deviceIndex, the kernel refusing the shape
+// after the call returned, and out transferred or resized meanwhile. The CPU rerun then met the
+// addon's re-check of the caller's array, an uncoded-argument "out is detached or empty" (or, for
+// a grown buffer, wrote it). Now refused as a staged call is: ERR_SQEX_ARRAY_CHANGED naming out,
+// nothing written.
+test('the CPU fallback of an async CUDA host call whose out was transferred, shrunk or grown meanwhile: ERR_SQEX_ARRAY_CHANGED naming it', async () => {
+  const fake = installFakeCuda();
+  const { seForwardAsync } = await import('../dist/index.js');
+  const emit = process.emitWarning;
+  process.emitWarning = ((w: string | Error, o?: unknown) => {
+    const code = typeof o === 'object' && o !== null ? (o as { code?: string }).code : undefined;
+    if (code !== 'SQEX_CPU_FALLBACK') (emit as (...a: unknown[]) => void).call(process, w, o);
+  }) as typeof process.emitWarning;
+  onTestFinished(() => void (process.emitWarning = emit));
+  const x = Float32Array.from({ length: 256 }, (_, i) => Math.sin(i));
+  const w = { w1: new Float32Array(64).fill(0.1), w2: new Float32Array(64).fill(0.1) };
+  // Each case a shape of its own: a configuration the kernel refused is not tried on CUDA again.
+  const changes: [string, [number, number, number, number], (ab: ArrayBuffer & { resize(n: number): void }) => void][] = [
+    ['transferred', [1, 16, 2, 8], (ab) => void structuredClone(ab, { transfer: [ab] })],
+    ['shrunk', [1, 16, 8, 2], (ab) => ab.resize(512)],
+    ['grown', [1, 16, 1, 16], (ab) => ab.resize(2048)],
+  ];
+  for (const [how, shape, change] of changes) {
+    const ab = new ResizableAB(1024, { maxByteLength: 4096 });
+    const out = new Float32Array(ab, 0, 256).fill(-7);
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { phase: 'settle', target: 'host' }); // refused after the call returned
+    const p = seForwardAsync(x, shape, w, { out, device: 'auto', deviceIndex: 0 });
+    change(ab);
+    const err = await p.then(() => null, (e: unknown) => e);
+    expect(err, how).toMatchObject({ code: 'ERR_SQEX_ARRAY_CHANGED', argument: 'options.out' });
+    expect((err as Error).message, how).toMatch(/^seForwardAsync: options\.out was detached, transferred or resized while the call ran/);
+    if (how === 'grown') expect(out.every((v) => v === -7), 'nothing written').toBe(true);
+  }
+});

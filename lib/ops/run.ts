@@ -28,8 +28,8 @@ import {
 } from '../device-tensor.js';
 import { allocateArray } from '../alloc.js';
 import { codedError, rangeError, rangeErrorText, typeError } from '../arg-errors.js';
-import { lengthOf } from '../typed-arrays.js';
-import { RegExpPrototypeExec, TypedArrayPrototypeSet, listAppend, listHas } from '../primordials.js';
+import { arrayBufferByteLength, bufferOf, isSharedView, lengthOf } from '../typed-arrays.js';
+import { RegExpPrototypeExec, StringPrototypeStartsWith, TypedArrayPrototypeSet, defineOwn, listAppend, listHas } from '../primordials.js';
 import type { DType, Layout, Shape4 } from '../types.js';
 import type { OpSpec, Settings, WeightSet, WeightSlots } from './spec.js';
 import { parseOffload, parseSettings } from './spec.js';
@@ -344,7 +344,14 @@ function heldTensors(o: DeviceOperandSet, result: DeviceTensor, slots: WeightSlo
   return held;
 }
 
-export async function runAsync(prepared: PreparedCall): Promise<Float32Array | DeviceTensor> {
+/**
+ * An async call: everything up to the addon's call runs here, in the caller's turn, and no promise
+ * is made before that call (making one runs the caller's promise hooks, which could detach an
+ * array, dispose a tensor, or re-enter a block whose cfg this call has filled: an attack got
+ * kernels on freed device memory and a call run with another call's shape). Returns the result,
+ * or a promise of it.
+ */
+export function runAsync(prepared: PreparedCall): Float32Array | DeviceTensor | Promise<Float32Array | DeviceTensor> {
   const native = binding();
   const o = prepared.ops;
   if (o.kind === 'host') {
@@ -354,48 +361,149 @@ export async function runAsync(prepared: PreparedCall): Promise<Float32Array | D
     // Without out, the addon allocates the result itself (it is then nobody else's until the
     // promise resolves with it); the addon stages every other array (host_staging.h).
     const operands = hostOperands(call, o, o.out);
-    try {
-      if (triesCuda(call, o)) {
-        // The kernel's refusal (device 'auto': then the CPU runs it) arrives after the await; the
-        // CPU rerun must read the inputs as they were at this call, not the caller's arrays as
-        // they are by then (changed, transferred: an attack got another x's result, and an
-        // uncoded native error). Until a configuration is known to run on CUDA, its inputs are
-        // copied here; out and scaleOut are checked and written at settle, as always.
-        const snapshot = mayFallBackLater(call) ? inputSnapshot(call.fn, operands) : null;
-        let refusal: Error;
-        try {
-          const y = await native.cudaForwardHostAsync(call.cfg, operands, call.stream);
-          cudaRan(call);
-          return callersArray(y, operands, o);
-        } catch (err) {
-          if (!fallsBackToCpu(call, err)) throw err;
-          refusal = err as Error;
-        }
-        const inputs = snapshot ?? operands;
-        const y = callersArray(await native.cpuForwardAsync(cpuCfg(call, o), inputs, call.offloadAlways), inputs, o);
-        warnCpuFallback(call, refusal);
-        return y;
+    if (!triesCuda(call, o)) {
+      let pending: Promise<Float32Array>;
+      try {
+        pending = native.cpuForwardAsync(cpuCfg(call, o), operands, call.offloadAlways);
+      } catch (err) {
+        throw hostCallError(call, err);
       }
-      return callersArray(await native.cpuForwardAsync(cpuCfg(call, o), operands, call.offloadAlways), operands, o);
-    } catch (err) {
-      // The addon's message names the array; say which call it was.
-      if (err instanceof Error && (err as NativeError).code === 'ERR_SQEX_ARRAY_CHANGED') err.message = `${call.fn}: ${err.message}`;
-      throw aliasRefusal(call, err);
+      return hostResult(call, o, operands, pending);
     }
+    // The kernel's refusal (device 'auto': then the CPU runs it) arrives after the await; the CPU
+    // rerun must read the inputs as they were at this call, not the caller's arrays as they are by
+    // then (changed, transferred: an attack got another x's result, and an uncoded native error).
+    // Until a configuration is known to run on CUDA, its inputs are copied here; out and scaleOut
+    // are checked and written at settle, as always.
+    const snapshot = mayFallBackLater(call) ? inputSnapshot(call.fn, operands) : null;
+    const outputs = call.cpuFallback ? outputsAtCall(operands) : null;
+    let pending: Promise<Float32Array> | null = null;
+    let refusal: unknown = null;
+    try {
+      pending = native.cudaForwardHostAsync(call.cfg, operands, call.stream);
+    } catch (err) {
+      if (!fallsBackToCpu(call, err)) throw hostCallError(call, err);
+      refusal = err;
+    }
+    return cudaHostResult(call, o, operands, pending, refusal, snapshot, outputs);
   }
   const result = deviceResult(native, o);
   if (result.byteLength === 0) return result;
   const dev = prepared.dev ?? new BigUint64Array(DEV.length);
   fillDevActivations(dev, o, result);
   // DeviceTensor weights (functions) are read by the kernel too; blocks' slots are host arrays.
-  // dispose() of the result on failure only marks it: its memory is freed once nothing holds it.
-  return await whileHeld(heldTensors(o, result, prepared.weights.slots), async () => {
+  return whileHeld(heldTensors(o, result, prepared.weights.slots), () => {
+    let pending: Promise<void>;
     try {
-      await native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? hostSlots(prepared.weights.slots) : null, prepared.stream);
+      pending = native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? hostSlots(prepared.weights.slots) : null, prepared.stream);
     } catch (err) {
-      if (result !== o.out) result.dispose();
+      if (result !== o.out) result.dispose(); // marked only: freed once whileHeld lets go of it
       throw err;
     }
-    return result;
+    return deviceResultWhenDone(pending, result, o.out);
   });
+}
+
+/**
+ * `result` once `pending` (the addon's device call) has finished; when it fails, the result is
+ * disposed (unless it is the caller's out): the call holds it, so its memory goes when that ends.
+ */
+export async function deviceResultWhenDone(pending: Promise<unknown>, result: DeviceTensor, out: DeviceTensor | null): Promise<DeviceTensor> {
+  try {
+    await pending;
+  } catch (err) {
+    if (result !== out) result.dispose();
+    throw err;
+  }
+  return result;
+}
+
+/** A CPU host call's result once the addon's promise settles. */
+async function hostResult(call: PreparedCall, o: HostOperandSet, operands: HostOperands, pending: Promise<Float32Array>): Promise<Float32Array> {
+  try {
+    return callersArray(await pending, operands, o);
+  } catch (err) {
+    throw hostCallError(call, err);
+  }
+}
+
+/** A CUDA host call's result once the addon's promise settles, or the CPU's after a refusal it may fall back from. */
+async function cudaHostResult(
+  call: PreparedCall,
+  o: HostOperandSet,
+  operands: HostOperands,
+  pending: Promise<Float32Array> | null,
+  syncRefusal: unknown,
+  snapshot: HostOperands | null,
+  outputs: OutputAtCall[] | null,
+): Promise<Float32Array> {
+  const native = binding();
+  try {
+    let refusal = syncRefusal;
+    if (pending !== null) {
+      try {
+        const y = await pending;
+        cudaRan(call);
+        return callersArray(y, operands, o);
+      } catch (err) {
+        if (!fallsBackToCpu(call, err)) throw err;
+        refusal = err;
+      }
+    }
+    // out and scaleOut as at the call, or refused by name as a staged call's (not the addon's
+    // re-check of the caller's arrays, which names neither the function nor the argument).
+    const changed = outputs === null ? null : changedOutput(outputs);
+    if (changed !== null) throw changed;
+    const inputs = snapshot ?? operands;
+    const y = callersArray(await native.cpuForwardAsync(cpuCfg(call, o), inputs, call.offloadAlways), inputs, o);
+    warnCpuFallback(call, refusal as Error);
+    return y;
+  } catch (err) {
+    throw hostCallError(call, err);
+  }
+}
+
+/** An async host call's refusal as the caller sees it: the addon's ERR_SQEX_ARRAY_CHANGED says which call; its alias refusals reworded. */
+function hostCallError(call: PreparedCall, err: unknown): unknown {
+  if (err instanceof Error && (err as NativeError).code === 'ERR_SQEX_ARRAY_CHANGED' && !StringPrototypeStartsWith(err.message, `${call.fn}: `)) {
+    err.message = `${call.fn}: ${err.message}`;
+  }
+  return aliasRefusal(call, err);
+}
+
+/** An output array of an async host call as the call found it (what the CPU fallback checks before writing it). */
+interface OutputAtCall {
+  readonly view: Float32Array;
+  readonly argument: string;
+  readonly length: number;
+  /** Its ArrayBuffer's byte length then; -1 for a SharedArrayBuffer, which can only grow and never loses its memory. */
+  readonly bufferBytes: number;
+}
+
+function outputsAtCall(operands: HostOperands): OutputAtCall[] {
+  const outputs: OutputAtCall[] = [];
+  const add = (view: Float32Array | null, argument: string): void => {
+    if (view === null) return;
+    const buffer = bufferOf(view);
+    listAppend(outputs, { view, argument, length: lengthOf(view), bufferBytes: isSharedView(view) ? -1 : arrayBufferByteLength(buffer as ArrayBuffer) });
+  };
+  add(operands[2], 'options.out');
+  add(operands[3], 'options.scaleOut');
+  return outputs;
+}
+
+/** The refusal for the first output detached, transferred or resized since the call (the addon's ArrayChangedError), or null. */
+function changedOutput(outputs: readonly OutputAtCall[]): Error | null {
+  for (let i = 0; i < outputs.length; i++) {
+    const a = outputs[i]!;
+    if (lengthOf(a.view) === a.length && (a.bufferBytes < 0 || arrayBufferByteLength(bufferOf(a.view) as ArrayBuffer) === a.bufferBytes)) continue;
+    const err = codedError(
+      `${a.argument} was detached, transferred or resized while the call ran, so the result was not written. ` +
+        'Keep the array and its buffer as they are until the promise settles, or omit it to receive a new array.',
+      'ERR_SQEX_ARRAY_CHANGED',
+    );
+    defineOwn(err, 'argument', a.argument);
+    return err;
+  }
+  return null;
 }

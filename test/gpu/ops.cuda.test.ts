@@ -3,6 +3,7 @@
 // Skipped (with the reason in the suite name) where CUDA is not available.
 import { describe, expect, test } from 'vitest';
 import { DeviceTensor, cbamForward, cuda, ecaForward, seForward, seForwardAsync } from '../../dist/index.js';
+import { runHostile } from '../hostile-run.js';
 import { nchwToNhwc, refCBAM, refECA, refSE, type Gate, type Layout, type Shape4 } from '../reference.js';
 import {
   ACTS,
@@ -272,6 +273,16 @@ describe.skipIf(!gate.ok)(gate.title, () => {
       expect(warned).toHaveLength(1);
       expect(warned[0]).toContain('shape too large for the CUDA kernel');
     }, 60_000);
+
+    // From an attack (2026-12-04): lib/ made promises (whose hooks are the caller's code) between
+    // filling the device pointers and the addon's call; a hook that disposed x, out, a weight or
+    // the block, or re-entered the block, had kernels read and write freed device memory, or the
+    // call run with the re-entrant call's shape. In a child process (the hooks would strike at the
+    // runner's own promises). The emulated binding has no device memory to misuse.
+    test.skipIf(emulated)('promise hooks that dispose a tensor or the block, or re-enter it, at each promise a call makes: a coded refusal or the same bits', () => {
+      const report = runHostile('device-promise-hooks.cjs', { SQEX_SEED: String(freshRng().seed) }, 600_000);
+      expect(report.checks).toBeGreaterThanOrEqual(2 * 9 * 12); // hook kinds x strikes x strike points
+    }, 600_000);
 
     test.each(DTYPES)('repeated runs are bitwise identical (%s)', async (dtype) => {
       const rng = freshRng();
