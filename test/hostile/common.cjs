@@ -71,6 +71,40 @@ function bystanders(elems, count = 8) {
   };
 }
 
+// Promise hooks (v8.promiseHooks.onInit, async_hooks init) that strike once, at the k-th promise
+// made while a call is being made: `during(k, strike, call)` makes the call so armed and returns
+// what it returned; `most` is the most promises one call made (strike points must reach past it).
+function promiseStrikes() {
+  const state = { counting: false, count: 0, strike: null, armedAt: 0, most: 0 };
+  const onPromise = () => {
+    if (!state.counting) return;
+    if (++state.count === state.armedAt && state.strike !== null) {
+      const f = state.strike;
+      state.strike = null;
+      f();
+    }
+  };
+  const kinds = {
+    promiseHooks: () => require('node:v8').promiseHooks.onInit(onPromise),
+    async_hooks: () => {
+      const h = require('node:async_hooks').createHook({ init: (id, type) => type === 'PROMISE' && onPromise() });
+      h.enable();
+      return () => h.disable();
+    },
+  };
+  const during = (k, strike, call) => {
+    Object.assign(state, { count: 0, armedAt: k, strike, counting: true });
+    try {
+      return call();
+    } finally {
+      state.counting = false; // only promises the call itself made
+      state.strike = null;
+      state.most = Math.max(state.most, state.count);
+    }
+  };
+  return { kinds, during, state };
+}
+
 // A promise's outcome, { result } or { error }.
 async function outcome(p) {
   try {
@@ -92,4 +126,4 @@ function capAddressSpace(slack) {
   return limit;
 }
 
-module.exports = { sqex, rng, fill, weightsFor, fns, stagedAsyncFns, autoAsyncFns, check, sameBits, done, transfer, gc, bystanders, outcome, report, capAddressSpace };
+module.exports = { sqex, rng, fill, weightsFor, fns, stagedAsyncFns, autoAsyncFns, check, sameBits, done, transfer, gc, bystanders, outcome, promiseStrikes, report, capAddressSpace };

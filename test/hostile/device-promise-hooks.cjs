@@ -7,36 +7,14 @@
 // freed device memory, and a block's call ran with the re-entrant call's shape. Whatever the hook
 // does, a call is refused with a code, or gives the bits of the same call made without hooks.
 'use strict';
-const asyncHooks = require('node:async_hooks');
-const v8 = require('node:v8');
-const { sqex, rng, fill, weightsFor, check, sameBits, done } = require('./common.cjs');
+const { sqex, rng, fill, weightsFor, check, sameBits, done, promiseStrikes } = require('./common.cjs');
 
 const { DeviceTensor, SEBlock, ECABlock } = sqex;
 const SHAPE = [2, 16, 4, 4];
 const NUMEL = SHAPE.reduce((a, b) => a * b);
 const MAX_K = 12;
 
-let counting = false;
-let count = 0;
-let strike = null;
-let armedAt = 0;
-let mostPromises = 0;
-function onPromise() {
-  if (!counting) return;
-  if (++count === armedAt && strike !== null) {
-    const f = strike;
-    strike = null;
-    f();
-  }
-}
-const hookKinds = {
-  promiseHooks: () => v8.promiseHooks.onInit(onPromise),
-  async_hooks: () => {
-    const h = asyncHooks.createHook({ init: (id, type) => type === 'PROMISE' && onPromise() });
-    h.enable();
-    return () => h.disable();
-  },
-};
+const strikes = promiseStrikes();
 
 const host = (t) => t.toHostSync();
 const silently = (f) => {
@@ -107,20 +85,13 @@ const cases = {
 
 async function one(name, make, strikeName, k, seed) {
   const c = make(rng(seed));
-  strike = () => silently(c.strikes[strikeName]);
-  count = 0;
-  armedAt = k;
-  counting = true;
   let p;
   try {
-    p = c.call();
+    p = strikes.during(k, () => silently(c.strikes[strikeName]), c.call);
   } catch (err) {
     p = Promise.reject(err);
-  } finally {
-    counting = false;
-    strike = null;
   }
-  mostPromises = Math.max(mostPromises, count);
+  const made = strikes.state.count;
   const label = `${name}, ${strikeName} at promise ${k}`;
   let y;
   try {
@@ -129,7 +100,7 @@ async function one(name, make, strikeName, k, seed) {
     check(typeof err.code === 'string' && err.code.startsWith('ERR_'), `${label}: refused without a code: ${err && err.message}`);
     return;
   }
-  if (c.struckResult(strikeName) && k <= count) return; // the result itself was disposed: nothing to read
+  if (c.struckResult(strikeName) && k <= made) return; // the result itself was disposed: nothing to read
   let values;
   try {
     values = y instanceof Float32Array ? y : host(y);
@@ -142,15 +113,15 @@ async function one(name, make, strikeName, k, seed) {
 
 (async () => {
   let seed = Number(process.env.SQEX_SEED) || 1;
-  for (const [kind, install] of Object.entries(hookKinds)) {
+  for (const [kind, install] of Object.entries(strikes.kinds)) {
     const uninstall = install();
-    mostPromises = 0;
+    strikes.state.most = 0;
     for (const [name, make] of Object.entries(cases)) {
       const strikes = Object.keys(make(rng(1)).strikes);
       for (const s of strikes) for (let k = 1; k <= MAX_K; k++) await one(name, make, s, k, seed++);
     }
     uninstall();
-    check(mostPromises > 0 && mostPromises < MAX_K, `${kind}: a call made ${mostPromises} promises; strikes reach ${MAX_K}`);
+    check(strikes.state.most > 0 && strikes.state.most < MAX_K, `${kind}: a call made ${strikes.state.most} promises; strikes reach ${MAX_K}`);
   }
   done();
 })();

@@ -7,35 +7,13 @@
 // each k up to past the call's own promises: whatever it does, the process survives, unrelated
 // memory is untouched, a refusal carries a code, and a result equals the sync call's.
 'use strict';
-const asyncHooks = require('node:async_hooks');
-const v8 = require('node:v8');
-const { sqex, rng, fill, weightsFor, fns, autoAsyncFns, check, sameBits, done, transfer, gc, bystanders, outcome } = require('./common.cjs');
+const { sqex, rng, fill, weightsFor, fns, autoAsyncFns, check, sameBits, done, transfer, gc, bystanders, outcome, promiseStrikes } = require('./common.cjs');
 
 const SHAPE = [1, 64, 16, 16];
 const NUMEL = SHAPE.reduce((a, b) => a * b);
 const MAX_K = 8;
 
-let counting = false; // while the call runs
-let count = 0; // promises created since the call started
-let strike = null; // what the hook does at the armedAt-th of them, once
-let armedAt = 0;
-let mostPromises = 0; // the most promises one call created: MAX_K must reach past them
-function onPromise() {
-  if (!counting) return;
-  if (++count === armedAt && strike !== null) {
-    const f = strike;
-    strike = null;
-    f();
-  }
-}
-const hookKinds = {
-  async_hooks: () => {
-    const h = asyncHooks.createHook({ init: (id, type) => type === 'PROMISE' && onPromise() });
-    h.enable();
-    return () => h.disable();
-  },
-  promiseHooks: () => v8.promiseHooks.onInit(onPromise),
-};
+const strikes = promiseStrikes();
 
 const blockFor = (op, w) =>
   op === 'se' ? new sqex.SEBlock(w) : op === 'eca' ? new sqex.ECABlock(w) : new sqex.CBAMBlock(w, { channels: SHAPE[1] });
@@ -50,22 +28,12 @@ async function one(op, viaBlock, target, k, seed) {
   const out = new Float32Array(rab, 0, NUMEL);
   const block = viaBlock ? blockFor(op, w) : null;
   const victim = target === 'x' ? x.buffer : target === 'weight' ? Object.values(w)[0].buffer : null;
-  strike = () => {
+  const strike = () => {
     if (victim === null) rab.resize(0);
     else transfer(victim);
     gc();
   };
-  count = 0;
-  armedAt = k;
-  counting = true;
-  let p;
-  try {
-    p = viaBlock ? block.forwardAsync(x, SHAPE, { out }) : autoAsyncFns[op](x, SHAPE, w, { out });
-  } finally {
-    counting = false; // only promises created by the call itself
-    strike = null;
-  }
-  mostPromises = Math.max(mostPromises, count);
+  const p = strikes.during(k, strike, () => (viaBlock ? block.forwardAsync(x, SHAPE, { out }) : autoAsyncFns[op](x, SHAPE, w, { out })));
   const checkBystanders = bystanders(NUMEL);
   const { result, error } = await outcome(p);
   const label = `${op}${viaBlock ? ' block' : ''} ${target} at promise ${k}`;
@@ -81,8 +49,9 @@ async function one(op, viaBlock, target, k, seed) {
 
 (async () => {
   let seed = Number(process.env.SQEX_SEED) || 1;
-  for (const [kind, install] of Object.entries(hookKinds)) {
+  for (const [kind, install] of Object.entries(strikes.kinds)) {
     const uninstall = install();
+    strikes.state.most = 0;
     for (const op of ['se', 'eca', 'cbam']) {
       for (const viaBlock of [false, true]) {
         for (const target of ['out', 'x', 'weight']) {
@@ -92,7 +61,7 @@ async function one(op, viaBlock, target, k, seed) {
       }
     }
     uninstall();
-    check(mostPromises > 0 && mostPromises < MAX_K, `${kind}: a call created ${mostPromises} promises; strikes reach ${MAX_K}`);
+    check(strikes.state.most > 0 && strikes.state.most < MAX_K, `${kind}: a call created ${strikes.state.most} promises; strikes reach ${MAX_K}`);
   }
   done();
 })();
