@@ -12,6 +12,7 @@ import { isArrayValue } from './is.js';
 import { lengthOf } from './typed-arrays.js';
 import { resolveOperands } from './ops/operands.js';
 import { type PreparedCall, deviceResultWhenDone, fillCfg, runAsync, runSync } from './ops/run.js';
+import { awaitable } from './awaitable.js';
 import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseOffload, parseSettings } from './ops/spec.js';
 import { copyWeights, positiveInt } from './ops/weights.js';
 import { ObjectCreate, ObjectFreeze, joinList, listAppend } from './primordials.js';
@@ -171,13 +172,13 @@ export class BlockCore {
     // meanwhile must not free them (an attack found it did).
     if (!c.resident) {
       const prepared = this.prepare(fn, x, c);
-      return await (this.cuda ? this.holding([], () => runAsync(prepared)) : runAsync(prepared));
+      return await awaitable(this.cuda ? this.holding([], () => runAsync(prepared)) : runAsync(prepared));
     }
     const xd = x as DeviceTensor;
     const { native, result } = this.startResident(fn, xd);
     if (result.byteLength === 0) return result;
     // dispose() of the result on failure only marks it: its memory is freed once nothing holds it.
-    return await this.holding([xd, result], () => {
+    return await awaitable(this.holding([xd, result], () => {
       let pending: Promise<void>;
       try {
         pending = native.cudaForwardDeviceAsync(this.cfg, this.dev, null, c.stream);
@@ -186,7 +187,7 @@ export class BlockCore {
         throw err;
       }
       return deviceResultWhenDone(pending, result, null);
-    });
+    }));
   }
 
   /** The resident path up to the native call: x checked, the result allocated, cfg and dev filled. */

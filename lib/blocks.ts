@@ -39,6 +39,7 @@ import {
   seFromStateDict,
 } from './state-dict.js';
 import { runAsync } from './ops/run.js';
+import { awaitable } from './awaitable.js';
 import type { Activation, DType, Gate, HostOrDevice, Layout, OutputActivation, Shape4 } from './types.js';
 // For the doc comments' links.
 import type { cbamForward, cbamForwardAsync } from './ops/cbam.js';
@@ -268,7 +269,7 @@ export class SEBlock extends Block {
    */
   forwardAsync(x: Float32Array, shape: Shape4, options?: SEBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return await coreOf(this, 'SEBlock.forwardAsync', 'SEBlock').runAsync('SEBlock.forwardAsync', x, a2, a3);
+    return await awaitable(coreOf(this, 'SEBlock.forwardAsync', 'SEBlock').runAsync('SEBlock.forwardAsync', x, a2, a3));
   }
 
   /**
@@ -382,7 +383,7 @@ export class ECABlock extends Block {
    */
   forwardAsync(x: Float32Array, shape: Shape4, options?: ECABlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return await coreOf(this, 'ECABlock.forwardAsync', 'ECABlock').runAsync('ECABlock.forwardAsync', x, a2, a3);
+    return await awaitable(coreOf(this, 'ECABlock.forwardAsync', 'ECABlock').runAsync('ECABlock.forwardAsync', x, a2, a3));
   }
 
   /**
@@ -501,7 +502,7 @@ export class CBAMBlock extends Block {
    */
   forwardAsync(x: Float32Array, shape: Shape4, options?: CBAMBlockForwardOptions): Promise<Float32Array>;
   async forwardAsync(x: unknown, a2?: unknown, a3?: unknown): Promise<Float32Array | DeviceTensor> {
-    return await coreOf(this, 'CBAMBlock.forwardAsync', 'CBAMBlock').runAsync('CBAMBlock.forwardAsync', x, a2, a3);
+    return await awaitable(coreOf(this, 'CBAMBlock.forwardAsync', 'CBAMBlock').runAsync('CBAMBlock.forwardAsync', x, a2, a3));
   }
 
   /**

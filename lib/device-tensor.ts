@@ -18,6 +18,7 @@ import {
   ObjectFreeze,
 } from './primordials.js';
 import type { DType, Layout, Shape4 } from './types.js';
+import { awaitable } from './awaitable.js';
 
 /**
  * Options of DeviceTensor.from and DeviceTensor.empty (an unknown key is a TypeError, code
@@ -139,7 +140,7 @@ export function whileHeld<T>(held: readonly DeviceTensor[], start: () => T | Pro
 
 async function releasedWhenSettled<T>(held: readonly DeviceTensor[], pending: T | Promise<T>): Promise<T> {
   try {
-    return await pending;
+    return await awaitable(pending);
   } finally {
     for (let i = 0; i < held.length; i++) releaseTensor(held[i]!);
   }
@@ -402,7 +403,7 @@ export class DeviceTensor {
   async toHost(options?: DownloadOptions): Promise<Float32Array | Uint16Array> {
     const fn = 'DeviceTensor.toHost';
     brand(this, fn);
-    return await this.#download(fn, options); // await: settles without a `then` (a caller's may be replaced)
+    return await awaitable(this.#download(fn, options)); // lib/awaitable.ts says why
   }
 
   /** toHost's work, under the name of the method called (toHost or toFloat32). */
@@ -413,7 +414,7 @@ export class DeviceTensor {
     const native = binding();
     retainTensor(this);
     try {
-      await native.cudaDownloadAsync(this.device, this.#ptr, dst, stream);
+      await awaitable(native.cudaDownloadAsync(this.device, this.#ptr, dst, stream));
     } finally {
       releaseTensor(this);
     }
@@ -472,7 +473,7 @@ export class DeviceTensor {
     const fn = 'DeviceTensor.toFloat32';
     brand(this, fn);
     // The class's own download, whatever a caller put on the prototype since.
-    const host = await this.#download(fn, options);
+    const host = await awaitable(this.#download(fn, options));
     if (isFloat32Array(host)) return host;
     return this.dtype === 'float16' ? float16BitsToFloat32(host) : bfloat16BitsToFloat32(host);
   }

@@ -94,10 +94,19 @@ function sameDir(a, b) {
     return path.resolve(a) === path.resolve(b);
   }
 }
+function inside(dir, parent) {
+  const rel = path.relative(parent, dir);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+// The project npm installs into: npm_config_local_prefix (npm 7+), else where npm was run from
+// (INIT_CWD), which may be a folder inside the checkout (`cd test && npm install` installs the
+// checkout itself, as a review found).
+const project = process.env.npm_config_local_prefix || process.env.INIT_CWD;
 const builtAddon = path.join(root, 'build', 'Release', 'squeeze_excite.node');
-if (mode === 'cmake' && !process.env.SQEX_BUILD && process.env.INIT_CWD && !sameDir(process.env.INIT_CWD, root) && fs.existsSync(builtAddon)) {
+const intoAnother = project && !sameDir(project, root) && !inside(path.resolve(project), root) && !inside(path.resolve(project), fs.realpathSync(root));
+if (mode === 'cmake' && !process.env.SQEX_BUILD && intoAnother && fs.existsSync(builtAddon)) {
   console.log(
-    `squeeze-excite: installed from the checkout ${root} into ${process.env.INIT_CWD}: using its build (build/Release/squeeze_excite.node) as it is. ` +
+    `squeeze-excite: installed from the checkout ${root} into ${project}: using its build (build/Release/squeeze_excite.node) as it is. ` +
       `To rebuild it: cd ${JSON.stringify(root)} && npm run build:native (CPU only: npm run build:native:cpu).`,
   );
   process.exit(0);

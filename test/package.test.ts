@@ -338,10 +338,12 @@ describe('install.js in a checkout installed into another project', () => {
       mkdirSync(path.join(pkg, 'build', 'Release'), { recursive: true });
       const built = path.join(pkg, 'build', 'Release', 'squeeze_excite.node');
       writeFileSync(built, 'the checkout\'s build');
-      const run = (initCwd: string): { status: number | null; out: string } => {
+      const run = (initCwd: string, localPrefix?: string): { status: number | null; out: string } => {
         const env: NodeJS.ProcessEnv = { ...process.env, PATH: path.dirname(process.execPath), INIT_CWD: initCwd };
         delete env.SQEX_BUILD;
         delete env.SQEX_CUDA;
+        delete env.npm_config_local_prefix;
+        if (localPrefix !== undefined) env.npm_config_local_prefix = localPrefix;
         try {
           return { status: 0, out: execFileSync(process.execPath, [path.join('scripts', 'install.js')], { cwd: pkg, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
         } catch (err) {
@@ -353,9 +355,16 @@ describe('install.js in a checkout installed into another project', () => {
       expect(elsewhere.status, elsewhere.out).toBe(0);
       expect(elsewhere.out).toContain('using its build (build/Release/squeeze_excite.node) as it is');
       expect(readFileSync(built, 'utf8')).toBe('the checkout\'s build');
-      const here = run(pkg);
-      expect(here.out).toContain('development checkout: building the native addon from source');
-      expect(here.status).not.toBe(0); // no cmake-js in the scratch checkout
+      // npm's own view of the project (npm_config_local_prefix) decides where it is set
+      expect(run(pkg, other).out).toContain('using its build');
+      for (const [initCwd, localPrefix] of [[pkg, undefined], [path.join(pkg, 'scripts'), undefined], [path.join(pkg, 'scripts'), pkg]] as const) {
+        // the checkout itself, also when npm is run from a folder inside it
+        const here = run(initCwd, localPrefix);
+        expect(here.out, `${initCwd} ${localPrefix}`).toContain('development checkout: building the native addon from source');
+        expect(here.status).not.toBe(0); // no cmake-js in the scratch checkout
+        mkdirSync(path.dirname(built), { recursive: true }); // a failed cmake-js run may have cleared build/
+        writeFileSync(built, 'the checkout\'s build');
+      }
     } finally {
       rmSync(pkg, { recursive: true, force: true });
       rmSync(other, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import { rangeError } from '../arg-errors.js';
 import { MathRound, MathSqrt } from '../primordials.js';
 import type { Activation, DeviceSelection, Gate, HostOrDevice, Layout, Offload, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
+import { awaitable } from '../awaitable.js';
 // For a doc comment's link.
 import type { attentionWeightsFromStateDict } from '../state-dict.js';
 import type { OpSpec, WeightSet } from './spec.js';
@@ -309,5 +310,5 @@ export function cbamForwardAsync(x: Float32Array, shape: Shape4, weights: CBAMWe
 export async function cbamForwardAsync(x: unknown, shape: unknown, weights: unknown, options?: unknown): Promise<Float32Array | DeviceTensor> {
   const fn = 'cbamForwardAsync';
   const opts = parseObject(fn, 'options', options, CBAM_OPTION_KEYS, true);
-  return await runAsync(prepare(fn, CBAM_SPEC, x, shape, weights, opts)); // await: as seForwardAsync
+  return await awaitable(runAsync(prepare(fn, CBAM_SPEC, x, shape, weights, opts))); // lib/awaitable.ts says why
 }

@@ -8,6 +8,7 @@ import { rangeError, rangeErrorText, typeError } from '../arg-errors.js';
 import { MathAbs, MathFloor, MathLog, MathMax, NumberIsFinite, NumberIsSafeInteger } from '../primordials.js';
 import type { DeviceSelection, Gate, HostOrDevice, Layout, Offload, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
+import { awaitable } from '../awaitable.js';
 import type { OpSpec, WeightSet } from './spec.js';
 import { weightArray, weightLength } from './weights.js';
 
@@ -263,7 +264,7 @@ export function ecaForwardAsync(x: Float32Array, shape: Shape4, weights: ECAWeig
 export async function ecaForwardAsync(x: unknown, shape: unknown, weights: unknown, options?: unknown): Promise<Float32Array | DeviceTensor> {
   const fn = 'ecaForwardAsync';
   const opts = parseObject(fn, 'options', options, ECA_OPTION_KEYS, true);
-  return await runAsync(prepare(fn, ECA_SPEC, x, shape, weights, opts)); // await: as seForwardAsync
+  return await awaitable(runAsync(prepare(fn, ECA_SPEC, x, shape, weights, opts))); // lib/awaitable.ts says why
 }
 
 const LN2 = MathLog(2);

@@ -27,6 +27,7 @@ import {
   whileHeld,
 } from '../device-tensor.js';
 import { allocateArray } from '../alloc.js';
+import { awaitable } from '../awaitable.js';
 import { codedError, rangeError, rangeErrorText, typeError } from '../arg-errors.js';
 import { arrayBufferByteLength, bufferOf, isSharedView, lengthOf } from '../typed-arrays.js';
 import { RegExpPrototypeExec, StringPrototypeStartsWith, TypedArrayPrototypeSet, defineOwn, listAppend, listHas } from '../primordials.js';
@@ -410,7 +411,7 @@ export function runAsync(prepared: PreparedCall): Float32Array | DeviceTensor | 
  */
 export async function deviceResultWhenDone(pending: Promise<unknown>, result: DeviceTensor, out: DeviceTensor | null): Promise<DeviceTensor> {
   try {
-    await pending;
+    await awaitable(pending);
   } catch (err) {
     if (result !== out) result.dispose();
     throw err;
@@ -421,7 +422,7 @@ export async function deviceResultWhenDone(pending: Promise<unknown>, result: De
 /** A CPU host call's result once the addon's promise settles. */
 async function hostResult(call: PreparedCall, o: HostOperandSet, operands: HostOperands, pending: Promise<Float32Array>): Promise<Float32Array> {
   try {
-    return callersArray(await pending, operands, o);
+    return callersArray(await awaitable(pending), operands, o);
   } catch (err) {
     throw hostCallError(call, err);
   }
@@ -442,7 +443,7 @@ async function cudaHostResult(
     let refusal = syncRefusal;
     if (pending !== null) {
       try {
-        const y = await pending;
+        const y = await awaitable(pending);
         cudaRan(call);
         return callersArray(y, operands, o);
       } catch (err) {
@@ -455,7 +456,7 @@ async function cudaHostResult(
     const changed = outputs === null ? null : changedOutput(outputs);
     if (changed !== null) throw changed;
     const inputs = snapshot ?? operands;
-    const y = callersArray(await native.cpuForwardAsync(cpuCfg(call, o), inputs, call.offloadAlways), inputs, o);
+    const y = callersArray(await awaitable(native.cpuForwardAsync(cpuCfg(call, o), inputs, call.offloadAlways)), inputs, o);
     warnCpuFallback(call, refusal as Error);
     return y;
   } catch (err) {

@@ -8,6 +8,7 @@ import { rangeError, typeError } from '../arg-errors.js';
 import { MathRound, MathSqrt } from '../primordials.js';
 import type { Activation, DeviceSelection, Gate, HostOrDevice, Layout, Offload, OutputActivation, Shape4 } from '../types.js';
 import { prepare, runAsync, runSync } from './run.js';
+import { awaitable } from '../awaitable.js';
 import type { OpSpec, WeightSet } from './spec.js';
 import { expectLength, validateMlp, weightArray, weightLength } from './weights.js';
 
@@ -363,5 +364,5 @@ export function seForwardAsync(x: Float32Array, shape: Shape4, weights: SEWeight
 export async function seForwardAsync(x: unknown, shape: unknown, weights: unknown, options?: unknown): Promise<Float32Array | DeviceTensor> {
   const fn = 'seForwardAsync';
   const opts = parseObject(fn, 'options', options, SE_OPTION_KEYS, true);
-  return await runAsync(prepare(fn, SE_SPEC, x, shape, weights, opts)); // await: settles without a `then` (a caller's may be replaced)
+  return await awaitable(runAsync(prepare(fn, SE_SPEC, x, shape, weights, opts))); // lib/awaitable.ts says why
 }

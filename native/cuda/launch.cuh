@@ -67,7 +67,8 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   // 'auto' runs it on the CPU (lib/ops/fallback.ts).
   if (N * C * HW > (int64_t(1) << 40) || C > (1 << 24) || HW > (int64_t(1) << 30) || N > (1 << 26))
     return Status::Error(StatusCode::Unsupported,
-                         "shape too large for the CUDA kernel: it takes C <= 16777216, H*W <= 1073741824, N <= 67108864");
+                         "shape too large for the CUDA kernel: it takes C <= 16777216, H*W <= 1073741824, N <= 67108864 "
+                         "and N*C*H*W <= 2^40");
   const int64_t es = sizeof(T);
   const int64_t U = NHWC ? HW : C;          // units per sample
   const int64_t unit = NHWC ? C : HW;       // elements per unit

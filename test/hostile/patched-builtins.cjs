@@ -77,6 +77,17 @@ async function main() {
       return apply(orig, this, args);
     };
   });
+  // `await` reads a promise's constructor (and settles through its then unless that is the
+  // intrinsic Promise): lib/ awaits only promises it gave an own constructor (lib/awaitable.ts).
+  const PromiseIntrinsic = Promise;
+  const ctorDescriptor = Object.getOwnPropertyDescriptor(Promise.prototype, 'constructor');
+  Object.defineProperty(Promise.prototype, 'constructor', {
+    get() {
+      if (counting) count('Promise.prototype.constructor');
+      return PromiseIntrinsic;
+    },
+    configurable: true,
+  });
   for (let f = 0; f < forms.length; f++) {
     const [what, run] = forms[f];
     hits.clear();
@@ -84,8 +95,13 @@ async function main() {
     let y;
     try {
       // Counted until the call has settled: an async form's promise must settle without a
-      // `then` or any other built-in a caller may have replaced (\`await\` calls none).
-      y = await run();
+      // `then`, a promise's constructor, or any other built-in a caller may have replaced. This
+      // script's own await reads the returned promise's constructor: given one of its own here.
+      const p = run();
+      counting = false;
+      if (p instanceof Promise) Reflect.defineProperty(p, 'constructor', { value: PromiseIntrinsic });
+      counting = true;
+      y = await p;
       counting = false;
     } catch (err) {
       counting = false;
@@ -97,6 +113,7 @@ async function main() {
     check(hits.size === 0, `${what}: consulted ${JSON.stringify([...hits])}`);
   }
   restore();
+  Object.defineProperty(Promise.prototype, 'constructor', ctorDescriptor);
 
   // 2. Lies, each on its own, against calls that must be refused.
   const refusals = [
