@@ -87,13 +87,14 @@ function nodeGyp() {
 // A checkout installed into another project (`npm install /path/to/checkout`: npm links it and
 // runs its scripts again) keeps the build it has: rebuilding there would use that project's
 // environment (a build made with SQEX_CUDA=OFF came back with CUDA, after minutes of nvcc).
-function sameDir(a, b) {
+function realDir(p) {
   try {
-    return fs.realpathSync(a) === fs.realpathSync(b);
+    return fs.realpathSync(p);
   } catch {
-    return path.resolve(a) === path.resolve(b);
+    return path.resolve(p);
   }
 }
+// dir is parent or a folder inside it (both real paths)
 function inside(dir, parent) {
   const rel = path.relative(parent, dir);
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
@@ -103,7 +104,7 @@ function inside(dir, parent) {
 // checkout itself, as a review found).
 const project = process.env.npm_config_local_prefix || process.env.INIT_CWD;
 const builtAddon = path.join(root, 'build', 'Release', 'squeeze_excite.node');
-const intoAnother = project && !sameDir(project, root) && !inside(path.resolve(project), root) && !inside(path.resolve(project), fs.realpathSync(root));
+const intoAnother = project && !inside(realDir(project), realDir(root));
 if (mode === 'cmake' && !process.env.SQEX_BUILD && intoAnother && fs.existsSync(builtAddon)) {
   console.log(
     `squeeze-excite: installed from the checkout ${root} into ${project}: using its build (build/Release/squeeze_excite.node) as it is. ` +

@@ -109,12 +109,12 @@ Napi::Value CpuForwardAsync(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   PinModule();
   InitEnvState(env);
-  SetOwn(exports, "info", Napi::Function::New(env, Guarded<Info>, "info"));
-  SetOwn(exports, "setThreads", Napi::Function::New(env, Guarded<SetThreads>, "setThreads"));
-  SetOwn(exports, "cpuForward", Napi::Function::New(env, Guarded<CpuForward>, "cpuForward"));
-  SetOwn(exports, "cpuForwardAsync", Napi::Function::New(env, Guarded<CpuForwardAsync>, "cpuForwardAsync"));
+  ExportFunction<Info>(env, exports, "info");
+  ExportFunction<SetThreads>(env, exports, "setThreads");
+  ExportFunction<CpuForward>(env, exports, "cpuForward");
+  ExportFunction<CpuForwardAsync>(env, exports, "cpuForwardAsync");
   SetCudaExports(env, exports);
-  SetOwn(exports, "setResultAllocator", Napi::Function::New(env, Guarded<SetResultAllocator>, "setResultAllocator"));
+  ExportFunction<SetResultAllocator>(env, exports, "setResultAllocator");
   return exports;
 }
 

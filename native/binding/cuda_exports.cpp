@@ -369,19 +369,19 @@ Napi::Value CudaBenchmark(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void SetCudaExports(Napi::Env env, Napi::Object exports) {
-  SetOwn(exports, "cudaStatus", Napi::Function::New(env, Guarded<CudaStatus>, "cudaStatus"));
-  SetOwn(exports, "cudaForwardHost", Napi::Function::New(env, Guarded<CudaForwardHost>, "cudaForwardHost"));
-  SetOwn(exports, "cudaForwardHostAsync", Napi::Function::New(env, Guarded<CudaForwardHostAsync>, "cudaForwardHostAsync"));
-  SetOwn(exports, "cudaForwardDevice", Napi::Function::New(env, Guarded<CudaForwardDevice>, "cudaForwardDevice"));
-  SetOwn(exports, "cudaForwardDeviceAsync", Napi::Function::New(env, Guarded<CudaForwardDeviceAsync>, "cudaForwardDeviceAsync"));
-  SetOwn(exports, "cudaAlloc", Napi::Function::New(env, Guarded<CudaAlloc>, "cudaAlloc"));
-  SetOwn(exports, "cudaFree", Napi::Function::New(env, Guarded<CudaFree>, "cudaFree"));
-  SetOwn(exports, "cudaUpload", Napi::Function::New(env, Guarded<CudaUpload>, "cudaUpload"));
-  SetOwn(exports, "cudaDownload", Napi::Function::New(env, Guarded<CudaDownload>, "cudaDownload"));
-  SetOwn(exports, "cudaDownloadAsync", Napi::Function::New(env, Guarded<CudaDownloadAsync>, "cudaDownloadAsync"));
-  SetOwn(exports, "cudaSynchronize", Napi::Function::New(env, Guarded<CudaSynchronize>, "cudaSynchronize"));
-  SetOwn(exports, "cudaMemInfo", Napi::Function::New(env, Guarded<CudaMemInfo>, "cudaMemInfo"));
-  SetOwn(exports, "cudaBenchmark", Napi::Function::New(env, Guarded<CudaBenchmark>, "cudaBenchmark"));
+  ExportFunction<CudaStatus>(env, exports, "cudaStatus");
+  ExportFunction<CudaForwardHost>(env, exports, "cudaForwardHost");
+  ExportFunction<CudaForwardHostAsync>(env, exports, "cudaForwardHostAsync");
+  ExportFunction<CudaForwardDevice>(env, exports, "cudaForwardDevice");
+  ExportFunction<CudaForwardDeviceAsync>(env, exports, "cudaForwardDeviceAsync");
+  ExportFunction<CudaAlloc>(env, exports, "cudaAlloc");
+  ExportFunction<CudaFree>(env, exports, "cudaFree");
+  ExportFunction<CudaUpload>(env, exports, "cudaUpload");
+  ExportFunction<CudaDownload>(env, exports, "cudaDownload");
+  ExportFunction<CudaDownloadAsync>(env, exports, "cudaDownloadAsync");
+  ExportFunction<CudaSynchronize>(env, exports, "cudaSynchronize");
+  ExportFunction<CudaMemInfo>(env, exports, "cudaMemInfo");
+  ExportFunction<CudaBenchmark>(env, exports, "cudaBenchmark");
 }
 
 }  // namespace sqex::binding

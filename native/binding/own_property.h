@@ -5,6 +5,8 @@
 #pragma once
 #include <napi.h>
 
+#include "binding/errors.h"
+
 #include <cstdint>
 #include <string>
 
@@ -26,6 +28,12 @@ void SetOwn(Napi::Object object, uint32_t index, const T& value) {
 template <class T>
 void SetOwn(const Napi::Error& error, const char* key, const T& value) {
   SetOwn(error.Value(), key, value);
+}
+
+// Exports Fn as exports[name], an own property; its calls go through Guarded (errors.h).
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+void ExportFunction(Napi::Env env, Napi::Object exports, const char* name) {
+  SetOwn(exports, name, Napi::Function::New(env, Guarded<Fn>, name));
 }
 
 }  // namespace sqex::binding
