@@ -25,7 +25,8 @@ import {
 } from './block-options.js';
 import type { DeviceTensor } from './device-tensor.js';
 import { typeError, typeErrorText } from './arg-errors.js';
-import { article } from './describe.js';
+import { article, describe } from './describe.js';
+import { RegExpPrototypeExec } from './primordials.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
 import { SE_SPEC, type SEWeights } from './ops/se.js';
@@ -85,6 +86,18 @@ abstract class Block {
             'this',
             expected,
             'an object posing as a block (a Proxy of one, or an object made from its prototype), not one itself. Call the method on the block itself (with Vue, keep it out of reactive state: markRaw(block), or toRaw(proxy))',
+          );
+        }
+        // Two copies of the package in one process (nested node_modules, a bundle beside an
+        // install): the other copy's block passes no check here, and "must be an SEBlock;
+        // received an SEBlock instance" read as a contradiction (an attack, 2026-12-04).
+        const received = describe(self);
+        if (RegExpPrototypeExec(/^an? (SEBlock|ECABlock|CBAMBlock) instance$/, received) !== null) {
+          throw typeErrorText(
+            fn,
+            'this',
+            expected,
+            `${received} that this copy of squeeze-excite did not make: most likely a block of another copy of the package loaded in the same process. A block works with the copy that made it: call its own methods, or install one copy (npm ls squeeze-excite; npm dedupe)`,
           );
         }
         throw typeError(fn, 'this', expected, self);

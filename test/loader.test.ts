@@ -706,6 +706,30 @@ describe('an addon of another version', () => {
   });
 });
 
+// Two copies of the package in one process (nested node_modules, a bundle beside an install): each
+// works, and a block of one called through the other's methods was refused as "must be an SEBlock;
+// received an SEBlock instance" (an attack, 2026-12-04): the refusal now says what it is and the fix.
+describe.skipIf(noAddon !== null)('two copies of the package in one process', () => {
+  it('each runs; a block of one refused by the other says so, with the fix', () => {
+    const other = packageCopy();
+    const script = `
+      const A = require('./dist/index.js'), B = require(${JSON.stringify(path.join(other, 'dist', 'index.js'))});
+      const w = { w1: Float32Array.of(0.5, -0.25, 1, 2), b1: Float32Array.of(0.1), w2: Float32Array.of(1, -1, 0.5, 2), b2: Float32Array.of(0, 0.2, -0.3, 0.4) };
+      const x = Float32Array.of(1, -2, 3, 4), shape = [1, 4, 1, 1];
+      const a = A.seForward(x, shape, w), b = B.seForward(x, shape, w);
+      const block = new A.SEBlock(w);
+      let refusal = null;
+      try { B.SEBlock.prototype.forward.call(block, x, shape); } catch (e) { refusal = { name: e.name, code: e.code, argument: e.argument, message: e.message }; }
+      console.log(JSON.stringify({ distinct: A.SEBlock !== B.SEBlock, same: Array.from(a).join() === Array.from(b).join(), own: Array.from(block.forward(x, shape)).join() === Array.from(a).join(), refusal }));`;
+    const env: NodeJS.ProcessEnv = { ...process.env, SQUEEZE_EXCITE_BINARY: builtAddon as string };
+    const r = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8' })) as {
+      distinct: boolean; same: boolean; own: boolean; refusal: { name: string; code: string; argument: string; message: string } | null;
+    };
+    expect(r).toMatchObject({ distinct: true, same: true, own: true, refusal: { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'this' } });
+    expect(r.refusal?.message).toMatch(/^SEBlock\.forward: this must be an SEBlock; received an SEBlock instance that this copy of squeeze-excite did not make: most likely a block of another copy of the package loaded in the same process\. .*npm dedupe/);
+  });
+});
+
 /** Runs `script` (which prints { first, second, binary }) in a child with this suite's addon named. */
 function firstAndSecondCall(script: string): { first: { code?: string; message?: string; result?: number[] }; second: number[]; binary: boolean } {
   const env: NodeJS.ProcessEnv = { ...process.env };
