@@ -303,6 +303,29 @@ describe('native loader diagnostics', () => {
     expect(fixes(p.error)).toContain('npm install --omit=dev --ignore-scripts');
   });
 
+  // pnpm's layout (the package a link into the store, its dependencies beside the real folder) run
+  // with --preserve-symlinks: node-gyp-build resolved from the link's folder only, and the LoadError
+  // advised shipping node_modules that were there (an attack, 2026-12-04). It loads now.
+  it.skipIf(noAddon !== null || process.platform === 'win32')('a pnpm-style link under --preserve-symlinks finds node-gyp-build beside the real folder', () => {
+    const store = path.join(scratch, `store${counter++}`, 'node_modules');
+    mkdirSync(store, { recursive: true });
+    const real = packageCopy();
+    rmSync(path.join(real, 'node_modules'));
+    withPrebuild(real);
+    const pkg = path.join(store, 'squeeze-excite');
+    cpSync(real, pkg, { recursive: true });
+    cpSync(path.join(root, 'node_modules', 'node-gyp-build'), path.join(store, 'node-gyp-build'), { recursive: true });
+    const app = path.join(scratch, `app${counter++}`);
+    mkdirSync(path.join(app, 'node_modules'), { recursive: true });
+    symlinkSync(pkg, path.join(app, 'node_modules', 'squeeze-excite'));
+    const script = `const s = require('squeeze-excite'); console.log(JSON.stringify(Array.from(s.seForward(Float32Array.of(1, 2, 3, 4), [1, 4, 1, 1], { w1: new Float32Array(4), w2: new Float32Array(4) }))));`;
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env.SQUEEZE_EXCITE_BINARY;
+    for (const args of [[], ['--preserve-symlinks']]) {
+      expect(JSON.parse(execFileSync(process.execPath, [...args, '-e', script], { cwd: app, env, encoding: 'utf8' })), args.join(' ') || 'no flag').toEqual([0.5, 1, 1.5, 2]);
+    }
+  });
+
   // Yarn Plug'n'Play with the package kept zipped (dependenciesMeta unplugged: false; package.json
   // asks for unplugging): dlopen cannot open a file inside the archive, and "reinstall" would not help.
   it('a prebuild inside a Yarn zip archive: says to let Yarn unplug the package', () => {

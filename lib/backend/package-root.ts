@@ -5,7 +5,7 @@ import { nodeFs, nodeModule, nodePath } from '../node-builtins.js';
 import { errorCode } from './probe.js';
 
 const path = nodePath;
-const { readFileSync } = nodeFs;
+const { readFileSync, realpathSync } = nodeFs;
 
 export const ADDON_FILE = 'squeeze_excite.node';
 const PACKAGE_NAME = 'squeeze-excite';
@@ -22,6 +22,28 @@ export const PACKAGE_ROOT = HERE ? path.resolve(path.dirname(HERE), '..', '..') 
 // .node files it loads are absolute paths, so its anchor only matters for node-gyp-build.
 // Typed as a plain function: the .d.ts must not need @types/node (NodeJS.Require).
 export const nodeRequire: (id: string) => unknown = nodeModule.createRequire(HERE ?? path.join(process.cwd(), 'noop.js'));
+
+/**
+ * require(id) of a dependency (node-gyp-build): from this file, then, if not found, from its real
+ * path. Under --preserve-symlinks a linked package (pnpm's store, npm link) resolves from the
+ * link's folder, where its dependencies are not: pnpm puts them beside the real folder (an
+ * attack, 2026-12-04: the LoadError advised shipping node_modules, which were there).
+ */
+export function requireDependency(id: string): unknown {
+  try {
+    return nodeRequire(id);
+  } catch (err) {
+    if (HERE === null || errorCode(err) !== 'MODULE_NOT_FOUND') throw err;
+    let real: string;
+    try {
+      real = realpathSync(HERE);
+    } catch {
+      throw err;
+    }
+    if (real === HERE) throw err;
+    return nodeModule.createRequire(real)(id);
+  }
+}
 
 /**
  * Whether this file runs from its package folder, and the package's version. A bundler (esbuild,

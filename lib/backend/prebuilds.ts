@@ -3,7 +3,7 @@
 
 import { nodeFs, nodeOs, nodePath } from '../node-builtins.js';
 import { readManifest, type ShippedCudaBuild } from './cuda-builds.js';
-import { nodeRequire } from './package-root.js';
+import { requireDependency } from './package-root.js';
 import { deniedPath, describeError, errorCode } from './probe.js';
 
 const fs = nodeFs;
@@ -55,7 +55,7 @@ function searchPrebuilds(root: string): Prebuilds {
   if (!existsSync(dir)) return none(`no prebuilds/ folder in ${root}`);
   let helpers: NodeGypBuildHelpers;
   try {
-    helpers = nodeRequire('node-gyp-build') as NodeGypBuildHelpers;
+    helpers = requireDependency('node-gyp-build') as NodeGypBuildHelpers;
   } catch (err) {
     // Under the permission model: Node 20 refuses its first line, a probe of /etc/alpine-release
     // (musl or glibc), unless that file may be read (a newcomer's check, 2026-12-02); and in an
