@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <vector>
 
@@ -16,6 +15,7 @@
 #include "pipeline.h"
 #include "sqex/cpu.h"
 #include "pool_units.h"
+#include "scratch.h"
 #include "system_limits.h"
 #include "thread_pool.h"
 
@@ -234,22 +234,7 @@ void spatial_rows(const Kernels& kn, const double* mean, const double* mx, const
 
 // A call's scratch. Every element is written before it is read (the pooling units fill their
 // partials, the FCs, gates, maps and spatial gate write every output), so a buffer kept from an
-// earlier call serves as it is: resize never shrinks a buffer, and grows one without zeroing it.
-template <class T>
-struct Buffer {
-  std::unique_ptr<T[]> p;
-  int64_t cap = 0;
-  void resize(int64_t n) {
-    if (n > cap) {
-      p.reset(new T[size_t(n)]);  // not value-initialised
-      cap = n;
-    }
-  }
-  T* data() const { return p.get(); }
-  T& operator[](size_t i) const { return p[i]; }
-  int64_t bytes() const { return cap * int64_t(sizeof(T)); }
-};
-
+// earlier call serves as it is (scratch.h).
 struct Scratch {
   Buffer<float> s, g, pmax;
   Buffer<double> zz, h, o, mean, mx, psum;
@@ -280,11 +265,9 @@ struct Scratch {
   }
 };
 
-// The scratch of the last call, kept for the next one: the spatial maps grow with H*W (20 bytes a
-// pixel), and allocated anew each call they came as fresh pages, zeroed, even with `out`: CBAM
-// 1x1x1024x1024 faulted ~5,500 pages a call (29 ms against 14 ms with the memory kept). One set
-// for the process, taken by one call at a time (a concurrent call allocates its own), and kept
-// only up to kKeptScratchBytes.
+// The scratch of the last call, kept for the next one (scratch.h): the spatial maps grow with H*W
+// (20 bytes a pixel), and allocated anew each call they came as fresh pages, zeroed, even with
+// `out`: CBAM 1x1x1024x1024 faulted ~5,500 pages a call (29 ms against 14 ms with the memory kept).
 struct ScratchSet {
   std::vector<Scratch> slots;  // whole-sample tasks, one per participant
   Scratch block;
@@ -294,30 +277,6 @@ struct ScratchSet {
     return b;
   }
 };
-constexpr int64_t kKeptScratchBytes = int64_t(32) << 20;
-struct KeptScratch {
-  std::mutex mutex;
-  std::unique_ptr<ScratchSet> set;
-};
-// Never destroyed, as the pool (thread_pool.cpp): an async call still running on a libuv thread
-// while the process exits must not meet a destroyed mutex when it puts its scratch back.
-KeptScratch& kept_scratch() {
-  static KeptScratch* k = new KeptScratch();
-  return *k;
-}
-
-std::unique_ptr<ScratchSet> take_scratch() {
-  KeptScratch& k = kept_scratch();
-  std::lock_guard<std::mutex> lock(k.mutex);
-  return std::move(k.set);
-}
-
-void keep_scratch(std::unique_ptr<ScratchSet> set) {
-  if (!set || set->bytes() > kKeptScratchBytes) return;
-  KeptScratch& k = kept_scratch();
-  std::lock_guard<std::mutex> lock(k.mutex);
-  if (!k.set || k.set->bytes() < set->bytes()) k.set = std::move(set);
-}
 
 // One block of nb samples, its phases split over up to `threads` threads (1: all on the caller).
 // nf: the spatial weights that are not finite, null when all are (spatial_rows); stream: NCHW's
@@ -556,9 +515,9 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
     }
   }
 
-  std::unique_ptr<ScratchSet> set = take_scratch();
+  ScratchLease<ScratchSet> set;
+  if (!set) return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
   try {
-    if (!set) set.reset(new ScratchSet());
     if (whole > 0) {
       const size_t want = size_t(std::min<int64_t>(threads, whole));  // participants <= tasks
       if (set->slots.size() < want) set->slots.resize(want);
@@ -566,7 +525,7 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
     }
     if (rest > 0) set->block.resize(nb_max, cc, p.hidden, p.shape.h, ww, p.spatial_k, int64_t(threads) * kTasksPerThread, nhwc);
   } catch (const std::bad_alloc&) {
-    return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");  // set freed: nothing kept
+    return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
   }
   std::vector<Scratch>& slots = set->slots;
   Scratch& block = set->block;
@@ -581,7 +540,6 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
     const int64_t nb = std::min(nb_max, n_total - n0);
     run_block(p, wt, nf, stream, x + n0 * sample, y + n0 * sample, nb, threads, block);
   }
-  keep_scratch(std::move(set));
   return Status::Ok();
 }
 

@@ -8,6 +8,7 @@
 #include "common.h"
 #include "pipeline.h"
 #include "pool_units.h"
+#include "scratch.h"
 #include "thread_pool.h"
 
 namespace sqex {
@@ -61,6 +62,13 @@ void fc_rows(const float* w, const float* b, int64_t rows, int64_t k, const doub
 }
 
 namespace {
+
+// The pipeline's scratch (scratch.h): the means z [rows, C], the gates s, NHWC's partial sums.
+struct PipelineScratch {
+  Buffer<double> z, partial;
+  Buffer<float> s;
+  int64_t bytes() const { return z.bytes() + partial.bytes() + s.bytes(); }
+};
 
 // One sample end to end on the calling thread.
 void run_sample(const OpParams& p, const Tensors& t, ExciteFn excite, void* ctx, int slot, int64_t n, double* z,
@@ -148,17 +156,22 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
     if (!st.ok()) return st;
   }
 
-  std::vector<float> s;
-  std::vector<double> z, partial;
   // NHWC: one row of C partial sums per (sample, chunk) of a block; whole-sample tasks one per slot.
+  // Every element is written before it is read (the pooling fills z and the partial sums, the
+  // excitation every gate), so the last call's buffers serve as they are.
   const int64_t chunks = nhwc ? pool_chunks(hw, cc) : 1;
+  ScratchLease<PipelineScratch> scratch;
+  if (!scratch) return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
   try {
-    z.resize(size_t(std::max<int64_t>(nb_max, slot_threads) * cc));
-    s.resize(size_t(std::max<int64_t>(nb_max, slot_threads) * cc));
-    if (nhwc) partial.resize(size_t((rest > 0 ? std::max<int64_t>(nb_max * chunks, slot_threads) : slot_threads) * cc));
+    scratch->z.resize(std::max<int64_t>(nb_max, slot_threads) * cc);
+    scratch->s.resize(std::max<int64_t>(nb_max, slot_threads) * cc);
+    if (nhwc) scratch->partial.resize((rest > 0 ? std::max<int64_t>(nb_max * chunks, slot_threads) : slot_threads) * cc);
   } catch (const std::bad_alloc&) {
     return Status::Error(StatusCode::OutOfMemory, "the CPU scratch buffers");
   }
+  const Buffer<double>& z = scratch->z;
+  const Buffer<double>& partial = scratch->partial;
+  const Buffer<float>& s = scratch->s;
 
   if (whole > 0) {
     // One task per sample; slots per participating thread.
