@@ -136,7 +136,8 @@ fi
 
 echo "== native harness check (float64 reference, scalar and NEON tables) =="
 # -ffp-contract=off as the addon (CMakeLists.txt): the row-scale check compares bits.
-if aarch64-linux-gnu-g++ -O3 -std=c++17 -ffp-contract=off -pthread -Inative/include -Inative/cpu native/dev/cpu_se_bench.cpp native/cpu/*.cpp \
+# SQEX_POISON_SCRATCH: the scratch kept between calls poisoned each call (native/cpu/scratch.h).
+if aarch64-linux-gnu-g++ -O3 -std=c++17 -ffp-contract=off -DSQEX_POISON_SCRATCH -pthread -Inative/include -Inative/cpu native/dev/cpu_se_bench.cpp native/cpu/*.cpp \
   -o "$work/cpu_se_bench" 2>"$work/harness-build.log"; then
   "$qemu" "$work/cpu_se_bench" check >"$work/harness.log" 2>&1
   ci_harness_verdict "$work/harness.log" $? "native/dev/cpu_se_bench check on aarch64" neon
