@@ -7,7 +7,7 @@
 
 import { describe } from './describe.js';
 import { isPlainObject, isPromiseValue } from './is.js';
-import { ArrayIsArray, StringPrototypeIncludes, StringPrototypeSlice, defineOwn, withProps } from './primordials.js';
+import { ArrayIsArray, ReflectGetOwnPropertyDescriptor, StringPrototypeIncludes, StringPrototypeSlice, defineOwn, withProps } from './primordials.js';
 import { typedArrayName } from './typed-arrays.js';
 
 const isArray = ArrayIsArray;
@@ -81,6 +81,11 @@ function fixFor(arg: string, expected: string, value: unknown): string | undefin
     return 'A SafetensorsFile holds a whole state dict: build the block with SEBlock/ECABlock/CBAMBlock.fromStateDict(file, prefix, { kind }) (`npx squeeze-excite inspect FILE` prints each module\'s prefix and kind)';
   }
   // forward(x, { out }) with a Float32Array x, as the GPU examples write forward(xd, { out: yd }).
+  // An array-like ({ 0: 2, 1: 8, ..., length: 4 }: JSON of an Int32Array, a tensor library's shape
+  // object) is a shape, not options in its place (an attack, 2026-12-04). Own data properties only.
+  if (arg === 'shape' && isPlainObject(value) && typeof ownData(value, 'length') === 'number' && ownData(value, '0') !== undefined) {
+    return 'To pass an array-like shape: Array.from(shape)';
+  }
   if (arg === 'shape' && isPlainObject(value)) {
     return 'An object came where the shape goes: a Float32Array x always needs its shape [N, C, H, W] after it; only a DeviceTensor x, which carries its shape, may leave it out';
   }
@@ -178,3 +183,12 @@ export function codedError(message: string, code: string): Error & { code: strin
   return withProps(new Error(message), { code });
 }
 
+/** An own data property's value (no getter runs; a Proxy's trap may, guarded), else undefined. */
+function ownData(value: object, key: string): unknown {
+  try {
+    const d = ReflectGetOwnPropertyDescriptor(value, key);
+    return d !== undefined && 'value' in d ? d.value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -13,7 +13,7 @@ import {
   ObjectCreate,
   ObjectFreeze,
   ObjectHasOwn,
-  ObjectKeys as objectKeys,
+  ObjectGetOwnPropertyNames as ownStringKeys,
   RegExpPrototypeExec,
   StringPrototypeToLowerCase,
   joinList,
@@ -143,8 +143,8 @@ const EMPTY: Readonly<Record<string, unknown>> = ObjectFreeze(ObjectCreate(null)
 /**
  * An options (or weights) object, snapshotted: undefined gives {}; anything but a plain object
  * is a TypeError, and so is an own key outside `known` (a misspelt option would otherwise be
- * silently ignored). Returns a null-prototype copy in which every own enumerable string
- * key was read exactly once, so a getter cannot pass the checks with one value and run with
+ * silently ignored). Returns a null-prototype copy in which every own string key
+ * (enumerable or not) was read exactly once, so a getter cannot pass the checks with one value and run with
  * another, and keys inherited from a polluted Object.prototype are never seen. (Internal: the
  * copy is never handed back to user code.)
  */
@@ -160,7 +160,10 @@ export function parseObject(
   const expected = (): string => `${optional ? 'undefined or ' : ''}a plain object with only the keys ${joinList(known, ', ')}`;
   if (!isPlainObject(value)) throw typeError(fn, arg, expected(), value);
   const copy = ObjectCreate(null) as Record<string, unknown>;
-  const keys = readGuarded(fn, arg, expected, value, () => objectKeys(value)); // own enumerable string keys, once
+  // Every own string key, enumerable or not, read once: Object.keys skipped one defined with
+  // Object.defineProperty, so a non-enumerable `out` was neither written nor refused, nor was a
+  // misspelt key (an attack, 2026-12-04).
+  const keys = readGuarded(fn, arg, expected, value, () => ownStringKeys(value));
   for (let k = 0; k < keys.length; k++) {
     const key = keys[k]!;
     let isKnown = false;

@@ -1,8 +1,8 @@
 // Words for a received value in refusals ("a Float64Array of length 3"), never running more of the
 // caller's code than a guarded probe, and other small wordings (article, shape, file kind).
 
-import { isPlainObject } from './is.js';
-import { ArrayIsArray, JSONStringify, ObjectIs, ReflectApply, RegExpPrototypeExec, StringCtor, StringPrototypeSlice, joinList } from './primordials.js';
+import { isMapValue, isPlainObject, isProxyValue } from './is.js';
+import { ArrayIsArray, JSONStringify, ObjectIs, ReflectApply, ReflectGetPrototypeOf, RegExpPrototypeExec, StringCtor, StringPrototypeSlice, joinList } from './primordials.js';
 import { arrayBufferByteLength, isDetached, isSharedView, isView, lengthOf, sharedArrayBufferByteLength, typedArrayName } from './typed-arrays.js';
 
 const isArray = ArrayIsArray;
@@ -89,11 +89,16 @@ function describeUnguarded(value: unknown): string {
     return typeof length === 'number' ? `an Array of length ${length}` : 'an Array';
   }
   // From here every probe may run a trap or a getter.
-  const hook = probe(() => (value as { [describeHook]?: unknown })[describeHook]);
+  const proxy = isProxyValue(value);
+  // Not asked of a Proxy: its get trap would see the private key and could write the words (an
+  // attack, 2026-12-04, had it answer "a Float32Array of length 240" where x was refused).
+  const hook = proxy ? undefined : probe(() => (value as { [describeHook]?: unknown })[describeHook]);
   if (typeof hook === 'function') {
     const text = probe(() => StringCtor(ReflectApply(hook as () => unknown, value, [])));
     if (text !== undefined) return text;
   }
+  // A Proxy whose getPrototypeOf trap throws is no object "made by Object.create(proto)".
+  if (proxy && probe(() => ReflectGetPrototypeOf(value as object)) === undefined) return exotic();
   const plain = probe(() => isPlainObject(value));
   if (plain === undefined) return exotic();
   if (plain) return 'an object';
@@ -106,7 +111,13 @@ function describeUnguarded(value: unknown): string {
   // Past the internal-slot checks above, an object that names a typed array or buffer class is not
   // one (a Proxy of one, Object.create(Float32Array.prototype)): say so, or "must be a
   // Float32Array; received a Float32Array instance" reads as a contradiction.
-  if (RegExpPrototypeExec(describedTypedArrayName, ctorName) !== null) {
+  // So for an Array and a Map (a Vue reactive() Map, Object.create(Array.prototype)): an array or a
+  // Map got here only by not being one (an attack, 2026-12-04: "received a Map instance").
+  if (
+    RegExpPrototypeExec(describedTypedArrayName, ctorName) !== null ||
+    ctorName === 'Array' ||
+    (ctorName === 'Map' && !isMapValue(value))
+  ) {
     return `an object posing as ${article(ctorName)} ${ctorName} (a Proxy of one, or an object made from its prototype), not one itself`;
   }
   // Object.create(proto) with a plain object as proto inherits Object as its constructor: "an

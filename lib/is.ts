@@ -36,6 +36,14 @@ const isMapIntrinsic = trusted(utilTypes.isMap, new Map(), new Set(), (v) => {
   }
 });
 
+// No probe answers this without util.types (a Proxy is built to pass for its target): false then.
+const isProxyIntrinsic = trusted(utilTypes.isProxy, new Proxy({}, {}), {}, () => false);
+
+/** A Proxy (util.types.isProxy): only for a refusal's words, so no fallback probe. */
+export function isProxyValue(value: unknown): boolean {
+  return isProxyIntrinsic(value);
+}
+
 const isPromiseIntrinsic = trusted(utilTypes.isPromise, Promise.resolve(), {}, () => false);
 
 /** A native Promise (what an …Async call returns): only for an error's hint, so no fallback probe. */

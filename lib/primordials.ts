@@ -31,6 +31,7 @@ export const ObjectFreeze = Object.freeze;
 export const ObjectHasOwn = Object.hasOwn;
 export const ObjectIs = Object.is;
 export const ObjectKeys = Object.keys;
+export const ObjectGetOwnPropertyNames = Object.getOwnPropertyNames;
 export const ArrayIsArray = Array.isArray;
 export const NumberIsFinite = Number.isFinite;
 export const NumberIsInteger = Number.isInteger;

@@ -1172,3 +1172,60 @@ describe('messages for the usual mix-ups', () => {
     );
   });
 });
+
+// From an attack with objects of other realms and exotic objects (2026-12-04): options defined as
+// non-enumerable own properties were ignored (a new array returned, out untouched, a misspelt key
+// let through); refusals called a Proxy of a Map or Object.create(Array.prototype) "a Map / an
+// Array instance", a Proxy whose getPrototypeOf trap throws "made by Object.create(proto)", and let
+// a Proxy's get trap see a private symbol and choose the words; an array-like shape got the hint
+// for options passed in the shape's place.
+describe('non-enumerable options and exotic objects in refusals', () => {
+  const w = { w1: new Float32Array(HIDDEN * C).fill(0.1), w2: new Float32Array(C * HIDDEN).fill(-0.1) };
+  test('a non-enumerable own option is read like any other, and a misspelt one is refused', () => {
+    const x = rand(NUMEL);
+    const out = new Float32Array(NUMEL).fill(NaN);
+    const options = Object.defineProperty({}, 'out', { value: out });
+    const y = seForward(x, SHAPE, w, options as never);
+    expect(y).toBe(out);
+    expect(bitsEqual(out, seForward(x, SHAPE, w))).toBe(true);
+    const misspelt = Object.defineProperty({}, 'lyout', { value: 'NHWC' });
+    expect(() => seForward(x, SHAPE, w, misspelt as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'options', message: expect.stringContaining('the unknown key "lyout"') }));
+    const weights = Object.defineProperty({ w1: w.w1 }, 'w2', { value: w.w2 });
+    expect(bitsEqual(seForward(x, SHAPE, weights as never), seForward(x, SHAPE, w))).toBe(true);
+  });
+
+  test('objects posing as an Array or a Map are described as such; a real Map is not', () => {
+    expect(() => seForward(rand(NUMEL), Object.create(Array.prototype) as never, w)).toThrow(
+      /shape must be .*; received an object posing as an Array \(a Proxy of one, or an object made from its prototype\), not one itself/,
+    );
+    for (const posing of [new Proxy(new Map(), {}), Object.create(Map.prototype) as object]) {
+      expect(() => SEBlock.fromStateDict(posing as never, 'se', { kind: 'timm.SEModule' })).toThrow(
+        expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'tensors', message: expect.stringMatching(/received an object posing as a Map \(a Proxy of one/) }),
+      );
+    }
+    expect(() => seForward(rand(NUMEL), SHAPE, w, new Map() as never)).toThrow(/options must be .*; received a Map instance$/);
+  });
+
+  test("a Proxy's traps neither see the private describe key nor pass for a plain object", () => {
+    const symbols: symbol[] = [];
+    const liar = new Proxy({}, {
+      get(_t, k) {
+        if (typeof k === 'symbol') {
+          symbols.push(k);
+          return () => 'a Float32Array of length 240';
+        }
+        return undefined;
+      },
+    });
+    expect(() => seForward(liar as never, SHAPE, w)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'x', message: expect.not.stringContaining('a Float32Array of length 240') }));
+    expect(symbols).toEqual([]);
+    const throwingProto = new Proxy({}, { getPrototypeOf() { throw new Error('trap'); } });
+    expect(() => seForward(rand(NUMEL), SHAPE, w, throwingProto as never)).toThrow(/options must be .*; received a Proxy or exotic object$/);
+  });
+
+  test('an array-like shape gets the Array.from hint, options in its place the other one', () => {
+    const arrayLike = { 0: N, 1: C, 2: H, 3: W, length: 4 };
+    expect(() => seForward(rand(NUMEL), arrayLike as never, w)).toThrow(/received an object\. To pass an array-like shape: Array\.from\(shape\)$/);
+    expect(() => seForward(rand(NUMEL), { layout: 'NCHW' } as never, w)).toThrow(/An object came where the shape goes/);
+  });
+});
