@@ -472,6 +472,27 @@ for (const b of BUNDLERS) {
       expect(ran.y).toHaveLength(4);
     });
 
+    // An ES-module bundle has no __filename, and the loader took process.cwd() at import: with the
+    // working directory deleted that threw ENOENT out of the app's import, uncoded, even with
+    // SQUEEZE_EXCITE_BINARY set (a helper's test of deployments, 2026-12-04).
+    it.runIf(b.name === 'esbuild' && process.platform !== 'win32')('esm with its working directory deleted: a coded refusal on first use, and SQUEEZE_EXCITE_BINARY runs it', () => {
+      const outfile = path.join(app, 'out', 'esm-no-cwd.mjs');
+      execFileSync(b.bin, b.args('app.mjs', outfile, 'esm', false), { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const gone = path.join(scratch, `gone${counter++}`);
+      const run = (env: Record<string, string>): AppRun => {
+        const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
+        if (!('SQUEEZE_EXCITE_BINARY' in env)) delete childEnv.SQUEEZE_EXCITE_BINARY;
+        const script = 'mkdir "$1" && cd "$1" && rmdir "$1" && exec "$2" "$3"';
+        return JSON.parse(execFileSync('sh', ['-c', script, 'sh', gone, process.execPath, outfile], { env: childEnv, encoding: 'utf8' })) as AppRun;
+      };
+      const refused = run({});
+      expect(refused.code).toBe('ERR_SQEX_LOAD');
+      expect(refused.error).toMatch(/this copy of squeeze-excite was bundled into an ES-module bundle/);
+      const ran = run({ SQUEEZE_EXCITE_BINARY: prebuild });
+      expect(ran.error).toBeNull();
+      expect(ran.y).toHaveLength(4);
+    });
+
     for (const format of ['cjs', 'esm'] as const) {
       it(`${format}: bundled whole, it fails on first use with advice to mark the package external`, () => {
         const r = bundleAndRun(format, false);

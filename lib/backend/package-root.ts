@@ -16,12 +16,24 @@ const PACKAGE_NAME = 'squeeze-excite';
  * helper's test of bundlers, 2026-12-03).
  */
 const HERE: string | null = typeof __filename === 'string' && path.isAbsolute(__filename) ? __filename : null;
+/**
+ * The working directory, or the filesystem's root where there is none: process.cwd() throws ENOENT
+ * once the directory was deleted, which at module level (an ES-module bundle, no __filename) threw
+ * out of the app's import, uncoded and before any call (a helper's test of deployments, 2026-12-04).
+ */
+function cwdOrRoot(): string {
+  try {
+    return process.cwd();
+  } catch {
+    return path.parse(process.execPath).root;
+  }
+}
 /** Package root: dist/backend/package-root.js → ../.. (in a bundle: two levels above the bundle). */
-export const PACKAGE_ROOT = HERE ? path.resolve(path.dirname(HERE), '..', '..') : process.cwd();
+export const PACKAGE_ROOT = HERE ? path.resolve(path.dirname(HERE), '..', '..') : cwdOrRoot();
 // A require that works in CommonJS, in a CommonJS bundle and in an ES-module bundle alike; the
 // .node files it loads are absolute paths, so its anchor only matters for node-gyp-build.
 // Typed as a plain function: the .d.ts must not need @types/node (NodeJS.Require).
-export const nodeRequire: (id: string) => unknown = nodeModule.createRequire(HERE ?? path.join(process.cwd(), 'noop.js'));
+export const nodeRequire: (id: string) => unknown = nodeModule.createRequire(HERE ?? path.join(cwdOrRoot(), 'noop.js'));
 
 /**
  * require(id) of a dependency (node-gyp-build): from this file, then, if not found, from its real
