@@ -3,12 +3,12 @@
 // prebuild only, a local build that shadows a prebuild, addons disabled, or a bundled copy. The
 // advice must fit the failure: a compiler only where no shipped binary can fit.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PERMISSION_FLAG } from './helpers.js';
+import { PERMISSION_FLAG, onPath } from './helpers.js';
 import { BINDING_CONTRACT } from '../dist/backend/contract.js';
 
 const root = path.resolve(__dirname, '..');
@@ -283,6 +283,28 @@ describe('native loader diagnostics', () => {
     expect(message).toContain('is there, but this process may not read it');
     expect(fixes(message)).toContain(`chmod -R a+rX ${dir}`);
     expect(fixes(message)).not.toMatch(/Reinstall|rm -rf/);
+  });
+
+  // The prebuilds/ folder itself unsearchable (a tar or Docker COPY leaving it 700 for another
+  // user): the advice was a compiler's build (a helper's test of deployments, 2026-12-04). Root
+  // reads any folder, so the child runs as nobody.
+  const asNobody = process.platform === 'linux' && process.getuid?.() === 0 && onPath('runuser') && noAddon === null;
+  it.runIf(asNobody)('a prebuilds folder this user may not search: says to make the package readable, not to build', () => {
+    const dir = packageCopy();
+    withPrebuild(dir);
+    chmodSync(scratch, 0o755);
+    for (const sub of ['prebuilds', prebuildDir]) {
+      chmodSync(path.join(dir, 'prebuilds'), 0o755);
+      chmodSync(path.join(dir, prebuildDir), 0o755);
+      chmodSync(path.join(dir, sub), 0o700);
+      const childEnv: NodeJS.ProcessEnv = { ...process.env };
+      delete childEnv.SQUEEZE_EXCITE_BINARY;
+      const p = JSON.parse(execFileSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', PROBE], { cwd: dir, env: childEnv, encoding: 'utf8' })) as Probe;
+      expect(p.errorCode, sub).toBe('ERR_SQEX_LOAD');
+      expect(p.error, sub).toMatch(/the prebuilt binaries' folder is there, but this process may not search it: .*EACCES/);
+      expect(fixes(p.error), sub).toContain(`chmod -R a+rX ${dir}`);
+      expect(fixes(p.error), sub).not.toMatch(COMPILER_ADVICE);
+    }
   });
 
   // The same helper: the package folder shipped alone, without node-gyp-build beside it, was told

@@ -154,9 +154,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     if ((prebuild.reason ?? '').includes(`${prebuild.file}: cannot open shared object file: Permission denied`)) {
       return {
         cause: `the prebuilt binary for this platform is there, but this process may not read it: ${prebuild.reason}`,
-        fixes: [
-          `Make the package readable (and its folders searchable) by the user that runs node: chmod -R a+rX ${shellArg(root)}   (or install it as that user, or with a umask that leaves files readable, e.g. umask 022)`,
-        ],
+        fixes: [makeReadable(root)],
       };
     }
     // dlopen words another architecture's file as "No such file or directory" (an attack, 2026-12-02).
@@ -169,6 +167,14 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     return {
       cause: `the prebuilt binary for this platform is there but did not load: ${prebuild.reason}${otherArch}`,
       fixes: [...reinstall, 'If it still fails, report the "Tried:" list above with the output of: node -p "process.versions" and ldd --version'],
+    };
+  }
+  // So for prebuilds/ or its platform folder: a compiler's build would meet the same modes (a
+  // helper's test of deployments, 2026-12-04, got build-tool advice for a folder of mode 700).
+  if (prebuild && (prebuild.code === 'EACCES' || prebuild.code === 'EPERM')) {
+    return {
+      cause: `the prebuilt binaries' folder is there, but this process may not search it: ${prebuild.reason}`,
+      fixes: [makeReadable(root)],
     };
   }
   // A local build that is there but does not load (damaged, cut short, built for another Node):
@@ -241,4 +247,9 @@ export function describeLoadFailure(report: LoadReport, root: string): string {
   const tried = report.attempts.map((a) => `  - ${a.kind}${a.file ? ` ${a.file}` : ''}: ${a.reason ?? 'ok'}`).join('\n');
   const { cause, fixes } = diagnose(report, root);
   return `squeeze-excite: could not load the native addon for ${target}: ${cause}.\nTried:\n${tried}\nTo fix it:\n${fixes.map((f) => `  - ${f}`).join('\n')}`;
+}
+
+/** The fix for package files this user may not read (a Docker COPY with a restrictive umask). */
+function makeReadable(root: string): string {
+  return `Make the package readable (and its folders searchable) by the user that runs node: chmod -R a+rX ${shellArg(root)}   (or install it as that user, or with a umask that leaves files readable, e.g. umask 022)`;
 }
