@@ -515,6 +515,24 @@ for (const b of BUNDLERS) {
       expect(ran.y).toHaveLength(4);
     });
 
+    // Inside a Node single-executable application require() loads built-in modules only, so the
+    // advice to mark the package external cannot work there (a helper built such a SEA, 2026-12-04,
+    // and met ERR_UNKNOWN_BUILTIN_MODULE). Building a SEA takes postject; here node:sea's isSea()
+    // answers true through a preloaded stub, and the bundle is the SEA's main script.
+    it.runIf(b.name === 'esbuild')('cjs inside a single-executable application: SQUEEZE_EXCITE_BINARY is the fix, not external', () => {
+      const outfile = path.join('out', 'cjs-sea.cjs');
+      execFileSync(b.bin, b.args('app.cjs', outfile, 'cjs', false), { cwd: app, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const stub = path.join(app, 'sea-stub.cjs');
+      writeFileSync(stub, "const get = process.getBuiltinModule; process.getBuiltinModule = (id) => (id === 'node:sea' || id === 'sea' ? { isSea: () => true } : get(id));\n");
+      const childEnv: NodeJS.ProcessEnv = { ...process.env };
+      delete childEnv.SQUEEZE_EXCITE_BINARY;
+      const r = JSON.parse(execFileSync(process.execPath, ['-r', stub, outfile], { cwd: app, env: childEnv, encoding: 'utf8' })) as AppRun;
+      expect(r.code).toBe('ERR_SQEX_LOAD');
+      expect(r.error).toMatch(/runs inside a Node single-executable application .*whose require\(\) loads only Node's built-in modules/);
+      expect(fixes(r.error)).toMatch(/set SQUEEZE_EXCITE_BINARY to its absolute path/);
+      expect(fixes(r.error)).not.toContain('--external:squeeze-excite');
+    });
+
     for (const format of ['cjs', 'esm'] as const) {
       it(`${format}: bundled whole, it fails on first use with advice to mark the package external`, () => {
         const r = bundleAndRun(format, false);
@@ -523,6 +541,8 @@ for (const b of BUNDLERS) {
         expect(r.error).toMatch(/this copy of squeeze-excite was bundled into/);
         expect(fixes(r.error)).toContain('--external:squeeze-excite');
         expect(fixes(r.error)).toContain("externals: { 'squeeze-excite': 'commonjs squeeze-excite' }");
+        // node_modules, not the package's folder alone, which lacks node-gyp-build (a helper, 2026-12-04).
+        expect(fixes(r.error)).toContain("ship the app's node_modules with it (after npm ci --omit=dev");
         expect(fixes(r.error)).not.toMatch(COMPILER_ADVICE);
       });
 

@@ -45,9 +45,27 @@ function toolchainLine(): string {
 const ADDON_FILE = 'a squeeze-excite addon file (.node)';
 const PREBUILD_FILES = 'prebuilds/<platform>-<arch>/squeeze-excite.<tags>.node, e.g. prebuilds/linux-x64/squeeze-excite.glibc.node';
 
+// Ship node_modules, not the package's folder alone: the loader needs node-gyp-build beside it (the
+// folder alone met a second LoadError; a helper's test of deployments, 2026-12-04).
 const EXTERNAL_HOWTO =
-  'Mark squeeze-excite as external so that the bundle require()s it from node_modules at run time, and ship node_modules/squeeze-excite with the app: ' +
+  "Mark squeeze-excite as external so that the bundle require()s it from node_modules at run time, and ship the app's node_modules with it (after npm ci --omit=dev; the squeeze-excite folder alone lacks node-gyp-build, which picks the prebuild): " +
   "esbuild --external:squeeze-excite; webpack externals: { 'squeeze-excite': 'commonjs squeeze-excite' }; rollup/rolldown/Vite SSR: external: ['squeeze-excite'].";
+// Where a package keeps its addon: a prebuild, or a source install's build.
+const ADDON_FILES_IN_PACKAGE = `node_modules/squeeze-excite/${PREBUILD_FILES}; or build/Release/squeeze_excite.node where it was built from source`;
+
+/**
+ * Whether this process is a Node single-executable application, whose require() loads only
+ * built-in modules: no node_modules beside it can help (node:sea, Node >= 20.12).
+ */
+function inSingleExecutable(): boolean {
+  try {
+    const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+    const sea = getBuiltin?.('node:sea') as { isSea?: () => boolean } | undefined;
+    return sea?.isSea?.() === true;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * What went wrong, in one sentence, and the fixes for that case only. A compiler is suggested
@@ -114,11 +132,21 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     };
   }
   if (report.bundled) {
+    // A SEA's require() loads built-in modules only: "external" cannot work there (a helper's test
+    // of deployments, 2026-12-04, built one as advised and met ERR_UNKNOWN_BUILTIN_MODULE).
+    if (inSingleExecutable()) {
+      return {
+        cause: `this copy of squeeze-excite runs inside a Node single-executable application (bundled into ${report.bundled}), whose require() loads only Node's built-in modules, so its native addon cannot be found or required from node_modules`,
+        fixes: [
+          `Ship the addon file for the target platform (${ADDON_FILES_IN_PACKAGE}) beside the executable and set SQUEEZE_EXCITE_BINARY to its absolute path, in the environment or from the app before its first call into squeeze-excite (README, "Bundlers").`,
+        ],
+      };
+    }
     return {
       cause: `this copy of squeeze-excite was bundled into ${report.bundled}; its native addon (prebuilds/, build/) stays in the package folder, where a bundle cannot find it`,
       fixes: [
         EXTERNAL_HOWTO,
-        `Or copy the addon file for the target platform (node_modules/squeeze-excite/${PREBUILD_FILES}) next to the bundle and set SQUEEZE_EXCITE_BINARY to its path.`,
+        `Or copy the addon file for the target platform (${ADDON_FILES_IN_PACKAGE}) next to the bundle and set SQUEEZE_EXCITE_BINARY to its absolute path.`,
       ],
     };
   }
