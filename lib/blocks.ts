@@ -25,8 +25,7 @@ import {
 } from './block-options.js';
 import type { DeviceTensor } from './device-tensor.js';
 import { typeError, typeErrorText } from './arg-errors.js';
-import { article, describe } from './describe.js';
-import { RegExpPrototypeExec } from './primordials.js';
+import { article, registerOwnClass } from './describe.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
 import { SE_SPEC, type SEWeights } from './ops/se.js';
@@ -58,6 +57,8 @@ const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('node
  * then change (an attack on the published types, 2026-11-30).
  */
 let coreOf: (self: unknown, fn: string, name?: string) => BlockCore;
+/** Whether value is a block of this copy's class `name` (describe's registry). */
+let isBlockNamed: (value: unknown, name: string) => boolean;
 
 /**
  * What every block shares: where it runs, disposal, and its description. Not constructible
@@ -88,24 +89,13 @@ abstract class Block {
             'an object posing as a block (a Proxy of one, or an object made from its prototype), not one itself. Call the method on the block itself (with Vue, keep it out of reactive state: markRaw(block), or toRaw(proxy))',
           );
         }
-        // Two copies of the package in one process (nested node_modules, a bundle beside an
-        // install): the other copy's block passes no check here, and "must be an SEBlock;
-        // received an SEBlock instance" read as a contradiction (an attack, 2026-12-04).
-        const received = describe(self);
-        if (RegExpPrototypeExec(/^an? (SEBlock|ECABlock|CBAMBlock) instance$/, received) !== null) {
-          throw typeErrorText(
-            fn,
-            'this',
-            expected,
-            `${received} that this copy of squeeze-excite did not make: most likely a block of another copy of the package loaded in the same process. A block works with the copy that made it: call its own methods, or install one copy (npm ls squeeze-excite; npm dedupe)`,
-          );
-        }
         throw typeError(fn, 'this', expected, self);
       }
       const core = (self as Block).#core;
       if (name !== undefined && core.name !== name) throw typeError(fn, 'this', expected, self);
       return core;
     };
+    isBlockNamed = (value, name) => typeof value === 'object' && value !== null && #core in value && (value as Block).#core.name === name;
   }
 
   // `object`, not BlockCore, so that the declarations do not publish the core's shape; only this
@@ -536,3 +526,8 @@ export class CBAMBlock extends Block {
     return new CBAMBlock(m.weights, m.options);
   }
 }
+
+// Names written out: a minifier may rename the classes.
+registerOwnClass('SEBlock', SEBlock.prototype, (v) => isBlockNamed(v, 'SEBlock'));
+registerOwnClass('ECABlock', ECABlock.prototype, (v) => isBlockNamed(v, 'ECABlock'));
+registerOwnClass('CBAMBlock', CBAMBlock.prototype, (v) => isBlockNamed(v, 'CBAMBlock'));

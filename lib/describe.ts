@@ -2,7 +2,7 @@
 // caller's code than a guarded probe, and other small wordings (article, shape, file kind).
 
 import { isMapValue, isPlainObject, isProxyValue } from './is.js';
-import { ArrayIsArray, JSONStringify, ObjectIs, ReflectApply, ReflectGetPrototypeOf, RegExpPrototypeExec, StringCtor, StringPrototypeSlice, joinList } from './primordials.js';
+import { ArrayIsArray, JSONStringify, ObjectIs, ReflectApply, ReflectGetPrototypeOf, RegExpPrototypeExec, StringCtor, StringPrototypeSlice, joinList, listAppend } from './primordials.js';
 import { arrayBufferByteLength, isDetached, isSharedView, isView, lengthOf, sharedArrayBufferByteLength, typedArrayName } from './typed-arrays.js';
 
 const isArray = ArrayIsArray;
@@ -11,6 +11,33 @@ const describedTypedArrayName = /^(?:(?:Big)?(?:Int|Uint|Float)(?:8|16|32|64)(?:
 
 /** @internal Classes (DeviceTensor) describe themselves in messages through this method key. */
 export const describeHook: unique symbol = Symbol('squeeze-excite.describe');
+
+/**
+ * @internal The package's classes whose objects are recognised by brand (a private field, an
+ * instanceof): each registers its name, prototype and brand check, so that an object of the same
+ * name that fails the check is described for what it is. Two copies of the package in one process
+ * (a nested node_modules, a library with its own copy) each have their own classes, and "must be
+ * an SEBlock; received an SEBlock instance" read as a contradiction (attacks, 2026-12-04).
+ */
+export function registerOwnClass(name: string, prototype: object, isOwn: (value: unknown) => boolean): void {
+  listAppend(ownClasses, { name, prototype, isOwn });
+}
+const ownClasses: { name: string; prototype: object; isOwn: (value: unknown) => boolean }[] = [];
+
+/** What an object named like one of the package's classes, but not one of this copy's, is. */
+function foreignOwnClass(value: object, ctorName: string, proxy: boolean): string | undefined {
+  for (let i = 0; i < ownClasses.length; i++) {
+    const c = ownClasses[i]!;
+    if (c.name !== ctorName || probe(() => c.isOwn(value)) === true) continue;
+    if (proxy || probe(() => ReflectGetPrototypeOf(value)) === c.prototype) return posing(ctorName);
+    return `${article(ctorName)} ${ctorName} of another copy of squeeze-excite loaded in this process (npm ls squeeze-excite lists the copies), which this copy cannot use: pass it to the copy that made it, or install one copy (npm dedupe)`;
+  }
+  return undefined;
+}
+
+function posing(ctorName: string): string {
+  return `an object posing as ${article(ctorName)} ${ctorName} (a Proxy of one, or an object made from its prototype), not one itself`;
+}
 
 /** Words for a received value, short and unambiguous ("a Float64Array of length 3"). */
 // Never throws: it builds the message of every refusal, and the refused value may be a revoked
@@ -90,6 +117,17 @@ function describeUnguarded(value: unknown): string {
   }
   // From here every probe may run a trap or a getter.
   const proxy = isProxyValue(value);
+  // The package's own classes first: another copy's DeviceTensor describes itself through its own
+  // hook, as a DeviceTensor.
+  const named = probe(() => {
+    const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+    const n = ctor?.name;
+    return typeof n === 'string' && n !== '' ? n : undefined;
+  });
+  if (named !== undefined) {
+    const foreign = foreignOwnClass(value as object, named, proxy);
+    if (foreign !== undefined) return foreign;
+  }
   // Not asked of a Proxy: its get trap would see the private key and could write the words (an
   // attack, 2026-12-04, had it answer "a Float32Array of length 240" where x was refused).
   const hook = proxy ? undefined : probe(() => (value as { [describeHook]?: unknown })[describeHook]);
@@ -102,11 +140,7 @@ function describeUnguarded(value: unknown): string {
   const plain = probe(() => isPlainObject(value));
   if (plain === undefined) return exotic();
   if (plain) return 'an object';
-  const ctorName = probe(() => {
-    const ctor = (value as { constructor?: { name?: unknown } }).constructor;
-    const n = ctor?.name;
-    return typeof n === 'string' && n !== '' ? n : undefined;
-  });
+  const ctorName = named;
   if (ctorName === undefined) return 'an object';
   // Past the internal-slot checks above, an object that names a typed array or buffer class is not
   // one (a Proxy of one, Object.create(Float32Array.prototype)): say so, or "must be a
@@ -118,7 +152,7 @@ function describeUnguarded(value: unknown): string {
     ctorName === 'Array' ||
     (ctorName === 'Map' && !isMapValue(value))
   ) {
-    return `an object posing as ${article(ctorName)} ${ctorName} (a Proxy of one, or an object made from its prototype), not one itself`;
+    return posing(ctorName);
   }
   // Object.create(proto) with a plain object as proto inherits Object as its constructor: "an
   // Object instance" would read as the plain object it is refused for not being.

@@ -9,7 +9,7 @@ import { attemptLoad, binding, requireCuda } from './cuda.js';
 import { float16BitsToFloat32, bfloat16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
 import { allocateArray } from './alloc.js';
 import { codedError, rangeError, typeError } from './arg-errors.js';
-import { describeHook, formatShape } from './describe.js';
+import { describeHook, formatShape, registerOwnClass } from './describe.js';
 import { fixedLengthView, isFloat32Array, isUint16Array, isUnusableView, lengthOf, MAX_U64, USABLE_VIEW } from './typed-arrays.js';
 import {
   FinalizationRegistryPrototypeRegister,
@@ -548,6 +548,8 @@ export class DeviceTensor {
     }
   }
 }
+
+registerOwnClass('DeviceTensor', DeviceTensor.prototype, (v) => isDeviceTensor(v));
 
 /** options.device of a DeviceTensor factory: the ordinal, with the op options' words pointed at it. */
 function parseDeviceOrdinal(fn: string, value: unknown): number {

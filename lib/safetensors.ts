@@ -29,7 +29,7 @@ import {
 } from './primordials.js';
 import { allocateArray } from './alloc.js';
 import { rangeError, readGuarded, typeError } from './arg-errors.js';
-import { fileKind } from './describe.js';
+import { fileKind, registerOwnClass } from './describe.js';
 import { isArrayValue, isPlainObject } from './is.js';
 import { bufferOf, byteOffsetOf, isUnusableView, lengthOf, typedArrayName, USABLE_VIEW } from './typed-arrays.js';
 
@@ -179,6 +179,8 @@ export class SafetensorsFile {
     return readGuarded(fn, 'this.tensors', 'an object of tensors by name', tensors, () => (ObjectHasOwn(tensors, name) ? tensors[name] : undefined));
   }
 }
+
+registerOwnClass('SafetensorsFile', SafetensorsFile.prototype, (v) => v instanceof SafetensorsFile);
 
 /**
  * A `file:` URL, as Node's and the WHATWG `URL` are (only that much of its type is named here, so

@@ -793,10 +793,11 @@ describe('an addon of another version', () => {
 });
 
 // Two copies of the package in one process (nested node_modules, a bundle beside an install): each
-// works, and a block of one called through the other's methods was refused as "must be an SEBlock;
-// received an SEBlock instance" (an attack, 2026-12-04): the refusal now says what it is and the fix.
+// works, and a block (or a SafetensorsFile) of one given to the other was refused as "must be an
+// SEBlock; received an SEBlock instance" (attacks, 2026-12-04): the refusal now says what it is and
+// the fix.
 describe.skipIf(noAddon !== null)('two copies of the package in one process', () => {
-  it('each runs; a block of one refused by the other says so, with the fix', () => {
+  it('each runs; a block or a SafetensorsFile of one refused by the other says so, with the fix', () => {
     const other = packageCopy();
     const script = `
       const A = require('./dist/index.js'), B = require(${JSON.stringify(path.join(other, 'dist', 'index.js'))});
@@ -806,13 +807,20 @@ describe.skipIf(noAddon !== null)('two copies of the package in one process', ()
       const block = new A.SEBlock(w);
       let refusal = null;
       try { B.SEBlock.prototype.forward.call(block, x, shape); } catch (e) { refusal = { name: e.name, code: e.code, argument: e.argument, message: e.message }; }
-      console.log(JSON.stringify({ distinct: A.SEBlock !== B.SEBlock, same: Array.from(a).join() === Array.from(b).join(), own: Array.from(block.forward(x, shape)).join() === Array.from(a).join(), refusal }));`;
+      let fileRefusal = null;
+      try { B.findAttentionModules(new A.SafetensorsFile({ tensors: [] }, {})); } catch (e) { fileRefusal = { code: e.code, argument: e.argument, message: e.message }; }
+      console.log(JSON.stringify({ distinct: A.SEBlock !== B.SEBlock, same: Array.from(a).join() === Array.from(b).join(), own: Array.from(block.forward(x, shape)).join() === Array.from(a).join(), refusal, fileRefusal }));`;
     const env: NodeJS.ProcessEnv = { ...process.env, SQUEEZE_EXCITE_BINARY: builtAddon as string };
     const r = JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, env, encoding: 'utf8' })) as {
       distinct: boolean; same: boolean; own: boolean; refusal: { name: string; code: string; argument: string; message: string } | null;
+      fileRefusal: { code: string; argument: string; message: string } | null;
     };
-    expect(r).toMatchObject({ distinct: true, same: true, own: true, refusal: { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'this' } });
-    expect(r.refusal?.message).toMatch(/^SEBlock\.forward: this must be an SEBlock; received an SEBlock instance that this copy of squeeze-excite did not make: most likely a block of another copy of the package loaded in the same process\. .*npm dedupe/);
+    expect(r).toMatchObject({ distinct: true, same: true, own: true, refusal: { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'this' }, fileRefusal: { code: 'ERR_INVALID_ARG_TYPE', argument: 'source' } });
+    const another = (cls: string): RegExp => new RegExp(`received an? ${cls} of another copy of squeeze-excite loaded in this process \\(npm ls squeeze-excite lists the copies\\), which this copy cannot use: pass it to the copy that made it, or install one copy \\(npm dedupe\\)$`);
+    expect(r.refusal?.message).toMatch(/^SEBlock\.forward: this must be an SEBlock; /);
+    expect(r.refusal?.message).toMatch(another('SEBlock'));
+    // The same for a SafetensorsFile (a model-loading library with its own copy; a helper, 2026-12-04).
+    expect(r.fileRefusal?.message).toMatch(another('SafetensorsFile'));
   });
 });
 
