@@ -95,7 +95,9 @@ function describeUnguarded(value: unknown): string {
   const name = typedArrayName(value);
   if (name !== undefined) {
     const view = value as ArrayBufferView;
-    if (isDetached(view)) return `a ${name} whose buffer is detached (transferred)`;
+    // A WebAssembly.Memory detaches its old buffer when it grows: no transfer happened there (an
+    // attack, 2026-12-04, grew one from an options getter).
+    if (isDetached(view)) return `a ${name} whose buffer is detached (transferred, or the WebAssembly.Memory it viewed grew)`;
     // A Node Buffer is a Uint8Array; "received a Uint8Array" did not name what was passed.
     if (name === 'Uint8Array' && probe(() => BufferIsBuffer !== undefined && BufferIsBuffer(value)) === true) return `a Buffer of ${lengthOf(view)} bytes`;
     return `${article(name)} ${name} of length ${lengthOf(view)}${isSharedView(view) ? ' (SharedArrayBuffer)' : ''}`;

@@ -1223,6 +1223,13 @@ describe('non-enumerable options and exotic objects in refusals', () => {
     expect(() => seForward(rand(NUMEL), SHAPE, w, throwingProto as never)).toThrow(/options must be .*; received a Proxy or exotic object$/);
   });
 
+  test('a view of a WebAssembly.Memory that grew is described as detached by either cause', () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const x = new Float32Array(memory.buffer, 0, NUMEL);
+    memory.grow(1);
+    expect(() => seForward(x, SHAPE, w)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'x', message: expect.stringContaining('whose buffer is detached (transferred, or the WebAssembly.Memory it viewed grew)') }));
+  });
+
   test('an array-like shape gets the Array.from hint, options in its place the other one', () => {
     const arrayLike = { 0: N, 1: C, 2: H, 3: W, length: 4 };
     expect(() => seForward(rand(NUMEL), arrayLike as never, w)).toThrow(/received an object\. To pass an array-like shape: Array\.from\(shape\)$/);
