@@ -119,8 +119,8 @@ function describeUnguarded(value: unknown): string {
   }
   // From here every probe may run a trap or a getter.
   const proxy = isProxyValue(value);
-  // The package's own classes first: another copy's DeviceTensor describes itself through its own
-  // hook, as a DeviceTensor.
+  // The package's own classes first, before the hook (a DeviceTensor made from the prototype would
+  // describe itself): an object of another copy, or one posing as an object of this copy.
   const named = probe(() => {
     const ctor = (value as { constructor?: { name?: unknown } }).constructor;
     const n = ctor?.name;
