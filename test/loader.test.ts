@@ -597,6 +597,12 @@ describe.skipIf(PERMISSION_FLAG === null || noAddon !== null)("Node's permission
     if (process.platform === 'linux') expect(fixes(denied.error)).toContain('/etc/alpine-release');
     expect(denied.report.bundled).toBeNull();
     expect(denied.report.attempts.some((a) => a.code === 'ERR_ACCESS_DENIED')).toBe(true);
+    // A named binary it may not read: the grant of that file, and no word of node-gyp-build, which
+    // a named binary does not use.
+    const namedDenied = probe(dir, { SQUEEZE_EXCITE_BINARY: addon }, [flag, '--allow-addons', ...code]);
+    expect(namedDenied.errorCode).toBe('ERR_SQEX_LOAD');
+    expect(fixes(namedDenied.error)).toContain(`--allow-fs-read=${addon}`);
+    expect(fixes(namedDenied.error)).not.toContain('node-gyp-build');
   });
 
   // A newcomer's check (2026-12-02): with the whole package readable and addons allowed, Node 20

@@ -100,8 +100,11 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
           ? `Let node read the package folder: --allow-fs-read=${shellArg(root)} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at ${ADDON_FILE} it may read.`
           : `Let node read ${whose} as well as the package folder: --allow-fs-read=${shellArg(grant)} --allow-fs-read=${shellArg(root)} (with --allow-addons), or point SQUEEZE_EXCITE_BINARY at ${ADDON_FILE} it may read.`,
         // Each run names the first refusal only: say once all that loading reads (a helper's
-        // test, 2026-12-04, needed three runs to find them).
-        `Loading reads the package folder, node-gyp-build's folder (in an installed app, beside the package in node_modules)${platform() === 'linux' ? ' and /etc/alpine-release (node-gyp-build tells musl from glibc by it)' : ''}: grant them together (README, "Troubleshooting").`,
+        // test, 2026-12-04, needed three runs to find them). Not for a named binary, which is
+        // loaded without node-gyp-build.
+        ...(denied.kind === 'env'
+          ? []
+          : [`Loading reads the package folder, node-gyp-build's folder (in an installed app, beside the package in node_modules)${platform() === 'linux' ? ' and /etc/alpine-release (node-gyp-build tells musl from glibc by it)' : ''}: grant them together (README, "Troubleshooting").`]),
       ],
     };
   }
