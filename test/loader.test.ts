@@ -325,6 +325,19 @@ describe('native loader diagnostics', () => {
     expect(fixes(p.error)).toContain('npm install --omit=dev --ignore-scripts');
   });
 
+  // A dependency that pollutes Object.prototype before the first call: node-gyp-build read
+  // tags.runtime / tags.abi of an untagged file name from it and found "no file matching" the
+  // prebuild that was there (an attack, 2026-12-04).
+  it.skipIf(noAddon !== null)('loads the prebuild with Object.prototype.runtime and .abi polluted', () => {
+    const dir = packageCopy();
+    const file = withPrebuild(dir);
+    const pollute = path.join(scratch, `pollute${counter++}.cjs`);
+    writeFileSync(pollute, "for (const k of ['runtime', 'abi', 'napi', 'libc', 'uv', 'armv']) Object.defineProperty(Object.prototype, k, { value: 'polluted', writable: true, configurable: true });\n");
+    const p = probe(dir, {}, ['--require', pollute]);
+    expect(p.error).toBeNull();
+    expect(p.report.binary).toBe(file);
+  });
+
   // pnpm's layout (the package a link into the store, its dependencies beside the real folder) run
   // with --preserve-symlinks: node-gyp-build resolved from the link's folder only, and the LoadError
   // advised shipping node_modules that were there (an attack, 2026-12-04). It loads now.

@@ -3,6 +3,7 @@
 
 import { nodeFs, nodeOs, nodePath } from '../node-builtins.js';
 import { readManifest, type ShippedCudaBuild } from './cuda-builds.js';
+import { ObjectCreate, ObjectKeys } from '../primordials.js';
 import { requireDependency } from './package-root.js';
 import { deniedPath, describeError, errorCode } from './probe.js';
 
@@ -80,7 +81,7 @@ function searchPrebuilds(root: string): Prebuilds {
   const tupleDir = path.join(dir, tuple.name);
   const fits = helpers.matchTags('node', process.versions.modules);
   const candidates = readdirSync(tupleDir)
-    .map((f) => helpers.parseTags(f))
+    .map((f) => ownTags(helpers.parseTags(f)))
     .filter((t) => t !== undefined)
     .filter(fits)
     .sort(helpers.compareTags('node')) as { file: string }[];
@@ -93,9 +94,22 @@ function searchPrebuilds(root: string): Prebuilds {
   if (manifest === null) return { file, reason: null, cudaBuilds: [], manifestProblem: null };
   if ('error' in manifest) return { file, reason: null, cudaBuilds: [], manifestProblem: manifest.error };
   // The same runtime and libc tags as node-gyp-build's pick (a musl system skips glibc files).
-  const cudaBuilds = manifest.builds.filter((b) => fits(helpers.parseTags(path.basename(b.file))));
+  const cudaBuilds = manifest.builds.filter((b) => fits(ownTags(helpers.parseTags(path.basename(b.file)))));
   if (!cudaBuilds.some((b) => b.file === file)) {
     return { file, reason: null, cudaBuilds: [], manifestProblem: `prebuilds/${tuple.name}/cuda-builds.json does not list ${winner.file}, node-gyp-build's pick` };
   }
   return { file, reason: null, cudaBuilds, manifestProblem: null };
+}
+
+/**
+ * node-gyp-build's parsed tags with a null prototype: it sets only the tags a file name has, and
+ * matchTags reads tags.runtime and tags.abi, which a polluted Object.prototype answered for an
+ * untagged file (an attack, 2026-12-04: the prebuild that was there reported as "no file matching").
+ */
+function ownTags<T>(tags: T): T {
+  if (typeof tags !== 'object' || tags === null) return tags;
+  const copy = ObjectCreate(null) as Record<string, unknown>;
+  const keys = ObjectKeys(tags);
+  for (let i = 0; i < keys.length; i++) copy[keys[i]!] = (tags as Record<string, unknown>)[keys[i]!];
+  return copy as T;
 }
