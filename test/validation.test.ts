@@ -1224,7 +1224,9 @@ describe('non-enumerable options and exotic objects in refusals', () => {
   });
 
   test('a view of a WebAssembly.Memory that grew is described as detached by either cause', () => {
-    const memory = new WebAssembly.Memory({ initial: 1 });
+    // The test types (@types/node, no DOM lib) declare WebAssembly's types but not its value.
+    const wasm = (globalThis as unknown as { WebAssembly: { Memory: new (d: { initial: number }) => { buffer: ArrayBuffer; grow(pages: number): number } } }).WebAssembly;
+    const memory = new wasm.Memory({ initial: 1 });
     const x = new Float32Array(memory.buffer, 0, NUMEL);
     memory.grow(1);
     expect(() => seForward(x, SHAPE, w)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'x', message: expect.stringContaining('whose buffer is detached (transferred, or the WebAssembly.Memory it viewed grew)') }));
