@@ -11,8 +11,8 @@ const USAGE = `Usage:
 
 inspect reads only the file's header (not the weights). For each module it prints the prefix and
 kind to load it with, e.g. SEBlock.fromStateDict(readSafetensors(file), prefix, { kind }).
-Control characters in names are shown escaped (\\xNN, or \\uNNNN for line separators and bidi
-controls; in --json, \\uNNNN). -- ends the options.
+Control characters in names are shown escaped (\\xNN, or \\uNNNN for line separators, bidi
+controls and invisible characters such as zero-width spaces; in --json, \\uNNNN). -- ends the options.
 Exit status: 0 success (also when the reader of the output stops early, as head does), 1 the file
 cannot be read or is not valid safetensors, 2 usage error.`;
 
@@ -20,9 +20,11 @@ cannot be read or is not valid safetensors, 2 usage error.`;
 // BEL or a newline could clear the screen, set the title or forge a table row. C0 controls, DEL
 // and C1 (U+0080-U+009F, which some terminals obey as ESC sequences) are shown as \xNN; the line
 // and paragraph separators and the bidi controls (U+061C, U+200E-U+200F, U+202A-U+202E,
-// U+2066-U+2069: they reorder what follows on the line, "Trojan Source") as \uNNNN.
+// U+2066-U+2069: they reorder what follows on the line, "Trojan Source") as \uNNNN; so are the
+// invisible format characters (soft hyphen U+00AD, U+180E, zero-width U+200B-U+200D, U+2060-U+2064,
+// the BOM U+FEFF), with which two different prefixes looked the same (an attack, 2026-12-04).
 // JSON.stringify escapes C0 itself; the rest of the set it leaves raw (jsonText escapes those).
-const RAW_IN_JSON = '\\u007f-\\u009f\\u061c\\u200e\\u200f\\u2028-\\u202e\\u2066-\\u2069';
+const RAW_IN_JSON = '\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff';
 const CONTROLS = new RegExp(`[\\u0000-\\u001f${RAW_IN_JSON}]`, 'g');
 const NON_JSON_SAFE = new RegExp(`[${RAW_IN_JSON}]`, 'g');
 
@@ -49,9 +51,14 @@ function pad(s, n) {
   return s + ' '.repeat(Math.max(0, n - s.length));
 }
 
+// Columns are padded to their widest cell up to this many characters; a longer cell overflows its
+// column alone. Padding every row to one 100 KB prefix printed 200 MB for a 2 MB file, and a 1 MB
+// one failed with "Invalid string length" (an attack, 2026-12-04).
+const MAX_COLUMN = 64;
+
 function table(rows) {
   // A loop, not Math.max(...column): spreading 200k rows into arguments overflowed the stack.
-  const widths = rows[0].map((_, i) => rows.reduce((w, r) => Math.max(w, r[i].length), 0));
+  const widths = rows[0].map((_, i) => rows.reduce((w, r) => Math.max(w, Math.min(r[i].length, MAX_COLUMN)), 0));
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i]))).join('  ').trimEnd()).join('\n');
 }
 
@@ -91,11 +98,49 @@ function inspect(file, json) {
         'Load one:',
         `  const { readSafetensors, ${first.block} } = require('squeeze-excite');`,
         // JSON.stringify leaves C1 raw; printable's \xNN is the same character in a JS string literal.
-        printable(`  const block = ${first.block}.fromStateDict(readSafetensors(${JSON.stringify(file)}), ${JSON.stringify(first.prefix)}, { kind: ${JSON.stringify(first.kind)}${Object.entries(first.options).map(([k, v]) => `, ${k}: ${JSON.stringify(v)}`).join('')} });`),
+        // Only the module's tensors are read (names): the whole file may be larger than one array
+        // can hold (ERR_SQEX_SAFETENSORS_TOO_LARGE for a checkpoint with an 8 GiB tensor).
+        printable(`  const file = readSafetensors(${JSON.stringify(file)}${first.prefix === '' ? '' : `, { names: (name) => name.startsWith(${JSON.stringify(`${first.prefix}.`)}) }`});`),
+        printable(`  const block = ${first.block}.fromStateDict(file, ${JSON.stringify(first.prefix)}, { kind: ${JSON.stringify(first.kind)}${Object.entries(first.options).map(([k, v]) => `, ${k}: ${JSON.stringify(v)}`).join('')} });`),
       );
     }
   }
   process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+// Node's own errors for the file (passed through by the reader) say what failed, not what to do
+// (an attack, 2026-12-04): the usual fix, by code.
+function fileErrorFix(err, file) {
+  switch (err && err.code) {
+    case 'ENOENT':
+      return file === '-'
+        ? 'inspect reads a file, not standard input: save the checkpoint to a file and name it.'
+        : `No such file: check the path (a relative one is taken from the working directory${cwdText()}).`;
+    case 'EACCES':
+    case 'EPERM':
+      return 'This user may not read the file (or search a folder on its path): check its permissions (ls -l), or run as a user who may.';
+    case 'ELOOP':
+      return 'The path goes through a loop of symbolic links: point inspect at the file itself.';
+    case 'ENAMETOOLONG':
+      return 'The path (or one of its names) is longer than the system allows.';
+    case 'ENOTDIR':
+      return 'A name on the path that should be a folder is a file.';
+    default:
+      return '';
+  }
+}
+
+function cwdText() {
+  try {
+    return `, ${process.cwd()}`;
+  } catch {
+    return ', which no longer exists';
+  }
+}
+
+// A 4 KB path (ENAMETOOLONG) was echoed whole: quoted paths over 200 characters are shortened.
+function shortPaths(message) {
+  return String(message).replace(/'([^']{200,})'/g, (_, p) => `'${p.slice(0, 80)}…${p.slice(-80)}' (${p.length} characters)`);
 }
 
 function usageError(message) {
@@ -114,6 +159,7 @@ function main(argv) {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
+  if (args[0] === '--version' && args.length > 1) return usageError(` --version: takes no arguments, received ${args.slice(1).map((a) => printable(JSON.stringify(a))).join(' ')}`);
   if (args[0] === '--version') {
     let version;
     try {
@@ -126,6 +172,7 @@ function main(argv) {
     process.stdout.write(`${version}\n`);
     return 0;
   }
+  if (args[0] !== 'inspect' && args[0].startsWith('-') && args[0] !== '-') return usageError(`: unknown option ${printable(args[0])} (options: --help, --version; inspect's go after it)`);
   if (args[0] !== 'inspect') {
     // A file named where the command goes (`squeeze-excite model.safetensors`): the command it needs.
     const file = /\.safetensors$/i.test(args[0]) || /[/\\]/.test(args[0]);
@@ -134,7 +181,8 @@ function main(argv) {
     const near = file
       ? ` (to list a file's attention modules: squeeze-excite inspect ${printable(arg)})`
       : require('../dist/args.js').editDistance(args[0].toLowerCase(), 'inspect') <= 2 ? " (did you mean 'inspect'?)" : '';
-    return usageError(`: unknown command ${printable(JSON.stringify(args[0]))}${near}`);
+    // Quoted, with printable's escapes (JSON.stringify's \u001b differed from the \x1b elsewhere).
+    return usageError(`: unknown command "${printable(args[0]).replace(/"/g, '\\"')}"${near}`);
   }
   let json = false;
   let options = true; // until `--`: after it, a name starting with '-' is a file
@@ -163,7 +211,8 @@ function main(argv) {
     const denied = err && err.code === 'ERR_ACCESS_DENIED'
       ? `: reading ${JSON.stringify(typeof err.resource === 'string' ? err.resource : files[0])} is not permitted (run node with --allow-fs-read for it)`
       : '';
-    process.stderr.write(`squeeze-excite inspect: ${printable(err && err.message ? err.message : String(err))}${printable(denied)}${printable(code)}\n`);
+    const fix = denied === '' ? fileErrorFix(err, files[0]) : '';
+    process.stderr.write(`squeeze-excite inspect: ${printable(err && err.message ? shortPaths(err.message) : String(err))}${printable(denied)}${printable(code)}${fix ? `\n${printable(fix)}` : ''}\n`);
     return 1;
   }
 }

@@ -65,7 +65,7 @@ describe('squeeze-excite inspect', () => {
       if (c.kind === 'timm.CbamModule') expect(row![5], c.prefix).toBe(String(c.tensors['spatial.conv.conv.weight']![2]));
     }
     for (const d of fx.distractors) expect(r.stdout).not.toContain(d.split('.').slice(0, -2).join('.') + '  ');
-    expect(r.stdout).toContain('fromStateDict(readSafetensors(');
+    expect(r.stdout).toContain('fromStateDict(file, ');
   });
 
   // An attack (2026-12-02): the snippet named the file by its base name (ENOENT when pasted where
@@ -289,3 +289,63 @@ describe('the CLI when it cannot read or write', () => {
   });
 });
 
+
+// From a newcomer's attack on the CLI (2026-12-04): one 100 KB prefix made every row pad to it (200
+// MB printed for a 2 MB file; a 1 MB prefix failed with "Invalid string length"); zero-width
+// characters printed raw made two prefixes look the same; Node's file errors came without a fix;
+// -V was "an unknown command" and `--version inspect x` ignored its extra arguments; the snippet
+// read the whole checkpoint (too large for one array at 8 GiB).
+describe('squeeze-excite inspect, hardened output', () => {
+  const se = (prefix: string): Record<string, { dtype: 'F32'; shape: number[]; bytes: Uint8Array }> => {
+    const t = (shape: number[]) => ({ dtype: 'F32' as const, shape, bytes: f32Bytes(new Array<number>(shape.reduce((a, b) => a * b, 1)).fill(0.1)) });
+    return { [`${prefix}.fc1.weight`]: t([4, 16, 1, 1]), [`${prefix}.fc1.bias`]: t([4]), [`${prefix}.fc2.weight`]: t([16, 4, 1, 1]), [`${prefix}.fc2.bias`]: t([16]) };
+  };
+
+  test('a very long prefix does not widen every row', () => {
+    const file = path.join(scratch, 'widepad.safetensors');
+    const tensors = { ...se(`${'p'.repeat(100_000)}.se`) };
+    for (let i = 0; i < 200; i++) Object.assign(tensors, se(`layer${i}.se`));
+    writeFileSync(file, writeSafetensors(tensors));
+    const r = cli('inspect', file);
+    expect(r.status).toBe(0);
+    expect(r.stdout.length).toBeLessThan(400_000); // 201 rows; padded to the long prefix: ~20 MB
+    expect(r.stdout).toMatch(/\nlayer0\.se +timm\.SEModule/);
+  });
+
+  test('invisible format characters in names are escaped', () => {
+    const file = path.join(scratch, 'invisible.safetensors');
+    writeFileSync(file, writeSafetensors(se('zero\u200bwidth\ufeff.se')));
+    const r = cli('inspect', file);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('zero\\u200bwidth\\ufeff.se');
+    expect(r.stdout).not.toMatch(/[\u200b\ufeff]/);
+    const json = cli('inspect', '--json', file);
+    expect(json.stdout).toContain('zero\\u200bwidth\\ufeff.se');
+    expect((JSON.parse(json.stdout) as { modules: { prefix: string }[] }).modules[0]!.prefix).toBe('zero\u200bwidth\ufeff.se');
+  });
+
+  test("Node's file errors come with the usual fix", () => {
+    const missing = cli('inspect', 'nope.safetensors');
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('[ENOENT]');
+    expect(missing.stderr).toContain(`No such file: check the path (a relative one is taken from the working directory, ${scratch})`);
+    expect(cli('inspect', '-').stderr).toContain('inspect reads a file, not standard input');
+  });
+
+  test('options before the command, and --version with arguments, are usage errors', () => {
+    const v = cli('-V');
+    expect(v.status).toBe(2);
+    expect(v.stderr.split('\n')[0]).toBe("squeeze-excite: unknown option -V (options: --help, --version; inspect's go after it)");
+    const extra = cli('--version', 'inspect', 'x');
+    expect(extra.status).toBe(2);
+    expect(extra.stderr.split('\n')[0]).toBe('squeeze-excite --version: takes no arguments, received "inspect" "x"');
+    expect(cli('\u001b[2Jfoo').stderr.split('\n')[0]).toBe('squeeze-excite: unknown command "\\x1b[2Jfoo"');
+  });
+
+  test("the 'Load one' snippet reads only the module's tensors", () => {
+    const file = path.join(scratch, 'two-modules.safetensors');
+    writeFileSync(file, writeSafetensors({ ...se('a.se'), ...se('b.se') }));
+    const r = cli('inspect', file);
+    expect(r.stdout).toContain(`const file = readSafetensors(${JSON.stringify(file)}, { names: (name) => name.startsWith("a.se.") });`);
+  });
+});
