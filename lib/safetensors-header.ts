@@ -573,10 +573,13 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     if (!isSafetensorsDType(dtype)) {
       throw new SafetensorsError(src, 'dtype', `tensor ${JSONStringify(name)} has dtype ${JSONStringify(StringPrototypeSlice(dtype, 0, 40))}, which the format does not define (known: ${joinList(ObjectKeys(DTYPE_BITS), ', ')})`, name);
     }
+    // The values received are said, and the 2^53 bound (JavaScript's numbers hold integers exactly
+    // up to it; a u64 past it reads as a rounded float): 2^62 was refused as "not a non-negative
+    // integer" without the value (a newcomer's attack, 2026-12-04).
     const dims = countsOf(shape);
-    if (dims === null) throw bad('"shape" must be an array of non-negative integers');
+    if (dims === null) throw bad(`"shape" must be an array of non-negative integers below 2^53; received ${jsonExcerpt(shape)}`);
     const pair = countsOf(offsets);
-    if (pair === null || pair.length !== 2) throw bad('"data_offsets" must be [begin, end], two non-negative integers');
+    if (pair === null || pair.length !== 2) throw bad(`"data_offsets" must be [begin, end], two non-negative integers below 2^53; received ${jsonExcerpt(offsets)}`);
     const begin = pair[0]!;
     const end = pair[1]!;
     if (end < begin) throw new SafetensorsError(src, 'offsets', `tensor ${JSONStringify(name)} has data_offsets [${begin}, ${end}]: end before begin`, name);
@@ -588,7 +591,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     let count = 1n;
     for (let d = 0; d < dims.length; d++) {
       count *= BigIntCtor(dims[d]!);
-      if (count > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSONStringify(name)}: the shape's element count overflows`, name);
+      if (count > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSONStringify(name)}: the element count of its shape ${jsonExcerpt(dims)} overflows 64 bits`, name);
     }
     const bitsBig = count * BigIntCtor(DTYPE_BITS[dtype as SafetensorsDType]);
     if (bitsBig > MAX_U64) throw new SafetensorsError(src, 'overflow', `tensor ${JSONStringify(name)}: the byte count overflows`, name);
@@ -638,6 +641,17 @@ export function headerFromBytes(src: string, bytes: Uint8Array): SafetensorsHead
     TypedArrayPrototypeSet(header, view);
   }
   return parseHeader(src, header, n, length);
+}
+
+/** A parsed JSON value as JSON, cut at 80 characters (a refusal's "received"). */
+function jsonExcerpt(value: unknown): string {
+  let text: string;
+  try {
+    text = value === undefined ? 'nothing (the key is missing)' : JSONStringify(value);
+  } catch {
+    return 'a value that cannot be shown';
+  }
+  return text.length > 80 ? `${StringPrototypeSlice(text, 0, 80)}…` : text;
 }
 
 /** An Array of safe non-negative integers, copied (length, then each element), or null. */

@@ -306,6 +306,10 @@ describe('refusals: each rule of the format, with its check', () => {
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [-1], [0, 0])}}`)), 'header-structure', /non-negative/);
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1.5], [0, 6])}}`, new Uint8Array(6))), 'header-structure');
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4, 8])}}`, new Uint8Array(8))), 'header-structure', /data_offsets/);
+    // Integers past 2^53 (valid u64 in the format): the bound and the values received are said (a
+    // newcomer's attack, 2026-12-04: "must be an array of non-negative integers" for 2^62).
+    expectCheck(() => readSafetensors(withHeader('{"w": {"dtype": "F32", "shape": [4611686018427387904, 4], "data_offsets": [0, 0]}}')), 'header-structure', /"shape" must be an array of non-negative integers below 2\^53; received \[4611686018427388000,4\]$/);
+    expectCheck(() => readSafetensors(withHeader('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4, 8]}}', new Uint8Array(8))), 'header-structure', /"data_offsets" must be \[begin, end\], two non-negative integers below 2\^53; received \[0,4,8\]$/);
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "__metadata__": {"a": 1}}`, new Uint8Array(4))), 'header-structure', /__metadata__/);
     // null is no metadata (the reference: Option<HashMap<String, String>>, which serde reads null into as None).
     const noMeta = readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "__metadata__": null}`, new Uint8Array(4)));
