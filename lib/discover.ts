@@ -163,9 +163,9 @@ function namedOf(source: unknown): Named[] {
       const dim: unknown = raw[d];
       if (typeof dim !== 'number') throw typeError(FN, `${sarg}[${d}]`, 'a non-negative integer', dim);
       if (!Number.isSafeInteger(dim) || dim < 0) throw rangeError(FN, `${sarg}[${d}]`, 'a non-negative integer', dim);
-      dims.push(dim);
+      listAppend(dims, dim);
     }
-    out.push({ name, shape: dims });
+    listAppend(out, { name, shape: dims });
   }
   return out;
 }
@@ -260,7 +260,7 @@ export function findAttentionModules(
   const add = (f: Found): void => {
     for (const t of f.tensors) claimed.add(t);
     // The block is the kind's (ATTENTION_KINDS), which the union's pairs state for the types.
-    found.push({ alternatives: [], note: '', options: {}, ...f, block: f.kind === null ? null : ATTENTION_KINDS[f.kind].block } as FoundAttention);
+    listAppend(found, { alternatives: [], note: '', options: {}, ...f, block: f.kind === null ? null : ATTENTION_KINDS[f.kind].block } as FoundAttention);
   };
   const bnTensors = (p: string): string[] => ['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked'].map((s) => join(p, s)).filter((n) => shapes.has(n));
 

@@ -136,6 +136,14 @@ describe('built-ins replaced after load (child process)', () => {
     expect(report.checks).toBe(3 * 6 + 3);
   }, 60_000);
 
+  // listAppend assigns where no prototype holds the index (7 s of defineProperty for a 1e6-tensor
+  // header before; a newcomer, 2026-12-04): with accessors on Array.prototype's indices, or a Proxy
+  // above it, every list still gets its elements (findAttentionModules pushed, and threw).
+  test('index accessors on Array.prototype, or a Proxy between it and Object.prototype: ops, blocks, checkpoints and findAttentionModules give the same results', () => {
+    const report = runHostile('array-index-setters.cjs', { SQEX_SEED: seed() });
+    expect(report.checks).toBe(14);
+  }, 60_000);
+
   test('checkpoints: what readSafetensors accepts and yields, what fromStateDict maps and folds, and every refusal\'s code, with built-ins, prototype accessors and %TypedArray% getters replaced', () => {
     // A 256 MB heap: the header-budget case needs a budget (a quarter of the heap, at least 64 MB) it can exceed.
     const report = runHostile('patched-checkpoints.cjs', { NODE_OPTIONS: '--max-old-space-size=256' });
