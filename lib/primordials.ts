@@ -49,6 +49,7 @@ export const JSONStringify = JSON.stringify;
 export const JSONParse = JSON.parse;
 export const StringCtor = String;
 export const BigIntCtor = BigInt;
+export const ObjectPrototypePropertyIsEnumerable = uncurryThis(Object.prototype.propertyIsEnumerable as (key: PropertyKey) => boolean);
 export const StringPrototypeIncludes = uncurryThis(String.prototype.includes as (search: string, position?: number) => boolean);
 export const StringPrototypeSlice = uncurryThis(String.prototype.slice as (start?: number, end?: number) => string);
 export const StringPrototypeToLowerCase = uncurryThis(String.prototype.toLowerCase as () => string);
