@@ -307,6 +307,25 @@ describe('native loader diagnostics', () => {
     }
   });
 
+  // node-gyp-build's own files unreadable: the package's chmod would not reach them (a review,
+  // 2026-12-04: that branch advised it).
+  it.runIf(asNobody)("node-gyp-build's files this user may not read: says to make node-gyp-build readable", () => {
+    const dir = packageCopy();
+    withPrebuild(dir);
+    chmodSync(scratch, 0o755);
+    rmSync(path.join(dir, 'node_modules'));
+    const ngb = path.join(dir, 'node_modules', 'node-gyp-build');
+    cpSync(path.join(root, 'node_modules', 'node-gyp-build'), ngb, { recursive: true });
+    chmodSync(path.join(ngb, 'index.js'), 0o600);
+    const childEnv: NodeJS.ProcessEnv = { ...process.env };
+    delete childEnv.SQUEEZE_EXCITE_BINARY;
+    const p = JSON.parse(execFileSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', PROBE], { cwd: dir, env: childEnv, encoding: 'utf8' })) as Probe;
+    expect(p.errorCode).toBe('ERR_SQEX_LOAD');
+    expect(p.error).toMatch(/node-gyp-build, which picks the prebuilt binary, is there but this process may not read it: .*EACCES/);
+    expect(fixes(p.error)).toContain(`Make node-gyp-build readable (and its folders searchable) by the user that runs node: chmod -R a+rX ${ngb}`);
+    expect(fixes(p.error)).not.toMatch(COMPILER_ADVICE);
+  });
+
   // The same helper: the package folder shipped alone, without node-gyp-build beside it, was told
   // to install a compiler, though the right prebuild was in the folder.
   it.skipIf(noAddon !== null)('a package without node-gyp-build beside it: says to ship the dependencies, or name the binary', () => {

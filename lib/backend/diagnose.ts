@@ -203,10 +203,20 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
   // So for prebuilds/ or its platform folder: a compiler's build would meet the same modes (a
   // helper's test of deployments, 2026-12-04, got build-tool advice for a folder of mode 700).
   if (prebuild && (prebuild.code === 'EACCES' || prebuild.code === 'EPERM')) {
-    return {
-      cause: `the prebuilt binaries' folder is there, but this process may not search it: ${prebuild.reason}`,
-      fixes: [makeReadable(root)],
-    };
+    // node-gyp-build's own files (beside the package in node_modules) may be the ones denied: the
+    // package's chmod would not reach them (a review, 2026-12-04).
+    const dependency = /^node-gyp-build could not be loaded/.test(prebuild.reason ?? '');
+    // Its folder, from the path in Node's message ("EACCES: permission denied, open '<file>'").
+    const folder = /'([^']*[\\/]node_modules[\\/]node-gyp-build)[\\/][^']*'/.exec(prebuild.reason ?? '')?.[1] ?? null;
+    return dependency
+      ? {
+          cause: `node-gyp-build, which picks the prebuilt binary, is there but this process may not read it: ${prebuild.reason}`,
+          fixes: [makeReadable(folder ?? 'node_modules/node-gyp-build', 'node-gyp-build')],
+        }
+      : {
+          cause: `the prebuilt binaries' folder is there, but this process may not search it: ${prebuild.reason}`,
+          fixes: [makeReadable(root)],
+        };
   }
   // A local build that is there but does not load (damaged, cut short, built for another Node):
   // lead with it, not with what else is missing.
@@ -281,6 +291,6 @@ export function describeLoadFailure(report: LoadReport, root: string): string {
 }
 
 /** The fix for package files this user may not read (a Docker COPY with a restrictive umask). */
-function makeReadable(root: string): string {
-  return `Make the package readable (and its folders searchable) by the user that runs node: chmod -R a+rX ${shellArg(root)}   (or install it as that user, or with a umask that leaves files readable, e.g. umask 022)`;
+function makeReadable(root: string, what = 'the package'): string {
+  return `Make ${what} readable (and its folders searchable) by the user that runs node: chmod -R a+rX ${shellArg(root)}   (or install it as that user, or with a umask that leaves files readable, e.g. umask 022)`;
 }
