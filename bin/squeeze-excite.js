@@ -11,34 +11,39 @@ const USAGE = `Usage:
 
 inspect reads only the file's header (not the weights). For each module it prints the prefix and
 kind to load it with, e.g. SEBlock.fromStateDict(readSafetensors(file), prefix, { kind }).
-Control characters in names are shown escaped (\\xNN, or \\uNNNN for line separators, bidi
-controls and invisible characters such as zero-width spaces; in --json, \\uNNNN). -- ends the options.
+Control, format and invisible characters in names (bidi controls, zero-width spaces, ...) are
+shown escaped (\\xNN, \\uNNNN or \\u{NNNNN}; in --json, \\uNNNN). -- ends the options.
 Exit status: 0 success (also when the reader of the output stops early, as head does), 1 the file
 cannot be read or is not valid safetensors, 2 usage error.`;
 
 // Tensor names and paths come from the file and the caller: raw, a name holding ESC sequences,
-// BEL or a newline could clear the screen, set the title or forge a table row. C0 controls, DEL
-// and C1 (U+0080-U+009F, which some terminals obey as ESC sequences) are shown as \xNN; the line
-// and paragraph separators and the bidi controls (U+061C, U+200E-U+200F, U+202A-U+202E,
-// U+2066-U+2069: they reorder what follows on the line, "Trojan Source") as \uNNNN; so are the
-// invisible format characters (soft hyphen U+00AD, U+180E, zero-width U+200B-U+200D, U+2060-U+2064,
-// the BOM U+FEFF), with which two different prefixes looked the same (an attack, 2026-12-04).
-// JSON.stringify escapes C0 itself; the rest of the set it leaves raw (jsonText escapes those).
-const RAW_IN_JSON = '\\u007f-\\u009f\\u00ad\\u061c\\u180e\\u200b-\\u200f\\u2028-\\u202e\\u2060-\\u2064\\u2066-\\u2069\\ufeff';
-const CONTROLS = new RegExp(`[\\u0000-\\u001f${RAW_IN_JSON}]`, 'g');
-const NON_JSON_SAFE = new RegExp(`[${RAW_IN_JSON}]`, 'g');
+// BEL or a newline could clear the screen, set the title or forge a table row, a bidi control
+// reorder what follows on the line ("Trojan Source"), and an invisible character make two
+// different prefixes look the same (attacks, 2026-12-04: zero-width spaces, the BOM, then tag
+// characters, variation selectors, the combining grapheme joiner, Hangul fillers). So every control
+// (Cc: C0, DEL, C1, which some terminals obey as ESC sequences), format character (Cf: bidi
+// controls, zero-width characters, tags), line or paragraph separator and default-ignorable code
+// point is shown escaped: \xNN up to U+00FF, \uNNNN, or \u{NNNNN} beyond the BMP.
+const ESCAPED = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 
 function printable(s) {
-  return String(s).replace(CONTROLS, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  return String(s).replace(ESCAPED, (c) => {
+    const code = c.codePointAt(0);
+    if (code <= 0xff) return `\\x${code.toString(16).padStart(2, '0')}`;
+    return code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
   });
 }
 
-// JSON.stringify escapes C0 but leaves DEL, C1, the separators and the bidi controls raw; \uNNNN
-// keeps the JSON the same value.
+// JSON.stringify escapes C0 in strings (the C0 outside them, its line breaks, must stay) and
+// leaves the rest of the set raw: \uNNNN (a surrogate pair beyond the BMP) keeps the same value.
+const ESCAPED_IN_JSON = /(?![\u0000-\u001f])[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
+
 function jsonText(value) {
-  return JSON.stringify(value, null, 2).replace(NON_JSON_SAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(value, null, 2).replace(ESCAPED_IN_JSON, (c) => {
+    let out = '';
+    for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return out;
+  });
 }
 
 /** `{ gate: 'hardsigmoid', strict: false }`, or '' for no options. */

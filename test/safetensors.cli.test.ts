@@ -312,16 +312,26 @@ describe('squeeze-excite inspect, hardened output', () => {
     expect(r.stdout).toMatch(/\nlayer0\.se +timm\.SEModule/);
   });
 
-  test('invisible format characters in names are escaped', () => {
+  test('invisible characters in names are escaped (format, default-ignorable, beyond the BMP)', () => {
+    // Each prefix reads "layer1.se" on a terminal when printed raw (a review found the last five
+    // after the first two were escaped).
+    const hidden: [string, string][] = [
+      ['zero\u200bwidth\ufeff.se', 'zero\\u200bwidth\\ufeff.se'],
+      ['layer1\u{E0041}.se', 'layer1\\u{e0041}.se'], // a tag character
+      ['layer1\u206a.se', 'layer1\\u206a.se'],
+      ['layer1\u034f.se', 'layer1\\u034f.se'], // combining grapheme joiner
+      ['layer1\ufe0f.se', 'layer1\\ufe0f.se'], // a variation selector
+      ['layer1\u3164.se', 'layer1\\u3164.se'], // a Hangul filler
+    ];
     const file = path.join(scratch, 'invisible.safetensors');
-    writeFileSync(file, writeSafetensors(se('zero\u200bwidth\ufeff.se')));
+    writeFileSync(file, writeSafetensors(Object.assign({}, ...hidden.map(([p]) => se(p)))));
     const r = cli('inspect', file);
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('zero\\u200bwidth\\ufeff.se');
-    expect(r.stdout).not.toMatch(/[\u200b\ufeff]/);
+    for (const [, shown] of hidden) expect(r.stdout).toContain(`\n${shown} `);
+    expect(r.stdout).not.toMatch(/[\u200b\ufeff\u206a\u034f\ufe0f\u3164]|\u{E0041}/u);
     const json = cli('inspect', '--json', file);
-    expect(json.stdout).toContain('zero\\u200bwidth\\ufeff.se');
-    expect((JSON.parse(json.stdout) as { modules: { prefix: string }[] }).modules[0]!.prefix).toBe('zero\u200bwidth\ufeff.se');
+    expect(json.stdout).not.toMatch(/[\u200b\ufeff\u206a\u034f\ufe0f\u3164]|\u{E0041}/u);
+    expect((JSON.parse(json.stdout) as { modules: { prefix: string }[] }).modules.map((m) => m.prefix).sort()).toEqual(hidden.map(([p]) => p).sort());
   });
 
   test("Node's file errors come with the usual fix", () => {
