@@ -1,8 +1,8 @@
 // Words for a received value in refusals ("a Float64Array of length 3"), never running more of the
 // caller's code than a guarded probe, and other small wordings (article, shape, file kind).
 
-import { isMapValue, isPlainObject, isProxyValue } from './is.js';
-import { ArrayIsArray, JSONStringify, ObjectIs, ReflectApply, ReflectGetPrototypeOf, RegExpPrototypeExec, StringCtor, StringPrototypeSlice, joinList, listAppend } from './primordials.js';
+import { isMapValue, isObjectPrototype, isProxyValue } from './is.js';
+import { ArrayIsArray, JSONStringify, ObjectDefineProperty, ObjectIs, ReflectApply, ReflectGetOwnPropertyDescriptor, ReflectGetPrototypeOf, RegExpPrototypeExec, StringCtor, StringPrototypeSlice, joinList, listAppend } from './primordials.js';
 import { arrayBufferByteLength, isDetached, isSharedView, isView, lengthOf, sharedArrayBufferByteLength, typedArrayName } from './typed-arrays.js';
 
 const isArray = ArrayIsArray;
@@ -11,6 +11,13 @@ const describedTypedArrayName = /^(?:(?:Big)?(?:Int|Uint|Float)(?:8|16|32|64)(?:
 
 /** @internal Classes (DeviceTensor) describe themselves in messages through this method key. */
 export const describeHook: unique symbol = Symbol('squeeze-excite.describe');
+
+const ownClasses: { name: string; prototype: object; isOwn: (value: unknown) => boolean }[] = [];
+/**
+ * Every copy's prototypes carry this registered symbol, so that "another copy of squeeze-excite"
+ * is said of its objects only, not of another library's class of the same name (a review).
+ */
+const CLASS_BRAND: unique symbol = Symbol.for('squeeze-excite.class') as never;
 
 /**
  * @internal The package's classes whose objects are recognised by brand (a private field, an
@@ -21,15 +28,18 @@ export const describeHook: unique symbol = Symbol('squeeze-excite.describe');
  */
 export function registerOwnClass(name: string, prototype: object, isOwn: (value: unknown) => boolean): void {
   listAppend(ownClasses, { name, prototype, isOwn });
+  ObjectDefineProperty(prototype, CLASS_BRAND, { __proto__: null, value: name } as PropertyDescriptor);
 }
-const ownClasses: { name: string; prototype: object; isOwn: (value: unknown) => boolean }[] = [];
 
 /** What an object named like one of the package's classes, but not one of this copy's, is. */
-function foreignOwnClass(value: object, ctorName: string, proxy: boolean): string | undefined {
+function foreignOwnClass(value: object, ctorName: string, proxy: boolean, proto: unknown): string | undefined {
   for (let i = 0; i < ownClasses.length; i++) {
     const c = ownClasses[i]!;
     if (c.name !== ctorName || probe(() => c.isOwn(value)) === true) continue;
-    if (proxy || probe(() => ReflectGetPrototypeOf(value)) === c.prototype) return posing(ctorName);
+    if (proxy || proto === c.prototype) return posing(ctorName);
+    // An ordinary prototype's own data property: no caller code runs.
+    const brand = probe(() => (isProxyValue(proto) ? undefined : ReflectGetOwnPropertyDescriptor(proto as object, CLASS_BRAND)?.value));
+    if (brand !== ctorName) return undefined;
     return `${article(ctorName)} ${ctorName} of another copy of squeeze-excite loaded in this process (npm ls squeeze-excite lists the copies), which this copy cannot use: pass it to the copy that made it, or install one copy (npm dedupe)`;
   }
   return undefined;
@@ -119,6 +129,11 @@ function describeUnguarded(value: unknown): string {
   }
   // From here every probe may run a trap or a getter.
   const proxy = isProxyValue(value);
+  // The prototype read once (a Proxy's trap runs once; one that throws is exotic), and a plain
+  // object described without reading its `constructor` (a review, 2026-12-04).
+  const proto = probe(() => ReflectGetPrototypeOf(value as object));
+  if (proto === undefined) return exotic();
+  if (proto === null || isObjectPrototype(proto)) return 'an object';
   // The package's own classes first, before the hook (a DeviceTensor made from the prototype would
   // describe itself): an object of another copy, or one posing as an object of this copy.
   const named = probe(() => {
@@ -127,7 +142,7 @@ function describeUnguarded(value: unknown): string {
     return typeof n === 'string' && n !== '' ? n : undefined;
   });
   if (named !== undefined) {
-    const foreign = foreignOwnClass(value as object, named, proxy);
+    const foreign = foreignOwnClass(value as object, named, proxy, proto);
     if (foreign !== undefined) return foreign;
   }
   // Not asked of a Proxy: its get trap would see the private key and could write the words (an
@@ -137,11 +152,6 @@ function describeUnguarded(value: unknown): string {
     const text = probe(() => StringCtor(ReflectApply(hook as () => unknown, value, [])));
     if (text !== undefined) return text;
   }
-  // A Proxy whose getPrototypeOf trap throws is no object "made by Object.create(proto)".
-  if (proxy && probe(() => ReflectGetPrototypeOf(value as object)) === undefined) return exotic();
-  const plain = probe(() => isPlainObject(value));
-  if (plain === undefined) return exotic();
-  if (plain) return 'an object';
   const ctorName = named;
   if (ctorName === undefined) return 'an object';
   // Past the internal-slot checks above, an object that names a typed array or buffer class is not

@@ -63,7 +63,7 @@ export function isArrayValue(value: unknown): value is unknown[] {
 // Object.prototype of this realm or of another (a vm context, where a caller's `{}` is made): a
 // prototype-less object whose own `constructor` is a function named 'Object' whose own
 // `prototype` is it. Read through property descriptors, so no getter of the caller's runs.
-function isObjectPrototype(proto: unknown): boolean {
+export function isObjectPrototype(proto: unknown): boolean {
   if (proto === ObjectPrototype) return true;
   if (typeof proto !== 'object' || proto === null || getPrototypeOf(proto) !== null) return false;
   const ctor = getOwnPropertyDescriptor(proto, 'constructor')?.value as unknown;

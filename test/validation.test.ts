@@ -1210,6 +1210,28 @@ describe('non-enumerable options and exotic objects in refusals', () => {
     expect(() => seForward(rand(NUMEL), SHAPE, w, new Map() as never)).toThrow(/options must be .*; received a Map instance$/);
   });
 
+  test('a class of the same name from another library is not called another copy of squeeze-excite', () => {
+    class SafetensorsFile {
+      header = {};
+    }
+    expect(() => SEBlock.fromStateDict(new SafetensorsFile() as never, 'se', { kind: 'timm.SEModule' })).toThrow(/received a SafetensorsFile instance$/);
+  });
+
+  test('describing a refused object reads a Proxy\'s prototype once, and a plain object\'s constructor not at all', () => {
+    const reads: string[] = [];
+    const proxy = new Proxy({}, {
+      getPrototypeOf(t) {
+        reads.push('getPrototypeOf');
+        return Reflect.getPrototypeOf(t);
+      },
+    });
+    expect(() => seForward(proxy as never, SHAPE, w)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'x' }));
+    expect(reads).toEqual(['getPrototypeOf']);
+    const plain = Object.defineProperty({}, 'constructor', { get: () => { reads.push('constructor'); return Object; } });
+    expect(() => seForward(plain as never, SHAPE, w)).toThrow(/x must be a Float32Array or a DeviceTensor; received an object$/);
+    expect(reads).toEqual(['getPrototypeOf']);
+  });
+
   test("a Proxy's traps neither see the private describe key nor pass for a plain object", () => {
     const symbols: symbol[] = [];
     const liar = new Proxy({}, {
