@@ -59,8 +59,10 @@ const ADDON_FILES_IN_PACKAGE = `node_modules/squeeze-excite/${PREBUILD_FILES}; o
  */
 function inSingleExecutable(): boolean {
   try {
+    // process.getBuiltinModule came in Node 20.16 / 22.3, node:sea in 20.12 / 21.7: require() in
+    // between (a review), and in an ES-module bundle, whose require() may be a stub that throws.
     const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-    const sea = getBuiltin?.('node:sea') as { isSea?: () => boolean } | undefined;
+    const sea = (getBuiltin ? getBuiltin('node:sea') : require('node:sea')) as { isSea?: () => boolean } | undefined;
     return sea?.isSea?.() === true;
   } catch {
     return false;
