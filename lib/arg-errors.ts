@@ -7,7 +7,7 @@
 
 import { describe } from './describe.js';
 import { isPlainObject, isPromiseValue } from './is.js';
-import { ArrayIsArray, ReflectGetOwnPropertyDescriptor, StringPrototypeIncludes, StringPrototypeSlice, defineOwn, withProps } from './primordials.js';
+import { ArrayIsArray, ObjectHasOwn, ReflectGetOwnPropertyDescriptor, StringPrototypeIncludes, StringPrototypeSlice, defineOwn, withProps } from './primordials.js';
 import { typedArrayName } from './typed-arrays.js';
 
 const isArray = ArrayIsArray;
@@ -187,7 +187,8 @@ export function codedError(message: string, code: string): Error & { code: strin
 function ownData(value: object, key: string): unknown {
   try {
     const d = ReflectGetOwnPropertyDescriptor(value, key);
-    return d !== undefined && 'value' in d ? d.value : undefined;
+    // ObjectHasOwn, not `in`: a polluted Object.prototype.value would pass an accessor for data.
+    return d !== undefined && ObjectHasOwn(d, 'value') ? d.value : undefined;
   } catch {
     return undefined;
   }
