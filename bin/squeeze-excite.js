@@ -145,7 +145,7 @@ function cwdText() {
 
 // A 4 KB path (ENAMETOOLONG) was echoed whole: quoted paths over 200 characters are shortened.
 function shortPaths(message) {
-  return String(message).replace(/'([^']{200,})'/g, (_, p) => `'${p.slice(0, 80)}…${p.slice(-80)}' (${p.length} characters)`);
+  return String(message).replace(/(['"])((?:(?!\1).){200,})\1/g, (_, q, p) => `${q}${p.slice(0, 80)}…${p.slice(-80)}${q} (${p.length} characters)`);
 }
 
 function usageError(message) {
@@ -187,7 +187,7 @@ function main(argv) {
       ? ` (to list a file's attention modules: squeeze-excite inspect ${printable(arg)})`
       : require('../dist/args.js').editDistance(args[0].toLowerCase(), 'inspect') <= 2 ? " (did you mean 'inspect'?)" : '';
     // Quoted, with printable's escapes (JSON.stringify's \u001b differed from the \x1b elsewhere).
-    return usageError(`: unknown command "${printable(args[0]).replace(/"/g, '\\"')}"${near}`);
+    return usageError(`: unknown command "${printable(args[0].replace(/["\\]/g, (c) => `\\${c}`))}"${near}`);
   }
   let json = false;
   let options = true; // until `--`: after it, a name starting with '-' is a file
@@ -214,7 +214,7 @@ function main(argv) {
     // Node's permission model says only "Access to this API has been restricted": name the file
     // and the flag (its error carries the path as `resource`).
     const denied = err && err.code === 'ERR_ACCESS_DENIED'
-      ? `: reading ${JSON.stringify(typeof err.resource === 'string' ? err.resource : files[0])} is not permitted (run node with --allow-fs-read for it)`
+      ? `: reading ${shortPaths(JSON.stringify(typeof err.resource === 'string' ? err.resource : files[0]))} is not permitted (run node with --allow-fs-read for it)`
       : '';
     const fix = denied === '' ? fileErrorFix(err, files[0]) : '';
     process.stderr.write(`squeeze-excite inspect: ${printable(err && err.message ? shortPaths(err.message) : String(err))}${printable(denied)}${printable(code)}${fix ? `\n${printable(fix)}` : ''}\n`);

@@ -39,7 +39,8 @@ struct Buffer {
 };
 
 // The scratch of the last call of one kind (Set has bytes()), kept for the next: one set for the
-// process, taken by one call at a time (a concurrent call makes its own), kept up to kMaxBytes.
+// process, taken by one call at a time (a concurrent call makes its own), kept up to
+// kKeptScratchMaxBytes.
 constexpr int64_t kKeptScratchMaxBytes = int64_t(32) << 20;
 
 template <class Set>
