@@ -80,12 +80,12 @@ function fixFor(arg: string, expected: string, value: unknown): string | undefin
   if (arg === 'weights' && describe(value) === 'a SafetensorsFile instance') {
     return 'A SafetensorsFile holds a whole state dict: build the block with SEBlock/ECABlock/CBAMBlock.fromStateDict(file, prefix, { kind }) (`npx squeeze-excite inspect FILE` prints each module\'s prefix and kind)';
   }
-  // forward(x, { out }) with a Float32Array x, as the GPU examples write forward(xd, { out: yd }).
   // An array-like ({ 0: 2, 1: 8, ..., length: 4 }: JSON of an Int32Array, a tensor library's shape
   // object) is a shape, not options in its place (an attack, 2026-12-04). Own data properties only.
   if (arg === 'shape' && isPlainObject(value) && typeof ownData(value, 'length') === 'number' && ownData(value, '0') !== undefined) {
     return 'To pass an array-like shape: Array.from(shape)';
   }
+  // forward(x, { out }) with a Float32Array x, as the GPU examples write forward(xd, { out: yd }).
   if (arg === 'shape' && isPlainObject(value)) {
     return 'An object came where the shape goes: a Float32Array x always needs its shape [N, C, H, W] after it; only a DeviceTensor x, which carries its shape, may leave it out';
   }

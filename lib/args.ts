@@ -147,8 +147,8 @@ const EMPTY: Readonly<Record<string, unknown>> = ObjectFreeze(ObjectCreate(null)
  * silently ignored; a non-enumerable unknown key, a framework's, is passed over). Returns a
  * null-prototype copy in which every own known key (enumerable or not) was read exactly once,
  * so a getter cannot pass the checks with one value and run with another, and keys inherited
- * from a polluted Object.prototype are never seen. (Internal: the
- * copy is never handed back to user code.)
+ * from a polluted Object.prototype are never seen. (Internal: the copy is never handed back to
+ * user code.)
  */
 export function parseObject(
   fn: string,
