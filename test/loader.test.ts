@@ -2,7 +2,7 @@
 // of the package (dist/ + package.json + node_modules), arranged to have no binary, a bogus one, a
 // prebuild only, a local build that shadows a prebuild, addons disabled, or a bundled copy. The
 // advice must fit the failure: a compiler only where no shipped binary can fit.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -288,8 +288,12 @@ describe('native loader diagnostics', () => {
   // The prebuilds/ folder itself unsearchable (a tar or Docker COPY leaving it 700 for another
   // user): the advice was a compiler's build (a helper's test of deployments, 2026-12-04). Root
   // reads any folder, so the child runs as nobody.
-  const asNobody = process.platform === 'linux' && process.getuid?.() === 0 && onPath('runuser') && noAddon === null;
-  it.runIf(asNobody)('a prebuilds folder this user may not search: says to make the package readable, not to build', () => {
+  // And only where nobody may run this node (CI's other Node releases live under /root, mode 700).
+  const asNobody =
+    process.platform === 'linux' && process.getuid?.() === 0 && onPath('runuser') && noAddon === null &&
+    spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', '0'], { stdio: 'ignore' }).status === 0;
+  const nobodySkip = asNobody ? '' : ' (skipped: needs Linux, root, runuser, a loadable addon and a node binary the nobody user may run)';
+  it.runIf(asNobody)(`a prebuilds folder this user may not search: says to make the package readable, not to build${nobodySkip}`, () => {
     const dir = packageCopy();
     withPrebuild(dir);
     chmodSync(scratch, 0o755);
@@ -309,7 +313,7 @@ describe('native loader diagnostics', () => {
 
   // node-gyp-build's own files unreadable: the package's chmod would not reach them (a review,
   // 2026-12-04: that branch advised it).
-  it.runIf(asNobody)("node-gyp-build's files this user may not read: says to make node-gyp-build readable", () => {
+  it.runIf(asNobody)(`node-gyp-build's files this user may not read: says to make node-gyp-build readable${nobodySkip}`, () => {
     const dir = packageCopy();
     withPrebuild(dir);
     chmodSync(scratch, 0o755);
