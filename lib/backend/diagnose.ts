@@ -93,7 +93,7 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     const inPackage = what === root || what.startsWith(root + path.sep);
     // A file of another package (node-gyp-build, beside this one in an installed app): grant its
     // folder, which it reads file after file, not the one file denied first.
-    const grant = /^(.*[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(what)?.[1] ?? what;
+    const grant = packageFolderOf(what) ?? what;
     const whose = grant === what ? what : `${grant} (the package of ${what})`;
     return {
       cause: `Node's permission model denies reading ${what} (ERR_ACCESS_DENIED): ${denied.reason}`,
@@ -209,7 +209,8 @@ function diagnose(report: LoadReport, root: string): { cause: string; fixes: str
     // package's chmod would not reach them (a review, 2026-12-04).
     const dependency = /^node-gyp-build could not be loaded/.test(prebuild.reason ?? '');
     // Its folder, from the path in Node's message ("EACCES: permission denied, open '<file>'").
-    const folder = /'([^']*[\\/]node_modules[\\/]node-gyp-build)[\\/][^']*'/.exec(prebuild.reason ?? '')?.[1] ?? null;
+    const file = /'([^']+)'/.exec(prebuild.reason ?? '')?.[1];
+    const folder = file === undefined ? null : packageFolderOf(file);
     return dependency
       ? {
           cause: `node-gyp-build, which picks the prebuilt binary, is there but this process may not read it: ${prebuild.reason}`,
@@ -290,6 +291,11 @@ export function describeLoadFailure(report: LoadReport, root: string): string {
   const tried = report.attempts.map((a) => `  - ${a.kind}${a.file ? ` ${a.file}` : ''}: ${a.reason ?? 'ok'}`).join('\n');
   const { cause, fixes } = diagnose(report, root);
   return `squeeze-excite: could not load the native addon for ${target}: ${cause}.\nTried:\n${tried}\nTo fix it:\n${fixes.map((f) => `  - ${f}`).join('\n')}`;
+}
+
+/** The folder of the package under node_modules that holds `file` (scoped or not), or null. */
+function packageFolderOf(file: string): string | null {
+  return /^(.*[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(file)?.[1] ?? null;
 }
 
 /** The fix for package files this user may not read (a Docker COPY with a restrictive umask). */
