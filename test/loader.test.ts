@@ -70,12 +70,15 @@ const status = sqex.cuda.status();
 console.log(JSON.stringify({ error, errorName, errorCode, status: { compiled: status.compiled, reason: status.reason, binary: status.binary }, report: loadReport() }));
 `;
 
-function probe(dir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Probe {
+/** PROBE run in package `dir` (as `user` through runuser when given: root reads any file). */
+function probe(dir: string, env: Record<string, string> = {}, nodeArgs: string[] = [], user?: string): Probe {
   const childEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   if (!('SQUEEZE_EXCITE_BINARY' in env)) delete childEnv.SQUEEZE_EXCITE_BINARY;
   // --no-warnings: the permission model's ExperimentalWarning and SecurityWarning would go to this
   // process's stderr (the child's stderr is inherited), noise in every test run.
-  return JSON.parse(execFileSync(process.execPath, ['--no-warnings', ...nodeArgs, '-e', PROBE], { cwd: dir, env: childEnv, encoding: 'utf8' })) as Probe;
+  const node = [process.execPath, '--no-warnings', ...nodeArgs, '-e', PROBE];
+  const [cmd, args] = user === undefined ? [node[0]!, node.slice(1)] : ['runuser', ['-u', user, '--', ...node]];
+  return JSON.parse(execFileSync(cmd, args, { cwd: dir, env: childEnv, encoding: 'utf8' })) as Probe;
 }
 
 /**
@@ -301,9 +304,7 @@ describe('native loader diagnostics', () => {
       chmodSync(path.join(dir, 'prebuilds'), 0o755);
       chmodSync(path.join(dir, prebuildDir), 0o755);
       chmodSync(path.join(dir, sub), 0o700);
-      const childEnv: NodeJS.ProcessEnv = { ...process.env };
-      delete childEnv.SQUEEZE_EXCITE_BINARY;
-      const p = JSON.parse(execFileSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', PROBE], { cwd: dir, env: childEnv, encoding: 'utf8' })) as Probe;
+      const p = probe(dir, {}, [], 'nobody');
       expect(p.errorCode, sub).toBe('ERR_SQEX_LOAD');
       expect(p.error, sub).toMatch(/the prebuilt binaries' folder is there, but this process may not search it: .*EACCES/);
       expect(fixes(p.error), sub).toContain(`chmod -R a+rX ${dir}`);
@@ -321,9 +322,7 @@ describe('native loader diagnostics', () => {
     const ngb = path.join(dir, 'node_modules', 'node-gyp-build');
     cpSync(path.join(root, 'node_modules', 'node-gyp-build'), ngb, { recursive: true });
     chmodSync(path.join(ngb, 'index.js'), 0o600);
-    const childEnv: NodeJS.ProcessEnv = { ...process.env };
-    delete childEnv.SQUEEZE_EXCITE_BINARY;
-    const p = JSON.parse(execFileSync('runuser', ['-u', 'nobody', '--', process.execPath, '-e', PROBE], { cwd: dir, env: childEnv, encoding: 'utf8' })) as Probe;
+    const p = probe(dir, {}, [], 'nobody');
     expect(p.errorCode).toBe('ERR_SQEX_LOAD');
     expect(p.error).toMatch(/node-gyp-build, which picks the prebuilt binary, is there but this process may not read it: .*EACCES/);
     expect(fixes(p.error)).toContain(`Make node-gyp-build readable (and its folders searchable) by the user that runs node: chmod -R a+rX ${ngb}`);
