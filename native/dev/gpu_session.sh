@@ -72,7 +72,9 @@ if [ "${1:-}" = --prepare ]; then
   # gpu-pack's node_modules holds esbuild (~4 MB packed: loader.test's bundling cases, which the
   # device does not run); without it the carry fits the 64 MiB with room. gpu-pack keeps this
   # tarball while its stamp (lockfile + node_modules listing) holds.
-  if xz -dc .gpu/node_modules.tar.xz | tar -tf - | grep -q '^node_modules/@esbuild/'; then
+  # (grep reads it all: grep -q would end the pipe early, and pipefail would read tar's SIGPIPE as
+  # "not there", as it did on 2026-12-04, leaving esbuild in.)
+  if xz -dc .gpu/node_modules.tar.xz | tar -tf - | grep '^node_modules/@esbuild/' > /dev/null; then
     tar -cf - --exclude='node_modules/@typescript' --exclude='node_modules/typescript' --exclude='node_modules/.cache' \
         --exclude='node_modules/esbuild' --exclude='node_modules/@esbuild' --exclude='node_modules/.bin/esbuild' \
         node_modules | xz -T0 -3 > .gpu/node_modules.tar.xz.new
