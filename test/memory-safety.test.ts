@@ -50,8 +50,12 @@ describe('async calls survive whatever the caller does to its buffers (child pro
   // a hook that shrank out crashed the process (SIGSEGV), one that transferred x read freed memory.
   test('promise hooks (async_hooks, v8.promiseHooks) that shrink out or transfer x or a weight at each promise a call makes', () => {
     const report = runHostile('promise-hooks.cjs', { SQEX_SEED: seed() });
-    // 2 hook kinds x (3 ops x 3 targets + 3 blocks x 2 targets) x 8 strike points x (8 bystanders + 1-2)
-    expect(report.checks).toBeGreaterThanOrEqual(2 * 15 * 8 * 9);
+    // 2 hook kinds x (3 ops x 3 targets + 3 blocks x 2 targets) x (each promise a call makes, and
+    // one past them) strike points x (8 bystanders + 1-2). The points were a fixed 8, which a call
+    // outgrew where CUDA is available (9 promises: the first H200 run, 2026-12-04).
+    expect(report.mostPromises).toBeGreaterThan(0);
+    expect(report.strikePoints).toBeGreaterThanOrEqual(2 * 15 * 2);
+    expect(report.checks).toBeGreaterThanOrEqual((report.strikePoints as number) * 9);
   }, 120_000);
 
   test('workers that alone load the addon are terminated or exit with calls in flight: the process lives', () => {

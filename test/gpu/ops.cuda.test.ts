@@ -281,7 +281,10 @@ describe.skipIf(!gate.ok)(gate.title, () => {
     // runner's own promises). The emulated binding has no device memory to misuse.
     test.skipIf(emulated)('promise hooks that dispose a tensor or the block, or re-enter it, at each promise a call makes: a coded refusal or the same bits', () => {
       const report = runHostile('device-promise-hooks.cjs', { SQEX_SEED: String(freshRng().seed) }, 600_000);
-      expect(report.checks).toBeGreaterThanOrEqual(2 * 9 * 12); // hook kinds x strikes x strike points
+      // hook kinds x 9 strikes x (each promise a call makes, and one past them)
+      expect(report.mostPromises).toBeGreaterThan(0);
+      expect(report.strikePoints).toBeGreaterThanOrEqual(2 * 9 * 2);
+      expect(report.checks).toBeGreaterThanOrEqual((report.strikePoints as number) / 2);
     }, 600_000);
 
     test.each(DTYPES)('repeated runs are bitwise identical (%s)', async (dtype) => {

@@ -73,14 +73,18 @@ function bystanders(elems, count = 8) {
 
 // Promise hooks (v8.promiseHooks.onInit, async_hooks init) that strike once, at the k-th promise
 // made while a call is being made: `during(k, strike, call)` makes the call so armed and returns
-// what it returned; `most` is the most promises one call made (strike points must reach past it).
+// what it returned; `fired` says whether the strike ran (k was within the call's own promises), and
+// `most` is the most promises one call made. Callers strike k = 1, 2, ... until a strike no longer
+// fires (strikeEach): a fixed bound missed the ninth promise a call makes where CUDA is available
+// (the first GPU run, 2026-12-04).
 function promiseStrikes() {
-  const state = { counting: false, count: 0, strike: null, armedAt: 0, most: 0 };
+  const state = { counting: false, count: 0, strike: null, armedAt: 0, most: 0, fired: false };
   const onPromise = () => {
     if (!state.counting) return;
     if (++state.count === state.armedAt && state.strike !== null) {
       const f = state.strike;
       state.strike = null;
+      state.fired = true;
       f();
     }
   };
@@ -93,7 +97,7 @@ function promiseStrikes() {
     },
   };
   const during = (k, strike, call) => {
-    Object.assign(state, { count: 0, armedAt: k, strike, counting: true });
+    Object.assign(state, { count: 0, armedAt: k, strike, counting: true, fired: false });
     try {
       return call();
     } finally {
@@ -102,7 +106,13 @@ function promiseStrikes() {
       state.most = Math.max(state.most, state.count);
     }
   };
-  return { kinds, during, state };
+  // Calls one(k) for k = 1, 2, ... until its strike no longer fires (one resolves to `fired`):
+  // every promise the call makes, then one past them. Refuses to go past `cap`.
+  const strikeEach = async (label, one, cap = 64) => {
+    for (let k = 1; k <= cap; k++) if (!(await one(k))) return;
+    check(false, `${label}: strikes still fired at promise ${cap}`);
+  };
+  return { kinds, during, state, strikeEach };
 }
 
 // A promise's outcome, { result } or { error }.
