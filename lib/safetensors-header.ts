@@ -453,7 +453,7 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
  * valid shape may hold any amount of such values under a key the format ignores (the reference
  * skips them): 7M empty arrays (21 MB, far under the size limit) ended a 200 MB heap. So a header
  * whose estimate exceeds a quarter of this process's heap limit, half of its old space's limit,
- * or half of what the heap has free, is refused
+ * or half of what the heap (or its old generation) has free, is refused
  * before parsing: with Node's default heap, ~16M arrays and objects (millions of tensors).
  * Strings count too: the decoded text, alive while JSON.parse runs (its length, twice that where
  * V8 needs two bytes a character), and each string JSON.parse makes, 24 bytes plus its characters
@@ -479,7 +479,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     throw new SafetensorsError(
       src,
       'header-too-large',
-      `the header's ${lengthOf(bytes)} bytes alone, decoded, would take more than the ${MathRound(early / 2 ** 20)} MB of JS heap allowed (the least of a quarter of this process's heap limit, half of its old space's limit and half of what the heap has free; node --max-old-space-size, or a Worker's resourceLimits.maxOldGenerationSizeMb, raises it)`,
+      `the header's ${lengthOf(bytes)} bytes alone, decoded, would take more than the ${MathRound(early / 2 ** 20)} MB of JS heap allowed (the least of a quarter of this process's heap limit, half of its old space's limit and half of what the heap, and its old generation, have free; node --max-old-space-size, or a Worker's resourceLimits.maxOldGenerationSizeMb, raises it)`,
     );
   }
   let text: string;
@@ -505,7 +505,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     throw new SafetensorsError(
       src,
       'header-too-large',
-      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${MathRound(cost / 2 ** 20)} MB of JS heap, more than the ${MathRound(budget / 2 ** 20)} MB allowed (the least of a quarter of this process's heap limit, half of its old space's limit and half of what the heap has free; node --max-old-space-size, or a Worker's resourceLimits.maxOldGenerationSizeMb, raises it)`,
+      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${MathRound(cost / 2 ** 20)} MB of JS heap, more than the ${MathRound(budget / 2 ** 20)} MB allowed (the least of a quarter of this process's heap limit, half of its old space's limit and half of what the heap, and its old generation, have free; node --max-old-space-size, or a Worker's resourceLimits.maxOldGenerationSizeMb, raises it)`,
     );
   }
   let json: unknown;
