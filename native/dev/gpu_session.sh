@@ -13,20 +13,19 @@
 # the kernel harness (native/dev/cuda_build.sh) and the cluster harness (native/dev/cluster/build.sh),
 # then --pack (copies the addons into .gpu/) and a size check of what travels (limit 64 MiB).
 #
-# Steps (by default: tests harness cuda11 cbamcheck timm sanitize bench cbamtime ecatime; or name some, e.g.
-# async crossover cluster, which measured what they measure on 2026-11-30 and need no rerun until
-# the host path or the cluster variants change). cbamcheck/cbamtime: the check and timing of the
-# CBAM NCHW position tiles (cbam_pt_kernel, landed 2026-12-01 after the CPU emulator's checks) and
-# of the CBAM shared-memory change before them (native/dev/cbam_smem_exp.sh over main before the
-# position tiles, CBAM_BASE, and HEAD, beside 8aa8c67 and e4156d9).
+# Steps (by default: tests harness cuda11 timm sanitize bench peers; or name some). peers: the
+# torch.compile and compile + graph peers over the bench's rows (bench/torch_peers.py, 117 s on
+# 2026-12-04), merged into the bench's table there (bench/merge-peers.mjs). Named only: async
+# crossover cluster (measured 2026-11-30; no rerun needed until the host path or the cluster
+# variants change), cbamcheck cbamtime ecatime (the CBAM shared-memory and position-tile changes
+# and ECA's halo kernel against the kernels before them: measured 2026-12-04, NOTES-cuda.md; they
+# need `SQEX_PREPARE_CBAM_EXP=1 ... --prepare`, which builds their harnesses).
 # The checks run in three lanes at once (tests | cuda11, cbamcheck | harness, sanitize), timm after
-# the first two (it replaces fixtures they read), then the timings one at a time: bench cbamtime
-# ecatime (async crossover cluster when named). ecatime: ECA's halo kernel against the kernels
-# before it (NOTES-cuda.md, "ECA without barrier A"). Measured on the H200 (2026-11-30): tests ~50 s, cuda11
-# ~45, harness 25, memcheck 14, racecheck 62, timm 34, quick bench 31, full bench 44.
-# Budgets (s), default steps: max(120, 80 + 170, 150 + 2 x 45 + 30) + timm 100 + bench 100 + cbamtime
-# 130 + ecatime 110 = 710 at most (the stream-race memcheck run, 30, added 2026-12-01, not yet timed); by the last run's times (and cbamcheck's ~2 harness checks and
-# 16 sanitizer runs) ~500 in practice. Every step's budget is also cut to what is left before a deadline
+# the first two (it replaces fixtures they read), then the timings one at a time: bench peers
+# (cbamtime ecatime async crossover cluster when named). Measured on the H200 (2026-12-04): tests
+# ~40 s, cuda11 ~45, harness 25, memcheck ~20, racecheck ~60 of its 120, timm 34, full bench ~60,
+# peers 117. Budgets (s), default steps: max(120, 80, 150 + 45 + 120 + 30) + timm 100 + bench 220
+# + peers 180 = 845 at most, ~420 in practice. Every step's budget is also cut to what is left before a deadline
 # (GPU_SESSION_DEADLINE_S, default 540 s after the start; the call's 600 s keeps ~60 s for
 # unpacking, the archives and the transfer), and a step that would get less than it needs is
 # skipped and says so. Most steps end well before their budget (the last run's tests took ~60 s of
@@ -98,7 +97,11 @@ if [ "${1:-}" = --prepare ]; then
   # HEAD, and main before cbam-smem was merged (e4156d9: also ECA's kernels before the halo kernel,
   # which ecatime times against HEAD). HEAD's is .gpu/harness.xz, copied in on the device
   # (cbam_exp_head): the same program, not carried twice.
-  bash native/dev/prepare_cbam_exp.sh .gpu/cbam-exp "${CBAM_BASE:-a7a7a55}" - e4156d9
+  if [ "${SQEX_PREPARE_CBAM_EXP:-0}" = 1 ]; then
+    bash native/dev/prepare_cbam_exp.sh .gpu/cbam-exp "${CBAM_BASE:-a7a7a55}" - e4156d9
+  else
+    rm -rf .gpu/cbam-exp  # (the named steps cbamcheck cbamtime ecatime then say skipped)
+  fi
   set +e
   bash "$0" --pack || exit 1
   echo "prepared in $((SECONDS - t0)) s"
@@ -134,7 +137,7 @@ if [ "${1:-}" = --pack ]; then
   exit 0
 fi
 
-steps=${*:-tests harness cuda11 cbamcheck timm sanitize bench cbamtime ecatime}
+steps=${*:-tests harness cuda11 timm sanitize bench peers}
 OUT=${OUT:-/tmp/out}
 logs=$OUT/logs
 results=$OUT/results
@@ -298,7 +301,9 @@ step_sanitize() {
   # needed more than 45 s on the H200: 39 of 54 tests in 45 s, 2026-11-30).
   local files tool
   for tool in ${SQEX_SANITIZE_TOOLS:-memcheck racecheck}; do
-    budget "compute-sanitizer $tool" "${SQEX_SANITIZE_BUDGET_S:-45}" 20 || continue
+    # (racecheck over the NaN suite needs ~60 s on the H200: 45 s stopped it on 2026-11-30 and 12-04)
+    local want=45; [ $tool = racecheck ] && want=120
+    budget "compute-sanitizer $tool" "${SQEX_SANITIZE_BUDGET_S:-$want}" 20 || continue
     files="test/gpu/nan.cuda.test.ts"; [ $tool = memcheck ] && files="$files test/gpu/tensor.cuda.test.ts"
     SQEX_ALLOC_CYCLES=200 SQEX_TEARDOWN_ROUNDS=3 SQEX_MEMINFO_ASSERT=0 timeout -k 5 $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
       node node_modules/vitest/vitest.mjs run $files -t "$SANITIZER_TESTS" --reporter=verbose --pool=forks --maxWorkers=1 --testTimeout=200000 \
@@ -316,14 +321,31 @@ step_sanitize() {
 }
 
 step_bench() {
-  # The quick GPU table (48 rows, ~31 s on the H200): ours, the same-size copy and PyTorch eager /
-  # CUDA graph (torch.compile costs minutes: SQEX_PEER_MODES adds it in a session with time to
-  # spare). SQEX_BENCH_FULL=1: the full 120-row table instead (10 shapes, 50 launches each).
+  # The full GPU table (120 rows, 10 shapes, 50 launches each; ~60 s on the H200): ours, the
+  # same-size copy and PyTorch eager / CUDA graph (the peers step adds torch.compile).
+  # SQEX_BENCH_FULL=0: the quick table instead (48 rows, ~31 s).
   local quick=--quick want=100
-  [ "${SQEX_BENCH_FULL:-0}" = 1 ] && quick= want=220
+  [ "${SQEX_BENCH_FULL:-1}" = 1 ] && quick= want=220
   budget bench $want 40 || return
   timeout -k 5 $B node bench/run.mjs --gpu-only $quick --out "$results" > "$logs/bench.md" 2> "$logs/bench-progress.log"
   note "bench ${quick:-full}: exit $? — $(grep -cE '^\| (se|eca|cbam|SE|ECA|CBAM) ' "$logs/bench.md") rows"
+}
+
+step_peers() {
+  # torch.compile and compile + graph over the bench's rows, merged into the table the bench step
+  # wrote (its PyTorch best is then the best of all four modes). The bench's own eager and graph
+  # peers come from the same machine minutes before; the note says so.
+  budget peers 180 60 || return
+  local table
+  table=$(ls "$results"/*-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9][0-9][0-9].json 2> /dev/null | grep -v overhead | tail -1)
+  if [ -z "$table" ]; then note "peers: no bench table in results/ (run the bench step first): skipped"; return; fi
+  local quick=--quick; [ "${SQEX_BENCH_FULL:-1}" = 1 ] && quick=
+  local jsonl=${table%.json}-compile-peers.jsonl
+  PYTHONUNBUFFERED=1 timeout -k 5 $((B - 5)) python3 bench/torch_peers.py $quick --modes compile,compile_graph > "$jsonl" 2> "$logs/compile-peers.err"
+  local rc=$?
+  timeout -k 5 20 node bench/merge-peers.mjs "$table" "$jsonl" --note "same machine, in the same call after the bench step, $(date -u +%H:%M) UTC, torch.compile(dynamic=False)" > "$logs/merge-peers.log" 2>&1
+  local merged=$?
+  note "peers (compile, compile_graph): exit $rc, $(grep -c '"mode": "compile' "$jsonl") timings; merge: exit $merged — $(tail -1 "$logs/merge-peers.log")"
 }
 
 step_async() {
@@ -434,7 +456,7 @@ LANE=4-timm
 if has timm; then run_step timm; fi
 wait $pid_harness
 LANE=5-timing
-for s in bench cbamtime ecatime async crossover cluster; do if has "$s"; then run_step "$s"; fi; done
+for s in bench peers cbamtime ecatime async crossover cluster; do if has "$s"; then run_step "$s"; fi; done
 
 trap - TERM
 finish
