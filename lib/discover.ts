@@ -6,22 +6,13 @@ import { rangeError, readGuarded, typeError } from './arg-errors.js';
 import { describe } from './describe.js';
 import { isArrayValue, isMapValue, isPlainObject } from './is.js';
 import { typedArrayName } from './typed-arrays.js';
-import { JSONStringify, ObjectHasOwn, ObjectKeys, ReflectApply, listAppend } from './primordials.js';
+import { JSONStringify, ObjectKeys, ReflectApply, listAppend, ownValue } from './primordials.js';
 import { SafetensorsFile, type SafetensorsHeader } from './safetensors.js';
 import { ATTENTION_KINDS, type AttentionKind, type CBAMKind, type ECAKind, type SEKind } from './attention-kinds.js';
 import type { StateDict } from './state-dict-reader.js';
 import type { Activation, Gate } from './types.js';
 
 const mapForEach = Map.prototype.forEach;
-
-/**
- * An own property of a caller's object, or undefined: a key Object.prototype holds (polluted:
- * `Object.prototype.tensors = [...]`) is not read as the object's (an attack listed a module the
- * checkpoint does not have that way, and an entry without a shape as one with the polluted shape).
- */
-function own(o: object, key: string | number): unknown {
-  return ObjectHasOwn(o, key) ? (o as Record<string | number, unknown>)[key] : undefined;
-}
 
 /**
  * What every {@link FoundAttention} has, whichever block loads it.
@@ -97,9 +88,9 @@ function namedOf(source: unknown): Named[] {
     const items = list;
     const n = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => items.length);
     for (let i = 0; i < n; i++) {
-      const entry: unknown = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => own(items, i));
+      const entry: unknown = readGuarded(FN, arg, 'an Array of { name, shape }', items, () => ownValue(items, i));
       if (typeof entry !== 'object' || entry === null) throw typeError(FN, `${arg}[${i}]`, 'an object { name, shape }', entry);
-      const name = readGuarded(FN, `${arg}[${i}]`, 'an object { name, shape }', entry, () => own(entry, 'name'));
+      const name = readGuarded(FN, `${arg}[${i}]`, 'an object { name, shape }', entry, () => ownValue(entry, 'name'));
       listAppend(entries, { arg: `${arg}[${i}]`, name, value: entry });
     }
   };
@@ -107,7 +98,7 @@ function namedOf(source: unknown): Named[] {
   if (form === 'file') {
     const header: unknown = readGuarded(FN, 'source', 'a SafetensorsFile', source, () => (source as SafetensorsFile).header);
     if (typeof header !== 'object' || header === null) throw typeError(FN, 'source.header', 'a safetensors header', header);
-    fromList(readGuarded(FN, 'source.header', 'a safetensors header', header, () => own(header, 'tensors')), 'source.header.tensors');
+    fromList(readGuarded(FN, 'source.header', 'a safetensors header', header, () => ownValue(header, 'tensors')), 'source.header.tensors');
   } else if (form === 'array') {
     fromList(source, 'source');
   } else if (form === 'map') {
@@ -124,7 +115,7 @@ function namedOf(source: unknown): Named[] {
   } else if (form === 'object') {
     // A header holds an Array `tensors`; a state-dict record maps names to { shape, data } (a
     // tensor may even be named "tensors", but its value is then no Array).
-    const tensors = readGuarded(FN, 'source', what, source, () => own(source as object, 'tensors'));
+    const tensors = readGuarded(FN, 'source', what, source, () => ownValue(source as object, 'tensors'));
     if (isArrayValue(tensors)) {
       fromList(tensors, 'source.tensors');
     } else {
@@ -147,14 +138,14 @@ function namedOf(source: unknown): Named[] {
     if (typedArrayName(value) !== undefined) {
       throw typeError(FN, arg, 'an object with a shape', value, 'A state dict maps each name to { shape, data }: wrap a bare array as { shape: [...dims], data: value }');
     }
-    const shape = readGuarded(FN, arg, 'an object with a shape', value, () => own(value, 'shape'));
+    const shape = readGuarded(FN, arg, 'an object with a shape', value, () => ownValue(value, 'shape'));
     const sarg = `${arg}.shape`;
     if (!isArrayValue(shape)) throw typeError(FN, sarg, 'an Array of non-negative integers', shape);
     // read once, element by element; a safetensors shape has at most a few dims (64 is generous)
     const raw = readGuarded(FN, sarg, 'an Array of non-negative integers', shape, () => {
       const len = shape.length;
       const copy: unknown[] = [];
-      for (let d = 0; d < len && d <= 64; d++) listAppend(copy, own(shape, d));
+      for (let d = 0; d < len && d <= 64; d++) listAppend(copy, ownValue(shape, d));
       return copy;
     });
     if (raw.length > 64) throw rangeError(FN, sarg, 'an Array of at most 64 non-negative integers', shape);

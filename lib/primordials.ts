@@ -144,8 +144,8 @@ export function listSlice<T>(list: readonly T[], start: number, end: number = li
 }
 
 /** obj's own property key, or undefined: never Object.prototype's (a polluted one must not fill a gap). */
-export function ownValue(obj: object, key: string): unknown {
-  return ObjectHasOwn(obj, key) ? (obj as Record<string, unknown>)[key] : undefined;
+export function ownValue(obj: object, key: string | number): unknown {
+  return ObjectHasOwn(obj, key) ? (obj as Record<string | number, unknown>)[key] : undefined;
 }
 
 /** 'a', 'b' joined by sep, each in single quotes (refusal messages: kinds, keys). */
