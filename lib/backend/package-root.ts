@@ -28,12 +28,14 @@ function cwdOrRoot(): string {
     return path.parse(process.execPath).root;
   }
 }
+// (read once: a working directory deleted between two reads would anchor the two differently)
+const CWD: string | null = HERE ? null : cwdOrRoot();
 /** Package root: dist/backend/package-root.js → ../.. (in a bundle: two levels above the bundle). */
-export const PACKAGE_ROOT = HERE ? path.resolve(path.dirname(HERE), '..', '..') : cwdOrRoot();
+export const PACKAGE_ROOT = HERE ? path.resolve(path.dirname(HERE), '..', '..') : (CWD as string);
 // A require that works in CommonJS, in a CommonJS bundle and in an ES-module bundle alike; the
 // .node files it loads are absolute paths, so its anchor only matters for node-gyp-build.
 // Typed as a plain function: the .d.ts must not need @types/node (NodeJS.Require).
-export const nodeRequire: (id: string) => unknown = nodeModule.createRequire(HERE ?? path.join(cwdOrRoot(), 'noop.js'));
+export const nodeRequire: (id: string) => unknown = nodeModule.createRequire(HERE ?? path.join(CWD as string, 'noop.js'));
 
 /**
  * require(id) of a dependency (node-gyp-build): from this file, then, if not found, from its real
