@@ -30,7 +30,7 @@ import { allocateArray } from '../alloc.js';
 import { awaitable } from '../awaitable.js';
 import { codedError, rangeError, rangeErrorText, typeError } from '../arg-errors.js';
 import { arrayBufferByteLength, bufferOf, isSharedView, lengthOf } from '../typed-arrays.js';
-import { RegExpPrototypeExec, StringPrototypeStartsWith, TypedArrayPrototypeSet, defineOwn, listAppend, listHas } from '../primordials.js';
+import { RegExpPrototypeExec, StringPrototypeStartsWith, TypedArrayPrototypeSet, defineOwn, listAppend, listHas, ownValue } from '../primordials.js';
 import type { DType, Layout, Shape4 } from '../types.js';
 import type { OpSpec, Settings, WeightSet, WeightSlots } from './spec.js';
 import { parseOffload, parseSettings } from './spec.js';
@@ -467,9 +467,19 @@ async function cudaHostResult(
 /** An async host call's refusal as the caller sees it: the addon's ERR_SQEX_ARRAY_CHANGED says which call; its alias refusals reworded. */
 function hostCallError(call: PreparedCall, err: unknown): unknown {
   if (err instanceof Error && (err as NativeError).code === 'ERR_SQEX_ARRAY_CHANGED' && !StringPrototypeStartsWith(err.message, `${call.fn}: `)) {
-    err.message = `${call.fn}: ${err.message}`;
+    // the addon's message names the argument only; the advice is written here, once
+    const argument = ownValue(err, 'argument');
+    err.message = `${call.fn}: ${typeof argument === 'string' ? arrayChangedMessage(argument) : err.message}`;
   }
   return aliasRefusal(call, err);
+}
+
+/** Why an output array of an async call was not written, and the fix (ERR_SQEX_ARRAY_CHANGED). */
+function arrayChangedMessage(argument: string): string {
+  return (
+    `${argument} was detached, transferred or resized while the call ran, so the result was not written. ` +
+    'Keep the array and its buffer as they are until the promise settles, or omit it to receive a new array.'
+  );
 }
 
 /** An output array of an async host call as the call found it (what the CPU fallback checks before writing it). */
@@ -498,11 +508,7 @@ function changedOutput(outputs: readonly OutputAtCall[]): Error | null {
   for (let i = 0; i < outputs.length; i++) {
     const a = outputs[i]!;
     if (lengthOf(a.view) === a.length && (a.bufferBytes < 0 || arrayBufferByteLength(bufferOf(a.view) as ArrayBuffer) === a.bufferBytes)) continue;
-    const err = codedError(
-      `${a.argument} was detached, transferred or resized while the call ran, so the result was not written. ` +
-        'Keep the array and its buffer as they are until the promise settles, or omit it to receive a new array.',
-      'ERR_SQEX_ARRAY_CHANGED',
-    );
+    const err = codedError(arrayChangedMessage(a.argument), 'ERR_SQEX_ARRAY_CHANGED');
     defineOwn(err, 'argument', a.argument);
     return err;
   }

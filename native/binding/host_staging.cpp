@@ -32,10 +32,10 @@ static size_t BufferBytes(const Napi::Env& env, const Napi::Value& ta) {
 }
 
 Napi::Error ArrayChangedError(const Napi::Env& env, const char* argument) {
+  // lib/ops/run.ts (hostCallError) rewrites the message with the advice, from `argument`
   auto e = Coded(Napi::Error::New(env, std::string(argument) +
                                            " was detached, transferred or resized while the call ran, so the result "
-                                           "was not written. Keep the array and its buffer as they are until the "
-                                           "promise settles, or omit it to receive a new array."),
+                                           "was not written"),
                  "ERR_SQEX_ARRAY_CHANGED");
   SetOwn(e, "argument", Napi::String::New(env, argument));
   return e;
