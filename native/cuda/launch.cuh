@@ -231,7 +231,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
     const int64_t halo_bytes = NHWC ? 2 * HW * 32 * ceil_div(pad * es, 32) : 2 * pad * HW * es;
     const int64_t tile_bytes = upt * HW * es;
     eca_halo = held && 2 * pad <= upt && (4 * halo_bytes <= tile_bytes || halo_bytes <= 8192);
-    // NHWC only when the batch's tiles are fewer than the SMs (batch 1): measured on the H200
+    // NHWC only when the batch's tiles are no more than the SMs (batch 1): measured on the H200
     // (2026-12-04, bench/results/NVIDIA-H200-2026-12-04T1133), every NHWC row that took the halo
     // at batch 32 or 128 (C 1152 and 2048 at 7^2, 192-2048 tiles) ran 5-58% slower than with the
     // barrier, though its halo adds 12-25% to the reads; at batch 1 (32-64 tiles) 9-16% faster.
