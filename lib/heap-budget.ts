@@ -3,7 +3,7 @@
 // (lib/safetensors-header.ts) asks it before decoding and before JSON.parse.
 
 import { nodeV8, nodeWorkerThreads } from './node-builtins.js';
-import { MathMax, MathMin } from './primordials.js';
+import { ArrayIsArray, MathMax, MathMin, ObjectHasOwn, ownValue } from './primordials.js';
 
 // Captured at load, as the other built-ins: a replaced v8.getHeapStatistics must not lift the budget.
 const heapStatistics = nodeV8.getHeapStatistics;
@@ -14,19 +14,29 @@ const heapSpaceStatistics = nodeV8.getHeapSpaceStatistics;
  * Node 26's V8 reports a total_available_size above the heap limit (113 of 112 MiB with
  * --max-old-space-size=16 and 10 MiB in use), so "free less young" gave 8 MiB where the old
  * generation had 5.7 left, and a header that fitted the budget could end the process (a flaky
- * test, 2026-12-04).
+ * test, 2026-12-04). v8.getHeapSpaceStatistics fills its list by assignment, which an index
+ * accessor on Array.prototype intercepts (a review: a getter answering {space_name:'old_space'}
+ * made the budget NaN, and a 60k-tensor header then ended a 16 MB heap): only own entries of the
+ * expected types count; anything else falls back to the limit less everything the heap holds,
+ * young generation included (the safe side).
  */
 function oldGenerationFree(oldLimit: number): number {
+  const safe = (): number => oldLimit - heapStatistics().used_heap_size;
   let used = 0;
   try {
-    const spaces = heapSpaceStatistics();
+    const spaces = heapSpaceStatistics() as unknown[];
+    if (!ArrayIsArray(spaces) || spaces.length === 0) return safe();
     for (let i = 0; i < spaces.length; i++) {
-      const sp = spaces[i]!;
+      const sp = ObjectHasOwn(spaces, i) ? spaces[i] : undefined;
+      if (typeof sp !== 'object' || sp === null) return safe();
+      const name = ownValue(sp, 'space_name');
+      const size = ownValue(sp, 'space_used_size');
+      if (typeof name !== 'string' || typeof size !== 'number' || !(size >= 0)) return safe();
       // every space but the young generation's counts against the old generation's limit
-      if (sp.space_name !== 'new_space' && sp.space_name !== 'new_large_object_space') used += sp.space_used_size;
+      if (name !== 'new_space' && name !== 'new_large_object_space') used += size;
     }
   } catch {
-    return oldLimit; // unreadable: the other bounds decide
+    return safe();
   }
   return oldLimit - used;
 }
@@ -87,8 +97,7 @@ const HEAP_LIMITS: { young: number; old: number } = (() => {
  */
 export function heapBudgetBytes(): number {
   const s = heapStatistics();
-  return MathMax(
-    2 ** 20,
-    MathMin(s.heap_size_limit / 4, HEAP_LIMITS.old / 2, (s.total_available_size - HEAP_LIMITS.young) / 2, oldGenerationFree(HEAP_LIMITS.old) / 2),
-  );
+  const b = MathMin(s.heap_size_limit / 4, HEAP_LIMITS.old / 2, (s.total_available_size - HEAP_LIMITS.young) / 2, oldGenerationFree(HEAP_LIMITS.old) / 2);
+  // (not MathMax: a NaN, whatever made it, must give the floor, not NaN, which no cost exceeds)
+  return b >= 2 ** 20 ? b : 2 ** 20;
 }
