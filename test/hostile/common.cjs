@@ -106,10 +106,18 @@ function promiseStrikes() {
       state.most = Math.max(state.most, state.count);
     }
   };
-  // Calls one(k) for k = 1, 2, ... until its strike no longer fires (one resolves to `fired`):
-  // every promise the call makes, then one past them. Refuses to go past `cap`.
+  // Calls one(k) for k = 1, 2, ... (one resolves to `fired`) until a strike no longer fires past
+  // the most promises any call of the series made: every promise, then one past them. A call that
+  // made fewer promises than an earlier one does not end the series early (a review). Refuses to
+  // go past `cap`, and a series whose first strike never fired.
   const strikeEach = async (label, one, cap = 64) => {
-    for (let k = 1; k <= cap; k++) if (!(await one(k))) return;
+    let most = 0;
+    for (let k = 1; k <= cap; k++) {
+      const fired = await one(k);
+      most = Math.max(most, state.count);
+      if (k === 1) check(fired, `${label}: the strike at the call's first promise never fired`);
+      if (!fired && k > most) return;
+    }
     check(false, `${label}: strikes still fired at promise ${cap}`);
   };
   return { kinds, during, state, strikeEach };
