@@ -7,6 +7,10 @@
 import { afterAll, describe, expect, test } from 'vitest';
 import { cbamForward, ecaForward, seForward, loadReport } from '../dist/index.js';
 import { createRequire } from 'node:module';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 const requireCjs = createRequire(import.meta.url);
 const native = requireCjs(loadReport().binary as string) as { setThreads(n: number): void; info(): { threads: number } };
@@ -315,4 +319,69 @@ test('ECA NHWC: a NaN gate has the same bits alone, in a batch and on 1 or 2 thr
   } finally {
     native.setThreads(defaultThreads);
   }
+});
+
+// A library built with -Ofast sets flush-to-zero and denormals-are-zero on the thread that loads it
+// (crtfastmath.o's constructor), and code can change the rounding mode: the calling thread's
+// share of a job followed that state and the pool workers' did not, so identical calls gave
+// different bits (an attack, 2026-12-04: 6 different gate vectors in 20 calls, 0.5 or 0.50307196
+// by which thread pooled the sample). The kernels now compute under the default state on every
+// thread (native/cpu/fp_env.h). Each case loads a library whose constructor changes the state in
+// a child, after a first call has started the pool, then compares 20 sync and 20 async calls
+// with the first, bit for bit.
+describe('results do not follow the calling thread\'s floating-point state (FTZ/DAZ, rounding)', () => {
+  const cc = ['cc', 'gcc'].find((c) => spawnSync(c, ['--version'], { stdio: 'ignore' }).status === 0);
+  const x86 = process.arch === 'x64' || process.arch === 'ia32';
+  const can = process.platform === 'linux' && (x86 || process.arch === 'arm64') && cc !== undefined;
+  const why = can ? '' : ' (skipped: needs Linux on x86-64 or arm64 and a C compiler, cc or gcc, to build the library that changes the state)';
+  let dir = '';
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const build = (name: string, source: string, flags: string[]): string => {
+    if (!dir) dir = mkdtempSync(path.join(tmpdir(), 'sqex-fpenv-'));
+    const src = path.join(dir, `${name}.c`);
+    const lib = path.join(dir, `${name}.so`);
+    writeFileSync(src, source);
+    const r = spawnSync(cc as string, ['-shared', '-fPIC', ...flags, src, '-o', lib, '-lm'], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    return lib;
+  };
+  const run = (lib: string, data: 'subnormal' | 'random'): { distinct: number; sameAsBefore: boolean; gate0: number } => {
+    const script = `
+      const sq = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const shape = [8, 256, 28, 28], c = 256, hidden = 16, n = 8 * 256 * 28 * 28;
+      let s = 12345; const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+      const subnormal = ${JSON.stringify(data)} === 'subnormal';
+      // subnormal: the gate is 0.50307 when x's 3e-39 are kept, 0.5 when they are read as 0
+      const x = subnormal ? new Float32Array(n).fill(3e-39) : Float32Array.from({ length: n }, rand);
+      const w = subnormal
+        ? { w1: new Float32Array(hidden * c).fill(1e36), b1: new Float32Array(hidden), w2: new Float32Array(c * hidden).fill(1e-3), b2: new Float32Array(c) }
+        : { w1: Float32Array.from({ length: hidden * c }, rand), b1: Float32Array.from({ length: hidden }, rand), w2: Float32Array.from({ length: c * hidden }, rand), b2: Float32Array.from({ length: c }, rand) };
+      const call = (o) => { const g = new Float32Array(8 * c); const y = sq.seForward(x, shape, w, { scaleOut: g, ...o }); return Buffer.concat([Buffer.from(y.buffer), Buffer.from(g.buffer)]).toString('base64'); };
+      const callAsync = async () => { const g = new Float32Array(8 * c); const y = await sq.seForwardAsync(x, shape, w, { scaleOut: g, offload: 'always' }); return Buffer.concat([Buffer.from(y.buffer), Buffer.from(g.buffer)]).toString('base64'); };
+      (async () => {
+        const before = call({});
+        const gate0 = new Float32Array(Buffer.from(before, 'base64').buffer.slice(n * 4, n * 4 + 4))[0];
+        try { process.dlopen({ exports: {} }, ${JSON.stringify(lib)}); } catch {} // not an addon: its constructor has run
+        const seen = new Set();
+        for (let i = 0; i < 20; i++) { seen.add(call({})); seen.add(await callAsync()); }
+        process.stdout.write(JSON.stringify({ distinct: seen.size, sameAsBefore: seen.size === 1 && seen.has(before), gate0 }) + '\\n');
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.stderr).toBe('');
+    return JSON.parse(r.stdout) as { distinct: number; sameAsBefore: boolean; gate0: number };
+  };
+
+  test.runIf(can)(`after a library built with -Ofast is loaded (flush-to-zero, denormals-are-zero): every call's bits as before, subnormal x kept${why}`, () => {
+    const lib = build('fastmath', 'float sqex_twice(float a) { return a * 2; }\n', ['-Ofast']);
+    const r = run(lib, 'subnormal');
+    expect(r.gate0).toBeCloseTo(0.50307196, 7);
+    expect(r).toMatchObject({ distinct: 1, sameAsBefore: true });
+  }, 150_000);
+
+  test.runIf(can)(`after a library sets rounding toward zero on the calling thread: every call's bits as before${why}`, () => {
+    const lib = build('towardzero', '#include <fenv.h>\n__attribute__((constructor)) static void sqex_round(void) { fesetround(FE_TOWARDZERO); }\n', []);
+    expect(run(lib, 'random')).toMatchObject({ distinct: 1, sameAsBefore: true });
+  }, 150_000);
 });

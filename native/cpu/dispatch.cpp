@@ -1,5 +1,6 @@
 // forward_cpu, the pool size knobs and the SIMD level, as declared in sqex/cpu.h.
 #include "common.h"
+#include "fp_env.h"
 #include "sqex/cpu.h"
 #include "system_limits.h"
 #include "thread_pool.h"
@@ -7,6 +8,8 @@
 namespace sqex {
 
 Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
+  // the caller's share under the default floating-point state, as the workers' (fp_env.h)
+  cpu::DefaultFpEnv fp_env;
   switch (p.op) {
     case Op::SE:
       return se_forward_cpu(p, w, t);

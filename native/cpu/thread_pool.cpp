@@ -1,5 +1,7 @@
 #include "thread_pool.h"
 
+#include "fp_env.h"
+
 #include "system_limits.h"
 
 #include <algorithm>
@@ -257,6 +259,9 @@ class Pool {
   }
 
   void worker_loop(int index, uint64_t seen) {
+    // A worker inherits the floating-point state of the thread that started it; it runs only
+    // this pool's jobs, under the default state, for its whole life (fp_env.h).
+    cpu::DefaultFpEnv fp_env;
     t_in_task = true;
     t_participant = index + 1;
     for (;;) {
