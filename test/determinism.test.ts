@@ -385,3 +385,30 @@ describe('results do not follow the calling thread\'s floating-point state (FTZ/
     expect(run(lib, 'random')).toMatchObject({ distinct: 1, sameAsBefore: true });
   }, 150_000);
 });
+
+// scaleOut's NaN gates were written with the sign bit set on some paths (ECA on every ISA, SE on
+// SSE2: exp(-v) keeps -v's flipped sign) and not on others, where y and the kernels' rule (one NaN,
+// 0x7fc00000, native/cpu/common.h) say one NaN (a helper's attack, 2026-12-04).
+test.each(['NCHW', 'NHWC'] as const)('NaN gates in scaleOut are the one NaN 0x7fc00000, SE and ECA, sigmoid and hardsigmoid (%s)', (layout) => {
+  const shape: Shape = [4, 8, 2, 2];
+  const x = Float32Array.from({ length: 4 * 8 * 4 }, (_, i) => ((i * 37) % 11) - 5);
+  for (let i = 0; i < 4; i++) x[i * 7] = i % 2 === 0 ? NaN : -NaN; // NaN in some channels' pools
+  const bits = (a: Float32Array): Set<number> => {
+    const u = new Uint32Array(a.buffer, a.byteOffset, a.length);
+    const out = new Set<number>();
+    for (let i = 0; i < u.length; i++) if (Number.isNaN(a[i])) out.add(u[i]!);
+    return out;
+  };
+  const w1 = new Float32Array(8 * 8).fill(0.1);
+  const w2 = new Float32Array(8 * 8).fill(0.1);
+  for (const gate of ['sigmoid', 'hardsigmoid'] as const) {
+    const s1 = new Float32Array(32);
+    seForward(x, shape, { w1, w2 }, { layout, gate, scaleOut: s1 });
+    const s2 = new Float32Array(32);
+    ecaForward(x, shape, { weight: new Float32Array([0.2, 0.5, 0.3]) }, { layout, gate, scaleOut: s2 });
+    for (const [op, s] of [['se', s1], ['eca', s2]] as const) {
+      expect(bits(s).size, `${op} ${gate}: some gates are NaN`).toBeGreaterThan(0);
+      expect([...bits(s)].map((b) => b.toString(16)), `${op} ${gate}`).toEqual(['7fc00000']);
+    }
+  }
+});

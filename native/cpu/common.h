@@ -12,6 +12,13 @@
 namespace sqex {
 namespace cpu {
 
+// The one NaN every NaN output and gate is written as: the quiet NaN 0x7fc00000 (0x7ff8000000000000
+// in double). Where two NaNs meet, x86 keeps one operand's bits and the operand order is the
+// compiler's per loop, so without this the sign and payload followed the loop an element took,
+// i.e. y's address, the batch position and the thread count (NOTES-cpu.md items 51 and 59).
+constexpr float kCanonicalNaNf = __builtin_nanf("");
+constexpr double kCanonicalNaN = __builtin_nan("");
+
 // NaN and +-Inf travel as in the PyTorch modules (torch 1.13, CPU, checked in
 // scripts/gen_nan_fixture.py): relu(NaN) = NaN, max/amax(.., NaN) = NaN, hardsigmoid(NaN) = NaN,
 // silu(-inf) = -inf / (1 + inf) = NaN, sigmoid(+-inf) = 1 / 0. So ReLU and clamps are selects that
@@ -22,21 +29,22 @@ inline double relu_d(double v) { return v < 0 ? 0.0 : v; }
 // 1 / (1 + exp(-v)) saturates to 0 or 1 without NaN for any finite v (exp overflows to inf).
 inline double act_apply(Act a, double v) { return a == Act::ReLU ? relu_d(v) : v / (1 + std::exp(-v)); }
 
+// A NaN gate is the one NaN: exp(-v) of a NaN v keeps -v's flipped sign, so scaleOut's NaN gates
+// had the sign bit set on the scalar paths and not on the vector ones (a helper, 2026-12-04).
 inline double gate_apply(Gate g, double v) {
-  if (g == Gate::Sigmoid) return 1 / (1 + std::exp(-v));
-  // relu6(v + 3) / 6, both clamps letting NaN through (torch.nn.functional.hardsigmoid)
-  double t = v + 3;
-  t = t < 0 ? 0.0 : t;
-  t = t > 6 ? 6.0 : t;
-  return t / 6;
+  double r;
+  if (g == Gate::Sigmoid) {
+    r = 1 / (1 + std::exp(-v));
+  } else {
+    // relu6(v + 3) / 6, both clamps letting NaN through (torch.nn.functional.hardsigmoid)
+    double t = v + 3;
+    t = t < 0 ? 0.0 : t;
+    t = t > 6 ? 6.0 : t;
+    r = t / 6;
+  }
+  return r != r ? kCanonicalNaN : r;
 }
 
-// The one NaN every NaN output and gate is written as: the quiet NaN 0x7fc00000 (0x7ff8000000000000
-// in double). Where two NaNs meet, x86 keeps one operand's bits and the operand order is the
-// compiler's per loop, so without this the sign and payload followed the loop an element took,
-// i.e. y's address, the batch position and the thread count (NOTES-cpu.md items 51 and 59).
-constexpr float kCanonicalNaNf = __builtin_nanf("");
-constexpr double kCanonicalNaN = __builtin_nan("");
 
 // max(a, b) that is NaN when either is (torch.amax); `a > b ? a : b` alone drops a NaN b.
 inline float max_nan(float a, float b) { return (a > b || std::isnan(a)) ? a : b; }
