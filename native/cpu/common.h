@@ -45,7 +45,6 @@ inline double gate_apply(Gate g, double v) {
   return r != r ? kCanonicalNaN : r;
 }
 
-
 // max(a, b) that is NaN when either is (torch.amax); `a > b ? a : b` alone drops a NaN b.
 inline float max_nan(float a, float b) { return (a > b || std::isnan(a)) ? a : b; }
 

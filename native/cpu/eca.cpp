@@ -43,9 +43,7 @@ void eca_excite(void* vctx, int /*slot*/, const double* z, int64_t nb, float* s)
       if (!finite_w && next_nf[0] < j0) v += double(c.weight[next_nf[0]]) * 0.0;
       for (int64_t j = j0; j < j1; ++j) v += double(c.weight[j]) * zn[ch + j - pad];
       if (!finite_w && next_nf[j1] < k) v += double(c.weight[next_nf[j1]]) * 0.0;
-      // One NaN in: which of two NaNs a channel's pooled mean kept follows the NHWC pooling's
-      // split (thread count, batch position), and the gate carried its bits (a review).
-      if (v != v) v = kCanonicalNaN;
+      // (a NaN v's bits follow the NHWC pooling's split; gate_apply writes the one NaN whatever they are)
       s[n * cc + ch] = float(gate_apply(c.p->gate, v));
     }
   }

@@ -748,8 +748,7 @@ static void k_gate_rows(Gate g, const double* v, float* s, int64_t n) {
   if (g == Gate::Sigmoid) {
     sigmoid_rows(v, s, n);
     // the vectorised exp's NaN keeps whichever bits it met: one NaN, as gate_apply's
-    for (int64_t i = 0; i < n; ++i)
-      if (s[i] != s[i]) s[i] = kCanonicalNaNf;
+    for (int64_t i = 0; i < n; ++i) s[i] = canon_f(s[i]);
   } else {
     for (int64_t i = 0; i < n; ++i) s[i] = float(gate_apply(g, v[i]));
   }
