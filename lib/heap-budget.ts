@@ -17,11 +17,11 @@ const heapSpaceStatistics = nodeV8.getHeapSpaceStatistics;
  * test, 2026-12-04). v8.getHeapSpaceStatistics fills its list by assignment, which an index
  * accessor on Array.prototype intercepts (a review: a getter answering {space_name:'old_space'}
  * made the budget NaN, and a 60k-tensor header then ended a 16 MB heap): only own entries of the
- * expected types count; anything else falls back to the limit less everything the heap holds,
- * young generation included (the safe side).
+ * expected types count; anything else falls back to the limit less everything the heap holds
+ * (heapUsed, young generation included: the safe side).
  */
-function oldGenerationFree(oldLimit: number): number {
-  const safe = (): number => oldLimit - heapStatistics().used_heap_size;
+function oldGenerationFree(oldLimit: number, heapUsed: number): number {
+  const safe = (): number => oldLimit - heapUsed;
   let used = 0;
   try {
     const spaces = heapSpaceStatistics() as unknown[];
@@ -97,7 +97,7 @@ const HEAP_LIMITS: { young: number; old: number } = (() => {
  */
 export function heapBudgetBytes(): number {
   const s = heapStatistics();
-  const b = MathMin(s.heap_size_limit / 4, HEAP_LIMITS.old / 2, (s.total_available_size - HEAP_LIMITS.young) / 2, oldGenerationFree(HEAP_LIMITS.old) / 2);
+  const b = MathMin(s.heap_size_limit / 4, HEAP_LIMITS.old / 2, (s.total_available_size - HEAP_LIMITS.young) / 2, oldGenerationFree(HEAP_LIMITS.old, s.used_heap_size) / 2);
   // (not MathMax: a NaN, whatever made it, must give the floor, not NaN, which no cost exceeds)
   return b >= 2 ** 20 ? b : 2 ** 20;
 }
