@@ -106,17 +106,23 @@ function promiseStrikes() {
       state.most = Math.max(state.most, state.count);
     }
   };
-  // Calls one(k) for k = 1, 2, ... (one resolves to `fired`) until a strike no longer fires past
-  // the most promises any call of the series made: every promise, then one past them. A call that
-  // made fewer promises than an earlier one does not end the series early (a review). Refuses to
-  // go past `cap`, and a series whose first strike never fired.
+  // Calls one(k) (which makes its call through `during`) for k = 1, 2, ... until a strike no
+  // longer fires past the most promises any call of the series made: every promise, then one
+  // past them. A call that made fewer promises than an earlier one does not end the series early
+  // (a review). Refuses to go past `cap`, and a series whose first strike never fired. For the
+  // runner, the report counts the calls struck (strikePoints) and the most promises a call made
+  // (mostPromises).
+  report.strikePoints = 0;
+  report.mostPromises = 0;
   const strikeEach = async (label, one, cap = 64) => {
     let most = 0;
     for (let k = 1; k <= cap; k++) {
-      const fired = await one(k);
+      await one(k);
+      report.strikePoints++;
+      report.mostPromises = Math.max(report.mostPromises, state.count);
       most = Math.max(most, state.count);
-      if (k === 1) check(fired, `${label}: the strike at the call's first promise never fired`);
-      if (!fired && k > most) return;
+      if (k === 1) check(state.fired, `${label}: the strike at the call's first promise never fired`);
+      if (!state.fired && k > most) return;
     }
     check(false, `${label}: strikes still fired at promise ${cap}`);
   };

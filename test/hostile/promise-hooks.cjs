@@ -7,7 +7,7 @@
 // each k up to past the call's own promises: whatever it does, the process survives, unrelated
 // memory is untouched, a refusal carries a code, and a result equals the sync call's.
 'use strict';
-const { sqex, rng, fill, weightsFor, fns, autoAsyncFns, check, sameBits, done, transfer, gc, bystanders, outcome, promiseStrikes, report } = require('./common.cjs');
+const { sqex, rng, fill, weightsFor, fns, autoAsyncFns, check, sameBits, done, transfer, gc, bystanders, outcome, promiseStrikes } = require('./common.cjs');
 
 const SHAPE = [1, 64, 16, 16];
 const NUMEL = SHAPE.reduce((a, b) => a * b);
@@ -16,12 +16,7 @@ const strikes = promiseStrikes();
 const blockFor = (op, w) =>
   op === 'se' ? new sqex.SEBlock(w) : op === 'eca' ? new sqex.ECABlock(w) : new sqex.CBAMBlock(w, { channels: SHAPE[1] });
 
-// For the runner: how many calls were struck, and the most promises one call made.
-report.strikePoints = 0;
-report.mostPromises = 0;
-
 async function one(op, viaBlock, target, k, seed) {
-  report.strikePoints++;
   const r = rng(seed);
   const x = fill(new Float32Array(NUMEL), r);
   const w = weightsFor(op, SHAPE[1], r);
@@ -37,19 +32,17 @@ async function one(op, viaBlock, target, k, seed) {
     gc();
   };
   const p = strikes.during(k, strike, () => (viaBlock ? block.forwardAsync(x, SHAPE, { out }) : autoAsyncFns[op](x, SHAPE, w, { out })));
-  const fired = strikes.state.fired;
   const checkBystanders = bystanders(NUMEL);
   const { result, error } = await outcome(p);
   const label = `${op}${viaBlock ? ' block' : ''} ${target} at promise ${k}`;
   checkBystanders(label);
   if (error !== undefined) {
     check(typeof error.code === 'string' && error.code.startsWith('ERR_'), `${label}: rejected without a code: ${error && error.message}`);
-    return fired;
+    return;
   }
   check(result === out, `${label}: resolved with another array`);
   // A shrunk out has nothing left to compare; otherwise the op saw the arrays as they were.
   if (out.length === NUMEL) check(sameBits(out, ref), `${label}: result differs from the synchronous call on the same data`);
-  return fired;
 }
 
 (async () => {
@@ -67,7 +60,6 @@ async function one(op, viaBlock, target, k, seed) {
     }
     uninstall();
     check(strikes.state.most > 0, `${kind}: a call created no promise the hooks saw`);
-    report.mostPromises = Math.max(report.mostPromises, strikes.state.most);
   }
   done();
 })();
