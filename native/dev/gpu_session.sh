@@ -138,6 +138,8 @@ if [ "${1:-}" = --pack ]; then
 fi
 
 steps=${*:-tests harness cuda11 timm sanitize bench peers}
+# The bench's rows, and the peers step's: all 120, or with SQEX_BENCH_FULL=0 the quick 48.
+bench_quick=; [ "${SQEX_BENCH_FULL:-1}" = 1 ] || bench_quick=--quick
 OUT=${OUT:-/tmp/out}
 logs=$OUT/logs
 results=$OUT/results
@@ -324,11 +326,10 @@ step_bench() {
   # The full GPU table (120 rows, 10 shapes, 50 launches each; ~60 s on the H200): ours, the
   # same-size copy and PyTorch eager / CUDA graph (the peers step adds torch.compile).
   # SQEX_BENCH_FULL=0: the quick table instead (48 rows, ~31 s).
-  local quick=--quick want=100
-  [ "${SQEX_BENCH_FULL:-1}" = 1 ] && quick= want=220
+  local want=220; [ -n "$bench_quick" ] && want=100
   budget bench $want 40 || return
-  timeout -k 5 $B node bench/run.mjs --gpu-only $quick --out "$results" > "$logs/bench.md" 2> "$logs/bench-progress.log"
-  note "bench ${quick:-full}: exit $? — $(grep -cE '^\| (se|eca|cbam|SE|ECA|CBAM) ' "$logs/bench.md") rows"
+  timeout -k 5 $B node bench/run.mjs --gpu-only $bench_quick --out "$results" > "$logs/bench.md" 2> "$logs/bench-progress.log"
+  note "bench ${bench_quick:-full}: exit $? — $(grep -cE '^\| (se|eca|cbam|SE|ECA|CBAM) ' "$logs/bench.md") rows"
 }
 
 step_peers() {
@@ -339,9 +340,8 @@ step_peers() {
   local table
   table=$(ls "$results"/*-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9][0-9][0-9].json 2> /dev/null | grep -v overhead | tail -1)
   if [ -z "$table" ]; then note "peers: no bench table in results/ (run the bench step first): skipped"; return; fi
-  local quick=--quick; [ "${SQEX_BENCH_FULL:-1}" = 1 ] && quick=
   local jsonl=${table%.json}-compile-peers.jsonl
-  PYTHONUNBUFFERED=1 timeout -k 5 $((B - 5)) python3 bench/torch_peers.py $quick --modes compile,compile_graph > "$jsonl" 2> "$logs/compile-peers.err"
+  PYTHONUNBUFFERED=1 timeout -k 5 $((B - 5)) python3 bench/torch_peers.py $bench_quick --modes compile,compile_graph > "$jsonl" 2> "$logs/compile-peers.err"
   local rc=$?
   timeout -k 5 20 node bench/merge-peers.mjs "$table" "$jsonl" --note "same machine, in the same call after the bench step, $(date -u +%H:%M) UTC, torch.compile(dynamic=False)" > "$logs/merge-peers.log" 2>&1
   local merged=$?
