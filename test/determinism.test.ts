@@ -358,14 +358,16 @@ describe('results do not follow the calling thread\'s floating-point state (FTZ/
       const w = subnormal
         ? { w1: new Float32Array(hidden * c).fill(1e36), b1: new Float32Array(hidden), w2: new Float32Array(c * hidden).fill(1e-3), b2: new Float32Array(c) }
         : { w1: Float32Array.from({ length: hidden * c }, rand), b1: Float32Array.from({ length: hidden }, rand), w2: Float32Array.from({ length: c * hidden }, rand), b2: Float32Array.from({ length: c }, rand) };
-      const call = (o) => { const g = new Float32Array(8 * c); const y = sq.seForward(x, shape, w, { scaleOut: g, ...o }); return Buffer.concat([Buffer.from(y.buffer), Buffer.from(g.buffer)]).toString('base64'); };
-      const callAsync = async () => { const g = new Float32Array(8 * c); const y = await sq.seForwardAsync(x, shape, w, { scaleOut: g, offload: 'always' }); return Buffer.concat([Buffer.from(y.buffer), Buffer.from(g.buffer)]).toString('base64'); };
+      // y and the gates, as one string
+      const bits = (y, g) => Buffer.concat([Buffer.from(y.buffer), Buffer.from(g.buffer)]).toString('base64');
+      const call = () => { const g = new Float32Array(8 * c); return bits(sq.seForward(x, shape, w, { scaleOut: g }), g); };
+      const callAsync = async () => { const g = new Float32Array(8 * c); return bits(await sq.seForwardAsync(x, shape, w, { scaleOut: g, offload: 'always' }), g); };
       (async () => {
-        const before = call({});
+        const before = call();
         const gate0 = new Float32Array(Buffer.from(before, 'base64').buffer.slice(n * 4, n * 4 + 4))[0];
         try { process.dlopen({ exports: {} }, ${JSON.stringify(lib)}); } catch {} // not an addon: its constructor has run
         const seen = new Set();
-        for (let i = 0; i < 20; i++) { seen.add(call({})); seen.add(await callAsync()); }
+        for (let i = 0; i < 20; i++) { seen.add(call()); seen.add(await callAsync()); }
         process.stdout.write(JSON.stringify({ distinct: seen.size, sameAsBefore: seen.size === 1 && seen.has(before), gate0 }) + '\\n');
       })();`;
     const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 });
