@@ -51,7 +51,21 @@ function oldGenerationFree(oldLimit: number, heapUsed: number): number {
 // which refuses on the safe side; reviews, 2026-12-03). The old space's limit: a Worker's
 // resourceLimits where they are plausible, else --max-old-space-size (NODE_OPTIONS, then the
 // command line, which wins; whole option tokens only), else the limit less the young generation
-// (--max-semi-space-size, default 16 MiB). At least 1 MiB, which any one-tensor header fits.
+// (3 x --max-semi-space-size, or V8's default: defaultSemiSpaceMiB). At least 1 MiB, which any one-tensor header fits.
+// V8's largest semi-space when no flag sets one, by V8's major version: heap_size_limit less
+// --max-old-space-size, over 3 (two semi-spaces and the new large-object space), measured on
+// Node 20.20 / 22.23 (V8 11.3, 12.4: 48 MiB young), 24.22 (V8 13.6: 192) and 26.12 (V8 14.6: 96).
+// A V8 not listed takes the largest seen: a young generation assumed too large only makes the old
+// space's derived limit smaller (the safe side). Assuming 16 everywhere overstated Node 24's old
+// space by 144 MiB, so the budget near heap exhaustion was larger than what was left (a review,
+// 2026-12-04).
+function defaultSemiSpaceMiB(): number {
+  const major = Number(/^(\d+)\./.exec(process.versions.v8)?.[1]);
+  if (major <= 12) return 16;
+  if (major === 14) return 32;
+  return 64;
+}
+
 const HEAP_LIMITS: { young: number; old: number } = (() => {
   const MiB = 2 ** 20;
   const limit = heapStatistics().heap_size_limit;
@@ -85,7 +99,7 @@ const HEAP_LIMITS: { young: number; old: number } = (() => {
     ? rl.maxYoungGenerationSizeMb * MiB
     : old !== null
       ? MathMax(limit - old, 0)
-      : 3 * (semi ?? 16) * MiB;
+      : 3 * (semi ?? defaultSemiSpaceMiB()) * MiB;
   return { young, old: old ?? MathMax(limit - young, limit / 8) };
 })();
 
@@ -100,4 +114,9 @@ export function heapBudgetBytes(): number {
   const b = MathMin(s.heap_size_limit / 4, HEAP_LIMITS.old / 2, (s.total_available_size - HEAP_LIMITS.young) / 2, oldGenerationFree(HEAP_LIMITS.old, s.used_heap_size) / 2);
   // (not MathMax: a NaN, whatever made it, must give the floor, not NaN, which no cost exceeds)
   return b >= 2 ** 20 ? b : 2 ** 20;
+}
+
+/** The young generation's and the old space's limits, in bytes, as heapBudgetBytes takes them (for tests). */
+export function heapLimits(): { young: number; old: number } {
+  return { young: HEAP_LIMITS.young, old: HEAP_LIMITS.old };
 }

@@ -540,6 +540,29 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(budget).toBeLessThanOrEqual(Math.max(2 ** 20, oldFree / 2 + 64 * 1024));
   });
 
+  // A review (2026-12-04): with no heap flag the budget took V8's young generation as 48 MiB, which
+  // Node 24 and 26 give 192 and 96 MiB, so the old space's derived limit was 144 / 48 MiB too large
+  // and the budget near heap exhaustion larger than what was left. The young generation with no
+  // semi-space flag is the same with or without --max-old-space-size (measured on Node 20-26).
+  test('the heap budget\'s young generation is what V8 gives this Node (no flags; the same with --max-old-space-size)', () => {
+    const script = `
+      const v8 = require('node:v8');
+      const { heapLimits } = require(${JSON.stringify(path.resolve(__dirname, '../dist/heap-budget.js'))});
+      console.log(JSON.stringify({ limit: v8.getHeapStatistics().heap_size_limit, ...heapLimits() }));`;
+    const child = (flags: string[]): { limit: number; young: number; old: number } => {
+      const r = spawnSync(process.execPath, [...flags, '-e', script], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, NODE_OPTIONS: '' } });
+      expect(r.stderr).toBe('');
+      return JSON.parse(r.stdout) as { limit: number; young: number; old: number };
+    };
+    const MiB = 2 ** 20;
+    const withFlag = child(['--max-old-space-size=256']);
+    const vYoung = withFlag.limit - 256 * MiB; // V8's own young generation for this version
+    expect(withFlag).toMatchObject({ young: vYoung, old: 256 * MiB });
+    const plain = child([]);
+    expect(plain.young).toBe(vYoung);
+    expect(plain.old).toBe(plain.limit - vYoung);
+  });
+
   // A review (2026-12-04) of the test above's fix: v8.getHeapSpaceStatistics fills its list by
   // assignment, so index accessors on Array.prototype answered for it: a fake old_space entry
   // without a size made the budget NaN (no cost exceeds NaN) and this header ended the process.
