@@ -11,6 +11,7 @@
 #include "eca_halo.cuh"
 #include "fused.cuh"
 #include "internal.h"
+#include "two_pass.cuh"
 
 namespace sqex {
 namespace cuda {
@@ -47,6 +48,115 @@ inline Status kernel_occupancy(const void* kern, int device, const DeviceProps& 
   cache[k2] = o;
   *occ = o;
   return Status::Ok();
+}
+
+// NHWC SE / ECA over samples too large for channel-range tiles (two_pass.cuh): three launches,
+// no sample barriers. Returns false in *taken (and launches nothing) where the path does not
+// apply: CBAM, C not a multiple of the vector width, x / y / residual not 16-byte aligned,
+// C * H*W >= 2^31, an SE excitation over 2^17 weights (one block a sample computes it), or an
+// excitation whose vectors do not fit in shared memory. SQEX_TWO_PASS=0 (dev builds: the
+// emulator and the kernel harness) turns it off, to check and time the fused kernel's
+// position tiles on the same shapes.
+template <int OP, typename T, bool WIDE>
+Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, int device, cudaStream_t stream,
+                       const DeviceProps& dp, bool* taken) {
+  *taken = false;
+  if constexpr (OP == static_cast<int>(Op::CBAM)) {
+    return Status::Ok();
+  } else {
+    constexpr bool kEca = OP == static_cast<int>(Op::ECA);
+#if defined(SQEX_CUEMU) || defined(SQEX_DEV_KNOBS)
+    const char* f = std::getenv("SQEX_TWO_PASS");
+    if (f && f[0] == '0' && f[1] == '\0') return Status::Ok();
+#endif
+    constexpr int64_t VE = 16 / sizeof(T);
+    const int64_t N = p.shape.n, C = p.shape.c, HW = p.shape.hw();
+    const uintptr_t al = reinterpret_cast<uintptr_t>(t.x) | reinterpret_cast<uintptr_t>(t.y) |
+                         reinterpret_cast<uintptr_t>(t.residual ? t.residual : t.x);
+    const int64_t hidden = kEca ? 0 : (p.two_fc ? p.hidden : 0);
+    const int64_t fc_weights = kEca ? 0 : (p.two_fc ? 2 * int64_t(p.hidden) * C : C * C);
+    if (C % VE != 0 || (al & 15) != 0 || C * HW >= (int64_t(1) << 31) || fc_weights > (int64_t(1) << 17))
+      return Status::Ok();
+    const int64_t smem_ex = two_pass_excite_smem(static_cast<int>(C), static_cast<int>(hidden));
+    auto excite = two_pass_excite<OP, WIDE>;
+    if (smem_ex > dp.smem_optin - 1024) return Status::Ok();
+    int occ = 0;
+    Status st = kernel_occupancy(reinterpret_cast<const void*>(excite), device, dp, smem_ex, &occ);
+    if (!st.ok() || occ <= 0) return Status::Ok();  // not this path (never seen): the fused kernel
+
+    // Pass 1's chunks: about four blocks an SM over the batch, none under 16 KB of x nor under 8
+    // positions (the partials, C doubles a chunk, stay under a quarter of x's bytes).
+    const int64_t es = sizeof(T);
+    const int64_t want = ceil_div(4 * int64_t(dp.sm_count), N);
+    const int64_t by_bytes = std::max<int64_t>(1, (C * HW * es) / 16384);
+    const int64_t K0 = std::max<int64_t>(1, std::min({want, by_bytes, ceil_div(HW, 8)}));
+    const int64_t ppb = ceil_div(HW, K0);
+    const int64_t K = ceil_div(HW, ppb);
+
+    size_t off = 0;
+    auto take = [&](int64_t bytes) {
+      const size_t o = off;
+      off += (static_cast<size_t>(bytes) + 255) & ~size_t(255);
+      return o;
+    };
+    const size_t o_part = take(N * K * C * 8);
+    const size_t o_sbuf = take(N * C * 4);
+    unsigned* counters = nullptr;
+    float* fbase = nullptr;
+    st = workspace(device, stream, 2, off, &counters, &fbase);
+    if (!st.ok()) return st;
+
+    FusedArgs a{};
+    a.x = t.x;
+    a.res = t.residual;
+    a.y = t.y;
+    a.scale_out = t.scale_out;
+    a.w1 = w.w1;
+    a.b1 = w.b1;
+    a.w2 = w.w2;
+    a.b2 = w.b2;
+    a.aux = w.aux;
+    a.N = static_cast<int>(N);
+    a.C = static_cast<int>(C);
+    a.H = static_cast<int>(p.shape.h);
+    a.W = static_cast<int>(p.shape.w);
+    a.HW = static_cast<int>(HW);
+    a.hidden = kEca ? 0 : static_cast<int>(p.two_fc ? p.hidden : C);
+    a.act = static_cast<int>(p.act);
+    a.gate = static_cast<int>(p.gate);
+    a.out_relu = p.out_act == OutAct::ReLU;
+    a.two_fc = p.two_fc ? 1 : 0;
+    a.eca_k = p.eca_k;
+    a.part = reinterpret_cast<double*>(reinterpret_cast<char*>(fbase) + o_part);
+    a.sbuf = reinterpret_cast<float*>(reinterpret_cast<char*>(fbase) + o_sbuf);
+
+    // every grid at most the resident blocks (the kernels stride over their items)
+    auto pool = two_pass_pool<T>;
+    auto scale = two_pass_scale<T>;
+    int occ_pool = 0, occ_scale = 0;
+    if (!(st = kernel_occupancy(reinterpret_cast<const void*>(pool), device, dp, 0, &occ_pool)).ok()) return st;
+    if (!(st = kernel_occupancy(reinterpret_cast<const void*>(scale), device, dp, 0, &occ_scale)).ok()) return st;
+    if (occ_pool <= 0 || occ_scale <= 0) return Status::Ok();  // (never seen) the fused kernel
+    const int64_t nvec = C / VE * HW;
+    const int64_t B = std::max<int64_t>(1, std::min<int64_t>(ceil_div(nvec, kThreads * 4), 1 << 20));
+    const unsigned g_pool = static_cast<unsigned>(std::min<int64_t>(N * K, int64_t(occ_pool) * dp.sm_count));
+    const unsigned g_ex = static_cast<unsigned>(std::min<int64_t>(N, int64_t(occ) * dp.sm_count));
+    const unsigned g_scale = static_cast<unsigned>(std::min<int64_t>(N * B, int64_t(occ_scale) * dp.sm_count));
+#if defined(SQEX_CUEMU)
+    if (std::getenv("CUEMU_PLAN"))
+      std::fprintf(stderr, "plan: op %d N %lld C %lld HW %lld NHWC two-pass chunks/sample %lld positions/chunk %lld "
+                   "scale blocks/sample %lld excite smem %lld grids %u %u %u\n", OP, (long long)N, (long long)C,
+                   (long long)HW, (long long)K, (long long)ppb, (long long)B, (long long)smem_ex, g_pool, g_ex, g_scale);
+#endif
+    SQEX_LAUNCH(pool, g_pool, kThreads, 0, stream, a, static_cast<int>(K), static_cast<int>(ppb));
+    SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass pooling kernel");
+    SQEX_LAUNCH(excite, g_ex, kThreads, static_cast<size_t>(smem_ex), stream, a, static_cast<int>(K));
+    SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass excitation kernel");
+    SQEX_LAUNCH(scale, g_scale, kThreads, 0, stream, a, static_cast<int>(B));
+    SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass scale kernel");
+    *taken = true;
+    return Status::Ok();
+  }
 }
 
 // WIDE: ECA / CBAM with k > kAllTapsK (common.cuh), their kernels' instantiations that run only
@@ -125,6 +235,13 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   // CBAM NCHW whose channel plus the H*W-float gate buffer exceeds shared memory (fp32 from
   // H*W ~ 28K) may still run as position tiles (below, their buffers hold <= 4096 positions):
   // the channel plan's refusal waits for that search.
+  if constexpr (NHWC && !kCbam) {
+    if (!ct) {
+      bool taken = false;
+      st = launch_two_pass<OP, T, WIDE>(p, w, t, device, stream, *dp, &taken);
+      if (!st.ok() || taken) return st;
+    }
+  }
   Status ch_refusal = Status::Ok();
   int64_t tile_cap = 0;
   if (!ct) {

@@ -960,6 +960,40 @@ static void run_checks() {
           cases.push_back(k);
         }
   }
+  // NHWC SE and ECA in two passes (two_pass.cuh; the planner takes it for NHWC samples too large
+  // for channel-range tiles): C from 8 to 1040 (vector columns fewer and more than the block's
+  // threads; 360^2 = 129600 is a single FC under the path's 2^17 weights), ragged last chunks, one
+  // FC and two, residual, out ReLU, scale_out, in place, |x| ~ 1e4, NaN/Inf in x and in the
+  // weights, and x misaligned (position tiles then). SQEX_TWO_PASS=0 runs them on the fused kernel.
+  {
+    struct Shp { int n, c, h, w, hidden; };
+    const Shp ts[] = {{2, 64, 56, 56, 4}, {3, 96, 40, 41, 8}, {1, 360, 33, 31, 24}, {5, 8, 100, 90, 2},
+                      {1, 16, 112, 112, 4}, {2, 256, 30, 30, 16}, {1, 1040, 48, 40, 8}};
+    int v = 0;  // one per (dtype, shape); each op's options from v shifted by the op
+    for (DType dt : {DType::F32, DType::F16, DType::BF16})
+      for (const Shp& h : ts) {
+        for (Op op : {Op::SE, Op::ECA}) {
+          const int u = v + (op == Op::ECA ? 3 : 0);
+          Case k{op, h.n, h.c, h.h, h.w, Layout::NHWC, dt};
+          k.hidden = h.hidden;
+          k.two_fc = op == Op::ECA || (u % 3) != 1;
+          k.act = (u % 2) ? Act::SiLU : Act::ReLU;
+          k.gate = (u % 4) == 2 ? Gate::HardSigmoid : Gate::Sigmoid;
+          k.bias = (u % 5) != 3;
+          k.residual = (u % 3) == 0;
+          k.out_act = k.residual && (u % 2) ? OutAct::ReLU : OutAct::None;
+          k.scale_out = (u % 4) != 1;
+          k.eca_k = (u % 3) == 2 ? 5 : 3;
+          k.in_place = (u % 7) == 4;
+          if (u % 11 == 6) k.x_offset = k.y_offset = 1;
+          if (dt == DType::F32 && u % 5 == 2) k.xscale = 1e4;
+          // (target 4, the residual, only where there is one)
+          if (u % 3 == 0) k.nan_target = op == Op::ECA ? 1 + (u / 3) % 2 * 4 : 1 + (u / 3) % 8;
+          cases.push_back(k);
+        }
+        ++v;
+      }
+  }
   // CBAM NCHW over position tiles (cbam_pt_kernel; the planner takes them where they move fewer
   // workspace bytes than channel tiles: small C, large H*W): C from 1 to 200 (channel groups in
   // the maps, lanes per channel in the pooling), tiles of fewer and more than 64 positions, a
@@ -1012,7 +1046,9 @@ static void run_checks() {
 }
 
 // ---- timing -----------------------------------------------------------------------------
-static void run_bench(const char* md_path, bool quick, bool se_only = false) {
+// se_only: SE rows only; nhwc_only: SE and ECA NHWC rows only (the two-pass path's A/B, with
+// SQEX_TWO_PASS=0 for the fused kernel's position tiles).
+static void run_bench(const char* md_path, bool quick, bool se_only = false, bool nhwc_only = false) {
   struct Shp { int n, c, h, w; };
   std::vector<Shp> shapes = {{32, 256, 56, 56}, {32, 512, 28, 28}, {32, 1024, 14, 14}, {32, 2048, 7, 7},
                              {32, 96, 112, 112}, {32, 1152, 7, 7}, {128, 256, 56, 56}, {128, 2048, 7, 7},
@@ -1037,9 +1073,10 @@ static void run_bench(const char* md_path, bool quick, bool se_only = false) {
   std::printf("\n%-5s %-18s %-4s %-5s %9s %9s %9s %7s\n", "op", "shape", "dt", "lay", "op_us", "graph_us", "copy_us", "ratio");
   for (Op op : {Op::SE, Op::ECA, Op::CBAM})
     for (const Shp& s : shapes)
-      if (!se_only || op == Op::SE)
+      if ((!se_only || op == Op::SE) && (!nhwc_only || op != Op::CBAM))
       for (DType dt : {DType::F32, DType::F16})
         for (Layout lay : {Layout::NCHW, Layout::NHWC}) {
+          if (nhwc_only && lay != Layout::NHWC) continue;
           Case k{op, s.n, s.c, s.h, s.w, lay, dt};
           k.hidden = std::max(8, s.c / 16);
           k.eca_k = s.c < 512 ? 3 : 5;
@@ -1115,5 +1152,6 @@ int main(int argc, char** argv) {
   if (mode == "check" || mode == "all") run_checks();
   if (mode == "bench" || mode == "all" || mode == "quick") run_bench(argc > 2 ? argv[2] : nullptr, mode == "quick");
   if (mode == "bench_se") run_bench(argc > 2 ? argv[2] : nullptr, false, true);  // SE rows only
+  if (mode == "bench_nhwc") run_bench(argc > 2 ? argv[2] : nullptr, false, false, true);  // SE/ECA NHWC rows
   return g_fail ? 1 : 0;
 }

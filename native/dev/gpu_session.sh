@@ -13,7 +13,8 @@
 # the kernel harness (native/dev/cuda_build.sh) and the cluster harness (native/dev/cluster/build.sh),
 # then --pack (copies the addons into .gpu/) and a size check of what travels (limit 64 MiB).
 #
-# Steps (by default: tests harness cuda11 timm sanitize bench peers; or name some). peers: the
+# Steps (by default: tests harness cuda11 timm sanitize twopass bench peers; or name some). twopass:
+# the NHWC two-pass path against the fused kernel's position tiles (harness rows, alternated). peers: the
 # torch.compile and compile + graph peers over the bench's rows (bench/torch_peers.py, 117 s on
 # 2026-12-04), merged into the bench's table there (bench/merge-peers.mjs). Named only: async
 # crossover cluster (measured 2026-11-30; no rerun needed until the host path or the cluster
@@ -24,8 +25,8 @@
 # the first two (it replaces fixtures they read), then the timings one at a time: bench peers
 # (cbamtime ecatime async crossover cluster when named). Measured on the H200 (2026-12-04): tests
 # ~40 s, cuda11 ~45, harness 25, memcheck ~20, racecheck ~60 of its 120, timm 34, full bench ~60,
-# peers 117. Budgets (s), default steps: max(120, 80, 150 + 45 + 120 + 30) + timm 100 + bench 220
-# + peers 180 = 845 at most, ~420 in practice. Every step's budget is also cut to what is left before a deadline
+# peers 117. Budgets (s), default steps: max(120, 80, 150 + 45 + 120 + 30) + timm 100 + twopass 110
+# + bench 220 + peers 180 = 955 at most, ~500 in practice (twopass not yet run: ~80 expected). Every step's budget is also cut to what is left before a deadline
 # (GPU_SESSION_DEADLINE_S, default 540 s after the start; the call's 600 s keeps ~60 s for
 # unpacking, the archives and the transfer), and a step that would get less than it needs is
 # skipped and says so. Most steps end well before their budget (the last run's tests took ~60 s of
@@ -137,7 +138,7 @@ if [ "${1:-}" = --pack ]; then
   exit 0
 fi
 
-steps=${*:-tests harness cuda11 timm sanitize bench peers}
+steps=${*:-tests harness cuda11 timm sanitize twopass bench peers}
 # The bench's rows, and the peers step's: all 120, or with SQEX_BENCH_FULL=0 the quick 48.
 bench_quick=; [ "${SQEX_BENCH_FULL:-1}" = 1 ] || bench_quick=--quick
 OUT=${OUT:-/tmp/out}
@@ -383,6 +384,37 @@ step_cluster() {
   tail -30 "$logs/cluster.log"
 }
 
+step_twopass() {
+  budget twopass 110 45 || return
+  # NHWC SE/ECA in two passes (two_pass.cuh; NOTES-cuda.md, "NHWC SE/ECA in two passes"): first
+  # compute-sanitizer on two shapes that take it (capped at min(20, B/6) s each), then the SE and
+  # ECA NHWC bench rows (40) with the fused kernel's position tiles (SQEX_TWO_PASS=0) and with the
+  # planner's choice, alternated twice, in the same process pattern as the bench.
+  local t0=$SECONDS cap left cfg tool log r
+  if [ ! -f .gpu/harness.xz ]; then note "twopass: .gpu/harness.xz not carried: skipped"; return; fi
+  xz -dc .gpu/harness.xz > /tmp/h-twopass && chmod +x /tmp/h-twopass
+  cap=$((B / 6 < 20 ? B / 6 : 20))
+  for cfg in "se 2 256 56 56 f16 NHWC" "eca 1 96 112 112 f32 NHWC"; do
+    for tool in racecheck memcheck; do
+      log="$logs/twopass-$tool-${cfg// /_}.log"
+      # shellcheck disable=SC2086
+      timeout -k 5 $cap compute-sanitizer --tool $tool --print-limit 20 /tmp/h-twopass one $cfg > "$log" 2>&1
+      note "twopass $tool $cfg (cap ${cap} s): exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
+    done
+  done
+  mkdir -p "$results/twopass"
+  for r in 1 2; do
+    for cfg in fused twopass; do
+      left=$((B - (SECONDS - t0) - 3))
+      if [ "$left" -lt 10 ]; then note "twopass: ${left} s left: round $r $cfg not run"; break 2; fi
+      if [ $cfg = fused ]; then export SQEX_TWO_PASS=0; else unset SQEX_TWO_PASS; fi
+      timeout -k 3 $left /tmp/h-twopass bench_nhwc "$results/twopass/$cfg-$r.md" > "$logs/twopass-$cfg-$r.log" 2>&1
+      note "twopass round $r $cfg: exit $? — $(grep -cE '^\| (SE|ECA) ' "$results/twopass/$cfg-$r.md" 2> /dev/null) rows"
+    done
+  done
+  unset SQEX_TWO_PASS
+}
+
 # The CBAM experiment's HEAD harness is the working tree's own (.gpu/harness.xz, --prepare).
 cbam_exp_head() {
   ls .gpu/cbam-exp/harness-2-*.xz > /dev/null 2>&1 || cp .gpu/harness.xz .gpu/cbam-exp/harness-2-HEAD.xz
@@ -456,7 +488,7 @@ LANE=4-timm
 if has timm; then run_step timm; fi
 wait $pid_harness
 LANE=5-timing
-for s in bench peers cbamtime ecatime async crossover cluster; do if has "$s"; then run_step "$s"; fi; done
+for s in twopass bench peers cbamtime ecatime async crossover cluster; do if has "$s"; then run_step "$s"; fi; done
 
 trap - TERM
 finish

@@ -79,6 +79,7 @@ struct WarpSync {
   int live = 0;
   unsigned gen = 0;
   unsigned char slots[2][32][16];
+  unsigned in[2] = {0, 0};  // lanes that arrived at the generation using slots[i]
 };
 
 struct Block {
@@ -125,6 +126,7 @@ void release_warp(Block& b, unsigned wi) {
   WarpSync& w = b.warps[wi];
   w.arrived = 0;
   ++w.gen;
+  w.in[w.gen & 1] = 0;  // its last readers (two generations back) have all arrived at this one
   for (size_t i = size_t(wi) * 32; i < size_t(wi) * 32 + 32 && i < b.fibers.size(); ++i)
     if (b.fibers[i].state == State::Warp) b.fibers[i].state = State::Ready;
 }
@@ -338,14 +340,17 @@ void warp_exchange(const void* in, void* out, size_t bytes, int src) {
   WarpSync& w = b->warps[wi];
   const unsigned g = w.gen;
   std::memcpy(w.slots[g & 1][lane], in, bytes);
+  w.in[g & 1] |= 1u << lane;
   if (++w.arrived >= w.live) {
     release_warp(*b, wi);
   } else {
     f->state = State::Warp;
     to_scheduler();
   }
-  const size_t si = wi * 32 + (src & 31);
-  if (si < b->fibers.size() && b->fibers[si].state == State::Done && (src & 31) != static_cast<int>(lane))
+  // A lane that exited before this exchange gave no value. (One that gave it and has run to its
+  // end since, before this fiber resumed, did: the last shuffle of a kernel.)
+  if (wi * 32 + (src & 31) < b->fibers.size() && (src & 31) != static_cast<int>(lane) &&
+      !((w.in[g & 1] >> (src & 31)) & 1u))
     trap("a shuffle reads a lane that has exited (undefined on a GPU)");
   std::memcpy(out, w.slots[g & 1][src & 31], bytes);
 }
