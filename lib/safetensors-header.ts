@@ -381,14 +381,31 @@ interface HeaderScan {
   commas: number;
   /** Members of the objects that hold more than SMALL_OBJECT_MEMBERS. */
   largeObjectMembers: number;
+  /** Members of the other objects. */
+  smallObjectMembers: number;
   /** The most members of any one object. */
   maxMembers: number;
   /** Strings (keys and values). */
   strings: number;
   /** Bytes inside strings, quotes excluded. */
   stringBytes: number;
+  /** Bytes inside the strings that hold a \u escape. */
+  escapedStringBytes: number;
+  /** Numbers not certainly a Smi: -0, fractions, exponents, more than 9 digits. */
+  heapNumbers: number;
   /** Whether any byte is not ASCII (V8 then holds the text, and strings with such characters, in two bytes a character). */
   nonAscii: boolean;
+}
+
+/**
+ * Whether the number token bytes[from, to) is certainly a Smi, which V8 stores in its slot: an
+ * integer of at most 9 digits (below 2^30, a Smi with or without pointer compression), not -0.
+ */
+function isSmallInteger(bytes: Uint8Array, from: number, to: number): boolean {
+  const first = bytes[from] === 0x2d /* - */ ? from + 1 : from;
+  if (to - first < 1 || to - first > 9 || (bytes[first] === 0x30 /* 0 */ && (to - first > 1 || first > from))) return false;
+  for (let i = first; i < to; i++) if (bytes[i]! < 0x30 || bytes[i]! > 0x39) return false;
+  return true;
 }
 
 /** One pass over the JSON bytes, no allocation past two stacks of `limit` levels: depth (stops at `limit`) and counts. */
@@ -397,11 +414,17 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
   let opens = 0;
   let commas = 0;
   let largeObjectMembers = 0;
+  let smallObjectMembers = 0;
   let maxMembers = 0;
   let strings = 0;
   let stringBytes = 0;
+  let escapedStringBytes = 0;
+  let heapNumbers = 0;
   let nonAscii = false;
   let inString = false;
+  // stringBytes where the open string began, and whether it holds a \u escape
+  let stringStart = 0;
+  let escaped = false;
   // Per open container (index = depth): whether it is an object, and its members so far.
   const isObject = new Uint8Array(limit + 2);
   const members = new Float64Array(limit + 2);
@@ -411,22 +434,34 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
     if (b >= 0x80) nonAscii = true;
     if (inString) {
       if (b === 0x5c /* \ */) {
+        if (bytes[i + 1] === 0x75 /* u */) escaped = true;
         i++; // the escaped byte cannot end the string
         stringBytes += 2;
-      } else if (b === 0x22 /* " */) inString = false;
-      else stringBytes++;
+      } else if (b === 0x22 /* " */) {
+        inString = false;
+        if (escaped) escapedStringBytes += stringBytes - stringStart;
+      } else stringBytes++;
     } else if (b === 0x22) {
       inString = true;
       strings++;
+      stringStart = stringBytes;
+      escaped = false;
+    } else if (b === 0x2d /* - */ || (b >= 0x30 && b <= 0x39)) {
+      // A number (digits occur outside strings in numbers only): read whole.
+      let j = i + 1;
+      while (j < count && isNumberChar(bytes[j]!)) j++;
+      if (!isSmallInteger(bytes, i, j)) heapNumbers++;
+      i = j - 1;
     } else if (b === 0x7b /* { */ || b === 0x5b /* [ */) {
       opens++;
-      if (++depth > limit) return { tooDeep: true, opens, commas, largeObjectMembers, maxMembers, strings, stringBytes, nonAscii };
+      if (++depth > limit) return { tooDeep: true, opens, commas, largeObjectMembers, smallObjectMembers, maxMembers, strings, stringBytes, escapedStringBytes, heapNumbers, nonAscii };
       isObject[depth] = b === 0x7b ? 1 : 0;
       members[depth] = 0;
     } else if (b === 0x7d /* } */ || b === 0x5d /* ] */) {
       if (depth > 0 && isObject[depth] === 1) {
         const m = members[depth]!;
         if (m > SMALL_OBJECT_MEMBERS) largeObjectMembers += m;
+        else smallObjectMembers += m;
         if (m > maxMembers) maxMembers = m;
       }
       depth--;
@@ -440,7 +475,8 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
   for (let d = depth; d > 0; d--) {
     if (isObject[d] === 1 && members[d]! > maxMembers) maxMembers = members[d]!;
   }
-  return { tooDeep: false, opens, commas, largeObjectMembers, maxMembers, strings, stringBytes, nonAscii };
+  if (inString && escaped) escapedStringBytes += stringBytes - stringStart;
+  return { tooDeep: false, opens, commas, largeObjectMembers, smallObjectMembers, maxMembers, strings, stringBytes, escapedStringBytes, heapNumbers, nonAscii };
 }
 
 /**
@@ -459,11 +495,23 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
  * V8 needs two bytes a character), and each string JSON.parse makes, 24 bytes plus its characters
  * (an attack, 2026-12-02: 1M distinct 88-character strings under an ignored key, a 91 MB header
  * estimated at 8 MB, ended a 160 MB heap; JSON.parse took ~190 MB, this counts 203).
+ * Numbers that may not be Smis count 24 more (a review, 2026-12-04: [{}, -0, -0, ...], 2.4M of
+ * them in a 7.2 MB header under an ignored key, estimated at 26 MB, ended a 64 MB old space: V8
+ * boxes each as a 16-byte HeapNumber besides its slot, measured 28 bytes a number in all). So do a
+ * string holding a \u escape, its bytes again (the escape can make it two bytes a character in an
+ * ASCII header: 8 MB for a 4 MB string), and a member of a smaller object, 128 (each new key
+ * makes a Map with its descriptors and transition: distinct keys, one an object, took 185 bytes a
+ * member, ~100 counted before).
  */
 function parseCostBytes(scan: HeaderScan, textBytes: number): number {
   const perChar = scan.nonAscii ? 2 : 1;
-  const strings = textBytes * perChar + scan.strings * 24 + scan.stringBytes * perChar;
-  return scan.opens * 64 + scan.commas * 8 + scan.largeObjectMembers * 160 + strings;
+  const strings = textBytes * perChar + scan.strings * 24 + scan.stringBytes * perChar + (perChar === 1 ? scan.escapedStringBytes : 0);
+  return scan.opens * 64 + scan.commas * 8 + scan.heapNumbers * 24 + scan.smallObjectMembers * 128 + scan.largeObjectMembers * 160 + strings;
+}
+
+/** The JS heap parseHeader estimates JSON.parse needs for these header bytes (for tests). @internal */
+export function headerParseCostBytes(bytes: Uint8Array): number {
+  return parseCostBytes(scanHeader(bytes, MAX_HEADER_DEPTH), lengthOf(bytes));
 }
 
 function isCount(v: unknown): v is number {
@@ -505,7 +553,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     throw new SafetensorsError(
       src,
       'header-too-large',
-      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.strings} strings (${scan.stringBytes} bytes) and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${MathRound(cost / 2 ** 20)} MB of JS heap, more than the ${MathRound(budget / 2 ** 20)} MB allowed (the least of a quarter of this process's heap limit, half of its old space's limit and half of what the heap, and its old generation, have free; node --max-old-space-size, or a Worker's resourceLimits.maxOldGenerationSizeMb, raises it)`,
+      `the header holds ${scan.opens} arrays and objects, ${scan.commas} commas, ${scan.heapNumbers} numbers that are not small integers, ${scan.strings} strings (${scan.stringBytes} bytes, ${scan.escapedStringBytes} of them in strings with a \\u escape), ${scan.smallObjectMembers} members of smaller objects and ${scan.largeObjectMembers} members of objects with more than ${SMALL_OBJECT_MEMBERS}: parsing it would take ~${MathRound(cost / 2 ** 20)} MB of JS heap, more than the ${MathRound(budget / 2 ** 20)} MB allowed (the least of a quarter of this process's heap limit, half of its old space's limit and half of what the heap, and its old generation, have free; node --max-old-space-size, or a Worker's resourceLimits.maxOldGenerationSizeMb, raises it)`,
     );
   }
   let json: unknown;

@@ -454,6 +454,62 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(o.bigParses).toBe(0);
   });
 
+  // A review (2026-12-04): 2.4M of -0 after an object under an ignored key (a 7.2 MB header) were
+  // estimated at 8 bytes each, but V8 boxes each number that is not a Smi as a 16-byte HeapNumber
+  // besides its slot: JSON.parse ended a 64 MB old space (V8's fatal out-of-memory, exit 134).
+  test('header-too-large: 2.4M numbers that are not Smis (-0) of an ignored array are refused before parsing, in a 64 MB old space', { timeout: 60_000 }, () => {
+    const o = readHeaderInChild(
+      `const head = '{"w":{"dtype":"U8","shape":[0],"data_offsets":[0,0],"x":[{}', tail = ']}}', count = 2_400_000;
+      const body = Buffer.alloc(head.length + count * 3 + tail.length);
+      body.write(head, 0);
+      body.fill(',-0', head.length, head.length + count * 3);
+      body.write(tail, head.length + count * 3);`,
+      ['--max-old-space-size=64'],
+      55_000,
+    );
+    expect(o).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS', check: 'header-too-large', message: expect.stringMatching(/2400000 numbers that are not small integers.*MB of JS heap/) });
+    expect(o.bigParses).toBe(0);
+  });
+
+  // What the estimate counts must cover what the decoded text and JSON.parse's result take, for
+  // each kind of token (measured after gc, one child each: leftovers of another body skewed it).
+  // A review (2026-12-04) found numbers that are not Smis (27 bytes each, 8 counted) and small
+  // objects of distinct keys (a Map each: 185 bytes a member, ~100 counted) under-costed; a string
+  // made two bytes a character by a \\u escape is too, where the text is on the JS heap.
+  test.each([
+    ['numbers that are not Smis (-0)', `'[{}' + ',-0'.repeat(n) + ']'`],
+    ['fractions', `'[' + '0.5,'.repeat(n) + '0.5]'`],
+    ['integers past 2^31', `'[{}' + ',4294967296'.repeat(n) + ']'`],
+    ['9-digit integers', `'[{}' + ',-123456789'.repeat(n) + ']'`],
+    ['one long string with a \\u escape', `'["\\\\u0100' + 'x'.repeat(10 * n) + '"]'`],
+    ['short strings with a \\u escape', `'[' + Array.from({ length: n }, (_, i) => '"\\\\u0100' + i.toString(36).padStart(20, 'x') + '"').join(',') + ']'`],
+    ['objects of one distinct key', `'[' + Array.from({ length: n }, (_, i) => '{"' + i.toString(36) + '":0}').join(',') + ']'`],
+    ['objects of one distinct key holding {}', `'[' + Array.from({ length: n }, (_, i) => '{"' + i.toString(36) + '":{}}').join(',') + ']'`],
+    ['empty arrays', `'[' + '[],'.repeat(n) + '[]]'`],
+    ['empty objects', `'[' + '{},'.repeat(n) + '{}]'`],
+    ['nested empty arrays and objects', `'[' + '[[{}]],'.repeat(n) + '[[{}]]]'`],
+  ])('the heap estimate covers what JSON.parse takes: %s', { timeout: 30_000 }, (_what, makeBody) => {
+    const script = `
+      const { headerParseCostBytes } = require(${JSON.stringify(path.resolve(__dirname, '../dist/safetensors-header.js'))});
+      const n = 300000;
+      const bytes = Buffer.from(${makeBody});
+      gc(); gc();
+      const before = process.memoryUsage().heapUsed;
+      // (decoded as parseHeader decodes: Node holds a large ASCII text outside the JS heap)
+      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes);
+      const parsed = JSON.parse(text);
+      gc(); gc();
+      const took = process.memoryUsage().heapUsed - before;
+      process.stdout.write(JSON.stringify({ estimate: headerParseCostBytes(bytes), took, kept: parsed !== null && text.length > 0 }));`;
+    const r = spawnSync(process.execPath, ['--expose-gc', '-e', script], { encoding: 'utf8', timeout: 25_000, env: { ...process.env, NODE_OPTIONS: '' } });
+    expect(r.stderr).toBe('');
+    const { estimate, took, kept } = JSON.parse(r.stdout) as { estimate: number; took: number; kept: boolean };
+    expect(kept).toBe(true);
+    expect(took).toBeGreaterThan(2 ** 20); // the body was measured
+    // (64 KB: what the runtime itself allocates between the readings)
+    expect(estimate + 64 * 1024).toBeGreaterThanOrEqual(took);
+  });
+
   // An attack (2026-12-03): the budget was at least 64 MB, which --max-old-space-size=16 (a heap
   // limit of 64 MB, 48 of them the young generation) cannot give: an ordinary 2.5 MB header of 30k
   // tensors ended the process in JSON.parse (V8's fatal out-of-memory). The budget now counts what

@@ -97,7 +97,7 @@ describe('TypeScript declarations', () => {
       'describeHook', 'KindInfo', 'Named', 'rawPtr', 'retainTensor', 'releaseTensor', 'whileHeld', 'isDeviceTensor', 'allocDeviceTensor',
       'dtypeBytes', 'SE_SPEC', 'ECA_SPEC', 'CBAM_SPEC', 'SE_OPTION_KEYS', 'ECA_OPTION_KEYS', 'CBAM_OPTION_KEYS', 'MAX_ECA_K',
       'MAX_SPATIAL_K', 'seFromStateDict', 'ecaFromStateDict', 'cbamFromStateDict', 'useCuda', 'requireCuda', 'DeviceChoice', 'OpSpec',
-      'headerLengthOf', 'parseHeader', 'headerFromBytes',
+      'headerLengthOf', 'parseHeader', 'headerFromBytes', 'headerParseCostBytes',
     ];
     const found: string[] = [];
     for (const file of seen) {
