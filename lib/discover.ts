@@ -195,7 +195,8 @@ function efficientNetFamily(prefix: string, shapes: ReadonlyMap<string, readonly
  * and [C, rd, 1, 1] (SEModule or torchvision SqueezeExcitation: same tensors), `P.fc` [C, C, 1, 1]
  * alone with its bias (EffectiveSEModule), `P.conv.weight` [1, 1, k] alone (EcaModule). Linear
  * MLPs (2-D fc1/fc2, as in transformers) are not 1×1 convs and are not listed, nor are 1×1-conv
- * MLPs that widen (hidden > C: ConvNeXt conv_mlp, FastViT, MobileViTv2). Where the surrounding
+ * MLPs that widen (hidden > C: ConvNeXt conv_mlp, FastViT, MobileViTv2); fc1/fc2 with another layer
+ * under P (timm GlobalContext's ConvMlp: a norm between them) are listed with kind null. Where the surrounding
  * names match a torchvision or timm architecture whose attention differs from the kind's defaults,
  * `options` carries what to pass (a guess from names, said in `note`).
  *
@@ -337,6 +338,32 @@ export function findAttentionModules(
     }
     if (w.length !== 3 || w[0] !== 1 || w[1] !== 1 || w[2]! % 2 !== 1 || countUnder(p) !== 1) continue;
     add({ prefix: p, kind: 'timm.EcaModule', channels: null, hidden: null, kernelSize: w[2]!, foldsBatchNorm: false, tensors: [name], note: 'C not stored (any C); CecaModule (circular padding) has the same tensor, not supported' });
+  }
+
+  // fc1 and fc2 with another layer of their own between them are not an SE module: timm's
+  // GlobalContext ConvMlp (fc1, norm = LayerNorm2d, fc2) was listed as timm.SEModule with strict:
+  // false, which loads it without its norm (26% off; a review, 2026-12-04). Under a prefix, any
+  // tensor that no module listed reads counts; at the root, where a whole model's other layers
+  // are, one of a layer as wide as the hidden width (a norm or conv on fc1's output).
+  for (let i = 0; i < found.length; i++) {
+    const f = found[i]!;
+    if (f.kind !== 'timm.SEModule' && f.kind !== 'torchvision.SqueezeExcitation') continue;
+    const own = new Set(f.tensors);
+    const strays = under(f.prefix).filter((n) => !own.has(n) && !claimed.has(n));
+    const between = f.prefix === '' ? strays.filter((n) => n.indexOf('.') === n.lastIndexOf('.') && n.includes('.') && shapes.get(n)![0] === f.hidden) : strays;
+    if (between.length === 0) continue;
+    const p = f.prefix === '' ? '' : `${f.prefix}.`;
+    const layers = [...new Set(between.map((n) => n.slice(p.length).split('.')[0]!))];
+    found[i] = {
+      ...f,
+      kind: null,
+      block: null,
+      alternatives: [],
+      options: {},
+      foldsBatchNorm: false,
+      tensors: f.tensors.concat(between),
+      note: `fc1 and fc2 narrow ${f.channels} → ${f.hidden} → ${f.channels} as an SE module's do, but ${f.prefix === '' ? 'the root' : JSON.stringify(p)} also holds ${layers.map((l) => JSON.stringify(p + l)).join(', ')} (${between.length} tensors no module listed here reads), a layer between them (timm GlobalContext's ConvMlp: fc1, norm, fc2) or beside them: not an SE module, not supported (loading fc1 and fc2 alone would drop it)`,
+    };
   }
 
   // A module whose prefix holds other tensors too (the root of a state dict beside other tensors,

@@ -85,6 +85,33 @@ describe('findAttentionModules: cost and prefix boundaries', () => {
     expect(only.map((f) => [f.prefix, f.options])).toEqual([['', {}]]);
   });
 
+  // A review (2026-12-04): timm's GlobalContext ConvMlp (fc1, norm = LayerNorm2d, act, fc2; in
+  // gcresnet50t, gcresnext26ts) was listed as timm.SEModule with { strict: false }, which loads it
+  // without its norm (26% off). fc1 and fc2 with another layer beside them are not an SE module.
+  const gcMlp = (p: string, C: number, rd: number): { name: string; shape: number[] }[] => [
+    { name: `${p}fc1.weight`, shape: [rd, C, 1, 1] }, { name: `${p}fc1.bias`, shape: [rd] },
+    { name: `${p}norm.weight`, shape: [rd] }, { name: `${p}norm.bias`, shape: [rd] },
+    { name: `${p}fc2.weight`, shape: [C, rd, 1, 1] }, { name: `${p}fc2.bias`, shape: [C] },
+  ];
+  test("fc1 and fc2 with a norm between them (timm GlobalContext's ConvMlp) are not listed as SE, and strict: false is not suggested", () => {
+    const gc = [{ name: 'stages.1.0.attn.conv_attn.weight', shape: [1, 256, 1, 1] }, { name: 'stages.1.0.attn.conv_attn.bias', shape: [1] }, ...gcMlp('stages.1.0.attn.mlp_scale.', 256, 32)];
+    for (const names of [gc, gcMlp('', 64, 8)]) {
+      const found = findAttentionModules(names);
+      expect(found).toHaveLength(1);
+      const m = found[0]!;
+      expect([m.kind, m.block, m.options, m.alternatives]).toEqual([null, null, {}, []]);
+      expect(m.tensors).toEqual(expect.arrayContaining(names.filter((n) => /(fc1|fc2|norm)\./.test(n.name)).map((n) => n.name)));
+      expect(m.note).toMatch(/mlp_scale\.norm"|"norm"/);
+      expect(m.note).toMatch(/not an SE module, not supported/);
+    }
+    // Any other layer under the prefix counts (a conv); a timm SEModule's own bn still folds.
+    const conv = findAttentionModules([...gcMlp('m.', 64, 8).filter((n) => !n.name.includes('norm')), { name: 'm.proj.weight', shape: [64, 64, 1, 1] }]);
+    expect(conv.map((f) => [f.prefix, f.kind])).toEqual([['m', null]]);
+    const bn = gcMlp('se.', 64, 8).map((n) => ({ ...n, name: n.name.replace('norm.', 'bn.') }));
+    bn.push({ name: 'se.bn.running_mean', shape: [8] }, { name: 'se.bn.running_var', shape: [8] });
+    expect(findAttentionModules(bn).map((f) => [f.prefix, f.kind, f.foldsBatchNorm, f.options])).toEqual([['se', 'timm.SEModule', true, {}]]);
+  });
+
   test('the fixture: every module and, for the kinds that take all under their prefix, exactly those tensors', () => {
     const header = readSafetensorsHeader(path.join(FIXTURE_DIR, 'attention_model.safetensors'));
     const names = header.tensors.map((t) => t.name);

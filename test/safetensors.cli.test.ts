@@ -90,6 +90,23 @@ describe('squeeze-excite inspect', () => {
     expect(run.stdout).toMatch(/^SEBlock \(C 32, hidden 8/);
   });
 
+  // A review (2026-12-04): timm's GlobalContext ConvMlp (fc1, norm, fc2) was listed as a
+  // timm.SEModule, with a snippet passing strict: false that loads it without its norm.
+  test("a GlobalContext ConvMlp (fc1, norm, fc2) is listed as unsupported, with no snippet", () => {
+    const t = (shape: number[]) => ({ dtype: 'F32' as const, shape, bytes: f32Bytes(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i) * 0.1)) });
+    const gc = path.join(scratch, 'gc.safetensors');
+    writeFileSync(gc, writeSafetensors({
+      'attn.conv_attn.weight': t([1, 64, 1, 1]), 'attn.conv_attn.bias': t([1]),
+      'attn.mlp_scale.fc1.weight': t([8, 64, 1, 1]), 'attn.mlp_scale.fc1.bias': t([8]), 'attn.mlp_scale.norm.weight': t([8]),
+      'attn.mlp_scale.norm.bias': t([8]), 'attn.mlp_scale.fc2.weight': t([64, 8, 1, 1]), 'attn.mlp_scale.fc2.bias': t([64]),
+    }));
+    const r = cli('inspect', gc);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/0 attention modules \(\+1 unsupported\)/);
+    expect(r.stdout).toMatch(/attn\.mlp_scale +- +- +64 +8 .*not an SE module/);
+    expect(r.stdout).not.toMatch(/strict|SEModule|Load one/);
+  });
+
   test('--json gives the same modules, machine-readable', () => {
     const r = cli('inspect', file, '--json');
     expect(r.status).toBe(0);
