@@ -4,7 +4,7 @@
 // a StateDictError naming the tensor and the rule when anything does not fit.
 
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
-import { readGuarded, typeError } from './arg-errors.js';
+import { readGuarded, typeError, typeErrorText } from './arg-errors.js';
 import { describe } from './describe.js';
 import { isArrayValue, isMapValue, isPlainObject } from './is.js';
 import { bufferOf, byteOffsetOf, isFloat32Array, isUnusableView, lengthOf, typedArrayName } from './typed-arrays.js';
@@ -192,6 +192,17 @@ export class ModuleReader {
       const expected = 'a record of { shape, data: Float32Array } by tensor name';
       const keys = readGuarded(fn, 'tensors', expected, rec, () => ObjectKeys(rec));
       for (let i = 0; i < keys.length; i++) MapPrototypeSet(this.entries, keys[i]!, readGuarded(fn, 'tensors', expected, rec, () => rec[keys[i]!]));
+      // A header (what readSafetensorsHeader returns, and findAttentionModules and inspect take) was
+      // read as a record of tensors: the error named a missing tensor (a review, 2026-12-04).
+      const field = (k: string): unknown => MapPrototypeGet(this.entries, k);
+      if (typeof field('headerLength') === 'number' && typeof field('dataStart') === 'number' && typeof field('fileLength') === 'number' && isArrayValue(field('tensors'))) {
+        throw typeErrorText(
+          fn,
+          'tensors',
+          'what readSafetensors returns, or a record or Map of { shape, data: Float32Array } by tensor name',
+          "a safetensors header (what readSafetensorsHeader returns), which holds no tensor data. Pass readSafetensors(path) instead (its names option reads only the module's tensors)",
+        );
+      }
     } else {
       // A file's bytes (a Buffer from readFileSync) would otherwise get the typed-array hint.
       const bytes = typedArrayName(tensors) === 'Uint8Array';

@@ -15,6 +15,7 @@ import {
   attentionWeightsFromStateDict,
   findAttentionModules,
   readSafetensors,
+  readSafetensorsHeader,
 } from '../dist/index.js';
 import { TOL_F32, bitsEqual, expectClose, freshRng, poisoned, seedNote, toF16Bits, fromF16Bits } from './helpers.js';
 import { refCBAM, refECA, refSE, type Act, type Gate, type Layout, type Rng, type Shape4 } from './reference.js';
@@ -360,6 +361,26 @@ describe('refusals name the tensor and the shape it must have', () => {
     expect(() => SEBlock.fromStateDict(se, 'layer1.0.se', { kind: 'timm.SEModule', gat: 'sigmoid' } as never)).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', argument: 'options', message: expect.stringMatching(/^SEBlock\.fromStateDict: .*kind, bnEps, strict, layout.*"gat" \(did you mean 'gate'\?\)/) }),
     );
+  });
+
+  // A review (2026-12-04): a header (what findAttentionModules and inspect take) passed to
+  // fromStateDict read as a record of tensors, and the error named a missing tensor.
+  test('a safetensors header is refused as tensors (ERR_INVALID_ARG_TYPE): it holds no data; readSafetensors(path) is the fix', () => {
+    const header = readSafetensorsHeader(path.join(__dirname, 'fixtures', 'attention_model.safetensors'));
+    const calls: [string, () => unknown][] = [
+      ['SEBlock.fromStateDict', () => SEBlock.fromStateDict(header as never, 'layer1.0.se', { kind: 'timm.SEModule' })],
+      ['SEBlock.fromStateDict', () => SEBlock.fromStateDict(header as never, '', { kind: 'timm.SEModule' })],
+      ['ECABlock.fromStateDict', () => ECABlock.fromStateDict(header as never, 'x', { kind: 'timm.EcaModule' })],
+      ['CBAMBlock.fromStateDict', () => CBAMBlock.fromStateDict(header as never, 'x', { kind: 'timm.CbamModule' })],
+    ];
+    for (const [fn, call] of calls) {
+      expect(call, fn).toThrow(expect.objectContaining({
+        name: 'TypeError',
+        code: 'ERR_INVALID_ARG_TYPE',
+        argument: 'tensors',
+        message: expect.stringMatching(new RegExp(`^${fn.replace('.', '\\.')}: tensors must be what readSafetensors returns.*; received a safetensors header .*holds no tensor data\\. Pass readSafetensors\\(path\\) instead`)),
+      }));
+    }
   });
 });
 
