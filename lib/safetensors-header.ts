@@ -21,6 +21,7 @@ import {
   JSONStringify,
   MathMin,
   MathRound,
+  NumberIsInteger,
   NumberIsSafeInteger,
   NumberPrototypeToString,
   ObjectCreate,
@@ -303,10 +304,12 @@ const PLAIN_UNSIGNED = /^(0|[1-9][0-9]*)$/;
  *   unsigned integer (0.0, 4e0, -0, 1E2), as [tensor name, key, token]: JSON.parse reads them as
  *   integers, but the reference implementation's serde_json refuses them for its usize fields (a
  *   fraction, an exponent and -0 read as floats). Other keys may hold any JSON (the reference
- *   ignores them).
+ *   ignores them);
+ * - `rounded`: the first "shape" or "data_offsets" that holds an integer past 2^53, which
+ *   JSON.parse reads rounded, as [tensor name, key, the field's text].
  * Stops at the first duplicate; null where there is none.
  */
-function headerTextIssues(text: string): { duplicate: [string, number] | null; notInteger: [string, string, string] | null } {
+function headerTextIssues(text: string): { duplicate: [string, number] | null; notInteger: [string, string, string] | null; rounded: [string, string, string] | null } {
   // Per open container: the keys seen (null for an array) and its own key in the parent object.
   const seen: (Set<string> | null)[] = [];
   const keyInParent: string[] = [];
@@ -314,6 +317,10 @@ function headerTextIssues(text: string): { duplicate: [string, number] | null; n
   let tensor = '';
   let expectKey = false;
   let notInteger: [string, string, string] | null = null;
+  let rounded: [string, string, string] | null = null;
+  // Where the open shape / data_offsets array began, and whether it holds an integer past 2^53.
+  let fieldStart = -1;
+  let fieldRounded = false;
   for (let i = 0; i < text.length; i++) {
     const ch = StringPrototypeCharCodeAt(text, i);
     if (ch === 0x22 /* " */) {
@@ -322,7 +329,7 @@ function headerTextIssues(text: string): { duplicate: [string, number] | null; n
       const top = seen[seen.length - 1];
       if (expectKey && top) {
         const key = JSONParse(StringPrototypeSlice(text, i, j + 1)) as string;
-        if (SetPrototypeHas(top, key)) return { duplicate: [key, seen.length], notInteger };
+        if (SetPrototypeHas(top, key)) return { duplicate: [key, seen.length], notInteger, rounded };
         SetPrototypeAdd(top, key);
         lastKey = key;
         if (seen.length === 1) tensor = key;
@@ -333,7 +340,16 @@ function headerTextIssues(text: string): { duplicate: [string, number] | null; n
       listAppend(keyInParent, seen[seen.length - 1] ? lastKey : '');
       listAppend(seen, ch === 0x7b ? new Set<string>() : null);
       expectKey = ch === 0x7b;
+      const key = keyInParent[keyInParent.length - 1];
+      if (ch === 0x5b && seen.length === 3 && (key === 'shape' || key === 'data_offsets') && tensor !== '__metadata__') {
+        fieldStart = i;
+        fieldRounded = false;
+      }
     } else if (ch === 0x7d /* } */ || ch === 0x5d /* ] */) {
+      if (ch === 0x5d && seen.length === 3 && fieldStart >= 0) {
+        if (fieldRounded && rounded === null) rounded = [tensor, keyInParent[keyInParent.length - 1]!, StringPrototypeSlice(text, fieldStart, i + 1)];
+        fieldStart = -1;
+      }
       // As pop, without a caller's Array.prototype.pop.
       seen.length -= 1;
       keyInParent.length -= 1;
@@ -347,10 +363,11 @@ function headerTextIssues(text: string): { duplicate: [string, number] | null; n
       if (notInteger === null && seen.length === 3 && (key === 'shape' || key === 'data_offsets') && tensor !== '__metadata__' && RegExpPrototypeExec(PLAIN_UNSIGNED, token) === null) {
         notInteger = [tensor, key, token];
       }
+      if (fieldStart >= 0 && seen.length === 3 && !NumberIsSafeInteger(+token)) fieldRounded = true;
       i = j - 1;
     }
   }
-  return { duplicate: null, notInteger };
+  return { duplicate: null, notInteger, rounded };
 }
 
 /**
@@ -565,7 +582,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   if (!isPlainObject(json)) {
     throw new SafetensorsError(src, 'header-structure', `the header must be a JSON object; it is ${ArrayIsArray(json) ? 'an array' : json === null ? 'null' : `a ${typeof json}`}`);
   }
-  const { duplicate: dup, notInteger: notInt } = headerTextIssues(text);
+  const { duplicate: dup, notInteger: notInt, rounded } = headerTextIssues(text);
   if (dup) {
     const key = dup[0];
     const depth = dup[1];
@@ -624,10 +641,16 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     // The values received are said, and the 2^53 bound (JavaScript's numbers hold integers exactly
     // up to it; a u64 past it reads as a rounded float): 2^62 was refused as "not a non-negative
     // integer" without the value (a newcomer's attack, 2026-12-04).
+    // A field with an integer past 2^53 is quoted from the file: JSON.parse's rounded values
+    // (9007199254740992 for the file's 9007199254740993) are numbers the file does not hold (a review, 2026-12-04).
+    const received = (key: string, value: unknown): string =>
+      rounded !== null && rounded[0] === name && rounded[1] === key
+        ? `${textExcerpt(rounded[2])} (past 2^53)`
+        : `${jsonExcerpt(value)}${holdsUnsafeInteger(value) ? ' (as JSON.parse reads it: integers past 2^53 come out rounded)' : ''}`;
     const dims = countsOf(shape);
-    if (dims === null) throw bad(`"shape" must be an array of non-negative integers below 2^53; received ${jsonExcerpt(shape)}`);
+    if (dims === null) throw bad(`"shape" must be an array of non-negative integers below 2^53; received ${received('shape', shape)}`);
     const pair = countsOf(offsets);
-    if (pair === null || pair.length !== 2) throw bad(`"data_offsets" must be [begin, end], two non-negative integers below 2^53; received ${jsonExcerpt(offsets)}`);
+    if (pair === null || pair.length !== 2) throw bad(`"data_offsets" must be [begin, end], two non-negative integers below 2^53; received ${received('data_offsets', offsets)}`);
     const begin = pair[0]!;
     const end = pair[1]!;
     if (end < begin) throw new SafetensorsError(src, 'offsets', `tensor ${JSONStringify(name)} has data_offsets [${begin}, ${end}]: end before begin`, name);
@@ -699,7 +722,23 @@ function jsonExcerpt(value: unknown): string {
   } catch {
     return 'a value that cannot be shown';
   }
+  return textExcerpt(text);
+}
+
+/** Text cut at 80 characters. */
+function textExcerpt(text: string): string {
   return text.length > 80 ? `${StringPrototypeSlice(text, 0, 80)}…` : text;
+}
+
+/** Whether an Array holds an integer that is not safe (JSON.parse rounded it). */
+function holdsUnsafeInteger(value: unknown): boolean {
+  if (!ArrayIsArray(value)) return false;
+  const list = value as unknown[];
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    if (typeof v === 'number' && NumberIsInteger(v) && !NumberIsSafeInteger(v)) return true;
+  }
+  return false;
 }
 
 /** An Array of safe non-negative integers, copied (length, then each element), or null. */

@@ -308,7 +308,7 @@ describe('refusals: each rule of the format, with its check', () => {
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4, 8])}}`, new Uint8Array(8))), 'header-structure', /data_offsets/);
     // Integers past 2^53 (valid u64 in the format): the bound and the values received are said (a
     // newcomer's attack, 2026-12-04: "must be an array of non-negative integers" for 2^62).
-    expectCheck(() => readSafetensors(withHeader('{"w": {"dtype": "F32", "shape": [4611686018427387904, 4], "data_offsets": [0, 0]}}')), 'header-structure', /"shape" must be an array of non-negative integers below 2\^53; received \[4611686018427388000,4\]$/);
+    expectCheck(() => readSafetensors(withHeader('{"w": {"dtype": "F32", "shape": [4611686018427387904, 4], "data_offsets": [0, 0]}}')), 'header-structure', /"shape" must be an array of non-negative integers below 2\^53; received \[4611686018427387904, 4\] \(past 2\^53\)$/);
     expectCheck(() => readSafetensors(withHeader('{"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4, 8]}}', new Uint8Array(8))), 'header-structure', /"data_offsets" must be \[begin, end\], two non-negative integers below 2\^53; received \[0,4,8\]$/);
     expectCheck(() => readSafetensors(withHeader(`{"w": ${entry('F32', [1], [0, 4])}, "__metadata__": {"a": 1}}`, new Uint8Array(4))), 'header-structure', /__metadata__/);
     // null is no metadata (the reference: Option<HashMap<String, String>>, which serde reads null into as None).
@@ -338,6 +338,23 @@ describe('refusals: each rule of the format, with its check', () => {
   // Left open by an attack (2026-12-03): JSON.parse turns "\ud800" into a lone surrogate, which
   // the reference's serde_json refuses in every string it reads as a Rust String (the names, an
   // entry's keys, "__metadata__"), and skips unchecked in the values it ignores.
+  // A review (2026-12-04): values past 2^53 were quoted as JSON.parse rounded them
+  // ([9007199254740992,9007199254740996] for a file holding ...993 and ...997): the file's own text is quoted.
+  test('header-structure: shape and data_offsets past 2^53 are quoted as the file writes them, not rounded', () => {
+    const withText = (json: string, dataBytes = 4): Uint8Array => {
+      const h = new TextEncoder().encode(json);
+      const b = new Uint8Array(8 + h.length + dataBytes);
+      new DataView(b.buffer).setBigUint64(0, BigInt(h.length), true);
+      b.set(h, 8);
+      return b;
+    };
+    const offsets = expectCheck(() => readSafetensors(withText('{"a":{"dtype":"F32","shape":[1],"data_offsets":[9007199254740993,9007199254740997]}}')), 'header-structure');
+    expect(offsets.message).toMatch(/tensor "a": "data_offsets" must be \[begin, end\], two non-negative integers below 2\^53; received \[9007199254740993,9007199254740997\] \(past 2\^53\)$/);
+    expect(offsets.message).not.toMatch(/9007199254740992|9007199254740996/);
+    const shape = expectCheck(() => readSafetensorsHeader(withText('{"ok":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[2, 9007199254740993],"data_offsets":[0,4]}}')), 'header-structure');
+    expect(shape.message).toMatch(/tensor "b": "shape" must be an array of non-negative integers below 2\^53; received \[2, 9007199254740993\] \(past 2\^53\)$/);
+  });
+
   test('header-json: a lone surrogate escape where the reference reads a String; a pair is fine', () => {
     const e0 = entry('F32', [0], [0, 0]);
     const e = expectCheck(() => readSafetensors(withHeader(`{"a\\ud800": ${e0}}`)), 'header-json', /tensor name "a\\ud800" holds a lone surrogate/);
