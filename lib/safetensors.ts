@@ -28,7 +28,7 @@ import {
   withProps,
 } from './primordials.js';
 import { allocateArray } from './alloc.js';
-import { rangeError, readGuarded, typeError } from './arg-errors.js';
+import { rangeError, readGuarded, typeError, typeErrorText } from './arg-errors.js';
 import { fileKind, registerOwnClass } from './describe.js';
 import { isArrayValue, isPlainObject } from './is.js';
 import { bufferOf, byteOffsetOf, isUnusableView, lengthOf, typedArrayName, USABLE_VIEW } from './typed-arrays.js';
@@ -452,8 +452,13 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
   if (isArrayValue(names)) {
     n = names.length;
     for (let i = 0; i < n; i++) {
+      // The element that is not a name is said, by index ("an Array of length 2" did not say which; a
+      // review, 2026-12-04); a hole is one whatever Array.prototype holds.
+      const expected = 'a tensor name (a string): options.names is an array of tensor names, or a function (name) => boolean';
+      const fix = 'Pass the full names of the tensors to read (readSafetensorsHeader(source).tensors lists them)';
+      if (!ObjectHasOwn(names, i)) throw typeErrorText(fn, `options.names[${i}]`, expected, `nothing (a hole in the array). ${fix}`);
       const name: unknown = names[i];
-      if (typeof name !== 'string') break;
+      if (typeof name !== 'string') throw typeError(fn, `options.names[${i}]`, expected, name, fix);
       listAppend(list, name);
     }
   }

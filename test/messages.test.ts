@@ -124,6 +124,19 @@ describe('readSafetensors options.names', () => {
     expect(m.message).toContain(`did you mean ${JSON.stringify(name)}?`);
     expect(m.message).toContain('readSafetensorsHeader(source).tensors lists them');
   });
+
+  // A review (2026-12-04): a bad element was refused as "received an Array of length 2", which
+  // said neither which element nor what it held.
+  test('an element that is not a name (a number, a hole) is named by index, with what it holds', () => {
+    const name = readSafetensorsHeader(file).tensors[0]!.name;
+    const num = messageOf(() => readSafetensors(file, { names: [name, 42] as never }));
+    expect(num).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'options.names[1]' });
+    expect(num.message).toMatch(/^readSafetensors: options\.names\[1\] must be a tensor name \(a string\).*; received the number 42\. Pass the full names/);
+    // eslint-disable-next-line no-sparse-arrays
+    const hole = messageOf(() => readSafetensors(file, { names: [, name] as never }));
+    expect(hole).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'options.names[0]' });
+    expect(hole.message).toMatch(/options\.names\[0\] must be a tensor name \(a string\).*; received nothing \(a hole in the array\)/);
+  });
 });
 
 describe('device cuda when the addon itself does not load', () => {
