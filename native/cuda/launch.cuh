@@ -50,6 +50,35 @@ inline Status kernel_occupancy(const void* kern, int device, const DeviceProps& 
   return Status::Ok();
 }
 
+// The FusedArgs fields every launch fills alike: operands, weights, shape and the op's options.
+// hidden: the first FC's rows (SE two-FC, CBAM), C for single-FC SE (its one FC's rows), 0 for ECA.
+inline FusedArgs fused_args_of(const OpParams& p, const Weights& w, const Tensors& t, int hidden, bool cbam) {
+  FusedArgs a{};
+  a.x = t.x;
+  a.res = t.residual;
+  a.y = t.y;
+  a.scale_out = t.scale_out;
+  a.w1 = w.w1;
+  a.b1 = w.b1;
+  a.w2 = w.w2;
+  a.b2 = w.b2;
+  a.aux = w.aux;
+  a.N = static_cast<int>(p.shape.n);
+  a.C = static_cast<int>(p.shape.c);
+  a.H = static_cast<int>(p.shape.h);
+  a.W = static_cast<int>(p.shape.w);
+  a.HW = static_cast<int>(p.shape.hw());
+  a.hidden = hidden;
+  a.act = static_cast<int>(p.act);
+  a.gate = static_cast<int>(p.gate);
+  a.out_relu = p.out_act == OutAct::ReLU;
+  a.two_fc = cbam ? 1 : (p.two_fc ? 1 : 0);
+  a.eca_k = p.eca_k;
+  a.sk = p.spatial_k;
+  a.sbias = p.spatial_bias;
+  return a;
+}
+
 // NHWC SE / ECA over samples too large for channel-range tiles (two_pass.cuh): three launches,
 // no sample barriers. Returns false in *taken (and launches nothing) where the path does not
 // apply: CBAM, C not a multiple of the vector width, x / y / residual not 16-byte aligned,
@@ -106,27 +135,7 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
     st = workspace(device, stream, 2, off, &counters, &fbase);
     if (!st.ok()) return st;
 
-    FusedArgs a{};
-    a.x = t.x;
-    a.res = t.residual;
-    a.y = t.y;
-    a.scale_out = t.scale_out;
-    a.w1 = w.w1;
-    a.b1 = w.b1;
-    a.w2 = w.w2;
-    a.b2 = w.b2;
-    a.aux = w.aux;
-    a.N = static_cast<int>(N);
-    a.C = static_cast<int>(C);
-    a.H = static_cast<int>(p.shape.h);
-    a.W = static_cast<int>(p.shape.w);
-    a.HW = static_cast<int>(HW);
-    a.hidden = kEca ? 0 : static_cast<int>(p.two_fc ? p.hidden : C);
-    a.act = static_cast<int>(p.act);
-    a.gate = static_cast<int>(p.gate);
-    a.out_relu = p.out_act == OutAct::ReLU;
-    a.two_fc = p.two_fc ? 1 : 0;
-    a.eca_k = p.eca_k;
+    FusedArgs a = fused_args_of(p, w, t, kEca ? 0 : static_cast<int>(p.two_fc ? p.hidden : C), false);
     a.part = reinterpret_cast<double*>(reinterpret_cast<char*>(fbase) + o_part);
     a.sbuf = reinterpret_cast<float*>(reinterpret_cast<char*>(fbase) + o_sbuf);
 
@@ -444,29 +453,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   const SmemLayout L = smem_layout(OP, static_cast<int>(C), hidden, static_cast<int>(g_len), static_cast<int>(grp));
   const int64_t smem = tile_area + int64_t(L.total) * 4;
 
-  FusedArgs a{};
-  a.x = t.x;
-  a.res = t.residual;
-  a.y = t.y;
-  a.scale_out = t.scale_out;
-  a.w1 = w.w1;
-  a.b1 = w.b1;
-  a.w2 = w.w2;
-  a.b2 = w.b2;
-  a.aux = w.aux;
-  a.N = static_cast<int>(N);
-  a.C = static_cast<int>(C);
-  a.H = static_cast<int>(p.shape.h);
-  a.W = static_cast<int>(p.shape.w);
-  a.HW = static_cast<int>(HW);
-  a.hidden = hidden;
-  a.act = static_cast<int>(p.act);
-  a.gate = static_cast<int>(p.gate);
-  a.out_relu = p.out_act == OutAct::ReLU;
-  a.two_fc = kCbam ? 1 : (p.two_fc ? 1 : 0);
-  a.eca_k = p.eca_k;
-  a.sk = p.spatial_k;
-  a.sbias = p.spatial_bias;
+  FusedArgs a = fused_args_of(p, w, t, hidden, kCbam);
   a.T = static_cast<int>(T_);
   a.upt = static_cast<int>(upt);
   a.upc = static_cast<int>(held ? upt : upc);

@@ -29,10 +29,42 @@ namespace cuda {
 // vpp <= kThreads, else columns tid, tid + kThreads, ... over all the chunk's positions. Sums as
 // the fused kernel's pool_nhwc: fp32 runs of pool_run<T>() positions, fp64 across runs, the
 // groups combined in group order.
+// acc[e] += element e of vector column v (channels v * VE ...) over positions first, first + G, ...
+// below end: fp32 runs of pool_run<T>() positions, fp64 across runs.
+template <typename T>
+__device__ __forceinline__ void sum_column(const T* xn, int C, int v, int first, int end, int G,
+                                           double* acc) {
+  constexpr int VE = Vec<T>::kN;
+  constexpr int R = pool_run<T>();
+  for (int q0 = first; q0 < end; q0 += R * G) {
+    const int qe = q0 + R * G < end ? q0 + R * G : end;
+    float run[VE];
+#pragma unroll
+    for (int e = 0; e < VE; ++e) run[e] = 0.f;
+#pragma unroll 4
+    for (int q = q0; q < qe; q += G) {
+      Vec<T> vx;
+      vx.raw = *reinterpret_cast<const uint4*>(xn + static_cast<int64_t>(q) * C + v * VE);
+      float f[VE];
+      vx.unpack(f);
+      if constexpr (R == 1) {
+#pragma unroll
+        for (int e = 0; e < VE; ++e) acc[e] += f[e];
+      } else {
+#pragma unroll
+        for (int e = 0; e < VE; ++e) run[e] += f[e];
+      }
+    }
+    if constexpr (R != 1) {
+#pragma unroll
+      for (int e = 0; e < VE; ++e) acc[e] += run[e];
+    }
+  }
+}
+
 template <typename T>
 __global__ void __launch_bounds__(kThreads) two_pass_pool(const FusedArgs a, int K, int ppb) {
   constexpr int VE = Vec<T>::kN;
-  constexpr int R = pool_run<T>();
   __shared__ double dred[kThreads * VE];
   const int tid = threadIdx.x, C = a.C, vpp = C / VE;
   const int64_t items = static_cast<int64_t>(a.N) * K;
@@ -49,30 +81,7 @@ __global__ void __launch_bounds__(kThreads) two_pass_pool(const FusedArgs a, int
       for (int e = 0; e < VE; ++e) acc[e] = 0.0;
       if (tid < G * vpp) {
         const int g = tid / vpp, v = tid - g * vpp;
-        for (int q0 = p0 + g; q0 < p1; q0 += R * G) {
-          const int qe = q0 + R * G < p1 ? q0 + R * G : p1;
-          float run[VE];
-#pragma unroll
-          for (int e = 0; e < VE; ++e) run[e] = 0.f;
-#pragma unroll 4
-          for (int q = q0; q < qe; q += G) {
-            Vec<T> vx;
-            vx.raw = *reinterpret_cast<const uint4*>(xn + static_cast<int64_t>(q) * C + v * VE);
-            float f[VE];
-            vx.unpack(f);
-            if constexpr (R == 1) {
-#pragma unroll
-              for (int e = 0; e < VE; ++e) acc[e] += f[e];
-            } else {
-#pragma unroll
-              for (int e = 0; e < VE; ++e) run[e] += f[e];
-            }
-          }
-          if constexpr (R != 1) {
-#pragma unroll
-            for (int e = 0; e < VE; ++e) acc[e] += run[e];
-          }
-        }
+        sum_column<T>(xn, C, v, p0 + g, p1, G, acc);
       }
       __syncthreads();  // the previous item's reads of dred are done
 #pragma unroll
@@ -88,30 +97,7 @@ __global__ void __launch_bounds__(kThreads) two_pass_pool(const FusedArgs a, int
         double acc[VE];
 #pragma unroll
         for (int e = 0; e < VE; ++e) acc[e] = 0.0;
-        for (int q0 = p0; q0 < p1; q0 += R) {
-          const int qe = q0 + R < p1 ? q0 + R : p1;
-          float run[VE];
-#pragma unroll
-          for (int e = 0; e < VE; ++e) run[e] = 0.f;
-#pragma unroll 4
-          for (int q = q0; q < qe; ++q) {
-            Vec<T> vx;
-            vx.raw = *reinterpret_cast<const uint4*>(xn + static_cast<int64_t>(q) * C + v * VE);
-            float f[VE];
-            vx.unpack(f);
-            if constexpr (R == 1) {
-#pragma unroll
-              for (int e = 0; e < VE; ++e) acc[e] += f[e];
-            } else {
-#pragma unroll
-              for (int e = 0; e < VE; ++e) run[e] += f[e];
-            }
-          }
-          if constexpr (R != 1) {
-#pragma unroll
-            for (int e = 0; e < VE; ++e) acc[e] += run[e];
-          }
-        }
+        sum_column<T>(xn, C, v, p0, p1, 1, acc);
 #pragma unroll
         for (int e = 0; e < VE; ++e) __stcg(prow + v * VE + e, acc[e]);
       }
