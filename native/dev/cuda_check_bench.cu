@@ -1103,6 +1103,7 @@ static void run_bench(const char* md_path, bool quick, bool se_only = false, boo
             std::fprintf(md, "| %s | %d,%d,%d,%d | %s | %s | %.2f | %.2f | %.2f | %.3f | %.1f |\n", on[int(op)], s.n, s.c,
                          s.h, s.w, dt == DType::F32 ? "fp32" : "fp16", lay == Layout::NCHW ? "NCHW" : "NHWC", r.op_us,
                          r.op_graph_us, r.copy_us, r.op_us / r.copy_us, r.bytes / 1e6);
+          if (md) std::fflush(md);  // a run its budget stops keeps its rows
           std::fflush(stdout);
         }
   if (md) std::fclose(md);

@@ -25,8 +25,8 @@
 # the first two (it replaces fixtures they read), then the timings one at a time: bench peers
 # (cbamtime ecatime async crossover cluster when named). Measured on the H200 (2026-12-04): tests
 # ~40 s, cuda11 ~45, harness 25, memcheck ~20, racecheck ~60 of its 120, timm 34, full bench ~60,
-# peers 117. Budgets (s), default steps: max(120, 80, 150 + 45 + 120 + 30) + timm 100 + twopass 110
-# + bench 220 + peers 180 = 955 at most, ~500 in practice (twopass not yet run: ~80 expected). Every step's budget is also cut to what is left before a deadline
+# peers 117. Budgets (s), default steps: max(120, 80, 150 + 45 + 120 + 30) + timm 100 + twopass 120
+# + bench 220 + peers 180 = 965 at most, ~500 in practice (twopass not yet run: ~80 expected). Every step's budget is also cut to what is left before a deadline
 # (GPU_SESSION_DEADLINE_S, default 540 s after the start; the call's 600 s keeps ~60 s for
 # unpacking, the archives and the transfer), and a step that would get less than it needs is
 # skipped and says so. Most steps end well before their budget (the last run's tests took ~60 s of
@@ -385,22 +385,22 @@ step_cluster() {
 }
 
 step_twopass() {
-  budget twopass 110 45 || return
+  budget twopass 120 45 || return
   # NHWC SE/ECA in two passes (two_pass.cuh; NOTES-cuda.md, "NHWC SE/ECA in two passes"): first
-  # compute-sanitizer on two shapes that take it (capped at min(20, B/6) s each), then the SE and
-  # ECA NHWC bench rows (40) with the fused kernel's position tiles (SQEX_TWO_PASS=0) and with the
-  # planner's choice, alternated twice, in the same process pattern as the bench.
-  local t0=$SECONDS cap left cfg tool log r
+  # compute-sanitizer on shapes that take it (three runs, each capped at min(15, B/8) s), then the
+  # SE and ECA NHWC bench rows (40) with the fused kernel's position tiles (SQEX_TWO_PASS=0) and
+  # with the planner's choice, alternated twice, in the same process pattern as the bench.
+  local t0=$SECONDS cap left run tool cfg log r
   if [ ! -f .gpu/harness.xz ]; then note "twopass: .gpu/harness.xz not carried: skipped"; return; fi
   xz -dc .gpu/harness.xz > /tmp/h-twopass && chmod +x /tmp/h-twopass
-  cap=$((B / 6 < 20 ? B / 6 : 20))
-  for cfg in "se 2 256 56 56 f16 NHWC" "eca 1 96 112 112 f32 NHWC"; do
-    for tool in racecheck memcheck; do
-      log="$logs/twopass-$tool-${cfg// /_}.log"
-      # shellcheck disable=SC2086
-      timeout -k 5 $cap compute-sanitizer --tool $tool --print-limit 20 /tmp/h-twopass one $cfg > "$log" 2>&1
-      note "twopass $tool $cfg (cap ${cap} s): exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
-    done
+  cap=$((B / 8 < 15 ? B / 8 : 15))
+  for run in "racecheck se 2 256 56 56 f16 NHWC" "memcheck se 2 256 56 56 f16 NHWC" "memcheck eca 1 96 112 112 f32 NHWC"; do
+    tool=${run%% *}
+    cfg=${run#* }
+    log="$logs/twopass-$tool-${cfg// /_}.log"
+    # shellcheck disable=SC2086
+    timeout -k 5 $cap compute-sanitizer --tool $tool --print-limit 20 /tmp/h-twopass one $cfg > "$log" 2>&1
+    note "twopass $tool $cfg (cap ${cap} s): exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
   done
   mkdir -p "$results/twopass"
   for r in 1 2; do
