@@ -113,15 +113,26 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
     Status st = kernel_occupancy(reinterpret_cast<const void*>(excite), device, dp, smem_ex, &occ);
     if (!st.ok() || occ <= 0) return Status::Ok();  // not this path (never seen): the fused kernel
 
-    // Pass 1's chunks: about four blocks an SM over the batch, none under 16 KB of x nor under 8
-    // positions (the partials, C doubles a chunk, stay under a quarter of x's bytes).
-    const int64_t es = sizeof(T);
-    const int64_t want = ceil_div(4 * int64_t(dp.sm_count), N);
-    const int64_t by_bytes = std::max<int64_t>(1, (C * HW * es) / 16384);
-    const int64_t K0 = std::max<int64_t>(1, std::min({want, by_bytes, ceil_div(HW, 8)}));
+    // Pass 1's items: (sample, chunk of positions, channel slice), one wave of the resident blocks
+    // over the batch (a second, nearly empty wave cost a review's estimate ~3 us at 32x256x56^2
+    // fp16). Slices of at least 8 vectors (128 bytes a position); at most 16 chunks a sample per
+    // thread that sums them in the excitation (one block a sample reads all K partials: 196 a
+    // thread at 1x256x56^2 before, a review), nor under 8 positions a chunk.
+    auto pool = two_pass_pool<T>;
+    auto scale = two_pass_scale<T>;
+    int occ_pool = 0, occ_scale = 0;
+    if (!(st = kernel_occupancy(reinterpret_cast<const void*>(pool), device, dp, 0, &occ_pool)).ok()) return st;
+    if (!(st = kernel_occupancy(reinterpret_cast<const void*>(scale), device, dp, 0, &occ_scale)).ok()) return st;
+    if (occ_pool <= 0 || occ_scale <= 0) return Status::Ok();  // (never seen) the fused kernel
+    const int64_t res_pool = int64_t(occ_pool) * dp.sm_count;
+    const int64_t per = std::max<int64_t>(1, res_pool / N);   // items a sample
+    const int64_t J = C < kThreads ? std::max<int64_t>(1, kThreads / C) : 1;
+    int64_t S = std::min(std::max<int64_t>(1, C / (8 * VE)), per);
+    const int64_t K0 = std::max<int64_t>(1, std::min({per / S, 16 * J, ceil_div(HW, 8)}));
     const int64_t ppb = ceil_div(HW, K0);
     const int64_t K = ceil_div(HW, ppb);
-
+    const int64_t cw = ceil_div(ceil_div(C, S), VE) * VE;
+    S = ceil_div(C, cw);
     size_t off = 0;
     auto take = [&](int64_t bytes) {
       const size_t o = off;
@@ -140,24 +151,20 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
     a.sbuf = reinterpret_cast<float*>(reinterpret_cast<char*>(fbase) + o_sbuf);
 
     // every grid at most the resident blocks (the kernels stride over their items)
-    auto pool = two_pass_pool<T>;
-    auto scale = two_pass_scale<T>;
-    int occ_pool = 0, occ_scale = 0;
-    if (!(st = kernel_occupancy(reinterpret_cast<const void*>(pool), device, dp, 0, &occ_pool)).ok()) return st;
-    if (!(st = kernel_occupancy(reinterpret_cast<const void*>(scale), device, dp, 0, &occ_scale)).ok()) return st;
-    if (occ_pool <= 0 || occ_scale <= 0) return Status::Ok();  // (never seen) the fused kernel
     const int64_t nvec = C / VE * HW;
     const int64_t B = std::max<int64_t>(1, std::min<int64_t>(ceil_div(nvec, kThreads * 4), 1 << 20));
-    const unsigned g_pool = static_cast<unsigned>(std::min<int64_t>(N * K, int64_t(occ_pool) * dp.sm_count));
+    const unsigned g_pool = static_cast<unsigned>(std::min<int64_t>(N * K * S, res_pool));
     const unsigned g_ex = static_cast<unsigned>(std::min<int64_t>(N, int64_t(occ) * dp.sm_count));
     const unsigned g_scale = static_cast<unsigned>(std::min<int64_t>(N * B, int64_t(occ_scale) * dp.sm_count));
 #if defined(SQEX_CUEMU)
     if (std::getenv("CUEMU_PLAN"))
       std::fprintf(stderr, "plan: op %d N %lld C %lld HW %lld NHWC two-pass chunks/sample %lld positions/chunk %lld "
-                   "scale blocks/sample %lld excite smem %lld grids %u %u %u\n", OP, (long long)N, (long long)C,
-                   (long long)HW, (long long)K, (long long)ppb, (long long)B, (long long)smem_ex, g_pool, g_ex, g_scale);
+                   "slices %lld channels/slice %lld scale blocks/sample %lld excite smem %lld grids %u %u %u\n", OP,
+                   (long long)N, (long long)C, (long long)HW, (long long)K, (long long)ppb, (long long)S, (long long)cw,
+                   (long long)B, (long long)smem_ex, g_pool, g_ex, g_scale);
 #endif
-    SQEX_LAUNCH(pool, g_pool, kThreads, 0, stream, a, static_cast<int>(K), static_cast<int>(ppb));
+    SQEX_LAUNCH(pool, g_pool, kThreads, 0, stream, a, static_cast<int>(K), static_cast<int>(ppb), static_cast<int>(S),
+                static_cast<int>(cw));
     SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass pooling kernel");
     SQEX_LAUNCH(excite, g_ex, kThreads, static_cast<size_t>(smem_ex), stream, a, static_cast<int>(K));
     SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass excitation kernel");

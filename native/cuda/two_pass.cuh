@@ -1,6 +1,7 @@
 // The two-pass path of NHWC SE and ECA over large samples (launch.cuh decides; NOTES-cuda.md,
 // "NHWC SE/ECA in two passes"): three plain launches instead of the persistent fused kernel.
-//   1. two_pass_pool: per-channel partial sums of each chunk of positions, part[n][k][c] (fp64);
+//   1. two_pass_pool: per-channel partial sums of each chunk of positions, part[n][k][c] (fp64),
+//      a block a (chunk, channel slice);
 //   2. two_pass_excite: one block per sample sums its chunks' partials in chunk order, then the
 //      op's excitation (se.cuh / eca.cuh, the fused kernel's own steps) into sbuf[n][c];
 //   3. two_pass_scale: y = x * s[n][c] (+ residual), optional ReLU, 16-byte vectors.
@@ -19,16 +20,6 @@
 namespace sqex {
 namespace cuda {
 
-// Every grid is at most the resident blocks, each striding over its work items (so the emulator,
-// which runs every block at once, takes them too).
-//
-// Pass 1. Item i = n * K + k sums positions [k * ppb, min(HW, (k + 1) * ppb)) of sample n for
-// every channel into part[i * C + c]; items in increasing order, so samples are pooled first to
-// last. With vpp = C / VE vectors a position, a thread owns one
-// vector column of one position group (G = kThreads / vpp groups stride over the positions) when
-// vpp <= kThreads, else columns tid, tid + kThreads, ... over all the chunk's positions. Sums as
-// the fused kernel's pool_nhwc: fp32 runs of pool_run<T>() positions, fp64 across runs, the
-// groups combined in group order.
 // acc[e] += element e of vector column v (channels v * VE ...) over positions first, first + G, ...
 // below end: fp32 runs of pool_run<T>() positions, fp64 across runs.
 template <typename T>
@@ -62,42 +53,55 @@ __device__ __forceinline__ void sum_column(const T* xn, int C, int v, int first,
   }
 }
 
+// Every grid is at most the resident blocks, each striding over its work items (so the emulator,
+// which runs every block at once, takes them too).
+//
+// Pass 1. Item i = (n * K + k) * S + sl sums positions [k * ppb, min(HW, (k + 1) * ppb)) of sample
+// n over channel slice sl, channels [sl * cw, min(C, (sl + 1) * cw)), into part[(n * K + k) * C +
+// c]; items in increasing order, so samples are pooled first to last. With vps = (the slice's
+// channels) / VE vectors a position, a thread owns one vector column of one position group (G =
+// kThreads / vps groups stride over the positions) when vps <= kThreads, else columns tid, tid +
+// kThreads, ... over all the chunk's positions. Sums as the fused kernel's pool_nhwc: fp32 runs of
+// pool_run<T>() positions, fp64 across runs, the groups combined in group order.
 template <typename T>
-__global__ void __launch_bounds__(kThreads) two_pass_pool(const FusedArgs a, int K, int ppb) {
+__global__ void __launch_bounds__(kThreads) two_pass_pool(const FusedArgs a, int K, int ppb, int S, int cw) {
   constexpr int VE = Vec<T>::kN;
   __shared__ double dred[kThreads * VE];
-  const int tid = threadIdx.x, C = a.C, vpp = C / VE;
-  const int64_t items = static_cast<int64_t>(a.N) * K;
+  const int tid = threadIdx.x, C = a.C;
+  const int64_t items = static_cast<int64_t>(a.N) * K * S;
   for (int64_t i = blockIdx.x; i < items; i += gridDim.x) {
-    const int64_t n = i / K;
-    const int k = static_cast<int>(i - n * K);
+    const int64_t nk = i / S;
+    const int sl = static_cast<int>(i - nk * S);
+    const int64_t n = nk / K;
+    const int k = static_cast<int>(nk - n * K);
     const int p0 = k * ppb, p1 = min(a.HW, p0 + ppb);
-    const T* xn = static_cast<const T*>(a.x) + n * static_cast<int64_t>(C) * a.HW;
-    double* prow = a.part + i * C;
-    if (vpp <= kThreads) {
-      const int G = kThreads / vpp;
+    const int c0 = sl * cw, cn = min(cw, C - c0), vps = cn / VE;
+    const T* xs = static_cast<const T*>(a.x) + n * static_cast<int64_t>(C) * a.HW + c0;
+    double* prow = a.part + nk * C + c0;
+    if (vps <= kThreads) {
+      const int G = kThreads / vps;
       double acc[VE];
 #pragma unroll
       for (int e = 0; e < VE; ++e) acc[e] = 0.0;
-      if (tid < G * vpp) {
-        const int g = tid / vpp, v = tid - g * vpp;
-        sum_column<T>(xn, C, v, p0 + g, p1, G, acc);
+      if (tid < G * vps) {
+        const int g = tid / vps, v = tid - g * vps;
+        sum_column<T>(xs, C, v, p0 + g, p1, G, acc);
       }
       __syncthreads();  // the previous item's reads of dred are done
 #pragma unroll
-      for (int e = 0; e < VE; ++e) dred[tid * VE + e] = acc[e];  // = dred[g * C + v * VE + e]
+      for (int e = 0; e < VE; ++e) dred[tid * VE + e] = acc[e];  // = dred[g * cn + v * VE + e]
       __syncthreads();
-      for (int c = tid; c < C; c += kThreads) {
-        double s = 0.0;
-        for (int g = 0; g < G; ++g) s += dred[g * C + c];
-        __stcg(prow + c, s);
+      for (int c = tid; c < cn; c += kThreads) {
+        double sum = 0.0;
+        for (int g = 0; g < G; ++g) sum += dred[g * cn + c];
+        __stcg(prow + c, sum);
       }
     } else {
-      for (int v = tid; v < vpp; v += kThreads) {
+      for (int v = tid; v < vps; v += kThreads) {
         double acc[VE];
 #pragma unroll
         for (int e = 0; e < VE; ++e) acc[e] = 0.0;
-        sum_column<T>(xn, C, v, p0, p1, 1, acc);
+        sum_column<T>(xs, C, v, p0, p1, 1, acc);
 #pragma unroll
         for (int e = 0; e < VE; ++e) __stcg(prow + v * VE + e, acc[e]);
       }
@@ -112,7 +116,8 @@ __host__ __device__ inline int64_t two_pass_excite_smem(int C, int hidden) {
   return (static_cast<int64_t>(C) + hidden + c2 / 2 + kThreads) * 8;
 }
 
-// Pass 2. Block n: the means z[c] = (sum over k of part[n][k][c], in k order) / HW, then the
+// Pass 2. Block n: the means z[c] = (the sum over k of part[n][k][c], in k order, or J interleaved
+// sums in j order when J threads share a channel) / HW, then the
 // gates of every channel into sbuf[n] (and scale_out), by the fused kernel's own excitation
 // steps (fc1_rows / se_gates, eca_gates).
 template <int OP, bool WIDE>
@@ -128,13 +133,31 @@ __global__ void __launch_bounds__(kThreads) two_pass_excite(const FusedArgs a, i
   int2 eca_nf = int2{0, 0};
   if constexpr (kEca && WIDE) eca_nf = eca_nonfinite_taps(a.aux, a.eca_k, reinterpret_cast<int*>(scratch));
   const bool want_scale_out = a.scale_out != nullptr;
+  // threads a channel for the chunks' sums: several when C < kThreads (K up to 16 a thread)
+  const int J = a.C < kThreads ? min(kThreads / a.C, K) : 1;
   for (int n = blockIdx.x; n < a.N; n += gridDim.x) {
     const double* pp = a.part + static_cast<int64_t>(n) * K * a.C;
-    __syncthreads();  // the previous sample's reads of z, hid and s are done
-    for (int c = threadIdx.x; c < a.C; c += kThreads) {
-      double s = 0.0;
-      for (int k = 0; k < K; ++k) s += __ldcg(pp + static_cast<int64_t>(k) * a.C + c);
-      z_sm[c] = s / a.HW;
+    __syncthreads();  // the previous sample's reads of z, hid, s and scratch are done
+    if (J == 1) {
+      for (int c = threadIdx.x; c < a.C; c += kThreads) {
+        double s = 0.0;
+        for (int k = 0; k < K; ++k) s += __ldcg(pp + static_cast<int64_t>(k) * a.C + c);
+        z_sm[c] = s / a.HW;
+      }
+    } else {
+      // J threads a channel, thread j summing chunks j, j + J, ...; then the J sums in j order
+      const int t = threadIdx.x, j = t / a.C, c = t - j * a.C;
+      if (t < J * a.C) {
+        double s = 0.0;
+        for (int k = j; k < K; k += J) s += __ldcg(pp + static_cast<int64_t>(k) * a.C + c);
+        scratch[t] = s;
+      }
+      __syncthreads();
+      if (t < a.C) {
+        double s = 0.0;
+        for (int jj = 0; jj < J; ++jj) s += scratch[jj * a.C + t];
+        z_sm[t] = s / a.HW;
+      }
     }
     __syncthreads();
     if constexpr (kEca) {
