@@ -50,6 +50,14 @@ inline Status kernel_occupancy(const void* kern, int device, const DeviceProps& 
   return Status::Ok();
 }
 
+// x, y and the residual (if any) all 16-byte aligned: what the vector paths (channel tiles, CBAM
+// position tiles, the two-pass kernels) need.
+inline bool aligned16(const Tensors& t) {
+  const uintptr_t al = reinterpret_cast<uintptr_t>(t.x) | reinterpret_cast<uintptr_t>(t.y) |
+                       reinterpret_cast<uintptr_t>(t.residual ? t.residual : t.x);
+  return (al & 15) == 0;
+}
+
 // The FusedArgs fields every launch fills alike: operands, weights, shape and the op's options.
 // hidden: the first FC's rows (SE two-FC, CBAM), C for single-FC SE (its one FC's rows), 0 for ECA.
 inline FusedArgs fused_args_of(const OpParams& p, const Weights& w, const Tensors& t, int hidden, bool cbam) {
@@ -100,11 +108,9 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
 #endif
     constexpr int64_t VE = 16 / sizeof(T);
     const int64_t N = p.shape.n, C = p.shape.c, HW = p.shape.hw();
-    const uintptr_t al = reinterpret_cast<uintptr_t>(t.x) | reinterpret_cast<uintptr_t>(t.y) |
-                         reinterpret_cast<uintptr_t>(t.residual ? t.residual : t.x);
     const int64_t hidden = kEca ? 0 : (p.two_fc ? p.hidden : 0);
     const int64_t fc_weights = kEca ? 0 : (p.two_fc ? 2 * int64_t(p.hidden) * C : C * C);
-    if (C % VE != 0 || (al & 15) != 0 || C * HW >= (int64_t(1) << 31) || fc_weights > (int64_t(1) << 17))
+    if (C % VE != 0 || !aligned16(t) || C * HW >= (int64_t(1) << 31) || fc_weights > (int64_t(1) << 17))
       return Status::Ok();
     const int64_t smem_ex = two_pass_excite_smem(static_cast<int>(C), static_cast<int>(hidden));
     auto excite = two_pass_excite<OP, WIDE>;
@@ -215,9 +221,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   // vectors, 16-byte aligned x/y/residual, and >= 128-byte row segments (DRAM sectors).
   if (NHWC && !kCbam) {
     const int64_t VE = 16 / es;
-    const uintptr_t al = reinterpret_cast<uintptr_t>(t.x) | reinterpret_cast<uintptr_t>(t.y) |
-                         reinterpret_cast<uintptr_t>(t.residual ? t.residual : t.x);
-    if (C % VE == 0 && (al & 15) == 0) {
+    if (C % VE == 0 && aligned16(t)) {
       const int64_t gran = std::min<int64_t>(C, std::max<int64_t>(VE, 128 / es));
       const int64_t ch_bytes = HW * es;
       for (int per_sm : {4, 2}) {
@@ -400,8 +404,6 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   if constexpr (kCbam && !NHWC) {
     const void* pt_kern = reinterpret_cast<const void*>(cbam_pt_kernel<T, WIDE>);
     const int64_t VE = 16 / es;
-    const uintptr_t al = reinterpret_cast<uintptr_t>(t.x) | reinterpret_cast<uintptr_t>(t.y) |
-                         reinterpret_cast<uintptr_t>(t.residual ? t.residual : t.x);
     int force = -1;  // -1: the planner's choice
 #if defined(SQEX_CUEMU) || defined(SQEX_DEV_KNOBS)
     // the emulator's and the kernel harness's override (native/dev: cuemu, cuda_build.sh, and
@@ -410,7 +412,7 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
     const char* f = std::getenv("SQEX_CBAM_PT");
     if (f && (f[0] == '0' || f[0] == '1') && f[1] == '\0') force = f[0] - '0';
 #endif
-    if (force != 0 && (al & 15) == 0 && HW % VE == 0) {
+    if (force != 0 && aligned16(t) && HW % VE == 0) {
       const int64_t pos_bytes = C * es;  // one position of every channel
       auto pt_smem = [&](int64_t u) {
         return ((u * pos_bytes + 15) & ~int64_t(15)) +
