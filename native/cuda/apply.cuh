@@ -203,6 +203,20 @@ __device__ __forceinline__ void apply_ct(const FusedArgs& a, const T* xs, T* yn,
   }
 }
 
+// f[e] *= s * g[e] over one unpacked vector of VE positions of one channel (g 16-byte aligned):
+// CBAM NCHW's y = x * (s[c] * g[p]), as apply_chunk computes it.
+template <int VE>
+__device__ __forceinline__ void scale_by_sg(float* f, float s, const float* g) {
+#pragma unroll
+  for (int e = 0; e < VE; e += 4) {
+    const float4 g4 = *reinterpret_cast<const float4*>(g + e);
+    f[e] *= s * g4.x;
+    f[e + 1] *= s * g4.y;
+    f[e + 2] *= s * g4.z;
+    f[e + 3] *= s * g4.w;
+  }
+}
+
 // CBAM NCHW position tile [C][w] (cbam_pt.cuh): y[c][p0 + pl] = x * (s[c] * g[pl]) (+ residual),
 // optional output ReLU; 16-byte vectors (the host guarantees alignment). g_sm[pl] is position
 // p0 + pl and 16-byte aligned. Same arithmetic per element as apply_chunk's NCHW CBAM path.
@@ -217,16 +231,8 @@ __device__ __forceinline__ void apply_pt(const FusedArgs& a, const T* xs, T* yn,
     const int64_t og = static_cast<int64_t>(c) * a.HW + p0 + v * VE;
     const float s = s_sm[c];
     const float* gp = g_sm + v * VE;
-    scale_vec<T>(xs + c * w + v * VE, rn ? rn + og : nullptr, yn + og, relu, [&](float* f) {
-#pragma unroll
-      for (int e = 0; e < VE; e += 4) {
-        const float4 g4 = *reinterpret_cast<const float4*>(gp + e);
-        f[e] *= s * g4.x;
-        f[e + 1] *= s * g4.y;
-        f[e + 2] *= s * g4.z;
-        f[e + 3] *= s * g4.w;
-      }
-    });
+    scale_vec<T>(xs + c * w + v * VE, rn ? rn + og : nullptr, yn + og, relu,
+                 [&](float* f) { scale_by_sg<VE>(f, s, gp); });
   }
 }
 

@@ -87,98 +87,158 @@ inline FusedArgs fused_args_of(const OpParams& p, const Weights& w, const Tensor
   return a;
 }
 
-// NHWC SE / ECA over samples too large for channel-range tiles (two_pass.cuh): three launches,
-// no sample barriers. Returns false in *taken (and launches nothing) where the path does not
-// apply: CBAM, C not a multiple of the vector width, x / y / residual not 16-byte aligned,
-// C * H*W >= 2^31, an SE excitation over 2^17 weights (one block a sample computes it), or an
-// excitation whose vectors do not fit in shared memory. SQEX_TWO_PASS=0 (dev builds: the
-// emulator and the kernel harness) turns it off, to check and time the fused kernel's
-// position tiles on the same shapes.
-template <int OP, typename T, bool WIDE>
+// NHWC SE / ECA over samples too large for channel-range tiles, and CBAM in either layout
+// (two_pass.cuh): three launches (CBAM four), no sample barriers. Returns false in *taken (and
+// launches nothing) where the path does not apply: C (NHWC) or H*W (NCHW) not a multiple of the
+// vector width, x / y / residual not 16-byte aligned, C * H*W >= 2^31, an SE or CBAM excitation
+// over 2^17 weights (one block a sample computes it), or an excitation whose vectors do not fit
+// in shared memory. SQEX_TWO_PASS=0 (dev builds: the emulator and the kernel harness) turns it
+// off, to check and time the fused kernel on the same shapes.
+template <int OP, typename T, bool NHWC, bool WIDE>
 Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, int device, cudaStream_t stream,
                        const DeviceProps& dp, bool* taken) {
   *taken = false;
-  if constexpr (OP == static_cast<int>(Op::CBAM)) {
-    return Status::Ok();
-  } else {
-    constexpr bool kEca = OP == static_cast<int>(Op::ECA);
+  constexpr bool kEca = OP == static_cast<int>(Op::ECA);
+  constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
+  static_assert(NHWC || kCbam, "NCHW SE and ECA have no two-pass path");
 #if defined(SQEX_CUEMU) || defined(SQEX_DEV_KNOBS)
-    const char* f = std::getenv("SQEX_TWO_PASS");
-    if (f && f[0] == '0' && f[1] == '\0') return Status::Ok();
+  const char* f = std::getenv("SQEX_TWO_PASS");
+  if (f && f[0] == '0' && f[1] == '\0') return Status::Ok();
 #endif
-    constexpr int64_t VE = 16 / sizeof(T);
-    const int64_t N = p.shape.n, C = p.shape.c, HW = p.shape.hw();
-    const int64_t hidden = kEca ? 0 : (p.two_fc ? p.hidden : 0);
-    const int64_t fc_weights = kEca ? 0 : (p.two_fc ? 2 * int64_t(p.hidden) * C : C * C);
-    if (C % VE != 0 || !aligned16(t) || C * HW >= (int64_t(1) << 31) || fc_weights > (int64_t(1) << 17))
-      return Status::Ok();
-    const int64_t smem_ex = two_pass_excite_smem(static_cast<int>(C), static_cast<int>(hidden));
-    auto excite = two_pass_excite<OP, WIDE>;
-    if (smem_ex > dp.smem_optin - 1024) return Status::Ok();
-    int occ = 0;
-    Status st = kernel_occupancy(reinterpret_cast<const void*>(excite), device, dp, smem_ex, &occ);
-    if (!st.ok() || occ <= 0) return Status::Ok();  // not this path (never seen): the fused kernel
-
-    // Pass 1's items: (sample, chunk of positions, channel slice), one wave of the resident blocks
-    // over the batch (a second, nearly empty wave cost a review's estimate ~3 us at 32x256x56^2
-    // fp16). Slices of at least 8 vectors (128 bytes a position); at most 16 chunks a sample per
-    // thread that sums them in the excitation (one block a sample reads all K partials: 196 a
-    // thread at 1x256x56^2 before, a review), nor under 8 positions a chunk.
-    auto pool = two_pass_pool<T>;
-    auto scale = two_pass_scale<T>;
-    int occ_pool = 0, occ_scale = 0;
-    if (!(st = kernel_occupancy(reinterpret_cast<const void*>(pool), device, dp, 0, &occ_pool)).ok()) return st;
-    if (!(st = kernel_occupancy(reinterpret_cast<const void*>(scale), device, dp, 0, &occ_scale)).ok()) return st;
-    if (occ_pool <= 0 || occ_scale <= 0) return Status::Ok();  // (never seen) the fused kernel
-    const int64_t res_pool = int64_t(occ_pool) * dp.sm_count;
-    const int64_t per = std::max<int64_t>(1, res_pool / N);   // items a sample
-    const int64_t J = C < kThreads ? std::max<int64_t>(1, kThreads / C) : 1;
-    int64_t S = std::min(std::max<int64_t>(1, C / (8 * VE)), per);
-    const int64_t K0 = std::max<int64_t>(1, std::min({per / S, 16 * J, ceil_div(HW, 8)}));
-    const int64_t ppb = ceil_div(HW, K0);
-    const int64_t K = ceil_div(HW, ppb);
-    const int64_t cw = ceil_div(ceil_div(C, S), VE) * VE;
-    S = ceil_div(C, cw);
-    size_t off = 0;
-    auto take = [&](int64_t bytes) {
-      const size_t o = off;
-      off += (static_cast<size_t>(bytes) + 255) & ~size_t(255);
-      return o;
-    };
-    const size_t o_part = take(N * K * C * 8);
-    const size_t o_sbuf = take(N * C * 4);
-    unsigned* counters = nullptr;
-    float* fbase = nullptr;
-    st = workspace(device, stream, 2, off, &counters, &fbase);
-    if (!st.ok()) return st;
-
-    FusedArgs a = fused_args_of(p, w, t, kEca ? 0 : static_cast<int>(p.two_fc ? p.hidden : C), false);
-    a.part = reinterpret_cast<double*>(reinterpret_cast<char*>(fbase) + o_part);
-    a.sbuf = reinterpret_cast<float*>(reinterpret_cast<char*>(fbase) + o_sbuf);
-
-    // every grid at most the resident blocks (the kernels stride over their items)
-    const int64_t nvec = C / VE * HW;
-    const int64_t B = std::max<int64_t>(1, std::min<int64_t>(ceil_div(nvec, kThreads * 4), 1 << 20));
-    const unsigned g_pool = static_cast<unsigned>(std::min<int64_t>(N * K * S, res_pool));
-    const unsigned g_ex = static_cast<unsigned>(std::min<int64_t>(N, int64_t(occ) * dp.sm_count));
-    const unsigned g_scale = static_cast<unsigned>(std::min<int64_t>(N * B, int64_t(occ_scale) * dp.sm_count));
-#if defined(SQEX_CUEMU)
-    if (std::getenv("CUEMU_PLAN"))
-      std::fprintf(stderr, "plan: op %d N %lld C %lld HW %lld NHWC two-pass chunks/sample %lld positions/chunk %lld "
-                   "slices %lld channels/slice %lld scale blocks/sample %lld excite smem %lld grids %u %u %u\n", OP,
-                   (long long)N, (long long)C, (long long)HW, (long long)K, (long long)ppb, (long long)S, (long long)cw,
-                   (long long)B, (long long)smem_ex, g_pool, g_ex, g_scale);
-#endif
-    SQEX_LAUNCH(pool, g_pool, kThreads, 0, stream, a, static_cast<int>(K), static_cast<int>(ppb), static_cast<int>(S),
-                static_cast<int>(cw));
-    SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass pooling kernel");
-    SQEX_LAUNCH(excite, g_ex, kThreads, static_cast<size_t>(smem_ex), stream, a, static_cast<int>(K));
-    SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass excitation kernel");
-    SQEX_LAUNCH(scale, g_scale, kThreads, 0, stream, a, static_cast<int>(B));
-    SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass scale kernel");
-    *taken = true;
+  constexpr int64_t VE = 16 / sizeof(T);
+  const int64_t N = p.shape.n, C = p.shape.c, HW = p.shape.hw();
+  const int64_t hidden = kEca ? 0 : (p.two_fc || kCbam ? p.hidden : 0);
+  const int64_t fc_weights = kEca ? 0 : (p.two_fc || kCbam ? 2 * int64_t(p.hidden) * C : C * C);
+  if ((NHWC ? C : HW) % VE != 0 || !aligned16(t) || C * HW >= (int64_t(1) << 31) ||
+      fc_weights > (int64_t(1) << 17))
     return Status::Ok();
+  const int64_t smem_ex = two_pass_excite_smem(static_cast<int>(C), static_cast<int>(hidden), kCbam);
+  // (CBAM's excitation has no conv: one instantiation)
+  auto excite = two_pass_excite<OP, kCbam ? false : WIDE>;
+  if (smem_ex > dp.smem_optin - 1024) return Status::Ok();
+  int occ = 0;
+  Status st = kernel_occupancy(reinterpret_cast<const void*>(excite), device, dp, smem_ex, &occ);
+  if (!st.ok() || occ <= 0) return Status::Ok();  // not this path (never seen): the fused kernel
+
+  const void* pool = NHWC ? reinterpret_cast<const void*>(two_pass_pool<T, kCbam>)
+                          : reinterpret_cast<const void*>(cbam_passes_pool_nchw<T>);
+  const void* maps = NHWC ? reinterpret_cast<const void*>(cbam_passes_maps<T>)
+                          : reinterpret_cast<const void*>(cbam_passes_maps_nchw<T>);
+  const void* scale = !kCbam ? reinterpret_cast<const void*>(two_pass_scale<T>)
+                             : reinterpret_cast<const void*>(cbam_passes_scale<T, NHWC, WIDE>);
+  int occ_pool = 0, occ_scale = 0, occ_maps = 0;
+  if (!(st = kernel_occupancy(pool, device, dp, 0, &occ_pool)).ok()) return st;
+  if (!(st = kernel_occupancy(scale, device, dp, 0, &occ_scale)).ok()) return st;
+  if (kCbam && !(st = kernel_occupancy(maps, device, dp, 0, &occ_maps)).ok()) return st;
+  if (occ_pool <= 0 || occ_scale <= 0 || (kCbam && occ_maps <= 0)) return Status::Ok();  // (never seen)
+  const int64_t res_pool = int64_t(occ_pool) * dp.sm_count;
+  const int64_t res_scale = int64_t(occ_scale) * dp.sm_count;
+  const int64_t res_maps = int64_t(occ_maps) * dp.sm_count;
+
+  // Pass 1's items. NHWC: (sample, chunk of positions, channel slice), one wave of the resident
+  // blocks over the batch (a second, nearly empty wave cost a review's estimate ~3 us at
+  // 32x256x56^2 fp16). Slices of at least 8 vectors (128 bytes a position); at most 16 chunks a
+  // sample per thread that sums them in the excitation (one block a sample reads all K partials:
+  // 196 a thread at 1x256x56^2 before, a review), nor under 8 positions a chunk. NCHW: a warp (or
+  // a thread) a channel plane, one chunk (K = 1).
+  int64_t K = 1, ppb = HW, S = 1, cw = C, g_pool = 0;
+  if (NHWC) {
+    const int64_t per = std::max<int64_t>(1, res_pool / N);  // items a sample
+    const int64_t J = C < kThreads ? std::max<int64_t>(1, kThreads / C) : 1;
+    S = std::min(std::max<int64_t>(1, C / (8 * VE)), per);
+    const int64_t K0 = std::max<int64_t>(1, std::min({per / S, 16 * J, ceil_div(HW, 8)}));
+    ppb = ceil_div(HW, K0);
+    K = ceil_div(HW, ppb);
+    cw = ceil_div(ceil_div(C, S), VE) * VE;
+    S = ceil_div(C, cw);
+    g_pool = std::min<int64_t>(N * K * S, res_pool);
+  } else {
+    g_pool = std::min<int64_t>(ceil_div(N * C, HW >= 64 ? kWarps : kThreads), res_pool);
   }
+  size_t off = 0;
+  auto take = [&](int64_t bytes) {
+    const size_t o = off;
+    off += (static_cast<size_t>(bytes) + 255) & ~size_t(255);
+    return o;
+  };
+  const size_t o_part = take(N * K * C * 8);
+  const size_t o_sbuf = take(N * C * 4);
+  const size_t o_pmax = kCbam ? take(N * K * C * 4) : 0;
+  const size_t o_map = kCbam ? take(N * 2 * HW * 4) : 0;
+  unsigned* counters = nullptr;
+  float* fbase = nullptr;
+  st = workspace(device, stream, 2, off, &counters, &fbase);
+  if (!st.ok()) return st;
+
+  FusedArgs a = fused_args_of(p, w, t, kEca ? 0 : static_cast<int>(p.two_fc || kCbam ? p.hidden : C), kCbam);
+  char* ws = reinterpret_cast<char*>(fbase);
+  a.part = reinterpret_cast<double*>(ws + o_part);
+  a.sbuf = reinterpret_cast<float*>(ws + o_sbuf);
+  if (kCbam) {
+    a.pmax = reinterpret_cast<float*>(ws + o_pmax);
+    a.map = reinterpret_cast<float*>(ws + o_map);
+  }
+
+  // every grid at most the resident blocks (the kernels stride over their items)
+  // SE / ECA scale: B blocks a sample, each over vectors b * kThreads + tid strided by B * kThreads.
+  // CBAM scale: B bands of P positions a sample (one wave of the resident blocks over the batch,
+  // at least 16 positions a band (NCHW: 32, and a multiple of VE), at most kPassGate), each
+  // computing its gates, then scaling.
+  int64_t B = std::max<int64_t>(1, std::min<int64_t>(ceil_div(C / VE * HW, kThreads * 4), 1 << 20));
+  int64_t P = 0;
+  if (kCbam) {
+    const int64_t lo = NHWC ? 16 : 32;
+    P = std::min<int64_t>(std::max<int64_t>(ceil_div(HW, std::max<int64_t>(1, res_scale / N)), lo), kPassGate);
+    if (!NHWC) P = std::min<int64_t>(ceil_div(P, VE) * VE, kPassGate);
+    B = ceil_div(HW, P);
+  }
+  // CBAM's maps. NHWC: L lanes a position (a power of two, <= 32, <= C / VE). NCHW: V position
+  // vectors an item (8..kThreads, about one wave of the resident blocks), kThreads / V channel groups.
+  int64_t L = 1, V = 0, g_maps = 0;
+  if (NHWC) {
+    while (L < 32 && 2 * L <= C / VE) L *= 2;
+    g_maps = std::min<int64_t>(ceil_div(N * HW, kThreads / L), res_maps);
+  } else {
+    const int64_t HWv = HW / VE;
+    V = std::min<int64_t>({std::max<int64_t>(ceil_div(N * HWv, std::max<int64_t>(1, res_maps)), 8), kThreads, HWv});
+    g_maps = std::min<int64_t>(N * ceil_div(HWv, V), res_maps);
+  }
+  const int64_t g_ex = std::min<int64_t>(N, int64_t(occ) * dp.sm_count);
+  const int64_t g_scale = std::min<int64_t>(N * B, res_scale);
+#if defined(SQEX_CUEMU)
+  if (std::getenv("CUEMU_PLAN"))
+    std::fprintf(stderr, "plan: op %d N %lld C %lld HW %lld %s two-pass chunks/sample %lld positions/chunk %lld "
+                 "slices %lld channels/slice %lld scale blocks/sample %lld band %lld lanes/position %lld "
+                 "vectors/maps item %lld excite smem %lld grids %lld %lld %lld %lld\n", OP, (long long)N, (long long)C,
+                 (long long)HW, NHWC ? "NHWC" : "NCHW", (long long)K, (long long)ppb, (long long)S, (long long)cw,
+                 (long long)B, (long long)P, (long long)(kCbam ? L : 0), (long long)V, (long long)smem_ex,
+                 (long long)g_pool, (long long)g_ex, (long long)g_maps, (long long)g_scale);
+#endif
+  const auto grid = [](int64_t g) { return static_cast<unsigned>(g); };
+  if constexpr (NHWC) {
+    auto pool_k = two_pass_pool<T, kCbam>;
+    SQEX_LAUNCH(pool_k, grid(g_pool), kThreads, 0, stream, a, static_cast<int>(K), static_cast<int>(ppb),
+                static_cast<int>(S), static_cast<int>(cw));
+  } else {
+    auto pool_k = cbam_passes_pool_nchw<T>;
+    SQEX_LAUNCH(pool_k, grid(g_pool), kThreads, 0, stream, a);
+  }
+  SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass pooling kernel");
+  SQEX_LAUNCH(excite, grid(g_ex), kThreads, static_cast<size_t>(smem_ex), stream, a, static_cast<int>(K));
+  SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass excitation kernel");
+  if constexpr (kCbam) {
+    auto maps_k = NHWC ? cbam_passes_maps<T> : cbam_passes_maps_nchw<T>;
+    auto scale_k = cbam_passes_scale<T, NHWC, WIDE>;
+    SQEX_LAUNCH(maps_k, grid(g_maps), kThreads, 0, stream, a, static_cast<int>(NHWC ? L : V));
+    SQEX_CUDA_TRY(cudaGetLastError(), "launching the CBAM spatial-map kernel");
+    SQEX_LAUNCH(scale_k, grid(g_scale), kThreads, 0, stream, a, static_cast<int>(P), static_cast<int>(B));
+  } else {
+    auto scale_k = two_pass_scale<T>;
+    SQEX_LAUNCH(scale_k, grid(g_scale), kThreads, 0, stream, a, static_cast<int>(B));
+  }
+  SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass scale kernel");
+  *taken = true;
+  return Status::Ok();
 }
 
 // WIDE: ECA / CBAM with k > kAllTapsK (common.cuh), their kernels' instantiations that run only
@@ -255,10 +315,10 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   // CBAM NCHW whose channel plus the H*W-float gate buffer exceeds shared memory (fp32 from
   // H*W ~ 28K) may still run as position tiles (below, their buffers hold <= 4096 positions):
   // the channel plan's refusal waits for that search.
-  if constexpr (NHWC && !kCbam) {
+  if constexpr (NHWC || kCbam) {
     if (!ct) {
       bool taken = false;
-      st = launch_two_pass<OP, T, WIDE>(p, w, t, device, stream, *dp, &taken);
+      st = launch_two_pass<OP, T, NHWC, WIDE>(p, w, t, device, stream, *dp, &taken);
       if (!st.ok() || taken) return st;
     }
   }

@@ -1,30 +1,38 @@
-// The two-pass path of NHWC SE and ECA over large samples (launch.cuh decides; NOTES-cuda.md,
-// "NHWC SE/ECA in two passes"): three plain launches instead of the persistent fused kernel.
-//   1. two_pass_pool: per-channel partial sums of each chunk of positions, part[n][k][c] (fp64),
-//      a block a (chunk, channel slice);
+// The two-pass path of NHWC SE and ECA over large samples, and CBAM's four passes in either
+// layout (launch.cuh decides; NOTES-cuda.md, "NHWC SE/ECA in two passes", "CBAM in passes"):
+// plain launches instead of the persistent fused kernel.
+//   1. two_pass_pool: per-channel partial sums (CBAM: and maxes) of each chunk of positions,
+//      part[n][k][c] (fp64), a block a (chunk, channel slice); CBAM NCHW: cbam_passes_pool_nchw,
+//      a warp a channel plane, one chunk;
 //   2. two_pass_excite: one block per sample sums its chunks' partials in chunk order, then the
-//      op's excitation (se.cuh / eca.cuh, the fused kernel's own steps) into sbuf[n][c];
-//   3. two_pass_scale: y = x * s[n][c] (+ residual), optional ReLU, 16-byte vectors.
-// x is read twice (the second read partly from L2: the scale pass takes the samples in the
-// reverse of the pooling's order), but no block waits at a sample barrier while it holds a tile:
-// the fused kernel's NHWC position tiles meet their sample's other tiles two to four times.
+//      op's excitation (se.cuh / eca.cuh / cbam.cuh, the fused kernel's own steps) into sbuf[n][c];
+//   3. SE / ECA: two_pass_scale, y = x * s[n][c] (+ residual), optional ReLU, 16-byte vectors.
+//      CBAM: cbam_passes_maps(_nchw), the spatial maps of x * s; then cbam_passes_scale, bands of
+//      positions computing their spatial gates and y = x * (s[c] * g[p]).
+// x is read twice (CBAM three times; the later reads partly from L2: each pass takes the samples
+// in the reverse of the previous one's order), but no block waits at a sample barrier while it
+// holds a tile: the fused kernel's tiles meet their sample's other tiles two to five times.
 // Deterministic: fixed chunking per launch shape and fixed reduction orders, no float atomics.
-// Needs C a multiple of the vector width, 16-byte aligned x, y and residual, and C * H*W < 2^31.
+// Needs C (NHWC) or H*W (NCHW) a multiple of the vector width, 16-byte aligned x, y and residual,
+// and C * H*W < 2^31.
 #pragma once
 #include "apply.cuh"
 #include "block_reduce.cuh"
+#include "cbam.cuh"
 #include "eca.cuh"
 #include "fused_args.cuh"
+#include "pool.cuh"
 #include "se.cuh"
 
 namespace sqex {
 namespace cuda {
 
 // acc[e] += element e of vector column v (channels v * VE ...) over positions first, first + G, ...
-// below end: fp32 runs of pool_run<T>() positions, fp64 across runs.
-template <typename T>
+// below end: fp32 runs of pool_run<T>() positions, fp64 across runs; kMax (CBAM): also
+// mx[e] = max_nan(mx[e], that element).
+template <typename T, bool kMax = false>
 __device__ __forceinline__ void sum_column(const T* xn, int C, int v, int first, int end, int G,
-                                           double* acc) {
+                                           double* acc, float* mx = nullptr) {
   constexpr int VE = Vec<T>::kN;
   constexpr int R = pool_run<T>();
   for (int q0 = first; q0 < end; q0 += R * G) {
@@ -38,6 +46,10 @@ __device__ __forceinline__ void sum_column(const T* xn, int C, int v, int first,
       vx.raw = *reinterpret_cast<const uint4*>(xn + static_cast<int64_t>(q) * C + v * VE);
       float f[VE];
       vx.unpack(f);
+      if constexpr (kMax) {
+#pragma unroll
+        for (int e = 0; e < VE; ++e) mx[e] = max_nan(mx[e], f[e]);
+      }
       if constexpr (R == 1) {
 #pragma unroll
         for (int e = 0; e < VE; ++e) acc[e] += f[e];
@@ -62,11 +74,13 @@ __device__ __forceinline__ void sum_column(const T* xn, int C, int v, int first,
 // channels) / VE vectors a position, a thread owns one vector column of one position group (G =
 // kThreads / vps groups stride over the positions) when vps <= kThreads, else columns tid, tid +
 // kThreads, ... over all the chunk's positions. Sums as the fused kernel's pool_nhwc: fp32 runs of
-// pool_run<T>() positions, fp64 across runs, the groups combined in group order.
-template <typename T>
+// pool_run<T>() positions, fp64 across runs, the groups combined in group order. kMax (CBAM):
+// the maxes too, into pmax[(n * K + k) * C + c].
+template <typename T, bool kMax = false>
 __global__ void __launch_bounds__(kThreads) two_pass_pool(const FusedArgs a, int K, int ppb, int S, int cw) {
   constexpr int VE = Vec<T>::kN;
   __shared__ double dred[kThreads * VE];
+  __shared__ float mred[kMax ? kThreads * VE : 1];
   const int tid = threadIdx.x, C = a.C;
   const int64_t items = static_cast<int64_t>(a.N) * K * S;
   for (int64_t i = blockIdx.x; i < items; i += gridDim.x) {
@@ -78,90 +92,158 @@ __global__ void __launch_bounds__(kThreads) two_pass_pool(const FusedArgs a, int
     const int c0 = sl * cw, cn = min(cw, C - c0), vps = cn / VE;
     const T* xs = static_cast<const T*>(a.x) + n * static_cast<int64_t>(C) * a.HW + c0;
     double* prow = a.part + nk * C + c0;
+    float* mrow = kMax ? a.pmax + nk * C + c0 : nullptr;
     if (vps <= kThreads) {
       const int G = kThreads / vps;
       double acc[VE];
+      float mx[VE];
 #pragma unroll
-      for (int e = 0; e < VE; ++e) acc[e] = 0.0;
+      for (int e = 0; e < VE; ++e) {
+        acc[e] = 0.0;
+        mx[e] = -INFINITY;
+      }
       if (tid < G * vps) {
         const int g = tid / vps, v = tid - g * vps;
-        sum_column<T>(xs, C, v, p0 + g, p1, G, acc);
+        sum_column<T, kMax>(xs, C, v, p0 + g, p1, G, acc, mx);
       }
       __syncthreads();  // the previous item's reads of dred are done
 #pragma unroll
-      for (int e = 0; e < VE; ++e) dred[tid * VE + e] = acc[e];  // = dred[g * cn + v * VE + e]
+      for (int e = 0; e < VE; ++e) {
+        dred[tid * VE + e] = acc[e];  // = dred[g * cn + v * VE + e]
+        if constexpr (kMax) mred[tid * VE + e] = mx[e];
+      }
       __syncthreads();
       for (int c = tid; c < cn; c += kThreads) {
         double sum = 0.0;
-        for (int g = 0; g < G; ++g) sum += dred[g * cn + c];
+        float m = -INFINITY;
+        for (int g = 0; g < G; ++g) {
+          sum += dred[g * cn + c];
+          if constexpr (kMax) m = max_nan(m, mred[g * cn + c]);
+        }
         __stcg(prow + c, sum);
+        if constexpr (kMax) __stcg(mrow + c, m);
       }
     } else {
       for (int v = tid; v < vps; v += kThreads) {
         double acc[VE];
+        float mx[VE];
 #pragma unroll
-        for (int e = 0; e < VE; ++e) acc[e] = 0.0;
-        sum_column<T>(xs, C, v, p0, p1, 1, acc);
+        for (int e = 0; e < VE; ++e) {
+          acc[e] = 0.0;
+          mx[e] = -INFINITY;
+        }
+        sum_column<T, kMax>(xs, C, v, p0, p1, 1, acc, mx);
 #pragma unroll
-        for (int e = 0; e < VE; ++e) __stcg(prow + v * VE + e, acc[e]);
+        for (int e = 0; e < VE; ++e) {
+          __stcg(prow + v * VE + e, acc[e]);
+          if constexpr (kMax) __stcg(mrow + v * VE + e, mx[e]);
+        }
       }
     }
   }
 }
 
-// Shared memory of two_pass_excite, in bytes: z [C doubles], the hidden layer [hidden doubles; 0
-// for ECA and single-FC SE], s [C floats], scratch [kThreads doubles].
-__host__ __device__ inline int64_t two_pass_excite_smem(int C, int hidden) {
+// Shared memory of two_pass_excite, in bytes. SE / ECA: z [C doubles], the hidden layer [hidden
+// doubles; 0 for ECA and single-FC SE], s [C floats], scratch [kThreads doubles]. CBAM (every
+// vector on a 16-byte boundary: the FC dots read double2 / float4): z [C doubles], zmax [C
+// floats], hid and hidmax [hidden doubles each], s [C floats], scratch [kThreads doubles, then
+// kThreads floats].
+__host__ __device__ inline int64_t two_pass_excite_smem(int C, int hidden, bool cbam = false) {
+  if (cbam) {
+    const int64_t c4 = (static_cast<int64_t>(C) + 3) & ~int64_t(3), h4 = (static_cast<int64_t>(hidden) + 3) & ~int64_t(3);
+    return c4 * 8 + c4 * 4 + h4 * 16 + c4 * 4 + kThreads * 12;
+  }
   const int64_t c2 = (static_cast<int64_t>(C) + 1) & ~int64_t(1);
   return (static_cast<int64_t>(C) + hidden + c2 / 2 + kThreads) * 8;
 }
 
-// Pass 2. Block n: the means z[c] = (the sum over k of part[n][k][c], in k order, or J interleaved
-// sums in j order when J threads share a channel) / HW, then the
-// gates of every channel into sbuf[n] (and scale_out), by the fused kernel's own excitation
-// steps (fc1_rows / se_gates, eca_gates).
+// z[c] = (the sum over k of part[n][k][c], in k order, or J interleaved sums in j order when J
+// threads share a channel) / HW for sample n's K chunk partials pp = part + n * K * C; zmax
+// (CBAM, may be null) the max_nan of pmax's likewise, from pm. scratch: kThreads doubles, then
+// kThreads floats. Ends with a barrier.
+__device__ __forceinline__ void means_of_chunks(const FusedArgs& a, const double* pp, const float* pm,
+                                                int K, double* z_sm, float* zmax_sm, double* scratch) {
+  const int J = a.C < kThreads ? min(kThreads / a.C, K) : 1;
+  if (J == 1) {
+    for (int c = threadIdx.x; c < a.C; c += kThreads) {
+      double s = 0.0;
+      float m = -INFINITY;
+      for (int k = 0; k < K; ++k) {
+        s += __ldcg(pp + static_cast<int64_t>(k) * a.C + c);
+        if (zmax_sm) m = max_nan(m, __ldcg(pm + static_cast<int64_t>(k) * a.C + c));
+      }
+      z_sm[c] = s / a.HW;
+      if (zmax_sm) zmax_sm[c] = m;
+    }
+  } else {
+    // J threads a channel, thread j summing chunks j, j + J, ...; then the J sums in j order
+    float* mscr = reinterpret_cast<float*>(scratch + kThreads);
+    const int t = threadIdx.x, j = t / a.C, c = t - j * a.C;
+    if (t < J * a.C) {
+      double s = 0.0;
+      float m = -INFINITY;
+      for (int k = j; k < K; k += J) {
+        s += __ldcg(pp + static_cast<int64_t>(k) * a.C + c);
+        if (zmax_sm) m = max_nan(m, __ldcg(pm + static_cast<int64_t>(k) * a.C + c));
+      }
+      scratch[t] = s;
+      if (zmax_sm) mscr[t] = m;
+    }
+    __syncthreads();
+    if (t < a.C) {
+      double s = 0.0;
+      float m = -INFINITY;
+      for (int jj = 0; jj < J; ++jj) {
+        s += scratch[jj * a.C + t];
+        if (zmax_sm) m = max_nan(m, mscr[jj * a.C + t]);
+      }
+      z_sm[t] = s / a.HW;
+      if (zmax_sm) zmax_sm[t] = m;
+    }
+  }
+  __syncthreads();
+}
+
+// Pass 2. Block n: the means (and CBAM's maxes) of its chunks (means_of_chunks), then the gates of
+// every channel into sbuf[n] (and scale_out), by the fused kernel's own excitation steps
+// (fc1_rows / se_gates, eca_gates, fc1_rows with the max branch / cbam_gates).
 template <int OP, bool WIDE>
 __global__ void __launch_bounds__(kThreads) two_pass_excite(const FusedArgs a, int K) {
   constexpr bool kEca = OP == static_cast<int>(Op::ECA);
+  constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
   SQEX_DYNAMIC_SMEM(smem);
   double* z_sm = reinterpret_cast<double*>(smem);
   double* hid_sm = z_sm + a.C;
-  // (single-FC SE: a.hidden is C, as in the fused kernel, but there is no hidden layer to hold)
-  float* s_sm = reinterpret_cast<float*>(hid_sm + (kEca || !a.two_fc ? 0 : a.hidden));
-  const int64_t c2 = (static_cast<int64_t>(a.C) + 1) & ~int64_t(1);
-  double* scratch = reinterpret_cast<double*>(s_sm + c2);
+  float* zmax_sm = nullptr;
+  double* hidmax_sm = nullptr;
+  float* s_sm;
+  double* scratch;
+  if constexpr (kCbam) {
+    const int c4 = (a.C + 3) & ~3, h4 = (a.hidden + 3) & ~3;
+    zmax_sm = reinterpret_cast<float*>(z_sm + c4);
+    hid_sm = reinterpret_cast<double*>(zmax_sm + c4);
+    hidmax_sm = hid_sm + h4;
+    s_sm = reinterpret_cast<float*>(hidmax_sm + h4);
+    scratch = reinterpret_cast<double*>(s_sm + c4);
+  } else {
+    // (single-FC SE: a.hidden is C, as in the fused kernel, but there is no hidden layer to hold)
+    s_sm = reinterpret_cast<float*>(hid_sm + (kEca || !a.two_fc ? 0 : a.hidden));
+    const int64_t c2 = (static_cast<int64_t>(a.C) + 1) & ~int64_t(1);
+    scratch = reinterpret_cast<double*>(s_sm + c2);
+  }
   int2 eca_nf = int2{0, 0};
   if constexpr (kEca && WIDE) eca_nf = eca_nonfinite_taps(a.aux, a.eca_k, reinterpret_cast<int*>(scratch));
   const bool want_scale_out = a.scale_out != nullptr;
-  // threads a channel for the chunks' sums: several when C < kThreads (K up to 16 a thread)
-  const int J = a.C < kThreads ? min(kThreads / a.C, K) : 1;
   for (int n = blockIdx.x; n < a.N; n += gridDim.x) {
-    const double* pp = a.part + static_cast<int64_t>(n) * K * a.C;
+    const int64_t nkc = static_cast<int64_t>(n) * K * a.C;
     __syncthreads();  // the previous sample's reads of z, hid, s and scratch are done
-    if (J == 1) {
-      for (int c = threadIdx.x; c < a.C; c += kThreads) {
-        double s = 0.0;
-        for (int k = 0; k < K; ++k) s += __ldcg(pp + static_cast<int64_t>(k) * a.C + c);
-        z_sm[c] = s / a.HW;
-      }
-    } else {
-      // J threads a channel, thread j summing chunks j, j + J, ...; then the J sums in j order
-      const int t = threadIdx.x, j = t / a.C, c = t - j * a.C;
-      if (t < J * a.C) {
-        double s = 0.0;
-        for (int k = j; k < K; k += J) s += __ldcg(pp + static_cast<int64_t>(k) * a.C + c);
-        scratch[t] = s;
-      }
-      __syncthreads();
-      if (t < a.C) {
-        double s = 0.0;
-        for (int jj = 0; jj < J; ++jj) s += scratch[jj * a.C + t];
-        z_sm[t] = s / a.HW;
-      }
-    }
-    __syncthreads();
+    means_of_chunks(a, a.part + nkc, kCbam ? a.pmax + nkc : nullptr, K, z_sm, zmax_sm, scratch);
     if constexpr (kEca) {
       eca_gates<WIDE>(a, n, 0, a.C, z_sm, s_sm, true, want_scale_out, eca_nf);
+    } else if constexpr (kCbam) {
+      fc1_rows<4>(a, n, 0, a.hidden, z_sm, zmax_sm, scratch, hid_sm, hidmax_sm);
+      __syncthreads();
+      cbam_gates<4>(a, n, 0, a.C, hid_sm, hidmax_sm, s_sm, true, scratch);
     } else {
       if (a.two_fc) {
         fc1_rows<4>(a, n, 0, a.hidden, z_sm, nullptr, scratch, hid_sm, nullptr);
@@ -203,6 +285,215 @@ __global__ void __launch_bounds__(kThreads) two_pass_scale(const FusedArgs a, in
           f[e + 3] *= s4.w;
         }
       });
+    }
+  }
+}
+
+// ---- CBAM (NHWC): pass 1 with the maxes (two_pass_pool<T, true>), pass 2 with the shared MLP
+// and the channel gates (two_pass_excite<CBAM>), then the two passes below.
+
+// Pass 3 of CBAM. The spatial maps: for each position p of sample n, the mean and the max over
+// channels of x * s[n][c], into map[n][0][p] and map[n][1][p]. L lanes a position (a power of two,
+// at most 32 and at most C / VE), each over vectors lane, lane + L, ... in order (SumAcc: fp32
+// runs of 16, fp64 across), then combined across the L lanes by xor shuffles (a fixed order).
+// Positions of the last sample first: the pooling read them last, so they are the likeliest in L2.
+template <typename T>
+__global__ void __launch_bounds__(kThreads) cbam_passes_maps(const FusedArgs a, int L) {
+  constexpr int VE = Vec<T>::kN;
+  const int C = a.C, vpp = C / VE;
+  const int G = kThreads / L, lane = threadIdx.x % L, grp = threadIdx.x / L;
+  const int64_t HW = a.HW, total = static_cast<int64_t>(a.N) * HW;
+  // i0 is the same in the whole block, so every lane of a warp reaches the shuffles together
+  for (int64_t i0 = static_cast<int64_t>(blockIdx.x) * G; i0 < total; i0 += static_cast<int64_t>(gridDim.x) * G) {
+    const int64_t i = i0 + grp;
+    const bool valid = i < total;
+    const int64_t m = valid ? i / HW : 0;
+    const int64_t n = a.N - 1 - m, p = valid ? i - m * HW : 0;
+    SumAcc sacc;
+    float mx = -INFINITY;
+    if (valid) {
+      const T* xp = static_cast<const T*>(a.x) + (n * HW + p) * C;
+      const float* sn = a.sbuf + n * C;
+      for (int v = lane; v < vpp; v += L) {
+        Vec<T> vx;
+        vx.raw = *reinterpret_cast<const uint4*>(xp + v * VE);
+        float f[VE];
+        vx.unpack(f);
+#pragma unroll
+        for (int e = 0; e < VE; e += 4) {
+          const float4 s4 = __ldg(reinterpret_cast<const float4*>(sn + v * VE + e));
+          const float q[4] = {f[e] * s4.x, f[e + 1] * s4.y, f[e + 2] * s4.z, f[e + 3] * s4.w};
+#pragma unroll
+          for (int u = 0; u < 4; ++u) {
+            sacc.add(q[u]);
+            mx = max_nan(mx, q[u]);
+          }
+        }
+      }
+    }
+    double sum = sacc.get();
+    for (int o = L >> 1; o > 0; o >>= 1) {
+      sum += __shfl_xor_sync(0xffffffffu, sum, o);
+      mx = max_nan(mx, __shfl_xor_sync(0xffffffffu, mx, o));
+    }
+    if (valid && lane == 0) {
+      float* map_n = a.map + n * 2 * HW;
+      __stcg(map_n + p, static_cast<float>(sum / C));
+      __stcg(map_n + HW + p, mx);
+    }
+  }
+}
+
+// ---- CBAM (NCHW): the same four passes over channel planes. Pass 1 pools each plane as the fused
+// kernel's NCHW tiles do (warp_channel_pool / thread_channel_pool: the same bits), its sum into
+// part[n][0][c] (one chunk, K = 1) and its max into pmax; pass 2 is two_pass_excite<CBAM>.
+
+// Pass 1 (NCHW). Plane q = n * C + c by one warp (H*W >= 64) or one thread.
+template <typename T>
+__global__ void __launch_bounds__(kThreads) cbam_passes_pool_nchw(const FusedArgs a) {
+  const int64_t planes = static_cast<int64_t>(a.N) * a.C;
+  const int HW = a.HW;
+  const T* x = static_cast<const T*>(a.x);
+  double sum;
+  float mx;
+  if (HW >= 64) {
+    const int lane = threadIdx.x & 31;  // q is the same in the whole warp (its shuffles)
+    for (int64_t q = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); q < planes;
+         q += static_cast<int64_t>(gridDim.x) * kWarps) {
+      warp_channel_pool<true>(x + q * HW, HW, lane, sum, mx);
+      if (lane == 0) {
+        __stcg(a.part + q, sum);
+        __stcg(a.pmax + q, mx);
+      }
+    }
+  } else {
+    for (int64_t q = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; q < planes;
+         q += static_cast<int64_t>(gridDim.x) * kThreads) {
+      thread_channel_pool<true>(x + q * HW, HW, sum, mx);
+      __stcg(a.part + q, sum);
+      __stcg(a.pmax + q, mx);
+    }
+  }
+}
+
+// Pass 3 (NCHW). Item i: sample n = N - 1 - i / R (the last pooled first, as NHWC), position
+// vectors [v0, v0 + V) of its H*W / VE. G = min(kThreads / V, C) channel groups, group g over
+// channels [C g / G, C (g + 1) / G) in order (SumAcc per position), the groups combined in order:
+// cbam_pt_maps' scheme, reading x from global memory.
+template <typename T>
+__global__ void __launch_bounds__(kThreads) cbam_passes_maps_nchw(const FusedArgs a, int V) {
+  constexpr int VE = Vec<T>::kN;
+  __shared__ double dred[kThreads * VE];
+  __shared__ float mred[kThreads * VE];
+  const int C = a.C, HW = a.HW, HWv = HW / VE;
+  const int R = (HWv + V - 1) / V, G = min(kThreads / V, C);
+  const int tid = threadIdx.x, g = tid / V, vl = tid - g * V;
+  const int64_t items = static_cast<int64_t>(a.N) * R;
+  for (int64_t i = blockIdx.x; i < items; i += gridDim.x) {
+    const int64_t m = i / R;
+    const int64_t n = a.N - 1 - m;
+    const int v0 = static_cast<int>(i - m * R) * V, vn = min(V, HWv - v0);
+    SumAcc acc[VE];
+    float mx[VE];
+#pragma unroll
+    for (int e = 0; e < VE; ++e) mx[e] = -INFINITY;
+    if (g < G && vl < vn) {
+      const int c0 = static_cast<int>(int64_t(C) * g / G), c1 = static_cast<int>(int64_t(C) * (g + 1) / G);
+      const T* xp = static_cast<const T*>(a.x) + (n * C + c0) * HW + (v0 + vl) * VE;
+      const float* sn = a.sbuf + n * C;
+      for (int c = c0; c < c1; ++c, xp += HW) {
+        Vec<T> vx;
+        vx.raw = *reinterpret_cast<const uint4*>(xp);
+        float f[VE];
+        vx.unpack(f);
+        const float s = __ldg(sn + c);
+#pragma unroll
+        for (int e = 0; e < VE; ++e) {
+          const float q = f[e] * s;
+          acc[e].add(q);
+          mx[e] = max_nan(mx[e], q);
+        }
+      }
+    }
+    __syncthreads();  // the previous item's reads of dred and mred are done
+#pragma unroll
+    for (int e = 0; e < VE; ++e) {
+      dred[tid * VE + e] = acc[e].get();  // = dred[(g * V + vl) * VE + e]
+      mred[tid * VE + e] = mx[e];
+    }
+    __syncthreads();
+    float* map_n = a.map + n * 2 * HW;
+    for (int t = tid; t < vn * VE; t += kThreads) {
+      double sum = 0.0;
+      float mm = -INFINITY;
+      for (int gg = 0; gg < G; ++gg) {
+        sum += dred[gg * V * VE + t];
+        mm = max_nan(mm, mred[gg * V * VE + t]);
+      }
+      const int p = v0 * VE + t;
+      __stcg(map_n + p, static_cast<float>(sum / C));
+      __stcg(map_n + HW + p, mm);
+    }
+  }
+}
+
+// Positions of the spatial gate a block of cbam_passes_scale holds in shared memory.
+constexpr int kPassGate = 2048;
+
+// Pass 4 of CBAM, both layouts. Item i = n * B + b: positions [b * P, min(HW, (b + 1) * P)) of
+// sample n (P <= kPassGate; NCHW: a multiple of VE), samples first to last (the maps pass read the
+// first ones last): their spatial gates from the maps (cbam_gate_range's k x k conv over the map
+// rows staged with their halo, then pad_nan_fixup), then y = x * (s[c] * g[p]) (+ residual,
+// optional ReLU) over every channel of those positions in 16-byte vectors: the fused kernel's
+// arithmetic (apply_chunk NHWC, apply_pt NCHW).
+template <typename T, bool NHWC, bool WIDE>
+__global__ void __launch_bounds__(kThreads) cbam_passes_scale(const FusedArgs a, int P, int B) {
+  constexpr int VE = Vec<T>::kN;
+  __shared__ __align__(16) float g_sm[kPassGate];
+  __shared__ __align__(16) float halo[kHalo];
+  const int C = a.C;
+  const int64_t HW = a.HW;
+  const bool relu = a.out_relu != 0;
+  const int64_t items = static_cast<int64_t>(a.N) * B;
+  for (int64_t i = blockIdx.x; i < items; i += gridDim.x) {
+    const int64_t n = i / B;
+    const int b = static_cast<int>(i - n * B);
+    const int64_t p0 = static_cast<int64_t>(b) * P, p1 = min(HW, p0 + P);
+    const float* map_n = a.map + n * 2 * HW;
+    __syncthreads();  // the previous item's reads of g_sm are done
+    cbam_gate_range<WIDE>(a, map_n, p0, p1, halo, [&](int64_t p, float g) { g_sm[p - p0] = g; });
+    pad_nan_fixup<WIDE>(a, p0, p1, reinterpret_cast<int*>(halo), [&](int64_t p, float g) { g_sm[p - p0] = g; });
+    const int64_t base = NHWC ? (n * HW + p0) * C : n * C * HW + p0;
+    const T* xn = static_cast<const T*>(a.x) + base;
+    T* yn = static_cast<T*>(a.y) + base;
+    const T* rn = a.res ? static_cast<const T*>(a.res) + base : nullptr;
+    const float* sn = a.sbuf + n * C;
+    if constexpr (NHWC) {
+      const int vpp = C / VE, nvec = static_cast<int>(p1 - p0) * vpp;
+      for (int q = threadIdx.x; q < nvec; q += kThreads) {
+        const int pl = q / vpp, c = (q - pl * vpp) * VE;
+        const int e0 = q * VE;
+        const float g = g_sm[pl];
+        scale_vec<T>(xn + e0, rn ? rn + e0 : nullptr, yn + e0, relu, [&](float* f) {
+#pragma unroll
+          for (int e = 0; e < VE; e += 4) {
+            const float4 s4 = __ldg(reinterpret_cast<const float4*>(sn + c + e));
+            f[e] *= s4.x * g;
+            f[e + 1] *= s4.y * g;
+            f[e + 2] *= s4.z * g;
+            f[e + 3] *= s4.w * g;
+          }
+        });
+      }
+    } else {
+      const int vpb = static_cast<int>(p1 - p0) / VE, nvec = C * vpb;
+      for (int q = threadIdx.x; q < nvec; q += kThreads) {
+        const int c = q / vpb, v = q - c * vpb;
+        const int64_t off = static_cast<int64_t>(c) * HW + v * VE;
+        const float s = __ldg(sn + c);
+        const float* gp = g_sm + v * VE;
+        scale_vec<T>(xn + off, rn ? rn + off : nullptr, yn + off, relu, [&](float* f) { scale_by_sg<VE>(f, s, gp); });
+      }
     }
   }
 }

@@ -25,8 +25,8 @@
 # the first two (it replaces fixtures they read), then the timings one at a time: bench peers
 # (cbamtime ecatime async crossover cluster when named). Measured on the H200 (2026-12-04): tests
 # ~40 s, cuda11 ~45, harness 25, memcheck ~20, racecheck ~60 of its 120, timm 34, full bench ~60,
-# peers 117. Budgets (s), default steps: max(120, 80, 150 + 45 + 120 + 30) + timm 100 + twopass 120
-# + bench 220 + peers 180 = 965 at most, ~500 in practice (twopass not yet run: ~80 expected). Every step's budget is also cut to what is left before a deadline
+# peers 117. Budgets (s), default steps: max(120, 80, 150 + 45 + 120 + 30) + timm 100 + twopass 180
+# + bench 220 + peers 180 = 1025 at most, ~560 in practice (twopass not yet run: ~60 + 2 x 80 expected). Every step's budget is also cut to what is left before a deadline
 # (GPU_SESSION_DEADLINE_S, default 540 s after the start; the call's 600 s keeps ~60 s for
 # unpacking, the archives and the transfer), and a step that would get less than it needs is
 # skipped and says so. Most steps end well before their budget (the last run's tests took ~60 s of
@@ -385,16 +385,19 @@ step_cluster() {
 }
 
 step_twopass() {
-  budget twopass 120 45 || return
-  # NHWC SE/ECA in two passes (two_pass.cuh; NOTES-cuda.md, "NHWC SE/ECA in two passes"): first
-  # compute-sanitizer on shapes that take it (three runs, each capped at min(15, B/8) s), then the
-  # SE and ECA NHWC bench rows (40) with the fused kernel's position tiles (SQEX_TWO_PASS=0) and
-  # with the planner's choice, alternated twice, in the same process pattern as the bench.
+  budget twopass 180 45 || return
+  # NHWC SE/ECA in two passes and CBAM in four (two_pass.cuh; NOTES-cuda.md, "NHWC SE/ECA in two
+  # passes", "CBAM in passes"): first compute-sanitizer on shapes that take them (six runs, each
+  # capped at min(15, B/12) s), then the 80 bench rows the path may take (NHWC, CBAM NCHW) with the
+  # fused kernels (SQEX_TWO_PASS=0) and with the planner's choice, alternated twice, in the same
+  # process pattern as the bench (~40 s a round expected).
   local t0=$SECONDS cap left run tool cfg log r
   if [ ! -f .gpu/harness.xz ]; then note "twopass: .gpu/harness.xz not carried: skipped"; return; fi
   xz -dc .gpu/harness.xz > /tmp/h-twopass && chmod +x /tmp/h-twopass
-  cap=$((B / 8 < 15 ? B / 8 : 15))
-  for run in "racecheck se 2 256 56 56 f16 NHWC" "memcheck se 2 256 56 56 f16 NHWC" "memcheck eca 1 96 112 112 f32 NHWC"; do
+  cap=$((B / 12 < 15 ? B / 12 : 15))
+  for run in "racecheck se 2 256 56 56 f16 NHWC" "racecheck cbam 2 64 56 56 f32 NHWC" \
+             "racecheck cbam 2 64 56 56 f16 NCHW" "memcheck eca 1 96 112 112 f32 NHWC" \
+             "memcheck cbam 2 256 28 28 f16 NHWC" "memcheck cbam 1 96 112 112 f32 NCHW"; do
     tool=${run%% *}
     cfg=${run#* }
     log="$logs/twopass-$tool-${cfg// /_}.log"
@@ -408,8 +411,8 @@ step_twopass() {
       left=$((B - (SECONDS - t0) - 3))
       if [ "$left" -lt 10 ]; then note "twopass: ${left} s left: round $r $cfg not run"; break 2; fi
       if [ $cfg = fused ]; then export SQEX_TWO_PASS=0; else unset SQEX_TWO_PASS; fi
-      timeout -k 3 $left /tmp/h-twopass bench_nhwc "$results/twopass/$cfg-$r.md" > "$logs/twopass-$cfg-$r.log" 2>&1
-      note "twopass round $r $cfg: exit $? — $(grep -cE '^\| (SE|ECA) ' "$results/twopass/$cfg-$r.md" 2> /dev/null) rows"
+      timeout -k 3 $left /tmp/h-twopass bench_twopass "$results/twopass/$cfg-$r.md" > "$logs/twopass-$cfg-$r.log" 2>&1
+      note "twopass round $r $cfg: exit $? — $(grep -cE '^\| (SE|ECA|CBAM) ' "$results/twopass/$cfg-$r.md" 2> /dev/null) rows"
     done
   done
   unset SQEX_TWO_PASS

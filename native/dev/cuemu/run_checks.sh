@@ -6,8 +6,9 @@
 #   2b. the ECA cases with the halo kernel forced wherever legal (CUEMU_ECA_HALO=1): at 4 SMs the
 #      planner takes it for NHWC only where a batch's tiles are <= 4 (launch.cuh), so without this
 #      its NHWC path would run only at 132 SMs (a review, 2026-12-04);
-#   2c. the NHWC cases with the two-pass path off (SQEX_TWO_PASS=0): SE and ECA then take the
-#      fused kernel's position tiles, their path wherever two_pass.cuh does not apply;
+#   2c. the NHWC and the CBAM cases with the two-pass path off (SQEX_TWO_PASS=0): they then take
+#      the fused kernels (NHWC position tiles, CBAM's channel and position tiles), their path
+#      wherever two_pass.cuh does not apply;
 #   3. CUEMU_SMS=132 (an H100/H200's grid and tile plans), fibers forward (profile full only);
 #   4. run 1's (quick) or 3's (full) configuration again with each block's fibers in reverse
 #      order: a read of shared memory that another thread wrote without a barrier between
@@ -53,9 +54,11 @@ for seed in 1 2 3 4 5 6 7 8; do
   SQEX_SEED=$seed SQEX_CASE='|x|~10000' run "seed$seed" 4 forward
 done
 CUEMU_ECA_HALO=1 SQEX_CASE=ECA run eca-halo-forced 4 forward
-# The fused kernel's NHWC position tiles, which SE and ECA take only where the two-pass path does
-# not apply (two_pass.cuh): every NHWC case through them too.
+# The fused kernel's NHWC position tiles and CBAM's fused kernels (channel and position tiles),
+# which take only what the two-pass path does not (two_pass.cuh): every NHWC and CBAM case
+# through them too.
 SQEX_TWO_PASS=0 SQEX_CASE=NHWC run two-pass-off 4 forward
+SQEX_TWO_PASS=0 SQEX_CASE=CBAM run two-pass-off-cbam 4 forward
 if [ "$PROFILE" = full ]; then
   run sms132 132 forward
   run sms132-reverse 132 reverse
