@@ -140,7 +140,9 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
   // 32x256x56^2 fp16). Slices of at least 8 vectors (128 bytes a position); at most 16 chunks a
   // sample per thread that sums them in the excitation (one block a sample reads all K partials:
   // 196 a thread at 1x256x56^2 before, a review), nor under 8 positions a chunk. NCHW: a warp (or
-  // a thread) a channel plane, one chunk (K = 1).
+  // a thread, below 64 positions) a chunk of a channel plane: one chunk a plane (K = 1) where the
+  // planes fill the resident warps' first wave, else up to 16 chunks of at least 64 positions (a
+  // review: 1x64x112^2 put 8 blocks on a GPU of 132 SMs, each warp over 49 KB).
   int64_t K = 1, ppb = HW, S = 1, cw = C, g_pool = 0;
   if (NHWC) {
     const int64_t per = std::max<int64_t>(1, res_pool / N);  // items a sample
@@ -153,7 +155,14 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
     S = ceil_div(C, cw);
     g_pool = std::min<int64_t>(N * K * S, res_pool);
   } else {
-    g_pool = std::min<int64_t>(ceil_div(N * C, HW >= 64 ? kWarps : kThreads), res_pool);
+    if (HW >= 128) {
+      const int64_t want = std::min<int64_t>({ceil_div(res_pool * kWarps, N * C), 16, HW / 64});
+      if (want > 1) {
+        ppb = ceil_div(ceil_div(HW, want), VE) * VE;
+        K = ceil_div(HW, ppb);
+      }
+    }
+    g_pool = std::min<int64_t>(ceil_div(N * C * K, HW >= 64 ? kWarps : kThreads), res_pool);
   }
   size_t off = 0;
   auto take = [&](int64_t bytes) {
@@ -221,7 +230,7 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
                 static_cast<int>(S), static_cast<int>(cw));
   } else {
     auto pool_k = cbam_passes_pool_nchw<T>;
-    SQEX_LAUNCH(pool_k, grid(g_pool), kThreads, 0, stream, a);
+    SQEX_LAUNCH(pool_k, grid(g_pool), kThreads, 0, stream, a, static_cast<int>(K), static_cast<int>(ppb));
   }
   SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass pooling kernel");
   SQEX_LAUNCH(excite, grid(g_ex), kThreads, static_cast<size_t>(smem_ex), stream, a, static_cast<int>(K));

@@ -3,7 +3,7 @@
 // plain launches instead of the persistent fused kernel.
 //   1. two_pass_pool: per-channel partial sums (CBAM: and maxes) of each chunk of positions,
 //      part[n][k][c] (fp64), a block a (chunk, channel slice); CBAM NCHW: cbam_passes_pool_nchw,
-//      a warp a channel plane, one chunk;
+//      a warp a chunk of a channel plane;
 //   2. two_pass_excite: one block per sample sums its chunks' partials in chunk order, then the
 //      op's excitation (se.cuh / eca.cuh / cbam.cuh, the fused kernel's own steps) into sbuf[n][c];
 //   3. SE / ECA: two_pass_scale, y = x * s[n][c] (+ residual), optional ReLU, 16-byte vectors.
@@ -348,28 +348,43 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_maps(const FusedArgs a, 
 // kernel's NCHW tiles do (warp_channel_pool / thread_channel_pool: the same bits), its sum into
 // part[n][0][c] (one chunk, K = 1) and its max into pmax; pass 2 is two_pass_excite<CBAM>.
 
-// Pass 1 (NCHW). Plane q = n * C + c by one warp (H*W >= 64) or one thread.
+// Pass 1 (NCHW). Item q = (n * C + c) * K + k: chunk k of channel plane (n, c), positions
+// [k * ppk, min(HW, (k + 1) * ppk)), by one warp (H*W >= 64; ppk a multiple of VE, so every chunk
+// starts 16-byte aligned, and at least 64 positions) or one thread (H*W < 64, K = 1), as the fused
+// kernel pools a channel (warp_channel_pool / thread_channel_pool: with K = 1 its bits), its sum
+// into part[n][k][c] and its max into pmax. K > 1 where the planes alone are too few warps for the
+// GPU (batch 1, small C, large maps).
 template <typename T>
-__global__ void __launch_bounds__(kThreads) cbam_passes_pool_nchw(const FusedArgs a) {
-  const int64_t planes = static_cast<int64_t>(a.N) * a.C;
+__global__ void __launch_bounds__(kThreads) cbam_passes_pool_nchw(const FusedArgs a, int K, int ppk) {
+  const int64_t items = static_cast<int64_t>(a.N) * a.C * K;
   const int HW = a.HW;
   const T* x = static_cast<const T*>(a.x);
   double sum;
   float mx;
+  auto slot = [&](int64_t q) {  // part / pmax index of item q
+    const int64_t plane = q / K;
+    const int k = static_cast<int>(q - plane * K);
+    const int64_t n = plane / a.C;
+    return (n * K + k) * a.C + (plane - n * a.C);
+  };
   if (HW >= 64) {
     const int lane = threadIdx.x & 31;  // q is the same in the whole warp (its shuffles)
-    for (int64_t q = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); q < planes;
+    for (int64_t q = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); q < items;
          q += static_cast<int64_t>(gridDim.x) * kWarps) {
-      warp_channel_pool<true>(x + q * HW, HW, lane, sum, mx);
+      const int64_t plane = q / K;
+      const int k = static_cast<int>(q - plane * K);
+      const int p0 = k * ppk, len = min(ppk, HW - p0);
+      warp_channel_pool<true>(x + plane * HW + p0, len, lane, sum, mx);
       if (lane == 0) {
-        __stcg(a.part + q, sum);
-        __stcg(a.pmax + q, mx);
+        const int64_t o = slot(q);
+        __stcg(a.part + o, sum);
+        __stcg(a.pmax + o, mx);
       }
     }
   } else {
-    for (int64_t q = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; q < planes;
+    for (int64_t q = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; q < items;
          q += static_cast<int64_t>(gridDim.x) * kThreads) {
-      thread_channel_pool<true>(x + q * HW, HW, sum, mx);
+      thread_channel_pool<true>(x + q * HW, HW, sum, mx);  // (K = 1: item q is plane q)
       __stcg(a.part + q, sum);
       __stcg(a.pmax + q, mx);
     }
