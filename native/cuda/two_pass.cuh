@@ -344,9 +344,8 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_maps(const FusedArgs a, 
   }
 }
 
-// ---- CBAM (NCHW): the same four passes over channel planes. Pass 1 pools each plane as the fused
-// kernel's NCHW tiles do (warp_channel_pool / thread_channel_pool: the same bits), its sum into
-// part[n][0][c] (one chunk, K = 1) and its max into pmax; pass 2 is two_pass_excite<CBAM>.
+// ---- CBAM (NCHW): the same four passes over channel planes. Pass 1 pools chunks of each plane as
+// the fused kernel's NCHW tiles pool a channel, into part / pmax; pass 2 is two_pass_excite<CBAM>.
 
 // Pass 1 (NCHW). Item q = (n * C + c) * K + k: chunk k of channel plane (n, c), positions
 // [k * ppk, min(HW, (k + 1) * ppk)), by one warp (H*W >= 64; ppk a multiple of VE, so every chunk
@@ -361,12 +360,6 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_pool_nchw(const FusedArg
   const T* x = static_cast<const T*>(a.x);
   double sum;
   float mx;
-  auto slot = [&](int64_t q) {  // part / pmax index of item q
-    const int64_t plane = q / K;
-    const int k = static_cast<int>(q - plane * K);
-    const int64_t n = plane / a.C;
-    return (n * K + k) * a.C + (plane - n * a.C);
-  };
   if (HW >= 64) {
     const int lane = threadIdx.x & 31;  // q is the same in the whole warp (its shuffles)
     for (int64_t q = static_cast<int64_t>(blockIdx.x) * kWarps + (threadIdx.x >> 5); q < items;
@@ -376,7 +369,8 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_pool_nchw(const FusedArg
       const int p0 = k * ppk, len = min(ppk, HW - p0);
       warp_channel_pool<true>(x + plane * HW + p0, len, lane, sum, mx);
       if (lane == 0) {
-        const int64_t o = slot(q);
+        const int64_t n = plane / a.C;
+        const int64_t o = (n * K + k) * a.C + (plane - n * a.C);  // part[n][k][c]
         __stcg(a.part + o, sum);
         __stcg(a.pmax + o, mx);
       }
