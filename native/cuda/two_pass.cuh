@@ -213,7 +213,7 @@ __global__ void __launch_bounds__(kThreads) two_pass_excite(const FusedArgs a, i
   constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
   SQEX_DYNAMIC_SMEM(smem);
   double* z_sm = reinterpret_cast<double*>(smem);
-  double* hid_sm = z_sm + a.C;
+  double* hid_sm;
   float* zmax_sm = nullptr;
   double* hidmax_sm = nullptr;
   float* s_sm;
@@ -226,6 +226,7 @@ __global__ void __launch_bounds__(kThreads) two_pass_excite(const FusedArgs a, i
     s_sm = reinterpret_cast<float*>(hidmax_sm + h4);
     scratch = reinterpret_cast<double*>(s_sm + c4);
   } else {
+    hid_sm = z_sm + a.C;
     // (single-FC SE: a.hidden is C, as in the fused kernel, but there is no hidden layer to hold)
     s_sm = reinterpret_cast<float*>(hid_sm + (kEca || !a.two_fc ? 0 : a.hidden));
     const int64_t c2 = (static_cast<int64_t>(a.C) + 1) & ~int64_t(1);
