@@ -193,10 +193,13 @@ __device__ __forceinline__ void se_group_tile(const FusedArgs& a, int tile, unsi
     hid_sm[g * hs + (i - g * a.hidden)] = __ldcg(hg + i);
   }
   __syncthreads();
-  block_rows_dot_grp(a.w2, u0, u1, a.hidden, nv, hid_sm, hs, scratch, [&](int64_t c, int g, double v) {
-    const float s = gate_f(static_cast<float>(v + (a.b2 ? double(__ldg(a.b2 + c)) : 0.0)), a.gate);
-    s_sm[g * upt + (c - u0)] = s;
-    if (a.scale_out) a.scale_out[static_cast<int64_t>(n0 + g) * a.C + c] = s;
+  block_rows_dot_grp(a.w2, u0, u1, a.hidden, nv, hid_sm, hs, scratch, [&](int64_t c, const double* v) {
+    const double b = a.b2 ? double(__ldg(a.b2 + c)) : 0.0;
+    for (int g = 0; g < nv; ++g) {
+      const float s = gate_f(static_cast<float>(v[g] + b), a.gate);
+      s_sm[g * upt + (c - u0)] = s;
+      if (a.scale_out) a.scale_out[static_cast<int64_t>(n0 + g) * a.C + c] = s;
+    }
   });
   __syncthreads();
   // ---- pass 2: scale and write each slice

@@ -87,44 +87,81 @@ inline FusedArgs fused_args_of(const OpParams& p, const Weights& w, const Tensor
   return a;
 }
 
-// NHWC SE / ECA over samples too large for channel-range tiles, and CBAM in either layout
-// (two_pass.cuh): three launches (CBAM four), no sample barriers. Returns false in *taken (and
-// launches nothing) where the path does not apply: C (NHWC) or H*W (NCHW) not a multiple of the
-// vector width, x / y / residual not 16-byte aligned, C * H*W >= 2^31, an SE or CBAM excitation
-// over 2^17 weights (one block a sample computes it), or an excitation whose vectors do not fit
-// in shared memory. SQEX_TWO_PASS=0 (dev builds: the emulator and the kernel harness) turns it
-// off, to check and time the fused kernel on the same shapes.
+// The dev builds' SQEX_TWO_PASS knob (the emulator and the kernel harness; release builds read no
+// environment): "0" the passes off (the fused kernels take every shape), "1" the passes wherever
+// they apply (also where launch_fused would prefer a fused plan), else the planner's choice.
+inline int two_pass_knob() {
+#if defined(SQEX_CUEMU) || defined(SQEX_DEV_KNOBS)
+  const char* f = std::getenv("SQEX_TWO_PASS");
+  if (f && (f[0] == '0' || f[0] == '1') && f[1] == '\0') return f[0] - '0';
+#endif
+  return -1;
+}
+
+// FC weights from which the excitation runs batched (passes_fc: weight rows over groups of
+// samples) instead of one block a sample (two_pass_excite): 2^15 fp32 weights, 128 KB, about what
+// one SM reads from L2 in a microsecond (NOTES-cuda.md, "SE in passes with batched FCs").
+constexpr int64_t kPassesBatchedFc = int64_t(1) << 15;
+
+// NHWC SE / ECA over samples too large for channel-range tiles, NCHW SE where launch_fused
+// prefers it, and CBAM in either layout (two_pass.cuh): three to five launches, no sample
+// barriers. Returns false in *taken (and launches nothing) where the path does not apply: C (NHWC),
+// H*W (CBAM NCHW) or C * H*W (SE NCHW) not a multiple of the vector width, x / y / residual not 16-byte aligned,
+// C * H*W >= 2^31, an excitation whose vectors do not fit in shared memory, or batched FCs (over
+// kPassesBatchedFc weights) over weights not 16-byte aligned or rows not whole float4s.
 template <int OP, typename T, bool NHWC, bool WIDE>
 Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, int device, cudaStream_t stream,
                        const DeviceProps& dp, bool* taken) {
   *taken = false;
   constexpr bool kEca = OP == static_cast<int>(Op::ECA);
   constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
-  static_assert(NHWC || kCbam, "NCHW SE and ECA have no two-pass path");
-#if defined(SQEX_CUEMU) || defined(SQEX_DEV_KNOBS)
-  const char* f = std::getenv("SQEX_TWO_PASS");
-  if (f && f[0] == '0' && f[1] == '\0') return Status::Ok();
-#endif
+  static_assert(NHWC || !kEca, "NCHW ECA has no two-pass path");
+  if (two_pass_knob() == 0) return Status::Ok();
   constexpr int64_t VE = 16 / sizeof(T);
   const int64_t N = p.shape.n, C = p.shape.c, HW = p.shape.hw();
-  const int64_t hidden = kEca ? 0 : (p.two_fc || kCbam ? p.hidden : 0);
-  const int64_t fc_weights = kEca ? 0 : (p.two_fc || kCbam ? 2 * int64_t(p.hidden) * C : C * C);
-  if ((NHWC ? C : HW) % VE != 0 || !aligned16(t) || C * HW >= (int64_t(1) << 31) ||
-      fc_weights > (int64_t(1) << 17))
+  const bool two_fc = kCbam || (!kEca && p.two_fc);
+  const int64_t hidden = kEca ? 0 : (two_fc ? p.hidden : 0);
+  const int64_t fc_weights = kEca ? 0 : (two_fc ? 2 * int64_t(p.hidden) * C : C * C);
+  // (SE NCHW: samples of whole vectors; its scale pass gives a vector across two planes two gates)
+  if ((NHWC ? C : kCbam ? HW : C * HW) % VE != 0 || !aligned16(t) || C * HW >= (int64_t(1) << 31))
     return Status::Ok();
-  const int64_t smem_ex = two_pass_excite_smem(static_cast<int>(C), static_cast<int>(hidden), kCbam);
+  const bool batched = fc_weights > kPassesBatchedFc;
+  Status st = Status::Ok();
   // (CBAM's excitation has no conv: one instantiation)
   auto excite = two_pass_excite<OP, kCbam ? false : WIDE>;
-  if (smem_ex > dp.smem_optin - 1024) return Status::Ok();
-  int occ = 0;
-  Status st = kernel_occupancy(reinterpret_cast<const void*>(excite), device, dp, smem_ex, &occ);
-  if (!st.ok() || occ <= 0) return Status::Ok();  // not this path (never seen): the fused kernel
+  auto fc_hidden = passes_fc<OP, kFcHidden>;
+  auto fc_gates = passes_fc<OP, kFcGates>;
+  int64_t smem_ex = 0, smem_h = 0, smem_g = 0, gs = 0;
+  int occ = 0, occ_h = 0, occ_g = 0;
+  if (!batched) {
+    smem_ex = two_pass_excite_smem(static_cast<int>(C), static_cast<int>(hidden), kCbam);
+    if (smem_ex > dp.smem_optin - 1024) return Status::Ok();
+    st = kernel_occupancy(reinterpret_cast<const void*>(excite), device, dp, smem_ex, &occ);
+    if (!st.ok() || occ <= 0) return Status::Ok();  // not this path (never seen): the fused kernel
+  } else {
+    const auto al = [](const float* q) { return q == nullptr || (reinterpret_cast<uintptr_t>(q) & 15) == 0; };
+    if (C % 4 != 0 || (two_fc && hidden % 4 != 0) || !al(w.w1) || !al(w.w2)) return Status::Ok();
+    // groups of gs samples (CBAM: two vectors a sample), as many as the means stage's vectors fit
+    const int vps = kCbam ? 2 : 1;
+    const int64_t room = dp.smem_optin - 1024;
+    for (gs = kMaxGrp / vps; gs > 0 && passes_fc_smem(C, static_cast<int>(gs * vps), kCbam) > room; --gs) {
+    }
+    if (gs == 0) return Status::Ok();
+    smem_g = passes_fc_smem(two_fc ? hidden : C, static_cast<int>(gs * vps), kCbam && !two_fc);
+    st = kernel_occupancy(reinterpret_cast<const void*>(fc_gates), device, dp, smem_g, &occ_g);
+    if (!st.ok() || occ_g <= 0) return Status::Ok();
+    if (two_fc) {
+      smem_h = passes_fc_smem(C, static_cast<int>(gs * vps), kCbam);
+      st = kernel_occupancy(reinterpret_cast<const void*>(fc_hidden), device, dp, smem_h, &occ_h);
+      if (!st.ok() || occ_h <= 0) return Status::Ok();
+    }
+  }
 
   const void* pool = NHWC ? reinterpret_cast<const void*>(two_pass_pool<T, kCbam>)
-                          : reinterpret_cast<const void*>(cbam_passes_pool_nchw<T>);
+                          : reinterpret_cast<const void*>(passes_pool_nchw<T, kCbam>);
   const void* maps = NHWC ? reinterpret_cast<const void*>(cbam_passes_maps<T>)
                           : reinterpret_cast<const void*>(cbam_passes_maps_nchw<T>);
-  const void* scale = !kCbam ? reinterpret_cast<const void*>(two_pass_scale<T>)
+  const void* scale = !kCbam ? reinterpret_cast<const void*>(two_pass_scale<T, NHWC>)
                              : reinterpret_cast<const void*>(cbam_passes_scale<T, NHWC, WIDE>);
   int occ_pool = 0, occ_scale = 0, occ_maps = 0;
   if (!(st = kernel_occupancy(pool, device, dp, 0, &occ_pool)).ok()) return st;
@@ -174,6 +211,8 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
   const size_t o_sbuf = take(N * C * 4);
   const size_t o_pmax = kCbam ? take(N * K * C * 4) : 0;
   const size_t o_map = kCbam ? take(N * 2 * HW * 4) : 0;
+  const size_t o_hid = batched && two_fc ? take(N * hidden * 8) : 0;
+  const size_t o_hidmax = batched && kCbam ? take(N * hidden * 8) : 0;
   unsigned* counters = nullptr;
   float* fbase = nullptr;
   st = workspace(device, stream, 2, off, &counters, &fbase);
@@ -187,13 +226,15 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
     a.pmax = reinterpret_cast<float*>(ws + o_pmax);
     a.map = reinterpret_cast<float*>(ws + o_map);
   }
+  if (batched && two_fc) a.hid = reinterpret_cast<double*>(ws + o_hid);
+  if (batched && kCbam) a.hidmax = reinterpret_cast<double*>(ws + o_hidmax);
 
   // every grid at most the resident blocks (the kernels stride over their items)
   // SE / ECA scale: B blocks a sample, each over vectors b * kThreads + tid strided by B * kThreads.
   // CBAM scale: B bands of P positions a sample (one wave of the resident blocks over the batch,
   // at least 16 positions a band (NCHW: 32, and a multiple of VE), at most kPassGate), each
   // computing its gates, then scaling.
-  int64_t B = std::max<int64_t>(1, std::min<int64_t>(ceil_div(C / VE * HW, kThreads * 4), 1 << 20));
+  int64_t B = std::max<int64_t>(1, std::min<int64_t>(ceil_div(C * HW / VE, kThreads * 4), 1 << 20));
   int64_t P = 0;
   if (kCbam) {
     const int64_t lo = NHWC ? 16 : 32;
@@ -213,15 +254,31 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
     g_maps = std::min<int64_t>(N * ceil_div(HWv, V), res_maps);
   }
   const int64_t g_ex = std::min<int64_t>(N, int64_t(occ) * dp.sm_count);
+  // Batched FCs: items of rows_h hidden rows (rows_g gate rows) for a group, about one wave of the
+  // resident blocks over the groups; an item that pools its group's means first (the hidden stage,
+  // single-FC SE's gates) takes at least 8 K rows, so that its weights outweigh the K * C partials.
+  const int64_t groups = batched ? ceil_div(N, gs) : 0;
+  const auto slice_rows = [&](int64_t R, int occ_k, int64_t lo) {
+    const int64_t want = ceil_div(R * groups, std::max<int64_t>(1, int64_t(occ_k) * dp.sm_count));
+    return std::min(R, std::max(want, std::min(R, lo)));
+  };
+  const int64_t rows_h = batched && two_fc ? slice_rows(hidden, occ_h, 8 * K) : 0;
+  const int64_t rows_g = batched ? slice_rows(C, occ_g, two_fc ? 16 : 8 * K) : 0;
+  const int64_t S_h = rows_h ? ceil_div(hidden, rows_h) : 0, S_g = rows_g ? ceil_div(C, rows_g) : 0;
+  const int64_t g_fch = std::min<int64_t>(groups * S_h, int64_t(occ_h) * dp.sm_count);
+  const int64_t g_fcg = std::min<int64_t>(groups * S_g, int64_t(occ_g) * dp.sm_count);
   const int64_t g_scale = std::min<int64_t>(N * B, res_scale);
 #if defined(SQEX_CUEMU)
   if (std::getenv("CUEMU_PLAN"))
     std::fprintf(stderr, "plan: op %d N %lld C %lld HW %lld %s two-pass chunks/sample %lld positions/chunk %lld "
                  "slices %lld channels/slice %lld scale blocks/sample %lld band %lld lanes/position %lld "
-                 "vectors/maps item %lld excite smem %lld grids %lld %lld %lld %lld\n", OP, (long long)N, (long long)C,
+                 "vectors/maps item %lld excite smem %lld grids %lld %lld %lld %lld batched %d group %lld "
+                 "rows %lld %lld smem %lld %lld grids %lld %lld\n", OP, (long long)N, (long long)C,
                  (long long)HW, NHWC ? "NHWC" : "NCHW", (long long)K, (long long)ppb, (long long)S, (long long)cw,
                  (long long)B, (long long)P, (long long)(kCbam ? L : 0), (long long)V, (long long)smem_ex,
-                 (long long)g_pool, (long long)g_ex, (long long)g_maps, (long long)g_scale);
+                 (long long)g_pool, (long long)g_ex, (long long)g_maps, (long long)g_scale, int(batched),
+                 (long long)gs, (long long)rows_h, (long long)rows_g, (long long)smem_h, (long long)smem_g,
+                 (long long)g_fch, (long long)g_fcg);
 #endif
   const auto grid = [](int64_t g) { return static_cast<unsigned>(g); };
   if constexpr (NHWC) {
@@ -229,12 +286,23 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
     SQEX_LAUNCH(pool_k, grid(g_pool), kThreads, 0, stream, a, static_cast<int>(K), static_cast<int>(ppb),
                 static_cast<int>(S), static_cast<int>(cw));
   } else {
-    auto pool_k = cbam_passes_pool_nchw<T>;
+    auto pool_k = passes_pool_nchw<T, kCbam>;
     SQEX_LAUNCH(pool_k, grid(g_pool), kThreads, 0, stream, a, static_cast<int>(K), static_cast<int>(ppb));
   }
   SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass pooling kernel");
-  SQEX_LAUNCH(excite, grid(g_ex), kThreads, static_cast<size_t>(smem_ex), stream, a, static_cast<int>(K));
-  SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass excitation kernel");
+  if (!batched) {
+    SQEX_LAUNCH(excite, grid(g_ex), kThreads, static_cast<size_t>(smem_ex), stream, a, static_cast<int>(K));
+    SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass excitation kernel");
+  } else {
+    if (two_fc) {
+      SQEX_LAUNCH(fc_hidden, grid(g_fch), kThreads, static_cast<size_t>(smem_h), stream, a, static_cast<int>(K),
+                  static_cast<int>(gs), static_cast<int>(S_h), static_cast<int>(rows_h));
+      SQEX_CUDA_TRY(cudaGetLastError(), "launching the batched FC kernel");
+    }
+    SQEX_LAUNCH(fc_gates, grid(g_fcg), kThreads, static_cast<size_t>(smem_g), stream, a, static_cast<int>(K),
+                static_cast<int>(gs), static_cast<int>(S_g), static_cast<int>(rows_g));
+    SQEX_CUDA_TRY(cudaGetLastError(), "launching the batched gate kernel");
+  }
   if constexpr (kCbam) {
     auto maps_k = NHWC ? cbam_passes_maps<T> : cbam_passes_maps_nchw<T>;
     auto scale_k = cbam_passes_scale<T, NHWC, WIDE>;
@@ -242,7 +310,7 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
     SQEX_CUDA_TRY(cudaGetLastError(), "launching the CBAM spatial-map kernel");
     SQEX_LAUNCH(scale_k, grid(g_scale), kThreads, 0, stream, a, static_cast<int>(P), static_cast<int>(B));
   } else {
-    auto scale_k = two_pass_scale<T>;
+    auto scale_k = two_pass_scale<T, NHWC>;
     SQEX_LAUNCH(scale_k, grid(g_scale), kThreads, 0, stream, a, static_cast<int>(B));
   }
   SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass scale kernel");
@@ -285,6 +353,19 @@ Status launch_fused(const OpParams& p, const Weights& w, const Tensors& t, int d
   bool ct = false;
   int64_t T_ = 0, upt = 0, upc = 0, resident = 0, tile_area = 0, g_len = g_cap;
   bool held = true;
+  // SE whose FC weights (fp32) are at least an eighth of a sample's bytes, at batch >= 2: the
+  // passes with batched FCs (one read of the weights serves a group of samples; NOTES-cuda.md,
+  // "SE in passes with batched FCs") before any fused plan. SQEX_TWO_PASS=1 (dev builds): the
+  // passes first wherever they apply, whatever the op.
+  if constexpr (NHWC || !kEca) {
+    const int knob = two_pass_knob();
+    const int64_t fc_w = kEca || kCbam ? 0 : (p.two_fc ? 2 * int64_t(p.hidden) * C : C * C);
+    if (knob == 1 || (knob != 0 && !kEca && !kCbam && N >= 2 && fc_w * 4 * 8 >= C * HW * es)) {
+      bool taken = false;
+      st = launch_two_pass<OP, T, NHWC, WIDE>(p, w, t, device, stream, *dp, &taken);
+      if (!st.ok() || taken) return st;
+    }
+  }
   // NHWC SE/ECA with small H*W: channel-range tiles over all positions (complete pooling per
   // tile, no partials and no second barrier). Needs C and the tile width in whole 16-byte
   // vectors, 16-byte aligned x/y/residual, and >= 128-byte row segments (DRAM sectors).

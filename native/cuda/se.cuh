@@ -55,7 +55,8 @@ __device__ __forceinline__ void se_gates(const FusedArgs& a, int n, int64_t c0, 
 // aligned) dotted with nv fp64 shared-memory vectors at vsm + g * vstride (vstride % 4 == 0,
 // vsm 16-byte aligned). TPR
 // threads per row as in block_rows_dot; fixed assignment and combine order: deterministic.
-// scratch: kMaxGrp * kWarps doubles. emit(row, g, dot) (fp64 dot) on one thread per row.
+// scratch: kMaxGrp * kWarps doubles. emit(row, dots) on one thread per row, dots[g] the fp64 dot
+// with vector g < nv.
 constexpr int kMaxGrp = 4;
 template <typename EmitF>
 __device__ __forceinline__ void block_rows_dot_grp(const float* __restrict__ W, int64_t r0, int64_t r1,
@@ -110,8 +111,7 @@ __device__ __forceinline__ void block_rows_dot_grp(const float* __restrict__ W, 
       }
       __syncthreads();
     }
-    if (tk == 0 && valid)
-      for (int g = 0; g < nv; ++g) emit(row, g, acc[g]);
+    if (tk == 0 && valid) emit(row, static_cast<const double*>(acc));
   }
 }
 

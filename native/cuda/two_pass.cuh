@@ -2,7 +2,7 @@
 // layout (launch.cuh decides; NOTES-cuda.md, "NHWC SE/ECA in two passes", "CBAM in passes"):
 // plain launches instead of the persistent fused kernel.
 //   1. two_pass_pool: per-channel partial sums (CBAM: and maxes) of each chunk of positions,
-//      part[n][k][c] (fp64), a block a (chunk, channel slice); CBAM NCHW: cbam_passes_pool_nchw,
+//      part[n][k][c] (fp64), a block a (chunk, channel slice); NCHW (SE, CBAM): passes_pool_nchw,
 //      a warp a chunk of a channel plane;
 //   2. two_pass_excite: one block per sample sums its chunks' partials in chunk order, then the
 //      op's excitation (se.cuh / eca.cuh / cbam.cuh, the fused kernel's own steps) into sbuf[n][c];
@@ -13,8 +13,8 @@
 // in the reverse of the previous one's order), but no block waits at a sample barrier while it
 // holds a tile: the fused kernel's tiles meet their sample's other tiles two to five times.
 // Deterministic: fixed chunking per launch shape and fixed reduction orders, no float atomics.
-// Needs C (NHWC) or H*W (NCHW) a multiple of the vector width, 16-byte aligned x, y and residual,
-// and C * H*W < 2^31.
+// Needs C (NHWC), H*W (CBAM NCHW) or C * H*W (SE NCHW) a multiple of the vector width, 16-byte
+// aligned x, y and residual, and C * H*W < 2^31.
 #pragma once
 #include "apply.cuh"
 #include "block_reduce.cuh"
@@ -255,13 +255,98 @@ __global__ void __launch_bounds__(kThreads) two_pass_excite(const FusedArgs a, i
   }
 }
 
+// Pass 2, batched (SE and CBAM whose FCs are too large for one block a sample: launch.cuh's
+// kPassesBatchedFc): the FCs as slices of weight rows over groups of gs samples, so that one read
+// of a weight row serves the group (block_rows_dot_grp: kMaxGrp vectors, SE 4 samples, CBAM 2 with
+// their mean and max vectors). Item i = grp * S + sl: rows [sl * rows, min(R, (sl + 1) * rows)) for
+// the samples [grp * gs, min(N, (grp + 1) * gs)).
+//   kFcHidden: the group's means (CBAM: and maxes, widened to double: exact) from the chunk
+//     partials (means_of_chunks), rows of W1 -> hid[n][h] = act(W1[h,:] . z + b1[h]) (CBAM: and
+//     hidmax from the maxes), fp64, as fc1_rows;
+//   kFcGates: rows of W2 over the group's hidden layers (CBAM: both), or of W1 over the means
+//     (single-FC SE) -> sbuf[n][c] (SE: and scale_out), the gate of the fp64 dot + bias rounded
+//     once, as se_gates / cbam_gates.
+// Each item of a means stage reads its group's K * C partials: the planner gives such items at
+// least 8 K rows, so that the weights they read outweigh them. Dynamic shared memory:
+// passes_fc_smem.
+enum : int { kFcHidden = 0, kFcGates = 1 };
+
+// Shared memory of passes_fc, in bytes: nvec vectors of len doubles (rows of 4: 16-byte aligned for
+// the row dots), CBAM's maxes as floats before widening (cbam_means), scratch (kThreads doubles,
+// then kThreads floats: means_of_chunks; block_rows_dot_grp uses kMaxGrp * kWarps doubles of it).
+__host__ __device__ inline int64_t passes_fc_smem(int64_t len, int nvec, bool cbam_means) {
+  const int64_t vs = (len + 3) & ~int64_t(3);
+  return nvec * vs * 8 + (cbam_means ? vs * 4 : 0) + int64_t(kThreads) * 12;
+}
+
+template <int OP, int STAGE>
+__global__ void __launch_bounds__(kThreads) passes_fc(const FusedArgs a, int K, int gs, int S, int rows) {
+  constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
+  constexpr int VPS = kCbam ? 2 : 1;  // vectors a sample
+  SQEX_DYNAMIC_SMEM(smem);
+  const bool from_means = STAGE == kFcHidden || !a.two_fc;  // (CBAM: a.two_fc is 1)
+  const int len = from_means ? a.C : a.hidden;
+  const int vs = (len + 3) & ~3;
+  double* v_sm = reinterpret_cast<double*>(smem);  // vector g * VPS + j at v_sm + (g * VPS + j) * vs
+  float* fmax_sm = reinterpret_cast<float*>(v_sm + static_cast<int64_t>(gs) * VPS * vs);
+  double* scratch = reinterpret_cast<double*>(fmax_sm + (kCbam && from_means ? vs : 0));
+  const int64_t R = STAGE == kFcHidden ? a.hidden : a.C;
+  const float* W = STAGE == kFcHidden || !a.two_fc ? a.w1 : a.w2;
+  const float* B = STAGE == kFcHidden || !a.two_fc ? a.b1 : a.b2;
+  const int64_t items = static_cast<int64_t>((a.N + gs - 1) / gs) * S;
+  for (int64_t i = blockIdx.x; i < items; i += gridDim.x) {
+    const int grp = static_cast<int>(i / S), sl = static_cast<int>(i - static_cast<int64_t>(grp) * S);
+    const int n0 = grp * gs, nv = min(gs, a.N - n0);
+    const int64_t r0 = static_cast<int64_t>(sl) * rows, r1 = min(R, r0 + rows);
+    __syncthreads();  // the previous item's reads of the vectors and the scratch are done
+    if (from_means) {
+      for (int g = 0; g < nv; ++g) {
+        const int64_t nkc = static_cast<int64_t>(n0 + g) * K * a.C;
+        means_of_chunks(a, a.part + nkc, kCbam ? a.pmax + nkc : nullptr, K, v_sm + static_cast<int64_t>(g) * VPS * vs,
+                        kCbam ? fmax_sm : nullptr, scratch);
+        if constexpr (kCbam) {
+          double* zm = v_sm + (static_cast<int64_t>(g) * 2 + 1) * vs;
+          for (int c = threadIdx.x; c < a.C; c += kThreads) zm[c] = double(fmax_sm[c]);
+          __syncthreads();
+        }
+      }
+    } else {
+      const int64_t hb = static_cast<int64_t>(n0) * a.hidden;
+      for (int idx = threadIdx.x; idx < nv * a.hidden; idx += kThreads) {
+        const int g = idx / a.hidden, h = idx - g * a.hidden;
+        v_sm[static_cast<int64_t>(g) * VPS * vs + h] = __ldcg(a.hid + hb + idx);
+        if constexpr (kCbam) v_sm[(static_cast<int64_t>(g) * 2 + 1) * vs + h] = __ldcg(a.hidmax + hb + idx);
+      }
+      __syncthreads();
+    }
+    block_rows_dot_grp(W, r0, r1, len, nv * VPS, v_sm, vs, scratch, [&](int64_t r, const double* v) {
+      const double b = B ? double(__ldg(B + r)) : 0.0;
+      for (int g = 0; g < nv; ++g) {
+        const int64_t n = n0 + g;
+        if constexpr (STAGE == kFcHidden) {
+          __stcg(a.hid + n * a.hidden + r, act_d(v[g * VPS] + b, a.act));
+          if constexpr (kCbam) __stcg(a.hidmax + n * a.hidden + r, act_d(v[g * 2 + 1] + b, a.act));
+        } else {
+          // fp64 up to the gate; CBAM: the MLP of the mean plus the MLP of the max (cbam_gates)
+          const double pre = kCbam ? (v[g * 2] + b) + (v[g * 2 + 1] + b) : v[g] + b;
+          const float s = gate_f(static_cast<float>(pre), a.gate);
+          __stcg(a.sbuf + n * a.C + r, s);
+          if (!kCbam && a.scale_out) a.scale_out[n * a.C + r] = s;
+        }
+      }
+    });
+  }
+}
+
 // Pass 3. Item i = m * B + b: sample n = N - 1 - m (the pooling's last samples are the likeliest
-// still in L2), its 16-byte vectors b * kThreads + tid, then strided by B * kThreads.
-template <typename T>
+// still in L2), its 16-byte vectors b * kThreads + tid, then strided by B * kThreads. NCHW (SE):
+// C * H*W is whole vectors; a vector inside one channel plane takes one gate, one across planes
+// (H*W not whole vectors, e.g. 7x7) each element its own.
+template <typename T, bool NHWC>
 __global__ void __launch_bounds__(kThreads) two_pass_scale(const FusedArgs a, int B) {
   constexpr int VE = Vec<T>::kN;
   const int C = a.C;
-  const int nvec = C / VE * a.HW;
+  const int nvec = NHWC ? C / VE * a.HW : C * a.HW / VE;
   const bool relu = a.out_relu != 0;
   const int64_t items = static_cast<int64_t>(a.N) * B;
   for (int64_t i = blockIdx.x; i < items; i += gridDim.x) {
@@ -275,17 +360,41 @@ __global__ void __launch_bounds__(kThreads) two_pass_scale(const FusedArgs a, in
     const float* sn = a.sbuf + n * C;
     for (int q = b * kThreads + threadIdx.x; q < nvec; q += B * kThreads) {
       const int e0 = q * VE;
-      const int c = e0 % C;
-      scale_vec<T>(xn + e0, rn ? rn + e0 : nullptr, yn + e0, relu, [&](float* f) {
+      if constexpr (NHWC) {
+        const int c = e0 % C;
+        scale_vec<T>(xn + e0, rn ? rn + e0 : nullptr, yn + e0, relu, [&](float* f) {
 #pragma unroll
-        for (int e = 0; e < VE; e += 4) {
-          const float4 s4 = __ldg(reinterpret_cast<const float4*>(sn + c + e));
-          f[e] *= s4.x;
-          f[e + 1] *= s4.y;
-          f[e + 2] *= s4.z;
-          f[e + 3] *= s4.w;
+          for (int e = 0; e < VE; e += 4) {
+            const float4 s4 = __ldg(reinterpret_cast<const float4*>(sn + c + e));
+            f[e] *= s4.x;
+            f[e + 1] *= s4.y;
+            f[e + 2] *= s4.z;
+            f[e + 3] *= s4.w;
+          }
+        });
+      } else {
+        const int HW = a.HW, c = e0 / HW, rem = e0 - c * HW;
+        if (rem + VE <= HW) {
+          const float s = __ldg(sn + c);
+          scale_vec<T>(xn + e0, rn ? rn + e0 : nullptr, yn + e0, relu, [&](float* f) {
+#pragma unroll
+            for (int e = 0; e < VE; ++e) f[e] *= s;
+          });
+        } else {
+          scale_vec<T>(xn + e0, rn ? rn + e0 : nullptr, yn + e0, relu, [&](float* f) {
+            int cc = c, r = rem;
+#pragma unroll
+            for (int e = 0; e < VE; ++e) {
+              if (r == HW) {
+                ++cc;
+                r = 0;
+              }
+              f[e] *= __ldg(sn + cc);
+              ++r;
+            }
+          });
         }
-      });
+      }
     }
   }
 }
@@ -345,17 +454,18 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_maps(const FusedArgs a, 
   }
 }
 
-// ---- CBAM (NCHW): the same four passes over channel planes. Pass 1 pools chunks of each plane as
-// the fused kernel's NCHW tiles pool a channel, into part / pmax; pass 2 is two_pass_excite<CBAM>.
+// ---- NCHW: CBAM's four passes over channel planes, and SE's (pooling, passes_fc, two_pass_scale).
+// Pass 1 pools chunks of each plane as the fused kernel's NCHW tiles pool a channel, into part (and
+// CBAM's pmax); CBAM's pass 2 is two_pass_excite<CBAM> or passes_fc.
 
 // Pass 1 (NCHW). Item q = (n * C + c) * K + k: chunk k of channel plane (n, c), positions
 // [k * ppk, min(HW, (k + 1) * ppk)), by one warp (H*W >= 64; ppk a multiple of VE, so every chunk
-// starts 16-byte aligned, and at least 64 positions) or one thread (H*W < 64, K = 1), as the fused
+// starts 16-byte aligned where H*W is whole vectors, and at least 64 positions) or one thread (H*W < 64, K = 1), as the fused
 // kernel pools a channel (warp_channel_pool / thread_channel_pool: with K = 1 its bits), its sum
-// into part[n][k][c] and its max into pmax. K > 1 where the planes alone are too few warps for the
-// GPU (batch 1, small C, large maps).
-template <typename T>
-__global__ void __launch_bounds__(kThreads) cbam_passes_pool_nchw(const FusedArgs a, int K, int ppk) {
+// into part[n][k][c] and (kMax, CBAM) its max into pmax. K > 1 where the planes alone are too few
+// warps for the GPU (batch 1, small C, large maps).
+template <typename T, bool kMax>
+__global__ void __launch_bounds__(kThreads) passes_pool_nchw(const FusedArgs a, int K, int ppk) {
   const int64_t items = static_cast<int64_t>(a.N) * a.C * K;
   const int HW = a.HW;
   const T* x = static_cast<const T*>(a.x);
@@ -368,20 +478,20 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_pool_nchw(const FusedArg
       const int64_t plane = q / K;
       const int k = static_cast<int>(q - plane * K);
       const int p0 = k * ppk, len = min(ppk, HW - p0);
-      warp_channel_pool<true>(x + plane * HW + p0, len, lane, sum, mx);
+      warp_channel_pool<kMax>(x + plane * HW + p0, len, lane, sum, mx);
       if (lane == 0) {
         const int64_t n = plane / a.C;
         const int64_t o = (n * K + k) * a.C + (plane - n * a.C);  // part[n][k][c]
         __stcg(a.part + o, sum);
-        __stcg(a.pmax + o, mx);
+        if constexpr (kMax) __stcg(a.pmax + o, mx);
       }
     }
   } else {
     for (int64_t q = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x; q < items;
          q += static_cast<int64_t>(gridDim.x) * kThreads) {
-      thread_channel_pool<true>(x + q * HW, HW, sum, mx);  // (K = 1: item q is plane q)
+      thread_channel_pool<kMax>(x + q * HW, HW, sum, mx);  // (K = 1: item q is plane q)
       __stcg(a.part + q, sum);
-      __stcg(a.pmax + q, mx);
+      if constexpr (kMax) __stcg(a.pmax + q, mx);
     }
   }
 }

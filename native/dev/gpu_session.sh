@@ -14,7 +14,8 @@
 # then --pack (copies the addons into .gpu/) and a size check of what travels (limit 64 MiB).
 #
 # Steps (by default: tests harness cuda11 timm sanitize twopass bench peers; or name some). twopass:
-# the NHWC two-pass path against the fused kernel's position tiles (harness rows, alternated). peers: the
+# the passes (NHWC SE/ECA, CBAM, SE with batched FCs) against the fused kernels (harness rows,
+# alternated; also with the passes forced wherever they apply). peers: the
 # torch.compile and compile + graph peers over the bench's rows (bench/torch_peers.py, 117 s on
 # 2026-12-04), merged into the bench's table there (bench/merge-peers.mjs). Named only: async
 # crossover cluster (measured 2026-11-30; no rerun needed until the host path or the cluster
@@ -25,8 +26,8 @@
 # the first two (it replaces fixtures they read), then the timings one at a time: bench peers
 # (cbamtime ecatime async crossover cluster when named). Measured on the H200 (2026-12-04): tests
 # ~40 s, cuda11 ~45, harness 25, memcheck ~20, racecheck ~60 of its 120, timm 34, full bench ~60,
-# peers 117. Budgets (s), default steps: max(120, 80, 150 + 45 + 120 + 30) + timm 100 + twopass 180
-# + bench 220 + peers 180 = 1025 at most, ~560 in practice (twopass not yet run: ~60 + 2 x 80 expected). Every step's budget is also cut to what is left before a deadline
+# peers 117. Budgets (s), default steps: max(120, 80, 150 + 45 + 120 + 30) + timm 100 + twopass 200
+# + bench 220 + peers 180 = 1045 at most, ~580 in practice (twopass not yet run: ~70 + 130 expected). Every step's budget is also cut to what is left before a deadline
 # (GPU_SESSION_DEADLINE_S, default 540 s after the start; the call's 600 s keeps ~60 s for
 # unpacking, the archives and the transfer), and a step that would get less than it needs is
 # skipped and says so. Most steps end well before their budget (the last run's tests took ~60 s of
@@ -385,19 +386,21 @@ step_cluster() {
 }
 
 step_twopass() {
-  budget twopass 180 45 || return
-  # NHWC SE/ECA in two passes and CBAM in four (two_pass.cuh; NOTES-cuda.md, "NHWC SE/ECA in two
-  # passes", "CBAM in passes"): first compute-sanitizer on shapes that take them (six runs, each
-  # capped at min(15, B/12) s), then the 80 bench rows the path may take (NHWC, CBAM NCHW) with the
-  # fused kernels (SQEX_TWO_PASS=0) and with the planner's choice, alternated twice, in the same
-  # process pattern as the bench (~40 s a round expected).
+  budget twopass 200 45 || return
+  # The passes (two_pass.cuh; NOTES-cuda.md, "NHWC SE/ECA in two passes", "CBAM in passes", "SE in
+  # passes with batched FCs"): first compute-sanitizer on shapes that take them (seven runs, each
+  # capped at min(12, B/15) s; the last two take the batched FCs), then the 100 bench rows the
+  # passes may take (all but ECA NCHW) with the fused kernels (SQEX_TWO_PASS=0), the planner's
+  # choice and the passes wherever they apply (=1), in the same process pattern as the bench (~50 s
+  # a round expected): fused, planner, forced, then fused and planner again while time is left.
   local t0=$SECONDS cap left run tool cfg log r
   if [ ! -f .gpu/harness.xz ]; then note "twopass: .gpu/harness.xz not carried: skipped"; return; fi
   xz -dc .gpu/harness.xz > /tmp/h-twopass && chmod +x /tmp/h-twopass
-  cap=$((B / 12 < 15 ? B / 12 : 15))
+  cap=$((B / 15 < 12 ? B / 15 : 12))
   for run in "racecheck se 2 256 56 56 f16 NHWC" "racecheck cbam 2 64 56 56 f32 NHWC" \
              "racecheck cbam 2 64 56 56 f16 NCHW" "memcheck eca 1 96 112 112 f32 NHWC" \
-             "memcheck cbam 2 256 28 28 f16 NHWC" "memcheck cbam 1 96 112 112 f32 NCHW"; do
+             "memcheck cbam 2 256 28 28 f16 NHWC" "racecheck se 5 2048 7 7 f16 NCHW" \
+             "memcheck cbam 3 1152 7 7 f32 NHWC"; do
     tool=${run%% *}
     cfg=${run#* }
     log="$logs/twopass-$tool-${cfg// /_}.log"
@@ -406,14 +409,12 @@ step_twopass() {
     note "twopass $tool $cfg (cap ${cap} s): exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
   done
   mkdir -p "$results/twopass"
-  for r in 1 2; do
-    for cfg in fused twopass; do
-      left=$((B - (SECONDS - t0) - 3))
-      if [ "$left" -lt 10 ]; then note "twopass: ${left} s left: round $r $cfg not run"; break 2; fi
-      if [ $cfg = fused ]; then export SQEX_TWO_PASS=0; else unset SQEX_TWO_PASS; fi
-      timeout -k 3 $left /tmp/h-twopass bench_twopass "$results/twopass/$cfg-$r.md" > "$logs/twopass-$cfg-$r.log" 2>&1
-      note "twopass round $r $cfg: exit $? — $(grep -cE '^\| (SE|ECA|CBAM) ' "$results/twopass/$cfg-$r.md" 2> /dev/null) rows"
-    done
+  for r in fused-1 twopass-1 forced-1 fused-2 twopass-2; do
+    left=$((B - (SECONDS - t0) - 3))
+    if [ "$left" -lt 10 ]; then note "twopass: ${left} s left: $r not run"; break; fi
+    case $r in fused-*) export SQEX_TWO_PASS=0 ;; forced-*) export SQEX_TWO_PASS=1 ;; *) unset SQEX_TWO_PASS ;; esac
+    timeout -k 3 $left /tmp/h-twopass bench_twopass "$results/twopass/$r.md" > "$logs/twopass-$r.log" 2>&1
+    note "twopass $r: exit $? — $(grep -cE '^\| (SE|ECA|CBAM) ' "$results/twopass/$r.md" 2> /dev/null) rows"
   done
   unset SQEX_TWO_PASS
 }

@@ -9,6 +9,7 @@
 #   2c. the NHWC and the CBAM cases with the two-pass path off (SQEX_TWO_PASS=0): they then take
 #      the fused kernels (NHWC position tiles, CBAM's channel and position tiles), their path
 #      wherever two_pass.cuh does not apply;
+#   2d. every case with the passes forced wherever they apply (SQEX_TWO_PASS=1);
 #   3. CUEMU_SMS=132 (an H100/H200's grid and tile plans), fibers forward (profile full only);
 #   4. run 1's (quick) or 3's (full) configuration again with each block's fibers in reverse
 #      order: a read of shared memory that another thread wrote without a barrier between
@@ -59,6 +60,9 @@ CUEMU_ECA_HALO=1 SQEX_CASE=ECA run eca-halo-forced 4 forward
 # through them too.
 SQEX_TWO_PASS=0 SQEX_CASE=NHWC run two-pass-off 4 forward
 SQEX_TWO_PASS=0 SQEX_CASE=CBAM run two-pass-off-cbam 4 forward
+# And the passes wherever they apply (SQEX_TWO_PASS=1; the planner prefers fused plans for many
+# shapes, e.g. NCHW SE with small FCs): every case, so that the passes' kernels see every option.
+SQEX_TWO_PASS=1 run two-pass-forced 4 forward
 if [ "$PROFILE" = full ]; then
   run sms132 132 forward
   run sms132-reverse 132 reverse
