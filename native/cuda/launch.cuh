@@ -105,8 +105,8 @@ constexpr int64_t kPassesBatchedFc = int64_t(1) << 15;
 
 // NHWC SE / ECA over samples too large for channel-range tiles, NCHW SE where launch_fused
 // prefers it, and CBAM in either layout (two_pass.cuh): three to five launches, no sample
-// barriers. Returns false in *taken (and launches nothing) where the path does not apply: C (NHWC),
-// H*W (CBAM NCHW) or C * H*W (SE NCHW) not a multiple of the vector width, x / y / residual not 16-byte aligned,
+// barriers. Returns false in *taken (and launches nothing) where the path does not apply: C (NHWC)
+// or C * H*W (SE NCHW) not a multiple of the vector width, x / y / residual not 16-byte aligned,
 // C * H*W >= 2^31, an excitation whose vectors do not fit in shared memory, or batched FCs (over
 // kPassesBatchedFc weights) over weights not 16-byte aligned or rows not whole float4s.
 template <int OP, typename T, bool NHWC, bool WIDE>
@@ -122,10 +122,14 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
   const bool two_fc = kCbam || (!kEca && p.two_fc);
   const int64_t hidden = kEca ? 0 : (two_fc ? p.hidden : 0);
   const int64_t fc_weights = kEca ? 0 : (two_fc ? 2 * int64_t(p.hidden) * C : C * C);
-  // (SE NCHW: samples of whole vectors; its scale pass gives a vector across two planes two gates)
-  if ((NHWC ? C : kCbam ? HW : C * HW) % VE != 0 || !aligned16(t) || C * HW >= (int64_t(1) << 31))
+  // (SE NCHW: samples of whole vectors, its scale pass giving a vector across two planes two gates;
+  // CBAM NCHW: element loads in the maps and scale passes where H*W is not whole vectors)
+  if ((NHWC ? C % VE : kCbam ? 0 : C * HW % VE) != 0 || !aligned16(t) || C * HW >= (int64_t(1) << 31))
     return Status::Ok();
-  const bool batched = fc_weights > kPassesBatchedFc;
+  const bool vec = NHWC || HW % VE == 0;
+  // Batched FCs (passes_fc) over kPassesBatchedFc weights where their float4 rows apply; else,
+  // up to 2^17 weights, one block a sample (two_pass_excite); else not this path.
+  bool batched = fc_weights > kPassesBatchedFc;
   Status st = Status::Ok();
   // (CBAM's excitation has no conv: one instantiation)
   auto excite = two_pass_excite<OP, kCbam ? false : WIDE>;
@@ -133,36 +137,50 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
   auto fc_gates = passes_fc<OP, kFcGates>;
   int64_t smem_ex = 0, smem_h = 0, smem_g = 0, gs = 0;
   int occ = 0, occ_h = 0, occ_g = 0;
+  if (batched) {
+    const auto al = [](const float* q) { return q == nullptr || (reinterpret_cast<uintptr_t>(q) & 15) == 0; };
+    // groups of gs samples (CBAM: two vectors a sample), as many as both stages' vectors fit
+    const int vps = kCbam ? 2 : 1;
+    const int64_t room = dp.smem_optin - 1024;
+    const auto smem_of = [&](int64_t g, bool hidden_stage) {
+      return hidden_stage ? passes_fc_smem(C, static_cast<int>(g * vps), kCbam)
+                          : passes_fc_smem(two_fc ? hidden : C, static_cast<int>(g * vps), kCbam && !two_fc);
+    };
+    gs = kMaxGrp / vps;
+    while (gs > 0 && std::max(two_fc ? smem_of(gs, true) : 0, smem_of(gs, false)) > room) --gs;
+    bool ok = gs > 0 && C % 4 == 0 && (!two_fc || hidden % 4 == 0) && al(w.w1) && al(w.w2);
+    if (ok) {
+      smem_g = smem_of(gs, false);
+      st = kernel_occupancy(reinterpret_cast<const void*>(fc_gates), device, dp, smem_g, &occ_g);
+      ok = st.ok() && occ_g > 0;
+    }
+    if (ok && two_fc) {
+      smem_h = smem_of(gs, true);
+      st = kernel_occupancy(reinterpret_cast<const void*>(fc_hidden), device, dp, smem_h, &occ_h);
+      ok = st.ok() && occ_h > 0;
+    }
+    if (!ok) {
+      if (fc_weights > (int64_t(1) << 17)) return Status::Ok();
+      batched = false;
+      gs = smem_h = smem_g = 0;
+      occ_h = occ_g = 0;
+    }
+  }
   if (!batched) {
     smem_ex = two_pass_excite_smem(static_cast<int>(C), static_cast<int>(hidden), kCbam);
     if (smem_ex > dp.smem_optin - 1024) return Status::Ok();
     st = kernel_occupancy(reinterpret_cast<const void*>(excite), device, dp, smem_ex, &occ);
     if (!st.ok() || occ <= 0) return Status::Ok();  // not this path (never seen): the fused kernel
-  } else {
-    const auto al = [](const float* q) { return q == nullptr || (reinterpret_cast<uintptr_t>(q) & 15) == 0; };
-    if (C % 4 != 0 || (two_fc && hidden % 4 != 0) || !al(w.w1) || !al(w.w2)) return Status::Ok();
-    // groups of gs samples (CBAM: two vectors a sample), as many as the means stage's vectors fit
-    const int vps = kCbam ? 2 : 1;
-    const int64_t room = dp.smem_optin - 1024;
-    for (gs = kMaxGrp / vps; gs > 0 && passes_fc_smem(C, static_cast<int>(gs * vps), kCbam) > room; --gs) {
-    }
-    if (gs == 0) return Status::Ok();
-    smem_g = passes_fc_smem(two_fc ? hidden : C, static_cast<int>(gs * vps), kCbam && !two_fc);
-    st = kernel_occupancy(reinterpret_cast<const void*>(fc_gates), device, dp, smem_g, &occ_g);
-    if (!st.ok() || occ_g <= 0) return Status::Ok();
-    if (two_fc) {
-      smem_h = passes_fc_smem(C, static_cast<int>(gs * vps), kCbam);
-      st = kernel_occupancy(reinterpret_cast<const void*>(fc_hidden), device, dp, smem_h, &occ_h);
-      if (!st.ok() || occ_h <= 0) return Status::Ok();
-    }
   }
 
   const void* pool = NHWC ? reinterpret_cast<const void*>(two_pass_pool<T, kCbam>)
                           : reinterpret_cast<const void*>(passes_pool_nchw<T, kCbam>);
-  const void* maps = NHWC ? reinterpret_cast<const void*>(cbam_passes_maps<T>)
-                          : reinterpret_cast<const void*>(cbam_passes_maps_nchw<T>);
+  // (the element-load kernels instantiated for CBAM NCHW only)
+  auto maps_k = NHWC ? cbam_passes_maps<T> : vec ? cbam_passes_maps_nchw<T, true> : cbam_passes_maps_nchw<T, !kCbam>;
+  auto cbam_scale_k = vec ? cbam_passes_scale<T, NHWC, WIDE, true> : cbam_passes_scale<T, NHWC, WIDE, NHWC || !kCbam>;
+  const void* maps = reinterpret_cast<const void*>(maps_k);
   const void* scale = !kCbam ? reinterpret_cast<const void*>(two_pass_scale<T, NHWC>)
-                             : reinterpret_cast<const void*>(cbam_passes_scale<T, NHWC, WIDE>);
+                             : reinterpret_cast<const void*>(cbam_scale_k);
   int occ_pool = 0, occ_scale = 0, occ_maps = 0;
   if (!(st = kernel_occupancy(pool, device, dp, 0, &occ_pool)).ok()) return st;
   if (!(st = kernel_occupancy(scale, device, dp, 0, &occ_scale)).ok()) return st;
@@ -239,7 +257,7 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
   if (kCbam) {
     const int64_t lo = NHWC ? 16 : 32;
     P = std::min<int64_t>(std::max<int64_t>(ceil_div(HW, std::max<int64_t>(1, res_scale / N)), lo), kPassGate);
-    if (!NHWC) P = std::min<int64_t>(ceil_div(P, VE) * VE, kPassGate);
+    if (!NHWC && vec) P = std::min<int64_t>(ceil_div(P, VE) * VE, kPassGate);
     B = ceil_div(HW, P);
   }
   // CBAM's maps. NHWC: L lanes a position (a power of two, <= 32, <= C / VE). NCHW: V position
@@ -249,7 +267,7 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
     while (L < 32 && 2 * L <= C / VE) L *= 2;
     g_maps = std::min<int64_t>(ceil_div(N * HW, kThreads / L), res_maps);
   } else {
-    const int64_t HWv = HW / VE;
+    const int64_t HWv = vec ? HW / VE : HW;
     V = std::min<int64_t>({std::max<int64_t>(ceil_div(N * HWv, std::max<int64_t>(1, res_maps)), 8), kThreads, HWv});
     g_maps = std::min<int64_t>(N * ceil_div(HWv, V), res_maps);
   }
@@ -304,8 +322,7 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
     SQEX_CUDA_TRY(cudaGetLastError(), "launching the batched gate kernel");
   }
   if constexpr (kCbam) {
-    auto maps_k = NHWC ? cbam_passes_maps<T> : cbam_passes_maps_nchw<T>;
-    auto scale_k = cbam_passes_scale<T, NHWC, WIDE>;
+    auto scale_k = cbam_scale_k;
     SQEX_LAUNCH(maps_k, grid(g_maps), kThreads, 0, stream, a, static_cast<int>(NHWC ? L : V));
     SQEX_CUDA_TRY(cudaGetLastError(), "launching the CBAM spatial-map kernel");
     SQEX_LAUNCH(scale_k, grid(g_scale), kThreads, 0, stream, a, static_cast<int>(P), static_cast<int>(B));

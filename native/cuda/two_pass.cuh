@@ -13,8 +13,9 @@
 // in the reverse of the previous one's order), but no block waits at a sample barrier while it
 // holds a tile: the fused kernel's tiles meet their sample's other tiles two to five times.
 // Deterministic: fixed chunking per launch shape and fixed reduction orders, no float atomics.
-// Needs C (NHWC), H*W (CBAM NCHW) or C * H*W (SE NCHW) a multiple of the vector width, 16-byte
-// aligned x, y and residual, and C * H*W < 2^31.
+// Needs C (NHWC) or C * H*W (SE NCHW) a multiple of the vector width (CBAM NCHW: none; its maps
+// and scale passes load elements where H*W is not whole vectors), 16-byte aligned x, y and
+// residual, and C * H*W < 2^31.
 #pragma once
 #include "apply.cuh"
 #include "block_reduce.cuh"
@@ -143,8 +144,10 @@ __global__ void __launch_bounds__(kThreads) two_pass_pool(const FusedArgs a, int
   }
 }
 
-// Shared memory of two_pass_excite, in bytes. SE / ECA: z [C doubles], the hidden layer [hidden
-// doubles; 0 for ECA and single-FC SE], s [C floats], scratch [kThreads doubles]. CBAM (every
+// Shared memory of two_pass_excite, in bytes. SE / ECA: z [C doubles, rounded up to an even count:
+// the hidden layer's double2 reads in se_gates need 16 bytes; odd C reaches it from NCHW], the
+// hidden layer [hidden doubles; 0 for ECA and single-FC SE], s [C floats], scratch [kThreads
+// doubles]. CBAM (every
 // vector on a 16-byte boundary: the FC dots read double2 / float4): z [C doubles], zmax [C
 // floats], hid and hidmax [hidden doubles each], s [C floats], scratch [kThreads doubles, then
 // kThreads floats].
@@ -154,7 +157,7 @@ __host__ __device__ inline int64_t two_pass_excite_smem(int C, int hidden, bool 
     return c4 * 8 + c4 * 4 + h4 * 16 + c4 * 4 + kThreads * 12;
   }
   const int64_t c2 = (static_cast<int64_t>(C) + 1) & ~int64_t(1);
-  return (static_cast<int64_t>(C) + hidden + c2 / 2 + kThreads) * 8;
+  return (c2 + hidden + c2 / 2 + kThreads) * 8;
 }
 
 // z[c] = (the sum over k of part[n][k][c], in k order, or J interleaved sums in j order when J
@@ -226,7 +229,7 @@ __global__ void __launch_bounds__(kThreads) two_pass_excite(const FusedArgs a, i
     s_sm = reinterpret_cast<float*>(hidmax_sm + h4);
     scratch = reinterpret_cast<double*>(s_sm + c4);
   } else {
-    hid_sm = z_sm + a.C;
+    hid_sm = z_sm + ((a.C + 1) & ~1);
     // (single-FC SE: a.hidden is C, as in the fused kernel, but there is no hidden layer to hold)
     s_sm = reinterpret_cast<float*>(hid_sm + (kEca || !a.two_fc ? 0 : a.hidden));
     const int64_t c2 = (static_cast<int64_t>(a.C) + 1) & ~int64_t(1);
@@ -499,10 +502,12 @@ __global__ void __launch_bounds__(kThreads) passes_pool_nchw(const FusedArgs a, 
 // Pass 3 (NCHW). Item i: sample n = N - 1 - i / R (the last pooled first, as NHWC), position
 // vectors [v0, v0 + V) of its H*W / VE. G = min(kThreads / V, C) channel groups, group g over
 // channels [C g / G, C (g + 1) / G) in order (SumAcc per position), the groups combined in order:
-// cbam_pt_maps' scheme, reading x from global memory.
-template <typename T>
+// cbam_pt_maps' scheme, reading x from global memory. kVec false (H*W not whole 16-byte vectors,
+// e.g. 7x7): "vectors" of one position, element loads (the same sums: each position's channels
+// in the same order).
+template <typename T, bool kVec>
 __global__ void __launch_bounds__(kThreads) cbam_passes_maps_nchw(const FusedArgs a, int V) {
-  constexpr int VE = Vec<T>::kN;
+  constexpr int VE = kVec ? Vec<T>::kN : 1;
   __shared__ double dred[kThreads * VE];
   __shared__ float mred[kThreads * VE];
   const int C = a.C, HW = a.HW, HWv = HW / VE;
@@ -522,10 +527,14 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_maps_nchw(const FusedArg
       const T* xp = static_cast<const T*>(a.x) + (n * C + c0) * HW + (v0 + vl) * VE;
       const float* sn = a.sbuf + n * C;
       for (int c = c0; c < c1; ++c, xp += HW) {
-        Vec<T> vx;
-        vx.raw = *reinterpret_cast<const uint4*>(xp);
         float f[VE];
-        vx.unpack(f);
+        if constexpr (kVec) {
+          Vec<T> vx;
+          vx.raw = *reinterpret_cast<const uint4*>(xp);
+          vx.unpack(f);
+        } else {
+          f[0] = to_f(*xp);
+        }
         const float s = __ldg(sn + c);
 #pragma unroll
         for (int e = 0; e < VE; ++e) {
@@ -565,9 +574,11 @@ constexpr int kPassGate = 2048;
 // first ones last): their spatial gates from the maps (cbam_gate_range's k x k conv over the map
 // rows staged with their halo, then pad_nan_fixup), then y = x * (s[c] * g[p]) (+ residual,
 // optional ReLU) over every channel of those positions in 16-byte vectors: the fused kernel's
-// arithmetic (apply_chunk NHWC, apply_pt NCHW).
-template <typename T, bool NHWC, bool WIDE>
+// arithmetic (apply_chunk NHWC, apply_pt NCHW). kVec false (NCHW with H*W not whole vectors): an
+// element a thread, the same arithmetic.
+template <typename T, bool NHWC, bool WIDE, bool kVec = true>
 __global__ void __launch_bounds__(kThreads) cbam_passes_scale(const FusedArgs a, int P, int B) {
+  static_assert(kVec || !NHWC, "NHWC takes whole vectors of channels");
   constexpr int VE = Vec<T>::kN;
   __shared__ __align__(16) float g_sm[kPassGate];
   __shared__ __align__(16) float halo[kHalo];
@@ -604,6 +615,26 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_scale(const FusedArgs a,
             f[e + 3] *= s4.w * g;
           }
         });
+      }
+    } else if constexpr (!kVec) {
+      // rows of np positions, one a channel: kThreads / np rows at a time (a thread keeps its
+      // position), or each row strided by the block
+      const int np = static_cast<int>(p1 - p0);
+      const auto one = [&](int c, int pl) {
+        const int64_t off = static_cast<int64_t>(c) * HW + pl;
+        float f = to_f(xn[off]);
+        f *= __ldg(sn + c) * g_sm[pl];  // (scale_by_sg's product)
+        if (rn) f += to_f(rn[off]);
+        if (relu) f = relu_f(f);
+        yn[off] = from_f<T>(f);
+      };
+      if (np <= kThreads) {
+        const int rows = kThreads / np, r0 = threadIdx.x / np, pl = threadIdx.x - r0 * np;
+        if (r0 < rows)
+          for (int c = r0; c < C; c += rows) one(c, pl);
+      } else {
+        for (int c = 0; c < C; ++c)
+          for (int pl = threadIdx.x; pl < np; pl += kThreads) one(c, pl);
       }
     } else {
       const int vpb = static_cast<int>(p1 - p0) / VE, nvec = C * vpb;

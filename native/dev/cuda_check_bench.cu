@@ -1007,15 +1007,18 @@ static void run_checks() {
   // 4x1104), a wide conv (k 127, its non-finite taps on the data and on the padding), vector
   // columns over the block's threads (C 1040), more bands than blocks (8x256x200 at 4 SMs: bands
   // capped at kPassGate positions), more samples than blocks (40x16x8x8), planes under 64
-  // positions (NCHW 4x4: a thread a plane), in place, |x| ~ 1e4, NaN/Inf in x, the weights and
-  // the spatial taps, x misaligned (the fused kernel). (CBAM has no residual and no output ReLU.)
+  // positions (NCHW 4x4: a thread a plane), NCHW planes not whole vectors (7x7, 9x250, 13x11 with
+  // the wide conv: element loads in the maps and scale passes), in place, |x| ~ 1e4, NaN/Inf in x,
+  // the weights and the spatial taps, x misaligned (the fused kernel). (CBAM has no residual and no
+  // output ReLU.)
   {
     struct Shp { int n, c, h, w, hidden, sk; };
     const Shp nhwc[] = {{1, 8, 3, 1100, 2, 7}, {1, 16, 64, 64, 4, 127}, {1, 1040, 20, 20, 8, 7},
                         {40, 16, 8, 8, 4, 3}, {1, 8, 256, 200, 2, 7}, {3, 48, 33, 31, 6, 7}};
     const Shp nchw[] = {{1, 8, 4, 1104, 2, 7}, {1, 16, 64, 64, 4, 127}, {1, 1040, 20, 20, 8, 7},
                         {40, 16, 8, 8, 4, 3},  {1, 8, 256, 200, 2, 7}, {3, 48, 32, 31, 6, 7},
-                        {6, 24, 4, 4, 3, 5}};
+                        {6, 24, 4, 4, 3, 5},   {2, 24, 7, 7, 3, 7},    {1, 16, 9, 250, 4, 5},
+                        {4, 40, 13, 11, 5, 127}};
     int v = 0;
     for (DType dt : {DType::F32, DType::F16, DType::BF16})
       for (Layout lay : {Layout::NHWC, Layout::NCHW})
@@ -1048,8 +1051,9 @@ static void run_checks() {
   // MLP batched (over 2^15 weights): groups of 4 samples (CBAM 2) with a ragged last group (N 5,
   // 9, 3), one FC (C x C weights) and two, hidden 72 and 96, C 1040, planes under 64 positions
   // (NCHW: a thread a plane), NCHW vectors across two planes (7x7) and across three (2x3 in fp16:
-  // also the per-sample excitation, 2^15 weights), whole-vector checks failing (C * H*W odd, hidden
-  // 50: the fused kernel then), residual, out ReLU, scale_out, in place, |x| ~ 1e4, NaN/Inf in x and in each
+  // also the per-sample excitation, 2^15 weights), odd C in the per-sample excitation (65: its hidden
+  // layer's double2 reads need the even rounding of C; a review), C * H*W odd (the fused kernel
+  // then), hidden 50 (no float4 rows: the per-sample excitation up to 2^17 weights), residual, out ReLU, scale_out, in place, |x| ~ 1e4, NaN/Inf in x and in each
   // weight, x misaligned. SQEX_TWO_PASS=0 runs them on the fused kernels, =1 every SE and CBAM case
   // on the passes where they apply.
   {
@@ -1059,6 +1063,7 @@ static void run_checks() {
                       {Op::SE, 2, 1040, 8, 8, 72, true},    {Op::SE, 6, 1536, 14, 14, 96, true},
                       {Op::SE, 3, 512, 7, 7, 50, true},     {Op::SE, 2, 384, 16, 16, 0, false},
                       {Op::SE, 3, 65, 7, 7, 8, true},       {Op::SE, 4, 512, 2, 3, 32, true},
+                      {Op::SE, 2, 65, 8, 8, 16, true},
                       {Op::CBAM, 2, 1152, 7, 7, 72, true},  {Op::CBAM, 3, 512, 10, 10, 40, true},
                       {Op::CBAM, 1, 2048, 4, 4, 128, true}, {Op::CBAM, 5, 1040, 6, 6, 32, true}};
     int v = 0;
