@@ -82,12 +82,15 @@ __device__ __forceinline__ float cbam_spatial_gate(const FusedArgs& a, const flo
 
 // Spatial gate for positions [p0, p1) of sample n from its [2][HW] maps in the workspace:
 // the map rows a batch of output rows touches are staged in shared memory (halo, kHalo
-// floats), then each position's 2*k*k taps (WIDE: its taps on the map, cbam_taps_on_map) read
+// elements), then each position's 2*k*k taps (WIDE: its taps on the map, cbam_taps_on_map) read
 // shared memory. emit(p, g). Ends with a barrier. Taps on the zero padding may be skipped here:
-// pad_nan_fixup handles NaN/Inf ones.
-template <bool WIDE, typename F>
+// pad_nan_fixup handles NaN/Inf ones. HaloT double (CBAM's passes): the map values widened once
+// as they are staged, not once a tap; kTaps: the 2*k*k weights read from taps (already widened,
+// in shared memory) instead of a.aux. Either way each tap's fma gets the same two doubles: the
+// same bits.
+template <bool WIDE, typename HaloT = float, bool kTaps = false, typename F>
 __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float* map_n, int64_t p0,
-                                                int64_t p1, float* halo, F&& emit) {
+                                                int64_t p1, HaloT* halo, F&& emit, const double* taps = nullptr) {
   if (p0 >= p1) return;
   const int k = a.sk, pad = (k - 1) / 2, W = a.W, H = a.H;
   const int64_t HW = a.HW;
@@ -112,7 +115,8 @@ __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float*
     for (int i = tid; i < 2 * span; i += kThreads) {
       const int ci = i / span, rem = i - ci * span;
       const unsigned rr = static_cast<unsigned>(h0) + static_cast<unsigned>(rem / W);  // < H: on the map
-      halo[i] = rr < static_cast<unsigned>(H) ? __ldcg(map_n + ci * HW + static_cast<int64_t>(rr) * W + rem % W) : 0.f;
+      halo[i] = rr < static_cast<unsigned>(H) ? HaloT(__ldcg(map_n + ci * HW + static_cast<int64_t>(rr) * W + rem % W))
+                                              : HaloT(0);
     }
     __syncthreads();
     const int64_t q0 = max(p0, static_cast<int64_t>(rb) * W), q1 = min(p1, static_cast<int64_t>(re) * W);
@@ -123,20 +127,22 @@ __device__ __forceinline__ void cbam_gate_range(const FusedArgs& a, const float*
         const TapBox b = cbam_taps_on_map(k, H, W, r, col);
         for (int ci = 0; ci < 2; ++ci)
           for (int dy = b.dy0; dy < b.dy1; ++dy) {
-            const float* hrow = halo + ci * span + (r - h0 + dy - pad) * W;
+            const HaloT* hrow = halo + ci * span + (r - h0 + dy - pad) * W;
             for (int dx = b.dx0; dx < b.dx1; ++dx) {
               const int cc = col + dx - pad;
-              acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)), double(hrow[cc]), acc);
+              if constexpr (kTaps) acc = fma(taps[(ci * k + dy) * k + dx], double(hrow[cc]), acc);
+              else acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)), double(hrow[cc]), acc);
             }
           }
       } else {
         for (int ci = 0; ci < 2; ++ci)
           for (int dy = 0; dy < k; ++dy) {
-            const float* hrow = halo + ci * span + (r - h0 + dy - pad) * W;  // zero rows outside H
+            const HaloT* hrow = halo + ci * span + (r - h0 + dy - pad) * W;  // zero rows outside H
             for (int dx = 0; dx < k; ++dx) {
               const int cc = col + dx - pad;
               if (cc < 0 || cc >= W) continue;
-              acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)), double(hrow[cc]), acc);
+              if constexpr (kTaps) acc = fma(taps[(ci * k + dy) * k + dx], double(hrow[cc]), acc);
+              else acc = fma(double(__ldg(a.aux + (ci * k + dy) * k + dx)), double(hrow[cc]), acc);
             }
           }
       }

@@ -566,8 +566,10 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_maps_nchw(const FusedArg
   }
 }
 
-// Positions of the spatial gate a block of cbam_passes_scale holds in shared memory.
+// Positions of the spatial gate a block of cbam_passes_scale holds in shared memory, and the
+// largest conv whose taps it stages (2 * 9 * 9 doubles).
 constexpr int kPassGate = 2048;
+constexpr int kPassTapsK = 9;
 
 // Pass 4 of CBAM, both layouts. Item i = n * B + b: positions [b * P, min(HW, (b + 1) * P)) of
 // sample n (P <= kPassGate; NCHW: a multiple of VE), samples first to last (the maps pass read the
@@ -581,7 +583,14 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_scale(const FusedArgs a,
   static_assert(kVec || !NHWC, "NHWC takes whole vectors of channels");
   constexpr int VE = Vec<T>::kN;
   __shared__ __align__(16) float g_sm[kPassGate];
-  __shared__ __align__(16) float halo[kHalo];
+  // the map rows and (k <= kPassTapsK) the conv's taps staged as doubles: converted once each,
+  // not once a tap (cbam_gate_range; the same bits)
+  __shared__ double halo[kHalo];
+  __shared__ double taps_sm[2 * kPassTapsK * kPassTapsK];
+  const bool staged_taps = !WIDE && a.sk <= kPassTapsK;
+  if (staged_taps)
+    for (int i = threadIdx.x; i < 2 * a.sk * a.sk; i += kThreads) taps_sm[i] = double(__ldg(a.aux + i));
+  // (the item loop's first barrier orders these stores before any read)
   const int C = a.C;
   const int64_t HW = a.HW;
   const bool relu = a.out_relu != 0;
@@ -592,7 +601,13 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_scale(const FusedArgs a,
     const int64_t p0 = static_cast<int64_t>(b) * P, p1 = min(HW, p0 + P);
     const float* map_n = a.map + n * 2 * HW;
     __syncthreads();  // the previous item's reads of g_sm are done
-    cbam_gate_range<WIDE>(a, map_n, p0, p1, halo, [&](int64_t p, float g) { g_sm[p - p0] = g; });
+    const auto put = [&](int64_t p, float g) { g_sm[p - p0] = g; };
+    if constexpr (!WIDE) {
+      if (staged_taps) cbam_gate_range<false, double, true>(a, map_n, p0, p1, halo, put, taps_sm);
+      else cbam_gate_range<false, double, false>(a, map_n, p0, p1, halo, put);
+    } else {
+      cbam_gate_range<true, double, false>(a, map_n, p0, p1, halo, put);
+    }
     pad_nan_fixup<WIDE>(a, p0, p1, reinterpret_cast<int*>(halo), [&](int64_t p, float g) { g_sm[p - p0] = g; });
     const int64_t base = NHWC ? (n * HW + p0) * C : n * C * HW + p0;
     const T* xn = static_cast<const T*>(a.x) + base;
