@@ -260,7 +260,7 @@ __global__ void __launch_bounds__(kThreads) two_pass_excite(const FusedArgs a, i
 
 // Pass 2, batched (SE and CBAM whose FCs are too large for one block a sample: launch.cuh's
 // kPassesBatchedFc): the FCs as slices of weight rows over groups of gs samples, so that one read
-// of a weight row serves the group (block_rows_dot_grp: kMaxGrp vectors, SE 4 samples, CBAM 2 with
+// of a weight row serves the group (block_rows_dot_rb: kMaxGrp vectors, SE 4 samples, CBAM 2 with
 // their mean and max vectors). Item i = grp * S + sl: rows [sl * rows, min(R, (sl + 1) * rows)) for
 // the samples [grp * gs, min(N, (grp + 1) * gs)).
 //   kFcHidden: the group's means (CBAM: and maxes, widened to double: exact) from the chunk
@@ -274,9 +274,107 @@ __global__ void __launch_bounds__(kThreads) two_pass_excite(const FusedArgs a, i
 // passes_fc_smem.
 enum : int { kFcHidden = 0, kFcGates = 1 };
 
+// Rows [r0, r1) of W (row-major, len floats, len % 4 == 0, W 16-byte aligned) dotted with nv <=
+// kMaxGrp fp64 shared-memory vectors at vsm + g * vstride (vstride % 4 == 0), kRB consecutive rows
+// a thread: the thread's rows share its reads of the vectors, so a product costs kRB times fewer
+// shared-memory bytes than in block_rows_dot_grp (where 4 vectors' 128 bytes a float4 of weights
+// made the dot shared-memory bound: NOTES-cuda.md, "SE in passes with batched FCs"). Row blocks of
+// kRB take TPR threads each (rows_dot_tpr over the blocks), thread tk over the float4s tk, tk + TPR,
+// ...; partials combined by xor shuffles and, past a warp, in shared memory in warp order: a fixed
+// order per launch shape. scratch: kRB * kMaxGrp * kWarps doubles. emit(row, dots) on one thread a
+// row, dots[g] its fp64 dot with vector g < nv.
+template <int kRB, typename EmitF>
+__device__ __forceinline__ void block_rows_dot_rb(const float* __restrict__ W, int64_t r0, int64_t r1, int len,
+                                                  int nv, const double* vsm, int vstride, double* scratch,
+                                                  EmitF&& emit) {
+  if (r1 <= r0) return;
+  const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
+  const int64_t nb = (r1 - r0 + kRB - 1) / kRB;  // row blocks
+  const int units = len / 4;
+  const int TPR = rows_dot_tpr(nb, units);
+  const int BP = kThreads / TPR;
+  const int tb = tid / TPR, tk = tid - tb * TPR;
+  for (int64_t base = 0; base < nb; base += BP) {
+    const int64_t b = base + tb;
+    const int64_t row0 = r0 + b * kRB;
+    double acc[kRB][kMaxGrp];
+#pragma unroll
+    for (int j = 0; j < kRB; ++j)
+#pragma unroll
+      for (int g = 0; g < kMaxGrp; ++g) acc[j][g] = 0.0;
+    if (b < nb) {
+      const float4* w4 = reinterpret_cast<const float4*>(W + row0 * len);
+      const int nr = r1 - row0 < kRB ? static_cast<int>(r1 - row0) : kRB;  // rows of this block
+      for (int i = tk; i < units; i += TPR) {
+        double2 xa[kMaxGrp], xb[kMaxGrp];
+#pragma unroll
+        for (int g = 0; g < kMaxGrp; ++g) {
+          if (g < nv) {
+            const double2* x2 = reinterpret_cast<const double2*>(vsm + g * vstride) + 2 * i;
+            xa[g] = x2[0];
+            xb[g] = x2[1];
+          }
+        }
+#pragma unroll
+        for (int j = 0; j < kRB; ++j) {
+          if (j < nr) {
+            const float4 w = __ldg(w4 + static_cast<int64_t>(j) * units + i);
+            const double wx = w.x, wy = w.y, wz = w.z, ww = w.w;
+#pragma unroll
+            for (int g = 0; g < kMaxGrp; ++g)
+              if (g < nv) acc[j][g] = fma(wx, xa[g].x, fma(wy, xa[g].y, fma(wz, xb[g].x, fma(ww, xb[g].y, acc[j][g]))));
+          }
+        }
+      }
+    }
+    const int span = TPR < 32 ? TPR : 32;
+#pragma unroll
+    for (int j = 0; j < kRB; ++j)
+#pragma unroll
+      for (int g = 0; g < kMaxGrp; ++g)
+        for (int o = span >> 1; o > 0; o >>= 1) acc[j][g] += __shfl_xor_sync(0xffffffffu, acc[j][g], o);
+    if (TPR > 32) {
+      if (lane == 0) {
+#pragma unroll
+        for (int j = 0; j < kRB; ++j)
+#pragma unroll
+          for (int g = 0; g < kMaxGrp; ++g) scratch[(j * kMaxGrp + g) * kWarps + warp] = acc[j][g];
+      }
+      __syncthreads();
+      if (tk == 0) {
+        const int nw = TPR / 32;
+#pragma unroll
+        for (int j = 0; j < kRB; ++j)
+#pragma unroll
+          for (int g = 0; g < kMaxGrp; ++g) {
+            acc[j][g] = 0.0;
+            for (int w = 0; w < nw; ++w) acc[j][g] += scratch[(j * kMaxGrp + g) * kWarps + warp + w];
+          }
+      }
+      __syncthreads();
+    }
+    if (tk == 0 && b < nb) {
+#pragma unroll
+      for (int j = 0; j < kRB; ++j) {
+        if (row0 + j < r1) {
+          double dots[kMaxGrp];  // (a copy: acc's address taken would put it in local memory)
+#pragma unroll
+          for (int g = 0; g < kMaxGrp; ++g) dots[g] = acc[j][g];
+          emit(row0 + j, static_cast<const double*>(dots));
+        }
+      }
+    }
+  }
+}
+
+// Rows a thread in passes_fc's dots.
+constexpr int kFcRowsPerThread = 2;
+static_assert(kFcRowsPerThread * kMaxGrp * kWarps <= kThreads, "passes_fc's scratch holds the dots' partials");
+
 // Shared memory of passes_fc, in bytes: nvec vectors of len doubles (rows of 4: 16-byte aligned for
 // the row dots), CBAM's maxes as floats before widening (cbam_means), scratch (kThreads doubles,
-// then kThreads floats: means_of_chunks; block_rows_dot_grp uses kMaxGrp * kWarps doubles of it).
+// then kThreads floats: means_of_chunks; block_rows_dot_rb uses kFcRowsPerThread * kMaxGrp *
+// kWarps doubles of it).
 __host__ __device__ inline int64_t passes_fc_smem(int64_t len, int nvec, bool cbam_means) {
   const int64_t vs = (len + 3) & ~int64_t(3);
   return nvec * vs * 8 + (cbam_means ? vs * 4 : 0) + int64_t(kThreads) * 12;
@@ -322,7 +420,7 @@ __global__ void __launch_bounds__(kThreads) passes_fc(const FusedArgs a, int K, 
       }
       __syncthreads();
     }
-    block_rows_dot_grp(W, r0, r1, len, nv * VPS, v_sm, vs, scratch, [&](int64_t r, const double* v) {
+    block_rows_dot_rb<kFcRowsPerThread>(W, r0, r1, len, nv * VPS, v_sm, vs, scratch, [&](int64_t r, const double* v) {
       const double b = B ? double(__ldg(B + r)) : 0.0;
       for (int g = 0; g < nv; ++g) {
         const int64_t n = n0 + g;
