@@ -23,7 +23,7 @@ namespace cuda {
 constexpr int kThreads = SQEX_CUDA_THREADS;
 constexpr int kWarps = kThreads / 32;
 constexpr int kMinBlocks = 2048 / 2 / kThreads;
-constexpr int kHalo = 2048;    // CBAM: floats of shared memory for map rows around a conv
+constexpr int kHalo = 2048;    // CBAM: map rows around a conv, elements (passes: doubles) of shared memory
 // Up to this k (ECA's k, CBAM's spatial k), the kernels run every conv tap as before, padding
 // included: at most pad^2 <= 961 wasted FMAs an ECA sample, 2k^2 <= 7938 taps a CBAM output.
 // Above it the WIDE instantiations (launch_dtype, launch.cuh) run only the taps on the data:

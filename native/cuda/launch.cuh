@@ -250,7 +250,7 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
   // every grid at most the resident blocks (the kernels stride over their items)
   // SE / ECA scale: B blocks a sample, each over vectors b * kThreads + tid strided by B * kThreads.
   // CBAM scale: B bands of P positions a sample (one wave of the resident blocks over the batch,
-  // at least 16 positions a band (NCHW: 32, and a multiple of VE), at most kPassGate), each
+  // at least 16 positions a band (NCHW: 32, and a multiple of VE where H*W is whole vectors), at most kPassGate), each
   // computing its gates, then scaling.
   int64_t B = std::max<int64_t>(1, std::min<int64_t>(ceil_div(C * HW / VE, kThreads * 4), 1 << 20));
   int64_t P = 0;

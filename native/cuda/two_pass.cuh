@@ -670,10 +670,11 @@ constexpr int kPassGate = 2048;
 constexpr int kPassTapsK = 9;
 
 // Pass 4 of CBAM, both layouts. Item i = n * B + b: positions [b * P, min(HW, (b + 1) * P)) of
-// sample n (P <= kPassGate; NCHW: a multiple of VE), samples first to last (the maps pass read the
-// first ones last): their spatial gates from the maps (cbam_gate_range's k x k conv over the map
-// rows staged with their halo, then pad_nan_fixup), then y = x * (s[c] * g[p]) (+ residual,
-// optional ReLU) over every channel of those positions in 16-byte vectors: the fused kernel's
+// sample n (P <= kPassGate; NCHW with whole-vector planes: a multiple of VE), samples first to
+// last (the maps pass read the first ones last): their spatial gates from the maps
+// (cbam_gate_range's k x k conv over the map rows staged with their halo, then pad_nan_fixup),
+// then y = x * (s[c] * g[p]) (+ residual, optional ReLU) over every channel of those positions
+// in 16-byte vectors: the fused kernel's
 // arithmetic (apply_chunk NHWC, apply_pt NCHW). kVec false (NCHW with H*W not whole vectors): an
 // element a thread, the same arithmetic.
 template <typename T, bool NHWC, bool WIDE, bool kVec = true>

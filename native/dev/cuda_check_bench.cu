@@ -1008,7 +1008,8 @@ static void run_checks() {
   // columns over the block's threads (C 1040), more bands than blocks (8x256x200 at 4 SMs: bands
   // capped at kPassGate positions), more samples than blocks (40x16x8x8), planes under 64
   // positions (NCHW 4x4: a thread a plane), NCHW planes not whole vectors (7x7, 9x250, 13x11 with
-  // the wide conv: element loads in the maps and scale passes), in place, |x| ~ 1e4, NaN/Inf in x,
+  // the wide conv: element loads in the maps and scale passes; 91x91: bands wider than the block,
+  // a review), in place, |x| ~ 1e4, NaN/Inf in x,
   // the weights and the spatial taps, x misaligned (the fused kernel). (CBAM has no residual and no
   // output ReLU.)
   {
@@ -1018,7 +1019,7 @@ static void run_checks() {
     const Shp nchw[] = {{1, 8, 4, 1104, 2, 7}, {1, 16, 64, 64, 4, 127}, {1, 1040, 20, 20, 8, 7},
                         {40, 16, 8, 8, 4, 3},  {1, 8, 256, 200, 2, 7}, {3, 48, 32, 31, 6, 7},
                         {6, 24, 4, 4, 3, 5},   {2, 24, 7, 7, 3, 7},    {1, 16, 9, 250, 4, 5},
-                        {4, 40, 13, 11, 5, 127}};
+                        {4, 40, 13, 11, 5, 127}, {1, 8, 91, 91, 2, 7}};
     int v = 0;
     for (DType dt : {DType::F32, DType::F16, DType::BF16})
       for (Layout lay : {Layout::NHWC, Layout::NCHW})
