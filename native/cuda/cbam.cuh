@@ -5,6 +5,7 @@
 #include "block_reduce.cuh"
 #include "common.cuh"
 #include "sample_barrier.cuh"
+#include "tile_io.cuh"
 
 namespace sqex {
 namespace cuda {

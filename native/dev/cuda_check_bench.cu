@@ -360,7 +360,7 @@ static float* up(const std::vector<float>& v) {
 }
 
 static int g_fail = 0, g_pass = 0, g_skip = 0;
-// SQEX_TWO_PASS=0: the two-pass path off (launch.cuh), the fused kernels take every shape
+// SQEX_TWO_PASS=0: the two-pass path off (launch_common.cuh), the fused kernels take every shape
 static const bool g_two_pass_off = [] {
   const char* f = std::getenv("SQEX_TWO_PASS");
   return f && std::string(f) == "0";
