@@ -1,7 +1,7 @@
 // Allocation of the arrays this package makes for a caller, with failure as a coded Error instead
 // of V8's uncoded RangeError.
 
-import { withProps } from './primordials.js';
+import { Float32ArrayCtor, withProps } from './primordials.js';
 
 /**
  * A new typed array of `length` elements for `what` (a result the caller did not provide).
@@ -31,14 +31,14 @@ const SharedArrayBufferCtor: SharedArrayBufferConstructor | undefined = typeof S
  * it, as of any caller's array).
  */
 export function allocateSharedFloat32(length: number, what: string): Float32Array {
-  if (SharedArrayBufferCtor === undefined) return allocateArray(Float32Array, length, what);
+  if (SharedArrayBufferCtor === undefined) return allocateArray(Float32ArrayCtor, length, what);
   let sab: SharedArrayBuffer;
   try {
     sab = new SharedArrayBufferCtor(length * 4);
   } catch (err) {
     throw outOfMemory(what, length * 4, err);
   }
-  return new Float32Array(sab);
+  return new Float32ArrayCtor(sab);
 }
 
 function outOfMemory(what: string, bytes: number, cause: unknown): Error & { code: string; bytes: number } {

@@ -173,7 +173,7 @@ export function unreadableError(fn: string, arg: string, expected: string | (() 
   } catch {
     why = '';
   }
-  e.message += `, whose properties could not be read${why}`;
+  e.message += `, whose properties could not be read${why}. Pass plain data: an object or array whose values are there to read (no getter or Proxy trap that throws)`;
   defineOwn(e, 'cause', cause);
   return e;
 }

@@ -7,13 +7,14 @@ import { isArrayValue, isPlainObject } from './is.js';
 import { MAX_ELEMENTS, MAX_U64 } from './typed-arrays.js';
 
 import {
+  Int32ArrayCtor,
   JSONStringify,
   MathMin,
   NumberIsInteger as isInteger,
   ObjectCreate,
   ObjectFreeze,
-  ObjectHasOwn,
   ObjectGetOwnPropertyNames as ownStringKeys,
+  ObjectHasOwn,
   ObjectPrototypePropertyIsEnumerable,
   RegExpPrototypeExec,
   StringPrototypeToLowerCase,
@@ -242,9 +243,9 @@ function didYouMean(key: string, known: readonly string[]): string {
 export function editDistance(a: string, b: string): number {
   // Typed arrays: storing into an element never consults a prototype (an Array's new index would
   // run a setter a caller put on Array.prototype). Rows i - 2, i - 1 and i.
-  let before = new Int32Array(b.length + 1);
-  let prev = new Int32Array(b.length + 1);
-  let row = new Int32Array(b.length + 1);
+  let before = new Int32ArrayCtor(b.length + 1);
+  let prev = new Int32ArrayCtor(b.length + 1);
+  let row = new Int32ArrayCtor(b.length + 1);
   for (let j = 0; j <= b.length; j++) prev[j] = j;
   for (let i = 1; i <= a.length; i++) {
     row[0] = i;

@@ -2,7 +2,7 @@
 // CbamModule's spatial ConvNormAct): scale and shift in float64, the folded conv rounded to
 // float32 once, and the folds PyTorch does not compute that way refused.
 
-import { MathFround, MathSqrt } from './primordials.js';
+import { Float32ArrayCtor, Float64ArrayCtor, MathFround, MathSqrt } from './primordials.js';
 import { StateDictError, type Dim, type ModuleReader } from './state-dict-reader.js';
 import { lengthOf } from './typed-arrays.js';
 
@@ -32,8 +32,8 @@ export function batchNormAffine(
   const beta = r.optional(`${bn}.bias`, [[width]]);
   r.skip(`${bn}.num_batches_tracked`);
   const n = lengthOf(mean);
-  const scale = new Float64Array(n);
-  const shift = new Float64Array(n);
+  const scale = new Float64ArrayCtor(n);
+  const shift = new Float64ArrayCtor(n);
   for (let j = 0; j < n; j++) {
     // PyTorch adds eps in float32 (invstd = 1 / sqrt(running_var + eps), opmath float): where that
     // sum is 0 its scale is infinite (refused below) though the float64 sum is not (running_var =
@@ -71,8 +71,8 @@ export function foldInto(
   const out = lengthOf(bn.scale);
   const total = lengthOf(weight);
   const per = total / out;
-  const w = new Float32Array(total);
-  const b = new Float32Array(out);
+  const w = new Float32ArrayCtor(total);
+  const b = new Float32ArrayCtor(out);
   const infinite = (v: number): boolean => v === Infinity || v === -Infinity;
   for (let o = 0; o < out; o++) {
     const s = bn.scale[o]!;

@@ -15,7 +15,7 @@ import { type PreparedCall, deviceResultWhenDone, fillCfg, runAsync, runSync } f
 import { awaitable } from './awaitable.js';
 import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseOffload, parseSettings } from './ops/spec.js';
 import { copyWeights, positiveInt } from './ops/weights.js';
-import { ObjectCreate, ObjectFreeze, joinList, listAppend } from './primordials.js';
+import { BigUint64ArrayCtor, Float64ArrayCtor, ObjectCreate, ObjectFreeze, joinList, listAppend } from './primordials.js';
 import type { DType, Shape4 } from './types.js';
 
 /** Shared machinery of the three block classes (lib/blocks.ts): options, weights, per-call checks and runs. */
@@ -33,9 +33,9 @@ export class BlockCore {
   private uploaded = false;
   readonly deviceIndex: number;
   // Annotated: an inferred Float64Array<ArrayBuffer> in the declarations needs TypeScript 5.7.
-  readonly cfg: Float64Array = new Float64Array(CFG.length);
+  readonly cfg: Float64Array = new Float64ArrayCtor(CFG.length);
   /** Weight slots hold the resident weights; activation slots are rewritten per call. */
-  readonly dev: BigUint64Array = new BigUint64Array(DEV.length);
+  readonly dev: BigUint64Array = new BigUint64ArrayCtor(DEV.length);
   resident: DeviceTensor[] = [];
   disposed = false;
 

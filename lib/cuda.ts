@@ -154,11 +154,11 @@ function freezeStatus(s: NativeCudaStatus, binary: string | null): CudaStatus {
 
 /** The status when no CUDA can be reported (the addon did not load, or its query threw). */
 function unavailableStatus(reason: string, builds: CudaStatus['builds'], binary: string | null): CudaStatus {
-  return Object.freeze({
+  return ObjectFreeze({
     compiled: false,
     available: false,
     deviceCount: 0,
-    devices: Object.freeze([]),
+    devices: ObjectFreeze([]),
     driverVersion: null,
     runtimeVersion: null,
     minDriverVersion: null,
@@ -173,7 +173,7 @@ function queryStatus(): CudaStatus {
   try {
     native = binding();
   } catch (err) {
-    return unavailableStatus(`the native addon could not be loaded: ${errorText(err)}`, Object.freeze([]), null);
+    return unavailableStatus(`the native addon could not be loaded: ${errorText(err)}`, ObjectFreeze([]), null);
   }
   let path: string | null = null;
   try {

@@ -14,8 +14,10 @@ import { fixedLengthView, isFloat32Array, isUint16Array, isUnusableView, lengthO
 import {
   FinalizationRegistryPrototypeRegister,
   FinalizationRegistryPrototypeUnregister,
+  Float32ArrayCtor,
   NumberIsSafeInteger,
   ObjectFreeze,
+  Uint16ArrayCtor,
 } from './primordials.js';
 import type { DType, Layout, Shape4 } from './types.js';
 import { awaitable } from './awaitable.js';
@@ -523,8 +525,8 @@ export class DeviceTensor {
   #hostBuffer(): Float32Array | Uint16Array {
     const numel = numelOf(this.shape);
     return this.dtype === 'float32'
-      ? allocateArray(Float32Array, numel, 'the host copy of the tensor')
-      : allocateArray(Uint16Array, numel, 'the host copy of the tensor');
+      ? allocateArray(Float32ArrayCtor, numel, 'the host copy of the tensor')
+      : allocateArray(Uint16ArrayCtor, numel, 'the host copy of the tensor');
   }
 
   /**

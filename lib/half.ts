@@ -4,9 +4,10 @@
 import { allocateArray } from './alloc.js';
 import { rangeError, typeError } from './arg-errors.js';
 import { bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, isUnusableView, lengthOf, typedArrayName, USABLE_VIEW } from './typed-arrays.js';
+import { Float32ArrayCtor, Uint16ArrayCtor, Uint32ArrayCtor } from './primordials.js';
 
-const scratchF32 = new Float32Array(1);
-const scratchU32 = new Uint32Array(scratchF32.buffer);
+const scratchF32 = new Float32ArrayCtor(1);
+const scratchU32 = new Uint32ArrayCtor(scratchF32.buffer);
 
 /** float32 bit pattern -> binary16 bit pattern, round to nearest even. */
 function f32BitsToF16Bits(x: number): number {
@@ -76,7 +77,7 @@ function float32Bits(v: number): number {
 }
 
 function u32View(src: Float32Array): Uint32Array {
-  return new Uint32Array(bufferOf(src), byteOffsetOf(src), lengthOf(src));
+  return new Uint32ArrayCtor(bufferOf(src), byteOffsetOf(src), lengthOf(src));
 }
 
 function checkBits(fn: string, value: unknown): number {
@@ -120,7 +121,7 @@ export function float32ToFloat16Bits(value: number | Float32Array): number | Uin
   checkUsable('float32ToFloat16Bits', 'value', 'Float32Array', value);
   const src = u32View(value);
   const n = lengthOf(src);
-  const out = allocateArray(Uint16Array, n, 'the float16 bits');
+  const out = allocateArray(Uint16ArrayCtor, n, 'the float16 bits');
   for (let i = 0; i < n; i++) out[i] = f32BitsToF16Bits(src[i] as number);
   return out;
 }
@@ -139,9 +140,9 @@ export function float16BitsToFloat32(bits: number | Uint16Array): number | Float
 export function float16BitsToFloat32(bits: number | Uint16Array): number | Float32Array {
   if (!isUint16Array(bits)) return f16BitsToNumber(checkBits('float16BitsToFloat32', bits));
   checkUsable('float16BitsToFloat32', 'bits', 'Uint16Array', bits);
-  const src = new Uint16Array(bufferOf(bits), byteOffsetOf(bits), lengthOf(bits));
+  const src = new Uint16ArrayCtor(bufferOf(bits), byteOffsetOf(bits), lengthOf(bits));
   const n = lengthOf(src);
-  const out = allocateArray(Float32Array, n, 'the float32 values');
+  const out = allocateArray(Float32ArrayCtor, n, 'the float32 values');
   const outBits = u32View(out);
   for (let i = 0; i < n; i++) outBits[i] = f16BitsToF32Bits(src[i] as number);
   return out;
@@ -166,7 +167,7 @@ export function float32ToBfloat16Bits(value: number | Float32Array): number | Ui
   checkUsable('float32ToBfloat16Bits', 'value', 'Float32Array', value);
   const src = u32View(value);
   const n = lengthOf(src);
-  const out = allocateArray(Uint16Array, n, 'the bfloat16 bits');
+  const out = allocateArray(Uint16ArrayCtor, n, 'the bfloat16 bits');
   for (let i = 0; i < n; i++) out[i] = f32BitsToBf16Bits(src[i] as number);
   return out;
 }
@@ -186,9 +187,9 @@ export function bfloat16BitsToFloat32(bits: number | Uint16Array): number | Floa
 export function bfloat16BitsToFloat32(bits: number | Uint16Array): number | Float32Array {
   if (!isUint16Array(bits)) return bf16BitsToNumber(checkBits('bfloat16BitsToFloat32', bits));
   checkUsable('bfloat16BitsToFloat32', 'bits', 'Uint16Array', bits);
-  const src = new Uint16Array(bufferOf(bits), byteOffsetOf(bits), lengthOf(bits));
+  const src = new Uint16ArrayCtor(bufferOf(bits), byteOffsetOf(bits), lengthOf(bits));
   const n = lengthOf(src);
-  const out = allocateArray(Float32Array, n, 'the float32 values');
+  const out = allocateArray(Float32ArrayCtor, n, 'the float32 values');
   const outBits = u32View(out);
   for (let i = 0; i < n; i++) outBits[i] = (src[i] as number) << 16;
   return out;

@@ -25,6 +25,17 @@ export function uncurryGetter<T>(proto: object, key: PropertyKey): (self: unknow
   return (self: unknown): T => ReflectApplyIntrinsic(get, self, []) as T;
 }
 
+// The typed-array constructors, as the call paths make their arrays (a caller that replaced
+// globalThis.Float64Array must not decide what a call's cfg is, nor break the first load).
+export const Float32ArrayCtor = Float32Array;
+export const Float64ArrayCtor = Float64Array;
+export const Uint16ArrayCtor = Uint16Array;
+export const Uint32ArrayCtor = Uint32Array;
+export const Uint8ArrayCtor = Uint8Array;
+export const Int32ArrayCtor = Int32Array;
+export const BigUint64ArrayCtor = BigUint64Array;
+export const DataViewCtor = DataView;
+
 export const ObjectCreate = Object.create;
 export const ObjectDefineProperty = Object.defineProperty;
 export const ObjectFreeze = Object.freeze;

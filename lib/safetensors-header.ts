@@ -17,6 +17,7 @@ import { bufferOf, byteOffsetOf, isSharedView, lengthOf, MAX_U64 } from './typed
 import {
   ArrayIsArray,
   BigIntCtor,
+  Float64ArrayCtor,
   JSONParse,
   JSONStringify,
   MathMin,
@@ -33,15 +34,15 @@ import {
   SetPrototypeHas,
   StringPrototypeCharCodeAt,
   StringPrototypeSlice,
+  StringPrototypeTrim,
   TypedArrayPrototypeSet,
+  Uint8ArrayCtor,
+  defineOwn,
   joinList,
   listAppend,
-  StringPrototypeTrim,
-  defineOwn,
   ownValue,
 } from './primordials.js';
 
-const Uint8ArrayCtor = Uint8Array;
 
 /** Element types of the format, as spelled in the header. */
 export type SafetensorsDType =
@@ -443,8 +444,8 @@ function scanHeader(bytes: Uint8Array, limit: number): HeaderScan {
   let stringStart = 0;
   let escaped = false;
   // Per open container (index = depth): whether it is an object, and its members so far.
-  const isObject = new Uint8Array(limit + 2);
-  const members = new Float64Array(limit + 2);
+  const isObject = new Uint8ArrayCtor(limit + 2);
+  const members = new Float64ArrayCtor(limit + 2);
   const count = lengthOf(bytes);
   for (let i = 0; i < count; i++) {
     const b = bytes[i]!;

@@ -10,6 +10,7 @@ import { editDistance, parseObject } from './args.js';
 import { nodeBuffer, nodeFs, nodeUrl } from './node-builtins.js';
 import { bfloat16BitsToFloat32, float16BitsToFloat32 } from './half.js';
 import {
+  Float32ArrayCtor,
   JSONStringify,
   MathFloor,
   MathMax,
@@ -22,6 +23,8 @@ import {
   StringPrototypeEndsWith,
   StringPrototypeIncludes,
   TypedArrayPrototypeSet,
+  Uint16ArrayCtor,
+  Uint8ArrayCtor,
   joinList,
   listAppend,
   listMap,
@@ -220,7 +223,7 @@ function sourceOf(fn: string, source: unknown): Source {
   if (typedArrayName(source) === 'Uint8Array') {
     const view = source as Uint8Array;
     if (isUnusableView(view)) throw typeError(fn, 'source', 'a Uint8Array that is not detached (transferred) or out of bounds', source);
-    return new Uint8Array(bufferOf(view), byteOffsetOf(view), lengthOf(view));
+    return new Uint8ArrayCtor(bufferOf(view), byteOffsetOf(view), lengthOf(view));
   }
   let url = false;
   let path: string | null = null;
@@ -276,10 +279,10 @@ function openRegularFile(fn: string, source: string, src: string): number {
 /** Reads and validates the header of an open file (reads 8 + N bytes, nothing of the data). */
 function headerFromFd(fn: string, src: string, fd: number): SafetensorsHeader {
   const size = fstatSync(fd).size;
-  const first8 = new Uint8Array(8);
+  const first8 = new Uint8ArrayCtor(8);
   if (size >= 8) readFully(fn, src, fd, first8, 0);
   const n = headerLengthOf(src, first8, size);
-  const bytes = new Uint8Array(n);
+  const bytes = new Uint8ArrayCtor(n);
   readFully(fn, src, fd, bytes, 8);
   return parseHeader(src, bytes, n, size);
 }
@@ -344,8 +347,7 @@ function namedBy<T>(fn: string, read: () => T): T {
   }
 }
 
-const Uint8ArrayCtor = Uint8Array;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LITTLE_ENDIAN = new Uint8ArrayCtor(new Uint16ArrayCtor([1]).buffer)[0] === 1;
 
 type ArrayCtor = {
   new (buffer: ArrayBufferLike, byteOffset: number, length: number): SafetensorsData;
@@ -384,7 +386,7 @@ function elements(ctor: ArrayCtor, bytes: Uint8Array, begin: number, byteLength:
   const buffer = bufferOf(bytes);
   const at = byteOffsetOf(bytes) + begin;
   if (size === 1 || (LITTLE_ENDIAN && at % size === 0)) return { data: new ctor(buffer, at, count), zeroCopy: true };
-  const copy = allocateArray(Uint8Array, byteLength, 'a copy of a tensor');
+  const copy = allocateArray(Uint8ArrayCtor, byteLength, 'a copy of a tensor');
   TypedArrayPrototypeSet(copy, new Uint8ArrayCtor(buffer as ArrayBuffer, at, byteLength));
   if (!LITTLE_ENDIAN) {
     for (let i = 0; i < byteLength; i += size) {
@@ -430,7 +432,7 @@ export function safetensorsToFloat32(dtype: SafetensorsDType, data: SafetensorsD
     return dtype === 'F16' ? float16BitsToFloat32(bits) : bfloat16BitsToFloat32(bits);
   }
   const src = new ARRAY_TYPES.F64!(buffer, offset, n) as Float64Array;
-  const out = allocateArray(Float32Array, n, 'the float32 values');
+  const out = allocateArray(Float32ArrayCtor, n, 'the float32 values');
   for (let i = 0; i < n; i++) out[i] = src[i] as number;
   return out;
 }
@@ -582,7 +584,7 @@ function readTensors(fn: string, input: Source, src: string, toFloat32: boolean,
     if (names === undefined && dataLength <= bufferConstants.MAX_LENGTH) {
       // One read of the whole data section into a fresh buffer: offsets within it keep the
       // writer's alignment whatever the header's length.
-      const data = allocateArray(Uint8Array, dataLength, `the data section of ${src}`);
+      const data = allocateArray(Uint8ArrayCtor, dataLength, `the data section of ${src}`);
       readFully(fn, src, fd, data, header.dataStart);
       for (let i = 0; i < header.tensors.length; i++) {
         const t = header.tensors[i]!;
@@ -598,7 +600,7 @@ function readTensors(fn: string, input: Source, src: string, toFloat32: boolean,
             { code: 'ERR_SQEX_SAFETENSORS_TOO_LARGE' },
           );
         }
-        const bytes = allocateArray(Uint8Array, t.byteLength, `tensor ${JSONStringify(t.name)} of ${src}`);
+        const bytes = allocateArray(Uint8ArrayCtor, t.byteLength, `tensor ${JSONStringify(t.name)} of ${src}`);
         readFully(fn, src, fd, bytes, t.fileOffset);
         out[t.name] = tensorFrom(t, bytes, 0, toFloat32);
       }

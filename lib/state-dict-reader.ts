@@ -9,28 +9,29 @@ import { describe } from './describe.js';
 import { isArrayValue, isMapValue, isPlainObject } from './is.js';
 import { bufferOf, byteOffsetOf, isFloat32Array, isUnusableView, lengthOf, typedArrayName } from './typed-arrays.js';
 import {
+  Float32ArrayCtor,
   JSONStringify,
   MapPrototypeForEach,
   MapPrototypeGet,
   MapPrototypeHas,
   MapPrototypeSet,
-  StringPrototypeSlice,
-  StringPrototypeStartsWith,
-  StringPrototypeToLowerCase,
-  TypedArrayPrototypeSet,
-  joinList,
-  listAppend,
-  listHas,
-  listMap,
-  listSlice,
   NumberIsSafeInteger,
   ObjectHasOwn,
   ObjectKeys,
   RegExpPrototypeExec,
   StringCtor,
+  StringPrototypeSlice,
+  StringPrototypeStartsWith,
+  StringPrototypeToLowerCase,
+  TypedArrayPrototypeSet,
+  defineOwn,
+  joinList,
+  listAppend,
+  listHas,
+  listMap,
+  listSlice,
   ownValue,
   quotedList,
-  defineOwn,
   uncurryThis,
 } from './primordials.js';
 import { isSafetensorsDType } from './safetensors-header.js';
@@ -506,8 +507,8 @@ function toFloat32(t: Entry): Float32Array | null {
   if (isFloat32Array(data)) {
     const fits = named === null || named === 'F32' || named === 'F16' || named === 'BF16' || named === 'F64';
     if (!fits) return null;
-    const copy = new Float32Array(lengthOf(data));
-    TypedArrayPrototypeSet(copy, new Float32Array(bufferOf(data), byteOffsetOf(data), lengthOf(data)));
+    const copy = new Float32ArrayCtor(lengthOf(data));
+    TypedArrayPrototypeSet(copy, new Float32ArrayCtor(bufferOf(data), byteOffsetOf(data), lengthOf(data)));
     return copy;
   }
   const tag = typedArrayName(data);

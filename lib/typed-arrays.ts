@@ -6,9 +6,11 @@
 import { trusted } from './is.js';
 import { nodeUtil } from './node-builtins.js';
 import {
+  Float32ArrayCtor,
   ReflectApply,
   ReflectGetOwnPropertyDescriptor,
   TypedArrayPrototype,
+  Uint16ArrayCtor,
   uncurryGetter,
 } from './primordials.js';
 
@@ -49,8 +51,6 @@ export function byteLengthOf(view: ArrayBufferView): number {
 const arrayBufferResizable = ReflectGetOwnPropertyDescriptor(ArrayBuffer.prototype, 'resizable')?.get;
 const sharedArrayBufferGrowable =
   typeof SharedArrayBuffer === 'function' ? ReflectGetOwnPropertyDescriptor(SharedArrayBuffer.prototype, 'growable')?.get : undefined;
-const Float32ArrayCtor = Float32Array;
-const Uint16ArrayCtor = Uint16Array;
 
 // node:util's types.isSharedArrayBuffer: an internal-slot check of any realm that throws nothing.
 // Telling the two kinds apart by calling SharedArrayBuffer's byteLength getter threw a TypeError

@@ -164,6 +164,7 @@ describe('code run by the first load of the addon (child process each)', () => {
     ['reenter-async', 'the same, through forwardAsync of a CBAM block'],
     ['detach', 'x shrunk from inside the load: refused by name, out unwritten'],
     ['throw', 'a built-in that throws inside the load: that call fails coded, the next one loads'],
+    ['patched-globals', 'Object.freeze, Object.assign, JSON.parse and the typed-array constructors replaced before the first call: the calls run, refusals keep their codes'],
   ])('%s: %s', (scenario) => {
     runHostile('first-load.cjs', { SCENARIO: scenario, SQEX_SEED: seed() });
   }, 60_000);

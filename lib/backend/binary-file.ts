@@ -10,6 +10,7 @@
 // path). The size is the open descriptor's, taken after the headers are read.
 
 import type * as FsModule from 'node:fs';
+import { DataViewCtor, Uint8ArrayCtor } from '../primordials.js';
 
 /** The first read: every format's fixed header, and most files' header tables. */
 const HEADER_BYTES = 64 * 1024;
@@ -25,7 +26,7 @@ class HeaderView {
     bytes: Uint8Array,
     private readonly little: boolean,
   ) {
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.view = new DataViewCtor(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   u16(at: number): number | null {
     return at >= 0 && at + 2 <= this.view.byteLength ? this.view.getUint16(at, this.little) : null;
@@ -82,14 +83,14 @@ function elfExtent(head: Uint8Array, read: Reader): Verdict {
     // PN_XNUM: the count is section header 0's sh_info.
     if (shoff === 0) return 'an ELF file whose program header count is in a section table it does not have';
     const sh0 = read(shoff, shentsize, 'its section headers');
-    if (!(sh0 instanceof Uint8Array)) return sh0;
+    if (!(sh0 instanceof Uint8ArrayCtor)) return sh0;
     const info = new HeaderView(sh0, little).u32(is64 ? 44 : 28);
     if (info === null) return 'an ELF section header cut short';
     phnum = info;
   }
   if (phnum > 0 && phentsize < (is64 ? 56 : 32)) return 'ELF program headers shorter than the format defines';
   const table = read(phoff, phnum * phentsize, 'its program headers');
-  if (!(table instanceof Uint8Array)) return table;
+  if (!(table instanceof Uint8ArrayCtor)) return table;
   const t = new HeaderView(table, little);
   for (let i = 0; i < phnum; i++) {
     const at = i * phentsize;
@@ -108,7 +109,7 @@ function fatExtent(head: Uint8Array, wide: boolean, read: Reader): Verdict {
   if (n === null) return 'a Mach-O header cut short';
   const entry = wide ? 32 : 20;
   const table = read(8, n * entry, 'its architecture table');
-  if (!(table instanceof Uint8Array)) return table;
+  if (!(table instanceof Uint8ArrayCtor)) return table;
   const t = new HeaderView(table, false);
   const regions: Extent[] = [];
   for (let i = 0; i < n; i++) {
@@ -128,7 +129,7 @@ function machoExtent(head: Uint8Array, little: boolean, is64: boolean, read: Rea
   const sizeofcmds = h.u32(20);
   if (ncmds === null || sizeofcmds === null) return 'a Mach-O header cut short';
   const cmds = read(is64 ? 32 : 28, sizeofcmds, 'its load commands');
-  if (!(cmds instanceof Uint8Array)) return cmds;
+  if (!(cmds instanceof Uint8ArrayCtor)) return cmds;
   const t = new HeaderView(cmds, little);
   const regions: Extent[] = [];
   let at = 0;
@@ -154,14 +155,14 @@ function peExtent(head: Uint8Array, read: Reader): Verdict {
   const pe = new HeaderView(head, true).u32(0x3c);
   if (pe === null) return 'a DOS header cut short';
   const coff = read(pe, 24, 'its PE header');
-  if (!(coff instanceof Uint8Array)) return coff;
+  if (!(coff instanceof Uint8ArrayCtor)) return coff;
   const c = new HeaderView(coff, true);
   if (c.u32(0) !== 0x00004550) return 'an MZ file with no PE header';
   const nsect = c.u16(6)!;
   const optSize = c.u16(20)!;
   const tableAt = pe + 24 + optSize;
   const table = read(tableAt, nsect * 40, 'its section table');
-  if (!(table instanceof Uint8Array)) return table;
+  if (!(table instanceof Uint8ArrayCtor)) return table;
   const t = new HeaderView(table, true);
   const regions: Extent[] = [];
   for (let i = 0; i < nsect; i++) {
@@ -206,7 +207,7 @@ function withOpenFile<T>(fs: Pick<typeof FsModule, 'openSync' | 'closeSync'>, fi
 
 function checkOpen(fs: Pick<typeof FsModule, 'readSync' | 'fstatSync'>, fd: number): string | null {
   const readAt = (offset: number, length: number): Uint8Array => {
-    const b = new Uint8Array(length);
+    const b = new Uint8ArrayCtor(length);
     let got = 0;
     while (got < length) {
       const n = fs.readSync(fd, b, got, length - got, offset + got);
@@ -255,7 +256,7 @@ const ELF_MACHINES: Readonly<Record<number, string>> = { 0x03: 'ia32', 0x28: 'ar
  */
 export function elfArch(fs: Pick<typeof FsModule, 'openSync' | 'readSync' | 'closeSync'>, file: string): string | null {
   return withOpenFile(fs, file, (fd) => {
-    const b = new Uint8Array(20);
+    const b = new Uint8ArrayCtor(20);
     if (fs.readSync(fd, b, 0, 20, 0) < 20) return null;
     if (!(b[0] === 0x7f && b[1] === 0x45 && b[2] === 0x4c && b[3] === 0x46)) return null;
     const machine = b[5] === 2 ? (b[18]! << 8) | b[19]! : b[18]! | (b[19]! << 8);

@@ -7,6 +7,7 @@
 // file stays in load.ts, which passes its loader in.
 
 import type { NativeBinding, NativeCudaStatus } from './contract.js';
+import { JSONParse, JSONStringify } from '../primordials.js';
 
 /** The manifest's name, in each prebuilds/<platform>-<arch>/ folder that ships CUDA builds. */
 export const CUDA_BUILDS_MANIFEST = 'cuda-builds.json';
@@ -130,7 +131,7 @@ export function readManifest(
   }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = JSONParse(text);
   } catch (err) {
     return { error: `${file} is not valid JSON: ${err instanceof Error ? err.message : String(err)}` };
   }
@@ -144,7 +145,7 @@ export function readManifest(
       typeof e.cudaVersion !== 'string' || !VERSION.test(e.cudaVersion) ||
       typeof e.minDriverVersion !== 'string' || !VERSION.test(e.minDriverVersion)
     ) {
-      return { error: `${file}: an entry is not { file, cudaVersion: "M.m", minDriverVersion: "M.m" }: ${JSON.stringify(entry)}` };
+      return { error: `${file}: an entry is not { file, cudaVersion: "M.m", minDriverVersion: "M.m" }: ${JSONStringify(entry)}` };
     }
     const abs = path.join(dir, e.file);
     if (fs.existsSync(abs)) builds.push({ file: abs, cudaVersion: e.cudaVersion, minDriverVersion: e.minDriverVersion });

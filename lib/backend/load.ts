@@ -11,7 +11,7 @@
 
 import { typeError } from '../arg-errors.js';
 import { nodeFs, nodePath } from '../node-builtins.js';
-import { ArrayIsArray, RegExpPrototypeExec, StringCtor, StringPrototypeStartsWith, defineOwn } from '../primordials.js';
+import { ArrayIsArray, ObjectFreeze, RegExpPrototypeExec, StringCtor, StringPrototypeStartsWith, defineOwn } from '../primordials.js';
 import { tryLoad } from './addon-file.js';
 import type { NativeBinding } from './contract.js';
 import { CUDA_BUILD_ENV, CUDA_BUILDS_MANIFEST, chooseBuild, namesBuild, type CudaBuildInfo, singleBuild } from './cuda-builds.js';
@@ -254,11 +254,12 @@ export class LoadError extends Error {
 
 /** The report frozen, with its attempts and builds: loadReport() and every LoadError share it. */
 function freezeReport(report: LoadReport): LoadReport {
-  for (const a of report.attempts) Object.freeze(a);
-  for (const b of report.cudaBuilds) Object.freeze(b);
-  Object.freeze(report.attempts);
-  Object.freeze(report.cudaBuilds);
-  return Object.freeze(report);
+  // Indexed, with the intrinsic freeze: this runs in the first call's load, after the caller's code.
+  for (let i = 0; i < report.attempts.length; i++) ObjectFreeze(report.attempts[i]);
+  for (let i = 0; i < report.cudaBuilds.length; i++) ObjectFreeze(report.cudaBuilds[i]);
+  ObjectFreeze(report.attempts);
+  ObjectFreeze(report.cudaBuilds);
+  return ObjectFreeze(report);
 }
 
 /**
@@ -276,7 +277,11 @@ interface LoadFailure {
 }
 
 function failureError(f: LoadFailure): Error {
-  if (f.report === null) return Object.assign(new Error(f.message, f.cause === undefined ? undefined : { cause: f.cause }), { code: 'ERR_SQEX_LOAD' });
+  if (f.report === null) {
+    const err = new Error(f.message, f.cause === undefined ? undefined : { cause: f.cause });
+    defineOwn(err, 'code', 'ERR_SQEX_LOAD');
+    return err;
+  }
   return new LoadError(f.report, PACKAGE_ROOT, f.message); // the message kept: no second diagnosis
 }
 

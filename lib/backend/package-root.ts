@@ -2,6 +2,7 @@
 // runs from there or was bundled into an app, and a require() anchored at it.
 
 import { nodeFs, nodeModule, nodePath } from '../node-builtins.js';
+import { JSONParse } from '../primordials.js';
 import { errorCode } from './probe.js';
 
 const path = nodePath;
@@ -68,7 +69,7 @@ export function requireDependency(id: string): unknown {
 export function ownPackage(): { bundled: string | null; version: string | null } {
   if (!HERE) return { bundled: typeof __filename === 'string' ? `an app bundle (its __filename is the relative ${JSON.stringify(__filename)})` : 'an ES-module bundle', version: null };
   try {
-    const pkg = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+    const pkg = JSONParse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
     if (pkg.name === PACKAGE_NAME) return { bundled: null, version: typeof pkg.version === 'string' ? pkg.version : null };
   } catch (err) {
     // No package.json there (or not JSON): bundled. One that cannot be read (the permission

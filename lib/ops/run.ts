@@ -30,7 +30,18 @@ import { allocateArray } from '../alloc.js';
 import { awaitable } from '../awaitable.js';
 import { codedError, rangeError, rangeErrorText, typeError } from '../arg-errors.js';
 import { arrayBufferByteLength, bufferOf, isSharedView, lengthOf } from '../typed-arrays.js';
-import { RegExpPrototypeExec, StringPrototypeStartsWith, TypedArrayPrototypeSet, defineOwn, listAppend, listHas, ownValue } from '../primordials.js';
+import {
+  BigUint64ArrayCtor,
+  Float32ArrayCtor,
+  Float64ArrayCtor,
+  RegExpPrototypeExec,
+  StringPrototypeStartsWith,
+  TypedArrayPrototypeSet,
+  defineOwn,
+  listAppend,
+  listHas,
+  ownValue,
+} from '../primordials.js';
 import type { DType, Layout, Shape4 } from '../types.js';
 import type { OpSpec, Settings, WeightSet, WeightSlots } from './spec.js';
 import { parseOffload, parseSettings } from './spec.js';
@@ -142,7 +153,7 @@ function resolveDeviceWeights(fn: string, spec: OpSpec, ws: WeightSet, o: Device
     const why = 'DeviceTensor and Float32Array weights cannot be mixed in one call';
     throw typeError(fn, `weights.${spec.weightFields[i]}`, `${like} like the other weights (${why})`, slots[i]);
   }
-  const dev = new BigUint64Array(DEV.length);
+  const dev = new BigUint64ArrayCtor(DEV.length);
   for (let i = 0; i < slots.length; i++) {
     const w = slots[i];
     if (w === null || !isDeviceTensor(w)) continue;
@@ -191,7 +202,7 @@ export function prepare(
     throw withLayoutHint(err, settings.layout, shp);
   }
   const ops = resolveOperands(fn, spec, x, shp, settings, opts, ws.slots, 0, undefined);
-  const cfg = new Float64Array(CFG.length);
+  const cfg = new Float64ArrayCtor(CFG.length);
   const cpuFallback = settings.device === 'auto';
   if (ops.kind === 'host') {
     // acceptDevice was false: every slot is a host array or null.
@@ -205,7 +216,7 @@ export function prepare(
 /** The operands with copies of the arrays the op reads (x, residual, weights); out and scaleOut as they are. */
 function inputSnapshot(fn: string, ops: HostOperands): HostOperands {
   const copy = (a: Float32Array): Float32Array => {
-    const c = allocateArray(Float32Array, lengthOf(a), `${fn}'s copy of its inputs for a CPU rerun`);
+    const c = allocateArray(Float32ArrayCtor, lengthOf(a), `${fn}'s copy of its inputs for a CPU rerun`);
     TypedArrayPrototypeSet(c, a);
     return c;
   };
@@ -232,7 +243,7 @@ function callersArray(result: Float32Array, operands: HostOperands, o: HostOpera
 /** The configuration for the CPU: the same, with the device index the CPU ignores set to 0. */
 function cpuCfg(call: PreparedCall, o: HostOperandSet): Float64Array {
   if (!o.cuda || call.cfg[CFG.device] === 0) return call.cfg;
-  const cfg = new Float64Array(call.cfg); // a copy (the typed-array constructor, not the patchable .from)
+  const cfg = new Float64ArrayCtor(call.cfg); // a copy (the typed-array constructor, not the patchable .from)
   cfg[CFG.device] = 0;
   return cfg;
 }
@@ -259,7 +270,7 @@ function deviceResult(native: NativeBinding, o: DeviceOperandSet): DeviceTensor 
  * empty array.
  */
 function emptyHostResult(call: PreparedCall, o: HostOperandSet): Float32Array {
-  return o.out ?? allocateArray(Float32Array, 0, `${call.fn}'s result`);
+  return o.out ?? allocateArray(Float32ArrayCtor, 0, `${call.fn}'s result`);
 }
 
 // The addon's aliasing check by address (native/binding/convert.cpp) catches what lib/ cannot
@@ -320,7 +331,7 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
   }
   const result = deviceResult(native, o);
   if (result.byteLength === 0) return result; // an empty batch: an empty tensor (no memory), or out
-  const dev = call.dev ?? new BigUint64Array(DEV.length);
+  const dev = call.dev ?? new BigUint64ArrayCtor(DEV.length);
   fillDevActivations(dev, o, result);
   try {
     native.cudaForwardDevice(call.cfg, dev, call.dev === null ? hostSlots(call.weights.slots) : null, call.stream);
@@ -358,7 +369,7 @@ export function runAsync(prepared: PreparedCall): Float32Array | DeviceTensor | 
   if (o.kind === 'host') {
     if (o.shape[0] === 0) return emptyHostResult(prepared, o);
     // A block's cfg array is shared by its calls: a CPU fallback after the await needs this call's own copy.
-    const call = o.cuda && prepared.cpuFallback ? { ...prepared, cfg: new Float64Array(prepared.cfg) } : prepared;
+    const call = o.cuda && prepared.cpuFallback ? { ...prepared, cfg: new Float64ArrayCtor(prepared.cfg) } : prepared;
     // Without out, the addon allocates the result itself (it is then nobody else's until the
     // promise resolves with it); the addon stages every other array (host_staging.h).
     const operands = hostOperands(call, o, o.out);
@@ -390,7 +401,7 @@ export function runAsync(prepared: PreparedCall): Float32Array | DeviceTensor | 
   }
   const result = deviceResult(native, o);
   if (result.byteLength === 0) return result;
-  const dev = prepared.dev ?? new BigUint64Array(DEV.length);
+  const dev = prepared.dev ?? new BigUint64ArrayCtor(DEV.length);
   fillDevActivations(dev, o, result);
   // DeviceTensor weights (functions) are read by the kernel too; blocks' slots are host arrays.
   return whileHeld(heldTensors(o, result, prepared.weights.slots), () => {

@@ -110,6 +110,57 @@ async function main() {
       check(false, `second call after the restore: ${e.code} ${e.message}`);
     }
     check(y !== null && y.length === x.length, 'the second call ran');
+  } else if (scenario === 'patched-globals') {
+    // Built-ins replaced after the package was required and before its first call (the load runs
+    // then): Object.freeze / Object.assign / JSON.parse that throw, and global typed-array
+    // constructors that throw. From an attack (2026-12-04): the load froze its report with the
+    // live Object.freeze and made its coded error with the live Object.assign (so `new SEBlock`
+    // and cuda.status() threw the caller's uncoded Error), read package.json with the live
+    // JSON.parse (then called the package "bundled"), and the calls made their cfg arrays with
+    // the global Float64Array. Every call must run as without the patches, and every refusal
+    // keep its code.
+    const F32 = Float32Array;
+    const c = 8;
+    const shape = [2, c, 3, 5];
+    const x = fill(new F32(2 * c * 15), r);
+    const w = { w1: fill(new F32(2 * c), r, 0.2), b1: fill(new F32(2), r), w2: fill(new F32(c * 2), r, 0.2), b2: fill(new F32(c), r) };
+    const saved = {
+      freeze: Object.freeze, assign: Object.assign, parse: JSON.parse,
+      ctors: ['Float32Array', 'Float64Array', 'DataView', 'Uint16Array', 'Uint32Array', 'Uint8Array', 'Int32Array', 'BigUint64Array'].map((k) => [k, globalThis[k]]),
+    };
+    const thrower = (what) => function () { hookRuns++; throw new Error(`the caller's ${what}`); };
+    Object.freeze = thrower('Object.freeze');
+    Object.assign = thrower('Object.assign');
+    JSON.parse = thrower('JSON.parse');
+    for (const [k] of saved.ctors) globalThis[k] = thrower(k);
+    const got = {};
+    const attempt = (name, f) => {
+      try {
+        got[name] = { value: f() };
+      } catch (err) {
+        got[name] = { err };
+      }
+    };
+    attempt('seForward', () => sqex.seForward(x, shape, w));
+    attempt('block', () => new sqex.SEBlock(w, { channels: c }).forward(x, shape));
+    attempt('status', () => sqex.cuda.status());
+    attempt('report', () => sqex.loadReport());
+    attempt('empty', () => sqex.seForward(new F32(0), [0, c, 3, 5], w));
+    attempt('unknown option', () => sqex.seForward(x, shape, w, { laoyut: 'NCHW' }));
+    Object.freeze = saved.freeze;
+    Object.assign = saved.assign;
+    JSON.parse = saved.parse;
+    for (const [k, v] of saved.ctors) globalThis[k] = v;
+    const ok = (name) => got[name] && got[name].err === undefined;
+    const why = (name) => (got[name] && got[name].err ? `${got[name].err.code} ${got[name].err.message}` : 'ran');
+    const expected = sqex.seForward(x, shape, w);
+    check(ok('seForward') && sameBits(got.seForward.value, expected), `seForward: ${why('seForward')}`);
+    check(ok('block') && sameBits(got.block.value, expected), `SEBlock: ${why('block')}`);
+    check(ok('status') && Object.isFrozen(got.status.value) && Object.isFrozen(got.status.value.devices), `cuda.status(): ${why('status')}`);
+    check(ok('report') && got.report.value.binary !== null && got.report.value.bundled === null && Object.isFrozen(got.report.value), `loadReport(): ${why('report')} ${ok('report') ? JSON.stringify(got.report.value.bundled) : ''}`);
+    check(ok('empty') && got.empty.value instanceof F32 && got.empty.value.length === 0, `an empty batch: ${why('empty')}`);
+    const refusal = got['unknown option'].err;
+    check(refusal !== undefined && refusal.code === 'ERR_INVALID_ARG_TYPE' && /did you mean 'layout'/.test(refusal.message), `unknown option: ${why('unknown option')}`);
   } else {
     check(false, `unknown SCENARIO ${scenario}`);
   }
