@@ -27,7 +27,7 @@ __device__ __forceinline__ void apply_chunk(const FusedArgs& a, const T* xs, T* 
     return sc;
   };
   auto finish = [&](float v, int i) -> T {
-    if (rd) v += to_f(rd[i]);
+    if (rd) v = add_residual(v, to_f(rd[i]));
     if (relu) v = relu_f(v);
     return from_f<T>(v);
   };
@@ -126,7 +126,7 @@ __device__ __forceinline__ void apply_chunk(const FusedArgs& a, const T* xs, T* 
 #pragma unroll
     for (int e = 0; e < VE; ++e) {
       float v = f[e] * sc[e];
-      if (rv) v += rf[e];
+      if (rv) v = add_residual(v, rf[e]);
       if (relu) v = relu_f(v);
       f[e] = v;
     }
@@ -156,7 +156,7 @@ __device__ __forceinline__ void scale_vec(const T* xv, const T* r, T* y, bool re
   scale(f);
 #pragma unroll
   for (int e = 0; e < VE; ++e) {
-    if (r) f[e] += rf[e];
+    if (r) f[e] = add_residual(f[e], rf[e]);
     if (relu) f[e] = relu_f(f[e]);
   }
   Vec<T> vy;
@@ -194,7 +194,7 @@ __device__ __forceinline__ void apply_ct(const FusedArgs& a, const T* xs, T* yn,
     }
 #pragma unroll
     for (int e = 0; e < VE; ++e) {
-      if (rn) f[e] += rf[e];
+      if (rn) f[e] = add_residual(f[e], rf[e]);
       if (relu) f[e] = relu_f(f[e]);
     }
     Vec<T> vy;

@@ -205,7 +205,7 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_scale(const FusedArgs a,
         const int64_t off = static_cast<int64_t>(c) * HW + pl;
         float f = to_f(xn[off]);
         f *= __ldg(sn + c) * g_sm[pl];  // (scale_by_sg's product)
-        if (rn) f += to_f(rn[off]);
+        if (rn) f = add_residual(f, to_f(rn[off]));
         if (relu) f = relu_f(f);
         yn[off] = from_f<T>(f);
       };

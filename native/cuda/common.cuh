@@ -97,6 +97,18 @@ __device__ __forceinline__ float min_nan(float a, float b) {
   return (a != a || b != b) ? a + b : fminf(a, b);
 #endif
 }
+// v + r, rounded on its own: the residual add of y = x * s + r. The add's rounding mode keeps
+// ptxas from fusing the multiply before it into an FMA (one rounding), so y rounds twice, as
+// PyTorch's eager `x * s + r` does and as the CPU kernels do (built with -ffp-contract=off).
+__device__ __forceinline__ float add_residual(float v, float r) {
+#if defined(__CUDA_ARCH__)
+  return __fadd_rn(v, r);
+#elif defined(SQEX_CUEMU)
+  return cuemu_fadd_rn(v, r);  // the emulator builds with -ffp-contract=fast, as nvcc fuses
+#else
+  return v + r;
+#endif
+}
 __device__ __forceinline__ float relu_f(float v) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   return max_nan(v, 0.f);

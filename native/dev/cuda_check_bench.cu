@@ -574,6 +574,28 @@ static void check_case(const Case& k) {
       }
       if (ok && serr > 1e-5) { ok = false; why = "scale_out error " + std::to_string(serr); }
     }
+    // The residual add rounds on its own: y = fl32(fl32(x * s) + r), as PyTorch's eager x * s + r
+    // and the CPU kernels (an FMA would round once). Checked exactly against the kernel's own
+    // gates (scale_out), fp32 SE/ECA; the product goes through a volatile so that this host code
+    // cannot fuse it either.
+    if (ok && k.residual && k.scale_out && k.dtype == DType::F32 && k.op != Op::CBAM) {
+      const size_t HW = size_t(k.h) * k.w, C = size_t(k.c);
+      for (size_t i = 0; i < numel; ++i) {
+        const size_t n = i / (C * HW), c = k.layout == Layout::NCHW ? (i / HW) % C : i % C;
+        volatile float prod = float(xr[i]) * sout[0][n * C + c];
+        float want = prod + float(rr[i]);
+        if (k.out_act == OutAct::ReLU && !(want != want) && want < 0.f) want = 0.f;
+        const float got = float(from_storage(k.dtype, out[0].data(), i));
+        if (!((got != got && want != want) || got == want)) {
+          char at[200];
+          std::snprintf(at, sizeof at, "residual add not rounded on its own at %zu: %.9g, fl32(fl32(x*s)+r) %.9g", i,
+                        double(got), double(want));
+          ok = false;
+          why = at;
+          break;
+        }
+      }
+    }
     if (ok && out[0] != out[1]) { ok = false; why = "not bitwise deterministic"; }
     // Bitwise, not by value: a NaN gate never compares equal to itself (the first GPU run of the
     // NaN cases failed 138 checks on this comparison alone).

@@ -172,6 +172,13 @@ inline unsigned cuemu_ld_acquire_u32(const unsigned* p) {
   ::cuemu::spin_yield();  // the callers poll in a loop
   return v;
 }
+// __fadd_rn: an add that nothing fuses with the multiply before it (this build contracts a*b+c as
+// nvcc does): the empty asm makes each operand an opaque, already rounded register value.
+inline float cuemu_fadd_rn(float a, float b) {
+  asm("" : "+x"(a));
+  asm("" : "+x"(b));
+  return a + b;
+}
 inline void cuemu_red_release_add_u32(unsigned* p, unsigned v) { __atomic_fetch_add(p, v, __ATOMIC_RELEASE); }
 
 // Integer min/max as CUDA's device overloads (host C++ has only std::min/std::max).
