@@ -17,6 +17,7 @@ import {
   poisoned,
   product,
   randSEWeights,
+  residualRoundingMismatch,
   residualTol,
   saturated,
   seedNote,
@@ -320,21 +321,13 @@ describe('SE on the CPU: x·s + residual rounds x·s to float32 first, as PyTorc
       for (const outAct of ['none', 'relu'] as const) {
         test(`${shape.join('×')} ${layout} output ${outAct}`, () => {
           const rng = freshRng();
-          const [N, C, H, W] = shape;
-          const hw = H * W;
+          const [N, C] = shape;
           const weights = randSEWeights(rng, C, Math.max(1, C >> 2), { twoFc: true, b1: true, b2: true });
           const x = rng.normals(numel(shape), 3, 0.5);
           const residual = rng.normals(numel(shape), 3);
           const scaleOut = poisoned(N * C);
           const y = seForward(x, shape, weights, { layout, residual, outputActivation: outAct, scaleOut, device: 'cpu' });
-          let bad = -1;
-          for (let i = 0; i < y.length && bad < 0; i++) {
-            const n = Math.floor(i / (C * hw));
-            const c = layout === 'NCHW' ? Math.floor(i / hw) % C : i % C;
-            let v = Math.fround(Math.fround(x[i]! * scaleOut[n * C + c]!) + residual[i]!);
-            if (outAct === 'relu') v = v < 0 ? 0 : v;
-            if (!Object.is(y[i], v)) bad = i;
-          }
+          const bad = residualRoundingMismatch(y, x, residual, scaleOut, shape, layout, outAct === 'relu');
           expect(bad, `first element off: ${bad} ${seedNote(rng)}`).toBe(-1);
         });
       }

@@ -36,6 +36,29 @@ export function numel(shape: Shape4): number {
 }
 
 /**
+ * The first index where y is not fl32(fl32(x·s) + r) (then the output ReLU), -1 if none: SE with a
+ * residual rounds x·s to float32 before adding r, as PyTorch's eager `x * s + r`. scale: the
+ * call's own gates (scaleOut, [N][C]). signedZero false: +0 and -0 count as equal (the ReLU's sign
+ * of zero may differ between devices).
+ */
+export function residualRoundingMismatch(
+  y: ArrayLike<number>, x: ArrayLike<number>, residual: ArrayLike<number>, scale: ArrayLike<number>,
+  shape: readonly number[], layout: 'NCHW' | 'NHWC', relu: boolean, signedZero = true,
+): number {
+  const C = shape[1]!;
+  const hw = shape[2]! * shape[3]!;
+  for (let i = 0; i < y.length; i++) {
+    const n = Math.floor(i / (C * hw));
+    const c = layout === 'NCHW' ? Math.floor(i / hw) % C : i % C;
+    let v = Math.fround(Math.fround(x[i]! * scale[n * C + c]!) + residual[i]!);
+    if (relu) v = v < 0 ? 0 : v;
+    const same = signedZero ? Object.is(y[i], v) : y[i] === v || (y[i] !== y[i] && v !== v);
+    if (!same) return i;
+  }
+  return -1;
+}
+
+/**
  * The absolute error allowance of an output that adds a residual: y = x·s + r can cancel (a
  * 1×1×1×1 sample with x·s ≈ −r), and the add is exact only to u·(|x·s| + |r|), as in PyTorch's
  * separate add, so tol·max|r| bounds the error too, not tol·max|y| alone. 0 without a residual.
