@@ -19,6 +19,7 @@ namespace cuda {
 // Positions of the last sample first: the pooling read them last, so they are the likeliest in L2.
 template <typename T>
 __global__ void __launch_bounds__(kThreads) cbam_passes_maps(const FusedArgs a, int L) {
+  passes_begin();
   constexpr int VE = Vec<T>::kN;
   const int C = a.C, vpp = C / VE;
   const int G = kThreads / L, lane = threadIdx.x % L, grp = threadIdx.x / L;
@@ -72,6 +73,7 @@ __global__ void __launch_bounds__(kThreads) cbam_passes_maps(const FusedArgs a, 
 // in the same order).
 template <typename T, bool kVec>
 __global__ void __launch_bounds__(kThreads) cbam_passes_maps_nchw(const FusedArgs a, int V) {
+  passes_begin();
   constexpr int VE = kVec ? Vec<T>::kN : 1;
   __shared__ double dred[kThreads * VE];
   __shared__ float mred[kThreads * VE];
@@ -146,6 +148,7 @@ constexpr int kPassTapsK = 9;
 // element a thread, the same arithmetic.
 template <typename T, bool NHWC, bool WIDE, bool kVec = true>
 __global__ void __launch_bounds__(kThreads) cbam_passes_scale(const FusedArgs a, int P, int B) {
+  passes_begin();
   static_assert(kVec || !NHWC, "NHWC takes whole vectors of channels");
   constexpr int VE = Vec<T>::kN;
   __shared__ __align__(16) float g_sm[kPassGate];

@@ -45,6 +45,22 @@ constexpr int kAllTapsK = 63;
 #define SQEX_DYNAMIC_SMEM(name) extern __shared__ __align__(16) unsigned char name[]
 #endif
 
+// ---- programmatic dependent launch (sm_90) ----------------------------------------------
+// The passes (two_pass.cuh) are 3-5 kernels in a row on one stream. Launched with programmatic
+// stream serialization (launch_common.cuh, launch_dependent), a kernel's blocks may be scheduled
+// while the kernel before it still runs; passes_begin, the first statement of every passes kernel,
+// waits there until that kernel has completed and its writes are visible (griddepcontrol.wait:
+// a no-op in a grid launched without the attribute), then lets the next kernel be scheduled in
+// turn. Each kernel waits before it touches memory and cannot complete before it waited, so every
+// earlier kernel of the chain has completed too. No-ops before sm_90 and in the emulator, whose
+// launches run one after the other.
+__device__ __forceinline__ void passes_begin() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDACC_VER_MAJOR__) && __CUDACC_VER_MAJOR__ >= 12
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+
 // ---- storage <-> fp32 -------------------------------------------------------------------
 __device__ __forceinline__ float to_f(float v) { return v; }
 __device__ __forceinline__ float to_f(__half v) { return __half2float(v); }

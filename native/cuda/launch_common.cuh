@@ -95,5 +95,54 @@ inline int two_pass_knob() {
   return -1;
 }
 
+// The dev builds' SQEX_PDL knob: "0" launches the passes' kernels without programmatic stream
+// serialization (for the A/B); else they use it wherever the device has it (sm_90 on).
+inline bool pdl_knob() {
+#if defined(SQEX_CUEMU) || defined(SQEX_DEV_KNOBS)
+  const char* f = std::getenv("SQEX_PDL");
+  if (f && f[0] == '0' && f[1] == '\0') return false;
+#endif
+  return true;
+}
+
+// Launches kern on stream, with programmatic stream serialization when pdl (the kernel must begin
+// with passes_begin, common.cuh): its blocks may then be scheduled while the kernel before it in
+// the stream finishes, which hides most of the gap between two launches. CUDA 12 on; the CUDA
+// 11.8 build launches plainly. In the emulator (whose launches run one after the other) a plain
+// launch.
+#if defined(SQEX_CUEMU)
+#define SQEX_LAUNCH_DEPENDENT(pdl, kern, grid, block, smem, stream, ...) \
+  SQEX_LAUNCH(kern, grid, block, smem, stream, __VA_ARGS__)
+#else
+template <typename... KArgs, typename... Args>
+inline cudaError_t launch_dependent(bool pdl, void (*kern)(KArgs...), dim3 grid, dim3 block, size_t smem,
+                                    cudaStream_t stream, Args... args) {
+#if CUDART_VERSION >= 12000
+  if (pdl) {
+    cudaLaunchAttribute at[1];
+    at[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    at[0].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t cfg{};
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = stream;
+    cfg.attrs = at;
+    cfg.numAttrs = 1;
+    return cudaLaunchKernelEx(&cfg, kern, args...);
+  }
+#else
+  (void)pdl;
+#endif
+  kern<<<grid, block, smem, stream>>>(args...);
+  return cudaSuccess;
+}
+
+#define SQEX_LAUNCH_DEPENDENT(pdl, kern, grid, block, smem, stream, ...)                              \
+  SQEX_CUDA_TRY(launch_dependent(pdl, kern, dim3(grid), dim3(block), static_cast<size_t>(smem), stream, \
+                                 __VA_ARGS__),                                                          \
+                "launching a kernel of the passes")
+#endif
+
 }  // namespace cuda
 }  // namespace sqex

@@ -80,6 +80,7 @@ __device__ __forceinline__ void means_of_chunks(const FusedArgs& a, const double
 // (fc1_rows / se_gates, eca_gates, fc1_rows with the max branch / cbam_gates).
 template <int OP, bool WIDE>
 __global__ void __launch_bounds__(kThreads) two_pass_excite(const FusedArgs a, int K) {
+  passes_begin();
   constexpr bool kEca = OP == static_cast<int>(Op::ECA);
   constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
   SQEX_DYNAMIC_SMEM(smem);
@@ -250,6 +251,7 @@ __host__ __device__ inline int64_t passes_fc_smem(int64_t len, int nvec, bool cb
 
 template <int OP, int STAGE>
 __global__ void __launch_bounds__(kThreads) passes_fc(const FusedArgs a, int K, int gs, int S, int rows) {
+  passes_begin();
   constexpr bool kCbam = OP == static_cast<int>(Op::CBAM);
   constexpr int VPS = kCbam ? 2 : 1;  // vectors a sample
   SQEX_DYNAMIC_SMEM(smem);

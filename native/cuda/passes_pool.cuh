@@ -56,6 +56,7 @@ __device__ __forceinline__ void sum_column(const T* xn, int C, int v, int first,
 // the maxes too, into pmax[(n * K + k) * C + c].
 template <typename T, bool kMax = false>
 __global__ void __launch_bounds__(kThreads) two_pass_pool(const FusedArgs a, int K, int ppb, int S, int cw) {
+  passes_begin();
   constexpr int VE = Vec<T>::kN;
   __shared__ double dred[kThreads * VE];
   __shared__ float mred[kMax ? kThreads * VE : 1];
@@ -132,6 +133,7 @@ __global__ void __launch_bounds__(kThreads) two_pass_pool(const FusedArgs a, int
 // warps for the GPU (batch 1, small C, large maps).
 template <typename T, bool kMax>
 __global__ void __launch_bounds__(kThreads) passes_pool_nchw(const FusedArgs a, int K, int ppk) {
+  passes_begin();
   const int64_t items = static_cast<int64_t>(a.N) * a.C * K;
   const int HW = a.HW;
   const T* x = static_cast<const T*>(a.x);

@@ -392,7 +392,9 @@ step_twopass() {
   # capped at min(12, B/15) s; the last two take the batched FCs), then the 100 bench rows the
   # passes may take (all but ECA NCHW) with the fused kernels (SQEX_TWO_PASS=0), the planner's
   # choice and the passes wherever they apply (=1), in the same process pattern as the bench (~50 s
-  # a round expected): fused, planner, forced, then fused and planner again while time is left.
+  # a round expected): fused, planner, the planner without programmatic dependent launch
+  # (SQEX_PDL=0: NOTES-cuda.md, "The passes with programmatic dependent launch"), forced, then
+  # fused and planner again while time is left.
   local t0=$SECONDS cap left run tool cfg log r
   if [ ! -f .gpu/harness.xz ]; then note "twopass: .gpu/harness.xz not carried: skipped"; return; fi
   xz -dc .gpu/harness.xz > /tmp/h-twopass && chmod +x /tmp/h-twopass
@@ -409,14 +411,15 @@ step_twopass() {
     note "twopass $tool $cfg (cap ${cap} s): exit $? — $(grep -E 'RACECHECK SUMMARY|ERROR SUMMARY' "$log" | tail -1)"
   done
   mkdir -p "$results/twopass"
-  for r in fused-1 twopass-1 forced-1 fused-2 twopass-2; do
+  for r in fused-1 twopass-1 nopdl-1 forced-1 fused-2 twopass-2; do
     left=$((B - (SECONDS - t0) - 3))
     if [ "$left" -lt 10 ]; then note "twopass: ${left} s left: $r not run"; break; fi
-    case $r in fused-*) export SQEX_TWO_PASS=0 ;; forced-*) export SQEX_TWO_PASS=1 ;; *) unset SQEX_TWO_PASS ;; esac
+    unset SQEX_PDL
+    case $r in fused-*) export SQEX_TWO_PASS=0 ;; forced-*) export SQEX_TWO_PASS=1 ;; nopdl-*) unset SQEX_TWO_PASS; export SQEX_PDL=0 ;; *) unset SQEX_TWO_PASS ;; esac
     timeout -k 3 $left /tmp/h-twopass bench_twopass "$results/twopass/$r.md" > "$logs/twopass-$r.log" 2>&1
     note "twopass $r: exit $? — $(grep -cE '^\| (SE|ECA|CBAM) ' "$results/twopass/$r.md" 2> /dev/null) rows"
   done
-  unset SQEX_TWO_PASS
+  unset SQEX_TWO_PASS SQEX_PDL
 }
 
 # The CBAM experiment's HEAD harness is the working tree's own (.gpu/harness.xz, --prepare).
