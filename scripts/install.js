@@ -63,13 +63,12 @@ function prebuildProblem() {
 
 /** Why `file` is cut short or damaged (lib/backend/binary-file.ts), or null; null too where dist/ is not built. */
 function truncatedPrebuild(file) {
-  let check;
-  try {
-    check = require('../dist/backend/binary-file.js').truncatedBinary;
-  } catch {
-    return null; // a checkout before build:ts: nothing to check with
-  }
-  return check(fs, file);
+  const checker = path.join(__dirname, '..', 'dist', 'backend', 'binary-file.js');
+  // A checkout before build:ts has no dist/: nothing to check with. Any other failure to load the
+  // checker is this package's own fault, and is thrown, not read as "nothing to check" (an import
+  // added to binary-file.ts once disabled the check silently, and a cut prebuild was loaded).
+  if (!fs.existsSync(checker)) return null;
+  return require(checker).truncatedBinary(fs, file);
 }
 
 // node-gyp as the package manager provides it: npm names its own copy in npm_config_node_gyp;

@@ -12,6 +12,26 @@ const root = path.resolve(__dirname, '..');
 if (!fs.existsSync(path.join(root, 'tsconfig.json')) || !fs.existsSync(path.join(root, 'lib'))) {
   process.exit(0); // an unpacked package: dist/ is already built
 }
+// A checkout whose own `npm install` never ran, installed into another project (`npm install
+// /path/to/checkout`): npm runs this hook there without the checkout's devDependencies, and
+// build:ts died with "tsc: not found" (a newcomer's try, 2026-12-04). Say what to do instead.
+function hasTypeScript() {
+  try {
+    require.resolve('typescript/package.json', { paths: [root] }); // hoisted into a workspace's root too
+    return true;
+  } catch {
+    return false;
+  }
+}
+if (!hasTypeScript()) {
+  console.error(
+    `squeeze-excite: ${root} is a checkout that has not been built: its development dependencies ` +
+      '(TypeScript, cmake-js) are not installed there, so its JavaScript and its native addon cannot be built. ' +
+      `Run \`npm install\` in ${root} first (it compiles both), then install it into your project again; ` +
+      'or install a tarball made there (README, "Quick start").',
+  );
+  process.exit(1);
+}
 // npm names itself in npm_execpath; `npm` on PATH otherwise (running this script by hand).
 const npmCli = process.env.npm_execpath;
 const [cmd, args] = npmCli && /\.[cm]?js$/.test(npmCli) ? [process.execPath, [npmCli]] : ['npm', []];

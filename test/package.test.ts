@@ -371,3 +371,31 @@ describe('install.js in a checkout installed into another project', () => {
     }
   });
 });
+
+describe('prepare.js in a checkout whose own npm install never ran', () => {
+  it('says to run npm install there first, instead of "tsc: not found"', () => {
+    // `npm install /path/to/checkout` in another project runs the checkout's `prepare` without its
+    // devDependencies (a newcomer's try, 2026-12-04).
+    const pkg = mkdtempSync(path.join(tmpdir(), 'sqex-unbuilt-'));
+    try {
+      mkdirSync(path.join(pkg, 'scripts'));
+      mkdirSync(path.join(pkg, 'lib'));
+      writeFileSync(path.join(pkg, 'tsconfig.json'), '{}');
+      copyFileSync(path.join(root, 'scripts', 'prepare.js'), path.join(pkg, 'scripts', 'prepare.js'));
+      let status: number | null = 0;
+      let out = '';
+      try {
+        execFileSync(process.execPath, [path.join(pkg, 'scripts', 'prepare.js')], { cwd: pkg, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      } catch (err) {
+        const e = err as { status: number | null; stdout: string; stderr: string };
+        status = e.status;
+        out = e.stdout + e.stderr;
+      }
+      expect(status, out).toBe(1);
+      expect(out).toContain(`Run \`npm install\` in ${pkg} first`);
+      expect(out).not.toContain('tsc: not found');
+    } finally {
+      rmSync(pkg, { recursive: true, force: true });
+    }
+  });
+});

@@ -10,7 +10,12 @@
 // path). The size is the open descriptor's, taken after the headers are read.
 
 import type * as FsModule from 'node:fs';
-import { DataViewCtor, Uint8ArrayCtor } from '../primordials.js';
+
+// No imports but types: scripts/install.js requires this file alone (a prebuild is checked before
+// anything else of the package runs). The constructors it uses are captured here, as
+// lib/primordials.ts captures them for the rest of the package.
+const Uint8ArrayCtor = Uint8Array;
+const DataViewCtor = DataView;
 
 /** The first read: every format's fixed header, and most files' header tables. */
 const HEADER_BYTES = 64 * 1024;
