@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <new>
 #include <string>
 
 #include "binding/async_worker.h"
@@ -160,7 +161,11 @@ Napi::Value CudaDownloadAsync(const Napi::CallbackInfo& info) {
   // Enqueue the snapshot here, so the download keeps its place in the stream; wait off-thread,
   // into memory this call owns, and copy into dst on this thread once it is checked to still
   // have its length (dst is JS memory: see host_staging.h).
-  auto staged = std::shared_ptr<uint8_t[]>(new uint8_t[dst.bytes]);
+  std::shared_ptr<uint8_t[]> staged(new (std::nothrow) uint8_t[dst.bytes]);
+  if (!staged && dst.bytes > 0) {
+    throw OutOfMemoryError(env, "the host copy an async toHost stages the download in", static_cast<double>(dst.bytes),
+                           "toHostSync() downloads into the result directly, with no second copy; or free memory.");
+  }
   CudaPendingDownload pending;
   Status s = cuda_download_begin(device, staged.get(), ptr, dst.bytes, stream, &pending);
   if (!s.ok()) ThrowStatus(env, s);

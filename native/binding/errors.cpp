@@ -54,15 +54,15 @@ Napi::Error StagingRefusedError(const Napi::Env& env, const std::string& what, d
   return e;
 }
 
-Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, double bytes) {
+Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, double bytes, const char* fix) {
   std::string size;
   if (bytes > 0) {
     char buf[32];
     std::snprintf(buf, sizeof buf, " (%.1f MiB)", bytes / 1048576.0);
     size = buf;
   }
-  auto e = Coded(Napi::Error::New(env, "squeeze-excite: out of host memory: could not allocate " + what + size +
-                                           ". Use a smaller batch, pass `out` to reuse an array, or free memory."),
+  auto e = Coded(Napi::Error::New(env, "squeeze-excite: out of host memory: could not allocate " + what + size + ". " +
+                                           (fix ? fix : "Use a smaller batch, pass `out` to reuse an array, or free memory.")),
                  "ERR_SQEX_OUT_OF_MEMORY");
   if (bytes > 0) SetOwn(e, "bytes", Napi::Number::New(env, bytes));
   return e;

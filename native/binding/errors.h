@@ -20,7 +20,8 @@ Napi::Error ErrorFromStatus(const Napi::Env& env, const Status& s);
 
 // Error with code ERR_SQEX_OUT_OF_MEMORY (and `bytes`): a host allocation of `bytes` for `what`
 // failed. Thrown instead of letting std::bad_alloc or V8's fatal out-of-memory end the process.
-Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, double bytes);
+// fix: the usual fix, when not the calls' (a smaller batch, `out`, free memory).
+Napi::Error OutOfMemoryError(const Napi::Env& env, const std::string& what, double bytes, const char* fix = nullptr);
 // The same for an async call's staging refused before allocating (StagingRefused): says what the
 // system had available and what calls in flight hold, and adds `available` and `reserved` (bytes).
 Napi::Error StagingRefusedError(const Napi::Env& env, const std::string& what, double bytes, double available, double reserved);
