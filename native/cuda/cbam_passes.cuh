@@ -148,7 +148,7 @@ constexpr int kPassTapsK = 9;
 // element a thread, the same arithmetic.
 template <typename T, bool NHWC, bool WIDE, bool kVec = true>
 __global__ void __launch_bounds__(kThreads) cbam_passes_scale(const FusedArgs a, int P, int B) {
-  passes_begin();
+  passes_begin(/*last=*/true);
   static_assert(kVec || !NHWC, "NHWC takes whole vectors of channels");
   constexpr int VE = Vec<T>::kN;
   __shared__ __align__(16) float g_sm[kPassGate];

@@ -52,12 +52,16 @@ constexpr int kAllTapsK = 63;
 // waits there until that kernel has completed and its writes are visible (griddepcontrol.wait:
 // a no-op in a grid launched without the attribute), then lets the next kernel be scheduled in
 // turn. Each kernel waits before it touches memory and cannot complete before it waited, so every
-// earlier kernel of the chain has completed too. No-ops before sm_90 and in the emulator, whose
-// launches run one after the other.
-__device__ __forceinline__ void passes_begin() {
+// earlier kernel of the chain has completed too. The op's last kernel (last) lets nothing start
+// early: what the caller launches next with the attribute (a kernel of theirs whose preamble may
+// write memory before its own wait) waits for the op's completion as after any kernel. No-ops
+// before sm_90 and in the emulator, whose launches run one after the other.
+__device__ __forceinline__ void passes_begin(bool last = false) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900 && defined(__CUDACC_VER_MAJOR__) && __CUDACC_VER_MAJOR__ >= 12
   asm volatile("griddepcontrol.wait;" ::: "memory");
-  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+  if (!last) asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#else
+  (void)last;
 #endif
 }
 
@@ -113,18 +117,20 @@ __device__ __forceinline__ float min_nan(float a, float b) {
   return (a != a || b != b) ? a + b : fminf(a, b);
 #endif
 }
-// v + r, rounded on its own: the residual add of y = x * s + r. The add's rounding mode keeps
-// ptxas from fusing the multiply before it into an FMA (one rounding), so y rounds twice, as
-// PyTorch's eager `x * s + r` does and as the CPU kernels do (built with -ffp-contract=off).
-__device__ __forceinline__ float add_residual(float v, float r) {
+// a + b, rounded on its own: the add's rounding mode keeps ptxas from fusing a multiply before it
+// into an FMA (one rounding), so a product added here was rounded to float first, as in PyTorch's
+// eager ops and the CPU kernels (built with -ffp-contract=off).
+__device__ __forceinline__ float fadd_rn(float a, float b) {
 #if defined(__CUDA_ARCH__)
-  return __fadd_rn(v, r);
+  return __fadd_rn(a, b);
 #elif defined(SQEX_CUEMU)
-  return cuemu_fadd_rn(v, r);  // the emulator builds with -ffp-contract=fast, as nvcc fuses
+  return cuemu_fadd_rn(a, b);  // the emulator builds with -ffp-contract=fast, as nvcc fuses
 #else
-  return v + r;
+  return a + b;
 #endif
 }
+// The residual add of y = x * s + r: x * s rounded, then + r rounded (PyTorch's `x * s + r`).
+__device__ __forceinline__ float add_residual(float v, float r) { return fadd_rn(v, r); }
 __device__ __forceinline__ float relu_f(float v) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   return max_nan(v, 0.f);
@@ -212,13 +218,16 @@ __device__ __forceinline__ void cp_async_wait_all() {
 }
 
 // fp64 accumulation fed by short fp32 runs: fp64 adds are 1/64 rate on consumer GPUs, and a
-// 16-element fp32 run keeps the rounding of |x| ~ 1e4 sums well inside 1e-5.
+// 16-element fp32 run keeps the rounding of |x| ~ 1e4 sums well inside 1e-5. Its callers (CBAM's
+// spatial maps) add products x * s: fadd_rn keeps them rounded to float first, as the README and
+// the CPU kernels take the maps over x * s rounded. (ptxas had not fused them, each product also
+// feeding the max: cbam.cu's sm_90 code came out byte-identical; this keeps it so.)
 struct SumAcc {
   double total = 0.0;
   float run = 0.f;
   int k = 0;
   __device__ __forceinline__ void add(float v) {
-    run += v;
+    run = fadd_rn(run, v);
     if (++k == 16) {
       total += run;
       run = 0.f;

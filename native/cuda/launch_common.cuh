@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <tuple>
+#include <utility>
 
 #include "fused_args.cuh"
 #include "internal.h"
@@ -105,13 +106,38 @@ inline bool pdl_knob() {
   return true;
 }
 
-// Launches kern on stream, with programmatic stream serialization when pdl (the kernel must begin
-// with passes_begin, common.cuh): its blocks may then be scheduled while the kernel before it in
-// the stream finishes, which hides most of the gap between two launches. CUDA 12 on; the CUDA
-// 11.8 build launches plainly. In the emulator (whose launches run one after the other) a plain
-// launch.
+// Whether kern's device code has passes_begin's wait: compiled for compute_90 or later (its
+// ptxVersion, for the current device). A build whose newest PTX is older (a custom
+// SQEX_CUDA_ARCHITECTURES such as "86" JIT-compiled on a Hopper) has none, and must not be launched
+// with the attribute: its blocks could read the previous kernel's results before they are written
+// (a review, 2026-12-04). Cached per (kernel, device).
+inline bool built_for_pdl(const void* kern, int device) {
 #if defined(SQEX_CUEMU)
-#define SQEX_LAUNCH_DEPENDENT(pdl, kern, grid, block, smem, stream, ...) \
+  (void)kern;
+  (void)device;
+  return false;
+#else
+  static std::mutex m;
+  static std::map<std::pair<const void*, int>, bool> cache;
+  std::lock_guard<std::mutex> lock(m);
+  const auto key = std::make_pair(kern, device);
+  const auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  cudaFuncAttributes fa;
+  bool ok = cudaFuncGetAttributes(&fa, kern) == cudaSuccess && fa.ptxVersion >= 90;
+  if (!ok) (void)cudaGetLastError();  // a failed query launches plainly; it leaves no error behind
+  cache[key] = ok;
+  return ok;
+#endif
+}
+
+// Launches kern on stream, with programmatic stream serialization when pdl (the kernel must begin
+// with passes_begin, common.cuh; SQEX_LAUNCH_DEPENDENT also asks built_for_pdl): its blocks may
+// then be scheduled while the kernel before it in the stream finishes, which hides most of the
+// gap between two launches. CUDA 12 on; the CUDA 11.8 build launches plainly. In the emulator
+// (whose launches run one after the other) a plain launch.
+#if defined(SQEX_CUEMU)
+#define SQEX_LAUNCH_DEPENDENT(pdl, device, kern, grid, block, smem, stream, ...) \
   SQEX_LAUNCH(kern, grid, block, smem, stream, __VA_ARGS__)
 #else
 template <typename... KArgs, typename... Args>
@@ -138,9 +164,9 @@ inline cudaError_t launch_dependent(bool pdl, void (*kern)(KArgs...), dim3 grid,
   return cudaSuccess;
 }
 
-#define SQEX_LAUNCH_DEPENDENT(pdl, kern, grid, block, smem, stream, ...)                              \
-  SQEX_CUDA_TRY(launch_dependent(pdl, kern, dim3(grid), dim3(block), static_cast<size_t>(smem), stream, \
-                                 __VA_ARGS__),                                                          \
+#define SQEX_LAUNCH_DEPENDENT(pdl, device, kern, grid, block, smem, stream, ...)                          \
+  SQEX_CUDA_TRY(launch_dependent((pdl) && built_for_pdl(reinterpret_cast<const void*>(kern), device), kern, \
+                                 dim3(grid), dim3(block), static_cast<size_t>(smem), stream, __VA_ARGS__),  \
                 "launching a kernel of the passes")
 #endif
 

@@ -226,26 +226,26 @@ Status launch_two_pass(const OpParams& p, const Weights& w, const Tensors& t, in
   }
   SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass pooling kernel");
   if (!batched) {
-    SQEX_LAUNCH_DEPENDENT(pdl, excite, grid(g_ex), kThreads, static_cast<size_t>(smem_ex), stream, a, static_cast<int>(K));
+    SQEX_LAUNCH_DEPENDENT(pdl, device, excite, grid(g_ex), kThreads, static_cast<size_t>(smem_ex), stream, a, static_cast<int>(K));
     SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass excitation kernel");
   } else {
     if (two_fc) {
-      SQEX_LAUNCH_DEPENDENT(pdl, fc_hidden, grid(g_fch), kThreads, static_cast<size_t>(smem_h), stream, a, static_cast<int>(K),
+      SQEX_LAUNCH_DEPENDENT(pdl, device, fc_hidden, grid(g_fch), kThreads, static_cast<size_t>(smem_h), stream, a, static_cast<int>(K),
                   static_cast<int>(gs), static_cast<int>(S_h), static_cast<int>(rows_h));
       SQEX_CUDA_TRY(cudaGetLastError(), "launching the batched FC kernel");
     }
-    SQEX_LAUNCH_DEPENDENT(pdl, fc_gates, grid(g_fcg), kThreads, static_cast<size_t>(smem_g), stream, a, static_cast<int>(K),
+    SQEX_LAUNCH_DEPENDENT(pdl, device, fc_gates, grid(g_fcg), kThreads, static_cast<size_t>(smem_g), stream, a, static_cast<int>(K),
                 static_cast<int>(gs), static_cast<int>(S_g), static_cast<int>(rows_g));
     SQEX_CUDA_TRY(cudaGetLastError(), "launching the batched gate kernel");
   }
   if constexpr (kCbam) {
     auto scale_k = cbam_scale_k;
-    SQEX_LAUNCH_DEPENDENT(pdl, maps_k, grid(g_maps), kThreads, 0, stream, a, static_cast<int>(NHWC ? L : V));
+    SQEX_LAUNCH_DEPENDENT(pdl, device, maps_k, grid(g_maps), kThreads, 0, stream, a, static_cast<int>(NHWC ? L : V));
     SQEX_CUDA_TRY(cudaGetLastError(), "launching the CBAM spatial-map kernel");
-    SQEX_LAUNCH_DEPENDENT(pdl, scale_k, grid(g_scale), kThreads, 0, stream, a, static_cast<int>(P), static_cast<int>(B));
+    SQEX_LAUNCH_DEPENDENT(pdl, device, scale_k, grid(g_scale), kThreads, 0, stream, a, static_cast<int>(P), static_cast<int>(B));
   } else {
     auto scale_k = two_pass_scale<T, NHWC>;
-    SQEX_LAUNCH_DEPENDENT(pdl, scale_k, grid(g_scale), kThreads, 0, stream, a, static_cast<int>(B));
+    SQEX_LAUNCH_DEPENDENT(pdl, device, scale_k, grid(g_scale), kThreads, 0, stream, a, static_cast<int>(B));
   }
   SQEX_CUDA_TRY(cudaGetLastError(), "launching the two-pass scale kernel");
   *taken = true;

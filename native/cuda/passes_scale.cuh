@@ -12,7 +12,7 @@ namespace cuda {
 // (H*W not whole vectors, e.g. 7x7) each element its own.
 template <typename T, bool NHWC>
 __global__ void __launch_bounds__(kThreads) two_pass_scale(const FusedArgs a, int B) {
-  passes_begin();
+  passes_begin(/*last=*/true);
   constexpr int VE = Vec<T>::kN;
   const int C = a.C;
   const int nvec = NHWC ? C / VE * a.HW : C * a.HW / VE;

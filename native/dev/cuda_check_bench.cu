@@ -431,6 +431,16 @@ static void place_nonfinite_taps(const Case& k, HostWeights& W) {
   }
 }
 
+// The stream the checks run on: one non-blocking stream for the process (check_case).
+static cudaStream_t check_stream() {
+  static cudaStream_t s = [] {
+    cudaStream_t st = nullptr;
+    CK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    return st;
+  }();
+  return s;
+}
+
 static void check_case(const Case& k) {
   // SQEX_CASE=<substring>: only the cases whose label contains it (e.g. for the CPU emulator)
   static const char* only = std::getenv("SQEX_CASE");
@@ -497,7 +507,11 @@ static void check_case(const Case& k) {
     t.y = y;
     t.residual = k.residual ? rb + k.x_offset * es : nullptr;
     t.scale_out = sb;
-    Status st = cuda_forward(p, w, t, 0, nullptr);
+    // On a non-blocking stream (after the legacy stream's uploads and poison are done): the
+    // passes' programmatic dependent launches take effect there (on the legacy NULL stream they
+    // might not), so every check exercises them on sm_90.
+    CK(cudaDeviceSynchronize());
+    Status st = cuda_forward(p, w, t, 0, check_stream());
     if (!st.ok()) {
       ok = false;
       why = "status: " + st.message;

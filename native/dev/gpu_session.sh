@@ -243,12 +243,25 @@ step_tests() {
 
 step_harness() {
   budget harness 150 30 || return
+  local t0h=$SECONDS
   if [ -f .gpu/harness.xz ] && xz -dc .gpu/harness.xz > /tmp/cuda_check_bench && chmod +x /tmp/cuda_check_bench; then
     # Every kernel path against the float64 reference on fresh data (SE/ECA/CBAM x fp32/fp16/bf16 x
     # layouts, |x| ~ 1e4, chunked and grouped paths), then the 504 NaN/Inf cases.
     # (line-buffered: a crash or the timeout keeps every line printed so far)
     timeout -k 5 $B stdbuf -oL /tmp/cuda_check_bench check > "$logs/harness-check.log" 2>&1
     note "harness check (every kernel path, then the 504 NaN/Inf cases): exit $? — $(grep -E 'checks:' "$logs/harness-check.log" | tail -1); $(grep -c '^FAIL' "$logs/harness-check.log") FAIL lines"
+    # The passes wherever they apply, with and without programmatic dependent launch (SQEX_PDL=0):
+    # both must pass, with equal digests (NOTES-cuda.md, "The passes with programmatic dependent
+    # launch"; the checks run on a non-blocking stream, where PDL takes effect). ~25 s each.
+    local half=$(( (B - (SECONDS - t0h)) / 2 - 2 )) v
+    for v in 1 0; do
+      if [ "$half" -lt 15 ]; then note "harness pdl=$v: ${half} s left: not run"; continue; fi
+      SQEX_TWO_PASS=1 SQEX_DIGEST=1 SQEX_PDL=$v timeout -k 5 $half stdbuf -oL /tmp/cuda_check_bench check > "$logs/harness-forced-pdl$v.log" 2>&1
+      note "harness forced passes, pdl=$v: exit $? — $(grep -E 'checks:' "$logs/harness-forced-pdl$v.log" | tail -1)"
+    done
+    if [ -s "$logs/harness-forced-pdl1.log" ] && [ -s "$logs/harness-forced-pdl0.log" ]; then
+      note "harness forced passes: digests with and without PDL: $(diff <(grep -o 'y#[0-9a-f]*' "$logs/harness-forced-pdl1.log") <(grep -o 'y#[0-9a-f]*' "$logs/harness-forced-pdl0.log") | grep -c '^<') differ of $(grep -c 'y#' "$logs/harness-forced-pdl1.log")"
+    fi
   else
     note "harness: .gpu/harness.xz not carried: skipped"
   fi
