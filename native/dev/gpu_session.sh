@@ -27,7 +27,9 @@
 # (cbamtime ecatime async crossover cluster when named). Measured on the H200 (2026-12-04): tests
 # ~40 s, cuda11 ~45, harness 25, memcheck ~20, racecheck ~60 of its 120, timm 34, full bench ~60,
 # peers 117. Budgets (s), default steps: max(120, 80, 150 + 45 + 120 + 30) + timm 100 + twopass 200
-# + bench 220 + peers 180 = 1045 at most, ~580 in practice (twopass not yet run: ~70 + 130 expected). Every step's budget is also cut to what is left before a deadline
+# + bench 220 + peers 180 = 1045 at most, ~580 in practice (twopass not yet run: ~70 + 130 expected;
+# the harness step's forced-passes pair with and without PDL, added 2026-12-04: ~50 s more in its
+# lane, expected). Every step's budget is also cut to what is left before a deadline
 # (GPU_SESSION_DEADLINE_S, default 540 s after the start; the call's 600 s keeps ~60 s for
 # unpacking, the archives and the transfer), and a step that would get less than it needs is
 # skipped and says so. Most steps end well before their budget (the last run's tests took ~60 s of
