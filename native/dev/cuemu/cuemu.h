@@ -175,9 +175,14 @@ inline unsigned cuemu_ld_acquire_u32(const unsigned* p) {
 // __fadd_rn: an add that nothing fuses with the multiply before it (this build contracts a*b+c as
 // nvcc does): the empty asm makes each operand an opaque, already rounded register value.
 inline float cuemu_fadd_rn(float a, float b) {
+#if defined(__x86_64__) || defined(__i386__)
   asm("" : "+x"(a));
   asm("" : "+x"(b));
   return a + b;
+#else
+  volatile float va = a, vb = b;
+  return va + vb;
+#endif
 }
 inline void cuemu_red_release_add_u32(unsigned* p, unsigned v) { __atomic_fetch_add(p, v, __ATOMIC_RELEASE); }
 
