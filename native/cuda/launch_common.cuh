@@ -124,8 +124,9 @@ inline bool built_for_pdl(const void* kern, int device) {
   const auto it = cache.find(key);
   if (it != cache.end()) return it->second;
   cudaFuncAttributes fa;
-  bool ok = cudaFuncGetAttributes(&fa, kern) == cudaSuccess && fa.ptxVersion >= 90;
-  if (!ok) (void)cudaGetLastError();  // a failed query launches plainly; it leaves no error behind
+  const bool queried = cudaFuncGetAttributes(&fa, kern) == cudaSuccess;
+  if (!queried) (void)cudaGetLastError();  // a failed query launches plainly; it leaves no error behind
+  const bool ok = queried && fa.ptxVersion >= 90;
   cache[key] = ok;
   return ok;
 #endif
