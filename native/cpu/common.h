@@ -68,9 +68,10 @@ struct Kernels {
   // As accum_rows, and mx[c] = max(mx[c], x[row, c]).
   void (*accum_max_rows)(const float* x, int64_t rows, int64_t c_count, int64_t ldx, double* acc, float* mx,
                          int64_t span_bytes);
-  // y[i] = x[i] * s (+ r[i]) (then relu); r may be null. stream: non-temporal
-  // stores (for outputs much larger than the caches).
-  void (*scale)(const float* x, float s, const float* r, float* y, int64_t n, bool relu, bool stream);
+  // y[p * hw + i] = x[p * hw + i] * s[p] (+ r[p * hw + i]) (then relu) for p < planes, i < hw;
+  // r may be null. stream: non-temporal stores (for outputs much larger than the caches).
+  void (*scale_planes)(const float* x, const float* s, const float* r, float* y, int64_t planes, int64_t hw,
+                       bool relu, bool stream);
   // y[row, c] = x[row, c] * s[c] (+ r[row, c]) (relu), rows of c_count contiguous floats.
   void (*scale_rows)(const float* x, const float* s, const float* r, float* y, int64_t rows,
                      int64_t c_count, bool relu, bool stream);
@@ -84,7 +85,7 @@ struct Kernels {
   // CBAM, NHWC: the same for `rows` pixel rows of c_count contiguous floats.
   void (*chan_stats_rows)(const float* x, const float* s, int64_t c_count, int64_t rows, double* mean,
                           double* max);
-  // y[i] = (x[i] * s) * g[i]; stream: non-temporal stores, as scale's.
+  // y[i] = (x[i] * s) * g[i]; stream: non-temporal stores, as scale_planes'.
   void (*scale_gate_plane)(const float* x, float s, const float* g, float* y, int64_t n, bool stream);
   // y[row, c] = (x[row, c] * s[c]) * g[row]; stream: non-temporal stores, as scale_rows'.
   void (*scale_gate_rows)(const float* x, const float* s, const float* g, float* y, int64_t rows,

@@ -43,6 +43,7 @@ static inline vf vmul(vf a, vf b) { return a * b; }
 static inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 static inline vf vrelu(vf v) { return v < 0.f ? 0.f : v; }
 static inline vf vcanon(vf v) { return v == v ? v : kCanonicalNaNf; }
+static inline vf vsel_lo(int k, vf a, vf b) { return k > 0 ? a : b; }
 typedef double vd;
 static inline vd vd_zero() { return 0.0; }
 static inline vd vd_ld(const double* p) { return *p; }
@@ -86,6 +87,11 @@ static inline vf vrelu(vf v) { return _mm_max_ps(_mm_setzero_ps(), v); }
 static inline vf vcanon(vf v) {
   const __m128 nan = _mm_cmpunord_ps(v, v);
   return _mm_or_ps(_mm_and_ps(nan, _mm_set1_ps(kCanonicalNaNf)), _mm_andnot_ps(nan, v));
+}
+// Lanes [0, k) from a, the rest from b.
+static inline vf vsel_lo(int k, vf a, vf b) {
+  const __m128 lo = _mm_castsi128_ps(_mm_cmplt_epi32(_mm_setr_epi32(0, 1, 2, 3), _mm_set1_epi32(k)));
+  return _mm_or_ps(_mm_and_ps(lo, a), _mm_andnot_ps(lo, b));
 }
 struct vd {
   __m128d lo, hi;
@@ -151,6 +157,10 @@ static inline vf vmax(vf a, vf b) { return _mm256_max_ps(a, b); }
 static inline vf vrelu(vf v) { return _mm256_max_ps(_mm256_setzero_ps(), v); }
 static inline vf vcanon(vf v) {
   return _mm256_blendv_ps(v, _mm256_set1_ps(kCanonicalNaNf), _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+static inline vf vsel_lo(int k, vf a, vf b) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_blendv_ps(b, a, _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(k), lane)));
 }
 struct vd {
   __m256d lo, hi;
@@ -281,6 +291,9 @@ static inline vf vrelu(vf v) { return _mm512_max_ps(_mm512_setzero_ps(), v); }
 static inline vf vcanon(vf v) {
   return _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), _mm512_set1_ps(kCanonicalNaNf));
 }
+static inline vf vsel_lo(int k, vf a, vf b) {
+  return _mm512_mask_blend_ps(static_cast<__mmask16>((1u << k) - 1u), b, a);
+}
 struct vd {
   __m512d lo, hi;
 };
@@ -354,6 +367,10 @@ static inline vf vrelu(vf v) {
   return vbslq_f32(vcltq_f32(v, z), z, v);
 }
 static inline vf vcanon(vf v) { return vbslq_f32(vceqq_f32(v, v), v, vdupq_n_f32(kCanonicalNaNf)); }
+static inline vf vsel_lo(int k, vf a, vf b) {
+  static const uint32_t kLane[4] = {0, 1, 2, 3};
+  return vbslq_f32(vcltq_u32(vld1q_u32(kLane), vdupq_n_u32(uint32_t(k))), a, b);
+}
 struct vd {
   float64x2_t lo, hi;
 };

@@ -5,7 +5,8 @@
 // Expected in the including namespace:
 //   vf (W float lanes), vld, vst, vst_nt (aligned streaming store), vfence, vset, vzero, vadd,
 //   vmul, vmax (may drop NaN: x86 MAXPS does), vrelu (v < 0 ? 0 : v: keeps a NaN v and -0),
-//   vcanon (v, or the quiet NaN 0x7fc00000 where v is NaN);
+//   vcanon (v, or the quiet NaN 0x7fc00000 where v is NaN), vsel_lo(k, a, b) (lanes [0, k) of a,
+//   the rest of b; 0 < k < W);
 //   vd (W double lanes): vd_zero, vd_ld, vd_st, vd_addf(a, v) = a + double(v),
 //   vd_addf_mem(a, p) = a + double(p[0..W)) (the same sum, converting straight from memory),
 //   vd_fmaf(a, v, p) = a + double(v) * p[0..W), vd_sum (sum of the lanes);
@@ -346,69 +347,6 @@ static inline bool vec_aligned(const float* p) {
 // anywhere on one; on a Xeon VM SE 1x240x28x28 ran 45-48 -> 28-37 us; NOTES-cpu.md item 58).
 static constexpr int64_t kPeelMin = 8 * W;
 
-template <bool HasR, bool Relu, bool NT>
-static void scale_t(const float* x, float s, const float* r, float* y, int64_t n) {
-  const vf vs = vset(s);
-  int64_t i = 0;
-  if (NT || n >= kPeelMin)
-    for (; i < n && !vec_aligned(y + i); ++i) {
-      float v = x[i] * s;
-      if (HasR) v += r[i];
-      if (Relu) v = v < 0.f ? 0.f : v;
-      y[i] = canon_f(v);
-    }
-  for (; i + 2 * W <= n; i += 2 * W) {
-    vf a = vmul(vld(x + i), vs), b = vmul(vld(x + i + W), vs);
-    if (HasR) {
-      a = vadd(a, vld(r + i));
-      b = vadd(b, vld(r + i + W));
-    }
-    if (Relu) {
-      a = vrelu(a);
-      b = vrelu(b);
-    }
-    if (NT) {
-      vst_nt(y + i, vcanon(a));
-      vst_nt(y + i + W, vcanon(b));
-    } else {
-      vst(y + i, vcanon(a));
-      vst(y + i + W, vcanon(b));
-    }
-  }
-  if (W >= 16 && i + W <= n) {
-    vf a = vmul(vld(x + i), vs);
-    if (HasR) a = vadd(a, vld(r + i));
-    if (Relu) a = vrelu(a);
-    if (NT) {
-      vst_nt(y + i, vcanon(a));
-    } else {
-      vst(y + i, vcanon(a));
-    }
-    i += W;
-  }
-  for (; i < n; ++i) {
-    float v = x[i] * s;
-    if (HasR) v += r[i];
-    if (Relu) v = v < 0.f ? 0.f : v;
-    y[i] = canon_f(v);
-  }
-  if (NT) vfence();
-}
-
-static void k_scale(const float* x, float s, const float* r, float* y, int64_t n, bool relu, bool stream) {
-  if (stream) {
-    if (r) {
-      relu ? scale_t<true, true, true>(x, s, r, y, n) : scale_t<true, false, true>(x, s, r, y, n);
-    } else {
-      relu ? scale_t<false, true, true>(x, s, r, y, n) : scale_t<false, false, true>(x, s, r, y, n);
-    }
-  } else if (r) {
-    relu ? scale_t<true, true, false>(x, s, r, y, n) : scale_t<true, false, false>(x, s, r, y, n);
-  } else {
-    relu ? scale_t<false, true, false>(x, s, r, y, n) : scale_t<false, false, false>(x, s, r, y, n);
-  }
-}
-
 // The row passes, flat. The rows of a call are one contiguous run of rows * cc floats: scalars up
 // to the first W-aligned y, then aligned W-wide stores (non-temporal when streaming) whatever C
 // and y's offset (Node's large arrays sit 16 bytes off a cache line), then a scalar tail. A
@@ -555,6 +493,82 @@ static void k_scale_rows(const float* x, const float* s, const float* r, float* 
     relu ? scale_rows_pick<true, true>(x, s, r, y, rows, cc, stream) : scale_rows_pick<true, false>(x, s, r, y, rows, cc, stream);
   } else {
     relu ? scale_rows_pick<false, true>(x, s, r, y, rows, cc, stream) : scale_rows_pick<false, false>(x, s, r, y, rows, cc, stream);
+  }
+}
+
+// SE's and ECA's NCHW output: y[p, i] = x[p, i] * s[p] (+ r[p, i]) (relu) over `planes`
+// contiguous planes of hw floats, walked flat as the row passes are: scalars up to the first
+// W-aligned y, then aligned W-wide stores (non-temporal when streaming), a vector that crosses a
+// plane end taking s[p] in its first lanes and s[p + 1] in the rest (hw >= W: it reaches no
+// further), then a scalar tail. One call per plane aligned nothing under kPeelMin floats (7x7
+// planes: every other store split a line) and paid a call and a tail per plane; 2048 planes of 49
+// floats ran 15.5 -> 10.6 us flat on a Xeon VM (one thread, in L2; NOTES-cpu.md item 72). Planes
+// narrower than W go element by element. The same products in every loop, one NaN (canon_f).
+template <bool NT, bool HasR, bool Relu>
+static void scale_planes_walk(const float* x, const float* s, const float* r, float* y, int64_t planes, int64_t hw) {
+  const ResidualReluOp<HasR, Relu> op{r};
+  const int64_t n = planes * hw;
+  int64_t i = 0, p = 0, o = 0;  // element i is element o of plane p
+  auto one = [&]() {
+    y[i] = canon_f(op.one(x[i] * s[p], i, p));
+    ++i;
+    if (++o == hw) o = 0, ++p;
+  };
+  auto put = [&](float* q, vf v) {
+    if (NT) {
+      vst_nt(q, vcanon(v));
+    } else {
+      vst(q, vcanon(v));
+    }
+  };
+  if (hw >= W) {
+    if (NT || n >= kPeelMin)  // (a run this short is not worth the scalar head)
+      while (i < n && !vec_aligned(y + i)) one();
+    while (n - i >= W) {
+      const int64_t left = hw - o;  // of plane p
+      if (left < W) {  // the vector crosses into plane p + 1
+        const vf vs = vsel_lo(int(left), vset(s[p]), vset(s[p + 1]));
+        put(y + i, op.lanes(vmul(vld(x + i), vs), i, vzero()));
+        i += W;
+        ++p;
+        o = W - left;
+        continue;
+      }
+      const vf vs = vset(s[p]);
+      const int64_t m = std::min(left, n - i) / W * W;
+      int64_t j = 0;
+      for (; j + 2 * W <= m; j += 2 * W) {
+        const vf a = op.lanes(vmul(vld(x + i + j), vs), i + j, vzero());
+        const vf b = op.lanes(vmul(vld(x + i + j + W), vs), i + j + W, vzero());
+        put(y + i + j, a);
+        put(y + i + j + W, b);
+      }
+      if (j < m) put(y + i + j, op.lanes(vmul(vld(x + i + j), vs), i + j, vzero()));
+      i += m;
+      o += m;
+      if (o == hw) o = 0, ++p;
+    }
+  }
+  while (i < n) one();
+  if (NT) vfence();
+}
+
+template <bool HasR, bool Relu>
+static void scale_planes_pick(const float* x, const float* s, const float* r, float* y, int64_t planes, int64_t hw,
+                              bool stream) {
+  if (stream) {
+    scale_planes_walk<true, HasR, Relu>(x, s, r, y, planes, hw);
+  } else {
+    scale_planes_walk<false, HasR, Relu>(x, s, r, y, planes, hw);
+  }
+}
+
+static void k_scale_planes(const float* x, const float* s, const float* r, float* y, int64_t planes, int64_t hw,
+                           bool relu, bool stream) {
+  if (r) {
+    relu ? scale_planes_pick<true, true>(x, s, r, y, planes, hw, stream) : scale_planes_pick<true, false>(x, s, r, y, planes, hw, stream);
+  } else {
+    relu ? scale_planes_pick<false, true>(x, s, r, y, planes, hw, stream) : scale_planes_pick<false, false>(x, s, r, y, planes, hw, stream);
   }
 }
 
@@ -715,7 +729,7 @@ static void k_chan_stats_rows(const float* x, const float* s, int64_t cc, int64_
   }
 }
 
-// CBAM's output pass; streaming stores as in scale_t (outputs of g_stream_min_bytes and more).
+// CBAM's output pass; streaming stores as in scale_planes_walk (outputs of g_stream_min_bytes and more).
 template <bool NT>
 static void scale_gate_plane_t(const float* x, float s, const float* g, float* y, int64_t n) {
   const vf vs = vset(s);
@@ -791,7 +805,7 @@ static void k_conv2_flat(const double* p0, const double* p1, int64_t wp, const f
 }
 
 static const Kernels kTable = {
-    kIsaName,       k_sum,     k_sum_max, k_accum_rows,        k_accum_max_rows,   k_scale,
+    kIsaName,       k_sum,     k_sum_max, k_accum_rows,        k_accum_max_rows,   k_scale_planes,
     k_scale_rows,   k_fc,      k_chan_stats_planes, k_chan_stats_rows, k_scale_gate_plane,
     k_scale_gate_rows, k_gate_rows,         k_conv2_flat,
 };

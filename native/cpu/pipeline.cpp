@@ -103,7 +103,7 @@ void run_sample(const OpParams& p, const Tensors& t, ExciteFn excite, void* ctx,
   excite(ctx, slot, z, 1, s);
   if (t.scale_out) std::memcpy(t.scale_out + n * cc, s, size_t(cc) * sizeof(float));
   if (p.layout == Layout::NCHW) {
-    for (int64_t c = 0; c < cc; ++c) kn.scale(xs + c * hw, s[c], rs ? rs + c * hw : nullptr, ys + c * hw, hw, relu, stream);
+    kn.scale_planes(xs, s, rs, ys, cc, hw, relu, stream);
   } else {
     kn.scale_rows(xs, s, rs, ys, hw, cc, relu, stream);
   }
@@ -247,8 +247,7 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
           split->tail(ctx, z.data(), nb, r0, r1, s.data());
           if (t.scale_out) std::memcpy(t.scale_out + n0 * cc + r0, s.data() + r0, size_t(r1 - r0) * sizeof(float));
         }
-        for (int64_t r = r0; r < r1; ++r)
-          kn.scale(xb + r * hw, s[size_t(r)], rb ? rb + r * hw : nullptr, yb + r * hw, hw, relu, stream);
+        kn.scale_planes(xb + r0 * hw, s.data() + r0, rb ? rb + r0 * hw : nullptr, yb + r0 * hw, r1 - r0, hw, relu, stream);
       }, threads);
     } else {
       parallel_for(tasks, [&](int64_t i) {

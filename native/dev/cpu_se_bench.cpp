@@ -242,7 +242,7 @@ static Status se_two_pass(const OpParams& p, const Weights& w, const Tensors& t)
     cpu::parallel_for(T, [&](int64_t i) {
       int64_t a, b;
       cpu::split_range(N * C, T, i, &a, &b);
-      for (int64_t row = a; row < b; ++row) kn.scale(x + row * HW, s[row], r ? r + row * HW : nullptr, y + row * HW, HW, relu, false);
+      kn.scale_planes(x + a * HW, s.data() + a, r ? r + a * HW : nullptr, y + a * HW, b - a, HW, relu, false);
     });
   } else {
     std::vector<double> acc(N * C, 0.0);
@@ -286,8 +286,7 @@ static Status se_sample_per_task(const OpParams& p, const Weights& w, const Tens
     excite_serial(p, w, z.data(), 1, s.data());
     if (t.scale_out) std::memcpy(t.scale_out + n * C, s.data(), C * 4);
     if (p.layout == Layout::NCHW) {
-      for (int64_t c = 0; c < C; ++c)
-        kn.scale(xs + c * HW, s[c], r ? r + n * S + c * HW : nullptr, y + n * S + c * HW, HW, relu, false);
+      kn.scale_planes(xs, s.data(), r ? r + n * S : nullptr, y + n * S, C, HW, relu, false);
     } else {
       kn.scale_rows(xs, s.data(), r ? r + n * S : nullptr, y + n * S, HW, C, relu, false);
     }
@@ -405,7 +404,7 @@ static void check_all() {
   }
 }
 
-// The output passes (NHWC: scale_rows, CBAM's scale_gate_rows; NCHW: scale, scale_gate_plane)
+// The output passes (NHWC: scale_rows, CBAM's scale_gate_rows; NCHW: scale_planes, scale_gate_plane)
 // against their contract, bit for bit, NaN bits included: y[row, c] = x[row, c] * s[c]
 // (+ r[row, c]) (relu: v < 0 ? 0 : v, which keeps -0 and NaN), and (x[row, c] * s[c]) * g[row],
 // with every NaN output the one quiet NaN 0x7fc00000 (kernels_impl.h canon_f), streamed and not.
@@ -446,8 +445,9 @@ static void check_row_scale() {
         std::vector<float> ybuf(static_cast<size_t>(n + 32));
         float* y = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(ybuf.data()) + 63) & ~uintptr_t(63)) + yoff;
         // 0-5: the row passes (scale_rows plain, + residual (relu on odd offsets), + relu alone;
-        // scale_gate_rows), streamed on odd modes; 8-11: the plane passes over the whole run
-        // (scale with s[0], scale_gate_plane with g over the run), streamed on odd modes.
+        // scale_gate_rows), streamed on odd modes; 8-11: the plane passes (scale_planes over `rows`
+        // planes of cc floats, a vector crossing plane ends wherever cc >= W; scale_gate_plane with
+        // s[0] and g over the run), streamed on odd modes.
         for (int mode = 0; mode < 12; ++mode) {
           if (mode == 6 || mode == 7) continue;
           const bool stream = mode & 1, plane = mode >= 8, gate = mode == 4 || mode == 5 || mode >= 10;
@@ -463,7 +463,7 @@ static void check_row_scale() {
             if (gate) {
               kn.scale_gate_plane(x.data(), s[0], gfull.data(), y, n, stream);
             } else {
-              kn.scale(x.data(), s[0], has_r ? r.data() : nullptr, y, n, relu, stream);
+              kn.scale_planes(x.data(), gt.data(), has_r ? r.data() : nullptr, y, rows, cc, relu, stream);
             }
           } else if (gate) {
             kn.scale_gate_rows(x.data(), s.data(), gt.data(), y, rows, cc, stream);
@@ -473,8 +473,10 @@ static void check_row_scale() {
           int64_t bad = -1;
           float want = 0;
           for (int64_t i = 0; i < n && bad < 0; ++i) {
-            const int64_t row = i / cc, c = plane ? 0 : i % cc;
-            float v = x[size_t(i)] * s[size_t(c)];
+            const int64_t row = i / cc, c = i % cc;
+            // scale_planes: `rows` planes of cc floats, plane p's s gt[p]; scale_gate_plane: s[0].
+            const float sv = plane ? (gate ? s[0] : gt[size_t(row)]) : s[size_t(c)];
+            float v = x[size_t(i)] * sv;
             if (gate) v = v * gt[size_t(row)];
             if (has_r) v += r[size_t(i)];
             if (relu) v = v < 0.f ? 0.f : v;
@@ -490,7 +492,7 @@ static void check_row_scale() {
             if (bad < n) std::memcpy(&yb, &y[bad], 4);
             std::memcpy(&wb, &want, 4);
             std::printf("FAIL %s %s%s%s%s rows=%lld c=%lld y+%d: element %lld = 0x%08x (want 0x%08x)%s\n", kn.name,
-                        plane ? (gate ? "scale_gate_plane" : "scale") : (gate ? "scale_gate_rows" : "scale_rows"),
+                        plane ? (gate ? "scale_gate_plane" : "scale_planes") : (gate ? "scale_gate_rows" : "scale_rows"),
                         stream ? " stream" : "", has_r ? " residual" : "", relu ? " relu" : "", (long long)rows,
                         (long long)cc, yoff, (long long)bad, yb, wb, bad == n ? " (a store outside y)" : "");
           }
