@@ -115,6 +115,9 @@ const SHAPES = [
 
 // How long the round waits after onnxruntime's stints for its workers to stop spinning (below).
 const ORT_SPIN_MS = 100;
+// The busy work before each call of the after-other-work stint: longer than the pool's workers spin
+// after a job (50 us), as the layers between two SE blocks of a network are.
+const GAP_MS = 0.5;
 
 /**
  * Times stints in rounds: each round runs every stint once, `stint` calls back to back, the first
@@ -123,6 +126,7 @@ const ORT_SPIN_MS = 100;
  * run around each stint, untimed; either may return a promise, which is awaited). Returns { [name]: ms per call[] }.
  */
 async function timeRounds(stints, { reps, rounds }) {
+  // st.gapMs: each call of the stint follows that long of busy work on this thread (untimed).
   const stint = Math.max(3, Math.ceil(reps / rounds) + 1);
   const samples = Object.fromEntries(stints.map((st) => [st.name, []]));
   for (let r = 0; r < rounds; r++) {
@@ -131,6 +135,10 @@ async function timeRounds(stints, { reps, rounds }) {
       await st.before?.();
       try {
         for (let k = 0; k < stint; k++) {
+          if (st.gapMs) {
+            const g0 = performance.now();
+            while (performance.now() - g0 < st.gapMs);
+          }
           const t0 = performance.now();
           if (st.async) await st.run();
           else st.run();
@@ -288,7 +296,10 @@ async function startBusyLoop(pin) {
  * Each row is timed in rounds (timeRounds), every round running a stint of each of: the memcpy,
  * the op with `out` (ms, its median; msP10, msP90), the default call form (no out: a new array per
  * call; newMs = its mean, newMedianMs; newRatio = newMs / outMeanMs, the out form's mean in the
- * same rounds: means, so that the garbage collections the new arrays cause count), and, where
+ * same rounds: means, so that the garbage collections the new arrays cause count), the op with
+ * `out` after GAP_MS of busy work on this thread before each call (gapMs, its median; gapRatio =
+ * gapMs / ms: an app's other layers between calls, long enough for the pool's workers to go to
+ * sleep; NOTES-cpu.md item 73), and, where
  * asked, the op beside a busy-loop process (contended 'pinned' | 'unpinned': contendedMs, its
  * median, contendedRatio = contendedMs / ms; contendedP90Ms, contendedP90Ratio = over msP90) and
  * onnxruntime-node on the same x and weights (when bench/peers/ has it: ortMs = median of `await
@@ -377,6 +388,7 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
         { name: 'copy', run: pc.runCopy },
         { name: 'op', run: pc.runOp },
         { name: 'new', run: pc.runNew },
+        { name: 'gap', run: pc.runOp, gapMs: GAP_MS },
       ];
       if (busy) stints.push({ name: 'contended', run: pc.runOp, before: busy.resume, after: busy.pause });
       let ort = null;
@@ -431,6 +443,8 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
         newMedianMs: roundMs(median(t.new)),
         outMeanMs: roundMs(outMeanMs),
         newRatio: +(newMs / outMeanMs).toFixed(3),
+        gapMs: roundMs(median(t.gap)),
+        gapRatio: +(median(t.gap) / ms).toFixed(3),
       };
       if (t.contended) {
         const cMs = median(t.contended);
@@ -460,6 +474,7 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
         `${row.gbps.toFixed(1).padStart(6)} GB/s  memcpy ${row.copyMs.toFixed(3).padStart(8)} ms  ratio ${row.ratio.toFixed(2)}` +
         (floor === null ? '' : `  floor ${floor.toPrecision(3)} ms (${row.floorRatio.toFixed(2)}x)`) +
         `  no out ${row.newMs.toFixed(3)} ms (${row.newRatio.toFixed(2)}x out)` +
+        `  after other work ${row.gapMs.toFixed(3)} ms (${row.gapRatio.toFixed(2)}x)` +
         (row.contendedMs === undefined ? '' : `  contended ${row.contendedMs.toFixed(3)} ms (${row.contendedRatio.toFixed(2)}x idle)`) +
         (row.ortMs === undefined ? '' : `  onnxruntime ${row.ortMs.toFixed(3)}${row.ortSyncMs === null ? '' : ` | sync ${row.ortSyncMs.toFixed(3)}`} ms (${row.ortRatio.toFixed(2)}x ours)`));
     }

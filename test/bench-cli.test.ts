@@ -82,7 +82,8 @@ describe('npm run bench flags', () => {
       expect(r.status, r.stderr).toBe(0);
       type Row = {
         op: string; ms: number; msP90: number; floorMs: number | null; floorRatio: number | null; contendedMs: number; contendedRatio: number;
-        contendedP90Ms: number; contendedP90Ratio: number; newMs: number; outMeanMs: number; newRatio: number; hidden: number; k: null;
+        contendedP90Ms: number; contendedP90Ratio: number; newMs: number; outMeanMs: number; newRatio: number; gapMs: number; gapRatio: number;
+        hidden: number; k: null;
       };
       const result = JSON.parse(r.stdout) as {
         cpu: { rows: Row[]; rates: { fma64: number[]; fma32: number[]; copy: number[][]; sizes: number[] } | null; contended: { busyLoop: string; busyShare: number | null } };
@@ -102,6 +103,9 @@ describe('npm run bench flags', () => {
       expect(row.contendedP90Ratio / (row.contendedP90Ms / row.msP90)).toBeCloseTo(1, 1);
       // × out is a ratio of means (the garbage collections of the new arrays count).
       expect(row.newRatio / (row.newMs / row.outMeanMs)).toBeCloseTo(1, 1);
+      // The op after 0.5 ms of other work on the calling thread, a median over its own calls.
+      expect(row.gapMs).toBeGreaterThan(0);
+      expect(row.gapRatio / (row.gapMs / row.ms)).toBeCloseTo(1, 1);
       expect([row.hidden, row.k]).toEqual([8, null]);
       // The floor needs a C++ compiler for the rate probe; without one the column is null and
       // stderr says why.

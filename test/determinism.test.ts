@@ -111,6 +111,34 @@ describe.each(['NHWC', 'NCHW'] as const)('%s: every output bit the same on 1, 2,
   }
 });
 
+// A small op that finds the pool's workers asleep runs on the calling thread alone (forward_cpu's
+// solo path, NOTES-cpu.md item 73): the same tasks inline, so the same bits as calls back to back,
+// which wake the workers. The pause lets the workers reach their sleep (they spin ~50 us).
+describe.each(['NHWC', 'NCHW'] as const)('%s: a call after the pool has gone idle gives the bits of calls back to back', (layout) => {
+  test.each(Object.keys(OPS) as (keyof typeof OPS)[])('%s', async (op) => {
+    native.setThreads(2);
+    for (const [c, h, w] of [[16, 64, 64], [256, 28, 28], [40, 30, 30]] as [number, number, number][]) {
+      const hw = h * w;
+      const base = op === 'cbam' ? -1 : 1;
+      const x = hardSample(c, hw, layout, c * 7 + hw, base);
+      const shape: Shape = [1, c, h, w];
+      const run = (): { y: Uint32Array; s: Uint32Array } => {
+        const s = new Float32Array(c).fill(Number.NaN);
+        return { y: bits(OPS[op](x, shape, layout, s)), s: bits(s) };
+      };
+      run();
+      const backToBack = run();
+      for (let k = 0; k < 3; k++) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        const rested = run();
+        expect(firstDiff(rested.y, backToBack.y), `y, C=${c} ${h}×${w}, after a pause`).toBe(-1);
+        if (op !== 'cbam') expect(firstDiff(rested.s, backToBack.s), `scaleOut, C=${c} ${h}×${w}, after a pause`).toBe(-1);
+      }
+    }
+    native.setThreads(defaultThreads);
+  }, 60_000);
+});
+
 // The split path's channel blocks (threads > 1, batch 1, C >= 128) must cover every channel once:
 // on ordinary data the sums are exact, so NHWC gates equal NCHW gates of the same data bit for
 // bit. From a review: a last block that stopped at the last whole 16-float group left the tail

@@ -1,4 +1,7 @@
 // forward_cpu, the pool size knobs and the SIMD level, as declared in sqex/cpu.h.
+#include <atomic>
+#include <chrono>
+
 #include "common.h"
 #include "fp_env.h"
 #include "sqex/cpu.h"
@@ -7,9 +10,13 @@
 
 namespace sqex {
 
-Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
-  // the caller's share under the default floating-point state, as the workers' (fp_env.h)
-  cpu::DefaultFpEnv fp_env;
+namespace {
+
+int64_t steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+Status dispatch(const OpParams& p, const Weights& w, const Tensors& t) {
   switch (p.op) {
     case Op::SE:
       return se_forward_cpu(p, w, t);
@@ -19,6 +26,41 @@ Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
       return cbam_forward_cpu(p, w, t);
   }
   return Status::Error(StatusCode::InvalidArgument, "unknown op");
+}
+
+// When the last CPU op of the process ended (steady clock, ns), and the gap under which the next
+// one counts as back to back (twice the workers' spin).
+std::atomic<int64_t> g_last_op_end_ns{0};
+constexpr int64_t kBackToBackNs = 100000;
+
+}  // namespace
+
+namespace cpu {
+// The crossover on the dev VM (2026-12-05, SE NCHW with the caller busy 500 us between calls):
+// 1x1024x14x14 (cost 3.2 MB) 84-89 us woken against 66-67 alone; 1x2048x7x7 (4.3 MB) 94-96 woken
+// against 107 alone.
+double g_solo_max_cost_bytes = 4e6;
+}  // namespace cpu
+
+Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
+  // the caller's share under the default floating-point state, as the workers' (fp_env.h)
+  cpu::DefaultFpEnv fp_env;
+  // A small op that finds the pool's workers asleep runs on this thread alone: waking one cost
+  // this thread a futex wake-up (~15 us on the dev VM) and it came ~40-60 us later, so SE
+  // 1x240x28x28 took 60-65 us where one thread takes 38-40 (NOTES-cpu.md item 73). Not when the
+  // last op ended under kBackToBackNs ago: calls back to back keep the workers spinning once
+  // woken, and a loop that found them asleep once would otherwise never wake them.
+  const int64_t start = steady_ns();
+  const bool solo = start - g_last_op_end_ns.load(std::memory_order_relaxed) > kBackToBackNs &&
+                    cpu::pool_workers_asleep() &&
+                    cpu_forward_cost_bytes(p, t.residual != nullptr) < cpu::g_solo_max_cost_bytes;
+  Status st;
+  {
+    const cpu::SoloScope scope(solo);
+    st = dispatch(p, w, t);
+  }
+  g_last_op_end_ns.store(steady_ns(), std::memory_order_relaxed);
+  return st;
 }
 
 double cpu_forward_cost_bytes(const OpParams& p, bool has_residual) {

@@ -79,6 +79,7 @@ int available_cpus() {
 // already holds the pool, and std::mutex must not be re-locked by its owner).
 thread_local bool t_in_task = false;
 thread_local int t_participant = 0;
+thread_local bool t_solo = false;  // SoloScope
 
 struct AsParticipant {
   bool saved_in;
@@ -91,6 +92,13 @@ struct AsParticipant {
     t_in_task = saved_in;
     t_participant = saved_p;
   }
+};
+
+// One more on `n` for the scope's life (also when a wait throws).
+struct Counted {
+  std::atomic<int>& n;
+  explicit Counted(std::atomic<int>& c) : n(c) { n.fetch_add(1, std::memory_order_relaxed); }
+  ~Counted() { n.fetch_sub(1, std::memory_order_relaxed); }
 };
 
 struct alignas(64) Cursor {
@@ -143,6 +151,11 @@ class Pool {
     return target_size_locked();
   }
 
+  bool workers_asleep() const {
+    const int started = started_.load(std::memory_order_relaxed);
+    return started > 0 && asleep_.load(std::memory_order_relaxed) >= started;
+  }
+
   void set_size(int n) {
     std::lock_guard<std::mutex> run(run_mutex_);  // waits for a running job
     std::lock_guard<std::mutex> g(config_mutex_);
@@ -152,7 +165,7 @@ class Pool {
 
   int run(int64_t count, TaskRef task, int max_participants) {
     if (count <= 0) return 1;
-    if (t_in_task || count == 1) return run_inline(count, task);
+    if (t_in_task || t_solo || count == 1) return run_inline(count, task);
     std::unique_lock<std::mutex> run(run_mutex_, std::try_to_lock);
     if (!run.owns_lock()) return run_inline(count, task);  // pool busy: do it here
     int workers;
@@ -275,6 +288,7 @@ class Pool {
         if (cpu >= 0 && cpu == caller_cpu_.load(std::memory_order_relaxed)) std::this_thread::yield();
         if (Clock::now() - start > kSpin) {
           std::unique_lock<std::mutex> lk(wake_mutex_);
+          const Counted asleep(asleep_);
           wake_cv_.wait(lk, [&] {
             return generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_relaxed);
           });
@@ -308,6 +322,7 @@ class Pool {
         break;  // could not start a thread: run with fewer
       }
     }
+    started_.store(static_cast<int>(threads_.size()), std::memory_order_relaxed);
   }
 
   void stop_workers_locked() {
@@ -319,6 +334,7 @@ class Pool {
     wake_cv_.notify_all();
     for (auto& t : threads_) t.join();
     threads_.clear();
+    started_.store(0, std::memory_order_relaxed);
     stop_.store(false, std::memory_order_release);
   }
 
@@ -334,6 +350,9 @@ class Pool {
   std::atomic<uint64_t> generation_{0};
   std::atomic<bool> stop_{false};
   Job* current_ = nullptr;  // the job being run, or null
+  // Workers running, and of them those waiting on wake_cv_ (pool_workers_asleep: hints only).
+  std::atomic<int> started_{0};
+  std::atomic<int> asleep_{0};
   std::atomic<int> caller_cpu_{-1};  // where the last job was published from (current_cpu())
 };
 
@@ -352,6 +371,9 @@ int parallel_for_ref(int64_t count, TaskRef task, int max_participants) {
   return pool().run(count, task, max_participants);
 }
 int participant_index() { return t_participant; }
+bool pool_workers_asleep() { return pool().workers_asleep(); }
+SoloScope::SoloScope(bool on) : saved_(t_solo) { t_solo = saved_ || on; }
+SoloScope::~SoloScope() { t_solo = saved_; }
 
 }  // namespace cpu
 }  // namespace sqex

@@ -38,6 +38,30 @@ int parallel_for(int64_t count, F&& fn, int max_participants = 0) {
   return parallel_for_ref(count, ref, max_participants);
 }
 
+// Whether every worker of the pool is asleep (waiting to be woken, not spinning after its last
+// job): a hint, read without a lock. Waking one costs the caller a futex wake-up and the worker
+// arrives tens of microseconds later (on a VM, where waking an idle vCPU takes the host's help:
+// NOTES-cpu.md item 73), longer than a small op takes on the caller's thread alone.
+bool pool_workers_asleep();
+
+// forward_cpu runs an op solo (SoloScope) when the workers are asleep, the last op ended over
+// 100 us ago and the op's cpu_forward_cost_bytes is under this (dispatch.cpp; the dev harness
+// changes it).
+extern double g_solo_max_cost_bytes;
+
+// While one is alive on a thread, that thread's parallel_for calls run their tasks inline (the
+// same tasks, in order, as participant 0), waking no worker. `on` false: no effect.
+class SoloScope {
+ public:
+  explicit SoloScope(bool on);
+  ~SoloScope();
+  SoloScope(const SoloScope&) = delete;
+  SoloScope& operator=(const SoloScope&) = delete;
+
+ private:
+  bool saved_;
+};
+
 // Inside a task: the index of the participant running it, in [0, participants), distinct
 // among the threads of one parallel_for (0 when it runs inline). For per-thread scratch.
 int participant_index();

@@ -10,7 +10,10 @@
 //   env MODE=loop (default; back to back) | stint (16 memcpys of x, then 16 calls, first dropped:
 //   bench/cpu.mjs's pattern) | produced (x rewritten by a memcpy before each call, untimed, as a
 //   previous layer would leave it: its last-written lines in the cache, no reuse of the last call's
-//   accesses); BUSY=1: a busy-loop thread in a child process beside the calls; YOFF=k: y k floats
+//   accesses) | gap (this thread busy GAP_US microseconds between calls, default 500, untimed: an
+//   app's other work, so that the pool's workers have gone to sleep) | sleep (this thread asleep
+//   SLEEP_US between calls, default 500); SOLO_MAX=bytes: the op cost under which a call that finds
+//   the workers asleep runs on the calling thread alone (default 4e6; 0: never); BUSY=1: a busy-loop thread in a child process beside the calls; YOFF=k: y k floats
 //   past a 64-byte boundary (default: wherever malloc puts it); STREAM_MIN=bytes: the output size
 //   from which the ops store y non-temporally (default 16 MiB; 0: always, a huge value: never);
 //   ISA=scalar|sse2|avx2|avx512: that kernel table instead of the best one.
@@ -32,6 +35,7 @@
 #include "common.h"    // the kernel tables
 #include "pipeline.h"  // g_stream_min_bytes
 #include "sqex/cpu.h"
+#include "thread_pool.h"  // g_solo_max_cost_bytes
 
 using namespace sqex;
 
@@ -60,6 +64,11 @@ int main(int argc, char** argv) {
   const char* mode_env = std::getenv("MODE");
   const bool stint = mode_env && std::string(mode_env) == "stint";
   const bool produced = mode_env && std::string(mode_env) == "produced";
+  const bool gap = mode_env && std::string(mode_env) == "gap";
+  const bool sleep_mode = mode_env && std::string(mode_env) == "sleep";
+  const double gap_s = (std::getenv("GAP_US") ? std::atof(std::getenv("GAP_US")) : 500) * 1e-6;
+  const int sleep_us = std::getenv("SLEEP_US") ? std::atoi(std::getenv("SLEEP_US")) : 500;
+  if (const char* sm = std::getenv("SOLO_MAX")) sqex::cpu::g_solo_max_cost_bytes = std::atof(sm);
 
   OpParams p;
   p.op = op == "eca" ? Op::ECA : op == "cbam" ? Op::CBAM : Op::SE;
@@ -143,6 +152,19 @@ int main(int argc, char** argv) {
         if (k > 0) times.push_back(d);
       }
     }
+  } else if (gap || sleep_mode) {
+    for (int i = 0; i < reps; ++i) {
+      if (gap) {
+        const double g0 = now_s();
+        while (now_s() - g0 < gap_s) {
+        }
+      } else {
+        usleep(static_cast<useconds_t>(sleep_us));
+      }
+      const double a = now_s();
+      call();
+      times.push_back(now_s() - a);
+    }
   } else if (produced) {
     std::memcpy(dst.data(), x.data(), numel * sizeof(float));
     for (int i = 0; i < reps; ++i) {
@@ -173,7 +195,7 @@ int main(int argc, char** argv) {
   const unsigned char* yb = reinterpret_cast<const unsigned char*>(yp);
   for (size_t i = 0; i < numel * sizeof(float); ++i) digest = (digest ^ yb[i]) * 1099511628211ull;
   std::printf("%s %s %s threads=%d %s%s median %.1f us  p10 %.1f  p90 %.1f  mean %.1f  y %016llx\n", op.c_str(), argv[2],
-              nhwc ? "NHWC" : "NCHW", cpu_thread_count(), stint ? "stint" : produced ? "produced" : "loop", busy > 0 ? " busy" : "",
+              nhwc ? "NHWC" : "NCHW", cpu_thread_count(), stint ? "stint" : produced ? "produced" : gap ? "gap" : sleep_mode ? "sleep" : "loop", busy > 0 ? " busy" : "",
               times[m / 2] * 1e6, times[m / 10] * 1e6, times[m * 9 / 10] * 1e6, mean * 1e6, (unsigned long long)digest);
   return 0;
 }

@@ -683,6 +683,48 @@ static void stress_concurrent() {
   std::printf("concurrent callers with pool resizes: %d bad results out of %d\n", bad.load(), kCallers * kIters);
 }
 
+// Calls that run solo (forward_cpu after the workers have gone to sleep, below the cost bound; or
+// under a SoloScope) against the same calls on the whole pool, bit for bit: solo runs the same
+// tasks inline. Also that a parallel_for under a SoloScope runs on the calling thread alone.
+static void check_solo() {
+  int bad = 0, cases = 0;
+  for (int i = 0; i < 12; ++i) {
+    const Op op = Op(i % 3);
+    const Layout layout = Layout((i / 3) % 2);
+    const int64_t n = i < 6 ? 1 : 3;
+    Problem P = make_problem(op, n, 48 + 40 * (i % 4), 14 + (i % 3), 14, layout, 8, true, true, i % 2 == 1, 1.f);
+    std::vector<float> pooled(P.x.size()), solo(P.x.size()), rested(P.x.size());
+    auto run = [&](std::vector<float>& y) {
+      std::fill(y.begin(), y.end(), std::nanf(""));
+      Tensors t;
+      t.x = P.x.data();
+      t.y = y.data();
+      if (!P.res.empty()) t.residual = P.res.data();
+      return forward_cpu(P.p, P.w, t).ok();
+    };
+    bool ok = run(pooled);
+    {
+      const cpu::SoloScope scope(true);
+      ok = run(solo) && ok;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the workers go to sleep
+    ok = run(rested) && ok;
+    ++cases;
+    if (!ok || std::memcmp(pooled.data(), solo.data(), pooled.size() * 4) != 0 ||
+        std::memcmp(pooled.data(), rested.data(), pooled.size() * 4) != 0)
+      ++bad;
+  }
+  int participants = 0;
+  {
+    const cpu::SoloScope scope(true);
+    participants = cpu::parallel_for(8, [](int64_t) {});
+  }
+  ++g_checks;
+  if (bad || participants != 1) ++g_fail;
+  std::printf("solo calls: %d of %d differ from the pool's; a parallel_for under SoloScope ran on %d thread(s)\n", bad,
+              cases, participants);
+}
+
 // ---------------------------------------------------------------- timing
 static double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
@@ -817,6 +859,7 @@ int main(int argc, char** argv) {
     }
     cpu::force_kernels(nullptr);
     stress_concurrent();
+    check_solo();
     std::printf("worst max|y-ref|/max|ref|: se %.2e  eca %.2e  cbam %.2e;  worst |s-ref| (scale_out): se %.2e  eca %.2e\n",
                 g_worst_rel[0], g_worst_rel[1], g_worst_rel[2], g_worst_s[0], g_worst_s[1]);
     std::printf("validation: %d failures out of %d checks\n", g_fail, g_checks);
