@@ -27,6 +27,8 @@
 
 #if defined(__linux__)
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #endif
 
 namespace sqex {
@@ -99,6 +101,16 @@ struct Counted {
   std::atomic<int>& n;
   explicit Counted(std::atomic<int>& c) : n(c) { n.fetch_add(1, std::memory_order_relaxed); }
   ~Counted() { n.fetch_sub(1, std::memory_order_relaxed); }
+};
+
+// A worker's identity for its waker. asleep and steered are guarded by the pool's wake_mutex_.
+struct WorkerSlot {
+  std::atomic<long> tid{0};  // Linux thread id, 0 until the worker has started
+  bool asleep = false;       // in its condition-variable wait
+  bool steered = false;      // its affinity was narrowed by its waker: restore it on waking
+#if defined(__linux__)
+  cpu_set_t restore;         // the affinity to restore
+#endif
 };
 
 struct alignas(64) Cursor {
@@ -193,7 +205,9 @@ class Pool {
     {
       std::lock_guard<std::mutex> g(wake_mutex_);
       current_ = job;
-      caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
+      const int cpu = current_cpu();
+      caller_cpu_.store(cpu, std::memory_order_relaxed);
+      if (asleep_.load(std::memory_order_relaxed) > 0) steer_sleepers_locked(cpu);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_cv_.notify_all();
@@ -264,14 +278,50 @@ class Pool {
 
   // A worker that fails to wait (std::system_error) just ends: its share of any later job is
   // taken by the other participants, since nobody waits for a worker to check in.
-  void worker_main(int index, uint64_t seen) {
+  void worker_main(int index, uint64_t seen, WorkerSlot* slot) {
     try {
-      worker_loop(index, seen);
+      worker_loop(index, seen, slot);
     } catch (...) {
+    }
+    // No waker may touch this thread id once the thread is gone (the id can be reused).
+    try {
+      std::lock_guard<std::mutex> g(wake_mutex_);
+      slot->tid.store(0, std::memory_order_relaxed);
+      slot->asleep = false;
+    } catch (...) {
+      slot->tid.store(0, std::memory_order_relaxed);
     }
   }
 
-  void worker_loop(int index, uint64_t seen) {
+  // Before waking sleeping workers (wake_mutex_ held): each one's affinity without the caller's
+  // CPU, for the wake-up only. In a VM an idle vCPU looks preempted to the guest's scheduler, which
+  // then wakes a worker onto the waker's own CPU, behind the caller: after 100 ms idle the worker
+  // first ran 0.8-7.7 ms after the publish (at the end of the caller's time slice), and stayed on
+  // the caller's CPU; narrowed, 0.34-1.1 ms, on the other CPU (NOTES-cpu.md item 74). The worker
+  // restores its affinity as it wakes.
+  void steer_sleepers_locked(int cpu) {
+#if defined(__linux__)
+    if (cpu < 0 || cpu >= CPU_SETSIZE) return;
+    for (const auto& slot : slots_) {
+      const long tid = slot->tid.load(std::memory_order_relaxed);
+      if (!slot->asleep || slot->steered || tid == 0) continue;
+      cpu_set_t now;
+      if (sched_getaffinity(static_cast<pid_t>(tid), sizeof now, &now) != 0 || !CPU_ISSET(cpu, &now) || CPU_COUNT(&now) < 2) continue;
+      cpu_set_t narrowed = now;
+      CPU_CLR(cpu, &narrowed);
+      if (sched_setaffinity(static_cast<pid_t>(tid), sizeof narrowed, &narrowed) != 0) continue;
+      slot->restore = now;
+      slot->steered = true;
+    }
+#else
+    (void)cpu;
+#endif
+  }
+
+  void worker_loop(int index, uint64_t seen, WorkerSlot* slot) {
+#if defined(__linux__)
+    slot->tid.store(static_cast<long>(syscall(SYS_gettid)), std::memory_order_relaxed);
+#endif
     // A worker inherits the floating-point state of the thread that started it; it runs only
     // this pool's jobs, under the default state, for its whole life (fp_env.h).
     cpu::DefaultFpEnv fp_env;
@@ -288,10 +338,20 @@ class Pool {
         if (cpu >= 0 && cpu == caller_cpu_.load(std::memory_order_relaxed)) std::this_thread::yield();
         if (Clock::now() - start > kSpin) {
           std::unique_lock<std::mutex> lk(wake_mutex_);
-          const Counted asleep(asleep_);
-          wake_cv_.wait(lk, [&] {
-            return generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_relaxed);
-          });
+          {
+            const Counted asleep(asleep_);
+            slot->asleep = true;
+            wake_cv_.wait(lk, [&] {
+              return generation_.load(std::memory_order_acquire) != seen || stop_.load(std::memory_order_relaxed);
+            });
+            slot->asleep = false;
+          }
+          if (slot->steered) {
+#if defined(__linux__)
+            (void)sched_setaffinity(0, sizeof slot->restore, &slot->restore);
+#endif
+            slot->steered = false;
+          }
           break;
         }
       }
@@ -317,8 +377,11 @@ class Pool {
     const uint64_t seen = generation_.load(std::memory_order_acquire);
     for (int i = 0; i < want; ++i) {
       try {
-        threads_.emplace_back([this, i, seen] { worker_main(i, seen); });
+        slots_.push_back(std::unique_ptr<WorkerSlot>(new WorkerSlot()));
+        WorkerSlot* slot = slots_.back().get();
+        threads_.emplace_back([this, i, seen, slot] { worker_main(i, seen, slot); });
       } catch (...) {
+        if (slots_.size() > threads_.size()) slots_.pop_back();
         break;  // could not start a thread: run with fewer
       }
     }
@@ -334,6 +397,7 @@ class Pool {
     wake_cv_.notify_all();
     for (auto& t : threads_) t.join();
     threads_.clear();
+    slots_.clear();
     started_.store(0, std::memory_order_relaxed);
     stop_.store(false, std::memory_order_release);
   }
@@ -342,6 +406,9 @@ class Pool {
   std::mutex config_mutex_;  // guards requested_ and threads_
   int requested_ = 0;
   std::vector<std::thread> threads_;
+  // One per thread in threads_ (their wake-up state); changed with threads_, under config_mutex_
+  // and run_mutex_, so a caller holding run_mutex_ reads it unlocked.
+  std::vector<std::unique_ptr<WorkerSlot>> slots_;
 
   std::vector<std::unique_ptr<Job>> jobs_;  // guarded by run_mutex_; never shrinks (pool() is never destroyed)
 

@@ -8,7 +8,8 @@
 // Run:  /tmp/cpu_call_bench OP NxCxHxW LAYOUT [threads] [reps]
 //   OP se|eca|cbam; LAYOUT NCHW|NHWC; threads 0 = default (hardware concurrency).
 //   env MODE=loop (default; back to back) | stint (16 memcpys of x, then 16 calls, first dropped:
-//   bench/cpu.mjs's pattern) | produced (x rewritten by a memcpy before each call, untimed, as a
+//   bench/cpu.mjs's pattern; REST_MS=ms: asleep that long before each stint's memcpys, as the bench's
+//   rounds rest after onnxruntime's stints) | produced (x rewritten by a memcpy before each call, untimed, as a
 //   previous layer would leave it: its last-written lines in the cache, no reuse of the last call's
 //   accesses) | gap (this thread busy GAP_US microseconds between calls, default 500, untimed: an
 //   app's other work, so that the pool's workers have gone to sleep) | sleep (this thread asleep
@@ -143,7 +144,9 @@ int main(int argc, char** argv) {
   };
   for (int i = 0; i < 200; ++i) call();
   if (stint) {
+    const int rest_ms = std::getenv("REST_MS") ? std::atoi(std::getenv("REST_MS")) : 0;
     while (int(times.size()) < reps) {
+      if (rest_ms > 0) usleep(static_cast<useconds_t>(rest_ms) * 1000);
       for (int k = 0; k < 16; ++k) std::memcpy(dst.data(), x.data(), numel * sizeof(float));
       for (int k = 0; k < 16; ++k) {
         const double a = now_s();
