@@ -347,6 +347,16 @@ static inline bool vec_aligned(const float* p) {
 // anywhere on one; on a Xeon VM SE 1x240x28x28 ran 45-48 -> 28-37 us; NOTES-cpu.md item 58).
 static constexpr int64_t kPeelMin = 8 * W;
 
+// W floats of y at p: v with one NaN (vcanon), streamed when NT (the output passes' store).
+template <bool NT>
+static inline void put_canon(float* p, vf v) {
+  if (NT) {
+    vst_nt(p, vcanon(v));
+  } else {
+    vst(p, vcanon(v));
+  }
+}
+
 // The row passes, flat. The rows of a call are one contiguous run of rows * cc floats: scalars up
 // to the first W-aligned y, then aligned W-wide stores (non-temporal when streaming) whatever C
 // and y's offset (Node's large arrays sit 16 bytes off a cache line), then a scalar tail. A
@@ -368,13 +378,7 @@ static void scale_rows_walk(const float* x, const float* s, float* y, int64_t ro
     ++i;
     if (++c == cc) c = 0, ++row;
   };
-  auto put = [&](float* p, vf v) {
-    if (NT) {
-      vst_nt(p, vcanon(v));
-    } else {
-      vst(p, vcanon(v));
-    }
-  };
+  const auto put = put_canon<NT>;
   if (NT || n >= kPeelMin)  // (a run this short is not worth the scalar head)
     while (i < n && !vec_aligned(y + i)) one();
   alignas(64) float sw[W], gw[W];
@@ -514,13 +518,7 @@ static void scale_planes_walk(const float* x, const float* s, const float* r, fl
     ++i;
     if (++o == hw) o = 0, ++p;
   };
-  auto put = [&](float* q, vf v) {
-    if (NT) {
-      vst_nt(q, vcanon(v));
-    } else {
-      vst(q, vcanon(v));
-    }
-  };
+  const auto put = put_canon<NT>;
   if (hw >= W) {
     if (NT || n >= kPeelMin)  // (a run this short is not worth the scalar head)
       while (i < n && !vec_aligned(y + i)) one();
