@@ -59,7 +59,7 @@ int64_t spatial_row_tiles(int64_t h) { return (h + kSpatialRows - 1) / kSpatialR
 // for the map that the flat conv would spend most of its work on the dropped pad columns (it
 // computes cols + k - 1 outputs per tile row for cols kept; past 3x the direct loop is faster:
 // CBAM 64x4x1x1, k = 63, 3.5 ms flat).
-bool spatial_direct(int64_t w, int k) { return k > kSpatialMaxK || (k - 1) * spatial_col_tiles(w) > 2 * w; }
+bool spatial_direct(int64_t w, int k) { return k > kSpatialMaxK || (int64_t(k) - 1) * spatial_col_tiles(w) > 2 * w; }
 
 // Doubles of scratch one spatial_rows call needs (see below), for a map of h x w.
 int64_t spatial_scratch(int64_t h, int64_t w, int k) {
@@ -426,13 +426,15 @@ void run_block(const OpParams& p, const Weights& wt, const NonFiniteTaps* nf, bo
 ConvWork cbam_spatial_work(int64_t h, int64_t w, int k) {
   const double k2 = double(k) * k;
   ConvWork cw;
+  if (k < 1) return cw;  // (cost models may ask before the op has refused it)
   if (spatial_direct(w, k)) {
     cw.macs = 2 * k2 * double(h) * double(w);
     return cw;
   }
   const int64_t ty = spatial_row_tiles(h), tx = spatial_col_tiles(w);
-  cw.macs = 2 * k2 * double(h) * double(w + (k - 1) * tx);  // rows x (cols + k - 1) outputs per tile
-  cw.fill_bytes = 2 * sizeof(double) * double(h + (k - 1) * ty) * double(w + (k - 1) * tx);
+  const double km1 = double(k) - 1;
+  cw.macs = 2 * k2 * double(h) * (double(w) + km1 * double(tx));  // rows x (cols + k - 1) outputs per tile
+  cw.fill_bytes = 2 * sizeof(double) * (double(h) + km1 * double(ty)) * (double(w) + km1 * double(tx));
   return cw;
 }
 

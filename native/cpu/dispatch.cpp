@@ -1,4 +1,5 @@
 // forward_cpu, the pool size knobs and the SIMD level, as declared in sqex/cpu.h.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 
@@ -28,6 +29,16 @@ Status dispatch(const OpParams& p, const Weights& w, const Tensors& t) {
   return Status::Error(StatusCode::InvalidArgument, "unknown op");
 }
 
+// Whether cpu_forward_cost_bytes may be asked about p before the op has checked it: dimensions in
+// range, and for CBAM a kernel size the op could accept.
+bool costable(const OpParams& p) {
+  constexpr int64_t kMaxDim = int64_t(1) << 40;
+  const Shape4& s = p.shape;
+  if (s.n < 0 || s.c < 0 || s.h < 0 || s.w < 0 || s.n > kMaxDim || s.c > kMaxDim || s.h > kMaxDim || s.w > kMaxDim)
+    return false;
+  return p.op != Op::CBAM || (p.spatial_k >= 1 && p.spatial_k <= (1 << 20));
+}
+
 // When the last CPU op of the process ended (steady clock, ns), and the gap under which the next
 // one counts as back to back (twice the workers' spin).
 std::atomic<int64_t> g_last_op_end_ns{0};
@@ -50,10 +61,14 @@ Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
   // 1x240x28x28 took 60-65 us where one thread takes 38-40 (NOTES-cpu.md item 73). Not when the
   // last op ended under kBackToBackNs ago: calls back to back keep the workers spinning once
   // woken, and a loop that found them asleep once would otherwise never wake them.
+  // The bound is for a pool of two; more threads gain more from waking, so it shrinks with them
+  // (not measured past two CPUs). Shapes the op will refuse never run solo (the cost model is not
+  // for them).
   const int64_t start = steady_ns();
   const bool solo = start - g_last_op_end_ns.load(std::memory_order_relaxed) > kBackToBackNs &&
-                    cpu::pool_workers_asleep() &&
-                    cpu_forward_cost_bytes(p, t.residual != nullptr) < cpu::g_solo_max_cost_bytes;
+                    cpu::pool_workers_asleep() && costable(p) &&
+                    cpu_forward_cost_bytes(p, t.residual != nullptr) * std::max(2, cpu::pool_size()) <
+                        cpu::g_solo_max_cost_bytes * 2;
   Status st;
   {
     const cpu::SoloScope scope(solo);

@@ -107,10 +107,7 @@ struct Counted {
 struct WorkerSlot {
   std::atomic<long> tid{0};  // Linux thread id, 0 until the worker has started
   bool asleep = false;       // in its condition-variable wait
-  bool steered = false;      // its affinity was narrowed by its waker: restore it on waking
-#if defined(__linux__)
-  cpu_set_t restore;         // the affinity to restore
-#endif
+  int steered_off = -1;      // the CPU its waker took out of its affinity, to put back on waking
 };
 
 struct alignas(64) Cursor {
@@ -282,6 +279,8 @@ class Pool {
     try {
       worker_loop(index, seen, slot);
     } catch (...) {
+      // A worker that could not wait has ended: it no longer counts towards "all asleep".
+      started_.fetch_sub(1, std::memory_order_relaxed);
     }
     // No waker may touch this thread id once the thread is gone (the id can be reused).
     try {
@@ -299,22 +298,46 @@ class Pool {
   // first ran 0.8-7.7 ms after the publish (at the end of the caller's time slice), and stayed on
   // the caller's CPU; narrowed, 0.34-1.1 ms, on the other CPU (NOTES-cpu.md item 74). The worker
   // restores its affinity as it wakes.
+  // At most as many workers as there are other CPUs in a worker's mask are steered (a pool of 32
+  // on 2 CPUs all sent to the one other CPU ran a trivial job after 300 us idle in 520-836 us
+  // against 56-65; a review), and none in a forked child, whose slots name its parent's threads.
   void steer_sleepers_locked(int cpu) {
 #if defined(__linux__)
-    if (cpu < 0 || cpu >= CPU_SETSIZE) return;
+    if (cpu < 0 || cpu >= CPU_SETSIZE || getpid() != owner_pid_) return;
+    int steered = 0;
     for (const auto& slot : slots_) {
       const long tid = slot->tid.load(std::memory_order_relaxed);
-      if (!slot->asleep || slot->steered || tid == 0) continue;
+      if (!slot->asleep || tid == 0) continue;
+      if (slot->steered_off >= 0) {
+        ++steered;
+        continue;
+      }
       cpu_set_t now;
-      if (sched_getaffinity(static_cast<pid_t>(tid), sizeof now, &now) != 0 || !CPU_ISSET(cpu, &now) || CPU_COUNT(&now) < 2) continue;
+      if (sched_getaffinity(static_cast<pid_t>(tid), sizeof now, &now) != 0 || !CPU_ISSET(cpu, &now) ||
+          steered >= CPU_COUNT(&now) - 1)
+        continue;
       cpu_set_t narrowed = now;
       CPU_CLR(cpu, &narrowed);
       if (sched_setaffinity(static_cast<pid_t>(tid), sizeof narrowed, &narrowed) != 0) continue;
-      slot->restore = now;
-      slot->steered = true;
+      slot->steered_off = cpu;
+      ++steered;
     }
 #else
     (void)cpu;
+#endif
+  }
+
+  // On waking (wake_mutex_ held): the CPU the waker took out goes back into this thread's
+  // affinity, whatever else changed it meanwhile (taskset, a cpuset). Kept for the next wake-up
+  // if that fails.
+  static void unsteer_self(WorkerSlot* slot) {
+#if defined(__linux__)
+    cpu_set_t now;
+    if (sched_getaffinity(0, sizeof now, &now) != 0) return;
+    CPU_SET(slot->steered_off, &now);
+    if (sched_setaffinity(0, sizeof now, &now) == 0) slot->steered_off = -1;
+#else
+    slot->steered_off = -1;
 #endif
   }
 
@@ -346,12 +369,7 @@ class Pool {
             });
             slot->asleep = false;
           }
-          if (slot->steered) {
-#if defined(__linux__)
-            (void)sched_setaffinity(0, sizeof slot->restore, &slot->restore);
-#endif
-            slot->steered = false;
-          }
+          if (slot->steered_off >= 0) unsteer_self(slot);
           break;
         }
       }
@@ -386,6 +404,9 @@ class Pool {
       }
     }
     started_.store(static_cast<int>(threads_.size()), std::memory_order_relaxed);
+#if defined(__linux__)
+    owner_pid_ = getpid();
+#endif
   }
 
   void stop_workers_locked() {
@@ -409,6 +430,9 @@ class Pool {
   // One per thread in threads_ (their wake-up state); changed with threads_, under config_mutex_
   // and run_mutex_, so a caller holding run_mutex_ reads it unlocked.
   std::vector<std::unique_ptr<WorkerSlot>> slots_;
+#if defined(__linux__)
+  pid_t owner_pid_ = 0;  // the process that started the workers (slots_ name its threads)
+#endif
 
   std::vector<std::unique_ptr<Job>> jobs_;  // guarded by run_mutex_; never shrinks (pool() is never destroyed)
 

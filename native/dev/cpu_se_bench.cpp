@@ -702,7 +702,11 @@ static void check_solo() {
       if (!P.res.empty()) t.residual = P.res.data();
       return forward_cpu(P.p, P.w, t).ok();
     };
+    // The reference on the whole pool: no solo run, whatever the workers' state.
+    const double bound = cpu::g_solo_max_cost_bytes;
+    cpu::g_solo_max_cost_bytes = 0;
     bool ok = run(pooled);
+    cpu::g_solo_max_cost_bytes = bound;
     {
       const cpu::SoloScope scope(true);
       ok = run(solo) && ok;
