@@ -378,7 +378,6 @@ static void scale_rows_walk(const float* x, const float* s, float* y, int64_t ro
     ++i;
     if (++c == cc) c = 0, ++row;
   };
-  const auto put = put_canon<NT>;
   if (NT || n >= kPeelMin)  // (a run this short is not worth the scalar head)
     while (i < n && !vec_aligned(y + i)) one();
   alignas(64) float sw[W], gw[W];
@@ -410,10 +409,10 @@ static void scale_rows_walk(const float* x, const float* s, float* y, int64_t ro
       for (; j + 2 * W <= m * W; j += 2 * W) {
         const vf a = op.lanes(vmul(vld(x + i + j), vld(sr + j)), i + j, gv);
         const vf b = op.lanes(vmul(vld(x + i + j + W), vld(sr + j + W)), i + j + W, gv);
-        put(y + i + j, a);
-        put(y + i + j + W, b);
+        put_canon<NT>(y + i + j, a);
+        put_canon<NT>(y + i + j + W, b);
       }
-    for (; j < m * W; j += W) put(y + i + j, op.lanes(vmul(vld(x + i + j), vld(sr + j)), i + j, gv));
+    for (; j < m * W; j += W) put_canon<NT>(y + i + j, op.lanes(vmul(vld(x + i + j), vld(sr + j)), i + j, gv));
     i += j;
     c += j;
     if (c == cc) {
@@ -423,7 +422,7 @@ static void scale_rows_walk(const float* x, const float* s, float* y, int64_t ro
     }
     if (n - i < W) break;
     if (pattern) {  // the vector crosses a row end: its s from the pattern
-      put(y + i, op.lanes(vmul(vld(x + i), vld(sp + c)), i, op.gathered(gw)));
+      put_canon<NT>(y + i, op.lanes(vmul(vld(x + i), vld(sp + c)), i, op.gathered(gw)));
       if (cc >= W) {
         c += W - cc;
         ++row;
@@ -439,7 +438,7 @@ static void scale_rows_walk(const float* x, const float* s, float* y, int64_t ro
       gw[l] = op.gate_of(row);
       if (++c == cc) c = 0, ++row;
     }
-    put(y + i, op.lanes(vmul(vld(x + i), vld(sw)), i, op.gathered(gw)));
+    put_canon<NT>(y + i, op.lanes(vmul(vld(x + i), vld(sw)), i, op.gathered(gw)));
     i += W;
   }
   while (i < n) one();
@@ -518,7 +517,6 @@ static void scale_planes_walk(const float* x, const float* s, const float* r, fl
     ++i;
     if (++o == hw) o = 0, ++p;
   };
-  const auto put = put_canon<NT>;
   if (hw >= W) {
     if (NT || n >= kPeelMin)  // (a run this short is not worth the scalar head)
       while (i < n && !vec_aligned(y + i)) one();
@@ -526,7 +524,7 @@ static void scale_planes_walk(const float* x, const float* s, const float* r, fl
       const int64_t left = hw - o;  // of plane p
       if (left < W) {  // the vector crosses into plane p + 1
         const vf vs = vsel_lo(int(left), vset(s[p]), vset(s[p + 1]));
-        put(y + i, op.lanes(vmul(vld(x + i), vs), i, vzero()));
+        put_canon<NT>(y + i, op.lanes(vmul(vld(x + i), vs), i, vzero()));
         i += W;
         ++p;
         o = W - left;
@@ -538,10 +536,10 @@ static void scale_planes_walk(const float* x, const float* s, const float* r, fl
       for (; j + 2 * W <= m; j += 2 * W) {
         const vf a = op.lanes(vmul(vld(x + i + j), vs), i + j, vzero());
         const vf b = op.lanes(vmul(vld(x + i + j + W), vs), i + j + W, vzero());
-        put(y + i + j, a);
-        put(y + i + j + W, b);
+        put_canon<NT>(y + i + j, a);
+        put_canon<NT>(y + i + j + W, b);
       }
-      if (j < m) put(y + i + j, op.lanes(vmul(vld(x + i + j), vs), i + j, vzero()));
+      if (j < m) put_canon<NT>(y + i + j, op.lanes(vmul(vld(x + i + j), vs), i + j, vzero()));
       i += m;
       o += m;
       if (o == hw) o = 0, ++p;

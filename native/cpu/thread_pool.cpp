@@ -103,7 +103,7 @@ struct Counted {
   ~Counted() { n.fetch_sub(1, std::memory_order_relaxed); }
 };
 
-// A worker's identity for its waker. asleep and steered are guarded by the pool's wake_mutex_.
+// A worker's identity for its waker. asleep and steered_off are guarded by the pool's wake_mutex_.
 struct WorkerSlot {
   std::atomic<long> tid{0};  // Linux thread id, 0 until the worker has started
   bool asleep = false;       // in its condition-variable wait
@@ -296,8 +296,8 @@ class Pool {
   // CPU, for the wake-up only. In a VM an idle vCPU looks preempted to the guest's scheduler, which
   // then wakes a worker onto the waker's own CPU, behind the caller: after 100 ms idle the worker
   // first ran 0.8-7.7 ms after the publish (at the end of the caller's time slice), and stayed on
-  // the caller's CPU; narrowed, 0.34-1.1 ms, on the other CPU (NOTES-cpu.md item 74). The worker
-  // restores its affinity as it wakes.
+  // the caller's CPU; narrowed, 0.1-0.8 ms, on the other CPU (NOTES-cpu.md item 74). The worker
+  // puts the CPU back as it wakes (unsteer_self).
   // At most as many workers as there are other CPUs in a worker's mask are steered (a pool of 32
   // on 2 CPUs all sent to the one other CPU ran a trivial job after 300 us idle in 520-836 us
   // against 56-65; a review), and none in a forked child, whose slots name its parent's threads.

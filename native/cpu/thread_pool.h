@@ -45,8 +45,8 @@ int parallel_for(int64_t count, F&& fn, int max_participants = 0) {
 bool pool_workers_asleep();
 
 // forward_cpu runs an op solo (SoloScope) when the workers are asleep, the last op ended over
-// 100 us ago and the op's cpu_forward_cost_bytes is under this (dispatch.cpp; the dev harness
-// changes it).
+// 100 us ago and the op's cpu_forward_cost_bytes is under this x 2 / the pool's threads
+// (dispatch.cpp; the dev harness changes it).
 extern double g_solo_max_cost_bytes;
 
 // While one is alive on a thread, that thread's parallel_for calls run their tasks inline (the
