@@ -14,6 +14,7 @@ import { noteSkip, onPath } from './helpers.js';
 const root = path.resolve(__dirname, '..');
 const poolSource = path.join(root, 'native/cpu/thread_pool.cpp');
 const stressSource = path.join(root, 'native/dev/pool_stress.cpp');
+const steerSource = path.join(root, 'native/dev/pool_steer_stress.cpp');
 
 function hasTsan(): boolean {
   if (process.platform !== 'linux' || !onPath('g++')) return false;
@@ -28,14 +29,14 @@ afterAll(() => {
 });
 
 /** Builds the stress against `poolCpp` (the pool's source text) and runs it for at most `timeoutMs`. */
-function buildAndRun(name: string, poolCpp: string, timeoutMs: number) {
+function buildAndRun(name: string, poolCpp: string, timeoutMs: number, stress = stressSource) {
   const sub = path.join(dir, name);
   const src = path.join(sub, 'thread_pool.cpp');
   const exe = path.join(sub, 'pool_stress');
   mkdirSync(sub, { recursive: true });
   writeFileSync(src, poolCpp);
   const build = spawnSync('g++', ['-O1', '-g', '-fsanitize=thread', '-std=c++17', '-pthread',
-    `-I${path.join(root, 'native/cpu')}`, stressSource, src, path.join(root, 'native/cpu/system_limits.cpp'), '-o', exe], { encoding: 'utf8' });
+    `-I${path.join(root, 'native/cpu')}`, stress, src, path.join(root, 'native/cpu/system_limits.cpp'), '-o', exe], { encoding: 'utf8' });
   expect(build.status, build.stderr).toBe(0);
   // Without the sanitizer runtimes an ASan run of the suite preloads (scripts/sanitize.sh): TSan
   // must come first in its process.
@@ -65,4 +66,27 @@ describe.skipIf(skip)('CPU thread pool under ThreadSanitizer', () => {
     const failed = r.timedOut || r.status !== 0 || r.out.includes('WARNING: ThreadSanitizer');
     expect(failed, r.out.slice(0, 2000)).toBe(true);
   }, 120_000);
+
+  // Waking sleeping workers narrows their affinity until they are up (NOTES-cpu.md item 74): callers
+  // that publish after the workers have gone to sleep, with resizes, solo and nested calls.
+  it('steering sleeping workers: every task once, no data race, no thread left narrowed', (ctx) => {
+    const r = buildAndRun('steer', readFileSync(poolSource, 'utf8'), 120_000, steerSource);
+    if (/FATAL: ThreadSanitizer: unexpected memory mapping/.test(r.out)) ctx.skip();
+    expect(r.timedOut, r.out).toBe(false);
+    expect(r.out).not.toContain('WARNING: ThreadSanitizer');
+    expect(r.out).toMatch(/steer stress: 0 tasks run other than once; 0 threads left narrowed/);
+    expect(r.status, r.out).toBe(0);
+  }, 180_000);
+
+  it('fails when a woken worker does not put its CPU back (the steering stress is not vacuous)', (ctx) => {
+    const shipped = readFileSync(poolSource, 'utf8');
+    const putBack = 'if (slot->steered_off >= 0) unsteer_self(slot);';
+    expect(shipped).toContain(putBack);
+    const r = buildAndRun('never-unsteers', shipped.replace(putBack, '(void)0;'), 120_000, steerSource);
+    if (/FATAL: ThreadSanitizer: unexpected memory mapping/.test(r.out)) ctx.skip();
+    // A machine with one CPU steers nothing (no other CPU to send a worker to).
+    if (/allowed \d+\)/.test(r.out)) ctx.skip();
+    expect(r.out).toMatch(/[1-9]\d* threads left narrowed/);
+    expect(r.status).toBe(1);
+  }, 180_000);
 });
