@@ -426,7 +426,6 @@ void run_block(const OpParams& p, const Weights& wt, const NonFiniteTaps* nf, bo
 ConvWork cbam_spatial_work(int64_t h, int64_t w, int k) {
   const double k2 = double(k) * k;
   ConvWork cw;
-  if (k < 1) return cw;  // (cost models may ask before the op has refused it)
   if (spatial_direct(w, k)) {
     cw.macs = 2 * k2 * double(h) * double(w);
     return cw;

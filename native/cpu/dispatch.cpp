@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 
 #include "common.h"
 #include "fp_env.h"
@@ -29,16 +30,6 @@ Status dispatch(const OpParams& p, const Weights& w, const Tensors& t) {
   return Status::Error(StatusCode::InvalidArgument, "unknown op");
 }
 
-// Whether cpu_forward_cost_bytes may be asked about p before the op has checked it: dimensions in
-// range, and for CBAM a kernel size the op could accept.
-bool costable(const OpParams& p) {
-  constexpr int64_t kMaxDim = int64_t(1) << 40;
-  const Shape4& s = p.shape;
-  if (s.n < 0 || s.c < 0 || s.h < 0 || s.w < 0 || s.n > kMaxDim || s.c > kMaxDim || s.h > kMaxDim || s.w > kMaxDim)
-    return false;
-  return p.op != Op::CBAM || (p.spatial_k >= 1 && p.spatial_k <= (1 << 20));
-}
-
 // When the last CPU op of the process ended (steady clock, ns), and the gap under which the next
 // one counts as back to back (twice the workers' spin).
 std::atomic<int64_t> g_last_op_end_ns{0};
@@ -62,11 +53,10 @@ Status forward_cpu(const OpParams& p, const Weights& w, const Tensors& t) {
   // last op ended under kBackToBackNs ago: calls back to back keep the workers spinning once
   // woken, and a loop that found them asleep once would otherwise never wake them.
   // The bound is for a pool of two; more threads gain more from waking, so it shrinks with them
-  // (not measured past two CPUs). Shapes the op will refuse never run solo (the cost model is not
-  // for them).
+  // (not measured past two CPUs).
   const int64_t start = steady_ns();
   const bool solo = start - g_last_op_end_ns.load(std::memory_order_relaxed) > kBackToBackNs &&
-                    cpu::pool_workers_asleep() && costable(p) &&
+                    cpu::pool_workers_asleep() &&
                     cpu_forward_cost_bytes(p, t.residual != nullptr) * std::max(2, cpu::pool_size()) <
                         cpu::g_solo_max_cost_bytes * 2;
   Status st;
@@ -84,6 +74,14 @@ double cpu_forward_cost_bytes(const OpParams& p, bool has_residual) {
   // G/s) 2; CBAM's spatial conv (vectorised fp64 over padded tiles, 10-50 G/s; the direct loop
   // 10-26 G/s) 8; ECA's conv over the channel means (a scalar fp64 loop, 2-4 G/s) 50.
   constexpr double kFcMac = 2, kConvMac = 8, kEcaMac = 50;
+  // Asked before the op has checked p (forward_cpu's solo rule, the binding's staging choice):
+  // dimensions no op accepts, or CBAM kernel sizes it refuses, cost more than anything (and the
+  // conv's tile counts below would overflow on them).
+  constexpr int64_t kMaxDim = int64_t(1) << 40;
+  const Shape4& sh = p.shape;
+  if (sh.n < 0 || sh.c < 0 || sh.h < 0 || sh.w < 0 || sh.n > kMaxDim || sh.c > kMaxDim || sh.h > kMaxDim ||
+      sh.w > kMaxDim || (p.op == Op::CBAM && (p.spatial_k < 1 || p.spatial_k > (1 << 20))))
+    return HUGE_VAL;
   const double n = static_cast<double>(p.shape.n), c = static_cast<double>(p.shape.c);
   const double hw = static_cast<double>(p.shape.h) * static_cast<double>(p.shape.w);
   const double x_bytes = n * c * hw * sizeof(float);
