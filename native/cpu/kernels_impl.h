@@ -479,24 +479,27 @@ struct SpatialGateOp {
   vf gathered(const float* gw) const { return vld(gw); }
 };
 
-template <bool HasR, bool Relu>
-static void scale_rows_pick(const float* x, const float* s, const float* r, float* y, int64_t rows, int64_t cc,
-                            bool stream) {
-  const ResidualReluOp<HasR, Relu> op{r};
-  if (stream) {
-    scale_rows_walk<true>(x, s, y, rows, cc, op);
+// Calls walk(std::bool_constant<stream>, ResidualReluOp<r != null, relu>{r}): the output passes'
+// run-time switches made template arguments, once for the row and the plane passes.
+template <class Walk>
+static void residual_relu_pick(const float* r, bool relu, bool stream, Walk&& walk) {
+  const auto with = [&](const auto& op) {
+    if (stream) {
+      walk(std::true_type{}, op);
+    } else {
+      walk(std::false_type{}, op);
+    }
+  };
+  if (r) {
+    relu ? with(ResidualReluOp<true, true>{r}) : with(ResidualReluOp<true, false>{r});
   } else {
-    scale_rows_walk<false>(x, s, y, rows, cc, op);
+    relu ? with(ResidualReluOp<false, true>{r}) : with(ResidualReluOp<false, false>{r});
   }
 }
 
 static void k_scale_rows(const float* x, const float* s, const float* r, float* y, int64_t rows,
                          int64_t cc, bool relu, bool stream) {
-  if (r) {
-    relu ? scale_rows_pick<true, true>(x, s, r, y, rows, cc, stream) : scale_rows_pick<true, false>(x, s, r, y, rows, cc, stream);
-  } else {
-    relu ? scale_rows_pick<false, true>(x, s, r, y, rows, cc, stream) : scale_rows_pick<false, false>(x, s, r, y, rows, cc, stream);
-  }
+  residual_relu_pick(r, relu, stream, [&](auto nt, const auto& op) { scale_rows_walk<decltype(nt)::value>(x, s, y, rows, cc, op); });
 }
 
 // SE's and ECA's NCHW output: y[p, i] = x[p, i] * s[p] (+ r[p, i]) (relu) over `planes`
@@ -507,9 +510,8 @@ static void k_scale_rows(const float* x, const float* s, const float* r, float* 
 // planes: every other store split a line) and paid a call and a tail per plane; 2048 planes of 49
 // floats ran 15.5 -> 10.6 us flat on a Xeon VM (one thread, in L2; NOTES-cpu.md item 72). Planes
 // narrower than W go element by element. The same products in every loop, one NaN (canon_f).
-template <bool NT, bool HasR, bool Relu>
-static void scale_planes_walk(const float* x, const float* s, const float* r, float* y, int64_t planes, int64_t hw) {
-  const ResidualReluOp<HasR, Relu> op{r};
+template <bool NT, class Op>
+static void scale_planes_walk(const float* x, const float* s, float* y, int64_t planes, int64_t hw, const Op& op) {
   const int64_t n = planes * hw;
   int64_t i = 0, p = 0, o = 0;  // element i is element o of plane p
   auto one = [&]() {
@@ -549,23 +551,9 @@ static void scale_planes_walk(const float* x, const float* s, const float* r, fl
   if (NT) vfence();
 }
 
-template <bool HasR, bool Relu>
-static void scale_planes_pick(const float* x, const float* s, const float* r, float* y, int64_t planes, int64_t hw,
-                              bool stream) {
-  if (stream) {
-    scale_planes_walk<true, HasR, Relu>(x, s, r, y, planes, hw);
-  } else {
-    scale_planes_walk<false, HasR, Relu>(x, s, r, y, planes, hw);
-  }
-}
-
 static void k_scale_planes(const float* x, const float* s, const float* r, float* y, int64_t planes, int64_t hw,
                            bool relu, bool stream) {
-  if (r) {
-    relu ? scale_planes_pick<true, true>(x, s, r, y, planes, hw, stream) : scale_planes_pick<true, false>(x, s, r, y, planes, hw, stream);
-  } else {
-    relu ? scale_planes_pick<false, true>(x, s, r, y, planes, hw, stream) : scale_planes_pick<false, false>(x, s, r, y, planes, hw, stream);
-  }
+  residual_relu_pick(r, relu, stream, [&](auto nt, const auto& op) { scale_planes_walk<decltype(nt)::value>(x, s, y, planes, hw, op); });
 }
 
 // Register-blocked FC: R weight rows x G samples per block, R * G accumulators of WH doubles.
