@@ -288,7 +288,7 @@ async function startBusyLoop(pin) {
 }
 
 /**
- * Runs the CPU table. Returns { rows, rates, contended, onnxruntime }; progress goes through
+ * Runs the CPU table. Returns { rows, rates, contended, onnxruntime, gapMs }; progress goes through
  * log(). The thread count is the library default (hardware concurrency); the memcpy is
  * single-threaded, as in the issue. shapes ([N, C, H, W][]) replaces the built-in shapes (every op
  * on each; SE/CBAM hidden = the built-in shape's where C, H, W are one of them, else max(8, C/16),
@@ -505,5 +505,5 @@ export async function runCpuBench({ quick = false, log = () => {}, shapes = null
   const onnxruntime = ortLoaded.reason
     ? { reason: ortLoaded.reason }
     : { version: ortLoaded.version, threads, maxRelErr: ortErrs.length ? Math.max(...ortErrs) : null, sync: ortLoaded.SyncSession !== null, syncReason: ortLoaded.syncReason };
-  return { rows, rates, contended: contendedInfo, onnxruntime };
+  return { rows, rates, contended: contendedInfo, onnxruntime, gapMs: GAP_MS };
 }

@@ -260,7 +260,7 @@ function cpuTable(meta, rows) {
       ? `Floor = x read + y written at the copy rate of x's size + weights read once at the read rate of their size + the multiply-adds (SE: 2·hidden·C a sample; CBAM: twice that, for its two descriptors, + 2·k² a pixel; ECA: k·C) at the fp32 FMA rate (the machine's fastest; our FCs accumulate in fp64, at half of it), rates measured in this run at each row's own sizes (native/dev/cpu_rates.cpp, best of 1..${r.fma64.length} threads; ${meta.quick ? 'one set of probes, before the rows' : 'best of two sets of probes, before and after the rows'}): copy ${r.copy.map((t) => t.map(g).join('/')).join(' | ')} GB/s and read ${r.read.map((t) => t.map(g).join('/')).join(' | ')} GB/s at ${r.sizes.map(sizeName).join('/')} per thread count; FMA fp64 ${r.fma64.map(g).join(' | ')}, fp32 ${r.fma32.map(g).join(' | ')} G/s.${r.fma32.length > 1 && r.fma32[r.fma32.length - 1] < 1.5 * r.fma32[0] ? ' Warning: the FMA rate did not scale past one thread in any probe (other work held the cores), so the floors of compute- and cache-bound rows are too high.' : ''}`
       : `Floor: ${meta.floorSkipped ?? 'not measured'}`,
     'No out = the default call form, which returns a new array each call (page faults of fresh memory and the garbage collections of the arrays included); no out ms = its mean over the calls (total time / calls), × out = that / the out form\'s mean in the same rounds (JSON: newMedianMs, outMeanMs).',
-    'After other work = the op with out, each call after 0.5 ms of busy work on the calling thread (untimed; the layers between two blocks of a network), by which time the pool\'s workers have gone to sleep; after other work ms = median, × back to back = that / ms.',
+    `After other work = the op with out, each call after ${meta.gapMs} ms of busy work on the calling thread (untimed; the layers between two blocks of a network), by which time the pool's workers have gone to sleep; after other work ms = median, × back to back = that / ms.`,
     ...(contended ? [`Contended: the op again in each round while a busy-loop process (${meta.contended.busyLoop}) holds a core (stopped between the stints, continued 5 ms before each); it ran ${meta.contended.busyShare === null ? 'n/a' : `${(100 * meta.contended.busyShare).toFixed(0)}%`} of those stints' wall time. contended ms = median; × idle = contended ms / ms (JSON: the p90s, contendedP90Ms and contendedP90Ratio).`] : []),
     ortHeader(meta.onnxruntime),
     '',
@@ -280,7 +280,7 @@ if (runCpu) {
   const { runCpuBench } = await import('./cpu.mjs');
   log('CPU table: each op against a same-size memcpy');
   const loadStart = os.loadavg();
-  const { rows, rates, contended, onnxruntime } = await runCpuBench({
+  const { rows, rates, contended, onnxruntime, gapMs } = await runCpuBench({
     quick: opts.quick, log, shapes: opts.shapes, ops: opts.ops, layouts: opts.layouts, contended: opts.contended,
   });
   const info = loadBinding().info();
@@ -302,6 +302,7 @@ if (runCpu) {
     rates,
     contended,
     onnxruntime,
+    gapMs, // the busy work before each call of the after-other-work column
   };
   result.cpu = { ...meta, rows };
   let table = cpuTable(meta, rows);
