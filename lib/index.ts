@@ -68,6 +68,8 @@ export type { DevicePointerOptions, DeviceTensorHalfOptions, DeviceTensorOptions
 export { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits } from './half.js';
 
 export { cuda } from './cuda.js';
+export { cpu } from './cpu.js';
+export type { CpuStatus } from './cpu.js';
 export type { CudaBuildInfo, CudaDeviceInfo, CudaStatus } from './cuda.js';
 
 export { loadReport, LoadError } from './backend/load.js';

@@ -117,6 +117,10 @@ export interface NativeInfo {
   cudaCompiled: boolean;
   simd: string; // CPU kernel dispatch level
   threads: number; // CPU pool size
+  /** The pool size without setThreads (one per CPU the process may run on); absent in older addons. */
+  defaultThreads?: number;
+  /** The pool workers' spin after a job before they sleep, in microseconds; absent in older addons. */
+  workerSpinUs?: number;
   /** Linked to load on glibc >= 2.28 with any libstdc++ (CMakeLists.txt SQEX_PORTABLE_GLIBC); absent in older addons. */
   portableLink?: boolean;
 }
@@ -143,7 +147,9 @@ export interface NativeBinding {
    * emulated bindings in the tests, allocate their own.
    */
   setResultAllocator?(allocate: (bytes: number) => ArrayBuffer): boolean;
-  setThreads(n: number): void; // 0 = hardware concurrency
+  setThreads(n: number): void; // 0 = one per CPU the process may run on
+  /** The pool workers' spin, in whole microseconds [0, 1e6]; absent in older addons. */
+  setWorkerSpin?(microseconds: number): void;
 
   /** Returns the result: ops' out, or a new array when it is null. */
   cpuForward(cfg: Float64Array, ops: HostOperands): Float32Array;

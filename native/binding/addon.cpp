@@ -44,6 +44,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   SetOwn(o, "cudaCompiled", cuda_status().compiled);
   SetOwn(o, "simd", cpu_simd_level());
   SetOwn(o, "threads", cpu_thread_count());
+  SetOwn(o, "defaultThreads", cpu_default_thread_count());
+  SetOwn(o, "workerSpinUs", static_cast<double>(cpu_worker_spin_us()));
 #ifdef SQEX_PORTABLE_LINK
   SetOwn(o, "portableLink", true);
 #else
@@ -60,6 +62,17 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
     ThrowRangeError(info.Env(), "threads must be an integer in [0, 256] (0: one per CPU the process may run on)");
   }
   cpu_set_thread_count(static_cast<int>(n));
+  return info.Env().Undefined();
+}
+
+Napi::Value SetWorkerSpin(const Napi::CallbackInfo& info) {
+  CheckArgCount(info, 1, "setWorkerSpin");
+  if (!info[0].IsNumber()) ThrowTypeError(info.Env(), "microseconds must be a number");
+  double us = info[0].As<Napi::Number>().DoubleValue();
+  if (!(us >= 0 && us <= 1e6) || static_cast<int64_t>(us) != us) {
+    ThrowRangeError(info.Env(), "microseconds must be an integer in [0, 1000000]");
+  }
+  cpu_set_worker_spin_us(static_cast<int64_t>(us));
   return info.Env().Undefined();
 }
 
@@ -111,6 +124,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitEnvState(env);
   ExportFunction<Info>(env, exports, "info");
   ExportFunction<SetThreads>(env, exports, "setThreads");
+  ExportFunction<SetWorkerSpin>(env, exports, "setWorkerSpin");
   ExportFunction<CpuForward>(env, exports, "cpuForward");
   ExportFunction<CpuForwardAsync>(env, exports, "cpuForwardAsync");
   SetCudaExports(env, exports);

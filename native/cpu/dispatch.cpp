@@ -108,6 +108,9 @@ double cpu_forward_cost_bytes(const OpParams& p, bool has_residual) {
 int64_t host_available_memory_bytes() { return cpu::available_memory_bytes(); }
 int cpu_thread_count() { return cpu::pool_size(); }
 void cpu_set_thread_count(int n) { cpu::set_pool_size(n); }
+int cpu_default_thread_count() { return cpu::default_pool_size(); }
+int64_t cpu_worker_spin_us() { return cpu::worker_spin_us(); }
+void cpu_set_worker_spin_us(int64_t us) { cpu::set_worker_spin_us(us); }
 const char* cpu_simd_level() { return cpu::kernels().name; }
 
 }  // namespace sqex

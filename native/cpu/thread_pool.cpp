@@ -45,7 +45,9 @@ using Clock = std::chrono::steady_clock;
 // published from yields it each time round; on its own core it keeps it (PAUSE), so that it is
 // there for the next phase rather than handing the core to the neighbour (yielding everywhere
 // cost batch-8 rows their second core beside a busy loop). NOTES-cpu.md item 21.
-constexpr auto kSpin = std::chrono::microseconds(50);
+// The spin is set at run time (set_worker_spin_us; cpu.setWorkerSpin in lib/): longer spins keep
+// the workers awake across an app's other work between calls (NOTES-cpu.md item 75).
+std::atomic<int64_t> g_spin_us{kDefaultWorkerSpinUs};
 constexpr int kCpuCheckSpins = 16;
 constexpr int kMaxParticipants = 256;
 
@@ -160,6 +162,12 @@ class Pool {
     return target_size_locked();
   }
 
+  static int default_size() {
+    // Read once: glibc answers hardware_concurrency() by reading sysfs (~20 us a call).
+    static const int hc = std::min(available_cpus(), kMaxParticipants);
+    return hc;
+  }
+
   bool workers_asleep() const {
     const int started = started_.load(std::memory_order_relaxed);
     return started > 0 && asleep_.load(std::memory_order_relaxed) >= started;
@@ -234,9 +242,7 @@ class Pool {
   // it (a request of 1024 once sized ECA's for 1024 threads: 1.6 GB for a 512 KB input).
   int target_size_locked() const {
     if (requested_ > 0) return std::min(requested_, kMaxParticipants);
-    // Read once: glibc answers hardware_concurrency() by reading sysfs (~20 us a call).
-    static const int hc = std::min(available_cpus(), kMaxParticipants);
-    return hc;
+    return default_size();
   }
 
   // A Job no worker holds, with cursors for `participants`; null if none could be allocated.
@@ -359,7 +365,7 @@ class Pool {
         if ((++spins % kCpuCheckSpins) != 0) continue;
         const int cpu = current_cpu();
         if (cpu >= 0 && cpu == caller_cpu_.load(std::memory_order_relaxed)) std::this_thread::yield();
-        if (Clock::now() - start > kSpin) {
+        if (Clock::now() - start > std::chrono::microseconds(g_spin_us.load(std::memory_order_relaxed))) {
           std::unique_lock<std::mutex> lk(wake_mutex_);
           {
             const Counted asleep(asleep_);
@@ -457,7 +463,12 @@ Pool& pool() {
 }  // namespace
 
 int pool_size() { return pool().size(); }
+int default_pool_size() { return Pool::default_size(); }
 void set_pool_size(int n) { pool().set_size(n); }
+int64_t worker_spin_us() { return g_spin_us.load(std::memory_order_relaxed); }
+void set_worker_spin_us(int64_t us) {
+  g_spin_us.store(us < 0 ? 0 : us > kMaxWorkerSpinUs ? kMaxWorkerSpinUs : us, std::memory_order_relaxed);
+}
 int parallel_for_ref(int64_t count, TaskRef task, int max_participants) {
   return pool().run(count, task, max_participants);
 }

@@ -14,6 +14,15 @@ namespace cpu {
 int pool_size();
 // 0 = one per CPU the process may run on. Blocks until any running parallel_for has finished.
 void set_pool_size(int n);
+// What pool_size() is without set_pool_size: one per CPU the process may run on.
+int default_pool_size();
+
+// How long a worker spins after a job before it sleeps, in microseconds (clamped to [0,
+// kMaxWorkerSpinUs]). Takes effect from each worker's next spin.
+constexpr int64_t kDefaultWorkerSpinUs = 50;
+constexpr int64_t kMaxWorkerSpinUs = 1000000;
+int64_t worker_spin_us();
+void set_worker_spin_us(int64_t us);
 
 // Type-erased task: call(ctx, i) runs task i. Must not throw (a throw is caught and dropped).
 struct TaskRef {

@@ -14,7 +14,8 @@
 //   accesses) | gap (this thread busy GAP_US microseconds between calls, default 500, untimed: an
 //   app's other work, so that the pool's workers have gone to sleep) | sleep (this thread asleep
 //   SLEEP_US between calls, default 500); SOLO_MAX=bytes: the op cost under which a call that finds
-//   the workers asleep runs on the calling thread alone (default 4e6; 0: never); BUSY=1: a busy-loop thread in a child process beside the calls; YOFF=k: y k floats
+//   the workers asleep runs on the calling thread alone (default 4e6; 0: never); SPIN_US=us: the
+//   workers' spin after a job before they sleep (default 50); BUSY=1: a busy-loop thread in a child process beside the calls; YOFF=k: y k floats
 //   past a 64-byte boundary (default: wherever malloc puts it); STREAM_MIN=bytes: the output size
 //   from which the ops store y non-temporally (default 16 MiB; 0: always, a huge value: never);
 //   ISA=scalar|sse2|avx2|avx512: that kernel table instead of the best one.
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
   const double gap_s = (std::getenv("GAP_US") ? std::atof(std::getenv("GAP_US")) : 500) * 1e-6;
   const int sleep_us = std::getenv("SLEEP_US") ? std::atoi(std::getenv("SLEEP_US")) : 500;
   if (const char* sm = std::getenv("SOLO_MAX")) sqex::cpu::g_solo_max_cost_bytes = std::atof(sm);
+  if (const char* sp = std::getenv("SPIN_US")) sqex::cpu::set_worker_spin_us(std::atoll(sp));
 
   OpParams p;
   p.op = op == "eca" ? Op::ECA : op == "cbam" ? Op::CBAM : Op::SE;

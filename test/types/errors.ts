@@ -93,3 +93,12 @@ export function genericNotNarrowed<T extends Float32Array | DeviceTensor>(t: T):
   // @ts-expect-error the result may be a DeviceTensor
   return seForward(t, [1, 8, 4, 4], { w1, w2 });
 }
+
+// cpu's settings take numbers; its status is read-only.
+import { cpu } from '../../dist/index.js';
+// @ts-expect-error a string thread count
+cpu.setThreads('2');
+// @ts-expect-error a spin without its value
+cpu.setWorkerSpin();
+// @ts-expect-error the status is read-only
+cpu.status().threads = 4;

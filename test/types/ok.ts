@@ -157,3 +157,10 @@ export function loadFound(sd: StateDict, m: FoundAttention): SEBlock | ECABlock 
   const none: null = m.kind;
   return none;
 }
+
+// The CPU backend's status and settings.
+import { cpu, type CpuStatus } from '../../dist/index.js';
+export const cpuStatus: CpuStatus = cpu.status();
+export const poolThreads: number = cpuStatus.threads + cpuStatus.defaultThreads + cpuStatus.workerSpinMicroseconds;
+cpu.setThreads(1);
+cpu.setWorkerSpin(2000);

@@ -33,6 +33,13 @@ int64_t host_available_memory_bytes();
 // run on (the affinity mask and a cgroup CPU quota count; thread_pool.cpp available_cpus).
 int cpu_thread_count();
 void cpu_set_thread_count(int n);
+// What cpu_thread_count() is without cpu_set_thread_count: one per CPU the process may run on.
+int cpu_default_thread_count();
+// How long the pool's workers spin after a job before they sleep, in microseconds (default 50;
+// clamped to [0, 1e6]): longer keeps them awake across the caller's other work between ops, at
+// the cost of a core held spinning meanwhile (NOTES-cpu.md item 75).
+int64_t cpu_worker_spin_us();
+void cpu_set_worker_spin_us(int64_t us);
 // The SIMD level the kernels were dispatched to, for info(): "avx512", "avx2", "sse2", "neon",
 // "scalar".
 const char* cpu_simd_level();

@@ -1,0 +1,195 @@
+// cpu.status(), cpu.setThreads and cpu.setWorkerSpin (lib/cpu.ts): the settings take effect (the
+// pool's threads as the kernel lists them, the workers' state after a job), results stay bitwise
+// the same under every setting, and bad values are refused with a coded error, changing nothing.
+import { afterAll, describe, expect, test } from 'vitest';
+import { readdirSync, readFileSync } from 'node:fs';
+import { cpu, seForward } from '../dist/index.js';
+import { freshRng, seedNote } from './helpers.js';
+
+const initial = cpu.status();
+afterAll(() => {
+  cpu.setThreads(0);
+  cpu.setWorkerSpin(initial.workerSpinMicroseconds);
+});
+
+const linux = process.platform === 'linux';
+/** This process's thread ids (Linux). */
+const taskIds = (): Set<string> => new Set(readdirSync('/proc/self/task'));
+/** A thread's scheduler state letter: R running or runnable, S asleep, ... (Linux). */
+const taskState = (tid: string): string => {
+  const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+};
+const sleepMs = (ms: number): void => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+};
+
+function seCase() {
+  const rng = freshRng();
+  const shape: [number, number, number, number] = [2, 64, 28, 28];
+  const n = shape[0] * shape[1] * shape[2] * shape[3];
+  const x = new Float32Array(n).map(() => rng.uniform(-4, 4));
+  const w = {
+    w1: new Float32Array(16 * 64).map(() => rng.uniform(-0.3, 0.3)),
+    b1: new Float32Array(16).map(() => rng.uniform(-0.1, 0.1)),
+    w2: new Float32Array(64 * 16).map(() => rng.uniform(-0.3, 0.3)),
+    b2: new Float32Array(64).map(() => rng.uniform(-0.1, 0.1)),
+  };
+  const run = (): Uint32Array => new Uint32Array(seForward(x, shape, w, { device: 'cpu' }).buffer);
+  return { run, note: seedNote(rng) };
+}
+
+describe('cpu.status', () => {
+  test('reports the pool, its default, the kernels and the spin, frozen', () => {
+    const s = cpu.status();
+    expect(Object.isFrozen(s)).toBe(true);
+    expect(Number.isInteger(s.threads) && s.threads >= 1 && s.threads <= 256).toBe(true);
+    expect(Number.isInteger(s.defaultThreads) && s.defaultThreads >= 1 && s.defaultThreads <= 256).toBe(true);
+    expect(['avx512', 'avx2', 'sse2', 'neon', 'scalar']).toContain(s.simd);
+    expect(s.workerSpinMicroseconds).toBe(50);
+    expect(Object.keys(s).sort()).toEqual(['defaultThreads', 'simd', 'threads', 'workerSpinMicroseconds']);
+  });
+});
+
+describe('cpu.setThreads', () => {
+  test('sets the count status reports; 0 restores the default', () => {
+    cpu.setThreads(1);
+    expect(cpu.status().threads).toBe(1);
+    cpu.setThreads(3);
+    expect(cpu.status().threads).toBe(3);
+    cpu.setThreads(0);
+    expect(cpu.status().threads).toBe(cpu.status().defaultThreads);
+  });
+
+  test.skipIf(!linux)('1 runs ops without pool threads; n starts n - 1 of them at the next op', () => {
+    const { run } = seCase();
+    cpu.setThreads(1);
+    run();
+    const alone = taskIds();
+    cpu.setThreads(4);
+    run();
+    const started = [...taskIds()].filter((t) => !alone.has(t));
+    expect(started.length).toBe(3);
+    cpu.setThreads(1);
+    run();
+    const after = taskIds();
+    // the workers were joined, not left behind
+    expect(started.filter((t) => after.has(t))).toEqual([]);
+  });
+
+  test('results are bitwise the same at 1, 2, 3 and 8 threads', () => {
+    const { run, note } = seCase();
+    cpu.setThreads(1);
+    const ref = run();
+    for (const t of [2, 3, 8]) {
+      cpu.setThreads(t);
+      const got = run();
+      let diff = -1;
+      for (let i = 0; i < ref.length; i++) if (got[i] !== ref[i]) { diff = i; break; }
+      expect(diff, `${t} threads, ${note}`).toBe(-1);
+    }
+    cpu.setThreads(0);
+  });
+
+  test.each([
+    ['a string', '2', TypeError, 'ERR_INVALID_ARG_TYPE', 'received the string "2"'],
+    ['a bigint', 2n, TypeError, 'ERR_INVALID_ARG_TYPE', 'received'],
+    ['undefined', undefined, TypeError, 'ERR_INVALID_ARG_TYPE', 'received undefined'],
+    ['a fraction', 2.5, RangeError, 'ERR_OUT_OF_RANGE', 'received the number 2.5'],
+    ['a negative', -1, RangeError, 'ERR_OUT_OF_RANGE', 'received the number -1'],
+    ['past 256', 257, RangeError, 'ERR_OUT_OF_RANGE', 'received the number 257'],
+    ['NaN', Number.NaN, RangeError, 'ERR_OUT_OF_RANGE', 'received the number NaN'],
+    ['Infinity', Number.POSITIVE_INFINITY, RangeError, 'ERR_OUT_OF_RANGE', 'received the number Infinity'],
+  ])('refuses %s, naming the argument, changing nothing', (_what, value, Ctor, code, received) => {
+    cpu.setThreads(3);
+    let err: unknown;
+    try {
+      cpu.setThreads(value as number);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(Ctor);
+    const e = err as Error & { code: string; argument: string };
+    expect(e.code).toBe(code);
+    expect(e.argument).toBe('threads');
+    expect(e.message).toContain('cpu.setThreads: threads must be an integer in [0, 256] (0: the default, one per CPU the process may run on)');
+    expect(e.message).toContain(received);
+    expect(cpu.status().threads).toBe(3);
+    cpu.setThreads(0);
+  });
+});
+
+describe('cpu.setWorkerSpin', () => {
+  test('sets the spin status reports', () => {
+    cpu.setWorkerSpin(0);
+    expect(cpu.status().workerSpinMicroseconds).toBe(0);
+    cpu.setWorkerSpin(1_000_000);
+    expect(cpu.status().workerSpinMicroseconds).toBe(1_000_000);
+    cpu.setWorkerSpin(50);
+    expect(cpu.status().workerSpinMicroseconds).toBe(50);
+  });
+
+  // A worker that spins is runnable (R) after its job; one that sleeps is in its wait (S). The
+  // workers are the threads that setThreads(2) adds at the next op.
+  test.skipIf(!linux)('a long spin keeps the workers running after a job; 0 puts them to sleep at once', () => {
+    const { run } = seCase();
+    cpu.setThreads(1);
+    run();
+    const alone = taskIds();
+    cpu.setThreads(2);
+    cpu.setWorkerSpin(1_000_000);
+    run();
+    const workers = [...taskIds()].filter((t) => !alone.has(t));
+    expect(workers.length).toBe(1);
+    sleepMs(30);
+    expect(taskState(workers[0]!), 'spinning 1 s after the job').toBe('R');
+    cpu.setWorkerSpin(0);
+    run();
+    sleepMs(30);
+    expect(taskState(workers[0]!), 'spin 0: asleep 30 ms after the job').toBe('S');
+    cpu.setWorkerSpin(50);
+    cpu.setThreads(0);
+  });
+
+  test('results are bitwise the same with a spin of 0, 50 and 100000 us, and after the pool slept', () => {
+    const { run, note } = seCase();
+    cpu.setThreads(2);
+    const ref = run();
+    for (const us of [0, 100_000, 50]) {
+      cpu.setWorkerSpin(us);
+      for (const pause of [0, 5]) {
+        if (pause > 0) sleepMs(pause);
+        const got = run();
+        let diff = -1;
+        for (let i = 0; i < ref.length; i++) if (got[i] !== ref[i]) { diff = i; break; }
+        expect(diff, `spin ${us} us, after ${pause} ms, ${note}`).toBe(-1);
+      }
+    }
+    cpu.setThreads(0);
+  });
+
+  test.each([
+    ['a string', '100', TypeError, 'ERR_INVALID_ARG_TYPE', 'received the string "100"'],
+    ['null', null, TypeError, 'ERR_INVALID_ARG_TYPE', 'received null'],
+    ['a fraction', 0.5, RangeError, 'ERR_OUT_OF_RANGE', 'received the number 0.5'],
+    ['a negative', -50, RangeError, 'ERR_OUT_OF_RANGE', 'received the number -50'],
+    ['past 1 s', 1_000_001, RangeError, 'ERR_OUT_OF_RANGE', 'received the number 1000001'],
+    ['NaN', Number.NaN, RangeError, 'ERR_OUT_OF_RANGE', 'received the number NaN'],
+  ])('refuses %s, naming the argument, changing nothing', (_what, value, Ctor, code, received) => {
+    cpu.setWorkerSpin(777);
+    let err: unknown;
+    try {
+      cpu.setWorkerSpin(value as number);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(Ctor);
+    const e = err as Error & { code: string; argument: string };
+    expect(e.code).toBe(code);
+    expect(e.argument).toBe('microseconds');
+    expect(e.message).toContain('cpu.setWorkerSpin: microseconds must be an integer in [0, 1000000] (default 50)');
+    expect(e.message).toContain(received);
+    expect(cpu.status().workerSpinMicroseconds).toBe(777);
+    cpu.setWorkerSpin(50);
+  });
+});
