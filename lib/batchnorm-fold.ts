@@ -2,6 +2,7 @@
 // CbamModule's spatial ConvNormAct): scale and shift in float64, the folded conv rounded to
 // float32 once, and the folds PyTorch does not compute that way refused.
 
+import { allocateArray } from './alloc.js';
 import { Float32ArrayCtor, Float64ArrayCtor, MathFround, MathSqrt } from './primordials.js';
 import { StateDictError, type Dim, type ModuleReader } from './state-dict-reader.js';
 import { lengthOf } from './typed-arrays.js';
@@ -32,13 +33,16 @@ export function batchNormAffine(
   const beta = r.optional(`${bn}.bias`, [[width]]);
   r.skip(`${bn}.num_batches_tracked`);
   const n = lengthOf(mean);
-  const scale = new Float64ArrayCtor(n);
-  const shift = new Float64ArrayCtor(n);
+  const scale = allocateArray(Float64ArrayCtor, n, 'the BatchNorm scales');
+  const shift = allocateArray(Float64ArrayCtor, n, 'the BatchNorm shifts');
   for (let j = 0; j < n; j++) {
-    // PyTorch adds eps in float32 (invstd = 1 / sqrt(running_var + eps), opmath float): where that
-    // sum is 0 its scale is infinite (refused below) though the float64 sum is not (running_var =
-    // float32(-1e-5), eps 1e-5: 2.5e-13, a finite fold of 2e6 where PyTorch gives ±Inf; an attack).
-    const sum = MathFround(variance[j]! + MathFround(eps)) === 0 ? 0 : variance[j]! + eps;
+    // PyTorch adds eps in float32 (invstd = 1 / sqrt(running_var + eps), opmath float), so the
+    // fold takes that float32 sum too. Where it rounds to 0 the scale is infinite (refused below)
+    // though the float64 sum is not (running_var = float32(-1e-5), eps 1e-5: 2.5e-13 in float64, a
+    // finite fold of 2e6 where PyTorch gives ±Inf; an attack); and near cancellation the float64
+    // sum differs from PyTorch's by a large factor (running_var = -(float32(1e-5) - 1 ulp): 1.16e-12
+    // against PyTorch's 9.09e-13, pre-activations 12% off; another attack, 2026-12-05).
+    const sum = MathFround(variance[j]! + MathFround(eps));
     scale[j] = (gamma ? gamma[j]! : 1) / MathSqrt(sum);
     shift[j] = (beta ? beta[j]! : 0) - mean[j]! * scale[j]!;
   }
@@ -71,8 +75,8 @@ export function foldInto(
   const out = lengthOf(bn.scale);
   const total = lengthOf(weight);
   const per = total / out;
-  const w = new Float32ArrayCtor(total);
-  const b = new Float32ArrayCtor(out);
+  const w = allocateArray(Float32ArrayCtor, total, 'the folded weight');
+  const b = allocateArray(Float32ArrayCtor, out, 'the folded bias');
   const infinite = (v: number): boolean => v === Infinity || v === -Infinity;
   for (let o = 0; o < out; o++) {
     const s = bn.scale[o]!;

@@ -10,6 +10,7 @@
 //              little-endian elements. The tensors must cover it exactly: sorted by offset, each
 //              begins where the previous ended, the first at 0, the last ends at the file's end.
 
+import { allocateArray } from './alloc.js';
 import { heapBudgetBytes } from './heap-budget.js';
 import { describe } from './describe.js';
 import { isPlainObject } from './is.js';
@@ -38,6 +39,7 @@ import {
   TypedArrayPrototypeSet,
   Uint8ArrayCtor,
   defineOwn,
+  StringCtor,
   joinList,
   listAppend,
   ownValue,
@@ -673,7 +675,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
       throw new SafetensorsError(
         src,
         'shape-size',
-        `tensor ${JSONStringify(name)}: shape [${joinList(dims, ', ')}] of ${dtype} needs ${bits / 8} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
+        `tensor ${JSONStringify(name)}: shape ${shapeExcerpt(dims)} of ${dtype} needs ${bits / 8} bytes, but data_offsets [${begin}, ${end}] hold ${end - begin}`,
         name,
       );
     }
@@ -709,7 +711,7 @@ export function headerFromBytes(src: string, bytes: Uint8Array): SafetensorsHead
   const view = new Uint8ArrayCtor(bufferOf(bytes) as ArrayBuffer, byteOffsetOf(bytes) + 8, n);
   let header = view;
   if (isSharedView(bytes)) {
-    header = new Uint8ArrayCtor(n);
+    header = allocateArray(Uint8ArrayCtor, n, 'a copy of the header');
     TypedArrayPrototypeSet(header, view);
   }
   return parseHeader(src, header, n, length);
@@ -724,6 +726,19 @@ function jsonExcerpt(value: unknown): string {
     return 'a value that cannot be shown';
   }
   return textExcerpt(text);
+}
+
+/**
+ * A shape for a message: its dims as "[a, b, c]", the first 16 and a count when there are more (an
+ * attack's 4 MB header of 2M zero dims, refused as shape-size, had its message built from every
+ * dim: V8's fatal out-of-memory under a 64 MB heap, 28 s and 4 GB under the default one).
+ */
+function shapeExcerpt(dims: readonly number[]): string {
+  let shown = '';
+  const n = dims.length > 16 ? 16 : dims.length;
+  for (let i = 0; i < n; i++) shown += (i === 0 ? '' : ', ') + StringCtor(dims[i]);
+  if (dims.length > n) shown += `, … (${dims.length} dims in all)`;
+  return `[${shown}]`;
 }
 
 /** Text cut at 80 characters. */

@@ -13,6 +13,7 @@ import {
   Float32ArrayCtor,
   JSONStringify,
   MathFloor,
+  MathAbs,
   MathMax,
   MathMin,
   ObjectCreate,
@@ -282,7 +283,7 @@ function headerFromFd(fn: string, src: string, fd: number): SafetensorsHeader {
   const first8 = new Uint8ArrayCtor(8);
   if (size >= 8) readFully(fn, src, fd, first8, 0);
   const n = headerLengthOf(src, first8, size);
-  const bytes = new Uint8ArrayCtor(n);
+  const bytes = allocateArray(Uint8ArrayCtor, n, `the header of ${src}`);
   readFully(fn, src, fd, bytes, 8);
   return parseHeader(src, bytes, n, size);
 }
@@ -490,16 +491,27 @@ function selector(fn: string, names: ReadSafetensorsOptions['names'], header: Sa
   return (name) => SetPrototypeHas(wanted, name);
 }
 
-/** The tensor name closest to `name`: the one it ends with or that ends with it, else within an edit distance of a fifth of its length (at least 2). */
+/** Names longer than this are not searched for near misses (nearestName). */
+const MAX_TYPO_NAME = 1024;
+
+/**
+ * The tensor name closest to `name`: the one it ends with or that ends with it, else within an edit
+ * distance of a fifth of its length (at least 2). The distance is at least the difference of the
+ * lengths, so only names that close in length are compared, and none over MAX_TYPO_NAME characters
+ * (an attack's 4M-character name in a 4 MB header took 3 s to compare with an 88-character request,
+ * and a 99 MB one allocated 1.2 GB: an uncoded RangeError under a memory limit).
+ */
 function nearestName(name: string, known: readonly string[]): string | undefined {
   for (let i = 0; i < known.length; i++) {
     const k = known[i]!;
     if (StringPrototypeEndsWith(k, `.${name}`) || StringPrototypeEndsWith(name, `.${k}`)) return k;
   }
+  if (name.length > MAX_TYPO_NAME) return undefined;
   let best: string | undefined;
   let bestDist = MathMax(2, MathFloor(name.length / 5)) + 1;
   for (let i = 0; i < known.length; i++) {
     const k = known[i]!;
+    if (k.length > MAX_TYPO_NAME || MathAbs(k.length - name.length) >= bestDist) continue;
     const d = editDistance(name, k);
     if (d < bestDist) {
       bestDist = d;

@@ -3,6 +3,7 @@
 // (C, rd, k), data taken as float32 through the intrinsic accessors (F16/BF16/F64 converted), and
 // a StateDictError naming the tensor and the rule when anything does not fit.
 
+import { allocateArray } from './alloc.js';
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
 import { readGuarded, typeError, typeErrorText } from './arg-errors.js';
 import { describe } from './describe.js';
@@ -136,6 +137,9 @@ function shapeCopy(shape: unknown): { dims: number[] | null; problem: string } {
   if (!(n >= 0 && n <= MAX_DIMS)) return { dims: null, problem: ` (more than ${MAX_DIMS} dims)` };
   const dims: number[] = [];
   for (let i = 0; i < n; i++) {
+    // A hole would be read through the prototype chain (an attack's getter on Object.prototype['2']
+    // gave [1, 1, <hole>] a third dim of 3: an ECA kernel of 3 loaded from it).
+    if (!ObjectHasOwn(shape, i)) return { dims: null, problem: ` whose [${i}] is nothing (a hole in the array)` };
     const d: unknown = shape[i];
     if (!(typeof d === 'number' && NumberIsSafeInteger(d) && d >= 0)) return { dims: null, problem: ` whose [${i}] is ${describe(d)}` };
     listAppend(dims, d);
@@ -507,7 +511,7 @@ function toFloat32(t: Entry): Float32Array | null {
   if (isFloat32Array(data)) {
     const fits = named === null || named === 'F32' || named === 'F16' || named === 'BF16' || named === 'F64';
     if (!fits) return null;
-    const copy = new Float32ArrayCtor(lengthOf(data));
+    const copy = allocateArray(Float32ArrayCtor, lengthOf(data), 'a float32 copy of a tensor');
     TypedArrayPrototypeSet(copy, new Float32ArrayCtor(bufferOf(data), byteOffsetOf(data), lengthOf(data)));
     return copy;
   }

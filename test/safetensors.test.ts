@@ -488,6 +488,21 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(o.bigParses).toBe(0);
   });
 
+  // An attack (2026-12-05): a shape of 2M dims whose size disagrees with its data_offsets, a 4 MB
+  // file, passed the heap estimate and was refused as shape-size, but the refusal's message was
+  // built from every dim (string +=, ~56 bytes of heap a dim): V8's fatal out-of-memory in a 64 MB
+  // heap. The message now quotes the first 16 dims and the count.
+  test('shape-size: a refusal over a shape of 2M dims quotes 16 of them, in a 64 MB heap', { timeout: 60_000 }, () => {
+    const o = readHeaderInChild(
+      `const body = '{"t":{"dtype":"F32","shape":[' + '1,'.repeat(1_999_999) + '1],"data_offsets":[0,0]}}';`,
+      ['--max-old-space-size=64'],
+      55_000,
+    );
+    expect(o).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS', check: 'shape-size' });
+    expect(o.message).toContain('tensor "t": shape [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, … (2000000 dims in all)] of F32 needs 4 bytes, but data_offsets [0, 0] hold 0');
+    expect(o.message.length).toBeLessThan(400);
+  });
+
   // What the estimate counts must cover what the decoded text and JSON.parse's result take, for
   // each kind of token (measured after gc, one child each: leftovers of another body skewed it).
   // A review (2026-12-04) found numbers that are not Smis (27 bytes each, 8 counted) and small
@@ -1106,4 +1121,24 @@ test('a duplicate name, an exponent offset and options.names decide the same wit
     { code: 'ERR_SQEX_SAFETENSORS_NAME', check: undefined },
   ]);
   expect(after).toEqual(before);
+});
+
+// An attack (2026-12-05): a name the file lacks ran a full edit distance against every name in
+// it (three Int32Arrays of each name's length): a 99M-character name in a 99 MB header allocated
+// 1.2 GB, and under a memory limit failed with V8's uncoded RangeError instead of the refusal.
+// Only names within the distance's bound in length are compared now, none over 1024 characters.
+// (Linux: `ulimit -v` caps the child's address space at 2 GB.)
+describe.skipIf(process.platform !== 'linux')('a missing name in a header of huge names', () => {
+  test('is refused with its coded error under a 2 GB address-space limit', { timeout: 60_000 }, () => {
+    const script = `
+      const s = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const hdr = Buffer.from(JSON.stringify({ ['a'.repeat(99_000_000)]: { dtype: 'F32', shape: [0], data_offsets: [0, 0] } }));
+      const buf = Buffer.concat([Buffer.alloc(8), hdr]);
+      buf.writeBigUInt64LE(BigInt(hdr.length), 0);
+      try { s.readSafetensors(buf, { names: ['x'] }); process.stdout.write('{"read":true}'); }
+      catch (e) { process.stdout.write(JSON.stringify({ name: e.name, code: e.code, message: e.message.slice(0, 300) })); }`;
+    const r = spawnSync('bash', ['-c', 'ulimit -v 2000000 && exec "$0" -e "$1"', process.execPath, script], { encoding: 'utf8', timeout: 55_000 });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS_NAME', message: expect.stringContaining('has no tensor named "x"') });
+  });
 });

@@ -46,7 +46,8 @@ function fold(sd: Tensors, p: string, w: ArrayLike<number>, b: ArrayLike<number>
   const W = new Float64Array(w.length);
   const B = new Float64Array(n);
   for (let o = 0; o < n; o++) {
-    const s = g[o]! / Math.sqrt(v[o]! + eps);
+    // PyTorch adds eps to running_var in float32 (batch_norm's invstd, opmath float).
+    const s = g[o]! / Math.sqrt(Math.fround(v[o]! + Math.fround(eps)));
     for (let i = 0; i < per; i++) W[o * per + i] = w[o * per + i]! * s;
     B[o] = ((b ? b[o]! : 0) - m[o]!) * s + beta[o]!;
   }
@@ -509,6 +510,44 @@ describe('hostile inputs: read once, own keys only, intrinsic lengths', () => {
     expect((err as Error).message).toContain('channel 1');
   });
 
+  // From an attack (2026-12-05): the fold added eps in float64 unless the float32 sum was 0, so a
+  // running_var that nearly cancels eps (-(float32(1e-5) - 1 ulp)) folded with 1.16e-12 where
+  // PyTorch's float32 sum is 9.09e-13: that hidden unit's pre-activation 12% off, no error.
+  test('running_var + eps is taken in float32, as PyTorch adds them, also near cancellation', () => {
+    const epsF = Math.fround(1e-5);
+    const ulp = epsF - new Float32Array(new Uint32Array([new Uint32Array(new Float32Array([epsF]).buffer)[0]! - 1]).buffer)[0]!;
+    const data = Float32Array.from(sd['m.bn.running_var']!.data);
+    data[1] = -(epsF - ulp);
+    const near = { ...sd, 'm.bn.running_var': { shape: [4], data } };
+    const w1 = (attentionWeightsFromStateDict(near, 'm', { kind: 'timm.SEModule' }).weights as { w1: Float32Array }).w1;
+    const { w: want } = fold(near, 'm.bn', sd['m.fc1.weight']!.data, sd['m.fc1.bias']!.data);
+    const sum32 = Math.fround(data[1]! + epsF);
+    expect(sum32).toBeGreaterThan(0);
+    expect(Math.abs(sum32 - (data[1]! + 1e-5)) / sum32, 'the float32 and float64 sums differ here').toBeGreaterThan(0.1);
+    for (let i = 8; i < 16; i++) expect(Math.abs(w1[i]! - want[i]!), `w1[${i}] (hidden unit 1)`).toBeLessThanOrEqual(Math.abs(want[i]!) * 2 ** -23);
+  });
+
+  // From an attack (2026-12-05): a hole in a shape array was read through the prototype chain,
+  // so a getter on Object.prototype['2'] made [1, 1, <hole>] the shape [1, 1, 3] of an ECA kernel.
+  test('a hole in a shape array is refused, not read from Object.prototype', () => {
+    const shape = [1, 1];
+    shape.length = 3;
+    const err = polluted({}, () => {
+      Object.defineProperty(Object.prototype, '2', { get: () => 3, configurable: true });
+      try {
+        ECABlock.fromStateDict({ 'conv.weight': { shape, data: new Float32Array([1, 2, 3]) } }, '', { kind: 'timm.EcaModule' });
+        return null;
+      } catch (e) {
+        return e;
+      } finally {
+        delete (Object.prototype as Record<string, unknown>)['2'];
+      }
+    });
+    expect(err).toBeInstanceOf(StateDictError);
+    expect(err).toMatchObject({ code: 'ERR_SQEX_STATE_DICT' });
+    expect((err as Error).message).toContain('received an Array of length 3 whose [2] is nothing (a hole in the array)');
+  });
+
   // From the same attack: findAttentionModules read `tensors`, `name` and `shape` through the
   // prototype chain (fromStateDict reads own properties only, so the two disagreed).
   test('findAttentionModules reads own properties only: a polluted Object.prototype adds no module and no shape', () => {
@@ -757,5 +796,24 @@ describe('fromStateDict decides the same with built-ins replaced after load (chi
     expect(before[0]).toMatchObject({ folded: true, tensors: 7 });
     expect(before[1]).toEqual({ code: 'ERR_SQEX_STATE_DICT', check: 'unexpected', tensor: 'se.other.weight' });
     expect(after).toEqual(before);
+  });
+});
+
+// From an attack (2026-12-05): fromStateDict's float32 copies of the tensors and the BatchNorm
+// fold allocated with plain constructors, so running out of memory there was V8's uncoded
+// RangeError (the block constructor's own copy already said ERR_SQEX_OUT_OF_MEMORY). Linux:
+// `ulimit -v` caps the child's address space at 2 GB; w1 alone is 400 MB, its copies do not fit.
+describe.skipIf(process.platform !== 'linux')('out of memory while reading a state dict', () => {
+  test('is ERR_SQEX_OUT_OF_MEMORY naming what could not be allocated', { timeout: 60_000 }, () => {
+    const script = `
+      const s = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const rd = 100e6;
+      const w1 = new Float32Array(rd);
+      const sd = { 'fc1.weight': { shape: [rd, 1, 1, 1], data: w1 }, 'fc2.weight': { shape: [1, rd, 1, 1], data: w1 } };
+      try { s.SEBlock.fromStateDict(sd, '', { kind: 'timm.SEModule' }); process.stdout.write('{"loaded":true}'); }
+      catch (e) { process.stdout.write(JSON.stringify({ name: e.name, code: e.code, message: e.message.slice(0, 300) })); }`;
+    const r = spawnSync('bash', ['-c', 'ulimit -v 2000000 && exec "$0" -e "$1"', process.execPath, script], { encoding: 'utf8', timeout: 55_000 });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toMatchObject({ code: 'ERR_SQEX_OUT_OF_MEMORY', message: expect.stringContaining('out of host memory: could not allocate') });
   });
 });
