@@ -3,6 +3,7 @@
 
 import { allocateArray } from './alloc.js';
 import { rangeError, typeError } from './arg-errors.js';
+import { isArrayValue } from './is.js';
 import { bufferOf, byteOffsetOf, isFloat32Array, isUint16Array, isUnusableView, lengthOf, typedArrayName, USABLE_VIEW } from './typed-arrays.js';
 import { Float32ArrayCtor, Uint16ArrayCtor, Uint32ArrayCtor } from './primordials.js';
 
@@ -83,7 +84,10 @@ function u32View(src: Float32Array): Uint32Array {
 function checkBits(fn: string, value: unknown): number {
   if (typeof value !== 'number') {
     // Node 24+'s Float16Array: float16 values, which need no decoding (a newcomer's check).
-    const fix = typedArrayName(value) !== 'Float16Array'
+    // An Array of bit patterns (a newcomer's check, 2026-12-05: the one Array refusal without a fix).
+    const fix = isArrayValue(value)
+      ? 'To convert an Array of bit patterns: Uint16Array.from(value)'
+      : typedArrayName(value) !== 'Float16Array'
       ? undefined
       : fn === 'float16BitsToFloat32'
         ? 'A Float16Array holds float16 values already: Float32Array.from(value) converts them (its bytes are the raw bits, if those are wanted: new Uint16Array(value.buffer, value.byteOffset, value.length))'

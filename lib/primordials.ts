@@ -71,6 +71,9 @@ export const SetPrototypeAdd = uncurryThis(Set.prototype.add as (value: unknown)
 export const SetPrototypeClear = uncurryThis(Set.prototype.clear as () => void);
 export const SetPrototypeHas = uncurryThis(Set.prototype.has as (value: unknown) => boolean);
 export const SetPrototypeGetSize = uncurryGetter<number>(Set.prototype, 'size');
+export const WeakMapCtor = WeakMap;
+export const WeakMapPrototypeGet = uncurryThis(WeakMap.prototype.get as (key: object) => unknown);
+export const WeakMapPrototypeSet = uncurryThis(WeakMap.prototype.set as (key: object, value: unknown) => WeakMap<object, unknown>);
 export const MapPrototypeHas = uncurryThis(Map.prototype.has as (key: unknown) => boolean);
 export const MapPrototypeGet = uncurryThis(Map.prototype.get as (key: unknown) => unknown);
 export const MapPrototypeSet = uncurryThis(Map.prototype.set as (key: unknown, value: unknown) => Map<unknown, unknown>);

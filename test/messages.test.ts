@@ -638,10 +638,14 @@ describe('hints from a newcomer\'s check of 2026-12-03', () => {
     expect(nhwc.message).toContain(`shape is [N, C, H, W] in every layout: for channels-last data of C = ${c}, pass [2, ${c}, 8, 8], not the memory order [N, H, W, C]`);
     const nchw = messageOf(() => new SEBlock(weights).forward(x, [2, 8, 8, c]));
     expect(nchw.message).toContain(`pass [2, ${c}, 8, 8] to a block built with { layout: 'NHWC' }, not the memory order`);
-    // A C that is simply wrong gets no such hint, nor does an NCHW shape whose W happens to be C
-    // (its map is not square, so it does not read as [N, H, W, C]).
+    // A C that is simply wrong gets no such hint. An NCHW shape whose W is the block's C but whose
+    // map is not square may be a plain [N, C, H, W] whose W happens to be C, or channels-last
+    // data of a 16×8 map (a newcomer's 7×9 one got no word on the layout, 2026-12-05): it gets the
+    // advice as a condition, not the assertion of the square case.
     expect(messageOf(() => new SEBlock(weights).forward(x.subarray(0, 2 * 8 * 8 * 32), [2, 8, 8, 32])).message).not.toContain('memory order');
-    expect(messageOf(() => new SEBlock(weights).forward(x.subarray(0, 2 * 16 * 8 * c), [2, 16, 8, c])).message).not.toContain('memory order');
+    const nonSquare = messageOf(() => new SEBlock(weights).forward(x.subarray(0, 2 * 16 * 8 * c), [2, 16, 8, c])).message;
+    expect(nonSquare).toContain(`received the number 16 (shape [2, 16, 8, ${c}]). If x is channels-last data of C = ${c} (the memory order [N, H, W, C]), pass the shape [2, ${c}, 16, 8] to a block built with { layout: 'NHWC' }: shape is [N, C, H, W] in every layout`);
+    expect(nonSquare).not.toContain('not the memory order');
   });
 
   test('new LoadError() without a load report is a coded TypeError, not a crash in its message', () => {

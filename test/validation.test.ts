@@ -833,6 +833,20 @@ describe('DeviceTensor refuses bad input', () => {
     }
   });
 
+  // A newcomer's check (2026-12-05): an Array of bit patterns was the one Array refusal with no fix.
+  test('an Array of bit patterns for the half decoders says Uint16Array.from(value)', () => {
+    for (const [fn, name] of [[float16BitsToFloat32, 'float16BitsToFloat32'], [bfloat16BitsToFloat32, 'bfloat16BitsToFloat32']] as const) {
+      let err: unknown;
+      try {
+        fn([15360, 16256] as never);
+      } catch (e) {
+        err = e;
+      }
+      expectMessage(err, TypeError, name, 'bits');
+      expect((err as Error).message).toContain('received an Array of length 2. To convert an Array of bit patterns: Uint16Array.from(value)');
+    }
+  });
+
   test('from without CUDA is an Error carrying the status reason', () => {
     const status = cuda.status();
     if (status.available) return;
@@ -1125,8 +1139,35 @@ describe('messages for the usual mix-ups', () => {
         message: expect.stringContaining('shape is [N, C, H, W] in every layout: for channels-last data of C = 4, pass [2, 4, 6, 5], not the memory order [N, H, W, C]'),
       }),
     );
-    // NCHW: no such hint
-    expect(() => seForward(x, [2, 6, 5, 4], w)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('every layout') }));
+    // NCHW, a map that is not square: the advice as a condition (the weights fit C = 4 = shape[3];
+    // a plain NCHW x whose W happens to be that C must not be told it is in memory order).
+    expect(() => seForward(x, [2, 6, 5, 4], w)).toThrow(
+      expect.objectContaining({
+        argument: 'weights.w1',
+        message: expect.stringContaining("If x is channels-last data of C = 4 (the memory order [N, H, W, C]), pass the shape [2, 4, 6, 5] with options.layout 'NHWC': shape is [N, C, H, W] in every layout"),
+      }),
+    );
+    expect(() => seForward(x, [2, 6, 5, 4], w)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('not the memory order') }));
+    // Weights that do not fit shape[3] either: no hint (they are simply wrong).
+    const w3 = { w1: new Float32Array(10), w2: new Float32Array(10) };
+    expect(() => seForward(x, [2, 6, 5, 4], w3)).toThrow(expect.objectContaining({ message: expect.not.stringContaining('channels-last') }));
+  });
+  // From a newcomer's check (2026-12-05): x [2, 64, 7, 9] in channels-last memory passed as
+  // [2, 7, 9, 64] with weights that have no biases blamed w1 without a word on the layout (with
+  // biases the shape was named). The no-bias weights fit C = 64 = shape[3]: the hint says so.
+  test('NCHW, a 7×9 map in memory order, weights without biases: the w1 refusal gives the layout as a condition', () => {
+    const x64 = new Float32Array(2 * 7 * 9 * 64);
+    const w64 = { w1: new Float32Array(4 * 64), w2: new Float32Array(64 * 4) };
+    expect(() => seForward(x64, [2, 7, 9, 64], w64)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_OUT_OF_RANGE',
+        argument: 'weights.w1',
+        message: expect.stringContaining("multiple of C = 7; received a Float32Array of length 256. If x is channels-last data of C = 64 (the memory order [N, H, W, C]), pass the shape [2, 64, 7, 9] with options.layout 'NHWC'"),
+      }),
+    );
+    expect(() => cbamForward(x64, [2, 7, 9, 64], { ...w64, spatialWeight: new Float32Array(2 * 7 * 7) })).toThrow(
+      expect.objectContaining({ argument: 'weights.w1', message: expect.stringContaining('If x is channels-last data of C = 64') }),
+    );
   });
   // From a newcomer's trial (2026-12-01): a C = 32 shape with a C = 64 block's weights was told
   // weights.b1 had the wrong length, for a hidden derived from the wrong C. A review then found

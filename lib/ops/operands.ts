@@ -192,14 +192,20 @@ export function resolveOperands(
 /**
  * The end of a refusal's message where the shape reads as the memory order [N, H, W, C] of
  * channels-last data: ". shape is [N, C, H, W] in every layout: ... pass [N, C, H, W]" (C taken
- * as its last dim), or '' where it does not read so. In NHWC every such shape does; in NCHW only
- * one whose middle dims are a square map [N, H, H, C] (a plain [N, C, H, W] whose W happens to be
- * the C sought would be told the wrong thing; a review). `toNhwc`: how the caller says NHWC (an
- * option, or a block built so); used only in NCHW.
+ * as its last dim), or '' where it does not read so. In NHWC every such shape does; in NCHW one
+ * whose middle dims are a square map [N, H, H, C]. An NCHW shape whose map is not square but whose
+ * last dim the caller knows the weights fit as C (`fitsLastDim`) gets the same advice as a
+ * condition ("if x is channels-last data ..."): a plain [N, C, H, W] whose W happens to be the C
+ * sought must not be told it is in memory order (a review), and a newcomer's channels-last 7×9
+ * map passed as [N, H, W, C] got no word on the layout at all. `toNhwc`: how the caller says NHWC
+ * (an option, or a block built so); used only in NCHW.
  */
-export function memoryOrderHint(shape: readonly number[], nhwc: boolean, toNhwc: string): string {
+export function memoryOrderHint(shape: readonly number[], nhwc: boolean, toNhwc: string, fitsLastDim = false): string {
   const n = shape[0]!, c = shape[1]!, h = shape[2]!, w = shape[3]!;
-  if (!nhwc && c !== h) return '';
+  if (!nhwc && c !== h) {
+    if (!fitsLastDim) return '';
+    return `. If x is channels-last data of C = ${w} (the memory order [N, H, W, C]), pass the shape [${n}, ${w}, ${c}, ${h}]${toNhwc}: shape is [N, C, H, W] in every layout`;
+  }
   return `. shape is [N, C, H, W] in every layout: for channels-last data of C = ${w}, pass [${n}, ${w}, ${c}, ${h}]${nhwc ? '' : toNhwc}, not the memory order [N, H, W, C]`;
 }
 
@@ -212,7 +218,7 @@ export function memoryOrderHint(shape: readonly number[], nhwc: boolean, toNhwc:
 function checkChannels(fn: string, shape: Shape4, expectC: number, layout: string | undefined): void {
   if (expectC !== 0 && shape[1] !== expectC) {
     const memoryOrder = layout !== undefined && shape[3] === expectC
-      ? memoryOrderHint(shape, layout === 'NHWC', " to a block built with { layout: 'NHWC' }")
+      ? memoryOrderHint(shape, layout === 'NHWC', " to a block built with { layout: 'NHWC' }", true)
       : '';
     throw rangeErrorText(fn, 'shape[1] (C)', `${expectC}, the channels of the block's weights`, `the number ${shape[1]} (shape ${formatShape(shape)})${memoryOrder}`);
   }

@@ -6,7 +6,7 @@ import { isDeviceTensor } from '../device-tensor.js';
 import { allocateSharedFloat32 } from '../alloc.js';
 import { codedError, rangeError, rangeErrorText, typeError } from '../arg-errors.js';
 import { fixedLengthView, isDetached, isFloat32Array, lengthOf } from '../typed-arrays.js';
-import { NumberIsInteger, TypedArrayPrototypeSet } from '../primordials.js';
+import { NumberIsInteger, TypedArrayPrototypeSet, WeakMapCtor, WeakMapPrototypeGet, WeakMapPrototypeSet } from '../primordials.js';
 import type { HostWeightSet, WeightSet, WeightValue } from './spec.js';
 
 /** Elements of a weight operand. */
@@ -84,6 +84,41 @@ export function validateMlp(
   const b1Len = b1 === null ? 0 : weightLength(b1);
   const w2Len = weightLength(w2);
   const b2Len = b2 === null ? 0 : weightLength(b2);
+  try {
+    return checkMlp(fn, cKnown, channels, w1, b1, w2, b2, w1Len, b1Len, w2Len, b2Len);
+  } catch (err) {
+    if (typeof err === 'object' && err !== null) WeakMapPrototypeSet(refusedMlp, err, { w1Len, b1Len, w2Len, b2Len });
+    throw err;
+  }
+}
+
+/** The lengths of the MLP weights validateMlp refused, by its error (mlpFitsC). */
+const refusedMlp = new WeakMapCtor<object, { w1Len: number; b1Len: number; w2Len: number; b2Len: number }>();
+
+/**
+ * Whether the MLP weights that validateMlp refused with `err` would fit C = c (w1 [hidden, c], w2
+ * [c, hidden], and b1 / b2 where given); false for any other error. For the refusal's hint that
+ * the shape may be in memory order (lib/ops/run.ts withLayoutHint).
+ */
+export function mlpFitsC(err: unknown, c: number): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const m = WeakMapPrototypeGet(refusedMlp, err) as { w1Len: number; b1Len: number; w2Len: number; b2Len: number } | undefined;
+  return m !== undefined && fitsC(c, m.w1Len, m.b1Len, m.w2Len) && (m.b2Len === 0 || m.b2Len === c);
+}
+
+function checkMlp(
+  fn: string,
+  cKnown: number | undefined,
+  channels: number | undefined,
+  w1: WeightValue,
+  b1: WeightValue | null,
+  w2: WeightValue,
+  b2: WeightValue | null,
+  w1Len: number,
+  b1Len: number,
+  w2Len: number,
+  b2Len: number,
+): { c: number; hidden: number; w1: WeightValue; b1: WeightValue | null; w2: WeightValue; b2: WeightValue | null } {
   // The C that b2, or else w1 over b1, fixes (undefined: neither does).
   const impliedC = b2 !== null ? b2Len : b1Len > 0 && w1Len % b1Len === 0 ? w1Len / b1Len : undefined;
   // A block's `channels` that the weights contradict is named itself (an audit found the message
