@@ -7,12 +7,17 @@ import { NumberIsInteger as isInteger, ObjectFreeze } from './primordials.js';
 
 /** What `cpu.status()` reports (a new frozen object each call). */
 export interface CpuStatus {
-  /** Threads a CPU op runs on: the calling thread and `threads − 1` pool workers. */
+  /**
+   * Threads a CPU op runs on: the calling thread and `threads − 1` pool workers; fewer than set once
+   * the system refused to start some (a process or cgroup thread limit: the pool keeps the ones it
+   * got, and tries again at the next {@link cpu.setThreads}).
+   */
   readonly threads: number;
   /**
-   * `threads` without {@link cpu.setThreads}: one per CPU the process may run on (the machine's
-   * CPUs, fewer under an affinity mask such as `taskset` or a cpuset, or a cgroup CPU quota such as
-   * a container's CPU limit), at most 256.
+   * One per CPU the process may run on now (the machine's CPUs, fewer under an affinity mask such
+   * as `taskset` or a cpuset, or a cgroup CPU quota such as a container's CPU limit), at most 256:
+   * what `threads` is without {@link cpu.setThreads}. The pool reads it when it first starts and at
+   * `setThreads(0)`, so a mask changed later counts from the next `setThreads(0)`.
    */
   readonly defaultThreads: number;
   /** The instruction set the kernels were dispatched to: 'avx512', 'avx2', 'sse2', 'neon' or 'scalar'. */

@@ -2,9 +2,11 @@
 // pool's threads as the kernel lists them, the workers' state after a job), results stay bitwise
 // the same under every setting, and bad values are refused with a coded error, changing nothing.
 import { afterAll, describe, expect, test } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { cpu, seForward } from '../dist/index.js';
-import { freshRng, seedNote } from './helpers.js';
+import { freshRng, noteSkip, onPath, seedNote } from './helpers.js';
 
 const initial = cpu.status();
 afterAll(() => {
@@ -116,6 +118,77 @@ describe('cpu.setThreads', () => {
     expect(e.message).toContain(received);
     expect(cpu.status().threads).toBe(3);
     cpu.setThreads(0);
+  });
+});
+
+// From an attack (2026-12-05): with a thread limit the pool could not start all the threads set
+// (setThreads(64) under RLIMIT_NPROC 16 started 9), status() still said 64, and every op stopped
+// and started the workers again (466 thread ids in 50 ops). The pool now keeps what it got and says
+// so. RLIMIT_NPROC binds only a user without CAP_SYS_RESOURCE: the child runs as nobody.
+const limitSkip = noteSkip(
+  !(linux && process.getuid?.() === 0 && onPath('setpriv') && onPath('prlimit')),
+  'cpu-settings: a refused thread start',
+  'needs Linux, root (to run the child as nobody under RLIMIT_NPROC), setpriv and prlimit',
+);
+describe.skipIf(limitSkip)('cpu.setThreads where the system refuses threads', () => {
+  test('the pool keeps the threads it started, status() reports them, results stay bitwise', { timeout: 60_000 }, () => {
+    const script = `
+      const { cpu, seForward } = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const fs = require('fs');
+      const shape = [8, 64, 28, 28];
+      const x = new Float32Array(8 * 64 * 28 * 28).map((_, i) => Math.sin(i) * 3);
+      const w = { w1: new Float32Array(16 * 64).map((_, i) => Math.cos(i) * 0.2), w2: new Float32Array(64 * 16).map((_, i) => Math.sin(i * 3) * 0.2) };
+      const run = () => new Uint32Array(seForward(x, shape, w, { device: 'cpu' }).buffer);
+      cpu.setThreads(1);
+      const ref = run();
+      const before = new Set(fs.readdirSync('/proc/self/task'));
+      cpu.setThreads(64);
+      let same = true;
+      const seen = new Set();
+      for (let i = 0; i < 30; i++) {
+        const y = run();
+        for (let j = 0; j < y.length; j++) if (y[j] !== ref[j]) { same = false; break; }
+        for (const t of fs.readdirSync('/proc/self/task')) if (!before.has(t)) seen.add(t);
+      }
+      const now = [...fs.readdirSync('/proc/self/task')].filter((t) => !before.has(t)).length;
+      process.stdout.write(JSON.stringify({ threads: cpu.status().threads, started: now, idsSeen: seen.size, same }));`;
+    const r = spawnSync('prlimit', ['--nproc=16', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', timeout: 55_000 });
+    expect(r.stderr).toBe('');
+    const o = JSON.parse(r.stdout) as { threads: number; started: number; idsSeen: number; same: boolean };
+    expect(o.same, 'bitwise equal to one thread').toBe(true);
+    expect(o.started, 'some threads refused').toBeLessThan(63);
+    expect(o.threads, 'status() counts the caller and the workers started').toBe(o.started + 1);
+    expect(o.idsSeen, 'no worker stopped and started again').toBe(o.started);
+  });
+});
+
+// From an attack (2026-12-05): defaultThreads was read once per process, so after the process's
+// affinity was narrowed (taskset -p) status() and setThreads(0) still used the old CPU count.
+const affinitySkip = noteSkip(
+  !(linux && onPath('taskset') && initial.defaultThreads >= 2),
+  'cpu-settings: defaultThreads after an affinity change',
+  'needs Linux, taskset and at least 2 CPUs',
+);
+describe.skipIf(affinitySkip)('cpu.status().defaultThreads after the affinity changes', () => {
+  test('reads the CPUs now; setThreads(0) sizes the pool by them', { timeout: 30_000 }, () => {
+    const script = `
+      const { cpu, seForward } = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const { execFileSync } = require('child_process');
+      const run = () => seForward(new Float32Array(2 * 64 * 28 * 28).fill(1), [2, 64, 28, 28], { w1: new Float32Array(16 * 64), w2: new Float32Array(64 * 16) });
+      run();
+      const before = cpu.status();
+      execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+      const narrowed = cpu.status();
+      cpu.setThreads(0);
+      run();
+      process.stdout.write(JSON.stringify({ before, narrowed, after: cpu.status() }));`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 25_000 });
+    expect(r.stderr).toBe('');
+    const o = JSON.parse(r.stdout) as Record<'before' | 'narrowed' | 'after', { threads: number; defaultThreads: number }>;
+    expect(o.before.defaultThreads).toBeGreaterThanOrEqual(2);
+    expect(o.narrowed.defaultThreads, 'read anew').toBe(1);
+    expect(o.narrowed.threads, 'the pool keeps its size until setThreads(0)').toBe(o.before.threads);
+    expect(o.after).toMatchObject({ threads: 1, defaultThreads: 1 });
   });
 });
 

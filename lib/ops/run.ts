@@ -201,7 +201,9 @@ export function prepare(
   try {
     ws = spec.validateWeights(fn, weights, c, undefined, onDevice);
   } catch (err) {
-    throw withLayoutHint(err, settings.layout, shp);
+    // A DeviceTensor x carries its shape and layout: advice to pass another shape cannot be
+    // followed (an attack: the advice for an NHWC DeviceTensor sent the caller round in a loop).
+    throw onDevice ? err : withLayoutHint(err, settings.layout, shp);
   }
   const ops = resolveOperands(fn, spec, x, shp, settings, opts, ws.slots, 0, undefined);
   const cfg = new Float64ArrayCtor(CFG.length);

@@ -157,16 +157,16 @@ struct Job {
 
 class Pool {
  public:
+  // The participants an op gets: the target, or fewer once a start of the workers fell short of it
+  // (the system refused threads: a process or cgroup thread limit).
   int size() {
     std::lock_guard<std::mutex> g(config_mutex_);
-    return target_size_locked();
+    const int target = target_size_locked();
+    return started_for_ == target ? static_cast<int>(threads_.size()) + 1 : target;
   }
 
-  static int default_size() {
-    // Read once: glibc answers hardware_concurrency() by reading sysfs (~20 us a call).
-    static const int hc = std::min(available_cpus(), kMaxParticipants);
-    return hc;
-  }
+  // One per CPU the process may run on now (~20 us: glibc reads sysfs for hardware_concurrency).
+  static int default_size() { return std::min(available_cpus(), kMaxParticipants); }
 
   bool workers_asleep() const {
     const int started = started_.load(std::memory_order_relaxed);
@@ -177,6 +177,8 @@ class Pool {
     std::lock_guard<std::mutex> run(run_mutex_);  // waits for a running job
     std::lock_guard<std::mutex> g(config_mutex_);
     requested_ = n < 0 ? 0 : n;
+    // The default again: read anew, so that an affinity or quota changed since counts.
+    if (requested_ == 0) default_ = 0;
     stop_workers_locked();
   }
 
@@ -240,9 +242,11 @@ class Pool {
  private:
   // Never more than the pool starts (kMaxParticipants): the kernels size per-thread scratch from
   // it (a request of 1024 once sized ECA's for 1024 threads: 1.6 GB for a 512 KB input).
-  int target_size_locked() const {
+  int target_size_locked() {
     if (requested_ > 0) return std::min(requested_, kMaxParticipants);
-    return default_size();
+    // Read when first needed and at set_size(0), not per op (default_size costs ~20 us).
+    if (default_ == 0) default_ = default_size();
+    return default_;
   }
 
   // A Job no worker holds, with cursors for `participants`; null if none could be allocated.
@@ -395,8 +399,12 @@ class Pool {
   }
 
   void ensure_workers_locked() {
-    const int want = target_size_locked() - 1;
-    if (static_cast<int>(threads_.size()) == want) return;
+    const int target = target_size_locked();
+    // Started for this target already, even if the system gave fewer threads than asked: a short
+    // pool is kept, not stopped and started again at every op (an attack under a process limit of
+    // 16 threads and setThreads(64) saw 466 thread ids in 50 ops).
+    if (started_for_ == target) return;
+    const int want = target - 1;
     stop_workers_locked();
     const uint64_t seen = generation_.load(std::memory_order_acquire);
     for (int i = 0; i < want; ++i) {
@@ -410,12 +418,14 @@ class Pool {
       }
     }
     started_.store(static_cast<int>(threads_.size()), std::memory_order_relaxed);
+    started_for_ = target;
 #if defined(__linux__)
     owner_pid_ = getpid();
 #endif
   }
 
   void stop_workers_locked() {
+    started_for_ = -1;  // also when none started: setThreads tries a refused start again
     if (threads_.empty()) return;
     {
       std::lock_guard<std::mutex> g(wake_mutex_);
@@ -430,8 +440,10 @@ class Pool {
   }
 
   std::mutex run_mutex_;     // held by the one caller driving the pool
-  std::mutex config_mutex_;  // guards requested_ and threads_
+  std::mutex config_mutex_;  // guards requested_, default_, started_for_ and threads_
   int requested_ = 0;
+  int default_ = 0;        // default_size() as last read (0: not yet)
+  int started_for_ = -1;   // the target the running workers were started for (-1: none running)
   std::vector<std::thread> threads_;
   // One per thread in threads_ (their wake-up state); changed with threads_, under config_mutex_
   // and run_mutex_, so a caller holding run_mutex_ reads it unlocked.

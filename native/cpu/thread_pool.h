@@ -10,11 +10,12 @@
 namespace sqex {
 namespace cpu {
 
-// Participants a parallel_for can use right now: the caller plus the workers.
+// Participants a parallel_for can use right now: the caller plus the workers (the count set, or
+// the workers actually started where the system refused some).
 int pool_size();
 // 0 = one per CPU the process may run on. Blocks until any running parallel_for has finished.
 void set_pool_size(int n);
-// What pool_size() is without set_pool_size: one per CPU the process may run on.
+// One per CPU the process may run on, read now (~20 us; set_pool_size(0) reads it for the pool).
 int default_pool_size();
 
 // How long a worker spins after a job before it sleeps, in microseconds (clamped to [0,

@@ -220,6 +220,29 @@ if (workerData.mode === 'terminate') setInterval(() => {}, 1000);
     }
   });
 
+  // From an attack (2026-12-05): a DeviceTensor x refused for its weights got the host arrays'
+  // advice to pass another shape, which a DeviceTensor's fixed shape refuses (and then the advice
+  // named yet another shape). A DeviceTensor carries its shape and layout: no such advice.
+  test('weights for another C with a DeviceTensor x: refused without advice to pass another shape', () => {
+    for (const layout of ['NHWC', 'NCHW'] as const) {
+      const t = DeviceTensor.from(new Float32Array(2 * 64 * 7 * 9), [2, 64, 7, 9], { layout });
+      try {
+        const w9 = { w1: new Float32Array(4 * 9), w2: new Float32Array(9 * 4) };
+        let err: unknown;
+        try {
+          seForward(t, [2, 64, 7, 9], w9);
+        } catch (e) {
+          err = e;
+        }
+        expect(err, layout).toMatchObject({ code: 'ERR_OUT_OF_RANGE', argument: 'weights.w1' });
+        expect((err as Error).message, layout).not.toContain('pass the shape');
+        expect((err as Error).message, layout).not.toContain('memory order');
+      } finally {
+        t.dispose();
+      }
+    }
+  });
+
   test('an empty batch (N = 0): an empty tensor with no memory, the ops return empty results, no CUDA error', async () => {
     const rng = freshRng();
     const shape: Shape4 = [0, 8, 3, 2];

@@ -29,11 +29,13 @@ double cpu_forward_cost_bytes(const OpParams& p, bool has_residual);
 // queue of calls take more than that.
 int64_t host_available_memory_bytes();
 
-// Number of worker threads the pool uses (including the caller). 0 = one per CPU the process may
-// run on (the affinity mask and a cgroup CPU quota count; thread_pool.cpp available_cpus).
+// Number of worker threads the pool uses (including the caller): the count set (0 = one per CPU
+// the process may run on: the affinity mask and a cgroup CPU quota count; thread_pool.cpp
+// available_cpus), or fewer once the system refused to start some.
 int cpu_thread_count();
 void cpu_set_thread_count(int n);
-// What cpu_thread_count() is without cpu_set_thread_count: one per CPU the process may run on.
+// One per CPU the process may run on, read now (~20 us): what cpu_thread_count() is without
+// cpu_set_thread_count (the pool reads it when it first starts and at cpu_set_thread_count(0)).
 int cpu_default_thread_count();
 // How long the pool's workers spin after a job before they sleep, in microseconds (default 50;
 // clamped to [0, 1e6]): longer keeps them awake across the caller's other work between ops, at
