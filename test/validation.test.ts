@@ -1168,6 +1168,16 @@ describe('messages for the usual mix-ups', () => {
     expect(() => cbamForward(x64, [2, 7, 9, 64], { ...w64, spatialWeight: new Float32Array(2 * 7 * 7) })).toThrow(
       expect.objectContaining({ argument: 'weights.w1', message: expect.stringContaining('If x is channels-last data of C = 64') }),
     );
+    // Single-FC SE (w1 [C, C], b1 [C]; an attack found it without the hint).
+    for (const single of [{ w1: new Float32Array(64 * 64) }, { w1: new Float32Array(64 * 64), b1: new Float32Array(64) }]) {
+      expect(() => seForward(x64, [2, 7, 9, 64], single)).toThrow(
+        expect.objectContaining({ argument: 'weights.w1', message: expect.stringContaining("(C × C = 7 × 7: single-FC SE, w2 omitted); received a Float32Array of length 4096. If x is channels-last data of C = 64 (the memory order [N, H, W, C]), pass the shape [2, 64, 7, 9] with options.layout 'NHWC'") }),
+      );
+    }
+    // A single-FC b1 of another C: no hint (the weights do not fit shape[3] either).
+    expect(() => seForward(x64, [2, 7, 9, 64], { w1: new Float32Array(64 * 64), b1: new Float32Array(63) })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('channels-last') }),
+    );
   });
   // From a newcomer's trial (2026-12-01): a C = 32 shape with a C = 64 block's weights was told
   // weights.b1 had the wrong length, for a hidden derived from the wrong C. A review then found

@@ -54,7 +54,7 @@ import {
   type HostOperandSet,
   type Operands,
 } from './operands.js';
-import { mlpFitsC } from './weights.js';
+import { weightsFitC } from './weights.js';
 import { cudaRan, fallsBackToCpu, mayFallBackLater, triesCuda, warnCpuFallback } from './fallback.js';
 
 /** Writes every CFG entry for one call. */
@@ -92,7 +92,7 @@ export function fillCfg(
  * caller most likely passed the memory order [N, H, W, C] as the shape (a newcomer did), so the
  * message says that shapes are [N, C, H, W] in every layout. In an NCHW call (the default) the
  * same is said where the shape reads as [N, H, W, C] of a square map (shape[1] = shape[2], and
- * shape[3] another size), or where the MLP's weights fit C = shape[3] exactly: channels-last data
+ * shape[3] another size), or where the weights fit C = shape[3] exactly: channels-last data
  * passed without its layout (newcomers did that, with square and with 7×9 maps); a real [N, C, H,
  * W] with C = H and W ≠ H is rare.
  */
@@ -102,7 +102,7 @@ function withLayoutHint(err: unknown, layout: string | undefined, shp: readonly 
   const sized = ['weights.w1', 'weights.b1', 'weights.w2', 'weights.b2'];
   if (typeof e?.argument !== 'string' || !listHas(sized, e.argument) || e.code !== 'ERR_OUT_OF_RANGE') return err;
   if (shp[3] === shp[1]) return err;
-  (e as { message: string }).message += memoryOrderHint(shp, layout === 'NHWC', " with options.layout 'NHWC'", mlpFitsC(err, shp[3]!));
+  (e as { message: string }).message += memoryOrderHint(shp, layout === 'NHWC', " with options.layout 'NHWC'", weightsFitC(err, shp[3]!));
   return err;
 }
 

@@ -10,7 +10,7 @@ import type { Activation, DeviceSelection, Gate, HostOrDevice, Layout, Offload, 
 import { prepare, runAsync, runSync } from './run.js';
 import { awaitable } from '../awaitable.js';
 import type { OpSpec, WeightSet } from './spec.js';
-import { expectLength, validateMlp, weightArray, weightLength } from './weights.js';
+import { expectLength, rememberFit, validateMlp, weightArray, weightLength } from './weights.js';
 
 /**
  * SE weights on the host: float32, row-major, exactly as PyTorch stores them. Two forms:
@@ -213,11 +213,17 @@ function validateSeWeights(
     }
     c = root;
   }
-  // A two-FC SE's w1 ([hidden, C]) with w2 left out by mistake: say so, not only what one FC needs.
-  expectLength(fn, 'weights.w1', w1, c * c, () =>
-    `C × C = ${c} × ${c}: single-FC SE, w2 omitted` +
-    (w1Len % c === 0 ? `; if this is fc1.weight [hidden, C] = [${w1Len / c}, ${c}] of a two-FC SE, pass fc2.weight [C, hidden] as weights.w2` : ''));
-  expectLength(fn, 'weights.b1', b1, c, () => `C = ${c}: single-FC SE, w2 omitted`);
+  const b1Len = b1 === null ? 0 : weightLength(b1);
+  try {
+    // A two-FC SE's w1 ([hidden, C]) with w2 left out by mistake: say so, not only what one FC needs.
+    expectLength(fn, 'weights.w1', w1, c * c, () =>
+      `C × C = ${c} × ${c}: single-FC SE, w2 omitted` +
+      (w1Len % c === 0 ? `; if this is fc1.weight [hidden, C] = [${w1Len / c}, ${c}] of a two-FC SE, pass fc2.weight [C, hidden] as weights.w2` : ''));
+    expectLength(fn, 'weights.b1', b1, c, () => `C = ${c}: single-FC SE, w2 omitted`);
+  } catch (err) {
+    rememberFit(err, (other) => w1Len === other * other && (b1 === null || b1Len === other));
+    throw err;
+  }
   return { c, hidden: c, twoFc: 0, ecaK: 0, spatialK: 0, spatialBias: 0, slots: [w1, b1, null, null, null] };
 }
 

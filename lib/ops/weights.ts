@@ -87,23 +87,28 @@ export function validateMlp(
   try {
     return checkMlp(fn, cKnown, channels, w1, b1, w2, b2, w1Len, b1Len, w2Len, b2Len);
   } catch (err) {
-    if (typeof err === 'object' && err !== null) WeakMapPrototypeSet(refusedMlp, err, { w1Len, b1Len, w2Len, b2Len });
+    rememberFit(err, (c) => fitsC(c, w1Len, b1Len, w2Len) && (b2Len === 0 || b2Len === c));
     throw err;
   }
 }
 
-/** The lengths of the MLP weights validateMlp refused, by its error (mlpFitsC). */
-const refusedMlp = new WeakMapCtor<object, { w1Len: number; b1Len: number; w2Len: number; b2Len: number }>();
+/** For each refusal of weights whose sizes depend on C: which C they would fit (weightsFitC). */
+const refusedFits = new WeakMapCtor<object, (c: number) => boolean>();
+
+/** Records, for the refusal `err` of C-sized weights, the test of which C they would fit. */
+export function rememberFit(err: unknown, fits: (c: number) => boolean): void {
+  if (typeof err === 'object' && err !== null) WeakMapPrototypeSet(refusedFits, err, fits);
+}
 
 /**
- * Whether the MLP weights that validateMlp refused with `err` would fit C = c (w1 [hidden, c], w2
- * [c, hidden], and b1 / b2 where given); false for any other error. For the refusal's hint that
- * the shape may be in memory order (lib/ops/run.ts withLayoutHint).
+ * Whether the weights refused with `err` would fit C = c (SE's and CBAM's MLP: w1 [hidden, c], w2
+ * [c, hidden], b1 / b2 where given; single-FC SE: w1 [c, c], b1 [c]); false for any other error. For
+ * the refusal's hint that the shape may be in memory order (lib/ops/run.ts withLayoutHint).
  */
-export function mlpFitsC(err: unknown, c: number): boolean {
+export function weightsFitC(err: unknown, c: number): boolean {
   if (typeof err !== 'object' || err === null) return false;
-  const m = WeakMapPrototypeGet(refusedMlp, err) as { w1Len: number; b1Len: number; w2Len: number; b2Len: number } | undefined;
-  return m !== undefined && fitsC(c, m.w1Len, m.b1Len, m.w2Len) && (m.b2Len === 0 || m.b2Len === c);
+  const fits = WeakMapPrototypeGet(refusedFits, err) as ((c: number) => boolean) | undefined;
+  return fits !== undefined && fits(c);
 }
 
 function checkMlp(
