@@ -26,6 +26,20 @@ const sleepMs = (ms: number): void => {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 };
 
+/** call throws a Ctor with `code` and `argument`, whose message says what was expected and received. */
+function expectRefusal(call: () => void, Ctor: ErrorConstructor, code: string, argument: string, expected: string, received: string): void {
+  let err: unknown;
+  try {
+    call();
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(Ctor);
+  expect(err).toMatchObject({ code, argument });
+  expect((err as Error).message).toContain(expected);
+  expect((err as Error).message).toContain(received);
+}
+
 function seCase() {
   const rng = freshRng();
   const shape: [number, number, number, number] = [2, 64, 28, 28];
@@ -104,18 +118,7 @@ describe('cpu.setThreads', () => {
     ['Infinity', Number.POSITIVE_INFINITY, RangeError, 'ERR_OUT_OF_RANGE', 'received the number Infinity'],
   ])('refuses %s, naming the argument, changing nothing', (_what, value, Ctor, code, received) => {
     cpu.setThreads(3);
-    let err: unknown;
-    try {
-      cpu.setThreads(value as number);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(Ctor);
-    const e = err as Error & { code: string; argument: string };
-    expect(e.code).toBe(code);
-    expect(e.argument).toBe('threads');
-    expect(e.message).toContain('cpu.setThreads: threads must be an integer in [0, 256] (0: the default, one per CPU the process may run on)');
-    expect(e.message).toContain(received);
+    expectRefusal(() => cpu.setThreads(value as number), Ctor, code, 'threads', 'cpu.setThreads: threads must be an integer in [0, 256] (0: the default, one per CPU the process may run on)', received);
     expect(cpu.status().threads).toBe(3);
     cpu.setThreads(0);
   });
@@ -250,18 +253,7 @@ describe('cpu.setWorkerSpin', () => {
     ['NaN', Number.NaN, RangeError, 'ERR_OUT_OF_RANGE', 'received the number NaN'],
   ])('refuses %s, naming the argument, changing nothing', (_what, value, Ctor, code, received) => {
     cpu.setWorkerSpin(777);
-    let err: unknown;
-    try {
-      cpu.setWorkerSpin(value as number);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(Ctor);
-    const e = err as Error & { code: string; argument: string };
-    expect(e.code).toBe(code);
-    expect(e.argument).toBe('microseconds');
-    expect(e.message).toContain('cpu.setWorkerSpin: microseconds must be an integer in [0, 1000000] (default 50)');
-    expect(e.message).toContain(received);
+    expectRefusal(() => cpu.setWorkerSpin(value as number), Ctor, code, 'microseconds', 'cpu.setWorkerSpin: microseconds must be an integer in [0, 1000000] (default 50)', received);
     expect(cpu.status().workerSpinMicroseconds).toBe(777);
     cpu.setWorkerSpin(50);
   });

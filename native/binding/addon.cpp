@@ -54,25 +54,25 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
-Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  CheckArgCount(info, 1, "setThreads");
-  if (!info[0].IsNumber()) ThrowTypeError(info.Env(), "threads must be a number");
-  double n = info[0].As<Napi::Number>().DoubleValue();
-  if (!(n >= 0 && n <= 256) || static_cast<int>(n) != n) {
-    ThrowRangeError(info.Env(), "threads must be an integer in [0, 256] (0: one per CPU the process may run on)");
+// The one argument of a setter, an integer in [0, max] (lib/cpu.ts checks it first, with the
+// package's messages; this is the binding's own check).
+int64_t IntegerArg(const Napi::CallbackInfo& info, const char* fn, const char* name, int64_t max, const char* note) {
+  CheckArgCount(info, 1, fn);
+  if (!info[0].IsNumber()) ThrowTypeError(info.Env(), std::string(name) + " must be a number");
+  const double v = info[0].As<Napi::Number>().DoubleValue();
+  if (!(v >= 0 && v <= static_cast<double>(max)) || static_cast<int64_t>(v) != v) {
+    ThrowRangeError(info.Env(), std::string(name) + " must be an integer in [0, " + std::to_string(max) + "]" + note);
   }
-  cpu_set_thread_count(static_cast<int>(n));
+  return static_cast<int64_t>(v);
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  cpu_set_thread_count(static_cast<int>(IntegerArg(info, "setThreads", "threads", 256, " (0: one per CPU the process may run on)")));
   return info.Env().Undefined();
 }
 
 Napi::Value SetWorkerSpin(const Napi::CallbackInfo& info) {
-  CheckArgCount(info, 1, "setWorkerSpin");
-  if (!info[0].IsNumber()) ThrowTypeError(info.Env(), "microseconds must be a number");
-  double us = info[0].As<Napi::Number>().DoubleValue();
-  if (!(us >= 0 && us <= 1e6) || static_cast<int64_t>(us) != us) {
-    ThrowRangeError(info.Env(), "microseconds must be an integer in [0, 1000000]");
-  }
-  cpu_set_worker_spin_us(static_cast<int64_t>(us));
+  cpu_set_worker_spin_us(IntegerArg(info, "setWorkerSpin", "microseconds", 1000000, ""));
   return info.Env().Undefined();
 }
 
