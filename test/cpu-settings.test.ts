@@ -128,15 +128,20 @@ describe('cpu.setThreads', () => {
 // (setThreads(64) under RLIMIT_NPROC 16 started 9), status() still said 64, and every op stopped
 // and started the workers again (466 thread ids in 50 ops). The pool now keeps what it got and says
 // so. RLIMIT_NPROC binds only a user without CAP_SYS_RESOURCE: the child runs as nobody.
+const distIndex = path.resolve(__dirname, '../dist/index.js');
+const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+/** Whether nobody can run this node and load the package (a node or a checkout under /root cannot). */
+const nobodyCanLoad = (): boolean =>
+  spawnSync(asNobody[0]!, [...asNobody.slice(1), process.execPath, '-e', `require(${JSON.stringify(distIndex)})`], { stdio: 'ignore', timeout: 20_000 }).status === 0;
 const limitSkip = noteSkip(
-  !(linux && process.getuid?.() === 0 && onPath('setpriv') && onPath('prlimit')),
+  !(linux && process.getuid?.() === 0 && onPath('setpriv') && onPath('prlimit') && nobodyCanLoad()),
   'cpu-settings: a refused thread start',
-  'needs Linux, root (to run the child as nobody under RLIMIT_NPROC), setpriv and prlimit',
+  'needs Linux, root (to run the child as nobody under RLIMIT_NPROC), setpriv, prlimit, and a node and checkout that nobody can read',
 );
 describe.skipIf(limitSkip)('cpu.setThreads where the system refuses threads', () => {
   test('the pool keeps the threads it started, status() reports them, results stay bitwise', { timeout: 60_000 }, () => {
     const script = `
-      const { cpu, seForward } = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
+      const { cpu, seForward } = require(${JSON.stringify(distIndex)});
       const fs = require('fs');
       const shape = [8, 64, 28, 28];
       const x = new Float32Array(8 * 64 * 28 * 28).map((_, i) => Math.sin(i) * 3);
@@ -155,7 +160,7 @@ describe.skipIf(limitSkip)('cpu.setThreads where the system refuses threads', ()
       }
       const now = [...fs.readdirSync('/proc/self/task')].filter((t) => !before.has(t)).length;
       process.stdout.write(JSON.stringify({ threads: cpu.status().threads, started: now, idsSeen: seen.size, same }));`;
-    const r = spawnSync('prlimit', ['--nproc=16', 'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8', timeout: 55_000 });
+    const r = spawnSync('prlimit', ['--nproc=16', ...asNobody, process.execPath, '-e', script], { encoding: 'utf8', timeout: 55_000 });
     expect(r.stderr).toBe('');
     const o = JSON.parse(r.stdout) as { threads: number; started: number; idsSeen: number; same: boolean };
     expect(o.same, 'bitwise equal to one thread').toBe(true);
