@@ -75,7 +75,7 @@ export const cpu = ObjectFreeze({
    * VM), so an app that runs other work between CPU ops (the other layers of a network) finds the
    * workers asleep at every op; a spin longer than that gap keeps them awake, at the cost of a core
    * held spinning meanwhile (taken from the app's other threads and processes on a busy machine).
-   * Measured effects: README, "The CPU pool".
+   * Measured effects: README, "The CPU pool's settings".
    * @param microseconds - an integer in [0, 1000000]; 0 sleeps at once after each job.
    * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') for a non-number, RangeError (code
    *   'ERR_OUT_OF_RANGE') for a number that is not an integer in [0, 1000000]; argument
