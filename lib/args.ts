@@ -9,6 +9,8 @@ import { MAX_ELEMENTS, MAX_U64 } from './typed-arrays.js';
 import {
   Int32ArrayCtor,
   JSONStringify,
+  MathAbs,
+  MathMax,
   MathMin,
   NumberIsInteger as isInteger,
   ObjectCreate,
@@ -238,28 +240,48 @@ function didYouMean(key: string, known: readonly string[]): string {
 /**
  * Optimal string alignment distance: Levenshtein's insertions, deletions and substitutions, plus a
  * swap of two adjacent characters, each counting 1 (Damerau's transposition, without editing a
- * swapped pair again): 'NWHC' is 1 from 'NHWC' and 2 from 'NCHW'.
+ * swapped pair again): 'NWHC' is 1 from 'NHWC' and 2 from 'NCHW'. With `limit`, exact up to it and
+ * limit + 1 for anything further: only the band |i − j| ≤ limit is computed (a path outside it
+ * costs more), and the work stops once a row exceeds it (every later cell does too), so a
+ * search among many long names costs O(length · limit) a name, not O(length²) (a review: 500
+ * names of 1,000 characters took 4 s).
  */
-export function editDistance(a: string, b: string): number {
+export function editDistance(a: string, b: string, limit = Infinity): number {
+  const la = a.length, lb = b.length;
+  const cap = MathMin(limit, MathMax(la, lb));
+  const big = cap + 1;
+  if (MathAbs(la - lb) > cap) return big;
   // Typed arrays: storing into an element never consults a prototype (an Array's new index would
-  // run a setter a caller put on Array.prototype). Rows i - 2, i - 1 and i.
-  let before = new Int32ArrayCtor(b.length + 1);
-  let prev = new Int32ArrayCtor(b.length + 1);
-  let row = new Int32ArrayCtor(b.length + 1);
-  for (let j = 0; j <= b.length; j++) prev[j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
+  // run a setter a caller put on Array.prototype). Rows i - 2, i - 1 and i; outside the band, big.
+  let before = new Int32ArrayCtor(lb + 1);
+  let prev = new Int32ArrayCtor(lb + 1);
+  let row = new Int32ArrayCtor(lb + 1);
+  for (let j = 0; j <= lb; j++) {
+    before[j] = big;
+    prev[j] = j <= cap ? j : big;
+    row[j] = big;
+  }
+  // The band only moves right, so a cell right of it still holds its initial big.
+  for (let i = 1; i <= la; i++) {
+    const lo = MathMax(1, i - cap);
+    const hi = MathMin(lb, i + cap);
+    row[lo - 1] = lo === 1 ? i : big;
+    let rowMin = row[lo - 1]!;
+    for (let j = lo; j <= hi; j++) {
       let d = MathMin(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
       if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = MathMin(d, before[j - 2]! + 1);
       row[j] = d;
+      if (d < rowMin) rowMin = d;
     }
+    // Every later cell is at least a cell of this row: a transposition that jumps the row from a
+    // cell v of row i - 1 arrives at v + 1, which the substitution from v already gave this row.
+    if (rowMin > cap) return big;
     const free = before;
     before = prev;
     prev = row;
     row = free;
   }
-  return prev[b.length]!;
+  return MathMin(prev[lb]!, big);
 }
 
 /** A non-negative integer index (CUDA device ordinal); undefined stays undefined. */
