@@ -1174,6 +1174,16 @@ describe('messages for the usual mix-ups', () => {
         expect.objectContaining({ argument: 'weights.w1', message: expect.stringContaining("(C × C = 7 × 7: single-FC SE, w2 omitted); received a Float32Array of length 4096. If x is channels-last data of C = 64 (the memory order [N, H, W, C]), pass the shape [2, 64, 7, 9] with options.layout 'NHWC'") }),
       );
     }
+    // Weights that fit no C the shape names get no layout advice, in NHWC and for square maps too
+    // (a review: following the advice met another refusal); nor do weights with an empty bias.
+    const F = (n: number): Float32Array => new Float32Array(n);
+    for (const [what, call] of [
+      ['NHWC', () => seForward(F(2 * 64 * 7 * 9), [2, 64, 7, 9], { w1: F(155), w2: F(155) }, { layout: 'NHWC' })],
+      ['a square map', () => seForward(F(2 * 8 * 8 * 64), [2, 8, 8, 64], { w1: F(155), w2: F(155) })],
+      ['an empty b2', () => seForward(x64, [2, 7, 9, 64], { ...w64, b2: F(0) })],
+    ] as const) {
+      expect(call, what).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', message: expect.not.stringContaining('memory order') }));
+    }
     // A single-FC b1 of another C: no hint (the weights do not fit shape[3] either).
     expect(() => seForward(x64, [2, 7, 9, 64], { w1: new Float32Array(64 * 64), b1: new Float32Array(63) })).toThrow(
       expect.objectContaining({ message: expect.not.stringContaining('channels-last') }),

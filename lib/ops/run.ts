@@ -88,21 +88,20 @@ export function fillCfg(
 }
 
 /**
- * A weight refused for its size in an NHWC call whose shape's last dim would have fitted as C: the
- * caller most likely passed the memory order [N, H, W, C] as the shape (a newcomer did), so the
- * message says that shapes are [N, C, H, W] in every layout. In an NCHW call (the default) the
- * same is said where the shape reads as [N, H, W, C] of a square map (shape[1] = shape[2], and
- * shape[3] another size), or where the weights fit C = shape[3] exactly: channels-last data
- * passed without its layout (newcomers did that, with square and with 7×9 maps); a real [N, C, H,
- * W] with C = H and W ≠ H is rare.
+ * A weight refused for its size where the weights would fit C = shape[3] (weightsFitC): the caller
+ * most likely passed the memory order [N, H, W, C] as the shape (newcomers did, in NHWC calls and
+ * in NCHW ones with square and with 7×9 maps), so the message says that shapes are [N, C, H, W] in
+ * every layout (memoryOrderHint: as an assertion in NHWC or for a square map, as a condition
+ * otherwise, since a real [N, C, H, W] whose W happens to be that C is possible). Weights that fit
+ * no C the shape names get no such advice (following it only met another refusal; a review).
  */
 function withLayoutHint(err: unknown, layout: string | undefined, shp: readonly number[]): unknown {
   const e = err as { argument?: unknown; message?: unknown; code?: unknown };
   // only the weights whose sizes depend on C (SE's and CBAM's MLP; not ECA's or CBAM's spatial kernel)
   const sized = ['weights.w1', 'weights.b1', 'weights.w2', 'weights.b2'];
   if (typeof e?.argument !== 'string' || !listHas(sized, e.argument) || e.code !== 'ERR_OUT_OF_RANGE') return err;
-  if (shp[3] === shp[1]) return err;
-  (e as { message: string }).message += memoryOrderHint(shp, layout === 'NHWC', " with options.layout 'NHWC'", weightsFitC(err, shp[3]!));
+  if (shp[3] === shp[1] || !weightsFitC(err, shp[3]!)) return err;
+  (e as { message: string }).message += memoryOrderHint(shp, layout === 'NHWC', " with options.layout 'NHWC'", true);
   return err;
 }
 

@@ -87,7 +87,11 @@ export function validateMlp(
   try {
     return checkMlp(fn, cKnown, channels, w1, b1, w2, b2, w1Len, b1Len, w2Len, b2Len);
   } catch (err) {
-    rememberFit(err, (c) => fitsC(c, w1Len, b1Len, w2Len) && (b2Len === 0 || b2Len === c));
+    // A bias passed empty is present (and refused for any C), not absent.
+    rememberFit(err, (c) => {
+      const hidden = w1Len / c;
+      return NumberIsInteger(hidden) && hidden >= 1 && (b1 === null || b1Len === hidden) && w2Len === c * hidden && (b2 === null || b2Len === c);
+    });
     throw err;
   }
 }
