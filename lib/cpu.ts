@@ -55,8 +55,9 @@ export const cpu = ObjectFreeze({
    * `torch.set_num_threads` and onnxruntime's `intraOpNumThreads`): 1 runs every op on the calling
    * thread alone (one process per core, e.g. Node's `cluster` with a worker per CPU, wants that),
    * 0 goes back to the default ({@link CpuStatus.defaultThreads}). Results are bitwise the same at
-   * every count. Waits for a CPU op running on another thread (an async call on the libuv pool, a
-   * Worker's call) to finish; the pool's threads start again at the next op.
+   * every count. Waits for the parallel step the pool is running for another thread (an async
+   * call on the libuv pool, a Worker's call) to finish; the pool's threads start again at the
+   * next op.
    * @param threads - an integer in [0, 256].
    * @throws TypeError (code 'ERR_INVALID_ARG_TYPE') for a non-number, RangeError (code
    *   'ERR_OUT_OF_RANGE') for a number that is not an integer in [0, 256]; argument 'threads'.

@@ -55,7 +55,8 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
 }
 
 // The one argument of a setter, an integer in [0, max] (lib/cpu.ts checks it first, with the
-// package's messages; this is the binding's own check).
+// package's messages; this is the binding's own check). max < 2^53, so that every double in range
+// converts to int64_t exactly.
 int64_t IntegerArg(const Napi::CallbackInfo& info, const char* fn, const char* name, int64_t max, const char* note) {
   CheckArgCount(info, 1, fn);
   if (!info[0].IsNumber()) ThrowTypeError(info.Env(), std::string(name) + " must be a number");
