@@ -131,10 +131,11 @@ describe('cpu.setThreads', () => {
 const distIndex = path.resolve(__dirname, '../dist/index.js');
 const asNobody = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 /** Whether nobody can run this node and load the package (a node or a checkout under /root cannot). */
-/** Whether nobody can run this node and load the package under the test's thread limit (a node or
- * checkout under /root cannot; other processes of nobody's count against RLIMIT_NPROC). */
+/** Whether nobody can run this node and load the package and its addon under the test's thread
+ * limit (one under a root-only folder cannot, such as CI's node-gyp build in a mktemp folder; other
+ * processes of nobody's count against RLIMIT_NPROC). */
 const nobodyCanLoad = (): boolean =>
-  spawnSync('prlimit', ['--nproc=16', ...asNobody, process.execPath, '-e', `require(${JSON.stringify(distIndex)})`], { stdio: 'ignore', timeout: 20_000 }).status === 0;
+  spawnSync('prlimit', ['--nproc=16', ...asNobody, process.execPath, '-e', `require(${JSON.stringify(distIndex)}).cpu.status()`], { stdio: 'ignore', timeout: 20_000 }).status === 0;
 const limitSkip = noteSkip(
   !(linux && process.getuid?.() === 0 && onPath('setpriv') && onPath('prlimit') && nobodyCanLoad()),
   'cpu-settings: a refused thread start',
