@@ -17,7 +17,7 @@ import {
   readSafetensors,
   readSafetensorsHeader,
 } from '../dist/index.js';
-import { TOL_F32, bitsEqual, expectClose, freshRng, noteSkip, poisoned, seedNote, toF16Bits, fromF16Bits } from './helpers.js';
+import { TOL_F32, bitsEqual, expectClose, freshRng, noteSkip, onPath, poisoned, seedNote, toF16Bits, fromF16Bits } from './helpers.js';
 import { refCBAM, refECA, refSE, type Act, type Gate, type Layout, type Rng, type Shape4 } from './reference.js';
 import { typedBytes, writeSafetensors } from './safetensors-writer.js';
 
@@ -801,20 +801,28 @@ describe('fromStateDict decides the same with built-ins replaced after load (chi
 
 // From an attack (2026-12-05): fromStateDict's float32 copies of the tensors and the BatchNorm
 // fold allocated with plain constructors, so running out of memory there was V8's uncoded
-// RangeError (the block constructor's own copy already said ERR_SQEX_OUT_OF_MEMORY). Linux:
-// `ulimit -v` caps the child's address space at 2 GB; w1 alone is 400 MB, its copies do not fit.
+// RangeError (the block constructor's own copy already said ERR_SQEX_OUT_OF_MEMORY). Linux: the
+// child caps its own address space at what it has mapped plus 200 MB; w1's 400 MB copy does not fit.
 // AddressSanitizer (scripts/sanitize.sh preloads it) reserves terabytes of shadow memory, which
-// no `ulimit -v` allows.
-describe.skipIf(noteSkip(process.platform !== 'linux' || /asan/.test(process.env.LD_PRELOAD ?? ''), 'state-dict: out of memory while reading', 'needs Linux, and no AddressSanitizer preloaded (its shadow memory exceeds any ulimit -v)'))('out of memory while reading a state dict', () => {
+// no address-space limit allows.
+describe.skipIf(noteSkip(process.platform !== 'linux' || !onPath('prlimit') || /asan/.test(process.env.LD_PRELOAD ?? ''), 'state-dict: out of memory while reading', 'needs Linux, prlimit, and no AddressSanitizer preloaded (its shadow memory exceeds any address-space limit)'))('out of memory while reading a state dict', () => {
   test('is ERR_SQEX_OUT_OF_MEMORY naming what could not be allocated', { timeout: 60_000 }, () => {
     const script = `
+      // Capped at what this process has mapped now plus HEADROOM (prlimit on itself: the Node
+      // versions' baselines differ by ~0.5 GB, which a fixed ulimit -v did not allow for).
+      const capNow = (headroomMb) => {
+        const line = require('fs').readFileSync('/proc/self/status', 'utf8').split(String.fromCharCode(10)).find((l) => l.startsWith('VmSize:'));
+        const kb = Number(line.replace(/[^0-9]/g, ''));
+        require('child_process').execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + String((kb + headroomMb * 1024) * 1024)]);
+      };
       const s = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
       const rd = 100e6;
       const w1 = new Float32Array(rd);
       const sd = { 'fc1.weight': { shape: [rd, 1, 1, 1], data: w1 }, 'fc2.weight': { shape: [1, rd, 1, 1], data: w1 } };
+      capNow(200);
       try { s.SEBlock.fromStateDict(sd, '', { kind: 'timm.SEModule' }); process.stdout.write('{"loaded":true}'); }
       catch (e) { process.stdout.write(JSON.stringify({ name: e.name, code: e.code, message: e.message.slice(0, 300) })); }`;
-    const r = spawnSync('bash', ['-c', 'ulimit -v 2000000 && exec "$0" -e "$1"', process.execPath, script], { encoding: 'utf8', timeout: 55_000 });
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 55_000 });
     expect(r.stderr).toBe('');
     // fromStateDict's own copy (the block constructor's, which already said so, comes later).
     expect(JSON.parse(r.stdout)).toMatchObject({ code: 'ERR_SQEX_OUT_OF_MEMORY', message: expect.stringContaining('out of host memory: could not allocate a float32 copy of a tensor') });
