@@ -416,3 +416,21 @@ export const PERMISSION_FLAG: string | null = process.allowedNodeEnvironmentFlag
   : process.allowedNodeEnvironmentFlags.has('--experimental-permission')
     ? '--experimental-permission'
     : null;
+
+/**
+ * Script text for a child process (node -e): defines capNow(headroomMb), which caps the child's own
+ * address space at what it has mapped now plus headroomMb (prlimit on itself; Node versions'
+ * baselines differ by ~0.5 GB, which a fixed ulimit -v did not allow for). Out-of-memory tests.
+ */
+export const CAP_ADDRESS_SPACE_JS = `
+      const capNow = (headroomMb) => {
+        const line = require('fs').readFileSync('/proc/self/status', 'utf8').split(String.fromCharCode(10)).find((l) => l.startsWith('VmSize:'));
+        const kb = Number(line.replace(/[^0-9]/g, ''));
+        require('child_process').execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + String((kb + headroomMb * 1024) * 1024)]);
+      };`;
+
+/** What capNow needs: Linux, prlimit, and no AddressSanitizer preloaded (its shadow memory exceeds any limit). */
+export const CAP_ADDRESS_SPACE_NEEDS = 'needs Linux, prlimit, and no AddressSanitizer preloaded (its shadow memory exceeds any address-space limit)';
+export function canCapAddressSpace(): boolean {
+  return process.platform === 'linux' && onPath('prlimit') && !/asan/.test(process.env.LD_PRELOAD ?? '');
+}

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { SAFETENSORS_MAX_HEADER_BYTES, SafetensorsError, SafetensorsFile, readSafetensors, readSafetensorsHeader } from '../dist/index.js';
-import { fromBf16Bits, fromF16Bits, freshRng, noteSkip, onPath, seedNote, toBf16Bits, toF16Bits } from './helpers.js';
+import { CAP_ADDRESS_SPACE_JS, CAP_ADDRESS_SPACE_NEEDS, canCapAddressSpace, fromBf16Bits, fromF16Bits, freshRng, noteSkip, onPath, seedNote, toBf16Bits, toF16Bits } from './helpers.js';
 import { f32Bytes, typedBytes, writeSafetensors, type WriteTensor } from './safetensors-writer.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'sqex-st-'));
@@ -1130,16 +1130,9 @@ test('a duplicate name, an exponent offset and options.names decide the same wit
 // (Linux: the child caps its own address space at what it has mapped plus 400 MB.)
 // AddressSanitizer (scripts/sanitize.sh preloads it) reserves terabytes of shadow memory, which
 // no address-space limit allows.
-describe.skipIf(noteSkip(process.platform !== 'linux' || !onPath('prlimit') || /asan/.test(process.env.LD_PRELOAD ?? ''), 'safetensors: a missing name under an address-space limit', 'needs Linux, prlimit, and no AddressSanitizer preloaded (its shadow memory exceeds any address-space limit)'))('a missing name in a header of huge names', () => {
+describe.skipIf(noteSkip(!canCapAddressSpace(), 'safetensors: a missing name under an address-space limit', CAP_ADDRESS_SPACE_NEEDS))('a missing name in a header of huge names', () => {
   test('is refused with its coded error, its address space capped', { timeout: 60_000 }, () => {
-    const script = `
-      // Capped at what this process has mapped now plus HEADROOM (prlimit on itself: the Node
-      // versions' baselines differ by ~0.5 GB, which a fixed ulimit -v did not allow for).
-      const capNow = (headroomMb) => {
-        const line = require('fs').readFileSync('/proc/self/status', 'utf8').split(String.fromCharCode(10)).find((l) => l.startsWith('VmSize:'));
-        const kb = Number(line.replace(/[^0-9]/g, ''));
-        require('child_process').execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + String((kb + headroomMb * 1024) * 1024)]);
-      };
+    const script = `${CAP_ADDRESS_SPACE_JS}
       const s = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
       const hdr = Buffer.from(JSON.stringify({ ['a'.repeat(99_000_000)]: { dtype: 'F32', shape: [0], data_offsets: [0, 0] } }));
       const buf = Buffer.concat([Buffer.alloc(8), hdr]);

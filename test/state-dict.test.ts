@@ -17,7 +17,7 @@ import {
   readSafetensors,
   readSafetensorsHeader,
 } from '../dist/index.js';
-import { TOL_F32, bitsEqual, expectClose, freshRng, noteSkip, onPath, poisoned, seedNote, toF16Bits, fromF16Bits } from './helpers.js';
+import { CAP_ADDRESS_SPACE_JS, CAP_ADDRESS_SPACE_NEEDS, TOL_F32, bitsEqual, canCapAddressSpace, expectClose, freshRng, noteSkip, poisoned, seedNote, toF16Bits, fromF16Bits } from './helpers.js';
 import { refCBAM, refECA, refSE, type Act, type Gate, type Layout, type Rng, type Shape4 } from './reference.js';
 import { typedBytes, writeSafetensors } from './safetensors-writer.js';
 
@@ -805,16 +805,9 @@ describe('fromStateDict decides the same with built-ins replaced after load (chi
 // child caps its own address space at what it has mapped plus 200 MB; w1's 400 MB copy does not fit.
 // AddressSanitizer (scripts/sanitize.sh preloads it) reserves terabytes of shadow memory, which
 // no address-space limit allows.
-describe.skipIf(noteSkip(process.platform !== 'linux' || !onPath('prlimit') || /asan/.test(process.env.LD_PRELOAD ?? ''), 'state-dict: out of memory while reading', 'needs Linux, prlimit, and no AddressSanitizer preloaded (its shadow memory exceeds any address-space limit)'))('out of memory while reading a state dict', () => {
+describe.skipIf(noteSkip(!canCapAddressSpace(), 'state-dict: out of memory while reading', CAP_ADDRESS_SPACE_NEEDS))('out of memory while reading a state dict', () => {
   test('is ERR_SQEX_OUT_OF_MEMORY naming what could not be allocated', { timeout: 60_000 }, () => {
-    const script = `
-      // Capped at what this process has mapped now plus HEADROOM (prlimit on itself: the Node
-      // versions' baselines differ by ~0.5 GB, which a fixed ulimit -v did not allow for).
-      const capNow = (headroomMb) => {
-        const line = require('fs').readFileSync('/proc/self/status', 'utf8').split(String.fromCharCode(10)).find((l) => l.startsWith('VmSize:'));
-        const kb = Number(line.replace(/[^0-9]/g, ''));
-        require('child_process').execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + String((kb + headroomMb * 1024) * 1024)]);
-      };
+    const script = `${CAP_ADDRESS_SPACE_JS}
       const s = require(${JSON.stringify(path.resolve(__dirname, '../dist/index.js'))});
       const rd = 100e6;
       const w1 = new Float32Array(rd);
