@@ -15,9 +15,10 @@ export interface CpuStatus {
   readonly threads: number;
   /**
    * One per CPU the process may run on now (the machine's CPUs, fewer under an affinity mask such
-   * as `taskset` or a cpuset, or a cgroup CPU quota such as a container's CPU limit), at most 256:
-   * what `threads` is without {@link cpu.setThreads}. The pool reads it when it first starts and at
-   * `setThreads(0)`, so a mask changed later counts from the next `setThreads(0)`.
+   * as `taskset` or a cpuset, or a cgroup CPU quota such as a container's CPU limit), at most 256,
+   * read afresh at each call of `status()`. Without {@link cpu.setThreads}, `threads` is this count
+   * as it was when the pool first started: the pool reads it then and at `setThreads(0)` only, so
+   * after a mask or quota changes the two differ until the next `setThreads(0)`.
    */
   readonly defaultThreads: number;
   /** The instruction set the kernels were dispatched to: 'avx512', 'avx2', 'sse2', 'neon' or 'scalar'. */
