@@ -429,8 +429,11 @@ export const CAP_ADDRESS_SPACE_JS = `
         require('child_process').execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + String((kb + headroomMb * 1024) * 1024)]);
       };`;
 
+/** scripts/sanitize.sh preloads ASan: its quarantine and shadow memory change what some tests can see. */
+export const underAsan = /asan/.test(process.env.LD_PRELOAD ?? '');
+
 /** What capNow needs: Linux, prlimit, and no AddressSanitizer preloaded (its shadow memory exceeds any limit). */
 export const CAP_ADDRESS_SPACE_NEEDS = 'needs Linux, prlimit, and no AddressSanitizer preloaded (its shadow memory exceeds any address-space limit)';
 export function canCapAddressSpace(): boolean {
-  return process.platform === 'linux' && onPath('prlimit') && !/asan/.test(process.env.LD_PRELOAD ?? '');
+  return process.platform === 'linux' && onPath('prlimit') && !underAsan;
 }

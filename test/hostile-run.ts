@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { freshRng } from './helpers.js';
+import { freshRng, underAsan } from './helpers.js';
 
 export const DIST = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 const HOSTILE = fileURLToPath(new URL('./hostile/', import.meta.url));
@@ -47,7 +47,7 @@ export function runHostile(name: string, env: Record<string, string> = {}, timeo
 export const seed = (): string => String(freshRng().seed);
 
 /** scripts/sanitize.sh preloads ASan: its quarantine and shadow memory change what some tests can see. */
-export const underAsan = /asan/.test(process.env.LD_PRELOAD ?? '');
+export { underAsan };
 
 // RLIMIT_AS through util-linux prlimit; not under ASan, whose shadow memory needs the address
 // space, and only where the kernel enforces it (a sandbox may not): a probe child caps itself

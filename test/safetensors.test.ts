@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, test } from 'vitest';
 import { SAFETENSORS_MAX_HEADER_BYTES, SafetensorsError, SafetensorsFile, readSafetensors, readSafetensorsHeader } from '../dist/index.js';
-import { CAP_ADDRESS_SPACE_JS, CAP_ADDRESS_SPACE_NEEDS, canCapAddressSpace, fromBf16Bits, fromF16Bits, freshRng, noteSkip, onPath, seedNote, toBf16Bits, toF16Bits } from './helpers.js';
+import { CAP_ADDRESS_SPACE_JS, CAP_ADDRESS_SPACE_NEEDS, canCapAddressSpace, fromBf16Bits, fromF16Bits, freshRng, noteSkip, seedNote, toBf16Bits, toF16Bits } from './helpers.js';
 import { f32Bytes, typedBytes, writeSafetensors, type WriteTensor } from './safetensors-writer.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'sqex-st-'));
