@@ -161,7 +161,8 @@ const REAL = 'a DeviceTensor made by DeviceTensor.from, DeviceTensor.empty, Devi
  * A tensor in CUDA device memory, with its logical shape [N, C, H, W], layout and dtype.
  * Create one with DeviceTensor.from, DeviceTensor.empty or DeviceTensor.fromPointer; the
  * ops return DeviceTensors when given one. Free it with dispose() (or `using`); a forgotten one
- * is freed by a FinalizationRegistry. The instance is frozen. `new DeviceTensor()` is an Error
+ * is freed by a FinalizationRegistry after V8 collects it, once the event loop turns (its device
+ * bytes count as V8 external memory, which prompts collections). The instance is frozen. `new DeviceTensor()` is an Error
  * with code 'ERR_ILLEGAL_CONSTRUCTOR'; a method called on anything but a real DeviceTensor a
  * TypeError (code 'ERR_INVALID_ARG_TYPE'), but toString(), which says what it was called on.
  */

@@ -11,11 +11,12 @@ EnvState::~EnvState() {
   for (auto& lane : host_call_lanes) {
     for (auto& call : lane.second.waiting) (void)call.release();
   }
-  for (const auto& [address, device] : device_allocations) {
+  // Not taken back from V8's external-memory count: the isolate goes with the env.
+  for (const auto& [address, allocation] : device_allocations) {
     // Nothing can report an error any more (no JS runs in this env); a failed free (a sticky
     // error from an earlier kernel) leaves that block to the process's exit.
     try {
-      (void)cuda_free(device, reinterpret_cast<void*>(address));
+      (void)cuda_free(allocation.device, reinterpret_cast<void*>(address));
     } catch (...) {
       // A failed free's message could not be built (bad_alloc): a destructor must not throw.
     }

@@ -18,9 +18,13 @@ struct EnvState {
   // allocation of a binding used without lib/ (result_array.cpp).
   Napi::FunctionReference array_buffer;
 
-  // Device memory that cudaAlloc returned in this env and cudaFree has not freed yet: address ->
-  // device. Only the env's JS thread touches it (cudaAlloc, cudaFree, teardown).
-  std::unordered_map<uintptr_t, int> device_allocations;
+  // Device memory that cudaAlloc returned in this env and cudaFree has not freed yet, by address.
+  // Only the env's JS thread touches it (cudaAlloc, cudaFree, teardown).
+  struct DeviceAllocation {
+    int device;
+    size_t bytes;  // reported to V8 as external memory while allocated (cuda_exports.cpp)
+  };
+  std::unordered_map<uintptr_t, DeviceAllocation> device_allocations;
 
   // Staged host calls (async_worker.cpp), one lane per place they run (the CPU, each CUDA device):
   // at most one call of a lane is on the libuv pool; the rest wait here in call order, not yet
