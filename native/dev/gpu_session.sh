@@ -324,7 +324,7 @@ step_sanitize() {
     local want=45; [ $tool = racecheck ] && want=120
     budget "compute-sanitizer $tool" "${SQEX_SANITIZE_BUDGET_S:-$want}" 20 || continue
     files="test/gpu/nan.cuda.test.ts"; [ $tool = memcheck ] && files="$files test/gpu/tensor.cuda.test.ts"
-    SQEX_ALLOC_CYCLES=200 SQEX_TEARDOWN_ROUNDS=3 SQEX_MEMINFO_ASSERT=0 timeout -k 5 $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
+    SQEX_ALLOC_CYCLES=200 SQEX_DROPPED_TENSORS=256 SQEX_TEARDOWN_ROUNDS=3 SQEX_MEMINFO_ASSERT=0 timeout -k 5 $B compute-sanitizer --tool $tool --target-processes all --print-limit 20 \
       node node_modules/vitest/vitest.mjs run $files -t "$SANITIZER_TESTS" --reporter=verbose --pool=forks --maxWorkers=1 --testTimeout=200000 \
       > "$logs/sanitizer-$tool.log" 2>&1
     note "compute-sanitizer $tool: exit $? — $(grep -E 'ERROR SUMMARY|RACECHECK SUMMARY' "$logs/sanitizer-$tool.log" | sort | uniq -c | plain | tr '\n' ';') $(grep -E 'Tests ' "$logs/sanitizer-$tool.log" | plain)"
