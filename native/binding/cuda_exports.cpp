@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -77,6 +78,29 @@ void ReportExternalMemory(Napi::Env env, int64_t change) {
   (void)napi_adjust_external_memory(env, change, &adjusted);
 }
 
+// What an out-of-memory error adds: how much of the device this env's own tensors and blocks
+// hold, and the usual fix (forgotten tensors are the usual cause: they wait for a collection).
+std::string HeldAdvice(const std::unordered_map<uintptr_t, EnvState::DeviceAllocation>& owned, int device) {
+  size_t held = 0;
+  for (const auto& entry : owned) {
+    if (entry.second.device == device) held += entry.second.bytes;
+  }
+  char buf[400];
+  if (held > 0) {
+    std::snprintf(buf, sizeof buf,
+                  ". DeviceTensors and blocks made on this thread hold %.1f MiB of device %d: dispose() those no "
+                  "longer needed (a forgotten one is freed only after a garbage collection, once the event loop "
+                  "turns), or use a smaller batch",
+                  held / 1048576.0, device);
+  } else {
+    std::snprintf(buf, sizeof buf,
+                  ". DeviceTensors and blocks made on this thread hold none of device %d: use a smaller batch, or "
+                  "free what other threads or processes hold there (nvidia-smi lists the processes)",
+                  device);
+  }
+  return buf;
+}
+
 Napi::Value CudaAlloc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   CheckArgCount(info, 2, "cudaAlloc");
@@ -89,7 +113,10 @@ Napi::Value CudaAlloc(const Napi::CallbackInfo& info) {
   auto& owned = StateOf(env).device_allocations;
   void* ptr = nullptr;
   Status s = cuda_alloc(device, static_cast<size_t>(bytes), &ptr);
-  if (!s.ok()) ThrowStatus(env, s);
+  if (!s.ok()) {
+    if (s.code == StatusCode::Cuda && s.cuda_name == "cudaErrorMemoryAllocation") s.message += HeldAdvice(owned, device);
+    ThrowStatus(env, s);
+  }
   const size_t size = static_cast<size_t>(bytes);
   try {
     owned.emplace(reinterpret_cast<uintptr_t>(ptr), EnvState::DeviceAllocation{device, size});  // may throw bad_alloc
