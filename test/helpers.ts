@@ -38,12 +38,11 @@ export function numel(shape: Shape4): number {
 /**
  * The first index where y is not fl32(fl32(x·s) + r) (then the output ReLU), -1 if none: SE with a
  * residual rounds x·s to float32 before adding r, as PyTorch's eager `x * s + r`. scale: the
- * call's own gates (scaleOut, [N][C]). signedZero false: +0 and -0 count as equal (the ReLU's sign
- * of zero may differ between devices).
+ * call's own gates (scaleOut, [N][C]). Bit for bit: -0 and +0 differ, NaN meets NaN.
  */
 export function residualRoundingMismatch(
   y: ArrayLike<number>, x: ArrayLike<number>, residual: ArrayLike<number>, scale: ArrayLike<number>,
-  shape: readonly number[], layout: 'NCHW' | 'NHWC', relu: boolean, signedZero = true,
+  shape: readonly number[], layout: 'NCHW' | 'NHWC', relu: boolean,
 ): number {
   const C = shape[1]!;
   const hw = shape[2]! * shape[3]!;
@@ -52,8 +51,7 @@ export function residualRoundingMismatch(
     const c = layout === 'NCHW' ? Math.floor(i / hw) % C : i % C;
     let v = Math.fround(Math.fround(x[i]! * scale[n * C + c]!) + residual[i]!);
     if (relu) v = v < 0 ? 0 : v;
-    const same = signedZero ? Object.is(y[i], v) : y[i] === v || (y[i] !== y[i] && v !== v);
-    if (!same) return i;
+    if (!Object.is(y[i], v)) return i;
   }
   return -1;
 }

@@ -131,13 +131,9 @@ __device__ __forceinline__ float fadd_rn(float a, float b) {
 }
 // The residual add of y = x * s + r: x * s rounded, then + r rounded (PyTorch's `x * s + r`).
 __device__ __forceinline__ float add_residual(float v, float r) { return fadd_rn(v, r); }
-__device__ __forceinline__ float relu_f(float v) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-  return max_nan(v, 0.f);
-#else
-  return v != v ? v : fmaxf(v, 0.f);
-#endif
-}
+// PyTorch's relu (clamp_min) on the CPU and the CPU kernels: NaN stays NaN and -0 stays -0. Not
+// max.NaN / fmaxf, which gave +0 for -0 (found by an attack, 2026-12-05).
+__device__ __forceinline__ float relu_f(float v) { return v < 0.f ? 0.f : v; }
 __device__ __forceinline__ double relu_d(double v) { return v < 0.0 ? 0.0 : v; }  // NaN stays NaN
 
 // ---- activations and gates (fp32) -------------------------------------------------------

@@ -121,6 +121,50 @@ describe.skipIf(!gate.ok)(gate.title, () => {
     for (const target of ['x-inf', 'w2'] as const) hostRun(makeNanProblem(rng, CASES[0], GROUP_SHAPE, target), seedNote(rng));
   }, 120_000);
 
+  // Found by an attack (2026-12-05): the output ReLU made -0 into +0 on CUDA (fmaxf / max.NaN)
+  // where the CPU, like PyTorch's relu (clamp_min) on the CPU, keeps -0. Every zero of the CPU's
+  // output must come back as the same zero, through every CUDA path and dtype.
+  test.each(LAYOUTS)('SE output ReLU keeps -0 as the CPU does, with and without a residual (%s)', async (layout) => {
+    const rng = freshRng();
+    const shape: Shape4 = [2, 8, 3, 5];
+    const n = shape[0] * shape[1] * shape[2] * shape[3];
+    const pick = [-0, -0, -0, 0, -1e-30, -1.5, 2.5]; // no NaN: one would make the sample's every gate NaN
+    const x = Float32Array.from({ length: n }, () => rng.pick(pick));
+    const residual = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 0 : -0));
+    const w = { w1: Float32Array.from({ length: 2 * 8 }, () => rng.next() - 0.5), w2: Float32Array.from({ length: 8 * 2 }, () => rng.next() - 0.5) };
+    const zeros = (y: ArrayLike<number>, want: ArrayLike<number>, ctx: string) => {
+      let checked = 0;
+      for (let i = 0; i < n; i++) {
+        if (want[i] !== 0) continue;
+        checked++;
+        expect(Object.is(y[i], want[i]), `${ctx} [${i}]: ${Object.is(y[i], -0) ? '-0' : y[i]} against ${Object.is(want[i], -0) ? '-0' : want[i]}`).toBe(true);
+      }
+      expect(checked, ctx).toBeGreaterThan(n / 4);
+    };
+    for (const r of [undefined, residual]) {
+      const base = { layout, outputActivation: 'relu' as const, ...(r ? { residual: r } : {}) };
+      const cpu = SYNC.se(x, shape, w, { ...base, device: 'cpu' }) as Float32Array;
+      const ctx = `${layout}${r ? ' residual' : ''} ${seedNote(rng)}`;
+      zeros(SYNC.se(x, shape, w, { ...base, device: 'cuda' }) as Float32Array, cpu, `${ctx} host arrays`);
+      zeros((await ASYNC.se(x, shape, w, { ...base, device: 'cuda' })) as Float32Array, cpu, `${ctx} host arrays async`);
+      for (const dtype of ['float32', 'float16', 'bfloat16'] as DType[]) {
+        const qx = quantize(x, dtype);
+        const qr = r ? quantize(r, dtype) : undefined;
+        const want = SYNC.se(Float32Array.from(qx.values), shape, w, {
+          ...base, device: 'cpu', ...(qr ? { residual: Float32Array.from(qr.values) } : {}),
+        }) as Float32Array;
+        const xd = upload(qx.host, shape, layout, dtype);
+        const rd = qr ? upload(qr.host, shape, layout, dtype) : undefined;
+        const yd = SYNC.se(xd, shape, w, { layout, outputActivation: 'relu', ...(rd ? { residual: rd } : {}) }) as never;
+        try {
+          zeros(await download(yd), want, `${ctx} DeviceTensor ${dtype}`);
+        } finally {
+          for (const t of [xd, rd, yd] as ({ dispose(): void } | undefined)[]) t?.dispose();
+        }
+      }
+    }
+  });
+
   test.each((['float16', 'bfloat16'] as DType[]).flatMap((dt) => CASES.map((c) => [`${dt} ${caseLabel(c)}`, dt, c] as const)))(
     'device tensors, random NaN/Inf: %s',
     async (_n, dtype, c) => {
