@@ -15,9 +15,16 @@ import {
   FinalizationRegistryPrototypeRegister,
   FinalizationRegistryPrototypeUnregister,
   Float32ArrayCtor,
+  MapPrototypeDelete,
+  MapPrototypeForEach,
+  MapPrototypeGet,
+  MapPrototypeSet,
   NumberIsSafeInteger,
   ObjectFreeze,
   Uint16ArrayCtor,
+  WeakRefCtor,
+  WeakRefPrototypeDeref,
+  listAppend,
 } from './primordials.js';
 import type { DType, Layout, Shape4 } from './types.js';
 import { awaitable } from './awaitable.js';
@@ -90,14 +97,41 @@ interface Held {
   readonly ptr: bigint;
 }
 
+// This thread's owned tensors with memory, by address, held weakly: fromPointer looks up whose
+// memory a view wraps, and the view then holds that tensor (liveOwnersUnder).
+const liveOwned = new Map<bigint, WeakRef<DeviceTensor>>();
+
 // Frees owned memory of tensors collected without dispose(). Never throws (it runs on its own).
 const registry = new FinalizationRegistry<Held>((held) => {
+  // Forgotten before the free: until then no other tensor can have this address.
+  const ref = MapPrototypeGet(liveOwned, held.ptr) as WeakRef<DeviceTensor> | undefined;
+  if (ref !== undefined && WeakRefPrototypeDeref(ref) === undefined) MapPrototypeDelete(liveOwned, held.ptr);
   try {
     binding().cudaFree(held.device, held.ptr);
   } catch {
     // The context may be gone at exit; nothing useful can be done with the error here.
   }
 });
+
+let holdOwners: (view: DeviceTensor, owners: readonly DeviceTensor[]) => void;
+
+/**
+ * The live (not disposed) owned tensors of this thread on `device` whose memory overlaps
+ * [ptr, ptr + bytes): what a view made by fromPointer reads and writes.
+ */
+function liveOwnersUnder(ptr: bigint, bytes: number, device: number): DeviceTensor[] {
+  const owners: DeviceTensor[] = [];
+  if (bytes === 0) return owners;
+  const end = ptr + BigInt(bytes);
+  MapPrototypeForEach(liveOwned, (value, key) => {
+    const start = key as bigint;
+    if (start >= end) return;
+    const t = WeakRefPrototypeDeref(value as WeakRef<DeviceTensor>) as DeviceTensor | undefined;
+    if (t === undefined || t.device !== device || tensorDisposed(t)) return;
+    if (start + BigInt(t.byteLength) > ptr) listAppend(owners, t);
+  });
+  return owners;
+}
 
 let createTensor: (
   ptr: bigint,
@@ -182,6 +216,9 @@ export class DeviceTensor {
   #ptr: bigint;
   #disposed = false;
   #pending = 0; // async downloads and ops in flight that read or write this memory
+  // A view (fromPointer) of owned tensors' memory: those tensors, so that no collection frees the
+  // memory under a live view; dropped at dispose(). Empty otherwise.
+  #owners: readonly DeviceTensor[] = [];
 
   private constructor(
     token: typeof constructToken,
@@ -206,7 +243,10 @@ export class DeviceTensor {
     this.byteLength = numelOf(shape) * dtypeBytes(dtype);
     this.owned = owned;
     // An empty tensor (N = 0) owns no memory: ptr 0n, nothing to free.
-    if (owned && ptr !== 0n) FinalizationRegistryPrototypeRegister(registry, this, { device, ptr }, this);
+    if (owned && ptr !== 0n) {
+      FinalizationRegistryPrototypeRegister(registry, this, { device, ptr }, this);
+      MapPrototypeSet(liveOwned, ptr, new WeakRefCtor(this));
+    }
     // readonly binds TypeScript only: frozen, a caller cannot enlarge shape/byteLength (the native
     // re-check trusts them: a kernel would run past the allocation), retag dtype/device, or set
     // owned to free memory it does not own. The private fields stay writable to this class.
@@ -218,6 +258,9 @@ export class DeviceTensor {
   static {
     createTensor = (ptr, shape, layout, dtype, device, owned) =>
       new DeviceTensor(constructToken, ptr, shape, layout, dtype, device, owned);
+    holdOwners = (view, owners) => {
+      view.#owners = owners;
+    };
     isDeviceTensor = (value: unknown): value is DeviceTensor =>
       typeof value === 'object' && value !== null && #ptr in value;
     rawPtr = (t) => t.#ptr;
@@ -330,10 +373,12 @@ export class DeviceTensor {
   }
 
   /**
-   * Wraps device memory this library does not own (e.g. from another CUDA library). dispose()
-   * only detaches; the memory stays the caller's to free, and must outlive every use. No CUDA
-   * call is made here, so the pointer is not checked beyond being non-zero (or 0n for an empty
-   * shape). Checked in this order: the option keys, ptr's type, the shape, ptr's range, then the
+   * Wraps device memory this library does not own (e.g. from another CUDA library), or a view of
+   * a DeviceTensor's (its `ptr`, or an address inside it: one sample of a batch). dispose() only
+   * detaches; the memory stays its owner's to free, and must outlive every use. A view of this
+   * thread's own DeviceTensors holds them, so a tensor dropped while a view lives is not collected
+   * and freed under it (dispose() of the tensor still frees it). No CUDA call is made here, so the
+   * pointer is not checked beyond being non-zero (or 0n for an empty shape). Checked in this order: the option keys, ptr's type, the shape, ptr's range, then the
    * option values.
    *
    * @param ptr - the device address, a bigint in (0n, 2n ** 64n); 0n is accepted for an empty
@@ -358,18 +403,22 @@ export class DeviceTensor {
     const dtype = parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
     const device = parseDeviceOrdinal(fn, opts.device);
     const needed = numelOf(shp) * dtypeBytes(dtype);
+    let wrapped = needed; // the bytes at ptr the view claims
     if (opts.byteLength !== undefined) {
       const bl = opts.byteLength;
       if (typeof bl !== 'number') throw typeError(fn, 'options.byteLength', 'a number of bytes', bl);
       if (!NumberIsSafeInteger(bl) || bl < needed) {
         throw rangeError(fn, 'options.byteLength', `an integer from ${needed} (the bytes of ${formatShape(shp)} ${dtype}) to 2^53 − 1`, bl);
       }
+      wrapped = bl;
     }
     // Nothing could use the tensor without CUDA: refuse now, with the reason, not at first use;
     // and a device index past the device count now, by name (an attack's { device: 70000 }
     // reached the addon's own range check at each later use).
     checkDeviceIndex(fn, requireCuda(fn, 'a DeviceTensor'), device);
-    return createTensor(ptr, shp, layout, dtype, device, false);
+    const view = createTensor(ptr, shp, layout, dtype, device, false);
+    holdOwners(view, liveOwnersUnder(ptr, wrapped, device));
+    return view;
   }
 
   /**
@@ -490,6 +539,7 @@ export class DeviceTensor {
     brand(this, 'DeviceTensor.dispose');
     if (this.#disposed) return;
     this.#disposed = true;
+    this.#owners = [];
     if (!this.owned) return;
     FinalizationRegistryPrototypeUnregister(registry, this);
     if (this.#pending === 0) this.#free();
@@ -520,7 +570,9 @@ export class DeviceTensor {
   #free(): void {
     const ptr = this.#ptr;
     this.#ptr = 0n;
-    if (ptr !== 0n) binding().cudaFree(this.device, ptr);
+    if (ptr === 0n) return;
+    MapPrototypeDelete(liveOwned, ptr);
+    binding().cudaFree(this.device, ptr);
   }
 
   #hostBuffer(): Float32Array | Uint16Array {

@@ -1404,6 +1404,50 @@ describe('DeviceTensor lifecycle', () => {
     expect(fake.liveCount()).toBe(live);
   });
 
+  // Found by an attack (2026-12-05): a view made by fromPointer of a DeviceTensor's own memory
+  // did not keep that tensor alive, so once the tensor was dropped, a collection freed the memory
+  // under the view and the view read (or, as an out, wrote) freed device memory.
+  test('a view (fromPointer) of a DeviceTensor\'s memory keeps that tensor from being collected while the view lives', async () => {
+    v8.setFlagsFromString('--expose_gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const settle = async () => {
+      for (let i = 0; i < 6; i++) {
+        gc();
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    };
+    const rng = freshRng();
+    const n = 4 * 2 * 3;
+    const data = rng.normals(3 * n);
+    let ptr = 0n;
+    let views: DeviceTensor[] = [];
+    let ownerRef: WeakRef<DeviceTensor> | undefined;
+    (() => {
+      const owner = DeviceTensor.from(data, [3, 4, 2, 3]); // not upload(): keep() would hold it
+      ptr = owner.ptr;
+      ownerRef = new WeakRef(owner);
+      views = [
+        DeviceTensor.fromPointer(owner.ptr, [3, 4, 2, 3]), // the whole tensor
+        DeviceTensor.fromPointer(owner.ptr + BigInt(4 * n), [1, 4, 2, 3], { layout: 'NHWC' }), // the second sample
+        DeviceTensor.fromPointer(owner.ptr + BigInt(8 * n - 2), [1, 1, 1, 3], { dtype: 'float16' }), // straddles samples 2-3
+      ];
+    })();
+    await settle();
+    expect(fake.isLive(0, ptr), 'the memory under live views was freed').toBe(true);
+    expect(bitsEqual(f32(views[0]!.toHostSync()), data)).toBe(true);
+    expect(bitsEqual(f32(views[1]!.toHostSync()), data.subarray(n, 2 * n))).toBe(true);
+    // each view holds the tensor: it goes once every view is disposed or collected
+    views[0]!.dispose();
+    views.splice(0, 1);
+    await settle();
+    expect(fake.isLive(0, ptr)).toBe(true);
+    views[0]!.dispose();
+    views = []; // the third view is dropped, not disposed
+    await settle();
+    expect(ownerRef!.deref(), 'the tensor outlived its views').toBeUndefined();
+    expect(fake.isLive(0, ptr), 'the collected tensor was not freed').toBe(false);
+  });
+
   test('fromPointer wraps memory inside an allocation and never frees it', async () => {
     const rng = freshRng();
     const shape: Shape4 = [1, 4, 2, 3];
