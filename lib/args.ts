@@ -19,6 +19,7 @@ import {
   ObjectHasOwn,
   ObjectPrototypePropertyIsEnumerable,
   RegExpPrototypeExec,
+  StringPrototypeStartsWith,
   StringPrototypeToLowerCase,
   joinList,
   listHas,
@@ -162,7 +163,8 @@ export function parseObject(
   refused?: Readonly<Record<string, string>>,
 ): Readonly<Record<string, unknown>> {
   if (value === undefined && optional) return EMPTY;
-  const expected = (): string => `${optional ? 'undefined or ' : ''}a plain object with only the keys ${joinList(known, ', ')}`;
+  const expected = (): string =>
+    `${optional ? 'undefined or ' : ''}a plain object with only the ${known.length === 1 ? 'key' : 'keys'} ${joinList(known, ', ')}`;
   if (!isPlainObject(value)) throw typeError(fn, arg, expected(), value);
   const copy = ObjectCreate(null) as Record<string, unknown>;
   // Every own string key, enumerable or not, read once: Object.keys skipped one defined with
@@ -181,8 +183,10 @@ export function parseObject(
     }
     if (!isKnown) {
       const e = typeError(fn, arg, expected(), value);
-      const hint = arg === 'weights' ? stateDictNameHint(key, known) : '';
-      e.message = `${fn}: ${arg} must be ${expected()}; received ${describe(value)} with the unknown key ${JSONStringify(key)}${hint === '' ? didYouMean(key, known) : hint}`;
+      let hint = arg === 'weights' ? stateDictNameHint(key, known) : '';
+      if (hint === '' && arg === 'weights') hint = otherOpWeightHint(key, known);
+      if (hint === '') hint = didYouMean(key, known);
+      e.message = `${fn}: ${arg} must be ${expected()}; received ${describe(value)} with the unknown key ${JSONStringify(key)}${hint}`;
       throw e;
     }
     // A getter that throws is refused as the argument it reads (its error the cause), as the
@@ -223,7 +227,42 @@ function stateDictNameHint(key: string, known: readonly string[]): string {
   return '';
 }
 
+// The ops' weight keys, for a key that belongs to another op (the ops' weights interfaces).
+const OP_WEIGHT_KEYS: readonly (readonly [string, string])[] = [
+  ['w1', 'an SE or CBAM weight (seForward / SEBlock, cbamForward / CBAMBlock)'],
+  ['b1', 'an SE or CBAM bias (seForward / SEBlock, cbamForward / CBAMBlock)'],
+  ['w2', 'an SE or CBAM weight (seForward / SEBlock, cbamForward / CBAMBlock)'],
+  ['b2', 'an SE or CBAM bias (seForward / SEBlock, cbamForward / CBAMBlock)'],
+  ['weight', "ECA's conv weight, its k taps (ecaForward / ECABlock)"],
+  ['spatialWeight', "CBAM's spatial-gate conv weight (cbamForward / CBAMBlock)"],
+  ['spatialBias', "CBAM's spatial-gate conv bias (cbamForward / CBAMBlock)"],
+];
+
+/** For a weights key of another op: whose it is and what this op takes; else ''. */
+function otherOpWeightHint(key: string, known: readonly string[]): string {
+  for (let i = 0; i < OP_WEIGHT_KEYS.length; i++) {
+    const entry = OP_WEIGHT_KEYS[i]!; // indexed, not destructured: no iterator a caller could replace
+    if (entry[0] === key && !listHas(known, key)) return ` (${key} is ${entry[1]}; this one takes { ${joinList(known, ', ')} })`;
+  }
+  return '';
+}
+
+/**
+ * " (did you mean 'layout'?)" for a key within edit distance 2 of a known one, or a prefix of
+ * exactly one known key ({ w } for ECA's 'weight').
+ */
 function didYouMean(key: string, known: readonly string[]): string {
+  if (key.length > 0) {
+    let only: string | undefined;
+    let count = 0;
+    for (let i = 0; i < known.length; i++) {
+      if (StringPrototypeStartsWith(StringPrototypeToLowerCase(known[i]!), StringPrototypeToLowerCase(key))) {
+        only = known[i];
+        count++;
+      }
+    }
+    if (count === 1 && only !== key) return ` (did you mean '${only}'?)`;
+  }
   let best: string | undefined;
   let bestDist = 3;
   for (let i = 0; i < known.length; i++) {

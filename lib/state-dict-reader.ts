@@ -6,6 +6,7 @@
 import { allocateArray } from './alloc.js';
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
 import { readGuarded, typeError, typeErrorText } from './arg-errors.js';
+import { editDistance } from './args.js';
 import { describe } from './describe.js';
 import { isArrayValue, isMapValue, isPlainObject } from './is.js';
 import { bufferOf, byteOffsetOf, isFloat32Array, isUnusableView, lengthOf, typedArrayName } from './typed-arrays.js';
@@ -22,6 +23,7 @@ import {
   RegExpPrototypeExec,
   StringCtor,
   StringPrototypeSlice,
+  StringPrototypeEndsWith,
   StringPrototypeStartsWith,
   StringPrototypeToLowerCase,
   TypedArrayPrototypeSet,
@@ -353,6 +355,33 @@ export class ModuleReader {
       const why = StringPrototypeStartsWith(alt, 'module') ? " (nn.DataParallel and DistributedDataParallel save every name with 'module.' before it)" : '';
       return ` "${name}" is in the state dict: pass the prefix '${alt}'${why}.`;
     }
+    // The prefixes under which the name is (a prefix left out, or the whole dict of a network).
+    const tail = `.${rel}`;
+    const places: string[] = [];
+    const all = this.allNames();
+    for (let i = 0; i < all.length; i++) {
+      const n = all[i]!;
+      if (StringPrototypeEndsWith(n, tail) && StringPrototypeStartsWith(n, this.prefix === '' ? '' : `${this.prefix}.`)) {
+        listAppend(places, StringPrototypeSlice(n, 0, n.length - tail.length));
+      }
+    }
+    if (places.length > 0) {
+      const shown = joinList(listMap(listSlice(places, 0, 5), (q) => `'${q}'`), ', ');
+      return ` "${rel}" is under ${places.length === 1 ? 'the prefix' : `${places.length} prefixes:`} ${shown}${places.length > 5 ? ', …' : ''}: pass ${places.length === 1 ? 'it' : 'one'} as the prefix.`;
+    }
+    // A misspelling under the prefix: the nearest name within 2 edits that no read has taken
+    // (fc1.weight is 1 edit from fc2.weight too).
+    let near = '';
+    let nearDist = 3;
+    for (let i = 0; i < siblings.length; i++) {
+      if (listHas(this.used, this.full(siblings[i]!))) continue;
+      const d = editDistance(siblings[i]!, rel, 2);
+      if (d < nearDist) {
+        nearDist = d;
+        near = siblings[i]!;
+      }
+    }
+    if (near !== '') return ` "${this.full(near)}" is ${nearDist} edit${nearDist === 1 ? '' : 's'} from it: a misspelt name?`;
     return '';
   }
 

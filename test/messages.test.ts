@@ -89,6 +89,53 @@ describe('the fix a refusal gives fits the argument', () => {
   });
 });
 
+// From a newcomer's trial (2026-12-05): ECA's { w } got no suggestion ('weight' is 5 edits away),
+// another op's weights were refused as plain unknown keys, and "only the keys weight" read oddly.
+describe('weights of the wrong op, or a key cut short', () => {
+  const x = new Float32Array(4);
+  test("ECA's { w } is told 'weight', with the key singular", () => {
+    const m = messageOf(() => ecaForward(x, shape, { w: new Float32Array(3) } as never));
+    expect(m).toMatchObject({ name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE', argument: 'weights' });
+    expect(m.message).toContain("did you mean 'weight'?");
+    expect(m.message).toContain('only the key weight;');
+  });
+  test("SE's w1 / w2 passed to ECA say whose they are and what ECA takes", () => {
+    const m = messageOf(() => ecaForward(x, shape, { w1: w.w1, w2: w.w2 } as never));
+    expect(m.message).toContain('(w1 is an SE or CBAM weight (seForward / SEBlock, cbamForward / CBAMBlock); this one takes { weight })');
+  });
+  test("ECA's weight passed to SE, and CBAM's spatialWeight passed to SE, say whose they are", () => {
+    expect(messageOf(() => seForward(x, shape, { weight: new Float32Array(3) } as never)).message).toMatch(/weight is ECA's conv weight.*ecaForward/);
+    expect(messageOf(() => seForward(x, shape, { ...w, spatialWeight: new Float32Array(98) } as never)).message).toMatch(/spatialWeight is CBAM's.*cbamForward/);
+  });
+});
+
+describe('a state dict with a misspelt tensor name', () => {
+  // From a newcomer's trial (2026-12-05): the missing name was listed beside its misspelling
+  // without saying that one is the other.
+  test('the missing tensor names the near miss under the prefix', () => {
+    const sd = {
+      'se.fc1.weight': { shape: [2, 4, 1, 1], data: new Float32Array(8) },
+      'se.fc1.bias': { shape: [2], data: new Float32Array(2) },
+      'se.fc2.wieght': { shape: [4, 2, 1, 1], data: new Float32Array(8) },
+      'se.fc2.bias': { shape: [4], data: new Float32Array(4) },
+    };
+    const m = messageOf(() => SEBlock.fromStateDict(sd, 'se', { kind: 'timm.SEModule' }));
+    expect(m.message).toContain('"se.fc2.weight"');
+    expect(m.message).toContain('"se.fc2.wieght" is 1 edit from it: a misspelt name?');
+  });
+  test('a prefix left out names the prefixes the tensor is under', () => {
+    const block = (p: string) => ({
+      [`${p}.fc1.weight`]: { shape: [2, 4, 1, 1], data: new Float32Array(8) },
+      [`${p}.fc2.weight`]: { shape: [4, 2, 1, 1], data: new Float32Array(8) },
+    });
+    const sd = { 'conv1.weight': { shape: [1], data: new Float32Array(1) }, ...block('layer1.0.se'), ...block('layer2.0.se') };
+    const m = messageOf(() => SEBlock.fromStateDict(sd, '', { kind: 'timm.SEModule' }));
+    expect(m.message).toContain(`"fc1.weight" is under 2 prefixes: 'layer1.0.se', 'layer2.0.se': pass one as the prefix.`);
+    const one = messageOf(() => SEBlock.fromStateDict(block('layer1.0.se'), 'layer1', { kind: 'timm.SEModule' }));
+    expect(one.message).toContain(`"fc1.weight" is under the prefix 'layer1.0.se': pass it as the prefix.`);
+  });
+});
+
 describe('state-dict options', () => {
   const sd = {
     'm.fc1.weight': { shape: [2, 4, 1, 1], data: w.w1 },
