@@ -4,7 +4,7 @@
 //   1. a prebuild that loads on this machine -> nothing to build;
 //   2. a development checkout (.git present) or SQEX_BUILD=cmake -> a development build with
 //      cmake-js: the CPU kernels, plus CUDA when nvcc is found, for this machine's GPU only (or
-//      sm_90 without one; scripts/cmake-build.js says why). 1-4 min on 2 cores with nvcc, most of it
+//      sm_90 without one; scripts/cmake-build.js says why). 0.5-4 min on 2 cores with nvcc, most of it
 //      nvcc's (CPU-only, with SQEX_CUDA=OFF: under a minute).
 //   3. otherwise -> node-gyp, the CPU-only fallback build from binding.gyp.
 'use strict';
@@ -125,7 +125,7 @@ if (mode === 'cmake') {
     [
       'squeeze-excite: development checkout: building the native addon from source with CMake (cmake-js) into build/Release.',
       '  CPU kernels always; CUDA kernels when CMake finds nvcc, for ' + `${arch.value} (${arch.why}).`,
-      '  1-4 min on 2 cores with nvcc (mostly nvcc), more beside other work (CPU-only: under a minute). Other GPUs: SQEX_CUDA_ARCHITECTURES="86-real;90-real" npm run build:native.',
+      '  0.5-4 min on 2 cores with nvcc (mostly nvcc), more beside other work (CPU-only: under a minute). Other GPUs: SQEX_CUDA_ARCHITECTURES="86-real;90-real" npm run build:native.',
       '  All release architectures: npm run prebuildify. CPU only: SQEX_CUDA=OFF npm install, or npm run build:native:cpu.',
     ].join('\n'),
   );
