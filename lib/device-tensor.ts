@@ -196,9 +196,10 @@ const REAL = 'a DeviceTensor made by DeviceTensor.from, DeviceTensor.empty, Devi
  * Create one with DeviceTensor.from, DeviceTensor.empty or DeviceTensor.fromPointer; the
  * ops return DeviceTensors when given one. Free it with dispose() (or `using`); a forgotten one
  * is freed by a FinalizationRegistry after V8 collects it, once the event loop turns (its device
- * bytes count as V8 external memory, which prompts collections). The instance is frozen. `new DeviceTensor()` is an Error
- * with code 'ERR_ILLEGAL_CONSTRUCTOR'; a method called on anything but a real DeviceTensor a
- * TypeError (code 'ERR_INVALID_ARG_TYPE'), but toString(), which says what it was called on.
+ * bytes count as V8 external memory, which prompts collections). The instance is frozen.
+ * `new DeviceTensor()` is an Error with code 'ERR_ILLEGAL_CONSTRUCTOR'; a method called on
+ * anything but a real DeviceTensor a TypeError (code 'ERR_INVALID_ARG_TYPE'), but toString(),
+ * which says what it was called on.
  */
 export class DeviceTensor {
   /** Logical [N, C, H, W], whatever the layout (frozen). */
@@ -378,8 +379,8 @@ export class DeviceTensor {
    * detaches; the memory stays its owner's to free, and must outlive every use. A view of this
    * thread's own DeviceTensors holds them, so a tensor dropped while a view lives is not collected
    * and freed under it (dispose() of the tensor still frees it). No CUDA call is made here, so the
-   * pointer is not checked beyond being non-zero (or 0n for an empty shape). Checked in this order: the option keys, ptr's type, the shape, ptr's range, then the
-   * option values.
+   * pointer is not checked beyond being non-zero (or 0n for an empty shape). Checked in this
+   * order: the option keys, ptr's type, the shape, ptr's range, then the option values.
    *
    * @param ptr - the device address, a bigint in (0n, 2n ** 64n); 0n is accepted for an empty
    *   tensor (N = 0), as an empty torch tensor's data_ptr().
