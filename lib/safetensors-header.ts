@@ -25,6 +25,7 @@ import {
   MathRound,
   NumberIsInteger,
   NumberIsSafeInteger,
+  NumberIsFinite,
   NumberPrototypeToString,
   ObjectCreate,
   ObjectHasOwn,
@@ -53,6 +54,8 @@ export type SafetensorsDType =
   | 'I8'
   | 'F8_E5M2'
   | 'F8_E4M3'
+  | 'F8_E4M3FNUZ'
+  | 'F8_E5M2FNUZ'
   | 'F8_E8M0'
   | 'I16'
   | 'U16'
@@ -76,6 +79,8 @@ const DTYPE_BITS: Readonly<Record<SafetensorsDType, number>> = {
   I8: 8,
   F8_E5M2: 8,
   F8_E4M3: 8,
+  F8_E4M3FNUZ: 8,
+  F8_E5M2FNUZ: 8,
   F8_E8M0: 8,
   I16: 16,
   U16: 16,
@@ -263,8 +268,8 @@ function loneSurrogateAt(s: string): number {
  * Refuses a lone surrogate escape (e.g. "\ud800" with no low half after it) in the strings the
  * reference implementation reads as Rust Strings: a tensor name, the keys of its entry, the
  * "__metadata__" keys and values. JSON.parse accepts them; serde_json refuses them there
- * ("lone leading surrogate in hex escape"), and a Rust String cannot hold one. Values under
- * other keys are skipped by serde_json unchecked, so they are not looked at here either.
+ * ("lone leading surrogate in hex escape"), and a Rust String cannot hold one. (It refuses them in
+ * values nothing reads too: headerTextIssues finds those, and this gives the message for these.)
  */
 function refuseLoneSurrogates(src: string, name: string, entry: unknown): void {
   const strings: string[] = [name];
@@ -312,7 +317,17 @@ const PLAIN_UNSIGNED = /^(0|[1-9][0-9]*)$/;
  *   JSON.parse reads rounded, as [tensor name, key, the field's text].
  * Stops at the first duplicate; null where there is none.
  */
-function headerTextIssues(text: string): { duplicate: [string, number] | null; notInteger: [string, string, string] | null; rounded: [string, string, string] | null } {
+interface HeaderTextIssues {
+  duplicate: [string, number] | null;
+  notInteger: [string, string, string] | null;
+  rounded: [string, string, string] | null;
+  /** The first number past float64's range ([tensor or '', its text]): JSON.parse reads it as ±Infinity. */
+  outOfRange: [string, string] | null;
+  /** The first string, anywhere, holding a lone surrogate ([tensor or '', the string]). */
+  loneSurrogate: [string, string] | null;
+}
+
+function headerTextIssues(text: string): HeaderTextIssues {
   // Per open container: the keys seen (null for an array) and its own key in the parent object.
   const seen: (Set<string> | null)[] = [];
   const keyInParent: string[] = [];
@@ -324,19 +339,32 @@ function headerTextIssues(text: string): { duplicate: [string, number] | null; n
   // Where the open shape / data_offsets array began, and whether it holds an integer past 2^53.
   let fieldStart = -1;
   let fieldRounded = false;
+  let outOfRange: [string, string] | null = null;
+  let loneSurrogate: [string, string] | null = null;
   for (let i = 0; i < text.length; i++) {
     const ch = StringPrototypeCharCodeAt(text, i);
     if (ch === 0x22 /* " */) {
       let j = i + 1;
-      while (StringPrototypeCharCodeAt(text, j) !== 0x22) j += StringPrototypeCharCodeAt(text, j) === 0x5c /* \ */ ? 2 : 1;
-      const top = seen[seen.length - 1];
-      if (expectKey && top) {
-        const key = JSONParse(StringPrototypeSlice(text, i, j + 1)) as string;
-        if (SetPrototypeHas(top, key)) return { duplicate: [key, seen.length], notInteger, rounded };
-        SetPrototypeAdd(top, key);
-        lastKey = key;
-        if (seen.length === 1) tensor = key;
+      let escapes = false;
+      while (StringPrototypeCharCodeAt(text, j) !== 0x22) {
+        if (StringPrototypeCharCodeAt(text, j) === 0x5c /* \ */) {
+          escapes = true;
+          j += 2;
+        } else {
+          j += 1;
+        }
       }
+      const top = seen[seen.length - 1];
+      const isKey = expectKey && top;
+      // Only an escape can make a lone surrogate (the text was decoded from valid UTF-8).
+      const value: string = isKey || (escapes && loneSurrogate === null) ? (JSONParse(StringPrototypeSlice(text, i, j + 1)) as string) : '';
+      if (isKey) {
+        if (SetPrototypeHas(top, value)) return { duplicate: [value, seen.length], notInteger, rounded, outOfRange, loneSurrogate };
+        SetPrototypeAdd(top, value);
+        lastKey = value;
+        if (seen.length === 1) tensor = value;
+      }
+      if (escapes && loneSurrogate === null && loneSurrogateAt(value) >= 0) loneSurrogate = [isKey && seen.length === 1 ? '' : tensor, value];
       expectKey = false;
       i = j;
     } else if (ch === 0x7b /* { */ || ch === 0x5b /* [ */) {
@@ -367,18 +395,20 @@ function headerTextIssues(text: string): { duplicate: [string, number] | null; n
         notInteger = [tensor, key, token];
       }
       if (fieldStart >= 0 && seen.length === 3 && !NumberIsSafeInteger(+token)) fieldRounded = true;
+      if (outOfRange === null && !NumberIsFinite(+token)) outOfRange = [seen.length > 1 ? tensor : '', token];
       i = j - 1;
     }
   }
-  return { duplicate: null, notInteger, rounded };
+  return { duplicate: null, notInteger, rounded, outOfRange, loneSurrogate };
 }
 
 /**
  * How deep a header may nest. A valid one nests 3 deep ({ name: { shape: [...] } }); the reference
- * implementation parses with serde_json, which refuses more than 128. JSON.parse has no limit:
- * a 100 MB header of `[` took 22 s and 5 GB before failing, and 5M levels exhaust a 200 MB heap.
+ * implementation parses with serde_json, whose recursion limit refuses 128 levels (safetensors
+ * 0.8.0 reads 127). JSON.parse has no limit: a 100 MB header of `[` took 22 s and 5 GB before
+ * failing, and 5M levels exhaust a 200 MB heap.
  */
-const MAX_HEADER_DEPTH = 128;
+const MAX_HEADER_DEPTH = 127;
 
 /**
  * The most members one object of the header may hold. V8's JSON.parse slows without bound once one
@@ -585,7 +615,32 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   if (!isPlainObject(json)) {
     throw new SafetensorsError(src, 'header-structure', `the header must be a JSON object; it is ${ArrayIsArray(json) ? 'an array' : json === null ? 'null' : `a ${typeof json}`}`);
   }
-  const { duplicate: dup, notInteger: notInt, rounded } = headerTextIssues(text);
+  const { duplicate: dup, notInteger: notInt, rounded, outOfRange, loneSurrogate } = headerTextIssues(text);
+  // serde_json reads every value of the header, those nothing uses included (safetensors 0.8.0
+  // refuses these two anywhere: "number out of range", "lone leading surrogate in hex escape").
+  if (outOfRange) {
+    const where = outOfRange[0] === '' ? 'in the header' : outOfRange[0] === '__metadata__' ? 'under "__metadata__"' : `under tensor ${JSONStringify(outOfRange[0])}`;
+    throw new SafetensorsError(
+      src,
+      'header-json',
+      `the number ${outOfRange[1]} ${where} is out of float64's range, which the reference implementation's JSON reader (serde_json) refuses ("number out of range"; JSON.parse would read it as Infinity)`,
+      outOfRange[0] === '' || outOfRange[0] === '__metadata__' ? undefined : outOfRange[0],
+    );
+  }
+  if (loneSurrogate) {
+    // The names, entry keys and metadata first, with the messages that say which they are.
+    const all = ObjectKeys(json);
+    for (let t = 0; t < all.length; t++) refuseLoneSurrogates(src, all[t]!, (json as Record<string, unknown>)[all[t]!]);
+    const str = loneSurrogate[1];
+    const unit = StringPrototypeCharCodeAt(str, loneSurrogateAt(str));
+    const where = loneSurrogate[0] === '' ? 'the header' : `tensor ${JSONStringify(loneSurrogate[0])}`;
+    throw new SafetensorsError(
+      src,
+      'header-json',
+      `the string ${JSONStringify(str)} under ${where} holds a lone surrogate (\\u${NumberPrototypeToString(unit, 16)} without its other half), which the reference implementation's JSON reader (serde_json) refuses in any string of the header, values nothing reads included`,
+      loneSurrogate[0] === '' || loneSurrogate[0] === '__metadata__' ? undefined : loneSurrogate[0],
+    );
+  }
   if (dup) {
     const key = dup[0];
     const depth = dup[1];

@@ -485,7 +485,7 @@ const DTYPE_LABELS: Readonly<Record<string, string>> = {
   float64: 'F64', double: 'F64', fp64: 'F64', f64: 'F64',
   int8: 'I8', uint8: 'U8', int16: 'I16', short: 'I16', uint16: 'U16', int32: 'I32', int: 'I32', uint32: 'U32',
   int64: 'I64', long: 'I64', uint64: 'U64', bool: 'BOOL', complex64: 'C64',
-  float8_e4m3fn: 'F8_E4M3', float8_e5m2: 'F8_E5M2',
+  float8_e4m3fn: 'F8_E4M3', float8_e5m2: 'F8_E5M2', float8_e4m3fnuz: 'F8_E4M3FNUZ', float8_e5m2fnuz: 'F8_E5M2FNUZ',
 };
 
 /**

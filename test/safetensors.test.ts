@@ -363,16 +363,46 @@ describe('refusals: each rule of the format, with its check', () => {
     expectCheck(() => readSafetensors(withHeader(`{"__metadata__": {"k": "v\\udbff"}}`)), 'header-json', /"__metadata__" key or value "v\\udbff"/);
     expectCheck(() => readSafetensors(withHeader(`{"__metadata__": {"\\ud800": "v"}}`)), 'header-json', /__metadata__/);
     expectCheck(() => readSafetensors(withHeader(`{"a": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0], "x\\udbff": 1}}`)), 'header-json', /the key "x\\udbff" of tensor "a"/);
-    // A pair is one code point; an ignored value may hold anything.
+    // A pair is one code point.
     expect(readSafetensors(withHeader(`{"a\\ud83d\\ude00": ${e0}}`)).names()).toEqual(['a\u{1f600}']);
-    expect(readSafetensors(withHeader(`{"a": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0], "x": "\\udbff"}}`)).names()).toEqual(['a']);
+    expect(readSafetensors(withHeader(`{"a": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0], "x": "\\ud83d\\ude00"}}`)).names()).toEqual(['a']);
   });
 
-  test('header-structure: nesting deeper than 128 (serde_json\'s limit) is refused before parsing', () => {
-    // An ignored extra key in an entry may nest as deep as the reference accepts; brackets in strings do not count.
+  // Found by an attack (2026-12-05) against the reference, safetensors 0.8.0 (the version of the
+  // fixtures): its serde_json reads every value, ignored ones included, so a lone surrogate or a
+  // number past float64's range anywhere in the header is refused ("lone leading surrogate in hex
+  // escape", "number out of range"), and its recursion limit refuses 128 levels (127 pass).
+  // The file accepted them all.
+  test('header-json: a lone surrogate or a number out of float64 range in a value nothing reads, as the reference refuses them', () => {
+    const withExtra = (extra: string) => withHeader(`{"a": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0], "x": ${extra}}}`);
+    expectCheck(() => readSafetensors(withExtra('"\\udbff"')), 'header-json', /lone surrogate \(\\udbff/);
+    expectCheck(() => readSafetensorsHeader(withExtra('["\\udc00"]')), 'header-json', /lone surrogate \(\\udc00/);
+    expectCheck(() => readSafetensors(withExtra('{"\\ud800k": 1}')), 'header-json', /lone surrogate/);
+    expectCheck(() => readSafetensors(withExtra('1e400')), 'header-json', /1e400 .*out of float64's range/);
+    expectCheck(() => readSafetensors(withExtra('[-1e400]')), 'header-json', /-1e400 .*out of float64's range/);
+    expectCheck(() => readSafetensors(withHeader('{"__metadata__": {"k": 1e400}}')), 'header-json', /out of float64's range/);
+    // what the reference accepts: an underflow to 0, an integer past 2^64, 1e308
+    for (const ok of ['1e-400', '123456789012345678901234567890', '1e308', '-0.0']) expect(readSafetensors(withExtra(ok)).names(), ok).toEqual(['a']);
+  });
+
+  // safetensors 0.8.0 reads F8_E4M3FNUZ and F8_E5M2FNUZ (8 bits each); a file with one was refused
+  // whole, so its float32 weights could not be loaded either (an attack, 2026-12-05).
+  test('dtype: F8_E4M3FNUZ and F8_E5M2FNUZ are 8-bit dtypes, returned as bytes', () => {
+    for (const dt of ['F8_E4M3FNUZ', 'F8_E5M2FNUZ']) {
+      const file = readSafetensors(withHeader(`{"q": ${entry(dt, [3], [0, 3])}, "w": ${entry('F32', [1], [3, 7])}}`, new Uint8Array([1, 2, 3, 0, 0, 128, 63])));
+      const q = file.tensors.q!;
+      expect(q.dtype, dt).toBe(dt);
+      expect(Array.from(q.data as Uint8Array), dt).toEqual([1, 2, 3]);
+      expect(Array.from(file.tensors.w!.data as Float32Array), dt).toEqual([1]);
+    }
+  });
+
+  test('header-structure: nesting of 128 levels or more (serde_json\'s limit) is refused before parsing', () => {
+    // An ignored extra key in an entry may nest as deep as the reference accepts (127 levels, as
+    // safetensors 0.8.0 reads them); brackets in strings do not count.
     const nested = (levels: number): string => `{"w": {"dtype": "F32", "shape": [0], "data_offsets": [0, 0], "x": ${'['.repeat(levels - 2)}"[{[{"${']'.repeat(levels - 2)}}}`;
-    expect(readSafetensorsHeader(withHeader(nested(128))).tensors.map((t) => t.name)).toEqual(['w']);
-    expectCheck(() => readSafetensorsHeader(withHeader(nested(129))), 'header-structure', /nests deeper than 128 levels/);
+    expect(readSafetensorsHeader(withHeader(nested(127))).tensors.map((t) => t.name)).toEqual(['w']);
+    expectCheck(() => readSafetensorsHeader(withHeader(nested(128))), 'header-structure', /nests deeper than 127 levels/);
   });
 
   /**
@@ -708,7 +738,7 @@ describe('refusals: each rule of the format, with its check', () => {
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout) as { code: string; check: string; message: string; bigParses: number }[];
     for (const o of out) {
-      expect(o).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS', check: 'header-structure', message: expect.stringContaining('nests deeper than 128 levels') });
+      expect(o).toMatchObject({ code: 'ERR_SQEX_SAFETENSORS', check: 'header-structure', message: expect.stringContaining('nests deeper than 127 levels') });
       expect(o.bigParses).toBe(0);
     }
   });
