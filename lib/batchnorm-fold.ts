@@ -3,7 +3,7 @@
 // float32 once, and the folds PyTorch does not compute that way refused.
 
 import { allocateArray } from './alloc.js';
-import { Float32ArrayCtor, Float64ArrayCtor, MathFround, MathSqrt } from './primordials.js';
+import { Float32ArrayCtor, Float64ArrayCtor, MathAbs, MathFround, MathSqrt } from './primordials.js';
 import { StateDictError, type Dim, type ModuleReader } from './state-dict-reader.js';
 import { lengthOf } from './typed-arrays.js';
 
@@ -63,9 +63,14 @@ export function batchNormAffine(
  * folded conv would add ±Inf terms that cancel into NaN where PyTorch's conv-then-BatchNorm stays
  * finite (a parity audit: γ = +Inf gave 128 NaN outputs of 128, PyTorch 8). So is a folded weight
  * that underflows to 0 from non-zero factors (|w · scale| < 2^-150, e.g. a subnormal γ): an
- * infinite input then gives 0 × Inf = NaN where PyTorch gets ±Inf (an attack, 2026-12-02). NaN
- * statistics are not refused: PyTorch's outputs are NaN there too, as the folded ones are.
+ * infinite input then gives 0 × Inf = NaN where PyTorch gets ±Inf (an attack, 2026-12-02), and a
+ * folded weight rounded into float32's subnormal range further than float32's 2^-24 (an attack,
+ * 2026-12-05: 43% off, and a gate of 0.968 where PyTorch gives 0.5118). NaN statistics are not
+ * refused: PyTorch's outputs are NaN there too, as the folded ones are.
  */
+/** The least normal float32, 2^-126: below it a float32 keeps fewer than 24 bits. */
+const FLT_MIN_NORMAL = 2 ** -126;
+
 export function foldInto(
   weight: Float32Array,
   bias: Float32Array | null,
@@ -86,10 +91,20 @@ export function foldInto(
       const v = weight[o * per + i]!;
       w[o * per + i] = v * s;
       if (infinite(w[o * per + i]!) && !infinite(v)) bn.refuse(`the folded weight ${v} × ${s} overflows float32 in channel ${o}`);
-      if (w[o * per + i] === 0 && v !== 0 && s !== 0 && s === s) {
+      const r = w[o * per + i]!;
+      if (r === 0 && v !== 0 && s !== 0 && s === s) {
         bn.refuse(
           `the folded weight ${v} × ${s} underflows float32 to 0 in channel ${o}`,
           `PyTorch applies it after the conv, where an infinite input gives ±Inf; the folded weight 0 would give NaN (0 × Inf), ${REFUSED}. If the channel is meant to be off, set its γ to exactly 0 (PyTorch gives NaN there too, as the fold does)`,
+        );
+      }
+      // Subnormal: fewer than 24 bits kept, so the rounding can exceed float32's 2^-24 (an attack:
+      // 9.8e-46 rounded to 1.4e-45, and a gate of 0.968 where PyTorch gives 0.5118).
+      const exact = v * s;
+      if (r !== 0 && MathAbs(r) < FLT_MIN_NORMAL && MathAbs(r - exact) > MathAbs(exact) * 2 ** -24) {
+        bn.refuse(
+          `the folded weight ${v} × ${s} is subnormal in float32 (${r}), ${MathAbs(r - exact) / MathAbs(exact)} of its value off in channel ${o}`,
+          `PyTorch applies the BatchNorm after the conv, where no weight rounds that far, ${REFUSED}. If the channel is meant to be off, set its γ to exactly 0`,
         );
       }
     }

@@ -324,8 +324,22 @@ describe('BatchNorm folds that would not compute what PyTorch computes are refus
     expect(s.message).toContain('in channel 1');
     // γ = 0 exactly (a channel switched off): 0 × Inf is NaN in PyTorch as well.
     expect(attentionWeightsFromStateDict(cbam(0) as never, 'm', { kind: 'timm.CbamModule' }).op).toBe('cbam');
-    // A small γ whose folded weights stay non-zero (subnormal) still loads.
-    expect(attentionWeightsFromStateDict(cbam(1e-40) as never, 'm', { kind: 'timm.CbamModule' }).op).toBe('cbam');
+    // A small γ whose folded weights stay in float32's normal range still loads.
+    expect(attentionWeightsFromStateDict(cbam(1e-30) as never, 'm', { kind: 'timm.CbamModule' }).op).toBe('cbam');
+  });
+  // An attack (2026-12-05): a folded weight in float32's subnormal range keeps fewer than 24 bits
+  // (0.1 × 1e-44 / √(1 + 1e-5) = 9.8e-46 rounds to 1.4e-45, 43% off), and with x = 1e30 and
+  // fc2 = 1e15 timm's SEModule with BatchNorm gave a gate of 0.968 where PyTorch gives 0.5118.
+  test('a folded weight that rounds into float32\'s subnormal range (off by more than float32\'s rounding) is refused', () => {
+    const c = messageOf(() => attentionWeightsFromStateDict(cbam(1e-40) as never, 'm', { kind: 'timm.CbamModule' }));
+    expect(c).toMatchObject({ name: 'StateDictError', code: 'ERR_SQEX_STATE_DICT' });
+    expect(c.message).toContain('"m.spatial.conv.bn" cannot be folded into the spatial conv exactly: the folded weight 0.05');
+    expect(c.message).toMatch(/is subnormal in float32 \(.*\), [0-9.e+-]+ of its value off/);
+    const tiny = se(0);
+    tiny['m.bn.weight'] = t([2], [1, 1e-44]);
+    const s = messageOf(() => SEBlock.fromStateDict(tiny as never, 'm', { kind: 'timm.SEModule' }));
+    expect(s).toMatchObject({ name: 'StateDictError', code: 'ERR_SQEX_STATE_DICT' });
+    expect(s.message).toContain('in channel 1');
   });
   test('finite BatchNorms, and NaN statistics (NaN in PyTorch too), still load', () => {
     expect(attentionWeightsFromStateDict(cbam(2) as never, 'm', { kind: 'timm.CbamModule' }).op).toBe('cbam');
