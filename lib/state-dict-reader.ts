@@ -24,6 +24,7 @@ import {
   StringCtor,
   StringPrototypeSlice,
   StringPrototypeEndsWith,
+  StringPrototypeIncludes,
   StringPrototypeStartsWith,
   StringPrototypeToLowerCase,
   TypedArrayPrototypeSet,
@@ -171,6 +172,8 @@ export class ModuleReader {
   private readonly fields = new Map<string, Entry | null>();
   readonly used: string[] = [];
   readonly dims = new Map<string, number>();
+  // Which tensor each dim was taken from, and its shape: a mismatch later may be that tensor's fault.
+  private readonly dimSources = new Map<string, string>();
   /** The kind asked for, for the hints of a 'missing' error. */
   kind: AttentionKind | null = null;
 
@@ -267,6 +270,23 @@ export class ModuleReader {
     return entry === null ? undefined : (entry.shape ?? undefined);
   }
 
+  /**
+   * For a shape refused against `pattern`: where the named dims it disagrees with were taken from
+   * (' …' or ''), since the tensor they came from may be the one that is off.
+   */
+  private boundFrom(pattern: readonly Dim[], shape: readonly number[]): string {
+    let text = '';
+    for (let i = 0; i < pattern.length && i < shape.length; i++) {
+      const d = pattern[i]!;
+      if (typeof d === 'number') continue;
+      const known = MapPrototypeGet(this.dims, d) as number | undefined;
+      const source = MapPrototypeGet(this.dimSources, d) as string | undefined;
+      if (known === undefined || source === undefined || known === shape[i] || StringPrototypeIncludes(text, `${d} = `)) continue;
+      text += `${text === '' ? '' : '; '}${d} = ${known} was taken from ${source}`;
+    }
+    return text === '' ? '' : ` (${text}: if that tensor is the one that is off, fix it instead)`;
+  }
+
   private render(pattern: readonly Dim[]): string {
     let text = '';
     for (let i = 0; i < pattern.length; i++) {
@@ -276,8 +296,8 @@ export class ModuleReader {
     return `[${text}]`;
   }
 
-  /** Binds the named dims of the first pattern that matches; null when none does. */
-  private match(shape: readonly number[], patterns: readonly (readonly Dim[])[]): boolean {
+  /** Binds the named dims of the first pattern that matches (taken from tensor `name`); false when none does. */
+  private match(shape: readonly number[], patterns: readonly (readonly Dim[])[], name: string): boolean {
     for (let j = 0; j < patterns.length; j++) {
       const p = patterns[j]!;
       if (p.length !== shape.length) continue;
@@ -296,7 +316,10 @@ export class ModuleReader {
         else MapPrototypeSet(bound, d, v);
       }
       if (ok) {
-        MapPrototypeForEach(bound, (v: unknown, k: unknown) => MapPrototypeSet(this.dims, k, v));
+        MapPrototypeForEach(bound, (v: unknown, k: unknown) => {
+          MapPrototypeSet(this.dims, k, v);
+          MapPrototypeSet(this.dimSources, k, `"${name}" ${formatShape(shape)}`);
+        });
         return true;
       }
     }
@@ -412,8 +435,8 @@ export class ModuleReader {
         expected,
       );
     }
-    if (!this.match(shape, patterns)) {
-      throw new StateDictError(`${this.fn}: tensor "${name}" must have shape ${expected}${alts}${why}; received ${formatShape(shape)}`, 'shape', name, expected);
+    if (!this.match(shape, patterns, name)) {
+      throw new StateDictError(`${this.fn}: tensor "${name}" must have shape ${expected}${alts}${why}; received ${formatShape(shape)}${this.boundFrom(patterns[0]!, shape)}`, 'shape', name, expected);
     }
     // A typed array only (a DataView is a view too, and the intrinsic TypedArray getters throw
     // V8's own TypeError on it: an attack on the published types got that).

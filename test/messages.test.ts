@@ -136,6 +136,15 @@ describe('a state dict with a misspelt tensor name', () => {
   });
 });
 
+// An attack (2026-12-05): fc1.weight alone had another C, and the refusal blamed fc2.weight (C was
+// taken from fc1.weight, read first) without naming fc1.weight.
+test('a shape refused for a dim taken from an earlier tensor names that tensor', () => {
+  const T = (shape: number[]) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+  const m = messageOf(() => SEBlock.fromStateDict({ 'm.fc1.weight': T([2, 9, 1, 1]), 'm.fc1.bias': T([2]), 'm.fc2.weight': T([8, 2, 1, 1]), 'm.fc2.bias': T([8]) }, 'm', { kind: 'timm.SEModule' }));
+  expect(m.message).toContain('tensor "m.fc2.weight" must have shape [9, 2, 1, 1]');
+  expect(m.message).toContain('received [8, 2, 1, 1] (C = 9 was taken from "m.fc1.weight" [2, 9, 1, 1]: if that tensor is the one that is off, fix it instead)');
+});
+
 describe('state-dict options', () => {
   const sd = {
     'm.fc1.weight': { shape: [2, 4, 1, 1], data: w.w1 },
