@@ -15,7 +15,7 @@ import { type PreparedCall, deviceResultWhenDone, fillCfg, runAsync, runSync } f
 import { awaitable } from './awaitable.js';
 import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseOffload, parseSettings } from './ops/spec.js';
 import { copyWeights, positiveInt } from './ops/weights.js';
-import { BigUint64ArrayCtor, Float64ArrayCtor, ObjectCreate, ObjectFreeze, joinList, listAppend } from './primordials.js';
+import { BigIntCtor, BigUint64ArrayCtor, Float64ArrayCtor, ObjectCreate, ObjectFreeze, joinList, listAppend } from './primordials.js';
 import type { DType, Shape4 } from './types.js';
 
 /** Shared machinery of the three block classes (lib/blocks.ts): options, weights, per-call checks and runs. */
@@ -93,7 +93,7 @@ export class BlockCore {
         const t = DeviceTensor.from(w, [lengthOf(w), 1, 1, 1], { device: this.deviceIndex });
         listAppend(this.resident, t);
         this.dev[slots[i]!] = rawPtr(t);
-        this.dev[slots[i]! + 1] = BigInt(t.byteLength);
+        this.dev[slots[i]! + 1] = BigIntCtor(t.byteLength);
       }
       this.uploaded = true;
     } catch (err) {
@@ -244,11 +244,11 @@ export class BlockCore {
     fillCfg(this.cfg, this.spec, this.weights, this.settings, x.shape, x.layout, x.dtype, x.device);
     const dev = this.dev;
     dev[DEV.x] = rawPtr(x);
-    dev[DEV.x + 1] = BigInt(x.byteLength);
+    dev[DEV.x + 1] = BigIntCtor(x.byteLength);
     dev[DEV.residual] = 0n;
     dev[DEV.residual + 1] = 0n;
     dev[DEV.out] = rawPtr(result);
-    dev[DEV.out + 1] = BigInt(result.byteLength);
+    dev[DEV.out + 1] = BigIntCtor(result.byteLength);
     dev[DEV.scaleOut] = 0n;
     dev[DEV.scaleOut + 1] = 0n;
   }

@@ -15,6 +15,7 @@ import {
   FinalizationRegistryPrototypeRegister,
   FinalizationRegistryPrototypeUnregister,
   Float32ArrayCtor,
+  BigIntCtor,
   MapPrototypeDelete,
   MapPrototypeForEach,
   MapPrototypeGet,
@@ -22,8 +23,6 @@ import {
   NumberIsSafeInteger,
   ObjectFreeze,
   Uint16ArrayCtor,
-  WeakRefCtor,
-  WeakRefPrototypeDeref,
   listAppend,
 } from './primordials.js';
 import type { DType, Layout, Shape4 } from './types.js';
@@ -92,45 +91,93 @@ export function dtypeBytes(dtype: DType): number {
 // Symbol.dispose is missing on early Node 20 releases; Node uses this registered symbol there.
 const disposeSymbol: typeof Symbol.dispose = (Symbol.dispose ?? Symbol.for('nodejs.dispose')) as typeof Symbol.dispose;
 
-interface Held {
+/**
+ * The device memory of one owned tensor, until it is freed: once its tensor is done with it
+ * (disposed with nothing in flight, or collected) and no view of it (fromPointer over it) is live.
+ * Plain records, not WeakRefs to the tensors: a WeakRef keeps its target alive until the job that
+ * made or read it ends, so tensors dropped in a synchronous loop could not be collected in it.
+ */
+interface Allocation {
   readonly device: number;
   readonly ptr: bigint;
+  /** ptr + its bytes. */
+  readonly end: bigint;
+  /** Live views over it. */
+  views: number;
+  /** Its tensor is disposed (nothing in flight) or collected. */
+  ownerDone: boolean;
 }
 
-// This thread's owned tensors with memory, by address, held weakly: fromPointer looks up whose
-// memory a view wraps, and the view then holds that tensor (liveOwnersUnder).
-const liveOwned = new Map<bigint, WeakRef<DeviceTensor>>();
+// This thread's allocations not yet freed, by device and address.
+const allocations = new Map<string, Allocation>();
 
-// Frees owned memory of tensors collected without dispose(). Never throws (it runs on its own).
-const registry = new FinalizationRegistry<Held>((held) => {
-  // Forgotten before the free: until then no other tensor can have this address.
-  const ref = MapPrototypeGet(liveOwned, held.ptr) as WeakRef<DeviceTensor> | undefined;
-  if (ref !== undefined && WeakRefPrototypeDeref(ref) === undefined) MapPrototypeDelete(liveOwned, held.ptr);
+function allocationKey(device: number, ptr: bigint): string {
+  return `${device}:${ptr}`; // a bigint's ToString is the engine's own, not BigInt.prototype.toString
+}
+
+/** Frees `a` if its tensor is done and no view is live; cudaFree's error is thrown. */
+function freeIfUnused(a: Allocation): void {
+  if (!a.ownerDone || a.views > 0) return;
+  // Forgotten before the free: until then no other allocation can have this address.
+  if (!MapPrototypeDelete(allocations, allocationKey(a.device, a.ptr))) return;
+  binding().cudaFree(a.device, a.ptr);
+}
+
+/** A view lets go of the allocations it held; the first cudaFree error is thrown after all. */
+function releaseViews(held: readonly Allocation[]): void {
+  let failure: unknown = null;
+  for (let i = 0; i < held.length; i++) {
+    const a = held[i]!;
+    a.views -= 1;
+    try {
+      freeIfUnused(a);
+    } catch (err) {
+      if (failure === null) failure = err;
+    }
+  }
+  if (failure !== null) throw failure;
+}
+
+// Frees the memory of tensors collected without dispose() (once no view of it is live), and lets
+// go of what collected views held. Never throw (they run on their own): the context may be gone at
+// exit, and nothing useful can be done with an error here.
+const registry = new FinalizationRegistry<Allocation>((a) => {
+  a.ownerDone = true;
   try {
-    binding().cudaFree(held.device, held.ptr);
+    freeIfUnused(a);
   } catch {
-    // The context may be gone at exit; nothing useful can be done with the error here.
+    // see above
+  }
+});
+const viewRegistry = new FinalizationRegistry<readonly Allocation[]>((held) => {
+  try {
+    releaseViews(held);
+  } catch {
+    // see above
   }
 });
 
-let holdOwners: (view: DeviceTensor, owners: readonly DeviceTensor[]) => void;
+let holdAllocations: (view: DeviceTensor, held: readonly Allocation[]) => void;
 
 /**
- * The live (not disposed) owned tensors of this thread on `device` whose memory overlaps
- * [ptr, ptr + bytes): what a view made by fromPointer reads and writes.
+ * The allocations of this thread on `device` that [ptr, ptr + bytes) overlaps: the memory a view
+ * made by fromPointer reads and writes. The usual view (a whole tensor, or a part from its start)
+ * is one lookup; another address scans the live allocations.
  */
-function liveOwnersUnder(ptr: bigint, bytes: number, device: number): DeviceTensor[] {
-  const owners: DeviceTensor[] = [];
-  if (bytes === 0) return owners;
-  const end = ptr + BigInt(bytes);
-  MapPrototypeForEach(liveOwned, (value, key) => {
-    const start = key as bigint;
-    if (start >= end) return;
-    const t = WeakRefPrototypeDeref(value as WeakRef<DeviceTensor>) as DeviceTensor | undefined;
-    if (t === undefined || t.device !== device || tensorDisposed(t)) return;
-    if (start + BigInt(t.byteLength) > ptr) listAppend(owners, t);
+function allocationsUnder(ptr: bigint, bytes: number, device: number): Allocation[] {
+  const found: Allocation[] = [];
+  if (bytes === 0) return found;
+  const end = ptr + BigIntCtor(bytes);
+  const exact = MapPrototypeGet(allocations, allocationKey(device, ptr)) as Allocation | undefined;
+  if (exact !== undefined && end <= exact.end) {
+    listAppend(found, exact);
+    return found;
+  }
+  MapPrototypeForEach(allocations, (value) => {
+    const a = value as Allocation;
+    if (a.device === device && a.ptr < end && ptr < a.end) listAppend(found, a);
   });
-  return owners;
+  return found;
 }
 
 let createTensor: (
@@ -217,9 +264,11 @@ export class DeviceTensor {
   #ptr: bigint;
   #disposed = false;
   #pending = 0; // async downloads and ops in flight that read or write this memory
-  // A view (fromPointer) of owned tensors' memory: those tensors, so that no collection frees the
-  // memory under a live view; dropped at dispose(). Empty otherwise.
-  #owners: readonly DeviceTensor[] = [];
+  // An owned tensor's memory (null when it has none, or once it is done with it).
+  #allocation: Allocation | null = null;
+  // A view's (fromPointer): the allocations of owned tensors it overlaps, kept from being freed
+  // until the view is disposed (with nothing in flight) or collected. Empty otherwise.
+  #held: readonly Allocation[] = [];
 
   private constructor(
     token: typeof constructToken,
@@ -245,8 +294,10 @@ export class DeviceTensor {
     this.owned = owned;
     // An empty tensor (N = 0) owns no memory: ptr 0n, nothing to free.
     if (owned && ptr !== 0n) {
-      FinalizationRegistryPrototypeRegister(registry, this, { device, ptr }, this);
-      MapPrototypeSet(liveOwned, ptr, new WeakRefCtor(this));
+      const a: Allocation = { device, ptr, end: ptr + BigIntCtor(this.byteLength), views: 0, ownerDone: false };
+      MapPrototypeSet(allocations, allocationKey(device, ptr), a);
+      this.#allocation = a;
+      FinalizationRegistryPrototypeRegister(registry, this, a, this);
     }
     // readonly binds TypeScript only: frozen, a caller cannot enlarge shape/byteLength (the native
     // re-check trusts them: a kernel would run past the allocation), retag dtype/device, or set
@@ -259,8 +310,11 @@ export class DeviceTensor {
   static {
     createTensor = (ptr, shape, layout, dtype, device, owned) =>
       new DeviceTensor(constructToken, ptr, shape, layout, dtype, device, owned);
-    holdOwners = (view, owners) => {
-      view.#owners = owners;
+    holdAllocations = (view, held) => {
+      if (held.length === 0) return;
+      for (let i = 0; i < held.length; i++) held[i]!.views += 1;
+      view.#held = held;
+      FinalizationRegistryPrototypeRegister(viewRegistry, view, held, view);
     };
     isDeviceTensor = (value: unknown): value is DeviceTensor =>
       typeof value === 'object' && value !== null && #ptr in value;
@@ -271,7 +325,7 @@ export class DeviceTensor {
     };
     releaseTensor = (t) => {
       t.#pending -= 1;
-      if (t.#pending === 0 && t.#disposed && t.owned && t.#ptr !== 0n) {
+      if (t.#pending === 0 && t.#disposed) {
         try {
           t.#free();
         } catch {
@@ -377,8 +431,8 @@ export class DeviceTensor {
    * Wraps device memory this library does not own (e.g. from another CUDA library), or a view of
    * a DeviceTensor's (its `ptr`, or an address inside it: one sample of a batch). dispose() only
    * detaches; the memory stays its owner's to free, and must outlive every use. A view of this
-   * thread's own DeviceTensors holds them, so a tensor dropped while a view lives is not collected
-   * and freed under it (dispose() of the tensor still frees it). No CUDA call is made here, so the
+   * thread's own DeviceTensors keeps their memory: it is freed once the tensor and every view of
+   * it are done with it (disposed with nothing in flight, or collected). No CUDA call is made here, so the
    * pointer is not checked beyond being non-zero (or 0n for an empty shape). Checked in this
    * order: the option keys, ptr's type, the shape, ptr's range, then the option values.
    *
@@ -418,7 +472,7 @@ export class DeviceTensor {
     // reached the addon's own range check at each later use).
     checkDeviceIndex(fn, requireCuda(fn, 'a DeviceTensor'), device);
     const view = createTensor(ptr, shp, layout, dtype, device, false);
-    holdOwners(view, liveOwnersUnder(ptr, wrapped, device));
+    holdAllocations(view, allocationsUnder(ptr, wrapped, device));
     return view;
   }
 
@@ -540,9 +594,7 @@ export class DeviceTensor {
     brand(this, 'DeviceTensor.dispose');
     if (this.#disposed) return;
     this.#disposed = true;
-    this.#owners = [];
-    if (!this.owned) return;
-    FinalizationRegistryPrototypeUnregister(registry, this);
+    FinalizationRegistryPrototypeUnregister(this.owned ? registry : viewRegistry, this);
     if (this.#pending === 0) this.#free();
   }
 
@@ -568,12 +620,18 @@ export class DeviceTensor {
     return `a ${this.toString()}`;
   }
 
+  /** Done with the memory: an owned tensor's is freed (unless a view of it is live), a view's let go. */
   #free(): void {
-    const ptr = this.#ptr;
+    const held = this.#held;
+    this.#held = [];
+    if (held.length > 0) releaseViews(held);
+    const a = this.#allocation;
+    this.#allocation = null;
+    if (!this.owned) return;
     this.#ptr = 0n;
-    if (ptr === 0n) return;
-    MapPrototypeDelete(liveOwned, ptr);
-    binding().cudaFree(this.device, ptr);
+    if (a === null) return;
+    a.ownerDone = true;
+    freeIfUnused(a);
   }
 
   #hostBuffer(): Float32Array | Uint16Array {

@@ -86,8 +86,8 @@ import type { Shape4 } from './types.js';
  * Wraps CUDA memory owned by someone else, or views a DeviceTensor's memory, without taking
  * ownership: {@link DeviceTensor.fromPointer} (same arguments, result and errors). dispose() only
  * detaches; the memory stays its owner's to free, and must outlive every use (a view of this
- * thread's own DeviceTensors holds them against collection). No CUDA call is made, so the pointer
- * is not checked beyond being non-zero.
+ * thread's own DeviceTensors keeps their memory until it is done too). No CUDA call is made, so
+ * the pointer is not checked beyond being non-zero.
  *
  * @param ptr - the device address, a bigint in (0n, 2n ** 64n); 0n for an empty tensor (N = 0).
  * @param shape - logical [N, C, H, W] of the memory, in `options.layout` and `options.dtype`.

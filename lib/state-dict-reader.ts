@@ -39,7 +39,7 @@ import {
   uncurryThis,
 } from './primordials.js';
 import { isSafetensorsDType } from './safetensors-header.js';
-import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType } from './safetensors.js';
+import { SafetensorsFile, safetensorsToFloat32, type SafetensorsDType, type SafetensorsTensor } from './safetensors.js';
 
 const fileNames = uncurryThis(SafetensorsFile.prototype.names as () => string[]);
 const fileGet = uncurryThis(SafetensorsFile.prototype.get as (name: string) => unknown);
@@ -67,8 +67,15 @@ export interface StateDictTensor {
   dtype?: SafetensorsDType | (string & {}) | undefined;
 }
 
-/** What fromStateDict reads: readSafetensors' result, a record or a Map of tensors by name. */
-export type StateDict = SafetensorsFile | Readonly<Record<string, StateDictTensor>> | ReadonlyMap<string, StateDictTensor>;
+/**
+ * What fromStateDict reads: readSafetensors' result (or its `tensors`), a record or a Map of
+ * tensors by name. A file's tensors of other dtypes (integers, float8) may be there; one the module
+ * reads is refused (StateDictError, check 'dtype').
+ */
+export type StateDict =
+  | SafetensorsFile
+  | Readonly<Record<string, StateDictTensor | SafetensorsTensor>>
+  | ReadonlyMap<string, StateDictTensor | SafetensorsTensor>;
 
 /**
  * Which rule a state dict broke (StateDictError.check): 'missing' (a tensor the module needs is

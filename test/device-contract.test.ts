@@ -43,6 +43,7 @@ import {
   cbamForward,
   cuda,
   ecaForward,
+  ecaForwardAsync,
   seForward,
   seForwardAsync,
 } from '../dist/index.js';
@@ -1446,6 +1447,63 @@ describe('DeviceTensor lifecycle', () => {
     await settle();
     expect(ownerRef!.deref(), 'the tensor outlived its views').toBeUndefined();
     expect(fake.isLive(0, ptr), 'the collected tensor was not freed').toBe(false);
+  });
+
+  // A review (2026-12-05) of the fix above: its first form kept a WeakRef to every owned tensor,
+  // and a WeakRef keeps its target alive until the job that made it ends, so no collection inside
+  // a synchronous loop (those the device memory now prompts included) could free what the loop
+  // dropped. A collection in the same job as the tensors' creation must find them.
+  test('tensors dropped in a synchronous job are collectable within it', async () => {
+    v8.setFlagsFromString('--expose_gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    let collected = 0;
+    const watch = new FinalizationRegistry<number>(() => {
+      collected++;
+    });
+    const live = fake.liveCount();
+    (() => {
+      for (let i = 0; i < 64; i++) watch.register(DeviceTensor.from(new Float32Array(4).fill(i), [1, 1, 2, 2]), i);
+      gc(); // the same job: nothing of the loop's may be held past it
+    })();
+    for (let i = 0; i < 20 && collected < 64; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    // (the last one or two may still be in the engine's own frame at that gc: 63 of 64 here; the
+    // WeakRef form got 0)
+    expect(collected, 'tensors held through a collection in the job that dropped them').toBeGreaterThanOrEqual(60);
+    for (let i = 0; i < 20 && fake.liveCount() > live; i++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(fake.liveCount()).toBe(live);
+  });
+
+  // A review (2026-12-05) of the fix above: a view disposed while an async op on it was in flight
+  // let go of the tensor at once, and a collection freed the memory under the op; and a tensor
+  // disposed while a view of it lived was freed under the view. Memory now goes when its tensor
+  // and every view of it are done (disposed with nothing in flight, or collected).
+  test('a tensor disposed while a view of it lives, and a view disposed with an op in flight, keep the memory until both are done', async () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 4, 2, 3];
+    const n = numel(shape);
+    const data = rng.normals(n);
+    const owner = DeviceTensor.from(data, shape as LibShape4);
+    const ptr = owner.ptr;
+    const view = DeviceTensor.fromPointer(ptr, shape as LibShape4);
+    owner.dispose();
+    expect(fake.isLive(0, ptr), 'freed under a live view').toBe(true);
+    expect(bitsEqual(f32(view.toHostSync()), data)).toBe(true);
+    // a view of a disposed tensor's memory still holds it
+    const second = DeviceTensor.fromPointer(ptr, shape as LibShape4);
+    view.dispose();
+    expect(fake.isLive(0, ptr)).toBe(true);
+    const p = problem(rng, 'eca', shape, 'NCHW', 0);
+    const pending = ecaForwardAsync(second, shape as LibShape4, p.weights as { weight: Float32Array }, p.options);
+    const download = second.toHost();
+    second.dispose(); // in flight: the memory waits for both
+    expect(fake.isLive(0, ptr)).toBe(true);
+    const y = await pending;
+    expect(bitsEqual(f32(await download), data)).toBe(true);
+    expect(fake.isLive(0, ptr), 'not freed once the view and its ops were done').toBe(false);
+    y.dispose();
   });
 
   test('fromPointer wraps memory inside an allocation and never frees it', async () => {

@@ -8,7 +8,7 @@ import { rangeError, rangeErrorText, typeError } from '../arg-errors.js';
 import { formatShape } from '../describe.js';
 import { bufferOf, byteLengthOf, byteOffsetOf, fixedLengthView, isFloat32Array, isUnusableView, lengthOf, USABLE_VIEW } from '../typed-arrays.js';
 import type { DType, Layout, Shape4 } from '../types.js';
-import { joinList } from '../primordials.js';
+import { BigIntCtor, joinList } from '../primordials.js';
 import type { OpSpec, Settings, WeightSlots } from './spec.js';
 
 /** The usual fixes of the overlap refusals (the native re-check says the same). */
@@ -53,7 +53,7 @@ export function deviceOverlaps(a: DeviceTensor, b: DeviceTensor): boolean {
   if (a.device !== b.device || a.byteLength === 0 || b.byteLength === 0) return false;
   const pa = rawPtr(a);
   const pb = rawPtr(b);
-  return pa < pb + BigInt(b.byteLength) && pb < pa + BigInt(a.byteLength);
+  return pa < pb + BigIntCtor(b.byteLength) && pb < pa + BigIntCtor(a.byteLength);
 }
 
 export function liveTensor(fn: string, arg: string, value: DeviceTensor): void {

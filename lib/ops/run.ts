@@ -31,6 +31,7 @@ import { awaitable } from '../awaitable.js';
 import { codedError, rangeError, rangeErrorText, typeError } from '../arg-errors.js';
 import { arrayBufferByteLength, bufferOf, isSharedView, lengthOf } from '../typed-arrays.js';
 import {
+  BigIntCtor,
   BigUint64ArrayCtor,
   Float32ArrayCtor,
   Float64ArrayCtor,
@@ -170,7 +171,7 @@ function resolveDeviceWeights(fn: string, spec: OpSpec, ws: WeightSet, o: Device
     }
     const slot = WEIGHT_DEV_SLOTS[i]!;
     dev[slot] = rawPtr(w);
-    dev[slot + 1] = BigInt(w.byteLength);
+    dev[slot + 1] = BigIntCtor(w.byteLength);
   }
   return dev;
 }
@@ -254,13 +255,13 @@ function cpuCfg(call: PreparedCall, o: HostOperandSet): Float64Array {
 /** Fills the activation slots of a DEV array (weight slots are left as they are). */
 export function fillDevActivations(dev: BigUint64Array, o: DeviceOperandSet, result: DeviceTensor): void {
   dev[DEV.x] = rawPtr(o.x);
-  dev[DEV.x + 1] = BigInt(o.x.byteLength);
+  dev[DEV.x + 1] = BigIntCtor(o.x.byteLength);
   dev[DEV.residual] = o.residual === null ? 0n : rawPtr(o.residual);
-  dev[DEV.residual + 1] = o.residual === null ? 0n : BigInt(o.residual.byteLength);
+  dev[DEV.residual + 1] = o.residual === null ? 0n : BigIntCtor(o.residual.byteLength);
   dev[DEV.out] = rawPtr(result);
-  dev[DEV.out + 1] = BigInt(result.byteLength);
+  dev[DEV.out + 1] = BigIntCtor(result.byteLength);
   dev[DEV.scaleOut] = o.scaleOut === null ? 0n : rawPtr(o.scaleOut);
-  dev[DEV.scaleOut + 1] = o.scaleOut === null ? 0n : BigInt(o.scaleOut.byteLength);
+  dev[DEV.scaleOut + 1] = o.scaleOut === null ? 0n : BigIntCtor(o.scaleOut.byteLength);
 }
 
 function deviceResult(native: NativeBinding, o: DeviceOperandSet): DeviceTensor {

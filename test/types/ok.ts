@@ -61,12 +61,12 @@ export const u3: Float32Array | DeviceTensor = ecaForward(xu, [1, 8, 4, 4], { we
 export const u4: Promise<Float32Array | DeviceTensor> = ecaForwardAsync(xu, [1, 8, 4, 4], { weight: new Float32Array(3) }, { layout: 'NHWC' });
 export const u5: Float32Array | DeviceTensor = cbamForward(xu, [1, 8, 4, 4], { w1, w2, spatialWeight: new Float32Array(98) }, { activation: 'silu' });
 export const u6: Promise<Float32Array | DeviceTensor> = cbamForwardAsync(xu, [1, 8, 4, 4], { w1, w2, spatialWeight: new Float32Array(98) });
-export const u7: Float32Array | DeviceTensor = new SEBlock({ w1, w2 }).forward(xu, [1, 8, 4, 4], { stream: 0n });
+export const u7: Float32Array | DeviceTensor = new SEBlock({ w1, w2 }, { channels: 8 }).forward(xu, [1, 8, 4, 4], { stream: 0n });
 export const u8: Promise<Float32Array | DeviceTensor> = new ECABlock({ weight: new Float32Array(3) }).forwardAsync(xu, [1, 8, 4, 4], { offload: 'always' });
 export const u9: Float32Array | DeviceTensor = new CBAMBlock({ w1, w2, spatialWeight: new Float32Array(18) }, { channels: 8 }).forward(xu, [1, 8, 4, 4]);
 declare const xab: Float32Array & { readonly tag?: 'mine' };
 export const u10: Float32Array = seForward(xab, [1, 8, 4, 4], { w1, w2 });
-export const u11: DeviceTensor = new SEBlock({ w1, w2 }).forward(xd, { out: xd });
+export const u11: DeviceTensor = new SEBlock({ w1, w2 }, { channels: 8 }).forward(xd, { out: xd });
 
 // DeviceTensor.from: raw half bits with their dtype; data typed as the union with any options
 // (the Uint16Array rule then checked at run time).
@@ -119,6 +119,8 @@ export const ou7: Float32Array = new ECABlock({ weight: new Float32Array(3) }, {
 export const ou8: DeviceTensor = DeviceTensor.from(x, [1, 8, 4, 4], { layout: U, dtype: U, device: U });
 export const ou9 = readSafetensors(new Uint8Array(8), { toFloat32: U, names: U });
 export const ou10: SEBlock = SEBlock.fromStateDict({}, 'se', { kind: 'timm.SEModule', bnEps: U, strict: U, device: U, gate: U });
+// A file's tensors record (integer and float8 tensors among them) is a state dict too (an attack, 2026-12-05).
+export const ou11: SEBlock = SEBlock.fromStateDict(readSafetensors(new Uint8Array(8)).tensors, 'se', { kind: 'timm.SEModule' });
 
 // An x typed `any` (an untyped library's value) takes the Float32Array form, declared first, as
 // the common case; it took the DeviceTensor form while that came first (a result typed DeviceTensor
