@@ -3,7 +3,7 @@
 // float32 once, and the folds PyTorch does not compute that way refused.
 
 import { allocateArray } from './alloc.js';
-import { Float32ArrayCtor, Float64ArrayCtor, MathAbs, MathFround, MathSqrt } from './primordials.js';
+import { Float32ArrayCtor, Float64ArrayCtor, MathAbs, MathFround, MathMax, MathSqrt } from './primordials.js';
 import { StateDictError, type Dim, type ModuleReader } from './state-dict-reader.js';
 import { lengthOf } from './typed-arrays.js';
 
@@ -56,6 +56,9 @@ export function batchNormAffine(
   return { scale, shift, refuse };
 }
 
+/** The least normal float32, 2^-126: below it a float32 keeps fewer than 24 bits. */
+const FLT_MIN_NORMAL = 2 ** -126;
+
 /**
  * conv (weight [out, ...], bias [out] or none) followed by BatchNorm -> one conv, rounded to float32
  * once. Exact for finite BatchNorms; an infinite scale or shift (γ = ±Inf, running_var + eps = 0) or
@@ -63,13 +66,14 @@ export function batchNormAffine(
  * folded conv would add ±Inf terms that cancel into NaN where PyTorch's conv-then-BatchNorm stays
  * finite (a parity audit: γ = +Inf gave 128 NaN outputs of 128, PyTorch 8). So is a folded weight
  * that underflows to 0 from non-zero factors (|w · scale| < 2^-150, e.g. a subnormal γ): an
- * infinite input then gives 0 × Inf = NaN where PyTorch gets ±Inf (an attack, 2026-12-02), and a
- * folded weight rounded into float32's subnormal range further than float32's 2^-24 (an attack,
- * 2026-12-05: 43% off, and a gate of 0.968 where PyTorch gives 0.5118). NaN statistics are not
- * refused: PyTorch's outputs are NaN there too, as the folded ones are.
+ * infinite input then gives 0 × Inf = NaN where PyTorch gets ±Inf (an attack, 2026-12-02), and an
+ * output channel whose folded weights all fall below float32's normal range, where rounding moves
+ * one by more than 2^-24 of the channel's largest (an attack, 2026-12-05: 43% off, and a gate of
+ * 0.968 where PyTorch gives 0.5118). A subnormal weight beside normal ones is not refused: its
+ * rounding (at most 2^-150) is below that of the channel's largest weight, as in any float32 conv
+ * (a checkpoint's own subnormal weights, which weight decay leaves, load as before). NaN
+ * statistics are not refused: PyTorch's outputs are NaN there too, as the folded ones are.
  */
-/** The least normal float32, 2^-126: below it a float32 keeps fewer than 24 bits. */
-const FLT_MIN_NORMAL = 2 ** -126;
 
 export function foldInto(
   weight: Float32Array,
@@ -87,6 +91,9 @@ export function foldInto(
     const s = bn.scale[o]!;
     if (infinite(s)) bn.refuse(`its scale γ / √(running_var + eps) is ${s} in channel ${o}`);
     if (infinite(bn.shift[o]!)) bn.refuse(`its shift β − running_mean · scale is ${bn.shift[o]} in channel ${o}`);
+    // The channel's largest folded weight, before rounding: the scale of its rounding errors.
+    let rowMax = 0;
+    for (let i = 0; i < per; i++) rowMax = MathMax(rowMax, MathAbs(weight[o * per + i]! * s));
     for (let i = 0; i < per; i++) {
       const v = weight[o * per + i]!;
       w[o * per + i] = v * s;
@@ -98,12 +105,13 @@ export function foldInto(
           `PyTorch applies it after the conv, where an infinite input gives ±Inf; the folded weight 0 would give NaN (0 × Inf), ${REFUSED}. If the channel is meant to be off, set its γ to exactly 0 (PyTorch gives NaN there too, as the fold does)`,
         );
       }
-      // Subnormal: fewer than 24 bits kept, so the rounding can exceed float32's 2^-24 (an attack:
+      // Subnormal: fewer than 24 bits kept. Beside a normal weight its error (<= 2^-150) is within
+      // float32's rounding of the channel; in a channel of tiny weights it is not (an attack:
       // 9.8e-46 rounded to 1.4e-45, and a gate of 0.968 where PyTorch gives 0.5118).
       const exact = v * s;
-      if (r !== 0 && MathAbs(r) < FLT_MIN_NORMAL && MathAbs(r - exact) > MathAbs(exact) * 2 ** -24) {
+      if (r !== 0 && rowMax < FLT_MIN_NORMAL && MathAbs(r - exact) > rowMax * 2 ** -24) {
         bn.refuse(
-          `the folded weight ${v} × ${s} is subnormal in float32 (${r}), ${MathAbs(r - exact) / MathAbs(exact)} of its value off in channel ${o}`,
+          `the folded weight ${v} × ${s} is subnormal in float32 (${r}) in channel ${o}, where every folded weight is below float32's normal range (the largest ${rowMax}): rounding moves it by ${MathAbs(r - exact) / rowMax} of the largest`,
           `PyTorch applies the BatchNorm after the conv, where no weight rounds that far, ${REFUSED}. If the channel is meant to be off, set its γ to exactly 0`,
         );
       }

@@ -623,7 +623,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     throw new SafetensorsError(
       src,
       'header-json',
-      `the number ${outOfRange[1]} ${where} is out of float64's range, which the reference implementation's JSON reader (serde_json) refuses ("number out of range"; JSON.parse would read it as Infinity)`,
+      `the number ${textExcerpt(outOfRange[1])} ${where} is out of float64's range, which the reference implementation's JSON reader (serde_json) refuses ("number out of range"; JSON.parse would read it as Infinity)`,
       outOfRange[0] === '' || outOfRange[0] === '__metadata__' ? undefined : outOfRange[0],
     );
   }
@@ -633,11 +633,11 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     for (let t = 0; t < all.length; t++) refuseLoneSurrogates(src, all[t]!, (json as Record<string, unknown>)[all[t]!]);
     const str = loneSurrogate[1];
     const unit = StringPrototypeCharCodeAt(str, loneSurrogateAt(str));
-    const where = loneSurrogate[0] === '' ? 'the header' : `tensor ${JSONStringify(loneSurrogate[0])}`;
+    const where = loneSurrogate[0] === '' ? 'the header' : loneSurrogate[0] === '__metadata__' ? '"__metadata__"' : `tensor ${JSONStringify(loneSurrogate[0])}`;
     throw new SafetensorsError(
       src,
       'header-json',
-      `the string ${JSONStringify(str)} under ${where} holds a lone surrogate (\\u${NumberPrototypeToString(unit, 16)} without its other half), which the reference implementation's JSON reader (serde_json) refuses in any string of the header, values nothing reads included`,
+      `the string ${textExcerpt(JSONStringify(str))} under ${where} holds a lone surrogate (\\u${NumberPrototypeToString(unit, 16)} without its other half), which the reference implementation's JSON reader (serde_json) refuses in any string of the header, values nothing reads included`,
       loneSurrogate[0] === '' || loneSurrogate[0] === '__metadata__' ? undefined : loneSurrogate[0],
     );
   }
@@ -655,7 +655,7 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     const name = notInt[0];
     const key = notInt[1];
     const token = notInt[2];
-    throw new SafetensorsError(src, 'header-structure', `tensor ${JSONStringify(name)}: "${key}" holds ${token}, which is not written as a plain non-negative integer (the reference implementation refuses fractions, exponents and -0)`, name);
+    throw new SafetensorsError(src, 'header-structure', `tensor ${JSONStringify(name)}: "${key}" holds ${textExcerpt(token)}, which is not written as a plain non-negative integer (the reference implementation refuses fractions, exponents and -0)`, name);
   }
   const dataStart = 8 + headerLength;
   const dataLength = fileLength - dataStart;

@@ -67,6 +67,9 @@ export interface StateDictTensor {
   dtype?: SafetensorsDType | (string & {}) | undefined;
 }
 
+// The last part of a module tensor's name in a PyTorch state dict.
+const STATE_DICT_LEAF = /(^|\.)(weight|bias|running_mean|running_var|num_batches_tracked)$/;
+
 /**
  * What fromStateDict reads: readSafetensors' result (or its `tensors`), a record or a Map of
  * tensors by name. A file's tensors of other dtypes (integers, float8) may be there; one the module
@@ -399,12 +402,13 @@ export class ModuleReader {
       const shown = joinList(listMap(listSlice(places, 0, 5), (q) => `'${q}'`), ', ');
       return ` "${rel}" is under ${places.length === 1 ? 'the prefix' : `${places.length} prefixes:`} ${shown}${places.length > 5 ? ', …' : ''}: pass ${places.length === 1 ? 'it' : 'one'} as the prefix.`;
     }
-    // A misspelling under the prefix: the nearest name within 2 edits that no read has taken
-    // (fc1.weight is 1 edit from fc2.weight too).
+    // A misspelling under the prefix: the nearest name within 2 edits whose last part is not one
+    // a module's tensor has (fc1.weight is 1 edit from fc2.weight, a name the kind reads later, and
+    // from fc1.wieght; only the second is a misspelling).
     let near = '';
     let nearDist = 3;
     for (let i = 0; i < siblings.length; i++) {
-      if (listHas(this.used, this.full(siblings[i]!))) continue;
+      if (RegExpPrototypeExec(STATE_DICT_LEAF, siblings[i]!) !== null) continue;
       const d = editDistance(siblings[i]!, rel, 2);
       if (d < nearDist) {
         nearDist = d;

@@ -381,6 +381,13 @@ describe('refusals: each rule of the format, with its check', () => {
     expectCheck(() => readSafetensors(withExtra('1e400')), 'header-json', /1e400 .*out of float64's range/);
     expectCheck(() => readSafetensors(withExtra('[-1e400]')), 'header-json', /-1e400 .*out of float64's range/);
     expectCheck(() => readSafetensors(withHeader('{"__metadata__": {"k": 1e400}}')), 'header-json', /out of float64's range/);
+    // A review: the message quotes at most 80 characters of the token or string, and says where.
+    const long = expectCheck(() => readSafetensors(withExtra(`1${'0'.repeat(500)}`)), 'header-json', /out of float64's range/);
+    expect(long.message.length).toBeLessThan(600);
+    const longString = expectCheck(() => readSafetensors(withExtra(`"${'a'.repeat(5000)}\\ud800"`)), 'header-json', /lone surrogate \(\\ud800/);
+    expect(longString.message.length).toBeLessThan(600);
+    expectCheck(() => readSafetensors(withHeader('{"__metadata__": {"k": "v"}, "m": 1, "__x": ["\\ud800"]}')), 'header-json', /under the header|under tensor "__x"/);
+    expectCheck(() => readSafetensorsHeader(withHeader('{"__metadata__": {"k": ["\\ud800"]}}')), 'header-json', /under "__metadata__" holds a lone surrogate/);
     // what the reference accepts: an underflow to 0, an integer past 2^64, 1e308
     for (const ok of ['1e-400', '123456789012345678901234567890', '1e308', '-0.0']) expect(readSafetensors(withExtra(ok)).names(), ok).toEqual(['a']);
   });
