@@ -85,7 +85,11 @@ export interface MappedSE {
   op: 'se';
   /** The kind asked for (options.kind). */
   kind: SEKind;
-  /** Float32Arrays for seForward / SEBlock, of their own (copies of the state dict's data, or folded). */
+  /**
+   * Float32Arrays for seForward / SEBlock, of their own (copies of the state dict's data, or
+   * folded). For SEBlock pass `{ channels }` with them too: w1 and w2 alone (a module without
+   * biases) do not fix C. SEBlock.fromStateDict does all this.
+   */
   weights: SEWeights;
   /** The kind's default, for the two-FC forms (absent for EffectiveSEModule's single FC). */
   activation?: Activation | undefined;
@@ -125,7 +129,11 @@ export interface MappedCBAM {
   op: 'cbam';
   /** The kind asked for (options.kind). */
   kind: CBAMKind;
-  /** Float32Arrays for cbamForward / CBAMBlock, the spatial BatchNorm folded into spatialWeight and spatialBias. */
+  /**
+   * Float32Arrays for cbamForward / CBAMBlock, the spatial BatchNorm folded into spatialWeight and
+   * spatialBias. For CBAMBlock pass `{ channels }` with them too: timm's CbamModule has no MLP
+   * biases by default, and w1 and w2 alone do not fix C. CBAMBlock.fromStateDict does all this.
+   */
   weights: CBAMWeights;
   /** The kind's default activation ('relu'). */
   activation: Activation;
