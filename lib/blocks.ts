@@ -26,6 +26,7 @@ import {
 import type { DeviceTensor } from './device-tensor.js';
 import { typeError, typeErrorText } from './arg-errors.js';
 import { article, registerOwnClass } from './describe.js';
+import { ObjectDefineProperty } from './primordials.js';
 import { CBAM_SPEC, type CBAMWeights } from './ops/cbam.js';
 import { ECA_SPEC, type ECAWeights } from './ops/eca.js';
 import { SE_SPEC, type SEWeights } from './ops/se.js';
@@ -155,6 +156,21 @@ abstract class Block {
     return describeBlock(coreOf(this, 'toString'));
   }
 }
+
+// console.log and util.inspect show what toString() says (a block's state is private: they showed
+// `SEBlock {}`, even for a disposed one); not in the declared types, which need no Node types.
+ObjectDefineProperty(Block.prototype, Symbol.for('nodejs.util.inspect.custom'), {
+  __proto__: null,
+  value: function inspect(this: unknown): string {
+    try {
+      return describeBlock(coreOf(this, 'inspect'));
+    } catch {
+      return 'an object posing as a block'; // Object.create(SEBlock.prototype), a Proxy: no core
+    }
+  },
+  writable: true,
+  configurable: true,
+} as PropertyDescriptor);
 
 /**
  * A squeeze-and-excitation block with fixed weights (see {@link seForward} for the math and its

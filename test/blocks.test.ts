@@ -1,6 +1,7 @@
 // SEBlock / ECABlock / CBAMBlock on the CPU equal the functions bitwise, and the reference.
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { describe, expect, test } from 'vitest';
 import { CBAMBlock, ECABlock, SEBlock, cbamForward, ecaForward, seForward } from '../dist/index.js';
 import { refCBAM, refECA, refSE, type Shape4 } from './reference.js';
@@ -68,6 +69,15 @@ describe('toString says what the block computes and where', () => {
     const cbam = new CBAMBlock(randCBAMWeights(rng, 32, 4, 7, { b1: true, b2: true, spatialBias: true }) as never, { device: 'cpu' });
     expect(String(cbam)).toBe('CBAMBlock (C 32, hidden 4, relu/sigmoid, spatial k 7, cpu)');
     for (const b of [one, eca, cbam]) b.dispose();
+  });
+  // An attack (2026-12-05): console.log(block) printed `SEBlock {}`, even for a disposed block.
+  test('console.log and util.inspect show the same, and never throw', () => {
+    const se = new SEBlock({ w1: new Float32Array(8), w2: new Float32Array(8) }, { channels: 4, device: 'cpu' });
+    expect(inspect(se)).toBe('SEBlock (C 4, hidden 2, relu/sigmoid, cpu)');
+    expect(inspect({ block: se })).toContain('SEBlock (C 4, hidden 2, relu/sigmoid, cpu)');
+    se.dispose();
+    expect(inspect(se)).toBe('SEBlock (C 4, hidden 2, relu/sigmoid, cpu, disposed)');
+    expect(inspect(Object.create(ECABlock.prototype))).toBe('an object posing as a block');
   });
 });
 
