@@ -326,7 +326,9 @@ export function editDistance(a: string, b: string, limit = Infinity): number {
 /** A non-negative integer index (CUDA device ordinal); undefined stays undefined. */
 export function parseIndex(fn: string, arg: string, value: unknown): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'number') throw typeError(fn, arg, 'a non-negative integer', value);
+  if (typeof value !== 'number') {
+    throw typeError(fn, arg, 'a non-negative integer', value, typeof value === 'bigint' ? 'Pass a number, e.g. Number(i)' : undefined);
+  }
   if (!isInteger(value) || value < 0 || value > 0x7fffffff) throw rangeError(fn, arg, 'a non-negative integer', value);
   return value;
 }
@@ -338,7 +340,9 @@ const CUDA_STREAM_PER_THREAD = 2n;
 export function parseStreamHandle(fn: string, arg: string, value: unknown): bigint {
   if (value === undefined) return 0n;
   const expected = 'a bigint cudaStream_t handle in [0n, 2n ** 64n)';
-  if (typeof value !== 'bigint') throw typeError(fn, arg, expected, value);
+  if (typeof value !== 'bigint') {
+    throw typeError(fn, arg, expected, value, typeof value === 'number' ? 'Write it as a bigint: 0n, or BigInt(handle) for a handle held as a number' : undefined);
+  }
   if (value < 0n || value > MAX_U64) throw rangeError(fn, arg, expected, value);
   return value;
 }

@@ -153,6 +153,13 @@ test('a shape refused for a dim taken from an earlier tensor names that tensor',
   expect(m.message).toContain('received [8, 2, 1, 1] (C = 9 was taken from "m.fc1.weight" [2, 9, 1, 1]: if that tensor is the one that is off, fix it instead)');
 });
 
+// An attack (2026-12-05): a number stream and a bigint deviceIndex were refused without the fix.
+test('stream: 0 is told to write 0n; deviceIndex: 0n to pass a number', () => {
+  const x = new Float32Array(4);
+  expect(messageOf(() => seForward(x, shape, w, { stream: 0 } as never)).message).toMatch(/received the number 0\. Write it as a bigint: 0n/);
+  expect(messageOf(() => seForward(x, shape, w, { deviceIndex: 0n } as never)).message).toMatch(/received the bigint 0n\. Pass a number, e\.g\. Number\(i\)/);
+});
+
 describe('state-dict options', () => {
   const sd = {
     'm.fc1.weight': { shape: [2, 4, 1, 1], data: w.w1 },
