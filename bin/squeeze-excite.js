@@ -26,6 +26,13 @@ cannot be read or is not valid safetensors, 2 usage error.`;
 // point is shown escaped: \xNN up to U+00FF, \uNNNN, or \u{NNNNN} beyond the BMP.
 const ESCAPED = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/gu;
 
+// Plain text (the table, the file name): a backslash shown as \\ too, so that a name holding the
+// text "\x0a" does not look like one holding a newline (an attack, 2026-12-05). Not for code or
+// JSON, whose own escapes already double it.
+function printableText(s) {
+  return printable(String(s).replace(/\\/g, '\\\\'));
+}
+
 function printable(s) {
   return String(s).replace(ESCAPED, (c) => {
     const code = c.codePointAt(0);
@@ -78,7 +85,7 @@ function inspect(file, json) {
   }
   const supported = found.filter((f) => f.kind !== null);
   const nt = header.tensors.length;
-  const lines = [`${printable(file)}: ${nt} tensor${nt === 1 ? '' : 's'}, ${supported.length} attention module${supported.length === 1 ? '' : 's'}${found.length > supported.length ? ` (+${found.length - supported.length} unsupported)` : ''}`];
+  const lines = [`${printableText(file)}: ${nt} tensor${nt === 1 ? '' : 's'}, ${supported.length} attention module${supported.length === 1 ? '' : 's'}${found.length > supported.length ? ` (+${found.length - supported.length} unsupported)` : ''}`];
   if (found.length === 0) {
     lines.push(
       'Recognised: the weights of timm SEModule, EffectiveSEModule, SqueezeExcite (EfficientNet/MobileNet blocks), EcaModule, CbamModule',
@@ -93,7 +100,7 @@ function inspect(file, json) {
         .filter((s) => s !== '')
         .join('; ');
       const row = [f.prefix === '' ? "''" : f.prefix, f.kind ?? '-', f.block ?? '-', f.channels === null ? '-' : String(f.channels), f.hidden === null ? '-' : String(f.hidden), f.kernelSize === null ? '-' : String(f.kernelSize), notes];
-      rows.push(row.map(printable));
+      rows.push(row.map(printableText));
     }
     lines.push('', table(rows));
     const first = supported[0];

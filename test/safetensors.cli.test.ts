@@ -180,6 +180,17 @@ describe('squeeze-excite inspect', () => {
     expect(missing.stderr).toContain('missing\\x1b[2J\\x85');
   });
 
+  // An attack (2026-12-05): a prefix holding a newline and one holding the text "\x0a" printed alike.
+  test('a backslash in a name is printed as \\\\, so an escape and the text of one differ', () => {
+    const file = path.join(scratch, 'backslash.safetensors');
+    const conv = (p: string) => ({ [`${p}.conv.weight`]: { dtype: 'F32', shape: [1, 1, 3], bytes: f32Bytes([1, 2, 3]) } });
+    writeFileSync(file, writeSafetensors({ ...conv('a\nb'), ...conv('a\\x0ab') }));
+    const r = cli('inspect', file);
+    expect(r.status).toBe(0);
+    const rows = r.stdout.split('\n').filter((l) => l.startsWith('a'));
+    expect(rows.map((l) => l.split(' ')[0]).sort()).toEqual(['a\\\\x0ab', 'a\\x0ab']);
+  });
+
   // Found by an attack (2026-11-30): bidi controls and the line separator were printed raw, so a
   // crafted name could reorder what a terminal or an editor shows of the table ("Trojan Source").
   test('bidi controls and line/paragraph separators in names are shown as \\uNNNN, in the table and in --json', () => {
