@@ -16,10 +16,6 @@ import {
   FinalizationRegistryPrototypeUnregister,
   Float32ArrayCtor,
   BigIntCtor,
-  MapPrototypeDelete,
-  MapPrototypeForEach,
-  MapPrototypeGet,
-  MapPrototypeSet,
   NumberIsSafeInteger,
   ObjectFreeze,
   Uint16ArrayCtor,
@@ -108,18 +104,50 @@ interface Allocation {
   ownerDone: boolean;
 }
 
-// This thread's allocations not yet freed, by device and address.
-const allocations = new Map<string, Allocation>();
+// This thread's allocations not yet freed, sorted by address (they never overlap, and a device
+// address is unique within a process: CUDA's unified addressing), for fromPointer's lookup.
+const byAddress: Allocation[] = [];
 
-function allocationKey(device: number, ptr: bigint): string {
-  return `${device}:${ptr}`; // a bigint's ToString is the engine's own, not BigInt.prototype.toString
+/** The first index whose allocation starts at or above `x` (byAddress.length if none). */
+function firstAtOrAbove(x: bigint): number {
+  let lo = 0;
+  let hi = byAddress.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (byAddress[mid]!.ptr < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+// Element writes below go to indices the array already has (listAppend makes the one new index):
+// an inherited setter a caller put on Array.prototype is never asked.
+function insertAllocation(a: Allocation): void {
+  const at = firstAtOrAbove(a.ptr);
+  const n = byAddress.length;
+  if (at === n) {
+    listAppend(byAddress, a); // addresses mostly grow: the usual case
+    return;
+  }
+  listAppend(byAddress, byAddress[n - 1]!);
+  for (let j = n - 1; j > at; j--) byAddress[j] = byAddress[j - 1]!;
+  byAddress[at] = a;
+}
+
+/** Removes `a`; false when it is not there (freed already). */
+function removeAllocation(a: Allocation): boolean {
+  const at = firstAtOrAbove(a.ptr);
+  if (at === byAddress.length || byAddress[at] !== a) return false;
+  for (let j = at; j < byAddress.length - 1; j++) byAddress[j] = byAddress[j + 1]!;
+  byAddress.length -= 1;
+  return true;
 }
 
 /** Frees `a` if its tensor is done and no view is live; cudaFree's error is thrown. */
 function freeIfUnused(a: Allocation): void {
   if (!a.ownerDone || a.views > 0) return;
   // Forgotten before the free: until then no other allocation can have this address.
-  if (!MapPrototypeDelete(allocations, allocationKey(a.device, a.ptr))) return;
+  if (!removeAllocation(a)) return;
   binding().cudaFree(a.device, a.ptr);
 }
 
@@ -160,23 +188,14 @@ const viewRegistry = new FinalizationRegistry<readonly Allocation[]>((held) => {
 let holdAllocations: (view: DeviceTensor, held: readonly Allocation[]) => void;
 
 /**
- * The allocations of this thread on `device` that [ptr, ptr + bytes) overlaps: the memory a view
- * made by fromPointer reads and writes. The usual view (a whole tensor, or a part from its start)
- * is one lookup; another address scans the live allocations.
+ * The allocations of this thread that [ptr, ptr + bytes) overlaps: the memory a view made by
+ * fromPointer reads and writes (a binary search, then back while they overlap).
  */
-function allocationsUnder(ptr: bigint, bytes: number, device: number): Allocation[] {
+function allocationsUnder(ptr: bigint, bytes: number): Allocation[] {
   const found: Allocation[] = [];
   if (bytes === 0) return found;
   const end = ptr + BigIntCtor(bytes);
-  const exact = MapPrototypeGet(allocations, allocationKey(device, ptr)) as Allocation | undefined;
-  if (exact !== undefined && end <= exact.end) {
-    listAppend(found, exact);
-    return found;
-  }
-  MapPrototypeForEach(allocations, (value) => {
-    const a = value as Allocation;
-    if (a.device === device && a.ptr < end && ptr < a.end) listAppend(found, a);
-  });
+  for (let i = firstAtOrAbove(end) - 1; i >= 0 && byAddress[i]!.end > ptr; i--) listAppend(found, byAddress[i]!);
   return found;
 }
 
@@ -243,7 +262,8 @@ const REAL = 'a DeviceTensor made by DeviceTensor.from, DeviceTensor.empty, Devi
  * Create one with DeviceTensor.from, DeviceTensor.empty or DeviceTensor.fromPointer; the
  * ops return DeviceTensors when given one. Free it with dispose() (or `using`); a forgotten one
  * is freed by a FinalizationRegistry after V8 collects it, once the event loop turns (its device
- * bytes count as V8 external memory, which prompts collections). The instance is frozen.
+ * bytes count as V8 external memory, which prompts collections), and once no view of it made on
+ * this thread (fromPointer) is live. The instance is frozen.
  * `new DeviceTensor()` is an Error with code 'ERR_ILLEGAL_CONSTRUCTOR'; a method called on
  * anything but a real DeviceTensor a TypeError (code 'ERR_INVALID_ARG_TYPE'), but toString(),
  * which says what it was called on.
@@ -259,7 +279,10 @@ export class DeviceTensor {
   readonly device: number;
   /** Bytes of the tensor: N·C·H·W · (4 for float32, 2 for halves). */
   readonly byteLength: number;
-  /** Whether dispose() frees the memory (false for fromPointer). */
+  /**
+   * Whether dispose() frees the memory (false for fromPointer); a view of it made on this thread
+   * that is still live defers the free until the view is done too.
+   */
   readonly owned: boolean;
   #ptr: bigint;
   #disposed = false;
@@ -295,7 +318,7 @@ export class DeviceTensor {
     // An empty tensor (N = 0) owns no memory: ptr 0n, nothing to free.
     if (owned && ptr !== 0n) {
       const a: Allocation = { device, ptr, end: ptr + BigIntCtor(this.byteLength), views: 0, ownerDone: false };
-      MapPrototypeSet(allocations, allocationKey(device, ptr), a);
+      insertAllocation(a);
       this.#allocation = a;
       FinalizationRegistryPrototypeRegister(registry, this, a, this);
     }
@@ -458,21 +481,27 @@ export class DeviceTensor {
     const dtype = parseEnum(fn, 'options.dtype', opts.dtype, DTYPES, 'float32');
     const device = parseDeviceOrdinal(fn, opts.device);
     const needed = numelOf(shp) * dtypeBytes(dtype);
-    let wrapped = needed; // the bytes at ptr the view claims
     if (opts.byteLength !== undefined) {
       const bl = opts.byteLength;
       if (typeof bl !== 'number') throw typeError(fn, 'options.byteLength', 'a number of bytes', bl);
       if (!NumberIsSafeInteger(bl) || bl < needed) {
         throw rangeError(fn, 'options.byteLength', `an integer from ${needed} (the bytes of ${formatShape(shp)} ${dtype}) to 2^53 − 1`, bl);
       }
-      wrapped = bl;
     }
     // Nothing could use the tensor without CUDA: refuse now, with the reason, not at first use;
     // and a device index past the device count now, by name (an attack's { device: 70000 }
     // reached the addon's own range check at each later use).
     checkDeviceIndex(fn, requireCuda(fn, 'a DeviceTensor'), device);
+    // The tensors of this thread whose memory the view reads and writes: the bytes of its shape
+    // (what every use of it touches), not options.byteLength, which may claim more.
+    const held = allocationsUnder(ptr, needed);
+    for (let i = 0; i < held.length; i++) {
+      if (held[i]!.device !== device) {
+        throw rangeError(fn, 'options.device', `${held[i]!.device}: ptr is in the memory of a DeviceTensor on device ${held[i]!.device}`, device);
+      }
+    }
     const view = createTensor(ptr, shp, layout, dtype, device, false);
-    holdAllocations(view, allocationsUnder(ptr, wrapped, device));
+    holdAllocations(view, held);
     return view;
   }
 
@@ -587,8 +616,9 @@ export class DeviceTensor {
 
   /**
    * Frees owned memory (or detaches from borrowed memory). Idempotent. Memory still used by an
-   * async download or op in flight is freed when that settles. A failed cudaFree is an Error
-   * with code 'ERR_SQEX_CUDA'.
+   * async download or op in flight is freed when that settles, and memory a live view (fromPointer,
+   * this thread) reads when the view is done. A failed cudaFree is an Error with code
+   * 'ERR_SQEX_CUDA' (from a view's dispose() too, when it lets go of memory last).
    */
   dispose(): void {
     brand(this, 'DeviceTensor.dispose');

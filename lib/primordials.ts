@@ -77,9 +77,6 @@ export const WeakMapPrototypeSet = uncurryThis(WeakMap.prototype.set as (key: ob
 export const MapPrototypeHas = uncurryThis(Map.prototype.has as (key: unknown) => boolean);
 export const MapPrototypeGet = uncurryThis(Map.prototype.get as (key: unknown) => unknown);
 export const MapPrototypeSet = uncurryThis(Map.prototype.set as (key: unknown, value: unknown) => Map<unknown, unknown>);
-export const MapPrototypeDelete = uncurryThis(Map.prototype.delete as (key: unknown) => boolean);
-export const WeakRefCtor = WeakRef;
-export const WeakRefPrototypeDeref = uncurryThis(WeakRef.prototype.deref as () => unknown);
 export const MapPrototypeForEach = uncurryThis(Map.prototype.forEach as (fn: (value: unknown, key: unknown) => void) => void);
 export const NumberPrototypeToString = uncurryThis(Number.prototype.toString as (radix?: number) => string);
 export const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt as (index: number) => number);

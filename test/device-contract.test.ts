@@ -1449,6 +1449,34 @@ describe('DeviceTensor lifecycle', () => {
     expect(fake.isLive(0, ptr), 'the collected tensor was not freed').toBe(false);
   });
 
+  // A second review (2026-12-05): a view naming another device held nothing (and would read the
+  // memory after a free); one whose byteLength claimed more than its shape held every allocation
+  // the claim covered; and views of views, double disposal and a view over two allocations.
+  test('views: another device is refused, byteLength holds nothing past the shape, views of views and double dispose count once', () => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 2, 2, 2];
+    const n = numel(shape);
+    const a = DeviceTensor.from(rng.normals(n), shape as LibShape4);
+    const b = DeviceTensor.from(rng.normals(n), shape as LibShape4);
+    const [pa, pb] = [a.ptr, b.ptr];
+    expect(() => DeviceTensor.fromPointer(pa, shape as LibShape4, { device: 1 })).toThrow(
+      expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', argument: 'options.device', message: expect.stringContaining('ptr is in the memory of a DeviceTensor on device 0') }),
+    );
+    // a claim past the shape: the view holds only what its shape covers (a)
+    const claim = DeviceTensor.fromPointer(pa, shape as LibShape4, { byteLength: 2 ** 40 });
+    b.dispose();
+    expect(fake.isLive(0, pb), 'held by a byteLength claim the view never uses').toBe(false);
+    // a view of a view holds the tensor itself; each dispose counts once
+    const inner = DeviceTensor.fromPointer(claim.ptr + 4n, [1, 1, 1, 3] as LibShape4);
+    a.dispose();
+    claim.dispose();
+    claim.dispose();
+    expect(fake.isLive(0, pa), 'freed under a view of a view').toBe(true);
+    inner.dispose();
+    inner.dispose();
+    expect(fake.isLive(0, pa)).toBe(false);
+  });
+
   // A review (2026-12-05) of the fix above: its first form kept a WeakRef to every owned tensor,
   // and a WeakRef keeps its target alive until the job that made it ends, so no collection inside
   // a synchronous loop (those the device memory now prompts included) could free what the loop
