@@ -210,9 +210,12 @@ const STATE_DICT_NAMES: readonly (readonly [RegExp, string])[] = [
   [/(^|\.)conv\.weight$/, 'weight'],
 ];
 
-// Any other name a state dict holds (readSafetensors(file).tensors passed as the weights: its
-// first key is often a BatchNorm's or another layer's).
-const STATE_DICT_NAME = /\.(weight|bias|running_mean|running_var|num_batches_tracked)$/;
+/**
+ * Any other name a state dict holds (readSafetensors(file).tensors passed as the weights: its
+ * first key is often a BatchNorm's or another layer's); also what state-dict-reader.ts's hints
+ * tell from a misspelling.
+ */
+export const STATE_DICT_NAME = /\.(weight|bias|running_mean|running_var|num_batches_tracked)$/;
 
 /** For a weights key that is a PyTorch state-dict name: which key it is here, and the loaders; else ''. */
 function stateDictNameHint(key: string, known: readonly string[]): string {
@@ -253,10 +256,11 @@ function otherOpWeightHint(key: string, known: readonly string[]): string {
  */
 function didYouMean(key: string, known: readonly string[]): string {
   if (key.length > 0) {
+    const lower = StringPrototypeToLowerCase(key);
     let only: string | undefined;
     let count = 0;
     for (let i = 0; i < known.length; i++) {
-      if (StringPrototypeStartsWith(StringPrototypeToLowerCase(known[i]!), StringPrototypeToLowerCase(key))) {
+      if (StringPrototypeStartsWith(StringPrototypeToLowerCase(known[i]!), lower)) {
         only = known[i];
         count++;
       }

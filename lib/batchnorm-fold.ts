@@ -74,7 +74,6 @@ const FLT_MIN_NORMAL = 2 ** -126;
  * (a checkpoint's own subnormal weights, which weight decay leaves, load as before). NaN
  * statistics are not refused: PyTorch's outputs are NaN there too, as the folded ones are.
  */
-
 export function foldInto(
   weight: Float32Array,
   bias: Float32Array | null,
@@ -97,8 +96,8 @@ export function foldInto(
     for (let i = 0; i < per; i++) {
       const v = weight[o * per + i]!;
       w[o * per + i] = v * s;
-      if (infinite(w[o * per + i]!) && !infinite(v)) bn.refuse(`the folded weight ${v} × ${s} overflows float32 in channel ${o}`);
-      const r = w[o * per + i]!;
+      const r = w[o * per + i]!; // rounded to float32
+      if (infinite(r) && !infinite(v)) bn.refuse(`the folded weight ${v} × ${s} overflows float32 in channel ${o}`);
       if (r === 0 && v !== 0 && s !== 0 && s === s) {
         bn.refuse(
           `the folded weight ${v} × ${s} underflows float32 to 0 in channel ${o}`,

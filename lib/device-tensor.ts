@@ -12,10 +12,10 @@ import { codedError, rangeError, typeError } from './arg-errors.js';
 import { describeHook, formatShape, registerOwnClass } from './describe.js';
 import { fixedLengthView, isFloat32Array, isUint16Array, isUnusableView, lengthOf, MAX_U64, USABLE_VIEW } from './typed-arrays.js';
 import {
+  BigIntCtor,
   FinalizationRegistryPrototypeRegister,
   FinalizationRegistryPrototypeUnregister,
   Float32ArrayCtor,
-  BigIntCtor,
   NumberIsSafeInteger,
   ObjectFreeze,
   Uint16ArrayCtor,

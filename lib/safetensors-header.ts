@@ -619,12 +619,11 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
   // serde_json reads every value of the header, those nothing uses included (safetensors 0.8.0
   // refuses these two anywhere: "number out of range", "lone leading surrogate in hex escape").
   if (outOfRange) {
-    const where = outOfRange[0] === '' ? 'in the header' : outOfRange[0] === '__metadata__' ? 'under "__metadata__"' : `under tensor ${JSONStringify(outOfRange[0])}`;
     throw new SafetensorsError(
       src,
       'header-json',
-      `the number ${textExcerpt(outOfRange[1])} ${where} is out of float64's range, which the reference implementation's JSON reader (serde_json) refuses ("number out of range"; JSON.parse would read it as Infinity)`,
-      outOfRange[0] === '' || outOfRange[0] === '__metadata__' ? undefined : outOfRange[0],
+      `the number ${textExcerpt(outOfRange[1])} ${placeIn(outOfRange[0])} is out of float64's range, which the reference implementation's JSON reader (serde_json) refuses ("number out of range"; JSON.parse would read it as Infinity)`,
+      tensorNamed(outOfRange[0]),
     );
   }
   if (loneSurrogate) {
@@ -633,12 +632,11 @@ export function parseHeader(src: string, bytes: Uint8Array, headerLength: number
     for (let t = 0; t < all.length; t++) refuseLoneSurrogates(src, all[t]!, (json as Record<string, unknown>)[all[t]!]);
     const str = loneSurrogate[1];
     const unit = StringPrototypeCharCodeAt(str, loneSurrogateAt(str));
-    const where = loneSurrogate[0] === '' ? 'the header' : loneSurrogate[0] === '__metadata__' ? '"__metadata__"' : `tensor ${JSONStringify(loneSurrogate[0])}`;
     throw new SafetensorsError(
       src,
       'header-json',
-      `the string ${textExcerpt(JSONStringify(str))} under ${where} holds a lone surrogate (\\u${NumberPrototypeToString(unit, 16)} without its other half), which the reference implementation's JSON reader (serde_json) refuses in any string of the header, values nothing reads included`,
-      loneSurrogate[0] === '' || loneSurrogate[0] === '__metadata__' ? undefined : loneSurrogate[0],
+      `the string ${textExcerpt(JSONStringify(str))} ${placeIn(loneSurrogate[0])} holds a lone surrogate (\\u${NumberPrototypeToString(unit, 16)} without its other half), which the reference implementation's JSON reader (serde_json) refuses in any string of the header, values nothing reads included`,
+      tensorNamed(loneSurrogate[0]),
     );
   }
   if (dup) {
@@ -794,6 +792,16 @@ function shapeExcerpt(dims: readonly number[]): string {
   for (let i = 0; i < n; i++) shown += (i === 0 ? '' : ', ') + StringCtor(dims[i]);
   if (dims.length > n) shown += `, … (${dims.length} dims in all)`;
   return `[${shown}]`;
+}
+
+/** Where in the header a value is, by its top-level key ('' for the top level itself). */
+function placeIn(top: string): string {
+  return top === '' ? 'in the header' : top === '__metadata__' ? 'under "__metadata__"' : `under tensor ${JSONStringify(top)}`;
+}
+
+/** The tensor a refusal names, by the value's top-level key (none for the top level or metadata). */
+function tensorNamed(top: string): string | undefined {
+  return top === '' || top === '__metadata__' ? undefined : top;
 }
 
 /** Text cut at 80 characters. */

@@ -6,7 +6,7 @@
 import { allocateArray } from './alloc.js';
 import { ATTENTION_KINDS, type AttentionKind } from './attention-kinds.js';
 import { readGuarded, typeError, typeErrorText } from './arg-errors.js';
-import { editDistance } from './args.js';
+import { STATE_DICT_NAME, editDistance } from './args.js';
 import { describe } from './describe.js';
 import { isArrayValue, isMapValue, isPlainObject } from './is.js';
 import { bufferOf, byteOffsetOf, isFloat32Array, isUnusableView, lengthOf, typedArrayName } from './typed-arrays.js';
@@ -66,9 +66,6 @@ export interface StateDictTensor {
    */
   dtype?: SafetensorsDType | (string & {}) | undefined;
 }
-
-// The last part of a module tensor's name in a PyTorch state dict.
-const STATE_DICT_LEAF = /(^|\.)(weight|bias|running_mean|running_var|num_batches_tracked)$/;
 
 /**
  * What fromStateDict reads: readSafetensors' result (or its `tensors`), a record or a Map of
@@ -391,12 +388,9 @@ export class ModuleReader {
     // The prefixes under which the name is (a prefix left out, or the whole dict of a network).
     const tail = `.${rel}`;
     const places: string[] = [];
-    const all = this.allNames();
-    for (let i = 0; i < all.length; i++) {
-      const n = all[i]!;
-      if (StringPrototypeEndsWith(n, tail) && StringPrototypeStartsWith(n, this.prefix === '' ? '' : `${this.prefix}.`)) {
-        listAppend(places, StringPrototypeSlice(n, 0, n.length - tail.length));
-      }
+    for (let i = 0; i < siblings.length; i++) {
+      const n = siblings[i]!;
+      if (StringPrototypeEndsWith(n, tail)) listAppend(places, this.full(StringPrototypeSlice(n, 0, n.length - tail.length)));
     }
     if (places.length > 0) {
       const shown = joinList(listMap(listSlice(places, 0, 5), (q) => `'${q}'`), ', ');
@@ -408,7 +402,7 @@ export class ModuleReader {
     let near = '';
     let nearDist = 3;
     for (let i = 0; i < siblings.length; i++) {
-      if (RegExpPrototypeExec(STATE_DICT_LEAF, siblings[i]!) !== null) continue;
+      if (RegExpPrototypeExec(STATE_DICT_NAME, `.${siblings[i]!}`) !== null) continue;
       const d = editDistance(siblings[i]!, rel, 2);
       if (d < nearDist) {
         nearDist = d;
