@@ -506,7 +506,7 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
     const int64_t map_bytes = in_flight * hw * int64_t(2 * sizeof(double) + sizeof(float));
     // y counted too: a new result's pages (or out's, untouched so far) fault in as it is written.
     const int64_t y_bytes = n_total * sample_bytes;
-    const int64_t available = available_memory_bytes();
+    const int64_t available = available_memory_bytes_for(map_bytes + y_bytes);
     if (available >= 0 && map_bytes + y_bytes > available) {
       char what[240];
       std::snprintf(what, sizeof what,
