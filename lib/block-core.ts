@@ -11,7 +11,7 @@ import { formatShape } from './describe.js';
 import { isArrayValue } from './is.js';
 import { lengthOf } from './typed-arrays.js';
 import { resolveOperands } from './ops/operands.js';
-import { type PreparedCall, deviceResultWhenDone, fillCfg, runAsync, runSync } from './ops/run.js';
+import { type PreparedCall, cudaRefusal, deviceResultWhenDone, fillCfg, runAsync, runSync } from './ops/run.js';
 import { awaitable } from './awaitable.js';
 import { DTYPES, type HostWeightSet, type OpSpec, type Settings, parseOffload, parseSettings } from './ops/spec.js';
 import { copyWeights, positiveInt } from './ops/weights.js';
@@ -161,7 +161,7 @@ export class BlockCore {
       native.cudaForwardDevice(this.cfg, this.dev, null, c.stream);
     } catch (err) {
       result.dispose();
-      throw err;
+      throw cudaRefusal(fn, err, true);
     }
     return result;
   }
@@ -184,9 +184,9 @@ export class BlockCore {
         pending = native.cudaForwardDeviceAsync(this.cfg, this.dev, null, c.stream);
       } catch (err) {
         result.dispose();
-        throw err;
+        throw cudaRefusal(fn, err, true);
       }
-      return deviceResultWhenDone(pending, result, null);
+      return deviceResultWhenDone(fn, pending, result, null);
     }));
   }
 

@@ -1653,7 +1653,8 @@ describe('DeviceTensor lifecycle', () => {
       const before = fake.read(0, outT.ptr, outT.byteLength);
       fake.failNextForward('ERR_SQEX_UNSUPPORTED', { phase, message: 'shape needs more shared memory than the device has' });
       const e2 = await failure(() => call(mode, 'se', xT, shape, p.weights, { ...p.options, residual: rT, out: outT }));
-      expect(e2).toMatchObject({ code: 'ERR_SQEX_UNSUPPORTED', message: 'shape needs more shared memory than the device has' });
+      expect(e2).toMatchObject({ code: 'ERR_SQEX_UNSUPPORTED' });
+      expect((e2 as Error).message).toMatch(/^seForward(Async)?: the CUDA kernel cannot take this call \(shape needs more shared memory than the device has\)\. /);
       expect(outT.disposed).toBe(false);
       expect(fake.isLive(0, outT.ptr)).toBe(true);
       if (phase === 'launch') expect(bitsEqual(fake.read(0, outT.ptr, outT.byteLength), before), 'out written by a failed call').toBe(true);
@@ -2279,6 +2280,67 @@ describe("CPU fallback under device 'auto' with a deviceIndex, for host arrays",
     expect(all.length).toBe(2);
     expect(all[1]?.message).toContain(reasonB);
     expect(all[1]?.message).toContain(FN_NAME[op][mode]);
+  });
+
+  // From an attack (2026-12-05): without a fallback, the kernel's refusal was its reason alone
+  // ("shape too large for the CUDA kernel: ..."), naming neither the call nor a fix.
+  test.each(cases)("$op $mode: ERR_SQEX_UNSUPPORTED without a fallback names the call, keeps the kernel's reason and gives the fix", async ({ op, mode }) => {
+    const rng = freshRng();
+    const shape: Shape4 = [1, 6, 2, 3];
+    const p = problem(rng, op, shape, 'NCHW', 0);
+    const x = rng.normals(numel(shape), 1, 0.3);
+    const opts: Record<string, unknown> = { ...p.options };
+    if (p.residual) opts.residual = rng.normals(numel(shape));
+    const fn = FN_NAME[op][mode];
+    // a sync call fails at its launch; an async one at its launch or when it settles
+    for (const phase of mode === 'sync' ? (['launch'] as const) : (['launch', 'settle'] as const)) {
+      // host arrays with device 'cuda'
+      const reason = `shape too large for the CUDA kernel (${token()})`;
+      fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: reason, target: 'host', phase });
+      const out = poisoned(x.length);
+      const e = (await failure(() => call(mode, op, x, shape, p.weights, { ...opts, device: 'cuda', out }))) as Error & { code?: string };
+      expect(e).toBeInstanceOf(Error);
+      expect(e.code).toBe('ERR_SQEX_UNSUPPORTED');
+      expect(e.message).toBe(
+        `${fn}: the CUDA kernel cannot take this call (${reason}). Pass device: 'cpu' to run it on the CPU, which takes any shape, ` +
+          "or device: 'auto' with your deviceIndex or stream to run only such calls there.",
+      );
+      expect(bitsEqual(out, poisoned(x.length)), 'a refused call wrote into out').toBe(true);
+      // a DeviceTensor x (the residual, when the case has one, on the GPU too)
+      const xT = upload(x, shape);
+      const dOpts: Record<string, unknown> = { ...p.options };
+      if (opts.residual) dOpts.residual = upload(opts.residual as Float32Array, shape);
+      const reasonD = `shape needs more shared memory than the device has (${token()})`;
+      fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: reasonD, target: 'device', phase });
+      const ed = (await failure(() => call(mode, op, xT, shape, p.weights, dOpts))) as Error & { code?: string };
+      expect(ed.code).toBe('ERR_SQEX_UNSUPPORTED');
+      expect(ed.message).toBe(
+        `${fn}: the CUDA kernel cannot take this call (${reasonD}). The CPU takes any shape: copy x to the host (await x.toFloat32()) ` +
+          "and pass that Float32Array with device: 'cpu'.",
+      );
+    }
+    // a block on CUDA: resident weights and a DeviceTensor x, then host arrays
+    const Block = { se: SEBlock, eca: ECABlock, cbam: CBAMBlock }[op] as unknown as new (w: unknown, o: unknown) => SEBlock;
+    const block = new Block(p.weights, { ...p.options, device: 'cuda', ...(op === 'eca' ? {} : { channels: shape[1] }) });
+    const bfn = `${{ se: 'SEBlock', eca: 'ECABlock', cbam: 'CBAMBlock' }[op]}.${mode === 'sync' ? 'forward' : 'forwardAsync'}`;
+    const bcall = (...a: unknown[]): unknown => ((mode === 'sync' ? block.forward : block.forwardAsync) as (...b: unknown[]) => unknown).apply(block, a);
+    const reasonB = `shape too large for the CUDA kernel (${token()})`;
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: reasonB, target: 'device' });
+    const eb = (await failure(() => bcall(upload(x, shape)))) as Error & { code?: string };
+    expect(eb.code).toBe('ERR_SQEX_UNSUPPORTED');
+    expect(eb.message).toBe(
+      `${bfn}: the CUDA kernel cannot take this call (${reasonB}). The CPU takes any shape: copy x to the host (await x.toFloat32()) ` +
+        "and pass that Float32Array to a block made with { device: 'cpu' }.",
+    );
+    fake.failNextForward('ERR_SQEX_UNSUPPORTED', { message: reasonB, target: 'host' });
+    const eh = (await failure(() => bcall(x, shape, opts.residual === undefined ? {} : { residual: opts.residual }))) as Error & { code?: string };
+    expect(eh.code).toBe('ERR_SQEX_UNSUPPORTED');
+    expect(eh.message).toBe(
+      `${bfn}: the CUDA kernel cannot take this call (${reasonB}). Make the block with { device: 'cpu' } (or 'auto', which runs host arrays ` +
+        'on the CPU) to run it on the CPU, which takes any shape.',
+    );
+    block.dispose();
+    fake.clearFaults();
   });
 
   // Found by a leak hunt (2026-12-03): each refused configuration stayed in a Set for good, and

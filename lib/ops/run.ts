@@ -322,7 +322,7 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
         try {
           return callersArray(native.cudaForwardHost(call.cfg, operands, call.stream), operands, o);
         } catch (err) {
-          if (!fallsBackToCpu(call, err)) throw err;
+          if (!fallsBackToCpu(call, err)) throw cudaRefusal(call.fn, err, false);
           refusal = err as Error;
         }
       }
@@ -341,7 +341,7 @@ export function runSync(call: PreparedCall): Float32Array | DeviceTensor {
     native.cudaForwardDevice(call.cfg, dev, call.dev === null ? hostSlots(call.weights.slots) : null, call.stream);
   } catch (err) {
     if (result !== o.out) result.dispose();
-    throw err;
+    throw cudaRefusal(call.fn, err, true);
   }
   return result;
 }
@@ -398,7 +398,7 @@ export function runAsync(prepared: PreparedCall): Float32Array | DeviceTensor | 
     try {
       pending = native.cudaForwardHostAsync(call.cfg, operands, call.stream);
     } catch (err) {
-      if (!fallsBackToCpu(call, err)) throw hostCallError(call, err);
+      if (!fallsBackToCpu(call, err)) throw hostCallError(call, cudaRefusal(call.fn, err, false));
       refusal = err;
     }
     return cudaHostResult(call, o, operands, pending, refusal, snapshot, outputs);
@@ -414,9 +414,9 @@ export function runAsync(prepared: PreparedCall): Float32Array | DeviceTensor | 
       pending = native.cudaForwardDeviceAsync(prepared.cfg, dev, prepared.dev === null ? hostSlots(prepared.weights.slots) : null, prepared.stream);
     } catch (err) {
       if (result !== o.out) result.dispose(); // marked only: freed once whileHeld lets go of it
-      throw err;
+      throw cudaRefusal(prepared.fn, err, true);
     }
-    return deviceResultWhenDone(pending, result, o.out);
+    return deviceResultWhenDone(prepared.fn, pending, result, o.out);
   });
 }
 
@@ -424,12 +424,12 @@ export function runAsync(prepared: PreparedCall): Float32Array | DeviceTensor | 
  * `result` once `pending` (the addon's device call) has finished; when it fails, the result is
  * disposed (unless it is the caller's out): the call holds it, so its memory goes when that ends.
  */
-export async function deviceResultWhenDone(pending: Promise<unknown>, result: DeviceTensor, out: DeviceTensor | null): Promise<DeviceTensor> {
+export async function deviceResultWhenDone(fn: string, pending: Promise<unknown>, result: DeviceTensor, out: DeviceTensor | null): Promise<DeviceTensor> {
   try {
     await awaitable(pending);
   } catch (err) {
     if (result !== out) result.dispose();
-    throw err;
+    throw cudaRefusal(fn, err, true);
   }
   return result;
 }
@@ -462,7 +462,7 @@ async function cudaHostResult(
         cudaRan(call);
         return callersArray(y, operands, o);
       } catch (err) {
-        if (!fallsBackToCpu(call, err)) throw err;
+        if (!fallsBackToCpu(call, err)) throw cudaRefusal(call.fn, err, false);
         refusal = err;
       }
     }
@@ -495,6 +495,25 @@ function arrayChangedMessage(argument: string): string {
     `${argument} was detached, transferred or resized while the call ran, so the result was not written. ` +
     'Keep the array and its buffer as they are until the promise settles, or omit it to receive a new array.'
   );
+}
+
+/**
+ * The CUDA kernel's refusal of a call it cannot take (ERR_SQEX_UNSUPPORTED: a shape past its shared
+ * memory or index limits), as the caller sees it: the function, the kernel's reason, and the fix.
+ * The addon's message is the reason alone, which with several calls in flight did not say whose it
+ * was (an attack, 2026-12-05). onDevice: x is a DeviceTensor (the fix is then a host copy).
+ */
+export function cudaRefusal(fn: string, err: unknown, onDevice: boolean): unknown {
+  if (!(err instanceof Error) || (err as NativeError).code !== 'ERR_SQEX_UNSUPPORTED' || StringPrototypeStartsWith(err.message, `${fn}: `)) return err;
+  const block = StringPrototypeStartsWith(fn, 'SEBlock.') || StringPrototypeStartsWith(fn, 'ECABlock.') || StringPrototypeStartsWith(fn, 'CBAMBlock.');
+  const fix = onDevice
+    ? "The CPU takes any shape: copy x to the host (await x.toFloat32()) and pass that Float32Array" +
+      (block ? " to a block made with { device: 'cpu' }." : " with device: 'cpu'.")
+    : block
+      ? "Make the block with { device: 'cpu' } (or 'auto', which runs host arrays on the CPU) to run it on the CPU, which takes any shape."
+      : "Pass device: 'cpu' to run it on the CPU, which takes any shape, or device: 'auto' with your deviceIndex or stream to run only such calls there.";
+  err.message = `${fn}: the CUDA kernel cannot take this call (${err.message}). ${fix}`;
+  return err;
 }
 
 /** An output array of an async host call as the call found it (what the CPU fallback checks before writing it). */
