@@ -46,8 +46,9 @@ export class BlockCore {
     callKeys: readonly string[],
     weights: unknown,
     options: unknown,
+    /** The function the caller called, for messages: `new ${name}` unless fromStateDict made it. */
+    fn: string = `new ${name}`,
   ) {
-    const fn = `new ${name}`;
     this.name = name;
     this.spec = spec;
     this.callKeys = callKeys;

@@ -172,6 +172,27 @@ ObjectDefineProperty(Block.prototype, Symbol.for('nodejs.util.inspect.custom'), 
   configurable: true,
 } as PropertyDescriptor);
 
+// The call a block is being made for, when it is not `new`: fromStateDict sets it around its own
+// `new`, so that what the constructor refuses (an option such as dtype or device, which
+// fromStateDict passes on) names the function the caller called. Read and cleared at the
+// constructor's start, before any other code can run.
+let maker: string | undefined;
+
+function takeMaker(): string | undefined {
+  const fn = maker;
+  maker = undefined;
+  return fn;
+}
+
+function makingFor<T>(fn: string, make: () => T): T {
+  maker = fn;
+  try {
+    return make();
+  } finally {
+    maker = undefined;
+  }
+}
+
 /**
  * A squeeze-and-excitation block with fixed weights (see {@link seForward} for the math and its
  * sources). The weights are validated and copied once, at construction (later writes to your
@@ -195,7 +216,7 @@ export class SEBlock extends Block {
    *   from its first forward (forwardAsync rejects with it).
    */
   constructor(weights: SEWeights, options?: SEBlockOptions) {
-    super(new BlockCore('SEBlock', SE_SPEC, SE_BLOCK_KEYS, SE_CALL_KEYS, weights, options));
+    super(new BlockCore('SEBlock', SE_SPEC, SE_BLOCK_KEYS, SE_CALL_KEYS, weights, options, takeMaker()));
   }
 
   /** Channels C the weights fix: x must have C channels. */
@@ -312,7 +333,7 @@ export class SEBlock extends Block {
    */
   static fromStateDict(tensors: StateDict, prefix: string, options: SEFromStateDictOptions): SEBlock {
     const m = seFromStateDict('SEBlock.fromStateDict', tensors, prefix, options, SE_BLOCK_KEYS);
-    return new SEBlock(m.weights, m.options);
+    return makingFor('SEBlock.fromStateDict', () => new SEBlock(m.weights, m.options));
   }
 }
 
@@ -328,7 +349,7 @@ export class ECABlock extends Block {
    * @throws as the SEBlock constructor.
    */
   constructor(weights: ECAWeights, options?: ECABlockOptions) {
-    super(new BlockCore('ECABlock', ECA_SPEC, ECA_BLOCK_KEYS, ECA_CALL_KEYS, weights, options));
+    super(new BlockCore('ECABlock', ECA_SPEC, ECA_BLOCK_KEYS, ECA_CALL_KEYS, weights, options, takeMaker()));
   }
 
   /** The conv kernel length k (odd). */
@@ -418,7 +439,7 @@ export class ECABlock extends Block {
    */
   static fromStateDict(tensors: StateDict, prefix: string, options: ECAFromStateDictOptions): ECABlock {
     const m = ecaFromStateDict('ECABlock.fromStateDict', tensors, prefix, options, ECA_BLOCK_KEYS);
-    return new ECABlock(m.weights, m.options);
+    return makingFor('ECABlock.fromStateDict', () => new ECABlock(m.weights, m.options));
   }
 }
 
@@ -434,7 +455,7 @@ export class CBAMBlock extends Block {
    * @throws as the SEBlock constructor.
    */
   constructor(weights: CBAMWeights, options?: CBAMBlockOptions) {
-    super(new BlockCore('CBAMBlock', CBAM_SPEC, CBAM_BLOCK_KEYS, CBAM_CALL_KEYS, weights, options));
+    super(new BlockCore('CBAMBlock', CBAM_SPEC, CBAM_BLOCK_KEYS, CBAM_CALL_KEYS, weights, options, takeMaker()));
   }
 
   /** Channels C the weights fix: x must have C channels. */
@@ -539,7 +560,7 @@ export class CBAMBlock extends Block {
    */
   static fromStateDict(tensors: StateDict, prefix: string, options: CBAMFromStateDictOptions): CBAMBlock {
     const m = cbamFromStateDict('CBAMBlock.fromStateDict', tensors, prefix, options, CBAM_BLOCK_KEYS);
-    return new CBAMBlock(m.weights, m.options);
+    return makingFor('CBAMBlock.fromStateDict', () => new CBAMBlock(m.weights, m.options));
   }
 }
 

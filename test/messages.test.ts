@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
+  CBAMBlock,
   DeviceTensor,
+  ECABlock,
   SEBlock,
   cbamForward,
   ecaForward,
@@ -177,6 +179,29 @@ describe('state-dict options', () => {
     expect(m).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.channels' });
     expect(m.message).toContain('options.channels must be absent: C comes from the tensor shapes');
     expect(messageOf(() => SEBlock.fromStateDict(sd, 'm', { kind: 'timm.SEModule', chanels: 4 } as never)).message).not.toMatch(/only the keys [^;]*channels/);
+  });
+  // Left alone for a while, then mended (2026-12-05): the options fromStateDict passes on to the
+  // constructor were refused as "new SEBlock: ...", a call the caller never made.
+  test('an option the block refuses names fromStateDict, the call that was made', () => {
+    const eca = { 'e.conv.weight': { shape: [1, 1, 3], data: new Float32Array([0.1, 0.2, 0.3]) } };
+    const cbam = {
+      'c.channel.fc1.weight': { shape: [2, 4, 1, 1], data: w.w1 },
+      'c.channel.fc2.weight': { shape: [4, 2, 1, 1], data: w.w2 },
+      'c.spatial.conv.conv.weight': { shape: [1, 2, 3, 3], data: new Float32Array(18) },
+    };
+    for (const [make, fn] of [
+      [(o: object) => SEBlock.fromStateDict(sd, 'm', { kind: 'timm.SEModule', ...o }), 'SEBlock.fromStateDict'],
+      [(o: object) => ECABlock.fromStateDict(eca, 'e', { kind: 'timm.EcaModule', ...o }), 'ECABlock.fromStateDict'],
+      [(o: object) => CBAMBlock.fromStateDict(cbam, 'c', { kind: 'timm.CbamModule', ...o }), 'CBAMBlock.fromStateDict'],
+    ] as const) {
+      const dtype = messageOf(() => make({ dtype: 'float64' }));
+      expect(dtype).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.dtype' });
+      expect(dtype.message).toMatch(new RegExp(`^${fn.replace('.', '\\.')}: options\\.dtype must be one of`));
+      expect(messageOf(() => make({ layout: 'nchw' })).message).toMatch(new RegExp(`^${fn.replace('.', '\\.')}: options\\.layout must be`));
+      // and `new` itself still says new
+      expect(make({}).toString()).toMatch(/Block/);
+    }
+    expect(messageOf(() => new SEBlock(w, { dtype: 'float64' as never })).message).toMatch(/^new SEBlock: options\.dtype must be one of/);
   });
   test('a shape with a bad dim says which, and a bare array says to wrap it', () => {
     const bad = { ...sd, 'm.fc1.weight': { shape: [2, -1, 1, 1], data: w.w1 } };
