@@ -21,6 +21,7 @@ import { rangeError, typeError } from './arg-errors.js';
 import { emitWarningSafely } from './errors.js';
 import {
   NumberIsFinite,
+  ObjectFreeze,
   ObjectHasOwn,
   ObjectKeys,
   SetPrototypeAdd,
@@ -158,8 +159,32 @@ const conv1x1 = (out: Dim, inp: Dim): Dim[][] => [
   [out, inp],
 ];
 
+// Modules a caller may name that no block computes, each with why, by module name in lower case
+// (with or without the library). Said instead of a suggestion: 'timm.CecaModule' is one letter from
+// 'timm.EcaModule', whose tensors it shares, so the hint led to a block that computes the edge
+// channels with zero padding where CecaModule wraps around (a parity check, 2026-12-05: 0.62 vs
+// 0.03 on the first channel).
+const UNSUPPORTED_KINDS: Readonly<Record<string, string>> = ObjectFreeze({
+  cecamodule:
+    "timm's CecaModule (ECA with circular padding over the channels) is not supported: EcaModule has the same tensor " +
+    'but pads with zeros, so loading this checkpoint as EcaModule would compute different values for the first and last channels',
+  lightcbammodule:
+    "timm's LightCbamModule is not supported: its spatial conv takes one map (half the channel mean plus half the channel max), " +
+    "where CbamModule's takes the two maps",
+});
+
+/** Why a kind the caller named is one no block computes, or ''. */
+function unsupportedKind(kind: string): string {
+  let dot = kind.length;
+  while (dot > 0 && kind[dot - 1] !== '.') dot--;
+  const name = StringPrototypeToLowerCase(StringPrototypeSlice(kind, dot));
+  return ObjectHasOwn(UNSUPPORTED_KINDS, name) ? `: ${UNSUPPORTED_KINDS[name]}` : '';
+}
+
 /** " (did you mean 'timm.SEModule'?)": a kind equal up to case and separators, within edit distance 2, or named without its library. */
 function kindSuggestion(kind: string, kinds: readonly AttentionKind[]): string {
+  const unsupported = unsupportedKind(kind);
+  if (unsupported !== '') return unsupported;
   const near = nearestValue(kind, kinds);
   if (near !== '') return near;
   const lower = StringPrototypeToLowerCase(kind);

@@ -180,6 +180,23 @@ describe('state-dict options', () => {
     expect(m.message).toContain('options.channels must be absent: C comes from the tensor shapes');
     expect(messageOf(() => SEBlock.fromStateDict(sd, 'm', { kind: 'timm.SEModule', chanels: 4 } as never)).message).not.toMatch(/only the keys [^;]*channels/);
   });
+  // A parity check (2026-12-05): 'timm.CecaModule' got "did you mean 'timm.EcaModule'?", and
+  // following it loads the same tensor into a block that pads with zeros where CecaModule wraps
+  // around (first channel 0.03 against CecaModule's 0.62): a module no block computes says so.
+  test('a module no block computes is refused with why, not with a near kind to try', () => {
+    const eca = { 'e.conv.weight': { shape: [1, 1, 3], data: new Float32Array([0.1, 0.2, 0.3]) } };
+    for (const kind of ['timm.CecaModule', 'CecaModule', 'timm.cecamodule']) {
+      const m = messageOf(() => ECABlock.fromStateDict(eca, 'e', { kind: kind as never }));
+      expect(m).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.kind' });
+      expect(m.message).toContain("CecaModule (ECA with circular padding over the channels) is not supported");
+      expect(m.message).not.toContain('did you mean');
+    }
+    const light = messageOf(() => CBAMBlock.fromStateDict(eca, 'e', { kind: 'timm.LightCbamModule' as never }));
+    expect(light.message).toContain("timm's LightCbamModule is not supported: its spatial conv takes one map");
+    expect(messageOf(() => attentionWeightsFromStateDict(eca, 'e', { kind: 'timm.CecaModule' as never })).message).toContain('is not supported');
+    // a near miss of a supported kind still gets its suggestion
+    expect(messageOf(() => ECABlock.fromStateDict(eca, 'e', { kind: 'timm.ECAModule' as never })).message).toMatch(/\(did you mean 'timm\.EcaModule'\?\)$/);
+  });
   // Left alone for a while, then mended (2026-12-05): the options fromStateDict passes on to the
   // constructor were refused as "new SEBlock: ...", a call the caller never made.
   test('an option the block refuses names fromStateDict, the call that was made', () => {
