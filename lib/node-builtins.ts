@@ -12,6 +12,8 @@ import type * as FsModule from 'node:fs';
 import type * as ModuleModule from 'node:module';
 import type * as OsModule from 'node:os';
 import type * as PathModule from 'node:path';
+import type * as PerfHooksModule from 'node:perf_hooks';
+import type * as TimersModule from 'node:timers';
 import type * as UrlModule from 'node:url';
 import type * as UtilModule from 'node:util';
 import type * as V8Module from 'node:v8';
@@ -24,6 +26,8 @@ export const nodeFs = (getBuiltin ? getBuiltin('node:fs') : require('node:fs')) 
 export const nodeModule = (getBuiltin ? getBuiltin('node:module') : require('node:module')) as typeof ModuleModule;
 export const nodeOs = (getBuiltin ? getBuiltin('node:os') : require('node:os')) as typeof OsModule;
 export const nodePath = (getBuiltin ? getBuiltin('node:path') : require('node:path')) as typeof PathModule;
+export const nodePerfHooks = (getBuiltin ? getBuiltin('node:perf_hooks') : require('node:perf_hooks')) as typeof PerfHooksModule;
+export const nodeTimers = (getBuiltin ? getBuiltin('node:timers') : require('node:timers')) as typeof TimersModule;
 export const nodeUrl = (getBuiltin ? getBuiltin('node:url') : require('node:url')) as typeof UrlModule;
 export const nodeUtil = (getBuiltin ? getBuiltin('node:util') : require('node:util')) as typeof UtilModule;
 export const nodeV8 = (getBuiltin ? getBuiltin('node:v8') : require('node:v8')) as typeof V8Module;

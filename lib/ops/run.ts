@@ -28,6 +28,7 @@ import {
 } from '../device-tensor.js';
 import { allocateArray } from '../alloc.js';
 import { awaitable } from '../awaitable.js';
+import { turn, turnDue } from '../event-loop-turn.js';
 import { codedError, rangeError, rangeErrorText, typeError } from '../arg-errors.js';
 import { arrayBufferByteLength, bufferOf, isSharedView, lengthOf } from '../typed-arrays.js';
 import {
@@ -434,13 +435,21 @@ export async function deviceResultWhenDone(fn: string, pending: Promise<unknown>
   return result;
 }
 
-/** A CPU host call's result once the addon's promise settles. */
+/**
+ * A CPU host call's result once the addon's promise settles, after a turn of the event loop when
+ * one is due (lib/event-loop-turn.ts: a call run on this thread settles at once, and a loop
+ * awaiting such calls let no timer or I/O run).
+ */
 async function hostResult(call: PreparedCall, o: HostOperandSet, operands: HostOperands, pending: Promise<Float32Array>): Promise<Float32Array> {
+  let y: Float32Array;
   try {
-    return callersArray(await awaitable(pending), operands, o);
+    y = callersArray(await awaitable(pending), operands, o);
   } catch (err) {
+    if (turnDue()) await awaitable(turn());
     throw hostCallError(call, err);
   }
+  if (turnDue()) await awaitable(turn());
+  return y;
 }
 
 /** A CUDA host call's result once the addon's promise settles, or the CPU's after a refusal it may fall back from. */
