@@ -116,6 +116,28 @@ const VALUE_SYNONYMS = ObjectFreeze({
   hsigmoid: 'hardsigmoid', // timm's and MobileNetV3's short name
 }) as unknown as Readonly<Record<string, string | undefined>>;
 
+// Activations of their own, one or two letters from an allowed value ('gelu' from 'relu', 'selu',
+// 'elu'): told that they are not supported instead of a suggestion that would compute another
+// function without an error (as 'timm.CecaModule' got 'timm.EcaModule': a parity check, 2026-12-05).
+const OTHER_FUNCTIONS = ObjectFreeze({
+  __proto__: null,
+  gelu: true,
+  gelutanh: true,
+  quickgelu: true,
+  selu: true,
+  elu: true,
+  celu: true,
+  relu6: true,
+  leakyrelu: true,
+  prelu: true,
+  tanh: true,
+  hardtanh: true,
+  hardswish: true,
+  hswish: true,
+  mish: true,
+  softplus: true,
+}) as unknown as Readonly<Record<string, true | undefined>>;
+
 /**
  * " (did you mean 'hardsigmoid'?)" for a value equal to an allowed one up to case, '-' and '_',
  * another name for one ('gpu' for 'cuda', 'channels_last' for 'NHWC', 'swish' for 'silu'), or
@@ -133,6 +155,7 @@ export function nearestValue(value: string, allowed: readonly string[]): string 
     const a = allowed[i]!;
     if (fold(a) === folded) return ` (did you mean '${a}'?)`;
   }
+  if (OTHER_FUNCTIONS[folded] === true) return ` ('${value}' is another function, which this library does not compute)`;
   const synonym = VALUE_SYNONYMS[folded];
   if (synonym !== undefined && listHas(allowed, synonym)) return ` (did you mean '${synonym}'?)`;
   // PyTorch's 'cuda:1': the index is an option of its own here.

@@ -44,6 +44,7 @@ export type {
 export { ATTENTION_KINDS, BATCHNORM_EPS, StateDictError, attentionWeightsFromStateDict } from './state-dict.js';
 export type {
   AttentionKind,
+  AttentionMapOptions,
   CBAMFromStateDictOptions,
   CBAMKind,
   ECAFromStateDictOptions,

@@ -15,7 +15,8 @@
 import { ATTENTION_KINDS, type AttentionKind, type CBAMKind, type ECAKind, type SEKind } from './attention-kinds.js';
 import { BATCHNORM_EPS, batchNormAffine, foldInto } from './batchnorm-fold.js';
 import type { CBAMBlockOptions, ECABlockOptions, SEBlockOptions } from './block-options.js';
-import { nearestValue, parseObject } from './args.js';
+import { nearestValue, parseEnum, parseObject } from './args.js';
+import { ACTIVATIONS, GATES } from './ops/spec.js';
 import { torchvisionFamily } from './families.js';
 import { rangeError, typeError } from './arg-errors.js';
 import { emitWarningSafely } from './errors.js';
@@ -67,6 +68,23 @@ export interface StateDictMapOptions<K extends AttentionKind = AttentionKind> {
    * `check` 'unexpected'). A non-boolean is a TypeError (code 'ERR_INVALID_ARG_TYPE').
    */
   strict?: boolean | undefined;
+}
+
+/**
+ * Options of attentionWeightsFromStateDict: the mapping's, and the activation and gate the module
+ * computes where they differ from the kind's defaults (a state dict cannot tell them:
+ * findAttentionModules' `options` says where the names show them, e.g. torchvision MobileNetV3's
+ * `{ gate: 'hardsigmoid' }`); the result's `activation` and `gate` are these when given.
+ */
+export interface AttentionMapOptions extends StateDictMapOptions {
+  /**
+   * The hidden activation, 'relu' or 'silu' (another string is a RangeError, code
+   * 'ERR_OUT_OF_RANGE'). Only for kinds with one: timm.EcaModule and the single FC of
+   * timm.EffectiveSEModule have none (passing it is a RangeError).
+   */
+  activation?: Activation | undefined;
+  /** The gate, 'sigmoid' or 'hardsigmoid' (another string is a RangeError, code 'ERR_OUT_OF_RANGE'). */
+  gate?: Gate | undefined;
 }
 
 /**
@@ -392,10 +410,22 @@ const ALL_KINDS = Object.keys(ATTENTION_KINDS) as AttentionKind[];
  *   must have; TypeError / RangeError (codes 'ERR_INVALID_ARG_TYPE' / 'ERR_OUT_OF_RANGE', with `argument`) for
  *   bad arguments.
  */
-export function attentionWeightsFromStateDict(tensors: StateDict, prefix: string, options: StateDictMapOptions): MappedAttention {
+export function attentionWeightsFromStateDict(tensors: StateDict, prefix: string, options: AttentionMapOptions): MappedAttention {
   const fn = 'attentionWeightsFromStateDict';
-  const { kind, eps, strict } = parseMapOptions(fn, options, ALL_KINDS, []);
-  return mapKind(fn, tensors, prefix, kind, eps, strict);
+  const { kind, eps, strict, rest } = parseMapOptions(fn, options, ALL_KINDS, ['activation', 'gate']);
+  // The overrides checked before any tensor is read: a user's trial spread findAttentionModules'
+  // `options` here, and without them the result's gate was the kind's default (1.5% off a
+  // MobileNetV3's SE, no warning).
+  const gate = rest.gate === undefined ? undefined : parseEnum(fn, 'options.gate', rest.gate, GATES, 'sigmoid');
+  const activation = rest.activation === undefined ? undefined : parseEnum(fn, 'options.activation', rest.activation, ACTIVATIONS, 'relu');
+  if (activation !== undefined && (kind === 'timm.EcaModule' || kind === 'timm.EffectiveSEModule')) {
+    throw rangeError(fn, 'options.activation', `absent: ${kind} has no hidden activation`, rest.activation, 'Leave it out');
+  }
+  const mapped = mapKind(fn, tensors, prefix, kind, eps, strict);
+  if (kind === 'torchvision.SqueezeExcitation') warnFamilyOptions(fn, prefix, rest);
+  if (gate !== undefined) mapped.gate = gate;
+  if (activation !== undefined && mapped.op !== 'eca') mapped.activation = activation;
+  return mapped;
 }
 
 function mapKind(fn: string, tensors: unknown, prefix: unknown, kind: AttentionKind, eps: number, strict: boolean): MappedAttention {

@@ -197,6 +197,20 @@ describe('state-dict options', () => {
     // a near miss of a supported kind still gets its suggestion
     expect(messageOf(() => ECABlock.fromStateDict(eca, 'e', { kind: 'timm.ECAModule' as never })).message).toMatch(/\(did you mean 'timm\.EcaModule'\?\)$/);
   });
+  test("attentionWeightsFromStateDict's activation and gate are checked before any tensor is read; an activation of its own is not 'did you mean' another", () => {
+    const eca = { 'e.conv.weight': { shape: [1, 1, 3], data: new Float32Array([0.1, 0.2, 0.3]) } };
+    expect(messageOf(() => attentionWeightsFromStateDict({}, 'm', { kind: 'timm.SEModule', gate: 'tanh' as never }))).toMatchObject({ code: 'ERR_OUT_OF_RANGE', argument: 'options.gate' });
+    const gelu = messageOf(() => attentionWeightsFromStateDict({}, 'm', { kind: 'timm.SEModule', activation: 'gelu' as never }));
+    expect(gelu).toMatchObject({ code: 'ERR_OUT_OF_RANGE', argument: 'options.activation' });
+    expect(gelu.message).toMatch(/\('gelu' is another function, which this library does not compute\)$/);
+    expect(messageOf(() => seForward(new Float32Array(4), [1, 4, 1, 1], w, { activation: 'GELU' as never })).message).not.toContain('did you mean');
+    for (const kind of ['timm.EcaModule', 'timm.EffectiveSEModule'] as const) {
+      const m = messageOf(() => attentionWeightsFromStateDict(eca, 'e', { kind, activation: 'relu' }));
+      expect(m).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.activation' });
+      expect(m.message).toContain(`must be absent: ${kind} has no hidden activation`);
+    }
+    expect(attentionWeightsFromStateDict(eca, 'e', { kind: 'timm.EcaModule', gate: 'hardsigmoid' }).gate).toBe('hardsigmoid');
+  });
   // Left alone for a while, then mended (2026-12-05): the options fromStateDict passes on to the
   // constructor were refused as "new SEBlock: ...", a call the caller never made.
   test('an option the block refuses names fromStateDict, the call that was made', () => {
