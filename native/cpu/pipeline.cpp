@@ -22,7 +22,9 @@ constexpr int64_t kBytesPerTask = 96 << 10;
 // spinning worker waited (20.8 -> 17.7 us split); below ~8K MACs a split gains nothing.
 constexpr int64_t kParallelFcMacs = 1 << 13;
 
-// Weights from which a tiny weight-bound batch runs as one block (see pool_excite_scale).
+// Excitation weights from which a tiny batch, or a lone sample, runs as a block (its FCs read the
+// weights once for all its samples and split their rows across the threads) rather than as whole
+// samples, which read them once each on one thread (NOTES-cpu.md items 63, 81).
 constexpr int64_t kBlockWeightBytes = int64_t(1) << 20;
 
 // Tasks per parallel phase: up to kTasksPerThread per thread so a descheduled thread's share
@@ -140,8 +142,12 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
   // kBlockWeightBytes the per-sample passes cost no more than a block's extra phases (8x512x1x1,
   // 128 KB of weights: 80-101 us whole, 109-136 us as a block; 8x1024x1x1, 512 KB: even).
   // NOTES-cpu.md item 63.
+  // A lone sample with such weights too (SE 1x2048x4x4: 2 MB of weights, 128 KB of activations):
+  // as a block its FCs split across the threads, where a whole sample ran them on one (98 us
+  // against 1x2048x7x7's 63, which is not tiny: a user's trial, NOTES-cpu.md item 81).
   const bool tiny = n_total * sample_bytes < int64_t(threads) * kBytesPerTask;
-  if (tiny && !(weight_bound && weight_bytes >= kBlockWeightBytes)) whole = n_total;
+  const bool heavy_weights = weight_bytes > sample_bytes && weight_bytes >= kBlockWeightBytes;
+  if (tiny && !heavy_weights) whole = n_total;
   const int64_t rest = n_total - whole;
   int64_t nb_max = rest > 0 ? samples_per_block(rest, sample_bytes, threads) : 1;
   if (weight_bound) nb_max = std::min<int64_t>(rest, std::max<int64_t>(nb_max, 16));
@@ -238,11 +244,21 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
       if (t.scale_out) std::memcpy(t.scale_out + n0 * cc, s.data(), size_t(nb * cc) * sizeof(float));
     }
 
-    // Scale, with the pooling's partition.
+    // Scale, with the pooling's partition; with the gates in it, at least enough tasks to split
+    // their FC rows as fc_rows would (a small map under a wide FC, SE 1x2048x4x4: one pooling task,
+    // and the FC's 262K multiply-adds would run on one thread).
+    int scale_tasks = tasks;
+    if (gates_in_scale) {
+      const int64_t tail_macs = cc * (p.two_fc ? p.hidden : cc);
+      if (tail_macs >= kParallelFcMacs) {
+        const int64_t fc_tasks = std::min<int64_t>({int64_t(threads) * kTasksPerThread, cc / kMinFcRowsPerTask, tail_macs / kParallelFcMacs});
+        scale_tasks = int(std::max<int64_t>(scale_tasks, fc_tasks));
+      }
+    }
     if (!nhwc) {
-      parallel_for(tasks, [&](int64_t i) {
+      parallel_for(scale_tasks, [&](int64_t i) {
         int64_t r0, r1;
-        split_range(rows, tasks, i, &r0, &r1);
+        split_range(rows, scale_tasks, i, &r0, &r1);
         if (gates_in_scale) {
           split->tail(ctx, z.data(), nb, r0, r1, s.data());
           if (t.scale_out) std::memcpy(t.scale_out + n0 * cc + r0, s.data() + r0, size_t(r1 - r0) * sizeof(float));
