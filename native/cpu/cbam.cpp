@@ -25,6 +25,9 @@ namespace {
 
 constexpr int64_t kBytesPerTask = 96 << 10;
 
+// The spatial maps and output from which a call asks the system what memory it has (below).
+constexpr int64_t kGuardFromBytes = int64_t(4) << 20;
+
 // Tasks per parallel phase: up to kTasksPerThread per thread so a descheduled thread's share
 // can be taken over (each thread's home range stays contiguous and identical across phases).
 constexpr int kTasksPerThread = 4;
@@ -506,7 +509,13 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
     const int64_t map_bytes = in_flight * hw * int64_t(2 * sizeof(double) + sizeof(float));
     // y counted too: a new result's pages (or out's, untouched so far) fault in as it is written.
     const int64_t y_bytes = n_total * sample_bytes;
-    const int64_t available = available_memory_bytes_for(map_bytes + y_bytes);
+    // Read (tens of microseconds: /proc and the cgroup's files) only for a call of 4 MiB or more,
+    // whose op takes long enough that the reading costs it a few percent at most; a smaller one
+    // risks what any allocation of its size does (CBAM 1x4x1x1 took 19 us a call, 18 of them this
+    // reading: NOTES-cpu.md item 80). Never a reading kept from an earlier call: memory taken
+    // meanwhile, by this process or another, let a call through that was then OOM-killed (a review
+    // of a first form that kept one for 100 ms).
+    const int64_t available = map_bytes + y_bytes >= kGuardFromBytes ? available_memory_bytes() : -1;
     if (available >= 0 && map_bytes + y_bytes > available) {
       char what[240];
       std::snprintf(what, sizeof what,

@@ -1,7 +1,5 @@
 #include "system_limits.h"
 
-#include <chrono>
-#include <mutex>
 #include <string>
 
 #if defined(__linux__)
@@ -183,29 +181,6 @@ int64_t available_memory_bytes() {
 #else
   return -1;
 #endif
-}
-
-int64_t available_memory_bytes_for(int64_t request_bytes) {
-  constexpr auto kRecentFor = std::chrono::milliseconds(100);
-  static std::mutex mutex;
-  static int64_t reading = -1;  // -1: none yet, or unknown (read again: cheap where unknown)
-  static std::chrono::steady_clock::time_point read_at{};
-  static double asked_since = 0;  // double: requests near INT64_MAX must not wrap
-  const auto now = std::chrono::steady_clock::now();
-  const double request = request_bytes > 0 ? double(request_bytes) : 0.0;
-  {
-    std::lock_guard<std::mutex> lock(mutex);
-    if (reading >= 0 && now - read_at < kRecentFor && asked_since + request <= double(reading) / 4) {
-      asked_since += request;
-      return reading;
-    }
-  }
-  const int64_t fresh = available_memory_bytes();
-  std::lock_guard<std::mutex> lock(mutex);
-  reading = fresh;
-  read_at = now;
-  asked_since = request;
-  return fresh;
 }
 
 }  // namespace cpu

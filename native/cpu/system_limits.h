@@ -18,14 +18,5 @@ int cgroup_cpu_limit();
 // process (an allocation under overcommit succeeds, and the pages fault in later).
 int64_t available_memory_bytes();
 
-// available_memory_bytes() for judging a request of `request_bytes`, read again only when needed:
-// the last reading is reused while it is under 100 ms old and the requests judged against it since
-// (this one included) add up to at most a quarter of it. So a request that could be refused (more
-// than the system has) is always judged against a new reading, while a stream of small calls does
-// not pay tens of microseconds each for /proc and the cgroup files (CBAM 1x4x1x1: 19 us a call,
-// 18 of them the reading; NOTES-cpu item 80). The same rule as the async staging pool's
-// (binding/staging_pool.cpp ReserveFresh). Thread-safe.
-int64_t available_memory_bytes_for(int64_t request_bytes);
-
 }  // namespace cpu
 }  // namespace sqex

@@ -1,11 +1,12 @@
 // CPU CBAM's guard on its spatial maps (20 bytes a pixel of each sample in flight) plus its
 // output: a call whose memory the system (here a memory cgroup) does not have is refused with
 // ERR_SQEX_OUT_OF_MEMORY before the pages fault in (an attack: 1x1x32768x32768 asked for 20 GiB
-// on a 23 GiB machine and the OOM killer ended the process). The available memory is read once
-// per 100 ms while the calls judged against it stay small (native/cpu/system_limits.h
-// available_memory_bytes_for): this checks that a large call right after a stream of small ones,
-// within that time, is still judged against a new reading and refused, and that the process goes
-// on. Run by test/memory-safety.test.ts inside a 512 MiB memory cgroup.
+// on a 23 GiB machine and the OOM killer ended the process). The guard reads what the system has
+// for every call of 4 MiB or more, and never reuses an earlier call's reading (a first form that
+// kept one for 100 ms let a call through after memory was taken meanwhile, and the process was
+// OOM-killed: a review). Checked here: a large call right after small ones is refused; memory
+// freed just before a call is seen (it runs); memory taken just before a call is seen (it is
+// refused). Run by test/memory-safety.test.ts inside a 512 MiB memory cgroup.
 'use strict';
 const { sqex, rng, fill, weightsFor, check, sameBits, done } = require('./common.cjs');
 
@@ -55,6 +56,14 @@ check(sameBits(sqex.cbamForward(xs, small, w, { device: 'cpu' }), expected), 'a 
 const { spawn } = require('node:child_process');
 const held = [1, 1, 2048, 4096];
 const heldN = 2048 * 4096;
+const tryCall = (shape) => {
+  try {
+    sqex.cbamForward(x.subarray(0, shape[2] * shape[3]), shape, w, { device: 'cpu', out: out.subarray(0, shape[2] * shape[3]) });
+    return null;
+  } catch (e) {
+    return e;
+  }
+};
 const tryHeld = () => {
   try {
     sqex.cbamForward(x.subarray(0, heldN), held, w, { device: 'cpu', out: out.subarray(0, heldN) });
@@ -82,6 +91,29 @@ const tryHeld = () => {
   const msAfterReading = Number(process.hrtime.bigint() - t0) / 1e6;
   check(errAfterFree === null, `1x1x2048x4096 right after the 256 MiB were freed (${msAfterReading.toFixed(1)} ms later): ran (${errAfterFree ? `${errAfterFree.code}: ${errAfterFree.message}` : ''})`);
   check(out[0] !== 1234.5 && out[heldN - 1] !== 1234.5, 'the 1x1x2048x4096 call wrote its output');
+
+  // Memory taken just before a call: what the system has now (the guard's own figure, from a call
+  // it refuses), a small call, then all but ~48 MiB of it filled by this process, then a call that
+  // needs 96 MiB (1x1x2048x2048: 80 MiB of maps, 16 of output): refused, not OOM-killed.
+  const probe = tryCall(big);
+  const m = probe && /more than the ([\d.]+) MiB the system has available/.exec(probe.message);
+  check(m !== null, `the guard's figure: ${probe && probe.message}`);
+  if (m !== null) {
+    const fillMiB = Math.max(0, Number(m[1]) - 48);
+    sqex.cbamForward(xs, small, w, { device: 'cpu' });
+    const filler = new Float64Array(Math.floor((fillMiB * 1048576) / 8)).fill(1);
+    const mid = [1, 1, 2048, 2048];
+    out.fill(1234.5, 0, 2048 * 2048);
+    let errTaken = null;
+    try {
+      sqex.cbamForward(x.subarray(0, 2048 * 2048), mid, w, { device: 'cpu', out: out.subarray(0, 2048 * 2048) });
+    } catch (e) {
+      errTaken = e;
+    }
+    check(errTaken && errTaken.code === 'ERR_SQEX_OUT_OF_MEMORY', `1x1x2048x2048 after ${fillMiB.toFixed(0)} MiB more were taken: refused (${errTaken ? errTaken.code : 'it ran'})`);
+    check(out[0] === 1234.5, 'the refused call wrote nothing');
+    check(filler[filler.length - 1] === 1, 'the filler is held');
+  }
   const { report } = require('./common.cjs');
   report.refused = refusedAfterSmall;
   report.msAfterReading = msAfterReading;
