@@ -130,6 +130,24 @@ describe("CPU CBAM's spatial maps past the memory the system has (child process 
   );
 });
 
+describe('memory taken right after a reading of what the system has (child process in a memory cgroup)', () => {
+  const probe = underAsan ? { reason: 'under ASan (its shadow memory counts against the limit)' } : memoryCgroup(512 << 20);
+  probe.remove?.();
+  test.skipIf(noteSkip(probe.dir === undefined, 'memory-safety: memory taken after a reading', probe.reason ?? ''))(
+    `the cgroup's limit lowered just after a small call: the next CBAM call and staged call past it are refused, not OOM-killed${probe.dir ? '' : ` (skipped: ${probe.reason})`}`,
+    () => {
+      const cgroup = memoryCgroup(512 << 20);
+      expect(cgroup.reason).toBeUndefined();
+      try {
+        runHostile('memory-taken.cjs', { SQEX_SEED: seed(), SQEX_CGROUP_DIR: cgroup.dir! }, 120_000, cgroup.dir!);
+      } finally {
+        cgroup.remove?.();
+      }
+    },
+    120_000,
+  );
+});
+
 describe('seeded fuzz (child process)', () => {
   // 10^4 calls here; SQEX_FUZZ_CALLS=1000000 (or SQEX_SOAK=1, 2·10^5) for a soak.
   const calls = process.env.SQEX_FUZZ_CALLS ?? (process.env.SQEX_SOAK ? '200000' : '10000');

@@ -43,15 +43,20 @@ struct Pool {
   // available memory does not count them yet.
   size_t unwritten_bytes = 0;
   // The last reading of the available memory, when it was taken, and the bytes allocated fresh
-  // since: reading it costs 80-120 us (/proc/meminfo and the cgroup files), more than staging a
-  // small tensor, so a fresh block within a quarter of the last reading, taken in the last 100 ms,
-  // is checked against it less what was allocated since.
+  // since: reading it costs 20-120 us (/proc/meminfo and the cgroup files), more than staging a
+  // small tensor, so fresh blocks adding up to kUncheckedBytes within 100 ms of the last reading
+  // are checked against it less what was allocated since.
   int64_t available = -1;
   std::chrono::steady_clock::time_point read_at{};
   size_t fresh_since_read = 0;
 };
 
 constexpr auto kAvailableFor = std::chrono::milliseconds(100);
+// At most this much staging is allocated on one reading: memory taken meanwhile by the rest of the
+// process or by others is then seen within 4 MiB. The bound was a quarter of the reading, which
+// let a CBAM call through after 189 of 229 MiB had been taken within the 100 ms, and the OOM killer
+// ended the process (a review, 2026-12-05, of the same rule in CPU CBAM's guard).
+constexpr size_t kUncheckedBytes = size_t{4} << 20;
 
 // Never destroyed: blocks may come back from calls settling during process exit.
 Pool& pool() {
@@ -171,7 +176,7 @@ bool ReserveFresh(size_t bytes, bool unwritten, StagingRefused* refused) {
   {
     std::lock_guard<std::mutex> lock(pl.mutex);
     const bool recent = pl.available >= 0 && now - pl.read_at < kAvailableFor;
-    if (recent && double(pl.fresh_since_read + bytes) <= double(pl.available) / 4 && fits(pl.available, pl.fresh_since_read)) {
+    if (recent && pl.fresh_since_read + bytes <= kUncheckedBytes && fits(pl.available, pl.fresh_since_read)) {
       take();
       return true;
     }
