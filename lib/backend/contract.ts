@@ -158,7 +158,8 @@ export interface NativeBinding {
    * native/binding/host_staging.h) and resolves with the result: ops' out, or a new array when
    * it is null. Rejects with ERR_SQEX_ARRAY_CHANGED if an output array lost its length meanwhile.
    * Unless offloadAlways, an op that costs less than its staging copies runs on the calling
-   * thread instead (as cpuForward) and the promise comes back settled.
+   * thread instead (as cpuForward) and the promise comes back settled, with an own property
+   * `ranOnCaller: true` (absent in older addons).
    */
   cpuForwardAsync(cfg: Float64Array, ops: HostOperands, offloadAlways?: boolean): Promise<Float32Array>;
 

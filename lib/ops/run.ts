@@ -28,7 +28,7 @@ import {
 } from '../device-tensor.js';
 import { allocateArray } from '../alloc.js';
 import { awaitable } from '../awaitable.js';
-import { turn, turnDue } from '../event-loop-turn.js';
+import { heldThread, nowMs, turn, turnDue } from '../event-loop-turn.js';
 import { codedError, rangeError, rangeErrorText, typeError } from '../arg-errors.js';
 import { arrayBufferByteLength, bufferOf, isSharedView, lengthOf } from '../typed-arrays.js';
 import {
@@ -380,12 +380,16 @@ export function runAsync(prepared: PreparedCall): Float32Array | DeviceTensor | 
     const operands = hostOperands(call, o, o.out);
     if (!triesCuda(call, o)) {
       let pending: Promise<Float32Array>;
+      const t0 = nowMs();
       try {
         pending = native.cpuForwardAsync(cpuCfg(call, o), operands, call.offloadAlways);
       } catch (err) {
         throw hostCallError(call, err);
       }
-      return hostResult(call, o, operands, pending);
+      // Read once, before any promise of lib/ is made (the addon defined it as an own data property).
+      const ranHere = ownValue(pending, 'ranOnCaller') === true;
+      if (ranHere) heldThread(nowMs() - t0);
+      return hostResult(call, o, operands, pending, ranHere);
     }
     // The kernel's refusal (device 'auto': then the CPU runs it) arrives after the await; the CPU
     // rerun must read the inputs as they were at this call, not the caller's arrays as they are by
@@ -436,19 +440,19 @@ export async function deviceResultWhenDone(fn: string, pending: Promise<unknown>
 }
 
 /**
- * A CPU host call's result once the addon's promise settles, after a turn of the event loop when
- * one is due (lib/event-loop-turn.ts: a call run on this thread settles at once, and a loop
- * awaiting such calls let no timer or I/O run).
+ * A CPU host call's result once the addon's promise settles; for a call that ran on this thread
+ * (ranHere), after a turn of the event loop when one is due (lib/event-loop-turn.ts: such a call
+ * settles at once, and a loop awaiting them let no timer or I/O run).
  */
-async function hostResult(call: PreparedCall, o: HostOperandSet, operands: HostOperands, pending: Promise<Float32Array>): Promise<Float32Array> {
+async function hostResult(call: PreparedCall, o: HostOperandSet, operands: HostOperands, pending: Promise<Float32Array>, ranHere: boolean): Promise<Float32Array> {
   let y: Float32Array;
   try {
     y = callersArray(await awaitable(pending), operands, o);
   } catch (err) {
-    if (turnDue()) await awaitable(turn());
+    if (ranHere && turnDue()) await awaitable(turn());
     throw hostCallError(call, err);
   }
-  if (turnDue()) await awaitable(turn());
+  if (ranHere && turnDue()) await awaitable(turn());
   return y;
 }
 

@@ -114,7 +114,11 @@ Napi::Value CpuForwardAsync(const Napi::CallbackInfo& info) {
     } else {
       deferred.Reject(ErrorFromStatus(env, s).Value());
     }
-    return deferred.Promise();
+    // Says that the op ran here: lib/event-loop-turn.ts lets the event loop turn before such calls
+    // settle once they have held this thread long enough (staged calls settle from libuv already).
+    Napi::Promise promise = deferred.Promise();
+    SetOwn(promise, "ranOnCaller", true);
+    return promise;
   }
   auto call = std::make_shared<StagedHostCall>(env, a, p);
   return QueueStaged(env, call, EnvState::kCpuLane, [p](const Weights& w, const Tensors& t) { return forward_cpu(p, w, t); });
