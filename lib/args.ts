@@ -155,7 +155,10 @@ export function nearestValue(value: string, allowed: readonly string[]): string 
     const a = allowed[i]!;
     if (fold(a) === folded) return ` (did you mean '${a}'?)`;
   }
-  if (OTHER_FUNCTIONS[folded] === true) return ` ('${value}' is another function, which this library does not compute)`;
+  // only where functions are asked for (activation, gate, outputActivation), not for a layout or device
+  if (OTHER_FUNCTIONS[folded] === true && (listHas(allowed, 'relu') || listHas(allowed, 'sigmoid'))) {
+    return ` ('${value}' is another function, which this library does not compute)`;
+  }
   const synonym = VALUE_SYNONYMS[folded];
   if (synonym !== undefined && listHas(allowed, synonym)) return ` (did you mean '${synonym}'?)`;
   // PyTorch's 'cuda:1': the index is an option of its own here.

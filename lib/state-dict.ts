@@ -76,11 +76,12 @@ export interface StateDictMapOptions<K extends AttentionKind = AttentionKind> {
  * findAttentionModules' `options` says where the names show them, e.g. torchvision MobileNetV3's
  * `{ gate: 'hardsigmoid' }`); the result's `activation` and `gate` are these when given.
  */
-export interface AttentionMapOptions extends StateDictMapOptions {
+export interface AttentionMapOptions<K extends AttentionKind = AttentionKind> extends StateDictMapOptions<K> {
   /**
    * The hidden activation, 'relu' or 'silu' (another string is a RangeError, code
-   * 'ERR_OUT_OF_RANGE'). Only for kinds with one: timm.EcaModule and the single FC of
-   * timm.EffectiveSEModule have none (passing it is a RangeError).
+   * 'ERR_OUT_OF_RANGE'). timm.EcaModule has none (passing it is a RangeError, as for
+   * ECABlock.fromStateDict); timm.EffectiveSEModule's single FC has none either, and takes it
+   * without using it, as SEBlock does.
    */
   activation?: Activation | undefined;
   /** The gate, 'sigmoid' or 'hardsigmoid' (another string is a RangeError, code 'ERR_OUT_OF_RANGE'). */
@@ -418,13 +419,14 @@ export function attentionWeightsFromStateDict(tensors: StateDict, prefix: string
   // MobileNetV3's SE, no warning).
   const gate = rest.gate === undefined ? undefined : parseEnum(fn, 'options.gate', rest.gate, GATES, 'sigmoid');
   const activation = rest.activation === undefined ? undefined : parseEnum(fn, 'options.activation', rest.activation, ACTIVATIONS, 'relu');
-  if (activation !== undefined && (kind === 'timm.EcaModule' || kind === 'timm.EffectiveSEModule')) {
+  if (activation !== undefined && ATTENTION_KINDS[kind].block === 'ECABlock') {
     throw rangeError(fn, 'options.activation', `absent: ${kind} has no hidden activation`, rest.activation, 'Leave it out');
   }
   const mapped = mapKind(fn, tensors, prefix, kind, eps, strict);
   if (kind === 'torchvision.SqueezeExcitation') warnFamilyOptions(fn, prefix, rest);
   if (gate !== undefined) mapped.gate = gate;
-  if (activation !== undefined && mapped.op !== 'eca') mapped.activation = activation;
+  // A kind without a hidden activation (EffectiveSEModule's single FC) keeps none, as SEBlock ignores it there.
+  if (activation !== undefined && mapped.op !== 'eca' && ATTENTION_KINDS[kind].activation !== null) mapped.activation = activation;
   return mapped;
 }
 

@@ -71,7 +71,8 @@ function firstDiff(a: Uint32Array, b: Uint32Array): number {
 describe.each(['NHWC', 'NCHW'] as const)('%s: every output bit the same on 1, 2, 3, 4 and 8 threads, and inside a batch of 3', (layout) => {
   // Shapes that take every path: a whole-sample task, the split path's row chunks and channel
   // blocks, small and large H·W.
-  // [2048, 4, 4]: SE's lone sample under 8 MB of weights runs as a block, its FC rows in the scale tasks.
+  // [2048, 4, 4]: SE's lone 128 KB sample under 8 MB of weights (hidden C/4 here; the rule is >= 1 MB)
+  // runs as a block, its FC rows in the scale tasks.
   const shapes: [number, number, number][] = [[16, 64, 64], [256, 28, 28], [96, 56, 56], [2048, 7, 7], [2048, 4, 4], [1024, 14, 14], [40, 128, 128]];
   for (const [c, h, w] of shapes) {
     test.each(Object.keys(OPS) as (keyof typeof OPS)[])(`%s C=${c}, ${h}×${w}`, (op) => {

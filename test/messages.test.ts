@@ -204,11 +204,16 @@ describe('state-dict options', () => {
     expect(gelu).toMatchObject({ code: 'ERR_OUT_OF_RANGE', argument: 'options.activation' });
     expect(gelu.message).toMatch(/\('gelu' is another function, which this library does not compute\)$/);
     expect(messageOf(() => seForward(new Float32Array(4), [1, 4, 1, 1], w, { activation: 'GELU' as never })).message).not.toContain('did you mean');
-    for (const kind of ['timm.EcaModule', 'timm.EffectiveSEModule'] as const) {
-      const m = messageOf(() => attentionWeightsFromStateDict(eca, 'e', { kind, activation: 'relu' }));
-      expect(m).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.activation' });
-      expect(m.message).toContain(`must be absent: ${kind} has no hidden activation`);
-    }
+    const m = messageOf(() => attentionWeightsFromStateDict(eca, 'e', { kind: 'timm.EcaModule', activation: 'relu' }));
+    expect(m).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'options.activation' });
+    expect(m.message).toContain('must be absent: timm.EcaModule has no hidden activation');
+    // EffectiveSEModule takes it without using it, as SEBlock.fromStateDict does (a review)
+    const ese = { 'm.fc.weight': { shape: [4, 4, 1, 1], data: new Float32Array(16) }, 'm.fc.bias': { shape: [4], data: new Float32Array(4) } };
+    const mapped = attentionWeightsFromStateDict(ese, 'm', { kind: 'timm.EffectiveSEModule', activation: 'silu' });
+    expect(mapped.op === 'se' && mapped.activation).toBeUndefined();
+    expect(SEBlock.fromStateDict(ese, 'm', { kind: 'timm.EffectiveSEModule', activation: 'silu' }).channels).toBe(4);
+    // the functions' hint is for function options only
+    expect(messageOf(() => seForward(new Float32Array(4), [1, 4, 1, 1], w, { layout: 'elu' as never })).message).not.toContain('another function');
     expect(attentionWeightsFromStateDict(eca, 'e', { kind: 'timm.EcaModule', gate: 'hardsigmoid' }).gate).toBe('hardsigmoid');
   });
   // Left alone for a while, then mended (2026-12-05): the options fromStateDict passes on to the

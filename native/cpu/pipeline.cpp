@@ -245,8 +245,9 @@ Status pool_excite_scale(const OpParams& p, const Tensors& t, ExciteFn excite, E
     }
 
     // Scale, with the pooling's partition; with the gates in it, at least enough tasks to split
-    // their FC rows as fc_rows would (a small map under a wide FC, SE 1x2048x4x4: one pooling task,
-    // and the FC's 262K multiply-adds would run on one thread).
+    // their FC rows over the threads (a small map under a wide FC, SE 1x2048x4x4: one pooling task,
+    // and the FC's 262K multiply-adds would run on one thread): up to kTasksPerThread a thread, as
+    // the other phases, at least kMinFcRowsPerTask rows and kParallelFcMacs multiply-adds a task.
     int scale_tasks = tasks;
     if (gates_in_scale) {
       const int64_t tail_macs = cc * (p.two_fc ? p.hidden : cc);
