@@ -85,66 +85,58 @@ describe('host memory runs out (child process)', () => {
   );
 });
 
-describe('async calls queued past the memory the system has (child process in a memory cgroup)', () => {
-  // Before, overcommit let every call stage its copies and the OOM killer ended the process
-  // (exit 137); now the calls past what fits are refused with ERR_SQEX_OUT_OF_MEMORY.
+/**
+ * A test that runs hostile/<script> in a fresh 512 MiB memory cgroup (its folder in
+ * SQEX_CGROUP_DIR), skipped with the reason where no such cgroup can be made or under ASan (its
+ * shadow memory counts against the limit); `check` looks at the child's report.
+ */
+function cgroupTest(what: string, title: string, script: string, check: (report: HostileReport) => void = () => {}): void {
   const probe = underAsan ? { reason: 'under ASan (its shadow memory counts against the limit)' } : memoryCgroup(512 << 20);
   probe.remove?.(); // a probe: the test makes its own
-  test.skipIf(noteSkip(probe.dir === undefined, 'memory-safety: async calls past a memory limit', probe.reason ?? ''))(
-    `200 async calls of a 16 MiB tensor under a 512 MiB limit: the ones that fit settle with the sync call's bits, the rest are refused, the process goes on${probe.dir ? '' : ` (skipped: ${probe.reason})`}`,
+  test.skipIf(noteSkip(probe.dir === undefined, `memory-safety: ${what}`, probe.reason ?? ''))(
+    `${title}${probe.dir ? '' : ` (skipped: ${probe.reason})`}`,
     () => {
       const cgroup = memoryCgroup(512 << 20);
       expect(cgroup.reason).toBeUndefined();
       try {
-        const report = runHostile('overcommit.cjs', { SQEX_SEED: seed() }, 120_000, cgroup.dir!) as HostileReport & { fulfilled: number; refused: number };
-        expect(report.fulfilled).toBeGreaterThan(0);
-        expect(report.refused).toBeGreaterThan(0);
+        check(runHostile(script, { SQEX_SEED: seed(), SQEX_CGROUP_DIR: cgroup.dir! }, 120_000, cgroup.dir!));
       } finally {
         cgroup.remove?.();
       }
     },
     120_000,
+  );
+}
+
+describe('async calls queued past the memory the system has (child process in a memory cgroup)', () => {
+  // Before, overcommit let every call stage its copies and the OOM killer ended the process
+  // (exit 137); now the calls past what fits are refused with ERR_SQEX_OUT_OF_MEMORY.
+  cgroupTest(
+    'async calls past a memory limit',
+    "200 async calls of a 16 MiB tensor under a 512 MiB limit: the ones that fit settle with the sync call's bits, the rest are refused, the process goes on",
+    'overcommit.cjs',
+    (report) => {
+      expect(report.fulfilled).toBeGreaterThan(0);
+      expect(report.refused).toBeGreaterThan(0);
+    },
   );
 });
 
 describe("CPU CBAM's spatial maps past the memory the system has (child process in a memory cgroup)", () => {
-  const probe = underAsan ? { reason: 'under ASan (its shadow memory counts against the limit)' } : memoryCgroup(512 << 20);
-  probe.remove?.();
-  test.skipIf(noteSkip(probe.dir === undefined, "memory-safety: CBAM's maps past a memory limit", probe.reason ?? ''))(
-    `under a 512 MiB limit, 1x1x4096x4096 (400 MiB of maps and output) right after 50 small calls: refused, out untouched; 1x1x2048x4096 refused while 256 MiB more are held and run at once when they are freed (a new reading, not the kept one)${probe.dir ? '' : ` (skipped: ${probe.reason})`}`,
-    () => {
-      const cgroup = memoryCgroup(512 << 20);
-      expect(cgroup.reason).toBeUndefined();
-      try {
-        const report = runHostile('cbam-maps.cjs', { SQEX_SEED: seed() }, 120_000, cgroup.dir!) as HostileReport & { refused: number };
-        expect(report.refused).toBe(5);
-        // Under 100 ms (a few ms on an idle machine) the call after the free could only run on a
-        // new reading; on a loaded machine the holder's exit can take longer, and the check then
-        // shows only that the call runs.
-        console.log(`cbam-maps: the call after the free came ${(report.msAfterReading as number).toFixed(1)} ms after the refused one's reading`);
-      } finally {
-        cgroup.remove?.();
-      }
-    },
-    120_000,
+  cgroupTest(
+    "CBAM's maps past a memory limit",
+    'under a 512 MiB limit, 1x1x4096x4096 (400 MiB of maps and output) right after 50 small calls: refused, out untouched; ' +
+      '1x1x2048x4096 refused while 256 MiB more are held, and run once they are freed; 1x1x2048x2048 refused once all but ~48 MiB are taken',
+    'cbam-maps.cjs',
+    (report) => expect(report.refused).toBe(5),
   );
 });
 
 describe('memory taken right after a reading of what the system has (child process in a memory cgroup)', () => {
-  const probe = underAsan ? { reason: 'under ASan (its shadow memory counts against the limit)' } : memoryCgroup(512 << 20);
-  probe.remove?.();
-  test.skipIf(noteSkip(probe.dir === undefined, 'memory-safety: memory taken after a reading', probe.reason ?? ''))(
-    `the cgroup's limit lowered just after a small call: the next CBAM call and staged call past it are refused, not OOM-killed${probe.dir ? '' : ` (skipped: ${probe.reason})`}`,
-    () => {
-      const cgroup = memoryCgroup(512 << 20);
-      expect(cgroup.reason).toBeUndefined();
-      try {
-        runHostile('memory-taken.cjs', { SQEX_SEED: seed(), SQEX_CGROUP_DIR: cgroup.dir! }, 120_000, cgroup.dir!);
-      } finally {
-        cgroup.remove?.();
-      }
-    },
-    120_000,
+  cgroupTest(
+    'memory taken after a reading',
+    "the cgroup's limit lowered just after a small call: the next CBAM call and staged call past it are refused, not OOM-killed",
+    'memory-taken.cjs',
   );
 });
 

@@ -721,13 +721,15 @@ describe('what the package publishes cannot be changed from outside', () => {
 // From a newcomer's review (2026-12-01): a torchvision MobileNetV3 SE loaded without its gate was
 // 0.09 away from torch with no word said; `inspect` knew (the names), fromStateDict did not say.
 describe('SEBlock.fromStateDict warns when the names suggest options it was not given (child process)', () => {
+  // A torchvision SqueezeExcitation state dict st under prefix p named as in MobileNetV3, for the child scripts.
+  const MOBILENET_V3_SE = `const C = 16, S = 8, p = 'features.1.block.1';
+      const st = { [p + '.fc1.weight']: { shape: [S, C, 1, 1], data: new Float32Array(S * C) }, [p + '.fc1.bias']: { shape: [S], data: new Float32Array(S) },
+                   [p + '.fc2.weight']: { shape: [C, S, 1, 1], data: new Float32Array(S * C) }, [p + '.fc2.bias']: { shape: [C], data: new Float32Array(C) } };`;
   test('features.N.block.M without gate: one SQEX_STATE_DICT_OPTIONS warning; with gate given: none', () => {
     const dist = new URL('../dist/index.js', import.meta.url).pathname;
     const script = `
       const { SEBlock } = require(${JSON.stringify(dist)});
-      const C = 16, S = 8, p = 'features.1.block.1';
-      const st = { [p + '.fc1.weight']: { shape: [S, C, 1, 1], data: new Float32Array(S * C) }, [p + '.fc1.bias']: { shape: [S], data: new Float32Array(S) },
-                   [p + '.fc2.weight']: { shape: [C, S, 1, 1], data: new Float32Array(S * C) }, [p + '.fc2.bias']: { shape: [C], data: new Float32Array(C) } };
+      ${MOBILENET_V3_SE}
       const warnings = [];
       process.on('warning', (w) => warnings.push({ code: w.code, message: w.message }));
       const kind = 'torchvision.SqueezeExcitation';
@@ -753,9 +755,7 @@ describe('SEBlock.fromStateDict warns when the names suggest options it was not 
     const dist = new URL('../dist/index.js', import.meta.url).pathname;
     const script = `
       const { attentionWeightsFromStateDict, findAttentionModules } = require(${JSON.stringify(dist)});
-      const C = 16, S = 8, p = 'features.1.block.1';
-      const st = { [p + '.fc1.weight']: { shape: [S, C, 1, 1], data: new Float32Array(S * C) }, [p + '.fc1.bias']: { shape: [S], data: new Float32Array(S) },
-                   [p + '.fc2.weight']: { shape: [C, S, 1, 1], data: new Float32Array(S * C) }, [p + '.fc2.bias']: { shape: [C], data: new Float32Array(C) } };
+      ${MOBILENET_V3_SE}
       const warnings = [];
       process.on('warning', (w) => warnings.push({ code: w.code, message: w.message }));
       const m = findAttentionModules(st).find((f) => f.prefix === p);
@@ -784,9 +784,7 @@ describe('SEBlock.fromStateDict warns when the names suggest options it was not 
     const dist = new URL('../dist/index.js', import.meta.url).pathname;
     const script = `
       const { SEBlock } = require(${JSON.stringify(dist)});
-      const C = 16, S = 8, p = 'features.1.block.1';
-      const st = { [p + '.fc1.weight']: { shape: [S, C, 1, 1], data: new Float32Array(S * C) }, [p + '.fc1.bias']: { shape: [S], data: new Float32Array(S) },
-                   [p + '.fc2.weight']: { shape: [C, S, 1, 1], data: new Float32Array(S * C) }, [p + '.fc2.bias']: { shape: [C], data: new Float32Array(C) } };
+      ${MOBILENET_V3_SE}
       process.emitWarning = ${mode === 'deleted' ? 'undefined' : "() => { throw new Error('emitWarning boom'); }"};
       const b = SEBlock.fromStateDict(st, p, { kind: 'torchvision.SqueezeExcitation' });
       console.log(JSON.stringify({ channels: b.channels, y: Array.from(b.forward(new Float32Array(C).fill(1), [1, C, 1, 1])).slice(0, 2) }));`;
