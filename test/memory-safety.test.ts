@@ -86,20 +86,27 @@ describe('host memory runs out (child process)', () => {
 });
 
 /**
- * A test that runs hostile/<script> in a fresh 512 MiB memory cgroup (its folder in
+ * A test that runs hostile/<script> in a fresh memory cgroup of limitMiB (its folder in
  * SQEX_CGROUP_DIR), skipped with the reason where no such cgroup can be made or under ASan (its
  * shadow memory counts against the limit); `check` looks at the child's report.
  */
-function cgroupTest(what: string, title: string, script: string, check: (report: HostileReport) => void = () => {}): void {
-  const probe = underAsan ? { reason: 'under ASan (its shadow memory counts against the limit)' } : memoryCgroup(512 << 20);
+function cgroupTest(
+  what: string,
+  title: string,
+  script: string,
+  check: (report: HostileReport) => void = () => {},
+  env: Record<string, string> = {},
+  limitMiB = 512,
+): void {
+  const probe = underAsan ? { reason: 'under ASan (its shadow memory counts against the limit)' } : memoryCgroup(limitMiB << 20);
   probe.remove?.(); // a probe: the test makes its own
   test.skipIf(noteSkip(probe.dir === undefined, `memory-safety: ${what}`, probe.reason ?? ''))(
     `${title}${probe.dir ? '' : ` (skipped: ${probe.reason})`}`,
     () => {
-      const cgroup = memoryCgroup(512 << 20);
+      const cgroup = memoryCgroup(limitMiB << 20);
       expect(cgroup.reason).toBeUndefined();
       try {
-        check(runHostile(script, { SQEX_SEED: seed(), SQEX_CGROUP_DIR: cgroup.dir! }, 120_000, cgroup.dir!));
+        check(runHostile(script, { SQEX_SEED: seed(), SQEX_CGROUP_DIR: cgroup.dir!, ...env }, 120_000, cgroup.dir!));
       } finally {
         cgroup.remove?.();
       }
@@ -138,6 +145,21 @@ describe('memory taken right after a reading of what the system has (child proce
     "the cgroup's limit lowered just after a small call: the next CBAM call and staged call past it are refused, not OOM-killed",
     'memory-taken.cjs',
   );
+});
+
+describe('two threads whose calls fit one at a time (child process in a memory cgroup)', () => {
+  for (const guard of ['cbam', 'staging'] as const) {
+    cgroupTest(
+      `concurrent ${guard === 'cbam' ? 'CBAM calls' : 'staged calls'}`,
+      guard === 'cbam'
+        ? 'two Workers make a 48 MiB CPU CBAM call at once with 88 MiB left: one runs, the other is refused, the process goes on'
+        : 'two Workers stage an in-place 192 MiB SE call at once with 340 MiB left: one runs, the other is refused, the process goes on',
+      'guards-concurrent.cjs',
+      (report) => expect(report.refused).toBeLessThanOrEqual(1),
+      { SQEX_GUARD: guard },
+      1024,
+    );
+  }
 });
 
 describe('seeded fuzz (child process)', () => {

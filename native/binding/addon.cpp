@@ -116,8 +116,14 @@ Napi::Value CpuForwardAsync(const Napi::CallbackInfo& info) {
     }
     // Says that the op ran here: lib/event-loop-turn.ts lets the event loop turn before such calls
     // settle once they have held this thread long enough (staged calls settle from libuv already).
+    // Best effort: a promise hook can have made the promise non-extensible (a review); the call has
+    // run and written its outputs, so it must not fail for want of the mark (lib/ then takes no turn).
     Napi::Promise promise = deferred.Promise();
-    SetOwn(promise, "ranOnCaller", true);
+    napi_property_descriptor mark = {"ranOnCaller", nullptr, nullptr, nullptr, nullptr, Napi::Boolean::New(env, true), napi_enumerable, nullptr};
+    if (napi_define_properties(env, promise, 1, &mark) != napi_ok) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
     return promise;
   }
   auto call = std::make_shared<StagedHostCall>(env, a, p);

@@ -54,8 +54,9 @@ void StagedHostCall::ThrowStagingError(const Napi::Env& env, const std::string& 
 
 float* StagedHostCall::StageInput(const Napi::Env& env, const char* what, const float* src, size_t elems) {
   const double bytes = static_cast<double>(elems) * sizeof(float);
+  UnwrittenReservation until_copied;  // released once the copy has touched the block's pages
   try {
-    owned_.push_back(AcquireStaging(elems));
+    owned_.push_back(AcquireStaging(elems, &until_copied));
   } catch (const std::bad_alloc&) {
     ThrowStagingError(env, std::string("the staging copy of ") + what, bytes);
   }

@@ -263,12 +263,15 @@ StagingBlock AllocateFresh(size_t bytes, bool counted_here) {
 size_t BlockBytes(size_t elems) { return RoundBytes(elems * sizeof(float) + (elems == 0 ? 1 : 0)); }
 }  // namespace
 
-StagingBlock AcquireStaging(size_t elems) {
+StagingBlock AcquireStaging(size_t elems, UnwrittenReservation* until_filled) {
   const size_t bytes = BlockBytes(elems);
   // A cached block's pages are already the process's: it needs no new memory.
   if (StagingBlock cached = TakeCached(bytes)) return cached;
-  ReserveFreshOrThrow(bytes, /*unwritten=*/false);
-  return AllocateFresh(bytes, /*counted_here=*/true);
+  ReserveFreshOrThrow(bytes, /*unwritten=*/true);
+  UnwrittenReservation counted(bytes, UnwrittenReservation::Counted{});  // released if the allocation fails
+  StagingBlock block = AllocateFresh(bytes, /*counted_here=*/true);
+  *until_filled = std::move(counted);
+  return block;
 }
 
 UnwrittenReservation ReserveStaging(size_t elems) {

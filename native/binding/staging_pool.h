@@ -36,8 +36,12 @@ class UnwrittenReservation;
 // at once. Thread-safe. A fresh block (no cached one fits) must fit in the memory available, less
 // a 128 MiB margin for the rest of the process, beside the unwritten bytes of calls in flight,
 // else StagingRefused. Blocks of 1 MiB and more are mapped from the system and given back to it
-// when freed. Throws std::bad_alloc when the allocation itself fails.
-StagingBlock AcquireStaging(size_t elems);
+// when freed. Throws std::bad_alloc when the allocation itself fails. A fresh block counts as
+// unwritten until *until_filled is released, which the caller does once it has filled the block:
+// until its pages are touched, a reading of the available memory by another thread does not see
+// them (a review: two Workers staging 256 MiB each both fitted, and the OOM killer ended the
+// process).
+StagingBlock AcquireStaging(size_t elems, UnwrittenReservation* until_filled);
 
 // An output's block is taken when its call's work starts (AcquireReserved), not when the call is
 // made, so that calls waiting their turn (async_worker.h) hold no output memory and a running one
@@ -66,6 +70,7 @@ class UnwrittenReservation {
 
  private:
   friend UnwrittenReservation ReserveStaging(size_t elems);
+  friend StagingBlock AcquireStaging(size_t elems, UnwrittenReservation* until_filled);
   struct Counted {};
   UnwrittenReservation(size_t bytes, Counted) : bytes_(bytes) {}  // already counted
   size_t bytes_ = 0;

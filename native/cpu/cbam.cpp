@@ -4,11 +4,13 @@
 // of x * s -> k x k conv + gate -> y = (x * s) * g. x1 = x * s is never stored: the last pass
 // recomputes it, which costs no more traffic than writing and re-reading it, and keeps y == x safe.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <new>
+#include <string>
 #include <vector>
 
 #include "common.h"
@@ -25,8 +27,29 @@ namespace {
 
 constexpr int64_t kBytesPerTask = 96 << 10;
 
-// The spatial maps and output from which a call asks the system what memory it has (below).
+// The spatial maps and output from which a call asks the system what memory it has (below), and
+// what it keeps for the rest of the process then.
 constexpr int64_t kGuardFromBytes = int64_t(4) << 20;
+constexpr int64_t kGuardMargin = int64_t(32) << 20;
+
+// Maps and output of the CBAM calls running now (all threads), and of those made since the last
+// reading of the available memory.
+std::atomic<int64_t> g_running_bytes{0};
+std::atomic<int64_t> g_unchecked_bytes{0};
+
+// A call's bytes among g_running_bytes while it lives.
+class GuardedBytes {
+ public:
+  explicit GuardedBytes(int64_t bytes) : bytes_(bytes), before_(g_running_bytes.fetch_add(bytes, std::memory_order_relaxed)) {}
+  ~GuardedBytes() { g_running_bytes.fetch_sub(bytes_, std::memory_order_relaxed); }
+  GuardedBytes(const GuardedBytes&) = delete;
+  GuardedBytes& operator=(const GuardedBytes&) = delete;
+  // The other calls' bytes when this one started.
+  int64_t others() const { return before_; }
+
+ private:
+  int64_t bytes_, before_;
+};
 
 // Tasks per parallel phase: up to kTasksPerThread per thread so a descheduled thread's share
 // can be taken over (each thread's home range stays contiguous and identical across phases).
@@ -504,24 +527,38 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
   // in flight grow with H*W, unlike the rest of the scratch: refuse a call whose maps the system
   // cannot hold, with a coded error, before the OOM killer ends the process (an attack: one
   // 1x1x32768x32768 call asked for 20 GB on a 23 GB machine and was killed).
+  const int64_t in_flight = (whole > 0 ? std::min<int64_t>(threads, whole) : 0) + (rest > 0 ? nb_max : 0);
+  const int64_t map_bytes = in_flight * hw * int64_t(2 * sizeof(double) + sizeof(float));
+  // y counted too: a new result's pages (or out's, untouched so far) fault in as it is written.
+  const int64_t y_bytes = n_total * sample_bytes;
+  const int64_t need = map_bytes + y_bytes;
+  // Counted among the running calls' until this one returns: each call is judged beside what the
+  // others may still touch (a review: two Workers' calls each fitted alone, and together the OOM
+  // killer ended the process).
+  const GuardedBytes running(need);
   {
-    const int64_t in_flight = (whole > 0 ? std::min<int64_t>(threads, whole) : 0) + (rest > 0 ? nb_max : 0);
-    const int64_t map_bytes = in_flight * hw * int64_t(2 * sizeof(double) + sizeof(float));
-    // y counted too: a new result's pages (or out's, untouched so far) fault in as it is written.
-    const int64_t y_bytes = n_total * sample_bytes;
-    // Read (tens of microseconds: /proc and the cgroup's files) only for a call of 4 MiB or more,
-    // whose op takes long enough that the reading costs it a few percent at most; a smaller one
-    // risks what any allocation of its size does (CBAM 1x4x1x1 took 19 us a call, 18 of them this
-    // reading: NOTES-cpu.md item 80). Never a reading kept from an earlier call: memory taken
-    // meanwhile, by this process or another, let a call through that was then OOM-killed (a review
-    // of a first form that kept one for 100 ms).
-    const int64_t available = map_bytes + y_bytes >= kGuardFromBytes ? available_memory_bytes() : -1;
-    if (available >= 0 && map_bytes + y_bytes > available) {
-      char what[240];
-      std::snprintf(what, sizeof what,
-                    "CBAM's spatial maps on the CPU, %.1f MiB (20 bytes a pixel), which with the output's %.1f MiB is more than the %.1f MiB the system has available",
-                    double(map_bytes) / 1048576.0, double(y_bytes) / 1048576.0, double(available) / 1048576.0);
-      return Status::Error(StatusCode::OutOfMemory, what);
+    // Read (tens of microseconds: /proc and the cgroup's files) for a call that, with the others
+    // running, comes to 4 MiB or more, or once this thread's and others' smaller calls since the
+    // last reading have come to that much (results kept alive add up: a review's 4 MB calls with
+    // kept results were refused at call 355 when every call read, and OOM-killed when calls under
+    // 4 MiB did not count); not for each small call (CBAM 1x4x1x1 took 19 us a call, 18 of them
+    // this reading: NOTES-cpu.md item 80). Never a reading kept from an earlier call: memory taken
+    // meanwhile let a call through that was then OOM-killed (a review of a first form).
+    const int64_t others = running.others();
+    const bool due = need + others >= kGuardFromBytes || g_unchecked_bytes.fetch_add(need, std::memory_order_relaxed) + need >= kGuardFromBytes;
+    if (due) {
+      g_unchecked_bytes.store(0, std::memory_order_relaxed);
+      const int64_t available = available_memory_bytes();
+      // kGuardMargin: left to the rest of the process (its scratch, the JS heap) and the kernel.
+      if (available >= 0 && need + others + kGuardMargin > available) {
+        char what[320];
+        std::snprintf(what, sizeof what,
+                      "CBAM's spatial maps on the CPU, %.1f MiB (20 bytes a pixel), which with the output's %.1f MiB%s is more than the %.1f MiB the system has available (less %d MiB kept for the rest of the process)",
+                      double(map_bytes) / 1048576.0, double(y_bytes) / 1048576.0,
+                      others > 0 ? (std::string(" and ") + std::to_string(int64_t(double(others) / 1048576.0 + 0.5)) + " MiB of other CBAM calls running").c_str() : "",
+                      double(available) / 1048576.0, int(kGuardMargin >> 20));
+        return Status::Error(StatusCode::OutOfMemory, what);
+      }
     }
   }
 

@@ -24,7 +24,7 @@ const expected = sqex.cbamForward(xs, small, w, { device: 'cpu' });
 
 let refusedAfterSmall = 0;
 for (let round = 0; round < 5; round++) {
-  // Small calls first: each one judged against the last reading, which they leave in place.
+  // Small calls first (too small to read on their own), then the large one, which reads.
   for (let i = 0; i < 50; i++) check(sameBits(sqex.cbamForward(xs, small, w, { device: 'cpu' }), expected), 'a small call between the large ones');
   let err = null;
   try {

@@ -28,7 +28,7 @@ const x = new Float32Array(1024 * 2048).fill(0.3);
 const out = new Float32Array(1024 * 2048).fill(1234.5);
 
 (async () => {
-  // CBAM (sync): a small call reads, the limit drops to 24 MiB over what is used, the 48 MiB call.
+  // CBAM (sync): a small call, the limit drops to 24 MiB over what is used, the 48 MiB call (which reads).
   sqex.cbamForward(xs, small, wc, { device: 'cpu' });
   lowerLimitTo(24 * MiB);
   let e = null;
@@ -41,7 +41,7 @@ const out = new Float32Array(1024 * 2048).fill(1234.5);
   check(out[0] === 1234.5, 'the refused CBAM call wrote nothing');
   fs.writeFileSync(limitFile, String(512 * MiB));
 
-  // The async staging (SE, offload 'always'): a small staged call reads, the limit drops to 64 MiB
+  // The async staging (SE, offload 'always'): a small staged call (which reads), the limit drops to 64 MiB
   // over what is used (the staging keeps 128 MiB for the rest of the process), the 16 MiB call.
   await sqex.seForwardAsync(xs, small, ws, { device: 'cpu', offload: 'always' });
   lowerLimitTo(64 * MiB);
