@@ -39,8 +39,8 @@ struct Pool {
   std::mutex mutex;
   std::vector<Cached> free;
   size_t cached_bytes = 0;
-  // Output blocks and result arrays of calls in flight, reserved and not yet written: the system's
-  // available memory does not count them yet.
+  // Output blocks and result arrays of calls in flight, reserved and not yet written, and input
+  // blocks not yet copied into: the system's available memory does not count them yet.
   size_t unwritten_bytes = 0;
   // The last reading of the available memory, when it was taken, and the bytes allocated fresh
   // since: reading it costs 20-120 us (/proc/meminfo and the cgroup files), more than staging a

@@ -10,7 +10,6 @@
 #include <cstdio>
 #include <memory>
 #include <new>
-#include <string>
 #include <vector>
 
 #include "common.h"
@@ -551,12 +550,14 @@ Status cbam_forward_cpu(const OpParams& p, const Weights& wt, const Tensors& t) 
       const int64_t available = available_memory_bytes();
       // kGuardMargin: left to the rest of the process (its scratch, the JS heap) and the kernel.
       if (available >= 0 && need + others + kGuardMargin > available) {
+        char running_text[80] = "";
+        if (others > 0)
+          std::snprintf(running_text, sizeof running_text, " and %.0f MiB of other CBAM calls running", double(others) / 1048576.0);
         char what[320];
         std::snprintf(what, sizeof what,
                       "CBAM's spatial maps on the CPU, %.1f MiB (20 bytes a pixel), which with the output's %.1f MiB%s is more than the %.1f MiB the system has available (less %d MiB kept for the rest of the process)",
-                      double(map_bytes) / 1048576.0, double(y_bytes) / 1048576.0,
-                      others > 0 ? (std::string(" and ") + std::to_string(int64_t(double(others) / 1048576.0 + 0.5)) + " MiB of other CBAM calls running").c_str() : "",
-                      double(available) / 1048576.0, int(kGuardMargin >> 20));
+                      double(map_bytes) / 1048576.0, double(y_bytes) / 1048576.0, running_text, double(available) / 1048576.0,
+                      int(kGuardMargin >> 20));
         return Status::Error(StatusCode::OutOfMemory, what);
       }
     }
