@@ -725,24 +725,34 @@ describe('SEBlock.fromStateDict warns when the names suggest options it was not 
   const MOBILENET_V3_SE = `const C = 16, S = 8, p = 'features.1.block.1';
       const st = { [p + '.fc1.weight']: { shape: [S, C, 1, 1], data: new Float32Array(S * C) }, [p + '.fc1.bias']: { shape: [S], data: new Float32Array(S) },
                    [p + '.fc2.weight']: { shape: [C, S, 1, 1], data: new Float32Array(S * C) }, [p + '.fc2.bias']: { shape: [C], data: new Float32Array(C) } };`;
-  test('features.N.block.M without gate: one SQEX_STATE_DICT_OPTIONS warning; with gate given: none', () => {
-    const dist = new URL('../dist/index.js', import.meta.url).pathname;
+  const DIST = new URL('../dist/index.js', import.meta.url).pathname;
+  /**
+   * Runs `body` in a child process with the package's `names`, the state dict above and the process
+   * warnings collected in `warnings`; returns what it printed last, parsed.
+   */
+  function inChild(names: string, body: string): Record<string, unknown> & { warnings: { code: string; message: string }[] } {
     const script = `
-      const { SEBlock } = require(${JSON.stringify(dist)});
+      const { ${names} } = require(${JSON.stringify(DIST)});
       ${MOBILENET_V3_SE}
       const warnings = [];
       process.on('warning', (w) => warnings.push({ code: w.code, message: w.message }));
-      const kind = 'torchvision.SqueezeExcitation';
+      ${body}`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    return JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
+  }
+  test('features.N.block.M without gate: one SQEX_STATE_DICT_OPTIONS warning; with gate given: none', () => {
+    const out = inChild(
+      'SEBlock',
+      `const kind = 'torchvision.SqueezeExcitation';
       SEBlock.fromStateDict(st, p, { kind, gate: 'sigmoid' });
       setImmediate(() => {
         const given = warnings.length;
         SEBlock.fromStateDict(st, p, { kind });
         SEBlock.fromStateDict(st, p, { kind });
         setImmediate(() => console.log(JSON.stringify({ given, warnings })));
-      });`;
-    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as { given: number; warnings: { code: string; message: string }[] };
+      });`,
+    );
     expect(out.given).toBe(0);
     expect(out.warnings).toHaveLength(1);
     expect(out.warnings[0]).toMatchObject({ code: 'SQEX_STATE_DICT_OPTIONS', message: expect.stringContaining("pass { gate: 'hardsigmoid' }") });
@@ -752,23 +762,17 @@ describe('SEBlock.fromStateDict warns when the names suggest options it was not 
   // prefix) spread into attentionWeightsFromStateDict threw "unknown key gate", and without them its
   // result's gate was 'sigmoid' with no warning (1.5% off torch's MobileNetV3 SE).
   test('attentionWeightsFromStateDict takes the options findAttentionModules gives, and warns as fromStateDict does without them', () => {
-    const dist = new URL('../dist/index.js', import.meta.url).pathname;
-    const script = `
-      const { attentionWeightsFromStateDict, findAttentionModules } = require(${JSON.stringify(dist)});
-      ${MOBILENET_V3_SE}
-      const warnings = [];
-      process.on('warning', (w) => warnings.push({ code: w.code, message: w.message }));
-      const m = findAttentionModules(st).find((f) => f.prefix === p);
+    const out = inChild(
+      'attentionWeightsFromStateDict, findAttentionModules',
+      `const m = findAttentionModules(st).find((f) => f.prefix === p);
       const withOptions = attentionWeightsFromStateDict(st, p, { kind: m.kind, ...m.options });
       const overridden = attentionWeightsFromStateDict(st, p, { kind: m.kind, activation: 'silu', gate: 'sigmoid' });
       setImmediate(() => {
         const given = warnings.length;
         const bare = attentionWeightsFromStateDict(st, p, { kind: m.kind });
         setImmediate(() => console.log(JSON.stringify({ options: m.options, withOptions: [withOptions.activation, withOptions.gate], overridden: [overridden.activation, overridden.gate], bare: [bare.activation, bare.gate], given, warnings })));
-      });`;
-    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, unknown> & { warnings: { code: string; message: string }[] };
+      });`,
+    );
     expect(out.options).toEqual({ gate: 'hardsigmoid' });
     expect(out.withOptions).toEqual(['relu', 'hardsigmoid']);
     expect(out.overridden).toEqual(['silu', 'sigmoid']);
@@ -781,9 +785,8 @@ describe('SEBlock.fromStateDict warns when the names suggest options it was not 
   // An attack (2026-12-03): process.emitWarning replaced by one that throws (or deleted) after the
   // package loaded made fromStateDict throw that uncoded error, losing a block that had loaded.
   test.each(['replaced by one that throws', 'deleted'])('with process.emitWarning %s, the block loads anyway', (mode) => {
-    const dist = new URL('../dist/index.js', import.meta.url).pathname;
     const script = `
-      const { SEBlock } = require(${JSON.stringify(dist)});
+      const { SEBlock } = require(${JSON.stringify(DIST)});
       ${MOBILENET_V3_SE}
       process.emitWarning = ${mode === 'deleted' ? 'undefined' : "() => { throw new Error('emitWarning boom'); }"};
       const b = SEBlock.fromStateDict(st, p, { kind: 'torchvision.SqueezeExcitation' });
