@@ -186,7 +186,12 @@ void StatusWorker::StartNextHostCall(const Napi::Env& env, int lane) {
       calls.running = true;
       return;
     }
+    // The lane reads as busy while the refused call rejects: a rejection can run JS (a promise
+    // hook), and a call it makes on this lane must wait here, not start beside the one this loop
+    // may queue next (a review, 2026-12-05).
+    calls.running = true;
     static_cast<StatusWorker*>(next.get())->RejectUnqueued(env);
+    calls.running = false;
   }
 }
 

@@ -4,6 +4,7 @@
 #include "binding/result_array.h"
 
 #include <cmath>
+#include <limits>
 #include <string>
 
 namespace sqex::binding {
@@ -70,8 +71,14 @@ ParsedCfg ParseCfg(const Napi::Env& env, const Napi::Value& value) {
   p.out_act = static_cast<OutAct>(CfgInt(env, c, kOutAct, 0, 1));
   p.eca_k = static_cast<int>(CfgInt(env, c, kEcaK, 0, 1 << 20));
   p.spatial_k = static_cast<int>(CfgInt(env, c, kSpatialK, 0, 1 << 12));
-  p.spatial_bias = static_cast<float>(c[kSpatialBias]);
-  // spatialBias may be NaN or ±Inf: a folded BatchNorm bias that PyTorch would propagate.
+  // spatialBias may be NaN or ±Inf: a folded BatchNorm bias that PyTorch would propagate. lib/
+  // passes a float32's value; a finite double past float's range would make the conversion
+  // undefined behaviour (a review), so the binding refuses it.
+  const double spatial_bias = c[kSpatialBias];
+  if (std::isfinite(spatial_bias) && std::fabs(spatial_bias) > static_cast<double>(std::numeric_limits<float>::max())) {
+    ThrowRange(env, "spatialBias must be a float32 value (NaN and ±Inf allowed)");
+  }
+  p.spatial_bias = static_cast<float>(spatial_bias);
   p.dtype = static_cast<DType>(CfgInt(env, c, kDType, 0, 2));
   out.device = static_cast<int>(CfgInt(env, c, kDevice, 0, (1 << 16) - 1));  // as DeviceArg: [0, 65535]
 

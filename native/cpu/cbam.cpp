@@ -161,8 +161,9 @@ void spatial_rows_direct_nonfinite(const double* mean, const double* mx, const f
           const int64_t base = (int64_t(ch) * k + ky) * k;
           const int64_t end = std::min(kx1, stop - base);
           if (end <= kx0) break;
-          const double* src = in + (oy + ky - pad) * w + (ox - pad);
-          for (int64_t kx = kx0; kx < end; ++kx) v += double(wk[base + kx]) * src[kx];
+          // An index, not a pointer moved before the map's start (ox - pad < 0 at the left edge).
+          const int64_t src = (oy + ky - pad) * w + (ox - pad);
+          for (int64_t kx = kx0; kx < end; ++kx) v += double(wk[base + kx]) * in[src + kx];
           if (end < kx1) break;
         }
       }
@@ -193,8 +194,7 @@ void spatial_rows_direct(const double* mean, const double* mx, const float* wk, 
           const double wv = wk[(ch * k + ky) * k + kx];
           const int64_t dx = kx - pad;
           const int64_t lo = std::max<int64_t>(0, -dx), hi = std::min<int64_t>(w, w - dx);
-          const double* src = row + dx;
-          for (int64_t ox = lo; ox < hi; ++ox) out[ox] += wv * src[ox];
+          for (int64_t ox = lo; ox < hi; ++ox) out[ox] += wv * row[ox + dx];  // row + dx may precede the map
         }
       }
     }
