@@ -89,7 +89,8 @@ function inspect(file, json) {
   if (found.length === 0) {
     lines.push(
       'Recognised: the weights of timm SEModule, EffectiveSEModule, SqueezeExcite (EfficientNet/MobileNet blocks), EcaModule, CbamModule',
-      'and torchvision SqueezeExcitation, under any prefix (README, "Loading PyTorch checkpoints").',
+      'and torchvision SqueezeExcitation, under any prefix (README, "Loading PyTorch checkpoints"); an EcaModule',
+      "or EffectiveSEModule saved alone (its one tensor at the root) is not listed: load it with fromStateDict and prefix ''.",
     );
   }
   if (found.length > 0) {

@@ -68,7 +68,7 @@ export interface SEBlockForwardOptions {
   /**
    * cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
-   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
+   * CUDA when CUDA is usable (the CPU otherwise); omit it to run there on the CPU. On the CPU its value is checked (2n refused) and otherwise ignored.
    */
   stream?: bigint | undefined;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
@@ -101,7 +101,7 @@ export interface ECABlockForwardOptions {
   /**
    * cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
-   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
+   * CUDA when CUDA is usable (the CPU otherwise); omit it to run there on the CPU. On the CPU its value is checked (2n refused) and otherwise ignored.
    */
   stream?: bigint | undefined;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
@@ -130,7 +130,7 @@ export interface CBAMBlockForwardOptions {
   /**
    * cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
-   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
+   * CUDA when CUDA is usable (the CPU otherwise); omit it to run there on the CPU. On the CPU its value is checked (2n refused) and otherwise ignored.
    */
   stream?: bigint | undefined;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
@@ -155,7 +155,7 @@ export interface BlockEitherForwardOptions {
   /**
    * cudaStream_t (bigint; a live stream of this process: CUDA cannot check a handle) of a CUDA block; default 0n; not cudaStreamPerThread (2n). Given with a
    * host x to a block built with plain 'auto' (any value, 0n included), it sends that call to
-   * CUDA; omit it to run there on the CPU. Ignored on the CPU.
+   * CUDA when CUDA is usable (the CPU otherwise); omit it to run there on the CPU. On the CPU its value is checked (2n refused) and otherwise ignored.
    */
   stream?: bigint | undefined;
   /** Async CPU calls over a host x; ignored for a DeviceTensor x. See {@link Offload}. */

@@ -193,7 +193,11 @@ function efficientNetFamily(prefix: string, shapes: ReadonlyMap<string, readonly
  * consistent shapes: `P.channel.fc1/fc2` + `P.spatial.conv.conv` [1, 2, k, k] (CbamModule),
  * `P.conv_reduce/conv_expand` (EfficientNet SqueezeExcite), `P.fc1/fc2` as 1×1 convs [rd, C, 1, 1]
  * and [C, rd, 1, 1] (SEModule or torchvision SqueezeExcitation: same tensors), `P.fc` [C, C, 1, 1]
- * alone with its bias (EffectiveSEModule), `P.conv.weight` [1, 1, k] alone (EcaModule). Linear
+ * alone with its bias (EffectiveSEModule), `P.conv.weight` [1, 1, k] alone (EcaModule). Those two
+ * are not listed at the root (P = '': a module saved alone), where a lone `fc.weight` or
+ * `conv.weight` is too common a name to call attention; ECABlock.fromStateDict(st, '', { kind:
+ * 'timm.EcaModule' }) and SEBlock.fromStateDict(st, '', { kind: 'timm.EffectiveSEModule' }) load
+ * them there. Linear
  * MLPs (2-D fc1/fc2, as in transformers) are not 1×1 convs and are not listed, nor are 1×1-conv
  * MLPs that widen (hidden > C: ConvNeXt conv_mlp, FastViT, MobileViTv2); fc1/fc2 with another layer
  * under P (timm GlobalContext's ConvMlp: a norm between them) are listed with kind null. Where the surrounding

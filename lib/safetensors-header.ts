@@ -116,7 +116,7 @@ export function isSafetensorsDType(name: unknown): name is SafetensorsDType {
  * - 'header-json': not JSON, or JSON the reference's serde_json refuses (a leading BOM, a lone
  *   surrogate escape in a name);
  * - 'header-structure': JSON, but not { name: { dtype, shape, data_offsets } } and a string map
- *   "__metadata__" (numbers not written as plain integers, nesting past 128 included);
+ *   "__metadata__" (numbers not written as plain integers, nesting past 127 levels included);
  * - 'duplicate-name': a name (or a key of one entry) appears twice;
  * - 'dtype': a dtype the format does not define;
  * - 'overflow': the shape's element count or byte count is not representable (u64);

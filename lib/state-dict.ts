@@ -74,7 +74,8 @@ export interface StateDictMapOptions<K extends AttentionKind = AttentionKind> {
  * Options of attentionWeightsFromStateDict: the mapping's, and the activation and gate the module
  * computes where they differ from the kind's defaults (a state dict cannot tell them:
  * findAttentionModules' `options` says where the names show them, e.g. torchvision MobileNetV3's
- * `{ gate: 'hardsigmoid' }`); the result's `activation` and `gate` are these when given.
+ * `{ gate: 'hardsigmoid' }`); the result's `activation` and `gate` are these when given, except
+ * that a result without an activation (timm.EffectiveSEModule's, timm.EcaModule's) has none.
  */
 export interface AttentionMapOptions<K extends AttentionKind = AttentionKind> extends StateDictMapOptions<K> {
   /**

@@ -111,6 +111,20 @@ describe('NaN/±Inf: named cases', () => {
     }
   });
 
+  test("a subnormal gate with a negative x and the output relu: +0 where x·gate is a nonzero float32, -0 where it underflows too (README, precision at the edges)", () => {
+    // gate = sigmoid(-100) ≈ 3.78e-44, a float32 subnormal (float32 PyTorch flushes it to 0 and gives -0 for all three).
+    const w = { w1: Float32Array.of(0), b1: Float32Array.of(-100) };
+    const x = Float32Array.of(-1, -1e-3, -1e-5);
+    for (const layout of LAYOUTS) {
+      const s = new Float32Array(3).fill(Number.NaN);
+      const y = seForward(x, [3, 1, 1, 1], w, { outputActivation: 'relu', scaleOut: s, layout, out: poisoned(3) });
+      expect(s[0]! > 0 && s[0]! < 1.1754943508222875e-38, `gate ${s[0]} is subnormal`).toBe(true);
+      expect(Object.is(y[0], 0), `x = -1: ${y[0]} (${layout})`).toBe(true);
+      expect(Object.is(y[1], -0), `x = -1e-3: ${y[1]} (${layout})`).toBe(true);
+      expect(Object.is(y[2], -0), `x = -1e-5: ${y[2]} (${layout})`).toBe(true);
+    }
+  });
+
   test('CBAM: a NaN anywhere in x makes every output NaN, wherever it sits and in both layouts', () => {
     const rng = freshRng();
     const shape: Shape4 = [1, 16, 6, 7];

@@ -2,7 +2,7 @@
 // square, lookups under a prefix stop at the prefix's dot, and bad arguments are refused with codes.
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
-import { SEBlock, findAttentionModules, readSafetensors, readSafetensorsHeader } from '../dist/index.js';
+import { ECABlock, SEBlock, findAttentionModules, readSafetensors, readSafetensorsHeader } from '../dist/index.js';
 import { FIXTURE_DIR } from './helpers.js';
 
 /** Header bytes of n zero-size tensors `m<i>.<suffix>`: each looks like a module to look at. */
@@ -26,6 +26,20 @@ describe('findAttentionModules: cost and prefix boundaries', () => {
     expect(found).toEqual([]); // [1, 1, 0] is no module: only the lookups cost
     // A bound for the n² regression (93 s), loose enough for a loaded machine.
     expect(ms).toBeLessThan(20_000);
+  });
+
+  test("an EcaModule or EffectiveSEModule saved alone (its tensors at the root) is not listed, an SEModule saved alone is; the blocks load all three with prefix ''", () => {
+    const t = (shape: number[], data: Float32Array) => ({ shape, data });
+    const eca = { 'conv.weight': t([1, 1, 3], Float32Array.of(0.1, 0.2, 0.3)) };
+    const effective = { 'fc.weight': t([4, 4, 1, 1], new Float32Array(16).fill(0.1)), 'fc.bias': t([4], new Float32Array(4)) };
+    const se = { 'fc1.weight': t([2, 4, 1, 1], new Float32Array(8).fill(0.1)), 'fc1.bias': t([2], new Float32Array(2)), 'fc2.weight': t([4, 2, 1, 1], new Float32Array(8).fill(0.1)), 'fc2.bias': t([4], new Float32Array(4)) };
+    expect(findAttentionModules(eca)).toEqual([]);
+    expect(findAttentionModules(effective)).toEqual([]);
+    expect(findAttentionModules(se).map((m) => [m.prefix, m.kind])).toEqual([['', 'timm.SEModule']]);
+    // Under a prefix the same tensors are listed.
+    expect(findAttentionModules({ 'a.conv.weight': eca['conv.weight'] }).map((m) => [m.prefix, m.kind])).toEqual([['a', 'timm.EcaModule']]);
+    expect(ECABlock.fromStateDict(eca, '', { kind: 'timm.EcaModule' }).kernelSize).toBe(3);
+    expect(SEBlock.fromStateDict(effective, '', { kind: 'timm.EffectiveSEModule' }).channels).toBe(4);
   });
 
   test("a prefix's tensors are the names under `prefix.`, in the header's order, whatever sorts near them", () => {

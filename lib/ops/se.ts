@@ -114,7 +114,7 @@ export type SEOptions = DeviceSelection & {
    * cudaStream_t for the CUDA backend (a live stream of this process: CUDA cannot check a handle), as a bigint in [0n, 2n ** 64n); default 0n (the legacy
    * default stream). cudaStreamPerThread (2n) is refused (RangeError, code 'ERR_OUT_OF_RANGE'):
    * it names another stream on every thread. Given with device 'auto' (any value, 0n included), it
-   * sends host arrays to CUDA (it names a CUDA stream); omit it to run them on the CPU. Ignored on the CPU.
+   * sends host arrays to CUDA when CUDA is usable (it names a CUDA stream; the CPU runs them otherwise); omit it to run them on the CPU. On the CPU its value is checked (2n refused, as above) and otherwise ignored.
    */
   stream?: bigint | undefined;
   /** Async calls on the CPU: 'always' runs the op off the calling thread even when copying its operands costs more; default 'auto' (see {@link Offload}). */
