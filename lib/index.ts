@@ -50,6 +50,7 @@ export type {
   ECAFromStateDictOptions,
   ECAKind,
   MappedAttention,
+  MappedAttentionOf,
   MappedCBAM,
   MappedECA,
   MappedSE,

@@ -174,6 +174,13 @@ export interface MappedCBAM {
 /** What attentionWeightsFromStateDict returns: tell the kinds apart by `op`. */
 export type MappedAttention = MappedSE | MappedECA | MappedCBAM;
 
+/**
+ * What {@link attentionWeightsFromStateDict} returns for kind K: MappedSE for the SE kinds,
+ * MappedECA for timm.EcaModule, MappedCBAM for timm.CbamModule; for a K that is a union of kinds
+ * (a kind read from findAttentionModules), the union of theirs, narrowed by checking `op`.
+ */
+export type MappedAttentionOf<K extends AttentionKind> = K extends SEKind ? MappedSE : K extends ECAKind ? MappedECA : K extends CBAMKind ? MappedCBAM : never;
+
 const conv1x1 = (out: Dim, inp: Dim): Dim[][] => [
   [out, inp, 1, 1],
   [out, inp],
@@ -406,13 +413,14 @@ const ALL_KINDS = Object.keys(ATTENTION_KINDS) as AttentionKind[];
  *   alone; a trailing '.' is ignored).
  * @param options - see {@link StateDictMapOptions}.
  * @returns the weights and defaults, told apart by `op`: {@link MappedSE}, {@link MappedECA} or
- *   {@link MappedCBAM}.
+ *   {@link MappedCBAM}; typed by the kind ({@link MappedAttentionOf}): a literal kind gives its
+ *   own, a kind typed as a union the union.
  * @throws StateDictError (code 'ERR_SQEX_STATE_DICT', `check` 'missing' | 'shape' | 'dtype' |
  *   'unexpected' | 'unsupported', `tensor`, `expectedShape`) naming the tensor and the shape it
  *   must have; TypeError / RangeError (codes 'ERR_INVALID_ARG_TYPE' / 'ERR_OUT_OF_RANGE', with `argument`) for
  *   bad arguments.
  */
-export function attentionWeightsFromStateDict(tensors: StateDict, prefix: string, options: AttentionMapOptions): MappedAttention {
+export function attentionWeightsFromStateDict<K extends AttentionKind>(tensors: StateDict, prefix: string, options: AttentionMapOptions<K>): MappedAttentionOf<K> {
   const fn = 'attentionWeightsFromStateDict';
   const { kind, eps, strict, rest } = parseMapOptions(fn, options, ALL_KINDS, ['activation', 'gate']);
   // The overrides checked before any tensor is read: a user's trial spread findAttentionModules'
@@ -428,7 +436,8 @@ export function attentionWeightsFromStateDict(tensors: StateDict, prefix: string
   if (gate !== undefined) mapped.gate = gate;
   // A kind without a hidden activation (EffectiveSEModule's single FC) keeps none, as SEBlock ignores it there.
   if (activation !== undefined && mapped.op !== 'eca' && ATTENTION_KINDS[kind].activation !== null) mapped.activation = activation;
-  return mapped;
+  // mapKind maps by the kind parsed from options.kind: the SE kinds to MappedSE, EcaModule to MappedECA, CbamModule to MappedCBAM.
+  return mapped as MappedAttentionOf<K>;
 }
 
 function mapKind(fn: string, tensors: unknown, prefix: unknown, kind: AttentionKind, eps: number, strict: boolean): MappedAttention {

@@ -102,3 +102,12 @@ cpu.setThreads('2');
 cpu.setWorkerSpin();
 // @ts-expect-error the status is read-only
 cpu.status().threads = 4;
+
+// attentionWeightsFromStateDict: a kind typed as the union gives the union, which seForward does not take unchecked.
+import { attentionWeightsFromStateDict, type AttentionKind } from '../../dist/index.js';
+export function mappedUnchecked(kind: AttentionKind): Float32Array {
+  // @ts-expect-error the weights may be ECA's or CBAM's
+  return seForward(x, [1, 8, 4, 4], attentionWeightsFromStateDict({}, 'm', { kind }).weights);
+}
+// @ts-expect-error an ECA module's weights are not SE's
+seForward(x, [1, 8, 4, 4], attentionWeightsFromStateDict({}, 'eca', { kind: 'timm.EcaModule' }).weights);

@@ -166,3 +166,17 @@ export const cpuStatus: CpuStatus = cpu.status();
 export const poolThreads: number = cpuStatus.threads + cpuStatus.defaultThreads + cpuStatus.workerSpinMicroseconds;
 cpu.setThreads(1);
 cpu.setWorkerSpin(2000);
+
+// attentionWeightsFromStateDict is typed by its kind: a literal kind's result goes to its op
+// without checking `op` (a newcomer's trial: the union needed a check before seForward).
+import { attentionWeightsFromStateDict, type AttentionKind, type MappedAttention } from '../../dist/index.js';
+declare const sdForMap: StateDict;
+export const mappedSe: Float32Array = seForward(x, [1, 8, 4, 4], attentionWeightsFromStateDict(sdForMap, 'se', { kind: 'timm.SEModule' }).weights);
+export const mappedEca: Float32Array = ecaForward(x, [1, 8, 4, 4], attentionWeightsFromStateDict(sdForMap, 'eca', { kind: 'timm.EcaModule' }).weights);
+export const mappedCbam: Float32Array = cbamForward(x, [1, 8, 4, 4], attentionWeightsFromStateDict(sdForMap, 'cbam', { kind: 'timm.CbamModule', gate: 'sigmoid' }).weights);
+export function mappedByOp(kind: AttentionKind): Float32Array {
+  const m: MappedAttention = attentionWeightsFromStateDict(sdForMap, 'm', { kind });
+  if (m.op === 'se') return seForward(x, [1, 8, 4, 4], m.weights, { activation: m.activation, gate: m.gate });
+  if (m.op === 'eca') return ecaForward(x, [1, 8, 4, 4], m.weights);
+  return cbamForward(x, [1, 8, 4, 4], m.weights);
+}
