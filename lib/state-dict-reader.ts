@@ -340,7 +340,17 @@ export class ModuleReader {
       const expected = this.render(patterns[0]!);
       const siblings = this.under();
       const where = this.prefix === '' ? 'in the state dict' : `under "${this.prefix}."`;
-      const listed = siblings.length === 0 ? `there is no tensor ${where}` : `${where} there are: ${joinList(listSlice(siblings, 0, 12), ', ')}${siblings.length > 12 ? ', …' : ''}`;
+      // BatchNorm step counters are left out of the names shown: safetensors stores int64 tensors
+      // first, so a network's first 12 names were all num_batches_tracked (a newcomer's trial).
+      const shown: string[] = [];
+      for (let i = 0; i < siblings.length; i++) {
+        const n = siblings[i]!;
+        if (n !== 'num_batches_tracked' && !StringPrototypeEndsWith(n, '.num_batches_tracked')) listAppend(shown, n);
+      }
+      const names = shown.length > 0 ? shown : siblings;
+      const listed = siblings.length === 0
+        ? `there is no tensor ${where}`
+        : `${where} there are${siblings.length > 12 ? ` ${siblings.length} tensors, among them` : ''}: ${joinList(listSlice(names, 0, 12), ', ')}${names.length > 12 ? ', …' : ''}`;
       throw new StateDictError(
         `${this.fn}: tensor "${this.full(rel)}" (shape ${expected}${why}) is missing from the state dict; ${listed}.${this.missingHint(rel, siblings)} Check the prefix and kind (\`npx squeeze-excite inspect FILE\` lists the attention blocks of a .safetensors file)`,
         'missing',
@@ -365,7 +375,9 @@ export class ModuleReader {
         ? ['timm.SqueezeExcite']
         : has('fc1.weight') && has('fc2.weight')
           ? ['timm.SEModule', 'torchvision.SqueezeExcitation']
-          : has('fc.weight') && !has('fc1.weight')
+          // fc.weight and fc.bias alone: a whole network's root holds its classifier's fc too
+          // (a newcomer's trial: seresnet18 at prefix '' was told EffectiveSEModule).
+          : has('fc.weight') && !has('fc1.weight') && siblings.length <= 2
             ? ['timm.EffectiveSEModule']
             : has('conv.weight') && siblings.length <= 2
               ? ['timm.EcaModule']

@@ -291,6 +291,18 @@ describe('refusals name the tensor and the shape it must have', () => {
     expectStateDictError(() => SEBlock.fromStateDict(cbam, 'layer3.0.se', { kind: 'timm.SEModule' }), 'missing', 'layer3.0.se.fc1.weight', [/those of kind 'timm\.CbamModule': load them with CBAMBlock\.fromStateDict\(tensors, prefix, \{ kind: 'timm\.CbamModule' \}\)/]);
     const eff = makeSE(rng, 'blocks.1.0.se', 'timm.SqueezeExcite', 16, 4).sd;
     expectStateDictError(() => SEBlock.fromStateDict(eff, 'blocks.1.0.se', { kind: 'timm.SEModule' }), 'missing', 'blocks.1.0.se.fc1.weight', [/pass \{ kind: 'timm\.SqueezeExcite' \}/]);
+    // A whole network at the root: its classifier's fc.weight is no EffectiveSEModule, and the
+    // names shown are not its BatchNorm step counters (a newcomer's trial, 2026-12-05: told
+    // EffectiveSEModule, whose advice then failed on fc.weight [10, 32], after 12 num_batches_tracked names).
+    const net = readSafetensors(path.join(__dirname, 'fixtures', 'timm_models', 'seresnet18.safetensors')).tensors;
+    const whole = expectStateDictError(() => SEBlock.fromStateDict(net, '', { kind: 'timm.SEModule' }), 'missing', 'fc1.weight', [
+      /"fc1\.weight" is under 4 prefixes: 'layer1\.0\.se', 'layer2\.0\.se', 'layer3\.0\.se', 'layer4\.0\.se': pass one as the prefix/,
+      /in the state dict there are \d+ tensors, among them: /,
+    ]);
+    expect(whole.message).not.toMatch(/EffectiveSEModule|num_batches_tracked/);
+    // An EffectiveSEModule's own fc alone still says so.
+    const ese = { 'fc.weight': { shape: [4, 4, 1, 1], data: new Float32Array(16) }, 'fc.bias': { shape: [4], data: new Float32Array(4) } };
+    expectStateDictError(() => SEBlock.fromStateDict(ese, '', { kind: 'timm.SEModule' }), 'missing', 'fc1.weight', [/pass \{ kind: 'timm\.EffectiveSEModule' \}/]);
     // No kind hint when the names are the asked kind's (fc1, fc2 there) and another is missing.
     const { ['layer1.0.se.fc1.bias']: _noBias, ...unbiased } = se;
     const nb = expectStateDictError(() => SEBlock.fromStateDict(unbiased, 'layer1.0.se', { kind: 'torchvision.SqueezeExcitation' }), 'missing', 'layer1.0.se.fc1.bias', [/fc1\.weight/]);
