@@ -81,6 +81,7 @@ export const MapPrototypeForEach = uncurryThis(Map.prototype.forEach as (fn: (va
 export const NumberPrototypeToString = uncurryThis(Number.prototype.toString as (radix?: number) => string);
 export const StringPrototypeCharCodeAt = uncurryThis(String.prototype.charCodeAt as (index: number) => number);
 export const StringPrototypeStartsWith = uncurryThis(String.prototype.startsWith as (search: string, position?: number) => boolean);
+export const StringPrototypeIndexOf = uncurryThis(String.prototype.indexOf as (search: string, position?: number) => number);
 export const StringPrototypeTrim = uncurryThis(String.prototype.trim as () => string);
 export const StringPrototypeEndsWith = uncurryThis(String.prototype.endsWith as (search: string, endPosition?: number) => boolean);
 // A replaced unregister would leave a disposed tensor's finalizer armed: a second cudaFree of a

@@ -799,6 +799,24 @@ describe('hints from a newcomer\'s check of 2026-12-03', () => {
     expect(nonSquare).not.toContain('not the memory order');
   });
 
+  test('seForward / cbamForward given the memory order [N, H, W, C] get the layout hint with both biases too (a newcomer: without them only)', () => {
+    const [n, c, h, w, hid] = [2, 64, 7, 9, 16];
+    const x = new Float32Array(n * c * h * w);
+    const se = { w1: new Float32Array(hid * c), b1: new Float32Array(hid), w2: new Float32Array(c * hid), b2: new Float32Array(c) };
+    const cbam = { ...se, spatialWeight: new Float32Array(2 * 7 * 7) };
+    for (const call of [(o: object) => seForward(x, [n, h, w, c], se, o), (o: object) => cbamForward(x, [n, h, w, c], cbam, o)]) {
+      const nhwc = messageOf(() => call({ layout: 'NHWC' }));
+      expect(nhwc).toMatchObject({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', argument: 'shape[1] (C)' });
+      expect(nhwc.message).toContain(`received 7. Either the shape is wrong or these are another block's weights. shape is [N, C, H, W] in every layout: for channels-last data of C = ${c}, pass [${n}, ${c}, ${h}, ${w}], not the memory order [N, H, W, C]`);
+      const nchw = messageOf(() => call({}));
+      expect(nchw.message).toContain(`If x is channels-last data of C = ${c} (the memory order [N, H, W, C]), pass the shape [${n}, ${c}, ${h}, ${w}] with options.layout 'NHWC': shape is [N, C, H, W] in every layout`);
+    }
+    // A shape whose C is simply another (not the memory order): the refusal as before, no layout hint.
+    const other = messageOf(() => seForward(x.subarray(0, n * 32 * h * w), [n, 32, h, w], se));
+    expect(other.message).toContain('Either the shape is wrong (it is [N, C, H, W] in every layout) or these are');
+    expect(other.message).not.toContain('memory order');
+  });
+
   test('new LoadError() without a load report is a coded TypeError, not a crash in its message', () => {
     const revoked = Proxy.revocable({}, {});
     revoked.revoke();

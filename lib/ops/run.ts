@@ -37,6 +37,8 @@ import {
   Float32ArrayCtor,
   Float64ArrayCtor,
   RegExpPrototypeExec,
+  StringPrototypeIndexOf,
+  StringPrototypeSlice,
   StringPrototypeStartsWith,
   TypedArrayPrototypeSet,
   defineOwn,
@@ -99,11 +101,18 @@ export function fillCfg(
  */
 function withLayoutHint(err: unknown, layout: string | undefined, shp: readonly number[]): unknown {
   const e = err as { argument?: unknown; message?: unknown; code?: unknown };
-  // only the weights whose sizes depend on C (SE's and CBAM's MLP; not ECA's or CBAM's spatial kernel)
-  const sized = ['weights.w1', 'weights.b1', 'weights.w2', 'weights.b2'];
+  // only the weights whose sizes depend on C (SE's and CBAM's MLP; not ECA's or CBAM's spatial
+  // kernel), and the shape's C where both biases agree on another C (weights.ts checkMlp: a
+  // newcomer's trial got the layout advice without biases and not with them)
+  const sized = ['weights.w1', 'weights.b1', 'weights.w2', 'weights.b2', 'shape[1] (C)'];
   if (typeof e?.argument !== 'string' || !listHas(sized, e.argument) || e.code !== 'ERR_OUT_OF_RANGE') return err;
   if (shp[3] === shp[1] || !weightsFitC(err, shp[3]!)) return err;
-  (e as { message: string }).message += memoryOrderHint(shp, layout === 'NHWC', " with options.layout 'NHWC'", true);
+  const m = e as { message: string };
+  // The hint says it again, with the shape to pass.
+  const again = ' (it is [N, C, H, W] in every layout)';
+  const at = e.argument === 'shape[1] (C)' ? StringPrototypeIndexOf(m.message, again) : -1;
+  if (at >= 0) m.message = StringPrototypeSlice(m.message, 0, at) + StringPrototypeSlice(m.message, at + again.length);
+  m.message += memoryOrderHint(shp, layout === 'NHWC', " with options.layout 'NHWC'", true);
   return err;
 }
 
