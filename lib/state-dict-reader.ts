@@ -349,10 +349,10 @@ export class ModuleReader {
       }
       const names = shown.length > 0 ? shown : siblings;
       const listed = siblings.length === 0
-        ? `there is no tensor ${where}`
-        : `${where} there are${siblings.length > 12 ? ` ${siblings.length} tensors, among them` : ''}: ${joinList(listSlice(names, 0, 12), ', ')}${names.length > 12 ? ', …' : ''}`;
+        ? `there is no tensor ${where}.`
+        : `${where} there are${siblings.length > 12 ? ` ${siblings.length} tensors, among them` : ''}: ${joinList(listSlice(names, 0, 12), ', ')}${names.length > 12 ? ', …' : '.'}`;
       throw new StateDictError(
-        `${this.fn}: tensor "${this.full(rel)}" (shape ${expected}${why}) is missing from the state dict; ${listed}.${this.missingHint(rel, siblings)} Check the prefix and kind (\`npx squeeze-excite inspect FILE\` lists the attention blocks of a .safetensors file)`,
+        `${this.fn}: tensor "${this.full(rel)}" (shape ${expected}${why}) is missing from the state dict; ${listed}${this.missingHint(rel, siblings)} Check the prefix and kind (\`npx squeeze-excite inspect FILE\` lists the attention blocks of a .safetensors file)`,
         'missing',
         this.full(rel),
         expected,
