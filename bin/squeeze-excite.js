@@ -90,7 +90,7 @@ function inspect(file, json) {
     lines.push(
       'Recognised: the weights of timm SEModule, EffectiveSEModule, SqueezeExcite (EfficientNet/MobileNet blocks), EcaModule, CbamModule',
       'and torchvision SqueezeExcitation, under any prefix (README, "Loading PyTorch checkpoints"); an EcaModule',
-      "or EffectiveSEModule saved alone (its one tensor at the root) is not listed: load it with fromStateDict and prefix ''.",
+      "or EffectiveSEModule saved alone (its tensors at the root) is not listed: load it with fromStateDict and prefix ''.",
     );
   }
   if (found.length > 0) {

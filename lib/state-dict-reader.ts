@@ -348,9 +348,13 @@ export class ModuleReader {
         if (n !== 'num_batches_tracked' && !StringPrototypeEndsWith(n, '.num_batches_tracked')) listAppend(shown, n);
       }
       const names = shown.length > 0 ? shown : siblings;
+      const counters = siblings.length - names.length;
+      const besides = counters === 0 ? '' : ` (and ${counters} num_batches_tracked)`;
       const listed = siblings.length === 0
         ? `there is no tensor ${where}.`
-        : `${where} there are${siblings.length > 12 ? ` ${siblings.length} tensors, among them` : ''}: ${joinList(listSlice(names, 0, 12), ', ')}${names.length > 12 ? ', …' : '.'}`;
+        : names.length > 12
+          ? `${where} there are ${siblings.length} tensors, among them: ${joinList(listSlice(names, 0, 12), ', ')}, and more.`
+          : `${where} there are: ${joinList(names, ', ')}${besides}.`;
       throw new StateDictError(
         `${this.fn}: tensor "${this.full(rel)}" (shape ${expected}${why}) is missing from the state dict; ${listed}${this.missingHint(rel, siblings)} Check the prefix and kind (\`npx squeeze-excite inspect FILE\` lists the attention blocks of a .safetensors file)`,
         'missing',
@@ -377,7 +381,7 @@ export class ModuleReader {
           ? ['timm.SEModule', 'torchvision.SqueezeExcitation']
           // fc.weight and fc.bias alone: a whole network's root holds its classifier's fc too
           // (a newcomer's trial: seresnet18 at prefix '' was told EffectiveSEModule).
-          : has('fc.weight') && !has('fc1.weight') && siblings.length <= 2
+          : has('fc.weight') && (siblings.length === 1 || (siblings.length === 2 && has('fc.bias')))
             ? ['timm.EffectiveSEModule']
             : has('conv.weight') && siblings.length <= 2
               ? ['timm.EcaModule']

@@ -297,12 +297,20 @@ describe('refusals name the tensor and the shape it must have', () => {
     const net = readSafetensors(path.join(__dirname, 'fixtures', 'timm_models', 'seresnet18.safetensors')).tensors;
     const whole = expectStateDictError(() => SEBlock.fromStateDict(net, '', { kind: 'timm.SEModule' }), 'missing', 'fc1.weight', [
       /"fc1\.weight" is under 4 prefixes: 'layer1\.0\.se', 'layer2\.0\.se', 'layer3\.0\.se', 'layer4\.0\.se': pass one as the prefix/,
-      /in the state dict there are \d+ tensors, among them: /,
+      /in the state dict there are 96 tensors, among them: bn1\.bias, .*, and more\. "fc1\.weight" is under/,
     ]);
     expect(whole.message).not.toMatch(/EffectiveSEModule|num_batches_tracked/);
     // An EffectiveSEModule's own fc alone still says so.
     const ese = { 'fc.weight': { shape: [4, 4, 1, 1], data: new Float32Array(16) }, 'fc.bias': { shape: [4], data: new Float32Array(4) } };
     expectStateDictError(() => SEBlock.fromStateDict(ese, '', { kind: 'timm.SEModule' }), 'missing', 'fc1.weight', [/pass \{ kind: 'timm\.EffectiveSEModule' \}/]);
+    // fc.weight beside another tensor is not one (a review: only fc.weight and fc.bias are).
+    const notEse = { 'fc.weight': ese['fc.weight'], 'extra.weight': { shape: [4], data: new Float32Array(4) } };
+    const other = expectStateDictError(() => SEBlock.fromStateDict(notEse, '', { kind: 'timm.SEModule' }), 'missing', 'fc1.weight', []);
+    expect(other.message).not.toMatch(/EffectiveSEModule/);
+    // A short list says what it left out (a review: it read as complete).
+    expectStateDictError(() => SEBlock.fromStateDict(net, 'layer1.0.bn1', { kind: 'timm.SEModule' }), 'missing', 'layer1.0.bn1.fc1.weight', [
+      /under "layer1\.0\.bn1\." there are: bias, running_mean, running_var, weight \(and 1 num_batches_tracked\)\./,
+    ]);
     // No kind hint when the names are the asked kind's (fc1, fc2 there) and another is missing.
     const { ['layer1.0.se.fc1.bias']: _noBias, ...unbiased } = se;
     const nb = expectStateDictError(() => SEBlock.fromStateDict(unbiased, 'layer1.0.se', { kind: 'torchvision.SqueezeExcitation' }), 'missing', 'layer1.0.se.fc1.bias', [/fc1\.weight/]);

@@ -72,11 +72,11 @@ ParsedCfg ParseCfg(const Napi::Env& env, const Napi::Value& value) {
   p.eca_k = static_cast<int>(CfgInt(env, c, kEcaK, 0, 1 << 20));
   p.spatial_k = static_cast<int>(CfgInt(env, c, kSpatialK, 0, 1 << 12));
   // spatialBias may be NaN or ±Inf: a folded BatchNorm bias that PyTorch would propagate. lib/
-  // passes a float32's value; a finite double past float's range would make the conversion
-  // undefined behaviour (a review), so the binding refuses it.
+  // passes a float32's value; a finite double past float's range (only the raw binding can send
+  // one) would round to ±Inf or FLT_MAX without a word, so the binding refuses it.
   const double spatial_bias = c[kSpatialBias];
   if (std::isfinite(spatial_bias) && std::fabs(spatial_bias) > static_cast<double>(std::numeric_limits<float>::max())) {
-    ThrowRange(env, "spatialBias must be a float32 value (NaN and ±Inf allowed)");
+    ThrowRange(env, "spatialBias must be within float32's range, ±3.4028234663852886e38 (NaN and ±Inf allowed)");
   }
   p.spatial_bias = static_cast<float>(spatial_bias);
   p.dtype = static_cast<DType>(CfgInt(env, c, kDType, 0, 2));
