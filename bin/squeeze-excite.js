@@ -110,6 +110,7 @@ function inspect(file, json) {
         '',
         'Load one:',
         `  const { readSafetensors, ${first.block} } = require('squeeze-excite');`,
+        `  // in an ES module: import { readSafetensors, ${first.block} } from 'squeeze-excite';`,
         // JSON.stringify leaves C1 raw; printable's \xNN is the same character in a JS string literal.
         // Only the module's tensors are read (names): the whole file may be larger than one array
         // can hold (ERR_SQEX_SAFETENSORS_TOO_LARGE for a checkpoint with an 8 GiB tensor).

@@ -88,6 +88,13 @@ describe('squeeze-excite inspect', () => {
     const run = spawnSync(process.execPath, ['-e', `${snippet}\nconsole.log(String(block));`], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
     expect(run.stderr).toBe('');
     expect(run.stdout).toMatch(/^SEBlock \(C 32, hidden 8/);
+    // Its ES-module form: the import line in place of the require (a newcomer's ESM project).
+    const esm = snippet!.split('\n').filter((l) => !l.includes('require(')).map((l) => l.replace('// in an ES module: ', '')).join('\n');
+    expect(esm).toContain("import { readSafetensors, SEBlock } from 'squeeze-excite';");
+    writeFileSync(path.join(dir, 'load.mjs'), `${esm}\nconsole.log(String(block));\n`);
+    const runEsm = spawnSync(process.execPath, ['load.mjs'], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+    expect(runEsm.stderr).toBe('');
+    expect(runEsm.stdout).toMatch(/^SEBlock \(C 32, hidden 8/);
   });
 
   // A review (2026-12-04): timm's GlobalContext ConvMlp (fc1, norm, fc2) was listed as a
