@@ -373,15 +373,19 @@ export class ModuleReader {
    */
   private missingHint(rel: string, siblings: readonly string[]): string {
     const has = (n: string): boolean => listHas(siblings, n);
+    // EffectiveSEModule's fc is square, [C, C, 1, 1] (or [C, C]): a classifier's [classes, C] is not.
+    const fc = this.shapeOf('fc.weight');
+    const squareFc = fc !== undefined && fc.length >= 2 && fc[0] === fc[1] && (fc.length === 2 || (fc.length === 4 && fc[2] === 1 && fc[3] === 1));
     const kinds: AttentionKind[] = has('channel.fc1.weight') && has('spatial.conv.conv.weight')
       ? ['timm.CbamModule']
       : has('conv_reduce.weight') && has('conv_expand.weight')
         ? ['timm.SqueezeExcite']
         : has('fc1.weight') && has('fc2.weight')
           ? ['timm.SEModule', 'torchvision.SqueezeExcitation']
-          // fc.weight and fc.bias alone: a whole network's root holds its classifier's fc too
-          // (a newcomer's trial: seresnet18 at prefix '' was told EffectiveSEModule).
-          : has('fc.weight') && (siblings.length === 1 || (siblings.length === 2 && has('fc.bias')))
+          // a square fc.weight and fc.bias alone: a whole network's root holds its classifier's fc
+          // too (a newcomer's trial: seresnet18 at prefix '' was told EffectiveSEModule), and so
+          // may a classifier head's prefix (a review).
+          : has('fc.weight') && squareFc && (siblings.length === 1 || (siblings.length === 2 && has('fc.bias')))
             ? ['timm.EffectiveSEModule']
             : has('conv.weight') && siblings.length <= 2
               ? ['timm.EcaModule']

@@ -307,6 +307,10 @@ describe('refusals name the tensor and the shape it must have', () => {
     const notEse = { 'fc.weight': ese['fc.weight'], 'extra.weight': { shape: [4], data: new Float32Array(4) } };
     const other = expectStateDictError(() => SEBlock.fromStateDict(notEse, '', { kind: 'timm.SEModule' }), 'missing', 'fc1.weight', []);
     expect(other.message).not.toMatch(/EffectiveSEModule/);
+    // A classifier head's fc (not square) under its own prefix is not one either (a review).
+    const head = { 'head.fc.weight': { shape: [10, 4], data: new Float32Array(40) }, 'head.fc.bias': { shape: [10], data: new Float32Array(10) } };
+    const headErr = expectStateDictError(() => SEBlock.fromStateDict(head, 'head', { kind: 'timm.SEModule' }), 'missing', 'head.fc1.weight', []);
+    expect(headErr.message).not.toMatch(/EffectiveSEModule/);
     // A short list says what it left out (a review: it read as complete).
     expectStateDictError(() => SEBlock.fromStateDict(net, 'layer1.0.bn1', { kind: 'timm.SEModule' }), 'missing', 'layer1.0.bn1.fc1.weight', [
       /under "layer1\.0\.bn1\." there are: bias, running_mean, running_var, weight \(and 1 num_batches_tracked\)\./,
