@@ -8,7 +8,7 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const { sqex, check, done, report } = require('./common.cjs');
+const { sqex, check, done, outcome, report } = require('./common.cjs');
 
 const MiB = 1 << 20;
 const dir = process.env.SQEX_CGROUP_DIR;
@@ -31,12 +31,7 @@ const out = new Float32Array(1024 * 2048).fill(1234.5);
   // CBAM (sync): a small call, the limit drops to 24 MiB over what is used, the 48 MiB call (which reads).
   sqex.cbamForward(xs, small, wc, { device: 'cpu' });
   lowerLimitTo(24 * MiB);
-  let e = null;
-  try {
-    sqex.cbamForward(x, shape, wc, { device: 'cpu', out });
-  } catch (err) {
-    e = err;
-  }
+  let e = (await outcome((async () => sqex.cbamForward(x, shape, wc, { device: 'cpu', out }))())).error;
   check(e && e.code === 'ERR_SQEX_OUT_OF_MEMORY', `CBAM with 24 MiB left: refused (${e ? e.code : 'it ran'})`);
   check(out[0] === 1234.5, 'the refused CBAM call wrote nothing');
   fs.writeFileSync(limitFile, String(512 * MiB));
@@ -45,12 +40,7 @@ const out = new Float32Array(1024 * 2048).fill(1234.5);
   // over what is used (the staging keeps 128 MiB for the rest of the process), the 16 MiB call.
   await sqex.seForwardAsync(xs, small, ws, { device: 'cpu', offload: 'always' });
   lowerLimitTo(64 * MiB);
-  e = null;
-  try {
-    await sqex.seForwardAsync(x, shape, ws, { device: 'cpu', out, offload: 'always' });
-  } catch (err) {
-    e = err;
-  }
+  e = (await outcome(sqex.seForwardAsync(x, shape, ws, { device: 'cpu', out, offload: 'always' }))).error;
   check(e && e.code === 'ERR_SQEX_OUT_OF_MEMORY', `staged SE with 64 MiB left: refused (${e ? e.code : 'it ran'})`);
   check(out[0] === 1234.5, 'the refused staged call wrote nothing');
   fs.writeFileSync(limitFile, String(512 * MiB));
