@@ -150,4 +150,21 @@ function capAddressSpace(slack) {
   return limit;
 }
 
-module.exports = { sqex, rng, fill, weightsFor, fns, stagedAsyncFns, autoAsyncFns, check, sameBits, done, transfer, gc, bystanders, outcome, promiseStrikes, report, capAddressSpace };
+// The memory cgroup a script runs in (SQEX_CGROUP_DIR, made by test/hostile-run.ts memoryCgroup;
+// cgroup v2's files or v1's): the bytes it uses now, and its limit, set outright or to `left`
+// bytes over what it uses.
+function memoryCgroupFiles(dir = process.env.SQEX_CGROUP_DIR) {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const v2 = fs.existsSync(path.join(dir, 'memory.max'));
+  const limitFile = path.join(dir, v2 ? 'memory.max' : 'memory.limit_in_bytes');
+  const usage = () => Number(fs.readFileSync(path.join(dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), 'utf8'));
+  return {
+    v2,
+    usage,
+    setLimit: (bytes) => fs.writeFileSync(limitFile, String(bytes)),
+    leave: (left) => fs.writeFileSync(limitFile, String(usage() + left)),
+  };
+}
+
+module.exports = { sqex, rng, fill, weightsFor, fns, stagedAsyncFns, autoAsyncFns, check, sameBits, done, transfer, gc, bystanders, outcome, promiseStrikes, report, capAddressSpace, memoryCgroupFiles };

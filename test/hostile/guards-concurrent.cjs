@@ -7,17 +7,13 @@
 // (SQEX_CGROUP_DIR), once for each SQEX_GUARD ('cbam', 'staging').
 'use strict';
 const { Worker, isMainThread, workerData, parentPort } = require('node:worker_threads');
-const fs = require('node:fs');
-const path = require('node:path');
 
 const MiB = 1 << 20;
 const H = 1024, W = 2048, N = H * W; // 8 MiB a tensor
 const kind = process.env.SQEX_GUARD;
 if (isMainThread) {
-  const { check, done, report } = require('./common.cjs');
-  const dir = process.env.SQEX_CGROUP_DIR;
-  const v2 = fs.existsSync(path.join(dir, 'memory.max'));
-  const usage = () => Number(fs.readFileSync(path.join(dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), 'utf8'));
+  const { check, done, report, memoryCgroupFiles } = require('./common.cjs');
+  const cgroup = memoryCgroupFiles();
   // CBAM: 1x1x1024x2048 needs 48 MiB of maps and output, and the guard keeps 32 MiB: with 88 MiB
   // left one fits, and two (96 MiB) would not. Staging: an in-place SE call over 1x24x1024x2048
   // (192 MiB) stages x and keeps 128 MiB for the rest of the process: with 340 MiB left one fits,
@@ -32,7 +28,7 @@ if (isMainThread) {
     w.on('message', (m) => {
       if (m === 'ready') {
         if (++ready === 2) {
-          fs.writeFileSync(path.join(dir, v2 ? 'memory.max' : 'memory.limit_in_bytes'), String(usage() + left * MiB));
+          cgroup.leave(left * MiB);
           Atomics.store(flag, 0, 1);
           Atomics.notify(flag, 0);
         }

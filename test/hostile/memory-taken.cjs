@@ -6,16 +6,11 @@
 // and the next call was OOM-killed (exit 137) where a fresh reading refuses it. Run by
 // test/memory-safety.test.ts inside a 512 MiB memory cgroup, whose folder is SQEX_CGROUP_DIR.
 'use strict';
-const fs = require('node:fs');
-const path = require('node:path');
-const { sqex, check, done, outcome, report } = require('./common.cjs');
+const { sqex, check, done, outcome, report, memoryCgroupFiles } = require('./common.cjs');
 
 const MiB = 1 << 20;
-const dir = process.env.SQEX_CGROUP_DIR;
-const v2 = fs.existsSync(path.join(dir, 'memory.max'));
-const limitFile = path.join(dir, v2 ? 'memory.max' : 'memory.limit_in_bytes');
-const usage = () => Number(fs.readFileSync(path.join(dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'), 'utf8'));
-const lowerLimitTo = (left) => fs.writeFileSync(limitFile, String(usage() + left));
+const cgroup = memoryCgroupFiles();
+const lowerLimitTo = cgroup.leave;
 
 const small = [1, 1, 8, 8];
 const xs = new Float32Array(64).fill(0.3);
@@ -34,7 +29,7 @@ const out = new Float32Array(1024 * 2048).fill(1234.5);
   let e = (await outcome((async () => sqex.cbamForward(x, shape, wc, { device: 'cpu', out }))())).error;
   check(e && e.code === 'ERR_SQEX_OUT_OF_MEMORY', `CBAM with 24 MiB left: refused (${e ? e.code : 'it ran'})`);
   check(out[0] === 1234.5, 'the refused CBAM call wrote nothing');
-  fs.writeFileSync(limitFile, String(512 * MiB));
+  cgroup.setLimit(512 * MiB);
 
   // The async staging (SE, offload 'always'): a small staged call (which reads), the limit drops to 64 MiB
   // over what is used (the staging keeps 128 MiB for the rest of the process), the 16 MiB call.
@@ -43,12 +38,12 @@ const out = new Float32Array(1024 * 2048).fill(1234.5);
   e = (await outcome(sqex.seForwardAsync(x, shape, ws, { device: 'cpu', out, offload: 'always' }))).error;
   check(e && e.code === 'ERR_SQEX_OUT_OF_MEMORY', `staged SE with 64 MiB left: refused (${e ? e.code : 'it ran'})`);
   check(out[0] === 1234.5, 'the refused staged call wrote nothing');
-  fs.writeFileSync(limitFile, String(512 * MiB));
+  cgroup.setLimit(512 * MiB);
   // and once there is memory again, both run
   check(sqex.cbamForward(x, shape, wc, { device: 'cpu', out })[0] !== 1234.5, 'CBAM runs again');
   out.fill(1234.5);
   check((await sqex.seForwardAsync(x, shape, ws, { device: 'cpu', out, offload: 'always' }))[0] !== 1234.5, 'the staged call runs again');
-  report.v2 = v2;
+  report.v2 = cgroup.v2;
   done();
 })().catch((err) => {
   check(false, `unexpected: ${err && err.stack}`);
